@@ -1,0 +1,27 @@
+"""minnet: a small neural-network lab for learning how networks train and fail.
+
+``import minnet`` is kept light: it compiles no Numba kernel (they compile on
+first use and are cached on disk) and imports no plotting library.
+"""
+from .tensor import (
+    Tensor,
+    arange,
+    enable_grad,
+    full,
+    is_grad_enabled,
+    no_grad,
+    ones,
+    ones_like,
+    rand,
+    randn,
+    set_grad_enabled,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from .random import manual_seed
+from . import ops
+from . import nn
+from .gradcheck import gradcheck
+
+__version__ = "0.1.0"

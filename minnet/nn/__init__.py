@@ -1,0 +1,3 @@
+"""Neural-network layers, losses, initialisers and utilities (PyTorch's ``torch.nn``)."""
+from .containers import ModuleList, Sequential
+from .module import Module, Parameter

@@ -1,0 +1,378 @@
+"""``Module`` and ``Parameter``: the building blocks of every network.
+
+As in PyTorch, assigning a ``Parameter`` or a ``Module`` as an attribute
+registers it, so ``parameters()``, ``state_dict()``, ``train()``/``eval()``
+and ``zero_grad()`` find it without any bookkeeping by the user.
+
+Calling a module (``module(x)``) runs, in order: forward pre-hooks,
+``forward``, forward hooks. While ``forward`` runs, the module's path (e.g.
+``"model.2 (ReLU)"``) is on a stack that every op reads, so each graph node
+knows which layer created it. The debugger attaches only through these hooks.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Callable, Iterator, Optional
+
+import numpy as np
+
+from ..tensor import RemovableHandle, Tensor, _state, wrap_array
+
+ROOT_NAME = "model"  # how the outermost module is named in op records and messages
+
+
+class Parameter(Tensor):
+    """A Tensor that is a trainable weight: a leaf with ``requires_grad=True``."""
+
+    __slots__ = ()
+
+    def __init__(self, data=None, requires_grad: bool = True):
+        if data is None:
+            data = np.empty(0, dtype=np.float32)
+        if isinstance(data, Tensor):
+            data = data.data
+        array = np.asarray(data)
+        if array.dtype.kind != "f":
+            array = array.astype(np.float32)
+        super().__init__(array, requires_grad=requires_grad)
+
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()
+
+
+def _identity_with_hook(tensor: Tensor, on_grad: Callable, op: str) -> Tensor:
+    """An identity node whose backward reports the gradient passing through it."""
+
+    def backward(grad):
+        on_grad(grad)
+        return (grad,)
+
+    return Tensor._from_op(tensor.data, (tensor,), backward, op)
+
+
+class Module:
+    """Base class for all layers and models. Subclasses define ``forward``."""
+
+    training: bool
+
+    def __init__(self):
+        # object.__setattr__ because our own __setattr__ needs these dicts to exist
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
+        object.__setattr__(self, "_forward_hooks", OrderedDict())
+        object.__setattr__(self, "_backward_hooks", OrderedDict())
+        object.__setattr__(self, "_path_cache", {})
+        object.__setattr__(self, "training", True)
+
+    # -- registration -------------------------------------------------------
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"cannot assign '{name}' before Module.__init__() is called. "
+                                 "Hint: call super().__init__() first in your __init__.")
+        for registry in ("_parameters", "_modules", "_buffers"):
+            self.__dict__[registry].pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        elif name in self.__dict__.get("_buffer_names", ()):
+            self._buffers[name] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name):
+        # only called when normal lookup fails: look in the registries
+        for registry in ("_parameters", "_modules", "_buffers"):
+            table = self.__dict__.get(registry)
+            if table is not None and name in table:
+                return table[name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name):
+        for registry in ("_parameters", "_modules", "_buffers"):
+            if name in self.__dict__[registry]:
+                del self.__dict__[registry][name]
+                return
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name: str, param: Optional[Parameter]) -> None:
+        if param is None:
+            self._parameters[name] = None
+        else:
+            setattr(self, name, param)
+
+    def register_buffer(self, name: str, tensor: Optional[Tensor]) -> None:
+        """A non-trainable tensor saved in ``state_dict`` (e.g. BatchNorm's running mean)."""
+        names = self.__dict__.setdefault("_buffer_names", set())
+        names.add(name)
+        self._buffers[name] = tensor
+
+    def add_module(self, name: str, module: Optional["Module"]) -> None:
+        if module is None:
+            self._modules[name] = None
+        else:
+            setattr(self, name, module)
+
+    # -- calling ---------------------------------------------------------------
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def _path_under(self, parent: Optional["Module"], parent_path: Optional[str]) -> str:
+        """This module's dotted path when called from ``parent`` (cached)."""
+        key = (id(parent), parent_path)
+        path = self._path_cache.get(key)
+        if path is None:
+            if parent is None:
+                path = ROOT_NAME
+            else:
+                child_name = next((name for name, m in parent._modules.items() if m is self),
+                                  None)
+                # a module called from inside another without being registered in it
+                # still gets a readable path
+                path = f"{parent_path}.{child_name or type(self).__name__}"
+            self._path_cache[key] = path
+        return path
+
+    def __call__(self, *args, **kwargs):
+        parent, parent_path = _call_stack[-1] if _call_stack else (None, None)
+        path = self._path_under(parent, parent_path)
+        _call_stack.append((self, path))
+        _state.module_stack.append(f"{path} ({type(self).__name__})")
+        try:
+            for hook in list(self._forward_pre_hooks.values()):
+                replaced = hook(self, args)
+                if replaced is not None:
+                    args = replaced if isinstance(replaced, tuple) else (replaced,)
+            if self._backward_hooks:
+                args, report_input_grads = self._attach_input_grad_probes(args)
+            output = self.forward(*args, **kwargs)
+            for hook in list(self._forward_hooks.values()):
+                replaced = hook(self, args, output)
+                if replaced is not None:
+                    output = replaced
+            if self._backward_hooks and isinstance(output, Tensor) and output.requires_grad:
+                output = self._attach_output_grad_probe(output, report_input_grads)
+        finally:
+            _call_stack.pop()
+            _state.module_stack.pop()
+        return output
+
+    # -- backward hooks ---------------------------------------------------------
+    def register_forward_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """``hook(module, args) -> None or new args``, called before ``forward``."""
+        handle = RemovableHandle(self._forward_pre_hooks)
+        self._forward_pre_hooks[handle.id] = hook
+        return handle
+
+    def register_forward_hook(self, hook: Callable) -> RemovableHandle:
+        """``hook(module, args, output) -> None or new output``, called after ``forward``."""
+        handle = RemovableHandle(self._forward_hooks)
+        self._forward_hooks[handle.id] = hook
+        return handle
+
+    def register_full_backward_hook(self, hook: Callable) -> RemovableHandle:
+        """``hook(module, grad_input, grad_output)``, called during backward.
+
+        ``grad_output`` is a 1-tuple with dL/d(output); ``grad_input`` holds
+        dL/d(input) for each positional Tensor input (None for inputs that do
+        not require grad, such as a data batch). Both are NumPy-backed Tensors.
+        """
+        handle = RemovableHandle(self._backward_hooks)
+        self._backward_hooks[handle.id] = hook
+        return handle
+
+    def _attach_input_grad_probes(self, args):
+        """Wrap each grad-requiring input in an identity node that records its gradient."""
+        waiting = [i for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad]
+        received = {}
+        grad_output = []
+
+        def fire():
+            grad_input = tuple(wrap_array(received[i]) if i in received else None
+                               for i in range(len(args)))
+            for hook in list(self._backward_hooks.values()):
+                hook(self, grad_input, tuple(grad_output))
+
+        def make_probe(position):
+            def on_grad(grad):
+                received[position] = grad
+                if len(received) == len(waiting):
+                    fire()
+            return on_grad
+
+        new_args = tuple(_identity_with_hook(a, make_probe(i), "backward_hook")
+                         if i in waiting else a for i, a in enumerate(args))
+
+        def report(grad_out):
+            grad_output.append(wrap_array(grad_out))
+            if not waiting:  # nothing upstream needs a gradient: fire right away
+                fire()
+
+        return new_args, report
+
+    def _attach_output_grad_probe(self, output: Tensor, report: Callable) -> Tensor:
+        return _identity_with_hook(output, report, "backward_hook")
+
+    # -- traversal ---------------------------------------------------------------
+    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator:
+        seen = set()
+        modules = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        for module_prefix, module in modules:
+            for name, param in module._parameters.items():
+                if param is None or id(param) in seen:
+                    continue
+                seen.add(id(param))
+                yield (f"{module_prefix}.{name}" if module_prefix else name), param
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        for _, param in self.named_parameters(recurse=recurse):
+            yield param
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator:
+        modules = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        for module_prefix, module in modules:
+            for name, buffer in module._buffers.items():
+                if buffer is not None:
+                    yield (f"{module_prefix}.{name}" if module_prefix else name), buffer
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        for _, buffer in self.named_buffers(recurse=recurse):
+            yield buffer
+
+    def named_children(self) -> Iterator:
+        for name, module in self._modules.items():
+            if module is not None:
+                yield name, module
+
+    def children(self) -> Iterator["Module"]:
+        for _, module in self.named_children():
+            yield module
+
+    def named_modules(self, prefix: str = "", memo: Optional[set] = None) -> Iterator:
+        """This module and all below it, depth first, each once: ``("0", Linear)``, ..."""
+        memo = set() if memo is None else memo
+        if id(self) in memo:
+            return
+        memo.add(id(self))
+        yield prefix, self
+        for name, module in self.named_children():
+            child_prefix = f"{prefix}.{name}" if prefix else name
+            yield from module.named_modules(child_prefix, memo)
+
+    def modules(self) -> Iterator["Module"]:
+        for _, module in self.named_modules():
+            yield module
+
+    def apply(self, fn: Callable) -> "Module":
+        for module in self.children():
+            module.apply(fn)
+        fn(self)
+        return self
+
+    # -- modes and gradients -----------------------------------------------------
+    def train(self, mode: bool = True) -> "Module":
+        """Training mode: Dropout drops, BatchNorm uses batch statistics."""
+        for module in self.modules():
+            object.__setattr__(module, "training", bool(mode))
+        return self
+
+    def eval(self) -> "Module":
+        """Evaluation mode: Dropout is off, BatchNorm uses running statistics."""
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+        for param in self.parameters():
+            param.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear parameter gradients (``backward`` accumulates into ``.grad``)."""
+        for param in self.parameters():
+            if param.grad is None:
+                continue
+            if set_to_none:
+                param.grad = None
+            else:
+                param.grad.data = np.zeros_like(param.data)
+
+    def _cast(self, dtype) -> "Module":
+        for param in self.parameters():
+            param.data = param.data.astype(dtype)
+            if param.grad is not None:
+                param.grad.data = param.grad.data.astype(dtype)
+        for buffer in self.buffers():
+            if buffer.data.dtype.kind == "f":
+                buffer.data = buffer.data.astype(dtype)
+        return self
+
+    def double(self) -> "Module":
+        """Convert floating parameters and buffers to float64 (e.g. for gradcheck)."""
+        return self._cast(np.float64)
+
+    def float(self) -> "Module":
+        return self._cast(np.float32)
+
+    # -- state ----------------------------------------------------------------------
+    def state_dict(self) -> "OrderedDict[str, Tensor]":
+        """Parameters and buffers by dotted name, e.g. ``"0.weight"`` (PyTorch's names)."""
+        state = OrderedDict()
+        for prefix, module in self.named_modules():
+            for registry in (module._parameters, module._buffers):
+                for name, value in registry.items():
+                    if value is not None:
+                        state[f"{prefix}.{name}" if prefix else name] = value.detach()
+        return state
+
+    def load_state_dict(self, state_dict, strict: bool = True):
+        """Copy values (Tensors or NumPy arrays) into this module's parameters and buffers.
+
+        Values are cast to each parameter's dtype. With ``strict=True`` missing or
+        unexpected keys raise; a shape mismatch always raises and names the key.
+        Returns ``(missing_keys, unexpected_keys)``.
+        """
+        own = self.state_dict()
+        own_targets = {}
+        for prefix, module in self.named_modules():
+            for registry in (module._parameters, module._buffers):
+                for name, value in registry.items():
+                    if value is not None:
+                        own_targets[f"{prefix}.{name}" if prefix else name] = value
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        if strict and (missing or unexpected):
+            raise KeyError(f"load_state_dict() for {type(self).__name__}: missing keys {missing}, "
+                           f"unexpected keys {unexpected}. Hint: was the state saved from a "
+                           f"model with the same architecture? Pass strict=False to load a subset.")
+        for key, value in state_dict.items():
+            if key not in own_targets:
+                continue
+            target = own_targets[key]
+            array = np.asarray(value.data if isinstance(value, Tensor) else value)
+            if array.shape != target.data.shape:
+                raise ValueError(f"load_state_dict() for {type(self).__name__}: '{key}' has shape "
+                                 f"{array.shape} in the state dict but {target.data.shape} in "
+                                 f"the model")
+            target.data = array.astype(target.data.dtype, copy=True)
+        return missing, unexpected
+
+    # -- printing --------------------------------------------------------------------
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self):
+        children = [f"  ({name}): " + repr(module).replace("\n", "\n  ")
+                    for name, module in self.named_children()]
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not children:
+            return head + ")"
+        return head + "\n" + "\n".join(children) + "\n)"
+
+    def __dir__(self):
+        return list(super().__dir__()) + list(self._parameters) + list(self._modules) \
+            + list(self._buffers)
+
+
+# (module, path) of the modules currently inside __call__, innermost last
+_call_stack: list = []

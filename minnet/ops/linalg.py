@@ -1,0 +1,82 @@
+"""Matrix products: ``matmul`` (with batching) and the fused ``linear``."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..tensor import Tensor
+from ._util import pair, unbroadcast
+
+
+def matmul(a, b) -> Tensor:
+    """``a @ b`` with NumPy's rules: 1-D operands are promoted, batch dims broadcast.
+
+    Shapes: (..., n, k) @ (..., k, m) -> (..., n, m).
+    """
+    a, b = pair(a, b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"matmul(): both operands need at least 1 dimension, got shapes "
+                         f"{a.shape} and {b.shape}. Hint: use * for scalar multiplication.")
+    k_a = a.shape[-1]
+    k_b = b.shape[-2] if b.ndim >= 2 else b.shape[0]
+    if k_a != k_b:
+        raise ValueError(f"matmul(): shapes {a.shape} and {b.shape} cannot be multiplied: "
+                         f"the last dim of the first ({k_a}) must equal the "
+                         f"{'second-to-last' if b.ndim >= 2 else 'only'} dim of the second ({k_b}).")
+    out = np.matmul(a.data, b.data)
+
+    def backward(grad):
+        # Work with at least 2-D views so one formula covers every case:
+        # dA = dOut @ B^T, dB = A^T @ dOut, then undo the 1-D promotion and
+        # sum over broadcast batch dims.
+        a2 = a.data[None, :] if a.ndim == 1 else a.data
+        b2 = b.data[:, None] if b.ndim == 1 else b.data
+        g2 = grad
+        if a.ndim == 1:
+            g2 = np.expand_dims(g2, -2)
+        if b.ndim == 1:
+            g2 = np.expand_dims(g2, -1)
+        grad_a = grad_b = None
+        if a.requires_grad:
+            grad_a = np.matmul(g2, np.swapaxes(b2, -1, -2))
+            if a.ndim == 1:
+                grad_a = np.squeeze(grad_a, -2)
+            grad_a = unbroadcast(grad_a, a.shape)
+        if b.requires_grad:
+            grad_b = np.matmul(np.swapaxes(a2, -1, -2), g2)
+            if b.ndim == 1:
+                grad_b = np.squeeze(grad_b, -1)
+            grad_b = unbroadcast(grad_b, b.shape)
+        return grad_a, grad_b
+
+    return Tensor._from_op(out, (a, b), backward, "matmul")
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``x @ weight.T + bias`` as one node (what ``nn.Linear`` calls).
+
+    Shapes: x (..., in_features), weight (out_features, in_features),
+    bias (out_features,) -> (..., out_features). Fusing the three steps into
+    one node saves two graph nodes per layer and skips the input gradient when
+    the input is data (``x.requires_grad`` is False).
+    """
+    if x.shape[-1:] != weight.shape[1:]:
+        raise ValueError(f"linear(): input has {x.shape[-1] if x.ndim else 'no'} features "
+                         f"(shape {x.shape}) but the weight expects {weight.shape[1]} "
+                         f"(weight shape {weight.shape})")
+    x2d = x.data.reshape(-1, x.shape[-1])
+    out2d = x2d @ weight.data.T
+    if bias is not None:
+        out2d = out2d + bias.data
+    out = out2d.reshape(x.shape[:-1] + (weight.shape[0],))
+    parents = (x, weight) if bias is None else (x, weight, bias)
+
+    def backward(grad):
+        g2d = grad.reshape(-1, weight.shape[0])
+        grad_x = (g2d @ weight.data).reshape(x.shape) if x.requires_grad else None
+        grad_w = g2d.T @ x2d if weight.requires_grad else None
+        if bias is None:
+            return grad_x, grad_w
+        grad_b = g2d.sum(axis=0) if bias.requires_grad else None
+        return grad_x, grad_w, grad_b
+
+    return Tensor._from_op(out, parents, backward, "linear")

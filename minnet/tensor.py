@@ -1,0 +1,732 @@
+"""The Tensor and the autograd engine.
+
+A `Tensor` wraps a NumPy array. When an op (see `minnet/ops/`) combines tensors
+that require gradients, its result remembers
+
+* ``_parents``  -- the input tensors, in order;
+* ``_backward`` -- a closure ``grad_out -> (grad_parent_0, grad_parent_1, ...)``
+  written right next to the op's forward code, returning one NumPy array (or
+  ``None`` when that parent needs no gradient) per parent, each with the
+  parent's shape;
+* ``op``        -- the op's name (``"matmul"``, ``"relu"``, ...);
+* ``module``    -- the path of the module that was running when the op was
+  created, e.g. ``"model.2 (ReLU)"``, so the debugger can say where something
+  happened.
+
+`Tensor.backward()` walks this graph once, in reverse topological order, with
+an explicit stack (no recursion, so a 1,000-layer chain is fine), and sums the
+gradient contributions that reach each node. Leaf tensors (those created by the
+user, e.g. parameters) accumulate into ``.grad`` -- calling ``backward()``
+twice adds the two gradients, exactly as in PyTorch; that is why training
+loops call ``optimizer.zero_grad()``.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Callable, Iterable, Optional, Sequence
+
+import numpy as np
+
+DEFAULT_DTYPE = np.float32
+
+
+# --------------------------------------------------------------------------
+# Global autograd state
+# --------------------------------------------------------------------------
+class _AutogradState:
+    """Process-wide switches read by every op.
+
+    ``forward_observers`` / ``backward_observers`` are how the debugger's
+    anomaly mode watches every op without patching anything: each observer is
+    called with the freshly created op result (forward) or with
+    ``(node, grad_out, parent_grads)`` (backward).
+    """
+
+    def __init__(self):
+        self.grad_enabled = True
+        self.module_stack: list[str] = []
+        self.forward_observers: list[Callable] = []
+        self.backward_observers: list[Callable] = []
+
+
+_state = _AutogradState()
+
+
+def is_grad_enabled() -> bool:
+    return _state.grad_enabled
+
+
+class set_grad_enabled:
+    """Context manager (and decorator) that turns graph recording on or off."""
+
+    def __init__(self, mode: bool):
+        self.mode = bool(mode)
+        self._previous = _state.grad_enabled
+        _state.grad_enabled = self.mode  # takes effect at once, as in PyTorch
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        _state.grad_enabled = self._previous
+        return False
+
+
+class no_grad:
+    """Disable graph recording: ``with minnet.no_grad(): ...`` or ``@minnet.no_grad()``.
+
+    Use it for evaluation and for optimizer updates: no graph is built, so
+    nothing is kept alive for a backward pass that will never come.
+    """
+
+    _mode = False
+
+    def __enter__(self):
+        self._previous = _state.grad_enabled
+        _state.grad_enabled = self._mode
+        return self
+
+    def __exit__(self, *exc):
+        _state.grad_enabled = self._previous
+        return False
+
+    def __call__(self, func):
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            with self.__class__():
+                return func(*args, **kwargs)
+
+        return wrapper
+
+
+class enable_grad(no_grad):
+    """Re-enable graph recording inside a ``no_grad`` block."""
+
+    _mode = True
+
+
+def current_module() -> Optional[str]:
+    """The path of the innermost module being called, or None outside modules."""
+    stack = _state.module_stack
+    return stack[-1] if stack else None
+
+
+# --------------------------------------------------------------------------
+# Hooks
+# --------------------------------------------------------------------------
+class RemovableHandle:
+    """Returned by every ``register_*_hook``; ``handle.remove()`` detaches the hook."""
+
+    _next_id = 0
+
+    def __init__(self, hooks: dict):
+        self._hooks = hooks
+        self.id = RemovableHandle._next_id
+        RemovableHandle._next_id += 1
+
+    def remove(self):
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+        return False
+
+
+def _freed_backward(grad_out):
+    raise RuntimeError(
+        "Trying to backward through the graph a second time: its intermediate "
+        "results were freed by the first backward(). Hint: call "
+        "backward(retain_graph=True) the first time if you really need two passes."
+    )
+
+
+# --------------------------------------------------------------------------
+# dtype helpers
+# --------------------------------------------------------------------------
+def _as_array(data, dtype=None) -> np.ndarray:
+    """Convert user data to an ndarray following PyTorch's dtype rules.
+
+    Python floats / lists of floats become float32 (the default dtype); NumPy
+    arrays keep their floating dtype (float64 stays float64, as with
+    ``torch.tensor(np_array)``); integers become int64; booleans stay bool.
+    """
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is not None:
+        return np.array(data, dtype=np.dtype(dtype))
+    if isinstance(data, np.ndarray):
+        array = data.copy()
+    else:
+        array = np.array(data)
+        if array.dtype.kind == "f":
+            array = array.astype(DEFAULT_DTYPE)
+    if array.dtype.kind in "iu":
+        array = array.astype(np.int64)
+    elif array.dtype.kind == "O":
+        raise TypeError(f"tensor(): cannot make a tensor from {type(data).__name__} data "
+                        f"(got object array: are the rows of different lengths?)")
+    return array
+
+
+# --------------------------------------------------------------------------
+# Tensor
+# --------------------------------------------------------------------------
+class Tensor:
+    """A NumPy array that can record the operations applied to it.
+
+    Shapes and dtypes follow NumPy; names follow PyTorch (``shape``, ``dtype``,
+    ``requires_grad``, ``grad``, ``backward()``, ``detach()``, ``item()``).
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "op",
+                 "module", "_hooks", "_retains_grad", "_version_note", "__weakref__")
+
+    __array_priority__ = 1000  # so that ndarray + Tensor calls Tensor.__radd__
+
+    def __init__(self, data, requires_grad: bool = False, dtype=None):
+        self.data = _as_array(data, dtype)
+        self.grad: Optional[Tensor] = None
+        self._parents: tuple = ()
+        self._backward = None
+        self.op: Optional[str] = None
+        self.module: Optional[str] = None
+        self._hooks: Optional[dict] = None
+        self._retains_grad = False
+        self._version_note = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    # -- construction of op results ------------------------------------------
+    @classmethod
+    def _from_op(cls, data: np.ndarray, parents: Sequence["Tensor"],
+                 backward: Callable, op: str) -> "Tensor":
+        """Wrap an op's output. Records the graph only if some parent needs grad.
+
+        Every op in ``minnet/ops`` ends with this call; it is the single place
+        where the graph is built.
+        """
+        out = cls.__new__(cls)
+        out.data = data
+        out.grad = None
+        out.op = op
+        out._hooks = None
+        out._retains_grad = False
+        out._version_note = None
+        stack = _state.module_stack
+        out.module = stack[-1] if stack else None
+        if _state.grad_enabled and any(p.requires_grad for p in parents):
+            out.requires_grad = True
+            out._parents = tuple(parents)
+            out._backward = backward
+        else:
+            out.requires_grad = False
+            out._parents = ()
+            out._backward = None
+        for observer in _state.forward_observers:
+            observer(out)
+        return out
+
+    # -- basic properties ------------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def size(self, dim: Optional[int] = None):
+        """PyTorch's ``size()``: the shape, or one entry of it."""
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def numel(self) -> int:
+        return self.data.size
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors the user created (not produced by a recorded op)."""
+        return self._backward is None
+
+    @property
+    def grad_fn(self) -> Optional[str]:
+        """Name of the op that produced this tensor (None for leaves)."""
+        return None if self._backward is None else self.op
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError(
+                f"requires_grad=True needs a floating-point tensor, got dtype {self.data.dtype}. "
+                "Hint: only float tensors have gradients; convert with .float() or .double().")
+        if not self.is_leaf and not requires_grad:
+            raise RuntimeError("requires_grad_(False) only works on leaf tensors; use .detach().")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def retain_grad(self) -> "Tensor":
+        """Keep ``.grad`` for this non-leaf tensor after backward (for inspection)."""
+        self._retains_grad = True
+        return self
+
+    # -- conversion --------------------------------------------------------------
+    def numpy(self) -> np.ndarray:
+        """The underlying array (shared, not copied, as in PyTorch)."""
+        return self.data
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(f"item(): only one-element tensors can be converted to a Python "
+                             f"scalar, this one has shape {self.shape}")
+        return self.data.item()
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def detach(self) -> "Tensor":
+        """A new leaf sharing the same data, cut off from the graph."""
+        return wrap_array(self.data)
+
+    def clone(self) -> "Tensor":
+        from .ops import shape as _shape_ops
+        return _shape_ops.clone(self)
+
+    def astype(self, dtype) -> "Tensor":
+        """Differentiable dtype conversion (float32 <-> float64)."""
+        from .ops import elementwise
+        return elementwise.astype(self, dtype)
+
+    def to(self, dtype) -> "Tensor":
+        return self.astype(dtype)
+
+    def double(self) -> "Tensor":
+        return self.astype(np.float64)
+
+    def float(self) -> "Tensor":
+        return self.astype(np.float32)
+
+    def long(self) -> "Tensor":
+        return Tensor(self.data.astype(np.int64))
+
+    def __array__(self, dtype=None, copy=None):
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise ValueError(f"The truth value of a tensor with {self.data.size} elements is "
+                             "ambiguous. Hint: use .any() or .all().")
+        return bool(self.data.item())
+
+    def __repr__(self):
+        body = np.array2string(self.data, separator=", ", prefix="tensor(", precision=4)
+        extras = []
+        if self.data.dtype not in (np.float32, np.int64, np.bool_):
+            extras.append(f"dtype={self.data.dtype}")
+        if self._backward is not None:
+            where = f" @ {self.module}" if self.module else ""
+            extras.append(f"grad_fn=<{self.op}{where}>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+    __hash__ = object.__hash__
+
+    # -- hooks ---------------------------------------------------------------------
+    def register_hook(self, hook: Callable) -> RemovableHandle:
+        """Call ``hook(grad)`` when this tensor's gradient is computed.
+
+        ``grad`` is a Tensor; returning a Tensor replaces the gradient.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("register_hook(): cannot register a hook on a tensor that "
+                               "doesn't require gradient")
+        if self._hooks is None:
+            self._hooks = {}
+        handle = RemovableHandle(self._hooks)
+        self._hooks[handle.id] = hook
+        return handle
+
+    # -- autograd ------------------------------------------------------------------
+    def backward(self, gradient=None, retain_graph: bool = False) -> None:
+        """Compute d(self)/d(leaf) for every leaf that requires grad.
+
+        ``gradient`` is d(final)/d(self); it may be omitted for scalars (it is 1).
+        Gradients *accumulate* into ``leaf.grad``: call ``zero_grad()`` between
+        steps. The graph is freed afterwards unless ``retain_graph=True``.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward(): this tensor does not require grad and has no grad_fn. "
+                "Hint: did you create the inputs with requires_grad=True, or run the "
+                "forward pass inside no_grad()?")
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward(): grad can be implicitly created only for scalar outputs, "
+                    f"but this tensor has shape {self.shape}. Hint: reduce it to a scalar "
+                    f"(e.g. .sum() or .mean()) or pass backward(gradient=...) of shape {self.shape}.")
+            seed = np.ones_like(self.data)
+        else:
+            seed = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient,
+                              dtype=self.data.dtype)
+            if seed.shape != self.shape:
+                raise RuntimeError(f"backward(): gradient has shape {seed.shape} but the tensor "
+                                   f"has shape {self.shape}; they must match.")
+        run_backward(self, seed, retain_graph)
+
+    # -- operators (implemented in minnet/ops) ---------------------------------------------
+    def __add__(self, other):
+        return _ops().add(self, other)
+
+    def __radd__(self, other):
+        return _ops().add(other, self)
+
+    def __sub__(self, other):
+        return _ops().sub(self, other)
+
+    def __rsub__(self, other):
+        return _ops().sub(other, self)
+
+    def __mul__(self, other):
+        return _ops().mul(self, other)
+
+    def __rmul__(self, other):
+        return _ops().mul(other, self)
+
+    def __truediv__(self, other):
+        return _ops().div(self, other)
+
+    def __rtruediv__(self, other):
+        return _ops().div(other, self)
+
+    def __neg__(self):
+        return _ops().neg(self)
+
+    def __pow__(self, exponent):
+        return _ops().pow(self, exponent)
+
+    def __rpow__(self, base):
+        return _ops().pow(base, self)
+
+    def __matmul__(self, other):
+        return _ops().matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _ops().matmul(other, self)
+
+    def __getitem__(self, index):
+        return _ops().getitem(self, index)
+
+    # comparisons give boolean tensors and are not differentiable
+    def _compare(self, other, fn):
+        other = other.data if isinstance(other, Tensor) else other
+        return Tensor(fn(self.data, other))
+
+    def __lt__(self, other):
+        return self._compare(other, np.less)
+
+    def __le__(self, other):
+        return self._compare(other, np.less_equal)
+
+    def __gt__(self, other):
+        return self._compare(other, np.greater)
+
+    def __ge__(self, other):
+        return self._compare(other, np.greater_equal)
+
+    def __eq__(self, other):
+        return self._compare(other, np.equal)
+
+    def __ne__(self, other):
+        return self._compare(other, np.not_equal)
+
+    # -- methods mirroring torch.Tensor --------------------------------------------------
+    def exp(self):
+        return _ops().exp(self)
+
+    def log(self):
+        return _ops().log(self)
+
+    def sqrt(self):
+        return _ops().sqrt(self)
+
+    def abs(self):
+        return _ops().abs(self)
+
+    def clip(self, min=None, max=None):
+        return _ops().clip(self, min, max)
+
+    clamp = clip
+
+    def relu(self):
+        return _ops().relu(self)
+
+    def tanh(self):
+        return _ops().tanh(self)
+
+    def sigmoid(self):
+        return _ops().sigmoid(self)
+
+    def softmax(self, dim=-1):
+        return _ops().softmax(self, dim)
+
+    def log_softmax(self, dim=-1):
+        return _ops().log_softmax(self, dim)
+
+    def sum(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return _ops().sum(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return _ops().mean(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def var(self, dim=None, keepdim=False, *, unbiased=True, correction=None, axis=None,
+            keepdims=None):
+        return _ops().var(self, dim, keepdim, unbiased=unbiased, correction=correction,
+                          axis=axis, keepdims=keepdims)
+
+    def amax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return _ops().amax(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def amin(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return _ops().amin(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return _ops().max(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def min(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        return _ops().min(self, dim, keepdim, axis=axis, keepdims=keepdims)
+
+    def argmax(self, dim=None, keepdim=False):
+        return Tensor(_np_arg(np.argmax, self.data, dim, keepdim))
+
+    def argmin(self, dim=None, keepdim=False):
+        return Tensor(_np_arg(np.argmin, self.data, dim, keepdim))
+
+    def reshape(self, *shape):
+        return _ops().reshape(self, *shape)
+
+    def view(self, *shape):
+        return _ops().reshape(self, *shape)
+
+    def transpose(self, dim0, dim1):
+        return _ops().transpose(self, dim0, dim1)
+
+    def permute(self, *dims):
+        return _ops().permute(self, *dims)
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        return _ops().flatten(self, start_dim, end_dim)
+
+    def unsqueeze(self, dim):
+        return _ops().unsqueeze(self, dim)
+
+    def squeeze(self, dim=None):
+        return _ops().squeeze(self, dim)
+
+    @property
+    def T(self):
+        return _ops().permute(self, *reversed(range(self.ndim)))
+
+    def any(self):
+        return Tensor(np.any(self.data))
+
+    def all(self):
+        return Tensor(np.all(self.data))
+
+    def zero_(self) -> "Tensor":
+        """In-place fill with zeros (for leaves; used by ``zero_grad``)."""
+        self.data[...] = 0
+        return self
+
+
+def _np_arg(fn, data, dim, keepdim):
+    if dim is None:
+        return np.asarray(fn(data))
+    result = fn(data, axis=dim)
+    return np.expand_dims(result, dim) if keepdim else result
+
+
+def _ops():
+    """The ops namespace, imported lazily (ops import Tensor, so not at top level)."""
+    from . import ops
+    return ops
+
+
+# --------------------------------------------------------------------------
+# The backward pass
+# --------------------------------------------------------------------------
+def _topological_order(root: Tensor) -> list:
+    """Nodes reachable from ``root`` that need gradients, parents before children.
+
+    Iterative depth-first search: an explicit stack of (node, visited-children?)
+    pairs instead of recursion, so arbitrarily deep graphs work.
+    """
+    order = []
+    seen = {id(root)}
+    stack = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if children_done:
+            order.append(node)
+            continue
+        stack.append((node, True))
+        for parent in node._parents:
+            if parent.requires_grad and id(parent) not in seen:
+                seen.add(id(parent))
+                stack.append((parent, False))
+    return order
+
+
+def _accumulate_into_grad(tensor: Tensor, grad: np.ndarray) -> None:
+    if grad.dtype != tensor.data.dtype:
+        grad = grad.astype(tensor.data.dtype)
+    if tensor.grad is None:
+        # copy: ``grad`` may be an array another node still uses
+        tensor.grad = wrap_array(np.array(grad, copy=True))
+    else:
+        tensor.grad.data = tensor.grad.data + grad
+
+
+def _run_hooks(tensor: Tensor, grad: np.ndarray) -> np.ndarray:
+    for hook in list(tensor._hooks.values()):
+        replaced = hook(wrap_array(grad))
+        if replaced is not None:
+            replaced_array = replaced.data if isinstance(replaced, Tensor) else np.asarray(replaced)
+            if replaced_array.shape != grad.shape:
+                raise RuntimeError(f"a gradient hook returned shape {replaced_array.shape}, "
+                                   f"expected {grad.shape}")
+            grad = replaced_array
+    return grad
+
+
+def wrap_array(array: np.ndarray, requires_grad: bool = False) -> Tensor:
+    """A leaf Tensor around ``array`` without copying it (internal use)."""
+    view = Tensor.__new__(Tensor)
+    Tensor.__init__(view, np.empty(0, dtype=array.dtype))
+    view.data = array
+    if requires_grad:
+        view.requires_grad_(True)
+    return view
+
+
+def run_backward(root: Tensor, seed: np.ndarray, retain_graph: bool = False) -> None:
+    """Propagate ``seed`` = d(final)/d(root) back to every leaf below ``root``."""
+    order = _topological_order(root)
+    pending = {id(root): seed}  # node id -> summed gradient flowing into that node
+    observers = _state.backward_observers
+    for node in reversed(order):
+        grad = pending.pop(id(node), None)
+        if grad is None:
+            continue  # nothing flowed here (e.g. every consumer returned None)
+        if node._hooks:
+            grad = _run_hooks(node, grad)
+        if node._backward is None:  # a leaf: this is where gradients end up
+            _accumulate_into_grad(node, grad)
+            continue
+        if node._retains_grad:
+            _accumulate_into_grad(node, grad)
+        parent_grads = node._backward(grad)
+        if observers:
+            for observer in observers:
+                observer(node, grad, parent_grads)
+        for parent, parent_grad in zip(node._parents, parent_grads):
+            if parent_grad is None or not parent.requires_grad:
+                continue
+            if parent_grad.shape != parent.data.shape:
+                raise RuntimeError(
+                    f"internal error in the backward of op '{node.op}': it returned a gradient "
+                    f"of shape {parent_grad.shape} for an input of shape {parent.data.shape}")
+            key = id(parent)
+            previous = pending.get(key)
+            # out-of-place sum: ops may hand the same array to several parents
+            pending[key] = parent_grad if previous is None else previous + parent_grad
+        if not retain_graph:
+            node._backward = _freed_backward
+            node._parents = ()
+
+
+# --------------------------------------------------------------------------
+# Factory functions (torch.tensor, torch.zeros, ...)
+# --------------------------------------------------------------------------
+def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
+    """Create a leaf tensor (copies ``data``); floats default to float32."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def _shape_arg(shape) -> tuple:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
+def zeros(*shape, dtype=None, requires_grad=False) -> Tensor:
+    return Tensor(np.zeros(_shape_arg(shape), dtype=dtype or DEFAULT_DTYPE), requires_grad)
+
+
+def ones(*shape, dtype=None, requires_grad=False) -> Tensor:
+    return Tensor(np.ones(_shape_arg(shape), dtype=dtype or DEFAULT_DTYPE), requires_grad)
+
+
+def full(shape, fill_value, dtype=None, requires_grad=False) -> Tensor:
+    return Tensor(np.full(_shape_arg((shape,)), fill_value, dtype=dtype or DEFAULT_DTYPE),
+                  requires_grad)
+
+
+def zeros_like(other: Tensor, dtype=None, requires_grad=False) -> Tensor:
+    return Tensor(np.zeros(other.shape, dtype=dtype or other.dtype), requires_grad)
+
+
+def ones_like(other: Tensor, dtype=None, requires_grad=False) -> Tensor:
+    return Tensor(np.ones(other.shape, dtype=dtype or other.dtype), requires_grad)
+
+
+def arange(*args, dtype=None) -> Tensor:
+    return Tensor(np.arange(*args, dtype=dtype))
+
+
+def randn(*shape, generator: Optional[np.random.Generator] = None, seed: Optional[int] = None,
+          dtype=None, requires_grad=False) -> Tensor:
+    """Standard-normal samples. Deterministic: pass ``generator`` or ``seed`` (default seed 0)."""
+    rng = generator if generator is not None else np.random.default_rng(seed if seed is not None else 0)
+    return Tensor(rng.standard_normal(_shape_arg(shape)).astype(dtype or DEFAULT_DTYPE), requires_grad)
+
+
+def rand(*shape, generator: Optional[np.random.Generator] = None, seed: Optional[int] = None,
+         dtype=None, requires_grad=False) -> Tensor:
+    """Uniform [0, 1) samples. Deterministic: pass ``generator`` or ``seed`` (default seed 0)."""
+    rng = generator if generator is not None else np.random.default_rng(seed if seed is not None else 0)
+    return Tensor(rng.random(_shape_arg(shape)).astype(dtype or DEFAULT_DTYPE), requires_grad)
+
+
+def as_tensor(value, like: Optional[Tensor] = None) -> Tensor:
+    """Tensors pass through; numbers and arrays become constant leaf tensors.
+
+    Python scalars take ``like``'s dtype so that ``x * 2`` keeps x float32.
+    """
+    if isinstance(value, Tensor):
+        return value
+    if like is not None and np.isscalar(value) and like.data.dtype.kind == "f":
+        return Tensor(np.asarray(value, dtype=like.data.dtype))
+    return Tensor(value)
+
+
+def iter_tensors(values: Iterable) -> list:
+    return [v for v in values if isinstance(v, Tensor)]
