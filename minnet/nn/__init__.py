@@ -1,3 +1,33 @@
 """Neural-network layers, losses, initialisers and utilities (PyTorch's ``torch.nn``)."""
+import importlib.util as _importlib_util
+
+from . import functional, init
+from .activation import ELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .containers import ModuleList, Sequential
+from .dropout import Dropout
+from .flatten import Flatten, Identity
+from .linear import Linear
+from .loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
 from .module import Module, Parameter
+from .norm import BatchNorm1d, BatchNorm2d
+
+
+def _exists(submodule: str) -> bool:
+    """True if ``minnet.nn.<submodule>`` is present (written by another part of the project)."""
+    return _importlib_util.find_spec(f"{__name__}.{submodule}") is not None
+
+
+if _exists("conv"):
+    from .conv import Conv2d
+if _exists("pooling"):
+    from .pooling import AvgPool2d, MaxPool2d
+if _exists("utils"):
+    from . import utils

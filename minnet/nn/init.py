@@ -1,0 +1,174 @@
+"""Weight initialisers (PyTorch's ``torch.nn.init``).
+
+Why initialisation matters: each layer multiplies its input by a weight
+matrix, so the spread of the weights sets whether activations (and
+gradients) grow, shrink or keep their scale from layer to layer. The
+"variance-preserving" schemes below pick the weight standard deviation from
+the number of inputs (``fan_in``) and/or outputs (``fan_out``) of a unit:
+
+* Xavier/Glorot (tanh, sigmoid, linear nets):  std = gain * sqrt(2 / (fan_in + fan_out))
+* Kaiming/He (ReLU nets):                      std = gain / sqrt(fan)
+* LeCun (SELU nets):                           std = 1 / sqrt(fan_in)
+
+A uniform distribution U(-b, b) has std b / sqrt(3), hence the sqrt(3) in the
+uniform variants. Every initialiser modifies the tensor in place (without
+recording a graph) and returns it; every random one takes ``generator=``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import numpy as np
+
+from ..random import get_generator
+from ..tensor import Tensor, no_grad
+
+_LINEAR_LIKE = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+                "conv_transpose3d", "sigmoid")
+
+
+def calculate_gain(nonlinearity: str, param: Optional[float] = None) -> float:
+    """The factor that compensates how much ``nonlinearity`` shrinks the signal's std.
+
+    ReLU zeroes half its inputs, halving the second moment: gain sqrt(2).
+    tanh 5/3 and SELU 3/4 are PyTorch's (empirical) choices.
+    """
+    if nonlinearity in _LINEAR_LIKE:
+        return 1.0
+    if nonlinearity == "tanh":
+        return 5.0 / 3
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "leaky_relu":
+        if param is None:
+            negative_slope = 0.01
+        elif isinstance(param, (int, float)) and not isinstance(param, bool):
+            negative_slope = param
+        else:
+            raise ValueError(f"calculate_gain(): negative_slope {param!r} is not a valid number")
+        return math.sqrt(2.0 / (1 + negative_slope ** 2))
+    if nonlinearity == "selu":
+        return 3.0 / 4
+    raise ValueError(f"calculate_gain(): unsupported nonlinearity {nonlinearity!r}. Known: "
+                     f"{', '.join(_LINEAR_LIKE + ('tanh', 'relu', 'leaky_relu', 'selu'))}")
+
+
+def _calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple:
+    """(fan_in, fan_out) of a Linear weight (out, in) or a conv weight (out, in, kH, kW).
+
+    For a conv, each output value sees in * kH * kW inputs (the receptive field),
+    and each input value feeds out * kH * kW outputs.
+    """
+    shape = tensor.shape
+    if len(shape) < 2:
+        raise ValueError(f"Fan in and fan out can not be computed for a tensor with fewer than 2 "
+                         f"dimensions (got shape {shape}). Hint: biases are initialised from "
+                         f"their layer's weight fan_in, not from their own shape.")
+    receptive_field = int(np.prod(shape[2:])) if len(shape) > 2 else 1
+    fan_in = shape[1] * receptive_field
+    fan_out = shape[0] * receptive_field
+    return fan_in, fan_out
+
+
+def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"mode {mode!r} not supported, please use one of 'fan_in', 'fan_out'")
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    return fan_in if mode == "fan_in" else fan_out
+
+
+def _fill(tensor: Tensor, values) -> Tensor:
+    """Write ``values`` into ``tensor`` in place, keeping its dtype; no graph is recorded."""
+    with no_grad():
+        tensor.data[...] = values
+    return tensor
+
+
+def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0,
+             generator: Optional[np.random.Generator] = None) -> Tensor:
+    """Fill with samples from U(a, b)."""
+    return _fill(tensor, get_generator(generator).uniform(a, b, size=tensor.shape))
+
+
+def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0,
+            generator: Optional[np.random.Generator] = None) -> Tensor:
+    """Fill with samples from N(mean, std^2)."""
+    return _fill(tensor, get_generator(generator).normal(mean, std, size=tensor.shape))
+
+
+def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
+                  b: float = 2.0, generator: Optional[np.random.Generator] = None) -> Tensor:
+    """N(mean, std^2) restricted to [a, b] (redraws values outside, so the shape is exact)."""
+    rng = get_generator(generator)
+    values = rng.normal(mean, std, size=tensor.shape)
+    outside = (values < a) | (values > b)
+    while outside.any():
+        values[outside] = rng.normal(mean, std, size=int(outside.sum()))
+        outside = (values < a) | (values > b)
+    return _fill(tensor, values)
+
+
+def constant_(tensor: Tensor, val: float) -> Tensor:
+    return _fill(tensor, val)
+
+
+def zeros_(tensor: Tensor) -> Tensor:
+    return _fill(tensor, 0)
+
+
+def ones_(tensor: Tensor) -> Tensor:
+    return _fill(tensor, 1)
+
+
+def xavier_uniform_(tensor: Tensor, gain: float = 1.0,
+                    generator: Optional[np.random.Generator] = None) -> Tensor:
+    """Glorot uniform: U(-b, b), b = gain * sqrt(6 / (fan_in + fan_out))."""
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
+    bound = math.sqrt(3.0) * std
+    return uniform_(tensor, -bound, bound, generator=generator)
+
+
+def xavier_normal_(tensor: Tensor, gain: float = 1.0,
+                   generator: Optional[np.random.Generator] = None) -> Tensor:
+    """Glorot normal: N(0, std^2), std = gain * sqrt(2 / (fan_in + fan_out))."""
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
+    return normal_(tensor, 0.0, std, generator=generator)
+
+
+def kaiming_uniform_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
+                     nonlinearity: str = "leaky_relu",
+                     generator: Optional[np.random.Generator] = None) -> Tensor:
+    """He uniform: U(-b, b), b = sqrt(3) * gain / sqrt(fan), gain = calculate_gain(nonlinearity, a).
+
+    ``mode='fan_in'`` preserves the activations' variance in the forward pass,
+    ``'fan_out'`` the gradients' in the backward pass.
+    """
+    if 0 in tensor.shape:
+        return tensor  # nothing to fill (PyTorch warns and returns)
+    fan = _calculate_correct_fan(tensor, mode)
+    std = calculate_gain(nonlinearity, a) / math.sqrt(fan)
+    bound = math.sqrt(3.0) * std
+    return uniform_(tensor, -bound, bound, generator=generator)
+
+
+def kaiming_normal_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
+                    nonlinearity: str = "leaky_relu",
+                    generator: Optional[np.random.Generator] = None) -> Tensor:
+    """He normal: N(0, std^2), std = gain / sqrt(fan)."""
+    if 0 in tensor.shape:
+        return tensor
+    fan = _calculate_correct_fan(tensor, mode)
+    std = calculate_gain(nonlinearity, a) / math.sqrt(fan)
+    return normal_(tensor, 0.0, std, generator=generator)
+
+
+def lecun_normal_(tensor: Tensor, generator: Optional[np.random.Generator] = None) -> Tensor:
+    """LeCun normal: N(0, 1 / fan_in), the initialisation SELU networks assume.
+
+    (Not in torch.nn.init; equal to kaiming_normal_(nonlinearity='linear').)
+    """
+    fan_in, _ = _calculate_fan_in_and_fan_out(tensor)
+    return normal_(tensor, 0.0, 1.0 / math.sqrt(fan_in), generator=generator)

@@ -1,0 +1,110 @@
+"""Loss modules: hold the options (reduction, weight, ...) and call ``nn.functional``.
+
+Usage as in PyTorch: ``loss = nn.CrossEntropyLoss()(logits, labels)``.
+The argument order is always (prediction, target).
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from ..ops.loss import check_reduction
+from ..tensor import Tensor
+from . import functional as F
+from .module import Module
+
+
+class _Loss(Module):
+    def __init__(self, reduction: str = "mean"):
+        super().__init__()
+        check_reduction(reduction, type(self).__name__)
+        self.reduction = reduction
+
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}" if self.reduction != "mean" else ""
+
+
+class _WeightedLoss(_Loss):
+    def __init__(self, weight: Optional[Tensor] = None, reduction: str = "mean"):
+        super().__init__(reduction)
+        # a buffer, as in PyTorch: saved in state_dict, converted by .double()
+        self.register_buffer("weight", None if weight is None
+                             else (weight if isinstance(weight, Tensor) else Tensor(weight)))
+
+
+class MSELoss(_Loss):
+    """Mean squared error. Prediction and target should have the same shape."""
+
+    def forward(self, input: Tensor, target) -> Tensor:
+        return F.mse_loss(input, target, reduction=self.reduction)
+
+
+class L1Loss(_Loss):
+    """Mean absolute error."""
+
+    def forward(self, input: Tensor, target) -> Tensor:
+        return F.l1_loss(input, target, reduction=self.reduction)
+
+
+class SmoothL1Loss(_Loss):
+    """Quadratic for |error| < beta, linear beyond (robust to outliers)."""
+
+    def __init__(self, reduction: str = "mean", beta: float = 1.0):
+        super().__init__(reduction)
+        self.beta = beta
+
+    def forward(self, input: Tensor, target) -> Tensor:
+        return F.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+
+
+class CrossEntropyLoss(_WeightedLoss):
+    """Softmax + negative log-likelihood on raw logits (N, C) and class indices (N,).
+
+    Give it logits, not probabilities: it applies log-softmax itself, stably.
+    """
+
+    def __init__(self, weight: Optional[Tensor] = None, ignore_index: int = -100,
+                 reduction: str = "mean", label_smoothing: float = 0.0):
+        super().__init__(weight, reduction)
+        self.ignore_index = ignore_index
+        self.label_smoothing = label_smoothing
+
+    def forward(self, input: Tensor, target) -> Tensor:
+        return F.cross_entropy(input, target, weight=self.weight, ignore_index=self.ignore_index,
+                               reduction=self.reduction, label_smoothing=self.label_smoothing)
+
+
+class NLLLoss(_WeightedLoss):
+    """Negative log-likelihood of log-probabilities (pair it with ``LogSoftmax(dim=1)``)."""
+
+    def __init__(self, weight: Optional[Tensor] = None, ignore_index: int = -100,
+                 reduction: str = "mean"):
+        super().__init__(weight, reduction)
+        self.ignore_index = ignore_index
+
+    def forward(self, input: Tensor, target) -> Tensor:
+        return F.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,
+                          reduction=self.reduction)
+
+
+class BCELoss(_WeightedLoss):
+    """Binary cross-entropy on probabilities in [0, 1] (use ``BCEWithLogitsLoss`` on logits)."""
+
+    def forward(self, input: Tensor, target) -> Tensor:
+        return F.binary_cross_entropy(input, target, weight=self.weight, reduction=self.reduction)
+
+
+class BCEWithLogitsLoss(_WeightedLoss):
+    """Sigmoid + binary cross-entropy in one stable step; ``pos_weight`` (per class)
+    multiplies the loss of positive targets (e.g. negatives/positives for imbalance)."""
+
+    def __init__(self, weight: Optional[Tensor] = None, reduction: str = "mean",
+                 pos_weight: Optional[Tensor] = None):
+        super().__init__(weight, reduction)
+        self.register_buffer("pos_weight", None if pos_weight is None
+                             else (pos_weight if isinstance(pos_weight, Tensor)
+                                   else Tensor(pos_weight)))
+
+    def forward(self, input: Tensor, target) -> Tensor:
+        return F.binary_cross_entropy_with_logits(input, target, weight=self.weight,
+                                                  reduction=self.reduction,
+                                                  pos_weight=self.pos_weight)

@@ -1,0 +1,134 @@
+"""Batch normalisation layers: ``BatchNorm1d`` and ``BatchNorm2d``."""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from ..ops.norm import batch_norm
+from ..tensor import DEFAULT_DTYPE, Tensor
+from . import init
+from .linear import where_called
+from .module import Module, Parameter
+
+
+class _BatchNorm(Module):
+    """Normalise each channel to zero mean / unit variance, then scale and shift.
+
+    Parameters (if ``affine``): weight (C,) initialised to 1 and bias (C,) to 0,
+    so a fresh layer is a pure normaliser and training decides how much of the
+    original scale and offset to restore.
+    Buffers (if ``track_running_stats``): running_mean (C,) starting at 0,
+    running_var (C,) starting at 1 (the statistics of an already-normalised
+    signal, so evaluating an untrained layer is close to the identity), and
+    num_batches_tracked (int64 scalar), named as in PyTorch.
+
+    Training mode uses the batch's statistics and updates the running ones:
+    ``running = (1 - momentum) * running + momentum * batch_stat`` (the batch
+    variance unbiased, n / (n - 1)); ``momentum=None`` gives a cumulative average.
+    Evaluation mode (``model.eval()``) uses the running statistics.
+    """
+
+    _expected_dims: tuple = ()
+    _layout: str = ""
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: Optional[float] = 0.1,
+                 affine: bool = True, track_running_stats: bool = True, dtype=None):
+        super().__init__()
+        if not isinstance(num_features, (int, np.integer)) or num_features <= 0:
+            raise ValueError(f"{type(self).__name__}(): num_features must be a positive integer "
+                             f"(the number of channels), got {num_features!r}")
+        self.num_features = int(num_features)
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        dtype = np.dtype(dtype or DEFAULT_DTYPE)
+        if affine:
+            self.weight = Parameter(np.empty(self.num_features, dtype=dtype))
+            self.bias = Parameter(np.empty(self.num_features, dtype=dtype))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", Tensor(np.zeros(self.num_features, dtype=dtype)))
+            self.register_buffer("running_var", Tensor(np.ones(self.num_features, dtype=dtype)))
+            self.register_buffer("num_batches_tracked", Tensor(np.array(0, dtype=np.int64)))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+        self.reset_parameters()
+
+    def reset_running_stats(self) -> None:
+        if self.track_running_stats:
+            self.running_mean.data[...] = 0
+            self.running_var.data[...] = 1
+            self.num_batches_tracked.data[...] = 0
+
+    def reset_parameters(self) -> None:
+        self.reset_running_stats()
+        if self.affine:
+            init.ones_(self.weight)
+            init.zeros_(self.bias)
+
+    def _check_input(self, input: Tensor) -> None:
+        name = f"{type(self).__name__}({self.num_features}){where_called()}"
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{name} expected a Tensor, got {type(input).__name__}")
+        if input.ndim not in self._expected_dims:
+            raise ValueError(f"{name} expected {self._layout} input, got shape {input.shape}. "
+                             f"Hint: {self._dims_hint()}")
+        if input.shape[1] != self.num_features:
+            raise ValueError(f"{name} expected {self.num_features} channels in dim 1 of a "
+                             f"{self._layout} input, got shape {input.shape} with "
+                             f"{input.shape[1]}. Hint: num_features must equal the previous "
+                             f"layer's output channels/features ({input.shape[1]}).")
+
+    def _dims_hint(self) -> str:
+        return ""
+
+    def forward(self, input: Tensor) -> Tensor:
+        self._check_input(input)
+        average_factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.data[...] += 1  # in place, as PyTorch
+            if self.momentum is None:  # cumulative moving average
+                average_factor = 1.0 / float(self.num_batches_tracked.data)
+        # batch statistics in training, and also in eval when there are no running ones
+        use_batch_stats = self.training or self.running_mean is None
+        track = not self.training or self.track_running_stats
+        return batch_norm(input,
+                          self.running_mean if track else None,
+                          self.running_var if track else None,
+                          self.weight, self.bias, use_batch_stats, average_factor, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch norm over (N, C) or (N, C, L) inputs; statistics per channel C.
+
+    See ``_BatchNorm`` for parameters, buffers and defaults.
+    """
+
+    _expected_dims = (2, 3)
+    _layout = "(N, C) or (N, C, L)"
+
+    def _dims_hint(self) -> str:
+        return "use BatchNorm2d for images (N, C, H, W); for a single sample add a batch dim."
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch norm over images (N, C, H, W); statistics per channel over N, H and W.
+
+    See ``_BatchNorm`` for parameters, buffers and defaults.
+    """
+
+    _expected_dims = (4,)
+    _layout = "(N, C, H, W)"
+
+    def _dims_hint(self) -> str:
+        return "use BatchNorm1d after Linear layers ((N, C) inputs)."
