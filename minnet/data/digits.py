@@ -1,0 +1,103 @@
+"""The 8x8 handwritten digits, shipped with minnet (no download).
+
+1,797 images of the digits 0-9, 8x8 pixels, each pixel an integer count in
+0..16 (the number of "on" pixels in a 4x4 block of the original 32x32
+bitmap). This is the test set of the UCI "Optical Recognition of Handwritten
+Digits" data (E. Alpaydin and C. Kaynak, 1998), as distributed with
+scikit-learn; licence CC BY 4.0. See ``datasets/README.md`` for the source and
+how the file was made.
+
+The pixels are returned as they are, in [0, 16], *not* scaled to [0, 1] or
+standardised: feeding such unnormalised inputs to a network is one of the
+failures this course studies. Use `Standardizer` (fit on the training split)
+or divide by 16.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+DIGITS_PATH = Path(__file__).parent / "datasets" / "digits.npz"
+
+#: SHA-256 of the uint8 image bytes followed by the uint8 label bytes.
+DIGITS_SHA256 = "87ff0c9e40dc7e2c0e34e7257799c2e3f3aec1a016363bb11cad869ec428a826"
+
+N_SAMPLES, IMAGE_SIZE, N_CLASSES = 1797, 8, 10
+
+
+class Bunch(dict):
+    """A dict whose keys are also attributes: ``digits.data`` == ``digits["data"]``."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __dir__(self):
+        return list(self.keys())
+
+
+def digits_checksum(images: np.ndarray, labels: np.ndarray) -> str:
+    """SHA-256 hex digest of the raw uint8 images and labels (to detect a corrupted file)."""
+    digest = hashlib.sha256()
+    digest.update(np.ascontiguousarray(images, dtype=np.uint8).tobytes())
+    digest.update(np.ascontiguousarray(labels, dtype=np.uint8).tobytes())
+    return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def _read_raw() -> tuple:
+    """The stored uint8 arrays, read once, checked, and made read-only."""
+    if not DIGITS_PATH.exists():
+        raise FileNotFoundError(f"load_digits: the data file {DIGITS_PATH} is missing. Hint: it "
+                                "ships inside the minnet package; reinstall minnet.")
+    with np.load(DIGITS_PATH) as archive:
+        images, labels = archive["images"], archive["labels"]
+    expected = ((N_SAMPLES, IMAGE_SIZE, IMAGE_SIZE), (N_SAMPLES,))
+    if (images.shape, labels.shape) != expected or digits_checksum(images, labels) != DIGITS_SHA256:
+        raise RuntimeError(f"load_digits: {DIGITS_PATH} is corrupted (shapes "
+                           f"{images.shape}, {labels.shape} or checksum do not match). "
+                           "Hint: reinstall minnet.")
+    images.setflags(write=False)
+    labels.setflags(write=False)
+    return images, labels
+
+
+def load_digits(return_X_y: bool = False, as_float: bool = True):
+    """Load the 8x8 digits.
+
+    Args:
+        return_X_y: return ``(X, y)`` instead of a `Bunch`.
+        as_float: pixels as float32 (default) or as the stored uint8.
+
+    Returns:
+        With ``return_X_y=True``: ``X`` (1797, 64) with values in [0, 16] and
+        ``y`` int64 (1797,) with values 0..9.
+        Otherwise a `Bunch` with
+
+        * ``data``      (1797, 64): the flattened images (the ``X`` above);
+        * ``target``    (1797,) int64: the digit shown;
+        * ``images``    (1797, 8, 8): the same pixels as images;
+        * ``images_2d`` (1797, 1, 8, 8): with a channel axis, for conv nets (N, C, H, W);
+        * ``target_names``: array 0..9; ``DESCR``: a description and citation.
+
+    Every call returns fresh arrays, so changing them cannot affect later calls.
+    """
+    images, labels = _read_raw()
+    pixels = images.astype(np.float32) if as_float else images.copy()
+    X = pixels.reshape(N_SAMPLES, IMAGE_SIZE * IMAGE_SIZE)
+    y = labels.astype(np.int64)
+    if return_X_y:
+        return X, y
+    return Bunch(
+        data=X,
+        target=y,
+        images=X.reshape(N_SAMPLES, IMAGE_SIZE, IMAGE_SIZE),
+        images_2d=X.reshape(N_SAMPLES, 1, IMAGE_SIZE, IMAGE_SIZE),
+        target_names=np.arange(N_CLASSES),
+        DESCR=__doc__,
+    )

@@ -1,0 +1,142 @@
+"""DataLoader: turns a Dataset into (shuffled) mini-batches of Tensors.
+
+One pass over the loader is one *epoch*: every sample appears exactly once.
+With ``shuffle=True`` each epoch uses a fresh random order, drawn from the
+loader's generator, so
+
+* two epochs of the same loader visit the samples in different orders, and
+* two loaders built with the same ``seed`` produce the same sequence of orders.
+
+Without ``seed``/``generator`` the loader draws from minnet's default
+generator each epoch, so ``minnet.manual_seed(n)`` makes runs reproducible.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from typing import Callable, Iterator, Optional
+
+import numpy as np
+
+from ..random import default_generator, get_generator
+from ..tensor import Tensor
+from .dataset import as_batch_tensor, as_data_array
+
+
+class DataLoader:
+    """Iterate over ``dataset`` in batches of ``batch_size`` samples.
+
+    Args:
+        dataset: any object with ``__len__`` and ``__getitem__`` (a `Dataset`).
+        batch_size: samples per batch (the last batch may be smaller).
+        shuffle: visit the samples in a new random order every epoch.
+        drop_last: skip the last batch when it is smaller than ``batch_size``.
+        seed: seed for this loader's own generator (reproducible shuffling).
+        generator: a ``np.random.Generator`` to draw the orders from.
+        collate_fn: turns a list of samples into a batch; default `default_collate`.
+
+    Each batch is what ``collate_fn`` makes of the samples; for a
+    `TensorDataset(X, y)` it is a list ``[X_batch, y_batch]`` of Tensors with
+    shapes (B, ...) -- floating features float32 (float64 stays float64),
+    integer labels int64.
+    """
+
+    def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False,
+                 drop_last: bool = False, seed: Optional[int] = None,
+                 generator: Optional[np.random.Generator] = None,
+                 collate_fn: Optional[Callable] = None):
+        check_loader_arguments(dataset, batch_size, shuffle, seed, generator)
+        self.dataset = dataset
+        self.batch_size = int(batch_size)
+        self.shuffle = bool(shuffle)
+        self.drop_last = bool(drop_last)
+        self.collate_fn = collate_fn
+        # An explicit seed/generator gives the loader its own stream of orders;
+        # otherwise each epoch asks the (re-seedable) default generator.
+        self.generator = get_generator(generator, seed) if (generator is not None or seed is not None) else None
+        n = len(dataset)
+        if self.drop_last and 0 < n < self.batch_size:
+            warnings.warn(f"DataLoader: drop_last=True with batch_size={self.batch_size} larger than "
+                          f"the dataset ({n} samples) yields no batches at all. Hint: lower "
+                          "batch_size or set drop_last=False.", stacklevel=2)
+
+    def __len__(self) -> int:
+        """Number of batches per epoch."""
+        n = len(self.dataset)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def __iter__(self) -> Iterator:
+        # The order is drawn now, when the epoch starts, as in PyTorch.
+        return self._batches(self._epoch_order())
+
+    def _epoch_order(self) -> np.ndarray:
+        n = len(self.dataset)
+        if not self.shuffle:
+            return np.arange(n)
+        rng = self.generator if self.generator is not None else default_generator()
+        return rng.permutation(n)
+
+    def _batches(self, order: np.ndarray) -> Iterator:
+        n_batches = len(self)
+        for b in range(n_batches):
+            indices = order[b * self.batch_size:(b + 1) * self.batch_size]
+            yield self._fetch(indices)
+
+    def _fetch(self, indices: np.ndarray):
+        get_batch = getattr(self.dataset, "get_batch", None)
+        if get_batch is not None and self.collate_fn is None:
+            return get_batch(indices)  # fast path: one gather per array
+        samples = [self.dataset[int(i)] for i in indices]
+        return (self.collate_fn or default_collate)(samples)
+
+    def __repr__(self) -> str:
+        return (f"DataLoader({type(self.dataset).__name__} of {len(self.dataset)} samples, "
+                f"batch_size={self.batch_size}, shuffle={self.shuffle}, drop_last={self.drop_last}, "
+                f"{len(self)} batches)")
+
+
+def check_loader_arguments(dataset, batch_size, shuffle, seed, generator) -> None:
+    if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
+        raise TypeError(f"DataLoader: dataset must define __len__ and __getitem__, got "
+                        f"{type(dataset).__name__}. Hint: wrap arrays as TensorDataset(X, y).")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+        raise ValueError(f"DataLoader: batch_size must be a positive integer, got batch_size={batch_size!r}")
+    if shuffle is not None and not isinstance(shuffle, (bool, np.bool_)):
+        raise TypeError(f"DataLoader: shuffle must be True or False, got shuffle={shuffle!r}")
+    if seed is not None and generator is not None:
+        raise ValueError("DataLoader: pass seed= or generator=, not both")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+        raise TypeError(f"DataLoader: seed must be an integer, got seed={seed!r}")
+    if generator is not None and not isinstance(generator, np.random.Generator):
+        raise TypeError(f"DataLoader: generator must be a np.random.Generator, got "
+                        f"{type(generator).__name__}. Hint: np.random.default_rng(0).")
+
+
+def default_collate(samples: list):
+    """Stack a list of samples into a batch.
+
+    Samples that are tuples/lists become a list with one batched Tensor per
+    field; dicts become a dict; arrays, Tensors and numbers become one Tensor
+    with a new leading batch dimension.
+    """
+    first = samples[0]
+    if isinstance(first, (tuple, list)):
+        if any(len(s) != len(first) for s in samples):
+            raise ValueError("DataLoader: samples in a batch have different numbers of fields "
+                             f"(e.g. {len(first)} and {next(len(s) for s in samples if len(s) != len(first))})")
+        return [default_collate(list(field)) for field in zip(*samples)]
+    if isinstance(first, dict):
+        return {key: default_collate([s[key] for s in samples]) for key in first}
+    if isinstance(first, (Tensor, np.ndarray, np.generic)):
+        arrays = [np.asarray(s) for s in samples]
+        shapes = {a.shape for a in arrays}
+        if len(shapes) > 1:
+            raise ValueError(f"DataLoader: cannot stack samples of different shapes {sorted(shapes)} "
+                             "into one batch. Hint: pad or resize samples to a common shape.")
+        return as_batch_tensor(np.stack(arrays))
+    if isinstance(first, numbers.Number):
+        return as_batch_tensor(as_data_array(samples, "DataLoader"))
+    raise TypeError(f"DataLoader: do not know how to batch samples of type {type(first).__name__}. "
+                    "Hint: return arrays, Tensors, numbers or tuples of them from __getitem__, "
+                    "or pass collate_fn=.")
