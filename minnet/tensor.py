@@ -57,7 +57,12 @@ def is_grad_enabled() -> bool:
 
 
 class set_grad_enabled:
-    """Context manager (and decorator) that turns graph recording on or off."""
+    """Turn graph recording on or off: a call, a context manager or a decorator.
+
+    As in PyTorch, ``set_grad_enabled(False)`` takes effect at once;
+    ``with set_grad_enabled(False): ...`` restores the previous mode on exit;
+    ``@set_grad_enabled(False)`` applies the mode only while the function runs.
+    """
 
     def __init__(self, mode: bool):
         self.mode = bool(mode)
@@ -71,6 +76,19 @@ class set_grad_enabled:
         _state.grad_enabled = self._previous
         return False
 
+    def __call__(self, func):
+        # used as a decorator: the constructor already switched the mode; undo
+        # that, and switch only while ``func`` runs
+        _state.grad_enabled = self._previous
+        mode = self.mode
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(mode):
+                return func(*args, **kwargs)
+
+        return wrapper
+
 
 class no_grad:
     """Disable graph recording: ``with minnet.no_grad(): ...`` or ``@minnet.no_grad()``.
@@ -80,6 +98,15 @@ class no_grad:
     """
 
     _mode = False
+
+    def __new__(cls, func=None):
+        # ``@no_grad`` without parentheses: decorate ``func`` directly
+        if func is not None and callable(func):
+            return cls()(func)
+        return super().__new__(cls)
+
+    def __init__(self, func=None):
+        self._previous = None
 
     def __enter__(self):
         self._previous = _state.grad_enabled
@@ -458,7 +485,45 @@ class Tensor:
     def __ne__(self, other):
         return self._compare(other, np.not_equal)
 
+    def __abs__(self):
+        return _ops().abs(self)
+
+    def __pos__(self):
+        return self
+
     # -- methods mirroring torch.Tensor --------------------------------------------------
+    # arithmetic
+    def add(self, other):
+        return _ops().add(self, other)
+
+    def sub(self, other):
+        return _ops().sub(self, other)
+
+    def mul(self, other):
+        return _ops().mul(self, other)
+
+    def div(self, other):
+        return _ops().div(self, other)
+
+    def neg(self):
+        return _ops().neg(self)
+
+    def pow(self, exponent):
+        return _ops().pow(self, exponent)
+
+    def square(self):
+        return _ops().pow(self, 2)
+
+    def matmul(self, other):
+        return _ops().matmul(self, other)
+
+    def maximum(self, other):
+        return _ops().maximum(self, other)
+
+    def minimum(self, other):
+        return _ops().minimum(self, other)
+
+    # math functions
     def exp(self):
         return _ops().exp(self)
 
@@ -474,8 +539,10 @@ class Tensor:
     def clip(self, min=None, max=None):
         return _ops().clip(self, min, max)
 
-    clamp = clip
+    def clamp(self, min=None, max=None):
+        return _ops().clip(self, min, max)
 
+    # activations
     def relu(self):
         return _ops().relu(self)
 
@@ -485,21 +552,27 @@ class Tensor:
     def sigmoid(self):
         return _ops().sigmoid(self)
 
-    def softmax(self, dim=-1):
+    def softmax(self, dim):
         return _ops().softmax(self, dim)
 
-    def log_softmax(self, dim=-1):
+    def log_softmax(self, dim):
         return _ops().log_softmax(self, dim)
 
+    # reductions
     def sum(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         return _ops().sum(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
     def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         return _ops().mean(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
-    def var(self, dim=None, keepdim=False, *, unbiased=True, correction=None, axis=None,
+    def var(self, dim=None, unbiased=True, keepdim=False, *, correction=None, axis=None,
             keepdims=None):
-        return _ops().var(self, dim, keepdim, unbiased=unbiased, correction=correction,
+        return _ops().var(self, dim, unbiased, keepdim, correction=correction,
+                          axis=axis, keepdims=keepdims)
+
+    def std(self, dim=None, unbiased=True, keepdim=False, *, correction=None, axis=None,
+            keepdims=None):
+        return _ops().std(self, dim, unbiased, keepdim, correction=correction,
                           axis=axis, keepdims=keepdims)
 
     def amax(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
@@ -514,20 +587,42 @@ class Tensor:
     def min(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         return _ops().min(self, dim, keepdim, axis=axis, keepdims=keepdims)
 
+    def logsumexp(self, dim, keepdim=False):
+        return _ops().logsumexp(self, dim, keepdim)
+
     def argmax(self, dim=None, keepdim=False):
         return Tensor(_np_arg(np.argmax, self.data, dim, keepdim))
 
     def argmin(self, dim=None, keepdim=False):
         return Tensor(_np_arg(np.argmin, self.data, dim, keepdim))
 
+    # shape
     def reshape(self, *shape):
         return _ops().reshape(self, *shape)
 
     def view(self, *shape):
-        return _ops().reshape(self, *shape)
+        return _ops().view(self, *shape)
+
+    def reshape_as(self, other):
+        return _ops().reshape(self, other.shape)
+
+    def view_as(self, other):
+        return _ops().view(self, other.shape)
+
+    def expand(self, *sizes):
+        return _ops().expand(self, *sizes)
+
+    def expand_as(self, other):
+        return _ops().expand(self, other.shape)
 
     def transpose(self, dim0, dim1):
         return _ops().transpose(self, dim0, dim1)
+
+    def t(self):
+        if self.ndim > 2:
+            raise ValueError(f"t() expects a tensor with <= 2 dimensions, got shape {self.shape}. "
+                             "Hint: use transpose(dim0, dim1) or permute(...).")
+        return self if self.ndim < 2 else _ops().transpose(self, 0, 1)
 
     def permute(self, *dims):
         return _ops().permute(self, *dims)
@@ -540,6 +635,9 @@ class Tensor:
 
     def squeeze(self, dim=None):
         return _ops().squeeze(self, dim)
+
+    def contiguous(self):
+        return self  # NumPy handles memory layout for us
 
     @property
     def T(self):
@@ -576,21 +674,26 @@ def _ops():
 def _topological_order(root: Tensor) -> list:
     """Nodes reachable from ``root`` that need gradients, parents before children.
 
-    Iterative depth-first search: an explicit stack of (node, visited-children?)
-    pairs instead of recursion, so arbitrarily deep graphs work.
+    Iterative depth-first search: an explicit stack of (node, parents-done?)
+    pairs instead of recursion, so arbitrarily deep graphs work. A node is
+    appended only after all of its parents, so walking the list backwards
+    visits every node before any of its parents: by the time a node's backward
+    runs, every gradient contribution to it has arrived.
     """
     order = []
-    seen = {id(root)}
+    expanded = set()
     stack = [(root, False)]
     while stack:
-        node, children_done = stack.pop()
-        if children_done:
+        node, parents_done = stack.pop()
+        if parents_done:
             order.append(node)
             continue
+        if id(node) in expanded:
+            continue  # reached again through another path: already placed
+        expanded.add(id(node))
         stack.append((node, True))
         for parent in node._parents:
-            if parent.requires_grad and id(parent) not in seen:
-                seen.add(id(parent))
+            if parent.requires_grad and id(parent) not in expanded:
                 stack.append((parent, False))
     return order
 
@@ -620,8 +723,16 @@ def _run_hooks(tensor: Tensor, grad: np.ndarray) -> np.ndarray:
 def wrap_array(array: np.ndarray, requires_grad: bool = False) -> Tensor:
     """A leaf Tensor around ``array`` without copying it (internal use)."""
     view = Tensor.__new__(Tensor)
-    Tensor.__init__(view, np.empty(0, dtype=array.dtype))
     view.data = array
+    view.grad = None
+    view.requires_grad = False
+    view._parents = ()
+    view._backward = None
+    view.op = None
+    view.module = None
+    view._hooks = None
+    view._retains_grad = False
+    view._version_note = None
     if requires_grad:
         view.requires_grad_(True)
     return view
@@ -654,6 +765,10 @@ def run_backward(root: Tensor, seed: np.ndarray, retain_graph: bool = False) -> 
                 raise RuntimeError(
                     f"internal error in the backward of op '{node.op}': it returned a gradient "
                     f"of shape {parent_grad.shape} for an input of shape {parent.data.shape}")
+            if parent_grad.dtype != parent.data.dtype:
+                # e.g. float32 + float64 gave a float64 output: hand each input
+                # a gradient of its own dtype
+                parent_grad = parent_grad.astype(parent.data.dtype)
             key = id(parent)
             previous = pending.get(key)
             # out-of-place sum: ops may hand the same array to several parents

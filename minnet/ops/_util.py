@@ -1,6 +1,7 @@
-"""Helpers shared by every op: argument coercion and un-broadcasting."""
+"""Helpers shared by every op: argument coercion, dims, and un-broadcasting."""
 from __future__ import annotations
 
+import numbers
 from typing import Optional
 
 import numpy as np
@@ -27,13 +28,30 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     return grad.reshape(shape)
 
 
+def python_scalar(value):
+    """NumPy scalars -> Python numbers.
+
+    Under NumPy 2's promotion rules a ``np.float64`` scalar turns a float32
+    array into float64, while a Python float does not; converting keeps
+    ``float32 tensor * np.float64(2)`` float32, as in PyTorch.
+    """
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
 def pair(a, b) -> tuple:
     """Coerce two operands to Tensors; Python scalars take the other's dtype."""
     if not isinstance(a, Tensor):
-        a = as_tensor(a, like=b)
+        a = as_tensor(python_scalar(a), like=b if isinstance(b, Tensor) else None)
     if not isinstance(b, Tensor):
-        b = as_tensor(b, like=a)
+        b = as_tensor(python_scalar(b), like=a)
     return a, b
+
+
+def is_number(value) -> bool:
+    return isinstance(value, numbers.Number) and not isinstance(value, bool) \
+        or isinstance(value, np.generic) and value.dtype.kind in "iuf"
 
 
 def resolve_dim(dim, axis, keepdim, keepdims, fn_name: str):
@@ -49,19 +67,65 @@ def resolve_dim(dim, axis, keepdim, keepdims, fn_name: str):
     return dim, bool(keepdim)
 
 
-def expand_reduced(grad: np.ndarray, input_shape: tuple, dim, keepdim: bool) -> np.ndarray:
-    """Re-insert the reduced axes into ``grad`` so it broadcasts against the input."""
-    if dim is None or keepdim:
-        return grad  # a scalar, or already has the reduced axes as size 1: broadcasts
-    axes = (dim,) if isinstance(dim, int) else tuple(dim)
-    axes = tuple(sorted(a % len(input_shape) for a in axes))
-    return np.expand_dims(grad, axes)
+def normalize_dims(dim, ndim: int, fn_name: str) -> Optional[tuple]:
+    """``dim`` (None, an int or a tuple, negatives allowed) -> sorted positive axes.
+
+    None means "every dim". As in PyTorch, a 0-d tensor accepts dim 0 or -1,
+    which reduces nothing. Raises a clear IndexError for out-of-range or
+    repeated dims.
+    """
+    if dim is None:
+        return None
+    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    limit = max(ndim, 1)
+    axes = []
+    for d in dims:
+        if not isinstance(d, (int, np.integer)) or isinstance(d, bool):
+            raise TypeError(f"{fn_name}(): dim must be an int or a tuple of ints, got {dim!r}")
+        if not -limit <= d < limit:
+            raise IndexError(f"{fn_name}(): dim {d} is out of range for a tensor with {ndim} "
+                             f"dimension(s) (expected a dim in [{-limit}, {limit - 1}])")
+        axes.append(int(d) % limit)
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"{fn_name}(): dim {dim!r} names the same dimension twice")
+    if ndim == 0:
+        return ()
+    return tuple(sorted(axes))
 
 
 def check_dim(dim, ndim: int, fn_name: str) -> None:
     """Raise a clear IndexError when ``dim`` is out of range for a tensor of ``ndim`` dims."""
-    dims = () if dim is None else ((dim,) if isinstance(dim, int) else tuple(dim))
-    for d in dims:
-        if not -max(ndim, 1) <= d < max(ndim, 1):
-            raise IndexError(f"{fn_name}(): dim {d} is out of range for a tensor with {ndim} "
-                             f"dimension(s) (expected a dim in [{-max(ndim,1)}, {max(ndim,1) - 1}])")
+    normalize_dims(dim, ndim, fn_name)
+
+
+def expand_reduced(grad: np.ndarray, input_shape: tuple, axes, keepdim: bool) -> np.ndarray:
+    """Re-insert the reduced axes into ``grad`` so it broadcasts against the input.
+
+    ``axes`` comes from ``normalize_dims`` (None = every axis was reduced).
+    """
+    if keepdim:
+        return grad  # the reduced axes are still there with size 1: broadcasts
+    if axes is None:
+        return grad.reshape((1,) * len(input_shape))
+    return np.expand_dims(grad, axes) if axes else grad
+
+
+def single_dim(dim, ndim: int, fn_name: str, extra: int = 0) -> int:
+    """One dim (negatives allowed) -> a positive axis in ``range(ndim + extra)``.
+
+    ``extra=1`` is for ops that insert a dim (unsqueeze, stack).
+    """
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
+        raise TypeError(f"{fn_name}(): dim must be an int, got {dim!r}")
+    limit = max(ndim + extra, 1)
+    if not -limit <= dim < limit:
+        raise IndexError(f"{fn_name}(): dim {dim} is out of range for a tensor with {ndim} "
+                         f"dimension(s) (expected a dim in [{-limit}, {limit - 1}])")
+    return int(dim) % limit
+
+
+def require_tensor(value, fn_name: str, arg_name: str = "input") -> Tensor:
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{fn_name}(): {arg_name} must be a Tensor, got {type(value).__name__}. "
+                        "Hint: wrap arrays with minnet.tensor(...).")
+    return value

@@ -10,11 +10,23 @@ from __future__ import annotations
 import numpy as np
 
 from ..tensor import Tensor, as_tensor
-from ._util import pair, unbroadcast
+from ._util import is_number, pair, python_scalar, require_tensor, unbroadcast
+
+
+def _broadcast_check(a: Tensor, b: Tensor, fn_name: str) -> None:
+    """A clear message instead of NumPy's when two shapes cannot broadcast."""
+    try:
+        np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise ValueError(
+            f"{fn_name}(): shapes {a.shape} and {b.shape} cannot be broadcast together. "
+            "Broadcasting aligns shapes from the right; each pair of sizes must be equal "
+            "or one of them 1. Hint: use unsqueeze/reshape to add size-1 dims.") from None
 
 
 def add(a, b) -> Tensor:
     a, b = pair(a, b)
+    _broadcast_check(a, b, "add")
     out = a.data + b.data
 
     def backward(grad):
@@ -27,6 +39,7 @@ def add(a, b) -> Tensor:
 
 def sub(a, b) -> Tensor:
     a, b = pair(a, b)
+    _broadcast_check(a, b, "sub")
     out = a.data - b.data
 
     def backward(grad):
@@ -38,6 +51,7 @@ def sub(a, b) -> Tensor:
 
 def mul(a, b) -> Tensor:
     a, b = pair(a, b)
+    _broadcast_check(a, b, "mul")
     out = a.data * b.data
 
     def backward(grad):
@@ -50,12 +64,14 @@ def mul(a, b) -> Tensor:
 
 def div(a, b) -> Tensor:
     a, b = pair(a, b)
+    _broadcast_check(a, b, "div")
     out = a.data / b.data
 
     def backward(grad):
-        # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2
-        return (unbroadcast(grad / b.data, a.shape) if a.requires_grad else None,
-                unbroadcast(-grad * a.data / (b.data * b.data), b.shape) if b.requires_grad else None)
+        # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2 = -out/b
+        grad_a = unbroadcast(grad / b.data, a.shape) if a.requires_grad else None
+        grad_b = unbroadcast(-grad * out / b.data, b.shape) if b.requires_grad else None
+        return grad_a, grad_b
 
     return Tensor._from_op(out, (a, b), backward, "div")
 
@@ -65,6 +81,52 @@ def neg(a: Tensor) -> Tensor:
         return (-grad,)
 
     return Tensor._from_op(-a.data, (a,), backward, "neg")
+
+
+def pow(a, exponent) -> Tensor:
+    """``a ** exponent`` for tensor**number, tensor**tensor and number**tensor.
+
+    d(a^p)/da = p * a^(p-1)  and  d(a^p)/dp = a^p * log(a).
+    """
+    if isinstance(a, Tensor) and is_number(exponent):
+        return _pow_scalar_exponent(a, python_scalar(exponent))
+    if not isinstance(a, Tensor) and not isinstance(exponent, Tensor):
+        raise TypeError("pow(): at least one of base and exponent must be a Tensor")
+    base, exponent = pair(a, exponent)
+    _broadcast_check(base, exponent, "pow")
+    out = np.power(base.data, exponent.data)
+
+    def backward(grad):
+        grad_base = grad_exponent = None
+        if base.requires_grad:
+            # as in PyTorch, an exponent of exactly 0 gives gradient 0 (not 0 * inf)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                local = exponent.data * np.power(base.data, exponent.data - 1)
+            grad_base = unbroadcast(np.where(exponent.data == 0, 0, grad * local)
+                                    .astype(out.dtype, copy=False), base.shape)
+        if exponent.requires_grad:
+            # 0^p with p >= 0 is 0 or 1 and flat in p there: PyTorch defines the gradient as 0
+            flat_at_zero = (base.data == 0) & (exponent.data >= 0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                local = out * np.log(base.data)
+            grad_exponent = unbroadcast(np.where(flat_at_zero, 0, grad * local)
+                                        .astype(out.dtype, copy=False), exponent.shape)
+        return grad_base, grad_exponent
+
+    return Tensor._from_op(out, (base, exponent), backward, "pow")
+
+
+def _pow_scalar_exponent(a: Tensor, p) -> Tensor:
+    if a.data.dtype.kind in "iub" and isinstance(p, float):
+        a = astype(a, np.float32)  # PyTorch: int tensor ** 2.5 is a float tensor
+    out = a.data ** p
+
+    def backward(grad):
+        if p == 0:
+            return (np.zeros_like(a.data),)
+        return (grad * (p * a.data ** (p - 1)),)
+
+    return Tensor._from_op(out, (a,), backward, "pow")
 
 
 def exp(a: Tensor) -> Tensor:
@@ -83,6 +145,128 @@ def log(a: Tensor) -> Tensor:
         return (grad / a.data,)
 
     return Tensor._from_op(out, (a,), backward, "log")
+
+
+def sqrt(a: Tensor) -> Tensor:
+    out = np.sqrt(a.data)
+
+    def backward(grad):
+        # d(sqrt a)/da = 1 / (2 sqrt a): reuse the forward result
+        return (grad / (2 * out),)
+
+    return Tensor._from_op(out, (a,), backward, "sqrt")
+
+
+def abs(a: Tensor) -> Tensor:
+    out = np.abs(a.data)
+
+    def backward(grad):
+        # sign(0) = 0: the subgradient at 0 is taken as 0, as in PyTorch
+        return (grad * np.sign(a.data),)
+
+    return Tensor._from_op(out, (a,), backward, "abs")
+
+
+def clip(a: Tensor, min=None, max=None) -> Tensor:
+    """Limit entries to ``[min, max]`` (either bound may be None, a number or a Tensor).
+
+    The gradient flows to ``a`` where ``min <= a <= max`` (bounds included, as
+    in PyTorch) and to a Tensor bound where that bound was the one used.
+    """
+    require_tensor(a, "clip")
+    if min is None and max is None:
+        raise ValueError("clip(): at least one of min and max must not be None")
+    low = None if min is None else (min if isinstance(min, Tensor) else
+                                    as_tensor(python_scalar(min), like=a))
+    high = None if max is None else (max if isinstance(max, Tensor) else
+                                     as_tensor(python_scalar(max), like=a))
+    out = a.data
+    if low is not None:
+        out = np.maximum(out, low.data)
+    if high is not None:
+        out = np.minimum(out, high.data)  # applied last: when min > max, max wins (as PyTorch)
+    if out is a.data:
+        out = out.copy()
+    parents = (a,) + tuple(t for t in (low, high) if t is not None)
+
+    def backward(grad):
+        x = a.data
+        inside = np.ones(x.shape, dtype=bool)
+        if low is not None:
+            inside = inside & (x >= low.data)
+        if high is not None:
+            inside = inside & (x <= high.data)
+        grads = [unbroadcast(np.where(inside, grad, 0).astype(out.dtype, copy=False), a.shape)
+                 if a.requires_grad else None]
+        if low is not None:
+            used_low = x < low.data
+            if high is not None:
+                used_low = used_low & (low.data < high.data)
+            grads.append(unbroadcast(np.where(used_low, grad, 0).astype(out.dtype, copy=False),
+                                     low.shape) if low.requires_grad else None)
+        if high is not None:
+            used_high = x > high.data
+            if low is not None:
+                used_high = used_high | (high.data < low.data)
+            grads.append(unbroadcast(np.where(used_high, grad, 0).astype(out.dtype, copy=False),
+                                     high.shape) if high.requires_grad else None)
+        return tuple(grads)
+
+    return Tensor._from_op(out, parents, backward, "clip")
+
+
+clamp = clip
+
+
+def _max_or_min(a, b, pick, a_wins_where, fn_name: str) -> Tensor:
+    a, b = pair(a, b)
+    _broadcast_check(a, b, fn_name)
+    out = pick(a.data, b.data)
+
+    def backward(grad):
+        # the winner takes the gradient; a tie splits it 0.5 / 0.5 (as PyTorch)
+        a_wins = a_wins_where(a.data, b.data)
+        tie = a.data == b.data
+        share_a = np.where(tie, 0.5, a_wins.astype(out.dtype)).astype(out.dtype, copy=False)
+        grad_a = unbroadcast(grad * share_a, a.shape) if a.requires_grad else None
+        grad_b = unbroadcast(grad * (1 - share_a), b.shape) if b.requires_grad else None
+        return grad_a, grad_b
+
+    return Tensor._from_op(out, (a, b), backward, fn_name)
+
+
+def maximum(a, b) -> Tensor:
+    """Element-wise larger of ``a`` and ``b`` (broadcasting)."""
+    return _max_or_min(a, b, np.maximum, np.greater, "maximum")
+
+
+def minimum(a, b) -> Tensor:
+    """Element-wise smaller of ``a`` and ``b`` (broadcasting)."""
+    return _max_or_min(a, b, np.minimum, np.less, "minimum")
+
+
+def where(condition, a, b) -> Tensor:
+    """``a`` where ``condition`` is True, else ``b`` (all three broadcast together)."""
+    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    if cond.dtype != np.bool_:
+        raise TypeError(f"where(): condition must be a boolean tensor, got dtype {cond.dtype}. "
+                        "Hint: build it with a comparison such as x > 0.")
+    a, b = pair(a, b)
+    try:
+        np.broadcast_shapes(cond.shape, a.shape, b.shape)
+    except ValueError:
+        raise ValueError(f"where(): condition {cond.shape}, input {a.shape} and other {b.shape} "
+                         "cannot be broadcast together") from None
+    out = np.where(cond, a.data, b.data)
+
+    def backward(grad):
+        grad_a = unbroadcast(np.where(cond, grad, 0).astype(grad.dtype, copy=False), a.shape) \
+            if a.requires_grad else None
+        grad_b = unbroadcast(np.where(cond, 0, grad).astype(grad.dtype, copy=False), b.shape) \
+            if b.requires_grad else None
+        return grad_a, grad_b
+
+    return Tensor._from_op(out, (a, b), backward, "where")
 
 
 def astype(a: Tensor, dtype) -> Tensor:

@@ -7,12 +7,25 @@ from ..tensor import Tensor
 from ._util import pair, unbroadcast
 
 
+def _check_same_dtype(a: Tensor, b: Tensor, fn_name: str) -> None:
+    """PyTorch refuses to multiply float32 by float64 (or ints by floats); so do we.
+
+    Silently promoting would turn a whole float32 model into float64 because
+    one batch came straight from NumPy, doubling memory and time.
+    """
+    if a.data.dtype != b.data.dtype:
+        raise TypeError(f"{fn_name}(): both operands must have the same dtype, got "
+                        f"{a.data.dtype} and {b.data.dtype}. Hint: convert the data with "
+                        f".float() (float32, the default) or the model with .double().")
+
+
 def matmul(a, b) -> Tensor:
     """``a @ b`` with NumPy's rules: 1-D operands are promoted, batch dims broadcast.
 
     Shapes: (..., n, k) @ (..., k, m) -> (..., n, m).
     """
     a, b = pair(a, b)
+    _check_same_dtype(a, b, "matmul")
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul(): both operands need at least 1 dimension, got shapes "
                          f"{a.shape} and {b.shape}. Hint: use * for scalar multiplication.")
@@ -22,7 +35,7 @@ def matmul(a, b) -> Tensor:
         raise ValueError(f"matmul(): shapes {a.shape} and {b.shape} cannot be multiplied: "
                          f"the last dim of the first ({k_a}) must equal the "
                          f"{'second-to-last' if b.ndim >= 2 else 'only'} dim of the second ({k_b}).")
-    out = np.matmul(a.data, b.data)
+    out = np.asarray(np.matmul(a.data, b.data))  # 1-D @ 1-D gives a NumPy scalar
 
     def backward(grad):
         # Work with at least 2-D views so one formula covers every case:
@@ -31,10 +44,10 @@ def matmul(a, b) -> Tensor:
         a2 = a.data[None, :] if a.ndim == 1 else a.data
         b2 = b.data[:, None] if b.ndim == 1 else b.data
         g2 = grad
+        if b.ndim == 1:  # (this order also works when both are 1-D and grad is 0-d)
+            g2 = np.expand_dims(g2, -1)
         if a.ndim == 1:
             g2 = np.expand_dims(g2, -2)
-        if b.ndim == 1:
-            g2 = np.expand_dims(g2, -1)
         grad_a = grad_b = None
         if a.requires_grad:
             grad_a = np.matmul(g2, np.swapaxes(b2, -1, -2))
@@ -59,7 +72,17 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     one node saves two graph nodes per layer and skips the input gradient when
     the input is data (``x.requires_grad`` is False).
     """
-    if x.shape[-1:] != weight.shape[1:]:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"linear(): input must be a Tensor, got {type(x).__name__}. "
+                        "Hint: wrap arrays with minnet.tensor(...).")
+    if weight.ndim != 2:
+        raise ValueError(f"linear(): weight must be 2-D (out_features, in_features), got shape "
+                         f"{weight.shape}")
+    if bias is not None and bias.shape != (weight.shape[0],):
+        raise ValueError(f"linear(): bias must have shape ({weight.shape[0]},) to match the "
+                         f"weight {weight.shape}, got {bias.shape}")
+    _check_same_dtype(x, weight, "linear")
+    if x.ndim == 0 or x.shape[-1:] != weight.shape[1:]:
         raise ValueError(f"linear(): input has {x.shape[-1] if x.ndim else 'no'} features "
                          f"(shape {x.shape}) but the weight expects {weight.shape[1]} "
                          f"(weight shape {weight.shape})")

@@ -1,44 +1,215 @@
-"""Reductions over dims: sum, mean (more to come: var, amax, max, ...).
+"""Reductions over dims: sum, mean, var, std, amax, amin, max, min, logsumexp.
 
 Every reduction accepts PyTorch's ``dim``/``keepdim`` and NumPy's
-``axis``/``keepdims``. Backward re-inserts the reduced axes (``expand_reduced``)
-so the upstream gradient broadcasts back over the entries that were reduced.
+``axis``/``keepdims``; ``dim`` may be None (all dims), an int or a tuple.
+Backward re-inserts the reduced axes (``expand_reduced``) so the upstream
+gradient broadcasts back over the entries that were reduced.
+
+Note: this module defines ``sum``, ``max`` and ``min``, hiding Python's
+built-ins of the same names; ``builtins.max`` etc. are used where needed.
 """
 from __future__ import annotations
+
+import builtins
+import warnings
+from collections import namedtuple
 
 import numpy as np
 
 from ..tensor import Tensor
-from ._util import check_dim, expand_reduced, resolve_dim
+from ._util import expand_reduced, normalize_dims, require_tensor, resolve_dim, single_dim
+
+# what max(dim=...) / min(dim=...) return, as torch.return_types.max / .min
+MaxResult = namedtuple("max", ["values", "indices"])
+MinResult = namedtuple("min", ["values", "indices"])
 
 
-def _reduced_count(shape: tuple, dim) -> int:
-    if dim is None:
+def _axes(a: Tensor, dim, keepdim, axis, keepdims, fn_name: str):
+    """Resolve the dim arguments of a reduction to (axes, keepdim); axes None = all."""
+    require_tensor(a, fn_name)
+    dim, keepdim = resolve_dim(dim, axis, keepdim, keepdims, fn_name)
+    if dim == ():
+        dim = None  # PyTorch: an empty dim list reduces over every dim
+    return normalize_dims(dim, a.ndim, fn_name), keepdim
+
+
+def _reduced_count(shape: tuple, axes) -> int:
+    if axes is None:
         return int(np.prod(shape))
-    axes = (dim,) if isinstance(dim, int) else dim
-    return int(np.prod([shape[a] for a in axes]))
+    return int(np.prod([shape[axis] for axis in axes]))
+
+
+def _require_float(a: Tensor, fn_name: str) -> None:
+    if a.data.dtype.kind != "f":
+        raise TypeError(f"{fn_name}(): needs a floating-point tensor, got dtype {a.data.dtype}. "
+                        "Hint: convert first with .float() or .double().")
+
+
+def _require_nonempty(a: Tensor, axes, fn_name: str) -> None:
+    if _reduced_count(a.shape, axes) == 0:
+        raise ValueError(f"{fn_name}(): cannot reduce over an empty dimension (input shape "
+                         f"{a.shape}): there is no largest/smallest entry")
 
 
 def sum(a: Tensor, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
-    dim, keepdim = resolve_dim(dim, axis, keepdim, keepdims, "sum")
-    check_dim(dim, a.ndim, "sum")
-    out = np.sum(a.data, axis=dim, keepdims=keepdim)
+    """Sum over ``dim`` (all dims when None)."""
+    axes, keepdim = _axes(a, dim, keepdim, axis, keepdims, "sum")
+    out = np.sum(a.data, axis=axes, keepdims=keepdim)
 
     def backward(grad):
-        # every summed entry contributed with weight 1
-        return (np.broadcast_to(expand_reduced(grad, a.shape, dim, keepdim), a.shape),)
+        # every summed entry contributed with weight 1: copy the gradient to each
+        return (np.broadcast_to(expand_reduced(grad, a.shape, axes, keepdim), a.shape),)
 
     return Tensor._from_op(np.asarray(out), (a,), backward, "sum")
 
 
 def mean(a: Tensor, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
-    dim, keepdim = resolve_dim(dim, axis, keepdim, keepdims, "mean")
-    check_dim(dim, a.ndim, "mean")
-    out = np.mean(a.data, axis=dim, keepdims=keepdim)
-    count = _reduced_count(a.shape, dim)
+    """Average over ``dim`` (all dims when None)."""
+    axes, keepdim = _axes(a, dim, keepdim, axis, keepdims, "mean")
+    _require_float(a, "mean")
+    out = np.mean(a.data, axis=axes, keepdims=keepdim)
+    count = _reduced_count(a.shape, axes)
 
     def backward(grad):
-        expanded = expand_reduced(grad, a.shape, dim, keepdim) / count
-        return (np.broadcast_to(expanded, a.shape).astype(a.data.dtype, copy=False),)
+        expanded = expand_reduced(grad, a.shape, axes, keepdim) / count
+        return (np.broadcast_to(expanded, a.shape),)
 
     return Tensor._from_op(np.asarray(out, dtype=a.data.dtype), (a,), backward, "mean")
+
+
+def var(a: Tensor, dim=None, unbiased=True, keepdim=False, *, correction=None, axis=None,
+        keepdims=None) -> Tensor:
+    """Variance over ``dim``: sum((a - mean)^2) / (N - correction).
+
+    ``correction`` defaults to 1 (Bessel's correction, the unbiased estimate),
+    as ``unbiased=True`` does; ``unbiased=False`` or ``correction=0`` divides by
+    N (what BatchNorm uses to normalize). As in PyTorch, ``var(x, False)``
+    (a bool in the dim position) means ``unbiased=False``.
+    """
+    if isinstance(dim, bool):
+        dim, unbiased = None, dim
+    axes, keepdim = _axes(a, dim, keepdim, axis, keepdims, "var")
+    _require_float(a, "var")
+    if correction is None:
+        correction = 1 if unbiased else 0
+    count = _reduced_count(a.shape, axes)
+    dof = builtins.max(count - correction, 0)
+    if dof == 0:
+        warnings.warn(f"var(): degrees of freedom <= 0 (reducing {count} entries with "
+                      f"correction={correction}); the result is inf or nan", RuntimeWarning,
+                      stacklevel=2)
+    centered = a.data - np.mean(a.data, axis=axes, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.sum(centered * centered, axis=axes, keepdims=keepdim) / dof
+
+    def backward(grad):
+        # d/da_i sum_j (a_j - m)^2 = 2 (a_i - m): the terms through m sum to zero
+        expanded = expand_reduced(grad, a.shape, axes, keepdim)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (expanded * (centered * (2 / dof if dof else np.inf)),)
+
+    return Tensor._from_op(np.asarray(out, dtype=a.data.dtype), (a,), backward, "var")
+
+
+def std(a: Tensor, dim=None, unbiased=True, keepdim=False, *, correction=None, axis=None,
+        keepdims=None) -> Tensor:
+    """Standard deviation: ``sqrt(var(...))`` with the same arguments."""
+    from .elementwise import sqrt
+    return sqrt(var(a, dim, unbiased, keepdim, correction=correction, axis=axis,
+                    keepdims=keepdims))
+
+
+def _extreme(a: Tensor, axes, keepdim: bool, np_pick, op_name: str) -> Tensor:
+    """amax/amin: the gradient is shared evenly among entries tied for the extreme."""
+    _require_nonempty(a, axes, op_name)
+    out = np_pick(a.data, axis=axes, keepdims=keepdim)
+
+    def backward(grad):
+        kept = out if keepdim else expand_reduced(out, a.shape, axes, False)
+        winners = a.data == kept
+        ties = np.sum(winners, axis=axes, keepdims=True)
+        share = expand_reduced(grad, a.shape, axes, keepdim) / ties
+        return (np.where(winners, share, 0).astype(a.data.dtype, copy=False),)
+
+    return Tensor._from_op(np.asarray(out), (a,), backward, op_name)
+
+
+def amax(a: Tensor, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
+    """Largest entry over ``dim`` (all dims when None); ties share the gradient evenly."""
+    axes, keepdim = _axes(a, dim, keepdim, axis, keepdims, "amax")
+    return _extreme(a, axes, keepdim, np.max, "amax")
+
+
+def amin(a: Tensor, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
+    """Smallest entry over ``dim`` (all dims when None); ties share the gradient evenly."""
+    axes, keepdim = _axes(a, dim, keepdim, axis, keepdims, "amin")
+    return _extreme(a, axes, keepdim, np.min, "amin")
+
+
+def _extreme_with_index(a: Tensor, dim, keepdim: bool, np_arg, result_type, op_name: str):
+    """max/min along one dim: (values, indices); the gradient goes to the chosen index."""
+    axis = single_dim(dim, a.ndim, op_name)
+    if a.ndim == 0:
+        return result_type(_extreme(a, (), keepdim, np.max, op_name), Tensor(np.asarray(0)))
+    _require_nonempty(a, (axis,), op_name)
+    indices = np.expand_dims(np_arg(a.data, axis=axis), axis)  # first occurrence wins
+    values = np.take_along_axis(a.data, indices, axis=axis)
+    if not keepdim:
+        values = np.squeeze(values, axis)
+
+    def backward(grad):
+        kept_grad = grad if keepdim else np.expand_dims(grad, axis)
+        full = np.zeros_like(a.data)
+        np.put_along_axis(full, indices, kept_grad, axis=axis)
+        return (full,)
+
+    out = Tensor._from_op(values, (a,), backward, op_name)
+    return result_type(out, Tensor(indices if keepdim else np.squeeze(indices, axis)))
+
+
+def max(a: Tensor, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """``max(a)``: the largest entry (0-d tensor; ties share the gradient evenly).
+
+    ``max(a, dim)``: a named tuple ``(values, indices)`` along ``dim``; the
+    gradient goes to the index reported. ``max(a, other_tensor)`` is
+    ``maximum(a, other)``, as in PyTorch.
+    """
+    if isinstance(dim, Tensor):
+        from .elementwise import maximum
+        return maximum(a, dim)
+    dim, keepdim = resolve_dim(dim, axis, keepdim, keepdims, "max")
+    require_tensor(a, "max")
+    if dim is None:
+        return _extreme(a, None, False, np.max, "max")
+    return _extreme_with_index(a, dim, keepdim, np.argmax, MaxResult, "max")
+
+
+def min(a: Tensor, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """Like ``max`` but the smallest: ``min(a)``, ``min(a, dim)`` -> (values, indices)."""
+    if isinstance(dim, Tensor):
+        from .elementwise import minimum
+        return minimum(a, dim)
+    dim, keepdim = resolve_dim(dim, axis, keepdim, keepdims, "min")
+    require_tensor(a, "min")
+    if dim is None:
+        return _extreme(a, None, False, np.min, "min")
+    return _extreme_with_index(a, dim, keepdim, np.argmin, MinResult, "min")
+
+
+def logsumexp(a: Tensor, dim, keepdim=False) -> Tensor:
+    """log(sum(exp(a))) over ``dim``, without overflow (the max is factored out)."""
+    axes, keepdim = _axes(a, dim, keepdim, None, None, "logsumexp")
+    _require_float(a, "logsumexp")
+    peak = np.max(a.data, axis=axes, keepdims=True)
+    peak = np.where(np.isfinite(peak), peak, 0)  # all -inf (or inf) slices: do not shift
+    summed = np.sum(np.exp(a.data - peak), axis=axes, keepdims=True)
+    with np.errstate(divide="ignore"):
+        kept = np.log(summed) + peak
+    out = kept if keepdim else np.squeeze(kept, axes if axes is not None else None)
+
+    def backward(grad):
+        # d logsumexp / da_i = softmax(a)_i
+        expanded = expand_reduced(grad, a.shape, axes, keepdim)
+        return (expanded * np.exp(a.data - kept),)
+
+    return Tensor._from_op(np.asarray(out, dtype=a.data.dtype), (a,), backward, "logsumexp")
