@@ -1,0 +1,238 @@
+"""The engine shared by ``gradcheck`` (Tensors, Modules) and ``check_backward`` (NumPy layers).
+
+Both front ends reduce their problem to the same pieces:
+
+* a list of ``Target``s: a float64 working array that the function reads
+  (perturbing it in place changes the function's output) and the analytic
+  gradient computed for it;
+* ``evaluate()``: runs the function on the current working arrays and returns
+  the weighted output ``L = sum(w * out)`` split per output sample (one number
+  per entry along the output's first axis, whose sum is L). The split costs
+  nothing and lets the diagnosis spot "the gradient of one sample only".
+
+This module turns them into ``InputCheck``s.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import numpy as np
+
+from .diagnose import diagnose, diagnose_directional
+from .numeric import rel_error_array
+from .result import Entry, GradcheckError, InputCheck
+
+# Keep the per-sample numeric Jacobian rows only while they are small.
+MAX_PER_SAMPLE_VALUES = 2_000_000
+N_WORST = 5
+
+
+@dataclass
+class Target:
+    name: str
+    array: np.ndarray      # float64, C-contiguous; evaluate() reads it
+    analytic: np.ndarray   # float64, same shape
+    original_dtype: np.dtype
+
+
+@dataclass
+class Settings:
+    eps: float
+    atol: float
+    rtol: float
+    n_samples: Optional[int]
+    fast_mode: bool
+    count_kinks: bool
+
+    def as_dict(self) -> dict:
+        return dict(eps=self.eps, atol=self.atol, rtol=self.rtol, n_samples=self.n_samples,
+                    fast_mode=self.fast_mode, count_kinks=self.count_kinks)
+
+
+def check_deterministic(evaluate: Callable, hint: str) -> np.ndarray:
+    """Evaluate twice at the same point; finite differences are meaningless if they differ."""
+    first = evaluate()
+    second = evaluate()
+    scale = max(1.0, float(np.abs(first).sum()))
+    if first.shape != second.shape or np.abs(first - second).max(initial=0.0) > 1e-12 * scale:
+        raise GradcheckError(
+            "gradcheck: the function is not deterministic: two evaluations at the same input "
+            f"gave L = {first.sum():.12g} and L = {second.sum():.12g}, so finite differences "
+            f"would measure the randomness, not the gradient. Hint: {hint}")
+    return first
+
+
+def _noise_floor(base: np.ndarray, eps: float) -> float:
+    """How large a one-sided difference can get from rounding alone."""
+    scale = max(1.0, float(np.abs(base).sum()))
+    return 100 * np.finfo(np.float64).eps * scale / eps
+
+
+def _is_kink(flat: np.ndarray, j: int, evaluate: Callable, base_sum: float, fwd: float,
+             bwd: float, eps: float, floor: float) -> bool:
+    """Is entry j on a kink (ReLU/max/abs at 0)?
+
+    For a smooth L the one-sided slopes (L(x+eps)-L(x))/eps and (L(x)-L(x-eps))/eps
+    differ by about eps * L'', which shrinks with eps; at a kink they differ by
+    the jump in slope, which does not. Entries whose slopes disagree strongly
+    are re-measured with eps/10 to tell the two apart.
+    """
+    jump = abs(fwd - bwd)
+    if jump <= floor or jump <= 1e-3 * max(abs(fwd), abs(bwd)):
+        return False
+    small = eps / 10
+    original = flat[j]
+    try:
+        flat[j] = original + small
+        plus = evaluate().sum()
+        flat[j] = original - small
+        minus = evaluate().sum()
+    finally:
+        flat[j] = original
+    jump_small = abs((plus - base_sum) / small - (base_sum - minus) / small)
+    return jump_small > 0.5 * jump
+
+
+def _sample_entries(size: int, n_samples: Optional[int], rng: np.random.Generator) -> np.ndarray:
+    if n_samples is None or n_samples >= size:
+        return np.arange(size)
+    if n_samples < 1:
+        raise GradcheckError(f"gradcheck: n_samples must be a positive integer or None, got "
+                             f"{n_samples}")
+    return np.sort(rng.choice(size, size=int(n_samples), replace=False))
+
+
+def _numeric_entries(target: Target, evaluate: Callable, base: np.ndarray, settings: Settings,
+                     rng: np.random.Generator):
+    """Central differences at the sampled entries of one target.
+
+    Returns (numeric, kink, per_sample): numeric and kink have the target's
+    shape (NaN / False where not sampled); per_sample (or None) has shape
+    (n_output_samples, target.size): the numeric gradient of each output
+    sample's share of L.
+    """
+    eps = settings.eps
+    flat = target.array.reshape(-1)
+    if not np.shares_memory(flat, target.array):
+        raise GradcheckError(f"gradcheck internal error: the working array for {target.name} is "
+                             "not contiguous")
+    size = flat.size
+    numeric = np.full(size, np.nan)
+    kink = np.zeros(size, dtype=bool)
+    keep_per_sample = base.size > 1 and base.size * size <= MAX_PER_SAMPLE_VALUES
+    per_sample = np.full((base.size, size), np.nan) if keep_per_sample else None
+    base_sum = float(base.sum())
+    floor = _noise_floor(base, eps)
+    for j in _sample_entries(size, settings.n_samples, rng):
+        original = flat[j]
+        try:
+            flat[j] = original + eps
+            plus = evaluate()
+            flat[j] = original - eps
+            minus = evaluate()
+        finally:
+            flat[j] = original  # exactly the old value, not (x + eps) - eps
+        numeric[j] = (plus.sum() - minus.sum()) / (2 * eps)
+        if per_sample is not None:
+            per_sample[:, j] = (plus - minus) / (2 * eps)
+        fwd = (plus.sum() - base_sum) / eps
+        bwd = (base_sum - minus.sum()) / eps
+        kink[j] = _is_kink(flat, j, evaluate, base_sum, fwd, bwd, eps, floor)
+    shape = target.array.shape
+    return numeric.reshape(shape), kink.reshape(shape), per_sample
+
+
+def _worst_entries(analytic, numeric, rel, counted, kink) -> list:
+    """The entries with the largest relative error (mismatching ones first)."""
+    candidates = np.flatnonzero(counted.reshape(-1))
+    if candidates.size == 0:
+        return []
+    order = candidates[np.argsort(-rel.reshape(-1)[candidates], kind="stable")][:N_WORST]
+    return [Entry(index=tuple(int(i) for i in np.unravel_index(j, analytic.shape)),
+                  analytic=float(analytic.reshape(-1)[j]), numeric=float(numeric.reshape(-1)[j]),
+                  rel_error=float(rel.reshape(-1)[j]), kink=bool(kink.reshape(-1)[j]))
+            for j in order]
+
+
+def _check_entries(target: Target, evaluate, base, settings, rng, context) -> InputCheck:
+    analytic = target.analytic
+    numeric, kink, per_sample = _numeric_entries(target, evaluate, base, settings, rng)
+    checked = ~np.isnan(numeric)
+    rel = np.where(checked, rel_error_array(analytic, np.nan_to_num(numeric)), np.nan)
+    outside = np.abs(analytic - np.nan_to_num(numeric)) > settings.atol + settings.rtol * np.abs(
+        np.nan_to_num(numeric))
+    mismatch = checked & outside
+    counted = checked if settings.count_kinks else checked & ~kink
+    failing = mismatch & counted
+    passed = not failing.any()
+    counted_rel = rel[counted]
+    max_rel = float(counted_rel.max()) if counted_rel.size else 0.0
+    worst_pool = failing if failing.any() else counted
+    check = InputCheck(
+        name=target.name, shape=tuple(target.array.shape), passed=passed, max_rel_error=max_rel,
+        analytic=analytic, numeric=numeric, rel_error=rel, checked=checked, mismatch=mismatch,
+        kink=kink, n_mismatch=int(failing.sum()), n_checked=int(checked.sum()),
+        worst=_worst_entries(analytic, numeric, rel, worst_pool, kink),
+        original_dtype=target.original_dtype)
+    if not passed:
+        check.diagnosis = diagnose(analytic, numeric, considered=checked & ~kink,
+                                   mismatch=failing, per_sample=per_sample,
+                                   atol=settings.atol, rtol=settings.rtol, context=context)
+    return check
+
+
+def _check_direction(target: Target, evaluate, settings, rng) -> InputCheck:
+    """fast_mode: compare v.grad with (L(x + eps v) - L(x - eps v)) / 2eps for one random unit v."""
+    eps = settings.eps
+    direction = rng.standard_normal(target.array.shape)
+    direction /= max(np.linalg.norm(direction), 1e-300)
+    original = target.array.copy()
+    try:
+        target.array[...] = original + eps * direction
+        plus = evaluate().sum()
+        target.array[...] = original - eps * direction
+        minus = evaluate().sum()
+    finally:
+        target.array[...] = original
+    numeric = float((plus - minus) / (2 * eps))
+    analytic = float(np.sum(direction * target.analytic))
+    rel = float(rel_error_array(analytic, numeric))
+    passed = abs(analytic - numeric) <= settings.atol + settings.rtol * abs(numeric)
+    check = InputCheck(name=target.name, shape=tuple(target.array.shape), passed=bool(passed),
+                       max_rel_error=rel, analytic=target.analytic, numeric=None,
+                       n_mismatch=0 if passed else 1, n_checked=1,
+                       original_dtype=target.original_dtype, directional=(analytic, numeric))
+    if not passed:
+        check.diagnosis = diagnose_directional(analytic, numeric, settings.atol, settings.rtol)
+    return check
+
+
+def check_targets(targets: list, evaluate: Callable, base: np.ndarray, settings: Settings,
+                  rng: np.random.Generator, context: dict) -> list:
+    """One ``InputCheck`` per target. ``base`` = evaluate() at the unperturbed point."""
+    checks = []
+    for target in targets:
+        if settings.fast_mode:
+            checks.append(_check_direction(target, evaluate, settings, rng))
+        else:
+            checks.append(_check_entries(target, evaluate, base, settings, rng, context))
+    return checks
+
+
+def kink_warnings(checks: list, count_kinks: bool, limit: int = 3) -> list:
+    from .result import format_index
+    messages = []
+    for check in checks:
+        if check.kink is None or not check.kink.any():
+            continue
+        indices = [tuple(int(i) for i in ix) for ix in np.argwhere(check.kink)]
+        for index in indices[:limit]:
+            messages.append(f"{check.name}{format_index(index)} is at a kink (e.g. ReLU/max/abs "
+                            "at 0): finite differences are unreliable there; nudge the input")
+        if len(indices) > limit:
+            messages.append(f"{check.name}: {len(indices) - limit} more entries at kinks")
+        messages.append(f"{check.name}: kink entries are "
+                        + ("counted as failures (count_kinks=True)" if count_kinks else
+                           "not counted as failures (pass count_kinks=True to count them)"))
+    return messages
