@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Optional
 
-import numpy as np
-
 from .. import ops
 from ..ops.dropout import dropout
 from ..ops.loss import (
@@ -22,6 +20,7 @@ from ..ops.loss import (
     smooth_l1_loss,
 )
 from ..ops.norm import batch_norm
+from ..ops.shape import pad  # F.pad(input, pad, mode='constant', value=None)
 from ..tensor import Tensor
 
 try:  # conv and pooling live in another file that may not exist yet
@@ -44,7 +43,7 @@ def linear(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tens
 
 
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-    return input.flatten(start_dim, end_dim)
+    return ops.flatten(input, start_dim, end_dim)
 
 
 # -- activations ----------------------------------------------------------------------
@@ -78,32 +77,3 @@ def log_softmax(input: Tensor, dim: int, dtype=None) -> Tensor:
     if dtype is not None:
         input = input.astype(dtype)
     return ops.log_softmax(input, dim)
-
-
-# -- padding ------------------------------------------------------------------------------
-def pad(input: Tensor, pad: tuple, mode: str = "constant", value: float = 0.0) -> Tensor:
-    """Pad the last dims, PyTorch order: ``pad=(left, right, top, bottom, ...)``.
-
-    Pairs apply from the last dim backwards: (1, 2) pads the last dim with 1
-    before and 2 after; (1, 1, 2, 2) also pads the second-to-last dim by 2.
-    Only ``mode='constant'`` is supported. Backward slices the padding off.
-    """
-    if mode != "constant":
-        raise NotImplementedError(f"pad(): only mode='constant' is supported, got {mode!r}")
-    if len(pad) % 2 or len(pad) // 2 > input.ndim:
-        raise ValueError(f"pad(): pad must have an even length of at most 2 * ndim = "
-                         f"{2 * input.ndim} entries, got {tuple(pad)} for input shape "
-                         f"{input.shape}")
-    widths = [(0, 0)] * input.ndim
-    for pair_index in range(len(pad) // 2):
-        widths[input.ndim - 1 - pair_index] = (int(pad[2 * pair_index]),
-                                               int(pad[2 * pair_index + 1]))
-    if any(before < 0 or after < 0 for before, after in widths):
-        raise ValueError(f"pad(): negative padding {tuple(pad)} is not supported")
-    out = np.pad(input.data, widths, mode="constant", constant_values=value)
-    keep = tuple(slice(before, before + size) for (before, _), size in zip(widths, input.shape))
-
-    def backward(grad):
-        return (grad[keep],)
-
-    return Tensor._from_op(out, (input,), backward, "pad")

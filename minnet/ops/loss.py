@@ -421,7 +421,8 @@ def binary_cross_entropy_with_logits(input: Tensor, target, weight=None, reducti
             upstream = upstream * weight_array
         grad_input = grad_target = None
         if input.requires_grad:
-            sigmoid_neg_x = np.exp(-softplus_neg_x)  # = 1 / (1 + e^x), stable
+            # sigmoid(-x) = 1 / (1 + e^x) = exp(-softplus(x)), softplus(x) = softplus(-x) + x >= 0
+            sigmoid_neg_x = np.exp(-(softplus_neg_x + x))
             grad_input = (upstream * ((1 - t) - log_weight * sigmoid_neg_x)).astype(x.dtype)
         if target.requires_grad:
             pos_term = 0 if pos_weight_array is None else (pos_weight_array - 1) * softplus_neg_x

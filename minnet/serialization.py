@@ -1,0 +1,140 @@
+"""Save and load state dicts as ``.npz`` files (``minnet.save`` / ``minnet.load``).
+
+A state dict maps names to tensors: ``{"0.weight": Tensor, "0.bias": Tensor}``.
+It is stored as a NumPy ``.npz`` archive (a zip of ``.npy`` arrays) that any
+NumPy program can read, and loaded with ``allow_pickle=False``: loading a file
+never runs code from it, unlike pickle-based formats.
+
+Nested dicts and lists of arrays and numbers (e.g. an optimizer's state) are
+supported too: their entries are stored under paths joined by ``/``, and a
+small JSON layout entry records what each path was (tensor, array, number,
+dict, list), so ``load`` rebuilds the same structure.
+
+Writes are atomic: the archive goes to a temporary file in the same directory,
+which then replaces ``path`` in one ``os.replace`` step. A crash mid-write
+leaves the old file (or no file), never a truncated one.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import OrderedDict
+from collections.abc import Mapping
+
+import numpy as np
+
+from .tensor import Tensor
+
+_LAYOUT_KEY = "__minnet_layout__"
+_FORMAT = "minnet-state-v1"
+_SEPARATOR = "/"
+
+
+def _flatten(obj, path: str, arrays: dict, layout: dict) -> None:
+    """Walk ``obj``, putting each leaf array in ``arrays`` and each node's kind in ``layout``."""
+    if isinstance(obj, Mapping):
+        layout[path] = "dict"
+        for key, value in obj.items():
+            if not isinstance(key, str):
+                raise TypeError(f"save(): keys must be strings, got {key!r} "
+                                f"({type(key).__name__}) at {path or 'the top level'}")
+            if _SEPARATOR in key or not key or key == _LAYOUT_KEY:
+                raise ValueError(f"save(): key {key!r} is not allowed (keys must be non-empty "
+                                 f"and must not contain {_SEPARATOR!r})")
+            _flatten(value, f"{path}{_SEPARATOR}{key}" if path else key, arrays, layout)
+    elif isinstance(obj, (list, tuple)):
+        layout[path] = "list"
+        for index, value in enumerate(obj):
+            _flatten(value, f"{path}{_SEPARATOR}{index}" if path else str(index), arrays, layout)
+    elif isinstance(obj, Tensor):
+        layout[path] = "tensor"
+        arrays[path] = obj.data
+    elif isinstance(obj, np.ndarray):
+        if obj.dtype.kind == "O":
+            raise TypeError(f"save(): '{path}' is an object array, which cannot be saved without "
+                            f"pickle. Hint: convert it to a numeric array.")
+        layout[path] = "array"
+        arrays[path] = obj
+    elif isinstance(obj, (bool, int, float, np.number, np.bool_)):
+        layout[path] = type(obj).__name__ if isinstance(obj, (bool, int, float)) else "array"
+        arrays[path] = np.asarray(obj)
+    elif obj is None:
+        layout[path] = "none"
+    else:
+        raise TypeError(f"save(): cannot save '{path}' of type {type(obj).__name__}. Supported: "
+                        f"Tensors, NumPy arrays, numbers, None, and dicts/lists of these.")
+
+
+def save(obj, path) -> None:
+    """Write a state dict (or nested dicts/lists of arrays) to ``path`` as ``.npz``, atomically.
+
+    ``path`` is used as given (no ``.npz`` suffix is added).
+    """
+    if not isinstance(obj, Mapping):
+        raise TypeError(f"save(): expected a state dict (a mapping of names to tensors), got "
+                        f"{type(obj).__name__}. Hint: save model.state_dict(), not the model.")
+    arrays: dict = {}
+    layout: dict = {}
+    _flatten(obj, "", arrays, layout)
+    arrays[_LAYOUT_KEY] = np.array(json.dumps({"format": _FORMAT, "layout": layout}))
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    handle, temp_path = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            np.savez(file, **arrays)
+            file.flush()
+            os.fsync(file.fileno())  # the bytes are on disk before the rename makes them visible
+        os.replace(temp_path, path)
+    except BaseException:
+        if os.path.exists(temp_path):
+            os.remove(temp_path)
+        raise
+
+
+def _rebuild(path: str, layout: dict, arrays) -> object:
+    kind = layout[path]
+    prefix = f"{path}{_SEPARATOR}" if path else ""
+    if kind in ("dict", "list"):
+        # direct children, in saved order (the layout is written depth first)
+        children = [p for p in layout if p.startswith(prefix) and p != path
+                    and _SEPARATOR not in p[len(prefix):]]
+        if kind == "dict":
+            return OrderedDict((child[len(prefix):], _rebuild(child, layout, arrays))
+                               for child in children)
+        return [_rebuild(child, layout, arrays) for child in children]
+    if kind == "none":
+        return None
+    array = arrays[path]
+    if kind == "tensor":
+        return Tensor(array)
+    if kind in ("bool", "int", "float"):
+        return {"bool": bool, "int": int, "float": float}[kind](array.item())
+    return array
+
+
+def load(path) -> "OrderedDict":
+    """Read a file written by ``save``; tensors come back as Tensors, in the saved order.
+
+    A plain ``.npz`` written by ``np.savez`` also loads: every array becomes a Tensor.
+    """
+    path = os.fspath(path)
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"load(): no such file: {path!r}") from None
+    except (ValueError, OSError) as error:
+        raise ValueError(f"load(): {path!r} is not a readable .npz archive ({error}). Hint: "
+                         f"files written by minnet.save or np.savez can be loaded.") from None
+    with archive:
+        if not hasattr(archive, "files"):
+            raise ValueError(f"load(): {path!r} holds a single array, not a state dict archive")
+        arrays = {name: archive[name] for name in archive.files}
+    layout_entry = arrays.pop(_LAYOUT_KEY, None)
+    if layout_entry is None:
+        return OrderedDict((name, Tensor(array)) for name, array in arrays.items())
+    meta = json.loads(str(layout_entry))
+    if meta.get("format") != _FORMAT:
+        raise ValueError(f"load(): {path!r} has unknown format {meta.get('format')!r}")
+    return _rebuild("", meta["layout"], arrays)
