@@ -85,7 +85,9 @@ def load_digits(return_X_y: bool = False, as_float: bool = True):
         * ``images_2d`` (1797, 1, 8, 8): with a channel axis, for conv nets (N, C, H, W);
         * ``target_names``: array 0..9; ``DESCR``: a description and citation.
 
-    Every call returns fresh arrays, so changing them cannot affect later calls.
+    ``data``, ``images`` and ``images_2d`` are views of one array (changing a
+    pixel in one changes it in all three); every call returns fresh arrays, so
+    changing them cannot affect later calls.
     """
     images, labels = _read_raw()
     pixels = images.astype(np.float32) if as_float else images.copy()
