@@ -22,6 +22,7 @@ from .tensor import (
 from .random import manual_seed
 from . import ops
 from . import nn
+from . import data
 from .gradcheck import gradcheck
 
 __version__ = "0.1.0"
