@@ -50,6 +50,16 @@ class Settings:
                     fast_mode=self.fast_mode, count_kinks=self.count_kinks)
 
 
+def checker_generator(seed: int) -> np.random.Generator:
+    """The checker's own random stream (output weights, sampled entries, directions).
+
+    Salted so it never equals the stream of ``minnet.randn(..., seed=seed)``: with
+    the same seed the output weights would equal the input itself, and symmetric
+    products like x.T @ x could hide a transposed gradient.
+    """
+    return np.random.default_rng((int(seed), 0x6772616463))
+
+
 def check_deterministic(evaluate: Callable, hint: str) -> np.ndarray:
     """Evaluate twice at the same point; finite differences are meaningless if they differ."""
     first = evaluate()

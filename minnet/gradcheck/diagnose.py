@@ -19,6 +19,7 @@ kind               pattern (a = analytic, n = numeric)
 ``partial_zero``   a is 0 exactly where it disagrees with n
 ``some_entries``   only a minority of entries disagree
 ``unknown``        none of the above
+``kink``           only entries at kinks disagree (with ``count_kinks=True``)
 =================  ==========================================================
 
 Each ``Diagnosis`` is a short sentence plus a hint; ``some_entries``,
@@ -262,6 +263,11 @@ def diagnose(a: np.ndarray, n: np.ndarray, considered: np.ndarray, mismatch: np.
     sizes = context.get("sizes", {})
     if not considered.any():
         return None
+    if not (mismatch & considered).any():
+        return Diagnosis(
+            "kink", "Only entries at kinks disagree; everywhere else the gradients match.",
+            "finite differences straddle the kink there, so they measure the average of the two "
+            "one-sided slopes; nudge the input away from the kink (count_kinks=False ignores them).")
     av, nv = a[considered], n[considered]
     if np.all(np.abs(nv) <= atol) and not np.all(np.abs(av) <= atol):
         return Diagnosis(

@@ -25,7 +25,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from .compare import Settings, Target, check_deterministic, check_targets
+from .compare import Settings, checker_generator, Target, check_deterministic, check_targets
 from .result import GradcheckError, GradcheckWarning
 from .tensor_check import FLOAT32_WARNING, argument_names, finish, sizes_of
 
@@ -158,7 +158,7 @@ def check_backward(forward, backward, *arrays, eps: float = 1e-6, atol: float = 
         raise GradcheckError("check_backward(): pass the forward's inputs after the two "
                              "functions: check_backward(forward, backward, x, w, b).")
     settings = Settings(eps, atol, rtol, n_samples, fast_mode, count_kinks)
-    rng = np.random.default_rng(seed)
+    rng = checker_generator(seed)
     names = argument_names(forward, len(arrays))
     originals = [np.asarray(a) for a in arrays]
     wrt = _resolve_wrt(wrt, originals, names)
@@ -173,13 +173,22 @@ def check_backward(forward, backward, *arrays, eps: float = 1e-6, atol: float = 
         warnings.warn(text, GradcheckWarning, stacklevel=2)
         messages.append(text)
 
-    out, cache = _call_forward(forward, [w.copy() for w in working])
+    given = [w.copy() for w in working]
+    out, cache = _call_forward(forward, given)
+    written = [names[i] for i, (g, w) in enumerate(zip(given, working))
+               if g.shape != w.shape or not np.array_equal(g, w)]
+    if written:
+        messages.append(f"forward wrote into its input(s) {', '.join(written)} in place: a layer "
+                        "should never modify its inputs (the caller still needs them); the check "
+                        "gave forward a fresh copy at every call")
     dout = np.ones(out.shape) if out.size == 1 else rng.standard_normal(out.shape)
     grads = backward(dout.copy(), cache)
     gradients = _gradients_by_input(grads, wrt, originals, names)
 
     def evaluate() -> np.ndarray:
-        value = _call_forward(forward, working)[0]
+        # fresh copies each call: perturbing happens in ``working``, and a forward that
+        # writes into its inputs must not corrupt the next evaluation
+        value = _call_forward(forward, [w.copy() for w in working])[0]
         if value.shape != dout.shape:
             raise GradcheckError(f"check_backward(): forward's output changed shape from "
                                  f"{dout.shape} to {value.shape} between calls.")

@@ -19,7 +19,7 @@ from typing import Optional
 import numpy as np
 
 from ..tensor import Tensor, _state, no_grad
-from .compare import Settings, Target, check_deterministic, check_targets, kink_warnings
+from .compare import Settings, checker_generator, Target, check_deterministic, check_targets, kink_warnings
 from .result import GradcheckError, GradcheckResult, GradcheckWarning
 
 FLOAT32_WARNING = ("{names} {verb} float32: float32 keeps only ~7 significant digits, so "
@@ -198,7 +198,7 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     """
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
     settings = Settings(eps, atol, rtol, n_samples, fast_mode, count_kinks)
-    rng = np.random.default_rng(seed)
+    rng = checker_generator(seed)
     module = fn if _is_module(fn) else None
     names = argument_names(fn, len(inputs))
     working = _working_inputs(inputs)

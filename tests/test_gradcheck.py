@@ -1,0 +1,619 @@
+"""Tests for minnet.gradcheck: passing checks, every diagnosis, clear errors, kinks,
+sampling, fast mode, Module mode and leaving the caller's objects untouched."""
+import warnings
+
+import numpy as np
+import pytest
+
+import minnet
+from minnet import Tensor, ops
+from minnet.gradcheck import (
+    GradcheckError,
+    GradcheckWarning,
+    check_backward,
+    gradcheck,
+    numerical_gradient,
+    numerical_gradient_array,
+    rel_error,
+)
+from minnet.nn import Module, Parameter
+
+
+def randn(*shape, seed=0, requires_grad=True):
+    return minnet.randn(*shape, seed=seed, dtype=np.float64, requires_grad=requires_grad)
+
+
+def arrays(*shapes, seed=1):
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(shape) for shape in shapes]
+
+
+# --------------------------------------------------------------------------
+# Correct ops pass
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("fn, shapes", [
+    (lambda a, b: a + b, [(3, 1), (1, 5)]),            # broadcasting both ways
+    (lambda a, b: a * b, [(7, 5), (5,)]),
+    (lambda a, b: a @ b, [(3, 5), (5, 7)]),
+    (lambda a: a.exp(), [(3, 5)]),
+    (lambda a: (a * a + 1.0).log(), [(5, 3)]),         # log of a positive argument
+    (lambda a: a.sum(dim=1), [(3, 7)]),
+    (lambda a: a.mean(dim=0, keepdim=True), [(5, 3)]),
+    (lambda a: (a * 3.0).sum(), [(2, 3, 5)]),          # scalar output (weight 1)
+])
+def test_correct_ops_pass(fn, shapes):
+    inputs = [randn(*s, seed=i) for i, s in enumerate(shapes)]
+    res = gradcheck(fn, inputs)
+    assert res, res
+    assert "PASSED" in repr(res)
+    assert all(c.max_rel_error < 1e-6 for c in res.inputs), res
+
+
+def test_relu_and_linear_pass_away_from_kinks():
+    x = randn(5, 3)
+    x.data[np.abs(x.data) < 0.1] = 0.5  # keep every pre-activation away from the kink
+    res = gradcheck(lambda x: x.relu(), x)
+    assert res, res
+    w, b = randn(7, 3, seed=1), randn(7, seed=2)
+    res = gradcheck(lambda x, w, b: ops.linear(x, w, b), (x, w, b))
+    assert res, res
+    assert [c.name for c in res.inputs] == ["x", "w", "b"]
+
+
+def test_tuple_outputs_and_non_tensor_arguments_pass():
+    x = randn(3, 5)
+    res = gradcheck(lambda x, scale: (x * scale, x.exp().sum(dim=0)), (x, 2.5))
+    assert res, res
+    assert len(res.inputs) == 1
+
+
+def test_result_keeps_arrays_and_supports_lookup():
+    x, y = randn(3, 5), randn(3, 5, seed=1)
+    res = gradcheck(lambda x, y: x * y, (x, y))
+    check = res.inputs[0]
+    assert res["x"] is check and res[1] is res["y"]
+    assert check.analytic.shape == check.numeric.shape == check.rel_error.shape == (3, 5)
+    # d/dx sum(w * x * y) = w * y: analytic and numeric both hold exactly that pattern
+    np.testing.assert_allclose(check.analytic / y.data, res.inputs[1].analytic / x.data)
+    assert check.checked.all() and not check.mismatch.any()
+    with pytest.raises(KeyError):
+        res["z"]
+
+
+# --------------------------------------------------------------------------
+# Raw pieces
+# --------------------------------------------------------------------------
+def test_rel_error_convention():
+    # |1 - 3| / (1 + 3) = 0.5; the CS231n notes' |a-b|/max(|a|,|b|) gives 2/3 (< 2x apart)
+    assert rel_error(np.array([1.0]), np.array([3.0])) == pytest.approx(0.5)
+    assert rel_error(np.zeros(3), np.zeros(3)) == 0.0
+    assert rel_error(np.array([1.0, 2.0]), np.array([1.0, -2.0])) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="shapes"):
+        rel_error(np.zeros(3), np.zeros(4))
+
+
+def test_numerical_gradient_matches_hand_derivative_and_restores_x():
+    x = np.array([1.0, 2.0, -0.5])
+    before = x.copy()
+    grad = numerical_gradient(lambda v: np.sum(v ** 3), x)
+    np.testing.assert_allclose(grad, [3.0, 12.0, 0.75], rtol=1e-7)  # 3 x^2
+    assert np.array_equal(x, before)
+    # closure style (CS231n): f ignores its argument and reads the array it perturbs
+    W = np.array([[1.0, -2.0]])
+    grad_w = numerical_gradient(lambda _: float(np.sum(W * W)), W)
+    np.testing.assert_allclose(grad_w, [[2.0, -4.0]], rtol=1e-7)
+
+
+def test_numerical_gradient_array_matches_hand_derivative():
+    x = np.array([[1.0, 2.0], [3.0, 4.0]])
+    dout = np.array([[1.0, -1.0], [0.5, 2.0]])
+    # f(x) = x^2 elementwise: dL/dx = 2 x * dout
+    grad = numerical_gradient_array(lambda v: v * v, x, dout)
+    np.testing.assert_allclose(grad, [[2.0, -4.0], [3.0, 16.0]], rtol=1e-7)
+    with pytest.raises(GradcheckError, match="dout has shape"):
+        numerical_gradient_array(lambda v: v * v, x, np.ones(3))
+
+
+def test_numerical_gradient_rejects_integer_and_warns_float32():
+    with pytest.raises(TypeError, match="dtype int64"):
+        numerical_gradient(lambda v: v.sum(), np.arange(3))
+    with pytest.warns(GradcheckWarning, match="float64"):
+        numerical_gradient(lambda v: float(v.sum()), np.ones(2, dtype=np.float32), eps=1e-2)
+
+
+# --------------------------------------------------------------------------
+# check_backward: correct layers, and each diagnosis with a deliberately wrong backward
+# --------------------------------------------------------------------------
+def affine_forward(x, w, b):
+    return x @ w + b, (x, w)
+
+
+def affine_backward(dout, cache):
+    x, w = cache
+    return dout @ w.T, x.T @ dout, dout.sum(axis=0)
+
+
+def square_forward(x):
+    return x * x, x
+
+
+def flat(res):
+    """The report with line wrapping undone, for phrase searches."""
+    return " ".join(str(res).split())
+
+
+def diagnosis_kind(res, name):
+    assert not res, res
+    check = res[name]
+    assert not check.passed and check.diagnosis is not None, res
+    return check.diagnosis.kind
+
+
+def test_check_backward_passes_correct_affine():
+    x, w, b = arrays((5, 3), (3, 7), (7,))
+    res = check_backward(affine_forward, affine_backward, x, w, b)
+    assert res, res
+    assert [c.name for c in res.inputs] == ["x", "w", "b"]
+
+
+def test_factor_two_and_half():
+    (x,) = arrays((5, 3))
+    res = check_backward(square_forward, lambda dout, x: 4 * x * dout, x)
+    assert diagnosis_kind(res, "x") == "factor"
+    assert "factor of 2.0" in flat(res) and "missing 1/2 or an extra 2" in flat(res)
+    res = check_backward(square_forward, lambda dout, x: x * dout, x)  # dropped the 2
+    assert diagnosis_kind(res, "x") == "factor"
+    assert "factor of 0.5" in flat(res)
+
+
+def test_any_constant_factor():
+    (x,) = arrays((5, 3))
+    res = check_backward(square_forward, lambda dout, x: 2 * 3.7 * x * dout, x)
+    assert diagnosis_kind(res, "x") == "factor"
+    assert "3.7 x numeric" in flat(res)
+
+
+def test_sign_flipped():
+    (x,) = arrays((3, 5))
+    res = check_backward(square_forward, lambda dout, x: -2 * x * dout, x)
+    assert diagnosis_kind(res, "x") == "sign"
+    assert "wrong sign" in flat(res)
+
+
+def mean_loss_forward(x, w):
+    """loss = mean over the N=5 samples of x_i . w (a scalar)."""
+    return np.mean(x @ w), (x, w)
+
+
+@pytest.mark.parametrize("scale, words", [(5.0, "5 x the numeric"), (1 / 5, "1/5 of the numeric")])
+def test_batch_average_forgotten_or_doubled(scale, words):
+    x, w = arrays((5, 3), (3,))
+
+    def backward(dout, cache):
+        x, w = cache
+        n = x.shape[0]
+        return dout * np.tile(w, (n, 1)) / n * scale, dout * x.sum(axis=0) / n * scale
+
+    res = check_backward(mean_loss_forward, backward, x, w)
+    assert diagnosis_kind(res, "x") == "batch_factor"
+    assert words in flat(res) and "average over the batch twice or forget to" in flat(res)
+    assert "axis 0 of x" in flat(res)
+
+
+def test_transposed_square_and_reshaped():
+    x, w, b = arrays((4, 4), (4, 4), (4,))
+
+    def transposed(dout, cache):
+        x, w = cache
+        return dout @ w.T, dout.T @ x, dout.sum(axis=0)  # dW.T instead of dW
+
+    res = check_backward(affine_forward, transposed, x, w, b)
+    assert diagnosis_kind(res, "w") == "transposed"
+    assert "analytic.T matches" in flat(res)
+    assert res["x"].passed and res["b"].passed
+
+    x, w, b = arrays((5, 3), (3, 7), (7,))
+
+    def reshaped(dout, cache):
+        x, w = cache
+        return dout @ w.T, (dout.T @ x).reshape(w.shape), dout.sum(axis=0)
+
+    res = check_backward(affine_forward, reshaped, x, w, b)
+    assert diagnosis_kind(res, "w") == "transposed"
+    assert "reshape" in flat(res)
+
+
+def test_gradient_of_one_sample_only():
+    x, w, b = arrays((5, 3), (3, 7), (7,))
+
+    def one_sample(dout, cache):
+        x, w = cache
+        return dout @ w.T, x.T @ dout, dout[0]  # forgot the sum over the batch
+
+    res = check_backward(affine_forward, one_sample, x, w, b)
+    assert diagnosis_kind(res, "b") == "one_sample"
+    assert "one sample only" in flat(res) and "dout.sum(axis=0)" in flat(res)
+
+
+def column_sum_forward(x):
+    """Every row of out is the column sum of x (a sum broadcast back): out = 1 1^T x."""
+    return np.broadcast_to(x.sum(axis=0, keepdims=True), x.shape).copy(), x.shape
+
+
+def test_missing_and_extra_sum_over_axis():
+    (x,) = arrays((5, 3))
+    res = check_backward(column_sum_forward, lambda dout, shape: dout.copy(), x)
+    assert diagnosis_kind(res, "x") == "missing_sum"
+    assert "sum over axis 0 is missing" in flat(res)
+    identity = (lambda x: (x.copy(), None))
+    res = check_backward(identity, lambda dout, _: np.broadcast_to(
+        dout.sum(axis=0, keepdims=True), dout.shape).copy(), x)
+    assert diagnosis_kind(res, "x") == "extra_sum"
+
+
+def test_zero_and_spurious_gradients():
+    x, w, b = arrays((5, 3), (3, 7), (7,))
+    res = check_backward(affine_forward, lambda dout, cache: (
+        np.zeros((5, 3)), cache[0].T @ dout, dout.sum(axis=0)), x, w, b)
+    assert diagnosis_kind(res, "x") == "zero"
+    assert "never computed" in flat(res)
+
+    def ignores_w(x, w):
+        return x * 2.0, None
+
+    res = check_backward(ignores_w, lambda dout, _: (2.0 * dout, np.ones((3,))), x, w[:, 0])
+    assert diagnosis_kind(res, "w") == "spurious"
+
+
+def test_partial_zero_from_a_loop_that_stops_early():
+    x, w, b = arrays((5, 3), (3, 7), (7,))
+
+    def off_by_one(dout, cache):
+        x, w = cache
+        dx = np.zeros_like(x)
+        for i in range(x.shape[0] - 1):  # bug: the last sample is never written
+            dx[i] = dout[i] @ w.T
+        return dx, x.T @ dout, dout.sum(axis=0)
+
+    res = check_backward(affine_forward, off_by_one, x, w, b)
+    assert diagnosis_kind(res, "x") == "partial_zero"
+    assert "index 4 along axis 0" in flat(res)
+    assert "dx += ..." in flat(res)
+
+
+def test_some_entries_wrong_shows_a_window():
+    x, w, b = arrays((5, 3), (3, 7), (7,))
+
+    def one_bad_entry(dout, cache):
+        dx, dw, db = affine_backward(dout, cache)
+        dw = dw.copy()
+        dw[1, 4] += 0.5
+        return dx, dw, db
+
+    res = check_backward(affine_forward, one_bad_entry, x, w, b)
+    assert diagnosis_kind(res, "w") == "some_entries"
+    text = str(res)
+    assert "1 of 21 disagree" in text and "w[1, 4]" in text
+    assert "around w[1, 4]" in text and "*" in res["w"].diagnosis.detail
+    assert res["w"].worst[0].index == (1, 4)
+
+
+def test_unknown_pattern():
+    (x,) = arrays((5, 3))
+    noise = np.random.default_rng(7).standard_normal((5, 3))
+    res = check_backward(square_forward, lambda dout, x: noise, x)
+    assert diagnosis_kind(res, "x") == "unknown"
+
+
+# --------------------------------------------------------------------------
+# check_backward: clear errors instead of wrong verdicts
+# --------------------------------------------------------------------------
+def test_wrong_number_of_gradients():
+    x, w, b = arrays((5, 3), (3, 7), (7,))
+    with pytest.raises(GradcheckError, match=r"returned 2 gradient\(s\) but forward takes 3 "
+                                             r"input\(s\) \(x, w, b\)"):
+        check_backward(affine_forward, lambda dout, c: affine_backward(dout, c)[:2], x, w, b)
+    with pytest.raises(GradcheckError, match="returned a single ndarray.*dx, dw, db"):
+        check_backward(affine_forward, lambda dout, c: affine_backward(dout, c)[0], x, w, b)
+    with pytest.raises(GradcheckError, match="returned None for the gradient of 'b'"):
+        check_backward(affine_forward, lambda dout, c: affine_backward(dout, c)[:2] + (None,),
+                       x, w, b)
+
+
+@pytest.mark.parametrize("bad, words", [
+    (lambda dx, dw, db: (dx, dw.T, db), ["'w' (input 1)", "(7, 3)", "(3, 7)", "transpose"]),
+    (lambda dx, dw, db: (dx, dw, np.tile(db, (5, 1))), ["'b' (input 2)", "(5, 7)",
+                                                       "sum over the batch axis"]),
+    (lambda dx, dw, db: (dx.reshape(-1), dw, db), ["'x' (input 0)", "(15,)", "reshape"]),
+])
+def test_wrong_gradient_shape(bad, words):
+    x, w, b = arrays((5, 3), (3, 7), (7,))
+    with pytest.raises(GradcheckError) as info:
+        check_backward(affine_forward, lambda dout, c: bad(*affine_backward(dout, c)), x, w, b)
+    for word in words:
+        assert word in str(info.value)
+
+
+def test_forward_must_return_out_and_cache():
+    (x,) = arrays((3,))
+    with pytest.raises(GradcheckError, match=r"pair \(out, cache\)"):
+        check_backward(lambda x: x * 2, lambda dout, c: dout, x)
+
+
+def softmax_loss_forward(x, y):
+    """Mean cross-entropy of scores x (N, C) against integer labels y (N,)."""
+    shifted = x - x.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    n = x.shape[0]
+    return -log_probs[np.arange(n), y].mean(), (np.exp(log_probs), y)
+
+
+def softmax_loss_backward(dout, cache):
+    probs, y = cache
+    dx = probs.copy()
+    dx[np.arange(len(y)), y] -= 1
+    return dout * dx / len(y)
+
+
+def test_integer_labels_are_skipped_and_wrt_selects_inputs():
+    (x,) = arrays((5, 3))
+    y = np.array([0, 2, 1, 1, 0])
+    res = check_backward(softmax_loss_forward, softmax_loss_backward, x, y)
+    assert res, res
+    assert [c.name for c in res.inputs] == ["x"]
+    res = check_backward(softmax_loss_forward, lambda d, c: (softmax_loss_backward(d, c), None),
+                         x, y, wrt=(0,))
+    assert res, res
+    with pytest.raises(GradcheckError, match="integer inputs"):
+        check_backward(softmax_loss_forward, softmax_loss_backward, x, y, wrt=(0, 1))
+    x2, w, b = arrays((5, 3), (3, 7), (7,))
+    res = check_backward(affine_forward, lambda dout, c: affine_backward(dout, c)[1:], x2, w, b,
+                         wrt=(1, 2))
+    assert res, res and [c.name for c in res.inputs] == ["w", "b"]
+
+
+def test_caller_arrays_untouched_even_if_forward_writes_inputs():
+    x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    before = x.copy()
+
+    def scaling_forward(x):
+        x *= 2.0  # a (bad) forward that writes into its input
+        return x, None
+
+    with pytest.warns(GradcheckWarning, match="float32"):
+        res = check_backward(scaling_forward, lambda dout, _: 2.0 * dout, x)
+    assert res, res
+    assert any("wrote into its input(s) x in place" in w for w in res.warnings)
+    assert x.dtype == np.float32 and np.array_equal(x, before)
+    assert res["x"].original_dtype == np.float32
+
+
+# --------------------------------------------------------------------------
+# Custom Tensor ops with a deliberately wrong backward
+# --------------------------------------------------------------------------
+def square_missing_two(a):
+    out = a.data * a.data
+
+    def backward(grad):
+        return (grad * a.data,)  # bug: should be 2 * a
+
+    return Tensor._from_op(out, (a,), backward, "square")
+
+
+def neg_flipped(a):
+    def backward(grad):
+        return (grad,)  # bug: d(-a)/da = -1
+
+    return Tensor._from_op(-a.data, (a,), backward, "neg")
+
+
+def matmul_transposed(a, b):
+    def backward(grad):
+        return grad @ b.data.T, (a.data.T @ grad).T  # bug: dB transposed
+
+    return Tensor._from_op(a.data @ b.data, (a, b), backward, "matmul")
+
+
+def add_bias_one_sample(x, bias):
+    def backward(grad):
+        return grad, grad[-1]  # bug: gradient of the last sample only
+
+    return Tensor._from_op(x.data + bias.data, (x, bias), backward, "add_bias")
+
+
+def mean_rows_doubled(x):
+    n = x.shape[0]
+
+    def backward(grad):
+        return (np.broadcast_to(grad / n / n, x.shape),)  # bug: divides by N twice
+
+    return Tensor._from_op(x.data.mean(axis=0), (x,), backward, "mean_rows")
+
+
+@pytest.mark.parametrize("fn, shapes, name, kind", [
+    (square_missing_two, [(3, 5)], "a", "factor"),
+    (neg_flipped, [(3, 5)], "a", "sign"),
+    (matmul_transposed, [(3, 3), (3, 3)], "b", "transposed"),
+    (add_bias_one_sample, [(5, 3), (3,)], "bias", "one_sample"),
+    (mean_rows_doubled, [(7, 3)], "x", "batch_factor"),
+])
+def test_custom_op_bugs_are_diagnosed(fn, shapes, name, kind):
+    inputs = [randn(*s, seed=i) for i, s in enumerate(shapes)]
+    res = gradcheck(fn, inputs)
+    assert diagnosis_kind(res, name) == kind
+
+
+def test_custom_op_returning_wrong_count_or_shape_raises_clearly():
+    def forgets_b(a, b):
+        return Tensor._from_op(a.data * b.data, (a, b), lambda g: (g * b.data,), "mymul")
+
+    def wrong_shape(a, b):
+        return Tensor._from_op(a.data * b.data, (a, b), lambda g: (g * b.data, g * a.data),
+                               "mymul")
+
+    x = randn(3, 4)
+    with pytest.raises(GradcheckError, match=r"'mymul' returned 1 gradient\(s\) but the op has 2"):
+        gradcheck(forgets_b, (x, randn(3, 4, seed=1)))
+    with pytest.raises(GradcheckError, match=r"shape \(3, 4\) for its input 1, which has shape "
+                                             r"\(4,\)"):
+        gradcheck(wrong_shape, (x, randn(4, seed=1)))
+
+
+def test_cut_graph_is_reported_as_never_computed():
+    x = randn(3, 4)
+    res = gradcheck(lambda x: Tensor(np.exp(x.data)), x)  # NumPy cuts the graph
+    assert diagnosis_kind(res, "x") == "zero"
+    assert any("does not require grad" in w for w in res.warnings)
+
+
+# --------------------------------------------------------------------------
+# float32, kinks, sampling, fast mode, raise_exception
+# --------------------------------------------------------------------------
+def test_float32_inputs_warn_and_are_checked_in_float64():
+    x = minnet.randn(3, 5, seed=0, requires_grad=True)  # float32 by default
+    before = x.data.copy()
+    with pytest.warns(GradcheckWarning, match="x is float32"):
+        res = gradcheck(lambda x: x.exp(), x)
+    assert res, res
+    assert res["x"].max_rel_error < 1e-6  # float64 precision, not float32's
+    assert any("float32" in w for w in res.warnings)
+    assert x.dtype == np.float32 and np.array_equal(x.data, before) and x.grad is None
+
+
+def test_kink_is_detected_reported_and_not_counted_by_default():
+    x = randn(3, 4)
+    x.data[np.abs(x.data) < 0.1] = 0.5
+    x.data[1, 2] = 0.0  # exactly on ReLU's kink
+    with pytest.warns(GradcheckWarning, match="kink"):
+        res = gradcheck(lambda x: x.relu(), x)
+    assert res, res
+    check = res["x"]
+    assert check.kink[1, 2] and check.n_kinks == 1
+    assert check.mismatch[1, 2]  # central difference says w/2, analytic says 0
+    assert any("x[1, 2] is at a kink (e.g. ReLU/max/abs at 0)" in w for w in res.warnings)
+    with pytest.warns(GradcheckWarning):
+        strict = gradcheck(lambda x: x.relu(), x, count_kinks=True)
+    assert not strict and strict["x"].n_mismatch == 1
+    assert strict["x"].diagnosis.kind == "kink"
+
+
+def test_smooth_zero_gradient_is_not_a_kink():
+    x = randn(2, 3)
+    x.data[0, 1] = 0.0  # d(x^2)/dx = 0 here, with curvature: one-sided slopes differ, no kink
+    res = gradcheck(lambda x: (x * x * 50.0).sum(), x)
+    assert res, res
+    assert res["x"].n_kinks == 0
+
+
+def test_sampling_checks_a_subset_and_still_finds_a_planted_bug():
+    x = randn(40, 50)
+    res = gradcheck(lambda x: x.exp(), x, n_samples=30)
+    assert res, res
+    check = res["x"]
+    assert check.n_checked == 30 and check.checked.sum() == 30
+    assert np.isnan(check.numeric[~check.checked]).all()
+    res = gradcheck(square_missing_two, x, n_samples=30)
+    assert not res and res["a"].n_mismatch == 30
+    assert res["a"].diagnosis.kind == "factor"
+
+
+def test_fast_mode_passes_correct_ops_and_finds_a_planted_bug():
+    x, w = randn(6, 5), randn(5, 4, seed=1)
+    res = gradcheck(lambda x, w: (x @ w).exp(), (x, w), fast_mode=True)
+    assert res, res
+    assert res["x"].directional is not None and res["x"].numeric is None
+    res = gradcheck(matmul_transposed, (randn(4, 4), randn(4, 4, seed=1)), fast_mode=True)
+    assert not res and res["a"].passed and not res["b"].passed
+    assert "fast_mode=False" in flat(res)
+
+
+def test_raise_exception_and_nothing_to_check():
+    x = randn(3, 3)
+    with pytest.raises(GradcheckError, match="gradcheck failed"):
+        gradcheck(neg_flipped, x, raise_exception=True)
+    with pytest.raises(GradcheckError, match="nothing to check"):
+        gradcheck(lambda x: x * 2.0, randn(3, requires_grad=False))
+    with pytest.raises(GradcheckError, match="returned ndarray"):
+        gradcheck(lambda x: x.data * 2, x)
+
+
+def test_report_is_a_readable_table():
+    res = gradcheck(square_missing_two, randn(3, 5))
+    text = repr(res)
+    assert text.splitlines()[0].startswith("gradcheck: FAILED")
+    assert "max rel error" in text and "worst entries" in text and "likely bug" in text
+    assert all(len(line) <= 110 for line in text.splitlines())
+
+
+# --------------------------------------------------------------------------
+# Modules
+# --------------------------------------------------------------------------
+class TinyLinear(Module):
+    def __init__(self, in_features, out_features, seed=0):
+        super().__init__()
+        rng = np.random.default_rng(seed)
+        self.weight = Parameter(rng.standard_normal((out_features, in_features)).astype(np.float32))
+        self.bias = Parameter(rng.standard_normal(out_features).astype(np.float32))
+        self.register_buffer("calls", Tensor(np.zeros(1)))
+
+    def forward(self, x):
+        self.calls.data += 1  # a buffer updated in place by every forward
+        return ops.linear(x, self.weight, self.bias).tanh()
+
+
+class WrongWeightGrad(TinyLinear):
+    def forward(self, x):
+        w, b = self.weight, self.bias
+
+        def backward(grad):
+            return grad @ w.data, 2 * grad.T @ x.data, grad.sum(axis=0)  # bug: 2 x dW
+
+        return Tensor._from_op(x.data @ w.data.T + b.data, (x, w, b), backward, "linear")
+
+
+class TinyDropout(Module):
+    def __init__(self, p=0.5, seed=0):
+        super().__init__()
+        self.p, self.generator = p, np.random.default_rng(seed)
+
+    def forward(self, x):
+        if not self.training:
+            return x * 1.0
+        keep = (self.generator.random(x.shape) >= self.p) / (1 - self.p)
+        return x * Tensor(keep)
+
+
+def test_module_parameters_checked_and_restored():
+    model = TinyLinear(3, 5)
+    model.bias.grad = Tensor(np.full(5, 7.0, dtype=np.float32))  # a leftover gradient
+    weight_array, bias_grad = model.weight.data, model.bias.grad
+    before = weight_array.copy()
+    calls_before = model.calls.data.copy()
+    x = randn(4, 3)
+    with pytest.warns(GradcheckWarning, match="weight, bias are float32"):
+        res = gradcheck(model, x)
+    assert res, res
+    assert [c.name for c in res.inputs] == ["x", "weight", "bias"]
+    assert res["weight"].original_dtype == np.float32
+    # the caller's module is as it was: same arrays, dtype, values, grads, buffers
+    assert model.weight.data is weight_array and model.weight.dtype == np.float32
+    assert np.array_equal(model.weight.data, before)
+    assert model.weight.grad is None and model.bias.grad is bias_grad
+    assert np.array_equal(model.calls.data, calls_before)
+    assert x.grad is None
+
+
+def test_module_with_wrong_parameter_gradient():
+    model = WrongWeightGrad(3, 5).double()
+    res = gradcheck(model, randn(4, 3))
+    assert not res and res["x"].passed and res["bias"].passed
+    assert diagnosis_kind(res, "weight") == "factor"
+
+
+def test_train_mode_dropout_is_detected():
+    model = minnet.nn.Sequential(TinyLinear(3, 5).double(), TinyDropout())
+    with pytest.raises(GradcheckError, match=r"not deterministic.*TinyDropout.*model.eval\(\)"):
+        gradcheck(model, randn(4, 3))
+    res = gradcheck(model.eval(), randn(4, 3))
+    assert res, res
+    assert model.training is False
