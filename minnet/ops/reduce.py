@@ -210,6 +210,7 @@ def logsumexp(a: Tensor, dim, keepdim=False) -> Tensor:
     def backward(grad):
         # d logsumexp / da_i = softmax(a)_i
         expanded = expand_reduced(grad, a.shape, axes, keepdim)
-        return (expanded * np.exp(a.data - kept),)
+        with np.errstate(invalid="ignore"):  # an all -inf slice has no softmax: nan, as PyTorch
+            return (expanded * np.exp(a.data - kept),)
 
     return Tensor._from_op(np.asarray(out, dtype=a.data.dtype), (a,), backward, "logsumexp")
