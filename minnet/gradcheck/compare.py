@@ -89,7 +89,9 @@ def _is_kink(flat: np.ndarray, j: int, evaluate: Callable, base_sum: float, fwd:
     are re-measured with eps/10 to tell the two apart.
     """
     jump = abs(fwd - bwd)
-    if jump <= floor or jump <= 1e-3 * max(abs(fwd), abs(bwd)):
+    # 50 x floor: the eps/10 re-measurement has 10x the rounding noise, which must stay
+    # well below the 0.5 * jump it is compared with
+    if jump <= 50 * floor or jump <= 1e-3 * max(abs(fwd), abs(bwd)):
         return False
     small = eps / 10
     original = flat[j]

@@ -206,13 +206,13 @@ def neighbourhood(name: str, a: np.ndarray, n: np.ndarray, index: tuple, radius:
         for col in cols:
             value = plane[row, col]
             text = "?" if np.isnan(value) else f"{value: .4e}"
-            texts.append((text + ("*" if (row, col) == (r, c) else " ")).rjust(12))
+            texts.append((text + ("*" if (row, col) == (r, c) else " ")).rjust(13))
         return "".join(texts)
 
-    width = 12 * len(cols)
+    width = 13 * len(cols)
     lines = [f"    around {name}{format_index(index)} (* = the bad entry; columns "
              f"{cols.start}..{cols.stop - 1}):",
-             "      " + " " * 8 + "analytic".rjust(10).ljust(width) + "   " + "numeric".rjust(10)]
+             "      " + " " * 8 + "analytic".rjust(12).ljust(width) + "   " + "numeric".rjust(12)]
     for row in rows:
         label = f"row {row}" if a.ndim >= 2 else ""
         lines.append("      " + label.ljust(8) + cells(plane_a, row) + "   " + cells(plane_n, row))

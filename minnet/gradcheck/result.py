@@ -32,9 +32,10 @@ class Diagnosis:
     detail: str = ""  # optional extra lines (e.g. a neighbourhood window of values)
 
     def __str__(self):
-        text = "\n".join(textwrap.wrap(self.message, 88))
+        text = "\n".join(textwrap.wrap(self.message, 88, break_on_hyphens=False))
         text += "\n" + "\n".join(textwrap.wrap("hint: " + self.hint, 88, initial_indent="  ",
-                                                subsequent_indent="        "))
+                                                subsequent_indent="        ",
+                                                break_on_hyphens=False))
         if self.detail:
             text += "\n" + self.detail
         return text
@@ -119,7 +120,7 @@ class GradcheckResult:
 # The report
 # --------------------------------------------------------------------------
 def format_index(index: tuple) -> str:
-    return "[" + ", ".join(str(i) for i in index) + "]"
+    return "[" + ",".join(str(i) for i in index) + "]"  # no spaces: never split when wrapped
 
 
 def _table(rows: list, indent: str = "  ") -> list:
@@ -173,5 +174,7 @@ def format_report(result: GradcheckResult) -> str:
     if result.warnings:
         lines.append("")
         lines.append("  warnings:")
-        lines += [f"    - {w}" for w in result.warnings]
+        for warning in result.warnings:
+            lines += textwrap.wrap(warning, 96, initial_indent="    - ", subsequent_indent="      ",
+                                   break_on_hyphens=False)
     return "\n".join(lines)

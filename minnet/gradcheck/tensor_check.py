@@ -196,6 +196,10 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     (a vector-Jacobian product). Returns a ``GradcheckResult``: truthy iff passed,
     ``repr`` is the report.
     """
+    if isinstance(inputs, np.ndarray):
+        raise GradcheckError("gradcheck(): inputs must be Tensors (or a tuple of arguments), got a "
+                             "NumPy array. Hint: minnet.tensor(x, dtype=np.float64, "
+                             "requires_grad=True); for NumPy layers use check_backward().")
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
     settings = Settings(eps, atol, rtol, n_samples, fast_mode, count_kinks)
     rng = checker_generator(seed)
