@@ -1,0 +1,127 @@
+"""Adam and AdamW: per-parameter step sizes from running moments of the gradient.
+
+For each parameter ``p`` with gradient ``g``, at step ``t = 1, 2, ...``
+(PyTorch's exact rule and order of operations)::
+
+    p = p * (1 - lr * weight_decay)       # AdamW only: decoupled weight decay
+    g = g + weight_decay * p              # Adam only: L2 penalty folded into g
+    m = m + (1 - beta1) * (g - m)         # first moment  (= beta1*m + (1-beta1)*g)
+    v = beta2 * v + (1 - beta2) * g * g   # second moment
+    v_max = max(v_max, v)                 # amsgrad only; then use v_max instead of v
+    denom = sqrt(v) / sqrt(1 - beta2**t) + eps
+    p = p - (lr / (1 - beta1**t)) * m / denom
+
+The two ``1 - beta**t`` factors are the bias corrections: m and v start at 0,
+so early on they underestimate the moments; dividing by ``1 - beta**t``
+removes that bias (at t=1 the step is about ``lr * sign(g)``).
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Optional
+
+import numpy as np
+
+from ..tensor import wrap_array
+from . import _arith
+from .optimizer import Optimizer, _check_number
+
+
+class Adam(Optimizer):
+    """``Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *, maximize=False, decoupled_weight_decay=False)``.
+
+    State per parameter: ``step`` (int), ``exp_avg`` (m), ``exp_avg_sq`` (v)
+    and, with ``amsgrad=True``, ``max_exp_avg_sq``.
+    """
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0, amsgrad: bool = False, *, maximize: bool = False,
+                 decoupled_weight_decay: bool = False):
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                        maximize=maximize, decoupled_weight_decay=decoupled_weight_decay)
+        self._validate_group(defaults)
+        super().__init__(params, defaults)
+
+    def _validate_group(self, group: dict) -> None:
+        name = type(self).__name__
+        _check_number(name, "learning rate", group["lr"])
+        _check_number(name, "epsilon", group["eps"])
+        betas = group["betas"]
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}. "
+                             f"Hint: betas=(0.9, 0.999)")
+        _check_number(name, "beta parameter at index 0", betas[0], 0.0, below=1.0)
+        _check_number(name, "beta parameter at index 1", betas[1], 0.0, below=1.0)
+        _check_number(name, "weight_decay", group["weight_decay"])
+
+    def step(self, closure: Optional[Callable] = None):
+        """One Adam update of every parameter that has a gradient; returns ``closure()``'s loss."""
+        loss = self._evaluate_closure(closure)
+        for group in self.param_groups:
+            for param in self._params_with_grad(group):
+                self._update_one(param, group)
+        return loss
+
+    def _state_for(self, param, amsgrad: bool) -> dict:
+        state = self.state[param]
+        if not state:  # lazily created at the first step, like PyTorch
+            state["step"] = 0
+            state["exp_avg"] = wrap_array(np.zeros_like(param.data))
+            state["exp_avg_sq"] = wrap_array(np.zeros_like(param.data))
+        if amsgrad and "max_exp_avg_sq" not in state:
+            state["max_exp_avg_sq"] = wrap_array(np.zeros_like(param.data))
+        return state
+
+    def _update_one(self, param, group: dict) -> None:
+        lr = float(group["lr"])
+        beta1, beta2 = (float(b) for b in group["betas"])
+        eps = float(group["eps"])
+        weight_decay = float(group["weight_decay"])
+        amsgrad = bool(group["amsgrad"])
+        state = self._state_for(param, amsgrad)
+        grad = self._grad_array(param, group["maximize"])
+        state["step"] += 1
+        step = state["step"]
+
+        if weight_decay != 0:
+            if group["decoupled_weight_decay"]:
+                param.data *= 1 - lr * weight_decay  # AdamW: shrink the weights directly
+            else:
+                grad = _arith.add(grad, param.data, weight_decay)  # grad + wd * p
+
+        exp_avg = state["exp_avg"].data
+        exp_avg_sq = state["exp_avg_sq"].data
+        exp_avg[...] = _arith.lerp(exp_avg, grad, 1 - beta1)  # beta1 * m + (1 - beta1) * g
+        exp_avg_sq[...] = _arith.addcmul(exp_avg_sq * beta2, grad, grad, 1 - beta2)
+
+        bias_correction1 = 1 - beta1 ** step
+        bias_correction2 = 1 - beta2 ** step
+        step_size = lr / bias_correction1
+        bias_correction2_sqrt = math.sqrt(bias_correction2)
+
+        second_moment = exp_avg_sq
+        if amsgrad:
+            max_exp_avg_sq = state["max_exp_avg_sq"].data
+            np.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
+            second_moment = max_exp_avg_sq
+        denom = np.sqrt(second_moment) / bias_correction2_sqrt + eps
+        param.data[...] = _arith.addcdiv(param.data, exp_avg, denom, -step_size)
+
+
+class AdamW(Adam):
+    """``AdamW(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *, maximize=False)``.
+
+    Adam with *decoupled* weight decay (Loshchilov & Hutter): the weights
+    shrink by ``lr * weight_decay`` each step, independently of the adaptive
+    scaling, instead of adding ``weight_decay * p`` to the gradient.
+    """
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2, amsgrad: bool = False, *, maximize: bool = False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
+                         decoupled_weight_decay=True)
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        super().load_state_dict(state_dict)
+        for group in self.param_groups:  # AdamW always decays decoupled, whatever was saved
+            group["decoupled_weight_decay"] = True

@@ -1,0 +1,299 @@
+"""The learning-rate range test (Smith 2015, "Cyclical Learning Rates"; fastai's ``lr_find``).
+
+Train for a few dozen minibatches while the learning rate grows
+exponentially from tiny (``start_lr``) to huge (``end_lr``), and record the
+loss at each step. The curve is flat at first (the lr is too small to move
+anything), then falls (the lr is useful), then shoots up (the lr is too
+large: training diverges). A good learning rate sits on the falling part,
+where the loss decreases fastest -- well before the minimum, because at the
+minimum the lr is already on the edge of divergence.
+
+Raw minibatch losses are noisy, so the curve is smoothed with an
+exponential moving average (bias-corrected as in Adam, so the first points
+are not pulled towards 0)::
+
+    average = smooth * average + (1 - smooth) * loss
+    smoothed_loss = average / (1 - smooth ** (i + 1))
+
+The test stops early once ``smoothed_loss > diverge_threshold * best`` (or the
+loss is NaN/inf). It trains a *throwaway* copy of the optimizer and restores
+the model's weights, gradients and train/eval mode afterwards, so the
+caller's model and optimizer are exactly as they were.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from collections import OrderedDict, defaultdict
+from typing import Callable, Optional
+
+import numpy as np
+
+from ..random import get_generator
+from ..tensor import Tensor
+from .optimizer import Optimizer
+from .sgd import SGD
+
+
+class LRFindResult:
+    """What ``lr_find`` measured.
+
+    Attributes (NumPy arrays, one entry per training step that was run):
+        lrs: the learning rate used at each step (exponentially increasing).
+        losses: the smoothed loss (what to look at).
+        raw_losses: the minibatch loss as computed.
+        smoothed_losses: the same array as ``losses``.
+        diverged: True if the test stopped early because the loss blew up.
+        stop_reason: a sentence saying why the test ended.
+    """
+
+    def __init__(self, lrs, raw_losses, smoothed_losses, diverged: bool, stop_reason: str):
+        self.lrs = np.asarray(lrs, dtype=np.float64)
+        self.raw_losses = np.asarray(raw_losses, dtype=np.float64)
+        self.losses = np.asarray(smoothed_losses, dtype=np.float64)
+        self.smoothed_losses = self.losses
+        self.diverged = diverged
+        self.stop_reason = stop_reason
+
+    @property
+    def best_loss(self) -> float:
+        """The lowest smoothed loss."""
+        return float(np.nanmin(self.losses))
+
+    @property
+    def lr_at_min_loss(self) -> float:
+        """The learning rate where the smoothed loss was lowest."""
+        return float(self.lrs[int(np.nanargmin(self.losses))])
+
+    def suggestion(self, method: str = "steepest") -> float:
+        """A learning rate to train with.
+
+        ``method="steepest"`` (default): the lr where the smoothed loss falls
+        fastest, i.e. the most negative slope d(loss)/d(log10 lr), looked for
+        only up to the minimum of the curve (beyond it the loss is rising).
+        ``method="min/10"``: one tenth of the lr at the minimum smoothed loss
+        (fastai's older rule of thumb; more conservative on noisy curves).
+        """
+        if len(self.lrs) == 0:
+            raise ValueError("LRFindResult.suggestion(): no step was recorded")
+        if method in ("min/10", "min_div_10", "minimum"):
+            return self.lr_at_min_loss / 10
+        if method != "steepest":
+            raise ValueError(f"LRFindResult.suggestion(): unknown method {method!r}; use "
+                             f"'steepest' or 'min/10'")
+        end = int(np.nanargmin(self.losses)) + 1
+        if end < 3:
+            raise ValueError(
+                "LRFindResult.suggestion(): the loss was lowest within the first steps, so "
+                "there is no falling part to read a slope from. Hint: lower start_lr.")
+        slopes = np.gradient(self.losses[:end], np.log10(self.lrs[:end]))
+        return float(self.lrs[int(np.nanargmin(slopes))])
+
+    def plot(self, ax=None, show_raw: bool = True):
+        """Loss against learning rate (log scale) with the suggestion marked; returns the Axes."""
+        import matplotlib.pyplot as plt  # imported here: minnet itself never needs matplotlib
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 4))
+        if show_raw:
+            ax.plot(self.lrs, self.raw_losses, color="0.75", linewidth=1, label="raw loss")
+        ax.plot(self.lrs, self.losses, color="C0", label="smoothed loss")
+        try:
+            suggested = self.suggestion()
+            ax.axvline(suggested, color="C3", linestyle="--",
+                       label=f"steepest descent: lr={suggested:.2g}")
+        except ValueError:
+            pass
+        ax.set_xscale("log")
+        ax.set_xlabel("learning rate")
+        ax.set_ylabel("loss")
+        ax.set_title("LR range test")
+        ax.legend()
+        return ax
+
+    def __repr__(self):
+        return (f"LRFindResult({len(self.lrs)} steps, lr {self.lrs[0]:.3g}..{self.lrs[-1]:.3g}, "
+                f"best smoothed loss {self.best_loss:.4g} at lr {self.lr_at_min_loss:.3g}, "
+                f"{self.stop_reason})") if len(self.lrs) else "LRFindResult(no steps)"
+
+
+def lr_find(model, loss_fn: Callable, data, optimizer=None, *, start_lr: float = 1e-7,
+            end_lr: float = 10.0, num_iter: int = 100, smooth: float = 0.98,
+            diverge_threshold: float = 4.0, batch_size: int = 32,
+            seed: Optional[int] = None, generator: Optional[np.random.Generator] = None
+            ) -> LRFindResult:
+    """Run the LR range test and return an ``LRFindResult`` (see the module docstring).
+
+    Args:
+        model: a Module; its weights, gradients and mode are restored afterwards.
+        loss_fn: ``loss_fn(model(x), y) -> scalar Tensor``.
+        data: either ``(X, y)`` arrays/Tensors with the same first dimension
+            (minibatches of ``batch_size`` are drawn by a seeded shuffle), or
+            an iterable of ``(x, y)`` batches such as a DataLoader (cycled
+            when exhausted).
+        optimizer: an Optimizer (its class and per-group options are copied;
+            the object itself is never stepped), or a callable
+            ``params -> Optimizer`` such as
+            ``lambda p: minnet.optim.SGD(p, lr=1e-3, momentum=0.9)``.
+            Default: plain SGD. Its lr is overridden at every step.
+        start_lr, end_lr: the first and last learning rates.
+        num_iter: the number of steps (lr_i = start_lr * (end_lr/start_lr)**(i/(num_iter-1))).
+        smooth: the exponential smoothing factor of the loss, in [0, 1).
+        diverge_threshold: stop once the smoothed loss exceeds this many times its best.
+        batch_size: minibatch size for array data.
+        seed, generator: the random source for array minibatches.
+    """
+    _check_arguments(start_lr, end_lr, num_iter, smooth, diverge_threshold, batch_size)
+    trial_optimizer = _trial_optimizer(model, optimizer)
+    batches = _batch_stream(data, batch_size, get_generator(generator, seed))
+    saved = _save_model(model)
+    model.train()
+    try:
+        return _run_range_test(model, loss_fn, batches, trial_optimizer, start_lr, end_lr,
+                               num_iter, smooth, diverge_threshold)
+    finally:
+        _restore_model(model, saved)
+
+
+def _check_arguments(start_lr, end_lr, num_iter, smooth, diverge_threshold, batch_size):
+    if not 0 < start_lr < end_lr:
+        raise ValueError(f"lr_find(): need 0 < start_lr < end_lr, got start_lr={start_lr}, "
+                         f"end_lr={end_lr}")
+    if not isinstance(num_iter, int) or num_iter < 2:
+        raise ValueError(f"lr_find(): num_iter must be an int >= 2, got {num_iter!r}")
+    if not 0 <= smooth < 1:
+        raise ValueError(f"lr_find(): smooth must be in [0, 1), got {smooth}")
+    if not diverge_threshold > 1:
+        raise ValueError(f"lr_find(): diverge_threshold must be > 1, got {diverge_threshold}")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"lr_find(): batch_size must be a positive int, got {batch_size!r}")
+
+
+def _trial_optimizer(model, optimizer) -> Optimizer:
+    """A fresh optimizer over the model's parameters that the caller never sees."""
+    if optimizer is None:
+        return SGD(model.parameters())
+    if isinstance(optimizer, Optimizer):
+        # same class and per-group options, but empty state and no hooks: the
+        # caller's optimizer (and the debugger listening to it) stays untouched
+        trial = object.__new__(type(optimizer))
+        trial.__dict__.update(optimizer.__dict__)
+        trial.state = defaultdict(dict)
+        trial.param_groups = [{key: (list(value) if key == "params" else copy.deepcopy(value))
+                               for key, value in group.items()}
+                              for group in optimizer.param_groups]
+        trial._optimizer_step_pre_hooks = OrderedDict()
+        trial._optimizer_step_post_hooks = OrderedDict()
+        trial._inside_step = False
+        return trial
+    if callable(optimizer):
+        trial = optimizer(model.parameters())
+        if not isinstance(trial, Optimizer):
+            raise TypeError(f"lr_find(): the optimizer factory returned "
+                            f"{type(trial).__name__}, expected an Optimizer")
+        return trial
+    raise TypeError(f"lr_find(): optimizer must be an Optimizer or a callable params -> "
+                    f"Optimizer, got {type(optimizer).__name__}")
+
+
+def _batch_stream(data, batch_size: int, rng: np.random.Generator):
+    """An endless iterator of (x, y) Tensor batches."""
+    if isinstance(data, (tuple, list)) and len(data) == 2 \
+            and all(isinstance(part, (np.ndarray, Tensor)) for part in data):
+        return _array_batches(data[0], data[1], batch_size, rng)
+    if not hasattr(data, "__iter__"):
+        raise TypeError(f"lr_find(): data must be (X, y) arrays or an iterable of (x, y) "
+                        f"batches such as a DataLoader, got {type(data).__name__}")
+    return _cycled_batches(data)
+
+
+def _array_batches(inputs, targets, batch_size: int, rng: np.random.Generator):
+    inputs = inputs.data if isinstance(inputs, Tensor) else np.asarray(inputs)
+    targets = targets.data if isinstance(targets, Tensor) else np.asarray(targets)
+    if len(inputs) != len(targets):
+        raise ValueError(f"lr_find(): X and y have different numbers of samples "
+                         f"({len(inputs)} vs {len(targets)})")
+    if len(inputs) == 0:
+        raise ValueError("lr_find(): the data set is empty")
+    batch_size = min(batch_size, len(inputs))
+    while True:  # one shuffled pass after another
+        order = rng.permutation(len(inputs))
+        for start in range(0, len(order) - batch_size + 1, batch_size):
+            chosen = order[start:start + batch_size]
+            yield Tensor(inputs[chosen]), Tensor(targets[chosen])
+
+
+def _cycled_batches(loader):
+    while True:
+        produced = False
+        for batch in loader:
+            produced = True
+            if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
+                raise ValueError(f"lr_find(): each batch must be a pair (x, y), got "
+                                 f"{type(batch).__name__}")
+            x, y = batch
+            yield (x if isinstance(x, Tensor) else Tensor(x)), \
+                  (y if isinstance(y, Tensor) else Tensor(y))
+        if not produced:
+            raise ValueError("lr_find(): the data iterable yielded no batches. Hint: is it a "
+                             "generator that was already consumed?")
+
+
+def _run_range_test(model, loss_fn, batches, optimizer, start_lr, end_lr, num_iter, smooth,
+                    diverge_threshold) -> LRFindResult:
+    growth = (end_lr / start_lr) ** (1.0 / (num_iter - 1))
+    lrs, raw_losses, smoothed_losses = [], [], []
+    average, best = 0.0, math.inf
+    diverged, stop_reason = False, f"ran all {num_iter} steps"
+    for i in range(num_iter):
+        lr = float(start_lr * growth ** i)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        x, y = next(batches)
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), y)
+        if not isinstance(loss, Tensor) or loss.data.size != 1:
+            raise TypeError(f"lr_find(): loss_fn(model(x), y) must return a scalar Tensor, got "
+                            f"{type(loss).__name__} {getattr(loss, 'shape', '')}")
+        loss_value = float(loss.item())
+        lrs.append(lr)
+        raw_losses.append(loss_value)
+        if not math.isfinite(loss_value):
+            smoothed_losses.append(math.inf)
+            diverged, stop_reason = True, f"loss became {loss_value} at step {i} (lr={lr:.3g})"
+            break
+        average = smooth * average + (1 - smooth) * loss_value
+        smoothed = average / (1 - smooth ** (i + 1))
+        smoothed_losses.append(smoothed)
+        best = min(best, smoothed)
+        if smoothed > diverge_threshold * best:
+            diverged = True
+            stop_reason = (f"stopped at step {i} (lr={lr:.3g}): smoothed loss {smoothed:.4g} > "
+                           f"{diverge_threshold} x best {best:.4g}")
+            break
+        loss.backward()
+        optimizer.step()
+    return LRFindResult(lrs, raw_losses, smoothed_losses, diverged, stop_reason)
+
+
+def _save_model(model) -> dict:
+    """Copies of everything training touches: weights, buffers, grads, modes."""
+    tensors = [t for _, t in model.named_parameters()] + [t for _, t in model.named_buffers()]
+    return {
+        # (tensor, its array object, a copy of the values): restoring writes the values
+        # back into the very same array, so references the caller holds stay valid
+        "values": [(t, t.data, t.data.copy()) for t in tensors],
+        "grads": [(param, None if param.grad is None else param.grad.data.copy())
+                  for param in model.parameters()],
+        "training": [(module, module.training) for module in model.modules()],
+    }
+
+
+def _restore_model(model, saved: dict) -> None:
+    for tensor, array, values in saved["values"]:
+        array[...] = values
+        tensor.data = array
+    for param, grad in saved["grads"]:
+        param.grad = None if grad is None else Tensor(grad)
+    for module, training in saved["training"]:
+        object.__setattr__(module, "training", training)

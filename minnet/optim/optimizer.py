@@ -1,0 +1,386 @@
+"""The ``Optimizer`` base class: parameter groups, state, hooks, checkpoints.
+
+An optimizer holds
+
+* ``param_groups`` -- a list of dicts. Each has ``"params"`` (a list of
+  Parameters) and that group's options (``lr``, ``momentum``, ...). One model
+  can train its layers with different options by passing several groups::
+
+      SGD([{"params": model.body.parameters()},
+           {"params": model.head.parameters(), "lr": 1e-2}], lr=1e-3)
+
+* ``state`` -- a dict ``param -> dict`` with whatever the update rule
+  remembers between steps (momentum buffers, Adam's moment estimates, the step
+  count). Buffers are Tensors, the step count a Python int.
+
+Subclasses write ``step(self, closure=None)``. Whatever a subclass writes, the
+base class wraps it so that (1) it runs with gradient recording off (the
+update itself must not become part of the next graph) and (2) the step hooks
+fire around it. The debugger measures update/parameter ratios through those
+hooks: a pre-hook copies the weights, a post-hook compares.
+
+Names, defaults, errors and the layout of ``state_dict()`` follow
+``torch.optim.Optimizer`` (PyTorch 2.x). One deliberate difference:
+``state_dict()`` returns *copies* of the state tensors, so a saved dict is a
+true snapshot even while training continues.
+"""
+from __future__ import annotations
+
+import copy
+import functools
+import warnings
+from collections import OrderedDict, defaultdict
+from typing import Callable, Iterable, Optional
+
+import numpy as np
+
+from ..tensor import RemovableHandle, Tensor, enable_grad, no_grad, wrap_array
+
+
+class _RequiredParameter:
+    """Marks an option that has no default and must be given (PyTorch's ``required``)."""
+
+    def __repr__(self):
+        return "<required parameter>"
+
+
+required = _RequiredParameter()
+
+
+def _with_no_grad_and_hooks(step: Callable) -> Callable:
+    """Wrap a subclass's ``step`` so that it runs under ``no_grad`` between the hooks.
+
+    When one ``step`` calls another (``super().step()``), only the outermost
+    call fires the hooks, so each optimizer step is reported exactly once.
+    """
+
+    @functools.wraps(step)
+    def step_with_hooks(self, *args, **kwargs):
+        if getattr(self, "_inside_step", False):
+            return step(self, *args, **kwargs)
+        self._inside_step = True
+        try:
+            for hook in list(self._optimizer_step_pre_hooks.values()):
+                replaced = hook(self, args, kwargs)
+                if replaced is not None:
+                    if not (isinstance(replaced, tuple) and len(replaced) == 2):
+                        raise RuntimeError(
+                            f"{type(self).__name__}.step(): a step pre-hook must return None or "
+                            f"a tuple (new_args, new_kwargs), got {type(replaced).__name__}")
+                    args, kwargs = replaced
+            with no_grad():
+                result = step(self, *args, **kwargs)
+            self._opt_called = True  # read by the LR schedulers to warn about call order
+            for hook in list(self._optimizer_step_post_hooks.values()):
+                hook(self, args, kwargs)
+            return result
+        finally:
+            self._inside_step = False
+
+    step_with_hooks._minnet_step_wrapper = True
+    return step_with_hooks
+
+
+class Optimizer:
+    """Base class of all optimizers.
+
+    Args:
+        params: an iterable of Parameters, of ``(name, Parameter)`` pairs (e.g.
+            ``model.named_parameters()``), or of dicts defining parameter groups.
+        defaults: the default value of every option, used by groups that do
+            not set it.
+    """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        step = cls.__dict__.get("step")
+        if step is not None and not getattr(step, "_minnet_step_wrapper", False):
+            cls.step = _with_no_grad_and_hooks(step)
+
+    def __init__(self, params, defaults: dict):
+        self.defaults = defaults
+        self._optimizer_step_pre_hooks: OrderedDict = OrderedDict()
+        self._optimizer_step_post_hooks: OrderedDict = OrderedDict()
+        self._inside_step = False
+        self._opt_called = False
+        name = type(self).__name__
+        if isinstance(params, Tensor):
+            raise TypeError(
+                f"{name}: params argument given to the optimizer should be an iterable of "
+                f"Tensors or dicts, but got a single {type(params).__name__}. "
+                f"Hint: pass [tensor] or model.parameters().")
+        if isinstance(params, dict):
+            raise TypeError(f"{name}: params should be an iterable of Tensors or of dicts "
+                            f"(parameter groups), got a single dict. Hint: wrap it in a list.")
+        self.state: defaultdict = defaultdict(dict)
+        self.param_groups: list = []
+        param_groups = list(params)
+        if len(param_groups) == 0:
+            raise ValueError(
+                f"{name}: optimizer got an empty parameter list. Hint: model.parameters() is a "
+                f"generator that can be consumed only once; if you already iterated over it "
+                f"(e.g. with list() or another optimizer), call model.parameters() again.")
+        if not isinstance(param_groups[0], dict):
+            param_groups = [{"params": param_groups}]
+        for param_group in param_groups:
+            self.add_param_group(param_group)
+
+    # -- parameter groups ----------------------------------------------------------
+    def add_param_group(self, param_group: dict) -> None:
+        """Add a group of parameters with its own options (e.g. to unfreeze layers later)."""
+        name = type(self).__name__
+        if not isinstance(param_group, dict):
+            raise TypeError(f"{name}.add_param_group(): param_group must be a dict, "
+                            f"but got {type(param_group).__name__}")
+        if "params" not in param_group:
+            raise KeyError(f"{name}.add_param_group(): the group has no 'params' key. "
+                           f"Hint: {{'params': model.parameters(), 'lr': 0.01}}")
+        param_group = dict(param_group)  # never modify the caller's dict
+        params = param_group["params"]
+        if isinstance(params, Tensor):
+            params = [params]
+        elif isinstance(params, set):
+            raise TypeError(
+                f"{name}: optimizer parameters need to be organized in ordered collections, but "
+                f"the ordering of tensors in sets will change between runs. Please use a list "
+                f"instead.")
+        else:
+            params = list(params)
+
+        tensors, names = [], []
+        for item in params:
+            if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str):
+                names.append(item[0])
+                item = item[1]
+            tensors.append(item)
+        if names:
+            if len(names) != len(tensors):
+                raise ValueError(f"{name}: all optimizer params should be with/without names. "
+                                 f"Some param names are missing")
+            param_group["param_names"] = names
+        param_group["params"] = tensors
+
+        for param in tensors:
+            if not isinstance(param, Tensor):
+                raise TypeError(f"{name}: optimizer can only optimize Tensors, but one of the "
+                                f"params is {type(param).__name__}")
+            if not param.is_leaf:
+                raise ValueError(
+                    f"{name}: can't optimize a non-leaf Tensor (it was computed by op "
+                    f"'{param.op}'). Hint: optimize the Parameters the model was built from, "
+                    f"not results computed from them.")
+            if param.data.dtype.kind != "f":
+                raise TypeError(f"{name}: can only optimize floating-point tensors, got dtype "
+                                f"{param.data.dtype}")
+
+        for option, default in self.defaults.items():
+            if default is required and option not in param_group:
+                raise ValueError(f"{name}: parameter group didn't specify a value of required "
+                                 f"optimization parameter {option}")
+            param_group.setdefault(option, default)
+        self._validate_group(param_group)
+
+        ids = [id(p) for p in tensors]
+        if len(ids) != len(set(ids)):
+            warnings.warn(f"{name}: optimizer contains a parameter group with duplicate "
+                          f"parameters; each will be updated once per listing", stacklevel=3)
+        taken = set()
+        for group in self.param_groups:
+            taken.update(id(p) for p in group["params"])
+            if ("param_names" in param_group) != ("param_names" in group):
+                kind = "with names" if "param_names" in param_group else "without names"
+                raise ValueError(f"{name}: all optimizer param groups should be with/without "
+                                 f"names. cannot add param group {kind} to the optimizer")
+        if taken.intersection(ids):
+            raise ValueError(f"{name}: some parameters appear in more than one parameter group")
+        self.param_groups.append(param_group)
+
+    def _validate_group(self, group: dict) -> None:
+        """Check a group's options (subclasses raise ValueError on bad values)."""
+
+    # -- stepping ----------------------------------------------------------------------
+    def step(self, closure: Optional[Callable] = None):
+        """Update the parameters once from their ``.grad`` (subclasses define this)."""
+        raise NotImplementedError(f"{type(self).__name__} must define step()")
+
+    @staticmethod
+    def _evaluate_closure(closure: Optional[Callable]):
+        """Run ``closure`` (zero_grad, forward, backward; returns the loss) with grad on."""
+        if closure is None:
+            return None
+        with enable_grad():
+            return closure()
+
+    def _params_with_grad(self, group: dict) -> list:
+        """The group's parameters that received a gradient (others are skipped)."""
+        found = []
+        for param in group["params"]:
+            if param.grad is None:
+                continue
+            if param.grad.shape != param.shape:
+                raise RuntimeError(
+                    f"{type(self).__name__}.step(): a parameter of shape {param.shape} has a "
+                    f"gradient of shape {param.grad.shape}. Hint: was .grad set by hand?")
+            found.append(param)
+        return found
+
+    def _grad_array(self, param: Tensor, maximize: bool) -> np.ndarray:
+        """The gradient as an array of the parameter's dtype (negated when maximizing)."""
+        grad = param.grad.data
+        if grad.dtype != param.data.dtype:
+            grad = grad.astype(param.data.dtype)
+        return -grad if maximize else grad
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset gradients: ``.grad = None`` (default) or fill the existing ``.grad`` with 0.
+
+        Needed before each backward pass because ``backward()`` *adds* into ``.grad``.
+        """
+        for group in self.param_groups:
+            for param in group["params"]:
+                if param.grad is None:
+                    continue
+                if set_to_none:
+                    param.grad = None
+                else:
+                    param.grad.requires_grad = False
+                    param.grad.data[...] = 0
+
+    # -- hooks -------------------------------------------------------------------------
+    def register_step_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """``hook(optimizer, args, kwargs)`` runs before every ``step``.
+
+        It may return ``(new_args, new_kwargs)`` to replace step's arguments.
+        Returns a handle whose ``remove()`` detaches the hook.
+        """
+        handle = RemovableHandle(self._optimizer_step_pre_hooks)
+        self._optimizer_step_pre_hooks[handle.id] = hook
+        return handle
+
+    def register_step_post_hook(self, hook: Callable) -> RemovableHandle:
+        """``hook(optimizer, args, kwargs)`` runs after every ``step``."""
+        handle = RemovableHandle(self._optimizer_step_post_hooks)
+        self._optimizer_step_post_hooks[handle.id] = hook
+        return handle
+
+    # -- checkpoints -------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """``{"state": {index: {...}}, "param_groups": [{..., "params": [indices]}]}``.
+
+        Parameters are numbered 0, 1, 2, ... in the order they appear across
+        the groups, as in PyTorch, so the dict does not depend on object
+        identities and can be loaded into a new optimizer over a new model.
+        """
+        index_of = {}
+        packed_groups = []
+        for group in self.param_groups:
+            packed = {key: copy.deepcopy(value) for key, value in group.items() if key != "params"}
+            for param in group["params"]:
+                index_of.setdefault(id(param), len(index_of))
+            packed["params"] = [index_of[id(param)] for param in group["params"]]
+            packed_groups.append(packed)
+        packed_state = {}
+        for param, param_state in self.state.items():
+            key = index_of.get(id(param), param) if isinstance(param, Tensor) else param
+            packed_state[key] = {name: _copy_value(value) for name, value in param_state.items()}
+        return {"state": packed_state, "param_groups": packed_groups}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore options and per-parameter state saved by ``state_dict()``.
+
+        Floating-point state is cast to each parameter's dtype (except
+        ``step``), and everything is copied, so the dict can be reused.
+        """
+        name = type(self).__name__
+        if not isinstance(state_dict, dict) or "state" not in state_dict \
+                or "param_groups" not in state_dict:
+            raise ValueError(f"{name}.load_state_dict(): expected a dict with keys 'state' and "
+                             f"'param_groups' (as returned by optimizer.state_dict())")
+        saved_groups = copy.deepcopy(state_dict["param_groups"])
+        groups = self.param_groups
+        if len(groups) != len(saved_groups):
+            raise ValueError(f"{name}.load_state_dict(): loaded state dict has a different number "
+                             f"of parameter groups ({len(saved_groups)} saved, {len(groups)} "
+                             f"in this optimizer)")
+        for i, (group, saved) in enumerate(zip(groups, saved_groups)):
+            if len(group["params"]) != len(saved["params"]):
+                raise ValueError(
+                    f"{name}.load_state_dict(): loaded state dict contains a parameter group that "
+                    f"doesn't match the size of optimizer's group (group {i}: "
+                    f"{len(saved['params'])} saved parameters, {len(group['params'])} here)")
+
+        param_of_index = {}
+        for group, saved in zip(groups, saved_groups):
+            for index, param in zip(saved["params"], group["params"]):
+                param_of_index[index] = param
+
+        new_state = defaultdict(dict)
+        for key, saved_param_state in state_dict["state"].items():
+            param = param_of_index.get(key)
+            if param is None:
+                new_state[key] = copy.deepcopy(saved_param_state)
+                continue
+            new_state[param] = {entry: _cast_state_value(param, entry, value, name)
+                                for entry, value in saved_param_state.items()}
+
+        new_groups = []
+        for group, saved in zip(groups, saved_groups):
+            saved["params"] = group["params"]
+            if "param_names" in group and "param_names" not in saved:
+                saved["param_names"] = group["param_names"]
+            new_groups.append(saved)
+        self.state = new_state
+        self.param_groups = new_groups
+
+    # -- printing ----------------------------------------------------------------------
+    def __repr__(self):
+        lines = [type(self).__name__ + " ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for key in sorted(group):
+                if key not in ("params", "param_names"):
+                    lines.append(f"    {key}: {group[key]}")
+        lines.append(")")
+        return "\n".join(lines)
+
+
+def _copy_value(value):
+    """A snapshot of one state entry (Tensors and arrays copied, the rest deep-copied)."""
+    if isinstance(value, Tensor):
+        return wrap_array(value.data.copy())
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    return copy.deepcopy(value)
+
+
+def _cast_state_value(param: Tensor, entry: str, value, optimizer_name: str):
+    """Copy a loaded state entry, as a Tensor of the parameter's dtype and shape."""
+    if entry == "step":
+        if isinstance(value, (Tensor, np.ndarray)):
+            return int(np.asarray(value.data if isinstance(value, Tensor) else value).item())
+        return copy.deepcopy(value)
+    if isinstance(value, (Tensor, np.ndarray)):
+        array = value.data if isinstance(value, Tensor) else value
+        if array.dtype.kind == "f":
+            array = array.astype(param.data.dtype)
+        array = np.array(array, copy=True)
+        if array.shape != param.data.shape and array.size != 1:
+            raise ValueError(
+                f"{optimizer_name}.load_state_dict(): state '{entry}' has shape {array.shape} but "
+                f"its parameter has shape {param.data.shape}. Hint: the saved optimizer was "
+                f"built over a model of a different architecture or parameter order.")
+        return wrap_array(array)
+    return copy.deepcopy(value)
+
+
+def _check_number(optimizer: str, option: str, value, minimum: float = 0.0,
+                  below: Optional[float] = None) -> None:
+    """Raise a clear ValueError unless ``minimum <= value (< below)``."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{optimizer}: {option} must be a number, got "
+                        f"{type(value).__name__} {value!r}") from None
+    if not number >= minimum or (below is not None and not number < below):
+        allowed = f">= {minimum}" if below is None else f"in [{minimum}, {below})"
+        raise ValueError(f"{optimizer}: Invalid {option} value: {value} (must be {allowed})")
