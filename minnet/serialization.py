@@ -127,9 +127,10 @@ def load(path) -> "OrderedDict":
     except (ValueError, OSError) as error:
         raise ValueError(f"load(): {path!r} is not a readable .npz archive ({error}). Hint: "
                          f"files written by minnet.save or np.savez can be loaded.") from None
+    if not hasattr(archive, "files"):  # a .npy file: np.load gave a bare array
+        raise ValueError(f"load(): {path!r} holds a single array, not a state dict archive. "
+                         f"Hint: save dicts with minnet.save (or np.savez).")
     with archive:
-        if not hasattr(archive, "files"):
-            raise ValueError(f"load(): {path!r} holds a single array, not a state dict archive")
         arrays = {name: archive[name] for name in archive.files}
     layout_entry = arrays.pop(_LAYOUT_KEY, None)
     if layout_entry is None:
