@@ -1,0 +1,107 @@
+"""Hot loops: Numba kernels, each next to the plain NumPy code it must equal.
+
+Nothing here knows about Tensors or autograd: kernels take and return NumPy
+arrays. Ops (``minnet/ops/conv.py``, ...) call the functions below, which pick
+an implementation on every call:
+
+* the Numba kernel (``<module>.<name>_numba``), compiled on first use and
+  cached on disk, so later runs start at once;
+* the NumPy reference (``<module>.<name>_reference``) when the environment
+  variable ``MINNET_NO_JIT=1`` is set -- slower, but easy to step through
+  in a debugger, and the definition the kernels are tested against.
+
+Importing this package imports neither Numba nor the kernel modules; that
+happens on the first call, which keeps ``import minnet`` fast.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+
+# public name -> module in this package that holds <name>_numba and <name>_reference
+_KERNEL_MODULES = {
+    "im2col": "conv_im2col",
+    "col2im": "conv_im2col",
+    "conv2d_forward": "conv_direct",
+    "conv2d_grad_input": "conv_direct",
+    "conv2d_grad_weight": "conv_direct",
+    "max_pool2d_forward": "pool",
+    "max_pool2d_backward": "pool",
+    "avg_pool2d_forward": "pool",
+    "avg_pool2d_backward": "pool",
+    "scatter_add": "scatter",
+}
+
+_resolved: dict = {}  # (name, use_jit) -> function
+
+
+def jit_enabled() -> bool:
+    """True unless the environment variable ``MINNET_NO_JIT`` is set to 1/true/yes/on.
+
+    Read on every call, so tests can switch paths with ``monkeypatch.setenv``.
+    """
+    return os.environ.get("MINNET_NO_JIT", "").strip().lower() not in ("1", "true", "yes", "on")
+
+
+def kernel(name: str, jit: bool | None = None):
+    """The implementation of kernel ``name``: Numba if ``jit`` (default: ``jit_enabled()``)."""
+    use_jit = jit_enabled() if jit is None else bool(jit)
+    key = (name, use_jit)
+    function = _resolved.get(key)
+    if function is None:
+        if name not in _KERNEL_MODULES:
+            raise KeyError(f"minnet.kernels: no kernel named {name!r}; "
+                           f"known kernels: {sorted(_KERNEL_MODULES)}")
+        module = importlib.import_module(f"{__name__}.{_KERNEL_MODULES[name]}")
+        function = getattr(module, f"{name}_numba" if use_jit else f"{name}_reference")
+        _resolved[key] = function
+    return function
+
+
+def _dispatcher(name: str):
+    def call(*args):
+        return kernel(name)(*args)
+
+    call.__name__ = name
+    call.__qualname__ = name
+    call.__doc__ = (f"Run kernel ``{name}`` (Numba, or the NumPy reference when "
+                    f"MINNET_NO_JIT=1); see minnet/kernels/{_KERNEL_MODULES[name]}.py.")
+    return call
+
+
+im2col = _dispatcher("im2col")
+col2im = _dispatcher("col2im")
+conv2d_forward = _dispatcher("conv2d_forward")
+conv2d_grad_input = _dispatcher("conv2d_grad_input")
+conv2d_grad_weight = _dispatcher("conv2d_grad_weight")
+max_pool2d_forward = _dispatcher("max_pool2d_forward")
+max_pool2d_backward = _dispatcher("max_pool2d_backward")
+avg_pool2d_forward = _dispatcher("avg_pool2d_forward")
+avg_pool2d_backward = _dispatcher("avg_pool2d_backward")
+scatter_add = _dispatcher("scatter_add")  # np.add.at replacement for getitem's backward
+
+
+def info() -> dict:
+    """What ``minnet info`` prints about kernels: JIT on/off, Numba version, cache folder.
+
+    Imports Numba (but compiles nothing) to ask it where it would write its cache.
+    """
+    report = {
+        "jit_enabled": jit_enabled(),
+        "numba_version": None,
+        "numba_disable_jit": os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0"),
+        "cache_dir": None,
+        "cache_files": 0,
+    }
+    try:
+        import numba
+        report["numba_version"] = numba.__version__
+        module = importlib.import_module(f"{__name__}.conv_im2col")
+        cache = getattr(module.im2col_numba, "_cache", None)
+        cache_dir = getattr(cache, "_cache_path", None)  # private Numba detail; best effort
+        report["cache_dir"] = cache_dir
+        if cache_dir and os.path.isdir(cache_dir):
+            report["cache_files"] = sum(name.endswith(".nbc") for name in os.listdir(cache_dir))
+    except Exception as error:  # info must never crash the CLI
+        report["error"] = f"{type(error).__name__}: {error}"
+    return report

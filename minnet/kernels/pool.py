@@ -1,0 +1,220 @@
+"""Max and average pooling, forward and backward.
+
+Window (oy, ox) of a (H, W) plane covers rows ``oy * stride_h - pad_h`` up to
+``+ kernel_h`` and the same for columns. Entries outside the input are
+padding: -inf for max pooling (never chosen), 0 for average pooling.
+
+* Max pooling remembers, per output, the flat index ``y * W + x`` of the
+  winning input entry in its (H, W) plane (PyTorch's ``return_indices``
+  convention). The backward sends each output gradient to that one entry.
+  Ties go to the first maximum in row-major window order; NaN wins (it
+  propagates, as in PyTorch).
+* Average pooling divides the window sum by a divisor: the window size clipped
+  to the padded input (``count_include_pad=True``), the number of real input
+  entries (``count_include_pad=False``), or ``divisor_override`` when that is
+  not 0. The backward spreads ``grad / divisor`` evenly over the window.
+
+``out_h``/``out_w`` come from the caller, which decides floor or ceil mode.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+
+# --------------------------------------------------------------------------
+# NumPy references
+# --------------------------------------------------------------------------
+def _pad_for_windows(x, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, out_h, out_w,
+                     fill):
+    """Pad so every window fits (ceil mode may need extra room at the bottom/right)."""
+    height, width = x.shape[2], x.shape[3]
+    extra_h = max(0, (out_h - 1) * stride_h + kernel_h - (height + 2 * pad_h))
+    extra_w = max(0, (out_w - 1) * stride_w + kernel_w - (width + 2 * pad_w))
+    return np.pad(x, ((0, 0), (0, 0), (pad_h, pad_h + extra_h), (pad_w, pad_w + extra_w)),
+                  constant_values=fill)
+
+
+def _tap(padded, i, j, stride_h, stride_w, out_h, out_w):
+    return padded[:, :, i:i + stride_h * out_h:stride_h, j:j + stride_w * out_w:stride_w]
+
+
+def max_pool2d_forward_reference(x, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w,
+                                 out_h, out_w):
+    """x (N, C, H, W) -> (out, argmax), both (N, C, out_h, out_w); argmax is int64."""
+    width = x.shape[3]
+    padded = _pad_for_windows(x, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w,
+                              out_h, out_w, -np.inf)
+    taps = np.stack([_tap(padded, i, j, stride_h, stride_w, out_h, out_w)
+                     for i in range(kernel_h) for j in range(kernel_w)])
+    best_tap = np.argmax(taps, axis=0)  # first maximum wins, NaN counts as maximum
+    out = np.take_along_axis(taps, best_tap[None], axis=0)[0]
+    # tap number -> (row, column) in the unpadded plane -> flat index
+    rows = np.arange(out_h)[:, None] * stride_h - pad_h + best_tap // kernel_w
+    cols = np.arange(out_w)[None, :] * stride_w - pad_w + best_tap % kernel_w
+    return out, (rows * width + cols).astype(np.int64)
+
+
+def max_pool2d_backward_reference(grad_out, argmax, height, width):
+    """grad_out, argmax (N, C, out_h, out_w) -> dL/dx (N, C, height, width)."""
+    n, c = grad_out.shape[0], grad_out.shape[1]
+    grad_planes = np.zeros((n * c, height * width), dtype=grad_out.dtype)
+    plane = np.arange(n * c)[:, None]
+    np.add.at(grad_planes, (plane, argmax.reshape(n * c, -1)), grad_out.reshape(n * c, -1))
+    return grad_planes.reshape(n, c, height, width)
+
+
+def _avg_divisors(size, n_out, kernel, stride, pad, count_include_pad):
+    """Per-window divisor along one axis (the 2-D divisor is the outer product)."""
+    start = np.arange(n_out) * stride - pad
+    end = np.minimum(start + kernel, size + pad)
+    if count_include_pad:
+        return end - start
+    return np.minimum(end, size) - np.maximum(start, 0)
+
+
+def _avg_divisor_grid(height, width, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w,
+                      out_h, out_w, count_include_pad, divisor_override):
+    if divisor_override:
+        return np.full((out_h, out_w), divisor_override)
+    rows = _avg_divisors(height, out_h, kernel_h, stride_h, pad_h, count_include_pad)
+    cols = _avg_divisors(width, out_w, kernel_w, stride_w, pad_w, count_include_pad)
+    return rows[:, None] * cols[None, :]
+
+
+def avg_pool2d_forward_reference(x, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w,
+                                 out_h, out_w, count_include_pad, divisor_override):
+    """x (N, C, H, W) -> (N, C, out_h, out_w). ``divisor_override`` 0 means none."""
+    padded = _pad_for_windows(x, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w,
+                              out_h, out_w, 0)
+    total = np.zeros(x.shape[:2] + (out_h, out_w), dtype=x.dtype)
+    for i in range(kernel_h):
+        for j in range(kernel_w):
+            total += _tap(padded, i, j, stride_h, stride_w, out_h, out_w)
+    divisor = _avg_divisor_grid(x.shape[2], x.shape[3], kernel_h, kernel_w, stride_h, stride_w,
+                                pad_h, pad_w, out_h, out_w, count_include_pad, divisor_override)
+    return (total / divisor).astype(x.dtype)
+
+
+def avg_pool2d_backward_reference(grad_out, height, width, kernel_h, kernel_w, stride_h,
+                                  stride_w, pad_h, pad_w, count_include_pad, divisor_override):
+    """grad_out (N, C, out_h, out_w) -> dL/dx (N, C, height, width)."""
+    n, c, out_h, out_w = grad_out.shape
+    divisor = _avg_divisor_grid(height, width, kernel_h, kernel_w, stride_h, stride_w, pad_h,
+                                pad_w, out_h, out_w, count_include_pad, divisor_override)
+    share = (grad_out / divisor).astype(grad_out.dtype)
+    padded = _pad_for_windows(np.zeros((n, c, height, width), dtype=grad_out.dtype), kernel_h,
+                              kernel_w, stride_h, stride_w, pad_h, pad_w, out_h, out_w, 0)
+    for i in range(kernel_h):
+        for j in range(kernel_w):
+            _tap(padded, i, j, stride_h, stride_w, out_h, out_w)[...] += share
+    return padded[:, :, pad_h:pad_h + height, pad_w:pad_w + width].copy()
+
+
+# --------------------------------------------------------------------------
+# Numba kernels (serial: on 2 cores a parallel version measured slower once the
+# BLAS threads of the neighbouring convolutions compete for the same cores)
+# --------------------------------------------------------------------------
+@numba.njit(cache=True)
+def _window(o, stride, pad, kernel, size):
+    """Input rows (or columns) [lo, hi) of window ``o``, clipped to the input."""
+    start = o * stride - pad
+    return max(start, 0), min(start + kernel, size)
+
+
+@numba.njit(cache=True)
+def max_pool2d_forward_numba(x, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w,
+                             out_h, out_w):
+    n_images, channels, height, width = x.shape
+    out = np.empty((n_images, channels, out_h, out_w), dtype=x.dtype)
+    argmax = np.empty((n_images, channels, out_h, out_w), dtype=np.int64)
+    for n in range(n_images):
+        for c in range(channels):
+            for oy in range(out_h):
+                y_lo, y_hi = _window(oy, stride_h, pad_h, kernel_h, height)
+                for ox in range(out_w):
+                    x_lo, x_hi = _window(ox, stride_w, pad_w, kernel_w, width)
+                    best = x[n, c, y_lo, x_lo]
+                    best_index = y_lo * width + x_lo
+                    for y in range(y_lo, y_hi):
+                        for xx in range(x_lo, x_hi):
+                            value = x[n, c, y, xx]
+                            if value > best:
+                                best = value
+                                best_index = y * width + xx
+                            elif value != value and best == best:
+                                # the first NaN wins and then stays (NaN > v is False);
+                                # a separate branch keeps the common path cheap
+                                best = value
+                                best_index = y * width + xx
+                    out[n, c, oy, ox] = best
+                    argmax[n, c, oy, ox] = best_index
+    return out, argmax
+
+
+@numba.njit(cache=True)
+def max_pool2d_backward_numba(grad_out, argmax, height, width):
+    n_images, channels, out_h, out_w = grad_out.shape
+    grad_x = np.zeros((n_images, channels, height, width), dtype=grad_out.dtype)
+    for n in range(n_images):
+        for c in range(channels):
+            for oy in range(out_h):
+                for ox in range(out_w):
+                    index = argmax[n, c, oy, ox]
+                    grad_x[n, c, index // width, index % width] += grad_out[n, c, oy, ox]
+    return grad_x
+
+
+@numba.njit(cache=True)
+def _avg_divisor(oy, ox, height, width, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w,
+                 count_include_pad, divisor_override):
+    if divisor_override != 0:
+        return divisor_override
+    y0 = oy * stride_h - pad_h
+    x0 = ox * stride_w - pad_w
+    y1 = min(y0 + kernel_h, height + pad_h)
+    x1 = min(x0 + kernel_w, width + pad_w)
+    if count_include_pad:
+        return (y1 - y0) * (x1 - x0)
+    return (min(y1, height) - max(y0, 0)) * (min(x1, width) - max(x0, 0))
+
+
+@numba.njit(cache=True)
+def avg_pool2d_forward_numba(x, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w,
+                             out_h, out_w, count_include_pad, divisor_override):
+    n_images, channels, height, width = x.shape
+    out = np.empty((n_images, channels, out_h, out_w), dtype=x.dtype)
+    for n in range(n_images):
+        for c in range(channels):
+            for oy in range(out_h):
+                y_lo, y_hi = _window(oy, stride_h, pad_h, kernel_h, height)
+                for ox in range(out_w):
+                    x_lo, x_hi = _window(ox, stride_w, pad_w, kernel_w, width)
+                    total = 0.0
+                    for y in range(y_lo, y_hi):
+                        for xx in range(x_lo, x_hi):
+                            total += x[n, c, y, xx]
+                    out[n, c, oy, ox] = total / _avg_divisor(
+                        oy, ox, height, width, kernel_h, kernel_w, stride_h, stride_w,
+                        pad_h, pad_w, count_include_pad, divisor_override)
+    return out
+
+
+@numba.njit(cache=True)
+def avg_pool2d_backward_numba(grad_out, height, width, kernel_h, kernel_w, stride_h, stride_w,
+                              pad_h, pad_w, count_include_pad, divisor_override):
+    n_images, channels, out_h, out_w = grad_out.shape
+    grad_x = np.zeros((n_images, channels, height, width), dtype=grad_out.dtype)
+    for n in range(n_images):
+        for c in range(channels):
+            for oy in range(out_h):
+                y_lo, y_hi = _window(oy, stride_h, pad_h, kernel_h, height)
+                for ox in range(out_w):
+                    x_lo, x_hi = _window(ox, stride_w, pad_w, kernel_w, width)
+                    share = grad_out[n, c, oy, ox] / _avg_divisor(
+                        oy, ox, height, width, kernel_h, kernel_w, stride_h, stride_w,
+                        pad_h, pad_w, count_include_pad, divisor_override)
+                    for y in range(y_lo, y_hi):
+                        for xx in range(x_lo, x_hi):
+                            grad_x[n, c, y, xx] += share
+    return grad_x

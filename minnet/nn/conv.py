@@ -1,0 +1,120 @@
+"""The 2-D convolution layer (``torch.nn.Conv2d``)."""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import numpy as np
+
+from ..ops.conv import as_pair, conv2d
+from ..random import get_generator
+from ..tensor import DEFAULT_DTYPE, Tensor
+from .linear import where_called
+from .module import Module, Parameter
+
+
+class Conv2d(Module):
+    """Slides ``out_channels`` learned filters of shape (in_channels, kh, kw) over an image.
+
+    Shapes: input (N, in_channels, H, W) or (in_channels, H, W) ->
+    output (N, out_channels, OH, OW), OH = (H + 2*padding_h - kh) // stride_h + 1.
+    Parameters: ``weight`` (out_channels, in_channels, kh, kw) and ``bias``
+    (out_channels,) -- PyTorch's names and layout, so state dicts carry over.
+
+    Default initialisation is PyTorch's: ``kaiming_uniform_(weight, a=sqrt(5))``,
+    which works out to U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with
+    fan_in = in_channels * kh * kw, and the bias from the same range. Why: each
+    output sums fan_in products, so scaling the weights by 1/sqrt(fan_in) keeps
+    the output's variance near (1/3 of) the input's whatever the kernel size --
+    the signal neither explodes nor vanishes in the first steps. (For deep ReLU
+    stacks, ``init.kaiming_normal_(w, nonlinearity='relu')`` keeps it nearer 1.)
+
+    ``dilation``, ``groups`` and ``padding_mode`` exist for PyTorch's argument
+    order; only their defaults are implemented.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
+                 dtype=None, generator: Optional[np.random.Generator] = None):
+        super().__init__()
+        for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"Conv2d(): {name} must be a positive integer, got {value!r}")
+        if as_pair(dilation, "dilation", "Conv2d") != (1, 1) or groups != 1 \
+                or padding_mode != "zeros":
+            raise NotImplementedError("Conv2d(): only dilation=1, groups=1 and "
+                                      "padding_mode='zeros' are implemented")
+        self.in_channels = int(in_channels)
+        self.out_channels = int(out_channels)
+        self.kernel_size = as_pair(kernel_size, "kernel_size", "Conv2d")
+        self.stride = as_pair(stride, "stride", "Conv2d")
+        self.padding = padding if padding in ("same", "valid") else \
+            as_pair(padding, "padding", "Conv2d")
+        self.dilation = (1, 1)
+        self.groups = 1
+        self.padding_mode = padding_mode
+        dtype = np.dtype(dtype or DEFAULT_DTYPE)
+        self.weight = Parameter(np.empty((self.out_channels, self.in_channels) + self.kernel_size,
+                                         dtype=dtype))
+        if bias:
+            self.bias = Parameter(np.empty(self.out_channels, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters(generator)
+
+    def reset_parameters(self, generator: Optional[np.random.Generator] = None) -> None:
+        """Draw weight and bias from U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (see class doc)."""
+        rng = get_generator(generator)
+        fan_in = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
+        # kaiming_uniform_(a=sqrt(5)): gain = sqrt(2 / (1 + a^2)) = sqrt(1/3) and
+        # bound = sqrt(3) * gain / sqrt(fan_in) = 1 / sqrt(fan_in)
+        bound = 1.0 / math.sqrt(fan_in)
+        dtype = self.weight.dtype
+        self.weight.data = rng.uniform(-bound, bound, self.weight.shape).astype(dtype)
+        if self.bias is not None:
+            self.bias.data = rng.uniform(-bound, bound, self.bias.shape).astype(dtype)
+
+    def forward(self, input: Tensor) -> Tensor:
+        self._check_input(input)
+        return conv2d(input, self.weight, self.bias, self.stride, self.padding)
+
+    def _check_input(self, input) -> None:
+        where = f"{self._describe()}{where_called()}"
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{where} expected a Tensor input, got {type(input).__name__}. "
+                            f"Hint: wrap data with minnet.tensor(...).")
+        expected = f"(N, {self.in_channels}, H, W)"
+        if input.ndim not in (3, 4):
+            if input.ndim == 2:
+                hint = ("this looks like a batch of flat vectors; reshape it to images, "
+                        "e.g. x.reshape(N, C, H, W)")
+            else:
+                hint = "images must be NCHW (or CHW for a single image)"
+            raise ValueError(f"{where} expected input of shape {expected} or "
+                             f"({self.in_channels}, H, W), got shape {input.shape}. "
+                             f"Hint: {hint}.")
+        channels = input.shape[-3]
+        if channels != self.in_channels:
+            plural = "channel" if channels == 1 else "channels"
+            if input.shape[-1] == self.in_channels:
+                hint = ("the last axis has the expected channel count: the images look "
+                        "channels-last (NHWC); use x.permute(0, 3, 1, 2)")
+            else:
+                hint = (f"in_channels must equal the input's channel axis (dim -3); use "
+                        f"Conv2d({channels}, ...) or fix the layer before")
+            raise ValueError(f"{where} expected input of shape {expected} with "
+                             f"{self.in_channels} channels, got {channels} {plural} (input "
+                             f"shape {input.shape}). Hint: {hint}.")
+
+    def _describe(self) -> str:
+        return (f"Conv2d({self.in_channels}, {self.out_channels}, "
+                f"kernel_size={self.kernel_size})")
+
+    def extra_repr(self) -> str:
+        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}")
+        if self.padding != (0, 0):
+            text += f", padding={self.padding}"
+        if self.bias is None:
+            text += ", bias=False"
+        return text

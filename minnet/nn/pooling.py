@@ -1,0 +1,77 @@
+"""Pooling layers (``torch.nn.MaxPool2d``, ``torch.nn.AvgPool2d``): no parameters.
+
+Pooling shrinks the image by summarising each window -- its maximum or its
+mean -- so later layers see a wider area for the same cost. Arguments and
+defaults are PyTorch's; ``stride`` defaults to ``kernel_size`` (windows that
+do not overlap).
+"""
+from __future__ import annotations
+
+from ..ops.conv import avg_pool2d, max_pool2d
+from ..tensor import Tensor
+from .linear import where_called
+from .module import Module
+
+
+def _check_pool_input(layer: Module, input) -> None:
+    where = f"{type(layer).__name__}({layer.extra_repr()}){where_called()}"
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{where} expected a Tensor input, got {type(input).__name__}. "
+                        f"Hint: wrap data with minnet.tensor(...).")
+    if input.ndim not in (3, 4):
+        raise ValueError(f"{where} expected input of shape (N, C, H, W) or (C, H, W), got "
+                         f"shape {input.shape}. Hint: pooling works on images; a flattened "
+                         f"batch must be reshaped back to (N, C, H, W).")
+
+
+class MaxPool2d(Module):
+    """Maximum over each kernel_size window. (N, C, H, W) -> (N, C, OH, OW).
+
+    The gradient flows only to the entry that was the maximum of its window.
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1,
+                 return_indices: bool = False, ceil_mode: bool = False):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding = padding
+        self.dilation = dilation
+        self.return_indices = return_indices
+        self.ceil_mode = ceil_mode
+
+    def forward(self, input: Tensor):
+        _check_pool_input(self, input)
+        return max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                          self.ceil_mode, self.return_indices)
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"padding={self.padding}, dilation={self.dilation}, "
+                f"ceil_mode={self.ceil_mode}")
+
+
+class AvgPool2d(Module):
+    """Mean over each kernel_size window. (N, C, H, W) -> (N, C, OH, OW).
+
+    Padding counts as zeros; ``count_include_pad=False`` divides by the number
+    of real (unpadded) entries instead of the window size.
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+                 count_include_pad: bool = True, divisor_override=None):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding = padding
+        self.ceil_mode = ceil_mode
+        self.count_include_pad = count_include_pad
+        self.divisor_override = divisor_override
+
+    def forward(self, input: Tensor) -> Tensor:
+        _check_pool_input(self, input)
+        return avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                          self.count_include_pad, self.divisor_override)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"

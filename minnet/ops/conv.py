@@ -1,0 +1,253 @@
+"""Convolution and pooling ops: conv2d, max_pool2d, avg_pool2d (PyTorch semantics).
+
+Shapes use PyTorch's NCHW layout: x is (N, C, H, W) -- or (C, H, W) for a
+single image -- and a conv weight is (F, C, kh, kw). For a window of size k,
+stride s and padding p along one axis, the output has
+``floor((size + 2p - k) / s) + 1`` entries (``ceil`` instead of ``floor`` in
+pooling's ``ceil_mode``).
+
+How conv2d computes (see ``minnet/kernels/conv_im2col.py``): ``im2col``
+copies every patch into a column of ``cols`` (C*kh*kw, N*OH*OW); then
+
+    forward:      out        = W @ cols              (F, N*OH*OW)
+    backward:     dL/dW      = dOut @ cols^T          (F, C*kh*kw)
+                  dL/dcols   = W^T @ dOut             -> col2im -> dL/dx
+                  dL/dbias   = dOut summed over N, OH, OW
+
+Each is one BLAS matrix product. dL/dx is skipped when x does not require a
+gradient (the first layer's input is data), which saves the col2im pass.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from .. import kernels
+from ..tensor import Tensor, is_grad_enabled
+
+
+# --------------------------------------------------------------------------
+# Argument helpers (shared with minnet/nn/conv.py and nn/pooling.py)
+# --------------------------------------------------------------------------
+def as_pair(value, name: str, fn_name: str) -> tuple:
+    """``3 -> (3, 3)``; ``(2, 3) -> (2, 3)``; anything else is a clear error."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return int(value), int(value)
+    if isinstance(value, (tuple, list)) and len(value) == 2 and all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value):
+        return int(value[0]), int(value[1])
+    raise TypeError(f"{fn_name}(): {name} must be an int or a pair of ints (height, width), "
+                    f"got {value!r}")
+
+
+def conv_output_size(size: int, kernel: int, stride: int, padding: int,
+                     ceil_mode: bool = False) -> int:
+    """Number of window positions along one axis (PyTorch's formula)."""
+    span = size + 2 * padding - kernel
+    if span < 0:
+        return 0
+    steps = -(-span // stride) if ceil_mode else span // stride
+    out = steps + 1
+    # ceil mode: the last window must start inside the input or its left padding
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
+
+
+def _batched(x: Tensor, fn_name: str, expected: str) -> tuple:
+    """(N, C, H, W) data of x and whether x was a single (C, H, W) image."""
+    if x.ndim == 4:
+        return x.data, False
+    if x.ndim == 3:
+        return x.data[None], True
+    raise ValueError(f"{fn_name}(): expected a 4-D input {expected} or a 3-D single image, "
+                     f"got shape {x.shape}. Hint: images must be NCHW; add a batch axis "
+                     f"with x.unsqueeze(0) or a channel axis with x.unsqueeze(1).")
+
+
+def _check_float(x: Tensor, fn_name: str) -> None:
+    if x.dtype.kind != "f":
+        raise TypeError(f"{fn_name}(): expected a floating-point input, got dtype {x.dtype}. "
+                        f"Hint: convert with .float().")
+
+
+def _check_output_size(out_h: int, out_w: int, height: int, width: int, kernel: tuple,
+                       padding: tuple, fn_name: str) -> None:
+    if out_h < 1 or out_w < 1:
+        raise ValueError(f"{fn_name}(): the input's spatial size ({height}, {width}) plus "
+                         f"padding {padding} is smaller than the kernel {kernel}, so the "
+                         f"output would be empty. Hint: use a smaller kernel, more padding, "
+                         f"or a larger input.")
+
+
+# --------------------------------------------------------------------------
+# conv2d
+# --------------------------------------------------------------------------
+def _conv_padding(padding, kernel: tuple, stride: tuple) -> tuple:
+    if padding == "valid":
+        return 0, 0
+    if padding == "same":
+        if stride != (1, 1):
+            raise ValueError("conv2d(): padding='same' is not supported for strided "
+                             f"convolutions (stride={stride}), as in PyTorch")
+        if kernel[0] % 2 == 0 or kernel[1] % 2 == 0:
+            raise NotImplementedError(
+                f"conv2d(): padding='same' needs an odd kernel size here, got {kernel}. "
+                "Hint: pad explicitly with an integer padding.")
+        return (kernel[0] - 1) // 2, (kernel[1] - 1) // 2
+    return as_pair(padding, "padding", "conv2d")
+
+
+def conv2d(x: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride=1, padding=0,
+           dilation=1, groups=1) -> Tensor:
+    """2-D cross-correlation, as ``torch.nn.functional.conv2d``.
+
+    Shapes: x (N, C, H, W) or (C, H, W); weight (F, C, kh, kw); bias (F,) or None
+    -> (N, F, OH, OW) with OH = (H + 2*pad_h - kh) // stride_h + 1 (same for W).
+    ``stride`` and ``padding`` are ints or (h, w) pairs; padding may also be
+    'valid' or 'same'. ``dilation`` and ``groups`` other than 1 are not implemented.
+    """
+    if as_pair(dilation, "dilation", "conv2d") != (1, 1) or groups != 1:
+        raise NotImplementedError("conv2d(): only dilation=1 and groups=1 are implemented")
+    _check_float(x, "conv2d")
+    data, unbatched = _batched(x, "conv2d", "(N, C, H, W)")
+    if weight.ndim != 4:
+        raise ValueError(f"conv2d(): weight must be 4-D (out_channels, in_channels, kh, kw), "
+                         f"got shape {weight.shape}")
+    n_filters, channels, kernel_h, kernel_w = weight.shape
+    if data.shape[1] != channels:
+        raise ValueError(
+            f"conv2d(): weight of shape {weight.shape} expects {channels} input channel(s), "
+            f"but the input has {data.shape[1]} (input shape {x.shape}). Hint: the input must "
+            f"be NCHW with C = weight.shape[1]; channels-last (NHWC) images need "
+            f"x.permute(0, 3, 1, 2).")
+    if bias is not None and bias.shape != (n_filters,):
+        raise ValueError(f"conv2d(): bias must have shape ({n_filters},), got {bias.shape}")
+    for name, other in (("weight", weight), ("bias", bias)):
+        if other is not None and other.dtype != x.dtype:
+            raise TypeError(f"conv2d(): input dtype {x.dtype} and {name} dtype {other.dtype} "
+                            f"differ. Hint: convert one of them (.float() or .double()), e.g. "
+                            f"model.double() for gradcheck.")
+    stride_h, stride_w = as_pair(stride, "stride", "conv2d")
+    pad_h, pad_w = _conv_padding(padding, (kernel_h, kernel_w), (stride_h, stride_w))
+    n_images, _, height, width = data.shape
+    out_h = conv_output_size(height, kernel_h, stride_h, pad_h)
+    out_w = conv_output_size(width, kernel_w, stride_w, pad_w)
+    _check_output_size(out_h, out_w, height, width, (kernel_h, kernel_w), (pad_h, pad_w),
+                       "conv2d")
+
+    geometry = (kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, out_h, out_w)
+    cols = kernels.im2col(np.ascontiguousarray(data), *geometry)  # (C*kh*kw, N*OH*OW)
+    weight_matrix = weight.data.reshape(n_filters, -1)           # (F, C*kh*kw)
+    out_fnl = weight_matrix @ cols                               # (F, N*OH*OW)
+    if bias is not None:
+        out_fnl += bias.data[:, None]
+    out = np.ascontiguousarray(
+        out_fnl.reshape(n_filters, n_images, out_h, out_w).transpose(1, 0, 2, 3))
+    if unbatched:
+        out = out[0]
+    # cols is only needed for dL/dweight: let it go at once otherwise
+    saved_cols = cols if (weight.requires_grad and is_grad_enabled()) else None
+    del cols
+
+    def backward(grad):
+        grad4 = grad[None] if unbatched else grad
+        # (N, F, OH, OW) -> (F, N*OH*OW), the layout of out_fnl
+        grad_fnl = np.ascontiguousarray(grad4.transpose(1, 0, 2, 3)).reshape(n_filters, -1)
+        grad_x = grad_weight = grad_bias = None
+        if x.requires_grad:
+            grad_cols = weight_matrix.T @ grad_fnl
+            grad_x = kernels.col2im(grad_cols, n_images, channels, height, width, *geometry)
+            if unbatched:
+                grad_x = grad_x[0]
+        if weight.requires_grad:
+            grad_weight = (grad_fnl @ saved_cols.T).reshape(weight.shape)
+        if bias is not None and bias.requires_grad:
+            grad_bias = grad_fnl.sum(axis=1)
+        return grad_x, grad_weight, grad_bias
+
+    parents = (x, weight) if bias is None else (x, weight, bias)
+    result = Tensor._from_op(out, parents, backward, "conv2d")
+    return result
+
+
+# --------------------------------------------------------------------------
+# Pooling
+# --------------------------------------------------------------------------
+def _pool_geometry(data_shape, kernel_size, stride, padding, ceil_mode, fn_name):
+    """Validate pooling arguments; return (kh, kw, sh, sw, ph, pw, OH, OW)."""
+    kernel_h, kernel_w = as_pair(kernel_size, "kernel_size", fn_name)
+    if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0):
+        stride = (kernel_h, kernel_w)  # PyTorch: stride defaults to kernel_size
+    stride_h, stride_w = as_pair(stride, "stride", fn_name)
+    pad_h, pad_w = as_pair(padding, "padding", fn_name)
+    if min(kernel_h, kernel_w, stride_h, stride_w) < 1:
+        raise ValueError(f"{fn_name}(): kernel_size and stride must be positive, got "
+                         f"kernel_size={(kernel_h, kernel_w)}, stride={(stride_h, stride_w)}")
+    if pad_h < 0 or pad_w < 0 or pad_h > kernel_h // 2 or pad_w > kernel_w // 2:
+        raise ValueError(f"{fn_name}(): padding {(pad_h, pad_w)} must be between 0 and half "
+                         f"the kernel size {(kernel_h, kernel_w)} (as in PyTorch), so that "
+                         f"every window overlaps the input")
+    height, width = data_shape[2], data_shape[3]
+    out_h = conv_output_size(height, kernel_h, stride_h, pad_h, ceil_mode)
+    out_w = conv_output_size(width, kernel_w, stride_w, pad_w, ceil_mode)
+    _check_output_size(out_h, out_w, height, width, (kernel_h, kernel_w), (pad_h, pad_w),
+                       fn_name)
+    return kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, out_h, out_w
+
+
+def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """Max over each window, as ``torch.nn.functional.max_pool2d``.
+
+    Shapes: (N, C, H, W) or (C, H, W) -> (N, C, OH, OW). Padding counts as -inf.
+    With ``return_indices=True`` also returns the int64 flat index ``y * W + x``
+    of each maximum in its (H, W) plane. The gradient goes only to the maximum.
+    """
+    if as_pair(dilation, "dilation", "max_pool2d") != (1, 1):
+        raise NotImplementedError("max_pool2d(): only dilation=1 is implemented")
+    _check_float(x, "max_pool2d")
+    data, unbatched = _batched(x, "max_pool2d", "(N, C, H, W)")
+    geometry = _pool_geometry(data.shape, kernel_size, stride, padding, ceil_mode, "max_pool2d")
+    height, width = data.shape[2], data.shape[3]
+    out, argmax = kernels.max_pool2d_forward(np.ascontiguousarray(data), *geometry)
+
+    def backward(grad):
+        grad4 = np.ascontiguousarray(grad[None] if unbatched else grad)
+        grad_x = kernels.max_pool2d_backward(grad4, argmax, height, width)
+        return (grad_x[0] if unbatched else grad_x,)
+
+    result = Tensor._from_op(out[0] if unbatched else out, (x,), backward, "max_pool2d")
+    if return_indices:
+        return result, Tensor(argmax[0] if unbatched else argmax)
+    return result
+
+
+def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None) -> Tensor:
+    """Mean over each window, as ``torch.nn.functional.avg_pool2d``.
+
+    Shapes: (N, C, H, W) or (C, H, W) -> (N, C, OH, OW). Padding counts as 0;
+    ``count_include_pad`` decides whether padded entries count in the divisor;
+    ``divisor_override`` (a positive int) replaces the divisor altogether.
+    """
+    _check_float(x, "avg_pool2d")
+    data, unbatched = _batched(x, "avg_pool2d", "(N, C, H, W)")
+    geometry = _pool_geometry(data.shape, kernel_size, stride, padding, ceil_mode, "avg_pool2d")
+    if divisor_override is not None and (not isinstance(divisor_override, (int, np.integer))
+                                         or divisor_override <= 0):
+        raise ValueError(f"avg_pool2d(): divisor_override must be a positive int or None, "
+                         f"got {divisor_override!r}")
+    divisor = int(divisor_override or 0)  # the kernels read 0 as "no override"
+    height, width = data.shape[2], data.shape[3]
+    include_pad = bool(count_include_pad)
+    out = kernels.avg_pool2d_forward(np.ascontiguousarray(data), *geometry, include_pad, divisor)
+
+    def backward(grad):
+        grad4 = np.ascontiguousarray(grad[None] if unbatched else grad)
+        grad_x = kernels.avg_pool2d_backward(grad4, height, width, *geometry[:6], include_pad,
+                                             divisor)
+        return (grad_x[0] if unbatched else grad_x,)
+
+    return Tensor._from_op(out[0] if unbatched else out, (x,), backward, "avg_pool2d")
