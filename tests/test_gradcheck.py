@@ -65,6 +65,9 @@ def test_tuple_outputs_and_non_tensor_arguments_pass():
     res = gradcheck(lambda x, scale: (x * scale, x.exp().sum(dim=0)), (x, 2.5))
     assert res, res
     assert len(res.inputs) == 1
+    # integer outputs (argmax) have no gradient and are left out of L
+    res = gradcheck(lambda x: (x.exp(), x.argmax(dim=1)), x)
+    assert res, res
 
 
 def test_result_keeps_arrays_and_supports_lookup():
@@ -525,6 +528,8 @@ def test_fast_mode_passes_correct_ops_and_finds_a_planted_bug():
     res = gradcheck(matmul_transposed, (randn(4, 4), randn(4, 4, seed=1)), fast_mode=True)
     assert not res and res["a"].passed and not res["b"].passed
     assert "fast_mode=False" in flat(res)
+    res = gradcheck(square_missing_two, randn(4, 4), fast_mode=True)
+    assert res["a"].diagnosis.kind == "factor" and "analytic = 0.5 x numeric" in flat(res)
 
 
 def test_raise_exception_and_nothing_to_check():

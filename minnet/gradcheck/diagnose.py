@@ -309,11 +309,10 @@ def diagnose_directional(analytic: float, numeric: float, atol: float, rtol: flo
              "entry-by-entry diagnosis.")
     if abs(numeric) > atol and abs(analytic) > ZERO:
         c = analytic / numeric
-        if abs(c + 1) <= 1e-3:
-            return Diagnosis("sign", "The directional derivative has the wrong sign "
-                             "(analytic = -numeric).", rerun)
-        return Diagnosis("factor", f"The directional derivatives differ: analytic = {c:.6g} x "
-                         "numeric along a random direction.", rerun)
+        guess = _factor_diagnosis(c, {})
+        return Diagnosis(guess.kind, f"Along a random direction, analytic = {c:.6g} x numeric. "
+                         f"If that holds at every entry: {guess.message}",
+                         f"{guess.hint} To see which entries are wrong, {rerun}")
     if abs(analytic) <= ZERO:
         return Diagnosis("zero", "The analytic gradient is 0 along the random direction but the "
                          "numeric one is not: was the gradient computed at all?", rerun)

@@ -92,10 +92,12 @@ def _outputs(out, where: str) -> list:
                 f"{'' if len(outputs) == 1 else f' as output {k}'}, expected a Tensor (or a tuple "
                 "of Tensors). Hint: build the output with minnet ops (not NumPy) so gradients "
                 "can flow; for NumPy layers use check_backward().")
-        if o.dtype.kind != "f":
-            raise GradcheckError(f"gradcheck(): output {k} has dtype {o.dtype}; only floating-point "
-                                 "outputs have gradients.")
-    return outputs
+    differentiable = [o for o in outputs if o.dtype.kind == "f"]
+    if not differentiable:
+        raise GradcheckError(f"gradcheck(): {where} returned only non-floating outputs "
+                             f"({', '.join(str(o.dtype) for o in outputs)}); only floating-point "
+                             "outputs have gradients.")
+    return differentiable  # integer/bool outputs (argmax, masks) have no gradient: skipped
 
 
 def _output_weights(outputs: list, rng: np.random.Generator) -> list:
