@@ -1,0 +1,191 @@
+"""Module machinery (nn/module.py, nn/containers.py) exercised through real layers."""
+import numpy as np
+import pytest
+
+import minnet
+import minnet.nn as nn
+import minnet.nn.functional as F
+from minnet import Tensor
+
+
+class TwoLayer(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.Sequential(nn.Linear(4, 5), nn.BatchNorm1d(5), nn.ReLU())
+        self.dropout = nn.Dropout(0.5)
+        self.head = nn.Linear(5, 3)
+        self.register_buffer("scale", Tensor(np.array(2.0, dtype=np.float32)))
+        self.not_registered = [nn.Linear(2, 2)]  # a plain list hides modules (as in PyTorch)
+
+    def forward(self, x):
+        return self.head(self.dropout(self.encoder(x))) * self.scale
+
+
+def batch(n=6, features=4, seed=0, dtype=np.float32):
+    return Tensor(np.random.default_rng(seed).standard_normal((n, features)).astype(dtype))
+
+
+def test_registration_and_names():
+    model = TwoLayer()
+    assert [name for name, _ in model.named_parameters()] == [
+        "encoder.0.weight", "encoder.0.bias", "encoder.1.weight", "encoder.1.bias",
+        "head.weight", "head.bias"]
+    assert [name for name, _ in model.named_modules()] == [
+        "", "encoder", "encoder.0", "encoder.1", "encoder.2", "dropout", "head"]
+    assert [name for name, _ in model.named_children()] == ["encoder", "dropout", "head"]
+    assert [name for name, _ in model.named_buffers()] == [
+        "scale", "encoder.1.running_mean", "encoder.1.running_var",
+        "encoder.1.num_batches_tracked"]
+    assert "scale" in model.state_dict()
+    assert len(list(model.parameters())) == 6
+
+
+def test_shared_parameters_are_listed_once():
+    layer = nn.Linear(3, 3)
+    model = nn.Sequential(layer, nn.Tanh(), layer)
+    assert len(list(model.parameters())) == 2
+
+
+def test_train_eval_propagates_to_every_submodule():
+    model = TwoLayer()
+    model.eval()
+    assert all(not m.training for m in model.modules())
+    x = batch()
+    np.testing.assert_array_equal(model(x).data, model(x).data)  # deterministic in eval
+    model.train()
+    assert all(m.training for m in model.modules())
+    model.encoder.eval()
+    assert model.training and not model.encoder[1].training
+
+
+def test_ops_record_the_module_path():
+    model = nn.Sequential(nn.Linear(4, 3), nn.Sequential(nn.Tanh()))
+    out = model(batch())
+    assert out.module == "model.1.0 (Tanh)"
+    assert out._parents[0].module == "model.0 (Linear)"
+
+
+def test_forward_pre_hook_and_forward_hook():
+    layer = nn.Linear(4, 2)
+    calls = []
+
+    def pre(module, args):
+        calls.append(("pre", module, args[0].shape))
+        return (args[0] * 0,)  # replace the input
+
+    def post(module, args, output):
+        calls.append(("post", output.shape))
+        return output + 1  # replace the output
+
+    h1 = layer.register_forward_pre_hook(pre)
+    h2 = layer.register_forward_hook(post)
+    out = layer(batch())
+    np.testing.assert_allclose(out.data, np.broadcast_to(layer.bias.data + 1, (6, 2)))
+    assert calls == [("pre", layer, (6, 4)), ("post", (6, 2))]
+    h1.remove(), h2.remove()
+    layer(batch())
+    assert len(calls) == 2
+
+
+def test_full_backward_hook_reports_input_and_output_gradients():
+    layer = nn.Linear(4, 3).double()
+    seen = []
+    layer.register_full_backward_hook(
+        lambda module, grad_input, grad_output: seen.append((grad_input, grad_output)))
+    x = Tensor(np.random.default_rng(1).standard_normal((5, 4)), requires_grad=True)
+    upstream = np.random.default_rng(2).standard_normal((5, 3))
+    layer(x).backward(upstream)
+    assert len(seen) == 1
+    grad_input, grad_output = seen[0]
+    np.testing.assert_allclose(grad_output[0].data, upstream)
+    np.testing.assert_allclose(grad_input[0].data, upstream @ layer.weight.data)
+    np.testing.assert_allclose(x.grad.data, upstream @ layer.weight.data)
+
+
+def test_full_backward_hook_on_data_input_gives_none():
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU())
+    seen = []
+    model[0].register_full_backward_hook(lambda m, gi, go: seen.append((gi, go)))
+    F.cross_entropy(model(batch()), Tensor(np.array([0, 1, 2, 0, 1, 2]))).backward()
+    assert len(seen) == 1
+    assert seen[0][0] == (None,) and seen[0][1][0].shape == (6, 3)
+
+
+def test_zero_grad():
+    model = nn.Sequential(nn.Linear(4, 3))
+    F.mse_loss(model(batch()), Tensor(np.zeros((6, 3), dtype=np.float32))).backward()
+    assert model[0].weight.grad is not None
+    model.zero_grad(set_to_none=False)
+    np.testing.assert_array_equal(model[0].weight.grad.data, 0)
+    model.zero_grad()
+    assert model[0].weight.grad is None
+
+
+def test_gradients_accumulate_across_backward_calls():
+    layer = nn.Linear(4, 3)
+    x = batch()
+    layer(x).sum().backward()
+    once = layer.weight.grad.data.copy()
+    layer(x).sum().backward()
+    np.testing.assert_allclose(layer.weight.grad.data, 2 * once, rtol=1e-6)
+
+
+def test_double_and_float_convert_parameters_and_buffers():
+    model = TwoLayer().double()
+    assert all(p.dtype == np.float64 for p in model.parameters())
+    assert model.encoder[1].running_mean.dtype == np.float64
+    assert model.encoder[1].num_batches_tracked.dtype == np.int64  # integers stay integers
+    assert model(batch(dtype=np.float64)).dtype == np.float64
+    model.float()
+    assert all(p.dtype == np.float32 for p in model.parameters())
+    assert model.scale.dtype == np.float32
+
+
+def test_requires_grad_false_freezes_parameters():
+    model = nn.Sequential(nn.Linear(4, 3), nn.Linear(3, 2))
+    model[0].requires_grad_(False)
+    model(batch()).sum().backward()
+    assert model[0].weight.grad is None and model[1].weight.grad is not None
+
+
+def test_load_state_dict_strict_and_shape_errors():
+    model = nn.Sequential(nn.Linear(4, 3))
+    with pytest.raises(KeyError, match="missing keys"):
+        model.load_state_dict({"0.weight": np.zeros((3, 4))})
+    missing, unexpected = model.load_state_dict({"0.weight": np.zeros((3, 4)), "x": np.zeros(1)},
+                                                strict=False)
+    assert missing == ["0.bias"] and unexpected == ["x"]
+    with pytest.raises(ValueError, match="0.weight"):
+        model.load_state_dict({"0.weight": np.zeros((4, 3)), "0.bias": np.zeros(3)})
+
+
+def test_state_dict_keys_for_nested_models_match_pytorch():
+    model = nn.Sequential(nn.Sequential(nn.Linear(2, 2)), nn.BatchNorm2d(2))
+    assert list(model.state_dict()) == ["0.0.weight", "0.0.bias", "1.weight", "1.bias",
+                                        "1.running_mean", "1.running_var",
+                                        "1.num_batches_tracked"]
+
+
+def test_sequential_errors_and_indexing():
+    with pytest.raises(TypeError, match="instance"):
+        nn.Sequential(nn.ReLU)
+    model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+    assert isinstance(model[-1], nn.Linear) and len(model[1:]) == 2
+    # slicing keeps the original names, as in PyTorch
+    assert list(model[1:].state_dict()) == ["2.weight", "2.bias"]
+
+
+def test_training_step_reduces_loss():
+    minnet.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3))
+    x = batch(30)
+    y = Tensor(np.random.default_rng(3).integers(0, 3, size=30))
+    losses = []
+    for _ in range(20):
+        model.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        for p in model.parameters():
+            p.data -= 0.5 * p.grad.data
+        losses.append(loss.item())
+    assert losses[-1] < 0.9 * losses[0]
