@@ -23,6 +23,6 @@ from .random import manual_seed
 from . import ops
 from . import nn
 from . import data
-from .gradcheck import gradcheck
+from .gradcheck import check_backward, gradcheck, numerical_gradient, numerical_gradient_array, rel_error
 
 __version__ = "0.1.0"
