@@ -245,14 +245,16 @@ class Tensor:
         out._version_note = None
         stack = _state.module_stack
         out.module = stack[-1] if stack else None
-        if _state.grad_enabled and any(p.requires_grad for p in parents):
-            out.requires_grad = True
-            out._parents = tuple(parents)
-            out._backward = backward
-        else:
-            out.requires_grad = False
-            out._parents = ()
-            out._backward = None
+        out.requires_grad = False
+        out._parents = ()
+        out._backward = None
+        if _state.grad_enabled:
+            for parent in parents:
+                if parent.requires_grad:
+                    out.requires_grad = True
+                    out._parents = tuple(parents)
+                    out._backward = backward
+                    break
         for observer in _state.forward_observers:
             observer(out)
         return out
@@ -662,10 +664,16 @@ def _np_arg(fn, data, dim, keepdim):
     return np.expand_dims(result, dim) if keepdim else result
 
 
+_ops_module = None
+
+
 def _ops():
     """The ops namespace, imported lazily (ops import Tensor, so not at top level)."""
-    from . import ops
-    return ops
+    global _ops_module
+    if _ops_module is None:
+        from . import ops
+        _ops_module = ops
+    return _ops_module
 
 
 # --------------------------------------------------------------------------

@@ -446,3 +446,58 @@ def test_forward_and_backward_observers_see_every_op():
         _state.backward_observers.remove(on_backward)
     assert forward_ops == ["exp", "mul", "sum"]
     assert backward_ops == [("sum", (), 1), ("mul", (2,), 2), ("exp", (2,), 1)]
+
+
+# --------------------------------------------------------------------------
+# Tensor methods (each maps to an op)
+# --------------------------------------------------------------------------
+def test_every_tensor_method_matches_numpy_and_is_differentiable():
+    data = np.random.default_rng(1).uniform(0.5, 2.0, (3, 5))
+    other = np.random.default_rng(2).uniform(0.5, 2.0, (5,))
+    cases = [
+        (lambda t: t.add(2.0), data + 2.0), (lambda t: t.sub(other), data - other),
+        (lambda t: t.mul(other), data * other), (lambda t: t.div(2.0), data / 2.0),
+        (lambda t: t.neg(), -data), (lambda t: -t, -data), (lambda t: +t, data),
+        (lambda t: abs(t - 1.0), np.abs(data - 1.0)),
+        (lambda t: t.pow(3), data ** 3), (lambda t: t.square(), data ** 2),
+        (lambda t: t.matmul(minnet.tensor(np.ones((5, 2)))), data @ np.ones((5, 2))),
+        (lambda t: t.maximum(minnet.tensor(other)), np.maximum(data, other)),
+        (lambda t: t.minimum(minnet.tensor(other)), np.minimum(data, other)),
+        (lambda t: t.exp(), np.exp(data)), (lambda t: t.log(), np.log(data)),
+        (lambda t: t.sqrt(), np.sqrt(data)), (lambda t: t.abs(), data),
+        (lambda t: t.clip(0.7, 1.5), np.clip(data, 0.7, 1.5)),
+        (lambda t: t.clamp(min=1.0), np.maximum(data, 1.0)),
+        (lambda t: t.relu(), data), (lambda t: t.tanh(), np.tanh(data)),
+        (lambda t: t.sigmoid(), 1 / (1 + np.exp(-data))),
+        (lambda t: t.softmax(1), np.exp(data) / np.exp(data).sum(1, keepdims=True)),
+        (lambda t: t.log_softmax(0), data - np.log(np.exp(data).sum(0))),
+        (lambda t: t.sum(), data.sum()), (lambda t: t.mean(1), data.mean(1)),
+        (lambda t: t.var(0), data.var(0, ddof=1)), (lambda t: t.std(), data.std(ddof=1)),
+        (lambda t: t.amax(1), data.max(1)), (lambda t: t.amin(), data.min()),
+        (lambda t: t.max(), data.max()), (lambda t: t.min(1).values, data.min(1)),
+        (lambda t: t.logsumexp(1), np.log(np.exp(data).sum(1))),
+        (lambda t: t.reshape(5, 3), data.reshape(5, 3)), (lambda t: t.view(-1), data.ravel()),
+        (lambda t: t.reshape_as(minnet.zeros(15)), data.ravel()),
+        (lambda t: t.view_as(minnet.zeros(5, 3)), data.reshape(5, 3)),
+        (lambda t: t[0].expand(2, 5), np.broadcast_to(data[0], (2, 5))),
+        (lambda t: t[:, :1].expand_as(t), np.broadcast_to(data[:, :1], (3, 5))),
+        (lambda t: t.transpose(0, 1), data.T), (lambda t: t.t(), data.T),
+        (lambda t: t.T, data.T), (lambda t: t.permute(1, 0), data.T),
+        (lambda t: t.flatten(), data.ravel()), (lambda t: t.unsqueeze(0), data[None]),
+        (lambda t: t.unsqueeze(0).squeeze(), data), (lambda t: t.contiguous(), data),
+        (lambda t: t.clone(), data), (lambda t: t.double(), data),
+        (lambda t: t[1:, [0, 0]], data[1:, [0, 0]]),
+    ]
+    for i, (method, expected) in enumerate(cases):
+        x = minnet.tensor(data.copy(), requires_grad=True)
+        out = method(x)
+        np.testing.assert_allclose(out.data, expected, rtol=1e-12, err_msg=f"case {i}")
+        out.sum().backward()
+        assert x.grad is not None and x.grad.shape == x.shape, f"case {i}"
+
+
+def test_comparisons_and_argmax_are_not_differentiable():
+    x = leaf([1.0, 3.0, 2.0])
+    assert (x > 1.5).dtype == np.bool_ and not (x > 1.5).requires_grad
+    assert (x == 3.0).tolist() == [False, True, False]
+    assert x.argmax().item() == 1 and not x.argmax().requires_grad

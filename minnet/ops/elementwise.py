@@ -13,21 +13,28 @@ from ..tensor import Tensor, as_tensor
 from ._util import is_number, pair, python_scalar, require_tensor, unbroadcast
 
 
-def _broadcast_check(a: Tensor, b: Tensor, fn_name: str) -> None:
+def _broadcast_error(a: Tensor, b: Tensor, fn_name: str) -> ValueError:
     """A clear message instead of NumPy's when two shapes cannot broadcast."""
-    try:
-        np.broadcast_shapes(a.shape, b.shape)
-    except ValueError:
-        raise ValueError(
-            f"{fn_name}(): shapes {a.shape} and {b.shape} cannot be broadcast together. "
-            "Broadcasting aligns shapes from the right; each pair of sizes must be equal "
-            "or one of them 1. Hint: use unsqueeze/reshape to add size-1 dims.") from None
+    return ValueError(
+        f"{fn_name}(): shapes {a.shape} and {b.shape} cannot be broadcast together. "
+        "Broadcasting aligns shapes from the right; each pair of sizes must be equal "
+        "or one of them 1. Hint: use unsqueeze/reshape to add size-1 dims.")
+
+
+def _broadcast_check(a: Tensor, b: Tensor, fn_name: str) -> None:
+    if a.shape != b.shape:
+        try:
+            np.broadcast_shapes(a.shape, b.shape)
+        except ValueError:
+            raise _broadcast_error(a, b, fn_name) from None
 
 
 def add(a, b) -> Tensor:
     a, b = pair(a, b)
-    _broadcast_check(a, b, "add")
-    out = a.data + b.data
+    try:
+        out = a.data + b.data
+    except ValueError:
+        raise _broadcast_error(a, b, "add") from None
 
     def backward(grad):
         # d(a+b)/da = d(a+b)/db = 1
@@ -39,8 +46,10 @@ def add(a, b) -> Tensor:
 
 def sub(a, b) -> Tensor:
     a, b = pair(a, b)
-    _broadcast_check(a, b, "sub")
-    out = a.data - b.data
+    try:
+        out = a.data - b.data
+    except ValueError:
+        raise _broadcast_error(a, b, "sub") from None
 
     def backward(grad):
         return (unbroadcast(grad, a.shape) if a.requires_grad else None,
@@ -51,8 +60,10 @@ def sub(a, b) -> Tensor:
 
 def mul(a, b) -> Tensor:
     a, b = pair(a, b)
-    _broadcast_check(a, b, "mul")
-    out = a.data * b.data
+    try:
+        out = a.data * b.data
+    except ValueError:
+        raise _broadcast_error(a, b, "mul") from None
 
     def backward(grad):
         # product rule: d(ab)/da = b, d(ab)/db = a
@@ -64,8 +75,10 @@ def mul(a, b) -> Tensor:
 
 def div(a, b) -> Tensor:
     a, b = pair(a, b)
-    _broadcast_check(a, b, "div")
-    out = a.data / b.data
+    try:
+        out = a.data / b.data
+    except ValueError:
+        raise _broadcast_error(a, b, "div") from None
 
     def backward(grad):
         # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2 = -out/b

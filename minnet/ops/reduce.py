@@ -27,6 +27,8 @@ MinResult = namedtuple("min", ["values", "indices"])
 def _axes(a: Tensor, dim, keepdim, axis, keepdims, fn_name: str):
     """Resolve the dim arguments of a reduction to (axes, keepdim); axes None = all."""
     require_tensor(a, fn_name)
+    if dim is None and axis is None and keepdims is None:
+        return None, bool(keepdim)  # the common case: reduce everything
     dim, keepdim = resolve_dim(dim, axis, keepdim, keepdims, fn_name)
     if dim == ():
         dim = None  # PyTorch: an empty dim list reduces over every dim
@@ -54,7 +56,7 @@ def _require_nonempty(a: Tensor, axes, fn_name: str) -> None:
 def sum(a: Tensor, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
     """Sum over ``dim`` (all dims when None)."""
     axes, keepdim = _axes(a, dim, keepdim, axis, keepdims, "sum")
-    out = np.sum(a.data, axis=axes, keepdims=keepdim)
+    out = a.data.sum(axis=axes, keepdims=keepdim)
 
     def backward(grad):
         # every summed entry contributed with weight 1: copy the gradient to each
@@ -67,7 +69,7 @@ def mean(a: Tensor, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Ten
     """Average over ``dim`` (all dims when None)."""
     axes, keepdim = _axes(a, dim, keepdim, axis, keepdims, "mean")
     _require_float(a, "mean")
-    out = np.mean(a.data, axis=axes, keepdims=keepdim)
+    out = a.data.mean(axis=axes, keepdims=keepdim)
     count = _reduced_count(a.shape, axes)
 
     def backward(grad):
