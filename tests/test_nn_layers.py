@@ -65,6 +65,11 @@ def test_linear_shape_error_names_layer_path_and_hint():
     assert "Hint" in message and "in_features=63" in message
 
 
+def test_linear_rejects_integer_input():
+    with pytest.raises(TypeError, match=r"x.float\(\)"):
+        nn.Linear(3, 2)(Tensor(np.zeros((4, 3), dtype=np.int64)))
+
+
 def test_linear_error_suggests_flatten_for_image_input():
     with pytest.raises(ValueError, match="Flatten"):
         nn.Linear(12, 2)(Tensor(np.zeros((4, 3, 2, 2), dtype=np.float32)))
