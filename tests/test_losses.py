@@ -337,6 +337,9 @@ def test_other_loss_errors():
         F.binary_cross_entropy_with_logits(Tensor(np.ones((3, 1))), Tensor(np.ones(3)))
     with pytest.raises(ValueError, match="weight"):
         F.cross_entropy(logits64(), labels(), weight=Tensor(np.ones(4)))
+    for loss_fn in (F.cross_entropy, F.nll_loss, F.mse_loss, F.binary_cross_entropy_with_logits):
+        with pytest.raises(TypeError, match="must be a Tensor"):
+            loss_fn(np.zeros((2, 3)), labels())
 
 
 # -- modules ------------------------------------------------------------------------------------------

@@ -34,6 +34,12 @@ def check_reduction(reduction: str, fn_name: str) -> None:
         raise ValueError(f"{fn_name}(): reduction must be one of {REDUCTIONS}, got {reduction!r}")
 
 
+def _require_tensor(input, fn_name: str) -> None:
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{fn_name}(): input must be a Tensor (the model's output), got "
+                        f"{type(input).__name__}. Hint: wrap arrays with minnet.tensor(...).")
+
+
 def _as_float_tensor(value, like: Tensor, fn_name: str, what: str) -> Tensor:
     """Coerce an optional argument (weight, target, pos_weight) to a Tensor of like's dtype."""
     tensor = value if isinstance(value, Tensor) else Tensor(np.asarray(value))
@@ -148,6 +154,7 @@ def _weighted_class_loss(input: Tensor, target: Tensor, log_probs_of, weight, ig
     also used for the label-smoothing term). Gradient w.r.t. logits:
     coef_i.sum() * softmax_i - coef_i; w.r.t. log-probs: -coef_i.
     """
+    _require_tensor(input, fn_name)
     check_reduction(reduction, fn_name)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{fn_name}(): label_smoothing must be in [0, 1], got {label_smoothing}")
@@ -200,6 +207,7 @@ def cross_entropy(input: Tensor, target, weight=None, ignore_index: int = -100,
     input: logits (N, C), (N, C, d1, ...) or (C,). target: class indices (N,) /
     (N, d1, ...) / (), or class probabilities with the input's shape.
     """
+    _require_tensor(input, "cross_entropy")
     target = target if isinstance(target, Tensor) else Tensor(np.asarray(target))
     if target.data.dtype.kind == "f" and target.shape == input.shape and input.ndim >= 1:
         return _soft_cross_entropy(input, target, weight, reduction, label_smoothing)
@@ -256,8 +264,7 @@ def _soft_cross_entropy(input: Tensor, target: Tensor, weight, reduction: str,
 # --------------------------------------------------------------------------
 def _regression_pair(input: Tensor, target, fn_name: str) -> tuple:
     """Coerce target, check broadcasting, and warn when shapes differ (as PyTorch does)."""
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{fn_name}(): input must be a Tensor, got {type(input).__name__}")
+    _require_tensor(input, fn_name)
     target = _as_float_tensor(target, input, fn_name, "target")
     try:
         out_shape = np.broadcast_shapes(input.shape, target.shape)
@@ -330,6 +337,7 @@ def smooth_l1_loss(input: Tensor, target, reduction: str = "mean", beta: float =
 # Binary classification
 # --------------------------------------------------------------------------
 def _binary_pair(input: Tensor, target, weight, fn_name: str) -> tuple:
+    _require_tensor(input, fn_name)
     target = _as_float_tensor(target, input, fn_name, "target")
     if target.shape != input.shape:
         raise ValueError(f"{fn_name}(): target size {target.shape} must be the same as input size "
