@@ -106,15 +106,15 @@ class no_grad:
         return super().__new__(cls)
 
     def __init__(self, func=None):
-        self._previous = None
+        self._previous = []  # a stack, so one instance can be entered re-entrantly
 
     def __enter__(self):
-        self._previous = _state.grad_enabled
+        self._previous.append(_state.grad_enabled)
         _state.grad_enabled = self._mode
         return self
 
     def __exit__(self, *exc):
-        _state.grad_enabled = self._previous
+        _state.grad_enabled = self._previous.pop()
         return False
 
     def __call__(self, func):
@@ -307,6 +307,9 @@ class Tensor:
 
     def retain_grad(self) -> "Tensor":
         """Keep ``.grad`` for this non-leaf tensor after backward (for inspection)."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad(): this tensor does not require grad, so it will "
+                               "never receive a gradient")
         self._retains_grad = True
         return self
 

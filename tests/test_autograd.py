@@ -160,6 +160,15 @@ def test_set_grad_enabled_call_context_and_decorator():
     assert (x * 2).requires_grad
 
 
+def test_one_no_grad_object_can_be_entered_twice():
+    guard = minnet.no_grad()
+    with guard:
+        with guard:
+            assert not minnet.is_grad_enabled()
+        assert not minnet.is_grad_enabled()
+    assert minnet.is_grad_enabled()
+
+
 def test_no_grad_restores_mode_after_exception():
     with pytest.raises(ValueError):
         with minnet.no_grad():
@@ -275,6 +284,11 @@ def test_hook_returning_none_keeps_gradient_and_bad_shape_fails():
 def test_hook_needs_requires_grad():
     with pytest.raises(RuntimeError, match="doesn't require"):
         minnet.tensor([1.0]).register_hook(lambda g: g)
+
+
+def test_retain_grad_needs_requires_grad():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        minnet.tensor([1.0]).retain_grad()
 
 
 def test_retain_grad_keeps_intermediate_gradient():
