@@ -1,0 +1,214 @@
+"""LR schedulers: sequences against closed-form values and against PyTorch 2.13.
+
+Each sequence lists ``get_last_lr()[0]`` right after construction and then
+after each ``optimizer.step(); scheduler.step()``. The ``TORCH_*`` literals were
+produced once by torch.optim.lr_scheduler with the same arguments.
+"""
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+from minnet import optim
+from minnet.nn import Parameter
+from minnet.optim import lr_scheduler as L
+
+TORCH_STEP = [0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.025, 0.025, 0.025, 0.0125, 0.0125]
+TORCH_COSINE = [0.1, 0.08681980515339464, 0.05500000000000001, 0.023180194846605363, 0.01,
+                0.023180194846605363, 0.05500000000000002, 0.08681980515339469,
+                0.10000000000000006, 0.0868198051533947, 0.05500000000000005,
+                0.023180194846605412, 0.01]
+TORCH_MULTISTEP = [0.1, 0.1, 0.010000000000000002, 0.010000000000000002, 0.010000000000000002,
+                   0.00010000000000000005, 0.00010000000000000005, 0.00010000000000000005]
+PLATEAU_METRICS = [1.0, 0.9, 0.95, 0.95, 0.95, 0.5, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6]
+TORCH_PLATEAU = [0.1, 0.1, 0.1, 0.1, 0.1, 0.010000000000000002, 0.010000000000000002,
+                 0.010000000000000002, 0.010000000000000002, 0.0010000000000000002,
+                 0.0010000000000000002, 0.0010000000000000002, 0.00010000000000000003]
+TORCH_PLATEAU_COOLDOWN = [0.1, 0.1, 0.1, 0.1, 0.010000000000000002, 0.010000000000000002,
+                          0.010000000000000002, 0.010000000000000002, 0.002, 0.002, 0.002,
+                          0.002, 0.002]
+MAX_METRICS = [1.0, 1.05, 1.05, 1.2, 1.2, 1.2]
+TORCH_PLATEAU_MAX_REL = [0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.05]
+TORCH_PLATEAU_MAX_ABS = [0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.025]
+
+
+def make_optimizer(lr=0.1, groups=None):
+    if groups is None:
+        return optim.SGD([Parameter(np.zeros(1))], lr=lr)
+    return optim.SGD([{"params": [Parameter(np.zeros(1))], "lr": g} for g in groups], lr=lr)
+
+
+def lr_sequence(make_scheduler, epochs, metrics=None, lr=0.1):
+    opt = make_optimizer(lr)
+    scheduler = make_scheduler(opt)
+    lrs = [scheduler.get_last_lr()[0]]
+    for epoch in range(epochs):
+        opt.step()
+        scheduler.step() if metrics is None else scheduler.step(metrics[epoch])
+        lrs.append(scheduler.get_last_lr()[0])
+        assert opt.param_groups[0]["lr"] == lrs[-1]
+    return lrs
+
+
+def test_step_lr():
+    lrs = lr_sequence(lambda o: L.StepLR(o, step_size=3, gamma=0.5), 10)
+    by_hand = [0.1 * 0.5 ** (epoch // 3) for epoch in range(11)]
+    np.testing.assert_allclose(lrs, by_hand, rtol=1e-15)
+    assert lrs == TORCH_STEP
+
+
+def test_exponential_lr():
+    lrs = lr_sequence(lambda o: L.ExponentialLR(o, gamma=0.9), 5)
+    np.testing.assert_allclose(lrs, [0.1 * 0.9 ** e for e in range(6)], rtol=1e-14)
+    assert lrs[1] == 0.1 * 0.9 and lrs[2] == 0.1 * 0.9 * 0.9  # chained products, as PyTorch
+
+
+def test_cosine_annealing_follows_the_cosine_and_goes_back_up():
+    t_max, eta_min = 4, 0.01
+    lrs = lr_sequence(lambda o: L.CosineAnnealingLR(o, T_max=t_max, eta_min=eta_min), 12)
+    by_hand = [eta_min + (0.1 - eta_min) * (1 + math.cos(math.pi * e / t_max)) / 2
+               for e in range(13)]
+    np.testing.assert_allclose(lrs, by_hand, rtol=1e-12)
+    assert lrs[4] == pytest.approx(eta_min) and lrs[8] == pytest.approx(0.1)
+    np.testing.assert_allclose(lrs, TORCH_COSINE, rtol=1e-14)
+
+
+def test_multistep_lr_with_a_repeated_milestone():
+    lrs = lr_sequence(lambda o: L.MultiStepLR(o, milestones=[2, 5, 5], gamma=0.1), 7)
+    np.testing.assert_allclose(lrs, TORCH_MULTISTEP, rtol=1e-14)
+    np.testing.assert_allclose(lrs, [0.1, 0.1, 0.01, 0.01, 0.01, 1e-4, 1e-4, 1e-4], rtol=1e-12)
+
+
+def test_lambda_lr_per_group():
+    opt = make_optimizer(groups=[0.1, 1.0])
+    scheduler = L.LambdaLR(opt, [lambda e: 1 / (e + 1), lambda e: 0.5 ** e])
+    for _ in range(3):
+        opt.step()
+        scheduler.step()
+    assert scheduler.get_last_lr() == [pytest.approx(0.1 / 4), pytest.approx(0.125)]
+    assert "lr_lambdas" not in scheduler.state_dict()
+
+
+def test_schedulers_act_on_every_group_from_its_own_base_lr():
+    opt = make_optimizer(groups=[0.1, 0.02])
+    scheduler = L.StepLR(opt, step_size=1, gamma=0.5)
+    assert scheduler.base_lrs == [0.1, 0.02]
+    assert [g["initial_lr"] for g in opt.param_groups] == [0.1, 0.02]
+    opt.step()
+    scheduler.step()
+    assert scheduler.get_last_lr() == [0.05, 0.01]
+
+
+def test_step_with_epoch_uses_the_closed_form_and_warns():
+    opt = make_optimizer()
+    scheduler = L.CosineAnnealingLR(opt, T_max=10)
+    opt.step()
+    with pytest.warns(UserWarning, match="epoch parameter"):
+        scheduler.step(5)
+    assert scheduler.get_last_lr()[0] == pytest.approx(0.05)
+
+
+def test_warning_when_scheduler_steps_before_the_optimizer():
+    opt = make_optimizer()
+    scheduler = L.StepLR(opt, step_size=2)
+    with pytest.warns(UserWarning, match="before `optimizer.step\\(\\)`"):
+        scheduler.step()
+    opt2 = make_optimizer()
+    scheduler2 = L.StepLR(opt2, step_size=2)
+    opt2.step()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scheduler2.step()
+
+
+def test_scheduler_state_dict_resumes():
+    opt = make_optimizer()
+    scheduler = L.CosineAnnealingLR(opt, T_max=6, eta_min=0.001)
+    for _ in range(3):
+        opt.step()
+        scheduler.step()
+    saved_scheduler, saved_optimizer = scheduler.state_dict(), opt.state_dict()
+    assert "optimizer" not in saved_scheduler and saved_scheduler["last_epoch"] == 3
+    rest = []
+    for _ in range(3):
+        opt.step()
+        scheduler.step()
+        rest.append(scheduler.get_last_lr()[0])
+
+    opt2 = make_optimizer(lr=0.5)
+    opt2.load_state_dict(saved_optimizer)  # brings lr and initial_lr back
+    scheduler2 = L.CosineAnnealingLR(opt2, T_max=6, eta_min=0.001, last_epoch=2)
+    scheduler2.load_state_dict(saved_scheduler)
+    resumed = []
+    for _ in range(3):
+        opt2.step()
+        scheduler2.step()
+        resumed.append(scheduler2.get_last_lr()[0])
+    np.testing.assert_allclose(resumed, rest, rtol=1e-12)
+
+
+def test_resuming_without_initial_lr_is_a_clear_error():
+    with pytest.raises(KeyError, match="initial_lr"):
+        L.StepLR(make_optimizer(), step_size=2, last_epoch=4)
+
+
+def test_reduce_lr_on_plateau_patience():
+    lrs = lr_sequence(lambda o: L.ReduceLROnPlateau(o, patience=2), len(PLATEAU_METRICS),
+                      metrics=PLATEAU_METRICS)
+    # 1.0 best, 0.9 best, then three bad epochs (> patience 2): reduce after the 5th metric
+    assert lrs[:5] == [0.1] * 5 and lrs[5] == pytest.approx(0.01)
+    np.testing.assert_allclose(lrs, TORCH_PLATEAU, rtol=1e-15)
+
+
+def test_reduce_lr_on_plateau_cooldown_and_min_lr():
+    lrs = lr_sequence(lambda o: L.ReduceLROnPlateau(o, patience=1, cooldown=2, min_lr=0.002),
+                      len(PLATEAU_METRICS), metrics=PLATEAU_METRICS)
+    np.testing.assert_allclose(lrs, TORCH_PLATEAU_COOLDOWN, rtol=1e-15)
+    assert min(lrs) == 0.002  # floored at min_lr
+
+
+def test_reduce_lr_on_plateau_max_mode_rel_and_abs_thresholds():
+    rel = lr_sequence(lambda o: L.ReduceLROnPlateau(o, mode="max", patience=1, factor=0.5),
+                      len(MAX_METRICS), metrics=MAX_METRICS)
+    # 1.05 beats 1.0 by more than 0.01% (rel) but not by 0.1 (abs)
+    absolute = lr_sequence(lambda o: L.ReduceLROnPlateau(o, mode="max", patience=1, factor=0.5,
+                                                         threshold=0.1, threshold_mode="abs"),
+                           len(MAX_METRICS), metrics=MAX_METRICS)
+    assert rel == TORCH_PLATEAU_MAX_REL
+    assert absolute == TORCH_PLATEAU_MAX_ABS
+
+
+def test_reduce_lr_on_plateau_eps_skips_tiny_changes():
+    opt = make_optimizer(lr=1e-8)
+    scheduler = L.ReduceLROnPlateau(opt, patience=0)
+    scheduler.step(1.0)
+    scheduler.step(2.0)  # bad epoch > patience: 1e-8 -> 1e-9 is a change below eps=1e-8
+    assert opt.param_groups[0]["lr"] == 1e-8
+
+
+def test_reduce_lr_on_plateau_state_dict_and_errors():
+    opt = make_optimizer()
+    scheduler = L.ReduceLROnPlateau(opt, patience=3)
+    for metric in (1.0, 2.0, 2.0):
+        scheduler.step(metric)
+    state = scheduler.state_dict()
+    assert state["best"] == 1.0 and state["num_bad_epochs"] == 2
+    other = L.ReduceLROnPlateau(make_optimizer(), patience=3)
+    other.load_state_dict(state)
+    assert other.best == 1.0 and other.num_bad_epochs == 2 and other.last_epoch == 3
+    with pytest.raises(ValueError, match="Factor should be < 1.0"):
+        L.ReduceLROnPlateau(opt, factor=2.0)
+    with pytest.raises(ValueError, match="mode"):
+        L.ReduceLROnPlateau(opt, mode="minimum")
+    with pytest.raises(ValueError, match="expected 1 min_lrs"):
+        L.ReduceLROnPlateau(opt, min_lr=[0.1, 0.2])
+    with pytest.raises(TypeError, match="metric"):
+        scheduler.step("loss")
+
+
+def test_scheduler_needs_an_optimizer():
+    with pytest.raises(TypeError, match="is not an Optimizer"):
+        L.StepLR([Parameter(np.zeros(1))], step_size=2)
+    with pytest.raises(ValueError, match="T_max"):
+        L.CosineAnnealingLR(make_optimizer(), T_max=0)
