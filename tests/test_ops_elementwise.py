@@ -193,3 +193,12 @@ def test_operators_with_numpy_on_the_left():
     assert isinstance(y, minnet.Tensor)
     y.sum().backward()
     np.testing.assert_array_equal(x.grad.data, [3.0, 4.0])
+
+
+def test_integer_inputs_give_float32_like_pytorch():
+    ints = minnet.tensor([1, 2, 4])
+    for out in (ints / 2, ints / ints, ops.exp(ints), ops.log(ints), ops.sqrt(ints), ints ** 0.5,
+                ops.sigmoid(ints), ops.tanh(ints), ops.softmax(ints, 0), ops.elu(ints)):
+        assert out.dtype == np.float32
+    np.testing.assert_allclose((ints / 2).data, [0.5, 1.0, 2.0])
+    assert (ints * 2).dtype == np.int64 and (ints + ints).dtype == np.int64

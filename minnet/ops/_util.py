@@ -49,6 +49,17 @@ def pair(a, b) -> tuple:
     return a, b
 
 
+def as_float(a: Tensor) -> Tensor:
+    """Integer/bool tensors -> float32 (the default dtype) before a float-valued op.
+
+    NumPy would give float64 for ``exp(int_array)`` or ``int_array / 2``;
+    PyTorch gives its default float dtype, float32.
+    """
+    if a.data.dtype.kind in "iub":
+        return Tensor(a.data.astype(np.float32))
+    return a
+
+
 def is_number(value) -> bool:
     return isinstance(value, numbers.Number) and not isinstance(value, bool) \
         or isinstance(value, np.generic) and value.dtype.kind in "iuf"

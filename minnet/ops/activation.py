@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 
 from ..tensor import Tensor
-from ._util import require_tensor, single_dim
+from ._util import as_float, require_tensor, single_dim
 
 
 def relu(a: Tensor) -> Tensor:
@@ -42,6 +42,7 @@ def leaky_relu(a: Tensor, negative_slope: float = 0.01) -> Tensor:
 
 def elu(a: Tensor, alpha: float = 1.0) -> Tensor:
     """a where a > 0, else ``alpha * (exp(a) - 1)``."""
+    a = as_float(a)
     positive = a.data > 0
     # exp only of the non-positive part: exp of a large positive entry would overflow
     exp_negative = np.exp(np.minimum(a.data, 0))
@@ -55,6 +56,7 @@ def elu(a: Tensor, alpha: float = 1.0) -> Tensor:
 
 
 def tanh(a: Tensor) -> Tensor:
+    a = as_float(a)
     out = np.tanh(a.data)
 
     def backward(grad):
@@ -65,6 +67,7 @@ def tanh(a: Tensor) -> Tensor:
 
 def sigmoid(a: Tensor) -> Tensor:
     """1 / (1 + exp(-a)), computed without overflow for any a."""
+    a = as_float(a)
     # with e = exp(-|a|) in (0, 1]:  sigmoid(a) = 1/(1+e) for a >= 0, e/(1+e) for a < 0
     e = np.exp(-np.abs(a.data))
     out = np.where(a.data >= 0, 1 / (1 + e), e / (1 + e))
@@ -87,7 +90,7 @@ def _softmax_dim(a: Tensor, dim, fn_name: str):
 
 def softmax(a: Tensor, dim=None) -> Tensor:
     """exp(a) / sum(exp(a)) along ``dim``: each slice becomes a probability vector."""
-    require_tensor(a, "softmax")
+    a = as_float(require_tensor(a, "softmax"))
     axis = _softmax_dim(a, dim, "softmax")
     shifted = a.data - np.max(a.data, axis=axis, keepdims=True)  # largest entry -> exp(0)
     e = np.exp(shifted)
@@ -102,7 +105,7 @@ def softmax(a: Tensor, dim=None) -> Tensor:
 
 def log_softmax(a: Tensor, dim=None) -> Tensor:
     """a - logsumexp(a) along ``dim``, computed stably."""
-    require_tensor(a, "log_softmax")
+    a = as_float(require_tensor(a, "log_softmax"))
     axis = _softmax_dim(a, dim, "log_softmax")
     shifted = a.data - np.max(a.data, axis=axis, keepdims=True)
     out = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))

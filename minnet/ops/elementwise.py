@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..tensor import Tensor, as_tensor
-from ._util import is_number, pair, python_scalar, require_tensor, unbroadcast
+from ._util import as_float, is_number, pair, python_scalar, require_tensor, unbroadcast
 
 
 def _broadcast_error(a: Tensor, b: Tensor, fn_name: str) -> ValueError:
@@ -75,6 +75,8 @@ def mul(a, b) -> Tensor:
 
 def div(a, b) -> Tensor:
     a, b = pair(a, b)
+    if a.data.dtype.kind in "iub" and b.data.dtype.kind in "iub":
+        a, b = as_float(a), as_float(b)  # true division of integers gives float32
     try:
         out = a.data / b.data
     except ValueError:
@@ -143,6 +145,7 @@ def _pow_scalar_exponent(a: Tensor, p) -> Tensor:
 
 
 def exp(a: Tensor) -> Tensor:
+    a = as_float(a)
     out = np.exp(a.data)
 
     def backward(grad):
@@ -152,6 +155,7 @@ def exp(a: Tensor) -> Tensor:
 
 
 def log(a: Tensor) -> Tensor:
+    a = as_float(a)
     out = np.log(a.data)
 
     def backward(grad):
@@ -161,6 +165,7 @@ def log(a: Tensor) -> Tensor:
 
 
 def sqrt(a: Tensor) -> Tensor:
+    a = as_float(a)
     out = np.sqrt(a.data)
 
     def backward(grad):
