@@ -93,9 +93,10 @@ def clip_grad_norm_(parameters: _Parameters, max_norm: float, norm_type: float =
             f"disable this error and scale the gradients by the non-finite norm anyway, set "
             f"`error_if_nonfinite=False`")
     clip_coef = np.minimum(dtype.type(max_norm) / (total_norm + dtype.type(1e-6)), dtype.type(1.0))
-    for grad in grads:
-        # in place, as PyTorch's mul_: the .grad objects the optimizer reads are the same
-        grad.data *= clip_coef.astype(grad.data.dtype)
+    with np.errstate(invalid="ignore"):  # inf * 0 = nan is the documented outcome here
+        for grad in grads:
+            # in place, as PyTorch's mul_: the .grad objects the optimizer reads are the same
+            grad.data *= clip_coef.astype(grad.data.dtype)
     return wrap_array(total_norm)
 
 
