@@ -165,11 +165,12 @@ def conv2d(x: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride=1, p
             grad_weight = (grad_fnl @ saved_cols.T).reshape(weight.shape)
         if bias is not None and bias.requires_grad:
             grad_bias = grad_fnl.sum(axis=1)
+        if bias is None:
+            return grad_x, grad_weight
         return grad_x, grad_weight, grad_bias
 
     parents = (x, weight) if bias is None else (x, weight, bias)
-    result = Tensor._from_op(out, parents, backward, "conv2d")
-    return result
+    return Tensor._from_op(out, parents, backward, "conv2d")
 
 
 # --------------------------------------------------------------------------

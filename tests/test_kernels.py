@@ -1,0 +1,259 @@
+"""Every Numba kernel equals its NumPy reference; dispatch, laziness and the disk cache."""
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from minnet import kernels
+from minnet.ops.conv import conv_output_size
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DTYPES = [np.float32, np.float64]
+
+# (N, C, H, W, kh, kw, stride_h, stride_w, pad_h, pad_w): odd, prime and degenerate sizes
+CONV_GEOMETRIES = [
+    (2, 3, 7, 5, 3, 3, 1, 1, 1, 1),
+    (3, 2, 11, 13, 3, 2, 2, 3, 1, 0),
+    (1, 5, 5, 7, 5, 3, 2, 1, 2, 1),
+    (2, 1, 4, 4, 1, 1, 1, 1, 0, 0),
+    (1, 2, 3, 3, 3, 3, 3, 3, 0, 0),   # a single output position
+    (2, 3, 6, 9, 2, 4, 3, 2, 0, 3),   # padding wider than the kernel's half
+]
+
+# (N, C, H, W, kh, kw, stride_h, stride_w, pad_h, pad_w, ceil_mode)
+POOL_GEOMETRIES = [
+    (2, 3, 8, 8, 2, 2, 2, 2, 0, 0, False),
+    (3, 2, 7, 5, 3, 3, 2, 2, 1, 1, False),
+    (1, 5, 11, 13, 3, 2, 2, 3, 1, 0, True),
+    (2, 2, 5, 7, 2, 3, 1, 2, 1, 1, True),
+    (1, 1, 3, 3, 3, 3, 1, 1, 1, 1, False),
+]
+
+
+def both(name):
+    return kernels.kernel(name, jit=True), kernels.kernel(name, jit=False)
+
+
+def random_array(rng, shape, dtype):
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def assert_same(jit_result, reference, dtype):
+    assert jit_result.dtype == reference.dtype == np.dtype(dtype)
+    assert jit_result.shape == reference.shape
+    # sums may be added in another order (and in float64 inside the kernels)
+    tolerance = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(jit_result, reference, rtol=tolerance, atol=tolerance)
+
+
+def conv_sizes(geometry):
+    n, c, h, w, kh, kw, sh, sw, ph, pw = geometry
+    return conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw)
+
+
+# --------------------------------------------------------------------------
+# convolution kernels
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("geometry", CONV_GEOMETRIES)
+def test_im2col_and_col2im_match_reference(geometry, dtype):
+    rng = np.random.default_rng(1)
+    n, c, h, w, kh, kw, sh, sw, ph, pw = geometry
+    out_h, out_w = conv_sizes(geometry)
+    args = (kh, kw, sh, sw, ph, pw, out_h, out_w)
+    x = random_array(rng, (n, c, h, w), dtype)
+    jit, ref = both("im2col")
+    cols = ref(x, *args)
+    assert cols.shape == (c * kh * kw, n * out_h * out_w)
+    np.testing.assert_array_equal(jit(x, *args), cols)  # pure copies: exactly equal
+    grad_cols = random_array(rng, cols.shape, dtype)
+    jit, ref = both("col2im")
+    assert_same(jit(grad_cols, n, c, h, w, *args), ref(grad_cols, n, c, h, w, *args), dtype)
+
+
+@pytest.mark.parametrize("geometry", CONV_GEOMETRIES[:3])
+def test_col2im_is_the_adjoint_of_im2col(geometry):
+    """<im2col(x), g> == <x, col2im(g)>: that is what makes col2im the backward."""
+    rng = np.random.default_rng(2)
+    n, c, h, w, kh, kw, sh, sw, ph, pw = geometry
+    args = (kh, kw, sh, sw, ph, pw) + conv_sizes(geometry)
+    x = rng.standard_normal((n, c, h, w))
+    cols = kernels.kernel("im2col", jit=True)(x, *args)
+    g = rng.standard_normal(cols.shape)
+    back = kernels.kernel("col2im", jit=True)(g, n, c, h, w, *args)
+    assert np.isclose(np.sum(cols * g), np.sum(x * back), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("geometry", CONV_GEOMETRIES)
+def test_direct_conv_kernels_match_reference_and_im2col(geometry, dtype):
+    rng = np.random.default_rng(3)
+    n, c, h, w, kh, kw, sh, sw, ph, pw = geometry
+    out_h, out_w = conv_sizes(geometry)
+    n_filters = 4
+    x = random_array(rng, (n, c, h, w), dtype)
+    weight = random_array(rng, (n_filters, c, kh, kw), dtype)
+    jit, ref = both("conv2d_forward")
+    out = jit(x, weight, sh, sw, ph, pw, out_h, out_w)
+    assert_same(out, ref(x, weight, sh, sw, ph, pw, out_h, out_w), dtype)
+    # the same numbers as the im2col route
+    cols = kernels.kernel("im2col", jit=False)(x, kh, kw, sh, sw, ph, pw, out_h, out_w)
+    via_cols = (weight.reshape(n_filters, -1) @ cols).reshape(n_filters, n, out_h, out_w)
+    assert_same(out, via_cols.transpose(1, 0, 2, 3), dtype)
+
+    grad_out = random_array(rng, out.shape, dtype)
+    jit, ref = both("conv2d_grad_input")
+    assert_same(jit(grad_out, weight, h, w, sh, sw, ph, pw),
+                ref(grad_out, weight, h, w, sh, sw, ph, pw), dtype)
+    jit, ref = both("conv2d_grad_weight")
+    assert_same(jit(x, grad_out, kh, kw, sh, sw, ph, pw),
+                ref(x, grad_out, kh, kw, sh, sw, ph, pw), dtype)
+
+
+# --------------------------------------------------------------------------
+# pooling kernels
+# --------------------------------------------------------------------------
+def pool_args(geometry):
+    n, c, h, w, kh, kw, sh, sw, ph, pw, ceil_mode = geometry
+    out_h = conv_output_size(h, kh, sh, ph, ceil_mode)
+    out_w = conv_output_size(w, kw, sw, pw, ceil_mode)
+    return (n, c, h, w), (kh, kw, sh, sw, ph, pw, out_h, out_w)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("geometry", POOL_GEOMETRIES)
+def test_max_pool_kernels_match_reference(geometry, dtype):
+    rng = np.random.default_rng(4)
+    shape, args = pool_args(geometry)
+    x = random_array(rng, shape, dtype)
+    jit, ref = both("max_pool2d_forward")
+    out, argmax = jit(x, *args)
+    out_ref, argmax_ref = ref(x, *args)
+    np.testing.assert_array_equal(out, out_ref)
+    np.testing.assert_array_equal(argmax, argmax_ref)
+    assert argmax.dtype == np.int64 and out.dtype == np.dtype(dtype)
+    # every recorded index points at the value that was reported
+    planes = x.reshape(shape[0], shape[1], -1)
+    np.testing.assert_array_equal(np.take_along_axis(planes, argmax.reshape(
+        shape[0], shape[1], -1), axis=2).reshape(out.shape), out)
+
+    grad_out = random_array(rng, out.shape, dtype)
+    jit, ref = both("max_pool2d_backward")
+    assert_same(jit(grad_out, argmax, shape[2], shape[3]),
+                ref(grad_out, argmax, shape[2], shape[3]), dtype)
+
+
+def test_max_pool_ties_go_to_the_first_maximum_and_nan_wins():
+    x = np.array([[[[1.0, 3.0, 3.0, 0.0],
+                    [3.0, 2.0, np.nan, 5.0]]]])
+    for use_jit in (True, False):
+        out, argmax = kernels.kernel("max_pool2d_forward", jit=use_jit)(x, 2, 2, 2, 2, 0, 0,
+                                                                         1, 2)
+        assert argmax.tolist() == [[[[1, 6]]]], use_jit
+        assert out[0, 0, 0, 0] == 3.0 and np.isnan(out[0, 0, 0, 1])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("geometry", POOL_GEOMETRIES)
+@pytest.mark.parametrize("count_include_pad, divisor_override", [(True, 0), (False, 0),
+                                                                 (True, 7)])
+def test_avg_pool_kernels_match_reference(geometry, dtype, count_include_pad,
+                                          divisor_override):
+    rng = np.random.default_rng(5)
+    shape, args = pool_args(geometry)
+    x = random_array(rng, shape, dtype)
+    jit, ref = both("avg_pool2d_forward")
+    out = jit(x, *args, count_include_pad, divisor_override)
+    assert_same(out, ref(x, *args, count_include_pad, divisor_override), dtype)
+    grad_out = random_array(rng, out.shape, dtype)
+    jit, ref = both("avg_pool2d_backward")
+    extra = (count_include_pad, divisor_override)
+    assert_same(jit(grad_out, shape[2], shape[3], *args[:6], *extra),
+                ref(grad_out, shape[2], shape[3], *args[:6], *extra), dtype)
+
+
+# --------------------------------------------------------------------------
+# scatter-add (getitem backward)
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape, index", [
+    ((7,), np.array([0, 3, 3, -1, 6, 0])),
+    ((5, 3), np.array([4, 0, 4, 4, -5])),
+    ((11, 2, 3), np.array([[1, 2], [2, 10]])),
+    ((3, 4), (np.array([0, 2, 0]), np.array([1, 1, 1]))),  # tuple: the np.add.at fallback
+    ((6, 2), np.array([True, False, True, True, False, False])),
+])
+def test_scatter_add_matches_np_add_at(shape, index, dtype):
+    rng = np.random.default_rng(6)
+    values = random_array(rng, np.zeros(shape)[index].shape, dtype)
+    jit, ref = both("scatter_add")
+    out = jit(shape, index, values)
+    assert_same(out, ref(shape, index, values), dtype)
+    assert out.shape == shape
+
+
+def test_scatter_add_accumulates_duplicates():
+    out = kernels.scatter_add((3, 2), np.array([1, 1, 1]), np.ones((3, 2)))
+    np.testing.assert_array_equal(out, [[0, 0], [3, 3], [0, 0]])
+
+
+# --------------------------------------------------------------------------
+# dispatch, laziness, cache
+# --------------------------------------------------------------------------
+def test_no_jit_env_var_switches_to_the_references(monkeypatch):
+    from minnet.kernels import conv_im2col
+    monkeypatch.setenv("MINNET_NO_JIT", "1")
+    assert not kernels.jit_enabled()
+    assert kernels.kernel("im2col") is conv_im2col.im2col_reference
+    monkeypatch.setenv("MINNET_NO_JIT", "0")
+    assert kernels.jit_enabled()
+    assert kernels.kernel("im2col") is conv_im2col.im2col_numba
+
+
+def test_unknown_kernel_name_is_a_clear_error():
+    with pytest.raises(KeyError, match="no kernel named 'im2row'.*im2col"):
+        kernels.kernel("im2row")
+
+
+def test_info_reports_jit_and_cache_location(monkeypatch):
+    monkeypatch.setenv("MINNET_NO_JIT", "1")
+    report = kernels.info()
+    assert report["jit_enabled"] is False
+    assert report["numba_version"]
+    assert isinstance(report["cache_dir"], str) and report["cache_dir"]
+
+
+def run_python(code, env_extra):
+    env = dict(os.environ, PYTHONPATH=REPO_ROOT, **env_extra)
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+                            text=True, env=env, cwd=REPO_ROOT, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_import_minnet_loads_no_numba():
+    out = run_python("""
+        import sys, minnet
+        print("numba" in sys.modules, "minnet.kernels.conv_im2col" in sys.modules)
+    """, {})
+    assert out == "False False", out
+
+
+def test_compiled_kernels_are_reused_from_the_disk_cache(tmp_path):
+    """A second process loads the compiled kernel instead of compiling it again."""
+    code = """
+        import numpy as np
+        from minnet.kernels import scatter
+        scatter.scatter_add_numba((4, 2), np.array([1, 1, 3]), np.ones((3, 2)))
+        stats = scatter.scatter_add_rows_numba.stats
+        print(sum(stats.cache_hits.values()), sum(stats.cache_misses.values()))
+    """
+    env = {"NUMBA_CACHE_DIR": str(tmp_path), "MINNET_NO_JIT": "0"}
+    first = run_python(code, env)
+    second = run_python(code, env)
+    assert first == "0 1", f"first run should compile (hits, misses): {first}"
+    assert second == "1 0", f"second run should load from the cache (hits, misses): {second}"
+    assert any(name.endswith(".nbc") for _, _, files in os.walk(tmp_path) for name in files)

@@ -1,0 +1,147 @@
+"""nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d: shapes, parameters, init, repr, errors, gradcheck."""
+import math
+
+import numpy as np
+import pytest
+
+import minnet
+from minnet.nn.conv import Conv2d
+from minnet.nn.containers import Sequential
+from minnet.nn.pooling import AvgPool2d, MaxPool2d
+
+
+def images(*shape, dtype=np.float32, seed=0):
+    return minnet.tensor(np.random.default_rng(seed).standard_normal(shape).astype(dtype))
+
+
+def test_conv2d_parameters_follow_pytorch():
+    layer = Conv2d(3, 8, 5, generator=np.random.default_rng(0))
+    assert [name for name, _ in layer.named_parameters()] == ["weight", "bias"]
+    assert layer.weight.shape == (8, 3, 5, 5) and layer.bias.shape == (8,)
+    assert layer.weight.dtype == np.float32 and layer.weight.requires_grad
+    assert list(layer.state_dict()) == ["weight", "bias"]
+    no_bias = Conv2d(3, 8, (3, 2), bias=False)
+    assert no_bias.bias is None and list(no_bias.state_dict()) == ["weight"]
+    assert no_bias.weight.shape == (8, 3, 3, 2)
+    assert Conv2d(1, 2, 3, dtype=np.float64).weight.dtype == np.float64
+
+
+def test_conv2d_init_is_uniform_within_one_over_sqrt_fan_in():
+    layer = Conv2d(4, 64, 3, generator=np.random.default_rng(1))
+    bound = 1 / math.sqrt(4 * 3 * 3)
+    weights = layer.weight.data
+    assert np.abs(weights).max() <= bound and np.abs(layer.bias.data).max() <= bound
+    # a uniform on [-b, b] fills the range and has variance b^2 / 3
+    assert np.abs(weights).max() > 0.95 * bound
+    assert abs(weights.var() - bound ** 2 / 3) < 0.1 * bound ** 2 / 3
+
+
+def test_conv2d_init_is_reproducible_with_a_generator():
+    a = Conv2d(2, 3, 3, generator=np.random.default_rng(7))
+    b = Conv2d(2, 3, 3, generator=np.random.default_rng(7))
+    c = Conv2d(2, 3, 3, generator=np.random.default_rng(8))
+    np.testing.assert_array_equal(a.weight.data, b.weight.data)
+    assert not np.array_equal(a.weight.data, c.weight.data)
+
+
+@pytest.mark.parametrize("kwargs, expected", [
+    (dict(), (2, 8, 26, 26)),
+    (dict(padding=1), (2, 8, 28, 28)),
+    (dict(stride=2, padding=1), (2, 8, 14, 14)),
+    (dict(stride=(1, 2), padding=(0, 1)), (2, 8, 26, 14)),
+    (dict(padding="same"), (2, 8, 28, 28)),
+])
+def test_conv2d_output_shapes(kwargs, expected):
+    layer = Conv2d(1, 8, 3, **kwargs)
+    assert layer(images(2, 1, 28, 28)).shape == expected
+    assert layer(images(1, 28, 28)).shape == expected[1:]  # a single (C, H, W) image
+
+
+def test_pool_output_shapes_and_defaults():
+    x = images(2, 3, 7, 7)
+    assert MaxPool2d(2)(x).shape == (2, 3, 3, 3)
+    assert MaxPool2d(2, ceil_mode=True)(x).shape == (2, 3, 4, 4)
+    assert MaxPool2d(3, stride=1, padding=1)(x).shape == (2, 3, 7, 7)
+    assert AvgPool2d(2)(x).shape == (2, 3, 3, 3)
+    assert AvgPool2d((3, 1), stride=(2, 1), padding=(1, 0))(x).shape == (2, 3, 4, 7)
+    out, indices = MaxPool2d(2, return_indices=True)(x)
+    assert indices.shape == out.shape and indices.dtype == np.int64
+    assert MaxPool2d(2).stride == 2 and list(MaxPool2d(2).parameters()) == []
+
+
+def test_reprs_match_pytorch():
+    assert repr(Conv2d(1, 8, 3, padding=1)) == \
+        "Conv2d(1, 8, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))"
+    assert repr(Conv2d(3, 4, (3, 5), stride=2, bias=False)) == \
+        "Conv2d(3, 4, kernel_size=(3, 5), stride=(2, 2), bias=False)"
+    assert repr(MaxPool2d(2)) == \
+        "MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)"
+    assert repr(AvgPool2d(3, 2, 1)) == "AvgPool2d(kernel_size=3, stride=2, padding=1)"
+
+
+def test_small_cnn_trains_end_to_end():
+    """Forward + backward through conv, relu, pool, conv, pool, linear fills every grad."""
+    from minnet import ops
+    rng = np.random.default_rng(2)
+    conv1, conv2 = Conv2d(1, 4, 3, padding=1, generator=rng), Conv2d(4, 6, 3, generator=rng)
+    weight = minnet.tensor(rng.standard_normal((6 * 2 * 2, 3)).astype(np.float32) * 0.1,
+                           requires_grad=True)
+    x = images(5, 1, 11, 11)
+    h = MaxPool2d(2)(ops.relu(conv1(x)))           # (5, 4, 5, 5)
+    h = AvgPool2d(2, ceil_mode=True)(conv2(h))     # (5, 6, 2, 2)
+    loss = (h.reshape(5, -1) @ weight).sum()
+    loss.backward()
+    for param in (conv1.weight, conv1.bias, conv2.weight, conv2.bias, weight):
+        assert param.grad is not None and param.grad.shape == param.shape
+        assert np.all(np.isfinite(param.grad.data)) and np.any(param.grad.data != 0)
+
+
+def test_conv2d_module_gradcheck_in_float64():
+    layer = Conv2d(2, 3, (3, 2), stride=2, padding=1, generator=np.random.default_rng(3))
+    layer.double()
+    x = minnet.tensor(np.random.default_rng(4).standard_normal((2, 2, 7, 5)),
+                      requires_grad=True)
+    result = minnet.gradcheck(layer, (x,))
+    assert result, result
+
+
+def test_conv2d_channel_error_names_layer_shapes_and_hint():
+    layer = Conv2d(3, 8, 3)
+    with pytest.raises(ValueError) as error:
+        layer(images(4, 1, 28, 28))
+    message = str(error.value)
+    assert "Conv2d(3, 8, kernel_size=(3, 3))" in message
+    assert "(N, 3, H, W)" in message and "got 1 channel" in message
+    assert "(4, 1, 28, 28)" in message and "Hint" in message
+
+
+def test_conv2d_error_spots_channels_last_images_and_flat_batches():
+    with pytest.raises(ValueError, match=r"channels-last \(NHWC\).*permute\(0, 3, 1, 2\)"):
+        Conv2d(3, 8, 3)(images(2, 28, 28, 3))
+    with pytest.raises(ValueError, match=r"got shape \(2, 784\).*flat vectors.*reshape"):
+        Conv2d(1, 8, 3)(images(2, 784))
+    with pytest.raises(TypeError, match="expected a Tensor input, got ndarray"):
+        Conv2d(1, 8, 3)(np.zeros((1, 1, 5, 5)))
+
+
+def test_error_inside_a_model_names_the_layer_path():
+    model = Sequential(Conv2d(1, 4, 3), Conv2d(3, 4, 3))
+    with pytest.raises(ValueError, match=r"Conv2d\(3, 4, kernel_size=\(3, 3\)\) at model\.1 "
+                                         r"expected .* got 4 channels"):
+        model(images(1, 1, 8, 8))
+
+
+def test_pool_errors_name_the_layer():
+    with pytest.raises(ValueError, match=r"MaxPool2d\(kernel_size=2.*got shape \(4, 10\)"):
+        MaxPool2d(2)(images(4, 10))
+    with pytest.raises(ValueError, match="padding .* half the kernel size"):
+        AvgPool2d(2, padding=2)(images(1, 1, 6, 6))
+
+
+def test_constructor_argument_errors():
+    with pytest.raises(ValueError, match="in_channels must be a positive integer"):
+        Conv2d(0, 8, 3)
+    with pytest.raises(TypeError, match="kernel_size must be an int or a pair"):
+        Conv2d(1, 8, 2.5)
+    with pytest.raises(NotImplementedError, match="groups=1"):
+        Conv2d(4, 8, 3, groups=2)
