@@ -55,6 +55,13 @@ def test_activation_functions_match_layers_and_gradcheck(fn, layer):
     assert res, res
 
 
+def test_softmax_without_dim_warns_like_pytorch():
+    x = x64(2, 3)
+    with pytest.warns(UserWarning, match="Implicit dimension"):
+        out = F.softmax(x)
+    np.testing.assert_allclose(out.data.sum(1), 1.0)
+
+
 def test_softmax_dtype_argument_and_stability():
     x = Tensor(np.array([[1e4, 0.0, -1e4]], dtype=np.float32))
     out = F.softmax(x, dim=1, dtype=np.float64)

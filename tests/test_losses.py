@@ -270,7 +270,7 @@ def test_gradcheck_nll_loss(reduction):
 
 
 @pytest.mark.parametrize("loss_fn", [F.mse_loss, F.l1_loss, F.smooth_l1_loss,
-                                     lambda a, b, reduction: F.smooth_l1_loss(a, b, reduction, 0.4)])
+                                     lambda a, b, reduction: F.smooth_l1_loss(a, b, reduction=reduction, beta=0.4)])
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_gradcheck_regression_losses(loss_fn, reduction):
     g = rng(6)
@@ -366,3 +366,15 @@ def test_loss_modules_match_functional():
         F.binary_cross_entropy_with_logits(x, b, pos_weight=pw).item())
     with pytest.raises(ValueError, match="reduction"):
         nn.MSELoss(reduction="avg")
+
+
+def test_legacy_size_average_and_reduce_map_to_reduction():
+    x, y = logits64(), labels()
+    with pytest.warns(UserWarning, match="deprecated"):
+        assert F.cross_entropy(x, y, None, False).item() == pytest.approx(ROW0 + ROW1)
+    with pytest.warns(UserWarning, match="deprecated"):
+        assert F.nll_loss(x, y, reduce=False).shape == (2,)
+    with pytest.warns(UserWarning, match="deprecated"):
+        assert nn.MSELoss(size_average=False).reduction == "sum"
+    # keyword arguments land where PyTorch puts them
+    assert nn.CrossEntropyLoss(None, None, 5).ignore_index == 5

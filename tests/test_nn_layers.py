@@ -27,6 +27,9 @@ def test_linear_shapes_and_names_follow_pytorch():
     assert nn.Linear(5, 3, bias=False).bias is None
     assert list(nn.Linear(5, 3, bias=False).state_dict()) == ["weight"]
     assert nn.Linear(2, 2, dtype=np.float64).weight.dtype == np.float64
+    assert nn.Linear(2, 2, device="cpu").weight.shape == (2, 2)
+    with pytest.raises(ValueError, match="CPU"):
+        nn.Linear(2, 2, device="cuda")
     assert repr(layer) == "Linear(in_features=5, out_features=3, bias=True)"
 
 
@@ -259,10 +262,11 @@ def test_dropout_is_deterministic_with_a_seed_and_identity_in_eval():
 
 def test_dropout_gradient_uses_the_same_mask():
     x = x64(5, 7)
-    out = F.dropout(x, 0.4, True, np.random.default_rng(1))
+    out = F.dropout(x, 0.4, True, generator=np.random.default_rng(1))
     out.sum().backward()
     np.testing.assert_array_equal(x.grad.data, (out.data != 0) / 0.6)
-    res = minnet.gradcheck(lambda x: F.dropout(x, 0.4, True, np.random.default_rng(1)), (x,))
+    res = minnet.gradcheck(
+        lambda x: F.dropout(x, 0.4, True, generator=np.random.default_rng(1)), (x,))
     assert res, res
 
 

@@ -5,7 +5,6 @@ They hold no parameters; they exist so that activations can sit in a
 """
 from __future__ import annotations
 
-import warnings
 from typing import Optional
 
 from ..tensor import Tensor
@@ -70,13 +69,6 @@ class Sigmoid(Module):
         return F.sigmoid(input)
 
 
-def _implicit_softmax_dim(ndim: int, layer: str) -> int:
-    """PyTorch's legacy choice when no dim is given (with the same warning)."""
-    warnings.warn(f"Implicit dimension choice for {layer} has been deprecated. Change the call "
-                  f"to include dim=X as an argument.", UserWarning, stacklevel=4)
-    return 0 if ndim in (0, 1, 3) else 1
-
-
 class Softmax(Module):
     """exp(x) / sum(exp(x)) along ``dim``: turns scores into probabilities.
 
@@ -88,8 +80,7 @@ class Softmax(Module):
         self.dim = dim
 
     def forward(self, input: Tensor) -> Tensor:
-        dim = self.dim if self.dim is not None else _implicit_softmax_dim(input.ndim, "softmax")
-        return F.softmax(input, dim)
+        return F.softmax(input, self.dim, _stacklevel=5)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -103,8 +94,7 @@ class LogSoftmax(Module):
         self.dim = dim
 
     def forward(self, input: Tensor) -> Tensor:
-        dim = self.dim if self.dim is not None else _implicit_softmax_dim(input.ndim, "log_softmax")
-        return F.log_softmax(input, dim)
+        return F.log_softmax(input, self.dim, _stacklevel=5)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"

@@ -6,10 +6,13 @@ in ``minnet.ops``, where forward and backward are written.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Optional
 
+import numpy as np
+
 from .. import ops
-from ..ops.dropout import dropout
+from ..ops.dropout import dropout as _dropout
 from ..ops.loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -20,7 +23,6 @@ from ..ops.loss import (
     smooth_l1_loss,
 )
 from ..ops.norm import batch_norm
-from ..ops.shape import pad  # F.pad(input, pad, mode='constant', value=None)
 from ..tensor import Tensor
 
 try:  # conv and pooling live in another file that may not exist yet
@@ -67,13 +69,43 @@ def sigmoid(input: Tensor) -> Tensor:
     return ops.sigmoid(input)
 
 
-def softmax(input: Tensor, dim: int, dtype=None) -> Tensor:
+def implicit_softmax_dim(ndim: int, fn_name: str, stacklevel: int) -> int:
+    """PyTorch's legacy choice of dim when none is given (with the same warning)."""
+    warnings.warn(f"Implicit dimension choice for {fn_name} has been deprecated. Change the call "
+                  f"to include dim=X as an argument.", UserWarning, stacklevel=stacklevel)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def softmax(input: Tensor, dim: Optional[int] = None, _stacklevel: int = 3,
+            dtype=None) -> Tensor:
+    """exp(x) / sum(exp(x)) along ``dim``; ``dtype`` converts the input first."""
+    if dim is None:
+        dim = implicit_softmax_dim(input.ndim, "softmax", _stacklevel)
     if dtype is not None:
         input = input.astype(dtype)
     return ops.softmax(input, dim)
 
 
-def log_softmax(input: Tensor, dim: int, dtype=None) -> Tensor:
+def log_softmax(input: Tensor, dim: Optional[int] = None, _stacklevel: int = 3,
+                dtype=None) -> Tensor:
+    """log(softmax(x)) along ``dim``, computed stably."""
+    if dim is None:
+        dim = implicit_softmax_dim(input.ndim, "log_softmax", _stacklevel)
     if dtype is not None:
         input = input.astype(dtype)
     return ops.log_softmax(input, dim)
+
+
+# -- regularisation and padding ---------------------------------------------------------------
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False,
+            generator: Optional[np.random.Generator] = None) -> Tensor:
+    """Inverted dropout (identity when ``training`` is False); masks come from ``generator``.
+
+    ``inplace`` is accepted for PyTorch compatibility; minnet never modifies its input.
+    """
+    return _dropout(input, p, training, generator)
+
+
+def pad(input: Tensor, pad, mode: str = "constant", value=None) -> Tensor:
+    """Pad the last dims, PyTorch order: ``pad=(left, right, top, bottom, ...)``."""
+    return ops.pad(input, pad, mode, value)

@@ -13,6 +13,13 @@ from . import init
 from .module import Module, Parameter
 
 
+def check_device(device, layer: str) -> None:
+    """minnet runs on the CPU only; ``device`` exists so PyTorch code runs unchanged."""
+    if device is not None and str(device) != "cpu":
+        raise ValueError(f"{layer}(): minnet only runs on the CPU, got device={device!r}. "
+                         f"Hint: drop the device argument (or .to('cuda') calls).")
+
+
 def where_called() -> str:
     """' at model.0' when a layer runs inside a model, '' when it runs on its own.
 
@@ -41,9 +48,10 @@ class Linear(Module):
     train better with ``init.kaiming_normal_(w, nonlinearity='relu')``.
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None,
-                 generator: Optional[np.random.Generator] = None):
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None,
+                 dtype=None, generator: Optional[np.random.Generator] = None):
         super().__init__()
+        check_device(device, "Linear")
         for name, value in (("in_features", in_features), ("out_features", out_features)):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"Linear(): {name} must be a non-negative integer, got {value!r}")

@@ -7,15 +7,19 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..ops.loss import check_reduction
+from ..ops.loss import check_reduction, legacy_reduction
 from ..tensor import Tensor
 from . import functional as F
 from .module import Module
 
 
 class _Loss(Module):
-    def __init__(self, reduction: str = "mean"):
+    """Base of the loss modules. ``size_average``/``reduce`` are PyTorch's deprecated
+    spellings of ``reduction``, accepted so positional arguments line up."""
+
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean"):
         super().__init__()
+        reduction = legacy_reduction(size_average, reduce, reduction, type(self).__name__)
         check_reduction(reduction, type(self).__name__)
         self.reduction = reduction
 
@@ -24,8 +28,9 @@ class _Loss(Module):
 
 
 class _WeightedLoss(_Loss):
-    def __init__(self, weight: Optional[Tensor] = None, reduction: str = "mean"):
-        super().__init__(reduction)
+    def __init__(self, weight: Optional[Tensor] = None, size_average=None, reduce=None,
+                 reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
         # a buffer, as in PyTorch: saved in state_dict, converted by .double()
         self.register_buffer("weight", None if weight is None
                              else (weight if isinstance(weight, Tensor) else Tensor(weight)))
@@ -48,8 +53,9 @@ class L1Loss(_Loss):
 class SmoothL1Loss(_Loss):
     """Quadratic for |error| < beta, linear beyond (robust to outliers)."""
 
-    def __init__(self, reduction: str = "mean", beta: float = 1.0):
-        super().__init__(reduction)
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean",
+                 beta: float = 1.0):
+        super().__init__(size_average, reduce, reduction)
         self.beta = beta
 
     def forward(self, input: Tensor, target) -> Tensor:
@@ -62,9 +68,10 @@ class CrossEntropyLoss(_WeightedLoss):
     Give it logits, not probabilities: it applies log-softmax itself, stably.
     """
 
-    def __init__(self, weight: Optional[Tensor] = None, ignore_index: int = -100,
-                 reduction: str = "mean", label_smoothing: float = 0.0):
-        super().__init__(weight, reduction)
+    def __init__(self, weight: Optional[Tensor] = None, size_average=None,
+                 ignore_index: int = -100, reduce=None, reduction: str = "mean",
+                 label_smoothing: float = 0.0):
+        super().__init__(weight, size_average, reduce, reduction)
         self.ignore_index = ignore_index
         self.label_smoothing = label_smoothing
 
@@ -76,9 +83,9 @@ class CrossEntropyLoss(_WeightedLoss):
 class NLLLoss(_WeightedLoss):
     """Negative log-likelihood of log-probabilities (pair it with ``LogSoftmax(dim=1)``)."""
 
-    def __init__(self, weight: Optional[Tensor] = None, ignore_index: int = -100,
-                 reduction: str = "mean"):
-        super().__init__(weight, reduction)
+    def __init__(self, weight: Optional[Tensor] = None, size_average=None,
+                 ignore_index: int = -100, reduce=None, reduction: str = "mean"):
+        super().__init__(weight, size_average, reduce, reduction)
         self.ignore_index = ignore_index
 
     def forward(self, input: Tensor, target) -> Tensor:
@@ -97,9 +104,9 @@ class BCEWithLogitsLoss(_WeightedLoss):
     """Sigmoid + binary cross-entropy in one stable step; ``pos_weight`` (per class)
     multiplies the loss of positive targets (e.g. negatives/positives for imbalance)."""
 
-    def __init__(self, weight: Optional[Tensor] = None, reduction: str = "mean",
-                 pos_weight: Optional[Tensor] = None):
-        super().__init__(weight, reduction)
+    def __init__(self, weight: Optional[Tensor] = None, size_average=None, reduce=None,
+                 reduction: str = "mean", pos_weight: Optional[Tensor] = None):
+        super().__init__(weight, size_average, reduce, reduction)
         self.register_buffer("pos_weight", None if pos_weight is None
                              else (pos_weight if isinstance(pos_weight, Tensor)
                                    else Tensor(pos_weight)))

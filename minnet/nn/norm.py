@@ -8,7 +8,7 @@ import numpy as np
 from ..ops.norm import batch_norm
 from ..tensor import DEFAULT_DTYPE, Tensor
 from . import init
-from .linear import where_called
+from .linear import check_device, where_called
 from .module import Module, Parameter
 
 
@@ -33,8 +33,10 @@ class _BatchNorm(Module):
     _layout: str = ""
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: Optional[float] = 0.1,
-                 affine: bool = True, track_running_stats: bool = True, dtype=None):
+                 affine: bool = True, track_running_stats: bool = True, device=None,
+                 dtype=None):
         super().__init__()
+        check_device(device, type(self).__name__)
         if not isinstance(num_features, (int, np.integer)) or num_features <= 0:
             raise ValueError(f"{type(self).__name__}(): num_features must be a positive integer "
                              f"(the number of channels), got {num_features!r}")

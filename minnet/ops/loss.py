@@ -34,6 +34,21 @@ def check_reduction(reduction: str, fn_name: str) -> None:
         raise ValueError(f"{fn_name}(): reduction must be one of {REDUCTIONS}, got {reduction!r}")
 
 
+def legacy_reduction(size_average, reduce, reduction: str, fn_name: str) -> str:
+    """Map PyTorch's deprecated ``size_average``/``reduce`` flags to ``reduction``.
+
+    They are kept only so that positional arguments line up with PyTorch's
+    signatures; new code should pass ``reduction=`` ('mean' | 'sum' | 'none').
+    """
+    if size_average is None and reduce is None:
+        return reduction
+    warnings.warn(f"{fn_name}(): size_average and reduce are deprecated, use reduction= instead",
+                  UserWarning, stacklevel=3)
+    if reduce is False:
+        return "none"
+    return "sum" if size_average is False else "mean"
+
+
 def _require_tensor(input, fn_name: str) -> None:
     if not isinstance(input, Tensor):
         raise TypeError(f"{fn_name}(): input must be a Tensor (the model's output), got "
@@ -200,14 +215,15 @@ def _weighted_class_loss(input: Tensor, target: Tensor, log_probs_of, weight, ig
     return Tensor._from_op(out, (input, target), backward, op_name)
 
 
-def cross_entropy(input: Tensor, target, weight=None, ignore_index: int = -100,
-                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+def cross_entropy(input: Tensor, target, weight=None, size_average=None, ignore_index: int = -100,
+                  reduce=None, reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """Softmax + negative log-likelihood in one numerically stable node.
 
     input: logits (N, C), (N, C, d1, ...) or (C,). target: class indices (N,) /
     (N, d1, ...) / (), or class probabilities with the input's shape.
     """
     _require_tensor(input, "cross_entropy")
+    reduction = legacy_reduction(size_average, reduce, reduction, "cross_entropy")
     target = target if isinstance(target, Tensor) else Tensor(np.asarray(target))
     if target.data.dtype.kind == "f" and target.shape == input.shape and input.ndim >= 1:
         return _soft_cross_entropy(input, target, weight, reduction, label_smoothing)
@@ -216,9 +232,10 @@ def cross_entropy(input: Tensor, target, weight=None, ignore_index: int = -100,
                                 softmax_grad=True)
 
 
-def nll_loss(input: Tensor, target, weight=None, ignore_index: int = -100,
-             reduction: str = "mean") -> Tensor:
+def nll_loss(input: Tensor, target, weight=None, size_average=None, ignore_index: int = -100,
+             reduce=None, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of log-probabilities (e.g. the output of log_softmax)."""
+    reduction = legacy_reduction(size_average, reduce, reduction, "nll_loss")
     target = target if isinstance(target, Tensor) else Tensor(np.asarray(target))
     return _weighted_class_loss(input, target, lambda rows: rows, weight, ignore_index, reduction,
                                 0.0, "nll_loss", "nll_loss", softmax_grad=False)
@@ -303,20 +320,26 @@ def _elementwise_regression(input, target, reduction, fn_name, values_and_slope)
     return Tensor._from_op(out, (input, target), backward, fn_name)
 
 
-def mse_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
+def mse_loss(input: Tensor, target, size_average=None, reduce=None,
+             reduction: str = "mean") -> Tensor:
     """Mean squared error: (input - target)^2, reduced."""
+    reduction = legacy_reduction(size_average, reduce, reduction, "mse_loss")
     return _elementwise_regression(input, target, reduction, "mse_loss",
                                    lambda diff: (diff * diff, 2 * diff))
 
 
-def l1_loss(input: Tensor, target, reduction: str = "mean") -> Tensor:
+def l1_loss(input: Tensor, target, size_average=None, reduce=None,
+            reduction: str = "mean") -> Tensor:
     """Mean absolute error |input - target|; the subgradient at 0 is 0, as in PyTorch."""
+    reduction = legacy_reduction(size_average, reduce, reduction, "l1_loss")
     return _elementwise_regression(input, target, reduction, "l1_loss",
                                    lambda diff: (np.abs(diff), np.sign(diff)))
 
 
-def smooth_l1_loss(input: Tensor, target, reduction: str = "mean", beta: float = 1.0) -> Tensor:
+def smooth_l1_loss(input: Tensor, target, size_average=None, reduce=None,
+                   reduction: str = "mean", beta: float = 1.0) -> Tensor:
     """Huber-like loss: 0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (beta=0: L1)."""
+    reduction = legacy_reduction(size_average, reduce, reduction, "smooth_l1_loss")
     if beta < 0:
         raise ValueError(f"smooth_l1_loss(): beta must be >= 0, got {beta}")
 
@@ -355,13 +378,15 @@ def _binary_pair(input: Tensor, target, weight, fn_name: str) -> tuple:
     return target, weight_array
 
 
-def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "mean") -> Tensor:
+def binary_cross_entropy(input: Tensor, target, weight=None, size_average=None, reduce=None,
+                         reduction: str = "mean") -> Tensor:
     """-w (t log p + (1 - t) log(1 - p)) for probabilities p in [0, 1].
 
     Each log is clamped to >= -100 (as PyTorch does), so p = 0 or 1 gives a large
     but finite loss; the gradient divides by max(p (1 - p), 1e-12) for the same reason.
     """
     fn_name = "binary_cross_entropy"
+    reduction = legacy_reduction(size_average, reduce, reduction, fn_name)
     check_reduction(reduction, fn_name)
     target, weight_array = _binary_pair(input, target, weight, fn_name)
     p, t = input.data, target.data
@@ -393,7 +418,8 @@ def binary_cross_entropy(input: Tensor, target, weight=None, reduction: str = "m
     return Tensor._from_op(out, (input, target), backward, fn_name)
 
 
-def binary_cross_entropy_with_logits(input: Tensor, target, weight=None, reduction: str = "mean",
+def binary_cross_entropy_with_logits(input: Tensor, target, weight=None, size_average=None,
+                                     reduce=None, reduction: str = "mean",
                                      pos_weight=None) -> Tensor:
     """Sigmoid + binary cross-entropy in one stable node (input = logits x).
 
@@ -403,6 +429,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target, weight=None, reducti
     which is sigmoid(x) - t without pos_weight.
     """
     fn_name = "binary_cross_entropy_with_logits"
+    reduction = legacy_reduction(size_average, reduce, reduction, fn_name)
     check_reduction(reduction, fn_name)
     target, weight_array = _binary_pair(input, target, weight, fn_name)
     x, t = input.data, target.data
