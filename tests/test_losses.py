@@ -203,7 +203,8 @@ def test_same_shape_regression_does_not_warn():
 def test_binary_cross_entropy_values():
     p = Tensor(np.array([0.8, 0.3]))
     t = Tensor(np.array([1.0, 0.0]))
-    assert F.binary_cross_entropy(p, t).item() == pytest.approx(-(math.log(0.8) + math.log(0.7)) / 2)
+    expected = -(math.log(0.8) + math.log(0.7)) / 2
+    assert F.binary_cross_entropy(p, t).item() == pytest.approx(expected)
     w = Tensor(np.array([2.0, 1.0]))
     assert F.binary_cross_entropy(p, t, weight=w).item() == pytest.approx(
         -(2 * math.log(0.8) + math.log(0.7)) / 2)
@@ -230,7 +231,7 @@ def test_bce_with_logits_equals_bce_of_sigmoid():
         F.binary_cross_entropy(Tensor(p), Tensor(t)).item())
 
 
-# -- gradchecks --------------------------------------------------------------------------------------
+# -- gradchecks ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("options", [
     {}, {"weight": np.array([0.5, 2.0, 1.0, 3.0, 0.7])}, {"label_smoothing": 0.3},
@@ -270,7 +271,8 @@ def test_gradcheck_nll_loss(reduction):
 
 
 @pytest.mark.parametrize("loss_fn", [F.mse_loss, F.l1_loss, F.smooth_l1_loss,
-                                     lambda a, b, reduction: F.smooth_l1_loss(a, b, reduction=reduction, beta=0.4)])
+                                     lambda a, b, reduction: F.smooth_l1_loss(
+                                         a, b, reduction=reduction, beta=0.4)])
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_gradcheck_regression_losses(loss_fn, reduction):
     g = rng(6)
@@ -306,7 +308,7 @@ def test_gradcheck_binary_losses(reduction):
     assert res, res
 
 
-# -- errors -----------------------------------------------------------------------------------------
+# -- errors ----------------------------------------------------------------------------------------
 def test_target_out_of_range_names_value_and_num_classes():
     with pytest.raises(IndexError, match=r"target value 3 .*C=3"):
         F.cross_entropy(logits64(), labels([3, 0]))
@@ -342,7 +344,7 @@ def test_other_loss_errors():
             loss_fn(np.zeros((2, 3)), labels())
 
 
-# -- modules ------------------------------------------------------------------------------------------
+# -- modules ---------------------------------------------------------------------------------------
 def test_loss_modules_match_functional():
     g = rng(9)
     x = Tensor(g.standard_normal((4, 3)))

@@ -234,7 +234,7 @@ def test_functional_batch_norm_without_running_stats():
     np.testing.assert_allclose(out.data, expected)
 
 
-# -- Dropout -----------------------------------------------------------------------------------------
+# -- Dropout ---------------------------------------------------------------------------------------
 def test_dropout_scales_survivors_and_zeroes_about_p():
     x = Tensor(np.ones((200, 100), dtype=np.float32))
     out = nn.Dropout(0.3, generator=np.random.default_rng(0))(x).data
@@ -275,7 +275,7 @@ def test_dropout_rejects_bad_p():
         nn.Dropout(1.5)
 
 
-# -- models ---------------------------------------------------------------------------------------------
+# -- models ----------------------------------------------------------------------------------------
 def test_sequential_state_dict_keys_match_pytorch():
     model = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3))
     assert list(model.state_dict()) == ["0.weight", "0.bias", "1.weight", "1.bias",

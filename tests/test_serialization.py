@@ -20,7 +20,8 @@ def small_model():
 
 def test_state_dict_round_trip_restores_model(tmp_path):
     model = small_model()
-    model(Tensor(np.random.default_rng(2).standard_normal((5, 4)).astype(np.float32)))  # move BN stats
+    # one training step moves the BatchNorm running statistics
+    model(Tensor(np.random.default_rng(2).standard_normal((5, 4)).astype(np.float32)))
     path = tmp_path / "model.npz"
     save(model.state_dict(), path)
     loaded = load(path)

@@ -16,11 +16,9 @@ Shapes (as in PyTorch):
 from __future__ import annotations
 
 import warnings
-from typing import Optional
-
 import numpy as np
 
-from ..tensor import Tensor, as_tensor
+from ..tensor import Tensor
 from ._util import unbroadcast
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -109,14 +107,16 @@ def _classes_last(input: Tensor, fn_name: str) -> tuple:
     return moved.reshape(-1, data.shape[1]), to_input_layout
 
 
-def _check_class_targets(input: Tensor, target: Tensor, ignore_index: int, fn_name: str) -> np.ndarray:
+def _check_class_targets(input: Tensor, target: Tensor, ignore_index: int,
+                         fn_name: str) -> np.ndarray:
     """Validate integer class targets; return them flattened to (M,)."""
     num_classes = input.shape[0] if input.ndim == 1 else input.shape[1]
     if target.data.dtype.kind == "f":
         raise TypeError(
             f"{fn_name}(): target has floating dtype {target.data.dtype} and shape {target.shape}, "
             f"but class-index targets must be integers. Hint: convert labels with .long() "
-            f"(or np.int64); for soft labels pass probabilities shaped like the input {input.shape}.")
+            f"(or np.int64); for soft labels pass probabilities shaped like the input "
+            f"{input.shape}.")
     if target.data.dtype.kind not in "iu":
         raise TypeError(f"{fn_name}(): target must hold integer class indices, got dtype "
                         f"{target.data.dtype}")
@@ -145,7 +145,8 @@ def _check_class_targets(input: Tensor, target: Tensor, ignore_index: int, fn_na
 def _class_weight(weight, input: Tensor, num_classes: int, fn_name: str) -> np.ndarray:
     if weight is None:
         return np.ones(num_classes, dtype=input.data.dtype)
-    array = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=input.data.dtype)
+    array = np.asarray(weight.data if isinstance(weight, Tensor) else weight,
+                       dtype=input.data.dtype)
     if array.shape != (num_classes,):
         raise ValueError(f"{fn_name}(): weight must have one entry per class, shape "
                          f"({num_classes},), got {array.shape}")
@@ -373,8 +374,8 @@ def _binary_pair(input: Tensor, target, weight, fn_name: str) -> tuple:
         try:
             np.broadcast_shapes(weight_array.shape, input.shape)
         except ValueError:
-            raise ValueError(f"{fn_name}(): weight of shape {weight_array.shape} does not broadcast "
-                             f"to the input shape {input.shape}") from None
+            raise ValueError(f"{fn_name}(): weight of shape {weight_array.shape} does not "
+                             f"broadcast to the input shape {input.shape}") from None
     return target, weight_array
 
 
