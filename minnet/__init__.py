@@ -21,6 +21,11 @@ from .tensor import (
 )
 from .random import manual_seed
 from . import ops
+from .ops import (
+    abs, add, amax, amin, cat, clamp, clip, div, exp, flatten, log, log_softmax, logsumexp,
+    matmul, max, maximum, mean, min, minimum, mul, neg, permute, pow, relu, reshape, sigmoid,
+    softmax, sqrt, squeeze, stack, std, sub, sum, tanh, transpose, unsqueeze, var, where,
+)
 from . import nn
 from . import data
 from .gradcheck import check_backward, gradcheck, numerical_gradient, numerical_gradient_array, rel_error
