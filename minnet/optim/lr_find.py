@@ -15,8 +15,9 @@ are not pulled towards 0)::
     average = smooth * average + (1 - smooth) * loss
     smoothed_loss = average / (1 - smooth ** (i + 1))
 
-The test stops early once ``smoothed_loss > diverge_threshold * best`` (or the
-loss is NaN/inf). It trains a *throwaway* copy of the optimizer and restores
+The test stops early once ``smoothed_loss > diverge_threshold * best`` (not
+checked during the first 10% of the steps, where the average is still mostly
+noise) or the loss is NaN/inf. It trains a *throwaway* copy of the optimizer and restores
 the model's weights, gradients and train/eval mode afterwards, so the
 caller's model and optimizer are exactly as they were.
 """
@@ -45,9 +46,12 @@ class LRFindResult:
         smoothed_losses: the same array as ``losses``.
         diverged: True if the test stopped early because the loss blew up.
         stop_reason: a sentence saying why the test ended.
+        num_iter: the number of steps planned.
     """
 
-    def __init__(self, lrs, raw_losses, smoothed_losses, diverged: bool, stop_reason: str):
+    def __init__(self, lrs, raw_losses, smoothed_losses, diverged: bool, stop_reason: str,
+                 num_iter: int):
+        self.num_iter = num_iter
         self.lrs = np.asarray(lrs, dtype=np.float64)
         self.raw_losses = np.asarray(raw_losses, dtype=np.float64)
         self.losses = np.asarray(smoothed_losses, dtype=np.float64)
@@ -60,34 +64,55 @@ class LRFindResult:
         """The lowest smoothed loss."""
         return float(np.nanmin(self.losses))
 
-    @property
-    def lr_at_min_loss(self) -> float:
-        """The learning rate where the smoothed loss was lowest."""
-        return float(self.lrs[int(np.nanargmin(self.losses))])
+    def _trimmed(self, skip_start: Optional[int], skip_end: int):
+        """lrs and smoothed losses without the first and last few points.
 
-    def suggestion(self, method: str = "steepest") -> float:
-        """A learning rate to train with.
+        The first points are noisy (the average has seen only a few batches)
+        and the last ones are the blow-up; fastai skips the first 10% of the
+        planned steps and the last 5 for the same reason. If that leaves
+        fewer than 3 points, the whole curve is used.
+        """
+        if skip_start is None:
+            skip_start = self.num_iter // 10
+        end = len(self.lrs) - skip_end
+        if end - skip_start < 3:
+            skip_start, end = 0, len(self.lrs)
+        if end < 3:
+            raise ValueError(f"LRFindResult: only {len(self.lrs)} steps were recorded, too few "
+                             f"to read the curve. Hint: lower start_lr or raise "
+                             f"diverge_threshold.")
+        return self.lrs[skip_start:end], self.losses[skip_start:end]
+
+    def lr_at_min_loss(self, skip_start: Optional[int] = None, skip_end: int = 5) -> float:
+        """The learning rate where the smoothed loss was lowest (ends trimmed)."""
+        lrs, losses = self._trimmed(skip_start, skip_end)
+        return float(lrs[int(np.nanargmin(losses))])
+
+    def suggestion(self, method: str = "steepest", skip_start: Optional[int] = None,
+                   skip_end: int = 5, window: float = 0.5) -> float:
+        """A learning rate to train with, read from the smoothed curve.
 
         ``method="steepest"`` (default): the lr where the smoothed loss falls
-        fastest, i.e. the most negative slope d(loss)/d(log10 lr), looked for
-        only up to the minimum of the curve (beyond it the loss is rising).
-        ``method="min/10"``: one tenth of the lr at the minimum smoothed loss
-        (fastai's older rule of thumb; more conservative on noisy curves).
+        fastest, i.e. the most negative slope d(loss)/d(log10 lr). Each slope
+        is measured across ``window`` decades of lr on either side (not
+        between neighbouring points), so that batch noise left in the
+        smoothed curve does not pass for a steep drop.
+        ``method="min/10"``: one tenth of the lr at the lowest smoothed loss
+        (a more conservative rule of thumb).
+        Both ignore the first ``skip_start`` points (default: 10% of
+        ``num_iter``) and the last ``skip_end``, as fastai does.
         """
-        if len(self.lrs) == 0:
-            raise ValueError("LRFindResult.suggestion(): no step was recorded")
         if method in ("min/10", "min_div_10", "minimum"):
-            return self.lr_at_min_loss / 10
+            return self.lr_at_min_loss(skip_start, skip_end) / 10
         if method != "steepest":
             raise ValueError(f"LRFindResult.suggestion(): unknown method {method!r}; use "
                              f"'steepest' or 'min/10'")
-        end = int(np.nanargmin(self.losses)) + 1
-        if end < 3:
-            raise ValueError(
-                "LRFindResult.suggestion(): the loss was lowest within the first steps, so "
-                "there is no falling part to read a slope from. Hint: lower start_lr.")
-        slopes = np.gradient(self.losses[:end], np.log10(self.lrs[:end]))
-        return float(self.lrs[int(np.nanargmin(slopes))])
+        lrs, losses = self._trimmed(skip_start, skip_end)
+        log_lrs = np.log10(lrs)
+        decades_per_step = (log_lrs[-1] - log_lrs[0]) / (len(log_lrs) - 1)
+        half_width = max(1, int(round(window / decades_per_step)))
+        slopes = [_slope_around(log_lrs, losses, i, half_width) for i in range(len(lrs))]
+        return float(lrs[int(np.nanargmin(slopes))])
 
     def plot(self, ax=None, show_raw: bool = True):
         """Loss against learning rate (log scale) with the suggestion marked; returns the Axes."""
@@ -113,8 +138,14 @@ class LRFindResult:
 
     def __repr__(self):
         return (f"LRFindResult({len(self.lrs)} steps, lr {self.lrs[0]:.3g}..{self.lrs[-1]:.3g}, "
-                f"best smoothed loss {self.best_loss:.4g} at lr {self.lr_at_min_loss:.3g}, "
+                f"best smoothed loss {self.best_loss:.4g}, "
                 f"{self.stop_reason})") if len(self.lrs) else "LRFindResult(no steps)"
+
+
+def _slope_around(x: np.ndarray, y: np.ndarray, i: int, half_width: int) -> float:
+    """Slope of y over x between the points ``half_width`` before and after i (clipped at the ends)."""
+    left, right = max(i - half_width, 0), min(i + half_width, len(x) - 1)
+    return float((y[right] - y[left]) / (x[right] - x[left]))
 
 
 def lr_find(model, loss_fn: Callable, data, optimizer=None, *, start_lr: float = 1e-7,
@@ -266,14 +297,16 @@ def _run_range_test(model, loss_fn, batches, optimizer, start_lr, end_lr, num_it
         smoothed = average / (1 - smooth ** (i + 1))
         smoothed_losses.append(smoothed)
         best = min(best, smoothed)
-        if smoothed > diverge_threshold * best:
+        # the first tenth of the steps is not judged: the average has seen too few
+        # batches there, and one lucky low first loss would make any later one "diverge"
+        if i >= num_iter // 10 and smoothed > diverge_threshold * best:
             diverged = True
             stop_reason = (f"stopped at step {i} (lr={lr:.3g}): smoothed loss {smoothed:.4g} > "
                            f"{diverge_threshold} x best {best:.4g}")
             break
         loss.backward()
         optimizer.step()
-    return LRFindResult(lrs, raw_losses, smoothed_losses, diverged, stop_reason)
+    return LRFindResult(lrs, raw_losses, smoothed_losses, diverged, stop_reason, num_iter)
 
 
 def _save_model(model) -> dict:
