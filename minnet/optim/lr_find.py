@@ -101,6 +101,10 @@ class LRFindResult:
         (a more conservative rule of thumb).
         Both ignore the first ``skip_start`` points (default: 10% of
         ``num_iter``) and the last ``skip_end``, as fastai does.
+
+        Always look at the curve (``plot()``) too: with very noisy minibatch
+        losses (tiny batches) the early part of the smoothed curve can still
+        drift down by chance, and "min/10" is then the safer reading.
         """
         if method in ("min/10", "min_div_10", "minimum"):
             return self.lr_at_min_loss(skip_start, skip_end) / 10
@@ -205,6 +209,7 @@ def _trial_optimizer(model, optimizer) -> Optimizer:
     if optimizer is None:
         return SGD(model.parameters())
     if isinstance(optimizer, Optimizer):
+        _check_optimizes_model(optimizer, model)
         # same class and per-group options, but empty state and no hooks: the
         # caller's optimizer (and the debugger listening to it) stays untouched
         trial = object.__new__(type(optimizer))
@@ -222,9 +227,22 @@ def _trial_optimizer(model, optimizer) -> Optimizer:
         if not isinstance(trial, Optimizer):
             raise TypeError(f"lr_find(): the optimizer factory returned "
                             f"{type(trial).__name__}, expected an Optimizer")
+        _check_optimizes_model(trial, model)
         return trial
     raise TypeError(f"lr_find(): optimizer must be an Optimizer or a callable params -> "
                     f"Optimizer, got {type(optimizer).__name__}")
+
+
+def _check_optimizes_model(optimizer: Optimizer, model) -> None:
+    """Refuse an optimizer that holds parameters the model does not have."""
+    model_ids = {id(p) for p in model.parameters()}
+    foreign = sum(1 for group in optimizer.param_groups for p in group["params"]
+                  if id(p) not in model_ids)
+    if foreign:
+        raise ValueError(
+            f"lr_find(): the optimizer holds {foreign} parameter(s) that are not this model's, "
+            f"so the test would train something else. Hint: build it from "
+            f"model.parameters() of the same model.")
 
 
 def _batch_stream(data, batch_size: int, rng: np.random.Generator):
