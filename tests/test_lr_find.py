@@ -138,7 +138,7 @@ def test_smoothing_formula():
 def test_nonfinite_loss_stops_the_test():
     X, y = regression_problem()
     result = optim.lr_find(make_model(), nn.MSELoss(), (X, y), end_lr=1e6,
-                           diverge_threshold=1e30, seed=0)
+                           diverge_threshold=float("inf"), seed=0)
     assert result.diverged and not np.isfinite(result.raw_losses[-1])
     assert "loss became" in result.stop_reason
 

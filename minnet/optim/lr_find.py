@@ -184,8 +184,10 @@ def lr_find(model, loss_fn: Callable, data, optimizer=None, *, start_lr: float =
     saved = _save_model(model)
     model.train()
     try:
-        return _run_range_test(model, loss_fn, batches, trial_optimizer, start_lr, end_lr,
-                               num_iter, smooth, diverge_threshold)
+        # the test ends by blowing training up on purpose: overflow is expected there
+        with np.errstate(over="ignore", invalid="ignore"):
+            return _run_range_test(model, loss_fn, batches, trial_optimizer, start_lr,
+                                   end_lr, num_iter, smooth, diverge_threshold)
     finally:
         _restore_model(model, saved)
 
@@ -199,7 +201,8 @@ def _check_arguments(start_lr, end_lr, num_iter, smooth, diverge_threshold, batc
     if not 0 <= smooth < 1:
         raise ValueError(f"lr_find(): smooth must be in [0, 1), got {smooth}")
     if not diverge_threshold > 1:
-        raise ValueError(f"lr_find(): diverge_threshold must be > 1, got {diverge_threshold}")
+        raise ValueError(f"lr_find(): diverge_threshold must be > 1 (inf: stop only on NaN/inf "
+                         f"losses), got {diverge_threshold}")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"lr_find(): batch_size must be a positive int, got {batch_size!r}")
 
