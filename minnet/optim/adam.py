@@ -45,14 +45,14 @@ class Adam(Optimizer):
     def _validate_group(self, group: dict) -> None:
         name = type(self).__name__
         _check_number(name, "learning rate", group["lr"])
-        _check_number(name, "epsilon", group["eps"])
+        _check_number(name, "epsilon value", group["eps"])
         betas = group["betas"]
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}. "
                              f"Hint: betas=(0.9, 0.999)")
         _check_number(name, "beta parameter at index 0", betas[0], 0.0, below=1.0)
         _check_number(name, "beta parameter at index 1", betas[1], 0.0, below=1.0)
-        _check_number(name, "weight_decay", group["weight_decay"])
+        _check_number(name, "weight_decay value", group["weight_decay"])
 
     def step(self, closure: Optional[Callable] = None):
         """One Adam update of every parameter that has a gradient; returns ``closure()``'s loss."""

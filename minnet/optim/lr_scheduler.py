@@ -21,7 +21,7 @@ import math
 import warnings
 from bisect import bisect_right
 from collections import Counter
-from typing import Callable, Sequence
+from typing import Sequence
 
 from .optimizer import Optimizer
 

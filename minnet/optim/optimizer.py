@@ -30,7 +30,7 @@ import copy
 import functools
 import warnings
 from collections import OrderedDict, defaultdict
-from typing import Callable, Iterable, Optional
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -379,8 +379,8 @@ def _check_number(optimizer: str, option: str, value, minimum: float = 0.0,
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise TypeError(f"{optimizer}: {option} must be a number, got "
+        raise TypeError(f"{optimizer}: {option.replace(' value', '')} must be a number, got "
                         f"{type(value).__name__} {value!r}") from None
     if not number >= minimum or (below is not None and not number < below):
         allowed = f">= {minimum}" if below is None else f"in [{minimum}, {below})"
-        raise ValueError(f"{optimizer}: Invalid {option} value: {value} (must be {allowed})")
+        raise ValueError(f"{optimizer}: Invalid {option}: {value} (must be {allowed})")

@@ -43,10 +43,10 @@ class RMSprop(Optimizer):
 
     def _validate_group(self, group: dict) -> None:
         _check_number("RMSprop", "learning rate", group["lr"])
-        _check_number("RMSprop", "epsilon", group["eps"])
-        _check_number("RMSprop", "momentum", group["momentum"])
-        _check_number("RMSprop", "weight_decay", group["weight_decay"])
-        _check_number("RMSprop", "alpha", group["alpha"])
+        _check_number("RMSprop", "epsilon value", group["eps"])
+        _check_number("RMSprop", "momentum value", group["momentum"])
+        _check_number("RMSprop", "weight_decay value", group["weight_decay"])
+        _check_number("RMSprop", "alpha value", group["alpha"])
 
     def step(self, closure: Optional[Callable] = None):
         """One RMSprop update of every parameter that has a gradient; returns ``closure()``'s loss."""

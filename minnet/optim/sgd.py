@@ -33,9 +33,9 @@ class SGD(Optimizer):
 
     def _validate_group(self, group: dict) -> None:
         _check_number("SGD", "learning rate", group["lr"])
-        _check_number("SGD", "momentum", group["momentum"])
-        _check_number("SGD", "weight_decay", group["weight_decay"])
-        _check_number("SGD", "dampening", group["dampening"], minimum=float("-inf"))
+        _check_number("SGD", "momentum value", group["momentum"])
+        _check_number("SGD", "weight_decay value", group["weight_decay"])
+        _check_number("SGD", "dampening value", group["dampening"], minimum=float("-inf"))
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError(
                 f"SGD: Nesterov momentum requires a momentum and zero dampening (got "
