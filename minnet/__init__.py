@@ -20,6 +20,7 @@ from .tensor import (
     zeros_like,
 )
 from .random import manual_seed
+from .serialization import load, save
 from . import ops
 from .ops import (
     abs, add, amax, amin, cat, clamp, clip, div, exp, flatten, log, log_softmax, logsumexp,

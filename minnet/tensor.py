@@ -47,6 +47,7 @@ class _AutogradState:
         self.module_stack: list[str] = []
         self.forward_observers: list[Callable] = []
         self.backward_observers: list[Callable] = []
+        self.final_callbacks: list[Callable] = []
 
 
 _state = _AutogradState()
@@ -751,6 +752,16 @@ def wrap_array(array: np.ndarray, requires_grad: bool = False) -> Tensor:
 
 def run_backward(root: Tensor, seed: np.ndarray, retain_graph: bool = False) -> None:
     """Propagate ``seed`` = d(final)/d(root) back to every leaf below ``root``."""
+    try:
+        _propagate(root, seed, retain_graph)
+        callbacks = _state.final_callbacks
+    finally:
+        _state.final_callbacks = []
+    for callback in callbacks:
+        callback()
+
+
+def _propagate(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
     order = _topological_order(root)
     pending = {id(root): seed}  # node id -> summed gradient flowing into that node
     observers = _state.backward_observers
@@ -769,6 +780,10 @@ def run_backward(root: Tensor, seed: np.ndarray, retain_graph: bool = False) -> 
         if observers:
             for observer in observers:
                 observer(node, grad, parent_grads)
+        if len(parent_grads) != len(node._parents):
+            raise RuntimeError(
+                f"the backward of op '{node.op}' returned {len(parent_grads)} gradient(s) for "
+                f"{len(node._parents)} input(s); it must return one (or None) per input")
         for parent, parent_grad in zip(node._parents, parent_grads):
             if parent_grad is None or not parent.requires_grad:
                 continue
@@ -787,6 +802,14 @@ def run_backward(root: Tensor, seed: np.ndarray, retain_graph: bool = False) -> 
         if not retain_graph:
             node._backward = _freed_backward
             node._parents = ()
+
+
+def queue_callback(callback: Callable) -> None:
+    """Run ``callback()`` once, when the backward pass now under way has finished.
+
+    Module backward hooks use it to fire even when some input received no gradient.
+    """
+    _state.final_callbacks.append(callback)
 
 
 # --------------------------------------------------------------------------

@@ -150,13 +150,59 @@ def test_requires_grad_false_freezes_parameters():
 
 def test_load_state_dict_strict_and_shape_errors():
     model = nn.Sequential(nn.Linear(4, 3))
-    with pytest.raises(KeyError, match="missing keys"):
+    with pytest.raises(RuntimeError, match="missing keys"):
         model.load_state_dict({"0.weight": np.zeros((3, 4))})
     missing, unexpected = model.load_state_dict({"0.weight": np.zeros((3, 4)), "x": np.zeros(1)},
                                                 strict=False)
     assert missing == ["0.bias"] and unexpected == ["x"]
-    with pytest.raises(ValueError, match="0.weight"):
-        model.load_state_dict({"0.weight": np.zeros((4, 3)), "0.bias": np.zeros(3)})
+    before = model.state_dict()["0.bias"].numpy().copy()
+    with pytest.raises(RuntimeError, match=r"'0.weight' has shape \(4, 3\) in the state dict "
+                                           r"but \(3, 4\) in the model"):
+        model.load_state_dict({"0.weight": np.zeros((4, 3)), "0.bias": np.ones(3)})
+    # all-or-nothing: the valid bias was not written either
+    np.testing.assert_array_equal(model[0].bias.numpy(), before)
+
+
+def test_load_state_dict_copies_in_place_like_pytorch():
+    model = nn.Linear(3, 2)
+    snapshot = model.state_dict()
+    model.load_state_dict({"weight": np.ones((2, 3)), "bias": np.zeros(2, dtype=np.float64)})
+    assert model.weight.dtype == np.float32 and model.bias.dtype == np.float32
+    # state_dict() shares memory with the model, so the snapshot follows the load
+    np.testing.assert_array_equal(snapshot["weight"].numpy(), np.ones((2, 3)))
+
+
+def test_assigning_none_keeps_the_parameter_slot():
+    layer = nn.Linear(3, 2)
+    layer.bias = None
+    assert "bias" in layer._parameters and layer.bias is None
+    assert [name for name, _ in layer.named_parameters()] == ["weight"]
+
+
+def test_non_persistent_buffers_stay_out_of_state_dict():
+    module = nn.Module()
+    module.register_buffer("kept", minnet.zeros(2))
+    module.register_buffer("scratch", minnet.zeros(2), persistent=False)
+    assert list(module.state_dict()) == ["kept"]
+    assert {name for name, _ in module.named_buffers()} == {"kept", "scratch"}
+
+
+def test_full_backward_hook_fires_when_an_input_gets_no_gradient():
+    class UsesOnlyFirst(nn.Module):
+        def forward(self, x, y):
+            return x * 2
+
+    module = UsesOnlyFirst()
+    seen = []
+    module.register_full_backward_hook(lambda m, gin, gout: seen.append((gin, gout)))
+    x = minnet.tensor([1.0, 2.0], requires_grad=True)
+    y = minnet.tensor([3.0, 4.0], requires_grad=True)
+    module(x, y).sum().backward()
+    assert len(seen) == 1
+    grad_input, grad_output = seen[0]
+    np.testing.assert_array_equal(grad_input[0].numpy(), [2.0, 2.0])
+    assert grad_input[1] is None
+    np.testing.assert_array_equal(grad_output[0].numpy(), [1.0, 1.0])
 
 
 def test_state_dict_keys_for_nested_models_match_pytorch():

@@ -16,7 +16,7 @@ from typing import Callable, Iterator, Optional
 
 import numpy as np
 
-from ..tensor import RemovableHandle, Tensor, _state, wrap_array
+from ..tensor import RemovableHandle, Tensor, _state, queue_callback, wrap_array
 
 ROOT_NAME = "model"  # how the outermost module is named in op records and messages
 
@@ -71,6 +71,9 @@ class Module:
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"cannot assign '{name}' before Module.__init__() is called. "
                                  "Hint: call super().__init__() first in your __init__.")
+        if value is None and name in self._parameters:
+            self._parameters[name] = None  # keep the slot, as PyTorch does (e.g. bias=None)
+            return
         for registry in ("_parameters", "_modules", "_buffers"):
             self.__dict__[registry].pop(name, None)
         if isinstance(value, Parameter):
@@ -103,10 +106,15 @@ class Module:
         else:
             setattr(self, name, param)
 
-    def register_buffer(self, name: str, tensor: Optional[Tensor]) -> None:
-        """A non-trainable tensor saved in ``state_dict`` (e.g. BatchNorm's running mean)."""
+    def register_buffer(self, name: str, tensor: Optional[Tensor], persistent: bool = True) -> None:
+        """A non-trainable tensor kept with the module (e.g. BatchNorm's running mean).
+
+        Persistent buffers are saved in ``state_dict``; non-persistent ones are not.
+        """
         names = self.__dict__.setdefault("_buffer_names", set())
         names.add(name)
+        if not persistent:
+            self.__dict__.setdefault("_non_persistent", set()).add(name)
         self._buffers[name] = tensor
 
     def add_module(self, name: str, module: Optional["Module"]) -> None:
@@ -122,7 +130,9 @@ class Module:
     def _path_under(self, parent: Optional["Module"], parent_path: Optional[str]) -> str:
         """This module's dotted path when called from ``parent`` (cached)."""
         key = (id(parent), parent_path)
-        path = self._path_cache.get(key)
+        cached = self._path_cache.get(key)
+        # compare the parent itself too: an id can be reused after a module is freed
+        path = cached[1] if cached is not None and cached[0] is parent else None
         if path is None:
             if parent is None:
                 path = ROOT_NAME
@@ -132,7 +142,7 @@ class Module:
                 # a module called from inside another without being registered in it
                 # still gets a readable path
                 path = f"{parent_path}.{child_name or type(self).__name__}"
-            self._path_cache[key] = path
+            self._path_cache[key] = (parent, path)
         return path
 
     def __call__(self, *args, **kwargs):
@@ -184,12 +194,20 @@ class Module:
         return handle
 
     def _attach_input_grad_probes(self, args):
-        """Wrap each grad-requiring input in an identity node that records its gradient."""
+        """Wrap each grad-requiring input in an identity node that records its gradient.
+
+        The hooks fire once per backward pass: as soon as every such input has
+        its gradient, or at the end of the pass if some input received none.
+        """
         waiting = [i for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad]
         received = {}
         grad_output = []
+        fired = []
 
         def fire():
+            if fired or not grad_output:
+                return
+            fired.append(True)
             grad_input = tuple(wrap_array(received[i]) if i in received else None
                                for i in range(len(args)))
             for hook in list(self._backward_hooks.values()):
@@ -207,7 +225,9 @@ class Module:
 
         def report(grad_out):
             grad_output.append(wrap_array(grad_out))
-            if not waiting:  # nothing upstream needs a gradient: fire right away
+            if waiting:
+                queue_callback(fire)  # in case some input never receives a gradient
+            else:  # nothing upstream needs a gradient: fire right away
                 fire()
 
         return new_args, report
@@ -315,46 +335,61 @@ class Module:
         return self._cast(np.float32)
 
     # -- state ----------------------------------------------------------------------
-    def state_dict(self) -> "OrderedDict[str, Tensor]":
-        """Parameters and buffers by dotted name, e.g. ``"0.weight"`` (PyTorch's names)."""
-        state = OrderedDict()
+    def _state_tensors(self) -> Iterator:
+        """(dotted name, tensor) for every parameter and persistent buffer."""
         for prefix, module in self.named_modules():
+            skipped = module.__dict__.get("_non_persistent", ())
             for registry in (module._parameters, module._buffers):
                 for name, value in registry.items():
-                    if value is not None:
-                        state[f"{prefix}.{name}" if prefix else name] = value.detach()
-        return state
+                    if value is not None and name not in skipped:
+                        yield (f"{prefix}.{name}" if prefix else name), value
+
+    def state_dict(self) -> "OrderedDict[str, Tensor]":
+        """Parameters and persistent buffers by dotted name, e.g. ``"0.weight"``.
+
+        The names are PyTorch's, so a PyTorch state dict (converted to NumPy)
+        loads unchanged. The tensors share memory with the model, as in PyTorch.
+        """
+        return OrderedDict((name, value.detach()) for name, value in self._state_tensors())
 
     def load_state_dict(self, state_dict, strict: bool = True):
         """Copy values (Tensors or NumPy arrays) into this module's parameters and buffers.
 
-        Values are cast to each parameter's dtype. With ``strict=True`` missing or
-        unexpected keys raise; a shape mismatch always raises and names the key.
-        Returns ``(missing_keys, unexpected_keys)``.
+        Values are cast to each parameter's dtype and copied in place. Every key
+        is checked before anything is written, so a failed load leaves the model
+        as it was. With ``strict=True`` missing or unexpected keys raise; a shape
+        mismatch always raises and names the key. Returns ``(missing_keys,
+        unexpected_keys)``.
         """
-        own = self.state_dict()
-        own_targets = {}
-        for prefix, module in self.named_modules():
-            for registry in (module._parameters, module._buffers):
-                for name, value in registry.items():
-                    if value is not None:
-                        own_targets[f"{prefix}.{name}" if prefix else name] = value
-        missing = [k for k in own if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in own]
-        if strict and (missing or unexpected):
-            raise KeyError(f"load_state_dict() for {type(self).__name__}: missing keys {missing}, "
-                           f"unexpected keys {unexpected}. Hint: was the state saved from a "
-                           f"model with the same architecture? Pass strict=False to load a subset.")
+        targets = OrderedDict(self._state_tensors())
+        missing = [k for k in targets if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in targets]
+        problems = []
+        if strict and missing:
+            problems.append(f"missing keys {missing}")
+        if strict and unexpected:
+            problems.append(f"unexpected keys {unexpected}")
+        arrays = {}
         for key, value in state_dict.items():
-            if key not in own_targets:
+            if key not in targets:
                 continue
-            target = own_targets[key]
             array = np.asarray(value.data if isinstance(value, Tensor) else value)
-            if array.shape != target.data.shape:
-                raise ValueError(f"load_state_dict() for {type(self).__name__}: '{key}' has shape "
-                                 f"{array.shape} in the state dict but {target.data.shape} in "
-                                 f"the model")
-            target.data = array.astype(target.data.dtype, copy=True)
+            expected = targets[key].data.shape
+            if array.shape != expected:
+                problems.append(f"'{key}' has shape {array.shape} in the state dict but "
+                                f"{expected} in the model")
+            arrays[key] = array
+        if problems:
+            raise RuntimeError(
+                f"load_state_dict() for {type(self).__name__}: " + "; ".join(problems) +
+                ". Hint: was the state saved from a model with the same architecture? "
+                "strict=False loads the matching subset (shapes must still agree).")
+        for key, array in arrays.items():
+            target = targets[key]
+            if target.data.flags.writeable:
+                np.copyto(target.data, array, casting="unsafe")
+            else:
+                target.data = array.astype(target.data.dtype, copy=True)
         return missing, unexpected
 
     # -- printing --------------------------------------------------------------------
