@@ -29,6 +29,7 @@ from .ops import (
 )
 from . import nn
 from . import data
+from . import optim
 from .gradcheck import check_backward, gradcheck, numerical_gradient, numerical_gradient_array, rel_error
 
 __version__ = "0.1.0"
