@@ -78,44 +78,54 @@ def _valid_range(n_out, stride, offset, size):
 def im2col_numba(x, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, out_h, out_w):
     """Same contract as ``im2col_reference``.
 
-    Serial on purpose: a parallel version was no faster on 2 cores and its
-    worker threads slowed down the BLAS product that follows (see the benchmark).
+    Speed notes, measured on the course CNN (benchmarks/bench_kernels.py):
+    * Indices are made unsigned (``np.uint64``): Numba then drops its check
+      for negative (wrap-around) indices, which otherwise keeps the copy loop
+      from being vectorised -- about 3x faster here.
+    * Serial on purpose: Numba's parallel worker threads, once started, slow
+      down the multi-threaded BLAS product that follows on a 2-core machine.
     """
     n_images, channels, height, width = x.shape
     per_image = out_h * out_w
     cols = np.zeros((channels * kernel_h * kernel_w, n_images * per_image), dtype=x.dtype)
+    x_flat = np.ascontiguousarray(x).reshape(-1)
     for c in range(channels):
         for i in range(kernel_h):
             oy_lo, oy_hi = _valid_range(out_h, stride_h, i - pad_h, height)
             for j in range(kernel_w):
-                # the columns whose patch has this tap inside the image; the rest stay 0
+                # only the columns whose patch has this tap inside the image; the rest stay 0
                 ox_lo, ox_hi = _valid_range(out_w, stride_w, j - pad_w, width)
-                row = (c * kernel_h + i) * kernel_w + j
+                cols_row = cols[(c * kernel_h + i) * kernel_w + j]
                 for n in range(n_images):
                     for oy in range(oy_lo, oy_hi):
                         y = oy * stride_h - pad_h + i
-                        start = n * per_image + oy * out_w
+                        dst = n * per_image + oy * out_w
+                        # flat index of x[n, c, y, 0] shifted by the tap's column offset
+                        src = ((n * channels + c) * height + y) * width + j - pad_w
                         for ox in range(ox_lo, ox_hi):
-                            cols[row, start + ox] = x[n, c, y, ox * stride_w - pad_w + j]
+                            cols_row[np.uint64(dst + ox)] = x_flat[np.uint64(src + ox * stride_w)]
     return cols
 
 
 @numba.njit(cache=True)
 def col2im_numba(cols, n_images, channels, height, width, kernel_h, kernel_w, stride_h,
                  stride_w, pad_h, pad_w, out_h, out_w):
-    """Same contract as ``col2im_reference`` (serial, like ``im2col_numba``)."""
+    """Same contract as ``col2im_reference`` (serial, unsigned indices: see ``im2col_numba``)."""
     per_image = out_h * out_w
     grad_x = np.zeros((n_images, channels, height, width), dtype=cols.dtype)
+    grad_flat = grad_x.reshape(-1)
     for n in range(n_images):
         for c in range(channels):
             for i in range(kernel_h):
                 oy_lo, oy_hi = _valid_range(out_h, stride_h, i - pad_h, height)
                 for j in range(kernel_w):
                     ox_lo, ox_hi = _valid_range(out_w, stride_w, j - pad_w, width)
-                    row = (c * kernel_h + i) * kernel_w + j
+                    cols_row = cols[(c * kernel_h + i) * kernel_w + j]
                     for oy in range(oy_lo, oy_hi):
                         y = oy * stride_h - pad_h + i
-                        start = n * per_image + oy * out_w
+                        src = n * per_image + oy * out_w
+                        dst = ((n * channels + c) * height + y) * width + j - pad_w
                         for ox in range(ox_lo, ox_hi):
-                            grad_x[n, c, y, ox * stride_w - pad_w + j] += cols[row, start + ox]
+                            grad_flat[np.uint64(dst + ox * stride_w)] += \
+                                cols_row[np.uint64(src + ox)]
     return grad_x

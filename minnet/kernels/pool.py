@@ -125,43 +125,55 @@ def _window(o, stride, pad, kernel, size):
 @numba.njit(cache=True)
 def max_pool2d_forward_numba(x, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w,
                              out_h, out_w):
+    """Same contract as ``max_pool2d_forward_reference``.
+
+    Works on flat views with unsigned (``np.uint64``) indices: Numba then
+    skips its negative-index check, which measured about 2x faster here.
+    """
     n_images, channels, height, width = x.shape
-    out = np.empty((n_images, channels, out_h, out_w), dtype=x.dtype)
-    argmax = np.empty((n_images, channels, out_h, out_w), dtype=np.int64)
-    for n in range(n_images):
-        for c in range(channels):
-            for oy in range(out_h):
-                y_lo, y_hi = _window(oy, stride_h, pad_h, kernel_h, height)
-                for ox in range(out_w):
-                    x_lo, x_hi = _window(ox, stride_w, pad_w, kernel_w, width)
-                    best = x[n, c, y_lo, x_lo]
-                    best_index = y_lo * width + x_lo
-                    for y in range(y_lo, y_hi):
-                        for xx in range(x_lo, x_hi):
-                            value = x[n, c, y, xx]
-                            if value > best:
-                                best = value
-                                best_index = y * width + xx
-                            elif value != value and best == best:
-                                # the first NaN wins and then stays (NaN > v is False);
-                                # a separate branch keeps the common path cheap
-                                best = value
-                                best_index = y * width + xx
-                    out[n, c, oy, ox] = best
-                    argmax[n, c, oy, ox] = best_index
-    return out, argmax
+    n_planes = n_images * channels
+    x_flat = np.ascontiguousarray(x).reshape(-1)
+    out = np.empty(n_planes * out_h * out_w, dtype=x.dtype)
+    argmax = np.empty(n_planes * out_h * out_w, dtype=np.int64)
+    for plane in range(n_planes):
+        base = plane * height * width
+        for oy in range(out_h):
+            y_lo, y_hi = _window(oy, stride_h, pad_h, kernel_h, height)
+            for ox in range(out_w):
+                x_lo, x_hi = _window(ox, stride_w, pad_w, kernel_w, width)
+                best_index = y_lo * width + x_lo
+                best = x_flat[np.uint64(base + best_index)]
+                for y in range(y_lo, y_hi):
+                    for xx in range(x_lo, x_hi):
+                        index = y * width + xx
+                        value = x_flat[np.uint64(base + index)]
+                        if value > best:
+                            best = value
+                            best_index = index
+                        elif value != value and best == best:
+                            # the first NaN wins and then stays (NaN > v is False);
+                            # a separate branch keeps the common path cheap
+                            best = value
+                            best_index = index
+                position = np.uint64((plane * out_h + oy) * out_w + ox)
+                out[position] = best
+                argmax[position] = best_index
+    return (out.reshape(n_images, channels, out_h, out_w),
+            argmax.reshape(n_images, channels, out_h, out_w))
 
 
 @numba.njit(cache=True)
 def max_pool2d_backward_numba(grad_out, argmax, height, width):
     n_images, channels, out_h, out_w = grad_out.shape
+    per_plane = out_h * out_w
     grad_x = np.zeros((n_images, channels, height, width), dtype=grad_out.dtype)
-    for n in range(n_images):
-        for c in range(channels):
-            for oy in range(out_h):
-                for ox in range(out_w):
-                    index = argmax[n, c, oy, ox]
-                    grad_x[n, c, index // width, index % width] += grad_out[n, c, oy, ox]
+    grad_flat = grad_x.reshape(-1)
+    grad_out_flat = np.ascontiguousarray(grad_out).reshape(-1)
+    argmax_flat = np.ascontiguousarray(argmax).reshape(-1)
+    for plane in range(n_images * channels):
+        base = plane * height * width
+        for k in range(plane * per_plane, (plane + 1) * per_plane):
+            grad_flat[np.uint64(base + argmax_flat[k])] += grad_out_flat[k]
     return grad_x
 
 

@@ -1,0 +1,270 @@
+"""Timings for minnet's kernels and for a whole small-CNN epoch (prints; asserts nothing).
+
+    python benchmarks/bench_kernels.py            # everything (about a minute)
+    python benchmarks/bench_kernels.py --quick    # fewer repeats, a shorter epoch
+
+Sections:
+1. each Numba kernel against its NumPy reference, at the course CNN's shapes;
+2. the two ways to compute a convolution layer (forward + backward):
+   im2col + one BLAS product each, versus direct loops;
+3. the CNN 1x28x28 -> conv 8 3x3 pad 1 -> ReLU -> maxpool 2 -> conv 16 3x3 pad 1
+   -> ReLU -> maxpool 2 -> linear 10, batch 64, one SGD epoch on 10,000 random
+   images: minnet with kernels, minnet with MINNET_NO_JIT=1, and PyTorch on the
+   same number of threads when it is installed;
+4. how long the cross-entropy loss takes inside that step (does fusing pay?);
+5. the direct loops compiled with ``parallel=True``, run last because Numba's
+   worker threads, once started, compete with the BLAS threads.
+
+Every figure is the best of several repeats: the machine may be busy.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import minnet  # noqa: E402
+from minnet import kernels, nn, optim  # noqa: E402
+from minnet.kernels import conv_direct  # noqa: E402
+
+BATCH = 64
+N_SAMPLES = 10_000
+
+
+def best_time(function, repeats=5, number=10) -> float:
+    """Best-of-``repeats`` mean seconds per call (first call warms up / compiles)."""
+    function()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(number):
+            function()
+        best = min(best, (time.perf_counter() - start) / number)
+    return best
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1e3:8.3f} ms"
+
+
+# --------------------------------------------------------------------------
+# 1. kernels vs references
+# --------------------------------------------------------------------------
+CONV_LAYERS = [  # (name, N, C, H, F): the two convolutions of the course CNN
+    ("conv1 1->8 @28x28", BATCH, 1, 28, 8),
+    ("conv2 8->16 @14x14", BATCH, 8, 14, 16),
+]
+
+
+def bench_kernels(repeats):
+    print("1. Numba kernel vs NumPy reference (float32, course CNN shapes)")
+    rng = np.random.default_rng(0)
+    for name, n, c, size, n_filters in CONV_LAYERS:
+        x = rng.standard_normal((n, c, size, size)).astype(np.float32)
+        geometry = (3, 3, 1, 1, 1, 1, size, size)
+        cols = kernels.kernel("im2col", jit=False)(x, *geometry)
+        feature_map = rng.standard_normal((n, n_filters, size, size)).astype(np.float32)
+        pool = (2, 2, 2, 2, 0, 0, size // 2, size // 2)
+        pooled, argmax = kernels.kernel("max_pool2d_forward", jit=False)(feature_map, *pool)
+        cases = {
+            "im2col": (x, *geometry),
+            "col2im": (cols, n, c, size, size, *geometry),
+            "max_pool2d_forward": (feature_map, *pool),
+            "max_pool2d_backward": (pooled, argmax, size, size),
+            "avg_pool2d_forward": (feature_map, *pool, True, 0),
+        }
+        for kernel_name, args in cases.items():
+            jit = best_time(lambda: kernels.kernel(kernel_name, jit=True)(*args), repeats)
+            ref = best_time(lambda: kernels.kernel(kernel_name, jit=False)(*args), repeats)
+            print(f"   {name:20s} {kernel_name:20s} numba {ms(jit)}  numpy {ms(ref)}  "
+                  f"x{ref / jit:5.1f}")
+    rows = np.random.default_rng(1).integers(0, 1000, 5000)
+    values = np.ones((5000, 64), dtype=np.float32)
+    jit = best_time(lambda: kernels.kernel("scatter_add", jit=True)((1000, 64), rows, values),
+                    repeats)
+    ref = best_time(lambda: kernels.kernel("scatter_add", jit=False)((1000, 64), rows, values),
+                    repeats)
+    print(f"   {'(1000, 64)[5000 ids]':20s} {'scatter_add':20s} numba {ms(jit)}  "
+          f"np.add.at {ms(ref)}  x{ref / jit:5.1f}")
+
+
+# --------------------------------------------------------------------------
+# 2. im2col + GEMM vs direct loops
+# --------------------------------------------------------------------------
+def conv_step_im2col(x, weight, grad_out, size):
+    """Forward + both backward products of one conv layer, the way ops.conv2d does it."""
+    n, c = x.shape[:2]
+    n_filters = weight.shape[0]
+    geometry = (3, 3, 1, 1, 1, 1, size, size)
+    cols = kernels.im2col(x, *geometry)
+    weight_matrix = weight.reshape(n_filters, -1)
+    out = (weight_matrix @ cols).reshape(n_filters, n, size, size).transpose(1, 0, 2, 3).copy()
+    grad_fnl = grad_out.transpose(1, 0, 2, 3).reshape(n_filters, -1)
+    grad_weight = grad_fnl @ cols.T
+    grad_x = kernels.col2im(weight_matrix.T @ grad_fnl, n, c, size, size, *geometry)
+    return out, grad_weight, grad_x
+
+
+def make_conv_step_direct(parallel: bool):
+    import numba
+    compile_ = (lambda f: numba.njit(parallel=True)(f.py_func)) if parallel else (lambda f: f)
+    forward = compile_(conv_direct.conv2d_forward_numba)
+    grad_input = compile_(conv_direct.conv2d_grad_input_numba)
+    grad_weight = compile_(conv_direct.conv2d_grad_weight_numba)
+
+    def step(x, weight, grad_out, size):
+        out = forward(x, weight, 1, 1, 1, 1, size, size)
+        return out, grad_weight(x, grad_out, 3, 3, 1, 1, 1, 1), \
+            grad_input(grad_out, weight, size, size, 1, 1, 1, 1)
+
+    return step
+
+
+def time_conv_methods(methods, repeats):
+    rng = np.random.default_rng(0)
+    for name, n, c, size, n_filters in CONV_LAYERS:
+        x = rng.standard_normal((n, c, size, size)).astype(np.float32)
+        weight = rng.standard_normal((n_filters, c, 3, 3)).astype(np.float32)
+        grad_out = rng.standard_normal((n, n_filters, size, size)).astype(np.float32)
+        timings = {label: best_time(lambda: step(x, weight, grad_out, size), repeats)
+                   for label, step in methods.items()}
+        print(f"   {name:20s} " + "  ".join(f"{label} {ms(t)}" for label, t in timings.items()))
+
+
+def bench_conv_methods(repeats):
+    print("\n2. one conv layer, forward + backward (float32): im2col + GEMM vs direct loops")
+    time_conv_methods({"im2col + GEMM": conv_step_im2col,
+                       "direct loops": make_conv_step_direct(False)}, repeats)
+
+
+def bench_parallel(repeats):
+    """Last, because Numba's worker threads stay alive once started."""
+    print("\n5. direct loops compiled with parallel=True (prange over batch / filters), then\n"
+          "   im2col + GEMM again now that Numba's worker threads exist")
+    time_conv_methods({"direct, parallel": make_conv_step_direct(True)}, repeats)
+    time_conv_methods({"im2col + GEMM": conv_step_im2col}, repeats)
+
+
+# --------------------------------------------------------------------------
+# 3. the whole CNN epoch
+# --------------------------------------------------------------------------
+def make_data(n_samples):
+    rng = np.random.default_rng(0)
+    images = rng.standard_normal((n_samples, 1, 28, 28)).astype(np.float32)
+    labels = rng.integers(0, 10, n_samples)
+    return images, labels
+
+
+def minnet_cnn():
+    rng = np.random.default_rng(0)
+    return nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1, generator=rng), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1, generator=rng), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(16 * 7 * 7, 10, generator=rng))
+
+
+def minnet_epoch(images, labels, model=None):
+    """Seconds for one SGD epoch of the CNN with minnet, and the last loss."""
+    model = model or minnet_cnn()
+    optimizer = optim.SGD(model.parameters(), lr=0.01)
+    loss_fn = nn.CrossEntropyLoss()
+    start = time.perf_counter()
+    for first in range(0, len(images), BATCH):
+        batch = minnet.tensor(images[first:first + BATCH])
+        target = minnet.tensor(labels[first:first + BATCH])
+        loss = loss_fn(model(batch), target)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return time.perf_counter() - start, loss.item()
+
+
+def torch_epoch(images, labels):
+    import torch
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(8, 16, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(), torch.nn.Linear(16 * 7 * 7, 10))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    images, labels = torch.from_numpy(images), torch.from_numpy(labels)
+    start = time.perf_counter()
+    for first in range(0, len(images), BATCH):
+        loss = torch.nn.functional.cross_entropy(model(images[first:first + BATCH]),
+                                                 labels[first:first + BATCH])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return time.perf_counter() - start, loss.item()
+
+
+def bench_epoch(n_samples, repeats):
+    print(f"\n3. CNN epoch: {n_samples} samples, batch {BATCH}, SGD, {os.cpu_count()} cores")
+    images, labels = make_data(n_samples)
+    minnet_epoch(images[:BATCH * 2], labels[:BATCH * 2])  # compile / load the kernels
+    with_jit = min(minnet_epoch(images, labels)[0] for _ in range(repeats))
+    print(f"   minnet, Numba kernels        {with_jit:7.3f} s")
+    os.environ["MINNET_NO_JIT"] = "1"
+    try:
+        subset = max(BATCH, n_samples // 10)
+        no_jit = minnet_epoch(images[:subset], labels[:subset])[0] * n_samples / subset
+    finally:
+        del os.environ["MINNET_NO_JIT"]
+    print(f"   minnet, MINNET_NO_JIT=1      {no_jit:7.3f} s  (extrapolated from {subset})")
+    try:
+        import torch
+    except ImportError:
+        print("   PyTorch not installed: no comparison")
+        return
+    torch.set_num_threads(os.cpu_count())
+    torch_epoch(images[:BATCH * 2], labels[:BATCH * 2])
+    reference = min(torch_epoch(images, labels)[0] for _ in range(repeats))
+    print(f"   PyTorch {torch.__version__}, {torch.get_num_threads()} threads "
+          f"{reference:7.3f} s")
+    print(f"   minnet / PyTorch = {with_jit / reference:.2f} (target: at most 1.5)")
+
+
+# --------------------------------------------------------------------------
+# 4. the loss inside one step
+# --------------------------------------------------------------------------
+def bench_loss(repeats):
+    print("\n4. Does a fused softmax-cross-entropy kernel pay? (one training step, batch 64)")
+    images, labels = make_data(BATCH)
+    model = minnet_cnn()
+    loss_fn = nn.CrossEntropyLoss()
+    batch, target = minnet.tensor(images), minnet.tensor(labels)
+    logits_data = model(batch).data
+
+    def step():
+        model.zero_grad()
+        loss_fn(model(batch), target).backward()
+
+    def loss_only():
+        logits = minnet.tensor(logits_data, requires_grad=True)
+        loss_fn(logits, target).backward()
+
+    whole, loss_part = best_time(step, repeats), best_time(loss_only, repeats)
+    print(f"   whole step {ms(whole)}; cross-entropy forward + backward {ms(loss_part)} "
+          f"({100 * loss_part / whole:.1f}% of the step)")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats, 2,000 samples")
+    args = parser.parse_args()
+    repeats = 2 if args.quick else 5
+    print(f"minnet kernels: {kernels.info()}\n")
+    bench_kernels(repeats)
+    bench_conv_methods(repeats)
+    bench_epoch(2_000 if args.quick else N_SAMPLES, 1 if args.quick else 3)
+    bench_loss(repeats)
+    bench_parallel(repeats)
+
+
+if __name__ == "__main__":
+    main()
