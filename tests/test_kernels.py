@@ -154,6 +154,12 @@ def test_max_pool_ties_go_to_the_first_maximum_and_nan_wins():
                                                                          1, 2)
         assert argmax.tolist() == [[[[1, 6]]]], use_jit
         assert out[0, 0, 0, 0] == 3.0 and np.isnan(out[0, 0, 0, 1])
+        # several NaNs: the first one in row-major window order is reported
+        x_nans = np.array([[[[np.nan, 3.0, 3.0, np.nan],
+                             [3.0, np.nan, np.nan, 5.0]]]])
+        _, argmax = kernels.kernel("max_pool2d_forward", jit=use_jit)(x_nans, 2, 2, 2, 2, 0, 0,
+                                                                      1, 2)
+        assert argmax.tolist() == [[[[0, 3]]]], use_jit
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

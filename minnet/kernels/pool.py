@@ -127,8 +127,15 @@ def max_pool2d_forward_numba(x, kernel_h, kernel_w, stride_h, stride_w, pad_h, p
                              out_h, out_w):
     """Same contract as ``max_pool2d_forward_reference``.
 
-    Works on flat views with unsigned (``np.uint64``) indices: Numba then
-    skips its negative-index check, which measured about 2x faster here.
+    Speed notes (measured, see benchmarks/bench_kernels.py):
+    * flat views with unsigned (``np.uint64``) indices: Numba then skips its
+      negative-index check;
+    * the running maximum is updated with conditional expressions rather than
+      an ``if`` block, which the compiler turns into branch-free selects: on
+      random data "is this larger?" is a coin flip the CPU cannot predict
+      (about 2x faster);
+    * NaN needs the first NaN of the window to win; since NaN is rare, a flag
+      records whether the window has one and only then a second pass finds it.
     """
     n_images, channels, height, width = x.shape
     n_planes = n_images * channels
@@ -143,18 +150,22 @@ def max_pool2d_forward_numba(x, kernel_h, kernel_w, stride_h, stride_w, pad_h, p
                 x_lo, x_hi = _window(ox, stride_w, pad_w, kernel_w, width)
                 best_index = y_lo * width + x_lo
                 best = x_flat[np.uint64(base + best_index)]
+                has_nan = False
                 for y in range(y_lo, y_hi):
                     for xx in range(x_lo, x_hi):
                         index = y * width + xx
                         value = x_flat[np.uint64(base + index)]
-                        if value > best:
-                            best = value
-                            best_index = index
-                        elif value != value and best == best:
-                            # the first NaN wins and then stays (NaN > v is False);
-                            # a separate branch keeps the common path cheap
-                            best = value
-                            best_index = index
+                        larger = value > best  # strict: ties keep the first maximum
+                        best_index = index if larger else best_index
+                        best = value if larger else best
+                        has_nan |= value != value
+                if has_nan:  # scan backwards so the first NaN is the one kept
+                    for y in range(y_hi - 1, y_lo - 1, -1):
+                        for xx in range(x_hi - 1, x_lo - 1, -1):
+                            value = x_flat[np.uint64(base + y * width + xx)]
+                            if value != value:
+                                best = value
+                                best_index = y * width + xx
                 position = np.uint64((plane * out_h + oy) * out_w + ox)
                 out[position] = best
                 argmax[position] = best_index
@@ -194,39 +205,49 @@ def _avg_divisor(oy, ox, height, width, kernel_h, kernel_w, stride_h, stride_w, 
 @numba.njit(cache=True)
 def avg_pool2d_forward_numba(x, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w,
                              out_h, out_w, count_include_pad, divisor_override):
+    """Same contract as ``avg_pool2d_forward_reference`` (flat views, unsigned indices)."""
     n_images, channels, height, width = x.shape
-    out = np.empty((n_images, channels, out_h, out_w), dtype=x.dtype)
-    for n in range(n_images):
-        for c in range(channels):
-            for oy in range(out_h):
-                y_lo, y_hi = _window(oy, stride_h, pad_h, kernel_h, height)
-                for ox in range(out_w):
-                    x_lo, x_hi = _window(ox, stride_w, pad_w, kernel_w, width)
-                    total = 0.0
-                    for y in range(y_lo, y_hi):
-                        for xx in range(x_lo, x_hi):
-                            total += x[n, c, y, xx]
-                    out[n, c, oy, ox] = total / _avg_divisor(
-                        oy, ox, height, width, kernel_h, kernel_w, stride_h, stride_w,
-                        pad_h, pad_w, count_include_pad, divisor_override)
-    return out
+    n_planes = n_images * channels
+    x_flat = np.ascontiguousarray(x).reshape(-1)
+    out = np.empty(n_planes * out_h * out_w, dtype=x.dtype)
+    for plane in range(n_planes):
+        base = plane * height * width
+        for oy in range(out_h):
+            y_lo, y_hi = _window(oy, stride_h, pad_h, kernel_h, height)
+            for ox in range(out_w):
+                x_lo, x_hi = _window(ox, stride_w, pad_w, kernel_w, width)
+                total = 0.0
+                for y in range(y_lo, y_hi):
+                    row = base + y * width
+                    for xx in range(x_lo, x_hi):
+                        total += x_flat[np.uint64(row + xx)]
+                divisor = _avg_divisor(oy, ox, height, width, kernel_h, kernel_w, stride_h,
+                                       stride_w, pad_h, pad_w, count_include_pad,
+                                       divisor_override)
+                out[np.uint64((plane * out_h + oy) * out_w + ox)] = total / divisor
+    return out.reshape(n_images, channels, out_h, out_w)
 
 
 @numba.njit(cache=True)
 def avg_pool2d_backward_numba(grad_out, height, width, kernel_h, kernel_w, stride_h, stride_w,
                               pad_h, pad_w, count_include_pad, divisor_override):
+    """Same contract as ``avg_pool2d_backward_reference`` (flat views, unsigned indices)."""
     n_images, channels, out_h, out_w = grad_out.shape
     grad_x = np.zeros((n_images, channels, height, width), dtype=grad_out.dtype)
-    for n in range(n_images):
-        for c in range(channels):
-            for oy in range(out_h):
-                y_lo, y_hi = _window(oy, stride_h, pad_h, kernel_h, height)
-                for ox in range(out_w):
-                    x_lo, x_hi = _window(ox, stride_w, pad_w, kernel_w, width)
-                    share = grad_out[n, c, oy, ox] / _avg_divisor(
-                        oy, ox, height, width, kernel_h, kernel_w, stride_h, stride_w,
-                        pad_h, pad_w, count_include_pad, divisor_override)
-                    for y in range(y_lo, y_hi):
-                        for xx in range(x_lo, x_hi):
-                            grad_x[n, c, y, xx] += share
+    grad_flat = grad_x.reshape(-1)
+    grad_out_flat = np.ascontiguousarray(grad_out).reshape(-1)
+    for plane in range(n_images * channels):
+        base = plane * height * width
+        for oy in range(out_h):
+            y_lo, y_hi = _window(oy, stride_h, pad_h, kernel_h, height)
+            for ox in range(out_w):
+                x_lo, x_hi = _window(ox, stride_w, pad_w, kernel_w, width)
+                divisor = _avg_divisor(oy, ox, height, width, kernel_h, kernel_w, stride_h,
+                                       stride_w, pad_h, pad_w, count_include_pad,
+                                       divisor_override)
+                share = grad_out_flat[np.uint64((plane * out_h + oy) * out_w + ox)] / divisor
+                for y in range(y_lo, y_hi):
+                    row = base + y * width
+                    for xx in range(x_lo, x_hi):
+                        grad_flat[np.uint64(row + xx)] += share
     return grad_x
