@@ -499,17 +499,17 @@ class Tensor:
 
     # -- methods mirroring torch.Tensor --------------------------------------------------
     # arithmetic
-    def add(self, other):
-        return _ops().add(self, other)
+    def add(self, other, *, alpha=1):
+        return _ops().add(self, other, alpha=alpha)
 
-    def sub(self, other):
-        return _ops().sub(self, other)
+    def sub(self, other, *, alpha=1):
+        return _ops().sub(self, other, alpha=alpha)
 
     def mul(self, other):
         return _ops().mul(self, other)
 
-    def div(self, other):
-        return _ops().div(self, other)
+    def div(self, other, *, rounding_mode=None):
+        return _ops().div(self, other, rounding_mode=rounding_mode)
 
     def neg(self):
         return _ops().neg(self)

@@ -29,7 +29,10 @@ def _broadcast_check(a: Tensor, b: Tensor, fn_name: str) -> None:
             raise _broadcast_error(a, b, fn_name) from None
 
 
-def add(a, b) -> Tensor:
+def add(a, b, *, alpha=1) -> Tensor:
+    """``a + alpha * b`` (PyTorch's ``torch.add(input, other, alpha=1)``)."""
+    if alpha != 1:
+        return add(a, mul(b, alpha))
     a, b = pair(a, b)
     try:
         out = a.data + b.data
@@ -44,7 +47,10 @@ def add(a, b) -> Tensor:
     return Tensor._from_op(out, (a, b), backward, "add")
 
 
-def sub(a, b) -> Tensor:
+def sub(a, b, *, alpha=1) -> Tensor:
+    """``a - alpha * b`` (PyTorch's ``torch.sub(input, other, alpha=1)``)."""
+    if alpha != 1:
+        return sub(a, mul(b, alpha))
     a, b = pair(a, b)
     try:
         out = a.data - b.data
@@ -73,7 +79,13 @@ def mul(a, b) -> Tensor:
     return Tensor._from_op(out, (a, b), backward, "mul")
 
 
-def div(a, b) -> Tensor:
+def div(a, b, *, rounding_mode=None) -> Tensor:
+    """``a / b``; ``rounding_mode`` 'trunc' or 'floor' rounds the quotient (as PyTorch).
+
+    A rounded quotient is piecewise constant, so its gradient is 0 (as in PyTorch).
+    """
+    if rounding_mode is not None:
+        return _rounded_div(a, b, rounding_mode)
     a, b = pair(a, b)
     if a.data.dtype.kind in "iub" and b.data.dtype.kind in "iub":
         a, b = as_float(a), as_float(b)  # true division of integers gives float32
@@ -87,6 +99,31 @@ def div(a, b) -> Tensor:
         grad_a = unbroadcast(grad / b.data, a.shape) if a.requires_grad else None
         grad_b = unbroadcast(-grad * out / b.data, b.shape) if b.requires_grad else None
         return grad_a, grad_b
+
+    return Tensor._from_op(out, (a, b), backward, "div")
+
+
+def _rounded_div(a, b, rounding_mode: str) -> Tensor:
+    if rounding_mode not in ("trunc", "floor"):
+        raise ValueError(f"div(): rounding_mode must be None, 'trunc' or 'floor', got "
+                         f"{rounding_mode!r}")
+    a, b = pair(a, b)
+    _broadcast_check(a, b, "div")
+    integers = a.data.dtype.kind in "iu" and b.data.dtype.kind in "iu"
+    if integers:  # integer division stays integer, truncating or flooring like PyTorch
+        quotient = np.floor_divide(a.data, b.data)
+        if rounding_mode == "trunc":
+            remainder = a.data - quotient * b.data
+            quotient = quotient + ((remainder != 0) & ((a.data < 0) != (b.data < 0)))
+        out = quotient.astype(np.result_type(a.data, b.data), copy=False)
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            exact = a.data / b.data
+        out = np.trunc(exact) if rounding_mode == "trunc" else np.floor(exact)
+
+    def backward(grad):
+        return (np.zeros(a.shape, dtype=grad.dtype) if a.requires_grad else None,
+                np.zeros(b.shape, dtype=grad.dtype) if b.requires_grad else None)
 
     return Tensor._from_op(out, (a, b), backward, "div")
 

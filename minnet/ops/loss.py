@@ -192,7 +192,8 @@ def _weighted_class_loss(input: Tensor, target: Tensor, log_probs_of, weight, ig
     per_row = -(coef * log_probs).sum(axis=1)
     if reduction == "mean":
         denominator = (class_weight[safe_labels] * kept).sum()
-        out = np.asarray(per_row.sum() / denominator, dtype=dtype)
+        with np.errstate(divide="ignore", invalid="ignore"):  # every target ignored: 0/0 = nan
+            out = np.asarray(per_row.sum() / denominator, dtype=dtype)
     elif reduction == "sum":
         out = np.asarray(per_row.sum(), dtype=dtype)
     else:
@@ -202,15 +203,26 @@ def _weighted_class_loss(input: Tensor, target: Tensor, log_probs_of, weight, ig
     def backward(grad):
         if reduction == "none":
             per_row_grad = grad.reshape(-1, 1)
+        elif reduction == "mean" and denominator == 0:
+            # no target counted (all ignored, or all weighted 0): the loss is 0/0 = nan.
+            # As in PyTorch, ignored rows still get gradient 0 (they are skipped), and
+            # the counted ones get grad * w / 0 = nan.
+            with np.errstate(invalid="ignore"):
+                per_row_grad = np.where(kept, np.nan, 0.0)[:, None] * grad
         elif reduction == "mean":
             per_row_grad = grad / denominator
         else:
             per_row_grad = grad
-        if softmax_grad:
-            probs = np.exp(log_probs)
-            rows_grad = (coef.sum(axis=1, keepdims=True) * probs - coef) * per_row_grad
-        else:
-            rows_grad = -coef * per_row_grad
+        with np.errstate(invalid="ignore"):
+            if softmax_grad:
+                probs = np.exp(log_probs)
+                rows_grad = (coef.sum(axis=1, keepdims=True) * probs - coef) * per_row_grad
+            else:
+                # only the target's log-probability was used: the other entries get exactly 0
+                rows_grad = np.zeros_like(coef)
+                target_grad = -coef[row_index, safe_labels] * np.broadcast_to(
+                    per_row_grad, (len(row_index), 1))[:, 0]
+                rows_grad[row_index, safe_labels] = target_grad
         return to_input_layout(rows_grad.astype(dtype, copy=False)), None
 
     return Tensor._from_op(out, (input, target), backward, op_name)
@@ -403,7 +415,8 @@ def binary_cross_entropy(input: Tensor, target, weight=None, size_average=None, 
     if weight_array is not None:
         per_element = per_element * weight_array
     out = _reduce(per_element, reduction, p.dtype)
-    eps = np.asarray(1e-12, dtype=p.dtype)
+    # PyTorch's clamp constant is the float32 value nearest 1e-12 (also for float64 inputs)
+    eps = np.asarray(np.float32(1e-12), dtype=p.dtype)
 
     def backward(grad):
         upstream = _upstream(grad, per_element.shape, reduction)

@@ -115,10 +115,23 @@ def var(a: Tensor, dim=None, unbiased=True, keepdim=False, *, correction=None, a
 
 def std(a: Tensor, dim=None, unbiased=True, keepdim=False, *, correction=None, axis=None,
         keepdims=None) -> Tensor:
-    """Standard deviation: ``sqrt(var(...))`` with the same arguments."""
-    from .elementwise import sqrt
-    return sqrt(var(a, dim, unbiased, keepdim, correction=correction, axis=axis,
-                    keepdims=keepdims))
+    """Standard deviation: ``sqrt(var(...))`` with the same arguments.
+
+    Where the standard deviation is 0 (a constant slice) sqrt has an infinite
+    slope, and the chain rule would give inf * 0 = nan; as PyTorch does, the
+    gradient there is defined as 0 (the function is at its minimum).
+    """
+    variance = var(a, dim, unbiased, keepdim, correction=correction, axis=axis,
+                   keepdims=keepdims)
+    out = np.sqrt(variance.data)
+
+    def backward(grad):
+        # d sqrt(v)/dv = 1 / (2 sqrt(v)), masked to 0 where sqrt(v) == 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            local = np.where(out == 0, 0, grad / (2 * out))
+        return (local.astype(out.dtype, copy=False),)
+
+    return Tensor._from_op(out, (variance,), backward, "std")
 
 
 def _extreme(a: Tensor, axes, keepdim: bool, np_pick, op_name: str) -> Tensor:

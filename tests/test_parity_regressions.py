@@ -1,0 +1,110 @@
+"""Regressions for discrepancies with PyTorch found by benchmarks/torch_parity.py.
+
+Each expected value is computed by hand (the comment says how); PyTorch's
+behaviour was checked with the parity script, which torch is not needed for here.
+"""
+import warnings
+
+import numpy as np
+
+import minnet
+from minnet import ops
+from minnet.ops import loss as L
+
+
+def _grad_of(fn, data, upstream=None):
+    x = minnet.Tensor(np.array(data, dtype=np.float64), requires_grad=True)
+    out = fn(x)
+    out.backward(np.ones(out.shape) if upstream is None else upstream)
+    return out, x.grad.data
+
+
+# -- std: the gradient at a zero standard deviation is 0, not nan ---------------------------
+def test_std_gradient_of_a_constant_slice_is_zero():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no divide-by-zero warning either
+        out, grad = _grad_of(lambda x: ops.std(x, 1), [[2.0, 2.0, 2.0], [1.0, 2.0, 3.0]])
+    np.testing.assert_allclose(out.data, [0.0, 1.0])
+    # row 1: d std / dx_i = (x_i - mean) / ((N - 1) std) = (x_i - 2) / 2
+    np.testing.assert_allclose(grad, [[0.0, 0.0, 0.0], [-0.5, 0.0, 0.5]])
+
+
+def test_std_gradient_unchanged_elsewhere():
+    data = [[1.0, 4.0, 2.0, 7.0]]
+    _, grad = _grad_of(lambda x: ops.std(x, correction=0), data)
+    # population std: (x - mean) / (N * std), mean 3.5, std sqrt(22.5/4)
+    std = np.sqrt(((np.array(data) - 3.5) ** 2).mean())
+    np.testing.assert_allclose(grad, (np.array(data) - 3.5) / (4 * std))
+
+
+# -- cross_entropy / nll_loss with nothing to average -----------------------------------------
+def test_cross_entropy_all_ignored_mean_is_nan_with_zero_gradient():
+    logits = minnet.Tensor(np.arange(12.0).reshape(4, 3), requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss = L.cross_entropy(logits, np.full(4, -100))
+        loss.backward()
+    assert np.isnan(loss.item())
+    np.testing.assert_array_equal(logits.grad.data, np.zeros((4, 3)))
+
+
+def test_nll_loss_zero_total_weight_nan_only_at_counted_targets():
+    # rows 0 and 2 are counted with weight 0 (0/0 = nan at their target entry); row 1 is
+    # ignored (gradient 0); the other entries of every row were not used: gradient 0
+    logp = minnet.Tensor(-np.ones((3, 3)), requires_grad=True)
+    loss = L.nll_loss(logp, np.array([0, -100, 1]), weight=minnet.Tensor([0.0, 0.0, 1.0]))
+    with np.errstate(invalid="ignore"):
+        loss.backward()
+    assert np.isnan(loss.item())
+    grad = logp.grad.data
+    assert np.isnan(grad[0, 0]) and np.isnan(grad[2, 1])
+    grad = grad.copy()
+    grad[0, 0] = grad[2, 1] = 0
+    np.testing.assert_array_equal(grad, np.zeros((3, 3)))
+
+
+def test_nll_loss_gradient_only_touches_targets():
+    logp = minnet.Tensor(np.log(np.full((2, 3), 1 / 3)), requires_grad=True)
+    L.nll_loss(logp, np.array([2, 0]), reduction="sum").backward()
+    np.testing.assert_array_equal(logp.grad.data, [[0, 0, -1.0], [-1.0, 0, 0]])
+
+
+# -- binary_cross_entropy: PyTorch's clamp constant is float32(1e-12) -------------------------
+def test_bce_gradient_clamp_uses_float32_epsilon():
+    _, grad = _grad_of(lambda p: L.binary_cross_entropy(p, np.array([1.0]), reduction="sum"),
+                       [1e-20])
+    # (p - t) / max(p (1 - p), eps) with eps = float32(1e-12) = 9.9999999600419720e-13
+    np.testing.assert_allclose(grad, [-1.0 / 9.9999999600419720e-13], rtol=1e-15)
+
+
+# -- add/sub alpha, div rounding_mode (torch.add(input, other, alpha=1), ...) -----------------
+def test_add_and_sub_alpha():
+    a = minnet.Tensor([1.0, 2.0], requires_grad=True)
+    b = minnet.Tensor([10.0, 20.0], requires_grad=True)
+    out = ops.add(a, b, alpha=0.5) + ops.sub(a, b, alpha=3) + a.add(b, alpha=2)
+    # a + 0.5 b + a - 3 b + a + 2 b = 3a - 0.5b
+    np.testing.assert_allclose(out.data, [3 - 5.0, 6 - 10.0])
+    out.sum().backward()
+    np.testing.assert_allclose(a.grad.data, [3.0, 3.0])
+    np.testing.assert_allclose(b.grad.data, [-0.5, -0.5])
+
+
+def test_div_rounding_modes_and_zero_gradient():
+    a = minnet.Tensor([7.0, -7.0, 7.5, -7.5], requires_grad=True)
+    b = minnet.Tensor([2.0, 2.0, -2.0, -2.0], requires_grad=True)
+    np.testing.assert_array_equal(ops.div(a, b, rounding_mode="trunc").data, [3, -3, -3, 3])
+    floor = a.div(b, rounding_mode="floor")
+    np.testing.assert_array_equal(floor.data, [3, -4, -4, 3])
+    floor.sum().backward()
+    np.testing.assert_array_equal(a.grad.data, np.zeros(4))
+    np.testing.assert_array_equal(b.grad.data, np.zeros(4))
+
+
+def test_integer_div_rounding_keeps_integers():
+    a = minnet.Tensor(np.array([7, -7, -6]))
+    b = minnet.Tensor(np.array([2, 2, 3]))
+    trunc = ops.div(a, b, rounding_mode="trunc").data
+    floor = ops.div(a, b, rounding_mode="floor").data
+    assert trunc.dtype.kind == "i" and floor.dtype.kind == "i"
+    np.testing.assert_array_equal(trunc, [3, -3, -2])
+    np.testing.assert_array_equal(floor, [3, -4, -2])
