@@ -1,0 +1,370 @@
+"""Core speed figures: GEMM, an MLP epoch, a CNN epoch; minnet vs PyTorch vs NumPy.
+
+    python benchmarks/bench_core.py              # everything (a few minutes)
+    python benchmarks/bench_core.py --quick      # 1/10 of the data, one repeat
+    python benchmarks/bench_core.py --profile    # + cProfile of minnet's MLP and CNN steps
+    python benchmarks/bench_core.py --blas-env   # GEMM with and without OPENBLAS_CORETYPE /
+                                                 # OPENBLAS_L2_SIZE (re-runs itself)
+
+Prints; asserts nothing. Sections:
+
+1. the machine: versions, threads, BLAS tuning variables;
+2. GEMM GFLOP/s of NumPy (float32, float64) at 1024^3 and at the MLP's shapes;
+3. MLP 784-256-128-10 (ReLU), 60,000 random samples, batch 128, SGD momentum 0.9:
+   minnet, a hand-written NumPy loop (the floor: same maths, no framework), PyTorch;
+   and minnet's per-step overhead = step time - time of the step's GEMMs;
+4. CNN 1x28x28 -> conv 8 3x3 pad 1 -> ReLU -> maxpool 2 -> conv 16 3x3 pad 1 -> ReLU
+   -> maxpool 2 -> linear 10, 10,000 random samples, batch 64, SGD momentum 0.9:
+   minnet vs PyTorch.
+
+PyTorch (if importable) runs with ``torch.set_num_threads`` equal to NumPy's BLAS
+thread count. Every figure is the best of ``--repeats`` runs: the machine may be busy.
+Targets: MLP minnet/PyTorch <= 0.8, CNN <= 1.5.
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import platform
+import pstats
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # noqa: E402
+
+import minnet  # noqa: E402
+from minnet import nn, optim  # noqa: E402
+
+BLAS_TUNING_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+MLP_SIZES = (784, 256, 128, 10)
+MLP_BATCH, MLP_SAMPLES = 128, 60_000
+CNN_BATCH, CNN_SAMPLES = 64, 10_000
+LR, MOMENTUM = 0.01, 0.9
+
+
+def best_of(function, repeats: int) -> float:
+    """Smallest wall time in seconds of ``repeats`` calls of ``function()``."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def blas_threads() -> int:
+    """Threads NumPy's BLAS uses: the usual variables, else one per CPU (OpenBLAS's default)."""
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        if os.environ.get(name, "").isdigit():
+            return int(os.environ[name])
+    return os.cpu_count() or 1
+
+
+def torch_or_none():
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(blas_threads())
+    return torch
+
+
+# --------------------------------------------------------------------------
+# 1. the machine
+# --------------------------------------------------------------------------
+def print_machine() -> None:
+    from minnet.cli import numpy_blas
+
+    print("1. machine")
+    print(f"   Python {platform.python_version()}, NumPy {np.__version__} ({numpy_blas()}), "
+          f"minnet {minnet.__version__}")
+    print(f"   {os.cpu_count()} CPUs; NumPy BLAS threads assumed {blas_threads()}")
+    for name in BLAS_TUNING_VARIABLES + ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        print(f"   {name} = {os.environ.get(name, '(not set)')}")
+    torch = torch_or_none()
+    print(f"   PyTorch: {torch.__version__ + f', {torch.get_num_threads()} threads' if torch else 'not importable (no comparison)'}")
+
+
+# --------------------------------------------------------------------------
+# 2. GEMM
+# --------------------------------------------------------------------------
+def mlp_gemm_shapes(batch: int = MLP_BATCH) -> list:
+    """(label, (m, k), (k, n)) for every matrix product of one MLP training step.
+
+    Forward: x @ W.T per layer. Backward: dX = dY @ W (not needed for the first
+    layer: the input needs no gradient), dW = dY.T @ X.
+    """
+    shapes = []
+    for fan_in, fan_out in zip(MLP_SIZES[:-1], MLP_SIZES[1:]):
+        shapes.append((f"fwd {fan_in}->{fan_out}", (batch, fan_in), (fan_in, fan_out)))
+        shapes.append((f"dW  {fan_in}->{fan_out}", (fan_out, batch), (batch, fan_in)))
+        if fan_in != MLP_SIZES[0]:
+            shapes.append((f"dX  {fan_in}->{fan_out}", (batch, fan_out), (fan_out, fan_in)))
+    return shapes
+
+
+def gemm_seconds(a_shape, b_shape, dtype, repeats: int = 5) -> float:
+    """Best mean seconds of one ``a @ b`` of the given shapes."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(a_shape).astype(dtype)
+    b = rng.standard_normal(b_shape).astype(dtype)
+    number = max(1, int(2e8 / (2 * a_shape[0] * a_shape[1] * b_shape[1])))
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(number):
+            a @ b
+        best = min(best, (time.perf_counter() - start) / number)
+    return best
+
+
+def gflops(a_shape, b_shape, seconds: float) -> float:
+    return 2 * a_shape[0] * a_shape[1] * b_shape[1] / seconds / 1e9
+
+
+def print_gemm() -> float:
+    """Prints GEMM speed; returns the float32 GEMM seconds of one MLP step."""
+    print("\n2. NumPy GEMM (GFLOP/s, best of 5)")
+    print(f"   {'product':<36s} {'float32':>9s} {'float64':>9s}")
+    cases = [("1024x1024 @ 1024x1024", (1024, 1024), (1024, 1024))]
+    cases += [(f"{label} {a}@{b}", a, b) for label, a, b in mlp_gemm_shapes()]
+    step_seconds = 0.0
+    for label, a, b in cases:
+        t32, t64 = gemm_seconds(a, b, np.float32), gemm_seconds(a, b, np.float64)
+        print(f"   {label:<36s} {gflops(a, b, t32):9.1f} {gflops(a, b, t64):9.1f}")
+        if not label.startswith("1024"):
+            step_seconds += t32
+    print(f"   sum of one MLP step's GEMMs (float32): {step_seconds * 1e3:.3f} ms")
+    return step_seconds
+
+
+def compare_blas_environments() -> None:
+    """Re-run the GEMM section with and without the OpenBLAS tuning variables."""
+    settings = [("without", {}), ("OPENBLAS_CORETYPE=Haswell", {"OPENBLAS_CORETYPE": "Haswell"}),
+                ("OPENBLAS_L2_SIZE=1048576", {"OPENBLAS_L2_SIZE": "1048576"})]
+    for title, extra in settings:
+        env = {k: v for k, v in os.environ.items() if k not in BLAS_TUNING_VARIABLES}
+        env.update(extra)
+        print(f"\n=== GEMM {title} ===", flush=True)
+        subprocess.run([sys.executable, os.path.abspath(__file__), "--gemm-only"], env=env,
+                       check=False)
+
+
+# --------------------------------------------------------------------------
+# 3. MLP
+# --------------------------------------------------------------------------
+def random_data(n: int, feature_shape: tuple, seed: int = 0) -> tuple:
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, *feature_shape)).astype(np.float32)
+    y = rng.integers(0, 10, n).astype(np.int64)
+    return X, y
+
+
+def minnet_mlp() -> nn.Module:
+    rng = np.random.default_rng(0)
+    layers = []
+    for fan_in, fan_out in zip(MLP_SIZES[:-1], MLP_SIZES[1:]):
+        layers += [nn.Linear(fan_in, fan_out, generator=rng), nn.ReLU()]
+    return nn.Sequential(*layers[:-1])
+
+
+def minnet_epoch(model, X, y, batch: int) -> float:
+    """One shuffled SGD-momentum epoch through minnet's DataLoader; returns the last loss."""
+    from minnet.data import DataLoader, TensorDataset
+
+    optimizer = optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    loss_fn = nn.CrossEntropyLoss()
+    loss = None
+    for X_batch, y_batch in DataLoader(TensorDataset(X, y), batch_size=batch, shuffle=True,
+                                       seed=0):
+        optimizer.zero_grad()
+        loss = loss_fn(model(X_batch), y_batch)
+        loss.backward()
+        optimizer.step()
+    return loss.item()
+
+
+def numpy_mlp_epoch(params: list, X, y, batch: int) -> float:
+    """The same epoch in plain NumPy: what minnet computes, minus the framework."""
+    velocities = [np.zeros_like(p) for p in params]
+    order = np.random.default_rng(0).permutation(len(X))
+    loss = 0.0
+    for first in range(0, len(X), batch):
+        index = order[first:first + batch]
+        x, target = X[index], y[index]
+        activations = [x]
+        for layer in range(0, len(params), 2):
+            z = activations[-1] @ params[layer].T + params[layer + 1]
+            activations.append(np.maximum(z, 0) if layer + 2 < len(params) else z)
+        logits = activations[-1]
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        rows = np.arange(len(target))
+        loss = -log_probs[rows, target].mean()
+        grad = np.exp(log_probs)
+        grad[rows, target] -= 1
+        grad /= len(target)
+        grads = [None] * len(params)
+        for layer in range(len(params) - 2, -1, -2):
+            a_in = activations[layer // 2]
+            grads[layer] = grad.T @ a_in
+            grads[layer + 1] = grad.sum(axis=0)
+            if layer:
+                grad = (grad @ params[layer]) * (a_in > 0)
+        for p, g, v in zip(params, grads, velocities):
+            v *= MOMENTUM
+            v += g
+            p -= LR * v
+    return float(loss)
+
+
+def torch_epoch(torch, model, X, y, batch: int) -> float:
+    optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    X, y = torch.from_numpy(X), torch.from_numpy(y)
+    order = torch.from_numpy(np.random.default_rng(0).permutation(len(X)))
+    loss = None
+    for first in range(0, len(X), batch):
+        index = order[first:first + batch]
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(X[index]), y[index])
+        loss.backward()
+        optimizer.step()
+    return loss.item()
+
+
+def torch_mlp(torch):
+    torch.manual_seed(0)
+    layers = []
+    for fan_in, fan_out in zip(MLP_SIZES[:-1], MLP_SIZES[1:]):
+        layers += [torch.nn.Linear(fan_in, fan_out), torch.nn.ReLU()]
+    return torch.nn.Sequential(*layers[:-1])
+
+
+def print_ratio(name: str, ours: float, theirs: float, target: float) -> None:
+    ratio = ours / theirs
+    verdict = "meets" if ratio <= target else "MISSES"
+    print(f"   {name} minnet / PyTorch = {ratio:.2f}  ({verdict} the target <= {target})")
+
+
+def bench_mlp(n_samples: int, repeats: int, gemm_step_seconds: float) -> None:
+    steps = -(-n_samples // MLP_BATCH)
+    print(f"\n3. MLP {'-'.join(map(str, MLP_SIZES))} ReLU: {n_samples} samples, batch "
+          f"{MLP_BATCH}, SGD momentum {MOMENTUM}, {steps} steps/epoch (best of {repeats})")
+    X, y = random_data(n_samples, (MLP_SIZES[0],))
+    model = minnet_mlp()
+    minnet_epoch(model, X[:MLP_BATCH * 2], y[:MLP_BATCH * 2], MLP_BATCH)  # warm up
+    ours = best_of(lambda: minnet_epoch(model, X, y, MLP_BATCH), repeats)
+    params = [p.data.copy() for p in minnet_mlp().parameters()]
+    floor = best_of(lambda: numpy_mlp_epoch(params, X, y, MLP_BATCH), repeats)
+    print(f"   minnet                 {ours:7.3f} s  ({ours / steps * 1e3:.3f} ms/step)")
+    print(f"   hand-written NumPy     {floor:7.3f} s  ({floor / steps * 1e3:.3f} ms/step)")
+    torch = torch_or_none()
+    if torch is not None:
+        torch_model = torch_mlp(torch)
+        torch_epoch(torch, torch_model, X[:MLP_BATCH * 2], y[:MLP_BATCH * 2], MLP_BATCH)
+        theirs = best_of(lambda: torch_epoch(torch, torch_model, X, y, MLP_BATCH), repeats)
+        print(f"   PyTorch {torch.__version__:<14s} {theirs:7.3f} s  "
+              f"({theirs / steps * 1e3:.3f} ms/step, {torch.get_num_threads()} threads)")
+        print_ratio("MLP", ours, theirs, 0.8)
+    step = ours / steps
+    print(f"   per step: minnet {step * 1e3:.3f} ms = GEMMs {gemm_step_seconds * 1e3:.3f} ms "
+          f"+ everything else {(step - gemm_step_seconds) * 1e3:.3f} ms")
+    print(f"   minnet's overhead over hand-written NumPy: "
+          f"{(ours - floor) / steps * 1e6:.0f} us/step")
+
+
+# --------------------------------------------------------------------------
+# 4. CNN
+# --------------------------------------------------------------------------
+def minnet_cnn() -> nn.Module:
+    rng = np.random.default_rng(0)
+    return nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1, generator=rng), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1, generator=rng), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(16 * 7 * 7, 10, generator=rng))
+
+
+def torch_cnn(torch):
+    torch.manual_seed(0)
+    t = torch.nn
+    return t.Sequential(t.Conv2d(1, 8, 3, padding=1), t.ReLU(), t.MaxPool2d(2),
+                        t.Conv2d(8, 16, 3, padding=1), t.ReLU(), t.MaxPool2d(2),
+                        t.Flatten(), t.Linear(16 * 7 * 7, 10))
+
+
+def bench_cnn(n_samples: int, repeats: int) -> None:
+    steps = -(-n_samples // CNN_BATCH)
+    print(f"\n4. CNN conv8-pool-conv16-pool-linear10 on 1x28x28: {n_samples} samples, batch "
+          f"{CNN_BATCH}, SGD momentum {MOMENTUM}, {steps} steps/epoch (best of {repeats})")
+    X, y = random_data(n_samples, (1, 28, 28))
+    model = minnet_cnn()
+    start = time.perf_counter()
+    minnet_epoch(model, X[:CNN_BATCH * 2], y[:CNN_BATCH * 2], CNN_BATCH)
+    print(f"   first two steps (compile or load the Numba kernels): "
+          f"{time.perf_counter() - start:.2f} s")
+    ours = best_of(lambda: minnet_epoch(model, X, y, CNN_BATCH), repeats)
+    print(f"   minnet                 {ours:7.3f} s  ({ours / steps * 1e3:.3f} ms/step)")
+    torch = torch_or_none()
+    if torch is not None:
+        torch_model = torch_cnn(torch)
+        torch_epoch(torch, torch_model, X[:CNN_BATCH * 2], y[:CNN_BATCH * 2], CNN_BATCH)
+        theirs = best_of(lambda: torch_epoch(torch, torch_model, X, y, CNN_BATCH), repeats)
+        print(f"   PyTorch {torch.__version__:<14s} {theirs:7.3f} s  "
+              f"({theirs / steps * 1e3:.3f} ms/step, {torch.get_num_threads()} threads)")
+        print_ratio("CNN", ours, theirs, 1.5)
+
+
+# --------------------------------------------------------------------------
+# profiling
+# --------------------------------------------------------------------------
+def profile_steps(title: str, model, X, y, batch: int, top: int = 25) -> None:
+    """cProfile one epoch over (X, y); print the functions with the most own time."""
+    minnet_epoch(model, X[:batch * 2], y[:batch * 2], batch)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    minnet_epoch(model, X, y, batch)
+    profiler.disable()
+    buffer = io.StringIO()
+    stats = pstats.Stats(profiler, stream=buffer)
+    stats.sort_stats("tottime").print_stats(top)
+    print(f"\n=== cProfile: {title}, {len(X) // batch} steps, sorted by own time ===")
+    print("\n".join(line for line in buffer.getvalue().splitlines() if line.strip())[:6000])
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1/10 of the data, one repeat")
+    parser.add_argument("--repeats", type=int, default=None, help="epochs timed (best is kept)")
+    parser.add_argument("--profile", action="store_true", help="cProfile minnet's epochs")
+    parser.add_argument("--blas-env", action="store_true",
+                        help="compare GEMM with/without OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE")
+    parser.add_argument("--gemm-only", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.gemm_only:
+        print_machine()
+        print_gemm()
+        return
+    if args.blas_env:
+        compare_blas_environments()
+        return
+    scale = 10 if args.quick else 1
+    repeats = args.repeats or (1 if args.quick else 3)
+    print_machine()
+    gemm_step = print_gemm()
+    bench_mlp(MLP_SAMPLES // scale, repeats, gemm_step)
+    bench_cnn(CNN_SAMPLES // scale, repeats)
+    if args.profile:
+        X, y = random_data(MLP_SAMPLES // 20, (MLP_SIZES[0],))
+        profile_steps("MLP", minnet_mlp(), X, y, MLP_BATCH)
+        X, y = random_data(CNN_SAMPLES // 10, (1, 28, 28))
+        profile_steps("CNN", minnet_cnn(), X, y, CNN_BATCH)
+
+
+if __name__ == "__main__":
+    main()
