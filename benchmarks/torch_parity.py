@@ -42,6 +42,8 @@ torch.set_default_dtype(torch.float64)
 warnings.simplefilter("ignore")
 
 RTOL = 1e-10
+FLOAT32_RTOL = 2e-5  # float32 sections: rounding differs in the last bits of longer sums
+FLOAT = [np.float64]  # the dtype of the floating inputs of check()
 RESULTS = []  # (section, name, status, worst relative error, detail)
 SECTION = ["?"]
 
@@ -66,6 +68,8 @@ def max_diff(a, b):
     a, b = to_np(a), to_np(b)
     if a.shape != b.shape:
         return math.inf, 1.0, f"shape {a.shape} vs torch {b.shape}"
+    if a.dtype != b.dtype and not (a.dtype.kind == b.dtype.kind == "i"):
+        return math.inf, 1.0, f"dtype {a.dtype} vs torch {b.dtype}"
     if a.size == 0:
         return 0.0, 1.0, ""
     a = a.astype(np.float64)
@@ -115,6 +119,9 @@ def check(name, mn_fn, th_fn, arrays, grad_for=None, tol=RTOL, seed=1, note="", 
     try:
         if grad_for is None:
             grad_for = [i for i, a in enumerate(arrays) if np.asarray(a).dtype.kind == "f"]
+        arrays = [np.array(a, dtype=FLOAT[0]) if np.asarray(a).dtype.kind == "f" else np.array(a)
+                  for a in arrays]
+        tol = tol if FLOAT[0] == np.float64 else max(tol, FLOAT32_RTOL)
         mn_in = [minnet.Tensor(np.array(a), requires_grad=i in grad_for)
                  for i, a in enumerate(arrays)]
         th_in = [torch.tensor(np.array(a), requires_grad=i in grad_for)
@@ -125,7 +132,7 @@ def check(name, mn_fn, th_fn, arrays, grad_for=None, tol=RTOL, seed=1, note="", 
         if extra:
             comparisons += extra(mn_out, th_out)
         if grad_for and th_out.requires_grad:
-            upstream = rng(seed).standard_normal(tuple(th_out.shape))
+            upstream = rng(seed).standard_normal(tuple(th_out.shape)).astype(FLOAT[0])
             th_out.backward(torch.tensor(upstream))
             mn_out.backward(upstream)
             for i in grad_for:
@@ -140,7 +147,7 @@ def check(name, mn_fn, th_fn, arrays, grad_for=None, tol=RTOL, seed=1, note="", 
 
 
 def section(name):
-    SECTION[0] = name
+    SECTION[0] = name + (" [float32]" if FLOAT[0] == np.float32 else "")
 
 
 def randn(*shape, seed=0, scale=1.0):
@@ -491,6 +498,8 @@ def nn_layers():
                     randn(2, 3, 5, 7), train=train, steps=4)
     layer_check("BatchNorm1d(5, momentum=None) cumulative x4", mnn.BatchNorm1d(5, momentum=None),
                 torch.nn.BatchNorm1d(5, momentum=None), randn(7, 5), steps=4)
+    layer_check("BatchNorm2d(3, bias=False)", mnn.BatchNorm2d(3, bias=False),
+                torch.nn.BatchNorm2d(3, bias=False), randn(2, 3, 5, 7), steps=2)
     layer_check("BatchNorm1d(5, affine=False)", mnn.BatchNorm1d(5, affine=False),
                 torch.nn.BatchNorm1d(5, affine=False), randn(7, 5), steps=2)
     layer_check("BatchNorm1d(5, track_running_stats=False) eval",
@@ -530,7 +539,7 @@ def losses():
     labels = rng(1).integers(0, 5, 7)
     labels_ignore = labels.copy()
     labels_ignore[[1, 4]] = 2  # ignore_index=2 drops rows 1 and 4 and every class-2 target
-    weight = positive(5, seed=3)
+    weight = positive(5, seed=3).astype(FLOAT[0])
     logits_nd = randn(3, 5, 2, 7)
     labels_nd = rng(4).integers(0, 5, (3, 2, 7))
     probs_target = TF.softmax(torch.tensor(randn(7, 5, seed=5)), 1).numpy()
@@ -575,6 +584,12 @@ def losses():
               lambda a, b: TF.mse_loss(a, b, reduction=red), [pred, target])
         check(f"l1_loss {red} (with zero diffs)", lambda a, b: ML.l1_loss(a, b, reduction=red),
               lambda a, b: TF.l1_loss(a, b, reduction=red), [pred, np.where(pred > 1, pred, target)])
+        ew = positive(3, 5, 7, seed=9).astype(FLOAT[0])
+        for name in ("mse_loss", "l1_loss"):
+            check(f"{name} weight= {red}",
+                  lambda a, b, n=name: getattr(ML, n)(a, b, reduction=red, weight=minnet.Tensor(ew)),
+                  lambda a, b, n=name: getattr(TF, n)(a, b, reduction=red, weight=torch.tensor(ew)),
+                  [pred, target], grad_for=[0, 1])
         for beta in (1.0, 0.5, 0.0, 2.0):
             check(f"smooth_l1 beta={beta} {red}",
                   lambda a, b, be=beta: ML.smooth_l1_loss(a, b, reduction=red, beta=be),
@@ -582,7 +597,7 @@ def losses():
                   [pred, target])
         p = rng(2).uniform(0.01, 0.99, (3, 5))
         t = rng(3).uniform(0, 1, (3, 5))
-        w = positive(5, seed=4)
+        w = positive(5, seed=4).astype(FLOAT[0])
         check(f"bce {red}", lambda a, b: ML.binary_cross_entropy(a, b, reduction=red),
               lambda a, b: TF.binary_cross_entropy(a, b, reduction=red), [p, t])
         check(f"bce weight {red}",
@@ -592,7 +607,7 @@ def losses():
         check(f"bce_with_logits {red}",
               lambda a, b: ML.binary_cross_entropy_with_logits(a, b, reduction=red),
               lambda a, b: TF.binary_cross_entropy_with_logits(a, b, reduction=red), [x, t])
-        pw = positive(5, seed=6) * 2
+        pw = (positive(5, seed=6) * 2).astype(FLOAT[0])
         check(f"bce_with_logits weight+pos_weight {red}",
               lambda a, b: ML.binary_cross_entropy_with_logits(
                   a, b, minnet.Tensor(w), reduction=red, pos_weight=minnet.Tensor(pw)),
@@ -608,8 +623,8 @@ def losses():
     check("mse_loss target grad", lambda a, b: ML.mse_loss(a, b), lambda a, b: TF.mse_loss(a, b),
           [pred, target], grad_for=[0, 1])
     check("bce_with_logits target grad pos_weight",
-          lambda a, b: ML.binary_cross_entropy_with_logits(a, b, pos_weight=minnet.Tensor(np.full(5, 3.0))),
-          lambda a, b: TF.binary_cross_entropy_with_logits(a, b, pos_weight=torch.full((5,), 3.0)),
+          lambda a, b: ML.binary_cross_entropy_with_logits(a, b, pos_weight=minnet.Tensor(np.full(5, 3.0, FLOAT[0]))),
+          lambda a, b: TF.binary_cross_entropy_with_logits(a, b, pos_weight=torch.tensor(np.full(5, 3.0, FLOAT[0]))),
           [randn(3, 5), rng(3).uniform(0, 1, (3, 5))], grad_for=[0, 1])
     check("cross_entropy probs target grad wrt target",
           lambda a, b: ML.cross_entropy(a, b, label_smoothing=0.1),
@@ -628,8 +643,8 @@ def losses():
              pred, target),
             ("BCELoss", mnn.BCELoss(), torch.nn.BCELoss(), rng(2).uniform(0.01, 0.99, (3, 5)),
              rng(3).uniform(0, 1, (3, 5))),
-            ("BCEWithLogitsLoss(pos_weight)", mnn.BCEWithLogitsLoss(pos_weight=minnet.Tensor(np.full(5, 2.0))),
-             torch.nn.BCEWithLogitsLoss(pos_weight=torch.full((5,), 2.0)), randn(3, 5),
+            ("BCEWithLogitsLoss(pos_weight)", mnn.BCEWithLogitsLoss(pos_weight=minnet.Tensor(np.full(5, 2.0, FLOAT[0]))),
+             torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(np.full(5, 2.0, FLOAT[0]))), randn(3, 5),
              rng(3).uniform(0, 1, (3, 5)))]
     for label, mn_mod, th_mod, x, y in mods:
         check(label, lambda a, b, m=mn_mod: m(a, b), lambda a, b, t=th_mod: t(a, b), [x, y],
@@ -1025,10 +1040,22 @@ def signature_checks():
 
 
 # --------------------------------------------------------------------------
+def float32_pass():
+    """The op and loss checks again in float32: dtypes must match torch's, values to ~1e-5."""
+    FLOAT[0] = np.float32
+    try:
+        for function in (ops_elementwise, ops_activation, ops_reduce, ops_shape, ops_linalg,
+                         ops_conv, losses):
+            function()
+    finally:
+        FLOAT[0] = np.float64
+
+
 SECTIONS = [("ops", [ops_elementwise, ops_activation, ops_reduce, ops_shape, ops_linalg]),
             ("conv", [ops_conv]), ("nn", [nn_layers]), ("loss", [losses]),
             ("optim", [optimizers]), ("sched", [schedulers]), ("clip", [clipping]),
-            ("init", [init_checks]), ("signatures", [signature_checks])]
+            ("init", [init_checks]), ("signatures", [signature_checks]),
+            ("float32", [float32_pass])]
 
 
 def main(argv):

@@ -108,3 +108,41 @@ def test_integer_div_rounding_keeps_integers():
     assert trunc.dtype.kind == "i" and floor.dtype.kind == "i"
     np.testing.assert_array_equal(trunc, [3, -3, -2])
     np.testing.assert_array_equal(floor, [3, -4, -2])
+
+
+# -- mse_loss / l1_loss weight= (PyTorch 2.13): weighted mean divides by sum(weight) ----------
+def test_weighted_mse_and_l1():
+    pred = minnet.Tensor([1.0, 2.0, 4.0], requires_grad=True)
+    target = np.array([0.0, 0.0, 1.0])
+    weight = minnet.Tensor([1.0, 2.0, 3.0])
+    mse = L.mse_loss(pred, target, weight=weight)
+    # squared errors 1, 4, 9 weighted: 1 + 8 + 27 = 36, over sum(w) = 6
+    np.testing.assert_allclose(mse.item(), 6.0)
+    mse.backward()
+    # 2 * w * diff / sum(w) = [2, 8, 18] / 6
+    np.testing.assert_allclose(pred.grad.data, [2 / 6, 8 / 6, 3.0])
+    l1 = L.l1_loss(minnet.Tensor([1.0, -2.0, 4.0]), target, reduction="sum", weight=weight)
+    np.testing.assert_allclose(l1.item(), 1 + 4 + 9.0)  # 1*1 + 2*2 + 3*3
+    none = L.mse_loss(minnet.Tensor([1.0, 2.0, 4.0]), target, reduction="none", weight=weight)
+    np.testing.assert_allclose(none.data, [1.0, 8.0, 27.0])
+
+
+def test_weighted_loss_rejects_mismatched_weight():
+    import pytest
+    with pytest.raises(ValueError, match="weight must have the input's shape"):
+        L.mse_loss(minnet.Tensor([1.0, 2.0]), np.zeros(2), weight=minnet.Tensor([1.0]))
+
+
+# -- BatchNorm bias=False (PyTorch 2.13): scale without shift ---------------------------------
+def test_batchnorm_without_bias():
+    bn = minnet.nn.BatchNorm1d(2, bias=False)
+    assert bn.bias is None
+    assert list(bn.state_dict()) == ["weight", "running_mean", "running_var",
+                                     "num_batches_tracked"]
+    bn.weight.data[...] = [2.0, 3.0]
+    x = minnet.Tensor([[1.0, 0.0], [3.0, 4.0]], requires_grad=True)
+    out = bn(x)
+    # each column normalised to (-1, 1) (biased variance, eps tiny), then scaled
+    np.testing.assert_allclose(out.data, [[-2.0, -3.0], [2.0, 3.0]], rtol=1e-5)
+    out.sum().backward()
+    np.testing.assert_allclose(bn.weight.grad.data, [0.0, 0.0], atol=1e-12)

@@ -34,7 +34,7 @@ class _BatchNorm(Module):
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: Optional[float] = 0.1,
                  affine: bool = True, track_running_stats: bool = True, device=None,
-                 dtype=None):
+                 dtype=None, *, bias: bool = True):
         super().__init__()
         check_device(device, type(self).__name__)
         if not isinstance(num_features, (int, np.integer)) or num_features <= 0:
@@ -48,7 +48,10 @@ class _BatchNorm(Module):
         dtype = np.dtype(dtype or DEFAULT_DTYPE)
         if affine:
             self.weight = Parameter(np.empty(self.num_features, dtype=dtype))
-            self.bias = Parameter(np.empty(self.num_features, dtype=dtype))
+            if bias:  # bias=False: a learned scale but no shift (PyTorch 2.13's option)
+                self.bias = Parameter(np.empty(self.num_features, dtype=dtype))
+            else:
+                self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -72,7 +75,8 @@ class _BatchNorm(Module):
         self.reset_running_stats()
         if self.affine:
             init.ones_(self.weight)
-            init.zeros_(self.bias)
+            if self.bias is not None:
+                init.zeros_(self.bias)
 
     def _check_input(self, input: Tensor) -> None:
         name = f"{type(self).__name__}({self.num_features}){where_called()}"

@@ -315,16 +315,41 @@ def _regression_pair(input: Tensor, target, fn_name: str) -> tuple:
     return target, out_shape
 
 
-def _elementwise_regression(input, target, reduction, fn_name, values_and_slope) -> Tensor:
-    """Shared body: ``values_and_slope(diff) -> (loss, dloss/ddiff)`` with diff = input - target."""
+def _elementwise_regression(input, target, reduction, fn_name, values_and_slope,
+                            weight=None) -> Tensor:
+    """Shared body: ``values_and_slope(diff) -> (loss, dloss/ddiff)`` with diff = input - target.
+
+    With a per-element ``weight`` (shaped like the input) each loss is multiplied by
+    its weight and 'mean' becomes the weighted mean sum(w * loss) / sum(w), as in
+    PyTorch's ``mse_loss(..., weight=)``. The weight is a constant (no gradient).
+    """
     check_reduction(reduction, fn_name)
     target, out_shape = _regression_pair(input, target, fn_name)
     diff = input.data - target.data
     per_element, slope = values_and_slope(diff)
-    out = _reduce(per_element, reduction, input.data.dtype)
+    weight_array = None
+    if weight is not None:
+        weight_array = np.asarray(weight.data if isinstance(weight, Tensor) else weight,
+                                  dtype=input.data.dtype)
+        if weight_array.shape != input.shape:
+            raise ValueError(f"{fn_name}(): weight must have the input's shape {input.shape}, "
+                             f"got {weight_array.shape} (Weights and input must have the same "
+                             f"size)")
+        per_element = per_element * weight_array
+        slope = slope * weight_array
+    if weight_array is not None and reduction == "mean":
+        total_weight = weight_array.sum()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.asarray(per_element.sum() / total_weight, dtype=input.data.dtype)
+    else:
+        out = _reduce(per_element, reduction, input.data.dtype)
 
     def backward(grad):
-        grad_diff = _upstream(grad, out_shape, reduction) * slope
+        if weight_array is not None and reduction == "mean":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                grad_diff = np.broadcast_to(grad / total_weight, out_shape) * slope
+        else:
+            grad_diff = _upstream(grad, out_shape, reduction) * slope
         return (unbroadcast(grad_diff, input.shape).astype(input.data.dtype, copy=False)
                 if input.requires_grad else None,
                 unbroadcast(-grad_diff, target.shape).astype(target.data.dtype, copy=False)
@@ -334,19 +359,19 @@ def _elementwise_regression(input, target, reduction, fn_name, values_and_slope)
 
 
 def mse_loss(input: Tensor, target, size_average=None, reduce=None,
-             reduction: str = "mean") -> Tensor:
-    """Mean squared error: (input - target)^2, reduced."""
+             reduction: str = "mean", weight=None) -> Tensor:
+    """Mean squared error: (input - target)^2, reduced (weighted by ``weight`` if given)."""
     reduction = legacy_reduction(size_average, reduce, reduction, "mse_loss")
     return _elementwise_regression(input, target, reduction, "mse_loss",
-                                   lambda diff: (diff * diff, 2 * diff))
+                                   lambda diff: (diff * diff, 2 * diff), weight)
 
 
 def l1_loss(input: Tensor, target, size_average=None, reduce=None,
-            reduction: str = "mean") -> Tensor:
+            reduction: str = "mean", weight=None) -> Tensor:
     """Mean absolute error |input - target|; the subgradient at 0 is 0, as in PyTorch."""
     reduction = legacy_reduction(size_average, reduce, reduction, "l1_loss")
     return _elementwise_regression(input, target, reduction, "l1_loss",
-                                   lambda diff: (np.abs(diff), np.sign(diff)))
+                                   lambda diff: (np.abs(diff), np.sign(diff)), weight)
 
 
 def smooth_l1_loss(input: Tensor, target, size_average=None, reduce=None,
