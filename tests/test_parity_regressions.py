@@ -146,3 +146,21 @@ def test_batchnorm_without_bias():
     np.testing.assert_allclose(out.data, [[-2.0, -3.0], [2.0, 3.0]], rtol=1e-5)
     out.sum().backward()
     np.testing.assert_allclose(bn.weight.grad.data, [0.0, 0.0], atol=1e-12)
+
+
+# -- cross_entropy with masked (-inf) logits: unused entries do not turn the loss into nan ----
+def test_cross_entropy_ignores_minus_inf_logits_of_other_classes():
+    logits = minnet.Tensor([[-np.inf, 0.0, 0.0]], requires_grad=True)
+    loss = L.cross_entropy(logits, np.array([2]))
+    # softmax over the two finite logits: 1/2 each, so the loss is log 2
+    np.testing.assert_allclose(loss.item(), np.log(2.0))
+    loss.backward()
+    # softmax - onehot = [0, 1/2, -1/2]
+    np.testing.assert_allclose(logits.grad.data, [[0.0, 0.5, -0.5]])
+
+
+# -- relu passes the gradient of a nan input through (PyTorch masks only where out <= 0) -------
+def test_relu_gradient_at_nan():
+    x = minnet.Tensor([np.nan, -1.0, 0.0, 2.0], requires_grad=True)
+    ops.relu(x).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [1.0, 0.0, 0.0, 1.0])

@@ -19,7 +19,7 @@ from ._util import as_float, require_tensor, single_dim
 def relu(a: Tensor) -> Tensor:
     """max(a, 0)."""
     out = np.maximum(a.data, 0)
-    mask = out > 0
+    mask = ~(out <= 0)  # not "out > 0": a nan input passes its gradient through, as in PyTorch
 
     def backward(grad):
         # the subgradient at exactly 0 is taken as 0, as in PyTorch

@@ -189,7 +189,10 @@ def _weighted_class_loss(input: Tensor, target: Tensor, log_probs_of, weight, ig
     coef *= kept[:, None]
 
     log_probs = log_probs_of(rows)
-    per_row = -(coef * log_probs).sum(axis=1)
+    # entries with coefficient 0 do not take part (as in PyTorch): a masked logit of -inf
+    # has log-probability -inf, and 0 * -inf would make the whole loss nan
+    with np.errstate(invalid="ignore"):
+        per_row = -np.where(coef == 0, 0, coef * log_probs).sum(axis=1)
     if reduction == "mean":
         denominator = (class_weight[safe_labels] * kept).sum()
         with np.errstate(divide="ignore", invalid="ignore"):  # every target ignored: 0/0 = nan
