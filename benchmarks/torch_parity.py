@@ -236,6 +236,11 @@ def ops_activation():
           lambda x: torch.softmax(x, 1), [logits])
     check("log_softmax extreme logits (+-1e4, ties)", lambda x: M.log_softmax(x, 1),
           lambda x: torch.log_softmax(x, 1), [logits])
+    minus_inf = np.array([[-np.inf, 0.0, 1.0], [-np.inf, -np.inf, 2.0], [-np.inf] * 3])
+    check("softmax -inf entries / all -inf row", lambda x: M.softmax(x, 1),
+          lambda x: torch.softmax(x, 1), [minus_inf])
+    check("log_softmax -inf entries / all -inf row", lambda x: M.log_softmax(x, 1),
+          lambda x: torch.log_softmax(x, 1), [minus_inf])
     check("F.softmax implicit dim 2-D", lambda x: MF.softmax(x), lambda x: TF.softmax(x), [a[0]])
     check("F.log_softmax implicit dim 3-D", lambda x: MF.log_softmax(x),
           lambda x: TF.log_softmax(x), [a])
