@@ -1,5 +1,6 @@
 """Every Numba kernel equals its NumPy reference; dispatch, laziness and the disk cache."""
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -232,10 +233,13 @@ def test_info_reports_jit_and_cache_location(monkeypatch):
     assert isinstance(report["cache_dir"], str) and report["cache_dir"]
 
 
-def run_python(code, env_extra):
-    env = dict(os.environ, PYTHONPATH=REPO_ROOT, **env_extra)
+def run_python(code, env_extra, pythonpath=REPO_ROOT):
+    env = dict(os.environ, PYTHONPATH=pythonpath, **env_extra)
+    env.pop("NUMBA_DISABLE_JIT", None)
+    if "NUMBA_CACHE_DIR" not in env_extra:
+        env.pop("NUMBA_CACHE_DIR", None)
     result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                            text=True, env=env, cwd=REPO_ROOT, timeout=300)
+                            text=True, env=env, cwd=pythonpath, timeout=300)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 
@@ -248,18 +252,32 @@ def test_import_minnet_loads_no_numba():
     assert out == "False False", out
 
 
-def test_compiled_kernels_are_reused_from_the_disk_cache(tmp_path):
-    """A second process loads the compiled kernel instead of compiling it again."""
-    code = """
-        import numpy as np
-        from minnet.kernels import scatter
-        scatter.scatter_add_numba((4, 2), np.array([1, 1, 3]), np.ones((3, 2)))
-        stats = scatter.scatter_add_rows_numba.stats
-        print(sum(stats.cache_hits.values()), sum(stats.cache_misses.values()))
-    """
-    env = {"NUMBA_CACHE_DIR": str(tmp_path), "MINNET_NO_JIT": "0"}
-    first = run_python(code, env)
-    second = run_python(code, env)
+CACHE_PROBE = """
+    import numpy as np
+    from minnet.kernels import scatter
+    scatter.scatter_add_numba((4, 2), np.array([1, 1, 3]), np.ones((3, 2)))
+    stats = scatter.scatter_add_rows_numba.stats
+    print(sum(stats.cache_hits.values()), sum(stats.cache_misses.values()))
+"""
+
+
+def assert_second_run_loads_from_cache(env, pythonpath=REPO_ROOT):
+    first = run_python(CACHE_PROBE, env, pythonpath)
+    second = run_python(CACHE_PROBE, env, pythonpath)
     assert first == "0 1", f"first run should compile (hits, misses): {first}"
     assert second == "1 0", f"second run should load from the cache (hits, misses): {second}"
+
+
+def test_compiled_kernels_are_reused_from_numba_cache_dir(tmp_path):
+    """With NUMBA_CACHE_DIR set, a second process loads the kernel instead of compiling."""
+    assert_second_run_loads_from_cache({"NUMBA_CACHE_DIR": str(tmp_path), "MINNET_NO_JIT": "0"})
     assert any(name.endswith(".nbc") for _, _, files in os.walk(tmp_path) for name in files)
+
+
+def test_compiled_kernels_are_cached_next_to_an_installed_copy(tmp_path):
+    """A copy of the package elsewhere (as pip installs it) caches in its own __pycache__."""
+    shutil.copytree(os.path.join(REPO_ROOT, "minnet"), tmp_path / "minnet",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    assert_second_run_loads_from_cache({"MINNET_NO_JIT": "0"}, pythonpath=str(tmp_path))
+    cache_files = os.listdir(tmp_path / "minnet" / "kernels" / "__pycache__")
+    assert any(name.startswith("scatter.") and name.endswith(".nbc") for name in cache_files)

@@ -79,6 +79,9 @@ class Conv2d(Module):
         return conv2d(input, self.weight, self.bias, self.stride, self.padding)
 
     def _check_input(self, input) -> None:
+        if isinstance(input, Tensor) and input.ndim in (3, 4) \
+                and input.shape[-3] == self.in_channels:
+            return  # the common case: no message to build
         where = f"{self._describe()}{where_called()}"
         if not isinstance(input, Tensor):
             raise TypeError(f"{where} expected a Tensor input, got {type(input).__name__}. "

@@ -14,6 +14,8 @@ from .module import Module
 
 
 def _check_pool_input(layer: Module, input) -> None:
+    if isinstance(input, Tensor) and input.ndim in (3, 4):
+        return  # the common case: no message to build
     where = f"{type(layer).__name__}({layer.extra_repr()}){where_called()}"
     if not isinstance(input, Tensor):
         raise TypeError(f"{where} expected a Tensor input, got {type(input).__name__}. "
