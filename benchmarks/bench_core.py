@@ -252,6 +252,41 @@ def print_ratio(name: str, ours: float, theirs: float, target: float) -> None:
     print(f"   {name} minnet / PyTorch = {ratio:.2f}  ({verdict} the target <= {target})")
 
 
+def phase_milliseconds(model, X, y, batch: int, steps: int = 50) -> dict:
+    """Mean milliseconds of each phase of one training step, on the first batches."""
+    from minnet.data import DataLoader, TensorDataset
+
+    optimizer = optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    loss_fn = nn.CrossEntropyLoss()
+    totals = dict.fromkeys(("data", "zero_grad", "forward+loss", "backward", "optimizer.step"),
+                           0.0)
+    count = 0
+    clock = time.perf_counter
+    batches = iter(DataLoader(TensorDataset(X, y), batch_size=batch, shuffle=True, seed=0))
+    for _ in range(min(steps, -(-len(X) // batch))):
+        t0 = clock()
+        X_batch, y_batch = next(batches)
+        t1 = clock()
+        optimizer.zero_grad()
+        t2 = clock()
+        loss = loss_fn(model(X_batch), y_batch)
+        t3 = clock()
+        loss.backward()
+        t4 = clock()
+        optimizer.step()
+        t5 = clock()
+        for key, seconds in zip(totals, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)):
+            totals[key] += seconds
+        count += 1
+    return {key: value / count * 1e3 for key, value in totals.items()}
+
+
+def print_phases(model, X, y, batch: int) -> None:
+    phases = phase_milliseconds(model, X, y, batch)
+    print("   minnet step by phase (ms): " +
+          ", ".join(f"{name} {ms:.3f}" for name, ms in phases.items()))
+
+
 def bench_mlp(n_samples: int, repeats: int, gemm_step_seconds: float) -> None:
     steps = -(-n_samples // MLP_BATCH)
     print(f"\n3. MLP {'-'.join(map(str, MLP_SIZES))} ReLU: {n_samples} samples, batch "
@@ -277,6 +312,7 @@ def bench_mlp(n_samples: int, repeats: int, gemm_step_seconds: float) -> None:
           f"+ everything else {(step - gemm_step_seconds) * 1e3:.3f} ms")
     print(f"   minnet's overhead over hand-written NumPy: "
           f"{(ours - floor) / steps * 1e6:.0f} us/step")
+    print_phases(model, X, y, MLP_BATCH)
 
 
 # --------------------------------------------------------------------------
@@ -318,6 +354,7 @@ def bench_cnn(n_samples: int, repeats: int) -> None:
         print(f"   PyTorch {torch.__version__:<14s} {theirs:7.3f} s  "
               f"({theirs / steps * 1e3:.3f} ms/step, {torch.get_num_threads()} threads)")
         print_ratio("CNN", ours, theirs, 1.5)
+    print_phases(model, X, y, CNN_BATCH)
 
 
 # --------------------------------------------------------------------------
