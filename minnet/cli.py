@@ -79,6 +79,14 @@ def thread_report() -> str:
     return ", ".join(parts)
 
 
+def numba_threads() -> str:
+    """Numba's worker-thread count, if Numba has been imported (by `kernel_report`)."""
+    numba = sys.modules.get("numba")
+    config = getattr(numba, "config", None)
+    count = getattr(config, "NUMBA_NUM_THREADS", None)
+    return f", Numba threads {count}" if count else ""
+
+
 def kernel_report() -> dict:
     """JIT state and Numba cache folder, from ``minnet.kernels.info()`` when available."""
     from . import kernels
@@ -109,7 +117,7 @@ def info_lines() -> list:
         ("NumPy BLAS", numpy_blas()),
         ("Numba", optional_version("numba")),
         ("matplotlib", optional_version("matplotlib")),
-        ("threads", thread_report()),
+        ("threads", thread_report() + numba_threads()),
         ("Numba JIT", jit),
         ("Numba cache", cache_dir),
     ]
