@@ -5,7 +5,13 @@ first use and are cached on disk) and imports no plotting library.
 """
 from .tensor import (
     Tensor,
+    allclose,
     arange,
+    eye,
+    from_numpy,
+    linspace,
+    randint,
+    randn_like,
     enable_grad,
     full,
     is_grad_enabled,
@@ -20,6 +26,11 @@ from .tensor import (
     zeros_like,
 )
 from .random import manual_seed
+from . import autograd
+from numpy import bool_ as bool, float32, float64, int64  # dtype names, as torch.float32
+float = float32  # noqa: A001  (torch.float is float32)
+double = float64
+long = int64
 from .serialization import load, save
 from . import ops
 from .ops import (

@@ -5,10 +5,11 @@ It is stored as a NumPy ``.npz`` archive (a zip of ``.npy`` arrays) that any
 NumPy program can read, and loaded with ``allow_pickle=False``: loading a file
 never runs code from it, unlike pickle-based formats.
 
-Nested dicts and lists of arrays and numbers (e.g. an optimizer's state) are
-supported too: their entries are stored under paths joined by ``/``, and a
-small JSON layout entry records what each path was (tensor, array, number,
-dict, list), so ``load`` rebuilds the same structure.
+Nested dicts, lists and tuples of arrays and numbers (e.g. an optimizer's
+state, whose keys are parameter indices) are supported too: their entries are
+stored under paths joined by ``/``, and a small JSON layout entry records what
+each path was (tensor, array, number, dict, list, tuple) and which dict keys
+were integers, so ``load`` rebuilds the same structure.
 
 Writes are atomic: the archive goes to a temporary file in the same directory,
 which then replaces ``path`` in one ``os.replace`` step. A crash mid-write
@@ -31,22 +32,33 @@ _FORMAT = "minnet-state-v1"
 _SEPARATOR = "/"
 
 
-def _flatten(obj, path: str, arrays: dict, layout: dict) -> None:
+def _flatten(obj, path: str, arrays: dict, layout: dict, int_keys: list) -> None:
     """Walk ``obj``, putting each leaf array in ``arrays`` and each node's kind in ``layout``."""
     if isinstance(obj, Mapping):
         layout[path] = "dict"
         for key, value in obj.items():
-            if not isinstance(key, str):
-                raise TypeError(f"save(): keys must be strings, got {key!r} "
+            if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+                child_name = str(int(key))
+            elif isinstance(key, str):
+                if _SEPARATOR in key or not key or key == _LAYOUT_KEY:
+                    raise ValueError(f"save(): key {key!r} is not allowed (keys must be non-empty "
+                                     f"and must not contain {_SEPARATOR!r})")
+                child_name = key
+            else:
+                raise TypeError(f"save(): keys must be strings or integers, got {key!r} "
                                 f"({type(key).__name__}) at {path or 'the top level'}")
-            if _SEPARATOR in key or not key or key == _LAYOUT_KEY:
-                raise ValueError(f"save(): key {key!r} is not allowed (keys must be non-empty "
-                                 f"and must not contain {_SEPARATOR!r})")
-            _flatten(value, f"{path}{_SEPARATOR}{key}" if path else key, arrays, layout)
+            child = f"{path}{_SEPARATOR}{child_name}" if path else child_name
+            if child in layout:
+                raise ValueError(f"save(): keys {key!r} and {child_name!r} collide at "
+                                 f"{path or 'the top level'}")
+            if child_name != key:
+                int_keys.append(child)
+            _flatten(value, child, arrays, layout, int_keys)
     elif isinstance(obj, (list, tuple)):
-        layout[path] = "list"
+        layout[path] = "tuple" if isinstance(obj, tuple) else "list"
         for index, value in enumerate(obj):
-            _flatten(value, f"{path}{_SEPARATOR}{index}" if path else str(index), arrays, layout)
+            _flatten(value, f"{path}{_SEPARATOR}{index}" if path else str(index), arrays, layout,
+                     int_keys)
     elif isinstance(obj, Tensor):
         layout[path] = "tensor"
         arrays[path] = obj.data
@@ -76,8 +88,10 @@ def save(obj, path) -> None:
                         f"{type(obj).__name__}. Hint: save model.state_dict(), not the model.")
     arrays: dict = {}
     layout: dict = {}
-    _flatten(obj, "", arrays, layout)
-    arrays[_LAYOUT_KEY] = np.array(json.dumps({"format": _FORMAT, "layout": layout}))
+    int_keys: list = []
+    _flatten(obj, "", arrays, layout, int_keys)
+    arrays[_LAYOUT_KEY] = np.array(json.dumps({"format": _FORMAT, "layout": layout,
+                                               "int_keys": int_keys}))
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     handle, temp_path = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
@@ -93,17 +107,20 @@ def save(obj, path) -> None:
         raise
 
 
-def _rebuild(path: str, layout: dict, arrays) -> object:
+def _rebuild(path: str, layout: dict, arrays, int_keys: set) -> object:
     kind = layout[path]
     prefix = f"{path}{_SEPARATOR}" if path else ""
-    if kind in ("dict", "list"):
+    if kind in ("dict", "list", "tuple"):
         # direct children, in saved order (the layout is written depth first)
         children = [p for p in layout if p.startswith(prefix) and p != path
                     and _SEPARATOR not in p[len(prefix):]]
         if kind == "dict":
-            return OrderedDict((child[len(prefix):], _rebuild(child, layout, arrays))
-                               for child in children)
-        return [_rebuild(child, layout, arrays) for child in children]
+            return OrderedDict(
+                (int(child[len(prefix):]) if child in int_keys else child[len(prefix):],
+                 _rebuild(child, layout, arrays, int_keys))
+                for child in children)
+        items = [_rebuild(child, layout, arrays, int_keys) for child in children]
+        return tuple(items) if kind == "tuple" else items
     if kind == "none":
         return None
     array = arrays[path]
@@ -114,11 +131,16 @@ def _rebuild(path: str, layout: dict, arrays) -> object:
     return array
 
 
-def load(path) -> "OrderedDict":
+def load(path, map_location=None, weights_only=True) -> "OrderedDict":
     """Read a file written by ``save``; tensors come back as Tensors, in the saved order.
 
     A plain ``.npz`` written by ``np.savez`` also loads: every array becomes a Tensor.
+    ``map_location`` and ``weights_only`` exist so PyTorch-style calls work:
+    minnet has only the CPU, and never unpickles code, whatever ``weights_only`` says.
     """
+    if map_location is not None:
+        from .tensor import _check_device
+        _check_device(map_location)
     path = os.fspath(path)
     try:
         archive = np.load(path, allow_pickle=False)
@@ -138,4 +160,4 @@ def load(path) -> "OrderedDict":
     meta = json.loads(str(layout_entry))
     if meta.get("format") != _FORMAT:
         raise ValueError(f"load(): {path!r} has unknown format {meta.get('format')!r}")
-    return _rebuild("", meta["layout"], arrays)
+    return _rebuild("", meta["layout"], arrays, set(meta.get("int_keys", ())))

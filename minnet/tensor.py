@@ -209,13 +209,13 @@ class Tensor:
     ``requires_grad``, ``grad``, ``backward()``, ``detach()``, ``item()``).
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "op",
+    __slots__ = ("_data", "grad", "requires_grad", "_parents", "_backward", "op",
                  "module", "_hooks", "_retains_grad", "_version_note", "__weakref__")
 
     __array_priority__ = 1000  # so that ndarray + Tensor calls Tensor.__radd__
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
-        self.data = _as_array(data, dtype)
+        self._data = _as_array(data, dtype)
         self.grad: Optional[Tensor] = None
         self._parents: tuple = ()
         self._backward = None
@@ -238,7 +238,7 @@ class Tensor:
         where the graph is built.
         """
         out = cls.__new__(cls)
-        out.data = data
+        out._data = data
         out.grad = None
         out.op = op
         out._hooks = None
@@ -261,6 +261,26 @@ class Tensor:
         return out
 
     # -- basic properties ------------------------------------------------------
+    @property
+    def data(self) -> np.ndarray:
+        """The underlying NumPy array. Assigning to it bypasses autograd, as in PyTorch."""
+        return self._data
+
+    @data.setter
+    def data(self, value) -> None:
+        # ``p.data = p.data - lr * p.grad`` yields a Tensor (grad is one): unwrap it,
+        # so a parameter never ends up holding a Tensor inside a Tensor
+        if isinstance(value, Tensor):
+            value = value._data
+        elif not isinstance(value, np.ndarray):
+            value = np.asarray(value)
+        self._data = value
+
+    @property
+    def device(self) -> str:
+        """Always ``"cpu"``: minnet runs on NumPy."""
+        return "cpu"
+
     @property
     def shape(self) -> tuple:
         return self.data.shape
@@ -341,8 +361,22 @@ class Tensor:
         from .ops import elementwise
         return elementwise.astype(self, dtype)
 
-    def to(self, dtype) -> "Tensor":
-        return self.astype(dtype)
+    def to(self, *args, dtype=None, device=None, **kwargs) -> "Tensor":
+        """``x.to(np.float64)``, ``x.to("cpu")``, ``x.to(other_tensor)``, as in PyTorch.
+
+        minnet runs on the CPU only, so a device argument of "cpu" is accepted
+        and ignored; any other device raises.
+        """
+        for arg in args:
+            if isinstance(arg, Tensor):
+                dtype = arg.dtype
+            elif _is_device(arg):
+                device = arg
+            else:
+                dtype = arg
+        if device is not None:
+            _check_device(device)
+        return self if dtype is None else self.astype(dtype)
 
     def double(self) -> "Tensor":
         return self.astype(np.float64)
@@ -655,10 +689,137 @@ class Tensor:
     def all(self):
         return Tensor(np.all(self.data))
 
-    def zero_(self) -> "Tensor":
-        """In-place fill with zeros (for leaves; used by ``zero_grad``)."""
-        self.data[...] = 0
+    # -- logical operators (not differentiable) ----------------------------------------------
+    def __and__(self, other):
+        return self._compare(other, np.bitwise_and)
+
+    def __or__(self, other):
+        return self._compare(other, np.bitwise_or)
+
+    def __xor__(self, other):
+        return self._compare(other, np.bitwise_xor)
+
+    def __invert__(self):
+        if self._data.dtype.kind not in "biu":
+            raise TypeError(f"~ (logical not) needs a bool or integer tensor, got dtype "
+                            f"{self._data.dtype}. Hint: compare first, e.g. ~(x > 0).")
+        return Tensor(np.invert(self._data))
+
+    def masked_fill(self, mask, value) -> "Tensor":
+        """Entries where ``mask`` is True replaced by ``value`` (differentiable w.r.t. self)."""
+        mask = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
+        fill = as_tensor(value, like=self)
+        return _ops().where(Tensor(mask.astype(bool)), fill, self)
+
+    # -- in-place updates ------------------------------------------------------------------------
+    # As in PyTorch, a parameter may only be changed in place while no graph is
+    # being recorded (``with minnet.no_grad(): p -= lr * p.grad``). minnet keeps no
+    # version counters, so changing in place a tensor that an op saved for its
+    # backward pass silently changes that gradient: don't.
+    def _check_inplace(self, name: str) -> None:
+        if not (self.requires_grad and _state.grad_enabled):
+            return
+        if self.is_leaf:
+            raise RuntimeError(
+                f"{name}: a leaf tensor that requires grad (e.g. a parameter) is being changed "
+                "in place while gradients are being recorded. Hint: do the update inside "
+                "`with minnet.no_grad():` (as optimizers do), or write `x = x + ...` to make a "
+                "new tensor.")
+        raise RuntimeError(
+            f"{name}: minnet does not support changing a tensor of the graph in place (ops may "
+            "have saved its values for the backward pass). Hint: write `x = x + ...` instead.")
+
+    def _write(self, name: str, result) -> "Tensor":
+        result = np.asarray(result)
+        if result.shape != self._data.shape:
+            try:
+                result = np.broadcast_to(result, self._data.shape)
+            except ValueError:
+                raise RuntimeError(f"{name}: the result has shape {result.shape}, which cannot be "
+                                   f"written into a tensor of shape {self.shape}") from None
+        if not np.can_cast(result.dtype, self._data.dtype, casting="same_kind"):
+            raise RuntimeError(f"{name}: result type {result.dtype} can't be cast to this "
+                               f"tensor's dtype {self._data.dtype}. Hint: convert with .float().")
+        if self._data.flags.writeable:
+            np.copyto(self._data, result, casting="same_kind")
+        else:  # e.g. a read-only broadcast view: give this tensor its own array
+            self._data = result.astype(self._data.dtype, copy=True)
         return self
+
+    def _inplace(self, name: str, ufunc, other) -> "Tensor":
+        self._check_inplace(name)
+        other = other._data if isinstance(other, Tensor) else other
+        return self._write(name, ufunc(self._data, other))
+
+    def __iadd__(self, other):
+        return self._inplace("+=", np.add, other)
+
+    def __isub__(self, other):
+        return self._inplace("-=", np.subtract, other)
+
+    def __imul__(self, other):
+        return self._inplace("*=", np.multiply, other)
+
+    def __itruediv__(self, other):
+        return self._inplace("/=", np.true_divide, other)
+
+    def add_(self, other, alpha=1) -> "Tensor":
+        other = other._data if isinstance(other, Tensor) else other
+        return self._inplace("add_", np.add, other if alpha == 1 else np.multiply(other, alpha))
+
+    def sub_(self, other, alpha=1) -> "Tensor":
+        other = other._data if isinstance(other, Tensor) else other
+        return self._inplace("sub_", np.subtract, other if alpha == 1 else np.multiply(other, alpha))
+
+    def mul_(self, other) -> "Tensor":
+        return self._inplace("mul_", np.multiply, other)
+
+    def div_(self, other) -> "Tensor":
+        return self._inplace("div_", np.true_divide, other)
+
+    def clamp_(self, min=None, max=None) -> "Tensor":
+        self._check_inplace("clamp_")
+        return self._write("clamp_", np.clip(self._data, min, max))
+
+    clip_ = clamp_
+
+    def copy_(self, source) -> "Tensor":
+        self._check_inplace("copy_")
+        return self._write("copy_", source._data if isinstance(source, Tensor) else source)
+
+    def fill_(self, value) -> "Tensor":
+        self._check_inplace("fill_")
+        return self._write("fill_", np.full(self._data.shape, value, dtype=self._data.dtype))
+
+    def zero_(self) -> "Tensor":
+        """In-place fill with zeros (e.g. ``p.grad.zero_()``)."""
+        return self.fill_(0)
+
+    def __setitem__(self, index, value) -> None:
+        """``x[mask] = 0``: in place, with the same rules as the other in-place ops."""
+        self._check_inplace("__setitem__")
+        if isinstance(index, Tensor):
+            index = index._data
+        elif isinstance(index, tuple):
+            index = tuple(i._data if isinstance(i, Tensor) else i for i in index)
+        if not self._data.flags.writeable:
+            self._data = self._data.copy()
+        self._data[index] = value._data if isinstance(value, Tensor) else value
+
+    # -- devices: minnet has one, the CPU --------------------------------------------------------
+    def cpu(self) -> "Tensor":
+        return self
+
+
+def _is_device(value) -> bool:
+    name = str(value).split(":")[0]
+    return name in ("cpu", "cuda", "mps", "xpu", "meta") or type(value).__name__ == "device"
+
+
+def _check_device(device) -> None:
+    if str(device).split(":")[0] != "cpu":
+        raise RuntimeError(f"minnet runs on the CPU only (NumPy arrays); device {device!r} is not "
+                           "available. Hint: use 'cpu', or leave the device out.")
 
 
 def _np_arg(fn, data, dim, keepdim):
@@ -735,7 +896,7 @@ def _run_hooks(tensor: Tensor, grad: np.ndarray) -> np.ndarray:
 def wrap_array(array: np.ndarray, requires_grad: bool = False) -> Tensor:
     """A leaf Tensor around ``array`` without copying it (internal use)."""
     view = Tensor.__new__(Tensor)
-    view.data = array
+    view._data = array
     view.grad = None
     view.requires_grad = False
     view._parents = ()
@@ -853,16 +1014,52 @@ def arange(*args, dtype=None) -> Tensor:
 
 def randn(*shape, generator: Optional[np.random.Generator] = None, seed: Optional[int] = None,
           dtype=None, requires_grad=False) -> Tensor:
-    """Standard-normal samples. Deterministic: pass ``generator`` or ``seed`` (default seed 0)."""
-    rng = generator if generator is not None else np.random.default_rng(seed if seed is not None else 0)
+    """Standard-normal samples from ``generator``, a fresh one seeded by ``seed``, or else
+    minnet's default generator (seeded at import; reseed with ``minnet.manual_seed``)."""
+    from .random import get_generator
+    rng = get_generator(generator, seed)
     return Tensor(rng.standard_normal(_shape_arg(shape)).astype(dtype or DEFAULT_DTYPE), requires_grad)
 
 
 def rand(*shape, generator: Optional[np.random.Generator] = None, seed: Optional[int] = None,
          dtype=None, requires_grad=False) -> Tensor:
-    """Uniform [0, 1) samples. Deterministic: pass ``generator`` or ``seed`` (default seed 0)."""
-    rng = generator if generator is not None else np.random.default_rng(seed if seed is not None else 0)
+    """Uniform [0, 1) samples; the generator is chosen as in ``randn``."""
+    from .random import get_generator
+    rng = get_generator(generator, seed)
     return Tensor(rng.random(_shape_arg(shape)).astype(dtype or DEFAULT_DTYPE), requires_grad)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor sharing memory with ``array`` (changes to one show in the other), as in PyTorch."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy(): expected a np.ndarray, got {type(array).__name__}")
+    return wrap_array(array)
+
+
+def eye(n: int, m: Optional[int] = None, dtype=None, requires_grad=False) -> Tensor:
+    return Tensor(np.eye(n, m, dtype=dtype or DEFAULT_DTYPE), requires_grad)
+
+
+def linspace(start, end, steps: int, dtype=None, requires_grad=False) -> Tensor:
+    return Tensor(np.linspace(start, end, steps, dtype=dtype or DEFAULT_DTYPE), requires_grad)
+
+
+def randint(low: int, high: int, size, generator: Optional[np.random.Generator] = None,
+            seed: Optional[int] = None) -> Tensor:
+    """Integers in [low, high) (int64). Deterministic: pass ``generator`` or ``seed``."""
+    from .random import get_generator
+    rng = get_generator(generator, seed)
+    return Tensor(rng.integers(low, high, size=_shape_arg((size,)), dtype=np.int64))
+
+
+def randn_like(other: Tensor, generator: Optional[np.random.Generator] = None,
+               seed: Optional[int] = None) -> Tensor:
+    return randn(*other.shape, generator=generator, seed=seed, dtype=other.dtype)
+
+
+def allclose(a, b, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
+    return bool(np.allclose(a.data if isinstance(a, Tensor) else a,
+                            b.data if isinstance(b, Tensor) else b, rtol=rtol, atol=atol))
 
 
 def as_tensor(value, like: Optional[Tensor] = None) -> Tensor:

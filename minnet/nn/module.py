@@ -148,8 +148,9 @@ class Module:
     def __call__(self, *args, **kwargs):
         parent, parent_path = _call_stack[-1] if _call_stack else (None, None)
         path = self._path_under(parent, parent_path)
+        label = f"{path} ({type(self).__name__})"  # e.g. "model.2 (ReLU)"
         _call_stack.append((self, path))
-        _state.module_stack.append(f"{path} ({type(self).__name__})")
+        _state.module_stack.append(label)
         try:
             for hook in list(self._forward_pre_hooks.values()):
                 replaced = hook(self, args)
@@ -157,7 +158,11 @@ class Module:
                     args = replaced if isinstance(replaced, tuple) else (replaced,)
             if self._backward_hooks:
                 args, report_input_grads = self._attach_input_grad_probes(args)
-            output = self.forward(*args, **kwargs)
+            try:
+                output = self.forward(*args, **kwargs)
+            except Exception as error:
+                _note_where(error, label)
+                raise
             for hook in list(self._forward_hooks.values()):
                 replaced = hook(self, args, output)
                 if replaced is not None:
@@ -327,6 +332,26 @@ class Module:
                 buffer.data = buffer.data.astype(dtype)
         return self
 
+    def to(self, *args, dtype=None, device=None, **kwargs) -> "Module":
+        """``model.to(np.float64)`` casts parameters and buffers; ``model.to("cpu")`` is a no-op.
+
+        minnet runs on the CPU only; any other device raises with a hint.
+        """
+        from ..tensor import _check_device, _is_device
+        for arg in args:
+            if _is_device(arg):
+                device = arg
+            elif isinstance(arg, Tensor):
+                dtype = arg.dtype
+            else:
+                dtype = arg
+        if device is not None:
+            _check_device(device)
+        return self if dtype is None else self._cast(np.dtype(dtype))
+
+    def cpu(self) -> "Module":
+        return self
+
     def double(self) -> "Module":
         """Convert floating parameters and buffers to float64 (e.g. for gradcheck)."""
         return self._cast(np.float64)
@@ -407,6 +432,21 @@ class Module:
     def __dir__(self):
         return list(super().__dir__()) + list(self._parameters) + list(self._modules) \
             + list(self._buffers)
+
+
+def _note_where(error: Exception, where: str) -> None:
+    """Add "raised inside model.2 (Linear)" to an error's message, once (innermost module).
+
+    Uses exception notes (Python >= 3.11), so the error keeps its type and
+    traceback; on Python 3.10 the message is left as it is.
+    """
+    if getattr(error, "_minnet_where", None) is not None or not hasattr(error, "add_note"):
+        return
+    try:
+        error._minnet_where = where
+    except AttributeError:
+        return
+    error.add_note(f"(raised inside {where})")
 
 
 # (module, path) of the modules currently inside __call__, innermost last

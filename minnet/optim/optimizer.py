@@ -109,6 +109,9 @@ class Optimizer:
                 f"{name}: params argument given to the optimizer should be an iterable of "
                 f"Tensors or dicts, but got a single {type(params).__name__}. "
                 f"Hint: pass [tensor] or model.parameters().")
+        if hasattr(params, "named_parameters") and hasattr(params, "forward"):
+            raise TypeError(f"{name}: got the model {type(params).__name__} itself; the optimizer "
+                            f"needs its parameters. Hint: {name}(model.parameters(), lr=...).")
         if isinstance(params, dict):
             raise TypeError(f"{name}: params should be an iterable of Tensors or of dicts "
                             f"(parameter groups), got a single dict. Hint: wrap it in a list.")
