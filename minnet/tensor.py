@@ -39,7 +39,9 @@ class _AutogradState:
     ``forward_observers`` / ``backward_observers`` are how the debugger's
     anomaly mode watches every op without patching anything: each observer is
     called with the freshly created op result (forward) or with
-    ``(node, grad_out, parent_grads)`` (backward).
+    ``(node, grad_out, parent_grads)`` (backward). ``forward_input_observers``
+    are called with ``(result, inputs)``: the inputs are needed to explain a
+    NaN, and ``result._parents`` is empty when no graph was recorded.
     """
 
     def __init__(self):
@@ -47,6 +49,7 @@ class _AutogradState:
         self.module_stack: list[str] = []
         self.forward_observers: list[Callable] = []
         self.backward_observers: list[Callable] = []
+        self.forward_input_observers: list[Callable] = []
         self.final_callbacks: list[Callable] = []
 
 
@@ -258,6 +261,8 @@ class Tensor:
                     break
         for observer in _state.forward_observers:
             observer(out)
+        for observer in _state.forward_input_observers:
+            observer(out, parents)
         return out
 
     # -- basic properties ------------------------------------------------------
