@@ -42,5 +42,6 @@ from . import nn
 from . import data
 from . import optim
 from .gradcheck import check_backward, gradcheck, numerical_gradient, numerical_gradient_array, rel_error
+from .debug.anomaly import AnomalyError, detect_anomaly, set_detect_anomaly
 
 __version__ = "0.1.0"
