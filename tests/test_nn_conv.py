@@ -36,6 +36,19 @@ def test_conv2d_init_is_uniform_within_one_over_sqrt_fan_in():
     assert abs(weights.var() - bound ** 2 / 3) < 0.1 * bound ** 2 / 3
 
 
+def test_conv2d_init_is_nn_init_kaiming_uniform_and_bias_bound_as_in_pytorch():
+    # the layer's default init is exactly these two calls on one generator, in this order
+    layer = Conv2d(3, 5, (2, 4), generator=np.random.default_rng(11))
+    weight = minnet.nn.Parameter(np.empty((5, 3, 2, 4), dtype=np.float32))
+    bias = minnet.nn.Parameter(np.empty(5, dtype=np.float32))
+    rng = np.random.default_rng(11)
+    minnet.nn.init.kaiming_uniform_(weight, a=math.sqrt(5), generator=rng)
+    bound = 1 / math.sqrt(3 * 2 * 4)
+    minnet.nn.init.uniform_(bias, -bound, bound, generator=rng)
+    np.testing.assert_array_equal(layer.weight.data, weight.data)
+    np.testing.assert_array_equal(layer.bias.data, bias.data)
+
+
 def test_conv2d_init_is_reproducible_with_a_generator():
     a = Conv2d(2, 3, 3, generator=np.random.default_rng(7))
     b = Conv2d(2, 3, 3, generator=np.random.default_rng(7))
@@ -50,9 +63,12 @@ def test_conv2d_init_is_reproducible_with_a_generator():
     (dict(stride=2, padding=1), (2, 8, 14, 14)),
     (dict(stride=(1, 2), padding=(0, 1)), (2, 8, 26, 14)),
     (dict(padding="same"), (2, 8, 28, 28)),
+    (dict(padding="valid"), (2, 8, 26, 26)),
+    (dict(kernel_size=(2, 4), padding="same"), (2, 8, 28, 28)),
 ])
 def test_conv2d_output_shapes(kwargs, expected):
-    layer = Conv2d(1, 8, 3, **kwargs)
+    kwargs = {"kernel_size": 3, **kwargs}
+    layer = Conv2d(1, 8, **kwargs)
     assert layer(images(2, 1, 28, 28)).shape == expected
     assert layer(images(1, 28, 28)).shape == expected[1:]  # a single (C, H, W) image
 
@@ -105,6 +121,15 @@ def test_conv2d_module_gradcheck_in_float64():
     assert result, result
 
 
+def test_conv2d_module_same_padding_even_kernel_gradcheck_in_float64():
+    layer = Conv2d(2, 3, (2, 4), padding="same", generator=np.random.default_rng(5)).double()
+    x = minnet.tensor(np.random.default_rng(6).standard_normal((2, 2, 5, 6)),
+                      requires_grad=True)
+    assert layer(x).shape == (2, 3, 5, 6)
+    result = minnet.gradcheck(layer, (x,))
+    assert result, result
+
+
 def test_conv2d_channel_error_names_layer_shapes_and_hint():
     layer = Conv2d(3, 8, 3)
     with pytest.raises(ValueError) as error:
@@ -113,6 +138,14 @@ def test_conv2d_channel_error_names_layer_shapes_and_hint():
     assert "Conv2d(3, 8, kernel_size=(3, 3))" in message
     assert "(N, 3, H, W)" in message and "got 1 channel" in message
     assert "(4, 1, 28, 28)" in message and "Hint" in message
+
+
+def test_conv2d_channel_error_says_1_channel_not_1_channels():
+    with pytest.raises(ValueError) as error:
+        Conv2d(1, 4, 3)(images(2, 3, 8, 8))
+    message = str(error.value)
+    assert "with 1 channel, got 3 channels" in message
+    assert "1 channels" not in message
 
 
 def test_conv2d_error_spots_channels_last_images_and_flat_batches():
@@ -145,3 +178,7 @@ def test_constructor_argument_errors():
         Conv2d(1, 8, 2.5)
     with pytest.raises(NotImplementedError, match="groups=1"):
         Conv2d(4, 8, 3, groups=2)
+    with pytest.raises(ValueError, match=r"padding='same' is not supported for strided"):
+        Conv2d(1, 8, 2, stride=2, padding="same")
+    with pytest.raises(ValueError, match=r"'same' or 'valid', got 'full'"):
+        Conv2d(1, 8, 3, padding="full")

@@ -126,10 +126,85 @@ def test_conv2d_padding_same_and_valid():
     assert conv2d(x, weight, padding="valid").shape == (1, 3, 3, 3)
 
 
+def naive_conv2d_same(x, weight, bias):
+    """'same' as PyTorch pads it: k - 1 zeros per axis, (k - 1) // 2 before, the rest after."""
+    n, c, h, w = x.shape
+    kh, kw = weight.shape[2:]
+    top, left = (kh - 1) // 2, (kw - 1) // 2
+    padded = np.zeros((n, c, h + kh - 1, w + kw - 1))
+    padded[:, :, top:top + h, left:left + w] = x
+    return naive_conv2d(padded, weight, bias, (1, 1), (0, 0))
+
+
+@pytest.mark.parametrize("kernel", [(2, 2), (4, 3), (2, 5), (3, 3), (1, 4)])
+def test_conv2d_same_matches_naive_loops_for_even_and_odd_kernels(kernel_path, kernel):
+    rng = np.random.default_rng(sum(kernel))
+    x = rng.standard_normal((2, 3, 6, 7))
+    weight = rng.standard_normal((4, 3) + kernel)
+    bias = rng.standard_normal(4)
+    out = conv2d(leaf(x), leaf(weight), leaf(bias), padding="same")
+    assert out.shape == (2, 4, 6, 7)
+    np.testing.assert_allclose(out.data, naive_conv2d_same(x, weight, bias), atol=1e-12)
+
+
+def test_conv2d_same_even_kernel_matches_pytorch_values_and_gradients(kernel_path):
+    # Literals from torch.nn.functional.conv2d(x, w, padding='same') and
+    # .sum().backward() in PyTorch 2.13: the extra zero row/column of an even
+    # kernel goes after (bottom/right), so the last row and column see less.
+    x = leaf(np.arange(12.0).reshape(1, 1, 3, 4))
+    weight = leaf(np.array([[[[1.0, 2.0], [3.0, 4.0]]]]))
+    out = conv2d(x, weight, padding="same")
+    assert out.tolist() == [[[[34, 44, 54, 24], [74, 84, 94, 40], [26, 29, 32, 11]]]]
+    out.sum().backward()
+    assert x.grad.tolist() == [[[[1, 3, 3, 3], [4, 10, 10, 10], [4, 10, 10, 10]]]]
+    assert weight.grad.tolist() == [[[[66, 54], [60, 48]]]]
+
+
+@pytest.mark.parametrize("kernel", [(2, 2), (4, 3), (3, 2)])
+def test_conv2d_same_even_kernel_gradcheck(kernel_path, kernel):
+    rng = np.random.default_rng(7)
+    x = leaf(rng.standard_normal((2, 2, 5, 4)))
+    weight = leaf(rng.standard_normal((3, 2) + kernel))
+    bias = leaf(rng.standard_normal(3))
+    result = minnet.gradcheck(lambda a, w, b: conv2d(a, w, b, padding="same"),
+                              (x, weight, bias))
+    assert result, result
+    single = leaf(rng.standard_normal((2, 5, 4)))  # a single (C, H, W) image too
+    result = minnet.gradcheck(lambda a, w: conv2d(a, w, padding="same"), (single, weight))
+    assert result, result
+
+
+def test_conv2d_same_and_valid_argument_errors():
+    x = leaf(np.ones((1, 1, 5, 5)))
+    weight = leaf(np.ones((1, 1, 2, 2)))
+    with pytest.raises(ValueError, match=r"'same' is not supported for strided.*stride=\(2, 2\)"):
+        conv2d(x, weight, stride=2, padding="same")
+    with pytest.raises(ValueError, match=r"padding must be an int, a pair of ints, 'same' or "
+                                         r"'valid', got 'full'"):
+        conv2d(x, weight, padding="full")
+    with pytest.raises(ValueError, match=r"padding must be non-negative"):
+        conv2d(x, weight, padding=-1)
+
+
+def test_functional_first_argument_is_named_input_as_in_pytorch():
+    import minnet.nn.functional as F
+
+    x = leaf(np.arange(16.0).reshape(1, 1, 4, 4))
+    weight = leaf(np.ones((1, 1, 2, 2)))
+    assert F.conv2d(input=x, weight=weight).tolist() == F.conv2d(x, weight).tolist()
+    assert F.max_pool2d(input=x, kernel_size=2).tolist() == [[[[5, 7], [13, 15]]]]
+    assert F.avg_pool2d(input=x, kernel_size=2).tolist() == [[[[2.5, 4.5], [10.5, 12.5]]]]
+    assert F.max_pool2d(x, 2).tolist() == [[[[5, 7], [13, 15]]]]
+
+
 def test_conv2d_errors_name_the_problem():
     x = leaf(np.ones((2, 1, 5, 5)))
-    with pytest.raises(ValueError, match=r"expects 3 input channel.*has 1.*\(2, 1, 5, 5\)"):
+    with pytest.raises(ValueError, match=r"expects 3 channels in the input, but the input has "
+                                         r"1 channel \(input shape \(2, 1, 5, 5\)\)"):
         conv2d(x, leaf(np.ones((4, 3, 3, 3))))
+    with pytest.raises(ValueError, match=r"expects 1 channel in the input, but the input has "
+                                         r"2 channels"):
+        conv2d(leaf(np.ones((2, 2, 5, 5))), leaf(np.ones((4, 1, 3, 3))))
     with pytest.raises(ValueError, match=r"4-D input.*got shape \(5, 5\).*Hint"):
         conv2d(leaf(np.ones((5, 5))), leaf(np.ones((4, 1, 3, 3))))
     with pytest.raises(ValueError, match=r"spatial size \(5, 5\).*smaller than the kernel"):

@@ -6,9 +6,10 @@ from typing import Optional
 
 import numpy as np
 
-from ..ops.conv import as_pair, conv2d
+from ..ops.conv import _channels, as_pair, conv2d
 from ..random import get_generator
 from ..tensor import DEFAULT_DTYPE, Tensor
+from . import init
 from .linear import where_called
 from .module import Module, Parameter
 
@@ -48,8 +49,17 @@ class Conv2d(Module):
         self.out_channels = int(out_channels)
         self.kernel_size = as_pair(kernel_size, "kernel_size", "Conv2d")
         self.stride = as_pair(stride, "stride", "Conv2d")
-        self.padding = padding if padding in ("same", "valid") else \
-            as_pair(padding, "padding", "Conv2d")
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(f"Conv2d(): padding must be an int, a pair of ints, 'same' "
+                                 f"or 'valid', got {padding!r}")
+            if padding == "same" and self.stride != (1, 1):
+                raise ValueError(f"Conv2d(): padding='same' is not supported for strided "
+                                 f"convolutions (stride={self.stride}), as in PyTorch. "
+                                 f"Hint: use stride=1, or an integer padding.")
+            self.padding = padding
+        else:
+            self.padding = as_pair(padding, "padding", "Conv2d")
         self.dilation = (1, 1)
         self.groups = 1
         self.padding_mode = padding_mode
@@ -65,14 +75,12 @@ class Conv2d(Module):
     def reset_parameters(self, generator: Optional[np.random.Generator] = None) -> None:
         """Draw weight and bias from U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (see class doc)."""
         rng = get_generator(generator)
-        fan_in = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
-        # kaiming_uniform_(a=sqrt(5)): gain = sqrt(2 / (1 + a^2)) = sqrt(1/3) and
-        # bound = sqrt(3) * gain / sqrt(fan_in) = 1 / sqrt(fan_in)
-        bound = 1.0 / math.sqrt(fan_in)
-        dtype = self.weight.dtype
-        self.weight.data = rng.uniform(-bound, bound, self.weight.shape).astype(dtype)
+        # a=sqrt(5): gain sqrt(2 / (1 + 5)) = sqrt(1/3), bound sqrt(3) * gain / sqrt(fan_in)
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5), generator=rng)
         if self.bias is not None:
-            self.bias.data = rng.uniform(-bound, bound, self.bias.shape).astype(dtype)
+            fan_in = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
+            bound = 1 / math.sqrt(fan_in)
+            init.uniform_(self.bias, -bound, bound, generator=rng)
 
     def forward(self, input: Tensor) -> Tensor:
         self._check_input(input)
@@ -98,7 +106,6 @@ class Conv2d(Module):
                              f"Hint: {hint}.")
         channels = input.shape[-3]
         if channels != self.in_channels:
-            plural = "channel" if channels == 1 else "channels"
             if input.shape[-1] == self.in_channels:
                 hint = ("the last axis has the expected channel count: the images look "
                         "channels-last (NHWC); use x.permute(0, 3, 1, 2)")
@@ -106,8 +113,8 @@ class Conv2d(Module):
                 hint = (f"in_channels must equal the input's channel axis (dim -3); use "
                         f"Conv2d({channels}, ...) or fix the layer before")
             raise ValueError(f"{where} expected input of shape {expected} with "
-                             f"{self.in_channels} channels, got {channels} {plural} (input "
-                             f"shape {input.shape}). Hint: {hint}.")
+                             f"{_channels(self.in_channels)}, got {_channels(channels)} "
+                             f"(input shape {input.shape}). Hint: {hint}.")
 
     def _describe(self) -> str:
         return (f"Conv2d({self.in_channels}, {self.out_channels}, "

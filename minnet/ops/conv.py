@@ -85,55 +85,79 @@ def _check_output_size(out_h: int, out_w: int, height: int, width: int, kernel: 
 # conv2d
 # --------------------------------------------------------------------------
 def _conv_padding(padding, kernel: tuple, stride: tuple) -> tuple:
-    if padding == "valid":
-        return 0, 0
-    if padding == "same":
-        if stride != (1, 1):
-            raise ValueError("conv2d(): padding='same' is not supported for strided "
-                             f"convolutions (stride={stride}), as in PyTorch")
-        if kernel[0] % 2 == 0 or kernel[1] % 2 == 0:
-            raise NotImplementedError(
-                f"conv2d(): padding='same' needs an odd kernel size here, got {kernel}. "
-                "Hint: pad explicitly with an integer padding.")
-        return (kernel[0] - 1) // 2, (kernel[1] - 1) // 2
-    return as_pair(padding, "padding", "conv2d")
+    """(pad_h, pad_w, extra_h, extra_w): padding on both sides, plus extra after only.
+
+    'same' pads k - 1 in total along each axis, (k - 1) // 2 before and the rest
+    after, as PyTorch does: an even kernel needs one more row/column after
+    than before, which the symmetric kernels cannot express -- hence ``extra``.
+    """
+    if isinstance(padding, str):
+        if padding == "valid":
+            return 0, 0, 0, 0
+        if padding == "same":
+            if stride != (1, 1):
+                raise ValueError(f"conv2d(): padding='same' is not supported for strided "
+                                 f"convolutions (stride={stride}), as in PyTorch. Hint: use "
+                                 f"stride=1, or an integer padding with the stride.")
+            before_h, before_w = (kernel[0] - 1) // 2, (kernel[1] - 1) // 2
+            return (before_h, before_w,
+                    kernel[0] - 1 - 2 * before_h, kernel[1] - 1 - 2 * before_w)
+        raise ValueError(f"conv2d(): padding must be an int, a pair of ints, 'same' or "
+                         f"'valid', got {padding!r}")
+    pad_h, pad_w = as_pair(padding, "padding", "conv2d")
+    if pad_h < 0 or pad_w < 0:
+        raise ValueError(f"conv2d(): padding must be non-negative, got {(pad_h, pad_w)}")
+    return pad_h, pad_w, 0, 0
 
 
-def conv2d(x: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride=1, padding=0,
+def _channels(count: int) -> str:
+    """'1 channel', '3 channels': error messages read as English."""
+    return f"{count} channel" if count == 1 else f"{count} channels"
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride=1, padding=0,
            dilation=1, groups=1) -> Tensor:
     """2-D cross-correlation, as ``torch.nn.functional.conv2d``.
 
-    Shapes: x (N, C, H, W) or (C, H, W); weight (F, C, kh, kw); bias (F,) or None
-    -> (N, F, OH, OW) with OH = (H + 2*pad_h - kh) // stride_h + 1 (same for W).
+    Shapes: input (N, C, H, W) or (C, H, W); weight (F, C, kh, kw); bias (F,) or
+    None -> (N, F, OH, OW) with OH = (H + 2*pad_h - kh) // stride_h + 1 (same for W).
     ``stride`` and ``padding`` are ints or (h, w) pairs; padding may also be
-    'valid' or 'same'. ``dilation`` and ``groups`` other than 1 are not implemented.
+    'valid' (no padding) or 'same' (output as large as the input; stride 1 only;
+    an even kernel pads one more row/column after than before, as PyTorch does).
+    ``dilation`` and ``groups`` other than 1 are not implemented.
     """
     if as_pair(dilation, "dilation", "conv2d") != (1, 1) or groups != 1:
         raise NotImplementedError("conv2d(): only dilation=1 and groups=1 are implemented")
-    _check_float(x, "conv2d")
-    data, unbatched = _batched(x, "conv2d", "(N, C, H, W)")
+    _check_float(input, "conv2d")
+    data, unbatched = _batched(input, "conv2d", "(N, C, H, W)")
     if weight.ndim != 4:
         raise ValueError(f"conv2d(): weight must be 4-D (out_channels, in_channels, kh, kw), "
                          f"got shape {weight.shape}")
     n_filters, channels, kernel_h, kernel_w = weight.shape
     if data.shape[1] != channels:
         raise ValueError(
-            f"conv2d(): weight of shape {weight.shape} expects {channels} input channel(s), "
-            f"but the input has {data.shape[1]} (input shape {x.shape}). Hint: the input must "
-            f"be NCHW with C = weight.shape[1]; channels-last (NHWC) images need "
-            f"x.permute(0, 3, 1, 2).")
+            f"conv2d(): weight of shape {weight.shape} expects {_channels(channels)} in the "
+            f"input, but the input has {_channels(data.shape[1])} (input shape "
+            f"{input.shape}). Hint: the input must be NCHW with C = weight.shape[1]; "
+            f"channels-last (NHWC) images need x.permute(0, 3, 1, 2).")
     if bias is not None and bias.shape != (n_filters,):
         raise ValueError(f"conv2d(): bias must have shape ({n_filters},), got {bias.shape}")
     for name, other in (("weight", weight), ("bias", bias)):
-        if other is not None and other.dtype != x.dtype:
-            raise TypeError(f"conv2d(): input dtype {x.dtype} and {name} dtype {other.dtype} "
-                            f"differ. Hint: convert one of them (.float() or .double()), e.g. "
-                            f"model.double() for gradcheck.")
+        if other is not None and other.dtype != input.dtype:
+            raise TypeError(f"conv2d(): input dtype {input.dtype} and {name} dtype "
+                            f"{other.dtype} differ. Hint: convert one of them (.float() or "
+                            f".double()), e.g. model.double() for gradcheck.")
     stride_h, stride_w = as_pair(stride, "stride", "conv2d")
-    pad_h, pad_w = _conv_padding(padding, (kernel_h, kernel_w), (stride_h, stride_w))
+    if stride_h < 1 or stride_w < 1:
+        raise ValueError(f"conv2d(): stride must be positive, got {(stride_h, stride_w)}")
+    pad_h, pad_w, extra_h, extra_w = _conv_padding(padding, (kernel_h, kernel_w),
+                                                   (stride_h, stride_w))
     n_images, _, height, width = data.shape
-    out_h = conv_output_size(height, kernel_h, stride_h, pad_h)
-    out_w = conv_output_size(width, kernel_w, stride_w, pad_w)
+    if extra_h or extra_w:  # 'same' with an even kernel: the uneven part, added by hand
+        data = np.pad(data, ((0, 0), (0, 0), (0, extra_h), (0, extra_w)))
+    padded_h, padded_w = height + extra_h, width + extra_w
+    out_h = conv_output_size(padded_h, kernel_h, stride_h, pad_h)
+    out_w = conv_output_size(padded_w, kernel_w, stride_w, pad_w)
     _check_output_size(out_h, out_w, height, width, (kernel_h, kernel_w), (pad_h, pad_w),
                        "conv2d")
 
@@ -149,16 +173,19 @@ def conv2d(x: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride=1, p
         out = out[0]
     # cols is only needed for dL/dweight: let it go at once otherwise
     saved_cols = cols if (weight.requires_grad and is_grad_enabled()) else None
-    del cols
+    del cols, data
 
     def backward(grad):
         grad4 = grad[None] if unbatched else grad
         # (N, F, OH, OW) -> (F, N*OH*OW), the layout of out_fnl
         grad_fnl = np.ascontiguousarray(grad4.transpose(1, 0, 2, 3)).reshape(n_filters, -1)
         grad_x = grad_weight = grad_bias = None
-        if x.requires_grad:
+        if input.requires_grad:
             grad_cols = weight_matrix.T @ grad_fnl
-            grad_x = kernels.col2im(grad_cols, n_images, channels, height, width, *geometry)
+            grad_x = kernels.col2im(grad_cols, n_images, channels, padded_h, padded_w,
+                                    *geometry)
+            if extra_h or extra_w:  # the hand-added zeros are not part of the input
+                grad_x = np.ascontiguousarray(grad_x[:, :, :height, :width])
             if unbatched:
                 grad_x = grad_x[0]
         if weight.requires_grad:
@@ -169,7 +196,7 @@ def conv2d(x: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride=1, p
             return grad_x, grad_weight
         return grad_x, grad_weight, grad_bias
 
-    parents = (x, weight) if bias is None else (x, weight, bias)
+    parents = (input, weight) if bias is None else (input, weight, bias)
     return Tensor._from_op(out, parents, backward, "conv2d")
 
 
@@ -198,7 +225,7 @@ def _pool_geometry(data_shape, kernel_size, stride, padding, ceil_mode, fn_name)
     return kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, out_h, out_w
 
 
-def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     """Max over each window, as ``torch.nn.functional.max_pool2d``.
 
@@ -208,8 +235,8 @@ def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_
     """
     if as_pair(dilation, "dilation", "max_pool2d") != (1, 1):
         raise NotImplementedError("max_pool2d(): only dilation=1 is implemented")
-    _check_float(x, "max_pool2d")
-    data, unbatched = _batched(x, "max_pool2d", "(N, C, H, W)")
+    _check_float(input, "max_pool2d")
+    data, unbatched = _batched(input, "max_pool2d", "(N, C, H, W)")
     geometry = _pool_geometry(data.shape, kernel_size, stride, padding, ceil_mode, "max_pool2d")
     height, width = data.shape[2], data.shape[3]
     out, argmax = kernels.max_pool2d_forward(np.ascontiguousarray(data), *geometry)
@@ -219,13 +246,13 @@ def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_
         grad_x = kernels.max_pool2d_backward(grad4, argmax, height, width)
         return (grad_x[0] if unbatched else grad_x,)
 
-    result = Tensor._from_op(out[0] if unbatched else out, (x,), backward, "max_pool2d")
+    result = Tensor._from_op(out[0] if unbatched else out, (input,), backward, "max_pool2d")
     if return_indices:
         return result, Tensor(argmax[0] if unbatched else argmax)
     return result
 
 
-def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0, ceil_mode=False,
+def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True, divisor_override=None) -> Tensor:
     """Mean over each window, as ``torch.nn.functional.avg_pool2d``.
 
@@ -233,8 +260,8 @@ def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0, ceil_mode=False,
     ``count_include_pad`` decides whether padded entries count in the divisor;
     ``divisor_override`` (a positive int) replaces the divisor altogether.
     """
-    _check_float(x, "avg_pool2d")
-    data, unbatched = _batched(x, "avg_pool2d", "(N, C, H, W)")
+    _check_float(input, "avg_pool2d")
+    data, unbatched = _batched(input, "avg_pool2d", "(N, C, H, W)")
     geometry = _pool_geometry(data.shape, kernel_size, stride, padding, ceil_mode, "avg_pool2d")
     if divisor_override is not None and (not isinstance(divisor_override, (int, np.integer))
                                          or divisor_override <= 0):
@@ -251,4 +278,4 @@ def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0, ceil_mode=False,
                                              divisor)
         return (grad_x[0] if unbatched else grad_x,)
 
-    return Tensor._from_op(out[0] if unbatched else out, (x,), backward, "avg_pool2d")
+    return Tensor._from_op(out[0] if unbatched else out, (input,), backward, "avg_pool2d")
