@@ -37,7 +37,7 @@ from typing import Callable, NamedTuple, Optional
 
 import numpy as np
 
-from ..tensor import Tensor, _state
+from ..tensor import Tensor, _propagate, _state
 
 __all__ = ["AnomalyError", "SourceLine", "detect_anomaly", "set_detect_anomaly",
            "is_anomaly_enabled", "is_anomaly_check_nan_enabled"]
@@ -403,17 +403,41 @@ def _explain_generic(out, inputs):
     return detail, stats, hint
 
 
+def _node_being_differentiated() -> Optional[Tensor]:
+    """The graph node whose backward is running now, if any (error path only: it is slow).
+
+    A custom ``autograd.Function.backward`` computes with ordinary ops, so a
+    NaN it makes is first seen by the forward observer; this finds the node
+    in the engine's ``_propagate`` frame so the error can say "backward".
+    """
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code is _propagate.__code__:
+            node = frame.f_locals.get("node")
+            return node if isinstance(node, Tensor) else None
+        frame = frame.f_back
+    return None
+
+
 def _forward_error(out: Tensor, inputs) -> AnomalyError:
     nan, inf = _count(out.data)
     explained = _EXPLAINERS.get(out.op, lambda *_: None)(out, inputs) \
         or _explain_generic(out, inputs)
     detail, op_stats, hint = explained
     stats = {"size": int(out.data.size), "nan": nan, "inf": inf, **op_stats}
+    source = _source_line(_user_frame())
+    made = " and ".join(f"{n} {what}" for n, what in ((nan, "NaN"), (inf, "Inf")) if n)
+    node = _node_being_differentiated()
+    if node is not None:  # an op inside a custom backward: a gradient went non-finite
+        headline = (f"backward: op '{out.op}' in the backward of op '{node.op}'"
+                    f"{_in_module(node)} made {made} of {out.data.size} values")
+        return AnomalyError(_message(headline, detail, hint, source, None),
+                            op=node.op, module=node.module, phase="backward", source=source,
+                            stats=stats, detail=detail, hint=hint,
+                            code="grad.nonfinite")
     data_inputs_bad = [x for x in inputs
                        if x.op is None and not x.requires_grad and sum(_count(x.data))]
     code = "data.nonfinite" if data_inputs_bad else "loss.nonfinite"
-    source = _source_line(_user_frame())
-    made = " and ".join(f"{n} {what}" for n, what in ((nan, "NaN"), (inf, "Inf")) if n)
     headline = f"forward: op '{out.op}'{_in_module(out)} made {made} of {out.data.size} values"
     return AnomalyError(_message(headline, detail, hint, source, None),
                         op=out.op, module=out.module, phase="forward", source=source,
