@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections import OrderedDict
 from collections.abc import Mapping
 
 import numpy as np
 
+from .fileio import atomic_write
 from .tensor import Tensor
 
 _LAYOUT_KEY = "__minnet_layout__"
@@ -92,19 +92,7 @@ def save(obj, path) -> None:
     _flatten(obj, "", arrays, layout, int_keys)
     arrays[_LAYOUT_KEY] = np.array(json.dumps({"format": _FORMAT, "layout": layout,
                                                "int_keys": int_keys}))
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    handle, temp_path = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            np.savez(file, **arrays)
-            file.flush()
-            os.fsync(file.fileno())  # the bytes are on disk before the rename makes them visible
-        os.replace(temp_path, path)
-    except BaseException:
-        if os.path.exists(temp_path):
-            os.remove(temp_path)
-        raise
+    atomic_write(path, lambda file: np.savez(file, **arrays))
 
 
 def _rebuild(path: str, layout: dict, arrays, int_keys: set) -> object:

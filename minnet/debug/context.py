@@ -1,0 +1,307 @@
+"""What a diagnosis works on: the data as arrays, copies of the model and optimizer,
+and one training loop that every part of the debugger shares.
+
+``DiagnosisContext`` is handed to every check. It never touches the caller's
+model or optimizer: ``diagnose`` deep-copies both first, and ``fresh_model()``
+gives further copies at their initial state for preflight experiments
+(overfit one batch, zero inputs, ...).
+"""
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from ..tensor import Tensor, no_grad
+
+CLASSIFICATION, REGRESSION = "classification", "regression"
+
+
+# -- data -------------------------------------------------------------------------------------
+def data_arrays(data, where: str = "diagnose") -> tuple:
+    """``(X, y)`` NumPy arrays from ``(X, y)``, a Dataset or a DataLoader.
+
+    Returns ``(X, y, loader_options)``; ``loader_options`` holds a DataLoader's
+    ``batch_size`` and ``shuffle`` (empty for arrays and Datasets).
+    """
+    from ..data import DataLoader
+    options = {}
+    if isinstance(data, DataLoader):
+        options = {"batch_size": data.batch_size, "shuffle": data.shuffle}
+        data = data.dataset
+    if isinstance(data, (tuple, list)) and len(data) == 2:
+        X, y = data
+        return _array(X), _array(y), options
+    arrays = getattr(data, "arrays", None)  # TensorDataset
+    if arrays is not None and len(arrays) == 2:
+        return arrays[0], arrays[1], options
+    if hasattr(data, "__len__") and hasattr(data, "__getitem__"):
+        samples = [data[i] for i in range(len(data))]
+        if samples and len(samples[0]) == 2:
+            X = np.stack([_array(sample[0]) for sample in samples])
+            y = np.stack([_array(sample[1]) for sample in samples])
+            return X, y, options
+    raise TypeError(f"{where}: data must be (X, y) arrays, a Dataset of (x, y) samples or a "
+                    f"DataLoader over one; got {type(data).__name__}. Hint: diagnose(model, "
+                    f"loss_fn, (X_train, y_train), ...)")
+
+
+def _array(value) -> np.ndarray:
+    return value.data if isinstance(value, Tensor) else np.asarray(value)
+
+
+def infer_task(loss_fn, y: np.ndarray) -> str:
+    """Classification when the loss is a class loss or the targets are integer class indices."""
+    name = getattr(loss_fn, "__name__", "") or type(loss_fn).__name__
+    name = name.lower()
+    if any(key in name for key in ("crossentropy", "cross_entropy", "nll")):
+        if "binary" not in name and "bce" not in name:
+            return CLASSIFICATION
+    if y.dtype.kind in "iub" and y.ndim == 1:
+        return CLASSIFICATION
+    return REGRESSION
+
+
+# -- model and optimizer copies ---------------------------------------------------------------
+def copy_model(model):
+    """A deep copy: same structure and values, no shared arrays, hooks and grads dropped."""
+    twin = copy.deepcopy(model)
+    for _, module in twin.named_modules():
+        for hooks in ("_forward_pre_hooks", "_forward_hooks", "_backward_hooks"):
+            if hasattr(module, hooks):
+                getattr(module, hooks).clear()
+    for param in twin.parameters():
+        param.grad = None
+    return twin
+
+
+def optimizer_factory(optimizer, model) -> Callable:
+    """``make(model_copy) -> optimizer``: the user's optimizer class and settings on a copy.
+
+    Parameters are matched by their position in ``model.parameters()``; the
+    optimizer's state (momentum buffers, Adam moments) is copied too.
+    """
+    if optimizer is None:
+        from ..optim import SGD
+        return lambda twin: SGD(twin.parameters(), lr=0.01)
+    positions = {id(p): i for i, p in enumerate(model.parameters())}
+    groups = []
+    for group in optimizer.param_groups:
+        indices = [positions.get(id(p)) for p in group["params"]]
+        if any(i is None for i in indices):
+            raise ValueError("diagnose(): the optimizer holds parameters that are not the model's. "
+                             "Hint: build it from model.parameters().")
+        groups.append(({k: copy.deepcopy(v) for k, v in group.items() if k != "params"}, indices))
+    state = copy.deepcopy(optimizer.state_dict())
+    cls = type(optimizer)
+
+    def make(twin):
+        params = list(twin.parameters())
+        built = cls([dict(settings, params=[params[i] for i in indices])
+                     for settings, indices in groups])
+        built.load_state_dict(copy.deepcopy(state))
+        return built
+
+    return make
+
+
+# -- the training loop ---------------------------------------------------------------------------
+def total_loss(loss) -> tuple:
+    """``(loss Tensor, terms)``: a loss_fn may return a Tensor or a dict of named terms."""
+    if isinstance(loss, dict):
+        terms = dict(loss)
+        if not terms:
+            raise ValueError("loss_fn returned an empty dict of terms")
+        values = list(terms.values())
+        total = values[0]
+        for value in values[1:]:
+            total = total + value
+        return total, terms
+    if not isinstance(loss, Tensor):
+        raise TypeError(f"loss_fn must return a scalar Tensor (or a dict of them), got "
+                        f"{type(loss).__name__}")
+    return loss, {}
+
+
+def standard_train_step(model, loss_fn, optimizer, X, y, clip_grad_norm=None, record=None):
+    """One optimizer step as every training loop should do it; returns the loss Tensor.
+
+    ``record`` (a dict) receives the loss terms and, with clipping, the norm before clipping.
+    """
+    optimizer.zero_grad()
+    loss, terms = total_loss(loss_fn(model(X), y))
+    loss.backward()
+    if record is not None:
+        record["terms"] = {name: float(term.item()) for name, term in terms.items()}
+    if clip_grad_norm is not None:
+        from ..nn.utils import clip_grad_norm_
+        norm = clip_grad_norm_(model.parameters(), clip_grad_norm)
+        if record is not None:
+            record["grad_norm_before_clip"] = float(norm.item())
+    optimizer.step()
+    return loss
+
+
+def batch_iterator(X: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool, seed: int):
+    """Endless (X_batch, y_batch) Tensors, epoch after epoch, in a seeded order."""
+    rng = np.random.default_rng(seed)
+    n = len(X)
+    batch_size = max(1, min(int(batch_size), n))
+    while True:
+        order = rng.permutation(n) if shuffle else np.arange(n)
+        for start in range(0, n - batch_size + 1, batch_size):
+            index = order[start:start + batch_size]
+            yield Tensor(X[index]), Tensor(y[index])
+
+
+@dataclass
+class TrainingRun:
+    """What one training run left behind: per-step numbers and, if asked, the Monitor."""
+    losses: np.ndarray                      # (steps,) training loss per step (nan if not finite)
+    terms: dict = field(default_factory=dict)        # term name -> (steps,) array
+    grad_norms_before_clip: Optional[np.ndarray] = None
+    monitor: Any = None
+    stopped_at: Optional[int] = None        # step where the loss became non-finite, if it did
+    error: Optional[BaseException] = None   # an exception that ended the run early
+    steps: int = 0
+
+
+def run_training(model, loss_fn, optimizer, X, y, steps: int, batch_size: int, shuffle: bool,
+                 seed: int = 0, train_step: Optional[Callable] = None,
+                 clip_grad_norm: Optional[float] = None, monitor=None,
+                 stop_on_nonfinite: bool = True) -> TrainingRun:
+    """Train for ``steps`` optimizer steps; never raises for a failing model.
+
+    A non-finite loss stops the run (recorded in ``stopped_at``); an exception
+    raised by the model or the loss is kept in ``error`` for the checks to read.
+    """
+    losses = np.full(steps, np.nan)
+    terms: dict = {}
+    clip_norms = np.full(steps, np.nan) if clip_grad_norm is not None else None
+    run = TrainingRun(losses=losses, terms=terms, grad_norms_before_clip=clip_norms,
+                      monitor=monitor)
+    batches = batch_iterator(X, y, batch_size, shuffle, seed)
+    model.train()
+    with np.errstate(all="ignore"):  # overflow is what the checks are looking for, not noise
+        for step in range(steps):
+            X_batch, y_batch = next(batches)
+            record: dict = {}
+            try:
+                if train_step is not None:
+                    loss = train_step(model, loss_fn, optimizer, X_batch, y_batch)
+                    loss, step_terms = total_loss(loss)
+                    record["terms"] = {k: float(v.item()) for k, v in step_terms.items()}
+                else:
+                    loss = standard_train_step(model, loss_fn, optimizer, X_batch, y_batch,
+                                               clip_grad_norm, record)
+            except Exception as error:  # noqa: BLE001 - the debugger reports it, not crashes
+                run.error = error
+                run.stopped_at = step
+                break
+            value = float(loss.item())
+            losses[step] = value
+            for name, term in record.get("terms", {}).items():
+                terms.setdefault(name, np.full(steps, np.nan))[step] = term
+            if clip_norms is not None and "grad_norm_before_clip" in record:
+                clip_norms[step] = record["grad_norm_before_clip"]
+            if monitor is not None:
+                monitor.log(loss=value)
+                if getattr(monitor, "optimizer", None) is None:
+                    monitor.step()
+            run.steps = step + 1
+            if stop_on_nonfinite and not math.isfinite(value):
+                run.stopped_at = step
+                break
+    return run
+
+
+def train_setup(setup, steps: Optional[int] = None, monitor: bool = False) -> TrainingRun:
+    """Train ``setup.model`` in place with its optimizer and settings (see ``Setup.train``)."""
+    X, y, options = data_arrays(setup.train_data, "Setup.train")
+    attached = None
+    if monitor:
+        from .monitor import Monitor
+        attached = Monitor(setup.model, setup.optimizer)
+    try:
+        return run_training(setup.model, setup.loss_fn, setup.optimizer, X, y,
+                            steps=steps or setup.steps,
+                            batch_size=options.get("batch_size", setup.batch_size),
+                            shuffle=options.get("shuffle", setup.shuffle), seed=setup.seed,
+                            train_step=setup.train_step, clip_grad_norm=setup.clip_grad_norm,
+                            monitor=attached)
+    finally:
+        if attached is not None:
+            attached.detach()
+
+
+# -- the context handed to checks ----------------------------------------------------------------
+@dataclass
+class DiagnosisContext:
+    """Everything a check may read. Checks must not modify ``model`` or ``optimizer``
+    (the short run's copies): they experiment on ``fresh_model()`` copies instead."""
+    model: Any                   # the working copy, trained by the short run
+    loss_fn: Callable
+    optimizer: Any               # the working copy's optimizer
+    make_optimizer: Callable     # make_optimizer(model_copy) -> a fresh optimizer like the user's
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: Optional[np.ndarray]
+    y_val: Optional[np.ndarray]
+    task: str                    # "classification" or "regression"
+    n_classes: Optional[int]
+    batch_size: int
+    shuffle: bool
+    steps: int
+    seed: int
+    thresholds: Any              # a Thresholds
+    train_step: Optional[Callable] = None
+    evaluate: Optional[Callable] = None
+    clip_grad_norm: Optional[float] = None
+    preprocessing: dict = field(default_factory=dict)
+    setup: Any = None            # the Setup this came from (what-if reruns rebuild from it)
+    monitor: Any = None          # the Monitor of the short run (None during preflight)
+    run: Optional[TrainingRun] = None
+    predictions: dict = field(default_factory=dict)  # predicted vs measured, filled by checks
+    cache: dict = field(default_factory=dict)        # things several checks need, computed once
+    _initial_model: Any = None
+
+    def fresh_model(self):
+        """A new copy of the model at its initial (pre-training) state."""
+        return copy_model(self._initial_model)
+
+    def train(self, model, steps: int, X=None, y=None, batch_size=None, shuffle=None,
+              optimizer=None, monitor=None, train_step="default") -> TrainingRun:
+        """Train a copy the way the user's setup trains (same optimizer settings, loop)."""
+        X = self.X_train if X is None else X
+        y = self.y_train if y is None else y
+        return run_training(
+            model, self.loss_fn, optimizer or self.make_optimizer(model), X, y, steps=steps,
+            batch_size=self.batch_size if batch_size is None else batch_size,
+            shuffle=self.shuffle if shuffle is None else shuffle, seed=self.seed,
+            train_step=self.train_step if train_step == "default" else train_step,
+            clip_grad_norm=self.clip_grad_norm, monitor=monitor)
+
+    def forward(self, model, X: np.ndarray, train_mode: bool = False) -> np.ndarray:
+        """The model's output for ``X`` as an array, without recording a graph."""
+        was_training = model.training
+        model.train(train_mode)
+        try:
+            with no_grad(), np.errstate(all="ignore"):
+                return model(Tensor(X)).data
+        finally:
+            model.train(was_training)
+
+    def loss_value(self, output: np.ndarray, y: np.ndarray) -> float:
+        """The loss of ``output`` against ``y`` as a float (terms summed)."""
+        with no_grad(), np.errstate(all="ignore"):
+            loss, _ = total_loss(self.loss_fn(Tensor(output), Tensor(y)))
+        return float(loss.item())
+
+    def sample(self, n: int, seed: Optional[int] = None) -> tuple:
+        """``n`` training samples drawn without replacement (seeded)."""
+        rng = np.random.default_rng(self.seed if seed is None else seed)
+        index = rng.choice(len(self.X_train), size=min(n, len(self.X_train)), replace=False)
+        return self.X_train[index], self.y_train[index]

@@ -1,0 +1,165 @@
+"""``diagnose``: a preflight and a short instrumented training run on a copy of the model.
+
+    report = minnet.debug.diagnose(model, loss_fn, (X_train, y_train), optimizer,
+                                   val_data=(X_val, y_val), steps=150)
+    print(report)
+
+What happens, in order (the caller's model and optimizer are left untouched):
+
+1. the data become arrays; the task (classification or regression) is inferred;
+2. the model and optimizer are deep-copied;
+3. ``data`` checks read the arrays;
+4. ``preflight`` checks experiment on fresh copies: the initial loss against its
+   expected value, the loss's input, prediction/target shapes, overfitting one
+   tiny batch, a zero-input baseline, gradcheck of the modules, train/eval
+   determinism;
+5. the copy trains for ``steps`` steps under a ``Monitor`` (every layer's
+   activations, gradients and updates recorded);
+6. ``run`` checks read what the Monitor recorded;
+7. findings are linked into cause -> effect chains and ordered root cause first.
+"""
+from __future__ import annotations
+
+from typing import Callable, Mapping, Optional
+
+import numpy as np
+
+from .checks import run_checks
+from .context import (CLASSIFICATION, DiagnosisContext, copy_model, data_arrays, infer_task,
+                      optimizer_factory, run_training)
+from .report import Report
+from .setup import Setup
+from .thresholds import Thresholds
+
+PHASE_ORDER = ("data", "preflight", "run")
+
+
+def diagnose(model, loss_fn: Callable, train_data, optimizer=None, val_data=None,
+             steps: int = 100, batch_size: Optional[int] = None, shuffle: Optional[bool] = None,
+             thresholds: Optional[Mapping[str, float]] = None, seed: int = 0,
+             train_step: Optional[Callable] = None, evaluate: Optional[Callable] = None,
+             clip_grad_norm: Optional[float] = None, preprocessing: Optional[dict] = None,
+             task: Optional[str] = None, verify_fixes: bool = False,
+             phases=PHASE_ORDER, progress: Optional[Callable[[str], None]] = None) -> Report:
+    """Diagnose a training setup; returns a ``Report`` of ``Finding``s, root causes first.
+
+    Args:
+        model: the ``nn.Module`` to diagnose (copied; never changed).
+        loss_fn: ``loss_fn(output, target)`` returning a scalar Tensor, or a dict of terms.
+        train_data: ``(X, y)`` arrays, a Dataset, or a DataLoader (its batch size and
+            shuffle flag are used).
+        optimizer: the optimizer you train with (copied with its settings and state);
+            default SGD(lr=0.01).
+        val_data: optional held-out data, for leakage and evaluation checks.
+        steps: optimizer steps of the short instrumented training run.
+        batch_size, shuffle: how batches are drawn when ``train_data`` is not a DataLoader
+            (defaults 32 and True).
+        thresholds: overrides by name, e.g. ``{"dead_relu_fraction": 0.7}``; see
+            ``minnet.debug.thresholds.DEFINED`` for every name, value and source.
+        seed: seeds batch order and every sampled experiment.
+        train_step: your own ``train_step(model, loss_fn, optimizer, X, y) -> loss`` if your
+            loop differs from zero_grad / forward / backward / step.
+        evaluate: your evaluation code ``evaluate(model, X, y)``, to check it runs in eval mode.
+        clip_grad_norm: max norm if you clip gradients every step.
+        preprocessing: e.g. ``{"standardizer": fitted_standardizer}`` for the leakage check.
+        task: "classification" or "regression" (inferred when None).
+        verify_fixes: also rerun training with each mechanical fix (see Report.verify_fixes).
+        phases: which check phases to run.
+        progress: called with a short text as each phase starts (the CLI prints it).
+    """
+    setup = Setup(model=model, loss_fn=loss_fn, optimizer=optimizer, train_data=train_data,
+                  val_data=val_data, batch_size=batch_size or 32,
+                  shuffle=True if shuffle is None else shuffle, steps=steps, seed=seed,
+                  train_step=train_step, evaluate=evaluate, clip_grad_norm=clip_grad_norm,
+                  preprocessing=preprocessing or {}, task=task)
+    return diagnose_setup(setup, steps=steps, thresholds=thresholds, verify_fixes=verify_fixes,
+                          phases=phases, progress=progress,
+                          _explicit_loader_options=(batch_size, shuffle))
+
+
+def build_context(setup: Setup, steps: Optional[int] = None,
+                  thresholds: Optional[Mapping[str, float]] = None,
+                  _explicit_loader_options=(None, None)) -> DiagnosisContext:
+    """The DiagnosisContext for ``setup``: arrays, copies, thresholds (no checks run yet)."""
+    X, y, loader_options = data_arrays(setup.train_data, "diagnose(train_data)")
+    X_val = y_val = None
+    if setup.val_data is not None:
+        X_val, y_val, _ = data_arrays(setup.val_data, "diagnose(val_data)")
+    explicit_batch, explicit_shuffle = _explicit_loader_options
+    batch_size = explicit_batch or loader_options.get("batch_size", setup.batch_size)
+    shuffle = (explicit_shuffle if explicit_shuffle is not None
+               else loader_options.get("shuffle", setup.shuffle))
+    task = setup.task or infer_task(setup.loss_fn, y)
+    n_classes = None
+    if task == CLASSIFICATION and y.dtype.kind in "iub" and y.size:
+        n_classes = int(y.max()) + 1
+    initial = copy_model(setup.model)
+    make_optimizer = optimizer_factory(setup.optimizer, setup.model)
+    working = copy_model(setup.model)
+    return DiagnosisContext(
+        model=working, loss_fn=setup.loss_fn, optimizer=make_optimizer(working),
+        make_optimizer=make_optimizer, X_train=X, y_train=y, X_val=X_val, y_val=y_val,
+        task=task, n_classes=n_classes, batch_size=batch_size, shuffle=shuffle,
+        steps=steps or setup.steps, seed=setup.seed, thresholds=Thresholds(thresholds),
+        train_step=setup.train_step, evaluate=setup.evaluate,
+        clip_grad_norm=setup.clip_grad_norm, preprocessing=dict(setup.preprocessing),
+        setup=setup, _initial_model=initial)
+
+
+def diagnose_setup(setup: Setup, steps: Optional[int] = None,
+                   thresholds: Optional[Mapping[str, float]] = None, verify_fixes: bool = False,
+                   phases=PHASE_ORDER, progress: Optional[Callable[[str], None]] = None,
+                   _explicit_loader_options=(None, None)) -> Report:
+    """``diagnose`` for a ``Setup`` (a scenario's broken()/fixed(), or a user script's setup())."""
+    from .monitor import Monitor
+    say = progress or (lambda text: None)
+    ctx = build_context(setup, steps, thresholds, _explicit_loader_options)
+    findings = []
+    if "data" in phases:
+        say("checking the data")
+        findings += run_checks(ctx, "data")
+    if "preflight" in phases:
+        say("preflight: initial loss, shapes, one-batch overfit, baselines, gradcheck")
+        findings += run_checks(ctx, "preflight")
+    if "run" in phases:
+        say(f"training a copy for {ctx.steps} steps under the monitor")
+        monitor = Monitor(ctx.model, ctx.optimizer)
+        try:
+            ctx.run = run_training(ctx.model, ctx.loss_fn, ctx.optimizer, ctx.X_train,
+                                   ctx.y_train, steps=ctx.steps, batch_size=ctx.batch_size,
+                                   shuffle=ctx.shuffle, seed=ctx.seed, train_step=ctx.train_step,
+                                   clip_grad_norm=ctx.clip_grad_norm, monitor=monitor)
+        finally:
+            monitor.detach()
+        ctx.monitor = monitor
+        say("reading the run")
+        findings += run_checks(ctx, "run")
+    report = Report(_deduplicate(findings), predictions=ctx.predictions,
+                    run=_run_summary(ctx), thresholds=ctx.thresholds.table(), context=ctx)
+    if verify_fixes:
+        say("verifying fixes")
+        report.verify_fixes()
+    return report
+
+
+def _deduplicate(findings: list) -> list:
+    """One finding per (code, layer): keep the most severe (first on ties)."""
+    rank = {"error": 0, "warning": 1, "info": 2}
+    kept = {}
+    for finding in findings:
+        key = (finding.code, finding.layer)
+        if key not in kept or rank[finding.severity] < rank[kept[key].severity]:
+            kept[key] = finding
+    return list(kept.values())
+
+
+def _run_summary(ctx: DiagnosisContext) -> dict:
+    run = ctx.run
+    if run is None:
+        return {}
+    finite = run.losses[np.isfinite(run.losses)]
+    return {"steps": run.steps, "first_loss": float(finite[0]) if finite.size else None,
+            "last_loss": float(finite[-1]) if finite.size else None,
+            "stopped_at": run.stopped_at,
+            "error": f"{type(run.error).__name__}: {run.error}" if run.error else None,
+            "losses": run.losses}

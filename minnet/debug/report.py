@@ -1,0 +1,356 @@
+"""Findings and the report that orders, links and prints them.
+
+A ``Finding`` is one diagnosed problem: its stable code (see codes.py), how
+bad it is, where (the layer), what was measured (evidence) against which
+threshold, where practitioners describe it (source) and how to fix it.
+
+A ``Report`` holds the findings of one diagnosis. It puts root causes first:
+findings are linked along known cause -> effect edges (``CAUSES``), e.g.
+unnormalised inputs -> saturated tanh -> vanishing gradients -> plateau, and
+the report leads with the earliest cause present, not the loudest symptom.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Optional
+
+import numpy as np
+
+from . import codes as _codes
+
+_SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
+
+
+@dataclass
+class Finding:
+    code: str                        # e.g. "activation.dead_relu"
+    message: str                     # one or two sentences a student can follow
+    severity: Optional[str] = None   # default: the code's severity in codes.py
+    layer: Optional[str] = None      # e.g. "net.2 (ReLU)"; None for data/loss-level findings
+    evidence: dict = field(default_factory=dict)    # statistic name -> number(s)
+    thresholds: list = field(default_factory=list)  # Threshold.describe() records compared with
+    fix: Optional[str] = None        # default: the code's usual fix
+    step: Optional[int] = None       # training step where it was seen, if any
+    source: str = ""                 # filled from codes.py: the checklist source
+    caused_by: list = field(default_factory=list)   # codes of findings that explain this one
+    verification: Optional[dict] = None             # filled by Report.verify_fixes()
+
+    def __post_init__(self):
+        entry = _codes.get(self.code)
+        if self.severity is None:
+            self.severity = entry.severity
+        if self.severity not in _codes.SEVERITIES:
+            raise ValueError(f"Finding({self.code}): severity must be one of "
+                             f"{_codes.SEVERITIES}, got {self.severity!r}")
+        if not self.source:
+            self.source = entry.source
+        if self.fix is None:
+            self.fix = entry.fix
+        self.evidence = {key: _plain(value) for key, value in self.evidence.items()}
+
+    @property
+    def title(self) -> str:
+        return _codes.get(self.code).title
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        where = f" in {self.layer}" if self.layer else ""
+        return f"[{self.severity}] {self.code}{where}: {self.message}"
+
+
+def _plain(value):
+    """Evidence as JSON-friendly Python numbers/lists (NumPy scalars and arrays converted)."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+# Known cause -> effect links: when both ends are found, the effect is explained by the
+# cause, and the report leads with the cause. Read as "X can make Y happen".
+CAUSES = [
+    ("data.nonfinite", "loss.nonfinite"), ("data.nonfinite", "grad.nonfinite"),
+    ("data.not_normalized", "activation.saturated"), ("data.not_normalized", "activation.dead_relu"),
+    ("data.not_normalized", "activation.scale"), ("data.not_normalized", "grad.exploding"),
+    ("data.not_normalized", "grad.vanishing"), ("data.not_normalized", "loss.initial_unexpected"),
+    ("data.not_normalized", "loss.diverging"), ("data.not_normalized", "loss.plateau"),
+    ("data.not_normalized", "update.ratio"),
+    ("data.constant_feature", "data.nonfinite"), ("data.constant_feature", "loss.nonfinite"),
+    ("data.target_scale", "loss.initial_unexpected"), ("data.target_scale", "grad.exploding"),
+    ("data.target_scale", "loss.diverging"), ("data.target_scale", "update.ratio"),
+    ("data.target_scale", "init.output_bias"),
+    ("data.not_shuffled", "loss.oscillating"), ("data.not_shuffled", "loss.plateau"),
+    ("data.class_imbalance", "init.output_bias"), ("data.class_imbalance", "loss.initial_unexpected"),
+    ("data.labels_invalid", "loss.nonfinite"), ("data.labels_invalid", "model.cannot_overfit"),
+    ("data.input_independent", "loss.plateau"),
+    ("loss.wrong_input", "loss.initial_unexpected"), ("loss.wrong_input", "grad.vanishing"),
+    ("loss.wrong_input", "loss.plateau"), ("loss.wrong_input", "model.cannot_overfit"),
+    ("loss.broadcast_shape", "model.cannot_overfit"), ("loss.broadcast_shape", "loss.plateau"),
+    ("loss.reduction_scale", "update.ratio"), ("loss.reduction_scale", "grad.exploding"),
+    ("loss.reduction_scale", "loss.diverging"),
+    ("loss.terms_unbalanced", "loss.plateau"),
+    ("init.symmetric", "loss.plateau"), ("init.symmetric", "model.cannot_overfit"),
+    ("init.symmetric", "grad.vanishing"),
+    ("init.bad_scale", "activation.scale"), ("init.bad_scale", "activation.saturated"),
+    ("init.bad_scale", "activation.dead_relu"), ("init.bad_scale", "grad.exploding"),
+    ("init.bad_scale", "grad.vanishing"), ("init.bad_scale", "loss.initial_unexpected"),
+    ("init.output_bias", "loss.initial_unexpected"),
+    ("output.wrong_activation", "activation.dead_relu"), ("output.wrong_activation", "loss.plateau"),
+    ("output.wrong_activation", "model.cannot_overfit"),
+    ("activation.scale", "grad.vanishing"), ("activation.scale", "grad.exploding"),
+    ("activation.saturated", "grad.vanishing"), ("activation.saturated", "loss.plateau"),
+    ("activation.dead_relu", "grad.vanishing"), ("activation.dead_relu", "loss.plateau"),
+    ("grad.incorrect", "model.cannot_overfit"), ("grad.incorrect", "loss.plateau"),
+    ("grad.incorrect", "loss.diverging"),
+    ("grad.missing", "loss.plateau"), ("grad.missing", "model.cannot_overfit"),
+    ("grad.accumulating", "grad.exploding"), ("grad.accumulating", "update.ratio"),
+    ("grad.accumulating", "loss.diverging"), ("grad.accumulating", "loss.oscillating"),
+    ("grad.exploding", "grad.nonfinite"), ("grad.exploding", "loss.diverging"),
+    ("grad.exploding", "loss.nonfinite"), ("grad.exploding", "optim.clipping_always"),
+    ("grad.vanishing", "loss.plateau"),
+    ("grad.nonfinite", "loss.nonfinite"),
+    ("update.ratio", "activation.dead_relu"), ("update.ratio", "loss.diverging"),
+    ("update.ratio", "loss.oscillating"), ("update.ratio", "loss.plateau"),
+    ("update.ratio", "loss.nonfinite"), ("update.ratio", "grad.exploding"),
+    ("loss.diverging", "loss.nonfinite"),
+    ("reg.too_strong", "loss.plateau"), ("reg.too_strong", "model.cannot_overfit"),
+    ("batch.too_large", "loss.plateau"),
+]
+
+
+class Report:
+    """The findings of one diagnosis, root causes first.
+
+    ``print(report)`` shows a table (root causes first, then by severity) and
+    for each finding its evidence, threshold, source and fix.
+    ``report.to_json()`` / ``report.save("report.json")`` for machines;
+    ``report.render("report.html")`` for people (plots next to findings);
+    ``report.verify_fixes()`` retrains with each mechanical fix applied.
+    """
+
+    def __init__(self, findings, predictions: Optional[dict] = None, run: Optional[dict] = None,
+                 thresholds: Optional[list] = None, context=None):
+        self.findings = _link_and_order(list(findings))
+        self.predictions = predictions or {}   # predicted vs measured at initialisation
+        self.run = run or {}                   # summary of the short training run
+        self.thresholds = thresholds or []     # every threshold in force
+        self.context = context                 # what verify_fixes() needs to rerun (not saved)
+        self.monitor = getattr(context, "monitor", None)
+
+    # -- queries ---------------------------------------------------------------------------
+    @property
+    def codes(self) -> list:
+        return [finding.code for finding in self.findings]
+
+    def has(self, code: str) -> bool:
+        return any(finding.code == code for finding in self.findings)
+
+    def get(self, code: str) -> list:
+        return [finding for finding in self.findings if finding.code == code]
+
+    @property
+    def errors(self) -> list:
+        return [finding for finding in self.findings if finding.severity == "error"]
+
+    @property
+    def root_causes(self) -> list:
+        return [finding for finding in self.findings if not finding.caused_by]
+
+    def chains(self) -> list:
+        """Cause -> effect paths among the present codes, from each root, e.g.
+        ``["data.not_normalized", "activation.saturated", "grad.vanishing", "loss.plateau"]``."""
+        present = set(self.codes)
+        effects = {}
+        for cause, effect in CAUSES:
+            if cause in present and effect in present:
+                effects.setdefault(cause, []).append(effect)
+        roots = [code for code in dict.fromkeys(f.code for f in self.root_causes) if code in effects]
+        paths = []
+
+        def walk(path):
+            nexts = [code for code in effects.get(path[-1], []) if code not in path]
+            if not nexts:
+                paths.append(path)
+            for code in nexts:
+                walk(path + [code])
+
+        for root in roots:
+            walk([root])
+        # keep only maximal paths (drop those contained in a longer one)
+        return [p for p in paths if not any(p != q and _is_subpath(p, q) for q in paths)]
+
+    def __len__(self):
+        return len(self.findings)
+
+    def __iter__(self):
+        return iter(self.findings)
+
+    # -- output -------------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {"findings": [f.to_dict() for f in self.findings], "chains": self.chains(),
+                "predictions": _plain_tree(self.predictions), "run": _plain_tree(self.run),
+                "thresholds": self.thresholds}
+
+    def to_json(self, indent: int = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, default=_json_default)
+
+    def save(self, path) -> str:
+        """Write the report as JSON (atomically); returns the path."""
+        from ..fileio import atomic_write
+        return atomic_write(path, self.to_json())
+
+    def render(self, path=None, **options):
+        """The one-page report (findings next to the plots that prove them): PNG or HTML by suffix."""
+        from ..viz.report import render_report
+        return render_report(self, path, **options)
+
+    def verify_fixes(self, steps: Optional[int] = None, codes=None):
+        """Rerun a short training with each mechanical fix applied next to an untouched control.
+
+        Returns a list of verification records and stores each on its finding. The
+        caller's model is never changed: fixes are applied to copies.
+        """
+        from .whatif import verify_fixes
+        return verify_fixes(self, steps=steps, codes=codes)
+
+    def __str__(self) -> str:
+        return format_report(self)
+
+    def __repr__(self) -> str:
+        counts = {s: sum(f.severity == s for f in self.findings) for s in _codes.SEVERITIES}
+        return (f"Report({len(self.findings)} findings: {counts['error']} errors, "
+                f"{counts['warning']} warnings, {counts['info']} info)")
+
+
+def _is_subpath(short: list, long: list) -> bool:
+    n = len(short)
+    return any(long[i:i + n] == short for i in range(len(long) - n + 1))
+
+
+def _link_and_order(findings: list) -> list:
+    """Fill ``caused_by`` from CAUSES and order: root causes first, then by severity, then depth."""
+    present = {finding.code for finding in findings}
+    causes_of = {}
+    for cause, effect in CAUSES:
+        if cause in present and effect in present and cause != effect:
+            causes_of.setdefault(effect, []).append(cause)
+    for finding in findings:
+        finding.caused_by = sorted(set(finding.caused_by) | set(causes_of.get(finding.code, [])))
+
+    depth_cache = {}
+
+    def depth(code, seen=()):
+        if code not in depth_cache:
+            parents = [c for c in causes_of.get(code, []) if c not in seen]
+            depth_cache[code] = 1 + max((depth(c, seen + (code,)) for c in parents), default=-1)
+        return depth_cache[code]
+
+    return sorted(findings, key=lambda f: (depth(f.code), _SEVERITY_RANK[f.severity], f.code,
+                                           f.layer or ""))
+
+
+def _plain_tree(value):
+    if isinstance(value, dict):
+        return {str(k): _plain_tree(v) for k, v in value.items()}
+    return _plain(value)
+
+
+def _json_default(value):
+    if isinstance(value, (np.generic, np.ndarray)):
+        return _plain(value)
+    return str(value)
+
+
+def _format_number(value) -> str:
+    if isinstance(value, float):
+        if value != value:
+            return "nan"
+        if value == 0 or 1e-3 <= abs(value) < 1e4:
+            return f"{value:.4g}"
+        return f"{value:.3e}"
+    if isinstance(value, list):
+        shown = ", ".join(_format_number(v) for v in value[:6])
+        return f"[{shown}{', ...' if len(value) > 6 else ''}]"
+    return str(value)
+
+
+def format_report(report: Report, width: int = 100) -> str:
+    """The report as text: a table of findings (root causes first), then each finding in full."""
+    findings = report.findings
+    lines = []
+    if not findings:
+        lines.append("No findings: nothing in the checks' reach looks wrong.")
+    else:
+        counts = {s: sum(f.severity == s for f in findings) for s in _codes.SEVERITIES}
+        lines.append(f"{len(findings)} finding(s): {counts['error']} error, "
+                     f"{counts['warning']} warning, {counts['info']} info. Root causes first.")
+        lines.append("")
+        header = f"{'#':>2}  {'severity':<8}  {'code':<26}  {'layer':<20}  what"
+        lines.append(header)
+        lines.append("-" * min(width, len(header) + 40))
+        for number, finding in enumerate(findings, 1):
+            layer = (finding.layer or "-")[:20]
+            title = finding.title + (" (caused by " + ", ".join(finding.caused_by) + ")"
+                                     if finding.caused_by else "")
+            lines.append(f"{number:>2}  {finding.severity:<8}  {finding.code:<26}  {layer:<20}  "
+                         f"{title}")
+        chains = report.chains()
+        if chains:
+            lines.append("")
+            lines.append("Cause -> effect chains:")
+            for chain in chains:
+                lines.append("  " + " -> ".join(chain))
+        for number, finding in enumerate(findings, 1):
+            lines.append("")
+            where = f" in {finding.layer}" if finding.layer else ""
+            step = f" (step {finding.step})" if finding.step is not None else ""
+            lines.append(f"{number}. [{finding.severity}] {finding.code}{where}{step}")
+            lines.append(f"   {finding.message}")
+            if finding.evidence:
+                evidence = ", ".join(f"{k} = {_format_number(v)}" for k, v in finding.evidence.items())
+                lines.append(f"   evidence: {evidence}")
+            for threshold in finding.thresholds:
+                default = ("" if threshold["value"] == threshold["default"]
+                           else f", default {threshold['default']:g}")
+                lines.append(f"   threshold: {threshold['name']} = {threshold['value']:g}"
+                             f"{default} ({threshold['source']}: {threshold['why']})")
+            lines.append(f"   source: {finding.source} (docs/checklist.md#{finding.code})")
+            lines.append(f"   fix: {finding.fix}")
+            if finding.verification:
+                lines.append(f"   verified: {finding.verification.get('summary', finding.verification)}")
+    if report.predictions:
+        lines.append("")
+        lines.extend(format_predictions(report.predictions))
+    return "\n".join(lines)
+
+
+def format_predictions(predictions: dict) -> list:
+    """Predicted vs measured at initialisation, as text lines.
+
+    ``predictions`` = {"loss": {"expected": .., "measured": .., "why": ..},
+                       "layers": [{"layer": .., "predicted_std": .., "measured_std": ..,
+                                   "predicted_grad_rms": .., "measured_grad_rms": ..}, ...]}
+    """
+    lines = ["At initialisation, predicted vs measured:"]
+    loss = predictions.get("loss")
+    if loss:
+        lines.append(f"  initial loss: expected {_format_number(loss.get('expected'))}, "
+                     f"measured {_format_number(loss.get('measured'))}"
+                     + (f"  ({loss['why']})" if loss.get("why") else ""))
+    layers = predictions.get("layers") or []
+    if layers:
+        lines.append(f"  {'layer':<22} {'act std pred':>12} {'measured':>10} "
+                     f"{'grad rms pred':>14} {'measured':>10}")
+        for row in layers:
+            lines.append(f"  {row.get('layer', '?')[:22]:<22} "
+                         f"{_format_number(row.get('predicted_std')):>12} "
+                         f"{_format_number(row.get('measured_std')):>10} "
+                         f"{_format_number(row.get('predicted_grad_rms')):>14} "
+                         f"{_format_number(row.get('measured_grad_rms')):>10}")
+    return lines

@@ -1,0 +1,100 @@
+"""What-if: rerun a short training with a finding's mechanical fix applied, next to a control.
+
+A *mechanical fix* is a function ``fix(setup, finding) -> Setup`` that returns a
+repaired copy of the setup (re-initialise with He/Glorot, standardise inputs,
+lower the learning rate 10x, remove an extra softmax, shuffle, clip, drop weight
+decay, ...). Check modules register one next to the check that emits the code::
+
+    @mechanical_fix("data.not_normalized", "standardise the inputs with training statistics")
+    def standardise_inputs(setup, finding):
+        ...
+        return setup.replace(train_data=(X_standardised, y))
+
+``verify_fixes`` trains the untouched control and each repaired copy for the same
+number of steps from the same initial weights and batch order, then diagnoses the
+repaired copy again. It reports whether the finding went away and whether the
+loss improved. The repair is shown, never applied to the user's model.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class MechanicalFix:
+    code: str
+    description: str
+    apply: Callable   # apply(setup, finding) -> Setup (a repaired copy; never mutates setup)
+
+
+FIXES: dict = {}
+
+
+def mechanical_fix(code: str, description: str) -> Callable:
+    """Register ``apply(setup, finding) -> Setup`` as the mechanical fix for ``code``."""
+    from .codes import get
+    get(code)
+
+    def register(apply: Callable) -> Callable:
+        FIXES[code] = MechanicalFix(code, description, apply)
+        return apply
+
+    return register
+
+
+def _final_loss(losses: np.ndarray) -> float:
+    """Mean of the last 10% of finite losses (inf when training blew up)."""
+    if not np.all(np.isfinite(losses)) and np.isnan(losses).all():
+        return float("inf")
+    finite = losses[np.isfinite(losses)]
+    if finite.size < len(losses):       # stopped on a non-finite loss
+        return float("inf")
+    tail = finite[-max(1, len(finite) // 10):]
+    return float(tail.mean())
+
+
+def verify_fixes(report, steps: Optional[int] = None, codes=None) -> list:
+    """For each finding with a mechanical fix: control vs repaired run; results on the findings."""
+    from .checks import load_all
+    from .diagnose import diagnose_setup
+    load_all()  # check modules register their fixes at import
+    ctx = report.context
+    if ctx is None or ctx.setup is None:
+        raise ValueError("verify_fixes(): this report has no setup to rerun (it was loaded from "
+                         "JSON, or built by hand). Run diagnose(...) again.")
+    setup = ctx.setup
+    steps = steps or ctx.steps
+    control = diagnose_setup(setup, steps=steps, phases=("run",))
+    control_loss = _final_loss(control.run["losses"])
+    results = []
+    for finding in report.findings:
+        if codes is not None and finding.code not in codes:
+            continue
+        fix = FIXES.get(finding.code)
+        if fix is None:
+            continue
+        try:
+            repaired_setup = fix.apply(setup, finding)
+            repaired = diagnose_setup(repaired_setup, steps=steps)
+        except Exception as error:  # noqa: BLE001 - a failed what-if is reported, not raised
+            result = {"code": finding.code, "fix": fix.description, "error": repr(error),
+                      "summary": f"could not try '{fix.description}': {error}"}
+        else:
+            repaired_loss = _final_loss(repaired.run.get("losses", np.array([np.nan])))
+            gone = not any(f.code == finding.code and f.layer == finding.layer
+                           for f in repaired.findings)
+            improved = repaired_loss < control_loss
+            result = {"code": finding.code, "layer": finding.layer, "fix": fix.description,
+                      "finding_gone": gone, "control_loss": control_loss,
+                      "fixed_loss": repaired_loss, "loss_improved": bool(improved),
+                      "remaining": repaired.codes,
+                      "summary": (f"'{fix.description}': finding "
+                                  f"{'gone' if gone else 'still there'}; final loss "
+                                  f"{control_loss:.4g} -> {repaired_loss:.4g} "
+                                  f"({'better' if improved else 'not better'})")}
+        finding.verification = result
+        results.append(result)
+    return results
