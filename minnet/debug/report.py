@@ -182,7 +182,7 @@ class Report:
 
         for root in roots:
             walk([root])
-        # keep only maximal paths (drop those contained in a longer one)
+        # keep only maximal paths (drop shortcuts of a longer one)
         return [p for p in paths if not any(p != q and _is_subpath(p, q) for q in paths)]
 
     def __len__(self):
@@ -229,8 +229,9 @@ class Report:
 
 
 def _is_subpath(short: list, long: list) -> bool:
-    n = len(short)
-    return any(long[i:i + n] == short for i in range(len(long) - n + 1))
+    """``short``'s codes appear in ``long`` in the same order (a shortcut of a longer chain)."""
+    remaining = iter(long)
+    return all(code in remaining for code in short)
 
 
 def _link_and_order(findings: list) -> list:
