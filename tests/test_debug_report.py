@@ -1,0 +1,128 @@
+"""The catalogue (codes.py) against CHECKLIST.md, and Finding/Report behaviour."""
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from minnet.debug import codes
+from minnet.debug.report import CAUSES, Finding, Report
+from minnet.debug.thresholds import Thresholds, define
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def checklist_rows(path: Path) -> dict:
+    """code -> (source, scenarios) from the markdown tables of a CHECKLIST.md."""
+    rows = {}
+    for line in path.read_text().splitlines():
+        match = re.match(r"^\| `([a-z_]+\.[a-z_]+)` \| ([^|]+) \|.*\| (.+) \|$", line)
+        if match:
+            code, source, scenario_cell = match.groups()
+            rows[code] = (source.strip(), tuple(re.findall(r"`([a-z_0-9]+)`", scenario_cell)))
+    return rows
+
+
+def test_every_checklist_row_is_in_the_registry_with_its_source_and_scenarios():
+    rows = checklist_rows(ROOT / "docs" / "CHECKLIST.md")
+    assert len(rows) == 38
+    assert set(rows) == set(codes.CODES)
+    for code, (source, scenarios) in rows.items():
+        entry = codes.CODES[code]
+        assert entry.source == source, code
+        assert entry.scenarios == scenarios, code
+        assert entry.severity in codes.SEVERITIES
+        assert entry.fix and entry.title
+
+
+def test_vendored_checklist_matches_the_shared_contract_when_present():
+    shared = ROOT.parent / "shared" / "CHECKLIST.md"
+    vendored = ROOT / "docs" / "CHECKLIST.md"
+    if shared.exists():  # in a developer's checkout; CI's clean clone has only the copy
+        assert shared.read_text() == vendored.read_text()
+    assert checklist_rows(vendored)
+
+
+def test_unknown_code_is_refused_with_the_known_ones():
+    with pytest.raises(KeyError, match="known finding codes|known codes"):
+        Finding("data.bogus", "x")
+
+
+def test_finding_defaults_come_from_the_catalogue():
+    finding = Finding("activation.dead_relu", "70% dead", layer="1 (ReLU)",
+                      evidence={"dead_fraction": 0.7})
+    assert finding.severity == "warning"
+    assert finding.source == codes.CODES["activation.dead_relu"].source
+    assert "LeakyReLU" in finding.fix
+    with pytest.raises(ValueError, match="severity"):
+        Finding("activation.dead_relu", "x", severity="fatal")
+
+
+def test_causes_form_a_graph_without_cycles_over_known_codes():
+    graph = {}
+    for cause, effect in CAUSES:
+        assert cause in codes.CODES and effect in codes.CODES
+        graph.setdefault(cause, []).append(effect)
+
+    def reaches(start, target, seen=()):
+        return any(n == target or (n not in seen and reaches(n, target, seen + (n,)))
+                   for n in graph.get(start, []))
+
+    for code in codes.CODES:
+        assert not reaches(code, code), f"cycle through {code}"
+
+
+def test_report_leads_with_the_root_cause_and_links_the_chain():
+    findings = [Finding("loss.plateau", "flat"),
+                Finding("grad.vanishing", "first layer gets 1e-6 of the last", severity="error"),
+                Finding("activation.saturated", "90% saturated", layer="1 (Tanh)"),
+                Finding("data.not_normalized", "feature std 80"),
+                Finding("batch.too_large", "batch is all the data")]
+    report = Report(findings)
+    assert report.codes[0] == "data.not_normalized"   # the root cause, though only a warning
+    assert report.codes.index("activation.saturated") < report.codes.index("grad.vanishing")
+    assert report.codes.index("grad.vanishing") < report.codes.index("loss.plateau")
+    plateau = report.get("loss.plateau")[0]
+    assert "grad.vanishing" in plateau.caused_by and "batch.too_large" in plateau.caused_by
+    assert ["data.not_normalized", "activation.saturated", "grad.vanishing",
+            "loss.plateau"] in report.chains()
+    # shortcuts of the long chain are not listed separately
+    assert ["data.not_normalized", "loss.plateau"] not in report.chains()
+    assert [f.code for f in report.errors] == ["grad.vanishing"]
+
+
+def test_report_prints_and_serialises():
+    finding = Finding("update.ratio", "updates are 3e-2 of the weights", layer="0 (Linear)",
+                      evidence={"median_ratio": 0.03}, step=12,
+                      thresholds=[{"name": "update_ratio_high", "value": 0.01, "default": 0.01,
+                                   "source": "CS231N", "why": "updates above 1e-2 ..."}])
+    report = Report([finding], predictions={"loss": {"expected": 2.3026, "measured": 9.1,
+                                                     "why": "ln 10"}})
+    text = str(report)
+    for needle in ("update.ratio", "0 (Linear)", "median_ratio = 0.03", "update_ratio_high = 0.01",
+                   "CS231N", "fix:", "expected 2.303", "measured 9.1", "step 12"):
+        assert needle in text, needle
+    data = json.loads(report.to_json())
+    assert data["findings"][0]["code"] == "update.ratio"
+    assert data["findings"][0]["evidence"] == {"median_ratio": 0.03}
+    assert "No findings" in str(Report([]))
+
+
+def test_report_save_is_atomic(tmp_path):
+    report = Report([Finding("batch.too_large", "batch 512 of 600 samples")])
+    path = report.save(tmp_path / "sub" / "report.json")
+    assert json.loads(Path(path).read_text())["findings"][0]["code"] == "batch.too_large"
+    assert [p.name for p in (tmp_path / "sub").iterdir()] == ["report.json"]
+
+
+def test_thresholds_override_and_unknown_names():
+    define("test_only_threshold", 0.5, source="tests", why="for this test")
+    assert Thresholds()["test_only_threshold"] == 0.5
+    assert Thresholds({"test_only_threshold": 0.8})["test_only_threshold"] == 0.8
+    record = Thresholds({"test_only_threshold": 0.8}).describe("test_only_threshold")
+    assert record == {"name": "test_only_threshold", "value": 0.8, "default": 0.5,
+                      "source": "tests", "why": "for this test"}
+    with pytest.raises(KeyError, match="unknown threshold"):
+        Thresholds({"test_only_threshhold": 0.8})
+    with pytest.raises(ValueError, match="defined twice"):
+        define("test_only_threshold", 0.6, source="tests", why="x")
