@@ -17,6 +17,8 @@ import sys
 from dataclasses import dataclass
 from typing import Callable, Optional
 
+from . import cli_debug
+
 PROG = "minnet"
 
 
@@ -186,6 +188,14 @@ COMMANDS = [
             add_info_arguments, run_info),
     Command("train", "train a small MLP on the bundled 8x8 digits and show what it learned",
             add_train_arguments, run_train),
+    Command("tour", "the debugging tour: classic failures reproduced, diagnosed and repaired",
+            cli_debug.add_tour_arguments, cli_debug.run_tour),
+    Command("scenarios", "list the failure scenarios (or show one)",
+            cli_debug.add_scenarios_arguments, cli_debug.run_scenarios),
+    Command("doctor", "diagnose a scenario (broken vs fixed) or your script's setup()",
+            cli_debug.add_doctor_arguments, cli_debug.run_doctor),
+    Command("runs", "list, show and compare recorded runs (the run log)",
+            cli_debug.add_runs_arguments, cli_debug.run_runs),
 ]
 
 

@@ -1,0 +1,363 @@
+"""The debugger's subcommands: ``minnet scenarios``, ``minnet doctor``, ``minnet runs``, ``minnet tour``.
+
+Registered in cli.py's COMMANDS; each is an ``add_*_arguments(parser)`` and a
+``run_*(args) -> exit code`` pair, as there. Heavy imports happen inside ``run_*``.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import sys
+import time
+
+TOUR_SCENARIOS = ("unnormalized_inputs", "double_softmax", "dying_relu", "no_zero_grad",
+                  "lr_too_high")
+
+
+def progress(text: str) -> None:
+    """Long runs show what they are doing, on stderr (stdout stays clean for --json)."""
+    print(f"  ... {text}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------
+# minnet scenarios
+# --------------------------------------------------------------------------
+def add_scenarios_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", nargs="?", help="show one scenario in full")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def run_scenarios(args: argparse.Namespace) -> int:
+    from . import scenarios
+    if args.name:
+        try:
+            chosen = [scenarios.get(args.name)]
+        except KeyError as error:
+            print(f"minnet scenarios: {error.args[0]}", file=sys.stderr)
+            return 2
+    else:
+        chosen = scenarios.all()
+    if args.json:
+        print(json.dumps([{"name": s.name, "codes": list(s.codes), "summary": s.summary,
+                           "wrong": s.wrong, "fix": s.fix} for s in chosen], indent=2))
+        return 0
+    if args.name:
+        print(chosen[0].describe())
+        return 0
+    width = max((len(s.name) for s in chosen), default=10)
+    for s in chosen:
+        print(f"{s.name:<{width}}  {', '.join(s.codes):<28}  {s.summary}")
+    print(f"\n{len(chosen)} scenarios. 'minnet doctor --scenario NAME' diagnoses one, "
+          "broken and fixed.")
+    return 0
+
+
+# --------------------------------------------------------------------------
+# minnet doctor
+# --------------------------------------------------------------------------
+def add_doctor_arguments(parser: argparse.ArgumentParser) -> None:
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("script", nargs="?", help="a Python file whose setup() returns a "
+                        "minnet.debug.Setup (or model, loss_fn, optimizer, train_data[, val_data])")
+    target.add_argument("--scenario", help="diagnose a built-in scenario, broken and fixed")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="training steps of the short run (default: the setup's own)")
+    parser.add_argument("--verify", action="store_true",
+                        help="also rerun with each mechanical fix next to a control")
+    parser.add_argument("--json", action="store_true", help="print the report(s) as JSON")
+    parser.add_argument("--out", default="reports",
+                        help="folder for the saved reports (default: %(default)s)")
+    parser.add_argument("--no-save", action="store_true", help="save nothing")
+    parser.add_argument("--record", action="store_true",
+                        help="also record the run in the run log (runs/)")
+
+
+def load_user_setup(path: str):
+    """Import ``path`` and call its ``setup()``; returns a Setup."""
+    from .debug.setup import Setup
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"minnet doctor: no such file {path!r}")
+    spec = importlib.util.spec_from_file_location("minnet_user_setup", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.pop(0)
+    make = getattr(module, "setup", None)
+    if not callable(make):
+        raise AttributeError(f"minnet doctor: {path} defines no setup() function. Hint: def "
+                             "setup(): return minnet.debug.Setup(model, loss_fn, optimizer, "
+                             "(X, y))")
+    made = make()
+    if isinstance(made, Setup):
+        return made
+    if isinstance(made, dict):
+        return Setup(**made)
+    if isinstance(made, (tuple, list)) and len(made) in (4, 5):
+        return Setup(*made)
+    raise TypeError(f"minnet doctor: {path}'s setup() returned {type(made).__name__}; expected "
+                    "a Setup, a dict of its fields, or (model, loss_fn, optimizer, train_data"
+                    "[, val_data])")
+
+
+def side_by_side(left_title: str, left, right_title: str, right, width: int = 58) -> str:
+    """Two reports' finding tables next to each other."""
+    def rows(report):
+        if not report.findings:
+            return ["(no findings)"]
+        return [f"{f.severity:<7} {f.code}" + (f" @ {f.layer}" if f.layer else "")
+                for f in report.findings]
+
+    left_rows, right_rows = rows(left), rows(right)
+    lines = [f"{left_title:<{width}} | {right_title}", f"{'-' * width}-+-{'-' * width}"]
+    for i in range(max(len(left_rows), len(right_rows))):
+        a = left_rows[i] if i < len(left_rows) else ""
+        b = right_rows[i] if i < len(right_rows) else ""
+        lines.append(f"{a[:width]:<{width}} | {b[:width]}")
+    return "\n".join(lines)
+
+
+def save_report(report, folder: str, stem: str) -> list:
+    """report.json always; report.html when the visualisers can draw it."""
+    saved = [report.save(os.path.join(folder, f"{stem}.json"))]
+    try:
+        saved.append(report.render(os.path.join(folder, f"{stem}.html")))
+    except ImportError as error:  # e.g. matplotlib missing: the JSON still holds everything
+        print(f"  (no HTML report: {error})", file=sys.stderr)
+    return [str(path) for path in saved if path]
+
+
+def record_run(name: str, report, setup, kind: str = "diagnosis") -> str:
+    from .runlog import RunLog
+    config = {"scenario_or_script": name, "steps": report.run.get("steps"),
+              "batch_size": setup.batch_size, "shuffle": setup.shuffle,
+              "optimizer": type(setup.optimizer).__name__ if setup.optimizer else None,
+              "model": repr(setup.model)[:500]}
+    with RunLog.start(name, config=config, seed=setup.seed, kind=kind) as run:
+        for step, loss in enumerate(report.run.get("losses", [])):
+            run.log_step(step, loss=float(loss))
+        run.add_findings(report)
+        run.finish(summary={"first_loss": report.run.get("first_loss"),
+                            "last_loss": report.run.get("last_loss"),
+                            "errors": len(report.errors), "findings": len(report.findings)})
+    return run.id
+
+
+def run_doctor(args: argparse.Namespace) -> int:
+    from .debug.diagnose import diagnose_setup
+    if args.steps is not None and args.steps < 1:
+        print(f"minnet doctor: --steps must be positive, got {args.steps}", file=sys.stderr)
+        return 2
+    say = None if args.json else progress
+    if args.scenario:
+        from . import scenarios
+        try:
+            scenario = scenarios.get(args.scenario)
+        except KeyError as error:
+            print(f"minnet doctor: {error.args[0]}", file=sys.stderr)
+            return 2
+        reports = {}
+        for variant in ("broken", "fixed"):
+            if say:
+                say(f"{scenario.name}: diagnosing the {variant} setup")
+            setup = scenario.broken() if variant == "broken" else scenario.fixed()
+            reports[variant] = (setup, diagnose_setup(setup, steps=args.steps,
+                                                      verify_fixes=args.verify and
+                                                      variant == "broken", progress=say))
+        return _print_scenario(args, scenario, reports)
+    try:
+        setup = load_user_setup(args.script)
+    except (FileNotFoundError, AttributeError, TypeError) as error:
+        print(str(error), file=sys.stderr)
+        return 2
+    report = diagnose_setup(setup, steps=args.steps, verify_fixes=args.verify, progress=say)
+    stem = os.path.splitext(os.path.basename(args.script))[0]
+    saved = [] if args.no_save else save_report(report, args.out, stem)
+    if args.record:
+        record_run(stem, report, setup)
+    if args.json:
+        print(report.to_json())
+    else:
+        print(report)
+        for path in saved:
+            print(f"saved {path}")
+    return 1 if report.errors else 0
+
+
+def _print_scenario(args, scenario, reports) -> int:
+    broken_setup, broken = reports["broken"]
+    fixed_setup, fixed = reports["fixed"]
+    saved = []
+    if not args.no_save:
+        for variant, (_, report) in reports.items():
+            saved += save_report(report, args.out, f"{scenario.name}-{variant}")
+    if args.record:
+        for variant, (setup, report) in reports.items():
+            record_run(f"{scenario.name}-{variant}", report, setup)
+    if args.json:
+        print(json.dumps({"scenario": scenario.name, "codes": list(scenario.codes),
+                          "broken": broken.to_dict(), "fixed": fixed.to_dict()}, indent=2,
+                         default=str))
+        return 0
+    print(scenario.describe())
+    print()
+    print(side_by_side("BROKEN", broken, "FIXED", fixed))
+    expected = set(scenario.codes)
+    found = expected & set(broken.codes)
+    print(f"\nbroken: {'reports' if found == expected else 'MISSES'} "
+          f"{', '.join(sorted(expected))}; fixed: "
+          f"{'clean of it' if not expected & set(fixed.codes) else 'STILL reports it'}"
+          f"{', no errors' if not fixed.errors else ', but has errors'}.")
+    print("\n== The broken setup's report ==\n")
+    print(broken)
+    for path in saved:
+        print(f"saved {path}")
+    return 0
+
+
+# --------------------------------------------------------------------------
+# minnet runs
+# --------------------------------------------------------------------------
+def add_runs_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", nargs="?", default="list", choices=("list", "show", "compare"),
+                        help="list (default), show ID, compare ID ID ...")
+    parser.add_argument("ids", nargs="*", help="run ids (a unique part of an id is enough)")
+    parser.add_argument("--root", default="runs", help="run log folder (default: %(default)s)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def run_runs(args: argparse.Namespace) -> int:
+    from .runlog import compare_runs, list_runs, load_run
+    try:
+        if args.action == "list":
+            runs = list_runs(args.root)
+            if args.json:
+                print(json.dumps(runs, indent=2))
+            elif not runs:
+                print(f"no runs in {args.root!r} yet (minnet doctor --record, or "
+                      "minnet.runlog.RunLog in your own loop)")
+            for run in ([] if args.json else runs):
+                codes = sorted({f["code"] for f in run.get("findings", [])})
+                last = run.get("summary", {}).get("last_loss")
+                print(f"{run['id']:<44} {run.get('status', '?'):<10} "
+                      f"last loss {last if last is not None else '-':<10} "
+                      f"{', '.join(codes) if codes else ''}")
+            return 0
+        if not args.ids:
+            print(f"minnet runs {args.action}: give run id(s); 'minnet runs' lists them",
+                  file=sys.stderr)
+            return 2
+        if args.action == "show":
+            record = load_run(args.ids[0], args.root)
+            print(json.dumps(record, indent=2) if args.json else _format_run(record))
+            return 0
+        comparison = compare_runs(args.ids, args.root)
+        print(json.dumps(comparison, indent=2) if args.json else _format_comparison(comparison))
+        return 0
+    except KeyError as error:
+        print(f"minnet runs: {error.args[0]}", file=sys.stderr)
+        return 2
+
+
+def _format_run(record: dict) -> str:
+    lines = [f"{record['id']} ({record.get('kind')}, {record.get('status')})",
+             f"  started {record.get('started')}, finished {record.get('finished')}",
+             f"  seed {record.get('seed')}",
+             "  config: " + ", ".join(f"{k}={v}" for k, v in record.get("config", {}).items()),
+             "  versions: " + ", ".join(f"{k} {v}" for k, v in record.get("versions", {}).items()
+                                        if k != "platform"),
+             "  summary: " + ", ".join(f"{k}={v}" for k, v in record.get("summary", {}).items())]
+    for name, series in record.get("metrics", {}).items():
+        values = series["values"]
+        lines.append(f"  {name}: {len(values)} steps, first {values[0]:.4g}, last {values[-1]:.4g}"
+                     if values else f"  {name}: empty")
+    for finding in record.get("findings", []):
+        lines.append(f"  [{finding['severity']}] {finding['code']}: {finding['message']}")
+    return "\n".join(lines)
+
+
+def _format_comparison(comparison: dict) -> str:
+    ids = comparison["runs"]
+    width = max(18, max(len(i) for i in ids))
+    lines = [f"{'':<22}" + "".join(f"{i[-width:]:>{width + 2}}" for i in ids)]
+
+    def row(label, values):
+        lines.append(f"{label[:22]:<22}" + "".join(f"{str(v)[:width]:>{width + 2}}"
+                                                   for v in values))
+
+    row("status", comparison["status"])
+    row("seed", comparison["seed"])
+    for key, values in comparison["config_differs"].items():
+        row(f"config {key}", values)
+    for name, values in comparison["last_metrics"].items():
+        row(f"last {name}", [f"{v:.4g}" if isinstance(v, float) else v for v in values])
+    for name, values in comparison["summary"].items():
+        row(name, [f"{v:.4g}" if isinstance(v, float) else v for v in values])
+    row("findings", [", ".join(codes) or "-" for codes in comparison["findings"]])
+    if comparison["config_same"]:
+        lines.append("same in all: " + ", ".join(f"{k}={v}" for k, v in
+                                                 comparison["config_same"].items()))
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------
+# minnet tour
+# --------------------------------------------------------------------------
+def add_tour_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", default="reports",
+                        help="folder for the reports (default: %(default)s)")
+    parser.add_argument("--scenarios", nargs="*", default=list(TOUR_SCENARIOS),
+                        help="which scenarios (default: %(default)s)")
+
+
+def run_tour(args: argparse.Namespace) -> int:
+    """A few classic failures: each diagnosed broken and fixed, reports written to disk."""
+    from . import scenarios
+    from .debug.diagnose import diagnose_setup
+    known = set(scenarios.list())
+    missing = [name for name in args.scenarios if name not in known]
+    if missing:
+        print(f"minnet tour: unknown scenario(s) {missing}; 'minnet scenarios' lists them",
+              file=sys.stderr)
+        return 2
+    print("minnet tour: classic training failures, each reproduced (broken), diagnosed, and "
+          "repaired (fixed).\n")
+    started = time.perf_counter()
+    summary = []
+    for number, name in enumerate(args.scenarios, 1):
+        scenario = scenarios.get(name)
+        print(f"== {number}/{len(args.scenarios)} {scenario.name}: {scenario.summary}")
+        print(f"   what is wrong: {scenario.wrong}")
+        broken = diagnose_setup(scenario.broken())
+        fixed = diagnose_setup(scenario.fixed())
+        lead = broken.findings[0] if broken.findings else None
+        if lead is not None:
+            print(f"   diagnosis (root cause first): [{lead.severity}] {lead.code}"
+                  + (f" in {lead.layer}" if lead.layer else "") + f": {lead.message}")
+            print(f"   fix: {lead.fix}")
+        print(f"   the repair: {scenario.fix}")
+        print(f"   loss after {broken.run.get('steps')} steps: broken "
+              f"{_loss_text(broken)}, fixed {_loss_text(fixed)}; fixed setup findings: "
+              f"{', '.join(fixed.codes) or 'none'}")
+        paths = save_report(broken, args.out, f"{name}-broken") + \
+            save_report(fixed, args.out, f"{name}-fixed")
+        print(f"   reports: {', '.join(p for p in paths if p.endswith('.html')) or paths[0]}\n")
+        summary.append((name, set(scenario.codes) <= set(broken.codes), not fixed.errors))
+    caught = sum(found for _, found, _ in summary)
+    clean = sum(ok for _, _, ok in summary)
+    print(f"{caught}/{len(summary)} failures named on the broken setups, {clean}/{len(summary)} "
+          f"fixed setups without errors, in {time.perf_counter() - started:.0f} s. Reports in "
+          f"{os.path.abspath(args.out)}. Next: 'minnet scenarios' lists every failure; "
+          "'minnet doctor --scenario NAME' shows one in full.")
+    return 0
+
+
+def _loss_text(report) -> str:
+    last = report.run.get("last_loss")
+    stopped = report.run.get("stopped_at")
+    if stopped is not None and (last is None or report.run.get("steps", 0) <= stopped):
+        return f"non-finite at step {stopped}"
+    return f"{last:.4g}" if isinstance(last, float) else str(last)
