@@ -53,6 +53,20 @@ def _array(value) -> np.ndarray:
     return value.data if isinstance(value, Tensor) else np.asarray(value)
 
 
+def match_model_dtype(model, *arrays) -> tuple:
+    """Floating arrays cast to the dtype of the model's parameters (float32 by default).
+
+    NumPy makes float64 by default, minnet's layers float32; a training loop
+    feeding one to the other fails with a dtype error. The debugger feeds the
+    data the way a correct loop would, so it can look at everything else.
+    """
+    dtype = next((p.dtype for p in model.parameters() if p.dtype.kind == "f"), None)
+    if dtype is None:
+        return arrays
+    return tuple(a.astype(dtype) if a is not None and a.dtype.kind == "f" and a.dtype != dtype
+                 else a for a in arrays)
+
+
 def infer_task(loss_fn, y: np.ndarray) -> str:
     """Classification when the loss is a class loss or the targets are integer class indices."""
     name = getattr(loss_fn, "__name__", "") or type(loss_fn).__name__
@@ -221,6 +235,7 @@ def run_training(model, loss_fn, optimizer, X, y, steps: int, batch_size: int, s
 def train_setup(setup, steps: Optional[int] = None, monitor: bool = False) -> TrainingRun:
     """Train ``setup.model`` in place with its optimizer and settings (see ``Setup.train``)."""
     X, y, options = data_arrays(setup.train_data, "Setup.train")
+    X, y = match_model_dtype(setup.model, X, y)
     attached = None
     if monitor:
         from .monitor import Monitor

@@ -26,7 +26,7 @@ import numpy as np
 
 from .checks import run_checks
 from .context import (CLASSIFICATION, DiagnosisContext, copy_model, data_arrays, infer_task,
-                      optimizer_factory, run_training)
+                      match_model_dtype, optimizer_factory, run_training)
 from .report import Report
 from .setup import Setup
 from .thresholds import Thresholds
@@ -85,6 +85,7 @@ def build_context(setup: Setup, steps: Optional[int] = None,
     X_val = y_val = None
     if setup.val_data is not None:
         X_val, y_val, _ = data_arrays(setup.val_data, "diagnose(val_data)")
+    X, y, X_val, y_val = match_model_dtype(setup.model, X, y, X_val, y_val)
     explicit_batch, explicit_shuffle = _explicit_loader_options
     batch_size = explicit_batch or loader_options.get("batch_size", setup.batch_size)
     shuffle = (explicit_shuffle if explicit_shuffle is not None
