@@ -1,0 +1,493 @@
+"""Checks of the gradients: non-finite, exploding, vanishing, missing, stale, incorrect.
+
+What each one reads:
+
+* ``grad.nonfinite``    the Monitor's per-parameter NaN/Inf counts; then the failing step is
+                        replayed on a fresh copy under ``minnet.detect_anomaly()`` to name the
+                        first op and layer that made a NaN/Inf;
+* ``grad.exploding``    the global gradient norm per step, and the gradient RMS of each weight
+                        (norm / sqrt(numel), so layers of different sizes compare) from the
+                        last layer towards the input;
+* ``grad.vanishing``    the same per-weight RMS: the first layers' against the last layer's;
+* ``grad.missing``      parameters the optimizer holds that never get a gradient (frozen by
+                        mistake, detached, unused);
+* ``grad.accumulating`` the Monitor's ``stale_grad_norm``: gradients found on the parameters
+                        at the start of a step (nobody zeroed them);
+* ``grad.incorrect``    a float64 gradcheck of each leaf module on a few real samples.
+
+Gradient magnitudes are read from the weights (ndim >= 2) only: biases start at 0 and
+their gradients say little about the flow through the layer.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..report import Finding
+from ..thresholds import define
+from . import check
+
+GRAD_NORM_LIMIT = define(
+    "grad_norm_limit", 1e3, source="37R 35, SHAO 4",
+    why="a global gradient norm above this (median over the run) makes each SGD step "
+        "thousands of times the learning rate: training jumps around or overflows")
+GRAD_GROWTH = define(
+    "grad_growth_across_layers", 10.0, source="37R 35",
+    why="gradient RMS of the first weight more than this many times the last weight's: the "
+        "gradient grows as it flows back towards the input (exploding)")
+GRAD_VANISH = define(
+    "grad_vanishing_ratio", 1e-4, source="37R 35, SHAO 3",
+    why="gradient RMS of the first weight below this fraction of the last weight's: the "
+        "first layers barely learn (vanishing)")
+GRAD_MISSING_FRACTION = define(
+    "grad_missing_fraction", 0.9, source="37R 23",
+    why="a parameter in the optimizer without a gradient on at least this share of the "
+        "recorded steps never trains")
+STALE_FRACTION = define(
+    "stale_grad_fraction", 0.5, source="TWEET",
+    why="gradients left over from the previous step found on at least this share of the "
+        "steps: optimizer.zero_grad() is missing")
+GRADCHECK_RTOL = define(
+    "gradcheck_rtol", 1e-3, source="CS231N",
+    why="an entry fails when |analytic - numeric| > atol + rtol * |numeric| (float64 "
+        "central differences agree to ~1e-7 relative when the backward is right)")
+GRADCHECK_ATOL = define(
+    "gradcheck_atol", 1e-5, source="CS231N",
+    why="absolute tolerance of the gradcheck, for entries whose gradient is near zero")
+
+
+# -- shared helpers --------------------------------------------------------------------------
+def _finite_median(values) -> float:
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    return float(np.median(values)) if values.size else float("nan")
+
+
+def weight_grad_rms(monitor) -> list:
+    """``[(param name, layer, median grad RMS over the run, numel)]`` for every weight.
+
+    Ordered input -> output by the order of the layers in the first forward pass;
+    RMS = grad norm / sqrt(numel), so a 64x128 and a 128x10 weight compare fairly.
+    """
+    model = getattr(monitor, "model", None)
+    sizes = {name: p.data.size for name, p in model.named_parameters()} if model else {}
+    shapes = {name: p.data.ndim for name, p in model.named_parameters()} if model else {}
+    order = {layer: i for i, layer in enumerate(monitor.layers)}
+    rows = []
+    for name in monitor.param_names:
+        if shapes.get(name, 2) < 2:
+            continue
+        norms = monitor.param(name, "grad_norm")
+        missing = monitor.param(name, "grad_missing")
+        if np.nanmean(missing) >= 0.5 if np.isfinite(missing).any() else False:
+            continue  # a parameter without gradient is grad.missing's business
+        numel = sizes.get(name) or 1
+        rows.append((name, monitor.layer_of_param.get(name), _finite_median(norms) /
+                     math.sqrt(numel), numel))
+    rows.sort(key=lambda row: order.get(row[1], len(order)))
+    return [row for row in rows if np.isfinite(row[2])]
+
+
+# -- grad.nonfinite ----------------------------------------------------------------------------
+def _first_nonfinite_step(monitor):
+    """(step, [param names]) of the first recorded step with a NaN/Inf gradient, else None."""
+    steps = monitor.steps
+    for row, step in enumerate(steps):
+        bad = [name for name in monitor.param_names
+               if monitor.param(name, "grad_nonfinite")[row] > 0]
+        if bad:
+            return int(step), bad
+    totals = monitor.scalar("grad_norm_total") if "grad_norm_total" in monitor.scalar_names else []
+    for step, value in enumerate(totals):
+        if np.isinf(value) or (np.isnan(value) and step < monitor.n_steps and
+                               np.isfinite(totals[:step]).all() and step > 0):
+            return int(step), []
+    return None
+
+
+def replay_under_anomaly(ctx, failing_step: int):
+    """Replay training on a fresh copy up to ``failing_step`` with anomaly mode on for that step.
+
+    Returns the ``AnomalyError`` raised (op, module, phase, source, stats) or None.
+    """
+    from ...autograd import Function  # noqa: F401  (make sure the engine is importable)
+    from ..anomaly import AnomalyError, detect_anomaly
+    from ..context import standard_train_step
+    user_step = ctx.train_step
+    calls = {"n": 0}
+
+    def step_with_anomaly_at_failure(model, loss_fn, optimizer, X, y):
+        index = calls["n"]
+        calls["n"] += 1
+        if user_step is not None:
+            run = lambda: user_step(model, loss_fn, optimizer, X, y)  # noqa: E731
+        else:
+            run = lambda: standard_train_step(model, loss_fn, optimizer, X, y,  # noqa: E731
+                                              ctx.clip_grad_norm)
+        if index < failing_step:
+            return run()
+        with detect_anomaly():
+            return run()
+
+    model = ctx.fresh_model()
+    replay = ctx.train(model, steps=failing_step + 1, train_step=step_with_anomaly_at_failure)
+    return replay.error if isinstance(replay.error, AnomalyError) else None
+
+
+@check(phase="run", codes=("grad.nonfinite",), needs=("monitor",))
+def nonfinite_gradients(ctx) -> list:
+    """NaN/Inf in a gradient; replay the step under anomaly mode to name the op that made it."""
+    monitor = ctx.monitor
+    if monitor is None:
+        return []
+    first = _first_nonfinite_step(monitor)
+    if first is None:
+        return []
+    step, params = first
+    evidence = {"first_step": step, "parameters_with_nonfinite_grad": params}
+    if params:
+        row = list(monitor.steps).index(step)
+        evidence["nonfinite_counts"] = [float(monitor.param(p, "grad_nonfinite")[row])
+                                        for p in params]
+    layer = monitor.layer_of_param.get(params[0]) if params else None
+    anomaly = None
+    if ctx.loss_fn is not None and ctx.X_train is not None and ctx._initial_model is not None:
+        try:
+            anomaly = replay_under_anomaly(ctx, step)
+        except Exception:  # noqa: BLE001 - the replay is extra evidence, not a requirement
+            anomaly = None
+    if anomaly is not None:
+        evidence.update({"op": anomaly.op, "op_module": anomaly.module,
+                         "phase": anomaly.phase, "source_line": str(anomaly.source)
+                         if anomaly.source else None})
+        evidence.update({f"op_{k}": v for k, v in anomaly.stats.items()
+                         if isinstance(v, (int, float, np.number))})
+        layer = anomaly.module or layer
+        where = f" in {anomaly.module}" if anomaly.module else ""
+        line = f" (created at {anomaly.source})" if anomaly.source else ""
+        message = (f"At step {step} a gradient became NaN/Inf ({', '.join(params) or 'global norm'}). "
+                   f"Replaying that step under minnet.detect_anomaly(): the first non-finite "
+                   f"value came from op '{anomaly.op}'{where} in the {anomaly.phase} pass{line}: "
+                   f"{anomaly.detail}")
+        fix = (f"{anomaly.hint} Look at op '{anomaly.op}'{where}: compute it in a stable form "
+               f"(clamp the argument of exp/log, use logsumexp / log_softmax, keep the unused "
+               f"branch of a where() finite), then lower the learning rate if it still blows up.")
+    else:
+        message = (f"At step {step} the gradient of {', '.join(params) or 'the model'} held NaN/Inf "
+                   f"values. Run the step under `with minnet.detect_anomaly():` to find the op.")
+        fix = None
+    return [Finding("grad.nonfinite", message, layer=layer, evidence=evidence, step=step, fix=fix)]
+
+
+# -- grad.exploding / grad.vanishing -------------------------------------------------------------
+@check(phase="run", codes=("grad.exploding",), needs=("monitor",))
+def exploding_gradients(ctx) -> list:
+    """Global gradient norm above a limit, or growing >10x from the last weight to the first."""
+    monitor = ctx.monitor
+    if monitor is None:
+        return []
+    limit = ctx.thresholds["grad_norm_limit"]
+    growth_limit = ctx.thresholds["grad_growth_across_layers"]
+    totals = (monitor.scalar("grad_norm_total") if "grad_norm_total" in monitor.scalar_names
+              else np.array([]))
+    median_total = _finite_median(totals)
+    rows = weight_grad_rms(monitor)
+    growth = rows[0][2] / rows[-1][2] if len(rows) >= 2 and rows[-1][2] > 0 else float("nan")
+    too_large = np.isfinite(median_total) and median_total > limit
+    growing = np.isfinite(growth) and growth > growth_limit
+    if not (too_large or growing):
+        return []
+    evidence = {"median_global_grad_norm": median_total,
+                "max_global_grad_norm": float(np.nanmax(totals)) if np.isfinite(totals).any()
+                else float("nan"),
+                "first_to_last_grad_rms_ratio": growth,
+                "grad_rms_per_weight": {name: rms for name, _, rms, _ in rows}}
+    thresholds = [ctx.thresholds.describe("grad_norm_limit"),
+                  ctx.thresholds.describe("grad_growth_across_layers")]
+    parts = []
+    if too_large:
+        parts.append(f"the global gradient norm has median {median_total:.3g} over the run "
+                     f"(limit {limit:g})")
+    if growing:
+        parts.append(f"the gradient RMS of the first weight ({rows[0][0]}, {rows[0][2]:.3g}) is "
+                     f"{growth:.3g}x the last weight's ({rows[-1][0]}, {rows[-1][2]:.3g}): it "
+                     f"grows as it flows back towards the input (limit {growth_limit:g}x)")
+    message = "Exploding gradients: " + "; ".join(parts) + "."
+    fix = ("Initialise each layer for its activation (nn.init.kaiming_normal_ before ReLU, "
+           "xavier_normal_ before tanh) so gradients keep their scale through the layers; "
+           "clip gradients (nn.utils.clip_grad_norm_(model.parameters(), 1.0)) as a guard"
+           + ("" if not too_large else "; if the loss is summed, average it instead") + ".")
+    severity = "error"
+    return [Finding("grad.exploding", message, severity=severity,
+                    layer=rows[0][1] if growing else None, evidence=evidence,
+                    thresholds=thresholds, fix=fix)]
+
+
+@check(phase="run", codes=("grad.vanishing",), needs=("monitor",))
+def vanishing_gradients(ctx) -> list:
+    """Gradient RMS of the first weight below 1e-4 of the last weight's (or ~0)."""
+    monitor = ctx.monitor
+    if monitor is None:
+        return []
+    ratio_limit = ctx.thresholds["grad_vanishing_ratio"]
+    rows = weight_grad_rms(monitor)
+    if len(rows) < 2 or not rows[-1][2] > 0:
+        return []
+    first_name, first_layer, first_rms, _ = rows[0]
+    ratio = first_rms / rows[-1][2]
+    if not ratio < ratio_limit:
+        return []
+    # the output grad RMS of each layer shows where along the way the gradient dies
+    layer_grad_rms = {layer: _finite_median(monitor.activation(layer, "grad_rms"))
+                      for layer in monitor.layers}
+    evidence = {"first_to_last_grad_rms_ratio": ratio, "first_weight": first_name,
+                "first_grad_rms": first_rms, "last_weight": rows[-1][0],
+                "last_grad_rms": rows[-1][2],
+                "grad_rms_per_weight": {name: rms for name, _, rms, _ in rows},
+                "layer_output_grad_rms": layer_grad_rms}
+    kinds = set(getattr(monitor, "layer_types", {}).values())
+    squashing = sorted(kinds & {"Sigmoid", "Tanh"})
+    why = (f" The net uses {', '.join(squashing)}: each such layer multiplies the gradient by "
+           f"its slope (at most 0.25 for Sigmoid), so {len(rows)} layers shrink it "
+           f"geometrically." if squashing else "")
+    message = (f"Vanishing gradients: the first weight ({first_name}) gets gradients with RMS "
+               f"{first_rms:.3g}, {ratio:.2g} of the last weight's ({rows[-1][0]}, "
+               f"{rows[-1][2]:.3g}); threshold {ratio_limit:g}. The first layers barely learn."
+               + why)
+    fix = ("Use ReLU-family activations with He init (nn.init.kaiming_normal_) in the hidden "
+           "layers" + (f" instead of {', '.join(squashing)}" if squashing else "") +
+           ", add normalisation (BatchNorm1d) or residual connections, or use fewer layers.")
+    return [Finding("grad.vanishing", message, layer=first_layer, evidence=evidence,
+                    thresholds=[ctx.thresholds.describe("grad_vanishing_ratio")], fix=fix)]
+
+
+# -- grad.missing --------------------------------------------------------------------------------
+def _optimizer_param_ids(optimizer) -> set:
+    if optimizer is None:
+        return set()
+    return {id(p) for group in optimizer.param_groups for p in group["params"]}
+
+
+@check(phase="run", codes=("grad.missing",), needs=("monitor",))
+def missing_gradients(ctx) -> list:
+    """Parameters the optimizer holds that never get a gradient.
+
+    Deliberately frozen parameters (requires_grad=False and NOT given to the
+    optimizer) are fine. Frozen parameters the optimizer holds, and trainable ones
+    whose .grad stays None (detached branch, unused layer), are errors.
+    """
+    monitor = ctx.monitor
+    model = ctx.model if ctx.model is not None else getattr(monitor, "model", None)
+    if monitor is None or model is None:
+        return []
+    optimizer = ctx.optimizer if ctx.optimizer is not None else getattr(monitor, "optimizer", None)
+    held = _optimizer_param_ids(optimizer)
+    if not held or monitor.n_steps == 0:
+        return []
+    limit = ctx.thresholds["grad_missing_fraction"]
+    findings = []
+    for name, param in model.named_parameters():
+        if id(param) not in held:
+            continue  # not trained by the optimizer: frozen on purpose (or not at all)
+        layer = monitor.layer_of_param.get(name)
+        if not param.requires_grad:
+            findings.append(Finding(
+                "grad.missing",
+                f"Parameter {name} has requires_grad=False but the optimizer holds it: it "
+                f"never gets a gradient, so it never trains. Frozen by mistake?",
+                layer=layer, evidence={"parameter": name, "requires_grad": False,
+                                       "in_optimizer": True, "numel": int(param.data.size)},
+                fix=f"If {name} should train: param.requires_grad_(True) (or "
+                    f"model.requires_grad_(True)). If it is meant to be frozen, leave it out "
+                    f"of the optimizer: SGD([p for p in model.parameters() if p.requires_grad]).",
+                thresholds=[ctx.thresholds.describe("grad_missing_fraction")]))
+            continue
+        missing = monitor.param(name, "grad_missing") if name in monitor.param_names else None
+        if missing is None or not np.isfinite(missing).any():
+            continue
+        fraction = float(np.nanmean(missing))
+        # an all-zero gradient (dead units upstream) is a vanishing/dead-ReLU matter, not this
+        zero_array = param.grad is not None and not np.any(param.grad.data)
+        if fraction >= limit and not zero_array:
+            findings.append(Finding(
+                "grad.missing",
+                f"Parameter {name} is in the optimizer and requires grad, but had no gradient "
+                f"on {fraction:.0%} of the recorded steps: the loss does not depend on it "
+                f"(a detach()/.data/no_grad cut in forward, or a layer defined but never used).",
+                layer=layer, evidence={"parameter": name, "missing_fraction": fraction,
+                                       "requires_grad": True, "in_optimizer": True},
+                thresholds=[ctx.thresholds.describe("grad_missing_fraction")],
+                fix=f"Make sure forward() uses the module owning {name} and that no detach(), "
+                    f".data or no_grad() cuts the path from it to the loss; delete it if unused."))
+    return findings
+
+
+# -- grad.accumulating ----------------------------------------------------------------------------
+@check(phase="run", codes=("grad.accumulating",), needs=("monitor",))
+def accumulating_gradients(ctx) -> list:
+    """Gradients left on the parameters from the previous step: zero_grad() is missing."""
+    monitor = ctx.monitor
+    if monitor is None or "stale_grad_norm" not in monitor.scalar_names:
+        return []
+    stale = monitor.scalar("stale_grad_norm")[1:]  # step 0 has no previous step
+    stale = stale[np.isfinite(stale)]
+    if stale.size == 0:
+        return []
+    limit = ctx.thresholds["stale_grad_fraction"]
+    fraction = float(np.mean(stale > 0))
+    if fraction < limit:
+        return []
+    totals = (monitor.scalar("grad_norm_total") if "grad_norm_total" in monitor.scalar_names
+              else np.array([np.nan]))
+    finite = totals[np.isfinite(totals)]
+    evidence = {"stale_step_fraction": fraction, "median_stale_grad_norm": float(np.median(stale)),
+                "first_global_grad_norm": float(finite[0]) if finite.size else float("nan"),
+                "last_global_grad_norm": float(finite[-1]) if finite.size else float("nan")}
+    message = (f"Gradients are not zeroed between steps: on {fraction:.0%} of the steps the "
+               f"parameters still held the previous step's gradient (median norm "
+               f"{evidence['median_stale_grad_norm']:.3g}) when the next forward pass began, so "
+               f"backward() adds to it and every update uses the sum of all past gradients.")
+    return [Finding("grad.accumulating", message, evidence=evidence,
+                    thresholds=[ctx.thresholds.describe("stale_grad_fraction")],
+                    fix="Call optimizer.zero_grad() at the start of every step, before "
+                        "loss.backward() (or after optimizer.step()).")]
+
+
+# -- grad.incorrect ----------------------------------------------------------------------------------
+def _leaf_inputs(model, X: np.ndarray) -> list:
+    """``[(label, module, input arrays)]`` for every leaf module, from one eval-mode forward."""
+    from ...tensor import Tensor, no_grad
+    captured = []
+    handles = []
+    for path, module in model.named_modules():
+        if any(True for _ in module.children()):
+            continue
+        label = f"{path or 'model'} ({type(module).__name__})"
+
+        def hook(module, args, output, label=label):
+            arrays = [a.data.copy() if isinstance(a, Tensor) else a for a in args]
+            captured.append((label, module, arrays))
+        handles.append(module.register_forward_hook(hook))
+    model.eval()
+    try:
+        with no_grad(), np.errstate(all="ignore"):
+            model(Tensor(X))
+    finally:
+        for handle in handles:
+            handle.remove()
+    seen, unique = set(), []
+    for label, module, arrays in captured:
+        if id(module) not in seen:
+            seen.add(id(module))
+            unique.append((label, module, arrays))
+    return unique
+
+
+def gradcheck_module(module, arrays: list, atol: float, rtol: float, seed: int = 0):
+    """gradcheck ``module`` (eval mode, float64) at the captured ``arrays``; the result."""
+    import warnings
+
+    from ...gradcheck import GradcheckWarning, gradcheck
+    from ...tensor import Tensor
+    inputs = tuple(Tensor(np.asarray(a, dtype=np.float64), requires_grad=True)
+                   if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a for a in arrays)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GradcheckWarning)
+        return gradcheck(module, inputs, atol=atol, rtol=rtol, n_samples=24, seed=seed)
+
+
+@check(phase="preflight", codes=("grad.incorrect",))
+def incorrect_gradients(ctx) -> list:
+    """gradcheck every leaf module (eval mode, float64) on a few training samples."""
+    if ctx.X_train is None or ctx._initial_model is None:
+        return []
+    model = ctx.fresh_model()
+    X, _ = ctx.sample(4)
+    try:
+        leaves = _leaf_inputs(model, X)
+    except Exception:  # noqa: BLE001 - a forward that fails is other checks' business
+        return []
+    atol, rtol = ctx.thresholds["gradcheck_atol"], ctx.thresholds["gradcheck_rtol"]
+    findings = []
+    for label, module, arrays in leaves:
+        has_float_input = any(isinstance(a, np.ndarray) and a.dtype.kind == "f" for a in arrays)
+        if not has_float_input:
+            continue
+        try:
+            result = gradcheck_module(module, arrays, atol, rtol, seed=ctx.seed)
+        except Exception:  # noqa: BLE001 - not checkable (integer outputs, ...): skip
+            continue
+        if result.passed:
+            continue
+        failed = result.failed
+        worst = max(failed, key=lambda c: c.max_rel_error)
+        diagnosis = worst.diagnosis
+        evidence = {"failed_inputs": [c.name for c in failed],
+                    "max_rel_error": float(worst.max_rel_error),
+                    "mismatched_entries": int(worst.n_mismatch),
+                    "checked_entries": int(worst.n_checked)}
+        if diagnosis is not None:
+            evidence["likely_bug"] = diagnosis.kind
+        if worst.worst:
+            entry = worst.worst[0]
+            evidence.update({"worst_index": list(entry.index), "worst_analytic": entry.analytic,
+                             "worst_numeric": entry.numeric})
+        said = f" Likely bug: {diagnosis.message}" if diagnosis is not None else ""
+        message = (f"Layer {label}: its backward disagrees with finite differences for "
+                   f"{', '.join(c.name for c in failed)} (max relative error "
+                   f"{worst.max_rel_error:.3g}, {worst.n_mismatch} of {worst.n_checked} checked "
+                   f"entries off; float64 gradcheck on {len(X)} samples).{said}")
+        fix = (f"Fix the backward of {type(module).__name__}"
+               + (f": {diagnosis.hint}" if diagnosis is not None else "")
+               + f" Re-check with minnet.gradcheck(layer.double().eval(), x) until it passes.")
+        findings.append(Finding("grad.incorrect", message, layer=label, evidence=evidence,
+                                thresholds=[ctx.thresholds.describe("gradcheck_rtol"),
+                                            ctx.thresholds.describe("gradcheck_atol")],
+                                fix=fix))
+    return findings
+
+
+# -- mechanical fixes (tried by Report.verify_fixes on copies) ------------------------------------
+def repaired_copy(setup, **optimizer_changes):
+    """``(model copy, optimizer copy)`` of ``setup`` with ``optimizer_changes`` set in every group."""
+    from ..context import copy_model, optimizer_factory
+    model = copy_model(setup.model)
+    optimizer = optimizer_factory(setup.optimizer, setup.model)(model)
+    for group in optimizer.param_groups:
+        group.update(optimizer_changes)
+    return model, optimizer
+
+
+from ..whatif import mechanical_fix  # noqa: E402  (registration needs the checks above defined)
+
+
+@mechanical_fix("grad.exploding", "clip gradients to norm 1.0 every step")
+def clip_gradients(setup, finding):
+    model, optimizer = repaired_copy(setup)
+    return setup.replace(model=model, optimizer=optimizer, clip_grad_norm=1.0)
+
+
+@mechanical_fix("grad.vanishing", "re-initialise weights with He init (kaiming_normal_)")
+def reinitialise_he(setup, finding):
+    from ...nn import init
+    model, _ = repaired_copy(setup)
+    rng = np.random.default_rng(setup.seed)
+    for name, param in model.named_parameters():
+        if param.data.ndim >= 2:
+            init.kaiming_normal_(param, nonlinearity="relu", generator=rng)
+    from ..context import optimizer_factory
+    return setup.replace(model=model, optimizer=optimizer_factory(setup.optimizer, setup.model)(model))
+
+
+@mechanical_fix("grad.accumulating", "restore the standard step (zero_grad before backward)")
+def restore_zero_grad(setup, finding):
+    model, optimizer = repaired_copy(setup)
+    return setup.replace(model=model, optimizer=optimizer, train_step=None)
+
+
+@mechanical_fix("grad.missing", "unfreeze: requires_grad_(True) on every parameter")
+def unfreeze(setup, finding):
+    model, optimizer = repaired_copy(setup)
+    model.requires_grad_(True)
+    return setup.replace(model=model, optimizer=optimizer)
