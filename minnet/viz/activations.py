@@ -1,0 +1,103 @@
+"""What the layers output over training: histograms as images, and dead ReLU units."""
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.colors import LogNorm
+
+from ._common import (BAND_COLOR, check_monitor, finish, grid_axes, layer_colors,
+                      require_recorded, resolve_layers, axes_or_new)
+
+# Layer types whose outputs are >= 0 with exact zeros: where "dead" means something.
+_RELU_LIKE = ("ReLU", "ReLU6")
+
+
+def plot_activation_histograms(monitor, layers=None, ax=None, path=None, log_counts=True):
+    """One image per layer: recorded step (x) against output value (y), colour = count.
+
+    Reads ``monitor.histogram(layer)`` -> ``(counts (n_records, bins), edges)``.
+    A healthy layer shows a band that stays put; a saturated tanh piles up at
+    the top and bottom rows (+-1); a dead ReLU collapses into the bin at 0.
+    ``layers``: labels (or paths, or indices) of the layers to show; default all.
+    ``log_counts``: colour by log count, so thin tails stay visible.
+    """
+    where = "plot_activation_histograms()"
+    check_monitor(monitor, where)
+    chosen = resolve_layers(monitor, layers, where)
+    steps = np.asarray(monitor.steps)
+    require_recorded(steps, where)
+    figure, axes = grid_axes(ax, len(chosen), where, panel_width=4.2, panel_height=2.8)
+    for axis, layer in zip(axes, chosen):
+        counts, edges = monitor.histogram(layer)
+        counts = np.asarray(counts, dtype=np.float64)
+        edges = np.asarray(edges, dtype=np.float64)
+        if counts.ndim != 2 or counts.shape[1] != len(edges) - 1:
+            raise ValueError(f"{where}: monitor.histogram({layer!r}) gave counts of shape "
+                             f"{counts.shape} for {len(edges)} edges; expected "
+                             f"(n_records, {len(edges) - 1})")
+        # x extent: half a recording interval either side of each recorded step
+        gap = float(np.median(np.diff(steps))) if len(steps) > 1 else 1.0
+        extent = (steps[0] - gap / 2, steps[-1] + gap / 2, edges[0], edges[-1])
+        positive = counts[counts > 0]
+        norm = (LogNorm(vmin=max(positive.min(), 1), vmax=max(positive.max(), 1.5))
+                if log_counts and positive.size else None)
+        shown = np.where(counts > 0, counts, np.nan) if log_counts else counts
+        image = axis.imshow(shown.T, origin="lower", aspect="auto", extent=extent,
+                            cmap="magma", norm=norm, interpolation="nearest")
+        image.cmap.set_bad("black")  # empty bins: the darkest colour
+        axis.set_title(layer, fontsize="medium")
+        axis.set_xlabel("step")
+        axis.set_ylabel("output value")
+        figure.colorbar(image, ax=axis, label="count" + (" (log)" if log_counts else ""))
+    return finish(figure, path, where)
+
+
+def relu_like_layers(monitor) -> list:
+    """ReLU layers, and any layer whose outputs were never negative but had exact zeros."""
+    types = getattr(monitor, "layer_types", {}) or {}
+    chosen = []
+    for layer in monitor.layers:
+        if types.get(layer) in _RELU_LIKE:
+            chosen.append(layer)
+            continue
+        with np.errstate(invalid="ignore"):
+            minimum = np.asarray(monitor.activation(layer, "min"), dtype=np.float64)
+            zeros = np.asarray(monitor.activation(layer, "zero_fraction"), dtype=np.float64)
+        if minimum.size and np.nanmin(np.r_[minimum, np.inf]) >= 0 and np.nanmax(
+                np.r_[zeros, 0]) > 0:
+            chosen.append(layer)
+    return chosen
+
+
+def plot_dead_fraction(monitor, layers=None, ax=None, path=None, threshold=None,
+                       highlight=()):
+    """Fraction of dead units (0 for every sample of the batch) per layer against the step.
+
+    ``layers``: default the ReLU-like layers. ``threshold``: draw the level a
+    check compares against (e.g. 0.5) as a dashed line. ``highlight``: layers
+    drawn thicker (the report uses it for the layers a finding names).
+    """
+    where = "plot_dead_fraction()"
+    check_monitor(monitor, where)
+    chosen = relu_like_layers(monitor) if layers is None else resolve_layers(monitor, layers,
+                                                                              where)
+    if not chosen:
+        raise ValueError(f"{where}: no ReLU-like layer among {list(monitor.layers)}. Hint: "
+                         f"pass layers=[...] to plot the dead fraction of others anyway.")
+    highlight = set(resolve_layers(monitor, highlight, where)) if highlight else set()
+    steps = np.asarray(monitor.steps)
+    require_recorded(steps, where)
+    figure, axis = axes_or_new(ax)
+    for layer, color in zip(chosen, layer_colors(len(chosen))):
+        fraction = np.asarray(monitor.activation(layer, "dead_fraction"), dtype=np.float64)
+        axis.plot(steps, fraction, color=color, linewidth=3 if layer in highlight else 1.5,
+                  marker="o" if len(steps) <= 30 else None, markersize=3, label=layer)
+    if threshold is not None:
+        axis.axhline(threshold, color=BAND_COLOR, linestyle="--", linewidth=1,
+                     label=f"threshold {threshold:g}")
+    axis.set_ylim(-0.03, 1.03)
+    axis.set_xlabel("step")
+    axis.set_ylabel("dead-unit fraction")
+    axis.set_title("dead units (0 for every sample in the batch)")
+    axis.grid(True, alpha=0.3)
+    axis.legend(fontsize="small")
+    return finish(figure, path, where)
