@@ -1,0 +1,960 @@
+"""Data checks: what is wrong with the arrays before any model sees them.
+
+Codes: data.nonfinite, data.not_normalized, data.constant_feature,
+data.target_scale, data.not_shuffled, data.class_imbalance, data.labels_invalid,
+data.leakage, data.input_independent, data.too_few_samples, batch.too_large.
+
+Most checks read only the arrays (phase "data"). Two need the model and run
+in the preflight, on fresh copies: the label range against the output width,
+and the zero-input baseline (does the model do better on held-out data with
+its real inputs than with zeros?).
+
+"Features" are columns of (N, F) data, and channels of (N, C, H, W) images:
+a convolution shares its weights over positions, so the statistics that
+matter for it are per channel, and an image's always-black border pixels are
+not "constant features" of it.
+
+Each mechanical fix (standardise inputs or targets, drop constant features,
+shuffle, refit preprocessing on the training split, a smaller batch) is
+registered here with ``@mechanical_fix`` next to the check it answers.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..context import CLASSIFICATION, REGRESSION, copy_model, data_arrays, optimizer_factory
+from ..report import Finding
+from ..thresholds import define
+from ..whatif import mechanical_fix
+from . import check
+
+# -- thresholds ---------------------------------------------------------------------------------
+NONFINITE = define(
+    "nonfinite_data_count", 0, source="37R 37, HOLDEN 1",
+    why="a single NaN or Inf in a batch makes that batch's loss and every gradient NaN")
+INPUT_MEAN = define(
+    "input_mean_abs_max", 3.0, source="37R 12, HOLDEN 1",
+    why="a feature whose mean is more than 3 from 0 shifts every first-layer pre-activation; "
+        "initialisations assume inputs of mean 0 and std 1")
+INPUT_STD_MAX = define(
+    "input_std_max", 10.0, source="37R 12, HOLDEN 3",
+    why="a feature with std above 10 makes first-layer outputs 10x larger than the init "
+        "expects (saturated tanh/sigmoid, huge logits, exploding updates)")
+INPUT_STD_MIN = define(
+    "input_std_min", 0.1, source="37R 12, HOLDEN 3",
+    why="a feature with std below 0.1 barely moves the first layer: its weights need to "
+        "grow 10x before it counts, so it learns slowly")
+CONSTANT = define(
+    "constant_feature_relative_std", 1e-6, source="HOLDEN 1",
+    why="std at most 1e-6 of max(1, |mean|) is within float32 rounding (eps 1.2e-7) of "
+        "a constant: the feature carries no information and standardising it divides by ~0")
+TARGET_STD_MAX = define(
+    "target_std_max", 10.0, source="HOLDEN 1, RECIPE 2",
+    why="regression targets with std above 10 give an MSE 100x larger than unit-scale "
+        "targets, and gradients and updates to match")
+TARGET_STD_MIN = define(
+    "target_std_min", 0.01, source="HOLDEN 1, RECIPE 2",
+    why="regression targets with std below 0.01 give an MSE below 1e-4 from the start: "
+        "the loss looks converged while the model has learnt nothing")
+TARGET_MEAN = define(
+    "target_mean_over_std", 3.0, source="HOLDEN 1, RECIPE 2",
+    why="targets whose mean is more than 3 std (and more than 1) away from 0: the output "
+        "bias must first travel that far, the 'hockey stick' start of the loss curve")
+SINGLE_CLASS_BATCHES = define(
+    "single_class_batch_fraction", 0.5, source="37R 7, 10",
+    why="when most batches hold one class, each step pulls the model towards that class "
+        "and the next batch pulls it back")
+BATCH_VARIANCE = define(
+    "batch_target_variance_ratio", 0.1, source="37R 7, 10",
+    why="regression batches whose target variance is under 10% of the whole set's are "
+        "slices of a sorted set (a shuffled batch keeps ~100%)")
+IMBALANCE = define(
+    "class_imbalance_ratio", 10.0, source="37R 8",
+    why="with the majority class 10x the minority, always predicting the majority is "
+        "already >90% accurate and the minority's gradient is drowned out")
+LEAK_SHIFT = define(
+    "leakage_statistics_shift", 1e-3, source="37R 15",
+    why="preprocessing statistics more than 1e-3 training std away from the training "
+        "split's own were fitted on other data (float rounding stays below 1e-5)")
+LEAK_DUPLICATES = define(
+    "leakage_duplicate_fraction", 0.01, source="37R 15",
+    why="more than 1% of the held-out samples also appear in the training set (and twice "
+        "as often as duplicates occur within the training set itself)")
+INPUT_GAIN = define(
+    "input_dependence_min_gain", 0.02, source="37R 2, 5, RECIPE 2",
+    why="a model trained on the real inputs should beat the same model trained on zeroed "
+        "inputs on held-out data by more than 2% of the loss (and on accuracy)")
+MIN_PER_CLASS = define(
+    "min_samples_per_class", 10, source="37R 9",
+    why="fewer than ~10 samples per class (or per input feature, for regression) is the "
+        "classic 'events per variable' rule of thumb for too little data to learn from")
+BATCH_FRACTION = define(
+    "batch_fraction_max", 0.5, source="37R 11, HOLDEN 5",
+    why="a batch holding half the data set or more leaves fewer than 2 updates per epoch "
+        "and almost no gradient noise (worse generalisation)")
+
+# how many optimizer steps the zero-input baseline trains each model for (at most)
+BASELINE_STEPS = 150
+
+
+# -- shared helpers -------------------------------------------------------------------------------
+def feature_matrix(X: np.ndarray) -> np.ndarray:
+    """X as (rows, features) float64: (N,) -> (N, 1); (N, F) as is; (N, C, ...) -> (N*..., C).
+
+    For images the features are the channels, pooled over positions.
+    """
+    X = np.asarray(X)
+    if X.ndim == 1:
+        return X.reshape(-1, 1).astype(np.float64)
+    if X.ndim == 2:
+        return X.astype(np.float64)
+    channels_last = np.moveaxis(X, 1, -1)
+    return channels_last.reshape(-1, X.shape[1]).astype(np.float64)
+
+
+def feature_stats(X: np.ndarray) -> tuple:
+    """Per-feature ``(mean, std)`` (population std) of the finite entries, float64."""
+    F = feature_matrix(X)
+    with np.errstate(all="ignore"):
+        finite = np.where(np.isfinite(F), F, np.nan)
+        return np.nanmean(finite, axis=0), np.nanstd(finite, axis=0)
+
+
+def constant_mask(mean: np.ndarray, std: np.ndarray, relative: float) -> np.ndarray:
+    """Features whose std is at most ``relative`` x max(1, |mean|)."""
+    return std <= relative * np.maximum(1.0, np.abs(mean))
+
+
+def _is_class_loss(loss_fn) -> bool:
+    name = (getattr(loss_fn, "__name__", "") or type(loss_fn).__name__).lower()
+    return any(key in name for key in ("crossentropy", "cross_entropy", "nll")) and not _is_binary_loss(loss_fn)
+
+
+def _is_binary_loss(loss_fn) -> bool:
+    name = (getattr(loss_fn, "__name__", "") or type(loss_fn).__name__).lower()
+    return "bce" in name or "binary" in name
+
+
+def _loss_name(loss_fn) -> str:
+    return getattr(loss_fn, "__name__", "") or type(loss_fn).__name__
+
+
+def class_labels(y: np.ndarray):
+    """Integer class indices (N,) if ``y`` holds them (int 1-D, or 0/1 floats); else None."""
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1 or y.size == 0:
+        return None
+    if y.dtype.kind in "iub":
+        return y.astype(np.int64)
+    if y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all((y == 0) | (y == 1)):
+        return y.astype(np.int64)  # binary targets for a BCE loss
+    return None
+
+
+def _ignore_index(loss_fn):
+    return getattr(loss_fn, "ignore_index", None)
+
+
+def _columns_text(columns, limit: int = 8) -> str:
+    shown = ", ".join(str(int(c)) for c in columns[:limit])
+    return shown + (f", ... ({len(columns)} in all)" if len(columns) > limit else "")
+
+
+def _feature_word(X) -> str:
+    return "channel" if np.ndim(X) >= 3 else "feature"
+
+
+def _threshold_records(ctx, *names) -> list:
+    return [ctx.thresholds.describe(name) for name in names]
+
+
+def _standardize(X: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """(X - mean) / std with per-feature statistics of ``reference`` (constant ones only centred)."""
+    reference = np.asarray(reference, dtype=np.float64)
+    axes = (0,) if reference.ndim <= 2 else (0,) + tuple(range(2, reference.ndim))
+    mean = reference.mean(axis=axes, keepdims=True)[0]
+    std = reference.std(axis=axes, keepdims=True)[0]
+    std = np.where(std <= 1e-12 * np.maximum(1.0, np.abs(mean)), 1.0, std)
+    dtype = np.asarray(X).dtype if np.asarray(X).dtype.kind == "f" else np.float32
+    return ((np.asarray(X, dtype=np.float64) - mean) / std).astype(dtype)
+
+
+def _setup_arrays(setup) -> tuple:
+    """``(X, y, X_val, y_val, batch_size, shuffle)`` of a Setup (a DataLoader's options win)."""
+    X, y, options = data_arrays(setup.train_data, "what-if")
+    X_val = y_val = None
+    if setup.val_data is not None:
+        X_val, y_val, _ = data_arrays(setup.val_data, "what-if")
+    return (X, y, X_val, y_val, options.get("batch_size", setup.batch_size),
+            options.get("shuffle", setup.shuffle))
+
+
+def _fresh_copy(setup, **changes):
+    """A repaired copy of ``setup`` with its own model and optimizer copies."""
+    model = copy_model(setup.model)
+    optimizer = optimizer_factory(setup.optimizer, setup.model)(model) if setup.optimizer else None
+    return setup.replace(model=model, optimizer=optimizer, **changes)
+
+
+# -- data.nonfinite ---------------------------------------------------------------------------------
+@check(phase="data", codes=("data.nonfinite",))
+def nonfinite_data(ctx) -> list:
+    """NaN or Inf anywhere in the inputs or targets (train and validation)."""
+    limit = ctx.thresholds["nonfinite_data_count"]
+    findings = []
+    for name, array in (("X_train", ctx.X_train), ("y_train", ctx.y_train),
+                        ("X_val", ctx.X_val), ("y_val", ctx.y_val)):
+        if array is None or np.asarray(array).dtype.kind not in "fc":
+            continue
+        array = np.asarray(array)
+        bad = ~np.isfinite(array)
+        count = int(bad.sum())
+        if count <= limit:
+            continue
+        rows = np.nonzero(bad.reshape(len(array), -1).any(axis=1))[0]
+        evidence = {"array": name, "nonfinite_count": count, "nan_count": int(np.isnan(array).sum()),
+                    "inf_count": int(np.isinf(array).sum()), "total_entries": int(array.size),
+                    "rows_affected": int(rows.size), "first_rows": rows[:10].tolist()}
+        where = ""
+        if array.ndim >= 2:
+            columns = np.nonzero(feature_matrix(bad).any(axis=0))[0]
+            evidence["columns_affected"] = columns[:20].tolist()
+            where = f" in {_feature_word(array)}(s) {_columns_text(columns)}"
+        all_nan_columns = []
+        if array.ndim == 2:
+            all_nan_columns = np.nonzero(bad.all(axis=0))[0].tolist()
+        hint = (f" Column(s) {all_nan_columns} are non-finite in every row: typical of 0/0 from "
+                f"standardising a constant feature." if all_nan_columns else "")
+        findings.append(Finding(
+            "data.nonfinite",
+            f"{name} holds {count} NaN/Inf value(s){where}, in {rows.size} of {len(array)} rows "
+            f"(first rows {rows[:5].tolist()}). Any batch containing one gets a NaN loss and "
+            f"NaN gradients, which then spread to every weight.{hint}",
+            evidence=evidence, thresholds=_threshold_records(ctx, "nonfinite_data_count"),
+            fix=(f"Drop the {rows.size} affected rows or impute the missing values (e.g. the "
+                 f"training column mean) before training; if they come from your "
+                 f"preprocessing, find the division by zero or log of 0 there.")))
+    return findings
+
+
+# -- data.not_normalized ----------------------------------------------------------------------------
+def _looks_like_pixels(X: np.ndarray) -> bool:
+    """Whole numbers in [0, 255] reaching above 1: raw 8-bit intensities (or similar)."""
+    if X.dtype.kind not in "iuf" or X.size == 0 or not np.all(np.isfinite(X)):
+        return False
+    low, high = float(X.min()), float(X.max())
+    return low >= 0 and 16 <= high <= 255 and bool(np.all(X == np.round(X)))
+
+
+@check(phase="data", codes=("data.not_normalized",))
+def inputs_not_normalized(ctx) -> list:
+    """Per-feature mean and std of the training inputs, against 0 and 1."""
+    X = np.asarray(ctx.X_train)
+    if X.dtype.kind not in "iuf" or X.size == 0:
+        return []
+    mean, std = feature_stats(X)
+    constant = constant_mask(mean, std, ctx.thresholds["constant_feature_relative_std"])
+    mean_max, std_max, std_min = (ctx.thresholds["input_mean_abs_max"],
+                                  ctx.thresholds["input_std_max"], ctx.thresholds["input_std_min"])
+    with np.errstate(invalid="ignore"):
+        off_mean = np.abs(mean) > mean_max
+        too_wide = std > std_max
+        too_narrow = (std < std_min) & ~constant  # constant ones are data.constant_feature
+    bad = np.nonzero(off_mean | too_wide | too_narrow)[0]
+    if bad.size == 0:
+        return []
+    word = _feature_word(X)
+    worst_mean = int(np.nanargmax(np.abs(mean)))
+    live_std = np.where(constant, np.nan, std)
+    pixels = _looks_like_pixels(X)
+    parts = []
+    if off_mean.any():
+        parts.append(f"{int(off_mean.sum())} with |mean| > {mean_max:g} (largest {abs(mean[worst_mean]):.3g}, "
+                     f"{word} {worst_mean})")
+    if too_wide.any():
+        widest = int(np.nanargmax(std))
+        parts.append(f"{int(too_wide.sum())} with std > {std_max:g} (largest {std[widest]:.3g}, "
+                     f"{word} {widest})")
+    if too_narrow.any():
+        narrowest = int(np.nanargmin(live_std))
+        parts.append(f"{int(too_narrow.sum())} with std < {std_min:g} (smallest "
+                     f"{std[narrowest]:.3g}, {word} {narrowest})")
+    message = (f"{bad.size} of {len(mean)} input {word}s are far from mean 0 / std 1: "
+               + "; ".join(parts) + ".")
+    if pixels:
+        message += (f" The inputs are whole numbers in [0, {X.max():g}]: raw pixel intensities.")
+        fix = (f"Scale the pixels to [0, 1] (X / {X.max():g}, or / 255 for 8-bit images), or "
+               f"better standardise with training statistics: s = minnet.data.Standardizer()"
+               f".fit(X_train); X_train, X_val = s.transform(X_train), s.transform(X_val).")
+    else:
+        fix = ("Standardise each feature with training statistics: s = minnet.data.Standardizer()"
+               ".fit(X_train); X_train, X_val = s.transform(X_train), s.transform(X_val).")
+    # far beyond the thresholds (e.g. values in the thousands) every tanh saturates at step 0
+    scale = max(np.nanmax(np.abs(mean)) / mean_max, np.nanmax(std) / std_max)
+    severity = "error" if scale >= 100 else None
+    return [Finding(
+        "data.not_normalized", message + " Initialisations assume unit-scale inputs.",
+        severity=severity,
+        evidence={"features": int(len(mean)), "features_off": int(bad.size),
+                  "max_abs_mean": float(np.nanmax(np.abs(mean))), "max_std": float(np.nanmax(std)),
+                  "min_std_nonconstant": float(np.nanmin(live_std)) if np.isfinite(live_std).any() else float("nan"),
+                  "offending_features": bad[:20].tolist(), "looks_like_pixels": bool(pixels),
+                  "mean_per_feature": mean[:64].tolist(), "std_per_feature": std[:64].tolist()},
+        thresholds=_threshold_records(ctx, "input_mean_abs_max", "input_std_max", "input_std_min"),
+        fix=fix)]
+
+
+@mechanical_fix("data.not_normalized", "standardise the inputs with training-set statistics")
+def standardise_inputs(setup, finding):
+    X, y, X_val, y_val, batch_size, shuffle = _setup_arrays(setup)
+    changes = {"train_data": (_standardize(X, X), y), "batch_size": batch_size, "shuffle": shuffle}
+    if X_val is not None:
+        changes["val_data"] = (_standardize(X_val, X), y_val)
+    return _fresh_copy(setup, **changes)
+
+
+# -- data.constant_feature --------------------------------------------------------------------------
+@check(phase="data", codes=("data.constant_feature",))
+def constant_features(ctx) -> list:
+    """Features with (near) zero variance in the training inputs (or the raw data, if given)."""
+    relative = ctx.thresholds["constant_feature_relative_std"]
+    findings = []
+    sources = [("X_train", ctx.X_train)]
+    raw = ctx.preprocessing.get("raw_train") if ctx.preprocessing else None
+    if raw is not None:
+        sources.append(("preprocessing['raw_train']", raw))
+    for name, X in sources:
+        X = np.asarray(X)
+        if X.dtype.kind not in "iuf" or X.ndim < 2 or len(X) < 2:
+            continue
+        mean, std = feature_stats(X)
+        constant = np.nonzero(constant_mask(mean, std, relative))[0]
+        if constant.size == 0:
+            continue
+        word = _feature_word(X)
+        values = mean[constant]
+        exact_zero = bool(np.all(std[constant] == 0) and np.all(values == 0))
+        message = (f"{constant.size} of {len(mean)} {word}s of {name} are constant "
+                   f"({word}s {_columns_text(constant)}; values {np.round(values[:5], 4).tolist()}). "
+                   f"They carry no information, and standardising them divides by a std of ~0 "
+                   f"(NaN or huge values) unless guarded.")
+        # all-zero columns (e.g. always-black border pixels) are harmless once fed as they are
+        severity = "info" if exact_zero and name == "X_train" else None
+        if exact_zero and name == "X_train":
+            message += " Being exactly 0, they do not hurt training as fed; dropping them saves weights."
+        findings.append(Finding(
+            "data.constant_feature", message, severity=severity,
+            evidence={"array": name, "constant_features": constant[:50].tolist(),
+                      "count": int(constant.size), "features": int(len(mean)),
+                      "values": values[:50].tolist(), "stds": std[constant][:50].tolist(),
+                      "max_relative_std": float(np.max(std[constant] / np.maximum(1.0, np.abs(values))))},
+            thresholds=_threshold_records(ctx, "constant_feature_relative_std"),
+            fix=(f"Drop {word}s {_columns_text(constant)} (X = np.delete(X, cols, axis=1) for "
+                 f"train and validation alike) and shrink the first layer to match; or "
+                 f"standardise with a guard against std 0 (minnet.data.Standardizer does this).")))
+    return findings
+
+
+def _first_linear(model):
+    """The first leaf module with parameters, if it is a Linear (its name and the module)."""
+    from ...nn import Linear
+    for name, module in model.named_modules():
+        if next(iter(module.children()), None) is None and list(module.parameters(recurse=False)):
+            return (name, module) if isinstance(module, Linear) else (None, None)
+    return None, None
+
+
+@mechanical_fix("data.constant_feature", "drop the constant features (and their first-layer weights)")
+def drop_constant_features(setup, finding):
+    X, y, X_val, y_val, batch_size, shuffle = _setup_arrays(setup)
+    if X.ndim != 2:
+        raise ValueError("drop_constant_features: only (N, F) inputs can lose columns")
+    mean, std = feature_stats(X)
+    keep = ~constant_mask(mean, std, CONSTANT.value)
+    repaired = _fresh_copy(setup)
+    _, layer = _first_linear(repaired.model)
+    if layer is None or layer.in_features != X.shape[1]:
+        raise ValueError("drop_constant_features: the model's first layer is not a Linear taking "
+                         "the features, so dropping columns would break its input shape")
+    from ...nn import Parameter
+    layer.weight = Parameter(np.ascontiguousarray(layer.weight.data[:, keep]))
+    layer.in_features = int(keep.sum())
+    optimizer = (optimizer_factory(setup.optimizer, setup.model)(repaired.model)
+                 if setup.optimizer is not None else None)
+    changes = {"train_data": (X[:, keep], y), "batch_size": batch_size, "shuffle": shuffle,
+               "optimizer": optimizer}
+    if X_val is not None:
+        changes["val_data"] = (X_val[:, keep], y_val)
+    return repaired.replace(**changes)
+
+
+# -- data.target_scale ------------------------------------------------------------------------------
+@check(phase="data", codes=("data.target_scale",))
+def target_scale(ctx) -> list:
+    """Regression targets: per-output std and mean against unit scale."""
+    y = np.asarray(ctx.y_train)
+    if ctx.task != REGRESSION or y.dtype.kind not in "iuf" or y.size < 2:
+        return []
+    if class_labels(y) is not None and (y.dtype.kind == "f" or _is_binary_loss(ctx.loss_fn)):
+        return []  # 0/1 targets of a binary loss are labels, not a scale
+    mean, std = feature_stats(y.reshape(len(y), -1))
+    std_max, std_min, ratio = (ctx.thresholds["target_std_max"], ctx.thresholds["target_std_min"],
+                               ctx.thresholds["target_mean_over_std"])
+    with np.errstate(all="ignore"):
+        too_wide, too_narrow = std > std_max, std < std_min
+        off_mean = (np.abs(mean) > ratio * std) & (np.abs(mean) > 1.0)
+    bad = np.nonzero(too_wide | too_narrow | off_mean)[0]
+    if bad.size == 0:
+        return []
+    j = int(bad[0])
+    problems = []
+    if too_wide[j]:
+        problems.append(f"std {std[j]:.4g} > {std_max:g}")
+    if too_narrow[j]:
+        problems.append(f"std {std[j]:.4g} < {std_min:g}")
+    if off_mean[j]:
+        problems.append(f"mean {mean[j]:.4g} is {abs(mean[j]) / max(std[j], 1e-300):.3g} std from 0")
+    output = f" (output column {j})" if len(mean) > 1 else ""
+    return [Finding(
+        "data.target_scale",
+        f"The regression targets{output} are far from unit scale: {', '.join(problems)}. "
+        f"A freshly initialised net outputs values near 0 with std ~1, so the first steps "
+        f"are spent (and the loss is dominated by) moving the output scale and offset.",
+        evidence={"target_mean": mean.tolist(), "target_std": std.tolist(),
+                  "mean_over_std": (np.abs(mean) / np.maximum(std, 1e-300)).tolist(),
+                  "offending_outputs": bad.tolist()},
+        thresholds=_threshold_records(ctx, "target_std_max", "target_std_min", "target_mean_over_std"),
+        fix=(f"Standardise the targets with training statistics: y_mean, y_std = "
+             f"{mean[j]:.4g}, {std[j]:.4g}; train on (y - y_mean) / y_std and predict with "
+             f"output * y_std + y_mean."))]
+
+
+@mechanical_fix("data.target_scale", "standardise the targets with training-set statistics")
+def standardise_targets(setup, finding):
+    X, y, X_val, y_val, batch_size, shuffle = _setup_arrays(setup)
+    y2 = np.asarray(y).reshape(len(y), -1)
+    changes = {"train_data": (X, _standardize(y2, y2).reshape(np.shape(y))),
+               "batch_size": batch_size, "shuffle": shuffle}
+    if X_val is not None:
+        changes["val_data"] = (X_val, _standardize(np.asarray(y_val).reshape(len(y_val), -1),
+                                                   y2).reshape(np.shape(y_val)))
+    return _fresh_copy(setup, **changes)
+
+
+# -- data.not_shuffled ------------------------------------------------------------------------------
+def batches_in_order(n: int, batch_size: int) -> list:
+    """Index ranges of the full batches an unshuffled loop visits (as the shared loop does)."""
+    batch_size = max(1, min(int(batch_size), n))
+    return [np.arange(start, start + batch_size) for start in range(0, n - batch_size + 1, batch_size)]
+
+
+def single_class_fraction(labels: np.ndarray, batch_size: int) -> float:
+    """Fraction of in-order batches whose labels are all the same class."""
+    batches = batches_in_order(len(labels), batch_size)
+    single = [np.all(labels[b] == labels[b][0]) for b in batches]
+    return float(np.mean(single)) if single else 0.0
+
+
+def expected_single_class_fraction(labels: np.ndarray, batch_size: int) -> float:
+    """The same fraction for shuffled batches: sum over classes of p_c ** batch_size."""
+    p = np.bincount(labels - labels.min()) / len(labels)
+    return float(np.sum(p ** min(batch_size, len(labels))))
+
+
+@check(phase="data", codes=("data.not_shuffled",))
+def not_shuffled(ctx) -> list:
+    """Without shuffling, do the batches the optimizer sees hold one class (or a sorted slice)?"""
+    if ctx.shuffle or ctx.y_train is None or len(ctx.y_train) < 2:
+        return []
+    n, batch = len(ctx.y_train), min(int(ctx.batch_size), len(ctx.y_train))
+    if batch >= n:
+        return []  # one full batch: the order cannot matter
+    labels = class_labels(ctx.y_train) if ctx.task == CLASSIFICATION or _is_binary_loss(ctx.loss_fn) else None
+    if labels is not None:
+        limit = ctx.thresholds["single_class_batch_fraction"]
+        measured = single_class_fraction(labels, batch)
+        expected = expected_single_class_fraction(labels, batch)
+        # imbalanced data can make single-class batches common even when shuffled
+        if measured <= limit or measured <= 2 * expected:
+            return []
+        runs = int(np.count_nonzero(np.diff(labels)) + 1)
+        return [Finding(
+            "data.not_shuffled",
+            f"Training is not shuffled and the labels are grouped: {measured:.0%} of the "
+            f"{len(batches_in_order(n, batch))} batches of {batch} hold a single class (shuffled, "
+            f"{expected:.1%} would). The labels come in {runs} runs. Each step fits the current "
+            f"class and the next undoes it: the loss swings and the model ends biased to the last "
+            f"class seen.",
+            evidence={"single_class_batch_fraction": measured,
+                      "expected_if_shuffled": expected, "label_runs": runs,
+                      "batch_size": batch, "n_samples": n},
+            thresholds=_threshold_records(ctx, "single_class_batch_fraction"),
+            fix="Shuffle every epoch: DataLoader(dataset, batch_size, shuffle=True, seed=0) (or "
+                "diagnose(..., shuffle=True)); a single permutation of X and y together also helps.")]
+    y = np.asarray(ctx.y_train, dtype=np.float64).reshape(n, -1)
+    if not np.all(np.isfinite(y)) or y.var(axis=0).sum() == 0:
+        return []
+    total = y.var(axis=0).sum()
+    within = np.mean([y[b].var(axis=0).sum() for b in batches_in_order(n, batch)])
+    ratio = float(within / total)
+    if ratio >= ctx.thresholds["batch_target_variance_ratio"]:
+        return []
+    return [Finding(
+        "data.not_shuffled",
+        f"Training is not shuffled and the targets are ordered: a batch's target variance is "
+        f"{ratio:.1%} of the whole set's (a shuffled batch keeps ~100%). Every step sees a "
+        f"narrow slice of the targets, so the model chases one slice after another.",
+        evidence={"batch_target_variance_ratio": ratio, "batch_size": batch, "n_samples": n},
+        thresholds=_threshold_records(ctx, "batch_target_variance_ratio"),
+        fix="Shuffle every epoch: DataLoader(dataset, batch_size, shuffle=True, seed=0).")]
+
+
+@mechanical_fix("data.not_shuffled", "shuffle the training data every epoch")
+def shuffle_every_epoch(setup, finding):
+    X, y, X_val, y_val, batch_size, _ = _setup_arrays(setup)
+    return _fresh_copy(setup, train_data=(X, y), batch_size=batch_size, shuffle=True)
+
+
+# -- data.class_imbalance ---------------------------------------------------------------------------
+@check(phase="data", codes=("data.class_imbalance",))
+def class_imbalance(ctx) -> list:
+    """Ratio of the largest to the smallest class among the training labels."""
+    if not (ctx.task == CLASSIFICATION or _is_binary_loss(ctx.loss_fn)):
+        return []
+    labels = class_labels(ctx.y_train)
+    if labels is None or labels.min() < 0:
+        return []
+    counts = np.bincount(labels)
+    present = np.nonzero(counts)[0]
+    if present.size < 2:
+        return []
+    majority, minority = present[np.argmax(counts[present])], present[np.argmin(counts[present])]
+    ratio = counts[majority] / counts[minority]
+    if ratio <= ctx.thresholds["class_imbalance_ratio"]:
+        return []
+    share = counts[majority] / len(labels)
+    return [Finding(
+        "data.class_imbalance",
+        f"Class {majority} has {counts[majority]} training samples and class {minority} only "
+        f"{counts[minority]}: a ratio of {ratio:.1f}. Always predicting class {majority} is "
+        f"already {share:.1%} accurate, so accuracy hides a model that ignores the rare class.",
+        evidence={"class_counts": counts.tolist(), "majority_class": int(majority),
+                  "minority_class": int(minority), "ratio": float(ratio),
+                  "majority_share": float(share)},
+        thresholds=_threshold_records(ctx, "class_imbalance_ratio"),
+        fix=(f"Weight the loss by inverse class frequency (cross_entropy(weight=...), e.g. "
+             f"weight = N / (C * counts)), or resample so each batch sees the rare classes; "
+             f"report per-class recall, not accuracy."))]
+
+
+# -- data.labels_invalid ----------------------------------------------------------------------------
+def _is_one_hot(y: np.ndarray) -> bool:
+    return (y.ndim == 2 and y.shape[1] > 1 and bool(np.all((y == 0) | (y == 1)))
+            and bool(np.all(y.sum(axis=1) == 1)))
+
+
+def _label_problems(y: np.ndarray, loss_fn, name: str) -> list:
+    """``(what, evidence, fix)`` for each way ``y`` cannot be targets of ``loss_fn``."""
+    y = np.asarray(y)
+    problems = []
+    loss = _loss_name(loss_fn)
+    if _is_binary_loss(loss_fn):
+        if y.dtype.kind in "iuf" and y.size and np.all(np.isfinite(y)) and (y.min() < 0 or y.max() > 1):
+            outside = int(np.count_nonzero((y < 0) | (y > 1)))
+            problems.append((f"{name} has {outside} value(s) outside [0, 1] (min {y.min():g}, max "
+                             f"{y.max():g}) for the binary loss {loss}",
+                             {"outside_count": outside, "min": float(y.min()), "max": float(y.max())},
+                             "Binary targets must be 0/1 (or probabilities); map the labels to {0, 1}."))
+        return problems
+    if not _is_class_loss(loss_fn):
+        return problems
+    if y.ndim == 2 and _is_one_hot(y) and (y.dtype.kind in "iub" or "nll" in loss.lower()):
+        problems.append((f"{name} is one-hot encoded, shape {y.shape}, but {loss} expects class "
+                         f"indices of shape ({len(y)},)",
+                         {"target_shape": list(y.shape), "target_dtype": str(y.dtype)},
+                         "Pass class indices: y = y.argmax(axis=1)."))
+        return problems
+    if y.ndim == 1 and y.dtype.kind == "f":
+        integral = bool(np.all(np.isfinite(y)) and np.all(y == np.round(y)))
+        problems.append((f"{name} holds floats ({y.dtype}) but {loss} expects integer class "
+                         f"indices" + ("" if integral else " (and some are not even whole numbers)"),
+                         {"target_dtype": str(y.dtype), "whole_numbers": integral},
+                         "Convert the labels: y = y.astype(np.int64)" if integral else
+                         "Class losses need integer class indices; for a continuous target use MSELoss."))
+        return problems
+    if y.dtype.kind in "iu" and y.ndim >= 1 and y.size:
+        ignore = _ignore_index(loss_fn)
+        counted = y[y != ignore] if ignore is not None else y
+        negative = int(np.count_nonzero(counted < 0))
+        if negative:
+            problems.append((f"{name} has {negative} negative class index(es) (min {counted.min()})",
+                             {"negative_count": negative, "min_label": int(counted.min())},
+                             "Class indices must be in [0, C): map the labels to 0..C-1."))
+    return problems
+
+
+@check(phase="data", codes=("data.labels_invalid",))
+def labels_invalid(ctx) -> list:
+    """Targets a class (or binary) loss cannot take: floats, one-hot, negative, outside [0, 1]."""
+    findings = []
+    for name, y in (("y_train", ctx.y_train), ("y_val", ctx.y_val)):
+        if y is None:
+            continue
+        for what, evidence, fix in _label_problems(np.asarray(y), ctx.loss_fn, name):
+            findings.append(Finding(
+                "data.labels_invalid", what + ". Training either fails or learns the wrong thing.",
+                evidence=dict(evidence, array=name), fix=fix))
+    return findings
+
+
+@check(phase="preflight", codes=("data.labels_invalid",))
+def labels_beyond_output(ctx) -> list:
+    """Class indices against the width of the model's output (one forward on a fresh copy)."""
+    if not _is_class_loss(ctx.loss_fn):
+        return []
+    y_all = [np.asarray(y) for y in (ctx.y_train, ctx.y_val) if y is not None]
+    if not all(y.dtype.kind in "iu" and y.ndim == 1 for y in y_all):
+        return []
+    X_few, _ = ctx.sample(4)
+    try:
+        output = ctx.forward(ctx.fresh_model(), X_few)
+    except Exception:  # noqa: BLE001 - a model that cannot run is another check's finding
+        return []
+    if output.ndim < 2:
+        return []
+    width = output.shape[1]
+    findings = []
+    for name, y in (("y_train", ctx.y_train), ("y_val", ctx.y_val)):
+        if y is None:
+            continue
+        y = np.asarray(y)
+        beyond = int(np.count_nonzero(y >= width))
+        if not beyond:
+            continue
+        one_based = bool(y.min() == 1 and y.max() == width)
+        findings.append(Finding(
+            "data.labels_invalid",
+            f"{name} holds class indices up to {y.max()} but the model outputs {width} scores "
+            f"(classes 0..{width - 1}): {beyond} label(s) point past the last output."
+            + (" The labels run 1..C: they look 1-based." if one_based else ""),
+            evidence={"array": name, "output_width": int(width), "max_label": int(y.max()),
+                      "min_label": int(y.min()), "labels_beyond_output": beyond,
+                      "looks_one_based": one_based},
+            fix=("Make the labels 0-based: y = y - 1." if one_based else
+                 f"Make the last layer {int(y.max()) + 1} wide, or map the labels to 0..{width - 1}.")))
+    return findings
+
+
+# -- data.leakage ----------------------------------------------------------------------------------
+def _scaler_statistics(scaler):
+    """``(mean, std)`` of a fitted Standardizer-like object (mean_ with std_ or scale_), or None."""
+    mean = getattr(scaler, "mean_", None)
+    std = getattr(scaler, "std_", getattr(scaler, "scale_", None))
+    if mean is None or std is None:
+        return None
+    return np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
+
+
+def _raw_statistics(raw: np.ndarray) -> tuple:
+    raw = np.asarray(raw, dtype=np.float64)
+    return raw.mean(axis=0), raw.std(axis=0)
+
+
+def statistics_shift(mean, std, ref_mean, ref_std) -> float:
+    """Largest distance between two sets of per-feature statistics, in units of ``ref_std``.
+
+    max over features of max(|mean - ref_mean| / ref_std, |std / ref_std - 1|); features
+    constant in the reference are left out.
+    """
+    ref_mean, ref_std = np.asarray(ref_mean), np.asarray(ref_std)
+    live = ref_std > 1e-12 * np.maximum(1.0, np.abs(ref_mean))
+    if not live.any():
+        return 0.0
+    with np.errstate(all="ignore"):
+        shift = np.abs(np.asarray(mean) - ref_mean)[live] / ref_std[live]
+        spread = np.abs(np.asarray(std)[live] / ref_std[live] - 1.0)
+    return float(max(np.max(shift), np.max(spread)))
+
+
+def _standardizer_leak(ctx):
+    """Compare the fitted standardizer's statistics with train-only and train+val statistics."""
+    scaler = ctx.preprocessing.get("standardizer") if ctx.preprocessing else None
+    stats = _scaler_statistics(scaler) if scaler is not None else None
+    if stats is None:
+        return None
+    mean_, std_ = stats
+    raw_train = ctx.preprocessing.get("raw_train")
+    raw_val = ctx.preprocessing.get("raw_val")
+    if raw_train is None:  # undo the scaler on what the model sees
+        raw_train = np.asarray(ctx.X_train, dtype=np.float64) * std_ + mean_
+        if ctx.X_val is not None:
+            raw_val = np.asarray(ctx.X_val, dtype=np.float64) * std_ + mean_
+    if np.shape(raw_train)[1:] != np.shape(mean_):
+        return None
+    train_mean, train_std = _raw_statistics(raw_train)
+    shift_train = statistics_shift(mean_, std_, train_mean, train_std)
+    shift_union = None
+    if raw_val is not None:
+        union_mean, union_std = _raw_statistics(np.concatenate([raw_train, raw_val]))
+        shift_union = statistics_shift(mean_, std_, union_mean, union_std)
+    return {"method": "preprocessing['standardizer']", "shift_from_train_stats": shift_train,
+            "shift_from_train_plus_val_stats": shift_union}
+
+
+def _array_leak(ctx):
+    """Without a standardizer: are train+val exactly standardised together but train alone not?"""
+    if ctx.X_val is None or np.ndim(ctx.X_train) < 2:
+        return None
+    X, X_val = np.asarray(ctx.X_train, np.float64), np.asarray(ctx.X_val, np.float64)
+    if X.shape[1:] != X_val.shape[1:] or not (np.all(np.isfinite(X)) and np.all(np.isfinite(X_val))):
+        return None
+    union = np.concatenate([X, X_val])
+    union_mean, union_std = union.mean(axis=0), union.std(axis=0)
+    live = union_std > 1e-6
+    if not live.any():
+        return None
+    exact = 1e-5  # float32 rounding of a standardisation stays well below this
+    standardised_together = (np.max(np.abs(union_mean[live])) < exact
+                             and np.max(np.abs(union_std[live] - 1)) < exact)
+    if not standardised_together:
+        return None
+    train_mean, train_std = X.mean(axis=0), X.std(axis=0)
+    # the statistics used were (0, 1) in these units: how far are they from train-only ones?
+    return {"method": "train+val standardised together",
+            "shift_from_train_stats": statistics_shift(np.zeros_like(train_mean)[live],
+                                                       np.ones_like(train_std)[live],
+                                                       train_mean[live], train_std[live]),
+            "shift_from_train_plus_val_stats": 0.0}
+
+
+def _row_keys(X: np.ndarray) -> list:
+    X = np.ascontiguousarray(np.asarray(X).reshape(len(X), -1))
+    return [row.tobytes() for row in X]
+
+
+def duplicate_fractions(X_train: np.ndarray, X_val: np.ndarray) -> tuple:
+    """(fraction of val rows also in train, fraction of train rows repeated within train)."""
+    train_keys = _row_keys(X_train)
+    counts = {}
+    for key in train_keys:
+        counts[key] = counts.get(key, 0) + 1
+    shared = sum(key in counts for key in _row_keys(X_val)) / max(1, len(X_val))
+    within = sum(c for c in counts.values() if c > 1) / max(1, len(train_keys))
+    return float(shared), float(within)
+
+
+@check(phase="data", codes=("data.leakage",))
+def leakage(ctx) -> list:
+    """Preprocessing statistics fitted beyond the training split; samples shared with val."""
+    findings = []
+    limit = ctx.thresholds["leakage_statistics_shift"]
+    leak = _standardizer_leak(ctx) or _array_leak(ctx)
+    if leak is not None:
+        shift_train, shift_union = leak["shift_from_train_stats"], leak["shift_from_train_plus_val_stats"]
+        fitted_on_union = shift_union is not None and shift_union < shift_train
+        if shift_train > limit and fitted_on_union:
+            findings.append(Finding(
+                "data.leakage",
+                f"The input standardisation was fitted on the training AND validation data: its "
+                f"statistics are {shift_train:.3g} training std from the training split's own but "
+                f"only {shift_union:.3g} from train+val's. The validation set influenced training "
+                f"inputs, so validation scores are optimistic.",
+                evidence=dict(leak), thresholds=_threshold_records(ctx, "leakage_statistics_shift"),
+                fix="Split first, then fit on the training split only: s = Standardizer().fit("
+                    "X_train_raw); X_train, X_val = s.transform(X_train_raw), s.transform(X_val_raw)."))
+    if ctx.X_val is not None and len(ctx.X_val) and np.shape(ctx.X_train)[1:] == np.shape(ctx.X_val)[1:]:
+        shared, within = duplicate_fractions(ctx.X_train, ctx.X_val)
+        if shared > ctx.thresholds["leakage_duplicate_fraction"] and shared > 2 * within:
+            count = int(round(shared * len(ctx.X_val)))
+            findings.append(Finding(
+                "data.leakage",
+                f"{count} of {len(ctx.X_val)} validation samples ({shared:.1%}) also appear, "
+                f"identical, in the training set (within the training set only {within:.1%} of "
+                f"rows repeat). The model is graded on samples it trained on.",
+                evidence={"val_in_train_fraction": shared, "shared_count": count,
+                          "train_duplicate_fraction": within},
+                thresholds=_threshold_records(ctx, "leakage_duplicate_fraction"),
+                fix="Remove duplicates before splitting (np.unique(X, axis=0, return_index=True)), "
+                    "then split; or drop the validation rows that occur in the training set."))
+    return findings
+
+
+@mechanical_fix("data.leakage", "refit the standardisation on the training split only; "
+                                "drop validation samples that are in the training set")
+def refit_on_train(setup, finding):
+    X, y, X_val, y_val, batch_size, shuffle = _setup_arrays(setup)
+    if X_val is None:
+        raise ValueError("refit_on_train: the setup has no validation data")
+    if "val_in_train_fraction" in finding.evidence:
+        train_keys = set(_row_keys(X))
+        keep = np.array([key not in train_keys for key in _row_keys(X_val)])
+        X_val, y_val = X_val[keep], y_val[keep]
+        return _fresh_copy(setup, train_data=(X, y), val_data=(X_val, y_val),
+                           batch_size=batch_size, shuffle=shuffle)
+    # standardising again with train statistics composes with the leaky affine map into
+    # exactly the train-only standardisation of the raw data
+    return _fresh_copy(setup, train_data=(_standardize(X, X), y),
+                       val_data=(_standardize(X_val, X), y_val), batch_size=batch_size,
+                       shuffle=shuffle, preprocessing={})
+
+
+# -- data.too_few_samples and batch.too_large ----------------------------------------------------------
+def parameter_count(model) -> int:
+    return int(sum(p.data.size for p in model.parameters()))
+
+
+@check(phase="data", codes=("data.too_few_samples",))
+def too_few_samples(ctx) -> list:
+    """Samples per class (classification) or per input feature (regression), against ~10."""
+    minimum = ctx.thresholds["min_samples_per_class"]
+    n = len(ctx.X_train)
+    params = parameter_count(ctx.fresh_model()) if ctx._initial_model is not None else None
+    labels = class_labels(ctx.y_train) if ctx.task == CLASSIFICATION else None
+    if labels is not None and labels.min() >= 0:
+        counts = np.bincount(labels)
+        present = counts[counts > 0]
+        smallest = int(present.min())
+        if smallest >= minimum:
+            return []
+        what = (f"the smallest class has {smallest} training sample(s) ({len(present)} classes, "
+                f"{n} samples in all)")
+        evidence = {"n_samples": n, "smallest_class_count": smallest,
+                    "class_counts": counts.tolist()}
+    else:
+        features = int(np.prod(np.shape(ctx.X_train)[1:])) or 1
+        per_feature = n / features
+        if per_feature >= minimum:
+            return []
+        what = f"there are {n} training samples for {features} input feature(s) ({per_feature:.3g} per feature)"
+        evidence = {"n_samples": n, "input_features": features, "samples_per_feature": per_feature}
+    if params:
+        evidence["parameters"] = params
+        evidence["samples_per_parameter"] = n / params
+        what += f", to fit {params} parameters"
+    return [Finding(
+        "data.too_few_samples",
+        f"Few samples: {what}. The model can memorise them; expect a large gap between "
+        f"training and validation scores and noisy conclusions.",
+        evidence=evidence, thresholds=_threshold_records(ctx, "min_samples_per_class"))]
+
+
+@check(phase="data", codes=("batch.too_large",))
+def batch_too_large(ctx) -> list:
+    """The batch size as a share of the training set."""
+    n = len(ctx.X_train)
+    batch = min(int(ctx.batch_size), n)
+    share = batch / n
+    if share < ctx.thresholds["batch_fraction_max"]:
+        return []
+    per_epoch = n // batch
+    return [Finding(
+        "batch.too_large",
+        f"Each batch holds {batch} of the {n} training samples ({share:.0%}): {per_epoch} "
+        f"update(s) per epoch and almost no gradient noise, which tends to generalise worse and "
+        f"needs more epochs for the same number of steps.",
+        evidence={"batch_size": int(ctx.batch_size), "n_samples": n, "batch_fraction": share,
+                  "updates_per_epoch": per_epoch},
+        thresholds=_threshold_records(ctx, "batch_fraction_max"),
+        fix=f"Use mini-batches, e.g. batch_size={max(1, min(32, n // 8))}.")]
+
+
+@mechanical_fix("batch.too_large", "use mini-batches (an eighth of the data, at most 32)")
+def smaller_batch(setup, finding):
+    X, y, X_val, y_val, _, shuffle = _setup_arrays(setup)
+    return _fresh_copy(setup, train_data=(X, y), batch_size=max(1, min(32, len(X) // 8)),
+                       shuffle=shuffle)
+
+
+# -- data.input_independent (zero-input baseline) ---------------------------------------------------------
+def _held_out(ctx):
+    """(X_fit, y_fit, X_held, y_held): the validation set if given, else a seeded 25% of train."""
+    if ctx.X_val is not None and len(ctx.X_val) >= 2:
+        return ctx.X_train, ctx.y_train, ctx.X_val, ctx.y_val
+    n = len(ctx.X_train)
+    order = np.random.default_rng(ctx.seed + 1).permutation(n)
+    cut = max(1, int(round(n * 0.75)))
+    fit, held = order[:cut], order[cut:]
+    return ctx.X_train[fit], ctx.y_train[fit], ctx.X_train[held], ctx.y_train[held]
+
+
+def _accuracy(output: np.ndarray, y: np.ndarray):
+    labels = class_labels(y)
+    if labels is None or output.ndim != 2 or output.shape[0] != len(labels):
+        return None
+    if output.shape[1] == 1:  # one logit: binary
+        return float(np.mean((output[:, 0] > 0).astype(np.int64) == labels))
+    return float(np.mean(output.argmax(axis=1) == labels))
+
+
+def zero_input_baseline(ctx) -> dict:
+    """Train two fresh copies the same way, one on the real inputs, one on zeros; score held-out.
+
+    Cached in ``ctx.cache["zero_input_baseline"]`` for other checks and the report.
+    """
+    if "zero_input_baseline" in ctx.cache:
+        return ctx.cache["zero_input_baseline"]
+    X_fit, y_fit, X_held, y_held = _held_out(ctx)
+    steps = int(min(ctx.steps, BASELINE_STEPS))
+    result = {"steps": steps, "held_out": "validation set" if ctx.X_val is not None else "25% of train",
+              "n_held_out": int(len(X_held))}
+    for name, X_in, X_eval in (("real", X_fit, X_held),
+                               ("zero", np.zeros_like(X_fit), np.zeros_like(X_held))):
+        model = ctx.fresh_model()
+        run = ctx.train(model, steps, X=X_in, y=y_fit)
+        if run.error is not None or run.stopped_at is not None:
+            result["failed"] = f"the {name}-input run stopped at step {run.stopped_at}"
+            break
+        output = ctx.forward(model, X_eval)
+        result[f"{name}_held_out_loss"] = ctx.loss_value(output, y_held)
+        result[f"{name}_train_loss"] = ctx.loss_value(ctx.forward(model, X_in), y_fit)
+        accuracy = _accuracy(output, y_held) if ctx.task == CLASSIFICATION else None
+        if accuracy is not None:
+            result[f"{name}_held_out_accuracy"] = accuracy
+    ctx.cache["zero_input_baseline"] = result
+    return result
+
+
+@check(phase="preflight", codes=("data.input_independent",))
+def input_independent(ctx) -> list:
+    """Does the model do better on held-out data with its real inputs than with zeroed inputs?"""
+    if ctx.X_train is None or len(ctx.X_train) < 8:
+        return []
+    with np.errstate(all="ignore"):
+        baseline = zero_input_baseline(ctx)
+    if "failed" in baseline or not all(
+            np.isfinite(baseline.get(k, np.nan)) for k in ("real_held_out_loss", "zero_held_out_loss")):
+        return []
+    real, zero = baseline["real_held_out_loss"], baseline["zero_held_out_loss"]
+    real_train, zero_train = baseline["real_train_loss"], baseline["zero_train_loss"]
+    min_gain = ctx.thresholds["input_dependence_min_gain"]
+    scale = max(abs(zero), 1e-12)
+    held_gain = (zero - real) / scale
+    train_gain = (zero_train - real_train) / max(abs(zero_train), 1e-12)
+    accuracy_gain = None
+    if "real_held_out_accuracy" in baseline and "zero_held_out_accuracy" in baseline:
+        accuracy_gain = baseline["real_held_out_accuracy"] - baseline["zero_held_out_accuracy"]
+    # The inputs help if held-out loss OR held-out accuracy beats the zero-input model.
+    helps = held_gain > min_gain or (accuracy_gain is not None and accuracy_gain > min_gain)
+    # If training barely moved even on the training data, this is an optimisation problem
+    # (learning rate, init...) that other checks report, not evidence about the inputs.
+    learned = train_gain > min_gain or held_gain < -min_gain
+    if helps or not learned:
+        return []
+    evidence = dict(baseline, held_out_gain=held_gain, train_gain=train_gain)
+    if accuracy_gain is not None:
+        evidence["held_out_accuracy_gain"] = accuracy_gain
+    accuracy_text = ""
+    if accuracy_gain is not None:
+        accuracy_text = (f"; held-out accuracy {baseline['real_held_out_accuracy']:.1%} vs "
+                         f"{baseline['zero_held_out_accuracy']:.1%}")
+    return [Finding(
+        "data.input_independent",
+        f"After {baseline['steps']} steps, the model trained on the real inputs does no better "
+        f"on held-out data ({baseline['held_out']}) than the same model trained on zeroed inputs: "
+        f"loss {real:.4g} vs {zero:.4g} (gain {held_gain:+.1%}){accuracy_text}, although on its "
+        f"training data it gained {train_gain:+.1%}. What it learns from the inputs does not "
+        f"carry over: the labels may not belong to the inputs (shuffled separately, misaligned "
+        f"rows) or the inputs may not reach the model.",
+        evidence=evidence, thresholds=_threshold_records(ctx, "input_dependence_min_gain"))]
