@@ -1,0 +1,544 @@
+"""Preflight checks of the loss, on a fresh copy of the model before any training.
+
+Each check asks one question a practitioner asks before training (37R 17-25,
+SHAO 2, RECIPE 2):
+
+* ``initial_loss``      is the loss at initialisation what an unsure model should get?
+* ``loss_input``        does the model hand probabilities to a loss that wants logits?
+* ``prediction_shape``  do prediction and target have the same shape, or do they broadcast?
+* ``reduction``         does the loss grow with the batch size (summed, not averaged)?
+* ``term_balance``      do the terms of a composite loss differ by orders of magnitude?
+
+Everything is measured on ``ctx.fresh_model()`` copies and the training data; the
+caller's model is never touched. Mechanical fixes for the what-if reruns are
+registered at the bottom of this file.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+from ...tensor import Tensor
+from ..context import copy_model, optimizer_factory
+from ..report import Finding
+from ..thresholds import define
+from ..whatif import mechanical_fix
+from . import check
+
+INITIAL_FACTOR = define(
+    "initial_loss_factor", 3.0, source="37R 17, SHAO 2, RECIPE 2",
+    why="a fresh model should be unsure: its loss should be near the loss of predicting the "
+        "label prior (ln C for C balanced classes, var(y) for MSE); more than this factor away "
+        "means the initial predictions are confidently wrong (or suspiciously right)")
+PROBABILITY_TOLERANCE = define(
+    "probability_row_sum_tolerance", 1e-3, source="37R 19, TWEET",
+    why="outputs whose rows all sum to 1 within this tolerance (or whose log-sum-exp is 0 "
+        "within it) are probabilities (log-probabilities), not logits: a softmax was applied "
+        "already")
+REDUCTION_RATIO = define(
+    "reduction_batch_ratio", 1.5, source="37R 18, SHAO 2",
+    why="the loss of a batch repeated twice must equal the loss of the batch (a mean); a ratio "
+        "near 2 means the loss is summed over samples, so its gradient (and the effective "
+        "learning rate) grows with the batch size")
+TERM_RATIO = define(
+    "loss_term_ratio", 100.0, source="37R 20, SHAO 2",
+    why="when one term of a composite loss is this many times larger than another (in value "
+        "or in the size of its gradient) the smaller term has practically no say in training")
+
+INITIAL_SAMPLE = 512      # samples for the initial loss: enough for a stable mean
+SHAPE_SAMPLE = 7          # a prime batch size, so it cannot coincide with a feature or class count
+
+
+# --------------------------------------------------------------------------
+# shared helpers
+# --------------------------------------------------------------------------
+def layer_label(path: str, module) -> str:
+    """``"2 (Softmax)"``: a module's label as the Monitor names layers."""
+    return f"{path or 'model'} ({type(module).__name__})"
+
+
+def last_leaf(model):
+    """``(path, module)`` of the model's last leaf module in registration order (or None)."""
+    leaves = [(path, module) for path, module in model.named_modules()
+              if not list(module.children())]
+    return leaves[-1] if leaves else (None, None)
+
+
+def last_weighted_leaf(model):
+    """``(path, module)`` of the last leaf module that has a ``weight`` parameter."""
+    found = (None, None)
+    for path, module in model.named_modules():
+        if not list(module.children()) and getattr(module, "weight", None) is not None:
+            found = (path, module)
+    return found
+
+
+def initial_sample(ctx) -> tuple:
+    """``(X, y, output)`` of a fresh model on a seeded training sample (computed once)."""
+    key = "loss.initial_sample"
+    if key not in ctx.cache:
+        X, y = ctx.sample(INITIAL_SAMPLE)
+        ctx.cache[key] = (X, y, ctx.forward(ctx.fresh_model(), X))
+    return ctx.cache[key]
+
+
+def _loss_or_none(ctx, output, y):
+    """The loss as a float, or None when the loss function rejects the input."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ctx.loss_value(output, y)
+    except Exception:  # noqa: BLE001 - a probe the loss rejects tells us nothing
+        return None
+
+
+def _is_class_index_target(output: np.ndarray, y: np.ndarray) -> bool:
+    """Integer class indices (N,) against scores (N, C): the cross-entropy layout."""
+    return (y.dtype.kind in "iu" and y.ndim == output.ndim - 1 and output.ndim >= 2
+            and output.shape[0] == y.shape[0])
+
+
+def constant_predictions(output: np.ndarray, y: np.ndarray) -> list:
+    """Candidate outputs that predict the label prior for every sample, whatever the loss expects.
+
+    Class indices: logits/log-probabilities ``log p`` and probabilities ``p`` (p = class
+    frequencies). Float targets: the target mean (per output column when shapes match) and
+    its logit (for binary losses on logits). The loss's minimum over these is the loss of
+    the best input-independent prediction.
+    """
+    if _is_class_index_target(output, y):
+        n_classes = output.shape[1]
+        counts = np.bincount(y.ravel().clip(0, n_classes - 1), minlength=n_classes)
+        prior = np.clip(counts / counts.sum(), 1e-12, 1.0)
+        shape = [1] * output.ndim
+        shape[1] = n_classes
+        return [np.broadcast_to(np.log(prior).reshape(shape), output.shape).astype(output.dtype),
+                np.broadcast_to(prior.reshape(shape), output.shape).astype(output.dtype)]
+    y_float = y.astype(np.float64)
+    if y.shape == output.shape and y.ndim >= 2:
+        mean = y_float.mean(axis=0, keepdims=True)
+    else:
+        mean = np.asarray(y_float.mean())
+    candidates = [np.broadcast_to(mean, output.shape).astype(output.dtype)]
+    if y_float.size and y_float.min() >= 0 and y_float.max() <= 1:
+        p = np.clip(mean, 1e-6, 1 - 1e-6)
+        candidates.append(np.broadcast_to(np.log(p / (1 - p)), output.shape).astype(output.dtype))
+    return candidates
+
+
+def expected_initial_loss(ctx, output: np.ndarray, y: np.ndarray):
+    """``(expected, formula)``: the loss of the best constant prediction of the label prior."""
+    values = [_loss_or_none(ctx, candidate, y) for candidate in constant_predictions(output, y)]
+    values = [v for v in values if v is not None and math.isfinite(v)]
+    if _is_class_index_target(output, y):
+        formula = "H(p) = -sum_c p_c ln p_c, the loss of predicting the class frequencies p " \
+                  "(= ln C for C balanced classes)"
+    else:
+        formula = "the loss of predicting the mean of y for every sample (= var(y) for MSE)"
+    return (min(values) if values else None), formula
+
+
+# --------------------------------------------------------------------------
+# loss.initial_unexpected
+# --------------------------------------------------------------------------
+@check(phase="preflight", codes=("loss.initial_unexpected",))
+def initial_loss(ctx) -> list:
+    """Compare a fresh model's loss with the loss of predicting the label prior."""
+    X, y, output = initial_sample(ctx)
+    measured = _loss_or_none(ctx, output, y)
+    expected, formula = expected_initial_loss(ctx, output, y)
+    if measured is None or expected is None or not math.isfinite(measured):
+        return []   # a loss that fails or is non-finite at init is reported by other checks
+    zero_output = _loss_or_none(ctx, np.zeros_like(output), y)
+    ctx.predictions["loss"] = {"expected": expected, "measured": measured,
+                               "why": formula.split(",")[0]}
+    factor = ctx.thresholds["initial_loss_factor"]
+    floor = 1e-8  # a target with no spread makes the expected loss 0: nothing to compare
+    if expected < floor:
+        return []
+    ratio = measured / expected
+    if 1.0 / factor <= ratio <= factor:
+        return []
+    evidence = {"measured_initial_loss": measured, "expected_initial_loss": expected,
+                "ratio": ratio, "loss_of_zero_output": zero_output, "samples": len(X)}
+    if _is_class_index_target(output, y):
+        evidence["n_classes"] = int(output.shape[1])
+        evidence["ln_C"] = math.log(output.shape[1])
+    path, last = last_weighted_leaf(ctx.fresh_model())
+    layer = layer_label(path, last) if last is not None else None
+    if ratio > factor:
+        output_std = float(np.std(output))
+        evidence["output_std"] = output_std
+        message = (f"The loss at initialisation is {measured:.4g}, {ratio:.1f}x the "
+                   f"{expected:.4g} expected from {formula}. The first predictions are "
+                   f"confidently wrong (output std {output_std:.3g}), so the first steps are "
+                   f"spent undoing the initialisation (the 'hockey stick').")
+        fix = ("Make the initial predictions unsure: scale the last layer's weights down "
+               f"(e.g. multiply {layer or 'the output layer'}'s weight by 0.1, or use Glorot/He "
+               "init) and set its bias to the prior (log class frequencies, or the target "
+               "mean for regression).")
+        if zero_output is not None and abs(zero_output - measured) < 0.25 * measured:
+            fix = ("An all-zero output already gives about this loss, so the output is not the "
+                   "problem; the prior is: set the last layer's bias to the log class frequencies "
+                   "(classification) or the target mean (regression), or standardise the targets.")
+    else:
+        message = (f"The loss at initialisation is {measured:.4g}, only 1/{1 / ratio:.1f} of the "
+                   f"{expected:.4g} expected from {formula}. An untrained model should not "
+                   f"beat the label prior: check the labels are not leaking into the inputs.")
+        fix = "Check that the inputs do not contain the labels (leakage) and the loss is right."
+    return [Finding("loss.initial_unexpected", message, layer=layer if ratio > factor else None,
+                    evidence=evidence, thresholds=[ctx.thresholds.describe("initial_loss_factor")],
+                    fix=fix)]
+
+
+# --------------------------------------------------------------------------
+# loss.wrong_input
+# --------------------------------------------------------------------------
+def output_kind(output: np.ndarray, tolerance: float) -> tuple:
+    """``(kind, stats)``: "probabilities", "log-probabilities" or "scores" along axis 1."""
+    scores = output.astype(np.float64)
+    row_sums = scores.sum(axis=1)
+    peak = scores.max(axis=1, keepdims=True)
+    logsumexp = (peak + np.log(np.exp(scores - peak).sum(axis=1, keepdims=True)))[:, 0]
+    stats = {"output_min": float(scores.min()), "output_max": float(scores.max()),
+             "row_sum_min": float(row_sums.min()), "row_sum_max": float(row_sums.max()),
+             "logsumexp_min": float(logsumexp.min()), "logsumexp_max": float(logsumexp.max())}
+    if (scores.min() >= -tolerance and scores.max() <= 1 + tolerance
+            and np.all(np.abs(row_sums - 1) <= tolerance)):
+        return "probabilities", stats
+    if scores.max() <= tolerance and np.all(np.abs(logsumexp) <= tolerance):
+        return "log-probabilities", stats
+    return "scores", stats
+
+
+def loss_normalises_input(ctx, output: np.ndarray, y: np.ndarray):
+    """True when the loss is unchanged by adding a constant to every score (it applies its own
+    (log-)softmax, like cross_entropy); False when it changes (nll_loss); None if unknown."""
+    base = _loss_or_none(ctx, output, y)
+    shifted = _loss_or_none(ctx, output + 3.0, y)
+    if base is None or shifted is None or not (math.isfinite(base) and math.isfinite(shifted)):
+        return None, base, shifted
+    return abs(shifted - base) <= 1e-6 * max(1.0, abs(base)), base, shifted
+
+
+@check(phase="preflight", codes=("loss.wrong_input",))
+def loss_input(ctx) -> list:
+    """Probabilities (or log-probabilities) fed to a loss that applies log-softmax itself."""
+    X, y, output = initial_sample(ctx)
+    if not _is_class_index_target(output, y) or output.shape[1] < 2 or len(output) < 2:
+        return []
+    tolerance = ctx.thresholds["probability_row_sum_tolerance"]
+    kind, stats = output_kind(output, tolerance)
+    if kind == "scores":
+        return []
+    normalises, base, shifted = loss_normalises_input(ctx, output, y)
+    stats.update(loss=base, loss_after_adding_3=shifted)
+    path, last = last_leaf(ctx.fresh_model())
+    layer = layer_label(path, last) if last is not None else None
+    if normalises:
+        message = (f"The model's outputs are already {kind} (every row "
+                   + ("sums to 1 and lies in [0, 1]" if kind == "probabilities" else
+                      "is <= 0 with log-sum-exp 0")
+                   + f"), but the loss applies log-softmax itself (adding 3 to every score "
+                     f"leaves it at {base:.4g}). Softmax is applied twice: the loss can only "
+                     f"move within a narrow range and the gradients shrink.")
+        fix = (f"Remove the final {type(last).__name__ if last is not None else 'softmax'} "
+               "layer and give cross_entropy the raw scores (logits); apply softmax only when "
+               "you need probabilities for reporting.")
+    elif normalises is False and kind == "probabilities":
+        message = ("The model's outputs are probabilities (rows sum to 1), but the loss reads "
+                   "them as log-probabilities (nll_loss expects log_softmax outputs): the loss "
+                   "is -p instead of -log p.")
+        fix = "Use LogSoftmax as the last layer with nll_loss, or drop it and use cross_entropy."
+    else:
+        return []
+    return [Finding("loss.wrong_input", message, layer=layer, evidence=dict(stats, kind=kind),
+                    thresholds=[ctx.thresholds.describe("probability_row_sum_tolerance")],
+                    fix=fix)]
+
+
+# --------------------------------------------------------------------------
+# loss.broadcast_shape
+# --------------------------------------------------------------------------
+def _loss_is_per_sample(ctx, output: np.ndarray, y: np.ndarray):
+    """True when the batch loss is the mean (or sum) of the per-sample losses."""
+    whole = _loss_or_none(ctx, output, y)
+    singles = [_loss_or_none(ctx, output[i:i + 1], y[i:i + 1]) for i in range(len(output))]
+    if whole is None or any(s is None for s in singles):
+        return None, whole, None
+    singles = np.asarray(singles)
+    scale = max(1e-12, abs(whole))
+    separable = (abs(whole - singles.mean()) <= 1e-4 * scale
+                 or abs(whole - singles.sum()) <= 1e-4 * scale)
+    return separable, whole, float(singles.mean())
+
+
+@check(phase="preflight", codes=("loss.broadcast_shape",))
+def prediction_shape(ctx) -> list:
+    """Prediction and target shapes that differ but broadcast (e.g. (N, 1) vs (N,))."""
+    X, y = ctx.sample(SHAPE_SAMPLE, seed=ctx.seed + 1)
+    output = ctx.forward(ctx.fresh_model(), X)
+    if _is_class_index_target(output, y) or output.shape == y.shape:
+        return []
+    try:
+        combined = np.broadcast_shapes(output.shape, y.shape)
+    except ValueError:
+        return []   # a loss on these shapes raises a clear error of its own
+    separable, whole, per_sample = _loss_is_per_sample(ctx, output, y)
+    if separable:
+        return []   # the loss lines the shapes up itself (e.g. squeezes): nothing goes wrong
+    grows = int(np.prod(combined)) > max(output.size, y.size)
+    n = len(X)
+    evidence = {"prediction_shape": list(output.shape), "target_shape": list(y.shape),
+                "broadcast_shape": list(combined), "batch": n, "loss": whole,
+                "mean_per_sample_loss": per_sample}
+    message = (f"The model predicts shape {tuple(output.shape)} but the targets have shape "
+               f"{tuple(y.shape)}; an elementwise loss broadcasts them to {tuple(combined)}")
+    if grows:
+        message += (", comparing every prediction with every target: the loss is "
+                    f"{whole:.4g} instead of the per-sample {per_sample:.4g}, and the model is "
+                    "pushed towards the mean of all targets.")
+    else:
+        message += "."
+    fix = ("Make them the same shape: y = y.reshape(-1, 1) for one output per sample (or "
+           "pred.squeeze(1) inside the loss).")
+    if output.ndim == y.ndim + 1 and output.shape[-1] == 1:
+        fix = f"Reshape the targets to {tuple(output.shape)}: y.reshape(-1, 1)."
+    return [Finding("loss.broadcast_shape", message,
+                    severity="error" if grows or separable is None else "warning",
+                    evidence=evidence, fix=fix)]
+
+
+# --------------------------------------------------------------------------
+# loss.reduction_scale
+# --------------------------------------------------------------------------
+def batch_scaling(ctx) -> tuple:
+    """``(ratio, loss_b, loss_2b, b)``: loss of a batch repeated twice over the loss of the batch.
+
+    Repeating a batch leaves every per-sample loss and their mean unchanged, so the
+    ratio is exactly 1 for a mean and 2 for a sum, independent of the model or noise.
+    """
+    key = "loss.batch_scaling"
+    if key not in ctx.cache:
+        X, y, output = initial_sample(ctx)
+        b = max(1, min(int(ctx.batch_size or 32), len(X)))
+        output_b, y_b = output[:b], y[:b]
+        loss_b = _loss_or_none(ctx, output_b, y_b)
+        loss_2b = _loss_or_none(ctx, np.concatenate([output_b, output_b]),
+                                np.concatenate([y_b, y_b]))
+        ratio = None
+        if loss_b is not None and loss_2b is not None and abs(loss_b) > 1e-12:
+            ratio = loss_2b / loss_b
+        ctx.cache[key] = (ratio, loss_b, loss_2b, b)
+    return ctx.cache[key]
+
+
+@check(phase="preflight", codes=("loss.reduction_scale",))
+def reduction(ctx) -> list:
+    """The loss grows with the batch size: summed over samples instead of averaged."""
+    ratio, loss_b, loss_2b, b = batch_scaling(ctx)
+    if ratio is None or not math.isfinite(ratio):
+        return []
+    limit = ctx.thresholds["reduction_batch_ratio"]
+    if ratio <= limit and ratio >= 1 / limit:
+        return []
+    message = (f"The loss of a batch of {b} is {loss_b:.4g}; the same batch repeated twice "
+               f"({2 * b} samples, identical per-sample losses) gives {loss_2b:.4g}, "
+               f"{ratio:.2f}x as much. ")
+    if ratio > 1:
+        message += ("The loss is summed over samples, so its gradient, and with SGD the size "
+                    f"of every step, is {b}x what the same learning rate gives with a mean.")
+    else:
+        message += "The loss shrinks as the batch grows: it is divided by more than the batch size."
+    return [Finding("loss.reduction_scale", message,
+                    evidence={"loss_batch": loss_b, "loss_batch_repeated": loss_2b,
+                              "ratio": ratio, "batch": b, "implied_exponent": math.log2(ratio)},
+                    thresholds=[ctx.thresholds.describe("reduction_batch_ratio")],
+                    fix="Average over the batch: reduction='mean' (the default), or divide a "
+                        "hand-written sum by the batch size.")]
+
+
+# --------------------------------------------------------------------------
+# loss.terms_unbalanced
+# --------------------------------------------------------------------------
+def term_scales(ctx, X: np.ndarray, y: np.ndarray) -> dict:
+    """Per term of a dict loss: its value and the norm of its gradient on the parameters.
+
+    Each term is backpropagated alone through a fresh model, so the gradient norms
+    say how hard each term pulls on the weights (what the optimizer actually sees).
+    """
+    model = ctx.fresh_model()
+    model.eval()  # deterministic (no dropout noise); the scale of each term is what matters
+    params = [p for p in model.parameters() if p.requires_grad]
+    scales = {}
+    with np.errstate(all="ignore"):
+        loss = ctx.loss_fn(model(Tensor(X)), Tensor(y))
+        if not isinstance(loss, dict):
+            return {}
+        names = list(loss)
+        for name in names:
+            # rebuild the graph per term: a backward frees nothing here, but it keeps terms apart
+            for p in params:
+                p.grad = None
+            term = ctx.loss_fn(model(Tensor(X)), Tensor(y))[name]
+            value = float(term.item())
+            grad_norm = float("nan")
+            if isinstance(term, Tensor) and term.requires_grad:
+                term.backward()
+                squares = [float((p.grad.data.astype(np.float64) ** 2).sum())
+                           for p in params if p.grad is not None]
+                grad_norm = math.sqrt(sum(squares)) if squares else 0.0
+            scales[name] = {"value": value, "grad_norm": grad_norm}
+    for p in params:
+        p.grad = None
+    return scales
+
+
+def _spread(values: dict) -> tuple:
+    """``(ratio, largest name, smallest name)`` over positive finite values."""
+    usable = {k: abs(v) for k, v in values.items() if math.isfinite(v) and abs(v) > 0}
+    if len(usable) < 2:
+        return None, None, None
+    largest = max(usable, key=usable.get)
+    smallest = min(usable, key=usable.get)
+    return usable[largest] / usable[smallest], largest, smallest
+
+
+@check(phase="preflight", codes=("loss.terms_unbalanced",))
+def term_balance(ctx) -> list:
+    """Terms of a composite loss (loss_fn returning a dict) that differ by orders of magnitude."""
+    X, y = ctx.sample(max(2, min(int(ctx.batch_size or 32), len(ctx.X_train))), seed=ctx.seed + 2)
+    scales = term_scales(ctx, X, y)
+    if len(scales) < 2:
+        return []
+    value_ratio, big_v, small_v = _spread({k: s["value"] for k, s in scales.items()})
+    grad_ratio, big_g, small_g = _spread({k: s["grad_norm"] for k, s in scales.items()})
+    limit = ctx.thresholds["loss_term_ratio"]
+    over_value = value_ratio is not None and value_ratio > limit
+    over_grad = grad_ratio is not None and grad_ratio > limit
+    if not (over_value or over_grad):
+        return []
+    big, small, ratio, what = ((big_g, small_g, grad_ratio, "gradient")
+                               if over_grad else (big_v, small_v, value_ratio, "value"))
+    evidence = {"terms": {k: s["value"] for k, s in scales.items()},
+                "term_grad_norms": {k: s["grad_norm"] for k, s in scales.items()},
+                "value_ratio": value_ratio, "grad_ratio": grad_ratio}
+    weight = scales[small]["value"] and abs(scales[big]["value"] / scales[small]["value"])
+    message = (f"The loss terms are out of balance at initialisation: '{big}' has a {what} "
+               f"{ratio:.3g}x that of '{small}' (values "
+               + ", ".join(f"{k}={s['value']:.3g}" for k, s in scales.items())
+               + f"; gradient norms "
+               + ", ".join(f"{k}={s['grad_norm']:.3g}" for k, s in scales.items())
+               + f"). Training follows '{big}' and practically ignores '{small}'.")
+    fix = (f"Weight the terms so they are comparable: e.g. multiply '{small}' by ~{weight:.3g} "
+           f"(or '{big}' by ~{1 / weight:.3g}) and tune the weight from there."
+           if weight else "Rescale the terms so each contributes comparably.")
+    return [Finding("loss.terms_unbalanced", message, evidence=evidence,
+                    thresholds=[ctx.thresholds.describe("loss_term_ratio")], fix=fix)]
+
+
+# --------------------------------------------------------------------------
+# mechanical fixes (what-if reruns): each returns a repaired COPY of the setup
+# --------------------------------------------------------------------------
+def _model_and_optimizer(setup, model):
+    """A new optimizer like ``setup.optimizer`` (same settings) over ``model``'s parameters.
+
+    Parameters are matched by position, so ``model`` must have the same parameters in the
+    same order as ``setup.model`` (true for every fix below).
+    """
+    return optimizer_factory(setup.optimizer, setup.model)(model)
+
+
+@mechanical_fix("loss.wrong_input", "remove the final Softmax/LogSoftmax layer")
+def remove_final_softmax(setup, finding):
+    from ...nn import LogSoftmax, Sequential, Softmax
+    model = copy_model(setup.model)
+    if not isinstance(model, Sequential) or not isinstance(model[len(model) - 1],
+                                                           (Softmax, LogSoftmax)):
+        raise ValueError("remove_final_softmax: the model is not a Sequential ending in "
+                         "Softmax/LogSoftmax; remove the softmax from its forward() by hand")
+    trimmed = Sequential(*[model[i] for i in range(len(model) - 1)])
+    return setup.replace(model=trimmed, optimizer=_model_and_optimizer(setup, trimmed))
+
+
+@mechanical_fix("loss.broadcast_shape", "reshape the targets to the prediction's shape")
+def reshape_targets(setup, finding):
+    from ..context import data_arrays
+    X, y, _ = data_arrays(setup.train_data, "reshape_targets")
+    shape = finding.evidence["prediction_shape"]
+    fixed = y.reshape((-1,) + tuple(shape[1:]))
+    val = setup.val_data
+    if val is not None:
+        X_val, y_val, _ = data_arrays(val, "reshape_targets")
+        val = (X_val, y_val.reshape((-1,) + tuple(shape[1:])))
+    model = copy_model(setup.model)
+    return setup.replace(model=model, optimizer=_model_and_optimizer(setup, model),
+                         train_data=(X, fixed), val_data=val)
+
+
+@mechanical_fix("loss.reduction_scale", "average the loss over the batch instead of summing")
+def mean_reduction(setup, finding):
+    exponent = finding.evidence.get("implied_exponent", 1.0)
+    summed_loss = setup.loss_fn
+
+    def averaged_loss(output, target):
+        # divide by N**exponent: exponent 1 turns a sum over samples into their mean
+        scale = float(len(output)) ** exponent
+        loss = summed_loss(output, target)
+        if isinstance(loss, dict):
+            return {name: term / scale for name, term in loss.items()}
+        return loss / scale
+
+    model = copy_model(setup.model)
+    return setup.replace(model=model, optimizer=_model_and_optimizer(setup, model),
+                         loss_fn=averaged_loss)
+
+
+@mechanical_fix("loss.terms_unbalanced", "reweight the loss terms to a common scale at init")
+def reweight_terms(setup, finding):
+    values = {k: abs(v) for k, v in finding.evidence["terms"].items()
+              if v is not None and math.isfinite(v) and v != 0}
+    if len(values) < 2:
+        raise ValueError("reweight_terms: fewer than two non-zero terms to balance")
+    common = math.exp(np.mean(np.log(list(values.values()))))  # geometric mean: keeps the scale
+    weights = {k: common / v for k, v in values.items()}
+    unweighted = setup.loss_fn
+
+    def reweighted_loss(output, target):
+        terms = unweighted(output, target)
+        return {name: term * weights.get(name, 1.0) for name, term in terms.items()}
+
+    model = copy_model(setup.model)
+    return setup.replace(model=model, optimizer=_model_and_optimizer(setup, model),
+                         loss_fn=reweighted_loss)
+
+
+@mechanical_fix("loss.initial_unexpected",
+                "scale the output layer's weights down 10x and set its bias to the prior")
+def calm_output_layer(setup, finding):
+    from ..context import data_arrays
+    model = copy_model(setup.model)
+    path, layer = last_weighted_leaf(model)
+    if layer is None:
+        raise ValueError("calm_output_layer: the model has no layer with a weight")
+    layer.weight.data = layer.weight.data * 0.1
+    bias = getattr(layer, "bias", None)
+    if bias is not None:
+        _, y, _ = data_arrays(setup.train_data, "calm_output_layer")
+        width = bias.data.shape[0]
+        if y.dtype.kind in "iu" and y.ndim == 1 and width > 1:
+            counts = np.bincount(y, minlength=width)[:width]
+            prior = np.log(np.clip(counts / max(1, counts.sum()), 1e-6, 1.0))
+            bias.data = (prior - prior.mean()).astype(bias.data.dtype)
+        else:
+            mean = y.reshape(len(y), -1).astype(np.float64).mean(axis=0)
+            bias.data = np.broadcast_to(mean if mean.size == width else mean.mean(),
+                                        bias.data.shape).astype(bias.data.dtype).copy()
+    return setup.replace(model=model, optimizer=_model_and_optimizer(setup, model))
+
+
+__all__ = ["initial_loss", "loss_input", "prediction_shape", "reduction", "term_balance",
+           "expected_initial_loss", "output_kind", "batch_scaling", "term_scales",
+           "layer_label", "last_leaf", "last_weighted_leaf"]
