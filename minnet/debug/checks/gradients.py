@@ -181,9 +181,28 @@ def nonfinite_gradients(ctx) -> list:
 
 
 # -- grad.exploding / grad.vanishing -------------------------------------------------------------
+def weighted_layer_grad_rms(monitor) -> list:
+    """``[(layer, median RMS of dL/d(output))]`` for layers that own a weight, input -> output.
+
+    The gradient arriving at each layer's output: in a net that explodes it grows
+    from the last layer towards the first. (Weight gradients x^T delta hide this when the
+    activations grow forward at the same rate, so they are not used here.)
+    """
+    weighted = [monitor.layer_of_param.get(name) for name in monitor.param_names
+                if name.endswith("weight")]
+    rows = []
+    for layer in monitor.layers:
+        if layer in weighted:
+            rms = _finite_median(monitor.activation(layer, "grad_rms"))
+            if np.isfinite(rms) and rms > 0:
+                rows.append((layer, rms))
+    return rows
+
+
 @check(phase="run", codes=("grad.exploding",), needs=("monitor",))
 def exploding_gradients(ctx) -> list:
-    """Global gradient norm above a limit, or growing >10x from the last weight to the first."""
+    """Global gradient norm above a limit, or dL/d(output) growing >10x from the last layer
+    to the first."""
     monitor = ctx.monitor
     if monitor is None:
         return []
@@ -192,8 +211,8 @@ def exploding_gradients(ctx) -> list:
     totals = (monitor.scalar("grad_norm_total") if "grad_norm_total" in monitor.scalar_names
               else np.array([]))
     median_total = _finite_median(totals)
-    rows = weight_grad_rms(monitor)
-    growth = rows[0][2] / rows[-1][2] if len(rows) >= 2 and rows[-1][2] > 0 else float("nan")
+    rows = weighted_layer_grad_rms(monitor)
+    growth = rows[0][1] / rows[-1][1] if len(rows) >= 2 else float("nan")
     too_large = np.isfinite(median_total) and median_total > limit
     growing = np.isfinite(growth) and growth > growth_limit
     if not (too_large or growing):
@@ -201,8 +220,8 @@ def exploding_gradients(ctx) -> list:
     evidence = {"median_global_grad_norm": median_total,
                 "max_global_grad_norm": float(np.nanmax(totals)) if np.isfinite(totals).any()
                 else float("nan"),
-                "first_to_last_grad_rms_ratio": growth,
-                "grad_rms_per_weight": {name: rms for name, _, rms, _ in rows}}
+                "first_to_last_output_grad_rms_ratio": growth,
+                "output_grad_rms_per_layer": {layer: rms for layer, rms in rows}}
     thresholds = [ctx.thresholds.describe("grad_norm_limit"),
                   ctx.thresholds.describe("grad_growth_across_layers")]
     parts = []
@@ -210,18 +229,17 @@ def exploding_gradients(ctx) -> list:
         parts.append(f"the global gradient norm has median {median_total:.3g} over the run "
                      f"(limit {limit:g})")
     if growing:
-        parts.append(f"the gradient RMS of the first weight ({rows[0][0]}, {rows[0][2]:.3g}) is "
-                     f"{growth:.3g}x the last weight's ({rows[-1][0]}, {rows[-1][2]:.3g}): it "
-                     f"grows as it flows back towards the input (limit {growth_limit:g}x)")
+        parts.append(f"the gradient at the output of the first layer {rows[0][0]} (RMS "
+                     f"{rows[0][1]:.3g}) is {growth:.3g}x the one at the last layer "
+                     f"{rows[-1][0]} ({rows[-1][1]:.3g}): it grows as it flows back towards "
+                     f"the input (limit {growth_limit:g}x)")
     message = "Exploding gradients: " + "; ".join(parts) + "."
     fix = ("Initialise each layer for its activation (nn.init.kaiming_normal_ before ReLU, "
            "xavier_normal_ before tanh) so gradients keep their scale through the layers; "
            "clip gradients (nn.utils.clip_grad_norm_(model.parameters(), 1.0)) as a guard"
            + ("" if not too_large else "; if the loss is summed, average it instead") + ".")
-    severity = "error"
-    return [Finding("grad.exploding", message, severity=severity,
-                    layer=rows[0][1] if growing else None, evidence=evidence,
-                    thresholds=thresholds, fix=fix)]
+    return [Finding("grad.exploding", message, layer=rows[0][0] if growing else None,
+                    evidence=evidence, thresholds=thresholds, fix=fix)]
 
 
 @check(phase="run", codes=("grad.vanishing",), needs=("monitor",))

@@ -77,7 +77,8 @@ def lr_factor(ratio: float, target: float) -> float:
 
 @check(phase="run", codes=("update.ratio",), needs=("monitor",))
 def update_ratio(ctx) -> list:
-    """Per-weight median update/weight ratio outside [1e-4, 1e-2]: one finding per weight."""
+    """Median update/weight ratio outside [1e-4, 1e-2]: one finding per direction, naming the
+    layer furthest off and listing every weight's ratio."""
     monitor = ctx.monitor
     if monitor is None or monitor.n_steps == 0:
         return []
@@ -89,27 +90,34 @@ def update_ratio(ctx) -> list:
     all_ratios = {name: ratio for name, _, ratio in rows}
     lr = _finite_median(monitor.scalar("lr")) if "lr" in monitor.scalar_names else float("nan")
     findings = []
-    for name, layer, ratio in rows:
-        if low <= ratio <= high:
+    for too_low, off in ((True, [r for r in rows if r[2] < low]),
+                         (False, [r for r in rows if r[2] > high])):
+        if not off:
             continue
-        too_low = ratio < low
-        factor = lr_factor(ratio, target)
+        # the median over all weights sets the lr factor: one lr serves every layer
+        overall = float(np.median([ratio for _, _, ratio in rows]))
+        name, layer, ratio = (min if too_low else max)(off, key=lambda r: r[2])
+        factor = lr_factor(overall if (overall < low if too_low else overall > high) else ratio,
+                           target)
         suggested = lr * factor if np.isfinite(lr) else float("nan")
-        direction = "raise" if too_low else "lower"
         how_far = target / ratio if too_low else ratio / target
-        message = (f"Weight {name}: updates are {ratio:.2g} of the weight's norm per step "
-                   f"(median over the run), {how_far:.3g}x {'below' if too_low else 'above'} "
-                   f"the ~{target:g} a good learning rate gives (band [{low:g}, {high:g}]). "
-                   f"The learning rate looks too {'low' if too_low else 'high'}.")
+        names = ", ".join(f"{n} {r:.2g}" for n, _, r in off)
+        message = (f"Update/weight ratio {'below' if too_low else 'above'} the band "
+                   f"[{low:g}, {high:g}] for {len(off)} of {len(rows)} weights ({names}; median "
+                   f"over the run). Worst: {name}, {how_far:.3g}x "
+                   f"{'below' if too_low else 'above'} the ~{target:g} a good learning rate "
+                   f"gives. The learning rate looks too {'low' if too_low else 'high'}.")
         lr_text = f" from {lr:.3g} to ~{suggested:.3g}" if np.isfinite(lr) else ""
-        fix = (f"{direction.capitalize()} the learning rate about {max(factor, 1 / factor):g}x"
-               f"{lr_text} (or run minnet.optim.lr_find to pick one), then check that the "
-               f"ratio lands near {target:g}.")
+        fix = (f"{'Raise' if too_low else 'Lower'} the learning rate about "
+               f"{max(factor, 1 / factor):g}x{lr_text} (or run minnet.optim.lr_find to pick "
+               f"one), then check that the ratio lands near {target:g}.")
         findings.append(Finding(
             "update.ratio", message, layer=layer,
-            evidence={"parameter": name, "median_update_ratio": ratio, "lr": lr,
+            evidence={"parameter": name, "median_update_ratio": ratio,
+                      "median_over_weights": overall, "lr": lr,
                       "suggested_lr_factor": factor, "suggested_lr": suggested,
                       "direction": "too_low" if too_low else "too_high",
+                      "weights_off": [n for n, _, _ in off],
                       "update_ratio_per_weight": all_ratios},
             thresholds=[ctx.thresholds.describe("update_ratio_low"),
                         ctx.thresholds.describe("update_ratio_high"),
@@ -196,7 +204,9 @@ def regularisation_too_strong(ctx) -> list:
     """Weight decay dominating the data loss, or the loss far above the unregularised copy's."""
     if ctx.run is None or ctx.optimizer is None or ctx.model is None or ctx.loss_fn is None:
         return []
-    penalty, decay = weight_decay_penalty(ctx.optimizer)
+    # the penalty at the initial weights: a strong decay has shrunk the trained ones to ~0
+    initial_penalty, decay = weight_decay_penalty(ctx.make_optimizer(ctx.fresh_model()))
+    penalty = max(initial_penalty, weight_decay_penalty(ctx.optimizer)[0])
     dropouts = _dropouts(ctx.model)
     heavy_dropout = [(n, m.p) for n, m in dropouts if m.p >= 0.3]
     if decay == 0 and not heavy_dropout:
