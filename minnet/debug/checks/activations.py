@@ -1,0 +1,263 @@
+"""Checks of the activations during the short run: dead ReLUs, saturation, scale with depth.
+
+They read only the Monitor (``ctx.monitor``), so ``Monitor.findings()`` runs them on anyone's
+own training loop too. Each statistic is judged twice: at the first recorded step (the
+initialisation) and over the later part of the run (the median of the last quarter of the
+recorded steps, so one odd batch does not decide).
+
+* ``activation.dead_relu``  per ReLU layer, the fraction of units that are 0 for every
+                            sample of the batch (Monitor stat ``dead_fraction``);
+* ``activation.saturated``  per hidden tanh/sigmoid layer, the fraction of outputs in the flat
+                            tails (|out| > 0.99; sigmoid outside [0.01, 0.99]);
+* ``activation.scale``      the std of each hidden weight layer's output (the signal entering
+                            each nonlinearity, or a normalisation's output right after it),
+                            layer after layer: several layers in a row outside [0.5, 2],
+                            all on the same side, is a signal shrinking or growing with depth.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..report import Finding
+from ..thresholds import define
+from ..whatif import mechanical_fix
+from . import check
+
+DEAD = define(
+    "dead_relu_fraction", 0.5, source="SHAO 3, HOLDEN 8",
+    why="more than this share of a ReLU layer's units output 0 for every sample of a batch: "
+        "they pass no gradient and stop learning")
+DEAD_EXTREME = define(
+    "dead_relu_fraction_extreme", 0.9, source="SHAO 3",
+    why="this share of a layer dead leaves almost no capacity: an error, not a warning")
+SATURATED = define(
+    "saturated_fraction", 0.5, source="HOLDEN 7, 8",
+    why="more than this share of tanh/sigmoid outputs in the flat tails (|tanh| > 0.99, sigmoid "
+        "outside [0.01, 0.99]), where the local gradient is below ~0.02")
+SATURATED_EXTREME = define(
+    "saturated_fraction_extreme", 0.9, source="HOLDEN 8",
+    why="nearly every output saturated: almost no gradient passes the layer (error)")
+STD_LOW = define(
+    "activation_std_low", 0.5, source="37R 33, 35",
+    why="a hidden layer's output std below this: the signal shrinks on its way through")
+STD_HIGH = define(
+    "activation_std_high", 2.0, source="37R 33, 35",
+    why="a hidden layer's output std above this: the signal grows on its way through")
+STD_RUN = define(
+    "activation_scale_layers", 3, source="37R 33, 35",
+    why="this many weight layers in a row outside the std band on the same side: a trend with "
+        "depth, not one odd layer")
+STD_EXTREME = define(
+    "activation_scale_extreme", 100.0, source="37R 35",
+    why="std this many times outside the band at the end of the run: the signal has all but "
+        "vanished / exploded (error)")
+
+RELU_TYPES = ("ReLU", "ReLU6")
+SATURATING_TYPES = ("Tanh", "Sigmoid")
+NORM_TYPES = ("BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm")
+WEIGHT_TYPES = ("Linear", "Conv2d", "Conv1d", "Bilinear")
+
+
+def init_and_late(values) -> tuple:
+    """(first finite value, median of the last quarter of the finite values)."""
+    values = np.asarray(values, dtype=np.float64)
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return math.nan, math.nan
+    tail = finite[-max(1, finite.size // 4):]
+    return float(finite[0]), float(np.median(tail))
+
+
+def _monitor(ctx):
+    monitor = ctx.monitor
+    if monitor is None or not getattr(monitor, "layers", None):
+        return None
+    return monitor
+
+
+def _severity(value: float, extreme: float):
+    return "error" if value >= extreme else None
+
+
+@check(phase="run", codes=("activation.dead_relu",), needs=("monitor",))
+def dead_relu(ctx) -> list:
+    """ReLU layers with more than half their units dead (at init or late in the run)."""
+    monitor = _monitor(ctx)
+    if monitor is None:
+        return []
+    limit = ctx.thresholds["dead_relu_fraction"]
+    extreme = ctx.thresholds["dead_relu_fraction_extreme"]
+    findings = []
+    for layer in monitor.layers:
+        if monitor.layer_types.get(layer) not in RELU_TYPES:
+            continue
+        at_init, late = init_and_late(monitor.activation(layer, "dead_fraction"))
+        worst = max(v for v in (at_init, late, -1.0) if math.isfinite(v))
+        if not worst > limit:
+            continue
+        when = ("from the start" if at_init > limit and late > limit else
+                "at initialisation" if at_init > limit else "by the end of the run")
+        activity = monitor.unit_activity(layer)
+        units = int(np.asarray(activity).size) if activity is not None else None
+        findings.append(Finding(
+            "activation.dead_relu",
+            f"{worst:.0%} of the units of {layer} output 0 for every sample of a batch "
+            f"({when}): they pass no gradient, so they never recover and the layer works "
+            f"with {1 - worst:.0%} of its width.",
+            severity=_severity(worst, extreme), layer=layer,
+            evidence={"dead_fraction": worst, "dead_fraction_at_init": at_init,
+                      "dead_fraction_late": late, "units": units},
+            thresholds=[ctx.thresholds.describe("dead_relu_fraction"),
+                        ctx.thresholds.describe("dead_relu_fraction_extreme")],
+            fix=("lower the learning rate (units die when a large update pushes their bias far "
+                 "negative), use He init with zero biases, or nn.LeakyReLU(0.01)"
+                 if late > limit and not at_init > limit else
+                 "the units are dead before training: zero (or small positive) biases and He "
+                 "init (nn.init.kaiming_normal_) for the layer before; or nn.LeakyReLU(0.01)")))
+    return findings
+
+
+@check(phase="run", codes=("activation.saturated",), needs=("monitor",))
+def saturated(ctx) -> list:
+    """Hidden tanh/sigmoid layers with most outputs in the flat tails."""
+    monitor = _monitor(ctx)
+    if monitor is None:
+        return []
+    limit = ctx.thresholds["saturated_fraction"]
+    extreme = ctx.thresholds["saturated_fraction_extreme"]
+    findings = []
+    # the output layer may saturate legitimately (a confident, correct classifier)
+    for layer in monitor.layers[:-1]:
+        if monitor.layer_types.get(layer) not in SATURATING_TYPES:
+            continue
+        at_init, late = init_and_late(monitor.activation(layer, "saturated_fraction"))
+        worst = max(v for v in (at_init, late, -1.0) if math.isfinite(v))
+        if not worst > limit:
+            continue
+        kind = monitor.layer_types[layer]
+        tails = "|out| > 0.99" if kind == "Tanh" else "out < 0.01 or > 0.99"
+        findings.append(Finding(
+            "activation.saturated",
+            f"{worst:.0%} of the outputs of {layer} are saturated ({tails}) "
+            f"({'at initialisation' if at_init >= late else 'late in the run'}): there the "
+            f"{kind} is flat, its gradient is below ~0.02, and the layers before it barely learn.",
+            severity=_severity(worst, extreme), layer=layer,
+            evidence={"saturated_fraction": worst, "saturated_fraction_at_init": at_init,
+                      "saturated_fraction_late": late},
+            thresholds=[ctx.thresholds.describe("saturated_fraction"),
+                        ctx.thresholds.describe("saturated_fraction_extreme")],
+            fix="standardise the inputs and re-initialise the layer before it with Glorot "
+                "(nn.init.xavier_normal_) so pre-activations stay near unit scale; or use ReLU."))
+    return findings
+
+
+def block_scales(monitor, record: str = "init") -> list:
+    """``[(layer, std)]`` for each hidden weight layer (its output, or the normalisation's output
+    right after it), input to output; the last weight layer (the model's output) is left out."""
+    layers = monitor.layers
+    owners = set()
+    model = getattr(monitor, "model", None)
+    if model is not None:
+        dims = {name: p.data.ndim for name, p in model.named_parameters()}
+        owners = {monitor.layer_of_param[name] for name in monitor.param_names
+                  if dims.get(name, 0) >= 2 and name in monitor.layer_of_param}
+    weight_layers = [i for i, layer in enumerate(layers)
+                     if layer in owners or monitor.layer_types.get(layer) in WEIGHT_TYPES]
+    rows = []
+    for i in weight_layers[:-1]:
+        block = layers[i]
+        if i + 1 < len(layers) and monitor.layer_types.get(layers[i + 1]) in NORM_TYPES:
+            block = layers[i + 1]
+        at_init, late = init_and_late(monitor.activation(block, "std"))
+        rows.append((layers[i], at_init if record == "init" else late))
+    return rows
+
+
+def longest_run(scales: list, low: float, high: float) -> tuple:
+    """(start, length, side) of the longest run of consecutive stds on one side of [low, high]."""
+    best = (0, 0, None)
+    start, side = 0, None
+    for i, (_, std) in enumerate(scales + [(None, 1.0 if low <= 1.0 <= high else low)]):
+        here = "low" if std < low else "high" if std > high else None
+        if here != side:
+            if side is not None and i - start > best[1]:
+                best = (start, i - start, side)
+            start, side = i, here
+    return best
+
+
+@check(phase="run", codes=("activation.scale",), needs=("monitor",))
+def activation_scale(ctx) -> list:
+    """Several hidden layers in a row with output std outside [0.5, 2], shrinking or growing."""
+    monitor = _monitor(ctx)
+    if monitor is None:
+        return []
+    low, high = ctx.thresholds["activation_std_low"], ctx.thresholds["activation_std_high"]
+    needed = int(ctx.thresholds["activation_scale_layers"])
+    extreme = ctx.thresholds["activation_scale_extreme"]
+    for moment in ("init", "late"):
+        scales = [(layer, std) for layer, std in block_scales(monitor, moment)
+                  if math.isfinite(std)]
+        start, length, side = longest_run(scales, low, high)
+        if side is None or length < needed:
+            continue
+        run = scales[start:start + length]
+        stds = [std for _, std in run]
+        trend = stds[-1] < stds[0] if side == "low" else stds[-1] > stds[0]
+        if not trend:
+            continue
+        end = stds[-1]
+        off = low / max(end, 1e-300) if side == "low" else end / high
+        verb = "shrinks" if side == "low" else "grows"
+        return [Finding(
+            "activation.scale",
+            f"the activation std {verb} with depth "
+            f"({'at initialisation' if moment == 'init' else 'late in the run'}): "
+            + ", ".join(f"{layer} {std:.3g}" for layer, std in run)
+            + f" — {length} layers in a row {'below' if side == 'low' else 'above'} "
+              f"[{low:g}, {high:g}].",
+            severity="error" if off >= extreme else None, layer=run[0][0],
+            evidence={"stds": {layer: std for layer, std in scales},
+                      "run_layers": [layer for layer, _ in run], "run_length": length,
+                      "first_std": stds[0], "last_std": end, "when": moment},
+            thresholds=[ctx.thresholds.describe(name) for name in
+                        ("activation_std_low", "activation_std_high", "activation_scale_layers",
+                         "activation_scale_extreme")],
+            fix="initialise each layer for the activation after it (He / kaiming_normal_ for "
+                "ReLU, Glorot / xavier_normal_ for tanh), or add BatchNorm between layers.")]
+    return []
+
+
+# -- mechanical fixes ---------------------------------------------------------------------------
+@mechanical_fix("activation.dead_relu", "replace every ReLU with LeakyReLU(0.01)")
+def fix_dead_relu(setup, finding):
+    from ...nn.activation import LeakyReLU
+    from ..context import copy_model
+    from .model import _with_model
+    twin = copy_model(setup.model)
+    replaced = 0
+    for _, module in list(twin.named_modules()):
+        for name, child in list(module._modules.items()):
+            if child is not None and type(child).__name__ == "ReLU":
+                module._modules[name] = LeakyReLU(0.01)
+                replaced += 1
+    if not replaced:
+        raise ValueError("fix activation.dead_relu: no nn.ReLU module to replace (a functional "
+                         "relu in forward() must be changed by hand)")
+    return _with_model(setup, twin)
+
+
+@mechanical_fix("activation.scale", "re-initialise weights with He (ReLU) / Glorot (tanh, "
+                                    "sigmoid, linear output), biases zero")
+def fix_activation_scale(setup, finding):
+    from .model import _with_model, reinitialised_copy
+    return _with_model(setup, reinitialised_copy(setup.model, setup.seed))
+
+
+@mechanical_fix("activation.saturated", "re-initialise weights with Glorot (tanh, sigmoid) / He "
+                                        "(ReLU), biases zero")
+def fix_saturated(setup, finding):
+    from .model import _with_model, reinitialised_copy
+    return _with_model(setup, reinitialised_copy(setup.model, setup.seed))

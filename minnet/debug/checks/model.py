@@ -1,0 +1,674 @@
+"""Checks of the model before training: initialisation, output layer, capacity, eval mode.
+
+What each one reads (all on ``ctx.fresh_model()`` copies, never the user's model):
+
+* ``init.symmetric``          every weight of a hidden layer equal (zero/constant init);
+* ``init.bad_scale``          each weight layer's std against the He / Glorot / LeCun value for
+                              its fan-in/fan-out and the activation that follows it;
+* ``init.output_bias``        the initial mean output against the target mean (regression) or
+                              the mean predicted class distribution against the class
+                              frequencies (classification): KL(prior || mean prediction);
+* ``output.wrong_activation`` the final layer's range against the targets;
+* ``model.cannot_overfit``    a fresh copy trained on one tiny batch;
+* ``model.train_mode_at_eval`` the user's ``evaluate`` watched through forward hooks.
+
+It also fills ``ctx.predictions["layers"]`` (predicted vs measured at initialisation,
+see minnet/debug/predict.py).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..context import CLASSIFICATION, copy_model, optimizer_factory
+from ..predict import (ELEMENTWISE_ACTIVATIONS, NORMALISATIONS, loss_kind, predict_layers,
+                       trace_layers)
+from ..report import Finding
+from ..thresholds import define
+from ..whatif import mechanical_fix
+from . import check
+
+INIT_SCALE_RATIO = define(
+    "init_scale_ratio", 3.0, source="37R 28, HOLDEN 9",
+    why="a weight std more than this factor above or below the nearest He/Glorot/LeCun value "
+        "for the layer makes activations and gradients grow or shrink by that factor per layer")
+INIT_SCALE_EXTREME = define(
+    "init_scale_ratio_extreme", 10.0, source="37R 28",
+    why="weights this many times too large blow up activations in one layer (error, not warning)")
+SYMMETRY_TOLERANCE = define(
+    "symmetric_weight_spread", 1e-6, source="HOLDEN 9",
+    why="(max - min) of a layer's weights at most this fraction of their largest magnitude: "
+        "all weights equal, so every unit computes the same thing and gets the same gradient")
+OUTPUT_BIAS_OFFSET = define(
+    "output_bias_offset_std", 1.0, source="RECIPE 2",
+    why="initial mean prediction more than this many target stds from the target mean: the "
+        "bias alone is over half the initial MSE and the first iterations only learn it")
+OUTPUT_BIAS_KL = define(
+    "output_bias_kl_nats", 0.25, source="RECIPE 2",
+    why="KL(class frequencies || mean initial prediction) above this many nats: a bias at the log "
+        "class frequencies would start the loss that much lower (the 'hockey stick')")
+UNREACHABLE_FRACTION = define(
+    "output_unreachable_fraction", 0.05, source="HOLDEN 7",
+    why="share of regression targets outside the final activation's range: the model can never "
+        "predict them, so the loss has a floor")
+OUTPUT_LOSS_FLOOR = define(
+    "output_loss_floor_nats", 0.1, source="HOLDEN 7",
+    why="lowest cross-entropy a bounded final activation allows for a one-hot target; above this "
+        "the model can never be confident (max probability below ~90%)")
+OVERFIT_BATCH = define(
+    "overfit_batch_size", 16, source="RECIPE 2, 37R 24",
+    why="samples in the one tiny batch a working model must be able to memorise (2-20)")
+OVERFIT_STEPS = define(
+    "overfit_steps", 300, source="RECIPE 2, SHAO 1",
+    why="optimizer steps allowed per attempt to memorise the tiny batch")
+OVERFIT_LOSS_FRACTION = define(
+    "overfit_loss_fraction", 0.05, source="37R 24, RECIPE 2",
+    why="memorised (non-class losses): loss at most this fraction of the loss of predicting the "
+        "batch's mean target")
+EVAL_OUTPUT_TOLERANCE = define(
+    "eval_output_tolerance", 1e-6, source="37R 32, TWEET",
+    why="largest relative difference allowed between two evaluations of the same input")
+
+# he: sqrt(2 / fan_in); glorot: sqrt(2 / (fan_in + fan_out)); lecun: sqrt(1 / fan_in)
+SCHEMES_FOR = {"ReLU": ("he",), "LeakyReLU": ("he",), "ELU": ("he",), "ReLU6": ("he",),
+               "GELU": ("he",), "SiLU": ("he",), "Softplus": ("he",),
+               "Tanh": ("glorot", "lecun"), "Sigmoid": ("glorot", "lecun"),
+               "Hardtanh": ("glorot", "lecun"), "SELU": ("lecun",), None: ("lecun", "glorot")}
+RANGES = {"ReLU": (0.0, math.inf), "ReLU6": (0.0, 6.0), "Sigmoid": (0.0, 1.0),
+          "Tanh": (-1.0, 1.0), "Hardtanh": (-1.0, 1.0), "Softplus": (0.0, math.inf)}
+
+
+def scheme_std(scheme: str, fan_in: int, fan_out: int) -> float:
+    if scheme == "he":
+        return math.sqrt(2.0 / fan_in)
+    if scheme == "glorot":
+        return math.sqrt(2.0 / (fan_in + fan_out))
+    return math.sqrt(1.0 / fan_in)
+
+
+def _fans(weight: np.ndarray) -> tuple:
+    receptive = int(np.prod(weight.shape[2:])) if weight.ndim > 2 else 1
+    return weight.shape[1] * receptive, weight.shape[0] * receptive
+
+
+# -- shared preflight evidence ------------------------------------------------------------------
+def init_trace(ctx):
+    """One traced forward/backward pass of a fresh copy on a training batch (cached)."""
+    if "init_trace" not in ctx.cache:
+        X, y = ctx.sample(max(2, min(int(ctx.batch_size or 32), len(ctx.X_train))))
+        model = ctx.fresh_model()
+        try:
+            ctx.cache["init_trace"] = trace_layers(model, X, y, ctx.loss_fn, train_mode=True)
+        except Exception:  # noqa: BLE001 - a model that fails on the batch: other checks say why
+            ctx.cache["init_trace"] = trace_layers(model, X, train_mode=True)
+        ctx.cache["init_batch"] = (X, y)
+    return ctx.cache["init_trace"]
+
+
+@check(phase="preflight", codes=("init.bad_scale",))
+def predicted_vs_measured(ctx) -> list:
+    """Fill ``ctx.predictions["layers"]``: per layer, the activation std and gradient RMS the
+    initialisation should give next to what a fresh copy measures (no findings)."""
+    trace = init_trace(ctx)
+    _, y = ctx.cache["init_batch"]
+    ctx.predictions["layers"] = predict_layers(trace, ctx.loss_fn, y)
+    return []
+
+
+# -- init.symmetric -----------------------------------------------------------------------------
+def symmetric_layers(trace, tolerance: float) -> list:
+    """``[(layer trace, spread)]`` for hidden weight layers whose weights are all equal."""
+    found = []
+    weight_layers = trace.weight_layers()
+    for index in weight_layers[:-1]:   # the output layer may start at zero (units differ by target)
+        weight = trace.layers[index].weight.astype(np.float64)
+        largest = float(np.abs(weight).max()) if weight.size else 0.0
+        spread = float(weight.max() - weight.min()) if weight.size else 0.0
+        if weight.size > 1 and spread <= tolerance * max(largest, 1e-30):
+            found.append((trace.layers[index], spread))
+    return found
+
+
+@check(phase="preflight", codes=("init.symmetric",))
+def symmetric_init(ctx) -> list:
+    """Hidden layers whose weights are all equal: their units stay identical forever."""
+    tolerance = ctx.thresholds["symmetric_weight_spread"]
+    findings = []
+    for layer, spread in symmetric_layers(init_trace(ctx), tolerance):
+        weight = layer.weight
+        value = float(weight.reshape(-1)[0])
+        units = weight.shape[0]
+        findings.append(Finding(
+            "init.symmetric",
+            f"every weight of {layer.label} is {value:g}: its {units} units compute the same "
+            f"value and receive the same gradient, so they stay identical (one unit's worth of "
+            f"capacity).",
+            layer=layer.label,
+            evidence={"weight_value": value, "weight_spread": spread, "units": int(units),
+                      "weight_shape": list(weight.shape)},
+            thresholds=[ctx.thresholds.describe("symmetric_weight_spread")],
+            fix=f"initialise {layer.label} randomly, e.g. nn.init.kaiming_uniform_(layer.weight, "
+                f"nonlinearity='relu') or xavier_uniform_ for tanh; biases may stay zero."))
+    return findings
+
+
+# -- init.bad_scale -----------------------------------------------------------------------------
+def scale_verdicts(trace) -> list:
+    """Per weight layer: dict(layer, std, following, references {scheme: std}, nearest, ratio)."""
+    rows = []
+    weight_layers = trace.weight_layers()
+    for position, index in enumerate(weight_layers):
+        layer = trace.layers[index]
+        weight = layer.weight.astype(np.float64)
+        following = trace.following_activation(index)
+        if following in NORMALISATIONS or weight.size < 2:
+            continue   # a normalisation right after makes the weight scale irrelevant forward
+        fan_in, fan_out = _fans(weight)
+        schemes = SCHEMES_FOR.get(following, SCHEMES_FOR[None])
+        references = {s: scheme_std(s, fan_in, fan_out) for s in schemes}
+        std = float(weight.std())
+        nearest = min(references, key=lambda s: abs(math.log(max(std, 1e-300) / references[s])))
+        rows.append({"layer": layer, "std": std, "following": following, "fan_in": fan_in,
+                     "fan_out": fan_out, "references": references, "nearest": nearest,
+                     "ratio": std / references[nearest],
+                     "is_output": position == len(weight_layers) - 1})
+    return rows
+
+
+_INIT_CALL = {"he": "nn.init.kaiming_normal_(layer.weight, nonlinearity='relu')",
+              "glorot": "nn.init.xavier_normal_(layer.weight)",
+              "lecun": "nn.init.lecun_normal_(layer.weight)"}
+
+
+@check(phase="preflight", codes=("init.bad_scale",))
+def bad_init_scale(ctx) -> list:
+    """Weight std more than ~3x away from the He/Glorot/LeCun value for the following activation."""
+    limit = ctx.thresholds["init_scale_ratio"]
+    extreme = ctx.thresholds["init_scale_ratio_extreme"]
+    symmetric = {layer.label for layer, _ in symmetric_layers(
+        init_trace(ctx), ctx.thresholds["symmetric_weight_spread"])}
+    findings = []
+    for row in scale_verdicts(init_trace(ctx)):
+        layer, ratio = row["layer"], row["ratio"]
+        if layer.label in symmetric or row["std"] == 0:
+            continue   # init.symmetric says it better
+        too_large, too_small = ratio > limit, ratio < 1 / limit
+        if row["is_output"] and too_small:
+            continue   # a small last layer is recommended (RECIPE 2: unsure first predictions)
+        if not (too_large or too_small):
+            continue
+        scheme = SCHEMES_FOR.get(row["following"], SCHEMES_FOR[None])[0]
+        reference = row["references"][scheme]
+        activation = row["following"] or "no activation (linear)"
+        severity = "error" if too_large and ratio >= extreme else None
+        findings.append(Finding(
+            "init.bad_scale",
+            f"{layer.label} has weight std {row['std']:.3g}; {scheme.capitalize()} init for "
+            f"fan_in {row['fan_in']}, fan_out {row['fan_out']} followed by {activation} gives "
+            f"{reference:.3g} ({ratio:.2g}x the nearest standard value): activations "
+            f"{'grow' if too_large else 'shrink'} by about that factor in this layer.",
+            severity=severity, layer=layer.label,
+            evidence={"weight_std": row["std"], "ratio_to_nearest": ratio,
+                      "nearest_scheme": row["nearest"],
+                      "reference_stds": dict(row["references"]), "fan_in": row["fan_in"],
+                      "fan_out": row["fan_out"], "following_activation": activation},
+            thresholds=[ctx.thresholds.describe("init_scale_ratio"),
+                        ctx.thresholds.describe("init_scale_ratio_extreme")],
+            fix=f"re-initialise {layer.label}: {_INIT_CALL[scheme]} (std {reference:.3g})."))
+    return findings
+
+
+# -- init.output_bias ---------------------------------------------------------------------------
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _last_bias_text(trace) -> tuple:
+    """(label, bias array or None) of the last weight layer when it produces the output."""
+    weights = trace.weight_layers()
+    if not weights or not trace.final_is_last_layer or weights[-1] != len(trace.layers) - 1:
+        return None, None
+    layer = trace.layers[weights[-1]]
+    return layer.label, layer.bias
+
+
+@check(phase="preflight", codes=("init.output_bias",))
+def output_bias(ctx) -> list:
+    """The initial predictions' mean against the targets' mean / class frequencies."""
+    trace = init_trace(ctx)
+    if trace.output is None or not np.all(np.isfinite(trace.output)):
+        return []
+    model = ctx.fresh_model()
+    n = min(len(ctx.X_train), 512)
+    X, y = ctx.sample(n, seed=ctx.seed + 1)
+    out = ctx.forward(model, X).astype(np.float64)
+    if not np.all(np.isfinite(out)):
+        return []
+    kind = loss_kind(ctx.loss_fn)
+    label, bias = _last_bias_text(trace)
+    if kind in ("cross_entropy", "nll") and out.ndim == 2 and y.ndim == 1 and \
+            y.dtype.kind in "iu":
+        classes = out.shape[1]
+        labels = ctx.y_train.astype(np.int64)
+        if labels.min() < 0 or labels.max() >= classes:
+            return []
+        prior = np.bincount(labels, minlength=classes) / len(labels)
+        predicted = (np.exp(out) if kind == "nll" else _softmax(out)).mean(axis=0)
+        return _classification_bias(ctx, prior, predicted, label, bias, kind)
+    if kind in ("bce_logits", "bce"):
+        targets = ctx.y_train.astype(np.float64).reshape(len(ctx.y_train), -1)
+        prior_one = targets.mean(axis=0)
+        probs = 1 / (1 + np.exp(-out)) if kind == "bce_logits" else out
+        predicted_one = probs.reshape(len(probs), -1).mean(axis=0)
+        if prior_one.shape != predicted_one.shape:
+            return []
+        worst = []
+        for p, q in zip(prior_one, predicted_one):
+            prior, predicted = np.array([1 - p, p]), np.array([1 - q, q])
+            worst.append((_kl(prior, predicted), prior, predicted))
+        _, prior, predicted = max(worst, key=lambda item: item[0])
+        return _classification_bias(ctx, prior, predicted, label, bias, kind)
+    if ctx.task != CLASSIFICATION and kind in ("mse", "l1", None):
+        return _regression_bias(ctx, out, label, bias)
+    return []
+
+
+def _kl(prior: np.ndarray, predicted: np.ndarray) -> float:
+    mask = prior > 0
+    return float(np.sum(prior[mask] * np.log(prior[mask] / np.maximum(predicted[mask], 1e-300))))
+
+
+def _classification_bias(ctx, prior, predicted, label, bias, kind) -> list:
+    limit = ctx.thresholds["output_bias_kl_nats"]
+    kl = _kl(prior, predicted)
+    if kl <= limit:
+        return []
+    with np.errstate(divide="ignore"):
+        log_prior = np.log(np.maximum(prior, 1e-12))
+    if kind in ("bce_logits", "bce"):
+        suggestion = np.array([log_prior[1] - log_prior[0]])
+        text = f"log(p / (1 - p)) = {suggestion[0]:.3g} with p = {prior[1]:.3g}"
+    else:
+        suggestion = log_prior - log_prior.mean()
+        text = "the log class frequencies " + np.array2string(suggestion, precision=2)
+    where = f"{label}.bias" if label else "the last layer's bias"
+    return [Finding(
+        "init.output_bias",
+        f"the classes occur with frequencies {np.array2string(prior, precision=3)} but the "
+        f"untrained model predicts {np.array2string(predicted, precision=3)} on average: "
+        f"KL = {kl:.3f} nats of the initial loss is only the bias, which the first iterations "
+        f"spend learning.",
+        evidence={"kl_nats": kl, "class_frequencies": prior.tolist(),
+                  "mean_initial_prediction": predicted.tolist(),
+                  "last_bias": None if bias is None else bias.reshape(-1).tolist(),
+                  "suggested_bias": suggestion.tolist()},
+        thresholds=[ctx.thresholds.describe("output_bias_kl_nats")],
+        fix=f"set {where} to {text} before training.")]
+
+
+def _regression_bias(ctx, out, label, bias) -> list:
+    targets = ctx.y_train.astype(np.float64)
+    if targets.size == 0 or out.shape[0] == 0:
+        return []
+    targets = targets.reshape(len(targets), -1)
+    out = out.reshape(len(out), -1)
+    if targets.shape[1] != out.shape[1]:
+        return []
+    target_mean, target_std = targets.mean(axis=0), targets.std(axis=0)
+    offset = np.abs(out.mean(axis=0) - target_mean) / np.where(target_std > 0, target_std, np.inf)
+    worst = int(np.argmax(offset))
+    limit = ctx.thresholds["output_bias_offset_std"]
+    if not offset[worst] > limit:
+        return []
+    share = offset[worst] ** 2 / (1 + offset[worst] ** 2)
+    where = f"{label}.bias" if label else "the last layer's bias"
+    return [Finding(
+        "init.output_bias",
+        f"the targets' mean is {target_mean[worst]:.4g} (std {target_std[worst]:.3g}) but the "
+        f"untrained model predicts {out.mean(axis=0)[worst]:.4g} on average: "
+        f"{offset[worst]:.2f} target stds off, about {share:.0%} of the initial MSE.",
+        evidence={"offset_in_target_std": float(offset[worst]),
+                  "target_mean": target_mean.tolist(), "target_std": target_std.tolist(),
+                  "mean_initial_prediction": out.mean(axis=0).tolist(),
+                  "last_bias": None if bias is None else bias.reshape(-1).tolist()},
+        thresholds=[ctx.thresholds.describe("output_bias_offset_std")],
+        fix=f"set {where} to the target mean {np.array2string(target_mean, precision=4)} "
+            f"before training (or standardise the targets).")]
+
+
+# -- output.wrong_activation --------------------------------------------------------------------
+def final_activation(trace):
+    """The final layer's trace when it is a bounded activation and produces the output."""
+    if not trace.layers or not trace.final_is_last_layer:
+        return None
+    last = trace.layers[-1]
+    return last if last.kind in RANGES else None
+
+
+@check(phase="preflight", codes=("output.wrong_activation",))
+def wrong_output_activation(ctx) -> list:
+    """A final activation whose range cannot reach the targets."""
+    trace = init_trace(ctx)
+    last = final_activation(trace)
+    if last is None:
+        return []
+    low, high = RANGES[last.kind]
+    kind = loss_kind(ctx.loss_fn)
+    fix = (f"remove the final {last.kind} ({last.label}): a linear output can reach any target"
+           + ("; cross_entropy wants unbounded logits." if kind == "cross_entropy" else "."))
+    if kind == "cross_entropy" and trace.output is not None and trace.output.ndim == 2:
+        classes = trace.output.shape[1]
+        if not math.isfinite(high) or classes < 2:
+            return []
+        floor = -math.log(math.exp(high) / (math.exp(high) + (classes - 1) * math.exp(low)))
+        limit = ctx.thresholds["output_loss_floor_nats"]
+        if floor <= limit:
+            return []
+        return [Finding(
+            "output.wrong_activation",
+            f"the logits come out of {last.label}, so they lie in [{low:g}, {high:g}]: with "
+            f"{classes} classes the model can never give a class more than "
+            f"{math.exp(-floor):.0%} probability, and the loss can never go below {floor:.3f}.",
+            layer=last.label,
+            evidence={"output_range": [low, high], "classes": classes, "loss_floor": floor},
+            thresholds=[ctx.thresholds.describe("output_loss_floor_nats")], fix=fix)]
+    if kind not in ("mse", "l1", None) or ctx.task == CLASSIFICATION:
+        return []
+    targets = ctx.y_train.astype(np.float64).reshape(-1)
+    if targets.size == 0:
+        return []
+    outside = float(np.mean((targets < low) | (targets > high)))
+    limit = ctx.thresholds["output_unreachable_fraction"]
+    if outside <= limit:
+        return []
+    clipped = np.clip(targets, low, high)
+    variance = float(targets.var())
+    floor = float(np.mean((targets - clipped) ** 2)) / variance if variance > 0 else math.nan
+    return [Finding(
+        "output.wrong_activation",
+        f"the model's output comes out of {last.label}, whose range is [{low:g}, {high:g}], but "
+        f"{outside:.0%} of the targets lie outside it (targets span [{targets.min():.3g}, "
+        f"{targets.max():.3g}]): those can never be predicted; even a perfect model keeps an "
+        f"MSE of {floor:.2f} x Var(y).",
+        layer=last.label,
+        evidence={"fraction_unreachable": outside, "output_range": [low, high],
+                  "target_min": float(targets.min()), "target_max": float(targets.max()),
+                  "mse_floor_over_variance": floor},
+        thresholds=[ctx.thresholds.describe("output_unreachable_fraction")], fix=fix)]
+
+
+# -- model.cannot_overfit -----------------------------------------------------------------------
+def tiny_batch(ctx, size: int) -> tuple:
+    """``size`` training samples; for classification, as many classes as possible (seeded)."""
+    rng = np.random.default_rng(ctx.seed)
+    n = len(ctx.X_train)
+    size = max(2, min(size, n))
+    if ctx.task == CLASSIFICATION and ctx.y_train.ndim == 1:
+        order = rng.permutation(n)
+        labels = ctx.y_train[order]
+        _, first = np.unique(labels, return_index=True)   # one of each class first
+        chosen = list(order[np.sort(first)][:size])
+        rest = [i for i in order if i not in set(chosen)]
+        chosen += rest[:size - len(chosen)]
+        index = np.array(chosen)
+    else:
+        index = rng.choice(n, size=size, replace=False)
+    return ctx.X_train[index], ctx.y_train[index]
+
+
+def memorised(ctx, model, X, y, baseline: float) -> tuple:
+    """(memorised?, loss, accuracy or None) of ``model`` on the tiny batch."""
+    out = ctx.forward(model, X)
+    loss = ctx.loss_value(out, y)
+    if not math.isfinite(loss):
+        return False, loss, None
+    if out.ndim == 2 and out.shape[1] > 1 and y.ndim == 1 and y.dtype.kind in "iu":
+        accuracy = float(np.mean(out.argmax(axis=1) == y))
+        return accuracy == 1.0, loss, accuracy
+    return loss <= ctx.thresholds["overfit_loss_fraction"] * baseline, loss, None
+
+
+def _baseline_loss(ctx, model, X, y) -> float:
+    """Loss of predicting the batch's mean target (the bar a memorising model must beat)."""
+    out = ctx.forward(model, X)
+    try:
+        if y.dtype.kind == "f" and out.shape == y.shape:
+            return ctx.loss_value(np.broadcast_to(y.mean(axis=0), y.shape).copy(), y)
+    except Exception:  # noqa: BLE001
+        pass
+    return ctx.loss_value(out, y)
+
+
+def overfit_attempt(ctx, X, y, steps: int, optimizer_factory_fn=None, use_user_step=True) -> dict:
+    """Train a fresh copy on (X, y) full-batch for ``steps``; stops early once memorised."""
+    model = ctx.fresh_model()
+    baseline = _baseline_loss(ctx, model, X, y)
+    optimizer = (optimizer_factory_fn or ctx.make_optimizer)(model)
+    chunk = 25
+    done = 0
+    result = (False, math.nan, None)
+    while done < steps:
+        run = ctx.train(model, chunk, X=X, y=y, batch_size=len(X), shuffle=False,
+                        optimizer=optimizer,
+                        train_step="default" if use_user_step else None)
+        done += chunk
+        result = memorised(ctx, model, X, y, baseline)
+        if result[0] or run.error is not None or run.stopped_at is not None:
+            break
+    return {"memorised": result[0], "loss": result[1], "accuracy": result[2], "steps": done,
+            "baseline_loss": baseline}
+
+
+@check(phase="preflight", codes=("model.cannot_overfit",))
+def cannot_overfit(ctx) -> list:
+    """Train fresh copies on one tiny batch: a working model and loss memorise it.
+
+    Attempts, in order, each stopping as soon as the batch is memorised: (1) the user's
+    optimizer and training step; (2) the standard step with the user's optimizer;
+    (3) the standard step with Adam at lr 1e-2 and 1e-3. Only when every attempt fails is the
+    model (or loss, or labels) unable to learn: an error. When only the user's training step
+    fails, the step is at fault (warning). When only the user's optimizer settings fail, the
+    learning-rate checks say why (no finding here).
+    """
+    from ...optim import Adam
+    size = int(ctx.thresholds["overfit_batch_size"])
+    steps = int(ctx.thresholds["overfit_steps"])
+    X, y = tiny_batch(ctx, size)
+    attempts = {"user": overfit_attempt(ctx, X, y, steps)}
+    ctx.cache["overfit"] = attempts
+    if attempts["user"]["memorised"]:
+        return []
+    if ctx.train_step is not None:
+        attempts["standard step"] = overfit_attempt(ctx, X, y, steps, use_user_step=False)
+    for lr in (1e-2, 1e-3):
+        key = f"Adam lr={lr:g}"
+        attempts[key] = overfit_attempt(ctx, X, y, steps,
+                                        lambda model, lr=lr: Adam(model.parameters(), lr=lr),
+                                        use_user_step=False)
+        if attempts[key]["memorised"]:
+            break
+    summary = {key: {"loss": a["loss"], "accuracy": a["accuracy"], "steps": a["steps"]}
+               for key, a in attempts.items()}
+    thresholds = [ctx.thresholds.describe(name) for name in
+                  ("overfit_batch_size", "overfit_steps", "overfit_loss_fraction")]
+    if any(a["memorised"] for a in attempts.values()):
+        if attempts.get("standard step", {}).get("memorised"):
+            return [Finding(
+                "model.cannot_overfit",
+                f"with your train_step the model cannot memorise {len(X)} samples in {steps} "
+                f"steps, but the standard zero_grad/forward/backward/step loop can: the bug is "
+                f"in your training step.",
+                severity="warning", evidence={"batch_size": len(X), "attempts": summary},
+                thresholds=thresholds,
+                fix="compare your train_step with optimizer.zero_grad(); loss = loss_fn("
+                    "model(X), y); loss.backward(); optimizer.step().")]
+        return []   # only the optimizer settings fail: the learning-rate checks explain it
+    user = attempts["user"]
+    reached = (f"accuracy {user['accuracy']:.0%}" if user["accuracy"] is not None
+               else f"loss {user['loss']:.4g} (mean-target baseline {user['baseline_loss']:.4g})")
+    return [Finding(
+        "model.cannot_overfit",
+        f"a fresh copy trained on one batch of {len(X)} samples cannot memorise it: best "
+        f"{reached} after {steps} steps with your optimizer, and Adam does no better. A "
+        f"working model and loss drive a tiny batch to ~zero loss.",
+        evidence={"batch_size": len(X), "attempts": summary,
+                  "parameters": int(sum(p.data.size for p in ctx.fresh_model().parameters()))},
+        thresholds=thresholds)]
+
+
+# -- model.train_mode_at_eval -------------------------------------------------------------------
+STOCHASTIC_IN_TRAINING = ("Dropout", "Dropout2d", "AlphaDropout", "BatchNorm1d", "BatchNorm2d")
+
+
+@check(phase="preflight", codes=("model.train_mode_at_eval",))
+def train_mode_at_eval(ctx) -> list:
+    """Run the user's ``evaluate`` on a copy left in training mode (as it is after training)
+    and watch ``module.training`` of Dropout/BatchNorm during its forward passes."""
+    if ctx.evaluate is None:
+        return []
+    model = ctx.fresh_model()
+    watched = [(path, m) for path, m in model.named_modules()
+               if type(m).__name__ in STOCHASTIC_IN_TRAINING]
+    if not watched:
+        return []
+    seen_training = {}
+    handles = []
+    for path, module in watched:
+        def on_output(module, args, output, path=path):
+            label = f"{path} ({type(module).__name__})"
+            seen_training[label] = seen_training.get(label, False) or bool(module.training)
+        handles.append(module.register_forward_hook(on_output))
+    X, y = ctx.sample(min(64, len(ctx.X_train)), seed=ctx.seed + 2)
+    model.train()
+    try:
+        with np.errstate(all="ignore"):
+            first = np.asarray(_as_array(ctx.evaluate(model, X, y)), dtype=np.float64)
+            model.train()   # as if training went on between two evaluations
+            second = np.asarray(_as_array(ctx.evaluate(model, X, y)), dtype=np.float64)
+    finally:
+        for handle in handles:
+            handle.remove()
+    in_training = sorted(label for label, training in seen_training.items() if training)
+    if not in_training:
+        return []
+    reference = ctx.forward(model, X, train_mode=False).astype(np.float64)
+    scale = max(float(np.abs(reference).max()), 1e-12) if reference.size else 1.0
+    between_calls = float(np.abs(first - second).max()) / scale if first.shape == second.shape \
+        else math.nan
+    versus_eval = float(np.abs(first - reference).max()) / scale \
+        if first.shape == reference.shape else math.nan
+    return [Finding(
+        "model.train_mode_at_eval",
+        f"your evaluate() runs {', '.join(in_training)} in training mode: the same "
+        f"{len(X)} inputs gave outputs differing by up to {between_calls:.3g} (relative) between "
+        f"two calls and by {versus_eval:.3g} from the eval-mode output. Dropout still drops "
+        f"units and BatchNorm uses (and updates) batch statistics.",
+        layer=in_training[0],
+        evidence={"layers_in_training_mode": in_training,
+                  "relative_difference_between_calls": between_calls,
+                  "relative_difference_from_eval_mode": versus_eval},
+        thresholds=[ctx.thresholds.describe("eval_output_tolerance")],
+        fix="call model.eval() at the start of evaluate() (and model.train() before training "
+            "resumes).")]
+
+
+def _as_array(value):
+    data = getattr(value, "data", value)
+    return data
+
+
+# -- mechanical fixes ---------------------------------------------------------------------------
+def reinitialised_copy(model, seed: int = 0):
+    """A copy of ``model`` with every Linear/Conv weight re-initialised for the activation that
+    follows it (He before ReLU-like, Glorot before tanh/sigmoid and at a linear output) and
+    biases zeroed."""
+    from ...nn import init
+    twin = copy_model(model)
+    rng = np.random.default_rng(seed)
+    order = [m for _, m in twin.named_modules() if not any(True for _ in m.children())]
+    for i, module in enumerate(order):
+        weight = module._parameters.get("weight")
+        if weight is None or weight.data.ndim < 2:
+            continue
+        following = None
+        for later in order[i + 1:]:
+            later_weight = later._parameters.get("weight")
+            if later_weight is not None and later_weight.data.ndim >= 2:
+                break
+            if type(later).__name__ in ELEMENTWISE_ACTIVATIONS:
+                following = type(later).__name__
+                break
+        if SCHEMES_FOR.get(following, ("glorot",))[0] == "he":
+            init.kaiming_normal_(weight, nonlinearity="relu", generator=rng)
+        else:
+            init.xavier_normal_(weight, generator=rng)
+        bias = module._parameters.get("bias")
+        if bias is not None:
+            init.zeros_(bias)
+    return twin
+
+
+def _with_model(setup, model):
+    optimizer = optimizer_factory(setup.optimizer, setup.model)(model) \
+        if setup.optimizer is not None else None
+    return setup.replace(model=model, optimizer=optimizer)
+
+
+@mechanical_fix("init.bad_scale", "re-initialise weights with He (ReLU) / Glorot (tanh, sigmoid, "
+                                  "linear output), biases zero")
+def fix_init_scale(setup, finding):
+    return _with_model(setup, reinitialised_copy(setup.model, setup.seed))
+
+
+@mechanical_fix("init.symmetric", "re-initialise weights randomly with He (ReLU) / Glorot "
+                                  "(tanh, sigmoid, linear output)")
+def fix_symmetric(setup, finding):
+    return _with_model(setup, reinitialised_copy(setup.model, setup.seed))
+
+
+@mechanical_fix("init.output_bias", "set the last layer's bias to the target mean / log class "
+                                    "frequencies")
+def fix_output_bias(setup, finding):
+    suggestion = finding.evidence.get("suggested_bias")
+    if suggestion is None:
+        suggestion = finding.evidence.get("target_mean")
+    twin = copy_model(setup.model)
+    last = [m for _, m in twin.named_modules()
+            if m._parameters.get("weight") is not None and m._parameters["weight"].data.ndim >= 2]
+    if not last or last[-1]._parameters.get("bias") is None:
+        raise ValueError("fix init.output_bias: the last weight layer has no bias to set")
+    bias = last[-1]._parameters["bias"]
+    bias.data[...] = np.asarray(suggestion, dtype=bias.data.dtype).reshape(bias.data.shape)
+    return _with_model(setup, twin)
+
+
+@mechanical_fix("output.wrong_activation", "remove the final activation (linear output)")
+def fix_output_activation(setup, finding):
+    from ...nn.flatten import Identity
+    twin = copy_model(setup.model)
+    path = (finding.layer or "").split(" (")[0]
+    parent_path, _, name = path.rpartition(".")
+    parent = dict(twin.named_modules()).get(parent_path) if parent_path else twin
+    if parent is None or name not in parent._modules:
+        raise ValueError(f"fix output.wrong_activation: cannot find the module {path!r} to "
+                         f"replace (a functional activation in forward() must be removed by hand)")
+    parent._modules[name] = Identity()
+    return _with_model(setup, twin)
+
+
+@mechanical_fix("model.train_mode_at_eval", "call model.eval() inside evaluate()")
+def fix_eval_mode(setup, finding):
+    user_evaluate = setup.evaluate
+
+    def evaluate_in_eval_mode(model, X, y):
+        was_training = model.training
+        model.eval()
+        try:
+            return user_evaluate(model, X, y)
+        finally:
+            model.train(was_training)
+
+    return setup.replace(evaluate=evaluate_in_eval_mode)
