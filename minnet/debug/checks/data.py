@@ -402,9 +402,12 @@ def target_scale(ctx) -> list:
     mean, std = feature_stats(y.reshape(len(y), -1))
     std_max, std_min, ratio = (ctx.thresholds["target_std_max"], ctx.thresholds["target_std_min"],
                                ctx.thresholds["target_mean_over_std"])
+    initial = _initial_output_mean(ctx, len(mean))
     with np.errstate(all="ignore"):
         too_wide, too_narrow = std > std_max, std < std_min
         off_mean = (np.abs(mean) > ratio * std) & (np.abs(mean) > 1.0)
+        if initial is not None:  # an output bias already set at the target mean handles the offset
+            off_mean &= np.abs(mean - initial) > ratio * std
     bad = np.nonzero(too_wide | too_narrow | off_mean)[0]
     if bad.size == 0:
         return []
@@ -423,12 +426,28 @@ def target_scale(ctx) -> list:
         f"A freshly initialised net outputs values near 0 with std ~1, so the first steps "
         f"are spent (and the loss is dominated by) moving the output scale and offset.",
         evidence={"target_mean": mean.tolist(), "target_std": std.tolist(),
+                  "initial_output_mean": None if initial is None else initial.tolist(),
                   "mean_over_std": (np.abs(mean) / np.maximum(std, 1e-300)).tolist(),
                   "offending_outputs": bad.tolist()},
         thresholds=_threshold_records(ctx, "target_std_max", "target_std_min", "target_mean_over_std"),
         fix=(f"Standardise the targets with training statistics: y_mean, y_std = "
              f"{mean[j]:.4g}, {std[j]:.4g}; train on (y - y_mean) / y_std and predict with "
              f"output * y_std + y_mean."))]
+
+
+def _initial_output_mean(ctx, outputs: int):
+    """Mean of the untrained model's outputs on a few training samples, per output; or None."""
+    if ctx._initial_model is None:
+        return None
+    try:
+        X_few, _ = ctx.sample(64)
+        output = ctx.forward(ctx.fresh_model(), X_few)
+    except Exception:  # noqa: BLE001 - a model that cannot run is another check's finding
+        return None
+    output = output.reshape(len(output), -1)
+    if output.shape[1] != outputs or not np.all(np.isfinite(output)):
+        return None
+    return output.astype(np.float64).mean(axis=0)
 
 
 @mechanical_fix("data.target_scale", "standardise the targets with training-set statistics")
@@ -920,10 +939,10 @@ def zero_input_baseline(ctx) -> dict:
 def input_independent(ctx) -> list:
     """Does the model do better on held-out data with its real inputs than with zeroed inputs?"""
     if ctx.X_train is None or len(ctx.X_train) < 8:
-        return []
+        return []  # too few samples to hold any out
     with np.errstate(all="ignore"):
         baseline = zero_input_baseline(ctx)
-    if "failed" in baseline or not all(
+    if baseline["n_held_out"] < 4 or "failed" in baseline or not all(
             np.isfinite(baseline.get(k, np.nan)) for k in ("real_held_out_loss", "zero_held_out_loss")):
         return []
     real, zero = baseline["real_held_out_loss"], baseline["zero_held_out_loss"]
