@@ -106,6 +106,14 @@ def _first_nonfinite_step(monitor):
     return None
 
 
+def monitor_layer_name(module_path):
+    """``"model.3 (Softplus)"`` (op records) -> ``"3 (Softplus)"`` (how the Monitor names layers)."""
+    from ...nn.module import ROOT_NAME
+    if module_path and module_path.startswith(ROOT_NAME + "."):
+        return module_path[len(ROOT_NAME) + 1:]
+    return module_path
+
+
 def replay_under_anomaly(ctx, failing_step: int):
     """Replay training on a fresh copy up to ``failing_step`` with anomaly mode on for that step.
 
@@ -163,7 +171,7 @@ def nonfinite_gradients(ctx) -> list:
                          if anomaly.source else None})
         evidence.update({f"op_{k}": v for k, v in anomaly.stats.items()
                          if isinstance(v, (int, float, np.number))})
-        layer = anomaly.module or layer
+        layer = monitor_layer_name(anomaly.module) or layer
         where = f" in {anomaly.module}" if anomaly.module else ""
         line = f" (created at {anomaly.source})" if anomaly.source else ""
         message = (f"At step {step} a gradient became NaN/Inf ({', '.join(params) or 'global norm'}). "

@@ -1,0 +1,360 @@
+"""The gradient, update and regularisation checks and their scenarios.
+
+* every scenario of this family: diagnose(broken) reports its code, diagnose(fixed) reports
+  neither that code nor any error;
+* each check on hand-made evidence (a stand-in Monitor with chosen numbers): the exact
+  statistic lands in the evidence, and overriding the threshold flips the verdict;
+* healthy baselines (digits MLP, moons MLP, tanh regression, small CNN) get no error from
+  these checks.
+"""
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+from minnet import nn, optim, scenarios
+from minnet.data import Standardizer, load_digits, make_moons, make_regression_1d
+from minnet.debug.checks import gradients as grad_checks
+from minnet.debug.checks import updates as update_checks
+from minnet.debug.context import DiagnosisContext, TrainingRun
+from minnet.debug.diagnose import diagnose_setup
+from minnet.debug.setup import Setup
+from minnet.debug.thresholds import Thresholds
+
+FAMILY = ("grad.", "update.", "optim.", "reg.")
+SCENARIOS = {
+    "exp_overflow": "grad.nonfinite",
+    "exploding_gradients": "grad.exploding",
+    "vanishing_gradients": "grad.vanishing",
+    "frozen_layer": "grad.missing",
+    "no_zero_grad": "grad.accumulating",
+    "wrong_backward": "grad.incorrect",
+    "clipping_hides_lr": "optim.clipping_always",
+    "too_much_weight_decay": "reg.too_strong",
+}
+
+
+def _quiet_diagnose(setup, **options):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return diagnose_setup(setup, **options)
+
+
+@pytest.fixture(scope="module")
+def reports():
+    """diagnose(broken) and diagnose(fixed) of every scenario, computed once."""
+    return {(name, variant): _quiet_diagnose(getattr(scenarios.get(name), variant)())
+            for name in SCENARIOS for variant in ("broken", "fixed")}
+
+
+# -- scenarios ------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_broken_scenario_reports_its_code(reports, name):
+    report = reports[(name, "broken")]
+    assert report.has(SCENARIOS[name]), (name, report.codes)
+    assert SCENARIOS[name] in scenarios.get(name).codes
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_fixed_scenario_has_neither_the_code_nor_any_error(reports, name):
+    report = reports[(name, "fixed")]
+    assert not report.has(SCENARIOS[name]), (name, [str(f) for f in report.get(SCENARIOS[name])])
+    assert not report.errors, (name, [str(f) for f in report.errors])
+
+
+def test_nonfinite_gradient_names_the_op_and_layer_from_the_anomaly_replay(reports):
+    (finding,) = reports[("exp_overflow", "broken")].get("grad.nonfinite")
+    assert finding.evidence["op"] == "exp"
+    assert "NaiveSoftplus" in finding.layer
+    assert finding.evidence["first_step"] == 0
+    assert finding.evidence["op_max_input"] > 88  # log(float32 max): the overflow it explains
+    assert finding.severity == "error"
+
+
+def test_exploding_reports_growth_towards_the_input(reports):
+    (finding,) = reports[("exploding_gradients", "broken")].get("grad.exploding")
+    # weights 2x He over 8 layers: the gradient doubles per layer on its way back
+    assert finding.evidence["first_to_last_output_grad_rms_ratio"] > 10
+    assert finding.layer == "0 (Linear)"
+
+
+def test_vanishing_ratio_in_the_sigmoid_net_is_tiny(reports):
+    (finding,) = reports[("vanishing_gradients", "broken")].get("grad.vanishing")
+    assert finding.evidence["first_to_last_grad_rms_ratio"] < 1e-6
+    assert "Sigmoid" in finding.message
+
+
+def test_wrong_backward_names_the_custom_layer(reports):
+    (finding,) = reports[("wrong_backward", "broken")].get("grad.incorrect")
+    assert "Swish" in finding.layer
+    assert finding.evidence["mismatched_entries"] > 0
+    assert finding.evidence["max_rel_error"] > 1e-3
+
+
+def test_weight_decay_finding_compares_with_an_unregularised_copy(reports):
+    (finding,) = reports[("too_much_weight_decay", "broken")].get("reg.too_strong")
+    ev = finding.evidence
+    assert ev["weight_decay"] == 1.0
+    assert ev["loss_ratio"] == pytest.approx(ev["data_loss"] / ev["loss_without_regularisation"])
+    assert ev["loss_ratio"] > 2
+
+
+def test_gradcheck_tolerance_override_changes_the_verdict():
+    setup = scenarios.get("wrong_backward").broken()
+    loose = _quiet_diagnose(setup, phases=("preflight",),
+                            thresholds={"gradcheck_rtol": 10.0, "gradcheck_atol": 10.0})
+    assert not loose.has("grad.incorrect")
+    strict = _quiet_diagnose(setup, phases=("preflight",))
+    assert strict.has("grad.incorrect")
+
+
+def test_mechanical_fix_restores_zero_grad(reports):
+    report = reports[("no_zero_grad", "broken")]
+    results = report.verify_fixes(steps=60, codes=("grad.accumulating",))
+    (result,) = results
+    assert result["finding_gone"], result
+
+
+def test_mechanical_fixes_build_repaired_copies_without_touching_the_original():
+    setup = scenarios.get("too_much_weight_decay").broken()
+    before = [p.data.copy() for p in setup.model.parameters()]
+    (finding,) = _quiet_diagnose(setup).get("reg.too_strong")
+    repaired = update_checks.drop_regularisation(setup, finding)
+    assert all(g["weight_decay"] == 0.0 for g in repaired.optimizer.param_groups)
+    assert all(g["weight_decay"] == 1.0 for g in setup.optimizer.param_groups)
+    assert repaired.model is not setup.model
+    for p, original in zip(setup.model.parameters(), before):
+        np.testing.assert_array_equal(p.data, original)
+
+
+# -- hand-made evidence: a stand-in Monitor --------------------------------------------------
+class FakeMonitor:
+    """The parts of the Monitor API the checks read, filled with chosen numbers."""
+
+    def __init__(self, model=None, optimizer=None, n_steps=4, params=None, layers=None,
+                 scalars=None, layer_of_param=None, layer_types=None):
+        self.model, self.optimizer, self.n_steps = model, optimizer, n_steps
+        self._params = params or {}          # name -> {stat: array}
+        self._layers = layers or {}          # layer -> {stat: array}
+        self._scalars = scalars or {}
+        self.layers = list(self._layers)
+        self.param_names = list(self._params)
+        self.layer_of_param = layer_of_param or {}
+        self.layer_types = layer_types or {}
+        self.steps = np.arange(n_steps)
+
+    @property
+    def scalar_names(self):
+        return list(self._scalars)
+
+    def param(self, name, stat):
+        return np.asarray(self._params[name].get(stat, np.full(self.n_steps, np.nan)), float)
+
+    def activation(self, layer, stat):
+        return np.asarray(self._layers[layer].get(stat, np.full(self.n_steps, np.nan)), float)
+
+    def scalar(self, name):
+        return np.asarray(self._scalars[name], float)
+
+
+def _ctx(monitor, thresholds=None, **fields):
+    base = dict(model=monitor.model if monitor else None, loss_fn=None, optimizer=None,
+                make_optimizer=None, X_train=None, y_train=None, X_val=None, y_val=None,
+                task=None, n_classes=None, batch_size=0, shuffle=True, steps=4, seed=0,
+                thresholds=Thresholds(thresholds), monitor=monitor)
+    base.update(fields)
+    return DiagnosisContext(**base)
+
+
+def _two_layer_model():
+    g = np.random.default_rng(0)
+    return nn.Sequential(nn.Linear(4, 4, generator=g), nn.ReLU(), nn.Linear(4, 2, generator=g))
+
+
+def test_accumulating_reads_the_stale_gradient_norm():
+    monitor = FakeMonitor(scalars={"stale_grad_norm": [0.0, 2.0, 2.0, 3.0],
+                                   "grad_norm_total": [1.0, 2.0, 3.0, 4.0]})
+    (finding,) = grad_checks.accumulating_gradients(_ctx(monitor))
+    assert finding.evidence["stale_step_fraction"] == 1.0
+    assert finding.evidence["median_stale_grad_norm"] == 2.0
+    assert finding.thresholds[0]["name"] == "stale_grad_fraction"
+    assert not grad_checks.accumulating_gradients(
+        _ctx(monitor, thresholds={"stale_grad_fraction": 1.01}))
+    zeroed = FakeMonitor(scalars={"stale_grad_norm": [0.0, 0.0, 0.0, 0.0]})
+    assert not grad_checks.accumulating_gradients(_ctx(zeroed))
+
+
+def _weight_monitor(first_norm, last_norm, model):
+    return FakeMonitor(
+        model=model,
+        params={"0.weight": {"grad_norm": [first_norm] * 4, "grad_missing": [0.0] * 4},
+                "2.weight": {"grad_norm": [last_norm] * 4, "grad_missing": [0.0] * 4}},
+        layers={"0 (Linear)": {}, "1 (ReLU)": {}, "2 (Linear)": {}},
+        layer_of_param={"0.weight": "0 (Linear)", "2.weight": "2 (Linear)"})
+
+
+def test_vanishing_compares_grad_rms_normalised_by_size():
+    model = _two_layer_model()  # 0.weight has 16 entries, 2.weight 8
+    monitor = _weight_monitor(4e-6, math.sqrt(8) * 0.1, model)  # RMS 1e-6 and 0.1
+    (finding,) = grad_checks.vanishing_gradients(_ctx(monitor))
+    assert finding.evidence["first_to_last_grad_rms_ratio"] == pytest.approx(1e-5)
+    assert finding.layer == "0 (Linear)"
+    assert not grad_checks.vanishing_gradients(
+        _ctx(monitor, thresholds={"grad_vanishing_ratio": 1e-6}))
+    healthy = _weight_monitor(4 * 0.05, math.sqrt(8) * 0.1, model)
+    assert not grad_checks.vanishing_gradients(_ctx(healthy))
+
+
+def test_exploding_reads_global_norm_and_output_gradient_growth():
+    monitor = FakeMonitor(
+        model=_two_layer_model(),
+        params={"0.weight": {}, "2.weight": {}},
+        layers={"0 (Linear)": {"grad_rms": [50.0] * 4}, "1 (ReLU)": {"grad_rms": [9.0] * 4},
+                "2 (Linear)": {"grad_rms": [1.0] * 4}},
+        layer_of_param={"0.weight": "0 (Linear)", "2.weight": "2 (Linear)"},
+        scalars={"grad_norm_total": [5.0, 6.0, 7.0, 8.0]})
+    (finding,) = grad_checks.exploding_gradients(_ctx(monitor))
+    assert finding.evidence["first_to_last_output_grad_rms_ratio"] == pytest.approx(50.0)
+    assert finding.evidence["median_global_grad_norm"] == pytest.approx(6.5)
+    assert not grad_checks.exploding_gradients(
+        _ctx(monitor, thresholds={"grad_growth_across_layers": 100.0}))
+    # the global-norm limit alone
+    flagged = grad_checks.exploding_gradients(
+        _ctx(monitor, thresholds={"grad_growth_across_layers": 100.0, "grad_norm_limit": 6.0}))
+    assert flagged and flagged[0].layer is None
+
+
+def test_update_ratio_direction_and_suggested_factor():
+    model = _two_layer_model()
+    monitor = FakeMonitor(
+        model=model, params={"0.weight": {"update_ratio": [1e-5] * 4},
+                             "0.bias": {"update_ratio": [1.0] * 4},  # biases are ignored
+                             "2.weight": {"update_ratio": [2e-5, 1e-5, 1e-5, 1e-5]}},
+        layer_of_param={"0.weight": "0 (Linear)", "2.weight": "2 (Linear)"},
+        scalars={"lr": [0.01] * 4})
+    (finding,) = update_checks.update_ratio(_ctx(monitor))
+    ev = finding.evidence
+    assert ev["direction"] == "too_low"
+    assert ev["median_update_ratio"] == pytest.approx(1e-5)
+    assert ev["suggested_lr_factor"] == pytest.approx(100.0)
+    assert ev["suggested_lr"] == pytest.approx(1.0)
+    assert not update_checks.update_ratio(_ctx(monitor, thresholds={"update_ratio_low": 1e-6}))
+    high = FakeMonitor(model=model, params={"0.weight": {"update_ratio": [0.2] * 4}},
+                       layer_of_param={"0.weight": "0 (Linear)"}, scalars={"lr": [1.0] * 4})
+    (finding,) = update_checks.update_ratio(_ctx(high))
+    assert finding.evidence["direction"] == "too_high"
+    assert finding.evidence["suggested_lr_factor"] == pytest.approx(1e-2)
+
+
+def test_missing_gradient_only_for_parameters_the_optimizer_holds():
+    model = _two_layer_model()
+    model[0].requires_grad_(False)
+    held = optim.SGD(model.parameters(), lr=0.1)  # holds the frozen layer: a mistake
+    monitor = FakeMonitor(model=model, params={},
+                          layer_of_param={"0.weight": "0 (Linear)", "0.bias": "0 (Linear)"})
+    findings = grad_checks.missing_gradients(_ctx(monitor, optimizer=held))
+    assert sorted(f.evidence["parameter"] for f in findings) == ["0.bias", "0.weight"]
+    assert all(f.severity == "error" for f in findings)
+    # deliberately frozen: the optimizer holds only the trainable parameters
+    on_purpose = optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    assert not grad_checks.missing_gradients(_ctx(monitor, optimizer=on_purpose))
+
+
+def test_missing_gradient_of_a_trainable_parameter_that_never_gets_one():
+    model = _two_layer_model()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    params = {name: {"grad_missing": [0.0] * 4} for name, _ in model.named_parameters()}
+    params["2.bias"] = {"grad_missing": [1.0, 1.0, 1.0, 1.0]}
+    monitor = FakeMonitor(model=model, params=params, layer_of_param={"2.bias": "2 (Linear)"})
+    (finding,) = grad_checks.missing_gradients(_ctx(monitor, optimizer=opt))
+    assert finding.evidence == {"parameter": "2.bias", "missing_fraction": 1.0,
+                                "requires_grad": True, "in_optimizer": True}
+    assert not grad_checks.missing_gradients(
+        _ctx(monitor, optimizer=opt, thresholds={"grad_missing_fraction": 1.5}))
+
+
+def test_nonfinite_gradient_from_the_monitor_alone():
+    monitor = FakeMonitor(
+        model=_two_layer_model(),
+        params={"0.weight": {"grad_nonfinite": [0, 0, 3, 16]},
+                "2.weight": {"grad_nonfinite": [0, 0, 0, 8]}},
+        layer_of_param={"0.weight": "0 (Linear)"}, scalars={"grad_norm_total": [1, 1, 1, 1]})
+    (finding,) = grad_checks.nonfinite_gradients(_ctx(monitor))
+    assert finding.evidence["first_step"] == 2
+    assert finding.evidence["parameters_with_nonfinite_grad"] == ["0.weight"]
+    assert finding.layer == "0 (Linear)"
+
+
+def test_clipping_always_reads_norms_before_clipping():
+    run = TrainingRun(losses=np.ones(4), grad_norms_before_clip=np.array([3.0, 0.5, 4.0, 5.0]),
+                      steps=4)
+    (finding,) = update_checks.clipping_always(_ctx(None, run=run, clip_grad_norm=1.0))
+    assert finding.evidence["clipped_fraction"] == 0.75
+    assert finding.evidence["median_norm_before_clip"] == 3.5
+    assert not update_checks.clipping_always(
+        _ctx(None, run=run, clip_grad_norm=1.0, thresholds={"clipping_active_fraction": 0.8}))
+    assert not update_checks.clipping_always(_ctx(None, run=run, clip_grad_norm=None))
+
+
+def test_weight_decay_penalty_is_half_wd_times_squared_norm():
+    model = _two_layer_model()
+    opt = optim.AdamW(model.parameters(), weight_decay=0.5)
+    expected = 0.25 * sum(float(np.sum(p.data.astype(np.float64) ** 2))
+                          for p in model.parameters())
+    penalty, decay = update_checks.weight_decay_penalty(opt)
+    assert decay == 0.5 and penalty == pytest.approx(expected)
+
+
+# -- update.ratio on learning rates far off, and healthy baselines ---------------------------
+def _moons_setup(lr, steps=120):
+    X, y = make_moons(400, noise=0.1, seed=0)
+    g = np.random.default_rng(0)
+    model = nn.Sequential(nn.Linear(2, 32, generator=g), nn.ReLU(),
+                          nn.Linear(32, 32, generator=g), nn.ReLU(), nn.Linear(32, 2, generator=g))
+    return Setup(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=lr,
+                                                         momentum=0.9),
+                 (X.astype(np.float32), y.astype(np.int64)), steps=steps)
+
+
+def test_update_ratio_flags_a_learning_rate_far_too_low_and_says_raise_it():
+    report = _quiet_diagnose(_moons_setup(1e-6), phases=("run",))
+    (finding,) = report.get("update.ratio")
+    assert finding.evidence["direction"] == "too_low"
+    assert finding.evidence["suggested_lr_factor"] >= 100
+    assert "Raise" in finding.fix
+
+
+def _healthy_setups():
+    X, y = load_digits(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        Xs = Standardizer().fit_transform(X).astype(np.float32)
+    y = y.astype(np.int64)
+    g = np.random.default_rng(0)
+    digits = nn.Sequential(nn.Linear(64, 128, generator=g), nn.ReLU(),
+                           nn.Linear(128, 10, generator=g))
+    cnn = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                        nn.Linear(128, 10, generator=g))
+    Xr, yr = make_regression_1d(200, seed=0)
+    regression = nn.Sequential(nn.Linear(1, 32, generator=g), nn.Tanh(),
+                               nn.Linear(32, 32, generator=g), nn.Tanh(),
+                               nn.Linear(32, 1, generator=g))
+    return {
+        "digits_mlp": Setup(digits, nn.CrossEntropyLoss(), optim.Adam(digits.parameters(), 1e-3),
+                            (Xs, y), steps=150),
+        "digits_cnn": Setup(cnn, nn.CrossEntropyLoss(), optim.Adam(cnn.parameters(), 1e-3),
+                            ((X / 16.0).reshape(-1, 1, 8, 8).astype(np.float32), y), steps=100),
+        "regression_tanh": Setup(regression, nn.MSELoss(),
+                                 optim.Adam(regression.parameters(), 1e-2), (Xr, yr), steps=150),
+        "moons_mlp": _moons_setup(0.05, steps=150),
+    }
+
+
+@pytest.mark.parametrize("name", ["digits_mlp", "digits_cnn", "regression_tanh", "moons_mlp"])
+def test_healthy_baselines_get_no_error_from_these_checks(name):
+    report = _quiet_diagnose(_healthy_setups()[name])
+    ours = [f for f in report.findings if f.code.startswith(FAMILY)]
+    assert not [f for f in ours if f.severity == "error"], [str(f) for f in ours]
+    # and none of the gradient codes at all: these nets train well
+    assert not [f for f in ours if f.code.startswith("grad.")], [str(f) for f in ours]
