@@ -165,8 +165,8 @@ def log_of_zero(broken: bool) -> Setup:
     else:
         model = nn.Sequential(*layers)
         loss_fn = F.binary_cross_entropy_with_logits
-    return Setup(model, loss_fn, optim.Adam(model.parameters(), lr=5e-2), (X, y),
-                 batch_size=32, steps=200, seed=SEED, task="classification")
+    return Setup(model, loss_fn, optim.Adam(model.parameters(), lr=0.1), (X, y),
+                 batch_size=32, steps=120, seed=SEED, task="classification")
 
 
 # --------------------------------------------------------------------------
@@ -187,29 +187,37 @@ def lr_too_high(broken: bool) -> Setup:
 
 
 @scenario("lr_too_low", codes=("loss.plateau",),
-          summary="SGD with a learning rate 100x too low: the loss hardly moves from ln(10)",
-          wrong="SGD(lr=1e-3, momentum=0.9) on the digits MLP, where lr=0.1 trains well: after "
+          summary="SGD with a learning rate 1000x too low: the loss hardly moves from ln(10)",
+          wrong="SGD(lr=1e-4, momentum=0.9) on the digits MLP, where lr=0.1 trains well (1000x lower; updates ~1e-4 of the weights per step, a tenth of the usual 1e-3): after "
                 "the whole run the loss is still close to its initial 2.3.",
           fix="SGD(lr=0.1, momentum=0.9).")
 def lr_too_low(broken: bool) -> Setup:
     manual_seed(SEED)
     X, y = _digits()
     model = _digits_mlp()
-    lr = 1e-3 if broken else 0.1
+    lr = 1e-4 if broken else 0.1
     return Setup(model, F.cross_entropy, optim.SGD(model.parameters(), lr=lr, momentum=0.9),
                  (X, y), batch_size=32, steps=120, seed=SEED)
 
 
+LR_OSCILLATING = 1.0
+
+
 @scenario("lr_oscillating", codes=("loss.oscillating",),
-          summary="full-batch gradient descent with a learning rate past the stability limit: "
-                  "the loss bounces up and down every step",
-          wrong="SGD(lr=LR_OSC) without momentum on the whole data set at once: each step "
-                "overshoots the valley floor, so the loss alternates between two levels.",
-          fix="SGD(lr=LR_OSC / 10).")
+          summary="full-batch gradient descent with a learning rate 10x too high for an L1 "
+                  "loss: the loss bounces between two levels every step",
+          wrong="A linear model fitted with F.l1_loss by SGD(lr=1.0) on the whole data set at "
+                "once. The L1 gradient keeps its size near the minimum, so every step jumps "
+                "over the valley floor and the next jumps back: a two-step cycle that never "
+                "settles (updates ~4% of the weights per step).",
+          fix="SGD(lr=0.1): the loss falls smoothly and settles (updates ~1e-3 of the weights).")
 def lr_oscillating(broken: bool) -> Setup:
     manual_seed(SEED)
-    X, y = make_regression_1d(128, kind="sine", noise=0.1, seed=SEED)
-    model = _regression_mlp()
-    lr = 1.0 if broken else 0.1
-    return Setup(model, F.mse_loss, optim.SGD(model.parameters(), lr=lr), (X, y),
+    rng = np.random.default_rng(SEED)
+    X = rng.uniform(-1.0, 1.0, size=(128, 3)).astype(np.float32)
+    y = (X @ np.array([[1.5], [-2.0], [0.5]]) + 0.3
+         + 0.1 * rng.standard_normal((128, 1))).astype(np.float32)
+    model = nn.Sequential(nn.Linear(3, 1))
+    lr = LR_OSCILLATING if broken else LR_OSCILLATING / 10
+    return Setup(model, F.l1_loss, optim.SGD(model.parameters(), lr=lr), (X, y),
                  batch_size=len(X), shuffle=False, steps=150, seed=SEED, task="regression")

@@ -1,0 +1,402 @@
+"""Run checks on the loss curve: non-finite, diverging, on a plateau, oscillating.
+
+They read the per-step training loss of the short run (``ctx.run.losses``) or, for
+people running their own loop, what ``monitor.log(loss=...)`` recorded
+(``monitor.scalar("loss")``), so ``Monitor.findings()`` reports them too.
+
+Vocabulary (T finite steps, w = max(5, T // 10) steps per window):
+
+* ``start``  mean loss of the first window, ``end`` mean of the last window;
+* ``low``/``peak`` the lowest/highest mean of any window of w consecutive steps.
+
+Window means, not single steps, because a mini-batch loss is noisy: one unlucky
+batch is not a trend.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import numpy as np
+
+from ..context import batch_iterator, copy_model, optimizer_factory, standard_train_step
+from ..report import Finding
+from ..thresholds import define
+from ..whatif import mechanical_fix
+from . import check
+
+DIVERGE_FACTOR = define(
+    "diverging_loss_factor", 1.5, source="37R 36, HOLDEN 6",
+    why="a training loss whose window mean rises this many times above its starting window mean "
+        "is growing, not learning: the steps overshoot (usually a learning rate too high)")
+DIVERGE_REBOUND = define(
+    "diverging_rebound_fraction", 0.5, source="37R 36, HOLDEN 6",
+    why="a training loss that gives back more than this fraction of the progress it had made "
+        "(end - low) / (start - low) is climbing again")
+PLATEAU_FLAT = define(
+    "plateau_relative_change", 0.03, source="37R 31, 36, SHAO 4",
+    why="over the last third of the run the loss changed by less than this fraction of its "
+        "value: it has stopped moving")
+PLATEAU_PROGRESS = define(
+    "plateau_progress_fraction", 0.5, source="37R 31, 36, SHAO 4, RECIPE 2",
+    why="the run covered less than this fraction of the way from its starting loss to the "
+        "achievable loss (what the same model reaches on one tiny batch): it is stuck far above "
+        "where it could be")
+OSC_AUTOCORR = define(
+    "oscillation_autocorrelation", -0.75, source="37R 36",
+    why="consecutive loss changes of independent mini-batch noise correlate at -0.5; a loss "
+        "bouncing between two levels every step gives close to -1")
+OSC_AMPLITUDE = define(
+    "oscillation_amplitude", 0.05, source="37R 36",
+    why="the typical step-to-step change of the loss, relative to the loss itself, above which "
+        "the bouncing is large enough to matter")
+
+MIN_STEPS = 10           # fewer losses than this say nothing about a trend
+TINY_BATCH = 16          # samples in the "achievable" reference (RECIPE 2: overfit one batch)
+TINY_BATCH_STEPS = 150   # Adam steps on it
+
+
+# --------------------------------------------------------------------------
+# the loss curve and its summary
+# --------------------------------------------------------------------------
+def loss_curve(ctx) -> np.ndarray:
+    """Per-step training losses: the short run's, else the Monitor's ``loss`` scalar."""
+    if getattr(ctx, "run", None) is not None:
+        return np.asarray(ctx.run.losses[:max(ctx.run.steps, _stop(ctx) + 1)], dtype=np.float64)
+    monitor = getattr(ctx, "monitor", None)
+    if monitor is not None and "loss" in getattr(monitor, "scalar_names", ()):
+        return np.asarray(monitor.scalar("loss"), dtype=np.float64)
+    return np.zeros(0)
+
+
+def _stop(ctx) -> int:
+    stopped = ctx.run.stopped_at
+    return -1 if stopped is None else stopped
+
+
+def first_nonfinite(losses: np.ndarray) -> Optional[int]:
+    """Index of the first NaN/Inf loss, or None. (Unrecorded steps are NaN too, so only
+    steps followed by nothing — the run stopped there — or recorded as inf count.)"""
+    bad = np.flatnonzero(~np.isfinite(losses))
+    return int(bad[0]) if bad.size else None
+
+
+def logged_nonfinite(losses: np.ndarray) -> Optional[int]:
+    """First step whose *logged* loss is NaN/Inf, from a Monitor's ``loss`` scalar.
+
+    A Monitor stores NaN for steps where nothing was logged, so a NaN counts only when
+    the loss was logged densely before it (>= 90% of the earlier steps); an Inf always counts.
+    """
+    for step in np.flatnonzero(~np.isfinite(losses)):
+        if np.isinf(losses[step]):
+            return int(step)
+        if step > 0 and np.isfinite(losses[:step]).mean() >= 0.9:
+            return int(step)
+    return None
+
+
+def finite_prefix(losses: np.ndarray) -> np.ndarray:
+    """The losses up to the first non-finite one."""
+    stop = first_nonfinite(losses)
+    return losses if stop is None else losses[:stop]
+
+
+def window_means(losses: np.ndarray, width: int) -> np.ndarray:
+    """Mean of every run of ``width`` consecutive losses."""
+    kernel = np.ones(width) / width
+    return np.convolve(losses, kernel, mode="valid")
+
+
+def curve_summary(losses: np.ndarray) -> dict:
+    """start/end/low/peak window means of a finite loss curve (see the module docstring)."""
+    width = max(5, len(losses) // 10)
+    means = window_means(losses, width)
+    return {"steps": len(losses), "window": width, "start": float(means[0]),
+            "end": float(means[-1]), "low": float(means.min()), "peak": float(means.max()),
+            "peak_step": int(means.argmax()), "low_step": int(means.argmin())}
+
+
+# --------------------------------------------------------------------------
+# loss.nonfinite
+# --------------------------------------------------------------------------
+def replay_with_anomaly(ctx, step: int) -> Optional[dict]:
+    """Retrain a fresh copy to just before ``step`` and run that step in anomaly mode.
+
+    The batch order is the short run's (same seed), so the replayed step sees the same
+    batch and the same weights. Returns the AnomalyError's fields, or None when the
+    replay raised none (e.g. dropout noise made it differ).
+    """
+    from ..anomaly import AnomalyError, detect_anomaly
+    model = ctx.fresh_model()
+    optimizer = ctx.make_optimizer(model)
+    if step > 0:
+        before = ctx.train(model, steps=step, optimizer=optimizer)
+        if before.stopped_at is not None:
+            return None
+    batches = batch_iterator(ctx.X_train, ctx.y_train, ctx.batch_size, ctx.shuffle, ctx.seed)
+    for _ in range(step):
+        next(batches)
+    X_batch, y_batch = next(batches)
+    model.train()
+    try:
+        with detect_anomaly(), np.errstate(all="ignore"):
+            if ctx.train_step is not None:
+                ctx.train_step(model, ctx.loss_fn, optimizer, X_batch, y_batch)
+            else:
+                standard_train_step(model, ctx.loss_fn, optimizer, X_batch, y_batch,
+                                    ctx.clip_grad_norm)
+    except AnomalyError as error:
+        return {"op": error.op, "module": error.module, "phase": error.phase,
+                "source": str(error.source) if error.source is not None else None,
+                "stats": dict(error.stats or {}), "detail": getattr(error, "detail", ""),
+                "hint": getattr(error, "hint", "")}
+    return None
+
+
+@check(phase="run", codes=("loss.nonfinite",), needs=("monitor",))
+def nonfinite_loss(ctx) -> list:
+    """The loss became NaN/Inf; with the data at hand, name the op and layer by replaying."""
+    losses = loss_curve(ctx)
+    run = getattr(ctx, "run", None)
+    if run is not None:
+        # the shared loop stops at the first non-finite loss (an exception is another story)
+        step = run.stopped_at if run.error is None else None
+    else:
+        step = logged_nonfinite(losses)
+    if step is None or step >= len(losses) or np.isfinite(losses[step]):
+        return []
+    value = float(losses[step])
+    before = finite_prefix(losses)
+    evidence = {"step": step, "loss": value,
+                "last_finite_loss": float(before[-1]) if before.size else None,
+                "first_loss": float(before[0]) if before.size else None}
+    message = f"The training loss became {value} at step {step}"
+    layer = None
+    fix = None
+    replay = None
+    if getattr(ctx, "X_train", None) is not None and ctx.loss_fn is not None:
+        try:
+            replay = replay_with_anomaly(ctx, step)
+        except Exception as error:  # noqa: BLE001 - the replay is a bonus, never a crash
+            evidence["replay_error"] = repr(error)
+    if replay is not None:
+        evidence.update(anomaly_op=replay["op"], anomaly_module=replay["module"],
+                        anomaly_phase=replay["phase"], anomaly_source=replay["source"],
+                        anomaly_stats=replay["stats"])
+        layer = replay["module"]
+        where = f" inside {replay['module']}" if replay["module"] else " in the loss"
+        message += (f". Replaying that step under minnet.detect_anomaly(): the first non-finite "
+                    f"value was made by '{replay['op']}'{where} during {replay['phase']}")
+        if replay["detail"]:
+            message += f" ({replay['detail']})"
+        if replay["source"]:
+            message += f", created at {replay['source']}"
+        message += "."
+        fix = (f"{replay['hint'] + ' ' if replay['hint'] else ''}Use numerically stable forms: "
+               "cross_entropy / binary_cross_entropy_with_logits on logits instead of log of "
+               "probabilities, or clamp the argument (x.clamp(min=1e-7).log()).")
+    else:
+        message += (". Run the failing step under `with minnet.detect_anomaly():` to find the op "
+                    "that produced it.")
+    if before.size >= 2 and before[-1] > 10 * max(abs(before[0]), 1e-12):
+        message += (f" The loss had grown from {before[0]:.4g} to {before[-1]:.4g} first: the "
+                    "training blew up (see the learning rate and gradient findings).")
+    return [Finding("loss.nonfinite", message, layer=layer, evidence=evidence, fix=fix, step=step)]
+
+
+# --------------------------------------------------------------------------
+# loss.diverging
+# --------------------------------------------------------------------------
+def diverging_verdict(losses: np.ndarray, factor: float, rebound: float) -> Optional[dict]:
+    """Evidence that the loss grows (window mean above start, or rebounding), else None."""
+    finite = finite_prefix(losses)
+    if finite.size < MIN_STEPS:
+        return None
+    summary = curve_summary(finite)
+    start, end, low, peak = summary["start"], summary["end"], summary["low"], summary["peak"]
+    summary["peak_over_start"] = peak / start if start > 0 else math.inf
+    progress = start - low
+    summary["rebound_fraction"] = (end - low) / progress if progress > 0 else 0.0
+    if start > 0 and peak > factor * start:
+        summary["reason"] = "above_start"
+        return summary
+    if progress > 0 and summary["rebound_fraction"] > rebound and end > low * 1.5:
+        summary["reason"] = "rebound"
+        return summary
+    return None
+
+
+@check(phase="run", codes=("loss.diverging",), needs=("monitor",))
+def diverging_loss(ctx) -> list:
+    factor = ctx.thresholds["diverging_loss_factor"]
+    rebound = ctx.thresholds["diverging_rebound_fraction"]
+    summary = diverging_verdict(loss_curve(ctx), factor, rebound)
+    if summary is None:
+        return []
+    w = summary["window"]
+    if summary["reason"] == "above_start":
+        message = (f"The training loss grows: its mean over {w} steps rose from {summary['start']:.4g} "
+                   f"at the start to {summary['peak']:.4g} (steps {summary['peak_step']}-"
+                   f"{summary['peak_step'] + w - 1}), {summary['peak_over_start']:.3g}x its "
+                   f"starting value, and ends at {summary['end']:.4g}.")
+    else:
+        message = (f"The training loss fell to {summary['low']:.4g} and climbed back to "
+                   f"{summary['end']:.4g}, giving back {100 * summary['rebound_fraction']:.0f}% of "
+                   f"its progress from {summary['start']:.4g}.")
+    message += " The optimizer's steps overshoot: the learning rate is too high for this model."
+    return [Finding("loss.diverging", message, evidence=summary,
+                    thresholds=[ctx.thresholds.describe("diverging_loss_factor"),
+                                ctx.thresholds.describe("diverging_rebound_fraction")],
+                    fix="Lower the learning rate 10x (or find one with an LR range test, "
+                        "minnet.optim.lr_find); clip gradients if a few steps explode.")]
+
+
+# --------------------------------------------------------------------------
+# loss.plateau
+# --------------------------------------------------------------------------
+def achievable_loss(ctx) -> Optional[float]:
+    """The loss the model reaches on one tiny batch with Adam (RECIPE 2: overfit one batch).
+
+    A lower bound for what training could reach; computed once per diagnosis.
+    """
+    key = "loss.achievable"
+    if key in ctx.cache:
+        return ctx.cache[key]
+    value = None
+    if getattr(ctx, "X_train", None) is not None and ctx.loss_fn is not None:
+        from ...optim import Adam
+        X, y = ctx.sample(TINY_BATCH, seed=ctx.seed + 3)
+        model = ctx.fresh_model()
+        run = ctx.train(model, TINY_BATCH_STEPS, X=X, y=y, batch_size=len(X), shuffle=False,
+                        optimizer=Adam(model.parameters(), lr=1e-3), train_step=None)
+        tail = run.losses[np.isfinite(run.losses)][-10:]
+        value = float(tail.mean()) if tail.size else None
+    ctx.cache[key] = value
+    return value
+
+
+def plateau_verdict(losses: np.ndarray, flat_limit: float, progress_limit: float,
+                    achievable=None) -> Optional[dict]:
+    """Evidence that the loss is flat and far above ``achievable`` (a number or a callable
+    giving it lazily; None: 0), else None."""
+    finite = finite_prefix(losses)
+    if finite.size < MIN_STEPS:
+        return None
+    summary = curve_summary(finite)
+    third = finite[-max(MIN_STEPS, len(finite) // 3):]
+    half = len(third) // 2
+    first, second = float(third[:half].mean()), float(third[half:].mean())
+    summary["last_third_change"] = (first - second) / abs(first) if first else 0.0
+    if abs(summary["last_third_change"]) >= flat_limit:
+        return None
+    start, end = summary["start"], summary["end"]
+    if start <= 0 or (start - end) / start >= progress_limit:
+        return None   # already covered the way to zero loss (the lowest any reference can be)
+    reference = achievable() if callable(achievable) else achievable
+    summary["achievable"] = reference
+    reference = 0.0 if reference is None else min(reference, start)
+    span = start - reference
+    summary["progress_fraction"] = (start - end) / span if span > 0 else 1.0
+    if span <= 0 or summary["progress_fraction"] >= progress_limit:
+        return None
+    return summary
+
+
+@check(phase="run", codes=("loss.plateau",), needs=("monitor",))
+def plateau_loss(ctx) -> list:
+    losses = loss_curve(ctx)
+    if diverging_verdict(losses, ctx.thresholds["diverging_loss_factor"],
+                         ctx.thresholds["diverging_rebound_fraction"]) is not None:
+        return []   # a growing loss is not a plateau
+    if oscillation_verdict(losses, ctx.thresholds["oscillation_autocorrelation"],
+                           ctx.thresholds["oscillation_amplitude"]) is not None:
+        return []   # a loss bouncing between two levels is stuck because it oscillates
+    summary = plateau_verdict(losses, ctx.thresholds["plateau_relative_change"],
+                              ctx.thresholds["plateau_progress_fraction"],
+                              achievable=lambda: achievable_loss(ctx))
+    if summary is None:
+        return []
+    reference = summary["achievable"]
+    against = (f"the {reference:.4g} the same model reaches on one batch of {TINY_BATCH} samples"
+               if reference is not None else "zero")
+    message = (f"The training loss is stuck: over the last third of the run it changed by "
+               f"{100 * summary['last_third_change']:.1f}%, and it went from "
+               f"{summary['start']:.4g} to {summary['end']:.4g}, only "
+               f"{100 * summary['progress_fraction']:.0f}% of the way to {against}.")
+    return [Finding("loss.plateau", message, evidence=summary,
+                    thresholds=[ctx.thresholds.describe("plateau_relative_change"),
+                                ctx.thresholds.describe("plateau_progress_fraction")],
+                    fix="If the updates are tiny (update/parameter ratio far below 1e-3), raise "
+                        "the learning rate 10x; otherwise look at the findings it is linked to "
+                        "(dead or saturated units, vanishing gradients, the initialisation).")]
+
+
+# --------------------------------------------------------------------------
+# loss.oscillating
+# --------------------------------------------------------------------------
+def oscillation_verdict(losses: np.ndarray, autocorr_limit: float,
+                        amplitude_limit: float) -> Optional[dict]:
+    """Evidence that the loss bounces up and down every step with a large amplitude."""
+    finite = finite_prefix(losses)
+    if finite.size < MIN_STEPS:
+        return None
+    tail = finite[len(finite) // 10:]    # skip the first steps' fast fall
+    changes = np.diff(tail)
+    if changes.size < 4 or np.std(changes[:-1]) == 0 or np.std(changes[1:]) == 0:
+        return None
+    autocorr = float(np.corrcoef(changes[:-1], changes[1:])[0, 1])
+    level = float(np.median(np.abs(tail)))
+    amplitude = float(np.median(np.abs(changes)) / level) if level > 0 else math.inf
+    sign_flips = float(np.mean(np.sign(changes[:-1]) != np.sign(changes[1:])))
+    evidence = {"change_autocorrelation": autocorr, "relative_amplitude": amplitude,
+                "sign_flip_fraction": sign_flips, "steps": int(tail.size),
+                "median_loss": level}
+    if autocorr < autocorr_limit and amplitude > amplitude_limit:
+        return evidence
+    return None
+
+
+@check(phase="run", codes=("loss.oscillating",), needs=("monitor",))
+def oscillating_loss(ctx) -> list:
+    evidence = oscillation_verdict(loss_curve(ctx), ctx.thresholds["oscillation_autocorrelation"],
+                                   ctx.thresholds["oscillation_amplitude"])
+    if evidence is None:
+        return []
+    message = (f"The training loss bounces: consecutive changes correlate at "
+               f"{evidence['change_autocorrelation']:.2f} (independent batch noise gives -0.5, a "
+               f"strict up-down alternation -1), {100 * evidence['sign_flip_fraction']:.0f}% of "
+               f"steps reverse direction, and a typical step moves the loss by "
+               f"{100 * evidence['relative_amplitude']:.0f}% of its value. Each step overshoots "
+               "the valley floor and lands on the other side.")
+    return [Finding("loss.oscillating", message, evidence=evidence,
+                    thresholds=[ctx.thresholds.describe("oscillation_autocorrelation"),
+                                ctx.thresholds.describe("oscillation_amplitude")],
+                    fix="Lower the learning rate (10x to start), or add momentum / a decaying "
+                        "schedule so the steps shrink near the minimum.")]
+
+
+# --------------------------------------------------------------------------
+# mechanical fixes: the learning rate 10x down or up
+# --------------------------------------------------------------------------
+def scaled_learning_rate(setup, factor: float):
+    """A copy of ``setup`` with a fresh model copy and every param group's lr times ``factor``."""
+    model = copy_model(setup.model)
+    optimizer = optimizer_factory(setup.optimizer, setup.model)(model)
+    for group in optimizer.param_groups:
+        group["lr"] = group["lr"] * factor
+    return setup.replace(model=model, optimizer=optimizer)
+
+
+@mechanical_fix("loss.diverging", "lower the learning rate 10x")
+def lower_lr_for_divergence(setup, finding):
+    return scaled_learning_rate(setup, 0.1)
+
+
+@mechanical_fix("loss.oscillating", "lower the learning rate 10x")
+def lower_lr_for_oscillation(setup, finding):
+    return scaled_learning_rate(setup, 0.1)
+
+
+@mechanical_fix("loss.plateau", "raise the learning rate 10x")
+def raise_lr_for_plateau(setup, finding):
+    return scaled_learning_rate(setup, 10.0)
