@@ -49,6 +49,11 @@ STD_RUN = define(
     "activation_scale_layers", 3, source="37R 33, 35",
     why="this many weight layers in a row outside the std band on the same side: a trend with "
         "depth, not one odd layer")
+STD_TREND = define(
+    "activation_scale_trend", 2.0, source="37R 33, 35",
+    why="the std must change by at least this factor from the first to the last layer of the "
+        "run: a slow drift just outside the band (e.g. Glorot with gain 1 before tanh) is not "
+        "a vanishing signal")
 STD_EXTREME = define(
     "activation_scale_extreme", 100.0, source="37R 35",
     why="std this many times outside the band at the end of the run: the signal has all but "
@@ -205,7 +210,8 @@ def activation_scale(ctx) -> list:
             continue
         run = scales[start:start + length]
         stds = [std for _, std in run]
-        trend = stds[-1] < stds[0] if side == "low" else stds[-1] > stds[0]
+        factor = ctx.thresholds["activation_scale_trend"]
+        trend = (stds[-1] * factor <= stds[0] if side == "low" else stds[-1] >= factor * stds[0])
         if not trend:
             continue
         end = stds[-1]
@@ -224,7 +230,7 @@ def activation_scale(ctx) -> list:
                       "first_std": stds[0], "last_std": end, "when": moment},
             thresholds=[ctx.thresholds.describe(name) for name in
                         ("activation_std_low", "activation_std_high", "activation_scale_layers",
-                         "activation_scale_extreme")],
+                         "activation_scale_trend", "activation_scale_extreme")],
             fix="initialise each layer for the activation after it (He / kaiming_normal_ for "
                 "ReLU, Glorot / xavier_normal_ for tanh), or add BatchNorm between layers.")]
     return []

@@ -284,7 +284,11 @@ def _kl(prior: np.ndarray, predicted: np.ndarray) -> float:
 def _classification_bias(ctx, prior, predicted, label, bias, kind) -> list:
     limit = ctx.thresholds["output_bias_kl_nats"]
     kl = _kl(prior, predicted)
-    if kl <= limit:
+    # only where the classes are imbalanced enough that an unbiased (uniform) start is itself
+    # costly: on balanced data a non-uniform mean prediction comes from the weights' scale
+    # (loss.initial_unexpected), not from a bias left away from the prior
+    kl_uniform = _kl(prior, np.full_like(prior, 1 / len(prior)))
+    if kl <= limit or kl_uniform <= limit:
         return []
     with np.errstate(divide="ignore"):
         log_prior = np.log(np.maximum(prior, 1e-12))
@@ -301,7 +305,8 @@ def _classification_bias(ctx, prior, predicted, label, bias, kind) -> list:
         f"untrained model predicts {np.array2string(predicted, precision=3)} on average: "
         f"KL = {kl:.3f} nats of the initial loss is only the bias, which the first iterations "
         f"spend learning.",
-        evidence={"kl_nats": kl, "class_frequencies": prior.tolist(),
+        evidence={"kl_nats": kl, "kl_of_uniform_prediction": kl_uniform,
+                  "class_frequencies": prior.tolist(),
                   "mean_initial_prediction": predicted.tolist(),
                   "last_bias": None if bias is None else bias.reshape(-1).tolist(),
                   "suggested_bias": suggestion.tolist()},
