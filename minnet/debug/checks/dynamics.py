@@ -84,13 +84,15 @@ def first_nonfinite(losses: np.ndarray) -> Optional[int]:
 def logged_nonfinite(losses: np.ndarray) -> Optional[int]:
     """First step whose *logged* loss is NaN/Inf, from a Monitor's ``loss`` scalar.
 
-    A Monitor stores NaN for steps where nothing was logged, so a NaN counts only when
-    the loss was logged densely before it (>= 90% of the earlier steps); an Inf always counts.
+    A Monitor stores NaN for steps where nothing was logged, so a NaN counts only when the
+    loss was logged densely before it (>= 90% of the earlier steps) and stays non-finite
+    from there on (a NaN loss never recovers); an Inf always counts.
     """
-    for step in np.flatnonzero(~np.isfinite(losses)):
+    finite = np.isfinite(losses)
+    for step in np.flatnonzero(~finite):
         if np.isinf(losses[step]):
             return int(step)
-        if step > 0 and np.isfinite(losses[:step]).mean() >= 0.9:
+        if step > 0 and finite[:step].mean() >= 0.9 and not finite[step:].any():
             return int(step)
     return None
 

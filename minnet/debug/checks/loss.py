@@ -103,19 +103,22 @@ def _is_class_index_target(output: np.ndarray, y: np.ndarray) -> bool:
 def constant_predictions(output: np.ndarray, y: np.ndarray) -> list:
     """Candidate outputs that predict the label prior for every sample, whatever the loss expects.
 
-    Class indices: logits/log-probabilities ``log p`` and probabilities ``p`` (p = class
-    frequencies). Float targets: the target mean (per output column when shapes match) and
-    its logit (for binary losses on logits). The loss's minimum over these is the loss of
-    the best input-independent prediction.
+    Class indices: ``log p`` (p = class frequencies) as logits or log-probabilities, or ``p``
+    itself when the model outputs probabilities. Float targets: the target mean (per output
+    column when shapes match) and its logit (for binary losses on logits). The loss's minimum
+    over these is the loss of the best input-independent prediction.
     """
     if _is_class_index_target(output, y):
+        # the prior in the representation the model already outputs: probabilities for a
+        # softmax output, log-probabilities (= logits up to a constant) otherwise
+        kind, _ = output_kind(output, 1e-3) if output.shape[1] > 1 else ("scores", None)
         n_classes = output.shape[1]
         counts = np.bincount(y.ravel().clip(0, n_classes - 1), minlength=n_classes)
         prior = np.clip(counts / counts.sum(), 1e-12, 1.0)
         shape = [1] * output.ndim
         shape[1] = n_classes
-        return [np.broadcast_to(np.log(prior).reshape(shape), output.shape).astype(output.dtype),
-                np.broadcast_to(prior.reshape(shape), output.shape).astype(output.dtype)]
+        prior_as_output = prior if kind == "probabilities" else np.log(prior)
+        return [np.broadcast_to(prior_as_output.reshape(shape), output.shape).astype(output.dtype)]
     y_float = y.astype(np.float64)
     if y.shape == output.shape and y.ndim >= 2:
         mean = y_float.mean(axis=0, keepdims=True)

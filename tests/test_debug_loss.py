@@ -1,0 +1,278 @@
+"""The loss family of the debugger: preflight loss checks, loss-curve dynamics, scenarios."""
+import math
+import warnings
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from minnet import nn, optim, scenarios
+from minnet.debug.checks import dynamics, loss as loss_checks, monitor_findings
+from minnet.debug.context import TrainingRun
+from minnet.debug.diagnose import build_context, diagnose_setup
+from minnet.debug.setup import Setup
+from minnet.debug.thresholds import Thresholds
+from minnet.nn import functional as F
+from minnet.random import manual_seed
+
+SCENARIOS = {"overconfident_init": "loss.initial_unexpected", "double_softmax": "loss.wrong_input",
+             "broadcast_mse": "loss.broadcast_shape", "sum_reduction": "loss.reduction_scale",
+             "unbalanced_terms": "loss.terms_unbalanced", "log_of_zero": "loss.nonfinite",
+             "lr_too_high": "loss.diverging", "lr_too_low": "loss.plateau",
+             "lr_oscillating": "loss.oscillating"}
+MY_CODES = set(SCENARIOS.values())
+
+
+@pytest.fixture(scope="module")
+def reports():
+    out = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name in SCENARIOS:
+            s = scenarios.get(name)
+            out[name] = {"broken": diagnose_setup(s.broken()), "fixed": diagnose_setup(s.fixed())}
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_scenario_broken_reports_its_code(reports, name):
+    codes = [f.code for f in reports[name]["broken"].findings]
+    assert SCENARIOS[name] in codes, codes
+    assert SCENARIOS[name] in scenarios.get(name).codes
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_scenario_fixed_is_clean(reports, name):
+    findings = reports[name]["fixed"].findings
+    assert SCENARIOS[name] not in [f.code for f in findings]
+    assert not [str(f) for f in findings if f.severity == "error"]
+
+
+def test_findings_carry_evidence_thresholds_and_sources(reports):
+    for name, code in SCENARIOS.items():
+        finding = next(f for f in reports[name]["broken"].findings if f.code == code)
+        assert finding.message and finding.fix and finding.source and finding.evidence
+        if code not in ("loss.nonfinite", "loss.broadcast_shape"):
+            assert finding.thresholds and finding.thresholds[0]["source"]
+
+
+def test_predicted_vs_measured_initial_loss(reports):
+    broken = reports["overconfident_init"]["broken"].predictions["loss"]
+    fixed = reports["overconfident_init"]["fixed"].predictions["loss"]
+    assert broken["expected"] == pytest.approx(fixed["expected"])
+    assert broken["measured"] > 3 * broken["expected"]
+    assert fixed["measured"] == pytest.approx(fixed["expected"], rel=0.2)
+
+
+def test_nonfinite_names_the_op_by_replay(reports):
+    finding = next(f for f in reports["log_of_zero"]["broken"].findings
+                   if f.code == "loss.nonfinite")
+    assert finding.evidence["anomaly_op"] == "log"
+    assert finding.evidence["anomaly_phase"] == "forward"
+    assert finding.step == finding.evidence["step"] > 0
+
+
+def test_double_softmax_names_the_softmax_layer(reports):
+    finding = next(f for f in reports["double_softmax"]["broken"].findings
+                   if f.code == "loss.wrong_input")
+    assert finding.layer == "3 (Softmax)"
+    assert finding.evidence["row_sum_min"] == pytest.approx(1, abs=1e-5)
+
+
+# -- preflight checks on hand-made setups ------------------------------------------------------
+def _ctx(model, loss_fn, X, y, thresholds=None, **options):
+    setup = Setup(model, loss_fn, optim.SGD(model.parameters(), lr=0.01), (X, y), **options)
+    return build_context(setup, thresholds=thresholds)
+
+
+def _classification_data(n=210, classes=3, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 5)).astype(np.float32)
+    y = rng.integers(0, classes, size=n)
+    return X, y
+
+
+def test_initial_loss_evidence_is_the_label_entropy():
+    manual_seed(1)
+    X, y = _classification_data()
+    model = nn.Sequential(nn.Linear(5, 3))
+    model[0].weight.data = model[0].weight.data * 100
+    ctx = _ctx(model, F.cross_entropy, X, y)
+    [finding] = loss_checks.initial_loss(ctx)
+    p = np.bincount(y, minlength=3) / len(y)
+    entropy = -(p * np.log(p)).sum()
+    assert finding.evidence["expected_initial_loss"] == pytest.approx(entropy, rel=1e-5)
+    measured = F.cross_entropy(model(__import__("minnet").tensor(X)), y).item()
+    assert finding.evidence["measured_initial_loss"] == pytest.approx(measured, rel=1e-5)
+    assert finding.evidence["ratio"] == pytest.approx(measured / entropy, rel=1e-5)
+    # the same setup with the factor raised above the ratio: no finding
+    relaxed = _ctx(model, F.cross_entropy, X, y,
+                   thresholds={"initial_loss_factor": 2 * finding.evidence["ratio"]})
+    assert loss_checks.initial_loss(relaxed) == []
+
+
+def test_initial_loss_regression_expects_the_variance():
+    manual_seed(2)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((100, 2)).astype(np.float32)
+    y = (3 + 0.5 * rng.standard_normal((100, 1))).astype(np.float32)
+    ctx = _ctx(nn.Sequential(nn.Linear(2, 1)), F.mse_loss, X, y)
+    loss_checks.initial_loss(ctx)
+    assert ctx.predictions["loss"]["expected"] == pytest.approx(y.var(), rel=1e-4)
+
+
+def test_log_softmax_with_nll_is_right_and_with_cross_entropy_wrong():
+    manual_seed(3)
+    X, y = _classification_data()
+    model = nn.Sequential(nn.Linear(5, 3), nn.LogSoftmax(dim=1))
+    assert loss_checks.loss_input(_ctx(model, F.nll_loss, X, y)) == []
+    [finding] = loss_checks.loss_input(_ctx(model, F.cross_entropy, X, y))
+    assert finding.evidence["kind"] == "log-probabilities"
+    assert finding.evidence["logsumexp_max"] == pytest.approx(0, abs=1e-5)
+    assert loss_checks.loss_input(_ctx(nn.Sequential(nn.Linear(5, 3)), F.cross_entropy, X, y)) == []
+
+
+def test_broadcast_shape_only_when_the_loss_mixes_samples():
+    manual_seed(4)
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((50, 2)).astype(np.float32)
+    y = rng.standard_normal(50).astype(np.float32)
+    model = nn.Sequential(nn.Linear(2, 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        [finding] = loss_checks.prediction_shape(_ctx(model, F.mse_loss, X, y, task="regression"))
+        assert finding.evidence["broadcast_shape"] == [7, 7]
+        assert finding.severity == "error"
+        squeezing = lambda out, target: F.mse_loss(out.squeeze(1), target)  # noqa: E731
+        assert loss_checks.prediction_shape(_ctx(model, squeezing, X, y, task="regression")) == []
+
+
+def test_reduction_ratio_is_exactly_two_for_a_sum():
+    manual_seed(5)
+    X, y = _classification_data()
+    model = nn.Sequential(nn.Linear(5, 3))
+    summed = lambda out, target: F.cross_entropy(out, target, reduction="sum")  # noqa: E731
+    [finding] = loss_checks.reduction(_ctx(model, summed, X, y, batch_size=16))
+    assert finding.evidence["ratio"] == pytest.approx(2.0, rel=1e-6)
+    assert finding.evidence["batch"] == 16
+    assert loss_checks.reduction(_ctx(model, F.cross_entropy, X, y)) == []
+    relaxed = _ctx(model, summed, X, y, thresholds={"reduction_batch_ratio": 2.5})
+    assert loss_checks.reduction(relaxed) == []
+
+
+def test_term_balance_ratio_and_override():
+    manual_seed(6)
+    X, y = _classification_data()
+    model = nn.Sequential(nn.Linear(5, 3))
+
+    def terms(weight):
+        return lambda out, target: {"ce": F.cross_entropy(out, target),
+                                    "penalty": weight * (out ** 2).mean()}
+
+    [finding] = loss_checks.term_balance(_ctx(model, terms(1e4), X, y))
+    values = finding.evidence["terms"]
+    assert finding.evidence["value_ratio"] == pytest.approx(
+        max(values.values()) / min(values.values()), rel=1e-6)
+    assert loss_checks.term_balance(_ctx(model, terms(1.0), X, y)) == []
+    big = max(finding.evidence["value_ratio"], finding.evidence["grad_ratio"])
+    relaxed = _ctx(model, terms(1e4), X, y, thresholds={"loss_term_ratio": 2 * big})
+    assert loss_checks.term_balance(relaxed) == []
+
+
+# -- loss-curve dynamics on hand-made curves ---------------------------------------------------
+def _curve_ctx(losses, thresholds=None, stopped_at=None):
+    losses = np.asarray(losses, dtype=float)
+    run = TrainingRun(losses=losses, stopped_at=stopped_at, steps=len(losses))
+    return SimpleNamespace(run=run, monitor=None, thresholds=Thresholds(thresholds), cache={},
+                           X_train=None, loss_fn=None)
+
+
+def _noisy_decay(steps=120, seed=0):
+    rng = np.random.default_rng(seed)
+    return 2.3 * np.exp(-np.arange(steps) / 25) + 0.1 + 0.05 * rng.random(steps)
+
+
+def test_healthy_curve_has_no_dynamics_finding():
+    ctx = _curve_ctx(_noisy_decay())
+    for fn in (dynamics.diverging_loss, dynamics.plateau_loss, dynamics.oscillating_loss,
+               dynamics.nonfinite_loss):
+        assert fn(ctx) == []
+
+
+def test_diverging_evidence_and_override():
+    losses = np.concatenate([np.linspace(2.3, 1.0, 40), np.linspace(1.0, 6.0, 60)])
+    [finding] = dynamics.diverging_loss(_curve_ctx(losses))
+    width = 10
+    means = np.convolve(losses, np.ones(width) / width, mode="valid")
+    assert finding.evidence["peak"] == pytest.approx(means.max())
+    assert finding.evidence["peak_over_start"] == pytest.approx(means.max() / means[0])
+    assert dynamics.diverging_loss(_curve_ctx(losses, {"diverging_loss_factor": 10,
+                                                       "diverging_rebound_fraction": 10})) == []
+
+
+def test_plateau_needs_flat_and_far():
+    flat = 2.3 - 0.001 * np.arange(120)
+    [finding] = dynamics.plateau_loss(_curve_ctx(flat))
+    assert finding.evidence["achievable"] is None   # no data: progress measured towards 0
+    assert finding.evidence["progress_fraction"] == pytest.approx(
+        (finding.evidence["start"] - finding.evidence["end"]) / finding.evidence["start"])
+    assert dynamics.plateau_loss(_curve_ctx(flat, {"plateau_progress_fraction": 0.01})) == []
+
+
+def test_oscillation_autocorrelation():
+    steps = np.arange(120)
+    bouncing = 1.0 + 0.3 * (-1.0) ** steps
+    [finding] = dynamics.oscillating_loss(_curve_ctx(bouncing))
+    assert finding.evidence["change_autocorrelation"] == pytest.approx(-1.0)
+    assert finding.evidence["sign_flip_fraction"] == 1.0
+    white = 1.0 + 0.3 * np.random.default_rng(0).random(120)   # batch noise: about -0.5
+    assert dynamics.oscillating_loss(_curve_ctx(white)) == []
+    assert dynamics.oscillating_loss(_curve_ctx(bouncing,
+                                                {"oscillation_amplitude": 2.0})) == []
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # other checks want a full Monitor
+def test_monitor_findings_read_the_logged_loss():
+    losses = np.concatenate([np.linspace(2.3, 1.0, 40), np.linspace(1.0, 50.0, 40), [np.inf]])
+    monitor = SimpleNamespace(scalar_names=["loss"], scalar=lambda name: losses,
+                              n_steps=len(losses), model=None)
+    codes = {f.code for f in monitor_findings(monitor)}
+    assert {"loss.diverging", "loss.nonfinite"} <= codes
+    sparse = np.full(100, np.nan)
+    sparse[::10] = 1.0    # logged every 10th step: the NaNs in between are not a NaN loss
+    monitor.scalar = lambda name: sparse
+    assert "loss.nonfinite" not in {f.code for f in monitor_findings(monitor)}
+
+
+# -- what-if fixes ----------------------------------------------------------------------------
+def test_lr_fix_scales_every_param_group():
+    manual_seed(7)
+    model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+    opt = optim.SGD([{"params": model[0].parameters(), "lr": 0.5},
+                     {"params": model[2].parameters(), "lr": 2.0}])
+    setup = Setup(model, F.mse_loss, opt, (np.zeros((4, 2)), np.zeros((4, 1))))
+    repaired = dynamics.scaled_learning_rate(setup, 0.1)
+    assert [g["lr"] for g in repaired.optimizer.param_groups] == pytest.approx([0.05, 0.2])
+    assert [g["lr"] for g in opt.param_groups] == [0.5, 2.0]
+    assert repaired.model is not model
+
+
+def test_remove_softmax_fix_trains_on_logits():
+    broken = scenarios.get("double_softmax").broken()
+    repaired = loss_checks.remove_final_softmax(broken, None)
+    assert not isinstance(repaired.model[len(repaired.model) - 1], nn.Softmax)
+    assert isinstance(broken.model[len(broken.model) - 1], nn.Softmax)
+    assert len(list(repaired.optimizer.param_groups[0]["params"])) == 4
+
+
+def test_healthy_digits_mlp_has_no_loss_errors():
+    from minnet.data import Standardizer, load_digits
+    manual_seed(0)
+    X, y = load_digits(return_X_y=True)
+    X = Standardizer().fit_transform(X[:500]).astype(np.float32)
+    model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
+    setup = Setup(model, F.cross_entropy, optim.Adam(model.parameters(), lr=1e-3), (X, y[:500]),
+                  steps=120)
+    report = diagnose_setup(setup, phases=("preflight", "run"))
+    assert not [f for f in report.findings if f.code in MY_CODES]
+    assert math.isclose(report.predictions["loss"]["expected"], math.log(10), rel_tol=0.02)
