@@ -12,6 +12,9 @@ def predict(model, X: np.ndarray, batch_size: int = 4096) -> np.ndarray:
     """
     from ..tensor import Tensor, no_grad
     modes = [(module, module.training) for module in model.modules()]
+    # the grid is ours: give it the model's dtype (float32 by default) so linear() accepts it
+    first = next(iter(model.parameters()), None)
+    X = np.asarray(X, dtype=first.data.dtype if first is not None else np.float32)
     model.eval()
     try:
         with no_grad():

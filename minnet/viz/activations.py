@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.colors import LogNorm
 
 from ._common import (BAND_COLOR, check_monitor, finish, grid_axes, layer_colors,
@@ -40,10 +41,10 @@ def plot_activation_histograms(monitor, layers=None, ax=None, path=None, log_cou
         positive = counts[counts > 0]
         norm = (LogNorm(vmin=max(positive.min(), 1), vmax=max(positive.max(), 1.5))
                 if log_counts and positive.size else None)
+        # empty bins are NaN on the log scale: drawn black, the darkest colour
         shown = np.where(counts > 0, counts, np.nan) if log_counts else counts
         image = axis.imshow(shown.T, origin="lower", aspect="auto", extent=extent,
-                            cmap="magma", norm=norm, interpolation="nearest")
-        image.cmap.set_bad("black")  # empty bins: the darkest colour
+                            cmap=colormaps["magma"].with_extremes(bad="black"), norm=norm, interpolation="nearest")
         axis.set_title(layer, fontsize="medium")
         axis.set_xlabel("step")
         axis.set_ylabel("output value")
@@ -99,5 +100,6 @@ def plot_dead_fraction(monitor, layers=None, ax=None, path=None, threshold=None,
     axis.set_ylabel("dead-unit fraction")
     axis.set_title("dead units (0 for every sample in the batch)")
     axis.grid(True, alpha=0.3)
-    axis.legend(fontsize="small")
+    # outside the plot area: a legend must never hide the lines (or the band) it explains
+    axis.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return finish(figure, path, where)

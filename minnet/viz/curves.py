@@ -136,14 +136,20 @@ def _draw_curve(ax, name: str, values: np.ndarray, log: bool, smooth: float) -> 
 
 
 def _mark_nonfinite(ax, steps, values, name) -> None:
-    """An x at the first NaN/inf after a finite stretch: where the run blew up."""
+    """A dotted line where a curve logged at every step turns NaN/inf for good: the blow-up.
+
+    Curves with gaps (validation every k steps) are NaN between their points by
+    design, so for them only an inf counts.
+    """
     finite = np.isfinite(values)
-    blown = np.isinf(values) | (np.isnan(values) & np.maximum.accumulate(finite))
-    # a NaN only counts as blowing up if nothing finite comes after it (gaps in sparse
-    # validation curves are NaN too)
-    later_finite = np.flip(np.maximum.accumulate(np.flip(finite)))
-    blown &= ~later_finite | np.isinf(values)
-    if blown.any():
-        first = int(np.argmax(blown))
-        ax.axvline(steps[first], color=MARK_COLOR, linestyle=":", linewidth=1.2,
-                   label=f"{name} non-finite from step {first}")
+    if finite.all() or not finite.any():
+        return
+    first_bad = int(np.argmin(finite))
+    dense_before = first_bad > 0
+    never_recovers = not finite[first_bad:].any()
+    if np.isinf(values).any():
+        first_bad = int(np.argmax(np.isinf(values)))
+    elif not (dense_before and never_recovers):
+        return
+    ax.axvline(steps[first_bad], color=MARK_COLOR, linestyle=":", linewidth=1.2,
+               label=f"{name} non-finite from step {first_bad}")

@@ -39,7 +39,7 @@ def plot_function_fit(model, X, y=None, target=None, resolution: int = 400,
     b1 = _bias(first, len(w1))
     w2 = np.asarray(last.weight.data, float)[0]               # (H,)
     b2 = float(_bias(last, 1)[0])
-    hidden = _apply(activation, xs[:, None] * w1[None, :] + b1[None, :])   # (R, H)
+    hidden = _apply(activation, xs[:, None] * w1[None, :] + b1[None, :], first.weight.data.dtype)   # (R, H)
     contributions = hidden * w2[None, :]                                   # (R, H)
     fit = contributions.sum(axis=1) + b2
     output = predict(model, xs[:, None]).reshape(-1)
@@ -69,7 +69,7 @@ def plot_function_fit(model, X, y=None, target=None, resolution: int = 400,
     cmap = __import__("matplotlib").colormaps["viridis"]
     for j in range(len(w1)):
         unit_axis.plot(xs, contributions[:, j], color=cmap(j / max(1, len(w1) - 1)),
-                       linewidth=1, alpha=0.8, zorder=2,
+                       linewidth=1.2, zorder=2,
                        label="unit contributions" if j == 0 else None)
     unit_axis.axhline(b2, color=MARK_COLOR, linestyle=":", linewidth=1, label=f"b2 = {b2:.3g}")
     if not together:
@@ -101,9 +101,9 @@ def _bias(linear, size):
     return np.zeros(size) if bias is None else np.asarray(bias.data, float).reshape(-1)
 
 
-def _apply(activation, values: np.ndarray) -> np.ndarray:
+def _apply(activation, values: np.ndarray, dtype) -> np.ndarray:
     """The activation module itself on a NumPy array (so any activation works)."""
     from ..tensor import Tensor, no_grad
     with no_grad():
-        out = activation(Tensor(values))
+        out = activation(Tensor(values.astype(dtype)))
     return np.asarray(out.data, dtype=np.float64)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.colors import LogNorm
 
 from ._common import MARK_COLOR, finish, grid_axes
@@ -43,13 +44,13 @@ def plot_gradcheck(result, inputs=None, ax=None, path=None, floor: float = 1e-16
             _directional_panel(axis, check, verdict)
             continue
         errors = as_matrix(np.asarray(check.rel_error, dtype=np.float64))
+        # NaN: entries not checked, drawn grey
         shown = np.where(np.isfinite(errors), np.maximum(errors, floor), np.nan)
         finite = shown[np.isfinite(shown)]
         norm = LogNorm(vmin=finite.min(), vmax=max(finite.max(), finite.min() * 10)) \
             if finite.size else None
-        image = axis.imshow(shown, cmap="viridis", norm=norm, interpolation="nearest",
+        image = axis.imshow(shown, cmap=colormaps["viridis"].with_extremes(bad="0.6"), norm=norm, interpolation="nearest",
                             aspect="auto")
-        image.cmap.set_bad("0.6")  # not checked
         figure.colorbar(image, ax=axis, label="relative error (log)")
         _mark(axis, check.mismatch, "x", MARK_COLOR, "outside tolerance")
         _mark(axis, check.kink, "o", "white", "on a kink", filled=False)

@@ -37,7 +37,8 @@ def plot_grad_norms(monitor, by: str = "layer", layers=None, params=None, ax=Non
     axis.set_ylabel("gradient L2 norm (log)")
     axis.set_title("gradient norm per " + by)
     axis.grid(True, which="both", alpha=0.3)
-    axis.legend(fontsize="small")
+    # outside the plot area: a legend must never hide the lines (or the band) it explains
+    axis.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return finish(figure, path, where)
 
 

@@ -53,7 +53,8 @@ def plot_update_ratio(monitor, params=None, ax=None, path=None, target: float = 
     axis.set_ylabel("||update|| / ||parameter|| (log)")
     axis.set_title("update / parameter ratio")
     axis.grid(True, which="both", alpha=0.3)
-    axis.legend(fontsize="small")
+    # outside the plot area: a legend must never hide the lines (or the band) it explains
+    axis.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return finish(figure, path, where)
 
 

@@ -28,7 +28,7 @@ def plot_weight_histograms(model, bins: int = 40, include_bias: bool = False, ax
     for axis, (name, param) in zip(axes, chosen):
         values = np.asarray(param.data, dtype=np.float64)
         finite = values[np.isfinite(values)].ravel()
-        axis.hist(finite, bins=bins, color=TRAIN_COLOR, alpha=0.85)
+        axis.hist(finite, bins=bins, color=TRAIN_COLOR)
         if values.ndim >= 2:
             fan_in = int(np.prod(values.shape[1:]))
             he_std = np.sqrt(2.0 / fan_in)
