@@ -1,0 +1,287 @@
+"""Model, initialisation and activation checks, predictions at init, and their scenarios."""
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+from minnet import nn, optim, scenarios
+from minnet.data import make_moons
+from minnet.debug.checks import activations as act_checks
+from minnet.debug.checks import model as model_checks
+from minnet.debug.context import DiagnosisContext
+from minnet.debug.diagnose import build_context
+from minnet.debug.predict import predict_layers, trace_layers
+from minnet.debug.setup import Setup
+from minnet.debug.thresholds import Thresholds
+from minnet.debug.whatif import FIXES
+from minnet.random import manual_seed
+from minnet.scenarios.healthy import HEALTHY
+
+MINE = ("init.symmetric", "init.output_bias", "init.bad_scale", "activation.dead_relu",
+        "activation.saturated", "activation.scale", "output.wrong_activation",
+        "model.cannot_overfit", "model.train_mode_at_eval")
+SCENARIOS = ["zero_init", "unset_output_bias", "huge_init", "dying_relu", "saturated_tanh",
+             "vanishing_activations", "relu_output", "capacity_too_small", "dropout_at_eval"]
+
+
+def _diagnose(setup):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return setup.diagnose()
+
+
+@pytest.fixture(scope="module")
+def reports():
+    result = {}
+    for name in SCENARIOS:
+        scenario = scenarios.get(name)
+        result[name] = (_diagnose(scenario.broken()), _diagnose(scenario.fixed()))
+    return result
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_scenario_broken_reports_code_fixed_is_clean(reports, name):
+    code = scenarios.get(name).codes[0]
+    broken, fixed = reports[name]
+    assert code in broken.codes
+    assert code not in fixed.codes
+    assert not [f for f in fixed.findings if f.severity == "error"], fixed
+
+
+@pytest.mark.parametrize("name", sorted(HEALTHY))
+def test_healthy_baselines_get_no_errors_from_these_checks(name):
+    report = _diagnose(HEALTHY[name]())
+    mine = [f for f in report.findings if f.code in MINE and f.severity == "error"]
+    assert not mine, mine
+    rows = report.predictions["layers"]
+    assert rows and all(r["measured_std"] is not None for r in rows)
+
+
+# -- predictions at initialisation --------------------------------------------------------------
+def test_predictions_match_measurement_for_he_relu_net():
+    manual_seed(0)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((256, 64)).astype(np.float32)
+    y = rng.integers(0, 10, 256)
+    model = nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
+                          nn.Linear(256, 10))
+    for layer in (model[0], model[2]):
+        nn.init.kaiming_normal_(layer.weight, nonlinearity="relu", generator=rng)
+        nn.init.zeros_(layer.bias)
+    loss = nn.CrossEntropyLoss()
+    rows = predict_layers(trace_layers(model, X, y, loss), loss, y)
+    # He init: pre-activation std sqrt(2) for unit inputs, and it stays there with depth
+    assert rows[0]["predicted_std"] == pytest.approx(math.sqrt(2), rel=0.02)
+    for row in rows:
+        # the 10-unit output layer averages over few units: a looser match
+        tolerance = 0.3 if row["layer"] == "4 (Linear)" else 0.15
+        assert row["measured_std"] == pytest.approx(row["predicted_std"], rel=tolerance), row
+        assert row["measured_grad_rms"] == pytest.approx(row["predicted_grad_rms"], rel=0.25), row
+
+
+def test_predictions_for_tanh_regression_and_unknown_layers():
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((128, 1, 6, 6)).astype(np.float32)
+    y = rng.standard_normal((128, 1)).astype(np.float32)
+    manual_seed(1)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.Tanh(), nn.MaxPool2d(2), nn.Flatten(),
+                          nn.Linear(36, 1))
+    rows = predict_layers(trace_layers(model, X, y, nn.MSELoss()), nn.MSELoss(), y)
+    assert [r["layer"] for r in rows] == ["0 (Conv2d)", "1 (Tanh)", "2 (MaxPool2d)",
+                                          "3 (Flatten)", "4 (Linear)"]
+    assert rows[2]["predicted_std"] is None           # no theory for max pooling
+    assert rows[1]["measured_std"] == pytest.approx(rows[1]["predicted_std"], rel=0.2)
+    assert rows[4]["measured_grad_rms"] == pytest.approx(rows[4]["predicted_grad_rms"], rel=0.3)
+
+
+# -- unit tests on hand-made models -------------------------------------------------------------
+def _ctx(model, X, y, loss=None, optimizer=None, thresholds=None, **setup_options):
+    loss = loss or nn.CrossEntropyLoss()
+    optimizer = optimizer or optim.Adam(model.parameters(), lr=1e-2)
+    setup = Setup(model, loss, optimizer, (X, y), **setup_options)
+    return build_context(setup, thresholds=thresholds)
+
+
+def _moons():
+    X, y = make_moons(n_samples=200, noise=0.1, seed=0)
+    return X.astype(np.float32), y
+
+
+def test_symmetric_init_exact_evidence():
+    X, y = _moons()
+    model = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2))
+    nn.init.constant_(model[0].weight, 0.3)
+    findings = model_checks.symmetric_init(_ctx(model, X, y))
+    assert [f.layer for f in findings] == ["0 (Linear)"]
+    assert findings[0].evidence["weight_value"] == pytest.approx(0.3)
+    assert findings[0].evidence["units"] == 8
+    # a zero output layer alone is fine (its units differ through their targets)
+    model = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2))
+    nn.init.zeros_(model[2].weight)
+    assert model_checks.symmetric_init(_ctx(model, X, y)) == []
+
+
+def test_bad_scale_ratio_and_threshold_override():
+    X, y = _moons()
+    manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
+                          nn.Linear(64, 2))
+    rng = np.random.default_rng(0)
+    nn.init.normal_(model[2].weight, 0.0, 0.8, generator=rng)
+    findings = model_checks.bad_init_scale(_ctx(model, X, y))
+    assert [f.layer for f in findings] == ["2 (Linear)"]
+    evidence = findings[0].evidence
+    std = float(model[2].weight.data.std())
+    assert evidence["weight_std"] == pytest.approx(std)
+    assert evidence["ratio_to_nearest"] == pytest.approx(std / math.sqrt(2 / 64))
+    assert evidence["following_activation"] == "ReLU"
+    assert findings[0].severity == "warning"  # 4.5x: not extreme
+    relaxed = model_checks.bad_init_scale(_ctx(model, X, y, thresholds={"init_scale_ratio": 6}))
+    assert relaxed == []
+
+
+def test_output_bias_regression_and_imbalanced_classification():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 3)).astype(np.float32)
+    y = (X[:, :1] + 10.0).astype(np.float32)          # mean 10, std 1
+    manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 16), nn.Tanh(), nn.Linear(16, 1))
+    findings = model_checks.output_bias(_ctx(model, X, y, loss=nn.MSELoss()))
+    assert len(findings) == 1
+    out_mean = findings[0].evidence["mean_initial_prediction"][0]
+    expected = abs(out_mean - y.mean()) / y.std()
+    assert findings[0].evidence["offset_in_target_std"] == pytest.approx(expected, rel=1e-4)
+    # imbalanced classes 95/5 with a zero bias: KL(prior || ~uniform) ~ 0.49 nats
+    labels = (rng.random(300) < 0.05).astype(np.int64)
+    model = nn.Sequential(nn.Linear(3, 2))
+    nn.init.zeros_(model[0].weight)
+    nn.init.zeros_(model[0].bias)
+    findings = model_checks.output_bias(_ctx(model, X, labels))
+    prior = np.bincount(labels, minlength=2) / len(labels)
+    kl = float(np.sum(prior * np.log(prior / 0.5)))
+    assert findings[0].evidence["kl_nats"] == pytest.approx(kl, rel=1e-6)
+    # with the bias at the log priors it is gone
+    model[0].bias.data[...] = np.log(prior)
+    assert model_checks.output_bias(_ctx(model, X, labels)) == []
+
+
+def test_wrong_output_activation_regression_and_bounded_logits():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 2)).astype(np.float32)
+    y = (X[:, :1] * 2).astype(np.float32)
+    model = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1), nn.Tanh())
+    findings = model_checks.wrong_output_activation(_ctx(model, X, y, loss=nn.MSELoss()))
+    assert findings[0].layer == "3 (Tanh)"
+    assert findings[0].evidence["fraction_unreachable"] == pytest.approx(float(np.mean(np.abs(y) > 1)))
+    # cross-entropy on sigmoid "logits" with 10 classes: max probability e / (e + 9)
+    labels = rng.integers(0, 10, 200)
+    model = nn.Sequential(nn.Linear(2, 10), nn.Sigmoid())
+    findings = model_checks.wrong_output_activation(_ctx(model, X, labels))
+    assert findings[0].evidence["loss_floor"] == pytest.approx(-math.log(math.e / (math.e + 9)))
+
+
+def test_cannot_overfit_and_eval_mode_checks():
+    X, y = _moons()
+    model = nn.Sequential(nn.Linear(2, 2), nn.ReLU())   # width 2, no real output layer
+    nn.init.zeros_(model[0].weight)
+    nn.init.constant_(model[0].bias, -1.0)               # every output 0: nothing can learn
+    findings = model_checks.cannot_overfit(_ctx(model, X, y))
+    assert findings and findings[0].severity == "error"
+    assert findings[0].evidence["batch_size"] == 16
+
+    manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Dropout(0.5), nn.Linear(16, 2))
+
+    def evaluate(model, X, y):
+        from minnet.tensor import Tensor, no_grad
+        with no_grad():
+            return model(Tensor(X)).data
+
+    findings = model_checks.train_mode_at_eval(_ctx(model, X, y, evaluate=evaluate))
+    assert findings[0].evidence["layers_in_training_mode"] == ["2 (Dropout)"]
+    assert findings[0].evidence["relative_difference_between_calls"] > 0
+    fixed = FIXES["model.train_mode_at_eval"].apply(
+        Setup(model, nn.CrossEntropyLoss(), None, (X, y), evaluate=evaluate), findings[0])
+    assert model_checks.train_mode_at_eval(_ctx(model, X, y, evaluate=fixed.evaluate)) == []
+
+
+class _FakeMonitor:
+    """Just what the activation checks read."""
+
+    def __init__(self, stats, types):
+        self.layers = list(types)
+        self.layer_types = dict(types)
+        self.stats = stats
+        self.model = None
+        self.param_names, self.layer_of_param = [], {}
+
+    def activation(self, layer, stat):
+        return np.asarray(self.stats.get((layer, stat), [np.nan]), dtype=float)
+
+    def unit_activity(self, layer):
+        return np.ones(10)
+
+
+def _monitor_ctx(monitor, thresholds=None):
+    return DiagnosisContext(model=None, loss_fn=None, optimizer=None, make_optimizer=None,
+                            X_train=None, y_train=None, X_val=None, y_val=None, task=None,
+                            n_classes=None, batch_size=0, shuffle=True, steps=0, seed=0,
+                            thresholds=Thresholds(thresholds), monitor=monitor)
+
+
+def test_dead_relu_uses_init_and_late_median_and_override():
+    types = {"0 (Linear)": "Linear", "1 (ReLU)": "ReLU", "2 (Linear)": "Linear"}
+    dead = [0.1, 0.2, 0.3, 0.5, 0.6, 0.7, 0.8, 0.8]   # last quarter: [0.8, 0.8]
+    monitor = _FakeMonitor({("1 (ReLU)", "dead_fraction"): dead}, types)
+    findings = act_checks.dead_relu(_monitor_ctx(monitor))
+    assert findings[0].evidence["dead_fraction_late"] == pytest.approx(0.8)
+    assert findings[0].evidence["dead_fraction_at_init"] == pytest.approx(0.1)
+    assert findings[0].severity == "warning"
+    assert act_checks.dead_relu(_monitor_ctx(monitor, {"dead_relu_fraction": 0.85})) == []
+
+
+def test_saturation_skips_the_output_layer():
+    types = {"0 (Linear)": "Linear", "1 (Tanh)": "Tanh", "2 (Linear)": "Linear",
+             "3 (Sigmoid)": "Sigmoid"}
+    monitor = _FakeMonitor({("1 (Tanh)", "saturated_fraction"): [0.95, 0.97],
+                            ("3 (Sigmoid)", "saturated_fraction"): [0.99, 0.99]}, types)
+    findings = act_checks.saturated(_monitor_ctx(monitor))
+    assert [f.layer for f in findings] == ["1 (Tanh)"]
+    assert findings[0].severity == "error"
+    assert findings[0].evidence["saturated_fraction"] == pytest.approx(0.97)
+
+
+def test_activation_scale_needs_a_run_with_a_trend():
+    names = [f"{2 * i} (Linear)" for i in range(6)]
+    types = {}
+    for i, name in enumerate(names):
+        types[name] = "Linear"
+        types[f"{2 * i + 1} (Tanh)"] = "Tanh"
+
+    def monitor_for(stds):
+        return _FakeMonitor({(n, "std"): [s] for n, s in zip(names, stds)}, types)
+
+    shrinking = [1.0, 0.3, 0.1, 0.03, 0.01, 1.0]   # the last (output) layer is not judged
+    findings = act_checks.activation_scale(_monitor_ctx(monitor_for(shrinking)))
+    assert findings[0].evidence["run_length"] == 4
+    assert findings[0].evidence["last_std"] == pytest.approx(0.01)
+    drifting = [0.45, 0.42, 0.4, 0.38, 0.36, 1.0]   # below the band but no 2x trend
+    assert act_checks.activation_scale(_monitor_ctx(monitor_for(drifting))) == []
+    two = [1.0, 0.3, 0.1, 1.0, 1.0, 1.0]
+    assert act_checks.activation_scale(_monitor_ctx(monitor_for(two))) == []
+    assert act_checks.activation_scale(
+        _monitor_ctx(monitor_for(two), {"activation_scale_layers": 2}))
+
+
+def test_reinitialised_copy_uses_he_before_relu_and_leaves_original():
+    manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 256), nn.Tanh(),
+                          nn.Linear(256, 10))
+    for layer in (model[0], model[2], model[4]):
+        nn.init.zeros_(layer.weight)
+    twin = model_checks.reinitialised_copy(model, seed=0)
+    assert float(np.abs(model[0].weight.data).max()) == 0.0
+    assert float(twin[0].weight.data.std()) == pytest.approx(math.sqrt(2 / 64), rel=0.05)
+    assert float(twin[2].weight.data.std()) == pytest.approx(math.sqrt(2 / 512), rel=0.05)
+    assert float(twin[4].weight.data.std()) == pytest.approx(math.sqrt(2 / 266), rel=0.1)
