@@ -25,7 +25,7 @@ from ._evidence import evidence_panels
 _FIGURE_FORMATS = ("png", "pdf", "svg")
 _HTML_FORMATS = ("html", "htm")
 WIDTH = 11.0          # inches, the PNG page
-LINE = 0.19           # inches per text line in the findings table
+LINE = 0.15           # inches per text line (8 pt monospace, spacing 1.25)
 WRAP = 115            # characters per line of the findings' text column
 
 
@@ -157,7 +157,7 @@ def report_figure(report, panels: list):
     has_predictions = bool(loss_line or prediction_table)
     panel_rows = -(-len(panels) // 2)
 
-    heights = {"header": 0.75 + LINE * (len(chains) + bool(chains)),
+    heights = {"header": 0.95 + LINE * (len(chains) + bool(chains)),
                "table": 0.35 + sum(LINE * len(lines) + 0.12 for lines in rows),
                "panels": 3.6 * panel_rows + (0.35 if panels else 0),
                "predictions": (0.45 + LINE * (len(prediction_table) + 1 + bool(loss_line)))
@@ -197,9 +197,10 @@ def report_figure(report, panels: list):
         y += 0.35
     for index, panel in enumerate(panels):
         row, column = divmod(index, 2)
-        left_in, top_in = 0.8 + column * WIDTH / 2, y + row * 3.6 + 0.45
+        left_in, top_in = 0.75 + column * WIDTH / 2, y + row * 3.6 + 0.45
+        # 2.6 in to the right of each plot: room for a legend placed outside it
         axis = figure.add_axes([left_in / WIDTH, 1 - (top_in + 2.6) / total,
-                                (WIDTH / 2 - 1.3) / WIDTH, 2.6 / total])
+                                (WIDTH / 2 - 2.6) / WIDTH, 2.6 / total])
         _draw_panel(panel, axis)
     y += 3.6 * panel_rows
     if has_predictions:

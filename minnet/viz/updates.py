@@ -37,7 +37,7 @@ def plot_update_ratio(monitor, params=None, ax=None, path=None, target: float = 
     highlight = set(resolve_layers(monitor, highlight, where)) if highlight else set()
     figure, axis = axes_or_new(ax)
     axis.axhspan(low, high, color=BAND_COLOR, alpha=0.15, linewidth=0,
-                 label=f"healthy band [{low:g}, {high:g}]")
+                 label=f"healthy {low:.0e} to {high:.0e}")
     axis.axhline(target, color=BAND_COLOR, linestyle="--", linewidth=1.2,
                  label=f"target {target:g}")
     all_ratios = []
