@@ -573,3 +573,59 @@ def test_report_panel_that_cannot_be_drawn_says_why(fake):
     figure = render_report(make_report(monitor))
     texts = [t.get_text() for ax in figure.axes for t in ax.texts]
     assert any("could not draw" in text and "recording lost" in text for text in texts)
+
+
+# -- with the real Monitor ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def real_run():
+    """A moons MLP trained 30 steps under minnet.debug.Monitor, with a too-large lr."""
+    from minnet.data import make_moons
+    from minnet.debug.monitor import Monitor
+    X, y = make_moons(128, seed=0)
+    minnet.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 2))
+    optimizer = minnet.optim.SGD(model.parameters(), lr=0.5)
+    loss_fn = nn.CrossEntropyLoss()
+    with Monitor(model, optimizer) as monitor:
+        for step in range(30):
+            loss = loss_fn(model(minnet.Tensor(X)), minnet.Tensor(y))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            monitor.log(loss=loss.item())
+    return model, monitor, X, y
+
+
+def test_pictures_of_a_real_monitor(real_run):
+    model, monitor, X, y = real_run
+    figure = plot_loss(monitor)
+    ax = figure.axes[0]
+    image = render(figure)
+    losses = monitor.scalar("loss")
+    assert len(losses) == 30 and np.isfinite(losses).all()
+    assert has_color(image, *pixel_of(ax, 15, losses[15], image), TRAIN_COLOR)
+
+    figure = plot_activation_histograms(monitor)
+    assert [ax.get_title() for ax in figure.axes if ax.get_title()] == list(monitor.layers)
+    image = render(figure)
+    ax = figure.axes[0]
+    (left, bottom), (right, top) = ax.transAxes.transform([(0, 0), (1, 1)])
+    inside = image[image.shape[0] - int(top) + 2:image.shape[0] - int(bottom) - 2,
+                   int(left) + 2:int(right) - 2]
+    assert len(np.unique(inside.reshape(-1, 3), axis=0)) > 3  # not a uniform image
+
+    figure = plot_update_ratio(monitor)
+    ax = figure.axes[0]
+    image = render(figure)
+    line = next(l for l in ax.get_lines() if l.get_label() == "0 (Linear) weight")
+    ratio = monitor.param("0.weight", "update_ratio")
+    step = int(np.nanargmax(ratio > 0))
+    assert has_color(image, *pixel_of(ax, monitor.steps[step], ratio[step], image),
+                     line.get_color())
+    plot_grad_norms(monitor)
+    plot_dead_fraction(monitor)
+
+    findings = [Finding("update.ratio", "updates too large", layer="2 (Linear)"),
+                Finding("activation.dead_relu", "dead units", layer="1 (ReLU)")]
+    report = Report(findings, run={"losses": losses}, context=SimpleNamespace(monitor=monitor))
+    assert len(_images_of(render_report(report, format="html"))) == 4  # loss, dead, update, hist

@@ -78,6 +78,8 @@ def format_value(value) -> str:
         if value == 0 or 1e-3 <= abs(value) < 1e4:
             return f"{value:.4g}"
         return f"{value:.3e}"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {format_value(v)}" for k, v in value.items()) + "}"
     if isinstance(value, (list, tuple, np.ndarray)):
         items = list(value)
         shown = ", ".join(format_value(v) for v in items[:6])
