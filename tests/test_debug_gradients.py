@@ -358,3 +358,13 @@ def test_healthy_baselines_get_no_error_from_these_checks(name):
     assert not [f for f in ours if f.severity == "error"], [str(f) for f in ours]
     # and none of the gradient codes at all: these nets train well
     assert not [f for f in ours if f.code.startswith("grad.")], [str(f) for f in ours]
+
+
+@pytest.mark.parametrize("name, direction", [("lr_too_low", "too_low"),
+                                             ("lr_too_high", "too_high")])
+def test_update_ratio_on_the_learning_rate_scenarios(name, direction):
+    """The loss family's lr scenarios: update.ratio says which way the lr is off."""
+    broken = _quiet_diagnose(scenarios.get(name).broken(), phases=("run",))
+    assert direction in [f.evidence["direction"] for f in broken.get("update.ratio")]
+    fixed = _quiet_diagnose(scenarios.get(name).fixed(), phases=("run",))
+    assert not fixed.has("update.ratio")
