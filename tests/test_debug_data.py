@@ -137,6 +137,17 @@ def test_pixels_in_0_255_are_named_and_image_channels_are_the_features():
     assert _findings(_setup(standardised, y), "data.not_normalized") == []
 
 
+def test_one_hot_indicator_columns_are_not_flagged_for_a_small_std():
+    X, y = _balanced(n=200)
+    rare = np.zeros((200, 2), np.float32)
+    rare[0, 0] = 1.0  # a category seen once: std 0.07 < 0.1, yet a valid one-hot column
+    rare[1:, 1] = 1.0
+    assert _findings(_setup(np.concatenate([X, rare], axis=1), y), "data.not_normalized") == []
+    scaled = np.concatenate([X, 0.05 * X[:, :1]], axis=1)  # a real feature squashed to std ~0.05
+    (finding,) = _findings(_setup(scaled, y), "data.not_normalized")
+    assert finding.evidence["offending_features"] == [3]
+
+
 # -- data.constant_feature --------------------------------------------------------------------------
 def test_constant_feature_nonzero_is_a_warning_zero_is_info():
     X, y = _balanced()
@@ -192,6 +203,16 @@ def test_not_shuffled_measures_single_class_batches_in_the_order_seen():
     assert _findings(_setup(X, y, batch_size=4, shuffle=True), "data.not_shuffled") == []
     alternating = np.arange(40) % 2  # unshuffled but mixed: the order is harmless
     assert _findings(_setup(X, alternating, batch_size=4, shuffle=False), "data.not_shuffled") == []
+
+
+def test_not_shuffled_large_batches_of_sorted_labels_hold_few_classes():
+    X, _ = _balanced(n=400)
+    y = np.repeat(np.arange(10), 40)  # batches of 100 hold 2-3 classes: none single-class
+    (finding,) = _findings(_setup(X, y, batch_size=100, shuffle=False), "data.not_shuffled")
+    assert finding.evidence["single_class_batch_fraction"] == 0.0
+    # each batch is 40/40/20 of three classes: 0.5 * (0.3 + 0.3 + 0.1 + 7 * 0.1) = 0.7
+    assert finding.evidence["batch_label_distance"] == pytest.approx(0.7)
+    assert finding.evidence["batch_label_distance_if_shuffled"] < 0.3
 
 
 def test_not_shuffled_regression_targets_sorted():

@@ -64,6 +64,10 @@ SINGLE_CLASS_BATCHES = define(
     "single_class_batch_fraction", 0.5, source="37R 7, 10",
     why="when most batches hold one class, each step pulls the model towards that class "
         "and the next batch pulls it back")
+BATCH_DISTANCE = define(
+    "batch_label_distance", 0.5, source="37R 7, 10",
+    why="when a batch's class mix is more than 0.5 (total variation) away from the whole "
+        "set's, batches are slices of a sorted set even if each holds a few classes")
 BATCH_VARIANCE = define(
     "batch_target_variance_ratio", 0.1, source="37R 7, 10",
     why="regression batches whose target variance is under 10% of the whole set's are "
@@ -248,6 +252,13 @@ def _looks_like_pixels(X: np.ndarray) -> bool:
     return low >= 0 and 16 <= high <= 255 and bool(np.all(X == np.round(X)))
 
 
+def _indicator_columns(X: np.ndarray) -> np.ndarray:
+    """Per feature: True where every value is 0 or 1 (only for (N, F) data)."""
+    if X.ndim != 2:
+        return np.zeros(feature_matrix(X[:1]).shape[1], dtype=bool)
+    return np.all((X == 0) | (X == 1), axis=0)
+
+
 @check(phase="data", codes=("data.not_normalized",))
 def inputs_not_normalized(ctx) -> list:
     """Per-feature mean and std of the training inputs, against 0 and 1."""
@@ -258,10 +269,13 @@ def inputs_not_normalized(ctx) -> list:
     constant = constant_mask(mean, std, ctx.thresholds["constant_feature_relative_std"])
     mean_max, std_max, std_min = (ctx.thresholds["input_mean_abs_max"],
                                   ctx.thresholds["input_std_max"], ctx.thresholds["input_std_min"])
+    # 0/1 indicator columns (one-hot categories) are conventionally left as they are: a rare
+    # category has a small std by nature, not by a scaling mistake
+    indicator = _indicator_columns(X)
     with np.errstate(invalid="ignore"):
         off_mean = np.abs(mean) > mean_max
         too_wide = std > std_max
-        too_narrow = (std < std_min) & ~constant  # constant ones are data.constant_feature
+        too_narrow = (std < std_min) & ~constant & ~indicator  # constant: data.constant_feature
     bad = np.nonzero(off_mean | too_wide | too_narrow)[0]
     if bad.size == 0:
         return []
@@ -482,6 +496,16 @@ def expected_single_class_fraction(labels: np.ndarray, batch_size: int) -> float
     return float(np.sum(p ** min(batch_size, len(labels))))
 
 
+def batch_label_distance(labels: np.ndarray, batch_size: int, order=None) -> float:
+    """Mean total-variation distance between each batch's class mix and the whole set's."""
+    labels = labels if order is None else labels[order]
+    classes = labels.max() + 1
+    overall = np.bincount(labels, minlength=classes) / len(labels)
+    distances = [0.5 * np.abs(np.bincount(labels[b], minlength=classes) / len(b) - overall).sum()
+                 for b in batches_in_order(len(labels), batch_size)]
+    return float(np.mean(distances)) if distances else 0.0
+
+
 @check(phase="data", codes=("data.not_shuffled",))
 def not_shuffled(ctx) -> list:
     """Without shuffling, do the batches the optimizer sees hold one class (or a sorted slice)?"""
@@ -495,21 +519,30 @@ def not_shuffled(ctx) -> list:
         limit = ctx.thresholds["single_class_batch_fraction"]
         measured = single_class_fraction(labels, batch)
         expected = expected_single_class_fraction(labels, batch)
+        distance = batch_label_distance(labels, batch)
+        shuffled_distance = batch_label_distance(
+            labels, batch, np.random.default_rng(ctx.seed).permutation(n))
         # imbalanced data can make single-class batches common even when shuffled
-        if measured <= limit or measured <= 2 * expected:
+        single = measured > limit and measured > 2 * expected
+        skewed = (distance > ctx.thresholds["batch_label_distance"]
+                  and distance > 2 * shuffled_distance)
+        if not (single or skewed):
             return []
         runs = int(np.count_nonzero(np.diff(labels)) + 1)
         return [Finding(
             "data.not_shuffled",
             f"Training is not shuffled and the labels are grouped: {measured:.0%} of the "
             f"{len(batches_in_order(n, batch))} batches of {batch} hold a single class (shuffled, "
-            f"{expected:.1%} would). The labels come in {runs} runs. Each step fits the current "
-            f"class and the next undoes it: the loss swings and the model ends biased to the last "
-            f"class seen.",
+            f"{expected:.1%} would), and a batch's class mix is {distance:.2f} (total variation) "
+            f"away from the whole set's (shuffled: {shuffled_distance:.2f}). The labels come in "
+            f"{runs} runs. Each step fits the current classes and the next undoes it: the loss "
+            f"swings and the model ends biased to the last classes seen.",
             evidence={"single_class_batch_fraction": measured,
-                      "expected_if_shuffled": expected, "label_runs": runs,
+                      "expected_if_shuffled": expected, "batch_label_distance": distance,
+                      "batch_label_distance_if_shuffled": shuffled_distance, "label_runs": runs,
                       "batch_size": batch, "n_samples": n},
-            thresholds=_threshold_records(ctx, "single_class_batch_fraction"),
+            thresholds=_threshold_records(ctx, "single_class_batch_fraction",
+                                          "batch_label_distance"),
             fix="Shuffle every epoch: DataLoader(dataset, batch_size, shuffle=True, seed=0) (or "
                 "diagnose(..., shuffle=True)); a single permutation of X and y together also helps.")]
     y = np.asarray(ctx.y_train, dtype=np.float64).reshape(n, -1)
