@@ -58,7 +58,7 @@ def run_scenarios(args: argparse.Namespace) -> int:
 # minnet doctor
 # --------------------------------------------------------------------------
 def add_doctor_arguments(parser: argparse.ArgumentParser) -> None:
-    target = parser.add_mutually_exclusive_group(required=True)
+    target = parser.add_mutually_exclusive_group()
     target.add_argument("script", nargs="?", help="a Python file whose setup() returns a "
                         "minnet.debug.Setup (or model, loss_fn, optimizer, train_data[, val_data])")
     target.add_argument("--scenario", help="diagnose a built-in scenario, broken and fixed")
@@ -150,6 +150,10 @@ def run_doctor(args: argparse.Namespace) -> int:
     from .debug.diagnose import diagnose_setup
     if args.steps is not None and args.steps < 1:
         print(f"minnet doctor: --steps must be positive, got {args.steps}", file=sys.stderr)
+        return 2
+    if not args.scenario and not args.script:
+        print("minnet doctor: give a script (its setup() returns a Setup) or --scenario NAME; "
+              "'minnet scenarios' lists the scenarios", file=sys.stderr)
         return 2
     say = None if args.json else progress
     if args.scenario:
