@@ -494,16 +494,9 @@ def clip_gradients(setup, finding):
     return setup.replace(model=model, optimizer=optimizer, clip_grad_norm=1.0)
 
 
-@mechanical_fix("grad.vanishing", "re-initialise weights with He init (kaiming_normal_)")
-def reinitialise_he(setup, finding):
-    from ...nn import init
-    model, _ = repaired_copy(setup)
-    rng = np.random.default_rng(setup.seed)
-    for name, param in model.named_parameters():
-        if param.data.ndim >= 2:
-            init.kaiming_normal_(param, nonlinearity="relu", generator=rng)
-    from ..context import optimizer_factory
-    return setup.replace(model=model, optimizer=optimizer_factory(setup.optimizer, setup.model)(model))
+# grad.vanishing has no mechanical fix: the cure (other activations, normalisation, residual
+# connections) changes the architecture, and He init alone does not rescue a deep sigmoid net
+# (verify_fixes measured no change on the vanishing_gradients scenario).
 
 
 @mechanical_fix("grad.accumulating", "restore the standard step (zero_grad before backward)")
