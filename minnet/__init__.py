@@ -45,3 +45,12 @@ from .gradcheck import check_backward, gradcheck, numerical_gradient, numerical_
 from .debug.anomaly import AnomalyError, detect_anomaly, set_detect_anomaly
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # minnet.scenarios and minnet.viz load on first use: viz imports matplotlib, and
+    # neither is needed to train a network, so ``import minnet`` stays fast.
+    if name in ("scenarios", "viz", "runlog"):
+        import importlib
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'minnet' has no attribute {name!r}")
