@@ -96,7 +96,7 @@ CAUSES = [
     ("loss.reduction_scale", "loss.diverging"),
     ("loss.terms_unbalanced", "loss.plateau"),
     ("init.symmetric", "loss.plateau"), ("init.symmetric", "model.cannot_overfit"),
-    ("init.symmetric", "grad.vanishing"),
+    ("init.symmetric", "grad.vanishing"), ("init.symmetric", "activation.dead_relu"),
     ("init.bad_scale", "activation.scale"), ("init.bad_scale", "activation.saturated"),
     ("init.bad_scale", "activation.dead_relu"), ("init.bad_scale", "grad.exploding"),
     ("init.bad_scale", "grad.vanishing"), ("init.bad_scale", "loss.initial_unexpected"),
