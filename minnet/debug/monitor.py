@@ -1,0 +1,667 @@
+"""``Monitor``: listens to a training run and keeps its vital signs in NumPy arrays.
+
+The monitor only *listens*: it attaches through the public hooks and never
+changes what the model or the optimizer compute::
+
+    monitor = Monitor(model, optimizer, every=1, bins=32)
+    for X, y in loader:
+        optimizer.zero_grad()
+        loss = loss_fn(model(X), y)
+        loss.backward()
+        optimizer.step()
+        monitor.log(loss=loss)          # lands on the step that computed ``loss``
+    monitor.detach()                    # or use ``with Monitor(...) as monitor:``
+
+Where each number comes from:
+
+* a forward pre-hook on the model marks the start of a training step (and
+  measures the gradient left over from the previous step: ``stale_grad_norm``);
+* a forward hook on every leaf module reads the layer's output (mean, std,
+  zeros, dead units, saturation, NaN/Inf, a fixed-bin histogram);
+* a tensor hook on each layer output reads dL/d(output) (``grad_rms``) and
+  queues a callback for the end of the backward pass, which reads every
+  parameter's ``.grad``;
+* the optimizer's step pre-hook copies the weights, its post-hook compares
+  (``update_ratio``) and advances ``step_index``.
+
+Step ``s`` is *recorded* (layer and parameter statistics kept) when
+``s % every == 0``; the scalars (``log()``, learning rate, gradient norms)
+are kept for every step. Storage is one growable array per table (capacity
+doubles when full), so a long run costs a few NumPy writes per step.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import numpy as np
+
+from ..nn.module import ROOT_NAME, Module
+from ..tensor import Tensor, is_grad_enabled, queue_callback
+
+LAYER_STATS = ("mean", "std", "min", "max", "zero_fraction", "dead_fraction",
+               "saturated_fraction", "nonfinite", "grad_rms")
+PARAM_STATS = ("grad_norm", "grad_nonfinite", "weight_norm", "update_ratio", "grad_missing")
+
+# layers whose output is bounded: (saturation limits, histogram range)
+SATURATION_LIMITS = {"Tanh": (-0.99, 0.99), "Sigmoid": (0.01, 0.99)}
+HISTOGRAM_RANGES = {"Tanh": (-1.0, 1.0), "Sigmoid": (0.0, 1.0)}
+
+_GRAD_RMS = LAYER_STATS.index("grad_rms")
+_GRAD_NORM, _GRAD_NONFINITE, _WEIGHT_NORM, _UPDATE_RATIO, _GRAD_MISSING = range(5)
+_FORMAT = "minnet.debug.Monitor/1"
+
+
+# --------------------------------------------------------------------------
+# Storage
+# --------------------------------------------------------------------------
+class _GrowableArray:
+    """An array of rows ``(capacity, *row_shape)`` that doubles its capacity when full.
+
+    Rows never written keep ``fill`` (NaN for statistics: "not recorded").
+    """
+
+    def __init__(self, row_shape: tuple = (), dtype=np.float64, fill=np.nan, capacity: int = 64):
+        self.fill = fill
+        self.array = np.full((capacity, *row_shape), fill, dtype=dtype)
+
+    def at(self, index: int) -> np.ndarray:
+        """The whole array, grown so that row ``index`` exists."""
+        capacity = len(self.array)
+        if index >= capacity:
+            grown = np.full((max(2 * capacity, index + 1), *self.array.shape[1:]), self.fill,
+                            dtype=self.array.dtype)
+            grown[:capacity] = self.array
+            self.array = grown
+        return self.array
+
+    def first(self, n: int) -> np.ndarray:
+        """A copy of rows ``0..n-1`` (missing rows filled)."""
+        return self.at(max(n - 1, 0))[:n].copy()
+
+
+class _Scratch:
+    """Work buffers for one layer's output, reused every step (no allocation per step)."""
+
+    def __init__(self, size: int, dtype):
+        self.size, self.dtype = size, dtype
+        self.values = np.empty(size, dtype=dtype)
+        self.flags = np.empty(size, dtype=bool)
+        self.bin_index = np.empty(size, dtype=np.intp)
+
+
+# --------------------------------------------------------------------------
+# Statistics of one array (pure functions: easy to test and to read)
+# --------------------------------------------------------------------------
+def _sum_of_squares(flat: np.ndarray) -> float:
+    """sum(x**2) via BLAS; redone in float64 if float32 overflowed."""
+    total = float(np.dot(flat, flat))
+    if not math.isfinite(total) and flat.dtype != np.float64:
+        total = float(np.dot(flat.astype(np.float64), flat.astype(np.float64)))
+    return total
+
+
+def _per_unit(x: np.ndarray) -> np.ndarray:
+    """``x`` as (samples, units, positions): unit = feature of (N, F), channel of (N, C, ...)."""
+    if x.ndim <= 1:
+        return x.reshape(-1, 1, 1)  # one unit observed once per sample
+    return x.reshape(x.shape[0], x.shape[1], -1)
+
+
+def _unit_extreme(x: np.ndarray, reduce) -> np.ndarray:
+    """``reduce`` (np.maximum or np.minimum) of every unit over samples and positions."""
+    if x.ndim == 2:  # (N, F): the common case, one fast reduction
+        return reduce.reduce(x, axis=0)
+    units = _per_unit(x)
+    return reduce.reduce(reduce.reduce(units, axis=2), axis=0)
+
+
+def _dead_fraction(x: np.ndarray, low: float) -> float:
+    """Fraction of units that are exactly 0 for every sample (and position)."""
+    unit_max = _unit_extreme(x, np.maximum)
+    silent = unit_max.size - np.count_nonzero(unit_max)  # units whose max is 0
+    if low < 0 and silent:  # a max of 0 with negative entries is not dead: look closer
+        silent = np.count_nonzero((unit_max == 0) & (_unit_extreme(x, np.minimum) == 0))
+    return silent / unit_max.size
+
+
+def unit_active_fraction(x: np.ndarray) -> np.ndarray:
+    """Per unit, the fraction of samples (and positions) where it is > 0: shape (units,)."""
+    return (_per_unit(np.asarray(x)) > 0).mean(axis=(0, 2))
+
+
+def _histogram_edges(kind: str, low: float, high: float, bins: int) -> np.ndarray:
+    """Fixed edges for a layer: its output's natural range, else the first record's +-span/2."""
+    if kind in HISTOGRAM_RANGES:
+        low, high = HISTOGRAM_RANGES[kind]
+    else:
+        if not (math.isfinite(low) and math.isfinite(high)):
+            low, high = -1.0, 1.0
+        span = high - low
+        if not span > 0:  # constant output (e.g. all zeros): still a usable range
+            span = abs(high) if high != 0 else 1.0
+        low, high = low - span / 2, high + span / 2
+    return np.linspace(low, high, bins + 1)
+
+
+def _histogram(flat: np.ndarray, edges: np.ndarray, scratch: "_Scratch",
+               inside: bool = False) -> np.ndarray:
+    """Counts of ``flat`` in the uniform bins ``edges``; outside values go to the end bins.
+
+    Bin indices are computed in place in preallocated buffers (shift, scale,
+    clip, truncate) and counted by ``np.bincount``: what ``np.histogram`` does
+    for uniform bins, without its overhead (about ten times faster). ``inside``
+    promises that every value lies in ``[edges[0], edges[-1])`` (the caller
+    knows min and max), which skips the clipping pass. NaN entries must be
+    removed by the caller; +-Inf land in the end bins.
+    """
+    bins = len(edges) - 1
+    n = flat.size
+    values = scratch.values[:n]
+    np.subtract(flat, edges[0], out=values)
+    np.multiply(values, bins / (edges[-1] - edges[0]), out=values)
+    if not inside:
+        np.clip(values, 0, bins - 1, out=values)
+    index = scratch.bin_index[:n]
+    np.copyto(index, values, casting="unsafe")  # truncation = floor: values are >= 0
+    counts = np.bincount(index, minlength=bins)
+    if len(counts) > bins:  # rounding put a value a hair below edges[-1] one bin too far
+        counts[bins - 1] += counts[bins:].sum()
+        counts = counts[:bins]
+    return counts
+
+
+def layer_statistics(x: np.ndarray, kind: str, edges: Optional[np.ndarray],
+                     scratch: _Scratch) -> tuple:
+    """Statistics of one layer output ``x`` (any shape, float).
+
+    Returns ``(values, counts)``: ``values`` in the order of ``LAYER_STATS``
+    (``grad_rms`` left NaN: it comes from the backward pass), ``counts`` the
+    histogram over ``edges`` (None when ``edges`` is None). With NaN/Inf in
+    ``x``, mean/std/min/max describe its finite entries.
+    """
+    n = x.size
+    flat = x.reshape(-1)
+    high, low = float(flat.max()), float(flat.min())
+    if math.isfinite(high) and math.isfinite(low):
+        nonfinite = 0  # NaN would propagate through max/min, Inf would be the max/min
+        finite = flat
+    else:
+        finite_mask = np.isfinite(flat)
+        nonfinite = n - int(np.count_nonzero(finite_mask))
+        finite = flat[finite_mask]
+        high, low = (float(finite.max()), float(finite.min())) if finite.size else (np.nan, np.nan)
+
+    if finite.size:
+        mean = float(finite.sum()) / finite.size
+        if not math.isfinite(mean):  # float32 sum overflowed
+            mean = float(finite.sum(dtype=np.float64)) / finite.size
+        centred = scratch.values[:finite.size]
+        np.subtract(finite, mean, out=centred)
+        std = math.sqrt(_sum_of_squares(centred) / finite.size)
+    else:
+        mean = std = np.nan
+
+    flags = scratch.flags[:n]
+    np.equal(flat, 0, out=flags)
+    zero_fraction = np.count_nonzero(flags) / n
+    dead_fraction = _dead_fraction(x, low)
+
+    saturated_fraction = np.nan
+    if kind in SATURATION_LIMITS:
+        below, above = SATURATION_LIMITS[kind]
+        np.greater(flat, above, out=flags)
+        saturated = np.count_nonzero(flags)
+        np.less(flat, below, out=flags)
+        saturated_fraction = (saturated + np.count_nonzero(flags)) / n
+
+    values = (mean, std, low, high, zero_fraction, dead_fraction, saturated_fraction,
+              float(nonfinite), np.nan)
+    counts = None
+    if edges is not None:
+        inside = nonfinite == 0 and edges[0] <= low and high < edges[-1]
+        counts = _histogram(flat if nonfinite == 0 else flat[~np.isnan(flat)], edges, scratch,
+                            inside)
+    return values, counts
+
+
+# --------------------------------------------------------------------------
+# The monitor
+# --------------------------------------------------------------------------
+class Monitor:
+    """Records per-layer, per-parameter and per-step statistics of a training run.
+
+    Args:
+        model: the ``Module`` being trained; every leaf module gets a forward hook.
+        optimizer: optional; its step hooks advance ``step_index`` and measure updates.
+            Without one, call ``monitor.step()`` after each training step.
+        every: record layer/parameter statistics on steps ``0, every, 2*every, ...``.
+        bins: number of histogram bins per layer.
+    """
+
+    def __init__(self, model: Module, optimizer=None, every: int = 1, bins: int = 32):
+        if not isinstance(model, Module):
+            raise TypeError(f"Monitor(): model must be a minnet.nn.Module, got "
+                            f"{type(model).__name__}. Hint: Monitor(model, optimizer).")
+        if optimizer is not None and not hasattr(optimizer, "register_step_post_hook"):
+            raise TypeError(f"Monitor(): optimizer must be a minnet.optim.Optimizer (or None), "
+                            f"got {type(optimizer).__name__}")
+        for option, value in (("every", every), ("bins", bins)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"Monitor(): {option} must be an integer >= 1, got {value!r}")
+        self._init_storage(int(every), int(bins))
+        self.model, self.optimizer = model, optimizer
+        self._attached = True
+        self._handles: list = []         # module and optimizer hooks
+        self._output_handles: list = []  # tensor hooks of the current step's layer outputs
+        self._scratch: dict = {}  # dtype -> _Scratch shared by all layers (fewer cache misses)
+        self._snapshots: Optional[list] = None
+        self._norms_before: Optional[np.ndarray] = None
+        self._snapshot_step = -1
+        self._callback_queued = False
+
+        modules = dict(model.named_modules())
+        for path, module in modules.items():
+            if not any(True for _ in module.children()):
+                name = _layer_name(path, module)
+                hook = module.register_forward_hook(self._make_layer_hook(name, module))
+                self._handles.append(hook)
+        self._handles.append(model.register_forward_pre_hook(self._on_model_call))
+        for name, param in model.named_parameters():
+            owner = name.rpartition(".")[0]
+            self.param_names.append(name)
+            self._params.append(param)
+            self.layer_of_param[name] = _layer_name(owner, modules[owner])
+        self._param_stats = _GrowableArray((len(self._params), len(PARAM_STATS)))
+        if optimizer is not None:
+            self._handles.append(optimizer.register_step_pre_hook(self._before_optimizer_step))
+            self._handles.append(optimizer.register_step_post_hook(self._after_optimizer_step))
+
+    def _init_storage(self, every: int, bins: int) -> None:
+        self.every, self.bins = every, bins
+        self.step_index = 0
+        self.n_steps = 0
+        self.layers: list = []
+        self.layer_types: dict = {}
+        self.param_names: list = []
+        self.layer_of_param: dict = {}
+        self.scalar_names: list = []
+        self._params: list = []
+        self._forward_step: Optional[int] = None  # step of the latest training forward
+        self._record: int = -1                     # its record row, -1 if not recorded
+        self._n_records = 0
+        self._steps = _GrowableArray((), dtype=np.int64, fill=-1)
+        self._layer_stats: dict = {}    # layer -> _GrowableArray (records, LAYER_STATS)
+        self._histograms: dict = {}     # layer -> _GrowableArray (records, bins) int64
+        self._edges: dict = {}          # layer -> (bins + 1,) edges, fixed at first record
+        self._last_output: dict = {}    # layer -> output array of the last record
+        self._latest_call: dict = {}    # layer -> token of its latest call
+        self._unit_activity: dict = {}  # filled only by from_dict
+        self._param_stats = _GrowableArray((0, len(PARAM_STATS)))
+        self._scalars: dict = {}        # name -> _GrowableArray (steps,)
+
+    # -- attaching and detaching -------------------------------------------------
+    def detach(self) -> None:
+        """Remove every hook this monitor added (idempotent). Recorded data stays readable."""
+        for handle in self._handles + self._output_handles:
+            handle.remove()
+        self._handles, self._output_handles = [], []
+        self._attached = False
+
+    def __enter__(self) -> "Monitor":
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        self.detach()
+        return False
+
+    def __repr__(self) -> str:
+        state = "attached" if self._attached else "detached"
+        return (f"Monitor({state}, every={self.every}, steps={self.n_steps}, "
+                f"records={self._n_records}, layers={len(self.layers)}, "
+                f"params={len(self.param_names)})")
+
+    # -- the step timeline ---------------------------------------------------------
+    def step(self) -> None:
+        """Advance ``step_index`` by one (needed only when no optimizer was given)."""
+        self._see_step(self.step_index)
+        self.step_index += 1
+
+    def _see_step(self, step: int) -> None:
+        if step >= self.n_steps:
+            self.n_steps = step + 1
+
+    def _is_training_pass(self) -> bool:
+        return self._attached and is_grad_enabled() and self.model.training
+
+    def _record_row(self, step: int) -> int:
+        """The record row of ``step`` (appended if ``step`` has none yet)."""
+        last = self._n_records - 1
+        if last >= 0 and self._steps.array[last] == step:
+            return last
+        row = self._n_records
+        self._steps.at(row)[row] = step
+        self._n_records += 1
+        return row
+
+    def _begin_step(self) -> None:
+        """At the first training forward of a step: stale gradients, record row."""
+        step = self.step_index
+        if self._forward_step == step:
+            return
+        self._forward_step = step
+        self._see_step(step)
+        self._output_handles = []  # the previous step's graph is gone with its hooks
+        self._callback_queued = False
+        stale = 0.0
+        for param in self._params:
+            if param.grad is not None:
+                stale += _sum_of_squares(param.grad.data.reshape(-1))
+        self._set_scalar("stale_grad_norm", step, math.sqrt(stale))
+        self._record = self._record_row(step) if step % self.every == 0 else -1
+
+    # -- hooks ---------------------------------------------------------------------------
+    def _on_model_call(self, module, args) -> None:
+        if self._is_training_pass():
+            self._begin_step()
+
+    def _make_layer_hook(self, name: str, module: Module):
+        kind = type(module).__name__
+
+        def on_output(module, args, output):
+            if not isinstance(output, Tensor) or not self._is_training_pass():
+                return None
+            self._begin_step()
+            if name not in self.layer_types:
+                self._add_layer(name, kind)
+            record = self._record
+            call = self._latest_call[name] = object()  # so the last call's gradient wins
+            if record >= 0:
+                self._record_layer(name, kind, output.data, record)
+            if output.requires_grad:
+                self._output_handles.append(
+                    output.register_hook(self._make_grad_hook(name, record, call)))
+            return None
+
+        return on_output
+
+    def _make_grad_hook(self, name: str, record: int, call: object):
+        def on_output_grad(grad):
+            if not self._attached:
+                return None
+            if record >= 0 and self._latest_call[name] is call:
+                flat = grad.data.reshape(-1)
+                rms = math.sqrt(_sum_of_squares(flat) / flat.size) if flat.size else np.nan
+                self._layer_stats[name].at(record)[record, _GRAD_RMS] = rms
+            if not self._callback_queued:
+                self._callback_queued = True
+                queue_callback(self._on_backward_end)
+            return None
+
+        return on_output_grad
+
+    def _on_backward_end(self) -> None:
+        """Read every parameter's ``.grad`` once the backward pass has finished."""
+        self._callback_queued = False
+        if not self._attached or self._forward_step is None:
+            return
+        record = self._record
+        rows = self._param_stats.at(record)[record] if record >= 0 else None
+        total = 0.0
+        for j, param in enumerate(self._params):
+            grad = param.grad
+            if grad is None:
+                if rows is not None:
+                    rows[j, _GRAD_NORM], rows[j, _GRAD_NONFINITE] = np.nan, 0.0
+                    rows[j, _GRAD_MISSING] = float(param.requires_grad)
+                continue
+            flat = grad.data.reshape(-1)
+            squares = _sum_of_squares(flat)
+            total += squares
+            if rows is not None:
+                nonfinite = 0 if math.isfinite(squares) else flat.size - int(
+                    np.count_nonzero(np.isfinite(flat)))
+                rows[j, _GRAD_NORM] = math.sqrt(squares)
+                rows[j, _GRAD_NONFINITE] = nonfinite
+                rows[j, _GRAD_MISSING] = float(param.requires_grad and squares == 0)
+                if self.optimizer is None:
+                    rows[j, _WEIGHT_NORM] = math.sqrt(_sum_of_squares(param.data.reshape(-1)))
+        self._set_scalar("grad_norm_total", self._forward_step, math.sqrt(total))
+
+    def _before_optimizer_step(self, optimizer, args, kwargs) -> None:
+        step = self.step_index
+        self._see_step(step)
+        for i, group in enumerate(optimizer.param_groups):
+            self._set_scalar("lr" if i == 0 else f"lr/{i}", step, float(group["lr"]))
+        if step % self.every == 0:
+            self._snapshot_weights()
+            self._snapshot_step = step
+        return None
+
+    def _after_optimizer_step(self, optimizer, args, kwargs) -> None:
+        step = self.step_index
+        if self._snapshot_step == step:
+            record = self._record_row(step)
+            rows = self._param_stats.at(record)[record]
+            for j, (param, before) in enumerate(zip(self._params, self._snapshots)):
+                flat = param.data.reshape(-1)
+                rows[j, _WEIGHT_NORM] = math.sqrt(_sum_of_squares(flat))
+                if before.shape != flat.shape:
+                    continue  # the parameter was replaced by one of another size
+                np.subtract(flat, before, out=before)  # the snapshot becomes the update
+                rows[j, _UPDATE_RATIO] = _ratio(math.sqrt(_sum_of_squares(before)),
+                                                self._norms_before[j])
+        self._snapshot_step = -1
+        self.step_index = step + 1
+
+    def _snapshot_weights(self) -> None:
+        """Copy every parameter into buffers allocated once (np.copyto: no new arrays)."""
+        if self._snapshots is None:
+            self._snapshots = [np.empty(p.data.size, p.data.dtype) for p in self._params]
+            self._norms_before = np.zeros(len(self._params))
+        for j, param in enumerate(self._params):
+            flat = param.data.reshape(-1)
+            if self._snapshots[j].shape != flat.shape or self._snapshots[j].dtype != flat.dtype:
+                self._snapshots[j] = np.empty(flat.size, flat.dtype)
+            np.copyto(self._snapshots[j], flat)
+            self._norms_before[j] = math.sqrt(_sum_of_squares(flat))
+
+    # -- recording -------------------------------------------------------------------
+    def _add_layer(self, name: str, kind: str) -> None:
+        self.layers.append(name)
+        self.layer_types[name] = kind
+        self._layer_stats[name] = _GrowableArray((len(LAYER_STATS),))
+        self._histograms[name] = _GrowableArray((self.bins,), dtype=np.int64, fill=0)
+
+    def _record_layer(self, name: str, kind: str, x: np.ndarray, record: int) -> None:
+        if x.dtype.kind != "f":
+            x = x.astype(np.float64)
+        if x.size == 0:
+            return
+        scratch = self._scratch.get(x.dtype)
+        if scratch is None or scratch.size < x.size:
+            scratch = self._scratch[x.dtype] = _Scratch(x.size, x.dtype)
+        edges = self._edges.get(name)
+        values, counts = layer_statistics(x, kind, edges, scratch)
+        if edges is None:  # first record: fix the bins now, from this output
+            edges = self._edges[name] = _histogram_edges(kind, values[2], values[3], self.bins)
+            flat = x.reshape(-1)
+            counts = _histogram(flat[~np.isnan(flat)], edges, scratch)
+        self._layer_stats[name].at(record)[record] = values  # grad_rms: NaN until backward
+        self._histograms[name].at(record)[record] = counts
+        self._last_output[name] = x
+
+    def log(self, **scalars) -> None:
+        """Record scalars (floats or 0-d Tensors) for the step of the latest training forward.
+
+        ``monitor.log(loss=loss, accuracy=0.9)``; logging after ``optimizer.step()``
+        still lands on the step that computed them.
+        """
+        step = self.step_index if self._forward_step is None else self._forward_step
+        for name, value in scalars.items():
+            self._set_scalar(name, step, _as_float(name, value))
+
+    def _set_scalar(self, name: str, step: int, value: float) -> None:
+        column = self._scalars.get(name)
+        if column is None:
+            column = self._scalars[name] = _GrowableArray(())
+            self.scalar_names.append(name)
+        column.at(step)[step] = value
+        self._see_step(step)
+
+    # -- reading ---------------------------------------------------------------------
+    @property
+    def steps(self) -> np.ndarray:
+        """The recorded step indices, shape (n_records,)."""
+        return self._steps.first(self._n_records)
+
+    def activation(self, layer: str, stat: str) -> np.ndarray:
+        """One statistic of a layer's output per recorded step, shape (n_records,)."""
+        table = self._layer_stats[self._check_layer(layer)]
+        return table.first(self._n_records)[:, _check_stat(stat, LAYER_STATS, "activation")]
+
+    def histogram(self, layer: str) -> tuple:
+        """``(counts (n_records, bins) int64, edges (bins + 1,))`` of a layer's output."""
+        layer = self._check_layer(layer)
+        edges = self._edges.get(layer)
+        edges = np.full(self.bins + 1, np.nan) if edges is None else edges.copy()
+        return self._histograms[layer].first(self._n_records), edges
+
+    def unit_activity(self, layer: str) -> np.ndarray:
+        """Per unit, the fraction of samples where it was > 0, at the last record."""
+        layer = self._check_layer(layer)
+        if layer in self._last_output:
+            return unit_active_fraction(self._last_output[layer])
+        return np.asarray(self._unit_activity.get(layer, np.zeros(0)), dtype=np.float64).copy()
+
+    def param(self, name: str, stat: str) -> np.ndarray:
+        """One statistic of a parameter per recorded step, shape (n_records,)."""
+        if name not in self.param_names:
+            raise KeyError(f"Monitor.param(): no parameter {name!r}; the model has "
+                           f"{self.param_names}")
+        column = _check_stat(stat, PARAM_STATS, "param")
+        return self._param_stats.first(self._n_records)[:, self.param_names.index(name), column]
+
+    def scalar(self, name: str) -> np.ndarray:
+        """A per-step scalar for steps 0..n_steps-1 (NaN where it was not logged)."""
+        if name not in self._scalars:
+            raise KeyError(f"Monitor.scalar(): nothing recorded under {name!r}; recorded: "
+                           f"{self.scalar_names}. Hint: monitor.log({name}=value).")
+        return self._scalars[name].first(self.n_steps)
+
+    def findings(self, thresholds: Optional[dict] = None) -> list:
+        """Run-time checks on what was recorded (``minnet.debug.checks.run_checks``)."""
+        try:
+            from . import checks
+        except ModuleNotFoundError as error:
+            if error.name not in ("minnet.debug.checks", "minnet.debug"):
+                raise
+            return []
+        run_checks = getattr(checks, "run_checks", None)
+        return [] if run_checks is None else list(run_checks(self, thresholds))
+
+    def _check_layer(self, layer: str) -> str:
+        if layer not in self._layer_stats:
+            hint = ("no training forward pass was recorded yet" if not self.layers
+                    else f"recorded layers: {self.layers}")
+            raise KeyError(f"Monitor: no layer {layer!r} ({hint})")
+        return layer
+
+    # -- saving ------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        """Everything recorded, as plain lists and dicts (ready for JSON)."""
+        n = self._n_records
+        layer_stats = {}
+        histograms = {}
+        for layer in self.layers:
+            table = self._layer_stats[layer].first(n)
+            layer_stats[layer] = {stat: table[:, i].tolist() for i, stat in enumerate(LAYER_STATS)}
+            counts, edges = self.histogram(layer)
+            histograms[layer] = {"counts": counts.tolist(), "edges": edges.tolist()}
+        params = self._param_stats.first(n)
+        return {
+            "format": _FORMAT,
+            "every": self.every, "bins": self.bins,
+            "step_index": self.step_index, "n_steps": self.n_steps,
+            "steps": self.steps.tolist(),
+            "layers": list(self.layers), "layer_types": dict(self.layer_types),
+            "layer_stats": layer_stats, "histograms": histograms,
+            "unit_activity": {layer: self.unit_activity(layer).tolist() for layer in self.layers},
+            "param_names": list(self.param_names), "layer_of_param": dict(self.layer_of_param),
+            "param_stats": {name: {stat: params[:, j, i].tolist()
+                                   for i, stat in enumerate(PARAM_STATS)}
+                            for j, name in enumerate(self.param_names)},
+            "scalars": {name: self.scalar(name).tolist() for name in self.scalar_names},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Monitor":
+        """A detached, read-only Monitor rebuilt from ``to_dict()``'s output."""
+        if not isinstance(data, dict) or data.get("format") != _FORMAT:
+            raise ValueError(f"Monitor.from_dict(): expected a dict made by Monitor.to_dict() "
+                             f"(format {_FORMAT!r}), got "
+                             f"{data.get('format') if isinstance(data, dict) else type(data)}")
+        monitor = cls.__new__(cls)
+        monitor._init_storage(int(data["every"]), int(data["bins"]))
+        monitor.model = monitor.optimizer = None
+        monitor._attached = False
+        monitor._handles, monitor._output_handles = [], []
+        monitor.step_index, monitor.n_steps = int(data["step_index"]), int(data["n_steps"])
+        steps = np.asarray(data["steps"], dtype=np.int64)
+        n = monitor._n_records = len(steps)
+        monitor._steps.at(n)[:n] = steps
+        for layer in data["layers"]:
+            monitor._add_layer(layer, data["layer_types"][layer])
+            stats = data["layer_stats"][layer]
+            monitor._layer_stats[layer].at(n)[:n] = np.array(
+                [stats[stat] for stat in LAYER_STATS], dtype=np.float64).T.reshape(n, -1)
+            histogram = data["histograms"][layer]
+            counts = np.asarray(histogram["counts"], dtype=np.int64).reshape(n, monitor.bins)
+            monitor._histograms[layer].at(n)[:n] = counts
+            edges = np.asarray(histogram["edges"], dtype=np.float64)
+            if not np.isnan(edges).all():
+                monitor._edges[layer] = edges
+            monitor._unit_activity[layer] = np.asarray(data["unit_activity"][layer], np.float64)
+        monitor.param_names = list(data["param_names"])
+        monitor.layer_of_param = dict(data["layer_of_param"])
+        monitor._param_stats = _GrowableArray((len(monitor.param_names), len(PARAM_STATS)))
+        table = monitor._param_stats.at(n)
+        for j, name in enumerate(monitor.param_names):
+            for i, stat in enumerate(PARAM_STATS):
+                table[:n, j, i] = data["param_stats"][name][stat]
+        for name, values in data["scalars"].items():
+            column = monitor._scalars[name] = _GrowableArray(())
+            column.at(len(values))[:len(values)] = values
+            monitor.scalar_names.append(name)
+        return monitor
+
+
+# --------------------------------------------------------------------------
+# Small helpers
+# --------------------------------------------------------------------------
+def _layer_name(path: str, module: Module) -> str:
+    """``"0 (Linear)"``: the module's path in ``named_modules`` and its type."""
+    return f"{path or ROOT_NAME} ({type(module).__name__})"
+
+
+def _ratio(update_norm: float, weight_norm: float) -> float:
+    if weight_norm > 0:
+        return update_norm / weight_norm
+    return math.inf if update_norm > 0 else np.nan  # a zero weight that moved / did not
+
+
+def _check_stat(stat: str, known: tuple, method: str) -> int:
+    if stat not in known:
+        raise KeyError(f"Monitor.{method}(): unknown statistic {stat!r}; expected one of {known}")
+    return known.index(stat)
+
+
+def _as_float(name: str, value) -> float:
+    if isinstance(value, Tensor):
+        value = value.data
+    array = np.asarray(value)
+    if array.size != 1 or array.dtype.kind not in "biuf":
+        raise TypeError(f"Monitor.log(): {name} must be a number or a one-element Tensor, got "
+                        f"{type(value).__name__} of shape {array.shape}. Hint: log loss.item() "
+                        f"or a mean, not a whole batch.")
+    return float(array.reshape(()))
