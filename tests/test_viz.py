@@ -137,10 +137,10 @@ def _python(code: str, **env) -> str:
     return done.stdout.strip()
 
 
-def test_import_minnet_does_not_load_matplotlib_and_viz_forces_agg():
+def test_import_minnet_does_not_load_matplotlib_and_viz_forces_agg(tmp_path):
     out = _python("import sys, minnet; print('matplotlib' in sys.modules); import minnet.viz, "
                   "matplotlib; print(matplotlib.get_backend().lower())",
-                  MPLCONFIGDIR=os.path.join(os.getcwd(), ".no-such-mpl-config"))
+                  MPLCONFIGDIR=str(tmp_path))  # no user matplotlibrc choosing a backend
     assert out.split() == ["False", "agg"]
 
 
