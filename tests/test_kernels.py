@@ -281,3 +281,89 @@ def test_compiled_kernels_are_cached_next_to_an_installed_copy(tmp_path):
     assert_second_run_loads_from_cache({"MINNET_NO_JIT": "0"}, pythonpath=str(tmp_path))
     cache_files = os.listdir(tmp_path / "minnet" / "kernels" / "__pycache__")
     assert any(name.startswith("scatter.") and name.endswith(".nbc") for name in cache_files)
+
+
+# --------------------------------------------------------------------------
+# BLAS threads inside conv2d (threadpoolctl, a dependency; absent -> no limit)
+# --------------------------------------------------------------------------
+def blas_thread_counts():
+    from threadpoolctl import threadpool_info
+
+    return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+
+@pytest.fixture
+def fresh_blas_controller(monkeypatch):
+    """Forget the cached threadpoolctl handle so each test sees its own environment."""
+    monkeypatch.setattr(kernels, "_blas_controller", None)
+    monkeypatch.delenv("MINNET_BLAS_THREADS", raising=False)
+
+
+def test_blas_threads_limit_with_threadpoolctl_sets_and_restores(fresh_blas_controller,
+                                                                 monkeypatch):
+    # threadpoolctl is a dependency (pyproject.toml), so it is here in every install
+    from threadpoolctl import threadpool_limits
+
+    assert "1 inside conv2d" in kernels.blas_threads_report()
+    with threadpool_limits(limits=2, user_api="blas"):  # a known starting state
+        before = blas_thread_counts()
+        assert before, "threadpoolctl found no BLAS under NumPy"
+        with kernels.blas_threads_limit():
+            assert blas_thread_counts() == [1] * len(before)
+        assert blas_thread_counts() == before  # restored on exit
+        monkeypatch.setenv("MINNET_BLAS_THREADS", "0")  # 0: leave BLAS alone
+        with kernels.blas_threads_limit():
+            assert blas_thread_counts() == before
+    assert "not limited" in kernels.blas_threads_report()
+
+
+def test_blas_threads_limit_without_threadpoolctl_does_nothing(fresh_blas_controller,
+                                                               monkeypatch):
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)  # makes the import fail
+    with kernels.blas_threads_limit():
+        pass
+    assert kernels._blas_controller is False
+    assert "threadpoolctl is not installed" in kernels.blas_threads_report()
+    # conv2d still computes, unlimited
+    from minnet.ops.conv import conv2d
+    import minnet
+
+    x = minnet.tensor(np.ones((1, 1, 3, 3)), requires_grad=True)
+    out = conv2d(x, minnet.tensor(np.ones((1, 1, 2, 2)), requires_grad=True))
+    out.sum().backward()
+    assert out.tolist() == [[[[4.0, 4.0], [4.0, 4.0]]]]
+
+
+def test_conv2d_runs_every_matrix_product_under_the_limit(monkeypatch):
+    import contextlib
+
+    import minnet
+    from minnet.ops.conv import conv2d
+
+    depth = []
+    entries = []
+
+    @contextlib.contextmanager
+    def counting_limit():
+        depth.append(1)
+        entries.append(len(depth))
+        yield
+        depth.pop()
+
+    monkeypatch.setattr(kernels, "blas_threads_limit", counting_limit)
+    x = minnet.tensor(np.ones((2, 2, 5, 5)), requires_grad=True)
+    weight = minnet.tensor(np.ones((3, 2, 3, 3)), requires_grad=True)
+    conv2d(x, weight, padding=1).sum().backward()
+    # forward product, dL/dx product, dL/dweight product
+    assert entries == [1, 1, 1] and depth == []
+
+
+def test_blas_threads_setting_rejects_nonsense(monkeypatch):
+    monkeypatch.setenv("MINNET_BLAS_THREADS", "two")
+    with pytest.raises(ValueError, match=r"MINNET_BLAS_THREADS must be a whole number.*'two'"):
+        kernels.blas_threads_setting()
+    monkeypatch.setenv("MINNET_BLAS_THREADS", "-1")
+    with pytest.raises(ValueError, match="MINNET_BLAS_THREADS"):
+        kernels.blas_threads_setting()
+    monkeypatch.setenv("MINNET_BLAS_THREADS", "2")
+    assert kernels.blas_threads_setting() == 2

@@ -15,6 +15,7 @@ happens on the first call, which keeps ``import minnet`` fast.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 
@@ -81,6 +82,66 @@ avg_pool2d_backward = _dispatcher("avg_pool2d_backward")
 scatter_add = _dispatcher("scatter_add")  # np.add.at replacement for getitem's backward
 
 
+_blas_controller = None  # threadpoolctl's handle on NumPy's BLAS; False when unavailable
+
+
+def blas_threads_setting() -> int:
+    """BLAS threads inside conv2d from ``MINNET_BLAS_THREADS``: 1 by default, 0 = leave alone."""
+    setting = os.environ.get("MINNET_BLAS_THREADS", "1").strip() or "0"
+    try:
+        threads = int(setting)
+    except ValueError:
+        threads = -1
+    if threads < 0:
+        raise ValueError(f"MINNET_BLAS_THREADS must be a whole number >= 0 (0 leaves BLAS "
+                         f"alone), got {setting!r}. Hint: unset it to use the default, 1.")
+    return threads
+
+
+def blas_threads_limit():
+    """Context manager: run NumPy's BLAS on ``MINNET_BLAS_THREADS`` threads (default 1).
+
+    conv2d's matrix products are small (e.g. 16 x 72 x 12,544). A second BLAS
+    thread gains little on them, and when the machine is busy a product that
+    waits for a descheduled helper thread can take many times longer: on the
+    2-core course machine under other jobs' load, the CNN epoch of
+    benchmarks/bench_kernels.py took 1.7-6.5 s with one BLAS thread inside conv
+    and 4.8-64 s without the limit (docs/performance.md has the figures).
+    ``MINNET_BLAS_THREADS=0`` leaves BLAS alone. Uses ``threadpoolctl`` (a
+    dependency: the maintained way to change BLAS threads at run time); if it
+    is missing or does not know the BLAS, this does nothing. The limit is
+    process-wide while it lasts, as BLAS thread counts are.
+    """
+    global _blas_controller
+    threads = blas_threads_setting()
+    if threads == 0:
+        return contextlib.nullcontext()
+    if _blas_controller is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+            _blas_controller = ThreadpoolController().select(user_api="blas")
+        except Exception:  # not installed, or an unknown BLAS: run unlimited
+            _blas_controller = False
+    if not _blas_controller:
+        return contextlib.nullcontext()
+    return _blas_controller.limit(limits=threads)
+
+
+def blas_threads_report() -> str:
+    """What ``minnet info`` says about BLAS threads inside conv2d."""
+    try:
+        threads = blas_threads_setting()
+    except ValueError as error:
+        return f"invalid ({error})"
+    if threads == 0:
+        return "not limited (MINNET_BLAS_THREADS=0)"
+    try:
+        import threadpoolctl  # noqa: F401
+    except ImportError:
+        return f"{threads} wanted, but threadpoolctl is not installed: not limited"
+    return f"{threads} inside conv2d (MINNET_BLAS_THREADS)"
+
+
 def info() -> dict:
     """What ``minnet info`` prints about kernels: JIT on/off, Numba version, cache folder.
 
@@ -92,6 +153,7 @@ def info() -> dict:
         "numba_disable_jit": os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0"),
         "cache_dir": None,
         "cache_files": 0,
+        "blas_threads": blas_threads_report(),
     }
     try:
         import numba

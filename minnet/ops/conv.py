@@ -164,7 +164,8 @@ def conv2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride=
     geometry = (kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, out_h, out_w)
     cols = kernels.im2col(np.ascontiguousarray(data), *geometry)  # (C*kh*kw, N*OH*OW)
     weight_matrix = weight.data.reshape(n_filters, -1)           # (F, C*kh*kw)
-    out_fnl = weight_matrix @ cols                               # (F, N*OH*OW)
+    with kernels.blas_threads_limit():  # small products: see blas_threads_limit's doc
+        out_fnl = weight_matrix @ cols                           # (F, N*OH*OW)
     if bias is not None:
         out_fnl += bias.data[:, None]
     out = np.ascontiguousarray(
@@ -181,7 +182,8 @@ def conv2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride=
         grad_fnl = np.ascontiguousarray(grad4.transpose(1, 0, 2, 3)).reshape(n_filters, -1)
         grad_x = grad_weight = grad_bias = None
         if input.requires_grad:
-            grad_cols = weight_matrix.T @ grad_fnl
+            with kernels.blas_threads_limit():
+                grad_cols = weight_matrix.T @ grad_fnl
             grad_x = kernels.col2im(grad_cols, n_images, channels, padded_h, padded_w,
                                     *geometry)
             if extra_h or extra_w:  # the hand-added zeros are not part of the input
@@ -189,7 +191,8 @@ def conv2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride=
             if unbatched:
                 grad_x = grad_x[0]
         if weight.requires_grad:
-            grad_weight = (grad_fnl @ saved_cols.T).reshape(weight.shape)
+            with kernels.blas_threads_limit():
+                grad_weight = (grad_fnl @ saved_cols.T).reshape(weight.shape)
         if bias is not None and bias.requires_grad:
             grad_bias = grad_fnl.sum(axis=1)
         if bias is None:
