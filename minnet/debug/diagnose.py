@@ -119,9 +119,11 @@ def diagnose_setup(setup: Setup, steps: Optional[int] = None,
     if "data" in phases:
         say("checking the data")
         findings += run_checks(ctx, "data")
+    # A check that crashes (e.g. on labels out of range, already reported) is listed in
+    # the report's run["check_failures"] and its text, rather than warned about.
     if "preflight" in phases:
         say("preflight: initial loss, shapes, one-batch overfit, baselines, gradcheck")
-        findings += run_checks(ctx, "preflight")
+        findings += run_checks(ctx, "preflight", quiet=True)
     if "run" in phases:
         say(f"training a copy for {ctx.steps} steps under the monitor")
         monitor = Monitor(ctx.model, ctx.optimizer)
@@ -134,7 +136,7 @@ def diagnose_setup(setup: Setup, steps: Optional[int] = None,
             monitor.detach()
         ctx.monitor = monitor
         say("reading the run")
-        findings += run_checks(ctx, "run")
+        findings += run_checks(ctx, "run", quiet=True)
     report = Report(_deduplicate(findings), predictions=ctx.predictions,
                     run=_run_summary(ctx), thresholds=ctx.thresholds.table(), context=ctx)
     if verify_fixes:
@@ -162,5 +164,6 @@ def _run_summary(ctx: DiagnosisContext) -> dict:
     return {"steps": run.steps, "first_loss": float(finite[0]) if finite.size else None,
             "last_loss": float(finite[-1]) if finite.size else None,
             "stopped_at": run.stopped_at,
+            "check_failures": ctx.cache.get("check_failures", []),
             "error": f"{type(run.error).__name__}: {run.error}" if run.error else None,
             "losses": run.losses}

@@ -328,6 +328,12 @@ def format_report(report: Report, width: int = 100) -> str:
     if report.predictions:
         lines.append("")
         lines.extend(format_predictions(report.predictions))
+    failures = report.run.get("check_failures") or []
+    if failures:
+        lines.append("")
+        lines.append(f"{len(failures)} check(s) could not run (often because of a problem "
+                     "reported above):")
+        lines.extend(f"  {failure[:160]}" for failure in failures)
     return "\n".join(lines)
 
 

@@ -76,14 +76,17 @@ def load_all() -> list:
     return REGISTRY
 
 
-def run_checks(ctx, phase: str, only=None) -> list:
+def run_checks(ctx, phase: str, only=None, quiet: bool = False) -> list:
     """Run every registered check of ``phase`` on ``ctx``; returns their findings.
 
-    A check that crashes does not end the diagnosis: its error is reported as a
-    warning naming the check (a bug in minnet, not in the user's model).
+    A check that crashes does not end the diagnosis. Its error is kept in
+    ``ctx.cache["check_failures"]`` and, unless ``quiet``, warned about naming the
+    check. ``diagnose`` passes ``quiet=True`` once the data are known to be broken
+    (e.g. labels out of range): later checks are then expected to trip over them.
     ``only``: restrict to checks emitting these codes.
     """
     findings = []
+    failures = ctx.cache.setdefault("check_failures", []) if hasattr(ctx, "cache") else []
     for entry in load_all():
         if entry.phase != phase:
             continue
@@ -92,9 +95,11 @@ def run_checks(ctx, phase: str, only=None) -> list:
         try:
             result = entry.function(ctx) or []
         except Exception as error:  # noqa: BLE001
-            warnings.warn(f"minnet.debug: check {entry.name} failed with "
-                          f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=3)}",
-                          RuntimeWarning, stacklevel=2)
+            failures.append(f"{entry.name}: {type(error).__name__}: {error}")
+            if not quiet:
+                warnings.warn(f"minnet.debug: check {entry.name} failed with "
+                              f"{type(error).__name__}: {error}\n"
+                              f"{traceback.format_exc(limit=3)}", RuntimeWarning, stacklevel=2)
             continue
         findings.extend(result)
     return findings
