@@ -73,6 +73,8 @@ def verify_fixes(report, steps: Optional[int] = None, codes=None) -> list:
     for finding in report.findings:
         if codes is not None and finding.code not in codes:
             continue
+        if codes is None and finding.severity == "info":
+            continue  # each what-if is a full rerun: spend it on warnings and errors
         fix = FIXES.get(finding.code)
         if fix is None:
             continue

@@ -76,8 +76,11 @@ def load_all() -> list:
     return REGISTRY
 
 
-def run_checks(ctx, phase: str, only=None, quiet: bool = False) -> list:
+def run_checks(ctx, phase="run", only=None, quiet: bool = False) -> list:
     """Run every registered check of ``phase`` on ``ctx``; returns their findings.
+
+    ``run_checks(monitor, thresholds)`` (what ``Monitor.findings()`` calls) runs the
+    Monitor-only run checks on a Monitor instead: see ``monitor_findings``.
 
     A check that crashes does not end the diagnosis. Its error is kept in
     ``ctx.cache["check_failures"]`` and, unless ``quiet``, warned about naming the
@@ -85,6 +88,8 @@ def run_checks(ctx, phase: str, only=None, quiet: bool = False) -> list:
     (e.g. labels out of range): later checks are then expected to trip over them.
     ``only``: restrict to checks emitting these codes.
     """
+    if not hasattr(ctx, "thresholds"):  # a Monitor, from Monitor.findings()
+        return monitor_findings(ctx, None if isinstance(phase, str) else phase)
     findings = []
     failures = ctx.cache.setdefault("check_failures", []) if hasattr(ctx, "cache") else []
     for entry in load_all():
