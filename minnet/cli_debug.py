@@ -123,11 +123,13 @@ def side_by_side(left_title: str, left, right_title: str, right, width: int = 58
 def save_report(report, folder: str, stem: str) -> list:
     """report.json always; report.html when the visualisers can draw it."""
     saved = [report.save(os.path.join(folder, f"{stem}.json"))]
+    html_path = os.path.join(folder, f"{stem}.html")
     try:
-        saved.append(report.render(os.path.join(folder, f"{stem}.html")))
+        report.render(html_path)
+        saved.append(html_path)
     except ImportError as error:  # e.g. matplotlib missing: the JSON still holds everything
         print(f"  (no HTML report: {error})", file=sys.stderr)
-    return [str(path) for path in saved if path]
+    return [str(path) for path in saved]
 
 
 def record_run(name: str, report, setup, kind: str = "diagnosis") -> str:
@@ -348,7 +350,8 @@ def run_tour(args: argparse.Namespace) -> int:
               f"{', '.join(fixed.codes) or 'none'}")
         paths = save_report(broken, args.out, f"{name}-broken") + \
             save_report(fixed, args.out, f"{name}-fixed")
-        print(f"   reports: {', '.join(p for p in paths if p.endswith('.html')) or paths[0]}\n")
+        print(f"   reports: {', '.join(p for p in paths if p.endswith('.html')) or paths[0]}\n",
+              flush=True)
         summary.append((name, set(scenario.codes) <= set(broken.codes), not fixed.errors))
     caught = sum(found for _, found, _ in summary)
     clean = sum(ok for _, _, ok in summary)

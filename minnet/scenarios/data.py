@@ -6,7 +6,6 @@ every diagnosis takes a few seconds.
 """
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 
@@ -16,18 +15,9 @@ from ..data import train_test_split
 from ..debug.setup import Setup
 from ..random import manual_seed
 from . import scenario
+from ._datasets import standardise
 
 SEED = 0
-
-
-def _standardise(X_train, X_val=None):
-    """Standardise with training statistics (constant columns only centred, quietly)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        scaler = Standardizer().fit(X_train)
-    if X_val is None:
-        return scaler.transform(X_train)
-    return scaler.transform(X_train), scaler.transform(X_val), scaler
 
 
 def _digits_split(n_samples: int = 900, seed: int = SEED):
@@ -44,7 +34,7 @@ def _digits_mlp(hidden: int = 64, outputs: int = 10):
 def _blobs(n_samples: int, seed: int = SEED):
     """Three Gaussian blobs in 4-D, standardised: X float32 (n, 4), y int64 (n,)."""
     X, y = make_blobs(n_samples=n_samples, centers=3, n_features=4, cluster_std=2.5, seed=seed)
-    return _standardise(X).astype(np.float32), y
+    return standardise(X).astype(np.float32), y
 
 
 def _blobs_mlp(inputs: int = 4, hidden: int = 32, outputs: int = 3):
@@ -83,7 +73,7 @@ def unnormalized_inputs(broken: bool) -> Setup:
     X_train, X_val, y_train, y_val = _digits_split()
     X_train, X_val = np.round(X_train * 255 / 16), np.round(X_val * 255 / 16)
     if not broken:
-        X_train, X_val, _ = _standardise(X_train, X_val)
+        X_train, X_val, _ = standardise(X_train, X_val)
     manual_seed(SEED)
     model = nn.Sequential(nn.Linear(64, 64), nn.Tanh(), nn.Linear(64, 10))
     return Setup(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.05, momentum=0.9),
@@ -138,7 +128,7 @@ def unscaled_targets(broken: bool) -> Setup:
           fix="The same sorted data, shuffled every epoch (shuffle=True).")
 def sorted_labels(broken: bool) -> Setup:
     X_train, X_val, y_train, y_val = _digits_split()
-    X_train, X_val, _ = _standardise(X_train, X_val)
+    X_train, X_val, _ = standardise(X_train, X_val)
     order = np.argsort(y_train, kind="stable")
     manual_seed(SEED)
     model = _digits_mlp()
@@ -176,7 +166,7 @@ def imbalanced_classes(broken: bool) -> Setup:
           fix="The labels are made 0-based (y - 1).")
 def labels_out_of_range(broken: bool) -> Setup:
     X_train, X_val, y_train, y_val = _digits_split()
-    X_train, X_val, _ = _standardise(X_train, X_val)
+    X_train, X_val, _ = standardise(X_train, X_val)
     if broken:
         y_train, y_val = y_train + 1, y_val + 1
     manual_seed(SEED)
@@ -208,7 +198,7 @@ def float_labels(broken: bool) -> Setup:
           fix="Inputs and labels are kept paired.")
 def shuffled_labels(broken: bool) -> Setup:
     X_train, X_val, y_train, y_val = _digits_split()
-    X_train, X_val, _ = _standardise(X_train, X_val)
+    X_train, X_val, _ = standardise(X_train, X_val)
     if broken:
         y_train = np.random.default_rng(SEED).permutation(y_train)
     manual_seed(SEED)
@@ -247,7 +237,7 @@ def normalize_before_split(broken: bool) -> Setup:
 def duplicate_split(broken: bool) -> Setup:
     X, y = make_blobs(n_samples=400, centers=3, n_features=4, cluster_std=2.5, seed=SEED)
     X_train, X_val, y_train, y_val = train_test_split(X, y, test_size=0.25, seed=SEED)
-    X_train, X_val, _ = _standardise(X_train, X_val)
+    X_train, X_val, _ = standardise(X_train, X_val)
     if broken:
         copies = np.arange(0, len(X_val), 4)
         X_val = X_val.copy()

@@ -7,22 +7,19 @@ momentum at a sensible learning rate, shuffled mini-batches, mean losses.
 """
 from __future__ import annotations
 
-import warnings
-
 from .. import nn, optim
-from ..data import Standardizer, load_digits, make_moons, make_regression_1d, train_test_split
+from ..data import load_digits, make_moons, make_regression_1d, train_test_split
 from ..debug.setup import Setup
 from ..random import manual_seed
+from ._datasets import standardise
 
 
 def _digits_split(seed: int = 0):
     X, y = load_digits(return_X_y=True)
     X_train, X_val, y_train, y_val = train_test_split(X, y, test_size=0.2, seed=seed,
                                                       stratify=y)
-    with warnings.catch_warnings():  # three border pixels are always 0: centred, left unscaled
-        warnings.simplefilter("ignore", UserWarning)
-        scaler = Standardizer().fit(X_train)  # fitted on the training split only
-    return scaler.transform(X_train), scaler.transform(X_val), y_train, y_val, scaler
+    X_train, X_val, scaler = standardise(X_train, X_val)  # fitted on the training split only
+    return X_train, X_val, y_train, y_val, scaler
 
 
 def digits_mlp(seed: int = 0) -> Setup:

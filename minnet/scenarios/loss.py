@@ -9,21 +9,19 @@ from __future__ import annotations
 import numpy as np
 
 from .. import nn, optim
-from ..data import Standardizer, load_digits, make_moons, make_regression_1d
+from ..data import make_moons, make_regression_1d
 from ..debug.setup import Setup
 from ..nn import functional as F
 from ..random import manual_seed
 from . import scenario
+from ._datasets import digits_subset
 
 SEED = 0
 
 
 def _digits(n_samples: int = 600, seed: int = SEED):
     """A seeded subset of the 8x8 digits, standardised with its own statistics: (X, y)."""
-    X, y = load_digits(return_X_y=True)
-    index = np.random.default_rng(seed).permutation(len(X))[:n_samples]
-    X = Standardizer().fit_transform(X[index]).astype(np.float32)
-    return X, y[index]
+    return digits_subset(n_samples, seed)
 
 
 def _digits_mlp(hidden: int = 64):

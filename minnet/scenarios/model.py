@@ -4,26 +4,20 @@ Each ``build(broken)`` returns a Setup; broken and fixed differ only in the mist
 """
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 
 from .. import nn, optim
-from ..data import Standardizer, load_digits, make_moons, make_regression_1d, make_spirals
+from ..data import make_moons, make_regression_1d, make_spirals
 from ..debug.setup import Setup
 from ..random import manual_seed
 from ..tensor import Tensor, no_grad
 from . import scenario
+from ._datasets import digits_subset
 
 
 def _digits(seed: int = 0, n: int = 1000):
-    X, y = load_digits(return_X_y=True)
-    rng = np.random.default_rng(seed)
-    index = rng.permutation(len(X))[:n]
-    with warnings.catch_warnings():  # three border pixels are always 0
-        warnings.simplefilter("ignore", UserWarning)
-        X = Standardizer().fit_transform(X[index])
-    return X.astype(np.float32), y[index]
+    return digits_subset(n, seed)
 
 
 def _linear_layers(model) -> list:
