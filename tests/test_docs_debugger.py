@@ -38,11 +38,7 @@ for _name in ("report.json", "report.html", "report.png", "loss.png", "dead.png"
               "update_ratio.png"):
     assert _os.path.getsize(_name) > 1000, _name
 assert "data:image/png;base64" in open("report.html", encoding="utf-8").read()
-# The guide prints monitor.findings(). Until Monitor.findings() delegates to
-# checks.monitor_findings (it calls run_checks(monitor, thresholds) and gets []),
-# the claim is checked on the function it is meant to call.
-from minnet.debug.checks import monitor_findings as _monitor_findings
-_monitor_codes = {f.code for f in _monitor_findings(monitor)}
+_monitor_codes = {f.code for f in monitor.findings()}
 assert {"activation.dead_relu", "update.ratio"} <= _monitor_codes, _monitor_codes
 assert monitor.activation("1 (ReLU)", "dead_fraction")[-1] > 0.5
 assert "activation.dead_relu" in dying.diagnose("broken").codes
