@@ -119,6 +119,11 @@ CAUSES = [
     ("update.ratio", "loss.oscillating"), ("update.ratio", "loss.plateau"),
     ("update.ratio", "loss.nonfinite"), ("update.ratio", "grad.exploding"),
     ("loss.diverging", "loss.nonfinite"),
+    # a model that cannot even memorise one batch is usually a symptom of one of these
+    ("activation.dead_relu", "model.cannot_overfit"), ("activation.saturated", "model.cannot_overfit"),
+    ("activation.scale", "model.cannot_overfit"), ("grad.vanishing", "model.cannot_overfit"),
+    ("init.bad_scale", "model.cannot_overfit"), ("data.nonfinite", "model.cannot_overfit"),
+    ("grad.nonfinite", "model.cannot_overfit"), ("data.target_scale", "model.cannot_overfit"),
     ("reg.too_strong", "loss.plateau"), ("reg.too_strong", "model.cannot_overfit"),
     ("batch.too_large", "loss.plateau"),
 ]
