@@ -27,6 +27,8 @@ CONV_GEOMETRIES = [
 # (N, C, H, W, kh, kw, stride_h, stride_w, pad_h, pad_w, ceil_mode)
 POOL_GEOMETRIES = [
     (2, 3, 8, 8, 2, 2, 2, 2, 0, 0, False),
+    (2, 3, 7, 9, 2, 2, 2, 2, 0, 0, False),  # the 2x2 fast path drops the odd row/column
+    (2, 3, 7, 9, 2, 2, 2, 2, 0, 0, True),   # ceil mode: clipped last windows, general path
     (3, 2, 7, 5, 3, 3, 2, 2, 1, 1, False),
     (1, 5, 11, 13, 3, 2, 2, 3, 1, 0, True),
     (2, 2, 5, 7, 2, 3, 1, 2, 1, 1, True),

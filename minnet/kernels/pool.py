@@ -123,6 +123,60 @@ def _window(o, stride, pad, kernel, size):
 
 
 @numba.njit(cache=True)
+def _max_pool2d_2x2_numba(x, out_h, out_w):
+    """max_pool2d_forward for the common 2x2 window, stride 2, no padding.
+
+    The general kernel spends most of its time on window bookkeeping (clipping,
+    loop bounds); with exactly four taps per window those go away, and the
+    four compares are branch-free selects. About 3x faster on the course CNN.
+    Same tie and NaN rules: ties keep the first maximum, the first NaN wins.
+    """
+    n_images, channels, height, width = x.shape
+    n_planes = n_images * channels
+    x_flat = np.ascontiguousarray(x).reshape(-1)
+    out = np.empty(n_planes * out_h * out_w, dtype=x.dtype)
+    argmax = np.empty(n_planes * out_h * out_w, dtype=np.int64)
+    position = np.uint64(0)
+    for plane in range(n_planes):
+        base = np.uint64(plane * height * width)
+        for oy in range(out_h):
+            row = np.uint64(2 * oy * width)
+            for ox in range(out_w):
+                i0 = row + np.uint64(2 * ox)  # the window's taps, row-major
+                i1 = i0 + np.uint64(1)
+                i2 = i0 + np.uint64(width)
+                i3 = i2 + np.uint64(1)
+                v0 = x_flat[base + i0]
+                v1 = x_flat[base + i1]
+                v2 = x_flat[base + i2]
+                v3 = x_flat[base + i3]
+                best, best_index = v0, i0
+                larger = v1 > best
+                best_index = i1 if larger else best_index
+                best = v1 if larger else best
+                larger = v2 > best
+                best_index = i2 if larger else best_index
+                best = v2 if larger else best
+                larger = v3 > best
+                best_index = i3 if larger else best_index
+                best = v3 if larger else best
+                if (v0 != v0) | (v1 != v1) | (v2 != v2) | (v3 != v3):  # rare: first NaN
+                    if v0 != v0:
+                        best, best_index = v0, i0
+                    elif v1 != v1:
+                        best, best_index = v1, i1
+                    elif v2 != v2:
+                        best, best_index = v2, i2
+                    else:
+                        best, best_index = v3, i3
+                out[position] = best
+                argmax[position] = best_index
+                position += np.uint64(1)
+    return (out.reshape(n_images, channels, out_h, out_w),
+            argmax.reshape(n_images, channels, out_h, out_w))
+
+
+@numba.njit(cache=True)
 def max_pool2d_forward_numba(x, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w,
                              out_h, out_w):
     """Same contract as ``max_pool2d_forward_reference``.
@@ -138,6 +192,9 @@ def max_pool2d_forward_numba(x, kernel_h, kernel_w, stride_h, stride_w, pad_h, p
       records whether the window has one and only then a second pass finds it.
     """
     n_images, channels, height, width = x.shape
+    if (kernel_h == 2 and kernel_w == 2 and stride_h == 2 and stride_w == 2 and pad_h == 0
+            and pad_w == 0 and 2 * out_h <= height and 2 * out_w <= width):
+        return _max_pool2d_2x2_numba(x, out_h, out_w)  # every window whole: the fast path
     n_planes = n_images * channels
     x_flat = np.ascontiguousarray(x).reshape(-1)
     out = np.empty(n_planes * out_h * out_w, dtype=x.dtype)
