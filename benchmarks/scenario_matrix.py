@@ -26,7 +26,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from minnet import scenarios  # noqa: E402
-from minnet.debug.diagnose import diagnose_setup  # noqa: E402
+from minnet.debug.diagnosis import diagnose_setup  # noqa: E402
 
 
 def main() -> int:

@@ -226,6 +226,10 @@ def main(argv: Optional[list] = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `minnet scenarios | head`: the reader left, not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so Python's exit flush doesn't raise again
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

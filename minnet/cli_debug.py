@@ -149,7 +149,7 @@ def record_run(name: str, report, setup, kind: str = "diagnosis") -> str:
 
 
 def run_doctor(args: argparse.Namespace) -> int:
-    from .debug.diagnose import diagnose_setup
+    from .debug.diagnosis import diagnose_setup
     if args.steps is not None and args.steps < 1:
         print(f"minnet doctor: --steps must be positive, got {args.steps}", file=sys.stderr)
         return 2
@@ -322,7 +322,7 @@ def add_tour_arguments(parser: argparse.ArgumentParser) -> None:
 def run_tour(args: argparse.Namespace) -> int:
     """A few classic failures: each diagnosed broken and fixed, reports written to disk."""
     from . import scenarios
-    from .debug.diagnose import diagnose_setup
+    from .debug.diagnosis import diagnose_setup
     known = set(scenarios.list())
     missing = [name for name in args.scenarios if name not in known]
     if missing:

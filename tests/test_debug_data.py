@@ -11,7 +11,7 @@ from minnet import nn, optim
 from minnet.data import Standardizer
 from minnet.debug.checks import data as data_checks
 from minnet.debug.checks import run_checks
-from minnet.debug.diagnose import build_context, diagnose_setup
+from minnet.debug.diagnosis import build_context, diagnose_setup
 from minnet.debug.report import Finding
 from minnet.debug.setup import Setup
 from minnet.random import manual_seed

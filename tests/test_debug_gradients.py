@@ -18,7 +18,7 @@ from minnet.data import Standardizer, load_digits, make_moons, make_regression_1
 from minnet.debug.checks import gradients as grad_checks
 from minnet.debug.checks import updates as update_checks
 from minnet.debug.context import DiagnosisContext, TrainingRun
-from minnet.debug.diagnose import diagnose_setup
+from minnet.debug.diagnosis import diagnose_setup
 from minnet.debug.setup import Setup
 from minnet.debug.thresholds import Thresholds
 

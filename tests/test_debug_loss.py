@@ -9,7 +9,7 @@ import pytest
 from minnet import nn, optim, scenarios
 from minnet.debug.checks import dynamics, loss as loss_checks, monitor_findings
 from minnet.debug.context import TrainingRun
-from minnet.debug.diagnose import build_context, diagnose_setup
+from minnet.debug.diagnosis import build_context, diagnose_setup
 from minnet.debug.setup import Setup
 from minnet.debug.thresholds import Thresholds
 from minnet.nn import functional as F

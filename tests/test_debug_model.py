@@ -10,7 +10,7 @@ from minnet.data import make_moons
 from minnet.debug.checks import activations as act_checks
 from minnet.debug.checks import model as model_checks
 from minnet.debug.context import DiagnosisContext
-from minnet.debug.diagnose import build_context
+from minnet.debug.diagnosis import build_context
 from minnet.debug.predict import predict_layers, trace_layers
 from minnet.debug.setup import Setup
 from minnet.debug.thresholds import Thresholds

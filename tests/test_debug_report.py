@@ -126,3 +126,15 @@ def test_thresholds_override_and_unknown_names():
         Thresholds({"test_only_threshhold": 0.8})
     with pytest.raises(ValueError, match="defined twice"):
         define("test_only_threshold", 0.6, source="tests", why="x")
+
+
+def test_overrides_and_diagnose_work_first_thing_in_a_fresh_process():
+    """Thresholds are defined by the check modules: they must load before an override is checked;
+    and minnet.debug.diagnose stays the function once the submodules are imported."""
+    import subprocess
+    import sys
+    code = ("import minnet.debug.diagnosis, minnet\n"
+            "from minnet.debug.thresholds import Thresholds\n"
+            "assert Thresholds({'dead_relu_fraction': 0.7})['dead_relu_fraction'] == 0.7\n"
+            "assert callable(minnet.debug.diagnose), minnet.debug.diagnose\n")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

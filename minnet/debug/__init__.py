@@ -14,8 +14,8 @@ from .anomaly import (AnomalyError, SourceLine, detect_anomaly, is_anomaly_check
 
 _LAZY = {
     "Monitor": ("monitor", "Monitor"),
-    "diagnose": ("diagnose", "diagnose"),
-    "diagnose_setup": ("diagnose", "diagnose_setup"),
+    "diagnose": ("diagnosis", "diagnose"),
+    "diagnose_setup": ("diagnosis", "diagnose_setup"),
     "Report": ("report", "Report"),
     "Finding": ("report", "Finding"),
     "Setup": ("setup", "Setup"),

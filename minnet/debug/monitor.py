@@ -116,9 +116,11 @@ def _unit_extreme(x: np.ndarray, reduce) -> np.ndarray:
     return reduce.reduce(reduce.reduce(units, axis=2), axis=0)
 
 
-def _dead_fraction(x: np.ndarray, low: float) -> float:
-    """Fraction of units that are exactly 0 for every sample (and position)."""
-    unit_max = _unit_extreme(x, np.maximum)
+def _dead_fraction(x: np.ndarray, low: float, unit_max: np.ndarray) -> float:
+    """Fraction of units that are exactly 0 for every sample (and position).
+
+    ``low`` is the minimum of ``x``, ``unit_max`` the maximum of every unit.
+    """
     silent = unit_max.size - np.count_nonzero(unit_max)  # units whose max is 0
     if low < 0 and silent:  # a max of 0 with negative entries is not dead: look closer
         silent = np.count_nonzero((unit_max == 0) & (_unit_extreme(x, np.minimum) == 0))
@@ -144,31 +146,36 @@ def _histogram_edges(kind: str, low: float, high: float, bins: int) -> np.ndarra
     return np.linspace(low, high, bins + 1)
 
 
-def _histogram(flat: np.ndarray, edges: np.ndarray, scratch: "_Scratch",
-               inside: bool = False) -> np.ndarray:
+def _histogram(flat: np.ndarray, edges: np.ndarray, scratch: "_Scratch") -> np.ndarray:
     """Counts of ``flat`` in the uniform bins ``edges``; outside values go to the end bins.
 
-    Bin indices are computed in place in preallocated buffers (shift, scale,
-    clip, truncate) and counted by ``np.bincount``: what ``np.histogram`` does
-    for uniform bins, without its overhead (about ten times faster). ``inside``
-    promises that every value lies in ``[edges[0], edges[-1])`` (the caller
-    knows min and max), which skips the clipping pass. NaN entries must be
-    removed by the caller; +-Inf land in the end bins.
+    NaN entries must be removed by the caller; +-Inf land in the end bins.
     """
     bins = len(edges) - 1
-    n = flat.size
-    values = scratch.values[:n]
-    np.subtract(flat, edges[0], out=values)
-    np.multiply(values, bins / (edges[-1] - edges[0]), out=values)
+    in_bin_units = scratch.values[:flat.size]
+    np.subtract(flat, edges[0], out=in_bin_units)
+    np.multiply(in_bin_units, bins / (edges[-1] - edges[0]), out=in_bin_units)
+    return _count_bins(in_bin_units, bins, scratch, inside=False)
+
+
+def _count_bins(in_bin_units: np.ndarray, bins: int, scratch: "_Scratch",
+                inside: bool) -> np.ndarray:
+    """Histogram of values already mapped to bin units (edge k at value k), in place.
+
+    Clip (unless ``inside`` promises every value is in [0, bins)), truncate
+    into a preallocated integer buffer, count with ``np.add.at``: what
+    ``np.histogram`` does for uniform bins, without its overhead (about ten
+    times faster).
+    """
     if not inside:
-        np.clip(values, 0, bins - 1, out=values)
-    index = scratch.bin_index[:n]
-    np.copyto(index, values, casting="unsafe")  # truncation = floor: values are >= 0
-    counts = np.bincount(index, minlength=bins)
-    if len(counts) > bins:  # rounding put a value a hair below edges[-1] one bin too far
-        counts[bins - 1] += counts[bins:].sum()
-        counts = counts[:bins]
-    return counts
+        np.clip(in_bin_units, 0, bins - 1, out=in_bin_units)
+    index = scratch.bin_index[:in_bin_units.size]
+    np.copyto(index, in_bin_units, casting="unsafe")  # truncation = floor: values are >= 0
+    # one spare bin: rounding may put a value a hair below the top edge into bin ``bins``
+    counts = np.zeros(bins + 1, dtype=np.int64)
+    np.add.at(counts, index, 1)  # unbuffered increments (faster than np.bincount here)
+    counts[bins - 1] += counts[bins]
+    return counts[:bins]
 
 
 def layer_statistics(x: np.ndarray, kind: str, edges: Optional[np.ndarray],
@@ -182,7 +189,8 @@ def layer_statistics(x: np.ndarray, kind: str, edges: Optional[np.ndarray],
     """
     n = x.size
     flat = x.reshape(-1)
-    high, low = float(flat.max()), float(flat.min())
+    unit_max = _unit_extreme(x, np.maximum)  # also serves dead_fraction
+    high, low = float(unit_max.max()), float(flat.min())
     if math.isfinite(high) and math.isfinite(low):
         nonfinite = 0  # NaN would propagate through max/min, Inf would be the max/min
         finite = flat
@@ -192,20 +200,36 @@ def layer_statistics(x: np.ndarray, kind: str, edges: Optional[np.ndarray],
         finite = flat[finite_mask]
         high, low = (float(finite.max()), float(finite.min())) if finite.size else (np.nan, np.nan)
 
+    counts = None
     if finite.size:
         mean = float(finite.sum()) / finite.size
         if not math.isfinite(mean):  # float32 sum overflowed
             mean = float(finite.sum(dtype=np.float64)) / finite.size
+        # One buffer serves std and histogram: centre, scale to bin units (std is
+        # scale-invariant up to the factor), then shift so that edge k sits at k.
+        bins = 1 if edges is None else len(edges) - 1
+        scale = 1.0 if edges is None else bins / (edges[-1] - edges[0])
         centred = scratch.values[:finite.size]
         np.subtract(finite, mean, out=centred)
-        std = math.sqrt(_sum_of_squares(centred) / finite.size)
+        if scale != 1.0:
+            np.multiply(centred, scale, out=centred)
+        std = math.sqrt(_sum_of_squares(centred) / finite.size) / scale
+        if edges is not None and nonfinite == 0 and math.isfinite(std):
+            np.add(centred, (mean - edges[0]) * scale, out=centred)
+            inside = edges[0] <= low and high < edges[-1]
+            counts = _count_bins(centred, bins, scratch, inside)
+        elif not math.isfinite(std):  # scaling overflowed float32: centre again, unscaled
+            np.subtract(finite, mean, out=centred)
+            std = math.sqrt(_sum_of_squares(centred) / finite.size)
     else:
         mean = std = np.nan
+    if edges is not None and counts is None:
+        counts = _histogram(flat[~np.isnan(flat)], edges, scratch)
 
     flags = scratch.flags[:n]
     np.equal(flat, 0, out=flags)
     zero_fraction = np.count_nonzero(flags) / n
-    dead_fraction = _dead_fraction(x, low)
+    dead_fraction = _dead_fraction(x, low, unit_max)
 
     saturated_fraction = np.nan
     if kind in SATURATION_LIMITS:
@@ -217,11 +241,6 @@ def layer_statistics(x: np.ndarray, kind: str, edges: Optional[np.ndarray],
 
     values = (mean, std, low, high, zero_fraction, dead_fraction, saturated_fraction,
               float(nonfinite), np.nan)
-    counts = None
-    if edges is not None:
-        inside = nonfinite == 0 and edges[0] <= low and high < edges[-1]
-        counts = _histogram(flat if nonfinite == 0 else flat[~np.isnan(flat)], edges, scratch,
-                            inside)
     return values, counts
 
 
@@ -640,7 +659,12 @@ class Monitor:
 # Small helpers
 # --------------------------------------------------------------------------
 def _layer_name(path: str, module: Module) -> str:
-    """``"0 (Linear)"``: the module's path in ``named_modules`` and its type."""
+    """``"0 (Linear)"``: the module's path in ``named_modules`` and its type.
+
+    Graph nodes record the same module as ``"model.0 (Linear)"`` (the outermost
+    module is called ``model`` there); the model itself, when it is a leaf,
+    is ``"model (Linear)"`` here too.
+    """
     return f"{path or ROOT_NAME} ({type(module).__name__})"
 
 

@@ -170,7 +170,7 @@ class Report:
     def chains(self) -> list:
         """Cause -> effect paths among the present codes, from each root, e.g.
         ``["data.not_normalized", "activation.saturated", "grad.vanishing", "loss.plateau"]``."""
-        present = set(self.codes)
+        present = {f.code for f in self.findings if f.severity != "info"}
         effects = {}
         for cause, effect in CAUSES:
             if cause in present and effect in present:
@@ -241,7 +241,8 @@ def _is_subpath(short: list, long: list) -> bool:
 
 def _link_and_order(findings: list) -> list:
     """Fill ``caused_by`` from CAUSES and order: root causes first, then by severity, then depth."""
-    present = {finding.code for finding in findings}
+    # an info finding (e.g. "these columns are always 0, harmless as fed") explains nothing
+    present = {finding.code for finding in findings if finding.severity != "info"}
     causes_of = {}
     for cause, effect in CAUSES:
         if cause in present and effect in present and cause != effect:

@@ -61,7 +61,7 @@ class Setup:
 
     def diagnose(self, **options):
         """``diagnose`` this setup: see ``minnet.debug.diagnose``."""
-        from .diagnose import diagnose_setup
+        from .diagnosis import diagnose_setup
         return diagnose_setup(self, **options)
 
     def train(self, steps: Optional[int] = None, monitor: bool = False):

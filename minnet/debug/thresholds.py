@@ -51,7 +51,8 @@ class Thresholds:
     """
 
     def __init__(self, overrides: Optional[Mapping[str, float]] = None):
-        from . import checks  # noqa: F401  (importing the checks defines their thresholds)
+        from .checks import load_all
+        load_all()  # importing the check modules defines their thresholds
         self.overrides = dict(overrides or {})
         unknown = sorted(set(self.overrides) - set(DEFINED))
         if unknown:

@@ -59,7 +59,7 @@ def _final_loss(losses: np.ndarray) -> float:
 def verify_fixes(report, steps: Optional[int] = None, codes=None) -> list:
     """For each finding with a mechanical fix: control vs repaired run; results on the findings."""
     from .checks import load_all
-    from .diagnose import diagnose_setup
+    from .diagnosis import diagnose_setup
     load_all()  # check modules register their fixes at import
     ctx = report.context
     if ctx is None or ctx.setup is None:
