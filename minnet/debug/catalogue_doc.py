@@ -29,12 +29,29 @@ Training Neural Networks" (A. Karpathy); *TWEET* Karpathy's "most common neural 
 *CS231N* the Stanford CS231n notes."""
 
 
-def thresholds_read_by(function) -> list:
-    """Names of the thresholds a check reads: string literals naming one, or module
-    constants holding one, that appear in its source."""
+def _source_with_helpers(function) -> str:
+    """The check's source plus that of the same-module functions it calls (one level)."""
     try:
         source = inspect.getsource(function)
     except (OSError, TypeError):
+        return ""
+    module_globals = getattr(function, "__globals__", {})
+    for identifier in set(re.findall(r"\b([A-Za-z_][A-Za-z0-9_]*)\(", source)):
+        helper = module_globals.get(identifier)
+        if (inspect.isfunction(helper) and helper is not function
+                and helper.__module__ == function.__module__):
+            try:
+                source += inspect.getsource(helper)
+            except (OSError, TypeError):
+                pass
+    return source
+
+
+def thresholds_read_by(function) -> list:
+    """Names of the thresholds a check reads: string literals naming one, or module
+    constants holding one, that appear in its source or its helpers' sources."""
+    source = _source_with_helpers(function)
+    if not source:
         return []
     names = [name for name in re.findall(r"[\"']([a-z0-9_]+)[\"']", source) if name in DEFINED]
     module_globals = getattr(function, "__globals__", {})
