@@ -36,7 +36,7 @@ def _source_with_helpers(function) -> str:
     except (OSError, TypeError):
         return ""
     module_globals = getattr(function, "__globals__", {})
-    for identifier in set(re.findall(r"\b([A-Za-z_][A-Za-z0-9_]*)\(", source)):
+    for identifier in dict.fromkeys(re.findall(r"\b([A-Za-z_][A-Za-z0-9_]*)\(", source)):
         helper = module_globals.get(identifier)
         if (inspect.isfunction(helper) and helper is not function
                 and helper.__module__ == function.__module__):
