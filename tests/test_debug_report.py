@@ -139,3 +139,17 @@ def test_overrides_and_diagnose_work_first_thing_in_a_fresh_process():
             "assert Thresholds({'dead_relu_fraction': 0.7})['dead_relu_fraction'] == 0.7\n"
             "assert callable(minnet.debug.diagnose), minnet.debug.diagnose\n")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_a_training_time_cause_does_not_explain_an_init_condition():
+    dead_at_init = Finding("activation.dead_relu", "dead from the start", layer="1 (ReLU)",
+                           onset="init")
+    report = Report([Finding("update.ratio", "lr too high"), dead_at_init])
+    assert dead_at_init.caused_by == []
+    dead_later = Finding("activation.dead_relu", "died during training", layer="1 (ReLU)",
+                         onset="training")
+    report = Report([Finding("update.ratio", "lr too high"), dead_later])
+    assert dead_later.caused_by == ["update.ratio"]
+    assert report.chains() == [["update.ratio", "activation.dead_relu"]]
+    with pytest.raises(ValueError, match="onset"):
+        Finding("activation.dead_relu", "x", onset="later")

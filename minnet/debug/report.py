@@ -32,6 +32,7 @@ class Finding:
     thresholds: list = field(default_factory=list)  # Threshold.describe() records compared with
     fix: Optional[str] = None        # default: the code's usual fix
     step: Optional[int] = None       # training step where it was seen, if any
+    onset: Optional[str] = None      # "init": present before any update; "training": appeared later
     source: str = ""                 # filled from codes.py: the checklist source
     caused_by: list = field(default_factory=list)   # codes of findings that explain this one
     verification: Optional[dict] = None             # filled by Report.verify_fixes()
@@ -43,6 +44,9 @@ class Finding:
         if self.severity not in _codes.SEVERITIES:
             raise ValueError(f"Finding({self.code}): severity must be one of "
                              f"{_codes.SEVERITIES}, got {self.severity!r}")
+        if self.onset not in (None, "init", "training"):
+            raise ValueError(f"Finding({self.code}): onset must be 'init', 'training' or None, "
+                             f"got {self.onset!r}")
         if not self.source:
             self.source = entry.source
         if self.fix is None:
@@ -127,6 +131,22 @@ CAUSES = [
     ("reg.too_strong", "loss.plateau"), ("reg.too_strong", "model.cannot_overfit"),
     ("batch.too_large", "loss.plateau"),
 ]
+_CAUSE_SET = set(CAUSES)
+
+
+# Causes that act through the updates: they cannot explain a condition that was already
+# there before the first update (a finding with onset "init").
+TRAINING_CAUSES = {"update.ratio", "loss.diverging", "loss.oscillating", "grad.accumulating",
+                   "optim.clipping_always", "reg.too_strong", "grad.exploding", "grad.nonfinite",
+                   "loss.reduction_scale"}
+
+
+def can_explain(cause, effect) -> bool:
+    """Whether finding ``cause`` may explain finding ``effect``: a known CAUSES edge, the
+    cause not merely informational, and no training-time cause for an at-init condition."""
+    if (cause.code, effect.code) not in _CAUSE_SET or cause.severity == "info":
+        return False
+    return not (effect.onset == "init" and cause.code in TRAINING_CAUSES)
 
 
 class Report:
@@ -170,11 +190,12 @@ class Report:
     def chains(self) -> list:
         """Cause -> effect paths among the present codes, from each root, e.g.
         ``["data.not_normalized", "activation.saturated", "grad.vanishing", "loss.plateau"]``."""
-        present = {f.code for f in self.findings if f.severity != "info"}
         effects = {}
-        for cause, effect in CAUSES:
-            if cause in present and effect in present:
-                effects.setdefault(cause, []).append(effect)
+        for finding in self.findings:
+            for cause in finding.caused_by:
+                effects.setdefault(cause, [])
+                if finding.code not in effects[cause]:
+                    effects[cause].append(finding.code)
         roots = [code for code in dict.fromkeys(f.code for f in self.root_causes) if code in effects]
         paths = []
 
@@ -241,14 +262,17 @@ def _is_subpath(short: list, long: list) -> bool:
 
 def _link_and_order(findings: list) -> list:
     """Fill ``caused_by`` from CAUSES and order: root causes first, then by severity, then depth."""
-    # an info finding (e.g. "these columns are always 0, harmless as fed") explains nothing
-    present = {finding.code for finding in findings if finding.severity != "info"}
+    # An info finding (e.g. "these columns are always 0, harmless as fed") explains nothing;
+    # an update-driven cause does not explain what was there before the first update.
     causes_of = {}
-    for cause, effect in CAUSES:
-        if cause in present and effect in present and cause != effect:
-            causes_of.setdefault(effect, []).append(cause)
+    for effect in findings:
+        for cause in findings:
+            if cause is not effect and cause.code != effect.code and can_explain(cause, effect):
+                causes_of.setdefault(effect.code, set()).add(cause.code)
     for finding in findings:
-        finding.caused_by = sorted(set(finding.caused_by) | set(causes_of.get(finding.code, [])))
+        linked = {c for c in causes_of.get(finding.code, ())
+                  if any(can_explain(f, finding) for f in findings if f.code == c)}
+        finding.caused_by = sorted(set(finding.caused_by) | linked)
 
     depth_cache = {}
 
