@@ -132,19 +132,36 @@ def save_report(report, folder: str, stem: str) -> list:
     return [str(path) for path in saved]
 
 
+def setup_config(name: str, setup, steps) -> dict:
+    """What a run log records about a setup: enough to tell two runs apart and redo one."""
+    config = {"setup": name, "steps": steps, "batch_size": setup.batch_size,
+              "shuffle": setup.shuffle,
+              "model": " -> ".join(type(m).__name__ for _, m in setup.model.named_modules()
+                                   if not m._modules) or type(setup.model).__name__,
+              "parameters": sum(p.data.size for p in setup.model.parameters())}
+    if setup.optimizer is not None:
+        config["optimizer"] = type(setup.optimizer).__name__
+        group = setup.optimizer.param_groups[0]
+        for key in ("lr", "momentum", "nesterov", "weight_decay", "betas", "eps", "alpha"):
+            if key in group:
+                config[key] = list(group[key]) if isinstance(group[key], tuple) else group[key]
+    if setup.clip_grad_norm is not None:
+        config["clip_grad_norm"] = setup.clip_grad_norm
+    if setup.train_step is not None:
+        config["train_step"] = getattr(setup.train_step, "__name__", "custom")
+    return config
+
+
 def record_run(name: str, report, setup, kind: str = "diagnosis") -> str:
     from .runlog import RunLog
-    config = {"scenario_or_script": name, "steps": report.run.get("steps"),
-              "batch_size": setup.batch_size, "shuffle": setup.shuffle,
-              "optimizer": type(setup.optimizer).__name__ if setup.optimizer else None,
-              "model": repr(setup.model)[:500]}
+    planned = report.context.steps if report.context is not None else report.run.get("steps")
+    config = setup_config(name, setup, planned)
     with RunLog.start(name, config=config, seed=setup.seed, kind=kind) as run:
         for step, loss in enumerate(report.run.get("losses", [])):
             run.log_step(step, loss=float(loss))
         run.add_findings(report)
         run.finish(summary={"first_loss": report.run.get("first_loss"),
-                            "last_loss": report.run.get("last_loss"),
-                            "errors": len(report.errors), "findings": len(report.findings)})
+                            "steps_run": report.run.get("steps"), "errors": len(report.errors)})
     return run.id
 
 
@@ -247,9 +264,8 @@ def run_runs(args: argparse.Namespace) -> int:
                       "minnet.runlog.RunLog in your own loop)")
             for run in ([] if args.json else runs):
                 codes = sorted({f["code"] for f in run.get("findings", [])})
-                last = run.get("summary", {}).get("last_loss")
-                print(f"{run['id']:<44} {run.get('status', '?'):<10} "
-                      f"last loss {last if last is not None else '-':<10} "
+                summary = ", ".join(f"{k} {_short(v)}" for k, v in run.get("summary", {}).items())
+                print(f"{run['id']:<44} {run.get('status', '?'):<10} {summary:<32} "
                       f"{', '.join(codes) if codes else ''}")
             return 0
         if not args.ids:
@@ -285,24 +301,30 @@ def _format_run(record: dict) -> str:
     return "\n".join(lines)
 
 
+def _short(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
 def _format_comparison(comparison: dict) -> str:
     ids = comparison["runs"]
     width = max(18, max(len(i) for i in ids))
-    lines = [f"{'':<22}" + "".join(f"{i[-width:]:>{width + 2}}" for i in ids)]
+    label_width = 28
+    lines = [f"{'':<{label_width}}" + "".join(f"{i[-width:]:>{width + 2}}" for i in ids)]
 
     def row(label, values):
-        lines.append(f"{label[:22]:<22}" + "".join(f"{str(v)[:width]:>{width + 2}}"
-                                                   for v in values))
+        lines.append(f"{label[:label_width]:<{label_width}}"
+                     + "".join(f"{_short(v)[:width]:>{width + 2}}" for v in values))
 
     row("status", comparison["status"])
     row("seed", comparison["seed"])
     for key, values in comparison["config_differs"].items():
         row(f"config {key}", values)
     for name, values in comparison["last_metrics"].items():
-        row(f"last {name}", [f"{v:.4g}" if isinstance(v, float) else v for v in values])
+        row(f"last {name}", values)
     for name, values in comparison["summary"].items():
-        row(name, [f"{v:.4g}" if isinstance(v, float) else v for v in values])
-    row("findings", [", ".join(codes) or "-" for codes in comparison["findings"]])
+        row(f"summary {name}", values)
+    for index, codes in enumerate(comparison["findings"]):
+        lines.append(f"findings of {ids[index]}: {', '.join(codes) or '-'}")
     if comparison["config_same"]:
         lines.append("same in all: " + ", ".join(f"{k}={v}" for k, v in
                                                  comparison["config_same"].items()))
