@@ -146,7 +146,7 @@ def _histogram_edges(kind: str, low: float, high: float, bins: int) -> np.ndarra
     return np.linspace(low, high, bins + 1)
 
 
-def _histogram(flat: np.ndarray, edges: np.ndarray, scratch: "_Scratch") -> np.ndarray:
+def _histogram(flat: np.ndarray, edges: np.ndarray, scratch: _Scratch) -> np.ndarray:
     """Counts of ``flat`` in the uniform bins ``edges``; outside values go to the end bins.
 
     NaN entries must be removed by the caller; +-Inf land in the end bins.
@@ -158,7 +158,7 @@ def _histogram(flat: np.ndarray, edges: np.ndarray, scratch: "_Scratch") -> np.n
     return _count_bins(in_bin_units, bins, scratch, inside=False)
 
 
-def _count_bins(in_bin_units: np.ndarray, bins: int, scratch: "_Scratch",
+def _count_bins(in_bin_units: np.ndarray, bins: int, scratch: _Scratch,
                 inside: bool) -> np.ndarray:
     """Histogram of values already mapped to bin units (edge k at value k), in place.
 
