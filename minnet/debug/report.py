@@ -298,16 +298,26 @@ def _json_default(value):
     return str(value)
 
 
-def _format_number(value) -> str:
-    if isinstance(value, float):
+def format_value(value) -> str:
+    """A number (or list/dict of numbers) as a report shows it: 4 significant digits,
+    scientific notation outside [1e-3, 1e4), lists cut after 6 items."""
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
         if value != value:
             return "nan"
         if value == 0 or 1e-3 <= abs(value) < 1e4:
             return f"{value:.4g}"
         return f"{value:.3e}"
-    if isinstance(value, list):
-        shown = ", ".join(_format_number(v) for v in value[:6])
-        return f"[{shown}{', ...' if len(value) > 6 else ''}]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {format_value(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple, np.ndarray)):
+        items = list(value)
+        shown = ", ".join(format_value(v) for v in items[:6])
+        return f"[{shown}{', ...' if len(items) > 6 else ''}]"
     return str(value)
 
 
@@ -344,7 +354,7 @@ def format_report(report: Report, width: int = 100) -> str:
             lines.append(f"{number}. [{finding.severity}] {finding.code}{where}{step}")
             lines.append(f"   {finding.message}")
             if finding.evidence:
-                evidence = ", ".join(f"{k} = {_format_number(v)}" for k, v in finding.evidence.items())
+                evidence = ", ".join(f"{k} = {format_value(v)}" for k, v in finding.evidence.items())
                 lines.append(f"   evidence: {evidence}")
             for threshold in finding.thresholds:
                 default = ("" if threshold["value"] == threshold["default"]
@@ -377,8 +387,8 @@ def format_predictions(predictions: dict) -> list:
     lines = ["At initialisation, predicted vs measured:"]
     loss = predictions.get("loss")
     if loss:
-        lines.append(f"  initial loss: expected {_format_number(loss.get('expected'))}, "
-                     f"measured {_format_number(loss.get('measured'))}"
+        lines.append(f"  initial loss: expected {format_value(loss.get('expected'))}, "
+                     f"measured {format_value(loss.get('measured'))}"
                      + (f"  ({loss['why']})" if loss.get("why") else ""))
     layers = predictions.get("layers") or []
     if layers:
@@ -386,8 +396,8 @@ def format_predictions(predictions: dict) -> list:
                      f"{'grad rms pred':>14} {'measured':>10}")
         for row in layers:
             lines.append(f"  {row.get('layer', '?')[:22]:<22} "
-                         f"{_format_number(row.get('predicted_std')):>12} "
-                         f"{_format_number(row.get('measured_std')):>10} "
-                         f"{_format_number(row.get('predicted_grad_rms')):>14} "
-                         f"{_format_number(row.get('measured_grad_rms')):>10}")
+                         f"{format_value(row.get('predicted_std')):>12} "
+                         f"{format_value(row.get('measured_std')):>10} "
+                         f"{format_value(row.get('predicted_grad_rms')):>14} "
+                         f"{format_value(row.get('measured_grad_rms')):>10}")
     return lines

@@ -18,8 +18,6 @@ Scenario modules (one per family of failures) register themselves with
 from __future__ import annotations
 
 import builtins
-import importlib
-import pkgutil
 from dataclasses import dataclass
 from typing import Callable
 
@@ -91,16 +89,9 @@ def scenario(name: str, codes, summary: str, wrong: str, fix: str) -> Callable:
     return register
 
 
-_loaded = False
-
-
 def _load_all() -> None:
-    global _loaded
-    if not _loaded:
-        for info in pkgutil.iter_modules(__path__):
-            if not info.name.startswith("_"):
-                importlib.import_module(f"{__name__}.{info.name}")
-        _loaded = True
+    from .._submodules import import_all
+    import_all(__name__, __path__)
 
 
 def list() -> builtins.list:  # noqa: A001  (scenarios.list(), as the issue names it)

@@ -16,8 +16,8 @@ import os
 import textwrap
 from typing import Optional
 
-import numpy as np
 
+from ..debug.report import format_value
 from ..fileio import atomic_write
 from ._common import SEVERITY_COLORS, new_figure, save_figure
 from ._evidence import evidence_panels
@@ -66,27 +66,6 @@ def _choose_format(path, format, where) -> str:
 
 
 # -- text shared by both renderings ---------------------------------------------------------------
-def format_value(value) -> str:
-    if isinstance(value, bool) or value is None:
-        return str(value)
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    if isinstance(value, (float, np.floating)):
-        value = float(value)
-        if value != value:
-            return "nan"
-        if value == 0 or 1e-3 <= abs(value) < 1e4:
-            return f"{value:.4g}"
-        return f"{value:.3e}"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {format_value(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, (list, tuple, np.ndarray)):
-        items = list(value)
-        shown = ", ".join(format_value(v) for v in items[:6])
-        return f"[{shown}{', ...' if len(items) > 6 else ''}]"
-    return str(value)
-
-
 def evidence_text(finding) -> str:
     return ", ".join(f"{key} = {format_value(value)}" for key, value in finding.evidence.items())
 

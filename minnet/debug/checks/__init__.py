@@ -22,8 +22,6 @@ with checks is all it takes to add them.
 """
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import traceback
 import warnings
 from dataclasses import dataclass
@@ -62,17 +60,10 @@ def check(phase: str, codes, needs=()) -> Callable:
     return register
 
 
-_loaded = False
-
-
 def load_all() -> list:
     """Import every check module in this package (once); returns the registry."""
-    global _loaded
-    if not _loaded:
-        for info in pkgutil.iter_modules(__path__):
-            if not info.name.startswith("_"):
-                importlib.import_module(f"{__name__}.{info.name}")
-        _loaded = True
+    from ..._submodules import import_all
+    import_all(__name__, __path__)
     return REGISTRY
 
 
