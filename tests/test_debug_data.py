@@ -113,8 +113,9 @@ def test_not_normalized_reports_exact_mean_and_std():
     assert finding.evidence["max_abs_mean"] == pytest.approx(5.0)
     assert finding.evidence["max_std"] == pytest.approx(20.0)
     assert 1 in finding.evidence["offending_features"] and 2 in finding.evidence["offending_features"]
-    assert {t["name"] for t in finding.thresholds} == {"input_mean_abs_max", "input_std_max",
-                                                     "input_std_min"}
+    assert {t["name"] for t in finding.thresholds} == {
+        "input_mean_abs_max", "input_std_max", "input_std_min", "near_constant_mode_fraction",
+        "input_unit_range", "input_scale_extreme"}
 
 
 def test_not_normalized_threshold_override_changes_the_verdict():
@@ -146,6 +147,72 @@ def test_one_hot_indicator_columns_are_not_flagged_for_a_small_std():
     scaled = np.concatenate([X, 0.05 * X[:, :1]], axis=1)  # a real feature squashed to std ~0.05
     (finding,) = _findings(_setup(scaled, y), "data.not_normalized")
     assert finding.evidence["offending_features"] == [3]
+
+
+def _digits(scale):
+    from minnet.data import load_digits
+    X, y = load_digits(return_X_y=True)
+    return (X * scale).astype(np.float32), y.astype(np.int64)
+
+
+def test_digits_scaled_to_unit_range_is_not_flagged():
+    # review F07/F12/F18/F21: digits / 16, pixels in [0, 1]. 14 of 64 border pixels have std
+    # < 0.1 (smallest 0.0015), but each is one value (0) for 85-99.9% of the images: rare,
+    # not mis-scaled. Before: a warning that the report linked as the cause of dead ReLUs.
+    X, y = _digits(1 / 16)
+    assert _findings(_setup(X, y), "data.not_normalized") == []
+    # the same columns count again once the near-constant rule is switched off, but only as a
+    # remark: the inputs already lie in [0, 1]
+    (finding,) = _findings(_setup(X, y), "data.not_normalized",
+                           thresholds={"near_constant_mode_fraction": 1.0})
+    assert finding.severity == "info"
+    assert finding.evidence["features_off"] == 14
+    assert finding.evidence["max_abs_input"] == pytest.approx(1.0)
+
+
+def test_near_constant_columns_are_exempt_but_spread_narrow_ones_are_not():
+    X, y = _balanced(n=200)
+    rng = np.random.default_rng(1)
+    rare = np.zeros((200, 1), np.float32)
+    rare[:10, 0] = 0.3        # 95% zeros: std 0.065 < 0.1, yet a rare value, not a bad scale
+    spread = (0.02 * rng.standard_normal((200, 1))).astype(np.float32)  # a squashed feature
+    (finding,) = _findings(_setup(np.concatenate([X, rare, spread], axis=1), y),
+                           "data.not_normalized")
+    assert finding.evidence["offending_features"] == [4]
+    assert finding.evidence["near_constant_features"] == [3]
+    assert finding.severity == "warning"     # X itself reaches beyond [-1, 1]
+    assert data_checks.mode_fractions(rare, [0])[0] == pytest.approx(0.95)
+
+
+def test_rescaled_pixels_are_named_and_their_margin_makes_an_error():
+    # review F02: digits * 255 / 16 as (N, 1, 8, 8): 0..255 but not whole numbers (x 15.9375);
+    # channel mean 77.8 (26x the threshold 3), std 95.9. Before: looks_like_pixels False and
+    # only a warning (the error cut was 100x the threshold).
+    X, y = _digits(255 / 16)
+    (finding,) = _findings(_setup(X.reshape(-1, 1, 8, 8), y), "data.not_normalized")
+    assert finding.evidence["looks_like_pixels"] is True
+    assert finding.evidence["max_abs_mean"] == pytest.approx(77.84, abs=0.01)
+    assert finding.evidence["scale_beyond_threshold"] == pytest.approx(77.84 / 3, abs=0.01)
+    assert finding.severity == "error"
+    assert "X / 255)" in finding.fix
+    # the same array flattened to (N, 64) is still recognised (17 levels, a pixel grid)
+    (flat,) = _findings(_setup(X, y), "data.not_normalized")
+    assert flat.evidence["looks_like_pixels"] is True and flat.severity == "error"
+    # raw digits 0..16 (review F01): mean up to 7.6, 2.5x the threshold: a warning
+    (raw,) = _findings(_setup(*_digits(1.0)), "data.not_normalized")
+    assert raw.severity == "warning"
+    # the cut is a threshold: raise it and the 0..255 channel is a warning again
+    (relaxed,) = _findings(_setup(X.reshape(-1, 1, 8, 8), y), "data.not_normalized",
+                           thresholds={"input_scale_extreme": 30.0})
+    assert relaxed.severity == "warning"
+
+
+def test_continuous_values_in_pixel_range_are_not_called_pixels():
+    rng = np.random.default_rng(2)
+    X = rng.uniform(18, 90, size=(300, 2)).astype(np.float32)   # e.g. ages: not a pixel grid
+    y = np.arange(300) % 2
+    (finding,) = _findings(_setup(X, y), "data.not_normalized")
+    assert finding.evidence["looks_like_pixels"] is False
 
 
 # -- data.constant_feature --------------------------------------------------------------------------

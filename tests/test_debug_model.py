@@ -241,6 +241,82 @@ def test_dead_relu_uses_init_and_late_median_and_override():
     assert act_checks.dead_relu(_monitor_ctx(monitor, {"dead_relu_fraction": 0.85})) == []
 
 
+def test_dead_relu_onset_and_cause_at_init_from_the_feeding_layer():
+    types = {"0 (Linear)": "Linear", "1 (ReLU)": "ReLU", "2 (Linear)": "Linear"}
+    stats = {("1 (ReLU)", "dead_fraction"): [1.0, 1.0, 1.0, 1.0],
+             ("0 (Linear)", "mean"): [-5.0, -5.0], ("0 (Linear)", "std"): [0.3, 0.3]}
+    monitor = _FakeMonitor(stats, types)
+    monitor.layer_of_param = {"0.weight": "0 (Linear)", "0.bias": "0 (Linear)"}
+    ctx = _monitor_ctx(monitor)
+    ctx.cache["initial_parameters"] = {"0.weight": np.zeros((4, 3)), "0.bias": np.full(4, -4.0)}
+    (finding,) = act_checks.dead_relu(ctx)
+    assert finding.onset == "init"
+    assert finding.evidence["cause_at_init"] == "bias"
+    assert finding.evidence["bias_mean"] == pytest.approx(-4.0)
+    assert finding.evidence["pre_mean"] == pytest.approx(-5.0)
+    assert "0 (Linear)'s bias" in finding.fix and "learning rate" not in finding.fix
+    # a shift the bias does not explain (bias ~0): the inputs or the layer before
+    ctx = _monitor_ctx(monitor)
+    ctx.cache["initial_parameters"] = {"0.bias": np.zeros(4)}
+    (finding,) = act_checks.dead_relu(ctx)
+    assert finding.evidence["cause_at_init"] == "shift"
+    # not shifted (mean -0.1 within its std 0.3): no cause named
+    stats[("0 (Linear)", "mean")] = [-0.1, -0.1]
+    (finding,) = act_checks.dead_relu(_monitor_ctx(_FakeMonitor(stats, types)))
+    assert finding.evidence["cause_at_init"] is None
+    # alive at init, dead late: the updates did it
+    stats[("1 (ReLU)", "dead_fraction")] = [0.1, 0.9, 1.0, 1.0]
+    (finding,) = act_checks.dead_relu(_monitor_ctx(_FakeMonitor(stats, types)))
+    assert finding.onset == "training" and "learning rate" in finding.fix
+
+
+def _review_digits_mlp(seed, lr, hidden, bias=None):
+    """The review's F07 / F12 setups: digits / 16 (pixels in [0, 1]), ReLU MLP, SGD momentum."""
+    from minnet.data import load_digits
+    from minnet.debug import diagnose
+    X, y = load_digits(return_X_y=True)
+    X, y = (X / 16).astype(np.float32), y.astype(np.int64)
+    manual_seed(seed)
+    sizes = [64] + hidden + [10]
+    layers = []
+    for i in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    model = nn.Sequential(*layers)
+    if bias is not None:
+        for layer in layers[:-1:2]:
+            layer.bias.data[...] = bias
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return diagnose(model, nn.CrossEntropyLoss(), (X, y),
+                        optim.SGD(model.parameters(), lr=lr, momentum=0.9), steps=100)
+
+
+def test_review_f12_dead_relus_from_negative_biases_blame_the_init_not_the_data():
+    # before: data.not_normalized (warning, a false alarm on digits / 16) was reported as the
+    # cause of both dead layers, and the fix said nothing about the -5 biases
+    report = _review_digits_mlp(12, 0.05, [100, 100], bias=-5.0)
+    assert not report.has("data.not_normalized")
+    dead = report.get("activation.dead_relu")
+    assert [f.layer for f in dead] == ["1 (ReLU)", "3 (ReLU)"]
+    for finding in dead:
+        assert finding.onset == "init" and finding.severity == "error"
+        assert finding.evidence["cause_at_init"] == "bias"
+        assert finding.evidence["bias_mean"] == pytest.approx(-5.0)
+        assert "bias" in finding.fix
+        assert not finding.caused_by, finding.caused_by
+
+
+def test_review_f07_dead_relus_after_a_blow_up_have_onset_training():
+    # lr 5: 17% of the units dead at init, 100% after the blow-up
+    report = _review_digits_mlp(7, 5.0, [64])
+    (finding,) = report.get("activation.dead_relu")
+    assert finding.evidence["dead_fraction_at_init"] < 0.5 < finding.evidence["dead_fraction_late"]
+    assert finding.onset == "training"
+    assert not report.has("data.not_normalized")
+
+
 def test_saturation_skips_the_output_layer():
     types = {"0 (Linear)": "Linear", "1 (Tanh)": "Tanh", "2 (Linear)": "Linear",
              "3 (Sigmoid)": "Sigmoid"}
@@ -250,6 +326,9 @@ def test_saturation_skips_the_output_layer():
     assert [f.layer for f in findings] == ["1 (Tanh)"]
     assert findings[0].severity == "error"
     assert findings[0].evidence["saturated_fraction"] == pytest.approx(0.97)
+    assert findings[0].onset == "init"
+    late = _FakeMonitor({("1 (Tanh)", "saturated_fraction"): [0.1, 0.2, 0.97, 0.97]}, types)
+    assert act_checks.saturated(_monitor_ctx(late))[0].onset == "training"
 
 
 def test_activation_scale_needs_a_run_with_a_trend():
@@ -266,6 +345,7 @@ def test_activation_scale_needs_a_run_with_a_trend():
     findings = act_checks.activation_scale(_monitor_ctx(monitor_for(shrinking)))
     assert findings[0].evidence["run_length"] == 4
     assert findings[0].evidence["last_std"] == pytest.approx(0.01)
+    assert findings[0].onset == "init"
     drifting = [0.45, 0.42, 0.4, 0.38, 0.36, 1.0]   # below the band but no 2x trend
     assert act_checks.activation_scale(_monitor_ctx(monitor_for(drifting))) == []
     two = [1.0, 0.3, 0.1, 1.0, 1.0, 1.0]

@@ -86,6 +86,49 @@ def _severity(value: float, extreme: float):
     return "error" if value >= extreme else None
 
 
+def initial_parameters(ctx) -> dict:
+    """``{parameter name: array}`` at initialisation: from ``ctx.fresh_model()`` in a diagnosis,
+    else (``Monitor.findings()`` on a user's loop) the monitored model's current values."""
+    if "initial_parameters" not in ctx.cache:
+        model = None
+        if getattr(ctx, "_initial_model", None) is not None:
+            model = ctx.fresh_model()
+        elif ctx.monitor is not None:
+            model = getattr(ctx.monitor, "model", None)
+        ctx.cache["initial_parameters"] = (
+            {} if model is None else
+            {name: np.array(p.data, dtype=np.float64) for name, p in model.named_parameters()})
+    return ctx.cache["initial_parameters"]
+
+
+def dead_at_init_cause(ctx, monitor, layer: str) -> dict:
+    """Why a ReLU layer is dead before any update, from the layer feeding it.
+
+    Returns ``{"feeder", "pre_mean", "pre_std", "bias_mean", "cause"}``; ``cause`` is
+    ``"bias"`` when the feeding layer's pre-activations sit below 0 by more than their spread
+    (mean < -std) and its bias accounts for at least half that shift, ``"shift"`` when they sit
+    below 0 for another reason, and None when they are not shifted (then the inputs' scale or
+    the weights' are the suspects).
+    """
+    layers = monitor.layers
+    index = layers.index(layer)
+    if index == 0:
+        return {"cause": None}
+    feeder = layers[index - 1]
+    pre_mean, _ = init_and_late(monitor.activation(feeder, "mean"))
+    pre_std, _ = init_and_late(monitor.activation(feeder, "std"))
+    biases = [value for name, value in initial_parameters(ctx).items()
+              if getattr(monitor, "layer_of_param", {}).get(name) == feeder
+              and name.endswith("bias")]
+    bias_mean = float(np.mean(biases[0])) if biases and biases[0].size else math.nan
+    cause = None
+    if math.isfinite(pre_mean) and math.isfinite(pre_std) and pre_mean < -pre_std:
+        cause = ("bias" if math.isfinite(bias_mean) and bias_mean <= 0.5 * pre_mean
+                 else "shift")
+    return {"feeder": feeder, "pre_mean": pre_mean, "pre_std": pre_std, "bias_mean": bias_mean,
+            "cause": cause}
+
+
 @check(phase="run", codes=("activation.dead_relu",), needs=("monitor",))
 def dead_relu(ctx) -> list:
     """ReLU layers with more than half their units dead (at init or late in the run)."""
@@ -102,25 +145,53 @@ def dead_relu(ctx) -> list:
         worst = max(v for v in (at_init, late, -1.0) if math.isfinite(v))
         if not worst > limit:
             continue
+        # present before the first update: the initialisation (or the inputs) did it, not the
+        # learning rate; appearing later: the updates did it
+        onset = "init" if at_init > limit else "training"
         when = ("from the start" if at_init > limit and late > limit else
                 "at initialisation" if at_init > limit else "by the end of the run")
         activity = monitor.unit_activity(layer)
         units = int(np.asarray(activity).size) if activity is not None else None
+        evidence = {"dead_fraction": worst, "dead_fraction_at_init": at_init,
+                    "dead_fraction_late": late, "units": units}
+        message = (f"{worst:.0%} of the units of {layer} output 0 for every sample of a batch "
+                   f"({when}): they pass no gradient, so they never recover and the layer works "
+                   f"with {1 - worst:.0%} of its width.")
+        if onset == "training":
+            fix = ("lower the learning rate (units die when a large update pushes their bias far "
+                   "negative), use He init with zero biases, or nn.LeakyReLU(0.01)")
+        else:
+            why = dead_at_init_cause(ctx, monitor, layer)
+            evidence.update({key: why[key] for key in ("pre_mean", "pre_std", "bias_mean")
+                             if key in why})
+            evidence["cause_at_init"] = why["cause"]
+            feeder = why.get("feeder")
+            if why["cause"] == "bias":
+                message += (f" The cause is the initialisation, not the data or the learning "
+                            f"rate: {feeder}'s bias starts at mean {why['bias_mean']:.3g}, which "
+                            f"puts its outputs at mean {why['pre_mean']:.3g} with std "
+                            f"{why['pre_std']:.3g}, below 0 for almost every unit and sample.")
+                fix = (f"initialise {feeder}'s bias at zero (nn.init.zeros_(layer.bias)) or a "
+                       f"small positive value, keep He init (nn.init.kaiming_normal_) for its "
+                       f"weight; nn.LeakyReLU(0.01) would also keep the units alive")
+            elif why["cause"] == "shift":
+                message += (f" {feeder}'s outputs start at mean {why['pre_mean']:.3g} with std "
+                            f"{why['pre_std']:.3g}: shifted below 0 by more than their spread "
+                            f"before any update, by the inputs or the initialisation.")
+                fix = (f"centre what enters {feeder} (standardise the inputs, or check the layer "
+                       f"before), zero biases and He init (nn.init.kaiming_normal_) for "
+                       f"{feeder}; or nn.LeakyReLU(0.01)")
+            else:
+                fix = ("the units are dead before training: zero (or small positive) biases and "
+                       "He init (nn.init.kaiming_normal_) for the layer before, standardised "
+                       "inputs; or nn.LeakyReLU(0.01)")
         findings.append(Finding(
-            "activation.dead_relu",
-            f"{worst:.0%} of the units of {layer} output 0 for every sample of a batch "
-            f"({when}): they pass no gradient, so they never recover and the layer works "
-            f"with {1 - worst:.0%} of its width.",
-            severity=_severity(worst, extreme), layer=layer,
-            evidence={"dead_fraction": worst, "dead_fraction_at_init": at_init,
-                      "dead_fraction_late": late, "units": units},
+            "activation.dead_relu", message,
+            severity=_severity(worst, extreme), layer=layer, onset=onset,
+            evidence=evidence,
             thresholds=[ctx.thresholds.describe("dead_relu_fraction"),
                         ctx.thresholds.describe("dead_relu_fraction_extreme")],
-            fix=("lower the learning rate (units die when a large update pushes their bias far "
-                 "negative), use He init with zero biases, or nn.LeakyReLU(0.01)"
-                 if late > limit and not at_init > limit else
-                 "the units are dead before training: zero (or small positive) biases and He "
-                 "init (nn.init.kaiming_normal_) for the layer before; or nn.LeakyReLU(0.01)")))
+            fix=fix))
     return findings
 
 
@@ -146,9 +217,10 @@ def saturated(ctx) -> list:
         findings.append(Finding(
             "activation.saturated",
             f"{worst:.0%} of the outputs of {layer} are saturated ({tails}) "
-            f"({'at initialisation' if at_init >= late else 'late in the run'}): there the "
+            f"({'already at initialisation' if at_init > limit else 'late in the run'}): there the "
             f"{kind} is flat, its gradient is below ~0.02, and the layers before it barely learn.",
             severity=_severity(worst, extreme), layer=layer,
+            onset="init" if at_init > limit else "training",
             evidence={"saturated_fraction": worst, "saturated_fraction_at_init": at_init,
                       "saturated_fraction_late": late},
             thresholds=[ctx.thresholds.describe("saturated_fraction"),
@@ -225,6 +297,7 @@ def activation_scale(ctx) -> list:
             + f" — {length} layers in a row {'below' if side == 'low' else 'above'} "
               f"[{low:g}, {high:g}].",
             severity="error" if off >= extreme else None, layer=run[0][0],
+            onset="init" if moment == "init" else "training",
             evidence={"stds": {layer: std for layer, std in scales},
                       "run_layers": [layer for layer, _ in run], "run_length": length,
                       "first_std": stds[0], "last_std": end, "when": moment},

@@ -44,6 +44,20 @@ INPUT_STD_MIN = define(
     "input_std_min", 0.1, source="37R 12, HOLDEN 3",
     why="a feature with std below 0.1 barely moves the first layer: its weights need to "
         "grow 10x before it counts, so it learns slowly")
+NEAR_CONSTANT = define(
+    "near_constant_mode_fraction", 0.8, source="HOLDEN 1",
+    why="a feature whose most common value covers at least this share of the samples (an image's "
+        "border pixel, a rare count) has a small std because it is rare, not because it is "
+        "mis-scaled: rescaling it would only blow up its few other values")
+UNIT_RANGE = define(
+    "input_unit_range", 1.0, source="37R 12",
+    why="inputs already scaled into [-1, 1] (e.g. pixels / 255 in [0, 1]) are standard "
+        "preprocessing: a narrow feature there is only worth an info, not a warning")
+INPUT_EXTREME = define(
+    "input_scale_extreme", 10.0, source="37R 12, HOLDEN 1",
+    why="a feature mean or std this many times beyond its threshold (|mean| > 30, std > 100, e.g. "
+        "0..255 pixels): first-layer pre-activations in the tens, every tanh/sigmoid saturated and "
+        "huge logits from step 0 (error, not warning)")
 CONSTANT = define(
     "constant_feature_relative_std", 1e-6, source="HOLDEN 1",
     why="std at most 1e-6 of max(1, |mean|) is within float32 rounding (eps 1.2e-7) of "
@@ -245,11 +259,17 @@ def nonfinite_data(ctx) -> list:
 
 # -- data.not_normalized ----------------------------------------------------------------------------
 def _looks_like_pixels(X: np.ndarray) -> bool:
-    """Whole numbers in [0, 255] reaching above 1: raw 8-bit intensities (or similar)."""
+    """Values in [0, 255] reaching above 16, that are whole numbers, image-shaped (N, C, H, W) or on
+    a grid of at most 256 levels: 8-bit intensities (also after a rescale such as x * 255 / 16)."""
     if X.dtype.kind not in "iuf" or X.size == 0 or not np.all(np.isfinite(X)):
         return False
     low, high = float(X.min()), float(X.max())
-    return low >= 0 and 16 <= high <= 255 and bool(np.all(X == np.round(X)))
+    if not (low >= 0 and 16 <= high <= 255):
+        return False
+    if X.ndim >= 3 or bool(np.all(X == np.round(X))):
+        return True
+    flat = X.reshape(-1)
+    return np.unique(flat[:: max(1, flat.size // 100_000)]).size <= 256
 
 
 def _indicator_columns(X: np.ndarray) -> np.ndarray:
@@ -257,6 +277,20 @@ def _indicator_columns(X: np.ndarray) -> np.ndarray:
     if X.ndim != 2:
         return np.zeros(feature_matrix(X[:1]).shape[1], dtype=bool)
     return np.all((X == 0) | (X == 1), axis=0)
+
+
+def mode_fractions(X: np.ndarray, columns) -> np.ndarray:
+    """Per feature in ``columns``: the share of samples holding its most common value
+    (1.0 for a constant column; ~1/N for a continuous one)."""
+    F = feature_matrix(X)
+    fractions = np.zeros(len(columns))
+    for k, column in enumerate(columns):
+        values = np.sort(F[:, column][np.isfinite(F[:, column])])
+        if values.size == 0:
+            continue
+        starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1], True])
+        fractions[k] = np.diff(starts).max() / values.size
+    return fractions
 
 
 @check(phase="data", codes=("data.not_normalized",))
@@ -276,6 +310,11 @@ def inputs_not_normalized(ctx) -> list:
         off_mean = np.abs(mean) > mean_max
         too_wide = std > std_max
         too_narrow = (std < std_min) & ~constant & ~indicator  # constant: data.constant_feature
+    # the same holds for near-constant columns (mostly one value: border pixels, rare counts)
+    candidates = np.flatnonzero(too_narrow)
+    modes = mode_fractions(X, candidates)
+    near_constant = candidates[modes >= ctx.thresholds["near_constant_mode_fraction"]]
+    too_narrow[near_constant] = False
     bad = np.nonzero(off_mean | too_wide | too_narrow)[0]
     if bad.size == 0:
         return []
@@ -283,6 +322,9 @@ def inputs_not_normalized(ctx) -> list:
     worst_mean = int(np.nanargmax(np.abs(mean)))
     live_std = np.where(constant, np.nan, std)
     pixels = _looks_like_pixels(X)
+    finite = X[np.isfinite(X)] if X.dtype.kind == "f" else X
+    largest = float(np.max(np.abs(finite))) if finite.size else float("nan")
+    unit_range = largest <= ctx.thresholds["input_unit_range"]
     parts = []
     if off_mean.any():
         parts.append(f"{int(off_mean.sum())} with |mean| > {mean_max:g} (largest {abs(mean[worst_mean]):.3g}, "
@@ -292,31 +334,46 @@ def inputs_not_normalized(ctx) -> list:
         parts.append(f"{int(too_wide.sum())} with std > {std_max:g} (largest {std[widest]:.3g}, "
                      f"{word} {widest})")
     if too_narrow.any():
-        narrowest = int(np.nanargmin(live_std))
+        narrowest = int(np.nanargmin(np.where(too_narrow, std, np.nan)))
         parts.append(f"{int(too_narrow.sum())} with std < {std_min:g} (smallest "
                      f"{std[narrowest]:.3g}, {word} {narrowest})")
     message = (f"{bad.size} of {len(mean)} input {word}s are far from mean 0 / std 1: "
                + "; ".join(parts) + ".")
     if pixels:
-        message += (f" The inputs are whole numbers in [0, {X.max():g}]: raw pixel intensities.")
-        fix = (f"Scale the pixels to [0, 1] (X / {X.max():g}, or / 255 for 8-bit images), or "
+        whole = bool(np.all(X == np.round(X)))
+        message += (f" The inputs are {'whole numbers' if whole else 'values'} in "
+                    f"[0, {X.max():g}]: pixel intensities on the 8-bit scale.")
+        divide = (f"X / {X.max():g}, or / 255 for 8-bit images" if float(X.max()) != 255
+                  else "X / 255")
+        fix = (f"Scale the pixels to [0, 1] ({divide}), or "
                f"better standardise with training statistics: s = minnet.data.Standardizer()"
                f".fit(X_train); X_train, X_val = s.transform(X_train), s.transform(X_val).")
     else:
         fix = ("Standardise each feature with training statistics: s = minnet.data.Standardizer()"
                ".fit(X_train); X_train, X_val = s.transform(X_train), s.transform(X_val).")
-    # far beyond the thresholds (e.g. values in the thousands) every tanh saturates at step 0
+    # how far beyond the thresholds: at 10x (|mean| > 30 or std > 100, raw 0..255 pixels) the
+    # first-layer pre-activations are in the tens and every tanh saturates at step 0
     scale = max(np.nanmax(np.abs(mean)) / mean_max, np.nanmax(std) / std_max)
-    severity = "error" if scale >= 100 else None
+    severity = "error" if scale >= ctx.thresholds["input_scale_extreme"] else None
+    if unit_range and not (off_mean.any() or too_wide.any()):
+        # only narrow features, in data already scaled into [-1, 1]: standard preprocessing
+        severity = "info"
+        message += (f" All inputs already lie within [-{ctx.thresholds['input_unit_range']:g}, "
+                    f"{ctx.thresholds['input_unit_range']:g}], so this is a remark: those "
+                    f"features learn more slowly, nothing more.")
     return [Finding(
         "data.not_normalized", message + " Initialisations assume unit-scale inputs.",
         severity=severity,
         evidence={"features": int(len(mean)), "features_off": int(bad.size),
                   "max_abs_mean": float(np.nanmax(np.abs(mean))), "max_std": float(np.nanmax(std)),
                   "min_std_nonconstant": float(np.nanmin(live_std)) if np.isfinite(live_std).any() else float("nan"),
+                  "scale_beyond_threshold": float(scale), "max_abs_input": largest,
+                  "near_constant_features": near_constant[:20].tolist(),
                   "offending_features": bad[:20].tolist(), "looks_like_pixels": bool(pixels),
                   "mean_per_feature": mean[:64].tolist(), "std_per_feature": std[:64].tolist()},
-        thresholds=_threshold_records(ctx, "input_mean_abs_max", "input_std_max", "input_std_min"),
+        thresholds=_threshold_records(ctx, "input_mean_abs_max", "input_std_max", "input_std_min",
+                                      "near_constant_mode_fraction", "input_unit_range",
+                                      "input_scale_extreme"),
         fix=fix)]
 
 
