@@ -244,7 +244,24 @@ def test_update_ratio_direction_and_suggested_factor():
                        layer_of_param={"0.weight": "0 (Linear)"}, scalars={"lr": [1.0] * 4})
     (finding,) = update_checks.update_ratio(_ctx(high))
     assert finding.evidence["direction"] == "too_high"
-    assert finding.evidence["suggested_lr_factor"] == pytest.approx(1e-2)
+    # aimed at the top of the band (5e-2): 0.2 -> 10x lower
+    assert finding.evidence["suggested_lr_factor"] == pytest.approx(0.1)
+    assert finding.evidence["suggested_lr"] == pytest.approx(0.1)
+
+
+def test_update_ratio_factor_comes_from_the_steps_before_the_loss_blew_up():
+    """Review item 8: after a blow-up the ratios describe a broken net, not the lr."""
+    model = _two_layer_model()
+    ratios = {"0.weight": {"update_ratio": [5.0, 5.0, 0.06, 0.06, 0.06, 0.06]}}
+    kw = dict(model=model, n_steps=6, params=ratios, layer_of_param={"0.weight": "0 (Linear)"})
+    blown = FakeMonitor(scalars={"lr": [1.0] * 6, "loss": [1, 1.2, 3, 3, 3, 3]}, **kw)
+    (finding,) = update_checks.update_ratio(_ctx(blown))
+    assert finding.evidence["factor_basis_ratio"] == pytest.approx(5.0)
+    assert finding.evidence["suggested_lr_factor"] == pytest.approx(0.01)
+    calm = FakeMonitor(scalars={"lr": [1.0] * 6, "loss": [1, 1, 1, 1, 1, 1]}, **kw)
+    (finding,) = update_checks.update_ratio(_ctx(calm))
+    assert finding.evidence["factor_basis_ratio"] == pytest.approx(0.06)
+    assert finding.evidence["suggested_lr_factor"] == pytest.approx(0.1)
 
 
 def test_missing_gradient_only_for_parameters_the_optimizer_holds():
@@ -368,3 +385,133 @@ def test_update_ratio_on_the_learning_rate_scenarios(name, direction):
     assert direction in [f.evidence["direction"] for f in broken.get("update.ratio")]
     fixed = _quiet_diagnose(scenarios.get(name).fixed(), phases=("run",))
     assert not fixed.has("update.ratio")
+
+
+# -- regressions from the independent review (/tmp/review_findings.md items 2, 3, 7, 10) -----------
+def _review_spirals():
+    from minnet.data import make_spirals
+    X, y = make_spirals(300, 3, noise=0.15, seed=3)
+    return X.astype(np.float32), y.astype(np.int64)
+
+
+def _review_mlp(sizes, activation=nn.ReLU, seed=0):
+    from minnet.random import manual_seed
+    manual_seed(seed)
+    layers = []
+    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(fan_in, fan_out))
+        if i < len(sizes) - 2:
+            layers.append(activation())
+    return nn.Sequential(*layers)
+
+
+def test_review_f22_zero_grad_between_backward_and_step_is_an_error():
+    """No weight ever moves: update.ratio reports it as an error (it used to be dropped)."""
+    model = _review_mlp([2, 64, 64, 3], seed=22)
+
+    def step(model, loss_fn, optimizer, X, y):
+        loss = loss_fn(model(X), y)
+        loss.backward()
+        optimizer.zero_grad()   # the mistake: clears the gradient step() needs
+        optimizer.step()
+        return loss
+    setup = Setup(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=1e-2),
+                  _review_spirals(), train_step=step, steps=100)
+    (finding,) = _quiet_diagnose(setup, phases=("run",)).get("update.ratio")
+    assert finding.severity == "error"
+    assert finding.evidence["weights_never_moved"] == ["0.weight", "2.weight", "4.weight"]
+    assert finding.evidence["suggested_lr_factor"] == math.inf
+
+
+def test_still_weights_outside_the_optimizer_are_not_an_update_ratio_error():
+    model = _two_layer_model()
+    only_last = optim.SGD(model[2].parameters(), lr=0.1)
+    monitor = FakeMonitor(model=model, optimizer=only_last,
+                          params={"0.weight": {"update_ratio": [0.0] * 4},
+                                  "2.weight": {"update_ratio": [1e-3] * 4}})
+    assert not update_checks.update_ratio(_ctx(monitor))
+
+
+def test_review_f21_optimizer_on_the_last_layer_only():
+    """Hidden layer trainable but not in the optimizer: grad.missing names it, and the
+    gradients it keeps (nobody zeroes them) are not mistaken for a missing zero_grad."""
+    from minnet.data import load_digits
+    X, y = load_digits(return_X_y=True)
+    model = _review_mlp([64, 64, 10], seed=21)
+    setup = Setup(model, nn.CrossEntropyLoss(), optim.SGD(model[2].parameters(), lr=0.1),
+                  ((X / 16).astype(np.float32), y.astype(np.int64)), steps=100)
+    report = _quiet_diagnose(setup, phases=("run",))
+    assert not report.has("grad.accumulating"), [str(f) for f in report.get("grad.accumulating")]
+    (finding,) = report.get("grad.missing")
+    assert finding.evidence["parameters_not_in_optimizer"] == ["0.weight", "0.bias"]
+    assert finding.severity == "warning" and finding.layer == "0 (Linear)"
+
+
+def test_stale_gradients_counted_only_on_the_optimizers_parameters():
+    """The same partial optimizer with the zero_grad really forgotten is still caught."""
+    from minnet.data import load_digits
+    X, y = load_digits(return_X_y=True)
+    model = _review_mlp([64, 32, 10], seed=1)
+
+    def no_zero_grad(model, loss_fn, optimizer, X, y):
+        loss = loss_fn(model(X), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+    setup = Setup(model, nn.CrossEntropyLoss(), optim.SGD(model[2].parameters(), lr=0.01),
+                  ((X / 16).astype(np.float32), y.astype(np.int64)), steps=30,
+                  train_step=no_zero_grad)
+    (finding,) = _quiet_diagnose(setup, phases=("run",)).get("grad.accumulating")
+    assert finding.evidence["measured_on"].startswith("the optimizer's parameters")
+    assert finding.evidence["stale_step_fraction"] == 1.0
+
+
+def _vanishing_monitor(first_rms):
+    model = _two_layer_model()
+    return FakeMonitor(model=model, params={
+        "0.weight": {"grad_norm": [first_rms * 4] * 4, "grad_missing": [0.0] * 4},
+        "2.weight": {"grad_norm": [1.0 * math.sqrt(8)] * 4, "grad_missing": [0.0] * 4}},
+        layers={"0 (Linear)": {}, "2 (Linear)": {}},
+        layer_of_param={"0.weight": "0 (Linear)", "2.weight": "2 (Linear)"})
+
+
+@pytest.mark.parametrize("first_rms, severity", [(1e-5, "warning"), (5.8e-8, "error")])
+def test_vanishing_severity_scales_with_the_margin(first_rms, severity):
+    """Review item 7: 5.8e-8 (F11, ten sigmoid layers) is 1700x past 1e-4: an error."""
+    (finding,) = grad_checks.vanishing_gradients(_ctx(_vanishing_monitor(first_rms)))
+    assert finding.evidence["first_to_last_grad_rms_ratio"] == pytest.approx(first_rms)
+    assert finding.severity == severity
+
+
+def test_no_zero_grad_broken_ends_worse_than_fixed(reports):
+    """Review item 10: the lesson reads right: the accumulating run ends far above the fixed one."""
+    broken = reports[("no_zero_grad", "broken")].context.run.losses
+    fixed = reports[("no_zero_grad", "fixed")].context.run.losses
+    assert np.nanmean(broken[-10:]) > 10 * np.nanmean(fixed[-10:])
+    assert np.nanmean(broken[-10:]) > broken[0]
+
+
+@pytest.mark.parametrize("name", ["H1", "H2", "H3"])
+def test_review_healthy_setups_get_no_update_ratio_warning(name):
+    """The reviewer's healthy runs whose ratios sat 1.1-1.6x above the old 1e-2 edge."""
+    from minnet.data import load_digits, make_blobs
+    if name == "H1":   # spirals 2-64-64-3 ReLU, Adam 1e-2
+        model = _review_mlp([2, 64, 64, 3], seed=101)
+        data, opt = _review_spirals(), optim.Adam(model.parameters(), lr=1e-2)
+    elif name == "H2":  # digits CNN on pixels / 16, SGD 0.05 momentum 0.9
+        from minnet.random import manual_seed
+        manual_seed(102)
+        X, y = load_digits(return_X_y=True)
+        model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                              nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                              nn.Flatten(), nn.Linear(64, 10))
+        data = ((X / 16).reshape(-1, 1, 8, 8).astype(np.float32), y.astype(np.int64))
+        opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    else:               # blobs 2-16-4 tanh, SGD 0.1
+        X, y = make_blobs(400, centers=4, cluster_std=1.5, seed=5)
+        data = (((X - X.mean(0)) / X.std(0)).astype(np.float32), y.astype(np.int64))
+        model = _review_mlp([2, 16, 4], nn.Tanh, seed=103)
+        opt = optim.SGD(model.parameters(), lr=0.1)
+    report = _quiet_diagnose(Setup(model, nn.CrossEntropyLoss(), opt, data, steps=100),
+                             phases=("run",))
+    assert not report.has("update.ratio"), [str(f) for f in report.get("update.ratio")]

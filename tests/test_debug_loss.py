@@ -276,3 +276,101 @@ def test_healthy_digits_mlp_has_no_loss_errors():
     report = diagnose_setup(setup, phases=("preflight", "run"))
     assert not [f for f in report.findings if f.code in MY_CODES]
     assert math.isclose(report.predictions["loss"]["expected"], math.log(10), rel_tol=0.02)
+
+
+# -- regressions from the independent review (/tmp/review_findings.md items 1, 8, 9, 11) ---------
+def _review_digits_mlp(lr, seed):
+    """The reviewer's digits setup: pixels / 16, 64-64-10 ReLU MLP, SGD momentum 0.9."""
+    from minnet.data import load_digits
+    manual_seed(seed)
+    X, y = load_digits(return_X_y=True)
+    model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
+    return Setup(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=lr, momentum=0.9),
+                 ((X / 16).astype(np.float32), y.astype(np.int64)), steps=100)
+
+
+def test_review_f07_blow_up_inside_the_first_window_is_diverging():
+    """lr=5: 2.29, 3.75, ..., 50.5 at step 6, ends ~3.0. The first window holds the blow-up,
+    so growth is measured from the initial loss (it used to be missed)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report = diagnose_setup(_review_digits_mlp(5.0, seed=7))
+    [finding] = report.get("loss.diverging")
+    ev = finding.evidence
+    assert ev["first_window"] > 3 * ev["initial"]        # the old reference was the blown-up one
+    assert ev["start"] == pytest.approx(ev["initial"])
+    assert ev["peak_over_start"] > 1.5
+
+
+def test_diverging_measures_from_the_initial_loss_and_spikes():
+    # the review's F07 curve, shape only: rises at once, one huge step, settles above the start
+    losses = np.array([2.29, 3.75, 4.48, 4.64, 5.41, 7.54, 50.55, 5.73, 5.67, 6.30]
+                      + [3.0] * 90)
+    [finding] = dynamics.diverging_loss(_curve_ctx(losses))
+    assert finding.evidence["start"] == 2.29 and finding.evidence["reason"] == "above_start"
+    # a lone spike far above the untrained loss, on an otherwise falling curve
+    spiky = _noisy_decay()
+    spiky[60] = 4 * 2.3
+    [finding] = dynamics.diverging_loss(_curve_ctx(spiky))
+    assert finding.evidence["reason"] == "spike"
+    assert finding.evidence["max_over_initial"] == pytest.approx(spiky[60] / spiky[0])
+    assert dynamics.diverging_loss(_curve_ctx(spiky, {"diverging_spike_factor": 5})) == []
+    # back near the untrained value after a fast fall is not a spike
+    recovered = _noisy_decay()
+    recovered[60] = recovered[0]
+    assert dynamics.diverging_loss(_curve_ctx(recovered)) == []
+
+
+def test_plateau_message_says_no_progress_instead_of_negative_percent():
+    rising = 1.10 + 0.0001 * np.arange(120)
+    [finding] = dynamics.plateau_loss(_curve_ctx(rising))
+    assert finding.evidence["progress_fraction"] < 0
+    assert "-0%" not in finding.message and "%" in finding.message
+    assert "no progress" in finding.message
+
+
+class _RatioMonitor:
+    """Just what update.ratio reads: one weight with a chosen update ratio per step."""
+
+    def __init__(self, ratio, steps=120):
+        self.model = nn.Sequential(nn.Linear(2, 2))
+        self.optimizer = None
+        self.n_steps, self.steps = steps, np.arange(steps)
+        self.param_names, self.layer_of_param, self.layers = ["0.weight"], {"0.weight": "0 (Linear)"}, []
+        self.scalar_names = ["lr"]
+        self._ratio = ratio
+
+    def param(self, name, stat):
+        return np.full(self.n_steps, self._ratio)
+
+    def scalar(self, name):
+        return np.full(self.n_steps, 0.1)
+
+
+@pytest.mark.parametrize("ratio, says", [(0.5, "lower it"), (1e-6, "raise the learning rate"),
+                                         (1e-3, "If the updates are tiny")])
+def test_plateau_advice_follows_the_update_ratio_direction(ratio, says):
+    ctx = _curve_ctx(2.3 - 0.001 * np.arange(120))
+    ctx.monitor, ctx.optimizer = _RatioMonitor(ratio), None
+    [finding] = dynamics.plateau_loss(ctx)
+    assert says in finding.fix
+    if ratio == 0.5:
+        assert "raise the learning rate" not in finding.fix.lower().replace("do not raise", "")
+        assert finding.evidence["update_ratio_direction"] == "too_high"
+
+
+def test_review_f13_nonfinite_names_the_layer_like_the_monitor():
+    """NaN inputs: the anomaly replay's "model.0 (Linear)" is reported as "0 (Linear)"."""
+    from minnet.data import make_regression_1d
+    manual_seed(13)
+    X, y = make_regression_1d(200, seed=13)
+    X = np.concatenate([X, np.random.default_rng(0).normal(size=X.shape)], 1).astype(np.float32)
+    X[[3, 50, 77, 120, 199], 1] = np.nan
+    model = nn.Sequential(nn.Linear(2, 32), nn.Tanh(), nn.Linear(32, 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report = diagnose_setup(Setup(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.05),
+                                      (X, y.astype(np.float32)), steps=100))
+    [finding] = report.get("loss.nonfinite")
+    assert finding.layer == "0 (Linear)"
+    assert finding.evidence["anomaly_module"] == "model.0 (Linear)"

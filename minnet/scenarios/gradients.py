@@ -149,15 +149,20 @@ def step_without_zero_grad(model, loss_fn, optimizer, X, y):
 
 
 @scenario("no_zero_grad", codes=("grad.accumulating",),
-          summary="the training loop never calls optimizer.zero_grad()",
+          summary="the training loop never calls optimizer.zero_grad(): the steps grow until "
+                  "the loss blows up",
           wrong="train_step does forward, backward, step but no zero_grad: backward() adds to "
-                "the previous gradients, so each update is the sum of all past gradients.",
-          fix="The standard step: optimizer.zero_grad() before loss.backward().")
+                "the previous gradients, so after t steps each update is the sum of t "
+                "gradients. With SGD(lr=0.05, momentum=0.9) the steps keep growing and the "
+                "loss, after a first fall, climbs far above its start.",
+          fix="The standard step: optimizer.zero_grad() before loss.backward(); the same SGD "
+              "settles near zero loss.")
 def no_zero_grad(broken: bool) -> Setup:
     X, y = _moons()
     g = _rng()
     model = _mlp([2, 32, 32, 2], nn.ReLU, g)
-    return Setup(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.05), (X, y),
+    return Setup(model, nn.CrossEntropyLoss(),
+                 optim.SGD(model.parameters(), lr=0.05, momentum=0.9), (X, y),
                  steps=150, seed=SEED, train_step=step_without_zero_grad if broken else None)
 
 

@@ -7,10 +7,13 @@ people running their own loop, what ``monitor.log(loss=...)`` recorded
 Vocabulary (T finite steps, w = max(5, T // 10) steps per window):
 
 * ``start``  mean loss of the first window, ``end`` mean of the last window;
-* ``low``/``peak`` the lowest/highest mean of any window of w consecutive steps.
+* ``low``/``peak`` the lowest/highest mean of any window of w consecutive steps;
+* ``initial`` the loss before any step: the preflight's loss of the fresh model on a
+  sample of the training data (diagnose), else the first logged loss (Monitor).
 
 Window means, not single steps, because a mini-batch loss is noisy: one unlucky
-batch is not a trend.
+batch is not a trend. But a run that blows up within its first window already has the
+blow-up in ``start``, so growth is measured from the smaller of ``start`` and ``initial``.
 """
 from __future__ import annotations
 
@@ -42,6 +45,12 @@ PLATEAU_PROGRESS = define(
     why="the run covered less than this fraction of the way from its starting loss to the "
         "achievable loss (what the same model reaches on one tiny batch): it is stuck far above "
         "where it could be")
+DIVERGE_SPIKE = define(
+    "diverging_spike_factor", 3.0, source="37R 36, HOLDEN 6",
+    why="a single step's training loss above this many times the untrained loss: the weights "
+        "were thrown far up the loss surface (a well-set learning rate never makes the loss "
+        "exceed its untrained value several-fold, even on an unlucky batch; measured on the "
+        "healthy baselines, the review's healthy runs and the 39 fixed scenarios: at most 1.12x)")
 OSC_AUTOCORR = define(
     "oscillation_autocorrelation", -0.75, source="37R 36",
     why="consecutive loss changes of independent mini-batch noise correlate at -0.5; a loss "
@@ -118,6 +127,25 @@ def curve_summary(losses: np.ndarray) -> dict:
             "peak_step": int(means.argmax()), "low_step": int(means.argmin())}
 
 
+def initial_loss_value(ctx) -> Optional[float]:
+    """The fresh model's loss on the preflight sample (shared with the loss checks), or None
+    when there is no data to compute it (a Monitor in the user's own loop)."""
+    if getattr(ctx, "X_train", None) is None or ctx.loss_fn is None:
+        return None
+    key = "loss.initial_value"
+    if key not in ctx.cache:
+        value = None
+        try:
+            from .loss import initial_sample
+            X, y, output = initial_sample(ctx)
+            with np.errstate(all="ignore"):
+                value = float(ctx.loss_value(output, y))
+        except Exception:  # noqa: BLE001 - a loss that fails at init is another check's
+            value = None
+        ctx.cache[key] = value if value is not None and math.isfinite(value) else None
+    return ctx.cache[key]
+
+
 # --------------------------------------------------------------------------
 # loss.nonfinite
 # --------------------------------------------------------------------------
@@ -185,8 +213,10 @@ def nonfinite_loss(ctx) -> list:
         evidence.update(anomaly_op=replay["op"], anomaly_module=replay["module"],
                         anomaly_phase=replay["phase"], anomaly_source=replay["source"],
                         anomaly_stats=replay["stats"])
-        layer = replay["module"]
-        where = f" inside {replay['module']}" if replay["module"] else " in the loss"
+        from .gradients import monitor_layer_name
+        # "model.0 (Linear)" in op records; the Monitor (and every other finding) says "0 (Linear)"
+        layer = monitor_layer_name(replay["module"])
+        where = f" inside {layer}" if layer else " in the loss"
         message += (f". Replaying that step under minnet.detect_anomaly(): the first non-finite "
                     f"value was made by '{replay['op']}'{where} during {replay['phase']}")
         if replay["detail"]:
@@ -209,18 +239,39 @@ def nonfinite_loss(ctx) -> list:
 # --------------------------------------------------------------------------
 # loss.diverging
 # --------------------------------------------------------------------------
-def diverging_verdict(losses: np.ndarray, factor: float, rebound: float) -> Optional[dict]:
-    """Evidence that the loss grows (window mean above start, or rebounding), else None."""
+def diverging_verdict(losses: np.ndarray, factor: float, rebound: float,
+                      initial: Optional[float] = None,
+                      spike: Optional[float] = None) -> Optional[dict]:
+    """Evidence that the loss grows, else None.
+
+    ``initial`` is the loss before training (None: the first loss). The reference
+    ``start`` is the smaller of the first window's mean and ``initial``: when the first
+    steps already blow up, the first window holds the blow-up. Three ways to grow:
+    a window mean above ``factor`` x start ("above_start"), one step above ``spike`` x
+    start ("spike"), or giving back more than ``rebound`` of the progress ("rebound").
+    """
     finite = finite_prefix(losses)
     if finite.size < MIN_STEPS:
         return None
     summary = curve_summary(finite)
-    start, end, low, peak = summary["start"], summary["end"], summary["low"], summary["peak"]
+    first = float(finite[0]) if initial is None or not math.isfinite(initial) else float(initial)
+    summary["initial"] = first
+    summary["first_window"] = summary["start"]
+    summary["start"] = start = min(summary["start"], first)
+    end, low, peak = summary["end"], summary["low"], summary["peak"]
     summary["peak_over_start"] = peak / start if start > 0 else math.inf
+    summary["max_loss"] = float(finite.max())
+    summary["max_step"] = int(finite.argmax())
+    # a spike is judged against the untrained loss: after a fast first fall, a batch back
+    # near the initial value is noise, not a blow-up
+    summary["max_over_initial"] = summary["max_loss"] / first if first > 0 else math.inf
     progress = start - low
     summary["rebound_fraction"] = (end - low) / progress if progress > 0 else 0.0
     if start > 0 and peak > factor * start:
         summary["reason"] = "above_start"
+        return summary
+    if spike is not None and first > 0 and summary["max_loss"] > spike * first:
+        summary["reason"] = "spike"
         return summary
     if progress > 0 and summary["rebound_fraction"] > rebound and end > low * 1.5:
         summary["reason"] = "rebound"
@@ -228,11 +279,17 @@ def diverging_verdict(losses: np.ndarray, factor: float, rebound: float) -> Opti
     return None
 
 
+def _diverging(ctx, losses: np.ndarray) -> Optional[dict]:
+    """diverging_verdict with the thresholds in force and the initial loss of ``ctx``."""
+    return diverging_verdict(losses, ctx.thresholds["diverging_loss_factor"],
+                             ctx.thresholds["diverging_rebound_fraction"],
+                             initial=initial_loss_value(ctx),
+                             spike=ctx.thresholds["diverging_spike_factor"])
+
+
 @check(phase="run", codes=("loss.diverging",), needs=("monitor",))
 def diverging_loss(ctx) -> list:
-    factor = ctx.thresholds["diverging_loss_factor"]
-    rebound = ctx.thresholds["diverging_rebound_fraction"]
-    summary = diverging_verdict(loss_curve(ctx), factor, rebound)
+    summary = _diverging(ctx, loss_curve(ctx))
     if summary is None:
         return []
     w = summary["window"]
@@ -241,6 +298,10 @@ def diverging_loss(ctx) -> list:
                    f"at the start to {summary['peak']:.4g} (steps {summary['peak_step']}-"
                    f"{summary['peak_step'] + w - 1}), {summary['peak_over_start']:.3g}x its "
                    f"starting value, and ends at {summary['end']:.4g}.")
+    elif summary["reason"] == "spike":
+        message = (f"The training loss blew up: at step {summary['max_step']} it reached "
+                   f"{summary['max_loss']:.4g}, {summary['max_over_initial']:.3g}x its initial "
+                   f"value {summary['initial']:.4g}, and ends at {summary['end']:.4g}.")
     else:
         message = (f"The training loss fell to {summary['low']:.4g} and climbed back to "
                    f"{summary['end']:.4g}, giving back {100 * summary['rebound_fraction']:.0f}% of "
@@ -248,6 +309,7 @@ def diverging_loss(ctx) -> list:
     message += " The optimizer's steps overshoot: the learning rate is too high for this model."
     return [Finding("loss.diverging", message, evidence=summary,
                     thresholds=[ctx.thresholds.describe("diverging_loss_factor"),
+                                ctx.thresholds.describe("diverging_spike_factor"),
                                 ctx.thresholds.describe("diverging_rebound_fraction")],
                     fix="Lower the learning rate 10x (or find one with an LR range test, "
                         "minnet.optim.lr_find); clip gradients if a few steps explode.")]
@@ -307,8 +369,7 @@ def plateau_verdict(losses: np.ndarray, flat_limit: float, progress_limit: float
 @check(phase="run", codes=("loss.plateau",), needs=("monitor",))
 def plateau_loss(ctx) -> list:
     losses = loss_curve(ctx)
-    if diverging_verdict(losses, ctx.thresholds["diverging_loss_factor"],
-                         ctx.thresholds["diverging_rebound_fraction"]) is not None:
+    if _diverging(ctx, losses) is not None:
         return []   # a growing loss is not a plateau
     if oscillation_verdict(losses, ctx.thresholds["oscillation_autocorrelation"],
                            ctx.thresholds["oscillation_amplitude"]) is not None:
@@ -321,16 +382,49 @@ def plateau_loss(ctx) -> list:
     reference = summary["achievable"]
     against = (f"the {reference:.4g} the same model reaches on one batch of {TINY_BATCH} samples"
                if reference is not None else "zero")
+    progress = summary["progress_fraction"]
+    if progress > 0.005:
+        moved = (f"it went from {summary['start']:.4g} to {summary['end']:.4g}, only "
+                 f"{100 * progress:.0f}% of the way to {against}")
+    elif progress >= -0.005:
+        moved = (f"it went from {summary['start']:.4g} to {summary['end']:.4g}: no progress "
+                 f"towards {against}")
+    else:
+        moved = (f"it ended higher than it started ({summary['start']:.4g} -> "
+                 f"{summary['end']:.4g}), no progress towards {against}")
     message = (f"The training loss is stuck: over the last third of the run it changed by "
-               f"{100 * summary['last_third_change']:.1f}%, and it went from "
-               f"{summary['start']:.4g} to {summary['end']:.4g}, only "
-               f"{100 * summary['progress_fraction']:.0f}% of the way to {against}.")
+               f"{100 * summary['last_third_change']:.1f}%, and {moved}.")
+    direction = update_ratio_direction(ctx)
+    summary["update_ratio_direction"] = direction
+    if direction == "too_high":
+        fix = ("The updates are already large (see update.ratio): do not raise the learning "
+               "rate; lower it (10x to start) and look at the findings this is linked to.")
+    elif direction == "too_low":
+        fix = ("The updates are tiny (see update.ratio): raise the learning rate 10x, or pick "
+               "one with minnet.optim.lr_find.")
+    else:
+        fix = ("If the updates are tiny (update/parameter ratio far below 1e-3), raise the "
+               "learning rate 10x; otherwise look at the findings it is linked to (dead or "
+               "saturated units, vanishing gradients, the initialisation).")
     return [Finding("loss.plateau", message, evidence=summary,
                     thresholds=[ctx.thresholds.describe("plateau_relative_change"),
                                 ctx.thresholds.describe("plateau_progress_fraction")],
-                    fix="If the updates are tiny (update/parameter ratio far below 1e-3), raise "
-                        "the learning rate 10x; otherwise look at the findings it is linked to "
-                        "(dead or saturated units, vanishing gradients, the initialisation).")]
+                    fix=fix)]
+
+
+def update_ratio_direction(ctx) -> Optional[str]:
+    """"too_high"/"too_low"/None: which way the update.ratio check finds the learning rate
+    off, so the plateau's advice never contradicts it."""
+    if getattr(ctx, "monitor", None) is None:
+        return None
+    try:
+        from .updates import update_ratio
+        directions = {f.evidence.get("direction") for f in update_ratio(ctx)}
+    except Exception:  # noqa: BLE001 - advice only
+        return None
+    if "too_high" in directions:
+        return "too_high"
+    return "too_low" if "too_low" in directions else None
 
 
 # --------------------------------------------------------------------------
@@ -399,6 +493,8 @@ def lower_lr_for_oscillation(setup, finding):
     return scaled_learning_rate(setup, 0.1)
 
 
-@mechanical_fix("loss.plateau", "raise the learning rate 10x")
+@mechanical_fix("loss.plateau", "raise the learning rate 10x (lower it 10x when the updates "
+                                "are already too large)")
 def raise_lr_for_plateau(setup, finding):
-    return scaled_learning_rate(setup, 10.0)
+    too_high = finding.evidence.get("update_ratio_direction") == "too_high"
+    return scaled_learning_rate(setup, 0.1 if too_high else 10.0)

@@ -40,6 +40,7 @@ GRAD_VANISH = define(
     "grad_vanishing_ratio", 1e-4, source="37R 35, SHAO 3",
     why="gradient RMS of the first weight below this fraction of the last weight's: the "
         "first layers barely learn (vanishing)")
+VANISH_ERROR_MARGIN = 100.0  # ratio this many times below grad_vanishing_ratio: an error
 GRAD_MISSING_FRACTION = define(
     "grad_missing_fraction", 0.9, source="37R 23",
     why="a parameter in the optimizer without a gradient on at least this share of the "
@@ -48,6 +49,7 @@ STALE_FRACTION = define(
     "stale_grad_fraction", 0.5, source="TWEET",
     why="gradients left over from the previous step found on at least this share of the "
         "steps: optimizer.zero_grad() is missing")
+STALE_PROBE_STEPS = 5  # replayed steps when the optimizer holds only part of the model
 GRADCHECK_RTOL = define(
     "gradcheck_rtol", 1e-3, source="CS231N",
     why="an entry fails when |analytic - numeric| > atol + rtol * |numeric| (float64 "
@@ -284,7 +286,15 @@ def vanishing_gradients(ctx) -> list:
     fix = ("Use ReLU-family activations with He init (nn.init.kaiming_normal_) in the hidden "
            "layers" + (f" instead of {', '.join(squashing)}" if squashing else "") +
            ", add normalisation (BatchNorm1d) or residual connections, or use fewer layers.")
+    # 100x past the threshold the first layer's steps are ~1e-6 of the last's: it is frozen
+    # for any practical number of steps, not merely slow
+    extreme = ratio < ratio_limit / VANISH_ERROR_MARGIN
+    evidence["error_below_ratio"] = ratio_limit / VANISH_ERROR_MARGIN
+    if extreme:
+        message += (f" That is {ratio_limit / ratio:.3g}x below the threshold: the first layer "
+                    f"is effectively frozen.")
     return [Finding("grad.vanishing", message, layer=first_layer, evidence=evidence,
+                    severity="error" if extreme else None,
                     thresholds=[ctx.thresholds.describe("grad_vanishing_ratio")], fix=fix)]
 
 
@@ -297,11 +307,15 @@ def _optimizer_param_ids(optimizer) -> set:
 
 @check(phase="run", codes=("grad.missing",), needs=("monitor",))
 def missing_gradients(ctx) -> list:
-    """Parameters the optimizer holds that never get a gradient.
+    """Parameters the optimizer holds that never get a gradient, and trainable ones it
+    does not hold.
 
     Deliberately frozen parameters (requires_grad=False and NOT given to the
     optimizer) are fine. Frozen parameters the optimizer holds, and trainable ones
-    whose .grad stays None (detached branch, unused layer), are errors.
+    whose .grad stays None (detached branch, unused layer), are errors. Parameters
+    with requires_grad=True that the optimizer does not hold get gradients but never
+    move (the optimizer was built from part of the model): a warning, since freezing
+    them might be meant (then say so with requires_grad_(False)).
     """
     monitor = ctx.monitor
     model = ctx.model if ctx.model is not None else getattr(monitor, "model", None)
@@ -313,9 +327,13 @@ def missing_gradients(ctx) -> list:
         return []
     limit = ctx.thresholds["grad_missing_fraction"]
     findings = []
+    outside = [(name, param) for name, param in model.named_parameters()
+               if id(param) not in held and param.requires_grad]
+    if outside:
+        findings.append(_not_in_optimizer(ctx, monitor, model, outside))
     for name, param in model.named_parameters():
         if id(param) not in held:
-            continue  # not trained by the optimizer: frozen on purpose (or not at all)
+            continue  # not trained by the optimizer: frozen on purpose (or see above)
         layer = monitor.layer_of_param.get(name)
         if not param.requires_grad:
             findings.append(Finding(
@@ -349,14 +367,89 @@ def missing_gradients(ctx) -> list:
     return findings
 
 
+def _not_in_optimizer(ctx, monitor, model, outside) -> Finding:
+    """One warning for the trainable parameters (requires_grad=True) the optimizer lacks."""
+    names = [name for name, _ in outside]
+    total = sum(1 for _ in model.parameters())
+    numel = int(sum(param.data.size for _, param in outside))
+    layers = sorted({monitor.layer_of_param.get(name) for name in names} - {None},
+                    key=lambda layer: list(monitor.layers).index(layer)
+                    if layer in monitor.layers else 0)
+    return Finding(
+        "grad.missing",
+        f"{len(names)} of {total} parameters ({', '.join(names)}; {numel} numbers) require "
+        f"grad but the optimizer does not hold them: they receive gradients and never change, "
+        f"so {', '.join(layers) or 'those layers'} keep their initial random weights. The "
+        f"optimizer was built from part of the model.",
+        severity="warning", layer=layers[0] if layers else None,
+        evidence={"parameters_not_in_optimizer": names, "numel": numel,
+                  "requires_grad": True, "in_optimizer": False},
+        thresholds=[ctx.thresholds.describe("grad_missing_fraction")],
+        fix="Build the optimizer from every trainable parameter: "
+            "optim.SGD(model.parameters(), ...). If these layers are meant to stay fixed, "
+            "freeze them explicitly: layer.requires_grad_(False) (no wasted gradients).")
+
+
 # -- grad.accumulating ----------------------------------------------------------------------------
+def stale_norms_of_held(ctx, steps: int = STALE_PROBE_STEPS) -> np.ndarray:
+    """Norm of the gradients found on the optimizer's parameters at the first forward pass of
+    each step of a short replay on a fresh copy (the user's loop), as the Monitor measures
+    it. ``optimizer.zero_grad()`` clears only those, so only those say whether it was called."""
+    model = ctx.fresh_model()
+    optimizer = ctx.make_optimizer(model)
+    held = [p for group in optimizer.param_groups for p in group["params"]]
+    norms = {}
+    step = {"index": 0}
+
+    def at_forward(module, args):
+        if step["index"] not in norms:  # the first forward of the step
+            norms[step["index"]] = math.sqrt(sum(
+                float(np.sum(np.square(p.grad.data, dtype=np.float64)))
+                for p in held if p.grad is not None))
+        return None
+
+    def count_steps(optimizer, args, kwargs):
+        step["index"] += 1
+
+    handles = [model.register_forward_pre_hook(at_forward),
+               optimizer.register_step_post_hook(count_steps)]
+    try:
+        ctx.train(model, steps=steps, optimizer=optimizer)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return np.asarray([norms[i] for i in sorted(norms)], dtype=np.float64)
+
+
+def _holds_every_trainable(ctx, monitor) -> bool:
+    model = ctx.model if ctx.model is not None else getattr(monitor, "model", None)
+    optimizer = ctx.optimizer if ctx.optimizer is not None else getattr(monitor, "optimizer", None)
+    if model is None or optimizer is None:
+        return True
+    held = _optimizer_param_ids(optimizer)
+    return all(id(p) in held for p in model.parameters() if p.requires_grad)
+
+
 @check(phase="run", codes=("grad.accumulating",), needs=("monitor",))
 def accumulating_gradients(ctx) -> list:
-    """Gradients left on the parameters from the previous step: zero_grad() is missing."""
+    """Gradients left on the parameters from the previous step: zero_grad() is missing.
+
+    The Monitor's ``stale_grad_norm`` covers every parameter of the model. When the
+    optimizer holds only some of them, the others keep their gradients whatever the loop
+    does, so the statistic is re-measured on the optimizer's parameters by replaying a few
+    steps (or, with a Monitor alone, not judged).
+    """
     monitor = ctx.monitor
     if monitor is None or "stale_grad_norm" not in monitor.scalar_names:
         return []
-    stale = monitor.scalar("stale_grad_norm")[1:]  # step 0 has no previous step
+    if _holds_every_trainable(ctx, monitor):
+        stale = monitor.scalar("stale_grad_norm")[1:]  # step 0 has no previous step
+        measured_on = "every parameter"
+    elif getattr(ctx, "X_train", None) is not None and ctx._initial_model is not None:
+        stale = stale_norms_of_held(ctx)[1:]
+        measured_on = "the optimizer's parameters (replay)"
+    else:
+        return []   # a Monitor alone cannot separate the optimizer's parameters' gradients
     stale = stale[np.isfinite(stale)]
     if stale.size == 0:
         return []
@@ -368,6 +461,7 @@ def accumulating_gradients(ctx) -> list:
               else np.array([np.nan]))
     finite = totals[np.isfinite(totals)]
     evidence = {"stale_step_fraction": fraction, "median_stale_grad_norm": float(np.median(stale)),
+                "measured_on": measured_on,
                 "first_global_grad_norm": float(finite[0]) if finite.size else float("nan"),
                 "last_global_grad_norm": float(finite[-1]) if finite.size else float("nan")}
     message = (f"Gradients are not zeroed between steps: on {fraction:.0%} of the steps the "
