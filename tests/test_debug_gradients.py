@@ -244,7 +244,7 @@ def test_update_ratio_direction_and_suggested_factor():
                        layer_of_param={"0.weight": "0 (Linear)"}, scalars={"lr": [1.0] * 4})
     (finding,) = update_checks.update_ratio(_ctx(high))
     assert finding.evidence["direction"] == "too_high"
-    # aimed at the top of the band (5e-2): 0.2 -> 10x lower
+    # aimed at the top of the band (3e-2): 0.2 -> 10x lower
     assert finding.evidence["suggested_lr_factor"] == pytest.approx(0.1)
     assert finding.evidence["suggested_lr"] == pytest.approx(0.1)
 
@@ -421,6 +421,22 @@ def test_review_f22_zero_grad_between_backward_and_step_is_an_error():
     assert finding.severity == "error"
     assert finding.evidence["weights_never_moved"] == ["0.weight", "2.weight", "4.weight"]
     assert finding.evidence["suggested_lr_factor"] == math.inf
+
+
+def test_still_weights_with_zero_gradients_are_left_to_the_dead_unit_checks():
+    """Review F12 (biases -5, every ReLU dead): weights get gradient 0 and never move; that is
+    not a misplaced zero_grad."""
+    model = _two_layer_model()
+    still = {"update_ratio": [0.0] * 4, "grad_norm": [0.0] * 4}
+    monitor = FakeMonitor(model=model, params={"0.weight": still, "2.weight": still},
+                          scalars={"lr": [0.1] * 4})
+    assert not [f for f in update_checks.update_ratio(_ctx(monitor)) if f.severity == "error"]
+    moving_grads = {"update_ratio": [0.0] * 4, "grad_norm": [0.3] * 4}
+    monitor = FakeMonitor(model=model, params={"0.weight": moving_grads, "2.weight": moving_grads},
+                          scalars={"lr": [0.1] * 4})
+    (finding,) = update_checks.update_ratio(_ctx(monitor))
+    assert finding.severity == "error"
+    assert finding.evidence["median_grad_norm_after_backward"] == {"0.weight": 0.3, "2.weight": 0.3}
 
 
 def test_still_weights_outside_the_optimizer_are_not_an_update_ratio_error():
