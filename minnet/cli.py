@@ -100,6 +100,14 @@ def kernel_report() -> dict:
             os.path.join(os.path.dirname(kernels.__file__), "__pycache__")}
 
 
+def _blas_threads_text(setting) -> str:
+    """MINNET_BLAS_THREADS as ``minnet info`` shows it (see kernels.blas_threads_limit)."""
+    if setting in (None, "", "0", "unlimited"):
+        return "unlimited (MINNET_BLAS_THREADS=0)" if setting == "0" else "unlimited"
+    limiter = "threadpoolctl " + optional_version("threadpoolctl")
+    return f"{setting} inside convolutions (MINNET_BLAS_THREADS; via {limiter})"
+
+
 def info_lines() -> list:
     """The ``(label, value)`` pairs that ``minnet info`` prints."""
     kernels = kernel_report()
@@ -122,6 +130,7 @@ def info_lines() -> list:
         ("threads", thread_report() + numba_threads()),
         ("Numba JIT", jit),
         ("Numba cache", cache_dir),
+        ("conv BLAS threads", _blas_threads_text(kernels.get("blas_threads"))),
     ]
     lines += [(name, os.environ[name]) for name in BLAS_TUNING_VARIABLES if name in os.environ]
     if "error" in kernels:
