@@ -122,7 +122,8 @@ CAUSES = [
     ("update.ratio", "activation.dead_relu"), ("update.ratio", "loss.diverging"),
     ("update.ratio", "loss.oscillating"), ("update.ratio", "loss.plateau"),
     ("update.ratio", "loss.nonfinite"), ("update.ratio", "grad.exploding"),
-    ("loss.diverging", "loss.nonfinite"),
+    ("loss.diverging", "loss.nonfinite"), ("loss.diverging", "activation.dead_relu"),
+    ("grad.exploding", "activation.dead_relu"),
     # a model that cannot even memorise one batch is usually a symptom of one of these
     ("activation.dead_relu", "model.cannot_overfit"), ("activation.saturated", "model.cannot_overfit"),
     ("activation.scale", "model.cannot_overfit"), ("grad.vanishing", "model.cannot_overfit"),
