@@ -159,6 +159,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hidden", type=int, default=256, help="units in the hidden layer "
                         "(default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=32, help="(default: %(default)s)")
+    parser.add_argument("--record", nargs="?", const="runs", default=None, metavar="FOLDER",
+                        help="record the run in the run log (default folder: runs)")
 
 
 def check_positive(value, name: str) -> Optional[str]:
@@ -176,7 +178,8 @@ def run_train(args: argparse.Namespace) -> int:
     from .train import digits_experiment, print_digits_summary
 
     result = digits_experiment(epochs=args.epochs, seed=args.seed, lr=args.lr,
-                               hidden=args.hidden, batch_size=args.batch_size, log=print)
+                               hidden=args.hidden, batch_size=args.batch_size, log=print,
+                               record=args.record)
     print_digits_summary(result, log=print)
     return 0
 

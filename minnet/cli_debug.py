@@ -132,39 +132,6 @@ def save_report(report, folder: str, stem: str) -> list:
     return [str(path) for path in saved]
 
 
-def setup_config(name: str, setup, steps) -> dict:
-    """What a run log records about a setup: enough to tell two runs apart and redo one."""
-    config = {"setup": name, "steps": steps, "batch_size": setup.batch_size,
-              "shuffle": setup.shuffle,
-              "model": " -> ".join(type(m).__name__ for _, m in setup.model.named_modules()
-                                   if not m._modules) or type(setup.model).__name__,
-              "parameters": sum(p.data.size for p in setup.model.parameters())}
-    if setup.optimizer is not None:
-        config["optimizer"] = type(setup.optimizer).__name__
-        group = setup.optimizer.param_groups[0]
-        for key in ("lr", "momentum", "nesterov", "weight_decay", "betas", "eps", "alpha"):
-            if key in group:
-                config[key] = list(group[key]) if isinstance(group[key], tuple) else group[key]
-    if setup.clip_grad_norm is not None:
-        config["clip_grad_norm"] = setup.clip_grad_norm
-    if setup.train_step is not None:
-        config["train_step"] = getattr(setup.train_step, "__name__", "custom")
-    return config
-
-
-def record_run(name: str, report, setup, kind: str = "diagnosis") -> str:
-    from .runlog import RunLog
-    planned = report.context.steps if report.context is not None else report.run.get("steps")
-    config = setup_config(name, setup, planned)
-    with RunLog.start(name, config=config, seed=setup.seed, kind=kind) as run:
-        for step, loss in enumerate(report.run.get("losses", [])):
-            run.log_step(step, loss=float(loss))
-        run.add_findings(report)
-        run.finish(summary={"first_loss": report.run.get("first_loss"),
-                            "steps_run": report.run.get("steps"), "errors": len(report.errors)})
-    return run.id
-
-
 def run_doctor(args: argparse.Namespace) -> int:
     from .debug.diagnosis import diagnose_setup
     if args.steps is not None and args.steps < 1:
@@ -200,7 +167,8 @@ def run_doctor(args: argparse.Namespace) -> int:
     stem = os.path.splitext(os.path.basename(args.script))[0]
     saved = [] if args.no_save else save_report(report, args.out, stem)
     if args.record:
-        record_run(stem, report, setup)
+        from .runlog import record_diagnosis
+        record_diagnosis(report, setup, stem)
     if args.json:
         print(report.to_json())
     else:
@@ -218,8 +186,9 @@ def _print_scenario(args, scenario, reports) -> int:
         for variant, (_, report) in reports.items():
             saved += save_report(report, args.out, f"{scenario.name}-{variant}")
     if args.record:
+        from .runlog import record_diagnosis
         for variant, (setup, report) in reports.items():
-            record_run(f"{scenario.name}-{variant}", report, setup)
+            record_diagnosis(report, setup, f"{scenario.name}-{variant}")
     if args.json:
         print(json.dumps({"scenario": scenario.name, "codes": list(scenario.codes),
                           "broken": broken.to_dict(), "fixed": fixed.to_dict()}, indent=2,

@@ -213,3 +213,38 @@ def compare_runs(run_ids: list, root: str = DEFAULT_ROOT) -> dict:
         "findings": [sorted({f["code"] for f in record.get("findings", [])}) for record in records],
         "status": [record.get("status") for record in records],
     }
+
+
+# -- what minnet's own runs record -----------------------------------------------------------
+def setup_config(name: str, setup, steps) -> dict:
+    """What a run log records about a setup: enough to tell two runs apart and redo one."""
+    config = {"setup": name, "steps": steps, "batch_size": setup.batch_size,
+              "shuffle": setup.shuffle,
+              "model": " -> ".join(type(m).__name__ for _, m in setup.model.named_modules()
+                                   if not m._modules) or type(setup.model).__name__,
+              "parameters": sum(p.data.size for p in setup.model.parameters())}
+    if setup.optimizer is not None:
+        config["optimizer"] = type(setup.optimizer).__name__
+        group = setup.optimizer.param_groups[0]
+        for key in ("lr", "momentum", "nesterov", "weight_decay", "betas", "eps", "alpha"):
+            if key in group:
+                config[key] = list(group[key]) if isinstance(group[key], tuple) else group[key]
+    if setup.clip_grad_norm is not None:
+        config["clip_grad_norm"] = setup.clip_grad_norm
+    if setup.train_step is not None:
+        config["train_step"] = getattr(setup.train_step, "__name__", "custom")
+    return config
+
+
+def record_diagnosis(report, setup, name: str, root: str = DEFAULT_ROOT) -> str:
+    """Record a diagnosis in the run log: the setup's config, the short run's losses and
+    the findings. Returns the run id."""
+    planned = report.context.steps if report.context is not None else report.run.get("steps")
+    config = setup_config(name, setup, planned)
+    with RunLog.start(name, config=config, seed=setup.seed, root=root, kind="diagnosis") as run:
+        for step, loss in enumerate(report.run.get("losses", [])):
+            run.log_step(step, loss=float(loss))
+        run.add_findings(report)
+        run.finish(summary={"first_loss": report.run.get("first_loss"),
+                            "steps_run": report.run.get("steps"), "errors": len(report.errors)})
+    return run.id

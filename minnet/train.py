@@ -123,8 +123,11 @@ def evaluate(model, X, y, loss_fn: Optional[Callable] = None,
     return result
 
 
-def train_one_epoch(model, loader, loss_fn: Callable, optimizer, history: History) -> tuple:
-    """One pass over ``loader``; returns (mean loss, accuracy or None) over the epoch."""
+def train_one_epoch(model, loader, loss_fn: Callable, optimizer, history: History,
+                    run_log=None) -> tuple:
+    """One pass over ``loader``; returns (mean loss, accuracy or None) over the epoch.
+
+    ``run_log`` (a ``minnet.runlog.RunLog``) receives every step's loss."""
     model.train()
     total_loss, correct, seen, classification = 0.0, 0, 0, True
     for X_batch, y_batch in loader:
@@ -135,6 +138,8 @@ def train_one_epoch(model, loader, loss_fn: Callable, optimizer, history: Histor
         optimizer.step()
         batch_loss = float(loss.item())
         history.step_losses.append(batch_loss)
+        if run_log is not None:
+            run_log.log_step(len(history.step_losses) - 1, loss=batch_loss)
         batch_size = X_batch.shape[0]
         total_loss += batch_loss * batch_size
         seen += batch_size
@@ -146,7 +151,7 @@ def train_one_epoch(model, loader, loss_fn: Callable, optimizer, history: Histor
 
 def fit(model, loader, loss_fn: Callable, optimizer, epochs: int,
         test_data: Optional[tuple] = None, scheduler=None,
-        on_epoch: Optional[Callable[[EpochRecord], None]] = None) -> History:
+        on_epoch: Optional[Callable[[EpochRecord], None]] = None, run_log=None) -> History:
     """Train ``model`` for ``epochs`` passes over ``loader``.
 
     Args:
@@ -156,6 +161,8 @@ def fit(model, loader, loss_fn: Callable, optimizer, epochs: int,
             on the whole test set with `evaluate`.
         scheduler: optional LR scheduler, stepped once per epoch.
         on_epoch: called with each `EpochRecord` (e.g. to print progress).
+        run_log: optional ``minnet.runlog.RunLog``: every step's loss and every epoch's
+            metrics are recorded in it (experiment tracking; ``minnet runs`` compares runs).
 
     Returns:
         A `History` of per-epoch records and per-step losses.
@@ -164,7 +171,8 @@ def fit(model, loader, loss_fn: Callable, optimizer, epochs: int,
         raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
     history = History()
     for epoch in range(1, epochs + 1):
-        train_loss, train_accuracy = train_one_epoch(model, loader, loss_fn, optimizer, history)
+        train_loss, train_accuracy = train_one_epoch(model, loader, loss_fn, optimizer, history,
+                                                     run_log)
         record = EpochRecord(epoch, train_loss, train_accuracy)
         if test_data is not None:
             result = evaluate(model, test_data[0], test_data[1], loss_fn)
@@ -172,6 +180,10 @@ def fit(model, loader, loss_fn: Callable, optimizer, epochs: int,
         if scheduler is not None:
             scheduler.step()
         history.epochs.append(record)
+        if run_log is not None:
+            metrics = {name: value for name, value in vars(record).items()
+                       if name != "epoch" and isinstance(value, (int, float))}
+            run_log.log_step(len(history.step_losses) - 1, epoch=epoch, **metrics)
         if on_epoch is not None:
             on_epoch(record)
     return history
@@ -197,7 +209,8 @@ class DigitsResult:
 
 def digits_experiment(epochs: int = 25, seed: int = 0, lr: float = 1e-3, hidden: int = 256,
                       batch_size: int = 32, test_size: float = 0.25,
-                      log: Optional[Callable[[str], None]] = None) -> DigitsResult:
+                      log: Optional[Callable[[str], None]] = None,
+                      record: Optional[str] = None) -> DigitsResult:
     """Train 64-``hidden``-10 (ReLU) with Adam on the 8x8 digits; evaluate on a held-out split.
 
     The split is stratified and seeded; the `Standardizer` is fitted on the
@@ -237,9 +250,25 @@ def digits_experiment(epochs: int = 25, seed: int = 0, lr: float = 1e-3, hidden:
                 f"train acc {record.train_accuracy:.3f}  test loss {record.test_loss:.4f}  "
                 f"test acc {record.test_accuracy:.3f}")
 
-    history = fit(model, loader, nn.CrossEntropyLoss(), optimizer, epochs,
-                  test_data=(X_test, y_test), on_epoch=report)
+    run_log = None
+    if record:  # a run-log folder, e.g. "runs"
+        from .runlog import RunLog
+        run_log = RunLog.start("digits-mlp", root=record, seed=seed, config={
+            "epochs": epochs, "lr": lr, "hidden": hidden, "batch_size": batch_size,
+            "test_size": test_size, "optimizer": "Adam", "model": f"64-{hidden}-10 ReLU"})
+    try:
+        history = fit(model, loader, nn.CrossEntropyLoss(), optimizer, epochs,
+                      test_data=(X_test, y_test), on_epoch=report, run_log=run_log)
+    except BaseException as error:
+        if run_log is not None:
+            run_log.finish("failed", error=f"{type(error).__name__}: {error}")
+        raise
     final = evaluate(model, X_test, y_test)
+    if run_log is not None:
+        run_log.finish(summary={"test_accuracy": final["accuracy"],
+                                "seconds": time.perf_counter() - started})
+        if log is not None:
+            log(f"recorded as run {run_log.id} in {record}/ ('minnet runs' lists runs)")
     outputs = final["outputs"].astype(np.float64)
     shifted = np.exp(outputs - outputs.max(axis=1, keepdims=True))
     return DigitsResult(model=model, history=history, test_accuracy=final["accuracy"],

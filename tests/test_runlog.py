@@ -78,3 +78,23 @@ def test_cli_runs_list_show_compare(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["config_differs"] == {"lr": [0.1, 1.0]}
     assert main(["runs", "show", "zzz", "--root", str(tmp_path)]) == 2
     assert "no run" in capsys.readouterr().err
+
+
+def test_training_and_diagnosis_runs_can_be_recorded(tmp_path, capsys):
+    root = str(tmp_path / "runs")
+    assert main(["train", "--epochs", "2", "--hidden", "32", "--record", root]) == 0
+    assert "recorded as run" in capsys.readouterr().out
+    (run,) = list_runs(root)
+    loaded = load_run(run["id"], root)
+    assert loaded["status"] == "completed" and loaded["config"]["hidden"] == 32
+    assert len(loaded["metrics"]["loss"]["values"]) == loaded["metrics"]["epoch"]["steps"][-1] + 1
+    assert loaded["metrics"]["epoch"]["values"] == [1.0, 2.0]
+    assert 0.5 < loaded["summary"]["test_accuracy"] <= 1.0
+
+    from minnet.scenarios.healthy import moons_mlp
+    from minnet.debug import diagnose_setup
+    report = diagnose_setup(moons_mlp(), steps=30, record=root)
+    recorded = load_run(report.run["run_id"], root)
+    assert recorded["kind"] == "diagnosis" and recorded["config"]["optimizer"] == "SGD"
+    assert recorded["config"]["lr"] == 0.05 and recorded["config"]["steps"] == 30
+    assert len(recorded["metrics"]["loss"]["values"]) == 30

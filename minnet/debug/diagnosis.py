@@ -40,7 +40,8 @@ def diagnose(model, loss_fn: Callable, train_data, optimizer=None, val_data=None
              train_step: Optional[Callable] = None, evaluate: Optional[Callable] = None,
              clip_grad_norm: Optional[float] = None, preprocessing: Optional[dict] = None,
              task: Optional[str] = None, verify_fixes: bool = False,
-             phases=PHASE_ORDER, progress: Optional[Callable[[str], None]] = None) -> Report:
+             phases=PHASE_ORDER, progress: Optional[Callable[[str], None]] = None,
+             record=None) -> Report:
     """Diagnose a training setup; returns a ``Report`` of ``Finding``s, root causes first.
 
     Args:
@@ -66,6 +67,9 @@ def diagnose(model, loss_fn: Callable, train_data, optimizer=None, val_data=None
         verify_fixes: also rerun training with each mechanical fix (see Report.verify_fixes).
         phases: which check phases to run.
         progress: called with a short text as each phase starts (the CLI prints it).
+        record: a folder (or True for "runs") to record this diagnosis in the run log
+            (config, seed, versions, the short run's losses, the findings); the run id is
+            in ``report.run["run_id"]``.
     """
     setup = Setup(model=model, loss_fn=loss_fn, optimizer=optimizer, train_data=train_data,
                   val_data=val_data, batch_size=batch_size or 32,
@@ -73,7 +77,7 @@ def diagnose(model, loss_fn: Callable, train_data, optimizer=None, val_data=None
                   train_step=train_step, evaluate=evaluate, clip_grad_norm=clip_grad_norm,
                   preprocessing=preprocessing or {}, task=task)
     return diagnose_setup(setup, steps=steps, thresholds=thresholds, verify_fixes=verify_fixes,
-                          phases=phases, progress=progress,
+                          phases=phases, progress=progress, record=record,
                           _explicit_loader_options=(batch_size, shuffle))
 
 
@@ -110,7 +114,7 @@ def build_context(setup: Setup, steps: Optional[int] = None,
 def diagnose_setup(setup: Setup, steps: Optional[int] = None,
                    thresholds: Optional[Mapping[str, float]] = None, verify_fixes: bool = False,
                    phases=PHASE_ORDER, progress: Optional[Callable[[str], None]] = None,
-                   _explicit_loader_options=(None, None)) -> Report:
+                   record=None, _explicit_loader_options=(None, None)) -> Report:
     """``diagnose`` for a ``Setup`` (a scenario's broken()/fixed(), or a user script's setup())."""
     from .monitor import Monitor
     say = progress or (lambda text: None)
@@ -142,6 +146,10 @@ def diagnose_setup(setup: Setup, steps: Optional[int] = None,
     if verify_fixes:
         say("verifying fixes")
         report.verify_fixes()
+    if record:
+        from ..runlog import DEFAULT_ROOT, record_diagnosis
+        root = DEFAULT_ROOT if record is True else str(record)
+        report.run["run_id"] = record_diagnosis(report, setup, setup.name or "diagnosis", root)
     return report
 
 
