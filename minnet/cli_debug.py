@@ -308,6 +308,8 @@ def add_tour_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder for the reports (default: %(default)s)")
     parser.add_argument("--scenarios", nargs="*", default=list(TOUR_SCENARIOS),
                         help="which scenarios (default: %(default)s)")
+    parser.add_argument("--json", action="store_true",
+                        help="print every report as JSON instead of the tour's text")
 
 
 def run_tour(args: argparse.Namespace) -> int:
@@ -320,6 +322,16 @@ def run_tour(args: argparse.Namespace) -> int:
         print(f"minnet tour: unknown scenario(s) {missing}; 'minnet scenarios' lists them",
               file=sys.stderr)
         return 2
+    if args.json:
+        tour = []
+        for name in args.scenarios:
+            scenario = scenarios.get(name)
+            progress(f"{name}: diagnosing broken and fixed")
+            tour.append({"scenario": name, "codes": list(scenario.codes),
+                         "broken": diagnose_setup(scenario.broken()).to_dict(),
+                         "fixed": diagnose_setup(scenario.fixed()).to_dict()})
+        print(json.dumps(tour, indent=2, default=str))
+        return 0
     print("minnet tour: classic training failures, each reproduced (broken), diagnosed, and "
           "repaired (fixed).\n")
     started = time.perf_counter()

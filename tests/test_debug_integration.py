@@ -145,3 +145,10 @@ def test_cli_tour_on_two_scenarios(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "2/2 failures named on the broken setups, 2/2 fixed setups without errors" in out
     assert (tmp_path / "sum_reduction-broken.html").exists()
+
+
+def test_cli_tour_json(capsys):
+    assert main(["tour", "--json", "--scenarios", "sum_reduction"]) == 0
+    (entry,) = json.loads(capsys.readouterr().out)
+    assert entry["scenario"] == "sum_reduction"
+    assert "loss.reduction_scale" in {f["code"] for f in entry["broken"]["findings"]}
