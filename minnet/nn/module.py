@@ -437,16 +437,21 @@ class Module:
 def _note_where(error: Exception, where: str) -> None:
     """Add "raised inside model.2 (Linear)" to an error's message, once (innermost module).
 
-    Uses exception notes (Python >= 3.11), so the error keeps its type and
-    traceback; on Python 3.10 the message is left as it is.
+    Uses exception notes (Python >= 3.11), so the error keeps its type, message
+    and traceback; on Python 3.10, which has no notes, the line is appended to a
+    text message instead.
     """
-    if getattr(error, "_minnet_where", None) is not None or not hasattr(error, "add_note"):
+    if getattr(error, "_minnet_where", None) is not None:
         return
     try:
         error._minnet_where = where
     except AttributeError:
         return
-    error.add_note(f"(raised inside {where})")
+    note = f"(raised inside {where})"
+    if hasattr(error, "add_note"):
+        error.add_note(note)
+    elif error.args and isinstance(error.args[0], str):
+        error.args = (f"{error.args[0]}\n{note}",) + error.args[1:]
 
 
 # (module, path) of the modules currently inside __call__, innermost last
