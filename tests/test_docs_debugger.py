@@ -25,10 +25,20 @@ EXAMPLE = REPO_ROOT / "docs" / "examples" / "doctor_setup.py"
 CLAIMS = '''
 import os as _os
 import numpy as _np
+from minnet.debug.thresholds import DEFINED as _DEFINED
 assert report.findings[0].code == "data.not_normalized", report.codes
 assert ["data.not_normalized", "activation.saturated"] in report.chains(), report.chains()
-assert report.get("activation.saturated")[0].severity == "error"
+# the inputs are an error because their scale is past input_scale_extreme times a threshold
+_inputs = report.get("data.not_normalized")[0]
+assert _inputs.severity == "error", _inputs.severity
+assert _inputs.evidence["scale_beyond_threshold"] >= _DEFINED["input_scale_extreme"].value
+_saturated = report.get("activation.saturated")[0]
+assert _saturated.severity == "error" and _saturated.onset == "init", _saturated
+assert report.get("update.ratio")[0].severity == "warning"
 assert report.has("update.ratio") and not relaxed.has("update.ratio"), relaxed.codes
+# 'The measured ratio here was 0.038: above 0.03, below 0.05'
+_ratio = report.get("update.ratio")[0].evidence["median_update_ratio"]
+assert _DEFINED["update_ratio_high"].value < _ratio < 0.05, _ratio
 assert report.get("data.not_normalized")[0].verification["finding_gone"] is True
 minnet.manual_seed(0)
 _fresh = nn.Sequential(nn.Linear(64, 64), nn.Tanh(), nn.Linear(64, 10))
@@ -38,8 +48,13 @@ for _name in ("report.json", "report.html", "report.png", "loss.png", "dead.png"
               "update_ratio.png"):
     assert _os.path.getsize(_name) > 1000, _name
 assert "data:image/png;base64" in open("report.html", encoding="utf-8").read()
-_monitor_codes = {f.code for f in monitor.findings()}
-assert {"activation.dead_relu", "update.ratio"} <= _monitor_codes, _monitor_codes
+_monitor_findings = {f.code: f for f in monitor.findings()}
+assert {"activation.dead_relu", "loss.diverging", "update.ratio"} <= set(_monitor_findings), \
+    _monitor_findings
+assert _monitor_findings["loss.diverging"].severity == "error"
+# 'the loss settles afterwards': the spike is early, the end is below the start
+_losses = monitor.scalar("loss")
+assert _losses.argmax() < 10 and _losses[-1] < _losses[0], _losses
 assert monitor.activation("1 (ReLU)", "dead_fraction")[-1] > 0.5
 assert "activation.dead_relu" in dying.diagnose("broken").codes
 assert not baseline.diagnose(steps=100).errors
@@ -61,6 +76,46 @@ def guide_script() -> str:
     parts = [f"# --- docs/debugger.md line {line} ---\n{code}"
              for line, code in python_blocks(GUIDE.read_text(encoding="utf-8"))]
     return "\n".join(parts) + "\n# --- claims ---\n" + CLAIMS
+
+
+def output_blocks(markdown: str) -> list:
+    """The text of every plain ``` block (outputs and commands, not ```python)."""
+    blocks, fence, lines = [], None, []
+    for line in markdown.splitlines():
+        if fence is None and line.startswith("```"):
+            fence, lines = line[3:].strip(), []     # an opening fence and its language
+        elif fence is not None and line == "```":
+            if fence == "":
+                blocks.append("\n".join(lines) + "\n")
+            fence = None
+        elif fence is not None:
+            lines.append(line)
+    return blocks
+
+
+# lines of a printed report that carry no measured numbers: the headline, the table's
+# rows, the chains and each finding's first line, e.g. "1. [error] data.not_normalized"
+STABLE_LINE = re.compile(r"^(\d+ finding\(s\): .*|\s*\d+\s+(error|warning|info)\s+\S.*"
+                         r"|  \S+ -> \S+.*|\d+\. \[(error|warning|info)\] .*)$")
+# a Finding printed on one line: "[warning] update.ratio in 0 (Linear): ..." -> its prefix
+FINDING_PREFIX = re.compile(r"^(\[(error|warning|info)\] [^:]+):")
+
+
+def shown_stable_lines(block: str) -> list:
+    """What a shown output block states that a rerun must print verbatim."""
+    lines = [line.rstrip() for line in block.splitlines() if STABLE_LINE.match(line)]
+    lines += [m.group(1) for m in map(FINDING_PREFIX.match, block.splitlines()) if m]
+    return lines
+
+
+def test_shown_output_lines_are_found_by_the_patterns():
+    blocks = output_blocks(GUIDE.read_text(encoding="utf-8"))
+    first_report = next(b for b in blocks if "Root causes first." in b)
+    lines = shown_stable_lines(first_report)
+    assert lines[0].endswith("Root causes first.") and len(lines) >= 7, lines
+    monitor_block = next(b for b in blocks if b.startswith("Monitor("))
+    assert any(line.startswith("[error] loss.diverging") for line in
+               shown_stable_lines(monitor_block)), monitor_block
 
 
 def subprocess_env() -> dict:
@@ -100,6 +155,13 @@ def test_guide_examples_run_and_their_claims_hold(tmp_path):
     assert "Root causes first." in result.stdout
     assert "data.not_normalized -> activation.saturated" in result.stdout
     assert "loss.nonfinite log model.2 (LogProbs) forward" in result.stdout  # anomaly example
+    # every headline, table row, chain and finding header the guide shows for the session's
+    # examples is printed by the rerun (the doctor's output is checked in its own test)
+    for block in output_blocks(GUIDE.read_text(encoding="utf-8")):
+        if block.startswith("$ "):
+            continue
+        for line in shown_stable_lines(block):
+            assert line in result.stdout, f"docs/debugger.md shows {line!r}; the rerun did not print it"
 
 
 def _doctor(capsys, path, *options):
@@ -114,6 +176,10 @@ def test_doctor_on_the_example_script_names_its_finding(capsys, monkeypatch, tmp
     assert named or "No findings" in out, out
     assert "grad.accumulating" in out  # the mistake the example makes on purpose
     assert code == 1                   # the report has an error: exit status 1
+    shown = next(b for b in output_blocks(GUIDE.read_text(encoding="utf-8"))
+                 if b.startswith(f"$ minnet doctor {EXAMPLE.relative_to(REPO_ROOT).as_posix()}"))
+    for line in shown_stable_lines(shown):
+        assert line in out, f"docs/debugger.md shows {line!r}; minnet doctor did not print it"
     assert os.listdir(tmp_path) == []
 
 
