@@ -509,7 +509,7 @@ def test_no_zero_grad_broken_ends_worse_than_fixed(reports):
 
 @pytest.mark.parametrize("name", ["H1", "H2", "H3"])
 def test_review_healthy_setups_get_no_update_ratio_warning(name):
-    """The reviewer's healthy runs whose ratios sat 1.1-1.6x above the old 1e-2 edge."""
+    """The reviewer's healthy runs whose ratios sat 1.1-1.6x above the 1e-2 edge."""
     from minnet.data import load_digits, make_blobs
     if name == "H1":   # spirals 2-64-64-3 ReLU, Adam 1e-2
         model = _review_mlp([2, 64, 64, 3], seed=101)
@@ -530,4 +530,6 @@ def test_review_healthy_setups_get_no_update_ratio_warning(name):
         opt = optim.SGD(model.parameters(), lr=0.1)
     report = _quiet_diagnose(Setup(model, nn.CrossEntropyLoss(), opt, data, steps=100),
                              phases=("run",))
-    assert not report.has("update.ratio"), [str(f) for f in report.get("update.ratio")]
+    # at most an info note: their ratios sit between the catalogue's 1e-2 and the 3e-2 warning
+    assert all(f.severity == "info" for f in report.get("update.ratio")), \
+        [str(f) for f in report.get("update.ratio")]

@@ -20,6 +20,7 @@ What happens, in order (the caller's model and optimizer are left untouched):
 """
 from __future__ import annotations
 
+import warnings
 from typing import Callable, Mapping, Optional
 
 import numpy as np
@@ -116,6 +117,16 @@ def diagnose_setup(setup: Setup, steps: Optional[int] = None,
                    phases=PHASE_ORDER, progress: Optional[Callable[[str], None]] = None,
                    record=None, _explicit_loader_options=(None, None)) -> Report:
     """``diagnose`` for a ``Setup`` (a scenario's broken()/fixed(), or a user script's setup())."""
+    # The user's loss may warn while the checks experiment with it (e.g. mse_loss on shapes
+    # that broadcast): the report explains those conditions, so the warnings would be noise.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return _diagnose_setup(setup, steps, thresholds, verify_fixes, phases, progress, record,
+                               _explicit_loader_options)
+
+
+def _diagnose_setup(setup, steps, thresholds, verify_fixes, phases, progress, record,
+                    _explicit_loader_options) -> Report:
     from .monitor import Monitor
     say = progress or (lambda text: None)
     ctx = build_context(setup, steps, thresholds, _explicit_loader_options)

@@ -26,14 +26,18 @@ UPDATE_LOW = define(
     why="updates smaller than this fraction of the weights per step: the learning rate is "
         "too low, training crawls (target ~1e-3)")
 UPDATE_HIGH = define(
-    "update_ratio_high", 3e-2, source="CS231N (target 1e-3); measured on minnet's runs",
+    "update_ratio_high", 1e-2, source="37R 33, SHAO 3, CS231N",
     why="updates larger than this fraction of the weights per step (median over the run): the "
-        "learning rate is too high. CS231n's ~1e-3 is a target, not a limit: small nets that "
-        "train well sit above it (measured medians: up to 2.5e-2 on the last layer of a small "
-        "CNN with SGD momentum, 1.6e-2 with Adam 1e-2, 1.1e-2 for a 16x4 layer with SGD 0.1; "
-        "Adam's first steps move every weight by ~lr whatever the gradient), while learning "
-        "rates too high for their net measured 3.5e-2 (Adam 0.1), 4.2e-2 (an oscillating L1 "
-        "fit) up to 2 (diverging SGD). 3e-2 sits in the gap")
+        "learning rate is on the high side (the catalogue's band is [1e-4, 1e-2] around the "
+        "~1e-3 target). Between this and update_ratio_high_warning the finding is only info")
+UPDATE_HIGH_WARNING = define(
+    "update_ratio_high_warning", 3e-2, source="measured on minnet's runs (CS231N target 1e-3)",
+    why="above this the ratio is a warning: small nets that train well sit between 1e-2 and "
+        "3e-2 (measured medians: up to 2.5e-2 on the last layer of a small CNN with SGD "
+        "momentum, 1.6e-2 with Adam 1e-2, 1.1e-2 for a 16x4 layer with SGD 0.1; Adam's first "
+        "steps move every weight by ~lr whatever the gradient), while learning rates too high "
+        "for their net measured 3.5e-2 (Adam 0.1), 4.2e-2 (an oscillating L1 fit) up to 2 "
+        "(diverging SGD)")
 UPDATE_TARGET = define(
     "update_ratio_target", 1e-3, source="CS231N",
     why="the update/weight ratio a well-tuned learning rate gives; for a learning rate too "
@@ -189,7 +193,9 @@ def update_ratio(ctx) -> list:
             early = [r for r in early if np.isfinite(r) and r > 0]
             basis = float(np.median(early)) if early else overall
             basis = basis if basis > high else max(overall, ratio)
-            factor = min(lr_factor(basis, high), 0.1)
+            # aim at the top of what healthy runs show (update_ratio_high_warning)
+            aim = max(high, ctx.thresholds["update_ratio_high_warning"])
+            factor = min(lr_factor(basis, aim), 0.1)
         suggested = lr * factor if np.isfinite(lr) else float("nan")
         how_far = target / ratio if too_low else ratio / target
         names = ", ".join(f"{n} {r:.2g}" for n, _, r in off)
@@ -203,8 +209,13 @@ def update_ratio(ctx) -> list:
                f"{max(factor, 1 / factor):g}x{lr_text} (or run minnet.optim.lr_find to pick "
                f"one), then check that the ratio lands in [{low:g}, {high:g}], ideally near "
                f"{target:g}.")
+        severity = None
+        if not too_low and ratio <= max(high, ctx.thresholds["update_ratio_high_warning"]):
+            severity = "info"  # mildly high: common in small nets that train well
+            message += (" Only mildly above the band: small nets that train well often sit "
+                        "here; act on it if the loss is noisy or climbs.")
         findings.append(Finding(
-            "update.ratio", message, layer=layer,
+            "update.ratio", message, layer=layer, severity=severity,
             evidence={"parameter": name, "median_update_ratio": ratio,
                       "median_over_weights": overall, "lr": lr,
                       "factor_basis_ratio": basis,
@@ -214,6 +225,7 @@ def update_ratio(ctx) -> list:
                       "update_ratio_per_weight": all_ratios},
             thresholds=[ctx.thresholds.describe("update_ratio_low"),
                         ctx.thresholds.describe("update_ratio_high"),
+                        ctx.thresholds.describe("update_ratio_high_warning"),
                         ctx.thresholds.describe("update_ratio_target")],
             fix=fix))
     return findings
