@@ -31,6 +31,8 @@ _KERNEL_MODULES = {
     "avg_pool2d_forward": "pool",
     "avg_pool2d_backward": "pool",
     "scatter_add": "scatter",
+    "sgd_update": "optim_update",
+    "adam_update": "optim_update",
 }
 
 _resolved: dict = {}  # (name, use_jit) -> function
@@ -80,6 +82,8 @@ max_pool2d_backward = _dispatcher("max_pool2d_backward")
 avg_pool2d_forward = _dispatcher("avg_pool2d_forward")
 avg_pool2d_backward = _dispatcher("avg_pool2d_backward")
 scatter_add = _dispatcher("scatter_add")  # np.add.at replacement for getitem's backward
+sgd_update = _dispatcher("sgd_update")  # one parameter's SGD step, in place
+adam_update = _dispatcher("adam_update")  # one parameter's Adam/AdamW step, in place
 
 
 _blas_controller = None  # threadpoolctl's handle on NumPy's BLAS; False when unavailable

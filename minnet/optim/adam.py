@@ -17,13 +17,12 @@ removes that bias (at t=1 the step is about ``lr * sign(g)``).
 """
 from __future__ import annotations
 
-import math
 from typing import Callable, Optional
 
 import numpy as np
 
+from .. import kernels
 from ..tensor import wrap_array
-from . import _arith
 from .optimizer import Optimizer, _check_number
 
 
@@ -73,39 +72,19 @@ class Adam(Optimizer):
         return state
 
     def _update_one(self, param, group: dict) -> None:
-        lr = float(group["lr"])
-        beta1, beta2 = (float(b) for b in group["betas"])
-        eps = float(group["eps"])
-        weight_decay = float(group["weight_decay"])
+        """The update rule itself (the formulas above, in NumPy) is
+        ``adam_update_reference`` in ``minnet/kernels/optim_update.py``; by
+        default a compiled loop that gives the same numbers runs it."""
         amsgrad = bool(group["amsgrad"])
         state = self._state_for(param, amsgrad)
-        grad = self._grad_array(param, group["maximize"])
         state["step"] += 1
-        step = state["step"]
-
-        if weight_decay != 0:
-            if group["decoupled_weight_decay"]:
-                param.data *= 1 - lr * weight_decay  # AdamW: shrink the weights directly
-            else:
-                grad = _arith.add(grad, param.data, weight_decay)  # grad + wd * p
-
-        exp_avg = state["exp_avg"].data
-        exp_avg_sq = state["exp_avg_sq"].data
-        exp_avg[...] = _arith.lerp(exp_avg, grad, 1 - beta1)  # beta1 * m + (1 - beta1) * g
-        exp_avg_sq[...] = _arith.addcmul(exp_avg_sq * beta2, grad, grad, 1 - beta2)
-
-        bias_correction1 = 1 - beta1 ** step
-        bias_correction2 = 1 - beta2 ** step
-        step_size = lr / bias_correction1
-        bias_correction2_sqrt = math.sqrt(bias_correction2)
-
-        second_moment = exp_avg_sq
-        if amsgrad:
-            max_exp_avg_sq = state["max_exp_avg_sq"].data
-            np.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
-            second_moment = max_exp_avg_sq
-        denom = np.sqrt(second_moment) / bias_correction2_sqrt + eps
-        param.data[...] = _arith.addcdiv(param.data, exp_avg, denom, -step_size)
+        beta1, beta2 = (float(b) for b in group["betas"])
+        kernels.adam_update(
+            param.data, self._grad_array(param), state["exp_avg"].data,
+            state["exp_avg_sq"].data, state["max_exp_avg_sq"].data if amsgrad else None,
+            float(group["lr"]), beta1, beta2, float(group["eps"]), float(group["weight_decay"]),
+            bool(group["decoupled_weight_decay"]), amsgrad, bool(group["maximize"]),
+            state["step"])
 
 
 class AdamW(Adam):

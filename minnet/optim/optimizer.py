@@ -227,7 +227,7 @@ class Optimizer:
             found.append(param)
         return found
 
-    def _grad_array(self, param: Tensor, maximize: bool) -> np.ndarray:
+    def _grad_array(self, param: Tensor, maximize: bool = False) -> np.ndarray:
         """The gradient as an array of the parameter's dtype (negated when maximizing)."""
         grad = param.grad.data
         if grad.dtype != param.data.dtype:

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
+import numpy as np
+
+from .. import kernels
 from ..tensor import wrap_array
-from . import _arith
 from .optimizer import Optimizer, _check_number
 
 
@@ -43,34 +45,31 @@ class SGD(Optimizer):
                 f"Hint: SGD(params, lr, momentum=0.9, nesterov=True).")
 
     def step(self, closure: Optional[Callable] = None):
-        """One update of every parameter that has a gradient; returns ``closure()``'s loss."""
+        """One update of every parameter that has a gradient; returns ``closure()``'s loss.
+
+        The update rule itself (the formulas of this module's docstring, in
+        NumPy) is ``sgd_update_reference`` in ``minnet/kernels/optim_update.py``;
+        by default a compiled loop that gives the same numbers runs it.
+        """
         loss = self._evaluate_closure(closure)
         for group in self.param_groups:
-            lr = float(group["lr"])
             momentum = float(group["momentum"])
-            dampening = float(group["dampening"])
-            weight_decay = float(group["weight_decay"])
             for param in self._params_with_grad(group):
-                grad = self._grad_array(param, group["maximize"])
-                if weight_decay != 0:
-                    grad = _arith.add(grad, param.data, weight_decay)  # grad + wd * p
+                buffer, first_step = None, False
                 if momentum != 0:
-                    grad = self._apply_momentum(param, grad, momentum, dampening,
-                                                group["nesterov"])
-                # p - lr * grad, written into the same array: the Parameter stays the same object
-                param.data[...] = _arith.add(param.data, grad, -lr)
+                    buffer, first_step = self._momentum_buffer(param)
+                kernels.sgd_update(param.data, self._grad_array(param), buffer, float(group["lr"]),
+                                   momentum, float(group["dampening"]),
+                                   float(group["weight_decay"]), bool(group["nesterov"]),
+                                   bool(group["maximize"]), first_step)
         return loss
 
-    def _apply_momentum(self, param, grad, momentum, dampening, nesterov):
-        """Update the velocity buffer and return the direction to step along."""
+    def _momentum_buffer(self, param) -> tuple:
+        """(the velocity array, True if it was just created and the update must fill it)."""
         state = self.state[param]
         buffer = state.get("momentum_buffer")
         if buffer is None:
-            buffer = wrap_array(grad.copy())  # first step: the buffer is the gradient itself
+            buffer = wrap_array(np.empty_like(param.data, order="C"))
             state["momentum_buffer"] = buffer
-        else:
-            # momentum * buf + (1 - dampening) * grad
-            buffer.data[...] = _arith.add(buffer.data * momentum, grad, 1 - dampening)
-        if nesterov:
-            return _arith.add(grad, buffer.data, momentum)  # look ahead: grad + momentum * buf
-        return buffer.data
+            return buffer.data, True
+        return buffer.data, False
