@@ -21,7 +21,8 @@ def test_every_code_is_detected_documented_and_has_its_scenario():
         section = text.split(f"### `{code}`", 1)[1].split("### `", 1)[0]
         assert "How minnet detects it:" in section, code
         # these are exact conditions (a NaN, an index out of range, shapes that broadcast)
-        exact = ("data.labels_invalid", "loss.broadcast_shape", "loss.nonfinite", "grad.nonfinite")
+        exact = ("data.labels_invalid", "loss.broadcast_shape", "loss.nonfinite", "grad.nonfinite",
+                 "run.crashed")
         assert "threshold `" in section or code in exact, code
         assert f"minnet doctor --scenario {entry.scenarios[0]}" in section
         assert entry.source in section

@@ -152,3 +152,25 @@ def test_cli_tour_json(capsys):
     (entry,) = json.loads(capsys.readouterr().out)
     assert entry["scenario"] == "sum_reduction"
     assert "loss.reduction_scale" in {f["code"] for f in entry["broken"]["findings"]}
+
+
+def test_a_loss_closing_over_the_callers_model_leaves_its_grads_alone():
+    setup = HEALTHY["moons_mlp"]()
+    model = setup.model
+    data_loss = nn.CrossEntropyLoss()
+
+    def loss_with_l2(output, target):   # refers to the caller's model, not diagnose's copy
+        penalty = sum((p * p).sum() for p in model.parameters())
+        return {"data": data_loss(output, target), "l2": 1e-3 * penalty}
+
+    report = diagnose(model, loss_with_l2, setup.train_data, setup.optimizer, steps=20)
+    assert report.run["steps"] == 20
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_a_crashing_run_is_an_error_not_a_clean_report():
+    report = scenarios.get("shape_mismatch").diagnose("broken")
+    (crash,) = report.get("run.crashed")
+    assert crash.severity == "error" and crash.evidence["exception"] == "ValueError"
+    assert "in_features=63" in crash.message and crash.evidence["step"] == 0
+    assert "No findings" not in str(report)

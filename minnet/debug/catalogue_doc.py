@@ -20,7 +20,8 @@ from .whatif import FIXES
 FAMILY_TITLES = {"data": "Data and preprocessing", "loss": "Loss",
                  "init": "Model, initialisation and activations", "activation": None,
                  "output": None, "model": None, "grad": "Gradients and updates",
-                 "update": None, "optim": None, "reg": "Regularisation and batch", "batch": None}
+                 "update": None, "optim": None, "reg": "Regularisation and batch", "batch": None,
+                 "run": "Beyond the catalogue: minnet's own codes"}
 
 SOURCES = """Sources (short names as in CHECKLIST.md): *37R* "37 Reasons why your Neural Network is
 not working" (S. Ivanov); *SHAO* "Checklist for debugging neural networks" (C. Shao); *HOLDEN*

@@ -194,7 +194,16 @@ _ALL = [
     _code("batch.too_large", "batch a large share of the data", "info", "37R 11, HOLDEN 5",
           "batch size a large share of the data set", "full_batch",
           "Use smaller batches (e.g. 32-256): more updates per epoch and useful gradient noise."),
+    # -- beyond the catalogue: minnet's own codes -------------------------------------------
+    _code("run.crashed", "training step raised an exception", "error", "minnet",
+          "the model, the loss or the training step raised during the short training run",
+          "shape_mismatch",
+          "Read the exception: it names the layer or function, the shapes or values it got and "
+          "what it expected; fix that, then diagnose again (the run-time checks need a run)."),
 ]
+
+# Codes that minnet adds to the catalogue of CHECKLIST.md (allowed there: "new ones may be added").
+EXTRA_CODES = ("run.crashed",)
 
 CODES: dict = {entry.code: entry for entry in _ALL}
 

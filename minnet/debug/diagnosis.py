@@ -25,6 +25,7 @@ from typing import Callable, Mapping, Optional
 
 import numpy as np
 
+from ..tensor import Tensor
 from .checks import run_checks
 from .context import (CLASSIFICATION, DiagnosisContext, copy_model, data_arrays, infer_task,
                       match_model_dtype, optimizer_factory, run_training)
@@ -119,10 +120,24 @@ def diagnose_setup(setup: Setup, steps: Optional[int] = None,
     """``diagnose`` for a ``Setup`` (a scenario's broken()/fixed(), or a user script's setup())."""
     # The user's loss may warn while the checks experiment with it (e.g. mse_loss on shapes
     # that broadcast): the report explains those conditions, so the warnings would be noise.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        return _diagnose_setup(setup, steps, thresholds, verify_fixes, phases, progress, record,
-                               _explicit_loader_options)
+    # A loss written as a closure over the caller's model (e.g. an L2 term summing
+    # model.parameters()) reaches the caller's parameters, not the copy's: put their
+    # .grad back as it was, so the caller's objects are left untouched whatever the loss does.
+    params = list(setup.model.parameters())
+    saved_grads = [None if p.grad is None else p.grad.data.copy() for p in params]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return _diagnose_setup(setup, steps, thresholds, verify_fixes, phases, progress,
+                                   record, _explicit_loader_options)
+    finally:
+        for param, grad in zip(params, saved_grads):
+            if grad is None:
+                param.grad = None
+            elif param.grad is None or param.grad.data.shape != grad.shape:
+                param.grad = Tensor(grad)
+            else:
+                param.grad.data[...] = grad
 
 
 def _diagnose_setup(setup, steps, thresholds, verify_fixes, phases, progress, record,

@@ -116,7 +116,7 @@ CAUSES = [
     ("grad.accumulating", "grad.exploding"), ("grad.accumulating", "update.ratio"),
     ("grad.accumulating", "loss.diverging"), ("grad.accumulating", "loss.oscillating"),
     ("grad.exploding", "grad.nonfinite"), ("grad.exploding", "loss.diverging"),
-    ("grad.exploding", "loss.nonfinite"), ("grad.exploding", "optim.clipping_always"),
+    ("grad.exploding", "loss.nonfinite"),
     ("grad.vanishing", "loss.plateau"),
     ("grad.nonfinite", "loss.nonfinite"),
     ("update.ratio", "activation.dead_relu"), ("update.ratio", "loss.diverging"),
@@ -131,6 +131,18 @@ CAUSES = [
     ("grad.nonfinite", "model.cannot_overfit"), ("data.target_scale", "model.cannot_overfit"),
     ("reg.too_strong", "loss.plateau"), ("reg.too_strong", "model.cannot_overfit"),
     ("batch.too_large", "loss.plateau"),
+    # sorted batches pull the weights one class at a time
+    ("data.not_shuffled", "loss.diverging"), ("data.not_shuffled", "update.ratio"),
+    # a weight scale far off makes the first updates far off too
+    ("init.bad_scale", "update.ratio"),
+    # units that saturate only after the weights blew up are a symptom of the blow-up
+    ("loss.reduction_scale", "activation.saturated"), ("grad.exploding", "activation.saturated"),
+    ("loss.diverging", "activation.saturated"),
+    # a clip far below the gradient norm keeps every update small
+    ("optim.clipping_always", "update.ratio"),
+    # a crash is usually one of these, caught before the run
+    ("data.labels_invalid", "run.crashed"), ("loss.wrong_input", "run.crashed"),
+    ("loss.broadcast_shape", "run.crashed"), ("data.nonfinite", "run.crashed"),
 ]
 _CAUSE_SET = set(CAUSES)
 
@@ -275,6 +287,7 @@ def _link_and_order(findings: list) -> list:
                   if any(can_explain(f, finding) for f in findings if f.code == c)}
         finding.caused_by = sorted(set(finding.caused_by) | linked)
 
+    _escalate_sole_causes(findings)
     depth_cache = {}
 
     def depth(code, seen=()):
@@ -285,6 +298,22 @@ def _link_and_order(findings: list) -> list:
 
     return sorted(findings, key=lambda f: (depth(f.code), _SEVERITY_RANK[f.severity], f.code,
                                            f.layer or ""))
+
+
+def _escalate_sole_causes(findings: list) -> None:
+    """A warning that is the only explanation of an error is itself an error: the report
+    must not call the root cause of a NaN loss 'likely harmful'."""
+    by_code = {}
+    for finding in findings:
+        by_code.setdefault(finding.code, []).append(finding)
+    for effect in findings:
+        if effect.severity != "error" or len(effect.caused_by) != 1:
+            continue
+        for cause in by_code.get(effect.caused_by[0], []):
+            if cause.severity == "warning":
+                cause.severity = "error"
+                cause.message += (f" (An error here: it is the only explanation found for "
+                                  f"{effect.code}.)")
 
 
 def _plain_tree(value):
@@ -326,7 +355,11 @@ def format_report(report: Report, width: int = 100) -> str:
     """The report as text: a table of findings (root causes first), then each finding in full."""
     findings = report.findings
     lines = []
-    if not findings:
+    failures = report.run.get("check_failures") or []
+    if not findings and failures:
+        lines.append(f"No findings, but {len(failures)} check(s) could not run (listed at the "
+                     "end): this is not a clean bill of health.")
+    elif not findings:
         lines.append("No findings: nothing in the checks' reach looks wrong.")
     else:
         counts = {s: sum(f.severity == s for f in findings) for s in _codes.SEVERITIES}
@@ -369,12 +402,14 @@ def format_report(report: Report, width: int = 100) -> str:
     if report.predictions:
         lines.append("")
         lines.extend(format_predictions(report.predictions))
-    failures = report.run.get("check_failures") or []
     if failures:
         lines.append("")
         lines.append(f"{len(failures)} check(s) could not run (often because of a problem "
                      "reported above):")
-        lines.extend(f"  {failure[:160]}" for failure in failures)
+        shown = 5
+        lines.extend(f"  {failure[:160]}" for failure in failures[:shown])
+        if len(failures) > shown:
+            lines.append(f"  ... and {len(failures) - shown} more (report.run['check_failures'])")
     return "\n".join(lines)
 
 
