@@ -21,8 +21,10 @@ Where each number comes from:
 * a tensor hook on each layer output reads dL/d(output) (``grad_rms``) and
   queues a callback for the end of the backward pass, which reads every
   parameter's ``.grad``;
-* the optimizer's step pre-hook copies the weights, its post-hook compares
-  (``update_ratio``) and advances ``step_index``.
+* the optimizer's step pre-hook copies the weights and measures the global
+  gradient norm ``step()`` is about to use (``grad_norm_at_step``: smaller than
+  ``grad_norm_total`` when the loop clipped the gradients after backward); its
+  post-hook compares (``update_ratio``) and advances ``step_index``.
 
 Step ``s`` is *recorded* (layer and parameter statistics kept) when
 ``s % every == 0``; the scalars (``log()``, learning rate, gradient norms)
@@ -372,11 +374,7 @@ class Monitor:
         self._see_step(step)
         self._output_handles = []  # the previous step's graph is gone with its hooks
         self._callback_queued = False
-        stale = 0.0
-        for param in self._params:
-            if param.grad is not None:
-                stale += _sum_of_squares(param.grad.data.reshape(-1))
-        self._set_scalar("stale_grad_norm", step, math.sqrt(stale))
+        self._set_scalar("stale_grad_norm", step, self._global_grad_norm())
         self._record = self._record_row(step) if step % self.every == 0 else -1
 
     # -- hooks ---------------------------------------------------------------------------
@@ -452,6 +450,7 @@ class Monitor:
         self._see_step(step)
         for i, group in enumerate(optimizer.param_groups):
             self._set_scalar("lr" if i == 0 else f"lr/{i}", step, float(group["lr"]))
+        self._set_scalar("grad_norm_at_step", step, self._global_grad_norm())
         if step % self.every == 0:
             self._snapshot_weights()
             self._snapshot_step = step
@@ -472,6 +471,19 @@ class Monitor:
                                                 self._norms_before[j])
         self._snapshot_step = -1
         self.step_index = step + 1
+
+    def _global_grad_norm(self) -> float:
+        """The global L2 norm of every parameter's ``.grad`` now (None counts as 0).
+
+        Read at the optimizer's pre-step hook it is the gradient ``step()`` will use:
+        below ``grad_norm_total`` (end of backward) when the loop clipped or rescaled
+        the gradients in between, so clipping shows whoever does it.
+        """
+        total = 0.0
+        for param in self._params:
+            if param.grad is not None:
+                total += _sum_of_squares(param.grad.data.reshape(-1))
+        return math.sqrt(total)
 
     def _snapshot_weights(self) -> None:
         """Copy every parameter into buffers allocated once (np.copyto: no new arrays)."""

@@ -5,8 +5,11 @@
                             CS231n's rule of thumb is ~1e-3, and outside [1e-4, 3e-2] the
                             learning rate is off; exactly 0 on every step for every weight
                             means nothing ever moved (an error);
-* ``optim.clipping_always`` the gradient norm before clipping (``ctx.run``) exceeds the clip
-                            norm on most steps: clipping hides a learning rate that is too high;
+* ``optim.clipping_always`` gradients clipped on most steps, whoever clips: diagnose's step
+                            (norms before clipping in ``ctx.run``) or any loop (the Monitor's
+                            norm at the end of backward vs at ``optimizer.step()``, capped at
+                            one max_norm). Too tight when the updates are small or the loss
+                            flat; otherwise it hides a learning rate that is too high;
 * ``reg.too_strong``        the weight-decay penalty wd/2 * ||w||^2 dominates the data loss, or
                             a copy trained without weight decay / dropout reaches a far lower
                             training loss.
@@ -46,6 +49,12 @@ CLIP_FRACTION = define(
     "clipping_active_fraction", 0.5, source="HOLDEN 6",
     why="clipping active on more than this share of the steps is no longer catching rare "
         "spikes: it is capping every update")
+CLIP_FLAT_LOSS = define(
+    "clip_flat_loss_drop", 0.05, source="measured on minnet's runs",
+    why="with clipping on most steps, a loss that changed by less than this fraction of its "
+        "start (first vs last tenth of the run) and updates not above the band mean the clip "
+        "keeps the steps too small (clip 1e-3 on digits: 0.9% drop; the same net with the clip "
+        "only on spikes: 90%)")
 DECAY_DOMINANCE = define(
     "weight_decay_dominance", 1.0, source="37R 13, 30",
     why="weight-decay penalty wd/2 * ||w||^2 larger than this multiple of the data loss: the "
@@ -199,16 +208,31 @@ def update_ratio(ctx) -> list:
         suggested = lr * factor if np.isfinite(lr) else float("nan")
         how_far = target / ratio if too_low else ratio / target
         names = ", ".join(f"{n} {r:.2g}" for n, _, r in off)
+        clip = clipped_most_steps(ctx) if too_low else None
+        culprit = ("The gradient clip, not the learning rate, keeps the updates small"
+                   if clip else f"The learning rate looks too {'low' if too_low else 'high'}")
         message = (f"Update/weight ratio {'below' if too_low else 'above'} the band "
                    f"[{low:g}, {high:g}] for {len(off)} of {len(rows)} weights ({names}; median "
                    f"over the run). Worst: {name}, {how_far:.3g}x "
                    f"{'below' if too_low else 'above'} the ~{target:g} a good learning rate "
-                   f"gives. The learning rate looks too {'low' if too_low else 'high'}.")
+                   f"gives. {culprit}.")
         lr_text = f" from {lr:.3g} to ~{suggested:.3g}" if np.isfinite(lr) else ""
         fix = (f"{'Raise' if too_low else 'Lower'} the learning rate about "
                f"{max(factor, 1 / factor):g}x{lr_text} (or run minnet.optim.lr_find to pick "
                f"one), then check that the ratio lands in [{low:g}, {high:g}], ideally near "
                f"{target:g}.")
+        extra = {}
+        if clip:
+            message += (f" Gradient clipping was active on {clip['fraction']:.0%} of the steps "
+                        f"and scaled the gradients down ~{clip['factor']:.3g}x (max norm "
+                        f"{clip['max_norm']:.3g}, median gradient norm {clip['median']:.3g}).")
+            fix = (f"Loosen the clip: raise max_norm from {clip['max_norm']:.3g} to about the "
+                   f"median gradient norm, {clip['median']:.3g}, so it only catches rare "
+                   f"spikes; keep the learning rate, then check that the ratio lands in "
+                   f"[{low:g}, {high:g}].")
+            extra = {"limited_by_clipping": True, "clipped_fraction": clip["fraction"],
+                     "clip_grad_norm": clip["max_norm"], "suggested_max_norm": clip["median"],
+                     "suggested_lr_factor": 1.0, "suggested_lr": lr}  # keep the lr
         severity = None
         if not too_low and ratio <= max(high, ctx.thresholds["update_ratio_high_warning"]):
             severity = "info"  # mildly high: common in small nets that train well
@@ -222,7 +246,7 @@ def update_ratio(ctx) -> list:
                       "suggested_lr_factor": factor, "suggested_lr": suggested,
                       "direction": "too_low" if too_low else "too_high",
                       "weights_off": [n for n, _, _ in off],
-                      "update_ratio_per_weight": all_ratios},
+                      "update_ratio_per_weight": all_ratios, **extra},
             thresholds=[ctx.thresholds.describe("update_ratio_low"),
                         ctx.thresholds.describe("update_ratio_high"),
                         ctx.thresholds.describe("update_ratio_high_warning"),
@@ -232,35 +256,181 @@ def update_ratio(ctx) -> list:
 
 
 # -- optim.clipping_always ---------------------------------------------------------------------------
-@check(phase="run", codes=("optim.clipping_always",), needs=("run",))
-def clipping_always(ctx) -> list:
-    """The gradient norm before clipping exceeds the clip norm on most steps."""
-    run = ctx.run
-    if run is None or ctx.clip_grad_norm is None or run.grad_norms_before_clip is None:
-        return []
+# A clipped step leaves the gradient at max_norm * total / (total + 1e-6): within float rounding
+# (~1e-6 relative, measured spreads 7e-7 .. 8e-7) of one constant. A step counts as clipped when
+# step() saw a gradient norm more than CLIP_SHRINK below the end-of-backward norm; the clipped steps
+# must sit within CAP_SPREAD of their median (a cap), else the loop rescales gradients some other
+# way (e.g. divides by the accumulation count) and that is not clipping.
+CLIP_SHRINK = 1e-3
+CAP_SPREAD = 1e-2
+CAP_SHARE = 0.9
+
+
+def clipping_evidence(ctx):
+    """How often gradients were clipped in the run, and at what norm; None if unknown.
+
+    Two sources, whoever clipped:
+
+    * ``ctx.run.grad_norms_before_clip`` (diagnose's own step with ``clip_grad_norm=``):
+      clipped where the norm before clipping exceeds ``ctx.clip_grad_norm``;
+    * the Monitor (any loop: a user's ``train_step`` or own loop calling
+      ``nn.utils.clip_grad_norm_``): ``grad_norm_total`` (end of backward) against
+      ``grad_norm_at_step`` (what ``optimizer.step()`` saw). Clipped steps are those where
+      the second is smaller and capped at one constant, the estimated ``max_norm``.
+
+    Returns a dict: ``norms`` (per step, before clipping), ``clipped`` (bool per step),
+    ``max_norm``, ``source``. Cached in ``ctx.cache``.
+    """
+    cache = getattr(ctx, "cache", None)
+    if cache is not None and "clipping" in cache:
+        return cache["clipping"]
+    found = _clipping_from_run(ctx) or _clipping_from_monitor(getattr(ctx, "monitor", None))
+    if cache is not None:
+        cache["clipping"] = found
+    return found
+
+
+def clipped_most_steps(ctx):
+    """``{"fraction", "max_norm", "median", "factor"}`` when clipping was active on more than
+    ``clipping_active_fraction`` of the steps, else None."""
+    clipping = clipping_evidence(ctx)
+    if clipping is None:
+        return None
+    fraction = float(np.mean(clipping["clipped"]))
+    if fraction <= ctx.thresholds["clipping_active_fraction"]:
+        return None
+    median = float(np.median(clipping["norms"]))
+    return {"fraction": fraction, "max_norm": clipping["max_norm"], "median": median,
+            "factor": median / clipping["max_norm"]}
+
+
+def _clipping_from_run(ctx):
+    run = getattr(ctx, "run", None)
+    clip = getattr(ctx, "clip_grad_norm", None)
+    if run is None or clip is None or run.grad_norms_before_clip is None:
+        return None
     norms = np.asarray(run.grad_norms_before_clip, dtype=np.float64)
     norms = norms[np.isfinite(norms)]
-    if norms.size == 0:
+    if norms.size == 0:  # a train_step of the user's: the step never reported its norms
+        return None
+    return {"norms": norms, "clipped": norms > float(clip), "max_norm": float(clip),
+            "source": "diagnose's training step (clip_grad_norm=)"}
+
+
+def _clipping_from_monitor(monitor):
+    names = getattr(monitor, "scalar_names", ())
+    if monitor is None or "grad_norm_at_step" not in names or "grad_norm_total" not in names:
+        return None
+    after_backward = np.asarray(monitor.scalar("grad_norm_total"), dtype=np.float64)
+    at_step = np.asarray(monitor.scalar("grad_norm_at_step"), dtype=np.float64)
+    n = min(len(after_backward), len(at_step))
+    after_backward, at_step = after_backward[:n], at_step[:n]
+    seen = np.isfinite(after_backward) & np.isfinite(at_step) & (after_backward > 0)
+    if not seen.any():
+        return None
+    after_backward, at_step = after_backward[seen], at_step[seen]
+    shrunk = (at_step < after_backward * (1 - CLIP_SHRINK)) & (at_step > 0)
+    if not shrunk.any():
+        return {"norms": after_backward, "clipped": shrunk, "max_norm": float("nan"),
+                "source": "Monitor (gradient norm after backward vs at optimizer.step)"}
+    cap = float(np.median(at_step[shrunk]))
+    capped = shrunk & (np.abs(at_step / cap - 1) <= CAP_SPREAD)
+    if capped.sum() < CAP_SHARE * shrunk.sum():
+        return None  # rescaled, not capped at one norm: not norm clipping
+    # a step below the cap was left alone; one above it would have been clipped
+    return {"norms": after_backward, "clipped": capped, "max_norm": cap,
+            "source": "Monitor (gradient norm after backward vs at optimizer.step)"}
+
+
+def _loss_drop(monitor) -> float:
+    """(first tenth - last tenth) / first tenth of the logged loss; NaN if none was logged."""
+    if monitor is None or "loss" not in getattr(monitor, "scalar_names", ()):
+        return float("nan")
+    loss = np.asarray(monitor.scalar("loss"), dtype=np.float64)
+    loss = loss[np.isfinite(loss)]
+    if loss.size < 10:
+        return float("nan")
+    k = max(1, loss.size // 10)
+    first, last = float(loss[:k].mean()), float(loss[-k:].mean())
+    return (first - last) / abs(first) if first != 0 else float("nan")
+
+
+def clip_verdict(ctx, clipping) -> tuple:
+    """``(verdict, median update ratio, loss drop)`` for a run clipped on most steps.
+
+    "too_tight": the updates are below the band, or the loss stayed flat without the
+    updates being large -- the clip keeps the steps small; "hides_lr": the updates are above
+    the band or the loss rose -- the clip caps steps a too-high learning rate makes;
+    "always_on": neither (training progresses; the clip merely rescales every step).
+    """
+    monitor = getattr(ctx, "monitor", None)
+    ratios = weight_update_ratios(monitor, ctx.optimizer) if monitor is not None else []
+    ratios = [r for _, _, r in ratios if r > 0]
+    ratio = float(np.median(ratios)) if ratios else float("nan")
+    drop = _loss_drop(monitor)
+    low, high = ctx.thresholds["update_ratio_low"], ctx.thresholds["update_ratio_high"]
+    flat = ctx.thresholds["clip_flat_loss_drop"]
+    if ratio < low or (abs(drop) < flat and not ratio > high):
+        return "too_tight", ratio, drop
+    if ratio > high or drop < -flat:
+        return "hides_lr", ratio, drop
+    return "always_on", ratio, drop
+
+
+@check(phase="run", codes=("optim.clipping_always",), needs=("monitor",))
+def clipping_always(ctx) -> list:
+    """Gradient clipping active on most steps (whoever clips: diagnose's step, a user's
+    train_step or loop); the finding says whether the clip is too tight or hides a high lr."""
+    clipping = clipping_evidence(ctx)
+    if clipping is None:
         return []
+    norms, clipped = clipping["norms"], clipping["clipped"]
     limit = ctx.thresholds["clipping_active_fraction"]
-    clip = float(ctx.clip_grad_norm)
-    fraction = float(np.mean(norms > clip))
+    fraction = float(np.mean(clipped))
     if fraction <= limit:
         return []
+    clip = clipping["max_norm"]
     median = float(np.median(norms))
     factor = median / clip
-    message = (f"Gradient clipping (max norm {clip:g}) was active on {fraction:.0%} of the steps; "
-               f"the median gradient norm before clipping was {median:.3g}, {factor:.3g}x the "
-               f"clip norm. Clipping caps every update, which hides a learning rate that is too "
-               f"high (every step has the same length whatever the gradient says).")
-    fix = (f"Lower the learning rate (about {max(2.0, factor):.3g}x to start with) until clipping "
-           f"only catches rare spikes (active on < {limit:.0%} of the steps); keep the clip as a "
-           f"guard.")
-    return [Finding("optim.clipping_always", message,
-                    evidence={"clipped_fraction": fraction, "clip_grad_norm": clip,
-                              "median_norm_before_clip": median,
-                              "max_norm_before_clip": float(norms.max())},
-                    thresholds=[ctx.thresholds.describe("clipping_active_fraction")], fix=fix)]
+    verdict, ratio, drop = clip_verdict(ctx, clipping)
+    said = (f"Gradient clipping (max norm {clip:.3g}"
+            + ("" if clipping["source"].startswith("diagnose") else ", estimated from the "
+               "gradient norm optimizer.step() saw")
+            + f") was active on {fraction:.0%} of the steps; the median gradient norm before "
+              f"clipping was {median:.3g}, {factor:.3g}x the clip norm, so every gradient was "
+              f"scaled down about {factor:.3g}x.")
+    ratio_text = f"median update/weight ratio {ratio:.2g}" if np.isfinite(ratio) else ""
+    drop_text = f"loss changed {-drop:+.1%} over the run" if np.isfinite(drop) else ""
+    measured = ", ".join(t for t in (ratio_text, drop_text) if t)
+    if verdict == "too_tight":
+        message = (f"{said} The clip is too tight: it, not the learning rate, keeps the updates "
+                   f"small ({measured}). Clipping should only catch rare spikes.")
+        fix = (f"Raise max_norm to about the median gradient norm, {median:.3g} (e.g. "
+               f"clip_grad_norm_(model.parameters(), max_norm={median:.2g})), so that clipping "
+               f"is active on < {limit:.0%} of the steps; keep the learning rate.")
+    elif verdict == "hides_lr":
+        message = (f"{said} Clipping caps every update, which hides a learning rate that is too "
+                   f"high ({measured}): every step has the same length whatever the gradient "
+                   f"says.")
+        fix = (f"Lower the learning rate (about {max(2.0, factor):.3g}x to start with) until "
+               f"clipping only catches rare spikes (active on < {limit:.0%} of the steps); keep "
+               f"the clip as a guard.")
+    else:
+        message = (f"{said} Training progresses ({measured}), but the clip is no longer a guard "
+                   f"against rare spikes: it sets the length of every step.")
+        fix = (f"Raise max_norm to about the median gradient norm, {median:.3g}, so that it only "
+               f"catches spikes; if the loss then turns noisy or climbs, lower the learning rate "
+               f"instead.")
+    evidence = {"clipped_fraction": fraction, "clip_grad_norm": clip,
+                "median_norm_before_clip": median, "max_norm_before_clip": float(norms.max()),
+                "clip_scale_factor": factor, "verdict": verdict,
+                "median_update_ratio": ratio, "loss_drop_fraction": drop,
+                "measured_by": clipping["source"], "suggested_max_norm": median}
+    return [Finding("optim.clipping_always", message, evidence=evidence,
+                    thresholds=[ctx.thresholds.describe("clipping_active_fraction"),
+                                ctx.thresholds.describe("clip_flat_loss_drop"),
+                                ctx.thresholds.describe("update_ratio_low"),
+                                ctx.thresholds.describe("update_ratio_high")], fix=fix)]
 
 
 # -- reg.too_strong -------------------------------------------------------------------------------------
@@ -365,8 +535,12 @@ from ..whatif import mechanical_fix  # noqa: E402
 from .gradients import repaired_copy  # noqa: E402
 
 
-@mechanical_fix("update.ratio", "scale the learning rate by the factor the update ratio suggests")
+@mechanical_fix("update.ratio", "scale the learning rate by the factor the update ratio "
+                                "suggests (or, when a clip keeps the updates small, raise "
+                                "clip_grad_norm to the median gradient norm)")
 def scale_learning_rate(setup, finding):
+    if finding.evidence.get("limited_by_clipping"):
+        return loosen_clip(setup, finding)
     factor = float(finding.evidence.get("suggested_lr_factor") or 0.1)
     model, optimizer = repaired_copy(setup)
     for group in optimizer.param_groups:
@@ -374,8 +548,22 @@ def scale_learning_rate(setup, finding):
     return setup.replace(model=model, optimizer=optimizer)
 
 
-@mechanical_fix("optim.clipping_always", "lower the learning rate 10x (keep the clip)")
+def loosen_clip(setup, finding):
+    """``setup`` with clip_grad_norm raised to the finding's suggested max norm."""
+    if setup.train_step is not None or setup.clip_grad_norm is None:
+        raise ValueError("the clip is inside your own train_step: raise its max_norm to "
+                         f"{finding.evidence.get('suggested_max_norm', float('nan')):.3g} there")
+    model, optimizer = repaired_copy(setup)
+    return setup.replace(model=model, optimizer=optimizer,
+                         clip_grad_norm=float(finding.evidence["suggested_max_norm"]))
+
+
+@mechanical_fix("optim.clipping_always", "lower the learning rate 10x (keep the clip), or when "
+                                         "the clip is too tight raise clip_grad_norm to the "
+                                         "median gradient norm")
 def lower_lr_under_clipping(setup, finding):
+    if finding.evidence.get("verdict") == "too_tight":
+        return loosen_clip(setup, finding)
     model, optimizer = repaired_copy(setup)
     for group in optimizer.param_groups:
         group["lr"] = float(group["lr"]) * 0.1
