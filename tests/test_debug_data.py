@@ -237,6 +237,18 @@ def test_near_constant_feature_and_threshold_override():
                      thresholds={"constant_feature_relative_std": 1e-8}) == []
 
 
+def test_constant_feature_in_few_rows_is_only_info():
+    # 20 rows: a column can be constant by chance (review: 15 digits had 12 constant pixels)
+    X, y = _balanced(n=20)
+    X[:, 2] = 7.0
+    (finding,) = _findings(_setup(X, y), "data.constant_feature")
+    assert finding.severity == "info" and finding.evidence["rows"] == 20
+    assert "constant by chance" in finding.message
+    (finding,) = _findings(_setup(X, y), "data.constant_feature",
+                           thresholds={"constant_feature_min_rows": 20})
+    assert finding.severity == "warning"
+
+
 # -- data.target_scale ------------------------------------------------------------------------------
 def test_target_scale_reports_mean_and_std():
     X, _ = _balanced()
@@ -360,7 +372,64 @@ def test_leakage_statistics_fitted_on_train_plus_val(with_standardizer):
                    np.max(np.abs(scaler.std_ / train_std - 1)))
     assert finding.evidence["shift_from_train_stats"] == pytest.approx(expected, rel=1e-3)
     assert finding.evidence["shift_from_train_plus_val_stats"] < 1e-5
+    assert finding.evidence["fitted_on"] == "train+val"
+    assert "training AND validation" in finding.message
     assert _findings(setup, "data.leakage", thresholds={"leakage_statistics_shift": 1.0}) == []
+
+
+def _digits_scaled_with_val_statistics():
+    """The review's f03: digits split 70/30, the Standardizer fitted on the validation split."""
+    from minnet.data import load_digits, train_test_split
+    X, y = load_digits(return_X_y=True)
+    X_train, X_val, y_train, y_val = train_test_split(X, y, test_size=0.3, seed=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scaler = Standardizer().fit(X_val)
+    return scaler, X_train, X_val, y_train, y_val
+
+
+@pytest.mark.parametrize("with_standardizer", [True, False])
+def test_leakage_statistics_fitted_on_val_only(with_standardizer):
+    scaler, raw_train, raw_val, y_train, y_val = _digits_scaled_with_val_statistics()
+    preprocessing = {"standardizer": scaler} if with_standardizer else {}
+    setup = _setup(scaler.transform(raw_train), y_train,
+                   val_data=(scaler.transform(raw_val), y_val), preprocessing=preprocessing)
+    (finding,) = _findings(setup, "data.leakage")
+    assert finding.evidence["fitted_on"] == "val"
+    assert "VALIDATION split alone" in finding.message
+    assert finding.evidence["shift_from_val_stats"] < 1e-5
+    # the review measured 34.5 training std (a pixel almost constant in the training split)
+    train_mean, train_std = raw_train.mean(0), raw_train.std(0)
+    live = train_std > 1e-12
+    expected = max(np.max(np.abs(scaler.mean_ - train_mean)[live] / train_std[live]),
+                   np.max(np.abs(scaler.std_[live] / train_std[live] - 1)))
+    if with_standardizer:
+        assert finding.evidence["shift_from_train_stats"] == pytest.approx(expected, rel=1e-3)
+    assert finding.evidence["shift_from_train_stats"] > 1.0
+    assert finding.evidence["shift_from_train_plus_val_stats"] > 1.0
+
+
+def test_leakage_statistics_fitted_on_unknown_data():
+    rng = np.random.default_rng(1)
+    raw = rng.normal(3.0, 2.0, size=(300, 3))
+    raw_train, raw_val, raw_test = raw[:150], raw[150:200], raw[200:]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scaler = Standardizer().fit(raw_test)  # neither train, val nor both
+    y = np.arange(200) % 2
+    setup = _setup(scaler.transform(raw_train), y[:150],
+                   val_data=(scaler.transform(raw_val), y[150:]),
+                   preprocessing={"standardizer": scaler})
+    (finding,) = _findings(setup, "data.leakage")
+    assert finding.evidence["fitted_on"] == "unknown"
+    assert "other than the training split" in finding.message
+    assert min(finding.evidence["shift_from_val_stats"],
+               finding.evidence["shift_from_train_plus_val_stats"]) > 1e-3
+    # without validation data there is nothing to compare with but the training split
+    alone = _setup(scaler.transform(raw_train), y[:150], preprocessing={"standardizer": scaler})
+    (finding,) = _findings(alone, "data.leakage")
+    assert finding.evidence["fitted_on"] == "unknown"
+    assert finding.evidence["shift_from_val_stats"] is None
 
 
 def test_no_leakage_when_fitted_on_train_only():

@@ -166,6 +166,42 @@ def test_output_bias_regression_and_imbalanced_classification():
     assert model_checks.output_bias(_ctx(model, X, labels)) == []
 
 
+def test_output_bias_skipped_when_classes_have_too_few_samples():
+    # the review's f20: 15 samples of 10 classes (two classes unseen) with a uniform start
+    labels = np.array([1, 1, 2, 3, 3, 4, 5, 5, 7, 7, 8, 8, 9, 9, 9], dtype=np.int64)
+    X = np.random.default_rng(0).standard_normal((15, 4)).astype(np.float32)
+    model = nn.Sequential(nn.Linear(4, 10))
+    nn.init.zeros_(model[0].weight)
+    nn.init.zeros_(model[0].bias)
+    assert model_checks.output_bias(_ctx(model, X, labels)) == []
+    # allowed anyway, the finding appears; its suggestion stays finite for the unseen classes
+    (finding,) = model_checks.output_bias(
+        _ctx(model, X, labels, thresholds={"output_bias_min_expected_per_class": 1}))
+    counts = np.bincount(labels, minlength=10)
+    prior = counts / 15
+    seen = prior > 0
+    assert finding.evidence["kl_nats"] == pytest.approx(np.sum(prior[seen] * np.log(prior[seen] * 10)))
+    assert finding.evidence["expected_per_class"] == 1.5
+    smoothed = np.log((counts + 0.5) / (15 + 5))
+    assert finding.evidence["suggested_bias"] == pytest.approx(smoothed - smoothed.mean())
+    assert min(finding.evidence["suggested_bias"]) > -3  # was -20.4 from log(1e-12)
+    assert "never seen" in finding.fix
+
+
+def test_output_bias_binary_suggestion_is_the_smoothed_log_odds():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((400, 3)).astype(np.float32)
+    y = np.zeros((400, 1), np.float32)
+    y[:8] = 1.0                                       # 8 positives in 400
+    model = nn.Sequential(nn.Linear(3, 1))
+    nn.init.zeros_(model[0].weight)
+    nn.init.zeros_(model[0].bias)
+    (finding,) = model_checks.output_bias(_ctx(model, X, y, loss=nn.BCEWithLogitsLoss()))
+    p = (8 + 0.5) / (400 + 1)
+    assert finding.evidence["suggested_bias"] == [pytest.approx(np.log(p / (1 - p)))]
+    assert finding.evidence["class_counts"] == [392.0, 8.0]
+
+
 def test_wrong_output_activation_regression_and_bounded_logits():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((200, 2)).astype(np.float32)

@@ -62,6 +62,11 @@ CONSTANT = define(
     "constant_feature_relative_std", 1e-6, source="HOLDEN 1",
     why="std at most 1e-6 of max(1, |mean|) is within float32 rounding (eps 1.2e-7) of "
         "a constant: the feature carries no information and standardising it divides by ~0")
+CONSTANT_MIN_ROWS = define(
+    "constant_feature_min_rows", 50, source="HOLDEN 1",
+    why="with fewer values per feature than this, a column can be constant by chance: one "
+        "that is nonzero in 5% of samples is constant in 15 rows with probability "
+        "0.95^15 = 46%, in 50 rows 8%, so below 50 rows a constant column is only an info")
 TARGET_STD_MAX = define(
     "target_std_max", 10.0, source="HOLDEN 1, RECIPE 2",
     why="regression targets with std above 10 give an MSE 100x larger than unit-scale "
@@ -415,13 +420,23 @@ def constant_features(ctx) -> list:
         severity = "info" if exact_zero and name == "X_train" else None
         if exact_zero and name == "X_train":
             message += " Being exactly 0, they do not hurt training as fed; dropping them saves weights."
+        # in a handful of rows, a rarely-varying column is constant by chance: nothing to fix
+        rows = feature_matrix(X).shape[0]
+        few_rows = rows < ctx.thresholds["constant_feature_min_rows"]
+        if few_rows:
+            severity = "info"
+            message += (f" With only {rows} values per {word}, a {word} that varies in a few "
+                        f"percent of samples is often constant by chance: this may not hold "
+                        f"for more data, so check before dropping.")
         findings.append(Finding(
             "data.constant_feature", message, severity=severity,
             evidence={"array": name, "constant_features": constant[:50].tolist(),
                       "count": int(constant.size), "features": int(len(mean)),
                       "values": values[:50].tolist(), "stds": std[constant][:50].tolist(),
-                      "max_relative_std": float(np.max(std[constant] / np.maximum(1.0, np.abs(values))))},
-            thresholds=_threshold_records(ctx, "constant_feature_relative_std"),
+                      "max_relative_std": float(np.max(std[constant] / np.maximum(1.0, np.abs(values)))),
+                      "rows": int(rows)},
+            thresholds=_threshold_records(ctx, "constant_feature_relative_std",
+                                          "constant_feature_min_rows"),
             fix=(f"Drop {word}s {_columns_text(constant)} (X = np.delete(X, cols, axis=1) for "
                  f"train and validation alike) and shrink the first layer to match; or "
                  f"standardise with a guard against std 0 (minnet.data.Standardizer does this).")))
@@ -787,8 +802,22 @@ def statistics_shift(mean, std, ref_mean, ref_std) -> float:
     return float(max(np.max(shift), np.max(spread)))
 
 
+def _reference_shifts(mean_, std_, raw_train, raw_val) -> dict:
+    """How far the statistics used are from each split's own: {reference: shift}.
+
+    References: "train" (the correct one), "val" (the validation split alone) and
+    "train+val" (both together); the last two only when validation data is known.
+    """
+    shifts = {"train": statistics_shift(mean_, std_, *_raw_statistics(raw_train))}
+    if raw_val is not None and len(raw_val):
+        shifts["val"] = statistics_shift(mean_, std_, *_raw_statistics(raw_val))
+        shifts["train+val"] = statistics_shift(
+            mean_, std_, *_raw_statistics(np.concatenate([raw_train, raw_val])))
+    return shifts
+
+
 def _standardizer_leak(ctx):
-    """Compare the fitted standardizer's statistics with train-only and train+val statistics."""
+    """Compare the fitted standardizer's statistics with the train, val and train+val ones."""
     scaler = ctx.preprocessing.get("standardizer") if ctx.preprocessing else None
     stats = _scaler_statistics(scaler) if scaler is not None else None
     if stats is None:
@@ -802,40 +831,93 @@ def _standardizer_leak(ctx):
             raw_val = np.asarray(ctx.X_val, dtype=np.float64) * std_ + mean_
     if np.shape(raw_train)[1:] != np.shape(mean_):
         return None
-    train_mean, train_std = _raw_statistics(raw_train)
-    shift_train = statistics_shift(mean_, std_, train_mean, train_std)
-    shift_union = None
-    if raw_val is not None:
-        union_mean, union_std = _raw_statistics(np.concatenate([raw_train, raw_val]))
-        shift_union = statistics_shift(mean_, std_, union_mean, union_std)
-    return {"method": "preprocessing['standardizer']", "shift_from_train_stats": shift_train,
-            "shift_from_train_plus_val_stats": shift_union}
+    if raw_val is not None and np.shape(raw_val)[1:] != np.shape(mean_):
+        raw_val = None
+    return {"method": "preprocessing['standardizer']",
+            "shifts": _reference_shifts(mean_, std_, np.asarray(raw_train, np.float64),
+                                        None if raw_val is None else np.asarray(raw_val, np.float64))}
+
+
+def _exactly_standardised(X: np.ndarray, exact: float = 1e-5) -> bool:
+    """Every non-constant feature of X has mean 0 and std 1 to within float32 rounding."""
+    mean, std = X.mean(axis=0), X.std(axis=0)
+    live = std > 1e-6
+    return bool(live.any() and np.max(np.abs(mean[live])) < exact
+                and np.max(np.abs(std[live] - 1)) < exact)
 
 
 def _array_leak(ctx):
-    """Without a standardizer: are train+val exactly standardised together but train alone not?"""
-    if ctx.X_val is None or np.ndim(ctx.X_train) < 2:
+    """Without a standardizer: the arrays were standardised exactly, but with whose statistics?
+
+    If train+val together (or val alone) have mean 0 / std 1 to float32 rounding while the
+    training split alone does not, the statistics were (0, 1) in these units and came from
+    that other data.
+    """
+    if ctx.X_val is None or np.ndim(ctx.X_train) < 2 or \
+            np.shape(ctx.X_train)[1:] != np.shape(ctx.X_val)[1:]:
         return None
-    X, X_val = np.asarray(ctx.X_train, np.float64), np.asarray(ctx.X_val, np.float64)
-    if X.shape[1:] != X_val.shape[1:] or not (np.all(np.isfinite(X)) and np.all(np.isfinite(X_val))):
+    # per input value (a pixel of an image counts as a feature here, as a Standardizer would)
+    X = np.asarray(ctx.X_train, np.float64).reshape(len(ctx.X_train), -1)
+    X_val = np.asarray(ctx.X_val, np.float64).reshape(len(ctx.X_val), -1)
+    if len(X_val) < 2 or \
+            not (np.all(np.isfinite(X)) and np.all(np.isfinite(X_val))):
         return None
-    union = np.concatenate([X, X_val])
-    union_mean, union_std = union.mean(axis=0), union.std(axis=0)
-    live = union_std > 1e-6
-    if not live.any():
+    if _exactly_standardised(X) or not (_exactly_standardised(np.concatenate([X, X_val]))
+                                        or _exactly_standardised(X_val)):
         return None
-    exact = 1e-5  # float32 rounding of a standardisation stays well below this
-    standardised_together = (np.max(np.abs(union_mean[live])) < exact
-                             and np.max(np.abs(union_std[live] - 1)) < exact)
-    if not standardised_together:
+    # the statistics used were (0, 1) in these units: compare them with each split's own
+    features = X.shape[1]
+    return {"method": "arrays standardised exactly, but not the training split",
+            "shifts": _reference_shifts(np.zeros(features), np.ones(features), X, X_val)}
+
+
+# how a leak is worded, after the reference the statistics match best
+_LEAK_SOURCES = {
+    "val": ("on the VALIDATION split alone",
+            "The training inputs were scaled with the validation set's statistics: the "
+            "validation set shaped what the model trains on, so validation scores are "
+            "optimistic."),
+    "train+val": ("on the training AND validation data together",
+                  "The validation set influenced the training inputs' scaling, so validation "
+                  "scores are optimistic."),
+    None: ("on data other than the training split (not the validation split, nor train+val: "
+           "e.g. the whole data set before splitting, including a test split, or another data "
+           "set)",
+           "Statistics from outside the training split leak information the model should not "
+           "have (or, from another data set, mis-scale its inputs)."),
+}
+
+
+def leak_source(shifts: dict, limit: float):
+    """The reference ("val", "train+val") the statistics match to within ``limit``, else None."""
+    matches = [(shift, name) for name, shift in shifts.items()
+               if name != "train" and shift <= limit]
+    return min(matches)[1] if matches else None
+
+
+def _statistics_leak_finding(ctx, leak: dict):
+    limit = ctx.thresholds["leakage_statistics_shift"]
+    shifts = leak["shifts"]
+    if not shifts["train"] > limit:
         return None
-    train_mean, train_std = X.mean(axis=0), X.std(axis=0)
-    # the statistics used were (0, 1) in these units: how far are they from train-only ones?
-    return {"method": "train+val standardised together",
-            "shift_from_train_stats": statistics_shift(np.zeros_like(train_mean)[live],
-                                                       np.ones_like(train_std)[live],
-                                                       train_mean[live], train_std[live]),
-            "shift_from_train_plus_val_stats": 0.0}
+    source = leak_source(shifts, limit)
+    where, consequence = _LEAK_SOURCES[source]
+    others = ", ".join(f"{shifts[name]:.3g} from {name}'s" for name in ("val", "train+val")
+                       if name in shifts)
+    nearest = min((name for name in shifts if name != "train"), key=shifts.get, default=None)
+    evidence = {"method": leak["method"], "shift_from_train_stats": shifts["train"],
+                "shift_from_val_stats": shifts.get("val"),
+                "shift_from_train_plus_val_stats": shifts.get("train+val"),
+                "fitted_on": source or "unknown", "nearest_reference": nearest}
+    return Finding(
+        "data.leakage",
+        f"The input standardisation was fitted {where}: its statistics are "
+        f"{shifts['train']:.3g} training std from the training split's own"
+        + (f" ({others})" if others else " (no validation data given to compare with)")
+        + f". {consequence}",
+        evidence=evidence, thresholds=_threshold_records(ctx, "leakage_statistics_shift"),
+        fix="Split first, then fit on the training split only: s = Standardizer().fit("
+            "X_train_raw); X_train, X_val = s.transform(X_train_raw), s.transform(X_val_raw).")
 
 
 def _row_keys(X: np.ndarray) -> list:
@@ -858,21 +940,10 @@ def duplicate_fractions(X_train: np.ndarray, X_val: np.ndarray) -> tuple:
 def leakage(ctx) -> list:
     """Preprocessing statistics fitted beyond the training split; samples shared with val."""
     findings = []
-    limit = ctx.thresholds["leakage_statistics_shift"]
     leak = _standardizer_leak(ctx) or _array_leak(ctx)
-    if leak is not None:
-        shift_train, shift_union = leak["shift_from_train_stats"], leak["shift_from_train_plus_val_stats"]
-        fitted_on_union = shift_union is not None and shift_union < shift_train
-        if shift_train > limit and fitted_on_union:
-            findings.append(Finding(
-                "data.leakage",
-                f"The input standardisation was fitted on the training AND validation data: its "
-                f"statistics are {shift_train:.3g} training std from the training split's own but "
-                f"only {shift_union:.3g} from train+val's. The validation set influenced training "
-                f"inputs, so validation scores are optimistic.",
-                evidence=dict(leak), thresholds=_threshold_records(ctx, "leakage_statistics_shift"),
-                fix="Split first, then fit on the training split only: s = Standardizer().fit("
-                    "X_train_raw); X_train, X_val = s.transform(X_train_raw), s.transform(X_val_raw)."))
+    finding = _statistics_leak_finding(ctx, leak) if leak is not None else None
+    if finding is not None:
+        findings.append(finding)
     if ctx.X_val is not None and len(ctx.X_val) and np.shape(ctx.X_train)[1:] == np.shape(ctx.X_val)[1:]:
         shared, within = duplicate_fractions(ctx.X_train, ctx.X_val)
         if shared > ctx.thresholds["leakage_duplicate_fraction"] and shared > 2 * within:

@@ -48,6 +48,12 @@ OUTPUT_BIAS_KL = define(
     "output_bias_kl_nats", 0.25, source="RECIPE 2",
     why="KL(class frequencies || mean initial prediction) above this many nats: a bias at the log "
         "class frequencies would start the loss that much lower (the 'hockey stick')")
+OUTPUT_BIAS_MIN_COUNT = define(
+    "output_bias_min_expected_per_class", 5, source="RECIPE 2",
+    why="below 5 training samples per class on average, the class frequencies are mostly "
+        "sampling noise: balanced classes drawn N times give KL(frequencies || uniform) of "
+        "about (C - 1) / (2N) nats, 0.3 for 15 samples of 10 classes, above the KL threshold "
+        "by chance alone (Cochran's 'expected count at least 5' rule)")
 UNREACHABLE_FRACTION = define(
     "output_unreachable_fraction", 0.05, source="HOLDEN 7",
     why="share of regression targets outside the final activation's range: the model can never "
@@ -255,9 +261,9 @@ def output_bias(ctx) -> list:
         labels = ctx.y_train.astype(np.int64)
         if labels.min() < 0 or labels.max() >= classes:
             return []
-        prior = np.bincount(labels, minlength=classes) / len(labels)
+        counts = np.bincount(labels, minlength=classes).astype(np.float64)
         predicted = (np.exp(out) if kind == "nll" else _softmax(out)).mean(axis=0)
-        return _classification_bias(ctx, prior, predicted, label, bias, kind)
+        return _classification_bias(ctx, counts, predicted, label, bias, kind)
     if kind in ("bce_logits", "bce"):
         targets = ctx.y_train.astype(np.float64).reshape(len(ctx.y_train), -1)
         prior_one = targets.mean(axis=0)
@@ -270,7 +276,7 @@ def output_bias(ctx) -> list:
             prior, predicted = np.array([1 - p, p]), np.array([1 - q, q])
             worst.append((_kl(prior, predicted), prior, predicted))
         _, prior, predicted = max(worst, key=lambda item: item[0])
-        return _classification_bias(ctx, prior, predicted, label, bias, kind)
+        return _classification_bias(ctx, prior * len(targets), predicted, label, bias, kind)
     if ctx.task != CLASSIFICATION and kind in ("mse", "l1", None):
         return _regression_bias(ctx, out, label, bias)
     return []
@@ -281,7 +287,20 @@ def _kl(prior: np.ndarray, predicted: np.ndarray) -> float:
     return float(np.sum(prior[mask] * np.log(prior[mask] / np.maximum(predicted[mask], 1e-300))))
 
 
-def _classification_bias(ctx, prior, predicted, label, bias, kind) -> list:
+def smoothed_log_frequencies(counts: np.ndarray) -> np.ndarray:
+    """log((count + 1/2) / (N + C/2)) per class: the Jeffreys (add-1/2) estimate, so a class
+    absent from the training data gets a finite log frequency instead of log(0)."""
+    counts = np.asarray(counts, dtype=np.float64)
+    return np.log((counts + 0.5) / (counts.sum() + 0.5 * len(counts)))
+
+
+def _classification_bias(ctx, counts, predicted, label, bias, kind) -> list:
+    """``counts`` (C,): training samples per class (fractional for soft BCE targets)."""
+    n = float(counts.sum())
+    expected = n / len(counts)
+    if expected < ctx.thresholds["output_bias_min_expected_per_class"]:
+        return []  # the frequencies are noise: no bias worth suggesting from them
+    prior = counts / n
     limit = ctx.thresholds["output_bias_kl_nats"]
     kl = _kl(prior, predicted)
     # only where the classes are imbalanced enough that an unbiased (uniform) start is itself
@@ -290,14 +309,18 @@ def _classification_bias(ctx, prior, predicted, label, bias, kind) -> list:
     kl_uniform = _kl(prior, np.full_like(prior, 1 / len(prior)))
     if kl <= limit or kl_uniform <= limit:
         return []
-    with np.errstate(divide="ignore"):
-        log_prior = np.log(np.maximum(prior, 1e-12))
+    log_prior = smoothed_log_frequencies(counts)
     if kind in ("bce_logits", "bce"):
         suggestion = np.array([log_prior[1] - log_prior[0]])
-        text = f"log(p / (1 - p)) = {suggestion[0]:.3g} with p = {prior[1]:.3g}"
+        smoothed = (counts[1] + 0.5) / (n + 1.0)
+        text = (f"log(p / (1 - p)) = {suggestion[0]:.3g} with p = ({counts[1]:.4g} + 1/2) / "
+                f"({n:.4g} + 1) = {smoothed:.3g}")
     else:
         suggestion = log_prior - log_prior.mean()
         text = "the log class frequencies " + np.array2string(suggestion, precision=2)
+        if np.any(counts == 0):
+            text += (f" (classes never seen in training, {np.flatnonzero(counts == 0).tolist()}, "
+                     f"get log((0 + 1/2) / (N + C/2)) rather than log 0)")
     where = f"{label}.bias" if label else "the last layer's bias"
     return [Finding(
         "init.output_bias",
@@ -306,11 +329,13 @@ def _classification_bias(ctx, prior, predicted, label, bias, kind) -> list:
         f"KL = {kl:.3f} nats of the initial loss is only the bias, which the first iterations "
         f"spend learning.",
         evidence={"kl_nats": kl, "kl_of_uniform_prediction": kl_uniform,
-                  "class_frequencies": prior.tolist(),
+                  "class_frequencies": prior.tolist(), "class_counts": counts.tolist(),
+                  "expected_per_class": expected,
                   "mean_initial_prediction": predicted.tolist(),
                   "last_bias": None if bias is None else bias.reshape(-1).tolist(),
                   "suggested_bias": suggestion.tolist()},
-        thresholds=[ctx.thresholds.describe("output_bias_kl_nats")],
+        thresholds=[ctx.thresholds.describe("output_bias_kl_nats"),
+                    ctx.thresholds.describe("output_bias_min_expected_per_class")],
         fix=f"set {where} to {text} before training.")]
 
 
