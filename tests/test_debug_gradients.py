@@ -533,3 +533,128 @@ def test_review_healthy_setups_get_no_update_ratio_warning(name):
     # at most an info note: their ratios sit between the catalogue's 1e-2 and the 3e-2 warning
     assert all(f.severity == "info" for f in report.get("update.ratio")), \
         [str(f) for f in report.get("update.ratio")]
+
+
+# -- optim.clipping_always whoever clips (the second review's f18 / f18b) --------------------
+def _digits_clip_setup(own_step: bool, max_norm=1e-3):
+    """Digits 64-64-10 ReLU, SGD 0.1, gradients clipped to ``max_norm`` every step: by
+    diagnose's own step (clip_grad_norm=) or by the user's train_step (f18 / f18b)."""
+    X, y = load_digits(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        Xs = Standardizer().fit_transform(X).astype(np.float32)
+    g = np.random.default_rng(18)
+    model = nn.Sequential(nn.Linear(64, 64, generator=g), nn.ReLU(),
+                          nn.Linear(64, 10, generator=g))
+
+    def train_step(model, loss_fn, optimizer, X, y):
+        optimizer.zero_grad()
+        loss = loss_fn(model(X), y)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+        optimizer.step()
+        return loss
+    return Setup(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1),
+                 (Xs, y.astype(np.int64)), steps=100, clip_grad_norm=max_norm,
+                 train_step=train_step if own_step else None)
+
+
+@pytest.fixture(scope="module")
+def clip_reports():
+    return {own: _quiet_diagnose(_digits_clip_setup(own), phases=("run",))
+            for own in (True, False)}
+
+
+@pytest.mark.parametrize("own_step", [True, False])
+def test_too_tight_clip_is_found_whoever_clips_and_says_raise_max_norm(clip_reports, own_step):
+    report = clip_reports[own_step]
+    (finding,) = report.get("optim.clipping_always")
+    evidence = finding.evidence
+    assert evidence["clipped_fraction"] == 1.0
+    assert evidence["clip_grad_norm"] == pytest.approx(1e-3, rel=1e-4)  # estimated in a user step
+    assert evidence["measured_by"].startswith("Monitor" if own_step else "diagnose")
+    assert evidence["verdict"] == "too_tight"
+    # the suggested max norm is the median gradient norm, hundreds of times the clip
+    assert evidence["suggested_max_norm"] == evidence["median_norm_before_clip"] > 0.1
+    assert f"{evidence['median_norm_before_clip']:.3g}" in finding.fix
+    assert "Raise max_norm" in finding.fix and "Lower the learning rate" not in finding.fix
+    # update.ratio: too low, blamed on the clip, with no learning-rate increase suggested
+    (ratio,) = report.get("update.ratio")
+    assert ratio.evidence["direction"] == "too_low" and ratio.evidence["limited_by_clipping"]
+    assert ratio.evidence["suggested_lr_factor"] == 1.0
+    assert "clip" in ratio.message and "Raise the learning rate" not in ratio.fix
+
+
+def test_loosening_the_clip_is_the_mechanical_fix_of_a_tight_one(clip_reports):
+    setup = _digits_clip_setup(own_step=False)
+    (finding,) = clip_reports[False].get("optim.clipping_always")
+    repaired = update_checks.lower_lr_under_clipping(setup, finding)
+    assert repaired.clip_grad_norm == pytest.approx(finding.evidence["median_norm_before_clip"])
+    assert repaired.optimizer.param_groups[0]["lr"] == 0.1  # the learning rate kept
+    with pytest.raises(ValueError, match="train_step"):  # the clip is in the user's code
+        update_checks.lower_lr_under_clipping(_digits_clip_setup(own_step=True), finding)
+
+
+def test_clip_that_hides_a_high_lr_still_says_lower_it(reports):
+    (finding,) = reports[("clipping_hides_lr", "broken")].get("optim.clipping_always")
+    assert finding.evidence["verdict"] == "hides_lr"
+    assert "Lower the learning rate" in finding.fix
+
+
+def _user_loop(rescale, steps=40, lr=0.1):
+    """A user's own loop on moons under a Monitor; ``rescale(params)`` runs after backward."""
+    from minnet import tensor
+    from minnet.debug.monitor import Monitor
+    X, y = make_moons(256, noise=0.1, seed=0)
+    g = np.random.default_rng(0)
+    model = nn.Sequential(nn.Linear(2, 32, generator=g), nn.ReLU(), nn.Linear(32, 2, generator=g))
+    optimizer = optim.SGD(model.parameters(), lr=lr)
+    rng = np.random.default_rng(1)
+    with Monitor(model, optimizer) as monitor:
+        for _ in range(steps):
+            index = rng.choice(len(X), 32, replace=False)
+            optimizer.zero_grad()
+            loss = nn.CrossEntropyLoss()(model(tensor(X[index].astype(np.float32))),
+                                         tensor(y[index].astype(np.int64)))
+            loss.backward()
+            rescale(list(model.parameters()))
+            optimizer.step()
+            monitor.log(loss=loss)
+    return monitor
+
+
+def test_monitor_findings_catch_clipping_in_a_users_own_loop():
+    monitor = _user_loop(lambda params: nn.utils.clip_grad_norm_(params, 2e-3))
+    (finding,) = [f for f in monitor.findings() if f.code == "optim.clipping_always"]
+    assert finding.evidence["clip_grad_norm"] == pytest.approx(2e-3, rel=1e-3)
+    assert finding.evidence["clipped_fraction"] == 1.0
+    assert finding.evidence["verdict"] == "too_tight"
+    # a higher share demanded than measured: no finding
+    assert not [f for f in monitor.findings({"clipping_active_fraction": 1.0})
+                if f.code == "optim.clipping_always"]
+
+
+def test_gradients_rescaled_but_not_capped_are_not_clipping():
+    def divide_by_four(params):  # e.g. averaging over 4 accumulated batches: no cap
+        for p in params:
+            p.grad.data *= 0.25
+    monitor = _user_loop(divide_by_four)
+    at_step, total = monitor.scalar("grad_norm_at_step"), monitor.scalar("grad_norm_total")
+    np.testing.assert_allclose(at_step, total / 4, rtol=1e-5)  # every step shrunk ...
+    assert not [f for f in monitor.findings() if f.code == "optim.clipping_always"]  # ... no cap
+    unclipped = _user_loop(lambda params: None)
+    assert not [f for f in unclipped.findings() if f.code == "optim.clipping_always"]
+
+
+def test_clipping_from_hand_made_monitor_norms():
+    # steps 0-2 clipped to 0.5 (norm at step < after backward), step 3 left alone
+    monitor = FakeMonitor(scalars={"grad_norm_total": [2.0, 3.0, 4.0, 0.3],
+                                   "grad_norm_at_step": [0.5, 0.5, 0.5, 0.3]})
+    clipping = update_checks.clipping_evidence(_ctx(monitor))
+    assert clipping["max_norm"] == 0.5
+    assert clipping["clipped"].tolist() == [True, True, True, False]
+    (finding,) = update_checks.clipping_always(_ctx(monitor))
+    assert finding.evidence["clipped_fraction"] == 0.75
+    assert finding.evidence["median_norm_before_clip"] == 2.5
+    assert not update_checks.clipping_always(
+        _ctx(monitor, thresholds={"clipping_active_fraction": 0.8}))

@@ -268,6 +268,33 @@ def test_grad_norms_match_the_gradients_by_hand():
     assert monitor.scalar("grad_norm_total")[0] == pytest.approx(np.sqrt(squares), rel=1e-5)
 
 
+def _global_norm(model):
+    return float(np.sqrt(sum(np.sum(p.grad.data.astype(np.float64) ** 2)
+                             for p in model.parameters() if p.grad is not None)))
+
+
+def test_grad_norm_at_step_is_what_the_optimizer_sees_after_clipping():
+    model = mlp(seed=3)
+    optimizer = optim.SGD(model.parameters(), lr=0.1)
+    X, y = batch(scale=3.0)
+    after_backward, at_step = [], []
+    with Monitor(model, optimizer) as monitor:
+        for max_norm in (None, 0.05, None, 0.01):
+            optimizer.zero_grad()
+            nn.CrossEntropyLoss()(model(X), y).backward()
+            after_backward.append(_global_norm(model))
+            if max_norm is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+            at_step.append(_global_norm(model))
+            optimizer.step()
+    np.testing.assert_allclose(monitor.scalar("grad_norm_total"), after_backward, rtol=1e-6)
+    np.testing.assert_allclose(monitor.scalar("grad_norm_at_step"), at_step, rtol=1e-6)
+    # unclipped steps: the same number twice; clipped ones: capped at max_norm
+    assert at_step[0] == pytest.approx(after_backward[0]) and after_backward[1] > 0.05
+    np.testing.assert_allclose(monitor.scalar("grad_norm_at_step")[[1, 3]], [0.05, 0.01],
+                               rtol=1e-4)
+
+
 def test_update_ratio_is_the_update_norm_over_the_weight_norm_around_a_step():
     model = mlp()
     X, y = batch()
