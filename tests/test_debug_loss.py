@@ -374,3 +374,170 @@ def test_review_f13_nonfinite_names_the_layer_like_the_monitor():
     [finding] = report.get("loss.nonfinite")
     assert finding.layer == "0 (Linear)"
     assert finding.evidence["anomaly_module"] == "model.0 (Linear)"
+
+
+# -- regressions from the second review (/tmp/review2_findings.md: f06, f32, h2, f09) ----------
+def _moons_binary(seed):
+    from minnet.data import make_moons
+    X, y = make_moons(n_samples=400, noise=0.15, seed=seed)
+    X = ((X - X.mean(0)) / X.std(0)).astype(np.float32)
+    return X, y.astype(np.float32).reshape(-1, 1)
+
+
+def _binary_mlp(sizes, final=None):
+    layers = []
+    for i in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*(layers + ([final] if final is not None else [])))
+
+
+def test_review2_f06_sigmoid_then_bce_with_logits_is_wrong_input():
+    """Sigmoid output into BCEWithLogitsLoss: the loss applies a second sigmoid. Was missed
+    (only class-index targets were examined); the expected loss now reads as the binary entropy."""
+    X, y = _moons_binary(6)
+    manual_seed(6)
+    model = _binary_mlp([2, 32, 32, 1], nn.Sigmoid())
+    ctx = _ctx(model, nn.BCEWithLogitsLoss(), X, y)
+    [finding] = loss_checks.loss_input(ctx)
+    ev = finding.evidence
+    assert finding.layer == "5 (Sigmoid)" and ev["mistake"] == "sigmoid_twice"
+    assert 0 <= ev["output_min"] <= ev["output_max"] <= 1
+    # perfect probabilities (outputs = targets) under a logits loss: y softplus(-1) + (1-y) ln 2
+    floor = float((y * math.log1p(math.exp(-1)) + (1 - y) * math.log(2)).mean())
+    assert ev["loss_at_targets"] == pytest.approx(floor, rel=1e-4)
+    assert ev["ratio"] == pytest.approx(ev["loss_at_targets"] / ev["loss_at_target_logits"])
+    assert ev["ratio"] > 100
+    relaxed = _ctx(model, nn.BCEWithLogitsLoss(), X, y, thresholds={"logits_loss_ratio": 2 * ev["ratio"]})
+    assert loss_checks.loss_input(relaxed) == []
+    # the right pairings are clean: Sigmoid + BCELoss, logits + BCEWithLogitsLoss, Sigmoid + MSE
+    assert loss_checks.loss_input(_ctx(model, nn.BCELoss(), X, y)) == []
+    assert loss_checks.loss_input(_ctx(model, nn.MSELoss(), X, y)) == []
+    logits = _binary_mlp([2, 32, 32, 1])
+    assert loss_checks.loss_input(_ctx(logits, nn.BCEWithLogitsLoss(), X, y)) == []
+    # the expected initial loss is explained as the binary entropy, not var(y)
+    loss_checks.initial_loss(ctx)
+    p = float(y.mean())
+    assert ctx.predictions["loss"]["expected"] == pytest.approx(
+        -(p * math.log(p) + (1 - p) * math.log(1 - p)), rel=1e-4)
+    assert ctx.predictions["loss"]["why"].startswith("H(p) = -p ln p - (1-p) ln(1-p)")
+    # the what-if fix drops the Sigmoid
+    repaired = loss_checks.repair_loss_input(ctx.setup, finding)
+    assert not isinstance(repaired.model[len(repaired.model) - 1], nn.Sigmoid)
+
+
+def test_regression_prediction_explains_the_variance():
+    X, y = _moons_binary(1)
+    target = (3 * y + X[:, :1]).astype(np.float32)     # not in [0, 1]
+    ctx = _ctx(nn.Sequential(nn.Linear(2, 1)), F.mse_loss, X, target, task="regression")
+    loss_checks.initial_loss(ctx)
+    assert ctx.predictions["loss"]["why"].startswith("var(y)")
+    assert ctx.predictions["loss"]["expected"] == pytest.approx(target.var(), rel=1e-4)
+
+
+def test_review2_f32_logits_into_bce_loss_is_wrong_input():
+    """Raw scores into BCELoss: the run raised at step 0 and the report said "No findings"."""
+    X, y = _moons_binary(32)
+    manual_seed(32)
+    model = _binary_mlp([2, 32, 1])
+    setup = Setup(model, nn.BCELoss(), optim.Adam(model.parameters(), lr=3e-3), (X, y))
+    ctx = build_context(setup)
+    [finding] = loss_checks.loss_input(ctx)
+    ev = finding.evidence
+    assert ev["mistake"] == "sigmoid_missing" and finding.severity == "error"
+    assert ev["output_min"] < 0 or ev["output_max"] > 1
+    assert ev["loss"] is None and "probabilities" in ev["loss_error"]
+    X_s, y_s, output = loss_checks.initial_sample(ctx)   # the sample the check probed
+    probabilities = 1 / (1 + np.exp(-output.astype(np.float64)))
+    bce = -(y_s * np.log(probabilities) + (1 - y_s) * np.log(1 - probabilities)).mean()
+    assert ev["loss_after_sigmoid"] == pytest.approx(bce, rel=1e-4)
+    assert loss_checks.term_balance(ctx) == []    # a loss that raises is not a check failure
+    # the diagnosis reports it (before the crash of the run); the fix appends a Sigmoid
+    report = diagnose_setup(setup, phases=("preflight",))
+    assert "loss.wrong_input" in [f.code for f in report.findings]
+    repaired = loss_checks.repair_loss_input(setup, finding)
+    out = ctx.forward(repaired.model, X[:20])
+    assert out.min() >= 0 and out.max() <= 1
+    # logits into BCEWithLogitsLoss are fine
+    assert loss_checks.loss_input(_ctx(model, nn.BCEWithLogitsLoss(), X, y)) == []
+
+
+def test_review2_h2_noisy_slow_descent_is_no_plateau():
+    """The review's h2 (3-output regression, RMSprop 1e-3): 0.55 -> 0.34 in 150 steps with a
+    noisy tail measured as "changed -1.4%" by half-means: a false loss.plateau warning."""
+    rng = np.random.default_rng(102)
+    n, d, k = 600, 8, 3
+    X = rng.normal(size=(n, d))
+    W = rng.normal(size=(d, k)) / np.sqrt(d)
+    Y = np.tanh(X @ W) + 0.3 * (X[:, :k] ** 2 - 1) + 0.05 * rng.normal(size=(n, k))
+    Y = (Y - Y.mean(0)) / Y.std(0)
+    manual_seed(102)
+    model = nn.Sequential(nn.Linear(8, 64), nn.Tanh(), nn.Linear(64, 64), nn.Tanh(),
+                          nn.Linear(64, 3))
+    setup = Setup(model, nn.MSELoss(), optim.RMSprop(model.parameters(), lr=1e-3), (X[:480], Y[:480]),
+                  steps=150)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report = diagnose_setup(setup, phases=("run",))
+    assert "loss.plateau" not in [f.code for f in report.findings]
+    trend = dynamics.tail_trend(np.asarray(report.run["losses"], dtype=float))
+    # the fitted tail is too noisy to call flat: the descent could well be above 3%
+    assert trend["last_third_change"] + trend["last_third_change_se"] > 0.03
+
+
+def test_plateau_is_noise_aware():
+    rng = np.random.default_rng(0)
+    steps = np.arange(150)
+    slow = 0.55 * np.exp(-steps / 300) + 0.08 * rng.standard_normal(150)   # falls 14%/third
+    assert dynamics.plateau_loss(_curve_ctx(slow)) == []
+    flat_noisy = 2.3 + 0.01 * rng.standard_normal(150)                     # truly flat
+    [finding] = dynamics.plateau_loss(_curve_ctx(flat_noisy))
+    ev = finding.evidence
+    third = flat_noisy[-50:]
+    slope = np.polyfit(np.arange(50), third, 1)[0]
+    assert ev["last_third_change"] == pytest.approx(-slope * 50 / third.mean(), rel=1e-6)
+    assert ev["last_third_change_bound"] == pytest.approx(
+        ev["last_third_change"] + ev["last_third_change_se"])
+    assert finding.severity == "warning"
+    # a margin of many standard errors: the same curve can no longer be called flat
+    wide = ev["last_third_change_se"] and (0.03 - ev["last_third_change"]) / ev["last_third_change_se"]
+    assert dynamics.plateau_loss(_curve_ctx(flat_noisy, {"plateau_noise_margin": wide + 1})) == []
+
+
+def test_plateau_after_a_large_fall_is_info():
+    # fell 40% (from 2.3 to ~1.38) and stays flat there, far above zero
+    curve = np.concatenate([np.linspace(2.3, 1.38, 60), np.full(90, 1.38)])
+    [finding] = dynamics.plateau_loss(_curve_ctx(curve))
+    assert finding.severity == "info"
+    assert finding.evidence["dropped_fraction"] == pytest.approx(
+        (finding.evidence["start"] - finding.evidence["end"]) / finding.evidence["start"])
+    [finding] = dynamics.plateau_loss(_curve_ctx(curve, {"plateau_dropped_fraction": 0.45}))
+    assert finding.severity == "warning"
+
+
+def test_review2_f09_term_on_parameters_outside_the_model():
+    """CE + 1000 * L2 as a closure over the ORIGINAL model: on the diagnosed copy the L2 term
+    gives no gradient; the finding said "training follows 'l2'" with evidence l2 grad = 0."""
+    manual_seed(9)
+    X, y = _classification_data(n=120, classes=3)
+    model = nn.Sequential(nn.Linear(5, 16), nn.ReLU(), nn.Linear(16, 3))
+
+    def loss_fn(out, target):
+        l2 = sum((p * p).sum() for p in model.parameters())
+        return {"ce": F.cross_entropy(out, target), "l2": 1000.0 * l2}
+
+    ctx = _ctx(model, loss_fn, X, y, batch_size=32)
+    [finding] = loss_checks.term_balance(ctx)
+    ev = finding.evidence
+    assert ev["terms_outside_model"] == ["l2"] and ev["outside_tensors"] == {"l2": 4}
+    assert ev["term_grad_norms_on_model"]["l2"] == 0
+    # its pull is measured on the parameters it does reach: 2000 * ||w|| over the model
+    norm = math.sqrt(sum(float((p.data.astype(np.float64) ** 2).sum()) for p in model.parameters()))
+    assert ev["term_grad_norms"]["l2"] == pytest.approx(2000 * norm, rel=1e-4)
+    assert "outside the model" in finding.message and "closure" in finding.message
+    assert all(p.grad is None for p in model.parameters())    # the caller's grads untouched
+    # a penalty computed from the model being trained is a normal, reachable term
+    inside = lambda out, target: {"ce": F.cross_entropy(out, target),  # noqa: E731
+                                  "act": (out * out).mean()}
+    assert loss_checks.term_balance(_ctx(model, inside, X, y)) == []

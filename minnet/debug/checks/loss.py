@@ -37,6 +37,12 @@ PROBABILITY_TOLERANCE = define(
     why="outputs whose rows all sum to 1 within this tolerance (or whose log-sum-exp is 0 "
         "within it) are probabilities (log-probabilities), not logits: a softmax was applied "
         "already")
+LOGITS_LOSS_RATIO = define(
+    "logits_loss_ratio", 10.0, source="37R 19, TWEET",
+    why="a loss meant for probabilities is lowest when the outputs equal the targets; when "
+        "confident logits (the targets' log-odds, +-6.9) give a loss this many times lower, the "
+        "loss reads its input as logits and applies a sigmoid itself (BCEWithLogitsLoss gives "
+        "~500x; a label-smoothed one ~1.5x, so it is not flagged)")
 REDUCTION_RATIO = define(
     "reduction_batch_ratio", 1.5, source="37R 18, SHAO 2",
     why="the loss of a batch repeated twice must equal the loss of the batch (a mean); a ratio "
@@ -84,14 +90,19 @@ def initial_sample(ctx) -> tuple:
     return ctx.cache[key]
 
 
+def _loss_and_error(ctx, output, y) -> tuple:
+    """``(loss as a float or None, the error message when the loss function rejects the input)``."""
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            return ctx.loss_value(output, y), None
+    except Exception as error:  # noqa: BLE001 - a probe the loss rejects is itself evidence
+        return None, f"{type(error).__name__}: {error}"
+
+
 def _loss_or_none(ctx, output, y):
     """The loss as a float, or None when the loss function rejects the input."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return ctx.loss_value(output, y)
-    except Exception:  # noqa: BLE001 - a probe the loss rejects tells us nothing
-        return None
+    return _loss_and_error(ctx, output, y)[0]
 
 
 def _is_class_index_target(output: np.ndarray, y: np.ndarray) -> bool:
@@ -135,12 +146,36 @@ def expected_initial_loss(ctx, output: np.ndarray, y: np.ndarray):
     """``(expected, formula)``: the loss of the best constant prediction of the label prior."""
     values = [_loss_or_none(ctx, candidate, y) for candidate in constant_predictions(output, y)]
     values = [v for v in values if v is not None and math.isfinite(v)]
+    expected = min(values) if values else None
     if _is_class_index_target(output, y):
         formula = "H(p) = -sum_c p_c ln p_c, the loss of predicting the class frequencies p " \
                   "(= ln C for C balanced classes)"
     else:
-        formula = "the loss of predicting the mean of y for every sample (= var(y) for MSE)"
-    return (min(values) if values else None), formula
+        formula = _float_target_formula(expected, output, y)
+    return expected, formula
+
+
+def _float_target_formula(expected, output: np.ndarray, y: np.ndarray) -> str:
+    """Words for the best constant prediction's loss, after the formula it matches.
+
+    ``var(y)`` is what a mean squared error gives for predicting the mean; the binary entropy
+    ``H(p)`` (p = the positive-class frequency) is what a binary cross-entropy gives.
+    """
+    y_float = y.astype(np.float64)
+    per_column = y.shape == output.shape and y.ndim >= 2
+    mean = y_float.mean(axis=0, keepdims=True) if per_column else y_float.mean()
+    if expected is not None and y_float.size:
+        variance = float(((y_float - mean) ** 2).mean())
+        if math.isclose(expected, variance, rel_tol=1e-3, abs_tol=1e-9):
+            return "var(y) (the mean squared error of predicting the mean of y for every sample)"
+        if y_float.min() >= 0 and y_float.max() <= 1:
+            p = np.clip(mean, 1e-12, 1 - 1e-12)
+            entropy = float(-(y_float * np.log(p) + (1 - y_float) * np.log(1 - p)).mean())
+            if math.isclose(expected, entropy, rel_tol=1e-3, abs_tol=1e-9):
+                return ("H(p) = -p ln p - (1-p) ln(1-p) for the positive-class frequency p, the "
+                        "binary cross-entropy of predicting p for every sample (= ln 2 = 0.693 "
+                        "for balanced classes)")
+    return "the loss of predicting the mean of y for every sample (the best constant prediction)"
 
 
 # --------------------------------------------------------------------------
@@ -228,8 +263,12 @@ def loss_normalises_input(ctx, output: np.ndarray, y: np.ndarray):
 
 @check(phase="preflight", codes=("loss.wrong_input",))
 def loss_input(ctx) -> list:
-    """Probabilities (or log-probabilities) fed to a loss that applies log-softmax itself."""
+    """Outputs of the wrong kind for the loss: probabilities (or log-probabilities) fed to a
+    loss that applies (log-)softmax or sigmoid itself, or scores fed to one that needs
+    probabilities."""
     X, y, output = initial_sample(ctx)
+    if _is_binary_target(output, y):
+        return binary_loss_input(ctx, X, y, output)
     if not _is_class_index_target(output, y) or output.shape[1] < 2 or len(output) < 2:
         return []
     tolerance = ctx.thresholds["probability_row_sum_tolerance"]
@@ -257,9 +296,110 @@ def loss_input(ctx) -> list:
         fix = "Use LogSoftmax as the last layer with nll_loss, or drop it and use cross_entropy."
     else:
         return []
-    return [Finding("loss.wrong_input", message, layer=layer, evidence=dict(stats, kind=kind),
+    mistake = "softmax_twice" if normalises else "probabilities_as_log_probabilities"
+    return [Finding("loss.wrong_input", message, layer=layer,
+                    evidence=dict(stats, kind=kind, mistake=mistake),
                     thresholds=[ctx.thresholds.describe("probability_row_sum_tolerance")],
                     fix=fix)]
+
+
+# -- binary losses: one probability (or logit) per target in [0, 1] --------------------------
+LOGIT_CLIP = 1e-3   # targets clipped to [1e-3, 1 - 1e-3]: their log-odds are +-6.9
+
+
+def _is_binary_target(output: np.ndarray, y: np.ndarray) -> bool:
+    """Float targets in [0, 1] of the prediction's shape: the binary cross-entropy layout."""
+    if y.shape != output.shape or len(y) < 2 or y.dtype.kind not in "fiub":
+        return False
+    y_float = y.astype(np.float64)
+    return bool(np.isfinite(y_float).all() and y_float.min() >= 0 and y_float.max() <= 1)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return (0.5 * (1 + np.tanh(0.5 * x.astype(np.float64)))).astype(x.dtype)
+
+
+def outputs_bounded(ctx, X: np.ndarray) -> tuple:
+    """``(bounded, why)``: does the model squash its outputs into [0, 1] whatever the input?
+
+    A final Sigmoid/Softmax layer says so; otherwise inputs scaled by +-10 must still give
+    outputs in [0, 1] (a model emitting logits leaves that range at once).
+    """
+    model = ctx.fresh_model()
+    path, last = last_leaf(model)
+    if last is not None and type(last).__name__ in ("Sigmoid", "Softmax"):
+        return True, f"the last layer is {layer_label(path, last)}"
+    if X.dtype.kind != "f":
+        return False, None
+    try:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            probes = [ctx.forward(model, scale * X) for scale in (10.0, -10.0)]
+    except Exception:  # noqa: BLE001 - a model that rejects the probe tells us nothing
+        return False, None
+    if all(np.isfinite(p).all() and p.min() >= 0 and p.max() <= 1 for p in probes):
+        return True, "they stay in [0, 1] even for inputs scaled by +-10"
+    return False, None
+
+
+def binary_loss_input(ctx, X: np.ndarray, y: np.ndarray, output: np.ndarray) -> list:
+    """Sigmoid twice (probabilities into a loss on logits) or never (logits into a loss on
+    probabilities), for targets in [0, 1] of the prediction's shape."""
+    path, last = last_leaf(ctx.fresh_model())
+    layer = layer_label(path, last) if last is not None else None
+    low, high = float(output.min()), float(output.max())
+    stats = {"output_min": low, "output_max": high, "samples": len(output)}
+    if low < 0 or high > 1:
+        # scores: wrong only for a loss that cannot take them but takes their sigmoid
+        value, error = _loss_and_error(ctx, output, y)
+        if value is not None and math.isfinite(value):
+            return []
+        after_sigmoid = _loss_or_none(ctx, _sigmoid(output), y)
+        if after_sigmoid is None or not math.isfinite(after_sigmoid):
+            return []
+        stats.update(kind="scores", mistake="sigmoid_missing", loss=value, loss_error=error,
+                     loss_after_sigmoid=after_sigmoid)
+        outcome = (f"raises '{error.split('. Hint')[0][:200]}'" if error else f"gives {value}")
+        message = (f"The model's outputs range over [{low:.3g}, {high:.3g}], outside [0, 1], but "
+                   f"the loss needs probabilities: on these outputs it {outcome}, while on "
+                   f"sigmoid(outputs) it gives {after_sigmoid:.4g}. The sigmoid is missing, so "
+                   "training fails (or the log of a negative number turns the loss into NaN).")
+        fix = ("Keep the raw scores and use the loss that applies the sigmoid itself, stably: "
+               "nn.BCEWithLogitsLoss() / F.binary_cross_entropy_with_logits. (Adding a final "
+               "nn.Sigmoid() also works, but is less stable for confident predictions.)")
+        return [Finding("loss.wrong_input", message, layer=layer, evidence=stats, fix=fix)]
+    bounded, why_bounded = outputs_bounded(ctx, X)
+    if not bounded:
+        return []   # logits that happen to lie in [0, 1] at initialisation
+    dtype = output.dtype
+    targets = y.astype(dtype)
+    clipped = np.clip(y.astype(np.float64), LOGIT_CLIP, 1 - LOGIT_CLIP)
+    at_targets = _loss_or_none(ctx, targets, y)
+    at_logits = _loss_or_none(ctx, np.log(clipped / (1 - clipped)).astype(dtype), y)
+    if at_targets is None or at_logits is None or not (math.isfinite(at_targets)
+                                                       and math.isfinite(at_logits)):
+        return []
+    limit = ctx.thresholds["logits_loss_ratio"]
+    ratio = at_targets / at_logits if at_logits > 0 else math.inf
+    if at_targets <= 0 or ratio < limit:
+        return []   # the loss is lowest at the targets: it is meant for probabilities
+    squashed_low, squashed_high = float(_sigmoid(np.asarray(low))), float(_sigmoid(np.asarray(high)))
+    stats.update(kind="probabilities", mistake="sigmoid_twice", bounded_because=why_bounded,
+                 loss=_loss_or_none(ctx, output, y), loss_at_targets=at_targets,
+                 loss_at_target_logits=at_logits, ratio=ratio,
+                 probability_range_seen_by_loss=[squashed_low, squashed_high])
+    message = (f"The model's outputs are probabilities (all in [{low:.3g}, {high:.3g}]; "
+               f"{why_bounded}), but the loss reads them as logits and applies a sigmoid again: "
+               f"outputs equal to the targets, the best a [0, 1] output can do, give a loss of "
+               f"{at_targets:.4g}, while confident logits give {at_logits:.3g} ({ratio:.3g}x "
+               f"lower). The probabilities the loss sees, sigmoid(output), stay within "
+               f"[0.5, 0.731]: the model can never predict the negative class, and a negative "
+               f"sample's loss cannot fall below ln 2 = 0.693.")
+    fix = (f"Remove the final {type(last).__name__ if last is not None else 'sigmoid'} and give "
+           "the loss the raw scores (logits); apply a sigmoid only to report "
+           "probabilities. Or keep the Sigmoid and use nn.BCELoss, which expects probabilities.")
+    return [Finding("loss.wrong_input", message, layer=layer, evidence=stats,
+                    thresholds=[ctx.thresholds.describe("logits_loss_ratio")], fix=fix)]
 
 
 # --------------------------------------------------------------------------
@@ -366,37 +506,86 @@ def reduction(ctx) -> list:
 # --------------------------------------------------------------------------
 # loss.terms_unbalanced
 # --------------------------------------------------------------------------
+def graph_leaves(tensor: Tensor) -> list:
+    """The leaf tensors that require grad and that ``tensor``'s autograd graph reaches."""
+    leaves, seen, stack = [], set(), [tensor]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node.is_leaf:
+            if node.requires_grad:
+                leaves.append(node)
+        else:
+            stack.extend(node._parents)
+    return leaves
+
+
+def _backward_term(term: Tensor, params: list) -> dict:
+    """Backpropagate one term alone; the gradient norm it gives ``params`` and, separately,
+    the leaves outside ``params`` it reaches (whose ``.grad`` is put back as it was)."""
+    own = {id(p) for p in params}
+    outside = [leaf for leaf in graph_leaves(term) if id(leaf) not in own]
+    saved = [leaf.grad for leaf in outside]
+    for leaf in outside:
+        leaf.grad = None
+    try:
+        term.backward()
+        squares = [float((p.grad.data.astype(np.float64) ** 2).sum())
+                   for p in params if p.grad is not None]
+        outside_squares = [float((leaf.grad.data.astype(np.float64) ** 2).sum())
+                           for leaf in outside if leaf.grad is not None]
+    finally:
+        for leaf, grad in zip(outside, saved):   # never leave a trace on someone else's tensors
+            leaf.grad = grad
+    return {"grad_norm": math.sqrt(sum(squares)) if squares else 0.0,
+            "reaches_model": any(p.grad is not None for p in params),
+            "outside_tensors": len(outside),
+            "outside_grad_norm": math.sqrt(sum(outside_squares)) if outside_squares else 0.0}
+
+
 def term_scales(ctx, X: np.ndarray, y: np.ndarray) -> dict:
     """Per term of a dict loss: its value and the norm of its gradient on the parameters.
 
     Each term is backpropagated alone through a fresh model, so the gradient norms
     say how hard each term pulls on the weights (what the optimizer actually sees).
+    A term computed from parameters that are not the fresh model's (a closure over the
+    caller's model) gives the model no gradient; its pull on those outside parameters is
+    recorded as ``outside_grad_norm``.
     """
     model = ctx.fresh_model()
     model.eval()  # deterministic (no dropout noise); the scale of each term is what matters
     params = [p for p in model.parameters() if p.requires_grad]
     scales = {}
-    with np.errstate(all="ignore"):
-        loss = ctx.loss_fn(model(Tensor(X)), Tensor(y))
-        if not isinstance(loss, dict):
-            return {}
-        names = list(loss)
-        for name in names:
-            # rebuild the graph per term: a backward frees nothing here, but it keeps terms apart
-            for p in params:
-                p.grad = None
-            term = ctx.loss_fn(model(Tensor(X)), Tensor(y))[name]
-            value = float(term.item())
-            grad_norm = float("nan")
-            if isinstance(term, Tensor) and term.requires_grad:
-                term.backward()
-                squares = [float((p.grad.data.astype(np.float64) ** 2).sum())
-                           for p in params if p.grad is not None]
-                grad_norm = math.sqrt(sum(squares)) if squares else 0.0
-            scales[name] = {"value": value, "grad_norm": grad_norm}
-    for p in params:
-        p.grad = None
+    try:
+        with np.errstate(all="ignore"):
+            loss = ctx.loss_fn(model(Tensor(X)), Tensor(y))
+            if not isinstance(loss, dict):
+                return {}
+            for name in list(loss):
+                # rebuild the graph per term: a backward frees nothing here, but it keeps terms apart
+                for p in params:
+                    p.grad = None
+                term = ctx.loss_fn(model(Tensor(X)), Tensor(y))[name]
+                scale = {"value": float(term.item()), "grad_norm": float("nan"),
+                         "requires_grad": bool(isinstance(term, Tensor) and term.requires_grad)}
+                if scale["requires_grad"]:
+                    scale.update(_backward_term(term, params))
+                scales[name] = scale
+    except Exception:  # noqa: BLE001 - a loss that fails on these outputs is another check's
+        return {}
+    finally:
+        for p in params:
+            p.grad = None
     return scales
+
+
+def outside_terms(scales: dict) -> list:
+    """Names of terms that require grad but reach only parameters outside the model."""
+    return [name for name, scale in scales.items()
+            if scale.get("requires_grad") and not scale.get("reaches_model")
+            and scale.get("outside_tensors", 0) > 0]
 
 
 def _spread(values: dict) -> tuple:
@@ -416,30 +605,63 @@ def term_balance(ctx) -> list:
     scales = term_scales(ctx, X, y)
     if len(scales) < 2:
         return []
+    outside = outside_terms(scales)
+    # a term on outside parameters pulls on THEM (the caller's model, in the caller's training)
+    pulls = {k: (s["outside_grad_norm"] if k in outside else s["grad_norm"])
+             for k, s in scales.items()}
     value_ratio, big_v, small_v = _spread({k: s["value"] for k, s in scales.items()})
-    grad_ratio, big_g, small_g = _spread({k: s["grad_norm"] for k, s in scales.items()})
+    grad_ratio, big_g, small_g = _spread(pulls)
     limit = ctx.thresholds["loss_term_ratio"]
     over_value = value_ratio is not None and value_ratio > limit
     over_grad = grad_ratio is not None and grad_ratio > limit
-    if not (over_value or over_grad):
+    if not (over_value or over_grad or outside):
         return []
-    big, small, ratio, what = ((big_g, small_g, grad_ratio, "gradient")
-                               if over_grad else (big_v, small_v, value_ratio, "value"))
     evidence = {"terms": {k: s["value"] for k, s in scales.items()},
-                "term_grad_norms": {k: s["grad_norm"] for k, s in scales.items()},
+                "term_grad_norms": pulls,
                 "value_ratio": value_ratio, "grad_ratio": grad_ratio}
-    weight = scales[small]["value"] and abs(scales[big]["value"] / scales[small]["value"])
-    message = (f"The loss terms are out of balance at initialisation: '{big}' has a {what} "
-               f"{ratio:.3g}x that of '{small}' (values "
-               + ", ".join(f"{k}={s['value']:.3g}" for k, s in scales.items())
-               + f"; gradient norms "
-               + ", ".join(f"{k}={s['grad_norm']:.3g}" for k, s in scales.items())
-               + f"). Training follows '{big}' and practically ignores '{small}'.")
-    fix = (f"Weight the terms so they are comparable: e.g. multiply '{small}' by ~{weight:.3g} "
-           f"(or '{big}' by ~{1 / weight:.3g}) and tune the weight from there."
-           if weight else "Rescale the terms so each contributes comparably.")
-    return [Finding("loss.terms_unbalanced", message, evidence=evidence,
-                    thresholds=[ctx.thresholds.describe("loss_term_ratio")], fix=fix)]
+    parts, fix_parts = [], []
+    if outside:
+        evidence.update(terms_outside_model=outside,
+                        term_grad_norms_on_model={k: s["grad_norm"] for k, s in scales.items()},
+                        outside_tensors={k: scales[k]["outside_tensors"] for k in outside})
+        names = ", ".join(f"'{k}'" for k in outside)
+        parts.append(
+            f"The loss term{'s' if len(outside) > 1 else ''} {names} "
+            + ("require grad but, backpropagated alone, give" if len(outside) > 1 else
+               "requires grad but, backpropagated alone, gives")
+            + " the diagnosed model's parameters no gradient at all (norm 0): "
+            + ", ".join(f"'{k}' reaches {scales[k]['outside_tensors']} parameter tensors outside "
+                        f"the model (gradient norm {scales[k]['outside_grad_norm']:.3g} there)"
+                        for k in outside)
+            + ". The loss function computes it from another model object, most likely a "
+              "closure over your model's parameters (model.parameters() inside loss_fn), while "
+              "the diagnosis trains a copy: to the copy the term is a constant, so the short "
+              "run and every finding about it leave its effect out.")
+        fix_parts.append(
+            "Compute the term from the output or from the model being trained, not from a "
+            "captured model object: e.g. use the optimizer's weight_decay for an L2 penalty, "
+            "or write the loss as loss_fn(output, target) over the output only; until then "
+            "read the run's findings as training without that term.")
+    if over_value or over_grad:
+        big, small, ratio, what = ((big_g, small_g, grad_ratio, "gradient")
+                                   if over_grad else (big_v, small_v, value_ratio, "value"))
+        weight = scales[small]["value"] and abs(scales[big]["value"] / scales[small]["value"])
+        where = (" (gradient norms of outside terms measured on the parameters they reach)"
+                 if outside else "")
+        parts.insert(0,
+                     f"The loss terms are out of balance at initialisation: '{big}' has a {what} "
+                     f"{ratio:.3g}x that of '{small}' (values "
+                     + ", ".join(f"{k}={s['value']:.3g}" for k, s in scales.items())
+                     + "; gradient norms "
+                     + ", ".join(f"{k}={pulls[k]:.3g}" for k in scales)
+                     + f"{where}). Training follows '{big}' and practically ignores '{small}'.")
+        fix_parts.insert(0, f"Weight the terms so they are comparable: e.g. multiply '{small}' "
+                            f"by ~{weight:.3g} (or '{big}' by ~{1 / weight:.3g}) and tune the "
+                            "weight from there." if weight else
+                         "Rescale the terms so each contributes comparably.")
+    return [Finding("loss.terms_unbalanced", " ".join(parts), evidence=evidence,
+                    thresholds=[ctx.thresholds.describe("loss_term_ratio")],
+                    fix=" ".join(fix_parts))]
 
 
 # --------------------------------------------------------------------------
@@ -454,16 +676,31 @@ def _model_and_optimizer(setup, model):
     return optimizer_factory(setup.optimizer, setup.model)(model)
 
 
-@mechanical_fix("loss.wrong_input", "remove the final Softmax/LogSoftmax layer")
 def remove_final_softmax(setup, finding):
-    from ...nn import LogSoftmax, Sequential, Softmax
+    """The model without its final Softmax/LogSoftmax/Sigmoid layer (a Sequential only)."""
+    from ...nn import LogSoftmax, Sequential, Sigmoid, Softmax
     model = copy_model(setup.model)
     if not isinstance(model, Sequential) or not isinstance(model[len(model) - 1],
-                                                           (Softmax, LogSoftmax)):
+                                                           (Softmax, LogSoftmax, Sigmoid)):
         raise ValueError("remove_final_softmax: the model is not a Sequential ending in "
-                         "Softmax/LogSoftmax; remove the softmax from its forward() by hand")
+                         "Softmax/LogSoftmax/Sigmoid; remove it from its forward() by hand")
     trimmed = Sequential(*[model[i] for i in range(len(model) - 1)])
     return setup.replace(model=trimmed, optimizer=_model_and_optimizer(setup, trimmed))
+
+
+def append_sigmoid(setup, finding):
+    """The model followed by a Sigmoid, for a loss that needs probabilities."""
+    from ...nn import Sequential, Sigmoid
+    model = Sequential(copy_model(setup.model), Sigmoid())   # same parameters, same order
+    return setup.replace(model=model, optimizer=_model_and_optimizer(setup, model))
+
+
+@mechanical_fix("loss.wrong_input", "remove the final Softmax/LogSoftmax/Sigmoid layer (add a "
+                                    "Sigmoid when the loss needs probabilities)")
+def repair_loss_input(setup, finding):
+    if finding is not None and finding.evidence.get("mistake") == "sigmoid_missing":
+        return append_sigmoid(setup, finding)
+    return remove_final_softmax(setup, finding)
 
 
 @mechanical_fix("loss.broadcast_shape", "reshape the targets to the prediction's shape")
@@ -543,5 +780,6 @@ def calm_output_layer(setup, finding):
 
 
 __all__ = ["initial_loss", "loss_input", "prediction_shape", "reduction", "term_balance",
-           "expected_initial_loss", "output_kind", "batch_scaling", "term_scales",
+           "expected_initial_loss", "output_kind", "outputs_bounded", "batch_scaling",
+           "term_scales",
            "layer_label", "last_leaf", "last_weighted_leaf"]
