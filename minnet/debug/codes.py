@@ -185,7 +185,9 @@ _ALL = [
           "Scale the learning rate so updates are ~1e-3 of the weights (lr_find helps)."),
     _code("optim.clipping_always", "clipping active on most steps", "warning", "HOLDEN 6",
           "gradient clipping active on most steps", "clipping_hides_lr",
-          "Lower the learning rate until clipping only catches rare spikes."),
+          "Lower the learning rate until clipping only catches rare spikes; or, if the clip is "
+          "too tight (updates tiny, loss flat), raise max_norm to about the median gradient "
+          "norm."),
     # -- regularisation and batch -------------------------------------------------------------
     _code("reg.too_strong", "regularisation too strong", "warning", "37R 13, 30",
           "weight decay dominates the data loss, or heavy dropout keeps training loss high",
