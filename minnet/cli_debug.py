@@ -350,7 +350,7 @@ def run_tour(args: argparse.Namespace) -> int:
         print(f"   the repair: {scenario.fix}")
         print(f"   loss after {broken.run.get('steps')} steps: broken "
               f"{_loss_text(broken)}, fixed {_loss_text(fixed)}; fixed setup findings: "
-              f"{', '.join(fixed.codes) or 'none'}")
+              f"{', '.join(f'{f.code} ({f.severity})' for f in fixed.findings) or 'none'}")
         paths = save_report(broken, args.out, f"{name}-broken") + \
             save_report(fixed, args.out, f"{name}-fixed")
         print(f"   reports: {', '.join(p for p in paths if p.endswith('.html')) or paths[0]}\n",
