@@ -35,10 +35,17 @@ assert _inputs.evidence["scale_beyond_threshold"] >= _DEFINED["input_scale_extre
 _saturated = report.get("activation.saturated")[0]
 assert _saturated.severity == "error" and _saturated.onset == "init", _saturated
 assert report.get("update.ratio")[0].severity == "warning"
-assert report.has("update.ratio") and not relaxed.has("update.ratio"), relaxed.codes
-# 'The measured ratio here was 0.038: above 0.03, below 0.05'
+# the override changes the verdict: warning -> info (still reported, above the band)
+assert relaxed.get("update.ratio")[0].severity == "info", relaxed.get("update.ratio")
+# 'The measured ratio here was 0.038: above 0.03' (and below the 0.05 of the override)
 _ratio = report.get("update.ratio")[0].evidence["median_update_ratio"]
-assert _DEFINED["update_ratio_high"].value < _ratio < 0.05, _ratio
+assert _DEFINED["update_ratio_high"].value < _DEFINED["update_ratio_high_warning"].value < _ratio
+assert _ratio < 0.05, _ratio
+# '... and raising update_ratio_high to 0.05 as well would remove the finding'
+_both = minnet.debug.diagnose(model, loss_fn, (X_train, y_train), optimizer, steps=150,
+                              thresholds={"update_ratio_high_warning": 0.05,
+                                          "update_ratio_high": 0.05})
+assert not _both.has("update.ratio"), _both.codes
 assert report.get("data.not_normalized")[0].verification["finding_gone"] is True
 minnet.manual_seed(0)
 _fresh = nn.Sequential(nn.Linear(64, 64), nn.Tanh(), nn.Linear(64, 10))
@@ -116,6 +123,48 @@ def test_shown_output_lines_are_found_by_the_patterns():
     monitor_block = next(b for b in blocks if b.startswith("Monitor("))
     assert any(line.startswith("[error] loss.diverging") for line in
                shown_stable_lines(monitor_block)), monitor_block
+
+
+# "threshold: input_std_max = 10 (" as a report prints a threshold at its default value
+SHOWN_THRESHOLD = re.compile(r"^\s*threshold: (\w+) = ([^,(]+) \(")
+# "above the band [0.0001, 0.01]" as update.ratio prints the band it compared with
+SHOWN_BAND = re.compile(r"the band \[([0-9.e+-]+), ([0-9.e+-]+)\]")
+
+
+def all_thresholds() -> dict:
+    """Every declared threshold: the table fills as the check modules are imported."""
+    from minnet._submodules import import_all
+    from minnet.debug import checks
+    from minnet.debug.thresholds import DEFINED
+    import_all(checks.__name__, checks.__path__)
+    return DEFINED
+
+
+def test_shown_thresholds_and_bands_are_the_current_defaults():
+    """A shown report line "threshold: NAME = VALUE (" or "the band [LOW, HIGH]" states a
+    default; when a default changes, the guide's copies of it must change with it."""
+    defined = all_thresholds()
+
+    def same(shown: str, value: float) -> bool:     # printed with 4 significant digits
+        return abs(float(shown) - value) <= 1e-3 * abs(value)
+
+    text = GUIDE.read_text(encoding="utf-8")
+    shown_thresholds = shown_bands = 0
+    for block in output_blocks(text):
+        for line in block.splitlines():
+            match = SHOWN_THRESHOLD.match(line)
+            if match:
+                name, value = match.group(1), match.group(2).strip()
+                assert name in defined, f"docs/debugger.md shows unknown threshold {name!r}"
+                assert same(value, defined[name].value), (
+                    f"docs/debugger.md shows {name} = {value}; the default is "
+                    f"{defined[name].value}")
+                shown_thresholds += 1
+            for low, high in SHOWN_BAND.findall(line):
+                assert (same(low, defined["update_ratio_low"].value)
+                        and same(high, defined["update_ratio_high"].value)), line
+                shown_bands += 1
+    assert shown_thresholds >= 5 and shown_bands >= 3, (shown_thresholds, shown_bands)
 
 
 def subprocess_env() -> dict:
