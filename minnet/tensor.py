@@ -876,12 +876,14 @@ def _topological_order(root: Tensor) -> list:
     return order
 
 
-def _accumulate_into_grad(tensor: Tensor, grad: np.ndarray) -> None:
+def _accumulate_into_grad(tensor: Tensor, grad: np.ndarray, owned: bool = False) -> None:
+    """Add ``grad`` into ``tensor.grad``; ``owned``: nothing else refers to ``grad``."""
     if grad.dtype != tensor.data.dtype:
         grad = grad.astype(tensor.data.dtype)
     if tensor.grad is None:
-        # copy: ``grad`` may be an array another node still uses
-        tensor.grad = wrap_array(np.array(grad, copy=True))
+        # copy unless owned: ``grad`` may be an array another node still uses, and the
+        # user may change ``.grad`` in place (clip_grad_norm_, zero_grad(set_to_none=False))
+        tensor.grad = wrap_array(grad if owned else np.array(grad, copy=True))
     else:
         tensor.grad.data = tensor.grad.data + grad
 
@@ -930,19 +932,27 @@ def run_backward(root: Tensor, seed: np.ndarray, retain_graph: bool = False) -> 
 def _propagate(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
     order = _topological_order(root)
     pending = {id(root): seed}  # node id -> summed gradient flowing into that node
+    # ids of pending gradients that no one else refers to: a leaf can keep these as
+    # its .grad without a copy (for an MLP's weights that saves copying every weight)
+    owned = set()
     observers = _state.backward_observers
     for node in reversed(order):
-        grad = pending.pop(id(node), None)
+        key = id(node)
+        grad = pending.pop(key, None)
         if grad is None:
             continue  # nothing flowed here (e.g. every consumer returned None)
         if node._hooks:
             grad = _run_hooks(node, grad)
+            owned.discard(key)  # a hook may have returned an array it keeps
         if node._backward is None:  # a leaf: this is where gradients end up
-            _accumulate_into_grad(node, grad)
+            _accumulate_into_grad(node, grad, key in owned)
             continue
         if node._retains_grad:
             _accumulate_into_grad(node, grad)
         parent_grads = node._backward(grad)
+        # an op whose backward says so returns new arrays it does not keep; an observer
+        # (the debugger) may keep them, though
+        fresh = getattr(node._backward, "returns_new_arrays", False) and not observers
         if observers:
             for observer in observers:
                 observer(node, grad, parent_grads)
@@ -963,8 +973,14 @@ def _propagate(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
                 parent_grad = parent_grad.astype(parent.data.dtype)
             key = id(parent)
             previous = pending.get(key)
-            # out-of-place sum: ops may hand the same array to several parents
-            pending[key] = parent_grad if previous is None else previous + parent_grad
+            if previous is None:
+                pending[key] = parent_grad
+                if fresh:
+                    owned.add(key)
+            else:
+                # out-of-place sum: ops may hand the same array to several parents
+                pending[key] = previous + parent_grad
+                owned.add(key)
         if not retain_graph:
             node._backward = _freed_backward
             node._parents = ()

@@ -159,3 +159,42 @@ def test_no_jit_runs_the_reference(monkeypatch, make):
     assert len(calls) == 6  # two parameters, three steps
     for got, expected in zip(compiled, reference):
         np.testing.assert_array_equal(got, expected)
+
+
+# --------------------------------------------------------------------------
+# The autograd engine hands linear's new gradient arrays to the parameters
+# without a copy (minnet/tensor.py, _propagate); they must still be private.
+# --------------------------------------------------------------------------
+def test_uncopied_linear_gradients_are_private_to_each_parameter():
+    rng = np.random.default_rng(4)
+    layer = minnet.nn.Linear(5, 3, generator=rng)
+    x = minnet.tensor(rng.standard_normal((4, 5)), dtype=np.float32, requires_grad=True)
+    layer(x).sum().backward()
+    grads = [layer.weight.grad.data, layer.bias.grad.data, x.grad.data]
+    for i, a in enumerate(grads):
+        for b in grads[i + 1:]:
+            assert not np.shares_memory(a, b)
+    expected_bias = layer.bias.grad.data.copy()
+    layer.weight.grad.data[...] = 0  # as clip_grad_norm_ or zero_grad(set_to_none=False) may
+    np.testing.assert_array_equal(layer.bias.grad.data, expected_bias)
+    layer(x).sum().backward()  # a second backward accumulates onto the zeroed weight grad
+    np.testing.assert_allclose(layer.weight.grad.data, np.tile(x.data.sum(0), (3, 1)), rtol=1e-6)
+    np.testing.assert_allclose(layer.bias.grad.data, 2 * expected_bias)
+
+
+def test_gradients_seen_by_a_backward_observer_are_copied_for_the_parameters():
+    """The debugger's observers may keep the arrays they see: then .grad gets its own copy."""
+    from minnet.tensor import _state
+    rng = np.random.default_rng(5)
+    layer = minnet.nn.Linear(4, 2, generator=rng)
+    seen = []
+    _state.backward_observers.append(lambda node, grad, parent_grads: seen.extend(
+        g for g in parent_grads if g is not None))
+    try:
+        layer(minnet.tensor(rng.standard_normal((3, 4)), dtype=np.float32)).sum().backward()
+    finally:
+        _state.backward_observers.pop()
+    assert seen
+    for kept in seen:
+        assert not np.shares_memory(kept, layer.weight.grad.data)
+        assert not np.shares_memory(kept, layer.bias.grad.data)

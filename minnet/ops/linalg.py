@@ -89,7 +89,10 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     x2d = x.data.reshape(-1, x.shape[-1])
     out2d = x2d @ weight.data.T
     if bias is not None:
-        out2d = out2d + bias.data
+        if bias.data.dtype == out2d.dtype:
+            out2d += bias.data  # in place: out2d is a new array, no need for another
+        else:
+            out2d = out2d + bias.data  # (a bias of another dtype promotes, as before)
     out = out2d.reshape(x.shape[:-1] + (weight.shape[0],))
     parents = (x, weight) if bias is None else (x, weight, bias)
 
@@ -102,4 +105,6 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         grad_b = g2d.sum(axis=0) if bias.requires_grad else None
         return grad_x, grad_w, grad_b
 
+    # every gradient above is a new array: the engine may hand it to a leaf uncopied
+    backward.returns_new_arrays = True
     return Tensor._from_op(out, parents, backward, "linear")

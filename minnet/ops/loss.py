@@ -243,9 +243,37 @@ def cross_entropy(input: Tensor, target, weight=None, size_average=None, ignore_
     target = target if isinstance(target, Tensor) else Tensor(np.asarray(target))
     if target.data.dtype.kind == "f" and target.shape == input.shape and input.ndim >= 1:
         return _soft_cross_entropy(input, target, weight, reduction, label_smoothing)
+    if (weight is None and label_smoothing == 0.0 and reduction == "mean" and input.ndim == 2
+            and input.data.dtype.kind == "f"):
+        labels = _check_class_targets(input, target, ignore_index, "cross_entropy")
+        if not (labels == ignore_index).any():
+            return _mean_cross_entropy(input, target, labels)
     return _weighted_class_loss(input, target, _log_softmax_rows, weight, ignore_index, reduction,
                                 label_smoothing, "cross_entropy", "cross_entropy",
                                 softmax_grad=True)
+
+
+def _mean_cross_entropy(input: Tensor, target: Tensor, labels: np.ndarray) -> Tensor:
+    """The usual case, (N, C) logits, N class indices, 'mean', nothing else, in fewer passes.
+
+    The same numbers as ``_weighted_class_loss`` (whose coefficients are then
+    one-hot): loss = -mean_i logp[i, y_i]; dL/dlogits = (softmax - onehot) / N.
+    """
+    logits = input.data
+    log_probs = _log_softmax_rows(logits)
+    rows = np.arange(len(labels))
+    count = len(labels)
+    with np.errstate(divide="ignore", invalid="ignore"):  # N = 0: 0/0 = nan, as in PyTorch
+        out = np.asarray((-log_probs[rows, labels]).sum() / count, dtype=logits.dtype)
+
+    def backward(grad):
+        grad_input = np.exp(log_probs)
+        grad_input[rows, labels] -= 1
+        with np.errstate(invalid="ignore"):
+            grad_input *= grad / count
+        return grad_input.astype(logits.dtype, copy=False), None
+
+    return Tensor._from_op(out, (input, target), backward, "cross_entropy")
 
 
 def nll_loss(input: Tensor, target, weight=None, size_average=None, ignore_index: int = -100,
