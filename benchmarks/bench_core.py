@@ -57,6 +57,25 @@ def best_of(function, repeats: int) -> float:
     return best
 
 
+def alternate(functions: dict, repeats: int) -> dict:
+    """Run each function once per round, ``repeats`` rounds; name -> (walls, cpu times).
+
+    Alternating (instead of all runs of one, then all of the other) exposes
+    each contender to the same load on a shared machine, so their ratio within
+    a round means more than a ratio of runs minutes apart. CPU time
+    (``time.process_time``, all threads of this process) counts work, not
+    waiting for a core, though a BLAS thread that spins while it waits counts too.
+    """
+    times = {name: ([], []) for name in functions}
+    for _ in range(repeats):
+        for name, function in functions.items():
+            wall, cpu = time.perf_counter(), time.process_time()
+            function()
+            times[name][0].append(time.perf_counter() - wall)
+            times[name][1].append(time.process_time() - cpu)
+    return times
+
+
 def blas_threads() -> int:
     """Threads NumPy's BLAS uses: the usual variables, else one per CPU (OpenBLAS's default)."""
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -290,23 +309,32 @@ def print_phases(model, X, y, batch: int) -> None:
 def bench_mlp(n_samples: int, repeats: int, gemm_step_seconds: float) -> None:
     steps = -(-n_samples // MLP_BATCH)
     print(f"\n3. MLP {'-'.join(map(str, MLP_SIZES))} ReLU: {n_samples} samples, batch "
-          f"{MLP_BATCH}, SGD momentum {MOMENTUM}, {steps} steps/epoch (best of {repeats})")
+          f"{MLP_BATCH}, SGD momentum {MOMENTUM}, {steps} steps/epoch (best of {repeats}, "
+          f"alternated)")
     X, y = random_data(n_samples, (MLP_SIZES[0],))
     model = minnet_mlp()
     minnet_epoch(model, X[:MLP_BATCH * 2], y[:MLP_BATCH * 2], MLP_BATCH)  # warm up
-    ours = best_of(lambda: minnet_epoch(model, X, y, MLP_BATCH), repeats)
     params = [p.data.copy() for p in minnet_mlp().parameters()]
-    floor = best_of(lambda: numpy_mlp_epoch(params, X, y, MLP_BATCH), repeats)
-    print(f"   minnet                 {ours:7.3f} s  ({ours / steps * 1e3:.3f} ms/step)")
-    print(f"   hand-written NumPy     {floor:7.3f} s  ({floor / steps * 1e3:.3f} ms/step)")
+    contenders = {"minnet": lambda: minnet_epoch(model, X, y, MLP_BATCH),
+                  "hand-written NumPy": lambda: numpy_mlp_epoch(params, X, y, MLP_BATCH)}
     torch = torch_or_none()
     if torch is not None:
         torch_model = torch_mlp(torch)
         torch_epoch(torch, torch_model, X[:MLP_BATCH * 2], y[:MLP_BATCH * 2], MLP_BATCH)
-        theirs = best_of(lambda: torch_epoch(torch, torch_model, X, y, MLP_BATCH), repeats)
-        print(f"   PyTorch {torch.__version__:<14s} {theirs:7.3f} s  "
-              f"({theirs / steps * 1e3:.3f} ms/step, {torch.get_num_threads()} threads)")
-        print_ratio("MLP", ours, theirs, 0.8)
+        contenders[f"PyTorch {torch.__version__}"] = lambda: torch_epoch(
+            torch, torch_model, X, y, MLP_BATCH)
+    times = alternate(contenders, repeats)
+    for name, (walls, cpus) in times.items():
+        wall = min(walls)
+        print(f"   {name:<22s} {wall:7.3f} s  ({wall / steps * 1e3:.3f} ms/step; "
+              f"CPU {min(cpus):.3f} s)")
+    ours, floor = min(times["minnet"][0]), min(times["hand-written NumPy"][0])
+    if torch is not None:
+        theirs_walls = times[f"PyTorch {torch.__version__}"][0]
+        print(f"   (PyTorch on {torch.get_num_threads()} threads)")
+        print_ratio("MLP", ours, min(theirs_walls), 0.8)
+        paired = sorted(a / b for a, b in zip(times["minnet"][0], theirs_walls))
+        print(f"   ratio within each round: {', '.join(f'{r:.2f}' for r in paired)}")
     step = ours / steps
     print(f"   per step: minnet {step * 1e3:.3f} ms = GEMMs {gemm_step_seconds * 1e3:.3f} ms "
           f"+ everything else {(step - gemm_step_seconds) * 1e3:.3f} ms")

@@ -52,16 +52,16 @@ class SGD(Optimizer):
         by default a compiled loop that gives the same numbers runs it.
         """
         loss = self._evaluate_closure(closure)
+        update = kernels.kernel("sgd_update")  # compiled, or the reference if MINNET_NO_JIT=1
         for group in self.param_groups:
             momentum = float(group["momentum"])
             for param in self._params_with_grad(group):
                 buffer, first_step = None, False
                 if momentum != 0:
                     buffer, first_step = self._momentum_buffer(param)
-                kernels.sgd_update(param.data, self._grad_array(param), buffer, float(group["lr"]),
-                                   momentum, float(group["dampening"]),
-                                   float(group["weight_decay"]), bool(group["nesterov"]),
-                                   bool(group["maximize"]), first_step)
+                update(param.data, self._grad_array(param), buffer, float(group["lr"]), momentum,
+                       float(group["dampening"]), float(group["weight_decay"]),
+                       bool(group["nesterov"]), bool(group["maximize"]), first_step)
         return loss
 
     def _momentum_buffer(self, param) -> tuple:
