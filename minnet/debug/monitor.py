@@ -38,6 +38,7 @@ from typing import Optional
 
 import numpy as np
 
+from .. import kernels
 from ..nn.module import ROOT_NAME, Module
 from ..tensor import Tensor, is_grad_enabled, queue_callback
 
@@ -52,6 +53,7 @@ HISTOGRAM_RANGES = {"Tanh": (-1.0, 1.0), "Sigmoid": (0.0, 1.0)}
 _GRAD_RMS = LAYER_STATS.index("grad_rms")
 _GRAD_NORM, _GRAD_NONFINITE, _WEIGHT_NORM, _UPDATE_RATIO, _GRAD_MISSING = range(5)
 _FORMAT = "minnet.debug.Monitor/1"
+_KERNEL_DTYPES = (np.float32, np.float64)  # what minnet.kernels.stats takes
 
 
 # --------------------------------------------------------------------------
@@ -82,16 +84,6 @@ class _GrowableArray:
         return self.at(max(n - 1, 0))[:n].copy()
 
 
-class _Scratch:
-    """Work buffers for one layer's output, reused every step (no allocation per step)."""
-
-    def __init__(self, size: int, dtype):
-        self.size, self.dtype = size, dtype
-        self.values = np.empty(size, dtype=dtype)
-        self.flags = np.empty(size, dtype=bool)
-        self.bin_index = np.empty(size, dtype=np.intp)
-
-
 # --------------------------------------------------------------------------
 # Statistics of one array (pure functions: easy to test and to read)
 # --------------------------------------------------------------------------
@@ -108,25 +100,6 @@ def _per_unit(x: np.ndarray) -> np.ndarray:
     if x.ndim <= 1:
         return x.reshape(-1, 1, 1)  # one unit observed once per sample
     return x.reshape(x.shape[0], x.shape[1], -1)
-
-
-def _unit_extreme(x: np.ndarray, reduce) -> np.ndarray:
-    """``reduce`` (np.maximum or np.minimum) of every unit over samples and positions."""
-    if x.ndim == 2:  # (N, F): the common case, one fast reduction
-        return reduce.reduce(x, axis=0)
-    units = _per_unit(x)
-    return reduce.reduce(reduce.reduce(units, axis=2), axis=0)
-
-
-def _dead_fraction(x: np.ndarray, low: float, unit_max: np.ndarray) -> float:
-    """Fraction of units that are exactly 0 for every sample (and position).
-
-    ``low`` is the minimum of ``x``, ``unit_max`` the maximum of every unit.
-    """
-    silent = unit_max.size - np.count_nonzero(unit_max)  # units whose max is 0
-    if low < 0 and silent:  # a max of 0 with negative entries is not dead: look closer
-        silent = np.count_nonzero((unit_max == 0) & (_unit_extreme(x, np.minimum) == 0))
-    return silent / unit_max.size
 
 
 def unit_active_fraction(x: np.ndarray) -> np.ndarray:
@@ -148,102 +121,31 @@ def _histogram_edges(kind: str, low: float, high: float, bins: int) -> np.ndarra
     return np.linspace(low, high, bins + 1)
 
 
-def _histogram(flat: np.ndarray, edges: np.ndarray, scratch: _Scratch) -> np.ndarray:
-    """Counts of ``flat`` in the uniform bins ``edges``; outside values go to the end bins.
-
-    NaN entries must be removed by the caller; +-Inf land in the end bins.
-    """
-    bins = len(edges) - 1
-    in_bin_units = scratch.values[:flat.size]
-    np.subtract(flat, edges[0], out=in_bin_units)
-    np.multiply(in_bin_units, bins / (edges[-1] - edges[0]), out=in_bin_units)
-    return _count_bins(in_bin_units, bins, scratch, inside=False)
-
-
-def _count_bins(in_bin_units: np.ndarray, bins: int, scratch: _Scratch,
-                inside: bool) -> np.ndarray:
-    """Histogram of values already mapped to bin units (edge k at value k), in place.
-
-    Clip (unless ``inside`` promises every value is in [0, bins)), truncate
-    into a preallocated integer buffer, count with ``np.add.at``: what
-    ``np.histogram`` does for uniform bins, without its overhead (about ten
-    times faster).
-    """
-    if not inside:
-        np.clip(in_bin_units, 0, bins - 1, out=in_bin_units)
-    index = scratch.bin_index[:in_bin_units.size]
-    np.copyto(index, in_bin_units, casting="unsafe")  # truncation = floor: values are >= 0
-    # one spare bin: rounding may put a value a hair below the top edge into bin ``bins``
-    counts = np.zeros(bins + 1, dtype=np.int64)
-    np.add.at(counts, index, 1)  # unbuffered increments (faster than np.bincount here)
-    counts[bins - 1] += counts[bins]
-    return counts[:bins]
-
-
-def layer_statistics(x: np.ndarray, kind: str, edges: Optional[np.ndarray],
-                     scratch: _Scratch) -> tuple:
-    """Statistics of one layer output ``x`` (any shape, float).
+def layer_statistics(x: np.ndarray, kind: str, edges: Optional[np.ndarray]) -> tuple:
+    """Statistics of one layer output ``x`` (float32/float64, any shape).
 
     Returns ``(values, counts)``: ``values`` in the order of ``LAYER_STATS``
     (``grad_rms`` left NaN: it comes from the backward pass), ``counts`` the
     histogram over ``edges`` (None when ``edges`` is None). With NaN/Inf in
-    ``x``, mean/std/min/max describe its finite entries.
+    ``x``, mean/std/min/max describe its finite entries; NaN is in no bin,
+    +-Inf and other values outside the edges are in the end bins.
+
+    One pass over ``x``: ``minnet.kernels.activation_stats`` (a Numba kernel,
+    or its NumPy reference under ``MINNET_NO_JIT=1``).
     """
     n = x.size
-    flat = x.reshape(-1)
-    unit_max = _unit_extreme(x, np.maximum)  # also serves dead_fraction
-    high, low = float(unit_max.max()), float(flat.min())
-    if math.isfinite(high) and math.isfinite(low):
-        nonfinite = 0  # NaN would propagate through max/min, Inf would be the max/min
-        finite = flat
+    if edges is None:  # no bins yet: a throwaway single bin
+        low_edge, high_edge, bins = 0.0, 1.0, 1
     else:
-        finite_mask = np.isfinite(flat)
-        nonfinite = n - int(np.count_nonzero(finite_mask))
-        finite = flat[finite_mask]
-        high, low = (float(finite.max()), float(finite.min())) if finite.size else (np.nan, np.nan)
-
-    counts = None
-    if finite.size:
-        mean = float(finite.sum()) / finite.size
-        if not math.isfinite(mean):  # float32 sum overflowed
-            mean = float(finite.sum(dtype=np.float64)) / finite.size
-        # One buffer serves std and histogram: centre, scale to bin units (std is
-        # scale-invariant up to the factor), then shift so that edge k sits at k.
-        bins = 1 if edges is None else len(edges) - 1
-        scale = 1.0 if edges is None else bins / (edges[-1] - edges[0])
-        centred = scratch.values[:finite.size]
-        np.subtract(finite, mean, out=centred)
-        if scale != 1.0:
-            np.multiply(centred, scale, out=centred)
-        std = math.sqrt(_sum_of_squares(centred) / finite.size) / scale
-        if edges is not None and nonfinite == 0 and math.isfinite(std):
-            np.add(centred, (mean - edges[0]) * scale, out=centred)
-            inside = edges[0] <= low and high < edges[-1]
-            counts = _count_bins(centred, bins, scratch, inside)
-        elif not math.isfinite(std):  # scaling overflowed float32: centre again, unscaled
-            np.subtract(finite, mean, out=centred)
-            std = math.sqrt(_sum_of_squares(centred) / finite.size)
-    else:
-        mean = std = np.nan
-    if edges is not None and counts is None:
-        counts = _histogram(flat[~np.isnan(flat)], edges, scratch)
-
-    flags = scratch.flags[:n]
-    np.equal(flat, 0, out=flags)
-    zero_fraction = np.count_nonzero(flags) / n
-    dead_fraction = _dead_fraction(x, low, unit_max)
-
-    saturated_fraction = np.nan
-    if kind in SATURATION_LIMITS:
-        below, above = SATURATION_LIMITS[kind]
-        np.greater(flat, above, out=flags)
-        saturated = np.count_nonzero(flags)
-        np.less(flat, below, out=flags)
-        saturated_fraction = (saturated + np.count_nonzero(flags)) / n
-
-    values = (mean, std, low, high, zero_fraction, dead_fraction, saturated_fraction,
+        low_edge, high_edge, bins = float(edges[0]), float(edges[-1]), len(edges) - 1
+    below, above = SATURATION_LIMITS.get(kind, (-math.inf, math.inf))
+    mean, std, low, high, zeros, nonfinite, saturated, counts, unit_nonzero = \
+        kernels.kernel("activation_stats")(x, low_edge, high_edge, bins, below, above)
+    dead_fraction = (unit_nonzero.size - np.count_nonzero(unit_nonzero)) / unit_nonzero.size
+    saturated_fraction = saturated / n if kind in SATURATION_LIMITS else np.nan
+    values = (mean, std, low, high, zeros / n, dead_fraction, saturated_fraction,
               float(nonfinite), np.nan)
-    return values, counts
+    return values, (None if edges is None else counts)
 
 
 # --------------------------------------------------------------------------
@@ -275,9 +177,7 @@ class Monitor:
         self._attached = True
         self._handles: list = []         # module and optimizer hooks
         self._output_handles: list = []  # tensor hooks of the current step's layer outputs
-        self._scratch: dict = {}  # dtype -> _Scratch shared by all layers (fewer cache misses)
         self._snapshots: Optional[list] = None
-        self._norms_before: Optional[np.ndarray] = None
         self._snapshot_step = -1
         self._callback_queued = False
 
@@ -461,14 +361,18 @@ class Monitor:
         if self._snapshot_step == step:
             record = self._record_row(step)
             rows = self._param_stats.at(record)[record]
+            update_norms = kernels.kernel("update_norms")
             for j, (param, before) in enumerate(zip(self._params, self._snapshots)):
                 flat = param.data.reshape(-1)
-                rows[j, _WEIGHT_NORM] = math.sqrt(_sum_of_squares(flat))
-                if before.shape != flat.shape:
-                    continue  # the parameter was replaced by one of another size
-                np.subtract(flat, before, out=before)  # the snapshot becomes the update
-                rows[j, _UPDATE_RATIO] = _ratio(math.sqrt(_sum_of_squares(before)),
-                                                self._norms_before[j])
+                if before.shape != flat.shape or before.dtype != flat.dtype \
+                        or flat.dtype not in _KERNEL_DTYPES:
+                    # replaced by a parameter of another size or dtype, or float16: no ratio
+                    rows[j, _WEIGHT_NORM] = math.sqrt(_sum_of_squares(flat))
+                    continue
+                # one pass over weights and snapshot: ||update||, ||after||, ||before||
+                update_norm, weight_norm, weight_norm_before = update_norms(flat, before)
+                rows[j, _WEIGHT_NORM] = weight_norm
+                rows[j, _UPDATE_RATIO] = _ratio(update_norm, weight_norm_before)
         self._snapshot_step = -1
         self.step_index = step + 1
 
@@ -489,13 +393,11 @@ class Monitor:
         """Copy every parameter into buffers allocated once (np.copyto: no new arrays)."""
         if self._snapshots is None:
             self._snapshots = [np.empty(p.data.size, p.data.dtype) for p in self._params]
-            self._norms_before = np.zeros(len(self._params))
         for j, param in enumerate(self._params):
             flat = param.data.reshape(-1)
             if self._snapshots[j].shape != flat.shape or self._snapshots[j].dtype != flat.dtype:
                 self._snapshots[j] = np.empty(flat.size, flat.dtype)
-            np.copyto(self._snapshots[j], flat)
-            self._norms_before[j] = math.sqrt(_sum_of_squares(flat))
+            np.copyto(self._snapshots[j], flat)  # its norm is taken after the step, in one pass
 
     # -- recording -------------------------------------------------------------------
     def _add_layer(self, name: str, kind: str) -> None:
@@ -505,19 +407,15 @@ class Monitor:
         self._histograms[name] = _GrowableArray((self.bins,), dtype=np.int64, fill=0)
 
     def _record_layer(self, name: str, kind: str, x: np.ndarray, record: int) -> None:
-        if x.dtype.kind != "f":
+        if x.dtype not in _KERNEL_DTYPES:  # integers, bools, float16
             x = x.astype(np.float64)
         if x.size == 0:
             return
-        scratch = self._scratch.get(x.dtype)
-        if scratch is None or scratch.size < x.size:
-            scratch = self._scratch[x.dtype] = _Scratch(x.size, x.dtype)
         edges = self._edges.get(name)
-        values, counts = layer_statistics(x, kind, edges, scratch)
-        if edges is None:  # first record: fix the bins now, from this output
+        values, counts = layer_statistics(x, kind, edges)
+        if edges is None:  # first record: fix the bins now, from this output, and count again
             edges = self._edges[name] = _histogram_edges(kind, values[2], values[3], self.bins)
-            flat = x.reshape(-1)
-            counts = _histogram(flat[~np.isnan(flat)], edges, scratch)
+            counts = layer_statistics(x, kind, edges)[1]
         self._layer_stats[name].at(record)[record] = values  # grad_rms: NaN until backward
         self._histograms[name].at(record)[record] = counts
         self._last_output[name] = x

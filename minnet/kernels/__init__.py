@@ -33,6 +33,8 @@ _KERNEL_MODULES = {
     "scatter_add": "scatter",
     "sgd_update": "optim_update",
     "adam_update": "optim_update",
+    "activation_stats": "stats",
+    "update_norms": "stats",
 }
 
 _resolved: dict = {}  # (name, use_jit) -> function
@@ -84,6 +86,8 @@ avg_pool2d_backward = _dispatcher("avg_pool2d_backward")
 scatter_add = _dispatcher("scatter_add")  # np.add.at replacement for getitem's backward
 sgd_update = _dispatcher("sgd_update")  # one parameter's SGD step, in place
 adam_update = _dispatcher("adam_update")  # one parameter's Adam/AdamW step, in place
+activation_stats = _dispatcher("activation_stats")  # a layer output's statistics, one pass
+update_norms = _dispatcher("update_norms")  # ||after - before|| and ||before|| of a step
 
 
 _blas_controller = None  # threadpoolctl's handle on NumPy's BLAS; False when unavailable

@@ -1,0 +1,257 @@
+"""Statistics the Monitor takes every step, each in a single pass (for ``minnet.debug.Monitor``).
+
+Activations
+-----------
+
+``activation_stats(x, hist_low, hist_high, bins, saturation_low, saturation_high)``
+describes an output ``x`` of any float shape and returns
+
+    (mean, std, low, high, zeros, nonfinite, saturated, counts, unit_nonzero)
+
+* ``mean``, ``std`` (population std), ``low``, ``high``: of the finite
+  entries (NaN when there are none);
+* ``zeros``: entries exactly 0; ``nonfinite``: NaN or +-Inf entries;
+  ``saturated``: entries ``< saturation_low`` or ``> saturation_high``
+  (pass -inf/inf to count none);
+* ``counts`` (bins,) int64: entries in ``bins`` equal bins between
+  ``hist_low`` and ``hist_high``; values below/above land in the end bins
+  (+-Inf too), NaN in none;
+* ``unit_nonzero`` (units,) bool: whether the unit was ever != 0 over the
+  batch. A unit is a feature of an (N, F) output, a channel of (N, C, H, W)
+  (axis 1 in general); a 0-d or 1-D output is one unit. A unit that is 0
+  for every sample (and position) is "dead".
+
+Two versions give the same numbers up to float rounding:
+
+* ``activation_stats_reference`` -- plain NumPy, one line per statistic:
+  about ten passes over the output;
+* ``activation_stats_numba`` -- one compiled loop that reads each entry once.
+  On a 128 x 256 float32 layer output the reference takes about 700 us,
+  the kernel about 30 (benchmarks/bench_monitor.py measures the Monitor).
+
+Updates
+-------
+``update_norms(after, before)`` -> ``(||after - before||, ||after||, ||before||)``
+for a parameter after and before ``optimizer.step()`` (same shape), in
+float64: the update ratio and the weight norm in one read of both arrays.
+
+Accuracy: the activation sums run in float64 on entries shifted by the first finite
+entry, ``sum(x - K)`` and ``sum((x - K)**2)``. Shifting keeps the variance
+``E[(x-K)^2] - E[x-K]^2`` from cancelling away when the mean is large
+against the spread (the textbook one-pass formula's weakness); float64
+keeps float32 outputs' sums exact enough without a second pass.
+"""
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+# Entries handled side by side; each has its own accumulators and its own
+# copy of the histogram (a run of equal values, a ReLU's zeros, would
+# otherwise make every increment wait for the previous one to reach memory).
+_LANES = 8
+
+
+# --------------------------------------------------------------------------
+# NumPy reference
+# --------------------------------------------------------------------------
+def activation_stats_reference(x, hist_low, hist_high, bins, saturation_low, saturation_high):
+    """See the module docstring; plain NumPy."""
+    x = _checked(x, bins, hist_low, hist_high)
+    flat = x.reshape(-1).astype(np.float64)
+    finite = flat[np.isfinite(flat)]
+    if finite.size:
+        mean, std = float(finite.mean()), float(finite.std())
+        low, high = float(finite.min()), float(finite.max())
+    else:
+        mean = std = low = high = math.nan
+    zeros = int(np.count_nonzero(flat == 0))
+    nonfinite = flat.size - finite.size
+    own = x.reshape(-1)  # thresholds compared in the array's dtype, as NumPy does
+    real = x.dtype.type
+    saturated = int(np.count_nonzero((own < real(saturation_low)) | (own > real(saturation_high))))
+
+    in_bin_units = (flat[~np.isnan(flat)] - hist_low) * (bins / (hist_high - hist_low))
+    index = np.clip(in_bin_units, 0, bins - 1).astype(np.int64)  # truncation = floor here
+    counts = np.bincount(index, minlength=bins).astype(np.int64)
+
+    unit_nonzero = (_as_units(x) != 0).any(axis=(0, 2))
+    return mean, std, low, high, zeros, nonfinite, saturated, counts, unit_nonzero
+
+
+# --------------------------------------------------------------------------
+# Numba kernel
+# --------------------------------------------------------------------------
+def activation_stats_numba(x, hist_low, hist_high, bins, saturation_low, saturation_high):
+    """Same contract as ``activation_stats_reference``; one compiled pass over the entries."""
+    x = _checked(x, bins, hist_low, hist_high)
+    units = _as_units(x)
+    if not units.flags.c_contiguous:
+        units = np.ascontiguousarray(units)
+    real = x.dtype.type  # thresholds in the array's dtype, as NumPy compares them
+    mean, std, low, high, zeros, nonfinite, saturated, counts, unit_nonzero = _stats_loop(
+        units.reshape(-1), units.shape[1], units.shape[2], float(hist_low),
+        bins / (float(hist_high) - float(hist_low)), int(bins),
+        real(saturation_low), real(saturation_high))
+    return (float(mean), float(std), float(low), float(high), int(zeros), int(nonfinite),
+            int(saturated), counts, unit_nonzero)
+
+
+@numba.njit(cache=True)
+def _stats_loop(flat, n_units, positions, hist_low, bin_scale, bins, saturation_low,
+                saturation_high):
+    """Every statistic in one pass over ``flat`` = the (samples, units, positions) array.
+
+    The pass walks the output sample by sample. Each column (unit, position)
+    of a sample's row has its own accumulators, so the row loop is an
+    element-by-element update of arrays, which the compiler turns into vector
+    instructions (it may not reorder a single running sum: that would change
+    its rounding). The columns are combined at the end. The histogram is
+    counted right after each row, from the bins the vector loop computed.
+    """
+    n = flat.shape[0]
+    row = n_units * positions
+    samples = n // row if row else 0
+    shift = 0.0  # K: the first finite entry
+    for i in range(n):
+        if math.isfinite(flat[i]):
+            shift = np.float64(flat[i])
+            break
+    count_saturation = saturation_low > -np.inf or saturation_high < np.inf
+    top_bin = np.float64(bins - 1)
+    total = np.zeros(row)
+    total_sq = np.zeros(row)
+    low = np.full(row, np.inf)
+    high = np.full(row, -np.inf)
+    zeros = np.zeros(row, np.int64)   # per column: also tells the dead units
+    saturated = np.zeros(row, np.int64)
+    bin_of = np.empty(row, np.int64)
+    histogram = np.zeros((_LANES, bins + 1), np.int64)  # column ``bins``: NaN, dropped
+    for sample in range(samples):
+        start = sample * row
+        for j in range(row):
+            v = flat[start + j]
+            value = np.float64(v)
+            d = value - shift
+            total[j] += d
+            total_sq[j] += d * d
+            low[j] = min(low[j], value)
+            high[j] = max(high[j], value)
+            zeros[j] += v == 0
+            t = (value - hist_low) * bin_scale
+            t = max(min(t, top_bin), 0.0)
+            bin_of[j] = np.int64(t) if value == value else bins  # NaN: in no bin
+        if count_saturation:
+            for j in range(row):
+                v = flat[start + j]
+                saturated[j] += (v < saturation_low) | (v > saturation_high)
+        for j in range(row):
+            histogram[j & (_LANES - 1), bin_of[j]] += 1
+    counts = histogram.sum(axis=0)[:bins]
+    unit_nonzero = (zeros.reshape(n_units, positions) < samples).sum(axis=1) > 0
+    n_zeros = zeros.sum()
+    n_saturated = saturated.sum()
+    sum_shifted = total.sum()
+    sum_sq_shifted = total_sq.sum()
+    nonfinite = 0
+    if not math.isfinite(sum_sq_shifted):
+        # NaN or +-Inf somewhere (or float64 overflow): redo the moments over the finite entries
+        sum_shifted = sum_sq_shifted = 0.0
+        low[:] = np.inf
+        high[:] = -np.inf
+        for i in range(n):
+            value = np.float64(flat[i])
+            if math.isfinite(value):
+                d = value - shift
+                sum_shifted += d
+                sum_sq_shifted += d * d
+                low[0] = min(low[0], value)
+                high[0] = max(high[0], value)
+            else:
+                nonfinite += 1
+    count = n - nonfinite
+    if count == 0:
+        nan = np.nan
+        return nan, nan, nan, nan, n_zeros, nonfinite, n_saturated, counts, unit_nonzero
+    mean_shifted = sum_shifted / count
+    variance = max(sum_sq_shifted / count - mean_shifted * mean_shifted, 0.0)
+    return (shift + mean_shifted, math.sqrt(variance), low.min(), high.max(), n_zeros,
+            nonfinite, n_saturated, counts, unit_nonzero)
+
+
+# --------------------------------------------------------------------------
+# update norms
+# --------------------------------------------------------------------------
+def update_norms_reference(after, before):
+    """``(||after - before||, ||after||, ||before||)`` in float64; see the module docstring."""
+    after, before = _checked_pair(after, before)
+    a, b = after.astype(np.float64), before.astype(np.float64)
+    return (float(np.sqrt(np.sum((a - b) ** 2))), float(np.sqrt(np.sum(a * a))),
+            float(np.sqrt(np.sum(b * b))))
+
+
+def update_norms_numba(after, before):
+    """Same contract as ``update_norms_reference``; one compiled pass over both arrays."""
+    after, before = _checked_pair(after, before)
+    update_sq, after_sq, before_sq = _update_norms_loop(
+        np.ascontiguousarray(after).reshape(-1), np.ascontiguousarray(before).reshape(-1))
+    return math.sqrt(update_sq), math.sqrt(after_sq), math.sqrt(before_sq)
+
+
+_COLUMNS = 64  # entries summed side by side (see _stats_loop's docstring)
+
+
+@numba.njit(cache=True)
+def _update_norms_loop(after, before):
+    n = after.shape[0]
+    update_sq = np.zeros(_COLUMNS)
+    after_sq = np.zeros(_COLUMNS)
+    before_sq = np.zeros(_COLUMNS)
+    whole = n - n % _COLUMNS
+    for start in range(0, whole, _COLUMNS):
+        for j in range(_COLUMNS):
+            a = np.float64(after[start + j])
+            b = np.float64(before[start + j])
+            update_sq[j] += (a - b) * (a - b)
+            after_sq[j] += a * a
+            before_sq[j] += b * b
+    for i in range(whole, n):
+        a = np.float64(after[i])
+        b = np.float64(before[i])
+        update_sq[0] += (a - b) * (a - b)
+        after_sq[0] += a * a
+        before_sq[0] += b * b
+    return update_sq.sum(), after_sq.sum(), before_sq.sum()
+
+
+# --------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------
+def _checked(x, bins, hist_low, hist_high) -> np.ndarray:
+    x = np.asarray(x)
+    if x.dtype not in (np.float32, np.float64):
+        raise TypeError(f"activation_stats: x must be float32 or float64, got {x.dtype}. "
+                        f"Hint: x.astype(np.float64).")
+    if int(bins) < 1 or not float(hist_high) > float(hist_low):
+        raise ValueError(f"activation_stats: need bins >= 1 and hist_low < hist_high, got "
+                         f"bins={bins}, range=({hist_low}, {hist_high})")
+    return x
+
+
+def _as_units(x: np.ndarray) -> np.ndarray:
+    """``x`` as (samples, units, positions): unit = axis 1; 0-d/1-D outputs are one unit."""
+    if x.ndim <= 1:
+        return x.reshape(-1, 1, 1)
+    return x.reshape(x.shape[0], x.shape[1], -1)
+
+
+def _checked_pair(after, before):
+    after, before = np.asarray(after), np.asarray(before)
+    if after.shape != before.shape or after.dtype != before.dtype \
+            or after.dtype not in (np.float32, np.float64):
+        raise ValueError(f"update_norms: after and before must be float32/float64 arrays of one "
+                         f"shape and dtype, got {after.dtype}{after.shape} and "
+                         f"{before.dtype}{before.shape}")
+    return after, before
