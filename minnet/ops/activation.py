@@ -16,66 +16,67 @@ from ..tensor import Tensor
 from ._util import as_float, require_tensor, single_dim
 
 
-def relu(a: Tensor) -> Tensor:
-    """max(a, 0)."""
-    out = np.maximum(a.data, 0)
+def relu(input: Tensor) -> Tensor:
+    """max(input, 0), element-wise (same shape)."""
+    out = np.maximum(input.data, 0)
     mask = ~(out <= 0)  # not "out > 0": a nan input passes its gradient through, as in PyTorch
 
     def backward(grad):
         # the subgradient at exactly 0 is taken as 0, as in PyTorch
         return (grad * mask,)
 
-    return Tensor._from_op(out, (a,), backward, "relu")
+    return Tensor._from_op(out, (input,), backward, "relu")
 
 
-def leaky_relu(a: Tensor, negative_slope: float = 0.01) -> Tensor:
-    """a where a > 0, else ``negative_slope * a``."""
-    positive = a.data > 0
-    out = np.where(positive, a.data, a.data * negative_slope)
+def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """``input`` where input > 0, else ``negative_slope * input`` (same shape)."""
+    positive = input.data > 0
+    out = np.where(positive, input.data, input.data * negative_slope)
 
     def backward(grad):
         # at exactly 0 the slope on the negative side is used, as in PyTorch
         return (np.where(positive, grad, grad * negative_slope),)
 
-    return Tensor._from_op(out, (a,), backward, "leaky_relu")
+    return Tensor._from_op(out, (input,), backward, "leaky_relu")
 
 
-def elu(a: Tensor, alpha: float = 1.0) -> Tensor:
-    """a where a > 0, else ``alpha * (exp(a) - 1)``."""
-    a = as_float(a)
-    positive = a.data > 0
+def elu(input: Tensor, alpha: float = 1.0) -> Tensor:
+    """``input`` where input > 0, else ``alpha * (exp(input) - 1)`` (same shape)."""
+    input = as_float(input)
+    positive = input.data > 0
     # exp only of the non-positive part: exp of a large positive entry would overflow
-    exp_negative = np.exp(np.minimum(a.data, 0))
-    out = np.where(positive, a.data, alpha * np.expm1(np.minimum(a.data, 0)))
+    exp_negative = np.exp(np.minimum(input.data, 0))
+    out = np.where(positive, input.data, alpha * np.expm1(np.minimum(input.data, 0)))
 
     def backward(grad):
-        # d/da alpha*(e^a - 1) = alpha*e^a (= alpha at a == 0, as PyTorch)
+        # d/dx alpha*(e^x - 1) = alpha*e^x (= alpha at x == 0, as PyTorch)
         return (np.where(positive, grad, grad * (alpha * exp_negative)),)
 
-    return Tensor._from_op(out, (a,), backward, "elu")
+    return Tensor._from_op(out, (input,), backward, "elu")
 
 
-def tanh(a: Tensor) -> Tensor:
-    a = as_float(a)
-    out = np.tanh(a.data)
+def tanh(input: Tensor) -> Tensor:
+    """Hyperbolic tangent, element-wise (same shape; integers give float32)."""
+    input = as_float(input)
+    out = np.tanh(input.data)
 
     def backward(grad):
-        return (grad * (1 - out * out),)
+        return (grad * (1 - out * out),)  # tanh' = 1 - tanh^2
 
-    return Tensor._from_op(out, (a,), backward, "tanh")
+    return Tensor._from_op(out, (input,), backward, "tanh")
 
 
-def sigmoid(a: Tensor) -> Tensor:
-    """1 / (1 + exp(-a)), computed without overflow for any a."""
-    a = as_float(a)
-    # with e = exp(-|a|) in (0, 1]:  sigmoid(a) = 1/(1+e) for a >= 0, e/(1+e) for a < 0
-    e = np.exp(-np.abs(a.data))
-    out = np.where(a.data >= 0, 1 / (1 + e), e / (1 + e))
+def sigmoid(input: Tensor) -> Tensor:
+    """1 / (1 + exp(-input)), element-wise (same shape), without overflow for any input."""
+    input = as_float(input)
+    # with e = exp(-|x|) in (0, 1]:  sigmoid(x) = 1/(1+e) for x >= 0, e/(1+e) for x < 0
+    e = np.exp(-np.abs(input.data))
+    out = np.where(input.data >= 0, 1 / (1 + e), e / (1 + e))
 
     def backward(grad):
         return (grad * (out * (1 - out)),)
 
-    return Tensor._from_op(out, (a,), backward, "sigmoid")
+    return Tensor._from_op(out, (input,), backward, "sigmoid")
 
 
 def _softmax_dim(a: Tensor, dim, fn_name: str):
@@ -88,11 +89,14 @@ def _softmax_dim(a: Tensor, dim, fn_name: str):
     return None if a.ndim == 0 else axis  # a 0-d tensor is its own (one-entry) slice
 
 
-def softmax(a: Tensor, dim=None) -> Tensor:
-    """exp(a) / sum(exp(a)) along ``dim``: each slice becomes a probability vector."""
-    a = as_float(require_tensor(a, "softmax"))
-    axis = _softmax_dim(a, dim, "softmax")
-    shifted = a.data - np.max(a.data, axis=axis, keepdims=True)  # largest entry -> exp(0)
+def softmax(input: Tensor, dim=None) -> Tensor:
+    """exp(input) / sum(exp(input)) along ``dim``: each slice becomes a probability vector.
+
+    Same shape as ``input``; e.g. logits (N, C) with dim=1 -> class probabilities (N, C).
+    """
+    input = as_float(require_tensor(input, "softmax"))
+    axis = _softmax_dim(input, dim, "softmax")
+    shifted = input.data - np.max(input.data, axis=axis, keepdims=True)  # largest entry -> exp(0)
     e = np.exp(shifted)
     out = e / np.sum(e, axis=axis, keepdims=True)
 
@@ -100,18 +104,18 @@ def softmax(a: Tensor, dim=None) -> Tensor:
         # Jacobian-vector product: s * (g - sum(g * s))
         return (out * (grad - np.sum(grad * out, axis=axis, keepdims=True)),)
 
-    return Tensor._from_op(out, (a,), backward, "softmax")
+    return Tensor._from_op(out, (input,), backward, "softmax")
 
 
-def log_softmax(a: Tensor, dim=None) -> Tensor:
-    """a - logsumexp(a) along ``dim``, computed stably."""
-    a = as_float(require_tensor(a, "log_softmax"))
-    axis = _softmax_dim(a, dim, "log_softmax")
-    shifted = a.data - np.max(a.data, axis=axis, keepdims=True)
+def log_softmax(input: Tensor, dim=None) -> Tensor:
+    """input - logsumexp(input) along ``dim``, computed stably (same shape as ``input``)."""
+    input = as_float(require_tensor(input, "log_softmax"))
+    axis = _softmax_dim(input, dim, "log_softmax")
+    shifted = input.data - np.max(input.data, axis=axis, keepdims=True)
     out = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
     def backward(grad):
-        # d/da_j (a_i - logsumexp a) = delta_ij - softmax_j
+        # d/dx_j (x_i - logsumexp x) = delta_ij - softmax_j
         return (grad - np.exp(out) * np.sum(grad, axis=axis, keepdims=True),)
 
-    return Tensor._from_op(out, (a,), backward, "log_softmax")
+    return Tensor._from_op(out, (input,), backward, "log_softmax")

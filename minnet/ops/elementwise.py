@@ -29,122 +29,130 @@ def _broadcast_check(a: Tensor, b: Tensor, fn_name: str) -> None:
             raise _broadcast_error(a, b, fn_name) from None
 
 
-def add(a, b, *, alpha=1) -> Tensor:
-    """``a + alpha * b`` (PyTorch's ``torch.add(input, other, alpha=1)``)."""
+def add(input, other, *, alpha=1) -> Tensor:
+    """``input + alpha * other``, as ``torch.add(input, other, *, alpha=1)``.
+
+    Either operand may be a number; shapes broadcast (e.g. (3, 5) + (5,) -> (3, 5)).
+    """
     if alpha != 1:
-        return add(a, mul(b, alpha))
-    a, b = pair(a, b)
+        return add(input, mul(other, alpha))
+    input, other = pair(input, other)
     try:
-        out = a.data + b.data
+        out = input.data + other.data
     except ValueError:
-        raise _broadcast_error(a, b, "add") from None
+        raise _broadcast_error(input, other, "add") from None
 
     def backward(grad):
         # d(a+b)/da = d(a+b)/db = 1
-        return (unbroadcast(grad, a.shape) if a.requires_grad else None,
-                unbroadcast(grad, b.shape) if b.requires_grad else None)
+        return (unbroadcast(grad, input.shape) if input.requires_grad else None,
+                unbroadcast(grad, other.shape) if other.requires_grad else None)
 
-    return Tensor._from_op(out, (a, b), backward, "add")
+    return Tensor._from_op(out, (input, other), backward, "add")
 
 
-def sub(a, b, *, alpha=1) -> Tensor:
-    """``a - alpha * b`` (PyTorch's ``torch.sub(input, other, alpha=1)``)."""
+def sub(input, other, *, alpha=1) -> Tensor:
+    """``input - alpha * other``, as ``torch.sub(input, other, *, alpha=1)`` (shapes broadcast)."""
     if alpha != 1:
-        return sub(a, mul(b, alpha))
-    a, b = pair(a, b)
+        return sub(input, mul(other, alpha))
+    input, other = pair(input, other)
     try:
-        out = a.data - b.data
+        out = input.data - other.data
     except ValueError:
-        raise _broadcast_error(a, b, "sub") from None
+        raise _broadcast_error(input, other, "sub") from None
 
     def backward(grad):
-        return (unbroadcast(grad, a.shape) if a.requires_grad else None,
-                unbroadcast(-grad, b.shape) if b.requires_grad else None)
+        return (unbroadcast(grad, input.shape) if input.requires_grad else None,
+                unbroadcast(-grad, other.shape) if other.requires_grad else None)
 
-    return Tensor._from_op(out, (a, b), backward, "sub")
+    return Tensor._from_op(out, (input, other), backward, "sub")
 
 
-def mul(a, b) -> Tensor:
-    a, b = pair(a, b)
+def mul(input, other) -> Tensor:
+    """``input * other``, element-wise (shapes broadcast; either may be a number)."""
+    input, other = pair(input, other)
     try:
-        out = a.data * b.data
+        out = input.data * other.data
     except ValueError:
-        raise _broadcast_error(a, b, "mul") from None
+        raise _broadcast_error(input, other, "mul") from None
 
     def backward(grad):
         # product rule: d(ab)/da = b, d(ab)/db = a
-        return (unbroadcast(grad * b.data, a.shape) if a.requires_grad else None,
-                unbroadcast(grad * a.data, b.shape) if b.requires_grad else None)
+        return (unbroadcast(grad * other.data, input.shape) if input.requires_grad else None,
+                unbroadcast(grad * input.data, other.shape) if other.requires_grad else None)
 
-    return Tensor._from_op(out, (a, b), backward, "mul")
+    return Tensor._from_op(out, (input, other), backward, "mul")
 
 
-def div(a, b, *, rounding_mode=None) -> Tensor:
-    """``a / b``; ``rounding_mode`` 'trunc' or 'floor' rounds the quotient (as PyTorch).
+def div(input, other, *, rounding_mode=None) -> Tensor:
+    """``input / other`` (shapes broadcast); ``rounding_mode`` 'trunc' or 'floor' rounds
+    the quotient (as PyTorch).
 
     A rounded quotient is piecewise constant, so its gradient is 0 (as in PyTorch).
     """
     if rounding_mode is not None:
-        return _rounded_div(a, b, rounding_mode)
-    a, b = pair(a, b)
-    if a.data.dtype.kind in "iub" and b.data.dtype.kind in "iub":
-        a, b = as_float(a), as_float(b)  # true division of integers gives float32
+        return _rounded_div(input, other, rounding_mode)
+    input, other = pair(input, other)
+    if input.data.dtype.kind in "iub" and other.data.dtype.kind in "iub":
+        # true division of integers gives float32
+        input, other = as_float(input), as_float(other)
     try:
-        out = a.data / b.data
+        out = input.data / other.data
     except ValueError:
-        raise _broadcast_error(a, b, "div") from None
+        raise _broadcast_error(input, other, "div") from None
 
     def backward(grad):
         # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2 = -out/b
-        grad_a = unbroadcast(grad / b.data, a.shape) if a.requires_grad else None
-        grad_b = unbroadcast(-grad * out / b.data, b.shape) if b.requires_grad else None
+        grad_a = unbroadcast(grad / other.data, input.shape) if input.requires_grad else None
+        grad_b = unbroadcast(-grad * out / other.data, other.shape) if other.requires_grad else None
         return grad_a, grad_b
 
-    return Tensor._from_op(out, (a, b), backward, "div")
+    return Tensor._from_op(out, (input, other), backward, "div")
 
 
-def _rounded_div(a, b, rounding_mode: str) -> Tensor:
+def _rounded_div(input, other, rounding_mode: str) -> Tensor:
     if rounding_mode not in ("trunc", "floor"):
         raise ValueError(f"div(): rounding_mode must be None, 'trunc' or 'floor', got "
                          f"{rounding_mode!r}")
-    a, b = pair(a, b)
-    _broadcast_check(a, b, "div")
-    integers = a.data.dtype.kind in "iu" and b.data.dtype.kind in "iu"
+    input, other = pair(input, other)
+    _broadcast_check(input, other, "div")
+    integers = input.data.dtype.kind in "iu" and other.data.dtype.kind in "iu"
     if integers:  # integer division stays integer, truncating or flooring like PyTorch
-        quotient = np.floor_divide(a.data, b.data)
+        quotient = np.floor_divide(input.data, other.data)
         if rounding_mode == "trunc":
-            remainder = a.data - quotient * b.data
-            quotient = quotient + ((remainder != 0) & ((a.data < 0) != (b.data < 0)))
-        out = quotient.astype(np.result_type(a.data, b.data), copy=False)
+            remainder = input.data - quotient * other.data
+            quotient = quotient + ((remainder != 0) & ((input.data < 0) != (other.data < 0)))
+        out = quotient.astype(np.result_type(input.data, other.data), copy=False)
     else:
         with np.errstate(divide="ignore", invalid="ignore"):
-            exact = a.data / b.data
+            exact = input.data / other.data
         out = np.trunc(exact) if rounding_mode == "trunc" else np.floor(exact)
 
     def backward(grad):
-        return (np.zeros(a.shape, dtype=grad.dtype) if a.requires_grad else None,
-                np.zeros(b.shape, dtype=grad.dtype) if b.requires_grad else None)
+        return (np.zeros(input.shape, dtype=grad.dtype) if input.requires_grad else None,
+                np.zeros(other.shape, dtype=grad.dtype) if other.requires_grad else None)
 
-    return Tensor._from_op(out, (a, b), backward, "div")
+    return Tensor._from_op(out, (input, other), backward, "div")
 
 
-def neg(a: Tensor) -> Tensor:
+def neg(input: Tensor) -> Tensor:
+    """``-input`` (same shape)."""
     def backward(grad):
         return (-grad,)
 
-    return Tensor._from_op(-a.data, (a,), backward, "neg")
+    return Tensor._from_op(-input.data, (input,), backward, "neg")
 
 
-def pow(a, exponent) -> Tensor:
-    """``a ** exponent`` for tensor**number, tensor**tensor and number**tensor.
+def pow(input, exponent) -> Tensor:
+    """``input ** exponent`` for tensor**number, tensor**tensor and number**tensor
+    (``input`` is the base; shapes broadcast).
 
     d(a^p)/da = p * a^(p-1)  and  d(a^p)/dp = a^p * log(a).
     """
-    if isinstance(a, Tensor) and is_number(exponent):
-        return _pow_scalar_exponent(a, python_scalar(exponent))
-    if not isinstance(a, Tensor) and not isinstance(exponent, Tensor):
+    if isinstance(input, Tensor) and is_number(exponent):
+        return _pow_scalar_exponent(input, python_scalar(exponent))
+    if not isinstance(input, Tensor) and not isinstance(exponent, Tensor):
         raise TypeError("pow(): at least one of base and exponent must be a Tensor")
-    base, exponent = pair(a, exponent)
+    base, exponent = pair(input, exponent)
     _broadcast_check(base, exponent, "pow")
     out = np.power(base.data, exponent.data)
 
@@ -181,78 +189,83 @@ def _pow_scalar_exponent(a: Tensor, p) -> Tensor:
     return Tensor._from_op(out, (a,), backward, "pow")
 
 
-def exp(a: Tensor) -> Tensor:
-    a = as_float(a)
-    out = np.exp(a.data)
+def exp(input: Tensor) -> Tensor:
+    """e ** input, element-wise (same shape; integers give float32)."""
+    input = as_float(input)
+    out = np.exp(input.data)
 
     def backward(grad):
         return (grad * out,)  # d(e^a)/da = e^a: reuse the forward result
 
-    return Tensor._from_op(out, (a,), backward, "exp")
+    return Tensor._from_op(out, (input,), backward, "exp")
 
 
-def log(a: Tensor) -> Tensor:
-    a = as_float(a)
-    out = np.log(a.data)
+def log(input: Tensor) -> Tensor:
+    """Natural logarithm, element-wise (same shape; integers give float32)."""
+    input = as_float(input)
+    out = np.log(input.data)
 
     def backward(grad):
-        return (grad / a.data,)
+        return (grad / input.data,)
 
-    return Tensor._from_op(out, (a,), backward, "log")
+    return Tensor._from_op(out, (input,), backward, "log")
 
 
-def sqrt(a: Tensor) -> Tensor:
-    a = as_float(a)
-    out = np.sqrt(a.data)
+def sqrt(input: Tensor) -> Tensor:
+    """Square root, element-wise (same shape; integers give float32)."""
+    input = as_float(input)
+    out = np.sqrt(input.data)
 
     def backward(grad):
         # d(sqrt a)/da = 1 / (2 sqrt a): reuse the forward result
         return (grad / (2 * out),)
 
-    return Tensor._from_op(out, (a,), backward, "sqrt")
+    return Tensor._from_op(out, (input,), backward, "sqrt")
 
 
-def abs(a: Tensor) -> Tensor:
-    out = np.abs(a.data)
+def abs(input: Tensor) -> Tensor:
+    """|input|, element-wise (same shape)."""
+    out = np.abs(input.data)
 
     def backward(grad):
         # sign(0) = 0: the subgradient at 0 is taken as 0, as in PyTorch
-        return (grad * np.sign(a.data),)
+        return (grad * np.sign(input.data),)
 
-    return Tensor._from_op(out, (a,), backward, "abs")
+    return Tensor._from_op(out, (input,), backward, "abs")
 
 
-def clip(a: Tensor, min=None, max=None) -> Tensor:
-    """Limit entries to ``[min, max]`` (either bound may be None, a number or a Tensor).
+def clip(input: Tensor, min=None, max=None) -> Tensor:
+    """Limit the entries of ``input`` to ``[min, max]`` (either bound may be None, a number
+    or a Tensor that broadcasts against ``input``; the output has ``input``'s shape).
 
-    The gradient flows to ``a`` where ``min <= a <= max`` (bounds included, as
+    The gradient flows to ``input`` where ``min <= input <= max`` (bounds included, as
     in PyTorch) and to a Tensor bound where that bound was the one used.
     """
-    require_tensor(a, "clip")
+    require_tensor(input, "clip")
     if min is None and max is None:
         raise ValueError("clip(): at least one of min and max must not be None")
     low = None if min is None else (min if isinstance(min, Tensor) else
-                                    as_tensor(python_scalar(min), like=a))
+                                    as_tensor(python_scalar(min), like=input))
     high = None if max is None else (max if isinstance(max, Tensor) else
-                                     as_tensor(python_scalar(max), like=a))
-    out = a.data
+                                     as_tensor(python_scalar(max), like=input))
+    out = input.data
     if low is not None:
         out = np.maximum(out, low.data)
     if high is not None:
         out = np.minimum(out, high.data)  # applied last: when min > max, max wins (as PyTorch)
-    if out is a.data:
+    if out is input.data:
         out = out.copy()
-    parents = (a,) + tuple(t for t in (low, high) if t is not None)
+    parents = (input,) + tuple(t for t in (low, high) if t is not None)
 
     def backward(grad):
-        x = a.data
+        x = input.data
         inside = np.ones(x.shape, dtype=bool)
         if low is not None:
             inside = inside & (x >= low.data)
         if high is not None:
             inside = inside & (x <= high.data)
-        grads = [unbroadcast(np.where(inside, grad, 0).astype(out.dtype, copy=False), a.shape)
-                 if a.requires_grad else None]
+        grads = [unbroadcast(np.where(inside, grad, 0).astype(out.dtype, copy=False),
+                             input.shape) if input.requires_grad else None]
         if low is not None:
             used_low = x < low.data
             if high is not None:
@@ -290,48 +303,51 @@ def _max_or_min(a, b, pick, a_wins_where, fn_name: str) -> Tensor:
     return Tensor._from_op(out, (a, b), backward, fn_name)
 
 
-def maximum(a, b) -> Tensor:
-    """Element-wise larger of ``a`` and ``b`` (broadcasting)."""
-    return _max_or_min(a, b, np.maximum, np.greater, "maximum")
+def maximum(input, other) -> Tensor:
+    """Element-wise larger of ``input`` and ``other`` (shapes broadcast)."""
+    return _max_or_min(input, other, np.maximum, np.greater, "maximum")
 
 
-def minimum(a, b) -> Tensor:
-    """Element-wise smaller of ``a`` and ``b`` (broadcasting)."""
-    return _max_or_min(a, b, np.minimum, np.less, "minimum")
+def minimum(input, other) -> Tensor:
+    """Element-wise smaller of ``input`` and ``other`` (shapes broadcast)."""
+    return _max_or_min(input, other, np.minimum, np.less, "minimum")
 
 
-def where(condition, a, b) -> Tensor:
-    """``a`` where ``condition`` is True, else ``b`` (all three broadcast together)."""
+def where(condition, input, other) -> Tensor:
+    """``input`` where ``condition`` is True, else ``other`` (all three broadcast together).
+
+    As ``torch.where(condition, input, other)``; ``other`` (or ``input``) may be a number.
+    """
     cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
     if cond.dtype != np.bool_:
         raise TypeError(f"where(): condition must be a boolean tensor, got dtype {cond.dtype}. "
                         "Hint: build it with a comparison such as x > 0.")
-    a, b = pair(a, b)
+    input, other = pair(input, other)
     try:
-        np.broadcast_shapes(cond.shape, a.shape, b.shape)
+        np.broadcast_shapes(cond.shape, input.shape, other.shape)
     except ValueError:
-        raise ValueError(f"where(): condition {cond.shape}, input {a.shape} and other {b.shape} "
-                         "cannot be broadcast together") from None
-    out = np.where(cond, a.data, b.data)
+        raise ValueError(f"where(): condition {cond.shape}, input {input.shape} and other "
+                         f"{other.shape} cannot be broadcast together") from None
+    out = np.where(cond, input.data, other.data)
 
     def backward(grad):
-        grad_a = unbroadcast(np.where(cond, grad, 0).astype(grad.dtype, copy=False), a.shape) \
-            if a.requires_grad else None
-        grad_b = unbroadcast(np.where(cond, 0, grad).astype(grad.dtype, copy=False), b.shape) \
-            if b.requires_grad else None
+        grad_a = unbroadcast(np.where(cond, grad, 0).astype(grad.dtype, copy=False), input.shape) \
+            if input.requires_grad else None
+        grad_b = unbroadcast(np.where(cond, 0, grad).astype(grad.dtype, copy=False), other.shape) \
+            if other.requires_grad else None
         return grad_a, grad_b
 
-    return Tensor._from_op(out, (a, b), backward, "where")
+    return Tensor._from_op(out, (input, other), backward, "where")
 
 
-def astype(a: Tensor, dtype) -> Tensor:
-    """Convert dtype; the gradient is converted back to ``a``'s dtype."""
+def astype(input: Tensor, dtype) -> Tensor:
+    """Convert dtype; the gradient is converted back to ``input``'s dtype."""
     dtype = np.dtype(dtype)
-    if a.data.dtype == dtype:
-        return a
-    out = a.data.astype(dtype)
+    if input.data.dtype == dtype:
+        return input
+    out = input.data.astype(dtype)
 
     def backward(grad):
-        return (grad.astype(a.data.dtype),)
+        return (grad.astype(input.data.dtype),)
 
-    return Tensor._from_op(out, (a,), backward, "astype")
+    return Tensor._from_op(out, (input,), backward, "astype")

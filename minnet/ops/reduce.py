@@ -1,7 +1,9 @@
 """Reductions over dims: sum, mean, var, std, amax, amin, max, min, logsumexp.
 
-Every reduction accepts PyTorch's ``dim``/``keepdim`` and NumPy's
-``axis``/``keepdims``; ``dim`` may be None (all dims), an int or a tuple.
+Every reduction takes PyTorch's parameter names (``input``, ``dim``,
+``keepdim``) and also NumPy's ``axis``/``keepdims``; ``dim`` may be None (all
+dims), an int or a tuple. Shapes: ``input`` (3, 4, 5) reduced over dim=1 gives
+(3, 5), or (3, 1, 5) with keepdim=True; dim=None gives a 0-d tensor.
 Backward re-inserts the reduced axes (``expand_reduced``) so the upstream
 gradient broadcasts back over the entries that were reduced.
 
@@ -53,35 +55,36 @@ def _require_nonempty(a: Tensor, axes, fn_name: str) -> None:
                          f"{a.shape}): there is no largest/smallest entry")
 
 
-def sum(a: Tensor, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
-    """Sum over ``dim`` (all dims when None)."""
-    axes, keepdim = _axes(a, dim, keepdim, axis, keepdims, "sum")
-    out = a.data.sum(axis=axes, keepdims=keepdim)
+def sum(input: Tensor, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
+    """Sum of ``input`` over ``dim`` (all dims when None): (3, 4) with dim=1 -> (3,)."""
+    axes, keepdim = _axes(input, dim, keepdim, axis, keepdims, "sum")
+    out = input.data.sum(axis=axes, keepdims=keepdim)
 
     def backward(grad):
         # every summed entry contributed with weight 1: copy the gradient to each
-        return (np.broadcast_to(expand_reduced(grad, a.shape, axes, keepdim), a.shape),)
+        expanded = expand_reduced(grad, input.shape, axes, keepdim)
+        return (np.broadcast_to(expanded, input.shape),)
 
-    return Tensor._from_op(np.asarray(out), (a,), backward, "sum")
+    return Tensor._from_op(np.asarray(out), (input,), backward, "sum")
 
 
-def mean(a: Tensor, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
-    """Average over ``dim`` (all dims when None)."""
-    axes, keepdim = _axes(a, dim, keepdim, axis, keepdims, "mean")
-    _require_float(a, "mean")
-    out = a.data.mean(axis=axes, keepdims=keepdim)
-    count = _reduced_count(a.shape, axes)
+def mean(input: Tensor, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
+    """Average of ``input`` over ``dim`` (all dims when None): (3, 4) with dim=1 -> (3,)."""
+    axes, keepdim = _axes(input, dim, keepdim, axis, keepdims, "mean")
+    _require_float(input, "mean")
+    out = input.data.mean(axis=axes, keepdims=keepdim)
+    count = _reduced_count(input.shape, axes)
 
     def backward(grad):
-        expanded = expand_reduced(grad, a.shape, axes, keepdim) / count
-        return (np.broadcast_to(expanded, a.shape),)
+        expanded = expand_reduced(grad, input.shape, axes, keepdim) / count
+        return (np.broadcast_to(expanded, input.shape),)
 
-    return Tensor._from_op(np.asarray(out, dtype=a.data.dtype), (a,), backward, "mean")
+    return Tensor._from_op(np.asarray(out, dtype=input.data.dtype), (input,), backward, "mean")
 
 
-def var(a: Tensor, dim=None, unbiased=True, keepdim=False, *, correction=None, axis=None,
+def var(input: Tensor, dim=None, unbiased=True, keepdim=False, *, correction=None, axis=None,
         keepdims=None) -> Tensor:
-    """Variance over ``dim``: sum((a - mean)^2) / (N - correction).
+    """Variance of ``input`` over ``dim``: sum((input - mean)^2) / (N - correction).
 
     ``correction`` defaults to 1 (Bessel's correction, the unbiased estimate),
     as ``unbiased=True`` does; ``unbiased=False`` or ``correction=0`` divides by
@@ -90,30 +93,30 @@ def var(a: Tensor, dim=None, unbiased=True, keepdim=False, *, correction=None, a
     """
     if isinstance(dim, bool):
         dim, unbiased = None, dim
-    axes, keepdim = _axes(a, dim, keepdim, axis, keepdims, "var")
-    _require_float(a, "var")
+    axes, keepdim = _axes(input, dim, keepdim, axis, keepdims, "var")
+    _require_float(input, "var")
     if correction is None:
         correction = 1 if unbiased else 0
-    count = _reduced_count(a.shape, axes)
+    count = _reduced_count(input.shape, axes)
     dof = builtins.max(count - correction, 0)
     if dof == 0:
         warnings.warn(f"var(): degrees of freedom <= 0 (reducing {count} entries with "
                       f"correction={correction}); the result is inf or nan", RuntimeWarning,
                       stacklevel=2)
-    centered = a.data - np.mean(a.data, axis=axes, keepdims=True)
+    centered = input.data - np.mean(input.data, axis=axes, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.sum(centered * centered, axis=axes, keepdims=keepdim) / dof
 
     def backward(grad):
-        # d/da_i sum_j (a_j - m)^2 = 2 (a_i - m): the terms through m sum to zero
-        expanded = expand_reduced(grad, a.shape, axes, keepdim)
+        # d/dx_i sum_j (x_j - m)^2 = 2 (x_i - m): the terms through m sum to zero
+        expanded = expand_reduced(grad, input.shape, axes, keepdim)
         with np.errstate(divide="ignore", invalid="ignore"):
             return (expanded * (centered * (2 / dof if dof else np.inf)),)
 
-    return Tensor._from_op(np.asarray(out, dtype=a.data.dtype), (a,), backward, "var")
+    return Tensor._from_op(np.asarray(out, dtype=input.data.dtype), (input,), backward, "var")
 
 
-def std(a: Tensor, dim=None, unbiased=True, keepdim=False, *, correction=None, axis=None,
+def std(input: Tensor, dim=None, unbiased=True, keepdim=False, *, correction=None, axis=None,
         keepdims=None) -> Tensor:
     """Standard deviation: ``sqrt(var(...))`` with the same arguments.
 
@@ -121,7 +124,7 @@ def std(a: Tensor, dim=None, unbiased=True, keepdim=False, *, correction=None, a
     slope, and the chain rule would give inf * 0 = nan; as PyTorch does, the
     gradient there is defined as 0 (the function is at its minimum).
     """
-    variance = var(a, dim, unbiased, keepdim, correction=correction, axis=axis,
+    variance = var(input, dim, unbiased, keepdim, correction=correction, axis=axis,
                    keepdims=keepdims)
     out = np.sqrt(variance.data)
 
@@ -149,16 +152,18 @@ def _extreme(a: Tensor, axes, keepdim: bool, np_pick, op_name: str) -> Tensor:
     return Tensor._from_op(np.asarray(out), (a,), backward, op_name)
 
 
-def amax(a: Tensor, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
-    """Largest entry over ``dim`` (all dims when None); ties share the gradient evenly."""
-    axes, keepdim = _axes(a, dim, keepdim, axis, keepdims, "amax")
-    return _extreme(a, axes, keepdim, np.max, "amax")
+def amax(input: Tensor, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
+    """Largest entry of ``input`` over ``dim`` (all dims when None); ties share the
+    gradient evenly. (3, 4) with dim=1 -> (3,)."""
+    axes, keepdim = _axes(input, dim, keepdim, axis, keepdims, "amax")
+    return _extreme(input, axes, keepdim, np.max, "amax")
 
 
-def amin(a: Tensor, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
-    """Smallest entry over ``dim`` (all dims when None); ties share the gradient evenly."""
-    axes, keepdim = _axes(a, dim, keepdim, axis, keepdims, "amin")
-    return _extreme(a, axes, keepdim, np.min, "amin")
+def amin(input: Tensor, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
+    """Smallest entry of ``input`` over ``dim`` (all dims when None); ties share the
+    gradient evenly. (3, 4) with dim=1 -> (3,)."""
+    axes, keepdim = _axes(input, dim, keepdim, axis, keepdims, "amin")
+    return _extreme(input, axes, keepdim, np.min, "amin")
 
 
 def _extreme_with_index(a: Tensor, dim, keepdim: bool, np_arg, result_type, op_name: str):
@@ -182,50 +187,55 @@ def _extreme_with_index(a: Tensor, dim, keepdim: bool, np_arg, result_type, op_n
     return result_type(out, Tensor(indices if keepdim else np.squeeze(indices, axis)))
 
 
-def max(a: Tensor, dim=None, keepdim=False, *, axis=None, keepdims=None):
-    """``max(a)``: the largest entry (0-d tensor; ties share the gradient evenly).
+def max(input: Tensor, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """``max(input)``: the largest entry (0-d tensor; ties share the gradient evenly).
 
-    ``max(a, dim)``: a named tuple ``(values, indices)`` along ``dim``; the
-    gradient goes to the index reported. ``max(a, other_tensor)`` is
-    ``maximum(a, other)``, as in PyTorch.
+    ``max(input, dim)``: a named tuple ``(values, indices)`` along ``dim``, each
+    shaped like ``input`` without that dim; the gradient goes to the index
+    reported. ``max(input, other_tensor)`` is ``maximum(input, other)``, as in
+    PyTorch.
     """
     if isinstance(dim, Tensor):
         from .elementwise import maximum
-        return maximum(a, dim)
+        return maximum(input, dim)
     dim, keepdim = resolve_dim(dim, axis, keepdim, keepdims, "max")
-    require_tensor(a, "max")
+    require_tensor(input, "max")
     if dim is None:
-        return _extreme(a, None, False, np.max, "max")
-    return _extreme_with_index(a, dim, keepdim, np.argmax, MaxResult, "max")
+        return _extreme(input, None, False, np.max, "max")
+    return _extreme_with_index(input, dim, keepdim, np.argmax, MaxResult, "max")
 
 
-def min(a: Tensor, dim=None, keepdim=False, *, axis=None, keepdims=None):
-    """Like ``max`` but the smallest: ``min(a)``, ``min(a, dim)`` -> (values, indices)."""
+def min(input: Tensor, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    """Like ``max`` but the smallest: ``min(input)``, ``min(input, dim)`` -> (values, indices)."""
     if isinstance(dim, Tensor):
         from .elementwise import minimum
-        return minimum(a, dim)
+        return minimum(input, dim)
     dim, keepdim = resolve_dim(dim, axis, keepdim, keepdims, "min")
-    require_tensor(a, "min")
+    require_tensor(input, "min")
     if dim is None:
-        return _extreme(a, None, False, np.min, "min")
-    return _extreme_with_index(a, dim, keepdim, np.argmin, MinResult, "min")
+        return _extreme(input, None, False, np.min, "min")
+    return _extreme_with_index(input, dim, keepdim, np.argmin, MinResult, "min")
 
 
-def logsumexp(a: Tensor, dim, keepdim=False) -> Tensor:
-    """log(sum(exp(a))) over ``dim``, without overflow (the max is factored out)."""
-    axes, keepdim = _axes(a, dim, keepdim, None, None, "logsumexp")
-    _require_float(a, "logsumexp")
-    peak = np.max(a.data, axis=axes, keepdims=True)
+def logsumexp(input: Tensor, dim, keepdim=False) -> Tensor:
+    """log(sum(exp(input))) over ``dim``, without overflow (the max is factored out).
+
+    (N, C) with dim=1 -> (N,), or (N, 1) with keepdim=True.
+    """
+    axes, keepdim = _axes(input, dim, keepdim, None, None, "logsumexp")
+    _require_float(input, "logsumexp")
+    peak = np.max(input.data, axis=axes, keepdims=True)
     peak = np.where(np.isfinite(peak), peak, 0)  # all -inf (or inf) slices: do not shift
-    summed = np.sum(np.exp(a.data - peak), axis=axes, keepdims=True)
+    summed = np.sum(np.exp(input.data - peak), axis=axes, keepdims=True)
     with np.errstate(divide="ignore"):
         kept = np.log(summed) + peak
     out = kept if keepdim else np.squeeze(kept, axes if axes is not None else None)
 
     def backward(grad):
-        # d logsumexp / da_i = softmax(a)_i
-        expanded = expand_reduced(grad, a.shape, axes, keepdim)
+        # d logsumexp(x) / dx_i = softmax(x)_i
+        expanded = expand_reduced(grad, input.shape, axes, keepdim)
         with np.errstate(invalid="ignore"):  # an all -inf slice has no softmax: nan, as PyTorch
-            return (expanded * np.exp(a.data - kept),)
+            return (expanded * np.exp(input.data - kept),)
 
-    return Tensor._from_op(np.asarray(out, dtype=a.data.dtype), (a,), backward, "logsumexp")
+    return Tensor._from_op(np.asarray(out, dtype=input.data.dtype), (input,), backward,
+                           "logsumexp")

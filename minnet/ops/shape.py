@@ -20,122 +20,154 @@ def _shape_from_args(shape) -> tuple:
     return tuple(shape)
 
 
-def reshape(a: Tensor, *shape) -> Tensor:
-    """Same entries in a new shape (one size may be -1: inferred)."""
-    require_tensor(a, "reshape")
-    shape = _shape_from_args(shape)
+def _sizes(first, more: tuple, fn_name: str, arg_name: str) -> tuple:
+    """PyTorch's one-sequence form ``(2, 3)`` or the separate ints ``2, 3`` -> a tuple.
+
+    ``first`` is the op's named parameter (``shape`` or ``dims``); ``more`` its
+    extra positional arguments, which only the separate-ints form has.
+    """
+    if isinstance(first, (tuple, list)):
+        if more:
+            raise TypeError(f"{fn_name}(): pass {arg_name} either as one tuple or as separate "
+                            f"ints, not both (got {first!r} followed by {more!r})")
+        return tuple(first)
+    return (first,) + tuple(more)
+
+
+def reshape(input: Tensor, shape, *more_sizes) -> Tensor:
+    """Same entries in a new shape (one size may be -1: inferred).
+
+    ``reshape(input, (2, 3))`` or ``reshape(input, shape=(2, 3))`` as in PyTorch;
+    separate sizes ``reshape(input, 2, 3)`` work too (as ``Tensor.reshape``).
+    Shapes: (6,) -> (2, 3); (4, 5, 6) with shape (4, -1) -> (4, 30).
+    """
+    require_tensor(input, "reshape")
+    shape = _sizes(shape, more_sizes, "reshape", "shape")
     try:
-        out = a.data.reshape(shape)
+        out = input.data.reshape(shape)
     except (ValueError, TypeError):
-        raise ValueError(f"reshape(): cannot reshape a tensor of shape {a.shape} "
-                         f"({a.data.size} elements) into shape {shape}. Hint: the product of "
-                         f"the new sizes must be {a.data.size} (at most one size may be -1)."
-                         ) from None
+        raise ValueError(f"reshape(): cannot reshape a tensor of shape {input.shape} "
+                         f"({input.data.size} elements) into shape {shape}. Hint: the product "
+                         f"of the new sizes must be {input.data.size} (at most one size may be "
+                         "-1).") from None
 
     def backward(grad):
-        return (grad.reshape(a.shape),)
+        return (grad.reshape(input.shape),)
 
-    return Tensor._from_op(out, (a,), backward, "reshape")
+    return Tensor._from_op(out, (input,), backward, "reshape")
 
 
-def view(a: Tensor, *shape) -> Tensor:
+def view(input: Tensor, shape, *more_sizes) -> Tensor:
     """PyTorch's ``view``: here the same as ``reshape`` (NumPy copies only when it must)."""
-    return reshape(a, *shape)
+    return reshape(input, shape, *more_sizes)
 
 
-def clone(a: Tensor) -> Tensor:
+def clone(input: Tensor) -> Tensor:
+    """A copy of ``input`` (same shape) that gradients flow through."""
     def backward(grad):
         return (grad,)
 
-    return Tensor._from_op(a.data.copy(), (a,), backward, "clone")
+    return Tensor._from_op(input.data.copy(), (input,), backward, "clone")
 
 
-def transpose(a: Tensor, dim0: int, dim1: int) -> Tensor:
-    """Swap two dims."""
-    require_tensor(a, "transpose")
-    axis0 = single_dim(dim0, a.ndim, "transpose")
-    axis1 = single_dim(dim1, a.ndim, "transpose")
-    if a.ndim == 0:
-        return a
-    out = np.swapaxes(a.data, axis0, axis1)
+def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
+    """Swap dims ``dim0`` and ``dim1``: (2, 3, 4) with (0, 2) -> (4, 3, 2)."""
+    require_tensor(input, "transpose")
+    axis0 = single_dim(dim0, input.ndim, "transpose")
+    axis1 = single_dim(dim1, input.ndim, "transpose")
+    if input.ndim == 0:
+        return input
+    out = np.swapaxes(input.data, axis0, axis1)
 
     def backward(grad):
         return (np.swapaxes(grad, axis0, axis1),)
 
-    return Tensor._from_op(out, (a,), backward, "transpose")
+    return Tensor._from_op(out, (input,), backward, "transpose")
 
 
-def permute(a: Tensor, *dims) -> Tensor:
-    """Reorder dims: output dim i is input dim ``dims[i]``."""
-    require_tensor(a, "permute")
-    dims = _shape_from_args(dims)
-    if len(dims) != a.ndim:
-        raise ValueError(f"permute(): the tensor has {a.ndim} dims (shape {a.shape}) but "
-                         f"{len(dims)} were given: {dims}. Hint: list every dim once.")
-    axes = tuple(single_dim(d, a.ndim, "permute") for d in dims)
-    if sorted(axes) != list(range(a.ndim)):
+def permute(input: Tensor, dims=(), *more_dims) -> Tensor:
+    """Reorder dims: output dim i is input dim ``dims[i]``.
+
+    ``permute(input, (1, 0))`` or ``permute(input, dims=(1, 0))`` as in PyTorch;
+    separate ints ``permute(input, 1, 0)`` work too (as ``Tensor.permute``).
+    Shapes: (2, 3, 4) with dims (2, 0, 1) -> (4, 2, 3). A 0-d tensor takes no dims.
+    """
+    require_tensor(input, "permute")
+    dims = _sizes(dims, more_dims, "permute", "dims")
+    if len(dims) != input.ndim:
+        raise ValueError(f"permute(): the tensor has {input.ndim} dims (shape {input.shape}) "
+                         f"but {len(dims)} were given: {dims}. Hint: list every dim once.")
+    axes = tuple(single_dim(d, input.ndim, "permute") for d in dims)
+    if sorted(axes) != list(range(input.ndim)):
         raise ValueError(f"permute(): {dims} is not a permutation of the dims "
-                         f"{tuple(range(a.ndim))}: every dim must appear exactly once")
-    out = np.transpose(a.data, axes)
+                         f"{tuple(range(input.ndim))}: every dim must appear exactly once")
+    out = np.transpose(input.data, axes)
     inverse = tuple(np.argsort(axes))
 
     def backward(grad):
         return (np.transpose(grad, inverse),)
 
-    return Tensor._from_op(out, (a,), backward, "permute")
+    return Tensor._from_op(out, (input,), backward, "permute")
 
 
-def flatten(a: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-    """Merge dims ``start_dim..end_dim`` (inclusive) into one."""
-    require_tensor(a, "flatten")
-    if a.ndim == 0:
-        return reshape(a, 1)
-    start = single_dim(start_dim, a.ndim, "flatten")
-    end = single_dim(end_dim, a.ndim, "flatten")
+def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge dims ``start_dim..end_dim`` (inclusive) into one: (2, 3, 4) -> (24,), or
+    (2, 12) with start_dim=1."""
+    require_tensor(input, "flatten")
+    if input.ndim == 0:
+        return reshape(input, 1)
+    start = single_dim(start_dim, input.ndim, "flatten")
+    end = single_dim(end_dim, input.ndim, "flatten")
     if start > end:
         raise ValueError(f"flatten(): start_dim ({start_dim}) comes after end_dim ({end_dim})")
-    merged = int(np.prod(a.shape[start:end + 1]))
-    return reshape(a, a.shape[:start] + (merged,) + a.shape[end + 1:])
+    merged = int(np.prod(input.shape[start:end + 1]))
+    return reshape(input, input.shape[:start] + (merged,) + input.shape[end + 1:])
 
 
-def unsqueeze(a: Tensor, dim: int) -> Tensor:
-    """Insert a size-1 dim at position ``dim`` (in [-ndim-1, ndim])."""
-    require_tensor(a, "unsqueeze")
-    axis = single_dim(dim, a.ndim, "unsqueeze", extra=1)
-    return reshape(a, a.shape[:axis] + (1,) + a.shape[axis:])
+def unsqueeze(input: Tensor, dim: int) -> Tensor:
+    """Insert a size-1 dim at position ``dim`` (in [-ndim-1, ndim]): (3, 4) with dim=1
+    -> (3, 1, 4)."""
+    require_tensor(input, "unsqueeze")
+    axis = single_dim(dim, input.ndim, "unsqueeze", extra=1)
+    return reshape(input, input.shape[:axis] + (1,) + input.shape[axis:])
 
 
-def squeeze(a: Tensor, dim=None) -> Tensor:
-    """Remove size-1 dims (all of them, or those in ``dim``; others are left alone)."""
-    require_tensor(a, "squeeze")
-    axes = normalize_dims(dim, a.ndim, "squeeze")
+def squeeze(input: Tensor, dim=None) -> Tensor:
+    """Remove size-1 dims (all of them, or those in ``dim``; others are left alone):
+    (3, 1, 4, 1) -> (3, 4), or (3, 4, 1) with dim=1."""
+    require_tensor(input, "squeeze")
+    axes = normalize_dims(dim, input.ndim, "squeeze")
     if axes is None:
-        axes = range(a.ndim)
-    drop = {axis for axis in axes if a.shape[axis] == 1}
-    return reshape(a, tuple(size for axis, size in enumerate(a.shape) if axis not in drop))
+        axes = range(input.ndim)
+    drop = {axis for axis in axes if input.shape[axis] == 1}
+    kept = tuple(size for axis, size in enumerate(input.shape) if axis not in drop)
+    return reshape(input, kept)
 
 
-def expand(a: Tensor, *sizes) -> Tensor:
-    """Broadcast to a larger shape without copying (-1 keeps a size)."""
-    require_tensor(a, "expand")
+def expand(input: Tensor, *sizes) -> Tensor:
+    """Broadcast to a larger shape without copying (-1 keeps a size).
+
+    Shapes: (3, 1) expanded to (2, 3, 4) -> (2, 3, 4); sizes may be one tuple.
+    """
+    require_tensor(input, "expand")
     sizes = _shape_from_args(sizes)
-    if len(sizes) < a.ndim:
+    if len(sizes) < input.ndim:
         raise ValueError(f"expand(): the target shape {sizes} has fewer dims than the tensor "
-                         f"(shape {a.shape})")
-    lead = len(sizes) - a.ndim
-    target = tuple(a.shape[i - lead] if size == -1 and i >= lead else size
+                         f"(shape {input.shape})")
+    lead = len(sizes) - input.ndim
+    target = tuple(input.shape[i - lead] if size == -1 and i >= lead else size
                    for i, size in enumerate(sizes))
     try:
-        out = np.broadcast_to(a.data, target)
+        out = np.broadcast_to(input.data, target)
     except ValueError:
-        raise ValueError(f"expand(): cannot expand shape {a.shape} to {sizes}: only size-1 "
+        raise ValueError(f"expand(): cannot expand shape {input.shape} to {sizes}: only size-1 "
                          "dims can grow") from None
 
     def backward(grad):
         from ._util import unbroadcast
-        return (unbroadcast(grad, a.shape),)
+        return (unbroadcast(grad, input.shape),)
 
-    return Tensor._from_op(out, (a,), backward, "expand")
+    return Tensor._from_op(out, (input,), backward, "expand")
 
 
 # --------------------------------------------------------------------------
@@ -154,34 +186,34 @@ def _is_basic(index: tuple) -> bool:
                and not isinstance(i, bool) for i in index)
 
 
-def getitem(a: Tensor, index) -> Tensor:
-    """``a[index]`` with slices, integers, None, Ellipsis and integer/bool arrays.
+def getitem(input: Tensor, index) -> Tensor:
+    """``input[index]`` with slices, integers, None, Ellipsis and integer/bool arrays.
 
     Basic indexing returns a view and its backward writes the gradient into
     the selected region. Advanced (array) indexing can pick one entry several
-    times (``a[[0, 0]]``), so its backward scatter-adds with ``np.add.at``:
+    times (``input[[0, 0]]``), so its backward scatter-adds with ``np.add.at``:
     both picks contribute.
     """
-    require_tensor(a, "getitem")
+    require_tensor(input, "getitem")
     index = _plain_index(index)
     try:
-        out = a.data[index]
+        out = input.data[index]
     except IndexError as error:
         raise IndexError(f"getitem(): index {index!r} does not fit a tensor of shape "
-                         f"{a.shape}: {error}") from None
+                         f"{input.shape}: {error}") from None
     basic = _is_basic(index)
     if not basic:
         out = np.asarray(out)
 
     def backward(grad):
-        full = np.zeros_like(a.data)
+        full = np.zeros_like(input.data)
         if basic:
             full[index] = grad
         else:
             np.add.at(full, index, grad)
         return (full,)
 
-    return Tensor._from_op(np.asarray(out), (a,), backward, "getitem")
+    return Tensor._from_op(np.asarray(out), (input,), backward, "getitem")
 
 
 # --------------------------------------------------------------------------
@@ -260,33 +292,33 @@ def _pad_pairs(a: Tensor, pad) -> list:
     return pairs
 
 
-def pad(a: Tensor, pad, mode: str = "constant", value=None) -> Tensor:
-    """Pad (or, with negative amounts in constant mode, crop) ``a`` like ``F.pad``.
+def pad(input: Tensor, pad, mode: str = "constant", value=None) -> Tensor:
+    """Pad (or, with negative amounts in constant mode, crop) ``input`` like ``F.pad``.
 
     ``mode``: 'constant' (fill with ``value``, default 0), 'reflect' (mirror
     without repeating the edge), 'replicate' (repeat the edge), 'circular'
     (wrap around).
     """
-    require_tensor(a, "pad")
-    pairs = _pad_pairs(a, pad)
+    require_tensor(input, "pad")
+    pairs = _pad_pairs(input, pad)
     if mode == "constant":
-        return _pad_constant(a, pairs, 0 if value is None else python_scalar(value))
+        return _pad_constant(input, pairs, 0 if value is None else python_scalar(value))
     if mode not in _NUMPY_PAD_MODE:
         raise ValueError(f"pad(): unknown mode {mode!r}; expected 'constant', 'reflect', "
                          "'replicate' or 'circular'")
     if value not in (None, 0):
         raise ValueError(f"pad(): value= is only used by mode='constant', not {mode!r}")
     for axis, (before, after) in enumerate(pairs):
-        size = a.shape[axis]
+        size = input.shape[axis]
         if before < 0 or after < 0:
-            raise ValueError(f"pad(): negative padding is only allowed in constant mode")
+            raise ValueError("pad(): negative padding is only allowed in constant mode")
         if mode == "reflect" and (before >= size or after >= size) and (before or after):
             raise ValueError(f"pad(): reflect padding ({before}, {after}) must be smaller than "
-                             f"the size {size} of dim {axis} (input shape {a.shape})")
+                             f"the size {size} of dim {axis} (input shape {input.shape})")
         if mode == "circular" and (before > size or after > size):
             raise ValueError(f"pad(): circular padding ({before}, {after}) can be at most the "
-                             f"size {size} of dim {axis} (input shape {a.shape})")
-    return _pad_by_index(a, pairs, _NUMPY_PAD_MODE[mode])
+                             f"size {size} of dim {axis} (input shape {input.shape})")
+    return _pad_by_index(input, pairs, _NUMPY_PAD_MODE[mode])
 
 
 def _pad_constant(a: Tensor, pairs: list, value) -> Tensor:
