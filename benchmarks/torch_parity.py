@@ -969,7 +969,19 @@ def _defaults(fn):
     try:
         return [_split_signature(inspect.signature(fn))]
     except (TypeError, ValueError):
-        return _doc_signatures(fn)
+        found = _doc_signatures(fn)
+        if found:
+            return found
+        # torch.relu / torch.log_softmax are builtins without a signature or docstring:
+        # their documented twin in torch.nn.functional has the same parameters
+        import torch.nn.functional as functional
+        twin = getattr(functional, getattr(fn, "__name__", ""), None)
+        if twin is not None and twin is not fn:
+            try:
+                return [_split_signature(inspect.signature(twin))]
+            except (TypeError, ValueError):
+                return _doc_signatures(twin)
+        return []
 
 
 def _same_default(a, b):
