@@ -292,9 +292,13 @@ class Monitor:
             if name not in self.layer_types:
                 self._add_layer(name, kind)
             record = self._record
+            if record < 0:
+                # an unrecorded step needs only the end-of-backward callback (gradient norms)
+                if output.requires_grad:
+                    self._output_handles.append(output.register_hook(self._on_output_grad))
+                return None
             call = self._latest_call[name] = object()  # so the last call's gradient wins
-            if record >= 0:
-                self._record_layer(name, kind, output.data, record)
+            self._record_layer(name, kind, output.data, record)
             if output.requires_grad:
                 self._output_handles.append(
                     output.register_hook(self._make_grad_hook(name, record, call)))
@@ -316,6 +320,12 @@ class Monitor:
             return None
 
         return on_output_grad
+
+    def _on_output_grad(self, grad) -> None:
+        """Tensor hook of an unrecorded step's layer outputs: queue the end-of-backward read."""
+        if self._attached and not self._callback_queued:
+            self._callback_queued = True
+            queue_callback(self._on_backward_end)
 
     def _on_backward_end(self) -> None:
         """Read every parameter's ``.grad`` once the backward pass has finished."""
