@@ -582,3 +582,57 @@ def test_findings_is_a_list():
     with Monitor(model) as monitor:
         forward_backward(model, *batch())
     assert isinstance(monitor.findings(), list)
+
+
+# --------------------------------------------------------------------------
+# compiled and NumPy paths
+# --------------------------------------------------------------------------
+def record_a_short_run(every=2, steps=5):
+    model = mlp(sizes=(6, 8, 3), activation=nn.Tanh)  # Tanh: saturation counted too
+    optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    with Monitor(model, optimizer, every=every, bins=8) as monitor:
+        for step in range(steps):
+            X, y = batch(seed=step, scale=3.0)
+            monitor.log(loss=train_step(model, optimizer, X, y))
+    return monitor
+
+
+def test_numba_and_numpy_paths_record_the_same_numbers(monkeypatch):
+    """The per-layer buffers of the compiled path (reused every record) change nothing."""
+    compiled = record_a_short_run().to_dict()
+    monkeypatch.setenv("MINNET_NO_JIT", "1")
+    reference = record_a_short_run().to_dict()
+    assert compiled["steps"] == reference["steps"] == [0, 2, 4]
+    for layer in compiled["layers"]:
+        for stat in LAYER_STATS:
+            np.testing.assert_allclose(compiled["layer_stats"][layer][stat],
+                                       reference["layer_stats"][layer][stat],
+                                       rtol=1e-9, atol=1e-12, err_msg=f"{layer} {stat}")
+        assert compiled["histograms"][layer] == reference["histograms"][layer]
+    assert compiled["layer_stats"]["1 (Tanh)"]["saturated_fraction"][0] > 0
+    for name, values in compiled["scalars"].items():
+        np.testing.assert_allclose(values, reference["scalars"][name], rtol=1e-9, err_msg=name)
+
+
+def test_unrecorded_steps_keep_every_scalar_and_detect_clipping():
+    """Steps between records still get both gradient norms (clipping shows on them too)."""
+    model = mlp()
+    optimizer = optim.SGD(model.parameters(), lr=0.1)
+    X, y = batch(scale=5.0)
+    after_backward, at_step = [], []
+    with Monitor(model, optimizer, every=4) as monitor:
+        for step in range(6):
+            optimizer.zero_grad()
+            nn.CrossEntropyLoss()(model(X), y).backward()
+            grads = [p.grad.data for p in model.parameters()]
+            after_backward.append(np.sqrt(sum(float((g.astype(np.float64) ** 2).sum())
+                                              for g in grads)))
+            if step % 2 == 1:  # clip on unrecorded steps 1, 3, 5
+                nn.utils.clip_grad_norm_(model.parameters(), 0.01)
+            at_step.append(np.sqrt(sum(float((p.grad.data.astype(np.float64) ** 2).sum())
+                                       for p in model.parameters())))
+            optimizer.step()
+    np.testing.assert_array_equal(monitor.steps, [0, 4])
+    np.testing.assert_allclose(monitor.scalar("grad_norm_total"), after_backward, rtol=1e-5)
+    np.testing.assert_allclose(monitor.scalar("grad_norm_at_step"), at_step, rtol=1e-5)
+    assert (monitor.scalar("grad_norm_at_step")[1::2] < 0.011).all()

@@ -131,3 +131,26 @@ def test_registered_and_no_jit_runs_the_reference(monkeypatch):
     assert kernels.kernel("activation_stats") is stats.activation_stats_reference
     monkeypatch.delenv("MINNET_NO_JIT")
     assert kernels.kernel("activation_stats") is stats.activation_stats_numba
+
+
+def test_buffers_reused_across_calls_give_each_call_its_own_numbers():
+    """activation_stats_into with one ActivationBuffers per shape (as the Monitor keeps them)."""
+    shape = (16, 5, 3)
+    buffers = stats.ActivationBuffers(np.zeros(shape, np.float32), 6, -2.0, 2.0, -1.0, 1.0)
+    counts = np.empty(6, np.int64)
+    for seed, variant in enumerate(("relu", "dead", "nonfinite", "plain")):
+        x = sample(shape, np.float32, seed, relu=variant == "relu", dead=variant == "dead",
+                   nonfinite=variant == "nonfinite")
+        assert buffers.fits(x)
+        results = stats.activation_stats_into(x, buffers, counts)
+        expected = stats.activation_stats_reference(x, -2.0, 2.0, 6, -1.0, 1.0)
+        mean, std, low, high, zeros, dead, saturated, nonfinite = results
+        for got, want in ((mean, expected[0]), (std, expected[1]), (low, expected[2]),
+                          (high, expected[3])):
+            assert got == pytest.approx(want, rel=1e-12, abs=1e-12)
+        assert (zeros, saturated, nonfinite) == (expected[4], expected[6], expected[5])
+        np.testing.assert_array_equal(counts, expected[7])
+        np.testing.assert_array_equal(buffers.unit_nonzero, expected[8])
+        assert dead == np.count_nonzero(~expected[8])
+    assert not buffers.fits(np.zeros(shape, np.float64))
+    assert not buffers.fits(np.zeros((16, 5), np.float32))

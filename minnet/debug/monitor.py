@@ -39,6 +39,7 @@ from typing import Optional
 import numpy as np
 
 from .. import kernels
+from ..kernels import stats
 from ..nn.module import ROOT_NAME, Module
 from ..tensor import Tensor, is_grad_enabled, queue_callback
 
@@ -216,6 +217,7 @@ class Monitor:
         self._histograms: dict = {}     # layer -> _GrowableArray (records, bins) int64
         self._edges: dict = {}          # layer -> (bins + 1,) edges, fixed at first record
         self._last_output: dict = {}    # layer -> output array of the last record
+        self._buffers: dict = {}        # layer -> stats.ActivationBuffers (kernel work arrays)
         self._latest_call: dict = {}    # layer -> token of its latest call
         self._unit_activity: dict = {}  # filled only by from_dict
         self._param_stats = _GrowableArray((0, len(PARAM_STATS)))
@@ -422,13 +424,38 @@ class Monitor:
         if x.size == 0:
             return
         edges = self._edges.get(name)
-        values, counts = layer_statistics(x, kind, edges)
-        if edges is None:  # first record: fix the bins now, from this output, and count again
+        if edges is None:  # first record: fix the bins from this output's range
+            values = layer_statistics(x, kind, None)[0]
             edges = self._edges[name] = _histogram_edges(kind, values[2], values[3], self.bins)
-            counts = layer_statistics(x, kind, edges)[1]
-        self._layer_stats[name].at(record)[record] = values  # grad_rms: NaN until backward
-        self._histograms[name].at(record)[record] = counts
+        counts = self._histograms[name].at(record)[record]
+        row = self._layer_stats[name].at(record)[record]
+        if kernels.jit_enabled():
+            self._layer_values_into(name, kind, x, edges, row, counts)
+        else:
+            values, counts[:] = layer_statistics(x, kind, edges)
+            row[:] = values
         self._last_output[name] = x
+
+    def _layer_values_into(self, name: str, kind: str, x: np.ndarray, edges: np.ndarray,
+                           row: np.ndarray, counts: np.ndarray) -> None:
+        """``layer_statistics`` written straight into the record's rows (compiled kernel).
+
+        The kernel's settings and working arrays are kept per layer
+        (``stats.ActivationBuffers``), so a record allocates nothing.
+        """
+        kept = self._buffers.get(name)
+        if kept is None or not kept[0].fits(x):
+            below, above = SATURATION_LIMITS.get(kind, (-math.inf, math.inf))
+            buffers = stats.ActivationBuffers(x, self.bins, edges[0], edges[-1], below, above)
+            # kernel results (mean, std, low, high, zeros, dead units, saturated, nonfinite)
+            # -> LAYER_STATS without grad_rms: counts become fractions
+            n = x.size
+            scale = np.array([1, 1, 1, 1, 1 / n, 1 / buffers.unit_nonzero.size,
+                              1 / n if kind in SATURATION_LIMITS else np.nan, 1])
+            kept = self._buffers[name] = (buffers, scale)
+        buffers, scale = kept
+        np.multiply(stats.activation_stats_into(x, buffers, counts), scale, out=row[:_GRAD_RMS])
+        row[_GRAD_RMS] = np.nan  # until the backward pass
 
     def log(self, **scalars) -> None:
         """Record scalars (floats or 0-d Tensors) for the step of the latest training forward.

@@ -29,6 +29,12 @@ Two versions give the same numbers up to float rounding:
   On a 128 x 256 float32 layer output the reference takes about 700 us,
   the kernel about 30 (benchmarks/bench_monitor.py measures the Monitor).
 
+The Monitor calls the compiled loop through ``activation_stats_into(x,
+buffers, counts)``: the settings and output arrays live in an
+``ActivationBuffers`` made once per layer, the histogram goes straight into
+the Monitor's storage row, and nothing is returned but the buffers' results
+array -- on small layers the call's overhead, not the loop, was the cost.
+
 Updates
 -------
 ``update_norms(after, before)`` -> ``(||after - before||, ||after||, ||before||)``
@@ -87,21 +93,58 @@ def activation_stats_reference(x, hist_low, hist_high, bins, saturation_low, sat
 def activation_stats_numba(x, hist_low, hist_high, bins, saturation_low, saturation_high):
     """Same contract as ``activation_stats_reference``; one compiled pass over the entries."""
     x = _checked(x, bins, hist_low, hist_high)
-    units = _as_units(x)
-    if not units.flags.c_contiguous:
-        units = np.ascontiguousarray(units)
-    real = x.dtype.type  # thresholds in the array's dtype, as NumPy compares them
-    mean, std, low, high, zeros, nonfinite, saturated, counts, unit_nonzero = _stats_loop(
-        units.reshape(-1), units.shape[1], units.shape[2], float(hist_low),
-        bins / (float(hist_high) - float(hist_low)), int(bins),
-        real(saturation_low), real(saturation_high))
+    buffers = ActivationBuffers(x, int(bins), hist_low, hist_high, saturation_low, saturation_high)
+    counts = np.empty(int(bins), np.int64)
+    mean, std, low, high, zeros, _, saturated, nonfinite = activation_stats_into(x, buffers, counts)
     return (float(mean), float(std), float(low), float(high), int(zeros), int(nonfinite),
-            int(saturated), counts, unit_nonzero)
+            int(saturated), counts, buffers.unit_nonzero)
+
+
+class ActivationBuffers:
+    """The settings and output arrays of ``activation_stats_into`` for one output shape.
+
+    The Monitor keeps one per layer and reuses it every record, so a call
+    passes five arrays and gets nothing back (a Numba call that takes eight
+    arguments and returns two arrays costs several microseconds; the loop
+    itself, for a 128 x 10 output, about two).
+
+    * ``settings`` (5,) float64: hist_low, bins per unit of x, saturation
+      low/high (rounded to x's dtype, as NumPy compares them), entries per sample;
+    * ``unit_nonzero`` (units,) bool: whether each unit was ever != 0;
+    * ``results`` (8,) float64: mean, std, low, high, zeros, dead units,
+      saturated, nonfinite (counts as floats).
+    """
+
+    def __init__(self, x: np.ndarray, bins: int, hist_low: float, hist_high: float,
+                 saturation_low: float, saturation_high: float):
+        self.shape, self.dtype, self.bins = x.shape, x.dtype, bins
+        real = x.dtype.type
+        units = _as_units(x)
+        self.settings = np.array([hist_low, bins / (float(hist_high) - float(hist_low)),
+                                  real(saturation_low), real(saturation_high),
+                                  units.shape[1] * units.shape[2]], dtype=np.float64)
+        self.unit_nonzero = np.empty(units.shape[1], np.bool_)
+        self.results = np.empty(8)
+
+    def fits(self, x: np.ndarray) -> bool:
+        """Whether these buffers were made for an array of ``x``'s shape and dtype."""
+        return x.shape == self.shape and x.dtype == self.dtype
+
+
+def activation_stats_into(x, buffers, counts) -> np.ndarray:
+    """``activation_stats`` with the settings and outputs in ``buffers``; fills ``counts``.
+
+    ``buffers``: an ``ActivationBuffers`` made for ``x``'s shape and dtype with
+    ``counts.size`` bins. Returns ``buffers.results`` (8,) float64: mean, std,
+    low, high, zeros, dead units, saturated, nonfinite; fills ``buffers.unit_nonzero``.
+    """
+    _stats_into(x.ravel(), buffers.settings, counts, buffers.unit_nonzero,
+                buffers.results)  # ravel: a view of a C-contiguous x, else a copy
+    return buffers.results
 
 
 @numba.njit(cache=True)
-def _stats_loop(flat, n_units, positions, hist_low, bin_scale, bins, saturation_low,
-                saturation_high):
+def _stats_into(flat, settings, counts, unit_nonzero, results):
     """Every statistic in one pass over ``flat`` = the (samples, units, positions) array.
 
     The pass walks the output sample by sample. Each column (unit, position)
@@ -110,10 +153,17 @@ def _stats_loop(flat, n_units, positions, hist_low, bin_scale, bins, saturation_
     instructions (it may not reorder a single running sum: that would change
     its rounding). The columns are combined at the end. The histogram is
     counted right after each row, from the bins the vector loop computed.
+    The accumulators are allocated here: separate new arrays are what lets the
+    compiler vectorize (views of one preallocated block might overlap).
     """
     n = flat.shape[0]
-    row = n_units * positions
+    n_units = unit_nonzero.shape[0]
+    bins = counts.shape[0]
+    hist_low, bin_scale = settings[0], settings[1]
+    saturation_low, saturation_high = settings[2], settings[3]
+    row = np.int64(settings[4])  # entries per sample: units * positions
     samples = n // row if row else 0
+    positions = row // n_units if n_units else 0
     shift = 0.0  # K: the first finite entry
     for i in range(n):
         if math.isfinite(flat[i]):
@@ -145,40 +195,53 @@ def _stats_loop(flat, n_units, positions, hist_low, bin_scale, bins, saturation_
             bin_of[j] = np.int64(t) if value == value else bins  # NaN: in no bin
         if count_saturation:
             for j in range(row):
-                v = flat[start + j]
-                saturated[j] += (v < saturation_low) | (v > saturation_high)
+                value = np.float64(flat[start + j])
+                saturated[j] += (value < saturation_low) | (value > saturation_high)
         for j in range(row):
             histogram[j & (_LANES - 1), bin_of[j]] += 1
-    counts = histogram.sum(axis=0)[:bins]
-    unit_nonzero = (zeros.reshape(n_units, positions) < samples).sum(axis=1) > 0
+    for b in range(bins):
+        counts[b] = 0
+        for lane in range(_LANES):
+            counts[b] += histogram[lane, b]
+    dead = 0
+    for unit in range(n_units):
+        alive = False
+        for p in range(positions):
+            alive |= zeros[unit * positions + p] < samples
+        unit_nonzero[unit] = alive
+        dead += not alive
     n_zeros = zeros.sum()
     n_saturated = saturated.sum()
     sum_shifted = total.sum()
     sum_sq_shifted = total_sq.sum()
+    lowest = low.min() if row else np.inf
+    highest = high.max() if row else -np.inf
     nonfinite = 0
     if not math.isfinite(sum_sq_shifted):
         # NaN or +-Inf somewhere (or float64 overflow): redo the moments over the finite entries
         sum_shifted = sum_sq_shifted = 0.0
-        low[:] = np.inf
-        high[:] = -np.inf
+        lowest, highest = np.inf, -np.inf
         for i in range(n):
             value = np.float64(flat[i])
             if math.isfinite(value):
                 d = value - shift
                 sum_shifted += d
                 sum_sq_shifted += d * d
-                low[0] = min(low[0], value)
-                high[0] = max(high[0], value)
+                lowest = min(lowest, value)
+                highest = max(highest, value)
             else:
                 nonfinite += 1
     count = n - nonfinite
+    results[4], results[5], results[6], results[7] = n_zeros, dead, n_saturated, nonfinite
     if count == 0:
-        nan = np.nan
-        return nan, nan, nan, nan, n_zeros, nonfinite, n_saturated, counts, unit_nonzero
+        results[0] = results[1] = results[2] = results[3] = np.nan
+        return
     mean_shifted = sum_shifted / count
     variance = max(sum_sq_shifted / count - mean_shifted * mean_shifted, 0.0)
-    return (shift + mean_shifted, math.sqrt(variance), low.min(), high.max(), n_zeros,
-            nonfinite, n_saturated, counts, unit_nonzero)
+    results[0] = shift + mean_shifted
+    results[1] = math.sqrt(variance)
+    results[2] = lowest
+    results[3] = highest
 
 
 # --------------------------------------------------------------------------
