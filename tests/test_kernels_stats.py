@@ -154,3 +154,14 @@ def test_buffers_reused_across_calls_give_each_call_its_own_numbers():
         assert dead == np.count_nonzero(~expected[8])
     assert not buffers.fits(np.zeros(shape, np.float64))
     assert not buffers.fits(np.zeros((16, 5), np.float32))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_update_squares_are_the_squared_update_norms(dtype):
+    rng = np.random.default_rng(7)
+    before = rng.standard_normal(1000 + 37).astype(dtype)  # not a multiple of the columns
+    after = (before - 1e-3 * rng.standard_normal(before.size)).astype(dtype)
+    norms = stats.update_norms_reference(after, before)
+    for implementation in (stats.update_squares_numba, stats.update_squares_reference):
+        got = np.sqrt(implementation(after, before))
+        np.testing.assert_allclose(got, norms, rtol=1e-12)

@@ -211,6 +211,7 @@ class Monitor:
         self._params: list = []
         self._forward_step: Optional[int] = None  # step of the latest training forward
         self._record: int = -1                     # its record row, -1 if not recorded
+        self._jit = True                           # compiled kernels (MINNET_NO_JIT unset)
         self._n_records = 0
         self._steps = _GrowableArray((), dtype=np.int64, fill=-1)
         self._layer_stats: dict = {}    # layer -> _GrowableArray (records, LAYER_STATS)
@@ -277,7 +278,11 @@ class Monitor:
         self._output_handles = []  # the previous step's graph is gone with its hooks
         self._callback_queued = False
         self._set_scalar("stale_grad_norm", step, self._global_grad_norm())
-        self._record = self._record_row(step) if step % self.every == 0 else -1
+        if step % self.every == 0:
+            self._record = self._record_row(step)
+            self._jit = kernels.jit_enabled()  # read once a record: it looks at the environment
+        else:
+            self._record = -1
 
     # -- hooks ---------------------------------------------------------------------------
     def _on_model_call(self, module, args) -> None:
@@ -335,26 +340,27 @@ class Monitor:
         if not self._attached or self._forward_step is None:
             return
         record = self._record
-        rows = self._param_stats.at(record)[record] if record >= 0 else None
+        if record < 0:  # unrecorded step: the global norm only
+            self._set_scalar("grad_norm_total", self._forward_step, self._global_grad_norm())
+            return
+        rows = self._param_stats.at(record)[record]
         total = 0.0
         for j, param in enumerate(self._params):
             grad = param.grad
             if grad is None:
-                if rows is not None:
-                    rows[j, _GRAD_NORM], rows[j, _GRAD_NONFINITE] = np.nan, 0.0
-                    rows[j, _GRAD_MISSING] = float(param.requires_grad)
+                rows[j, _GRAD_NORM], rows[j, _GRAD_NONFINITE] = np.nan, 0.0
+                rows[j, _GRAD_MISSING] = float(param.requires_grad)
                 continue
             flat = grad.data.reshape(-1)
             squares = _sum_of_squares(flat)
             total += squares
-            if rows is not None:
-                nonfinite = 0 if math.isfinite(squares) else flat.size - int(
-                    np.count_nonzero(np.isfinite(flat)))
-                rows[j, _GRAD_NORM] = math.sqrt(squares)
-                rows[j, _GRAD_NONFINITE] = nonfinite
-                rows[j, _GRAD_MISSING] = float(param.requires_grad and squares == 0)
-                if self.optimizer is None:
-                    rows[j, _WEIGHT_NORM] = math.sqrt(_sum_of_squares(param.data.reshape(-1)))
+            nonfinite = 0 if math.isfinite(squares) else flat.size - int(
+                np.count_nonzero(np.isfinite(flat)))
+            rows[j, _GRAD_NORM] = math.sqrt(squares)
+            rows[j, _GRAD_NONFINITE] = nonfinite
+            rows[j, _GRAD_MISSING] = float(param.requires_grad and squares == 0)
+            if self.optimizer is None:
+                rows[j, _WEIGHT_NORM] = math.sqrt(_sum_of_squares(param.data.reshape(-1)))
         self._set_scalar("grad_norm_total", self._forward_step, math.sqrt(total))
 
     def _before_optimizer_step(self, optimizer, args, kwargs) -> None:
@@ -373,7 +379,8 @@ class Monitor:
         if self._snapshot_step == step:
             record = self._record_row(step)
             rows = self._param_stats.at(record)[record]
-            update_norms = kernels.kernel("update_norms")
+            update_squares = (stats.update_squares_numba if kernels.jit_enabled()
+                              else stats.update_squares_reference)
             for j, (param, before) in enumerate(zip(self._params, self._snapshots)):
                 flat = param.data.reshape(-1)
                 if before.shape != flat.shape or before.dtype != flat.dtype \
@@ -382,9 +389,9 @@ class Monitor:
                     rows[j, _WEIGHT_NORM] = math.sqrt(_sum_of_squares(flat))
                     continue
                 # one pass over weights and snapshot: ||update||, ||after||, ||before||
-                update_norm, weight_norm, weight_norm_before = update_norms(flat, before)
-                rows[j, _WEIGHT_NORM] = weight_norm
-                rows[j, _UPDATE_RATIO] = _ratio(update_norm, weight_norm_before)
+                update_sq, weight_sq, weight_sq_before = update_squares(flat, before)
+                rows[j, _WEIGHT_NORM] = math.sqrt(weight_sq)
+                rows[j, _UPDATE_RATIO] = _ratio(math.sqrt(update_sq), math.sqrt(weight_sq_before))
         self._snapshot_step = -1
         self.step_index = step + 1
 
@@ -397,8 +404,9 @@ class Monitor:
         """
         total = 0.0
         for param in self._params:
-            if param.grad is not None:
-                total += _sum_of_squares(param.grad.data.reshape(-1))
+            grad = param.grad
+            if grad is not None:
+                total += _sum_of_squares(grad.data.reshape(-1))
         return math.sqrt(total)
 
     def _snapshot_weights(self) -> None:
@@ -429,7 +437,7 @@ class Monitor:
             edges = self._edges[name] = _histogram_edges(kind, values[2], values[3], self.bins)
         counts = self._histograms[name].at(record)[record]
         row = self._layer_stats[name].at(record)[record]
-        if kernels.jit_enabled():
+        if self._jit:
             self._layer_values_into(name, kind, x, edges, row, counts)
         else:
             values, counts[:] = layer_statistics(x, kind, edges)

@@ -263,6 +263,22 @@ def update_norms_numba(after, before):
     return math.sqrt(update_sq), math.sqrt(after_sq), math.sqrt(before_sq)
 
 
+def update_squares_reference(after, before):
+    """``(||after - before||**2, ||after||**2, ||before||**2)``: 1-D arrays of one dtype, unchecked."""
+    a, b = after.astype(np.float64), before.astype(np.float64)
+    d = a - b
+    return float(np.dot(d, d)), float(np.dot(a, a)), float(np.dot(b, b))
+
+
+def update_squares_numba(after, before):
+    """Same as ``update_squares_reference``; the compiled loop without ``update_norms``' checks.
+
+    For callers that already know both arrays are contiguous, 1-D, float32/float64
+    and alike (the Monitor: its snapshots are made from the parameters).
+    """
+    return _update_norms_loop(after, before)
+
+
 _COLUMNS = 64  # entries summed side by side (see _stats_loop's docstring)
 
 
