@@ -20,7 +20,8 @@ Where each number comes from:
   zeros, dead units, saturation, NaN/Inf, a fixed-bin histogram);
 * a tensor hook on each layer output reads dL/d(output) (``grad_rms``) and
   queues a callback for the end of the backward pass, which reads every
-  parameter's ``.grad``;
+  parameter's ``.grad`` (on an unrecorded step the hook only queues, and the
+  callback takes only the global norm);
 * the optimizer's step pre-hook copies the weights and measures the global
   gradient norm ``step()`` is about to use (``grad_norm_at_step``: smaller than
   ``grad_norm_total`` when the loop clipped the gradients after backward); its
