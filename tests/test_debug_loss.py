@@ -446,9 +446,11 @@ def test_review2_f32_logits_into_bce_loss_is_wrong_input():
     [finding] = loss_checks.loss_input(ctx)
     ev = finding.evidence
     assert ev["mistake"] == "sigmoid_missing" and finding.severity == "error"
-    assert ev["output_min"] < 0 or ev["output_max"] > 1
     assert ev["loss"] is None and "probabilities" in ev["loss_error"]
     X_s, y_s, output = loss_checks.initial_sample(ctx)   # the sample the check probed
+    assert ev["output_min"] == pytest.approx(float(output.min()))
+    assert ev["output_max"] == pytest.approx(float(output.max()))
+    assert ev["output_min"] < 0 or ev["output_max"] > 1   # not probabilities
     probabilities = 1 / (1 + np.exp(-output.astype(np.float64)))
     bce = -(y_s * np.log(probabilities) + (1 - y_s) * np.log(1 - probabilities)).mean()
     assert ev["loss_after_sigmoid"] == pytest.approx(bce, rel=1e-4)

@@ -577,11 +577,17 @@ def test_to_dict_from_dict_round_trip_through_json():
         Monitor.from_dict({"layers": []})
 
 
-def test_findings_is_a_list():
+def test_findings_of_a_forced_dead_relu_layer():
     model = mlp()
     with Monitor(model) as monitor:
         forward_backward(model, *batch())
-    assert isinstance(monitor.findings(), list)
+    healthy = [f.code for f in monitor.findings() if f.severity != "info"]
+    assert "activation.dead_relu" not in healthy
+    with minnet.no_grad():
+        model[0].bias.data[...] = -100.0      # every unit of the first ReLU dead
+    with Monitor(model) as monitor:
+        forward_backward(model, *batch())
+    assert "activation.dead_relu" in [f.code for f in monitor.findings()]
 
 
 # --------------------------------------------------------------------------
