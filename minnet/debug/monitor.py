@@ -380,8 +380,7 @@ class Monitor:
         if self._snapshot_step == step:
             record = self._record_row(step)
             rows = self._param_stats.at(record)[record]
-            update_squares = (stats.update_squares_numba if kernels.jit_enabled()
-                              else stats.update_squares_reference)
+            update_squares = kernels.kernel("update_squares")
             for j, (param, before) in enumerate(zip(self._params, self._snapshots)):
                 flat = param.data.reshape(-1)
                 if before.shape != flat.shape or before.dtype != flat.dtype \

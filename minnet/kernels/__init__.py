@@ -34,7 +34,7 @@ _KERNEL_MODULES = {
     "sgd_update": "optim_update",
     "adam_update": "optim_update",
     "activation_stats": "stats",
-    "update_norms": "stats",
+    "update_squares": "stats",
 }
 
 _resolved: dict = {}  # (name, use_jit) -> function
@@ -87,7 +87,7 @@ scatter_add = _dispatcher("scatter_add")  # np.add.at replacement for getitem's 
 sgd_update = _dispatcher("sgd_update")  # one parameter's SGD step, in place
 adam_update = _dispatcher("adam_update")  # one parameter's Adam/AdamW step, in place
 activation_stats = _dispatcher("activation_stats")  # a layer output's statistics, one pass
-update_norms = _dispatcher("update_norms")  # ||after - before|| and ||before|| of a step
+update_squares = _dispatcher("update_squares")  # squared norms of a step's update and weights
 
 
 _blas_controller = None  # threadpoolctl's handle on NumPy's BLAS; False when unavailable

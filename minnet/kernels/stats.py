@@ -37,9 +37,10 @@ array -- on small layers the call's overhead, not the loop, was the cost.
 
 Updates
 -------
-``update_norms(after, before)`` -> ``(||after - before||, ||after||, ||before||)``
-for a parameter after and before ``optimizer.step()`` (same shape), in
-float64: the update ratio and the weight norm in one read of both arrays.
+``update_squares(after, before)`` -> ``(||after - before||**2, ||after||**2, ||before||**2)``
+for a parameter after and before ``optimizer.step()`` (1-D arrays of one shape and
+dtype: the Monitor's snapshots are made from the parameters), summed in float64:
+the update ratio and the weight norm in one read of both arrays.
 
 Accuracy: the activation sums run in float64 on entries shifted by the first finite
 entry, ``sum(x - K)`` and ``sum((x - K)**2)``. Shifting keeps the variance
@@ -247,22 +248,6 @@ def _stats_into(flat, settings, counts, unit_nonzero, results):
 # --------------------------------------------------------------------------
 # update norms
 # --------------------------------------------------------------------------
-def update_norms_reference(after, before):
-    """``(||after - before||, ||after||, ||before||)`` in float64; see the module docstring."""
-    after, before = _checked_pair(after, before)
-    a, b = after.astype(np.float64), before.astype(np.float64)
-    return (float(np.sqrt(np.sum((a - b) ** 2))), float(np.sqrt(np.sum(a * a))),
-            float(np.sqrt(np.sum(b * b))))
-
-
-def update_norms_numba(after, before):
-    """Same contract as ``update_norms_reference``; one compiled pass over both arrays."""
-    after, before = _checked_pair(after, before)
-    update_sq, after_sq, before_sq = _update_norms_loop(
-        np.ascontiguousarray(after).reshape(-1), np.ascontiguousarray(before).reshape(-1))
-    return math.sqrt(update_sq), math.sqrt(after_sq), math.sqrt(before_sq)
-
-
 def update_squares_reference(after, before):
     """``(||after - before||**2, ||after||**2, ||before||**2)``: 1-D arrays of one dtype, unchecked."""
     a, b = after.astype(np.float64), before.astype(np.float64)
@@ -271,19 +256,19 @@ def update_squares_reference(after, before):
 
 
 def update_squares_numba(after, before):
-    """Same as ``update_squares_reference``; the compiled loop without ``update_norms``' checks.
+    """Same as ``update_squares_reference``, in one compiled pass over both arrays.
 
-    For callers that already know both arrays are contiguous, 1-D, float32/float64
+    Unchecked: for callers that know both arrays are contiguous, 1-D, float32/float64
     and alike (the Monitor: its snapshots are made from the parameters).
     """
-    return _update_norms_loop(after, before)
+    return _update_squares_loop(after, before)
 
 
 _COLUMNS = 64  # entries summed side by side (see _stats_loop's docstring)
 
 
 @numba.njit(cache=True)
-def _update_norms_loop(after, before):
+def _update_squares_loop(after, before):
     n = after.shape[0]
     update_sq = np.zeros(_COLUMNS)
     after_sq = np.zeros(_COLUMNS)
@@ -324,13 +309,3 @@ def _as_units(x: np.ndarray) -> np.ndarray:
     if x.ndim <= 1:
         return x.reshape(-1, 1, 1)
     return x.reshape(x.shape[0], x.shape[1], -1)
-
-
-def _checked_pair(after, before):
-    after, before = np.asarray(after), np.asarray(before)
-    if after.shape != before.shape or after.dtype != before.dtype \
-            or after.dtype not in (np.float32, np.float64):
-        raise ValueError(f"update_norms: after and before must be float32/float64 arrays of one "
-                         f"shape and dtype, got {after.dtype}{after.shape} and "
-                         f"{before.dtype}{before.shape}")
-    return after, before
