@@ -38,10 +38,10 @@ class _AutogradState:
 
     ``forward_observers`` / ``backward_observers`` are how the debugger's
     anomaly mode watches every op without patching anything: each observer is
-    called with the freshly created op result (forward) or with
-    ``(node, grad_out, parent_grads)`` (backward). ``forward_input_observers``
-    are called with ``(result, inputs)``: the inputs are needed to explain a
-    NaN, and ``result._parents`` is empty when no graph was recorded.
+    called with ``(result, inputs)`` for a freshly created op result (forward;
+    the inputs are needed to explain a NaN, and ``result._parents`` is empty
+    when no graph was recorded) or with ``(node, grad_out, parent_grads)``
+    (backward).
     """
 
     def __init__(self):
@@ -49,7 +49,6 @@ class _AutogradState:
         self.module_stack: list[str] = []
         self.forward_observers: list[Callable] = []
         self.backward_observers: list[Callable] = []
-        self.forward_input_observers: list[Callable] = []
         self.final_callbacks: list[Callable] = []
 
 
@@ -260,8 +259,6 @@ class Tensor:
                     out._backward = backward
                     break
         for observer in _state.forward_observers:
-            observer(out)
-        for observer in _state.forward_input_observers:
             observer(out, parents)
         return out
 

@@ -444,8 +444,8 @@ def test_ops_record_the_module_that_created_them():
 def test_forward_and_backward_observers_see_every_op():
     forward_ops, backward_ops = [], []
 
-    def on_forward(node):
-        forward_ops.append(node.op)
+    def on_forward(node, inputs):
+        forward_ops.append((node.op, len(inputs)))
 
     def on_backward(node, grad, parent_grads):
         backward_ops.append((node.op, grad.shape, len(parent_grads)))
@@ -458,7 +458,7 @@ def test_forward_and_backward_observers_see_every_op():
     finally:
         _state.forward_observers.remove(on_forward)
         _state.backward_observers.remove(on_backward)
-    assert forward_ops == ["exp", "mul", "sum"]
+    assert forward_ops == [("exp", 1), ("mul", 2), ("sum", 1)]
     assert backward_ops == [("sum", (), 1), ("mul", (2,), 2), ("exp", (2,), 1)]
 
 

@@ -27,7 +27,7 @@ def quiet_numpy_and_clean_state():
         warnings.simplefilter("ignore", RuntimeWarning)
         yield
     assert not anomaly.is_anomaly_enabled(), "a test left anomaly mode on"
-    assert anomaly._on_forward not in _state.forward_input_observers
+    assert anomaly._on_forward not in _state.forward_observers
     assert anomaly._on_backward not in _state.backward_observers
 
 
@@ -244,13 +244,13 @@ def test_backward_of_a_graph_built_outside_anomaly_mode_has_no_source():
 # --------------------------------------------------------------------------
 def test_no_error_and_no_observers_left_after_a_healthy_block():
     net, x = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1)), batch()
-    forward_before = list(_state.forward_input_observers)
+    forward_before = list(_state.forward_observers)
     backward_before = list(_state.backward_observers)
     with minnet.detect_anomaly():
         assert anomaly.is_anomaly_enabled()
         net(x).pow(2).mean().backward()
     assert not anomaly.is_anomaly_enabled()
-    assert _state.forward_input_observers == forward_before
+    assert _state.forward_observers == forward_before
     assert _state.backward_observers == backward_before
     assert anomaly._created_at == {}  # creation records are dropped with the mode
 
@@ -298,7 +298,7 @@ def test_set_detect_anomaly_switches_at_once_and_restores_as_context():
         assert anomaly.is_anomaly_enabled()
         with minnet.set_detect_anomaly(False):
             assert not anomaly.is_anomaly_enabled()
-            assert anomaly._on_forward not in _state.forward_input_observers
+            assert anomaly._on_forward not in _state.forward_observers
         assert anomaly.is_anomaly_enabled()
     finally:
         minnet.set_detect_anomaly(False)
@@ -307,7 +307,6 @@ def test_set_detect_anomaly_switches_at_once_and_restores_as_context():
 
 def test_off_costs_nothing_the_engine_has_no_observer_to_call():
     # with the mode off, _from_op and _propagate find empty observer lists
-    assert _state.forward_input_observers == []
     assert _state.forward_observers == []
     assert _state.backward_observers == []
     out = minnet.tensor([0.0]).log()  # and nothing is checked

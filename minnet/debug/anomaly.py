@@ -123,7 +123,7 @@ def is_anomaly_check_nan_enabled() -> bool:
 def _switch(enabled: bool, check_nan: bool) -> None:
     """Set the mode and add/remove this module's observers to match it."""
     _mode.enabled, _mode.check_nan = bool(enabled), bool(check_nan)
-    forward, backward = _state.forward_input_observers, _state.backward_observers
+    forward, backward = _state.forward_observers, _state.backward_observers
     if _mode.enabled:
         if _on_forward not in forward:
             forward.append(_on_forward)
