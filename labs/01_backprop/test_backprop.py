@@ -1,0 +1,168 @@
+"""Graded tests of lab 01 (backprop by hand): `pytest labs/01_backprop`.
+
+Every function is checked three ways: its output against the reference
+solution, its gradients against finite differences (minnet.gradcheck's
+check_backward) and against the reference. Inputs are seeded random arrays
+with prime-sized, pairwise different dimensions (N=7, D=11, M=5, C=13), so a
+missing transpose or a sum over the wrong axis cannot hide behind equal sizes.
+"""
+import numpy as np
+import pytest
+
+from minnet.grading import expect, expect_backward, expect_close, reference, student
+
+N, D, M, C = 7, 11, 5, 13          # batch, input features, output features, classes
+
+
+def load():
+    """(student's layers.py, reference layers.py), loaded by path."""
+    return student(__file__, "layers"), reference(__file__, "layers")
+
+
+def away_from_zero(rng, shape, margin=0.1):
+    """Standard normal entries pushed to |x| >= margin: no ReLU kink for finite differences."""
+    x = rng.standard_normal(shape)
+    return np.where(np.abs(x) < margin, np.where(x < 0, -margin, margin), x)
+
+
+def loss_as_layer(loss_fn, *fixed):
+    """Turn ``loss, dx = loss_fn(x, *fixed)`` into a forward/backward pair for check_backward."""
+    def forward(x):
+        loss, _ = loss_fn(x, *fixed)
+        return loss, x
+
+    def backward(dout, x):
+        _, dx = loss_fn(x, *fixed)
+        return dout * dx
+
+    return forward, backward
+
+
+# ---------------------------------------------------------------------------
+# affine
+# ---------------------------------------------------------------------------
+@pytest.mark.points(4)
+def test_affine(credit):
+    layers, ref = load()
+    rng = np.random.default_rng(101)
+    x, w, b = rng.standard_normal((N, D)), rng.standard_normal((D, M)), rng.standard_normal(M)
+    with credit.part(1, "affine_forward matches the reference"):
+        out, _ = layers.affine_forward(x, w, b)
+        expect_close("affine_forward(x, w, b) out", out, ref.affine_forward(x, w, b)[0])
+    with credit.part(2, "affine_backward matches finite differences (check_backward)"):
+        expect_backward(layers.affine_forward, layers.affine_backward, x, w, b,
+                        name="affine_forward/affine_backward")
+    with credit.part(1, "affine_backward matches the reference on other shapes (N=3, D=2, M=17)"):
+        x2, w2, b2 = rng.standard_normal((3, 2)), rng.standard_normal((2, 17)), rng.standard_normal(17)
+        dout = rng.standard_normal((3, 17))
+        got = layers.affine_backward(dout, layers.affine_forward(x2, w2, b2)[1])
+        expected = ref.affine_backward(dout, ref.affine_forward(x2, w2, b2)[1])
+        expect(isinstance(got, tuple) and len(got) == 3,
+               f"affine_backward must return a tuple (dx, dw, db), got {type(got).__name__}"
+               + (f" of length {len(got)}" if isinstance(got, (tuple, list)) else ""))
+        for name, g, e in zip(("dx", "dw", "db"), got, expected):
+            expect_close(f"affine_backward {name}", g, e)
+
+
+# ---------------------------------------------------------------------------
+# ReLU
+# ---------------------------------------------------------------------------
+@pytest.mark.points(3)
+def test_relu(credit):
+    layers, ref = load()
+    rng = np.random.default_rng(102)
+    x = away_from_zero(rng, (N, D))
+    with credit.part(1, "relu_forward matches the reference"):
+        expect_close("relu_forward(x) out", layers.relu_forward(x)[0], ref.relu_forward(x)[0])
+    with credit.part(1, "relu_backward matches finite differences (inputs away from the kink)"):
+        expect_backward(layers.relu_forward, layers.relu_backward, x, name="relu")
+    with credit.part(1, "relu_backward: the gradient at exactly x = 0 is 0 (PyTorch's choice), "
+                        "and the mask comes from x"):
+        x0 = rng.standard_normal((M, C))
+        x0[rng.random((M, C)) < 0.3] = 0.0                 # exact zeros: the kink itself
+        dout = rng.standard_normal((M, C))                 # signs unrelated to x's
+        got = layers.relu_backward(dout, layers.relu_forward(x0)[1])
+        expected = ref.relu_backward(dout, ref.relu_forward(x0)[1])
+        expect_close("relu_backward dx (x has exact zeros, dout has both signs)", got, expected)
+
+
+# ---------------------------------------------------------------------------
+# sigmoid
+# ---------------------------------------------------------------------------
+@pytest.mark.points(3)
+def test_sigmoid(credit):
+    layers, ref = load()
+    rng = np.random.default_rng(103)
+    x = 3 * rng.standard_normal((N, D))
+    with credit.part(1, "sigmoid_forward matches the reference"):
+        expect_close("sigmoid_forward(x) out", layers.sigmoid_forward(x)[0],
+                     ref.sigmoid_forward(x)[0])
+    with credit.part(1, "sigmoid_backward matches finite differences (check_backward)"):
+        expect_backward(layers.sigmoid_forward, layers.sigmoid_backward, x, name="sigmoid")
+    with credit.part(1, "sigmoid_backward matches the reference on another shape (2, 3, 17)"):
+        x3 = 2 * rng.standard_normal((2, 3, 17))
+        dout = rng.standard_normal(x3.shape)
+        got = layers.sigmoid_backward(dout, layers.sigmoid_forward(x3)[1])
+        expect_close("sigmoid_backward dx", got, ref.sigmoid_backward(dout, ref.sigmoid_forward(x3)[1]))
+
+
+# ---------------------------------------------------------------------------
+# softmax cross-entropy
+# ---------------------------------------------------------------------------
+@pytest.mark.points(5)
+def test_softmax_loss(credit):
+    layers, ref = load()
+    rng = np.random.default_rng(104)
+    x = 2 * rng.standard_normal((N, C))
+    y = rng.integers(0, C, size=N)
+    with credit.part(1, "softmax_loss: the loss matches the reference"):
+        loss, _ = layers.softmax_loss(x, y)
+        expect_close("softmax_loss(x, y) loss", np.asarray(loss, dtype=float),
+                     np.asarray(ref.softmax_loss(x, y)[0]))
+    with credit.part(2, "softmax_loss: dx matches finite differences of the loss"):
+        forward, backward = loss_as_layer(layers.softmax_loss, y)
+        expect_backward(forward, backward, x, name="softmax_loss")
+    with credit.part(1, "softmax_loss is a mean over the batch: a batch repeated twice gives "
+                        "the same loss and half the gradient per copy"):
+        x5, y5 = rng.standard_normal((5, 3)), rng.integers(0, 3, size=5)
+        loss1, dx1 = layers.softmax_loss(x5, y5)
+        loss2, dx2 = layers.softmax_loss(np.concatenate([x5, x5]), np.concatenate([y5, y5]))
+        expect_close("loss of the batch repeated twice (vs the loss of the batch)",
+                     np.asarray(loss2, dtype=float), np.asarray(loss1, dtype=float))
+        expect_close("dx of the first copy of the repeated batch (vs half the batch's dx)",
+                     dx2[:5], dx1 / 2)
+        expect_close("softmax_loss dx", dx1, ref.softmax_loss(x5, y5)[1])
+    with credit.part(1, "softmax_loss is stable: scores around +-1000 give a finite loss and "
+                        "gradient, the same as the scores shifted to 0"):
+        big = x + 1000.0 * rng.choice([-1.0, 1.0], size=(N, 1))   # each row shifted by +-1000
+        with np.errstate(over="raise", invalid="raise", divide="raise"):
+            try:
+                loss_big, dx_big = layers.softmax_loss(big, y)
+            except FloatingPointError as error:
+                raise AssertionError(
+                    f"softmax_loss overflowed on scores around +-1000 ({error}). Hint: "
+                    "subtract each row's maximum before exp; softmax does not change.") from None
+        loss_ref, dx_ref = ref.softmax_loss(x, y)      # softmax is shift-invariant per row
+        expect_close("softmax_loss loss on scores +-1000", np.asarray(loss_big, dtype=float),
+                     np.asarray(loss_ref), rtol=1e-6, atol=1e-6)
+        expect_close("softmax_loss dx on scores +-1000", dx_big, dx_ref, rtol=1e-6, atol=1e-8)
+
+
+# ---------------------------------------------------------------------------
+# mean squared error
+# ---------------------------------------------------------------------------
+@pytest.mark.points(3)
+def test_mse_loss(credit):
+    layers, ref = load()
+    rng = np.random.default_rng(105)
+    x, target = rng.standard_normal((N, M)), rng.standard_normal((N, M))
+    with credit.part(1, "mse_loss: the loss matches the reference (mean over all entries)"):
+        loss, _ = layers.mse_loss(x, target)
+        expect_close("mse_loss(x, target) loss", np.asarray(loss, dtype=float),
+                     np.asarray(ref.mse_loss(x, target)[0]))
+    with credit.part(1, "mse_loss: dx matches finite differences of the loss"):
+        forward, backward = loss_as_layer(layers.mse_loss, target)
+        expect_backward(forward, backward, x, name="mse_loss")
+    with credit.part(1, "mse_loss: dx matches the reference on another shape (13, 2)"):
+        x2, t2 = rng.standard_normal((13, 2)), rng.standard_normal((13, 2))
+        expect_close("mse_loss dx", layers.mse_loss(x2, t2)[1], ref.mse_loss(x2, t2)[1])
