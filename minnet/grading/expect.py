@@ -1,0 +1,242 @@
+"""Checks for graded tests whose failure message is the feedback a student reads.
+
+Every helper raises ``LabFailure`` (an ``AssertionError``) with a message that
+says what was checked, what came out, what was expected and, where a known
+mistake fits the evidence, a hint. The grading plugin shows that message and
+nothing else: no traceback through the checker's internals.
+
+    expect_close("affine_forward out", out, expected)
+    expect_backward(affine_forward, affine_backward, x, w, b, name="affine")
+    expect_gradcheck(lambda x: my_op(x).sum(), (x,), name="my_op")
+    expect_no_errors(minnet.debug.diagnose(...), what="the repaired run")
+    expect_finding(report, "activation.dead_relu")
+    expect(loss < 0.1, f"the repaired run should reach loss < 0.1, got {loss:.3f}")
+"""
+from __future__ import annotations
+
+import numpy as np
+
+WORST_SHOWN = 5
+
+
+class LabFailure(AssertionError):
+    """A graded check failed; ``str(error)`` is the whole feedback for the student."""
+
+
+def expect(condition, message: str) -> None:
+    """Fail with ``message`` (written for a student) unless ``condition`` is true."""
+    if not condition:
+        raise LabFailure(message)
+
+
+# --------------------------------------------------------------------------
+# expect_close
+# --------------------------------------------------------------------------
+def _as_array(value):
+    """A minnet Tensor, NumPy array, list or number as an array; None when it is none of those."""
+    if hasattr(value, "numpy") and callable(value.numpy) and not isinstance(value, np.ndarray):
+        value = value.numpy()  # a minnet (or torch-like) Tensor
+    if isinstance(value, (np.ndarray, np.generic, int, float, bool, list, tuple)):
+        try:
+            array = np.asarray(value)
+        except (TypeError, ValueError):
+            return None
+        return array if array.dtype != object else None
+    return None
+
+
+def _shape_hint(got: tuple, want: tuple) -> str:
+    if len(got) == 2 and got == want[::-1]:
+        return " It is the transpose of the expected shape: a missing or extra .T?"
+    if got == want + (1,) or want == got + (1,):
+        return (" One has an extra axis of size 1: (N, 1) against (N,) broadcasts to (N, N) in "
+                "arithmetic. Use .reshape(-1) or keepdims consistently.")
+    if len(got) == len(want) + 1 and got[1:] == want:
+        return " It has an extra leading axis: did you forget to sum over the batch axis?"
+    if len(got) + 1 == len(want) and want[1:] == got:
+        return " The leading (batch) axis is missing: a sum over axis 0 where none belongs?"
+    if int(np.prod(got)) == int(np.prod(want)):
+        return " Same number of entries: a reshape may fix it, but check the order of axes."
+    return ""
+
+
+def _format_index(index) -> str:
+    return "[" + ", ".join(str(int(i)) for i in index) + "]" if len(index) else "[]"
+
+
+def expect_close(name: str, actual, expected, rtol: float = 1e-6, atol: float = 1e-8) -> None:
+    """``actual`` matches ``expected`` entry by entry (|a - e| <= atol + rtol |e|).
+
+    Checks, in order: a value came back at all, its type, shape, dtype kind,
+    NaN/inf, then the values; on a mismatch the feedback counts the entries that
+    differ and lists the worst ones (index, got, expected, error).
+    """
+    if actual is None:
+        raise LabFailure(f"{name}: got None. Did the function end without a `return`?")
+    want = _as_array(expected)
+    if want is None:
+        raise TypeError(f"expect_close({name!r}): expected must be a number or an array, "
+                        f"got {type(expected).__name__} (this is a bug in the test)")
+    got = _as_array(actual)
+    if got is None:
+        raise LabFailure(f"{name}: expected a NumPy array (or number) of shape {want.shape}, got "
+                         f"a {type(actual).__name__}: {_short_repr(actual)}")
+    if got.shape != want.shape:
+        raise LabFailure(f"{name}: shape {got.shape}, expected {want.shape}."
+                         + _shape_hint(got.shape, want.shape))
+    if want.dtype.kind in "fc" and got.dtype.kind not in "fc":
+        raise LabFailure(f"{name}: dtype {got.dtype}, expected floating point ({want.dtype}). "
+                         "An integer result usually means integer division (//) or an int array "
+                         "created with np.zeros_like of integer labels.")
+    if got.dtype.kind not in "biufc":
+        raise LabFailure(f"{name}: dtype {got.dtype} is not numeric")
+    got_f, want_f = got.astype(np.float64), want.astype(np.float64)
+    bad = ~np.isfinite(got_f) & np.isfinite(want_f)
+    if bad.any():
+        first = np.argwhere(bad)[0] if got_f.ndim else ()
+        value = got_f[tuple(first)] if got_f.ndim else got_f
+        raise LabFailure(f"{name}: {int(bad.sum())} of {got_f.size} entries are {value} where a "
+                         f"finite number is expected (first at {_format_index(first)}). "
+                         "Look for log(0), exp of a large number, or 0/0.")
+    error = np.abs(got_f - want_f)
+    mismatch = ~np.isclose(got_f, want_f, rtol=rtol, atol=atol, equal_nan=True)
+    if not mismatch.any():
+        return
+    lines = [f"{name}: {int(mismatch.sum())} of {got_f.size} entries differ "
+             f"(tolerance |got - expected| <= {atol:g} + {rtol:g} * |expected|)."]
+    if got_f.ndim == 0:
+        lines.append(f"  got {got_f.item():.8g}, expected {want_f.item():.8g} "
+                     f"(error {error.item():.3g})")
+    else:
+        order = np.argsort(np.where(mismatch, error, -1.0), axis=None)[::-1][:WORST_SHOWN]
+        rows = [("index", "got", "expected", "error")]
+        for flat in order:
+            index = np.unravel_index(flat, got_f.shape)
+            if not mismatch[index]:
+                break
+            rows.append((_format_index(index), f"{got_f[index]:.8g}", f"{want_f[index]:.8g}",
+                         f"{error[index]:.3g}"))
+        widths = [max(len(row[c]) for row in rows) for c in range(4)]
+        lines.append("  worst entries:")
+        lines += ["    " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
+                  for row in rows]
+        lines.extend(_pattern_hints(got_f, want_f))
+    raise LabFailure("\n".join(lines))
+
+
+def _pattern_hints(got: np.ndarray, want: np.ndarray) -> list:
+    """Name a known mistake when the numbers fit it (sign, a constant factor)."""
+    hints = []
+    if np.allclose(got, -want, rtol=1e-6, atol=1e-10) and np.abs(want).max() > 0:
+        hints.append("  hint: every entry has the opposite sign: a sign error?")
+    else:
+        nonzero = np.abs(want) > 1e-12
+        if nonzero.sum() >= 2:
+            ratio = got[nonzero] / want[nonzero]
+            if np.allclose(ratio, ratio[0], rtol=1e-6) and not np.isclose(ratio[0], 1.0):
+                hints.append(f"  hint: every entry is {ratio[0]:.6g} times the expected value: a "
+                             "missing or extra factor (the batch size in a mean? a 1/2?)")
+    return hints
+
+
+def _short_repr(value, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+# --------------------------------------------------------------------------
+# gradient checks
+# --------------------------------------------------------------------------
+def expect_backward(forward, backward, *arrays, name: str = None, **options):
+    """``backward(dout, cache)`` matches finite differences of ``forward(*arrays)``.
+
+    A wrapper of ``minnet.gradcheck.check_backward`` (same keyword options: eps,
+    atol, rtol, wrt, seed, ...); its report is the feedback. Returns the result.
+    """
+    from ..gradcheck import GradcheckError, check_backward
+
+    label = name or getattr(backward, "__name__", "backward")
+    try:
+        result = check_backward(forward, backward, *arrays, **options)
+    except GradcheckError as error:
+        raise LabFailure(f"{label}: the gradient check could not run.\n{error}") from None
+    if not result:
+        raise LabFailure(f"{label}: the analytic gradient does not match finite differences.\n"
+                         f"{result}")
+    return result
+
+
+def expect_gradcheck(fn, inputs, name: str = None, **options):
+    """minnet autograd of ``fn(*inputs)`` matches finite differences (``minnet.gradcheck``)."""
+    from ..gradcheck import GradcheckError, gradcheck
+
+    label = name or getattr(fn, "__name__", "function")
+    try:
+        result = gradcheck(fn, inputs, **options)
+    except GradcheckError as error:
+        raise LabFailure(f"{label}: the gradient check could not run.\n{error}") from None
+    if not result:
+        raise LabFailure(f"{label}: autograd's gradient does not match finite differences.\n"
+                         f"{result}")
+    return result
+
+
+# --------------------------------------------------------------------------
+# debugger reports
+# --------------------------------------------------------------------------
+def _findings(report) -> list:
+    """The findings of a minnet.debug Report, or a list of Findings (monitor.findings())."""
+    findings = getattr(report, "findings", report)
+    if callable(findings):  # a Monitor: its findings() method
+        findings = findings()
+    try:
+        return list(findings)
+    except TypeError:
+        raise TypeError(f"expected a minnet.debug Report or a list of Findings, got "
+                        f"{type(report).__name__} (this is a bug in the test)") from None
+
+
+def describe_finding(finding) -> str:
+    """One finding as feedback: severity, code, layer, message, evidence, fix."""
+    from ..debug.report import format_value
+
+    where = f" in {finding.layer}" if getattr(finding, "layer", None) else ""
+    lines = [f"  [{finding.severity}] {finding.code}{where}: {finding.message}"]
+    evidence = getattr(finding, "evidence", None)
+    if evidence:
+        lines.append("      evidence: " + ", ".join(f"{key} = {format_value(value)}"
+                                                    for key, value in evidence.items()))
+    if getattr(finding, "fix", None):
+        lines.append(f"      fix: {finding.fix}")
+    lines.append(f"      docs: docs/checklist.md#{finding.code.replace('.', '')}")
+    return "\n".join(lines)
+
+
+def _listing(findings: list) -> str:
+    if not findings:
+        return "  (no findings)"
+    return "\n".join(describe_finding(finding) for finding in findings)
+
+
+def expect_no_errors(report, what: str = "the run") -> None:
+    """The diagnosis of ``what`` has no finding of severity ``error``."""
+    findings = _findings(report)
+    errors = [finding for finding in findings if finding.severity == "error"]
+    if errors:
+        raise LabFailure(f"{what}: the debugger still reports {len(errors)} error(s):\n"
+                         + _listing(errors))
+
+
+def expect_finding(report, code: str, what: str = "the run") -> None:
+    """The diagnosis of ``what`` contains a finding with ``code`` (e.g. 'activation.dead_relu')."""
+    findings = _findings(report)
+    if not any(finding.code == code for finding in findings):
+        raise LabFailure(f"{what}: expected the debugger to report {code}, but it reported:\n"
+                         + _listing(findings))
+
+
+def expect_no_finding(report, code: str, what: str = "the run") -> None:
+    """The diagnosis of ``what`` contains no finding with ``code``."""
+    matching = [finding for finding in _findings(report) if finding.code == code]
+    if matching:
+        raise LabFailure(f"{what}: the debugger still reports {code}:\n" + _listing(matching))

@@ -1,0 +1,176 @@
+"""Run one function in a forked child process with a time and memory limit.
+
+A student's code may loop forever, segfault (a Numba kernel indexing out of
+bounds), call ``os._exit`` or allocate 80 GB. Run in the pytest process, any of
+these would end the whole grading run without a report. In a child process
+each ends only that child, and ``run_in_child`` says what happened:
+
+    outcome = run_in_child(work, timeout=10, memory_mb=2048)
+    outcome.payload   # bytes the child's ``work()`` returned, or None
+    outcome.problem   # None, or "TIMEOUT after 10 s", "crashed: killed by signal 11 (SIGSEGV)", ...
+
+The child inherits everything already imported (NumPy, Numba, minnet), so
+forking costs milliseconds, not the seconds a fresh interpreter would.
+"""
+from __future__ import annotations
+
+import os
+import select
+import signal
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+CAN_FORK = hasattr(os, "fork") and sys.platform != "win32"
+CHILD_FAILED = 70  # exit status of a child whose work() raised (the traceback is on its stderr)
+
+
+@dataclass
+class ChildOutcome:
+    payload: Optional[bytes]
+    problem: Optional[str]
+    seconds: float
+
+
+def virtual_memory_bytes() -> Optional[int]:
+    """This process's address-space size (Linux /proc), or None where unknown."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def limit_memory(memory_mb: Optional[float]) -> None:
+    """Cap the address space at what is mapped now plus ``memory_mb`` MB (Linux only).
+
+    The cap is relative: NumPy, OpenBLAS and Numba/LLVM have already mapped a few
+    hundred MB of address space (much of it reserved, not used), and an absolute
+    cap below that would break them. A larger allocation then raises MemoryError
+    in the child instead of exhausting the shared machine.
+    """
+    if not memory_mb or not sys.platform.startswith("linux"):
+        return
+    import resource
+
+    current = virtual_memory_bytes()
+    if current is None:
+        return
+    limit = current + int(memory_mb * 1024 * 1024)
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+def signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def describe_signal(number: int) -> str:
+    """'killed by signal 11 (SIGSEGV)', with what the common ones usually mean."""
+    name = signal_name(number)
+    meaning = {
+        "SIGSEGV": ": an out-of-bounds access in compiled (Numba) code, or a stack overflow",
+        "SIGKILL": ": killed from outside, often by the system when memory ran out",
+        "SIGABRT": ": the process aborted (a failed internal check in a C library)",
+        "SIGBUS": ": a bad memory access",
+        "SIGFPE": ": an arithmetic fault (integer division by zero in compiled code)",
+    }.get(name, "")
+    return f"killed by signal {number} ({name}){meaning}"
+
+
+def _child_main(work: Callable[[], bytes], write_fd: int, memory_mb) -> None:
+    """In the child: set limits, run work(), send its bytes, and leave without cleanup."""
+    status = 0
+    try:
+        os.setpgid(0, 0)  # its own process group: a timeout kills whatever it started too
+    except OSError:
+        pass
+    try:
+        limit_memory(memory_mb)
+        payload = work()
+        view = memoryview(payload)
+        while view:
+            written = os.write(write_fd, view)
+            view = view[written:]
+    except BaseException:  # noqa: BLE001 -- whatever happens, the parent must hear of it
+        status = CHILD_FAILED
+        try:
+            traceback.print_exc()
+        except BaseException:  # noqa: BLE001
+            pass
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except BaseException:  # noqa: BLE001
+            pass
+        os._exit(status)  # no atexit handlers, no parent-owned buffers flushed twice
+
+
+def _kill_group(pid: int) -> None:
+    for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+        try:
+            target()
+            return
+        except (ProcessLookupError, PermissionError, OSError):
+            continue
+
+
+def run_in_child(work: Callable[[], bytes], timeout: float,
+                 memory_mb: Optional[float] = None) -> ChildOutcome:
+    """Fork, run ``work()`` (returning bytes) in the child, wait at most ``timeout`` seconds."""
+    read_fd, write_fd = os.pipe()
+    start = time.monotonic()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover -- the child never returns from here
+        os.close(read_fd)
+        _child_main(work, write_fd, memory_mb)
+    os.close(write_fd)
+    chunks, timed_out = [], False
+    deadline = start + timeout
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                timed_out = True
+                break
+            ready, _, _ = select.select([read_fd], [], [], remaining)
+            if not ready:
+                continue
+            chunk = os.read(read_fd, 1 << 16)
+            if not chunk:
+                break  # the child closed its end: it finished (or died)
+            chunks.append(chunk)
+    except BaseException:  # Ctrl-C in the parent: take the child down with us
+        _kill_group(pid)
+        os.waitpid(pid, 0)
+        os.close(read_fd)
+        raise
+    if timed_out:
+        _kill_group(pid)
+    _, status = os.waitpid(pid, 0)
+    os.close(read_fd)
+    seconds = time.monotonic() - start
+    if timed_out:
+        return ChildOutcome(None, f"TIMEOUT after {timeout:g} s", seconds)
+    payload = b"".join(chunks)
+    if os.WIFSIGNALED(status):
+        return ChildOutcome(None, "crashed: " + describe_signal(os.WTERMSIG(status)), seconds)
+    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
+    if code == CHILD_FAILED:
+        return ChildOutcome(None, "crashed: the grading process failed (see its error output)",
+                            seconds)
+    if code != 0 or not payload:
+        return ChildOutcome(None, f"crashed: the process ended early with exit status {code} "
+                                  "(os._exit() called, or the interpreter was shut down)", seconds)
+    return ChildOutcome(payload, None, seconds)

@@ -1,0 +1,158 @@
+"""Load a lab's student file or reference solution by path: ``student(__file__, "layers")``.
+
+Graded tests never write ``import layers``: two labs' files, or a student file and
+its reference solution, would then share one ``sys.modules`` slot and one could
+silently stand in for the other. Instead each file is loaded from its path under
+its own unique module name, e.g. ``minnet_labs.student.01_backprop.layers``.
+
+Layout (see docs/instructors.md)::
+
+    labs/01_backprop/test_layers.py      the graded test (calls student/reference)
+    labs/01_backprop/layers.py           student(__file__, "layers")
+    labs/source/01_backprop/layers.py    reference(__file__, "layers")
+
+A module is cached per (path, modification time, size), so a test file that
+loads the same student module in several tests pays for it once, and an edited
+file is reloaded. A file that cannot be imported (a SyntaxError, a
+NotImplementedError at module level) raises ``LabFailure`` with the location in
+the student's file, so that only the tests using it lose points.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import traceback
+import types
+
+from .expect import LabFailure
+
+MODULE_PREFIX = "minnet_labs"
+SOURCE_FOLDER = "source"
+
+_cache: dict = {}  # absolute path -> (stamp, module)
+
+
+def lab_folder(test_file) -> str:
+    """The folder of the lab a test file belongs to (its directory), absolute."""
+    return os.path.dirname(os.path.abspath(os.fspath(test_file)))
+
+
+def student_path(test_file, name: str) -> str:
+    """``labs/NN_lab/<name>.py`` next to the test file."""
+    return os.path.join(lab_folder(test_file), _file_name(name, "student"))
+
+
+def reference_path(test_file, name: str) -> str:
+    """``labs/source/NN_lab/<name>.py`` for a test in ``labs/NN_lab/``.
+
+    A test that already lives in ``labs/source/NN_lab/`` (a hidden test run in
+    place) finds the solution next to itself.
+    """
+    folder = lab_folder(test_file)
+    parent, lab = os.path.split(folder)
+    if os.path.basename(parent) == SOURCE_FOLDER:
+        return os.path.join(folder, _file_name(name, "reference"))
+    return os.path.join(parent, SOURCE_FOLDER, lab, _file_name(name, "reference"))
+
+
+def student(test_file, name: str) -> types.ModuleType:
+    """The student's module ``name`` from the lab folder of ``test_file`` (pass ``__file__``)."""
+    return load_module(student_path(test_file, name), role="student")
+
+
+def reference(test_file, name: str) -> types.ModuleType:
+    """The reference solution of module ``name`` (``labs/source/<lab>/<name>.py``)."""
+    path = reference_path(test_file, name)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"reference(): no reference solution {path}. The graded tests need the lab "
+            "sources (labs/source/): run them from a full checkout of the course repository, "
+            "or grade with `minnet grade`, which copies them.")
+    return load_module(path, role="reference")
+
+
+def _file_name(name: str, role: str) -> str:
+    if not isinstance(name, str) or not name or os.sep in name or "/" in name:
+        raise ValueError(f"{role}(): name must be a module name such as 'layers', got {name!r}")
+    return name if name.endswith(".py") else name + ".py"
+
+
+def _module_name(path: str, role: str) -> str:
+    """A unique, importable-looking name: minnet_labs.<role>.<lab folder>.<file stem>."""
+    lab = os.path.basename(os.path.dirname(path))
+    stem = os.path.splitext(os.path.basename(path))[0]
+    return f"{MODULE_PREFIX}.{role}.{lab}.{stem}"
+
+
+def _stamp(path: str) -> tuple:
+    info = os.stat(path)
+    return info.st_mtime_ns, info.st_size
+
+
+def load_module(path, role: str = "student") -> types.ModuleType:
+    """Execute the Python file at ``path`` as a fresh module (cached per path and mtime)."""
+    path = os.path.abspath(os.fspath(path))
+    if not os.path.isfile(path):
+        raise LabFailure(f"The file {_shown(path)} is missing. It belongs to this lab: "
+                         "restore it (e.g. from the released labs) and fill in the TODOs.")
+    stamp = _stamp(path)
+    cached = _cache.get(path)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    name = _module_name(path, role)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    # registered while it runs: dataclasses, pickling and typing look the module up by name
+    previous = sys.modules.get(name)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:
+        if previous is not None:
+            sys.modules[name] = previous
+        else:
+            sys.modules.pop(name, None)
+        raise LabFailure(import_failure_message(path, error)) from None
+    _cache[path] = (stamp, module)
+    return module
+
+
+def _shown(path: str) -> str:
+    """A path as a student recognises it: relative to the current folder when inside it."""
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if relative.startswith("..") else relative
+
+
+def import_failure_message(path: str, error: BaseException) -> str:
+    """Feedback for a file that could not be imported: what, where, and the line."""
+    shown = _shown(path)
+    if isinstance(error, SyntaxError) and os.path.abspath(error.filename or "") == path:
+        pointer = ""
+        if error.text:
+            pointer = f"\n    {error.text.rstrip()}"
+            if error.offset:
+                pointer += "\n    " + " " * (error.offset - 1) + "^"
+        return (f"{shown} could not be imported: {type(error).__name__} at line {error.lineno}: "
+                f"{error.msg}{pointer}\nFix the syntax first: nothing in this file can be graded "
+                "until Python can read it.")
+    where = ""
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__)
+              if os.path.abspath(frame.filename) == path]
+    if frames:
+        frame = frames[-1]
+        where = f" (line {frame.lineno}: {(frame.line or '').strip()})"
+    return (f"{shown} could not be imported: {type(error).__name__}: {error}{where}.\n"
+            "Code at the top level of the file runs on import: keep your work inside the "
+            "functions.")
+
+
+def clear_cache() -> None:
+    """Forget every loaded lab module (the next student()/reference() call reloads)."""
+    for path, (_, module) in list(_cache.items()):
+        if sys.modules.get(module.__name__) is module:
+            del sys.modules[module.__name__]
+    _cache.clear()

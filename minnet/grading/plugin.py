@@ -1,0 +1,487 @@
+"""The pytest plugin that turns ``pytest labs/`` into a grading run.
+
+``labs/conftest.py`` loads it with ``from minnet.grading.plugin import *`` (a
+``pytest_plugins`` line is not allowed in a non-root conftest). It adds:
+
+* markers ``@pytest.mark.points(n)`` (a graded test worth n points),
+  ``@pytest.mark.timeout(s)`` (its time limit; default ``--lab-timeout``, 10 s)
+  and ``@pytest.mark.hidden`` (a test students do not see before the deadline;
+  files named ``test_hidden_*.py`` are hidden too);
+* the ``credit`` fixture for partial credit (see ``minnet.grading.credit``);
+* isolation: every lab test runs in its own forked child process with a time
+  limit and a memory cap, so a hang, crash, huge allocation or ``sys.exit()``
+  costs that test only, scored 0 with the reason;
+* feedback instead of tracebacks: a failed test's report is the ``LabFailure``
+  message (or the exception and where in the student's file it happened);
+* a grade table at the end (lab, points, max, total) and ``--grade-json PATH``
+  for a Gradescope-compatible results.json.
+"""
+from __future__ import annotations
+
+import json
+import os
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import pytest
+
+from .credit import Credit, GradingSetupError, check_points, format_points
+from .expect import LabFailure
+from .isolation import CAN_FORK, run_in_child
+
+__all__ = [
+    "pytest_addoption", "pytest_configure", "pytest_collection_modifyitems",
+    "pytest_runtest_protocol", "pytest_runtest_call", "pytest_runtest_makereport",
+    "pytest_runtest_logreport", "pytest_terminal_summary", "pytest_sessionfinish", "credit",
+]
+
+DEFAULT_TIMEOUT = 10.0
+DEFAULT_MEMORY_MB = 2048.0
+GRADE_PROPERTY = "minnet_grade"
+
+_book_key = pytest.StashKey["GradeBook"]()
+_credit_key = pytest.StashKey[Credit]()
+_lab_item_key = pytest.StashKey[bool]()
+
+
+# --------------------------------------------------------------------------
+# options and markers
+# --------------------------------------------------------------------------
+def pytest_addoption(parser):
+    group = parser.getgroup("minnet grading", "grading minnet's labs")
+    group.addoption("--grade-json", metavar="PATH", default=None,
+                    help="write the grades as a Gradescope-compatible results.json")
+    group.addoption("--lab-timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                    help="time limit per lab test unless it has @pytest.mark.timeout "
+                         "(default: %(default)s)")
+    group.addoption("--lab-memory", type=float, default=DEFAULT_MEMORY_MB, metavar="MB",
+                    help="memory a lab test may allocate beyond what is loaded at the start, "
+                         "0 for no cap (default: %(default)s)")
+    group.addoption("--lab-no-isolation", action="store_true", default=False,
+                    help="run lab tests in the pytest process (for debugging with pdb): no "
+                         "time limit, no memory cap, a crash ends the run")
+
+
+MARKERS = [
+    "points(n): a graded lab test worth n points (minnet.grading)",
+    "timeout(seconds): the time limit of this lab test (default --lab-timeout, 10 s)",
+    "hidden: a lab test students do not see before the deadline",
+]
+
+
+def pytest_configure(config):
+    for line in MARKERS:
+        config.addinivalue_line("markers", line)
+    _book(config)
+
+
+# --------------------------------------------------------------------------
+# which tests are lab tests
+# --------------------------------------------------------------------------
+def _lab_roots(config) -> list:
+    """Folders of the conftest.py files that loaded this plugin (normally just labs/)."""
+    roots = []
+    for plugin in config.pluginmanager.get_plugins():
+        path = getattr(plugin, "__file__", None)
+        if (path and os.path.basename(path) == "conftest.py"
+                and getattr(plugin, "pytest_runtest_protocol", None) is pytest_runtest_protocol):
+            roots.append(Path(path).resolve().parent)
+    return roots
+
+
+def is_lab_item(item) -> bool:
+    """A test under a folder whose conftest loaded the plugin (tests elsewhere are untouched)."""
+    known = item.stash.get(_lab_item_key, None)
+    if known is None:
+        path = Path(str(item.path)).resolve()
+        known = any(root == path or root in path.parents for root in _lab_roots(item.config))
+        item.stash[_lab_item_key] = known
+    return known
+
+
+def points_of(item) -> Optional[float]:
+    marker = item.get_closest_marker("points")
+    if marker is None:
+        return None
+    if len(marker.args) != 1 or marker.kwargs:
+        raise GradingSetupError(f"{item.nodeid}: write @pytest.mark.points(n) with one number, "
+                                f"got args {marker.args} kwargs {marker.kwargs}")
+    return check_points(marker.args[0], f"{item.nodeid}: @pytest.mark.points")
+
+
+def timeout_of(item) -> float:
+    marker = item.get_closest_marker("timeout")
+    if marker is not None and marker.args:
+        return float(check_points(marker.args[0], f"{item.nodeid}: @pytest.mark.timeout"))
+    return float(item.config.getoption("lab_timeout") or DEFAULT_TIMEOUT)
+
+
+def is_hidden(item) -> bool:
+    return (item.get_closest_marker("hidden") is not None
+            or Path(str(item.path)).name.startswith("test_hidden_"))
+
+
+def lab_name(item) -> str:
+    return Path(str(item.path)).parent.name
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Check every lab test's markers once, before anything runs."""
+    problems = []
+    for item in items:
+        if not is_lab_item(item):
+            continue
+        try:
+            points_of(item)
+            timeout_of(item)
+        except GradingSetupError as error:
+            problems.append(str(error))
+    if problems:
+        raise pytest.UsageError("minnet grading: bad markers in lab tests:\n  "
+                                + "\n  ".join(problems))
+
+
+# --------------------------------------------------------------------------
+# the credit fixture
+# --------------------------------------------------------------------------
+@pytest.fixture
+def credit(request):
+    """Partial credit: ``with credit.part(2, "forward output"): ...`` (parts sum to the points)."""
+    item = request.node
+    points = points_of(item)
+    if points is None:
+        raise GradingSetupError(f"{item.nodeid} uses the credit fixture but has no "
+                                "@pytest.mark.points(n) marker")
+    tracker = Credit(points, item.name, describe_error=lambda error: feedback_for(error, item))
+    item.stash[_credit_key] = tracker
+    return tracker
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """After the test body returns: a failed part fails the test; parts must add up."""
+    result = yield
+    tracker = item.stash.get(_credit_key, None)
+    if tracker is not None and is_lab_item(item):
+        tracker.finish()
+    return result
+
+
+# --------------------------------------------------------------------------
+# feedback
+# --------------------------------------------------------------------------
+def _frames_in(error: BaseException, folder: Path, exclude: Path) -> list:
+    frames = []
+    for frame in traceback.extract_tb(error.__traceback__):
+        path = Path(frame.filename)
+        try:
+            path = path.resolve()
+        except OSError:
+            continue
+        if path != exclude and folder in path.parents:
+            frames.append(frame)
+    return frames
+
+
+def _where(error: BaseException, item) -> str:
+    """' at layers.py:12 in affine_forward: `out = x @ w`' for the deepest lab-file frame, and
+    the test line that called it."""
+    test_file = Path(str(item.path)).resolve()
+    labs_root = test_file.parent.parent
+    lines = []
+    lab_frames = _frames_in(error, labs_root, test_file)
+    for frame in lab_frames[-2:]:
+        lines.append(f"  at {Path(frame.filename).name}:{frame.lineno} in {frame.name}: "
+                     f"{(frame.line or '').strip()}")
+    test_frames = [frame for frame in traceback.extract_tb(error.__traceback__)
+                   if Path(frame.filename).resolve() == test_file]
+    if test_frames:
+        frame = test_frames[-1]
+        lines.append(f"  called from {test_file.name}:{frame.lineno}: {(frame.line or '').strip()}")
+    return "\n".join(lines)
+
+
+def feedback_for(error: BaseException, item) -> str:
+    """What a student reads for an exception raised while grading ``item``."""
+    if isinstance(error, LabFailure):
+        return str(error)
+    if isinstance(error, GradingSetupError):
+        return f"grading error in the test itself (tell your instructor): {error}"
+    where = _where(error, item)
+    where = "\n" + where if where else ""
+    if isinstance(error, SystemExit):
+        return (f"sys.exit({error.code!r}) called{where}\nLab code must return its result; "
+                "ending the process is not allowed.")
+    if isinstance(error, NotImplementedError):
+        message = str(error) or "not implemented"
+        return f"not implemented yet: {message}{where}"
+    if isinstance(error, MemoryError):
+        limit = item.config.getoption("lab_memory")
+        cap = f" (a lab test may allocate about {limit:g} MB)" if limit else ""
+        return (f"MemoryError: out of memory{cap}{where}\nAn array far larger than intended? "
+                "Check the shapes you allocate.")
+    if isinstance(error, AssertionError):
+        text = str(error).strip() or "assertion failed"
+        return f"{text}{where}"
+    return f"{type(error).__name__}: {error}{where}"
+
+
+@dataclass
+class Grade:
+    nodeid: str
+    lab: str
+    name: str
+    max_score: float
+    score: float
+    output: str = ""
+    hidden: bool = False
+    passed: bool = False
+
+
+def _grade_of(item, score: float, passed: bool, output: str) -> Grade:
+    return Grade(nodeid=item.nodeid, lab=lab_name(item), name=item.name,
+                 max_score=points_of(item) or 0.0, score=score, output=output,
+                 hidden=is_hidden(item), passed=passed)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Score the test and replace the traceback by feedback (lab tests only)."""
+    report = yield
+    if not is_lab_item(item) or points_of(item) is None:
+        return report
+    tracker = item.stash.get(_credit_key, None)
+    points = points_of(item)
+    grade = None
+    if call.when == "setup" and report.failed:
+        grade = _grade_of(item, 0.0, False, "the test could not start:\n"
+                          + feedback_for(call.excinfo.value, item))
+    elif call.when == "setup" and report.skipped:
+        grade = _grade_of(item, 0.0, False, f"skipped: {_skip_reason(report)}")
+    elif call.when == "call":
+        if report.passed:
+            output = tracker.summary() if tracker is not None and tracker.parts else ""
+            grade = _grade_of(item, points, True, output)
+        elif report.skipped:
+            grade = _grade_of(item, 0.0, False, f"skipped: {_skip_reason(report)}")
+        else:
+            grade = _failed_grade(item, call.excinfo.value, tracker)
+    if grade is not None:
+        report.user_properties.append((GRADE_PROPERTY, asdict(grade)))
+        if report.failed:
+            report.longrepr = f"[{grade.lab}] {grade.name}: {format_points(grade.score)}/" \
+                              f"{format_points(grade.max_score)} points\n{grade.output}"
+    return report
+
+
+def _skip_reason(report) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2])
+    return str(longrepr)
+
+
+def _failed_grade(item, error: BaseException, tracker: Optional[Credit]) -> Grade:
+    if isinstance(error, GradingSetupError) or tracker is None or not tracker.parts:
+        return _grade_of(item, 0.0, False, feedback_for(error, item))
+    if tracker.finished:
+        return _grade_of(item, tracker.earned, False, str(error))  # failed parts only
+    # the test stopped outside any part: the parts that passed before still count
+    output = (tracker.summary() + "\n  then the test stopped:\n"
+              + "\n".join("        " + line for line in feedback_for(error, item).splitlines()))
+    return _grade_of(item, tracker.earned, False, output)
+
+
+# --------------------------------------------------------------------------
+# isolation: each lab test in a child process
+# --------------------------------------------------------------------------
+def _serialize(item, reports: list) -> bytes:
+    hook = item.config.hook
+    return json.dumps([hook.pytest_report_to_serializable(config=item.config, report=report)
+                       for report in reports], default=str).encode()
+
+
+def _deserialize(item, payload: bytes) -> list:
+    hook = item.config.hook
+    reports = []
+    for data in json.loads(payload.decode()):
+        report = hook.pytest_report_from_serializable(config=item.config, data=data)
+        report.user_properties = [tuple(pair) for pair in report.user_properties]
+        reports.append(report)
+    return reports
+
+
+def _problem_report(item, problem: str, seconds: float):
+    """The report of a test whose child process timed out or crashed: 0 points, the reason."""
+    from _pytest.reports import TestReport
+
+    points = points_of(item)
+    output = f"{problem}\nThe test was stopped and scores 0."
+    if problem.startswith("TIMEOUT"):
+        output += (" An endless loop, or far more work than needed? The reference solution "
+                   "takes a fraction of the limit.")
+    report = TestReport(item.nodeid, item.location, {name: 1 for name in item.keywords},
+                        "failed", f"{item.name}: {output}", "call", duration=seconds,
+                        user_properties=[])
+    if points is not None:
+        grade = _grade_of(item, 0.0, False, output)
+        report.user_properties.append((GRADE_PROPERTY, asdict(grade)))
+        report.longrepr = f"[{grade.lab}] {grade.name}: 0/{format_points(grade.max_score)} " \
+                          f"points\n{output}"
+    return report
+
+
+def pytest_runtest_protocol(item, nextitem):
+    """Run a lab test in a forked child with its time limit; the parent logs the reports."""
+    if not is_lab_item(item) or not CAN_FORK or item.config.getoption("lab_no_isolation"):
+        return None  # pytest's own protocol, in this process
+    from _pytest.runner import runtestprotocol
+
+    def run_test() -> bytes:  # in the child
+        import faulthandler
+        faulthandler.disable()  # a crash is reported as "killed by signal 11", not a C stack dump
+        return _serialize(item, runtestprotocol(item, log=False, nextitem=nextitem))
+
+    ihook = item.ihook
+    ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+    outcome = run_in_child(run_test, timeout=timeout_of(item),
+                           memory_mb=item.config.getoption("lab_memory"))
+    if outcome.problem is None:
+        reports = _deserialize(item, outcome.payload)
+    else:
+        reports = [_problem_report(item, outcome.problem, outcome.seconds)]
+    for report in reports:
+        ihook.pytest_runtest_logreport(report=report)
+    ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+    return True
+
+
+# --------------------------------------------------------------------------
+# the grade book, the table and results.json
+# --------------------------------------------------------------------------
+@dataclass
+class GradeBook:
+    grades: dict = field(default_factory=dict)   # nodeid -> Grade, in run order
+
+    def record(self, grade: Grade) -> None:
+        self.grades[grade.nodeid] = grade
+
+    def labs(self) -> list:
+        """[(lab, points, max)] in first-seen order."""
+        rows = {}
+        for grade in self.grades.values():
+            score, maximum = rows.get(grade.lab, (0.0, 0.0))
+            rows[grade.lab] = (score + grade.score, maximum + grade.max_score)
+        return [(lab, score, maximum) for lab, (score, maximum) in rows.items()]
+
+    @property
+    def score(self) -> float:
+        return sum(grade.score for grade in self.grades.values())
+
+    @property
+    def max_score(self) -> float:
+        return sum(grade.max_score for grade in self.grades.values())
+
+    def verdict(self) -> str:
+        """'all public tests passed' (never 'all tests' unless hidden tests ran), or what failed."""
+        grades = list(self.grades.values())
+        failed = [grade for grade in grades if not grade.passed]
+        hidden = sum(grade.hidden for grade in grades)
+        if failed:
+            return (f"{len(failed)} of {len(grades)} graded tests did not get full marks: "
+                    "the feedback is above")
+        if hidden:
+            return f"all tests passed ({len(grades) - hidden} public, {hidden} hidden)"
+        return "all public tests passed"
+
+    def table(self) -> list:
+        rows = [("lab", "points", "max")]
+        rows += [(lab, format_points(score), format_points(maximum))
+                 for lab, score, maximum in self.labs()]
+        rows.append(("total", format_points(self.score), format_points(self.max_score)))
+        width = max(len(row[0]) for row in rows)
+        lines = []
+        for number, (lab, score, maximum) in enumerate(rows):
+            if number == len(rows) - 1:
+                lines.append("-" * (width + 18))
+            lines.append(f"{lab:<{width}}  {score:>7}  {maximum:>7}")
+        return lines
+
+    def results_json(self, collection_errors: int = 0) -> dict:
+        """Gradescope's results.json: score, max_score and one entry per test."""
+        tests = []
+        for grade in self.grades.values():
+            tests.append({
+                "name": f"{grade.lab}: {grade.name}",
+                "score": grade.score,
+                "max_score": grade.max_score,
+                "output": grade.output or "passed",
+                "visibility": "after_published" if grade.hidden else "visible",
+            })
+        summary = self.verdict()
+        if collection_errors:
+            summary += (f"\n{collection_errors} test file(s) could not be collected: their points "
+                        "are missing from the maximum")
+        return {"score": self.score, "max_score": self.max_score, "output": summary,
+                "tests": tests}
+
+
+def pytest_runtest_logreport(report):
+    for name, value in report.user_properties:
+        if name == GRADE_PROPERTY:
+            _current_book.record(Grade(**value))
+
+
+class _BookProxy:
+    """The grade book of the running session (pytest_runtest_logreport gets no config)."""
+    book: Optional[GradeBook] = None
+
+    def record(self, grade: Grade) -> None:
+        if self.book is not None:
+            self.book.record(grade)
+
+
+_current_book = _BookProxy()
+
+
+def _book(config) -> GradeBook:
+    book = config.stash.get(_book_key, None)
+    if book is None:
+        book = config.stash[_book_key] = GradeBook()
+    _current_book.book = book
+    return book
+
+
+def _collection_errors(session) -> int:
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return 0
+    return len(reporter.stats.get("error", []))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    book = _book(config)
+    if not book.grades:
+        return
+    terminalreporter.section("grades")
+    for line in book.table():
+        terminalreporter.write_line(line)
+    terminalreporter.write_line("")
+    terminalreporter.write_line(book.verdict(), bold=True)
+    errors = len(terminalreporter.stats.get("error", []))
+    if errors:
+        terminalreporter.write_line(f"{errors} error(s) during collection or setup: points of "
+                                    "tests that could not be collected are missing from the max",
+                                    red=True)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    path = session.config.getoption("grade_json", None)
+    if not path:
+        return
+    from ..fileio import atomic_write
+
+    book = _book(session.config)
+    atomic_write(path, json.dumps(book.results_json(_collection_errors(session)), indent=2) + "\n")
