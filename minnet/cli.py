@@ -185,6 +185,29 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------
+# minnet labs / minnet grade (the code lives in minnet/grading/cli.py)
+# --------------------------------------------------------------------------
+def add_labs_arguments(parser: argparse.ArgumentParser) -> None:
+    from .grading.cli import add_labs_arguments as add_arguments
+    add_arguments(parser)
+
+
+def run_labs(args: argparse.Namespace) -> int:
+    from .grading.cli import run_labs as run
+    return run(args)
+
+
+def add_grade_arguments(parser: argparse.ArgumentParser) -> None:
+    from .grading.cli import add_grade_arguments as add_arguments
+    add_arguments(parser)
+
+
+def run_grade(args: argparse.Namespace) -> int:
+    from .grading.cli import run_grade as run
+    return run(args)
+
+
+# --------------------------------------------------------------------------
 # the parser
 # --------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -208,6 +231,10 @@ COMMANDS = [
             cli_debug.add_doctor_arguments, cli_debug.run_doctor),
     Command("runs", "list, show and compare recorded runs (the run log)",
             cli_debug.add_runs_arguments, cli_debug.run_runs),
+    Command("labs", "instructors: release the labs from their sources, check them, run the "
+            "mutant bank", add_labs_arguments, run_labs),
+    Command("grade", "grade a student's submission in a clean copy of the labs",
+            add_grade_arguments, run_grade),
 ]
 
 

@@ -1,0 +1,363 @@
+"""``minnet labs release``: generate the student files from the instructor's sources.
+
+Each lab has one source of truth, ``labs/source/NN_lab/<file>.py``: the full
+reference solution, runnable as it is, with solution regions marked as nbgrader
+does::
+
+    def affine_forward(x, w, b):
+        ### BEGIN SOLUTION
+        out = x @ w + b
+        ### END SOLUTION
+        return out, (x, w, b)
+
+Release replaces each region (marker lines included), at the marker's
+indentation, by::
+
+        # YOUR CODE HERE
+        raise NotImplementedError("affine_forward: your code here")
+
+(``### BEGIN SOLUTION some hint`` raises ``NotImplementedError("some hint")``.)
+A region with a ``### RELEASE AS`` part releases that part instead, each line
+with its first ``# `` after the indentation removed: this is how a lab ships a
+planted failure for students to find.
+
+The release also writes ``labs/MANIFEST.json``: the SHA-256 of every released
+file (student files, tests, READMEs, conftest), so ``minnet grade`` can tell
+when a submission's test files differ from the released ones.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+BEGIN, RELEASE, END = "### BEGIN SOLUTION", "### RELEASE AS", "### END SOLUTION"
+SOURCE_FOLDER = "source"
+MUTANTS_FILE = "mutants.py"
+HIDDEN_PREFIX = "test_hidden_"
+MANIFEST = "MANIFEST.json"
+LAB_FOLDER = re.compile(r"^\d\d_\w+$")
+# what the manifest covers in a released lab folder (outputs such as figures are not released)
+MANIFEST_SUFFIXES = {".py", ".md", ".txt", ".json", ".npz", ".npy", ".csv", ".toml", ".cfg",
+                     ".ini"}
+_DEF = re.compile(r"^(\s*)(?:async\s+)?def\s+(\w+)\s*\(")
+
+
+class LabSourceError(ValueError):
+    """A lab source that cannot be released (unbalanced markers, ...), naming file:line."""
+
+
+# --------------------------------------------------------------------------
+# solution regions
+# --------------------------------------------------------------------------
+@dataclass
+class Region:
+    begin: int                   # 0-based line numbers of the markers
+    end: int
+    release: Optional[int] = None
+    hint: str = ""
+    indent: str = ""
+
+
+def _marker(line: str) -> Optional[str]:
+    stripped = line.strip()
+    for marker in (BEGIN, RELEASE, END):
+        if stripped == marker or stripped.startswith(marker + " "):
+            return marker
+    return None
+
+
+def find_regions(text: str, filename: str = "<source>") -> list:
+    """The solution regions of a source file; LabSourceError (file:line) if unbalanced."""
+    regions, open_region = [], None
+    for number, line in enumerate(text.splitlines()):
+        marker = _marker(line)
+        where = f"{filename}:{number + 1}"
+        if marker == BEGIN:
+            if open_region is not None:
+                raise LabSourceError(f"{where}: '{BEGIN}' inside the region opened at line "
+                                     f"{open_region.begin + 1}; close it with '{END}' first")
+            indent = line[:len(line) - len(line.lstrip())]
+            open_region = Region(begin=number, end=-1, hint=line.strip()[len(BEGIN):].strip(),
+                                 indent=indent)
+        elif marker == RELEASE:
+            if open_region is None:
+                raise LabSourceError(f"{where}: '{RELEASE}' outside a solution region (no "
+                                     f"'{BEGIN}' before it)")
+            if open_region.release is not None:
+                raise LabSourceError(f"{where}: a second '{RELEASE}' in the region opened at "
+                                     f"line {open_region.begin + 1}")
+            open_region.release = number
+        elif marker == END:
+            if open_region is None:
+                raise LabSourceError(f"{where}: '{END}' without a matching '{BEGIN}'")
+            open_region.end = number
+            regions.append(open_region)
+            open_region = None
+    if open_region is not None:
+        raise LabSourceError(f"{filename}:{open_region.begin + 1}: '{BEGIN}' is never closed "
+                             f"(no '{END}' after it)")
+    return regions
+
+
+def _enclosing_function(lines: list, line_number: int, indent: str) -> Optional[str]:
+    """The name of the innermost ``def`` that contains line ``line_number``."""
+    for number in range(line_number - 1, -1, -1):
+        match = _DEF.match(lines[number])
+        if match and len(match.group(1)) < len(indent):
+            return match.group(2)
+    return None
+
+
+def _uncomment(line: str) -> str:
+    """'    # x = 1' -> '    x = 1'; '    # # note' -> '    # note'; '    #' -> ''."""
+    body = line.lstrip()
+    indent = line[:len(line) - len(body)]
+    if body.startswith("# "):
+        return indent + body[2:]
+    if body.rstrip() == "#":
+        return ""
+    return line
+
+
+def _keep_newline(text: str) -> str:
+    return "\n" if text.endswith("\n") else ""
+
+
+def release_text(text: str, filename: str = "<source>") -> str:
+    """The student version of a source file: solution regions replaced (see module docstring)."""
+    lines = text.splitlines()
+    regions = find_regions(text, filename)
+    out, cursor = [], 0
+    for region in regions:
+        out += lines[cursor:region.begin]
+        if region.release is not None:
+            out += [_uncomment(line) for line in lines[region.release + 1:region.end]]
+        else:
+            hint = region.hint
+            if not hint:
+                function = _enclosing_function(lines, region.begin, region.indent)
+                hint = f"{function}: your code here" if function else "your code here"
+            out.append(f"{region.indent}# YOUR CODE HERE")
+            out.append(f"{region.indent}raise NotImplementedError({json.dumps(hint)})")
+        cursor = region.end + 1
+    out += lines[cursor:]
+    return "\n".join(out) + _keep_newline(text)
+
+
+def solution_text(text: str, filename: str = "<source>") -> str:
+    """The reference solution without markers (and without the release parts)."""
+    lines = text.splitlines()
+    regions = find_regions(text, filename)
+    out, cursor = [], 0
+    for region in regions:
+        out += lines[cursor:region.begin]
+        stop = region.release if region.release is not None else region.end
+        out += lines[region.begin + 1:stop]
+        cursor = region.end + 1
+    out += lines[cursor:]
+    return "\n".join(out) + _keep_newline(text)
+
+
+# --------------------------------------------------------------------------
+# labs on disk
+# --------------------------------------------------------------------------
+def source_root(labs_dir) -> Path:
+    return Path(labs_dir) / SOURCE_FOLDER
+
+
+def all_labs(labs_dir) -> list:
+    """Lab folder names (NN_name) that have a source folder or a released folder, sorted."""
+    labs_dir = Path(labs_dir)
+    names = set()
+    for parent in (labs_dir, source_root(labs_dir)):
+        if parent.is_dir():
+            names.update(entry.name for entry in parent.iterdir()
+                         if entry.is_dir() and LAB_FOLDER.match(entry.name))
+    return sorted(names)
+
+
+def resolve_labs(labs_dir, names) -> list:
+    """Lab folder names for user-given names: '03_loss', '03', '3', 'loss' or 'labs/03_loss'."""
+    known = all_labs(labs_dir)
+    if not names:
+        return known
+    chosen = []
+    for name in names:
+        key = Path(str(name).rstrip("/")).name
+        matches = [lab for lab in known if lab == key]
+        if not matches and key.isdigit():
+            matches = [lab for lab in known if lab.split("_", 1)[0] == f"{int(key):02d}"]
+        if not matches:
+            matches = [lab for lab in known if lab.split("_", 1)[1] == key
+                       or lab.split("_", 1)[1].startswith(key)]
+        if len(matches) != 1:
+            found = "several labs match: " + ", ".join(matches) if matches else "no lab matches"
+            raise LabSourceError(f"--lab {name}: {found}. Labs: {', '.join(known) or '(none)'}")
+        if matches[0] not in chosen:
+            chosen.append(matches[0])
+    return chosen
+
+
+def student_files(labs_dir, lab: str) -> list:
+    """The files students edit in ``lab``: the .py files of its source folder, except the
+    mutant bank and hidden tests."""
+    folder = source_root(labs_dir) / lab
+    if not folder.is_dir():
+        return []
+    return sorted(path.name for path in folder.glob("*.py")
+                  if path.name != MUTANTS_FILE and not path.name.startswith(HIDDEN_PREFIX))
+
+
+def hidden_tests(labs_dir, lab: str) -> list:
+    folder = source_root(labs_dir) / lab
+    return sorted(path.name for path in folder.glob(HIDDEN_PREFIX + "*.py")) \
+        if folder.is_dir() else []
+
+
+def planned_release(labs_dir, labs: list) -> dict:
+    """{released path: text} for the student files of ``labs`` (reads the sources only)."""
+    planned = {}
+    for lab in labs:
+        for name in student_files(labs_dir, lab):
+            source = source_root(labs_dir) / lab / name
+            text = source.read_text(encoding="utf-8")
+            planned[Path(labs_dir) / lab / name] = release_text(text, str(source))
+    return planned
+
+
+def sha256_file(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 16), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def manifest_files(labs_dir) -> list:
+    """Released files the manifest covers, relative to labs/ (posix style), sorted."""
+    labs_dir = Path(labs_dir)
+    files = [name for name in ("README.md", "conftest.py") if (labs_dir / name).is_file()]
+    for lab in all_labs(labs_dir):
+        folder = labs_dir / lab
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.rglob("*")):
+            relative = path.relative_to(labs_dir)
+            if (path.is_file() and path.suffix in MANIFEST_SUFFIXES
+                    and not any(part.startswith((".", "__pycache__")) for part in relative.parts)):
+                files.append(relative.as_posix())
+    return sorted(files)
+
+
+def build_manifest(labs_dir, overrides: Optional[dict] = None) -> dict:
+    """The manifest of labs/ as it is on disk (``overrides``: {path: text} not yet written)."""
+    labs_dir = Path(labs_dir)
+    overrides = {Path(path).resolve(): text for path, text in (overrides or {}).items()}
+    names = set(manifest_files(labs_dir))
+    names.update(Path(path).relative_to(labs_dir.resolve()).as_posix() for path in overrides)
+    hashes = {}
+    for name in sorted(names):
+        path = (labs_dir / name).resolve()
+        if path in overrides:
+            hashes[name] = hashlib.sha256(overrides[path].encode("utf-8")).hexdigest()
+        else:
+            hashes[name] = sha256_file(path)
+    labs = all_labs(labs_dir)
+    return {
+        "about": "SHA-256 of every released lab file, written by `minnet labs release`; "
+                 "`minnet grade` compares submissions with it.",
+        "student_files": {lab: student_files(labs_dir, lab) for lab in labs
+                          if student_files(labs_dir, lab)},
+        "files": hashes,
+    }
+
+
+def manifest_text(manifest: dict) -> str:
+    return json.dumps(manifest, indent=2, sort_keys=False) + "\n"
+
+
+def read_manifest(labs_dir) -> Optional[dict]:
+    path = Path(labs_dir) / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+@dataclass
+class ReleaseResult:
+    written: list = field(default_factory=list)     # paths whose content changed
+    unchanged: list = field(default_factory=list)
+    out_of_sync: list = field(default_factory=list)  # --check: (path, why)
+
+
+def release(labs_dir, labs=None, check: bool = False) -> ReleaseResult:
+    """Release the student files of ``labs`` (all when None) and rewrite the manifest.
+
+    With ``check=True`` nothing is written; ``out_of_sync`` lists every file
+    that differs from what a release would write (the manifest included).
+    """
+    from ..fileio import atomic_write
+
+    labs_dir = Path(labs_dir)
+    chosen = resolve_labs(labs_dir, labs)
+    planned = planned_release(labs_dir, chosen)
+    result = ReleaseResult()
+    for path, text in planned.items():
+        current = path.read_text(encoding="utf-8") if path.is_file() else None
+        if current == text:
+            result.unchanged.append(path)
+            continue
+        if check:
+            result.out_of_sync.append((path, "missing" if current is None else
+                                       "differs from its source (run `minnet labs release`)"))
+        else:
+            atomic_write(path, text)
+            result.written.append(path)
+    manifest = build_manifest(labs_dir, planned if check else None)
+    text = manifest_text(manifest)
+    manifest_path = labs_dir / MANIFEST
+    current = manifest_path.read_text(encoding="utf-8") if manifest_path.is_file() else None
+    if current != text:
+        if check:
+            result.out_of_sync.append((manifest_path, _manifest_difference(current, manifest)))
+        else:
+            atomic_write(manifest_path, text)
+            result.written.append(manifest_path)
+    return result
+
+
+def _manifest_difference(current_text: Optional[str], wanted: dict) -> str:
+    if current_text is None:
+        return "missing (run `minnet labs release`)"
+    try:
+        current = json.loads(current_text).get("files", {})
+    except ValueError:
+        return "not valid JSON (run `minnet labs release`)"
+    files = wanted["files"]
+    changed = sorted(name for name in files if name in current and current[name] != files[name])
+    added = sorted(set(files) - set(current))
+    removed = sorted(set(current) - set(files))
+    parts = []
+    for label, names in (("changed", changed), ("not listed", added), ("gone", removed)):
+        if names:
+            shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+            parts.append(f"{label}: {shown}")
+    return "out of date (" + ("; ".join(parts) or "format") + "; run `minnet labs release`)"
+
+
+def display(path, base=None) -> str:
+    """A path relative to ``base`` (default: the current folder) when it is inside it."""
+    path = Path(path)
+    try:
+        return os.path.relpath(path, base) if not os.path.relpath(path, base).startswith("..") \
+            else str(path)
+    except ValueError:
+        return str(path)
