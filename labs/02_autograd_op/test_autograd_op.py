@@ -1,0 +1,195 @@
+"""Graded tests of lab 02 (your own autograd op): `pytest labs/02_autograd_op`.
+
+Each op is checked against finite differences with minnet.gradcheck (float64),
+its output against the reference solution, and its gradients (through a
+backward pass with a random upstream gradient) against the reference on
+another shape. Shapes are prime and pairwise different (5 x 7, 2 x 3 x 11), so
+a sum over the wrong axis or a swapped weight/bias gradient cannot hide.
+"""
+import warnings
+
+import numpy as np
+import pytest
+
+import minnet
+from minnet.gradcheck import GradcheckWarning, gradcheck
+from minnet.grading import (expect, expect_close, expect_gradcheck, reference,
+                            student)
+
+
+def load():
+    """(student's custom_ops.py, reference custom_ops.py), loaded by path."""
+    return student(__file__, "custom_ops"), reference(__file__, "custom_ops")
+
+
+def leaf(array):
+    """A float64 Tensor that requires grad (a fresh leaf for every use)."""
+    return minnet.tensor(np.array(array, dtype=np.float64), requires_grad=True)
+
+
+def output_and_grads(op, arrays, upstream):
+    """Run op on fresh leaves, backward with dL/d(out) = upstream: (out, [grad per input])."""
+    leaves = [leaf(a) for a in arrays]
+    out = op(*leaves)
+    expect(isinstance(out, minnet.Tensor),
+           f"the op must return a minnet Tensor (Function.apply does), got {type(out).__name__}")
+    (out * minnet.tensor(upstream)).sum().backward()
+    grads = []
+    for i, t in enumerate(leaves):
+        expect(t.grad is not None, f"no gradient reached input {i} (shape {t.shape}): does "
+                                   "backward return one gradient per forward argument?")
+        grads.append(t.grad.data)
+    return out.data, grads
+
+
+def away_from_zero(rng, shape, margin=0.1):
+    x = rng.standard_normal(shape)
+    return np.where(np.abs(x) < margin, np.where(x < 0, -margin, margin), x)
+
+
+def quiet_gradcheck(fn, inputs, **kwargs):
+    """minnet.gradcheck without the kink warnings on stderr (the lab reads the result)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GradcheckWarning)
+        return gradcheck(fn, inputs, **kwargs)
+
+
+# ---------------------------------------------------------------------------
+# softplus
+# ---------------------------------------------------------------------------
+@pytest.mark.points(3)
+def test_softplus(credit):
+    ops, ref = load()
+    rng = np.random.default_rng(201)
+    x = 3 * rng.standard_normal((5, 7))
+    with credit.part(1, "softplus forward matches the reference"):
+        expect_close("softplus(x)", ops.softplus(leaf(x)).data, ref.softplus(leaf(x)).data)
+    with credit.part(1, "softplus is stable: softplus(+-1000) is finite (1000 and 0)"):
+        big = np.array([-1000.0, -60.0, -1.5, 0.0, 2.5, 60.0, 1000.0])
+        with np.errstate(over="raise", invalid="raise"):
+            try:
+                got = ops.softplus(leaf(big)).data
+            except FloatingPointError as error:
+                raise AssertionError(f"softplus overflowed on {big.tolist()} ({error}). Hint: "
+                                     "log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|))") from None
+        expect_close("softplus at large |x|", got, ref.softplus(leaf(big)).data)
+    with credit.part(1, "Softplus.backward passes gradcheck (float64)"):
+        expect_gradcheck(ops.softplus, (leaf(x),), name="softplus")
+
+
+# ---------------------------------------------------------------------------
+# PReLU
+# ---------------------------------------------------------------------------
+@pytest.mark.points(4)
+def test_prelu(credit):
+    ops, ref = load()
+    rng = np.random.default_rng(202)
+    x = away_from_zero(rng, (5, 7))
+    slope = rng.uniform(0.05, 0.5, size=1)
+    with credit.part(1, "prelu forward matches the reference"):
+        expect_close("prelu(x, slope)", ops.prelu(leaf(x), leaf(slope)).data,
+                     ref.prelu(leaf(x), leaf(slope)).data)
+    with credit.part(2, "PReLU.backward passes gradcheck for x and the slope (inputs away "
+                        "from the kink)"):
+        expect_gradcheck(ops.prelu, (leaf(x), leaf(slope)), name="prelu")
+    with credit.part(1, "PReLU gradients match the reference on another shape (2, 3, 11)"):
+        x3, slope3 = away_from_zero(rng, (2, 3, 11)), rng.uniform(0.05, 0.5, size=1)
+        upstream = rng.standard_normal((2, 3, 11))
+        _, got = output_and_grads(ops.prelu, (x3, slope3), upstream)
+        _, expected = output_and_grads(ref.prelu, (x3, slope3), upstream)
+        expect_close("prelu grad of x", got[0], expected[0])
+        expect_close("prelu grad of the slope", got[1], expected[1])
+
+
+# ---------------------------------------------------------------------------
+# layer norm
+# ---------------------------------------------------------------------------
+@pytest.mark.points(7)
+def test_layer_norm(credit):
+    ops, ref = load()
+    rng = np.random.default_rng(203)
+    x = 3 * rng.standard_normal((5, 7)) + rng.standard_normal((5, 1))   # rows with own offsets
+    weight, bias = 1 + 0.5 * rng.standard_normal(7), rng.standard_normal(7)
+    with credit.part(1, "layer_norm forward matches the reference"):
+        expect_close("layer_norm(x, weight, bias)",
+                     ops.layer_norm(leaf(x), leaf(weight), leaf(bias)).data,
+                     ref.layer_norm(leaf(x), leaf(weight), leaf(bias)).data)
+    with credit.part(2, "layer_norm normalises each row: with weight 1 and bias 0 every row "
+                        "has mean 0 and (biased) standard deviation 1, and shifting or "
+                        "scaling a row does not change its output"):
+        ones, zeros = np.ones(7), np.zeros(7)
+        plain = ops.layer_norm(leaf(x), leaf(ones), leaf(zeros)).data
+        expect_close("per-row mean of layer_norm(x, 1, 0)", plain.mean(axis=-1), np.zeros(5),
+                     atol=1e-9)
+        expect_close("per-row standard deviation (divide by D) of layer_norm(x, 1, 0)",
+                     plain.std(axis=-1), np.ones(5), rtol=1e-4)
+        scale, shift = rng.uniform(0.5, 4, size=(5, 1)), rng.standard_normal((5, 1))
+        moved = ops.layer_norm(leaf(scale * x + shift), leaf(ones), leaf(zeros)).data
+        expect_close("layer_norm(a * x + c) per row (vs layer_norm(x))", moved, plain,
+                     rtol=1e-5, atol=1e-6)
+    with credit.part(3, "LayerNorm.backward passes gradcheck for x, weight and bias"):
+        expect_gradcheck(lambda x, weight, bias: ops.layer_norm(x, weight, bias),
+                         (leaf(x), leaf(weight), leaf(bias)), name="layer_norm")
+    with credit.part(1, "LayerNorm gradients match the reference on another shape (2, 3, 11)"):
+        x3 = 2 * rng.standard_normal((2, 3, 11))
+        w3, b3 = rng.standard_normal(11), rng.standard_normal(11)
+        upstream = rng.standard_normal((2, 3, 11))
+        _, got = output_and_grads(ops.layer_norm, (x3, w3, b3), upstream)
+        _, expected = output_and_grads(ref.layer_norm, (x3, w3, b3), upstream)
+        for name, g, e in zip(("x", "weight", "bias"), got, expected):
+            expect_close(f"layer_norm grad of {name}", g, e)
+
+
+# ---------------------------------------------------------------------------
+# kinks
+# ---------------------------------------------------------------------------
+def with_kinks(rng, shape):
+    """Random entries, about 40% of them within eps = 1e-6 of PReLU's kink at 0.
+
+    Entries at 0 or +-1e-9 are flagged by the checker as kinks; entries at +-3e-7
+    are not (at eps / 10 they are smooth), but x +- eps still straddles 0 there,
+    so they show up as plain mismatches: kinks and mismatches differ.
+    """
+    x = rng.standard_normal(shape)
+    near_kink = rng.random(shape) < 0.4
+    x[near_kink] = rng.choice([0.0, 1e-9, -1e-9, 3e-7, -3e-7], size=int(near_kink.sum()))
+    return x
+
+
+@pytest.mark.points(4)
+def test_kinks(credit):
+    ops, ref = load()
+    rng = np.random.default_rng(204)
+    with credit.part(2, "kink_free moves entries closer than margin to 0 out to +-margin, keeps "
+                        "the others and the caller's array, and makes the check pass with "
+                        "count_kinks=True"):
+        x = with_kinks(rng, (7, 5))
+        x[0, :3] = [2e-4, -5e-4, 3e-3]                      # near, near, far enough
+        before = x.copy()
+        margin = 1e-3
+        moved = np.asarray(ops.kink_free(x, margin=margin))
+        expect(np.array_equal(x, before), "kink_free changed the array it was given: work on "
+                                          "a copy (np.array(x) copies)")
+        expect_close("kink_free(x, margin=1e-3)", moved, ref.kink_free(x, margin=margin))
+        y = rng.standard_normal((3, 11))
+        expect_close("kink_free(y, margin=0.5)", np.asarray(ops.kink_free(y, margin=0.5)),
+                     ref.kink_free(y, margin=0.5))
+        slope = np.array([0.2])
+        result = quiet_gradcheck(ref.prelu, (leaf(moved), leaf(slope)), count_kinks=True)
+        expect(bool(result) and all(c.n_kinks == 0 for c in result.inputs),
+               "gradcheck of PReLU at kink_free(x) should pass with no kinks:\n" + str(result))
+    with credit.part(2, "kinks_found reads the entries the checker flagged as kinks from a "
+                        "gradcheck result"):
+        x = with_kinks(rng, (5, 7))
+        result = quiet_gradcheck(ref.prelu, (leaf(x), leaf(np.array([0.3]))))
+        expected = ref.kinks_found(result)
+        expect(len(expected["x"]) > 0 and result["x"].mismatch.sum() > len(expected["x"]),
+               "test setup: the check should find kinks and other mismatches")   # sanity
+        got = ops.kinks_found(result)
+        expect(got == expected, f"kinks_found(result) returned {got!r}; expected {expected!r} "
+                                "(the entries whose .kink mask is True, per input name)")
+        z, scale = with_kinks(rng, (3, 2, 5)), rng.standard_normal((3, 2, 5))
+        other = quiet_gradcheck(lambda z, scale: z.relu() * scale, (leaf(z), leaf(scale)))
+        got, expected = ops.kinks_found(other), ref.kinks_found(other)
+        expect(got == expected, f"kinks_found on a check of relu(z) * scale returned {got!r}; "
+                                f"expected {expected!r}")
