@@ -1,0 +1,266 @@
+"""Graded tests of lab 04 (initialisation): `pytest labs/04_init`.
+
+Formulas are checked on literal examples and, so that pasting numbers does not pay, on fans drawn
+from a seeded generator (prime, unequal fan_in and fan_out: a swapped fan cannot hide) against
+the reference solution. The figure is checked by what it shows (pixel colours of the saved PNG),
+and the repaired classifier by its training run and by minnet's debugger.
+"""
+import math
+import os
+
+import numpy as np
+import pytest
+
+import minnet
+from minnet import nn, optim
+from minnet.grading import expect, expect_close, expect_no_errors, expect_no_finding, reference, \
+    student
+
+MODULE = "initialisation"
+ACTIVATIONS = ("relu", "leaky_relu", "elu", "tanh", "sigmoid", "selu", "linear")
+LAB_CODES = ("init.symmetric", "init.bad_scale", "init.output_bias", "activation.scale")
+
+
+def load():
+    """(student's initialisation.py, reference initialisation.py), loaded by path."""
+    return student(__file__, MODULE), reference(__file__, MODULE)
+
+
+def random_fans(seed, count=6):
+    """``count`` pairs of different primes (fan_in, fan_out) between 5 and 500."""
+    primes = [p for p in range(5, 500) if all(p % d for d in range(2, int(p ** 0.5) + 1))]
+    rng = np.random.default_rng(seed)
+    return [tuple(int(v) for v in rng.choice(primes, size=2, replace=False)) for _ in range(count)]
+
+
+def standardised_digits(n=160):
+    from minnet.data import load_digits
+    X, y = load_digits(return_X_y=True)
+    X = X[:n].astype(np.float64)
+    std = X.std(axis=0)
+    X = (X - X.mean(axis=0)) / np.where(std > 0, std, 1.0)
+    return X.astype(np.float32), y[:n].astype(np.int64)
+
+
+def softmax(z):
+    z = np.asarray(z, dtype=np.float64) - np.max(z)
+    return np.exp(z) / np.exp(z).sum()
+
+
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.points(2)
+def test_choose_init(credit):
+    lab, ref = load()
+    with credit.part(1, "ReLU family -> he, tanh/sigmoid -> glorot"):
+        for activation in ("relu", "leaky_relu", "elu", "tanh", "sigmoid"):
+            got = lab.choose_init(activation)
+            expect(got == ref.choose_init(activation),
+                   f"choose_init({activation!r}) returned {got!r}, expected "
+                   f"{ref.choose_init(activation)!r}. Ask what the activation does to the "
+                   f"variance: ReLU zeroes half its inputs, tanh/sigmoid are ~linear near 0.")
+    with credit.part(1, "selu and linear -> lecun; unknown names raise ValueError"):
+        for activation in ("selu", "linear"):
+            got = lab.choose_init(activation)
+            expect(got == "lecun", f"choose_init({activation!r}) returned {got!r}, expected "
+                                   f"'lecun' (variance 1 / fan_in, no gain)")
+        try:
+            lab.choose_init("softsign")
+        except ValueError:
+            pass
+        else:
+            raise AssertionError("choose_init('softsign') should raise ValueError (an unknown "
+                                 "activation must not silently get some scheme)")
+
+
+@pytest.mark.points(3)
+def test_init_std(credit):
+    lab, ref = load()
+    cases = {"he": "relu", "glorot": "tanh", "lecun": "linear"}
+    literal = {"he": math.sqrt(2 / 64), "glorot": math.sqrt(2 / (64 + 32)),
+               "lecun": math.sqrt(1 / 64)}
+    for number, (scheme, activation) in enumerate(cases.items()):
+        with credit.part(1, f"{scheme} std"):
+            got = lab.init_std(64, 32, activation)
+            expect(isinstance(got, (float, np.floating)),
+                   f"init_std(64, 32, {activation!r}) returned {type(got).__name__}, expected a "
+                   f"float")
+            expect_close(f"init_std(fan_in=64, fan_out=32, {activation!r})", float(got),
+                         literal[scheme], rtol=1e-9)
+            for fan_in, fan_out in random_fans(seed=10 + number):
+                expect_close(f"init_std(fan_in={fan_in}, fan_out={fan_out}, {activation!r})",
+                             float(lab.init_std(fan_in, fan_out, activation)),
+                             ref.init_std(fan_in, fan_out, activation), rtol=1e-9)
+
+
+def fresh_mixed_net():
+    """Linear(53->97) ReLU Linear(97->89) Tanh Linear(89->7): unequal prime fans."""
+    return nn.Sequential(nn.Linear(53, 97), nn.ReLU(), nn.Linear(97, 89), nn.Tanh(),
+                         nn.Linear(89, 7))
+
+
+@pytest.mark.points(3)
+def test_init_weights(credit):
+    lab, ref = load()
+    net = fresh_mixed_net()
+    returned = lab.init_weights_(net, np.random.default_rng(3))
+    with credit.part(2, "each weight has the std of the scheme for the activation after it"):
+        expect(returned is net, "init_weights_ must return the model it initialised (in place)")
+        for index, activation in ((0, "relu"), (2, "tanh"), (4, "linear")):
+            weight = net[index].weight.numpy().astype(np.float64)
+            fan_out, fan_in = weight.shape
+            want = ref.init_std(fan_in, fan_out, activation)
+            got = weight.std()
+            expect(abs(got / want - 1) < 0.1 and abs(weight.mean()) < 0.2 * want,
+                   f"layer {index} (weight {weight.shape}, followed by {activation}): weights "
+                   f"have mean {weight.mean():.4g} and std {got:.4g}; expected mean 0 and std "
+                   f"{want:.4g} = init_std(fan_in={fan_in}, fan_out={fan_out}, "
+                   f"{activation!r}). Remember the weight is (fan_out, fan_in).")
+    with credit.part(1, "biases zero, units differ, the generator decides the draw"):
+        for index in (0, 2, 4):
+            bias = net[index].bias.numpy()
+            expect(np.all(bias == 0), f"layer {index}'s bias should be all zeros, got values "
+                                      f"up to {np.abs(bias).max():.3g}")
+        rows = net[0].weight.numpy()
+        expect(len(np.unique(rows.round(6), axis=0)) == rows.shape[0],
+               "some units of layer 0 have identical weights: the symmetry is not broken")
+        again = lab.init_weights_(fresh_mixed_net(), np.random.default_rng(3))
+        other = lab.init_weights_(fresh_mixed_net(), np.random.default_rng(4))
+        expect(np.array_equal(again[2].weight.numpy(), net[2].weight.numpy()),
+               "the same generator seed gave different weights: draw from `generator`")
+        expect(not np.array_equal(other[2].weight.numpy(), net[2].weight.numpy()),
+               "a different generator seed gave the same weights: draw from `generator`")
+
+
+@pytest.mark.points(2)
+def test_init_keeps_the_scale_with_depth(credit):
+    """activation.scale: with your init, a deep ReLU net keeps its signal near unit std."""
+    lab, ref = load()
+    X, _ = standardised_digits()
+    layers = []
+    for fan_in in (64, 61, 61, 61, 61, 61, 61):
+        layers += [nn.Linear(fan_in, 61), nn.ReLU()]
+    layers.append(nn.Linear(61, 10))
+    with credit.part(2, "the pre-activation std of all 8 layers stays in [0.5, 2]"):
+        net = lab.init_weights_(nn.Sequential(*layers), np.random.default_rng(5))
+        stds = ref.activation_stds(net, X)[0::2]
+        expect(np.all((stds > 0.5) & (stds < 2.0)),
+               f"output std of the Linear layers of an 8-layer ReLU net initialised by "
+               f"init_weights_: {np.array2string(stds, precision=3)}; each should stay in "
+               f"[0.5, 2] (the band activation.scale checks). The std multiplies by "
+               f"sqrt(fan_in * std^2 * E[relu(z)^2]/Var z) per layer.")
+
+
+@pytest.mark.points(3)
+def test_set_output_bias(credit):
+    lab, ref = load()
+    with credit.part(2, "classification: softmax(bias) equals the class frequencies"):
+        for seed, (classes, n) in enumerate(((3, 12), (7, 101), (11, 257))):
+            rng = np.random.default_rng(20 + seed)
+            p = rng.dirichlet(np.ones(classes) * 0.7)
+            y = np.concatenate([np.arange(classes), rng.choice(classes, n - classes, p=p)])
+            layer = lab.set_output_bias_(nn.Linear(5, classes), y, "classification")
+            expect(layer is not None, "set_output_bias_ must return the layer")
+            frequencies = np.bincount(y, minlength=classes) / len(y)
+            expect_close(f"softmax(bias) for {classes} classes, {n} labels",
+                         softmax(layer.bias.numpy()), frequencies, rtol=1e-4, atol=1e-6)
+            reference_layer = ref.set_output_bias_(nn.Linear(5, classes), y, "classification")
+            expect_close("bias - mean(bias) (the softmax ignores a constant)",
+                         layer.bias.numpy() - layer.bias.numpy().mean(),
+                         reference_layer.bias.numpy() - reference_layer.bias.numpy().mean(),
+                         rtol=1e-4, atol=1e-5)
+    with credit.part(1, "regression: the bias is the target mean"):
+        for seed, shape in enumerate(((41,), (43, 1))):
+            y = np.random.default_rng(30 + seed).normal(3.7 - 5 * seed, 2.0, size=shape)
+            layer = lab.set_output_bias_(nn.Linear(5, 1), y.astype(np.float32), "regression")
+            expect_close(f"bias for targets of shape {shape}", layer.bias.numpy(),
+                         np.array([y.mean()], dtype=np.float32), rtol=1e-5)
+
+
+@pytest.mark.points(2)
+def test_activation_stds(credit):
+    lab, ref = load()
+    rng = np.random.default_rng(7)
+    net = nn.Sequential(nn.Linear(13, 29), nn.ReLU(), nn.Linear(29, 17), nn.Tanh(),
+                        nn.Linear(17, 5))
+    for index in (0, 2, 4):
+        nn.init.normal_(net[index].weight, 0.0, 0.4, generator=rng)
+        nn.init.normal_(net[index].bias, 0.5, 0.5, generator=rng)
+    X = rng.normal(1.0, 2.0, size=(31, 13)).astype(np.float32)
+    with credit.part(2, "per-module output std, over all entries"):
+        got = lab.activation_stds(net, X)
+        expect_close("activation_stds(net, X)", np.asarray(got, dtype=np.float64),
+                     ref.activation_stds(net, X), rtol=1e-4, atol=1e-6)
+
+
+def warm_fraction(path):
+    """Share of the image's pixels in the bright (orange-yellow) end of the magma colormap:
+    the histogram bins that hold the most samples."""
+    import matplotlib.image as mpimg
+    image = mpimg.imread(path)[..., :3]
+    return float(((image[..., 0] > 0.85) & (image[..., 2] < 0.8)).mean())
+
+
+@pytest.mark.points(3)
+@pytest.mark.timeout(20)
+def test_activation_histogram_figure(credit, tmp_path):
+    lab, _ = load()
+    X, y = standardised_digits(128)
+    nets = {}
+    for name, std in (("glorot", None), ("tiny", 0.01)):
+        net = lab.deep_tanh_net(width=37, depth=4)
+        rng = np.random.default_rng(0)
+        for layer in net:
+            if isinstance(layer, nn.Linear):
+                if std is None:
+                    nn.init.xavier_normal_(layer.weight, generator=rng)
+                else:
+                    nn.init.normal_(layer.weight, 0.0, std, generator=rng)
+                nn.init.zeros_(layer.bias)
+        nets[name] = net
+    paths = {name: str(tmp_path / f"{name}.png") for name in nets}
+    with credit.part(1, "a Glorot-initialised tanh net: histograms spread over [-1, 1]"):
+        lab.save_activation_histograms(nets["glorot"], X, y, paths["glorot"])
+        expect(os.path.isfile(paths["glorot"]), f"no figure was saved at {paths['glorot']}")
+        spread = warm_fraction(paths["glorot"])
+        expect(spread > 0.12,
+               f"the histogram figure of a well-initialised tanh net should be mostly bright "
+               f"(many bins full, over the whole [-1, 1] range): {spread:.1%} of its pixels are "
+               f"in the bright part of the colormap, expected > 12%. Plot the activation "
+               f"layers only (their range is fixed to [-1, 1]); the Linear layers' panels "
+               f"are scaled to their own data.")
+    with credit.part(2, "a tiny-init tanh net: the same figure collapses to the bin at 0"):
+        lab.save_activation_histograms(nets["tiny"], X, y, paths["tiny"])
+        expect(os.path.isfile(paths["tiny"]), f"no figure was saved at {paths['tiny']}")
+        collapsed = warm_fraction(paths["tiny"])
+        expect(collapsed < 0.05,
+               f"with weights N(0, 0.01^2) every tanh output is ~0, so the histograms should "
+               f"show one bright row: {collapsed:.1%} of the pixels are bright, expected < 5%. "
+               f"Does your figure show the activation layers of the model you were given, "
+               f"trained for `steps` steps?")
+
+
+@pytest.mark.points(4)
+@pytest.mark.timeout(20)
+def test_repaired_digits_run(credit):
+    lab, ref = load()
+    X_train, y_train, X_val, y_val = ref.load_imbalanced_digits()
+    model = lab.build_digits_model(y_train, np.random.default_rng(0))
+    with credit.part(1, "the output bias starts at the log class frequencies"):
+        frequencies = np.bincount(y_train) / len(y_train)
+        expect_close("softmax(output bias) of the built model", softmax(model[-1].bias.numpy()),
+                     frequencies, rtol=1e-3, atol=1e-5)
+    report = minnet.debug.diagnose(model, nn.CrossEntropyLoss(), (X_train, y_train),
+                                   optim.SGD(model.parameters(), lr=0.02, momentum=0.9),
+                                   steps=60, seed=0)
+    with credit.part(2, "the debugger reports no error and none of this lab's codes"):
+        expect_no_errors(report, what="the repaired digits classifier")
+        for code in LAB_CODES:
+            expect_no_finding(report, code, what="the repaired digits classifier")
+    with credit.part(1, "it trains: mean loss of the last 20 of 150 steps < 0.05, val acc >= 0.9"):
+        losses = ref.train(model, X_train, y_train, steps=150)
+        tail = float(np.mean(losses[-20:]))
+        val_accuracy = ref.accuracy(model, X_val, y_val)
+        expect(np.isfinite(tail) and tail < 0.05,
+               f"after 150 SGD steps the training loss averages {tail:.4g} over the last 20 "
+               f"steps; a well-initialised net reaches < 0.05")
+        expect(val_accuracy >= 0.9, f"validation accuracy {val_accuracy:.3f}, expected >= 0.9")
