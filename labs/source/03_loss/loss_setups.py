@@ -1,0 +1,112 @@
+"""Lab 03, part 2: four training setups, each with something wrong between the model's
+output and the loss. Find it (minnet.debug.diagnose tells you the code), repair it in
+this file, and check again.
+
+Every function returns a ``minnet.debug.Setup``: the model, the loss, the optimizer and
+the data, ready for ``setup.diagnose(steps=60)`` and ``setup.train()``. The tests call
+them with this lab's data AND with other data sets (other sizes, other class counts), so
+a repair must work for any data of the described shapes.
+"""
+import numpy as np
+
+from minnet import nn, optim
+from minnet.debug import Setup
+from minnet.nn import functional as F
+from minnet.random import manual_seed
+
+
+# --------------------------------------------------------------------------
+# 1. a digit classifier
+# --------------------------------------------------------------------------
+def build_classifier(in_features, num_classes, hidden=128):
+    """An MLP in_features -> hidden -> num_classes for F.cross_entropy (seeded by the caller)."""
+    ### BEGIN SOLUTION
+    model = nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(),
+                          nn.Linear(hidden, num_classes))
+    ### RELEASE AS
+    # model = nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(),
+    #                       nn.Linear(hidden, num_classes), nn.Softmax(dim=1))
+    # nn.init.normal_(model[2].weight, std=1.0)
+    ### END SOLUTION
+    return model
+
+
+def classifier_setup(X, y, seed=0):
+    """Classify X (N, D) float32, standardised, into y (N,) int64 classes 0..C-1."""
+    manual_seed(seed)
+    num_classes = int(y.max()) + 1
+    model = build_classifier(X.shape[1], num_classes)
+    return Setup(model, F.cross_entropy, optim.Adam(model.parameters(), lr=1e-3), (X, y),
+                 batch_size=32, steps=120, seed=seed)
+
+
+# --------------------------------------------------------------------------
+# 2. a 1-D regression
+# --------------------------------------------------------------------------
+def regression_mlp(outputs=1, hidden=32):
+    """A tanh MLP 1 -> hidden -> hidden -> outputs."""
+    return nn.Sequential(nn.Linear(1, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(),
+                         nn.Linear(hidden, outputs))
+
+
+def regression_setup(x, y, seed=0):
+    """Fit y = f(x): x float32 (N, 1); y float32 (N,), as it comes from a CSV column."""
+    manual_seed(seed)
+    model = regression_mlp()
+    ### BEGIN SOLUTION
+    targets = y.reshape(-1, 1)      # the model predicts (N, 1): targets of the same shape
+    ### RELEASE AS
+    # targets = y
+    ### END SOLUTION
+    return Setup(model, F.mse_loss, optim.Adam(model.parameters(), lr=1e-2), (x, targets),
+                 batch_size=32, steps=150, seed=seed, task="regression")
+
+
+# --------------------------------------------------------------------------
+# 3. the same regression with SGD and larger batches
+# --------------------------------------------------------------------------
+def squared_error_loss(output, target):
+    """The loss of sgd_regression_setup: output and target (B, 1)."""
+    ### BEGIN SOLUTION
+    return F.mse_loss(output, target)
+    ### RELEASE AS
+    # return F.mse_loss(output, target, reduction="sum")
+    ### END SOLUTION
+
+
+def sgd_regression_setup(x, y, seed=0):
+    """Fit y = f(x) with SGD + momentum: x, y float32 (N, 1)."""
+    manual_seed(seed)
+    model = regression_mlp()
+    return Setup(model, squared_error_loss,
+                 optim.SGD(model.parameters(), lr=0.02, momentum=0.9), (x, y),
+                 batch_size=64, steps=150, seed=seed, task="regression")
+
+
+# --------------------------------------------------------------------------
+# 4. two tasks at once
+# --------------------------------------------------------------------------
+TERM_WEIGHTS = dict(
+    ### BEGIN SOLUTION
+    sine=1.0, cosine=1.0,
+    ### RELEASE AS
+    # sine=1.0, cosine=1000.0,
+    ### END SOLUTION
+)
+
+
+def two_task_loss(output, target):
+    """output, target (B, 2): column 0 is the sine task, column 1 the cosine task.
+
+    Returns a dict of named terms (the debugger compares them; training sums them).
+    """
+    return {"sine": TERM_WEIGHTS["sine"] * F.mse_loss(output[:, 0], target[:, 0]),
+            "cosine": TERM_WEIGHTS["cosine"] * F.mse_loss(output[:, 1], target[:, 1])}
+
+
+def two_task_setup(x, y, seed=0):
+    """Fit two curves at once: x float32 (N, 1), y float32 (N, 2) (sin x, cos x + noise)."""
+    manual_seed(seed)
+    model = regression_mlp(outputs=2)
+    return Setup(model, two_task_loss, optim.Adam(model.parameters(), lr=1e-2), (x, y),
+                 batch_size=32, steps=150, seed=seed, task="regression")
