@@ -5,10 +5,15 @@
 
 MLP 784-256-128-10 (ReLU), batch 128, SGD momentum 0.9, random data (as in
 bench_core.py). Three identical trainers run side by side: unmonitored, with
-``Monitor(every=1)`` and with ``Monitor(every=10)``. They take turns step by
-step (the order rotating), so a slow period of a busy machine hits all three
-alike; the overhead is the median over steps of (monitored step time -
-unmonitored step time of the same turn), in % of the median unmonitored step.
+``Monitor(every=1)`` and with ``Monitor(every=10)``. They take turns of
+``--block`` consecutive steps (default 20, the order rotating), so a slow
+period of a busy machine hits all three alike, while each trainer's arrays
+stay as warm in the caches as in a real run (step-by-step turns measured each
+trainer right after two others had evicted its parameters: about 100 us/step
+more overhead than a lone run sees). The overhead is the median over turns of
+(mean monitored step time - mean unmonitored step time of the same turn), in %
+of the median unmonitored step: a mean over a block, so every=10's recorded
+steps count as often as they happen.
 Times are CPU time of this thread (time.thread_time: BLAS runs on this thread),
 which a busy machine disturbs far less than wall time; wall-clock figures are
 printed too. Targets: <= 15% at every=1, negligible (a few %) at every=10.
@@ -81,8 +86,11 @@ def one_step(model, optimizer, monitor, loss_fn, X, y) -> tuple:
     return time.thread_time() - cpu, time.perf_counter() - wall
 
 
-def measure(steps: int, n_batches: int = 16) -> dict:
-    """Step times (seconds, shape (steps, 2): CPU, wall) of each setting, in rotating turns."""
+def measure(steps: int, block: int = 20, n_batches: int = 16) -> dict:
+    """Step times (seconds, shape (turns, block, 2): CPU, wall) of each setting.
+
+    The settings take turns of ``block`` consecutive steps, the order rotating.
+    """
     batches = random_batches(n_batches)
     loss_fn = nn.CrossEntropyLoss()
     trainers = {}
@@ -91,14 +99,16 @@ def measure(steps: int, n_batches: int = 16) -> dict:
         monitor = Monitor(model, optimizer, every=every) if every else None
         trainers[name] = (model, optimizer, monitor)
     names = [name for name, _ in SETTINGS]
-    times = {name: np.empty((steps, 2)) for name in names}
-    for step in range(-10, steps):  # 10 warm-up turns
-        X, y = batches[step % n_batches]
-        turn = names[step % 3:] + names[:step % 3]
-        for name in turn:
-            seconds = one_step(*trainers[name], loss_fn, X, y)
-            if step >= 0:
-                times[name][step] = seconds
+    turns = max(steps // block, 1)
+    times = {name: np.empty((turns, block, 2)) for name in names}
+    for turn in range(-1, turns):  # one warm-up turn
+        order = names[turn % 3:] + names[:turn % 3]
+        for name in order:
+            for i in range(block):
+                X, y = batches[(turn * block + i) % n_batches]
+                seconds = one_step(*trainers[name], loss_fn, X, y)
+                if turn >= 0:
+                    times[name][turn, i] = seconds
     for _, _, monitor in trainers.values():
         if monitor is not None:
             monitor.detach()
@@ -109,21 +119,23 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=1200, help="steps per setting")
     parser.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
+    parser.add_argument("--block", type=int, default=20,
+                        help="consecutive steps per turn (default 20; a multiple of 10)")
     args = parser.parse_args(argv)
 
-    times = measure(args.steps)
+    times = measure(args.steps, args.block)
     print(f"Monitor overhead: MLP {'-'.join(map(str, MLP_SIZES))} ReLU, batch {BATCH}, "
-          f"SGD momentum {MOMENTUM}, {args.steps} steps per setting in rotating turns, "
-          f"BLAS threads {os.environ.get('OPENBLAS_NUM_THREADS')}")
+          f"SGD momentum {MOMENTUM}, {args.steps} steps per setting in rotating turns of "
+          f"{args.block}, BLAS threads {os.environ.get('OPENBLAS_NUM_THREADS')}")
     for column, clock in enumerate(("CPU time", "wall time")):
-        base = times["unmonitored"][:, column]
+        base = times["unmonitored"][..., column]
         base_median = float(np.median(base))
-        print(f"  {clock} (medians; overhead = median of paired differences):")
-        print(f"   {'unmonitored':12s} {base_median * 1e3:7.3f} ms/step")
+        print(f"  {clock} (overhead = median over turns of the difference of turn means):")
+        print(f"   {'unmonitored':12s} {base_median * 1e3:7.3f} ms/step (median)")
         for name, _ in SETTINGS[1:]:
-            steps = times[name][:, column]
-            extra = float(np.median(steps - base))
-            print(f"   {name:12s} {np.median(steps) * 1e3:7.3f} ms/step   overhead "
+            steps = times[name][..., column]
+            extra = float(np.median(steps.mean(axis=1) - base.mean(axis=1)))
+            print(f"   {name:12s} {np.median(steps) * 1e3:7.3f} ms/step (median)   overhead "
                   f"{extra / base_median * 100:+6.1f}%  ({extra * 1e6:+.0f} us/step)")
     print("   targets: every=1 <= 15%, every=10 negligible")
 

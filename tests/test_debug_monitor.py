@@ -373,7 +373,7 @@ def test_nonfinite_gradients_are_counted():
 # --------------------------------------------------------------------------
 # the step timeline
 # --------------------------------------------------------------------------
-def test_every_3_records_steps_0_3_6_but_scalars_every_step():
+def test_every_3_records_steps_0_3_6_logged_scalars_every_step_gradient_norms_when_recorded():
     model = mlp()
     X, y = batch()
     optimizer = optim.SGD(model.parameters(), lr=0.1)
@@ -388,8 +388,16 @@ def test_every_3_records_steps_0_3_6_but_scalars_every_step():
     assert monitor.param("0.weight", "update_ratio").shape == (3,)
     assert np.isfinite(monitor.param("0.weight", "update_ratio")).all()
     np.testing.assert_allclose(monitor.scalar("loss"), losses)
-    for name in ("lr", "stale_grad_norm", "grad_norm_total"):
-        assert np.isfinite(monitor.scalar(name)).all() and monitor.scalar(name).shape == (7,)
+    assert np.isfinite(monitor.scalar("lr")).all() and monitor.scalar("lr").shape == (7,)
+    recorded = np.isin(np.arange(7), [0, 3, 6])
+    for name in ("stale_grad_norm", "grad_norm_total", "grad_norm_at_step"):
+        values = monitor.scalar(name)
+        assert values.shape == (7,)
+        # measured on recorded steps only: an unrecorded step reads no array
+        np.testing.assert_array_equal(np.isfinite(values), recorded, err_msg=name)
+    per_param = np.array([monitor.param(name, "grad_norm") for name in monitor.param_names])
+    np.testing.assert_allclose(monitor.scalar("grad_norm_total")[recorded],
+                               np.sqrt((per_param ** 2).sum(axis=0)), rtol=1e-12)
 
 
 def test_log_after_optimizer_step_lands_on_the_step_that_computed_the_loss():
@@ -620,25 +628,30 @@ def test_numba_and_numpy_paths_record_the_same_numbers(monkeypatch):
         np.testing.assert_allclose(values, reference["scalars"][name], rtol=1e-9, err_msg=name)
 
 
-def test_unrecorded_steps_keep_every_scalar_and_detect_clipping():
-    """Steps between records still get both gradient norms (clipping shows on them too)."""
+def test_recorded_steps_measure_clipping_unrecorded_steps_read_nothing():
+    """Both global gradient norms on recorded steps (clipping shows there), NaN between."""
     model = mlp()
     optimizer = optim.SGD(model.parameters(), lr=0.1)
     X, y = batch(scale=5.0)
     after_backward, at_step = [], []
-    with Monitor(model, optimizer, every=4) as monitor:
+    with Monitor(model, optimizer, every=2) as monitor:
         for step in range(6):
             optimizer.zero_grad()
             nn.CrossEntropyLoss()(model(X), y).backward()
             grads = [p.grad.data for p in model.parameters()]
             after_backward.append(np.sqrt(sum(float((g.astype(np.float64) ** 2).sum())
                                               for g in grads)))
-            if step % 2 == 1:  # clip on unrecorded steps 1, 3, 5
+            if step in (2, 3):  # clip on recorded step 2 and unrecorded step 3
                 nn.utils.clip_grad_norm_(model.parameters(), 0.01)
             at_step.append(np.sqrt(sum(float((p.grad.data.astype(np.float64) ** 2).sum())
                                        for p in model.parameters())))
             optimizer.step()
-    np.testing.assert_array_equal(monitor.steps, [0, 4])
-    np.testing.assert_allclose(monitor.scalar("grad_norm_total"), after_backward, rtol=1e-5)
-    np.testing.assert_allclose(monitor.scalar("grad_norm_at_step"), at_step, rtol=1e-5)
-    assert (monitor.scalar("grad_norm_at_step")[1::2] < 0.011).all()
+    np.testing.assert_array_equal(monitor.steps, [0, 2, 4])
+    recorded = [0, 2, 4]
+    np.testing.assert_allclose(monitor.scalar("grad_norm_total")[recorded],
+                               np.array(after_backward)[recorded], rtol=1e-5)
+    np.testing.assert_allclose(monitor.scalar("grad_norm_at_step")[recorded],
+                               np.array(at_step)[recorded], rtol=1e-5)
+    assert monitor.scalar("grad_norm_at_step")[2] < 0.011 < monitor.scalar("grad_norm_total")[2]
+    assert np.isnan(monitor.scalar("grad_norm_at_step")[[1, 3, 5]]).all()
+    assert np.isnan(monitor.scalar("grad_norm_total")[[1, 3, 5]]).all()

@@ -20,16 +20,18 @@ Where each number comes from:
   zeros, dead units, saturation, NaN/Inf, a fixed-bin histogram);
 * a tensor hook on each layer output reads dL/d(output) (``grad_rms``) and
   queues a callback for the end of the backward pass, which reads every
-  parameter's ``.grad`` (on an unrecorded step the hook only queues, and the
-  callback takes only the global norm);
+  parameter's ``.grad`` (``grad_norm`` per parameter, ``grad_norm_total``);
 * the optimizer's step pre-hook copies the weights and measures the global
   gradient norm ``step()`` is about to use (``grad_norm_at_step``: smaller than
   ``grad_norm_total`` when the loop clipped the gradients after backward); its
   post-hook compares (``update_ratio``) and advances ``step_index``.
 
-Step ``s`` is *recorded* (layer and parameter statistics kept) when
-``s % every == 0``; the scalars (``log()``, learning rate, gradient norms)
-are kept for every step. Storage is one growable array per table (capacity
+Step ``s`` is *recorded* when ``s % every == 0``: layer and parameter
+statistics and the three global gradient norms (``stale_grad_norm``,
+``grad_norm_total``, ``grad_norm_at_step``: NaN on other steps) are taken
+then. ``log()``'s scalars and the learning rate are kept for every step. An
+unrecorded step costs a few Python calls and no pass over any array, so
+``every=10`` is nearly free. Storage is one growable array per table (capacity
 doubles when full), so a long run costs a few NumPy writes per step.
 """
 from __future__ import annotations
@@ -278,10 +280,10 @@ class Monitor:
         self._see_step(step)
         self._output_handles = []  # the previous step's graph is gone with its hooks
         self._callback_queued = False
-        self._set_scalar("stale_grad_norm", step, self._global_grad_norm())
         if step % self.every == 0:
             self._record = self._record_row(step)
             self._jit = kernels.jit_enabled()  # read once a record: it looks at the environment
+            self._set_scalar("stale_grad_norm", step, self._global_grad_norm())
         else:
             self._record = -1
 
@@ -300,10 +302,7 @@ class Monitor:
             if name not in self.layer_types:
                 self._add_layer(name, kind)
             record = self._record
-            if record < 0:
-                # an unrecorded step needs only the end-of-backward callback (gradient norms)
-                if output.requires_grad:
-                    self._output_handles.append(output.register_hook(self._on_output_grad))
+            if record < 0:  # an unrecorded step: nothing to read
                 return None
             call = self._latest_call[name] = object()  # so the last call's gradient wins
             self._record_layer(name, kind, output.data, record)
@@ -329,20 +328,13 @@ class Monitor:
 
         return on_output_grad
 
-    def _on_output_grad(self, grad) -> None:
-        """Tensor hook of an unrecorded step's layer outputs: queue the end-of-backward read."""
-        if self._attached and not self._callback_queued:
-            self._callback_queued = True
-            queue_callback(self._on_backward_end)
-
     def _on_backward_end(self) -> None:
         """Read every parameter's ``.grad`` once the backward pass has finished."""
         self._callback_queued = False
         if not self._attached or self._forward_step is None:
             return
         record = self._record
-        if record < 0:  # unrecorded step: the global norm only
-            self._set_scalar("grad_norm_total", self._forward_step, self._global_grad_norm())
+        if record < 0:
             return
         rows = self._param_stats.at(record)[record]
         total = 0.0
@@ -369,8 +361,8 @@ class Monitor:
         self._see_step(step)
         for i, group in enumerate(optimizer.param_groups):
             self._set_scalar("lr" if i == 0 else f"lr/{i}", step, float(group["lr"]))
-        self._set_scalar("grad_norm_at_step", step, self._global_grad_norm())
         if step % self.every == 0:
+            self._set_scalar("grad_norm_at_step", step, self._global_grad_norm())
             self._snapshot_weights()
             self._snapshot_step = step
         return None

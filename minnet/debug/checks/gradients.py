@@ -100,11 +100,15 @@ def _first_nonfinite_step(monitor):
                if monitor.param(name, "grad_nonfinite")[row] > 0]
         if bad:
             return int(step), bad
-    totals = monitor.scalar("grad_norm_total") if "grad_norm_total" in monitor.scalar_names else []
-    for step, value in enumerate(totals):
-        if np.isinf(value) or (np.isnan(value) and step < monitor.n_steps and
-                               np.isfinite(totals[:step]).all() and step > 0):
-            return int(step), []
+    if "grad_norm_total" not in monitor.scalar_names:
+        return None
+    totals = monitor.scalar("grad_norm_total")
+    # the global norm is taken on recorded steps only (NaN elsewhere: not measured)
+    measured = [(int(step), totals[step]) for step in steps if step < len(totals)]
+    for i, (step, value) in enumerate(measured):
+        if np.isinf(value) or (np.isnan(value) and i > 0 and
+                               all(np.isfinite(v) for _, v in measured[:i])):
+            return step, []
     return None
 
 
