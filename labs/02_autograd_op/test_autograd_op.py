@@ -13,7 +13,7 @@ import pytest
 
 import minnet
 from minnet.gradcheck import GradcheckWarning, gradcheck
-from minnet.grading import (expect, expect_close, expect_gradcheck, reference,
+from minnet.grading import (LabFailure, expect, expect_close, expect_gradcheck, reference,
                             student)
 
 
@@ -70,7 +70,7 @@ def test_softplus(credit):
             try:
                 got = ops.softplus(leaf(big)).data
             except FloatingPointError as error:
-                raise AssertionError(f"softplus overflowed on {big.tolist()} ({error}). Hint: "
+                raise LabFailure(f"softplus overflowed on {big.tolist()} ({error}). Hint: "
                                      "log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|))") from None
         expect_close("softplus at large |x|", got, ref.softplus(leaf(big)).data)
     with credit.part(1, "Softplus.backward passes gradcheck (float64)"):
