@@ -1,0 +1,89 @@
+"""Graded tests of lab 09, part 2 (lr_range.py): the LR range test and the update ratio.
+
+Literal examples come with twins on other, seeded inputs graded against the
+reference solution, so only a working function scores.
+"""
+import numpy as np
+import pytest
+
+from minnet import nn
+from minnet.grading import expect, expect_close, reference, student
+
+
+def load():
+    return student(__file__, "lr_range"), reference(__file__, "lr_range")
+
+
+def small_problem(seed):
+    """A seeded 3-class problem (61 points, 5 features) and a small ReLU network."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((61, 5)).astype(np.float32)
+    y = (X[:, 0] + X[:, 1] > 0).astype(np.int64) + (X[:, 2] > 1).astype(np.int64)
+    generator = np.random.default_rng(seed + 1)
+    model = nn.Sequential(nn.Linear(5, 13, generator=generator), nn.ReLU(),
+                          nn.Linear(13, 3, generator=generator))
+    return model, X, y
+
+
+@pytest.mark.points(2)
+def test_lr_schedule(credit):
+    mine, ref = load()
+    with credit.part(1, "lr_schedule(1e-3, 10.0, 5) is 1e-3, 1e-2, 1e-1, 1, 10"):
+        expect_close("lr_schedule(1e-3, 10.0, 5)", mine.lr_schedule(1e-3, 10.0, 5),
+                     np.array([1e-3, 1e-2, 1e-1, 1.0, 10.0]))
+    with credit.part(1, "lr_schedule(3e-6, 0.7, 23) matches the reference"):
+        expect_close("lr_schedule(3e-6, 0.7, 23)", mine.lr_schedule(3e-6, 0.7, 23),
+                     ref.lr_schedule(3e-6, 0.7, 23))
+
+
+@pytest.mark.points(3)
+def test_lr_range_test(credit):
+    mine, ref = load()
+    model, X, y = small_problem(5)
+    before = [p.data.copy() for p in model.parameters()]
+    lrs, losses = mine.lr_range_test(model, nn.CrossEntropyLoss(), X, y, start_lr=1e-3,
+                                     end_lr=50.0, num_steps=41)
+    want_lrs, want_losses = ref.lr_range_test(model, nn.CrossEntropyLoss(), X, y,
+                                              start_lr=1e-3, end_lr=50.0, num_steps=41)
+    with credit.part(1, "the model passed in is left unchanged (a copy is trained)"):
+        changed = [i for i, (p, b) in enumerate(zip(model.parameters(), before))
+                   if not np.array_equal(p.data, b)]
+        expect(not changed, f"lr_range_test changed the caller's model (parameters {changed}): "
+                            "train copy.deepcopy(model) instead.")
+    with credit.part(1, "it stops where the loss diverges, like the reference"):
+        expect(len(lrs) == len(want_lrs),
+               f"lr_range_test ran {len(lrs)} steps, the reference stops after {len(want_lrs)} "
+               f"(the first loss above 4x the best so far, at lr {want_lrs[-1]:.3g}). Record "
+               "that loss, then stop.")
+        expect_close("lrs", lrs, want_lrs, rtol=1e-9)
+    with credit.part(1, "the recorded losses match the reference"):
+        expect_close("losses", losses, want_losses, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.points(2)
+def test_suggest_lr(credit):
+    mine, ref = load()
+    with credit.part(1, "a hand-made curve: lowest loss at lr 1.0 -> suggest 0.1"):
+        lrs = np.array([1e-3, 1e-2, 1e-1, 1.0, 10.0])
+        losses = np.array([2.3, 2.2, 1.5, 0.9, np.nan])
+        expect_close("suggest_lr(...)", mine.suggest_lr(lrs, losses), 0.1, rtol=1e-9)
+    with credit.part(1, "range-test curves of other networks match the reference"):
+        for seed in (7, 8):
+            model, X, y = small_problem(seed)
+            lrs, losses = ref.lr_range_test(model, nn.CrossEntropyLoss(), X, y, num_steps=37)
+            expect_close(f"suggest_lr on the curve of seed {seed}",
+                         mine.suggest_lr(lrs, losses), ref.suggest_lr(lrs, losses), rtol=1e-9)
+
+
+@pytest.mark.points(2)
+def test_update_ratio(credit):
+    mine, ref = load()
+    with credit.part(1, "before = [3, 4], after = [3, 4.005]: ratio 0.005 / 5 = 1e-3"):
+        expect_close("update_ratio", mine.update_ratio(np.array([3.0, 4.0]),
+                                                       np.array([3.0, 4.005])), 1e-3, rtol=1e-6)
+    with credit.part(1, "a 7 x 11 weight matrix matches the reference"):
+        rng = np.random.default_rng(3)
+        before = rng.standard_normal((7, 11))
+        after = before - 0.01 * rng.standard_normal((7, 11))
+        expect_close("update_ratio on a (7, 11) matrix", mine.update_ratio(before, after),
+                     ref.update_ratio(before, after))

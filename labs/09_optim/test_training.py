@@ -1,0 +1,82 @@
+"""Graded tests of lab 09, part 3 (training.py): the repaired run itself.
+
+The run must train to the stated quality (validation MSE below 0.05 after its 200
+steps) AND the debugger must find it healthy: no error, none of this lab's codes.
+"""
+import copy
+
+import numpy as np
+import pytest
+
+from minnet import nn, optim
+from minnet.debug import diagnose_setup
+from minnet.grading import expect, expect_close, expect_no_errors, expect_no_finding, student
+from minnet.tensor import Tensor, no_grad
+
+VAL_MSE_BAR = 0.05
+LAB_CODES = ("grad.accumulating", "optim.clipping_always", "loss.diverging", "loss.plateau",
+             "loss.oscillating", "batch.too_large")
+
+
+def load():
+    return student(__file__, "training")
+
+
+@pytest.mark.points(2)
+def test_train_step_starts_from_fresh_gradients(credit):
+    training = load()
+    X, y, _, _ = training.load_data()
+    X, y = Tensor(X[:32]), Tensor(y[:32])
+    model = training.build_model(seed=3)
+    expected = copy.deepcopy(model)
+    loss = nn.MSELoss()(expected(X), y)
+    loss.backward()
+    with credit.part(2, "two calls of train_step on the same batch (lr=0) leave one batch's "
+                        "gradient, not the sum of two"):
+        optimizer = optim.SGD(model.parameters(), lr=0.0)
+        clip = training.MAX_GRAD_NORM
+        training.MAX_GRAD_NORM = 1e9  # a rescaled sum of two equal gradients looks like one
+        try:
+            for _ in range(2):
+                training.train_step(model, nn.MSELoss(), optimizer, X, y)
+        finally:
+            training.MAX_GRAD_NORM = clip
+        for (name, p), q in zip(model.named_parameters(), expected.parameters()):
+            expect(p.grad is not None, f"{name} has no gradient after train_step")
+            expect_close(f"{name}.grad after the second train_step", p.grad.data, q.grad.data,
+                         rtol=1e-4, atol=1e-7)
+
+
+@pytest.mark.points(3)
+@pytest.mark.timeout(20)
+def test_repaired_run_trains(credit):
+    training = load()
+    setup = training.make_setup()
+    run = setup.train()
+    X_val, y_val = setup.val_data
+    with no_grad():
+        val_mse = float(np.mean((setup.model(Tensor(X_val)).data - y_val) ** 2))
+    with credit.part(3, f"validation MSE after training below {VAL_MSE_BAR}"):
+        expect(np.isfinite(val_mse) and val_mse < VAL_MSE_BAR,
+               f"after make_setup().train() the validation MSE is {val_mse:.4g}, the bar is "
+               f"{VAL_MSE_BAR} (last training losses: {np.round(run.losses[-5:], 4)}).")
+
+
+@pytest.mark.points(5)
+@pytest.mark.timeout(20)
+def test_repaired_run_diagnosis(credit):
+    training = load()
+    report = diagnose_setup(training.make_setup())
+    with credit.part(1, "no grad.accumulating"):
+        expect_no_finding(report, "grad.accumulating", what="make_setup()")
+    with credit.part(1, "no optim.clipping_always"):
+        expect_no_finding(report, "optim.clipping_always", what="make_setup()")
+    with credit.part(1, "no loss.diverging / loss.plateau / loss.oscillating / batch.too_large"):
+        for code in LAB_CODES[2:]:
+            expect_no_finding(report, code, what="make_setup()")
+    with credit.part(1, "update ratios in the healthy band (no update.ratio warning or error)"):
+        loud = [f for f in report.findings if f.code == "update.ratio" and f.severity != "info"]
+        expect(not loud, "make_setup(): update/weight ratios are off:\n"
+                         + "\n".join(f"  [{f.severity}] {f.message}" for f in loud))
+    with credit.part(1, "no error at all"):
+        expect_no_errors(report, what="make_setup()")
