@@ -1,0 +1,364 @@
+"""``minnet labs mutants`` and ``minnet labs check``: proof that the graded tests tell right from wrong.
+
+Each lab ships a bank of known-wrong implementations, ``labs/source/NN_lab/mutants.py``::
+
+    MUTANTS = [
+        dict(name="missing transpose", file="layers.py",
+             old="dx = dout @ w.T", new="dx = dout @ w",
+             why="the input gradient needs W transposed"),
+    ]
+
+A mutant is the reference solution (markers stripped) with ``old`` -- which must
+occur exactly once -- replaced by ``new``. It must lose at least one point.
+
+``minnet labs check`` is what CI runs: the released files are in sync with the
+sources; the reference solutions get full marks; every graded test fails on the
+released student files; every mutant loses points.
+
+Speed: all copies to grade (the solution of each lab, its released stubs, one
+folder per mutant) are laid out in one temporary labs tree and graded by a
+few pytest processes at once (``--jobs``), each forking one child per test; a
+mutant's folder stops at the first test that catches it.
+"""
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from .grade import LabCopy, PytestRun, build_tree, finish_pytest, start_pytest
+from .release import (MUTANTS_FILE, SOURCE_FOLDER, LabSourceError, display, planned_release,
+                      release, resolve_labs, solution_text, student_files)
+
+MUTANT_KEYS = ("name", "file", "old", "new")
+RELEASED_SUFFIX = "__released"
+MUTANT_SUFFIX = "__m"
+
+
+@dataclass
+class Mutant:
+    lab: str
+    index: int
+    name: str
+    file: str
+    old: str
+    new: str
+    why: str = ""
+
+    @property
+    def folder(self) -> str:
+        return f"{self.lab}{MUTANT_SUFFIX}{self.index:02d}"
+
+
+def load_mutants(labs_dir, lab: str) -> list:
+    """The MUTANTS of ``labs/source/<lab>/mutants.py`` (empty if the lab has none), validated."""
+    from .expect import LabFailure
+    from .loading import load_module
+
+    path = Path(labs_dir) / SOURCE_FOLDER / lab / MUTANTS_FILE
+    if not path.is_file():
+        return []
+    where = display(path)
+    try:
+        module = load_module(path, role="mutants")
+    except LabFailure as error:
+        raise LabSourceError(f"{where}: {error}") from None
+    bank = getattr(module, "MUTANTS", None)
+    if not isinstance(bank, (list, tuple)):
+        raise LabSourceError(f"{where}: define MUTANTS = [dict(name=..., file=..., old=..., "
+                             f"new=..., why=...), ...], got {type(bank).__name__}")
+    files = student_files(labs_dir, lab)
+    mutants, seen = [], set()
+    for index, entry in enumerate(bank, 1):
+        if not isinstance(entry, dict) or any(key not in entry for key in MUTANT_KEYS):
+            raise LabSourceError(f"{where}: mutant {index} must be a dict with keys "
+                                 f"{', '.join(MUTANT_KEYS)} (and why), got {entry!r:.120}")
+        if entry["file"] not in files:
+            raise LabSourceError(f"{where}: mutant {entry['name']!r} changes {entry['file']!r}, "
+                                 f"which is not a student file of {lab} ({', '.join(files)})")
+        if entry["name"] in seen:
+            raise LabSourceError(f"{where}: two mutants are called {entry['name']!r}")
+        seen.add(entry["name"])
+        mutants.append(Mutant(lab, index, str(entry["name"]), entry["file"], str(entry["old"]),
+                              str(entry["new"]), str(entry.get("why", ""))))
+    return mutants
+
+
+def solution_files(labs_dir, lab: str) -> dict:
+    """{student file name: reference solution text without markers}."""
+    folder = Path(labs_dir) / SOURCE_FOLDER / lab
+    return {name: solution_text((folder / name).read_text(encoding="utf-8"),
+                                display(folder / name))
+            for name in student_files(labs_dir, lab)}
+
+
+def mutated_files(labs_dir, mutant: Mutant, solutions: Optional[dict] = None) -> dict:
+    """The lab's solution files with ``mutant`` applied to its file."""
+    files = dict(solutions if solutions is not None else solution_files(labs_dir, mutant.lab))
+    text = files[mutant.file]
+    count = text.count(mutant.old)
+    if count != 1:
+        raise LabSourceError(
+            f"labs/source/{mutant.lab}/{MUTANTS_FILE}: mutant {mutant.name!r}: `old` "
+            f"({mutant.old!r:.80}) occurs {count} times in {mutant.file} (solution, markers "
+            "stripped); it must occur exactly once: quote more of the line to make it unique")
+    if mutant.new == mutant.old:
+        raise LabSourceError(f"labs/source/{mutant.lab}/{MUTANTS_FILE}: mutant {mutant.name!r}: "
+                             "`new` equals `old`, so nothing changes")
+    files[mutant.file] = text.replace(mutant.old, mutant.new)
+    return files
+
+
+# --------------------------------------------------------------------------
+# grading many copies at once
+# --------------------------------------------------------------------------
+def default_jobs() -> int:
+    import os
+
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def grade_copies(labs_dir, copies: list, jobs: int, timeout: Optional[float],
+                 stop_pattern: Optional[str]) -> dict:
+    """Grade every LabCopy; returns {folder: [test entries of results.json]} and the runs."""
+    jobs = max(1, min(jobs, len(copies)))
+    with tempfile.TemporaryDirectory(prefix="minnet-labs-check-") as root:
+        tree = build_tree(labs_dir, root, copies)
+        # interleave: each job gets a mix of cheap and expensive labs
+        chunks = [[copy.folder for copy in copies[start::jobs]] for start in range(jobs)]
+        extra = ("--lab-stop-at-first-loss", stop_pattern) if stop_pattern else ()
+        started = time.monotonic()
+        processes = [start_pytest(tree, chunk, timeout=timeout, extra=extra,
+                                  single_thread=jobs > 1) for chunk in chunks if chunk]
+        runs = [finish_pytest(process, path, started) for process, path in processes]
+    by_folder = {copy.folder: [] for copy in copies}
+    for run in runs:
+        for (folder, _), entry in run.tests().items():
+            by_folder.setdefault(folder, []).append(entry)
+    return {"tests": by_folder, "runs": runs}
+
+
+def _failed_runs(runs: list) -> list:
+    """Lines for pytest processes that did not produce grades (errors before any test)."""
+    lines = []
+    for run in runs:
+        if run.results is None or run.returncode not in (0, 1):
+            tail = "\n".join(run.output.strip().splitlines()[-15:])
+            lines.append(f"pytest ended with status {run.returncode}:\n{tail}")
+    return lines
+
+
+def _test_name(entry: dict) -> str:
+    return entry["name"].partition(": ")[2]
+
+
+def _points(value: float) -> str:
+    return f"{value:g}"
+
+
+# --------------------------------------------------------------------------
+# reports
+# --------------------------------------------------------------------------
+@dataclass
+class MutantResult:
+    mutant: Mutant
+    lost: float
+    caught_by: list = field(default_factory=list)
+
+    @property
+    def survived(self) -> bool:
+        return self.lost <= 0
+
+
+def score_mutants(mutants: list, tests: dict, solution_tests: dict) -> list:
+    results = []
+    for mutant in mutants:
+        entries = tests.get(mutant.folder, [])
+        expected = {_test_name(entry) for entry in solution_tests.get(mutant.lab, [])}
+        lost = sum(entry["max_score"] - entry["score"] for entry in entries)
+        caught = [_test_name(entry) for entry in entries if entry["score"] < entry["max_score"]]
+        if not entries and expected:  # nothing graded at all: the whole run broke
+            lost, caught = float("inf"), ["(no test could run)"]
+        results.append(MutantResult(mutant, lost, caught))
+    return results
+
+
+def mutant_table(results: list, stopped_early: bool) -> list:
+    rows = [("lab", "mutant", "points lost", "caught by")]
+    for result in results:
+        lost = "all" if result.lost == float("inf") else _points(result.lost)
+        if stopped_early and result.lost > 0 and result.lost != float("inf"):
+            lost = f">={lost}"
+        rows.append((result.mutant.lab, result.mutant.name, "SURVIVED" if result.survived
+                     else lost, ", ".join(result.caught_by) or "-"))
+    widths = [max(len(row[c]) for row in rows) for c in range(3)]
+    return ["  " + "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths))
+            + "  " + row[3] for row in rows]
+
+
+def solution_problems(tests: dict, labs: list) -> list:
+    lines = []
+    for lab in labs:
+        entries = tests.get(lab, [])
+        if not entries:
+            lines.append(f"  {lab}: no graded test ran")
+        for entry in entries:
+            if entry["score"] < entry["max_score"]:
+                first = (entry.get("output") or "").strip().splitlines()[:6]
+                lines.append(f"  {lab}: {_test_name(entry)} scored {_points(entry['score'])}/"
+                             f"{_points(entry['max_score'])}")
+                lines += ["      " + line for line in first]
+    return lines
+
+
+def released_problems(tests: dict, solution_tests: dict, labs: list) -> tuple:
+    """(problems, warnings): tests that pass on the released files; tests earning points there."""
+    problems, warnings = [], []
+    for lab in labs:
+        entries = {(_test_name(e)): e for e in tests.get(lab + RELEASED_SUFFIX, [])}
+        for name in sorted({_test_name(e) for e in solution_tests.get(lab, [])}):
+            entry = entries.get(name)
+            if entry is None:
+                problems.append(f"  {lab}: {name} did not run on the released files")
+            elif entry["score"] >= entry["max_score"]:
+                problems.append(f"  {lab}: {name} passes on the released files: it cannot tell "
+                                "the stub (or the planted failure) from a solution")
+            elif entry["score"] > 0:
+                warnings.append(f"  {lab}: {name} gives {_points(entry['score'])}/"
+                                f"{_points(entry['max_score'])} points for the released files")
+    return problems, warnings
+
+
+def _lab_points(tests: dict, labs: list) -> tuple:
+    score = sum(e["score"] for lab in labs for e in tests.get(lab, []))
+    maximum = sum(e["max_score"] for lab in labs for e in tests.get(lab, []))
+    return score, maximum
+
+
+# --------------------------------------------------------------------------
+# the commands
+# --------------------------------------------------------------------------
+def _prepare(args, with_released: bool, with_mutants: bool):
+    labs_dir = Path(args.labs)
+    if not (labs_dir / SOURCE_FOLDER).is_dir():
+        raise LabSourceError(f"{labs_dir}/{SOURCE_FOLDER} not found: run from the course "
+                             "repository's root or pass --labs DIR")
+    labs = [lab for lab in resolve_labs(labs_dir, args.lab) if (labs_dir / lab).is_dir()]
+    copies, mutants = [], []
+    for lab in labs:
+        solutions = solution_files(labs_dir, lab)
+        copies.append(LabCopy(lab, lab, solutions))
+        if with_released:
+            released = {path.name: text for path, text in planned_release(labs_dir, [lab]).items()}
+            copies.append(LabCopy(lab, lab + RELEASED_SUFFIX, released))
+        if with_mutants:
+            for mutant in load_mutants(labs_dir, lab):
+                copies.append(LabCopy(lab, mutant.folder, mutated_files(labs_dir, mutant,
+                                                                        solutions)))
+                mutants.append(mutant)
+    return labs_dir, labs, copies, mutants
+
+
+def mutants_command(args) -> int:
+    started = time.monotonic()
+    labs_dir, labs, copies, mutants = _prepare(args, with_released=False, with_mutants=True)
+    if not mutants:
+        print("no mutants: add labs/source/NN_lab/mutants.py (see docs/instructors.md)")
+        return 1
+    print(f"grading {len(mutants)} mutant(s) of {len(labs)} lab(s) and their reference "
+          f"solutions ({args.jobs or default_jobs()} at a time) ...", flush=True)
+    graded = grade_copies(labs_dir, copies, args.jobs or default_jobs(), args.lab_timeout, None)
+    tests = graded["tests"]
+    status = 0
+    broken = _failed_runs(graded["runs"])
+    if broken:
+        print("\n".join(broken))
+        status = 1
+    problems = solution_problems(tests, labs)
+    if problems:
+        print("the reference solutions do not get full marks, so points lost by a mutant mean "
+              "little:")
+        print("\n".join(problems))
+        status = 1
+    results = score_mutants(mutants, tests, tests)
+    print("\n".join(mutant_table(results, stopped_early=False)))
+    survivors = [result for result in results if result.survived]
+    for result in survivors:
+        print(f"SURVIVED: {result.mutant.lab} / {result.mutant.name}: no test lost a point"
+              + (f" (the mistake: {result.mutant.why})" if result.mutant.why else ""))
+    print(f"{len(results) - len(survivors)} of {len(results)} mutants caught in "
+          f"{time.monotonic() - started:.0f} s")
+    return 1 if survivors else status
+
+
+def check_command(args) -> int:
+    started = time.monotonic()
+    labs_dir = Path(args.labs)
+    failures = 0
+
+    print("1. released files in sync with labs/source/ ...", flush=True)
+    sync = release(labs_dir, args.lab, check=True)
+    if sync.out_of_sync:
+        failures += 1
+        for path, why in sync.out_of_sync:
+            print(f"  {display(path)}: {why}")
+    else:
+        print(f"  ok ({len(sync.unchanged)} student file(s) and the manifest)")
+
+    with_mutants = not args.skip_mutants
+    labs_dir, labs, copies, mutants = _prepare(args, with_released=True, with_mutants=with_mutants)
+    jobs = args.jobs or default_jobs()
+    print(f"   grading {len(copies)} copies ({len(labs)} solution(s), {len(labs)} released, "
+          f"{len(mutants)} mutant(s)), {jobs} at a time ...", flush=True)
+    graded = grade_copies(labs_dir, copies, jobs, args.lab_timeout, f"*{MUTANT_SUFFIX}[0-9]*")
+    tests = graded["tests"]
+    broken = _failed_runs(graded["runs"])
+    if broken:
+        failures += 1
+        print("\n".join(broken))
+
+    print("2. reference solutions get full marks ...")
+    problems = solution_problems(tests, labs)
+    score, maximum = _lab_points(tests, labs)
+    if problems:
+        failures += 1
+        print("\n".join(problems))
+    else:
+        print(f"  ok ({_points(score)}/{_points(maximum)} points)")
+
+    print("3. every graded test fails on the released student files ...")
+    problems, warnings = released_problems(tests, tests, labs)
+    if problems:
+        failures += 1
+        print("\n".join(problems))
+    else:
+        count = sum(len(tests.get(lab, [])) for lab in labs)
+        print(f"  ok ({count} graded test(s) all fail)")
+    if warnings:
+        print("  note: partial credit for the unmodified released files:")
+        print("\n".join(warnings))
+
+    if with_mutants:
+        print("4. every mutant loses points ...")
+        results = score_mutants(mutants, tests, tests)
+        survivors = [result for result in results if result.survived]
+        if results:
+            print("\n".join(mutant_table(results, stopped_early=True)))
+        missing = [lab for lab in labs if not any(m.lab == lab for m in mutants)]
+        if missing:
+            print(f"  labs without mutants: {', '.join(missing)}")
+        if survivors:
+            failures += 1
+            for result in survivors:
+                print(f"  SURVIVED: {result.mutant.lab} / {result.mutant.name}"
+                      + (f" ({result.mutant.why})" if result.mutant.why else ""))
+        else:
+            print(f"  ok ({len(results)} mutant(s) caught)")
+    seconds = time.monotonic() - started
+    verdict = "passed" if not failures else f"FAILED ({failures} problem(s))"
+    print(f"minnet labs check {verdict} in {seconds:.0f} s")
+    sys.stdout.flush()
+    return 0 if not failures else 1
