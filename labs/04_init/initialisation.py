@@ -41,7 +41,7 @@ def choose_init(activation: str) -> str:
     Any other name raises ValueError.
     """
     # YOUR CODE HERE
-    raise NotImplementedError('choose_init: your code here')
+    raise NotImplementedError("choose_init: your code here")
 
 
 def init_std(fan_in: int, fan_out: int, activation: str) -> float:
@@ -53,7 +53,7 @@ def init_std(fan_in: int, fan_out: int, activation: str) -> float:
     Returns a Python float.
     """
     # YOUR CODE HERE
-    raise NotImplementedError('init_std: your code here')
+    raise NotImplementedError("init_std: your code here")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -76,7 +76,7 @@ def init_weights_(model: nn.Sequential, generator: np.random.Generator) -> nn.Se
     Layers are initialised in order, first to last. Returns ``model``.
     """
     # YOUR CODE HERE
-    raise NotImplementedError('init_weights_: your code here')
+    raise NotImplementedError("init_weights_: your code here")
 
 
 def set_output_bias_(layer: nn.Linear, y: np.ndarray, task: str) -> nn.Linear:
@@ -90,7 +90,7 @@ def set_output_bias_(layer: nn.Linear, y: np.ndarray, task: str) -> nn.Linear:
     Write the values into ``layer.bias.data`` (keep its dtype).
     """
     # YOUR CODE HERE
-    raise NotImplementedError('set_output_bias_: your code here')
+    raise NotImplementedError("set_output_bias_: your code here")
 
 
 def activation_stds(model: nn.Sequential, X: np.ndarray) -> np.ndarray:
@@ -101,7 +101,7 @@ def activation_stds(model: nn.Sequential, X: np.ndarray) -> np.ndarray:
     needed: run it under ``minnet.no_grad()``.
     """
     # YOUR CODE HERE
-    raise NotImplementedError('activation_stds: your code here')
+    raise NotImplementedError("activation_stds: your code here")
 
 
 def save_activation_histograms(model: nn.Module, X: np.ndarray, y: np.ndarray, path: str,
@@ -118,7 +118,7 @@ def save_activation_histograms(model: nn.Module, X: np.ndarray, y: np.ndarray, p
     """
     import minnet.viz as viz
     # YOUR CODE HERE
-    raise NotImplementedError('save_activation_histograms: your code here')
+    raise NotImplementedError("save_activation_histograms: your code here")
 
 
 # ---------------------------------------------------------------------------------------------

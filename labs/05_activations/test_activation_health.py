@@ -1,0 +1,161 @@
+"""Graded tests of lab 05 (dying ReLUs, saturation, output activation): `pytest labs/05_activations`.
+
+The statistics are checked on a literal example, on seeded random arrays (prime shapes, exact
+boundary values) against the reference solution, and against minnet's Monitor on a real layer.
+The repairs are graded by their runs: a fixed number of training steps, the validation score the
+README states, and minnet's debugger reporting no error and not the lab's codes.
+"""
+import numpy as np
+import pytest
+
+import minnet
+from minnet import nn, optim
+from minnet.grading import expect, expect_close, expect_no_errors, expect_no_finding, reference, \
+    student
+
+MODULE = "activation_health"
+
+
+def load():
+    """(student's activation_health.py, reference activation_health.py), loaded by path."""
+    return student(__file__, MODULE), reference(__file__, MODULE)
+
+
+def relu_batch(rng, shape, dead_units, sparse=0.6):
+    """ReLU-like outputs: ``dead_units`` (indices on axis 1) exactly 0 everywhere; elsewhere
+    many exact zeros too (so counting zero entries or empty samples gives other numbers)."""
+    a = np.maximum(rng.normal(-0.3, 1.0, size=shape), 0.0)
+    a[rng.random(shape) < sparse] = 0.0
+    a[:, dead_units] = 0.0
+    a[0, [u for u in range(shape[1]) if u not in dead_units]] = 0.5  # every live unit fires once
+    return a
+
+
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.points(4)
+def test_dead_fraction(credit):
+    lab, ref = load()
+    with credit.part(1, "a small example: 3 of 5 units dead"):
+        a = np.array([[0.0, 1.0, 0.0, 0.0, 0.0],
+                      [0.0, 0.0, 0.0, 2.0, 0.0],
+                      [0.0, 3.0, 0.0, 0.0, 0.0]])
+        got = lab.dead_fraction(a)
+        expect_close("dead_fraction(3 samples x 5 units, units 0, 2 and 4 always 0)",
+                     float(got), 0.6)
+    with credit.part(1, "random (N, units) batches, against the reference"):
+        rng = np.random.default_rng(1)
+        for n, units, dead in ((37, 23, [0, 5, 6, 19]), (11, 29, list(range(0, 29, 3))),
+                               (5, 13, [])):
+            a = relu_batch(rng, (n, units), dead)
+            expect_close(f"dead_fraction of a ({n}, {units}) batch with {len(dead)} dead units",
+                         float(lab.dead_fraction(a)), ref.dead_fraction(a))
+    with credit.part(1, "conv outputs (N, channels, length): a unit is a channel"):
+        rng = np.random.default_rng(2)
+        a = relu_batch(rng, (7, 17, 11), [1, 2, 3, 13])
+        a[:, 9] = 0.0
+        a[4, 9, 10] = 0.25       # channel 9 fires at one position of one sample: alive
+        expect_close("dead_fraction of a (7, 17, 11) conv output", float(lab.dead_fraction(a)),
+                     ref.dead_fraction(a))
+    with credit.part(1, "agrees with minnet's Monitor on a real ReLU layer"):
+        rng = np.random.default_rng(3)
+        model = nn.Sequential(nn.Linear(5, 41), nn.ReLU(), nn.Linear(41, 3))
+        nn.init.normal_(model[0].bias, -1.2, 1.0, generator=rng)
+        X = rng.normal(size=(19, 5)).astype(np.float32)
+        y = rng.integers(0, 3, size=19)
+        monitor = minnet.debug.Monitor(model)
+        loss = nn.CrossEntropyLoss()(model(minnet.tensor(X)), minnet.tensor(y))
+        loss.backward()
+        monitor.step()
+        monitor.detach()
+        recorded = float(monitor.activation("1 (ReLU)", "dead_fraction")[0])
+        relu_out = lab.layer_outputs(model, X)[1]
+        expect_close("dead_fraction(ReLU output) vs Monitor's dead_fraction",
+                     float(lab.dead_fraction(relu_out)), recorded)
+
+
+@pytest.mark.points(3)
+def test_saturated_fraction(credit):
+    lab, ref = load()
+    rng = np.random.default_rng(4)
+    with credit.part(1, "tanh: |a| > 0.99"):
+        a = np.tanh(rng.normal(0.0, 2.5, size=(29, 31)))
+        expect_close("saturated_fraction(tanh outputs (29, 31), 'tanh')",
+                     float(lab.saturated_fraction(a, "tanh")), ref.saturated_fraction(a, "tanh"))
+        b = np.tanh(rng.normal(-1.5, 3.0, size=(13, 7, 5)))
+        expect_close("saturated_fraction(tanh outputs (13, 7, 5), 'tanh')",
+                     float(lab.saturated_fraction(b, "tanh")), ref.saturated_fraction(b, "tanh"))
+    with credit.part(1, "sigmoid: a < 0.01 or a > 0.99"):
+        s = 1 / (1 + np.exp(-rng.normal(1.0, 4.0, size=(23, 19))))
+        expect_close("saturated_fraction(sigmoid outputs (23, 19), 'sigmoid')",
+                     float(lab.saturated_fraction(s, "sigmoid")),
+                     ref.saturated_fraction(s, "sigmoid"))
+    with credit.part(1, "the limits themselves are not saturated (strict >, <)"):
+        edge = np.array([[0.99, -0.99, 0.995, 0.0], [-0.999, 0.5, 0.99, -0.2]])
+        expect_close("saturated_fraction([[0.99, -0.99, 0.995, 0], [-0.999, 0.5, 0.99, -0.2]], "
+                     "'tanh')", float(lab.saturated_fraction(edge, "tanh")), 0.25)
+        edge_sigmoid = np.array([0.01, 0.99, 0.005, 0.5, 0.999, 0.2, 0.01])
+        expect_close("saturated_fraction([0.01, 0.99, 0.005, 0.5, 0.999, 0.2, 0.01], 'sigmoid')",
+                     float(lab.saturated_fraction(edge_sigmoid, "sigmoid")), 2 / 7)
+
+
+# ---------------------------------------------------------------------------------------------
+def check_data(setup, reference_data, name):
+    """The setup trains and validates on the lab's data (the labels are the same)."""
+    X_train, y_train, X_val, y_val = reference_data
+    train_X, train_y = setup.train_data
+    val_X, val_y = setup.val_data
+    expect(np.array_equal(np.asarray(train_y), y_train) and np.array_equal(np.asarray(val_y), y_val),
+           f"{name}: train on the lab's data and keep its validation split (the labels of "
+           f"train_data / val_data differ from the lab's)")
+    expect(np.shape(train_X) == X_train.shape and np.shape(val_X) == X_val.shape,
+           f"{name}: the inputs should keep their shapes {X_train.shape} / {X_val.shape}, got "
+           f"{np.shape(train_X)} / {np.shape(val_X)}")
+
+
+def grade_repair(credit, setup, reference_data, codes, quality, steps, name, diagnosis_points,
+                 quality_points):
+    """Diagnose ``setup`` (no error, none of ``codes``), then train it ``steps`` steps and
+    compare its validation score with ``quality(score) -> (ok, message)``."""
+    _, ref = load()
+    with credit.part(diagnosis_points, f"{name}: the debugger reports no error and none of "
+                                       f"{', '.join(codes)}"):
+        report = setup.diagnose(steps=100)
+        expect_no_errors(report, what=f"the repaired {name}")
+        for code in codes:
+            expect_no_finding(report, code, what=f"the repaired {name}")
+    with credit.part(quality_points, f"{name}: trains to the stated quality in {steps} steps"):
+        check_data(setup, reference_data, name)
+        setup.train(steps=steps)
+        X_val, y_val = setup.val_data
+        ok, message = quality(ref.evaluate(setup.model, X_val, y_val))
+        expect(ok, message)
+
+
+@pytest.mark.points(4)
+@pytest.mark.timeout(20)
+def test_relu_repair(credit):
+    lab, ref = load()
+    grade_repair(credit, lab.relu_setup(), ref.moons_data(), ("activation.dead_relu",),
+                 lambda acc: (acc >= 0.93, f"validation accuracy {acc:.3f} after 200 steps, "
+                                           f"expected >= 0.93"),
+                 steps=200, name="ReLU classifier", diagnosis_points=2, quality_points=2)
+
+
+@pytest.mark.points(4)
+@pytest.mark.timeout(20)
+def test_tanh_repair(credit):
+    lab, ref = load()
+    grade_repair(credit, lab.tanh_setup(), ref.raw_digits(), ("activation.saturated",),
+                 lambda acc: (acc >= 0.9, f"validation accuracy {acc:.3f} after 150 steps, "
+                                          f"expected >= 0.9"),
+                 steps=150, name="tanh classifier", diagnosis_points=2, quality_points=2)
+
+
+@pytest.mark.points(3)
+@pytest.mark.timeout(20)
+def test_regression_repair(credit):
+    lab, ref = load()
+    grade_repair(credit, lab.regression_setup(), ref.sine_data(), ("output.wrong_activation",),
+                 lambda mse: (mse <= 0.02, f"validation MSE {mse:.4f} after 200 steps, expected "
+                                           f"<= 0.02 (sin(x) has variance ~0.5)"),
+                 steps=200, name="sine regression", diagnosis_points=2, quality_points=1)
