@@ -1,0 +1,308 @@
+"""Graded tests of lab 07 (NaN hunting): `pytest labs/07_nan_hunting`.
+
+first_anomaly is graded on this lab's hand-written model AND on two other planted
+models (an exp that overflows in a module, a sqrt whose backward divides by zero),
+against what anomaly mode itself reports: an answer pasted from the lab's run
+scores nothing there. The stable functions are checked against minnet's own
+(F.log_softmax, F.cross_entropy), on logits of +-1000, and by gradcheck. The
+repaired training is graded by `diagnose` (no error, no NaN codes) and by its
+accuracy on held-out readings, on the lab's data and on another data set.
+"""
+import numpy as np
+import pytest
+
+import minnet
+from minnet import Tensor, nn, optim, tensor
+from minnet.grading import (expect, expect_close, expect_gradcheck, expect_no_errors,
+                            expect_no_finding, reference, student)
+from minnet.nn import functional as F
+from minnet.random import manual_seed
+
+NAN_CODES = ("data.nonfinite", "loss.nonfinite", "grad.nonfinite")
+
+
+def load():
+    return student(__file__, "nan_hunting"), reference(__file__, "nan_hunting")
+
+
+# ---------------------------------------------------------------------------
+# planted models the student has not seen
+# ---------------------------------------------------------------------------
+class ScoresToProbabilities(nn.Module):
+    """Another hand-written softmax: exp(x) / sum exp(x)."""
+
+    def forward(self, x):
+        e = x.exp()
+        return e / e.sum(dim=1, keepdim=True)
+
+
+class RootFeatures(nn.Module):
+    """sqrt of non-negative features: finite forward, infinite gradient at 0."""
+
+    def forward(self, x):
+        return x.sqrt()
+
+
+def probability_nll(output, targets):
+    labels = targets.numpy().astype(np.int64)
+    return -output[np.arange(len(labels)), labels].log().mean()
+
+
+def overflow_run(seed=11):
+    """exp overflows in the first forward pass: inputs ~ 1e3 into an unnormalised net."""
+    rng = np.random.default_rng(seed)
+    manual_seed(seed)
+    model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 4), ScoresToProbabilities())
+    X = (1000.0 * rng.standard_normal((40, 6))).astype(np.float32)
+    y = rng.integers(0, 4, 40)
+    batches = [(X[i:i + 8], y[i:i + 8]) for i in range(0, 40, 8)]
+    return model, probability_nll, optim.SGD(model.parameters(), lr=0.01), batches
+
+
+def sqrt_run(seed=12):
+    """sqrt(ReLU(x)) is fine forward; backward is 1 / (2 sqrt(0)) = inf where ReLU is 0."""
+    rng = np.random.default_rng(seed)
+    manual_seed(seed)
+    model = nn.Sequential(nn.Linear(5, 9), nn.ReLU(), RootFeatures(), nn.Linear(9, 3))
+    X = rng.standard_normal((24, 5)).astype(np.float32)
+    y = rng.integers(0, 3, 24)
+    batches = [(X[i:i + 6], y[i:i + 6]) for i in range(0, 24, 6)]
+    return model, F.cross_entropy, optim.SGD(model.parameters(), lr=0.01), batches
+
+
+def healthy_run(seed=13):
+    rng = np.random.default_rng(seed)
+    manual_seed(seed)
+    model = nn.Sequential(nn.Linear(5, 8), nn.Tanh(), nn.Linear(8, 3))
+    X = rng.standard_normal((18, 5)).astype(np.float32)
+    y = rng.integers(0, 3, 18)
+    batches = [(X[i:i + 6], y[i:i + 6]) for i in range(0, 18, 6)]
+    return model, F.cross_entropy, optim.SGD(model.parameters(), lr=0.1), batches
+
+
+def expected_anomaly(run):
+    """What anomaly mode reports for ``run`` (model, loss_fn, optimizer, batches), found here
+    independently of the student's code."""
+    model, loss_fn, optimizer, batches = run
+    for step, (X, y) in enumerate(batches):
+        try:
+            with np.errstate(all="ignore"), minnet.detect_anomaly():
+                optimizer.zero_grad()
+                loss_fn(model(tensor(X)), tensor(y)).backward()
+        except minnet.AnomalyError as error:
+            return {"step": step, "op": error.op, "module": error.module, "phase": error.phase,
+                    "code": error.code}
+        optimizer.step()
+    return None
+
+
+def expect_same_anomaly(what, got, expected):
+    expect(isinstance(got, dict), f"first_anomaly on {what} returned {got!r}; expected a dict "
+                                  f"like {expected!r}.")
+    wrong = {key: (got.get(key), value) for key, value in expected.items()
+             if got.get(key) != value}
+    expect(not wrong, f"first_anomaly on {what}: " + "; ".join(
+        f"{key} is {mine!r}, anomaly mode says {right!r}" for key, (mine, right) in wrong.items()))
+
+
+def cleaned(lab_ref, X):
+    return lab_ref.fill_missing(X, lab_ref.column_means(X))
+
+
+# ---------------------------------------------------------------------------
+# 1. finding it
+# ---------------------------------------------------------------------------
+@pytest.mark.points(6)
+def test_first_anomaly(credit):
+    mine, ref = load()
+    with credit.part(1, "a healthy run: None"):
+        got = mine.first_anomaly(*healthy_run())
+        expect(got is None, f"first_anomaly on a run whose every step is finite returned "
+                            f"{got!r}; expected None.")
+    with credit.part(2, "the lab's hand-written loss on another data set (5 features, 4 "
+                        "classes): step, op, module, phase, code"):
+        X, y = ref.sensor_data(n_samples=263, n_features=5, classes=4, seed=3)
+        X = cleaned(ref, X)
+        expected = expected_anomaly(ref.hand_written_run(X, y, seed=3))
+        expect(expected is not None, "(test setup) the planted run stayed finite")
+        expect_same_anomaly("the hand-written run (another data set)",
+                            mine.first_anomaly(*ref.hand_written_run(X, y, seed=3)), expected)
+    with credit.part(1, "an exp that overflows inside a module: the op and the module"):
+        expect_same_anomaly("a model ending in a hand-written softmax, inputs ~1e3",
+                            mine.first_anomaly(*overflow_run()), expected_anomaly(overflow_run()))
+    with credit.part(1, "an anomaly in the BACKWARD pass (sqrt at 0): phase 'backward'"):
+        expect_same_anomaly("a model with sqrt(ReLU(x))", mine.first_anomaly(*sqrt_run()),
+                            expected_anomaly(sqrt_run()))
+    with credit.part(1, "FOUND_AFTER_CLEANING names the op and module of the lab's run"):
+        X, y = ref.sensor_data()
+        found = expected_anomaly(ref.hand_written_run(cleaned(ref, X), y))
+        answer = getattr(mine, "FOUND_AFTER_CLEANING", None)
+        expect(isinstance(answer, dict), "FOUND_AFTER_CLEANING must be a dict(op=..., module=...)")
+        for key in ("op", "module"):
+            expect(answer.get(key) == found[key],
+                   f"FOUND_AFTER_CLEANING[{key!r}] is {answer.get(key)!r}; run first_anomaly("
+                   "*hand_written_run(X_clean, y)) on the cleaned lab data and copy the "
+                   "error's field.")
+
+
+# ---------------------------------------------------------------------------
+# 2. the stable loss
+# ---------------------------------------------------------------------------
+@pytest.mark.points(3)
+def test_stable_log_softmax(credit):
+    mine, _ = load()
+    rng = np.random.default_rng(701)
+    logits = rng.standard_normal((7, 11)).astype(np.float32)
+    with credit.part(1, "matches F.log_softmax on ordinary logits (7 x 11)"):
+        expect_close("stable_log_softmax(logits)", mine.stable_log_softmax(Tensor(logits)).numpy(),
+                     F.log_softmax(Tensor(logits), dim=1).numpy(), rtol=1e-5, atol=1e-5)
+    with credit.part(1, "finite and right on logits of +-1000 (no overflow, no log(0))"):
+        big = (1000.0 * rng.standard_normal((5, 13))).astype(np.float32)
+        with np.errstate(all="ignore"):
+            got = mine.stable_log_softmax(Tensor(big)).numpy()
+        wide = big.astype(np.float64)
+        peak = wide.max(axis=1, keepdims=True)
+        truth = wide - peak - np.log(np.exp(wide - peak).sum(axis=1, keepdims=True))
+        expect(np.all(np.isfinite(got)), f"stable_log_softmax of logits ~1000 has "
+                                         f"{int((~np.isfinite(got)).sum())} non-finite entries: "
+                                         "subtract each row's maximum before exp.")
+        expect_close("stable_log_softmax(big logits)", got, truth, rtol=1e-5, atol=1e-3)
+    with credit.part(1, "its gradient matches finite differences (gradcheck), dim=0 too"):
+        x = minnet.tensor(rng.standard_normal((3, 5)), dtype=np.float64, requires_grad=True)
+        expect_gradcheck(lambda t: mine.stable_log_softmax(t, dim=1), (x,),
+                         name="stable_log_softmax(dim=1)")
+        expect_gradcheck(lambda t: mine.stable_log_softmax(t, dim=0), (x,),
+                         name="stable_log_softmax(dim=0)")
+
+
+@pytest.mark.points(2)
+def test_softmax_cross_entropy(credit):
+    mine, _ = load()
+    rng = np.random.default_rng(702)
+    with credit.part(1, "matches F.cross_entropy (N=13, C=7)"):
+        logits = rng.standard_normal((13, 7)).astype(np.float32)
+        labels = rng.integers(0, 7, 13)
+        expect_close("softmax_cross_entropy", mine.softmax_cross_entropy(Tensor(logits), labels).item(),
+                     F.cross_entropy(Tensor(logits), Tensor(labels)).item(), rtol=1e-5)
+    with credit.part(1, "finite and right for confident logits of +-500, labels as a Tensor"):
+        logits = (500.0 * rng.standard_normal((11, 3))).astype(np.float32)
+        labels = rng.integers(0, 3, 11)
+        with np.errstate(all="ignore"):
+            got = mine.softmax_cross_entropy(Tensor(logits), Tensor(labels)).item()
+        expect_close("softmax_cross_entropy(big logits)", got,
+                     F.cross_entropy(Tensor(logits), Tensor(labels)).item(), rtol=1e-4)
+
+
+@pytest.mark.points(2)
+def test_binary_cross_entropy(credit):
+    mine, ref = load()
+    rng = np.random.default_rng(703)
+    targets = rng.integers(0, 2, (17, 1)).astype(np.float32)
+    with credit.part(1, "ordinary probabilities: -mean(t log p + (1-t) log(1-p))"):
+        p = rng.uniform(0.05, 0.95, (17, 1)).astype(np.float32)
+        truth = float(-(targets * np.log(p) + (1 - targets) * np.log(1 - p)).mean())
+        expect_close("binary_cross_entropy", mine.binary_cross_entropy(Tensor(p), targets).item(),
+                     truth, rtol=1e-5)
+    with credit.part(1, "probabilities exactly 0 and 1: finite loss and finite gradient"):
+        p_values = rng.uniform(0.05, 0.95, (17, 1)).astype(np.float32)
+        p_values[:4] = 1.0 - targets[:4]     # confidently wrong: log(0) without a clamp
+        p_values[4:8] = targets[4:8]         # confidently right
+        p = Tensor(p_values, requires_grad=True)
+        with np.errstate(all="ignore"):
+            loss = mine.binary_cross_entropy(p, targets)
+            loss.backward()
+        expect(np.isfinite(loss.item()) and p.grad is not None
+               and np.all(np.isfinite(p.grad.numpy())),
+               f"binary_cross_entropy with p exactly 0 or 1: loss {loss.item()}, gradient "
+               f"{'missing' if p.grad is None else 'non-finite' if not np.all(np.isfinite(p.grad.numpy())) else 'finite'}: "
+               "clamp p into [eps, 1 - eps] before the logs.")
+        expect_close("binary_cross_entropy(p with 0 and 1)", loss.item(),
+                     ref.binary_cross_entropy(Tensor(p_values), targets).item(), rtol=1e-4)
+
+
+# ---------------------------------------------------------------------------
+# 3. the data
+# ---------------------------------------------------------------------------
+@pytest.mark.points(2)
+def test_missing_values(credit):
+    mine, ref = load()
+    with credit.part(1, "column_means ignores NaN (and gives 0 for an all-NaN column)"):
+        X = np.array([[1.0, np.nan, np.nan], [3.0, 4.0, np.nan], [np.nan, 8.0, np.nan]],
+                     np.float32)
+        expect_close("column_means(small example)", mine.column_means(X), [2.0, 6.0, 0.0],
+                     rtol=1e-6)
+        rng = np.random.default_rng(704)
+        X = rng.standard_normal((31, 7)).astype(np.float32) + 3.0
+        X[rng.random(X.shape) < 0.2] = np.nan
+        expect_close("column_means(31 x 7 with 20% NaN)", mine.column_means(X),
+                     ref.column_means(X), rtol=1e-5)
+    with credit.part(1, "fill_missing uses the given (training) means, keeps dtype, copies"):
+        rng = np.random.default_rng(705)
+        X_train = rng.standard_normal((29, 5)).astype(np.float32)
+        X_test = rng.standard_normal((11, 5)).astype(np.float32)
+        X_test[rng.random(X_test.shape) < 0.3] = np.nan
+        X_test[0, 0] = np.inf
+        before = X_test.copy()
+        means = ref.column_means(X_train)
+        got = mine.fill_missing(X_test, means)
+        expect(np.array_equal(X_test, before, equal_nan=True),
+               "fill_missing changed its input array: return a filled copy")
+        expect(np.asarray(got).dtype == np.float32,
+               f"fill_missing returned dtype {np.asarray(got).dtype}, the input was float32")
+        expect_close("fill_missing(X_test, training means)", got,
+                     ref.fill_missing(X_test, means), rtol=1e-6)
+
+
+# ---------------------------------------------------------------------------
+# 4. the repaired training
+# ---------------------------------------------------------------------------
+def held_out_accuracy(setup, ref, X_train, X_test, y_test):
+    """Train the setup; accuracy on X_test filled with the TRAINING means."""
+    run = setup.train()
+    X = ref.fill_missing(X_test, ref.column_means(X_train))
+    setup.model.eval()
+    with np.errstate(all="ignore"):
+        output = setup.model(tensor(X)).numpy()
+    return run, float((output.argmax(axis=1) == y_test).mean())
+
+
+def split(X, y, n_train):
+    return X[:n_train], y[:n_train], X[n_train:], y[n_train:]
+
+
+@pytest.mark.points(5)
+@pytest.mark.timeout(20)
+def test_repaired_training(credit):
+    mine, ref = load()
+    X_train, y_train, X_test, y_test = split(*ref.sensor_data(n_samples=500), 400)
+    with np.errstate(all="ignore"):
+        report = mine.training_setup(X_train, y_train).diagnose(steps=100)
+    with credit.part(1, "no data.nonfinite: the inputs are clean"):
+        expect_no_finding(report, "data.nonfinite", what="training_setup")
+    with credit.part(1, "no loss.nonfinite or grad.nonfinite in 100 steps"):
+        expect_no_finding(report, "loss.nonfinite", what="training_setup")
+        expect_no_finding(report, "grad.nonfinite", what="training_setup")
+    with credit.part(2, "diagnose reports no error; the full run stays finite and is >= 90% "
+                        "accurate on 100 held-out readings"):
+        expect_no_errors(report, what="training_setup")
+        with np.errstate(all="ignore"):
+            run, accuracy = held_out_accuracy(mine.training_setup(X_train, y_train), ref,
+                                              X_train, X_test, y_test)
+        expect(np.all(np.isfinite(run.losses)),
+               f"training_setup: the loss became non-finite at step {run.stopped_at}")
+        expect(accuracy >= 0.9, f"training_setup: held-out accuracy {accuracy:.1%} < 90%")
+    with credit.part(1, "on another data set (5 features, 4 classes, 5% missing): finite, no "
+                        "error, >= 85% accurate"):
+        X_train, y_train, X_test, y_test = split(
+            *ref.sensor_data(n_samples=383, n_features=5, classes=4, missing=0.05, seed=3), 300)
+        with np.errstate(all="ignore"):
+            report = mine.training_setup(X_train, y_train, seed=1).diagnose(steps=100)
+            expect_no_errors(report, what="training_setup on another data set")
+            for code in NAN_CODES:
+                expect_no_finding(report, code, what="training_setup on another data set")
+            run, accuracy = held_out_accuracy(mine.training_setup(X_train, y_train, seed=1), ref,
+                                              X_train, X_test, y_test)
+        expect(np.all(np.isfinite(run.losses)) and accuracy >= 0.85,
+               f"training_setup on another data set: loss finite: "
+               f"{bool(np.all(np.isfinite(run.losses)))}, held-out accuracy {accuracy:.1%} "
+               "(needs >= 85%)")
