@@ -16,7 +16,6 @@ results.json the plugin wrote.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -27,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from .release import (HIDDEN_PREFIX, SOURCE_FOLDER, LabSourceError, display, hidden_tests,
-                      read_manifest, resolve_labs, sha256_file, student_files)
+from .release import (HIDDEN_PREFIX, SOURCE_FOLDER, display, hidden_tests, read_manifest,
+                      resolve_labs, sha256_file, student_files)
 
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".*")
 
@@ -246,10 +245,6 @@ def find_tampered(labs_dir: Path, submission: Path, labs: list, candidates: list
         if sha256_file(path) != hashes[key]:
             tampered.append((key, path))
     return tampered
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 # --------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from .grade import LabCopy, PytestRun, build_tree, finish_pytest, start_pytest
+from .grade import LabCopy, build_tree, finish_pytest, start_pytest
 from .release import (MUTANTS_FILE, SOURCE_FOLDER, LabSourceError, display, planned_release,
                       release, resolve_labs, solution_text, student_files)
 

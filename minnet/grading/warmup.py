@@ -29,7 +29,7 @@ def warm_up_matplotlib() -> None:
         matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    import minnet.viz  # noqa: F401  (the visualisers import pyplot too)
+    import minnet.viz  # noqa: F401  -- the visualisers import pyplot too
 
     figure = plt.figure(figsize=(1, 1))
     figure.gca().set_title("warm-up")

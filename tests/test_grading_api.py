@@ -1,0 +1,232 @@
+"""minnet.grading's test-facing API: loading by path, the expect_* feedback, credit parts."""
+import os
+import time
+
+import numpy as np
+import pytest
+
+import minnet
+from minnet.debug.report import Finding, Report
+from minnet.grading import (LabFailure, expect, expect_backward, expect_close, expect_finding,
+                            expect_gradcheck, expect_no_errors, expect_no_finding, reference,
+                            student)
+from minnet.grading.credit import Credit, GradingSetupError
+
+
+# --------------------------------------------------------------------------
+# student() / reference()
+# --------------------------------------------------------------------------
+@pytest.fixture
+def lab(tmp_path):
+    """labs/07_toy/{test_toy.py, toy.py} and labs/source/07_toy/toy.py."""
+    released = tmp_path / "labs" / "07_toy"
+    source = tmp_path / "labs" / "source" / "07_toy"
+    released.mkdir(parents=True)
+    source.mkdir(parents=True)
+    (released / "toy.py").write_text("def answer():\n    return 'student'\n")
+    (source / "toy.py").write_text("def answer():\n    return 'reference'\n")
+    test_file = released / "test_toy.py"
+    test_file.write_text("")
+    return test_file
+
+
+def test_student_and_reference_load_the_right_files_under_distinct_names(lab):
+    mine, solution = student(lab, "toy"), reference(lab, "toy")
+    assert mine.answer() == "student" and solution.answer() == "reference"
+    assert mine.__name__ != solution.__name__
+    assert mine.__name__.endswith("07_toy.toy")
+
+
+def test_reference_from_a_hidden_test_in_the_source_folder(lab):
+    hidden = lab.parent.parent / "source" / "07_toy" / "test_hidden_toy.py"
+    assert reference(hidden, "toy").answer() == "reference"
+
+
+def test_a_changed_file_is_reloaded(lab):
+    assert student(lab, "toy").answer() == "student"
+    path = lab.parent / "toy.py"
+    path.write_text("def answer():\n    return 'edited, and longer'\n")
+    stamp = time.time() + 5
+    os.utime(path, (stamp, stamp))
+    assert student(lab, "toy").answer() == "edited, and longer"
+
+
+def test_a_syntax_error_becomes_feedback_with_the_line(lab):
+    (lab.parent / "toy.py").write_text("def answer():\n    return (1 +\n\nx = 3\n")
+    with pytest.raises(LabFailure, match=r"toy.py could not be imported: SyntaxError at line \d"):
+        student(lab, "toy")
+
+
+def test_an_error_at_import_names_the_line(lab):
+    (lab.parent / "toy.py").write_text("x = 1\nraise NotImplementedError('setup: your code')\n")
+    with pytest.raises(LabFailure, match=r"NotImplementedError: setup: your code \(line 2"):
+        student(lab, "toy")
+
+
+def test_a_missing_student_file_is_feedback(lab):
+    (lab.parent / "toy.py").unlink()
+    with pytest.raises(LabFailure, match="is missing"):
+        student(lab, "toy")
+
+
+# --------------------------------------------------------------------------
+# expect_close
+# --------------------------------------------------------------------------
+def test_expect_close_passes_within_tolerance():
+    expect_close("x", np.array([1.0, 2.0]) + 1e-9, np.array([1.0, 2.0]))
+    expect_close("tensor", minnet.tensor(np.array([1.0, 2.0])), [1.0, 2.0])
+
+
+def test_expect_close_lists_the_worst_entries():
+    expected = np.arange(12.0).reshape(3, 4)
+    actual = expected.copy()
+    actual[2, 1] += 0.5
+    actual[0, 3] -= 3.0
+    with pytest.raises(LabFailure) as error:
+        expect_close("affine out", actual, expected)
+    text = str(error.value)
+    assert "2 of 12 entries differ" in text
+    lines = text.splitlines()
+    worst = next(i for i, line in enumerate(lines) if "index" in line)
+    assert "[0, 3]" in lines[worst + 1] and "[2, 1]" in lines[worst + 2]
+
+
+@pytest.mark.parametrize("actual, expected, pattern", [
+    (np.zeros((4, 3)), np.zeros((3, 4)), r"shape \(4, 3\), expected \(3, 4\)\. It is the transpose"),
+    (np.zeros((5, 1)), np.zeros(5), r"extra axis of size 1"),
+    (np.zeros((2, 3, 4)), np.zeros((3, 4)), r"sum over the batch axis"),
+    (np.array([1, 2]), np.array([1.0, 2.0]), r"dtype int\d+, expected floating point"),
+    (np.array([1.0, np.nan]), np.array([1.0, 2.0]), r"1 of 2 entries are nan .*first at \[1\]"),
+    (None, np.zeros(2), r"got None"),
+    ("abc", np.zeros(2), r"expected a NumPy array .* got a str"),
+    (-np.arange(1.0, 4.0), np.arange(1.0, 4.0), r"opposite sign"),
+    (np.arange(1.0, 4.0) / 8, np.arange(1.0, 4.0), r"0\.125 times the expected value"),
+])
+def test_expect_close_explains_the_mismatch(actual, expected, pattern):
+    with pytest.raises(LabFailure, match=pattern):
+        expect_close("out", actual, expected)
+
+
+def test_expect_close_scalar():
+    with pytest.raises(LabFailure, match=r"got 2\.5, expected 2\.3"):
+        expect_close("loss", 2.5, 2.3)
+
+
+def test_expect_is_a_plain_check():
+    expect(True, "never shown")
+    with pytest.raises(LabFailure, match="^the loss should fall$"):
+        expect(False, "the loss should fall")
+    assert issubclass(LabFailure, AssertionError)
+
+
+# --------------------------------------------------------------------------
+# gradient checks
+# --------------------------------------------------------------------------
+def _affine_forward(x, w):
+    return x @ w, (x, w)
+
+
+def _affine_backward(dout, cache):
+    x, w = cache
+    return dout @ w.T, x.T @ dout
+
+
+def _affine_backward_wrong(dout, cache):
+    x, w = cache
+    return dout @ w.T, 2 * x.T @ dout
+
+
+def test_expect_backward():
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((3, 5)), rng.standard_normal((5, 2))
+    assert expect_backward(_affine_forward, _affine_backward, x, w)
+    with pytest.raises(LabFailure) as error:
+        expect_backward(_affine_forward, _affine_backward_wrong, x, w, name="affine")
+    text = str(error.value)
+    assert text.startswith("affine: the analytic gradient does not match")
+    assert "FAILED" in text and "w" in text
+
+
+def test_expect_backward_setup_error_is_feedback():
+    with pytest.raises(LabFailure, match="(?s)could not run.*pair"):
+        expect_backward(lambda x: x, _affine_backward, np.ones((2, 2)))
+
+
+def test_expect_gradcheck():
+    x = minnet.tensor(np.linspace(-1, 1, 6), dtype=np.float64, requires_grad=True)
+    assert expect_gradcheck(lambda t: (t * t).sum(), (x,))
+    with pytest.raises(LabFailure, match="(?s)could not run.*NumPy array"):
+        expect_gradcheck(lambda t: t.sum(), np.ones(3), name="sum")
+
+
+# --------------------------------------------------------------------------
+# debugger reports
+# --------------------------------------------------------------------------
+def _report(*codes_and_severities):
+    return Report([Finding(code, f"{code} seen", severity=severity, layer="net.1 (ReLU)",
+                           evidence={"dead_fraction": 0.7})
+                   for code, severity in codes_and_severities])
+
+
+def test_expect_no_errors_lists_the_errors():
+    expect_no_errors(_report(("activation.dead_relu", "warning")))
+    with pytest.raises(LabFailure) as error:
+        expect_no_errors(_report(("loss.nonfinite", "error"), ("activation.dead_relu", "warning")),
+                         what="the repaired run")
+    text = str(error.value)
+    assert text.startswith("the repaired run: the debugger still reports 1 error(s)")
+    assert "loss.nonfinite" in text and "dead_relu" not in text
+    assert "docs/checklist.md#lossnonfinite" in text and "fix:" in text
+
+
+def test_expect_finding_and_no_finding():
+    report = _report(("activation.dead_relu", "warning"))
+    expect_finding(report, "activation.dead_relu")
+    expect_no_finding(report, "grad.exploding")
+    expect_finding(list(report), "activation.dead_relu")  # monitor.findings() gives a list
+    with pytest.raises(LabFailure, match="(?s)expected the debugger to report grad.exploding.*"
+                                         "dead_relu"):
+        expect_finding(report, "grad.exploding")
+    with pytest.raises(LabFailure, match="still reports activation.dead_relu"):
+        expect_no_finding(report, "activation.dead_relu")
+
+
+# --------------------------------------------------------------------------
+# credit parts
+# --------------------------------------------------------------------------
+def test_credit_parts_score_and_keep_going():
+    credit = Credit(4, "test_affine")
+    with credit.part(1, "forward"):
+        pass
+    with credit.part(2, "backward"):
+        expect(False, "dx is wrong")
+    with credit.part(1, "shapes"):
+        raise NotImplementedError("affine_backward: your code here")
+    assert credit.earned == 1
+    with pytest.raises(LabFailure) as error:
+        credit.finish()
+    text = str(error.value)
+    assert text.splitlines()[0] == "1 of 4 points:"
+    assert "ok    1/1  forward" in text and "FAIL  0/2  backward" in text
+    assert "dx is wrong" in text and "your code here" in text
+
+
+def test_credit_parts_must_add_up():
+    credit = Credit(4, "test_affine")
+    with credit.part(3, "everything"):
+        pass
+    with pytest.raises(GradingSetupError, match=r"add up to 3 .*points\(4\)"):
+        credit.finish()
+    with pytest.raises(GradingSetupError, match="positive"):
+        with credit.part(0, "nothing"):
+            pass
+
+
+def test_credit_all_parts_pass():
+    credit = Credit(2, "t")
+    with credit.part(1.5, "a"):
+        pass
+    with credit.part(0.5, "b"):
+        pass
+    credit.finish()
+    assert credit.earned == 2

@@ -1,0 +1,229 @@
+"""Grading runs end to end on a toy lab in tmp_path: the plugin (isolation, time limit, crash,
+sys.exit, memory cap, partial credit, grade table, results.json), minnet grade and the mutant
+bank. Each test starts pytest or minnet in a subprocess, as an instructor would."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from minnet.grading.isolation import CAN_FORK
+
+pytestmark = pytest.mark.skipif(not CAN_FORK, reason="grading isolation needs os.fork")
+
+SOLUTION = '''import numpy as np
+
+
+def double(x):
+    """x (N,) -> 2 x."""
+    ### BEGIN SOLUTION
+    return 2 * x
+    ### END SOLUTION
+'''
+
+TESTS = '''import numpy as np
+import pytest
+from minnet.grading import expect, expect_close, reference, student
+
+
+@pytest.mark.points(3)
+def test_double(credit):
+    toy = student(__file__, "toy")
+    with credit.part(1, "on [1, 2]"):
+        expect_close("double([1, 2])", toy.double(np.array([1.0, 2.0])), [2.0, 4.0])
+    with credit.part(2, "on random inputs"):
+        x = np.random.default_rng(0).standard_normal(7)
+        expect_close("double(x)", toy.double(x), reference(__file__, "toy").double(x))
+'''
+
+MISBEHAVING = '''import os
+import sys
+import numpy as np
+import pytest
+from minnet.grading import expect
+
+
+@pytest.mark.points(1)
+@pytest.mark.timeout(1)
+def test_hang():
+    while True:
+        pass
+
+
+@pytest.mark.points(1)
+def test_segfault():
+    import ctypes
+    ctypes.string_at(0)
+
+
+@pytest.mark.points(1)
+def test_exit():
+    sys.exit(3)
+
+
+@pytest.mark.points(1)
+def test_os_exit():
+    os._exit(0)
+
+
+@pytest.mark.points(1)
+def test_huge_allocation():
+    big = np.ones((1 << 30) // 8 * 4)  # 4 GB, far above --lab-memory
+    expect(big.sum() > 0, "unreachable")
+
+
+@pytest.mark.points(2)
+def test_parts_do_not_add_up(credit):
+    with credit.part(1, "only part"):
+        pass
+
+
+@pytest.mark.points(1)
+def test_fine_after_all_that():
+    expect(True, "")
+'''
+
+
+def make_lab(root: Path, student_code: str = None, hidden: bool = False) -> Path:
+    """root/labs with lab 01_toy: source, released student file, tests, conftest."""
+    labs = root / "labs"
+    (labs / "source" / "01_toy").mkdir(parents=True)
+    (labs / "01_toy").mkdir()
+    (labs / "conftest.py").write_text("from minnet.grading.plugin import *  # noqa\n")
+    (labs / "source" / "01_toy" / "toy.py").write_text(SOLUTION)
+    (labs / "01_toy" / "test_toy.py").write_text(TESTS)
+    if hidden:
+        (labs / "source" / "01_toy" / "test_hidden_toy.py").write_text(
+            TESTS.replace("def test_double", "def test_double_hidden"))
+    (root / "pytest.ini").write_text("[pytest]\n")
+    run(root, "-m", "minnet", "labs", "release")
+    if student_code is not None:
+        (labs / "01_toy" / "toy.py").write_text(student_code)
+    return labs
+
+
+def run(cwd: Path, *args, check: bool = True) -> subprocess.CompletedProcess:
+    env = dict(os.environ, MINNET_GRADING_WARMUP="0", PYTHONDONTWRITEBYTECODE="1")
+    result = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True,
+                            text=True, timeout=180)
+    if check and result.returncode not in (0, 1):
+        raise AssertionError(f"{args} ended with {result.returncode}:\n{result.stdout}\n"
+                             f"{result.stderr}")
+    return result
+
+
+def grade(cwd: Path, *extra, target: str = "labs") -> tuple:
+    """pytest labs/ with --grade-json: (completed process, results.json as a dict)."""
+    path = cwd / "results.json"
+    result = run(cwd, "-m", "pytest", target, "-p", "no:cacheprovider", "--grade-json",
+                 str(path), *extra)
+    return result, json.loads(path.read_text())
+
+
+def by_name(results: dict) -> dict:
+    return {test["name"]: test for test in results["tests"]}
+
+
+def test_partial_credit_table_and_results_json(tmp_path):
+    # the literal check pasted in: its twin on other inputs scores nothing
+    make_lab(tmp_path, student_code="import numpy as np\n\ndef double(x):\n"
+                                    "    return np.array([2.0, 4.0]) if x.size == 2 else x\n")
+    result, results = grade(tmp_path)
+    test = by_name(results)["01_toy: test_double"]
+    assert (test["score"], test["max_score"]) == (1.0, 3.0)
+    assert "ok    1/1  on [1, 2]" in test["output"]
+    assert "FAIL  0/2  on random inputs" in test["output"] and "7 of 7 entries" in test["output"]
+    assert (results["score"], results["max_score"]) == (1.0, 3.0)
+    assert test["visibility"] == "visible"
+    assert "grades" in result.stdout and "01_toy" in result.stdout
+    assert "all public tests passed" not in result.stdout
+    assert "Traceback" not in result.stdout
+
+
+def test_full_marks_says_all_public_tests_passed(tmp_path):
+    make_lab(tmp_path, student_code="def double(x):\n    return x + x\n")
+    result, results = grade(tmp_path)
+    assert results["score"] == results["max_score"] == 3.0
+    assert "all public tests passed" in result.stdout
+    assert results["output"] == "all public tests passed"
+
+
+def test_misbehaving_tests_end_at_zero_with_the_reason(tmp_path):
+    labs = make_lab(tmp_path)
+    (labs / "01_toy" / "test_misbehaving.py").write_text(MISBEHAVING)
+    result, results = grade(tmp_path, "--lab-memory", "512",
+                            target="labs/01_toy/test_misbehaving.py")
+    tests = by_name(results)
+    reasons = {
+        "test_hang": "TIMEOUT after 1 s",
+        "test_segfault": "crashed: killed by signal 11 (SIGSEGV)",
+        "test_exit": "sys.exit(3) called",
+        "test_os_exit": "crashed: the process ended early",
+        "test_huge_allocation": "MemoryError",
+        "test_parts_do_not_add_up": "add up to 1 point(s)",
+    }
+    for name, reason in reasons.items():
+        entry = tests[f"01_toy: {name}"]
+        assert entry["score"] == 0, (name, entry)
+        assert reason in entry["output"], (name, entry["output"])
+    assert tests["01_toy: test_fine_after_all_that"]["score"] == 1.0
+    assert results["max_score"] == 8.0 and results["score"] == 1.0
+    assert "grades" in result.stdout
+
+
+def test_tests_outside_labs_are_untouched(tmp_path):
+    make_lab(tmp_path)
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_plain.py").write_text(
+        "import os\n\ndef test_in_process():\n    assert os.getpid() == int(os.environ['PARENT'])\n")
+    result = subprocess.run(
+        [sys.executable, "-c", "import os, sys, pytest; os.environ['PARENT'] = str(os.getpid()); "
+         "sys.exit(pytest.main(['tests', 'labs', '-q', '-p', 'no:cacheprovider']))"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=180,
+        env=dict(os.environ, MINNET_GRADING_WARMUP="0"))
+    assert "1 passed" in result.stdout and "1 failed" in result.stdout, result.stdout
+
+
+def test_grade_uses_released_tests_and_adds_hidden_ones(tmp_path):
+    make_lab(tmp_path, hidden=True)
+    submission = tmp_path / "submission" / "01_toy"
+    submission.mkdir(parents=True)
+    (submission / "toy.py").write_text("def double(x):\n    return 3 * x\n")
+    (submission / "test_toy.py").write_text(
+        "import pytest\n\n@pytest.mark.points(3)\ndef test_double():\n    pass\n")
+    (submission.parent / "conftest.py").write_text("raise SystemExit('tampered')\n")
+    path = tmp_path / "graded.json"
+    result = run(tmp_path, "-m", "minnet", "grade", "submission", "--grade-json", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    results = json.loads(path.read_text())
+    tests = by_name(results)
+    assert tests["01_toy: test_double"]["score"] == 0  # the submitted always-pass test is ignored
+    assert tests["01_toy: test_double_hidden"]["visibility"] == "after_published"
+    assert results["max_score"] == 6.0 and results["score"] == 0
+    assert "taken   01_toy/toy.py" in results["output"]
+    assert "01_toy/test_toy.py" in results["output"] and "differs from the released" \
+        in results["output"]
+    assert "conftest.py" in result.stdout
+
+
+def test_mutants_surviving_fail_the_command(tmp_path):
+    labs = make_lab(tmp_path)
+    (labs / "source" / "01_toy" / "mutants.py").write_text(
+        'MUTANTS = [\n'
+        '    dict(name="plus", file="toy.py", old="return 2 * x", new="return 2 + x"),\n'
+        '    dict(name="same thing", file="toy.py", old="return 2 * x", new="return x * 2"),\n'
+        ']\n')
+    result = run(tmp_path, "-m", "minnet", "labs", "mutants", "--jobs", "1")
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    plus = next(line for line in lines if " plus " in line)
+    assert plus.split()[2:4] == ["3", "test_double"]
+    assert any("same thing" in line and "SURVIVED" in line for line in lines)
+    # without the equivalent mutant, check passes: sync, solutions, released, mutants
+    (labs / "source" / "01_toy" / "mutants.py").write_text(
+        'MUTANTS = [dict(name="plus", file="toy.py", old="return 2 * x", new="return 2 + x")]\n')
+    result = run(tmp_path, "-m", "minnet", "labs", "check", "--jobs", "2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "minnet labs check passed" in result.stdout
