@@ -1,0 +1,190 @@
+"""Graded tests of lab 10 (regularize.py): `pytest labs/10_overfit_regularize`.
+
+Overfitting is checked on the tiny batches the README names and on a seeded random
+batch of other sizes (11 samples, 13 features, 5 classes); baselines on other seeded
+data against the reference; the regularised run by its validation accuracy and by
+what minnet.debug finds in it.
+"""
+import numpy as np
+import pytest
+
+from minnet import nn, optim
+from minnet.debug import diagnose_setup
+from minnet.debug.setup import Setup
+from minnet.grading import (expect, expect_close, expect_no_errors, expect_no_finding,
+                            reference, student)
+from minnet.tensor import Tensor, no_grad
+
+OVERFIT_LOSS = 0.01     # overfit_one_batch on 10 digits
+SPIRAL_LOSS = 0.1       # the spiral model on 16 points, 300 Adam steps
+VAL_ACCURACY_BAR = 0.95  # the regularised digits run
+
+
+def load():
+    return student(__file__, "regularize"), reference(__file__, "regularize")
+
+
+def loss_of(model, X, y):
+    """Cross-entropy of ``model`` on (X, y), in evaluation mode, as a float."""
+    model.eval()
+    with no_grad():
+        value = float(nn.CrossEntropyLoss()(model(Tensor(X)), Tensor(y)).item())
+    model.train()
+    return value
+
+
+def random_batch(seed, n=11, features=13, classes=5):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, features)).astype(np.float32)
+    y = rng.integers(0, classes, n).astype(np.int64)
+    return X, y
+
+
+class DropoutProbe(nn.Module):
+    """Linear -> Dropout(0.5) -> Linear: in training mode its outputs change from call to call."""
+
+    def __init__(self, features, classes, seed):
+        super().__init__()
+        generator = np.random.default_rng(seed)
+        self.body = nn.Sequential(nn.Linear(features, 31, generator=generator), nn.ReLU(),
+                                  nn.Dropout(0.5), nn.Linear(31, classes, generator=generator))
+
+    def forward(self, x):
+        return self.body(x)
+
+
+@pytest.mark.points(4)
+def test_overfit_one_batch(credit):
+    mine, ref = load()
+    X_train, y_train, _, _ = ref.load_digits_split()
+    X, y = X_train[:10], y_train[:10]
+    model = ref.build_classifier(seed=1)
+    losses = mine.overfit_one_batch(model, nn.CrossEntropyLoss(), X, y, steps=200, lr=1e-2)
+    with credit.part(1, "returns one loss per step (200 floats)"):
+        expect(isinstance(losses, (list, tuple, np.ndarray)) and len(losses) == 200,
+               f"overfit_one_batch(..., steps=200) returned {type(losses).__name__} of length "
+               f"{len(losses) if hasattr(losses, '__len__') else '?'}: return the list of the "
+               "200 per-step losses.")
+        expect(abs(float(losses[0]) - np.log(10)) < 0.5,
+               f"the first recorded loss is {float(losses[0]):.4g}; before any update a "
+               f"10-class network should be near ln(10) = 2.30: record the loss of each step "
+               "before its update.")
+    with credit.part(2, f"10 digits: the trained model's loss is below {OVERFIT_LOSS}"):
+        final = loss_of(model, X, y)
+        expect(final < OVERFIT_LOSS,
+               f"after overfit_one_batch the model's loss on its 10 images is {final:.4g}, "
+               f"expected < {OVERFIT_LOSS} (last recorded: {float(losses[-1]):.4g}). "
+               "Is the model trained in place, with zero_grad every step?")
+    with credit.part(1, f"another batch (11 samples, 13 features, 5 classes) reaches < "
+                        f"{OVERFIT_LOSS} too"):
+        Xr, yr = random_batch(17)
+        generator = np.random.default_rng(4)
+        other = nn.Sequential(nn.Linear(13, 37, generator=generator), nn.ReLU(),
+                              nn.Linear(37, 5, generator=generator))
+        mine.overfit_one_batch(other, nn.CrossEntropyLoss(), Xr, yr, steps=150, lr=2e-2)
+        final = loss_of(other, Xr, yr)
+        expect(final < OVERFIT_LOSS, f"loss {final:.4g} after 150 steps on the random batch, "
+                                     f"expected < {OVERFIT_LOSS}")
+
+
+@pytest.mark.points(3)
+def test_spiral_model_can_overfit(credit):
+    mine, ref = load()
+    X, y = ref.load_spirals()
+    model = mine.build_spiral_model(seed=0)
+    with credit.part(2, f"the spiral model overfits 16 spiral points (loss < {SPIRAL_LOSS} "
+                        "after 300 Adam steps)"):
+        losses = ref.overfit_one_batch(model, nn.CrossEntropyLoss(), X[:16], y[:16], steps=300)
+        final = loss_of(model, X[:16], y[:16])
+        expect(final < SPIRAL_LOSS,
+               f"build_spiral_model() reaches loss {final:.3g} on 16 points (started at "
+               f"{losses[0]:.3g}); expected < {SPIRAL_LOSS}. A model that cannot memorise 16 "
+               "points cannot learn the spirals: give it a hidden layer with enough units.")
+    with credit.part(1, "diagnose finds no model.cannot_overfit"):
+        fresh = mine.build_spiral_model(seed=0)
+        setup = Setup(fresh, nn.CrossEntropyLoss(), optim.Adam(fresh.parameters(), lr=1e-2),
+                      (X, y), batch_size=32, steps=50, seed=0)
+        report = diagnose_setup(setup, phases=("preflight",))
+        expect_no_finding(report, "model.cannot_overfit", what="build_spiral_model()")
+
+
+@pytest.mark.points(4)
+def test_evaluate(credit):
+    mine, ref = load()
+    X, y = random_batch(23, n=97, classes=7)
+    probe = DropoutProbe(13, 7, seed=5)
+    probe.eval()
+    with no_grad():
+        expected = float(np.mean(probe(Tensor(X)).data.argmax(axis=1) == y))
+    probe.train()
+    with credit.part(1, "returns the accuracy of the eval-mode predictions"):
+        got = mine.evaluate(probe, X, y)
+        expect_close("evaluate(model, X, y)", got, expected, rtol=1e-9)
+    with credit.part(1, "dropout is off: two evaluations of a model in training mode agree"):
+        probe.train()
+        first, second = mine.evaluate(probe, X, y), mine.evaluate(probe, X, y)
+        expect(first == second,
+               f"two calls gave {first} and {second}: dropout is still on. Switch the model to "
+               "evaluation mode (model.eval()) inside evaluate.")
+    with credit.part(1, "a model in training mode is back in training mode afterwards"):
+        probe.train()
+        mine.evaluate(probe, X, y)
+        expect(probe.training and probe.body[2].training,
+               "evaluate() left the model in evaluation mode: training would go on without "
+               "dropout. Restore the mode it had (model.train(was_training)).")
+    with credit.part(1, "a model in evaluation mode stays in evaluation mode"):
+        probe.eval()
+        mine.evaluate(probe, X, y)
+        expect(not probe.training and not probe.body[2].training,
+               "evaluate() switched a model that was in evaluation mode to training mode: "
+               "restore the mode it had before, not always train().")
+
+
+@pytest.mark.points(3)
+def test_baselines(credit):
+    mine, ref = load()
+    with credit.part(1, "majority_baseline: train labels [0, 2, 2, 1], val labels [1, 1, 0, 2, 1]"):
+        got = mine.majority_baseline(np.array([0, 2, 2, 1]), np.array([1, 1, 0, 2, 1]))
+        expect_close("majority_baseline (the training majority is class 2)", got, 0.2)
+    with credit.part(1, "majority_baseline on other labels matches the reference"):
+        rng = np.random.default_rng(8)
+        y_train = rng.choice(6, 53, p=[0.1, 0.1, 0.4, 0.2, 0.1, 0.1])
+        y_val = rng.choice(6, 29, p=[0.1, 0.1, 0.1, 0.5, 0.1, 0.1])
+        expect_close("majority_baseline", mine.majority_baseline(y_train, y_val),
+                     ref.majority_baseline(y_train, y_val))
+        y_train, y_val = np.array([3, 3, 1, 1, 0]), np.array([1, 3, 1])
+        expect_close("majority_baseline on a tie (classes 1 and 3)",
+                     mine.majority_baseline(y_train, y_val),
+                     ref.majority_baseline(y_train, y_val))
+    with credit.part(1, "linear_baseline matches the reference on a seeded 5-class problem"):
+        rng = np.random.default_rng(9)
+        X = rng.standard_normal((200, 13)).astype(np.float32)
+        y = (X[:, :5] + 0.5 * rng.standard_normal((200, 5))).argmax(axis=1).astype(np.int64)
+        got = mine.linear_baseline(X[:120], y[:120], X[120:], y[120:], steps=100)
+        want = ref.linear_baseline(X[:120], y[:120], X[120:], y[120:], steps=100)
+        expect_close("linear_baseline", got, want, atol=0.0126)
+
+
+@pytest.mark.points(6)
+@pytest.mark.timeout(25)
+def test_regularised_run(credit):
+    mine, ref = load()
+    setup = mine.make_setup()
+    setup.train()
+    X_val, y_val = setup.val_data
+    accuracy = ref.evaluate(setup.model, X_val, y_val)
+    with credit.part(2, f"validation accuracy after training >= {VAL_ACCURACY_BAR}"):
+        expect(accuracy >= VAL_ACCURACY_BAR,
+               f"make_setup().train() reaches {accuracy:.3f} validation accuracy; the bar is "
+               f"{VAL_ACCURACY_BAR} (the linear baseline reaches about 0.95).")
+    report = diagnose_setup(mine.make_setup())
+    with credit.part(1, "no reg.too_strong"):
+        expect_no_finding(report, "reg.too_strong", what="make_setup()")
+    with credit.part(1, "no grad.missing"):
+        expect_no_finding(report, "grad.missing", what="make_setup()")
+    with credit.part(1, "evaluate runs in eval mode: no model.train_mode_at_eval"):
+        expect_close("evaluate(trained model, X_val, y_val)",
+                     mine.evaluate(setup.model, X_val, y_val), accuracy, rtol=1e-9)
+        expect_no_finding(report, "model.train_mode_at_eval", what="make_setup() with your evaluate")
+    with credit.part(1, "no error at all"):
+        expect_no_errors(report, what="make_setup()")
