@@ -11,7 +11,9 @@ import pytest
 
 import minnet
 from minnet import nn, optim
-from minnet.debug.monitor import LAYER_STATS, PARAM_STATS, Monitor
+from minnet.debug.monitor import (FINGERPRINT, LAYER_STATS, PARAM_STATS, SAMPLE_BLOCK,
+                                  SAMPLED_ABOVE, UPDATE_SAMPLE, Monitor, block_stride,
+                                  sampled_blocks)
 
 
 def mlp(seed=0, sizes=(6, 8, 3), activation=nn.ReLU):
@@ -655,3 +657,71 @@ def test_recorded_steps_measure_clipping_unrecorded_steps_read_nothing():
     assert monitor.scalar("grad_norm_at_step")[2] < 0.011 < monitor.scalar("grad_norm_total")[2]
     assert np.isnan(monitor.scalar("grad_norm_at_step")[[1, 3, 5]]).all()
     assert np.isnan(monitor.scalar("grad_norm_total")[[1, 3, 5]]).all()
+
+
+# --------------------------------------------------------------------------
+# large parameters: the update ratio on a sample of blocks, clipping by fingerprint
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(256, 784), (300, 401), (64, 3, 31, 29), (131072,)])
+def test_a_large_parameter_is_sampled_in_spread_out_blocks(shape):
+    weights = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
+    stride = block_stride(shape)
+    sample = sampled_blocks(weights)
+    assert stride > 1 and sample.shape[1] == SAMPLE_BLOCK
+    assert UPDATE_SAMPLE * 0.8 <= sample.size <= UPDATE_SAMPLE * 1.2
+    # whole consecutive blocks, every stride-th one, read from the array itself (a view)
+    np.testing.assert_array_equal(sample[:, 1] - sample[:, 0], 1)
+    np.testing.assert_array_equal(np.diff(sample[:, 0]), stride * SAMPLE_BLOCK)
+    assert np.shares_memory(sample, weights)
+    if len(shape) >= 2:  # co-prime strides: the blocks visit every column and every unit
+        columns = sample.astype(np.int64) % shape[-1]
+        assert np.unique(columns).size == shape[-1]
+        units = sample[:, 0].astype(np.int64) // (weights.size // shape[0])
+        assert np.unique(units).size == shape[0]
+
+
+def test_a_parameter_up_to_the_limit_is_measured_whole():
+    weights = np.ones((256, SAMPLED_ABOVE // 256), np.float32)
+    assert block_stride(weights.shape) == 0
+    assert sampled_blocks(weights).shape == (weights.size,)
+
+
+def big_mlp(seed=0):
+    return mlp(seed, sizes=(401, 300, 3))  # first weight: 120,300 entries, sampled
+
+
+def test_a_sampled_update_ratio_is_within_a_few_percent_of_the_full_one_weight_norm_exact():
+    model = big_mlp()
+    optimizer = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    X, y = batch(n=64, features=401)
+    with Monitor(model, optimizer) as monitor:
+        for _ in range(4):
+            before = model[0].weight.data.astype(np.float64)
+            train_step(model, optimizer, X, y)
+            after = model[0].weight.data.astype(np.float64)
+    assert block_stride(model[0].weight.shape) > 1
+    exact = np.linalg.norm(after - before) / np.linalg.norm(before)
+    measured = monitor.param("0.weight", "update_ratio")[-1]
+    assert exact > 0 and abs(measured / exact - 1) < 0.05, (measured, exact)
+    np.testing.assert_allclose(monitor.param("0.weight", "weight_norm")[-1],
+                               np.linalg.norm(after), rtol=1e-6)
+
+
+def test_clipping_of_large_gradients_is_seen_and_an_untouched_step_reuses_the_norm():
+    model = big_mlp()
+    optimizer = optim.SGD(model.parameters(), lr=0.01)
+    X, y = batch(n=64, features=401, scale=5.0)
+    assert model[0].weight.data.size > FINGERPRINT
+    with Monitor(model, optimizer) as monitor:
+        for step in range(4):
+            optimizer.zero_grad()
+            nn.CrossEntropyLoss()(model(X), y).backward()
+            if step % 2:
+                nn.utils.clip_grad_norm_(model.parameters(), 0.01)
+            optimizer.step()
+    total, at_step = monitor.scalar("grad_norm_total"), monitor.scalar("grad_norm_at_step")
+    assert (total > 0.011).all()
+    np.testing.assert_allclose(at_step[1::2], 0.01, rtol=1e-5)  # clipped: measured again
+    np.testing.assert_array_equal(at_step[0::2], total[0::2])   # untouched: the same norm
