@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import minnet
+from minnet.autograd import Function
 from minnet.gradcheck import GradcheckWarning, gradcheck
 from minnet.grading import (LabFailure, expect, expect_close, expect_gradcheck, reference,
                             student)
@@ -156,6 +157,21 @@ def with_kinks(rng, shape):
     return x
 
 
+class LeakyWithWrongBackward(Function):
+    """A leaky ReLU (slope 0.1) whose backward forgets the slope: its gradient check has
+    real mismatches (every negative entry) besides the kinks."""
+
+    @staticmethod
+    def forward(ctx, v):
+        ctx.save_for_backward(v.data)
+        return np.where(v.data > 0, v.data, 0.1 * v.data)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (v,) = ctx.saved_tensors
+        return grad_output.data * (v > 0)                # the bug: 0 instead of 0.1 for v <= 0
+
+
 @pytest.mark.points(4)
 def test_kinks(credit):
     ops, ref = load()
@@ -183,11 +199,19 @@ def test_kinks(credit):
         x = with_kinks(rng, (5, 7))
         result = quiet_gradcheck(ref.prelu, (leaf(x), leaf(np.array([0.3]))))
         expected = ref.kinks_found(result)
-        expect(len(expected["x"]) > 0 and result["x"].mismatch.sum() > len(expected["x"]),
-               "test setup: the check should find kinks and other mismatches")   # sanity
+        expect(len(expected["x"]) > 0, "test setup: the check should find kinks")   # sanity
         got = ops.kinks_found(result)
         expect(got == expected, f"kinks_found(result) returned {got!r}; expected {expected!r} "
                                 "(the entries whose .kink mask is True, per input name)")
+        v = with_kinks(rng, (3, 7))
+        buggy = quiet_gradcheck(lambda v: LeakyWithWrongBackward.apply(v), (leaf(v),))
+        expected = ref.kinks_found(buggy)
+        expect(buggy["v"].mismatch.sum() > len(expected["v"]) > 0,
+               "test setup: the buggy op's check should find kinks and real mismatches")
+        got = ops.kinks_found(buggy)
+        expect(got == expected, f"kinks_found on the check of an op with a wrong backward "
+                                f"returned {got!r}; expected {expected!r} (kinks only, not every "
+                                "mismatch)")
         z, scale = with_kinks(rng, (3, 2, 5)), rng.standard_normal((3, 2, 5))
         other = quiet_gradcheck(lambda z, scale: z.relu() * scale, (leaf(z), leaf(scale)))
         got, expected = ops.kinks_found(other), ref.kinks_found(other)
