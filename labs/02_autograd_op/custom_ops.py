@@ -36,12 +36,12 @@ class Softplus(Function):
     @staticmethod
     def forward(ctx, x):
         # YOUR CODE HERE
-        raise NotImplementedError("forward: your code here")
+        raise NotImplementedError("Softplus.forward: your code here")
 
     @staticmethod
     def backward(ctx, grad_output):
         # YOUR CODE HERE
-        raise NotImplementedError("backward: your code here")
+        raise NotImplementedError("Softplus.backward: your code here")
 
 
 # ---------------------------------------------------------------------------
@@ -58,12 +58,12 @@ class PReLU(Function):
     @staticmethod
     def forward(ctx, x, slope):
         # YOUR CODE HERE
-        raise NotImplementedError("forward: your code here")
+        raise NotImplementedError("PReLU.forward: your code here")
 
     @staticmethod
     def backward(ctx, grad_output):
         # YOUR CODE HERE
-        raise NotImplementedError("backward: your code here")
+        raise NotImplementedError("PReLU.backward: your code here")
 
 
 # ---------------------------------------------------------------------------
@@ -82,12 +82,12 @@ class LayerNorm(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, eps):
         # YOUR CODE HERE
-        raise NotImplementedError("forward: your code here")
+        raise NotImplementedError("LayerNorm.forward: your code here")
 
     @staticmethod
     def backward(ctx, grad_output):
         # YOUR CODE HERE
-        raise NotImplementedError("backward: your code here")
+        raise NotImplementedError("LayerNorm.backward: your code here")
 
 
 # The user-facing functions (given: they only call apply).

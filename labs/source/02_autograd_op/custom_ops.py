@@ -35,7 +35,7 @@ class Softplus(Function):
 
     @staticmethod
     def forward(ctx, x):
-        ### BEGIN SOLUTION
+        ### BEGIN SOLUTION Softplus.forward: your code here
         x = x.data
         ctx.save_for_backward(x)
         return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
@@ -43,7 +43,7 @@ class Softplus(Function):
 
     @staticmethod
     def backward(ctx, grad_output):
-        ### BEGIN SOLUTION
+        ### BEGIN SOLUTION Softplus.backward: your code here
         (x,) = ctx.saved_tensors
         sigmoid = 0.5 * (1.0 + np.tanh(0.5 * x))    # = 1 / (1 + exp(-x)), without overflow
         return grad_output.data * sigmoid
@@ -63,7 +63,7 @@ class PReLU(Function):
 
     @staticmethod
     def forward(ctx, x, slope):
-        ### BEGIN SOLUTION
+        ### BEGIN SOLUTION PReLU.forward: your code here
         x, slope = x.data, slope.data
         positive = x > 0
         ctx.save_for_backward(x, slope, positive)
@@ -72,7 +72,7 @@ class PReLU(Function):
 
     @staticmethod
     def backward(ctx, grad_output):
-        ### BEGIN SOLUTION
+        ### BEGIN SOLUTION PReLU.backward: your code here
         x, slope, positive = ctx.saved_tensors
         grad = grad_output.data
         grad_x = np.where(positive, grad, slope * grad)
@@ -97,7 +97,7 @@ class LayerNorm(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, eps):
-        ### BEGIN SOLUTION
+        ### BEGIN SOLUTION LayerNorm.forward: your code here
         x, weight, bias = x.data, weight.data, bias.data
         mean = x.mean(axis=-1, keepdims=True)
         var = x.var(axis=-1, keepdims=True)           # biased, as PyTorch's layer_norm
@@ -109,7 +109,7 @@ class LayerNorm(Function):
 
     @staticmethod
     def backward(ctx, grad_output):
-        ### BEGIN SOLUTION
+        ### BEGIN SOLUTION LayerNorm.backward: your code here
         x_hat, inv_std, weight = ctx.saved_tensors
         grad = grad_output.data
         batch_axes = tuple(range(grad.ndim - 1))       # every axis but the last
