@@ -1,0 +1,259 @@
+"""Graded tests of lab 06 (exploding and vanishing gradients): `pytest labs/06_gradients`.
+
+The measurements are checked on a literal example, against the reference solution on seeded
+nets with prime sizes (and a nested module), and against minnet's Monitor. The clipped step is
+compared with the reference step by step. The figure is checked by its pixels: the same picture
+as the reference draws, with the layers' lines stacked as vanishing gradients stack them. The
+repaired deep nets are graded by their runs and by minnet's debugger.
+"""
+import numpy as np
+import pytest
+
+import minnet
+from minnet import nn, optim
+from minnet.debug import Setup
+from minnet.grading import expect, expect_close, expect_no_errors, expect_no_finding, reference, \
+    student
+
+MODULE = "gradient_flow"
+MIN_LINEAR_LAYERS = 10
+
+
+def load():
+    """(student's gradient_flow.py, reference gradient_flow.py), loaded by path."""
+    return student(__file__, MODULE), reference(__file__, MODULE)
+
+
+def seeded_net(seed):
+    """Linear(7->13) - [Tanh, Linear(13->11)] (nested) - ReLU - Linear(11->3), seeded weights."""
+    rng = np.random.default_rng(seed)
+    model = nn.Sequential(nn.Linear(7, 13), nn.Sequential(nn.Tanh(), nn.Linear(13, 11)),
+                          nn.ReLU(), nn.Linear(11, 3))
+    for param in model.parameters():
+        nn.init.normal_(param, 0.0, 0.6, generator=rng)
+    return model
+
+
+def batch(seed, n=17, scale=3.0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(0.0, scale, size=(n, 7)).astype(np.float32)
+    y = rng.integers(0, 3, size=n).astype(np.int64)
+    return minnet.tensor(X), minnet.tensor(y)
+
+
+def backward_once(model, seed):
+    X, y = batch(seed)
+    nn.CrossEntropyLoss()(model(X), y).backward()
+
+
+def parameters_of(model):
+    return np.concatenate([p.numpy().astype(np.float64).ravel() for p in model.parameters()])
+
+
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.points(4)
+def test_layer_grad_norms(credit):
+    lab, ref = load()
+    with credit.part(1, "a small example: weight and bias together, a missing grad counts 0"):
+        model = nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 1))
+        model[0].weight.grad = minnet.tensor(np.array([[3.0, 0.0], [0.0, 0.0]], np.float32))
+        model[0].bias.grad = minnet.tensor(np.array([0.0, 4.0], np.float32))
+        model[2].weight.grad = minnet.tensor(np.array([[1.0, 2.0]], np.float32))
+        model[2].bias.grad = None
+        got = lab.layer_grad_norms(model)
+        expect(isinstance(got, dict) and list(got) == ["0", "2"],
+               f"layer_grad_norms should return {{'0': ..., '2': ...}} (layer names in order), "
+               f"got {got!r}")
+        expect_close("layer_grad_norms(...)['0'] (weight grad [[3, 0], [0, 0]], bias grad "
+                     "[0, 4])", float(got["0"]), 5.0)
+        expect_close("layer_grad_norms(...)['2'] (weight grad [[1, 2]], bias grad None)",
+                     float(got["2"]), np.sqrt(5.0), rtol=1e-6)
+    with credit.part(2, "seeded nets with a nested module, against the reference"):
+        for seed in (1, 2):
+            model = seeded_net(seed)
+            backward_once(model, seed)
+            got, want = lab.layer_grad_norms(model), ref.layer_grad_norms(model)
+            expect(list(got) == list(want),
+                   f"layer names {list(got)}, expected {list(want)} (the part of the parameter "
+                   f"names before the last dot, in the order of named_parameters())")
+            expect_close("layer_grad_norms values", np.array([float(v) for v in got.values()]),
+                         np.array(list(want.values())), rtol=1e-5)
+    with credit.part(1, "agrees with the gradient norms minnet's Monitor records"):
+        model = seeded_net(3)
+        monitor = minnet.debug.Monitor(model)
+        backward_once(model, 3)
+        monitor.step()
+        monitor.detach()
+        got = lab.layer_grad_norms(model)
+        for layer in got:
+            names = [name for name in monitor.param_names if name.rsplit(".", 1)[0] == layer]
+            recorded = np.sqrt(sum(float(monitor.param(name, "grad_norm")[0]) ** 2
+                                   for name in names))
+            expect_close(f"norm of layer {layer!r} vs the Monitor's grad_norm of {names}",
+                         float(got[layer]), recorded, rtol=1e-4)
+
+
+@pytest.mark.points(2)
+def test_flow_verdict(credit):
+    lab, ref = load()
+    with credit.part(1, "literal cases, the limits themselves included"):
+        cases = [({"0": 1e-6, "2": 1.0}, "vanishing"), ({"0": 20.0, "2": 1.0}, "exploding"),
+                 ({"0": 0.5, "1": 1e9, "2": 1.0}, "healthy"), ({"0": 10.0, "2": 1.0}, "healthy"),
+                 ({"0": 1e-4, "2": 1.0}, "healthy"), ({"0": 0.0, "2": 0.0}, "vanishing")]
+        for norms, want in cases:
+            got = lab.flow_verdict(norms)
+            expect(got == want, f"flow_verdict({norms}) returned {got!r}, expected {want!r} "
+                                f"(ratio = first / last; strict < and >)")
+    with credit.part(1, "seeded norms and other thresholds, against the reference"):
+        rng = np.random.default_rng(5)
+        for _ in range(40):
+            size = int(rng.integers(2, 9))
+            norms = {str(i): float(10 ** rng.uniform(-7, 3)) for i in range(size)}
+            vanishing, exploding = float(10 ** rng.uniform(-5, -1)), float(rng.uniform(2, 50))
+            got = lab.flow_verdict(norms, vanishing=vanishing, exploding=exploding)
+            want = ref.flow_verdict(norms, vanishing=vanishing, exploding=exploding)
+            expect(got == want, f"flow_verdict({norms}, vanishing={vanishing:.3g}, "
+                                f"exploding={exploding:.3g}) returned {got!r}, expected {want!r}")
+
+
+@pytest.mark.points(4)
+def test_clipped_train_step(credit):
+    lab, ref = load()
+    loss_fn = nn.CrossEntropyLoss()
+
+    def steps(module, max_norm, count, seed):
+        model = seeded_net(seed)
+        optimizer = optim.SGD(model.parameters(), lr=0.1)
+        losses = []
+        for k in range(count):
+            X, y = batch(seed + k)
+            losses.append(float(module.clipped_train_step(model, loss_fn, optimizer, X, y,
+                                                          max_norm=max_norm).item()))
+        return model, losses
+
+    with credit.part(2, "a large gradient: the step is clipped to max_norm, direction kept"):
+        model, losses = steps(lab, 0.5, 1, seed=11)
+        want_model, want_losses = steps(ref, 0.5, 1, seed=11)
+        start = parameters_of(seeded_net(11))
+        step, want_step = parameters_of(model) - start, parameters_of(want_model) - start
+        expect(np.linalg.norm(want_step) < 0.1 * 0.5 * 1.001,
+               "internal: the reference step should be clipped here")
+        expect_close("parameter change of one clipped SGD step (lr 0.1, max_norm 0.5); its "
+                     f"norm is {np.linalg.norm(step):.4g}, lr * max_norm = 0.05", step,
+                     want_step, rtol=1e-4, atol=1e-6)
+        expect_close("returned loss", losses[0], want_losses[0], rtol=1e-5)
+    with credit.part(1, "a small gradient: the same step as without clipping"):
+        model, _ = steps(lab, 1e3, 1, seed=12)
+        plain = seeded_net(12)
+        optimizer = optim.SGD(plain.parameters(), lr=0.1)
+        X, y = batch(12)
+        optimizer.zero_grad()
+        loss_fn(plain(X), y).backward()
+        optimizer.step()
+        expect_close("parameters after a step with max_norm 1000 vs a plain SGD step",
+                     parameters_of(model), parameters_of(plain), rtol=1e-5, atol=1e-6)
+    with credit.part(1, "three steps in a row (each on its own gradient)"):
+        model, losses = steps(lab, 0.5, 3, seed=13)
+        want_model, want_losses = steps(ref, 0.5, 3, seed=13)
+        expect_close("parameters after 3 clipped steps", parameters_of(model),
+                     parameters_of(want_model), rtol=1e-4, atol=1e-6)
+        expect_close("losses of the 3 steps", np.array(losses), np.array(want_losses), rtol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------
+def sigmoid_setup(ref):
+    """A 7-layer sigmoid net on moons (gradients shrinking layer by layer), seeded."""
+    X_train, y_train, X_val, y_val = ref.moons_data()
+    minnet.manual_seed(0)
+    model = ref.deep_mlp(nn.Sigmoid, depth=7)
+    return Setup(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=3e-3),
+                 (X_train, y_train), val_data=(X_val, y_val), batch_size=32, steps=30, seed=0)
+
+
+def line_rows(image, layers):
+    """Mean pixel row of each layer's line (tab10 colours) in the plot area, top = 0."""
+    from matplotlib import colormaps
+    plot_area = image[:, : int(0.78 * image.shape[1])]
+    rows = []
+    for index in range(layers):
+        colour = np.array(colormaps["tab10"](index)[:3])
+        found = np.nonzero(np.abs(plot_area - colour).max(axis=2) < 0.06)[0]
+        rows.append(float(found.mean()) if found.size else float("nan"))
+    return np.array(rows)
+
+
+@pytest.mark.points(3)
+@pytest.mark.timeout(20)
+def test_grad_norm_figure(credit, tmp_path):
+    import matplotlib.image as mpimg
+    lab, ref = load()
+    path, reference_path = str(tmp_path / "student.png"), str(tmp_path / "reference.png")
+    with credit.part(2, "the picture: per-layer gradient norms of the run, as plot_grad_norms "
+                        "draws them"):
+        lab.save_grad_norm_plot(sigmoid_setup(ref), path, steps=30)
+        ref.save_grad_norm_plot(sigmoid_setup(ref), reference_path, steps=30)
+        image = mpimg.imread(path)[..., :3]
+        want = mpimg.imread(reference_path)[..., :3]
+        expect(image.shape == want.shape,
+               f"the saved figure is {image.shape[1]}x{image.shape[0]} pixels, the reference's "
+               f"{want.shape[1]}x{want.shape[0]}: use minnet.viz.plot_grad_norms(monitor, "
+               f"path=path) with its defaults")
+        difference = float(np.abs(image - want).mean())
+        expect(difference < 0.01,
+               f"the figure differs from the reference picture (mean pixel difference "
+               f"{difference:.3f}): train exactly `steps` steps with setup.train(steps=steps, "
+               f"monitor=True) and plot run.monitor by layer")
+    with credit.part(1, "the picture shows vanishing gradients: first layer lowest, each "
+                        "layer above the one before"):
+        rows = line_rows(mpimg.imread(path)[..., :3], 7)
+        expect(np.all(np.isfinite(rows)),
+               f"could not find every layer's line in the figure (mean rows {rows}): one line "
+               f"per Linear layer, 7 in all")
+        expect(np.all(np.diff(rows) < 0),
+               f"in a 7-layer sigmoid net the gradient norm shrinks layer by layer towards the "
+               f"input, so the lines should be stacked, the first layer's lowest; mean pixel "
+               f"rows of the lines (larger = lower): {np.round(rows, 1)}")
+
+
+# ---------------------------------------------------------------------------------------------
+def count_linear(model):
+    return sum(isinstance(module, nn.Linear) for module in model.modules())
+
+
+def grade_deep_repair(credit, setup, name, codes):
+    _, ref = load()
+    X_train, y_train, X_val, y_val = ref.moons_data()
+    with credit.part(2, f"{name}: still deep; the debugger reports no error and none of "
+                        f"{', '.join(codes)}"):
+        layers = count_linear(setup.model)
+        expect(layers >= MIN_LINEAR_LAYERS,
+               f"the {name} has {layers} Linear layers; keep at least {MIN_LINEAR_LAYERS} (the "
+               f"lesson is to make a deep net train, not to make it shallow)")
+        report = setup.diagnose(steps=100)
+        expect_no_errors(report, what=f"the repaired {name}")
+        for code in codes:
+            expect_no_finding(report, code, what=f"the repaired {name}")
+    with credit.part(2, f"{name}: validation accuracy >= 0.95 after 200 steps"):
+        expect(np.array_equal(np.asarray(setup.train_data[1]), y_train)
+               and np.array_equal(np.asarray(setup.val_data[1]), y_val),
+               f"{name}: train on the lab's moons_data() and keep its validation split")
+        setup.train(steps=200)
+        score = ref.accuracy(setup.model, X_val, y_val)
+        expect(score >= 0.95, f"validation accuracy {score:.3f} after 200 steps, expected >= "
+                              f"0.95")
+
+
+@pytest.mark.points(4)
+@pytest.mark.timeout(20)
+def test_vanishing_repair(credit):
+    lab, _ = load()
+    grade_deep_repair(credit, lab.vanishing_setup(), "vanishing net",
+                      ("grad.vanishing", "activation.scale"))
+
+
+@pytest.mark.points(4)
+@pytest.mark.timeout(20)
+def test_exploding_repair(credit):
+    lab, _ = load()
+    grade_deep_repair(credit, lab.exploding_setup(), "exploding net",
+                      ("grad.exploding", "activation.scale"))
