@@ -201,3 +201,14 @@ def test_mutant_bank_is_validated(tmp_path):
         'MUTANTS = [dict(name="x", file="nope.py", old="a", new="b")]\n')
     with pytest.raises(LabSourceError, match="not a student file of 03_loss"):
         load_mutants(labs, "03_loss")
+
+
+def test_release_of_one_lab_leaves_the_other_labs_manifest_entries(tmp_path):
+    labs = make_labs(tmp_path)
+    release(labs)
+    old = json.loads((labs / "MANIFEST.json").read_text())["files"]
+    (labs / "01_first" / "test_layers.py").write_text("import pytest  # lab 01 in progress\n")
+    assert release(labs, ["03_loss"], check=True).out_of_sync == []  # 01 is out of scope
+    assert [Path(p).name for p, _ in release(labs, check=True).out_of_sync] == ["MANIFEST.json"]
+    release(labs, ["03_loss"])
+    assert json.loads((labs / "MANIFEST.json").read_text())["files"] == old

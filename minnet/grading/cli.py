@@ -113,7 +113,7 @@ def release_command(args: argparse.Namespace) -> int:
 # minnet grade SUBMISSION_DIR
 # --------------------------------------------------------------------------
 def add_grade_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("submission", metavar="SUBMISSION_DIR",
+    parser.add_argument("submission", metavar="SUBMISSION_DIR", nargs="?", default=None,
                         help="the student's submission: a copy of labs/ or the lab folders")
     parser.add_argument("--grade-json", metavar="PATH", default=None,
                         help="write a Gradescope-compatible results.json")
@@ -128,6 +128,11 @@ def add_grade_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_grade(args: argparse.Namespace) -> int:
+    if args.submission is None:
+        print("minnet grade: give the submission's folder, e.g. minnet grade "
+              "/autograder/submission --grade-json results.json (minnet grade --help)",
+              file=sys.stderr)
+        return 2
     from .grade import grade_command
     from .release import LabSourceError
 

@@ -298,11 +298,18 @@ class ReleaseResult:
     out_of_sync: list = field(default_factory=list)  # --check: (path, why)
 
 
+def _in_labs(name: str, labs: set) -> bool:
+    """A manifest entry that belongs to one of ``labs`` or sits at the top of labs/."""
+    return "/" not in name or name.split("/", 1)[0] in labs
+
+
 def release(labs_dir, labs=None, check: bool = False) -> ReleaseResult:
     """Release the student files of ``labs`` (all when None) and rewrite the manifest.
 
     With ``check=True`` nothing is written; ``out_of_sync`` lists every file
-    that differs from what a release would write (the manifest included).
+    that differs from what a release would write (the manifest included). With
+    ``labs`` given, only their manifest entries (and the top-level files') are
+    renewed or compared: other labs keep the entries of the last full release.
     """
     from ..fileio import atomic_write
 
@@ -321,36 +328,49 @@ def release(labs_dir, labs=None, check: bool = False) -> ReleaseResult:
         else:
             atomic_write(path, text)
             result.written.append(path)
+    partial = bool(labs) and set(chosen) != set(all_labs(labs_dir))
+    scope = set(chosen) if partial else None
     manifest = build_manifest(labs_dir, planned if check else None)
-    text = manifest_text(manifest)
+    previous = read_manifest(labs_dir)
+    if scope is not None and previous is not None:  # other labs keep their last entries
+        manifest["files"] = dict(sorted({
+            **{name: digest for name, digest in previous.get("files", {}).items()
+               if not _in_labs(name, scope)},
+            **{name: digest for name, digest in manifest["files"].items()
+               if _in_labs(name, scope)}}.items()))
     manifest_path = labs_dir / MANIFEST
+    if check:
+        problem = _manifest_problem(previous, manifest, scope)
+        if problem:
+            result.out_of_sync.append((manifest_path, problem))
+        return result
+    text = manifest_text(manifest)
     current = manifest_path.read_text(encoding="utf-8") if manifest_path.is_file() else None
     if current != text:
-        if check:
-            result.out_of_sync.append((manifest_path, _manifest_difference(current, manifest)))
-        else:
-            atomic_write(manifest_path, text)
-            result.written.append(manifest_path)
+        atomic_write(manifest_path, text)
+        result.written.append(manifest_path)
     return result
 
 
-def _manifest_difference(current_text: Optional[str], wanted: dict) -> str:
-    if current_text is None:
-        return "missing (run `minnet labs release`)"
-    try:
-        current = json.loads(current_text).get("files", {})
-    except ValueError:
-        return "not valid JSON (run `minnet labs release`)"
-    files = wanted["files"]
-    changed = sorted(name for name in files if name in current and current[name] != files[name])
-    added = sorted(set(files) - set(current))
-    removed = sorted(set(current) - set(files))
+def _manifest_problem(current: Optional[dict], wanted: dict, scope: Optional[set]) -> str:
+    """Why the manifest on disk is out of date ('' when it is not), within ``scope`` labs."""
+    if current is None:
+        return "missing or unreadable (run `minnet labs release`)"
+    have, want = current.get("files", {}), wanted["files"]
+    if scope is not None:
+        have = {name: digest for name, digest in have.items() if _in_labs(name, scope)}
+        want = {name: digest for name, digest in want.items() if _in_labs(name, scope)}
+    changed = sorted(name for name in want if name in have and have[name] != want[name])
+    added = sorted(set(want) - set(have))
+    removed = sorted(set(have) - set(want))
     parts = []
     for label, names in (("changed", changed), ("not listed", added), ("gone", removed)):
         if names:
             shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
             parts.append(f"{label}: {shown}")
-    return "out of date (" + ("; ".join(parts) or "format") + "; run `minnet labs release`)"
+    if not parts and scope is None and current.get("student_files") != wanted["student_files"]:
+        parts.append("the list of student files changed")
+    return "out of date (" + "; ".join(parts) + "; run `minnet labs release`)" if parts else ""
 
 
 def display(path, base=None) -> str:
