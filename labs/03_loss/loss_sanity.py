@@ -24,7 +24,7 @@ def expected_initial_cross_entropy(labels, num_classes):
     Returns: a Python float.
     """
     # YOUR CODE HERE
-    raise NotImplementedError('expected_initial_cross_entropy: your code here')
+    raise NotImplementedError("expected_initial_cross_entropy: your code here")
 
 
 def expected_initial_mse(targets):
@@ -40,7 +40,7 @@ def expected_initial_mse(targets):
     Returns: a Python float.
     """
     # YOUR CODE HERE
-    raise NotImplementedError('expected_initial_mse: your code here')
+    raise NotImplementedError("expected_initial_mse: your code here")
 
 
 def mean_squared_error(prediction, target):
@@ -54,7 +54,7 @@ def mean_squared_error(prediction, target):
     prediction).
     """
     # YOUR CODE HERE
-    raise NotImplementedError('mean_squared_error: your code here')
+    raise NotImplementedError("mean_squared_error: your code here")
 
 
 def batch_repeat_ratio(loss_fn, output, target):
@@ -69,7 +69,7 @@ def batch_repeat_ratio(loss_fn, output, target):
     Returns: a Python float.
     """
     # YOUR CODE HERE
-    raise NotImplementedError('batch_repeat_ratio: your code here')
+    raise NotImplementedError("batch_repeat_ratio: your code here")
 
 
 def balancing_weights(initial_terms):
@@ -81,4 +81,4 @@ def balancing_weights(initial_terms):
     that every weighted term starts at 1.0 and none drowns the others.
     """
     # YOUR CODE HERE
-    raise NotImplementedError('balancing_weights: your code here')
+    raise NotImplementedError("balancing_weights: your code here")

@@ -31,7 +31,7 @@ def first_anomaly(model, loss_fn, optimizer, batches):
     "code": error.code}.
     """
     # YOUR CODE HERE
-    raise NotImplementedError('first_anomaly: your code here')
+    raise NotImplementedError("first_anomaly: your code here")
 
 
 # What first_anomaly reports for the ORIGINAL model and loss of this lab (HandmadeSoftmax
@@ -58,7 +58,7 @@ def stable_log_softmax(logits, dim=1):
     Returns: Tensor (N, C).
     """
     # YOUR CODE HERE
-    raise NotImplementedError('stable_log_softmax: your code here')
+    raise NotImplementedError("stable_log_softmax: your code here")
 
 
 def softmax_cross_entropy(logits, targets):
@@ -68,7 +68,7 @@ def softmax_cross_entropy(logits, targets):
     targets may be a NumPy array or a Tensor. Returns a scalar Tensor.
     """
     # YOUR CODE HERE
-    raise NotImplementedError('softmax_cross_entropy: your code here')
+    raise NotImplementedError("softmax_cross_entropy: your code here")
 
 
 def binary_cross_entropy(probabilities, targets, eps=1e-7):
@@ -82,7 +82,7 @@ def binary_cross_entropy(probabilities, targets, eps=1e-7):
     Returns a scalar Tensor.
     """
     # YOUR CODE HERE
-    raise NotImplementedError('binary_cross_entropy: your code here')
+    raise NotImplementedError("binary_cross_entropy: your code here")
 
 
 # --------------------------------------------------------------------------
@@ -95,7 +95,7 @@ def column_means(X_train):
     only (the same rule as for a Standardizer: docs/checklist.md#dataleakage).
     """
     # YOUR CODE HERE
-    raise NotImplementedError('column_means: your code here')
+    raise NotImplementedError("column_means: your code here")
 
 
 def fill_missing(X, means):
@@ -104,7 +104,7 @@ def fill_missing(X, means):
     Keeps X's dtype; X itself is not changed.
     """
     # YOUR CODE HERE
-    raise NotImplementedError('fill_missing: your code here')
+    raise NotImplementedError("fill_missing: your code here")
 
 
 # --------------------------------------------------------------------------

@@ -24,7 +24,7 @@ def constant_columns(X_train):
     """Boolean mask (D,): True for the columns of X_train (N, D) that hold a single value
     (max == min). They carry no information; the pipelines drop them."""
     # YOUR CODE HERE
-    raise NotImplementedError('constant_columns: your code here')
+    raise NotImplementedError("constant_columns: your code here")
 
 
 def fit_standardizer(X_train):
@@ -34,20 +34,20 @@ def fit_standardizer(X_train):
     so standardising it cannot divide by zero (it is only centred).
     """
     # YOUR CODE HERE
-    raise NotImplementedError('fit_standardizer: your code here')
+    raise NotImplementedError("fit_standardizer: your code here")
 
 
 def standardize(X, mean, std):
     """(X - mean) / std as float32 (the statistics come from fit_standardizer on the
     training split, whichever split X is)."""
     # YOUR CODE HERE
-    raise NotImplementedError('standardize: your code here')
+    raise NotImplementedError("standardize: your code here")
 
 
 def label_classes(y_train):
     """The sorted distinct labels of the training split: array (C,)."""
     # YOUR CODE HERE
-    raise NotImplementedError('label_classes: your code here')
+    raise NotImplementedError("label_classes: your code here")
 
 
 def encode_labels(y, classes):
@@ -57,7 +57,7 @@ def encode_labels(y, classes):
     Raises ValueError naming the unknown values if y holds a label not in ``classes``.
     """
     # YOUR CODE HERE
-    raise NotImplementedError('encode_labels: your code here')
+    raise NotImplementedError("encode_labels: your code here")
 
 
 def balanced_indices(y, seed=0):
@@ -69,35 +69,35 @@ def balanced_indices(y, seed=0):
     np.random.default_rng(seed).permutation. int64 (C * majority count,).
     """
     # YOUR CODE HERE
-    raise NotImplementedError('balanced_indices: your code here')
+    raise NotImplementedError("balanced_indices: your code here")
 
 
 def class_weights(y, num_classes):
     """Inverse-frequency weights for F.cross_entropy(weight=...): N / (C * count_c),
     float32 (C,); a class with no samples gets weight 0."""
     # YOUR CODE HERE
-    raise NotImplementedError('class_weights: your code here')
+    raise NotImplementedError("class_weights: your code here")
 
 
 def make_loader(X, y, batch_size, seed=0):
     """A DataLoader over TensorDataset(X, y) that reshuffles every epoch, reproducibly
     (its own seed)."""
     # YOUR CODE HERE
-    raise NotImplementedError('make_loader: your code here')
+    raise NotImplementedError("make_loader: your code here")
 
 
 def majority_baseline(y_train, y_val):
     """Accuracy on y_val of always predicting the most frequent class of y_train (the
     smallest such class on a tie): what a model that ignores its inputs gets."""
     # YOUR CODE HERE
-    raise NotImplementedError('majority_baseline: your code here')
+    raise NotImplementedError("majority_baseline: your code here")
 
 
 def too_small(y_train, minimum_per_class=10):
     """True when the smallest class of y_train has fewer than ``minimum_per_class``
     samples (the debugger's data.too_few_samples, an info: learn, but trust little)."""
     # YOUR CODE HERE
-    raise NotImplementedError('too_small: your code here')
+    raise NotImplementedError("too_small: your code here")
 
 
 # --------------------------------------------------------------------------
