@@ -1,0 +1,210 @@
+"""Graded tests of lab 12 (function_fit.py): `pytest labs/12_function_fit`.
+
+Hand-built pieces are checked on the README's examples and on seeded twins (other
+knots, other layer sizes, prime where shapes matter) against the reference solution;
+the fits by their MSE on [-3, 3]; the figure by what its pixels show.
+"""
+import os
+
+import numpy as np
+import pytest
+
+from minnet import nn
+from minnet.grading import expect, expect_close, reference, student
+from minnet.tensor import Tensor, no_grad
+
+SINE_MSE = 0.01
+HARD_MSE = 0.015
+PIECES_MSE = 0.002
+
+
+def load():
+    return student(__file__, "function_fit"), reference(__file__, "function_fit")
+
+
+def stack_output(layers, x):
+    """Apply the affine (weight, bias) layers in turn to the batch x (float64)."""
+    for weight, bias in layers:
+        x = x @ weight.T + bias
+    return x
+
+
+def random_layers(rng, sizes):
+    return [(rng.standard_normal((n_out, n_in)), rng.standard_normal(n_out))
+            for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+
+
+def one_hidden_layer(model):
+    """True if model is Sequential(Linear(1, H), activation, Linear(H, 1))."""
+    children = list(model.children()) if hasattr(model, "children") else []
+    return (len(children) == 3 and isinstance(children[0], nn.Linear)
+            and isinstance(children[2], nn.Linear) and not isinstance(children[1], nn.Linear)
+            and children[0].weight.shape[1] == 1 and children[2].weight.shape[0] == 1)
+
+
+@pytest.mark.points(4)
+def test_compose_linear(credit):
+    mine, ref = load()
+    with credit.part(1, "the README's example: W1=[[2],[1]], b1=[0,1], W2=[[1,-1]], b2=[3]"):
+        weight, bias = mine.compose_linear([(np.array([[2.0], [1.0]]), np.array([0.0, 1.0])),
+                                            (np.array([[1.0, -1.0]]), np.array([3.0]))])
+        expect_close("composed weight", weight, np.array([[1.0]]))
+        expect_close("composed bias", bias, np.array([2.0]))
+    rng = np.random.default_rng(12)
+    with credit.part(1, "three layers 5 -> 7 -> 3 -> 2 match the reference"):
+        layers = random_layers(rng, [5, 7, 3, 2])
+        weight, bias = mine.compose_linear(layers)
+        want_weight, want_bias = ref.compose_linear(layers)
+        expect_close("composed weight (2, 5)", weight, want_weight, rtol=1e-9)
+        expect_close("composed bias (2,)", bias, want_bias, rtol=1e-9)
+    with credit.part(1, "one map gives the same outputs as four layers 11 -> 13 -> 7 -> 3 -> 5"):
+        layers = random_layers(rng, [11, 13, 7, 3, 5])
+        weight, bias = mine.compose_linear(layers)
+        x = rng.standard_normal((17, 11))
+        expect_close("x @ weight.T + bias", x @ np.asarray(weight).T + bias,
+                     stack_output(layers, x), rtol=1e-8, atol=1e-9)
+    with credit.part(1, "a trained stack of three linear neuron layers is one line"):
+        X, y = ref.load_data("sine")
+        generator = np.random.default_rng(3)
+        deep = nn.Sequential(nn.Linear(1, 16, generator=generator),
+                             nn.Linear(16, 16, generator=generator),
+                             nn.Linear(16, 1, generator=generator))
+        ref.train(deep, X, y, steps=100, lr=0.01)
+        weight, bias = mine.compose_linear([(m.weight.data.astype(np.float64),
+                                             m.bias.data.astype(np.float64)) for m in deep])
+        xs = np.linspace(-3, 3, 61)[:, None]
+        expect_close("slope * x + intercept against the trained 3-layer linear net",
+                     xs @ np.asarray(weight).T + bias, ref.predict(deep, xs[:, 0])[:, None],
+                     rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.points(4)
+def test_relu_pieces(credit):
+    mine, ref = load()
+    knots = np.linspace(-3, 3, 5)
+    with credit.part(1, "Linear(1, 4) - ReLU - Linear(4, 1) for 5 knots"):
+        model = mine.relu_pieces(knots, np.sin(knots))
+        children = list(model.children())
+        expect(one_hidden_layer(model) and isinstance(children[1], nn.ReLU)
+               and children[0].weight.shape == (4, 1),
+               f"relu_pieces with 5 knots should return Linear(1, 4), ReLU, Linear(4, 1); "
+               f"got {[type(c).__name__ for c in children]}")
+    with credit.part(1, "passes through the 5 points (knots, sin(knots))"):
+        expect_close("model(knots)", ref.predict(model, knots), np.sin(knots),
+                     rtol=1e-5, atol=1e-5)
+    with credit.part(1, "7 random knots: the same function as the reference on [-5, 5]"):
+        rng = np.random.default_rng(7)
+        other = np.sort(rng.uniform(-3, 3, 7))
+        values = rng.standard_normal(7)
+        xs = np.linspace(-5, 5, 211)
+        expect_close("relu_pieces(random knots) on [-5, 5]",
+                     ref.predict(mine.relu_pieces(other, values), xs),
+                     ref.predict(ref.relu_pieces(other, values), xs), rtol=1e-4, atol=1e-4)
+    with credit.part(1, f"8 pieces through sin fit [-3, 3] with MSE < {PIECES_MSE}"):
+        knots = np.linspace(-3, 3, 9)
+        mse = ref.training_range_mse(mine.relu_pieces(knots, np.sin(knots)), np.sin)
+        expect(mse < PIECES_MSE, f"MSE {mse:.4g} on [-3, 3], expected < {PIECES_MSE}")
+
+
+@pytest.mark.points(3)
+def test_init_layer(credit):
+    mine, ref = load()
+    big = nn.Linear(400, 100)
+    with credit.part(1, "glorot: std sqrt(2 / (400 + 100)) on a 400 -> 100 layer, bias 0"):
+        mine.init_layer(big, "glorot", np.random.default_rng(0))
+        std, want = float(big.weight.data.std()), np.sqrt(2 / 500)
+        expect(abs(std / want - 1) < 0.03,
+               f"weight std {std:.4g}, expected {want:.4g} = sqrt(2 / (fan_in + fan_out))")
+        expect(np.all(big.bias.data == 0), "the bias must be 0")
+    with credit.part(1, "he: std sqrt(2 / 400) on a 400 -> 100 layer"):
+        mine.init_layer(big, "he", np.random.default_rng(1))
+        std, want = float(big.weight.data.std()), np.sqrt(2 / 400)
+        expect(abs(std / want - 1) < 0.03,
+               f"weight std {std:.4g}, expected {want:.4g} = sqrt(2 / fan_in)")
+    with credit.part(1, "a 13 -> 7 layer matches the reference draw for both schemes"):
+        for scheme in ("glorot", "he"):
+            mine_layer, ref_layer = nn.Linear(13, 7), nn.Linear(13, 7)
+            mine.init_layer(mine_layer, scheme, np.random.default_rng(5))
+            ref.init_layer(ref_layer, scheme, np.random.default_rng(5))
+            expect_close(f"{scheme} weight", mine_layer.weight.data, ref_layer.weight.data)
+            expect_close(f"{scheme} bias", mine_layer.bias.data, ref_layer.bias.data)
+
+
+@pytest.mark.points(2)
+def test_build_net(credit):
+    mine, ref = load()
+    got = mine.build_net(hidden=(5, 3), activation="tanh", init="glorot", seed=4)
+    want = ref.build_net(hidden=(5, 3), activation="tanh", init="glorot", seed=4)
+    with credit.part(1, "layers Linear(1, 5), Tanh, Linear(5, 3), Tanh, Linear(3, 1)"):
+        names = [type(m).__name__ for m in got.children()]
+        expect(names == [type(m).__name__ for m in want.children()],
+               f"build_net((5, 3), 'tanh') gave {names}, expected "
+               "['Linear', 'Tanh', 'Linear', 'Tanh', 'Linear']")
+    with credit.part(1, "the same parameters as the reference (one generator, in order)"):
+        for (name, p), q in zip(got.named_parameters(), want.parameters()):
+            expect_close(name, p.data, q.data)
+
+
+@pytest.mark.points(3)
+@pytest.mark.timeout(15)
+def test_fit_sine(credit):
+    mine, ref = load()
+    with credit.part(3, f"fit_sine(): one hidden layer, MSE < {SINE_MSE} on [-3, 3]"):
+        model = mine.fit_sine()
+        expect(one_hidden_layer(model), "fit_sine must use ONE hidden layer: "
+               "Linear(1, H), activation, Linear(H, 1)")
+        mse = ref.training_range_mse(model, np.sin)
+        expect(mse < SINE_MSE, f"fit_sine() reaches MSE {mse:.4g} against sin on [-3, 3], "
+                               f"expected < {SINE_MSE}")
+
+
+@pytest.mark.points(3)
+@pytest.mark.timeout(15)
+def test_fit_hard(credit):
+    mine, ref = load()
+    with credit.part(3, f"fit_hard(): MSE < {HARD_MSE} on [-3, 3]"):
+        model = mine.fit_hard()
+        mse = ref.training_range_mse(model, ref.target_function("hard"))
+        expect(mse < HARD_MSE, f"fit_hard() reaches MSE {mse:.4g} against hard_function on "
+                               f"[-3, 3], expected < {HARD_MSE}")
+
+
+@pytest.mark.points(2)
+def test_extrapolation_error(credit):
+    mine, ref = load()
+    knots = np.linspace(-3, 3, 9)
+    pieces = ref.relu_pieces(knots, np.sin(knots))
+    with credit.part(1, "a ReLU fit of sin: the error on [-6, -3] and [3, 6] matches the reference"):
+        expect_close("extrapolation_error(pieces, sin)", mine.extrapolation_error(pieces, np.sin),
+                     ref.extrapolation_error(pieces, np.sin), rtol=1e-6)
+    with credit.part(1, "another network and function match the reference"):
+        net = ref.build_net(hidden=(7,), activation="tanh", init="glorot", seed=11)
+        f = np.cos
+        expect_close("extrapolation_error(net, cos)", mine.extrapolation_error(net, f),
+                     ref.extrapolation_error(net, f), rtol=1e-6)
+
+
+def color_pixels(image, hex_color, tolerance=0.08):
+    """How many pixels of an RGB(A) float image are within ``tolerance`` of ``hex_color``."""
+    rgb = np.array([int(hex_color[i:i + 2], 16) / 255 for i in (1, 3, 5)])
+    return int(np.sum(np.all(np.abs(image[..., :3] - rgb) < tolerance, axis=-1)))
+
+
+@pytest.mark.points(1)
+def test_fit_figure(credit, tmp_path):
+    import matplotlib.image
+
+    mine, ref = load()
+    X, y = ref.load_data("sine", n_samples=60)
+    knots = np.linspace(-3, 3, 6)
+    model = ref.relu_pieces(knots, np.sin(knots))
+    path = str(tmp_path / "fit.png")
+    with credit.part(1, "the PNG shows the fit (blue), the target (dashed green) and the units"):
+        mine.save_fit_figure(model, X, y, np.sin, path)
+        expect(os.path.isfile(path), f"save_fit_figure wrote no file at {path}")
+        image = matplotlib.image.imread(path)
+        fit, target = color_pixels(image, "#1f77b4"), color_pixels(image, "#2ca02c")
+        expect(fit > 200 and target > 100,
+               f"the figure has {fit} pixels of the fit's blue and {target} of the target's "
+               "green: draw it with minnet.viz.plot_function_fit(model, X, y, target=f, "
+               "path=path).")
