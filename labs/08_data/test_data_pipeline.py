@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from minnet import tensor
+from minnet.debug.context import data_arrays
 from minnet.grading import (expect, expect_close, expect_no_errors, expect_no_finding,
                             reference, student)
 
@@ -199,7 +200,7 @@ def test_too_small(credit):
 def trained_val_output(setup):
     """Train the setup and return (its output on the validation inputs, the val targets)."""
     setup.train()
-    X_val, y_val = setup.val_data
+    X_val, y_val, _ = data_arrays(setup.val_data, "setup.val_data")   # arrays, Dataset or loader
     setup.model.eval()
     return setup.model(tensor(np.asarray(X_val))).numpy(), np.asarray(y_val)
 
@@ -236,7 +237,7 @@ def test_digits_pipeline_repaired(credit):
         expect(len(y_val) >= 0.2 * len(y), f"digits_pipeline: the validation split has "
                                            f"{len(y_val)} of {len(y)} rows; keep 25%")
         accuracy = float((output.argmax(axis=1) == y_val).mean())
-        baseline = data.majority_baseline(np.asarray(setup.train_data[1]), y_val)
+        baseline = data.majority_baseline(data_arrays(setup.train_data)[1], y_val)
         expect(accuracy >= 0.9 and accuracy > baseline + 0.5,
                f"digits_pipeline: validation accuracy {accuracy:.1%} (majority baseline "
                f"{baseline:.1%}); needs >= 90%")
