@@ -146,8 +146,9 @@ def test_init_keeps_the_scale_with_depth(credit):
         expect(np.all((stds > 0.5) & (stds < 2.0)),
                f"output std of the Linear layers of an 8-layer ReLU net initialised by "
                f"init_weights_: {np.array2string(stds, precision=3)}; each should stay in "
-               f"[0.5, 2] (the band activation.scale checks). The std multiplies by "
-               f"sqrt(fan_in * std^2 * E[relu(z)^2]/Var z) per layer.")
+               f"[0.5, 2] (the band activation.scale checks). He's variance 2 / fan_in "
+               f"makes up for the ReLU halving the second moment: Var(z_next) = fan_in * "
+               f"(2 / fan_in) * Var(z) / 2 = Var(z).")
 
 
 @pytest.mark.points(3)
