@@ -69,12 +69,19 @@ def test_overfit_one_batch(credit):
                f"the first recorded loss is {float(losses[0]):.4g}; before any update a "
                f"10-class network should be near ln(10) = 2.30: record the loss of each step "
                "before its update.")
-    with credit.part(2, f"10 digits: the trained model's loss is below {OVERFIT_LOSS}"):
+    with credit.part(1, f"10 digits: the trained model's loss is below {OVERFIT_LOSS}"):
         final = loss_of(model, X, y)
         expect(final < OVERFIT_LOSS,
                f"after overfit_one_batch the model's loss on its 10 images is {final:.4g}, "
                f"expected < {OVERFIT_LOSS} (last recorded: {float(losses[-1]):.4g}). "
                "Is the model trained in place, with zero_grad every step?")
+    with credit.part(1, "the loss stays down: every loss of the last 100 steps below 0.1"):
+        late = np.asarray([float(value) for value in losses[100:]])
+        worst = int(np.argmax(late))
+        expect(late.max() < 0.1,
+               f"the recorded loss jumps back to {late[worst]:.4g} at step {100 + worst} after "
+               "it had reached ~0. Spikes like this late in a one-batch fit usually mean the "
+               "gradients pile up across steps: call optimizer.zero_grad() every step.")
     with credit.part(1, f"another batch (11 samples, 13 features, 5 classes) reaches < "
                         f"{OVERFIT_LOSS} too"):
         Xr, yr = random_batch(17)
