@@ -1,4 +1,6 @@
-"""Graded tests of lab 05 (dying ReLUs, saturation, output activation): `pytest labs/05_activations`.
+"""Graded tests of lab 05 (dying ReLUs, saturation, output activation).
+
+Run: `pytest labs/05_activations`.
 
 The statistics are checked on a literal example, on seeded random arrays (prime shapes, exact
 boundary values) against the reference solution, and against minnet's Monitor on a real layer.
@@ -9,7 +11,7 @@ import numpy as np
 import pytest
 
 import minnet
-from minnet import nn, optim
+from minnet import nn
 from minnet.grading import expect, expect_close, expect_no_errors, expect_no_finding, reference, \
     student
 
@@ -104,7 +106,9 @@ def check_data(setup, reference_data, name):
     X_train, y_train, X_val, y_val = reference_data
     train_X, train_y = setup.train_data
     val_X, val_y = setup.val_data
-    expect(np.array_equal(np.asarray(train_y), y_train) and np.array_equal(np.asarray(val_y), y_val),
+    same_labels = (np.array_equal(np.asarray(train_y), y_train)
+                   and np.array_equal(np.asarray(val_y), y_val))
+    expect(same_labels,
            f"{name}: train on the lab's data and keep its validation split (the labels of "
            f"train_data / val_data differ from the lab's)")
     expect(np.shape(train_X) == X_train.shape and np.shape(val_X) == X_val.shape,

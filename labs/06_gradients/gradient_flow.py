@@ -10,8 +10,6 @@ normalisation and gradient clipping -- keeping them deep. ``pytest labs/06_gradi
 """
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 import minnet

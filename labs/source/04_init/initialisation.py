@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 
 import numpy as np
 
 import minnet
 from minnet import nn, optim
-from minnet.data import load_digits, train_test_split
+from minnet.data import load_digits
 from minnet.data.preprocessing import Standardizer
 from minnet.debug import Monitor
 
@@ -230,7 +231,6 @@ def load_imbalanced_digits(seed: int = 0):
     train, val = np.concatenate(train), np.concatenate(val)
     train, val = rng.permutation(train), rng.permutation(val)
     scaler = Standardizer()
-    import warnings
     with warnings.catch_warnings():  # border pixels are constant: centred only, as intended
         warnings.simplefilter("ignore", UserWarning)
         X_train = scaler.fit(X[train]).transform(X[train]).astype(np.float32)

@@ -31,8 +31,10 @@ MUTANTS = [
          old="flat_tails = (a < low) | (a > high)", new="flat_tails = (a <= low) | (a >= high)",
          why="the catalogue's rule is strict: outside [0.01, 0.99]"),
     dict(name="ReLU repair: learning rate lowered, biases left at -1", file="activation_health.py",
-         old="        nn.init.zeros_(layer.bias)\n    optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)",
-         new="        nn.init.constant_(layer.bias, -1.0)\n    optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)",
+         old="        nn.init.zeros_(layer.bias)\n"
+             "    optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)",
+         new="        nn.init.constant_(layer.bias, -1.0)\n"
+             "    optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)",
          why="biases at -1 on unit-scale inputs keep most units off from the start"),
     dict(name="ReLU repair: biases zeroed, learning rate still 1.5", file="activation_health.py",
          old="optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)",

@@ -10,8 +10,6 @@ normalisation and gradient clipping -- keeping them deep. ``pytest labs/06_gradi
 """
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 import minnet
@@ -40,8 +38,11 @@ def layer_grad_norms(model: nn.Module) -> dict:
     squares = {}
     for name, param in model.named_parameters():
         layer = name.rsplit(".", 1)[0]
-        grad = 0.0 if param.grad is None else float(np.sum(param.grad.numpy().astype(np.float64) ** 2))
-        squares[layer] = squares.get(layer, 0.0) + grad
+        if param.grad is not None:
+            grad = param.grad.numpy().astype(np.float64)
+            squares[layer] = squares.get(layer, 0.0) + float(np.sum(grad ** 2))
+        else:
+            squares.setdefault(layer, 0.0)
     return {layer: float(np.sqrt(total)) for layer, total in squares.items()}
     ### END SOLUTION
 
