@@ -36,4 +36,8 @@ MUTANTS = [
              ".sum(dim=1).mean()\n",
          why="a confident model's softmax underflows to exactly 0 for the other classes: log(0) "
              "= -inf and 0 * -inf = nan; the log must be taken stably (log-softmax)"),
+    dict(name="log-softmax borrowed from the library", file="nan_hunting.py",
+         old="    return shifted - shifted.exp().sum(dim=dim, keepdim=True).log()\n",
+         new="    return nn.functional.log_softmax(logits, dim=dim)\n",
+         why="stable, but not written by hand: the lab asks for the max shift and log-sum-exp"),
 ]
