@@ -221,9 +221,12 @@ def feedback_for(error: BaseException, item) -> str:
     if isinstance(error, SystemExit):
         return (f"sys.exit({error.code!r}) called{where}\nLab code must return its result; "
                 "ending the process is not allowed.")
-    if isinstance(error, NotImplementedError):
+    if isinstance(error, NotImplementedError):  # a TODO stub: where it is, nothing more
         message = str(error) or "not implemented"
-        return f"not implemented yet: {message}{where}"
+        frames = _frames_in(error, Path(str(item.path)).resolve().parent.parent,
+                            Path(str(item.path)).resolve())
+        place = f" ({Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+        return f"not implemented yet: {message}{place}"
     if isinstance(error, MemoryError):
         limit = item.config.getoption("lab_memory")
         cap = f" (a lab test may allocate about {limit:g} MB)" if limit else ""
@@ -278,9 +281,17 @@ def pytest_runtest_makereport(item, call):
     if grade is not None:
         report.user_properties.append((GRADE_PROPERTY, asdict(grade)))
         if report.failed:
-            report.longrepr = f"[{grade.lab}] {grade.name}: {format_points(grade.score)}/" \
-                              f"{format_points(grade.max_score)} points\n{grade.output}"
+            report.longrepr = _feedback_text(grade)
     return report
+
+
+def _feedback_text(grade: Grade) -> str:
+    """What the terminal shows for a failed test: '[lab] test: 1/3 points' and the feedback."""
+    lines = grade.output.splitlines()
+    if lines and lines[0].endswith(" points:") and " of " in lines[0]:
+        lines = lines[1:]  # the parts' summary line repeats the header
+    return (f"[{grade.lab}] {grade.name}: {format_points(grade.score)}/"
+            f"{format_points(grade.max_score)} points\n" + "\n".join(lines))
 
 
 def _skip_reason(report) -> str:
@@ -335,8 +346,7 @@ def _problem_report(item, problem: str, seconds: float):
     if points is not None:
         grade = _grade_of(item, 0.0, False, output)
         report.user_properties.append((GRADE_PROPERTY, asdict(grade)))
-        report.longrepr = f"[{grade.lab}] {grade.name}: 0/{format_points(grade.max_score)} " \
-                          f"points\n{output}"
+        report.longrepr = _feedback_text(grade)
     return report
 
 
