@@ -43,6 +43,27 @@ def output_and_grads(op, arrays, upstream):
     return out.data, grads
 
 
+def own_op(ops, function_name, class_name):
+    """ops.<function_name>, checked to build its output with the student's own Function.
+
+    The lab is about writing backward passes: an op composed of minnet's built-in
+    Tensor ops (whose backwards are already written) would pass every gradient
+    check without one. The output's graph node must be ``<class_name>.apply``.
+    """
+    fn = getattr(ops, function_name)
+
+    def checked(*args):
+        out = fn(*args)
+        node = getattr(out, "op", None)         # the op that made it (set even under no_grad)
+        expect(node == class_name,
+               f"{function_name}(...) must return {class_name}.apply(...) (its graph node should "
+               f"be {class_name}); got a Tensor whose last op is {node!r}. Composing minnet's "
+               "built-in ops reuses their backwards: the lab asks you to write your own.")
+        return out
+
+    return checked
+
+
 def away_from_zero(rng, shape, margin=0.1):
     x = rng.standard_normal(shape)
     return np.where(np.abs(x) < margin, np.where(x < 0, -margin, margin), x)
@@ -75,7 +96,7 @@ def test_softplus(credit):
                                      "log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|))") from None
         expect_close("softplus at large |x|", got, ref.softplus(leaf(big)).data)
     with credit.part(1, "Softplus.backward passes gradcheck (float64)"):
-        expect_gradcheck(ops.softplus, (leaf(x),), name="softplus")
+        expect_gradcheck(own_op(ops, "softplus", "Softplus"), (leaf(x),), name="softplus")
 
 
 # ---------------------------------------------------------------------------
@@ -92,11 +113,11 @@ def test_prelu(credit):
                      ref.prelu(leaf(x), leaf(slope)).data)
     with credit.part(2, "PReLU.backward passes gradcheck for x and the slope (inputs away "
                         "from the kink)"):
-        expect_gradcheck(ops.prelu, (leaf(x), leaf(slope)), name="prelu")
+        expect_gradcheck(own_op(ops, "prelu", "PReLU"), (leaf(x), leaf(slope)), name="prelu")
     with credit.part(1, "PReLU gradients match the reference on another shape (2, 3, 11)"):
         x3, slope3 = away_from_zero(rng, (2, 3, 11)), rng.uniform(0.05, 0.5, size=1)
         upstream = rng.standard_normal((2, 3, 11))
-        _, got = output_and_grads(ops.prelu, (x3, slope3), upstream)
+        _, got = output_and_grads(own_op(ops, "prelu", "PReLU"), (x3, slope3), upstream)
         _, expected = output_and_grads(ref.prelu, (x3, slope3), upstream)
         expect_close("prelu grad of x", got[0], expected[0])
         expect_close("prelu grad of the slope", got[1], expected[1])
@@ -129,13 +150,13 @@ def test_layer_norm(credit):
         expect_close("layer_norm(a * x + c) per row (vs layer_norm(x))", moved, plain,
                      rtol=1e-5, atol=1e-6)
     with credit.part(3, "LayerNorm.backward passes gradcheck for x, weight and bias"):
-        expect_gradcheck(lambda x, weight, bias: ops.layer_norm(x, weight, bias),
+        expect_gradcheck(own_op(ops, "layer_norm", "LayerNorm"),
                          (leaf(x), leaf(weight), leaf(bias)), name="layer_norm")
     with credit.part(1, "LayerNorm gradients match the reference on another shape (2, 3, 11)"):
         x3 = 2 * rng.standard_normal((2, 3, 11))
         w3, b3 = rng.standard_normal(11), rng.standard_normal(11)
         upstream = rng.standard_normal((2, 3, 11))
-        _, got = output_and_grads(ops.layer_norm, (x3, w3, b3), upstream)
+        _, got = output_and_grads(own_op(ops, "layer_norm", "LayerNorm"), (x3, w3, b3), upstream)
         _, expected = output_and_grads(ref.layer_norm, (x3, w3, b3), upstream)
         for name, g, e in zip(("x", "weight", "bias"), got, expected):
             expect_close(f"layer_norm grad of {name}", g, e)

@@ -44,4 +44,16 @@ MUTANTS = [
     dict(name="kinks_found reads the mismatch mask instead of the kink mask", file="custom_ops.py",
          old="else check.kink", new="else check.mismatch",
          why="kink entries are exactly the ones *not* counted as mismatches by default"),
+    dict(name="softplus composed of built-in Tensor ops (no backward of its own)",
+         file="custom_ops.py",
+         old="return Softplus.apply(x)",
+         new="return x.relu() + ((-x.abs()).exp() + 1.0).log()",
+         why="minnet's built-in ops bring their own backwards: the gradient check passes "
+             "without the lab's Softplus.backward ever running"),
+    dict(name="layer norm composed of built-in Tensor ops (no backward of its own)",
+         file="custom_ops.py",
+         old="return LayerNorm.apply(x, weight, bias, eps)",
+         new="return ((x - x.mean(axis=-1, keepdims=True)) "
+             "/ (x.var(axis=-1, keepdims=True, unbiased=False) + eps).sqrt() * weight + bias)",
+         why="composing built-in ops reuses their backwards; the lab is writing LayerNorm's"),
 ]
