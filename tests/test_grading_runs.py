@@ -143,9 +143,11 @@ def test_partial_credit_table_and_results_json(tmp_path):
 
 
 def test_full_marks_says_all_public_tests_passed(tmp_path):
-    make_lab(tmp_path, student_code="def double(x):\n    return x + x\n")
+    # the hidden test in labs/source/ is not collected by `pytest labs`
+    make_lab(tmp_path, student_code="def double(x):\n    return x + x\n", hidden=True)
     result, results = grade(tmp_path)
     assert results["score"] == results["max_score"] == 3.0
+    assert [test["name"] for test in results["tests"]] == ["01_toy: test_double"]
     assert "all public tests passed" in result.stdout
     assert results["output"] == "all public tests passed"
 

@@ -32,7 +32,8 @@ from .expect import LabFailure
 from .isolation import CAN_FORK, run_in_child
 
 __all__ = [
-    "pytest_addoption", "pytest_configure", "pytest_collection_modifyitems",
+    "pytest_addoption", "pytest_configure", "pytest_ignore_collect",
+    "pytest_collection_modifyitems",
     "pytest_runtest_protocol", "pytest_runtest_call", "pytest_runtest_makereport",
     "pytest_runtest_logreport", "pytest_terminal_summary", "pytest_sessionfinish", "credit",
 ]
@@ -132,6 +133,15 @@ def is_hidden(item) -> bool:
 
 def lab_name(item) -> str:
     return Path(str(item.path)).parent.name
+
+
+def pytest_ignore_collect(collection_path, config):
+    """Never collect labs/source/: its hidden tests would load the solutions as the student's
+    files there (minnet grade copies them into the lab folders instead)."""
+    path = Path(str(collection_path)).resolve()
+    if path.name == "source" and any(path.parent == root for root in _lab_roots(config)):
+        return True
+    return None
 
 
 def pytest_collection_modifyitems(session, config, items):
