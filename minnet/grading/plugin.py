@@ -461,8 +461,8 @@ class GradeBook:
         failed = [grade for grade in grades if not grade.passed]
         hidden = sum(grade.hidden for grade in grades)
         if failed:
-            return (f"{len(failed)} of {len(grades)} graded tests did not get full marks: "
-                    "the feedback is above")
+            return (f"{len(failed)} of {len(grades)} graded tests did not get full marks "
+                    "(each one's feedback says why)")
         if hidden:
             return f"all tests passed ({len(grades) - hidden} public, {hidden} hidden)"
         return "all public tests passed"
