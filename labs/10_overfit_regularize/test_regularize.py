@@ -172,15 +172,41 @@ def test_baselines(credit):
         expect_close("linear_baseline", got, want, atol=0.0126)
 
 
+def expect_lab_run(setup, ref):
+    """The repaired Setup still trains on the lab's data, validates on the lab's held-out
+    400 images, and runs the stated 300 steps of 32 with the standard training step.
+
+    A repair changes the model or the optimiser; a "repair" that validates on training
+    images, moves the split or trains longer only hides the failure.
+    """
+    expect(isinstance(setup, Setup),
+           f"make_setup() must return a minnet Setup, got {type(setup).__name__}")
+    X_train, y_train, X_val, y_val = ref.load_digits_split()
+    for what, data, (X, y) in (("train_data", setup.train_data, (X_train, y_train)),
+                               ("val_data", setup.val_data, (X_val, y_val))):
+        same = (isinstance(data, (tuple, list)) and len(data) == 2
+                and np.shape(data[0]) == X.shape and np.shape(data[1]) == y.shape
+                and np.allclose(np.asarray(data[0], dtype=np.float64), X, atol=1e-6)
+                and np.array_equal(np.asarray(data[1]), y))
+        expect(same, f"make_setup().{what} is not the lab's load_digits_split() {what[:-5]} "
+                     "data. Repair the model or the optimiser; the data and the split stay "
+                     "as given (validating on other images measures something else).")
+    run = (setup.steps, setup.batch_size, setup.train_step)
+    expect(run == (300, 32, None),
+           f"make_setup() runs (steps, batch_size, train_step) = {run}; the lab's run is "
+           "(300, 32, None). The bar is for 300 steps of 32 with the standard training step.")
+
+
 @pytest.mark.points(6)
 @pytest.mark.timeout(25)
 def test_regularised_run(credit):
     mine, ref = load()
     setup = mine.make_setup()
     setup.train()
-    X_val, y_val = setup.val_data
+    _, _, X_val, y_val = ref.load_digits_split()        # the lab's held-out images
     accuracy = ref.evaluate(setup.model, X_val, y_val)
     with credit.part(2, f"validation accuracy after training >= {VAL_ACCURACY_BAR}"):
+        expect_lab_run(setup, ref)
         expect(accuracy >= VAL_ACCURACY_BAR,
                f"make_setup().train() reaches {accuracy:.3f} validation accuracy; the bar is "
                f"{VAL_ACCURACY_BAR} (the linear baseline reaches about 0.95).")
