@@ -10,7 +10,9 @@ import pytest
 
 from minnet import nn, optim
 from minnet.debug import diagnose_setup
-from minnet.grading import expect, expect_close, expect_no_errors, expect_no_finding, student
+from minnet.debug.setup import Setup
+from minnet.grading import (expect, expect_close, expect_no_errors, expect_no_finding,
+                            reference, student)
 from minnet.tensor import Tensor, no_grad
 
 VAL_MSE_BAR = 0.05
@@ -20,6 +22,45 @@ LAB_CODES = ("grad.accumulating", "optim.clipping_always", "loss.diverging", "lo
 
 def load():
     return student(__file__, "training")
+
+
+def same_arrays(data, arrays) -> bool:
+    """data is an (X, y) pair equal to ``arrays``."""
+    return (isinstance(data, (tuple, list)) and len(data) == 2
+            and all(np.shape(d) == a.shape and np.allclose(np.asarray(d, dtype=np.float64), a,
+                                                           atol=1e-6)
+                    for d, a in zip(data, arrays)))
+
+
+def expect_lab_run(training, setup):
+    """make_setup() repairs the optimiser and the loop, and keeps what the lab says to keep:
+    the data and its split, the model, the clipping, 200 steps, its own train_step.
+
+    Validating on other points, training longer, a bigger model or switching the
+    clipping off would make the numbers look better without repairing the run.
+    """
+    ref = reference(__file__, "training")
+    expect(isinstance(setup, Setup),
+           f"make_setup() must return a minnet Setup, got {type(setup).__name__}")
+    X_train, y_train, X_val, y_val = ref.load_data()
+    expect(same_arrays(setup.train_data, (X_train, y_train))
+           and same_arrays(setup.val_data, (X_val, y_val)),
+           "make_setup() does not train and validate on the lab's load_data() split: keep the "
+           "data as given (the bar is for these 64 validation points).")
+    shapes = [tuple(p.shape) for p in setup.model.parameters()]
+    want = [tuple(p.shape) for p in ref.build_model().parameters()]
+    expect(shapes == want, f"make_setup()'s model has parameters of shapes {shapes}; the lab's "
+                           f"1-32-32-1 build_model() has {want}. Keep the model.")
+    kind, want_kind = type(setup.optimizer).__name__, type(ref.make_setup().optimizer).__name__
+    expect(kind == want_kind, f"make_setup() uses {kind}; keep the optimiser type "
+                              f"({want_kind}) and repair its settings.")
+    expect(setup.steps == 200 and setup.train_step is training.train_step,
+           f"make_setup() runs {setup.steps} steps with train_step={setup.train_step!r}; the "
+           "lab's run is 200 steps of your train_step.")
+    expect(training.MAX_GRAD_NORM == ref.MAX_GRAD_NORM,
+           f"MAX_GRAD_NORM is {training.MAX_GRAD_NORM}; keep the clipping at "
+           f"{ref.MAX_GRAD_NORM} (a guard against spikes): repair what it was hiding instead.")
+    return X_val, y_val
 
 
 @pytest.mark.points(2)
@@ -52,11 +93,11 @@ def test_train_step_starts_from_fresh_gradients(credit):
 def test_repaired_run_trains(credit):
     training = load()
     setup = training.make_setup()
-    run = setup.train()
-    X_val, y_val = setup.val_data
-    with no_grad():
-        val_mse = float(np.mean((setup.model(Tensor(X_val)).data - y_val) ** 2))
     with credit.part(3, f"validation MSE after training below {VAL_MSE_BAR}"):
+        X_val, y_val = expect_lab_run(training, setup)
+        run = setup.train()
+        with no_grad():
+            val_mse = float(np.mean((setup.model(Tensor(X_val)).data - y_val) ** 2))
         expect(np.isfinite(val_mse) and val_mse < VAL_MSE_BAR,
                f"after make_setup().train() the validation MSE is {val_mse:.4g}, the bar is "
                f"{VAL_MSE_BAR} (last training losses: {np.round(run.losses[-5:], 4)}).")

@@ -67,4 +67,11 @@ MUTANTS = [
     dict(name="full batch kept", file="training.py",
          old="    batch_size = 32\n", new="    batch_size = len(X_train)\n",
          why="one update per epoch and no gradient noise (batch.too_large)"),
+    dict(name="clipping switched off instead of repaired", file="training.py",
+         old="MAX_GRAD_NORM = 1.0  #", new="MAX_GRAD_NORM = 1e9  #",
+         why="the README keeps the clipping as a guard against spikes; removing it silences "
+             "optim.clipping_always without repairing anything"),
+    dict(name="validated on training points", file="training.py",
+         old="val_data=(X_val, y_val)", new="val_data=(X_train[:64], y_train[:64])",
+         why="the MSE bar is for the lab's held-out points, not ones the model trained on"),
 ]
