@@ -34,6 +34,7 @@ from .release import (MUTANTS_FILE, SOURCE_FOLDER, LabSourceError, display, plan
                       release, resolve_labs, solution_text, student_files)
 
 MUTANT_KEYS = ("name", "file", "old", "new")
+MIN_MUTANTS = 5  # per lab (the labs' contract)
 RELEASED_SUFFIX = "__released"
 MUTANT_SUFFIX = "__m"
 
@@ -232,6 +233,24 @@ def released_problems(tests: dict, solution_tests: dict, labs: list) -> tuple:
     return problems, warnings
 
 
+def timing_lines(tests: dict, labs: list, lab_limit: float = 15.0,
+                 test_limit: float = 3.0) -> list:
+    """The reference solution's time per lab and its slowest test; '!' marks what is over the
+    budget (labspec: < 3 s per test, < 15 s per lab) -- measured while other gradings ran."""
+    lines = []
+    for lab in labs:
+        entries = tests.get(lab, [])
+        seconds = [(entry.get("extra_data", {}).get("seconds", 0.0), _test_name(entry))
+                   for entry in entries]
+        if not seconds:
+            continue
+        total = sum(value for value, _ in seconds)
+        slowest, name = max(seconds)
+        flag = "!" if total > lab_limit or slowest > test_limit else " "
+        lines.append(f"  {flag} {lab:<24} {total:6.1f} s   slowest {slowest:5.1f} s  {name}")
+    return lines
+
+
 def _lab_points(tests: dict, labs: list) -> tuple:
     score = sum(e["score"] for lab in labs for e in tests.get(lab, []))
     maximum = sum(e["max_score"] for lab in labs for e in tests.get(lab, []))
@@ -328,6 +347,8 @@ def check_command(args) -> int:
         print("\n".join(problems))
     else:
         print(f"  ok ({_points(score)}/{_points(maximum)} points)")
+    print("  time of the reference solutions (! over 15 s per lab or 3 s per test):")
+    print("\n".join(timing_lines(tests, labs)))
 
     print("3. every graded test fails on the released student files ...")
     problems, warnings = released_problems(tests, tests, labs)
@@ -347,9 +368,15 @@ def check_command(args) -> int:
         survivors = [result for result in results if result.survived]
         if results:
             print("\n".join(mutant_table(results, stopped_early=True)))
-        missing = [lab for lab in labs if not any(m.lab == lab for m in mutants)]
+        counts = {lab: sum(m.lab == lab for m in mutants) for lab in labs}
+        missing = [lab for lab, count in counts.items() if count == 0]
+        few = [f"{lab} ({count})" for lab, count in counts.items() if 0 < count < MIN_MUTANTS]
         if missing:
-            print(f"  labs without mutants: {', '.join(missing)}")
+            failures += 1
+            print(f"  labs without a mutant bank (labs/source/NN/{MUTANTS_FILE}): "
+                  f"{', '.join(missing)}")
+        if few:
+            print(f"  note: fewer than {MIN_MUTANTS} mutants: {', '.join(few)}")
         if survivors:
             failures += 1
             for result in survivors:

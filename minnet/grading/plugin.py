@@ -435,6 +435,7 @@ def pytest_runtest_protocol(item, nextitem):
 @dataclass
 class GradeBook:
     grades: dict = field(default_factory=dict)   # nodeid -> Grade, in run order
+    seconds: dict = field(default_factory=dict)  # nodeid -> setup + call + teardown time
 
     def record(self, grade: Grade) -> None:
         self.grades[grade.nodeid] = grade
@@ -494,6 +495,7 @@ class GradeBook:
                 "max_score": grade.max_score,
                 "output": grade.output or "passed",
                 "visibility": "after_published" if grade.hidden else "visible",
+                "extra_data": {"seconds": round(self.seconds.get(grade.nodeid, 0.0), 3)},
             })
         summary = self.verdict()
         if collection_errors:
@@ -504,6 +506,9 @@ class GradeBook:
 
 
 def pytest_runtest_logreport(report):
+    book = _current_book.book
+    if book is not None:
+        book.seconds[report.nodeid] = book.seconds.get(report.nodeid, 0.0) + (report.duration or 0)
     for name, value in report.user_properties:
         if name == GRADE_PROPERTY:
             _current_book.record(Grade(**value))
