@@ -229,3 +229,13 @@ def test_mutants_surviving_fail_the_command(tmp_path):
     result = run(tmp_path, "-m", "minnet", "labs", "check", "--jobs", "2")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "minnet labs check passed" in result.stdout
+
+
+def test_bad_markers_stop_the_run_before_any_test(tmp_path):
+    labs = make_lab(tmp_path)
+    (labs / "01_toy" / "test_bad.py").write_text(
+        "import pytest\n\n@pytest.mark.points(-2)\ndef test_negative():\n    pass\n")
+    result = run(tmp_path, "-m", "pytest", "labs", "-p", "no:cacheprovider", check=False)
+    assert result.returncode == 4, result.stdout + result.stderr  # pytest's usage error
+    assert "test_bad.py::test_negative: @pytest.mark.points: points must be a positive number, " \
+           "got -2" in result.stderr
