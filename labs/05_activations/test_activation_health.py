@@ -114,6 +114,40 @@ def check_data(setup, reference_data, name):
     expect(np.shape(train_X) == X_train.shape and np.shape(val_X) == X_val.shape,
            f"{name}: the inputs should keep their shapes {X_train.shape} / {X_val.shape}, got "
            f"{np.shape(train_X)} / {np.shape(val_X)}")
+    expect(same_preprocessing(X_train, X_val, np.asarray(train_X, dtype=np.float64),
+                              np.asarray(val_X, dtype=np.float64)),
+           f"{name}: the validation inputs are not the lab's validation inputs put through the "
+           "same per-feature preprocessing as the training inputs (x -> a * x + b, a and b "
+           "fitted on the training data). Preprocess both splits alike and leave the "
+           "validation images themselves alone.")
+    expect(setup.train_step is None and setup.batch_size == 32,
+           f"{name}: keep the standard training step and batches of 32 (got train_step="
+           f"{setup.train_step!r}, batch_size={setup.batch_size}): the bar is for that run.")
+
+
+def same_preprocessing(raw_train, raw_val, train, val, tol=1e-4):
+    """train = a * raw_train + b per feature (column), and val = a * raw_val + b with the
+    same a, b. Features constant on the training data only need val constant where raw_val
+    takes that same training value."""
+    raw_train, raw_val = raw_train.reshape(len(raw_train), -1), raw_val.reshape(len(raw_val), -1)
+    train, val = train.reshape(len(train), -1), val.reshape(len(val), -1)
+    for j in range(raw_train.shape[1]):
+        r, t = raw_train[:, j], train[:, j]
+        spread = r.std()
+        if spread == 0:
+            if np.ptp(t) > tol:
+                return False
+            same = raw_val[:, j] == r[0]
+            if not np.allclose(val[same, j], t[0], atol=tol):
+                return False
+            continue
+        a = np.mean((r - r.mean()) * (t - t.mean())) / spread ** 2
+        b = t.mean() - a * r.mean()
+        scale = tol * (1 + np.abs(t).max())
+        if (np.abs(a * r + b - t).max() > scale
+                or np.abs(a * raw_val[:, j] + b - val[:, j]).max() > scale):
+            return False
+    return True
 
 
 def grade_repair(credit, setup, reference_data, codes, quality, steps, name, diagnosis_points,

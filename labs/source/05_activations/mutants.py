@@ -53,4 +53,10 @@ MUTANTS = [
          old="nn.Linear(32, 1))\n    optimizer = optim.Adam",
          new="nn.Linear(32, 1), nn.Sigmoid())\n    optimizer = optim.Adam",
          why="a sigmoid's range [0, 1] cannot reach sin(x)'s negative half either"),
+    dict(name="validation digits standardised with their own statistics",
+         file="activation_health.py",
+         old="X_train, X_val = scaler.transform(X_train), scaler.transform(X_val)",
+         new="X_train, X_val = scaler.transform(X_train), Standardizer().fit(X_val).transform(X_val)",
+         why="both splits go through the transform fitted on the training data; statistics "
+             "fitted on the validation split change what is measured"),
 ]
