@@ -56,7 +56,8 @@ MUTANTS = [
     dict(name="validation digits standardised with their own statistics",
          file="activation_health.py",
          old="X_train, X_val = scaler.transform(X_train), scaler.transform(X_val)",
-         new="X_train, X_val = scaler.transform(X_train), Standardizer().fit(X_val).transform(X_val)",
+         new="X_train, X_val = (scaler.transform(X_train), "
+             "Standardizer().fit(X_val).transform(X_val))",
          why="both splits go through the transform fitted on the training data; statistics "
              "fitted on the validation split change what is measured"),
 ]
