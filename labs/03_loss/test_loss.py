@@ -7,7 +7,10 @@ setups themselves: `diagnose` must report no error and not the lab's code, and
 the trained model must reach the quality stated in the README -- on the lab's
 data and on a second data set of other sizes.
 """
+import contextlib
 import math
+import sys
+import types
 import warnings
 
 import numpy as np
@@ -15,15 +18,19 @@ import pytest
 
 from minnet import Tensor, tensor
 from minnet.data import Standardizer, load_digits, make_blobs, make_regression_1d
-from minnet.grading import (expect, expect_close, expect_no_errors, expect_no_finding,
-                            reference, student)
+from minnet.debug import Setup
+from minnet.debug.context import train_setup
+from minnet.debug.diagnosis import diagnose_setup
+from minnet.grading import (LabFailure, expect, expect_close, expect_no_errors,
+                            expect_no_finding, reference, student)
 from minnet.nn import functional as F
 
 DIAGNOSE_STEPS = 60
 
 
 def sanity():
-    return student(__file__, "loss_sanity"), reference(__file__, "loss_sanity")
+    ref = reference(__file__, "loss_sanity")     # first: loaded before any student code runs
+    return student(__file__, "loss_sanity"), ref
 
 
 def setups():
@@ -31,17 +38,105 @@ def setups():
 
 
 # ---------------------------------------------------------------------------
+# fair play: what grading relies on is the library's own, not a student's replacement
+# ---------------------------------------------------------------------------
+# This module is imported when pytest collects it, before any student file runs: the names
+# imported above are minnet's own, whatever a student file later assigns to minnet.debug.*.
+WATCHED_MODULES = ("builtins", "numpy", "numpy.linalg", "numpy.random")
+
+
+def watched_namespaces():
+    """[(name, namespace dict)]: this test module, builtins, NumPy's main namespaces, every
+    loaded minnet module and reference solution, and the classes they define."""
+    spaces = [("this test", globals())]
+    for name, module in list(sys.modules.items()):
+        if module is None or not (name in WATCHED_MODULES or name == "minnet"
+                                  or name.startswith(("minnet.", "minnet_labs.reference."))):
+            continue
+        spaces.append((name, vars(module)))
+        for key, value in list(vars(module).items()):
+            if isinstance(value, type) and value.__module__ == name:
+                spaces.append((f"{name}.{key}", vars(value)))
+    return spaces
+
+
+def fair(credit):
+    """``credit.part`` that also proves, at the end of each part, that student code replaced
+    nothing grading relies on. Call it first in a test, before any student file is loaded.
+
+    It remembers (by identity) every function, class, module and property reachable from
+    the namespaces above. A student file that swaps minnet.debug's diagnosis, a grading
+    helper, a NumPy function or a name in this test for something friendlier then scores
+    nothing for the parts graded after the swap. Everything the check uses is captured
+    here, so replacing names later cannot switch the check off.
+    """
+    failure, part, kinds = LabFailure, credit.part, (types.ModuleType, property,
+                                                      classmethod, staticmethod)
+    before = [(space, names, key, value) for space, names in watched_namespaces()
+              for key, value in list(names.items()) if callable(value) or isinstance(value, kinds)]
+
+    def check():
+        replaced = [f"{space}.{key}" for space, names, key, value in before
+                    if names.get(key, value) is not value]
+        if replaced:
+            raise failure("your code replaced what grading relies on: "
+                          + ", ".join(replaced[:5]) + (" ..." if replaced[5:] else "")
+                          + ". Lab files must not patch minnet, NumPy, builtins or the tests.")
+
+    @contextlib.contextmanager
+    def fair_part(points, label):
+        with part(points, label):
+            yield
+            check()
+    return fair_part
+
+
+def lab_setup(made, what, X, y):
+    """The Setup a student function returned, checked: minnet's own Setup (not a subclass
+    whose diagnose or train says something else), the standard training step, and the
+    data the test passed in (values unchanged, only the targets' shape may differ)."""
+    expect(type(made) is Setup, f"{what} must return a minnet.debug.Setup, got "
+                                f"{type(made).__name__}: the setup itself is graded.")
+    expect(made.train_step is None and made.evaluate is None,
+           f"{what}: keep the standard training step (train_step and evaluate are not part "
+           "of this lab).")
+    expect(isinstance(made.train_data, tuple) and len(made.train_data) == 2,
+           f"{what}: train_data must stay the (X, y) pair it was given.")
+    got_X, got_y = (np.asarray(part) for part in made.train_data)
+    expect(got_X.shape == np.shape(X) and np.array_equal(got_X, X)
+           and got_y.size == np.size(y) and np.array_equal(got_y.reshape(-1), np.ravel(y)),
+           f"{what}: train_data is not the data the test passed in: repair the model or the "
+           "loss, not the data.")
+    return made
+
+
+def diagnosed(made, what, X, y):
+    """minnet's diagnosis of a checked setup (the library's function, not setup.diagnose)."""
+    return diagnose_setup(lab_setup(made, what, X, y), steps=DIAGNOSE_STEPS)
+
+
+def trained(made, what, X, y):
+    """A checked setup trained in place by minnet's own training loop; returns the setup."""
+    train_setup(lab_setup(made, what, X, y))
+    return made
+
+
+# ---------------------------------------------------------------------------
 # data
 # ---------------------------------------------------------------------------
-def digits(n_samples=600, seed=0, classes=10):
-    """Standardised 8x8 digits of classes 0..classes-1: X float32 (n, 64), y int64 (n,)."""
+def digits(n_train=600, n_test=300, seed=0):
+    """Standardised 8x8 digits, split into two DISJOINT sets: (X, y) to train on (n_train)
+    and (X_test, y_test) never trained on (n_test), both scaled with the training
+    statistics. X float32 (n, 64), y int64 (n,)."""
     X, y = load_digits(return_X_y=True)
-    keep = np.nonzero(y < classes)[0]
-    keep = np.random.default_rng(seed).permutation(keep)[:n_samples]
+    rows = np.random.default_rng(seed).permutation(len(X))
+    train, test = rows[:n_train], rows[n_train:n_train + n_test]
     with warnings.catch_warnings():     # border pixels are constant: centred, not scaled
         warnings.simplefilter("ignore", UserWarning)
-        X = Standardizer().fit(X[keep]).transform(X[keep])
-    return X.astype(np.float32), y[keep].astype(np.int64)
+        scaler = Standardizer().fit(X[train])
+    X = scaler.transform(X).astype(np.float32)
+    y = y.astype(np.int64)
+    return X[train], y[train], X[test], y[test]
 
 
 def blobs(n_samples=307, classes=4, features=5, seed=3):
@@ -76,19 +171,20 @@ def predict(model, X):
 # ---------------------------------------------------------------------------
 @pytest.mark.points(3)
 def test_expected_initial_cross_entropy(credit):
+    part = fair(credit)
     mine, ref = sanity()
     rng = np.random.default_rng(301)
-    with credit.part(1, "10 balanced classes: ln 10 = 2.3026"):
+    with part(1, "10 balanced classes: ln 10 = 2.3026"):
         labels = np.repeat(np.arange(10), 7)
         expect_close("expected_initial_cross_entropy(balanced, 10)",
                      mine.expected_initial_cross_entropy(labels, 10), math.log(10), rtol=1e-6)
-    with credit.part(1, "imbalanced labels, C = 13: the entropy of the class frequencies"):
+    with part(1, "imbalanced labels, C = 13: the entropy of the class frequencies"):
         p = rng.dirichlet(np.ones(13) * 0.5)
         labels = rng.choice(13, size=211, p=p)
         expect_close("expected_initial_cross_entropy(imbalanced, 13)",
                      mine.expected_initial_cross_entropy(labels, 13),
                      ref.expected_initial_cross_entropy(labels, 13), rtol=1e-6)
-    with credit.part(1, "a class with no samples adds nothing (0 ln 0 = 0), C = 7"):
+    with part(1, "a class with no samples adds nothing (0 ln 0 = 0), C = 7"):
         labels = rng.choice([0, 2, 3], size=97, p=[0.6, 0.3, 0.1])
         got = mine.expected_initial_cross_entropy(labels, 7)
         expect(np.isfinite(got), f"expected_initial_cross_entropy returned {got} for labels "
@@ -100,12 +196,13 @@ def test_expected_initial_cross_entropy(credit):
 
 @pytest.mark.points(2)
 def test_expected_initial_mse(credit):
+    part = fair(credit)
     mine, ref = sanity()
     rng = np.random.default_rng(302)
-    with credit.part(1, "y = [1, 2, 3, 4]: var(y) = 1.25"):
+    with part(1, "y = [1, 2, 3, 4]: var(y) = 1.25"):
         expect_close("expected_initial_mse([1, 2, 3, 4])",
                      mine.expected_initial_mse(np.array([1.0, 2.0, 3.0, 4.0])), 1.25)
-    with credit.part(1, "other targets, (37,) and (29, 3), not centred"):
+    with part(1, "other targets, (37,) and (29, 3), not centred"):
         for shape in ((37,), (29, 3)):
             y = (5.0 + 3.0 * rng.standard_normal(shape)) * rng.uniform(0.5, 2.0, shape[1:])
             expect_close(f"expected_initial_mse(y of shape {shape})",
@@ -114,13 +211,14 @@ def test_expected_initial_mse(credit):
 
 @pytest.mark.points(3)
 def test_mean_squared_error(credit):
+    part = fair(credit)
     mine, _ = sanity()
     rng = np.random.default_rng(303)
     n = 23
     prediction_values = rng.standard_normal((n, 1)).astype(np.float32)
     target = rng.standard_normal(n).astype(np.float32)          # flat, as from a CSV
     independent = float(((prediction_values[:, 0] - target) ** 2).mean())
-    with credit.part(1, "(N, 1) predictions against (N,) targets: the mean of N squares"):
+    with part(1, "(N, 1) predictions against (N,) targets: the mean of N squares"):
         loss = mine.mean_squared_error(Tensor(prediction_values), target)
         got = float(np.asarray(loss.item() if hasattr(loss, "item") else loss))
         expect(abs(got - independent) <= 1e-5 * max(1.0, independent),
@@ -129,36 +227,37 @@ def test_mean_squared_error(credit):
                + (". Your value matches the (N, N) broadcast: (N, 1) - (N,) compares every "
                   "prediction with every target." if abs(got - float(
                       ((prediction_values - target[None, :]) ** 2).mean())) < 1e-5 else "."))
-    with credit.part(1, "its gradient is 2 (p - t) / N (through minnet autograd)"):
+    with part(1, "its gradient is 2 (p - t) / N (through minnet autograd)"):
         prediction = Tensor(prediction_values, requires_grad=True)
         mine.mean_squared_error(prediction, target).backward()
         expect(prediction.grad is not None, "mean_squared_error: no gradient reached the "
                                             "prediction (use Tensor operations, not NumPy)")
         expect_close("d mean_squared_error / d prediction", prediction.grad.numpy(),
                      2 * (prediction_values - target[:, None]) / n, rtol=1e-5, atol=1e-7)
-    with credit.part(1, "different numbers of entries raise ValueError"):
+    with part(1, "different numbers of entries raise ValueError"):
         try:
             mine.mean_squared_error(Tensor(prediction_values), target[:-2])
         except ValueError:
             pass
         else:
-            expect(False, f"mean_squared_error((23, 1) predictions, (21,) targets) returned "
+            expect(False, "mean_squared_error((23, 1) predictions, (21,) targets) returned "
                           "a value: it must raise ValueError naming both shapes.")
 
 
 @pytest.mark.points(2)
 def test_batch_repeat_ratio(credit):
+    part = fair(credit)
     mine, ref = sanity()
     rng = np.random.default_rng(304)
     output = rng.standard_normal((11, 1)).astype(np.float32)
     target = rng.standard_normal((11, 1)).astype(np.float32)
-    with credit.part(1, "mean MSE gives 1.0, summed MSE gives 2.0"):
+    with part(1, "mean MSE gives 1.0, summed MSE gives 2.0"):
         expect_close("batch_repeat_ratio(F.mse_loss)",
                      mine.batch_repeat_ratio(F.mse_loss, output, target), 1.0, rtol=1e-5)
         summed = lambda o, t: F.mse_loss(o, t, reduction="sum")  # noqa: E731
         expect_close("batch_repeat_ratio(mse summed)",
                      mine.batch_repeat_ratio(summed, output, target), 2.0, rtol=1e-5)
-    with credit.part(1, "other losses: cross_entropy, and a sum divided by sqrt(N)"):
+    with part(1, "other losses: cross_entropy, and a sum divided by sqrt(N)"):
         logits = rng.standard_normal((13, 5)).astype(np.float32)
         labels = rng.integers(0, 5, 13)
         expect_close("batch_repeat_ratio(F.cross_entropy)",
@@ -172,10 +271,11 @@ def test_batch_repeat_ratio(credit):
 
 @pytest.mark.points(1)
 def test_balancing_weights(credit):
+    part = fair(credit)
     mine, ref = sanity()
     rng = np.random.default_rng(305)
     terms = {name: float(10.0 ** rng.uniform(-3, 3)) for name in ("data", "penalty", "aux")}
-    with credit.part(1, "every weighted term starts at 1.0"):
+    with part(1, "every weighted term starts at 1.0"):
         weights = mine.balancing_weights(terms)
         expect(isinstance(weights, dict) and set(weights) == set(terms),
                f"balancing_weights must return a dict with the keys {sorted(terms)}, got "
@@ -192,54 +292,56 @@ def test_balancing_weights(credit):
 @pytest.mark.points(5)
 @pytest.mark.timeout(20)
 def test_classifier_repaired(credit):
+    part = fair(credit)
     lab = setups()
-    X, y = digits(600, seed=0)
-    X_test, y_test = digits(300, seed=1)
-    report = lab.classifier_setup(X, y).diagnose(steps=DIAGNOSE_STEPS)
-    with credit.part(1, "cross_entropy gets logits (no loss.wrong_input)"):
+    X, y, X_test, y_test = digits(600, 300, seed=0)
+    report = diagnosed(lab.classifier_setup(X, y), "classifier_setup", X, y)
+    with part(1, "cross_entropy gets logits (no loss.wrong_input)"):
         expect_no_finding(report, "loss.wrong_input", what="classifier_setup")
-    with credit.part(1, "the initial loss of the LOGITS is about ln 10 (no loss.wrong_input "
+    with part(1, "the initial loss of the LOGITS is about ln 10 (no loss.wrong_input "
                         "and no loss.initial_unexpected)"):
         # a final Softmax squeezes the outputs into [0, 1] and hides an overconfident
         # initialisation: the initial loss only counts once cross_entropy gets logits
         expect_no_finding(report, "loss.wrong_input", what="classifier_setup")
         expect_no_finding(report, "loss.initial_unexpected", what="classifier_setup")
-    with credit.part(2, "diagnose reports no error, and the trained model is >= 85% accurate "
+    with part(2, "diagnose reports no error, and the trained model is >= 85% accurate "
                         "on 300 other digits"):
         expect_no_errors(report, what="classifier_setup")
-        setup = lab.classifier_setup(X, y)
-        setup.train()
+        setup = trained(lab.classifier_setup(X, y), "classifier_setup", X, y)
         accuracy = float((predict(setup.model, X_test).argmax(axis=1) == y_test).mean())
         expect(accuracy >= 0.85, f"classifier_setup: after training, accuracy on other digits "
                                  f"is {accuracy:.1%}, below 85%.")
-    with credit.part(1, "on another data set (4 classes, 5 features): no wrong_input, no "
+    with part(1, "on another data set (4 classes, 5 features): no wrong_input, no "
                         "initial_unexpected, no error"):
         X2, y2 = blobs()
-        report2 = lab.classifier_setup(X2, y2, seed=1).diagnose(steps=DIAGNOSE_STEPS)
+        report2 = diagnosed(lab.classifier_setup(X2, y2, seed=1), "classifier_setup on blobs",
+                            X2, y2)
         expect_no_finding(report2, "loss.wrong_input", what="classifier_setup on blobs")
         expect_no_finding(report2, "loss.initial_unexpected", what="classifier_setup on blobs")
         expect_no_errors(report2, what="classifier_setup on blobs")
 
 
-def fitted_error(setup, x, clean):
-    """Train the setup and return the MSE of its predictions against the clean curve(s)."""
-    setup.train()
+def fitted_error(setup, what, x, y, clean):
+    """Train the (checked) setup; the MSE of its predictions against the clean curve(s)."""
+    trained(setup, what, x, y)
     prediction = predict(setup.model, x)
     return float(((prediction.reshape(clean.shape) - clean) ** 2).mean())
 
 
 @pytest.mark.points(2)
 def test_regression_repaired(credit):
+    part = fair(credit)
     lab = setups()
-    with credit.part(1, "no loss.broadcast_shape and no error"):
+    with part(1, "no loss.broadcast_shape and no error"):
         x, y, _ = sine(200, seed=0)
-        report = lab.regression_setup(x, y).diagnose(steps=DIAGNOSE_STEPS)
+        report = diagnosed(lab.regression_setup(x, y), "regression_setup", x, y)
         expect_no_finding(report, "loss.broadcast_shape", what="regression_setup")
         expect_no_errors(report, what="regression_setup")
-    with credit.part(1, "trained: MSE against sin(x) below 0.03, on 200 and on 173 samples"):
+    with part(1, "trained: MSE against sin(x) below 0.03, on 200 and on 173 samples"):
         for n, seed in ((200, 0), (173, 5)):
             x, y, clean = sine(n, seed=seed)
-            error = fitted_error(lab.regression_setup(x, y, seed=seed), x, clean)
+            error = fitted_error(lab.regression_setup(x, y, seed=seed), "regression_setup",
+                                 x, y, clean)
             expect(error < 0.03, f"regression_setup on {n} samples: after training the MSE "
                                  f"against sin(x) is {error:.3g} (>= 0.03): the model did not "
                                  "learn the curve.")
@@ -247,17 +349,20 @@ def test_regression_repaired(credit):
 
 @pytest.mark.points(2)
 def test_sgd_regression_repaired(credit):
+    part = fair(credit)
     lab = setups()
-    with credit.part(1, "no loss.reduction_scale and no error"):
+    with part(1, "no loss.reduction_scale and no error"):
         x, y, _ = sine(256, seed=0)
-        report = lab.sgd_regression_setup(x, y.reshape(-1, 1)).diagnose(steps=DIAGNOSE_STEPS)
+        y = y.reshape(-1, 1)
+        report = diagnosed(lab.sgd_regression_setup(x, y), "sgd_regression_setup", x, y)
         expect_no_finding(report, "loss.reduction_scale", what="sgd_regression_setup")
         expect_no_errors(report, what="sgd_regression_setup")
-    with credit.part(1, "trained: MSE against sin(x) below 0.05, on 256 and on 331 samples"):
+    with part(1, "trained: MSE against sin(x) below 0.05, on 256 and on 331 samples"):
         for n, seed in ((256, 0), (331, 7)):
             x, y, clean = sine(n, seed=seed)
-            error = fitted_error(lab.sgd_regression_setup(x, y.reshape(-1, 1), seed=seed),
-                                 x, clean)
+            y = y.reshape(-1, 1)
+            error = fitted_error(lab.sgd_regression_setup(x, y, seed=seed),
+                                 "sgd_regression_setup", x, y, clean)
             expect(np.isfinite(error) and error < 0.05,
                    f"sgd_regression_setup on {n} samples: after training the MSE against "
                    f"sin(x) is {error:.3g} (>= 0.05).")
@@ -265,18 +370,18 @@ def test_sgd_regression_repaired(credit):
 
 @pytest.mark.points(2)
 def test_two_task_repaired(credit):
+    part = fair(credit)
     lab = setups()
-    with credit.part(1, "no loss.terms_unbalanced and no error"):
+    with part(1, "no loss.terms_unbalanced and no error"):
         x, y, _ = two_curves(256, seed=0)
-        report = lab.two_task_setup(x, y).diagnose(steps=DIAGNOSE_STEPS)
+        report = diagnosed(lab.two_task_setup(x, y), "two_task_setup", x, y)
         expect_no_finding(report, "loss.terms_unbalanced", what="two_task_setup")
         expect_no_errors(report, what="two_task_setup")
-    with credit.part(1, "trained: both curves fitted (MSE below 0.03 each), on 256 and 199 "
+    with part(1, "trained: both curves fitted (MSE below 0.03 each), on 256 and 199 "
                         "samples"):
         for n, seed in ((256, 0), (199, 4)):
             x, y, clean = two_curves(n, seed=seed)
-            setup = lab.two_task_setup(x, y, seed=seed)
-            setup.train()
+            setup = trained(lab.two_task_setup(x, y, seed=seed), "two_task_setup", x, y)
             errors = ((predict(setup.model, x) - clean) ** 2).mean(axis=0)
             expect(np.all(errors < 0.03),
                    f"two_task_setup on {n} samples: MSE against sin(x) {errors[0]:.3g}, against "

@@ -1,4 +1,12 @@
 """Known-wrong implementations of lab 03: each must lose points (minnet labs check)."""
+
+# build_classifier with the planted initialisation bug left in (the Softmax removed)
+OVERCONFIDENT_CLASSIFIER = (
+    "def build_classifier(in_features, num_classes, hidden=128):\n"
+    "    model = nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(),\n"
+    "                          nn.Linear(hidden, num_classes))\n"
+    "    nn.init.normal_(model[2].weight, std=1.0)\n"
+    "    return model\n\n\n")
 MUTANTS = [
     dict(name="entropy in bits (log2)", file="loss_sanity.py",
          old="return float(-(present * np.log(present)).sum())",
@@ -45,4 +53,43 @@ MUTANTS = [
     dict(name="the other term's weight mistyped (1e-3)", file="loss_setups.py",
          old="sine=1.0, cosine=1.0,", new="sine=1.0, cosine=1e-3,",
          why="now the cosine task is the one ignored"),
+    # adversarial: scoring without repairing. Each keeps the std-1 output layer (which
+    # still trains to >= 85%) and hides the finding; with tests that trusted setup.diagnose
+    # or their own helpers blindly, the first scored 22/22.
+    dict(name="a Setup subclass whose diagnose reports nothing", file="loss_setups.py",
+         old="def classifier_setup(X, y, seed=0):",
+         new="class _QuietSetup(Setup):\n"
+             "    def diagnose(self, **options):\n"
+             "        from minnet.debug.report import Report\n"
+             "        return Report([])\n\n\n"
+             + OVERCONFIDENT_CLASSIFIER +
+             "Setup = _QuietSetup\n\n\n"
+             "def classifier_setup(X, y, seed=0):",
+         why="the setup itself is graded: the tests diagnose it with minnet's own function "
+             "and accept minnet's Setup only"),
+    dict(name="the grading helpers patched at import", file="loss_setups.py",
+         old="def classifier_setup(X, y, seed=0):",
+         new="import sys as _sys\n"
+             "for _module in list(_sys.modules.values()):\n"
+             "    if hasattr(_module, 'expect_no_finding') and hasattr(_module, 'DIAGNOSE_STEPS'):\n"
+             "        _module.expect_no_finding = _module.expect_no_errors = "
+             "_module.expect = lambda *a, **k: None\n\n\n"
+             + OVERCONFIDENT_CLASSIFIER +
+             "def classifier_setup(X, y, seed=0):",
+         why="every graded part checks that the student's code replaced nothing grading "
+             "relies on"),
+    dict(name="minnet's Report emptied at import", file="loss_setups.py",
+         old="def classifier_setup(X, y, seed=0):",
+         new="import minnet.debug.report as _report\n"
+             "_report_init = _report.Report.__init__\n"
+             "_report.Report.__init__ = lambda self, findings, *a, **k: "
+             "_report_init(self, [], *a, **k)\n\n\n"
+             + OVERCONFIDENT_CLASSIFIER +
+             "def classifier_setup(X, y, seed=0):",
+         why="patching the library is detected; the findings stay the library's"),
+    dict(name="classifier trained on other data (first 100 rows)", file="loss_setups.py",
+         old="    return Setup(model, F.cross_entropy, optim.Adam(model.parameters(), lr=1e-3), (X, y),",
+         new="    X, y = X[:100], y[:100]\n"
+             "    return Setup(model, F.cross_entropy, optim.Adam(model.parameters(), lr=1e-3), (X, y),",
+         why="the setup must train on the data it is given"),
 ]
