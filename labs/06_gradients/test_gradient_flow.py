@@ -234,9 +234,20 @@ def grade_deep_repair(credit, setup, name, codes):
         for code in codes:
             expect_no_finding(report, code, what=f"the repaired {name}")
     with credit.part(2, f"{name}: validation accuracy >= 0.95 after 200 steps"):
-        expect(np.array_equal(np.asarray(setup.train_data[1]), y_train)
-               and np.array_equal(np.asarray(setup.val_data[1]), y_val),
-               f"{name}: train on the lab's moons_data() and keep its validation split")
+        same = all(isinstance(data, (tuple, list)) and len(data) == 2
+                   and np.shape(data[0]) == X.shape
+                   and np.allclose(np.asarray(data[0], dtype=np.float64), X, atol=1e-6)
+                   and np.array_equal(np.asarray(data[1]), y)
+                   for data, (X, y) in ((setup.train_data, (X_train, y_train)),
+                                        (setup.val_data, (X_val, y_val))))
+        expect(same, f"{name}: train on the lab's moons_data() and keep its validation split "
+                     "(inputs and labels as given)")
+        lab, _ = load()
+        expect(setup.batch_size == 32
+               and setup.train_step in (None, lab.clipped_train_step),
+               f"{name}: keep batches of 32 and a standard step (None or your "
+               f"clipped_train_step); got batch_size={setup.batch_size}, "
+               f"train_step={setup.train_step!r}")
         setup.train(steps=200)
         score = ref.accuracy(setup.model, X_val, y_val)
         expect(score >= 0.95, f"validation accuracy {score:.3f} after 200 steps, expected >= "

@@ -56,4 +56,10 @@ MUTANTS = [
          new="nn.init.normal_(layer.weight, 0.0, 2.0 * np.sqrt(2.0 / layer.weight.shape[1]), "
              "generator=rng)",
          why="clipping caps the step; the gradient still grows 2x per layer towards the input"),
+    dict(name="validated on training points", file="gradient_flow.py",
+         old='val_data=(X_val, y_val), batch_size=32, steps=200, seed=0, name="vanishing")',
+         new='val_data=(X_train[:120], y_train[:120]), batch_size=32, steps=200, seed=0, '
+             'name="vanishing")',
+         why="accuracy on points the model trained on says nothing about the repair; the "
+             "graded run keeps the lab's split"),
 ]
