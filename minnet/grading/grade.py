@@ -108,8 +108,10 @@ def grading_environment(single_thread: bool) -> dict:
 def pytest_command(tree: Path, folders: Optional[list], grade_json: Path,
                    timeout: Optional[float] = None, extra: tuple = ()) -> list:
     targets = [str(tree / folder) for folder in folders] if folders else [str(tree)]
+    # --continue-on-collection-errors: one lab's broken test file must not cost every lab
     command = [sys.executable, "-m", "pytest", *targets, "--import-mode=importlib",
-               "-p", "no:cacheprovider", "--rootdir", str(tree.parent),
+               "-p", "no:cacheprovider", "--continue-on-collection-errors",
+               "--rootdir", str(tree.parent),
                "--grade-json", str(grade_json)]
     if timeout:
         command += ["--lab-timeout", str(timeout)]

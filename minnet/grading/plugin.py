@@ -456,17 +456,30 @@ class GradeBook:
     def max_score(self) -> float:
         return sum(grade.max_score for grade in self.grades.values())
 
-    def verdict(self) -> str:
-        """'all public tests passed' (never 'all tests' unless hidden tests ran), or what failed."""
+    def verdict(self, collection_errors: int = 0) -> str:
+        """'all public tests passed' (never 'all tests' unless hidden tests ran), or what failed.
+
+        ``collection_errors``: test files that could not be collected; their tests never
+        ran, so the run cannot claim that everything passed.
+        """
         grades = list(self.grades.values())
         failed = [grade for grade in grades if not grade.passed]
         hidden = sum(grade.hidden for grade in grades)
-        if failed:
-            return (f"{len(failed)} of {len(grades)} graded tests did not get full marks "
-                    "(each one's feedback says why)")
-        if hidden:
-            return f"all tests passed ({len(grades) - hidden} public, {hidden} hidden)"
-        return "all public tests passed"
+        if not grades:
+            verdict = "no graded test ran"
+        elif failed:
+            verdict = (f"{len(failed)} of {len(grades)} graded tests did not get full marks "
+                       "(each one's feedback says why)")
+        elif collection_errors:
+            verdict = f"the {len(grades)} graded tests that ran passed"
+        elif hidden:
+            verdict = f"all tests passed ({len(grades) - hidden} public, {hidden} hidden)"
+        else:
+            verdict = "all public tests passed"
+        if collection_errors:
+            verdict += (f"; {collection_errors} error(s) during collection: the points of tests "
+                        "that could not be collected are missing from the maximum")
+        return verdict
 
     def table(self) -> list:
         rows = [("lab", "points", "max")]
@@ -497,48 +510,41 @@ class GradeBook:
                 "visibility": "after_published" if grade.hidden else "visible",
                 "extra_data": {"seconds": round(self.seconds.get(grade.nodeid, 0.0), 3)},
             })
-        summary = self.verdict()
-        if collection_errors:
-            summary += (f"\n{collection_errors} test file(s) could not be collected: their points "
-                        "are missing from the maximum")
-        return {"score": self.score, "max_score": self.max_score, "output": summary,
-                "tests": tests}
+        return {"score": self.score, "max_score": self.max_score,
+                "output": self.verdict(collection_errors), "tests": tests}
 
 
-def pytest_runtest_logreport(report):
-    book = _current_book.book
-    if book is not None:
-        book.seconds[report.nodeid] = book.seconds.get(report.nodeid, 0.0) + (report.duration or 0)
-    for name, value in report.user_properties:
-        if name == GRADE_PROPERTY:
-            _current_book.record(Grade(**value))
-
-
-class _BookProxy:
-    """The grade book of the running session (pytest_runtest_logreport gets no config)."""
-    book: Optional[GradeBook] = None
-
-    def record(self, grade: Grade) -> None:
-        if self.book is not None:
-            self.book.record(grade)
-
-
-_current_book = _BookProxy()
+_running_book: Optional[GradeBook] = None  # pytest_runtest_logreport is given no config
 
 
 def _book(config) -> GradeBook:
+    """The grade book of this session (created on first use)."""
+    global _running_book
     book = config.stash.get(_book_key, None)
     if book is None:
         book = config.stash[_book_key] = GradeBook()
-    _current_book.book = book
+    _running_book = book
     return book
 
 
-def _collection_errors(session) -> int:
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+def pytest_runtest_logreport(report):
+    """Collect each lab test's grade and run time (in the parent, from the child's reports)."""
+    book = _running_book
+    if book is None:
+        return
+    book.seconds[report.nodeid] = book.seconds.get(report.nodeid, 0.0) + (report.duration or 0)
+    for name, value in report.user_properties:
+        if name == GRADE_PROPERTY:
+            book.record(Grade(**value))
+
+
+def _collection_errors(config) -> int:
+    """Test files that failed to import (their tests are missing from the grades)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is None:
         return 0
-    return len(reporter.stats.get("error", []))
+    return sum(1 for report in reporter.stats.get("error", []) if report.when == "collect"
+               or getattr(report, "when", None) is None)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
@@ -549,12 +555,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     for line in book.table():
         terminalreporter.write_line(line)
     terminalreporter.write_line("")
-    terminalreporter.write_line(book.verdict(), bold=True)
-    errors = len(terminalreporter.stats.get("error", []))
-    if errors:
-        terminalreporter.write_line(f"{errors} error(s) during collection or setup: points of "
-                                    "tests that could not be collected are missing from the max",
-                                    red=True)
+    errors = _collection_errors(config)
+    terminalreporter.write_line(book.verdict(errors), bold=True, red=bool(errors))
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -564,4 +566,5 @@ def pytest_sessionfinish(session, exitstatus):
     from ..fileio import atomic_write
 
     book = _book(session.config)
-    atomic_write(path, json.dumps(book.results_json(_collection_errors(session)), indent=2) + "\n")
+    atomic_write(path, json.dumps(book.results_json(_collection_errors(session.config)),
+                                  indent=2) + "\n")
