@@ -146,6 +146,9 @@ def _failed_runs(runs: list) -> list:
     """Lines for pytest processes that did not produce grades (errors before any test)."""
     lines = []
     for run in runs:
+        errors = ((run.results or {}).get("extra_data") or {}).get("collection_errors") or []
+        if errors:
+            lines.append("test files that could not be collected: " + ", ".join(errors))
         if run.results is None or run.returncode not in (0, 1):
             tail = "\n".join(run.output.strip().splitlines()[-15:])
             lines.append(f"pytest ended with status {run.returncode}:\n{tail}")

@@ -494,8 +494,9 @@ class GradeBook:
             lines.append(f"{lab:<{width}}  {score:>7}  {maximum:>7}")
         return lines
 
-    def results_json(self, collection_errors: int = 0) -> dict:
-        """Gradescope's results.json: score, max_score and one entry per test."""
+    def results_json(self, collection_errors: tuple = ()) -> dict:
+        """Gradescope's results.json: score, max_score and one entry per test (test files
+        that could not be collected are listed in extra_data)."""
         tests = []
         names = [(grade.lab, grade.name) for grade in self.grades.values()]
         for grade in self.grades.values():
@@ -511,7 +512,8 @@ class GradeBook:
                 "extra_data": {"seconds": round(self.seconds.get(grade.nodeid, 0.0), 3)},
             })
         return {"score": self.score, "max_score": self.max_score,
-                "output": self.verdict(collection_errors), "tests": tests}
+                "output": self.verdict(len(collection_errors)), "tests": tests,
+                "extra_data": {"collection_errors": list(collection_errors)}}
 
 
 _running_book: Optional[GradeBook] = None  # pytest_runtest_logreport is given no config
@@ -538,13 +540,13 @@ def pytest_runtest_logreport(report):
             book.record(Grade(**value))
 
 
-def _collection_errors(config) -> int:
+def _collection_errors(config) -> list:
     """Test files that failed to import (their tests are missing from the grades)."""
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is None:
-        return 0
-    return sum(1 for report in reporter.stats.get("error", []) if report.when == "collect"
-               or getattr(report, "when", None) is None)
+        return []
+    return [report.nodeid for report in reporter.stats.get("error", [])
+            if getattr(report, "when", "collect") == "collect"]
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
@@ -555,7 +557,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     for line in book.table():
         terminalreporter.write_line(line)
     terminalreporter.write_line("")
-    errors = _collection_errors(config)
+    errors = len(_collection_errors(config))
     terminalreporter.write_line(book.verdict(errors), bold=True, red=bool(errors))
 
 
