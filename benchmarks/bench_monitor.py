@@ -2,18 +2,31 @@
 
     python benchmarks/bench_monitor.py              # 1,200 steps per setting
     python benchmarks/bench_monitor.py --steps 3000
+    python benchmarks/bench_monitor.py --epochs 5   # + whole epochs of bench_core's MLP
+
+Two measurements:
+
+* steps (always): the training step alone, as below;
+* epochs (``--epochs N``): bench_core.py's MLP epoch itself (60,000 samples through
+  minnet's shuffling DataLoader, batch 128), unmonitored and with each Monitor, in
+  N alternating rounds; the overhead is the median over rounds of (monitored epoch /
+  unmonitored epoch of the same round - 1). The Monitor also logs the loss every step,
+  as a user would.
+
+Steps:
 
 MLP 784-256-128-10 (ReLU), batch 128, SGD momentum 0.9, random data (as in
-bench_core.py). Three identical trainers run side by side: unmonitored, with
-``Monitor(every=1)`` and with ``Monitor(every=10)``. They take turns of
-``--block`` consecutive steps (default 20, the order rotating), so a slow
-period of a busy machine hits all three alike, while each trainer's arrays
-stay as warm in the caches as in a real run (step-by-step turns measured each
-trainer right after two others had evicted its parameters: about 100 us/step
-more overhead than a lone run sees). The overhead is the median over turns of
-(mean monitored step time - mean unmonitored step time of the same turn), in %
-of the median unmonitored step: a mean over a block, so every=10's recorded
-steps count as often as they happen.
+bench_core.py). ONE model trains throughout; the three settings (unmonitored,
+``Monitor(every=1)``, ``Monitor(every=10)``) take turns of ``--block``
+consecutive steps (default 60, the order rotating): a Monitor is attached at the
+start of its turn and detached at the end, and the first 10 steps of every turn
+are not timed (a new Monitor's first record sets up its buffers; 10 keeps
+every=10's recorded steps at exactly a tenth of the timed ones). One model, so the
+settings share the same arrays at the same addresses: separate trainers differed
+by ~50 us/step from memory placement alone, as much as what is measured here.
+Turns make a slow period of a busy machine hit all settings alike. The overhead is
+the median over turns of (mean monitored step time - mean unmonitored step time
+of the neighbouring turn), in % of the median unmonitored step.
 Times are CPU time of this thread (time.thread_time: BLAS runs on this thread),
 which a busy machine disturbs far less than wall time; wall-clock figures are
 printed too. Targets: <= 15% at every=1, negligible (a few %) at every=10.
@@ -30,6 +43,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # bench_core
 
 
 def _blas_threads_from_argv(default: str = "1") -> str:
@@ -86,41 +100,96 @@ def one_step(model, optimizer, monitor, loss_fn, X, y) -> tuple:
     return time.thread_time() - cpu, time.perf_counter() - wall
 
 
-def measure(steps: int, block: int = 20, n_batches: int = 16) -> dict:
-    """Step times (seconds, shape (turns, block, 2): CPU, wall) of each setting.
+def measure(steps: int, block: int = 60, warmup: int = 10, n_batches: int = 16) -> dict:
+    """Step times (seconds, shape (turns, block - warmup, 2): CPU, wall) of each setting.
 
-    The settings take turns of ``block`` consecutive steps, the order rotating.
+    One model and optimizer; the settings take turns of ``block`` steps, the order
+    rotating, and the first ``warmup`` steps of each turn are not kept.
     """
     batches = random_batches(n_batches)
     loss_fn = nn.CrossEntropyLoss()
-    trainers = {}
-    for name, every in SETTINGS:
-        model, optimizer = build()
-        monitor = Monitor(model, optimizer, every=every) if every else None
-        trainers[name] = (model, optimizer, monitor)
+    model, optimizer = build()
     names = [name for name, _ in SETTINGS]
-    turns = max(steps // block, 1)
-    times = {name: np.empty((turns, block, 2)) for name in names}
-    for turn in range(-1, turns):  # one warm-up turn
-        order = names[turn % 3:] + names[:turn % 3]
-        for name in order:
+    turns = max(steps // (block - warmup), 1)
+    times = {name: np.empty((turns, block - warmup, 2)) for name in names}
+    step = 0
+    for turn in range(-1, turns):  # one warm-up round
+        order = SETTINGS[turn % 3:] + SETTINGS[:turn % 3]
+        for name, every in order:
+            monitor = Monitor(model, optimizer, every=every) if every else None
             for i in range(block):
-                X, y = batches[(turn * block + i) % n_batches]
-                seconds = one_step(*trainers[name], loss_fn, X, y)
-                if turn >= 0:
-                    times[name][turn, i] = seconds
-    for _, _, monitor in trainers.values():
+                X, y = batches[step % n_batches]
+                step += 1
+                seconds = one_step(model, optimizer, monitor, loss_fn, X, y)
+                if turn >= 0 and i >= warmup:
+                    times[name][turn, i - warmup] = seconds
+            if monitor is not None:
+                monitor.detach()
+    return times
+
+
+def measure_epochs(rounds: int) -> dict:
+    """Seconds (CPU, wall) of bench_core's MLP epoch per setting, shape (rounds, 2)."""
+    from minnet.data import DataLoader, TensorDataset
+
+    import bench_core  # noqa: E402  (benchmarks/ is this script's folder)
+
+    X, y = bench_core.random_data(bench_core.MLP_SAMPLES, (MLP_SIZES[0],))
+    loss_fn = nn.CrossEntropyLoss()
+    times = {name: np.empty((rounds, 2)) for name, _ in SETTINGS}
+
+    def epoch(every):
+        model = bench_core.minnet_mlp()
+        optimizer = optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+        monitor = Monitor(model, optimizer, every=every) if every else None
+        cpu, wall = time.thread_time(), time.perf_counter()
+        for X_batch, y_batch in DataLoader(TensorDataset(X, y), batch_size=BATCH,
+                                           shuffle=True, seed=0):
+            optimizer.zero_grad()
+            loss = loss_fn(model(X_batch), y_batch)
+            loss.backward()
+            optimizer.step()
+            if monitor is not None:
+                monitor.log(loss=loss)
+        seconds = (time.thread_time() - cpu, time.perf_counter() - wall)
         if monitor is not None:
             monitor.detach()
+        return seconds
+
+    epoch(None)  # warm-up: compile, page in the data
+    for round_ in range(rounds):
+        order = SETTINGS[round_ % 3:] + SETTINGS[:round_ % 3]
+        for name, every in order:
+            times[name][round_] = epoch(every)
     return times
+
+
+def print_epochs(times: dict) -> None:
+    print(f"  core MLP epoch ({bench_core_samples()} samples, DataLoader, batch {BATCH}), "
+          f"{len(times['unmonitored'])} alternating rounds:")
+    for column, clock in enumerate(("CPU time", "wall time")):
+        base = times["unmonitored"][:, column]
+        parts = [f"unmonitored {np.median(base):.3f} s"]
+        for name, _ in SETTINGS[1:]:
+            ratio = float(np.median(times[name][:, column] / base)) - 1
+            parts.append(f"{name} {np.median(times[name][:, column]):.3f} s ({ratio * 100:+.1f}%)")
+        print(f"   {clock:9s}: " + ",  ".join(parts))
+
+
+def bench_core_samples() -> str:
+    import bench_core  # noqa: E402
+    return f"{bench_core.MLP_SAMPLES:,}"
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=1200, help="steps per setting")
     parser.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
-    parser.add_argument("--block", type=int, default=20,
-                        help="consecutive steps per turn (default 20; a multiple of 10)")
+    parser.add_argument("--epochs", type=int, default=0,
+                        help="also time N rounds of bench_core's whole MLP epoch (default 0)")
+    parser.add_argument("--block", type=int, default=60,
+                        help="consecutive steps per turn, the first 10 untimed (default 60; "
+                             "a multiple of 10)")
     args = parser.parse_args(argv)
 
     times = measure(args.steps, args.block)
@@ -137,6 +206,8 @@ def main(argv=None) -> None:
             extra = float(np.median(steps.mean(axis=1) - base.mean(axis=1)))
             print(f"   {name:12s} {np.median(steps) * 1e3:7.3f} ms/step (median)   overhead "
                   f"{extra / base_median * 100:+6.1f}%  ({extra * 1e6:+.0f} us/step)")
+    if args.epochs:
+        print_epochs(measure_epochs(args.epochs))
     print("   targets: every=1 <= 15%, every=10 negligible")
 
 

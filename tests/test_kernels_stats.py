@@ -166,3 +166,21 @@ def test_update_squares_are_the_squared_update_norms(dtype):
     for implementation in (stats.update_squares_numba, stats.update_squares_reference):
         got = np.sqrt(implementation(after, before))
         np.testing.assert_allclose(got, norms, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(128, 37), (45, 3, 5, 7), (100,), (33, 1)], ids=str)
+@pytest.mark.parametrize("hist_samples", [1, 32, 1000])
+def test_the_histogram_counts_only_the_first_hist_samples_samples(dtype, shape, hist_samples):
+    x = sample(shape, dtype, seed=5, relu=True, nonfinite=True)
+    args = (x, -3.0, 2.5, 7, -np.inf, np.inf)
+    kernel = stats.activation_stats_numba(*args, hist_samples=hist_samples)
+    reference = stats.activation_stats_reference(*args, hist_samples=hist_samples)
+    # the histogram: exactly the first samples' entries; everything else: the whole batch
+    expected = by_hand(x, *args[1:])
+    expected["counts"] = by_hand(x[:hist_samples], *args[1:])["counts"]
+    assert_same(kernel, expected, exact_counts=False)
+    assert_same(reference, expected, exact_counts=False)
+    np.testing.assert_array_equal(kernel[7], reference[7])
+    counted = x[:hist_samples]
+    assert kernel[7].sum() == np.count_nonzero(~np.isnan(counted))

@@ -17,7 +17,8 @@ Where each number comes from:
 * a forward pre-hook on the model marks the start of a training step (and
   measures the gradient left over from the previous step: ``stale_grad_norm``);
 * a forward hook on every leaf module reads the layer's output (mean, std,
-  zeros, dead units, saturation, NaN/Inf, a fixed-bin histogram);
+  zeros, dead units, saturation, NaN/Inf, a fixed-bin histogram of the first
+  32 samples);
 * a tensor hook on each layer output reads dL/d(output) (``grad_rms``) and
   queues a callback for the end of the backward pass, which reads every
   parameter's ``.grad`` (``grad_norm`` per parameter, ``grad_norm_total``);
@@ -63,6 +64,10 @@ HISTOGRAM_RANGES = {"Tanh": (-1.0, 1.0), "Sigmoid": (0.0, 1.0)}
 SAMPLED_ABOVE = 65536
 UPDATE_SAMPLE = 16384
 SAMPLE_BLOCK = 16  # 64 bytes of float32: one cache line
+# A layer's histogram counts the entries of the first HISTOGRAM_SAMPLES samples of
+# the batch (minnet.kernels.stats: binning is the dearest statistic of a layer; every
+# other statistic covers the whole batch).
+HISTOGRAM_SAMPLES = 32
 # Whether anything rescaled a gradient between backward and step() is told from
 # the sum of squares of its first FINGERPRINT entries (see _grad_norm_at_step).
 FINGERPRINT = 4096
@@ -151,7 +156,8 @@ def sampled_blocks(array: np.ndarray) -> np.ndarray:
     a third of the Monitor's step, while
     ||update|| / ||weight|| over 16,384 entries spread through the matrix is
     within about 1% of the full ratio (a number read on a log scale: the
-    healthy band is [1e-4, 1e-2]). The weight norm itself is never sampled.
+    healthy band is [1e-4, 1e-2]). The weight norm is estimated from the same
+    sample (its mean square times the number of entries; as close).
     """
     flat = array.reshape(-1)
     stride = block_stride(array.shape)
@@ -185,7 +191,8 @@ def layer_statistics(x: np.ndarray, kind: str, edges: Optional[np.ndarray]) -> t
 
     Returns ``(values, counts)``: ``values`` in the order of ``LAYER_STATS``
     (``grad_rms`` left NaN: it comes from the backward pass), ``counts`` the
-    histogram over ``edges`` (None when ``edges`` is None). With NaN/Inf in
+    histogram over ``edges`` of the first ``HISTOGRAM_SAMPLES`` samples (None when
+    ``edges`` is None). With NaN/Inf in
     ``x``, mean/std/min/max describe its finite entries; NaN is in no bin,
     +-Inf and other values outside the edges are in the end bins.
 
@@ -199,12 +206,57 @@ def layer_statistics(x: np.ndarray, kind: str, edges: Optional[np.ndarray]) -> t
         low_edge, high_edge, bins = float(edges[0]), float(edges[-1]), len(edges) - 1
     below, above = SATURATION_LIMITS.get(kind, (-math.inf, math.inf))
     mean, std, low, high, zeros, nonfinite, saturated, counts, unit_nonzero = \
-        kernels.kernel("activation_stats")(x, low_edge, high_edge, bins, below, above)
+        kernels.kernel("activation_stats")(x, low_edge, high_edge, bins, below, above,
+                                           HISTOGRAM_SAMPLES)
     dead_fraction = (unit_nonzero.size - np.count_nonzero(unit_nonzero)) / unit_nonzero.size
     saturated_fraction = saturated / n if kind in SATURATION_LIMITS else np.nan
     values = (mean, std, low, high, zeros / n, dead_fraction, saturated_fraction,
               float(nonfinite), np.nan)
     return values, (None if edges is None else counts)
+
+
+class _WeightSample:
+    """One parameter's sampled entries before ``step()``, kept from step to step.
+
+    ``view`` is ``sampled_blocks(data)``: it reads the parameter's current
+    values, so ``take_before`` copies them into ``before`` and, after the step,
+    ``squares_after_step`` compares (a parameter whose array was replaced by
+    one of the same shape and dtype is read through a new view).
+    """
+
+    def __init__(self, data: np.ndarray):
+        self.data = data
+        self.view = sampled_blocks(data)
+        self.before = np.empty(self.view.shape, data.dtype)
+        # the sampled blocks after the step, gathered: the kernel's loop wants 1-D contiguous
+        self.gathered = np.empty(self.view.shape, data.dtype) if self.view.ndim == 2 else None
+
+    def fits(self, data: np.ndarray) -> bool:
+        return data.shape == self.data.shape and data.dtype == self.data.dtype
+
+    def _view_of(self, data: np.ndarray) -> np.ndarray:
+        if data is not self.data:
+            self.data, self.view = data, sampled_blocks(data)
+        return self.view
+
+    def take_before(self, data: np.ndarray) -> None:
+        np.copyto(self.before, self._view_of(data))
+
+    def squares_after_step(self, data: np.ndarray, update_squares):
+        """``(||update||**2, ||weight||**2, ||weight before||**2)``, or None if ``data``
+        no longer fits. Sampled: the update's and the before-weights' squares of the
+        sample (their ratio is the estimate), the weight's scaled to every entry."""
+        if not self.fits(data):
+            return None
+        after = self._view_of(data)
+        if self.gathered is not None:
+            np.copyto(self.gathered, after)
+            after = self.gathered
+        update_sq, weight_sq, weight_sq_before = update_squares(after.reshape(-1),
+                                                                self.before.reshape(-1))
+        if self.gathered is not None:  # the sample's mean square, times the number of entries
+            weight_sq *= data.size / after.size
+        return update_sq, weight_sq, weight_sq_before
 
 
 # --------------------------------------------------------------------------
@@ -236,8 +288,6 @@ class Monitor:
         self._attached = True
         self._handles: list = []         # module and optimizer hooks
         self._output_handles: list = []  # tensor hooks of the current step's layer outputs
-        self._snapshots: Optional[list] = None  # per parameter: sampled weights before step()
-        self._gathered: list = []
         self._grad_samples: Optional[tuple] = None  # (step, per parameter: sampled grad squares)
         self._snapshot_step = -1
         self._callback_queued = False
@@ -255,6 +305,7 @@ class Monitor:
             self._params.append(param)
             self.layer_of_param[name] = _layer_name(owner, modules[owner])
         self._param_stats = _GrowableArray((len(self._params), len(PARAM_STATS)))
+        self._samples = [None] * len(self._params)
         if optimizer is not None:
             self._handles.append(optimizer.register_step_pre_hook(self._before_optimizer_step))
             self._handles.append(optimizer.register_step_post_hook(self._after_optimizer_step))
@@ -269,6 +320,7 @@ class Monitor:
         self.layer_of_param: dict = {}
         self.scalar_names: list = []
         self._params: list = []
+        self._samples: list = []  # per parameter: a _WeightSample (None: not measured)
         self._forward_step: Optional[int] = None  # step of the latest training forward
         self._record: int = -1                     # its record row, -1 if not recorded
         self._jit = True                           # compiled kernels (MINNET_NO_JIT unset)
@@ -362,22 +414,28 @@ class Monitor:
             if record < 0:  # an unrecorded step: nothing to read
                 return None
             call = self._latest_call[name] = object()  # so the last call's gradient wins
-            self._record_layer(name, kind, output.data, record)
+            row = self._record_layer(name, kind, output.data, record)
             if output.requires_grad:
                 self._output_handles.append(
-                    output.register_hook(self._make_grad_hook(name, record, call)))
+                    output.register_hook(self._make_grad_hook(name, record, call, row)))
             return None
 
         return on_output
 
-    def _make_grad_hook(self, name: str, record: int, call: object):
+    def _make_grad_hook(self, name: str, record: int, call: object, row):
+        """The tensor hook of a layer output: ``row`` is the record's row of the layer's
+        statistics (a view: valid while the table has not grown), None to look it up."""
         def on_output_grad(grad):
             if not self._attached:
                 return None
-            if record >= 0 and self._latest_call[name] is call:
+            if self._latest_call[name] is call:
                 flat = grad.data.reshape(-1)
                 rms = math.sqrt(_sum_of_squares(flat) / flat.size) if flat.size else np.nan
-                self._layer_stats[name].at(record)[record, _GRAD_RMS] = rms
+                table = self._layer_stats[name]
+                if row is None or row.base is not table.array:  # grown since: look it up
+                    table.at(record)[record, _GRAD_RMS] = rms
+                else:
+                    row[_GRAD_RMS] = rms
             if not self._callback_queued:
                 self._callback_queued = True
                 queue_callback(self._on_backward_end)
@@ -435,24 +493,15 @@ class Monitor:
             record = self._record_row(step)
             rows = self._param_stats.at(record)[record]
             update_squares = kernels.kernel("update_squares")
-            for j, (param, before) in enumerate(zip(self._params, self._snapshots)):
-                flat = param.data.reshape(-1)
-                after = sampled_blocks(param.data)
-                if before.shape != after.shape or before.dtype != flat.dtype \
-                        or flat.dtype not in _KERNEL_DTYPES:
+            for j, (param, sample) in enumerate(zip(self._params, self._samples)):
+                data = param.data
+                measured = None if sample is None else sample.squares_after_step(data,
+                                                                                 update_squares)
+                if measured is None:
                     # replaced by a parameter of another size or dtype, or float16: no ratio
-                    rows[j, _WEIGHT_NORM] = math.sqrt(_sum_of_squares(flat))
+                    rows[j, _WEIGHT_NORM] = math.sqrt(_sum_of_squares(data.reshape(-1)))
                     continue
-                sampled = after.ndim == 2
-                if sampled:  # gathered into a buffer: the kernel's loop wants 1-D contiguous
-                    np.copyto(self._gathered[j], after)
-                    after = self._gathered[j]
-                # one pass over the (sampled) weights and snapshot: ||update||, ||after||,
-                # ||before||
-                update_sq, weight_sq, weight_sq_before = update_squares(after.reshape(-1),
-                                                                        before.reshape(-1))
-                if sampled:
-                    weight_sq = _sum_of_squares(flat)  # the weight norm is never sampled
+                update_sq, weight_sq, weight_sq_before = measured
                 rows[j, _WEIGHT_NORM] = math.sqrt(weight_sq)
                 rows[j, _UPDATE_RATIO] = _ratio(math.sqrt(update_sq), math.sqrt(weight_sq_before))
         self._snapshot_step = -1
@@ -499,15 +548,14 @@ class Monitor:
     def _snapshot_weights(self) -> None:
         """Copy every parameter's sampled entries (``sampled_blocks``) into buffers kept
         from step to step (np.copyto: no new arrays)."""
-        if self._snapshots is None:
-            self._snapshots = [np.empty(0, p.data.dtype) for p in self._params]
-            self._gathered = list(self._snapshots)  # the sample after step(), contiguous
         for j, param in enumerate(self._params):
-            sample = sampled_blocks(param.data)
-            if self._snapshots[j].shape != sample.shape or self._snapshots[j].dtype != sample.dtype:
-                self._snapshots[j] = np.empty(sample.shape, sample.dtype)
-                self._gathered[j] = np.empty(sample.shape, sample.dtype)
-            np.copyto(self._snapshots[j], sample)  # norms are taken after the step, in one pass
+            data = param.data
+            sample = self._samples[j]
+            if sample is None or not sample.fits(data):
+                sample = self._samples[j] = (_WeightSample(data) if data.dtype in _KERNEL_DTYPES
+                                             else None)
+            if sample is not None:
+                sample.take_before(data)
 
     # -- recording -------------------------------------------------------------------
     def _add_layer(self, name: str, kind: str) -> None:
@@ -516,11 +564,13 @@ class Monitor:
         self._layer_stats[name] = _GrowableArray((len(LAYER_STATS),))
         self._histograms[name] = _GrowableArray((self.bins,), dtype=np.int64, fill=0)
 
-    def _record_layer(self, name: str, kind: str, x: np.ndarray, record: int) -> None:
+    def _record_layer(self, name: str, kind: str, x: np.ndarray, record: int):
+        """Write the statistics of output ``x`` into record ``record``; returns that row
+        of the layer's table (None for an empty output)."""
         if x.dtype not in _KERNEL_DTYPES:  # integers, bools, float16
             x = x.astype(np.float64)
         if x.size == 0:
-            return
+            return None
         edges = self._edges.get(name)
         if edges is None:  # first record: fix the bins from this output's range
             values = layer_statistics(x, kind, None)[0]
@@ -533,6 +583,7 @@ class Monitor:
             values, counts[:] = layer_statistics(x, kind, edges)
             row[:] = values
         self._last_output[name] = x
+        return row
 
     def _layer_values_into(self, name: str, kind: str, x: np.ndarray, edges: np.ndarray,
                            row: np.ndarray, counts: np.ndarray) -> None:
@@ -544,7 +595,8 @@ class Monitor:
         kept = self._buffers.get(name)
         if kept is None or not kept[0].fits(x):
             below, above = SATURATION_LIMITS.get(kind, (-math.inf, math.inf))
-            buffers = stats.ActivationBuffers(x, self.bins, edges[0], edges[-1], below, above)
+            buffers = stats.ActivationBuffers(x, self.bins, edges[0], edges[-1], below, above,
+                                              HISTOGRAM_SAMPLES)
             # kernel results (mean, std, low, high, zeros, dead units, saturated, nonfinite)
             # -> LAYER_STATS without grad_rms: counts become fractions
             n = x.size
@@ -585,7 +637,8 @@ class Monitor:
         return table.first(self._n_records)[:, _check_stat(stat, LAYER_STATS, "activation")]
 
     def histogram(self, layer: str) -> tuple:
-        """``(counts (n_records, bins) int64, edges (bins + 1,))`` of a layer's output."""
+        """``(counts (n_records, bins) int64, edges (bins + 1,))`` of a layer's output
+        (the entries of the batch's first ``HISTOGRAM_SAMPLES`` samples)."""
         layer = self._check_layer(layer)
         edges = self._edges.get(layer)
         edges = np.full(self.bins + 1, np.nan) if edges is None else edges.copy()

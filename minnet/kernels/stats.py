@@ -3,8 +3,8 @@
 Activations
 -----------
 
-``activation_stats(x, hist_low, hist_high, bins, saturation_low, saturation_high)``
-describes an output ``x`` of any float shape and returns
+``activation_stats(x, hist_low, hist_high, bins, saturation_low, saturation_high,
+hist_samples=None)`` describes an output ``x`` of any float shape and returns
 
     (mean, std, low, high, zeros, nonfinite, saturated, counts, unit_nonzero)
 
@@ -15,7 +15,10 @@ describes an output ``x`` of any float shape and returns
   (pass -inf/inf to count none);
 * ``counts`` (bins,) int64: entries in ``bins`` equal bins between
   ``hist_low`` and ``hist_high``; values below/above land in the end bins
-  (+-Inf too), NaN in none;
+  (+-Inf too), NaN in none. Only the entries of the first ``hist_samples``
+  samples (``x[:hist_samples]``; all when None) are counted: binning is the
+  dearest statistic (a scattered increment per entry), and the shape of a
+  distribution is drawn as well from 32 samples as from 128;
 * ``unit_nonzero`` (units,) bool: whether the unit was ever != 0 over the
   batch. A unit is a feature of an (N, F) output, a channel of (N, C, H, W)
   (axis 1 in general); a 0-d or 1-D output is one unit. A unit that is 0
@@ -64,7 +67,8 @@ _LANES = 8
 # --------------------------------------------------------------------------
 # NumPy reference
 # --------------------------------------------------------------------------
-def activation_stats_reference(x, hist_low, hist_high, bins, saturation_low, saturation_high):
+def activation_stats_reference(x, hist_low, hist_high, bins, saturation_low, saturation_high,
+                               hist_samples=None):
     """See the module docstring; plain NumPy."""
     x = _checked(x, bins, hist_low, hist_high)
     flat = x.reshape(-1).astype(np.float64)
@@ -80,7 +84,8 @@ def activation_stats_reference(x, hist_low, hist_high, bins, saturation_low, sat
     real = x.dtype.type
     saturated = int(np.count_nonzero((own < real(saturation_low)) | (own > real(saturation_high))))
 
-    in_bin_units = (flat[~np.isnan(flat)] - hist_low) * (bins / (hist_high - hist_low))
+    binned = _as_units(x)[:hist_samples].reshape(-1).astype(np.float64)
+    in_bin_units = (binned[~np.isnan(binned)] - hist_low) * (bins / (hist_high - hist_low))
     index = np.clip(in_bin_units, 0, bins - 1).astype(np.int64)  # truncation = floor here
     counts = np.bincount(index, minlength=bins).astype(np.int64)
 
@@ -91,10 +96,12 @@ def activation_stats_reference(x, hist_low, hist_high, bins, saturation_low, sat
 # --------------------------------------------------------------------------
 # Numba kernel
 # --------------------------------------------------------------------------
-def activation_stats_numba(x, hist_low, hist_high, bins, saturation_low, saturation_high):
+def activation_stats_numba(x, hist_low, hist_high, bins, saturation_low, saturation_high,
+                           hist_samples=None):
     """Same contract as ``activation_stats_reference``; one compiled pass over the entries."""
     x = _checked(x, bins, hist_low, hist_high)
-    buffers = ActivationBuffers(x, int(bins), hist_low, hist_high, saturation_low, saturation_high)
+    buffers = ActivationBuffers(x, int(bins), hist_low, hist_high, saturation_low, saturation_high,
+                                hist_samples)
     counts = np.empty(int(bins), np.int64)
     mean, std, low, high, zeros, _, saturated, nonfinite = activation_stats_into(x, buffers, counts)
     return (float(mean), float(std), float(low), float(high), int(zeros), int(nonfinite),
@@ -109,21 +116,24 @@ class ActivationBuffers:
     arguments and returns two arrays costs several microseconds; the loop
     itself, for a 128 x 10 output, about two).
 
-    * ``settings`` (5,) float64: hist_low, bins per unit of x, saturation
-      low/high (rounded to x's dtype, as NumPy compares them), entries per sample;
+    * ``settings`` (6,) float64: hist_low, bins per unit of x, saturation
+      low/high (rounded to x's dtype, as NumPy compares them), entries per
+      sample, samples histogrammed;
     * ``unit_nonzero`` (units,) bool: whether each unit was ever != 0;
     * ``results`` (8,) float64: mean, std, low, high, zeros, dead units,
       saturated, nonfinite (counts as floats).
     """
 
     def __init__(self, x: np.ndarray, bins: int, hist_low: float, hist_high: float,
-                 saturation_low: float, saturation_high: float):
+                 saturation_low: float, saturation_high: float, hist_samples=None):
         self.shape, self.dtype, self.bins = x.shape, x.dtype, bins
         real = x.dtype.type
         units = _as_units(x)
+        samples = units.shape[0] if hist_samples is None else min(int(hist_samples),
+                                                                  units.shape[0])
         self.settings = np.array([hist_low, bins / (float(hist_high) - float(hist_low)),
                                   real(saturation_low), real(saturation_high),
-                                  units.shape[1] * units.shape[2]], dtype=np.float64)
+                                  units.shape[1] * units.shape[2], samples], dtype=np.float64)
         self.unit_nonzero = np.empty(units.shape[1], np.bool_)
         self.results = np.empty(8)
 
@@ -152,8 +162,9 @@ def _stats_into(flat, settings, counts, unit_nonzero, results):
     of a sample's row has its own accumulators, so the row loop is an
     element-by-element update of arrays, which the compiler turns into vector
     instructions (it may not reorder a single running sum: that would change
-    its rounding). The columns are combined at the end. The histogram is
-    counted right after each row, from the bins the vector loop computed.
+    its rounding). The columns are combined at the end. For the first
+    ``binned_samples`` samples the histogram is counted right after the row: a
+    vector loop computes the bins, a second loop adds them up.
     The accumulators are allocated here: separate new arrays are what lets the
     compiler vectorize (views of one preallocated block might overlap).
     """
@@ -164,6 +175,7 @@ def _stats_into(flat, settings, counts, unit_nonzero, results):
     saturation_low, saturation_high = settings[2], settings[3]
     row = np.int64(settings[4])  # entries per sample: units * positions
     samples = n // row if row else 0
+    binned_samples = np.int64(settings[5])
     positions = row // n_units if n_units else 0
     shift = 0.0  # K: the first finite entry
     for i in range(n):
@@ -191,15 +203,18 @@ def _stats_into(flat, settings, counts, unit_nonzero, results):
             low[j] = min(low[j], value)
             high[j] = max(high[j], value)
             zeros[j] += v == 0
-            t = (value - hist_low) * bin_scale
-            t = max(min(t, top_bin), 0.0)
-            bin_of[j] = np.int64(t) if value == value else bins  # NaN: in no bin
         if count_saturation:
             for j in range(row):
                 value = np.float64(flat[start + j])
                 saturated[j] += (value < saturation_low) | (value > saturation_high)
-        for j in range(row):
-            histogram[j & (_LANES - 1), bin_of[j]] += 1
+        if sample < binned_samples:
+            for j in range(row):
+                value = np.float64(flat[start + j])
+                t = (value - hist_low) * bin_scale
+                t = max(min(t, top_bin), 0.0)
+                bin_of[j] = np.int64(t) if value == value else bins  # NaN: in no bin
+            for j in range(row):
+                histogram[j & (_LANES - 1), bin_of[j]] += 1
     for b in range(bins):
         counts[b] = 0
         for lane in range(_LANES):
