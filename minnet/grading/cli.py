@@ -105,6 +105,9 @@ def release_command(args: argparse.Namespace) -> int:
         return 0
     for path in result.written:
         print(f"wrote {display(path)}")
+    for path in result.verbatim:
+        print(f"note: {display(path)} has no solution region: released exactly as its source "
+              "(right for a helper module, a leak for a solution)")
     print(f"{len(result.written)} file(s) written, {len(result.unchanged)} unchanged")
     return 0
 

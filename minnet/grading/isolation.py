@@ -62,6 +62,7 @@ def limit_memory(memory_mb: Optional[float]) -> None:
     if current is None:
         return
     limit = current + int(memory_mb * 1024 * 1024)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a crash leaves no core file behind
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)

@@ -295,6 +295,7 @@ def read_manifest(labs_dir) -> Optional[dict]:
 class ReleaseResult:
     written: list = field(default_factory=list)     # paths whose content changed
     unchanged: list = field(default_factory=list)
+    verbatim: list = field(default_factory=list)    # sources without a solution region
     out_of_sync: list = field(default_factory=list)  # --check: (path, why)
 
 
@@ -318,6 +319,9 @@ def release(labs_dir, labs=None, check: bool = False) -> ReleaseResult:
     planned = planned_release(labs_dir, chosen)
     result = ReleaseResult()
     for path, text in planned.items():
+        source = source_root(labs_dir) / path.parent.name / path.name
+        if source.read_text(encoding="utf-8") == text:
+            result.verbatim.append(path)  # released exactly as written: fine for helpers only
         current = path.read_text(encoding="utf-8") if path.is_file() else None
         if current == text:
             result.unchanged.append(path)
