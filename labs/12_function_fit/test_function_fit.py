@@ -145,14 +145,71 @@ def test_build_net(credit):
             expect_close(name, p.data, q.data)
 
 
+class RecordedFit:
+    """Runs a student's fit_* with build_net and train replaced by recording twins.
+
+    The fits are graded as what the README asks for: a network from ``build_net``,
+    trained by ``train`` on ``load_data(kind)``'s samples for at most ``max_steps``
+    steps in all, and returned as trained. A model written by hand (ReLU pieces
+    through the target itself), trained longer, on noise-free or other points, or
+    edited after training would reach the bar without the lesson. The twins are the
+    reference's functions, so a bug in your build_net costs only test_build_net.
+    """
+
+    def __init__(self, mine, ref, kind, max_steps):
+        self.mine, self.ref, self.kind, self.max_steps = mine, ref, kind, max_steps
+        self.built, self.steps, self.problems = [], 0, []
+        self.last_trained = None       # (model, parameters right after the last train call)
+
+    def build_net(self, *args, **kwargs):
+        model = self.ref.build_net(*args, **kwargs)
+        self.built.append(model)
+        return model
+
+    def train(self, model, X, y, steps=300, lr=0.05, momentum=0.0):
+        X_lab, y_lab = self.ref.load_data(self.kind)
+        if not (np.shape(X) == X_lab.shape and np.shape(y) == y_lab.shape
+                and np.allclose(np.asarray(X, dtype=np.float64), X_lab)
+                and np.allclose(np.asarray(y, dtype=np.float64), y_lab)):
+            self.problems.append(f"train() was given other data than load_data({self.kind!r})")
+        self.steps += int(steps)
+        losses = self.ref.train(model, X, y, steps=steps, lr=lr, momentum=momentum)
+        self.last_trained = (model, [p.data.copy() for p in model.parameters()])
+        return losses
+
+    def run(self, fit):
+        saved = self.mine.build_net, self.mine.train
+        self.mine.build_net, self.mine.train = self.build_net, self.train
+        try:
+            return fit()
+        finally:
+            self.mine.build_net, self.mine.train = saved
+
+    def expect_honest(self, model, name):
+        expect(not self.problems, f"{name}: " + "; ".join(self.problems))
+        expect(any(model is built for built in self.built),
+               f"{name} must return a network made by build_net(...) (it returned one that "
+               "build_net did not make: a hand-built or hand-edited model does not count).")
+        expect(0 < self.steps <= self.max_steps,
+               f"{name} trained {self.steps} steps with train(...); the README allows 1 to "
+               f"{self.max_steps} in all.")
+        trained, after = self.last_trained
+        expect(trained is model and all(np.array_equal(p.data, q) for p, q
+                                        in zip(model.parameters(), after)),
+               f"{name} must return the model as train(...) left it (the last trained model, "
+               "parameters unchanged afterwards).")
+
+
 @pytest.mark.points(3)
 @pytest.mark.timeout(15)
 def test_fit_sine(credit):
     mine, ref = load()
     with credit.part(3, f"fit_sine(): one hidden layer, MSE < {SINE_MSE} on [-3, 3]"):
-        model = mine.fit_sine()
+        recorded = RecordedFit(mine, ref, "sine", max_steps=300)
+        model = recorded.run(mine.fit_sine)
         expect(one_hidden_layer(model), "fit_sine must use ONE hidden layer: "
                "Linear(1, H), activation, Linear(H, 1)")
+        recorded.expect_honest(model, "fit_sine()")
         mse = ref.training_range_mse(model, np.sin)
         expect(mse < SINE_MSE, f"fit_sine() reaches MSE {mse:.4g} against sin on [-3, 3], "
                                f"expected < {SINE_MSE}")
@@ -163,7 +220,9 @@ def test_fit_sine(credit):
 def test_fit_hard(credit):
     mine, ref = load()
     with credit.part(3, f"fit_hard(): MSE < {HARD_MSE} on [-3, 3]"):
-        model = mine.fit_hard()
+        recorded = RecordedFit(mine, ref, "hard", max_steps=600)
+        model = recorded.run(mine.fit_hard)
+        recorded.expect_honest(model, "fit_hard()")
         mse = ref.training_range_mse(model, ref.target_function("hard"))
         expect(mse < HARD_MSE, f"fit_hard() reaches MSE {mse:.4g} against hard_function on "
                                f"[-3, 3], expected < {HARD_MSE}")
@@ -174,7 +233,8 @@ def test_extrapolation_error(credit):
     mine, ref = load()
     knots = np.linspace(-3, 3, 9)
     pieces = ref.relu_pieces(knots, np.sin(knots))
-    with credit.part(1, "a ReLU fit of sin: the error on [-6, -3] and [3, 6] matches the reference"):
+    with credit.part(1, "a ReLU fit of sin: the error on [-6, -3] and [3, 6] matches the "
+                        "reference"):
         expect_close("extrapolation_error(pieces, sin)", mine.extrapolation_error(pieces, np.sin),
                      ref.extrapolation_error(pieces, np.sin), rtol=1e-6)
     with credit.part(1, "another network and function match the reference"):

@@ -49,4 +49,18 @@ MUTANTS = [
     dict(name="extrapolation error measured inside the training range", file="function_fit.py",
          old="np.linspace(3.0, 6.0, 151)", new="np.linspace(-3.0, 3.0, 151)",
          why="the question is what happens OUTSIDE [-3, 3]"),
+    dict(name="sine fit trained ten times longer than allowed", file="function_fit.py",
+         old="train(model, X, y, steps=300, lr=0.1, momentum=0.9)",
+         new="train(model, X, y, steps=3000, lr=0.1, momentum=0.9)",
+         why="the bar is for at most 300 steps of train: reaching it by training longer "
+             "skips the lesson (units, momentum, tanh/Glorot, the learning rate)"),
+    dict(name="sine fit built by hand from ReLU pieces through sin", file="function_fit.py",
+         old="train(model, X, y, steps=300, lr=0.1, momentum=0.9)",
+         new="model = relu_pieces(np.linspace(-3, 3, 33), np.sin(np.linspace(-3, 3, 33)))",
+         why="a network written from the target function itself is not a fit of the data"),
+    dict(name="hard fit trained on the noise-free target", file="function_fit.py",
+         old="train(model, X, y, steps=600, lr=0.05, momentum=0.9)",
+         new="train(model, X, target_function('hard')(X), steps=600, lr=0.05, momentum=0.9)",
+         why="the fit learns from load_data's noisy samples; the target is what it is "
+             "measured against, not what it trains on"),
 ]
