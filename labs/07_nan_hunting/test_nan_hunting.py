@@ -8,15 +8,21 @@ scores nothing there. The stable functions are checked against minnet's own
 repaired training is graded by `diagnose` (no error, no NaN codes) and by its
 accuracy on held-out readings, on the lab's data and on another data set.
 """
+import contextlib
 import inspect
 import re
+import sys
+import types
 
 import numpy as np
 import pytest
 
 import minnet
 from minnet import Tensor, nn, optim, tensor
-from minnet.grading import (expect, expect_close, expect_gradcheck, expect_no_errors,
+from minnet.debug import Setup
+from minnet.debug.context import train_setup
+from minnet.debug.diagnosis import diagnose_setup
+from minnet.grading import (LabFailure, expect, expect_close, expect_gradcheck, expect_no_errors,
                             expect_no_finding, reference, student)
 from minnet.nn import functional as F
 from minnet.random import manual_seed
@@ -25,7 +31,62 @@ NAN_CODES = ("data.nonfinite", "loss.nonfinite", "grad.nonfinite")
 
 
 def load():
-    return student(__file__, "nan_hunting"), reference(__file__, "nan_hunting")
+    ref = reference(__file__, "nan_hunting")     # first: loaded before any student code runs
+    return student(__file__, "nan_hunting"), ref
+
+
+# ---------------------------------------------------------------------------
+# fair play: what grading relies on is the library's own, not a student's replacement
+# ---------------------------------------------------------------------------
+# This module is imported when pytest collects it, before any student file runs: the names
+# imported above are minnet's own, whatever a student file later assigns to minnet.debug.*.
+WATCHED_MODULES = ("builtins", "numpy", "numpy.linalg", "numpy.random")
+
+
+def watched_namespaces():
+    """[(name, namespace dict)]: this test module, builtins, NumPy's main namespaces, every
+    loaded minnet module and reference solution, and the classes they define."""
+    spaces = [("this test", globals())]
+    for name, module in list(sys.modules.items()):
+        if module is None or not (name in WATCHED_MODULES or name == "minnet"
+                                  or name.startswith(("minnet.", "minnet_labs.reference."))):
+            continue
+        spaces.append((name, vars(module)))
+        for key, value in list(vars(module).items()):
+            if isinstance(value, type) and value.__module__ == name:
+                spaces.append((f"{name}.{key}", vars(value)))
+    return spaces
+
+
+def fair(credit):
+    """``credit.part`` that also proves, at the end of each part, that student code replaced
+    nothing grading relies on. Call it first in a test, before any student file is loaded.
+
+    It remembers (by identity) every function, class, module and property reachable from
+    the namespaces above. A student file that swaps minnet.debug's diagnosis, a grading
+    helper, a NumPy function or a name in this test for something friendlier then scores
+    nothing for the parts graded after the swap. Everything the check uses is captured
+    here, so replacing names later cannot switch the check off.
+    """
+    failure, part, kinds = LabFailure, credit.part, (types.ModuleType, property,
+                                                      classmethod, staticmethod)
+    before = [(space, names, key, value) for space, names in watched_namespaces()
+              for key, value in list(names.items()) if callable(value) or isinstance(value, kinds)]
+
+    def check():
+        replaced = [f"{space}.{key}" for space, names, key, value in before
+                    if names.get(key, value) is not value]
+        if replaced:
+            raise failure("your code replaced what grading relies on: "
+                          + ", ".join(replaced[:5]) + (" ..." if replaced[5:] else "")
+                          + ". Lab files must not patch minnet, NumPy, builtins or the tests.")
+
+    @contextlib.contextmanager
+    def fair_part(points, label):
+        with part(points, label):
+            yield
+            check()
+    return fair_part
 
 
 # ---------------------------------------------------------------------------
@@ -117,12 +178,13 @@ def cleaned(lab_ref, X):
 # ---------------------------------------------------------------------------
 @pytest.mark.points(6)
 def test_first_anomaly(credit):
+    part = fair(credit)
     mine, ref = load()
-    with credit.part(1, "a healthy run: None"):
+    with part(1, "a healthy run: None"):
         got = mine.first_anomaly(*healthy_run())
         expect(got is None, f"first_anomaly on a run whose every step is finite returned "
                             f"{got!r}; expected None.")
-    with credit.part(2, "the lab's hand-written loss on another data set (5 features, 4 "
+    with part(2, "the lab's hand-written loss on another data set (5 features, 4 "
                         "classes): step, op, module, phase, code"):
         X, y = ref.sensor_data(n_samples=263, n_features=5, classes=4, seed=3)
         X = cleaned(ref, X)
@@ -130,13 +192,13 @@ def test_first_anomaly(credit):
         expect(expected is not None, "(test setup) the planted run stayed finite")
         expect_same_anomaly("the hand-written run (another data set)",
                             mine.first_anomaly(*ref.hand_written_run(X, y, seed=3)), expected)
-    with credit.part(1, "an exp that overflows inside a module: the op and the module"):
+    with part(1, "an exp that overflows inside a module: the op and the module"):
         expect_same_anomaly("a model ending in a hand-written softmax, inputs ~1e3",
                             mine.first_anomaly(*overflow_run()), expected_anomaly(overflow_run()))
-    with credit.part(1, "an anomaly in the BACKWARD pass (sqrt at 0): phase 'backward'"):
+    with part(1, "an anomaly in the BACKWARD pass (sqrt at 0): phase 'backward'"):
         expect_same_anomaly("a model with sqrt(ReLU(x))", mine.first_anomaly(*sqrt_run()),
                             expected_anomaly(sqrt_run()))
-    with credit.part(1, "FOUND_AFTER_CLEANING names the op and module of the lab's run"):
+    with part(1, "FOUND_AFTER_CLEANING names the op and module of the lab's run"):
         X, y = ref.sensor_data()
         found = expected_anomaly(ref.hand_written_run(cleaned(ref, X), y))
         answer = getattr(mine, "FOUND_AFTER_CLEANING", None)
@@ -153,10 +215,11 @@ def test_first_anomaly(credit):
 # ---------------------------------------------------------------------------
 @pytest.mark.points(3)
 def test_stable_log_softmax(credit):
+    part = fair(credit)
     mine, _ = load()
     rng = np.random.default_rng(701)
     logits = rng.standard_normal((7, 11)).astype(np.float32)
-    with credit.part(1, "matches F.log_softmax on ordinary logits (7 x 11), written by hand"):
+    with part(1, "matches F.log_softmax on ordinary logits (7 x 11), written by hand"):
         try:
             source = inspect.getsource(mine.stable_log_softmax)
         except (OSError, TypeError):
@@ -166,7 +229,7 @@ def test_stable_log_softmax(credit):
                "max shift), that is the point of this lab.")
         expect_close("stable_log_softmax(logits)", mine.stable_log_softmax(Tensor(logits)).numpy(),
                      F.log_softmax(Tensor(logits), dim=1).numpy(), rtol=1e-5, atol=1e-5)
-    with credit.part(1, "finite and right on logits of +-1000 (no overflow, no log(0))"):
+    with part(1, "finite and right on logits of +-1000 (no overflow, no log(0))"):
         big = (1000.0 * rng.standard_normal((5, 13))).astype(np.float32)
         with np.errstate(all="ignore"):
             got = mine.stable_log_softmax(Tensor(big)).numpy()
@@ -177,7 +240,7 @@ def test_stable_log_softmax(credit):
                                          f"{int((~np.isfinite(got)).sum())} non-finite entries: "
                                          "subtract each row's maximum before exp.")
         expect_close("stable_log_softmax(big logits)", got, truth, rtol=1e-5, atol=1e-3)
-    with credit.part(1, "its gradient matches finite differences (gradcheck), dim=0 too"):
+    with part(1, "its gradient matches finite differences (gradcheck), dim=0 too"):
         x = minnet.tensor(rng.standard_normal((3, 5)), dtype=np.float64, requires_grad=True)
         expect_gradcheck(lambda t: mine.stable_log_softmax(t, dim=1), (x,),
                          name="stable_log_softmax(dim=1)")
@@ -187,14 +250,16 @@ def test_stable_log_softmax(credit):
 
 @pytest.mark.points(2)
 def test_softmax_cross_entropy(credit):
+    part = fair(credit)
     mine, _ = load()
     rng = np.random.default_rng(702)
-    with credit.part(1, "matches F.cross_entropy (N=13, C=7)"):
+    with part(1, "matches F.cross_entropy (N=13, C=7)"):
         logits = rng.standard_normal((13, 7)).astype(np.float32)
         labels = rng.integers(0, 7, 13)
-        expect_close("softmax_cross_entropy", mine.softmax_cross_entropy(Tensor(logits), labels).item(),
+        expect_close("softmax_cross_entropy",
+                     mine.softmax_cross_entropy(Tensor(logits), labels).item(),
                      F.cross_entropy(Tensor(logits), Tensor(labels)).item(), rtol=1e-5)
-    with credit.part(1, "finite and right for confident logits of +-500, labels as a Tensor"):
+    with part(1, "finite and right for confident logits of +-500, labels as a Tensor"):
         logits = (500.0 * rng.standard_normal((11, 3))).astype(np.float32)
         labels = rng.integers(0, 3, 11)
         with np.errstate(all="ignore"):
@@ -205,15 +270,16 @@ def test_softmax_cross_entropy(credit):
 
 @pytest.mark.points(2)
 def test_binary_cross_entropy(credit):
+    part = fair(credit)
     mine, ref = load()
     rng = np.random.default_rng(703)
     targets = rng.integers(0, 2, (17, 1)).astype(np.float32)
-    with credit.part(1, "ordinary probabilities: -mean(t log p + (1-t) log(1-p))"):
+    with part(1, "ordinary probabilities: -mean(t log p + (1-t) log(1-p))"):
         p = rng.uniform(0.05, 0.95, (17, 1)).astype(np.float32)
         truth = float(-(targets * np.log(p) + (1 - targets) * np.log(1 - p)).mean())
         expect_close("binary_cross_entropy", mine.binary_cross_entropy(Tensor(p), targets).item(),
                      truth, rtol=1e-5)
-    with credit.part(1, "probabilities exactly 0 and 1: finite loss and finite gradient"):
+    with part(1, "probabilities exactly 0 and 1: finite loss and finite gradient"):
         p_values = rng.uniform(0.05, 0.95, (17, 1)).astype(np.float32)
         p_values[:4] = 1.0 - targets[:4]     # confidently wrong: log(0) without a clamp
         p_values[4:8] = targets[4:8]         # confidently right
@@ -221,11 +287,11 @@ def test_binary_cross_entropy(credit):
         with np.errstate(all="ignore"):
             loss = mine.binary_cross_entropy(p, targets)
             loss.backward()
-        expect(np.isfinite(loss.item()) and p.grad is not None
-               and np.all(np.isfinite(p.grad.numpy())),
+        gradient_finite = p.grad is not None and np.all(np.isfinite(p.grad.numpy()))
+        expect(np.isfinite(loss.item()) and gradient_finite,
                f"binary_cross_entropy with p exactly 0 or 1: loss {loss.item()}, gradient "
-               f"{'missing' if p.grad is None else 'non-finite' if not np.all(np.isfinite(p.grad.numpy())) else 'finite'}: "
-               "clamp p into [eps, 1 - eps] before the logs.")
+               f"{'missing' if p.grad is None else 'finite' if gradient_finite else 'non-finite'}"
+               ": clamp p into [eps, 1 - eps] before the logs.")
         expect_close("binary_cross_entropy(p with 0 and 1)", loss.item(),
                      ref.binary_cross_entropy(Tensor(p_values), targets).item(), rtol=1e-4)
 
@@ -235,8 +301,9 @@ def test_binary_cross_entropy(credit):
 # ---------------------------------------------------------------------------
 @pytest.mark.points(2)
 def test_missing_values(credit):
+    part = fair(credit)
     mine, ref = load()
-    with credit.part(1, "column_means ignores NaN (and gives 0 for an all-NaN column)"):
+    with part(1, "column_means ignores NaN (and gives 0 for an all-NaN column)"):
         X = np.array([[1.0, np.nan, np.nan], [3.0, 4.0, np.nan], [np.nan, 8.0, np.nan]],
                      np.float32)
         expect_close("column_means(small example)", mine.column_means(X), [2.0, 6.0, 0.0],
@@ -246,7 +313,7 @@ def test_missing_values(credit):
         X[rng.random(X.shape) < 0.2] = np.nan
         expect_close("column_means(31 x 7 with 20% NaN)", mine.column_means(X),
                      ref.column_means(X), rtol=1e-5)
-    with credit.part(1, "fill_missing uses the given (training) means, keeps dtype, copies"):
+    with part(1, "fill_missing uses the given (training) means, keeps dtype, copies"):
         rng = np.random.default_rng(705)
         X_train = rng.standard_normal((29, 5)).astype(np.float32)
         X_test = rng.standard_normal((11, 5)).astype(np.float32)
@@ -266,9 +333,51 @@ def test_missing_values(credit):
 # ---------------------------------------------------------------------------
 # 4. the repaired training
 # ---------------------------------------------------------------------------
+def lab_setup(made, what):
+    """The Setup training_setup returned, checked: minnet's own Setup (not a subclass whose
+    diagnose or train says something else) and the standard training step, unclipped."""
+    expect(type(made) is Setup, f"{what} must return a minnet.debug.Setup, got "
+                                f"{type(made).__name__}: the setup itself is graded.")
+    expect(made.train_step is None and made.clip_grad_norm is None,
+           f"{what}: keep the standard training step (no train_step, no clip_grad_norm).")
+    return made
+
+
+def expect_lab_training(made, ref, X_train, y_train, what):
+    """The lab's optimizer, learning rate, batch size and number of steps: a NaN is repaired
+    at its cause, not avoided by training more gently or for less long."""
+    lab = ref.training_setup(X_train, y_train)
+    mine_lr = made.optimizer.param_groups[0].get("lr")
+    lab_lr = lab.optimizer.param_groups[0]["lr"]
+    expect(type(made.optimizer) is type(lab.optimizer) and mine_lr == lab_lr,
+           f"{what}: trains with {type(made.optimizer).__name__}(lr={mine_lr}); the lab trains "
+           f"with {type(lab.optimizer).__name__}(lr={lab_lr}). A smaller learning rate only "
+           "postpones the NaN: repair the loss instead.")
+    expect(made.steps >= lab.steps and made.batch_size == lab.batch_size,
+           f"{what}: {made.steps} steps of batches of {made.batch_size}; the lab trains "
+           f"{lab.steps} steps of {lab.batch_size}.")
+
+
+def expect_stable_loss(loss_fn, what, seed=707):
+    """The training loss, fed confident logits (+-1000), is finite and is the cross-entropy
+    of those logits: the loss itself is repaired, not just kept away from large values."""
+    rng = np.random.default_rng(seed)
+    logits = (1000.0 * rng.standard_normal((9, 3))).astype(np.float32)
+    labels = rng.integers(0, 3, 9)
+    with np.errstate(all="ignore"):
+        got = loss_fn(Tensor(logits), tensor(labels))
+    got = float(got.item()) if hasattr(got, "item") else float(got)
+    want = F.cross_entropy(Tensor(logits), Tensor(labels)).item()
+    expect(np.isfinite(got) and abs(got - want) <= 1e-4 * max(1.0, abs(want)),
+           f"{what}: on logits of +-1000 the training loss is {got:.6g}; the cross-entropy of "
+           f"those logits is {want:.6g}. Train on logits (no softmax in the model) with a "
+           "stable log-softmax in the loss.")
+
+
 def held_out_accuracy(setup, ref, X_train, X_test, y_test):
-    """Train the setup; accuracy on X_test filled with the TRAINING means."""
-    run = setup.train()
+    """Train the (checked) setup with minnet's loop; accuracy on X_test filled with the
+    TRAINING means."""
+    run = train_setup(setup)
     X = ref.fill_missing(X_test, ref.column_means(X_train))
     setup.model.eval()
     with np.errstate(all="ignore"):
@@ -283,35 +392,44 @@ def split(X, y, n_train):
 @pytest.mark.points(5)
 @pytest.mark.timeout(20)
 def test_repaired_training(credit):
+    part = fair(credit)
     mine, ref = load()
     X_train, y_train, X_test, y_test = split(*ref.sensor_data(n_samples=500), 400)
+    setup = lab_setup(mine.training_setup(X_train, y_train), "training_setup")
     with np.errstate(all="ignore"):
-        report = mine.training_setup(X_train, y_train).diagnose(steps=100)
-    with credit.part(1, "no data.nonfinite: the inputs are clean"):
+        report = diagnose_setup(setup, steps=100)
+    with part(1, "no data.nonfinite: the inputs are clean"):
         expect_no_finding(report, "data.nonfinite", what="training_setup")
-    with credit.part(1, "no loss.nonfinite or grad.nonfinite in 100 steps"):
+    with part(1, "no loss.nonfinite or grad.nonfinite in 100 steps, at the lab's learning "
+                 "rate, and the loss stays right on logits of +-1000"):
         expect_no_finding(report, "loss.nonfinite", what="training_setup")
         expect_no_finding(report, "grad.nonfinite", what="training_setup")
-    with credit.part(2, "diagnose reports no error; the full run stays finite and is >= 90% "
-                        "accurate on 100 held-out readings"):
+        expect_lab_training(setup, ref, X_train, y_train, "training_setup")
+        expect_stable_loss(setup.loss_fn, "training_setup's loss")
+    with part(2, "diagnose reports no error; the full run stays finite and is >= 90% "
+                 "accurate on 100 held-out readings"):
         expect_no_errors(report, what="training_setup")
+        expect_lab_training(setup, ref, X_train, y_train, "training_setup")
         with np.errstate(all="ignore"):
-            run, accuracy = held_out_accuracy(mine.training_setup(X_train, y_train), ref,
-                                              X_train, X_test, y_test)
+            setup = lab_setup(mine.training_setup(X_train, y_train), "training_setup")
+            run, accuracy = held_out_accuracy(setup, ref, X_train, X_test, y_test)
         expect(np.all(np.isfinite(run.losses)),
                f"training_setup: the loss became non-finite at step {run.stopped_at}")
         expect(accuracy >= 0.9, f"training_setup: held-out accuracy {accuracy:.1%} < 90%")
-    with credit.part(1, "on another data set (5 features, 4 classes, 5% missing): finite, no "
-                        "error, >= 85% accurate"):
+    with part(1, "on another data set (5 features, 4 classes, 5% missing): finite, no "
+                 "error, >= 85% accurate"):
         X_train, y_train, X_test, y_test = split(
             *ref.sensor_data(n_samples=383, n_features=5, classes=4, missing=0.05, seed=3), 300)
+        what = "training_setup on another data set"
+        setup = lab_setup(mine.training_setup(X_train, y_train, seed=1), what)
+        expect_lab_training(setup, ref, X_train, y_train, what)
         with np.errstate(all="ignore"):
-            report = mine.training_setup(X_train, y_train, seed=1).diagnose(steps=100)
+            report = diagnose_setup(setup, steps=100)
             expect_no_errors(report, what="training_setup on another data set")
             for code in NAN_CODES:
                 expect_no_finding(report, code, what="training_setup on another data set")
-            run, accuracy = held_out_accuracy(mine.training_setup(X_train, y_train, seed=1), ref,
-                                              X_train, X_test, y_test)
+            setup = lab_setup(mine.training_setup(X_train, y_train, seed=1), what)
+            run, accuracy = held_out_accuracy(setup, ref, X_train, X_test, y_test)
         expect(np.all(np.isfinite(run.losses)) and accuracy >= 0.85,
                f"training_setup on another data set: loss finite: "
                f"{bool(np.all(np.isfinite(run.losses)))}, held-out accuracy {accuracy:.1%} "

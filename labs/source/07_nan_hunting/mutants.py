@@ -1,4 +1,14 @@
 """Known-wrong implementations of lab 07: each must lose points (minnet labs check)."""
+
+# the lab's original model and loss, redefined after the repaired ones (appended to a line
+# that precedes training_setup's call, so the setup uses them)
+ORIGINAL_MODEL_AND_LOSS = (
+    "\n\n"
+    "def build_model(in_features, num_classes):\n"
+    "    return nn.Sequential(nn.Linear(in_features, 64), nn.ReLU(), nn.Linear(64, 64),\n"
+    "                         nn.ReLU(), nn.Linear(64, num_classes), HandmadeSoftmax())\n\n\n"
+    "def training_loss(output, targets):\n"
+    "    return -(one_hot(targets, output.shape[1]) * output.log()).sum(dim=1).mean()\n")
 MUTANTS = [
     dict(name="backward outside anomaly mode", file="nan_hunting.py",
          old="                loss.backward()\n", new="            loss.backward()\n",
@@ -40,4 +50,30 @@ MUTANTS = [
          old="    return shifted - shifted.exp().sum(dim=dim, keepdim=True).log()\n",
          new="    return nn.functional.log_softmax(logits, dim=dim)\n",
          why="stable, but not written by hand: the lab asks for the max shift and log-sum-exp"),
+    # adversarial: avoiding the NaN instead of repairing it. Each keeps the lab's original
+    # model (HandmadeSoftmax) and loss (log of probabilities) on cleaned inputs; with tests
+    # that looked at the findings only, the first scored a point of the repaired training.
+    dict(name="learning rate lowered, unstable softmax and loss kept", file="nan_hunting.py",
+         old="LEARNING_RATE = 0.03\n",
+         new="LEARNING_RATE = 0.003\n" + ORIGINAL_MODEL_AND_LOSS,
+         why="a smaller step only postpones log(0): the loss must be computed stably"),
+    dict(name="training shortened to before the first NaN", file="nan_hunting.py",
+         old="batch_size=32, steps=150, seed=seed)",
+         new="batch_size=32, steps=10, seed=seed)\n" + ORIGINAL_MODEL_AND_LOSS,
+         why="the NaN comes back with longer training; repair its cause"),
+    dict(name="gradients clipped, unstable softmax and loss kept", file="nan_hunting.py",
+         old="batch_size=32, steps=150, seed=seed)",
+         new="batch_size=32, steps=150, seed=seed, clip_grad_norm=0.01)\n"
+             + ORIGINAL_MODEL_AND_LOSS,
+         why="clipping slows the logits' growth but leaves log(softmax) unstable"),
+    dict(name="a Setup subclass whose diagnose reports nothing", file="nan_hunting.py",
+         old="LEARNING_RATE = 0.03\n",
+         new="LEARNING_RATE = 0.03\n\n\n"
+             "class _QuietSetup(Setup):\n"
+             "    def diagnose(self, **options):\n"
+             "        from minnet.debug.report import Report\n"
+             "        return Report([])\n\n\n"
+             "Setup = _QuietSetup\n" + ORIGINAL_MODEL_AND_LOSS,
+         why="the tests diagnose the setup with minnet's own function and accept minnet's "
+             "Setup only"),
 ]
