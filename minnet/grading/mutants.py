@@ -126,6 +126,8 @@ def grade_copies(labs_dir, copies: list, jobs: int, timeout: Optional[float],
                  stop_pattern: Optional[str]) -> dict:
     """Grade every LabCopy; returns {folder: [test entries of results.json]} and the runs."""
     jobs = max(1, min(jobs, len(copies)))
+    if jobs > 1:
+        _fill_kernel_cache()
     with tempfile.TemporaryDirectory(prefix="minnet-labs-check-") as root:
         tree = build_tree(labs_dir, root, copies)
         # interleave: each job gets a mix of cheap and expensive labs
@@ -140,6 +142,23 @@ def grade_copies(labs_dir, copies: list, jobs: int, timeout: Optional[float],
         for (folder, _), entry in run.tests().items():
             by_folder.setdefault(folder, []).append(entry)
     return {"tests": by_folder, "runs": runs}
+
+
+def _fill_kernel_cache() -> None:
+    """Compile the Numba kernels here first when their disk cache is empty (a fresh CI
+    checkout): otherwise every parallel pytest process compiles them all at once (~13 s each
+    on the 2-core machine, against ~2 s to load them from the cache)."""
+    from .. import kernels
+
+    try:
+        cold = kernels.jit_enabled() and kernels.info().get("cache_files", 1) == 0
+    except Exception:  # noqa: BLE001 -- only an optimisation
+        return
+    if cold:
+        from .warmup import warm_up_kernels
+
+        print("   compiling the Numba kernels once (their cache is empty) ...", flush=True)
+        warm_up_kernels()
 
 
 def _failed_runs(runs: list) -> list:
