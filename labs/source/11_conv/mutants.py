@@ -54,4 +54,12 @@ MUTANTS = [
          old="dx[n, c, row + di, col + dj] += dout[n, c, i, j]",
          new="dx[n, c, row + di, col + dj] = dout[n, c, i, j]",
          why="with overlapping windows one entry can be the maximum of several windows"),
+    dict(name="fast forward borrowed from minnet's conv2d", file="conv_layers.py",
+         old="out = out_rows.reshape(F, N, out_h, out_w).transpose(1, 0, 2, 3)",
+         new="from minnet.nn.functional import conv2d as builtin_conv2d\n"
+             "    out = builtin_conv2d(__import__('minnet').tensor(x), "
+             "__import__('minnet').tensor(w), __import__('minnet').tensor(b), "
+             "stride=stride, padding=pad).data",
+         why="the lab is writing the convolution; calling minnet's (the tests' expected "
+             "answer) learns nothing"),
 ]
