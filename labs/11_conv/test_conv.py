@@ -250,7 +250,8 @@ def test_max_pool(credit):
         ties = rng.integers(0, 3, size=(2, 3, 6, 5)).astype(np.float64)   # many equal maxima
         upstream = rng.standard_normal((2, 3, 3, 2))
         _, expected = minnet_pool(ties, 2, 2, 2, upstream)
-        got = layers.max_pool_backward_naive(upstream, layers.max_pool_forward_naive(ties, 2, 2, 2)[1])
+        cache = layers.max_pool_forward_naive(ties, 2, 2, 2)[1]
+        got = layers.max_pool_backward_naive(upstream, cache)
         expect_close("max_pool_backward_naive dx (input with ties, pool 2 x 2, stride 2)",
                      got, expected)
     with credit.part(1, "max_pool_backward_naive with overlapping windows (pool 3 x 2, stride "
@@ -258,5 +259,6 @@ def test_max_pool(credit):
         x5 = rng.standard_normal((2, 2, 5, 7))
         upstream = rng.standard_normal((2, 2, 3, 6))
         _, expected = minnet_pool(x5, 3, 2, 1, upstream)
-        got = layers.max_pool_backward_naive(upstream, layers.max_pool_forward_naive(x5, 3, 2, 1)[1])
+        cache = layers.max_pool_forward_naive(x5, 3, 2, 1)[1]
+        got = layers.max_pool_backward_naive(upstream, cache)
         expect_close("max_pool_backward_naive dx (pool 3 x 2, stride 1)", got, expected)

@@ -42,7 +42,8 @@ MUTANTS = [
          why="(C*kh*kw, F) reshaped to (F, C, kh, kw) puts the entries in the wrong places"),
     dict(name="max-pool backward routes the gradient to every tied maximum", file="conv_layers.py",
          old="dx[n, c, row + di, col + dj] += dout[n, c, i, j]",
-         new="dx[n, c, row:row + pool_h, col:col + pool_w] += (window == window.max()) * dout[n, c, i, j]",
+         new="dx[n, c, row:row + pool_h, col:col + pool_w] += "
+             "(window == window.max()) * dout[n, c, i, j]",
          why="the maximum is one entry (the first of the ties): the others did not produce "
              "the output"),
     dict(name="max-pool backward to the wrong index (output position, not input)",
