@@ -35,4 +35,11 @@ MUTANTS = [
     dict(name="MSE gradient missing the factor 2", file="layers.py",
          old="dx = 2.0 * diff / diff.size", new="dx = diff / diff.size",
          why="d/dx (x - t)^2 = 2 (x - t)"),
+    dict(name="MSE gradient taken from minnet's autograd", file="layers.py",
+         old="dx = 2.0 * diff / diff.size",
+         new="leaf = __import__('minnet').tensor(x, requires_grad=True)\n"
+             "    ((leaf - __import__('minnet').tensor(target)) ** 2).mean().backward()\n"
+             "    dx = leaf.grad.data",
+         why="the lab derives each backward by hand; asking minnet's autograd for it passes "
+             "every gradient check and teaches nothing"),
 ]
