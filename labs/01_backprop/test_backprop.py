@@ -119,7 +119,8 @@ def test_affine(credit):
         expect_backward(layers.affine_forward, layers.affine_backward, x, w, b,
                         name="affine_forward/affine_backward")
     with credit.part(1, "affine_backward matches the reference on other shapes (N=3, D=2, M=17)"):
-        x2, w2, b2 = rng.standard_normal((3, 2)), rng.standard_normal((2, 17)), rng.standard_normal(17)
+        x2, w2 = rng.standard_normal((3, 2)), rng.standard_normal((2, 17))
+        b2 = rng.standard_normal(17)
         dout = rng.standard_normal((3, 17))
         got = layers.affine_backward(dout, layers.affine_forward(x2, w2, b2)[1])
         expected = ref.affine_backward(dout, ref.affine_forward(x2, w2, b2)[1])
@@ -169,7 +170,8 @@ def test_sigmoid(credit):
         x3 = 2 * rng.standard_normal((2, 3, 17))
         dout = rng.standard_normal(x3.shape)
         got = layers.sigmoid_backward(dout, layers.sigmoid_forward(x3)[1])
-        expect_close("sigmoid_backward dx", got, ref.sigmoid_backward(dout, ref.sigmoid_forward(x3)[1]))
+        expected = ref.sigmoid_backward(dout, ref.sigmoid_forward(x3)[1])
+        expect_close("sigmoid_backward dx", got, expected)
 
 
 # ---------------------------------------------------------------------------
