@@ -6,6 +6,8 @@ compared with the reference step by step. The figure is checked by its pixels: t
 as the reference draws, with the layers' lines stacked as vanishing gradients stack them. The
 repaired deep nets are graded by their runs and by minnet's debugger.
 """
+import os
+
 import numpy as np
 import pytest
 
@@ -205,6 +207,8 @@ def test_grad_norm_figure(credit, tmp_path):
                f"monitor=True) and plot run.monitor by layer")
     with credit.part(1, "the picture shows vanishing gradients: first layer lowest, each "
                         "layer above the one before"):
+        expect(os.path.isfile(path), f"save_grad_norm_plot(setup, path, steps) saved no "
+                                     f"figure at {path}")
         rows = line_rows(mpimg.imread(path)[..., :3], 7)
         expect(np.all(np.isfinite(rows)),
                f"could not find every layer's line in the figure (mean rows {rows}): one line "
