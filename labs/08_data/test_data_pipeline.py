@@ -7,24 +7,168 @@ pipeline is diagnosed (`setup.diagnose(steps=60)`): the lab's data codes must be
 gone and no error left; then it is trained and scored on its validation split, on
 the lab's data and on a second data set of other sizes.
 """
+import contextlib
+import sys
+import types
+
 import numpy as np
 import pytest
 
 from minnet import tensor
-from minnet.debug.context import data_arrays
-from minnet.grading import (expect, expect_close, expect_no_errors, expect_no_finding,
-                            reference, student)
+from minnet.debug import Setup
+from minnet.debug.context import data_arrays, train_setup
+from minnet.debug.diagnosis import diagnose_setup
+from minnet.grading import (LabFailure, expect, expect_close, expect_no_errors,
+                            expect_no_finding, reference, student)
 
 DIAGNOSE_STEPS = 60
 
 
 def load():
-    return student(__file__, "data_pipeline"), reference(__file__, "data_pipeline")
+    ref = reference(__file__, "data_pipeline")   # first: loaded before any student code runs
+    return student(__file__, "data_pipeline"), ref
 
 
 def lab_data():
-    """The lab's data sets, built by the reference (the student cannot change them)."""
+    """The lab's data sets, built by the reference (the student cannot change them); load it
+    before the student's file."""
     return reference(__file__, "data_pipeline")
+
+
+# ---------------------------------------------------------------------------
+# fair play: what grading relies on is the library's own, not a student's replacement
+# ---------------------------------------------------------------------------
+# This module is imported when pytest collects it, before any student file runs: the names
+# imported above are minnet's own, whatever a student file later assigns to minnet.debug.*.
+WATCHED_MODULES = ("builtins", "numpy", "numpy.linalg", "numpy.random")
+
+
+def watched_namespaces():
+    """[(name, namespace dict)]: this test module, builtins, NumPy's main namespaces, every
+    loaded minnet module and reference solution, and the classes they define."""
+    spaces = [("this test", globals())]
+    for name, module in list(sys.modules.items()):
+        if module is None or not (name in WATCHED_MODULES or name == "minnet"
+                                  or name.startswith(("minnet.", "minnet_labs.reference."))):
+            continue
+        spaces.append((name, vars(module)))
+        for key, value in list(vars(module).items()):
+            if isinstance(value, type) and value.__module__ == name:
+                spaces.append((f"{name}.{key}", vars(value)))
+    return spaces
+
+
+def fair(credit):
+    """``credit.part`` that also proves, at the end of each part, that student code replaced
+    nothing grading relies on. Call it first in a test, before any student file is loaded.
+
+    It remembers (by identity) every function, class, module and property reachable from
+    the namespaces above. A student file that swaps minnet.debug's diagnosis, a grading
+    helper, a NumPy function or a name in this test for something friendlier then scores
+    nothing for the parts graded after the swap. Everything the check uses is captured
+    here, so replacing names later cannot switch the check off.
+    """
+    failure, part, kinds = LabFailure, credit.part, (types.ModuleType, property,
+                                                      classmethod, staticmethod)
+    before = [(space, names, key, value) for space, names in watched_namespaces()
+              for key, value in list(names.items()) if callable(value) or isinstance(value, kinds)]
+
+    def check():
+        replaced = [f"{space}.{key}" for space, names, key, value in before
+                    if names.get(key, value) is not value]
+        if replaced:
+            raise failure("your code replaced what grading relies on: "
+                          + ", ".join(replaced[:5]) + (" ..." if replaced[5:] else "")
+                          + ". Lab files must not patch minnet, NumPy, builtins or the tests.")
+
+    @contextlib.contextmanager
+    def fair_part(points, label):
+        with part(points, label):
+            yield
+            check()
+    return fair_part
+
+
+# ---------------------------------------------------------------------------
+# is it the lab's data? (a pipeline may transform its data, not swap it)
+# ---------------------------------------------------------------------------
+def lab_setup(made, what):
+    """The Setup a pipeline returned, checked: minnet's own Setup (not a subclass whose
+    diagnose or train says something else) with the standard training step."""
+    expect(type(made) is Setup, f"{what} must return a minnet.debug.Setup, got "
+                                f"{type(made).__name__}: the setup itself is graded.")
+    expect(made.train_step is None and made.evaluate is None and made.clip_grad_norm is None,
+           f"{what}: keep the standard training step (no train_step, evaluate or "
+           "clip_grad_norm).")
+    expect(made.val_data is not None, f"{what}: the setup has no val_data; keep the "
+                                      "validation split (the diagnosis and the grade use it).")
+    return made
+
+
+def columns_rescaled(got, given, tolerance=1e-4) -> bool:
+    """``got`` holds ``given``'s rows in the same order, each column possibly rescaled
+    (a * x + b, a > 0): what standardising does, and nothing else."""
+    got = np.asarray(got, np.float64).reshape(len(got), -1)
+    given = np.asarray(given, np.float64).reshape(len(given), -1)
+    if got.shape != given.shape:
+        return False
+    for column, target in zip(given.T, got.T):
+        design = np.stack([column, np.ones_like(column)], axis=1)
+        (slope, offset), *_ = np.linalg.lstsq(design, target, rcond=None)
+        scale = max(np.abs(target).max(), 1e-12)
+        if slope <= 0 or np.abs(design @ (slope, offset) - target).max() > tolerance * scale:
+            return False
+    return True
+
+
+def same_rows(got_X, got_y, given_X, given_y) -> bool:
+    """``got`` holds exactly ``given``'s (row, label) pairs, each at least once, in any order
+    and with any repeats (compared in float32): resampled, not changed, added or dropped."""
+    def keys(X, y):
+        X = np.ascontiguousarray(np.asarray(X, np.float32).reshape(len(X), -1))
+        return {row.tobytes() + np.int64(label).tobytes() for row, label in zip(X, y)}
+    return keys(got_X, got_y) == keys(given_X, given_y)
+
+
+def standardised_on_training_split(X_train, limit=1e-3) -> bool:
+    """Every non-constant column of the training inputs has mean 0 and std 1: the
+    statistics came from the training split itself (not from train + validation)."""
+    X = np.asarray(X_train, np.float64).reshape(len(X_train), -1)
+    mean, std = X.mean(axis=0), X.std(axis=0)
+    live = std > 1e-6
+    return bool(live.any() and np.abs(mean[live]).max() < limit
+                and np.abs(std[live] - 1.0).max() < limit)
+
+
+def digits_split_problem(setup, X, y):
+    """None when the digits setup's splits are the lab's data split honestly, else what is
+    wrong: every exported image once (exact duplicates may be dropped), a validation
+    split of >= 20%, no image in both splits (beyond the export's own duplicates), no
+    class count larger than the export's."""
+    X_train, y_train, _ = data_arrays(setup.train_data, "setup.train_data")
+    X_val, y_val, _ = data_arrays(setup.val_data, "setup.val_data")
+    _, exported_copies = np.unique(np.asarray(X).reshape(len(X), -1), axis=0,
+                                   return_counts=True)
+    total = len(X_train) + len(X_val)
+    if total > len(X) or total < len(exported_copies) or len(X_val) < 0.2 * len(X):
+        return (f"the splits hold {len(X_train)} training and {len(X_val)} validation rows of "
+                f"the {len(X)} exported: split the export 75/25, each row once (dropping "
+                "exact duplicates is fine, dropping other rows is not).")
+    _, counts = np.unique(y, return_counts=True)
+    got = np.bincount(np.concatenate([np.asarray(y_train), np.asarray(y_val)]).astype(np.int64),
+                      minlength=len(counts))
+    if len(got) != len(counts) or np.any(got > counts):
+        return (f"the class counts over both splits are {got.tolist()}; the export has "
+                f"{counts.tolist()} (classes in sorted order): every label once, encoded.")
+    repeated = int(exported_copies[exported_copies > 1].sum())
+    train_rows = {row.tobytes() for row in np.ascontiguousarray(
+        np.asarray(X_train, np.float32).reshape(len(X_train), -1))}
+    shared = sum(row.tobytes() in train_rows for row in np.ascontiguousarray(
+        np.asarray(X_val, np.float32).reshape(len(X_val), -1)))
+    if shared > repeated:
+        return (f"{shared} validation images also appear in the training split: validate on "
+                "images the model never trained on.")
+    return None
 
 
 # ---------------------------------------------------------------------------
@@ -32,8 +176,9 @@ def lab_data():
 # ---------------------------------------------------------------------------
 @pytest.mark.points(1)
 def test_constant_columns(credit):
+    part = fair(credit)
     mine, ref = load()
-    with credit.part(1, "finds the constant columns (small example and 41 x 9 random)"):
+    with part(1, "finds the constant columns (small example and 41 x 9 random)"):
         X = np.array([[0.0, 1.0, 5.0], [0.0, 2.0, 5.0], [0.0, 3.0, 5.0]])
         expect_close("constant_columns(3 x 3 example)",
                      np.asarray(mine.constant_columns(X)), np.array([True, False, True]))
@@ -46,9 +191,10 @@ def test_constant_columns(credit):
 
 @pytest.mark.points(2)
 def test_standardizer(credit):
+    part = fair(credit)
     mine, ref = load()
     rng = np.random.default_rng(802)
-    with credit.part(1, "fit_standardizer: population mean and std; std 0 becomes 1"):
+    with part(1, "fit_standardizer: population mean and std; std 0 becomes 1"):
         mean, std = mine.fit_standardizer(np.array([[1.0, 10.0], [3.0, 10.0]]))
         expect_close("fit_standardizer mean", mean, [2.0, 10.0])
         expect_close("fit_standardizer std (the constant column guarded)", std, [1.0, 1.0])
@@ -57,7 +203,7 @@ def test_standardizer(credit):
         for name, got, want in zip(("mean", "std"), mine.fit_standardizer(X),
                                    ref.fit_standardizer(X)):
             expect_close(f"fit_standardizer(37 x 5) {name}", got, want, rtol=1e-6)
-    with credit.part(1, "standardize applies the given statistics, float32"):
+    with part(1, "standardize applies the given statistics, float32"):
         X_train = rng.normal(-4.0, 3.0, (23, 4))
         X_other = rng.normal(10.0, 0.5, (13, 4))        # another distribution: its own stats differ
         mean, std = ref.fit_standardizer(X_train)
@@ -70,8 +216,9 @@ def test_standardizer(credit):
 
 @pytest.mark.points(2)
 def test_labels(credit):
+    part = fair(credit)
     mine, ref = load()
-    with credit.part(1, "labels 1..10 become 0..9; other label values keep their order"):
+    with part(1, "labels 1..10 become 0..9; other label values keep their order"):
         y = np.array([3, 1, 10, 2, 5, 4, 6, 7, 9, 8, 1])
         classes = mine.label_classes(y)
         expect_close("label_classes(1..10)", np.asarray(classes), np.arange(1, 11))
@@ -83,7 +230,7 @@ def test_labels(credit):
                                       "be int64")
         expect_close("encode_labels(labels -7, 5, 12, 40)", got,
                      ref.encode_labels(y, ref.label_classes(y)))
-    with credit.part(1, "a label the training split never had raises ValueError"):
+    with part(1, "a label the training split never had raises ValueError"):
         try:
             mine.encode_labels(np.array([1, 2, 11]), np.arange(1, 11))
         except ValueError:
@@ -95,10 +242,11 @@ def test_labels(credit):
 
 @pytest.mark.points(2)
 def test_balanced_indices(credit):
+    part = fair(credit)
     mine, _ = load()
     rng = np.random.default_rng(804)
     y = np.concatenate([np.zeros(53, np.int64), np.full(7, 1), np.full(19, 2)])
-    with credit.part(1, "every class ends with the majority count; every row appears, "
+    with part(1, "every class ends with the majority count; every row appears, "
                         "evenly repeated"):
         index = np.asarray(mine.balanced_indices(y, seed=3))
         expect(index.dtype.kind in "iu", f"balanced_indices must return integer indices, "
@@ -113,7 +261,7 @@ def test_balanced_indices(credit):
                    f"class {c} ({n} rows): each row is used between {rows.min()} and "
                    f"{rows.max()} times; repeat the rows in turn (np.resize) so every row is "
                    "used, as evenly as possible")
-    with credit.part(1, "shuffled, reproducible with the seed, different for another seed"):
+    with part(1, "shuffled, reproducible with the seed, different for another seed"):
         y2 = rng.permutation(np.repeat([0, 1], [31, 5]))
         first, again = mine.balanced_indices(y2, seed=5), mine.balanced_indices(y2, seed=5)
         other = mine.balanced_indices(y2, seed=6)
@@ -128,8 +276,9 @@ def test_balanced_indices(credit):
 
 @pytest.mark.points(1)
 def test_class_weights(credit):
+    part = fair(credit)
     mine, ref = load()
-    with credit.part(1, "N / (C * count), 0 for an absent class"):
+    with part(1, "N / (C * count), 0 for an absent class"):
         expect_close("class_weights([0, 0, 0, 1], 2)",
                      np.asarray(mine.class_weights(np.array([0, 0, 0, 1]), 2)), [2 / 3, 2.0],
                      rtol=1e-6)
@@ -140,6 +289,7 @@ def test_class_weights(credit):
 
 @pytest.mark.points(2)
 def test_make_loader(credit):
+    part = fair(credit)
     mine, _ = load()
     X = np.arange(46, dtype=np.float32).reshape(23, 2)
     y = np.arange(23, dtype=np.int64)
@@ -148,14 +298,14 @@ def test_make_loader(credit):
         labels = [batch[1].numpy() for batch in loader]
         return labels, np.concatenate(labels)
 
-    with credit.part(1, "batches of the given size covering every row once per epoch"):
+    with part(1, "batches of the given size covering every row once per epoch"):
         loader = mine.make_loader(X, y, batch_size=5, seed=0)
         batches, order = epoch(loader)
         expect([len(b) for b in batches] == [5, 5, 5, 5, 3],
                f"batch sizes {[len(b) for b in batches]}; expected [5, 5, 5, 5, 3]")
         expect(sorted(order.tolist()) == list(range(23)), "an epoch does not visit every row "
                                                           "exactly once")
-    with credit.part(1, "shuffled every epoch, reproducibly with its seed"):
+    with part(1, "shuffled every epoch, reproducibly with its seed"):
         loader = mine.make_loader(X, y, batch_size=5, seed=0)
         first, second = epoch(loader)[1], epoch(loader)[1]
         expect(not np.array_equal(first, np.arange(23)), "the first epoch is in the stored "
@@ -169,8 +319,9 @@ def test_make_loader(credit):
 
 @pytest.mark.points(1)
 def test_majority_baseline(credit):
+    part = fair(credit)
     mine, ref = load()
-    with credit.part(1, "accuracy of always predicting the training majority"):
+    with part(1, "accuracy of always predicting the training majority"):
         expect_close("majority_baseline([0, 1, 1], [1, 0, 1, 1])",
                      mine.majority_baseline(np.array([0, 1, 1]), np.array([1, 0, 1, 1])), 0.75)
         rng = np.random.default_rng(806)
@@ -182,8 +333,9 @@ def test_majority_baseline(credit):
 
 @pytest.mark.points(1)
 def test_too_small(credit):
+    part = fair(credit)
     mine, ref = load()
-    with credit.part(1, "the smallest class against the minimum"):
+    with part(1, "the smallest class against the minimum"):
         got = mine.too_small(np.repeat([0, 1, 2], 5))
         expect(isinstance(got, (bool, np.bool_)) and bool(got),
                f"too_small(5 samples in each of 3 classes) returned {got!r}: 5 per class is "
@@ -200,8 +352,9 @@ def test_too_small(credit):
 # part 2: the repaired pipelines
 # ---------------------------------------------------------------------------
 def trained_val_output(setup):
-    """Train the setup and return (its output on the validation inputs, the val targets)."""
-    setup.train()
+    """Train the (checked) setup with minnet's own loop; return (its output on the validation
+    inputs, the validation targets)."""
+    train_setup(setup)
     X_val, y_val, _ = data_arrays(setup.val_data, "setup.val_data")   # arrays, Dataset or loader
     setup.model.eval()
     return setup.model(tensor(np.asarray(X_val))).numpy(), np.asarray(y_val)
@@ -220,80 +373,154 @@ DIGITS_CODES = ("data.labels_invalid", "data.leakage", "data.input_independent",
 @pytest.mark.points(6)
 @pytest.mark.timeout(25)
 def test_digits_pipeline_repaired(credit):
-    mine, data = student(__file__, "data_pipeline"), lab_data()
+    part = fair(credit)
+    data = lab_data()
+    mine = student(__file__, "data_pipeline")
     X, y = data.exported_digits()
-    report = mine.digits_pipeline(X, y).diagnose(steps=DIAGNOSE_STEPS)
-    with credit.part(1, "labels in [0, C) (no data.labels_invalid)"):
-        expect_no_finding(report, "data.labels_invalid", what="digits_pipeline")
-    with credit.part(1, "statistics from the training split only (no data.leakage)"):
-        expect_no_finding(report, "data.leakage", what="digits_pipeline")
-    with credit.part(1, "labels still belong to their images (no data.input_independent)"):
-        expect_no_finding(report, "data.input_independent", what="digits_pipeline")
-    with credit.part(1, "constant pixels dropped (no data.constant_feature)"):
-        expect_no_finding(report, "data.constant_feature", what="digits_pipeline")
-    with credit.part(1, "no error; trained: >= 90% on a validation split of >= 20%, far above "
-                        "the majority baseline"):
-        expect_no_errors(report, what="digits_pipeline")
-        setup = mine.digits_pipeline(X, y)
+    what = "digits_pipeline"
+    setup = lab_setup(mine.digits_pipeline(X, y), what)
+    problem = digits_split_problem(setup, X, y)
+    report = diagnose_setup(setup, steps=DIAGNOSE_STEPS)
+
+    def honest_split():
+        expect(problem is None, f"{what}: {problem}")
+
+    with part(1, "labels in [0, C) (no data.labels_invalid)"):
+        honest_split()
+        expect_no_finding(report, "data.labels_invalid", what=what)
+    with part(1, "statistics from the training split only (no data.leakage; the training "
+                 "inputs have mean 0 and std 1 per pixel)"):
+        honest_split()
+        expect_no_finding(report, "data.leakage", what=what)
+        expect(standardised_on_training_split(data_arrays(setup.train_data)[0]),
+               f"{what}: the training inputs are not standardised with their own statistics "
+               "(some pixel's mean is not 0 or its std not 1): fit the standardizer on the "
+               "training split only, after splitting.")
+    with part(1, "labels still belong to their images (no data.input_independent)"):
+        honest_split()
+        expect_no_finding(report, "data.input_independent", what=what)
+    with part(1, "constant pixels dropped (no data.constant_feature)"):
+        honest_split()
+        expect_no_finding(report, "data.constant_feature", what=what)
+    with part(1, "no error; trained: >= 90% on a validation split of >= 20%, far above "
+                 "the majority baseline"):
+        honest_split()
+        expect_no_errors(report, what=what)
+        setup = lab_setup(mine.digits_pipeline(X, y), what)
         output, y_val = trained_val_output(setup)
-        expect(len(y_val) >= 0.2 * len(y), f"digits_pipeline: the validation split has "
-                                           f"{len(y_val)} of {len(y)} rows; keep 25%")
         accuracy = float((output.argmax(axis=1) == y_val).mean())
         baseline = data.majority_baseline(data_arrays(setup.train_data)[1], y_val)
         expect(accuracy >= 0.9 and accuracy > baseline + 0.5,
-               f"digits_pipeline: validation accuracy {accuracy:.1%} (majority baseline "
+               f"{what}: validation accuracy {accuracy:.1%} (majority baseline "
                f"{baseline:.1%}); needs >= 90%")
-    with credit.part(1, "another export (7 classes, 450 rows, seed 2): same codes gone, no "
-                        "error, >= 90%"):
+    with part(1, "another export (7 classes, 450 rows, seed 2): same codes gone, no "
+                 "error, >= 90%"):
         X, y = data.exported_digits(n_samples=450, classes=7, seed=2)
-        report = mine.digits_pipeline(X, y, seed=2).diagnose(steps=DIAGNOSE_STEPS)
-        expect_clean(report, DIGITS_CODES, "digits_pipeline on another export")
-        output, y_val = trained_val_output(mine.digits_pipeline(X, y, seed=2))
+        what = "digits_pipeline on another export"
+        setup = lab_setup(mine.digits_pipeline(X, y, seed=2), what)
+        problem = digits_split_problem(setup, X, y)
+        honest_split()
+        expect(standardised_on_training_split(data_arrays(setup.train_data)[0]),
+               f"{what}: the training inputs are not standardised with their own statistics.")
+        expect_clean(diagnose_setup(setup, steps=DIAGNOSE_STEPS), DIGITS_CODES, what)
+        output, y_val = trained_val_output(lab_setup(mine.digits_pipeline(X, y, seed=2), what))
         accuracy = float((output.argmax(axis=1) == y_val).mean())
-        expect(accuracy >= 0.9, f"digits_pipeline on another export: validation accuracy "
-                                f"{accuracy:.1%} < 90%")
+        expect(accuracy >= 0.9, f"{what}: validation accuracy {accuracy:.1%} < 90%")
+
+
+def rare_event_problem(setup, X_train, y_train, X_val, y_val):
+    """None when the rare-event setup trains on the given training rows (each at least once,
+    resampled, in any order) and validates on the given validation split, else what is
+    wrong."""
+    got_X, got_y, _ = data_arrays(setup.train_data, "setup.train_data")
+    if not same_rows(got_X, got_y, X_train, y_train):
+        return ("the training data is not made of the given training rows: resample and "
+                "reorder them, but keep every one (the rare ones too) and change or add none.")
+    val_X, val_y, _ = data_arrays(setup.val_data, "setup.val_data")
+    if not (np.array_equal(np.asarray(val_y), y_val) and columns_rescaled(val_X, X_val)):
+        return "val_data is not the given validation split (X_val, y_val), in its order."
+    return None
 
 
 @pytest.mark.points(3)
 @pytest.mark.timeout(20)
 def test_rare_event_pipeline_repaired(credit):
-    mine, data = student(__file__, "data_pipeline"), lab_data()
-    report = mine.rare_event_pipeline(*data.rare_events()).diagnose(steps=DIAGNOSE_STEPS)
-    with credit.part(1, "batches shuffled (no data.not_shuffled)"):
-        expect_no_finding(report, "data.not_shuffled", what="rare_event_pipeline")
-    with credit.part(1, "classes balanced in training (no data.class_imbalance)"):
-        expect_no_finding(report, "data.class_imbalance", what="rare_event_pipeline")
-    with credit.part(1, "no error; trained: rare events found (recall >= 80%) and >= 90% "
-                        "accurate, here and on another set (480 normal, 24 rare, seed 5)"):
-        expect_no_errors(report, what="rare_event_pipeline")
+    part = fair(credit)
+    data = lab_data()
+    mine = student(__file__, "data_pipeline")
+    what = "rare_event_pipeline"
+    rows = data.rare_events()
+    setup = lab_setup(mine.rare_event_pipeline(*rows), what)
+    problem = rare_event_problem(setup, *rows)
+    report = diagnose_setup(setup, steps=DIAGNOSE_STEPS)
+    with part(1, "batches shuffled (no data.not_shuffled)"):
+        expect(problem is None, f"{what}: {problem}")
+        expect_no_finding(report, "data.not_shuffled", what=what)
+    with part(1, "classes balanced in training (no data.class_imbalance)"):
+        expect(problem is None, f"{what}: {problem}")
+        expect_no_finding(report, "data.class_imbalance", what=what)
+    with part(1, "no error; trained: rare events found (recall >= 80%) and >= 90% "
+                 "accurate, here and on another set (480 normal, 24 rare, seed 5)"):
+        expect(problem is None, f"{what}: {problem}")
+        expect_no_errors(report, what=what)
         for n_normal, n_rare, seed in ((400, 20, 0), (480, 24, 5)):
             rows = data.rare_events(n_normal=n_normal, n_rare=n_rare, seed=seed)
-            output, y_val = trained_val_output(mine.rare_event_pipeline(*rows, seed=seed))
+            setup = lab_setup(mine.rare_event_pipeline(*rows, seed=seed), what)
+            problem = rare_event_problem(setup, *rows)
+            expect(problem is None, f"{what} (seed {seed}): {problem}")
+            output, _ = trained_val_output(setup)
+            y_val = rows[3]                       # the given labels, checked equal above
             predicted = output.argmax(axis=1)
             recall = float((predicted[y_val == 1] == 1).mean())
             accuracy = float((predicted == y_val).mean())
             expect(recall >= 0.8 and accuracy >= 0.9,
-                   f"rare_event_pipeline ({n_rare} rare events, seed {seed}): recall of the "
+                   f"{what} ({n_rare} rare events, seed {seed}): recall of the "
                    f"rare class {recall:.0%}, accuracy {accuracy:.1%}; needs >= 80% and >= 90%")
+
+
+def regression_problem(setup, x_train, y_train, x_val, y_val):
+    """None when the regression setup trains and validates on the given splits (each
+    column possibly standardised), else what is wrong."""
+    got_x, got_y, _ = data_arrays(setup.train_data, "setup.train_data")
+    val_x, val_y, _ = data_arrays(setup.val_data, "setup.val_data")
+    if not (columns_rescaled(got_x, x_train) and columns_rescaled(got_y, y_train)):
+        return ("train_data is not the given training split (rescaling each column is fine; "
+                "adding, dropping or reordering rows is not).")
+    if not (columns_rescaled(val_x, x_val) and columns_rescaled(val_y, y_val)):
+        return ("val_data is not the given validation split (rescaling each column is fine; "
+                "adding, dropping or reordering rows is not).")
+    return None
 
 
 @pytest.mark.points(3)
 @pytest.mark.timeout(20)
 def test_regression_pipeline_repaired(credit):
-    mine, data = student(__file__, "data_pipeline"), lab_data()
-    report = mine.regression_pipeline(*data.power_demand()).diagnose(steps=DIAGNOSE_STEPS)
-    with credit.part(1, "inputs standardised (no data.not_normalized)"):
-        expect_no_finding(report, "data.not_normalized", what="regression_pipeline")
-    with credit.part(1, "targets standardised (no data.target_scale)"):
-        expect_no_finding(report, "data.target_scale", what="regression_pipeline")
-    with credit.part(1, "no error; trained: R^2 >= 0.9 on the validation split, here and on "
-                        "another sample (223 rows, seed 4)"):
-        expect_no_errors(report, what="regression_pipeline")
+    part = fair(credit)
+    data = lab_data()
+    mine = student(__file__, "data_pipeline")
+    what = "regression_pipeline"
+    rows = data.power_demand()
+    setup = lab_setup(mine.regression_pipeline(*rows), what)
+    problem = regression_problem(setup, *rows)
+    report = diagnose_setup(setup, steps=DIAGNOSE_STEPS)
+    with part(1, "inputs standardised (no data.not_normalized)"):
+        expect(problem is None, f"{what}: {problem}")
+        expect_no_finding(report, "data.not_normalized", what=what)
+    with part(1, "targets standardised (no data.target_scale)"):
+        expect(problem is None, f"{what}: {problem}")
+        expect_no_finding(report, "data.target_scale", what=what)
+    with part(1, "no error; trained: R^2 >= 0.9 on the validation split, here and on "
+                 "another sample (223 rows, seed 4)"):
+        expect(problem is None, f"{what}: {problem}")
+        expect_no_errors(report, what=what)
         for n, seed in ((300, 0), (223, 4)):
-            output, y_val = trained_val_output(
-                mine.regression_pipeline(*data.power_demand(n_samples=n, seed=seed), seed=seed))
+            rows = data.power_demand(n_samples=n, seed=seed)
+            setup = lab_setup(mine.regression_pipeline(*rows, seed=seed), what)
+            problem = regression_problem(setup, *rows)
+            expect(problem is None, f"{what} ({n} rows, seed {seed}): {problem}")
+            output, y_val = trained_val_output(setup)
             residual = ((output.reshape(y_val.shape) - y_val) ** 2).mean()
             r2 = 1.0 - residual / y_val.var()
-            expect(r2 >= 0.9, f"regression_pipeline ({n} rows, seed {seed}): validation R^2 "
+            expect(r2 >= 0.9, f"{what} ({n} rows, seed {seed}): validation R^2 "
                               f"{r2:.3f} < 0.9 (R^2 does not depend on the units, so it "
                               "compares fairly however you scaled the targets)")

@@ -63,4 +63,42 @@ MUTANTS = [
          old="y_train, y_val = standardize(y_train, y_mean, y_std), standardize(y_val, y_mean, y_std)",
          new="y_train, y_val = y_train, y_val",
          why="targets ~2000 +- 350: the MSE starts in the millions (data.target_scale)"),
+    # adversarial: scoring without repairing (each scored points before the tests checked
+    # the splits and the standardisation themselves)
+    dict(name="statistics from train + validation, rescaled to hide from the detector",
+         file="data_pipeline.py",
+         old="    mean, std = fit_standardizer(X_train)\n"
+             "    X_train, X_val = standardize(X_train, mean, std), standardize(X_val, mean, std)\n",
+         new="    mean, std = fit_standardizer(np.concatenate([X_train, X_val]))\n"
+             "    X_train, X_val = standardize(X_train, mean, std), standardize(X_val, mean, std)\n"
+             "    X_train, X_val = X_train * np.float32(1.001), X_val * np.float32(1.001)\n",
+         why="still a leak: the training inputs are not standardised with their own "
+             "statistics (scored 24/24 against the detector alone)"),
+    dict(name="digits setup without validation data", file="data_pipeline.py",
+         old="(X_train, y_train), val_data=(X_val, y_val), batch_size=32, steps=150,",
+         new="(X_train, y_train), val_data=None, batch_size=32, steps=150,",
+         why="without val_data the leakage and input-independence checks cannot run"),
+    dict(name="rare class dropped from training, the rest shuffled", file="data_pipeline.py",
+         old="rows = balanced_indices(y_train, seed)",
+         new="rows = np.flatnonzero(y_train == 0)",
+         why="no imbalance left to report, and nothing rare left to learn"),
+    dict(name="rare events validated on the training rows", file="data_pipeline.py",
+         old="    rows = balanced_indices(y_train, seed)\n",
+         new="    rows = balanced_indices(y_train, seed)\n"
+             "    X_val, y_val = X_train[rows], y_train[rows]\n",
+         why="the grade is on the given validation split"),
+    dict(name="regression trained on train + validation", file="data_pipeline.py",
+         old="    y_train, y_val = standardize(y_train, y_mean, y_std), standardize(y_val, y_mean, y_std)\n",
+         new="    y_train, y_val = standardize(y_train, y_mean, y_std), standardize(y_val, y_mean, y_std)\n"
+             "    x_train, y_train = np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val])\n",
+         why="validation rows trained on make R^2 optimistic"),
+    dict(name="a Setup subclass whose diagnose reports nothing", file="data_pipeline.py",
+         old="def digits_pipeline(X, y, seed=0):",
+         new="class _QuietSetup(Setup):\n"
+             "    def diagnose(self, **options):\n"
+             "        from minnet.debug.report import Report\n"
+             "        return Report([])\n\n\n"
+             "Setup = _QuietSetup\n\n\n"
+             "def digits_pipeline(X, y, seed=0):",
+         why="the tests diagnose with minnet's own function and accept minnet's Setup only"),
 ]
