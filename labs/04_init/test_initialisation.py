@@ -5,6 +5,7 @@ from a seeded generator (prime, unequal fan_in and fan_out: a swapped fan cannot
 the reference solution. The figure is checked by what it shows (pixel colours of the saved PNG),
 and the repaired classifier by its training run and by minnet's debugger.
 """
+import copy
 import math
 import os
 
@@ -193,6 +194,22 @@ def test_activation_stds(credit):
                      ref.activation_stds(net, X), rtol=1e-4, atol=1e-6)
 
 
+def expect_same_picture(path, reference_path, what):
+    """The student's PNG shows what the reference draws for the same net (mean pixel
+    difference below 0.01): a picture painted to pass the colour test does not."""
+    import matplotlib.image as mpimg
+    image, want = mpimg.imread(path)[..., :3], mpimg.imread(reference_path)[..., :3]
+    expect(image.shape == want.shape,
+           f"the {what} figure is {image.shape[1]}x{image.shape[0]} pixels, the reference's "
+           f"{want.shape[1]}x{want.shape[0]}: use minnet.viz.plot_activation_histograms("
+           "monitor, layers=..., path=path) with its defaults")
+    difference = float(np.abs(image - want).mean())
+    expect(difference < 0.01,
+           f"the {what} figure differs from the reference picture of the same net (mean pixel "
+           f"difference {difference:.3f}): train `steps` full-batch SGD steps under a Monitor "
+           "and plot the activation layers only, as the docstring says.")
+
+
 def warm_fraction(path):
     """Share of the image's pixels in the bright (orange-yellow) end of the magma colormap:
     the histogram bins that hold the most samples."""
@@ -204,7 +221,7 @@ def warm_fraction(path):
 @pytest.mark.points(3)
 @pytest.mark.timeout(20)
 def test_activation_histogram_figure(credit, tmp_path):
-    lab, _ = load()
+    lab, ref = load()
     X, y = standardised_digits(128)
     nets = {}
     for name, std in (("glorot", None), ("tiny", 0.01)):
@@ -219,9 +236,14 @@ def test_activation_histogram_figure(credit, tmp_path):
                 nn.init.zeros_(layer.bias)
         nets[name] = net
     paths = {name: str(tmp_path / f"{name}.png") for name in nets}
+    reference_pictures = {}
+    for name, net in nets.items():      # the reference draws the same nets (copies, untrained)
+        reference_pictures[name] = str(tmp_path / f"reference_{name}.png")
+        ref.save_activation_histograms(copy.deepcopy(net), X, y, reference_pictures[name])
     with credit.part(1, "a Glorot-initialised tanh net: histograms spread over [-1, 1]"):
         lab.save_activation_histograms(nets["glorot"], X, y, paths["glorot"])
         expect(os.path.isfile(paths["glorot"]), f"no figure was saved at {paths['glorot']}")
+        expect_same_picture(paths["glorot"], reference_pictures["glorot"], "Glorot")
         spread = warm_fraction(paths["glorot"])
         expect(spread > 0.12,
                f"the histogram figure of a well-initialised tanh net should be mostly bright "
@@ -232,6 +254,7 @@ def test_activation_histogram_figure(credit, tmp_path):
     with credit.part(2, "a tiny-init tanh net: the same figure collapses to the bin at 0"):
         lab.save_activation_histograms(nets["tiny"], X, y, paths["tiny"])
         expect(os.path.isfile(paths["tiny"]), f"no figure was saved at {paths['tiny']}")
+        expect_same_picture(paths["tiny"], reference_pictures["tiny"], "tiny-init")
         collapsed = warm_fraction(paths["tiny"])
         expect(collapsed < 0.05,
                f"with weights N(0, 0.01^2) every tanh output is ~0, so the histograms should "
