@@ -44,6 +44,9 @@ def test_dead_fraction(credit):
         got = lab.dead_fraction(a)
         expect_close("dead_fraction(3 samples x 5 units, units 0, 2 and 4 always 0)",
                      float(got), 0.6)
+        twin = relu_batch(np.random.default_rng(101), (3, 7), [1, 2, 6])   # pasting 0.6 fails
+        expect_close("dead_fraction(3 samples x 7 units, units 1, 2 and 6 always 0)",
+                     float(lab.dead_fraction(twin)), ref.dead_fraction(twin))
     with credit.part(1, "random (N, units) batches, against the reference"):
         rng = np.random.default_rng(1)
         for n, units, dead in ((37, 23, [0, 5, 6, 19]), (11, 29, list(range(0, 29, 3))),
@@ -98,6 +101,13 @@ def test_saturated_fraction(credit):
         edge_sigmoid = np.array([0.01, 0.99, 0.005, 0.5, 0.999, 0.2, 0.01])
         expect_close("saturated_fraction([0.01, 0.99, 0.005, 0.5, 0.999, 0.2, 0.01], 'sigmoid')",
                      float(lab.saturated_fraction(edge_sigmoid, "sigmoid")), 2 / 7)
+        twin_rng = np.random.default_rng(102)          # limits at random places: pasting fails
+        for kind, values in (("tanh", [0.99, -0.99, 0.995, -0.999, 0.5, 0.0]),
+                             ("sigmoid", [0.01, 0.99, 0.005, 0.999, 0.5, 0.2])):
+            twin = twin_rng.choice(values, size=(5, 11))
+            expect_close(f"saturated_fraction(5 x 11 values at and beyond the limits, {kind!r})",
+                         float(lab.saturated_fraction(twin, kind)),
+                         ref.saturated_fraction(twin, kind))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -106,6 +106,13 @@ def test_flow_verdict(credit):
             got = lab.flow_verdict(norms)
             expect(got == want, f"flow_verdict({norms}) returned {got!r}, expected {want!r} "
                                 f"(ratio = first / last; strict < and >)")
+        twin_rng = np.random.default_rng(51)         # the same cases rescaled: pasting fails
+        for norms, _ in cases:
+            scale = float(10 ** twin_rng.uniform(-3, 3))
+            rescaled = {name: value * scale for name, value in norms.items()}
+            rescaled[str(len(norms) + 5)] = float(twin_rng.uniform(0.1, 10))   # another last
+            got, want = lab.flow_verdict(rescaled), ref.flow_verdict(rescaled)
+            expect(got == want, f"flow_verdict({rescaled}) returned {got!r}, expected {want!r}")
     with credit.part(1, "seeded norms and other thresholds, against the reference"):
         rng = np.random.default_rng(5)
         for _ in range(40):

@@ -153,6 +153,10 @@ def test_baselines(credit):
     with credit.part(1, "majority_baseline: train labels [0, 2, 2, 1], val labels [1, 1, 0, 2, 1]"):
         got = mine.majority_baseline(np.array([0, 2, 2, 1]), np.array([1, 1, 0, 2, 1]))
         expect_close("majority_baseline (the training majority is class 2)", got, 0.2)
+        rng = np.random.default_rng(84)       # a twin of the same size (answer 0.4): pasting fails
+        y_train, y_val = rng.integers(0, 3, 4), rng.integers(0, 3, 5)
+        expect_close(f"majority_baseline({y_train.tolist()}, {y_val.tolist()})",
+                     mine.majority_baseline(y_train, y_val), ref.majority_baseline(y_train, y_val))
     with credit.part(1, "majority_baseline on other labels matches the reference"):
         rng = np.random.default_rng(8)
         y_train = rng.choice(6, 53, p=[0.1, 0.1, 0.4, 0.2, 0.1, 0.1])
@@ -218,6 +222,7 @@ def test_regularised_run(credit):
     with credit.part(1, "evaluate runs in eval mode: no model.train_mode_at_eval"):
         expect_close("evaluate(trained model, X_val, y_val)",
                      mine.evaluate(setup.model, X_val, y_val), accuracy, rtol=1e-9)
-        expect_no_finding(report, "model.train_mode_at_eval", what="make_setup() with your evaluate")
+        expect_no_finding(report, "model.train_mode_at_eval",
+                          what="make_setup() with your evaluate")
     with credit.part(1, "no error at all"):
         expect_no_errors(report, what="make_setup()")

@@ -50,6 +50,10 @@ def test_compose_linear(credit):
                                             (np.array([[1.0, -1.0]]), np.array([3.0]))])
         expect_close("composed weight", weight, np.array([[1.0]]))
         expect_close("composed bias", bias, np.array([2.0]))
+        twin = random_layers(np.random.default_rng(121), [1, 2, 1])   # same shapes: pasting fails
+        for name, got, want in zip(("weight", "bias"), mine.compose_linear(twin),
+                                   ref.compose_linear(twin)):
+            expect_close(f"composed {name} of another 1 -> 2 -> 1 stack", got, want, rtol=1e-9)
     rng = np.random.default_rng(12)
     with credit.part(1, "three layers 5 -> 7 -> 3 -> 2 match the reference"):
         layers = random_layers(rng, [5, 7, 3, 2])
