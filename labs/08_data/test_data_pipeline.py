@@ -16,6 +16,7 @@ import pytest
 
 from minnet import tensor
 from minnet.debug import Setup
+from minnet.debug.checks import load_all as load_all_checks
 from minnet.debug.context import data_arrays, train_setup
 from minnet.debug.diagnosis import diagnose_setup
 from minnet.grading import (LabFailure, expect, expect_close, expect_no_errors,
@@ -41,6 +42,7 @@ def lab_data():
 # This module is imported when pytest collects it, before any student file runs: the names
 # imported above are minnet's own, whatever a student file later assigns to minnet.debug.*.
 WATCHED_MODULES = ("builtins", "numpy", "numpy.linalg", "numpy.random")
+MISSING = object()
 
 
 def watched_namespaces():
@@ -58,28 +60,70 @@ def watched_namespaces():
     return spaces
 
 
+def _entry_reader(container, key):
+    """A function reading ``container[key]`` now (MISSING once it is gone)."""
+    if isinstance(container, (set, frozenset)):
+        return lambda: key if key in container else MISSING
+
+    def read():
+        try:
+            return container[key]
+        except (IndexError, KeyError):
+            return MISSING
+    return read
+
+
+def debugger_tables():
+    """[(name, container, key, value)]: every entry of the debugger's registries and tables
+    (its checks, the codes and their severities, the thresholds, ...) and the attributes
+    of what they hold. A student file that edits them in place (a threshold raised, a check
+    removed, an error made an info) changes the verdicts without replacing any function."""
+    entries = []
+    for name, module in list(sys.modules.items()):
+        if module is None or not name.startswith("minnet.debug"):
+            continue
+        for key, table in list(vars(module).items()):
+            if key.startswith("__") or not isinstance(table, (dict, list, set, frozenset)):
+                continue
+            items = (table.items() if isinstance(table, dict) else
+                     enumerate(table) if isinstance(table, list) else ((x, x) for x in table))
+            for index, item in list(items):
+                entries.append((f"{name}.{key}[{index!r}]", table, index, item))
+                if hasattr(item, "__dict__") and not isinstance(
+                        item, (type, types.ModuleType, types.FunctionType)):
+                    entries += [(f"{name}.{key}[{index!r}].{field}", vars(item), field, value)
+                                for field, value in list(vars(item).items())]
+    return entries
+
+
 def fair(credit):
-    """``credit.part`` that also proves, at the end of each part, that student code replaced
+    """``credit.part`` that also proves, at the end of each part, that student code changed
     nothing grading relies on. Call it first in a test, before any student file is loaded.
 
     It remembers (by identity) every function, class, module and property reachable from
-    the namespaces above. A student file that swaps minnet.debug's diagnosis, a grading
-    helper, a NumPy function or a name in this test for something friendlier then scores
-    nothing for the parts graded after the swap. Everything the check uses is captured
-    here, so replacing names later cannot switch the check off.
+    watched_namespaces(), every name in this test, and every entry of debugger_tables(). A student file that swaps
+    minnet.debug's diagnosis, a grading helper, a NumPy function or a name in this test for
+    something friendlier, or edits the debugger's tables, then scores nothing for the parts
+    graded after it did so. Everything the check uses is captured here, so replacing names
+    later cannot switch the check off.
     """
-    failure, part, kinds = LabFailure, credit.part, (types.ModuleType, property,
-                                                      classmethod, staticmethod)
-    before = [(space, names, key, value) for space, names in watched_namespaces()
-              for key, value in list(names.items()) if callable(value) or isinstance(value, kinds)]
+    load_all_checks()   # every check module and its thresholds in place before the snapshot
+    failure, part, missing = LabFailure, credit.part, MISSING
+    kinds = (types.ModuleType, property, classmethod, staticmethod)
+    own = globals()     # this test's names: all of them (e.g. DIAGNOSE_STEPS too)
+    watched = [(f"{space}.{key}", _entry_reader(names, key), value)
+               for space, names in watched_namespaces() for key, value in list(names.items())
+               if callable(value) or isinstance(value, kinds) or names is own]
+    watched += [(where, _entry_reader(table, key), value)
+                for where, table, key, value in debugger_tables()]
 
     def check():
-        replaced = [f"{space}.{key}" for space, names, key, value in before
-                    if names.get(key, value) is not value]
-        if replaced:
-            raise failure("your code replaced what grading relies on: "
-                          + ", ".join(replaced[:5]) + (" ..." if replaced[5:] else "")
+        changed = [where for where, read, value in watched if read() is not value]
+        if changed:
+            raise failure("your code changed what grading relies on: "
+                          + ", ".join(changed[:5]) + (" ..." if changed[5:] else "")
                           + ". Lab files must not patch minnet, NumPy, builtins or the tests.")
+        return missing  # (keeps MISSING bound here: a student cannot swap it for the check)
 
     @contextlib.contextmanager
     def fair_part(points, label):

@@ -92,4 +92,24 @@ MUTANTS = [
          new="    X, y = X[:100], y[:100]\n"
              "    return Setup(model, F.cross_entropy, optim.Adam(model.parameters(), lr=1e-3), (X, y),",
          why="the setup must train on the data it is given"),
+    dict(name="a debugger threshold raised at import", file="loss_setups.py",
+         old="def classifier_setup(X, y, seed=0):",
+         new="import dataclasses as _dataclasses\n"
+             "from minnet.debug import thresholds as _thresholds\n"
+             "from minnet.debug.checks import load_all as _load_all\n"
+             "_load_all()\n"
+             "_thresholds.DEFINED['initial_loss_factor'] = _dataclasses.replace(\n"
+             "    _thresholds.DEFINED['initial_loss_factor'], value=1e9)\n\n\n"
+             + OVERCONFIDENT_CLASSIFIER +
+             "def classifier_setup(X, y, seed=0):",
+         why="editing the debugger's tables in place is detected too (it scored 22/22 "
+             "before)"),
+    dict(name="the test's number of diagnosis steps lowered", file="loss_setups.py",
+         old="def classifier_setup(X, y, seed=0):",
+         new="import sys as _sys\n"
+             "for _module in list(_sys.modules.values()):\n"
+             "    if hasattr(_module, 'DIAGNOSE_STEPS'):\n"
+             "        _module.DIAGNOSE_STEPS = 1\n\n\n"
+             "def classifier_setup(X, y, seed=0):",
+         why="every name of the test is watched, not only its functions"),
 ]
