@@ -31,6 +31,8 @@ def test_lr_schedule(credit):
     with credit.part(1, "lr_schedule(1e-3, 10.0, 5) is 1e-3, 1e-2, 1e-1, 1, 10"):
         expect_close("lr_schedule(1e-3, 10.0, 5)", mine.lr_schedule(1e-3, 10.0, 5),
                      np.array([1e-3, 1e-2, 1e-1, 1.0, 10.0]))
+        expect_close("lr_schedule(1e-2, 1e2, 5)", mine.lr_schedule(1e-2, 1e2, 5),  # the twin
+                     ref.lr_schedule(1e-2, 1e2, 5))
     with credit.part(1, "lr_schedule(3e-6, 0.7, 23) matches the reference"):
         expect_close("lr_schedule(3e-6, 0.7, 23)", mine.lr_schedule(3e-6, 0.7, 23),
                      ref.lr_schedule(3e-6, 0.7, 23))
@@ -50,6 +52,9 @@ def test_lr_range_test(credit):
                    if not np.array_equal(p.data, b)]
         expect(not changed, f"lr_range_test changed the caller's model (parameters {changed}): "
                             "train copy.deepcopy(model) instead.")
+        expect(len(lrs) > 1 and len(losses) == len(lrs),
+               f"lr_range_test returned {len(lrs)} learning rates and {len(losses)} losses: "
+               "it should train (a copy) and record one loss per learning rate")
     with credit.part(1, "it stops where the loss diverges, like the reference"):
         expect(len(lrs) == len(want_lrs),
                f"lr_range_test ran {len(lrs)} steps, the reference stops after {len(want_lrs)} "
@@ -67,6 +72,9 @@ def test_suggest_lr(credit):
         lrs = np.array([1e-3, 1e-2, 1e-1, 1.0, 10.0])
         losses = np.array([2.3, 2.2, 1.5, 0.9, np.nan])
         expect_close("suggest_lr(...)", mine.suggest_lr(lrs, losses), 0.1, rtol=1e-9)
+        shifted = np.array([2.3, 1.1, 2.0, 2.9, np.nan])       # the twin: lowest at lr 1e-2
+        expect_close("suggest_lr(lrs, [2.3, 1.1, 2.0, 2.9, nan])",
+                     mine.suggest_lr(lrs, shifted), ref.suggest_lr(lrs, shifted), rtol=1e-9)
     with credit.part(1, "range-test curves of other networks match the reference"):
         for seed in (7, 8):
             model, X, y = small_problem(seed)
@@ -81,6 +89,9 @@ def test_update_ratio(credit):
     with credit.part(1, "before = [3, 4], after = [3, 4.005]: ratio 0.005 / 5 = 1e-3"):
         expect_close("update_ratio", mine.update_ratio(np.array([3.0, 4.0]),
                                                        np.array([3.0, 4.005])), 1e-3, rtol=1e-6)
+        before, after = np.array([6.0, -8.0]), np.array([6.03, -8.0])   # the twin
+        expect_close("update_ratio([6, -8], [6.03, -8])", mine.update_ratio(before, after),
+                     ref.update_ratio(before, after), rtol=1e-6)
     with credit.part(1, "a 7 x 11 weight matrix matches the reference"):
         rng = np.random.default_rng(3)
         before = rng.standard_normal((7, 11))

@@ -69,6 +69,10 @@ def test_sgd_step(credit):
     with credit.part(1, "one step on a tiny example: p=[1, -2], g=[0.5, 0.5], lr=0.1"):
         got = opt.sgd_step(np.array([1.0, -2.0]), np.array([0.5, 0.5]), lr=0.1)
         expect_close("sgd_step([1, -2], [0.5, 0.5], lr=0.1)", got, np.array([0.95, -2.05]))
+        twin_rng = np.random.default_rng(61)           # a twin of the same size: pasting fails
+        p, g = twin_rng.standard_normal(2), twin_rng.standard_normal(2)
+        expect_close(f"sgd_step({np.round(p, 4).tolist()}, {np.round(g, 4).tolist()}, lr=0.1)",
+                     opt.sgd_step(p.copy(), g.copy(), lr=0.1), p - 0.1 * g, rtol=1e-9)
     with credit.part(1, "five steps with weight_decay=0.1 match minnet.optim.SGD"):
         param, grads = random_problem(12)
         want = library_trajectory(lambda p: optim.SGD(p, lr=0.03, weight_decay=0.1), param,

@@ -50,7 +50,16 @@ class DropoutProbe(nn.Module):
                                   nn.Dropout(0.5), nn.Linear(31, classes, generator=generator))
 
     def forward(self, x):
+        self.calls = getattr(self, "calls", 0) + 1
         return self.body(x)
+
+
+def expect_ran_the_model(probe, accuracy):
+    """evaluate() really ran the model (a constant return value does not pass the mode checks)."""
+    ran, probe.calls = getattr(probe, "calls", 0), 0
+    expect(ran > 0, "evaluate() never ran the model: it must compute the predictions")
+    expect(isinstance(accuracy, (float, np.floating)) and 0.0 <= accuracy <= 1.0,
+           f"evaluate() returned {accuracy!r}; expected the accuracy, a float in [0, 1]")
 
 
 @pytest.mark.points(4)
@@ -129,19 +138,23 @@ def test_evaluate(credit):
         expect_close("evaluate(model, X, y)", got, expected, rtol=1e-9)
     with credit.part(1, "dropout is off: two evaluations of a model in training mode agree"):
         probe.train()
+        probe.calls = 0
         first, second = mine.evaluate(probe, X, y), mine.evaluate(probe, X, y)
+        expect_ran_the_model(probe, first)
         expect(first == second,
                f"two calls gave {first} and {second}: dropout is still on. Switch the model to "
                "evaluation mode (model.eval()) inside evaluate.")
     with credit.part(1, "a model in training mode is back in training mode afterwards"):
         probe.train()
-        mine.evaluate(probe, X, y)
+        probe.calls = 0
+        expect_ran_the_model(probe, mine.evaluate(probe, X, y))
         expect(probe.training and probe.body[2].training,
                "evaluate() left the model in evaluation mode: training would go on without "
                "dropout. Restore the mode it had (model.train(was_training)).")
     with credit.part(1, "a model in evaluation mode stays in evaluation mode"):
         probe.eval()
-        mine.evaluate(probe, X, y)
+        probe.calls = 0
+        expect_ran_the_model(probe, mine.evaluate(probe, X, y))
         expect(not probe.training and not probe.body[2].training,
                "evaluate() switched a model that was in evaluation mode to training mode: "
                "restore the mode it had before, not always train().")

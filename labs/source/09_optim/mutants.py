@@ -74,4 +74,9 @@ MUTANTS = [
     dict(name="validated on training points", file="training.py",
          old="val_data=(X_val, y_val)", new="val_data=(X_train[:64], y_train[:64])",
          why="the MSE bar is for the lab's held-out points, not ones the model trained on"),
+    dict(name="range test that does nothing", file="lr_range.py",
+         old="    trial = copy.deepcopy(model)",
+         new="    return [], []\n    trial = copy.deepcopy(model)",
+         why="an empty range test leaves the caller's model unchanged too; that part must "
+             "also see the test run"),
 ]

@@ -53,4 +53,10 @@ MUTANTS = [
          old="val_data=(X_val, y_val), batch_size=32, steps=300, seed=seed,",
          new="val_data=(X_val, y_val), batch_size=32, steps=450, seed=seed,",
          why="the bar is stated for the lab's 300 steps; training longer is not the repair"),
+    dict(name="evaluate returns a constant without running the model",
+         file="regularize.py",
+         old="was_training = model.training",
+         new="return 0.5",
+         why="a constant leaves the model's mode alone and gives equal answers twice; the "
+             "mode checks must also see the model run"),
 ]
