@@ -115,7 +115,7 @@ def fair(credit):
     own = globals()     # this test's names: all of them (e.g. DIAGNOSE_STEPS too)
     watched = [(f"{space}.{key}", _entry_reader(names, key), value)
                for space, names in watched_namespaces() for key, value in list(names.items())
-               if callable(value) or isinstance(value, kinds) or names is own]
+               if names is own or callable(value) or isinstance(value, kinds)]
     watched += [(where, _entry_reader(table, key), value)
                 for where, table, key, value in debugger_tables()]
 
