@@ -101,11 +101,11 @@ def fair(credit):
     nothing grading relies on. Call it first in a test, before any student file is loaded.
 
     It remembers (by identity) every function, class, module and property reachable from
-    watched_namespaces(), every name in this test, and every entry of debugger_tables(). A student file that swaps
-    minnet.debug's diagnosis, a grading helper, a NumPy function or a name in this test for
-    something friendlier, or edits the debugger's tables, then scores nothing for the parts
-    graded after it did so. Everything the check uses is captured here, so replacing names
-    later cannot switch the check off.
+    watched_namespaces(), every name in this test, and every entry of debugger_tables().
+    A student file that swaps minnet.debug's diagnosis, a grading helper, a NumPy function
+    or a name in this test for something friendlier, or edits the debugger's tables, then
+    scores nothing for the parts graded after it did so. Everything the check uses is
+    captured here, so replacing names later cannot switch the check off.
     """
     load_all_checks()   # every check module and its thresholds in place before the snapshot
     failure, part, missing = LabFailure, credit.part, MISSING
