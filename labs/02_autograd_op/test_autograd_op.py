@@ -51,14 +51,24 @@ def own_op(ops, function_name, class_name):
     check without one. The output's graph node must be ``<class_name>.apply``.
     """
     fn = getattr(ops, function_name)
+    own_class = getattr(ops, class_name, None)
+    expect(isinstance(own_class, type) and issubclass(own_class, Function),
+           f"custom_ops.{class_name} must be a subclass of minnet.autograd.Function")
 
     def checked(*args):
         out = fn(*args)
         node = getattr(out, "op", None)         # the op that made it (set even under no_grad)
-        expect(node == class_name,
-               f"{function_name}(...) must return {class_name}.apply(...) (its graph node should "
-               f"be {class_name}); got a Tensor whose last op is {node!r}. Composing minnet's "
-               "built-in ops reuses their backwards: the lab asks you to write your own.")
+        message = (f"{function_name}(...) must return {class_name}.apply(...) (its graph node "
+                   f"should be {class_name}); got a Tensor whose last op is {node!r}. Composing "
+                   "minnet's built-in ops reuses their backwards: the lab asks you to write "
+                   "your own.")
+        expect(node == class_name, message)
+        backward = getattr(out, "_backward", None)     # None under no_grad (numeric passes)
+        if backward is not None:                       # Function.apply's closure holds the class
+            cells = [cell.cell_contents for cell in (backward.__closure__ or ())]
+            expect(any(cell is own_class for cell in cells),
+                   f"{function_name}(...) returned a Tensor labelled {node!r} whose backward is "
+                   f"not {class_name}.backward: return {class_name}.apply(...) itself.")
         return out
 
     return checked
