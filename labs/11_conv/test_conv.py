@@ -39,7 +39,8 @@ def _builtin_conv_functions():
     import minnet.ops.conv
 
     functions = [minnet.ops.conv.conv2d, minnet.ops.conv.max_pool2d,
-                 minnet.ops.conv.avg_pool2d, minnet.kernels.kernel,
+                 minnet.ops.conv.avg_pool2d, minnet.ops.conv.conv_output_size,
+                 minnet.kernels.kernel,
                  importlib.import_module("minnet.tensor").run_backward,       # autograd
                  importlib.import_module("minnet.gradcheck.numeric").numerical_gradient,
                  importlib.import_module("minnet.gradcheck.numeric").numerical_gradient_array]

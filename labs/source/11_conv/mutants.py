@@ -63,4 +63,9 @@ MUTANTS = [
              "stride=stride, padding=pad).data",
          why="the lab is writing the convolution; calling minnet's (the tests' expected "
              "answer) learns nothing"),
+    dict(name="output size borrowed from minnet", file="conv_layers.py",
+         old="return (size + 2 * pad - kernel) // stride + 1",
+         new="from minnet.ops.conv import conv_output_size as minnet_size\n"
+             "    return minnet_size(size, kernel, stride, pad)",
+         why="the test compares with minnet's formula: calling it scores without knowing it"),
 ]
