@@ -212,3 +212,11 @@ def test_release_of_one_lab_leaves_the_other_labs_manifest_entries(tmp_path):
     assert [Path(p).name for p, _ in release(labs, check=True).out_of_sync] == ["MANIFEST.json"]
     release(labs, ["03_loss"])
     assert json.loads((labs / "MANIFEST.json").read_text())["files"] == old
+
+
+@pytest.mark.parametrize("old, function", [
+    ("out = x @ w + b", "affine_forward"), ('init = "he"', "train"), ("scale = 2", "train"),
+    ("def train():", "train"), ("import numpy as np", None)])
+def test_changed_function_names_where_a_mutant_applies(old, function):
+    from minnet.grading.mutants import changed_function
+    assert changed_function(solution_text(SOURCE), old) == function

@@ -22,6 +22,7 @@ mutant's folder stops at the first test that catches it.
 """
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 import time
@@ -30,8 +31,8 @@ from pathlib import Path
 from typing import Optional
 
 from .grade import LabCopy, build_tree, finish_pytest, start_pytest
-from .release import (MUTANTS_FILE, SOURCE_FOLDER, LabSourceError, display, planned_release,
-                      release, resolve_labs, solution_text, student_files)
+from .release import (DEF_LINE, MUTANTS_FILE, SOURCE_FOLDER, LabSourceError, display,
+                      planned_release, release, resolve_labs, solution_text, student_files)
 
 MUTANT_KEYS = ("name", "file", "old", "new")
 MIN_MUTANTS = 5  # per lab (the labs' contract)
@@ -48,10 +49,30 @@ class Mutant:
     old: str
     new: str
     why: str = ""
+    function: Optional[str] = None   # the function it changes (set when it is applied)
 
     @property
     def folder(self) -> str:
         return f"{self.lab}{MUTANT_SUFFIX}{self.index:02d}"
+
+
+def changed_function(text: str, old: str) -> Optional[str]:
+    """The name of the function whose code contains the first occurrence of ``old`` (None at
+    module level): the nearest ``def`` above it that is indented less, or its own line."""
+    start = text.find(old)
+    if start < 0:
+        return None
+    lines = text.splitlines()
+    number = text.count("\n", 0, start)
+    own = DEF_LINE.match(lines[number])
+    if own:
+        return own.group(2)
+    indent = len(lines[number]) - len(lines[number].lstrip())
+    for line in reversed(lines[:number]):
+        match = DEF_LINE.match(line)
+        if match and len(match.group(1)) < indent:
+            return match.group(2)
+    return None
 
 
 def load_mutants(labs_dir, lab: str) -> list:
@@ -110,6 +131,7 @@ def mutated_files(labs_dir, mutant: Mutant, solutions: Optional[dict] = None) ->
         raise LabSourceError(f"labs/source/{mutant.lab}/{MUTANTS_FILE}: mutant {mutant.name!r}: "
                              "`new` equals `old`, so nothing changes")
     files[mutant.file] = text.replace(mutant.old, mutant.new)
+    mutant.function = changed_function(text, mutant.old)
     return files
 
 
@@ -123,8 +145,12 @@ def default_jobs() -> int:
 
 
 def grade_copies(labs_dir, copies: list, jobs: int, timeout: Optional[float],
-                 stop_pattern: Optional[str]) -> dict:
-    """Grade every LabCopy; returns {folder: [test entries of results.json]} and the runs."""
+                 stop_pattern: Optional[str], first: Optional[dict] = None) -> dict:
+    """Grade every LabCopy; returns {folder: [test entries of results.json]} and the runs.
+
+    ``stop_pattern``: folders (fnmatch) that stop at their first lost point;
+    ``first``: {folder: [words]}, tests naming a word run first in that folder.
+    """
     jobs = max(1, min(jobs, len(copies)))
     if jobs > 1:
         _fill_kernel_cache()
@@ -133,6 +159,10 @@ def grade_copies(labs_dir, copies: list, jobs: int, timeout: Optional[float],
         # interleave: each job gets a mix of cheap and expensive labs
         chunks = [[copy.folder for copy in copies[start::jobs]] for start in range(jobs)]
         extra = ("--lab-stop-at-first-loss", stop_pattern) if stop_pattern else ()
+        if first:
+            first_path = Path(root) / "first.json"
+            first_path.write_text(json.dumps(first), encoding="utf-8")
+            extra += ("--lab-first", str(first_path))
         started = time.monotonic()
         processes = [start_pytest(tree, chunk, timeout=timeout, extra=extra,
                                   single_thread=jobs > 1) for chunk in chunks if chunk]
@@ -354,7 +384,11 @@ def check_command(args) -> int:
     jobs = args.jobs or default_jobs()
     print(f"   grading {len(copies)} copies ({len(labs)} solution(s), {len(labs)} released, "
           f"{len(mutants)} mutant(s)), {jobs} at a time ...", flush=True)
-    graded = grade_copies(labs_dir, copies, jobs, args.lab_timeout, f"*{MUTANT_SUFFIX}[0-9]*")
+    # a mutant's folder stops at its first lost point; the tests that name the function it
+    # changed run first, so that point is usually lost by the first test
+    first = {mutant.folder: [mutant.function] for mutant in mutants if mutant.function}
+    graded = grade_copies(labs_dir, copies, jobs, args.lab_timeout, f"*{MUTANT_SUFFIX}[0-9]*",
+                          first)
     tests = graded["tests"]
     broken = _failed_runs(graded["runs"])
     if broken:

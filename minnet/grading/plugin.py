@@ -67,6 +67,9 @@ def pytest_addoption(parser):
                     help="in lab folders whose name matches PATTERN (fnmatch), skip the tests "
                          "after the first that loses points (minnet labs check: a mutant only "
                          "has to be caught once)")
+    group.addoption("--lab-first", metavar="PATH", default=None,
+                    help="JSON {lab folder: [words]}: run that folder's tests whose source "
+                         "names a word first (minnet labs check: the function a mutant changed)")
     group.addoption("--lab-no-isolation", action="store_true", default=False,
                     help="run lab tests in the pytest process (for debugging with pdb): no "
                          "time limit, no memory cap, a crash ends the run")
@@ -158,6 +161,39 @@ def pytest_collection_modifyitems(session, config, items):
     if problems:
         raise pytest.UsageError("minnet grading: bad markers in lab tests:\n  "
                                 + "\n  ".join(problems))
+    first = config.getoption("lab_first")
+    if first:
+        with open(first, encoding="utf-8") as file:
+            items[:] = order_tests_first(items, json.load(file))
+
+
+def _mentions(item, words: list) -> bool:
+    import inspect
+
+    try:
+        source = inspect.getsource(item.function)
+    except (AttributeError, OSError, TypeError):
+        return False
+    return any(word in source for word in words)
+
+
+def order_tests_first(items: list, words_by_lab: dict) -> list:
+    """Within each lab folder listed in ``words_by_lab``, move the tests whose source names
+    one of its words (e.g. the function a mutant changed) to the front, keeping the order
+    otherwise. With --lab-stop-at-first-loss the likely catcher then runs first. Sound only
+    because every lab test runs in its own process: order cannot change a result."""
+    first_seen = {}
+    for index, item in enumerate(items):
+        first_seen.setdefault(lab_name(item), index)
+
+    def key(indexed):
+        index, item = indexed
+        lab = lab_name(item)
+        words = words_by_lab.get(lab)
+        later = 0 if not words or _mentions(item, words) else 1
+        return first_seen[lab], later, index
+
+    return [item for _, item in sorted(enumerate(items), key=key)]
 
 
 # --------------------------------------------------------------------------

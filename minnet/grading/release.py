@@ -44,7 +44,7 @@ LAB_FOLDER = re.compile(r"^\d\d_\w+$")
 # what the manifest covers in a released lab folder (outputs such as figures are not released)
 MANIFEST_SUFFIXES = {".py", ".md", ".txt", ".json", ".npz", ".npy", ".csv", ".toml", ".cfg",
                      ".ini"}
-_DEF = re.compile(r"^(\s*)(?:async\s+)?def\s+(\w+)\s*\(")
+DEF_LINE = re.compile(r"^(\s*)(?:async\s+)?def\s+(\w+)\s*\(")
 
 
 class LabSourceError(ValueError):
@@ -107,7 +107,7 @@ def find_regions(text: str, filename: str = "<source>") -> list:
 def _enclosing_function(lines: list, line_number: int, indent: str) -> Optional[str]:
     """The name of the innermost ``def`` that contains line ``line_number``."""
     for number in range(line_number - 1, -1, -1):
-        match = _DEF.match(lines[number])
+        match = DEF_LINE.match(lines[number])
         if match and len(match.group(1)) < len(indent):
             return match.group(2)
     return None
