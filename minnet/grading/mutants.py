@@ -365,6 +365,17 @@ def mutants_command(args) -> int:
     return 1 if survivors else status
 
 
+def duplicate_test_names(labs_dir) -> dict:
+    """{test file name: [labs]} for names that occur in more than one released lab."""
+    from .release import all_labs
+
+    seen = {}
+    for lab in all_labs(labs_dir):
+        for path in sorted((Path(labs_dir) / lab).glob("test_*.py")):
+            seen.setdefault(path.name, []).append(lab)
+    return {name: labs for name, labs in seen.items() if len(labs) > 1}
+
+
 def check_command(args) -> int:
     started = time.monotonic()
     labs_dir = Path(args.labs)
@@ -378,6 +389,11 @@ def check_command(args) -> int:
             print(f"  {display(path)}: {why}")
     else:
         print(f"  ok ({len(sync.unchanged)} student file(s) and the manifest)")
+    clashes = duplicate_test_names(labs_dir)
+    if clashes:
+        failures += 1
+        print("  test file names used by more than one lab (`pytest labs/` cannot import both):")
+        print("\n".join(f"    {name}: {', '.join(labs)}" for name, labs in clashes.items()))
 
     with_mutants = not args.skip_mutants
     labs_dir, labs, copies, mutants = _prepare(args, with_released=True, with_mutants=with_mutants)
