@@ -184,6 +184,21 @@ def standardised_on_training_split(X_train, limit=1e-3) -> bool:
                 and np.abs(std[live] - 1.0).max() < limit)
 
 
+def constant_pixels_kept(setup, X) -> int:
+    """How many more input columns the setup trains on than the export has non-constant
+    pixels (> 0: constant pixels kept, e.g. disguised with a little noise)."""
+    X_train = data_arrays(setup.train_data, "setup.train_data")[0]
+    informative = int(np.count_nonzero(np.asarray(X).max(axis=0) != np.asarray(X).min(axis=0)))
+    return int(np.asarray(X_train).reshape(len(X_train), -1).shape[1]) - informative
+
+
+def expect_constant_pixels_dropped(setup, X, what):
+    extra = constant_pixels_kept(setup, X)
+    expect(extra <= 0, f"{what}: the model gets {extra} more input columns than the export "
+                       "has non-constant pixels: drop the constant pixels (constant_columns on "
+                       "the training split), do not disguise them.")
+
+
 def digits_split_problem(setup, X, y):
     """None when the digits setup's splits are the lab's data split honestly, else what is
     wrong: every exported image once (exact duplicates may be dropped), a validation
@@ -446,6 +461,7 @@ def test_digits_pipeline_repaired(credit):
     with part(1, "constant pixels dropped (no data.constant_feature)"):
         honest_split()
         expect_no_finding(report, "data.constant_feature", what=what)
+        expect_constant_pixels_dropped(setup, X, what)
     with part(1, "no error; trained: >= 90% on a validation split of >= 20%, far above "
                  "the majority baseline"):
         honest_split()
@@ -466,6 +482,7 @@ def test_digits_pipeline_repaired(credit):
         honest_split()
         expect(standardised_on_training_split(data_arrays(setup.train_data)[0]),
                f"{what}: the training inputs are not standardised with their own statistics.")
+        expect_constant_pixels_dropped(setup, X, what)
         expect_clean(diagnose_setup(setup, steps=DIAGNOSE_STEPS), DIGITS_CODES, what)
         output, y_val = trained_val_output(lab_setup(mine.digits_pipeline(X, y, seed=2), what))
         accuracy = float((output.argmax(axis=1) == y_val).mean())

@@ -101,4 +101,10 @@ MUTANTS = [
              "Setup = _QuietSetup\n\n\n"
              "def digits_pipeline(X, y, seed=0):",
          why="the tests diagnose with minnet's own function and accept minnet's Setup only"),
+    dict(name="constant pixels disguised with noise instead of dropped", file="data_pipeline.py",
+         old="    keep = ~constant_columns(X_train)\n"
+             "    X_train, X_val = X_train[:, keep], X_val[:, keep]\n",
+         new="    X_train = X_train + 1e-3 * np.random.default_rng(seed).standard_normal("
+             "X_train.shape).astype(np.float32)\n",
+         why="the constant pixels are still there (now noise the model can fit)"),
 ]
