@@ -220,3 +220,11 @@ def test_release_of_one_lab_leaves_the_other_labs_manifest_entries(tmp_path):
 def test_changed_function_names_where_a_mutant_applies(old, function):
     from minnet.grading.mutants import changed_function
     assert changed_function(solution_text(SOURCE), old) == function
+
+
+def test_duplicate_test_file_names_across_labs(tmp_path):
+    from minnet.grading.mutants import duplicate_test_names
+    labs = make_labs(tmp_path)
+    assert duplicate_test_names(labs) == {}
+    (labs / "03_loss" / "test_layers.py").write_text("")
+    assert duplicate_test_names(labs) == {"test_layers.py": ["01_first", "03_loss"]}
