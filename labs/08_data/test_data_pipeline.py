@@ -514,9 +514,13 @@ def test_rare_event_pipeline_repaired(credit):
     setup = lab_setup(mine.rare_event_pipeline(*rows), what)
     problem = rare_event_problem(setup, *rows)
     report = diagnose_setup(setup, steps=DIAGNOSE_STEPS)
-    with part(1, "batches shuffled (no data.not_shuffled)"):
+    with part(1, "batches reshuffled every epoch (no data.not_shuffled)"):
         expect(problem is None, f"{what}: {problem}")
         expect_no_finding(report, "data.not_shuffled", what=what)
+        options = data_arrays(setup.train_data, "setup.train_data")[2]
+        expect(options.get("shuffle", setup.shuffle),
+               f"{what}: the training batches are not reshuffled every epoch (shuffle=False): "
+               "a fixed order, even a mixed one, is the same batches every epoch.")
     with part(1, "classes balanced in training (no data.class_imbalance)"):
         expect(problem is None, f"{what}: {problem}")
         expect_no_finding(report, "data.class_imbalance", what=what)
@@ -564,12 +568,22 @@ def test_regression_pipeline_repaired(credit):
     setup = lab_setup(mine.regression_pipeline(*rows), what)
     problem = regression_problem(setup, *rows)
     report = diagnose_setup(setup, steps=DIAGNOSE_STEPS)
-    with part(1, "inputs standardised (no data.not_normalized)"):
+    x_fit, y_fit, _ = data_arrays(setup.train_data, "setup.train_data")
+    with part(1, "inputs standardised with the training split's statistics (no "
+                 "data.not_normalized)"):
         expect(problem is None, f"{what}: {problem}")
         expect_no_finding(report, "data.not_normalized", what=what)
-    with part(1, "targets standardised (no data.target_scale)"):
+        expect(standardised_on_training_split(x_fit),
+               f"{what}: the training temperatures do not have mean 0 and std 1: standardise "
+               "them with the training split's statistics.")
+    with part(1, "targets standardised with the training split's statistics (no "
+                 "data.target_scale)"):
         expect(problem is None, f"{what}: {problem}")
         expect_no_finding(report, "data.target_scale", what=what)
+        expect(standardised_on_training_split(y_fit),
+               f"{what}: the training targets do not have mean 0 and std 1: standardise "
+               "them with the training split's statistics (and keep those to map "
+               "predictions back to kW).")
     with part(1, "no error; trained: R^2 >= 0.9 on the validation split, here and on "
                  "another sample (223 rows, seed 4)"):
         expect(problem is None, f"{what}: {problem}")

@@ -107,4 +107,13 @@ MUTANTS = [
          new="    X_train = X_train + 1e-3 * np.random.default_rng(seed).standard_normal("
              "X_train.shape).astype(np.float32)\n",
          why="the constant pixels are still there (now noise the model can fit)"),
+    dict(name="kelvin divided by 300 instead of standardised", file="data_pipeline.py",
+         old="    x_train, x_val = standardize(x_train, x_mean, x_std), standardize(x_val, x_mean, x_std)\n",
+         new="    x_train, x_val = x_train / np.float32(300.0), x_val / np.float32(300.0)\n",
+         why="near 1 but not centred: standardise with the training split's mean and std"),
+    dict(name="rare events shuffled once, never reshuffled", file="data_pipeline.py",
+         old="loader = make_loader(X_train[rows], y_train[rows], batch_size=32, seed=seed)",
+         new="loader = DataLoader(TensorDataset(X_train[rows], y_train[rows]), batch_size=32, "
+             "shuffle=False)",
+         why="every epoch then repeats the same batches"),
 ]
