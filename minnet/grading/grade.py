@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from .release import (HIDDEN_PREFIX, SOURCE_FOLDER, display, hidden_tests, read_manifest,
-                      resolve_labs, sha256_file, student_files)
+from .release import (HIDDEN_PREFIX, SOURCE_FOLDER, display, hidden_tests, planned_release,
+                      read_manifest, resolve_labs, sha256_file, student_files)
 
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".*")
 
@@ -277,7 +277,13 @@ def grade_command(args) -> int:
                      "`minnet labs release`)")
     print("\n".join(notes), flush=True)
     with tempfile.TemporaryDirectory(prefix="minnet-grade-") as root:
-        copies = [LabCopy(lab, lab, files[lab], hidden=not args.no_hidden) for lab in labs]
+        # a file missing from the submission is graded as released (generated from its source
+        # here, so an instructor's working copy of labs/NN_lab/ cannot stand in for it)
+        released = {(path.parent.name, path.name): text
+                    for path, text in planned_release(labs_dir, labs).items()}
+        copies = [LabCopy(lab, lab, {**{name: text for (owner, name), text in released.items()
+                                        if owner == lab}, **files[lab]},
+                          hidden=not args.no_hidden) for lab in labs]
         tree = build_tree(labs_dir, root, copies)
         run = run_pytest(tree, labs, timeout=args.lab_timeout, quiet=False)
     if run.results is None:
