@@ -210,8 +210,10 @@ def test_baselines(credit):
 
 
 def expect_lab_run(setup, ref):
-    """The repaired Setup still trains on the lab's data, validates on the lab's held-out
-    400 images, and runs the stated 300 steps of 32 with the standard training step.
+    """The repaired Setup still trains build_classifier's network with Adam(lr=3e-3) on the
+    lab's data, validates on the lab's held-out 400 images, and runs the stated 300 steps
+    of 32 with the standard training step (the README: keep the model, the data, the
+    optimizer type, the learning rate and the number of steps).
 
     A repair changes the model or the optimiser; a "repair" that validates on training
     images, moves the split or trains longer only hides the failure.
@@ -228,6 +230,14 @@ def expect_lab_run(setup, ref):
         expect(same, f"make_setup().{what} is not the lab's load_digits_split() {what[:-5]} "
                      "data. Repair the model or the optimiser; the data and the split stay "
                      "as given (validating on other images measures something else).")
+    shapes = [tuple(p.shape) for p in setup.model.parameters()]
+    want = [tuple(p.shape) for p in ref.build_classifier().parameters()]
+    expect(shapes == want, f"make_setup()'s model has parameters of shapes {shapes}; keep "
+                           f"build_classifier()'s ({want}).")
+    kind, lr = type(setup.optimizer).__name__, setup.optimizer.param_groups[0].get("lr")
+    expect(kind == "Adam" and lr == 3e-3,
+           f"make_setup() uses {kind} with lr={lr}; keep Adam with lr=3e-3 (the README's run) "
+           "and repair what the debugger reports.")
     run = (setup.steps, setup.batch_size, setup.train_step)
     expect(run == (300, 32, None),
            f"make_setup() runs (steps, batch_size, train_step) = {run}; the lab's run is "
