@@ -56,4 +56,13 @@ MUTANTS = [
          new="return ((x - x.mean(axis=-1, keepdims=True)) "
              "/ (x.var(axis=-1, keepdims=True, unbiased=False) + eps).sqrt() * weight + bias)",
          why="composing built-in ops reuses their backwards; the lab is writing LayerNorm's"),
+    dict(name="softplus backward by a nested autograd pass", file="custom_ops.py",
+         old="sigmoid = 0.5 * (1.0 + np.tanh(0.5 * x))    # = 1 / (1 + exp(-x)), without overflow",
+         new="import minnet\n"
+             "        with minnet.set_grad_enabled(True):\n"
+             "            leaf = minnet.tensor(x, requires_grad=True)\n"
+             "            (leaf.relu() + ((-leaf.abs()).exp() + 1.0).log()).sum().backward()\n"
+             "        sigmoid = leaf.grad.data",
+         why="re-running the forward with built-in ops and asking autograd reuses their "
+             "backwards; the lab is deriving the sigmoid"),
 ]
