@@ -63,4 +63,10 @@ MUTANTS = [
          new="train(model, X, target_function('hard')(X), steps=600, lr=0.05, momentum=0.9)",
          why="the fit learns from load_data's noisy samples; the target is what it is "
              "measured against, not what it trains on"),
+    dict(name="Glorot borrowed from nn.init instead of written by hand",
+         file="function_fit.py",
+         old='if scheme == "glorot":\n        std = np.sqrt(2.0 / (fan_in + fan_out))',
+         new='if scheme == "glorot":\n        nn.init.xavier_normal_(linear.weight, '
+             'generator=generator)\n        nn.init.zeros_(linear.bias)\n        return linear',
+         why="the lab writes the Glorot formula; calling minnet's initialiser skips it"),
 ]
