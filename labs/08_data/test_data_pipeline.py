@@ -8,6 +8,8 @@ gone and no error left; then it is trained and scored on its validation split, o
 the lab's data and on a second data set of other sizes.
 """
 import contextlib
+import importlib.util
+import os
 import sys
 import types
 
@@ -21,19 +23,34 @@ from minnet.debug.context import data_arrays, train_setup
 from minnet.debug.diagnosis import diagnose_setup
 from minnet.grading import (LabFailure, expect, expect_close, expect_no_errors,
                             expect_no_finding, reference, student)
+from minnet.grading.loading import reference_path
 
 DIAGNOSE_STEPS = 60
 
 
+def private_reference(name):
+    """The reference solution ``name``, executed afresh as a private module (in neither
+    sys.modules nor the grading loader's cache). Loaded before the student's file runs,
+    nothing that file does on import (a sys.modules entry, the loader's cache, an attribute
+    of the reference module) can change the reference the tests compare with."""
+    path = reference_path(__file__, name)
+    if not os.path.isfile(path):
+        return reference(__file__, name)          # its error says where the sources belong
+    spec = importlib.util.spec_from_file_location(f"_private_reference_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def load():
-    ref = reference(__file__, "data_pipeline")   # first: loaded before any student code runs
+    ref = private_reference("data_pipeline")   # before any student code runs
     return student(__file__, "data_pipeline"), ref
 
 
 def lab_data():
     """The lab's data sets, built by the reference (the student cannot change them); load it
     before the student's file."""
-    return reference(__file__, "data_pipeline")
+    return private_reference("data_pipeline")
 
 
 # ---------------------------------------------------------------------------
