@@ -71,7 +71,8 @@ MUTANTS = [
          old="def classifier_setup(X, y, seed=0):",
          new="import sys as _sys\n"
              "for _module in list(_sys.modules.values()):\n"
-             "    if hasattr(_module, 'expect_no_finding') and hasattr(_module, 'DIAGNOSE_STEPS'):\n"
+             "    if hasattr(_module, "
+             "'expect_no_finding') and hasattr(_module, 'DIAGNOSE_STEPS'):\n"
              "        _module.expect_no_finding = _module.expect_no_errors = "
              "_module.expect = lambda *a, **k: None\n\n\n"
              + OVERCONFIDENT_CLASSIFIER +
@@ -88,9 +89,11 @@ MUTANTS = [
              "def classifier_setup(X, y, seed=0):",
          why="patching the library is detected; the findings stay the library's"),
     dict(name="classifier trained on other data (first 100 rows)", file="loss_setups.py",
-         old="    return Setup(model, F.cross_entropy, optim.Adam(model.parameters(), lr=1e-3), (X, y),",
+         old="    return Setup(model, F.cross_entropy, "
+             "optim.Adam(model.parameters(), lr=1e-3), (X, y),",
          new="    X, y = X[:100], y[:100]\n"
-             "    return Setup(model, F.cross_entropy, optim.Adam(model.parameters(), lr=1e-3), (X, y),",
+             "    return Setup(model, F.cross_entropy, "
+             "optim.Adam(model.parameters(), lr=1e-3), (X, y),",
          why="the setup must train on the data it is given"),
     dict(name="a debugger threshold raised at import", file="loss_setups.py",
          old="def classifier_setup(X, y, seed=0):",

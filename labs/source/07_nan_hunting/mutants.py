@@ -82,7 +82,8 @@ MUTANTS = [
              "_library_log_softmax = nn.functional.log_softmax\n",
          why="the autograd graph shows the library op, whatever name reached it"),
     dict(name="cross-entropy borrowed from the library", file="nan_hunting.py",
-         old="    return -log_probabilities[np.arange(len(labels)), labels.astype(np.int64)].mean()\n",
+         old="    return -log_probabilities[np.arange(len(labels)), "
+             "labels.astype(np.int64)].mean()\n",
          new="    return nn.functional.cross_entropy(logits, Tensor(labels.astype(np.int64)))\n",
          why="softmax_cross_entropy is built from the student's own stable_log_softmax"),
 ]

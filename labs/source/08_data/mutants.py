@@ -60,7 +60,8 @@ MUTANTS = [
          old="rows = balanced_indices(y_train, seed)", new="rows = np.arange(len(y_train))",
          why="the rare class stays 20x rarer: the model learns to ignore it"),
     dict(name="regression targets left in kW", file="data_pipeline.py",
-         old="y_train, y_val = standardize(y_train, y_mean, y_std), standardize(y_val, y_mean, y_std)",
+         old="y_train, y_val = standardize(y_train, y_mean, "
+             "y_std), standardize(y_val, y_mean, y_std)",
          new="y_train, y_val = y_train, y_val",
          why="targets ~2000 +- 350: the MSE starts in the millions (data.target_scale)"),
     # adversarial: scoring without repairing (each scored points before the tests checked
@@ -68,7 +69,8 @@ MUTANTS = [
     dict(name="statistics from train + validation, rescaled to hide from the detector",
          file="data_pipeline.py",
          old="    mean, std = fit_standardizer(X_train)\n"
-             "    X_train, X_val = standardize(X_train, mean, std), standardize(X_val, mean, std)\n",
+             "    X_train, X_val = standardize(X_train, "
+             "mean, std), standardize(X_val, mean, std)\n",
          new="    mean, std = fit_standardizer(np.concatenate([X_train, X_val]))\n"
              "    X_train, X_val = standardize(X_train, mean, std), standardize(X_val, mean, std)\n"
              "    X_train, X_val = X_train * np.float32(1.001), X_val * np.float32(1.001)\n",
@@ -88,9 +90,12 @@ MUTANTS = [
              "    X_val, y_val = X_train[rows], y_train[rows]\n",
          why="the grade is on the given validation split"),
     dict(name="regression trained on train + validation", file="data_pipeline.py",
-         old="    y_train, y_val = standardize(y_train, y_mean, y_std), standardize(y_val, y_mean, y_std)\n",
-         new="    y_train, y_val = standardize(y_train, y_mean, y_std), standardize(y_val, y_mean, y_std)\n"
-             "    x_train, y_train = np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val])\n",
+         old="    y_train, y_val = standardize(y_train, y_mean, "
+             "y_std), standardize(y_val, y_mean, y_std)\n",
+         new="    y_train, y_val = standardize(y_train, y_mean, "
+             "y_std), standardize(y_val, y_mean, y_std)\n"
+             "    x_train, y_train = np.concatenate([x_train, "
+             "x_val]), np.concatenate([y_train, y_val])\n",
          why="validation rows trained on make R^2 optimistic"),
     dict(name="a Setup subclass whose diagnose reports nothing", file="data_pipeline.py",
          old="def digits_pipeline(X, y, seed=0):",
@@ -108,7 +113,8 @@ MUTANTS = [
              "X_train.shape).astype(np.float32)\n",
          why="the constant pixels are still there (now noise the model can fit)"),
     dict(name="kelvin divided by 300 instead of standardised", file="data_pipeline.py",
-         old="    x_train, x_val = standardize(x_train, x_mean, x_std), standardize(x_val, x_mean, x_std)\n",
+         old="    x_train, x_val = standardize(x_train, x_mean, "
+             "x_std), standardize(x_val, x_mean, x_std)\n",
          new="    x_train, x_val = x_train / np.float32(300.0), x_val / np.float32(300.0)\n",
          why="near 1 but not centred: standardise with the training split's mean and std"),
     dict(name="rare events shuffled once, never reshuffled", file="data_pipeline.py",
