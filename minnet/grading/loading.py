@@ -26,6 +26,8 @@ import traceback
 import types
 
 from .expect import LabFailure
+from .fair import expect_unchanged as _expect_unchanged
+from .fair import watch as _watch_loaded
 
 MODULE_PREFIX = "minnet_labs"
 SOURCE_FOLDER = "source"
@@ -106,6 +108,7 @@ def load_module(path, role: str = "student") -> types.ModuleType:
     # registered while it runs: dataclasses, pickling and typing look the module up by name
     previous = sys.modules.get(name)
     sys.modules[name] = module
+    _watch_loaded()  # fair play: what grading relies on, remembered before the file runs
     try:
         spec.loader.exec_module(module)
     except Exception as error:
@@ -114,6 +117,10 @@ def load_module(path, role: str = "student") -> types.ModuleType:
         else:
             sys.modules.pop(name, None)
         raise LabFailure(import_failure_message(path, error)) from None
+    if role == "student":  # its top-level code may not replace the grader, minnet, NumPy, ...
+        _expect_unchanged(os.path.basename(path), "at import")
+    else:                  # a reference solution is graded against: remember its functions
+        _watch_loaded()
     _cache[path] = (stamp, module)
     return module
 

@@ -27,6 +27,7 @@ from typing import Optional
 
 import pytest
 
+from . import fair
 from .credit import Credit, GradingSetupError, check_points, format_points
 from .expect import LabFailure
 from .isolation import CAN_FORK, run_in_child
@@ -41,6 +42,12 @@ __all__ = [
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_MEMORY_MB = 2048.0
 GRADE_PROPERTY = "minnet_grade"
+
+# fair play (minnet.grading.fair): the checker's functions as they are when the plugin is
+# imported, before any student code runs; the hooks below use only these references
+_FAIR_WATCH, _FAIR_CHANGED, _FAIR_DESCRIBE = fair.guard()
+_FAIR_WATCH_NAMESPACE, _FAIR_TAMPERED = fair.watch_namespace, fair.GradingTampered
+_watched_test_modules: set = set()  # names of the test modules already remembered
 
 _book_key = pytest.StashKey["GradeBook"]()
 _credit_key = pytest.StashKey[Credit]()
@@ -324,11 +331,55 @@ def pytest_runtest_makereport(item, call):
             grade = _grade_of(item, 0.0, False, f"skipped: {_skip_reason(report)}")
         else:
             grade = _failed_grade(item, call.excinfo.value, tracker)
+        changes = _FAIR_CHANGED()
+        if changes:
+            grade = _tampered_grade(item, changes, call.excinfo, tracker)
     if grade is not None:
         report.user_properties.append((GRADE_PROPERTY, asdict(grade)))
         if report.failed:
             report.longrepr = _feedback_text(grade)
     return report
+
+
+def _tampered_grade(item, changes: list, excinfo, tracker: Optional[Credit]) -> Grade:
+    """0 points: the test ran with grading code changed, so none of its results count. The
+    feedback is the first fair-play message raised (it names the student file that did it),
+    else one naming the changes."""
+    messages = [part.message for part in (tracker.parts if tracker is not None else [])
+                if fair.MARK in part.message]
+    error = excinfo.value if excinfo is not None else None
+    if isinstance(error, _FAIR_TAMPERED):
+        messages.insert(0, str(error))
+    text = messages[0] if messages else _FAIR_DESCRIBE(changes, "your code", "during this test")
+    return _grade_of(item, 0.0, False, text)
+
+
+def _zero_if_tampered(item, reports: list, changed, describe) -> None:
+    """In the child, after the whole protocol (teardown included): if grading code is changed
+    now, every grade of the test becomes 0 (whatever the possibly patched hooks reported)."""
+    changes = changed()
+    if not changes:
+        return
+    text = describe(changes, "your code", "during this test")
+    for report in reports:
+        for index, (name, value) in enumerate(report.user_properties):
+            if name != GRADE_PROPERTY:
+                continue
+            if fair.MARK not in value.get("output", ""):
+                value = dict(value, score=0.0, passed=False, output=text)
+                report.user_properties[index] = (name, value)
+            report.outcome = "failed"
+            report.longrepr = _feedback_text(Grade(**value))
+
+
+def _watch_for_fair_play(item) -> None:
+    """Remember what grading relies on before the test runs: the modules loaded so far (only
+    the new ones cost time) and, once per test file, the names in the test module."""
+    _FAIR_WATCH()
+    module = getattr(item, "module", None)
+    if module is not None and module.__name__ not in _watched_test_modules:
+        _watched_test_modules.add(module.__name__)
+        _FAIR_WATCH_NAMESPACE(f"{Path(str(item.path)).name}", vars(module))
 
 
 def _feedback_text(grade: Grade) -> str:
@@ -442,15 +493,23 @@ def pytest_runtest_protocol(item, nextitem):
     if _already_lost(item):
         return True  # not run, not graded: the folder already lost points
     if not CAN_FORK or item.config.getoption("lab_no_isolation"):
+        _watch_for_fair_play(item)
         return None  # pytest's own protocol, in this process
     from _pytest.runner import runtestprotocol
+
+    # captured in the parent, where no student code runs: the child's final check
+    changed, describe, zero_if_tampered, serialize = (_FAIR_CHANGED, _FAIR_DESCRIBE,
+                                                      _zero_if_tampered, _serialize)
 
     def run_test() -> bytes:  # in the child
         import faulthandler
         faulthandler.disable()  # a crash is reported as "killed by signal 11", not a C stack dump
-        return _serialize(item, runtestprotocol(item, log=False, nextitem=nextitem))
+        reports = runtestprotocol(item, log=False, nextitem=nextitem)
+        zero_if_tampered(item, reports, changed, describe)
+        return serialize(item, reports)
 
     _prepare_parent_once(item.config)
+    _watch_for_fair_play(item)  # in the parent: every child starts from what is seen here
     ihook = item.ihook
     ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
     outcome = run_in_child(run_test, timeout=timeout_of(item),

@@ -1,0 +1,226 @@
+"""Fair play: a student's file may not change the code that grades it.
+
+Student code runs in the grading process, so a lab file could, when it is
+imported, replace ``Credit.part`` by a version that swallows failures, swap the
+``__code__`` of ``expect_close`` for a no-op, raise a debugger threshold, or
+replace ``numpy.allclose``. This module remembers what grading relies on before
+any student code runs and names whatever changed afterwards::
+
+    watch()                          # remember what is loaded now (again: only what is new)
+    watch_namespace("test_loss", vars(test_module))
+    changed()                        # ['minnet.grading.credit.Credit.part', ...]
+    expect_unchanged("layers.py", "at import")   # LabFailure naming the first changes
+
+What is remembered, by identity (and ``__code__`` for Python functions):
+
+* every function, class, module and descriptor in the modules of minnet (the
+  grading package included), NumPy, pytest and pluggy, and in builtins, and
+  every member of the classes they define;
+* every entry of minnet.debug's tables (checks registry, codes, thresholds,
+  ...) and the fields of what they hold: the verdicts of every repair lab
+  depend on them;
+* the names in a graded test module (watch_namespace), and the reference
+  solutions loaded through ``reference()``.
+
+Only what is *replaced or removed* counts: new attributes (NumPy's lazy
+submodules, a student's own subclass) and changed values (random state,
+print options, matplotlib settings) are not looked at.
+
+Everything the check itself calls is captured when this module is imported
+(before any student code runs), so replacing ``builtins.id`` or
+``fair.changed`` does not switch the check off. That is a speed bump, not a
+wall: see the limits in docs/instructors.md#fair-play.
+"""
+from __future__ import annotations
+
+import builtins
+import sys
+import types
+
+from .expect import LabFailure
+
+# the packages whose functions and classes grading relies on (a name equal to one of these or
+# below it: "numpy" and "numpy.linalg", never "minnet_labs")
+WATCHED_PACKAGES = ("minnet", "numpy", "pytest", "_pytest", "pluggy", "builtins")
+# reference solutions loaded by reference() (minnet_labs.reference.<lab>.<file>)
+REFERENCE_PREFIX = "minnet_labs.reference."
+# minnet.debug's tables: a threshold raised or a check removed changes every verdict
+TABLE_PACKAGE = "minnet.debug"
+# tables that legitimately change while a test runs (bookkeeping, not rules)
+VOLATILE_TABLES = frozenset({"minnet.debug.anomaly._created_at"})
+SHOWN = 5  # changes named in the feedback
+MARK = "grading code may not be changed"  # in every fair-play message
+
+_MISSING = object()
+_DESCRIPTORS = (property, classmethod, staticmethod, types.ModuleType, type)
+
+
+def _watched_module(name: str) -> bool:
+    return (any(name == package or name.startswith(package + ".")
+                for package in WATCHED_PACKAGES)
+            or name.startswith(REFERENCE_PREFIX))
+
+
+def _codes(value) -> tuple:
+    """The code objects behind a function-like value: a function's ``__code__``, a method's or
+    classmethod's function, a property's getter/setter, a decorator's ``__wrapped__``."""
+    codes = []
+    for part in (value, getattr(value, "__func__", None), getattr(value, "__wrapped__", None),
+                 getattr(value, "fget", None), getattr(value, "fset", None)):
+        code = getattr(part, "__code__", None) if part is not None else None
+        if isinstance(code, types.CodeType):
+            codes.append((part, code))
+    return tuple(codes)
+
+
+def _relied_on(value) -> bool:
+    """A function, class, module or descriptor: what a patch would replace."""
+    return callable(value) or isinstance(value, _DESCRIPTORS)
+
+
+class GradingTampered(LabFailure):
+    """Student code changed something grading relies on: the test scores 0 (the message says
+    what was replaced and by which file, when known)."""
+
+
+class _Watch:
+    """The remembered state: one (label, mapping, key, value, codes) row per watched name."""
+
+    def __init__(self):
+        self.rows: list = []
+        self.modules: dict = {}  # module name -> module object already watched
+
+    # -- remembering ----------------------------------------------------------------------
+    def add(self, label: str, mapping, key, value, home: bool = True) -> None:
+        """One row; ``home``: the label is where ``value`` is defined (not a re-export), the
+        name preferred in feedback when one object is reachable under several names."""
+        self.rows.append((label, mapping, key, value, _codes(value), home))
+
+    def add_module(self, name: str, module) -> None:
+        self.modules[name] = module
+        names = vars(module)
+        ours = name == "minnet" or name.startswith(("minnet.", REFERENCE_PREFIX))
+        for key, value in list(names.items()):
+            # another package's private module state (pytest swaps _pytest.assertion.util.
+            # _reprcompare in and out for every test) is its own business, not ours
+            if not _relied_on(value) or (key.startswith("_") and not ours):
+                continue
+            self.add(f"{name}.{key}", names, key, value,
+                     getattr(value, "__module__", None) == name)
+            if isinstance(value, type) and getattr(value, "__module__", None) == name:
+                members = vars(value)
+                for member, item in list(members.items()):
+                    if _relied_on(item) and member not in ("__doc__", "__weakref__", "__dict__"):
+                        self.add(f"{name}.{key}.{member}", members, member, item)
+        if name == TABLE_PACKAGE or name.startswith(TABLE_PACKAGE + "."):
+            self.add_tables(name, names)
+
+    def add_tables(self, name: str, names: dict) -> None:
+        for key, table in list(names.items()):
+            where = f"{name}.{key}"
+            if (key.startswith("__") or where in VOLATILE_TABLES
+                    or not isinstance(table, (dict, list, set, frozenset))):
+                continue
+            if isinstance(table, dict):
+                entries = list(table.items())
+            elif isinstance(table, list):
+                entries = list(enumerate(table))
+            else:
+                entries = [(item, item) for item in table]
+            for index, item in entries:
+                self.add(f"{where}[{index!r}]", table, index, item)
+                if hasattr(item, "__dict__") and not isinstance(
+                        item, (type, types.ModuleType, types.FunctionType)):
+                    fields = vars(item)
+                    for field, value in list(fields.items()):
+                        self.add(f"{where}[{index!r}].{field}", fields, field, value)
+
+    def add_namespace(self, label: str, names: dict) -> None:
+        """Every name of ``names`` (a test module's globals), whatever its value."""
+        for key, value in list(names.items()):
+            self.add(f"{label}.{key}", names, key, value)
+
+
+def _make_checker(watch: _Watch):
+    """``(watch_new, watch_namespace, changed)`` bound to builtins captured now.
+
+    The three closures use only local names taken at import, never a module attribute a
+    student file could replace afterwards (builtins.isinstance, fair.changed, ...).
+    """
+    modules, rows = sys.modules, watch.rows
+    is_instance, list_of, sorted_, dict_t, list_t, len_ = (
+        builtins.isinstance, builtins.list, builtins.sorted, builtins.dict, builtins.list,
+        builtins.len)
+    get_attr, set_t, frozenset_t, missing = builtins.getattr, builtins.set, builtins.frozenset, \
+        _MISSING
+    id_, repr_ = builtins.id, builtins.repr
+    watched_module, add_module, add_namespace = (_watched_module, watch.add_module,
+                                                 watch.add_namespace)
+    known = watch.modules
+
+    def watch_new() -> None:
+        """Remember the watched modules loaded since the last call (the others are kept)."""
+        if len_(modules) == watch_new.seen:
+            return
+        for name, module in list_of(modules.items()):
+            if module is not None and known.get(name) is not module and watched_module(name):
+                add_module(name, module)
+        watch_new.seen = len_(modules)
+    watch_new.seen = -1
+
+    def current(mapping, key):
+        if is_instance(mapping, (set_t, frozenset_t)):
+            return key if key in mapping else missing
+        if is_instance(mapping, list_t):
+            return mapping[key] if 0 <= key < len_(mapping) else missing
+        return mapping.get(key, missing)
+
+    def changed() -> list:
+        """Labels of the remembered names whose object or code is no longer the same (one
+        label per object: where it is defined rather than a re-export)."""
+        found = {}  # (mapping, key) or code's function -> (label, home)
+        for label, mapping, key, value, codes, home in rows:
+            now = current(mapping, key)
+            if now is not value:
+                where = label if now is not missing else label + " (removed)"
+                found[(id_(mapping), repr_(key))] = (where, True)
+                continue
+            for function, code in codes:
+                if get_attr(function, "__code__", None) is not code:
+                    previous = found.get(id_(function))
+                    if previous is None or (home and not previous[1]):
+                        found[id_(function)] = (f"{label} (its __code__)", home)
+                    break
+        return sorted_(label for label, _ in found.values())
+
+    return watch_new, add_namespace, changed
+
+
+_WATCH = _Watch()
+watch, watch_namespace, changed = _make_checker(_WATCH)
+
+
+def describe(changes: list, who: str, when: str) -> str:
+    """'layers.py replaced minnet.grading.credit.Credit.part at import: grading code may not
+    be changed ...' for the first SHOWN changes."""
+    named = ", ".join(changes[:SHOWN]) + (f" and {len(changes) - SHOWN} more"
+                                          if len(changes) > SHOWN else "")
+    return (f"{who} replaced {named} {when}: {MARK}. Lab files must not patch minnet, "
+            "NumPy, pytest, builtins or the tests; this test scores 0.")
+
+
+def _make_expect_unchanged(changed_now, message, failure):
+    def expect_unchanged(who: str, when: str) -> None:
+        """Raise LabFailure naming what changed since it was remembered (nothing: return)."""
+        changes = changed_now()
+        if changes:
+            raise failure(message(changes, who, when))
+    return expect_unchanged
+
+
+expect_unchanged = _make_expect_unchanged(changed, describe, GradingTampered)
+
+
+def guard():
+    """``(watch, changed, describe)`` as captured now: what the plugin keeps for a test."""
+    return watch, changed, describe
