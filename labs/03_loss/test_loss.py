@@ -7,12 +7,9 @@ setups themselves: `diagnose` must report no error and not the lab's code, and
 the trained model must reach the quality stated in the README -- on the lab's
 data and on a second data set of other sizes.
 """
-import contextlib
 import importlib.util
 import math
 import os
-import sys
-import types
 import warnings
 
 import numpy as np
@@ -21,10 +18,9 @@ import pytest
 from minnet import Tensor, tensor
 from minnet.data import Standardizer, load_digits, make_blobs, make_regression_1d
 from minnet.debug import Setup
-from minnet.debug.checks import load_all as load_all_checks
 from minnet.debug.context import train_setup
 from minnet.debug.diagnosis import diagnose_setup
-from minnet.grading import (LabFailure, expect, expect_close, expect_no_errors,
+from minnet.grading import (expect, expect_close, expect_no_errors,
                             expect_no_finding, reference, student)
 from minnet.grading.loading import reference_path
 from minnet.nn import functional as F
@@ -55,101 +51,9 @@ def setups():
     return student(__file__, "loss_setups")
 
 
-# ---------------------------------------------------------------------------
-# fair play: what grading relies on is the library's own, not a student's replacement
-# ---------------------------------------------------------------------------
-# This module is imported when pytest collects it, before any student file runs: the names
-# imported above are minnet's own, whatever a student file later assigns to minnet.debug.*.
-WATCHED_MODULES = ("builtins", "numpy", "numpy.linalg", "numpy.random")
-MISSING = object()
-
-
-def watched_namespaces():
-    """[(name, namespace dict)]: this test module, builtins, NumPy's main namespaces, every
-    loaded minnet module and reference solution, and the classes they define."""
-    spaces = [("this test", globals())]
-    for name, module in list(sys.modules.items()):
-        if module is None or not (name in WATCHED_MODULES or name == "minnet"
-                                  or name.startswith(("minnet.", "minnet_labs.reference."))):
-            continue
-        spaces.append((name, vars(module)))
-        for key, value in list(vars(module).items()):
-            if isinstance(value, type) and value.__module__ == name:
-                spaces.append((f"{name}.{key}", vars(value)))
-    return spaces
-
-
-def _entry_reader(container, key):
-    """A function reading ``container[key]`` now (MISSING once it is gone)."""
-    if isinstance(container, (set, frozenset)):
-        return lambda: key if key in container else MISSING
-
-    def read():
-        try:
-            return container[key]
-        except (IndexError, KeyError):
-            return MISSING
-    return read
-
-
-def debugger_tables():
-    """[(name, container, key, value)]: every entry of the debugger's registries and tables
-    (its checks, the codes and their severities, the thresholds, ...) and the attributes
-    of what they hold. A student file that edits them in place (a threshold raised, a check
-    removed, an error made an info) changes the verdicts without replacing any function."""
-    entries = []
-    for name, module in list(sys.modules.items()):
-        if module is None or not name.startswith("minnet.debug"):
-            continue
-        for key, table in list(vars(module).items()):
-            if key.startswith("__") or not isinstance(table, (dict, list, set, frozenset)):
-                continue
-            items = (table.items() if isinstance(table, dict) else
-                     enumerate(table) if isinstance(table, list) else ((x, x) for x in table))
-            for index, item in list(items):
-                entries.append((f"{name}.{key}[{index!r}]", table, index, item))
-                if hasattr(item, "__dict__") and not isinstance(
-                        item, (type, types.ModuleType, types.FunctionType)):
-                    entries += [(f"{name}.{key}[{index!r}].{field}", vars(item), field, value)
-                                for field, value in list(vars(item).items())]
-    return entries
-
-
-def fair(credit):
-    """``credit.part`` that also proves, at the end of each part, that student code changed
-    nothing grading relies on. Call it first in a test, before any student file is loaded.
-
-    It remembers (by identity) every function, class, module and property reachable from
-    watched_namespaces(), every name in this test, and every entry of debugger_tables().
-    A student file that swaps minnet.debug's diagnosis, a grading helper, a NumPy function
-    or a name in this test for something friendlier, or edits the debugger's tables, then
-    scores nothing for the parts graded after it did so. Everything the check uses is
-    captured here, so replacing names later cannot switch the check off.
-    """
-    load_all_checks()   # every check module and its thresholds in place before the snapshot
-    failure, part, missing = LabFailure, credit.part, MISSING
-    kinds = (types.ModuleType, property, classmethod, staticmethod)
-    own = globals()     # this test's names: all of them (e.g. DIAGNOSE_STEPS too)
-    watched = [(f"{space}.{key}", _entry_reader(names, key), value)
-               for space, names in watched_namespaces() for key, value in list(names.items())
-               if names is own or callable(value) or isinstance(value, kinds)]
-    watched += [(where, _entry_reader(table, key), value)
-                for where, table, key, value in debugger_tables()]
-
-    def check():
-        changed = [where for where, read, value in watched if read() is not value]
-        if changed:
-            raise failure("your code changed what grading relies on: "
-                          + ", ".join(changed[:5]) + (" ..." if changed[5:] else "")
-                          + ". Lab files must not patch minnet, NumPy, builtins or the tests.")
-        return missing  # (keeps MISSING bound here: a student cannot swap it for the check)
-
-    @contextlib.contextmanager
-    def fair_part(points, label):
-        with part(points, label):
-            yield
-            check()
-    return fair_part
+# Fair play (that no student code replaced minnet, the grader, NumPy, the debugger's
+# thresholds, checks and codes, or a name in this file) is checked by minnet.grading itself:
+# after a student file's import, at the end of every credit.part and after each test.
 
 
 def lab_setup(made, what, X, y):
@@ -232,20 +136,19 @@ def predict(model, X):
 # ---------------------------------------------------------------------------
 @pytest.mark.points(3)
 def test_expected_initial_cross_entropy(credit):
-    part = fair(credit)
     mine, ref = sanity()
     rng = np.random.default_rng(301)
-    with part(1, "10 balanced classes: ln 10 = 2.3026"):
+    with credit.part(1, "10 balanced classes: ln 10 = 2.3026"):
         labels = np.repeat(np.arange(10), 7)
         expect_close("expected_initial_cross_entropy(balanced, 10)",
                      mine.expected_initial_cross_entropy(labels, 10), math.log(10), rtol=1e-6)
-    with part(1, "imbalanced labels, C = 13: the entropy of the class frequencies"):
+    with credit.part(1, "imbalanced labels, C = 13: the entropy of the class frequencies"):
         p = rng.dirichlet(np.ones(13) * 0.5)
         labels = rng.choice(13, size=211, p=p)
         expect_close("expected_initial_cross_entropy(imbalanced, 13)",
                      mine.expected_initial_cross_entropy(labels, 13),
                      ref.expected_initial_cross_entropy(labels, 13), rtol=1e-6)
-    with part(1, "a class with no samples adds nothing (0 ln 0 = 0), C = 7"):
+    with credit.part(1, "a class with no samples adds nothing (0 ln 0 = 0), C = 7"):
         labels = rng.choice([0, 2, 3], size=97, p=[0.6, 0.3, 0.1])
         got = mine.expected_initial_cross_entropy(labels, 7)
         expect(np.isfinite(got), f"expected_initial_cross_entropy returned {got} for labels "
@@ -257,13 +160,12 @@ def test_expected_initial_cross_entropy(credit):
 
 @pytest.mark.points(2)
 def test_expected_initial_mse(credit):
-    part = fair(credit)
     mine, ref = sanity()
     rng = np.random.default_rng(302)
-    with part(1, "y = [1, 2, 3, 4]: var(y) = 1.25"):
+    with credit.part(1, "y = [1, 2, 3, 4]: var(y) = 1.25"):
         expect_close("expected_initial_mse([1, 2, 3, 4])",
                      mine.expected_initial_mse(np.array([1.0, 2.0, 3.0, 4.0])), 1.25)
-    with part(1, "other targets, (37,) and (29, 3), not centred"):
+    with credit.part(1, "other targets, (37,) and (29, 3), not centred"):
         for shape in ((37,), (29, 3)):
             y = (5.0 + 3.0 * rng.standard_normal(shape)) * rng.uniform(0.5, 2.0, shape[1:])
             expect_close(f"expected_initial_mse(y of shape {shape})",
@@ -272,14 +174,13 @@ def test_expected_initial_mse(credit):
 
 @pytest.mark.points(3)
 def test_mean_squared_error(credit):
-    part = fair(credit)
     mine, _ = sanity()
     rng = np.random.default_rng(303)
     n = 23
     prediction_values = rng.standard_normal((n, 1)).astype(np.float32)
     target = rng.standard_normal(n).astype(np.float32)          # flat, as from a CSV
     independent = float(((prediction_values[:, 0] - target) ** 2).mean())
-    with part(1, "(N, 1) predictions against (N,) targets: the mean of N squares"):
+    with credit.part(1, "(N, 1) predictions against (N,) targets: the mean of N squares"):
         loss = mine.mean_squared_error(Tensor(prediction_values), target)
         got = float(np.asarray(loss.item() if hasattr(loss, "item") else loss))
         expect(abs(got - independent) <= 1e-5 * max(1.0, independent),
@@ -288,14 +189,14 @@ def test_mean_squared_error(credit):
                + (". Your value matches the (N, N) broadcast: (N, 1) - (N,) compares every "
                   "prediction with every target." if abs(got - float(
                       ((prediction_values - target[None, :]) ** 2).mean())) < 1e-5 else "."))
-    with part(1, "its gradient is 2 (p - t) / N (through minnet autograd)"):
+    with credit.part(1, "its gradient is 2 (p - t) / N (through minnet autograd)"):
         prediction = Tensor(prediction_values, requires_grad=True)
         mine.mean_squared_error(prediction, target).backward()
         expect(prediction.grad is not None, "mean_squared_error: no gradient reached the "
                                             "prediction (use Tensor operations, not NumPy)")
         expect_close("d mean_squared_error / d prediction", prediction.grad.numpy(),
                      2 * (prediction_values - target[:, None]) / n, rtol=1e-5, atol=1e-7)
-    with part(1, "different numbers of entries raise ValueError"):
+    with credit.part(1, "different numbers of entries raise ValueError"):
         try:
             mine.mean_squared_error(Tensor(prediction_values), target[:-2])
         except ValueError:
@@ -307,18 +208,17 @@ def test_mean_squared_error(credit):
 
 @pytest.mark.points(2)
 def test_batch_repeat_ratio(credit):
-    part = fair(credit)
     mine, ref = sanity()
     rng = np.random.default_rng(304)
     output = rng.standard_normal((11, 1)).astype(np.float32)
     target = rng.standard_normal((11, 1)).astype(np.float32)
-    with part(1, "mean MSE gives 1.0, summed MSE gives 2.0"):
+    with credit.part(1, "mean MSE gives 1.0, summed MSE gives 2.0"):
         expect_close("batch_repeat_ratio(F.mse_loss)",
                      mine.batch_repeat_ratio(F.mse_loss, output, target), 1.0, rtol=1e-5)
         summed = lambda o, t: F.mse_loss(o, t, reduction="sum")  # noqa: E731
         expect_close("batch_repeat_ratio(mse summed)",
                      mine.batch_repeat_ratio(summed, output, target), 2.0, rtol=1e-5)
-    with part(1, "other losses: cross_entropy, and a sum divided by sqrt(N)"):
+    with credit.part(1, "other losses: cross_entropy, and a sum divided by sqrt(N)"):
         logits = rng.standard_normal((13, 5)).astype(np.float32)
         labels = rng.integers(0, 5, 13)
         expect_close("batch_repeat_ratio(F.cross_entropy)",
@@ -332,11 +232,10 @@ def test_batch_repeat_ratio(credit):
 
 @pytest.mark.points(1)
 def test_balancing_weights(credit):
-    part = fair(credit)
     mine, ref = sanity()
     rng = np.random.default_rng(305)
     terms = {name: float(10.0 ** rng.uniform(-3, 3)) for name in ("data", "penalty", "aux")}
-    with part(1, "every weighted term starts at 1.0"):
+    with credit.part(1, "every weighted term starts at 1.0"):
         weights = mine.balancing_weights(terms)
         expect(isinstance(weights, dict) and set(weights) == set(terms),
                f"balancing_weights must return a dict with the keys {sorted(terms)}, got "
@@ -353,26 +252,25 @@ def test_balancing_weights(credit):
 @pytest.mark.points(5)
 @pytest.mark.timeout(20)
 def test_classifier_repaired(credit):
-    part = fair(credit)
     lab = setups()
     X, y, X_test, y_test = digits(600, 300, seed=0)
     report = diagnosed(lab.classifier_setup(X, y), "classifier_setup", X, y)
-    with part(1, "cross_entropy gets logits (no loss.wrong_input)"):
+    with credit.part(1, "cross_entropy gets logits (no loss.wrong_input)"):
         expect_no_finding(report, "loss.wrong_input", what="classifier_setup")
-    with part(1, "the initial loss of the LOGITS is about ln 10 (no loss.wrong_input "
+    with credit.part(1, "the initial loss of the LOGITS is about ln 10 (no loss.wrong_input "
                         "and no loss.initial_unexpected)"):
         # a final Softmax squeezes the outputs into [0, 1] and hides an overconfident
         # initialisation: the initial loss only counts once cross_entropy gets logits
         expect_no_finding(report, "loss.wrong_input", what="classifier_setup")
         expect_no_finding(report, "loss.initial_unexpected", what="classifier_setup")
-    with part(2, "diagnose reports no error, and the trained model is >= 85% accurate "
+    with credit.part(2, "diagnose reports no error, and the trained model is >= 85% accurate "
                         "on 300 other digits"):
         expect_no_errors(report, what="classifier_setup")
         setup = trained(lab.classifier_setup(X, y), "classifier_setup", X, y)
         accuracy = float((predict(setup.model, X_test).argmax(axis=1) == y_test).mean())
         expect(accuracy >= 0.85, f"classifier_setup: after training, accuracy on other digits "
                                  f"is {accuracy:.1%}, below 85%.")
-    with part(1, "on another data set (4 classes, 5 features): no wrong_input, no "
+    with credit.part(1, "on another data set (4 classes, 5 features): no wrong_input, no "
                         "initial_unexpected, no error"):
         X2, y2 = blobs()
         report2 = diagnosed(lab.classifier_setup(X2, y2, seed=1), "classifier_setup on blobs",
@@ -391,14 +289,13 @@ def fitted_error(setup, what, x, y, clean):
 
 @pytest.mark.points(2)
 def test_regression_repaired(credit):
-    part = fair(credit)
     lab = setups()
-    with part(1, "no loss.broadcast_shape and no error"):
+    with credit.part(1, "no loss.broadcast_shape and no error"):
         x, y, _ = sine(200, seed=0)
         report = diagnosed(lab.regression_setup(x, y), "regression_setup", x, y)
         expect_no_finding(report, "loss.broadcast_shape", what="regression_setup")
         expect_no_errors(report, what="regression_setup")
-    with part(1, "trained: MSE against sin(x) below 0.03, on 200 and on 173 samples"):
+    with credit.part(1, "trained: MSE against sin(x) below 0.03, on 200 and on 173 samples"):
         for n, seed in ((200, 0), (173, 5)):
             x, y, clean = sine(n, seed=seed)
             error = fitted_error(lab.regression_setup(x, y, seed=seed), "regression_setup",
@@ -410,15 +307,14 @@ def test_regression_repaired(credit):
 
 @pytest.mark.points(2)
 def test_sgd_regression_repaired(credit):
-    part = fair(credit)
     lab = setups()
-    with part(1, "no loss.reduction_scale and no error"):
+    with credit.part(1, "no loss.reduction_scale and no error"):
         x, y, _ = sine(256, seed=0)
         y = y.reshape(-1, 1)
         report = diagnosed(lab.sgd_regression_setup(x, y), "sgd_regression_setup", x, y)
         expect_no_finding(report, "loss.reduction_scale", what="sgd_regression_setup")
         expect_no_errors(report, what="sgd_regression_setup")
-    with part(1, "trained: MSE against sin(x) below 0.05, on 256 and on 331 samples"):
+    with credit.part(1, "trained: MSE against sin(x) below 0.05, on 256 and on 331 samples"):
         for n, seed in ((256, 0), (331, 7)):
             x, y, clean = sine(n, seed=seed)
             y = y.reshape(-1, 1)
@@ -431,14 +327,13 @@ def test_sgd_regression_repaired(credit):
 
 @pytest.mark.points(2)
 def test_two_task_repaired(credit):
-    part = fair(credit)
     lab = setups()
-    with part(1, "no loss.terms_unbalanced and no error"):
+    with credit.part(1, "no loss.terms_unbalanced and no error"):
         x, y, _ = two_curves(256, seed=0)
         report = diagnosed(lab.two_task_setup(x, y), "two_task_setup", x, y)
         expect_no_finding(report, "loss.terms_unbalanced", what="two_task_setup")
         expect_no_errors(report, what="two_task_setup")
-    with part(1, "trained: both curves fitted (MSE below 0.03 each), on 256 and 199 "
+    with credit.part(1, "trained: both curves fitted (MSE below 0.03 each), on 256 and 199 "
                         "samples"):
         for n, seed in ((256, 0), (199, 4)):
             x, y, clean = two_curves(n, seed=seed)

@@ -8,13 +8,10 @@ scores nothing there. The stable functions are checked against minnet's own
 repaired training is graded by `diagnose` (no error, no NaN codes) and by its
 accuracy on held-out readings, on the lab's data and on another data set.
 """
-import contextlib
 import importlib.util
 import inspect
 import os
 import re
-import sys
-import types
 
 import numpy as np
 import pytest
@@ -22,10 +19,9 @@ import pytest
 import minnet
 from minnet import Tensor, nn, optim, tensor
 from minnet.debug import Setup
-from minnet.debug.checks import load_all as load_all_checks
 from minnet.debug.context import train_setup
 from minnet.debug.diagnosis import diagnose_setup
-from minnet.grading import (LabFailure, expect, expect_close, expect_gradcheck, expect_no_errors,
+from minnet.grading import (expect, expect_close, expect_gradcheck, expect_no_errors,
                             expect_no_finding, reference, student)
 from minnet.grading.loading import reference_path
 from minnet.nn import functional as F
@@ -53,101 +49,9 @@ def load():
     return student(__file__, "nan_hunting"), ref
 
 
-# ---------------------------------------------------------------------------
-# fair play: what grading relies on is the library's own, not a student's replacement
-# ---------------------------------------------------------------------------
-# This module is imported when pytest collects it, before any student file runs: the names
-# imported above are minnet's own, whatever a student file later assigns to minnet.debug.*.
-WATCHED_MODULES = ("builtins", "numpy", "numpy.linalg", "numpy.random")
-MISSING = object()
-
-
-def watched_namespaces():
-    """[(name, namespace dict)]: this test module, builtins, NumPy's main namespaces, every
-    loaded minnet module and reference solution, and the classes they define."""
-    spaces = [("this test", globals())]
-    for name, module in list(sys.modules.items()):
-        if module is None or not (name in WATCHED_MODULES or name == "minnet"
-                                  or name.startswith(("minnet.", "minnet_labs.reference."))):
-            continue
-        spaces.append((name, vars(module)))
-        for key, value in list(vars(module).items()):
-            if isinstance(value, type) and value.__module__ == name:
-                spaces.append((f"{name}.{key}", vars(value)))
-    return spaces
-
-
-def _entry_reader(container, key):
-    """A function reading ``container[key]`` now (MISSING once it is gone)."""
-    if isinstance(container, (set, frozenset)):
-        return lambda: key if key in container else MISSING
-
-    def read():
-        try:
-            return container[key]
-        except (IndexError, KeyError):
-            return MISSING
-    return read
-
-
-def debugger_tables():
-    """[(name, container, key, value)]: every entry of the debugger's registries and tables
-    (its checks, the codes and their severities, the thresholds, ...) and the attributes
-    of what they hold. A student file that edits them in place (a threshold raised, a check
-    removed, an error made an info) changes the verdicts without replacing any function."""
-    entries = []
-    for name, module in list(sys.modules.items()):
-        if module is None or not name.startswith("minnet.debug"):
-            continue
-        for key, table in list(vars(module).items()):
-            if key.startswith("__") or not isinstance(table, (dict, list, set, frozenset)):
-                continue
-            items = (table.items() if isinstance(table, dict) else
-                     enumerate(table) if isinstance(table, list) else ((x, x) for x in table))
-            for index, item in list(items):
-                entries.append((f"{name}.{key}[{index!r}]", table, index, item))
-                if hasattr(item, "__dict__") and not isinstance(
-                        item, (type, types.ModuleType, types.FunctionType)):
-                    entries += [(f"{name}.{key}[{index!r}].{field}", vars(item), field, value)
-                                for field, value in list(vars(item).items())]
-    return entries
-
-
-def fair(credit):
-    """``credit.part`` that also proves, at the end of each part, that student code changed
-    nothing grading relies on. Call it first in a test, before any student file is loaded.
-
-    It remembers (by identity) every function, class, module and property reachable from
-    watched_namespaces(), every name in this test, and every entry of debugger_tables().
-    A student file that swaps minnet.debug's diagnosis, a grading helper, a NumPy function
-    or a name in this test for something friendlier, or edits the debugger's tables, then
-    scores nothing for the parts graded after it did so. Everything the check uses is
-    captured here, so replacing names later cannot switch the check off.
-    """
-    load_all_checks()   # every check module and its thresholds in place before the snapshot
-    failure, part, missing = LabFailure, credit.part, MISSING
-    kinds = (types.ModuleType, property, classmethod, staticmethod)
-    own = globals()     # this test's names: all of them (e.g. DIAGNOSE_STEPS too)
-    watched = [(f"{space}.{key}", _entry_reader(names, key), value)
-               for space, names in watched_namespaces() for key, value in list(names.items())
-               if names is own or callable(value) or isinstance(value, kinds)]
-    watched += [(where, _entry_reader(table, key), value)
-                for where, table, key, value in debugger_tables()]
-
-    def check():
-        changed = [where for where, read, value in watched if read() is not value]
-        if changed:
-            raise failure("your code changed what grading relies on: "
-                          + ", ".join(changed[:5]) + (" ..." if changed[5:] else "")
-                          + ". Lab files must not patch minnet, NumPy, builtins or the tests.")
-        return missing  # (keeps MISSING bound here: a student cannot swap it for the check)
-
-    @contextlib.contextmanager
-    def fair_part(points, label):
-        with part(points, label):
-            yield
-            check()
-    return fair_part
+# Fair play (that no student code replaced minnet, the grader, NumPy, the debugger's
+# thresholds, checks and codes, or a name in this file) is checked by minnet.grading itself:
+# after a student file's import, at the end of every credit.part and after each test.
 
 
 # ---------------------------------------------------------------------------
@@ -239,13 +143,12 @@ def cleaned(lab_ref, X):
 # ---------------------------------------------------------------------------
 @pytest.mark.points(6)
 def test_first_anomaly(credit):
-    part = fair(credit)
     mine, ref = load()
-    with part(1, "a healthy run: None"):
+    with credit.part(1, "a healthy run: None"):
         got = mine.first_anomaly(*healthy_run())
         expect(got is None, f"first_anomaly on a run whose every step is finite returned "
                             f"{got!r}; expected None.")
-    with part(2, "the lab's hand-written loss on another data set (5 features, 4 "
+    with credit.part(2, "the lab's hand-written loss on another data set (5 features, 4 "
                         "classes): step, op, module, phase, code"):
         X, y = ref.sensor_data(n_samples=263, n_features=5, classes=4, seed=3)
         X = cleaned(ref, X)
@@ -253,13 +156,13 @@ def test_first_anomaly(credit):
         expect(expected is not None, "(test setup) the planted run stayed finite")
         expect_same_anomaly("the hand-written run (another data set)",
                             mine.first_anomaly(*ref.hand_written_run(X, y, seed=3)), expected)
-    with part(1, "an exp that overflows inside a module: the op and the module"):
+    with credit.part(1, "an exp that overflows inside a module: the op and the module"):
         expect_same_anomaly("a model ending in a hand-written softmax, inputs ~1e3",
                             mine.first_anomaly(*overflow_run()), expected_anomaly(overflow_run()))
-    with part(1, "an anomaly in the BACKWARD pass (sqrt at 0): phase 'backward'"):
+    with credit.part(1, "an anomaly in the BACKWARD pass (sqrt at 0): phase 'backward'"):
         expect_same_anomaly("a model with sqrt(ReLU(x))", mine.first_anomaly(*sqrt_run()),
                             expected_anomaly(sqrt_run()))
-    with part(1, "FOUND_AFTER_CLEANING names the op and module of the lab's run"):
+    with credit.part(1, "FOUND_AFTER_CLEANING names the op and module of the lab's run"):
         X, y = ref.sensor_data()
         found = expected_anomaly(ref.hand_written_run(cleaned(ref, X), y))
         answer = getattr(mine, "FOUND_AFTER_CLEANING", None)
@@ -300,11 +203,10 @@ def expect_by_hand(result, what):
 
 @pytest.mark.points(3)
 def test_stable_log_softmax(credit):
-    part = fair(credit)
     mine, _ = load()
     rng = np.random.default_rng(701)
     logits = rng.standard_normal((7, 11)).astype(np.float32)
-    with part(1, "matches F.log_softmax on ordinary logits (7 x 11), written by hand"):
+    with credit.part(1, "matches F.log_softmax on ordinary logits (7 x 11), written by hand"):
         try:
             source = inspect.getsource(mine.stable_log_softmax)
         except (OSError, TypeError):
@@ -316,7 +218,7 @@ def test_stable_log_softmax(credit):
         expect_by_hand(got, "stable_log_softmax")
         expect_close("stable_log_softmax(logits)", got.numpy(),
                      F.log_softmax(Tensor(logits), dim=1).numpy(), rtol=1e-5, atol=1e-5)
-    with part(1, "finite and right on logits of +-1000 (no overflow, no log(0))"):
+    with credit.part(1, "finite and right on logits of +-1000 (no overflow, no log(0))"):
         big = (1000.0 * rng.standard_normal((5, 13))).astype(np.float32)
         with np.errstate(all="ignore"):
             got = mine.stable_log_softmax(Tensor(big)).numpy()
@@ -327,7 +229,7 @@ def test_stable_log_softmax(credit):
                                          f"{int((~np.isfinite(got)).sum())} non-finite entries: "
                                          "subtract each row's maximum before exp.")
         expect_close("stable_log_softmax(big logits)", got, truth, rtol=1e-5, atol=1e-3)
-    with part(1, "its gradient matches finite differences (gradcheck), dim=0 too"):
+    with credit.part(1, "its gradient matches finite differences (gradcheck), dim=0 too"):
         x = minnet.tensor(rng.standard_normal((3, 5)), dtype=np.float64, requires_grad=True)
         expect_gradcheck(lambda t: mine.stable_log_softmax(t, dim=1), (x,),
                          name="stable_log_softmax(dim=1)")
@@ -337,17 +239,16 @@ def test_stable_log_softmax(credit):
 
 @pytest.mark.points(2)
 def test_softmax_cross_entropy(credit):
-    part = fair(credit)
     mine, _ = load()
     rng = np.random.default_rng(702)
-    with part(1, "matches F.cross_entropy (N=13, C=7)"):
+    with credit.part(1, "matches F.cross_entropy (N=13, C=7)"):
         logits = rng.standard_normal((13, 7)).astype(np.float32)
         labels = rng.integers(0, 7, 13)
         got = mine.softmax_cross_entropy(Tensor(logits, requires_grad=True), labels)
         expect_by_hand(got, "softmax_cross_entropy")
         expect_close("softmax_cross_entropy", got.item(),
                      F.cross_entropy(Tensor(logits), Tensor(labels)).item(), rtol=1e-5)
-    with part(1, "finite and right for confident logits of +-500, labels as a Tensor"):
+    with credit.part(1, "finite and right for confident logits of +-500, labels as a Tensor"):
         logits = (500.0 * rng.standard_normal((11, 3))).astype(np.float32)
         labels = rng.integers(0, 3, 11)
         with np.errstate(all="ignore"):
@@ -358,16 +259,15 @@ def test_softmax_cross_entropy(credit):
 
 @pytest.mark.points(2)
 def test_binary_cross_entropy(credit):
-    part = fair(credit)
     mine, ref = load()
     rng = np.random.default_rng(703)
     targets = rng.integers(0, 2, (17, 1)).astype(np.float32)
-    with part(1, "ordinary probabilities: -mean(t log p + (1-t) log(1-p))"):
+    with credit.part(1, "ordinary probabilities: -mean(t log p + (1-t) log(1-p))"):
         p = rng.uniform(0.05, 0.95, (17, 1)).astype(np.float32)
         truth = float(-(targets * np.log(p) + (1 - targets) * np.log(1 - p)).mean())
         expect_close("binary_cross_entropy", mine.binary_cross_entropy(Tensor(p), targets).item(),
                      truth, rtol=1e-5)
-    with part(1, "probabilities exactly 0 and 1: finite loss and finite gradient"):
+    with credit.part(1, "probabilities exactly 0 and 1: finite loss and finite gradient"):
         p_values = rng.uniform(0.05, 0.95, (17, 1)).astype(np.float32)
         p_values[:4] = 1.0 - targets[:4]     # confidently wrong: log(0) without a clamp
         p_values[4:8] = targets[4:8]         # confidently right
@@ -389,9 +289,8 @@ def test_binary_cross_entropy(credit):
 # ---------------------------------------------------------------------------
 @pytest.mark.points(2)
 def test_missing_values(credit):
-    part = fair(credit)
     mine, ref = load()
-    with part(1, "column_means ignores NaN (and gives 0 for an all-NaN column)"):
+    with credit.part(1, "column_means ignores NaN (and gives 0 for an all-NaN column)"):
         X = np.array([[1.0, np.nan, np.nan], [3.0, 4.0, np.nan], [np.nan, 8.0, np.nan]],
                      np.float32)
         expect_close("column_means(small example)", mine.column_means(X), [2.0, 6.0, 0.0],
@@ -401,7 +300,7 @@ def test_missing_values(credit):
         X[rng.random(X.shape) < 0.2] = np.nan
         expect_close("column_means(31 x 7 with 20% NaN)", mine.column_means(X),
                      ref.column_means(X), rtol=1e-5)
-    with part(1, "fill_missing uses the given (training) means, keeps dtype, copies"):
+    with credit.part(1, "fill_missing uses the given (training) means, keeps dtype, copies"):
         rng = np.random.default_rng(705)
         X_train = rng.standard_normal((29, 5)).astype(np.float32)
         X_test = rng.standard_normal((11, 5)).astype(np.float32)
@@ -480,21 +379,20 @@ def split(X, y, n_train):
 @pytest.mark.points(5)
 @pytest.mark.timeout(20)
 def test_repaired_training(credit):
-    part = fair(credit)
     mine, ref = load()
     X_train, y_train, X_test, y_test = split(*ref.sensor_data(n_samples=500), 400)
     setup = lab_setup(mine.training_setup(X_train, y_train), "training_setup")
     with np.errstate(all="ignore"):
         report = diagnose_setup(setup, steps=100)
-    with part(1, "no data.nonfinite: the inputs are clean"):
+    with credit.part(1, "no data.nonfinite: the inputs are clean"):
         expect_no_finding(report, "data.nonfinite", what="training_setup")
-    with part(1, "no loss.nonfinite or grad.nonfinite in 100 steps, at the lab's learning "
+    with credit.part(1, "no loss.nonfinite or grad.nonfinite in 100 steps, at the lab's learning "
                  "rate, and the loss stays right on logits of +-1000"):
         expect_no_finding(report, "loss.nonfinite", what="training_setup")
         expect_no_finding(report, "grad.nonfinite", what="training_setup")
         expect_lab_training(setup, ref, X_train, y_train, "training_setup")
         expect_stable_loss(setup.loss_fn, "training_setup's loss")
-    with part(2, "diagnose reports no error; the full run stays finite and is >= 90% "
+    with credit.part(2, "diagnose reports no error; the full run stays finite and is >= 90% "
                  "accurate on 100 held-out readings"):
         expect_no_errors(report, what="training_setup")
         expect_lab_training(setup, ref, X_train, y_train, "training_setup")
@@ -504,7 +402,7 @@ def test_repaired_training(credit):
         expect(np.all(np.isfinite(run.losses)),
                f"training_setup: the loss became non-finite at step {run.stopped_at}")
         expect(accuracy >= 0.9, f"training_setup: held-out accuracy {accuracy:.1%} < 90%")
-    with part(1, "on another data set (5 features, 4 classes, 5% missing): finite, no "
+    with credit.part(1, "on another data set (5 features, 4 classes, 5% missing): finite, no "
                  "error, >= 85% accurate"):
         X_train, y_train, X_test, y_test = split(
             *ref.sensor_data(n_samples=383, n_features=5, classes=4, missing=0.05, seed=3), 300)

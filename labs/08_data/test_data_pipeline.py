@@ -7,21 +7,17 @@ pipeline is diagnosed (`setup.diagnose(steps=60)`): the lab's data codes must be
 gone and no error left; then it is trained and scored on its validation split, on
 the lab's data and on a second data set of other sizes.
 """
-import contextlib
 import importlib.util
 import os
-import sys
-import types
 
 import numpy as np
 import pytest
 
 from minnet import tensor
 from minnet.debug import Setup
-from minnet.debug.checks import load_all as load_all_checks
 from minnet.debug.context import data_arrays, train_setup
 from minnet.debug.diagnosis import diagnose_setup
-from minnet.grading import (LabFailure, expect, expect_close, expect_no_errors,
+from minnet.grading import (expect, expect_close, expect_no_errors,
                             expect_no_finding, reference, student)
 from minnet.grading.loading import reference_path
 
@@ -53,101 +49,9 @@ def lab_data():
     return private_reference("data_pipeline")
 
 
-# ---------------------------------------------------------------------------
-# fair play: what grading relies on is the library's own, not a student's replacement
-# ---------------------------------------------------------------------------
-# This module is imported when pytest collects it, before any student file runs: the names
-# imported above are minnet's own, whatever a student file later assigns to minnet.debug.*.
-WATCHED_MODULES = ("builtins", "numpy", "numpy.linalg", "numpy.random")
-MISSING = object()
-
-
-def watched_namespaces():
-    """[(name, namespace dict)]: this test module, builtins, NumPy's main namespaces, every
-    loaded minnet module and reference solution, and the classes they define."""
-    spaces = [("this test", globals())]
-    for name, module in list(sys.modules.items()):
-        if module is None or not (name in WATCHED_MODULES or name == "minnet"
-                                  or name.startswith(("minnet.", "minnet_labs.reference."))):
-            continue
-        spaces.append((name, vars(module)))
-        for key, value in list(vars(module).items()):
-            if isinstance(value, type) and value.__module__ == name:
-                spaces.append((f"{name}.{key}", vars(value)))
-    return spaces
-
-
-def _entry_reader(container, key):
-    """A function reading ``container[key]`` now (MISSING once it is gone)."""
-    if isinstance(container, (set, frozenset)):
-        return lambda: key if key in container else MISSING
-
-    def read():
-        try:
-            return container[key]
-        except (IndexError, KeyError):
-            return MISSING
-    return read
-
-
-def debugger_tables():
-    """[(name, container, key, value)]: every entry of the debugger's registries and tables
-    (its checks, the codes and their severities, the thresholds, ...) and the attributes
-    of what they hold. A student file that edits them in place (a threshold raised, a check
-    removed, an error made an info) changes the verdicts without replacing any function."""
-    entries = []
-    for name, module in list(sys.modules.items()):
-        if module is None or not name.startswith("minnet.debug"):
-            continue
-        for key, table in list(vars(module).items()):
-            if key.startswith("__") or not isinstance(table, (dict, list, set, frozenset)):
-                continue
-            items = (table.items() if isinstance(table, dict) else
-                     enumerate(table) if isinstance(table, list) else ((x, x) for x in table))
-            for index, item in list(items):
-                entries.append((f"{name}.{key}[{index!r}]", table, index, item))
-                if hasattr(item, "__dict__") and not isinstance(
-                        item, (type, types.ModuleType, types.FunctionType)):
-                    entries += [(f"{name}.{key}[{index!r}].{field}", vars(item), field, value)
-                                for field, value in list(vars(item).items())]
-    return entries
-
-
-def fair(credit):
-    """``credit.part`` that also proves, at the end of each part, that student code changed
-    nothing grading relies on. Call it first in a test, before any student file is loaded.
-
-    It remembers (by identity) every function, class, module and property reachable from
-    watched_namespaces(), every name in this test, and every entry of debugger_tables().
-    A student file that swaps minnet.debug's diagnosis, a grading helper, a NumPy function
-    or a name in this test for something friendlier, or edits the debugger's tables, then
-    scores nothing for the parts graded after it did so. Everything the check uses is
-    captured here, so replacing names later cannot switch the check off.
-    """
-    load_all_checks()   # every check module and its thresholds in place before the snapshot
-    failure, part, missing = LabFailure, credit.part, MISSING
-    kinds = (types.ModuleType, property, classmethod, staticmethod)
-    own = globals()     # this test's names: all of them (e.g. DIAGNOSE_STEPS too)
-    watched = [(f"{space}.{key}", _entry_reader(names, key), value)
-               for space, names in watched_namespaces() for key, value in list(names.items())
-               if names is own or callable(value) or isinstance(value, kinds)]
-    watched += [(where, _entry_reader(table, key), value)
-                for where, table, key, value in debugger_tables()]
-
-    def check():
-        changed = [where for where, read, value in watched if read() is not value]
-        if changed:
-            raise failure("your code changed what grading relies on: "
-                          + ", ".join(changed[:5]) + (" ..." if changed[5:] else "")
-                          + ". Lab files must not patch minnet, NumPy, builtins or the tests.")
-        return missing  # (keeps MISSING bound here: a student cannot swap it for the check)
-
-    @contextlib.contextmanager
-    def fair_part(points, label):
-        with part(points, label):
-            yield
-            check()
-    return fair_part
+# Fair play (that no student code replaced minnet, the grader, NumPy, the debugger's
+# thresholds, checks and codes, or a name in this file) is checked by minnet.grading itself:
+# after a student file's import, at the end of every credit.part and after each test.
 
 
 # ---------------------------------------------------------------------------
@@ -252,9 +156,8 @@ def digits_split_problem(setup, X, y):
 # ---------------------------------------------------------------------------
 @pytest.mark.points(1)
 def test_constant_columns(credit):
-    part = fair(credit)
     mine, ref = load()
-    with part(1, "finds the constant columns (small example and 41 x 9 random)"):
+    with credit.part(1, "finds the constant columns (small example and 41 x 9 random)"):
         X = np.array([[0.0, 1.0, 5.0], [0.0, 2.0, 5.0], [0.0, 3.0, 5.0]])
         expect_close("constant_columns(3 x 3 example)",
                      np.asarray(mine.constant_columns(X)), np.array([True, False, True]))
@@ -267,10 +170,9 @@ def test_constant_columns(credit):
 
 @pytest.mark.points(2)
 def test_standardizer(credit):
-    part = fair(credit)
     mine, ref = load()
     rng = np.random.default_rng(802)
-    with part(1, "fit_standardizer: population mean and std; std 0 becomes 1"):
+    with credit.part(1, "fit_standardizer: population mean and std; std 0 becomes 1"):
         mean, std = mine.fit_standardizer(np.array([[1.0, 10.0], [3.0, 10.0]]))
         expect_close("fit_standardizer mean", mean, [2.0, 10.0])
         expect_close("fit_standardizer std (the constant column guarded)", std, [1.0, 1.0])
@@ -279,7 +181,7 @@ def test_standardizer(credit):
         for name, got, want in zip(("mean", "std"), mine.fit_standardizer(X),
                                    ref.fit_standardizer(X)):
             expect_close(f"fit_standardizer(37 x 5) {name}", got, want, rtol=1e-6)
-    with part(1, "standardize applies the given statistics, float32"):
+    with credit.part(1, "standardize applies the given statistics, float32"):
         X_train = rng.normal(-4.0, 3.0, (23, 4))
         X_other = rng.normal(10.0, 0.5, (13, 4))        # another distribution: its own stats differ
         mean, std = ref.fit_standardizer(X_train)
@@ -292,9 +194,8 @@ def test_standardizer(credit):
 
 @pytest.mark.points(2)
 def test_labels(credit):
-    part = fair(credit)
     mine, ref = load()
-    with part(1, "labels 1..10 become 0..9; other label values keep their order"):
+    with credit.part(1, "labels 1..10 become 0..9; other label values keep their order"):
         y = np.array([3, 1, 10, 2, 5, 4, 6, 7, 9, 8, 1])
         classes = mine.label_classes(y)
         expect_close("label_classes(1..10)", np.asarray(classes), np.arange(1, 11))
@@ -306,7 +207,7 @@ def test_labels(credit):
                                       "be int64")
         expect_close("encode_labels(labels -7, 5, 12, 40)", got,
                      ref.encode_labels(y, ref.label_classes(y)))
-    with part(1, "a label the training split never had raises ValueError"):
+    with credit.part(1, "a label the training split never had raises ValueError"):
         try:
             mine.encode_labels(np.array([1, 2, 11]), np.arange(1, 11))
         except ValueError:
@@ -318,11 +219,10 @@ def test_labels(credit):
 
 @pytest.mark.points(2)
 def test_balanced_indices(credit):
-    part = fair(credit)
     mine, _ = load()
     rng = np.random.default_rng(804)
     y = np.concatenate([np.zeros(53, np.int64), np.full(7, 1), np.full(19, 2)])
-    with part(1, "every class ends with the majority count; every row appears, "
+    with credit.part(1, "every class ends with the majority count; every row appears, "
                         "evenly repeated"):
         index = np.asarray(mine.balanced_indices(y, seed=3))
         expect(index.dtype.kind in "iu", f"balanced_indices must return integer indices, "
@@ -337,7 +237,7 @@ def test_balanced_indices(credit):
                    f"class {c} ({n} rows): each row is used between {rows.min()} and "
                    f"{rows.max()} times; repeat the rows in turn (np.resize) so every row is "
                    "used, as evenly as possible")
-    with part(1, "shuffled, reproducible with the seed, different for another seed"):
+    with credit.part(1, "shuffled, reproducible with the seed, different for another seed"):
         y2 = rng.permutation(np.repeat([0, 1], [31, 5]))
         first, again = mine.balanced_indices(y2, seed=5), mine.balanced_indices(y2, seed=5)
         other = mine.balanced_indices(y2, seed=6)
@@ -352,9 +252,8 @@ def test_balanced_indices(credit):
 
 @pytest.mark.points(1)
 def test_class_weights(credit):
-    part = fair(credit)
     mine, ref = load()
-    with part(1, "N / (C * count), 0 for an absent class"):
+    with credit.part(1, "N / (C * count), 0 for an absent class"):
         expect_close("class_weights([0, 0, 0, 1], 2)",
                      np.asarray(mine.class_weights(np.array([0, 0, 0, 1]), 2)), [2 / 3, 2.0],
                      rtol=1e-6)
@@ -365,7 +264,6 @@ def test_class_weights(credit):
 
 @pytest.mark.points(2)
 def test_make_loader(credit):
-    part = fair(credit)
     mine, _ = load()
     X = np.arange(46, dtype=np.float32).reshape(23, 2)
     y = np.arange(23, dtype=np.int64)
@@ -374,14 +272,14 @@ def test_make_loader(credit):
         labels = [batch[1].numpy() for batch in loader]
         return labels, np.concatenate(labels)
 
-    with part(1, "batches of the given size covering every row once per epoch"):
+    with credit.part(1, "batches of the given size covering every row once per epoch"):
         loader = mine.make_loader(X, y, batch_size=5, seed=0)
         batches, order = epoch(loader)
         expect([len(b) for b in batches] == [5, 5, 5, 5, 3],
                f"batch sizes {[len(b) for b in batches]}; expected [5, 5, 5, 5, 3]")
         expect(sorted(order.tolist()) == list(range(23)), "an epoch does not visit every row "
                                                           "exactly once")
-    with part(1, "shuffled every epoch, reproducibly with its seed"):
+    with credit.part(1, "shuffled every epoch, reproducibly with its seed"):
         loader = mine.make_loader(X, y, batch_size=5, seed=0)
         first, second = epoch(loader)[1], epoch(loader)[1]
         expect(not np.array_equal(first, np.arange(23)), "the first epoch is in the stored "
@@ -395,9 +293,8 @@ def test_make_loader(credit):
 
 @pytest.mark.points(1)
 def test_majority_baseline(credit):
-    part = fair(credit)
     mine, ref = load()
-    with part(1, "accuracy of always predicting the training majority"):
+    with credit.part(1, "accuracy of always predicting the training majority"):
         expect_close("majority_baseline([0, 1, 1], [1, 0, 1, 1])",
                      mine.majority_baseline(np.array([0, 1, 1]), np.array([1, 0, 1, 1])), 0.75)
         rng = np.random.default_rng(806)
@@ -409,9 +306,8 @@ def test_majority_baseline(credit):
 
 @pytest.mark.points(1)
 def test_too_small(credit):
-    part = fair(credit)
     mine, ref = load()
-    with part(1, "the smallest class against the minimum"):
+    with credit.part(1, "the smallest class against the minimum"):
         got = mine.too_small(np.repeat([0, 1, 2], 5))
         expect(isinstance(got, (bool, np.bool_)) and bool(got),
                f"too_small(5 samples in each of 3 classes) returned {got!r}: 5 per class is "
@@ -449,7 +345,6 @@ DIGITS_CODES = ("data.labels_invalid", "data.leakage", "data.input_independent",
 @pytest.mark.points(6)
 @pytest.mark.timeout(25)
 def test_digits_pipeline_repaired(credit):
-    part = fair(credit)
     data = lab_data()
     mine = student(__file__, "data_pipeline")
     X, y = data.exported_digits()
@@ -461,10 +356,10 @@ def test_digits_pipeline_repaired(credit):
     def honest_split():
         expect(problem is None, f"{what}: {problem}")
 
-    with part(1, "labels in [0, C) (no data.labels_invalid)"):
+    with credit.part(1, "labels in [0, C) (no data.labels_invalid)"):
         honest_split()
         expect_no_finding(report, "data.labels_invalid", what=what)
-    with part(1, "statistics from the training split only (no data.leakage; the training "
+    with credit.part(1, "statistics from the training split only (no data.leakage; the training "
                  "inputs have mean 0 and std 1 per pixel)"):
         honest_split()
         expect_no_finding(report, "data.leakage", what=what)
@@ -472,14 +367,14 @@ def test_digits_pipeline_repaired(credit):
                f"{what}: the training inputs are not standardised with their own statistics "
                "(some pixel's mean is not 0 or its std not 1): fit the standardizer on the "
                "training split only, after splitting.")
-    with part(1, "labels still belong to their images (no data.input_independent)"):
+    with credit.part(1, "labels still belong to their images (no data.input_independent)"):
         honest_split()
         expect_no_finding(report, "data.input_independent", what=what)
-    with part(1, "constant pixels dropped (no data.constant_feature)"):
+    with credit.part(1, "constant pixels dropped (no data.constant_feature)"):
         honest_split()
         expect_no_finding(report, "data.constant_feature", what=what)
         expect_constant_pixels_dropped(setup, X, what)
-    with part(1, "no error; trained: >= 90% on a validation split of >= 20%, far above "
+    with credit.part(1, "no error; trained: >= 90% on a validation split of >= 20%, far above "
                  "the majority baseline"):
         honest_split()
         expect_no_errors(report, what=what)
@@ -490,7 +385,7 @@ def test_digits_pipeline_repaired(credit):
         expect(accuracy >= 0.9 and accuracy > baseline + 0.5,
                f"{what}: validation accuracy {accuracy:.1%} (majority baseline "
                f"{baseline:.1%}); needs >= 90%")
-    with part(1, "another export (7 classes, 450 rows, seed 2): same codes gone, no "
+    with credit.part(1, "another export (7 classes, 450 rows, seed 2): same codes gone, no "
                  "error, >= 90%"):
         X, y = data.exported_digits(n_samples=450, classes=7, seed=2)
         what = "digits_pipeline on another export"
@@ -523,7 +418,6 @@ def rare_event_problem(setup, X_train, y_train, X_val, y_val):
 @pytest.mark.points(3)
 @pytest.mark.timeout(20)
 def test_rare_event_pipeline_repaired(credit):
-    part = fair(credit)
     data = lab_data()
     mine = student(__file__, "data_pipeline")
     what = "rare_event_pipeline"
@@ -531,17 +425,17 @@ def test_rare_event_pipeline_repaired(credit):
     setup = lab_setup(mine.rare_event_pipeline(*rows), what)
     problem = rare_event_problem(setup, *rows)
     report = diagnose_setup(setup, steps=DIAGNOSE_STEPS)
-    with part(1, "batches reshuffled every epoch (no data.not_shuffled)"):
+    with credit.part(1, "batches reshuffled every epoch (no data.not_shuffled)"):
         expect(problem is None, f"{what}: {problem}")
         expect_no_finding(report, "data.not_shuffled", what=what)
         options = data_arrays(setup.train_data, "setup.train_data")[2]
         expect(options.get("shuffle", setup.shuffle),
                f"{what}: the training batches are not reshuffled every epoch (shuffle=False): "
                "a fixed order, even a mixed one, is the same batches every epoch.")
-    with part(1, "classes balanced in training (no data.class_imbalance)"):
+    with credit.part(1, "classes balanced in training (no data.class_imbalance)"):
         expect(problem is None, f"{what}: {problem}")
         expect_no_finding(report, "data.class_imbalance", what=what)
-    with part(1, "no error; trained: rare events found (recall >= 80%) and >= 90% "
+    with credit.part(1, "no error; trained: rare events found (recall >= 80%) and >= 90% "
                  "accurate, here and on another set (480 normal, 24 rare, seed 5)"):
         expect(problem is None, f"{what}: {problem}")
         expect_no_errors(report, what=what)
@@ -577,7 +471,6 @@ def regression_problem(setup, x_train, y_train, x_val, y_val):
 @pytest.mark.points(3)
 @pytest.mark.timeout(20)
 def test_regression_pipeline_repaired(credit):
-    part = fair(credit)
     data = lab_data()
     mine = student(__file__, "data_pipeline")
     what = "regression_pipeline"
@@ -586,14 +479,14 @@ def test_regression_pipeline_repaired(credit):
     problem = regression_problem(setup, *rows)
     report = diagnose_setup(setup, steps=DIAGNOSE_STEPS)
     x_fit, y_fit, _ = data_arrays(setup.train_data, "setup.train_data")
-    with part(1, "inputs standardised with the training split's statistics (no "
+    with credit.part(1, "inputs standardised with the training split's statistics (no "
                  "data.not_normalized)"):
         expect(problem is None, f"{what}: {problem}")
         expect_no_finding(report, "data.not_normalized", what=what)
         expect(standardised_on_training_split(x_fit),
                f"{what}: the training temperatures do not have mean 0 and std 1: standardise "
                "them with the training split's statistics.")
-    with part(1, "targets standardised with the training split's statistics (no "
+    with credit.part(1, "targets standardised with the training split's statistics (no "
                  "data.target_scale)"):
         expect(problem is None, f"{what}: {problem}")
         expect_no_finding(report, "data.target_scale", what=what)
@@ -601,7 +494,7 @@ def test_regression_pipeline_repaired(credit):
                f"{what}: the training targets do not have mean 0 and std 1: standardise "
                "them with the training split's statistics (and keep those to map "
                "predictions back to kW).")
-    with part(1, "no error; trained: R^2 >= 0.9 on the validation split, here and on "
+    with credit.part(1, "no error; trained: R^2 >= 0.9 on the validation split, here and on "
                  "another sample (223 rows, seed 4)"):
         expect(problem is None, f"{what}: {problem}")
         expect_no_errors(report, what=what)

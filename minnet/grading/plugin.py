@@ -375,6 +375,13 @@ def _zero_if_tampered(item, reports: list, changed, describe) -> None:
 def _watch_for_fair_play(item) -> None:
     """Remember what grading relies on before the test runs: the modules loaded so far (only
     the new ones cost time) and, once per test file, the names in the test module."""
+    if not _watched_test_modules:
+        # every check module of the debugger (and its thresholds) loaded before the first
+        # snapshot: the repair labs' verdicts rely on them, and a module first loaded by a
+        # student file could be patched before it is ever seen
+        from ..debug.checks import load_all
+
+        load_all()
     _FAIR_WATCH()
     module = getattr(item, "module", None)
     if module is not None and module.__name__ not in _watched_test_modules:
