@@ -78,6 +78,17 @@ def _relied_on(value) -> bool:
     return callable(value) or isinstance(value, _DESCRIPTORS)
 
 
+def _reader(mapping):
+    """``read(key, default)``: the entry of ``mapping`` now (a dict, a class's mappingproxy, a
+    list or a set), ``default`` once it is gone."""
+    if isinstance(mapping, (set, frozenset)):
+        return lambda key, default, table=mapping: key if key in table else default
+    if isinstance(mapping, list):
+        return (lambda key, default, table=mapping, size=len:
+                table[key] if 0 <= key < size(table) else default)
+    return mapping.get
+
+
 class GradingTampered(LabFailure):
     """Student code changed something grading relies on: the test scores 0 (the message says
     what was replaced and by which file, when known)."""
@@ -89,12 +100,23 @@ class _Watch:
     def __init__(self):
         self.rows: list = []
         self.modules: dict = {}  # module name -> module object already watched
+        # the same rows as parallel lists, for a fast check (a comprehension, ~1 ms for 16k):
+        self.readers: list = []  # reader(key, default) -> the value now (a dict's .get)
+        self.keys: list = []
+        self.values: list = []
+        self.code_rows: list = []  # (function, its code object, row index)
 
     # -- remembering ----------------------------------------------------------------------
     def add(self, label: str, mapping, key, value, home: bool = True) -> None:
         """One row; ``home``: the label is where ``value`` is defined (not a re-export), the
         name preferred in feedback when one object is reachable under several names."""
-        self.rows.append((label, mapping, key, value, _codes(value), home))
+        codes = _codes(value)
+        index = len(self.rows)
+        self.rows.append((label, mapping, key, value, codes, home))
+        self.readers.append(_reader(mapping))
+        self.keys.append(key)
+        self.values.append(value)
+        self.code_rows += [(function, code, index) for function, code in codes]
 
     def add_module(self, name: str, module) -> None:
         self.modules[name] = module
@@ -147,13 +169,10 @@ def _make_checker(watch: _Watch):
     The three closures use only local names taken at import, never a module attribute a
     student file could replace afterwards (builtins.isinstance, fair.changed, ...).
     """
-    modules, rows = sys.modules, watch.rows
-    is_instance, list_of, sorted_, dict_t, list_t, len_ = (
-        builtins.isinstance, builtins.list, builtins.sorted, builtins.dict, builtins.list,
-        builtins.len)
-    get_attr, set_t, frozenset_t, missing = builtins.getattr, builtins.set, builtins.frozenset, \
-        _MISSING
-    id_, repr_ = builtins.id, builtins.repr
+    modules, rows, missing = sys.modules, watch.rows, _MISSING
+    list_of, sorted_, len_, get_attr, id_, repr_, zip_ = (
+        builtins.list, builtins.sorted, builtins.len, builtins.getattr, builtins.id,
+        builtins.repr, builtins.zip)
     watched_module, add_module, add_namespace = (_watched_module, watch.add_module,
                                                  watch.add_namespace)
     known = watch.modules
@@ -168,29 +187,27 @@ def _make_checker(watch: _Watch):
         watch_new.seen = len_(modules)
     watch_new.seen = -1
 
-    def current(mapping, key):
-        if is_instance(mapping, (set_t, frozenset_t)):
-            return key if key in mapping else missing
-        if is_instance(mapping, list_t):
-            return mapping[key] if 0 <= key < len_(mapping) else missing
-        return mapping.get(key, missing)
+    readers, keys, values, code_rows = watch.readers, watch.keys, watch.values, watch.code_rows
 
     def changed() -> list:
         """Labels of the remembered names whose object or code is no longer the same (one
         label per object: where it is defined rather than a re-export)."""
-        found = {}  # (mapping, key) or code's function -> (label, home)
-        for label, mapping, key, value, codes, home in rows:
-            now = current(mapping, key)
-            if now is not value:
-                where = label if now is not missing else label + " (removed)"
-                found[(id_(mapping), repr_(key))] = (where, True)
-                continue
-            for function, code in codes:
-                if get_attr(function, "__code__", None) is not code:
-                    previous = found.get(id_(function))
-                    if previous is None or (home and not previous[1]):
-                        found[id_(function)] = (f"{label} (its __code__)", home)
-                    break
+        stale = [index for index, (read, key, value) in enumerate(zip_(readers, keys, values))
+                 if read(key, missing) is not value]
+        swapped = [(function, index) for function, code, index in code_rows
+                   if get_attr(function, "__code__", None) is not code]
+        if not stale and not swapped:
+            return []
+        found = {}  # (mapping, key) or the function whose code changed -> (label, home)
+        for index in stale:
+            label, mapping, key, value, codes, home = rows[index]
+            gone = readers[index](key, missing) is missing
+            found[(id_(mapping), repr_(key))] = (label + (" (removed)" if gone else ""), True)
+        for function, index in swapped:
+            label, home = rows[index][0], rows[index][5]
+            previous = found.get(id_(function))
+            if previous is None or (home and not previous[1]):
+                found[id_(function)] = (f"{label} (its __code__)", home)
         return sorted_(label for label, _ in found.values())
 
     return watch_new, add_namespace, changed

@@ -331,7 +331,9 @@ def pytest_runtest_makereport(item, call):
             grade = _grade_of(item, 0.0, False, f"skipped: {_skip_reason(report)}")
         else:
             grade = _failed_grade(item, call.excinfo.value, tracker)
-        changes = _FAIR_CHANGED()
+        # fair play: in a forked child run_test checks after teardown (_zero_if_tampered);
+        # in this process (--lab-no-isolation) it is checked here
+        changes = _FAIR_CHANGED() if not _isolated(item) else []
         if changes:
             grade = _tampered_grade(item, changes, call.excinfo, tracker)
     if grade is not None:
@@ -339,6 +341,11 @@ def pytest_runtest_makereport(item, call):
         if report.failed:
             report.longrepr = _feedback_text(grade)
     return report
+
+
+def _isolated(item) -> bool:
+    """Lab tests run in forked children (the default)."""
+    return CAN_FORK and not item.config.getoption("lab_no_isolation")
 
 
 def _tampered_grade(item, changes: list, excinfo, tracker: Optional[Credit]) -> Grade:
@@ -365,9 +372,10 @@ def _zero_if_tampered(item, reports: list, changed, describe) -> None:
         for index, (name, value) in enumerate(report.user_properties):
             if name != GRADE_PROPERTY:
                 continue
-            if fair.MARK not in value.get("output", ""):
-                value = dict(value, score=0.0, passed=False, output=text)
-                report.user_properties[index] = (name, value)
+            output = value.get("output", "")
+            value = dict(value, score=0.0, passed=False,
+                         output=output if fair.MARK in output else text)
+            report.user_properties[index] = (name, value)
             report.outcome = "failed"
             report.longrepr = _feedback_text(Grade(**value))
 
@@ -499,7 +507,7 @@ def pytest_runtest_protocol(item, nextitem):
         return None
     if _already_lost(item):
         return True  # not run, not graded: the folder already lost points
-    if not CAN_FORK or item.config.getoption("lab_no_isolation"):
+    if not _isolated(item):
         _watch_for_fair_play(item)
         return None  # pytest's own protocol, in this process
     from _pytest.runner import runtestprotocol
