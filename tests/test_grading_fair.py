@@ -65,6 +65,16 @@ def double(x):
     return x
 '''
 
+# the checker's memory emptied as well (the check after the import then sees nothing): the
+# plugin's own copy, taken before the fork, still sees the patch
+EMPTIES_THE_CHECKER = PATCHES_CREDIT_PART + '''
+import minnet.grading.fair as _fair
+
+for _rows in (_fair._WATCH.readers, _fair._WATCH.keys, _fair._WATCH.values,
+              _fair._WATCH.code_rows):
+    _rows.clear()
+'''
+
 # a debugger threshold raised in place (frozen dataclass or not): no function replaced
 RAISES_A_THRESHOLD = WRONG_DOUBLE + '''
 from minnet.debug.checks import load_all
@@ -128,6 +138,14 @@ def test_patch_made_inside_a_student_function_scores_zero(tmp_path):
     assert "minnet.grading.expect.expect_close (its __code__)" in test["output"]
     assert "grading code may not be changed" in test["output"]
     assert "while the part 'on [1, 2]' ran" in test["output"]
+
+
+@needs_fork
+def test_emptying_the_checker_does_not_switch_it_off(tmp_path):
+    test = graded(tmp_path, EMPTIES_THE_CHECKER)
+    assert test["score"] == 0.0, test
+    assert ("your code replaced minnet.grading.credit.Credit.part during this test: grading "
+            "code may not be changed") in test["output"]
 
 
 @needs_fork

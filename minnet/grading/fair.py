@@ -163,36 +163,18 @@ class _Watch:
             self.add(f"{label}.{key}", names, key, value)
 
 
-def _make_checker(watch: _Watch):
-    """``(watch_new, watch_namespace, changed)`` bound to builtins captured now.
-
-    The three closures use only local names taken at import, never a module attribute a
-    student file could replace afterwards (builtins.isinstance, fair.changed, ...).
-    """
-    modules, rows, missing = sys.modules, watch.rows, _MISSING
-    list_of, sorted_, len_, get_attr, id_, repr_, zip_ = (
-        builtins.list, builtins.sorted, builtins.len, builtins.getattr, builtins.id,
-        builtins.repr, builtins.zip)
-    watched_module, add_module, add_namespace = (_watched_module, watch.add_module,
-                                                 watch.add_namespace)
-    known = watch.modules
-
-    def watch_new() -> None:
-        """Remember the watched modules loaded since the last call (the others are kept)."""
-        if len_(modules) == watch_new.seen:
-            return
-        for name, module in list_of(modules.items()):
-            if module is not None and known.get(name) is not module and watched_module(name):
-                add_module(name, module)
-        watch_new.seen = len_(modules)
-    watch_new.seen = -1
-
-    readers, keys, values, code_rows = watch.readers, watch.keys, watch.values, watch.code_rows
+def _make_comparer(rows, readers, keys, values, code_rows):
+    """``changed()`` over these rows (lists that grow, or tuples frozen at one moment), bound
+    to builtins captured now: never a module attribute a student file could replace later
+    (builtins.getattr, fair.changed, ...)."""
+    missing, sorted_, get_attr, id_, repr_, zip_, enumerate_ = (
+        _MISSING, builtins.sorted, builtins.getattr, builtins.id, builtins.repr, builtins.zip,
+        builtins.enumerate)
 
     def changed() -> list:
         """Labels of the remembered names whose object or code is no longer the same (one
         label per object: where it is defined rather than a re-export)."""
-        stale = [index for index, (read, key, value) in enumerate(zip_(readers, keys, values))
+        stale = [index for index, (read, key, value) in enumerate_(zip_(readers, keys, values))
                  if read(key, missing) is not value]
         swapped = [(function, index) for function, code, index in code_rows
                    if get_attr(function, "__code__", None) is not code]
@@ -210,11 +192,40 @@ def _make_checker(watch: _Watch):
                 found[id_(function)] = (f"{label} (its __code__)", home)
         return sorted_(label for label, _ in found.values())
 
-    return watch_new, add_namespace, changed
+    return changed
+
+
+def _make_checker(watch: _Watch):
+    """``(watch_new, watch_namespace, changed, frozen)`` bound to builtins captured now."""
+    modules, len_, list_of, tuple_ = sys.modules, builtins.len, builtins.list, builtins.tuple
+    watched_module, add_module, add_namespace = (_watched_module, watch.add_module,
+                                                 watch.add_namespace)
+    known, make_comparer = watch.modules, _make_comparer
+
+    def watch_new() -> None:
+        """Remember the watched modules loaded since the last call (the others are kept)."""
+        if len_(modules) == watch_new.seen:
+            return
+        for name, module in list_of(modules.items()):
+            if module is not None and known.get(name) is not module and watched_module(name):
+                add_module(name, module)
+        watch_new.seen = len_(modules)
+    watch_new.seen = -1
+
+    def frozen():
+        """A ``changed()`` of its own over tuples of what is remembered now: emptying or
+        rewriting the remembered lists later (fair._WATCH) does not change what it compares
+        with. The plugin takes one per test in the parent, before the fork."""
+        return make_comparer(tuple_(watch.rows), tuple_(watch.readers), tuple_(watch.keys),
+                             tuple_(watch.values), tuple_(watch.code_rows))
+
+    changed = make_comparer(watch.rows, watch.readers, watch.keys, watch.values,
+                            watch.code_rows)
+    return watch_new, add_namespace, changed, frozen
 
 
 _WATCH = _Watch()
-watch, watch_namespace, changed = _make_checker(_WATCH)
+watch, watch_namespace, changed, frozen = _make_checker(_WATCH)
 
 
 def describe(changes: list, who: str, when: str) -> str:
@@ -239,5 +250,15 @@ expect_unchanged = _make_expect_unchanged(changed, describe, GradingTampered)
 
 
 def guard():
-    """``(watch, changed, describe)`` as captured now: what the plugin keeps for a test."""
-    return watch, changed, describe
+    """``(watch, changed, describe, frozen)`` as they are now: what the plugin keeps."""
+    return watch, changed, describe, frozen
+
+
+def private_copy(function):
+    """A new function object with ``function``'s code, globals, defaults and closure: a
+    student who swaps ``function.__code__`` later does not change the copy (made in the parent
+    process before a test is forked)."""
+    copy = types.FunctionType(function.__code__, function.__globals__, function.__name__,
+                              function.__defaults__, function.__closure__)
+    copy.__kwdefaults__ = function.__kwdefaults__
+    return copy

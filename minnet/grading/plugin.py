@@ -45,7 +45,8 @@ GRADE_PROPERTY = "minnet_grade"
 
 # fair play (minnet.grading.fair): the checker's functions as they are when the plugin is
 # imported, before any student code runs; the hooks below use only these references
-_FAIR_WATCH, _FAIR_CHANGED, _FAIR_DESCRIBE = fair.guard()
+_FAIR_WATCH, _FAIR_CHANGED, _FAIR_DESCRIBE, _FAIR_FROZEN = fair.guard()
+_FAIR_PRIVATE_COPY = fair.private_copy
 _FAIR_WATCH_NAMESPACE, _FAIR_TAMPERED = fair.watch_namespace, fair.GradingTampered
 _watched_test_modules: set = set()  # names of the test modules already remembered
 
@@ -512,9 +513,14 @@ def pytest_runtest_protocol(item, nextitem):
         return None  # pytest's own protocol, in this process
     from _pytest.runner import runtestprotocol
 
-    # captured in the parent, where no student code runs: the child's final check
-    changed, describe, zero_if_tampered, serialize = (_FAIR_CHANGED, _FAIR_DESCRIBE,
-                                                      _zero_if_tampered, _serialize)
+    _prepare_parent_once(item.config)
+    _watch_for_fair_play(item)  # in the parent: every child starts from what is seen here
+    # the child's final check, made here where no student code runs: a comparison over tuples
+    # of what is remembered now, and private copies of the functions it calls (a student who
+    # rewrites the remembered lists or swaps these functions' __code__ does not reach them)
+    changed = _FAIR_FROZEN()
+    describe, zero_if_tampered, serialize = (_FAIR_PRIVATE_COPY(function) for function in (
+        _FAIR_DESCRIBE, _zero_if_tampered, _serialize))
 
     def run_test() -> bytes:  # in the child
         import faulthandler
@@ -523,8 +529,6 @@ def pytest_runtest_protocol(item, nextitem):
         zero_if_tampered(item, reports, changed, describe)
         return serialize(item, reports)
 
-    _prepare_parent_once(item.config)
-    _watch_for_fair_play(item)  # in the parent: every child starts from what is seen here
     ihook = item.ihook
     ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
     outcome = run_in_child(run_test, timeout=timeout_of(item),
