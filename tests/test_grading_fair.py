@@ -206,3 +206,15 @@ def test_a_part_fails_when_its_code_changes_the_grader(monkeypatch):
     assert [part.passed for part in tracker.parts] == [True, False]
     assert "minnet.grading.credit.check_points" in tracker.parts[1].message
     assert "while the part 'patches' ran" in tracker.parts[1].message
+
+
+def test_a_changed_minnet_constant_is_named_and_state_is_not(monkeypatch):
+    import minnet.grading.plugin as plugin
+
+    fair.watch()
+    monkeypatch.setattr(plugin, "DEFAULT_TIMEOUT", 1e9)
+    np.random.seed(3)  # state, not code: never flagged
+    found = fair.changed()
+    monkeypatch.undo()
+    assert "minnet.grading.plugin.DEFAULT_TIMEOUT" in found
+    assert not [label for label in found if label.startswith("numpy.")]

@@ -15,7 +15,7 @@ What is remembered, by identity (and ``__code__`` for Python functions):
 
 * every function, class, module and descriptor in the modules of minnet (the
   grading package included), NumPy, pytest and pluggy, and in builtins, and
-  every member of the classes they define;
+  every member of the classes they define; minnet's UPPER_CASE constants;
 * every entry of minnet.debug's tables (checks registry, codes, thresholds,
   ...) and the fields of what they hold: the verdicts of every repair lab
   depend on them;
@@ -73,6 +73,13 @@ def _codes(value) -> tuple:
     return tuple(codes)
 
 
+def _constant(key: str, value) -> bool:
+    """A public UPPER_CASE name bound to a number, string or tuple: a constant of minnet's by
+    convention (its state, which changes while a test runs, is lower case or private)."""
+    return (key.isupper() and not key.startswith("_")
+            and isinstance(value, (int, float, str, tuple, frozenset)))
+
+
 def _relied_on(value) -> bool:
     """A function, class, module or descriptor: what a patch would replace."""
     return callable(value) or isinstance(value, _DESCRIPTORS)
@@ -123,6 +130,9 @@ class _Watch:
         names = vars(module)
         ours = name == "minnet" or name.startswith(("minnet.", REFERENCE_PREFIX))
         for key, value in list(names.items()):
+            if ours and _constant(key, value):  # e.g. WORST_SHOWN, DEFAULT_TIMEOUT
+                self.add(f"{name}.{key}", names, key, value)
+                continue
             # another package's private module state (pytest swaps _pytest.assertion.util.
             # _reprcompare in and out for every test) is its own business, not ours
             if not _relied_on(value) or (key.startswith("_") and not ours):
