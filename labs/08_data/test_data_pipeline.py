@@ -7,8 +7,6 @@ pipeline is diagnosed (`setup.diagnose(steps=60)`): the lab's data codes must be
 gone and no error left; then it is trained and scored on its validation split, on
 the lab's data and on a second data set of other sizes.
 """
-import importlib.util
-import os
 
 import numpy as np
 import pytest
@@ -19,34 +17,20 @@ from minnet.debug.context import data_arrays, train_setup
 from minnet.debug.diagnosis import diagnose_setup
 from minnet.grading import (expect, expect_close, expect_no_errors,
                             expect_no_finding, reference, student)
-from minnet.grading.loading import reference_path
 
 DIAGNOSE_STEPS = 60
 
 
-def private_reference(name):
-    """The reference solution ``name``, executed afresh as a private module (in neither
-    sys.modules nor the grading loader's cache). Loaded before the student's file runs,
-    nothing that file does on import (a sys.modules entry, the loader's cache, an attribute
-    of the reference module) can change the reference the tests compare with."""
-    path = reference_path(__file__, name)
-    if not os.path.isfile(path):
-        return reference(__file__, name)          # its error says where the sources belong
-    spec = importlib.util.spec_from_file_location(f"_private_reference_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def load():
-    ref = private_reference("data_pipeline")   # before any student code runs
+    ref = reference(__file__, "data_pipeline")   # before any student code runs
     return student(__file__, "data_pipeline"), ref
 
 
 def lab_data():
     """The lab's data sets, built by the reference (the student cannot change them); load it
     before the student's file."""
-    return private_reference("data_pipeline")
+    return reference(__file__, "data_pipeline")
 
 
 # Fair play (that no student code replaced minnet, the grader, NumPy, the debugger's

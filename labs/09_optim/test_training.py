@@ -24,24 +24,6 @@ def load():
     return student(__file__, "training")
 
 
-def private_reference(test_file, name):
-    """The reference solution ``name``, executed afresh as a private module (in neither
-    sys.modules nor the grading loader's cache). Loaded before the student's file runs,
-    nothing that file does on import (a sys.modules entry, the loader's cache) can stand
-    in for the reference the tests compare with."""
-    import importlib.util
-    import os
-
-    from minnet.grading.loading import reference_path
-
-    path = reference_path(test_file, name)
-    if not os.path.isfile(path):
-        return reference(test_file, name)          # its error says where the sources belong
-    spec = importlib.util.spec_from_file_location(f"_private_reference_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def same_arrays(data, arrays) -> bool:
     """data is an (X, y) pair equal to ``arrays``."""
@@ -109,7 +91,7 @@ def test_train_step_starts_from_fresh_gradients(credit):
 @pytest.mark.points(3)
 @pytest.mark.timeout(20)
 def test_repaired_run_trains(credit):
-    ref = private_reference(__file__, "training")          # before the student's file
+    ref = reference(__file__, "training")          # before the student's file
     training = load()
     setup = training.make_setup()
     with credit.part(3, f"validation MSE after training below {VAL_MSE_BAR}"):

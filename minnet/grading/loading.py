@@ -33,6 +33,7 @@ MODULE_PREFIX = "minnet_labs"
 SOURCE_FOLDER = "source"
 
 _cache: dict = {}  # absolute path -> (stamp, module)
+_private_loads: list = []  # paths of the private modules made so far (their names count them)
 
 
 def lab_folder(test_file) -> str:
@@ -64,14 +65,20 @@ def student(test_file, name: str) -> types.ModuleType:
 
 
 def reference(test_file, name: str) -> types.ModuleType:
-    """The reference solution of module ``name`` (``labs/source/<lab>/<name>.py``)."""
+    """The reference solution of module ``name`` (``labs/source/<lab>/<name>.py``).
+
+    Executed afresh on every call as a private module: in neither the loader's
+    cache nor ``sys.modules`` once loaded. Call it before ``student()``: then nothing
+    the student's file does on import (an entry in ``sys.modules``, in the loader's
+    cache) can stand in for the reference the tests compare with.
+    """
     path = reference_path(test_file, name)
     if not os.path.isfile(path):
         raise FileNotFoundError(
             f"reference(): no reference solution {path}. The graded tests need the lab "
             "sources (labs/source/): run them from a full checkout of the course repository, "
             "or grade with `minnet grade`, which copies them.")
-    return load_module(path, role="reference")
+    return load_module(path, role="reference", private=True)
 
 
 def _file_name(name: str, role: str) -> str:
@@ -92,17 +99,24 @@ def _stamp(path: str) -> tuple:
     return info.st_mtime_ns, info.st_size
 
 
-def load_module(path, role: str = "student") -> types.ModuleType:
-    """Execute the Python file at ``path`` as a fresh module (cached per path and mtime)."""
+def load_module(path, role: str = "student", private: bool = False) -> types.ModuleType:
+    """Execute the Python file at ``path`` as a fresh module (cached per path and mtime).
+
+    ``private``: executed anew under a name of its own (``..._private<n>``), never
+    served from the cache: kept in ``sys.modules``, so the fair-play check watches it.
+    """
     path = os.path.abspath(os.fspath(path))
     if not os.path.isfile(path):
         raise LabFailure(f"The file {_shown(path)} is missing. It belongs to this lab: "
                          "restore it (e.g. from the released labs) and fill in the TODOs.")
     stamp = _stamp(path)
-    cached = _cache.get(path)
+    cached = None if private else _cache.get(path)
     if cached is not None and cached[0] == stamp:
         return cached[1]
     name = _module_name(path, role)
+    if private:
+        _private_loads.append(path)
+        name += f"._private{len(_private_loads)}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     # registered while it runs: dataclasses, pickling and typing look the module up by name
@@ -121,6 +135,8 @@ def load_module(path, role: str = "student") -> types.ModuleType:
         _expect_unchanged(os.path.basename(path), "at import")
     else:                  # a reference solution is graded against: remember its functions
         _watch_loaded()
+    if private:
+        return module
     _cache[path] = (stamp, module)
     return module
 
