@@ -10,81 +10,23 @@ import numpy as np
 import pytest
 
 from minnet.grading import LabFailure, expect, expect_backward, expect_close, reference, student
+from minnet.grading.fence import Fenced, gradient_machinery
 
 N, D, M, C = 7, 11, 5, 13          # batch, input features, output features, classes
 
 
 def load():
-    """(student's layers.py behind the fence below, reference layers.py), loaded by path."""
+    """(student's layers.py, reference layers.py), loaded by path. The student's functions
+    run with minnet's gradient machinery switched off: a layers.py that wrapped minnet
+    Tensors and called .backward() would pass without one derivation."""
     ref = reference(__file__, "layers")                  # before the student's file
-    return OwnGradientsOnly(student(__file__, "layers")), ref
+    return Fenced(student(__file__, "layers"), gradient_machinery, OWN_GRADIENTS_ONLY), ref
 
 
-
-def _builtin_gradient_used(*args, **kwargs):
-    raise RuntimeError("lab 01: this asks minnet for the gradient (Tensor.backward / autograd "
-                       "or minnet.gradcheck's numerical_gradient). The lab is deriving each "
-                       "backward by hand in NumPy; use check_backward in your own checks, not "
-                       "inside layers.py.")
-
-
-def _builtin_gradient_functions():
-    """minnet's autograd engine and numerical-gradient helpers (top-level functions)."""
-    import importlib
-
-    numeric = importlib.import_module("minnet.gradcheck.numeric")   # minnet.gradcheck and
-    tensor_module = importlib.import_module("minnet.tensor")        # minnet.tensor are functions
-
-    return [tensor_module.run_backward, numeric.numerical_gradient,
-            numeric.numerical_gradient_array]
-
-
-class OwnGradientsOnly:
-    """The student's module, each function run with minnet's gradient machinery switched off.
-
-    The tests compare the student's backward passes with finite differences and the
-    reference; a layers.py that wrapped minnet Tensors and called .backward() (or
-    minnet's numerical_gradient) would pass without one derivation. While a student
-    function runs, those entry points raise (their code objects are swapped, so
-    references taken at import time are covered too).
-    """
-
-    depth = 0
-    saved = {}
-
-    def __init__(self, module):
-        self._module = module
-
-    def __getattr__(self, name):
-        value = getattr(self._module, name)
-        if not callable(value):
-            return value
-
-        def fenced(*args, **kwargs):
-            OwnGradientsOnly._enter()
-            try:
-                return value(*args, **kwargs)
-            finally:
-                OwnGradientsOnly._leave()
-
-        return fenced
-
-    @classmethod
-    def _enter(cls):
-        if cls.depth == 0:
-            blocked = _builtin_gradient_used.__code__
-            cls.saved = {f: f.__code__ for f in _builtin_gradient_functions()}
-            for function in cls.saved:
-                function.__code__ = blocked
-        cls.depth += 1
-
-    @classmethod
-    def _leave(cls):
-        cls.depth -= 1
-        if cls.depth == 0:
-            for function, code in cls.saved.items():
-                function.__code__ = code
-            cls.saved = {}
+OWN_GRADIENTS_ONLY = ("lab 01: this asks minnet for the gradient (Tensor.backward / autograd "
+                      "or minnet.gradcheck's numerical_gradient). The lab is deriving each "
+                      "backward by hand in NumPy; use check_backward in your own checks, not "
+                      "inside layers.py.")
 
 
 def away_from_zero(rng, shape, margin=0.1):

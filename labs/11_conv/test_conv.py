@@ -13,25 +13,26 @@ import pytest
 import minnet
 import minnet.nn.functional as F
 from minnet.grading import expect, expect_backward, expect_close, reference, student
+from minnet.grading.fence import Fenced, gradient_machinery
 from minnet.ops.conv import conv_output_size as minnet_output_size
 
 
 def load():
-    """(student's conv_layers.py behind the fence below, reference conv_layers.py)."""
+    """(student's conv_layers.py, reference conv_layers.py). The student's functions run
+    with minnet's convolution, pooling and gradients switched off: the tests compare with
+    minnet's conv2d/max_pool2d, which a student file could otherwise simply call."""
     ref = reference(__file__, "conv_layers")             # before the student's file
-    return OwnCodeOnly(student(__file__, "conv_layers")), ref
+    return Fenced(student(__file__, "conv_layers"), builtin_conv_functions, OWN_CODE_ONLY), ref
 
 
-
-def _builtin_conv_used(*args, **kwargs):
-    raise RuntimeError("lab 11: this calls minnet's own convolution/pooling (conv2d, "
-                       "max_pool2d, minnet.kernels...) or its autograd / numerical gradients. "
-                       "The lab is writing them yourself in "
-                       "NumPy: loops first, then im2col. Only the tests use minnet's as the "
-                       "expected answer.")
+OWN_CODE_ONLY = ("lab 11: this calls minnet's own convolution/pooling (conv2d, "
+                 "max_pool2d, minnet.kernels...) or its autograd / numerical gradients. "
+                 "The lab is writing them yourself in "
+                 "NumPy: loops first, then im2col. Only the tests use minnet's as the "
+                 "expected answer.")
 
 
-def _builtin_conv_functions():
+def builtin_conv_functions():
     """minnet's Python-level convolution and pooling entry points, its autograd engine and
     numerical gradients (top-level functions)."""
     import importlib
@@ -42,63 +43,13 @@ def _builtin_conv_functions():
 
     functions = [minnet.ops.conv.conv2d, minnet.ops.conv.max_pool2d,
                  minnet.ops.conv.avg_pool2d, minnet.ops.conv.conv_output_size,
-                 minnet.kernels.kernel,
-                 importlib.import_module("minnet.tensor").run_backward,       # autograd
-                 importlib.import_module("minnet.gradcheck.numeric").numerical_gradient,
-                 importlib.import_module("minnet.gradcheck.numeric").numerical_gradient_array]
+                 minnet.kernels.kernel, *gradient_machinery()]
     for name in ("conv_im2col", "conv_direct", "pool"):
         module = importlib.import_module(f"minnet.kernels.{name}")
         functions += [f for f in vars(module).values()
                       if isinstance(f, types.FunctionType) and f.__module__ == module.__name__
                       and not f.__code__.co_freevars]
     return functions
-
-
-class OwnCodeOnly:
-    """The student's module, each function run with minnet's convolution switched off.
-
-    Lab 11 compares the student's conv and pooling with minnet's conv2d/max_pool2d;
-    a student file that simply called those would pass without a line of its own.
-    While a student function runs, minnet's entry points raise instead (their code
-    objects are swapped, so references taken at import time are covered too).
-    """
-
-    depth = 0
-    saved = {}
-
-    def __init__(self, module):
-        self._module = module
-
-    def __getattr__(self, name):
-        value = getattr(self._module, name)
-        if not callable(value):
-            return value
-
-        def fenced(*args, **kwargs):
-            OwnCodeOnly._enter()
-            try:
-                return value(*args, **kwargs)
-            finally:
-                OwnCodeOnly._leave()
-
-        return fenced
-
-    @classmethod
-    def _enter(cls):
-        if cls.depth == 0:
-            blocked = _builtin_conv_used.__code__
-            cls.saved = {f: f.__code__ for f in _builtin_conv_functions()}
-            for function in cls.saved:
-                function.__code__ = blocked
-        cls.depth += 1
-
-    @classmethod
-    def _leave(cls):
-        cls.depth -= 1
-        if cls.depth == 0:
-            for function, code in cls.saved.items():
-                function.__code__ = code
-            cls.saved = {}
 
 
 def conv_data(rng, n=2, c=3, h=7, w=5, f=4, kh=3, kw=2):

@@ -4,7 +4,6 @@ Hand-built pieces are checked on the README's examples and on seeded twins (othe
 knots, other layer sizes, prime where shapes matter) against the reference solution;
 the fits by their MSE on [-3, 3]; the figure by what its pixels show.
 """
-import contextlib
 import importlib
 import os
 
@@ -13,6 +12,7 @@ import pytest
 
 from minnet import nn
 from minnet.grading import expect, expect_close, reference, student
+from minnet.grading.fence import switched_off
 
 SINE_MSE = 0.01
 HARD_MSE = 0.015
@@ -25,28 +25,18 @@ def load():
 
 
 
-def _builtin_init_used(*args, **kwargs):
-    raise RuntimeError("lab 12: this calls minnet's nn.init.xavier_*/kaiming_*/lecun_* (or "
-                       "their fan helpers). init_layer computes the std by hand from fan_in "
-                       "and fan_out and draws generator.normal(0.0, std, size=...).")
+BY_HAND = ("lab 12: this calls minnet's nn.init.xavier_*/kaiming_*/lecun_* (or their fan "
+           "helpers). init_layer computes the std by hand from fan_in and fan_out and draws "
+           "generator.normal(0.0, std, size=...).")
 
 
-@contextlib.contextmanager
 def by_hand():
-    """Run student code with minnet's Glorot/He/LeCun initialisers switched off (their code
-    objects swapped): init_layer is graded as the formulas written by hand."""
+    """Run student code with minnet's Glorot/He/LeCun initialisers switched off:
+    init_layer is graded as the formulas written by hand."""
     init = importlib.import_module("minnet.nn.init")
     names = ("xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
              "lecun_normal_", "_calculate_fan_in_and_fan_out", "_calculate_correct_fan")
-    saved = {getattr(init, name): getattr(init, name).__code__ for name in names
-             if hasattr(init, name)}
-    for function in saved:
-        function.__code__ = _builtin_init_used.__code__
-    try:
-        yield
-    finally:
-        for function, code in saved.items():
-            function.__code__ = code
+    return switched_off([getattr(init, name) for name in names if hasattr(init, name)], BY_HAND)
 
 
 def stack_output(layers, x):
