@@ -109,3 +109,13 @@ def test_the_course_page_lists_the_labs_in_the_catalogues_order():
     positions = [course.find(f"labs/{lab}") for lab in catalogue()]
     assert -1 not in positions, "docs/course.md does not link every lab"
     assert positions == sorted(positions)
+
+
+def test_the_released_labs_and_manifest_are_in_sync_with_the_sources():
+    """What `minnet labs release --check` checks, in the test suite too: an edited source,
+    test or README without a new release shows up before CI's labs check."""
+    from minnet.grading.release import release
+
+    result = release(LABS, check=True)
+    assert not result.out_of_sync, (f"out of sync: {result.out_of_sync}. "
+                                    f"Hint: run `minnet labs release` and commit labs/.")
