@@ -165,7 +165,9 @@ def measure_epochs(rounds: int) -> dict:
 
 
 def print_epochs(times: dict) -> None:
-    print(f"  core MLP epoch ({bench_core_samples()} samples, DataLoader, batch {BATCH}), "
+    import bench_core  # noqa: E402
+
+    print(f"  core MLP epoch ({bench_core.MLP_SAMPLES:,} samples, DataLoader, batch {BATCH}), "
           f"{len(times['unmonitored'])} alternating rounds:")
     for column, clock in enumerate(("CPU time", "wall time")):
         base = times["unmonitored"][:, column]
@@ -174,11 +176,6 @@ def print_epochs(times: dict) -> None:
             ratio = float(np.median(times[name][:, column] / base)) - 1
             parts.append(f"{name} {np.median(times[name][:, column]):.3f} s ({ratio * 100:+.1f}%)")
         print(f"   {clock:9s}: " + ",  ".join(parts))
-
-
-def bench_core_samples() -> str:
-    import bench_core  # noqa: E402
-    return f"{bench_core.MLP_SAMPLES:,}"
 
 
 def main(argv=None) -> None:

@@ -288,7 +288,7 @@ class Monitor:
         self._attached = True
         self._handles: list = []         # module and optimizer hooks
         self._output_handles: list = []  # tensor hooks of the current step's layer outputs
-        self._grad_samples: Optional[tuple] = None  # (step, per parameter: sampled grad squares)
+        self._grad_fingerprints: Optional[tuple] = None  # (step, squares per parameter)
         self._snapshot_step = -1
         self._callback_queued = False
 
@@ -453,17 +453,17 @@ class Monitor:
             return
         rows = self._param_stats.at(record)[record]
         total = 0.0
-        samples = []  # fingerprints: did anything change the gradients before step()?
+        fingerprints = []  # did anything change the gradients before step()?
         for j, param in enumerate(self._params):
             grad = param.grad
             if grad is None:
                 rows[j, _GRAD_NORM], rows[j, _GRAD_NONFINITE] = np.nan, 0.0
                 rows[j, _GRAD_MISSING] = float(param.requires_grad)
-                samples.append(None)
+                fingerprints.append(None)
                 continue
             flat = grad.data.reshape(-1)
             squares = _sum_of_squares(flat)
-            samples.append(squares if flat.size <= FINGERPRINT
+            fingerprints.append(squares if flat.size <= FINGERPRINT
                            else _sum_of_squares(flat[:FINGERPRINT]))
             total += squares
             nonfinite = 0 if math.isfinite(squares) else flat.size - int(
@@ -474,7 +474,7 @@ class Monitor:
             if self.optimizer is None:
                 rows[j, _WEIGHT_NORM] = math.sqrt(_sum_of_squares(param.data.reshape(-1)))
         self._set_scalar("grad_norm_total", self._forward_step, math.sqrt(total))
-        self._grad_samples = (self._forward_step, samples)
+        self._grad_fingerprints = (self._forward_step, fingerprints)
 
     def _before_optimizer_step(self, optimizer, args, kwargs) -> None:
         step = self.step_index
@@ -532,7 +532,7 @@ class Monitor:
         in full. A change confined to later entries of a large gradient goes
         unseen (``clip_grad_value_`` on a few outliers, say).
         """
-        recorded = self._grad_samples
+        recorded = self._grad_fingerprints
         if recorded is None or recorded[0] != step:
             return self._global_grad_norm()
         for param, squares in zip(self._params, recorded[1]):

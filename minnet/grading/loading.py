@@ -20,6 +20,7 @@ the student's file, so that only the tests using it lose points.
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import os
 import sys
 import traceback
@@ -33,7 +34,7 @@ MODULE_PREFIX = "minnet_labs"
 SOURCE_FOLDER = "source"
 
 _cache: dict = {}  # absolute path -> (stamp, module)
-_private_loads: list = []  # paths of the private modules made so far (their names count them)
+_private_names = itertools.count(1)  # numbers the private modules' names
 
 
 def lab_folder(test_file) -> str:
@@ -115,8 +116,7 @@ def load_module(path, role: str = "student", private: bool = False) -> types.Mod
         return cached[1]
     name = _module_name(path, role)
     if private:
-        _private_loads.append(path)
-        name += f"._private{len(_private_loads)}"
+        name += f"._private{next(_private_names)}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     # registered while it runs: dataclasses, pickling and typing look the module up by name
