@@ -5,6 +5,9 @@
     python benchmarks/bench_core.py --profile    # + cProfile of minnet's MLP and CNN steps
     python benchmarks/bench_core.py --blas-env   # GEMM with and without OPENBLAS_CORETYPE /
                                                  # OPENBLAS_L2_SIZE (re-runs itself)
+    python benchmarks/bench_core.py --against DIR [--rounds 8]
+        # MLP epoch of this tree vs the minnet package in DIR (e.g. an older commit:
+        # git archive <commit> minnet | tar -x -C DIR), alternating fresh processes
 
 Prints; asserts nothing. Sections:
 
@@ -33,7 +36,9 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# MINNET_BENCH_TREE: time another copy of minnet (what --against uses)
+sys.path.insert(0, os.environ.get("MINNET_BENCH_TREE")
+                or os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 
@@ -402,6 +407,42 @@ def profile_steps(title: str, model, X, y, batch: int, top: int = 25) -> None:
     print("\n".join(line for line in buffer.getvalue().splitlines() if line.strip())[:6000])
 
 
+def one_epoch_seconds(n_samples: int) -> None:
+    """Print the wall time of one MLP epoch (after a short warm-up): one side of --against."""
+    X, y = random_data(n_samples, (MLP_SIZES[0],))
+    model = minnet_mlp()
+    minnet_epoch(model, X[:2 * MLP_BATCH], y[:2 * MLP_BATCH], MLP_BATCH)
+    start = time.perf_counter()
+    minnet_epoch(model, X, y, MLP_BATCH)
+    print(time.perf_counter() - start)
+
+
+def compare_trees(other: str, rounds: int, n_samples: int) -> None:
+    """This tree's MLP epoch time / ``other``'s, in alternating fresh processes.
+
+    Each round runs both, in alternating order, so both see the same load; the
+    median of the per-round ratios is the figure (a shared machine's noise is
+    spread over both sides rather than over one).
+    """
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    trees = {"this tree": here, "other": os.path.abspath(other)}
+    ratios = []
+    for round_number in range(rounds):
+        seconds = {}
+        order = list(trees.items()) if round_number % 2 == 0 else list(trees.items())[::-1]
+        for name, tree in order:
+            env = dict(os.environ, MINNET_BENCH_TREE=tree)
+            out = subprocess.run([sys.executable, os.path.abspath(__file__), "--epoch-only",
+                                  str(n_samples)], env=env, capture_output=True, text=True,
+                                 check=True)
+            seconds[name] = float(out.stdout.split()[-1])
+        ratios.append(seconds["this tree"] / seconds["other"])
+        print(f"round {round_number + 1}: this tree {seconds['this tree']:.3f} s, other "
+              f"{seconds['other']:.3f} s, ratio {ratios[-1]:.3f}", flush=True)
+    print(f"median ratio this/other over {rounds} rounds: {float(np.median(ratios)):.3f} "
+          f"(min {min(ratios):.3f}, max {max(ratios):.3f})")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1/10 of the data, one repeat")
@@ -410,7 +451,17 @@ def main(argv=None) -> None:
     parser.add_argument("--blas-env", action="store_true",
                         help="compare GEMM with/without OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE")
     parser.add_argument("--gemm-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--against", metavar="DIR",
+                        help="MLP epoch of this tree vs the minnet package in DIR")
+    parser.add_argument("--rounds", type=int, default=8, help="rounds of --against")
+    parser.add_argument("--epoch-only", type=int, metavar="N", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.epoch_only:
+        one_epoch_seconds(args.epoch_only)
+        return
+    if args.against:
+        compare_trees(args.against, args.rounds, MLP_SAMPLES // (10 if args.quick else 1))
+        return
     if args.gemm_only:
         print_machine()
         print_gemm()

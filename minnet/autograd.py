@@ -86,4 +86,8 @@ class Function:
                 arrays.append(g)
             return tuple(arrays)
 
-        return Tensor._from_op(output.data, [args[i] for i in tensor_positions], backward, name)
+        # what backward reads is what forward saved: its versions are checked by backward()
+        saved = [t for t in ctx.saved_tensors if isinstance(t, Tensor) and t is not output]
+        saves_output = any(t is output for t in ctx.saved_tensors)
+        return Tensor._from_op(output.data, [args[i] for i in tensor_positions], backward, name,
+                               saved=saved, saves_output=saves_output)

@@ -212,7 +212,8 @@ class Tensor:
     """
 
     __slots__ = ("_data", "grad", "requires_grad", "_parents", "_backward", "op",
-                 "module", "_hooks", "_retains_grad", "_version_note", "__weakref__")
+                 "module", "_hooks", "_retains_grad", "_version_box", "_saved_versions",
+                 "__weakref__")
 
     __array_priority__ = 1000  # so that ndarray + Tensor calls Tensor.__radd__
 
@@ -225,7 +226,8 @@ class Tensor:
         self.module: Optional[str] = None
         self._hooks: Optional[dict] = None
         self._retains_grad = False
-        self._version_note = None
+        self._version_box = None  # [version, last in-place op]; shared with views (see _bump_version)
+        self._saved_versions = ()
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -233,11 +235,16 @@ class Tensor:
     # -- construction of op results ------------------------------------------
     @classmethod
     def _from_op(cls, data: np.ndarray, parents: Sequence["Tensor"],
-                 backward: Callable, op: str) -> "Tensor":
+                 backward: Callable, op: str, saved: Optional[Sequence["Tensor"]] = None,
+                 saves_output: bool = False) -> "Tensor":
         """Wrap an op's output. Records the graph only if some parent needs grad.
 
         Every op in ``minnet/ops`` ends with this call; it is the single place
-        where the graph is built.
+        where the graph is built. ``saved`` names the inputs whose values the
+        backward closure reads (default: every parent; ``()`` for ops such as
+        add that need none), ``saves_output`` says it reads the output (exp,
+        tanh, ...). Their versions are noted now and checked by backward(), so
+        an in-place change in between raises instead of giving a wrong gradient.
         """
         out = cls.__new__(cls)
         out._data = data
@@ -245,7 +252,8 @@ class Tensor:
         out.op = op
         out._hooks = None
         out._retains_grad = False
-        out._version_note = None
+        out._version_box = None
+        out._saved_versions = ()
         stack = _state.module_stack
         out.module = stack[-1] if stack else None
         out.requires_grad = False
@@ -257,6 +265,8 @@ class Tensor:
                     out.requires_grad = True
                     out._parents = tuple(parents)
                     out._backward = backward
+                    out._saved_versions = _note_versions(parents if saved is None else saved,
+                                                         saves_output)
                     break
         for observer in _state.forward_observers:
             observer(out, parents)
@@ -351,8 +361,8 @@ class Tensor:
         return self.data.tolist()
 
     def detach(self) -> "Tensor":
-        """A new leaf sharing the same data, cut off from the graph."""
-        return wrap_array(self.data)
+        """A new leaf sharing the same data (and version counter), cut off from the graph."""
+        return wrap_array(self._data)._share_version(self)
 
     def clone(self) -> "Tensor":
         from .ops import shape as _shape_ops
@@ -715,9 +725,30 @@ class Tensor:
 
     # -- in-place updates ------------------------------------------------------------------------
     # As in PyTorch, a parameter may only be changed in place while no graph is
-    # being recorded (``with minnet.no_grad(): p -= lr * p.grad``). minnet keeps no
-    # version counters, so changing in place a tensor that an op saved for its
-    # backward pass silently changes that gradient: don't.
+    # being recorded (``with minnet.no_grad(): p -= lr * p.grad``). Every in-place
+    # change bumps the tensor's version; an op that saved the tensor for its backward
+    # noted the version then, and backward() refuses if it has changed since.
+    @property
+    def _version(self) -> int:
+        """How many times this tensor (or a view sharing its memory) was changed in place."""
+        return 0 if self._version_box is None else self._version_box[0]
+
+    def _bump_version(self, name: str) -> None:
+        """Record an in-place change made by ``name`` (e.g. "add_", "SGD.step()")."""
+        box = self._version_box
+        if box is None:
+            self._version_box = [1, name]
+        else:
+            box[0] += 1
+            box[1] = name
+
+    def _share_version(self, base: "Tensor") -> "Tensor":
+        """Make this tensor (a view of ``base``'s memory) count versions with ``base``."""
+        if base._version_box is None:
+            base._version_box = [0, None]
+        self._version_box = base._version_box
+        return self
+
     def _check_inplace(self, name: str) -> None:
         if not (self.requires_grad and _state.grad_enabled):
             return
@@ -742,6 +773,7 @@ class Tensor:
         if not np.can_cast(result.dtype, self._data.dtype, casting="same_kind"):
             raise RuntimeError(f"{name}: result type {result.dtype} can't be cast to this "
                                f"tensor's dtype {self._data.dtype}. Hint: convert with .float().")
+        self._bump_version(name)
         if self._data.flags.writeable:
             np.copyto(self._data, result, casting="same_kind")
         else:  # e.g. a read-only broadcast view: give this tensor its own array
@@ -806,6 +838,7 @@ class Tensor:
             index = tuple(i._data if isinstance(i, Tensor) else i for i in index)
         if not self._data.flags.writeable:
             self._data = self._data.copy()
+        self._bump_version("__setitem__")
         self._data[index] = value._data if isinstance(value, Tensor) else value
 
     # -- devices: minnet has one, the CPU --------------------------------------------------------
@@ -909,7 +942,8 @@ def wrap_array(array: np.ndarray, requires_grad: bool = False) -> Tensor:
     view.module = None
     view._hooks = None
     view._retains_grad = False
-    view._version_note = None
+    view._version_box = None
+    view._saved_versions = ()
     if requires_grad:
         view.requires_grad_(True)
     return view
@@ -946,6 +980,10 @@ def _propagate(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
             continue
         if node._retains_grad:
             _accumulate_into_grad(node, grad)
+        for saved, version in node._saved_versions:
+            box = (node if saved is None else saved)._version_box
+            if box is not None and box[0] != version:
+                raise _modified_error(node, saved, version)
         parent_grads = node._backward(grad)
         # an op whose backward says so returns new arrays it does not keep; an observer
         # (the debugger) may keep them, though
@@ -981,6 +1019,35 @@ def _propagate(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
         if not retain_graph:
             node._backward = _freed_backward
             node._parents = ()
+            node._saved_versions = ()
+
+
+def _note_versions(tensors, saves_output: bool) -> tuple:
+    """(tensor, its version now) for each tensor an op saved; (None, 0) stands for the output."""
+    noted = tuple((t, 0 if t._version_box is None else t._version_box[0]) for t in tensors)
+    return noted + ((None, 0),) if saves_output else noted
+
+
+def _modified_error(node: Tensor, saved: Optional[Tensor], expected: int) -> RuntimeError:
+    """PyTorch's message for a saved tensor changed in place, plus which op changed it."""
+    tensor = node if saved is None else saved
+    role = "output 0" if saved is None else f"input {_position(node, saved)}"
+    where = f" (in {node.module})" if node.module else ""
+    version, changed_by = tensor._version_box
+    return RuntimeError(
+        f"one of the variables needed for gradient computation has been modified by an "
+        f"inplace operation: [{tensor.dtype} tensor of shape {tuple(tensor.shape)}], which is "
+        f"{role} of op '{node.op}'{where}, is at version {version}; expected version "
+        f"{expected} instead. It was last changed in place by {changed_by!r}. Hint: the op saved "
+        f"its values for the backward pass; call backward() before changing it (e.g. before "
+        f"optimizer.step()), or write `x = x + ...` (a new tensor) instead of `x += ...`.")
+
+
+def _position(node: Tensor, saved: Tensor) -> int:
+    for i, parent in enumerate(node._parents):
+        if parent is saved:
+            return i
+    return 0
 
 
 def queue_callback(callback: Callable) -> None:

@@ -82,6 +82,7 @@ def _fill(tensor: Tensor, values) -> Tensor:
     """Write ``values`` into ``tensor`` in place, keeping its dtype; no graph is recorded."""
     with no_grad():
         tensor.data[...] = values
+    tensor._bump_version("nn.init")
     return tensor
 
 

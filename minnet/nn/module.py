@@ -411,6 +411,7 @@ class Module:
                 "strict=False loads the matching subset (shapes must still agree).")
         for key, array in arrays.items():
             target = targets[key]
+            target._bump_version("load_state_dict")
             if target.data.flags.writeable:
                 np.copyto(target.data, array, casting="unsafe")
             else:

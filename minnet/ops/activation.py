@@ -25,7 +25,7 @@ def relu(input: Tensor) -> Tensor:
         # the subgradient at exactly 0 is taken as 0, as in PyTorch
         return (grad * mask,)
 
-    return Tensor._from_op(out, (input,), backward, "relu")
+    return Tensor._from_op(out, (input,), backward, "relu", saved=(), saves_output=True)
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
@@ -63,7 +63,7 @@ def tanh(input: Tensor) -> Tensor:
     def backward(grad):
         return (grad * (1 - out * out),)  # tanh' = 1 - tanh^2
 
-    return Tensor._from_op(out, (input,), backward, "tanh")
+    return Tensor._from_op(out, (input,), backward, "tanh", saved=(), saves_output=True)
 
 
 def sigmoid(input: Tensor) -> Tensor:
@@ -76,7 +76,8 @@ def sigmoid(input: Tensor) -> Tensor:
     def backward(grad):
         return (grad * (out * (1 - out)),)
 
-    return Tensor._from_op(out, (input,), backward, "sigmoid")
+    return Tensor._from_op(out, (input,), backward, "sigmoid", saved=(),
+                           saves_output=True)
 
 
 def _softmax_dim(a: Tensor, dim, fn_name: str):
@@ -104,7 +105,8 @@ def softmax(input: Tensor, dim=None) -> Tensor:
         # Jacobian-vector product: s * (g - sum(g * s))
         return (out * (grad - np.sum(grad * out, axis=axis, keepdims=True)),)
 
-    return Tensor._from_op(out, (input,), backward, "softmax")
+    return Tensor._from_op(out, (input,), backward, "softmax", saved=(),
+                           saves_output=True)
 
 
 def log_softmax(input: Tensor, dim=None) -> Tensor:
@@ -118,4 +120,5 @@ def log_softmax(input: Tensor, dim=None) -> Tensor:
         # d/dx_j (x_i - logsumexp x) = delta_ij - softmax_j
         return (grad - np.exp(out) * np.sum(grad, axis=axis, keepdims=True),)
 
-    return Tensor._from_op(out, (input,), backward, "log_softmax")
+    return Tensor._from_op(out, (input,), backward, "log_softmax", saved=(),
+                           saves_output=True)

@@ -31,4 +31,4 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True,
     def backward(grad):
         return (grad * scaled_mask,)
 
-    return Tensor._from_op(out, (input,), backward, "dropout")
+    return Tensor._from_op(out, (input,), backward, "dropout", saved=())

@@ -47,7 +47,7 @@ def add(input, other, *, alpha=1) -> Tensor:
         return (unbroadcast(grad, input.shape) if input.requires_grad else None,
                 unbroadcast(grad, other.shape) if other.requires_grad else None)
 
-    return Tensor._from_op(out, (input, other), backward, "add")
+    return Tensor._from_op(out, (input, other), backward, "add", saved=())
 
 
 def sub(input, other, *, alpha=1) -> Tensor:
@@ -64,7 +64,7 @@ def sub(input, other, *, alpha=1) -> Tensor:
         return (unbroadcast(grad, input.shape) if input.requires_grad else None,
                 unbroadcast(-grad, other.shape) if other.requires_grad else None)
 
-    return Tensor._from_op(out, (input, other), backward, "sub")
+    return Tensor._from_op(out, (input, other), backward, "sub", saved=())
 
 
 def mul(input, other) -> Tensor:
@@ -139,7 +139,7 @@ def neg(input: Tensor) -> Tensor:
     def backward(grad):
         return (-grad,)
 
-    return Tensor._from_op(-input.data, (input,), backward, "neg")
+    return Tensor._from_op(-input.data, (input,), backward, "neg", saved=())
 
 
 def pow(input, exponent) -> Tensor:
@@ -197,7 +197,7 @@ def exp(input: Tensor) -> Tensor:
     def backward(grad):
         return (grad * out,)  # d(e^a)/da = e^a: reuse the forward result
 
-    return Tensor._from_op(out, (input,), backward, "exp")
+    return Tensor._from_op(out, (input,), backward, "exp", saved=(), saves_output=True)
 
 
 def log(input: Tensor) -> Tensor:
@@ -220,7 +220,8 @@ def sqrt(input: Tensor) -> Tensor:
         # d(sqrt a)/da = 1 / (2 sqrt a): reuse the forward result
         return (grad / (2 * out),)
 
-    return Tensor._from_op(out, (input,), backward, "sqrt")
+    return Tensor._from_op(out, (input,), backward, "sqrt", saved=(),
+                           saves_output=True)
 
 
 def abs(input: Tensor) -> Tensor:
@@ -337,7 +338,7 @@ def where(condition, input, other) -> Tensor:
             if other.requires_grad else None
         return grad_a, grad_b
 
-    return Tensor._from_op(out, (input, other), backward, "where")
+    return Tensor._from_op(out, (input, other), backward, "where", saved=())
 
 
 def astype(input: Tensor, dtype) -> Tensor:
@@ -350,4 +351,4 @@ def astype(input: Tensor, dtype) -> Tensor:
     def backward(grad):
         return (grad.astype(input.data.dtype),)
 
-    return Tensor._from_op(out, (input,), backward, "astype")
+    return Tensor._from_op(out, (input,), backward, "astype", saved=())

@@ -109,4 +109,4 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
     # every gradient above is a new array: the engine may hand it to a leaf uncopied
     backward.returns_new_arrays = True
-    return Tensor._from_op(out, parents, backward, "linear")
+    return Tensor._from_op(out, parents, backward, "linear", saved=(input, weight))

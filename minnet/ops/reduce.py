@@ -65,7 +65,7 @@ def sum(input: Tensor, dim=None, keepdim=False, *, axis=None, keepdims=None) -> 
         expanded = expand_reduced(grad, input.shape, axes, keepdim)
         return (np.broadcast_to(expanded, input.shape),)
 
-    return Tensor._from_op(np.asarray(out), (input,), backward, "sum")
+    return Tensor._from_op(np.asarray(out), (input,), backward, "sum", saved=())
 
 
 def mean(input: Tensor, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
@@ -79,7 +79,8 @@ def mean(input: Tensor, dim=None, keepdim=False, *, axis=None, keepdims=None) ->
         expanded = expand_reduced(grad, input.shape, axes, keepdim) / count
         return (np.broadcast_to(expanded, input.shape),)
 
-    return Tensor._from_op(np.asarray(out, dtype=input.data.dtype), (input,), backward, "mean")
+    return Tensor._from_op(np.asarray(out, dtype=input.data.dtype), (input,), backward, "mean",
+                           saved=())
 
 
 def var(input: Tensor, dim=None, unbiased=True, keepdim=False, *, correction=None, axis=None,
@@ -134,7 +135,7 @@ def std(input: Tensor, dim=None, unbiased=True, keepdim=False, *, correction=Non
             local = np.where(out == 0, 0, grad / (2 * out))
         return (local.astype(out.dtype, copy=False),)
 
-    return Tensor._from_op(out, (variance,), backward, "std")
+    return Tensor._from_op(out, (variance,), backward, "std", saved=(), saves_output=True)
 
 
 def _extreme(a: Tensor, axes, keepdim: bool, np_pick, op_name: str) -> Tensor:

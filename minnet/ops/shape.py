@@ -14,6 +14,14 @@ from ..tensor import Tensor
 from ._util import normalize_dims, python_scalar, require_tensor, single_dim
 
 
+def _view(out: Tensor, input: Tensor) -> Tensor:
+    """When ``out`` shares ``input``'s memory, an in-place change of one changes the other:
+    they share one version counter (as PyTorch's views do)."""
+    if np.may_share_memory(out.data, input.data):
+        out._share_version(input)
+    return out
+
+
 def _shape_from_args(shape) -> tuple:
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         return tuple(shape[0])
@@ -54,7 +62,7 @@ def reshape(input: Tensor, shape, *more_sizes) -> Tensor:
     def backward(grad):
         return (grad.reshape(input.shape),)
 
-    return Tensor._from_op(out, (input,), backward, "reshape")
+    return _view(Tensor._from_op(out, (input,), backward, "reshape", saved=()), input)
 
 
 def view(input: Tensor, shape, *more_sizes) -> Tensor:
@@ -67,7 +75,7 @@ def clone(input: Tensor) -> Tensor:
     def backward(grad):
         return (grad,)
 
-    return Tensor._from_op(input.data.copy(), (input,), backward, "clone")
+    return Tensor._from_op(input.data.copy(), (input,), backward, "clone", saved=())
 
 
 def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
@@ -82,7 +90,7 @@ def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     def backward(grad):
         return (np.swapaxes(grad, axis0, axis1),)
 
-    return Tensor._from_op(out, (input,), backward, "transpose")
+    return _view(Tensor._from_op(out, (input,), backward, "transpose", saved=()), input)
 
 
 def permute(input: Tensor, dims=(), *more_dims) -> Tensor:
@@ -107,7 +115,7 @@ def permute(input: Tensor, dims=(), *more_dims) -> Tensor:
     def backward(grad):
         return (np.transpose(grad, inverse),)
 
-    return Tensor._from_op(out, (input,), backward, "permute")
+    return _view(Tensor._from_op(out, (input,), backward, "permute", saved=()), input)
 
 
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
@@ -167,7 +175,7 @@ def expand(input: Tensor, *sizes) -> Tensor:
         from ._util import unbroadcast
         return (unbroadcast(grad, input.shape),)
 
-    return Tensor._from_op(out, (input,), backward, "expand")
+    return _view(Tensor._from_op(out, (input,), backward, "expand", saved=()), input)
 
 
 # --------------------------------------------------------------------------
@@ -213,7 +221,8 @@ def getitem(input: Tensor, index) -> Tensor:
             np.add.at(full, index, grad)
         return (full,)
 
-    return Tensor._from_op(np.asarray(out), (input,), backward, "getitem")
+    return _view(Tensor._from_op(np.asarray(out), (input,), backward, "getitem", saved=()),
+                 input)
 
 
 # --------------------------------------------------------------------------
@@ -248,7 +257,7 @@ def cat(tensors, dim: int = 0) -> Tensor:
         pieces = np.split(grad, bounds, axis=axis)
         return tuple(piece if t.requires_grad else None for piece, t in zip(pieces, tensors))
 
-    return Tensor._from_op(out, tuple(tensors), backward, "cat")
+    return Tensor._from_op(out, tuple(tensors), backward, "cat", saved=())
 
 
 def stack(tensors, dim: int = 0) -> Tensor:
@@ -266,7 +275,7 @@ def stack(tensors, dim: int = 0) -> Tensor:
         return tuple(np.take(grad, i, axis=axis) if t.requires_grad else None
                      for i, t in enumerate(tensors))
 
-    return Tensor._from_op(out, tuple(tensors), backward, "stack")
+    return Tensor._from_op(out, tuple(tensors), backward, "stack", saved=())
 
 
 # --------------------------------------------------------------------------
@@ -339,7 +348,7 @@ def _pad_constant(a: Tensor, pairs: list, value) -> Tensor:
         full[source] = grad[target]
         return (full,)
 
-    return Tensor._from_op(out, (a,), backward, "pad")
+    return Tensor._from_op(out, (a,), backward, "pad", saved=())
 
 
 def _pad_by_index(a: Tensor, pairs: list, numpy_mode: str) -> Tensor:
@@ -362,4 +371,5 @@ def _pad_by_index(a: Tensor, pairs: list, numpy_mode: str) -> Tensor:
             grad = summed
         return (grad,)
 
-    return Tensor._from_op(np.array(out, copy=len(sources) == 0), (a,), backward, "pad")
+    return Tensor._from_op(np.array(out, copy=len(sources) == 0), (a,), backward, "pad",
+                           saved=())

@@ -225,6 +225,7 @@ class Optimizer:
                     f"{type(self).__name__}.step(): a parameter of shape {param.shape} has a "
                     f"gradient of shape {param.grad.shape}. Hint: was .grad set by hand?")
             found.append(param)
+            param._bump_version(f"{type(self).__name__}.step()")  # changed in place next
         return found
 
     def _grad_array(self, param: Tensor, maximize: bool = False) -> np.ndarray:
@@ -247,7 +248,7 @@ class Optimizer:
                     param.grad = None
                 else:
                     param.grad.requires_grad = False
-                    param.grad.data[...] = 0
+                    param.grad.zero_()
 
     # -- hooks -------------------------------------------------------------------------
     def register_step_pre_hook(self, hook: Callable) -> RemovableHandle:
