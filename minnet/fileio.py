@@ -5,15 +5,112 @@ figures, grades) goes through ``atomic_write``: the content is written to a
 temporary file in the same directory, flushed to disk, then moved over the
 target in one ``os.replace`` step. A crash or Ctrl-C mid-write leaves the old
 file (or none), never half of a new one.
+
+Permissions: a new file gets ``0o666 & ~umask`` (as ``open()`` would give it),
+so a course's shared folder with umask 002 or 022 can read reports, run logs
+and saved models; a file that already exists keeps its permission bits.
+
+Temporary files are named ``.tmp-minnet-<host>-<pid>-<random><suffix>``. An
+exception (including KeyboardInterrupt) removes the temporary file. A process
+killed outright (SIGKILL, power loss) cannot clean up, so every write also
+removes the temporary files in the same folder left by a process of this host
+that no longer exists, and any older than `STALE_SECONDS`.
 """
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import re
+import socket
 import tempfile
+import time
 from typing import Callable, Iterator, Union
 
 PathLike = Union[str, os.PathLike]
+
+TEMP_PREFIX = ".tmp-minnet-"
+STALE_SECONDS = 3600.0   # a temporary file untouched this long is left from a dead write
+# the names tempfile.mkstemp(prefix=".tmp-") gave before minnet 0.x named its temp files
+_OLD_TEMP_NAME = re.compile(r"^\.tmp-[a-z0-9_]{8}(\.[A-Za-z0-9]+)?$")
+_TEMP_NAME = re.compile(r"^\.tmp-minnet-([0-9a-f]{8})-(\d+)-")
+
+
+def host_tag() -> str:
+    """8 hex digits naming this machine (temporary files of other machines are not judged
+    by their pid)."""
+    return hashlib.sha1(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it where the system allows."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # the only portable way to read it is to set it...
+    os.umask(mask)          # ...and put it back at once
+    return mask
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, but belongs to someone else
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def remove_stale_temp_files(directory: str, now: float | None = None) -> list:
+    """Remove the temporary files of writes that were killed; returns the paths removed.
+
+    Removed: ours from a process of this machine that no longer runs, and any (ours, or
+    from an older minnet's ``.tmp-XXXXXXXX`` names) untouched for `STALE_SECONDS`.
+    """
+    now = time.time() if now is None else now
+    removed = []
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return removed
+    me = host_tag()
+    for name in names:
+        match = _TEMP_NAME.match(name)
+        if match is None and not _OLD_TEMP_NAME.match(name):
+            continue
+        path = os.path.join(directory, name)
+        try:
+            age = now - os.lstat(path).st_mtime
+            pid = int(match.group(2)) if match else None
+            dead = match is not None and match.group(1) == me and pid != os.getpid() \
+                and not pid_alive(pid)
+            if dead or age > STALE_SECONDS:
+                os.remove(path)
+                removed.append(path)
+        except OSError:  # gone already, or not ours to remove
+            continue
+    return removed
+
+
+def _check_target(path: str, directory: str) -> None:
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"cannot write {path!r}: it is a folder. Hint: give a file "
+                                "name inside it.")
+    parent = directory
+    while not os.path.exists(parent) and os.path.dirname(parent) != parent:
+        parent = os.path.dirname(parent)
+    if parent and not os.path.isdir(parent):
+        raise NotADirectoryError(f"cannot write {path!r}: {parent!r} is a file, not a folder")
 
 
 @contextlib.contextmanager
@@ -23,20 +120,30 @@ def atomic_open(path: PathLike, mode: str = "wb") -> Iterator:
         raise ValueError(f"atomic_open(): mode must be 'w' or 'wb', got {mode!r}")
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
+    _check_target(path, directory)
     os.makedirs(directory, exist_ok=True)
-    suffix = os.path.splitext(path)[1]
-    handle, temp_path = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=directory)
+    remove_stale_temp_files(directory)
     try:
+        mode_bits = os.stat(path).st_mode & 0o7777   # an existing file keeps its permissions
+    except OSError:
+        mode_bits = 0o666 & ~current_umask()
+    suffix = os.path.splitext(path)[1]
+    temp_path = None
+    try:
+        handle, temp_path = tempfile.mkstemp(
+            prefix=f"{TEMP_PREFIX}{host_tag()}-{os.getpid()}-", suffix=suffix, dir=directory)
         encoding = None if "b" in mode else "utf-8"
         with os.fdopen(handle, mode, encoding=encoding) as file:
             yield file
             file.flush()
             os.fsync(file.fileno())  # the bytes are on disk before the rename makes them visible
+        os.chmod(temp_path, mode_bits)  # mkstemp makes 0600 whatever the umask
         os.replace(temp_path, path)
-    except BaseException:
-        if os.path.exists(temp_path):
-            os.remove(temp_path)
-        raise
+        temp_path = None
+    finally:
+        if temp_path is not None:  # the block or the write failed (or Ctrl-C): no leftovers
+            with contextlib.suppress(OSError):
+                os.remove(temp_path)
 
 
 def atomic_write(path: PathLike, content: Union[str, bytes, Callable]) -> str:

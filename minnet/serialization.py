@@ -95,28 +95,58 @@ def save(obj, path) -> None:
     atomic_write(path, lambda file: np.savez(file, **arrays))
 
 
-def _rebuild(path: str, layout: dict, arrays, int_keys: set) -> object:
-    kind = layout[path]
-    prefix = f"{path}{_SEPARATOR}" if path else ""
-    if kind in ("dict", "list", "tuple"):
-        # direct children, in saved order (the layout is written depth first)
-        children = [p for p in layout if p.startswith(prefix) and p != path
-                    and _SEPARATOR not in p[len(prefix):]]
-        if kind == "dict":
-            return OrderedDict(
-                (int(child[len(prefix):]) if child in int_keys else child[len(prefix):],
-                 _rebuild(child, layout, arrays, int_keys))
-                for child in children)
-        items = [_rebuild(child, layout, arrays, int_keys) for child in children]
-        return tuple(items) if kind == "tuple" else items
-    if kind == "none":
-        return None
-    array = arrays[path]
-    if kind == "tensor":
-        return Tensor(array)
-    if kind in ("bool", "int", "float"):
-        return {"bool": bool, "int": int, "float": float}[kind](array.item())
-    return array
+def _damaged(path: str, detail: str) -> ValueError:
+    return ValueError(f"load(): {path!r} is damaged or not a minnet/NumPy .npz file: {detail}. "
+                      f"Hint: files written by minnet.save or np.savez load; a copy cut short "
+                      f"(full disk, interrupted download) must be saved again.")
+
+
+_KINDS = {"dict", "list", "tuple", "tensor", "array", "none", "bool", "int", "float"}
+
+
+def _rebuild(layout: dict, arrays: dict, int_keys: set, path: str):
+    """Rebuild the saved structure from its layout in one pass (linear in its size)."""
+    children: dict = {name: [] for name, kind in layout.items()
+                      if kind in ("dict", "list", "tuple")}
+    for name in layout:  # the layout is written depth first: children in saved order
+        if name == "":
+            continue
+        parent = name.rpartition(_SEPARATOR)[0]
+        if parent not in children:
+            raise _damaged(path, f"entry {name!r} has no container {parent or 'at the top'!r}")
+        children[parent].append(name)
+
+    def leaf(name: str, kind: str):
+        if kind == "none":
+            return None
+        if name not in arrays:
+            raise _damaged(path, f"the layout names {name!r} but the archive has no such array")
+        array = arrays[name]
+        if kind == "tensor":
+            return Tensor(array)
+        if kind in ("bool", "int", "float"):
+            if array.size != 1:
+                raise _damaged(path, f"{name!r} should hold one number, holds {array.shape}")
+            return {"bool": bool, "int": int, "float": float}[kind](array.item())
+        return array
+
+    built: dict = {}
+    for name in reversed(list(layout)):  # every child comes after its parent: build bottom up
+        kind = layout[name]
+        if kind not in _KINDS:
+            raise _damaged(path, f"entry {name!r} has unknown kind {kind!r}")
+        if name in children:
+            items = [built.pop(child) for child in children[name]]
+            if kind == "dict":
+                start = len(name) + 1 if name else 0
+                built[name] = OrderedDict(
+                    (int(child[start:]) if child in int_keys else child[start:], item)
+                    for child, item in zip(children[name], items))
+            else:
+                built[name] = tuple(items) if kind == "tuple" else items
+        else:
+            built[name] = leaf(name, kind)
+    return built[""]
 
 
 def load(path, map_location=None, weights_only=True) -> "OrderedDict":
@@ -125,27 +155,63 @@ def load(path, map_location=None, weights_only=True) -> "OrderedDict":
     A plain ``.npz`` written by ``np.savez`` also loads: every array becomes a Tensor.
     ``map_location`` and ``weights_only`` exist so PyTorch-style calls work:
     minnet has only the CPU, and never unpickles code, whatever ``weights_only`` says.
+
+    Errors name the file: FileNotFoundError, IsADirectoryError or PermissionError when it
+    cannot be opened, ValueError when its content is damaged or not a state archive.
     """
     if map_location is not None:
         from .tensor import _check_device
         _check_device(map_location)
-    path = os.fspath(path)
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"load(): expected a file path, got {type(path).__name__}")
+    path = os.fsdecode(path)
     try:
-        archive = np.load(path, allow_pickle=False)
+        file = open(path, "rb")
     except FileNotFoundError:
         raise FileNotFoundError(f"load(): no such file: {path!r}") from None
-    except (ValueError, OSError) as error:
-        raise ValueError(f"load(): {path!r} is not a readable .npz archive ({error}). Hint: "
-                         f"files written by minnet.save or np.savez can be loaded.") from None
-    if not hasattr(archive, "files"):  # a .npy file: np.load gave a bare array
-        raise ValueError(f"load(): {path!r} holds a single array, not a state dict archive. "
-                         f"Hint: save dicts with minnet.save (or np.savez).")
-    with archive:
-        arrays = {name: archive[name] for name in archive.files}
+    except IsADirectoryError:
+        raise IsADirectoryError(f"load(): {path!r} is a folder, not a saved file") from None
+    except PermissionError:
+        raise PermissionError(f"load(): no permission to read {path!r}") from None
+    except OSError as error:
+        raise OSError(f"load(): cannot open {path!r}: {error.strerror or error}") from None
+    with file:  # closed whatever happens below: no leaked handle on a damaged file
+        start = file.read(6)
+        file.seek(0)
+        if not start:
+            raise _damaged(path, "it is empty (0 bytes)")
+        if not start.startswith((b"PK\x03\x04", b"PK\x05\x06", b"\x93NUMPY")):
+            raise _damaged(path, f"it is not a zip archive (it starts with {start!r})")
+        try:
+            archive = np.load(file, allow_pickle=False)
+        except Exception as error:  # BadZipFile, EOFError, ValueError, OSError, ...
+            raise _damaged(path, f"{type(error).__name__}: {error}") from None
+        if not hasattr(archive, "files"):  # a .npy file: np.load gave a bare array
+            raise ValueError(f"load(): {path!r} holds a single array, not a state dict archive. "
+                             f"Hint: save dicts with minnet.save (or np.savez).")
+        with archive:
+            try:
+                arrays = {name: archive[name] for name in archive.files}
+            except Exception as error:  # a member cut short, a bad .npy header, ...
+                raise _damaged(path, f"{type(error).__name__}: {error}") from None
     layout_entry = arrays.pop(_LAYOUT_KEY, None)
     if layout_entry is None:
         return OrderedDict((name, Tensor(array)) for name, array in arrays.items())
-    meta = json.loads(str(layout_entry))
+    try:
+        meta = json.loads(str(layout_entry))
+    except ValueError as error:
+        raise _damaged(path, f"its layout entry is not valid JSON ({error})") from None
+    if not isinstance(meta, dict):
+        raise _damaged(path, "its layout entry is not a JSON object")
     if meta.get("format") != _FORMAT:
-        raise ValueError(f"load(): {path!r} has unknown format {meta.get('format')!r}")
-    return _rebuild("", meta["layout"], arrays, set(meta.get("int_keys", ())))
+        raise ValueError(f"load(): {path!r} has unknown format {meta.get('format')!r} "
+                         f"(this minnet reads {_FORMAT!r}). Hint: a newer minnet wrote it?")
+    layout, int_keys = meta.get("layout"), meta.get("int_keys", [])
+    if not isinstance(layout, dict) or "" not in layout or not isinstance(int_keys, list) \
+            or not all(isinstance(k, str) and isinstance(v, str) for k, v in layout.items()):
+        raise _damaged(path, "its layout entry does not describe a saved structure")
+    bad_int = [k for k in int_keys if not (isinstance(k, str) and
+                                           k.rpartition(_SEPARATOR)[2].lstrip("-").isdigit())]
+    if bad_int:
+        raise _damaged(path, f"its layout marks {bad_int[0]!r} as an integer key")
+    return _rebuild(layout, arrays, set(int_keys), path)

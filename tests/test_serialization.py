@@ -113,3 +113,131 @@ def test_load_errors_are_clear(tmp_path):
     np.save(tmp_path / "single.npy", np.zeros(3))
     with pytest.raises(ValueError, match="single array"):
         load(tmp_path / "single.npy")
+
+
+# -- damaged files, permissions, interrupted writes, large nested states (issue 12) --------------
+def damaged_copies(tmp_path):
+    """A good file cut short at several places, plus other ways a file gets damaged."""
+    good = tmp_path / "good.npz"
+    save({"state": {0: {"m": np.ones((50, 50))}}, "w": Tensor(np.arange(300.0))}, good)
+    data = good.read_bytes()
+    copies = {f"cut at {n}": data[:n] for n in (0, 10, 200, len(data) // 2, len(data) - 30)}
+    copies["garbage"] = b"\x00" * 1000
+    copies["text"] = b"hello, this is not an archive\n"
+    import io
+    for name, layout in {"layout not JSON": "{not json",
+                         "layout a list": "[]",
+                         "layout missing array": '{"format": "minnet-state-v1", "layout": '
+                                                 '{"": "dict", "y": "tensor"}, "int_keys": []}',
+                         "layout orphan": '{"format": "minnet-state-v1", "layout": '
+                                          '{"": "dict", "a/b": "none"}, "int_keys": []}',
+                         "layout bad kind": '{"format": "minnet-state-v1", "layout": '
+                                            '{"": "dict", "x": "pickle"}, "int_keys": []}'}.items():
+        buffer = io.BytesIO()
+        np.savez(buffer, x=np.ones(2), **{serialization._LAYOUT_KEY: np.array(layout)})
+        copies[name] = buffer.getvalue()
+    return copies
+
+
+def open_descriptors():
+    return len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
+
+
+def test_a_damaged_file_gives_one_valueerror_naming_the_path_and_leaks_no_handle(tmp_path):
+    before = open_descriptors()
+    for name, data in damaged_copies(tmp_path).items():
+        path = tmp_path / f"{name}.npz"
+        path.write_bytes(data)
+        with pytest.raises(ValueError) as caught:
+            load(path)
+        assert str(path) in str(caught.value), name
+        error = caught.value  # one error: no chained BadZipFile/EOFError/KeyError traceback
+        assert error.__cause__ is None and (error.__context__ is None or
+                                            error.__suppress_context__), name
+    assert open_descriptors() == before
+
+
+def test_load_of_a_folder_or_an_unreadable_file_names_it(tmp_path):
+    with pytest.raises(IsADirectoryError, match="folder"):
+        load(tmp_path)
+    with pytest.raises(TypeError, match="file path"):
+        load(None)
+
+
+def test_files_are_written_with_the_umask_not_0600(tmp_path):
+    old = os.umask(0o022)
+    try:
+        save({"a": np.zeros(1)}, tmp_path / "shared.npz")
+        assert (tmp_path / "shared.npz").stat().st_mode & 0o777 == 0o644
+        os.umask(0o002)
+        save({"a": np.zeros(1)}, tmp_path / "group.npz")
+        assert (tmp_path / "group.npz").stat().st_mode & 0o777 == 0o664
+        os.chmod(tmp_path / "group.npz", 0o600)        # a file the user made private stays so
+        save({"a": np.ones(1)}, tmp_path / "group.npz")
+        assert (tmp_path / "group.npz").stat().st_mode & 0o777 == 0o600
+    finally:
+        os.umask(old)
+
+
+def test_ctrl_c_mid_save_leaves_no_temp_file(tmp_path, monkeypatch):
+    def interrupted(file, **arrays):
+        file.write(b"x" * 1000)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(serialization.np, "savez", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        save({"a": np.zeros(1)}, tmp_path / "m.npz")
+    assert os.listdir(tmp_path) == []
+
+
+def test_temp_files_of_a_killed_save_are_removed_at_the_next_write(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    from minnet import fileio
+    # a process that dies in the middle of a save (SIGKILL: no cleanup can run)
+    script = ("import os, signal, numpy as np, minnet.serialization as s\n"
+              "def die(file, **arrays):\n"
+              "    file.write(b'x' * 100000); file.flush(); os.kill(os.getpid(), signal.SIGKILL)\n"
+              "s.np.savez = die\n"
+              f"s.save({{'a': np.zeros(1)}}, {str(tmp_path / 'm.npz')!r})\n")
+    subprocess.run([sys.executable, "-c", script], check=False)
+    left = [name for name in os.listdir(tmp_path) if name.startswith(".tmp-")]
+    assert len(left) == 1                        # what a killed process leaves...
+    old = tmp_path / ".tmp-abc12345.npz"         # ...and an old-style one from long ago
+    old.write_bytes(b"y")
+    os.utime(old, (time.time() - 2 * fileio.STALE_SECONDS,) * 2)
+    fresh_foreign = tmp_path / f".tmp-minnet-00000000-{os.getpid()}-xyz.npz"
+    fresh_foreign.write_bytes(b"z")              # another machine's write in progress: kept
+    save({"a": np.ones(1)}, tmp_path / "other.npz")
+    assert sorted(os.listdir(tmp_path)) == sorted(["other.npz", fresh_foreign.name])
+
+
+def test_save_into_a_folder_path_or_below_a_file_is_refused_before_writing(tmp_path):
+    (tmp_path / "dir.npz").mkdir()
+    with pytest.raises(IsADirectoryError, match="folder"):
+        save({"a": np.zeros(1)}, tmp_path / "dir.npz")
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(NotADirectoryError, match="is a file"):
+        save({"a": np.zeros(1)}, tmp_path / "afile" / "sub" / "m.npz")
+    assert sorted(os.listdir(tmp_path)) == ["afile", "dir.npz"]
+
+
+def test_loading_a_large_nested_state_is_linear(tmp_path):
+    import time
+
+    def seconds_to_load(n):  # an optimizer-like state: n small dicts of two arrays
+        save({"state": {i: {"w": np.ones(2), "b": np.zeros(1)} for i in range(n)}},
+             tmp_path / f"{n}.npz")
+        best = float("inf")
+        for _ in range(3):
+            started = time.perf_counter()
+            loaded = load(tmp_path / f"{n}.npz")
+            best = min(best, time.perf_counter() - started)
+        assert len(loaded["state"]) == n and list(loaded["state"][7]) == ["w", "b"]
+        return best
+
+    small, large = seconds_to_load(1000), seconds_to_load(4000)
+    # 4x the entries: linear takes ~4x as long; the old quadratic rebuild took ~10-16x
+    assert large / small < 8.0, (small, large)
