@@ -1,0 +1,172 @@
+"""Recall and false alarms of ``minnet.debug.diagnose`` on real practitioner faults.
+
+    python benchmarks/real_fault_bench.py            # every case
+    python benchmarks/real_fault_bench.py -v         # also each report's codes
+    python benchmarks/real_fault_bench.py --only no_zero_grad
+
+For each case of benchmarks/real_faults/cases.py (a fault from a public source, rewritten
+for minnet, with the codes that name its root cause written down before any run):
+
+* **recall**: the broken program's report contains one of the expected codes
+  (``hit``; ``hit at error/warning`` counts those not merely informational);
+* **false alarms on fixes**: the program with the source's fix gets an ``error`` finding;
+* **false alarms on trained models**: the fixed program, trained first for 600 steps as a
+  user would, then diagnosed, gets an ``error`` finding;
+
+plus healthy models (the README's moons MLP and others), fresh and already trained.
+``diagnose`` is called with its default arguments (100 steps) and what each program
+itself specifies (optimizer, batch size, train_step, evaluate, ...).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import warnings
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import minnet  # noqa: E402
+from minnet import nn, optim  # noqa: E402
+from minnet.debug import diagnose  # noqa: E402
+from minnet.debug.context import data_arrays, match_model_dtype, run_training  # noqa: E402
+from real_faults.cases import CASES  # noqa: E402
+
+TRAIN_STEPS = 600   # how long the "already trained" variant trains before it is diagnosed (the README trains ~650)
+
+
+def train_in_place(kwargs: dict, steps: int = TRAIN_STEPS) -> None:
+    """Train the program's own model with its own optimizer and loop, as its user would."""
+    X, y, options = data_arrays(kwargs["train_data"])
+    X, y = match_model_dtype(kwargs["model"], X, y)
+    optimizer = kwargs.get("optimizer") or optim.SGD(kwargs["model"].parameters(), lr=0.01)
+    run_training(kwargs["model"], kwargs["loss_fn"], optimizer, X, y, steps=steps,
+                 batch_size=kwargs.get("batch_size") or options.get("batch_size", 32),
+                 shuffle=kwargs.get("shuffle", True), seed=1,
+                 train_step=kwargs.get("train_step"))
+
+
+def errors(report) -> list:
+    return [f"{f.code}" + (f" [{f.layer}]" if f.layer else "") for f in report.errors]
+
+
+def healthy_programs() -> dict:
+    """Healthy setups: the README's example and a few ordinary models."""
+    from minnet.data import make_moons
+    programs = {}
+
+    def readme():
+        minnet.manual_seed(0)
+        X, y = make_moons(n_samples=400, noise=0.1, seed=0)
+        model = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 2))
+        return dict(model=model, loss_fn=nn.CrossEntropyLoss(), train_data=(X, y),
+                    optimizer=optim.SGD(model.parameters(), lr=0.1, momentum=0.9))
+    programs["readme_moons"] = readme
+
+    def regression():
+        minnet.manual_seed(1)
+        rng = np.random.default_rng(1)
+        X = rng.normal(size=(400, 5)).astype(np.float32)
+        y = (np.sin(X[:, :1]) + 0.5 * X[:, 1:2] ** 2).astype(np.float32)
+        model = nn.Sequential(nn.Linear(5, 32), nn.Tanh(), nn.Linear(32, 1))
+        return dict(model=model, loss_fn=nn.MSELoss(), train_data=(X, y),
+                    optimizer=optim.Adam(model.parameters(), lr=1e-2))
+    programs["tanh_regression"] = regression
+
+    def xor():
+        minnet.manual_seed(2)
+        X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
+        y = np.array([0, 1, 1, 0], dtype=np.int64)
+        model = nn.Sequential(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 2))
+        return dict(model=model, loss_fn=nn.CrossEntropyLoss(), train_data=(X, y),
+                    optimizer=optim.SGD(model.parameters(), lr=0.1))
+    programs["xor_slow"] = xor
+
+    def dropout_mlp():
+        minnet.manual_seed(3)
+        rng = np.random.default_rng(3)
+        X = rng.normal(size=(500, 10)).astype(np.float32)
+        y = (X[:, 0] * X[:, 1] + X[:, 2] > 0).astype(np.int64)
+        model = nn.Sequential(nn.Linear(10, 64), nn.ReLU(), nn.Dropout(0.2), nn.Linear(64, 2))
+        return dict(model=model, loss_fn=nn.CrossEntropyLoss(), train_data=(X, y),
+                    optimizer=optim.Adam(model.parameters(), lr=1e-3))
+    programs["dropout_mlp"] = dropout_mlp
+    return programs
+
+
+def run_case(case, verbose: bool) -> dict:
+    row = {"name": case.name}
+    broken = diagnose(**case.build(True))
+    hits = [f for f in broken.findings if f.code in case.expected]
+    row["hit"] = bool(hits)
+    row["hit_strong"] = any(f.severity != "info" for f in hits)
+    row["broken_codes"] = [f"{f.severity[0].upper()}:{f.code}" for f in broken.findings]
+    fixed = diagnose(**case.build(False))
+    row["fixed_errors"] = errors(fixed)
+    program = case.build(False)
+    train_in_place(program)
+    trained = diagnose(**program)
+    row["trained_errors"] = errors(trained)
+    if verbose:
+        print(f"  broken: {' '.join(row['broken_codes'])}")
+        print(f"  fixed:  {' '.join(f'{f.severity[0].upper()}:{f.code}' for f in fixed.findings)}")
+        print(f"  trained:{' '.join(f'{f.severity[0].upper()}:{f.code}' for f in trained.findings)}")
+    return row
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("--only", nargs="*", help="case names to run")
+    args = parser.parse_args(argv)
+    warnings.simplefilter("ignore")
+    cases = [c for c in CASES if not args.only or c.name in args.only]
+    rows = []
+    start = time.time()
+    for case in cases:
+        row = run_case(case, args.verbose)
+        rows.append(row)
+        mark = "hit " if row["hit"] else "MISS"
+        alarms = ""
+        if row["fixed_errors"]:
+            alarms += f"  fixed->error {row['fixed_errors']}"
+        if row["trained_errors"]:
+            alarms += f"  trained->error {row['trained_errors']}"
+        print(f"{mark} {case.name:34s} expected {'/'.join(case.expected)}{alarms}", flush=True)
+        if not row["hit"]:
+            print(f"     reported: {' '.join(row['broken_codes']) or '(nothing)'}")
+    healthy_rows = []
+    if not args.only:
+        for name, build in healthy_programs().items():
+            fresh = errors(diagnose(**build()))
+            program = build()
+            train_in_place(program)
+            trained = errors(diagnose(**program))
+            healthy_rows.append((name, fresh, trained))
+            print(f"healthy {name:22s} fresh errors {fresh or 'none'}; trained errors "
+                  f"{trained or 'none'}", flush=True)
+    n = len(rows)
+    hit = sum(r["hit"] for r in rows)
+    strong = sum(r["hit_strong"] for r in rows)
+    fixed_alarm = sum(bool(r["fixed_errors"]) for r in rows)
+    trained_alarm = sum(bool(r["trained_errors"]) for r in rows)
+    print()
+    print(f"cases: {n}")
+    print(f"recall: {hit}/{n} = {100 * hit / max(n, 1):.0f}% (root cause named; "
+          f"{strong}/{n} at warning or error)")
+    print(f"false alarms, fixed programs with an error: {fixed_alarm}/{n}")
+    print(f"false alarms, fixed programs trained first, with an error: {trained_alarm}/{n}")
+    if healthy_rows:
+        fresh_bad = sum(bool(f) for _, f, _ in healthy_rows)
+        trained_bad = sum(bool(t) for _, _, t in healthy_rows)
+        print(f"healthy models with an error: fresh {fresh_bad}/{len(healthy_rows)}, "
+              f"trained {trained_bad}/{len(healthy_rows)}")
+    print(f"({time.time() - start:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,559 @@
+"""Real training faults reported by practitioners, rewritten for minnet.
+
+Each case comes from a public question with an accepted (or self-confirmed) answer, a
+tutorial page describing a bug people hit, or a forum thread. The facts carry over (the
+mistake, the symptom, the fix the source gives); the programs are written anew for minnet
+on small synthetic data of the same kind, and no code is copied.
+
+For every case:
+
+* ``source``    where the fault and its fix are described;
+* ``cause``     the root cause as the source states it;
+* ``expected``  the finding codes that name that cause -- any one of them counts as a hit.
+                They were written down when the case was written, before the debugger was
+                run on it, and were not changed afterwards;
+* ``build(broken)`` the broken program (``broken=True``) or the program with the source's
+                fix (``broken=False``), as keyword arguments of ``minnet.debug.diagnose``.
+
+A case is *never* adjusted to what the debugger reports: if it misses one, the miss is
+counted.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+import minnet
+from minnet import nn, optim
+from minnet.nn import functional as F
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    source: str
+    cause: str
+    expected: tuple
+    build: Callable   # build(broken: bool) -> dict of diagnose() keyword arguments
+
+
+CASES: list = []
+
+
+def case(name, source, cause, expected):
+    def register(build):
+        CASES.append(Case(name, source, cause, tuple(expected), build))
+        return build
+    return register
+
+
+# -- small data sets of the kinds the sources use ------------------------------------------------
+def blobs(n=300, classes=2, features=4, seed=0, spread=1.0):
+    """Gaussian blobs: ``classes`` clusters in ``features`` dimensions, labels 0..classes-1."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, 2.0, size=(classes, features))
+    y = rng.integers(0, classes, n)
+    X = centres[y] + rng.normal(0, spread, size=(n, features))
+    return X.astype(np.float32), y.astype(np.int64)
+
+
+def linear_regression_data(n=200, features=3, seed=0, x_scale=1.0, y_scale=1.0, y_shift=0.0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(0, 1, size=(n, features))
+    w = rng.normal(0, 1, size=features)
+    y = X @ w + 0.1 * rng.normal(size=n)
+    return ((X * x_scale).astype(np.float32),
+            (y * y_scale + y_shift).astype(np.float32).reshape(-1, 1))
+
+
+def mlp(sizes, activation=nn.ReLU, last=None):
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(activation())
+    if last is not None:
+        layers.append(last)
+    return nn.Sequential(*layers)
+
+
+def seeded(seed=0):
+    minnet.manual_seed(seed)
+
+
+# -- the cases -------------------------------------------------------------------------------------
+@case("softmax_single_unit",
+      "https://whosebug.com/question/2796462/Why-does-a-binary-Keras-CNN-always-predict-1 "
+      "(Stack Overflow 'Why does a binary Keras CNN always predict 1?', accepted answer)",
+      "a softmax over a single output unit always outputs 1, so the binary classifier predicts "
+      "one class for everything; use a sigmoid on the single unit",
+      ["output.wrong_activation"])
+def softmax_single_unit(broken):
+    seeded(1)
+    X, y = blobs(400, 2, 6, seed=1)
+    last = nn.Softmax(dim=1) if broken else nn.Sigmoid()
+    model = mlp([6, 16, 1], last=last)
+    return dict(model=model, loss_fn=nn.BCELoss(), train_data=(X, y.reshape(-1, 1).astype(np.float32)),
+                optimizer=optim.Adam(model.parameters(), lr=1e-2))
+
+
+@case("softmax_before_cross_entropy",
+      "https://discuss.pytorch.org/t/cross-entropy-loss-is-not-decreasing/43814/16",
+      "the softmax output was passed into CrossEntropyLoss, which applies log-softmax itself; "
+      "remove the softmax",
+      ["loss.wrong_input"])
+def softmax_before_cross_entropy(broken):
+    seeded(2)
+    X, y = blobs(500, 10, 20, seed=2)
+    model = mlp([20, 64, 10], last=nn.Softmax(dim=1) if broken else None)
+    return dict(model=model, loss_fn=nn.CrossEntropyLoss(), train_data=(X, y),
+                optimizer=optim.Adam(model.parameters(), lr=1e-3))
+
+
+@case("softmax_then_nll",
+      "https://runebook.dev/en/docs/pytorch/generated/torch.nn.softmax (common mistake: "
+      "Softmax followed by NLLLoss)",
+      "NLLLoss expects log-probabilities; feeding it Softmax probabilities gives a wrong loss; "
+      "use LogSoftmax",
+      ["loss.wrong_input"])
+def softmax_then_nll(broken):
+    seeded(3)
+    X, y = blobs(400, 5, 8, seed=3)
+    model = mlp([8, 32, 5], last=nn.Softmax(dim=1) if broken else nn.LogSoftmax(dim=1))
+    return dict(model=model, loss_fn=nn.NLLLoss(), train_data=(X, y),
+                optimizer=optim.SGD(model.parameters(), lr=0.1))
+
+
+@case("multilabel_under_softmax",
+      "https://stackoverflow.com/questions/44164749/how-does-keras-handle-multilabel-classification",
+      "multi-label targets (several 1s per row) trained with a softmax output and categorical "
+      "cross-entropy; the answer: don't use softmax, use sigmoid outputs with binary "
+      "cross-entropy",
+      ["output.wrong_activation", "loss.wrong_input"])
+def multilabel_under_softmax(broken):
+    seeded(4)
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(400, 10)).astype(np.float32)
+    W = rng.normal(size=(10, 6))
+    Y = (X @ W > 0.5).astype(np.float32)             # several labels on per sample
+
+    if broken:
+        model = mlp([10, 32, 6], last=nn.Softmax(dim=1))
+
+        def loss_fn(p, t):                           # categorical cross-entropy on probabilities
+            return -(t * p.clamp(min=1e-7).log()).sum(dim=1).mean()
+    else:
+        model = mlp([10, 32, 6])
+        loss_fn = nn.BCEWithLogitsLoss()
+    return dict(model=model, loss_fn=loss_fn, train_data=(X, Y),
+                optimizer=optim.SGD(model.parameters(), lr=0.1, momentum=0.9))
+
+
+@case("unnormalized_linear_regression",
+      "https://stats.stackexchange.com/questions/284189/simple-linear-regression-in-keras",
+      "no normalisation: with raw inputs (advertising budgets in the hundreds) plain SGD gives "
+      "NaN losses; standardise x and y",
+      ["data.not_normalized", "data.target_scale"])
+def unnormalized_linear_regression(broken):
+    seeded(5)
+    rng = np.random.default_rng(5)
+    tv = rng.uniform(0, 300, size=(200, 1))
+    sales = 7 + 0.05 * tv + rng.normal(0, 2, size=(200, 1))
+    X, y = tv.astype(np.float32), sales.astype(np.float32)
+    if not broken:
+        X = ((X - X.mean(0)) / X.std(0)).astype(np.float32)
+        y = ((y - y.mean(0)) / y.std(0)).astype(np.float32)
+    model = nn.Linear(1, 1)
+    return dict(model=model, loss_fn=nn.MSELoss(), train_data=(X, y), batch_size=1,
+                shuffle=False, optimizer=optim.SGD(model.parameters(), lr=0.01))
+
+
+@case("no_zero_grad",
+      "https://stackoverflow.com/questions/48001598/why-do-we-need-to-call-zero-grad-in-pytorch",
+      "gradients accumulate on every backward(); without optimizer.zero_grad() each step uses "
+      "the sum of all past gradients",
+      ["grad.accumulating"])
+def no_zero_grad(broken):
+    seeded(6)
+    X, y = blobs(300, 3, 5, seed=6)
+    model = mlp([5, 32, 3])
+
+    def step_without_zero_grad(model, loss_fn, optimizer, Xb, yb):
+        loss = loss_fn(model(Xb), yb)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    return dict(model=model, loss_fn=nn.CrossEntropyLoss(), train_data=(X, y),
+                optimizer=optim.SGD(model.parameters(), lr=0.05),
+                train_step=step_without_zero_grad if broken else None)
+
+
+class _FunctionalDropoutNet(nn.Module):
+    """Dropout called as a function in forward() with training left at its default True."""
+
+    def __init__(self, broken):
+        super().__init__()
+        self.broken = broken
+        self.fc1 = nn.Linear(8, 32)
+        self.fc2 = nn.Linear(32, 3)
+        self.drop = nn.Dropout(0.5)
+
+    def forward(self, x):
+        h = F.relu(self.fc1(x))
+        h = F.dropout(h, p=0.5) if self.broken else self.drop(h)
+        return self.fc2(h)
+
+
+@case("functional_dropout_always_on",
+      "https://runebook.dev/en/docs/pytorch/generated/torch.nn.functional.dropout (F.dropout "
+      "in forward() without the module's training flag: still active after model.eval())",
+      "dropout applied as a function in forward() ignores model.eval(), so evaluation is "
+      "random; use an nn.Dropout module (or pass training=self.training)",
+      ["model.train_mode_at_eval"])
+def functional_dropout_always_on(broken):
+    seeded(7)
+    X, y = blobs(300, 3, 8, seed=7)
+    model = _FunctionalDropoutNet(broken)
+
+    def evaluate(model, X, y):
+        model.eval()
+        with minnet.no_grad():
+            return model(minnet.Tensor(X)).data
+
+    return dict(model=model, loss_fn=nn.CrossEntropyLoss(), train_data=(X, y),
+                optimizer=optim.Adam(model.parameters(), lr=1e-2), evaluate=evaluate)
+
+
+class _DropoutMadeInForward(nn.Module):
+    """An nn.Dropout created inside forward(): a new module every call, never registered."""
+
+    def __init__(self, broken):
+        super().__init__()
+        self.broken = broken
+        self.fc1 = nn.Linear(8, 32)
+        self.fc2 = nn.Linear(32, 3)
+        if not broken:
+            self.drop = nn.Dropout(0.3)
+
+    def forward(self, x):
+        h = F.relu(self.fc1(x))
+        h = nn.Dropout(0.3)(h) if self.broken else self.drop(h)
+        return self.fc2(h)
+
+
+@case("dropout_created_in_forward",
+      "https://discuss.pytorch.org/t/confusion-about-dropout/39407 and "
+      "http://iopenv.com/V26QIRRJF/The-difference-between-torch-nn-dropout-and-torch-nn-F-dropout-in-pytorch "
+      "(a dropout not registered in __init__ is not switched off by model.eval())",
+      "the Dropout is not a registered submodule, so model.eval() never reaches it and "
+      "predictions stay random; define it in __init__",
+      ["model.train_mode_at_eval"])
+def dropout_created_in_forward(broken):
+    seeded(8)
+    X, y = blobs(300, 3, 8, seed=8)
+    model = _DropoutMadeInForward(broken)
+    return dict(model=model, loss_fn=nn.CrossEntropyLoss(), train_data=(X, y),
+                optimizer=optim.Adam(model.parameters(), lr=1e-2))
+
+
+@case("relu_output_negative_targets",
+      "https://stats.stackexchange.com/questions/362588/how-can-a-network-with-only-relu-nodes-output-negative-values",
+      "a ReLU on the output layer can only output values >= 0; targets below zero are out of "
+      "reach; use a linear output for regression",
+      ["output.wrong_activation"])
+def relu_output_negative_targets(broken):
+    seeded(9)
+    X, y = linear_regression_data(300, 4, seed=9)
+    model = mlp([4, 32, 1], last=nn.ReLU() if broken else None)
+    return dict(model=model, loss_fn=nn.MSELoss(), train_data=(X, y),
+                optimizer=optim.Adam(model.parameters(), lr=1e-2))
+
+
+@case("zero_initialisation",
+      "https://community.deeplearning.ai/t/week-1-programming-assignment-initialization-exercise-1-initialize-parameters-zeros/121049",
+      "all weights initialised to zero: every hidden unit computes the same thing and gets the "
+      "same update, symmetry is never broken; initialise randomly",
+      ["init.symmetric"])
+def zero_initialisation(broken):
+    seeded(10)
+    X, y = blobs(300, 2, 4, seed=10)
+    model = mlp([4, 16, 16, 2])
+    if broken:
+        for p in model.parameters():
+            nn.init.zeros_(p)
+    return dict(model=model, loss_fn=nn.CrossEntropyLoss(), train_data=(X, y),
+                optimizer=optim.SGD(model.parameters(), lr=0.1))
+
+
+@case("confident_output_log_zero",
+      "https://forums.fast.ai/t/cross-entropy-error-log-1-1-inf/1441",
+      "the network's raw inputs (pixel values 0-255) made its sigmoid outputs exactly 1.0, "
+      "so -log(1 - p) was infinite; the poster: 'Normalizing the input solved my problem'",
+      ["data.not_normalized"])
+def confident_output_log_zero(broken):
+    seeded(11)
+    rng = np.random.default_rng(11)
+    X = rng.integers(0, 256, size=(300, 64)).astype(np.float32)
+    y = (X[:, :32].mean(1) > X[:, 32:].mean(1)).astype(np.float32).reshape(-1, 1)
+    if not broken:
+        X = X / 255.0
+    model = mlp([64, 1], last=nn.Sigmoid())
+
+    def loss_fn(p, t):   # hand-written binary cross-entropy, as in the thread
+        return -(t * p.log() + (1 - t) * (1 - p).log()).mean()
+
+    return dict(model=model, loss_fn=loss_fn, train_data=(X, y),
+                optimizer=optim.SGD(model.parameters(), lr=0.1))
+
+
+@case("learning_rate_skyrockets",
+      "https://datascience.stackexchange.com/questions/15962/why-is-learning-rate-causing-my-neural-networks-weights-to-skyrocket",
+      "the learning rate 0.001 was too high for this problem (the loss rose from thousands to "
+      "NaN); 0.0001 trained fine",
+      ["loss.diverging", "loss.nonfinite", "update.ratio", "grad.exploding"])
+def learning_rate_skyrockets(broken):
+    seeded(12)
+    X, y = linear_regression_data(300, 10, seed=12, x_scale=8.0, y_scale=30.0)
+    model = mlp([10, 64, 1])
+    return dict(model=model, loss_fn=nn.MSELoss(), train_data=(X, y),
+                optimizer=optim.SGD(model.parameters(), lr=1e-3 if broken else 1e-4))
+
+
+class _DetachedWeightNet(nn.Module):
+    def __init__(self, broken):
+        super().__init__()
+        self.broken = broken
+        self.hidden = nn.Linear(6, 16)
+        self.out = nn.Linear(16, 3)
+
+    def forward(self, x):
+        h = F.relu(self.hidden(x))
+        if self.broken:   # the weight used in forward is cut off from the graph
+            return F.linear(h, self.out.weight.detach(), self.out.bias)
+        return self.out(h)
+
+
+@case("detached_weight",
+      "https://prodopsy.com/how-can-the-backward-function-in-tensor-influence-the-matrix-in-model",
+      "the weight was detached from the graph, so backward() never reaches it and it is never "
+      "updated",
+      ["grad.missing"])
+def detached_weight(broken):
+    seeded(13)
+    X, y = blobs(300, 3, 6, seed=13)
+    model = _DetachedWeightNet(broken)
+    return dict(model=model, loss_fn=nn.CrossEntropyLoss(), train_data=(X, y),
+                optimizer=optim.SGD(model.parameters(), lr=0.1))
+
+
+@case("labels_start_at_one",
+      "https://duoke360.com/post/34062 (RuntimeError: Assertion cur_target >= 0 && cur_target "
+      "< n_classes failed: labels numbered 1..n_classes)",
+      "class labels numbered from 1, so the largest equals n_classes and is out of range; map "
+      "them to 0..n_classes-1",
+      ["data.labels_invalid"])
+def labels_start_at_one(broken):
+    seeded(14)
+    X, y = blobs(300, 4, 6, seed=14)
+    if broken:
+        y = y + 1
+    model = mlp([6, 32, 4])
+    return dict(model=model, loss_fn=nn.CrossEntropyLoss(), train_data=(X, y),
+                optimizer=optim.SGD(model.parameters(), lr=0.1))
+
+
+@case("relu_output_log_zero",
+      "https://whosebug.com/question/2638247/How-does-Keras-deal-with-log-0-for-categorical-cross-entropy",
+      "a ReLU output layer gives many exact zeros, and the cross-entropy takes their log "
+      "(Keras hides it by clipping); the output must be a softmax",
+      ["output.wrong_activation", "loss.nonfinite"])
+def relu_output_log_zero(broken):
+    seeded(15)
+    X, y = blobs(400, 4, 10, seed=15)
+    Y = np.eye(4, dtype=np.float32)[y]
+    model = mlp([10, 32, 4], last=nn.ReLU() if broken else nn.Softmax(dim=1))
+
+    def loss_fn(p, t):   # categorical cross-entropy written by hand
+        return -(t * p.log()).sum(dim=1).mean()
+
+    return dict(model=model, loss_fn=loss_fn, train_data=(X, Y),
+                optimizer=optim.Adam(model.parameters(), lr=1e-3))
+
+
+@case("sigmoid_output_targets_0_100",
+      "http://stackoverflow.com/questions/14982358/backpropagation-algorithm-matlab-output-values-are-saturating-to-1/14982792",
+      "a sigmoid output unit trained on targets between 0 and 100 saturates at 1; the output "
+      "range cannot reach the targets (scale the targets to [0, 1] or use a linear output)",
+      ["output.wrong_activation", "data.target_scale"])
+def sigmoid_output_targets_0_100(broken):
+    seeded(16)
+    rng = np.random.default_rng(16)
+    X = rng.normal(size=(300, 43)).astype(np.float32)
+    score = X[:, :5].sum(1)
+    y = (100 / (1 + np.exp(-score))).astype(np.float32).reshape(-1, 1)
+    if broken:
+        model = mlp([43, 20, 1], activation=nn.Sigmoid, last=nn.Sigmoid())
+    else:
+        model = mlp([43, 20, 1], activation=nn.Sigmoid)
+        y = (y / 100).astype(np.float32)
+    return dict(model=model, loss_fn=nn.MSELoss(), train_data=(X, y),
+                optimizer=optim.SGD(model.parameters(), lr=0.1))
+
+
+@case("sigmoid_output_in_thousands",
+      "http://stackoverflow.com/questions/9048031/neural-network-output-scaling-the-output-range",
+      "the output layer uses a sigmoid, whose range [0, 1] cannot produce outputs in the "
+      "thousands; for regression use the raw linear output",
+      ["output.wrong_activation"])
+def sigmoid_output_in_thousands(broken):
+    seeded(17)
+    rng = np.random.default_rng(17)
+    X = rng.uniform(-1, 1, size=(300, 2)).astype(np.float32)
+    y = (500 + 400 * X[:, :1] - 300 * X[:, 1:]).astype(np.float32) / (1 if broken else 1000)
+    model = mlp([2, 16, 1], activation=nn.Tanh, last=nn.Sigmoid() if broken else None)
+    return dict(model=model, loss_fn=nn.MSELoss(), train_data=(X, y),
+                optimizer=optim.Adam(model.parameters(), lr=1e-2))
+
+
+@case("weight_decay_dominates",
+      "https://datascience.stackexchange.com/questions/10547/how-important-is-the-balance-between-the-components-of-a-loss-value",
+      "with weight decay added the loss jumped from ~0.3 to ~22: the regularisation term "
+      "dominates the data term, so the optimiser minimises the weights, not the error",
+      ["loss.terms_unbalanced", "reg.too_strong"])
+def weight_decay_dominates(broken):
+    seeded(18)
+    X, y = linear_regression_data(300, 8, seed=18, y_scale=0.5)
+    model = mlp([8, 128, 128, 1])
+    params = list(model.parameters())
+    factor = 0.1 if broken else 1e-5
+
+    def loss_fn(pred, target):   # an L2 penalty added to the loss by hand, as in the question
+        data = ((pred - target) ** 2).mean()
+        penalty = (params[0] ** 2).sum()
+        for p in params[1:]:
+            penalty = penalty + (p ** 2).sum()
+        return {"data": data, "weight_decay": penalty * factor}
+
+    return dict(model=model, loss_fn=loss_fn, train_data=(X, y),
+                optimizer=optim.SGD(model.parameters(), lr=0.01))
+
+
+@case("scaler_fitted_on_all_data",
+      "https://theneuralbase.com/feature-engineering-for-ml/learn/beginner/scaling-leak-fit-on-all-data/",
+      "the scaler was fitted on the whole data set before the split, so the test rows shaped "
+      "the training statistics; fit it on the training split only",
+      ["data.leakage"])
+def scaler_fitted_on_all_data(broken):
+    from minnet.data import Standardizer
+    seeded(19)
+    rng = np.random.default_rng(19)
+    X = rng.normal(3, 2, size=(400, 5)).astype(np.float32)
+    X[300:] += 2.0                      # the held-out rows come from a later period
+    y = (X[:, 0] + X[:, 1] > 6).astype(np.int64)
+    raw_train, raw_val = X[:300], X[300:]
+    scaler = Standardizer().fit(X if broken else raw_train)
+    X_train, X_val = scaler.transform(raw_train), scaler.transform(raw_val)
+    model = mlp([5, 16, 2])
+    return dict(model=model, loss_fn=nn.CrossEntropyLoss(),
+                train_data=(X_train.astype(np.float32), y[:300]),
+                val_data=(X_val.astype(np.float32), y[300:]),
+                preprocessing={"standardizer": scaler, "raw_train": raw_train,
+                               "raw_val": raw_val},
+                optimizer=optim.SGD(model.parameters(), lr=0.1))
+
+
+@case("sigmoid_before_bce_with_logits",
+      "http://www.philkr.net/cs342/doc/sigmoid/ ('you don't need to pass the input tensor to "
+      "the sigmoid layer before training with BCEWithLogitsLoss')",
+      "BCEWithLogitsLoss applies the sigmoid itself; a Sigmoid output before it squashes the "
+      "logits twice",
+      ["loss.wrong_input"])
+def sigmoid_before_bce_with_logits(broken):
+    seeded(20)
+    X, y = blobs(400, 2, 6, seed=20)
+    model = mlp([6, 16, 1], last=nn.Sigmoid() if broken else None)
+    return dict(model=model, loss_fn=nn.BCEWithLogitsLoss(),
+                train_data=(X, y.reshape(-1, 1).astype(np.float32)),
+                optimizer=optim.Adam(model.parameters(), lr=1e-2))
+
+
+@case("cross_entropy_stuck_dead_relu",
+      "https://discuss.pytorch.org/t/cross-entropy-loss-is-not-decreasing/43814/16 (second "
+      "cause in the same answer)",
+      "with Adam at a large learning rate the parameters went negative, every ReLU output 0 "
+      "with zero gradient and the loss stayed at ln(10) = 2.30; use a smaller learning rate",
+      ["activation.dead_relu", "loss.diverging", "update.ratio", "loss.plateau"])
+def cross_entropy_stuck_dead_relu(broken):
+    seeded(21)
+    X, y = blobs(500, 10, 20, seed=21)
+    model = mlp([20, 64, 64, 10])
+    return dict(model=model, loss_fn=nn.CrossEntropyLoss(), train_data=(X, y),
+                optimizer=optim.Adam(model.parameters(), lr=0.5 if broken else 1e-3))
+
+
+@case("mse_target_shape_broadcasts",
+      "https://blog.gitcode.com/622b5fd6838803808dcfbf68d2df7a66.html (MSE with predictions "
+      "(batch, 1) and targets (batch,): broadcasting gives a different value than intended)",
+      "predictions of shape (N, 1) against targets of shape (N,) broadcast to (N, N); make the "
+      "shapes equal",
+      ["loss.broadcast_shape"])
+def mse_target_shape_broadcasts(broken):
+    seeded(22)
+    X, y = linear_regression_data(256, 3, seed=22)
+    if broken:
+        y = y.reshape(-1)
+    model = mlp([3, 16, 1])
+    return dict(model=model, loss_fn=nn.MSELoss(), train_data=(X, y),
+                optimizer=optim.SGD(model.parameters(), lr=0.05))
+
+
+@case("learning_rate_too_small",
+      "https://theneuralbase.com/keras/learn/beginner/loss-not-decreasing-learning-rate/",
+      "the learning rate is so small that the weights barely move and the loss looks flat; try "
+      "larger learning rates",
+      ["loss.plateau", "update.ratio"])
+def learning_rate_too_small(broken):
+    seeded(23)
+    X, y = blobs(300, 2, 10, seed=23)
+    model = mlp([10, 32, 2])
+    return dict(model=model, loss_fn=nn.CrossEntropyLoss(), train_data=(X, y),
+                optimizer=optim.SGD(model.parameters(), lr=1e-6 if broken else 0.05))
+
+
+@case("weights_from_randn",
+      "https://github.com/Rockung/sma (CS231n-style notebook: 10 tanh layers with weights "
+      "from np.random.randn * 1.0: 'almost all neurons completely saturated, either -1 and 1'; "
+      "Xavier initialisation fixes it) and https://ho1-lee.github.io/why-Initialize-weights",
+      "weights drawn from N(0, 1) in a deep tanh network saturate every unit; use Glorot "
+      "initialisation",
+      ["init.bad_scale", "activation.saturated"])
+def weights_from_randn(broken):
+    seeded(24)
+    X, y = blobs(300, 3, 32, seed=24)
+    model = mlp([32, 64, 64, 64, 3], activation=nn.Tanh)
+    if broken:
+        for m in model.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, 0.0, 1.0)
+    return dict(model=model, loss_fn=nn.CrossEntropyLoss(), train_data=(X, y),
+                optimizer=optim.SGD(model.parameters(), lr=0.05))
+
+
+@case("summed_loss_large_batch",
+      "https://codewithsundeep.com/discussion/solution/67482379 (gradients of a batch summed, "
+      "not averaged: the optimal learning rate had to be below 1e-4; answer: average, a sum "
+      "grows with the batch and explodes) and "
+      "https://stats.stackexchange.com/questions/201452/is-it-common-practice-to-minimize-the-mean-loss-over-the-batches-instead-of-the",
+      "the loss is summed over the batch instead of averaged, so the gradient and the step "
+      "grow with the batch size and training blows up; average it",
+      ["loss.reduction_scale", "loss.diverging", "loss.nonfinite"])
+def summed_loss_large_batch(broken):
+    seeded(25)
+    X, y = linear_regression_data(512, 5, seed=25)
+    model = mlp([5, 32, 1])
+    loss_fn = nn.MSELoss(reduction="sum" if broken else "mean")
+    return dict(model=model, loss_fn=loss_fn, train_data=(X, y), batch_size=256,
+                optimizer=optim.SGD(model.parameters(), lr=0.05))
