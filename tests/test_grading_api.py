@@ -230,3 +230,41 @@ def test_credit_all_parts_pass():
         pass
     credit.finish()
     assert credit.earned == 2
+
+
+# --------------------------------------------------------------------------
+# thresholds on training outcomes and their margins
+# --------------------------------------------------------------------------
+def test_expect_at_least_and_at_most_record_value_threshold_and_margin():
+    from minnet.grading import expect_at_least, expect_at_most
+    from minnet.grading.expect import THRESHOLDS_SEEN, threshold_slack
+
+    THRESHOLDS_SEEN.clear()
+    expect_at_least("val accuracy", 0.97, 0.9, margin=0.05)
+    expect_at_most("final loss", 0.02, 0.1, margin=0.03)
+    with pytest.raises(LabFailure, match=r"val accuracy is 0.8, expected >= 0.9. train longer"):
+        expect_at_least("val accuracy", 0.8, 0.9, margin=0.05, hint="train longer")
+    with pytest.raises(LabFailure, match="expected <= 0.1"):
+        expect_at_most("final loss", float("nan"), 0.1, margin=0.03)
+    with pytest.raises(LabFailure, match="expected a number"):
+        expect_at_least("val accuracy", "high", 0.9, margin=0.05)
+    assert [record["name"] for record in THRESHOLDS_SEEN] == [
+        "val accuracy", "final loss", "val accuracy", "final loss"]
+    slacks = [threshold_slack(record) for record in THRESHOLDS_SEEN]
+    assert np.allclose(slacks[:3], [0.07, 0.08, -0.1])
+    THRESHOLDS_SEEN.clear()
+
+
+def test_labs_check_flags_a_threshold_met_by_less_than_its_margin():
+    from minnet.grading.mutants import threshold_lines
+
+    def entry(value):
+        return {"name": "06_gradients: test_repair", "score": 2, "max_score": 2,
+                "extra_data": {"thresholds": [{"name": "accuracy", "value": value,
+                                               "threshold": 0.9, "direction": ">=",
+                                               "margin": 0.05}]}}
+
+    lines, thin = threshold_lines({"06_gradients": [entry(0.99)]}, ["06_gradients"])
+    assert len(lines) == 1 and not thin and "slack 0.09" in lines[0]
+    lines, thin = threshold_lines({"06_gradients": [entry(0.92)]}, ["06_gradients"])
+    assert len(thin) == 1 and thin[0].lstrip().startswith("!")

@@ -14,11 +14,13 @@ import pytest
 import minnet
 from minnet import nn, optim
 from minnet.debug import Setup
-from minnet.grading import expect, expect_close, expect_no_errors, expect_no_finding, reference, \
-    student
+from minnet.grading import expect, expect_at_least, expect_close, expect_no_errors, \
+    expect_no_finding, reference, student
 
 MODULE = "gradient_flow"
 MIN_LINEAR_LAYERS = 10
+MIN_ACCURACY = 0.9           # the broken nets reach 0.45-0.55; repaired ones 0.97-1.0
+BATCH_ORDER_SEEDS = (0, 1, 2)
 
 
 def load():
@@ -233,7 +235,8 @@ def count_linear(model):
     return sum(isinstance(module, nn.Linear) for module in model.modules())
 
 
-def grade_deep_repair(credit, setup, name, codes):
+def grade_deep_repair(credit, build, name, codes):
+    setup = build()
     _, ref = load()
     X_train, y_train, X_val, y_val = ref.moons_data()
     with credit.part(2, f"{name}: still deep; the debugger reports no error and none of "
@@ -246,7 +249,8 @@ def grade_deep_repair(credit, setup, name, codes):
         expect_no_errors(report, what=f"the repaired {name}")
         for code in codes:
             expect_no_finding(report, code, what=f"the repaired {name}")
-    with credit.part(2, f"{name}: validation accuracy >= 0.95 after 200 steps"):
+    with credit.part(2, f"{name}: median validation accuracy >= {MIN_ACCURACY} after 200 "
+                        f"steps over {len(BATCH_ORDER_SEEDS)} batch orders"):
         same = all(isinstance(data, (tuple, list)) and len(data) == 2
                    and np.shape(data[0]) == X.shape
                    and np.allclose(np.asarray(data[0], dtype=np.float64), X, atol=1e-6)
@@ -261,17 +265,24 @@ def grade_deep_repair(credit, setup, name, codes):
                f"{name}: keep batches of 32 and a standard step (None or your "
                f"clipped_train_step); got batch_size={setup.batch_size}, "
                f"train_step={setup.train_step!r}")
-        setup.train(steps=200)
-        score = ref.accuracy(setup.model, X_val, y_val)
-        expect(score >= 0.95, f"validation accuracy {score:.3f} after 200 steps, expected >= "
-                              f"0.95")
+        # A deep net's 200-step run is chaotic: the last bits of a BLAS kernel (they differ
+        # between CPUs) can leave one run on a plateau. The median over batch orders grades
+        # the repair, not the luck of one run.
+        scores = []
+        for seed in BATCH_ORDER_SEEDS:
+            run = build().replace(seed=seed)
+            run.train(steps=200)
+            scores.append(ref.accuracy(run.model, X_val, y_val))
+        expect_at_least(f"{name}: median validation accuracy after 200 steps (batch orders "
+                        f"{', '.join(f'{score:.3f}' for score in scores)})",
+                        float(np.median(scores)), MIN_ACCURACY, margin=0.05)
 
 
 @pytest.mark.points(4)
 @pytest.mark.timeout(20)
 def test_vanishing_repair(credit):
     lab, _ = load()
-    grade_deep_repair(credit, lab.vanishing_setup(), "vanishing net",
+    grade_deep_repair(credit, lab.vanishing_setup, "vanishing net",
                       ("grad.vanishing", "activation.scale"))
 
 
@@ -279,5 +290,5 @@ def test_vanishing_repair(credit):
 @pytest.mark.timeout(20)
 def test_exploding_repair(credit):
     lab, _ = load()
-    grade_deep_repair(credit, lab.exploding_setup(), "exploding net",
+    grade_deep_repair(credit, lab.exploding_setup, "exploding net",
                       ("grad.exploding", "activation.scale"))

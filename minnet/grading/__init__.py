@@ -26,6 +26,8 @@ Instructor commands: ``minnet labs release|check|mutants`` and ``minnet grade``
 from .expect import (
     LabFailure,
     expect,
+    expect_at_least,
+    expect_at_most,
     expect_backward,
     expect_close,
     expect_finding,
@@ -36,6 +38,7 @@ from .expect import (
 from .loading import reference, student
 
 __all__ = [
-    "student", "reference", "LabFailure", "expect", "expect_close", "expect_backward",
+    "student", "reference", "LabFailure", "expect", "expect_close", "expect_at_least",
+    "expect_at_most", "expect_backward",
     "expect_gradcheck", "expect_no_errors", "expect_finding", "expect_no_finding",
 ]

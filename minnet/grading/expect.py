@@ -30,6 +30,56 @@ def expect(condition, message: str) -> None:
 
 
 # --------------------------------------------------------------------------
+# thresholds on training outcomes, with the margin the reference must keep
+# --------------------------------------------------------------------------
+# Every threshold checked in this process: (name, value, threshold, direction, margin).
+# The plugin moves them into the test's grade, and `minnet labs check` fails when the
+# reference solution clears a threshold by less than its margin: a grade that depends on
+# the machine (BLAS kernels, thread count, JIT or not) shows up there first.
+THRESHOLDS_SEEN: list = []
+
+
+def _expect_threshold(name: str, value, threshold: float, margin: float, direction: str,
+                      hint: str) -> None:
+    if not margin >= 0:
+        raise TypeError(f"{name}: margin must be >= 0, got {margin!r} (this is a bug in the test)")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise LabFailure(f"{name}: expected a number, got {type(value).__name__}: "
+                         f"{_short_repr(value)}") from None
+    THRESHOLDS_SEEN.append({"name": name, "value": number, "threshold": float(threshold),
+                            "direction": direction, "margin": float(margin)})
+    passed = number >= threshold if direction == ">=" else number <= threshold
+    if not passed or not np.isfinite(number):
+        text = f"{name} is {number:.4g}, expected {direction} {threshold:.4g}"
+        raise LabFailure(text + (f". {hint}" if hint else ""))
+
+
+def expect_at_least(name: str, value, threshold: float, *, margin: float, hint: str = ""):
+    """A training outcome ``value`` (e.g. a validation accuracy) is >= ``threshold``.
+
+    ``margin``: how far above the threshold the reference solution must stay on every
+    machine (``minnet labs check`` fails when it comes closer): the threshold is set for
+    a correct repair, not tuned to one run of it.
+    """
+    _expect_threshold(name, value, threshold, margin, ">=", hint)
+
+
+def expect_at_most(name: str, value, threshold: float, *, margin: float, hint: str = ""):
+    """A training outcome ``value`` (e.g. a final loss) is <= ``threshold``; the reference
+    solution must stay at least ``margin`` below it (see ``expect_at_least``)."""
+    _expect_threshold(name, value, threshold, margin, "<=", hint)
+
+
+def threshold_slack(record: dict) -> float:
+    """How far a recorded value is on the passing side of its threshold (negative: failed)."""
+    if record["direction"] == ">=":
+        return record["value"] - record["threshold"]
+    return record["threshold"] - record["value"]
+
+
+# --------------------------------------------------------------------------
 # expect_close
 # --------------------------------------------------------------------------
 def _as_array(value):

@@ -303,6 +303,26 @@ def timing_lines(tests: dict, labs: list, lab_limit: float = 15.0,
     return lines
 
 
+def threshold_lines(tests: dict, labs: list) -> tuple:
+    """(lines, thin): every training-outcome threshold the reference solutions met, with the
+    slack they kept and the margin their test asks for; ``thin`` lists those below it."""
+    from .expect import threshold_slack
+
+    lines, thin = [], []
+    for lab in labs:
+        for entry in tests.get(lab, []):
+            for record in entry.get("extra_data", {}).get("thresholds", []):
+                slack = threshold_slack(record)
+                flag = "!" if slack < record["margin"] else " "
+                text = (f"  {flag} {lab:<24} {_test_name(entry)}: {record['name']} = "
+                        f"{record['value']:.4g} ({record['direction']} {record['threshold']:.4g};"
+                        f" slack {slack:.3g}, margin asked {record['margin']:.3g})")
+                lines.append(text)
+                if flag == "!":
+                    thin.append(text)
+    return lines, thin
+
+
 def _lab_points(tests: dict, labs: list) -> tuple:
     score = sum(e["score"] for lab in labs for e in tests.get(lab, []))
     maximum = sum(e["max_score"] for lab in labs for e in tests.get(lab, []))
@@ -421,6 +441,14 @@ def check_command(args) -> int:
         print(f"  ok ({_points(score)}/{_points(maximum)} points)")
     print("  time of the reference solutions (! over 15 s per lab or 3 s per test):")
     print("\n".join(timing_lines(tests, labs)))
+
+    lines, thin = threshold_lines(tests, labs)
+    print("  training-outcome thresholds of the reference solutions (! slack below the "
+          "margin asked: the grade may depend on the machine):")
+    print("\n".join(lines) if lines else "    (none recorded)")
+    if thin:
+        failures += 1
+        print(f"  {len(thin)} threshold(s) with too thin a margin")
 
     print("3. every graded test fails on the released student files ...")
     problems, warnings = released_problems(tests, tests, labs)

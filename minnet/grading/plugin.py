@@ -29,7 +29,7 @@ import pytest
 
 from . import fair
 from .credit import Credit, GradingSetupError, check_points, format_points
-from .expect import LabFailure
+from .expect import THRESHOLDS_SEEN, LabFailure
 from .isolation import CAN_FORK, run_in_child
 
 __all__ = [
@@ -302,6 +302,7 @@ class Grade:
     output: str = ""
     hidden: bool = False
     passed: bool = False
+    thresholds: list = field(default_factory=list)  # expect_at_least/at_most records
 
 
 def _grade_of(item, score: float, passed: bool, output: str) -> Grade:
@@ -325,6 +326,7 @@ def pytest_runtest_makereport(item, call):
     elif call.when == "setup" and report.skipped:
         grade = _grade_of(item, 0.0, False, f"skipped: {_skip_reason(report)}")
     elif call.when == "call":
+        thresholds = list(THRESHOLDS_SEEN)
         if report.passed:
             output = tracker.summary() if tracker is not None and tracker.parts else ""
             grade = _grade_of(item, points, True, output)
@@ -337,6 +339,7 @@ def pytest_runtest_makereport(item, call):
         changes = _FAIR_CHANGED() if not _isolated(item) else []
         if changes:
             grade = _tampered_grade(item, changes, call.excinfo, tracker)
+        grade.thresholds = thresholds
     if grade is not None:
         report.user_properties.append((GRADE_PROPERTY, asdict(grade)))
         if report.failed:
@@ -508,6 +511,7 @@ def pytest_runtest_protocol(item, nextitem):
         return None
     if _already_lost(item):
         return True  # not run, not graded: the folder already lost points
+    THRESHOLDS_SEEN.clear()  # each test's thresholds are its own
     if not _isolated(item):
         _watch_for_fair_play(item)
         return None  # pytest's own protocol, in this process
@@ -623,7 +627,8 @@ class GradeBook:
                 "max_score": grade.max_score,
                 "output": grade.output or "passed",
                 "visibility": "after_published" if grade.hidden else "visible",
-                "extra_data": {"seconds": round(self.seconds.get(grade.nodeid, 0.0), 3)},
+                "extra_data": {"seconds": round(self.seconds.get(grade.nodeid, 0.0), 3),
+                               "thresholds": grade.thresholds},
             })
         return {"score": self.score, "max_score": self.max_score,
                 "output": self.verdict(len(collection_errors)), "tests": tests,
