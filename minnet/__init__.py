@@ -6,31 +6,23 @@ first use and are cached on disk) and imports no plotting library.
 from .tensor import (
     Tensor,
     allclose,
-    arange,
-    eye,
-    from_numpy,
-    linspace,
-    randint,
-    randn_like,
     enable_grad,
-    full,
     is_grad_enabled,
     no_grad,
-    ones,
-    ones_like,
-    rand,
-    randn,
     set_grad_enabled,
-    tensor,
-    zeros,
-    zeros_like,
 )
-from .random import manual_seed
+from .random import Generator, manual_seed
+from .utils.device import (accelerator, backends, cuda, device, get_default_device,
+                           set_default_device)
 from . import autograd
-from numpy import bool_ as bool, float32, float64, int64  # dtype names, as torch.float32
-float = float32  # noqa: A001  (torch.float is float32)
+from numpy import bool_ as bool, float16, float32, float64, int8, int16, int32, int64, uint8  # noqa: A004
+float = float32  # noqa: A001  (torch.float is float32; dtypes are NumPy's)
 double = float64
+half = float16
 long = int64
+int = int32  # noqa: A001  (torch.int is int32)
+short = int16
+from math import e, inf, nan, pi  # noqa: E402  (torch.pi, torch.inf, ...)
 from .serialization import load, save
 from . import ops
 from .ops import (
@@ -38,13 +30,32 @@ from .ops import (
     matmul, max, maximum, mean, min, minimum, mul, neg, permute, pow, relu, reshape, sigmoid,
     softmax, sqrt, squeeze, stack, std, sub, sum, tanh, transpose, unsqueeze, var, where,
 )
+from .ops import (  # math, comparisons, products (ops/math.py, compare.py, linalg.py)
+    acos, argmax, argmin, asin, atan, bmm, ceil, cos, cosh, dot, eq, equal, expm1, floor, ge,
+    gt, isclose, le, log1p, log2, log10, lt, mm, ne, reciprocal, round, rsqrt, sign, sin, sinh,
+    square, tan, trunc,
+)
+from .ops.creation import (  # making tensors (ops/creation.py)
+    arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace,
+    multinomial, ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm, tensor,
+    zeros, zeros_like,
+)
 from . import nn
 from . import data
 from . import optim
+from . import utils
 from .gradcheck import check_backward, gradcheck, numerical_gradient, numerical_gradient_array, rel_error
 from .debug.anomaly import AnomalyError, detect_anomaly, set_detect_anomaly
 
 __version__ = "0.1.0"
+
+
+def is_tensor(obj) -> bool:  # noqa: E302
+    return isinstance(obj, Tensor)
+
+
+def numel(input: Tensor) -> int:
+    return input.numel()
 
 
 def __getattr__(name):

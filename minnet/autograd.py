@@ -91,3 +91,70 @@ class Function:
         saves_output = any(t is output for t in ctx.saved_tensors)
         return Tensor._from_op(output.data, [args[i] for i in tensor_positions], backward, name,
                                saved=saved, saves_output=saves_output)
+
+
+# --------------------------------------------------------------------------
+# The graph as PyTorch shows it: tensor.grad_fn, node.next_functions
+# --------------------------------------------------------------------------
+class Node:
+    """``tensor.grad_fn``: the op that produced a tensor, as a node you can walk.
+
+    ``name()`` is PyTorch-style (``"MulBackward0"``; minnet's op names, so a fused
+    ``linear`` is ``LinearBackward0`` where PyTorch says ``AddmmBackward0``);
+    ``next_functions`` pairs each input's node with 0: a ``Node`` for an op result,
+    an ``AccumulateGrad`` for a leaf that requires grad, None for a constant. It
+    also equals the op's name, ``y.grad_fn == "mul"`` (minnet's older string form).
+    After a ``backward()`` without ``retain_graph`` the graph is freed: no more
+    ``next_functions``.
+    """
+
+    __slots__ = ("_tensor",)
+
+    def __init__(self, tensor: Tensor):
+        self._tensor = tensor
+
+    def name(self) -> str:
+        return "".join(part.capitalize() for part in self._tensor.op.split("_")) + "Backward0"
+
+    @property
+    def next_functions(self) -> tuple:
+        return tuple((node_of(parent), 0) for parent in self._tensor._parents)
+
+    def __call__(self, grad):
+        """The local backward: dL/d(inputs) from dL/d(output), as Tensors (None: no gradient)."""
+        grad = grad.data if isinstance(grad, Tensor) else np.asarray(grad)
+        return tuple(None if g is None else wrap_array(g) for g in self._tensor._backward(grad))
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, str):
+            return other in (self._tensor.op, self.name())
+        return isinstance(other, Node) and other._tensor is self._tensor
+
+    def __hash__(self) -> int:
+        return hash(id(self._tensor))
+
+    def __repr__(self) -> str:
+        return f"<{self.name()} object>"
+
+
+class AccumulateGrad:
+    """The node of a leaf that requires grad: backward ends here, adding into ``variable.grad``."""
+
+    __slots__ = ("variable",)
+    next_functions = ()
+
+    def __init__(self, variable: Tensor):
+        self.variable = variable
+
+    def name(self) -> str:
+        return "torch::autograd::AccumulateGrad"
+
+    def __repr__(self) -> str:
+        return "<AccumulateGrad object>"
+
+
+def node_of(tensor: Tensor):
+    """A tensor's node in the backward graph: Node, AccumulateGrad (leaf) or None (constant)."""
+    if not tensor.requires_grad:
+        return None
+    return AccumulateGrad(tensor) if tensor._backward is None else Node(tensor)

@@ -289,9 +289,14 @@ class Tensor:
         self._data = value
 
     @property
-    def device(self) -> str:
-        """Always ``"cpu"``: minnet runs on NumPy."""
-        return "cpu"
+    def device(self):
+        """Always the CPU, ``device(type='cpu')`` (equal to "cpu"): minnet runs on NumPy."""
+        from .utils.device import CPU
+        return CPU
+
+    @property
+    def is_cuda(self) -> bool:
+        return False
 
     @property
     def shape(self) -> tuple:
@@ -315,6 +320,8 @@ class Tensor:
     def numel(self) -> int:
         return self.data.size
 
+    nelement = numel
+
     def __len__(self) -> int:
         return len(self.data)
 
@@ -324,9 +331,10 @@ class Tensor:
         return self._backward is None
 
     @property
-    def grad_fn(self) -> Optional[str]:
-        """Name of the op that produced this tensor (None for leaves)."""
-        return None if self._backward is None else self.op
+    def grad_fn(self):
+        """The node of the op that produced this tensor (None for leaves); see autograd.Node."""
+        from .autograd import Node
+        return None if self._backward is None else Node(self)
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         if requires_grad and self.data.dtype.kind != "f":
@@ -399,6 +407,21 @@ class Tensor:
     def long(self) -> "Tensor":
         return Tensor(self.data.astype(np.int64))
 
+    def int(self) -> "Tensor":
+        return Tensor(self.data.astype(np.int32))
+
+    def bool(self) -> "Tensor":
+        return Tensor(self.data.astype(np.bool_))
+
+    def half(self) -> "Tensor":
+        return self.astype(np.float16)
+
+    def type(self, dtype=None, non_blocking=False):
+        return _ops().to_type(self, dtype)
+
+    def type_as(self, other) -> "Tensor":
+        return _ops().to_type(self, other.dtype)
+
     def __array__(self, dtype=None, copy=None):
         return self.data if dtype is None else self.data.astype(dtype)
 
@@ -407,6 +430,19 @@ class Tensor:
 
     def __int__(self):
         return int(self.item())
+
+    def __index__(self):
+        """A one-element integer tensor used as an index: ``names[torch.tensor(2)]``."""
+        if self._data.dtype.kind not in "iu" or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an "
+                            f"index (this one: dtype {self.dtype}, shape {self.shape})")
+        return int(self._data.item())
+
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.4f}"`` formats a 0-d tensor's number, as PyTorch."""
+        if self._data.ndim == 0:
+            return format(self._data.item(), spec)
+        return format(str(self), spec)
 
     def __bool__(self):
         if self.data.size != 1:
@@ -569,6 +605,15 @@ class Tensor:
     def matmul(self, other):
         return _ops().matmul(self, other)
 
+    def mm(self, mat2):
+        return _ops().mm(self, mat2)
+
+    def bmm(self, mat2):
+        return _ops().bmm(self, mat2)
+
+    def dot(self, other):
+        return _ops().dot(self, other)
+
     def maximum(self, other):
         return _ops().maximum(self, other)
 
@@ -584,6 +629,85 @@ class Tensor:
 
     def sqrt(self):
         return _ops().sqrt(self)
+
+    def log10(self):
+        return _ops().log10(self)
+
+    def log2(self):
+        return _ops().log2(self)
+
+    def log1p(self):
+        return _ops().log1p(self)
+
+    def expm1(self):
+        return _ops().expm1(self)
+
+    def sin(self):
+        return _ops().sin(self)
+
+    def cos(self):
+        return _ops().cos(self)
+
+    def tan(self):
+        return _ops().tan(self)
+
+    def sinh(self):
+        return _ops().sinh(self)
+
+    def cosh(self):
+        return _ops().cosh(self)
+
+    def asin(self):
+        return _ops().asin(self)
+
+    def acos(self):
+        return _ops().acos(self)
+
+    def atan(self):
+        return _ops().atan(self)
+
+    def reciprocal(self):
+        return _ops().reciprocal(self)
+
+    def rsqrt(self):
+        return _ops().rsqrt(self)
+
+    def floor(self):
+        return _ops().floor(self)
+
+    def ceil(self):
+        return _ops().ceil(self)
+
+    def round(self, decimals=0):
+        return _ops().round(self, decimals)
+
+    def trunc(self):
+        return _ops().trunc(self)
+
+    def sign(self):
+        return _ops().sign(self)
+
+    # comparisons as methods (bool results)
+    def eq(self, other):
+        return _ops().eq(self, other)
+
+    def ne(self, other):
+        return _ops().ne(self, other)
+
+    def gt(self, other):
+        return _ops().gt(self, other)
+
+    def ge(self, other):
+        return _ops().ge(self, other)
+
+    def lt(self, other):
+        return _ops().lt(self, other)
+
+    def le(self, other):
+        return _ops().le(self, other)
+
+    def equal(self, other):
+        return _ops().equal(self, other)
 
     def abs(self):
         return _ops().abs(self)
@@ -643,10 +767,10 @@ class Tensor:
         return _ops().logsumexp(self, dim, keepdim)
 
     def argmax(self, dim=None, keepdim=False):
-        return Tensor(_np_arg(np.argmax, self.data, dim, keepdim))
+        return _ops().argmax(self, dim, keepdim)
 
     def argmin(self, dim=None, keepdim=False):
-        return Tensor(_np_arg(np.argmin, self.data, dim, keepdim))
+        return _ops().argmin(self, dim, keepdim)
 
     # shape
     def reshape(self, *shape):
@@ -847,21 +971,13 @@ class Tensor:
 
 
 def _is_device(value) -> bool:
-    name = str(value).split(":")[0]
-    return name in ("cpu", "cuda", "mps", "xpu", "meta") or type(value).__name__ == "device"
+    from .utils.device import is_device
+    return is_device(value)
 
 
 def _check_device(device) -> None:
-    if str(device).split(":")[0] != "cpu":
-        raise RuntimeError(f"minnet runs on the CPU only (NumPy arrays); device {device!r} is not "
-                           "available. Hint: use 'cpu', or leave the device out.")
-
-
-def _np_arg(fn, data, dim, keepdim):
-    if dim is None:
-        return np.asarray(fn(data))
-    result = fn(data, axis=dim)
-    return np.expand_dims(result, dim) if keepdim else result
+    from .utils.device import check_device
+    check_device(device)
 
 
 _ops_module = None
@@ -1059,89 +1175,8 @@ def queue_callback(callback: Callable) -> None:
 
 
 # --------------------------------------------------------------------------
-# Factory functions (torch.tensor, torch.zeros, ...)
+# Helpers (the factories, torch.zeros etc., are in minnet/ops/creation.py)
 # --------------------------------------------------------------------------
-def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
-    """Create a leaf tensor (copies ``data``); floats default to float32."""
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
-
-
-def _shape_arg(shape) -> tuple:
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        return tuple(shape[0])
-    return tuple(shape)
-
-
-def zeros(*shape, dtype=None, requires_grad=False) -> Tensor:
-    return Tensor(np.zeros(_shape_arg(shape), dtype=dtype or DEFAULT_DTYPE), requires_grad)
-
-
-def ones(*shape, dtype=None, requires_grad=False) -> Tensor:
-    return Tensor(np.ones(_shape_arg(shape), dtype=dtype or DEFAULT_DTYPE), requires_grad)
-
-
-def full(shape, fill_value, dtype=None, requires_grad=False) -> Tensor:
-    return Tensor(np.full(_shape_arg((shape,)), fill_value, dtype=dtype or DEFAULT_DTYPE),
-                  requires_grad)
-
-
-def zeros_like(other: Tensor, dtype=None, requires_grad=False) -> Tensor:
-    return Tensor(np.zeros(other.shape, dtype=dtype or other.dtype), requires_grad)
-
-
-def ones_like(other: Tensor, dtype=None, requires_grad=False) -> Tensor:
-    return Tensor(np.ones(other.shape, dtype=dtype or other.dtype), requires_grad)
-
-
-def arange(*args, dtype=None) -> Tensor:
-    return Tensor(np.arange(*args, dtype=dtype))
-
-
-def randn(*shape, generator: Optional[np.random.Generator] = None, seed: Optional[int] = None,
-          dtype=None, requires_grad=False) -> Tensor:
-    """Standard-normal samples from ``generator``, a fresh one seeded by ``seed``, or else
-    minnet's default generator (seeded at import; reseed with ``minnet.manual_seed``)."""
-    from .random import get_generator
-    rng = get_generator(generator, seed)
-    return Tensor(rng.standard_normal(_shape_arg(shape)).astype(dtype or DEFAULT_DTYPE), requires_grad)
-
-
-def rand(*shape, generator: Optional[np.random.Generator] = None, seed: Optional[int] = None,
-         dtype=None, requires_grad=False) -> Tensor:
-    """Uniform [0, 1) samples; the generator is chosen as in ``randn``."""
-    from .random import get_generator
-    rng = get_generator(generator, seed)
-    return Tensor(rng.random(_shape_arg(shape)).astype(dtype or DEFAULT_DTYPE), requires_grad)
-
-
-def from_numpy(array: np.ndarray) -> Tensor:
-    """A tensor sharing memory with ``array`` (changes to one show in the other), as in PyTorch."""
-    if not isinstance(array, np.ndarray):
-        raise TypeError(f"from_numpy(): expected a np.ndarray, got {type(array).__name__}")
-    return wrap_array(array)
-
-
-def eye(n: int, m: Optional[int] = None, dtype=None, requires_grad=False) -> Tensor:
-    return Tensor(np.eye(n, m, dtype=dtype or DEFAULT_DTYPE), requires_grad)
-
-
-def linspace(start, end, steps: int, dtype=None, requires_grad=False) -> Tensor:
-    return Tensor(np.linspace(start, end, steps, dtype=dtype or DEFAULT_DTYPE), requires_grad)
-
-
-def randint(low: int, high: int, size, generator: Optional[np.random.Generator] = None,
-            seed: Optional[int] = None) -> Tensor:
-    """Integers in [low, high) (int64). Deterministic: pass ``generator`` or ``seed``."""
-    from .random import get_generator
-    rng = get_generator(generator, seed)
-    return Tensor(rng.integers(low, high, size=_shape_arg((size,)), dtype=np.int64))
-
-
-def randn_like(other: Tensor, generator: Optional[np.random.Generator] = None,
-               seed: Optional[int] = None) -> Tensor:
-    return randn(*other.shape, generator=generator, seed=seed, dtype=other.dtype)
-
-
 def allclose(a, b, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
     return bool(np.allclose(a.data if isinstance(a, Tensor) else a,
                             b.data if isinstance(b, Tensor) else b, rtol=rtol, atol=atol))

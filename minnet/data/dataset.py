@@ -101,6 +101,11 @@ class TensorDataset(Dataset):
         return len(self.arrays[0])
 
     def __getitem__(self, index):
+        """One sample ``(a[i], b[i], ...)``; a slice, list or Tensor of indices gives the
+        rows as one Tensor per array, as PyTorch (``ds[:5]`` -> ``(X[:5], y[:5])``)."""
+        if isinstance(index, (slice, list, np.ndarray, Tensor)):
+            rows = index.data if isinstance(index, Tensor) else index
+            return tuple(Tensor(np.asarray(a[rows])) for a in self.arrays)
         index = check_index(index, len(self), "TensorDataset")
         # np.asarray keeps a float64 scalar row float64 (Tensor() would make it float32).
         return tuple(Tensor(np.asarray(a[index])) for a in self.arrays)
@@ -155,9 +160,30 @@ def random_split(dataset: Dataset, lengths: Sequence[int], seed=None, generator=
 
 def check_index(index, length: int, where: str) -> int:
     """Validate a single integer sample index (negative counts from the end)."""
+    if isinstance(index, Tensor) and index.ndim == 0 and index.dtype.kind in "iu":
+        index = int(index.item())  # a 0-d integer tensor, e.g. from torch.randint
     if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)):
         raise TypeError(f"{where}: index must be an integer, got {type(index).__name__} "
                         f"{index!r}. Hint: use a DataLoader to get batches.")
     if not -length <= index < length:
         raise IndexError(f"{where}: index {index} is out of range for a dataset of length {length}")
     return int(index) % length
+
+
+class ConcatDataset(Dataset):
+    """The samples of several datasets one after the other (``torch.utils.data.ConcatDataset``)."""
+
+    def __init__(self, datasets):
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise ValueError("ConcatDataset: datasets should not be an empty iterable")
+        self.cumulative_sizes = np.cumsum([len(d) for d in self.datasets]).tolist()
+
+    def __len__(self) -> int:
+        return self.cumulative_sizes[-1]
+
+    def __getitem__(self, index):
+        index = check_index(index, len(self), "ConcatDataset")
+        which = int(np.searchsorted(self.cumulative_sizes, index, side="right"))
+        start = self.cumulative_sizes[which - 1] if which else 0
+        return self.datasets[which][index - start]

@@ -19,7 +19,7 @@ from typing import Callable, Iterator, Optional
 
 import numpy as np
 
-from ..random import default_generator, get_generator
+from ..random import Generator, default_generator, get_generator
 from ..tensor import Tensor
 from .dataset import as_batch_tensor, as_data_array
 
@@ -35,6 +35,10 @@ class DataLoader:
         seed: seed for this loader's own generator (reproducible shuffling).
         generator: a ``np.random.Generator`` to draw the orders from.
         collate_fn: turns a list of samples into a batch; default `default_collate`.
+        sampler: an iterable of sample indices giving the order (instead of ``shuffle``).
+        num_workers, pin_memory, timeout, worker_init_fn, persistent_workers,
+            prefetch_factor: accepted for PyTorch code and ignored: minnet loads every
+            batch in the main process, on the CPU.
 
     Each batch is what ``collate_fn`` makes of the samples; for a
     `TensorDataset(X, y)` it is a list ``[X_batch, y_batch]`` of Tensors with
@@ -45,9 +49,16 @@ class DataLoader:
     def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False,
                  drop_last: bool = False, seed: Optional[int] = None,
                  generator: Optional[np.random.Generator] = None,
-                 collate_fn: Optional[Callable] = None):
+                 collate_fn: Optional[Callable] = None, sampler=None, num_workers: int = 0,
+                 pin_memory: bool = False, timeout: float = 0, worker_init_fn=None,
+                 persistent_workers: bool = False, prefetch_factor=None):
         check_loader_arguments(dataset, batch_size, shuffle, seed, generator)
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle "
+                             "(the sampler decides the order)")
         self.dataset = dataset
+        self.sampler = sampler
+        self.num_workers = num_workers
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
@@ -56,6 +67,12 @@ class DataLoader:
         # otherwise each epoch asks the (re-seedable) default generator.
         self.generator = get_generator(generator, seed) if (generator is not None or seed is not None) else None
         n = len(dataset)
+        if n == 0:
+            # PyTorch refuses this only with shuffle=True; an empty loader silently yields
+            # nothing, and a loop such as `while True: for batch in loader` then never ends
+            raise ValueError(f"DataLoader: the dataset ({type(dataset).__name__}) is empty: "
+                             f"len(dataset) == 0, so there is nothing to load. Hint: check the "
+                             f"data loading or the train/test split that produced it.")
         if self.drop_last and 0 < n < self.batch_size:
             warnings.warn(f"DataLoader: drop_last=True with batch_size={self.batch_size} larger than "
                           f"the dataset ({n} samples) yields no batches at all. Hint: lower "
@@ -63,7 +80,7 @@ class DataLoader:
 
     def __len__(self) -> int:
         """Number of batches per epoch."""
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def __iter__(self) -> Iterator:
@@ -71,6 +88,8 @@ class DataLoader:
         return self._batches(self._epoch_order())
 
     def _epoch_order(self) -> np.ndarray:
+        if self.sampler is not None:
+            return np.fromiter(iter(self.sampler), dtype=np.int64)
         n = len(self.dataset)
         if not self.shuffle:
             return np.arange(n)
@@ -108,9 +127,10 @@ def check_loader_arguments(dataset, batch_size, shuffle, seed, generator) -> Non
         raise ValueError("DataLoader: pass seed= or generator=, not both")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
         raise TypeError(f"DataLoader: seed must be an integer, got seed={seed!r}")
-    if generator is not None and not isinstance(generator, np.random.Generator):
-        raise TypeError(f"DataLoader: generator must be a np.random.Generator, got "
-                        f"{type(generator).__name__}. Hint: np.random.default_rng(0).")
+    if generator is not None and not isinstance(generator, (np.random.Generator, Generator)):
+        raise TypeError(f"DataLoader: generator must be a minnet.Generator or a "
+                        f"np.random.Generator, got {type(generator).__name__}. "
+                        f"Hint: minnet.Generator().manual_seed(0).")
 
 
 def default_collate(samples: list):

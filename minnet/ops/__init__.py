@@ -6,8 +6,14 @@ their own modules.)
 """
 from .activation import elu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
 from .elementwise import (abs, add, astype, clamp, clip, div, exp, log, maximum, minimum, mul,
-                          neg, pow, sqrt, sub, where)
-from .linalg import linear, matmul
+                          neg, pow, sqrt, sub, to_type, where)
+from .compare import argmax, argmin, eq, equal, ge, gt, isclose, le, lt, ne
+from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like,
+                       linspace, multinomial, ones, ones_like, rand, rand_like, randint, randn,
+                       randn_like, randperm, tensor, zeros, zeros_like)
+from .linalg import bmm, dot, linear, matmul, mm
+from .math import (acos, asin, atan, ceil, cos, cosh, expm1, floor, log1p, log2, log10,
+                   reciprocal, round, rsqrt, sign, sin, sinh, square, tan, trunc)
 from .reduce import amax, amin, logsumexp, max, mean, min, std, sum, var
 from .shape import (cat, clone, expand, flatten, getitem, pad, permute, reshape, squeeze, stack,
                     transpose, unsqueeze, view)

@@ -40,13 +40,42 @@ def python_scalar(value):
     return value
 
 
-def pair(a, b) -> tuple:
-    """Coerce two operands to Tensors; Python scalars take the other's dtype."""
+def pair(a, b, promote: bool = True) -> tuple:
+    """Coerce two operands to Tensors; Python scalars take the other's dtype.
+
+    With ``promote``, operands of different dtypes are converted to the one
+    PyTorch's type promotion gives (see ``result_dtype``).
+    """
     if not isinstance(a, Tensor):
         a = as_tensor(python_scalar(a), like=b if isinstance(b, Tensor) else None)
     if not isinstance(b, Tensor):
         b = as_tensor(python_scalar(b), like=a)
+    if promote and a.data.dtype != b.data.dtype:
+        dtype = result_dtype(a, b)
+        a, b = a.astype(dtype), b.astype(dtype)
     return a, b
+
+
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}  # bool < integer < floating
+
+
+def result_dtype(a: Tensor, b: Tensor) -> np.dtype:
+    """The dtype of ``a op b`` by PyTorch's rules (NumPy's differ):
+
+    * a higher category wins: float32 tensor ** int64 tensor is float32 (NumPy: float64);
+    * a 0-d tensor (or number) only decides when its category is higher than the
+      other operand's: float32 tensor + float64 0-d tensor stays float32;
+    * otherwise the wider dtype of the same category: float32 + float64 -> float64.
+    """
+    category_a, category_b = _CATEGORY.get(a.dtype.kind, 3), _CATEGORY.get(b.dtype.kind, 3)
+    if (a.ndim == 0) != (b.ndim == 0):  # one is 0-d: it counts only if of a higher category
+        zero_d, shaped = (a, b) if a.ndim == 0 else (b, a)
+        if _CATEGORY.get(zero_d.dtype.kind, 3) <= _CATEGORY.get(shaped.dtype.kind, 3):
+            return shaped.dtype
+        return zero_d.dtype
+    if category_a != category_b:
+        return a.dtype if category_a > category_b else b.dtype
+    return np.result_type(a.dtype, b.dtype)
 
 
 def as_float(a: Tensor) -> Tensor:

@@ -352,3 +352,24 @@ def astype(input: Tensor, dtype) -> Tensor:
         return (grad.astype(input.data.dtype),)
 
     return Tensor._from_op(out, (input,), backward, "astype", saved=())
+
+
+_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+               "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor",
+               "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
+
+
+def to_type(input: Tensor, dtype=None, non_blocking: bool = False):
+    """PyTorch's ``Tensor.type``: with no dtype, the type's name (``"torch.FloatTensor"``);
+    with a dtype or such a name, the converted tensor (as ``astype``)."""
+    if dtype is None:
+        return "torch." + _TYPE_NAMES.get(input.data.dtype.name, input.data.dtype.name)
+    if isinstance(dtype, str) and dtype.startswith("torch."):
+        names = {name: np.dtype(key) for key, name in _TYPE_NAMES.items()}
+        if dtype[len("torch."):] not in names:
+            raise ValueError(f"type(): unknown type name {dtype!r}; expected one of "
+                             f"{sorted('torch.' + n for n in names)}")
+        dtype = names[dtype[len("torch."):]]
+    if np.dtype(dtype).kind != "f":  # integer/bool copies are not differentiable (as PyTorch)
+        return Tensor(input.data.astype(dtype))
+    return astype(input, dtype)

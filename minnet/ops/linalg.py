@@ -24,7 +24,7 @@ def matmul(input, other) -> Tensor:
 
     Shapes: input (..., n, k) @ other (..., k, m) -> (..., n, m).
     """
-    input, other = pair(input, other)
+    input, other = pair(input, other, promote=False)  # PyTorch refuses mixed dtypes here
     _check_same_dtype(input, other, "matmul")
     if input.ndim == 0 or other.ndim == 0:
         raise ValueError(f"matmul(): both operands need at least 1 dimension, got shapes "
@@ -110,3 +110,30 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     # every gradient above is a new array: the engine may hand it to a leaf uncopied
     backward.returns_new_arrays = True
     return Tensor._from_op(out, parents, backward, "linear", saved=(input, weight))
+
+
+def mm(input: Tensor, mat2: Tensor) -> Tensor:
+    """Matrix product of two 2-D tensors: (n, k) @ (k, m) -> (n, m) (no broadcasting)."""
+    if getattr(input, "ndim", None) != 2 or getattr(mat2, "ndim", None) != 2:
+        raise ValueError(f"mm(): both operands must be 2-D matrices, got shapes "
+                         f"{getattr(input, 'shape', input)} and {getattr(mat2, 'shape', mat2)}. "
+                         f"Hint: matmul (@) handles batches and vectors.")
+    return matmul(input, mat2)
+
+
+def bmm(input: Tensor, mat2: Tensor) -> Tensor:
+    """Batched matrix product: (b, n, k) @ (b, k, m) -> (b, n, m) (same batch size b)."""
+    if getattr(input, "ndim", None) != 3 or getattr(mat2, "ndim", None) != 3 \
+            or input.shape[0] != mat2.shape[0]:
+        raise ValueError(f"bmm(): expected two 3-D tensors with the same batch size, got shapes "
+                         f"{getattr(input, 'shape', input)} and {getattr(mat2, 'shape', mat2)}")
+    return matmul(input, mat2)
+
+
+def dot(input: Tensor, other: Tensor) -> Tensor:
+    """Inner product of two 1-D tensors of the same length -> a 0-d tensor."""
+    if getattr(input, "ndim", None) != 1 or getattr(other, "ndim", None) != 1 \
+            or input.shape != other.shape:
+        raise ValueError(f"dot(): expected two 1-D tensors of the same length, got shapes "
+                         f"{getattr(input, 'shape', input)} and {getattr(other, 'shape', other)}")
+    return matmul(input, other)

@@ -1,0 +1,86 @@
+"""Comparisons and arg-reductions: results are booleans or indices, not differentiable.
+
+``eq(a, b)`` is ``a == b`` (a bool tensor; shapes broadcast), ``equal(a, b)`` one
+Python bool for "same shape and same values", ``argmax``/``argmin`` int64 indices.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..tensor import Tensor
+from ._util import require_tensor, single_dim
+
+
+def _array(value):
+    return value.data if isinstance(value, Tensor) else value
+
+
+def _compare(input, other, fn, name: str) -> Tensor:
+    require_tensor(input, name)
+    try:
+        return Tensor(fn(input.data, _array(other)))
+    except ValueError:
+        raise ValueError(f"{name}(): shapes {input.shape} and {np.shape(_array(other))} cannot "
+                         "be broadcast together") from None
+
+
+def eq(input, other) -> Tensor:
+    return _compare(input, other, np.equal, "eq")
+
+
+def ne(input, other) -> Tensor:
+    return _compare(input, other, np.not_equal, "ne")
+
+
+def gt(input, other) -> Tensor:
+    return _compare(input, other, np.greater, "gt")
+
+
+def ge(input, other) -> Tensor:
+    return _compare(input, other, np.greater_equal, "ge")
+
+
+def lt(input, other) -> Tensor:
+    return _compare(input, other, np.less, "lt")
+
+
+def le(input, other) -> Tensor:
+    return _compare(input, other, np.less_equal, "le")
+
+
+def equal(input, other) -> bool:
+    """True if both have the same shape and the same values (a Python bool)."""
+    a, b = np.asarray(_array(input)), np.asarray(_array(other))
+    return a.shape == b.shape and bool(np.array_equal(a, b))
+
+
+def isclose(input, other, rtol: float = 1e-05, atol: float = 1e-08,
+            equal_nan: bool = False) -> Tensor:
+    return Tensor(np.isclose(_array(input), _array(other), rtol=rtol, atol=atol,
+                             equal_nan=equal_nan))
+
+
+def _arg(fn, input, dim, keepdim: bool, name: str) -> Tensor:
+    """Index of the extreme entry over all entries (dim=None, as PyTorch) or along ``dim``."""
+    require_tensor(input, name)
+    if input.data.size == 0:
+        raise ValueError(f"{name}(): the input is empty (shape {input.shape}); there is no "
+                         "entry to pick")
+    if dim is None:
+        out = np.asarray(fn(input.data), dtype=np.int64)
+        return Tensor(out.reshape((1,) * input.ndim) if keepdim else out)
+    axis = single_dim(dim, input.ndim, name)
+    if input.ndim == 0:
+        return Tensor(np.asarray(0, dtype=np.int64))
+    out = fn(input.data, axis=axis).astype(np.int64)
+    return Tensor(np.expand_dims(out, axis) if keepdim else out)
+
+
+def argmax(input, dim=None, keepdim: bool = False) -> Tensor:
+    """Position of the largest entry (of the flattened input when ``dim`` is None);
+    (N, C) with dim=1 -> (N,), e.g. the predicted class of each row."""
+    return _arg(np.argmax, input, dim, keepdim, "argmax")
+
+
+def argmin(input, dim=None, keepdim: bool = False) -> Tensor:
+    return _arg(np.argmin, input, dim, keepdim, "argmin")

@@ -1,0 +1,223 @@
+"""Making tensors: ``tensor``, ``zeros``, ``arange``, ``randn``, ``multinomial``, ...
+
+Signatures and dtype rules are PyTorch's: floats default to float32, integer
+ranges and ``full`` of an int to int64, and every factory takes ``dtype=``,
+``device=`` (only the CPU exists here) and ``requires_grad=``. Random factories
+take ``generator=`` (a ``minnet.Generator`` or ``np.random.Generator``) or minnet's
+``seed=``; without either they draw from minnet's default generator
+(``minnet.manual_seed``). None of these is differentiable: they make leaves.
+"""
+from __future__ import annotations
+
+import numbers
+from typing import Optional
+
+import numpy as np
+
+from ..random import get_generator
+from ..tensor import DEFAULT_DTYPE, Tensor, wrap_array
+from ..utils.device import check_device
+
+
+def _size(size, where: str) -> tuple:
+    """PyTorch's ``zeros(2, 3)`` or ``zeros((2, 3))`` -> (2, 3), with a clear error."""
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    size = tuple(int(s) if isinstance(s, Tensor) else s for s in size)
+    if any(isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 0 for s in size):
+        raise ValueError(f"{where}(): sizes must be non-negative integers, got {size!r}")
+    return tuple(int(s) for s in size)
+
+
+def _leaf(array: np.ndarray, dtype, device, requires_grad: bool, where: str) -> Tensor:
+    check_device(device, where)
+    if dtype is not None:
+        array = array.astype(np.dtype(dtype), copy=False)
+    return Tensor(array, requires_grad=requires_grad) if requires_grad else wrap_array(array)
+
+
+def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A new leaf holding a copy of ``data``; Python floats become float32, ints int64."""
+    check_device(device, "tensor")
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """Like ``tensor``, but a Tensor or NumPy array of the right dtype is shared, not copied."""
+    check_device(device, "as_tensor")
+    if isinstance(data, Tensor) and (dtype is None or data.dtype == np.dtype(dtype)):
+        return data
+    if isinstance(data, np.ndarray) and (dtype is None or data.dtype == np.dtype(dtype)) \
+            and data.dtype.kind in "fb" or isinstance(data, np.ndarray) and data.dtype == np.int64:
+        return wrap_array(data)
+    return Tensor(data, dtype=dtype)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor sharing memory with ``array`` (changes to one show in the other), as in PyTorch."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy(): expected a np.ndarray, got {type(array).__name__}")
+    return wrap_array(array)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return _leaf(np.zeros(_size(size, "zeros"), dtype=dtype or DEFAULT_DTYPE), None, device,
+                 requires_grad, "zeros")
+
+
+def ones(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return _leaf(np.ones(_size(size, "ones"), dtype=dtype or DEFAULT_DTYPE), None, device,
+                 requires_grad, "ones")
+
+
+def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """PyTorch leaves ``empty``'s entries undefined; minnet fills them with zeros
+    (deterministic runs)."""
+    return zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def _fill_dtype(fill_value):
+    """``full``'s default dtype, as PyTorch: bool -> bool, int -> int64, float -> float32."""
+    if isinstance(fill_value, (bool, np.bool_)):
+        return np.bool_
+    if isinstance(fill_value, numbers.Integral):
+        return np.int64
+    return DEFAULT_DTYPE
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    size = _size((size,), "full")
+    value = fill_value.item() if isinstance(fill_value, Tensor) else fill_value
+    return _leaf(np.full(size, value, dtype=dtype or _fill_dtype(value)), None, device,
+                 requires_grad, "full")
+
+
+def zeros_like(input: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return zeros(input.shape, dtype=dtype or input.dtype, device=device,
+                 requires_grad=requires_grad)
+
+
+def ones_like(input: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return ones(input.shape, dtype=dtype or input.dtype, device=device,
+                requires_grad=requires_grad)
+
+
+def empty_like(input: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return zeros_like(input, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def full_like(input: Tensor, fill_value, dtype=None, device=None,
+              requires_grad: bool = False) -> Tensor:
+    return full(input.shape, fill_value, dtype=dtype or input.dtype, device=device,
+                requires_grad=requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None,
+           requires_grad: bool = False) -> Tensor:
+    """``arange(5)`` -> 0..4 (int64); any float among the arguments gives float32."""
+    if end is None:
+        start, end = 0, start
+    bounds = [b.item() if isinstance(b, Tensor) else b for b in (start, end, step)]
+    integral = all(isinstance(b, numbers.Integral) for b in bounds)
+    values = np.arange(*bounds, dtype=np.int64 if integral else np.float64)
+    return _leaf(values.astype(dtype or (np.int64 if integral else DEFAULT_DTYPE)), None,
+                 device, requires_grad, "arange")
+
+
+def linspace(start, end, steps: int, dtype=None, device=None,
+             requires_grad: bool = False) -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive (float32)."""
+    return _leaf(np.linspace(start, end, int(steps)).astype(dtype or DEFAULT_DTYPE), None,
+                 device, requires_grad, "linspace")
+
+
+def eye(n: int, m: Optional[int] = None, dtype=None, device=None,
+        requires_grad: bool = False) -> Tensor:
+    return _leaf(np.eye(n, m, dtype=dtype or DEFAULT_DTYPE), None, device, requires_grad, "eye")
+
+
+# -- random ----------------------------------------------------------------------------------
+def randn(*size, generator=None, seed: Optional[int] = None, dtype=None, device=None,
+          requires_grad: bool = False) -> Tensor:
+    """Standard-normal samples from ``generator``, a fresh one seeded by ``seed``, or else
+    minnet's default generator (seeded at import; reseed with ``minnet.manual_seed``)."""
+    rng = get_generator(generator, seed)
+    values = rng.standard_normal(_size(size, "randn"))
+    return _leaf(values.astype(dtype or DEFAULT_DTYPE), None, device, requires_grad, "randn")
+
+
+def rand(*size, generator=None, seed: Optional[int] = None, dtype=None, device=None,
+         requires_grad: bool = False) -> Tensor:
+    """Uniform [0, 1) samples; the generator is chosen as in ``randn``."""
+    rng = get_generator(generator, seed)
+    values = rng.random(_size(size, "rand"))
+    return _leaf(values.astype(dtype or DEFAULT_DTYPE), None, device, requires_grad, "rand")
+
+
+def randint(*args, size=None, generator=None, seed: Optional[int] = None, dtype=None,
+            device=None, requires_grad: bool = False) -> Tensor:
+    """Integers in [low, high): ``randint(high, size)`` or ``randint(low, high, size)`` (int64)."""
+    args = list(args)
+    if size is None and args and isinstance(args[-1], (tuple, list)):
+        size = args.pop()
+    if len(args) == 1:
+        low, high = 0, args[0]
+    elif len(args) == 2:
+        low, high = args
+    else:
+        raise TypeError("randint(): expected randint(high, size) or randint(low, high, size), "
+                        f"got {len(args)} bounds")
+    if size is None:
+        raise TypeError("randint(): missing the size, e.g. randint(0, 10, (3,))")
+    if high <= low:
+        raise ValueError(f"randint(): high ({high}) must be greater than low ({low})")
+    rng = get_generator(generator, seed)
+    values = rng.integers(low, high, size=_size((size,), "randint"), dtype=np.int64)
+    return _leaf(values, dtype, device, requires_grad, "randint")
+
+
+def randperm(n: int, generator=None, seed: Optional[int] = None, dtype=None,
+             device=None) -> Tensor:
+    """A random order of 0..n-1 (int64)."""
+    rng = get_generator(generator, seed)
+    return _leaf(rng.permutation(int(n)).astype(np.int64), dtype, device, False, "randperm")
+
+
+def randn_like(input: Tensor, generator=None, seed: Optional[int] = None, dtype=None,
+               device=None, requires_grad: bool = False) -> Tensor:
+    return randn(input.shape, generator=generator, seed=seed, dtype=dtype or input.dtype,
+                 device=device, requires_grad=requires_grad)
+
+
+def rand_like(input: Tensor, generator=None, seed: Optional[int] = None, dtype=None,
+              device=None, requires_grad: bool = False) -> Tensor:
+    return rand(input.shape, generator=generator, seed=seed, dtype=dtype or input.dtype,
+                device=device, requires_grad=requires_grad)
+
+
+def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
+                generator=None, seed: Optional[int] = None) -> Tensor:
+    """Sample category indices from the (unnormalised) weights in each row of ``input``.
+
+    Shapes: (C,) -> (num_samples,) and (N, C) -> (N, num_samples), int64. Without
+    ``replacement`` a category is drawn at most once per row, as in PyTorch.
+    """
+    weights = np.asarray(input.data if isinstance(input, Tensor) else input, dtype=np.float64)
+    if weights.ndim not in (1, 2):
+        raise ValueError(f"multinomial(): input must be 1-D or 2-D (categories last), got shape "
+                         f"{weights.shape}")
+    if weights.shape[-1] == 0 or not np.all(np.isfinite(weights)) or np.any(weights < 0):
+        raise RuntimeError("multinomial(): probability tensor contains either inf, nan or "
+                           "element < 0 (or has no categories)")
+    rows = np.atleast_2d(weights)
+    totals = rows.sum(axis=1, keepdims=True)
+    if np.any(totals <= 0):
+        raise RuntimeError("multinomial(): invalid multinomial distribution (sum of "
+                           "probabilities <= 0)")
+    if not replacement and num_samples > np.count_nonzero(rows, axis=1).min():
+        raise RuntimeError(f"multinomial(): cannot sample n_sample={num_samples} > "
+                           f"prob_dist.size(-1) non-zero categories without replacement")
+    rng = get_generator(generator, seed)
+    picks = np.stack([rng.choice(rows.shape[1], size=num_samples, replace=replacement,
+                                 p=row / row.sum()) for row in rows]).astype(np.int64)
+    return wrap_array(picks[0] if weights.ndim == 1 else picks)

@@ -1,0 +1,125 @@
+"""More element-wise math, as ``torch.sin`` etc.: each forward next to its derivative.
+
+Every function here maps each entry on its own, so its backward is
+``grad * f'(x)`` (the chain rule, entry by entry). ``_unary`` writes that
+pattern once; each op gives its forward and its derivative on one line each.
+Integer inputs give float32 (PyTorch's default dtype), as ``exp`` and ``log`` do.
+Rounding ops (floor, ceil, round, trunc, sign) are flat almost everywhere:
+their gradient is 0, as in PyTorch.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..tensor import Tensor
+from ._util import as_float, require_tensor
+
+
+def _unary(input, forward, derivative, name: str, keep_integers: bool = False,
+           uses_output: bool = False) -> Tensor:
+    """``forward(x)`` entry-wise; backward ``grad * derivative(x, out)``.
+
+    ``uses_output``: the derivative reads ``out``, so changing the output in place
+    before backward must raise (see version counters in docs/autograd.md).
+    """
+    require_tensor(input, name)
+    if not keep_integers:
+        input = as_float(input)
+    x = input.data
+    out = np.asarray(forward(x))
+
+    def backward(grad):
+        return ((grad * derivative(x, out)).astype(out.dtype, copy=False),)
+
+    return Tensor._from_op(out, (input,), backward, name, saves_output=uses_output)
+
+
+def _flat(x, out):
+    return np.zeros_like(out)
+
+
+# trigonometry ----------------------------------------------------------------------------
+def sin(input):
+    return _unary(input, np.sin, lambda x, out: np.cos(x), "sin")
+
+
+def cos(input):
+    return _unary(input, np.cos, lambda x, out: -np.sin(x), "cos")
+
+
+def tan(input):
+    return _unary(input, np.tan, lambda x, out: 1 + out * out, "tan", uses_output=True)   # sec^2 = 1 + tan^2
+
+
+def asin(input):
+    return _unary(input, np.arcsin, lambda x, out: 1 / np.sqrt(1 - x * x), "asin")
+
+
+def acos(input):
+    return _unary(input, np.arccos, lambda x, out: -1 / np.sqrt(1 - x * x), "acos")
+
+
+def atan(input):
+    return _unary(input, np.arctan, lambda x, out: 1 / (1 + x * x), "atan")
+
+
+def sinh(input):
+    return _unary(input, np.sinh, lambda x, out: np.cosh(x), "sinh")
+
+
+def cosh(input):
+    return _unary(input, np.cosh, lambda x, out: np.sinh(x), "cosh")
+
+
+# logarithms and powers ----------------------------------------------------------------------
+def log10(input):
+    return _unary(input, np.log10, lambda x, out: 1 / (x * np.log(10)), "log10")
+
+
+def log2(input):
+    return _unary(input, np.log2, lambda x, out: 1 / (x * np.log(2)), "log2")
+
+
+def log1p(input):
+    """log(1 + x), accurate for tiny x."""
+    return _unary(input, np.log1p, lambda x, out: 1 / (1 + x), "log1p")
+
+
+def expm1(input):
+    """exp(x) - 1, accurate for tiny x."""
+    return _unary(input, np.expm1, lambda x, out: out + 1, "expm1", uses_output=True)
+
+
+def reciprocal(input):
+    return _unary(input, np.reciprocal, lambda x, out: -out * out, "reciprocal", uses_output=True)
+
+
+def rsqrt(input):
+    """1 / sqrt(x)."""
+    return _unary(input, lambda x: 1 / np.sqrt(x), lambda x, out: -0.5 * out / x, "rsqrt", uses_output=True)
+
+
+def square(input):
+    return _unary(input, np.square, lambda x, out: 2 * x, "square", keep_integers=True)
+
+
+# rounding: flat almost everywhere, gradient 0 -----------------------------------------------
+def floor(input):
+    return _unary(input, np.floor, _flat, "floor", keep_integers=True)
+
+
+def ceil(input):
+    return _unary(input, np.ceil, _flat, "ceil", keep_integers=True)
+
+
+def round(input, decimals: int = 0):  # noqa: A001  (torch.round)
+    """Round half to even, as PyTorch (2.5 -> 2, 3.5 -> 4)."""
+    return _unary(input, lambda x: np.round(x, decimals), _flat, "round", keep_integers=True)
+
+
+def trunc(input):
+    return _unary(input, np.trunc, _flat, "trunc", keep_integers=True)
+
+
+def sign(input):
+    return _unary(input, np.sign, _flat, "sign", keep_integers=True)
