@@ -26,6 +26,10 @@ def add_labs_arguments(parser: argparse.ArgumentParser) -> None:
     _add_common(release)
     release.add_argument("--check", action="store_true",
                          help="write nothing; exit 1 listing the files that are out of sync")
+    release.add_argument("--to", metavar="DIR", default=None,
+                         help="write a standalone student repository to DIR (new or empty): "
+                              "READMEs, student files, public tests, conftest, docs and the "
+                              "reference results recorded from the solutions; no labs/source")
 
     check = actions.add_parser(
         "check", help="what CI runs: release in sync, reference solutions full marks, released "
@@ -94,6 +98,8 @@ def release_command(args: argparse.Namespace) -> int:
         print(f"minnet labs release: {labs_dir}/source not found: run it from the course "
               "repository's root or pass --labs DIR", file=sys.stderr)
         return 2
+    if args.to is not None:
+        return student_release_command(labs_dir, args)
     result = release(labs_dir, args.lab, check=args.check)
     if args.check:
         if result.out_of_sync:
@@ -109,6 +115,33 @@ def release_command(args: argparse.Namespace) -> int:
         print(f"note: {display(path)} has no solution region: released exactly as its source "
               "(right for a helper module, a leak for a solution)")
     print(f"{len(result.written)} file(s) written, {len(result.unchanged)} unchanged")
+    return 0
+
+
+def student_release_command(labs_dir, args: argparse.Namespace) -> int:
+    """``minnet labs release --to DIR``: a student repository (see release.release_to)."""
+    from .release import display, release, release_to
+
+    if args.check:
+        print("minnet labs release: --to and --check do not go together", file=sys.stderr)
+        return 2
+    for path, why in release(labs_dir, args.lab, check=True).out_of_sync:
+        print(f"note: {display(path)}: {why}; the student files are written from labs/source "
+              "all the same", file=sys.stderr)
+    print("recording the reference results: the public tests run against the solutions ...")
+    result = release_to(labs_dir, args.to, args.lab)
+    print(result.recording_output)
+    for lab, count in result.recorded.items():
+        print(f"  {lab}: {count} reference call(s) recorded")
+    for lab, file, function, why in result.unrecordable:
+        print(f"  note: {lab}/{file}.py {function}(): not recorded ({why}); the tests that "
+              "need it fail in the student repository")
+    print(f"wrote {len(result.files)} file(s) to {display(result.destination)} in "
+          f"{result.seconds:.0f} s")
+    if not result.recording_ok:
+        print("the reference solutions did not get full marks while recording: the student "
+              "repository is incomplete (see above)", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -26,6 +26,7 @@ import sys
 import traceback
 import types
 
+from . import recorded as _recorded
 from .expect import LabFailure
 from .fair import expect_unchanged as _expect_unchanged
 from .fair import watch as _watch_loaded
@@ -74,12 +75,44 @@ def reference(test_file, name: str) -> types.ModuleType:
     cache) can stand in for the reference the tests compare with.
     """
     path = reference_path(test_file, name)
+    lab = os.path.basename(lab_folder(test_file))
+    stem = os.path.splitext(_file_name(name, "reference"))[0]
     if not os.path.isfile(path):
+        released = _recorded.recorded_file(lab_folder(test_file), stem)
+        if released is not None:     # a student repository: replay the recorded results
+            return _load_replaying(lab, stem, released)
         raise FileNotFoundError(
             f"reference(): no reference solution {path}. The graded tests need the lab "
-            "sources (labs/source/): run them from a full checkout of the course repository, "
+            "sources (labs/source/) or the recorded reference results of a student release "
+            f"({_recorded.CALLS_FILE}): run them from a full checkout of the course repository, "
             "or grade with `minnet grade`, which copies them.")
-    return load_module(path, role="reference", private=True)
+    prepare = None
+    folder = _recorded.recording_folder()
+    if folder is not None:           # `minnet labs release --to`: record every call
+        with open(path, encoding="utf-8") as file:
+            source_text = file.read()
+
+        def prepare(module):
+            _recorded.record_module(module, lab, stem, source_text, folder)
+    return load_module(path, role="reference", private=True, prepare=prepare)
+
+
+def _load_replaying(lab: str, stem: str, released: dict) -> types.ModuleType:
+    """The released student file's text run as a private reference module whose solution
+    functions replay the recorded results (minnet/grading/recorded.py)."""
+    name = f"{MODULE_PREFIX}.reference.{lab}.{stem}._private{next(_private_names)}"
+    module = types.ModuleType(name)
+    module.__file__ = f"<{lab}/{stem}.py as released, with recorded reference results>"
+    code = compile(released["released"], module.__file__, "exec")
+    sys.modules[name] = module
+    try:
+        exec(code, module.__dict__)
+    except Exception:
+        sys.modules.pop(name, None)
+        raise
+    _recorded.replay_module(module, released, lab, stem)
+    _watch_loaded()
+    return module
 
 
 def _file_name(name: str, role: str) -> str:
@@ -100,11 +133,13 @@ def _stamp(path: str) -> tuple:
     return info.st_mtime_ns, info.st_size
 
 
-def load_module(path, role: str = "student", private: bool = False) -> types.ModuleType:
+def load_module(path, role: str = "student", private: bool = False,
+                prepare=None) -> types.ModuleType:
     """Execute the Python file at ``path`` as a fresh module (cached per path and mtime).
 
     ``private``: executed anew under a name of its own (``..._private<n>``), never
     served from the cache: kept in ``sys.modules``, so the fair-play check watches it.
+    ``prepare(module)`` runs after the file, before the fair-play check remembers it.
     """
     path = os.path.abspath(os.fspath(path))
     if not os.path.isfile(path):
@@ -131,6 +166,8 @@ def load_module(path, role: str = "student", private: bool = False) -> types.Mod
         else:
             sys.modules.pop(name, None)
         raise LabFailure(import_failure_message(path, error)) from None
+    if prepare is not None:
+        prepare(module)
     if role == "student":  # its top-level code may not replace the grader, minnet, NumPy, ...
         _expect_unchanged(os.path.basename(path), "at import")
     else:                  # a reference solution is graded against: remember its functions

@@ -385,3 +385,142 @@ def display(path, base=None) -> str:
             else str(path)
     except ValueError:
         return str(path)
+
+
+# --------------------------------------------------------------------------
+# a student repository: minnet labs release --to DIR
+# --------------------------------------------------------------------------
+STUDENT_README = """\
+# {title}
+
+The graded labs of the course, for you to solve. Each lab is a folder in `labs/`:
+its README says what to do and which file(s) you edit.
+
+## Setup (once)
+
+Install minnet with pytest into a virtual environment (your course says where minnet
+comes from; from a clone of the minnet repository: `pip install '.[dev]'`):
+
+```bash
+python -m venv .venv && . .venv/bin/activate
+pip install 'minnet[dev]'          # or: pip install '/path/to/minnet[dev]'
+```
+
+## Grading your work locally
+
+```bash
+pytest labs/                       # every lab: a table of points, and feedback
+pytest labs/03_loss                # one lab
+```
+
+You get the same points here as the instructor's grader gives for the public tests
+(it may add hidden tests). The tests compare your results with reference results
+recorded when this repository was made (`labs/NN_lab/{calls}`): edit only the files
+the READMEs name, not the tests or those files.
+"""
+DOCS_LEFT_OUT = {"instructors.md"}  # docs/ files a student repository does not get
+
+
+@dataclass
+class StudentRelease:
+    destination: Path
+    files: list = field(default_factory=list)          # written, relative to destination
+    recorded: dict = field(default_factory=dict)       # lab -> number of recorded calls
+    unrecordable: list = field(default_factory=list)   # (lab, file, function, why)
+    recording_output: str = ""                         # the recording run's summary
+    recording_ok: bool = True                          # the reference got full marks
+    seconds: float = 0.0
+
+
+def release_to(labs_dir, destination, labs=None, title: str = "minnet labs",
+               python: Optional[str] = None) -> StudentRelease:
+    """Write a standalone student repository to ``destination`` (a new or empty folder).
+
+    It holds ``README.md``, ``labs/`` (README, conftest, and per lab its README, the
+    released student files, the public tests and ``reference_calls.json``) and the
+    public ``docs/`` the READMEs link to: no ``labs/source/``, no solution, no mutant,
+    no hidden test. The reference results are recorded by running the public tests
+    against the reference solutions (minnet/grading/recorded.py).
+    """
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    from . import recorded
+    from ..fileio import atomic_write
+
+    started = time.perf_counter()
+    labs_dir, destination = Path(labs_dir).resolve(), Path(destination).resolve()
+    if destination.exists() and (not destination.is_dir() or any(destination.iterdir())):
+        raise LabSourceError(f"--to {destination}: exists and is not an empty folder")
+    if labs_dir in destination.parents or destination == labs_dir:
+        raise LabSourceError(f"--to {destination}: inside the labs folder {labs_dir}")
+    chosen = resolve_labs(labs_dir, labs)
+    planned = planned_release(labs_dir, chosen)
+    result = StudentRelease(destination)
+    with tempfile.TemporaryDirectory(prefix="minnet-release-") as work:
+        work = Path(work)
+        copy = work / "labs"   # the full labs tree, the solutions as the student files
+        shutil.copytree(labs_dir, copy, ignore=shutil.ignore_patterns(
+            "__pycache__", ".*", "*.png", MANIFEST))
+        for lab in chosen:
+            for name in student_files(labs_dir, lab):
+                source = source_root(labs_dir) / lab / name
+                (copy / lab / name).write_text(
+                    solution_text(source.read_text(encoding="utf-8"), str(source)),
+                    encoding="utf-8")
+        calls = work / "calls"
+        env = dict(os.environ, **{recorded.RECORD_ENV: str(calls)})
+        run = subprocess.run(
+            [python or sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+             "--rootdir", str(work), *[f"labs/{lab}" for lab in chosen]],
+            cwd=work, env=env, capture_output=True, text=True)
+        result.recording_output = _grades_summary(run.stdout + run.stderr)
+        result.recording_ok = run.returncode == 0
+        written = {}
+        for relative in manifest_files(labs_dir):
+            if not _in_labs(relative, set(chosen)):
+                continue
+            path = labs_dir / relative
+            written[f"labs/{relative}"] = planned.get(path, None)
+            if written[f"labs/{relative}"] is None:
+                written[f"labs/{relative}"] = path.read_bytes()
+        for lab in chosen:
+            sources = {}
+            for name in student_files(labs_dir, lab):
+                text = (source_root(labs_dir) / lab / name).read_text(encoding="utf-8")
+                sources[Path(name).stem] = (text, planned[labs_dir / lab / name])
+            content, missing = recorded.collect(calls, lab, sources)
+            written[f"labs/{lab}/{recorded.CALLS_FILE}"] = json.dumps(content, indent=0) + "\n"
+            result.recorded[lab] = sum(len(keys) for entry in content["files"].values()
+                                       for keys in entry["calls"].values())
+            result.unrecordable += [(lab, *item) for item in missing]
+    docs = labs_dir.parent / "docs"
+    if docs.is_dir():
+        for path in sorted(docs.rglob("*")):
+            relative = path.relative_to(docs)
+            if (path.is_file() and relative.parts[0] not in DOCS_LEFT_OUT
+                    and not any(part.startswith((".", "__pycache__")) for part in relative.parts)):
+                written[f"docs/{relative.as_posix()}"] = path.read_bytes()
+    written["README.md"] = STUDENT_README.format(title=title, calls=recorded.CALLS_FILE)
+    for relative, content in sorted(written.items()):
+        target = destination / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            target.write_bytes(content)
+        else:
+            atomic_write(target, content)
+        result.files.append(relative)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _grades_summary(output: str) -> str:
+    """The grade table and verdict of a pytest run's output (its last lines)."""
+    lines = output.rstrip().splitlines()
+    for index, line in enumerate(lines):
+        if "grades" in line and line.startswith("="):
+            return "\n".join(lines[index:])
+    return "\n".join(lines[-30:])
