@@ -17,12 +17,24 @@ Nothing here is magic: read it, then write your own loop.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 import numpy as np
 
 from .tensor import Tensor, no_grad
+
+
+class TrainingDiverged(FloatingPointError):
+    """The training loss became NaN or infinite (``fit(..., stop_on_nonfinite=True)``).
+
+    ``step`` (0-based, counted over the whole run) and ``epoch`` (1-based) say where;
+    ``history`` holds what was recorded up to then."""
+
+    def __init__(self, message: str, step: int, epoch: int, value: float, history=None):
+        super().__init__(message)
+        self.step, self.epoch, self.value, self.history = step, epoch, value, history
 
 
 @dataclass
@@ -124,22 +136,29 @@ def evaluate(model, X, y, loss_fn: Optional[Callable] = None,
 
 
 def train_one_epoch(model, loader, loss_fn: Callable, optimizer, history: History,
-                    run_log=None) -> tuple:
+                    run_log=None, stop_on_nonfinite: bool = False, epoch: int = 1) -> tuple:
     """One pass over ``loader``; returns (mean loss, accuracy or None) over the epoch.
 
-    ``run_log`` (a ``minnet.runlog.RunLog``) receives every step's loss."""
+    ``run_log`` (a ``minnet.runlog.RunLog``) receives every step's loss.
+    ``stop_on_nonfinite``: raise `TrainingDiverged` at the first NaN/inf loss (before the
+    optimizer steps on it)."""
     model.train()
     total_loss, correct, seen, classification = 0.0, 0, 0, True
     for X_batch, y_batch in loader:
         optimizer.zero_grad()
         out = model(X_batch)
         loss = loss_fn(out, y_batch)
-        loss.backward()
-        optimizer.step()
         batch_loss = float(loss.item())
         history.step_losses.append(batch_loss)
         if run_log is not None:
             run_log.log_step(len(history.step_losses) - 1, loss=batch_loss)
+        if stop_on_nonfinite and not math.isfinite(batch_loss):
+            step = len(history.step_losses) - 1
+            raise TrainingDiverged(f"the training loss became {batch_loss} at step {step} "
+                                   f"(epoch {epoch}); training stopped there", step, epoch,
+                                   batch_loss, history)
+        loss.backward()
+        optimizer.step()
         batch_size = X_batch.shape[0]
         total_loss += batch_loss * batch_size
         seen += batch_size
@@ -151,7 +170,8 @@ def train_one_epoch(model, loader, loss_fn: Callable, optimizer, history: Histor
 
 def fit(model, loader, loss_fn: Callable, optimizer, epochs: int,
         test_data: Optional[tuple] = None, scheduler=None,
-        on_epoch: Optional[Callable[[EpochRecord], None]] = None, run_log=None) -> History:
+        on_epoch: Optional[Callable[[EpochRecord], None]] = None, run_log=None,
+        stop_on_nonfinite: bool = False) -> History:
     """Train ``model`` for ``epochs`` passes over ``loader``.
 
     Args:
@@ -163,6 +183,8 @@ def fit(model, loader, loss_fn: Callable, optimizer, epochs: int,
         on_epoch: called with each `EpochRecord` (e.g. to print progress).
         run_log: optional ``minnet.runlog.RunLog``: every step's loss and every epoch's
             metrics are recorded in it (experiment tracking; ``minnet runs`` compares runs).
+        stop_on_nonfinite: raise `TrainingDiverged` (step, epoch, history) at the first
+            NaN or infinite training loss instead of training on with NaN weights.
 
     Returns:
         A `History` of per-epoch records and per-step losses.
@@ -172,7 +194,7 @@ def fit(model, loader, loss_fn: Callable, optimizer, epochs: int,
     history = History()
     for epoch in range(1, epochs + 1):
         train_loss, train_accuracy = train_one_epoch(model, loader, loss_fn, optimizer, history,
-                                                     run_log)
+                                                     run_log, stop_on_nonfinite, epoch)
         record = EpochRecord(epoch, train_loss, train_accuracy)
         if test_data is not None:
             result = evaluate(model, test_data[0], test_data[1], loss_fn)
@@ -257,11 +279,23 @@ def digits_experiment(epochs: int = 25, seed: int = 0, lr: float = 1e-3, hidden:
             "epochs": epochs, "lr": lr, "hidden": hidden, "batch_size": batch_size,
             "test_size": test_size, "optimizer": "Adam", "model": f"64-{hidden}-10 ReLU"})
     try:
-        history = fit(model, loader, nn.CrossEntropyLoss(), optimizer, epochs,
-                      test_data=(X_test, y_test), on_epoch=report, run_log=run_log)
+        with np.errstate(over="ignore", invalid="ignore"):  # a NaN loss is reported below
+            history = fit(model, loader, nn.CrossEntropyLoss(), optimizer, epochs,
+                          test_data=(X_test, y_test), on_epoch=report, run_log=run_log,
+                          stop_on_nonfinite=True)
+    except TrainingDiverged as error:
+        error.args = (f"{error.args[0]}. With lr={lr} Adam's steps are too big for this "
+                      f"model: the weights overflowed. Try a smaller --lr (the default is "
+                      f"1e-3); 'minnet doctor --scenario lr_too_high' shows this failure "
+                      f"diagnosed.",)
+        if run_log is not None:
+            run_log.finish("failed", error=f"TrainingDiverged: {error}")
+            error.args = (f"{error.args[0]} (recorded as run {run_log.id})",)
+        raise
     except BaseException as error:
         if run_log is not None:
-            run_log.finish("failed", error=f"{type(error).__name__}: {error}")
+            status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+            run_log.finish(status, error=f"{type(error).__name__}: {error}")
         raise
     final = evaluate(model, X_test, y_test)
     if run_log is not None:
@@ -327,3 +361,21 @@ def print_digits_summary(result: DigitsResult, log: Callable[[str], None] = prin
                 f"{result.probabilities[i, result.predictions[i]]:.0%}" for i in shown]
     for line in format_digits(result.X_test_raw[shown], captions):
         log(line)
+
+
+def plot_digits_losses(result: DigitsResult, path) -> None:
+    """The loss curves of ``minnet train --plot``: every step's training loss, and each
+    epoch's test loss at that epoch's last step (dashed). Needs matplotlib."""
+    from .viz import plot_loss
+
+    losses = np.asarray(result.history.step_losses, dtype=np.float64)
+    test = np.full(losses.shape, np.nan)
+    steps_per_epoch = len(losses) // max(len(result.history.epochs), 1)
+    for record in result.history.epochs:
+        if record.test_loss is not None:
+            test[min(record.epoch * steps_per_epoch, len(losses)) - 1] = record.test_loss
+    import matplotlib.pyplot as plt
+    figure = plot_loss(losses, val=test, path=path,
+                       title=f"digits MLP: loss per step (test: per epoch), "
+                             f"test accuracy {result.test_accuracy:.3f}")
+    plt.close(figure)

@@ -87,7 +87,145 @@ def test_train_runs_two_epochs_and_shows_what_it_learned():
 def test_train_rejects_nonsense_options():
     result = run_minnet("train", "--epochs", "0")
     assert result.returncode == 2
-    assert "--epochs must be positive" in result.stderr
+    assert "argument --epochs: must be a whole number > 0" in result.stderr
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--seed", "-3", "argument --seed: must be a whole number >= 0"),
+    ("--seed", "1.5", "argument --seed: must be a whole number"),
+    ("--lr", "inf", "argument --lr: must be a finite number > 0"),
+    ("--lr", "nan", "argument --lr: must be a finite number > 0"),
+    ("--lr", "-1", "argument --lr: must be a finite number > 0"),
+    ("--lr", "fast", "argument --lr: must be a number"),
+    ("--hidden", "0", "argument --hidden: must be a whole number > 0"),
+    ("--batch-size", "-2", "argument --batch-size: must be a whole number > 0"),
+    ("--epochs", "1e3", "argument --epochs: must be a whole number"),
+])
+def test_train_options_are_checked_by_argparse_before_any_work(capsys, option, value, message):
+    assert cli.main(["train", option, value]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and "usage: minnet train" in captured.err
+    assert "digits:" not in captured.out  # nothing was trained
+
+
+def test_train_output_files_are_checked_before_any_work(tmp_path, capsys):
+    (tmp_path / "old.npz").write_bytes(b"keep me")
+    (tmp_path / "afile").write_text("x")
+    for argv, message in [
+            (["--save", str(tmp_path / "old.npz")], "exists; add --overwrite"),
+            (["--save", str(tmp_path)], "is a folder"),
+            (["--save", str(tmp_path / "afile" / "m.npz")], "is a file, not a folder"),
+            (["--plot", str(tmp_path / "loss.txt")], "must end in .png, .svg, .pdf"),
+            (["--record", str(tmp_path / "afile")], "--record"),
+            (["--save", str(tmp_path / "a.png"), "--plot", str(tmp_path / "a.png")],
+             "name the same file")]:
+        assert cli.main(["train", *argv]) == 2, argv
+        captured = capsys.readouterr()
+        assert message in captured.err and "digits:" not in captured.out, argv
+    assert (tmp_path / "old.npz").read_bytes() == b"keep me"
+
+
+def test_train_saves_the_model_and_a_loss_curve_picture(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    import numpy as np
+
+    import minnet
+    from minnet import nn
+    model_path, plot_path = tmp_path / "digits.npz", tmp_path / "loss.png"
+    assert cli.main(["train", "--epochs", "1", "--hidden", "16", "--save", str(model_path),
+                     "--plot", str(plot_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"saved the model to {model_path}" in out and "saved the loss curves" in out
+    assert plot_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    model = nn.Sequential(nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 10))
+    model.load_state_dict(minnet.load(model_path))
+    accuracy = float(out.split("test accuracy:")[1].split()[0])
+    from minnet.data import load_digits
+    X, _ = load_digits(return_X_y=True)
+    assert model(minnet.Tensor(np.asarray(X[:3], dtype=np.float32))).shape == (3, 10)
+    assert 0.3 < accuracy <= 1.0
+    assert cli.main(["train", "--epochs", "1", "--hidden", "16", "--save", str(model_path),
+                     "--overwrite"]) == 0
+
+
+def test_train_says_why_when_the_loss_becomes_nan(tmp_path, capsys):
+    root = tmp_path / "runs"
+    assert cli.main(["train", "--epochs", "2", "--hidden", "16", "--lr", "1e300",
+                     "--record", str(root)]) == 1
+    captured = capsys.readouterr()
+    assert "the training loss became nan at step" in captured.err
+    assert "Try a smaller --lr" in captured.err and "RuntimeWarning" not in captured.err
+    from minnet.runlog import list_runs
+    (run,) = list_runs(str(root))
+    assert run["status"] == "failed" and "TrainingDiverged" in run["error"]
+
+
+def test_info_blas_threads_line_says_it_once():
+    result = run_minnet("info", env_extra={"MINNET_BLAS_THREADS": "2"})
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("conv BLAS")]
+    assert line.split(":", 1)[1].strip().startswith("2 inside conv2d (MINNET_BLAS_THREADS)")
+    assert line.count("inside") == 1 and line.count("MINNET_BLAS_THREADS") == 1
+    assert cli._blas_threads_text("0") == "not limited (MINNET_BLAS_THREADS=0)"
+    assert cli._blas_threads_text("3").startswith("3 inside conv2d (MINNET_BLAS_THREADS)")
+
+
+SETUP_OK = """
+import numpy as np
+from minnet import nn, optim
+from minnet.debug import Setup
+
+def setup():
+    model = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2))
+    X = np.random.default_rng(0).standard_normal((64, 2)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    return Setup(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), (X, y),
+                 steps=20)
+"""
+
+
+@pytest.mark.parametrize("name, text, message", [
+    ("notes.md", "# not python\n", "is not a Python file"),
+    ("syntax.py", "def setup(:\n    pass\n", "syntax.py, line 1"),
+    ("raises_on_import.py", "import nothing_such_module_xyz\n",
+     "raised ModuleNotFoundError"),
+    ("raises.py", "def setup():\n    raise ValueError('no data here')\n",
+     "setup() in"),
+    ("nosetup.py", "x = 1\n", "defines no setup() function"),
+    ("returns_int.py", "def setup():\n    return 3\n", "returned int"),
+    ("exits.py", "import sys\nsys.exit(4)\n", "raised SystemExit"),
+])
+def test_doctor_on_a_script_it_cannot_use_says_why_with_exit_code_3(tmp_path, capsys, name,
+                                                                    text, message):
+    script = tmp_path / name
+    script.write_text(text)
+    assert cli.main(["doctor", str(script), "--no-save"]) == 3
+    captured = capsys.readouterr()
+    assert message in captured.err and "minnet doctor:" in captured.err
+    assert "Traceback" not in captured.err and "NoneType" not in captured.err
+    if name == "raises.py":  # the user's own line is shown, minnet's frames are not
+        assert "raise ValueError('no data here')" in captured.err
+        assert "minnet/cli.py" not in captured.err
+
+
+def test_doctor_and_tour_check_their_arguments_before_any_work(tmp_path, capsys):
+    (tmp_path / "afile").write_text("x")
+    script = tmp_path / "ok.py"
+    script.write_text(SETUP_OK)
+    for argv, message in [
+            (["doctor", str(script), "--out", str(tmp_path / "afile")], "is a file, not a folder"),
+            (["doctor", "--scenario", "dying_relu", "--out", str(tmp_path / "afile")],
+             "is a file, not a folder"),
+            (["doctor", str(tmp_path / "missing.py")], "no such file"),
+            (["doctor", str(script), "--steps", "0"], "--steps must be"),
+            (["doctor"], "give a script"),
+            (["tour", "--scenarios"], "--scenarios needs at least one name"),
+            (["tour", "--out", str(tmp_path / "afile")], "is a file, not a folder")]:
+        assert cli.main(argv) == 2, argv
+        captured = capsys.readouterr()
+        assert message in captured.err, (argv, captured.err)
+        assert "diagnosing" not in captured.err
+    assert cli.main(["doctor", str(script), "--out", str(tmp_path / "reports")]) in (0, 1)
+    assert (tmp_path / "reports" / "ok.json").exists()
 
 
 def test_main_can_be_called_in_process(capsys):

@@ -98,3 +98,174 @@ def test_training_and_diagnosis_runs_can_be_recorded(tmp_path, capsys):
     assert recorded["kind"] == "diagnosis" and recorded["config"]["optimizer"] == "SGD"
     assert recorded["config"]["lr"] == 0.05 and recorded["config"]["steps"] == 30
     assert len(recorded["metrics"]["loss"]["values"]) == 30
+
+
+# -- NaN/inf, damaged folders, dead runs, the CLI's arguments (issue 12) -------------------------
+def test_nan_and_inf_are_strict_json_and_come_back_as_floats(tmp_path, capsys):
+    with RunLog.start("diverged", root=str(tmp_path)) as run:
+        for step, loss in enumerate([float("nan"), 2.0, float("inf"), float("-inf")]):
+            run.log_step(step, loss=loss)
+        run.finish(summary={"first_loss": float("nan"), "best": float("inf")})
+    for name in ("run.json", "metrics.json"):   # strict JSON: no NaN/Infinity tokens
+        text = (tmp_path / run.id / name).read_text()
+        json.loads(text, parse_constant=lambda token: pytest.fail(f"{token} in {name}"))
+        assert '"nan"' not in text or "nonfinite" in text
+    loaded = load_run(run.id, str(tmp_path))
+    values = loaded["metrics"]["loss"]["values"]
+    assert np.isnan(values[0]) and values[1:] == [2.0, float("inf"), float("-inf")]
+    assert np.isnan(loaded["summary"]["first_loss"]) and loaded["summary"]["best"] == np.inf
+    assert main(["runs", "show", run.id, "--root", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "first nan, last -inf (3 not finite)" in out and "first_loss=nan, best=inf" in out
+    assert main(["runs", "--root", str(tmp_path)]) == 0
+    assert "first_loss nan" in capsys.readouterr().out
+    assert main(["runs", "show", run.id, "--root", str(tmp_path), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out, parse_constant=lambda t: pytest.fail(t))
+    assert shown["metrics"]["loss"]["values"][0] is None
+    assert shown["nonfinite"]["/metrics/loss/values/0"] == "nan"
+    assert main(["runs", "compare", run.id, run.id, "--root", str(tmp_path)]) == 0
+    assert "-inf" in capsys.readouterr().out
+
+
+def test_runs_written_by_an_older_minnet_with_nan_strings_still_show(tmp_path, capsys):
+    folder = tmp_path / "20250101-000000-old"
+    folder.mkdir()
+    (folder / "run.json").write_text(json.dumps({"id": folder.name, "status": "completed",
+                                                 "summary": {"seconds": 6.406887976999997}}))
+    (folder / "metrics.json").write_text(json.dumps(
+        {"loss": {"steps": [0, 1], "values": ["nan", "inf"]}}))
+    assert main(["runs", "show", "old", "--root", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "first nan, last inf" in out and "seconds=6.407" in out
+
+
+def test_a_diagnosis_that_stopped_logs_only_the_steps_that_ran(tmp_path):
+    from minnet.runlog import record_diagnosis
+
+    class Stopped:
+        findings, errors, context = [], [], None
+        run = {"steps": 3, "losses": np.array([2.0, 1.0, np.nan] + [np.nan] * 97),
+               "first_loss": 2.0}
+
+    from minnet.scenarios.healthy import moons_mlp
+    run_id = record_diagnosis(Stopped(), moons_mlp(), "stopped", str(tmp_path))
+    values = load_run(run_id, str(tmp_path))["metrics"]["loss"]["values"]
+    assert values[:2] == [2.0, 1.0] and np.isnan(values[2]) and len(values) == 3
+
+
+def damaged_root(tmp_path):
+    good = record(tmp_path, "good", 0.1, [1.0, 0.5])
+    for name, content in {"list": "[]", "null": "null", "cut": '{"id": "x", "sta',
+                          "empty": ""}.items():
+        (tmp_path / f"20250101-00000{len(name)}-{name}").mkdir()
+        (tmp_path / f"20250101-00000{len(name)}-{name}" / "run.json").write_text(content)
+    noid = tmp_path / "20250101-000009-noid"
+    noid.mkdir()
+    (noid / "run.json").write_text(json.dumps({"status": "completed", "summary": {}}))
+    return good
+
+
+def test_damaged_run_folders_are_listed_with_the_file_and_hide_no_other_run(tmp_path, capsys):
+    good = damaged_root(tmp_path)
+    runs = {run["id"]: run for run in list_runs(str(tmp_path))}
+    assert runs[good.id]["status"] == "completed"
+    assert runs["20250101-000009-noid"]["status"] == "completed"   # the folder names it
+    for name in ("list", "null", "cut", "empty"):
+        (damaged,) = [run for run_id, run in runs.items() if run_id.endswith(name)]
+        assert damaged["status"] == "damaged" and "run.json" in damaged["problem"]
+    assert main(["runs", "--root", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert good.id in captured.out and captured.out.count(" damaged    ") == 4
+    assert "4 damaged run folders" in captured.err
+    assert main(["runs", "show", "cut", "--root", str(tmp_path)]) == 3
+    err = capsys.readouterr().err
+    assert "run.json is not valid JSON" in err and "20250101-000003-cut" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert main(["runs", "--root", str(tmp_path), "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 6
+
+
+def test_truncated_metrics_and_a_renamed_folder(tmp_path, capsys):
+    run = record(tmp_path, "renamed", 0.1, [1.0, 0.5])
+    os.rename(tmp_path / run.id, tmp_path / "my-best-run")
+    loaded = load_run("my-best-run", str(tmp_path))      # no RecursionError: the folder wins
+    assert loaded["id"] == "my-best-run" and loaded["recorded_id"] == run.id
+    assert main(["runs", "show", "best", "--root", str(tmp_path)]) == 0
+    assert "folder was renamed" in capsys.readouterr().out
+    path = tmp_path / "my-best-run" / "metrics.json"
+    path.write_text(path.read_text()[:20])
+    from minnet.runlog import DamagedRun
+    with pytest.raises(DamagedRun, match="metrics.json is not valid JSON"):
+        load_run("my-best-run", str(tmp_path))
+    assert main(["runs", "show", "best", "--root", str(tmp_path)]) == 3
+    assert "metrics.json" in capsys.readouterr().err
+
+
+def test_a_prefix_of_several_runs_lists_them(tmp_path, capsys):
+    a = record(tmp_path, "lr_too_high-broken", 0.1, [1.0])
+    b = record(tmp_path, "lr_too_high-fixed", 0.1, [1.0])
+    assert main(["runs", "show", "lr_too", "--root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "matches 2 runs" in err and a.id in err and b.id in err
+    assert main(["runs", "show", "fixed", "--root", str(tmp_path)]) == 0
+
+
+def test_a_run_whose_process_died_is_not_running_forever(tmp_path, capsys):
+    import subprocess
+    import sys
+    script = ("import os, signal, sys\n"
+              "from minnet.runlog import RunLog\n"
+              f"run = RunLog.start('killed', root={str(tmp_path)!r})\n"
+              "run.log_step(0, loss=1.0); run.flush()\n"
+              "os.kill(os.getpid(), signal.SIGKILL)\n")
+    subprocess.run([sys.executable, "-c", script], check=False)
+    (run,) = list_runs(str(tmp_path))
+    assert run["status"] == "died" and "ended without finishing" in run["status_note"]
+    alive = RunLog.start("alive", root=str(tmp_path))   # this process: still running
+    assert {r["id"]: r["status"] for r in list_runs(str(tmp_path))}[alive.id] == "running"
+
+
+def test_a_full_disk_at_finish_is_recorded_or_seen_as_died(tmp_path, monkeypatch):
+    from minnet import runlog
+    run = RunLog.start("full", root=str(tmp_path))
+    run.log_step(0, loss=1.0)
+    real = runlog.atomic_write
+
+    def full(path, content):
+        if path.endswith("metrics.json"):
+            raise OSError(28, "No space left on device")
+        return real(path, content)
+
+    monkeypatch.setattr(runlog, "atomic_write", full)
+    with pytest.raises(OSError, match="No space"):
+        with run:
+            pass
+    loaded = load_run(run.id, str(tmp_path))
+    assert loaded["status"] == "failed" and "No space left" in loaded["error"]
+
+
+def test_runs_arguments_are_checked(tmp_path, capsys):
+    record(tmp_path, "a", 0.1, [1.0])
+    assert main(["runs", "list", "extra", "--root", str(tmp_path)]) == 2
+    assert "takes no run ids" in capsys.readouterr().err
+    assert main(["runs", "show", "a", "b", "--root", str(tmp_path)]) == 2
+    assert main(["runs", "compare", "a", "--root", str(tmp_path)]) == 2
+    (tmp_path / "file").write_text("x")
+    assert main(["runs", "--root", str(tmp_path / "file")]) == 2
+    assert "is a file" in capsys.readouterr().err
+    assert main(["runs", "show", "../etc", "--root", str(tmp_path)]) == 2
+    assert main(["runs", "--root", str(tmp_path / "nowhere")]) == 0
+    assert "no runs" in capsys.readouterr().out
+
+
+def test_log_step_and_start_reject_what_they_cannot_record(tmp_path):
+    with pytest.raises(TypeError, match="config must be a dict"):
+        RunLog.start("x", config=[1], root=str(tmp_path))
+    run = RunLog.start("x", root=str(tmp_path))
+    with pytest.raises(TypeError, match="metric 'loss' must be a number"):
+        run.log_step(0, loss="high")
+    with pytest.raises(TypeError, match="step must be an integer"):
+        run.log_step(1.5, loss=1.0)
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(NotADirectoryError, match="is a file"):
+        RunLog.start("x", root=str(tmp_path / "afile"))
