@@ -5,6 +5,8 @@
     python benchmarks/bench_core.py --profile    # + cProfile of minnet's MLP and CNN steps
     python benchmarks/bench_core.py --blas-env   # GEMM with and without OPENBLAS_CORETYPE /
                                                  # OPENBLAS_L2_SIZE (re-runs itself)
+    python benchmarks/bench_core.py --version-cost [--rounds 8]
+        # MLP epochs with autograd's version counters on / off, alternating in one process
     python benchmarks/bench_core.py --against DIR [--rounds 8]
         # MLP epoch of this tree vs the minnet package in DIR (e.g. an older commit:
         # git archive <commit> minnet | tar -x -C DIR), alternating fresh processes
@@ -417,6 +419,44 @@ def one_epoch_seconds(n_samples: int) -> None:
     print(time.perf_counter() - start)
 
 
+class versions_off:
+    """Within ``with``: ops note no versions and in-place ops bump none (what the MLP
+    would cost without autograd's safety check; the check loop then sees nothing)."""
+
+    def __enter__(self):
+        engine = sys.modules["minnet.tensor"]  # (minnet.tensor is also the factory function)
+        self.engine, self.note, self.bump = engine, engine._note_versions, engine.Tensor._bump_version
+        engine._note_versions = lambda tensors, saves_output: ()
+        engine.Tensor._bump_version = lambda tensor, name: None
+
+    def __exit__(self, *exc):
+        self.engine._note_versions, self.engine.Tensor._bump_version = self.note, self.bump
+
+
+def version_cost(rounds: int, n_samples: int) -> None:
+    """MLP epoch time with version counters / without, alternating in one process."""
+    X, y = random_data(n_samples, (MLP_SIZES[0],))
+    model = minnet_mlp()
+    minnet_epoch(model, X[:2 * MLP_BATCH], y[:2 * MLP_BATCH], MLP_BATCH)  # warm-up
+
+    def without():
+        with versions_off():
+            minnet_epoch(model, X, y, MLP_BATCH)
+
+    times = alternate({"with": lambda: minnet_epoch(model, X, y, MLP_BATCH),
+                       "without": without}, rounds)
+    ratios = [a / b for a, b in zip(times["with"][0], times["without"][0])]
+    cpu_ratios = [a / b for a, b in zip(times["with"][1], times["without"][1])]
+    print(f"MLP epoch ({n_samples} samples), BLAS threads {blas_threads()}: with/without "
+          f"version counters, {rounds} alternated rounds")
+    print(f"  best with {min(times['with'][0]):.3f} s, best without "
+          f"{min(times['without'][0]):.3f} s; ratio of bests "
+          f"{min(times['with'][0]) / min(times['without'][0]):.3f}")
+    print(f"  per-round wall ratios: median {float(np.median(ratios)):.3f} "
+          f"(min {min(ratios):.3f}, max {max(ratios):.3f}); CPU-time ratios: median "
+          f"{float(np.median(cpu_ratios)):.3f}")
+
+
 def compare_trees(other: str, rounds: int, n_samples: int) -> None:
     """This tree's MLP epoch time / ``other``'s, in alternating fresh processes.
 
@@ -453,11 +493,17 @@ def main(argv=None) -> None:
     parser.add_argument("--gemm-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--against", metavar="DIR",
                         help="MLP epoch of this tree vs the minnet package in DIR")
-    parser.add_argument("--rounds", type=int, default=8, help="rounds of --against")
+    parser.add_argument("--rounds", type=int, default=8,
+                        help="rounds of --against / --version-cost")
+    parser.add_argument("--version-cost", action="store_true",
+                        help="MLP epochs with version counters on/off, alternated")
     parser.add_argument("--epoch-only", type=int, metavar="N", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.epoch_only:
         one_epoch_seconds(args.epoch_only)
+        return
+    if args.version_cost:
+        version_cost(args.rounds, MLP_SAMPLES // (10 if args.quick else 3))
         return
     if args.against:
         compare_trees(args.against, args.rounds, MLP_SAMPLES // (10 if args.quick else 1))

@@ -408,10 +408,10 @@ class Tensor:
         return Tensor(self.data.astype(np.int64))
 
     def int(self) -> "Tensor":
-        return Tensor(self.data.astype(np.int32))
+        return wrap_array(self._data.astype(np.int32))
 
     def bool(self) -> "Tensor":
-        return Tensor(self.data.astype(np.bool_))
+        return wrap_array(self._data.astype(np.bool_))
 
     def half(self) -> "Tensor":
         return self.astype(np.float16)
@@ -442,7 +442,11 @@ class Tensor:
         """``f"{loss:.4f}"`` formats a 0-d tensor's number, as PyTorch."""
         if self._data.ndim == 0:
             return format(self._data.item(), spec)
-        return format(str(self), spec)
+        if spec:
+            raise TypeError("unsupported format string passed to Tensor.__format__ (only a 0-d "
+                            f"tensor takes a format spec; this one has shape {self.shape}). "
+                            "Hint: format x.item() or convert with .tolist().")
+        return str(self)
 
     def __bool__(self):
         if self.data.size != 1:

@@ -28,6 +28,6 @@ def _exists(submodule: str) -> bool:
 if _exists("conv"):
     from .conv import Conv2d
 if _exists("pooling"):
-    from .pooling import AvgPool2d, MaxPool2d
+    from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 if _exists("utils"):
     from . import utils

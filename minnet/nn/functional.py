@@ -26,7 +26,7 @@ from ..ops.norm import batch_norm
 from ..tensor import Tensor
 
 try:  # conv and pooling live in another file that may not exist yet
-    from ..ops.conv import avg_pool2d, conv2d, max_pool2d  # noqa: F401
+    from ..ops.conv import adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d  # noqa: F401
 except ImportError:  # pragma: no cover - depends on the build state
     pass
 

@@ -1,4 +1,4 @@
-"""Pooling layers (``torch.nn.MaxPool2d``, ``torch.nn.AvgPool2d``): no parameters.
+"""Pooling layers (``torch.nn.MaxPool2d``, ``AvgPool2d``, ``AdaptiveAvgPool2d``): no parameters.
 
 Pooling shrinks the image by summarising each window -- its maximum or its
 mean -- so later layers see a wider area for the same cost. Arguments and
@@ -7,7 +7,7 @@ do not overlap).
 """
 from __future__ import annotations
 
-from ..ops.conv import avg_pool2d, max_pool2d
+from ..ops.conv import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 from ..tensor import Tensor
 from .linear import where_called
 from .module import Module
@@ -77,3 +77,22 @@ class AvgPool2d(Module):
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AdaptiveAvgPool2d(Module):
+    """Mean over bins sized so the output is ``output_size``: (N, C, H, W) -> (N, C, OH, OW).
+
+    ``AdaptiveAvgPool2d(1)`` is global average pooling, (N, C, H, W) -> (N, C, 1, 1),
+    whatever the image size: what lets a CNN take images of any size.
+    """
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, input: Tensor) -> Tensor:
+        _check_pool_input(self, input)
+        return adaptive_avg_pool2d(input, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"

@@ -285,3 +285,45 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode=Fal
         return (grad_x[0] if unbatched else grad_x,)
 
     return Tensor._from_op(out[0] if unbatched else out, (input,), backward, "avg_pool2d")
+
+
+def _adaptive_bins(size: int, out_size: int) -> list:
+    """PyTorch's bins: output cell i averages input rows floor(i*size/out) .. ceil((i+1)*size/out)."""
+    return [(i * size // out_size, -(-(i + 1) * size // out_size)) for i in range(out_size)]
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
+    """Mean over bins chosen so the output is ``output_size`` whatever the input's size.
+
+    Shapes: (N, C, H, W) or (C, H, W) -> (N, C, OH, OW); ``output_size`` is an int,
+    a pair, or a pair with None (keep that size). With H divisible by OH the bins are
+    plain windows of H // OH rows; otherwise neighbouring bins overlap by a row.
+    """
+    _check_float(input, "adaptive_avg_pool2d")
+    data, unbatched = _batched(input, "adaptive_avg_pool2d", "(N, C, H, W)")
+    height, width = data.shape[2], data.shape[3]
+    if isinstance(output_size, (tuple, list)) and len(output_size) == 2:
+        output_size = (height if output_size[0] is None else output_size[0],
+                       width if output_size[1] is None else output_size[1])
+    out_h, out_w = as_pair(output_size, "output_size", "adaptive_avg_pool2d")
+    if out_h <= 0 or out_w <= 0 or height == 0 or width == 0:
+        raise ValueError(f"adaptive_avg_pool2d(): output_size must be positive and the input "
+                         f"non-empty, got output_size {output_size!r} for input shape "
+                         f"{input.shape}")
+    rows, cols = _adaptive_bins(height, out_h), _adaptive_bins(width, out_w)
+    out = np.empty(data.shape[:2] + (out_h, out_w), dtype=data.dtype)
+    for i, (r0, r1) in enumerate(rows):
+        for j, (c0, c1) in enumerate(cols):
+            out[:, :, i, j] = data[:, :, r0:r1, c0:c1].mean(axis=(2, 3))
+
+    def backward(grad):
+        grad4 = grad[None] if unbatched else grad
+        grad_x = np.zeros(data.shape, dtype=grad.dtype)
+        for i, (r0, r1) in enumerate(rows):
+            for j, (c0, c1) in enumerate(cols):
+                # each entry of a bin gets an equal share of the bin's gradient
+                grad_x[:, :, r0:r1, c0:c1] += grad4[:, :, i, j, None, None] / ((r1 - r0) * (c1 - c0))
+        return (grad_x[0] if unbatched else grad_x,)
+
+    return Tensor._from_op(out[0] if unbatched else out, (input,), backward,
+                           "adaptive_avg_pool2d", saved=())

@@ -371,5 +371,6 @@ def to_type(input: Tensor, dtype=None, non_blocking: bool = False):
                              f"{sorted('torch.' + n for n in names)}")
         dtype = names[dtype[len("torch."):]]
     if np.dtype(dtype).kind != "f":  # integer/bool copies are not differentiable (as PyTorch)
-        return Tensor(input.data.astype(dtype))
+        # dtype= keeps e.g. int32 (Tensor() alone makes every integer array int64)
+        return Tensor(input.data.astype(dtype), dtype=dtype)
     return astype(input, dtype)

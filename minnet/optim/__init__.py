@@ -4,11 +4,12 @@
     scheduler = minnet.optim.lr_scheduler.StepLR(optimizer, step_size=10)
 """
 from . import lr_scheduler
+from .adadelta import Adadelta
 from .adam import Adam, AdamW
 from .lr_find import LRFindResult, lr_find
 from .optimizer import Optimizer, required
 from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "lr_scheduler", "lr_find",
+__all__ = ["Optimizer", "SGD", "Adadelta", "Adam", "AdamW", "RMSprop", "lr_scheduler", "lr_find",
            "LRFindResult", "required"]

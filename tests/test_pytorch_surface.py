@@ -1,0 +1,288 @@
+"""The PyTorch surface tutorial code uses (issue 11), checked against PyTorch's documented
+behaviour. Expected values were computed once with torch 2.13 and are written out here
+(no torch import): where minnet deliberately differs, the test says so."""
+import math
+
+import numpy as np
+import pytest
+
+import minnet
+import minnet as torch  # the way tutorial code is run on minnet
+import minnet.nn.functional as F
+from minnet import nn, optim
+from minnet.utils.data import (ConcatDataset, DataLoader, Dataset, RandomSampler,
+                               SequentialSampler, TensorDataset, random_split)
+
+
+def make(shape, seed=0, low=None, high=None):
+    rng = np.random.default_rng(seed)
+    data = rng.standard_normal(shape) if low is None else rng.uniform(low, high, shape)
+    return minnet.tensor(data, requires_grad=True)
+
+
+# -- device API: honest CPU-only answers ---------------------------------------------------------
+def test_device_api_answers_as_pytorch_without_a_gpu():
+    assert repr(torch.device("cpu")) == "device(type='cpu')"
+    assert str(torch.device("cuda:1")) == "cuda:1" and torch.device("cuda", 0).index == 0
+    assert torch.cuda.is_available() is False and torch.cuda.device_count() == 0
+    assert torch.backends.mps.is_available() is False
+    assert torch.accelerator.is_available() is False
+    assert torch.accelerator.current_accelerator() is None
+    assert torch.zeros(1).device == torch.device("cpu") and str(torch.zeros(1).device) == "cpu"
+    assert torch.zeros(1).device == "cpu"  # minnet only: PyTorch's device never equals a str
+    torch.set_default_device("cpu")
+    torch.cuda.manual_seed(0)  # ignored without CUDA, as in PyTorch
+    assert torch.get_default_device() == torch.device("cpu")
+
+
+def test_other_devices_raise_with_a_hint():
+    with pytest.raises(RuntimeError, match="CPU only"):
+        torch.set_default_device("cuda")
+    with pytest.raises(RuntimeError, match="CPU only"):
+        torch.zeros(2, device="cuda")
+    with pytest.raises(RuntimeError, match="CPU only"):
+        torch.ones(2).to(torch.device("mps"))
+    with pytest.raises(RuntimeError, match="no CUDA"):
+        torch.cuda.current_device()
+
+
+@pytest.mark.parametrize("factory", [
+    lambda: torch.zeros(2, 3, device="cpu"), lambda: torch.ones((2, 3), device="cpu"),
+    lambda: torch.full((2, 3), 1.5, device=torch.device("cpu")),
+    lambda: torch.linspace(0, 1, 6, device="cpu").reshape(2, 3),
+    lambda: torch.randn(2, 3, device="cpu"), lambda: torch.rand(2, 3, device="cpu"),
+    lambda: torch.empty(2, 3, device="cpu"), lambda: torch.tensor(np.ones((2, 3)), device="cpu"),
+    lambda: torch.arange(6, device="cpu").reshape(2, 3),
+])
+def test_factories_take_device(factory):
+    assert factory().shape == (2, 3)
+
+
+# -- factories: PyTorch's dtypes --------------------------------------------------------------------
+def test_factory_dtypes_follow_pytorch():
+    assert torch.arange(5).dtype == torch.int64
+    assert torch.arange(0, 1, 0.25).dtype == torch.float32
+    assert torch.arange(0, 1, 0.25).tolist() == [0.0, 0.25, 0.5, 0.75]
+    assert torch.full((2,), 7).dtype == torch.int64
+    assert torch.full((2,), 7.0).dtype == torch.float32
+    assert torch.full((2,), True).dtype == torch.bool
+    assert torch.randint(10, (3,)).dtype == torch.int64 and torch.randint(0, 10, (3,)).shape == (3,)
+    assert sorted(torch.randperm(5).tolist()) == [0, 1, 2, 3, 4]
+    assert torch.zeros(2, requires_grad=True).requires_grad
+
+
+def test_generator_makes_runs_repeatable():
+    g = torch.Generator().manual_seed(2147483647)
+    assert g.initial_seed() == 2147483647
+    a = torch.randn((3, 2), generator=g)
+    b = torch.randn((3, 2), generator=torch.Generator().manual_seed(2147483647))
+    assert a.tolist() == b.tolist()
+    assert torch.randint(0, 5, (4,), generator=g).shape == (4,)
+    loader = DataLoader(TensorDataset(np.arange(6.0)), batch_size=2, shuffle=True,
+                        generator=torch.Generator().manual_seed(1))
+    assert sorted(np.concatenate([b[0].numpy() for b in loader]).tolist()) == [0, 1, 2, 3, 4, 5]
+
+
+def test_multinomial_follows_pytorch():
+    # torch: rows with one nonzero weight always give that index
+    picks = torch.multinomial(torch.tensor([[0.0, 1.0, 0.0], [0.0, 0.0, 2.0]]), 1)
+    assert picks.tolist() == [[1], [2]] and picks.dtype == torch.int64
+    assert torch.multinomial(torch.tensor([0.2, 0.8]), 4, replacement=True).shape == (4,)
+    draws = torch.multinomial(torch.tensor([1.0, 1.0, 1.0, 1.0]), 4,
+                              generator=torch.Generator().manual_seed(0))
+    assert sorted(draws.tolist()) == [0, 1, 2, 3]  # without replacement: each once
+    with pytest.raises(RuntimeError, match="cannot sample"):
+        torch.multinomial(torch.tensor([0.0, 1.0]), 2)
+    counts = np.bincount(torch.multinomial(torch.tensor([0.25, 0.75]), 4000, replacement=True,
+                                           generator=torch.Generator().manual_seed(3)).numpy())
+    assert abs(counts[1] / 4000 - 0.75) < 0.03
+
+
+# -- module-level math, Tensor methods ----------------------------------------------------------
+MATH = [
+    ("sin", np.sin, -3, 3), ("cos", np.cos, -3, 3), ("tan", np.tan, -1.2, 1.2),
+    ("asin", np.arcsin, -0.9, 0.9), ("acos", np.arccos, -0.9, 0.9), ("atan", np.arctan, -3, 3),
+    ("sinh", np.sinh, -2, 2), ("cosh", np.cosh, -2, 2), ("log10", np.log10, 0.2, 5),
+    ("log2", np.log2, 0.2, 5), ("log1p", np.log1p, -0.5, 3), ("expm1", np.expm1, -2, 2),
+    ("reciprocal", np.reciprocal, 0.3, 3), ("rsqrt", lambda x: 1 / np.sqrt(x), 0.3, 3),
+    ("square", np.square, -2, 2),
+]
+
+
+@pytest.mark.parametrize("name,np_fn,low,high", MATH)
+def test_math_functions_forward_method_and_gradcheck(name, np_fn, low, high):
+    x = make((3, 4), 1, low, high)
+    out = getattr(torch, name)(x)
+    np.testing.assert_allclose(out.data, np_fn(x.data), rtol=1e-12)
+    np.testing.assert_allclose(getattr(x, name)().data, out.data)
+    result = minnet.gradcheck(getattr(torch, name), (x,))
+    assert result, result
+
+
+def test_math_on_integers_and_rounding_as_pytorch():
+    # torch: [0.0, 1.0, 3.0]; NumPy's float32 log10 may be one unit in the last place off
+    np.testing.assert_allclose(torch.tensor([1.0, 10.0, 1000.0]).log10().data, [0, 1, 3],
+                               rtol=3e-7)
+    assert torch.tensor([10, 100]).log10().dtype == torch.float32
+    assert torch.tensor([1, 2]).sin().dtype == torch.float32
+    assert torch.tensor([1, 2]).floor().dtype == torch.int64
+    assert torch.tensor([-2, 0, 3]).sign().dtype == torch.int64
+    assert torch.tensor([0.5, 1.5, 2.5, -0.5]).round().tolist() == [0.0, 2.0, 2.0, -0.0]
+    x = make((4,), 2)
+    x.floor().sum().backward()
+    assert x.grad.tolist() == [0.0] * 4  # flat: gradient 0, as in PyTorch
+
+
+def test_tensor_methods_from_the_issue():
+    f32, i64, b = torch.ones(2), torch.tensor([1, 2]), torch.tensor([True, False])
+    assert (f32.type(), i64.type(), b.type()) == ("torch.FloatTensor", "torch.LongTensor",
+                                                  "torch.BoolTensor")
+    assert f32.type(torch.float64).dtype == torch.float64
+    assert f32.type("torch.LongTensor").dtype == torch.int64
+    assert torch.tensor([1, 2, 3]).eq(2).tolist() == [False, True, False]
+    assert torch.eq(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 3.0])).tolist() == [True, False]
+    assert torch.equal(torch.tensor([1, 2]), torch.tensor([1, 2])) is True
+    assert torch.tensor([[1.0, 2.0], [3.0, 4.0]]).mm(torch.tensor([[5.0], [6.0]])).tolist() == \
+        [[17.0], [39.0]]
+    with pytest.raises(ValueError, match="2-D"):
+        torch.mm(torch.ones(2), torch.ones(2))
+    assert torch.ones(2, 3).nelement() == 6 and torch.numel(torch.ones(4)) == 4
+    assert torch.tensor([1.7]).int().dtype == torch.int32 == torch.int
+    assert torch.is_tensor(torch.ones(1)) and not torch.is_tensor(np.ones(1))
+
+
+def test_index_and_format_as_pytorch():
+    assert ["a", "b", "c"][torch.tensor(2)] == "c"
+    with pytest.raises(TypeError, match="only integer tensors of a single element"):
+        ["a", "b"][torch.tensor(1.0)]
+    assert f"{torch.tensor(3.14159):.2f}" == "3.14" and f"{torch.tensor(7):d}" == "7"
+    with pytest.raises(TypeError, match="unsupported format string"):
+        f"{torch.tensor([1.0]):.2f}"
+    assert np.arange(5)[torch.tensor([1, 2])].tolist() == [1, 2]  # NumPy indexing still works
+
+
+def test_argmax_function_as_pytorch():
+    x = torch.tensor([[1, 9, 3], [7, 2, 8]])
+    assert torch.argmax(x).item() == 1  # over the flattened tensor
+    assert torch.argmax(x, dim=1).tolist() == [1, 2]
+    assert torch.argmax(x, dim=0, keepdim=True).tolist() == [[1, 0, 1]]
+    assert x.argmin(dim=1).dtype == torch.int64
+
+
+def test_type_promotion_as_pytorch():
+    f32, f64 = torch.ones(2), torch.ones(2, dtype=torch.float64)
+    i64, b = torch.tensor([1, 2]), torch.tensor([True, False])
+    assert (f32 ** i64).dtype == torch.float32  # NumPy would say float64
+    assert (i64 * 2.5).dtype == torch.float32
+    assert (f32 + torch.tensor(1.0, dtype=torch.float64)).dtype == torch.float32
+    assert (i64 + torch.tensor(1.5, dtype=torch.float64)).dtype == torch.float64
+    assert (b + 1).dtype == torch.int64 and (b + i64).dtype == torch.int64
+    assert (f32 + f64).dtype == torch.float64
+    assert (i64 / 2).dtype == torch.float32
+    assert torch.where(b, i64, f32).dtype == torch.float32
+    w = torch.ones(2, requires_grad=True)
+    (w * torch.tensor([2, 3])).sum().backward()  # the int operand is converted, grads flow
+    assert w.grad.tolist() == [2.0, 3.0] and w.grad.dtype == torch.float32
+    with pytest.raises(TypeError, match="same dtype"):
+        f32 @ f64  # matmul refuses mixed dtypes, as PyTorch
+
+
+# -- grad_fn as a node ------------------------------------------------------------------------------
+def test_grad_fn_is_a_walkable_node():
+    w = torch.ones(2, requires_grad=True)
+    y = (w * torch.ones(2)).sum()
+    assert y.grad_fn.name() == "SumBackward0"  # PyTorch's name too
+    (mul_node, index), = y.grad_fn.next_functions
+    assert mul_node.name() == "MulBackward0" and index == 0
+    leaf, constant = mul_node.next_functions
+    assert type(leaf[0]).__name__ == "AccumulateGrad" and leaf[0].variable is w
+    assert constant == (None, 0)  # as PyTorch: a constant input has no node
+    assert y.grad_fn == "sum" and w.grad_fn is None  # minnet's older string comparison
+    grads = mul_node(np.ones(2))  # calling a node runs its local backward
+    assert grads[0].tolist() == [1.0, 1.0]
+
+
+# -- layers and optimizers ---------------------------------------------------------------------------
+ADAPTIVE_FORWARD = [0.5, 0.7857142857142857, 1.2142857142857142, 1.5, 1.9285714285714286,
+                    2.214285714285714]
+ADAPTIVE_GRAD = [0.16666666666666666, 0.16666666666666666, 0.4285714285714286,
+                 0.2619047619047619, 0.2619047619047619, 0.5714285714285714, 0.5714285714285714,
+                 1.3333333333333333, 0.7619047619047619, 0.7619047619047619, 1.0476190476190477,
+                 1.0476190476190477, 2.2857142857142856, 1.2380952380952381, 1.2380952380952381,
+                 0.6428571428571429, 0.6428571428571429, 1.380952380952381, 0.738095238095238,
+                 0.738095238095238]
+
+
+def test_adaptive_avg_pool2d_matches_torch_on_uneven_bins():
+    x = minnet.tensor(np.arange(20, dtype=np.float64).reshape(1, 1, 4, 5) / 7, requires_grad=True)
+    out = F.adaptive_avg_pool2d(x, (3, 2))
+    np.testing.assert_allclose(out.data.ravel(), ADAPTIVE_FORWARD, rtol=1e-12)
+    out.pow(2).sum().backward()
+    np.testing.assert_allclose(x.grad.data.ravel(), ADAPTIVE_GRAD, rtol=1e-12)
+
+
+@pytest.mark.parametrize("shape,size", [((2, 3, 4, 5), (3, 2)), ((3, 7, 6), 1),
+                                        ((1, 2, 6, 6), (3, None))])
+def test_adaptive_avg_pool2d_layer_and_gradcheck(shape, size):
+    x = make(shape, 4)
+    layer = nn.AdaptiveAvgPool2d(size)
+    out = layer(x)
+    expected = (size, size) if isinstance(size, int) else (size[0], size[1] or shape[-1])
+    assert out.shape == shape[:-2] + expected
+    assert minnet.gradcheck(lambda t: F.adaptive_avg_pool2d(t, size), (x,))
+
+
+def test_adadelta_matches_torch():
+    p = minnet.tensor(np.array([1.0, -2.0, 3.0], dtype=np.float32), requires_grad=True)
+    opt = optim.Adadelta([p], lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.1)
+    for _ in range(3):
+        opt.zero_grad()
+        (p ** 2).sum().backward()
+        opt.step()
+    np.testing.assert_allclose(p.data, [0.9903090596199036, -1.9903007745742798,
+                                        2.99029803276062], rtol=1e-6)
+    p = minnet.tensor(np.array([1.0, -2.0, 3.0], dtype=np.float32), requires_grad=True)
+    opt = optim.Adadelta([p])
+    for _ in range(5):
+        opt.zero_grad()
+        (p ** 3).sum().backward()
+        opt.step()
+    np.testing.assert_allclose(p.data, [0.9836951494216919, -2.0164968967437744,
+                                        2.983609437942505], rtol=1e-6)
+    with pytest.raises(ValueError, match="rho"):
+        optim.Adadelta([p], rho=1.5)
+
+
+# -- minnet.utils.data ----------------------------------------------------------------------------------
+def test_utils_data_is_importable_and_slices_like_pytorch():
+    ds = TensorDataset(torch.arange(10.0).reshape(5, 2), torch.arange(5))
+    features, labels = ds[1:3]
+    assert features.tolist() == [[2.0, 3.0], [4.0, 5.0]] and labels.tolist() == [1, 2]
+    assert ds[torch.tensor(4)][1].item() == 4  # a 0-d int tensor as an index
+    train, test = random_split(ds, [3, 2], generator=torch.Generator().manual_seed(0))
+    assert len(train) == 3 and len(test) == 2
+    assert len(ConcatDataset([ds, ds])) == 10 and ConcatDataset([ds, ds])[7][1].item() == 2
+    assert list(SequentialSampler(ds)) == [0, 1, 2, 3, 4]
+    assert sorted(RandomSampler(ds, generator=torch.Generator().manual_seed(0))) == [0, 1, 2, 3, 4]
+    batches = list(DataLoader(ds, batch_size=2, sampler=SequentialSampler(ds), num_workers=2,
+                              pin_memory=True))
+    assert [b[1].tolist() for b in batches] == [[0, 1], [2, 3], [4]]
+    import minnet.utils.data as udata
+    assert udata.Dataset is Dataset and udata.DataLoader is minnet.data.DataLoader
+
+
+def test_a_custom_dataset_in_the_pytorch_style():
+    class Squares(Dataset):
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            return torch.tensor([float(i)]), i * i
+
+    (x, y), = list(DataLoader(Squares(), batch_size=4))
+    assert x.shape == (4, 1) and y.tolist() == [0, 1, 4, 9]
+
+
+def test_pi_and_dtype_names():
+    assert torch.pi == math.pi and torch.inf == math.inf
+    assert torch.float == torch.float32 and torch.long == torch.int64 and torch.half == np.float16
