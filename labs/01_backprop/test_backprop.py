@@ -9,24 +9,18 @@ missing transpose or a sum over the wrong axis cannot hide behind equal sizes.
 import numpy as np
 import pytest
 
-from minnet.grading import LabFailure, expect, expect_backward, expect_close, reference, student
-from minnet.grading.fence import Fenced, gradient_machinery
+from minnet.grading import LabFailure, expect, expect_backward, expect_close, reference
+from minnet.grading.sandbox import sandboxed
 
 N, D, M, C = 7, 11, 5, 13          # batch, input features, output features, classes
 
 
 def load():
-    """(student's layers.py, reference layers.py), loaded by path. The student's functions
-    run with minnet's gradient machinery switched off: a layers.py that wrapped minnet
-    Tensors and called .backward() would pass without one derivation."""
-    ref = reference(__file__, "layers")                  # before the student's file
-    return Fenced(student(__file__, "layers"), gradient_machinery, OWN_GRADIENTS_ONLY), ref
-
-
-OWN_GRADIENTS_ONLY = ("lab 01: this asks minnet for the gradient (Tensor.backward / autograd "
-                      "or minnet.gradcheck's numerical_gradient). The lab is deriving each "
-                      "backward by hand in NumPy; use check_backward in your own checks, not "
-                      "inside layers.py.")
+    """(student's layers.py, reference layers.py). The student's functions run in a sandbox
+    process and may import only NumPy and math: a layers.py that wrapped minnet Tensors
+    and called .backward() would pass without one derivation."""
+    return sandboxed(__file__, "layers", allowed_imports=("numpy", "math")), \
+        reference(__file__, "layers")
 
 
 def away_from_zero(rng, shape, margin=0.1):

@@ -12,44 +12,17 @@ import pytest
 
 import minnet
 import minnet.nn.functional as F
-from minnet.grading import expect, expect_backward, expect_close, reference, student
-from minnet.grading.fence import Fenced, gradient_machinery
+from minnet.grading import expect, expect_backward, expect_close, reference
+from minnet.grading.sandbox import sandboxed
 from minnet.ops.conv import conv_output_size as minnet_output_size
 
 
 def load():
-    """(student's conv_layers.py, reference conv_layers.py). The student's functions run
-    with minnet's convolution, pooling and gradients switched off: the tests compare with
-    minnet's conv2d/max_pool2d, which a student file could otherwise simply call."""
-    ref = reference(__file__, "conv_layers")             # before the student's file
-    return Fenced(student(__file__, "conv_layers"), builtin_conv_functions, OWN_CODE_ONLY), ref
-
-
-OWN_CODE_ONLY = ("lab 11: this calls minnet's own convolution/pooling (conv2d, "
-                 "max_pool2d, minnet.kernels...) or its autograd / numerical gradients. "
-                 "The lab is writing them yourself in "
-                 "NumPy: loops first, then im2col. Only the tests use minnet's as the "
-                 "expected answer.")
-
-
-def builtin_conv_functions():
-    """minnet's Python-level convolution and pooling entry points, its autograd engine and
-    numerical gradients (top-level functions)."""
-    import importlib
-    import types
-
-    import minnet.kernels
-    import minnet.ops.conv
-
-    functions = [minnet.ops.conv.conv2d, minnet.ops.conv.max_pool2d,
-                 minnet.ops.conv.avg_pool2d, minnet.ops.conv.conv_output_size,
-                 minnet.kernels.kernel, *gradient_machinery()]
-    for name in ("conv_im2col", "conv_direct", "pool"):
-        module = importlib.import_module(f"minnet.kernels.{name}")
-        functions += [f for f in vars(module).values()
-                      if isinstance(f, types.FunctionType) and f.__module__ == module.__name__
-                      and not f.__code__.co_freevars]
-    return functions
+    """(student's conv_layers.py, reference conv_layers.py). The student's functions run in
+    a sandbox process and may import only NumPy and math: the tests compare with minnet's
+    conv2d/max_pool2d, which a student file could otherwise simply call."""
+    return sandboxed(__file__, "conv_layers", allowed_imports=("numpy", "math")), \
+        reference(__file__, "conv_layers")
 
 
 def conv_data(rng, n=2, c=3, h=7, w=5, f=4, kh=3, kw=2):

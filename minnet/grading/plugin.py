@@ -31,12 +31,15 @@ from . import fair
 from .credit import Credit, GradingSetupError, check_points, format_points
 from .expect import THRESHOLDS_SEEN, LabFailure
 from .isolation import CAN_FORK, run_in_child
+from .sandbox import close_all as close_sandboxes
+from .sandbox import sweep as sweep_sandboxes
 
 __all__ = [
     "pytest_addoption", "pytest_configure", "pytest_ignore_collect",
     "pytest_collection_modifyitems",
     "pytest_runtest_protocol", "pytest_runtest_call", "pytest_runtest_makereport",
-    "pytest_runtest_logreport", "pytest_terminal_summary", "pytest_sessionfinish", "credit",
+    "pytest_runtest_logreport", "pytest_runtest_teardown", "pytest_terminal_summary",
+    "pytest_sessionfinish", "credit",
 ]
 
 DEFAULT_TIMEOUT = 10.0
@@ -268,6 +271,10 @@ def feedback_for(error: BaseException, item) -> str:
     """What a student reads for an exception raised while grading ``item``."""
     if isinstance(error, LabFailure):
         return str(error)
+    from .sandbox import StudentCodeError
+
+    if isinstance(error, StudentCodeError):  # raised in the sandbox: its message has the lines
+        return str(error)
     if isinstance(error, GradingSetupError):
         return f"grading error in the test itself (tell your instructor): {error}"
     where = _where(error, item)
@@ -345,6 +352,13 @@ def pytest_runtest_makereport(item, call):
         if report.failed:
             report.longrepr = _feedback_text(grade)
     return report
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item, nextitem):
+    """A test's sandboxed student processes end with the test (isolated or not)."""
+    if is_lab_item(item):
+        close_sandboxes()
 
 
 def _isolated(item) -> bool:
@@ -530,6 +544,7 @@ def pytest_runtest_protocol(item, nextitem):
         import faulthandler
         faulthandler.disable()  # a crash is reported as "killed by signal 11", not a C stack dump
         reports = runtestprotocol(item, log=False, nextitem=nextitem)
+        close_sandboxes()
         zero_if_tampered(item, reports, changed, describe)
         return serialize(item, reports)
 
@@ -537,6 +552,7 @@ def pytest_runtest_protocol(item, nextitem):
     ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
     outcome = run_in_child(run_test, timeout=timeout_of(item),
                            memory_mb=item.config.getoption("lab_memory"))
+    sweep_sandboxes()  # as root: whatever a sandboxed student process left running is gone
     if outcome.problem is None:
         reports = _deserialize(item, outcome.payload)
     else:

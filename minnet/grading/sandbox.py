@@ -1,0 +1,299 @@
+"""The trust boundary: a student's functions run in another process, called with data.
+
+``sandboxed(__file__, "layers")`` is ``student()`` across a process boundary. The
+returned module looks like the student's, but calling ``layers.affine_forward(x,
+w, b)`` sends the arrays over a socket to a worker process that ran the student's
+file, and brings the result back as data (``wire.py``). The tests, the reference
+solutions and every verdict stay in the grader's process; nothing the student's
+code does can write a grade, read a hidden test or a reference from memory (the
+worker is a fresh interpreter, not a fork of the grader), or patch the checks.
+
+The worker (``sandbox_worker.py``):
+* starts in a session of its own, from an empty working folder, with a capped
+  address space, and dies with the process that started it;
+* runs as an unprivileged user (uid ``SANDBOX_UID``, 65532 unless set by
+  ``MINNET_SANDBOX_UID``) when the grader runs as root, as in a grading container:
+  it then cannot read the grading tree (a 0700 folder of root's), signal the
+  grader, or outlive the test (``sweep()`` kills every process of that uid);
+* may import only what the lab allows (``allowed_imports``): a static check of
+  the file (``static_check.py``) refuses other imports and Python's machinery
+  (``__code__``, ``_getframe``, ``eval``...) before it runs, and an import guard
+  refuses minnet and other frameworks at run time.
+
+Without root (a student grading on their laptop) the worker runs as the same user:
+the process boundary still keeps verdicts out of its reach, but the operating
+system does not stop it reading files or signalling; docs/instructors.md says
+exactly what holds where.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from typing import Optional
+
+from . import wire
+from .expect import LabFailure
+from .static_check import check_source
+
+SANDBOX_UID = int(os.environ.get("MINNET_SANDBOX_UID", "65532"))
+WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sandbox_worker.py")
+WIRE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wire.py")
+# Frameworks that would do a hand-written lab's work: refused at run time unless allowed.
+FRAMEWORKS = ("minnet", "torch", "tensorflow", "jax", "autograd", "scipy", "sympy", "numba",
+              "theano", "keras", "sklearn")
+MEMORY_MB = 2048
+_open: list = []  # the sandboxes of this process, closed at the end of a test
+
+
+class StudentCodeError(Exception):
+    """An exception raised by the student's code in the worker, re-raised here as text."""
+
+    def __init__(self, type_name: str, message: str, where: str):
+        self.type_name, self.message, self.where = type_name, message, where
+        super().__init__(f"{type_name}: {message}" + (f"\n{where}" if where else ""))
+
+
+_can_drop: Optional[bool] = None  # None: not tried yet
+
+
+def dropping_privileges() -> bool:
+    """True where the worker runs as another, unprivileged user: the grader is root and the
+    interpreter is one that user may run (not one under root's 0700 home, for example)."""
+    return hasattr(os, "geteuid") and os.geteuid() == 0 and _can_drop is not False
+
+
+def _become_unprivileged() -> None:  # in the worker, between fork and exec
+    os.setgroups([])
+    os.setgid(SANDBOX_UID)
+    os.setuid(SANDBOX_UID)
+
+
+def _limit_memory() -> None:
+    import resource
+
+    limit = MEMORY_MB * 1024 * 1024 * 4  # the fresh interpreter maps ~1 GB of address space
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _prepare_worker(unprivileged: bool) -> None:  # preexec: in the child, before exec
+    if sys.platform.startswith("linux"):
+        _limit_memory()
+    if unprivileged:
+        _become_unprivileged()
+
+
+def _start_worker(command: list, fd: int, workdir: str, environment: dict):
+    """Start the worker, as the unprivileged user where possible. Where that user cannot run
+    this interpreter, it runs as the grader's user (remembered: tried once per process)."""
+    global _can_drop
+    options = dict(pass_fds=(fd,), cwd=workdir, env=environment, stdin=subprocess.DEVNULL,
+                   start_new_session=True)
+    if dropping_privileges():
+        try:
+            process = subprocess.Popen(command, preexec_fn=lambda: _prepare_worker(True),
+                                       **options)
+            _can_drop = True
+            return process
+        except PermissionError:
+            _can_drop = False
+            os.chown(workdir, os.geteuid(), os.getegid())
+    return subprocess.Popen(command, preexec_fn=lambda: _prepare_worker(False), **options)
+
+
+class Sandbox:
+    """One worker process running one student file."""
+
+    def __init__(self, path: str, module_name: str, allowed_imports=None):
+        self.path = os.path.abspath(path)
+        self.shown = os.path.basename(self.path)
+        self.workdir = tempfile.mkdtemp(prefix="minnet-sandbox-")
+        if dropping_privileges():
+            os.chown(self.workdir, SANDBOX_UID, SANDBOX_UID)
+        ours, theirs = socket.socketpair()
+        environment = {key: value for key, value in os.environ.items()
+                       if key in ("PATH", "LANG", "LC_ALL", "OMP_NUM_THREADS",
+                                  "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                                  "OPENBLAS_CORETYPE", "MINNET_NO_JIT")}
+        environment.update(HOME=self.workdir, MPLCONFIGDIR=self.workdir, MPLBACKEND="Agg",
+                           NUMBA_CACHE_DIR=self.workdir, PYTHONDONTWRITEBYTECODE="1")
+        self.process = _start_worker([sys.executable, "-I", WORKER, str(theirs.fileno()), WIRE],
+                                     theirs.fileno(), self.workdir, environment)
+        self.unprivileged = dropping_privileges()
+        theirs.close()
+        self.sock = ours
+        _open.append(self)
+        refused = [name for name in FRAMEWORKS
+                   if allowed_imports is None or name not in allowed_imports]
+        with open(self.path, encoding="utf-8", errors="replace") as file:
+            source = file.read()
+        answer = self._ask({"op": "load", "source": source, "filename": self.path,
+                            "module_name": module_name, "refused_imports": refused,
+                            "allowed_imports": (None if allowed_imports is None
+                                                else sorted(allowed_imports))})
+        self.functions = set(answer["functions"])
+        self.values = answer["values"]
+
+    def _ask(self, request: dict, buffers: list = ()):
+        try:
+            wire.send(self.sock, request, list(buffers))
+            reply, reply_buffers = wire.recv(self.sock)
+        except (EOFError, OSError) as error:
+            raise LabFailure(self._death_message()) from error
+        if reply.get("ok") is True:
+            return wire.decode(reply.get("value"), reply_buffers, self._handle)
+        raise StudentCodeError(str(reply.get("type", "Error")), str(reply.get("message", "")),
+                               str(reply.get("where", "")))
+
+    def _death_message(self) -> str:
+        try:
+            status = self.process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            status = None
+        if status is not None and status < 0:
+            from .isolation import describe_signal
+
+            how = describe_signal(-status)
+        else:
+            how = f"it ended with exit status {status}"
+        return (f"the process running {self.shown} stopped while the grader waited for it "
+                f"({how}): os._exit(), a crash in compiled code, or memory exhausted?")
+
+    @staticmethod
+    def _handle(node) -> wire.Handle:
+        return wire.Handle(int(node["$h"]), str(node.get("type", "object")),
+                           str(node.get("text", "")))
+
+    def call(self, function: str, args: tuple, kwargs: dict):
+        buffers: list = []
+        request = {"op": "call", "function": function,
+                   "args": wire.encode(tuple(args), buffers),
+                   "kwargs": wire.encode(dict(kwargs), buffers)}
+        return self._ask(request, buffers)
+
+    def close(self) -> None:
+        """End the worker and everything it started (its session; as root, its uid)."""
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        for kill in (lambda: os.killpg(self.process.pid, signal.SIGKILL),
+                     lambda: self.process.kill()):
+            try:
+                kill()
+                break
+            except (ProcessLookupError, PermissionError, OSError):
+                continue
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        if self.unprivileged:
+            sweep()
+        import shutil
+
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        if self in _open:
+            _open.remove(self)
+
+
+def sweep() -> None:
+    """As root: kill every process of the sandbox's uid (those that left the worker's
+    session, e.g. a daemon it started). A child takes that uid and signals all (-1):
+    the kernel delivers to every process it may signal, i.e. exactly those, but itself."""
+    if not dropping_privileges():
+        return
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover -- the child
+        try:
+            os.setgroups([])
+            os.setgid(SANDBOX_UID)
+            os.setuid(SANDBOX_UID)
+            os.kill(-1, signal.SIGKILL)
+        except BaseException:  # noqa: BLE001
+            pass
+        os._exit(0)
+    os.waitpid(pid, 0)
+
+
+def close_all() -> None:
+    """Close every sandbox this process opened (the plugin calls it after each test)."""
+    for box in list(_open):
+        box.close()
+
+
+class RemoteFunction:
+    """A student's function, called in the worker with data."""
+
+    def __init__(self, box: Sandbox, name: str):
+        self._box, self.__name__ = box, name
+        self.__qualname__ = name
+
+    def __call__(self, *args, **kwargs):
+        try:
+            return self._box.call(self.__name__, args, kwargs)
+        except StudentCodeError as error:
+            if error.type_name == "NotImplementedError":
+                raise NotImplementedError(error.message or self.__name__) from None
+            raise
+        except wire.WireError as error:
+            raise LabFailure(f"{self.__name__}: {error}") from None
+
+    def __repr__(self) -> str:
+        return f"<function {self.__name__} of {self._box.shown}, run in the sandbox>"
+
+
+class SandboxedModule:
+    """The student's module as the tests see it: its functions and data constants."""
+
+    def __init__(self, box: Sandbox):
+        self._box = box
+        self.__file__ = box.path
+        self.__name__ = os.path.splitext(box.shown)[0]
+
+    def __getattr__(self, name: str):
+        box = self.__dict__["_box"]
+        if name in box.functions:
+            return RemoteFunction(box, name)
+        if name in box.values:
+            return box.values[name]
+        raise AttributeError(f"{box.shown} has no function or constant {name!r}: did you "
+                             f"rename or delete it? Keep the names the lab gives.")
+
+    def __dir__(self):
+        return sorted(self._box.functions) + sorted(self._box.values)
+
+
+def sandboxed(test_file, name: str, allowed_imports=("numpy", "math"),
+              module_name: Optional[str] = None) -> SandboxedModule:
+    """The student's module ``name`` of the lab of ``test_file``, running in a sandbox.
+
+    ``allowed_imports``: the top-level packages the lab's file may import (checked
+    statically, and minnet and other frameworks refused at run time unless listed).
+    """
+    from .loading import student_path
+
+    path = student_path(test_file, name)
+    if not os.path.isfile(path):
+        raise LabFailure(f"The file {os.path.basename(path)} is missing. It belongs to this "
+                         "lab: restore it (e.g. from the released labs) and fill in the TODOs.")
+    with open(path, encoding="utf-8", errors="replace") as file:
+        problems = check_source(file.read(), os.path.basename(path), allowed_imports)
+    if problems:
+        raise LabFailure("your file breaks this lab's rules, so it was not run:\n  "
+                         + "\n  ".join(problems))
+    module_name = module_name or os.path.splitext(os.path.basename(path))[0]
+    try:
+        box = Sandbox(path, module_name, allowed_imports)
+    except StudentCodeError as error:
+        raise LabFailure(f"{os.path.basename(path)} could not be imported: {error}\nCode at "
+                         "the top level of the file runs on import: keep your work inside the "
+                         "functions.") from None
+    return SandboxedModule(box)

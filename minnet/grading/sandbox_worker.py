@@ -1,0 +1,159 @@
+"""The untrusted side of the sandbox: runs one student file and answers calls.
+
+Started by ``sandbox.Sandbox`` as ``python -I sandbox_worker.py FD WIRE_PATH`` in
+a fresh interpreter (no memory shared with the grader: no tests, references or
+verdicts to find), in a session of its own, as an unprivileged user when the
+grader runs as root. It loads ``wire.py`` by path, so minnet itself is never
+imported here unless the lab allows it.
+
+Requests (``wire`` frames): ``load`` (the file's text, its name, the imports the
+lab allows) and ``call`` (a function name and its arguments as data). Each reply
+is the result as data, or the exception as text with the student's lines.
+"""
+import importlib.abc
+import importlib.util
+import os
+import socket
+import sys
+import traceback
+import types
+
+
+def _load_wire(path):
+    spec = importlib.util.spec_from_file_location("_minnet_sandbox_wire", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _die_with_parent():
+    """Linux: this process gets SIGKILL when the grader's process that started it ends."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+class ImportGuard(importlib.abc.MetaPathFinder):
+    """Refuses imports of packages the lab does not allow, wherever in this process."""
+
+    def __init__(self, allowed, refused):
+        self.allowed, self.refused = set(allowed), set(refused)
+
+    def find_spec(self, fullname, path=None, target=None):
+        root = fullname.split(".", 1)[0]
+        if root in self.refused and root not in self.allowed:
+            allowed = ", ".join(sorted(self.allowed)) or "the standard library"
+            raise ImportError(f"`import {fullname}` is not allowed in this lab (the lab's files "
+                              f"may use only {allowed})")
+        return None
+
+
+class Worker:
+    def __init__(self, sock, wire):
+        self.sock, self.wire = sock, wire
+        self.module = None
+        self.filename = "?"
+        self.kept = {}  # handle number -> object that is not data
+
+    # -- handles --------------------------------------------------------------------------
+    def keep(self, value):
+        number = len(self.kept) + 1
+        self.kept[number] = value
+        text = repr(value) if not isinstance(value, types.FunctionType) else value.__qualname__
+        return self.wire.Handle(number, type(value).__name__, text[:60])
+
+    def resolve(self, node):
+        try:
+            return self.kept[int(node["$h"])]
+        except (KeyError, ValueError, TypeError):
+            raise self.wire.WireError("an unknown handle") from None
+
+    # -- requests -------------------------------------------------------------------------
+    def reply_value(self, value):
+        buffers = []
+        header = {"ok": True, "value": self.wire.encode(value, buffers, keep=self.keep)}
+        self.wire.send(self.sock, header, buffers)
+
+    def reply_error(self, error):
+        frames = [frame for frame in traceback.extract_tb(error.__traceback__)
+                  if frame.filename == self.filename]
+        where = [f"  at {os.path.basename(frame.filename)}:{frame.lineno} in {frame.name}: "
+                 f"{(frame.line or '').strip()}" for frame in frames[-2:]]
+        try:
+            message = str(error)
+        except Exception:  # noqa: BLE001 -- a student's exception whose __str__ raises
+            message = "(its message could not be shown)"
+        self.wire.send(self.sock, {"ok": False, "type": type(error).__name__,
+                                   "message": message[:4000], "where": "\n".join(where)})
+
+    def load(self, request):
+        self.filename = request["filename"]
+        allowed = request["allowed_imports"]
+        if allowed is not None:
+            sys.meta_path.insert(0, ImportGuard(allowed, request["refused_imports"]))
+        name = request["module_name"]
+        module = types.ModuleType(name)
+        module.__file__ = self.filename
+        sys.modules[name] = module
+        code = compile(request["source"], self.filename, "exec")
+        exec(code, module.__dict__)  # noqa: S102 -- this process exists to run it
+        self.module = module
+        functions = sorted(key for key, value in vars(module).items()
+                           if callable(value) and not key.startswith("__"))
+        values = {}
+        for key, value in vars(module).items():
+            if key.startswith("__") or callable(value) or isinstance(value, types.ModuleType):
+                continue
+            try:
+                self.wire.encode(value, [])
+            except (self.wire.WireError, TypeError):
+                continue
+            values[key] = value
+        return {"functions": functions, "values": values}
+
+    def call(self, request, buffers):
+        function = getattr(self.module, request["function"])
+        args = self.wire.decode(request["args"], buffers, self.resolve)
+        kwargs = self.wire.decode(request["kwargs"], buffers, self.resolve)
+        return function(*args, **kwargs)
+
+    def serve(self):
+        while True:
+            try:
+                request, buffers = self.wire.recv(self.sock)
+            except EOFError:
+                return
+            try:
+                if request.get("op") == "load":
+                    result = self.load(request)
+                elif request.get("op") == "call":
+                    result = self.call(request, buffers)
+                else:
+                    return
+            except BaseException as error:  # noqa: BLE001 -- sys.exit() is an answer too
+                self.reply_error(error)
+                continue
+            try:
+                self.reply_value(result)
+            except BaseException as error:  # noqa: BLE001 -- e.g. an object array returned
+                self.reply_error(error)
+
+
+def main():
+    _die_with_parent()
+    fd, wire_path = int(sys.argv[1]), sys.argv[2]
+    wire = _load_wire(wire_path)
+    sock = socket.socket(fileno=fd)
+    del sys.argv[1:]
+    Worker(sock, wire).serve()
+    sys.stdout.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

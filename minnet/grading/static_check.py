@@ -1,0 +1,73 @@
+"""A static check of a student file against its lab's rules, before it runs.
+
+The sandbox (``sandbox.py``) is the wall: the student's code runs in another
+process and only data comes back. This is the second layer, for the labs whose
+point is to *write it by hand*: a file that imports a library the lab does not
+allow, or reaches into Python's machinery (``__code__``, ``__globals__``,
+``sys._getframe``, ``eval``) to borrow someone else's code, is refused with the
+line and the rule, instead of being graded.
+
+    problems = check_source(text, "layers.py", allowed_imports={"numpy", "math"})
+    # ["layers.py:3: `import minnet`: lab files may import only math, numpy"]
+"""
+from __future__ import annotations
+
+import ast
+
+# Names that run or fetch code given as data, or reach other frames and modules.
+FORBIDDEN_CALLS = {
+    "eval", "exec", "compile", "__import__", "globals", "locals", "vars", "getattr",
+    "setattr", "delattr", "open", "breakpoint", "input", "memoryview",
+}
+# Dunder attributes a hand-written layer never needs; everything else that starts and ends
+# with two underscores is refused too (except these harmless ones).
+HARMLESS_DUNDERS = {"__init__", "__name__", "__doc__", "__len__", "__call__", "__repr__",
+                    "__str__", "__eq__", "__hash__", "__iter__", "__next__", "__enter__",
+                    "__exit__", "__class__", "__main__"}
+
+
+def _root(module: str) -> str:
+    return module.split(".", 1)[0]
+
+
+def check_source(text: str, filename: str, allowed_imports) -> list:
+    """Problems found in ``text`` (empty if none), each 'file:line: what: why'."""
+    allowed = sorted({_root(name) for name in allowed_imports})
+    shown = ", ".join(allowed) or "nothing"
+    try:
+        tree = ast.parse(text, filename=filename)
+    except SyntaxError:
+        return []  # the import itself reports syntax errors, with the line
+    problems = []
+
+    def problem(node, what: str, why: str) -> None:
+        problems.append(f"{filename}:{node.lineno}: {what}: {why}")
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if _root(alias.name) not in allowed:
+                    problem(node, f"`import {alias.name}`", f"this lab's files may import only "
+                                                            f"{shown}")
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                problem(node, "a relative import", "lab files are single modules")
+            elif _root(node.module or "") not in allowed:
+                problem(node, f"`from {node.module} import ...`",
+                        f"this lab's files may import only {shown}")
+        elif isinstance(node, ast.Attribute):
+            if node.attr.startswith("__") and node.attr not in HARMLESS_DUNDERS:
+                problem(node, f"`.{node.attr}`", "reaching into Python's machinery is not "
+                                                 "allowed in lab files")
+            elif node.attr in ("_getframe", "f_back", "f_globals", "f_locals", "gi_frame",
+                               "tb_frame", "cr_frame"):
+                problem(node, f"`.{node.attr}`", "inspecting frames is not allowed in lab files")
+        elif isinstance(node, ast.Name):
+            if node.id in FORBIDDEN_CALLS:
+                problem(node, f"`{node.id}`", "running code given as text or looking names up "
+                                              "by string is not allowed in lab files")
+            elif node.id.startswith("__") and node.id not in HARMLESS_DUNDERS \
+                    and node.id != "__file__":
+                problem(node, f"`{node.id}`", "reaching into Python's machinery is not "
+                                              "allowed in lab files")
+    return problems

@@ -1,0 +1,205 @@
+"""The trust boundary: student code in a worker process, only data crossing (minnet.grading
+sandbox, wire, static_check)."""
+import os
+import socket
+import textwrap
+
+import numpy as np
+import pytest
+
+from minnet.grading import LabFailure
+from minnet.grading import wire
+from minnet.grading.sandbox import StudentCodeError, close_all, sandboxed
+from minnet.grading.static_check import check_source
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the sandbox needs POSIX")
+
+
+def lab_file(tmp_path, text, name="layers"):
+    folder = tmp_path / "01_lab"
+    folder.mkdir(exist_ok=True)
+    (folder / f"{name}.py").write_text(textwrap.dedent(text))
+    return str(folder / "test_layers.py")
+
+
+@pytest.fixture(autouse=True)
+def _close():
+    yield
+    close_all()
+
+
+# --------------------------------------------------------------------------
+# wire: data only
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("value", [
+    None, True, 3, -2**70, 1.5, float("inf"), "text", [1, (2.0, "x")], {"a": [1], 2: None},
+    np.arange(6, dtype=np.float32).reshape(2, 3), np.array(3, dtype=np.int64),
+    np.float64(2.5), np.zeros((0, 4)), np.array([1 + 2j]), np.array([True, False]),
+])
+def test_wire_round_trip(value):
+    left, right = socket.socketpair()
+    buffers = []
+    wire.send(left, {"value": wire.encode(value, buffers)}, buffers)
+    header, received = wire.recv(right)
+    back = wire.decode(header["value"], received)
+    if isinstance(value, (np.ndarray, np.generic)):
+        assert type(back) is type(value) and back.dtype == value.dtype
+        np.testing.assert_array_equal(back, value)
+    else:
+        assert back == value and type(back) is type(value)
+
+
+def test_wire_refuses_objects_and_nan_is_kept():
+    with pytest.raises(wire.WireError, match="not data"):
+        wire.encode(object(), [])
+    with pytest.raises(wire.WireError, match="not data"):
+        wire.encode(np.array([object()]), [])
+    assert np.isnan(wire.decode(wire.encode(float("nan"), []), []))
+    # a damaged frame: an array whose buffer is too short
+    with pytest.raises(wire.WireError, match="needs"):
+        wire.decode({"$a": 0, "dtype": "<f8", "shape": [3]}, [b"\0" * 8])
+    with pytest.raises(wire.WireError, match="cannot cross"):
+        wire.decode({"$a": 0, "dtype": "|O", "shape": [1]}, [b"\0" * 8])
+
+
+# --------------------------------------------------------------------------
+# static check
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("line, rule", [
+    ("import minnet", "may import only"),
+    ("from torch import nn", "may import only"),
+    ("import importlib", "may import only"),
+    ("f = affine.__code__", "machinery"),
+    ("g = (lambda: 0).__globals__", "machinery"),
+    ("frame = np.sys._getframe(1)", "frames"),
+    ("eval('1')", "by string"),
+    ("getattr(np, 'dot')", "by string"),
+    ("__import__('minnet')", "by string"),
+    ("from . import other", "single modules"),
+])
+def test_static_check_names_the_line_and_the_rule(line, rule):
+    problems = check_source(f"import numpy as np\n{line}\n", "layers.py", ("numpy", "math"))
+    assert problems and problems[0].startswith("layers.py:2:") and rule in problems[0]
+
+
+def test_static_check_accepts_a_plain_numpy_file():
+    text = ("import numpy as np\nimport math\n\ndef f(x):\n    '''doc'''\n"
+            "    return np.maximum(x, 0) * math.pi, x.shape\n\nif __name__ == '__main__':\n"
+            "    print(f(np.ones(2)))\n")
+    assert check_source(text, "layers.py", ("numpy", "math")) == []
+
+
+# --------------------------------------------------------------------------
+# the sandbox
+# --------------------------------------------------------------------------
+def test_calls_cross_as_data_and_caches_stay_behind(tmp_path):
+    test_file = lab_file(tmp_path, """
+        import numpy as np
+        SCALE = 2.0
+        def forward(x):
+            return x * SCALE, (lambda: 3.0)
+        def backward(dout, cache):
+            return dout * cache()
+        def pid():
+            import os
+            return os.getpid()
+    """)
+    module = sandboxed(test_file, "layers", allowed_imports=("numpy", "os"))
+    out, cache = module.forward(np.arange(3.0))
+    np.testing.assert_array_equal(out, [0.0, 2.0, 4.0])
+    assert isinstance(cache, wire.Handle) and "function" in cache.type_name
+    np.testing.assert_array_equal(module.backward(np.ones(3), cache), [3.0] * 3)
+    assert module.SCALE == 2.0
+    assert module.pid() != os.getpid()            # another process
+    with pytest.raises(AttributeError, match="no function or constant 'missing'"):
+        module.missing
+
+
+def test_errors_come_back_as_feedback_with_the_students_line(tmp_path):
+    test_file = lab_file(tmp_path, """
+        def broken(x):
+            y = x + 1
+            return y / undefined_name
+        def todo():
+            raise NotImplementedError("affine_forward: your code here")
+        def leave():
+            raise SystemExit(3)
+    """)
+    module = sandboxed(test_file, "layers")
+    with pytest.raises(StudentCodeError) as error:
+        module.broken(1)
+    assert "NameError" in str(error.value) and "layers.py:4 in broken" in str(error.value)
+    with pytest.raises(NotImplementedError, match="affine_forward: your code here"):
+        module.todo()
+    with pytest.raises(StudentCodeError, match="SystemExit"):
+        module.leave()
+    assert module.broken.__name__ == "broken"   # the worker is still serving
+
+
+def test_a_worker_that_dies_costs_a_clear_failure(tmp_path):
+    test_file = lab_file(tmp_path, """
+        import os
+        def die():
+            os._exit(9)
+    """)
+    module = sandboxed(test_file, "layers", allowed_imports=("numpy", "math", "os"))
+    with pytest.raises(LabFailure, match="stopped while the grader waited"):
+        module.die()
+
+
+def test_minnet_is_refused_at_run_time_too(tmp_path):
+    # the static check sees no import statement here; the worker's import guard refuses it
+    test_file = lab_file(tmp_path, """
+        import importlib
+        def borrow():
+            return importlib.import_module("minnet").__name__
+    """)
+    module = sandboxed(test_file, "layers", allowed_imports=("numpy", "importlib"))
+    with pytest.raises(StudentCodeError, match="`import minnet` is not allowed"):
+        module.borrow()
+
+
+def test_static_rules_stop_the_file_before_it_runs(tmp_path):
+    marker = tmp_path / "ran"
+    test_file = lab_file(tmp_path, f"""
+        import minnet
+        open({str(marker)!r}, "w").write("ran")
+    """)
+    with pytest.raises(LabFailure, match=r"layers.py:2: `import minnet`"):
+        sandboxed(test_file, "layers")
+    assert not marker.exists()
+
+
+def test_import_errors_and_syntax_errors_are_feedback(tmp_path):
+    test_file = lab_file(tmp_path, "def f(:\n    pass\n")
+    with pytest.raises(LabFailure, match="could not be imported: SyntaxError"):
+        sandboxed(test_file, "layers")
+    test_file = lab_file(tmp_path, "raise NotImplementedError('top level')\n")
+    with pytest.raises(LabFailure, match="could not be imported"):
+        sandboxed(test_file, "layers")
+
+
+def test_the_worker_and_what_it_started_end_with_close(tmp_path):
+    test_file = lab_file(tmp_path, """
+        import subprocess, sys
+        def spawn():
+            child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+            return child.pid
+    """)
+    module = sandboxed(test_file, "layers", allowed_imports=("subprocess", "sys"))
+    pid = module.spawn()
+    os.kill(pid, 0)                       # alive while the test runs
+    close_all()
+    for _ in range(50):
+        try:
+            waited, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            waited = pid                  # not our child: reaped by init
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        import time
+        time.sleep(0.05)
+    else:
+        pytest.fail("a process started by the student's code outlived the test")
