@@ -622,3 +622,47 @@ def test_train_mode_dropout_is_detected():
     res = gradcheck(model.eval(), randn(4, 3))
     assert res, res
     assert model.training is False
+
+
+# --------------------------------------------------------------------------
+# Jupyter: a result displays as HTML (issue 12)
+# --------------------------------------------------------------------------
+def test_result_has_an_html_view_with_the_verdict_table_and_likely_bug():
+    (x,) = arrays((3, 5))
+    failed = check_backward(square_forward, lambda dout, x: -2 * x * dout, x)
+    page = failed._repr_html_()
+    assert "gradcheck: FAILED" in page and "<table" in page and "likely bug" in page
+    assert "<code>sign</code>" in page and "worst entries" in page
+    assert "<script" not in page
+    passed = gradcheck(lambda a: (a * a).sum(), [randn(3)])
+    page = passed._repr_html_()
+    assert "gradcheck: PASSED" in page and "likely bug" not in page
+    # names are escaped: an input called "<b>" does not become markup
+    from minnet.gradcheck.result import GradcheckResult, InputCheck
+    odd = GradcheckResult(False, [InputCheck("<b>x</b>", (1,), False, 1.0, np.zeros(1))])
+    assert "&lt;b&gt;x&lt;/b&gt;" in odd._repr_html_()
+
+
+def test_result_displays_as_html_in_an_executed_notebook(monkeypatch):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(
+        "import numpy as np, minnet\n"
+        "from minnet.gradcheck import gradcheck\n"
+        "x = minnet.Tensor(np.arange(3.0), requires_grad=True)\n"
+        "gradcheck(lambda t: (t * t).sum(), [x])")]
+    import os
+    from pathlib import Path
+    package_parent = str(Path(minnet.__file__).resolve().parents[1])  # the kernel's minnet
+    monkeypatch.setenv("PYTHONPATH", package_parent + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    try:
+        nbclient.NotebookClient(notebook, timeout=240, kernel_name="python3").execute()
+    except Exception as error:  # no kernel spec installed, etc.: nothing minnet can fix
+        if "NoSuchKernel" in type(error).__name__:
+            pytest.skip(f"no Jupyter kernel: {error}")
+        raise
+    (output,) = [o for o in notebook.cells[0].outputs if o.output_type == "execute_result"]
+    assert "gradcheck: PASSED" in output.data["text/html"]
+    assert "gradcheck: PASSED" in output.data["text/plain"]

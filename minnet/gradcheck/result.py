@@ -7,6 +7,7 @@ tools (e.g. a future "gradcheck error map" picture) can draw them.
 """
 from __future__ import annotations
 
+import html
 import textwrap
 from dataclasses import dataclass, field
 from typing import Optional
@@ -115,6 +116,11 @@ class GradcheckResult:
 
     __str__ = __repr__
 
+    def _repr_html_(self) -> str:
+        """What Jupyter shows for a result: the report as an HTML table (no scripts, no
+        pictures: it displays in any notebook viewer and in a saved .ipynb)."""
+        return format_html(self)
+
 
 # --------------------------------------------------------------------------
 # The report
@@ -178,3 +184,65 @@ def format_report(result: GradcheckResult) -> str:
             lines += textwrap.wrap(warning, 96, initial_indent="    - ", subsequent_indent="      ",
                                    break_on_hyphens=False)
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------
+# The report as HTML (Jupyter's _repr_html_)
+# --------------------------------------------------------------------------
+_PASS_COLOR, _FAIL_COLOR = "#1a7f37", "#cf222e"
+
+
+def _html_table(rows: list, highlight_column: Optional[int] = None) -> str:
+    head, *body = rows
+    cells = "".join(f"<th style='text-align:left;padding:2px 8px'>{html.escape(str(c))}</th>"
+                    for c in head)
+    lines = [f"<table style='border-collapse:collapse;font-family:monospace'><thead><tr>{cells}"
+             "</tr></thead><tbody>"]
+    for row in body:
+        tds = []
+        for column, cell in enumerate(row):
+            style = "padding:2px 8px"
+            if column == highlight_column:
+                color = _PASS_COLOR if cell == "ok" else _FAIL_COLOR
+                style += f";color:{color};font-weight:bold"
+            tds.append(f"<td style='{style}'>{html.escape(str(cell))}</td>")
+        lines.append("<tr>" + "".join(tds) + "</tr>")
+    lines.append("</tbody></table>")
+    return "".join(lines)
+
+
+def format_html(result: GradcheckResult) -> str:
+    """The same content as `format_report`, as HTML: verdict, settings, the per-input
+    table, and for each failed input its worst entries and the likely bug."""
+    s = result.settings
+    mode = "fast mode (one random direction per input)" if s.get("fast_mode") else \
+        "central differences"
+    color = _PASS_COLOR if result.passed else _FAIL_COLOR
+    verdict = "PASSED" if result.passed else "FAILED"
+    parts = [f"<div class='minnet-gradcheck'><p><b style='color:{color}'>gradcheck: {verdict}"
+             f"</b> <span style='color:#57606a'>({html.escape(mode)}, eps={s.get('eps', 0):.0e},"
+             f" atol={s.get('atol', 0):.0e}, rtol={s.get('rtol', 0):.0e}, in float64)</span>"
+             "</p>"]
+    if result.inputs:
+        parts.append(_html_table(_summary_rows(result), highlight_column=6))
+    for check in result.failed:
+        parts.append(f"<p><b>{html.escape(check.name)}</b>")
+        if check.directional is not None:
+            a, n = check.directional
+            parts.append(f": directional derivative v.grad: analytic {a:.6e}, numeric {n:.6e}")
+        parts.append("</p>")
+        if check.directional is None and check.worst:
+            parts.append("<p style='margin:2px 0'>worst entries</p>")
+            parts.append(_html_table(_worst_rows(check)))
+        if check.diagnosis is not None:
+            d = check.diagnosis
+            parts.append(f"<p style='margin:4px 0'><b>likely bug</b> "
+                         f"(<code>{html.escape(d.kind)}</code>): {html.escape(d.message)}<br>"
+                         f"<i>hint:</i> {html.escape(d.hint)}</p>")
+            if d.detail:
+                parts.append(f"<pre>{html.escape(d.detail)}</pre>")
+    if result.warnings:
+        items = "".join(f"<li>{html.escape(w)}</li>" for w in result.warnings)
+        parts.append(f"<p style='margin:4px 0'>warnings:</p><ul>{items}</ul>")
+    parts.append("</div>")
+    return "".join(parts)
