@@ -114,12 +114,18 @@ def _format_index(index) -> str:
     return "[" + ", ".join(str(int(i)) for i in index) + "]" if len(index) else "[]"
 
 
-def expect_close(name: str, actual, expected, rtol: float = 1e-6, atol: float = 1e-8) -> None:
+def expect_close(name: str, actual, expected, rtol: float = 1e-6, atol: float = 1e-8,
+                 hint: str = None) -> None:
     """``actual`` matches ``expected`` entry by entry (|a - e| <= atol + rtol |e|).
 
     Checks, in order: a value came back at all, its type, shape, dtype kind,
     NaN/inf, then the values; on a mismatch the feedback counts the entries that
     differ and lists the worst ones (index, got, expected, error).
+
+    ``hint``: what the test knows about this value (e.g. "column_means must skip the
+    NaNs"). It replaces the generic guesses (log(0)/exp/0/0 for a non-finite entry, "the
+    batch size in a mean? a 1/2?" for a constant factor), which can mislead where the
+    value is not a loss or a gradient.
     """
     if actual is None:
         raise LabFailure(f"{name}: got None. Did the function end without a `return`?")
@@ -147,7 +153,7 @@ def expect_close(name: str, actual, expected, rtol: float = 1e-6, atol: float = 
         value = got_f[tuple(first)] if got_f.ndim else got_f
         raise LabFailure(f"{name}: {int(bad.sum())} of {got_f.size} entries are {value} where a "
                          f"finite number is expected (first at {_format_index(first)}). "
-                         "Look for log(0), exp of a large number, or 0/0.")
+                         + (hint if hint else "Look for log(0), exp of a large number, or 0/0."))
     error = np.abs(got_f - want_f)
     mismatch = ~np.isclose(got_f, want_f, rtol=rtol, atol=atol, equal_nan=True)
     if not mismatch.any():
@@ -157,6 +163,8 @@ def expect_close(name: str, actual, expected, rtol: float = 1e-6, atol: float = 
     if got_f.ndim == 0:
         lines.append(f"  got {got_f.item():.8g}, expected {want_f.item():.8g} "
                      f"(error {error.item():.3g})")
+        if hint:
+            lines.append(f"  hint: {hint}")
     else:
         order = np.argsort(np.where(mismatch, error, -1.0), axis=None)[::-1][:WORST_SHOWN]
         rows = [("index", "got", "expected", "error")]
@@ -170,23 +178,26 @@ def expect_close(name: str, actual, expected, rtol: float = 1e-6, atol: float = 
         lines.append("  worst entries:")
         lines += ["    " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
                   for row in rows]
-        lines.extend(_pattern_hints(got_f, want_f))
+        lines.extend(_pattern_hints(got_f, want_f, hint))
     raise LabFailure("\n".join(lines))
 
 
-def _pattern_hints(got: np.ndarray, want: np.ndarray) -> list:
-    """Name a known mistake when the numbers fit it (sign, a constant factor)."""
-    hints = []
+def _pattern_hints(got: np.ndarray, want: np.ndarray, hint: str = None) -> list:
+    """Name a known mistake when the numbers fit it (sign, a constant factor). ``hint`` (the
+    test's own words) replaces the generic guess at what a constant factor is, and is shown
+    whatever the pattern."""
     if np.allclose(got, -want, rtol=1e-6, atol=1e-10) and np.abs(want).max() > 0:
-        hints.append("  hint: every entry has the opposite sign: a sign error?")
-    else:
-        nonzero = np.abs(want) > 1e-12
-        if nonzero.sum() >= 2:
-            ratio = got[nonzero] / want[nonzero]
-            if np.allclose(ratio, ratio[0], rtol=1e-6) and not np.isclose(ratio[0], 1.0):
-                hints.append(f"  hint: every entry is {ratio[0]:.6g} times the expected value: a "
-                             "missing or extra factor (the batch size in a mean? a 1/2?)")
-    return hints
+        pattern = "every entry has the opposite sign"
+        return [f"  hint: {pattern}: {hint}" if hint else f"  hint: {pattern}: a sign error?"]
+    nonzero = np.abs(want) > 1e-12
+    if nonzero.sum() >= 2:
+        ratio = got[nonzero] / want[nonzero]
+        if np.allclose(ratio, ratio[0], rtol=1e-6) and not np.isclose(ratio[0], 1.0):
+            pattern = f"every entry is {ratio[0]:.6g} times the expected value"
+            return [f"  hint: {pattern}: {hint}" if hint else
+                    f"  hint: {pattern}: a missing or extra factor (the batch size in a mean? "
+                    "a 1/2?)"]
+    return [f"  hint: {hint}"] if hint else []
 
 
 def _short_repr(value, limit: int = 80) -> str:
