@@ -299,7 +299,18 @@ def test_not_shuffled_regression_targets_sorted():
     y = np.linspace(-1, 1, 64).astype(np.float32).reshape(-1, 1)
     (finding,) = _findings(_setup(X, y, loss=nn.MSELoss(), batch_size=8, shuffle=False),
                            "data.not_shuffled")
-    assert finding.evidence["batch_target_variance_ratio"] == pytest.approx((8 ** 2 - 1) / (64 ** 2 - 1))
+    # within-batch over total variance, relative to the (b - 1) / b a shuffled batch keeps
+    expected = (8 ** 2 - 1) / (64 ** 2 - 1) / (7 / 8)
+    assert finding.evidence["batch_target_variance_ratio"] == pytest.approx(expected)
+
+
+def test_not_shuffled_ignores_batches_of_one_sample():
+    """A batch of one sample has no spread: unshuffled random-order data is not 'sorted'."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 2)).astype(np.float32)
+    y = rng.normal(size=(64, 1)).astype(np.float32)
+    assert _findings(_setup(X, y, loss=nn.MSELoss(), batch_size=1, shuffle=False),
+                     "data.not_shuffled") == []
 
 
 # -- data.class_imbalance ---------------------------------------------------------------------------

@@ -39,6 +39,9 @@ def data_arrays(data, where: str = "diagnose") -> tuple:
     if arrays is not None and len(arrays) == 2:
         return arrays[0], arrays[1], options
     if hasattr(data, "__len__") and hasattr(data, "__getitem__"):
+        if len(data) == 0:
+            raise ValueError(f"{where}: the data set is empty (0 samples); diagnose needs "
+                             f"samples to train on")
         samples = [data[i] for i in range(len(data))]
         if samples and len(samples[0]) == 2:
             X = np.stack([_array(sample[0]) for sample in samples])
@@ -81,8 +84,18 @@ def infer_task(loss_fn, y: np.ndarray) -> str:
 
 # -- model and optimizer copies ---------------------------------------------------------------
 def copy_model(model):
-    """A deep copy: same structure and values, no shared arrays, hooks and grads dropped."""
-    twin = copy.deepcopy(model)
+    """A deep copy: same structure and values, no shared arrays, hooks and grads dropped.
+
+    A model may hold things deepcopy cannot copy (a threading lock, a file handle) or a
+    tensor that still carries a long autograd graph (e.g. ``self.last_output`` cached in
+    forward(), thousands of ops deep). Those are handled instead of failing: an attribute
+    that cannot be copied is shared with the original (the checks never use it), and a
+    cached non-parameter tensor is copied without its graph.
+    """
+    try:
+        twin = copy.deepcopy(model)
+    except (TypeError, RecursionError, copy.Error, AttributeError, ValueError) as first_error:
+        twin = _copy_sharing_uncopyable(model, first_error)
     for _, module in twin.named_modules():
         for hooks in ("_forward_pre_hooks", "_forward_hooks", "_backward_hooks"):
             if hasattr(module, hooks):
@@ -90,6 +103,30 @@ def copy_model(model):
     for param in twin.parameters():
         param.grad = None
     return twin
+
+
+def _copy_sharing_uncopyable(model, first_error):
+    """deepcopy with a memo that shares uncopyable attributes and detaches cached graphs."""
+    memo: dict = {}
+    for _, module in model.named_modules():
+        for name, value in vars(module).items():
+            if name in ("_parameters", "_buffers", "_modules"):
+                continue
+            if isinstance(value, Tensor) and value._parents:
+                memo[id(value)] = Tensor(value.data.copy())     # the value, not its history
+                continue
+            try:
+                copy.deepcopy(value)
+            except Exception:  # noqa: BLE001 - anything deepcopy refuses is shared instead
+                memo[id(value)] = value
+    try:
+        return copy.deepcopy(model, memo)
+    except Exception as error:  # noqa: BLE001
+        raise ValueError(
+            f"diagnose() works on a copy of your model and could not copy it: "
+            f"{type(first_error).__name__}: {first_error}. Hint: a module attribute holds "
+            f"something that cannot be copied; keep such objects outside the model (or "
+            f"define __deepcopy__ for it).") from error
 
 
 def optimizer_factory(optimizer, model) -> Callable:
@@ -163,6 +200,8 @@ def batch_iterator(X: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool,
     """Endless (X_batch, y_batch) Tensors, epoch after epoch, in a seeded order."""
     rng = np.random.default_rng(seed)
     n = len(X)
+    if n == 0:   # an endless loop over no batches would hang
+        raise ValueError("batch_iterator: the data set is empty (0 samples)")
     batch_size = max(1, min(int(batch_size), n))
     while True:
         order = rng.permutation(n) if shuffle else np.arange(n)

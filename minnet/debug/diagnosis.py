@@ -29,6 +29,7 @@ from ..tensor import Tensor
 from .checks import run_checks
 from .context import (CLASSIFICATION, DiagnosisContext, copy_model, data_arrays, infer_task,
                       match_model_dtype, optimizer_factory, run_training)
+from .policy import enforce
 from .report import Report
 from .setup import Setup
 from .thresholds import Thresholds
@@ -73,8 +74,9 @@ def diagnose(model, loss_fn: Callable, train_data, optimizer=None, val_data=None
             (config, seed, versions, the short run's losses, the findings); the run id is
             in ``report.run["run_id"]``.
     """
+    check_arguments(model, steps, batch_size)
     setup = Setup(model=model, loss_fn=loss_fn, optimizer=optimizer, train_data=train_data,
-                  val_data=val_data, batch_size=batch_size or 32,
+                  val_data=val_data, batch_size=32 if batch_size is None else batch_size,
                   shuffle=True if shuffle is None else shuffle, steps=steps, seed=seed,
                   train_step=train_step, evaluate=evaluate, clip_grad_norm=clip_grad_norm,
                   preprocessing=preprocessing or {}, task=task)
@@ -83,14 +85,47 @@ def diagnose(model, loss_fn: Callable, train_data, optimizer=None, val_data=None
                           _explicit_loader_options=(batch_size, shuffle))
 
 
+def check_arguments(model, steps, batch_size) -> None:
+    """Clear errors for arguments diagnose cannot work with (before anything is copied)."""
+    if not hasattr(model, "parameters") or not callable(getattr(model, "__call__", None)):
+        raise TypeError(f"diagnose(model): expected an nn.Module, got {type(model).__name__}")
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ValueError(f"diagnose(steps={steps!r}): steps must be a positive whole number of "
+                         f"optimizer steps for the short training run (default 100)")
+    if batch_size is not None and (isinstance(batch_size, bool)
+                                   or not isinstance(batch_size, (int, np.integer))
+                                   or batch_size < 1):
+        raise ValueError(f"diagnose(batch_size={batch_size!r}): batch_size must be a positive "
+                         f"whole number (or None for 32, or the DataLoader's own)")
+    if not list(model.parameters()):
+        raise ValueError("diagnose(model): the model has no parameters, so there is nothing to "
+                         "train or diagnose. Hint: layers must be attributes of the module (or "
+                         "in nn.Sequential / nn.ModuleList) to be registered.")
+
+
+def _check_data(X, y, where: str) -> None:
+    """X and y must hold the same, non-zero number of samples."""
+    if np.ndim(X) == 0 or np.ndim(y) == 0:
+        raise ValueError(f"{where}: X and y must be arrays with one row per sample, got shapes "
+                         f"{np.shape(X)} and {np.shape(y)}")
+    if len(X) == 0:
+        raise ValueError(f"{where}: the data set is empty (0 samples); diagnose needs samples to "
+                         f"train on")
+    if len(X) != len(y):
+        raise ValueError(f"{where}: X has {len(X)} samples but y has {len(y)}; they must pair "
+                         f"up one to one")
+
+
 def build_context(setup: Setup, steps: Optional[int] = None,
                   thresholds: Optional[Mapping[str, float]] = None,
                   _explicit_loader_options=(None, None)) -> DiagnosisContext:
     """The DiagnosisContext for ``setup``: arrays, copies, thresholds (no checks run yet)."""
     X, y, loader_options = data_arrays(setup.train_data, "diagnose(train_data)")
+    _check_data(X, y, "diagnose(train_data)")
     X_val = y_val = None
     if setup.val_data is not None:
         X_val, y_val, _ = data_arrays(setup.val_data, "diagnose(val_data)")
+        _check_data(X_val, y_val, "diagnose(val_data)")
     X, y, X_val, y_val = match_model_dtype(setup.model, X, y, X_val, y_val)
     explicit_batch, explicit_shuffle = _explicit_loader_options
     batch_size = explicit_batch or loader_options.get("batch_size", setup.batch_size)
@@ -125,12 +160,19 @@ def diagnose_setup(setup: Setup, steps: Optional[int] = None,
     # .grad back as it was, so the caller's objects are left untouched whatever the loss does.
     params = list(setup.model.parameters())
     saved_grads = [None if p.grad is None else p.grad.data.copy() for p in params]
+    # Dropout in the copies draws from minnet's global generator: put its stream back as it
+    # was, so diagnosing does not change the user's next random numbers (and next loss)
+    from .. import random as minnet_random
+    generator = minnet_random._default
+    generator_state = generator.bit_generator.state
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             return _diagnose_setup(setup, steps, thresholds, verify_fixes, phases, progress,
                                    record, _explicit_loader_options)
     finally:
+        minnet_random._default = generator
+        generator.bit_generator.state = generator_state
         for param, grad in zip(params, saved_grads):
             if grad is None:
                 param.grad = None
@@ -167,7 +209,9 @@ def _diagnose_setup(setup, steps, thresholds, verify_fixes, phases, progress, re
         ctx.monitor = monitor
         say("reading the run")
         findings += run_checks(ctx, "run", quiet=True)
-    report = Report(_deduplicate(findings), predictions=ctx.predictions,
+    # the written severity policy (policy.py): already-trained models, runs that trained anyway
+    findings = enforce(_deduplicate(findings), ctx)
+    report = Report(findings, predictions=ctx.predictions,
                     run=_run_summary(ctx), thresholds=ctx.thresholds.table(), context=ctx)
     if verify_fixes:
         say("verifying fixes")

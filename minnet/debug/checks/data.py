@@ -618,11 +618,12 @@ def not_shuffled(ctx) -> list:
             fix="Shuffle every epoch: DataLoader(dataset, batch_size, shuffle=True, seed=0) (or "
                 "diagnose(..., shuffle=True)); a single permutation of X and y together also helps.")]
     y = np.asarray(ctx.y_train, dtype=np.float64).reshape(n, -1)
-    if not np.all(np.isfinite(y)) or y.var(axis=0).sum() == 0:
-        return []
+    if batch < 2 or not np.all(np.isfinite(y)) or y.var(axis=0).sum() == 0:
+        return []   # a batch of one sample has no spread to compare, sorted or not
     total = y.var(axis=0).sum()
     within = np.mean([y[b].var(axis=0).sum() for b in batches_in_order(n, batch)])
-    ratio = float(within / total)
+    # a shuffled batch of b samples keeps (b - 1) / b of the variance on average: compare with that
+    ratio = float(within / (total * (batch - 1) / batch))
     if ratio >= ctx.thresholds["batch_target_variance_ratio"]:
         return []
     return [Finding(

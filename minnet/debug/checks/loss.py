@@ -783,3 +783,47 @@ __all__ = ["initial_loss", "loss_input", "prediction_shape", "reduction", "term_
            "expected_initial_loss", "output_kind", "outputs_bounded", "batch_scaling",
            "term_scales",
            "layer_label", "last_leaf", "last_weighted_leaf"]
+
+
+# --------------------------------------------------------------------------
+# shared by other checks: the chance-level loss and "is this model already trained?"
+# --------------------------------------------------------------------------
+def chance_loss(ctx):
+    """The loss of the best input-independent prediction (the label prior, or the target mean)
+    on the preflight sample, or None when there are no data (a Monitor in the user's loop).
+
+    Other checks use it as the scale a loss is judged on: a rise of 0.02 is noise for a model
+    whose untrained loss is 0.69, and everything for one whose untrained loss is 0.03.
+    """
+    if getattr(ctx, "X_train", None) is None or ctx.loss_fn is None:
+        return None
+    key = "loss.chance"
+    if key not in ctx.cache:
+        value = None
+        try:
+            _, y, output = initial_sample(ctx)
+            value, _ = expected_initial_loss(ctx, output, y)
+        except Exception:  # noqa: BLE001 - a loss that fails here is another check's finding
+            value = None
+        ctx.cache[key] = value if value is not None and math.isfinite(value) else None
+    return ctx.cache[key]
+
+
+def already_trained(ctx) -> bool:
+    """True when the model handed to diagnose already beats the label prior by more than
+    ``initial_loss_factor``: it has been trained (diagnosing a trained model is a normal use),
+    or the inputs leak the labels. Checks about the *initialisation* then describe trained
+    weights, and a low first loss is not a surprise."""
+    key = "loss.already_trained"
+    if key not in ctx.cache:
+        trained = False
+        chance = chance_loss(ctx)
+        try:
+            X, y, output = initial_sample(ctx)
+            measured = _loss_or_none(ctx, output, y)
+        except Exception:  # noqa: BLE001
+            measured = None
+        if chance is not None and measured is not None and math.isfinite(measured) and chance > 0:
+            trained = measured < chance / ctx.thresholds["initial_loss_factor"]
+        ctx.cache[key] = trained
+    return ctx.cache[key]

@@ -72,6 +72,11 @@ OVERFIT_LOSS_FRACTION = define(
     "overfit_loss_fraction", 0.05, source="37R 24, RECIPE 2",
     why="memorised (non-class losses): loss at most this fraction of the loss of predicting the "
         "batch's mean target")
+OVERFIT_PROGRESS = define(
+    "overfit_progress_fraction", 0.25, source="RECIPE 2, 37R 24",
+    why="a tiny-batch loss that fell to this fraction of the mean-target baseline (or lower) "
+        "without reaching the memorisation mark is learning, just slowly (XOR-sized data, "
+        "small learning rates): cannot_overfit is then only info, not an error")
 EVAL_OUTPUT_TOLERANCE = define(
     "eval_output_tolerance", 1e-6, source="37R 32, TWEET",
     why="largest relative difference allowed between two evaluations of the same input")
@@ -430,6 +435,112 @@ def wrong_output_activation(ctx) -> list:
         thresholds=[ctx.thresholds.describe("output_unreachable_fraction")], fix=fix)]
 
 
+# -- output.wrong_activation: a softmax whose rows cannot match the targets ----------------------
+MULTI_LABEL_ROWS = 0.05   # share of target rows with several 1s that makes the data multi-label
+
+
+def _multi_label_rows(y: np.ndarray) -> float:
+    """Share of rows of a (N, C>1) 0/1 target with more than one 1 (0.0 for other targets)."""
+    if y.ndim != 2 or y.shape[1] < 2 or y.dtype.kind != "f" or not y.size:
+        return 0.0
+    if not np.all((y == 0) | (y == 1)):
+        return 0.0
+    return float(np.mean(y.sum(axis=1) > 1))
+
+
+@check(phase="preflight", codes=("output.wrong_activation",))
+def softmax_output_mismatch(ctx) -> list:
+    """A softmax output measured against the targets it must match.
+
+    Reasons per row, not per element: "1 lies inside [0, 1]" says nothing when a softmax over
+    a single unit outputs exactly 1 for every sample, or when target rows hold several 1s that
+    a distribution summing to 1 can never match.
+    """
+    from .loss import initial_sample, output_kind
+    trace = init_trace(ctx)
+    last = trace.layers[-1] if trace.layers and trace.final_is_last_layer else None
+    _, y, output = initial_sample(ctx)
+    if output.ndim != 2 or not np.all(np.isfinite(output)):
+        return []
+    kind = loss_kind(ctx.loss_fn)
+    softmax_layer = last is not None and last.kind in ("Softmax", "LogSoftmax")
+    where = last.label if last is not None else None
+    if softmax_layer and output.shape[1] == 1:
+        constant = float(np.ptp(output)) == 0.0
+        return [Finding(
+            "output.wrong_activation",
+            f"{last.label} normalises over a single output unit, so it outputs "
+            f"{float(output[0, 0]):g} for every sample (measured on {len(output)} samples: "
+            f"{'all identical' if constant else 'spread ' + format(float(np.ptp(output)), '.3g')})."
+            " The prediction cannot depend on the input and nothing upstream gets a gradient.",
+            layer=where,
+            evidence={"output_units": 1, "output_value": float(output[0, 0]),
+                      "output_spread": float(np.ptp(output)), "samples": len(output)},
+            fix="for two classes use one unit with a Sigmoid (or none, with "
+                "BCEWithLogitsLoss), or two units with CrossEntropyLoss; a softmax needs at "
+                "least two units.")]
+    share = _multi_label_rows(np.asarray(y))
+    if share <= MULTI_LABEL_ROWS:
+        return []
+    out_kind, _ = output_kind(output, 1e-3)
+    normalised = out_kind in ("probabilities", "log-probabilities") or kind == "cross_entropy"
+    if not normalised:
+        return []
+    labels_per_row = float(np.asarray(y).sum(axis=1).mean())
+    through = (f"the output of {where}" if softmax_layer else
+               "cross_entropy's softmax" if kind == "cross_entropy" else "the output")
+    return [Finding(
+        "output.wrong_activation",
+        f"the targets are multi-label: {share:.0%} of rows have several classes on "
+        f"({labels_per_row:.2f} per row on average), but {through} is a distribution over the "
+        f"classes that sums to 1, so raising one label lowers the others and no row with two "
+        f"labels can be matched.",
+        layer=where if softmax_layer else None,
+        evidence={"multi_label_row_fraction": share, "labels_per_row": labels_per_row,
+                  "output_units": int(output.shape[1]), "output_kind": out_kind},
+        fix="multi-label: use one logit per label with BCEWithLogitsLoss (or a Sigmoid per "
+            "unit with BCELoss), not a softmax and categorical cross-entropy.")]
+
+
+# -- model.train_mode_at_eval: randomness left in eval mode -------------------------------------
+@check(phase="preflight", codes=("model.train_mode_at_eval",))
+def random_in_eval_mode(ctx) -> list:
+    """Two eval-mode forward passes of the same inputs must agree. A Dropout created inside
+    forward() (never registered, so model.eval() does not reach it) or F.dropout(x) with its
+    default training=True keeps dropping units after model.eval()."""
+    # (train_mode_at_eval above covers the other half: registered modules left in training
+    # mode by the user's evaluate(); this one runs the model in eval mode itself)
+    from ...random import default_generator
+    model = ctx.fresh_model()
+    X, _ = ctx.sample(min(64, len(ctx.X_train)), seed=ctx.seed + 4)
+    generator = default_generator()
+    state = generator.bit_generator.state   # keep the user's global random stream untouched
+    try:
+        first = ctx.forward(model, X, train_mode=False).astype(np.float64)
+        second = ctx.forward(model, X, train_mode=False).astype(np.float64)
+    finally:
+        generator.bit_generator.state = state
+    if first.shape != second.shape or not (np.all(np.isfinite(first)) and np.all(np.isfinite(second))):
+        return []
+    scale = max(float(np.abs(first).max()), 1e-12)
+    difference = float(np.abs(first - second).max()) / scale
+    if difference <= ctx.thresholds["eval_output_tolerance"]:
+        return []
+    return [Finding(
+        "model.train_mode_at_eval",
+        f"after model.eval() the same {len(X)} inputs gave outputs differing by up to "
+        f"{difference:.3g} (relative) between two forward passes: something random still runs "
+        f"in evaluation. model.eval() only reaches registered submodules: a Dropout created "
+        f"inside forward() or F.dropout(x) with its default training=True stays on.",
+        evidence={"relative_difference_between_eval_passes": difference,
+                  "registered_dropout_or_batchnorm": [
+                      path for path, m in model.named_modules()
+                      if type(m).__name__ in STOCHASTIC_IN_TRAINING]},
+        thresholds=[ctx.thresholds.describe("eval_output_tolerance")],
+        fix="create the Dropout once in __init__ (self.drop = nn.Dropout(p)) and call "
+            "self.drop(x) in forward(), or pass training=self.training to F.dropout.")]
+
+
 # -- model.cannot_overfit -----------------------------------------------------------------------
 def tiny_batch(ctx, size: int) -> tuple:
     """``size`` training samples; for classification, as many classes as possible (seeded)."""
@@ -537,14 +648,29 @@ def cannot_overfit(ctx) -> list:
                     "model(X), y); loss.backward(); optimizer.step().")]
         return []   # only the optimizer settings fail: the learning-rate checks explain it
     user = attempts["user"]
+    # How far did the best attempt get? A loss that fell to a small fraction of the
+    # mean-target baseline is learning the batch, only slowly (XOR-sized problems need
+    # thousands of steps): that is not "cannot", so it is at most worth knowing.
+    best = min((a for a in attempts.values() if math.isfinite(a["loss"])),
+               key=lambda a: a["loss"], default=None)
+    progress = (best["loss"] / best["baseline_loss"]
+                if best is not None and best["baseline_loss"] > 0 else math.nan)
+    severity = None
+    slow_note = ""
+    if math.isfinite(progress) and progress <= ctx.thresholds["overfit_progress_fraction"]:
+        severity = "info"
+        slow_note = (f" It is learning it, slowly: the best attempt brought the loss down to "
+                     f"{100 * progress:.1f}% of the mean-target baseline {best['baseline_loss']:.4g}; "
+                     "give it more steps before suspecting a bug.")
     reached = (f"accuracy {user['accuracy']:.0%}" if user["accuracy"] is not None
                else f"loss {user['loss']:.4g} (mean-target baseline {user['baseline_loss']:.4g})")
     return [Finding(
         "model.cannot_overfit",
         f"a fresh copy trained on one batch of {len(X)} samples cannot memorise it: best "
         f"{reached} after {steps} steps with your optimizer, and Adam does no better. A "
-        f"working model and loss drive a tiny batch to ~zero loss.",
-        evidence={"batch_size": len(X), "attempts": summary,
+        f"working model and loss drive a tiny batch to ~zero loss.{slow_note}",
+        severity=severity,
+        evidence={"batch_size": len(X), "attempts": summary, "best_loss_over_baseline": progress,
                   "parameters": int(sum(p.data.size for p in ctx.fresh_model().parameters()))},
         thresholds=thresholds)]
 

@@ -1,0 +1,94 @@
+"""The severity policy, applied to every diagnosis after the checks have run.
+
+    error    training will not succeed as set up, or its results will be wrong; a
+             measurement or a what-if shows it (the loss does not fall, a rerun with the
+             fix trains and the control does not, the labels are out of range, ...);
+    warning  it likely hurts (slower, less accurate, fragile), but this run still trains;
+    info     worth knowing.
+
+Each check sets the severity its own evidence supports. Two facts are only known once
+every check has run, and this module applies them to all findings alike:
+
+1. **The model is already trained.** Diagnosing a trained model is a normal use: its
+   loss at the start beats guessing by far. Findings about the *initialisation* (weight
+   scales, the output bias, the initial loss) then describe trained weights: info.
+2. **The short run trained anyway.** A preflight prediction that training will fail
+   (a bad weight scale, dead or saturated units, a tiny-batch test, update sizes) is
+   refuted when the measured run's loss fell well below the loss of guessing: the
+   finding stays, as a warning, with the measurement that lowered it.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+# findings about the initial weights: on an already-trained model they describe trained ones
+INIT_CODES = ("init.bad_scale", "init.output_bias", "loss.initial_unexpected")
+
+# predictions that training will fail, which a run that trained well refutes. Findings that
+# say the results are *wrong* (leakage, a wrong loss input, broadcasting shapes, train mode
+# at evaluation, labels out of range...) are not here: a falling loss does not make them right.
+PERFORMANCE_CODES = ("init.bad_scale", "activation.dead_relu", "activation.saturated",
+                     "activation.scale", "grad.vanishing", "grad.exploding", "update.ratio",
+                     "model.cannot_overfit", "data.not_normalized", "loss.plateau",
+                     "optim.clipping_always", "data.not_shuffled")
+
+# "trained well": the short run's last window is below this fraction of the chance-level loss
+TRAINED_FRACTION = 0.5
+
+
+def enforce(findings: list, ctx) -> list:
+    """Apply the policy to ``findings`` (in place; also returned)."""
+    if _already_trained(ctx):
+        for finding in findings:
+            if finding.code in INIT_CODES and finding.severity != "info":
+                _lower(finding, "info",
+                       "This model is already trained (its loss before the short run beats "
+                       "guessing by more than the initial-loss factor), so this describes its "
+                       "trained weights, not an initialisation.")
+    trained = _run_trained_well(ctx)
+    if trained is not None:
+        end, chance = trained
+        for finding in findings:
+            if finding.code in PERFORMANCE_CODES and finding.severity == "error":
+                _lower(finding, "warning",
+                       f"Measured: the short run still trained (its loss ended at {end:.4g}, "
+                       f"below half the {chance:.4g} of guessing), so this likely hurts but "
+                       "does not stop training: a warning, not an error.")
+    return findings
+
+
+def _lower(finding, severity: str, why: str) -> None:
+    finding.evidence["severity_before_policy"] = finding.severity
+    finding.evidence["severity_reason"] = why
+    finding.severity = severity
+    finding.message = f"{finding.message} {why}"
+
+
+def _already_trained(ctx) -> bool:
+    from .checks.loss import already_trained
+    try:
+        return bool(already_trained(ctx))
+    except Exception:  # noqa: BLE001 - the policy never breaks a diagnosis
+        return False
+
+
+def _run_trained_well(ctx):
+    """``(end loss, chance loss)`` when the short run's last tenth ended below
+    ``TRAINED_FRACTION`` of the chance-level loss, else None."""
+    run = getattr(ctx, "run", None)
+    if run is None or run.error is not None or run.stopped_at is not None or run.steps < 10:
+        return None
+    from .checks.loss import chance_loss
+    try:
+        chance = chance_loss(ctx)
+    except Exception:  # noqa: BLE001
+        return None
+    losses = np.asarray(run.losses[:run.steps], dtype=np.float64)
+    if chance is None or chance <= 0 or not np.all(np.isfinite(losses)):
+        return None
+    end = float(losses[-max(5, run.steps // 10):].mean())
+    if not math.isfinite(end) or end >= TRAINED_FRACTION * chance:
+        return None
+    return end, chance
