@@ -233,6 +233,8 @@ def usage_error(args: argparse.Namespace, message: str) -> int:
 def output_folder_problem(path: str, option: str) -> Optional[str]:
     """Why files cannot be written into folder ``path`` (None when they can), checked
     before any work is done."""
+    if not path:
+        return f"{option} needs a folder name, got an empty one"
     if os.path.exists(path):
         if not os.path.isdir(path):
             return f"{option} {path!r} is a file, not a folder"
@@ -252,6 +254,8 @@ def output_folder_problem(path: str, option: str) -> Optional[str]:
 def output_file_problem(path: str, option: str, overwrite: bool,
                         suffixes: Optional[tuple] = None) -> Optional[str]:
     """Why ``path`` cannot be written as an output file (None when it can)."""
+    if not path:
+        return f"{option} needs a file name, got an empty one"
     if os.path.isdir(path):
         return f"{option} {path!r} is a folder; give a file name"
     if suffixes and os.path.splitext(path)[1].lower() not in suffixes:
@@ -594,6 +598,11 @@ def main(argv: Optional[list] = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except MemoryError:  # e.g. --hidden 1000000000 or doctor --steps 10**12
+        print(f"{PROG} {args.command}: out of memory. Hint: a smaller model, batch or step "
+              "count (the options given: " + " ".join(sys.argv[1:] if argv is None else argv)
+              + ")", file=sys.stderr)
+        return 1
     except BrokenPipeError:  # e.g. `minnet scenarios | head`: the reader left, not an error
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # so Python's exit flush doesn't raise again

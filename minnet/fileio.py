@@ -118,7 +118,9 @@ def atomic_open(path: PathLike, mode: str = "wb") -> Iterator:
     """``with atomic_open(path, "w") as file: ...``: the file appears only when the block succeeds."""
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_open(): mode must be 'w' or 'wb', got {mode!r}")
-    path = os.fspath(path)
+    path = os.fsdecode(path)
+    if not path:
+        raise ValueError("atomic_open(): the file path is empty")
     directory = os.path.dirname(os.path.abspath(path))
     _check_target(path, directory)
     os.makedirs(directory, exist_ok=True)

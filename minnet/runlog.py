@@ -216,6 +216,8 @@ class RunLog:
                             f"{type(config).__name__}")
         if seed is not None and (isinstance(seed, bool) or not hasattr(seed, "__index__")):
             raise TypeError(f"RunLog.start(): seed must be an integer or None, got {seed!r}")
+        if not isinstance(root, (str, os.PathLike)) or not os.fspath(root):
+            raise TypeError(f"RunLog.start(): root must be a folder path, got {root!r}")
         root = os.fspath(root)
         if os.path.exists(root) and not os.path.isdir(root):
             raise NotADirectoryError(f"RunLog.start(): the run log folder {root!r} is a file")

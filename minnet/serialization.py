@@ -83,13 +83,21 @@ def save(obj, path) -> None:
 
     ``path`` is used as given (no ``.npz`` suffix is added).
     """
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"save(): expected a file path, got {type(path).__name__}")
+    if not os.fsdecode(path):
+        raise ValueError("save(): the file path is empty")
     if not isinstance(obj, Mapping):
         raise TypeError(f"save(): expected a state dict (a mapping of names to tensors), got "
                         f"{type(obj).__name__}. Hint: save model.state_dict(), not the model.")
     arrays: dict = {}
     layout: dict = {}
     int_keys: list = []
-    _flatten(obj, "", arrays, layout, int_keys)
+    try:
+        _flatten(obj, "", arrays, layout, int_keys)
+    except RecursionError:
+        raise ValueError("save(): the state is nested too deeply (hundreds of levels of "
+                         "dicts/lists), or holds a dict or list that contains itself") from None
     arrays[_LAYOUT_KEY] = np.array(json.dumps({"format": _FORMAT, "layout": layout,
                                                "int_keys": int_keys}))
     atomic_write(path, lambda file: np.savez(file, **arrays))

@@ -81,10 +81,20 @@ def accuracy(logits, targets) -> float:
 
 def confusion_matrix(y_true, y_pred, num_classes: Optional[int] = None) -> np.ndarray:
     """Counts (num_classes, num_classes): row = true class, column = predicted class."""
-    y_true = np.asarray(y_true, dtype=np.int64)
-    y_pred = np.asarray(y_pred, dtype=np.int64)
+    y_true = np.asarray(y_true, dtype=np.int64).ravel()
+    y_pred = np.asarray(y_pred, dtype=np.int64).ravel()
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"confusion_matrix: y_true and y_pred must have the same length, got "
+                         f"{y_true.size} and {y_pred.size}")
+    low = int(min(y_true.min(initial=0), y_pred.min(initial=0)))
+    if low < 0:
+        raise ValueError(f"confusion_matrix: class labels must be >= 0, got {low}")
+    high = int(max(y_true.max(initial=-1), y_pred.max(initial=-1)))
     if num_classes is None:
-        num_classes = int(max(y_true.max(initial=-1), y_pred.max(initial=-1))) + 1
+        num_classes = high + 1
+    elif high >= num_classes:
+        raise ValueError(f"confusion_matrix: label {high} does not fit num_classes="
+                         f"{num_classes} (labels run from 0 to num_classes - 1)")
     matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
     np.add.at(matrix, (y_true, y_pred), 1)
     return matrix
@@ -111,8 +121,21 @@ def evaluate(model, X, y, loss_fn: Optional[Callable] = None,
     The model's train/eval mode is restored afterwards.
     """
     X, y = as_tensor(X), as_tensor(y)
+    if X.ndim == 0 or y.ndim == 0:
+        raise ValueError(f"evaluate: X and y need a first (sample) dimension, got shapes "
+                         f"{X.shape} and {y.shape}")
     n = X.shape[0]
-    chunk = n if not batch_size else int(batch_size)
+    if n == 0:
+        raise ValueError("evaluate: X has no samples (its first dimension is 0): there is "
+                         "nothing to evaluate")
+    if y.shape[0] != n:
+        raise ValueError(f"evaluate: X has {n} samples but y has {y.shape[0]}: they must match")
+    if batch_size is not None and (isinstance(batch_size, bool) or
+                                   not isinstance(batch_size, (int, np.integer)) or
+                                   batch_size < 1):
+        raise ValueError(f"evaluate: batch_size must be a positive integer or None, got "
+                         f"{batch_size!r}")
+    chunk = n if batch_size is None else int(batch_size)
     was_training = model.training
     model.eval()
     outputs, weighted_loss = [], 0.0
@@ -189,8 +212,17 @@ def fit(model, loader, loss_fn: Callable, optimizer, epochs: int,
     Returns:
         A `History` of per-epoch records and per-step losses.
     """
-    if not isinstance(epochs, (int, np.integer)) or epochs < 0:
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
+    if not hasattr(loader, "__iter__"):
+        raise TypeError(f"fit: loader must yield (X_batch, y_batch) pairs, e.g. a "
+                        f"minnet.data.DataLoader; got {type(loader).__name__}")
+    if not callable(loss_fn):
+        raise TypeError(f"fit: loss_fn must be callable (e.g. nn.CrossEntropyLoss()), got "
+                        f"{type(loss_fn).__name__}")
+    if not hasattr(optimizer, "step") or not hasattr(optimizer, "zero_grad"):
+        raise TypeError(f"fit: optimizer must have step() and zero_grad() (e.g. "
+                        f"optim.Adam(model.parameters())), got {type(optimizer).__name__}")
     history = History()
     for epoch in range(1, epochs + 1):
         train_loss, train_accuracy = train_one_epoch(model, loader, loss_fn, optimizer, history,
@@ -242,6 +274,18 @@ def digits_experiment(epochs: int = 25, seed: int = 0, lr: float = 1e-3, hidden:
     """
     import time
     import warnings
+
+    for name, value in (("epochs", epochs), ("hidden", hidden), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"digits_experiment: {name} must be a positive integer, got "
+                             f"{value!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"digits_experiment: seed must be an integer >= 0, got {seed!r}")
+    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+        raise ValueError(f"digits_experiment: lr must be a finite number > 0, got {lr!r}")
+    if not (isinstance(test_size, (int, float)) and 0 < test_size < 1):
+        raise ValueError(f"digits_experiment: test_size must be a fraction between 0 and 1, "
+                         f"got {test_size!r}")
 
     from . import nn, optim
     from .data import DataLoader, Standardizer, TensorDataset, load_digits, train_test_split

@@ -45,6 +45,25 @@ class Settings:
     fast_mode: bool
     count_kinks: bool
 
+    def __post_init__(self):
+        """Settings that would make the check meaningless are refused, not run: eps=0 or
+        nan compares nothing and used to report PASSED."""
+        import math
+        for name, low in (("eps", "> 0"), ("atol", ">= 0"), ("rtol", ">= 0")):
+            value = getattr(self, name)
+            ok = isinstance(value, (int, float, np.floating, np.integer)) and \
+                not isinstance(value, bool) and math.isfinite(value) and \
+                (value > 0 if low == "> 0" else value >= 0)
+            if not ok:
+                raise GradcheckError(f"gradcheck: {name} must be a finite number {low}, got "
+                                     f"{value!r}" + (". Hint: the default eps=1e-6 suits "
+                                                     "float64" if name == "eps" else ""))
+        if self.n_samples is not None and (isinstance(self.n_samples, bool) or
+                                           not isinstance(self.n_samples, (int, np.integer))
+                                           or self.n_samples < 1):
+            raise GradcheckError(f"gradcheck: n_samples must be a positive integer or None, "
+                                 f"got {self.n_samples!r}")
+
     def as_dict(self) -> dict:
         return dict(eps=self.eps, atol=self.atol, rtol=self.rtol, n_samples=self.n_samples,
                     fast_mode=self.fast_mode, count_kinks=self.count_kinks)

@@ -61,6 +61,15 @@ def _check_perturbable(x, fn_name: str) -> np.ndarray:
     return x
 
 
+def _check_eps(eps, fn_name: str) -> float:
+    import math
+    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(eps) or eps <= 0:
+        raise ValueError(f"{fn_name}(): eps must be a finite number > 0, got {eps!r}. Hint: "
+                         "1e-6 suits float64 (the default).")
+    return float(eps)
+
+
 def _each_entry(x: np.ndarray):
     """Yield every multi-index of ``x`` (works for views too: no reshape(-1) needed)."""
     return np.ndindex(*x.shape)
@@ -73,6 +82,7 @@ def numerical_gradient(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     shape of the result = shape of ``x``. Costs 2 * x.size calls of ``f``.
     """
     x = _check_perturbable(x, "numerical_gradient")
+    eps = _check_eps(eps, "numerical_gradient")
     grad = np.zeros(x.shape, dtype=np.float64)
     for index in _each_entry(x):
         original = x[index]
@@ -94,6 +104,7 @@ def numerical_gradient_array(f, x: np.ndarray, dout, eps: float = 1e-6) -> np.nd
     like ``x``. This is what a layer's ``backward(dout, cache)`` should return.
     """
     x = _check_perturbable(x, "numerical_gradient_array")
+    eps = _check_eps(eps, "numerical_gradient_array")
     dout = np.asarray(dout, dtype=np.float64)
     grad = np.zeros(x.shape, dtype=np.float64)
     for index in _each_entry(x):

@@ -154,6 +154,11 @@ def check_backward(forward, backward, *arrays, eps: float = 1e-6, atol: float = 
     Other arguments as in ``gradcheck``. The caller's arrays are never modified:
     the check runs on float64 copies. Returns a ``GradcheckResult``.
     """
+    for role, function in (("forward", forward), ("backward", backward)):
+        if not callable(function):
+            raise GradcheckError(f"check_backward(): {role} must be a function, got "
+                                 f"{type(function).__name__}. Hint: check_backward(forward, "
+                                 f"backward, x, w, b).")
     if not arrays:
         raise GradcheckError("check_backward(): pass the forward's inputs after the two "
                              "functions: check_backward(forward, backward, x, w, b).")

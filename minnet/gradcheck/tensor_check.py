@@ -198,6 +198,10 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     (a vector-Jacobian product). Returns a ``GradcheckResult``: truthy iff passed,
     ``repr`` is the report.
     """
+    if not callable(fn):
+        raise GradcheckError(f"gradcheck(): fn must be a function or a Module, got "
+                             f"{type(fn).__name__}. Hint: gradcheck(lambda x: (x * x).sum(), "
+                             f"[x]).")
     if isinstance(inputs, np.ndarray):
         raise GradcheckError("gradcheck(): inputs must be Tensors (or a tuple of arguments), got a "
                              "NumPy array. Hint: minnet.tensor(x, dtype=np.float64, "
