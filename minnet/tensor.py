@@ -198,6 +198,11 @@ def _as_array(data, dtype=None) -> np.ndarray:
     elif array.dtype.kind == "O":
         raise TypeError(f"tensor(): cannot make a tensor from {type(data).__name__} data "
                         f"(got object array: are the rows of different lengths?)")
+    elif array.dtype.kind not in "fb":
+        raise TypeError(f"tensor(): cannot make a tensor of dtype {array.dtype} (from "
+                        f"{type(data).__name__} data): minnet's tensors hold floats, integers "
+                        f"or booleans (no strings, no complex numbers). Hint: encode labels as "
+                        f"integers first, e.g. with a dict from name to index.")
     return array
 
 
@@ -211,7 +216,7 @@ class Tensor:
     ``requires_grad``, ``grad``, ``backward()``, ``detach()``, ``item()``).
     """
 
-    __slots__ = ("_data", "grad", "requires_grad", "_parents", "_backward", "op",
+    __slots__ = ("_data", "_grad", "requires_grad", "_parents", "_backward", "op",
                  "module", "_hooks", "_retains_grad", "_version_box", "_saved_versions",
                  "__weakref__")
 
@@ -219,7 +224,7 @@ class Tensor:
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
         self._data = _as_array(data, dtype)
-        self.grad: Optional[Tensor] = None
+        self._grad: Optional[Tensor] = None
         self._parents: tuple = ()
         self._backward = None
         self.op: Optional[str] = None
@@ -248,7 +253,7 @@ class Tensor:
         """
         out = cls.__new__(cls)
         out._data = data
-        out.grad = None
+        out._grad = None
         out.op = op
         out._hooks = None
         out._retains_grad = False
@@ -287,6 +292,19 @@ class Tensor:
         elif not isinstance(value, np.ndarray):
             value = np.asarray(value)
         self._data = value
+
+    @property
+    def grad(self) -> Optional["Tensor"]:
+        """d(loss)/d(self) after backward(), for leaves (and retain_grad() tensors); else None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value) -> None:
+        if value is not None and not isinstance(value, Tensor):
+            raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type "
+                            f"{type(value).__name__}. Hint: write `x.grad = None` (or "
+                            f"x.grad.zero_()) to reset a gradient.")
+        self._grad = value
 
     @property
     def device(self):
@@ -1054,7 +1072,7 @@ def wrap_array(array: np.ndarray, requires_grad: bool = False) -> Tensor:
     """A leaf Tensor around ``array`` without copying it (internal use)."""
     view = Tensor.__new__(Tensor)
     view._data = array
-    view.grad = None
+    view._grad = None
     view.requires_grad = False
     view._parents = ()
     view._backward = None

@@ -48,7 +48,13 @@ class Conv2d(Module):
         self.in_channels = int(in_channels)
         self.out_channels = int(out_channels)
         self.kernel_size = as_pair(kernel_size, "kernel_size", "Conv2d")
+        if min(self.kernel_size) < 1:
+            raise ValueError(f"Conv2d({in_channels}, {out_channels}, kernel_size={kernel_size!r}): "
+                             f"kernel_size must be positive, got {self.kernel_size}. Hint: the "
+                             f"third argument is the filter's size, e.g. 3 for 3x3 filters.")
         self.stride = as_pair(stride, "stride", "Conv2d")
+        if min(self.stride) < 1:
+            raise ValueError(f"Conv2d(): stride must be positive, got {self.stride}")
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
                 raise ValueError(f"Conv2d(): padding must be an int, a pair of ints, 'same' "

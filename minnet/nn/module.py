@@ -359,6 +359,10 @@ class Module:
     def float(self) -> "Module":
         return self._cast(np.float32)
 
+    def half(self) -> "Module":
+        """float16 parameters (PyTorch's ``half()``; minnet's conv kernels refuse float16)."""
+        return self._cast(np.float16)
+
     # -- state ----------------------------------------------------------------------
     def _state_tensors(self) -> Iterator:
         """(dotted name, tensor) for every parameter and persistent buffer."""

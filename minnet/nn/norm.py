@@ -85,6 +85,11 @@ class _BatchNorm(Module):
         if input.ndim not in self._expected_dims:
             raise ValueError(f"{name} expected {self._layout} input, got shape {input.shape}. "
                              f"Hint: {self._dims_hint()}")
+        if input.data.dtype.kind != "f":
+            raise TypeError(f"{name} expected a {self.weight_dtype()} input (the dtype of its "
+                            f"parameters and running statistics), got dtype {input.data.dtype}. "
+                            f"Hint: convert the input with .float() (or the layer with "
+                            f".double() for float64 data).")
         if input.shape[1] != self.num_features:
             raise ValueError(f"{name} expected {self.num_features} channels in dim 1 of a "
                              f"{self._layout} input, got shape {input.shape} with "
@@ -93,6 +98,13 @@ class _BatchNorm(Module):
 
     def _dims_hint(self) -> str:
         return ""
+
+    def weight_dtype(self) -> np.dtype:
+        """The dtype inputs must have: that of the running statistics (or the weight)."""
+        for tensor in (self.running_mean, self.weight):
+            if tensor is not None:
+                return tensor.data.dtype
+        return np.dtype(np.float32)
 
     def forward(self, input: Tensor) -> Tensor:
         self._check_input(input)

@@ -70,6 +70,12 @@ def _check_float(x: Tensor, fn_name: str) -> None:
     if x.dtype.kind != "f":
         raise TypeError(f"{fn_name}(): expected a floating-point input, got dtype {x.dtype}. "
                         f"Hint: convert with .float().")
+    if x.dtype not in (np.float32, np.float64):
+        # the compiled kernels exist for float32 and float64 only
+        raise TypeError(f"{fn_name}(): dtype {x.dtype} is not supported, only float32 and "
+                        f"float64 (PyTorch also runs float16 on the CPU; minnet's compiled "
+                        f"kernels do not). Hint: convert the input and the layer with "
+                        f".float().")
 
 
 def _check_output_size(out_h: int, out_w: int, height: int, width: int, kernel: tuple,

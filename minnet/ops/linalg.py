@@ -88,7 +88,8 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         raise ValueError(f"linear(): input has {input.shape[-1] if input.ndim else 'no'} features "
                          f"(shape {input.shape}) but the weight expects {weight.shape[1]} "
                          f"(weight shape {weight.shape})")
-    x2d = input.data.reshape(-1, input.shape[-1])
+    # (an explicit row count: reshape(-1, 0) is ambiguous to NumPy when in_features is 0)
+    x2d = input.data.reshape(int(np.prod(input.shape[:-1])), input.shape[-1])
     out2d = x2d @ weight.data.T
     if bias is not None:
         if bias.data.dtype == out2d.dtype:

@@ -51,6 +51,11 @@ def _require_tensor(input, fn_name: str) -> None:
     if not isinstance(input, Tensor):
         raise TypeError(f"{fn_name}(): input must be a Tensor (the model's output), got "
                         f"{type(input).__name__}. Hint: wrap arrays with minnet.tensor(...).")
+    if input.data.dtype.kind != "f":
+        # PyTorch refuses too; NumPy would compute in integers and truncate (mse 1.667 -> 1)
+        raise TypeError(f"{fn_name}(): input (the model's output) must be a floating-point "
+                        f"tensor, got dtype {input.data.dtype}. Hint: a model outputs floats; "
+                        f"if these are numbers you made, convert them with .float().")
 
 
 def _as_float_tensor(value, like: Tensor, fn_name: str, what: str) -> Tensor:
@@ -280,6 +285,7 @@ def nll_loss(input: Tensor, target, weight=None, size_average=None, ignore_index
              reduce=None, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of log-probabilities (e.g. the output of log_softmax)."""
     reduction = legacy_reduction(size_average, reduce, reduction, "nll_loss")
+    _require_tensor(input, "nll_loss")
     target = target if isinstance(target, Tensor) else Tensor(np.asarray(target))
     return _weighted_class_loss(input, target, lambda rows: rows, weight, ignore_index, reduction,
                                 0.0, "nll_loss", "nll_loss", softmax_grad=False)
