@@ -504,8 +504,14 @@ def run_doctor(args: argparse.Namespace) -> int:
         return 3
     from .debug.diagnosis import diagnose_setup
 
-    report = diagnose_setup(setup, steps=args.steps, verify_fixes=args.verify,
-                            progress=None if args.json else cli_debug.progress)
+    try:
+        report = diagnose_setup(setup, steps=args.steps, verify_fixes=args.verify,
+                                progress=None if args.json else cli_debug.progress)
+    except (ValueError, TypeError) as error:  # the setup's data or settings were refused
+        where = _user_frames(error, args.script)
+        print(f"{PROG} doctor: {args.script}'s setup cannot be diagnosed: {error}"
+              + (f"\n{where}" if where else ""), file=sys.stderr)
+        return 3
     stem = os.path.splitext(os.path.basename(args.script))[0]
     saved = [] if args.no_save else cli_debug.save_report(report, args.out, stem)
     if args.record:

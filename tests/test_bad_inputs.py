@@ -42,6 +42,11 @@ def place(tmp_path):
     (runs / "20250101-000000-damaged" / "run.json").write_text('{"id": "20250101-0000')
     (tmp_path / "syntax.py").write_text("def setup(:\n")
     (tmp_path / "raises.py").write_text("def setup():\n    raise ValueError('no data')\n")
+    (tmp_path / "mismatch.py").write_text(
+        "import numpy as np\nfrom minnet import nn, optim\nfrom minnet.debug import Setup\n"
+        "def setup():\n    model = nn.Linear(2, 2)\n"
+        "    return Setup(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1),"
+        " (np.zeros((64, 2), np.float32), np.zeros(10, np.int64)), steps=5)\n")
     return tmp_path
 
 
@@ -235,6 +240,8 @@ CLI_ROWS = [
     ("doctor <syntax error>", ["doctor", "{p}/syntax.py", "--no-save"], 3, "syntax.py, line 1"),
     ("doctor <setup() raises>", ["doctor", "{p}/raises.py", "--no-save"], 3,
      "setup() in"),
+    ("doctor <X and y of different lengths>", ["doctor", "{p}/mismatch.py", "--no-save"], 3,
+     "64 samples but y has 10"),
     ("doctor --out <a file>", ["doctor", "--scenario", "dying_relu", "--out", "{p}/afile"], 2,
      "is a file, not a folder"),
     ("doctor --steps 0", ["doctor", "--scenario", "dying_relu", "--steps", "0"], 2,
