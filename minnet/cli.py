@@ -397,13 +397,21 @@ def run_runs(args: argparse.Namespace) -> int:
 # first and load the user's setup script with clear errors.
 # --------------------------------------------------------------------------
 DOCTOR_EXIT_CODES = ("exit codes: 0 the report has no error findings; 1 it has some; 2 a bad "
-                     "option (unknown scenario, missing file, --out not a folder); 3 the "
-                     "setup script could not be used (not a Python file, a syntax error, "
-                     "it raised, no setup(), or setup() returned something else)")
+                     "option or not a setup script (unknown scenario, missing file, not a .py "
+                     "file, no setup() function, --out not a folder); 3 the setup script "
+                     "failed (a syntax error, it raised, setup() returned something else, "
+                     "or its data were refused)")
 
 
 class SetupScriptError(Exception):
-    """The user's setup script could not be loaded or its setup() failed."""
+    """The user's setup script could not be loaded or its setup() failed.
+
+    ``exit_code``: 2 when the file is not a setup script at all (a usage error), 3 when
+    it is one that fails."""
+
+    def __init__(self, message: str, exit_code: int = 3):
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 def _user_frames(error: BaseException, path: str) -> str:
@@ -429,12 +437,12 @@ def load_setup_script(path: str):
         raise FileNotFoundError(f"no such file {path!r}")
     if os.path.isdir(path):
         raise SetupScriptError(f"{path!r} is a folder; give the Python file whose setup() "
-                               "returns a minnet.debug.Setup")
+                               "returns a minnet.debug.Setup", exit_code=2)
     if not path.endswith(".py"):
         raise SetupScriptError(f"{path!r} is not a Python file (.py). Hint: write a script "
                                "with def setup(): return minnet.debug.Setup(model, loss_fn, "
                                "optimizer, (X, y)) -- or try 'minnet doctor --scenario "
-                               "dying_relu'")
+                               "dying_relu'", exit_code=2)
     spec = importlib.util.spec_from_file_location("minnet_user_setup", path)
     module = importlib.util.module_from_spec(spec)
     sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
@@ -452,7 +460,8 @@ def load_setup_script(path: str):
     make = getattr(module, "setup", None)
     if not callable(make):
         raise SetupScriptError(f"{path} defines no setup() function. Hint: def setup(): return "
-                               "minnet.debug.Setup(model, loss_fn, optimizer, (X, y))")
+                               "minnet.debug.Setup(model, loss_fn, optimizer, (X, y))",
+                               exit_code=2)
     try:
         made = make()
     except (Exception, SystemExit) as error:
@@ -500,6 +509,8 @@ def run_doctor(args: argparse.Namespace) -> int:
     except FileNotFoundError as error:
         return usage_error(args, str(error))
     except SetupScriptError as error:
+        if error.exit_code == 2:
+            return usage_error(args, str(error))
         print(f"{PROG} doctor: {error}", file=sys.stderr)
         return 3
     from .debug.diagnosis import diagnose_setup

@@ -235,7 +235,7 @@ CLI_ROWS = [
     ("tour --scenarios nope", ["tour", "--scenarios", "nope"], 2, "unknown scenario"),
     ("tour --out <a file>", ["tour", "--out", "{p}/afile"], 2, "is a file, not a folder"),
     ("doctor (nothing)", ["doctor"], 2, "give a script"),
-    ("doctor README.md", ["doctor", "{p}/notes.txt"], 3, "is not a Python file"),
+    ("doctor README.md", ["doctor", "{p}/notes.txt"], 2, "is not a Python file"),
     ("doctor missing.py", ["doctor", "{p}/missing.py"], 2, "no such file"),
     ("doctor <syntax error>", ["doctor", "{p}/syntax.py", "--no-save"], 3, "syntax.py, line 1"),
     ("doctor <setup() raises>", ["doctor", "{p}/raises.py", "--no-save"], 3,

@@ -185,12 +185,24 @@ def setup():
 
 @pytest.mark.parametrize("name, text, message", [
     ("notes.md", "# not python\n", "is not a Python file"),
+    ("nosetup.py", "x = 1\n", "defines no setup() function"),
+])
+def test_doctor_on_a_file_that_is_not_a_setup_script_is_a_usage_error(tmp_path, capsys, name,
+                                                                       text, message):
+    script = tmp_path / name
+    script.write_text(text)
+    assert cli.main(["doctor", str(script), "--no-save"]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and "usage: minnet doctor" in captured.err
+    assert "Traceback" not in captured.err and "NoneType" not in captured.err
+
+
+@pytest.mark.parametrize("name, text, message", [
     ("syntax.py", "def setup(:\n    pass\n", "syntax.py, line 1"),
     ("raises_on_import.py", "import nothing_such_module_xyz\n",
      "raised ModuleNotFoundError"),
     ("raises.py", "def setup():\n    raise ValueError('no data here')\n",
      "setup() in"),
-    ("nosetup.py", "x = 1\n", "defines no setup() function"),
     ("returns_int.py", "def setup():\n    return 3\n", "returned int"),
     ("exits.py", "import sys\nsys.exit(4)\n", "raised SystemExit"),
 ])
