@@ -224,3 +224,59 @@ def test_model_caching_a_deep_graph_is_diagnosed():
     report = diagnose(model, nn.CrossEntropyLoss(), (X, y), steps=10)
     assert report.run["steps"] == 10
     assert model.last is t   # the user's model is untouched
+
+
+# -- the other false-alarm classes of issue 10 ------------------------------------------------------
+def test_labels_out_of_range_come_before_the_crash_they_cause():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 4)).astype(np.float32)
+    y = rng.integers(1, 4, 120)          # 1-based labels for 3 outputs
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    report = diagnose(model, nn.CrossEntropyLoss(), (X, y), steps=10)
+    assert report.codes[:2] == ["data.labels_invalid", "run.crashed"]
+    assert report.get("run.crashed")[0].caused_by == ["data.labels_invalid"]
+
+
+def test_softmax_then_hand_written_log_loss_is_not_a_wrong_input():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(200, 5)).astype(np.float32)
+    y = rng.integers(0, 4, 200)
+    model = nn.Sequential(nn.Linear(5, 16), nn.ReLU(), nn.Linear(16, 4), nn.Softmax(dim=1))
+
+    def loss_fn(p, target):   # -log p[y], written by hand: correct for probabilities
+        picked = p[np.arange(len(target.data)), target.data.astype(np.int64)]
+        return -picked.clamp(min=1e-7).log().mean()
+
+    report = diagnose(model, loss_fn, (X, y), steps=20)
+    assert not report.has("loss.wrong_input")
+
+
+def test_gradcheck_is_not_fooled_by_inputs_around_3e9():
+    rng = np.random.default_rng(0)
+    X = (rng.normal(size=(100, 3)) * 3e9).astype(np.float32)
+    y = rng.integers(0, 2, 100)
+    model = nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Linear(8, 2))
+    report = diagnose(model, nn.CrossEntropyLoss(), (X, y), steps=10)
+    assert not report.has("grad.incorrect")
+    assert report.has("data.not_normalized")
+
+
+def test_a_loss_that_never_moves_is_a_plateau():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4)).astype(np.float32)
+    y = (np.sqrt(2 / 3) * np.sign(rng.normal(size=(300, 1)))).astype(np.float32)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1), nn.ReLU())
+    model[2].bias.data[...] = -100.0      # the output ReLU is dead: the loss is stuck at 2/3
+    report = diagnose(model, nn.MSELoss(), (X, y), optim.SGD(model.parameters(), lr=0.01))
+    (plateau,) = report.get("loss.plateau")
+    assert plateau.severity == "error" and "never moved" in plateau.message
+
+
+def test_an_init_cause_of_units_that_died_during_training_is_only_possible():
+    from minnet.debug.report import Finding, Report
+    bad_init = Finding("init.bad_scale", "weights 4x too large", layer="0 (Linear)")
+    died = Finding("activation.dead_relu", "died after a spike", layer="1 (ReLU)",
+                   severity="error", onset="training")
+    Report([bad_init, died])
+    assert bad_init.severity == "warning"
+    assert "possible cause" in bad_init.message and "verify_fixes" in bad_init.message

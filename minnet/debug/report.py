@@ -300,9 +300,24 @@ def _link_and_order(findings: list) -> list:
                                            f.layer or ""))
 
 
+def link_confidence(cause, effect) -> str:
+    """How sure the link cause -> effect is: "likely" or "possible".
+
+    A condition of the initial weights or the data (``init.*``, ``data.*``, ``output.*``)
+    credited with an effect that appeared only *during training* (onset "training", e.g.
+    ReLUs alive at step 0 and dead after a loss spike) is only "possible": the size of the
+    updates (the learning rate) explains such an effect as well, and only a rerun with each
+    fix (``report.verify_fixes()``) tells them apart.
+    """
+    if effect.onset == "training" and cause.code.split(".")[0] in ("init", "data", "output"):
+        return "possible"
+    return "likely"
+
+
 def _escalate_sole_causes(findings: list) -> None:
-    """A warning that is the only explanation of an error is itself an error: the report
-    must not call the root cause of a NaN loss 'likely harmful'."""
+    """A warning that is the only explanation found for an error, and a likely one, is itself
+    an error: the report must not call the root cause of a NaN loss 'likely harmful'. A merely
+    possible explanation stays a warning and says what else could have caused the error."""
     by_code = {}
     for finding in findings:
         by_code.setdefault(finding.code, []).append(finding)
@@ -310,10 +325,20 @@ def _escalate_sole_causes(findings: list) -> None:
         if effect.severity != "error" or len(effect.caused_by) != 1:
             continue
         for cause in by_code.get(effect.caused_by[0], []):
-            if cause.severity == "warning":
+            if cause.severity != "warning":
+                continue
+            if link_confidence(cause, effect) == "likely":
                 cause.severity = "error"
                 cause.message += (f" (An error here: it is the only explanation found for "
                                   f"{effect.code}.)")
+                continue
+            others = [c for c, e in CAUSES if e == effect.code and c != cause.code
+                      and c in TRAINING_CAUSES][:3]
+            cause.evidence.setdefault("possible_cause_of", []).append(effect.code)
+            cause.message += (f" (A possible cause of {effect.code}, not a sure one: it "
+                              f"appeared during training, which the size of the updates "
+                              f"explains as well ({', '.join(others) or 'the learning rate'}). "
+                              f"report.verify_fixes() reruns with each fix to tell them apart.)")
 
 
 def _plain_tree(value):

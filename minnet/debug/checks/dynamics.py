@@ -452,9 +452,45 @@ def plateau_verdict(losses: np.ndarray, flat_limit: float, progress_limit: float
     return summary
 
 
+def frozen_loss(losses: np.ndarray) -> Optional[dict]:
+    """The loss did not move at all: every finite step within 1e-7 (relative) of the first.
+
+    No reference is needed for this one: a mini-batch loss that never changes, not even by
+    batch noise, means nothing upstream of the loss is being updated (zero gradients, frozen
+    or dead units, a constant output), or every batch gives the same loss because the
+    output ignores the input and the weights do not move.
+    """
+    finite = finite_prefix(losses)
+    if finite.size < MIN_STEPS:
+        return None
+    spread = float(np.ptp(finite))
+    level = float(abs(finite[0]))
+    if spread > 1e-7 * max(level, 1e-12):
+        return None
+    return {"steps": int(finite.size), "value": float(finite[0]), "spread": spread}
+
+
 @check(phase="run", codes=("loss.plateau",), needs=("monitor",))
 def plateau_loss(ctx) -> list:
     losses = loss_curve(ctx)
+    frozen = frozen_loss(losses)
+    from .loss import chance_loss
+    chance = chance_loss(ctx)
+    if frozen is not None and (frozen["value"] == 0 or (
+            chance is not None and frozen["value"] <= 0.01 * chance)):
+        frozen = None   # fixed at (nearly) zero loss: already fits these batches perfectly
+    if frozen is not None:
+        return [Finding(
+            "loss.plateau",
+            f"The training loss never moved: it was {frozen['value']:.6g} at every one of the "
+            f"{frozen['steps']} steps (spread {frozen['spread']:.3g}). Not even batch noise "
+            "changes it, so the output does not depend on the weights being trained: the "
+            "gradients reaching them are zero (dead or saturated output units, a constant "
+            "output, detached or frozen parameters).",
+            severity="error", evidence=frozen,
+            fix="Look at the findings linked to it (dead units, a bounded output, missing "
+                "gradients); print p.grad for each parameter after one backward(): all zeros "
+                "means the graph is cut or the units are dead.")]
     if _diverging(ctx, losses) is not None:
         return []   # a growing loss is not a plateau
     if oscillation_verdict(losses, ctx.thresholds["oscillation_autocorrelation"],

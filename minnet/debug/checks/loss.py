@@ -289,6 +289,8 @@ def loss_input(ctx) -> list:
         fix = (f"Remove the final {type(last).__name__ if last is not None else 'softmax'} "
                "layer and give cross_entropy the raw scores (logits); apply softmax only when "
                "you need probabilities for reporting.")
+    elif normalises is False and kind == "probabilities" and takes_log_itself(ctx, output, y):
+        return []   # e.g. softmax then -log(p[y]).mean() written by hand: a correct log-loss
     elif normalises is False and kind == "probabilities":
         message = ("The model's outputs are probabilities (rows sum to 1), but the loss reads "
                    "them as log-probabilities (nll_loss expects log_softmax outputs): the loss "
@@ -301,6 +303,17 @@ def loss_input(ctx) -> list:
                     evidence=dict(stats, kind=kind, mistake=mistake),
                     thresholds=[ctx.thresholds.describe("probability_row_sum_tolerance")],
                     fix=fix)]
+
+
+def takes_log_itself(ctx, output: np.ndarray, y: np.ndarray) -> bool:
+    """Does the loss take the log of the probabilities it is given? Then uniform probabilities
+    1/C cost ln C (a log-loss on probabilities, e.g. -log(p[y]) written by hand after a
+    softmax: right). nll_loss fed probabilities gives -1/C instead (the mistake)."""
+    classes = output.shape[1]
+    uniform = np.full_like(output, 1.0 / classes)
+    value = _loss_or_none(ctx, uniform, y)
+    return value is not None and math.isfinite(value) and \
+        abs(value - math.log(classes)) <= 0.05 * math.log(classes)
 
 
 # -- binary losses: one probability (or logit) per target in [0, 1] --------------------------
