@@ -6,6 +6,7 @@ backward pass with a random upstream gradient) against the reference on
 another shape. Shapes are prime and pairwise different (5 x 7, 2 x 3 x 11), so
 a sum over the wrong axis or a swapped weight/bias gradient cannot hide.
 """
+import inspect
 import warnings
 
 import numpy as np
@@ -39,8 +40,13 @@ def output_and_grads(op, arrays, upstream):
            f"the op must return a minnet Tensor (Function.apply does), got {type(out).__name__}")
     (out * minnet.tensor(upstream)).sum().backward()
     grads = []
+    try:
+        names = list(inspect.signature(op).parameters)
+    except (TypeError, ValueError):
+        names = []
     for i, t in enumerate(leaves):
-        expect(t.grad is not None, f"no gradient reached input {i} (shape {t.shape}): does "
+        label = names[i] if i < len(names) else f"input {i}"
+        expect(t.grad is not None, f"no gradient reached {label} (shape {t.shape}): does "
                                    "backward return one gradient per forward argument?")
         grads.append(t.grad.data)
     return out.data, grads
@@ -75,7 +81,16 @@ def own_op(ops, function_name, class_name):
                    f"not {class_name}.backward: return {class_name}.apply(...) itself.")
         return out
 
+    # the gradcheck report names each input after the README (x, slope, weight, bias), not
+    # "input 0/1/2" (it reads the names from the signature)
+    checked.__signature__ = inspect.Signature(
+        [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+         for name in INPUT_NAMES[function_name]])
     return checked
+
+
+INPUT_NAMES = {"softplus": ("x",), "prelu": ("x", "slope"),
+               "layer_norm": ("x", "weight", "bias")}
 
 
 AUTOGRAD_IN_BACKWARD = ("lab 02: this backward asks minnet for the gradient (a nested "
