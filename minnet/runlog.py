@@ -364,15 +364,17 @@ def _check_alive(record: dict, directory: str) -> None:
     """A "running" run whose process is gone (same host) is marked "died"."""
     if record.get("status") != "running":
         return
-    process = record.get("process")
-    if not isinstance(process, dict) or not isinstance(process.get("pid"), int):
-        return  # recorded by a minnet that did not name the process: cannot tell
     try:
         last = max(os.path.getmtime(os.path.join(directory, name))
                    for name in os.listdir(directory))
         heard = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(last))
     except (OSError, ValueError):
         heard = "?"
+    process = record.get("process")
+    if not isinstance(process, dict) or not isinstance(process.get("pid"), int):
+        record["status_note"] = (f"no process recorded (an older minnet wrote it): it may "
+                                 f"have died; last written {heard}")
+        return
     if process.get("host") != socket.gethostname():
         record["status_note"] = f"on host {process.get('host')}; last written {heard}"
         return
