@@ -269,3 +269,29 @@ def test_log_step_and_start_reject_what_they_cannot_record(tmp_path):
     (tmp_path / "afile").write_text("x")
     with pytest.raises(NotADirectoryError, match="is a file"):
         RunLog.start("x", root=str(tmp_path / "afile"))
+
+
+def test_ctrl_c_during_minnet_train_is_recorded_as_interrupted(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import minnet
+    env = dict(os.environ, PYTHONPATH=str(Path(minnet.__file__).resolve().parents[1]))
+    root = tmp_path / "runs"
+    process = subprocess.Popen([sys.executable, "-m", "minnet", "train", "--epochs", "500",
+                                "--hidden", "16", "--record", str(root)], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(root.glob("*/run.json")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    (run,) = list_runs(str(root))
+    assert run["status"] == "interrupted" and "KeyboardInterrupt" in run["error"]
+    assert not [name for name in os.listdir(root / run["id"]) if name.startswith(".tmp-")]
