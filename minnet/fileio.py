@@ -19,6 +19,7 @@ that no longer exists, and any older than `STALE_SECONDS`.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import re
@@ -132,8 +133,12 @@ def atomic_open(path: PathLike, mode: str = "wb") -> Iterator:
     suffix = os.path.splitext(path)[1]
     temp_path = None
     try:
-        handle, temp_path = tempfile.mkstemp(
-            prefix=f"{TEMP_PREFIX}{host_tag()}-{os.getpid()}-", suffix=suffix, dir=directory)
+        try:
+            handle, temp_path = tempfile.mkstemp(
+                prefix=f"{TEMP_PREFIX}{host_tag()}-{os.getpid()}-", suffix=suffix, dir=directory)
+        except PermissionError:
+            raise PermissionError(errno.EACCES, f"cannot write {path!r}: no permission to "
+                                  f"create files in {directory!r}") from None
         encoding = None if "b" in mode else "utf-8"
         with os.fdopen(handle, mode, encoding=encoding) as file:
             yield file
@@ -142,6 +147,10 @@ def atomic_open(path: PathLike, mode: str = "wb") -> Iterator:
         os.chmod(temp_path, mode_bits)  # mkstemp makes 0600 whatever the umask
         os.replace(temp_path, path)
         temp_path = None
+    except OSError as error:
+        if error.errno is not None and error.filename is None:  # e.g. a full disk: say where
+            raise type(error)(error.errno, error.strerror, path) from None
+        raise
     finally:
         if temp_path is not None:  # the block or the write failed (or Ctrl-C): no leftovers
             with contextlib.suppress(OSError):

@@ -241,3 +241,17 @@ def test_loading_a_large_nested_state_is_linear(tmp_path):
     small, large = seconds_to_load(1000), seconds_to_load(4000)
     # 4x the entries: linear takes ~4x as long; the old quadratic rebuild took ~10-16x
     assert large / small < 8.0, (small, large)
+
+
+def test_a_full_disk_mid_save_names_the_file_and_leaves_nothing(tmp_path, monkeypatch):
+    import errno
+
+    def full(file, **arrays):
+        file.write(b"x" * 100)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(serialization.np, "savez", full)
+    with pytest.raises(OSError) as caught:
+        save({"a": np.zeros(1)}, tmp_path / "m.npz")
+    assert caught.value.errno == errno.ENOSPC and "m.npz" in str(caught.value)
+    assert os.listdir(tmp_path) == []
