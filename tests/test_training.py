@@ -154,3 +154,33 @@ def test_fit_rejects_negative_epochs():
     model = nn.Linear(2, 2)
     with pytest.raises(ValueError, match="epochs"):
         fit(model, [], nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1), epochs=-1)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # inf weights: NumPy says so, on purpose
+def test_fit_stops_at_the_first_nonfinite_loss_when_asked():
+    from minnet.train import TrainingDiverged
+    X = np.ones((8, 2), dtype=np.float32)
+    y = np.zeros(8, dtype=np.int64)
+    loader = DataLoader(TensorDataset(X, y), batch_size=4)
+
+    def model_and_optimizer():
+        model = nn.Linear(2, 2, generator=np.random.default_rng(0))
+        model.weight.data[...] = np.inf          # the first forward is already non-finite
+        return model, optim.SGD(model.parameters(), lr=0.1)
+
+    model, optimizer = model_and_optimizer()
+    with pytest.raises(TrainingDiverged) as caught:
+        fit(model, loader, nn.CrossEntropyLoss(), optimizer, epochs=3, stop_on_nonfinite=True)
+    assert caught.value.step == 0 and caught.value.epoch == 1
+    assert len(caught.value.history.step_losses) == 1 and "step 0 (epoch 1)" in str(caught.value)
+    model, optimizer = model_and_optimizer()      # the default trains on, as before
+    history = fit(model, loader, nn.CrossEntropyLoss(), optimizer, epochs=3)
+    assert len(history.step_losses) == 6
+
+
+def test_plot_digits_losses_draws_a_picture(tmp_path):
+    pytest.importorskip("matplotlib")
+    from minnet.train import plot_digits_losses
+    result = digits_experiment(epochs=2, hidden=16)
+    plot_digits_losses(result, tmp_path / "loss.svg")
+    assert (tmp_path / "loss.svg").read_text().lstrip().startswith("<?xml")
