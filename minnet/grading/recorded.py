@@ -2,51 +2,62 @@
 
 A student repository (``minnet labs release --to DIR``) has no ``labs/source/``:
 no reference solutions. Its public tests still call ``reference(__file__, "layers")``
-and compare with ``ref.affine_forward(x, w, b)``. This module makes that work:
+and compare with ``ref.affine_forward(x, w, b)``. This module makes that work.
 
-**Recording** (at release time, ``MINNET_RECORD_REFERENCES=<folder>``): the public
-tests run once against the reference solutions. Every top-level function of a
-reference module is wrapped; a call of a *solution function* (one whose
-definition holds a ``### BEGIN SOLUTION`` region), or of a helper during which a
-solution function ran, is stored as data: its key (the function's name and a
-digest of its arguments, see ``digest``), its result, the arguments it changed
-in place and the global random state it advanced. One small JSON file per call
-is written into the folder (the tests run in forked children), merged later by
-``collect`` into ``labs/NN_lab/reference_calls.json`` of the student repository.
+**Recording** (at release time, with ``MINNET_RECORD_REFERENCES=<folder>``): the
+public tests run once against the reference solutions, whose top-level functions
+(and the methods of classes holding a solution region) are wrapped. A call of a
+*solution function* (its definition holds a ``### BEGIN SOLUTION`` region), or of
+a helper during which a solution function ran, is stored as data: its key (the
+name and a digest of its arguments, see ``digest``), its result, the arguments it
+changed in place, the files it wrote to a path argument and the global random
+state it advanced. Each call is one small JSON file in the folder (the tests run
+in forked children); ``collect`` merges them into ``labs/NN_lab/reference_calls.json``
+of the student repository.
 
-**Replaying** (no ``labs/source/``, ``reference_calls.json`` next to the test):
-``reference()`` returns a module executed from the *released* student file's
-text (kept in that JSON): its helpers outside solution regions are the reference's
-own code and run as they are; its solution functions (and the recorded helpers)
-return the recorded result for a recorded call, and raise ``LabFailure`` naming
-the function for any other call (that check needs the instructor's grader).
+**Replaying** (no ``labs/source/``; ``reference_calls.json`` next to the test):
+``reference()`` returns a module executed from the *released* student file's text
+(kept in that JSON): helpers outside solution regions are the reference's own code
+and run as they are; solution functions return the recorded result of a recorded
+call (putting back what it changed and wrote) and raise ``LabFailure`` naming the
+function for any other call: that check needs the instructor's grader.
 
-No code is recorded: results are arrays, numbers, strings, containers of them,
-minnet Tensors as arrays, or "the argument it was given" (an in-place function
-returning its argument). A result that is anything else (a model, a Setup, a
-figure on disk) is not recorded; its calls fail in the student repository, and
-``collect`` lists them so the instructor sees which checks need the grader.
+*Planted failures* (functions whose regions all have a ``### RELEASE AS`` part: the
+student repairs them) are never recorded: a repaired Setup would give the repair
+away. In a student repository they run as released, so a test may use the
+reference's version only for what the repair keeps (the lab's data, optimiser type,
+number of steps); the round trip in CI shows when a test needs more.
 
-Argument digests (``digest``): NumPy arrays by dtype, shape and bytes; Python and
-NumPy scalars by type and exact value; strings, bytes, None; lists, tuples and
-dicts item by item; minnet Tensors by data, grad and requires_grad; nn.Modules by
-their class tree (class and training flag of every submodule), state_dict and
-parameter grads; NumPy Generators by their state; functions and classes by their
-module and qualified name; other objects by their class and their ``__dict__``
-(depth-limited). Anything else (an object without ``__dict__``, a cycle) makes
-the call unrecordable. The digests are exact: a call is replayed only for
-bit-identical arguments (seeded NumPy inputs are the same on every machine;
-the result of a BLAS product may not be, which the round trip in CI shows).
+What is recorded is data, never code: arrays, numbers, strings, containers of
+them, minnet Tensors (data, grad, requires_grad), objects of minnet's own classes
+(a Module: its class name and attributes, parameters included), callables by
+their importable name (minnet, NumPy), "the argument it was given", and a figure
+as the PNG file it saved. Any other result makes the call *unrecordable*:
+``collect`` lists it and its checks fail in the student repository.
+
+Argument digests are exact (``digest``): NumPy arrays by dtype, shape and bytes;
+scalars by type and exact value; strings (an absolute path in the temporary folder
+by its file name only), bytes, None, dtypes; lists, tuples and dicts item by item;
+minnet Tensors by data, grad and requires_grad; nn.Modules by class tree,
+state_dict and grads; NumPy Generators by their state; functions and classes by
+module and qualified name (a lab module's without its private number); other
+objects by class and ``__dict__``. A call is replayed only for bit-identical
+arguments: seeded NumPy inputs are the same on every machine, a BLAS product's
+last bits may not be.
 """
 from __future__ import annotations
 
 import base64
 import functools
 import hashlib
+import importlib
 import json
 import os
+import re
 import struct
+import tempfile
 import types
+from collections import OrderedDict, defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -55,9 +66,10 @@ from .expect import LabFailure
 
 RECORD_ENV = "MINNET_RECORD_REFERENCES"   # folder the recording run writes calls into
 CALLS_FILE = "reference_calls.json"       # in each lab folder of a student repository
-MAX_DEPTH = 12
+MAX_DEPTH = 16
+_PRIVATE = re.compile(r"\._private\d+$")
 
-_stack: list = []  # one [touched] cell per recorded call running now (nesting)
+_stack: list = []  # one cell per recorded call running now: {"solution": .., "planted": ..}
 
 
 class Unrecordable(Exception):
@@ -65,25 +77,32 @@ class Unrecordable(Exception):
 
 
 # --------------------------------------------------------------------------
-# solution functions of a source file
+# solution functions and planted failures of a source file
 # --------------------------------------------------------------------------
-def solution_names(source_text: str, filename: str = "<source>") -> list:
-    """Top-level names (def or class) whose definition holds a solution region."""
+def solution_kinds(source_text: str, filename: str = "<source>") -> dict:
+    """{top-level def/class name: "solution" | "planted"} for the names holding a region:
+    "planted" when every region in it has a ``### RELEASE AS`` part."""
     from .release import find_regions
 
     lines = source_text.splitlines()
-    names = set()
+    kinds: dict = {}
     for region in find_regions(source_text, filename):
-        for number in range(region.begin, -1, -1):
-            line = lines[number]
-            if line[:1] not in ("", " ", "\t", "#") and not line.startswith(("@", ")")):
-                words = line.replace("(", " ").replace(":", " ").split()
-                if len(words) >= 2 and words[0] in ("def", "class"):
-                    names.add(words[1])
-                elif len(words) >= 3 and words[:2] == ["async", "def"]:
-                    names.add(words[2])
-                break
-    return sorted(names)
+        name = _top_level_name(lines, region.begin)
+        if name is None:
+            continue
+        kind = "planted" if region.release is not None else "solution"
+        kinds[name] = "solution" if kinds.get(name) == "solution" else kind
+    return kinds
+
+
+def _top_level_name(lines: list, number: int):
+    for line in reversed(lines[:number + 1]):
+        match = re.match(r"(?:async\s+)?(?:def|class)\s+(\w+)", line)
+        if match:
+            return match.group(1)
+        if line[:1] not in ("", " ", "\t", "#", "@", ")"):
+            return None
+    return None
 
 
 # --------------------------------------------------------------------------
@@ -102,10 +121,23 @@ def digest(value) -> str:
     return h.hexdigest()
 
 
+def call_key(args: tuple, kwargs: dict) -> str:
+    return digest((tuple(args), dict(sorted(kwargs.items()))))
+
+
 def _array_bytes(array: np.ndarray) -> bytes:
     if array.dtype.hasobject:
         raise Unrecordable("an array of Python objects")
     return np.ascontiguousarray(array).tobytes()
+
+
+def _temporary(text: str) -> bool:
+    return os.path.isabs(text) and text.startswith(tempfile.gettempdir() + os.sep)
+
+
+def _callable_name(value) -> str:
+    module = _PRIVATE.sub("", str(getattr(value, "__module__", "?")))
+    return f"{module}.{getattr(value, '__qualname__', repr(value))}"
 
 
 def _feed(put, value, depth: int, seen: set) -> None:
@@ -114,24 +146,26 @@ def _feed(put, value, depth: int, seen: set) -> None:
         raise Unrecordable("nested too deeply")
     if isinstance(value, np.generic):
         put(f"<np:{value.dtype.str}>".encode() + _array_bytes(np.asarray(value)))
-        return
-    if value is None or isinstance(value, (bool, int, float, complex, str, bytes)):
+    elif isinstance(value, str) and _temporary(value):
+        put(f"<temporary path:{os.path.basename(value)}>".encode())
+    elif isinstance(value, os.PathLike):
+        _feed(put, os.fspath(value), depth, seen)
+    elif value is None or isinstance(value, (bool, int, float, complex, str, bytes)):
         put(f"<{type(value).__name__}:{value!r}>".encode())
-        return
-    if isinstance(value, np.ndarray):
+    elif isinstance(value, np.ndarray):
         put(f"<array:{value.dtype.str}:{value.shape}>".encode() + _array_bytes(value))
-        return
-    if id(value) in seen:
+    elif isinstance(value, np.dtype):
+        put(f"<dtype:{value.str}>".encode())
+    elif id(value) in seen:
         raise Unrecordable("a value that contains itself")
-    seen = seen | {id(value)}
-    if isinstance(value, Tensor):
+    elif isinstance(value, Tensor):
         put(f"<{type(value).__name__}:{value.requires_grad}>".encode())
-        _feed(put, value.data, depth + 1, seen)
+        _feed(put, value.data, depth + 1, seen | {id(value)})
         _feed(put, None if value.grad is None else value.grad.data, depth + 1, seen)
     elif isinstance(value, Module):
         put(b"<module>")
         for name, module in value.named_modules():
-            put(f"{name}:{_qualified(type(module))}:{module.training};".encode())
+            put(f"{name}:{_callable_name(type(module))}:{module.training};".encode())
         for name, tensor in value.state_dict().items():
             put(f"{name}=".encode())
             _feed(put, tensor.data, depth + 1, seen)
@@ -141,41 +175,34 @@ def _feed(put, value, depth: int, seen: set) -> None:
     elif isinstance(value, (list, tuple)):
         put(f"<{type(value).__name__}:{len(value)}>".encode())
         for item in value:
-            _feed(put, item, depth + 1, seen)
+            _feed(put, item, depth + 1, seen | {id(value)})
     elif isinstance(value, dict):
         put(f"<dict:{len(value)}>".encode())
         for key, item in value.items():
             _feed(put, key, depth + 1, seen)
-            _feed(put, item, depth + 1, seen)
+            _feed(put, item, depth + 1, seen | {id(value)})
     elif isinstance(value, np.random.Generator):
         put(b"<generator>")
         _feed(put, value.bit_generator.state, depth + 1, seen)
-    elif isinstance(value, (types.FunctionType, types.BuiltinFunctionType, type,
-                            functools.partial, np.ufunc)):
-        if isinstance(value, functools.partial):
-            put(b"<partial>")
-            _feed(put, (value.func, value.args, value.keywords), depth + 1, seen)
-        else:
-            put(f"<callable:{_qualified(value)}>".encode())
+    elif isinstance(value, functools.partial):
+        put(b"<partial>")
+        _feed(put, (value.func, value.args, value.keywords), depth + 1, seen | {id(value)})
+    elif isinstance(value, types.MethodType):
+        put(f"<method:{_callable_name(value.__func__)}>".encode())
+        _feed(put, value.__self__, depth + 1, seen | {id(value)})
+    elif isinstance(value, (types.FunctionType, types.BuiltinFunctionType, type, np.ufunc)):
+        put(f"<callable:{_callable_name(value)}>".encode())
     elif isinstance(value, types.ModuleType):
-        put(f"<module object:{value.__name__}>".encode())
+        put(f"<module object:{_PRIVATE.sub('', value.__name__)}>".encode())
     elif hasattr(value, "__dict__"):
-        put(f"<object:{_qualified(type(value))}>".encode())
-        _feed(put, dict(vars(value)), depth + 1, seen)
+        put(f"<object:{_callable_name(type(value))}>".encode())
+        _feed(put, dict(vars(value)), depth + 1, seen | {id(value)})
     else:
         raise Unrecordable(f"an argument of type {type(value).__name__}")
 
 
-def _qualified(value) -> str:
-    return f"{getattr(value, '__module__', '?')}.{getattr(value, '__qualname__', repr(value))}"
-
-
-def call_key(args: tuple, kwargs: dict) -> str:
-    return digest((tuple(args), dict(sorted(kwargs.items()))))
-
-
 # --------------------------------------------------------------------------
-# results as data
+# values as data
 # --------------------------------------------------------------------------
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
@@ -186,186 +213,240 @@ def _encode_array(array: np.ndarray) -> dict:
             "b64": _b64(_array_bytes(array))}
 
 
-def encode(value, arguments: dict, depth: int = 0):
-    """``value`` as JSON data; an argument object itself as {"argument": name}."""
-    Tensor, Module = _minnet_types()
-    if depth > MAX_DEPTH:
-        raise Unrecordable("a result nested too deeply")
-    if not isinstance(value, (type(None), bool, int, float, str, np.generic)):
-        for name, argument in arguments.items():
-            if value is argument:
-                return {"argument": name}
-    if isinstance(value, np.generic):
-        return {"scalar": value.dtype.str, "b64": _b64(_array_bytes(np.asarray(value)))}
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, int):
-        return {"int": str(value)} if type(value) is int else _unrecordable(value)
-    if isinstance(value, float):
-        return {"float": struct.pack("<d", value).hex()} if type(value) is float \
-            else _unrecordable(value)
-    if isinstance(value, np.ndarray):
-        return _encode_array(value)
-    if isinstance(value, Tensor) and type(value) is Tensor:
-        return {"tensor": _encode_array(value.data), "requires_grad": bool(value.requires_grad),
-                "grad": None if value.grad is None else _encode_array(value.grad.data)}
-    if isinstance(value, (list, tuple)) and type(value) in (list, tuple):
-        return {type(value).__name__: [encode(item, arguments, depth + 1) for item in value]}
-    if type(value) is dict:
-        return {"dict": [[encode(key, arguments, depth + 1), encode(item, arguments, depth + 1)]
-                         for key, item in value.items()]}
-    return _unrecordable(value)
-
-
-def _unrecordable(value):
-    raise Unrecordable(f"a result of type {type(value).__module__}.{type(value).__qualname__}")
-
-
 def _decode_array(data: dict) -> np.ndarray:
     raw = base64.b64decode(data["b64"])
     return np.frombuffer(raw, dtype=np.dtype(data["array"])).reshape(data["shape"]).copy()
 
 
-def decode(data, arguments: dict):
-    from ..tensor import Tensor
-
-    if data is None or isinstance(data, (bool, str)):
-        return data
-    if "argument" in data:
-        return arguments[data["argument"]]
-    if "int" in data:
-        return int(data["int"])
-    if "float" in data:
-        return struct.unpack("<d", bytes.fromhex(data["float"]))[0]
-    if "scalar" in data:
-        return np.frombuffer(base64.b64decode(data["b64"]), dtype=np.dtype(data["scalar"]))[0]
-    if "array" in data:
-        return _decode_array(data)
-    if "tensor" in data:
-        tensor = Tensor(_decode_array(data["tensor"]), requires_grad=data["requires_grad"])
-        if data["grad"] is not None:
-            tensor.grad = Tensor(_decode_array(data["grad"]))
-        return tensor
-    if "list" in data:
-        return [decode(item, arguments) for item in data["list"]]
-    if "tuple" in data:
-        return tuple(decode(item, arguments) for item in data["tuple"])
-    if "dict" in data:
-        return {_hashable(decode(key, arguments)): decode(item, arguments)
-                for key, item in data["dict"]}
-    raise ValueError(f"unknown recorded value {sorted(data)}")
+def _importable(value) -> bool:
+    module = getattr(value, "__module__", None) or ""
+    return module.split(".")[0] in ("minnet", "numpy", "builtins", "math")
 
 
-def _hashable(key):
-    return key
+def _unrecordable(value):
+    raise Unrecordable(f"a value of type {type(value).__module__}.{type(value).__qualname__}")
+
+
+class _Encoder:
+    """Values as JSON data; an object met twice is written once (``{"same": id}``) and an
+    argument of the call as ``{"argument": name}``."""
+
+    def __init__(self, arguments: dict):
+        self.arguments = {id(value): name for name, value in arguments.items()
+                          if not isinstance(value, (type(None), bool, int, float, str))}
+        self.ids: dict = {}
+        self.keep: list = []   # the objects numbered (so that their ids stay theirs)
+
+    def __call__(self, value, depth: int = 0, as_argument: bool = True):
+        Tensor, _ = _minnet_types()
+        if depth > MAX_DEPTH:
+            raise Unrecordable("a value nested too deeply")
+        if isinstance(value, np.generic):
+            return {"scalar": value.dtype.str, "b64": _b64(_array_bytes(np.asarray(value)))}
+        if value is None or isinstance(value, (bool, str)):
+            return value
+        if isinstance(value, (int, float)):
+            if type(value) is int:
+                return {"int": str(value)}
+            if type(value) is float:
+                return {"float": struct.pack("<d", value).hex()}
+            return _unrecordable(value)
+        if as_argument and id(value) in self.arguments:
+            return {"argument": self.arguments[id(value)]}
+        if id(value) in self.ids:
+            return {"same": self.ids[id(value)]}
+        if isinstance(value, np.dtype):
+            return {"dtype": value.str}
+        if isinstance(value, (types.FunctionType, types.BuiltinFunctionType, type, np.ufunc)):
+            if not _importable(value) or "<locals>" in getattr(value, "__qualname__", ""):
+                return _unrecordable(value)
+            return {"callable": [value.__module__, value.__qualname__]}
+        number = len(self.ids)
+        self.ids[id(value)] = number
+        self.keep.append(value)
+        if isinstance(value, np.ndarray):
+            return {"id": number, **_encode_array(value)}
+        if isinstance(value, Tensor):
+            if not _importable(type(value)):
+                return _unrecordable(value)
+            return {"id": number, "tensor": _encode_array(value.data),
+                    "class": [type(value).__module__, type(value).__qualname__],
+                    "requires_grad": bool(value.requires_grad),
+                    "grad": None if value.grad is None else self(value.grad, depth + 1)}
+        if type(value) in (list, tuple):
+            return {"id": number, type(value).__name__: [self(item, depth + 1) for item in value]}
+        if type(value) in (dict, OrderedDict, defaultdict):
+            return {"id": number, "ordered": type(value) is OrderedDict,
+                    "default": self(value.default_factory, depth + 1)
+                    if type(value) is defaultdict else None,
+                    "dict": [[self(key, depth + 1), self(item, depth + 1)]
+                             for key, item in value.items()]}
+        if type(value) in (set, frozenset):
+            return {"id": number, type(value).__name__: [self(item, depth + 1)
+                                                         for item in value]}
+        if isinstance(value, np.random.Generator):
+            return {"id": number, "generator": _json_safe(value.bit_generator.state)}
+        if hasattr(value, "__dict__") and _importable(type(value)) and \
+                not isinstance(value, types.ModuleType):
+            return {"id": number, "object": [type(value).__module__, type(value).__qualname__],
+                    "vars": [[key, self(item, depth + 1)] for key, item in vars(value).items()]}
+        return _unrecordable(value)
+
+
+def _json_safe(value):
+    return json.loads(json.dumps(value, default=lambda v: v.tolist() if isinstance(
+        v, np.ndarray) else v.item() if isinstance(v, np.generic) else str(v)))
+
+
+def _resolve(module: str, qualname: str):
+    value = importlib.import_module(module)
+    for part in qualname.split("."):
+        value = getattr(value, part)
+    return value
+
+
+class _Decoder:
+    """The inverse of _Encoder; ``into(target, data)`` puts data back into an existing
+    object where it can (arrays, Tensors, objects, containers: in place)."""
+
+    def __init__(self, arguments: dict):
+        self.arguments = arguments
+        self.ids: dict = {}
+
+    def __call__(self, data):
+        return self.into(None, data)
+
+    def into(self, target, data):
+        from ..tensor import Tensor
+
+        if data is None or isinstance(data, (bool, str)):
+            return data
+        if "argument" in data:
+            return self.arguments[data["argument"]]
+        if "same" in data:
+            return self.ids[data["same"]]
+        if "int" in data:
+            return int(data["int"])
+        if "float" in data:
+            return struct.unpack("<d", bytes.fromhex(data["float"]))[0]
+        if "scalar" in data:
+            return np.frombuffer(base64.b64decode(data["b64"]), dtype=np.dtype(data["scalar"]))[0]
+        if "dtype" in data:
+            return np.dtype(data["dtype"])
+        if "callable" in data:
+            return _resolve(*data["callable"])
+        number = data["id"]
+        if "array" in data:
+            array = _decode_array(data)
+            if isinstance(target, np.ndarray) and target.shape == array.shape and \
+                    target.dtype == array.dtype and target.flags.writeable:
+                target[...] = array
+                array = target
+            self.ids[number] = array
+            return array
+        if "tensor" in data:
+            cls = _resolve(*data["class"])
+            if isinstance(target, Tensor) and type(target) is cls:
+                tensor = target
+                tensor.data = _decode_array(data["tensor"])
+                tensor.requires_grad = data["requires_grad"]
+            else:
+                tensor = cls(_decode_array(data["tensor"]), requires_grad=data["requires_grad"])
+            self.ids[number] = tensor
+            tensor.grad = None if data["grad"] is None else self.into(tensor.grad, data["grad"])
+            return tensor
+        if "list" in data or "tuple" in data:
+            items = data.get("list", data.get("tuple"))
+            if "list" in data:
+                result = target if type(target) is list else []
+                self.ids[number] = result
+                old = list(result)
+                result[:] = [self.into(old[i] if i < len(old) else None, item)
+                             for i, item in enumerate(items)]
+                return result
+            result = tuple(self.into(target[i] if isinstance(target, tuple) and i < len(target)
+                                     else None, item) for i, item in enumerate(items))
+            self.ids[number] = result
+            return result
+        if "set" in data or "frozenset" in data:
+            kind = set if "set" in data else frozenset
+            result = kind(self(item) for item in data[kind.__name__])
+            self.ids[number] = result
+            return result
+        if "dict" in data:
+            default = self(data["default"]) if data["default"] is not None else None
+            kind = OrderedDict if data["ordered"] else defaultdict if default else dict
+            result = target if type(target) is kind else \
+                defaultdict(default) if default else kind()
+            self.ids[number] = result
+            old = dict(result)
+            result.clear()
+            for key, item in data["dict"]:
+                key = self(key)
+                result[key] = self.into(old.get(key), item)
+            return result
+        if "generator" in data:
+            if isinstance(target, np.random.Generator):
+                generator = target
+            else:
+                bit_generator = getattr(np.random, data["generator"]["bit_generator"])
+                generator = np.random.Generator(bit_generator())
+            generator.bit_generator.state = data["generator"]
+            self.ids[number] = generator
+            return generator
+        if "object" in data:
+            cls = _resolve(*data["object"])
+            result = target if type(target) is cls else cls.__new__(cls)
+            self.ids[number] = result
+            old = dict(vars(result))
+            fields = vars(result)
+            fields.clear()
+            for key, item in data["vars"]:
+                fields[key] = self.into(old.get(key), item)
+            return result
+        raise ValueError(f"unknown recorded value {sorted(data)}")
 
 
 # --------------------------------------------------------------------------
-# arguments changed in place, global random state
+# global random state, files written
 # --------------------------------------------------------------------------
-def _state(value):
-    """What an argument holds (data), to put back into it at replay."""
-    Tensor, Module = _minnet_types()
-    if isinstance(value, np.ndarray):
-        return _encode_array(value)
-    if isinstance(value, Tensor):
-        return {"tensor": _encode_array(value.data), "requires_grad": bool(value.requires_grad),
-                "grad": None if value.grad is None else _encode_array(value.grad.data)}
-    if isinstance(value, Module):
-        return {"module": [[name, _encode_array(t.data)] for name, t in value.state_dict().items()],
-                "grads": [[name, None if p.grad is None else _encode_array(p.grad.data)]
-                          for name, p in value.named_parameters()],
-                "training": [module.training for _, module in value.named_modules()]}
-    if isinstance(value, np.random.Generator):
-        return {"generator": json.loads(json.dumps(value.bit_generator.state))}
-    if type(value) is list:
-        return {"list_items": [_state(item) if _restorable(item) else encode(item, {})
-                               for item in value],
-                "restorable": [_restorable(item) for item in value]}
-    if type(value) is dict:
-        return {"dict_items": [[encode(key, {}), _state(item) if _restorable(item)
-                                else encode(item, {}), _restorable(item)]
-                               for key, item in value.items()]}
-    raise Unrecordable(f"an argument of type {type(value).__name__} changed in place")
-
-
-def _restorable(value) -> bool:
-    Tensor, Module = _minnet_types()
-    return isinstance(value, (np.ndarray, Tensor, Module, np.random.Generator)) or \
-        type(value) in (list, dict)
-
-
-def _restore(target, state) -> None:
-    """Put a recorded state back into the argument ``target`` (in place)."""
-    from ..tensor import Tensor
-
-    if "array" in state:
-        target[...] = _decode_array(state)
-    elif "tensor" in state:
-        target.data[...] = _decode_array(state["tensor"])
-        target.grad = None if state["grad"] is None else Tensor(_decode_array(state["grad"]))
-    elif "module" in state:
-        target.load_state_dict({name: _decode_array(array) for name, array in state["module"]})
-        parameters = dict(target.named_parameters())
-        for name, grad in state["grads"]:
-            parameters[name].grad = None if grad is None else Tensor(_decode_array(grad))
-        for (_, module), training in zip(target.named_modules(), state["training"]):
-            module.training = training
-    elif "generator" in state:
-        target.bit_generator.state = state["generator"]
-    elif "list_items" in state:
-        items = []
-        for index, (item, restorable) in enumerate(zip(state["list_items"], state["restorable"])):
-            if restorable and index < len(target):
-                _restore(target[index], item)
-                items.append(target[index])
-            else:
-                items.append(decode(item, {}))
-        target[:] = items
-    elif "dict_items" in state:
-        old = dict(target)
-        target.clear()
-        for key, item, restorable in state["dict_items"]:
-            key = decode(key, {})
-            if restorable and key in old:
-                _restore(old[key], item)
-                target[key] = old[key]
-            else:
-                target[key] = decode(item, {})
-
-
-def _arguments(function, args: tuple, kwargs: dict) -> dict:
-    named = {str(index): value for index, value in enumerate(args)}
-    named.update(kwargs)
-    return named
-
-
 def _global_random_states() -> dict:
     from .. import random as minnet_random
     state = {"numpy": np.random.get_state(legacy=False)}
-    try:
-        state["minnet"] = minnet_random.default_generator().bit_generator.state
-    except Exception:  # noqa: BLE001 (an older minnet.random without default_generator)
-        pass
-    return json.loads(json.dumps(state, default=_json_default))
-
-
-def _json_default(value):
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(type(value).__name__)
+    default = getattr(minnet_random, "default_generator", None)
+    if default is not None:
+        state["minnet"] = default().bit_generator.state
+    return _json_safe(state)
 
 
 def _set_global_random_states(states: dict) -> None:
     from .. import random as minnet_random
-    if "numpy" in states:
-        state = dict(states["numpy"])
-        state["state"] = dict(state["state"])
-        np.random.set_state(state)
+    state = dict(states["numpy"])
+    state["state"] = dict(state["state"])
+    np.random.set_state(state)
     if "minnet" in states:
         minnet_random.default_generator().bit_generator.state = states["minnet"]
+
+
+def _file_stamps(arguments: dict) -> dict:
+    stamps = {}
+    for name, value in arguments.items():
+        if isinstance(value, (str, os.PathLike)) and os.path.isabs(os.fspath(value)):
+            path = os.fspath(value)
+            stamps[name] = (os.stat(path).st_mtime_ns, os.stat(path).st_size) \
+                if os.path.isfile(path) else None
+    return stamps
+
+
+def _figure_from_png(path):
+    """A matplotlib Figure showing the PNG a recorded call saved (what it returned)."""
+    import matplotlib.image as mpimg
+    from matplotlib.figure import Figure
+
+    image = mpimg.imread(path)
+    figure = Figure(figsize=(image.shape[1] / 100, image.shape[0] / 100), dpi=100)
+    figure.figimage(image)
+    return figure
 
 
 # --------------------------------------------------------------------------
@@ -376,68 +457,115 @@ def recording_folder():
     return Path(folder) if folder else None
 
 
+def _wrappable(module: types.ModuleType, kinds: dict):
+    """(name, owner, attribute, function, kind, is static) for every top-level function of
+    ``module`` and every method of its classes that hold a region."""
+    for name, value in list(vars(module).items()):
+        if getattr(value, "__module__", None) != module.__name__:
+            continue
+        if isinstance(value, types.FunctionType):
+            yield name, module, name, value, kinds.get(name, "helper"), False
+        elif isinstance(value, type) and name in kinds:
+            for member, raw in list(vars(value).items()):
+                function = raw.__func__ if isinstance(raw, staticmethod) else raw
+                if isinstance(function, types.FunctionType):
+                    yield (f"{name}.{member}", value, member, function, kinds[name],
+                           isinstance(raw, staticmethod))
+
+
 def record_module(module: types.ModuleType, lab: str, stem: str, source_text: str,
                   folder) -> None:
-    """Wrap the top-level functions of the reference ``module`` so their calls are recorded."""
-    solutions = set(solution_names(source_text))
+    """Wrap the functions of the reference ``module`` so that their calls are recorded."""
+    kinds = solution_kinds(source_text)
     target = Path(folder) / lab / stem
     target.mkdir(parents=True, exist_ok=True)
-    for name, value in list(vars(module).items()):
-        if isinstance(value, types.FunctionType) and value.__module__ == module.__name__:
-            setattr(module, name, _recording(value, name, name in solutions, target))
+    for name, owner, attribute, function, kind, static in _wrappable(module, kinds):
+        wrapped = _recording(function, name, kind, target)
+        setattr(owner, attribute, staticmethod(wrapped) if static else wrapped)
 
 
-def _recording(function, name: str, is_solution: bool, target: Path):
+def _arguments(args: tuple, kwargs: dict) -> dict:
+    named = {str(index): value for index, value in enumerate(args)}
+    named.update(kwargs)
+    return named
+
+
+def _recording(function, name: str, kind: str, target: Path):
     @functools.wraps(function)
     def recorded(*args, **kwargs):
-        arguments = _arguments(function, args, kwargs)
+        arguments = _arguments(args, kwargs)
+        reason = ""
         try:
-            key, before = call_key(args, kwargs), {n: digest(v) for n, v in arguments.items()}
+            key = call_key(args, kwargs)
+            before = {n: digest(v) for n, v in arguments.items()}
         except Unrecordable as why:
             key, before, reason = None, {}, str(why)
-        randoms = _global_random_states()
-        cell = [False]
+        randoms, files = _global_random_states(), _file_stamps(arguments)
+        cell = {"solution": kind == "solution", "planted": kind == "planted"}
         _stack.append(cell)
         try:
             result = function(*args, **kwargs)
         except Exception as error:  # noqa: BLE001 (recorded, then raised again)
             _stack.pop()
-            if (is_solution or cell[0]) and key is not None and \
+            _mark_outer(cell)
+            if cell["solution"] and not cell["planted"] and key is not None and \
                     type(error).__module__ == "builtins":
                 _write(target, name, key, {"raises": type(error).__name__,
                                            "message": str(error)})
             raise
         _stack.pop()
-        if not (is_solution or cell[0]):
-            return result
-        for outer in _stack:
-            outer[0] = True
+        _mark_outer(cell)
+        if not cell["solution"] or cell["planted"]:
+            return result          # a helper of its own, or a planted failure: run as released
         if key is None:
-            _write(target, name, "unkeyed-" + hashlib.sha256(reason.encode()).hexdigest()[:12],
+            _write(target, name, "unkeyed-" + hashlib.sha256(reason.encode()).hexdigest()[:16],
                    {"unrecordable": f"its arguments: {reason}"})
             return result
-        try:
-            entry = {"result": encode(result, arguments)}
-            changed = {n: _state(v) for n, v in arguments.items()
-                       if before.get(n) != _safe_digest(v)}
-            if changed:
-                entry["changed"] = changed
-            after = _global_random_states()
-            if after != randoms:
-                entry["random_state"] = after
-        except Unrecordable as why:
-            entry = {"unrecordable": str(why)}
-        _write(target, name, key, entry)
+        _write(target, name, key, _entry(result, arguments, before, randoms, files))
         return result
 
     return recorded
 
 
-def _safe_digest(value):
+def _mark_outer(cell: dict) -> None:
+    for outer in _stack:
+        outer["solution"] = outer["solution"] or cell["solution"]
+        outer["planted"] = outer["planted"] or cell["planted"]
+
+
+def _entry(result, arguments: dict, before: dict, randoms: dict, files: dict) -> dict:
     try:
-        return digest(value)
-    except Unrecordable:
-        return None
+        entry: dict = {}
+        written = {}
+        for name, stamp in files.items():
+            path = os.fspath(arguments[name])
+            if os.path.isfile(path) and (os.stat(path).st_mtime_ns, os.stat(path).st_size) \
+                    != stamp:
+                with open(path, "rb") as file:
+                    written[name] = _b64(file.read())
+        if written:
+            entry["files"] = written
+        if type(result).__module__.startswith("matplotlib") and \
+                type(result).__name__ == "Figure":
+            entry["result"] = {"figure": next(iter(written), None)}
+        else:
+            entry["result"] = _Encoder(arguments)(result)
+        changed = {}
+        for name, value in arguments.items():
+            try:
+                now = digest(value)
+            except Unrecordable:
+                now = None
+            if now != before.get(name):
+                changed[name] = _Encoder({})(value, as_argument=False)
+        if changed:
+            entry["changed"] = changed
+        after = _global_random_states()
+        if after != randoms:
+            entry["random_state"] = after
+        return entry
+    except Unrecordable as why:
+        return {"unrecordable": str(why)}
 
 
 def _write(target: Path, name: str, key: str, entry: dict) -> None:
@@ -464,7 +592,7 @@ def collect(folder, lab: str, sources: dict) -> tuple:
             if "unrecordable" in entry:
                 unrecordable.append((stem, name, entry["unrecordable"]))
             calls.setdefault(name, {})[key] = entry
-        files[stem] = {"released": released_text, "solutions": solution_names(source_text),
+        files[stem] = {"released": released_text, "kinds": solution_kinds(source_text),
                        "calls": calls}
     content = {"about": "Reference results recorded by `minnet labs release --to` for the "
                         "public tests (minnet/grading/recorded.py); no solution code.",
@@ -478,13 +606,9 @@ def collect(folder, lab: str, sources: dict) -> tuple:
 _calls_cache: dict = {}
 
 
-def calls_file(lab_folder) -> Path:
-    return Path(lab_folder) / CALLS_FILE
-
-
 def recorded_file(lab_folder, stem: str):
     """The recorded entry of ``stem`` in the lab's calls file, or None."""
-    path = calls_file(lab_folder)
+    path = Path(lab_folder) / CALLS_FILE
     if not path.is_file():
         return None
     stamp = path.stat().st_mtime_ns
@@ -497,15 +621,11 @@ def recorded_file(lab_folder, stem: str):
 
 def replay_module(module: types.ModuleType, recorded: dict, lab: str, stem: str) -> None:
     """Wrap the functions of ``module`` (executed from the released text) to replay."""
-    solutions = set(recorded["solutions"])
-    for name, value in list(vars(module).items()):
-        if isinstance(value, types.FunctionType) and value.__module__ == module.__name__:
-            calls = recorded["calls"].get(name, {})
-            if name in solutions or calls:
-                setattr(module, name, _replaying(value, name, name in solutions, calls,
-                                                 f"{lab}/{stem}.py"))
-        elif name in solutions:  # a class with solution methods: not replayable
-            setattr(module, name, _missing_class(name, f"{lab}/{stem}.py"))
+    for name, owner, attribute, function, kind, static in _wrappable(module, recorded["kinds"]):
+        calls = recorded["calls"].get(name, {})
+        if kind == "solution" or calls:
+            wrapped = _replaying(function, name, kind == "solution", calls, f"{lab}/{stem}.py")
+            setattr(owner, attribute, staticmethod(wrapped) if static else wrapped)
 
 
 def _not_recorded(what: str, why: str) -> LabFailure:
@@ -516,17 +636,11 @@ def _not_recorded(what: str, why: str) -> LabFailure:
         "the other checks still grade it.")
 
 
-def _missing_class(name: str, where: str):
-    def unavailable(*args, **kwargs):
-        raise _not_recorded(f"{where}: {name}", "is not in this student repository")
-    return unavailable
-
-
 def _replaying(function, name: str, is_solution: bool, calls: dict, where: str):
     @functools.wraps(function)
     def replayed(*args, **kwargs):
         try:
-            key = call_key(args, kwargs)
+            key, reason = call_key(args, kwargs), ""
         except Unrecordable as why:
             key, reason = None, str(why)
         entry = calls.get(key) if key is not None else None
@@ -544,11 +658,18 @@ def _replaying(function, name: str, is_solution: bool, calls: dict, where: str):
         if "raises" in entry:
             import builtins
             raise getattr(builtins, entry["raises"], RuntimeError)(entry["message"])
-        arguments = _arguments(function, args, kwargs)
+        arguments = _arguments(args, kwargs)
+        for argument, content in entry.get("files", {}).items():
+            with open(os.fspath(arguments[argument]), "wb") as file:
+                file.write(base64.b64decode(content))
         for argument, state in entry.get("changed", {}).items():
-            _restore(arguments[argument], state)
+            _Decoder({}).into(arguments[argument], state)
         if "random_state" in entry:
             _set_global_random_states(entry["random_state"])
-        return decode(entry["result"], arguments)
+        result = entry["result"]
+        if isinstance(result, dict) and "figure" in result:
+            return None if result["figure"] is None else \
+                _figure_from_png(os.fspath(arguments[result["figure"]]))
+        return _Decoder(arguments)(result)
 
     return replayed
