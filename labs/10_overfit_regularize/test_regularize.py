@@ -11,13 +11,23 @@ import pytest
 from minnet import nn, optim
 from minnet.debug import diagnose_setup
 from minnet.debug.setup import Setup
-from minnet.grading import (expect, expect_close, expect_no_errors, expect_no_finding,
-                            reference, student)
+from minnet.grading import (expect, expect_at_least, expect_at_most, expect_close,
+                            expect_no_errors, expect_no_finding, reference, student)
 from minnet.tensor import Tensor, no_grad
 
 OVERFIT_LOSS = 0.01     # overfit_one_batch on 10 digits
 SPIRAL_LOSS = 0.1       # the spiral model on 16 points, 300 Adam steps
-VAL_ACCURACY_BAR = 0.95  # the regularised digits run
+VAL_ACCURACY_BAR = 0.95  # the regularised digits run (median of three batch orders)
+BATCH_ORDER_SEEDS = (0, 1, 2)
+# how far the reference solution must stay from each threshold (measured)
+# reference over seeds/batch orders, all kernels, NO_JIT (the released files in brackets):
+# one-batch losses 0-7e-7 (<= 0.01), last-100-step maximum 2e-4-5e-3 (<= 0.1), spiral 0.018-
+# 0.030 (<= 0.1), median validation accuracy 0.965-0.9675 (>= 0.95; single runs 0.9625-0.9725,
+# released 0.71-0.77, linear baseline 0.94-0.9475)
+MARGIN_10_OVERFIT = 0.005
+MARGIN_10_LATE = 0.05
+MARGIN_10_SPIRAL = 0.05
+MARGIN_10_VAL = 0.01
 
 
 def load():
@@ -82,17 +92,19 @@ def test_overfit_one_batch(credit):
                "before its update.")
     with credit.part(1, f"10 digits: the trained model's loss is below {OVERFIT_LOSS}"):
         final = loss_of(model, X, y)
-        expect(final < OVERFIT_LOSS,
-               f"after overfit_one_batch the model's loss on its 10 images is {final:.4g}, "
-               f"expected < {OVERFIT_LOSS} (last recorded: {float(losses[-1]):.4g}). "
-               "Is the model trained in place, with zero_grad every step?")
+        expect_at_most("the model's loss on its 10 images after overfit_one_batch", final,
+                       OVERFIT_LOSS, margin=MARGIN_10_OVERFIT,
+                       hint=f"Last recorded: {float(losses[-1]):.4g}. Is the model trained in "
+                            "place, with zero_grad every step?")
     with credit.part(1, "the loss stays down: every loss of the last 100 steps below 0.1"):
         late = np.asarray([float(value) for value in losses[100:]])
         worst = int(np.argmax(late))
-        expect(late.max() < 0.1,
-               f"the recorded loss jumps back to {late[worst]:.4g} at step {100 + worst} after "
-               "it had reached ~0. Spikes like this late in a one-batch fit usually mean the "
-               "gradients pile up across steps: call optimizer.zero_grad() every step.")
+        expect_at_most("the largest recorded loss of the last 100 steps", float(late.max()), 0.1,
+                       margin=MARGIN_10_LATE,
+                       hint=f"The recorded loss jumps back to {late[worst]:.4g} at step "
+                            f"{100 + worst} after it had reached ~0. Spikes like this late in a "
+                            "one-batch fit usually mean the gradients pile up across steps: "
+                            "call optimizer.zero_grad() every step.")
     with credit.part(1, f"another batch (11 samples, 13 features, 5 classes) reaches < "
                         f"{OVERFIT_LOSS} too"):
         Xr, yr = random_batch(17)
@@ -101,8 +113,8 @@ def test_overfit_one_batch(credit):
                               nn.Linear(37, 5, generator=generator))
         mine.overfit_one_batch(other, nn.CrossEntropyLoss(), Xr, yr, steps=150, lr=2e-2)
         final = loss_of(other, Xr, yr)
-        expect(final < OVERFIT_LOSS, f"loss {final:.4g} after 150 steps on the random batch, "
-                                     f"expected < {OVERFIT_LOSS}")
+        expect_at_most("loss after 150 steps on the random batch", final, OVERFIT_LOSS,
+                       margin=MARGIN_10_OVERFIT)
 
 
 @pytest.mark.points(3)
@@ -114,10 +126,10 @@ def test_spiral_model_can_overfit(credit):
                         "after 300 Adam steps)"):
         losses = ref.overfit_one_batch(model, nn.CrossEntropyLoss(), X[:16], y[:16], steps=300)
         final = loss_of(model, X[:16], y[:16])
-        expect(final < SPIRAL_LOSS,
-               f"build_spiral_model() reaches loss {final:.3g} on 16 points (started at "
-               f"{losses[0]:.3g}); expected < {SPIRAL_LOSS}. A model that cannot memorise 16 "
-               "points cannot learn the spirals: give it a hidden layer with enough units.")
+        expect_at_most(f"build_spiral_model()'s loss on 16 points after 300 Adam steps (started "
+                       f"at {losses[0]:.3g})", final, SPIRAL_LOSS, margin=MARGIN_10_SPIRAL,
+                       hint="A model that cannot memorise 16 points cannot learn the spirals: "
+                            "give it a hidden layer with enough units.")
     with credit.part(1, "diagnose finds no model.cannot_overfit"):
         fresh = mine.build_spiral_model(seed=0)
         setup = Setup(fresh, nn.CrossEntropyLoss(), optim.Adam(fresh.parameters(), lr=1e-2),
@@ -234,11 +246,23 @@ def test_regularised_run(credit):
     setup.train()
     _, _, X_val, y_val = ref.load_digits_split()        # the lab's held-out images
     accuracy = ref.evaluate(setup.model, X_val, y_val)
-    with credit.part(2, f"validation accuracy after training >= {VAL_ACCURACY_BAR}"):
+    with credit.part(2, f"median validation accuracy after training >= {VAL_ACCURACY_BAR}, over "
+                        f"{len(BATCH_ORDER_SEEDS)} batch orders"):
         expect_lab_run(setup, ref)
-        expect(accuracy >= VAL_ACCURACY_BAR,
-               f"make_setup().train() reaches {accuracy:.3f} validation accuracy; the bar is "
-               f"{VAL_ACCURACY_BAR} (the linear baseline reaches about 0.95).")
+        # one 300-step run with dropout moves by an image or two (0.9625-0.9725 for the
+        # reference over six batch orders): the median of three grades the regularisation,
+        # not the luck of one run
+        scores = [accuracy]
+        for seed in BATCH_ORDER_SEEDS[1:]:
+            run = mine.make_setup().replace(seed=seed)
+            expect_lab_run(run, ref)
+            run.train()
+            scores.append(ref.evaluate(run.model, X_val, y_val))
+        expect_at_least("median validation accuracy after make_setup().train() (batch orders "
+                        f"{', '.join(f'{score:.4f}' for score in scores)})",
+                        float(np.median(scores)), VAL_ACCURACY_BAR, margin=MARGIN_10_VAL,
+                        hint="The linear baseline reaches 0.94-0.95: the regularised network "
+                             "must beat it.")
     report = diagnose_setup(mine.make_setup())
     with credit.part(1, "no reg.too_strong"):
         expect_no_finding(report, "reg.too_strong", what="make_setup()")
