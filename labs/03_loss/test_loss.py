@@ -18,11 +18,20 @@ from minnet.data import Standardizer, load_digits, make_blobs, make_regression_1
 from minnet.debug import Setup
 from minnet.debug.context import train_setup
 from minnet.debug.diagnosis import diagnose_setup
-from minnet.grading import (expect, expect_close, expect_no_errors,
-                            expect_no_finding, reference, student)
+from minnet.grading import (expect, expect_at_least, expect_at_most, expect_close,
+                            expect_no_errors, expect_no_finding, reference, student)
 from minnet.nn import functional as F
 
 DIAGNOSE_STEPS = 60
+# How far the reference solution must stay from each training-outcome threshold. Measured
+# for the reference (the same to 4 digits with OpenBLAS's Haswell, SkylakeX and Sandybridge
+# kernels, 1 thread and MINNET_NO_JIT; the range is over seeds 0-4; released files in
+# brackets): classifier accuracy 0.907-0.937 (0.743), regression MSE 0.0019-0.0066 (0.45),
+# SGD regression MSE 0.0084-0.0145 (inf), two-task MSE <= 0.0077 (0.070).
+MARGIN_03_ACC = 0.05
+MARGIN_03_REG = 0.02
+MARGIN_03_SGD = 0.03
+MARGIN_03_TWO = 0.02
 
 
 
@@ -252,8 +261,10 @@ def test_classifier_repaired(credit):
         expect_no_errors(report, what="classifier_setup")
         setup = trained(lab.classifier_setup(X, y), "classifier_setup", X, y)
         accuracy = float((predict(setup.model, X_test).argmax(axis=1) == y_test).mean())
-        expect(accuracy >= 0.85, f"classifier_setup: after training, accuracy on other digits "
-                                 f"is {accuracy:.1%}, below 85%.")
+        expect_at_least("classifier_setup: accuracy on 300 other digits after training",
+                        accuracy, 0.85, margin=MARGIN_03_ACC,
+                        hint="The model did not learn the digits: look at the loss and the "
+                             "output layer again.")
     with credit.part(1, "on another data set (4 classes, 5 features): no wrong_input, no "
                         "initial_unexpected, no error"):
         X2, y2 = blobs()
@@ -284,9 +295,9 @@ def test_regression_repaired(credit):
             x, y, clean = sine(n, seed=seed)
             error = fitted_error(lab.regression_setup(x, y, seed=seed), "regression_setup",
                                  x, y, clean)
-            expect(error < 0.03, f"regression_setup on {n} samples: after training the MSE "
-                                 f"against sin(x) is {error:.3g} (>= 0.03): the model did not "
-                                 "learn the curve.")
+            expect_at_most(f"regression_setup on {n} samples: MSE against sin(x) after "
+                           "training", error, 0.03, margin=MARGIN_03_REG,
+                           hint="The model did not learn the curve.")
 
 
 @pytest.mark.points(2)
@@ -304,9 +315,9 @@ def test_sgd_regression_repaired(credit):
             y = y.reshape(-1, 1)
             error = fitted_error(lab.sgd_regression_setup(x, y, seed=seed),
                                  "sgd_regression_setup", x, y, clean)
-            expect(np.isfinite(error) and error < 0.05,
-                   f"sgd_regression_setup on {n} samples: after training the MSE against "
-                   f"sin(x) is {error:.3g} (>= 0.05).")
+            expect_at_most(f"sgd_regression_setup on {n} samples: MSE against sin(x) after "
+                           "training", error, 0.05, margin=MARGIN_03_SGD,
+                           hint="The model did not learn the curve.")
 
 
 @pytest.mark.points(2)
@@ -323,6 +334,7 @@ def test_two_task_repaired(credit):
             x, y, clean = two_curves(n, seed=seed)
             setup = trained(lab.two_task_setup(x, y, seed=seed), "two_task_setup", x, y)
             errors = ((predict(setup.model, x) - clean) ** 2).mean(axis=0)
-            expect(np.all(errors < 0.03),
-                   f"two_task_setup on {n} samples: MSE against sin(x) {errors[0]:.3g}, against "
-                   f"cos(x) {errors[1]:.3g}; both must be below 0.03.")
+            for error, curve in zip(errors, ("sin(x)", "cos(x)")):
+                expect_at_most(f"two_task_setup on {n} samples: MSE against {curve} after "
+                               "training (both curves must be fitted)", float(error), 0.03,
+                               margin=MARGIN_03_TWO)
