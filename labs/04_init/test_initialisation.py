@@ -14,12 +14,23 @@ import pytest
 
 import minnet
 from minnet import nn, optim
-from minnet.grading import expect, expect_close, expect_no_errors, expect_no_finding, reference, \
-    student
+from minnet.grading import expect, expect_at_least, expect_at_most, expect_close, \
+    expect_no_errors, expect_no_finding, reference, student
 
 MODULE = "initialisation"
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "tanh", "sigmoid", "selu", "linear")
 LAB_CODES = ("init.symmetric", "init.bad_scale", "init.output_bias", "activation.scale")
+# How far the reference solution must stay from each training-outcome threshold. Measured
+# (identical with OpenBLAS's Haswell, SkylakeX and Sandybridge kernels, 1 thread and
+# MINNET_NO_JIT; ranges over data/generator seeds 0-4; the released files in brackets): tail
+# loss 0.0022-0.0040 (5.2); validation accuracy 0.913-1.0 (0.935: the accuracy does not tell
+# the released init from a good one, the tail loss does, so its bar is a sanity check at
+# 0.85); bright pixels 0.195 in the Glorot figure, 0.024 in the tiny-init one.
+VAL_ACCURACY_BAR = 0.85
+MARGIN_04_TAIL = 0.04
+MARGIN_04_ACC = 0.05
+MARGIN_04_SPREAD = 0.05
+MARGIN_04_COLLAPSED = 0.02
 
 
 def load():
@@ -247,22 +258,49 @@ def test_activation_histogram_figure(credit, tmp_path):
         expect(os.path.isfile(paths["glorot"]), f"no figure was saved at {paths['glorot']}")
         expect_same_picture(paths["glorot"], reference_pictures["glorot"], "Glorot")
         spread = warm_fraction(paths["glorot"])
-        expect(spread > 0.12,
-               f"the histogram figure of a well-initialised tanh net should be mostly bright "
-               f"(many bins full, over the whole [-1, 1] range): {spread:.1%} of its pixels are "
-               f"in the bright part of the colormap, expected > 12%. Plot the activation "
-               f"layers only (their range is fixed to [-1, 1]); the Linear layers' panels "
-               f"are scaled to their own data.")
+        expect_at_least("share of bright pixels in the Glorot figure", spread, 0.12,
+                        margin=MARGIN_04_SPREAD,
+                        hint="The histogram figure of a well-initialised tanh net should be "
+                             "mostly bright (many bins full, over the whole [-1, 1] range). "
+                             "Plot the activation layers only (their range is fixed to "
+                             "[-1, 1]); the Linear layers' panels are scaled to their own data.")
     with credit.part(2, "a tiny-init tanh net: the same figure collapses to the bin at 0"):
         lab.save_activation_histograms(nets["tiny"], X, y, paths["tiny"])
         expect(os.path.isfile(paths["tiny"]), f"no figure was saved at {paths['tiny']}")
         expect_same_picture(paths["tiny"], reference_pictures["tiny"], "tiny-init")
         collapsed = warm_fraction(paths["tiny"])
-        expect(collapsed < 0.05,
-               f"with weights N(0, 0.01^2) every tanh output is ~0, so the histograms should "
-               f"show one bright row: {collapsed:.1%} of the pixels are bright, expected < 5%. "
-               f"Does your figure show the activation layers of the model you were given, "
-               f"trained for `steps` steps?")
+        expect_at_most("share of bright pixels in the tiny-init figure", collapsed, 0.05,
+                       margin=MARGIN_04_COLLAPSED,
+                       hint="With weights N(0, 0.01^2) every tanh output is ~0, so the "
+                            "histograms should show one bright row. Does your figure show the "
+                            "activation layers of the model you were given, trained for "
+                            "`steps` steps?")
+
+
+def untrained_problem(model, ref, X, y):
+    """None when ``model`` looks freshly initialised: every Linear weight has the std of its
+    scheme (init_std for the activation after it, within 15%) and the training loss is near
+    where an initialised net starts (at least 0.6 x the entropy of the class frequencies; a
+    fresh He net with log-frequency biases starts at 1.2-1.7, one trained for 20 steps at
+    0.13). Otherwise what is wrong: the test trains the model itself."""
+    for index, layer in enumerate(model):
+        if isinstance(layer, nn.Linear):
+            weight = layer.weight.numpy().astype(np.float64)
+            fan_out, fan_in = weight.shape
+            want = ref.init_std(fan_in, fan_out, ref.following_activation(model, index))
+            if abs(weight.std() / want - 1) > 0.15:
+                return (f"layer {index}'s weights have std {weight.std():.4g}, not the "
+                        f"{want:.4g} of a fresh initialisation: return the model initialised, "
+                        "untrained (the test trains it)")
+    frequencies = np.bincount(y) / len(y)
+    entropy = float(-(frequencies[frequencies > 0] * np.log(frequencies[frequencies > 0])).sum())
+    with minnet.no_grad():
+        loss = float(nn.CrossEntropyLoss()(model(minnet.tensor(X)), minnet.tensor(y)).item())
+    if not loss >= 0.6 * entropy:
+        return (f"the built model's training loss is already {loss:.3g} (a freshly initialised "
+                f"one starts near the class entropy {entropy:.3g}): return the model "
+                "initialised, untrained (the test trains it)")
+    return None
 
 
 @pytest.mark.points(4)
@@ -271,10 +309,13 @@ def test_repaired_digits_run(credit):
     lab, ref = load()
     X_train, y_train, X_val, y_val = ref.load_imbalanced_digits()
     model = lab.build_digits_model(y_train, np.random.default_rng(0))
-    with credit.part(1, "the output bias starts at the log class frequencies"):
+    untrained = untrained_problem(model, ref, X_train, y_train)
+    with credit.part(1, "the output bias starts at the log class frequencies, in a freshly "
+                        "initialised (untrained) model"):
         frequencies = np.bincount(y_train) / len(y_train)
         expect_close("softmax(output bias) of the built model", softmax(model[-1].bias.numpy()),
                      frequencies, rtol=1e-3, atol=1e-5)
+        expect(untrained is None, f"build_digits_model: {untrained}")
     report = minnet.debug.diagnose(model, nn.CrossEntropyLoss(), (X_train, y_train),
                                    optim.SGD(model.parameters(), lr=0.02, momentum=0.9),
                                    steps=60, seed=0)
@@ -282,11 +323,13 @@ def test_repaired_digits_run(credit):
         expect_no_errors(report, what="the repaired digits classifier")
         for code in LAB_CODES:
             expect_no_finding(report, code, what="the repaired digits classifier")
-    with credit.part(1, "it trains: mean loss of the last 20 of 150 steps < 0.05, val acc >= 0.9"):
+    with credit.part(1, "it trains: mean loss of the last 20 of 150 steps <= 0.05, val acc >= "
+                        f"{VAL_ACCURACY_BAR}"):
+        expect(untrained is None, f"build_digits_model: {untrained}")
         losses = ref.train(model, X_train, y_train, steps=150)
         tail = float(np.mean(losses[-20:]))
         val_accuracy = ref.accuracy(model, X_val, y_val)
-        expect(np.isfinite(tail) and tail < 0.05,
-               f"after 150 SGD steps the training loss averages {tail:.4g} over the last 20 "
-               f"steps; a well-initialised net reaches < 0.05")
-        expect(val_accuracy >= 0.9, f"validation accuracy {val_accuracy:.3f}, expected >= 0.9")
+        expect_at_most("mean training loss of the last 20 of 150 SGD steps", tail, 0.05,
+                       margin=MARGIN_04_TAIL, hint="A well-initialised net gets there.")
+        expect_at_least("validation accuracy after 150 steps", val_accuracy, VAL_ACCURACY_BAR,
+                        margin=MARGIN_04_ACC)

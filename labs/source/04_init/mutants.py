@@ -47,4 +47,12 @@ MUTANTS = [
          old='    set_output_bias_(model[-1], y_train, "classification")\n',
          new="",
          why="on imbalanced classes the first iterations only learn the bias"),
+    dict(name="returns an already-trained model", file="initialisation.py",
+         old='    set_output_bias_(model[-1], y_train, "classification")\n',
+         new='    set_output_bias_(model[-1], y_train, "classification")\n'
+             '    X_fit, y_fit = load_imbalanced_digits()[:2]\n'
+             '    train(model, X_fit, y_fit, steps=150)\n'
+             '    set_output_bias_(model[-1], y_train, "classification")\n',
+         why="build_digits_model returns the model initialised, not trained: a pre-trained "
+             "model makes the graded training run say nothing about the initialisation"),
 ]
