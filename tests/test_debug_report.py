@@ -24,7 +24,7 @@ def checklist_rows(path: Path) -> dict:
 
 
 def test_every_checklist_row_is_in_the_registry_with_its_source_and_scenarios():
-    rows = checklist_rows(ROOT / "docs" / "CHECKLIST.md")
+    rows = checklist_rows(ROOT / "docs" / "checklist_contract.md")
     assert len(rows) == 38
     assert set(rows) == set(codes.CODES) - set(codes.EXTRA_CODES)
     for code, (source, scenarios) in rows.items():
@@ -37,7 +37,7 @@ def test_every_checklist_row_is_in_the_registry_with_its_source_and_scenarios():
 
 def test_vendored_checklist_matches_the_shared_contract_when_present():
     shared = ROOT.parent / "shared" / "CHECKLIST.md"
-    vendored = ROOT / "docs" / "CHECKLIST.md"
+    vendored = ROOT / "docs" / "checklist_contract.md"
     if shared.exists():  # in a developer's checkout; CI's clean clone has only the copy
         assert shared.read_text() == vendored.read_text()
     assert checklist_rows(vendored)

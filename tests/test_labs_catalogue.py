@@ -7,7 +7,7 @@ covers, its points and its time. These tests hold that table to the truth:
   and graded tests;
 * a row's codes are exactly the codes the lab's README links to
   (docs/checklist.md#<anchor>), and every anchor exists;
-* together the labs cover every code of the checklist (docs/CHECKLIST.md);
+* together the labs cover every code of the checklist (docs/checklist_contract.md);
 * a row's points are the sum of the lab's ``@pytest.mark.points(N)`` markers,
   and the lab README says the same ("(N points)");
 * docs/course.md lists the labs in the same order.
@@ -49,7 +49,7 @@ def catalogue() -> dict:
 
 def checklist_codes() -> set:
     """The codes of the contract (docs/CHECKLIST.md's tables)."""
-    text = (ROOT / "docs" / "CHECKLIST.md").read_text(encoding="utf-8")
+    text = (ROOT / "docs" / "checklist_contract.md").read_text(encoding="utf-8")
     return set(re.findall(r"^\| `([a-z]+\.[a-z_]+)` \|", text, flags=re.M))
 
 

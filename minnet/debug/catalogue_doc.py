@@ -23,7 +23,7 @@ FAMILY_TITLES = {"data": "Data and preprocessing", "loss": "Loss",
                  "update": None, "optim": None, "reg": "Regularisation and batch", "batch": None,
                  "run": "Beyond the catalogue: minnet's own codes"}
 
-SOURCES = """Sources (short names as in CHECKLIST.md): *37R* "37 Reasons why your Neural Network is
+SOURCES = """Sources (short names as in checklist_contract.md): *37R* "37 Reasons why your Neural Network is
 not working" (S. Ivanov); *SHAO* "Checklist for debugging neural networks" (C. Shao); *HOLDEN*
 "My Neural Network isn't working! What should I do?" (D. Holden); *RECIPE* "A Recipe for
 Training Neural Networks" (A. Karpathy); *TWEET* Karpathy's "most common neural net mistakes";
@@ -67,7 +67,7 @@ def checklist_markdown() -> str:
     lines = ["# The failure catalogue: how minnet detects each failure",
              "",
              "Generated from minnet's registries by `python -m minnet.debug.catalogue_doc` "
-             "(do not edit by hand). The contract it implements is [CHECKLIST.md](CHECKLIST.md).",
+             "(do not edit by hand). The contract it implements is [checklist_contract.md](checklist_contract.md).",
              "Every threshold can be overridden per call: "
              "`diagnose(..., thresholds={\"name\": value})`.",
              "",
@@ -76,13 +76,15 @@ def checklist_markdown() -> str:
     lines.append("|---|---|---|---|")
     for entry in codes.CODES.values():
         scenarios = ", ".join(f"`{s}`" for s in entry.scenarios)
-        lines.append(f"| [`{entry.code}`](#{entry.code.replace('.', '')}) | {entry.severity} | "
+        lines.append(f"| [`{entry.code}`](#{codes.anchor(entry.code)}) | {entry.severity} | "
                      f"{scenarios} | {entry.source} |")
     for entry in codes.CODES.values():
         title = FAMILY_TITLES.get(entry.family)
         if title and not any(line == f"## {title}" for line in lines):
             lines += ["", f"## {title}"]
-        lines += ["", f"### `{entry.code}`", "",
+        # the heading's own anchor is #activationdead_relu; the explicit id keeps the dotted
+        # form (#activation.dead_relu) working too, for links written before
+        lines += ["", f'<a id="{entry.code}"></a>', "", f"### `{entry.code}`", "",
                   f"**{entry.title[0].upper() + entry.title[1:]}** ({entry.severity} by default). "
                   f"Signal: {entry.signal}.", ""]
         emitters = [c for c in checks if entry.code in c.codes]

@@ -3,7 +3,8 @@
 This is the single place where a finding's code, default severity, checklist
 source and scenario names are written down. Checks, scenarios, the docs page
 (docs/checklist.md) and the labs refer to these entries by code; a test keeps
-this table and docs/CHECKLIST.md (the contract) in step.
+this table and docs/checklist_contract.md (the contract, a copy of the shared CHECKLIST.md)
+in step.
 
 Severity, as the checklist defines it:
 
@@ -16,6 +17,7 @@ extreme (e.g. 95% dead ReLUs), never lower it below ``info``.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 SEVERITIES = ("error", "warning", "info")
@@ -208,6 +210,36 @@ _ALL = [
 EXTRA_CODES = ("run.crashed",)
 
 CODES: dict = {entry.code: entry for entry in _ALL}
+
+
+def anchor(code: str) -> str:
+    """The heading anchor of ``code`` in docs/checklist.md, as GitHub and mkdocs make it from
+    the heading `` ### `activation.dead_relu` ``: the dot dropped, "activationdead_relu"."""
+    return code.replace(".", "")
+
+
+def doc_link(code: str) -> str:
+    """Where a finding's code is explained: ``docs/checklist.md#activationdead_relu``."""
+    return f"docs/checklist.md#{anchor(code)}"
+
+
+# The checklist's short source names, for every place a source tag such as "37R 12" is shown.
+SOURCE_NAMES = {
+    "37R": '"37 Reasons why your Neural Network is not working" (S. Ivanov), item number',
+    "SHAO": '"Checklist for debugging neural networks" (C. Shao), item number',
+    "HOLDEN": '"My Neural Network isn\'t working! What should I do?" (D. Holden), item number',
+    "RECIPE": '"A Recipe for Training Neural Networks" (A. Karpathy), step number',
+    "TWEET": 'A. Karpathy\'s tweet on the most common neural net mistakes',
+    "CS231N": "the Stanford CS231n course notes",
+    "minnet": "minnet's own code (beyond the checklist)",
+}
+
+
+def source_legend(sources) -> list:
+    """``["37R = ...", ...]`` for the short names appearing in ``sources`` (strings)."""
+    text = " ".join(sources)
+    return [f"{name} = {meaning}" for name, meaning in SOURCE_NAMES.items()
+            if re.search(rf"\b{name}\b", text)]
 
 
 def get(code: str) -> Code:

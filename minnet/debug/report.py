@@ -420,10 +420,17 @@ def format_report(report: Report, width: int = 100) -> str:
                            else f", default {threshold['default']:g}")
                 lines.append(f"   threshold: {threshold['name']} = {threshold['value']:g}"
                              f"{default} ({threshold['source']}: {threshold['why']})")
-            lines.append(f"   source: {finding.source} (docs/checklist.md#{finding.code})")
+            lines.append(f"   source: {finding.source} ({_codes.doc_link(finding.code)})")
             lines.append(f"   fix: {finding.fix}")
             if finding.verification:
                 lines.append(f"   verified: {finding.verification.get('summary', finding.verification)}")
+    if findings:
+        sources = [f.source for f in findings] + [t["source"] for f in findings
+                                                 for t in f.thresholds]
+        legend = _codes.source_legend(sources)
+        if legend:
+            lines.append("")
+            lines.append("Sources: " + "; ".join(legend) + ".")
     if report.predictions:
         lines.append("")
         lines.extend(format_predictions(report.predictions))

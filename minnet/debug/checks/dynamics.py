@@ -360,9 +360,10 @@ def diverging_loss(ctx) -> list:
     else:
         severity = "warning"
         message += (" The run recovered (it ends below "
-                    f"{ctx.thresholds['diverging_loss_factor']:g}x its start), but steps that "
-                    "throw the loss up like this usually mean a learning rate on the high side; "
-                    "on another seed or a longer run they can kill ReLUs or end in NaN.")
+                    f"{ctx.thresholds['diverging_loss_factor']:g}x its start), so this is a "
+                    "warning, not an error; but steps that throw the loss up like this mean a "
+                    "learning rate on the high side, and they can leave damage the final loss "
+                    "hides (dead ReLUs) or end in NaN on another seed.")
     return [Finding("loss.diverging", message, severity=severity, evidence=summary,
                     thresholds=[ctx.thresholds.describe("diverging_loss_factor"),
                                 ctx.thresholds.describe("diverging_spike_factor"),
