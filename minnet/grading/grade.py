@@ -96,9 +96,13 @@ class PytestRun:
         return entries
 
 
-def grading_environment(single_thread: bool) -> dict:
+def grading_environment(single_thread: bool, hide: tuple = ()) -> dict:
     env = dict(os.environ)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    if hide:  # the sandboxed student processes see these as empty (sandbox.py, as root)
+        from .sandbox import HIDE_VARIABLE
+
+        env[HIDE_VARIABLE] = os.pathsep.join(str(path) for path in hide)
     if single_thread:  # several gradings at once on a small machine: no BLAS oversubscription
         for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             env[name] = "1"
@@ -151,6 +155,151 @@ def run_pytest(tree: Path, folders: Optional[list] = None, timeout: Optional[flo
     started = time.monotonic()
     process, grade_json = start_pytest(tree, folders, timeout, extra, quiet, single_thread)
     return finish_pytest(process, grade_json, started)
+
+
+def grade_to_the_end(tree: Path, folders: list, timeout: Optional[float] = None,
+                     restarts: int = 5, labs_dir: Optional[Path] = None) -> tuple:
+    """(results.json dict or None, notes): grade ``folders`` even if the grading process is
+    killed on the way (a submission calling ``os.kill(os.getppid(), 9)``, say).
+
+    The plugin journals each test's start and grade as it happens. When pytest ends without
+    finishing, the test that started and has no grade is the one it died in: it scores 0
+    and the run resumes with the tests not yet graded. The results come from the journal
+    and this process, never from a file the tests' processes could leave behind.
+    """
+    from .isolation import become_subreaper, hide_from_same_user, kill_orphans
+    from .plugin import GradeBook, Grade
+
+    # what the tests' processes leave running is re-parented here and killed after each run,
+    # before any result is written; same-user processes cannot open this one's pipes
+    become_subreaper()
+    hide_from_same_user()
+    graded, lost, notes = {}, {}, []
+    collection_errors: list = []
+    for attempt in range(restarts + 1):
+        skip = tuple(f"--deselect={nodeid}" for nodeid in [*graded, *lost])
+        run, entries = _run_with_journal(tree, folders, timeout, skip, labs_dir)
+        kill_orphans()
+        started, finished = {}, None
+        for entry in entries:
+            if entry.get("event") == "end":
+                finished = entry
+            elif entry.get("event") == "start":
+                started[entry["nodeid"]] = entry
+            elif entry.get("event") == "grade":
+                grade = entry["grade"]
+                graded.setdefault(grade["nodeid"], (grade, float(entry.get("seconds", 0.0))))
+        if finished is not None:
+            collection_errors = [str(error) for error in finished.get("collection_errors", [])]
+            break
+        victims = [entry for nodeid, entry in started.items() if nodeid not in graded]
+        if not victims:
+            notes.append(f"the grading process ended with status {run.returncode} outside any "
+                         "test: the tests it had not reached are missing")
+            break
+        for entry in victims:
+            lost[entry["nodeid"]] = entry
+        notes.append(f"the grading process was killed during {victims[-1]['nodeid']} "
+                     f"(status {run.returncode}): that test scores 0; the others were "
+                     "graded in a new process")
+    if not graded and not lost:
+        return None, notes
+    book = GradeBook()
+    for nodeid, (grade, seconds) in graded.items():
+        book.record(Grade(**grade))
+        book.seconds[nodeid] = seconds
+    for nodeid, entry in lost.items():
+        book.record(Grade(nodeid=nodeid, lab=entry["lab"], name=entry["name"],
+                          max_score=float(entry.get("max_score") or 0.0), score=0.0,
+                          output="this test killed the grading process (os.kill of its parent, "
+                                 "or a crash that took the grader down) and scores 0",
+                          hidden=bool(entry.get("hidden")), passed=False))
+    return book.results_json(tuple(collection_errors)), notes
+
+
+def jail_prefix() -> list:
+    """``unshare --pid --mount --fork --mount-proc --kill-child`` where it works (Linux, as
+    root, util-linux installed): the grader is then PID 1 of a PID namespace with its own
+    /proc. Processes of the tests see neither ``minnet grade`` nor any process outside (no
+    PID to signal, no command line to read), cannot kill the grader (a namespace's init
+    ignores SIGKILL sent from inside) and cannot outlive it. Empty where unavailable."""
+    global _jail
+    if _jail is None:
+        _jail = []
+        unshare = shutil.which("unshare")
+        if unshare and sys.platform.startswith("linux") and os.geteuid() == 0:
+            prefix = [unshare, "--pid", "--mount", "--fork", "--mount-proc", "--kill-child"]
+            try:
+                trial = subprocess.run(prefix + ["true"], capture_output=True, timeout=10)
+                if trial.returncode == 0:
+                    _jail = prefix
+            except (OSError, subprocess.SubprocessError):
+                pass
+    return list(_jail)
+
+
+_jail: Optional[list] = None
+
+
+def jailed(command: list) -> list:
+    return jail_prefix() + command
+
+
+def secrets_of(tree: Path, labs_dir: Optional[Path]) -> tuple:
+    """What a sandboxed student process must not read: the reference solutions and hidden
+    tests of the grading tree, every test file there, and the instructor's own sources and
+    repository history."""
+    paths = [tree / SOURCE_FOLDER, *sorted(tree.glob("*/test_*.py"))]
+    if labs_dir is not None:
+        labs_dir = Path(labs_dir).resolve()
+        paths.append(labs_dir / SOURCE_FOLDER)
+        for folder in (labs_dir, *labs_dir.parents):
+            if (folder / ".git").exists():
+                paths.append(folder / ".git")
+                break
+    return tuple(str(path) for path in paths if path.exists())
+
+
+def _run_with_journal(tree: Path, folders: list, timeout: Optional[float], extra: tuple,
+                      labs_dir: Optional[Path] = None):
+    """Run pytest with the journal on a pipe only this process reads; (PytestRun, entries)."""
+    import threading
+    import time
+
+    read_fd, write_fd = os.pipe()
+    chunks: list = []
+    reader = threading.Thread(target=_drain, args=(read_fd, chunks), daemon=True)
+    reader.start()
+    started = time.monotonic()
+    command = jailed(pytest_command(tree, folders, Path(os.devnull), timeout,
+                                    ("--grade-journal-fd", str(write_fd), *extra)))
+    try:
+        process = subprocess.Popen(command, cwd=str(tree.parent), pass_fds=(write_fd,),
+                                   env=grading_environment(False, secrets_of(tree, labs_dir)))
+    finally:
+        os.close(write_fd)
+    process.wait()
+    reader.join()
+    run = PytestRun(process.returncode, None, "", time.monotonic() - started)
+    return run, _journal_entries(b"".join(chunks))
+
+
+def _drain(fd: int, chunks: list) -> None:
+    with os.fdopen(fd, "rb") as pipe:
+        for chunk in iter(lambda: pipe.read(1 << 16), b""):
+            chunks.append(chunk)
+
+
+def _journal_entries(data: bytes) -> list:
+    entries = []
+    for line in data.decode("utf-8", errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue  # a line cut short when the process died
+        if isinstance(entry, dict):
+            entries.append(entry)
+    return entries
 
 
 # --------------------------------------------------------------------------
@@ -285,13 +434,14 @@ def grade_command(args) -> int:
                                         if owner == lab}, **files[lab]},
                           hidden=not args.no_hidden) for lab in labs]
         tree = build_tree(labs_dir, root, copies)
-        run = run_pytest(tree, labs, timeout=args.lab_timeout, quiet=False)
-    if run.results is None:
-        print(f"minnet grade: pytest ended with status {run.returncode} before writing grades",
-              file=sys.stderr)
+        results, problems = grade_to_the_end(tree, labs, timeout=args.lab_timeout,
+                                             labs_dir=labs_dir)
+    for problem in problems:
+        print(f"minnet grade: {problem}", file=sys.stderr)
+    if results is None:
+        print("minnet grade: no test could be graded", file=sys.stderr)
         return 1
-    results = run.results
-    results["output"] = "\n".join(notes) + "\n\n" + results.get("output", "")
+    results["output"] = "\n".join(notes + problems) + "\n\n" + results.get("output", "")
     if args.grade_json:
         atomic_write(args.grade_json, json.dumps(results, indent=2) + "\n")
         print(f"wrote {args.grade_json}")

@@ -484,6 +484,18 @@ def check_command(args) -> int:
                       + (f" ({result.mutant.why})" if result.mutant.why else ""))
         else:
             print(f"  ok ({len(results)} mutant(s) caught)")
+    from .attacks import bank_lines, load_bank, run_bank
+
+    bank_labs = [lab for lab in labs if any(attack.lab == lab for attack in load_bank(labs_dir))]
+    if bank_labs:
+        print(f"5. the attack bank ({SOURCE_FOLDER}/_attacks) scores nothing unearned ...",
+              flush=True)
+        outcomes = run_bank(labs_dir, bank_labs)
+        print("\n".join(bank_lines(outcomes)))
+        if any(outcome.problems for outcome in outcomes):
+            failures += 1
+        else:
+            print(f"  ok ({len(outcomes)} attack(s) scored at most their honest points)")
     seconds = time.monotonic() - started
     verdict = "passed" if not failures else f"FAILED ({failures} problem(s))"
     print(f"minnet labs check {verdict} in {seconds:.0f} s")

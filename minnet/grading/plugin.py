@@ -30,7 +30,8 @@ import pytest
 from . import fair
 from .credit import Credit, GradingSetupError, check_points, format_points
 from .expect import THRESHOLDS_SEEN, LabFailure
-from .isolation import CAN_FORK, run_in_child
+from .isolation import (CAN_FORK, become_subreaper, hide_from_same_user, kill_orphans,
+                        run_in_child)
 from .sandbox import close_all as close_sandboxes
 from .sandbox import sweep as sweep_sandboxes
 
@@ -65,6 +66,10 @@ def pytest_addoption(parser):
     group = parser.getgroup("minnet grading", "grading minnet's labs")
     group.addoption("--grade-json", metavar="PATH", default=None,
                     help="write the grades as a Gradescope-compatible results.json")
+    group.addoption("--grade-journal-fd", metavar="FD", type=int, default=None,
+                    help="write each test's start and grade as JSON lines to this inherited "
+                         "file descriptor as they happen (minnet grade reads them from a pipe "
+                         "and resumes if the run is killed)")
     group.addoption("--lab-timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                     help="time limit per lab test unless it has @pytest.mark.timeout "
                          "(default: %(default)s)")
@@ -261,7 +266,7 @@ def _where(error: BaseException, item) -> str:
                      f"{(frame.line or '').strip()}")
     test_frames = [frame for frame in traceback.extract_tb(error.__traceback__)
                    if Path(frame.filename).resolve() == test_file]
-    if test_frames:
+    if test_frames and not is_hidden(item):  # a hidden test's code is not shown
         frame = test_frames[-1]
         lines.append(f"  called from {test_file.name}:{frame.lineno}: {(frame.line or '').strip()}")
     return "\n".join(lines)
@@ -461,6 +466,33 @@ def _deserialize(item, payload: bytes) -> list:
     return reports
 
 
+def _within_bounds(item, report):
+    """A child's report as the parent trusts it: the grade's identity and maximum are the
+    parent's own (from the item and its marker), its score is clamped to [0, maximum]."""
+    points = points_of(item)
+    properties = []
+    for name, value in report.user_properties:
+        if name != GRADE_PROPERTY:
+            continue
+        if points is None:
+            continue  # only a graded test carries a grade
+        grade = Grade(**{key: value[key] for key in ("output", "thresholds") if key in value},
+                      **{key: value.get(key) for key in ("score", "passed")},
+                      nodeid=item.nodeid, lab=lab_name(item), name=item.name,
+                      max_score=points, hidden=is_hidden(item))
+        try:
+            score = float(grade.score)
+        except (TypeError, ValueError):
+            score = 0.0
+        grade.score = min(max(score, 0.0), points) if score == score else 0.0
+        grade.passed = bool(grade.passed is True and grade.score == points
+                            and report.outcome == "passed")
+        grade.output = str(grade.output)[:20000]
+        properties.append((GRADE_PROPERTY, asdict(grade)))
+    report.user_properties = properties
+    return report
+
+
 def _problem_report(item, problem: str, seconds: float):
     """The report of a test whose child process timed out or crashed: 0 points, the reason."""
     from _pytest.reports import TestReport
@@ -490,6 +522,8 @@ def _prepare_parent_once(config) -> None:
     if config.stash.get(_warmed_key, False):
         return
     config.stash[_warmed_key] = True
+    become_subreaper()
+    hide_from_same_user()
     if not config.getoption("lab_no_warmup") and os.environ.get("MINNET_GRADING_WARMUP",
                                                                   "1") != "0":
         from .warmup import warm_up
@@ -540,7 +574,11 @@ def pytest_runtest_protocol(item, nextitem):
     describe, zero_if_tampered, serialize = (_FAIR_PRIVATE_COPY(function) for function in (
         _FAIR_DESCRIBE, _zero_if_tampered, _serialize))
 
+    journal_fd = item.config.getoption("grade_journal_fd", None)
+
     def run_test() -> bytes:  # in the child
+        if journal_fd is not None:
+            os.close(journal_fd)  # the grades journal is the parent's to write
         import faulthandler
         faulthandler.disable()  # a crash is reported as "killed by signal 11", not a C stack dump
         reports = runtestprotocol(item, log=False, nextitem=nextitem)
@@ -549,18 +587,44 @@ def pytest_runtest_protocol(item, nextitem):
         return serialize(item, reports)
 
     ihook = item.ihook
+    _journal(item.config, {"event": "start", "nodeid": item.nodeid, "lab": lab_name(item),
+                           "name": item.name, "max_score": points_of(item),
+                           "hidden": is_hidden(item)})
     ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
     outcome = run_in_child(run_test, timeout=timeout_of(item),
                            memory_mb=item.config.getoption("lab_memory"))
-    sweep_sandboxes()  # as root: whatever a sandboxed student process left running is gone
+    # whatever the test started and left running is gone before the next test starts: its
+    # daemons (re-parented here, a subreaper) and, as root, the sandbox user's processes
+    kill_orphans()
+    sweep_sandboxes()
     if outcome.problem is None:
-        reports = _deserialize(item, outcome.payload)
+        try:
+            reports = [_within_bounds(item, report)
+                       for report in _deserialize(item, outcome.payload)]
+        except (ValueError, TypeError, KeyError, AttributeError) as error:
+            reports = [_problem_report(item, f"crashed: the test's report could not be read "
+                                             f"({type(error).__name__})", outcome.seconds)]
     else:
         reports = [_problem_report(item, outcome.problem, outcome.seconds)]
     for report in reports:
         ihook.pytest_runtest_logreport(report=report)
+        for name, value in report.user_properties:
+            if name == GRADE_PROPERTY:
+                _journal(item.config, {"event": "grade", "grade": value,
+                                       "seconds": report.duration or 0.0})
     ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
     return True
+
+
+def _journal(config, entry: dict) -> None:
+    """One JSON line to the --grade-journal-fd pipe, written at once: a run killed later
+    still leaves every finished test's grade with minnet grade."""
+    fd = config.getoption("grade_journal_fd", None)
+    if fd is None:
+        return
+    data = (json.dumps(entry, default=str) + "\n").encode()
+    while data:
+        data = data[os.write(fd, data):]
 
 
 # --------------------------------------------------------------------------
@@ -697,6 +761,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 
 
 def pytest_sessionfinish(session, exitstatus):
+    _journal(session.config, {"event": "end",
+                              "collection_errors": _collection_errors(session.config)})
     path = session.config.getoption("grade_json", None)
     if not path:
         return

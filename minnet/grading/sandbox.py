@@ -83,9 +83,45 @@ def _limit_memory() -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def _prepare_worker(unprivileged: bool) -> None:  # preexec: in the child, before exec
+HIDE_VARIABLE = "MINNET_GRADING_HIDE"  # paths the grader hides from the worker (os.pathsep)
+CLONE_NEWNS, MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x20000, 1, 2, 4, 8
+MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
+# capabilities the worker must not keep as root: undoing the mounts, reading other processes
+CAP_SYS_MODULE, CAP_SYS_RAWIO, CAP_SYS_PTRACE, CAP_SYS_ADMIN = 16, 17, 19, 21
+
+
+def hidden_paths() -> list:
+    """What ``minnet grade`` asked to hide: references, tests, the instructor's sources."""
+    return [path for path in os.environ.get(HIDE_VARIABLE, "").split(os.pathsep)
+            if path and os.path.exists(path)]
+
+
+def _hide(paths: list) -> None:
+    """As root, in the worker before exec: a mount namespace of its own where each folder in
+    ``paths`` is an empty read-only tmpfs and each file reads as empty; then the
+    capabilities to undo that are dropped for good (from the bounding set)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(CLONE_NEWNS) != 0:
+        return
+    libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None)
+    for path in paths:
+        target = os.fsencode(path)
+        if os.path.isdir(path):
+            libc.mount(b"tmpfs", target, b"tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                       b"size=4k,mode=500")
+        else:
+            libc.mount(b"/dev/null", target, None, MS_BIND, None)
+    for capability in (CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_SYS_MODULE, CAP_SYS_RAWIO):
+        libc.prctl(24, capability, 0, 0, 0)  # PR_CAPBSET_DROP
+
+
+def _prepare_worker(unprivileged: bool, hide: list) -> None:  # preexec: before exec
     if sys.platform.startswith("linux"):
         _limit_memory()
+        if hide and os.geteuid() == 0:
+            _hide(hide)
     if unprivileged:
         _become_unprivileged()
 
@@ -96,16 +132,17 @@ def _start_worker(command: list, fd: int, workdir: str, environment: dict):
     global _can_drop
     options = dict(pass_fds=(fd,), cwd=workdir, env=environment, stdin=subprocess.DEVNULL,
                    start_new_session=True)
+    hide = hidden_paths()
     if dropping_privileges():
         try:
-            process = subprocess.Popen(command, preexec_fn=lambda: _prepare_worker(True),
+            process = subprocess.Popen(command, preexec_fn=lambda: _prepare_worker(True, hide),
                                        **options)
             _can_drop = True
             return process
         except PermissionError:
             _can_drop = False
             os.chown(workdir, os.geteuid(), os.getegid())
-    return subprocess.Popen(command, preexec_fn=lambda: _prepare_worker(False), **options)
+    return subprocess.Popen(command, preexec_fn=lambda: _prepare_worker(False, hide), **options)
 
 
 class Sandbox:
@@ -134,7 +171,7 @@ class Sandbox:
                    if allowed_imports is None or name not in allowed_imports]
         with open(self.path, encoding="utf-8", errors="replace") as file:
             source = file.read()
-        answer = self._ask({"op": "load", "source": source, "filename": self.path,
+        answer = self._ask({"op": "load", "source": source, "filename": self.shown,
                             "module_name": module_name, "refused_imports": refused,
                             "allowed_imports": (None if allowed_imports is None
                                                 else sorted(allowed_imports))})

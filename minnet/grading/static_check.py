@@ -21,6 +21,13 @@ FORBIDDEN_CALLS = {
 }
 # Dunder attributes a hand-written layer never needs; everything else that starts and ends
 # with two underscores is refused too (except these harmless ones).
+# Attributes that reach the operating system or the interpreter through another module
+# (``np.ctypeslib.os``, ``np.testing._private.utils.sys.modules``): a lab file never needs them.
+FORBIDDEN_ATTRIBUTES = {
+    "os", "sys", "subprocess", "ctypes", "builtins", "importlib", "shutil", "socket", "signal",
+    "gc", "inspect", "threading", "multiprocessing", "exec", "eval", "compile", "modules",
+    "import_module", "system", "popen", "fork", "kill", "getppid", "_exit",
+}
 HARMLESS_DUNDERS = {"__init__", "__name__", "__doc__", "__len__", "__call__", "__repr__",
                     "__str__", "__eq__", "__hash__", "__iter__", "__next__", "__enter__",
                     "__exit__", "__class__", "__main__"}
@@ -28,6 +35,13 @@ HARMLESS_DUNDERS = {"__init__", "__name__", "__doc__", "__len__", "__call__", "_
 
 def _root(module: str) -> str:
     return module.split(".", 1)[0]
+
+
+def _root_name(node) -> str:
+    """'np' for np.testing._private.utils (the name an attribute chain starts from)."""
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else ""
 
 
 def check_source(text: str, filename: str, allowed_imports) -> list:
@@ -43,6 +57,9 @@ def check_source(text: str, filename: str, allowed_imports) -> list:
     def problem(node, what: str, why: str) -> None:
         problems.append(f"{filename}:{node.lineno}: {what}: {why}")
 
+    module_aliases = {(alias.asname or alias.name).split(".", 1)[0]
+                      for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
+                      for alias in node.names}
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
@@ -62,6 +79,13 @@ def check_source(text: str, filename: str, allowed_imports) -> list:
             elif node.attr in ("_getframe", "f_back", "f_globals", "f_locals", "gi_frame",
                                "tb_frame", "cr_frame"):
                 problem(node, f"`.{node.attr}`", "inspecting frames is not allowed in lab files")
+            elif node.attr in FORBIDDEN_ATTRIBUTES:
+                problem(node, f"`.{node.attr}`", "reaching the operating system or the "
+                                                 "interpreter through another module is not "
+                                                 "allowed in lab files")
+            elif node.attr.startswith("_") and _root_name(node) in module_aliases:
+                problem(node, f"`.{node.attr}`", "a library's private parts are not for lab "
+                                                 "files: use its public API")
         elif isinstance(node, ast.Name):
             if node.id in FORBIDDEN_CALLS:
                 problem(node, f"`{node.id}`", "running code given as text or looking names up "

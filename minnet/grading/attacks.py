@@ -1,0 +1,157 @@
+"""The attack bank: student files that try to score what they did not earn.
+
+``labs/source/_attacks/*.py`` each start with a docstring naming the lab, the student
+file it replaces and the points it earns honestly::
+
+    \"\"\"Kills the grading process hoping every grade is lost.
+    lab: 03_loss
+    file: loss_sanity.py
+    honest: 0
+    \"\"\"
+
+``minnet labs check`` grades each one as a submission with ``minnet grade`` (its lab
+only, hidden tests included) in a process of its own, and fails when one scores more
+than ``honest``, leaks a hidden test or a reference solution into its feedback, changes
+the instructor's labs folder, or leaves a process running.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from .release import HIDDEN_PREFIX, SOURCE_FOLDER
+
+BANK_FOLDER = "_attacks"
+FIELD = re.compile(r"^(lab|file|honest):\s*(\S+)\s*$", re.MULTILINE)
+SECONDS = 300.0
+
+
+@dataclass
+class Attack:
+    name: str
+    lab: str
+    file: str
+    honest: float
+    text: str
+
+
+@dataclass
+class Outcome:
+    attack: Attack
+    score: Optional[float]
+    max_score: Optional[float]
+    problems: list
+
+
+def load_bank(labs_dir) -> list:
+    """The attacks of ``labs/source/_attacks``, sorted by name (empty if there is none)."""
+    folder = Path(labs_dir) / SOURCE_FOLDER / BANK_FOLDER
+    attacks = []
+    for path in sorted(folder.glob("*.py")) if folder.is_dir() else []:
+        text = path.read_text(encoding="utf-8")
+        fields = dict(FIELD.findall(text.split('"""')[1] if text.count('"""') >= 2 else ""))
+        if set(fields) != {"lab", "file", "honest"}:
+            raise ValueError(f"{path}: its docstring must name lab:, file: and honest:")
+        attacks.append(Attack(path.stem, fields["lab"], fields["file"],
+                              float(fields["honest"]), text))
+    return attacks
+
+
+def tree_digest(labs_dir) -> str:
+    """One hash of every file under the labs folder (names and contents)."""
+    digest = hashlib.sha256()
+    root = Path(labs_dir)
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def secret_lines(labs_dir, lab: str) -> list:
+    """Distinctive lines of the lab's reference solutions and hidden tests: none of them may
+    appear in the feedback a submission gets."""
+    source = Path(labs_dir) / SOURCE_FOLDER / lab
+    lines = set()
+    for path in sorted(source.glob("*.py")) if source.is_dir() else []:
+        if path.name == "mutants.py":
+            continue
+        for line in path.read_text(encoding="utf-8").splitlines():
+            line = line.strip()
+            if len(line) >= 40 and not line.startswith(("#", '"""', "def ", "import ", "from ")):
+                lines.add(line)
+            if path.name.startswith(HIDDEN_PREFIX) and line.startswith("def test_"):
+                lines.add(line)
+    return sorted(lines)
+
+
+def run_attack(labs_dir, attack: Attack) -> Outcome:
+    """Grade one attack with ``minnet grade`` in a fresh process; what went wrong, if any."""
+    problems = []
+    before = tree_digest(labs_dir)
+    with tempfile.TemporaryDirectory(prefix="minnet-attack-") as root:
+        submission = Path(root) / "submission"
+        (submission / attack.lab).mkdir(parents=True)
+        (submission / attack.lab / attack.file).write_text(attack.text, encoding="utf-8")
+        results_path = Path(root) / "results.json"
+        command = [sys.executable, "-m", "minnet", "grade", str(submission), "--labs",
+                   str(labs_dir), "--lab", attack.lab, "--grade-json", str(results_path)]
+        try:
+            finished = subprocess.run(command, capture_output=True, text=True, timeout=SECONDS)
+            output = finished.stdout + finished.stderr
+        except subprocess.TimeoutExpired:
+            return Outcome(attack, None, None, [f"minnet grade took over {SECONDS:g} s"])
+        time.sleep(1.0)  # a daemon left behind would rewrite the results now
+        try:
+            results = json.loads(results_path.read_text(encoding="utf-8"))
+            score, maximum = float(results["score"]), float(results["max_score"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return Outcome(attack, None, None, ["no readable results.json:\n"
+                                                + output[-1500:]])
+        if score > attack.honest + 1e-9:
+            graded = [f"{test['name']}: {test['score']:g}/{test['max_score']:g}"
+                      for test in results.get("tests", []) if test.get("score")]
+            problems.append(f"scored {score:g}/{maximum:g}, honestly worth {attack.honest:g} "
+                            f"({'; '.join(graded)})")
+        feedback = json.dumps(results)
+        leaked = [line for line in secret_lines(labs_dir, attack.lab)
+                  if json.dumps(line)[1:-1] in feedback]
+        if leaked:
+            problems.append(f"its feedback shows {len(leaked)} line(s) of the reference "
+                            f"solution or hidden tests, e.g. {leaked[0]!r}")
+    if tree_digest(labs_dir) != before:
+        problems.append("the instructor's labs folder changed while it was graded")
+    return Outcome(attack, score, maximum, problems)
+
+
+def run_bank(labs_dir, labs: Optional[list] = None) -> list:
+    return [run_attack(labs_dir, attack) for attack in load_bank(labs_dir)
+            if labs is None or attack.lab in labs]
+
+
+def bank_lines(outcomes: list) -> list:
+    lines = []
+    for outcome in outcomes:
+        attack = outcome.attack
+        score = ("?" if outcome.score is None
+                 else f"{outcome.score:g}/{outcome.max_score:g}")
+        flag = "!" if outcome.problems else " "
+        lines.append(f"  {flag} {attack.lab:<22} {attack.name:<32} scored {score:>9}  "
+                     f"(honest {attack.honest:g})")
+        lines += [f"      {problem}" for problem in outcome.problems]
+    return lines
+
+
+if __name__ == "__main__":  # python -m minnet.grading.attacks [LABS_DIR]
+    bank = run_bank(sys.argv[1] if len(sys.argv) > 1 else "labs")
+    print("\n".join(bank_lines(bank)))
+    sys.exit(1 if any(outcome.problems for outcome in bank) else 0)
