@@ -12,10 +12,17 @@ import pytest
 
 import minnet
 from minnet import nn
-from minnet.grading import expect, expect_close, expect_no_errors, expect_no_finding, reference, \
-    student
+from minnet.grading import expect, expect_at_least, expect_at_most, expect_close, \
+    expect_no_errors, expect_no_finding, reference, student
 
 MODULE = "activation_health"
+# How far the reference solution must stay from each training-outcome threshold. Measured
+# (identical with OpenBLAS's Haswell, SkylakeX and Sandybridge kernels, 1 thread and
+# MINNET_NO_JIT; the range is over batch orders 0-4; the released setups in brackets): ReLU
+# accuracy 0.967-0.992 (0.55), tanh accuracy 0.961-0.969 (0.686), sine MSE 0.0032-0.0044 (0.22).
+MARGIN_05_RELU = 0.03
+MARGIN_05_TANH = 0.05
+MARGIN_05_MSE = 0.01
 
 
 def load():
@@ -162,6 +169,40 @@ def same_preprocessing(raw_train, raw_val, train, val, tol=1e-4):
     return True
 
 
+# the network each setup must keep: Linear shapes in order, and the activations allowed between
+# them (a repair changes biases, init, preprocessing, learning rate or the output layer, not the
+# network: swapping ReLU for tanh, dropping layers or a linear model would hide the finding)
+LAB_NETWORKS = {
+    "ReLU classifier": (((2, 32), (32, 32), (32, 2)), ("ReLU", "LeakyReLU")),
+    "tanh classifier": (((64, 64), (64, 64), (64, 10)), ("Tanh",)),
+    "sine regression": (((1, 32), (32, 32), (32, 1)), ("Tanh",)),
+}
+
+
+def expect_lab_network(setup, name):
+    """The setup's model is the lab's network: the same Linear layers (in_features,
+    out_features) in order, each hidden one followed by one of the allowed activations, and no
+    activation after the last Linear."""
+    shapes, allowed = LAB_NETWORKS[name]
+    model = getattr(setup, "model", None)
+    expect(isinstance(model, nn.Module), f"{name}: setup.model is not a minnet nn.Module")
+    layers = [m for m in model.modules() if m is not model and not list(m.children())]
+    got_shapes = [(m.in_features, m.out_features) for m in layers if isinstance(m, nn.Linear)]
+    described = ", ".join(type(m).__name__ for m in layers)
+    expect(got_shapes == list(shapes),
+           f"{name}: keep the lab's network, Linear layers {list(shapes)} (got {got_shapes}: "
+           f"{described}); the repair is in the biases, the initialisation, the data, the "
+           "learning rate or the output, not a different network")
+    kinds = [type(m).__name__ for m in layers]
+    linear_at = [i for i, m in enumerate(layers) if isinstance(m, nn.Linear)]
+    hidden = [kinds[i + 1] if i + 1 < len(kinds) else None for i in linear_at[:-1]]
+    after_last = kinds[linear_at[-1] + 1:]
+    expect(all(kind in allowed for kind in hidden) and len(layers) == 2 * len(shapes) - 1
+           and not after_last,
+           f"{name}: each hidden Linear layer must be followed by "
+           f"{' or '.join(allowed)} and the last one by nothing (got: {described})")
+
+
 def grade_repair(credit, setup, reference_data, codes, quality, steps, name, diagnosis_points,
                  quality_points):
     """Diagnose ``setup`` (no error, none of ``codes``), then train it ``steps`` steps and
@@ -169,16 +210,21 @@ def grade_repair(credit, setup, reference_data, codes, quality, steps, name, dia
     _, ref = load()
     with credit.part(diagnosis_points, f"{name}: the debugger reports no error and none of "
                                        f"{', '.join(codes)}"):
+        expect_lab_network(setup, name)
+        check_data(setup, reference_data, name)
         report = setup.diagnose(steps=100)
         expect_no_errors(report, what=f"the repaired {name}")
         for code in codes:
             expect_no_finding(report, code, what=f"the repaired {name}")
     with credit.part(quality_points, f"{name}: trains to the stated quality in {steps} steps"):
+        expect_lab_network(setup, name)
         check_data(setup, reference_data, name)
         setup.train(steps=steps)
         X_val, y_val = setup.val_data
-        ok, message = quality(ref.evaluate(setup.model, X_val, y_val))
-        expect(ok, message)
+        what, direction, threshold, margin = quality
+        check = expect_at_least if direction == ">=" else expect_at_most
+        check(f"{name}: {what} after {steps} steps", ref.evaluate(setup.model, X_val, y_val),
+              threshold, margin=margin)
 
 
 @pytest.mark.points(4)
@@ -186,8 +232,7 @@ def grade_repair(credit, setup, reference_data, codes, quality, steps, name, dia
 def test_relu_repair(credit):
     lab, ref = load()
     grade_repair(credit, lab.relu_setup(), ref.moons_data(), ("activation.dead_relu",),
-                 lambda acc: (acc >= 0.93, f"validation accuracy {acc:.3f} after 200 steps, "
-                                           f"expected >= 0.93"),
+                 ("validation accuracy", ">=", 0.93, MARGIN_05_RELU),
                  steps=200, name="ReLU classifier", diagnosis_points=2, quality_points=2)
 
 
@@ -196,8 +241,7 @@ def test_relu_repair(credit):
 def test_tanh_repair(credit):
     lab, ref = load()
     grade_repair(credit, lab.tanh_setup(), ref.raw_digits(), ("activation.saturated",),
-                 lambda acc: (acc >= 0.9, f"validation accuracy {acc:.3f} after 150 steps, "
-                                          f"expected >= 0.9"),
+                 ("validation accuracy", ">=", 0.9, MARGIN_05_TANH),
                  steps=150, name="tanh classifier", diagnosis_points=2, quality_points=2)
 
 
@@ -206,6 +250,5 @@ def test_tanh_repair(credit):
 def test_regression_repair(credit):
     lab, ref = load()
     grade_repair(credit, lab.regression_setup(), ref.sine_data(), ("output.wrong_activation",),
-                 lambda mse: (mse <= 0.02, f"validation MSE {mse:.4f} after 200 steps, expected "
-                                           f"<= 0.02 (sin(x) has variance ~0.5)"),
+                 ("validation MSE (sin(x) has variance ~0.5)", "<=", 0.02, MARGIN_05_MSE),
                  steps=200, name="sine regression", diagnosis_points=2, quality_points=1)

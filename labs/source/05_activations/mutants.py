@@ -60,4 +60,9 @@ MUTANTS = [
              "Standardizer().fit(X_val).transform(X_val))",
          why="both splits go through the transform fitted on the training data; statistics "
              "fitted on the validation split change what is measured"),
+    dict(name="ReLU classifier 'repaired' by swapping in tanh", file="activation_health.py",
+         old="    model = nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(),\n",
+         new="    model = nn.Sequential(nn.Linear(2, 32), nn.Tanh(), nn.Linear(32, 32), nn.Tanh(),\n",
+         why="a tanh net has no dead units to report: the finding is hidden, not repaired (the "
+             "diagnosis parts must grade the lab's network)"),
 ]
