@@ -7,9 +7,9 @@ and compare with ``ref.affine_forward(x, w, b)``. This module makes that work.
 **Recording** (at release time, with ``MINNET_RECORD_REFERENCES=<folder>``): the
 public tests run once against the reference solutions, whose top-level functions
 (and the methods of classes holding a solution region) are wrapped. A call of a
-*solution function* (its definition holds a ``### BEGIN SOLUTION`` region), or of
-a helper during which a solution function ran, is stored as data: its key (the
-name and a digest of its arguments, see ``digest``), its result, the arguments it
+*solution function* (its definition holds a ``### BEGIN SOLUTION`` region) is
+stored as data: its key (the name and a digest of its arguments, see
+``digest``), its result, the arguments it
 changed in place, the files it wrote to a path argument and the global random
 state it advanced. Each call is one small JSON file in the folder (the tests run
 in forked children); ``collect`` merges them into ``labs/NN_lab/reference_calls.json``
@@ -18,7 +18,9 @@ of the student repository.
 **Replaying** (no ``labs/source/``; ``reference_calls.json`` next to the test):
 ``reference()`` returns a module executed from the *released* student file's text
 (kept in that JSON): helpers outside solution regions are the reference's own code
-and run as they are; solution functions return the recorded result of a recorded
+and run as they are (a helper calling a solution function reaches its recorded
+results, with the same arguments as at release); solution functions return the
+recorded result of a recorded
 call (putting back what it changed and wrote) and raise ``LabFailure`` naming the
 function for any other call: that check needs the instructor's grader.
 
@@ -69,7 +71,7 @@ CALLS_FILE = "reference_calls.json"       # in each lab folder of a student repo
 MAX_DEPTH = 16
 _PRIVATE = re.compile(r"\._private\d+$")
 
-_stack: list = []  # one cell per recorded call running now: {"solution": .., "planted": ..}
+_stack: list = []  # one cell per recorded call running now: {"planted": a planted one ran}
 
 
 class Unrecordable(Exception):
@@ -480,6 +482,8 @@ def record_module(module: types.ModuleType, lab: str, stem: str, source_text: st
     target = Path(folder) / lab / stem
     target.mkdir(parents=True, exist_ok=True)
     for name, owner, attribute, function, kind, static in _wrappable(module, kinds):
+        if kind == "helper":
+            continue               # runs as released in a student repository
         wrapped = _recording(function, name, kind, target)
         setattr(owner, attribute, staticmethod(wrapped) if static else wrapped)
 
@@ -501,22 +505,22 @@ def _recording(function, name: str, kind: str, target: Path):
         except Unrecordable as why:
             key, before, reason = None, {}, str(why)
         randoms, files = _global_random_states(), _file_stamps(arguments)
-        cell = {"solution": kind == "solution", "planted": kind == "planted"}
+        cell = {"planted": kind == "planted"}
         _stack.append(cell)
         try:
             result = function(*args, **kwargs)
         except Exception as error:  # noqa: BLE001 (recorded, then raised again)
             _stack.pop()
             _mark_outer(cell)
-            if cell["solution"] and not cell["planted"] and key is not None and \
+            if kind == "solution" and not cell["planted"] and key is not None and \
                     type(error).__module__ == "builtins":
                 _write(target, name, key, {"raises": type(error).__name__,
                                            "message": str(error)})
             raise
         _stack.pop()
         _mark_outer(cell)
-        if not cell["solution"] or cell["planted"]:
-            return result          # a helper of its own, or a planted failure: run as released
+        if kind == "planted" or cell["planted"]:
+            return result          # a planted failure (or a call using one): never recorded
         if key is None:
             _write(target, name, "unkeyed-" + hashlib.sha256(reason.encode()).hexdigest()[:16],
                    {"unrecordable": f"its arguments: {reason}"})
@@ -529,7 +533,6 @@ def _recording(function, name: str, kind: str, target: Path):
 
 def _mark_outer(cell: dict) -> None:
     for outer in _stack:
-        outer["solution"] = outer["solution"] or cell["solution"]
         outer["planted"] = outer["planted"] or cell["planted"]
 
 
@@ -622,9 +625,9 @@ def recorded_file(lab_folder, stem: str):
 def replay_module(module: types.ModuleType, recorded: dict, lab: str, stem: str) -> None:
     """Wrap the functions of ``module`` (executed from the released text) to replay."""
     for name, owner, attribute, function, kind, static in _wrappable(module, recorded["kinds"]):
-        calls = recorded["calls"].get(name, {})
-        if kind == "solution" or calls:
-            wrapped = _replaying(function, name, kind == "solution", calls, f"{lab}/{stem}.py")
+        if kind == "solution":
+            wrapped = _replaying(function, name, recorded["calls"].get(name, {}),
+                                 f"{lab}/{stem}.py")
             setattr(owner, attribute, staticmethod(wrapped) if static else wrapped)
 
 
@@ -636,7 +639,7 @@ def _not_recorded(what: str, why: str) -> LabFailure:
         "the other checks still grade it.")
 
 
-def _replaying(function, name: str, is_solution: bool, calls: dict, where: str):
+def _replaying(function, name: str, calls: dict, where: str):
     @functools.wraps(function)
     def replayed(*args, **kwargs):
         try:
@@ -645,8 +648,6 @@ def _replaying(function, name: str, is_solution: bool, calls: dict, where: str):
             key, reason = None, str(why)
         entry = calls.get(key) if key is not None else None
         if entry is None or "unrecordable" in entry:
-            if not is_solution:       # a helper: the reference's own code, released as is
-                return function(*args, **kwargs)
             if key is None:
                 raise _not_recorded(f"{where}: {name}(...)", f"cannot be looked up ({reason})")
             if entry is not None:
