@@ -6,7 +6,7 @@
     python benchmarks/bench_core.py --blas-env   # GEMM with and without OPENBLAS_CORETYPE /
                                                  # OPENBLAS_L2_SIZE (re-runs itself)
     python benchmarks/bench_core.py --version-cost [--rounds 8]
-        # MLP epochs with autograd's version counters on / off, alternating in one process
+        # MLP steps with autograd's version counters on / off, alternating in one process
     python benchmarks/bench_core.py --against DIR [--rounds 8]
         # MLP epoch of this tree vs the minnet package in DIR (e.g. an older commit:
         # git archive <commit> minnet | tar -x -C DIR), alternating fresh processes
@@ -433,28 +433,39 @@ class versions_off:
         self.engine._note_versions, self.engine.Tensor._bump_version = self.note, self.bump
 
 
-def version_cost(rounds: int, n_samples: int) -> None:
-    """MLP epoch time with version counters / without, alternating in one process."""
-    X, y = random_data(n_samples, (MLP_SIZES[0],))
+def version_cost(rounds: int, steps: int = 50) -> None:
+    """MLP training steps with version counters / without, alternated in one process.
+
+    Blocks of ``steps`` SGD steps on fixed batches (no data loading, so the figure is
+    the engine's), ``rounds`` blocks each way in alternating order; CPU time per step.
+    """
+    X, y = random_data(MLP_BATCH * steps, (MLP_SIZES[0],))
     model = minnet_mlp()
-    minnet_epoch(model, X[:2 * MLP_BATCH], y[:2 * MLP_BATCH], MLP_BATCH)  # warm-up
+    optimizer = optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    loss_fn = nn.CrossEntropyLoss()
+    batches = [(minnet.tensor(X[i * MLP_BATCH:(i + 1) * MLP_BATCH]),
+                minnet.tensor(y[i * MLP_BATCH:(i + 1) * MLP_BATCH])) for i in range(steps)]
+
+    def block():
+        for features, labels in batches:
+            optimizer.zero_grad()
+            loss_fn(model(features), labels).backward()
+            optimizer.step()
 
     def without():
         with versions_off():
-            minnet_epoch(model, X, y, MLP_BATCH)
+            block()
 
-    times = alternate({"with": lambda: minnet_epoch(model, X, y, MLP_BATCH),
-                       "without": without}, rounds)
-    ratios = [a / b for a, b in zip(times["with"][0], times["without"][0])]
-    cpu_ratios = [a / b for a, b in zip(times["with"][1], times["without"][1])]
-    print(f"MLP epoch ({n_samples} samples), BLAS threads {blas_threads()}: with/without "
-          f"version counters, {rounds} alternated rounds")
-    print(f"  best with {min(times['with'][0]):.3f} s, best without "
-          f"{min(times['without'][0]):.3f} s; ratio of bests "
-          f"{min(times['with'][0]) / min(times['without'][0]):.3f}")
-    print(f"  per-round wall ratios: median {float(np.median(ratios)):.3f} "
-          f"(min {min(ratios):.3f}, max {max(ratios):.3f}); CPU-time ratios: median "
-          f"{float(np.median(cpu_ratios)):.3f}")
+    block()  # warm-up
+    times = alternate({"with": block, "without": without}, rounds)
+    cpu_with, cpu_without = times["with"][1], times["without"][1]
+    ratios = [a / b for a, b in zip(cpu_with, cpu_without)]
+    print(f"MLP {MLP_SIZES} batch {MLP_BATCH}, BLAS threads {blas_threads()}: CPU time per step "
+          f"with version counters {1000 * float(np.median(cpu_with)) / steps:.3f} ms, without "
+          f"{1000 * float(np.median(cpu_without)) / steps:.3f} ms (medians of {rounds} "
+          f"alternated blocks of {steps} steps)")
+    print(f"  ratio with/without: median of per-round ratios {float(np.median(ratios)):.4f}, "
+          f"best/best {min(cpu_with) / min(cpu_without):.4f}")
 
 
 def compare_trees(other: str, rounds: int, n_samples: int) -> None:
@@ -496,14 +507,14 @@ def main(argv=None) -> None:
     parser.add_argument("--rounds", type=int, default=8,
                         help="rounds of --against / --version-cost")
     parser.add_argument("--version-cost", action="store_true",
-                        help="MLP epochs with version counters on/off, alternated")
+                        help="MLP steps with version counters on/off, alternated")
     parser.add_argument("--epoch-only", type=int, metavar="N", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.epoch_only:
         one_epoch_seconds(args.epoch_only)
         return
     if args.version_cost:
-        version_cost(args.rounds, MLP_SAMPLES // (10 if args.quick else 3))
+        version_cost(args.rounds)
         return
     if args.against:
         compare_trees(args.against, args.rounds, MLP_SAMPLES // (10 if args.quick else 1))

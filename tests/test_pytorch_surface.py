@@ -286,3 +286,15 @@ def test_a_custom_dataset_in_the_pytorch_style():
 def test_pi_and_dtype_names():
     assert torch.pi == math.pi and torch.inf == math.inf
     assert torch.float == torch.float32 and torch.long == torch.int64 and torch.half == np.float16
+
+
+def test_out_argument_as_pytorch():
+    a = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    out = torch.zeros(2, 2)
+    assert torch.matmul(a, a.T, out=out) is out and out.tolist() == [[5.0, 11.0], [11.0, 25.0]]
+    assert torch.mul(a, a, out=out).tolist() == [[1.0, 4.0], [9.0, 16.0]]
+    assert torch.add(a, 1, out=out).tolist() == [[2.0, 3.0], [4.0, 5.0]]
+    assert out._version == 3  # each out= write is an in-place change
+    w = torch.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="don't support automatic differentiation"):
+        torch.mul(w, 2, out=torch.zeros(2))

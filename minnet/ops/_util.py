@@ -169,3 +169,18 @@ def require_tensor(value, fn_name: str, arg_name: str = "input") -> Tensor:
         raise TypeError(f"{fn_name}(): {arg_name} must be a Tensor, got {type(value).__name__}. "
                         "Hint: wrap arrays with minnet.tensor(...).")
     return value
+
+
+def into(out, result: Tensor) -> Tensor:
+    """PyTorch's ``out=`` argument: write ``result`` into the tensor ``out`` and return it.
+
+    As in PyTorch, not for results that need a gradient (``out`` would be an in-place
+    change of a graph tensor).
+    """
+    if out is None:
+        return result
+    if result.requires_grad:
+        raise RuntimeError("functions with out=... arguments don't support automatic "
+                           "differentiation, but one of the arguments requires grad. Hint: "
+                           "write y = f(x) instead of f(x, out=y).")
+    return out.copy_(result)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..tensor import Tensor, as_tensor
-from ._util import as_float, is_number, pair, python_scalar, require_tensor, unbroadcast
+from ._util import as_float, into, is_number, pair, python_scalar, require_tensor, unbroadcast
 
 
 def _broadcast_error(a: Tensor, b: Tensor, fn_name: str) -> ValueError:
@@ -29,11 +29,13 @@ def _broadcast_check(a: Tensor, b: Tensor, fn_name: str) -> None:
             raise _broadcast_error(a, b, fn_name) from None
 
 
-def add(input, other, *, alpha=1) -> Tensor:
-    """``input + alpha * other``, as ``torch.add(input, other, *, alpha=1)``.
+def add(input, other, *, alpha=1, out=None) -> Tensor:
+    """``input + alpha * other``, as ``torch.add(input, other, *, alpha=1, out=None)``.
 
     Either operand may be a number; shapes broadcast (e.g. (3, 5) + (5,) -> (3, 5)).
     """
+    if out is not None:
+        return into(out, add(input, other, alpha=alpha))
     if alpha != 1:
         return add(input, mul(other, alpha))
     input, other = pair(input, other)
@@ -50,8 +52,10 @@ def add(input, other, *, alpha=1) -> Tensor:
     return Tensor._from_op(out, (input, other), backward, "add", saved=())
 
 
-def sub(input, other, *, alpha=1) -> Tensor:
+def sub(input, other, *, alpha=1, out=None) -> Tensor:
     """``input - alpha * other``, as ``torch.sub(input, other, *, alpha=1)`` (shapes broadcast)."""
+    if out is not None:
+        return into(out, sub(input, other, alpha=alpha))
     if alpha != 1:
         return sub(input, mul(other, alpha))
     input, other = pair(input, other)
@@ -67,8 +71,10 @@ def sub(input, other, *, alpha=1) -> Tensor:
     return Tensor._from_op(out, (input, other), backward, "sub", saved=())
 
 
-def mul(input, other) -> Tensor:
+def mul(input, other, *, out=None) -> Tensor:
     """``input * other``, element-wise (shapes broadcast; either may be a number)."""
+    if out is not None:
+        return into(out, mul(input, other))
     input, other = pair(input, other)
     try:
         out = input.data * other.data
@@ -83,12 +89,14 @@ def mul(input, other) -> Tensor:
     return Tensor._from_op(out, (input, other), backward, "mul")
 
 
-def div(input, other, *, rounding_mode=None) -> Tensor:
+def div(input, other, *, rounding_mode=None, out=None) -> Tensor:
     """``input / other`` (shapes broadcast); ``rounding_mode`` 'trunc' or 'floor' rounds
     the quotient (as PyTorch).
 
     A rounded quotient is piecewise constant, so its gradient is 0 (as in PyTorch).
     """
+    if out is not None:
+        return into(out, div(input, other, rounding_mode=rounding_mode))
     if rounding_mode is not None:
         return _rounded_div(input, other, rounding_mode)
     input, other = pair(input, other)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..tensor import Tensor
-from ._util import pair, unbroadcast
+from ._util import into, pair, unbroadcast
 
 
 def _check_same_dtype(a: Tensor, b: Tensor, fn_name: str) -> None:
@@ -19,11 +19,13 @@ def _check_same_dtype(a: Tensor, b: Tensor, fn_name: str) -> None:
                         f".float() (float32, the default) or the model with .double().")
 
 
-def matmul(input, other) -> Tensor:
+def matmul(input, other, *, out=None) -> Tensor:
     """``input @ other`` with NumPy's rules: 1-D operands are promoted, batch dims broadcast.
 
     Shapes: input (..., n, k) @ other (..., k, m) -> (..., n, m).
     """
+    if out is not None:
+        return into(out, matmul(input, other))
     input, other = pair(input, other, promote=False)  # PyTorch refuses mixed dtypes here
     _check_same_dtype(input, other, "matmul")
     if input.ndim == 0 or other.ndim == 0:
@@ -113,13 +115,13 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return Tensor._from_op(out, parents, backward, "linear", saved=(input, weight))
 
 
-def mm(input: Tensor, mat2: Tensor) -> Tensor:
+def mm(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
     """Matrix product of two 2-D tensors: (n, k) @ (k, m) -> (n, m) (no broadcasting)."""
     if getattr(input, "ndim", None) != 2 or getattr(mat2, "ndim", None) != 2:
         raise ValueError(f"mm(): both operands must be 2-D matrices, got shapes "
                          f"{getattr(input, 'shape', input)} and {getattr(mat2, 'shape', mat2)}. "
                          f"Hint: matmul (@) handles batches and vectors.")
-    return matmul(input, mat2)
+    return matmul(input, mat2, out=out)
 
 
 def bmm(input: Tensor, mat2: Tensor) -> Tensor:
