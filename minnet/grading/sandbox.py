@@ -178,16 +178,23 @@ class Sandbox:
         self.functions = set(answer["functions"])
         self.values = answer["values"]
 
-    def _ask(self, request: dict, buffers: list = ()):
+    def _ask(self, request: dict, buffers: list = (), codec: Optional[wire.Codec] = None):
         try:
             wire.send(self.sock, request, list(buffers))
             reply, reply_buffers = wire.recv(self.sock)
         except (EOFError, OSError) as error:
             raise LabFailure(self._death_message()) from error
-        if reply.get("ok") is True:
-            return wire.decode(reply.get("value"), reply_buffers, self._handle)
-        raise StudentCodeError(str(reply.get("type", "Error")), str(reply.get("message", "")),
-                               str(reply.get("where", "")))
+        if reply.get("ok") is not True:
+            raise StudentCodeError(str(reply.get("type", "Error")),
+                                   str(reply.get("message", "")), str(reply.get("where", "")))
+        # objects the request carried come back under their numbers: decoding updates the
+        # grader's own model, optimizer, arrays... in place, as an in-process call would
+        answer = wire.Codec(handle=self._incoming, function=self._function_name,
+                            known=codec.objects if codec is not None else None)
+        value = answer.decode(reply.get("value"), reply_buffers)
+        if "args" in reply:
+            answer.decode(reply["args"], reply_buffers)
+        return value
 
     def _death_message(self) -> str:
         try:
@@ -203,17 +210,26 @@ class Sandbox:
         return (f"the process running {self.shown} stopped while the grader waited for it "
                 f"({how}): os._exit(), a crash in compiled code, or memory exhausted?")
 
-    @staticmethod
-    def _handle(node) -> wire.Handle:
+    def _incoming(self, node):
+        """A handle from the worker: one of the student's functions (callable here, run
+        there) or an object left there."""
+        if "$fn" in node:
+            return RemoteFunction(self, str(node["$fn"]))
         return wire.Handle(int(node["$h"]), str(node.get("type", "object")),
                            str(node.get("text", "")))
 
+    def _function_name(self, function):
+        if isinstance(function, RemoteFunction) and function._box is self:
+            return function.__name__
+        return None
+
     def call(self, function: str, args: tuple, kwargs: dict):
         buffers: list = []
+        codec = wire.Codec(function=self._function_name)
         request = {"op": "call", "function": function,
-                   "args": wire.encode(tuple(args), buffers),
-                   "kwargs": wire.encode(dict(kwargs), buffers)}
-        return self._ask(request, buffers)
+                   "args": codec.encode(tuple(args), buffers),
+                   "kwargs": codec.encode(dict(kwargs), buffers)}
+        return self._ask(request, buffers, codec)
 
     def close(self) -> None:
         """End the worker and everything it started (its session; as root, its uid)."""

@@ -39,14 +39,26 @@ def _die_with_parent():
 
 
 class ImportGuard(importlib.abc.MetaPathFinder):
-    """Refuses imports of packages the lab does not allow, wherever in this process."""
+    """Refuses the student's file imports of packages the lab does not allow (a library the
+    lab allows may import what it needs itself: minnet uses numba)."""
 
-    def __init__(self, allowed, refused):
+    def __init__(self, allowed, refused, student_module):
         self.allowed, self.refused = set(allowed), set(refused)
+        self.student_module = student_module
+
+    def _asked_by_student(self) -> bool:
+        frame = sys._getframe(2)
+        while frame is not None:
+            name = frame.f_globals.get("__name__", "")
+            if not name.startswith(("importlib", "_frozen_importlib")) and name != __name__:
+                return name == self.student_module
+            frame = frame.f_back
+        return False
 
     def find_spec(self, fullname, path=None, target=None):
         root = fullname.split(".", 1)[0]
-        if root in self.refused and root not in self.allowed:
+        if root in self.refused and root not in self.allowed and (
+                "minnet" not in self.allowed or self._asked_by_student()):
             allowed = ", ".join(sorted(self.allowed)) or "the standard library"
             raise ImportError(f"`import {fullname}` is not allowed in this lab (the lab's files "
                               f"may use only {allowed})")
@@ -74,9 +86,25 @@ class Worker:
             raise self.wire.WireError("an unknown handle") from None
 
     # -- requests -------------------------------------------------------------------------
-    def reply_value(self, value):
+    def function_name(self, function):
+        """A function of the student's module travels by name."""
+        name = getattr(function, "__name__", None)
+        if self.module is not None and name and getattr(self.module, name, None) is function:
+            return name
+        return None
+
+    def incoming(self, node):
+        if "$fn" in node:
+            return getattr(self.module, str(node["$fn"]))
+        return self.resolve(node)
+
+    def reply_value(self, value, codec=None, args=None):
         buffers = []
-        header = {"ok": True, "value": self.wire.encode(value, buffers, keep=self.keep)}
+        hooks = dict(keep=self.keep, function=self.function_name)
+        codec = codec.reply_codec(**hooks) if codec is not None else self.wire.Codec(**hooks)
+        header = {"ok": True, "value": codec.encode(value, buffers)}
+        if args is not None:  # what the call did to its arguments, for the grader to see
+            header["args"] = codec.encode(args, buffers)
         self.wire.send(self.sock, header, buffers)
 
     def reply_error(self, error):
@@ -95,7 +123,8 @@ class Worker:
         self.filename = request["filename"]
         allowed = request["allowed_imports"]
         if allowed is not None:
-            sys.meta_path.insert(0, ImportGuard(allowed, request["refused_imports"]))
+            sys.meta_path.insert(0, ImportGuard(allowed, request["refused_imports"],
+                                                request["module_name"]))
         name = request["module_name"]
         module = types.ModuleType(name)
         module.__file__ = self.filename
@@ -109,6 +138,9 @@ class Worker:
         for key, value in vars(module).items():
             if key.startswith("__") or callable(value) or isinstance(value, types.ModuleType):
                 continue
+            if not isinstance(value, (bool, int, float, str, tuple, list, dict)) and \
+                    type(value).__module__ != "numpy":
+                continue  # constants only: objects stay in the module
             try:
                 self.wire.encode(value, [])
             except (self.wire.WireError, TypeError):
@@ -118,9 +150,10 @@ class Worker:
 
     def call(self, request, buffers):
         function = getattr(self.module, request["function"])
-        args = self.wire.decode(request["args"], buffers, self.resolve)
-        kwargs = self.wire.decode(request["kwargs"], buffers, self.resolve)
-        return function(*args, **kwargs)
+        codec = self.wire.Codec(handle=self.incoming)
+        args = codec.decode(request["args"], buffers)
+        kwargs = codec.decode(request["kwargs"], buffers)
+        return function(*args, **kwargs), codec, (args, kwargs)
 
     def serve(self):
         while True:
@@ -128,18 +161,19 @@ class Worker:
                 request, buffers = self.wire.recv(self.sock)
             except EOFError:
                 return
+            codec = args = None
             try:
                 if request.get("op") == "load":
                     result = self.load(request)
                 elif request.get("op") == "call":
-                    result = self.call(request, buffers)
+                    result, codec, args = self.call(request, buffers)
                 else:
                     return
             except BaseException as error:  # noqa: BLE001 -- sys.exit() is an answer too
                 self.reply_error(error)
                 continue
             try:
-                self.reply_value(result)
+                self.reply_value(result, codec, args)
             except BaseException as error:  # noqa: BLE001 -- e.g. an object array returned
                 self.reply_error(error)
 

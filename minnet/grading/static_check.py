@@ -25,7 +25,7 @@ FORBIDDEN_CALLS = {
 # (``np.ctypeslib.os``, ``np.testing._private.utils.sys.modules``): a lab file never needs them.
 FORBIDDEN_ATTRIBUTES = {
     "os", "sys", "subprocess", "ctypes", "builtins", "importlib", "shutil", "socket", "signal",
-    "gc", "inspect", "threading", "multiprocessing", "exec", "eval", "compile", "modules",
+    "gc", "inspect", "threading", "multiprocessing", "exec", "eval", "compile",
     "import_module", "system", "popen", "fork", "kill", "getppid", "_exit",
 }
 HARMLESS_DUNDERS = {"__init__", "__name__", "__doc__", "__len__", "__call__", "__repr__",

@@ -45,83 +45,288 @@ class Handle:
 
 
 # --------------------------------------------------------------------------
-# encode: Python value -> (JSON-able header, list of byte buffers)
+# the codec: values <-> (JSON-able tree, byte buffers)
 # --------------------------------------------------------------------------
-def encode(value, buffers: list, keep=None, depth: int = 0):
-    """The JSON-able form of ``value``; array contents are appended to ``buffers``.
+OBJECT_PREFIX = "minnet."      # objects of minnet's own classes cross as their state
+# minnet modules whose classes and functions never cross: the grader, and what touches
+# files or the command line (a state naming one of their functions could make it run)
+NOT_CROSSING = ("minnet.grading", "minnet.cli", "minnet.fileio", "minnet.runlog",
+                "minnet.serialization", "minnet.train", "minnet.__main__", "minnet._submodules")
+SKIPPED_STATE = ("_path_cache",)  # caches rebuilt on demand
 
-    ``keep(obj) -> Handle``: what to do with an object that is not data (the worker
-    keeps it and sends a handle); None: such an object raises WireError.
+
+class Codec:
+    """Turns values into data and back, keeping the identity of shared objects.
+
+    Plain data (numbers, strings, arrays of numbers, lists/tuples/dicts/sets) crosses as
+    itself. Objects of minnet's own classes (Tensors, Parameters, Modules, optimizers,
+    Setups, data loaders) cross as their class name and their state, rebuilt on the
+    other side without running any code of theirs (``cls.__new__`` and the state set
+    directly); functions of minnet and NumPy's random Generators too. Every object gets
+    a number the first time it is written (``$id``) and is referred to by it afterwards
+    (``$r``), so a model's parameters and the optimizer's are the same objects there.
+
+    ``known``: {number: object} already on this side. Decoding an object with a known
+    number updates that object in place instead of making a new one: that is how the
+    grader sees what a student's function did to the model it was given.
+    ``keep``: what to do with an object that is not data (the worker keeps it and sends a
+    Handle); ``handle``: how to turn a handle node back into something (the grader makes
+    a Handle, the worker looks its object up).
     """
-    if depth > MAX_DEPTH:
-        raise WireError(f"nested more than {MAX_DEPTH} levels deep")
-    if isinstance(value, np.generic) and _plain_numbers(value.dtype):  # before float: float64
-        return {"$s": encode(np.asarray(value), buffers, keep, depth + 1)}
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else {"$f": repr(value)}
-    if isinstance(value, Handle):
-        return {"$h": value.number}
-    if isinstance(value, np.ndarray) and _plain_numbers(value.dtype):
-        buffers.append(np.ascontiguousarray(value).tobytes())
-        return {"$a": len(buffers) - 1, "dtype": value.dtype.str, "shape": list(value.shape)}
-    if type(value) in (list, tuple):
-        key = "$l" if type(value) is list else "$t"
-        return {key: [encode(item, buffers, keep, depth + 1) for item in value]}
-    if type(value) is dict:
-        return {"$d": [[encode(k, buffers, keep, depth + 1), encode(v, buffers, keep, depth + 1)]
-                       for k, v in value.items()]}
-    if keep is None:
-        raise WireError(f"a {type(value).__name__} is not data (numbers, strings, NumPy arrays "
-                        "of numbers, and lists/tuples/dicts of those)")
-    kept = keep(value)
-    return {"$h": kept.number, "type": kept.type_name, "text": kept.text}
+
+    def __init__(self, keep=None, handle=None, function=None, known=None):
+        self.keep, self.handle, self.function = keep, handle, function
+        self.numbers: dict = {}      # id(object) -> its number, once written
+        self.objects: dict = dict(known or {})  # number -> object
+        # objects written again keep the number they arrived with (see reply_codec)
+        self.preassigned = {id(value): number for number, value in self.objects.items()}
+        self.counter = max(self.objects, default=0)
+        self.alive: list = list(self.objects.values())  # ids stay unique while numbered
+
+    # -- encode ---------------------------------------------------------------------------
+    def encode(self, value, buffers: list, depth: int = 0):
+        if depth > MAX_DEPTH:
+            raise WireError(f"nested more than {MAX_DEPTH} levels deep")
+        if isinstance(value, np.generic) and _plain_numbers(value.dtype):  # before float
+            return {"$s": self.encode(np.asarray(value), buffers, depth + 1)}
+        if value is None or isinstance(value, (bool, str, int)):
+            return value
+        if isinstance(value, float):
+            return value if math.isfinite(value) else {"$f": repr(value)}
+        if isinstance(value, Handle):
+            return {"$h": value.number}
+        number = self.numbers.get(id(value))
+        if number is not None:
+            return {"$r": number}
+        if type(value) in (list, tuple, set, frozenset):
+            key = {list: "$l", tuple: "$t", set: "$set", frozenset: "$set"}[type(value)]
+            return {key: [self.encode(item, buffers, depth + 1) for item in value]}
+        if isinstance(value, dict) and type(value).__module__ in ("builtins", "collections"):
+            node = {"$d": [[self.encode(k, buffers, depth + 1),
+                            self.encode(v, buffers, depth + 1)] for k, v in value.items()]}
+            if type(value).__name__ == "defaultdict" and value.default_factory is not None:
+                node["default"] = _path_of(value.default_factory)
+            return node
+        if isinstance(value, np.ndarray) and _plain_numbers(value.dtype):
+            buffers.append(np.ascontiguousarray(value).tobytes())
+            return {"$a": len(buffers) - 1, "dtype": value.dtype.str,
+                    "shape": list(value.shape), "$id": self._number(value)}
+        if isinstance(value, np.random.Generator):
+            state = value.bit_generator.state
+            return {"$G": state["bit_generator"], "state": self.encode(state, buffers, depth + 1),
+                    "$id": self._number(value)}
+        if isinstance(value, type) and _crosses(value):
+            return {"$class": _path_of(value)}
+        if _is_function(value):
+            if _crosses_function(value):
+                return {"$mf": _path_of(value)}
+            name = self.function(value) if self.function is not None else None
+            if name is not None:
+                return {"$fn": name}
+        if _crosses(type(value)):
+            return self._encode_object(value, buffers, depth)
+        if self.keep is None:
+            raise WireError(f"a {type(value).__name__} is not data (numbers, strings, NumPy "
+                            "arrays of numbers, containers of those, minnet's own objects)")
+        kept = self.keep(value)
+        return {"$h": kept.number, "type": kept.type_name, "text": kept.text}
+
+    def _number(self, value) -> int:
+        number = self.preassigned.get(id(value))
+        if number is None:
+            self.counter += 1
+            number = self.counter
+        self.numbers[id(value)] = number
+        self.objects[number] = value
+        self.alive.append(value)
+        return number
+
+    def reply_codec(self, **hooks) -> "Codec":
+        """A codec for the answer to what this one decoded: objects that came in are written
+        back under the numbers they came with, so the other side updates its own."""
+        return Codec(known=self.objects, **hooks)
+
+    def _encode_object(self, value, buffers: list, depth: int):
+        node = {"$o": _path_of(type(value)), "$id": self._number(value)}
+        state = {}
+        for name in _state_names(value):
+            if name in SKIPPED_STATE or not hasattr(value, name):
+                continue
+            attribute = getattr(value, name)
+            if name == "_backward" or name == "_parents":
+                attribute = None if name == "_backward" else ()  # the graph stays behind
+            if isinstance(attribute, dict) and name.endswith("_hooks") and attribute:
+                raise WireError(f"a {type(value).__name__} with hooks registered cannot cross")
+            state[name] = self.encode(attribute, buffers, depth + 1)
+        node["state"] = state
+        return node
+
+    # -- decode ---------------------------------------------------------------------------
+    def decode(self, node, buffers: list, depth: int = 0):
+        if depth > MAX_DEPTH:
+            raise WireError(f"nested more than {MAX_DEPTH} levels deep")
+        if node is None or isinstance(node, (bool, int, float, str)):
+            return node
+        if not isinstance(node, dict) or not node:
+            raise WireError(f"not a value: {str(node)[:80]}")
+        if "$f" in node:
+            if node["$f"] not in ("nan", "inf", "-inf"):
+                raise WireError(f"bad float {node['$f']!r}")
+            return float(node["$f"])
+        if "$r" in node:
+            try:
+                return self.objects[int(node["$r"])]
+            except (KeyError, ValueError, TypeError):
+                raise WireError("a reference to an object never sent") from None
+        if "$s" in node:
+            return self.decode(node["$s"], buffers, depth + 1)[()]
+        for key, kind in (("$l", list), ("$t", tuple), ("$set", set)):
+            if key in node:
+                return kind(self.decode(item, buffers, depth + 1) for item in node[key])
+        if "$d" in node:
+            return self._decode_dict(node, buffers, depth)
+        if "$a" in node:
+            return self._decode_array(node, buffers)
+        if "$G" in node:
+            return self._decode_generator(node, buffers, depth)
+        if "$class" in node:
+            return _resolve(node["$class"], want_class=True)
+        if "$mf" in node:
+            return _resolve(node["$mf"], want_class=False)
+        if "$o" in node:
+            return self._decode_object(node, buffers, depth)
+        if "$h" in node or "$fn" in node:
+            if self.handle is None:
+                raise WireError("a handle where none is expected")
+            return self.handle(node)
+        raise WireError(f"not a value: {str(node)[:80]}")
+
+    def _decode_dict(self, node, buffers: list, depth: int):
+        result = {}
+        if node.get("default") is not None:
+            import collections
+
+            result = collections.defaultdict(_resolve(node["default"], want_class=True))
+        for pair in node["$d"]:
+            key = self.decode(pair[0], buffers, depth + 1)
+            try:
+                result[key] = self.decode(pair[1], buffers, depth + 1)
+            except TypeError:
+                raise WireError("a dict key that is not hashable") from None
+        return result
+
+    def _decode_array(self, node, buffers: list):
+        array = _decode_array(node, buffers)
+        number = node.get("$id")
+        known = self.objects.get(number) if number is not None else None
+        if isinstance(known, np.ndarray):
+            if known.shape == array.shape and known.flags.writeable and \
+                    not np.array_equal(known, array, equal_nan=True):
+                known[...] = array  # changed in place over there: the same here
+            return known
+        if number is not None:
+            self.objects[number] = array
+        return array
+
+    def _decode_generator(self, node, buffers: list, depth: int):
+        name = str(node["$G"])
+        if name not in ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64"):
+            raise WireError(f"unknown bit generator {name!r}")
+        state = self.decode(node["state"], buffers, depth + 1)
+        generator = self.objects.get(node.get("$id"))
+        if not isinstance(generator, np.random.Generator):
+            generator = np.random.Generator(getattr(np.random, name)())
+            self.objects[node.get("$id")] = generator
+        generator.bit_generator.state = state
+        return generator
+
+    def _decode_object(self, node, buffers: list, depth: int):
+        cls = _resolve(node["$o"], want_class=True)
+        number = node.get("$id")
+        known = self.objects.get(number)
+        target = known if type(known) is cls else cls.__new__(cls)
+        self.objects[number] = target
+        state = node.get("state") or {}
+        names = set(_state_names(target))
+        for name, value in state.items():
+            if not isinstance(name, str) or name.startswith("__") or (
+                    name not in names and not hasattr(target, "__dict__")):
+                raise WireError(f"{cls.__name__} has no attribute {name!r} to set")
+            object.__setattr__(target, name, self.decode(value, buffers, depth + 1))
+        if hasattr(target, "__dict__") and "_parameters" in vars(target) and \
+                "_path_cache" not in vars(target):
+            object.__setattr__(target, "_path_cache", {})
+        return target
+
+
+def _state_names(value) -> list:
+    """The attributes that make up an object's state: its slots and its __dict__."""
+    names = []
+    for klass in type(value).__mro__:
+        slots = klass.__dict__.get("__slots__", ())
+        names += [slots] if isinstance(slots, str) else [name for name in slots
+                                                          if name != "__weakref__"]
+    if hasattr(value, "__dict__"):
+        names += list(vars(value))
+    return names
+
+
+def _path_of(thing) -> str:
+    return f"{thing.__module__}:{thing.__qualname__}"
+
+
+def _crosses(cls) -> bool:
+    """Classes whose objects cross as state: minnet's own (the grader's never)."""
+    module = getattr(cls, "__module__", "") or ""
+    return (module == "minnet" or module.startswith(OBJECT_PREFIX)) and \
+        not module.startswith(NOT_CROSSING) and "<locals>" not in cls.__qualname__
+
+
+def _is_function(value) -> bool:
+    """A plain function (not a class, not a callable object such as a Module)."""
+    return type(value).__name__ in ("function", "builtin_function_or_method",
+                                    "RemoteFunction")
+
+
+def _crosses_function(function) -> bool:
+    module = getattr(function, "__module__", None) or ""
+    qualname = getattr(function, "__qualname__", "") or ""
+    return ((module == "minnet" or module.startswith(OBJECT_PREFIX))
+            and not module.startswith(NOT_CROSSING) and "<" not in qualname)
+
+
+def _resolve(path: str, want_class: bool):
+    """minnet's class or function at 'module:qualname' (nothing outside minnet)."""
+    module_name, _, qualname = str(path).partition(":")
+    allowed = (module_name in ("minnet", "builtins", "collections")
+               or module_name.startswith(OBJECT_PREFIX))
+    if not allowed or module_name.startswith(NOT_CROSSING) or not qualname:
+        raise WireError(f"{path!r} cannot cross (only minnet's own classes and functions)")
+    import importlib
+
+    thing = importlib.import_module(module_name)
+    for part in qualname.split("."):
+        thing = getattr(thing, part)
+    if want_class != isinstance(thing, type):
+        raise WireError(f"{path!r} is not a {'class' if want_class else 'function'}")
+    if module_name in ("builtins", "collections") and thing not in (dict, list, set, int,
+                                                                     float):
+        raise WireError(f"{path!r} cannot cross")
+    return thing
+
+
+def encode(value, buffers: list, keep=None):
+    """``Codec(keep=keep).encode(value, buffers)``: one value on its own."""
+    return Codec(keep=keep).encode(value, buffers)
+
+
+def decode(node, buffers: list, handle=None):
+    """``Codec(handle=handle).decode(node, buffers)``: one value on its own."""
+    return Codec(handle=handle).decode(node, buffers)
 
 
 def _plain_numbers(dtype) -> bool:
     return dtype.kind in ARRAY_KINDS and not dtype.hasobject and dtype.fields is None
-
-
-# --------------------------------------------------------------------------
-# decode: (header, buffers) -> Python value
-# --------------------------------------------------------------------------
-def decode(node, buffers: list, handle=None, depth: int = 0):
-    """The value ``encode`` described. ``handle(number) -> object`` resolves handles."""
-    if depth > MAX_DEPTH:
-        raise WireError(f"nested more than {MAX_DEPTH} levels deep")
-    if node is None or isinstance(node, (bool, int, float, str)):
-        return node
-    if isinstance(node, dict) and len(node) >= 1:
-        if "$f" in node:
-            text = node["$f"]
-            if text not in ("nan", "inf", "-inf"):
-                raise WireError(f"bad float {text!r}")
-            return float(text)
-        if "$a" in node:
-            return _decode_array(node, buffers)
-        if "$s" in node:
-            return decode(node["$s"], buffers, handle, depth + 1)[()]
-        if "$l" in node:
-            return [decode(item, buffers, handle, depth + 1) for item in node["$l"]]
-        if "$t" in node:
-            return tuple(decode(item, buffers, handle, depth + 1) for item in node["$t"])
-        if "$d" in node:
-            result = {}
-            for pair in node["$d"]:
-                key = decode(pair[0], buffers, handle, depth + 1)
-                try:
-                    result[key] = decode(pair[1], buffers, handle, depth + 1)
-                except TypeError:
-                    raise WireError("a dict key that is not hashable") from None
-            return result
-        if "$h" in node:
-            if handle is None:
-                raise WireError("a handle where none is expected")
-            return handle(node)
-    raise WireError(f"not a value: {str(node)[:80]}")
 
 
 def _decode_array(node, buffers: list) -> np.ndarray:
@@ -131,7 +336,10 @@ def _decode_array(node, buffers: list) -> np.ndarray:
     shape = tuple(int(size) for size in node["shape"])
     if any(size < 0 for size in shape):
         raise WireError(f"bad shape {shape}")
-    data = buffers[int(node["$a"])]
+    try:
+        data = buffers[int(node["$a"])]
+    except (IndexError, ValueError, TypeError):
+        raise WireError("an array without its bytes") from None
     count = int(np.prod(shape, dtype=np.int64)) if shape else 1
     if len(data) != count * dtype.itemsize:
         raise WireError(f"array of shape {shape} and dtype {dtype} needs "
