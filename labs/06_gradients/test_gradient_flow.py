@@ -19,8 +19,13 @@ from minnet.grading import expect, expect_at_least, expect_close, expect_no_erro
 
 MODULE = "gradient_flow"
 MIN_LINEAR_LAYERS = 10
-MIN_ACCURACY = 0.9           # the broken nets reach 0.45-0.55; repaired ones 0.97-1.0
-BATCH_ORDER_SEEDS = (0, 1, 2)
+# The median over five batch orders: the reference's vanishing repair reaches 0.883-1.0 in
+# single runs (0.992 median; 1.0 for the exploding one), identical medians with OpenBLAS's
+# Haswell, SkylakeX and Sandybridge kernels, 1 thread and MINNET_NO_JIT; the broken nets reach
+# 0.45-0.55, and tanh with Glorot's gain 1 instead of 5/3 0.89-0.97 (median 0.908).
+MIN_ACCURACY = 0.95
+ACCURACY_MARGIN = 0.04
+BATCH_ORDER_SEEDS = (0, 1, 2, 3, 4)
 
 
 def load():
@@ -275,7 +280,7 @@ def grade_deep_repair(credit, build, name, codes):
             scores.append(ref.accuracy(run.model, X_val, y_val))
         expect_at_least(f"{name}: median validation accuracy after 200 steps (batch orders "
                         f"{', '.join(f'{score:.3f}' for score in scores)})",
-                        float(np.median(scores)), MIN_ACCURACY, margin=0.05)
+                        float(np.median(scores)), MIN_ACCURACY, margin=ACCURACY_MARGIN)
 
 
 @pytest.mark.points(4)
