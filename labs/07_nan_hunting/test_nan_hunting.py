@@ -19,12 +19,18 @@ from minnet import Tensor, nn, optim, tensor
 from minnet.debug import Setup
 from minnet.debug.context import train_setup
 from minnet.debug.diagnosis import diagnose_setup
-from minnet.grading import (expect, expect_close, expect_gradcheck, expect_no_errors,
-                            expect_no_finding, reference, student)
+from minnet.grading import (expect, expect_at_least, expect_close, expect_gradcheck,
+                            expect_no_errors, expect_no_finding, reference, student)
 from minnet.nn import functional as F
 from minnet.random import manual_seed
 
 NAN_CODES = ("data.nonfinite", "loss.nonfinite", "grad.nonfinite")
+# How far the reference solution must stay from each training-outcome threshold. Measured
+# (identical with OpenBLAS's Haswell, SkylakeX and Sandybridge kernels, 1 thread and
+# MINNET_NO_JIT; the range is over seeds 0-4; the released setup in brackets): held-out
+# accuracy 1.0 (0.26), on the other data set 0.988-1.0 (0.289).
+MARGIN_07_ACC = 0.05
+MARGIN_07_OTHER = 0.1
 
 
 
@@ -109,13 +115,23 @@ def expected_anomaly(run):
     return None
 
 
+BACKWARD_HINT = (" The anomaly happens in the BACKWARD pass: loss.backward() must run inside "
+                 "the `with minnet.detect_anomaly():` block too (anomaly mode checks only the "
+                 "ops that run inside it; a backward outside it lets the NaN through to the "
+                 "weights).")
+
+
 def expect_same_anomaly(what, got, expected):
+    missed_backward = (expected is not None and expected.get("phase") == "backward"
+                       and not (isinstance(got, dict) and got.get("phase") == "backward"))
+    hint = BACKWARD_HINT if missed_backward else ""
     expect(isinstance(got, dict), f"first_anomaly on {what} returned {got!r}; expected a dict "
-                                  f"like {expected!r}.")
+                                  f"like {expected!r}." + hint)
     wrong = {key: (got.get(key), value) for key, value in expected.items()
              if got.get(key) != value}
     expect(not wrong, f"first_anomaly on {what}: " + "; ".join(
-        f"{key} is {mine!r}, anomaly mode says {right!r}" for key, (mine, right) in wrong.items()))
+        f"{key} is {mine!r}, anomaly mode says {right!r}" for key, (mine, right) in wrong.items())
+        + ("." + hint if hint else ""))
 
 
 def cleaned(lab_ref, X):
@@ -271,6 +287,11 @@ def test_binary_cross_entropy(credit):
 # ---------------------------------------------------------------------------
 # 3. the data
 # ---------------------------------------------------------------------------
+COLUMN_MEANS_HINT = ("a column's mean is taken over its finite entries only (np.nanmean, or the "
+                     "sum of the finite entries over their count): a plain mean is NaN as soon "
+                     "as one entry is; a column with no finite entry gets 0.")
+
+
 @pytest.mark.points(2)
 def test_missing_values(credit):
     mine, ref = load()
@@ -278,12 +299,12 @@ def test_missing_values(credit):
         X = np.array([[1.0, np.nan, np.nan], [3.0, 4.0, np.nan], [np.nan, 8.0, np.nan]],
                      np.float32)
         expect_close("column_means(small example)", mine.column_means(X), [2.0, 6.0, 0.0],
-                     rtol=1e-6)
+                     rtol=1e-6, hint=COLUMN_MEANS_HINT)
         rng = np.random.default_rng(704)
         X = rng.standard_normal((31, 7)).astype(np.float32) + 3.0
         X[rng.random(X.shape) < 0.2] = np.nan
         expect_close("column_means(31 x 7 with 20% NaN)", mine.column_means(X),
-                     ref.column_means(X), rtol=1e-5)
+                     ref.column_means(X), rtol=1e-5, hint=COLUMN_MEANS_HINT)
     with credit.part(1, "fill_missing uses the given (training) means, keeps dtype, copies"):
         rng = np.random.default_rng(705)
         X_train = rng.standard_normal((29, 5)).astype(np.float32)
@@ -298,7 +319,10 @@ def test_missing_values(credit):
         expect(np.asarray(got).dtype == np.float32,
                f"fill_missing returned dtype {np.asarray(got).dtype}, the input was float32")
         expect_close("fill_missing(X_test, training means)", got,
-                     ref.fill_missing(X_test, means), rtol=1e-6)
+                     ref.fill_missing(X_test, means), rtol=1e-6,
+                     hint="every NaN AND every +-inf entry is replaced by the mean of its "
+                          "column, from the means you were given (np.isfinite finds both); "
+                          "the finite entries stay as they are.")
 
 
 # ---------------------------------------------------------------------------
@@ -385,7 +409,8 @@ def test_repaired_training(credit):
             run, accuracy = held_out_accuracy(setup, ref, X_train, X_test, y_test)
         expect(np.all(np.isfinite(run.losses)),
                f"training_setup: the loss became non-finite at step {run.stopped_at}")
-        expect(accuracy >= 0.9, f"training_setup: held-out accuracy {accuracy:.1%} < 90%")
+        expect_at_least("training_setup: accuracy on 100 held-out readings", accuracy, 0.9,
+                        margin=MARGIN_07_ACC)
     with credit.part(1, "on another data set (5 features, 4 classes, 5% missing): finite, no "
                  "error, >= 85% accurate"):
         X_train, y_train, X_test, y_test = split(
@@ -400,7 +425,8 @@ def test_repaired_training(credit):
                 expect_no_finding(report, code, what="training_setup on another data set")
             setup = lab_setup(mine.training_setup(X_train, y_train, seed=1), what)
             run, accuracy = held_out_accuracy(setup, ref, X_train, X_test, y_test)
-        expect(np.all(np.isfinite(run.losses)) and accuracy >= 0.85,
-               f"training_setup on another data set: loss finite: "
-               f"{bool(np.all(np.isfinite(run.losses)))}, held-out accuracy {accuracy:.1%} "
-               "(needs >= 85%)")
+        expect(np.all(np.isfinite(run.losses)),
+               f"training_setup on another data set: the loss became non-finite at step "
+               f"{run.stopped_at}")
+        expect_at_least("training_setup on another data set: held-out accuracy", accuracy,
+                        0.85, margin=MARGIN_07_OTHER)
