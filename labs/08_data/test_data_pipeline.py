@@ -15,10 +15,19 @@ from minnet import tensor
 from minnet.debug import Setup
 from minnet.debug.context import data_arrays, train_setup
 from minnet.debug.diagnosis import diagnose_setup
-from minnet.grading import (expect, expect_close, expect_no_errors,
+from minnet.grading import (expect, expect_at_least, expect_close, expect_no_errors,
                             expect_no_finding, reference, student)
 
 DIAGNOSE_STEPS = 60
+# How far the reference solution must stay from each training-outcome threshold. Measured
+# (identical with OpenBLAS's Haswell, SkylakeX and Sandybridge kernels, 1 thread and
+# MINNET_NO_JIT; ranges over export/data seeds 0-4): digits validation accuracy 0.927-0.967
+# (0.947 and 0.982 on the graded exports; 150 validation images, one image = 0.0067), rare-event
+# recall 1.0 and accuracy 0.990-1.0, regression R^2 0.993-0.997.
+MARGIN_08_DIGITS = 0.02
+MARGIN_08_RECALL = 0.1
+MARGIN_08_RARE_ACC = 0.05
+MARGIN_08_R2 = 0.05
 
 
 
@@ -366,9 +375,10 @@ def test_digits_pipeline_repaired(credit):
         output, y_val = trained_val_output(setup)
         accuracy = float((output.argmax(axis=1) == y_val).mean())
         baseline = data.majority_baseline(data_arrays(setup.train_data)[1], y_val)
-        expect(accuracy >= 0.9 and accuracy > baseline + 0.5,
-               f"{what}: validation accuracy {accuracy:.1%} (majority baseline "
-               f"{baseline:.1%}); needs >= 90%")
+        expect(accuracy > baseline + 0.5,
+               f"{what}: validation accuracy {accuracy:.1%} is not far above the majority "
+               f"baseline {baseline:.1%}")
+        expect_at_least(f"{what}: validation accuracy", accuracy, 0.9, margin=MARGIN_08_DIGITS)
     with credit.part(1, "another export (7 classes, 450 rows, seed 2): same codes gone, no "
                  "error, >= 90%"):
         X, y = data.exported_digits(n_samples=450, classes=7, seed=2)
@@ -382,7 +392,8 @@ def test_digits_pipeline_repaired(credit):
         expect_clean(diagnose_setup(setup, steps=DIAGNOSE_STEPS), DIGITS_CODES, what)
         output, y_val = trained_val_output(lab_setup(mine.digits_pipeline(X, y, seed=2), what))
         accuracy = float((output.argmax(axis=1) == y_val).mean())
-        expect(accuracy >= 0.9, f"{what}: validation accuracy {accuracy:.1%} < 90%")
+        expect_at_least(f"{what}: validation accuracy", accuracy, 0.9,
+                        margin=MARGIN_08_DIGITS)
 
 
 def rare_event_problem(setup, X_train, y_train, X_val, y_val):
@@ -433,9 +444,10 @@ def test_rare_event_pipeline_repaired(credit):
             predicted = output.argmax(axis=1)
             recall = float((predicted[y_val == 1] == 1).mean())
             accuracy = float((predicted == y_val).mean())
-            expect(recall >= 0.8 and accuracy >= 0.9,
-                   f"{what} ({n_rare} rare events, seed {seed}): recall of the "
-                   f"rare class {recall:.0%}, accuracy {accuracy:.1%}; needs >= 80% and >= 90%")
+            expect_at_least(f"{what} ({n_rare} rare events, seed {seed}): recall of the rare "
+                            "class", recall, 0.8, margin=MARGIN_08_RECALL)
+            expect_at_least(f"{what} ({n_rare} rare events, seed {seed}): validation accuracy",
+                            accuracy, 0.9, margin=MARGIN_08_RARE_ACC)
 
 
 def regression_problem(setup, x_train, y_train, x_val, y_val):
@@ -490,6 +502,7 @@ def test_regression_pipeline_repaired(credit):
             output, y_val = trained_val_output(setup)
             residual = ((output.reshape(y_val.shape) - y_val) ** 2).mean()
             r2 = 1.0 - residual / y_val.var()
-            expect(r2 >= 0.9, f"{what} ({n} rows, seed {seed}): validation R^2 "
-                              f"{r2:.3f} < 0.9 (R^2 does not depend on the units, so it "
-                              "compares fairly however you scaled the targets)")
+            expect_at_least(f"{what} ({n} rows, seed {seed}): validation R^2", float(r2), 0.9,
+                            margin=MARGIN_08_R2,
+                            hint="R^2 does not depend on the units, so it compares fairly "
+                                 "however you scaled the targets.")
