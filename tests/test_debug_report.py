@@ -168,3 +168,58 @@ def test_a_warning_that_alone_explains_an_error_becomes_an_error():
 def test_a_report_with_failed_checks_is_not_called_clean():
     report = Report([], run={"check_failures": ["loss.x: ValueError: boom"]})
     assert "not a clean bill of health" in str(report)
+
+
+# -- what a user sees: report titles, Jupyter display --------------------------------------------
+def _scenario_report(name="double_softmax", variant="broken"):
+    from minnet import scenarios
+    from minnet.debug.diagnosis import diagnose_setup
+    scenario = scenarios.get(name)
+    return diagnose_setup(scenario.broken() if variant == "broken" else scenario.fixed())
+
+
+def test_html_report_title_says_which_setup_and_whether_broken_or_fixed(tmp_path):
+    broken = _scenario_report("double_softmax", "broken")
+    page = broken.render(tmp_path / "broken.html")
+    assert "<title>minnet diagnosis: double_softmax (broken)</title>" in page
+    fixed = _scenario_report("double_softmax", "fixed")
+    assert "double_softmax (fixed)</h1>" in fixed.render(tmp_path / "fixed.html")
+    # the claim is drawn: the floor the loss cannot go below is on the loss plot
+    assert broken.get("loss.wrong_input")[0].evidence["loss_floor"] > 1.0
+    assert "Sources: 37R" in page   # the source tags are explained where they are shown
+
+
+def test_report_and_monitor_display_in_jupyter():
+    report = _scenario_report("double_softmax", "broken")
+    shown = report._repr_html_()
+    assert "double_softmax (broken)" in shown and "loss.wrong_input" in shown
+    assert "<table" in shown
+    monitor_html = report.monitor._repr_html_()
+    assert "Monitor(" in monitor_html and "0 (Linear)" in monitor_html
+
+
+def test_a_notebook_displays_a_report_and_a_monitor(tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    cells = [
+        "from minnet import scenarios\nfrom minnet.debug.diagnosis import diagnose_setup\n"
+        "report = diagnose_setup(scenarios.get('no_zero_grad').broken(), steps=40)",
+        "report",
+        "report.monitor",
+    ]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nbclient.NotebookClient(notebook, timeout=240, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    shown = [output.get("data", {}).get("text/html", "") for cell in notebook.cells[1:]
+             for output in cell.outputs]
+    assert "grad.accumulating" in shown[0] and "no_zero_grad (broken)" in shown[0]
+    assert "Monitor(" in shown[1]
+
+
+def test_finding_links_match_the_generated_headings():
+    from minnet.debug import codes
+    text = (ROOT / "docs" / "checklist.md").read_text(encoding="utf-8")
+    for code in codes.CODES:
+        assert f"### `{code}`" in text and f'<a id="{code}"></a>' in text
+        assert codes.doc_link(code) == f"docs/checklist.md#{code.replace('.', '')}"

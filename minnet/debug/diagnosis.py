@@ -234,12 +234,23 @@ def _deduplicate(findings: list) -> list:
     return list(kept.values())
 
 
+def _setup_name(ctx: DiagnosisContext) -> str:
+    """What was diagnosed, for report titles: the setup's name (a scenario's says "broken" or
+    "fixed"), else the model's class and the data's size."""
+    setup = ctx.setup
+    if setup is not None and setup.name:
+        return setup.name
+    return (f"{type(setup.model).__name__ if setup is not None else 'model'} on "
+            f"{len(ctx.X_train)} samples, {ctx.task}")
+
+
 def _run_summary(ctx: DiagnosisContext) -> dict:
     run = ctx.run
     if run is None:
         return {}
     finite = run.losses[np.isfinite(run.losses)]
-    return {"steps": run.steps, "first_loss": float(finite[0]) if finite.size else None,
+    return {"setup": _setup_name(ctx),
+            "steps": run.steps, "first_loss": float(finite[0]) if finite.size else None,
             "last_loss": float(finite[-1]) if finite.size else None,
             "stopped_at": run.stopped_at,
             "check_failures": ctx.cache.get("check_failures", []),

@@ -357,6 +357,32 @@ class Monitor:
                 f"records={self._n_records}, layers={len(self.layers)}, "
                 f"params={len(self.param_names)})")
 
+    def _repr_html_(self) -> str:
+        """How Jupyter shows a Monitor: what it recorded and, per layer, the latest
+        activation statistics (findings: ``monitor.findings()``, plots: ``minnet.viz``)."""
+        import html
+        e = html.escape
+        rows = []
+        for layer in self.layers:
+            stats = self._layer_stats[layer].first(self._n_records)
+            if not len(stats):
+                continue
+            last = stats[-1]
+            std, dead = last[LAYER_STATS.index("std")], last[LAYER_STATS.index("dead_fraction")]
+            rows.append(f"<tr><td>{e(layer)}</td><td>{std:.4g}</td><td>{dead:.0%}</td></tr>")
+        loss = ""
+        if "loss" in self.scalar_names:
+            values = self.scalar("loss")
+            finite = values[np.isfinite(values)]
+            if finite.size:
+                loss = f"; loss {finite[0]:.4g} -> {finite[-1]:.4g}"
+        table = ("<table><tr><th>layer</th><th>activation std (latest)</th>"
+                 "<th>dead fraction (latest)</th></tr>" + "".join(rows) + "</table>"
+                 if rows else "<p>No layer recorded yet.</p>")
+        return (f"<div class='minnet-monitor'><b>{e(repr(self))}</b>"
+                f"<p>{self.n_steps} step(s), {self._n_records} record(s){e(loss)}</p>"
+                f"{table}</div>")
+
     # -- the step timeline ---------------------------------------------------------
     def step(self) -> None:
         """Advance ``step_index`` by one (needed only when no optimizer was given)."""

@@ -227,6 +227,19 @@ class Report:
     def __len__(self):
         return len(self.findings)
 
+    def _repr_html_(self) -> str:
+        """How Jupyter shows a report: its title, the summary and the findings table (no
+        plots: ``report.render("report.html")`` writes the page with them)."""
+        import html
+        from ..viz.report import findings_table_html, report_title, summary_line
+        chains = self.chains()
+        chains_html = ("<p>Cause &rarr; effect: " + "; ".join(
+            " &rarr; ".join(f"<code>{html.escape(c)}</code>" for c in chain)
+            for chain in chains) + "</p>") if chains else ""
+        return (f"<div class='minnet-report'><h3>{html.escape(report_title(self))}</h3>"
+                f"<p>{html.escape(summary_line(self))}</p>{chains_html}"
+                f"{findings_table_html(self)}</div>")
+
     def __iter__(self):
         return iter(self.findings)
 

@@ -39,9 +39,19 @@ def evidence_panels(report, max_histograms: int = 4) -> list:
         curves = {"loss": losses}
         if monitor is not None and "val_loss" in list(getattr(monitor, "scalar_names", [])):
             curves["val_loss"] = np.asarray(monitor.scalar("val_loss"), float)
-        panels.append(Panel("loss", "training loss per step",
-                            lambda ax: plot_curves(curves, log=_wants_log(losses), ax=ax),
-                            [f for f in findings if f.code.startswith("loss.")]))
+        floors = _loss_floors(findings)
+        with_floor = [finding for finding, _ in floors]
+        about_loss = [f for f in findings
+                      if f.code.startswith("loss.") or any(f is g for g in with_floor)]
+
+        def draw_loss(ax):
+            plot_curves(curves, log=_wants_log(losses), ax=ax)
+            for finding, floor in floors:   # the floor a finding says the loss stays above
+                ax.axhline(floor, color="#d62728", linestyle="--", linewidth=1.2,
+                           label=f"lowest reachable ({finding.code}): {floor:.3g}")
+            if floors:
+                ax.legend(fontsize="small")
+        panels.append(Panel("loss", "training loss per step", draw_loss, about_loss))
     if monitor is None or not len(getattr(monitor, "steps", [])):
         return panels
 
@@ -57,6 +67,11 @@ def evidence_panels(report, max_histograms: int = 4) -> list:
                             lambda ax: plot_dead_fraction(
                                 monitor, layers=_dead_layers(monitor, named_layers(dead)), ax=ax,
                                 threshold=threshold, highlight=named_layers(dead)), dead))
+    for index, finding in enumerate(f for f in findings if _depth_profile(f)):
+        profile, what = _depth_profile(finding)
+        panels.append(Panel(f"depth-{index}", f"{what}, by depth (median over the run)",
+                            lambda ax, profile=profile, what=what: _draw_depth_profile(
+                                ax, profile, what), [finding]))
     grads = [f for f in findings if f.code.startswith("grad.")]
     if grads:
         panels.append(Panel("grad", "gradient norm per layer",
@@ -78,6 +93,47 @@ def evidence_panels(report, max_histograms: int = 4) -> list:
                             lambda ax, layer=layer: plot_activation_histograms(
                                 monitor, layers=[layer], ax=ax), about))
     return panels
+
+
+def _loss_floors(findings) -> list:
+    """``[(finding, floor)]``: the lowest loss each finding says the model can reach
+    (evidence "loss_floor")."""
+    floors = []
+    for finding in findings:
+        value = (finding.evidence or {}).get("loss_floor")
+        if isinstance(value, (int, float)) and np.isfinite(value):
+            floors.append((finding, float(value)))
+    return floors
+
+
+# per-layer gradient dicts in a finding's evidence, and what they measure
+_PROFILES = (("output_grad_rms_per_layer", "gradient RMS at each layer's output"),
+             ("grad_rms_per_weight", "gradient RMS of each weight"))
+
+
+def _depth_profile(finding):
+    """``({layer: value}, what)`` when the finding's evidence holds one, else None."""
+    for key, what in _PROFILES:
+        values = (finding.evidence or {}).get(key)
+        if isinstance(values, dict) and len(values) >= 2:
+            return values, what
+    return None
+
+
+def _draw_depth_profile(ax, profile: dict, what: str) -> None:
+    """Bars from the input side (left) to the output side (right), log scale: the picture of
+    a gradient that grows or shrinks as it flows back through the layers."""
+    names = list(profile)
+    values = np.asarray([profile[n] for n in names], dtype=np.float64)
+    ax.bar(range(len(names)), np.where(values > 0, values, np.nan), color="#1f77b4")
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels(names, rotation=45, ha="right", fontsize="x-small")
+    ax.set_ylabel(what.split(" at ")[0].split(" of ")[0])
+    ax.set_xlabel("layer, input side first")
+    if len(values) >= 2 and values[-1] > 0 and values[0] > 0:
+        ax.text(0.98, 0.92, f"first / last = {values[0] / values[-1]:.3g}x",
+                transform=ax.transAxes, fontsize="small", ha="right")
 
 
 def _losses(report):

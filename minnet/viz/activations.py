@@ -39,17 +39,55 @@ def plot_activation_histograms(monitor, layers=None, ax=None, path=None, log_cou
         gap = float(np.median(np.diff(steps))) if len(steps) > 1 else 1.0
         extent = (steps[0] - gap / 2, steps[-1] + gap / 2, edges[0], edges[-1])
         positive = counts[counts > 0]
+        # a log colour scale only helps when the counts span more than a decade; a layer
+        # whose outputs all sit in one bin (every ReLU dead) would get a colour bar from
+        # 925 to 1125 for a single line
+        use_log = bool(log_counts and positive.size and positive.max() > 10 * positive.min())
         norm = (LogNorm(vmin=max(positive.min(), 1), vmax=max(positive.max(), 1.5))
-                if log_counts and positive.size else None)
-        # empty bins are NaN on the log scale: drawn black, the darkest colour
-        shown = np.where(counts > 0, counts, np.nan) if log_counts else counts
+                if use_log else None)
+        # empty bins are NaN: drawn black, the darkest colour
+        shown = np.where(counts > 0, counts, np.nan)
         image = axis.imshow(shown.T, origin="lower", aspect="auto", extent=extent,
-                            cmap=colormaps["magma"].with_extremes(bad="black"), norm=norm, interpolation="nearest")
+                            cmap=colormaps["magma"].with_extremes(bad="black"), norm=norm,
+                            interpolation="nearest", vmin=None if use_log else 0)
+        low, high = value_range(monitor, layer, edges)
+        axis.set_ylim(low, high)
         axis.set_title(layer, fontsize="medium")
         axis.set_xlabel("step")
         axis.set_ylabel("output value")
-        figure.colorbar(image, ax=axis, label="count" + (" (log)" if log_counts else ""))
+        if positive.size and np.count_nonzero(counts.sum(axis=0)) == 1:
+            top, bottom = _recorded(monitor, layer, "max"), _recorded(monitor, layer, "min")
+            said = ("every output is 0:\nall units dead" if top.size and np.nanmax(np.abs(
+                np.r_[top, bottom])) == 0 else "every output in\none bin, every step")
+            axis.text(0.5, 0.75, said, transform=axis.transAxes, ha="center", color="white",
+                      fontsize="small")
+        figure.colorbar(image, ax=axis, label="count" + (" (log)" if use_log else ""))
     return finish(figure, path, where)
+
+
+def _recorded(monitor, layer: str, stat: str) -> np.ndarray:
+    """``monitor.activation(layer, stat)`` as floats; empty when it was not recorded."""
+    try:
+        with np.errstate(invalid="ignore"):
+            return np.asarray(monitor.activation(layer, stat), dtype=np.float64)
+    except (KeyError, ValueError):
+        return np.zeros(0)
+
+
+def value_range(monitor, layer: str, edges: np.ndarray) -> tuple:
+    """The y-range worth showing: the histogram's edges, but never below 0 for a layer
+    whose outputs were never negative (a ReLU's axis from -0.5 suggests values it cannot
+    output), and a small margin around a range that collapsed to a point."""
+    low, high = float(edges[0]), float(edges[-1])
+    minimum, maximum = _recorded(monitor, layer, "min"), _recorded(monitor, layer, "max")
+    if minimum.size and np.all(np.isfinite(minimum)) and np.nanmin(minimum) >= 0:
+        low = max(low, 0.0)
+        if maximum.size and np.all(np.isfinite(maximum)):
+            span = float(edges[-1] - edges[0])
+            high = min(high, max(float(np.nanmax(maximum)) * 1.05, low + 0.25 * span))
+    if high <= low:
+        high = low + 1e-3
+    return low, high
 
 
 def relu_like_layers(monitor) -> list:

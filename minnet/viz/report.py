@@ -17,6 +17,7 @@ import textwrap
 from typing import Optional
 
 
+from ..debug.codes import source_legend
 from ..debug.report import format_value
 from ..fileio import atomic_write
 from ._common import SEVERITY_COLORS, new_figure, save_figure
@@ -152,7 +153,7 @@ def report_figure(report, panels: list):
                     **style)
 
     y = 0.25
-    text(0.3, y, "minnet diagnosis report", fontsize=16, weight="bold")
+    text(0.3, y, report_title(report), fontsize=16, weight="bold")
     text(0.3, y + 0.32, summary_line(report), fontsize=10)
     y += 0.7
     if chains:
@@ -215,16 +216,19 @@ def _draw_panel(panel, axis) -> None:
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
 h1 { margin-bottom: 0.2em; }
-.page { display: grid; grid-template-columns: minmax(0, 1.2fr) minmax(0, 1fr); gap: 1.5em; }
-table { border-collapse: collapse; width: 100%; font-size: 0.9em; }
-th, td { border: 1px solid #ccc; padding: 0.35em 0.5em; text-align: left; vertical-align: top; }
+.page { display: grid; grid-template-columns: minmax(0, 1.5fr) minmax(0, 1fr); gap: 1.5em; }
+table { border-collapse: collapse; width: 100%; font-size: 0.9em; table-layout: fixed; }
+th, td { border: 1px solid #ccc; padding: 0.35em 0.5em; text-align: left; vertical-align: top;
+         overflow-wrap: anywhere; }
+table.findings th:nth-child(1) { width: 2em; } table.findings th:nth-child(2) { width: 5.5em; }
+table.findings th:nth-child(4) { width: 7em; }
 th { background: #f2f2f2; }
 td.severity { color: white; font-weight: bold; text-transform: uppercase; }
 .small { font-size: 0.85em; color: #555; }
 code { font-size: 0.95em; }
 figure { margin: 0 0 1.2em 0; }
 figure img { max-width: 100%; border: 1px solid #ddd; }
-@media (max-width: 1100px) { .page { grid-template-columns: 1fr; } }
+@media (max-width: 1500px) { .page { grid-template-columns: 1fr; } }
 """
 
 
@@ -236,13 +240,17 @@ def _png_base64(panel, dpi: int) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def report_html(report, panels: list, dpi: int = 100) -> str:
-    """The report as one HTML document; every plot inline as ``data:image/png;base64``."""
+def report_title(report) -> str:
+    """What this report is about: the setup's name (a scenario's says broken or fixed)."""
+    name = (report.run or {}).get("setup") or ""
+    return f"minnet diagnosis: {name}" if name else "minnet diagnosis report"
+
+
+def findings_table_html(report, plot_of=None) -> str:
+    """The findings as an HTML table (severity, code and message, layer, evidence and
+    thresholds, fix and source); ``plot_of`` maps id(finding) -> the key of its plot."""
     e = html.escape
-    plot_of = {}
-    for panel in panels:
-        for finding in panel.findings:
-            plot_of.setdefault(id(finding), panel.key)
+    plot_of = plot_of or {}
     rows = []
     for number, finding in enumerate(report.findings, 1):
         color = SEVERITY_COLORS.get(finding.severity, "#777")
@@ -258,17 +266,30 @@ def report_html(report, panels: list, dpi: int = 100) -> str:
                     if verification else "")
         step = f"<div class='small'>step {finding.step}</div>" if finding.step is not None else ""
         rows.append(
-            f"<tr><td>{number}</td><td class='severity' style='background:{color}'>"
-            f"{e(finding.severity)}</td><td><code>{e(finding.code)}</code>{link}"
+            f"<tr><td>{number}</td><td class='severity' style='background:{color};color:white;"
+            f"font-weight:bold'>{e(finding.severity)}</td><td><code>{e(finding.code)}</code>{link}"
             f"<div>{e(finding.message)}</div>{caused}{step}</td>"
             f"<td>{e(finding.layer or '-')}</td>"
             f"<td>{e(evidence_text(finding))}{thresholds}</td>"
             f"<td>{e(str(finding.fix))}{verified}"
             f"<div class='small'>source: {e(finding.source)}</div></td></tr>")
-    findings_html = (
-        "<table class='findings'><tr><th>#</th><th>severity</th><th>code and message</th>"
-        "<th>layer</th><th>evidence and threshold</th><th>fix</th></tr>"
-        + "".join(rows) + "</table>") if rows else f"<p>{e(summary_line(report))}</p>"
+    if not rows:
+        return f"<p>{e(summary_line(report))}</p>"
+    legend = source_legend([f.source for f in report.findings])
+    legend_html = (f"<p class='small'>Sources: {e('; '.join(legend))}.</p>" if legend else "")
+    return ("<table class='findings'><tr><th>#</th><th>severity</th><th>code and message</th>"
+            "<th>layer</th><th>evidence and threshold</th><th>fix</th></tr>"
+            + "".join(rows) + "</table>" + legend_html)
+
+
+def report_html(report, panels: list, dpi: int = 100) -> str:
+    """The report as one HTML document; every plot inline as ``data:image/png;base64``."""
+    e = html.escape
+    plot_of = {}
+    for panel in panels:
+        for finding in panel.findings:
+            plot_of.setdefault(id(finding), panel.key)
+    findings_html = findings_table_html(report, plot_of)
     chains = _chains(report)
     chains_html = ("<h2>Cause &rarr; effect chains</h2><ul>" + "".join(
         "<li>" + " &rarr; ".join(f"<code>{e(code)}</code>" for code in chain) + "</li>"
@@ -281,10 +302,12 @@ def report_html(report, panels: list, dpi: int = 100) -> str:
         + "</figcaption></figure>" for panel in panels)
     if not panels:
         figures = "<p class='small'>No training run was recorded, so there is nothing to plot.</p>"
+    title = e(report_title(report))
     return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-            "<title>minnet diagnosis report</title>"
+            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            f"<title>{title}</title>"
             f"<style>{_CSS}</style></head><body>"
-            f"<h1>minnet diagnosis report</h1><p>{e(summary_line(report))}</p>{chains_html}"
+            f"<h1>{title}</h1><p>{e(summary_line(report))}</p>{chains_html}"
             f"<div class='page'><div><h2>Findings (root causes first)</h2>{findings_html}"
             f"{_predictions_html(report.predictions or {})}</div>"
             f"<div><h2>Evidence</h2>{figures}</div></div></body></html>\n")

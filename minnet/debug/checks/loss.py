@@ -280,12 +280,19 @@ def loss_input(ctx) -> list:
     path, last = last_leaf(ctx.fresh_model())
     layer = layer_label(path, last) if last is not None else None
     if normalises:
+        classes = output.shape[1]
+        # scores in [0, 1] (probabilities) or [-inf, 0] (log-probabilities): the best the loss
+        # can see is 1 (or 0) for the right class and 0 (or -inf) for the others
+        floor = (math.log(1 + (classes - 1) / math.e) if kind == "probabilities" else 0.0)
+        stats["loss_floor"] = floor
         message = (f"The model's outputs are already {kind} (every row "
                    + ("sums to 1 and lies in [0, 1]" if kind == "probabilities" else
                       "is <= 0 with log-sum-exp 0")
                    + f"), but the loss applies log-softmax itself (adding 3 to every score "
                      f"leaves it at {base:.4g}). Softmax is applied twice: the loss can only "
-                     f"move within a narrow range and the gradients shrink.")
+                     f"move within a narrow range and the gradients shrink"
+                   + (f"; even a perfect prediction scores {floor:.3g} (ln(1 + (C-1)/e) for "
+                      f"C = {classes}), never 0." if kind == "probabilities" else "."))
         fix = (f"Remove the final {type(last).__name__ if last is not None else 'softmax'} "
                "layer and give cross_entropy the raw scores (logits); apply softmax only when "
                "you need probabilities for reporting.")
