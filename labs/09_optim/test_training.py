@@ -11,11 +11,15 @@ import pytest
 from minnet import nn, optim
 from minnet.debug import diagnose_setup
 from minnet.debug.setup import Setup
-from minnet.grading import (expect, expect_close, expect_no_errors, expect_no_finding,
-                            reference, student)
+from minnet.grading import (expect, expect_at_most, expect_close, expect_no_errors,
+                            expect_no_finding, reference, student)
 from minnet.tensor import Tensor, no_grad
 
 VAL_MSE_BAR = 0.05
+# how far the reference solution must stay below the bar: measured 0.0294 (identical with
+# OpenBLAS's Haswell, SkylakeX and Sandybridge kernels, 1 thread and MINNET_NO_JIT), 0.020-0.032
+# over make_setup seeds 0-4; the released setup 69
+MARGIN_09_MSE = 0.015
 LAB_CODES = ("grad.accumulating", "optim.clipping_always", "loss.diverging", "loss.plateau",
              "loss.oscillating", "batch.too_large")
 
@@ -99,9 +103,9 @@ def test_repaired_run_trains(credit):
         run = setup.train()
         with no_grad():
             val_mse = float(np.mean((setup.model(Tensor(X_val)).data - y_val) ** 2))
-        expect(np.isfinite(val_mse) and val_mse < VAL_MSE_BAR,
-               f"after make_setup().train() the validation MSE is {val_mse:.4g}, the bar is "
-               f"{VAL_MSE_BAR} (last training losses: {np.round(run.losses[-5:], 4)}).")
+        expect_at_most("validation MSE after make_setup().train()", val_mse, VAL_MSE_BAR,
+                       margin=MARGIN_09_MSE,
+                       hint=f"Last training losses: {np.round(run.losses[-5:], 4)}.")
 
 
 @pytest.mark.points(5)
