@@ -11,12 +11,20 @@ import numpy as np
 import pytest
 
 from minnet import nn
-from minnet.grading import expect, expect_close, reference, student
+from minnet.grading import expect, expect_at_most, expect_close, reference, student
 from minnet.grading.fence import switched_off
 
 SINE_MSE = 0.01
 HARD_MSE = 0.015
 PIECES_MSE = 0.002
+HARD_SEEDS = (0, 1, 2)
+# How far the reference solution must stay below each bar. Measured (identical with OpenBLAS's
+# Haswell, SkylakeX and Sandybridge kernels, 1 thread and MINNET_NO_JIT; ranges over seeds
+# 0-4): fit_sine 0.0018-0.0033, fit_hard 0.0032-0.0038 (0.016 for seed 4, hence the median of
+# three), the 8 ReLU pieces 0.00135 (no training).
+MARGIN_12_SINE = 0.005
+MARGIN_12_HARD = 0.008
+MARGIN_12_PIECES = 0.0005
 
 
 def load():
@@ -124,7 +132,8 @@ def test_relu_pieces(credit):
     with credit.part(1, f"8 pieces through sin fit [-3, 3] with MSE < {PIECES_MSE}"):
         knots = np.linspace(-3, 3, 9)
         mse = ref.training_range_mse(mine.relu_pieces(knots, np.sin(knots)), np.sin)
-        expect(mse < PIECES_MSE, f"MSE {mse:.4g} on [-3, 3], expected < {PIECES_MSE}")
+        expect_at_most("MSE of the 8 pieces against sin on [-3, 3]", mse, PIECES_MSE,
+                       margin=MARGIN_12_PIECES)
 
 
 @pytest.mark.points(3)
@@ -150,7 +159,11 @@ def test_init_layer(credit):
             with by_hand():
                 mine.init_layer(mine_layer, scheme, np.random.default_rng(5))
             ref.init_layer(ref_layer, scheme, np.random.default_rng(5))
-            expect_close(f"{scheme} weight", mine_layer.weight.data, ref_layer.weight.data)
+            expect_close(f"{scheme} weight", mine_layer.weight.data, ref_layer.weight.data,
+                         hint=f"a constant factor means the {scheme} std formula is off "
+                              "(fan_in / fan_out of a (fan_out, fan_in) weight, the 2, the "
+                              "square root); otherwise the draw differs: one "
+                              "generator.normal(0.0, std, size=weight.shape), bias 0")
             expect_close(f"{scheme} bias", mine_layer.bias.data, ref_layer.bias.data)
 
 
@@ -180,25 +193,48 @@ class RecordedFit:
     reference's functions, so a bug in your build_net costs only test_build_net.
     """
 
-    def __init__(self, mine, ref, kind, max_steps):
+    def __init__(self, mine, ref, kind, max_steps, seed=0):
         self.mine, self.ref, self.kind, self.max_steps = mine, ref, kind, max_steps
+        self.seed = seed
         self.built, self.steps, self.problems = [], 0, []
         self.last_trained = None       # (model, parameters right after the last train call)
+        self.custody = {}              # id(model) -> parameters as build_net/train left them
+        self.losses = {}               # id(model) -> every training loss recorded for it
+        self.initial = {}              # id(model) -> parameters as build_net made them
 
     def build_net(self, *args, **kwargs):
         model = self.ref.build_net(*args, **kwargs)
         self.built.append(model)
+        params = [p.data.copy() for p in model.parameters()]
+        self.custody[id(model)] = params
+        self.initial[id(model)] = params
         return model
 
     def train(self, model, X, y, steps=300, lr=0.05, momentum=0.0):
-        X_lab, y_lab = self.ref.load_data(self.kind)
+        left = self.custody.get(id(model))
+        if left is not None and not all(
+                np.array_equal(p.data, q) for p, q in zip(model.parameters(), left)):
+            self.problems.append("the model's parameters were changed outside train(...) (by "
+                                 "hand, between build_net and train or between two train "
+                                 "calls): only training may set them")
+        if not (isinstance(lr, (int, float, np.floating, np.integer)) and np.isfinite(lr)
+                and lr > 0):
+            self.problems.append(f"train(...) was called with lr={lr!r}: a fit trains with a "
+                                 "positive learning rate")
+        if not (isinstance(steps, (int, np.integer)) and steps >= 1):
+            self.problems.append(f"train(...) was called with steps={steps!r}: train at least "
+                                 "one step")
+        X_lab, y_lab = self.ref.load_data(self.kind, seed=self.seed)
         if not (np.shape(X) == X_lab.shape and np.shape(y) == y_lab.shape
                 and np.allclose(np.asarray(X, dtype=np.float64), X_lab)
                 and np.allclose(np.asarray(y, dtype=np.float64), y_lab)):
-            self.problems.append(f"train() was given other data than load_data({self.kind!r})")
+            self.problems.append(f"train() was given other data than load_data({self.kind!r}, "
+                                 f"seed={self.seed})")
         self.steps += int(steps)
         losses = self.ref.train(model, X, y, steps=steps, lr=lr, momentum=momentum)
         self.last_trained = (model, [p.data.copy() for p in model.parameters()])
+        self.custody[id(model)] = self.last_trained[1]
+        self.losses.setdefault(id(model), []).extend(float(value) for value in losses)
         return losses
 
     def run(self, fit):
@@ -222,6 +258,15 @@ class RecordedFit:
                                         in zip(model.parameters(), after)),
                f"{name} must return the model as train(...) left it (the last trained model, "
                "parameters unchanged afterwards).")
+        initial = self.initial[id(model)]
+        moved = max(float(np.abs(p.data - q).max()) for p, q in zip(model.parameters(), initial))
+        expect(moved > 1e-3, f"{name}: training left the parameters where build_net put them "
+                             f"(largest change {moved:.2g}): the fit has to be learned")
+        losses = self.losses.get(id(model), [])
+        expect(len(losses) > 1 and np.isfinite(losses[-1]) and losses[-1] < 0.5 * losses[0],
+               f"{name}: the training loss did not fall (first {losses[0] if losses else '?'}, "
+               f"last {losses[-1] if losses else '?'}): a fit is learned by train(...), "
+               "from the network build_net made")
 
 
 @pytest.mark.points(3)
@@ -235,21 +280,28 @@ def test_fit_sine(credit):
                "Linear(1, H), activation, Linear(H, 1)")
         recorded.expect_honest(model, "fit_sine()")
         mse = ref.training_range_mse(model, np.sin)
-        expect(mse < SINE_MSE, f"fit_sine() reaches MSE {mse:.4g} against sin on [-3, 3], "
-                               f"expected < {SINE_MSE}")
+        expect_at_most("fit_sine()'s MSE against sin on [-3, 3]", mse, SINE_MSE,
+                       margin=MARGIN_12_SINE)
 
 
 @pytest.mark.points(3)
-@pytest.mark.timeout(15)
+@pytest.mark.timeout(30)
 def test_fit_hard(credit):
     mine, ref = load()
-    with credit.part(3, f"fit_hard(): MSE < {HARD_MSE} on [-3, 3]"):
-        recorded = RecordedFit(mine, ref, "hard", max_steps=600)
-        model = recorded.run(mine.fit_hard)
-        recorded.expect_honest(model, "fit_hard()")
-        mse = ref.training_range_mse(model, ref.target_function("hard"))
-        expect(mse < HARD_MSE, f"fit_hard() reaches MSE {mse:.4g} against hard_function on "
-                               f"[-3, 3], expected < {HARD_MSE}")
+    with credit.part(3, f"fit_hard(seed) for seeds {', '.join(map(str, HARD_SEEDS))}: median "
+                        f"MSE <= {HARD_MSE} on [-3, 3]"):
+        # one 600-step fit of the hard function can land in a poor minimum (the reference:
+        # 0.0032-0.0038 for seeds 0-3, 0.016 for seed 4): the median of three grades the fit
+        errors = []
+        for seed in HARD_SEEDS:
+            recorded = RecordedFit(mine, ref, "hard", max_steps=600, seed=seed)
+            model = recorded.run(lambda: mine.fit_hard(seed=seed))
+            recorded.expect_honest(model, f"fit_hard(seed={seed})")
+            errors.append(ref.training_range_mse(model, ref.target_function("hard")))
+        expect_at_most("fit_hard()'s median MSE against hard_function on [-3, 3] (seeds "
+                       f"{', '.join(map(str, HARD_SEEDS))}: "
+                       f"{', '.join(f'{error:.4g}' for error in errors)})",
+                       float(np.median(errors)), HARD_MSE, margin=MARGIN_12_HARD)
 
 
 @pytest.mark.points(2)

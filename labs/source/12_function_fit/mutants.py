@@ -69,4 +69,17 @@ MUTANTS = [
          new='if scheme == "glorot":\n        nn.init.xavier_normal_(linear.weight, '
              'generator=generator)\n        nn.init.zeros_(linear.bias)\n        return linear',
          why="the lab writes the Glorot formula; calling minnet's initialiser skips it"),
+    dict(name="sine fit copied from ReLU pieces into a build_net model, 'trained' with lr=0",
+         file="function_fit.py",
+         old="    model = build_net(hidden=(32,), activation=\"tanh\", init=\"glorot\", seed=seed)\n"
+             "    train(model, X, y, steps=300, lr=0.1, momentum=0.9)\n",
+         new="    model = build_net(hidden=(32,), activation=\"relu\", init=\"he\", seed=seed)\n"
+             "    knots = np.linspace(-3, 3, 33)\n"
+             "    for p, q in zip(model.parameters(),\n"
+             "                    relu_pieces(knots, np.sin(knots)).parameters()):\n"
+             "        p.data[...] = q.data\n"
+             "    train(model, X, y, steps=1, lr=0.0)\n",
+         why="a network written from the target function and 'trained' with lr=0 learned "
+             "nothing from the data: a recorded fit must start from build_net's parameters, "
+             "train with lr > 0 and lower the loss"),
 ]
