@@ -31,12 +31,12 @@ from .ops import (
     softmax, sqrt, squeeze, stack, std, sub, sum, tanh, transpose, unsqueeze, var, where,
 )
 from .ops import (  # math, comparisons, products (ops/math.py, compare.py, linalg.py)
-    acos, argmax, argmin, asin, atan, bmm, ceil, cos, cosh, dot, eq, equal, expm1, floor, ge,
-    gt, isclose, le, log1p, log2, log10, lt, mm, ne, reciprocal, round, rsqrt, sign, sin, sinh,
-    square, tan, trunc,
+    acos, argmax, argmin, asin, atan, bmm, ceil, chunk, cos, cosh, cumsum, dot, eq, equal, expm1,
+    floor, ge, gt, isclose, le, log1p, log2, log10, lt, mm, ne, norm, prod, reciprocal, repeat,
+    round, rsqrt, sign, sin, sinh, sort, split, square, tan, topk, tril, triu, trunc, unique,
 )
 from .ops.creation import (  # making tensors (ops/creation.py)
-    arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace,
+    BoolTensor, DoubleTensor, FloatTensor, IntTensor, LongTensor, arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace,
     multinomial, ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm, tensor,
     zeros, zeros_like,
 )
@@ -48,6 +48,9 @@ from .gradcheck import check_backward, gradcheck, numerical_gradient, numerical_
 from .debug.anomaly import AnomalyError, detect_anomaly, set_detect_anomaly
 
 __version__ = "0.1.0"
+
+
+inference_mode = no_grad  # (PyTorch's faster no_grad; here the same thing)
 
 
 def is_tensor(obj) -> bool:  # noqa: E302

@@ -731,6 +731,22 @@ class Tensor:
     def equal(self, other):
         return _ops().equal(self, other)
 
+    # ordering and scans (ops/sorting.py)
+    def sort(self, dim=-1, descending=False, stable=False):
+        return _ops().sort(self, dim, descending, stable)
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        return _ops().topk(self, k, dim, largest, sorted)
+
+    def cumsum(self, dim):
+        return _ops().cumsum(self, dim)
+
+    def prod(self, dim=None, keepdim=False):
+        return _ops().prod(self, dim, keepdim)
+
+    def norm(self, p="fro", dim=None, keepdim=False):
+        return _ops().sorting.norm(self, p, dim, keepdim)  # (ops.norm is batch norm's module)
+
     def abs(self):
         return _ops().abs(self)
 
@@ -833,6 +849,21 @@ class Tensor:
 
     def squeeze(self, dim=None):
         return _ops().squeeze(self, dim)
+
+    def split(self, split_size, dim=0):
+        return _ops().split(self, split_size, dim)
+
+    def chunk(self, chunks, dim=0):
+        return _ops().chunk(self, chunks, dim)
+
+    def repeat(self, *sizes):
+        return _ops().repeat(self, *sizes)
+
+    def tril(self, diagonal=0):
+        return _ops().tril(self, diagonal)
+
+    def triu(self, diagonal=0):
+        return _ops().triu(self, diagonal)
 
     def contiguous(self):
         return self  # NumPy handles memory layout for us
@@ -974,6 +1005,31 @@ class Tensor:
     def zero_(self) -> "Tensor":
         """In-place fill with zeros (e.g. ``p.grad.zero_()``)."""
         return self.fill_(0)
+
+    def uniform_(self, a=0.0, b=1.0, generator=None) -> "Tensor":
+        from .nn.init import uniform_
+        return uniform_(self, a, b, generator=generator)
+
+    def normal_(self, mean=0.0, std=1.0, generator=None) -> "Tensor":
+        from .nn.init import normal_
+        return normal_(self, mean, std, generator=generator)
+
+    # new tensors of this one's dtype, as PyTorch's new_zeros etc.
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False) -> "Tensor":
+        return _ops().zeros(*size, dtype=dtype or self.dtype, device=device,
+                            requires_grad=requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False) -> "Tensor":
+        return _ops().ones(*size, dtype=dtype or self.dtype, device=device,
+                           requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+        return _ops().full(size, fill_value, dtype=dtype or self.dtype, device=device,
+                           requires_grad=requires_grad)
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False) -> "Tensor":
+        return _ops().tensor(data, dtype=dtype or self.dtype, device=device,
+                             requires_grad=requires_grad)
 
     def __setitem__(self, index, value) -> None:
         """``x[mask] = 0``: in place, with the same rules as the other in-place ops."""

@@ -298,3 +298,92 @@ def test_out_argument_as_pytorch():
     w = torch.ones(2, requires_grad=True)
     with pytest.raises(RuntimeError, match="don't support automatic differentiation"):
         torch.mul(w, 2, out=torch.zeros(2))
+
+
+# -- ordering, scans, splitting, embeddings (values from torch 2.13) ----------------------------
+def test_sort_topk_cumsum_prod_norm_as_pytorch():
+    x = torch.tensor([[3.0, 1.0, 2.0], [0.0, 5.0, 4.0]])
+    values, indices = torch.sort(x, dim=1)
+    assert values.tolist() == [[1.0, 2.0, 3.0], [0.0, 4.0, 5.0]]
+    assert indices.tolist() == [[1, 2, 0], [0, 2, 1]]
+    assert torch.sort(x, 0, descending=True).indices.tolist() == [[0, 1, 1], [1, 0, 0]]
+    assert torch.topk(x, 2).values.tolist() == [[3.0, 2.0], [5.0, 4.0]]
+    assert torch.topk(x, 2).indices.tolist() == [[0, 2], [1, 2]]
+    assert torch.topk(x, 1, dim=0, largest=False).indices.tolist() == [[1, 0, 0]]
+    assert torch.cumsum(x, 1).tolist() == [[3.0, 4.0, 6.0], [0.0, 5.0, 9.0]]
+    assert torch.cumsum(torch.tensor([1, 2, 3]), 0).dtype == torch.int64
+    assert torch.prod(x).item() == 0.0 and torch.prod(x, 1).tolist() == [6.0, 0.0]
+    assert torch.norm(x).item() == pytest.approx(7.416198253631592)
+    np.testing.assert_allclose(x.norm(dim=1).data, [3.7416574954986572, 6.4031243324279785],
+                               rtol=1e-6)
+    assert x.norm(p=1).item() == 15.0
+    w = torch.tensor([[3.0, 1.0, 2.0], [0.0, 5.0, 4.0]], requires_grad=True)
+    torch.prod(w, 1).sum().backward()  # zeros in a row: the product of the others, no 0/0
+    assert w.grad.tolist() == [[2.0, 6.0, 3.0], [20.0, 0.0, 0.0]]
+
+
+@pytest.mark.parametrize("name,fn", [
+    ("sort", lambda t: torch.sort(t, dim=1).values),
+    ("topk", lambda t: torch.topk(t, 2, dim=0).values),
+    ("cumsum", lambda t: torch.cumsum(t, 1)),
+    ("prod", lambda t: torch.prod(t, 0)),
+    ("prod_all", lambda t: torch.prod(t)),
+    ("norm", lambda t: torch.norm(t)),
+    ("norm_dim", lambda t: t.norm(dim=1)),
+    ("norm_p3", lambda t: t.norm(p=3)),
+    ("split", lambda t: torch.split(t, 2, dim=1)[1]),
+    ("chunk", lambda t: torch.chunk(t, 2)[0]),
+    ("repeat", lambda t: t.repeat(2, 1, 3)),
+    ("tril", lambda t: torch.tril(t)),
+    ("triu", lambda t: torch.triu(t, 1)),
+])
+def test_new_differentiable_ops_gradcheck(name, fn):
+    x = make((3, 4), 7)
+    result = minnet.gradcheck(fn, (x,))
+    assert result, result
+
+
+def test_split_repeat_triangles_one_hot_unique_as_pytorch():
+    assert [t.tolist() for t in torch.split(torch.arange(5), 2)] == [[0, 1], [2, 3], [4]]
+    assert [t.tolist() for t in torch.chunk(torch.arange(5), 3)] == [[0, 1], [2, 3], [4]]
+    assert [t.shape for t in torch.split(torch.arange(6), [1, 5])] == [(1,), (5,)]
+    assert torch.tensor([[1, 2]]).repeat(2, 2).tolist() == [[1, 2, 1, 2], [1, 2, 1, 2]]
+    assert torch.tensor([1, 2]).repeat(2, 1).tolist() == [[1, 2], [1, 2]]
+    assert torch.tril(torch.ones(3, 3)).tolist() == [[1, 0, 0], [1, 1, 0], [1, 1, 1]]
+    assert torch.triu(torch.ones(2, 3), diagonal=1).tolist() == [[0, 1, 1], [0, 0, 1]]
+    assert F.one_hot(torch.tensor([0, 2]), 3).tolist() == [[1, 0, 0], [0, 0, 1]]
+    assert F.one_hot(torch.tensor([1, 0])).dtype == torch.int64
+    assert torch.unique(torch.tensor([3, 1, 3, 2])).tolist() == [1, 2, 3]
+    values, inverse, counts = torch.unique(torch.tensor([3, 1, 3, 2]), return_inverse=True,
+                                           return_counts=True)
+    assert (inverse.tolist(), counts.tolist()) == ([2, 0, 2, 1], [1, 1, 2])
+
+
+def test_legacy_constructors_and_new_tensors():
+    assert torch.FloatTensor([1, 2]).dtype == torch.float32
+    assert torch.LongTensor([1.7]).tolist() == [1]
+    assert torch.FloatTensor(2, 3).shape == (2, 3)
+    assert torch.ones(2, dtype=torch.float64).new_zeros(3).dtype == torch.float64
+    assert torch.tensor([1, 2]).new_full((2,), 7).tolist() == [7, 7]
+    w = torch.zeros(1000)
+    with torch.no_grad():
+        w.normal_(0, 1, generator=torch.Generator().manual_seed(0))
+    assert abs(float(w.mean())) < 0.1 and w._version == 1
+    with torch.inference_mode():
+        assert not (torch.ones(1, requires_grad=True) * 2).requires_grad
+
+
+def test_embedding_as_pytorch():
+    weight = minnet.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], requires_grad=True)
+    out = F.embedding(torch.tensor([[0, 2], [2, 2]]), weight)
+    out.sum().backward()
+    assert out.tolist() == [[[1.0, 2.0], [5.0, 6.0]], [[5.0, 6.0], [5.0, 6.0]]]
+    assert weight.grad.tolist() == [[1.0, 1.0], [0.0, 0.0], [3.0, 3.0]]  # id 2 used 3 times
+    layer = nn.Embedding(10, 3)
+    assert layer(torch.tensor([[1, 2, 3]])).shape == (1, 3, 3)
+    with pytest.raises(IndexError, match=r"\[0, 10\)"):
+        layer(torch.tensor([10]))
+    with pytest.raises(TypeError, match="integer ids"):
+        layer(torch.tensor([1.0]))
+    weights = make((4, 3), 2)
+    assert minnet.gradcheck(lambda w: F.embedding(torch.tensor([[0, 3], [3, 1]]), w), (weights,))

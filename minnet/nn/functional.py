@@ -24,6 +24,7 @@ from ..ops.loss import (
 )
 from ..ops.norm import batch_norm
 from ..tensor import Tensor
+from .sparse import embedding  # noqa: F401
 
 try:  # conv and pooling live in another file that may not exist yet
     from ..ops.conv import adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d  # noqa: F401
@@ -104,6 +105,20 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     ``inplace`` is accepted for PyTorch compatibility; minnet never modifies its input.
     """
     return _dropout(input, p, training, generator)
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """Integer labels (*) -> int64 one-hot (*, num_classes), as ``F.one_hot``
+    (``num_classes=-1``: the largest label + 1)."""
+    labels = tensor.data if isinstance(tensor, Tensor) else np.asarray(tensor)
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"one_hot(): labels must be an integer tensor, got dtype {labels.dtype}")
+    if num_classes == -1:
+        num_classes = int(labels.max()) + 1 if labels.size else 0
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(f"one_hot(): labels must lie in [0, {num_classes}), got values from "
+                         f"{labels.min()} to {labels.max()}")
+    return Tensor(np.eye(num_classes, dtype=np.int64)[labels])
 
 
 def pad(input: Tensor, pad, mode: str = "constant", value=None) -> Tensor:

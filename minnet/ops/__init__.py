@@ -7,7 +7,7 @@ their own modules.)
 from .activation import elu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
 from .elementwise import (abs, add, astype, clamp, clip, div, exp, log, maximum, minimum, mul,
                           neg, pow, sqrt, sub, to_type, where)
-from .compare import argmax, argmin, eq, equal, ge, gt, isclose, le, lt, ne
+from .compare import argmax, argmin, eq, equal, ge, gt, isclose, le, lt, ne, unique
 from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like,
                        linspace, multinomial, ones, ones_like, rand, rand_like, randint, randn,
                        randn_like, randperm, tensor, zeros, zeros_like)
@@ -15,5 +15,6 @@ from .linalg import bmm, dot, linear, matmul, mm
 from .math import (acos, asin, atan, ceil, cos, cosh, expm1, floor, log1p, log2, log10,
                    reciprocal, round, rsqrt, sign, sin, sinh, square, tan, trunc)
 from .reduce import amax, amin, logsumexp, max, mean, min, std, sum, var
-from .shape import (cat, clone, expand, flatten, getitem, pad, permute, reshape, squeeze, stack,
-                    transpose, unsqueeze, view)
+from .shape import (cat, chunk, clone, expand, flatten, getitem, pad, permute, repeat, reshape,
+                    split, squeeze, stack, transpose, tril, triu, unsqueeze, view)
+from .sorting import cumsum, norm, prod, sort, topk

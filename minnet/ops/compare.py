@@ -84,3 +84,19 @@ def argmax(input, dim=None, keepdim: bool = False) -> Tensor:
 
 def argmin(input, dim=None, keepdim: bool = False) -> Tensor:
     return _arg(np.argmin, input, dim, keepdim, "argmin")
+
+
+def unique(input, sorted: bool = True, return_inverse: bool = False,
+           return_counts: bool = False, dim=None):
+    """The distinct values (sorted), optionally with each entry's position among them
+    (``return_inverse``) and how often each occurs (``return_counts``)."""
+    require_tensor(input, "unique")
+    if dim is not None:
+        raise NotImplementedError("unique(): dim= is not implemented in minnet")
+    values, inverse, counts = np.unique(input.data, return_inverse=True, return_counts=True)
+    result = (Tensor(values.astype(input.dtype)),)
+    if return_inverse:
+        result += (Tensor(inverse.reshape(input.shape).astype(np.int64)),)
+    if return_counts:
+        result += (Tensor(counts.astype(np.int64)),)
+    return result[0] if len(result) == 1 else result

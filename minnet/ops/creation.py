@@ -221,3 +221,16 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
     picks = np.stack([rng.choice(rows.shape[1], size=num_samples, replace=replacement,
                                  p=row / row.sum()) for row in rows]).astype(np.int64)
     return wrap_array(picks[0] if weights.ndim == 1 else picks)
+
+
+# -- PyTorch's legacy typed constructors: FloatTensor([1.0]), LongTensor(2, 3) -------------
+def _typed(dtype):
+    def make(*data) -> Tensor:
+        if all(isinstance(d, numbers.Integral) and not isinstance(d, bool) for d in data):
+            return zeros(*data, dtype=dtype)  # a size, e.g. FloatTensor(2, 3) (zeros here)
+        return tensor(data[0], dtype=dtype)
+    return make
+
+
+FloatTensor, DoubleTensor, LongTensor = _typed(np.float32), _typed(np.float64), _typed(np.int64)
+IntTensor, BoolTensor = _typed(np.int32), _typed(np.bool_)

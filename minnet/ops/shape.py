@@ -1,7 +1,7 @@
 """Ops that move entries around without changing them.
 
 reshape/view, transpose, permute, flatten, unsqueeze, squeeze, expand,
-getitem, cat, stack, pad, clone. Their backward routes each gradient entry
+getitem, cat, stack, split/chunk, repeat, tril/triu, pad, clone. Their backward routes each gradient entry
 back to where it came from (and sums entries that were used several times).
 Like PyTorch's views, reshape/transpose/... results share memory with their
 input whenever NumPy can do it without a copy; no op ever writes into it.
@@ -373,3 +373,80 @@ def _pad_by_index(a: Tensor, pairs: list, numpy_mode: str) -> Tensor:
 
     return Tensor._from_op(np.array(out, copy=len(sources) == 0), (a,), backward, "pad",
                            saved=())
+
+
+# --------------------------------------------------------------------------
+# splitting, repeating, triangles
+# --------------------------------------------------------------------------
+def split(input: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
+    """Pieces of ``input`` along ``dim``: of ``split_size`` each (the last may be smaller),
+    or of the sizes listed. Each piece is a slice, so gradients flow back through getitem."""
+    require_tensor(input, "split")
+    axis = single_dim(dim, input.ndim, "split")
+    size = input.shape[axis]
+    if isinstance(split_size_or_sections, (list, tuple)):
+        sizes = [int(s) for s in split_size_or_sections]
+        if sum(sizes) != size:
+            raise ValueError(f"split(): sizes {sizes} must add up to {size}, the size of dim "
+                             f"{dim} (input shape {input.shape})")
+    else:
+        step = int(split_size_or_sections)
+        if step <= 0:
+            raise ValueError(f"split(): split_size must be positive, got {step}")
+        sizes = [min(step, size - start) for start in range(0, size, step)]
+    bounds = np.cumsum([0] + sizes)
+    lead = (slice(None),) * axis
+    return tuple(input[lead + (slice(int(a), int(b)),)] for a, b in zip(bounds[:-1], bounds[1:]))
+
+
+def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
+    """``chunks`` pieces along ``dim`` of ceil(size / chunks) entries (maybe fewer pieces)."""
+    require_tensor(input, "chunk")
+    if chunks <= 0:
+        raise ValueError(f"chunk(): chunks must be positive, got {chunks}")
+    size = input.shape[single_dim(dim, input.ndim, "chunk")]
+    return split(input, max(-(-size // chunks), 1), dim)
+
+
+def repeat(input: Tensor, *sizes) -> Tensor:
+    """Tile ``input``: (2, 3) repeated (2, 1) -> (4, 3). Each entry is used several times,
+    so its gradient is the sum over its copies."""
+    require_tensor(input, "repeat")
+    reps = _shape_from_args(sizes)
+    if len(reps) < input.ndim:
+        raise ValueError(f"repeat(): give at least one repeat count per dim: {len(reps)} for a "
+                         f"tensor of shape {input.shape}")
+    shape = (1,) * (len(reps) - input.ndim) + input.shape  # leading new dims, as PyTorch
+    out = np.tile(input.data.reshape(shape), reps)
+
+    def backward(grad):
+        # view the output as (r0, s0, r1, s1, ...) and sum over the repeat axes
+        paired = grad.reshape([n for r, s in zip(reps, shape) for n in (r, s)])
+        return (paired.sum(axis=tuple(range(0, 2 * len(reps), 2))).reshape(input.shape),)
+
+    return Tensor._from_op(out, (input,), backward, "repeat", saved=())
+
+
+def _triangle(input: Tensor, diagonal: int, lower: bool, name: str) -> Tensor:
+    require_tensor(input, name)
+    if input.ndim < 2:
+        raise ValueError(f"{name}(): input must have at least 2 dims, got shape {input.shape}")
+    rows, cols = input.shape[-2:]
+    keep = (np.tri(rows, cols, diagonal, dtype=bool) if lower
+            else ~np.tri(rows, cols, diagonal - 1, dtype=bool))
+    out = np.where(keep, input.data, np.zeros((), dtype=input.dtype))
+
+    def backward(grad):
+        return (np.where(keep, grad, np.zeros((), dtype=grad.dtype)),)
+
+    return Tensor._from_op(out, (input,), backward, name, saved=())
+
+
+def tril(input: Tensor, diagonal: int = 0) -> Tensor:
+    """Zero above the ``diagonal``-th diagonal of the last two dims (same shape)."""
+    return _triangle(input, diagonal, True, "tril")
+
+
+def triu(input: Tensor, diagonal: int = 0) -> Tensor:
+    """Zero below the ``diagonal``-th diagonal of the last two dims (same shape)."""
+    return _triangle(input, diagonal, False, "triu")
