@@ -120,7 +120,7 @@ def release_command(args: argparse.Namespace) -> int:
 
 def student_release_command(labs_dir, args: argparse.Namespace) -> int:
     """``minnet labs release --to DIR``: a student repository (see release.release_to)."""
-    from .release import display, release, release_to
+    from .release import display, release, release_to, student_release_leaks
 
     if args.check:
         print("minnet labs release: --to and --check do not go together", file=sys.stderr)
@@ -138,6 +138,12 @@ def student_release_command(labs_dir, args: argparse.Namespace) -> int:
               "need it fail in the student repository")
     print(f"wrote {len(result.files)} file(s) to {display(result.destination)} in "
           f"{result.seconds:.0f} s")
+    leaks = student_release_leaks(labs_dir, result.destination)
+    for problem in leaks:
+        print(f"  LEAK: {problem}", file=sys.stderr)
+    if leaks:
+        return 1
+    print("checked: no labs/source, mutant bank, hidden test or solution line in it")
     if not result.recording_ok:
         print("the reference solutions did not get full marks while recording: the student "
               "repository is incomplete (see above)", file=sys.stderr)

@@ -524,3 +524,66 @@ def _grades_summary(output: str) -> str:
         if "grades" in line and line.startswith("="):
             return "\n".join(lines[index:])
     return "\n".join(lines[-30:])
+
+
+def student_release_leaks(labs_dir, destination) -> list:
+    """What a student repository at ``destination`` holds that it must not: a
+    ``labs/source`` folder, a mutant bank, a hidden test, or a line of a solution region
+    (a line of the sources' regions found in none of the released files, public tests
+    or READMEs of the course, then found in a file of ``destination``). ``docs/`` is
+    compared with the course's own public docs instead. Returns problems ([] if none)."""
+    from . import recorded
+
+    labs_dir, destination = Path(labs_dir), Path(destination)
+    problems, texts = [], {}
+    for path in sorted(destination.rglob("*")):
+        if not path.is_file():
+            continue
+        relative = path.relative_to(destination)
+        parts = relative.parts
+        if parts[:2] == ("labs", SOURCE_FOLDER):
+            problems.append(f"{relative}: labs/source/ is not for students")
+        if path.name == MUTANTS_FILE or path.name.startswith(HIDDEN_PREFIX):
+            problems.append(f"{relative}: a mutant bank or hidden test")
+        if parts[0] == "docs":
+            public = labs_dir.parent / relative
+            if not public.is_file() or public.read_bytes() != path.read_bytes():
+                problems.append(f"{relative}: not one of the course's public docs")
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if path.name == recorded.CALLS_FILE:  # the strings inside the JSON, unescaped
+            text += "\n".join(_json_strings(json.loads(text)))
+        texts[relative.as_posix()] = text
+    labs = all_labs(labs_dir)
+    released = planned_release(labs_dir, labs)
+    public = "\n".join(list(released.values()) + [
+        path.read_text(encoding="utf-8") for lab in labs for path in sorted((labs_dir / lab).glob("*"))
+        if path.suffix in (".py", ".md") and path not in released])
+    for lab in labs:
+        for name in student_files(labs_dir, lab):
+            source = source_root(labs_dir) / lab / name
+            text = source.read_text(encoding="utf-8")
+            lines = text.splitlines()
+            for region in find_regions(text, str(source)):
+                stop = region.release if region.release is not None else region.end
+                for line in lines[region.begin + 1:stop]:
+                    line = line.strip()
+                    if len(line) < 8 or line.startswith("#") or line in public:
+                        continue
+                    for shown, content in texts.items():
+                        if line in content:
+                            problems.append(f"{shown}: holds the solution line '{line}' "
+                                            f"({lab}/{name})")
+    return problems
+
+
+def _json_strings(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _json_strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _json_strings(item)
