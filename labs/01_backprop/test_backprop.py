@@ -141,17 +141,44 @@ def test_softmax_loss(credit):
     with credit.part(1, "softmax_loss is stable: scores around +-1000 give a finite loss and "
                         "gradient, the same as the scores shifted to 0"):
         big = x + 1000.0 * rng.choice([-1.0, 1.0], size=(N, 1))   # each row shifted by +-1000
-        with np.errstate(over="raise", invalid="raise", divide="raise"):
-            try:
-                loss_big, dx_big = layers.softmax_loss(big, y)
-            except FloatingPointError as error:
-                raise LabFailure(
-                    f"softmax_loss overflowed on scores around +-1000 ({error}). Hint: "
-                    "subtract each row's maximum before exp; softmax does not change.") from None
+        expect_stable_softmax_loss(layers, x, y, big)
+        loss_big, dx_big = layers.softmax_loss(big, y)
         loss_ref, dx_ref = ref.softmax_loss(x, y)      # softmax is shift-invariant per row
         expect_close("softmax_loss loss on scores +-1000", np.asarray(loss_big, dtype=float),
                      np.asarray(loss_ref), rtol=1e-6, atol=1e-6)
         expect_close("softmax_loss dx on scores +-1000", dx_big, dx_ref, rtol=1e-6, atol=1e-8)
+
+
+def finite_result(layers, scores, y):
+    """softmax_loss on ``scores``: (finite loss and dx?, what NumPy said) -- NumPy's warnings
+    and errors caught, so that an overflow and an underflow can be told apart."""
+    with np.errstate(all="ignore"):
+        try:
+            loss, dx = layers.softmax_loss(scores, y)
+        except FloatingPointError as error:
+            return False, str(error)
+    return bool(np.all(np.isfinite(np.asarray(loss, dtype=float)))
+                and np.all(np.isfinite(np.asarray(dx, dtype=float)))), ""
+
+
+def expect_stable_softmax_loss(layers, x, y, big):
+    """Scores around +-1000 give a finite loss and gradient; when they do not, say which of
+    the two classic mistakes it is: no shift at all (exp(1000) overflows to inf) or one shift
+    for the whole batch (a row far below the global maximum underflows to exp(...) = 0 in
+    every entry, then log(0) = -inf and 0/0 = nan)."""
+    finite, _ = finite_result(layers, big, y)
+    if finite:
+        return
+    every_row_high, _ = finite_result(layers, x + 1000.0, y)
+    if not every_row_high:
+        raise LabFailure("softmax_loss gives inf/nan on scores around +1000: exp(1000) "
+                         "overflows to inf. Hint: subtract each row's maximum before exp "
+                         "(x - x.max(axis=1, keepdims=True)); softmax does not change.")
+    raise LabFailure("softmax_loss is finite when every row's scores are around +1000, but not "
+                     "when some rows are around +1000 and others around -1000: exp UNDERflows "
+                     "there. Subtracting one maximum for the whole batch leaves the rows far "
+                     "below it at exp(-2000) = 0 in every entry, then log(0) = -inf or 0/0 = nan. "
+                     "Hint: subtract each row's own maximum (x.max(axis=1, keepdims=True)).")
 
 
 # ---------------------------------------------------------------------------

@@ -23,6 +23,10 @@ MUTANTS = [
     dict(name="softmax without the max shift (overflows)", file="layers.py",
          old="shifted = x - x.max(axis=1, keepdims=True)", new="shifted = x",
          why="exp(1000) overflows to inf and the loss becomes NaN"),
+    dict(name="softmax shifted by the global max (underflows)", file="layers.py",
+         old="shifted = x - x.max(axis=1, keepdims=True)", new="shifted = x - x.max()",
+         why="a row far below the batch's largest score underflows to exp(...) = 0 everywhere: "
+             "log(0) = -inf, 0/0 = nan (each row needs its own shift)"),
     dict(name="softmax gradient not divided by N", file="layers.py",
          old="dx /= n_samples", new="dx *= 1",
          why="the loss is a mean over the batch, so each sample's gradient carries 1/N"),
