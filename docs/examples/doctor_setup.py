@@ -61,7 +61,7 @@ def setup() -> Setup:
     model = nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(),
                           nn.Linear(32, 2))
     return Setup(model=model, loss_fn=nn.CrossEntropyLoss(),
-                 optimizer=optim.SGD(model.parameters(), lr=0.05),
+                 optimizer=optim.SGD(model.parameters(), lr=0.3),
                  train_data=(X_train, y_train), val_data=(X_val, y_val),
                  batch_size=32, steps=150, seed=SEED,
                  train_step=train_step, evaluate=evaluate,
