@@ -68,4 +68,25 @@ MUTANTS = [
          new="from minnet.ops.conv import conv_output_size as minnet_size\n"
              "    return minnet_size(size, kernel, stride, pad)",
          why="the test compares with minnet's formula: calling it scores without knowing it"),
+    dict(name="naive convolution that calls the fast one", file="conv_layers.py",
+         old="""    out = np.empty((N, F, out_h, out_w))
+    for n in range(N):
+        for f in range(F):
+            for i in range(out_h):
+                for j in range(out_w):
+                    top, left = i * stride, j * stride
+                    window = xp[n, :, top:top + kh, left:left + kw]     # (C, kh, kw)
+                    out[n, f, i, j] = np.sum(window * w[f]) + b[f]
+""",
+         new="    out = conv_forward_fast(x, w, b, stride, pad)[0]\n",
+         why="part 2 is the convolution written with loops, one window at a time: the values "
+             "match, the lesson is skipped"),
+    dict(name="fast convolution that loops over the windows", file="conv_layers.py",
+         old="""    out_rows = w.reshape(F, -1) @ cols + b[:, None]              # (F, N*OH*OW)
+""",
+         new="""    out_rows = np.stack([w.reshape(F, -1).dot(cols[:, k]) for k in range(cols.shape[1])],
+                        axis=1) + b[:, None]
+""",
+         why="the vectorised convolution is one matrix product, not a Python loop over the "
+             "N * OH * OW windows"),
 ]

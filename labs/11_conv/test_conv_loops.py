@@ -1,0 +1,112 @@
+"""Graded tests of lab 11: the naive convolution is written with loops, the fast one without.
+
+`pytest labs/11_conv`. The values of both versions are graded in test_conv.py; this file
+reads the source of your conv_layers.py (it does not run it): the naive functions must walk
+the windows in nested Python loops, and the fast ones must compute the convolution with a
+matrix product and no Python loop of their own (im2col and col2im may loop over the kh * kw
+kernel offsets, as the README says). A naive version that calls the fast one, or a fast one
+that calls the naive one or loops over windows, would pass the value tests without the lesson.
+"""
+import ast
+from pathlib import Path
+
+import pytest
+
+from minnet.grading import expect
+
+NAIVE = ("conv_forward_naive", "conv_backward_naive")
+FAST = ("conv_forward_fast", "conv_backward_fast")
+VECTORISED_HELPERS = ("conv_forward_fast", "conv_backward_fast", "im2col", "col2im")
+MATRIX_PRODUCTS = ("dot", "matmul", "tensordot", "einsum", "inner")
+LOOPS = (ast.For, ast.While, ast.AsyncFor, ast.ListComp, ast.SetComp, ast.DictComp,
+         ast.GeneratorExp)
+
+
+def functions():
+    """{name: ast.FunctionDef} of the student's conv_layers.py (top level)."""
+    path = Path(__file__).with_name("conv_layers.py")
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    except (OSError, SyntaxError, ValueError) as error:
+        expect(False, f"conv_layers.py could not be read: {type(error).__name__}: {error}")
+    return {node.name: node for node in tree.body
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+
+def own_nodes(function):
+    """The nodes of ``function``'s body, nested functions and lambdas included."""
+    for statement in function.body:
+        yield from ast.walk(statement)
+
+
+def loop_depth(node, depth=0):
+    """The deepest nesting of for/while loops below ``node``."""
+    here = depth + isinstance(node, (ast.For, ast.While, ast.AsyncFor))
+    return max([here] + [loop_depth(child, here) for child in ast.iter_child_nodes(node)])
+
+
+def called_names(function):
+    names = set()
+    for node in own_nodes(function):
+        if isinstance(node, ast.Call):
+            target = node.func
+            if isinstance(target, ast.Name):
+                names.add(target.id)
+            elif isinstance(target, ast.Attribute):
+                names.add(target.attr)
+        elif isinstance(node, ast.Name):          # passed around, e.g. f = conv_forward_fast
+            names.add(node.id)
+    return names
+
+
+def has_matrix_product(function):
+    return any(isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult)
+               or isinstance(node, ast.Call) and (
+                   getattr(node.func, "attr", None) in MATRIX_PRODUCTS
+                   or getattr(node.func, "id", None) in MATRIX_PRODUCTS)
+               for node in own_nodes(function))
+
+
+def expect_defined(found, name):
+    expect(name in found, f"conv_layers.py has no top-level function {name}")
+    stub = any(isinstance(node, ast.Raise) and "NotImplementedError" in ast.dump(node)
+               for node in found[name].body)
+    expect(not stub, f"{name} is not written yet (it raises NotImplementedError)")
+
+
+@pytest.mark.points(1)
+def test_naive_uses_loops(credit):
+    found = functions()
+    with credit.part(1, "conv_forward_naive and conv_backward_naive walk the windows in nested "
+                        "loops and do not call the vectorised functions"):
+        for name in NAIVE:
+            expect_defined(found, name)
+            depth = max(loop_depth(statement) for statement in found[name].body)
+            expect(depth >= 2,
+                   f"{name} has {'no loop' if depth == 0 else 'a single, unnested loop'}: the "
+                   "naive convolution walks the windows with nested loops (images, filters, "
+                   "output rows and columns), one window at a time")
+            borrowed = sorted(called_names(found[name]) & set(VECTORISED_HELPERS))
+            expect(not borrowed,
+                   f"{name} uses {', '.join(borrowed)}: the naive version is written with "
+                   "its own loops, independently of the vectorised one")
+
+
+@pytest.mark.points(1)
+def test_fast_has_no_loops(credit):
+    found = functions()
+    with credit.part(1, "conv_forward_fast and conv_backward_fast use a matrix product and no "
+                        "Python loop (nor the naive functions)"):
+        for name in FAST:
+            expect_defined(found, name)
+            loops = [node for node in own_nodes(found[name]) if isinstance(node, LOOPS)]
+            expect(not loops,
+                   f"{name} has a Python loop or comprehension (line {loops[0].lineno if loops else '?'}"
+                   "): the fast version does the whole convolution with im2col/col2im and one "
+                   "matrix product")
+            borrowed = sorted(called_names(found[name]) & set(NAIVE))
+            expect(not borrowed, f"{name} calls {', '.join(borrowed)}: the fast version must "
+                                 "not fall back on the loops")
+            expect(has_matrix_product(found[name]),
+                   f"{name} has no matrix product (@, np.dot, np.matmul, np.tensordot, "
+                   "np.einsum): the fast version is one matrix product over im2col's columns")

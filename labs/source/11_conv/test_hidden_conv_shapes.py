@@ -1,0 +1,56 @@
+"""Hidden tests of lab 11 (used by `minnet grade` only): both convolutions and max pooling on
+other shapes, strides, paddings and seeds than the public tests, against the reference."""
+import numpy as np
+import pytest
+
+from minnet.grading import expect, expect_close, reference
+from minnet.grading.sandbox import sandboxed
+
+
+def load():
+    """(student's conv_layers.py in the sandbox, as the public tests load it; the reference)."""
+    return sandboxed(__file__, "conv_layers", allowed_imports=("numpy", "math")), \
+        reference(__file__, "conv_layers")
+
+
+def expect_triple(what, got, want):
+    expect(isinstance(got, (tuple, list)) and len(got) == 3,
+           f"{what} must return (dx, dw, db)")
+    for name, g, e in zip(("dx", "dw", "db"), got, want):
+        expect_close(f"{what} {name}", g, e, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.points(3)
+def test_hidden_conv_other_shapes(credit):
+    layers, ref = load()
+    rng = np.random.default_rng(11011)
+    # (N, C, H, W), (F, kh, kw), stride, pad: a 1x1 kernel, a kernel as tall as the input,
+    # stride 3 with padding 2, one image and one channel
+    cases = [((1, 1, 6, 9), (2, 1, 1), 1, 0), ((3, 2, 5, 8), (3, 5, 3), 3, 2),
+             ((2, 4, 9, 4), (1, 2, 4), 2, 1)]
+    for label, (forward, backward) in (("naive", ("conv_forward_naive", "conv_backward_naive")),
+                                       ("fast", ("conv_forward_fast", "conv_backward_fast"))):
+        with credit.part(1, f"{label} convolution forward and backward on 1x1, 5x3 stride 3 "
+                            "pad 2, and 2x4 stride 2 pad 1 kernels"):
+            for (n, c, h, w), (f, kh, kw), stride, pad in cases:
+                x, wt = rng.standard_normal((n, c, h, w)), rng.standard_normal((f, c, kh, kw))
+                b = rng.standard_normal(f)
+                what = f"{forward}(x {x.shape}, w {wt.shape}, stride={stride}, pad={pad})"
+                out, cache = getattr(layers, forward)(x, wt, b, stride, pad)
+                want, want_cache = getattr(ref, forward)(x, wt, b, stride, pad)
+                expect_close(f"{what} out", out, want, rtol=1e-6, atol=1e-9)
+                dout = rng.standard_normal(want.shape)
+                expect_triple(f"{backward} after {what}", getattr(layers, backward)(dout, cache),
+                              getattr(ref, backward)(dout, want_cache))
+    with credit.part(1, "max pooling 3 x 1 with stride 2 and 2 x 2 with stride 1, with ties"):
+        for (pool_h, pool_w, stride), shape in (((3, 1, 2), (2, 3, 7, 5)),
+                                                ((2, 2, 1), (1, 2, 4, 6))):
+            x = rng.integers(-3, 4, size=shape).astype(np.float64)     # many ties
+            out, cache = layers.max_pool_forward_naive(x, pool_h, pool_w, stride)
+            want, want_cache = ref.max_pool_forward_naive(x, pool_h, pool_w, stride)
+            what = f"max_pool_forward_naive(x {shape}, {pool_h}, {pool_w}, stride={stride})"
+            expect_close(f"{what} out", out, want)
+            dout = rng.standard_normal(want.shape)
+            expect_close(f"max_pool_backward_naive dx after {what}",
+                         layers.max_pool_backward_naive(dout, cache),
+                         ref.max_pool_backward_naive(dout, want_cache))
