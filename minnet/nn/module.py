@@ -11,6 +11,8 @@ knows which layer created it. The debugger attaches only through these hooks.
 """
 from __future__ import annotations
 
+import os
+
 from collections import OrderedDict
 from typing import Callable, Iterator, Optional
 
@@ -390,6 +392,13 @@ class Module:
         mismatch always raises and names the key. Returns ``(missing_keys,
         unexpected_keys)``.
         """
+        if not hasattr(state_dict, "items"):
+            what = f"the path {str(state_dict)!r}" if isinstance(state_dict, (str, os.PathLike)) \
+                else f"a {type(state_dict).__name__}"
+            raise TypeError(
+                f"load_state_dict() for {type(self).__name__}: expected a state dict (a dict of "
+                f"name -> Tensor or array), got {what}. Hint: read the file first: "
+                f"model.load_state_dict(minnet.load(path)).")
         targets = OrderedDict(self._state_tensors())
         missing = [k for k in targets if k not in state_dict]
         unexpected = [k for k in state_dict if k not in targets]
