@@ -158,3 +158,52 @@ def node_of(tensor: Tensor):
     if not tensor.requires_grad:
         return None
     return AccumulateGrad(tensor) if tensor._backward is None else Node(tensor)
+
+
+# --------------------------------------------------------------------------
+# torch.autograd.grad: gradients returned instead of accumulated into .grad
+# --------------------------------------------------------------------------
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bool = False,
+         allow_unused: bool = False) -> tuple:
+    """d(sum of outputs)/d(each input), returned as a tuple; no ``.grad`` is touched.
+
+    How: a hook on each input catches the gradient that reaches it during an
+    ordinary backward pass, and every leaf's ``.grad`` is put back afterwards.
+    ``create_graph=True`` (a graph of the gradient itself, for second derivatives)
+    is not implemented: minnet's backward computes with NumPy, not with ops.
+    """
+    from .tensor import _topological_order, run_backward
+    if create_graph:
+        raise NotImplementedError("autograd.grad(create_graph=True): minnet's backward pass "
+                                  "is not itself recorded, so there are no second derivatives")
+    outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    seeds = grad_outputs if isinstance(grad_outputs, (list, tuple)) else [grad_outputs] * len(outputs)
+    caught = [None] * len(inputs)
+
+    def catcher(i):
+        def hook(g):
+            caught[i] = g.data if caught[i] is None else caught[i] + g.data
+        return hook
+
+    handles = [t.register_hook(catcher(i)) for i, t in enumerate(inputs)]
+    leaves = {id(n): n for out in outputs for n in _topological_order(out) if n._backward is None}
+    kept = {key: leaf._grad for key, leaf in leaves.items()}
+    try:
+        for k, (out, seed) in enumerate(zip(outputs, seeds)):
+            if seed is None:
+                seed = np.ones_like(out.data)  # (as backward(): only scalars in PyTorch)
+            seed = np.asarray(seed.data if isinstance(seed, Tensor) else seed, dtype=out.dtype)
+            keep = bool(retain_graph) or k < len(outputs) - 1
+            run_backward(out, seed, keep)
+    finally:
+        for handle in handles:
+            handle.remove()
+        for key, leaf in leaves.items():
+            leaf._grad = kept[key]
+    unused = [i for i, g in enumerate(caught) if g is None]
+    if unused and not allow_unused:
+        raise RuntimeError(f"The differentiated Tensor at index {unused[0]} appears to not have "
+                           f"been used in the graph. Set allow_unused=True if this is the "
+                           f"desired behavior.")
+    return tuple(None if g is None else wrap_array(np.array(g)) for g in caught)

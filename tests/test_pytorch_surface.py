@@ -387,3 +387,20 @@ def test_embedding_as_pytorch():
         layer(torch.tensor([1.0]))
     weights = make((4, 3), 2)
     assert minnet.gradcheck(lambda w: F.embedding(torch.tensor([[0, 3], [3, 1]]), w), (weights,))
+
+
+def test_autograd_grad_returns_gradients_and_leaves_dot_grad_alone():
+    x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    w = torch.tensor([2.0, 2.0, 2.0], requires_grad=True)
+    h = x * w
+    y = (h ** 2).sum()
+    gx, gh = torch.autograd.grad(y, [x, h], retain_graph=True)
+    assert gx.tolist() == [8.0, 16.0, 24.0] and gh.tolist() == [4.0, 8.0, 12.0]  # torch's
+    assert x.grad is None and w.grad is None
+    y.backward()
+    assert x.grad.tolist() == [8.0, 16.0, 24.0]
+    z = x.sin().sum() + x.exp().sum()
+    (g,) = torch.autograd.grad([z, (x * x).sum()], x)
+    np.testing.assert_allclose(g.data, [5.2586, 10.9729, 25.0955], atol=1e-4)
+    with pytest.raises(RuntimeError, match="index 0 appears to not have been used"):
+        torch.autograd.grad((x * 2).sum(), [torch.ones(1, requires_grad=True)])
