@@ -27,6 +27,7 @@ exactly what holds where.
 """
 from __future__ import annotations
 
+import builtins
 import os
 import signal
 import socket
@@ -34,6 +35,8 @@ import subprocess
 import sys
 import tempfile
 from typing import Optional
+
+import numpy as np
 
 from . import wire
 from .expect import LabFailure
@@ -189,8 +192,10 @@ class Sandbox:
                                    str(reply.get("message", "")), str(reply.get("where", "")))
         # objects the request carried come back under their numbers: decoding updates the
         # grader's own model, optimizer, arrays... in place, as an in-process call would
-        answer = wire.Codec(handle=self._incoming, function=self._function_name,
-                            known=codec.objects if codec is not None else None)
+        known = codec.objects if codec is not None else None
+        answer = wire.Codec(handle=self._incoming, function=self._function_name, known=known,
+                            graph=lambda tensor, node: self._connect(tensor, node, known or {},
+                                                                     request.get("function")))
         value = answer.decode(reply.get("value"), reply_buffers)
         if "args" in reply:
             answer.decode(reply["args"], reply_buffers)
@@ -217,6 +222,31 @@ class Sandbox:
             return RemoteFunction(self, str(node["$fn"]))
         return wire.Handle(int(node["$h"]), str(node.get("type", "object")),
                            str(node.get("text", "")))
+
+    def _connect(self, tensor, node: dict, known: dict, function):
+        """A result Tensor whose graph stayed in the worker becomes a node of the grader's
+        graph: its parents are the grader's input Tensors, its backward asks the worker to
+        backpropagate there and returns the gradients the student's code produced."""
+        from ..tensor import Tensor
+
+        parents = tuple(known[number] for number in node.get("inputs", ())
+                        if isinstance(known.get(number), Tensor))
+        if not parents:
+            return tensor
+        graph = int(node["graph"])
+        shapes = [parent.shape for parent in parents]
+
+        def backward(grad):
+            buffers: list = []
+            grads = self._ask({"op": "backward", "graph": graph,
+                               "grad": wire.Codec().encode(np.asarray(grad), buffers)}, buffers)
+            if not isinstance(grads, list) or len(grads) != len(parents):
+                raise LabFailure(f"{function}: its backward returned gradients that do not "
+                                 f"match its inputs")
+            return tuple(np.zeros(shape) if g is None else np.asarray(g, dtype=np.float64)
+                         .reshape(shape) for g, shape in zip(grads, shapes))
+
+        return Tensor._from_op(tensor.numpy(), parents, backward, f"{function} (your code)")
 
     def _function_name(self, function):
         if isinstance(function, RemoteFunction) and function._box is self:
@@ -282,6 +312,19 @@ def close_all() -> None:
         box.close()
 
 
+def as_builtin(error: StudentCodeError) -> Exception:
+    """A ValueError raised by the student's code is a ValueError here too (tests check
+    ``pytest.raises(ValueError)``); other exceptions stay StudentCodeErrors."""
+    kind = getattr(builtins, error.type_name, None)
+    if (isinstance(kind, type) and issubclass(kind, Exception)
+            and not issubclass(kind, (AssertionError, StopIteration, StopAsyncIteration))):
+        try:
+            return kind(str(error.message) + (f"\n{error.where}" if error.where else ""))
+        except Exception:  # noqa: BLE001 -- e.g. UnicodeError's own constructor
+            return error
+    return error
+
+
 class RemoteFunction:
     """A student's function, called in the worker with data."""
 
@@ -295,7 +338,7 @@ class RemoteFunction:
         except StudentCodeError as error:
             if error.type_name == "NotImplementedError":
                 raise NotImplementedError(error.message or self.__name__) from None
-            raise
+            raise as_builtin(error) from None
         except wire.WireError as error:
             raise LabFailure(f"{self.__name__}: {error}") from None
 

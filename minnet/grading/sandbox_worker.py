@@ -71,6 +71,7 @@ class Worker:
         self.module = None
         self.filename = "?"
         self.kept = {}  # handle number -> object that is not data
+        self.call_inputs = []  # (number, Tensor) of the call being answered
 
     # -- handles --------------------------------------------------------------------------
     def keep(self, value):
@@ -98,9 +99,27 @@ class Worker:
             return getattr(self.module, str(node["$fn"]))
         return self.resolve(node)
 
+    def graph_of(self, output):
+        """A result Tensor with a graph: kept here with the call's input Tensors that need a
+        gradient, so the grader can backpropagate through it later (op 'backward')."""
+        inputs = [(number, tensor) for number, tensor in self.call_inputs
+                  if getattr(tensor, "requires_grad", False)]
+        number = len(self.kept) + 1
+        self.kept[number] = (output, [tensor for _, tensor in inputs])
+        return {"graph": number, "inputs": [number for number, _ in inputs]}
+
+    def backward(self, request, buffers):
+        output, inputs = self.kept[int(request["graph"])]
+        codec = self.wire.Codec()
+        grad = codec.decode(request["grad"], buffers)
+        for tensor in inputs:
+            tensor.grad = None
+        output.backward(type(output)(grad), retain_graph=True)
+        return [None if tensor.grad is None else tensor.grad.numpy() for tensor in inputs]
+
     def reply_value(self, value, codec=None, args=None):
         buffers = []
-        hooks = dict(keep=self.keep, function=self.function_name)
+        hooks = dict(keep=self.keep, function=self.function_name, graph=self.graph_of)
         codec = codec.reply_codec(**hooks) if codec is not None else self.wire.Codec(**hooks)
         header = {"ok": True, "value": codec.encode(value, buffers)}
         if args is not None:  # what the call did to its arguments, for the grader to see
@@ -153,6 +172,8 @@ class Worker:
         codec = self.wire.Codec(handle=self.incoming)
         args = codec.decode(request["args"], buffers)
         kwargs = codec.decode(request["kwargs"], buffers)
+        self.call_inputs = [(number, value) for number, value in codec.objects.items()
+                            if hasattr(value, "_backward") and hasattr(value, "requires_grad")]
         return function(*args, **kwargs), codec, (args, kwargs)
 
     def serve(self):
@@ -167,6 +188,8 @@ class Worker:
                     result = self.load(request)
                 elif request.get("op") == "call":
                     result, codec, args = self.call(request, buffers)
+                elif request.get("op") == "backward":
+                    result = self.backward(request, buffers)
                 else:
                     return
             except BaseException as error:  # noqa: BLE001 -- sys.exit() is an answer too

@@ -74,8 +74,9 @@ class Codec:
     a Handle, the worker looks its object up).
     """
 
-    def __init__(self, keep=None, handle=None, function=None, known=None):
+    def __init__(self, keep=None, handle=None, function=None, known=None, graph=None):
         self.keep, self.handle, self.function = keep, handle, function
+        self.graph = graph  # encode: Tensor -> graph node; decode: (Tensor, node) -> Tensor
         self.numbers: dict = {}      # id(object) -> its number, once written
         self.objects: dict = dict(known or {})  # number -> object
         # objects written again keep the number they arrived with (see reply_codec)
@@ -100,10 +101,15 @@ class Codec:
             return {"$r": number}
         if type(value) in (list, tuple, set, frozenset):
             key = {list: "$l", tuple: "$t", set: "$set", frozenset: "$set"}[type(value)]
-            return {key: [self.encode(item, buffers, depth + 1) for item in value]}
+            node = {key: [self.encode(item, buffers, depth + 1) for item in value]}
+            if type(value) is list:
+                node["$id"] = self._number(value)
+            return node
         if isinstance(value, dict) and type(value).__module__ in ("builtins", "collections"):
+            number = self._number(value)
             node = {"$d": [[self.encode(k, buffers, depth + 1),
-                            self.encode(v, buffers, depth + 1)] for k, v in value.items()]}
+                            self.encode(v, buffers, depth + 1)] for k, v in value.items()],
+                    "$id": number}
             if type(value).__name__ == "defaultdict" and value.default_factory is not None:
                 node["default"] = _path_of(value.default_factory)
             return node
@@ -159,6 +165,8 @@ class Codec:
                 raise WireError(f"a {type(value).__name__} with hooks registered cannot cross")
             state[name] = self.encode(attribute, buffers, depth + 1)
         node["state"] = state
+        if self.graph is not None and getattr(value, "_backward", None) is not None:
+            node["$graph"] = self.graph(value)  # its backward stays over there, callable
         return node
 
     # -- decode ---------------------------------------------------------------------------
@@ -180,7 +188,15 @@ class Codec:
                 raise WireError("a reference to an object never sent") from None
         if "$s" in node:
             return self.decode(node["$s"], buffers, depth + 1)[()]
-        for key, kind in (("$l", list), ("$t", tuple), ("$set", set)):
+        if "$l" in node:
+            items = [self.decode(item, buffers, depth + 1) for item in node["$l"]]
+            known = self.objects.get(node.get("$id"))
+            if type(known) is list:
+                known[:] = items  # changed in place over there: the same here
+                return known
+            self.objects[node.get("$id")] = items
+            return items
+        for key, kind in (("$t", tuple), ("$set", set)):
             if key in node:
                 return kind(self.decode(item, buffers, depth + 1) for item in node[key])
         if "$d" in node:
@@ -207,6 +223,11 @@ class Codec:
             import collections
 
             result = collections.defaultdict(_resolve(node["default"], want_class=True))
+        known = self.objects.get(node.get("$id"))
+        if isinstance(known, dict):
+            known.clear()  # changed in place over there: the same here
+            result = known
+        self.objects[node.get("$id")] = result
         for pair in node["$d"]:
             key = self.decode(pair[0], buffers, depth + 1)
             try:
@@ -256,6 +277,8 @@ class Codec:
         if hasattr(target, "__dict__") and "_parameters" in vars(target) and \
                 "_path_cache" not in vars(target):
             object.__setattr__(target, "_path_cache", {})
+        if "$graph" in node and self.graph is not None:
+            return self.graph(target, node["$graph"])
         return target
 
 
