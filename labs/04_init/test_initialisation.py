@@ -25,8 +25,11 @@ LAB_CODES = ("init.symmetric", "init.bad_scale", "init.output_bias", "activation
 # MINNET_NO_JIT; ranges over data/generator seeds 0-4; the released files in brackets): tail
 # loss 0.0022-0.0040 (5.2); validation accuracy 0.913-1.0 (0.935: the accuracy does not tell
 # the released init from a good one, the tail loss does, so its bar is a sanity check at
-# 0.85); bright pixels 0.195 in the Glorot figure, 0.024 in the tiny-init one.
+# 0.85); bright pixels 0.195 in the Glorot figure, 0.024 in the tiny-init one -- 0.199 and
+# 0.034 since minnet.viz's activation histograms choose their colour scale by the counts'
+# spread (fcceb25): the bars sit between a spread and a collapsed picture, 0.12 and 0.06.
 VAL_ACCURACY_BAR = 0.85
+COLLAPSED_BAR = 0.06
 MARGIN_04_TAIL = 0.04
 MARGIN_04_ACC = 0.05
 MARGIN_04_SPREAD = 0.05
@@ -232,7 +235,7 @@ def warm_fraction(path):
 
 
 @pytest.mark.points(3)
-@pytest.mark.timeout(20)
+@pytest.mark.timeout(40)      # four figures: 9-16 s of wall time measured on the loaded 2-core machine
 def test_activation_histogram_figure(credit, tmp_path):
     lab, ref = load()
     X, y = standardised_digits(128)
@@ -269,7 +272,8 @@ def test_activation_histogram_figure(credit, tmp_path):
         expect(os.path.isfile(paths["tiny"]), f"no figure was saved at {paths['tiny']}")
         expect_same_picture(paths["tiny"], reference_pictures["tiny"], "tiny-init")
         collapsed = warm_fraction(paths["tiny"])
-        expect_at_most("share of bright pixels in the tiny-init figure", collapsed, 0.05,
+        expect_at_most("share of bright pixels in the tiny-init figure", collapsed,
+                       COLLAPSED_BAR,
                        margin=MARGIN_04_COLLAPSED,
                        hint="With weights N(0, 0.01^2) every tanh output is ~0, so the "
                             "histograms should show one bright row. Does your figure show the "
