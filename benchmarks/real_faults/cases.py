@@ -557,3 +557,25 @@ def summed_loss_large_batch(broken):
     loss_fn = nn.MSELoss(reduction="sum" if broken else "mean")
     return dict(model=model, loss_fn=loss_fn, train_data=(X, y), batch_size=256,
                 optimizer=optim.SGD(model.parameters(), lr=0.05))
+
+
+# -- cases added in a second round (expected codes written before running them) ----------------
+@case("softmax_over_the_batch",
+      "https://openillumi.com/en/en-pytorch-softmax-dim-multidim-tensor-resolve ('Using the "
+      "incorrect dim (e.g., normalizing across the batch dimension instead of the class "
+      "dimension) generates invalid probability distributions')",
+      "the softmax normalises over dim 0, the batch, instead of the classes: each row is no "
+      "probability distribution and a sample's prediction depends on the rest of the batch; "
+      "use dim=1",
+      ["output.wrong_activation", "loss.wrong_input"])
+def softmax_over_the_batch(broken):
+    seeded(26)
+    X, y = blobs(400, 4, 8, seed=26)
+    model = mlp([8, 32, 4], last=nn.Softmax(dim=0 if broken else 1))
+
+    def loss_fn(p, target):   # -log p[y] on the softmax output, written by hand
+        picked = p[np.arange(len(target.data)), target.data.astype(np.int64)]
+        return -picked.clamp(min=1e-7).log().mean()
+
+    return dict(model=model, loss_fn=loss_fn, train_data=(X, y),
+                optimizer=optim.Adam(model.parameters(), lr=1e-2))

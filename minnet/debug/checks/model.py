@@ -479,6 +479,24 @@ def softmax_output_mismatch(ctx) -> list:
             fix="for two classes use one unit with a Sigmoid (or none, with "
                 "BCEWithLogitsLoss), or two units with CrossEntropyLoss; a softmax needs at "
                 "least two units.")]
+    if softmax_layer and len(output) > 1 and output.shape[1] > 1:
+        probabilities = np.exp(output) if last.kind == "LogSoftmax" else output
+        columns = np.abs(probabilities.sum(axis=0) - 1).max()
+        rows = np.abs(probabilities.sum(axis=1) - 1).max()
+        if columns <= 1e-3 and rows > 1e-2:
+            return [Finding(
+                "output.wrong_activation",
+                f"{last.label} normalises over the batch (dim 0), not over the classes: each "
+                f"column of its output sums to 1 and the rows sum to between "
+                f"{probabilities.sum(axis=1).min():.3g} and {probabilities.sum(axis=1).max():.3g} "
+                f"(measured on {len(output)} samples). A row is no probability distribution, and "
+                f"one sample's prediction changes with the other samples in its batch.",
+                layer=last.label,
+                evidence={"column_sum_max_error": float(columns),
+                          "row_sum_min": float(probabilities.sum(axis=1).min()),
+                          "row_sum_max": float(probabilities.sum(axis=1).max()),
+                          "samples": len(output)},
+                fix=f"normalise over the classes: nn.{last.kind}(dim=1) (or dim=-1).")]
     share = _multi_label_rows(np.asarray(y))
     if share <= MULTI_LABEL_ROWS:
         return []
