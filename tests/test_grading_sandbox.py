@@ -325,3 +325,24 @@ def test_autograd_runs_through_the_students_function(tmp_path):
     x = minnet.tensor(np.random.default_rng(0).normal(size=5), requires_grad=True)
     assert gradcheck(lambda a: lab.mse(a, target[:1]), (x,))
     assert not gradcheck(lambda a: lab.wrong(a).sum(), (x,))   # its own mistake shows
+
+
+def test_the_students_code_can_call_the_graders_functions(tmp_path):
+    test_file = lab_file(tmp_path, """
+        import numpy as np
+        def apply(function, x):
+            return function(x) + 1.0
+        def ratio(loss_fn, output):
+            return loss_fn(np.concatenate([output, output])) / loss_fn(output)
+    """)
+    lab = sandboxed(test_file, "layers")
+    np.testing.assert_allclose(lab.apply(np.sin, np.array([0.0, np.pi / 2])), [1.0, 2.0])
+    seen = []
+
+    def summed(values):
+        seen.append(values.shape)
+        return float(np.sum(values))
+
+    assert lab.ratio(summed, np.ones(3)) == pytest.approx(2.0)
+    assert seen == [(6,), (3,)]
+    assert lab.apply(lambda x: lab.apply(np.cos, x), np.array([0.0]))[0] == pytest.approx(3.0)

@@ -97,6 +97,15 @@ class Worker:
     def incoming(self, node):
         if "$fn" in node:
             return getattr(self.module, str(node["$fn"]))
+        if "$cb" in node:
+            number = int(node["$cb"])
+            name = str(node.get("name", "function"))
+
+            def grader_function(*args, **kwargs):
+                return self.call_back(number, args, kwargs)
+
+            grader_function.__name__ = grader_function.__qualname__ = name
+            return grader_function
         return self.resolve(node)
 
     def graph_of(self, output):
@@ -182,23 +191,46 @@ class Worker:
                 request, buffers = self.wire.recv(self.sock)
             except EOFError:
                 return
-            codec = args = None
-            try:
-                if request.get("op") == "load":
-                    result = self.load(request)
-                elif request.get("op") == "call":
-                    result, codec, args = self.call(request, buffers)
-                elif request.get("op") == "backward":
-                    result = self.backward(request, buffers)
-                else:
-                    return
-            except BaseException as error:  # noqa: BLE001 -- sys.exit() is an answer too
-                self.reply_error(error)
+            if not self.answer(request, buffers):
+                return
+
+    def answer(self, request, buffers) -> bool:
+        """Carry out one request of the grader and reply; False when told to stop."""
+        codec = args = None
+        try:
+            if request.get("op") == "load":
+                result = self.load(request)
+            elif request.get("op") == "call":
+                result, codec, args = self.call(request, buffers)
+            elif request.get("op") == "backward":
+                result = self.backward(request, buffers)
+            else:
+                return False
+        except BaseException as error:  # noqa: BLE001 -- sys.exit() is an answer too
+            self.reply_error(error)
+            return True
+        try:
+            self.reply_value(result, codec, args)
+        except BaseException as error:  # noqa: BLE001 -- e.g. an object array returned
+            self.reply_error(error)
+        return True
+
+    def call_back(self, number, args, kwargs):
+        """Call a function of the grader's (a test's loss function, np.sin) with data: the
+        grader runs it and answers; requests it makes meanwhile are answered here."""
+        buffers = []
+        codec = self.wire.Codec(keep=self.keep, function=self.function_name)
+        self.wire.send(self.sock, {"op": "callback", "callback": number,
+                                   "args": codec.encode(tuple(args), buffers),
+                                   "kwargs": codec.encode(dict(kwargs), buffers)}, buffers)
+        while True:
+            message, buffers = self.wire.recv(self.sock)
+            if "op" in message:  # the grader calls us again while running its function
+                self.answer(message, buffers)
                 continue
-            try:
-                self.reply_value(result, codec, args)
-            except BaseException as error:  # noqa: BLE001 -- e.g. an object array returned
-                self.reply_error(error)
+            if message.get("ok") is not True:
+                raise RuntimeError(f"the grader's function failed: {message.get('message')}")
+            return self.wire.Codec(handle=self.incoming).decode(message.get("value"), buffers)
 
 
 def main():

@@ -53,6 +53,8 @@ OBJECT_PREFIX = "minnet."      # objects of minnet's own classes cross as their 
 NOT_CROSSING = ("minnet.grading", "minnet.cli", "minnet.fileio", "minnet.runlog",
                 "minnet.serialization", "minnet.train", "minnet.__main__", "minnet._submodules")
 SKIPPED_STATE = ("_path_cache",)  # caches rebuilt on demand
+# functions of the grader's that a student's code may call back (run by the grader)
+CALLABLE_TYPES = ("function", "builtin_function_or_method", "method", "ufunc", "partial")
 
 
 class Codec:
@@ -74,8 +76,10 @@ class Codec:
     a Handle, the worker looks its object up).
     """
 
-    def __init__(self, keep=None, handle=None, function=None, known=None, graph=None):
+    def __init__(self, keep=None, handle=None, function=None, known=None, graph=None,
+                 callback=None):
         self.keep, self.handle, self.function = keep, handle, function
+        self.callback = callback  # encode: a function of this side -> its number
         self.graph = graph  # encode: Tensor -> graph node; decode: (Tensor, node) -> Tensor
         self.numbers: dict = {}      # id(object) -> its number, once written
         self.objects: dict = dict(known or {})  # number -> object
@@ -129,6 +133,9 @@ class Codec:
             name = self.function(value) if self.function is not None else None
             if name is not None:
                 return {"$fn": name}
+        if self.callback is not None and type(value).__name__ in CALLABLE_TYPES:
+            return {"$cb": self.callback(value),
+                    "name": str(getattr(value, "__name__", type(value).__name__))}
         if _crosses(type(value)):
             return self._encode_object(value, buffers, depth)
         if self.keep is None:
@@ -161,8 +168,10 @@ class Codec:
             attribute = getattr(value, name)
             if name == "_backward" or name == "_parents":
                 attribute = None if name == "_backward" else ()  # the graph stays behind
-            if isinstance(attribute, dict) and name.endswith("_hooks") and attribute:
-                raise WireError(f"a {type(value).__name__} with hooks registered cannot cross")
+            if name.endswith("_hooks"):
+                # hooks are functions of the side that registered them (the debugger's
+                # Monitor, say): they stay there and are kept when the object comes back
+                attribute = type(attribute)() if isinstance(attribute, dict) else None
             state[name] = self.encode(attribute, buffers, depth + 1)
         node["state"] = state
         if self.graph is not None and getattr(value, "_backward", None) is not None:
@@ -211,7 +220,7 @@ class Codec:
             return _resolve(node["$mf"], want_class=False)
         if "$o" in node:
             return self._decode_object(node, buffers, depth)
-        if "$h" in node or "$fn" in node:
+        if "$h" in node or "$fn" in node or "$cb" in node:
             if self.handle is None:
                 raise WireError("a handle where none is expected")
             return self.handle(node)
@@ -273,7 +282,10 @@ class Codec:
             if not isinstance(name, str) or name.startswith("__") or (
                     name not in names and not hasattr(target, "__dict__")):
                 raise WireError(f"{cls.__name__} has no attribute {name!r} to set")
-            object.__setattr__(target, name, self.decode(value, buffers, depth + 1))
+            decoded = self.decode(value, buffers, depth + 1)
+            if target is known and name.endswith("_hooks"):
+                continue  # this side's own hooks stay
+            object.__setattr__(target, name, decoded)
         if hasattr(target, "__dict__") and "_parameters" in vars(target) and \
                 "_path_cache" not in vars(target):
             object.__setattr__(target, "_path_cache", {})
@@ -308,7 +320,7 @@ def _crosses(cls) -> bool:
 def _is_function(value) -> bool:
     """A plain function (not a class, not a callable object such as a Module)."""
     return type(value).__name__ in ("function", "builtin_function_or_method",
-                                    "RemoteFunction")
+                                    "RemoteFunction", "ufunc")
 
 
 def _crosses_function(function) -> bool:
