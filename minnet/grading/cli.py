@@ -136,6 +136,11 @@ def student_release_command(labs_dir, args: argparse.Namespace) -> int:
     for lab, file, function, why in result.unrecordable:
         print(f"  note: {lab}/{file}.py {function}(): not recorded ({why}); the tests that "
               "need it fail in the student repository")
+    for lab, file, function in result.student_derived:
+        print(f"  note: {lab}/{file}.py {function}() was given what the student's code made "
+              "(a model it trained, an array it changed): replayed only for the solution's "
+              "answer, so a correct but different answer fails that check in the student "
+              "repository; grade such checks with a helper of the test instead")
     print(f"wrote {len(result.files)} file(s) to {display(result.destination)} in "
           f"{result.seconds:.0f} s")
     leaks = student_release_leaks(labs_dir, result.destination)

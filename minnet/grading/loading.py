@@ -63,7 +63,8 @@ def reference_path(test_file, name: str) -> str:
 
 def student(test_file, name: str) -> types.ModuleType:
     """The student's module ``name`` from the lab folder of ``test_file`` (pass ``__file__``)."""
-    return load_module(student_path(test_file, name), role="student")
+    prepare = _recorded.mark_student_module if _recorded.recording_folder() else None
+    return load_module(student_path(test_file, name), role="student", prepare=prepare)
 
 
 def reference(test_file, name: str) -> types.ModuleType:

@@ -113,6 +113,7 @@ def _top_level_name(lines: list, number: int):
 # --------------------------------------------------------------------------
 # digests of arguments
 # --------------------------------------------------------------------------
+@functools.lru_cache(maxsize=None)
 def _minnet_types():
     from ..nn.module import Module
     from ..tensor import Tensor
@@ -510,6 +511,7 @@ def _recording(function, name: str, kind: str, target: Path):
             key, before, reason = None, {}, str(why)
         randoms, files = _global_random_states(), _file_stamps(arguments)
         encoded = _encoded_arguments(arguments) if kind == "solution" else None
+        derived = kind == "solution" and _student_derived(arguments)
         cell = {"planted": kind == "planted"}
         _stack.append(cell)
         try:
@@ -530,7 +532,10 @@ def _recording(function, name: str, kind: str, target: Path):
             _write(target, name, "unkeyed-" + hashlib.sha256(reason.encode()).hexdigest()[:16],
                    {"unrecordable": f"its arguments: {reason}"})
             return result
-        _write(target, name, key, _entry(result, arguments, before, randoms, files, encoded))
+        entry = _entry(result, arguments, before, randoms, files, encoded)
+        if derived:
+            entry["student_derived"] = True
+        _write(target, name, key, entry)
         return result
 
     return recorded
@@ -543,6 +548,98 @@ def _encoded_arguments(arguments: dict):
         return json.loads(json.dumps(_Encoder({})(dict(arguments), as_argument=False)))
     except Unrecordable as why:
         return why
+
+
+# --------------------------------------------------------------------------
+# arguments made by the student's code (recording only)
+# --------------------------------------------------------------------------
+_student_made: dict = {}  # id -> the object a student function returned or changed (kept alive)
+
+
+def mark_student_module(module: types.ModuleType) -> None:
+    """While recording: wrap the student module's functions so that what they return or
+    change in place is remembered; a reference call given such an object is marked
+    ``student_derived`` (its result holds only for the solution's own answer)."""
+    for name, value in list(vars(module).items()):
+        if isinstance(value, types.FunctionType) and value.__module__ == module.__name__:
+            setattr(module, name, _marking(value))
+
+
+def _marking(function):
+    @functools.wraps(function)
+    def marked(*args, **kwargs):
+        if _marking_depth[0]:        # inside another student function: that one counts
+            return function(*args, **kwargs)
+        Tensor, Module = _minnet_types()
+        watched = {name: value for name, value in _arguments(args, kwargs).items()
+                   if isinstance(value, (Tensor, Module))}   # a model it trains in place
+        before = {name: _versions(value) for name, value in watched.items()}
+        _marking_depth[0] += 1
+        try:
+            result = function(*args, **kwargs)
+        finally:
+            _marking_depth[0] -= 1
+        for value in _objects(result):
+            _student_made[id(value)] = value
+        for name, value in watched.items():
+            if _versions(value) != before[name]:
+                for item in _objects(value):
+                    _student_made[id(item)] = item
+        return result
+
+    return marked
+
+
+_marking_depth = [0]
+
+
+def _versions(value) -> tuple:
+    """Cheap fingerprint of a Tensor or Module: its tensors' version counters (bumped by
+    every in-place change and optimizer step) and grads."""
+    Tensor, _ = _minnet_types()
+    tensors = [value] if isinstance(value, Tensor) else list(value.parameters())
+    return tuple((id(t), t._version, id(t.grad), None if t.grad is None else t.grad._version)
+                 for t in tensors)
+
+
+def _safe_digest(value):
+    try:
+        return digest(value)
+    except Unrecordable:
+        return None
+
+
+def _objects(value, depth: int = 0, seen=None):
+    """The mutable objects in ``value`` (containers, attributes, a Module's parameters)."""
+    Tensor, Module = _minnet_types()
+    seen = set() if seen is None else seen
+    if depth > 6 or id(value) in seen or value is None or \
+            isinstance(value, (bool, int, float, str, bytes, np.generic, type,
+                               types.FunctionType, types.ModuleType)):
+        return
+    seen.add(id(value))
+    yield value
+    if isinstance(value, Tensor):
+        yield value.data
+    elif isinstance(value, Module):
+        for parameter in value.parameters():
+            yield from _objects(parameter, depth + 1, seen)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for item in value:
+            yield from _objects(item, depth + 1, seen)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _objects(item, depth + 1, seen)
+    elif hasattr(value, "__dict__") and not isinstance(value, np.ndarray):
+        for item in vars(value).values():
+            yield from _objects(item, depth + 1, seen)
+
+
+def _student_derived(arguments: dict) -> bool:
+    return bool(_student_made) and any(id(item) in _student_made and
+                                       _student_made[id(item)] is item
+                                       for value in arguments.values()
+                                       for item in _objects(value))
 
 
 def _mark_outer(cell: dict) -> None:
@@ -597,12 +694,17 @@ def _write(target: Path, name: str, key: str, entry: dict) -> None:
 
 
 def collect(folder, lab: str, sources: dict) -> tuple:
-    """``(calls file content, unrecordable)`` for one lab from the recording ``folder``.
+    """``(calls file content, unrecordable, derived)`` for one lab from the recording
+    ``folder``.
 
     ``sources``: {stem: (source text, released text)}. ``unrecordable`` lists
-    ``(stem, function, why)`` for the calls whose result could not be stored.
+    ``(stem, function, why)`` for the calls whose result could not be stored;
+    ``derived`` ``(stem, function)`` for calls given an object the student's code made
+    or changed (a model the student trained): their recorded result holds for the
+    solution's answer only, so a correct answer that differs from it (another valid
+    repair, another order of random draws) fails that check in a student repository.
     """
-    files, unrecordable = {}, []
+    files, unrecordable, derived = {}, [], []
     for stem, (source_text, released_text) in sorted(sources.items()):
         calls: dict = {}
         for path in sorted((Path(folder) / lab / stem).glob("*.json")):
@@ -610,13 +712,15 @@ def collect(folder, lab: str, sources: dict) -> tuple:
             name, key = entry.pop("name"), entry.pop("key")
             if "unrecordable" in entry:
                 unrecordable.append((stem, name, entry["unrecordable"]))
+            if entry.get("student_derived"):
+                derived.append((stem, name))
             calls.setdefault(name, {})[key] = entry
         files[stem] = {"released": released_text, "kinds": solution_kinds(source_text),
                        "calls": calls}
     content = {"about": "Reference results recorded by `minnet labs release --to` for the "
                         "public tests (minnet/grading/recorded.py); no solution code.",
                "files": files}
-    return content, sorted(set(unrecordable))
+    return content, sorted(set(unrecordable)), sorted(set(derived))
 
 
 # --------------------------------------------------------------------------

@@ -427,6 +427,7 @@ class StudentRelease:
     files: list = field(default_factory=list)          # written, relative to destination
     recorded: dict = field(default_factory=dict)       # lab -> number of recorded calls
     unrecordable: list = field(default_factory=list)   # (lab, file, function, why)
+    student_derived: list = field(default_factory=list)  # (lab, file, function): see collect
     recording_output: str = ""                         # the recording run's summary
     recording_ok: bool = True                          # the reference got full marks
     seconds: float = 0.0
@@ -492,11 +493,12 @@ def release_to(labs_dir, destination, labs=None, title: str = "minnet labs",
             for name in student_files(labs_dir, lab):
                 text = (source_root(labs_dir) / lab / name).read_text(encoding="utf-8")
                 sources[Path(name).stem] = (text, planned[labs_dir / lab / name])
-            content, missing = recorded.collect(calls, lab, sources)
+            content, missing, derived = recorded.collect(calls, lab, sources)
             written[f"labs/{lab}/{recorded.CALLS_FILE}"] = json.dumps(content, indent=0) + "\n"
             result.recorded[lab] = sum(len(keys) for entry in content["files"].values()
                                        for keys in entry["calls"].values())
             result.unrecordable += [(lab, *item) for item in missing]
+            result.student_derived += [(lab, *item) for item in derived]
     docs = labs_dir.parent / "docs"
     if docs.is_dir():
         for path in sorted(docs.rglob("*")):
@@ -518,11 +520,13 @@ def release_to(labs_dir, destination, labs=None, title: str = "minnet labs",
 
 
 def _grades_summary(output: str) -> str:
-    """The grade table and verdict of a pytest run's output (its last lines)."""
+    """The feedback headers of the tests that lost points, the grade table and verdict of a
+    pytest run's output."""
     lines = output.rstrip().splitlines()
+    lost = [line for line in lines if re.match(r"^\[\w+\] \w+: \d+(\.\d+)?/\d+ points", line)]
     for index, line in enumerate(lines):
         if "grades" in line and line.startswith("="):
-            return "\n".join(lines[index:])
+            return "\n".join(lost + lines[index:])
     return "\n".join(lines[-30:])
 
 
