@@ -295,3 +295,25 @@ def test_ctrl_c_during_minnet_train_is_recorded_as_interrupted(tmp_path):
     (run,) = list_runs(str(root))
     assert run["status"] == "interrupted" and "KeyboardInterrupt" in run["error"]
     assert not [name for name in os.listdir(root / run["id"]) if name.startswith(".tmp-")]
+
+
+def test_a_long_run_is_not_rewritten_every_100_steps(tmp_path, monkeypatch):
+    """metrics.json is rewritten whole: flushing every 100 steps made 40,000 steps take 38 s
+    (quadratic); the interval now grows with the run, so the total written is O(steps)."""
+    from minnet import runlog
+    written = []
+    real = runlog.atomic_write
+
+    def counting(path, content):
+        if path.endswith("metrics.json"):
+            written.append(len(content))
+        return real(path, content)
+
+    monkeypatch.setattr(runlog, "atomic_write", counting)
+    run = RunLog.start("long", root=str(tmp_path))
+    for step in range(40000):
+        run.log_step(step, loss=1.0)
+    run.finish()
+    assert len(written) < 120                          # was 400 metrics writes
+    assert sum(written) < 40 * written[-1]            # ~O(final size), not O(steps x size)
+    assert len(load_run(run.id, str(tmp_path))["metrics"]["loss"]["values"]) == 40000
