@@ -165,6 +165,17 @@ API_ROWS = [
     ("check_backward(backward=None)", lambda p: check_backward(square_forward, None,
                                                                np.ones(2)),
      GradcheckError, "backward must be a function"),
+    ("gradcheck(inputs=None)", lambda p: gradcheck(lambda t: t.sum(), None), GradcheckError,
+     "inputs must be a Tensor or a tuple/list"),
+    ("gradcheck where the function is NaN (log of -1; used to PASS)", lambda p: gradcheck(
+        lambda t: t.log().sum(), [Tensor(np.array([-1.0, 2.0]), requires_grad=True)]),
+     GradcheckError, "output at the given inputs holds NaN or inf"),
+    ("gradcheck of an empty input (was an 'internal error')", lambda p: gradcheck(
+        lambda t: t.sum(), [Tensor(np.zeros(0), requires_grad=True)]), GradcheckError,
+     "is empty"),
+    ("gradcheck(seed='a')", lambda p: gradcheck(
+        lambda t: t.sum(), [minnet.randn(2, dtype=np.float64, requires_grad=True)], seed="a"),
+     GradcheckError, "seed must be an integer >= 0"),
     ("numerical_gradient of an int array", lambda p: numerical_gradient(
         lambda x: x.sum(), np.array([1, 2])), TypeError, "floating-point"),
     ("numerical_gradient(eps=0)", lambda p: numerical_gradient(
@@ -179,6 +190,7 @@ NOT_OURS = [
 ]
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NumPy's own word on log(-1) etc.
 @pytest.mark.parametrize("what, call, error, fragment", API_ROWS, ids=[r[0] for r in API_ROWS])
 def test_bad_api_input_gives_one_clear_error(place, what, call, error, fragment):
     with pytest.raises(error) as caught:

@@ -666,3 +666,16 @@ def test_result_displays_as_html_in_an_executed_notebook(monkeypatch):
     (output,) = [o for o in notebook.cells[0].outputs if o.output_type == "execute_result"]
     assert "gradcheck: PASSED" in output.data["text/html"]
     assert "gradcheck: PASSED" in output.data["text/plain"]
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_a_nan_or_inf_gradient_fails_instead_of_passing():
+    """NaN compares False with everything: a NaN backward used to PASS."""
+    for bad in (np.nan, np.inf):
+        res = check_backward(lambda a: (a * 2, None), lambda d, c: d * bad, np.ones(3))
+        assert not res and res["a"].n_mismatch == 3 and "FAILED" in repr(res)
+        fast = check_backward(lambda a: (a * 2, None), lambda d, c: d * bad, np.ones(3),
+                              fast_mode=True)
+        assert not fast
+    with pytest.raises(GradcheckError, match="holds NaN or inf"):
+        gradcheck(lambda t: t.log().sum(), [Tensor(np.array([-1.0, 2.0]), requires_grad=True)])

@@ -76,6 +76,8 @@ def checker_generator(seed: int) -> np.random.Generator:
     the same seed the output weights would equal the input itself, and symmetric
     products like x.T @ x could hide a transposed gradient.
     """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise GradcheckError(f"gradcheck: seed must be an integer >= 0, got {seed!r}")
     return np.random.default_rng((int(seed), 0x6772616463))
 
 
@@ -145,6 +147,9 @@ def _numeric_entries(target: Target, evaluate: Callable, base: np.ndarray, setti
     """
     eps = settings.eps
     flat = target.array.reshape(-1)
+    if flat.size == 0:
+        raise GradcheckError(f"gradcheck: input {target.name} is empty (shape "
+                             f"{target.array.shape}): there is no entry to check")
     if not np.shares_memory(flat, target.array):
         raise GradcheckError(f"gradcheck internal error: the working array for {target.name} is "
                              "not contiguous")
@@ -155,7 +160,9 @@ def _numeric_entries(target: Target, evaluate: Callable, base: np.ndarray, setti
     per_sample = np.full((base.size, size), np.nan) if keep_per_sample else None
     base_sum = float(base.sum())
     floor = _noise_floor(base, eps)
+    sampled = np.zeros(size, dtype=bool)  # entries compared (numeric may be nan/inf there)
     for j in _sample_entries(size, settings.n_samples, rng):
+        sampled[j] = True
         original = flat[j]
         try:
             flat[j] = original + eps
@@ -171,7 +178,7 @@ def _numeric_entries(target: Target, evaluate: Callable, base: np.ndarray, setti
         bwd = (base_sum - minus.sum()) / eps
         kink[j] = _is_kink(flat, j, evaluate, base_sum, fwd, bwd, eps, floor)
     shape = target.array.shape
-    return numeric.reshape(shape), kink.reshape(shape), per_sample
+    return numeric.reshape(shape), kink.reshape(shape), per_sample, sampled.reshape(shape)
 
 
 def _worst_entries(analytic, numeric, rel, counted, kink) -> list:
@@ -188,12 +195,16 @@ def _worst_entries(analytic, numeric, rel, counted, kink) -> list:
 
 def _check_entries(target: Target, evaluate, base, settings, rng, context) -> InputCheck:
     analytic = target.analytic
-    numeric, kink, per_sample = _numeric_entries(target, evaluate, base, settings, rng)
-    checked = ~np.isnan(numeric)
-    rel = np.where(checked, rel_error_array(analytic, np.nan_to_num(numeric)), np.nan)
-    outside = np.abs(analytic - np.nan_to_num(numeric)) > settings.atol + settings.rtol * np.abs(
-        np.nan_to_num(numeric))
-    mismatch = checked & outside
+    numeric, kink, per_sample, checked = _numeric_entries(target, evaluate, base, settings, rng)
+    # a NaN/inf on either side is a mismatch, never a pass (NaN compares False with anything)
+    nonfinite = checked & ~(np.isfinite(numeric) & np.isfinite(analytic))
+    with np.errstate(invalid="ignore", over="ignore"):
+        rel = np.where(checked, rel_error_array(np.nan_to_num(analytic), np.nan_to_num(numeric)),
+                       np.nan)
+        rel[nonfinite] = np.inf
+        outside = np.abs(analytic - np.nan_to_num(numeric)) > settings.atol + \
+            settings.rtol * np.abs(np.nan_to_num(numeric))
+    mismatch = checked & (outside | nonfinite)
     counted = checked if settings.count_kinks else checked & ~kink
     failing = mismatch & counted
     passed = not failing.any()
@@ -207,9 +218,10 @@ def _check_entries(target: Target, evaluate, base, settings, rng, context) -> In
         worst=_worst_entries(analytic, numeric, rel, worst_pool, kink),
         original_dtype=target.original_dtype)
     if not passed:
-        check.diagnosis = diagnose(analytic, numeric, considered=checked & ~kink,
-                                   mismatch=failing, per_sample=per_sample,
-                                   atol=settings.atol, rtol=settings.rtol, context=context)
+        with np.errstate(all="ignore"):  # an inf/nan gradient is a finding, not a warning
+            check.diagnosis = diagnose(analytic, numeric, considered=checked & ~kink,
+                                       mismatch=failing, per_sample=per_sample,
+                                       atol=settings.atol, rtol=settings.rtol, context=context)
     return check
 
 
@@ -242,6 +254,14 @@ def _check_direction(target: Target, evaluate, settings, rng) -> InputCheck:
 def check_targets(targets: list, evaluate: Callable, base: np.ndarray, settings: Settings,
                   rng: np.random.Generator, context: dict) -> list:
     """One ``InputCheck`` per target. ``base`` = evaluate() at the unperturbed point."""
+    if not np.all(np.isfinite(base)):
+        raise GradcheckError("gradcheck: the function's output at the given inputs holds NaN or "
+                             "inf, so no gradient can be compared there. Hint: check at a point "
+                             "where the function is finite (e.g. log of positive numbers).")
+    for target in targets:
+        if not np.all(np.isfinite(target.array)):
+            raise GradcheckError(f"gradcheck: input {target.name} holds NaN or inf; finite "
+                                 f"differences need finite inputs. Hint: check at finite values.")
     checks = []
     for target in targets:
         if settings.fast_mode:

@@ -206,6 +206,9 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
         raise GradcheckError("gradcheck(): inputs must be Tensors (or a tuple of arguments), got a "
                              "NumPy array. Hint: minnet.tensor(x, dtype=np.float64, "
                              "requires_grad=True); for NumPy layers use check_backward().")
+    if not isinstance(inputs, Tensor) and not isinstance(inputs, (tuple, list)):
+        raise GradcheckError(f"gradcheck(): inputs must be a Tensor or a tuple/list of the "
+                             f"function's arguments, got {type(inputs).__name__}")
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
     settings = Settings(eps, atol, rtol, n_samples, fast_mode, count_kinks)
     rng = checker_generator(seed)
