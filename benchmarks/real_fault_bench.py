@@ -13,7 +13,9 @@ for minnet, with the codes that name its root cause written down before any run)
 * **false alarms on trained models**: the fixed program, trained first for 600 steps as a
   user would, then diagnosed, gets an ``error`` finding;
 
-plus healthy models (the README's moons MLP and others), fresh and already trained.
+plus healthy models (the README's moons MLP and nine others: regression, XOR, dropout,
+logistic regression, a deep He-initialised ReLU net, imbalanced classes, a sine fit), fresh
+and already trained.
 ``diagnose`` is called with its default arguments (100 steps) and what each program
 itself specifies (optimizer, batch size, train_step, evaluate, ...).
 """
@@ -94,6 +96,66 @@ def healthy_programs() -> dict:
         return dict(model=model, loss_fn=nn.CrossEntropyLoss(), train_data=(X, y),
                     optimizer=optim.Adam(model.parameters(), lr=1e-3))
     programs["dropout_mlp"] = dropout_mlp
+
+    def logistic_regression():
+        rng = np.random.default_rng(4)
+        X = rng.normal(size=(400, 5)).astype(np.float32)
+        y = (X @ rng.normal(size=5) > 0).astype(np.float32).reshape(-1, 1)
+        minnet.manual_seed(4)
+        model = nn.Linear(5, 1)
+        return dict(model=model, loss_fn=nn.BCEWithLogitsLoss(), train_data=(X, y),
+                    optimizer=optim.SGD(model.parameters(), lr=0.5))
+    programs["logistic_regression"] = logistic_regression
+
+    def deep_relu_he():
+        rng = np.random.default_rng(5)
+        X = rng.normal(size=(500, 16)).astype(np.float32)
+        y = (np.sin(X[:, 0]) + X[:, 1] > 0).astype(np.int64)
+        minnet.manual_seed(5)
+        layers, width = [], 16
+        for _ in range(8):
+            layers += [nn.Linear(width, 64), nn.ReLU()]
+            width = 64
+        model = nn.Sequential(*layers, nn.Linear(64, 2))
+        for layer in model:
+            if isinstance(layer, nn.Linear):
+                nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+                nn.init.zeros_(layer.bias)
+        return dict(model=model, loss_fn=nn.CrossEntropyLoss(), train_data=(X, y),
+                    optimizer=optim.Adam(model.parameters(), lr=1e-3))
+    programs["deep_relu_he"] = deep_relu_he
+
+    def imbalanced():
+        rng = np.random.default_rng(6)
+        y = np.where(rng.random(600) < 0.05, 1, 0)
+        X = rng.normal(size=(600, 8)).astype(np.float32)
+        X[y == 1] += 1.5
+        minnet.manual_seed(6)
+        model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+        return dict(model=model, loss_fn=nn.CrossEntropyLoss(), train_data=(X, y),
+                    optimizer=optim.Adam(model.parameters(), lr=1e-2))
+    programs["imbalanced_classes"] = imbalanced
+
+    def sine_fit():
+        rng = np.random.default_rng(7)
+        X = rng.uniform(-3, 3, size=(400, 1)).astype(np.float32)
+        minnet.manual_seed(7)
+        model = nn.Sequential(nn.Linear(1, 32), nn.Tanh(), nn.Linear(32, 32), nn.Tanh(),
+                              nn.Linear(32, 1))
+        return dict(model=model, loss_fn=nn.MSELoss(), train_data=(X, np.sin(X)),
+                    optimizer=optim.Adam(model.parameters(), lr=1e-2))
+    programs["sine_fit"] = sine_fit
+
+    def heavy_dropout_weight_decay():
+        rng = np.random.default_rng(8)
+        X = rng.normal(size=(400, 10)).astype(np.float32)
+        y = (X[:, 0] > 0).astype(np.int64)
+        minnet.manual_seed(8)
+        model = nn.Sequential(nn.Linear(10, 64), nn.ReLU(), nn.Dropout(0.5), nn.Linear(64, 2))
+        return dict(model=model, loss_fn=nn.CrossEntropyLoss(), train_data=(X, y),
+                    optimizer=optim.SGD(model.parameters(), lr=0.05, momentum=0.9,
+                                        weight_decay=1e-4))
+    programs["dropout_half_weight_decay"] = heavy_dropout_weight_decay
     return programs
 
 
