@@ -533,30 +533,71 @@ def random_in_eval_mode(ctx) -> list:
     X, _ = ctx.sample(min(64, len(ctx.X_train)), seed=ctx.seed + 4)
     generator = default_generator()
     state = generator.bit_generator.state   # keep the user's global random stream untouched
+    outputs, handles = _record_leaf_outputs(model)
     try:
         first = ctx.forward(model, X, train_mode=False).astype(np.float64)
+        first_pass = {label: list(values) for label, values in outputs.items()}
+        for values in outputs.values():
+            values.clear()
         second = ctx.forward(model, X, train_mode=False).astype(np.float64)
     finally:
         generator.bit_generator.state = state
+        for handle in handles:
+            handle.remove()
     if first.shape != second.shape or not (np.all(np.isfinite(first)) and np.all(np.isfinite(second))):
         return []
     scale = max(float(np.abs(first).max()), 1e-12)
     difference = float(np.abs(first - second).max()) / scale
     if difference <= ctx.thresholds["eval_output_tolerance"]:
         return []
+    layer = _first_differing_layer(first_pass, outputs)
+    where = (f" The outputs first differ at {layer}: the random step runs in forward() before "
+             f"it (or inside it)." if layer else "")
     return [Finding(
         "model.train_mode_at_eval",
         f"after model.eval() the same {len(X)} inputs gave outputs differing by up to "
         f"{difference:.3g} (relative) between two forward passes: something random still runs "
         f"in evaluation. model.eval() only reaches registered submodules: a Dropout created "
-        f"inside forward() or F.dropout(x) with its default training=True stays on.",
+        f"inside forward() or F.dropout(x) with its default training=True stays on.{where}",
+        layer=layer,
         evidence={"relative_difference_between_eval_passes": difference,
+                  "first_differing_layer": layer,
                   "registered_dropout_or_batchnorm": [
                       path for path, m in model.named_modules()
                       if type(m).__name__ in STOCHASTIC_IN_TRAINING]},
         thresholds=[ctx.thresholds.describe("eval_output_tolerance")],
         fix="create the Dropout once in __init__ (self.drop = nn.Dropout(p)) and call "
             "self.drop(x) in forward(), or pass training=self.training to F.dropout.")]
+
+
+def _record_leaf_outputs(model) -> tuple:
+    """Forward hooks on every registered leaf module, in call order: ``({label: [outputs]},
+    handles)``; a module created inside forward() is not registered, so it is not here."""
+    from .loss import layer_label
+    outputs: dict = {}
+    handles = []
+    for path, module in model.named_modules():
+        if any(True for _ in module.children()):
+            continue
+        label = layer_label(path, module)
+
+        def keep(module, args, output, label=label):
+            data = getattr(output, "data", None)
+            if isinstance(data, np.ndarray):
+                outputs.setdefault(label, []).append(data.astype(np.float64))
+        handles.append(module.register_forward_hook(keep))
+    return outputs, handles
+
+
+def _first_differing_layer(first: dict, second: dict):
+    """The first registered layer (in the order it ran) whose output differs between two
+    eval-mode passes of the same inputs, or None."""
+    for label, values in first.items():
+        again = second.get(label, [])
+        for a, b in zip(values, again):
+            if a.shape != b.shape or not np.allclose(a, b, rtol=1e-6, atol=1e-9):
+                return label
+    return None
 
 
 # -- model.cannot_overfit -----------------------------------------------------------------------
