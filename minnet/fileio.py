@@ -14,7 +14,8 @@ Temporary files are named ``.tmp-minnet-<host>-<pid>-<random><suffix>``. An
 exception (including KeyboardInterrupt) removes the temporary file. A process
 killed outright (SIGKILL, power loss) cannot clean up, so every write also
 removes the temporary files in the same folder left by a process of this host
-that no longer exists, and any older than `STALE_SECONDS`.
+that no longer exists (once untouched for a minute), and any older than
+`STALE_SECONDS`.
 """
 from __future__ import annotations
 
@@ -32,6 +33,9 @@ PathLike = Union[str, os.PathLike]
 
 TEMP_PREFIX = ".tmp-minnet-"
 STALE_SECONDS = 3600.0   # a temporary file untouched this long is left from a dead write
+# a dead writer's file must also be untouched this long: a process in another container
+# with the same host name can look dead from here while it writes
+DEAD_WRITER_SECONDS = 60.0
 # the names tempfile.mkstemp(prefix=".tmp-") gave before minnet 0.x named its temp files
 _OLD_TEMP_NAME = re.compile(r"^\.tmp-[a-z0-9_]{8}(\.[A-Za-z0-9]+)?$")
 _TEMP_NAME = re.compile(r"^\.tmp-minnet-([0-9a-f]{8})-(\d+)-")
@@ -75,8 +79,9 @@ def pid_alive(pid: int) -> bool:
 def remove_stale_temp_files(directory: str, now: float | None = None) -> list:
     """Remove the temporary files of writes that were killed; returns the paths removed.
 
-    Removed: ours from a process of this machine that no longer runs, and any (ours, or
-    from an older minnet's ``.tmp-XXXXXXXX`` names) untouched for `STALE_SECONDS`.
+    Removed: ours from a process of this machine that no longer runs (untouched for
+    `DEAD_WRITER_SECONDS`), and any (ours, or from an older minnet's ``.tmp-XXXXXXXX``
+    names) untouched for `STALE_SECONDS`.
     """
     now = time.time() if now is None else now
     removed = []
@@ -95,7 +100,7 @@ def remove_stale_temp_files(directory: str, now: float | None = None) -> list:
             pid = int(match.group(2)) if match else None
             dead = match is not None and match.group(1) == me and pid != os.getpid() \
                 and not pid_alive(pid)
-            if dead or age > STALE_SECONDS:
+            if (dead and age > DEAD_WRITER_SECONDS) or age > STALE_SECONDS:
                 os.remove(path)
                 removed.append(path)
         except OSError:  # gone already, or not ours to remove

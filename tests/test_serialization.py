@@ -205,6 +205,10 @@ def test_temp_files_of_a_killed_save_are_removed_at_the_next_write(tmp_path):
     subprocess.run([sys.executable, "-c", script], check=False)
     left = [name for name in os.listdir(tmp_path) if name.startswith(".tmp-")]
     assert len(left) == 1                        # what a killed process leaves...
+    save({"a": np.ones(1)}, tmp_path / "other.npz")
+    assert (tmp_path / left[0]).exists()         # (kept while it is less than a minute old)
+    minute_ago = time.time() - 2 * fileio.DEAD_WRITER_SECONDS
+    os.utime(tmp_path / left[0], (minute_ago, minute_ago))
     old = tmp_path / ".tmp-abc12345.npz"         # ...and an old-style one from long ago
     old.write_bytes(b"y")
     os.utime(old, (time.time() - 2 * fileio.STALE_SECONDS,) * 2)
