@@ -36,7 +36,7 @@ STALE_SECONDS = 3600.0   # a temporary file untouched this long is left from a d
 # a dead writer's file must also be untouched this long: a process in another container
 # with the same host name can look dead from here while it writes
 DEAD_WRITER_SECONDS = 60.0
-# the names tempfile.mkstemp(prefix=".tmp-") gave before minnet 0.x named its temp files
+# the names of temporary files written by earlier minnet versions (mkstemp(prefix=".tmp-"))
 _OLD_TEMP_NAME = re.compile(r"^\.tmp-[a-z0-9_]{8}(\.[A-Za-z0-9]+)?$")
 _TEMP_NAME = re.compile(r"^\.tmp-minnet-([0-9a-f]{8})-(\d+)-")
 

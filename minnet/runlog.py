@@ -163,7 +163,7 @@ def _decode_series(series, path: str, name: str) -> dict:
         if value is None:
             value = _NONFINITE_TEXT.get(nonfinite.get(str(index)), math.nan)
         elif isinstance(value, str) and value.strip().lower() in _NONFINITE_TEXT:
-            value = _NONFINITE_TEXT[value.strip().lower()]   # written by minnet before 0.2
+            value = _NONFINITE_TEXT[value.strip().lower()]   # written by an earlier minnet
         elif isinstance(value, bool) or not isinstance(value, (int, float)):
             raise DamagedRun(f"{path}: metric {name!r} holds {value!r} at position {index}, "
                              "not a number")
