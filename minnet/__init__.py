@@ -31,7 +31,8 @@ from .ops import (
     softmax, sqrt, squeeze, stack, std, sub, sum, tanh, transpose, unsqueeze, var, where,
 )
 from .ops import (  # math, comparisons, products (ops/math.py, compare.py, linalg.py)
-    acos, argmax, argmin, asin, atan, bmm, ceil, chunk, cos, cosh, cumsum, dot, eq, equal, expm1,
+    acos, argmax, argmin, asin, atan, bmm, ceil, chunk, cos, cosh, cumsum, dot, einsum, eq, equal,
+    expm1,
     floor, ge, gt, isclose, le, log1p, log2, log10, lt, mm, ne, norm, prod, reciprocal, repeat,
     round, rsqrt, sign, sin, sinh, sort, split, square, tan, topk, tril, triu, trunc, unique,
 )

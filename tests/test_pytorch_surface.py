@@ -404,3 +404,27 @@ def test_autograd_grad_returns_gradients_and_leaves_dot_grad_alone():
     np.testing.assert_allclose(g.data, [5.2586, 10.9729, 25.0955], atol=1e-4)
     with pytest.raises(RuntimeError, match="index 0 appears to not have been used"):
         torch.autograd.grad((x * 2).sum(), [torch.ones(1, requires_grad=True)])
+
+
+def test_einsum_as_pytorch():
+    a = minnet.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    b = minnet.tensor([[5.0, 6.0, 7.0], [8.0, 9.0, 10.0]], requires_grad=True)
+    y = torch.einsum("ij,jk->i", a, b)
+    y.sum().backward()
+    # torch 2.13: [72.0, 162.0], a.grad [[18, 27], [18, 27]], b.grad [[4, 4, 4], [6, 6, 6]]
+    assert y.tolist() == [72.0, 162.0]
+    assert a.grad.tolist() == [[18.0, 27.0], [18.0, 27.0]]
+    assert b.grad.tolist() == [[4.0, 4.0, 4.0], [6.0, 6.0, 6.0]]
+    with pytest.raises(ValueError, match="one distinct letter per dim"):
+        torch.einsum("ii->i", torch.ones(2, 2))
+
+
+@pytest.mark.parametrize("equation,shapes", [
+    ("ij,jk->ik", [(3, 4), (4, 5)]), ("ij->j", [(3, 4)]), ("ij,jk->i", [(3, 4), (4, 5)]),
+    ("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]), ("i,j->ij", [(3,), (4,)]),
+])
+def test_einsum_gradcheck(equation, shapes):
+    operands = [make(shape, seed) for seed, shape in enumerate(shapes)]
+    np.testing.assert_allclose(torch.einsum(equation, *operands).data,
+                               np.einsum(equation, *[t.data for t in operands]))
+    assert minnet.gradcheck(lambda *t: torch.einsum(equation, *t), operands)

@@ -11,7 +11,7 @@ from .compare import argmax, argmin, eq, equal, ge, gt, isclose, le, lt, ne, uni
 from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like,
                        linspace, multinomial, ones, ones_like, rand, rand_like, randint, randn,
                        randn_like, randperm, tensor, zeros, zeros_like)
-from .linalg import bmm, dot, linear, matmul, mm
+from .linalg import bmm, dot, einsum, linear, matmul, mm
 from .math import (acos, asin, atan, ceil, cos, cosh, expm1, floor, log1p, log2, log10,
                    reciprocal, round, rsqrt, sign, sin, sinh, square, tan, trunc)
 from .reduce import amax, amin, logsumexp, max, mean, min, std, sum, var

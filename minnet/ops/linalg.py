@@ -140,3 +140,49 @@ def dot(input: Tensor, other: Tensor) -> Tensor:
         raise ValueError(f"dot(): expected two 1-D tensors of the same length, got shapes "
                          f"{getattr(input, 'shape', input)} and {getattr(other, 'shape', other)}")
     return matmul(input, other)
+
+
+def einsum(equation: str, *operands) -> Tensor:
+    """Einstein summation, as ``torch.einsum("ij,jk->ik", a, b)`` (explicit ``->`` form).
+
+    The gradient of operand i is again an einsum: the upstream gradient (with the
+    output's letters) contracted with every other operand, giving operand i's letters.
+    Letters that only operand i has and that are summed away get the gradient
+    broadcast along them (each entry contributed once to the sum). Repeated letters
+    within one operand (a diagonal, "ii->i") and "..." are not supported.
+    """
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    equation = equation.replace(" ", "")
+    if "->" not in equation or "." in equation:
+        raise ValueError(f"einsum(): write the explicit form with '->' and no '...', e.g. "
+                         f"'ij,jk->ik'; got {equation!r}")
+    inputs, output = equation.split("->")
+    subscripts = inputs.split(",")
+    if len(subscripts) != len(operands):
+        raise ValueError(f"einsum(): {equation!r} names {len(subscripts)} operand(s), "
+                         f"{len(operands)} given")
+    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in operands]
+    for letters, t in zip(subscripts, tensors):
+        if len(set(letters)) != len(letters) or len(letters) != t.ndim:
+            raise ValueError(f"einsum(): subscripts {letters!r} do not fit an operand of shape "
+                             f"{t.shape} (one distinct letter per dim)")
+    out = np.asarray(np.einsum(equation, *[t.data for t in tensors]))
+
+    def backward(grad):
+        grads = []
+        for i, (letters, t) in enumerate(zip(subscripts, tensors)):
+            if not t.requires_grad:
+                grads.append(None)
+                continue
+            others = [(s, u.data) for j, (s, u) in enumerate(zip(subscripts, tensors)) if j != i]
+            known = set(output).union(*(set(s) for s, _ in others))
+            reachable = "".join(c for c in letters if c in known)
+            spec = ",".join([output] + [s for s, _ in others]) + "->" + reachable
+            g = np.einsum(spec, grad, *[a for _, a in others])
+            # letters summed away by operand i alone: broadcast the gradient along them
+            g = np.expand_dims(g, [k for k, c in enumerate(letters) if c not in known])
+            grads.append(np.broadcast_to(g, t.shape).astype(t.dtype))
+        return tuple(grads)
+
+    return Tensor._from_op(out, tuple(tensors), backward, "einsum")
