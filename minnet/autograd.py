@@ -178,7 +178,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
                                   "is not itself recorded, so there are no second derivatives")
     outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-    seeds = grad_outputs if isinstance(grad_outputs, (list, tuple)) else [grad_outputs] * len(outputs)
+    seeds = grad_outputs if isinstance(grad_outputs, (list, tuple)) \
+        else [grad_outputs] * len(outputs)
     caught = [None] * len(inputs)
 
     def catcher(i):

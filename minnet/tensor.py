@@ -231,7 +231,7 @@ class Tensor:
         self.module: Optional[str] = None
         self._hooks: Optional[dict] = None
         self._retains_grad = False
-        self._version_box = None  # [version, last in-place op]; shared with views (see _bump_version)
+        self._version_box = None  # [version, last in-place op], shared with views
         self._saved_versions = ()
         self.requires_grad = False
         if requires_grad:

@@ -328,7 +328,8 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
         for i, (r0, r1) in enumerate(rows):
             for j, (c0, c1) in enumerate(cols):
                 # each entry of a bin gets an equal share of the bin's gradient
-                grad_x[:, :, r0:r1, c0:c1] += grad4[:, :, i, j, None, None] / ((r1 - r0) * (c1 - c0))
+                count = (r1 - r0) * (c1 - c0)
+                grad_x[:, :, r0:r1, c0:c1] += grad4[:, :, i, j, None, None] / count
         return (grad_x[0] if unbatched else grad_x,)
 
     return Tensor._from_op(out[0] if unbatched else out, (input,), backward,

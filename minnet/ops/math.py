@@ -48,7 +48,8 @@ def cos(input):
 
 
 def tan(input):
-    return _unary(input, np.tan, lambda x, out: 1 + out * out, "tan", uses_output=True)   # sec^2 = 1 + tan^2
+    # tan' = sec^2 = 1 + tan^2: reuse the output
+    return _unary(input, np.tan, lambda x, out: 1 + out * out, "tan", uses_output=True)
 
 
 def asin(input):
@@ -96,7 +97,8 @@ def reciprocal(input):
 
 def rsqrt(input):
     """1 / sqrt(x)."""
-    return _unary(input, lambda x: 1 / np.sqrt(x), lambda x, out: -0.5 * out / x, "rsqrt", uses_output=True)
+    return _unary(input, lambda x: 1 / np.sqrt(x), lambda x, out: -0.5 * out / x, "rsqrt",
+                  uses_output=True)
 
 
 def square(input):

@@ -43,7 +43,7 @@ class Adadelta(Optimizer):
                              f"<= 1)")
 
     def step(self, closure: Optional[Callable] = None):
-        """One Adadelta update of every parameter that has a gradient; returns ``closure()``'s loss."""
+        """One update of every parameter that has a gradient; returns ``closure()``'s loss."""
         loss = self._evaluate_closure(closure)
         for group in self.param_groups:
             for param in self._params_with_grad(group):

@@ -3,7 +3,8 @@
 Tutorials start with a line such as ::
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.accelerator.current_accelerator().type if torch.accelerator.is_available() else "cpu"
+    device = (torch.accelerator.current_accelerator().type
+              if torch.accelerator.is_available() else "cpu")
 
 Here every such question has PyTorch's answer on a machine without a GPU:
 ``cuda.is_available()`` is False, there is no accelerator, and the default
