@@ -166,8 +166,6 @@ def test_recording_writes_solution_calls_only(tmp_path):
 KNOWN_STUDENT_DERIVED = {
     ("04_init", "initialisation", "activation_stds"),    # of the student's init_weights_ net
     ("08_data", "data_pipeline", "majority_baseline"),    # of the student's pipeline's labels
-    ("10_overfit_regularize", "regularize", "evaluate"),  # of the student's trained model
-    ("10_overfit_regularize", "regularize", "overfit_one_batch"),  # of the student's model
 }
 
 

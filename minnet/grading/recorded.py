@@ -306,6 +306,9 @@ def _json_safe(value):
 
 
 def _resolve(module: str, qualname: str):
+    if module.split(".")[0] not in ("minnet", "numpy", "builtins", "math"):
+        raise ValueError(f"recorded value names {module}.{qualname}: only minnet, NumPy and "
+                         "builtins are resolved")
     value = importlib.import_module(module)
     for part in qualname.split("."):
         value = getattr(value, part)
@@ -510,8 +513,11 @@ def _recording(function, name: str, kind: str, target: Path):
         except Unrecordable as why:
             key, before, reason = None, {}, str(why)
         randoms, files = _global_random_states(), _file_stamps(arguments)
-        encoded = _encoded_arguments(arguments) if kind == "solution" else None
-        derived = kind == "solution" and _student_derived(arguments)
+        derived = kind == "solution" and _made_by(_student_made, arguments)
+        # given a repaired model or Setup: its data would show the repair (exact key only)
+        repaired = kind == "solution" and _made_by(_planted_made, arguments)
+        encoded = _encoded_arguments(arguments) if kind == "solution" and not repaired \
+            else Unrecordable("given what a repair made")
         cell = {"planted": kind == "planted"}
         _stack.append(cell)
         try:
@@ -526,6 +532,8 @@ def _recording(function, name: str, kind: str, target: Path):
             raise
         _stack.pop()
         _mark_outer(cell)
+        if kind == "planted":
+            _remember(_planted_made, result)
         if kind == "planted" or cell["planted"]:
             return result          # a planted failure (or a call using one): never recorded
         if key is None:
@@ -533,6 +541,9 @@ def _recording(function, name: str, kind: str, target: Path):
                    {"unrecordable": f"its arguments: {reason}"})
             return result
         entry = _entry(result, arguments, before, randoms, files, encoded)
+        if repaired and (entry.get("changed") or _made_by(_planted_made, result)):
+            entry = {"unrecordable": "it changes or returns what a repaired (planted) "
+                                     "function made: recording it would show the repair"}
         if derived:
             entry["student_derived"] = True
         _write(target, name, key, entry)
@@ -554,22 +565,34 @@ def _encoded_arguments(arguments: dict):
 # arguments made by the student's code (recording only)
 # --------------------------------------------------------------------------
 _student_made: dict = {}  # id -> the object a student function returned or changed (kept alive)
+_planted_made: dict = {}  # id -> the object a planted failure (repaired) returned
 
 
-def mark_student_module(module: types.ModuleType) -> None:
+def mark_student_module(module: types.ModuleType, source_text: str = "") -> None:
     """While recording: wrap the student module's functions so that what they return or
     change in place is remembered; a reference call given such an object is marked
-    ``student_derived`` (its result holds only for the solution's own answer)."""
+    ``student_derived`` (its result holds only for the solution's own answer). What its
+    planted failures return (the repaired model or Setup: the student file is the
+    solution while recording) is remembered as *planted* too (see _recording)."""
+    kinds = solution_kinds(source_text) if source_text else {}
     for name, value in list(vars(module).items()):
         if isinstance(value, types.FunctionType) and value.__module__ == module.__name__:
-            setattr(module, name, _marking(value))
+            setattr(module, name, _marking(value, kinds.get(name) == "planted"))
 
 
-def _marking(function):
+def _remember(made: dict, value) -> None:
+    for item in _objects(value):
+        made[id(item)] = item
+
+
+def _marking(function, planted: bool):
     @functools.wraps(function)
     def marked(*args, **kwargs):
         if _marking_depth[0]:        # inside another student function: that one counts
-            return function(*args, **kwargs)
+            result = function(*args, **kwargs)
+            if planted:
+                _remember(_planted_made, result)
+            return result
         Tensor, Module = _minnet_types()
         watched = {name: value for name, value in _arguments(args, kwargs).items()
                    if isinstance(value, (Tensor, Module))}   # a model it trains in place
@@ -579,12 +602,12 @@ def _marking(function):
             result = function(*args, **kwargs)
         finally:
             _marking_depth[0] -= 1
-        for value in _objects(result):
-            _student_made[id(value)] = value
+        _remember(_student_made, result)
+        if planted:
+            _remember(_planted_made, result)
         for name, value in watched.items():
             if _versions(value) != before[name]:
-                for item in _objects(value):
-                    _student_made[id(item)] = item
+                _remember(_student_made, value)
         return result
 
     return marked
@@ -635,11 +658,9 @@ def _objects(value, depth: int = 0, seen=None):
             yield from _objects(item, depth + 1, seen)
 
 
-def _student_derived(arguments: dict) -> bool:
-    return bool(_student_made) and any(id(item) in _student_made and
-                                       _student_made[id(item)] is item
-                                       for value in arguments.values()
-                                       for item in _objects(value))
+def _made_by(made: dict, value) -> bool:
+    """Does ``value`` hold an object remembered in ``made``?"""
+    return bool(made) and any(made.get(id(item)) is item for item in _objects(value))
 
 
 def _mark_outer(cell: dict) -> None:
