@@ -15,7 +15,11 @@ import pytest
 import minnet
 from minnet import nn, optim
 from minnet.grading import expect, expect_at_least, expect_at_most, expect_close, \
-    expect_no_errors, expect_no_finding, reference, student
+    expect_no_errors, expect_no_finding, reference
+from minnet.grading.sandbox import sandboxed
+
+# the student's file runs in a sandbox process and may import only these
+STUDENT_IMPORTS = ("numpy", "math", "os", "warnings", "minnet")
 
 MODULE = "initialisation"
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "tanh", "sigmoid", "selu", "linear")
@@ -39,7 +43,7 @@ MARGIN_04_COLLAPSED = 0.02
 def load():
     """(student's initialisation.py, reference initialisation.py), loaded by path."""
     ref = reference(__file__, MODULE)                    # before the student's file
-    return student(__file__, MODULE), ref
+    return sandboxed(__file__, MODULE, allowed_imports=STUDENT_IMPORTS), ref
 
 
 

@@ -13,7 +13,11 @@ import pytest
 import minnet
 from minnet import nn
 from minnet.grading import expect, expect_at_least, expect_at_most, expect_close, \
-    expect_no_errors, expect_no_finding, reference, student
+    expect_no_errors, expect_no_finding, reference
+from minnet.grading.sandbox import sandboxed
+
+# the student's file runs in a sandbox process and may import only these
+STUDENT_IMPORTS = ("numpy", "warnings", "minnet")
 
 MODULE = "activation_health"
 # How far the reference solution must stay from each training-outcome threshold. Measured
@@ -28,7 +32,7 @@ MARGIN_05_MSE = 0.01
 def load():
     """(student's activation_health.py, reference activation_health.py), loaded by path."""
     ref = reference(__file__, MODULE)                    # before the student's file
-    return student(__file__, MODULE), ref
+    return sandboxed(__file__, MODULE, allowed_imports=STUDENT_IMPORTS), ref
 
 
 

@@ -16,7 +16,11 @@ from minnet.debug import Setup
 from minnet.debug.context import data_arrays, train_setup
 from minnet.debug.diagnosis import diagnose_setup
 from minnet.grading import (expect, expect_at_least, expect_close, expect_no_errors,
-                            expect_no_finding, reference, student)
+                            expect_no_finding, reference)
+from minnet.grading.sandbox import sandboxed
+
+# the student's file runs in a sandbox process and may import only these
+STUDENT_IMPORTS = ("numpy", "minnet")
 
 DIAGNOSE_STEPS = 60
 # How far the reference solution must stay from each training-outcome threshold. Measured
@@ -33,7 +37,7 @@ MARGIN_08_R2 = 0.05
 
 def load():
     ref = reference(__file__, "data_pipeline")   # before any student code runs
-    return student(__file__, "data_pipeline"), ref
+    return sandboxed(__file__, "data_pipeline", allowed_imports=STUDENT_IMPORTS), ref
 
 
 def lab_data():
@@ -339,7 +343,7 @@ DIGITS_CODES = ("data.labels_invalid", "data.leakage", "data.input_independent",
 @pytest.mark.timeout(25)
 def test_digits_pipeline_repaired(credit):
     data = lab_data()
-    mine = student(__file__, "data_pipeline")
+    mine = sandboxed(__file__, "data_pipeline", allowed_imports=STUDENT_IMPORTS)
     X, y = data.exported_digits()
     what = "digits_pipeline"
     setup = lab_setup(mine.digits_pipeline(X, y), what)
@@ -414,7 +418,7 @@ def rare_event_problem(setup, X_train, y_train, X_val, y_val):
 @pytest.mark.timeout(20)
 def test_rare_event_pipeline_repaired(credit):
     data = lab_data()
-    mine = student(__file__, "data_pipeline")
+    mine = sandboxed(__file__, "data_pipeline", allowed_imports=STUDENT_IMPORTS)
     what = "rare_event_pipeline"
     rows = data.rare_events()
     setup = lab_setup(mine.rare_event_pipeline(*rows), what)
@@ -468,7 +472,7 @@ def regression_problem(setup, x_train, y_train, x_val, y_val):
 @pytest.mark.timeout(20)
 def test_regression_pipeline_repaired(credit):
     data = lab_data()
-    mine = student(__file__, "data_pipeline")
+    mine = sandboxed(__file__, "data_pipeline", allowed_imports=STUDENT_IMPORTS)
     what = "regression_pipeline"
     rows = data.power_demand()
     setup = lab_setup(mine.regression_pipeline(*rows), what)

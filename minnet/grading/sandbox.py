@@ -93,6 +93,20 @@ MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
 CAP_SYS_MODULE, CAP_SYS_RAWIO, CAP_SYS_PTRACE, CAP_SYS_ADMIN = 16, 17, 19, 21
 
 
+def _matplotlib_cache(workdir: str) -> str:
+    """The grader's matplotlib folder (its font list is built once, ~20 s) when matplotlib is
+    loaded here and that folder can be read; a fresh one otherwise."""
+    matplotlib = sys.modules.get("matplotlib")
+    if matplotlib is not None:
+        try:
+            folder = matplotlib.get_cachedir()
+            if folder and os.path.isdir(folder):
+                return folder
+        except Exception:  # noqa: BLE001 -- only a speed-up
+            pass
+    return workdir
+
+
 def hidden_paths() -> list:
     """What ``minnet grade`` asked to hide: references, tests, the instructor's sources."""
     return [path for path in os.environ.get(HIDE_VARIABLE, "").split(os.pathsep)
@@ -162,8 +176,12 @@ class Sandbox:
                        if key in ("PATH", "LANG", "LC_ALL", "OMP_NUM_THREADS",
                                   "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                                   "OPENBLAS_CORETYPE", "MINNET_NO_JIT")}
-        environment.update(HOME=self.workdir, MPLCONFIGDIR=self.workdir, MPLBACKEND="Agg",
-                           NUMBA_CACHE_DIR=self.workdir, PYTHONDONTWRITEBYTECODE="1")
+        # minnet without Numba over there: no compiling or cache loading per worker (the
+        # kernels' NumPy twins give the same numbers), and never a cache file of compiled
+        # code that the grader's own process would later load
+        environment.update(HOME=self.workdir, MPLCONFIGDIR=_matplotlib_cache(self.workdir),
+                           MPLBACKEND="Agg", NUMBA_CACHE_DIR=self.workdir, MINNET_NO_JIT="1",
+                           PYTHONDONTWRITEBYTECODE="1")
         self.process = _start_worker([sys.executable, "-I", WORKER, str(theirs.fileno()), WIRE],
                                      theirs.fileno(), self.workdir, environment)
         self.unprivileged = dropping_privileges()

@@ -3,12 +3,16 @@ and seeds than the public tests, against the reference solution."""
 import numpy as np
 import pytest
 
-from minnet.grading import expect, expect_close, reference, student
+from minnet.grading import expect, expect_close, reference
+from minnet.grading.sandbox import sandboxed
+
+# the student's file runs in a sandbox process and may import only these
+STUDENT_IMPORTS = ("numpy", "minnet")
 
 
 def load():
     ref = reference(__file__, "data_pipeline")           # before the student's file
-    return student(__file__, "data_pipeline"), ref
+    return sandboxed(__file__, "data_pipeline", allowed_imports=STUDENT_IMPORTS), ref
 
 
 @pytest.mark.points(3)
