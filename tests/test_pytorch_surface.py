@@ -428,3 +428,65 @@ def test_einsum_gradcheck(equation, shapes):
     np.testing.assert_allclose(torch.einsum(equation, *operands).data,
                                np.einsum(equation, *[t.data for t in operands]))
     assert minnet.gradcheck(lambda *t: torch.einsum(equation, *t), operands)
+
+
+# -- recurrent layers: torch 2.13's outputs for the same weights ---------------------------------
+def _fill(module):
+    for k, (_, p) in enumerate(module.named_parameters()):
+        p.data[...] = 0.5 * np.sin(np.arange(p.numel()) + k).reshape(p.shape)
+
+
+RECURRENT_INPUT = np.cos(np.arange(12) * 0.7).reshape(3, 2, 2)  # (L=3, N=2, I=2)
+
+
+def test_lstm_matches_torch():
+    lstm = nn.LSTM(2, 3, num_layers=2, dtype=np.float64)
+    _fill(lstm)
+    out, (h, c) = lstm(minnet.tensor(RECURRENT_INPUT))
+    np.testing.assert_allclose(out.data[-1], [[-0.05700522431038198, 0.1886913787789149,
+                                               0.16714088671557684],
+                                              [-0.020156222333200486, 0.18584489897820006,
+                                               0.16848525048306143]], rtol=1e-12)
+    np.testing.assert_allclose(c.data, [[[0.6125403557360505, 0.27259434207312166,
+                                          -0.25347034819601827],
+                                         [0.45529439127641247, 0.16165001325406392,
+                                          -0.4031047568749717]],
+                                        [[-0.10197257618301325, 0.6337142125668392,
+                                          0.6099882437620442],
+                                         [-0.03707281121700092, 0.5900956441362153,
+                                          0.6474053943203174]]], rtol=1e-12)
+    assert [n for n, _ in lstm.named_parameters()][:4] == [
+        "weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"]
+    assert lstm.weight_ih_l0.shape == (12, 2) and lstm.weight_hh_l1.shape == (12, 3)
+
+
+def test_rnn_matches_torch_and_layouts():
+    rnn = nn.RNN(2, 3, dtype=np.float64)
+    _fill(rnn)
+    out, h = rnn(minnet.tensor(RECURRENT_INPUT))
+    expected = [[0.6504968130741235, 0.30616201252650727, -0.9525823787229768],
+                [0.5180150425995471, 0.14263998389708255, -0.884126228541411]]
+    np.testing.assert_allclose(out.data[-1], expected, rtol=1e-12)
+    np.testing.assert_allclose(h.data[0], expected, rtol=1e-12)
+    rnn.batch_first = True
+    out_bf, _ = rnn(minnet.tensor(RECURRENT_INPUT.transpose(1, 0, 2)))
+    np.testing.assert_allclose(out_bf.data[:, -1], expected, rtol=1e-12)
+    single, h1 = rnn(minnet.tensor(RECURRENT_INPUT[:, 0]))  # unbatched (L, I)
+    assert single.shape == (3, 3) and h1.shape == (1, 3)
+
+
+@pytest.mark.parametrize("layer", ["lstm", "rnn"])
+def test_recurrent_layers_gradcheck(layer):
+    module = (nn.LSTM(2, 3, num_layers=2, dtype=np.float64) if layer == "lstm"
+              else nn.RNN(2, 3, dtype=np.float64))
+    x = make((4, 2, 2), 5)
+    final = (lambda out: out[1][0]) if layer == "lstm" else (lambda out: out[1])
+    names = ("weight_ih_l0", "weight_hh_l0", "bias_hh_l0")
+
+    def run(inp, *weights):  # the module computes with the weights gradcheck hands in
+        module._parameters.update(zip(names, weights))
+        return module(inp)
+
+    weights = tuple(getattr(module, n) for n in names)
+    assert minnet.gradcheck(lambda inp, *w: run(inp, *w)[0], (x, *weights))
+    assert minnet.gradcheck(lambda inp, *w: final(run(inp, *w)), (x, *weights))

@@ -18,6 +18,7 @@ from .loss import (
 )
 from .module import Module, Parameter
 from .norm import BatchNorm1d, BatchNorm2d
+from .recurrent import LSTM, RNN
 from .sparse import Embedding
 
 

@@ -1,0 +1,152 @@
+"""Recurrent layers, ``nn.RNN`` and ``nn.LSTM``, built from ops that already have a backward.
+
+A recurrent layer applies the same cell at every time step, feeding it the step's
+input and its own previous state. Each cell is a few ``linear`` calls and
+activations, so autograd differentiates the unrolled loop (backpropagation through
+time) with no backward of its own here. Parameter names, shapes, gate order and
+initialisation are PyTorch's, so state dicts carry over:
+
+    weight_ih_l{k} (G*H, I_k), weight_hh_l{k} (G*H, H), bias_ih_l{k}, bias_hh_l{k} (G*H,)
+
+with G = 1 (RNN) or 4 (LSTM, gates in the order input, forget, cell, output), H the
+hidden size and I_k the input size of layer k (``input_size``, then H).
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import numpy as np
+
+from .. import ops
+from ..random import get_generator
+from ..tensor import DEFAULT_DTYPE, Tensor
+from . import init
+from .module import Module, Parameter
+
+
+class _Recurrent(Module):
+    _gates = 1
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
+                 bidirectional: bool = False, dtype=None, device=None,
+                 generator: Optional[np.random.Generator] = None):
+        super().__init__()
+        for name, value in (("input_size", input_size), ("hidden_size", hidden_size),
+                            ("num_layers", num_layers)):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{type(self).__name__}(): {name} must be a positive integer, "
+                                 f"got {value!r}")
+        if dropout or bidirectional:
+            raise NotImplementedError(f"{type(self).__name__}(): dropout and bidirectional are "
+                                      f"not implemented in minnet")
+        from ..utils.device import check_device
+        check_device(device, type(self).__name__)
+        self.input_size, self.hidden_size = int(input_size), int(hidden_size)
+        self.num_layers, self.bias, self.batch_first = int(num_layers), bool(bias), batch_first
+        dtype = np.dtype(dtype or DEFAULT_DTYPE)
+        rows = self._gates * self.hidden_size
+        for k in range(self.num_layers):
+            columns = self.input_size if k == 0 else self.hidden_size
+            setattr(self, f"weight_ih_l{k}", Parameter(np.empty((rows, columns), dtype)))
+            setattr(self, f"weight_hh_l{k}", Parameter(np.empty((rows, self.hidden_size), dtype)))
+            if self.bias:
+                setattr(self, f"bias_ih_l{k}", Parameter(np.empty(rows, dtype)))
+                setattr(self, f"bias_hh_l{k}", Parameter(np.empty(rows, dtype)))
+        # PyTorch's init: every weight and bias from U(-1/sqrt(H), 1/sqrt(H))
+        rng = get_generator(generator)
+        bound = 1 / math.sqrt(self.hidden_size)
+        for param in self.parameters():
+            init.uniform_(param, -bound, bound, generator=rng)
+
+    def _layer(self, k: int) -> tuple:
+        bias = (getattr(self, f"bias_ih_l{k}"), getattr(self, f"bias_hh_l{k}")) if self.bias \
+            else (None, None)
+        return getattr(self, f"weight_ih_l{k}"), getattr(self, f"weight_hh_l{k}"), *bias
+
+    def forward(self, input: Tensor, hx=None):
+        """input (L, N, I) -- (N, L, I) with batch_first, or (L, I) unbatched -> output with
+        H features per step, and the final state(s) shaped (num_layers, N, H)."""
+        if not isinstance(input, Tensor) or input.ndim not in (2, 3):
+            raise ValueError(f"{type(self).__name__}: expected input of shape (L, N, "
+                             f"{self.input_size}) (or (N, L, ...) with batch_first, or (L, "
+                             f"{self.input_size}) unbatched), got "
+                             f"{getattr(input, 'shape', type(input).__name__)}")
+        unbatched = input.ndim == 2
+        x = input.unsqueeze(1) if unbatched else (input.transpose(0, 1) if self.batch_first
+                                                  else input)
+        if x.shape[-1] != self.input_size:
+            raise ValueError(f"{type(self).__name__}: expected {self.input_size} input features, "
+                             f"got input of shape {input.shape}")
+        states = self._initial_states(hx, x.shape[1], x.dtype, unbatched)
+        steps = [x[t] for t in range(x.shape[0])]
+        finals = []
+        for k in range(self.num_layers):
+            state = tuple(s[k] for s in states)
+            outputs = []
+            for step in steps:
+                state = self._cell(step, state, *self._layer(k))
+                outputs.append(state[0])
+            finals.append(state)
+            steps = outputs
+        output = ops.stack(steps, 0)  # (L, N, H)
+        if unbatched:
+            output = output.squeeze(1)
+        elif self.batch_first:
+            output = output.transpose(0, 1)
+        final = tuple(ops.stack([f[i] for f in finals], 0) for i in range(len(states)))
+        if unbatched:
+            final = tuple(f.squeeze(1) for f in final)
+        return output, (final[0] if len(final) == 1 else final)
+
+    def _initial_states(self, hx, batch: int, dtype, unbatched: bool) -> tuple:
+        count = 2 if self._gates == 4 else 1
+        if hx is None:
+            zeros = ops.zeros(self.num_layers, batch, self.hidden_size, dtype=dtype)
+            return (zeros,) * count
+        hx = (hx,) if isinstance(hx, Tensor) else tuple(hx)
+        if unbatched:
+            hx = tuple(h.unsqueeze(1) for h in hx)
+        return hx
+
+    def extra_repr(self) -> str:
+        return (f"{self.input_size}, {self.hidden_size}"
+                + (f", num_layers={self.num_layers}" if self.num_layers != 1 else "")
+                + (", batch_first=True" if self.batch_first else ""))
+
+
+class RNN(_Recurrent):
+    """Elman RNN: h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh) (nonlinearity 'tanh'
+    or 'relu'). Returns (output, h_n)."""
+
+    def __init__(self, *args, nonlinearity: str = "tanh", **kwargs):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNN(): unknown nonlinearity {nonlinearity!r} (tanh or relu)")
+        super().__init__(*args, **kwargs)
+        self.nonlinearity = nonlinearity
+
+    def _cell(self, x, state, w_ih, w_hh, b_ih, b_hh):
+        (h,) = state
+        pre = ops.linear(x, w_ih, b_ih) + ops.linear(h, w_hh, b_hh)
+        return (ops.tanh(pre) if self.nonlinearity == "tanh" else ops.relu(pre),)
+
+
+class LSTM(_Recurrent):
+    """Long short-term memory. Per step, from the gates i, f, g, o (one linear map of
+    [x_t, h_{t-1}] split in four):
+
+        c_t = sigmoid(f) * c_{t-1} + sigmoid(i) * tanh(g)     # keep some memory, add some
+        h_t = sigmoid(o) * tanh(c_t)                          # what the cell shows
+
+    Returns (output, (h_n, c_n)); ``hx`` is the initial (h_0, c_0).
+    """
+
+    _gates = 4
+
+    def _cell(self, x, state, w_ih, w_hh, b_ih, b_hh):
+        h, c = state
+        gates = ops.linear(x, w_ih, b_ih) + ops.linear(h, w_hh, b_hh)  # (N, 4H)
+        i, f, g, o = ops.chunk(gates, 4, dim=-1)
+        c = ops.sigmoid(f) * c + ops.sigmoid(i) * ops.tanh(g)
+        return ops.sigmoid(o) * ops.tanh(c), c
