@@ -346,3 +346,10 @@ def test_the_students_code_can_call_the_graders_functions(tmp_path):
     assert lab.ratio(summed, np.ones(3)) == pytest.approx(2.0)
     assert seen == [(6,), (3,)]
     assert lab.apply(lambda x: lab.apply(np.cos, x), np.array([0.0]))[0] == pytest.approx(3.0)
+
+
+def test_a_lab_can_rule_out_more_names():
+    text = "import numpy as np\n\ndef d(f, x):\n    return f(x + 1e-20j).imag / 1e-20\n"
+    problems = check_source(text, "layers.py", ("numpy",), forbidden=("complex", "imag"))
+    assert len(problems) == 2 and all(problem.startswith("layers.py:4:") for problem in problems)
+    assert check_source(text, "layers.py", ("numpy",)) == []

@@ -9,8 +9,12 @@ missing transpose or a sum over the wrong axis cannot hide behind equal sizes.
 import numpy as np
 import pytest
 
-from minnet.grading import LabFailure, expect, expect_backward, expect_close, reference
+from minnet.grading import (LabFailure, expect, expect_backward, expect_close, expect_exact,
+                            reference)
 from minnet.grading.sandbox import sandboxed
+
+# derivatives by the complex step are not derivations
+HAND_WRITTEN = ("complex", "imag")
 
 N, D, M, C = 7, 11, 5, 13          # batch, input features, output features, classes
 
@@ -19,7 +23,8 @@ def load():
     """(student's layers.py, reference layers.py). The student's functions run in a sandbox
     process and may import only NumPy and math: a layers.py that wrapped minnet Tensors
     and called .backward() would pass without one derivation."""
-    return sandboxed(__file__, "layers", allowed_imports=("numpy", "math")), \
+    return sandboxed(__file__, "layers", allowed_imports=("numpy", "math"),
+                     forbidden=HAND_WRITTEN), \
         reference(__file__, "layers")
 
 
@@ -53,9 +58,15 @@ def test_affine(credit):
     with credit.part(1, "affine_forward matches the reference"):
         out, _ = layers.affine_forward(x, w, b)
         expect_close("affine_forward(x, w, b) out", out, ref.affine_forward(x, w, b)[0])
-    with credit.part(2, "affine_backward matches finite differences (check_backward)"):
+    with credit.part(2, "affine_backward matches finite differences (check_backward) and is "
+                        "exact"):
         expect_backward(layers.affine_forward, layers.affine_backward, x, w, b,
                         name="affine_forward/affine_backward")
+        dout = rng.standard_normal((N, M))
+        got = layers.affine_backward(dout, layers.affine_forward(x, w, b)[1])
+        for name, g, e in zip(("dx", "dw", "db"), got,
+                              ref.affine_backward(dout, ref.affine_forward(x, w, b)[1])):
+            expect_exact(f"affine_backward {name}", g, e)
     with credit.part(1, "affine_backward matches the reference on other shapes (N=3, D=2, M=17)"):
         x2, w2 = rng.standard_normal((3, 2)), rng.standard_normal((2, 17))
         b2 = rng.standard_normal(17)
@@ -66,7 +77,7 @@ def test_affine(credit):
                f"affine_backward must return a tuple (dx, dw, db), got {type(got).__name__}"
                + (f" of length {len(got)}" if isinstance(got, (tuple, list)) else ""))
         for name, g, e in zip(("dx", "dw", "db"), got, expected):
-            expect_close(f"affine_backward {name}", g, e)
+            expect_exact(f"affine_backward {name}", g, e)
 
 
 # ---------------------------------------------------------------------------
@@ -79,8 +90,12 @@ def test_relu(credit):
     x = away_from_zero(rng, (N, D))
     with credit.part(1, "relu_forward matches the reference"):
         expect_close("relu_forward(x) out", layers.relu_forward(x)[0], ref.relu_forward(x)[0])
-    with credit.part(1, "relu_backward matches finite differences (inputs away from the kink)"):
+    with credit.part(1, "relu_backward matches finite differences (inputs away from the kink) "
+                        "and is exact"):
         expect_backward(layers.relu_forward, layers.relu_backward, x, name="relu")
+        dout = rng.standard_normal(x.shape)
+        expect_exact("relu_backward dx", layers.relu_backward(dout, layers.relu_forward(x)[1]),
+                     ref.relu_backward(dout, ref.relu_forward(x)[1]))
     with credit.part(1, "relu_backward: the gradient at exactly x = 0 is 0 (PyTorch's choice), "
                         "and the mask comes from x"):
         x0 = rng.standard_normal((M, C))
@@ -88,7 +103,7 @@ def test_relu(credit):
         dout = rng.standard_normal((M, C))                 # signs unrelated to x's
         got = layers.relu_backward(dout, layers.relu_forward(x0)[1])
         expected = ref.relu_backward(dout, ref.relu_forward(x0)[1])
-        expect_close("relu_backward dx (x has exact zeros, dout has both signs)", got, expected)
+        expect_exact("relu_backward dx (x has exact zeros, dout has both signs)", got, expected)
 
 
 # ---------------------------------------------------------------------------
@@ -102,14 +117,19 @@ def test_sigmoid(credit):
     with credit.part(1, "sigmoid_forward matches the reference"):
         expect_close("sigmoid_forward(x) out", layers.sigmoid_forward(x)[0],
                      ref.sigmoid_forward(x)[0])
-    with credit.part(1, "sigmoid_backward matches finite differences (check_backward)"):
+    with credit.part(1, "sigmoid_backward matches finite differences (check_backward) and is "
+                        "exact"):
         expect_backward(layers.sigmoid_forward, layers.sigmoid_backward, x, name="sigmoid")
+        dout = rng.standard_normal(x.shape)
+        expect_exact("sigmoid_backward dx",
+                     layers.sigmoid_backward(dout, layers.sigmoid_forward(x)[1]),
+                     ref.sigmoid_backward(dout, ref.sigmoid_forward(x)[1]))
     with credit.part(1, "sigmoid_backward matches the reference on another shape (2, 3, 17)"):
         x3 = 2 * rng.standard_normal((2, 3, 17))
         dout = rng.standard_normal(x3.shape)
         got = layers.sigmoid_backward(dout, layers.sigmoid_forward(x3)[1])
         expected = ref.sigmoid_backward(dout, ref.sigmoid_forward(x3)[1])
-        expect_close("sigmoid_backward dx", got, expected)
+        expect_exact("sigmoid_backward dx", got, expected)
 
 
 # ---------------------------------------------------------------------------
@@ -137,7 +157,7 @@ def test_softmax_loss(credit):
                      np.asarray(loss2, dtype=float), np.asarray(loss1, dtype=float))
         expect_close("dx of the first copy of the repeated batch (vs half the batch's dx)",
                      dx2[:5], dx1 / 2)
-        expect_close("softmax_loss dx", dx1, ref.softmax_loss(x5, y5)[1])
+        expect_exact("softmax_loss dx", dx1, ref.softmax_loss(x5, y5)[1])
     with credit.part(1, "softmax_loss is stable: scores around +-1000 give a finite loss and "
                         "gradient, the same as the scores shifted to 0"):
         big = x + 1000.0 * rng.choice([-1.0, 1.0], size=(N, 1))   # each row shifted by +-1000
@@ -198,4 +218,4 @@ def test_mse_loss(credit):
         expect_backward(forward, backward, x, name="mse_loss")
     with credit.part(1, "mse_loss: dx matches the reference on another shape (13, 2)"):
         x2, t2 = rng.standard_normal((13, 2)), rng.standard_normal((13, 2))
-        expect_close("mse_loss dx", layers.mse_loss(x2, t2)[1], ref.mse_loss(x2, t2)[1])
+        expect_exact("mse_loss dx", layers.mse_loss(x2, t2)[1], ref.mse_loss(x2, t2)[1])

@@ -14,6 +14,9 @@ import minnet
 import minnet.nn.functional as F
 from minnet.grading import expect, expect_backward, expect_close, reference
 from minnet.grading.sandbox import sandboxed
+
+# derivatives by the complex step are not derivations
+HAND_WRITTEN = ("complex", "imag")
 from minnet.ops.conv import conv_output_size as minnet_output_size
 
 
@@ -21,7 +24,8 @@ def load():
     """(student's conv_layers.py, reference conv_layers.py). The student's functions run in
     a sandbox process and may import only NumPy and math: the tests compare with minnet's
     conv2d/max_pool2d, which a student file could otherwise simply call."""
-    return sandboxed(__file__, "conv_layers", allowed_imports=("numpy", "math")), \
+    return sandboxed(__file__, "conv_layers", allowed_imports=("numpy", "math"),
+                     forbidden=HAND_WRITTEN), \
         reference(__file__, "conv_layers")
 
 

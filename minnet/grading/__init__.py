@@ -30,6 +30,7 @@ from .expect import (
     expect_at_most,
     expect_backward,
     expect_close,
+    expect_exact,
     expect_finding,
     expect_gradcheck,
     expect_no_errors,
@@ -38,7 +39,7 @@ from .expect import (
 from .loading import reference, student
 
 __all__ = [
-    "student", "reference", "LabFailure", "expect", "expect_close", "expect_at_least",
+    "student", "reference", "LabFailure", "expect", "expect_close", "expect_exact", "expect_at_least",
     "expect_at_most", "expect_backward",
     "expect_gradcheck", "expect_no_errors", "expect_finding", "expect_no_finding",
 ]

@@ -182,6 +182,29 @@ def expect_close(name: str, actual, expected, rtol: float = 1e-6, atol: float = 
     raise LabFailure("\n".join(lines))
 
 
+EXACT_RTOL, EXACT_ATOL = 1e-10, 1e-12
+
+
+def expect_exact(name: str, actual, expected) -> None:
+    """A derived gradient equals the exact one to float64 rounding (|error| <= 1e-12 +
+    1e-10 |expected|). Finite differences agree only to about 1e-6..1e-9, so a "backward"
+    that perturbs its inputs numerically instead of applying a derivation fails here."""
+    try:
+        expect_close(name, actual, expected, rtol=EXACT_RTOL, atol=EXACT_ATOL)
+    except LabFailure as failure:
+        loose = True
+        try:
+            expect_close(name, actual, expected, rtol=1e-5, atol=1e-7)
+        except LabFailure:
+            loose = False
+        if not loose:
+            raise
+        raise LabFailure(f"{failure}\n  hint: close to the exact gradient but not equal to it "
+                         "(errors of 1e-9..1e-6 are what finite differences leave): derive the "
+                         "backward and compute it from the cache; do not differentiate "
+                         "numerically") from None
+
+
 def _pattern_hints(got: np.ndarray, want: np.ndarray, hint: str = None) -> list:
     """Name a known mistake when the numbers fit it (sign, a constant factor). ``hint`` (the
     test's own words) replaces the generic guess at what a constant factor is, and is shown

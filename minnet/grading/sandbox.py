@@ -412,12 +412,13 @@ class SandboxedModule:
         return sorted(self._box.functions) + sorted(self._box.values)
 
 
-def sandboxed(test_file, name: str, allowed_imports=("numpy", "math"),
+def sandboxed(test_file, name: str, allowed_imports=("numpy", "math"), forbidden=(),
               module_name: Optional[str] = None) -> SandboxedModule:
     """The student's module ``name`` of the lab of ``test_file``, running in a sandbox.
 
     ``allowed_imports``: the top-level packages the lab's file may import (checked
-    statically, and minnet and other frameworks refused at run time unless listed).
+    statically, and minnet and other frameworks refused at run time unless listed);
+    ``forbidden``: names and attributes the lab rules out (``static_check.check_source``).
     """
     from .loading import student_path
 
@@ -426,7 +427,8 @@ def sandboxed(test_file, name: str, allowed_imports=("numpy", "math"),
         raise LabFailure(f"The file {os.path.basename(path)} is missing. It belongs to this "
                          "lab: restore it (e.g. from the released labs) and fill in the TODOs.")
     with open(path, encoding="utf-8", errors="replace") as file:
-        problems = check_source(file.read(), os.path.basename(path), allowed_imports)
+        problems = check_source(file.read(), os.path.basename(path), allowed_imports,
+                                forbidden)
     if problems:
         raise LabFailure("your file breaks this lab's rules, so it was not run:\n  "
                          + "\n  ".join(problems))

@@ -44,8 +44,12 @@ def _root_name(node) -> str:
     return node.id if isinstance(node, ast.Name) else ""
 
 
-def check_source(text: str, filename: str, allowed_imports) -> list:
-    """Problems found in ``text`` (empty if none), each 'file:line: what: why'."""
+def check_source(text: str, filename: str, allowed_imports, forbidden=()) -> list:
+    """Problems found in ``text`` (empty if none), each 'file:line: what: why'.
+
+    ``forbidden``: names and attributes this lab rules out besides the general rules
+    (e.g. ``("complex", "imag")``: a derivative by the complex step is not a derivation);
+    "complex" also refuses complex literals such as ``1e-20j``."""
     allowed = sorted({_root(name) for name in allowed_imports} | {"__future__"})
     shown = ", ".join(name for name in allowed if name != "__future__") or "nothing"
     try:
@@ -60,7 +64,15 @@ def check_source(text: str, filename: str, allowed_imports) -> list:
     module_aliases = {(alias.asname or alias.name).split(".", 1)[0]
                       for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
                       for alias in node.names}
+    forbidden = set(forbidden)
     for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, complex) \
+                and "complex" in forbidden:
+            problem(node, f"`{node.value!r}`", "complex numbers are not part of this lab")
+        elif isinstance(node, (ast.Name, ast.Attribute)) and \
+                (getattr(node, "id", None) or getattr(node, "attr", None)) in forbidden:
+            name = getattr(node, "id", None) or node.attr
+            problem(node, f"`{name}`", "this lab rules it out (see its README)")
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if _root(alias.name) not in allowed:
