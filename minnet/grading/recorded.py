@@ -625,13 +625,6 @@ def _versions(value) -> tuple:
                  for t in tensors)
 
 
-def _safe_digest(value):
-    try:
-        return digest(value)
-    except Unrecordable:
-        return None
-
-
 def _objects(value, depth: int = 0, seen=None):
     """The mutable objects in ``value`` (containers, attributes, a Module's parameters)."""
     Tensor, Module = _minnet_types()
