@@ -393,6 +393,12 @@ def _check_alive(record: dict, directory: str) -> None:
                                  f"out of memory or disk?); last written {heard}")
 
 
+def _root(root, where: str) -> str:
+    if not isinstance(root, (str, os.PathLike)) or not os.fspath(root):
+        raise TypeError(f"{where}: root must be the run log's folder path, got {root!r}")
+    return os.fspath(root)
+
+
 def _run_folders(root: str) -> list:
     try:
         names = sorted(os.listdir(root))
@@ -433,7 +439,7 @@ def load_run(run_id: str, root: str = DEFAULT_ROOT) -> dict:
     KeyError) for no or several matching runs, `DamagedRun` (a ValueError) naming the
     file for an unreadable run.json or metrics.json.
     """
-    root = os.fspath(root)
+    root = _root(root, "load_run()")
     directory = os.path.join(root, _resolve(run_id, root))
     record = _read_record(directory)
     metrics_path = os.path.join(directory, METRICS_FILE)
@@ -453,7 +459,7 @@ def list_runs(root: str = DEFAULT_ROOT) -> list:
 
     A folder whose run.json cannot be read is listed as ``{"id": folder, "status":
     "damaged", "problem": "<file>: <what is wrong>"}``, so one bad folder hides no run."""
-    root = os.fspath(root)
+    root = _root(root, "list_runs()")
     runs = []
     for name in _run_folders(root):
         directory = os.path.join(root, name)

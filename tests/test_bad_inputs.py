@@ -115,6 +115,8 @@ API_ROWS = [
      "is not a run id"),
     ("load_run of a run with a cut run.json", lambda p: load_run("damaged", str(p / "runs")),
      DamagedRun, "run.json is not valid JSON"),
+    ("list_runs(root=None)", lambda p: __import__("minnet.runlog").runlog.list_runs(None),
+     TypeError, "root must be the run log's folder path"),
     ("compare_runs('one-id')", lambda p: compare_runs("abc", str(p / "runs")), TypeError,
      "give a list of run ids"),
     # -- the training loop -------------------------------------------------------------------
