@@ -208,3 +208,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
                            f"been used in the graph. Set allow_unused=True if this is the "
                            f"desired behavior.")
     return tuple(None if g is None else wrap_array(np.array(g)) for g in caught)
+
+
+def Variable(tensor, requires_grad: bool = False):  # noqa: N802  (PyTorch's old name)
+    """PyTorch's deprecated ``autograd.Variable(t)``: today just the tensor itself
+    (with ``requires_grad=True`` it starts recording, as there)."""
+    tensor = tensor if isinstance(tensor, Tensor) else Tensor(tensor)
+    return tensor.requires_grad_() if requires_grad else tensor

@@ -223,6 +223,8 @@ class Tensor:
     __array_priority__ = 1000  # so that ndarray + Tensor calls Tensor.__radd__
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
+        if dtype is None and isinstance(data, (list, tuple)):
+            dtype = DEFAULT_DTYPE  # torch.Tensor([1, 2]) is float32 (torch.tensor infers)
         self._data = _as_array(data, dtype)
         self._grad: Optional[Tensor] = None
         self._parents: tuple = ()

@@ -490,3 +490,15 @@ def test_recurrent_layers_gradcheck(layer):
     weights = tuple(getattr(module, n) for n in names)
     assert minnet.gradcheck(lambda inp, *w: run(inp, *w)[0], (x, *weights))
     assert minnet.gradcheck(lambda inp, *w: final(run(inp, *w)), (x, *weights))
+
+
+def test_tensor_class_and_variable_as_pytorch():
+    # torch.Tensor(...) is the float constructor; torch.tensor(...) infers the dtype
+    assert torch.Tensor([0]).dtype == torch.float32 and torch.tensor([0]).dtype == torch.int64
+    assert torch.Tensor([True]).dtype == torch.float32
+    total = torch.Tensor([0])
+    total += torch.tensor(1.5).data  # the word-embeddings tutorial's running loss
+    assert total.tolist() == [1.5]
+    x = torch.ones(2)
+    assert torch.autograd.Variable(x) is x  # deprecated in PyTorch: the tensor itself
+    assert torch.autograd.Variable(torch.ones(2), requires_grad=True).requires_grad

@@ -15,7 +15,7 @@ from typing import Optional
 import numpy as np
 
 from ..random import get_generator
-from ..tensor import DEFAULT_DTYPE, Tensor, wrap_array
+from ..tensor import DEFAULT_DTYPE, Tensor, _as_array, wrap_array
 from ..utils.device import check_device
 
 
@@ -39,7 +39,8 @@ def _leaf(array: np.ndarray, dtype, device, requires_grad: bool, where: str) -> 
 def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A new leaf holding a copy of ``data``; Python floats become float32, ints int64."""
     check_device(device, "tensor")
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+    result = wrap_array(_as_array(data, dtype))  # (the Tensor class makes lists float32)
+    return result.requires_grad_() if requires_grad else result
 
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:
