@@ -50,7 +50,7 @@ def evidence_panels(report, max_histograms: int = 4) -> list:
                 ax.axhline(floor, color="#d62728", linestyle="--", linewidth=1.2,
                            label=f"lowest reachable ({finding.code}): {floor:.3g}")
             if floors:
-                ax.legend(fontsize="small")
+                ax.legend(fontsize="small", loc="upper right")
         panels.append(Panel("loss", "training loss per step", draw_loss, about_loss))
     if monitor is None or not len(getattr(monitor, "steps", [])):
         return panels
