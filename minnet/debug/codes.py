@@ -6,14 +6,17 @@ source and scenario names are written down. Checks, scenarios, the docs page
 this table and docs/checklist_contract.md (the contract, a copy of the shared CHECKLIST.md)
 in step.
 
-Severity, as the checklist defines it:
+Severity (the policy of docs/debugger.md, applied by every check and by policy.py):
 
-* ``error``   training is broken or its results are invalid;
-* ``warning`` likely harmful;
+* ``error``   training will not succeed as set up, or its results will be wrong; a
+              measurement or a what-if shows it;
+* ``warning`` it likely hurts, but the run still trains;
 * ``info``    worth knowing.
 
-A check may raise a finding's severity above the default when the evidence is
-extreme (e.g. 95% dead ReLUs), never lower it below ``info``.
+The severity below is a code's default. A check sets the one its evidence supports (e.g.
+95% dead ReLUs: error; a blow-up the run recovered from: warning), and policy.py lowers
+findings about the initialisation on an already-trained model to info and predicted
+failures to warnings when the short run trained anyway.
 """
 from __future__ import annotations
 
