@@ -280,3 +280,27 @@ def test_an_init_cause_of_units_that_died_during_training_is_only_possible():
     Report([bad_init, died])
     assert bad_init.severity == "warning"
     assert "possible cause" in bad_init.message and "verify_fixes" in bad_init.message
+
+
+def test_scores_into_a_hand_written_loss_for_probabilities_is_a_wrong_input():
+    """No softmax before -sum(y log p): the loss rewards outputs above 1 without bound."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 6)).astype(np.float32)
+    y = rng.integers(0, 3, 300)
+    X[np.arange(300), y] += 2
+    Y = np.eye(3, dtype=np.float32)[y]
+
+    def categorical_cross_entropy(p, t):
+        return -(t * p.clamp(min=1e-7).log()).sum(dim=1).mean()
+
+    for last, wrong in ((None, True), (nn.Softmax(dim=1), False)):
+        layers = [nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3)] + ([last] if last else [])
+        model = nn.Sequential(*layers)
+        report = diagnose(model, categorical_cross_entropy, (X, Y),
+                          optim.SGD(model.parameters(), lr=0.1), steps=30)
+        assert report.has("loss.wrong_input") == wrong, report.codes
+        if wrong:
+            assert report.get("loss.wrong_input")[0].evidence["mistake"] == "softmax_missing"
+    model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3))   # MSE on one-hot: fine
+    report = diagnose(model, nn.MSELoss(), (X, Y), optim.SGD(model.parameters(), lr=0.1), steps=30)
+    assert not report.has("loss.wrong_input")

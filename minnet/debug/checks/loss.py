@@ -362,6 +362,30 @@ def outputs_bounded(ctx, X: np.ndarray) -> tuple:
     return False, None
 
 
+def probability_loss_given_scores(ctx, output: np.ndarray, y: np.ndarray, layer, stats) -> list:
+    """Unbounded scores fed to a loss written for probabilities (e.g. -sum(y * log(p)) with
+    no softmax before it): such a loss is 0 at the targets and *negative* for outputs above
+    1, so it rewards growing the outputs without bound instead of fitting the targets."""
+    at_targets = _loss_or_none(ctx, y.astype(output.dtype), y)
+    beyond = _loss_or_none(ctx, (10.0 * y).astype(output.dtype), y)
+    if at_targets is None or beyond is None or not (math.isfinite(at_targets)
+                                                    and math.isfinite(beyond)):
+        return []
+    if abs(at_targets) > 1e-3 or beyond > -0.1:
+        return []   # not a loss on probabilities (MSE on one-hot targets is >= 0 everywhere)
+    stats.update(kind="scores", mistake="softmax_missing", loss_at_targets=at_targets,
+                 loss_at_10x_targets=beyond)
+    message = (f"The model's outputs are unbounded scores (in [{stats['output_min']:.3g}, "
+               f"{stats['output_max']:.3g}]), but the loss is written for probabilities: it is "
+               f"{at_targets:.3g} at outputs equal to the targets and {beyond:.3g} at ten times "
+               f"them, so it keeps falling as the outputs grow past 1. Training chases ever larger "
+               f"outputs instead of the targets: the softmax (or sigmoid) is missing.")
+    fix = ("Add the normalisation the loss expects (nn.Softmax(dim=1) for one-hot classes, "
+           "nn.Sigmoid() per label), or better keep the scores and use nn.CrossEntropyLoss / "
+           "nn.BCEWithLogitsLoss, which apply it themselves, stably.")
+    return [Finding("loss.wrong_input", message, layer=layer, evidence=stats, fix=fix)]
+
+
 def binary_loss_input(ctx, X: np.ndarray, y: np.ndarray, output: np.ndarray) -> list:
     """Sigmoid twice (probabilities into a loss on logits) or never (logits into a loss on
     probabilities), for targets in [0, 1] of the prediction's shape."""
@@ -373,7 +397,7 @@ def binary_loss_input(ctx, X: np.ndarray, y: np.ndarray, output: np.ndarray) -> 
         # scores: wrong only for a loss that cannot take them but takes their sigmoid
         value, error = _loss_and_error(ctx, output, y)
         if value is not None and math.isfinite(value):
-            return []
+            return probability_loss_given_scores(ctx, output, y, layer, stats)
         after_sigmoid = _loss_or_none(ctx, _sigmoid(output), y)
         if after_sigmoid is None or not math.isfinite(after_sigmoid):
             return []
