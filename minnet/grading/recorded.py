@@ -580,6 +580,37 @@ def mark_student_module(module: types.ModuleType, source_text: str = "") -> None
             setattr(module, name, _marking(value, kinds.get(name) == "planted"))
 
 
+def _watch_sandbox() -> None:
+    """While recording: what a sandboxed student function returns (sandbox.py: the student's
+    file runs in a worker, results come back as data) is remembered like a student module's
+    results. Patched when this module is imported in a recording run, before the fair-play
+    check first remembers minnet's classes."""
+    from . import sandbox
+
+    call = sandbox.RemoteFunction.__call__
+
+    @functools.wraps(call)
+    def remembered(self, *args, **kwargs):
+        result = call(self, *args, **kwargs)
+        _remember(_student_made, result)
+        if _sandbox_kinds(self._box.path).get(self.__name__) == "planted":
+            _remember(_planted_made, result)
+        return result
+
+    sandbox.RemoteFunction.__call__ = remembered
+
+
+@functools.lru_cache(maxsize=None)
+def _sandbox_kinds(student_path: str) -> dict:
+    """solution_kinds of the reference of a student file (labs/source/<lab>/<file>)."""
+    folder, name = os.path.split(os.path.abspath(student_path))
+    source = os.path.join(os.path.dirname(folder), "source", os.path.basename(folder), name)
+    if not os.path.isfile(source):
+        return {}
+    with open(source, encoding="utf-8") as file:
+        return solution_kinds(file.read(), source)
+
+
 def _remember(made: dict, value) -> None:
     for item in _objects(value):
         made[id(item)] = item
@@ -852,3 +883,7 @@ def _replaying(function, name: str, calls: dict, where: str):
         return _Decoder(arguments)(result)
 
     return replayed
+
+
+if os.environ.get(RECORD_ENV):
+    _watch_sandbox()
