@@ -348,6 +348,19 @@ def test_the_students_code_can_call_the_graders_functions(tmp_path):
     assert lab.apply(lambda x: lab.apply(np.cos, x), np.array([0.0]))[0] == pytest.approx(3.0)
 
 
+def test_constants_set_by_a_test_change_in_the_students_module(tmp_path):
+    test_file = lab_file(tmp_path, """
+        LIMIT = 5.0
+        def clip(x):
+            return min(x, LIMIT)
+    """)
+    lab = sandboxed(test_file, "layers")
+    assert lab.clip(9.0) == 5.0
+    lab.LIMIT = 1e9
+    assert lab.clip(9.0) == 9.0 and lab.LIMIT == 1e9
+    assert lab.clip is lab.clip                    # one object per function
+
+
 def test_a_lab_can_rule_out_more_names():
     text = "import numpy as np\n\ndef d(f, x):\n    return f(x + 1e-20j).imag / 1e-20\n"
     problems = check_source(text, "layers.py", ("numpy",), forbidden=("complex", "imag"))

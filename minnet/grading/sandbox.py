@@ -188,6 +188,7 @@ class Sandbox:
         theirs.close()
         self.sock = ours
         self.callbacks: list = []  # the grader's functions handed to the student's code
+        self.remote_functions: dict = {}
         _open.append(self)
         refused = [name for name in FRAMEWORKS
                    if allowed_imports is None or name not in allowed_imports]
@@ -241,7 +242,7 @@ class Sandbox:
         """A handle from the worker: one of the student's functions (callable here, run
         there) or an object left there."""
         if "$fn" in node:
-            return RemoteFunction(self, str(node["$fn"]))
+            return self.function(str(node["$fn"]))
         return wire.Handle(int(node["$h"]), str(node.get("type", "object")),
                            str(node.get("text", "")))
 
@@ -269,6 +270,20 @@ class Sandbox:
                          .reshape(shape) for g, shape in zip(grads, shapes))
 
         return Tensor._from_op(tensor.numpy(), parents, backward, f"{function} (your code)")
+
+    def function(self, name: str) -> "RemoteFunction":
+        """The student's function ``name``: one object per name, so ``is`` compares as it
+        would in-process (``setup.train_step is lab.train_step``)."""
+        if name not in self.remote_functions:
+            self.remote_functions[name] = RemoteFunction(self, name)
+        return self.remote_functions[name]
+
+    def set_value(self, name: str, value) -> None:
+        """Set a module-level constant of the student's file (a test lowering MAX_STEPS)."""
+        buffers: list = []
+        self._ask({"op": "set", "name": name, "value": wire.Codec().encode(value, buffers)},
+                  buffers)
+        self.values[name] = value
 
     def _callback_number(self, function) -> int:
         self.callbacks.append(function)
@@ -402,11 +417,18 @@ class SandboxedModule:
     def __getattr__(self, name: str):
         box = self.__dict__["_box"]
         if name in box.functions:
-            return RemoteFunction(box, name)
+            return box.function(name)
         if name in box.values:
             return box.values[name]
         raise AttributeError(f"{box.shown} has no function or constant {name!r}: did you "
                              f"rename or delete it? Keep the names the lab gives.")
+
+    def __setattr__(self, name: str, value) -> None:
+        box = self.__dict__.get("_box")
+        if box is not None and name in box.values:
+            box.set_value(name, value)  # the constant changes where the code reads it
+        else:
+            object.__setattr__(self, name, value)
 
     def __dir__(self):
         return sorted(self._box.functions) + sorted(self._box.values)

@@ -19,6 +19,9 @@ import traceback
 import types
 
 
+KEPT_GRAPHS = 256  # result graphs kept for a later backward()
+
+
 def _load_wire(path):
     spec = importlib.util.spec_from_file_location("_minnet_sandbox_wire", path)
     module = importlib.util.module_from_spec(spec)
@@ -72,10 +75,16 @@ class Worker:
         self.filename = "?"
         self.kept = {}  # handle number -> object that is not data
         self.call_inputs = []  # (number, Tensor) of the call being answered
+        self.graphs = []       # handles of result graphs, oldest first
+        self.handles = 0
 
     # -- handles --------------------------------------------------------------------------
+    def next_handle(self) -> int:
+        self.handles += 1
+        return self.handles
+
     def keep(self, value):
-        number = len(self.kept) + 1
+        number = self.next_handle()
         self.kept[number] = value
         text = repr(value) if not isinstance(value, types.FunctionType) else value.__qualname__
         return self.wire.Handle(number, type(value).__name__, text[:60])
@@ -113,12 +122,19 @@ class Worker:
         gradient, so the grader can backpropagate through it later (op 'backward')."""
         inputs = [(number, tensor) for number, tensor in self.call_inputs
                   if getattr(tensor, "requires_grad", False)]
-        number = len(self.kept) + 1
+        number = self.next_handle()
         self.kept[number] = (output, [tensor for _, tensor in inputs])
+        self.graphs.append(number)
+        if len(self.graphs) > KEPT_GRAPHS:  # a training loop: only recent graphs are used
+            self.kept.pop(self.graphs.pop(0), None)
         return {"graph": number, "inputs": [number for number, _ in inputs]}
 
     def backward(self, request, buffers):
-        output, inputs = self.kept[int(request["graph"])]
+        try:
+            output, inputs = self.kept[int(request["graph"])]
+        except KeyError:
+            raise RuntimeError(f"backward through a result of more than {KEPT_GRAPHS} calls "
+                               "ago: its graph is gone") from None
         codec = self.wire.Codec()
         grad = codec.decode(request["grad"], buffers)
         for tensor in inputs:
@@ -204,6 +220,9 @@ class Worker:
                 result, codec, args = self.call(request, buffers)
             elif request.get("op") == "backward":
                 result = self.backward(request, buffers)
+            elif request.get("op") == "set":
+                result = setattr(self.module, str(request["name"]),
+                                 self.wire.Codec().decode(request["value"], buffers))
             else:
                 return False
         except BaseException as error:  # noqa: BLE001 -- sys.exit() is an answer too
