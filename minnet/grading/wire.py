@@ -294,16 +294,22 @@ class Codec:
         return target
 
 
+_SLOTS: dict = {}  # class -> the names of its slots (and its bases')
+
+
 def _state_names(value) -> list:
     """The attributes that make up an object's state: its slots and its __dict__."""
-    names = []
-    for klass in type(value).__mro__:
-        slots = klass.__dict__.get("__slots__", ())
-        names += [slots] if isinstance(slots, str) else [name for name in slots
-                                                          if name != "__weakref__"]
-    if hasattr(value, "__dict__"):
-        names += list(vars(value))
-    return names
+    cls = type(value)
+    slots = _SLOTS.get(cls)
+    if slots is None:
+        slots = []
+        for klass in cls.__mro__:
+            names = klass.__dict__.get("__slots__", ())
+            slots += [names] if isinstance(names, str) else [name for name in names
+                                                              if name != "__weakref__"]
+        _SLOTS[cls] = slots
+    state = getattr(value, "__dict__", None)
+    return slots + list(state) if state is not None else slots
 
 
 def _path_of(thing) -> str:
