@@ -47,6 +47,18 @@ def warm_up_kernels() -> None:
 
     if not minnet.kernels.jit_enabled():
         return  # MINNET_NO_JIT=1: the NumPy reference kernels need no warm-up
+    # minnet's default generator is put back afterwards: every test then starts from the same
+    # random state with or without the warm-up (MINNET_NO_JIT, --lab-no-warmup), so a layer
+    # built without a seed gets the same weights everywhere (a student release replays
+    # reference calls by their arguments, weights included)
+    default = minnet.random._default
+    try:
+        _train_tiny_nets(np, minnet, nn, optim, Monitor)
+    finally:
+        minnet.random._default = default
+
+
+def _train_tiny_nets(np, minnet, nn, optim, Monitor) -> None:
     rng = np.random.default_rng(0)
     for dtype in (np.float32, np.float64):
         with warnings.catch_warnings():
