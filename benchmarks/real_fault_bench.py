@@ -13,7 +13,7 @@ for minnet, with the codes that name its root cause written down before any run)
 * **false alarms on trained models**: the fixed program, trained first for 600 steps as a
   user would, then diagnosed, gets an ``error`` finding;
 
-plus healthy models (the README's moons MLP and nine others: regression, XOR, dropout,
+plus healthy models (the README's moons MLP and eight others: regression, XOR, dropout,
 logistic regression, a deep He-initialised ReLU net, imbalanced classes, a sine fit), fresh
 and already trained.
 ``diagnose`` is called with its default arguments (100 steps) and what each program
