@@ -54,10 +54,13 @@ class Scenario:
 
     def describe(self) -> str:
         """What is wrong, which checklist item it is, and what the fix changes."""
+        from ..debug.codes import source_legend
+        legend = source_legend([self.sources])
         return (f"{self.name}: {self.summary}\n"
                 f"  codes:   {', '.join(self.codes)} (checklist: {self.sources})\n"
                 f"  broken:  {self.wrong}\n"
-                f"  fixed:   {self.fix}")
+                f"  fixed:   {self.fix}"
+                + (f"\n  sources: {'; '.join(legend)}" if legend else ""))
 
     def train(self, variant: str = "broken", steps=None, monitor: bool = False):
         """Build ``variant`` ("broken" or "fixed") and train it; returns the TrainingRun."""
