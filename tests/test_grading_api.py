@@ -268,3 +268,32 @@ def test_labs_check_flags_a_threshold_met_by_less_than_its_margin():
     assert len(lines) == 1 and not thin and "slack 0.09" in lines[0]
     lines, thin = threshold_lines({"06_gradients": [entry(0.92)]}, ["06_gradients"])
     assert len(thin) == 1 and thin[0].lstrip().startswith("!")
+
+
+def test_expect_close_hint_replaces_the_generic_guesses():
+    from minnet.grading import expect_close
+
+    with pytest.raises(LabFailure) as error:   # a constant factor, with the test's own hint
+        expect_close("init std", np.array([2.0, 4.0]), np.array([1.0, 2.0]),
+                     hint="std = gain / sqrt(fan_in)")
+    assert "std = gain / sqrt(fan_in)" in str(error.value)
+    assert "batch size" not in str(error.value)
+    with pytest.raises(LabFailure) as error:   # non-finite entries, with the test's own hint
+        expect_close("column means", np.array([np.nan, 1.0]), np.array([0.5, 1.0]),
+                     hint="skip the missing entries (np.nanmean)")
+    assert "np.nanmean" in str(error.value) and "log(0)" not in str(error.value)
+    with pytest.raises(LabFailure) as error:   # without a hint the generic guess stays
+        expect_close("x", np.array([2.0, 4.0]), np.array([1.0, 2.0]))
+    assert "batch size" in str(error.value)
+
+
+def test_expect_exact_tells_finite_differences_from_a_derivation():
+    from minnet.grading import expect_exact
+
+    exact = np.linspace(-1.0, 1.0, 7)
+    expect_exact("dx", exact * (1 + 1e-14), exact)
+    with pytest.raises(LabFailure, match="do not differentiate numerically"):
+        expect_exact("dx", exact + 1e-8, exact)
+    with pytest.raises(LabFailure) as error:   # plainly wrong: no finite-difference hint
+        expect_exact("dx", -exact, exact)
+    assert "numerically" not in str(error.value)
