@@ -591,10 +591,18 @@ def _watch_sandbox() -> None:
 
     @functools.wraps(call)
     def remembered(self, *args, **kwargs):
+        Tensor, Module = _minnet_types()
+        given = {id(item) for item in _objects((args, kwargs))}
+        watched = [value for value in (*args, *kwargs.values())
+                   if isinstance(value, (Tensor, Module))]
+        before = [_versions(value) for value in watched]
         result = call(self, *args, **kwargs)
-        _remember(_student_made, result)
+        _remember(_student_made, result, given)   # the wire gives an argument back as itself
         if _sandbox_kinds(self._box.path).get(self.__name__) == "planted":
-            _remember(_planted_made, result)
+            _remember(_planted_made, result, given)
+        for value, versions in zip(watched, before):
+            if _versions(value) != versions:      # changed in place (the worker's changes)
+                _remember(_student_made, value)
         return result
 
     sandbox.RemoteFunction.__call__ = remembered
@@ -611,18 +619,22 @@ def _sandbox_kinds(student_path: str) -> dict:
         return solution_kinds(file.read(), source)
 
 
-def _remember(made: dict, value) -> None:
+def _remember(made: dict, value, given=()) -> None:
+    """Remember the objects in ``value``, except those in ``given`` (ids of what the function
+    was called with: lab 01's forward returns its inputs in its cache, unchanged)."""
     for item in _objects(value):
-        made[id(item)] = item
+        if id(item) not in given:
+            made[id(item)] = item
 
 
 def _marking(function, planted: bool):
     @functools.wraps(function)
     def marked(*args, **kwargs):
+        given = {id(item) for item in _objects((args, kwargs))}
         if _marking_depth[0]:        # inside another student function: that one counts
             result = function(*args, **kwargs)
             if planted:
-                _remember(_planted_made, result)
+                _remember(_planted_made, result, given)
             return result
         Tensor, Module = _minnet_types()
         watched = {name: value for name, value in _arguments(args, kwargs).items()
@@ -633,9 +645,9 @@ def _marking(function, planted: bool):
             result = function(*args, **kwargs)
         finally:
             _marking_depth[0] -= 1
-        _remember(_student_made, result)
+        _remember(_student_made, result, given)
         if planted:
-            _remember(_planted_made, result)
+            _remember(_planted_made, result, given)
         for name, value in watched.items():
             if _versions(value) != before[name]:
                 _remember(_student_made, value)
