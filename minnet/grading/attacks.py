@@ -134,8 +134,46 @@ def run_attack(labs_dir, attack: Attack) -> Outcome:
 
 
 def run_bank(labs_dir, labs: Optional[list] = None) -> list:
-    return [run_attack(labs_dir, attack) for attack in load_bank(labs_dir)
-            if labs is None or attack.lab in labs]
+    outcomes = [run_attack(labs_dir, attack) for attack in load_bank(labs_dir)
+                if labs is None or attack.lab in labs]
+    attacked = sorted({outcome.attack.lab for outcome in outcomes})
+    if attacked:
+        outcomes.append(run_control(labs_dir, attacked))
+    return outcomes
+
+
+def run_control(labs_dir, labs: list) -> Outcome:
+    """The same protections must not cost an honest submission anything: the reference
+    solutions of the attacked labs, graded by ``minnet grade`` as a submission, score full
+    marks (a protection that hid something a test needs would show here)."""
+    from .mutants import solution_files
+
+    control = Attack("(control) the reference solutions", ",".join(labs), "*", float("inf"), "")
+    with tempfile.TemporaryDirectory(prefix="minnet-control-") as root:
+        submission = Path(root) / "submission"
+        for lab in labs:
+            (submission / lab).mkdir(parents=True)
+            for name, text in solution_files(labs_dir, lab).items():
+                (submission / lab / name).write_text(text, encoding="utf-8")
+        results_path = Path(root) / "results.json"
+        command = [sys.executable, "-m", "minnet", "grade", str(submission), "--labs",
+                   str(labs_dir), "--grade-json", str(results_path)]
+        for lab in labs:
+            command += ["--lab", lab]
+        try:
+            finished = subprocess.run(command, capture_output=True, text=True,
+                                      timeout=SECONDS * 2)
+            results = json.loads(results_path.read_text(encoding="utf-8"))
+            score, maximum = float(results["score"]), float(results["max_score"])
+        except (subprocess.TimeoutExpired, OSError, ValueError, KeyError, TypeError) as error:
+            return Outcome(control, None, None, [f"minnet grade of the solutions failed: "
+                                                 f"{type(error).__name__}"])
+    problems = [] if score >= maximum else [
+        f"the reference solutions score {score:g}/{maximum:g} under minnet grade: " + "; ".join(
+            f"{test['name']} {test['score']:g}/{test['max_score']:g}"
+            for test in results.get("tests", []) if test["score"] < test["max_score"])]
+    control.honest = maximum
+    return Outcome(control, score, maximum, problems)
 
 
 def bank_lines(outcomes: list) -> list:

@@ -96,13 +96,14 @@ class PytestRun:
         return entries
 
 
-def grading_environment(single_thread: bool, hide: tuple = ()) -> dict:
+def grading_environment(single_thread: bool, hide: tuple = (), read_only: tuple = ()) -> dict:
     env = dict(os.environ)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     if hide:  # the sandboxed student processes see these as empty (sandbox.py, as root)
-        from .sandbox import HIDE_VARIABLE
+        from .sandbox import HIDE_VARIABLE, READ_ONLY_VARIABLE
 
         env[HIDE_VARIABLE] = os.pathsep.join(str(path) for path in hide)
+        env[READ_ONLY_VARIABLE] = os.pathsep.join(str(path) for path in read_only)
     if single_thread:  # several gradings at once on a small machine: no BLAS oversubscription
         for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             env[name] = "1"
@@ -246,18 +247,34 @@ def jailed(command: list) -> list:
 
 
 def secrets_of(tree: Path, labs_dir: Optional[Path]) -> tuple:
-    """What a sandboxed student process must not read: the reference solutions and hidden
-    tests of the grading tree, every test file there, and the instructor's own sources and
-    repository history."""
-    paths = [tree / SOURCE_FOLDER, *sorted(tree.glob("*/test_*.py"))]
+    """What a sandboxed student process must not see at all: the whole grading tree
+    (references, hidden and public tests; the student's file reaches the worker as text),
+    the instructor's labs folder and the course repository's history."""
+    paths = [tree.parent]
     if labs_dir is not None:
         labs_dir = Path(labs_dir).resolve()
-        paths.append(labs_dir / SOURCE_FOLDER)
-        for folder in (labs_dir, *labs_dir.parents):
-            if (folder / ".git").exists():
-                paths.append(folder / ".git")
-                break
+        paths.append(labs_dir)
+        root = course_root(labs_dir)
+        if root is not None:
+            paths.append(root / ".git")
     return tuple(str(path) for path in paths if path.exists())
+
+
+def course_root(labs_dir: Path) -> Optional[Path]:
+    """The repository holding the labs folder (the nearest folder with .git), if any."""
+    for folder in (labs_dir, *labs_dir.parents):
+        if (folder / ".git").exists():
+            return folder
+    return None
+
+
+def read_only_of(labs_dir: Optional[Path]) -> tuple:
+    """What a sandboxed student process may read but never change: the course repository
+    (minnet itself may be installed from it)."""
+    if labs_dir is None:
+        return ()
+    root = course_root(Path(labs_dir).resolve()) or Path(labs_dir).resolve().parent
+    return (str(root),)
 
 
 def _run_with_journal(tree: Path, folders: list, timeout: Optional[float], extra: tuple,
@@ -275,7 +292,8 @@ def _run_with_journal(tree: Path, folders: list, timeout: Optional[float], extra
                                     ("--grade-journal-fd", str(write_fd), *extra)))
     try:
         process = subprocess.Popen(command, cwd=str(tree.parent), pass_fds=(write_fd,),
-                                   env=grading_environment(False, secrets_of(tree, labs_dir)))
+                                   env=grading_environment(False, secrets_of(tree, labs_dir),
+                                                           read_only_of(labs_dir)))
     finally:
         os.close(write_fd)
     process.wait()

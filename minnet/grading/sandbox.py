@@ -87,8 +87,9 @@ def _limit_memory() -> None:
 
 
 HIDE_VARIABLE = "MINNET_GRADING_HIDE"  # paths the grader hides from the worker (os.pathsep)
+READ_ONLY_VARIABLE = "MINNET_GRADING_READ_ONLY"  # paths the worker may read, never change
 CLONE_NEWNS, MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x20000, 1, 2, 4, 8
-MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 # capabilities the worker must not keep as root: undoing the mounts, reading other processes
 CAP_SYS_MODULE, CAP_SYS_RAWIO, CAP_SYS_PTRACE, CAP_SYS_ADMIN = 16, 17, 19, 21
 
@@ -107,22 +108,41 @@ def _matplotlib_cache(workdir: str) -> str:
     return workdir
 
 
-def hidden_paths() -> list:
-    """What ``minnet grade`` asked to hide: references, tests, the instructor's sources."""
-    return [path for path in os.environ.get(HIDE_VARIABLE, "").split(os.pathsep)
+def _listed(variable: str) -> list:
+    return [path for path in os.environ.get(variable, "").split(os.pathsep)
             if path and os.path.exists(path)]
 
 
-def _hide(paths: list) -> None:
+def hidden_paths() -> list:
+    """What ``minnet grade`` asked to hide: the grading tree, the instructor's labs."""
+    return _listed(HIDE_VARIABLE)
+
+
+def read_only_paths() -> list:
+    """What the worker reads but must never change: Python and its packages (minnet and
+    the grader among them), and what ``minnet grade`` adds (the course repository)."""
+    import minnet
+
+    paths = {sys.prefix, sys.base_prefix, os.path.dirname(os.path.dirname(minnet.__file__))}
+    return sorted(path for path in paths | set(_listed(READ_ONLY_VARIABLE))
+                  if os.path.isdir(path) and path != "/")
+
+
+def _hide(paths: list, read_only: list = ()) -> None:
     """As root, in the worker before exec: a mount namespace of its own where each folder in
-    ``paths`` is an empty read-only tmpfs and each file reads as empty; then the
-    capabilities to undo that are dropped for good (from the bounding set)."""
+    ``read_only`` is mounted read-only, each folder in ``paths`` is an empty read-only tmpfs
+    and each file there reads as empty; then the capabilities to undo that are dropped for
+    good (from the bounding set)."""
     import ctypes
 
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.unshare(CLONE_NEWNS) != 0:
         return
     libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None)
+    for path in read_only:
+        target = os.fsencode(path)
+        if libc.mount(target, target, None, MS_BIND | MS_REC, None) == 0:
+            libc.mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY, None)
     for path in paths:
         target = os.fsencode(path)
         if os.path.isdir(path):
@@ -134,11 +154,11 @@ def _hide(paths: list) -> None:
         libc.prctl(24, capability, 0, 0, 0)  # PR_CAPBSET_DROP
 
 
-def _prepare_worker(unprivileged: bool, hide: list) -> None:  # preexec: before exec
+def _prepare_worker(unprivileged: bool, hide: list, read_only: list) -> None:  # preexec
     if sys.platform.startswith("linux"):
         _limit_memory()
-        if hide and os.geteuid() == 0:
-            _hide(hide)
+        if (hide or read_only) and os.geteuid() == 0:
+            _hide(hide, read_only)
     if unprivileged:
         _become_unprivileged()
 
@@ -150,16 +170,18 @@ def _start_worker(command: list, fd: int, workdir: str, environment: dict):
     options = dict(pass_fds=(fd,), cwd=workdir, env=environment, stdin=subprocess.DEVNULL,
                    start_new_session=True)
     hide = hidden_paths()
+    read_only = read_only_paths() if hide else []  # when minnet grade asks for protection
     if dropping_privileges():
         try:
-            process = subprocess.Popen(command, preexec_fn=lambda: _prepare_worker(True, hide),
-                                       **options)
+            process = subprocess.Popen(
+                command, preexec_fn=lambda: _prepare_worker(True, hide, read_only), **options)
             _can_drop = True
             return process
         except PermissionError:
             _can_drop = False
             os.chown(workdir, os.geteuid(), os.getegid())
-    return subprocess.Popen(command, preexec_fn=lambda: _prepare_worker(False, hide), **options)
+    return subprocess.Popen(command, preexec_fn=lambda: _prepare_worker(False, hide, read_only),
+                            **options)
 
 
 class Sandbox:
