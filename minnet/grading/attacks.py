@@ -31,7 +31,9 @@ from typing import Optional
 from .release import HIDDEN_PREFIX, SOURCE_FOLDER
 
 BANK_FOLDER = "_attacks"
-FIELD = re.compile(r"^(lab|file|honest):\s*(\S+)\s*$", re.MULTILINE)
+FIELD = re.compile(r"^(lab|file|honest|needs):\s*(\S+)\s*$", re.MULTILINE)
+# what an attack's defence may need of the machine (``needs: namespaces``): minnet grade
+# as root with Linux PID and mount namespaces (see grade.jail_prefix)
 SECONDS = 300.0
 
 
@@ -42,6 +44,7 @@ class Attack:
     file: str
     honest: float
     text: str
+    needs: str = ""
 
 
 @dataclass
@@ -50,6 +53,7 @@ class Outcome:
     score: Optional[float]
     max_score: Optional[float]
     problems: list
+    skipped: str = ""  # why it was not graded on this machine
 
 
 def load_bank(labs_dir) -> list:
@@ -59,10 +63,10 @@ def load_bank(labs_dir) -> list:
     for path in sorted(folder.glob("*.py")) if folder.is_dir() else []:
         text = path.read_text(encoding="utf-8")
         fields = dict(FIELD.findall(text.split('"""')[1] if text.count('"""') >= 2 else ""))
-        if set(fields) != {"lab", "file", "honest"}:
+        if not {"lab", "file", "honest"} <= set(fields):
             raise ValueError(f"{path}: its docstring must name lab:, file: and honest:")
         attacks.append(Attack(path.stem, fields["lab"], fields["file"],
-                              float(fields["honest"]), text))
+                              float(fields["honest"]), text, fields.get("needs", "")))
     return attacks
 
 
@@ -96,6 +100,11 @@ def secret_lines(labs_dir, lab: str) -> list:
 
 def run_attack(labs_dir, attack: Attack) -> Outcome:
     """Grade one attack with ``minnet grade`` in a fresh process; what went wrong, if any."""
+    from .grade import jail_prefix
+
+    if attack.needs == "namespaces" and not jail_prefix():
+        return Outcome(attack, None, None, [], skipped="its defence needs minnet grade as "
+                                                       "root with Linux namespaces (unshare)")
     problems = []
     before = tree_digest(labs_dir)
     with tempfile.TemporaryDirectory(prefix="minnet-attack-") as root:
@@ -180,6 +189,10 @@ def bank_lines(outcomes: list) -> list:
     lines = []
     for outcome in outcomes:
         attack = outcome.attack
+        if outcome.skipped:
+            lines.append(f"  - {attack.lab:<22} {attack.name:<32} not graded here: "
+                         f"{outcome.skipped}")
+            continue
         score = ("?" if outcome.score is None
                  else f"{outcome.score:g}/{outcome.max_score:g}")
         flag = "!" if outcome.problems else " "

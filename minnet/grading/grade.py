@@ -99,7 +99,7 @@ class PytestRun:
 def grading_environment(single_thread: bool, hide: tuple = (), read_only: tuple = ()) -> dict:
     env = dict(os.environ)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
-    if hide:  # the sandboxed student processes see these as empty (sandbox.py, as root)
+    if hide and jail_prefix():  # sandboxed student processes see these empty (as root)
         from .sandbox import HIDE_VARIABLE, READ_ONLY_VARIABLE
 
         env[HIDE_VARIABLE] = os.pathsep.join(str(path) for path in hide)
@@ -225,6 +225,8 @@ def jail_prefix() -> list:
     PID to signal, no command line to read), cannot kill the grader (a namespace's init
     ignores SIGKILL sent from inside) and cannot outlive it. Empty where unavailable."""
     global _jail
+    if os.environ.get("MINNET_GRADING_NAMESPACES") == "0":  # to see the fallback at work
+        return []
     if _jail is None:
         _jail = []
         unshare = shutil.which("unshare")

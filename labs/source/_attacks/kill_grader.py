@@ -3,6 +3,7 @@ grade is lost or the last results file counts.
 lab: 03_loss
 file: loss_sanity.py
 honest: 0
+needs: namespaces
 """
 import os
 import signal

@@ -4,6 +4,7 @@ of a visible test shows it.
 lab: 01_backprop
 file: layers.py
 honest: 0
+needs: namespaces
 """
 import numpy as np
 

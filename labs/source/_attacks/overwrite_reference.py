@@ -4,6 +4,7 @@ that later tests compare the student's answers with the student's answers.
 lab: 05_activations
 file: activation_health.py
 honest: 0
+needs: namespaces
 """
 import numpy as np
 
