@@ -304,3 +304,13 @@ def test_scores_into_a_hand_written_loss_for_probabilities_is_a_wrong_input():
     model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3))   # MSE on one-hot: fine
     report = diagnose(model, nn.MSELoss(), (X, Y), optim.SGD(model.parameters(), lr=0.1), steps=30)
     assert not report.has("loss.wrong_input")
+
+
+def test_class_indices_given_to_mse_name_the_mismatch_before_the_crash():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 6)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 2))
+    report = diagnose(model, nn.MSELoss(), (X, y), steps=10)
+    assert report.codes[0] == "data.labels_invalid"
+    assert "class indices" in report.findings[0].message

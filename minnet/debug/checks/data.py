@@ -772,6 +772,37 @@ def labels_beyond_output(ctx) -> list:
     return findings
 
 
+@check(phase="preflight", codes=("data.labels_invalid",))
+def class_indices_to_a_regression_loss(ctx) -> list:
+    """Integer class indices (N,) given to a loss that compares values (MSE, L1) against an
+    output with one score per class (N, C): the index-vs-one-hot mismatch."""
+    from ...debug.predict import loss_kind
+    if loss_kind(ctx.loss_fn) not in ("mse", "l1"):
+        return []
+    y = np.asarray(ctx.y_train)
+    if y.dtype.kind not in "iu" or y.ndim != 1:
+        return []
+    X_few, _ = ctx.sample(4)
+    try:
+        output = ctx.forward(ctx.fresh_model(), X_few)
+    except Exception:  # noqa: BLE001 - a model that cannot run is another check's finding
+        return []
+    if output.ndim != 2 or output.shape[1] < 2:
+        return []
+    classes = int(output.shape[1])
+    return [Finding(
+        "data.labels_invalid",
+        f"y_train holds integer class indices of shape {y.shape} (values {int(y.min())}.."
+        f"{int(y.max())}), but the loss compares values and the model outputs {classes} scores "
+        f"per sample: shape {y.shape} against (N, {classes}) either fails or broadcasts into "
+        f"a meaningless comparison. Class indices belong to a class loss; a value loss needs "
+        f"one-hot targets of the output's shape.",
+        evidence={"array": "y_train", "target_shape": list(y.shape), "output_width": classes,
+                  "loss": type(ctx.loss_fn).__name__},
+        fix="Use nn.CrossEntropyLoss() with these class indices (the usual choice), or give "
+            f"the value loss one-hot targets: minnet.data.one_hot(y, {classes}).")]
+
+
 # -- data.leakage ----------------------------------------------------------------------------------
 def _scaler_statistics(scaler):
     """``(mean, std)`` of a fitted Standardizer-like object (mean_ with std_ or scale_), or None."""
