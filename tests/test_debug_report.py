@@ -223,3 +223,19 @@ def test_finding_links_match_the_generated_headings():
     for code in codes.CODES:
         assert f"### `{code}`" in text and f'<a id="{code}"></a>' in text
         assert codes.doc_link(code) == f"docs/checklist.md#{code.replace('.', '')}"
+
+
+def test_report_json_is_strict_with_nonfinite_evidence():
+    from minnet.debug.report import Finding, Report
+
+    finding = Finding(code="loss.nonfinite", severity="error", message="the loss became nan",
+                      evidence={"loss": float("nan"), "grad_norm": float("inf")})
+    text = Report(findings=[finding]).to_json()
+
+    def refuse(constant):
+        raise ValueError(f"not strict JSON: {constant}")
+
+    data = json.loads(text, parse_constant=refuse)
+    evidence = data["findings"][0]["evidence"]
+    assert evidence["loss"] is None and evidence["grad_norm"] is None
+    assert sorted(data["nonfinite"].values()) == ["inf", "nan"]

@@ -250,7 +250,12 @@ class Report:
                 "thresholds": self.thresholds}
 
     def to_json(self, indent: int = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent, default=_json_default)
+        """Strict JSON (any parser reads it): a NaN or infinite number in the evidence is
+        written as null and named in a top-level "nonfinite" map, as the run log does."""
+        from ..runlog import to_json as strict_json
+
+        return strict_json(json.loads(json.dumps(self.to_dict(), default=_json_default)),
+                           indent)
 
     def save(self, path) -> str:
         """Write the report as JSON (atomically); returns the path."""

@@ -882,8 +882,9 @@ def _replaying(function, name: str, calls: dict, where: str):
             raise getattr(builtins, entry["raises"], RuntimeError)(entry["message"])
         arguments = _arguments(args, kwargs)
         for argument, content in entry.get("files", {}).items():
-            with open(os.fspath(arguments[argument]), "wb") as file:
-                file.write(base64.b64decode(content))
+            from ..fileio import atomic_write  # a figure the reference drew, written whole
+
+            atomic_write(os.fspath(arguments[argument]), base64.b64decode(content))
         for argument, state in entry.get("changed", {}).items():
             _Decoder({}).into(arguments[argument], state)
         if "random_state" in entry:
