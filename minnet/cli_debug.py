@@ -1,12 +1,13 @@
-"""The debugger's subcommands: ``minnet scenarios``, ``minnet doctor``, ``minnet runs``, ``minnet tour``.
+"""The debugger's subcommands: ``minnet scenarios``, ``minnet doctor --scenario``, ``minnet tour``.
 
 Registered in cli.py's COMMANDS; each is an ``add_*_arguments(parser)`` and a
 ``run_*(args) -> exit code`` pair, as there. Heavy imports happen inside ``run_*``.
+cli.py itself checks the arguments, loads setup scripts for ``doctor SCRIPT`` and runs
+``minnet runs``.
 """
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import sys
@@ -74,35 +75,6 @@ def add_doctor_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also record the run in the run log (runs/)")
 
 
-def load_user_setup(path: str):
-    """Import ``path`` and call its ``setup()``; returns a Setup."""
-    from .debug.setup import Setup
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"minnet doctor: no such file {path!r}")
-    spec = importlib.util.spec_from_file_location("minnet_user_setup", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.pop(0)
-    make = getattr(module, "setup", None)
-    if not callable(make):
-        raise AttributeError(f"minnet doctor: {path} defines no setup() function. Hint: def "
-                             "setup(): return minnet.debug.Setup(model, loss_fn, optimizer, "
-                             "(X, y))")
-    made = make()
-    if isinstance(made, Setup):
-        return made
-    if isinstance(made, dict):
-        return Setup(**made)
-    if isinstance(made, (tuple, list)) and len(made) in (4, 5):
-        return Setup(*made)
-    raise TypeError(f"minnet doctor: {path}'s setup() returned {type(made).__name__}; expected "
-                    "a Setup, a dict of its fields, or (model, loss_fn, optimizer, train_data"
-                    "[, val_data])")
-
-
 def side_by_side(left_title: str, left, right_title: str, right, width: int = 58) -> str:
     """Two reports' finding tables next to each other."""
     def rows(report):
@@ -133,6 +105,7 @@ def save_report(report, folder: str, stem: str) -> list:
 
 
 def run_doctor(args: argparse.Namespace) -> int:
+    """``minnet doctor --scenario NAME``: the scenario broken and fixed, side by side."""
     from .debug.diagnosis import diagnose_setup
     if args.steps is not None and args.steps < 1:
         print(f"minnet doctor: --steps must be positive, got {args.steps}", file=sys.stderr)
@@ -158,24 +131,7 @@ def run_doctor(args: argparse.Namespace) -> int:
                                                       verify_fixes=args.verify and
                                                       variant == "broken", progress=say))
         return _print_scenario(args, scenario, reports)
-    try:
-        setup = load_user_setup(args.script)
-    except (FileNotFoundError, AttributeError, TypeError) as error:
-        print(str(error), file=sys.stderr)
-        return 2
-    report = diagnose_setup(setup, steps=args.steps, verify_fixes=args.verify, progress=say)
-    stem = os.path.splitext(os.path.basename(args.script))[0]
-    saved = [] if args.no_save else save_report(report, args.out, stem)
-    if args.record:
-        from .runlog import record_diagnosis
-        record_diagnosis(report, setup, stem)
-    if args.json:
-        print(report.to_json())
-    else:
-        print(report)
-        for path in saved:
-            print(f"saved {path}")
-    return 1 if report.errors else 0
+    raise AssertionError("a setup script is diagnosed by cli.py, not here")
 
 
 def _print_scenario(args, scenario, reports) -> int:
@@ -208,96 +164,6 @@ def _print_scenario(args, scenario, reports) -> int:
     for path in saved:
         print(f"saved {path}")
     return 0
-
-
-# --------------------------------------------------------------------------
-# minnet runs
-# --------------------------------------------------------------------------
-def add_runs_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", nargs="?", default="list", choices=("list", "show", "compare"),
-                        help="list (default), show ID, compare ID ID ...")
-    parser.add_argument("ids", nargs="*", help="run ids (a unique part of an id is enough)")
-    parser.add_argument("--root", default="runs", help="run log folder (default: %(default)s)")
-    parser.add_argument("--json", action="store_true", help="print JSON")
-
-
-def run_runs(args: argparse.Namespace) -> int:
-    from .runlog import compare_runs, list_runs, load_run
-    try:
-        if args.action == "list":
-            runs = list_runs(args.root)
-            if args.json:
-                print(json.dumps(runs, indent=2))
-            elif not runs:
-                print(f"no runs in {args.root!r} yet (minnet doctor --record, or "
-                      "minnet.runlog.RunLog in your own loop)")
-            for run in ([] if args.json else runs):
-                codes = sorted({f["code"] for f in run.get("findings", [])})
-                summary = ", ".join(f"{k} {_short(v)}" for k, v in run.get("summary", {}).items())
-                print(f"{run['id']:<44} {run.get('status', '?'):<10} {summary:<32} "
-                      f"{', '.join(codes) if codes else ''}")
-            return 0
-        if not args.ids:
-            print(f"minnet runs {args.action}: give run id(s); 'minnet runs' lists them",
-                  file=sys.stderr)
-            return 2
-        if args.action == "show":
-            record = load_run(args.ids[0], args.root)
-            print(json.dumps(record, indent=2) if args.json else _format_run(record))
-            return 0
-        comparison = compare_runs(args.ids, args.root)
-        print(json.dumps(comparison, indent=2) if args.json else _format_comparison(comparison))
-        return 0
-    except KeyError as error:
-        print(f"minnet runs: {error.args[0]}", file=sys.stderr)
-        return 2
-
-
-def _format_run(record: dict) -> str:
-    lines = [f"{record['id']} ({record.get('kind')}, {record.get('status')})",
-             f"  started {record.get('started')}, finished {record.get('finished')}",
-             f"  seed {record.get('seed')}",
-             "  config: " + ", ".join(f"{k}={v}" for k, v in record.get("config", {}).items()),
-             "  versions: " + ", ".join(f"{k} {v}" for k, v in record.get("versions", {}).items()
-                                        if k != "platform"),
-             "  summary: " + ", ".join(f"{k}={v}" for k, v in record.get("summary", {}).items())]
-    for name, series in record.get("metrics", {}).items():
-        values = series["values"]
-        lines.append(f"  {name}: {len(values)} steps, first {values[0]:.4g}, last {values[-1]:.4g}"
-                     if values else f"  {name}: empty")
-    for finding in record.get("findings", []):
-        lines.append(f"  [{finding['severity']}] {finding['code']}: {finding['message']}")
-    return "\n".join(lines)
-
-
-def _short(value) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-def _format_comparison(comparison: dict) -> str:
-    ids = comparison["runs"]
-    width = max(18, max(len(i) for i in ids))
-    label_width = 28
-    lines = [f"{'':<{label_width}}" + "".join(f"{i[-width:]:>{width + 2}}" for i in ids)]
-
-    def row(label, values):
-        lines.append(f"{label[:label_width]:<{label_width}}"
-                     + "".join(f"{_short(v)[:width]:>{width + 2}}" for v in values))
-
-    row("status", comparison["status"])
-    row("seed", comparison["seed"])
-    for key, values in comparison["config_differs"].items():
-        row(f"config {key}", values)
-    for name, values in comparison["last_metrics"].items():
-        row(f"last {name}", values)
-    for name, values in comparison["summary"].items():
-        row(f"summary {name}", values)
-    for index, codes in enumerate(comparison["findings"]):
-        lines.append(f"findings of {ids[index]}: {', '.join(codes) or '-'}")
-    if comparison["config_same"]:
-        lines.append("same in all: " + ", ".join(f"{k}={v}" for k, v in
-                                                 comparison["config_same"].items()))
-    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------
