@@ -366,3 +366,16 @@ def test_a_lab_can_rule_out_more_names():
     problems = check_source(text, "layers.py", ("numpy",), forbidden=("complex", "imag"))
     assert len(problems) == 2 and all(problem.startswith("layers.py:4:") for problem in problems)
     assert check_source(text, "layers.py", ("numpy",)) == []
+
+
+def test_a_crafted_message_cannot_plant_code_in_the_graders_objects():
+    import minnet
+
+    node = {"$o": "minnet.tensor:Tensor", "$id": 1, "state": {
+        "_data": {"$a": 0, "dtype": "<f8", "shape": [2]},
+        "_backward": {"$mf": "minnet.random:manual_seed"},
+        "_parents": {"$t": []}, "_hooks": {"$d": [[0, {"$mf": "minnet.random:manual_seed"}]]},
+        "requires_grad": True}}
+    tensor = wire.decode(node, [np.zeros(2).tobytes()])
+    assert isinstance(tensor, minnet.Tensor)
+    assert tensor._backward is None and tensor._hooks in (None, {})

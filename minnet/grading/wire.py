@@ -53,6 +53,8 @@ OBJECT_PREFIX = "minnet."      # objects of minnet's own classes cross as their 
 NOT_CROSSING = ("minnet.grading", "minnet.cli", "minnet.fileio", "minnet.runlog",
                 "minnet.serialization", "minnet.train", "minnet.__main__", "minnet._submodules")
 SKIPPED_STATE = ("_path_cache",)  # caches rebuilt on demand
+# what a Tensor's graph is made of: whatever a message says, it arrives without one
+GRAPH_STATE = {"_backward": None, "_parents": ()}
 # functions of the grader's that a student's code may call back (run by the grader)
 CALLABLE_TYPES = ("function", "builtin_function_or_method", "method", "ufunc", "partial")
 
@@ -283,8 +285,12 @@ class Codec:
                     name not in names and not hasattr(target, "__dict__")):
                 raise WireError(f"{cls.__name__} has no attribute {name!r} to set")
             decoded = self.decode(value, buffers, depth + 1)
-            if target is known and name.endswith("_hooks"):
-                continue  # this side's own hooks stay
+            if name.endswith("_hooks"):
+                if target is known:
+                    continue  # this side's own hooks stay
+                decoded = type(decoded)() if isinstance(decoded, dict) else None
+            elif name in GRAPH_STATE:
+                decoded = GRAPH_STATE[name]  # a graph never arrives (see $graph)
             object.__setattr__(target, name, decoded)
         if hasattr(target, "__dict__") and "_parameters" in vars(target) and \
                 "_path_cache" not in vars(target):
