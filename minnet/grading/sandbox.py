@@ -476,6 +476,10 @@ def sandboxed(test_file, name: str, allowed_imports=("numpy", "math"), forbidden
     if problems:
         raise LabFailure("your file breaks this lab's rules, so it was not run:\n  "
                          + "\n  ".join(problems))
+    if os.name != "posix":  # no socketpair/preexec here: graded in-process (docs: limits)
+        from .loading import student
+
+        return student(test_file, name)
     module_name = module_name or os.path.splitext(os.path.basename(path))[0]
     try:
         box = Sandbox(path, module_name, allowed_imports)
