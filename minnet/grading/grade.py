@@ -96,14 +96,13 @@ class PytestRun:
         return entries
 
 
-def grading_environment(single_thread: bool, hide: tuple = (), read_only: tuple = ()) -> dict:
+def grading_environment(single_thread: bool, hide: tuple = ()) -> dict:
     env = dict(os.environ)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     if hide and jail_prefix():  # sandboxed student processes see these empty (as root)
-        from .sandbox import HIDE_VARIABLE, READ_ONLY_VARIABLE
+        from .sandbox import HIDE_VARIABLE
 
         env[HIDE_VARIABLE] = os.pathsep.join(str(path) for path in hide)
-        env[READ_ONLY_VARIABLE] = os.pathsep.join(str(path) for path in read_only)
     if single_thread:  # several gradings at once on a small machine: no BLAS oversubscription
         for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             env[name] = "1"
@@ -270,15 +269,6 @@ def course_root(labs_dir: Path) -> Optional[Path]:
     return None
 
 
-def read_only_of(labs_dir: Optional[Path]) -> tuple:
-    """What a sandboxed student process may read but never change: the course repository
-    (minnet itself may be installed from it)."""
-    if labs_dir is None:
-        return ()
-    root = course_root(Path(labs_dir).resolve()) or Path(labs_dir).resolve().parent
-    return (str(root),)
-
-
 def _run_with_journal(tree: Path, folders: list, timeout: Optional[float], extra: tuple,
                       labs_dir: Optional[Path] = None):
     """Run pytest with the journal on a pipe only this process reads; (PytestRun, entries)."""
@@ -294,8 +284,7 @@ def _run_with_journal(tree: Path, folders: list, timeout: Optional[float], extra
                                     ("--grade-journal-fd", str(write_fd), *extra)))
     try:
         process = subprocess.Popen(command, cwd=str(tree.parent), pass_fds=(write_fd,),
-                                   env=grading_environment(False, secrets_of(tree, labs_dir),
-                                                           read_only_of(labs_dir)))
+                                   env=grading_environment(False, secrets_of(tree, labs_dir)))
     finally:
         os.close(write_fd)
     process.wait()

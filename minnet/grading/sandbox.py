@@ -87,11 +87,11 @@ def _limit_memory() -> None:
 
 
 HIDE_VARIABLE = "MINNET_GRADING_HIDE"  # paths the grader hides from the worker (os.pathsep)
-READ_ONLY_VARIABLE = "MINNET_GRADING_READ_ONLY"  # paths the worker may read, never change
 CLONE_NEWNS, MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x20000, 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 # capabilities the worker must not keep as root: undoing the mounts, reading other processes
 CAP_SYS_MODULE, CAP_SYS_RAWIO, CAP_SYS_PTRACE, CAP_SYS_ADMIN = 16, 17, 19, 21
+SYSTEM_MOUNTS = ("/proc", "/sys", "/dev")
 
 
 def _matplotlib_cache(workdir: str) -> str:
@@ -108,41 +108,41 @@ def _matplotlib_cache(workdir: str) -> str:
     return workdir
 
 
-def _listed(variable: str) -> list:
-    return [path for path in os.environ.get(variable, "").split(os.pathsep)
+def hidden_paths() -> list:
+    """What ``minnet grade`` asked to hide: the grading tree, the instructor's labs."""
+    return [path for path in os.environ.get(HIDE_VARIABLE, "").split(os.pathsep)
             if path and os.path.exists(path)]
 
 
-def hidden_paths() -> list:
-    """What ``minnet grade`` asked to hide: the grading tree, the instructor's labs."""
-    return _listed(HIDE_VARIABLE)
+def _mount_points() -> list:
+    """Every mount point of this namespace, shortest first (/proc/self/mountinfo)."""
+    points = set()
+    with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as mountinfo:
+        for line in mountinfo:
+            fields = line.split()
+            if len(fields) > 4:  # field 5 is the mount point, with octal escapes
+                points.add(fields[4].encode().decode("unicode_escape"))
+    return sorted(points, key=len)
 
 
-def read_only_paths() -> list:
-    """What the worker reads but must never change: Python and its packages (minnet and
-    the grader among them), and what ``minnet grade`` adds (the course repository)."""
-    import minnet
-
-    paths = {sys.prefix, sys.base_prefix, os.path.dirname(os.path.dirname(minnet.__file__))}
-    return sorted(path for path in paths | set(_listed(READ_ONLY_VARIABLE))
-                  if os.path.isdir(path) and path != "/")
-
-
-def _hide(paths: list, read_only: list = ()) -> None:
-    """As root, in the worker before exec: a mount namespace of its own where each folder in
-    ``read_only`` is mounted read-only, each folder in ``paths`` is an empty read-only tmpfs
-    and each file there reads as empty; then the capabilities to undo that are dropped for
-    good (from the bounding set)."""
+def _lock_down(paths: list) -> None:
+    """As root, in the worker before exec: a mount namespace of its own where the whole
+    filesystem is read-only but the temporary folder (the worker's own folder and the
+    tests' files are there), each folder in ``paths`` is an empty read-only tmpfs and each
+    file there reads as empty; then the capabilities to undo that are dropped for good
+    (from the bounding set, so the worker's interpreter never has them)."""
     import ctypes
 
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.unshare(CLONE_NEWNS) != 0:
         return
     libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None)
-    for path in read_only:
-        target = os.fsencode(path)
-        if libc.mount(target, target, None, MS_BIND | MS_REC, None) == 0:
-            libc.mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY, None)
+    for point in _mount_points():  # read-only here only: the mounts are this namespace's
+        if not point.startswith(SYSTEM_MOUNTS):
+            libc.mount(None, os.fsencode(point), None, MS_REMOUNT | MS_BIND | MS_RDONLY, None)
+    scratch = os.fsencode(tempfile.gettempdir())
+    if libc.mount(scratch, scratch, None, MS_BIND, None) == 0:
+        libc.mount(None, scratch, None, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV, None)
     for path in paths:
         target = os.fsencode(path)
         if os.path.isdir(path):
@@ -154,11 +154,11 @@ def _hide(paths: list, read_only: list = ()) -> None:
         libc.prctl(24, capability, 0, 0, 0)  # PR_CAPBSET_DROP
 
 
-def _prepare_worker(unprivileged: bool, hide: list, read_only: list) -> None:  # preexec
+def _prepare_worker(unprivileged: bool, hide: list) -> None:  # preexec: before exec
     if sys.platform.startswith("linux"):
         _limit_memory()
-        if (hide or read_only) and os.geteuid() == 0:
-            _hide(hide, read_only)
+        if hide and os.geteuid() == 0:
+            _lock_down(hide)
     if unprivileged:
         _become_unprivileged()
 
@@ -169,19 +169,17 @@ def _start_worker(command: list, fd: int, workdir: str, environment: dict):
     global _can_drop
     options = dict(pass_fds=(fd,), cwd=workdir, env=environment, stdin=subprocess.DEVNULL,
                    start_new_session=True)
-    hide = hidden_paths()
-    read_only = read_only_paths() if hide else []  # when minnet grade asks for protection
+    hide = hidden_paths()  # minnet grade asks for protection by naming what to hide
     if dropping_privileges():
         try:
-            process = subprocess.Popen(
-                command, preexec_fn=lambda: _prepare_worker(True, hide, read_only), **options)
+            process = subprocess.Popen(command, preexec_fn=lambda: _prepare_worker(True, hide),
+                                       **options)
             _can_drop = True
             return process
         except PermissionError:
             _can_drop = False
             os.chown(workdir, os.geteuid(), os.getegid())
-    return subprocess.Popen(command, preexec_fn=lambda: _prepare_worker(False, hide, read_only),
-                            **options)
+    return subprocess.Popen(command, preexec_fn=lambda: _prepare_worker(False, hide), **options)
 
 
 class Sandbox:
