@@ -129,6 +129,12 @@ def atomic_open(path: PathLike, mode: str = "wb") -> Iterator:
         raise ValueError("atomic_open(): the file path is empty")
     directory = os.path.dirname(os.path.abspath(path))
     _check_target(path, directory)
+    if os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path):
+        # a device or a pipe (/dev/null, /dev/stdout): written through, never replaced by a
+        # renamed regular file (that would turn /dev/null into a file)
+        with open(path, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as file:
+            yield file
+        return
     os.makedirs(directory, exist_ok=True)
     remove_stale_temp_files(directory)
     try:

@@ -259,3 +259,21 @@ def test_a_full_disk_mid_save_names_the_file_and_leaves_nothing(tmp_path, monkey
         save({"a": np.zeros(1)}, tmp_path / "m.npz")
     assert caught.value.errno == errno.ENOSPC and "m.npz" in str(caught.value)
     assert os.listdir(tmp_path) == []
+
+
+def test_atomic_write_writes_through_a_device_instead_of_replacing_it(tmp_path):
+    import stat
+
+    from minnet.fileio import atomic_write
+
+    atomic_write(os.devnull, "discarded\n")              # e.g. --grade-json /dev/null
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)     # still the device, not a file
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        atomic_write(fifo, b"through the pipe")
+        assert os.read(reader, 100) == b"through the pipe"
+        assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    finally:
+        os.close(reader)

@@ -109,14 +109,15 @@ def grading_environment(single_thread: bool, hide: tuple = ()) -> dict:
     return env
 
 
-def pytest_command(tree: Path, folders: Optional[list], grade_json: Path,
+def pytest_command(tree: Path, folders: Optional[list], grade_json: Optional[Path],
                    timeout: Optional[float] = None, extra: tuple = ()) -> list:
     targets = [str(tree / folder) for folder in folders] if folders else [str(tree)]
     # --continue-on-collection-errors: one lab's broken test file must not cost every lab
     command = [sys.executable, "-m", "pytest", *targets, "--import-mode=importlib",
                "-p", "no:cacheprovider", "--continue-on-collection-errors",
-               "--rootdir", str(tree.parent),
-               "--grade-json", str(grade_json)]
+               "--rootdir", str(tree.parent)]
+    if grade_json is not None:
+        command += ["--grade-json", str(grade_json)]
     if timeout:
         command += ["--lab-timeout", str(timeout)]
     return command + list(extra)
@@ -280,7 +281,7 @@ def _run_with_journal(tree: Path, folders: list, timeout: Optional[float], extra
     reader = threading.Thread(target=_drain, args=(read_fd, chunks), daemon=True)
     reader.start()
     started = time.monotonic()
-    command = jailed(pytest_command(tree, folders, Path(os.devnull), timeout,
+    command = jailed(pytest_command(tree, folders, None, timeout,
                                     ("--grade-journal-fd", str(write_fd), *extra)))
     try:
         process = subprocess.Popen(command, cwd=str(tree.parent), pass_fds=(write_fd,),
