@@ -11,8 +11,8 @@ versions (by the hashes in labs/MANIFEST.json). Hidden tests
 The same machinery grades the reference solutions, the released stubs and the
 mutants for ``minnet labs check`` (see mutants.py): ``build_tree`` lays out a
 temporary labs folder with the student files given as text, and
-``run_pytest`` grades it in a separate pytest process and returns the
-results.json the plugin wrote.
+``start_pytest``/``finish_pytest`` grade it in a separate pytest process and return the
+results.json the plugin wrote (``grade_to_the_end`` for a submission: grades on a pipe).
 """
 from __future__ import annotations
 
@@ -147,15 +147,6 @@ def finish_pytest(process, grade_json: Path, started: float) -> PytestRun:
     except (OSError, ValueError):
         results = None
     return PytestRun(process.returncode, results, output or "", time.monotonic() - started)
-
-
-def run_pytest(tree: Path, folders: Optional[list] = None, timeout: Optional[float] = None,
-               extra: tuple = (), quiet: bool = True, single_thread: bool = False) -> PytestRun:
-    import time
-
-    started = time.monotonic()
-    process, grade_json = start_pytest(tree, folders, timeout, extra, quiet, single_thread)
-    return finish_pytest(process, grade_json, started)
 
 
 def grade_to_the_end(tree: Path, folders: list, timeout: Optional[float] = None,

@@ -13,7 +13,6 @@ parameter, which is why the default ``lr`` is 1.0.
 """
 from __future__ import annotations
 
-from typing import Callable, Optional
 
 import numpy as np
 
@@ -41,14 +40,6 @@ class Adadelta(Optimizer):
         if not 0.0 <= group["rho"] <= 1.0:
             raise ValueError(f"Adadelta: Invalid rho value: {group['rho']} (expected 0 <= rho "
                              f"<= 1)")
-
-    def step(self, closure: Optional[Callable] = None):
-        """One update of every parameter that has a gradient; returns ``closure()``'s loss."""
-        loss = self._evaluate_closure(closure)
-        for group in self.param_groups:
-            for param in self._params_with_grad(group):
-                self._update_one(param, group)
-        return loss
 
     def _update_one(self, param, group: dict) -> None:
         state = self.state[param]

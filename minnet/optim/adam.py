@@ -17,7 +17,6 @@ removes that bias (at t=1 the step is about ``lr * sign(g)``).
 """
 from __future__ import annotations
 
-from typing import Callable, Optional
 
 import numpy as np
 
@@ -52,14 +51,6 @@ class Adam(Optimizer):
         _check_number(name, "beta parameter at index 0", betas[0], 0.0, below=1.0)
         _check_number(name, "beta parameter at index 1", betas[1], 0.0, below=1.0)
         _check_number(name, "weight_decay value", group["weight_decay"])
-
-    def step(self, closure: Optional[Callable] = None):
-        """One Adam update of every parameter that has a gradient; returns ``closure()``'s loss."""
-        loss = self._evaluate_closure(closure)
-        for group in self.param_groups:
-            for param in self._params_with_grad(group):
-                self._update_one(param, group)
-        return loss
 
     def _state_for(self, param, amsgrad: bool) -> dict:
         state = self.state[param]

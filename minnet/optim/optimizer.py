@@ -202,9 +202,24 @@ class Optimizer:
         """Check a group's options (subclasses raise ValueError on bad values)."""
 
     # -- stepping ----------------------------------------------------------------------
+    @_with_no_grad_and_hooks
     def step(self, closure: Optional[Callable] = None):
-        """Update the parameters once from their ``.grad`` (subclasses define this)."""
-        raise NotImplementedError(f"{type(self).__name__} must define step()")
+        """One update of every parameter that has a gradient; returns ``closure()``'s loss.
+
+        A subclass writes its rule for one parameter in ``_update_one(param, group)`` (or
+        defines ``step`` itself)."""
+        if type(self)._update_one is Optimizer._update_one:
+            raise NotImplementedError(f"{type(self).__name__} must define step() or "
+                                      "_update_one(param, group)")
+        loss = self._evaluate_closure(closure)
+        for group in self.param_groups:
+            for param in self._params_with_grad(group):
+                self._update_one(param, group)
+        return loss
+
+    def _update_one(self, param, group: dict) -> None:
+        """The update of one parameter (subclasses that keep the base ``step`` define it)."""
+        raise NotImplementedError
 
     @staticmethod
     def _evaluate_closure(closure: Optional[Callable]):

@@ -17,7 +17,6 @@ For each parameter ``p`` with gradient ``g`` (PyTorch's exact rule)::
 """
 from __future__ import annotations
 
-from typing import Callable, Optional
 
 import numpy as np
 
@@ -47,14 +46,6 @@ class RMSprop(Optimizer):
         _check_number("RMSprop", "momentum value", group["momentum"])
         _check_number("RMSprop", "weight_decay value", group["weight_decay"])
         _check_number("RMSprop", "alpha value", group["alpha"])
-
-    def step(self, closure: Optional[Callable] = None):
-        """One RMSprop update of every parameter that has a gradient; returns ``closure()``'s loss."""
-        loss = self._evaluate_closure(closure)
-        for group in self.param_groups:
-            for param in self._params_with_grad(group):
-                self._update_one(param, group)
-        return loss
 
     def _state_for(self, param, group: dict) -> dict:
         state = self.state[param]
