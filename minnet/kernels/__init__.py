@@ -1,8 +1,8 @@
 """Hot loops: Numba kernels, each next to the plain NumPy code it must equal.
 
-Nothing here knows about Tensors or autograd: kernels take and return NumPy
-arrays. Ops (``minnet/ops/conv.py``, ...) call the functions below, which pick
-an implementation on every call:
+Nothing here knows about Tensors or autograd, and nothing here imports the rest
+of minnet: kernels take and return NumPy arrays. Ops (``minnet/ops/conv.py``,
+...) call the functions below, which pick an implementation on every call:
 
 * the Numba kernel (``<module>.<name>_numba``), compiled on first use and
   cached on disk, so later runs start at once;
@@ -16,28 +16,9 @@ happens on the first call, which keeps ``import minnet`` fast.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 
-# public name -> module in this package that holds <name>_numba and <name>_reference
-_KERNEL_MODULES = {
-    "im2col": "conv_im2col",
-    "col2im": "conv_im2col",
-    "conv2d_forward": "conv_direct",
-    "conv2d_grad_input": "conv_direct",
-    "conv2d_grad_weight": "conv_direct",
-    "max_pool2d_forward": "pool",
-    "max_pool2d_backward": "pool",
-    "avg_pool2d_forward": "pool",
-    "avg_pool2d_backward": "pool",
-    "scatter_add": "scatter",
-    "sgd_update": "optim_update",
-    "adam_update": "optim_update",
-    "activation_stats": "stats",
-    "update_squares": "stats",
-}
-
-_resolved: dict = {}  # (name, use_jit) -> function
+_resolved: dict = {}  # name -> (Numba kernel, NumPy reference); filled by the first call
 
 
 def jit_enabled() -> bool:
@@ -48,19 +29,41 @@ def jit_enabled() -> bool:
     return os.environ.get("MINNET_NO_JIT", "").strip().lower() not in ("1", "true", "yes", "on")
 
 
+def _load_kernels() -> dict:
+    """Import the kernel modules (and Numba) and list every kernel with its reference."""
+    from . import conv_direct, conv_im2col, optim_update, pool, scatter, stats
+    return {
+        "im2col": (conv_im2col.im2col_numba, conv_im2col.im2col_reference),
+        "col2im": (conv_im2col.col2im_numba, conv_im2col.col2im_reference),
+        "conv2d_forward": (conv_direct.conv2d_forward_numba,
+                           conv_direct.conv2d_forward_reference),
+        "conv2d_grad_input": (conv_direct.conv2d_grad_input_numba,
+                              conv_direct.conv2d_grad_input_reference),
+        "conv2d_grad_weight": (conv_direct.conv2d_grad_weight_numba,
+                               conv_direct.conv2d_grad_weight_reference),
+        "max_pool2d_forward": (pool.max_pool2d_forward_numba, pool.max_pool2d_forward_reference),
+        "max_pool2d_backward": (pool.max_pool2d_backward_numba,
+                                pool.max_pool2d_backward_reference),
+        "avg_pool2d_forward": (pool.avg_pool2d_forward_numba, pool.avg_pool2d_forward_reference),
+        "avg_pool2d_backward": (pool.avg_pool2d_backward_numba,
+                                pool.avg_pool2d_backward_reference),
+        "scatter_add": (scatter.scatter_add_numba, scatter.scatter_add_reference),
+        "sgd_update": (optim_update.sgd_update_numba, optim_update.sgd_update_reference),
+        "adam_update": (optim_update.adam_update_numba, optim_update.adam_update_reference),
+        "activation_stats": (stats.activation_stats_numba, stats.activation_stats_reference),
+        "update_squares": (stats.update_squares_numba, stats.update_squares_reference),
+    }
+
+
 def kernel(name: str, jit: bool | None = None):
     """The implementation of kernel ``name``: Numba if ``jit`` (default: ``jit_enabled()``)."""
-    use_jit = jit_enabled() if jit is None else bool(jit)
-    key = (name, use_jit)
-    function = _resolved.get(key)
-    if function is None:
-        if name not in _KERNEL_MODULES:
-            raise KeyError(f"minnet.kernels: no kernel named {name!r}; "
-                           f"known kernels: {sorted(_KERNEL_MODULES)}")
-        module = importlib.import_module(f"{__name__}.{_KERNEL_MODULES[name]}")
-        function = getattr(module, f"{name}_numba" if use_jit else f"{name}_reference")
-        _resolved[key] = function
-    return function
+    if not _resolved:
+        _resolved.update(_load_kernels())
+    if name not in _resolved:
+        raise KeyError(f"minnet.kernels: no kernel named {name!r}; "
+                       f"known kernels: {sorted(_resolved)}")
+    compiled, reference = _resolved[name]
+    return compiled if (jit_enabled() if jit is None else jit) else reference
 
 
 def _dispatcher(name: str):
@@ -70,7 +73,7 @@ def _dispatcher(name: str):
     call.__name__ = name
     call.__qualname__ = name
     call.__doc__ = (f"Run kernel ``{name}`` (Numba, or the NumPy reference when "
-                    f"MINNET_NO_JIT=1); see minnet/kernels/{_KERNEL_MODULES[name]}.py.")
+                    f"MINNET_NO_JIT=1); listed in minnet/kernels/__init__.py.")
     return call
 
 
@@ -84,10 +87,10 @@ max_pool2d_backward = _dispatcher("max_pool2d_backward")
 avg_pool2d_forward = _dispatcher("avg_pool2d_forward")
 avg_pool2d_backward = _dispatcher("avg_pool2d_backward")
 scatter_add = _dispatcher("scatter_add")  # np.add.at replacement for getitem's backward
-sgd_update = _dispatcher("sgd_update")  # one parameter's SGD step, in place
-adam_update = _dispatcher("adam_update")  # one parameter's Adam/AdamW step, in place
 activation_stats = _dispatcher("activation_stats")  # a layer output's statistics, one pass
 update_squares = _dispatcher("update_squares")  # squared norms of a step's update and weights
+sgd_update = _dispatcher("sgd_update")  # one parameter's SGD step, in place
+adam_update = _dispatcher("adam_update")  # one parameter's Adam/AdamW step, in place
 
 
 _blas_controller = None  # threadpoolctl's handle on NumPy's BLAS; False when unavailable
@@ -111,13 +114,11 @@ def blas_threads_limit():
 
     conv2d's matrix products are small (e.g. 16 x 72 x 12,544). A second BLAS
     thread gains little on them, and when the machine is busy a product that
-    waits for a descheduled helper thread can take many times longer: on the
-    2-core course machine under other jobs' load, the CNN epoch of
-    benchmarks/bench_kernels.py took 1.7-6.5 s with one BLAS thread inside conv
-    and 4.8-64 s without the limit (docs/performance.md has the figures).
-    ``MINNET_BLAS_THREADS=0`` leaves BLAS alone. Uses ``threadpoolctl`` (a
-    dependency: the maintained way to change BLAS threads at run time); if it
-    is missing or does not know the BLAS, this does nothing. The limit is
+    waits for a descheduled helper thread can take many times longer
+    (docs/performance.md, "BLAS threads inside conv2d"). ``MINNET_BLAS_THREADS=0``
+    leaves BLAS alone. Uses ``threadpoolctl`` (a dependency: the maintained way
+    to change BLAS threads at run time); if it is missing or does not know the
+    BLAS, this does nothing. The limit is
     process-wide while it lasts, as BLAS thread counts are.
     """
     global _blas_controller
@@ -166,8 +167,8 @@ def info() -> dict:
     try:
         import numba
         report["numba_version"] = numba.__version__
-        module = importlib.import_module(f"{__name__}.conv_im2col")
-        cache = getattr(module.im2col_numba, "_cache", None)
+        from . import conv_im2col
+        cache = getattr(conv_im2col.im2col_numba, "_cache", None)
         cache_dir = getattr(cache, "_cache_path", None)  # private Numba detail; best effort
         report["cache_dir"] = cache_dir
         if cache_dir and os.path.isdir(cache_dir):
