@@ -5,6 +5,12 @@ its output against the reference solution, and its gradients (through a
 backward pass with a random upstream gradient) against the reference on
 another shape. Shapes are prime and pairwise different (5 x 7, 2 x 3 x 11), so
 a sum over the wrong axis or a swapped weight/bias gradient cannot hide.
+
+Your file runs in a sandbox (another process): there ``minnet.autograd`` is a stand-in
+that has ``Function`` and nothing else (no autograd engine, no numerical gradients), and
+the graph is built here, calling your ``forward`` and ``backward`` with arrays. Gradients
+are compared with the exact ones to float64 rounding: a numerical "backward" is not a
+derivation.
 """
 import inspect
 import warnings
@@ -15,15 +21,23 @@ import pytest
 import minnet
 from minnet.autograd import Function
 from minnet.gradcheck import GradcheckWarning, gradcheck
-from minnet.grading import (LabFailure, expect, expect_close, expect_gradcheck, reference,
-                            student)
-from minnet.grading.fence import gradient_machinery, switched_off
+from minnet.grading import (LabFailure, expect, expect_close, expect_exact, expect_gradcheck,
+                            reference)
+from minnet.grading.sandbox import sandboxed
+from minnet.grading.wire import Record
+
+# what custom_ops.py may use: NumPy and math, and minnet.autograd's Function (a stand-in in
+# the sandbox); a derivative by the complex step is not a derivation either
+STUDENT_IMPORTS = ("numpy", "math")
+STAND_INS = ("minnet.autograd",)
+HAND_WRITTEN = ("complex", "imag")
 
 
 def load():
-    """(student's custom_ops.py, reference custom_ops.py), loaded by path."""
-    ref = reference(__file__, "custom_ops")              # before the student's file
-    return student(__file__, "custom_ops"), ref
+    """(student's custom_ops.py in the sandbox, reference custom_ops.py)."""
+    return (sandboxed(__file__, "custom_ops", allowed_imports=STUDENT_IMPORTS,
+                      forbidden=HAND_WRITTEN, stand_ins=STAND_INS),
+            reference(__file__, "custom_ops"))
 
 
 
@@ -48,71 +62,42 @@ def output_and_grads(op, arrays, upstream):
         label = names[i] if i < len(names) else f"input {i}"
         expect(t.grad is not None, f"no gradient reached {label} (shape {t.shape}): does "
                                    "backward return one gradient per forward argument?")
-        grads.append(t.grad.data)
-    return out.data, grads
+        grads.append(t.grad.numpy())
+    return out.numpy(), grads
 
 
 def own_op(ops, function_name, class_name):
-    """ops.<function_name>, checked to build its output with the student's own Function.
-
-    The lab is about writing backward passes: an op composed of minnet's built-in
-    Tensor ops (whose backwards are already written) would pass every gradient
-    check without one. The output's graph node must be ``<class_name>.apply``.
-    """
-    fn = getattr(ops, function_name)
+    """The op ``function_name`` as the README defines it (``<class_name>.apply``), built from
+    the student's own Function: the graph node is made here, its forward and backward are
+    the student's, run in the sandbox. (The given wrappers softplus/prelu/layer_norm only
+    call apply; an op composed of minnet's built-in ops cannot run there at all.)"""
     own_class = getattr(ops, class_name, None)
     expect(isinstance(own_class, type) and issubclass(own_class, Function),
            f"custom_ops.{class_name} must be a subclass of minnet.autograd.Function")
-    fence_backward(own_class)
+    extra = (1e-5,) if function_name == "layer_norm" else ()   # layer_norm's default eps
 
-    def checked(*args):
-        out = fn(*args)
-        node = getattr(out, "op", None)         # the op that made it (set even under no_grad)
-        message = (f"{function_name}(...) must return {class_name}.apply(...) (its graph node "
-                   f"should be {class_name}); got a Tensor whose last op is {node!r}. Composing "
-                   "minnet's built-in ops reuses their backwards: the lab asks you to write "
-                   "your own.")
-        expect(node == class_name, message)
-        backward = getattr(out, "_backward", None)     # None under no_grad (numeric passes)
-        if backward is not None:                       # Function.apply's closure holds the class
-            cells = [cell.cell_contents for cell in (backward.__closure__ or ())]
-            expect(any(cell is own_class for cell in cells),
-                   f"{function_name}(...) returned a Tensor labelled {node!r} whose backward is "
-                   f"not {class_name}.backward: return {class_name}.apply(...) itself.")
-        return out
+    def op(*args):
+        return own_class.apply(*args, *extra)
 
     # the gradcheck report names each input after the README (x, slope, weight, bias), not
     # "input 0/1/2" (it reads the names from the signature)
-    checked.__signature__ = inspect.Signature(
+    op.__signature__ = inspect.Signature(
         [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD)
          for name in INPUT_NAMES[function_name]])
-    return checked
+    return op
 
 
 INPUT_NAMES = {"softplus": ("x",), "prelu": ("x", "slope"),
                "layer_norm": ("x", "weight", "bias")}
 
 
-AUTOGRAD_IN_BACKWARD = ("lab 02: this backward asks minnet for the gradient (a nested "
-                        ".backward() or minnet.gradcheck's numerical_gradient). Write the "
-                        "derivative yourself from the saved tensors.")
-
-
-def fence_backward(own_class):
-    """Run the student's ``own_class.backward`` with minnet's autograd engine and numerical
-    gradients switched off (their code objects swapped while it runs): a backward that
-    re-ran the forward with built-in ops and called .backward() would pass every check."""
-    original = own_class.__dict__.get("backward")
-    function = original.__func__ if isinstance(original, staticmethod) else original
-    if function is None or getattr(function, "fenced", False):
-        return
-
-    def fenced(ctx, grad_output):
-        with switched_off(gradient_machinery(), AUTOGRAD_IN_BACKWARD):
-            return function(ctx, grad_output)
-
-    fenced.fenced = True
-    own_class.backward = staticmethod(fenced)
+def expect_exact_grads(what, op, ref_op, arrays, upstream):
+    """The op's gradients equal the reference's to float64 rounding (``expect_exact``): a
+    backward that differentiates numerically agrees only to 1e-6..1e-10."""
+    _, got = output_and_grads(op, arrays, upstream)
+    _, expected = output_and_grads(ref_op, arrays, upstream)
+    for name, g, e in zip(INPUT_NAMES[what], got, expected):
+        expect_exact(f"{what} grad of {name}", g, e)
 
 
 def away_from_zero(rng, shape, margin=0.1):
@@ -135,19 +120,23 @@ def test_softplus(credit):
     ops, ref = load()
     rng = np.random.default_rng(201)
     x = 3 * rng.standard_normal((5, 7))
+    softplus = own_op(ops, "softplus", "Softplus")
     with credit.part(1, "softplus forward matches the reference"):
-        expect_close("softplus(x)", ops.softplus(leaf(x)).data, ref.softplus(leaf(x)).data)
+        expect_close("softplus(x)", softplus(leaf(x)).numpy(), ref.softplus(leaf(x)).numpy())
     with credit.part(1, "softplus is stable: softplus(+-1000) is finite (1000 and 0)"):
         big = np.array([-1000.0, -60.0, -1.5, 0.0, 2.5, 60.0, 1000.0])
         with np.errstate(over="raise", invalid="raise"):
             try:
-                got = ops.softplus(leaf(big)).data
+                got = softplus(leaf(big)).numpy()
             except FloatingPointError as error:
                 raise LabFailure(f"softplus overflowed on {big.tolist()} ({error}). Hint: "
                                      "log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|))") from None
-        expect_close("softplus at large |x|", got, ref.softplus(leaf(big)).data)
-    with credit.part(1, "Softplus.backward passes gradcheck (float64)"):
-        expect_gradcheck(own_op(ops, "softplus", "Softplus"), (leaf(x),), name="softplus")
+        expect_close("softplus at large |x|", got, ref.softplus(leaf(big)).numpy())
+    with credit.part(1, "Softplus.backward passes gradcheck (float64) and equals the exact "
+                        "gradient"):
+        expect_gradcheck(softplus, (leaf(x),), name="softplus")
+        expect_exact_grads("softplus", softplus, ref.softplus, (x,),
+                           rng.standard_normal(x.shape))
 
 
 # ---------------------------------------------------------------------------
@@ -159,19 +148,18 @@ def test_prelu(credit):
     rng = np.random.default_rng(202)
     x = away_from_zero(rng, (5, 7))
     slope = rng.uniform(0.05, 0.5, size=1)
+    prelu = own_op(ops, "prelu", "PReLU")
     with credit.part(1, "prelu forward matches the reference"):
-        expect_close("prelu(x, slope)", ops.prelu(leaf(x), leaf(slope)).data,
-                     ref.prelu(leaf(x), leaf(slope)).data)
+        expect_close("prelu(x, slope)", prelu(leaf(x), leaf(slope)).numpy(),
+                     ref.prelu(leaf(x), leaf(slope)).numpy())
     with credit.part(2, "PReLU.backward passes gradcheck for x and the slope (inputs away "
-                        "from the kink)"):
-        expect_gradcheck(own_op(ops, "prelu", "PReLU"), (leaf(x), leaf(slope)), name="prelu")
+                        "from the kink) and equals the exact gradient"):
+        expect_gradcheck(prelu, (leaf(x), leaf(slope)), name="prelu")
+        expect_exact_grads("prelu", prelu, ref.prelu, (x, slope), rng.standard_normal(x.shape))
     with credit.part(1, "PReLU gradients match the reference on another shape (2, 3, 11)"):
         x3, slope3 = away_from_zero(rng, (2, 3, 11)), rng.uniform(0.05, 0.5, size=1)
-        upstream = rng.standard_normal((2, 3, 11))
-        _, got = output_and_grads(own_op(ops, "prelu", "PReLU"), (x3, slope3), upstream)
-        _, expected = output_and_grads(ref.prelu, (x3, slope3), upstream)
-        expect_close("prelu grad of x", got[0], expected[0])
-        expect_close("prelu grad of the slope", got[1], expected[1])
+        expect_exact_grads("prelu", prelu, ref.prelu, (x3, slope3),
+                           rng.standard_normal((2, 3, 11)))
 
 
 # ---------------------------------------------------------------------------
@@ -183,34 +171,34 @@ def test_layer_norm(credit):
     rng = np.random.default_rng(203)
     x = 3 * rng.standard_normal((5, 7)) + rng.standard_normal((5, 1))   # rows with own offsets
     weight, bias = 1 + 0.5 * rng.standard_normal(7), rng.standard_normal(7)
+    layer_norm = own_op(ops, "layer_norm", "LayerNorm")
     with credit.part(1, "layer_norm forward matches the reference"):
         expect_close("layer_norm(x, weight, bias)",
-                     ops.layer_norm(leaf(x), leaf(weight), leaf(bias)).data,
-                     ref.layer_norm(leaf(x), leaf(weight), leaf(bias)).data)
+                     layer_norm(leaf(x), leaf(weight), leaf(bias)).numpy(),
+                     ref.layer_norm(leaf(x), leaf(weight), leaf(bias)).numpy())
     with credit.part(2, "layer_norm normalises each row: with weight 1 and bias 0 every row "
                         "has mean 0 and (biased) standard deviation 1, and shifting or "
                         "scaling a row does not change its output"):
         ones, zeros = np.ones(7), np.zeros(7)
-        plain = ops.layer_norm(leaf(x), leaf(ones), leaf(zeros)).data
+        plain = layer_norm(leaf(x), leaf(ones), leaf(zeros)).numpy()
         expect_close("per-row mean of layer_norm(x, 1, 0)", plain.mean(axis=-1), np.zeros(5),
                      atol=1e-9)
         expect_close("per-row standard deviation (divide by D) of layer_norm(x, 1, 0)",
                      plain.std(axis=-1), np.ones(5), rtol=1e-4)
         scale, shift = rng.uniform(0.5, 4, size=(5, 1)), rng.standard_normal((5, 1))
-        moved = ops.layer_norm(leaf(scale * x + shift), leaf(ones), leaf(zeros)).data
+        moved = layer_norm(leaf(scale * x + shift), leaf(ones), leaf(zeros)).numpy()
         expect_close("layer_norm(a * x + c) per row (vs layer_norm(x))", moved, plain,
                      rtol=1e-5, atol=1e-6)
-    with credit.part(3, "LayerNorm.backward passes gradcheck for x, weight and bias"):
-        expect_gradcheck(own_op(ops, "layer_norm", "LayerNorm"),
-                         (leaf(x), leaf(weight), leaf(bias)), name="layer_norm")
+    with credit.part(3, "LayerNorm.backward passes gradcheck for x, weight and bias and "
+                        "equals the exact gradient"):
+        expect_gradcheck(layer_norm, (leaf(x), leaf(weight), leaf(bias)), name="layer_norm")
+        expect_exact_grads("layer_norm", layer_norm, ref.layer_norm, (x, weight, bias),
+                           rng.standard_normal(x.shape))
     with credit.part(1, "LayerNorm gradients match the reference on another shape (2, 3, 11)"):
         x3 = 2 * rng.standard_normal((2, 3, 11))
         w3, b3 = rng.standard_normal(11), rng.standard_normal(11)
-        upstream = rng.standard_normal((2, 3, 11))
-        _, got = output_and_grads(own_op(ops, "layer_norm", "LayerNorm"), (x3, w3, b3), upstream)
-        _, expected = output_and_grads(ref.layer_norm, (x3, w3, b3), upstream)
-        for name, g, e in zip(("x", "weight", "bias"), got, expected):
-            expect_close(f"layer_norm grad of {name}", g, e)
+        expect_exact_grads("layer_norm", layer_norm, ref.layer_norm, (x3, w3, b3),
+                           rng.standard_normal((2, 3, 11)))
 
 
 # ---------------------------------------------------------------------------
@@ -235,13 +223,13 @@ class LeakyWithWrongBackward(Function):
 
     @staticmethod
     def forward(ctx, v):
-        ctx.save_for_backward(v.data)
-        return np.where(v.data > 0, v.data, 0.1 * v.data)
+        ctx.save_for_backward(v.numpy())
+        return np.where(v.numpy() > 0, v.numpy(), 0.1 * v.numpy())
 
     @staticmethod
     def backward(ctx, grad_output):
         (v,) = ctx.saved_tensors
-        return grad_output.data * (v > 0)                # the bug: 0 instead of 0.1 for v <= 0
+        return grad_output.numpy() * (v > 0)          # the bug: 0 instead of 0.1 for v <= 0
 
 
 @pytest.mark.points(4)
@@ -272,7 +260,7 @@ def test_kinks(credit):
         result = quiet_gradcheck(ref.prelu, (leaf(x), leaf(np.array([0.3]))))
         expected = ref.kinks_found(result)
         expect(len(expected["x"]) > 0, "test setup: the check should find kinks")   # sanity
-        got = ops.kinks_found(result)
+        got = ops.kinks_found(Record.of(result))
         expect(got == expected, f"kinks_found(result) returned {got!r}; expected {expected!r} "
                                 "(the entries whose .kink mask is True, per input name)")
         v = with_kinks(rng, (3, 7))
@@ -280,12 +268,12 @@ def test_kinks(credit):
         expected = ref.kinks_found(buggy)
         expect(buggy["v"].mismatch.sum() > len(expected["v"]) > 0,
                "test setup: the buggy op's check should find kinks and real mismatches")
-        got = ops.kinks_found(buggy)
+        got = ops.kinks_found(Record.of(buggy))
         expect(got == expected, f"kinks_found on the check of an op with a wrong backward "
                                 f"returned {got!r}; expected {expected!r} (kinks only, not every "
                                 "mismatch)")
         z, scale = with_kinks(rng, (3, 2, 5)), rng.standard_normal((3, 2, 5))
         other = quiet_gradcheck(lambda z, scale: z.relu() * scale, (leaf(z), leaf(scale)))
-        got, expected = ops.kinks_found(other), ref.kinks_found(other)
+        got, expected = ops.kinks_found(Record.of(other)), ref.kinks_found(other)
         expect(got == expected, f"kinks_found on a check of relu(z) * scale returned {got!r}; "
                                 f"expected {expected!r}")

@@ -19,7 +19,8 @@ from minnet.debug import Setup
 from minnet.debug.context import train_setup
 from minnet.debug.diagnosis import diagnose_setup
 from minnet.grading import (expect, expect_at_least, expect_at_most, expect_close,
-                            expect_no_errors, expect_no_finding, reference, student)
+                            expect_no_errors, expect_no_finding, reference)
+from minnet.grading.sandbox import sandboxed
 from minnet.nn import functional as F
 
 DIAGNOSE_STEPS = 60
@@ -35,18 +36,19 @@ MARGIN_03_TWO = 0.02
 
 
 
+STUDENT_IMPORTS = ("numpy", "minnet")   # what the released files import
+
+
 def sanity():
-    ref = reference(__file__, "loss_sanity")   # before any student code runs
-    return student(__file__, "loss_sanity"), ref
+    """The student's loss_sanity.py, run in the sandbox (called with data), and the reference."""
+    return (sandboxed(__file__, "loss_sanity", allowed_imports=STUDENT_IMPORTS),
+            reference(__file__, "loss_sanity"))
 
 
 def setups():
-    return student(__file__, "loss_setups")
-
-
-# Fair play (that no student code replaced minnet, the grader, NumPy, the debugger's
-# thresholds, checks and codes, or a name in this file) is checked by minnet.grading itself:
-# after a student file's import, at the end of every credit.part and after each test.
+    """The student's loss_setups.py in the sandbox: its Setups cross as data and are
+    diagnosed and trained here, a loss function of the student's run over there."""
+    return sandboxed(__file__, "loss_setups", allowed_imports=STUDENT_IMPORTS)
 
 
 def lab_setup(made, what, X, y):

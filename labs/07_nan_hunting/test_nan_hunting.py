@@ -8,7 +8,7 @@ scores nothing there. The stable functions are checked against minnet's own
 repaired training is graded by `diagnose` (no error, no NaN codes) and by its
 accuracy on held-out readings, on the lab's data and on another data set.
 """
-import inspect
+import ast
 import re
 
 import numpy as np
@@ -20,7 +20,9 @@ from minnet.debug import Setup
 from minnet.debug.context import train_setup
 from minnet.debug.diagnosis import diagnose_setup
 from minnet.grading import (expect, expect_at_least, expect_close, expect_gradcheck,
-                            expect_no_errors, expect_no_finding, reference, student)
+                            expect_no_errors, expect_no_finding, reference)
+from minnet.grading import planted
+from minnet.grading.sandbox import ops_behind, sandboxed
 from minnet.nn import functional as F
 from minnet.random import manual_seed
 
@@ -35,54 +37,55 @@ MARGIN_07_OTHER = 0.1
 
 
 def load():
-    ref = reference(__file__, "nan_hunting")   # before any student code runs
-    return student(__file__, "nan_hunting"), ref
+    """The student's nan_hunting.py in the sandbox (called with data: models, losses and
+    Setups cross as minnet objects), and the reference."""
+    return (sandboxed(__file__, "nan_hunting", allowed_imports=("numpy", "minnet")),
+            reference(__file__, "nan_hunting"))
 
 
-# Fair play (that no student code replaced minnet, the grader, NumPy, the debugger's
-# thresholds, checks and codes, or a name in this file) is checked by minnet.grading itself:
-# after a student file's import, at the end of every credit.part and after each test.
+def function_source(module, name):
+    """The text of function ``name`` in the student's file (read here, not run)."""
+    try:
+        with open(module.__file__, encoding="utf-8") as file:
+            text = file.read()
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef) and node.name == name:
+                return ast.get_source_segment(text, node) or ""
+    except (OSError, SyntaxError, ValueError):
+        pass
+    return ""
 
 
 # ---------------------------------------------------------------------------
-# planted models the student has not seen
+# planted models the student has not seen (their modules and losses are minnet's
+# grading.planted ones: they cross to the student's process as data)
 # ---------------------------------------------------------------------------
-class ScoresToProbabilities(nn.Module):
-    """Another hand-written softmax: exp(x) / sum exp(x)."""
-
-    def forward(self, x):
-        e = x.exp()
-        return e / e.sum(dim=1, keepdim=True)
-
-
-class RootFeatures(nn.Module):
-    """sqrt of non-negative features: finite forward, infinite gradient at 0."""
-
-    def forward(self, x):
-        return x.sqrt()
-
-
-def probability_nll(output, targets):
-    labels = targets.numpy().astype(np.int64)
-    return -output[np.arange(len(labels)), labels].log().mean()
+def crossable(run):
+    """The lab's hand-written run (model, loss_fn, optimizer, batches) with its softmax module
+    and loss closure replaced by the same computations from minnet.grading.planted, so that
+    it can be handed to the student's function in the sandbox."""
+    model, _, optimizer, batches = run
+    layers = [planted.ExpOverSum() if type(layer).__name__ == "HandmadeSoftmax" else layer
+              for layer in model]
+    return nn.Sequential(*layers), planted.one_hot_nll, optimizer, batches
 
 
 def overflow_run(seed=11):
     """exp overflows in the first forward pass: inputs ~ 1e3 into an unnormalised net."""
     rng = np.random.default_rng(seed)
     manual_seed(seed)
-    model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 4), ScoresToProbabilities())
+    model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 4), planted.ExpOverSum())
     X = (1000.0 * rng.standard_normal((40, 6))).astype(np.float32)
     y = rng.integers(0, 4, 40)
     batches = [(X[i:i + 8], y[i:i + 8]) for i in range(0, 40, 8)]
-    return model, probability_nll, optim.SGD(model.parameters(), lr=0.01), batches
+    return model, planted.probability_nll, optim.SGD(model.parameters(), lr=0.01), batches
 
 
 def sqrt_run(seed=12):
     """sqrt(ReLU(x)) is fine forward; backward is 1 / (2 sqrt(0)) = inf where ReLU is 0."""
     rng = np.random.default_rng(seed)
     manual_seed(seed)
-    model = nn.Sequential(nn.Linear(5, 9), nn.ReLU(), RootFeatures(), nn.Linear(9, 3))
+    model = nn.Sequential(nn.Linear(5, 9), nn.ReLU(), planted.Root(), nn.Linear(9, 3))
     X = rng.standard_normal((24, 5)).astype(np.float32)
     y = rng.integers(0, 3, 24)
     batches = [(X[i:i + 6], y[i:i + 6]) for i in range(0, 24, 6)]
@@ -152,10 +155,11 @@ def test_first_anomaly(credit):
                         "classes): step, op, module, phase, code"):
         X, y = ref.sensor_data(n_samples=263, n_features=5, classes=4, seed=3)
         X = cleaned(ref, X)
-        expected = expected_anomaly(ref.hand_written_run(X, y, seed=3))
+        expected = expected_anomaly(crossable(ref.hand_written_run(X, y, seed=3)))
         expect(expected is not None, "(test setup) the planted run stayed finite")
         expect_same_anomaly("the hand-written run (another data set)",
-                            mine.first_anomaly(*ref.hand_written_run(X, y, seed=3)), expected)
+                            mine.first_anomaly(*crossable(ref.hand_written_run(X, y, seed=3))),
+                            expected)
     with credit.part(1, "an exp that overflows inside a module: the op and the module"):
         expect_same_anomaly("a model ending in a hand-written softmax, inputs ~1e3",
                             mine.first_anomaly(*overflow_run()), expected_anomaly(overflow_run()))
@@ -184,18 +188,19 @@ def expect_by_hand(result, what):
     """``result``'s autograd graph holds none of minnet's own softmax / cross-entropy ops:
     the function was written from exp, log and sum (however the library op was reached,
     F.log_softmax, Tensor.log_softmax or an alias)."""
-    expect(hasattr(result, "op") and hasattr(result, "_parents"),
+    expect(isinstance(result, Tensor),
            f"{what} must return a minnet Tensor (built with Tensor operations), got "
            f"{type(result).__name__}")
-    seen, stack, borrowed = set(), [result], set()
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        if node.op in LIBRARY_OPS:
-            borrowed.add(node.op)
-        stack.extend(node._parents or ())
+    ops = ops_behind(result)     # what made it in the sandbox; None when made here
+    if ops is None:
+        seen, stack, ops = set(), [result], []
+        while stack:
+            node = stack.pop()
+            if id(node) not in seen:
+                seen.add(id(node))
+                ops.append(node.op)
+                stack.extend(node._parents or ())
+    borrowed = {op for op in ops if op in LIBRARY_OPS}
     expect(not borrowed, f"{what} uses minnet's own {', '.join(sorted(borrowed))}: write it "
                          "from exp, log and sum with the max shift (softmax_cross_entropy from "
                          "your stable_log_softmax), that is the point of this lab.")
@@ -207,10 +212,7 @@ def test_stable_log_softmax(credit):
     rng = np.random.default_rng(701)
     logits = rng.standard_normal((7, 11)).astype(np.float32)
     with credit.part(1, "matches F.log_softmax on ordinary logits (7 x 11), written by hand"):
-        try:
-            source = inspect.getsource(mine.stable_log_softmax)
-        except (OSError, TypeError):
-            source = ""
+        source = function_source(mine, "stable_log_softmax")
         expect(not re.search(r"\.log_softmax\s*\(", source),
                "stable_log_softmax calls log_softmax: write it from exp, log and sum (with the "
                "max shift), that is the point of this lab.")

@@ -34,6 +34,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import weakref
 from typing import Optional
 
 import numpy as np
@@ -50,6 +51,7 @@ FRAMEWORKS = ("minnet", "torch", "tensorflow", "jax", "autograd", "scipy", "symp
               "theano", "keras", "sklearn")
 MEMORY_MB = 2048
 _open: list = []  # the sandboxes of this process, closed at the end of a test
+_made_of: dict = {}  # id(result Tensor) -> (weak reference, the ops that made it over there)
 
 
 class StudentCodeError(Exception):
@@ -185,7 +187,7 @@ def _start_worker(command: list, fd: int, workdir: str, environment: dict):
 class Sandbox:
     """One worker process running one student file."""
 
-    def __init__(self, path: str, module_name: str, allowed_imports=None):
+    def __init__(self, path: str, module_name: str, allowed_imports=None, stand_ins=()):
         self.path = os.path.abspath(path)
         self.shown = os.path.basename(self.path)
         self.workdir = tempfile.mkdtemp(prefix="minnet-sandbox-")
@@ -207,8 +209,12 @@ class Sandbox:
         self.unprivileged = dropping_privileges()
         theirs.close()
         self.sock = ours
-        self.callbacks: list = []  # the grader's functions handed to the student's code
+        self.callbacks: list = []  # (function, opaque): the grader's functions handed over
         self.remote_functions: dict = {}
+        self.function_classes: dict = {}  # name -> the grader's Function running the student's
+        self.kept_here: dict = {}  # number -> an object of the grader's the worker holds a
+        # handle to (opaque callbacks: a model the test built, which the student's code may
+        # only hand back)
         _open.append(self)
         refused = [name for name in FRAMEWORKS
                    if allowed_imports is None or name not in allowed_imports]
@@ -216,10 +222,12 @@ class Sandbox:
             source = file.read()
         answer = self._ask({"op": "load", "source": source, "filename": self.shown,
                             "module_name": module_name, "refused_imports": refused,
+                            "stand_ins": list(stand_ins),
                             "allowed_imports": (None if allowed_imports is None
                                                 else sorted(allowed_imports))})
         self.functions = set(answer["functions"])
         self.values = answer["values"]
+        self.class_names = set(answer.get("function_classes") or ())
 
     def _ask(self, request: dict, buffers: list = (), codec: Optional[wire.Codec] = None):
         try:
@@ -263,6 +271,11 @@ class Sandbox:
         there) or an object left there."""
         if "$fn" in node:
             return self.function(str(node["$fn"]))
+        if "$k" in node:
+            try:
+                return self.kept_here[int(node["$k"])]
+            except (KeyError, ValueError, TypeError):
+                raise wire.WireError("an unknown handle of the grader's") from None
         return wire.Handle(int(node["$h"]), str(node.get("type", "object")),
                            str(node.get("text", "")))
 
@@ -289,7 +302,9 @@ class Sandbox:
             return tuple(np.zeros(shape) if g is None else np.asarray(g, dtype=np.float64)
                          .reshape(shape) for g, shape in zip(grads, shapes))
 
-        return Tensor._from_op(tensor.numpy(), parents, backward, f"{function} (your code)")
+        result = Tensor._from_op(tensor.numpy(), parents, backward, f"{function} (your code)")
+        _made_of[id(result)] = (weakref.ref(result), tuple(str(op) for op in node.get("ops", ())))
+        return result
 
     def function(self, name: str) -> "RemoteFunction":
         """The student's function ``name``: one object per name, so ``is`` compares as it
@@ -305,20 +320,28 @@ class Sandbox:
                   buffers)
         self.values[name] = value
 
-    def _callback_number(self, function) -> int:
-        self.callbacks.append(function)
+    def _callback_number(self, function, opaque: bool = False) -> int:
+        self.callbacks.append((function, opaque))
         return len(self.callbacks) - 1
 
+    def _keep_here(self, value) -> wire.Handle:
+        number = len(self.kept_here) + 1
+        self.kept_here[number] = value
+        return wire.Handle(number, type(value).__name__, "", grader=True)
+
     def _call_back(self, request: dict, buffers: list) -> None:
-        """Run one of the grader's functions for the student's code, with data."""
+        """Run one of the grader's functions for the student's code, with data. An opaque
+        function's results that are not plain data stay here: the worker gets handles."""
         incoming = wire.Codec(handle=self._incoming, function=self._function_name)
         try:
-            function = self.callbacks[int(request["callback"])]
+            function, opaque = self.callbacks[int(request["callback"])]
             args = incoming.decode(request["args"], buffers)
             kwargs = incoming.decode(request["kwargs"], buffers)
             value = function(*args, **kwargs)
             out: list = []
-            reply = {"ok": True, "value": self._codec().encode(value, out)}
+            codec = (self._codec(keep=self._keep_here, opaque=True) if opaque
+                     else self._codec())
+            reply = {"ok": True, "value": codec.encode(value, out)}
         except Exception as error:  # noqa: BLE001 -- reported to the student's side
             out, reply = [], {"ok": False, "type": type(error).__name__,
                               "message": str(error)[:2000]}
@@ -332,6 +355,64 @@ class Sandbox:
         if isinstance(function, RemoteFunction) and function._box is self:
             return function.__name__
         return None
+
+    def function_class(self, name: str):
+        """The student's ``Function`` subclass ``name`` as a minnet ``Function`` of the grader's:
+        ``apply`` builds the graph here, its forward and backward run the student's in the
+        worker with arrays (where minnet's autograd is a stand-in without an engine:
+        ``sandbox_autograd.py``). One class per name."""
+        if name not in self.function_classes:
+            from ..autograd import Function
+            from ..tensor import Tensor
+
+            box = self
+
+            def forward(ctx, *args):
+                buffers: list = []
+                values = [arg.detach().numpy() if isinstance(arg, Tensor) else arg
+                          for arg in args]
+                request = {"op": "function_forward", "class": name,
+                           "needs": [bool(need) for need in ctx.needs_input_grad],
+                           "args": wire.Codec().encode(values, buffers)}
+                ctx.in_sandbox, output = box._ask_student(request, buffers, f"{name}.forward")
+                return np.asarray(output)
+
+            def backward(ctx, grad_output):
+                buffers: list = []
+                codec = wire.Codec()
+                request = {"op": "function_backward", "class": name,
+                           "ctx": codec.encode(ctx.in_sandbox, buffers),
+                           "grad": codec.encode(grad_output.detach().numpy(), buffers)}
+                grads = box._ask_student(request, buffers, f"{name}.backward")
+                if not isinstance(grads, list):
+                    raise LabFailure(f"{name}.backward returned {type(grads).__name__}: return "
+                                     "one gradient per forward argument")
+                return tuple(grads)
+
+            self.function_classes[name] = type(name, (Function,), {
+                "forward": staticmethod(forward), "backward": staticmethod(backward),
+                "__module__": os.path.splitext(self.shown)[0],
+                "__doc__": f"{name} of {self.shown}, run in the sandbox"})
+        return self.function_classes[name]
+
+    def _ask_student(self, request: dict, buffers: list, what: str):
+        """``_ask`` for a call of the student's code: its exceptions as the grader's own."""
+        try:
+            return self._ask(request, buffers)
+        except StudentCodeError as error:
+            if error.type_name == "NotImplementedError":
+                raise NotImplementedError(error.message or what) from None
+            raise as_builtin(error) from None
+        except wire.WireError as error:
+            raise LabFailure(f"{what}: {error}") from None
+
+    def replace(self, name: str, function) -> None:
+        """Make the student's module call the grader's ``function`` where it calls its own
+        ``name`` (None: its own again). What ``function`` returns that is not plain data stays
+        in the grader: the student's code gets a handle it can only give back."""
+        buffers: list = []
+        number = None if function is None else self._callback_number(function, opaque=True)
+        self._ask({"op": "replace", "name": name, "callback": number}, buffers)
 
     def call(self, function: str, args: tuple, kwargs: dict):
         buffers: list = []
@@ -392,6 +473,15 @@ def close_all() -> None:
         box.close()
 
 
+def ops_behind(tensor):
+    """The names of the ops the student's code used in the sandbox to make ``tensor`` (a
+    result of one of its functions), or None for a Tensor made here."""
+    entry = _made_of.get(id(tensor))
+    if entry is None or entry[0]() is not tensor:
+        return None
+    return entry[1]
+
+
 def as_builtin(error: StudentCodeError) -> Exception:
     """A ValueError raised by the student's code is a ValueError here too (tests check
     ``pytest.raises(ValueError)``); other exceptions stay StudentCodeErrors."""
@@ -436,6 +526,8 @@ class SandboxedModule:
 
     def __getattr__(self, name: str):
         box = self.__dict__["_box"]
+        if name in box.class_names:
+            return box.function_class(name)
         if name in box.functions:
             return box.function(name)
         if name in box.values:
@@ -455,12 +547,14 @@ class SandboxedModule:
 
 
 def sandboxed(test_file, name: str, allowed_imports=("numpy", "math"), forbidden=(),
-              module_name: Optional[str] = None) -> SandboxedModule:
+              module_name: Optional[str] = None, stand_ins=()) -> SandboxedModule:
     """The student's module ``name`` of the lab of ``test_file``, running in a sandbox.
 
     ``allowed_imports``: the top-level packages the lab's file may import (checked
     statically, and minnet and other frameworks refused at run time unless listed);
-    ``forbidden``: names and attributes the lab rules out (``static_check.check_source``).
+    ``forbidden``: names and attributes the lab rules out (``static_check.check_source``);
+    ``stand_ins``: modules the file imports that the worker replaces by a stand-in
+    (``("minnet.autograd",)``: ``Function`` without minnet's autograd engine, lab 02).
     """
     from .loading import student_path
 
@@ -469,8 +563,8 @@ def sandboxed(test_file, name: str, allowed_imports=("numpy", "math"), forbidden
         raise LabFailure(f"The file {os.path.basename(path)} is missing. It belongs to this "
                          "lab: restore it (e.g. from the released labs) and fill in the TODOs.")
     with open(path, encoding="utf-8", errors="replace") as file:
-        problems = check_source(file.read(), os.path.basename(path), allowed_imports,
-                                forbidden)
+        problems = check_source(file.read(), os.path.basename(path),
+                                tuple(allowed_imports) + tuple(stand_ins), forbidden)
     if problems:
         raise LabFailure("your file breaks this lab's rules, so it was not run:\n  "
                          + "\n  ".join(problems))
@@ -480,9 +574,43 @@ def sandboxed(test_file, name: str, allowed_imports=("numpy", "math"), forbidden
         return student(test_file, name)
     module_name = module_name or os.path.splitext(os.path.basename(path))[0]
     try:
-        box = Sandbox(path, module_name, allowed_imports)
+        box = Sandbox(path, module_name, allowed_imports, stand_ins)
     except StudentCodeError as error:
         raise LabFailure(f"{os.path.basename(path)} could not be imported: {error}\nCode at "
                          "the top level of the file runs on import: keep your work inside the "
                          "functions.") from None
     return SandboxedModule(box)
+
+
+class replacing:
+    """``with replacing(module, build_net=twin):`` the student's module calls ``twin`` where
+    it calls its own ``build_net`` (lab 12 records what a fit builds and trains). Sandboxed,
+    ``twin`` runs in the grader and what it returns that is not data (the model) stays there;
+    in-process (no sandbox), the module's attribute is swapped."""
+
+    def __init__(self, module, **functions):
+        self.module, self.functions, self.saved = module, functions, {}
+
+    def __enter__(self):
+        box = self.module.__dict__.get("_box") if isinstance(self.module, SandboxedModule) \
+            else None
+        for name, function in self.functions.items():
+            if box is not None:
+                box.replace(name, function)
+            else:
+                self.saved[name] = getattr(self.module, name)
+                setattr(self.module, name, function)
+        return self.module
+
+    def __exit__(self, *exc_info):
+        box = self.module.__dict__.get("_box") if isinstance(self.module, SandboxedModule) \
+            else None
+        for name in self.functions:
+            if box is not None:
+                try:
+                    box.replace(name, None)
+                except LabFailure:
+                    pass  # the worker is gone: nothing left to restore
+            else:
+                setattr(self.module, name, self.saved[name])
+        return False

@@ -33,15 +33,54 @@ class WireError(ValueError):
 
 
 class Handle:
-    """An object left in the other process: its number there, its type name and a short repr."""
+    """An object left in the other process: its number there, its type name and a short repr.
+    ``grader``: the object is the grader's (a model a test's function made for the student's
+    code, which may only hand it back), not the student's."""
 
-    __slots__ = ("number", "type_name", "text")
+    __slots__ = ("number", "type_name", "text", "grader")
 
-    def __init__(self, number: int, type_name: str, text: str):
+    def __init__(self, number: int, type_name: str, text: str, grader: bool = False):
         self.number, self.type_name, self.text = number, type_name, text
+        self.grader = grader
 
     def __repr__(self) -> str:
-        return f"<{self.type_name} in the student's process: {self.text}>"
+        where = "the grader's" if self.grader else "the student's"
+        return f"<{self.type_name} in {where} process: {self.text}>"
+
+
+class Record:
+    """Read-only fields that cross as data: what the student's code may read of an object of
+    the grader's (a gradcheck report: ``record.inputs[0].kink``) without the object itself."""
+
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+    @classmethod
+    def of(cls, value, depth: int = 4):
+        """``value``'s public attributes that are data (numbers, strings, arrays, containers
+        of those, and objects as Records in turn, ``depth`` levels down)."""
+        if depth < 0:
+            return None
+        if value is None or isinstance(value, (bool, int, float, str, np.ndarray, np.generic)):
+            return value
+        if isinstance(value, (list, tuple)):
+            return type(value)(cls.of(item, depth - 1) for item in value)
+        if isinstance(value, dict):
+            return {key: cls.of(item, depth - 1) for key, item in value.items()}
+        fields = {}
+        for name in dir(value):
+            if name.startswith("_"):
+                continue
+            try:
+                item = getattr(value, name)
+            except Exception:  # noqa: BLE001 -- a property that cannot be read here
+                continue
+            if not callable(item):
+                fields[name] = cls.of(item, depth - 1)
+        return cls(**fields)
+
+    def __repr__(self) -> str:
+        return "Record(" + ", ".join(f"{k}={v!r}" for k, v in vars(self).items()) + ")"
 
 
 # --------------------------------------------------------------------------
@@ -52,6 +91,9 @@ OBJECT_PREFIX = "minnet."      # objects of minnet's own classes cross as their 
 # files or the command line (a state naming one of their functions could make it run)
 NOT_CROSSING = ("minnet.grading", "minnet.cli", "minnet.fileio", "minnet.runlog",
                 "minnet.serialization", "minnet.train", "minnet.__main__", "minnet._submodules")
+# but the tests' planted modules and losses (a hand-written softmax that overflows) do: plain
+# minnet code a test hands the student's function, the same in both processes
+PLANTED = "minnet.grading.planted"
 SKIPPED_STATE = ("_path_cache",)  # caches rebuilt on demand
 # what a Tensor's graph is made of: whatever a message says, it arrives without one
 GRAPH_STATE = {"_backward": None, "_parents": ()}
@@ -79,8 +121,9 @@ class Codec:
     """
 
     def __init__(self, keep=None, handle=None, function=None, known=None, graph=None,
-                 callback=None):
+                 callback=None, opaque: bool = False):
         self.keep, self.handle, self.function = keep, handle, function
+        self.opaque = opaque  # encode: every object that is not plain data is kept (a Handle)
         self.callback = callback  # encode: a function of this side -> its number
         self.graph = graph  # encode: Tensor -> graph node; decode: (Tensor, node) -> Tensor
         self.numbers: dict = {}      # id(object) -> its number, once written
@@ -101,7 +144,9 @@ class Codec:
         if isinstance(value, float):
             return value if math.isfinite(value) else {"$f": repr(value)}
         if isinstance(value, Handle):
-            return {"$h": value.number}
+            return {"$k": value.number} if value.grader else {"$h": value.number}
+        if isinstance(value, Record):
+            return {"$rec": self.encode(dict(vars(value)), buffers, depth + 1)}
         number = self.numbers.get(id(value))
         if number is not None:
             return {"$r": number}
@@ -138,13 +183,14 @@ class Codec:
         if self.callback is not None and type(value).__name__ in CALLABLE_TYPES:
             return {"$cb": self.callback(value),
                     "name": str(getattr(value, "__name__", type(value).__name__))}
-        if _crosses(type(value)):
+        if _crosses(type(value)) and not (self.opaque and self.keep is not None):
             return self._encode_object(value, buffers, depth)
         if self.keep is None:
             raise WireError(f"a {type(value).__name__} is not data (numbers, strings, NumPy "
                             "arrays of numbers, containers of those, minnet's own objects)")
         kept = self.keep(value)
-        return {"$h": kept.number, "type": kept.type_name, "text": kept.text}
+        return {"$k" if kept.grader else "$h": kept.number, "type": kept.type_name,
+                "text": kept.text}
 
     def _number(self, value) -> int:
         number = self.preassigned.get(id(value))
@@ -222,7 +268,12 @@ class Codec:
             return _resolve(node["$mf"], want_class=False)
         if "$o" in node:
             return self._decode_object(node, buffers, depth)
-        if "$h" in node or "$fn" in node or "$cb" in node:
+        if "$rec" in node:
+            fields = self.decode(node["$rec"], buffers, depth + 1)
+            if not isinstance(fields, dict) or not all(isinstance(k, str) for k in fields):
+                raise WireError("a record whose fields are not named")
+            return Record(**{k: v for k, v in fields.items() if not k.startswith("_")})
+        if "$h" in node or "$k" in node or "$fn" in node or "$cb" in node:
             if self.handle is None:
                 raise WireError("a handle where none is expected")
             return self.handle(node)
@@ -285,9 +336,9 @@ class Codec:
                     name not in names and not hasattr(target, "__dict__")):
                 raise WireError(f"{cls.__name__} has no attribute {name!r} to set")
             decoded = self.decode(value, buffers, depth + 1)
+            if target is known and (name.endswith("_hooks") or name in GRAPH_STATE):
+                continue  # this side's own hooks and graph stay
             if name.endswith("_hooks"):
-                if target is known:
-                    continue  # this side's own hooks stay
                 decoded = type(decoded)() if isinstance(decoded, dict) else None
             elif name in GRAPH_STATE:
                 decoded = GRAPH_STATE[name]  # a graph never arrives (see $graph)
@@ -326,7 +377,8 @@ def _crosses(cls) -> bool:
     """Classes whose objects cross as state: minnet's own (the grader's never)."""
     module = getattr(cls, "__module__", "") or ""
     return (module == "minnet" or module.startswith(OBJECT_PREFIX)) and \
-        not module.startswith(NOT_CROSSING) and "<locals>" not in cls.__qualname__
+        (module == PLANTED or not module.startswith(NOT_CROSSING)) and \
+        "<locals>" not in cls.__qualname__
 
 
 def _is_function(value) -> bool:
@@ -339,7 +391,7 @@ def _crosses_function(function) -> bool:
     module = getattr(function, "__module__", None) or ""
     qualname = getattr(function, "__qualname__", "") or ""
     return ((module == "minnet" or module.startswith(OBJECT_PREFIX))
-            and not module.startswith(NOT_CROSSING) and "<" not in qualname)
+            and (module == PLANTED or not module.startswith(NOT_CROSSING)) and "<" not in qualname)
 
 
 def _resolve(path: str, want_class: bool):
@@ -347,7 +399,8 @@ def _resolve(path: str, want_class: bool):
     module_name, _, qualname = str(path).partition(":")
     allowed = (module_name in ("minnet", "builtins", "collections")
                or module_name.startswith(OBJECT_PREFIX))
-    if not allowed or module_name.startswith(NOT_CROSSING) or not qualname:
+    if not allowed or not qualname or (module_name.startswith(NOT_CROSSING)
+                                        and module_name != PLANTED):
         raise WireError(f"{path!r} cannot cross (only minnet's own classes and functions)")
     import importlib
 
@@ -356,6 +409,11 @@ def _resolve(path: str, want_class: bool):
         thing = getattr(thing, part)
     if want_class != isinstance(thing, type):
         raise WireError(f"{path!r} is not a {'class' if want_class else 'function'}")
+    if getattr(thing, "__module__", None) != module_name or \
+            getattr(thing, "__qualname__", None) != qualname:
+        # only what is defined there, by its own name: never a module it imported
+        # ("minnet.tensor:np.ctypeslib.os.system")
+        raise WireError(f"{path!r} cannot cross (not defined under that name)")
     if module_name in ("builtins", "collections") and thing not in (dict, list, set, int,
                                                                      float):
         raise WireError(f"{path!r} cannot cross")

@@ -5,12 +5,13 @@ import pytest
 
 import minnet
 from minnet import Tensor
-from minnet.grading import expect, expect_close, reference, student
+from minnet.grading import expect, expect_close, reference
+from minnet.grading.sandbox import sandboxed
 
 
 def load():
-    ref = reference(__file__, "nan_hunting")             # before the student's file
-    return student(__file__, "nan_hunting"), ref
+    return (sandboxed(__file__, "nan_hunting", allowed_imports=("numpy", "minnet")),
+            reference(__file__, "nan_hunting"))
 
 
 def value_and_grad(fn, logits, *rest):
