@@ -15,7 +15,8 @@ import minnet
 from minnet import nn, optim
 from minnet.debug import Setup
 from minnet.grading import expect, expect_at_least, expect_close, expect_no_errors, \
-    expect_no_finding, reference, student
+    expect_no_finding, reference
+from minnet.grading.sandbox import sandboxed
 
 MODULE = "gradient_flow"
 MIN_LINEAR_LAYERS = 10
@@ -29,9 +30,9 @@ BATCH_ORDER_SEEDS = (0, 1, 2, 3, 4)
 
 
 def load():
-    """(student's gradient_flow.py, reference gradient_flow.py), loaded by path."""
-    ref = reference(__file__, MODULE)                    # before the student's file
-    return student(__file__, MODULE), ref
+    """(student's gradient_flow.py in the sandbox, called with data; the reference)."""
+    return (sandboxed(__file__, MODULE, allowed_imports=("numpy", "minnet")),
+            reference(__file__, MODULE))
 
 
 
@@ -240,9 +241,31 @@ def count_linear(model):
     return sum(isinstance(module, nn.Linear) for module in model.modules())
 
 
-def grade_deep_repair(credit, build, name, codes):
+def clipped_step(model, loss_fn, optimizer, X, y, max_norm):
+    """The clipped training step as the README defines it, run here."""
+    optimizer.zero_grad()
+    loss = loss_fn(model(X), y)
+    loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+    optimizer.step()
+    return loss
+
+
+def run_here(setup, lab, ref):
+    """The Setup with the student's clipped_train_step (graded on its own by
+    test_clipped_train_step) replaced by the same step run in the grader: the repair is graded
+    alone, and the 1000 steps of the runs do not cross to the sandbox one by one."""
+    if setup.train_step is None:
+        return setup
+    expect(setup.train_step is lab.clipped_train_step and lab.MAX_NORM == ref.MAX_NORM,
+           f"keep a standard step (None or your clipped_train_step) and MAX_NORM = "
+           f"{ref.MAX_NORM}; got train_step={setup.train_step!r}, MAX_NORM={lab.MAX_NORM}")
+    return setup.replace(train_step=lambda model, loss_fn, optimizer, X, y: clipped_step(
+        model, loss_fn, optimizer, X, y, ref.MAX_NORM))
+
+
+def grade_deep_repair(credit, lab, ref, build, name, codes):
     setup = build()
-    _, ref = load()
     X_train, y_train, X_val, y_val = ref.moons_data()
     with credit.part(2, f"{name}: still deep; the debugger reports no error and none of "
                         f"{', '.join(codes)}"):
@@ -250,7 +273,7 @@ def grade_deep_repair(credit, build, name, codes):
         expect(layers >= MIN_LINEAR_LAYERS,
                f"the {name} has {layers} Linear layers; keep at least {MIN_LINEAR_LAYERS} (the "
                f"lesson is to make a deep net train, not to make it shallow)")
-        report = setup.diagnose(steps=100)
+        report = run_here(build(), lab, ref).diagnose(steps=100)
         expect_no_errors(report, what=f"the repaired {name}")
         for code in codes:
             expect_no_finding(report, code, what=f"the repaired {name}")
@@ -264,7 +287,6 @@ def grade_deep_repair(credit, build, name, codes):
                                         (setup.val_data, (X_val, y_val))))
         expect(same, f"{name}: train on the lab's moons_data() and keep its validation split "
                      "(inputs and labels as given)")
-        lab, _ = load()
         expect(setup.batch_size == 32
                and setup.train_step in (None, lab.clipped_train_step),
                f"{name}: keep batches of 32 and a standard step (None or your "
@@ -275,7 +297,7 @@ def grade_deep_repair(credit, build, name, codes):
         # the repair, not the luck of one run.
         scores = []
         for seed in BATCH_ORDER_SEEDS:
-            run = build().replace(seed=seed)
+            run = run_here(build(), lab, ref).replace(seed=seed)
             run.train(steps=200)
             scores.append(ref.accuracy(run.model, X_val, y_val))
         expect_at_least(f"{name}: median validation accuracy after 200 steps (batch orders "
@@ -286,14 +308,14 @@ def grade_deep_repair(credit, build, name, codes):
 @pytest.mark.points(4)
 @pytest.mark.timeout(40)      # five 200-step runs: 9-14 s of wall time on the loaded 2-core machine
 def test_vanishing_repair(credit):
-    lab, _ = load()
-    grade_deep_repair(credit, lab.vanishing_setup, "vanishing net",
+    lab, ref = load()
+    grade_deep_repair(credit, lab, ref, lab.vanishing_setup, "vanishing net",
                       ("grad.vanishing", "activation.scale"))
 
 
 @pytest.mark.points(4)
 @pytest.mark.timeout(40)      # five 200-step runs: 9-14 s of wall time on the loaded 2-core machine
 def test_exploding_repair(credit):
-    lab, _ = load()
-    grade_deep_repair(credit, lab.exploding_setup, "exploding net",
+    lab, ref = load()
+    grade_deep_repair(credit, lab, ref, lab.exploding_setup, "exploding net",
                       ("grad.exploding", "activation.scale"))

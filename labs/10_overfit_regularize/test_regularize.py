@@ -12,7 +12,8 @@ from minnet import nn, optim
 from minnet.debug import diagnose_setup
 from minnet.debug.setup import Setup
 from minnet.grading import (expect, expect_at_least, expect_at_most, expect_close,
-                            expect_no_errors, expect_no_finding, reference, student)
+                            expect_no_errors, expect_no_finding, planted, reference)
+from minnet.grading.sandbox import sandboxed
 from minnet.tensor import Tensor, no_grad
 from minnet.train import accuracy
 
@@ -32,8 +33,10 @@ MARGIN_10_VAL = 0.01
 
 
 def load():
-    ref = reference(__file__, "regularize")              # before the student's file
-    return student(__file__, "regularize"), ref
+    """The student's regularize.py in the sandbox (models, Setups and data cross as data; the
+    Setups train here), and the reference."""
+    return (sandboxed(__file__, "regularize", allowed_imports=("numpy", "warnings", "minnet")),
+            reference(__file__, "regularize"))
 
 
 
@@ -64,18 +67,14 @@ def random_batch(seed, n=11, features=13, classes=5):
     return X, y
 
 
-class DropoutProbe(nn.Module):
-    """Linear -> Dropout(0.5) -> Linear: in training mode its outputs change from call to call."""
-
-    def __init__(self, features, classes, seed):
-        super().__init__()
-        generator = np.random.default_rng(seed)
-        self.body = nn.Sequential(nn.Linear(features, 31, generator=generator), nn.ReLU(),
-                                  nn.Dropout(0.5), nn.Linear(31, classes, generator=generator))
-
-    def forward(self, x):
-        self.calls = getattr(self, "calls", 0) + 1
-        return self.body(x)
+def DropoutProbe(features, classes, seed):  # noqa: N802 -- reads as the model it builds
+    """Linear -> Dropout(0.5) -> Linear that counts its forward calls (``probe.calls``): in
+    training mode its outputs change from call to call. A planted module, so it crosses to
+    the student's process as data (and its call count and modes come back)."""
+    generator = np.random.default_rng(seed)
+    return planted.CountingCalls(nn.Sequential(
+        nn.Linear(features, 31, generator=generator), nn.ReLU(), nn.Dropout(0.5),
+        nn.Linear(31, classes, generator=generator)))
 
 
 def expect_ran_the_model(probe, accuracy):
@@ -160,7 +159,7 @@ def test_evaluate(credit):
     probe = DropoutProbe(13, 7, seed=5)
     probe.eval()
     with no_grad():
-        expected = float(np.mean(probe(Tensor(X)).data.argmax(axis=1) == y))
+        expected = float(np.mean(probe(Tensor(X)).numpy().argmax(axis=1) == y))
     probe.train()
     with credit.part(1, "returns the accuracy of the eval-mode predictions"):
         got = mine.evaluate(probe, X, y)

@@ -85,6 +85,10 @@ def check_source(text: str, filename: str, allowed_imports, forbidden=()) -> lis
                     problem(node, f"`import {alias.name}`", f"this lab's files may import only "
                                                             f"{shown}")
         elif isinstance(node, ast.ImportFrom):
+            for alias in node.names:
+                if alias.name in forbidden:
+                    problem(node, f"`from {node.module} import {alias.name}`",
+                            "this lab rules it out (see its README)")
             if node.level:
                 problem(node, "a relative import", "lab files are single modules")
             elif not allowed_module(node.module or ""):

@@ -5,22 +5,20 @@ import pytest
 
 import minnet
 from minnet import nn
-from minnet.grading import expect, expect_close, reference, student
+from minnet.grading import expect, expect_close, planted, reference
+from minnet.grading.sandbox import sandboxed
 
 
 def load():
-    ref = reference(__file__, "gradient_flow")           # before the student's file
-    return student(__file__, "gradient_flow"), ref
+    return (sandboxed(__file__, "gradient_flow", allowed_imports=("numpy", "minnet")),
+            reference(__file__, "gradient_flow"))
 
 
-class Block(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.inner = nn.Sequential(nn.Linear(3, 11), nn.Tanh(), nn.Linear(11, 5))
-        self.head = nn.Linear(5, 2, bias=False)
-
-    def forward(self, x):
-        return self.head(self.inner(x))
+def Block():  # noqa: N802 -- reads as the class it stands for
+    """head(inner(x)): named submodules, a nested Sequential and a bias-free layer (a planted
+    module: it crosses to the student's process as data)."""
+    return planted.Nested(nn.Sequential(nn.Linear(3, 11), nn.Tanh(), nn.Linear(11, 5)),
+                          nn.Linear(5, 2, bias=False))
 
 
 @pytest.mark.points(3)
