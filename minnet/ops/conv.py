@@ -205,9 +205,6 @@ def conv2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride=
             return grad_x, grad_weight
         return grad_x, grad_weight, grad_bias
 
-    # every gradient above is a new array (col2im's output, products, a sum): the engine
-    # may hand it to a leaf uncopied
-    backward.returns_new_arrays = True
     parents = (input, weight) if bias is None else (input, weight, bias)
     return Tensor._from_op(out, parents, backward, "conv2d")
 
