@@ -46,7 +46,6 @@ from . import data
 from . import optim
 from . import utils
 from .gradcheck import check_backward, gradcheck, numerical_gradient, numerical_gradient_array, rel_error
-from .debug.anomaly import AnomalyError, detect_anomaly, set_detect_anomaly
 
 __version__ = "0.1.0"
 
@@ -63,9 +62,12 @@ def numel(input: Tensor) -> int:
 
 
 def __getattr__(name):
-    # minnet.scenarios and minnet.viz load on first use: viz imports matplotlib, and
-    # neither is needed to train a network, so ``import minnet`` stays fast.
-    if name in ("scenarios", "viz", "runlog"):
+    # the debugger, scenarios and viz load on first use (viz imports matplotlib):
+    # none is needed to train a network, so ``import minnet`` stays fast.
+    if name in ("debug", "scenarios", "viz", "runlog"):
         import importlib
         return importlib.import_module(f"{__name__}.{name}")
+    # anomaly mode is the debugger's: loaded when first named (minnet.detect_anomaly)
+    if name in ("AnomalyError", "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled"):
+        return getattr(autograd, name)
     raise AttributeError(f"module 'minnet' has no attribute {name!r}")

@@ -1,25 +1,10 @@
-"""Custom differentiable ops, written the way PyTorch's ``torch.autograd.Function`` is.
+"""Custom differentiable ops (``Function``), ``grad_fn`` nodes, ``autograd.grad``.
 
-Subclass ``Function`` with two static methods and call ``apply``::
-
-    class Cube(Function):
-        @staticmethod
-        def forward(ctx, x):              # x: Tensor
-            ctx.save_for_backward(x)
-            return x * x * x
-
-        @staticmethod
-        def backward(ctx, grad_output):   # dL/d(out), shaped like out
-            (x,) = ctx.saved_tensors
-            return grad_output * 3 * x * x  # dL/dx, shaped like x
-
-    y = Cube.apply(x)
-
-``forward`` runs with graph recording off (its own ops are not recorded: the
-op *is* your forward/backward pair), and ``backward`` returns one gradient
-per argument of ``forward`` (None for arguments that need none). Check it
-with ``minnet.gradcheck(Cube.apply, (x,))``. Only single-Tensor outputs are
-supported. Inside minnet the same thing is done with ``Tensor._from_op``.
+``class Cube(Function)`` defines static ``forward(ctx, x)`` (runs without recording;
+``ctx.save_for_backward(x)``) and ``backward(ctx, grad_output)`` returning dL/d(each
+forward argument), each shaped like its argument; ``Cube.apply(x)`` runs it, as
+PyTorch's ``torch.autograd.Function`` (example: docs/autograd.md section 8).
+Single-Tensor outputs only. Inside minnet the same is done with ``Tensor._from_op``.
 """
 from __future__ import annotations
 
@@ -172,7 +157,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
     ``create_graph=True`` (a graph of the gradient itself, for second derivatives)
     is not implemented: minnet's backward computes with NumPy, not with ops.
     """
-    from .tensor import _topological_order, run_backward
+    from .engine import run_backward, topological_order
     if create_graph:
         raise NotImplementedError("autograd.grad(create_graph=True): minnet's backward pass "
                                   "is not itself recorded, so there are no second derivatives")
@@ -188,7 +173,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
         return hook
 
     handles = [t.register_hook(catcher(i)) for i, t in enumerate(inputs)]
-    leaves = {id(n): n for out in outputs for n in _topological_order(out) if n._backward is None}
+    leaves = {id(n): n for out in outputs for n in topological_order(out) if n._backward is None}
     kept = {key: leaf._grad for key, leaf in leaves.items()}
     try:
         for k, (out, seed) in enumerate(zip(outputs, seeds)):
@@ -215,3 +200,17 @@ def Variable(tensor, requires_grad: bool = False):  # noqa: N802  (PyTorch's old
     (with ``requires_grad=True`` it starts recording, as there)."""
     tensor = tensor if isinstance(tensor, Tensor) else Tensor(tensor)
     return tensor.requires_grad_() if requires_grad else tensor
+
+
+# --------------------------------------------------------------------------
+# Anomaly mode, as torch.autograd names it: the debugger is loaded on first use
+# --------------------------------------------------------------------------
+_ANOMALY_NAMES = ("AnomalyError", "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled",
+                  "is_anomaly_check_nan_enabled")
+
+
+def __getattr__(name):
+    if name in _ANOMALY_NAMES:
+        from .debug import anomaly  # (imports minnet.debug, so only when asked for)
+        return getattr(anomaly, name)
+    raise AttributeError(f"module 'minnet.autograd' has no attribute {name!r}")

@@ -1,29 +1,16 @@
-"""The Tensor and the autograd engine.
+"""The Tensor, and the graph its ops record for the backward pass.
 
-A `Tensor` wraps a NumPy array. When an op (see `minnet/ops/`) combines tensors
-that require gradients, its result remembers
-
-* ``_parents``  -- the input tensors, in order;
-* ``_backward`` -- a closure ``grad_out -> (grad_parent_0, grad_parent_1, ...)``
-  written right next to the op's forward code, returning one NumPy array (or
-  ``None`` when that parent needs no gradient) per parent, each with the
-  parent's shape;
-* ``op``        -- the op's name (``"matmul"``, ``"relu"``, ...);
-* ``module``    -- the path of the module that was running when the op was
-  created, e.g. ``"model.2 (ReLU)"``, so the debugger can say where something
-  happened.
-
-`Tensor.backward()` walks this graph once, in reverse topological order, with
-an explicit stack (no recursion, so a 1,000-layer chain is fine), and sums the
-gradient contributions that reach each node. Leaf tensors (those created by the
-user, e.g. parameters) accumulate into ``.grad`` -- calling ``backward()``
-twice adds the two gradients, exactly as in PyTorch; that is why training
-loops call ``optimizer.zero_grad()``.
+A `Tensor` wraps a NumPy array. Every op (``minnet/ops/``) ends with
+``Tensor._from_op``: if an input needs a gradient, the result keeps ``_parents``
+(its inputs) and ``_backward``, a closure ``grad_out -> (grad_input_0, ...)``
+written next to the op's forward (one array or None per input, shaped like it),
+plus ``op`` and ``module`` (``"model.2 (ReLU)"``) for messages.
+``Tensor.backward()`` hands this graph to ``minnet/engine.py``, which walks it.
 """
 from __future__ import annotations
 
 import functools
-from typing import Callable, Iterable, Optional, Sequence
+from typing import Callable, NamedTuple, Optional, Sequence
 
 import numpy as np
 
@@ -33,26 +20,42 @@ DEFAULT_DTYPE = np.float32
 # --------------------------------------------------------------------------
 # Global autograd state
 # --------------------------------------------------------------------------
-class _AutogradState:
-    """Process-wide switches read by every op.
+class ModuleCall(NamedTuple):
+    """An entry of the module stack: a module whose ``forward`` is running."""
 
-    ``forward_observers`` / ``backward_observers`` are how the debugger's
-    anomaly mode watches every op without patching anything: each observer is
-    called with ``(result, inputs)`` for a freshly created op result (forward;
-    the inputs are needed to explain a NaN, and ``result._parents`` is empty
-    when no graph was recorded) or with ``(node, grad_out, parent_grads)``
-    (backward).
+    label: str      # "model.2 (ReLU)": what each op it runs records as its ``module``
+    module: object  # the nn.Module itself
+    path: str       # "model.2": the start of its children's paths
+
+
+class _AutogradState:
+    """Process-wide state read by every op and by the engine.
+
+    The observers are how the debugger (anomaly mode) and gradcheck watch every
+    op without patching anything: a forward observer gets ``(result, inputs)``
+    for each new op result (``result._parents`` is empty if no graph was
+    recorded), a backward observer ``(node, grad_out, input_grads)`` after each
+    node's backward. ``current_node`` is the node the engine is on, or None.
     """
 
     def __init__(self):
         self.grad_enabled = True
-        self.module_stack: list[str] = []
+        self.module_stack: list[ModuleCall] = []  # innermost last (nn.Module.__call__)
         self.forward_observers: list[Callable] = []
         self.backward_observers: list[Callable] = []
-        self.final_callbacks: list[Callable] = []
+        self.current_node: Optional["Tensor"] = None
+        self.final_callbacks: list[Callable] = []  # run when the backward pass ends
 
 
 _state = _AutogradState()
+
+
+def queue_callback(callback: Callable) -> None:
+    """Run ``callback()`` once, when the backward pass now under way has finished.
+
+    Module backward hooks use it to fire even when some input received no gradient.
+    """
+    _state.final_callbacks.append(callback)
 
 
 def is_grad_enabled() -> bool:
@@ -136,9 +139,9 @@ class enable_grad(no_grad):
 
 
 def current_module() -> Optional[str]:
-    """The path of the innermost module being called, or None outside modules."""
+    """The label of the innermost module being called (``"model.2 (ReLU)"``), or None."""
     stack = _state.module_stack
-    return stack[-1] if stack else None
+    return stack[-1].label if stack else None
 
 
 # --------------------------------------------------------------------------
@@ -163,14 +166,6 @@ class RemovableHandle:
     def __exit__(self, *exc):
         self.remove()
         return False
-
-
-def _freed_backward(grad_out):
-    raise RuntimeError(
-        "Trying to backward through the graph a second time: its intermediate "
-        "results were freed by the first backward(). Hint: call "
-        "backward(retain_graph=True) the first time if you really need two passes."
-    )
 
 
 # --------------------------------------------------------------------------
@@ -262,7 +257,7 @@ class Tensor:
         out._version_box = None
         out._saved_versions = ()
         stack = _state.module_stack
-        out.module = stack[-1] if stack else None
+        out.module = stack[-1].label if stack else None
         out.requires_grad = False
         out._parents = ()
         out._backward = None
@@ -529,6 +524,7 @@ class Tensor:
             if seed.shape != self.shape:
                 raise RuntimeError(f"backward(): gradient has shape {seed.shape} but the tensor "
                                    f"has shape {self.shape}; they must match.")
+        from .engine import run_backward  # (engine.py imports this module)
         run_backward(self, seed, retain_graph)
 
     # -- operators (implemented in minnet/ops) ---------------------------------------------
@@ -1072,58 +1068,18 @@ def _ops():
     return _ops_module
 
 
+def _note_versions(tensors, saves_output: bool) -> tuple:
+    """(tensor, its version now) for each tensor an op saved; (None, 0) stands for the output."""
+    noted = tuple((t, 0 if t._version_box is None else t._version_box[0]) for t in tensors)
+    return noted + ((None, 0),) if saves_output else noted
+
+
 # --------------------------------------------------------------------------
-# The backward pass
+# Helpers (the factories, torch.zeros etc., are in minnet/ops/creation.py)
 # --------------------------------------------------------------------------
-def _topological_order(root: Tensor) -> list:
-    """Nodes reachable from ``root`` that need gradients, parents before children.
-
-    Iterative depth-first search: an explicit stack of (node, parents-done?)
-    pairs instead of recursion, so arbitrarily deep graphs work. A node is
-    appended only after all of its parents, so walking the list backwards
-    visits every node before any of its parents: by the time a node's backward
-    runs, every gradient contribution to it has arrived.
-    """
-    order = []
-    expanded = set()
-    stack = [(root, False)]
-    while stack:
-        node, parents_done = stack.pop()
-        if parents_done:
-            order.append(node)
-            continue
-        if id(node) in expanded:
-            continue  # reached again through another path: already placed
-        expanded.add(id(node))
-        stack.append((node, True))
-        for parent in node._parents:
-            if parent.requires_grad and id(parent) not in expanded:
-                stack.append((parent, False))
-    return order
-
-
-def _accumulate_into_grad(tensor: Tensor, grad: np.ndarray, owned: bool = False) -> None:
-    """Add ``grad`` into ``tensor.grad``; ``owned``: nothing else refers to ``grad``."""
-    if grad.dtype != tensor.data.dtype:
-        grad = grad.astype(tensor.data.dtype)
-    if tensor.grad is None:
-        # copy unless owned: ``grad`` may be an array another node still uses, and the
-        # user may change ``.grad`` in place (clip_grad_norm_, zero_grad(set_to_none=False))
-        tensor.grad = wrap_array(grad if owned else np.array(grad, copy=True))
-    else:
-        tensor.grad.data = tensor.grad.data + grad
-
-
-def _run_hooks(tensor: Tensor, grad: np.ndarray) -> np.ndarray:
-    for hook in list(tensor._hooks.values()):
-        replaced = hook(wrap_array(grad))
-        if replaced is not None:
-            replaced_array = replaced.data if isinstance(replaced, Tensor) else np.asarray(replaced)
-            if replaced_array.shape != grad.shape:
-                raise RuntimeError(f"a gradient hook returned shape {replaced_array.shape}, "
-                                   f"expected {grad.shape}")
-            grad = replaced_array
-    return grad
+def allclose(a, b, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
+    return bool(np.allclose(a.data if isinstance(a, Tensor) else a,
+                            b.data if isinstance(b, Tensor) else b, rtol=rtol, atol=atol))
 
 
 def wrap_array(array: np.ndarray, requires_grad: bool = False) -> Tensor:
@@ -1145,123 +1101,6 @@ def wrap_array(array: np.ndarray, requires_grad: bool = False) -> Tensor:
     return view
 
 
-def run_backward(root: Tensor, seed: np.ndarray, retain_graph: bool = False) -> None:
-    """Propagate ``seed`` = d(final)/d(root) back to every leaf below ``root``."""
-    try:
-        _propagate(root, seed, retain_graph)
-        callbacks = _state.final_callbacks
-    finally:
-        _state.final_callbacks = []
-    for callback in callbacks:
-        callback()
-
-
-def _propagate(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
-    order = _topological_order(root)
-    pending = {id(root): seed}  # node id -> summed gradient flowing into that node
-    # ids of pending gradients that no one else refers to: a leaf can keep these as
-    # its .grad without a copy (for an MLP's weights that saves copying every weight)
-    owned = set()
-    observers = _state.backward_observers
-    for node in reversed(order):
-        key = id(node)
-        grad = pending.pop(key, None)
-        if grad is None:
-            continue  # nothing flowed here (e.g. every consumer returned None)
-        if node._hooks:
-            grad = _run_hooks(node, grad)
-            owned.discard(key)  # a hook may have returned an array it keeps
-        if node._backward is None:  # a leaf: this is where gradients end up
-            _accumulate_into_grad(node, grad, key in owned)
-            continue
-        if node._retains_grad:
-            _accumulate_into_grad(node, grad)
-        for saved, version in node._saved_versions:
-            box = (node if saved is None else saved)._version_box
-            if box is not None and box[0] != version:
-                raise _modified_error(node, saved, version)
-        parent_grads = node._backward(grad)
-        # an op whose backward says so returns new arrays it does not keep; an observer
-        # (the debugger) may keep them, though
-        fresh = getattr(node._backward, "returns_new_arrays", False) and not observers
-        if observers:
-            for observer in observers:
-                observer(node, grad, parent_grads)
-        if len(parent_grads) != len(node._parents):
-            raise RuntimeError(
-                f"the backward of op '{node.op}' returned {len(parent_grads)} gradient(s) for "
-                f"{len(node._parents)} input(s); it must return one (or None) per input")
-        for parent, parent_grad in zip(node._parents, parent_grads):
-            if parent_grad is None or not parent.requires_grad:
-                continue
-            if parent_grad.shape != parent.data.shape:
-                raise RuntimeError(
-                    f"internal error in the backward of op '{node.op}': it returned a gradient "
-                    f"of shape {parent_grad.shape} for an input of shape {parent.data.shape}")
-            if parent_grad.dtype != parent.data.dtype:
-                # e.g. float32 + float64 gave a float64 output: hand each input
-                # a gradient of its own dtype
-                parent_grad = parent_grad.astype(parent.data.dtype)
-            key = id(parent)
-            previous = pending.get(key)
-            if previous is None:
-                pending[key] = parent_grad
-                if fresh:
-                    owned.add(key)
-            else:
-                # out-of-place sum: ops may hand the same array to several parents
-                pending[key] = previous + parent_grad
-                owned.add(key)
-        if not retain_graph:
-            node._backward = _freed_backward
-            node._parents = ()
-            node._saved_versions = ()
-
-
-def _note_versions(tensors, saves_output: bool) -> tuple:
-    """(tensor, its version now) for each tensor an op saved; (None, 0) stands for the output."""
-    noted = tuple((t, 0 if t._version_box is None else t._version_box[0]) for t in tensors)
-    return noted + ((None, 0),) if saves_output else noted
-
-
-def _modified_error(node: Tensor, saved: Optional[Tensor], expected: int) -> RuntimeError:
-    """PyTorch's message for a saved tensor changed in place, plus which op changed it."""
-    tensor = node if saved is None else saved
-    role = "output 0" if saved is None else f"input {_position(node, saved)}"
-    where = f" (in {node.module})" if node.module else ""
-    version, changed_by = tensor._version_box
-    return RuntimeError(
-        f"one of the variables needed for gradient computation has been modified by an "
-        f"inplace operation: [{tensor.dtype} tensor of shape {tuple(tensor.shape)}], which is "
-        f"{role} of op '{node.op}'{where}, is at version {version}; expected version "
-        f"{expected} instead. It was last changed in place by {changed_by!r}. Hint: the op saved "
-        f"its values for the backward pass; call backward() before changing it (e.g. before "
-        f"optimizer.step()), or write `x = x + ...` (a new tensor) instead of `x += ...`.")
-
-
-def _position(node: Tensor, saved: Tensor) -> int:
-    for i, parent in enumerate(node._parents):
-        if parent is saved:
-            return i
-    return 0
-
-
-def queue_callback(callback: Callable) -> None:
-    """Run ``callback()`` once, when the backward pass now under way has finished.
-
-    Module backward hooks use it to fire even when some input received no gradient.
-    """
-    _state.final_callbacks.append(callback)
-
-
-# --------------------------------------------------------------------------
-# Helpers (the factories, torch.zeros etc., are in minnet/ops/creation.py)
-# --------------------------------------------------------------------------
-def allclose(a, b, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
-    return bool(np.allclose(a.data if isinstance(a, Tensor) else a,
-                            b.data if isinstance(b, Tensor) else b, rtol=rtol, atol=atol))
-
-
 def as_tensor(value, like: Optional[Tensor] = None) -> Tensor:
     """Tensors pass through; numbers and arrays become constant leaf tensors.
 
@@ -1273,6 +1112,3 @@ def as_tensor(value, like: Optional[Tensor] = None) -> Tensor:
         return Tensor(np.asarray(value, dtype=like.data.dtype))
     return Tensor(value)
 
-
-def iter_tensors(values: Iterable) -> list:
-    return [v for v in values if isinstance(v, Tensor)]

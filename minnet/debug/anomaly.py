@@ -1,30 +1,11 @@
 """Anomaly mode: stop at the first op that makes a NaN or an Inf, and say why.
 
-    with minnet.detect_anomaly():
-        loss = loss_fn(model(x), y)
-        loss.backward()
-
-Inside the block every op's result is checked as it is made (forward) and
-every gradient an op's backward returns is checked (backward). The first
-non-finite value raises `AnomalyError`, which names the op, the module that
-ran it (e.g. ``"model.2 (Linear)"``), the phase, what the op received (e.g.
-"log got 0.0 at 12 of 128 positions, min input 0.0") and the line of *your*
-code that created the op -- for a backward error, the line recorded when the
-op was made in the forward pass.
-
-How it listens: the engine calls the observers in ``minnet.tensor._state``
-for every op; this module adds its two observers while the mode is on and
-removes them when it is off, so with the mode off the engine pays nothing.
-
-What counts as an anomaly in forward:
-
-* any NaN in an op's result;
-* an Inf in an op's result when none of the op's inputs held an Inf. An Inf
-  that was already in an input was put there on purpose (``-inf`` masks in
-  ``masked_fill`` / ``where``) and travels on; the op that *created* an Inf
-  from finite numbers (``log(0)``, ``exp(1000)``, ``x / 0``) is the culprit.
-
-In backward: any NaN or Inf in a gradient an op's backward returns.
+``with minnet.detect_anomaly(): ...`` checks each op result (forward) and each
+gradient a backward returns; the first non-finite value raises `AnomalyError`
+naming the op, its module, the phase, what the op received and the user's line
+that created it. Forward flags a NaN, or an Inf made from finite inputs (an
+``-inf`` mask travelling on is not the culprit; ``log(0)`` is). The mode adds
+observers to ``minnet.tensor._state`` while on, so when off the engine pays nothing.
 """
 from __future__ import annotations
 
@@ -37,7 +18,7 @@ from typing import Callable, NamedTuple, Optional
 
 import numpy as np
 
-from ..tensor import Tensor, _propagate, _state
+from ..tensor import Tensor, _state
 
 __all__ = ["AnomalyError", "SourceLine", "detect_anomaly", "set_detect_anomaly",
            "is_anomaly_enabled", "is_anomaly_check_nan_enabled"]
@@ -61,20 +42,12 @@ class SourceLine(NamedTuple):
 
 
 class AnomalyError(RuntimeError):
-    """The first NaN/Inf seen in anomaly mode.
+    """The first NaN/Inf seen in anomaly mode, with fields a debugger turns into a finding.
 
-    Fields, for a debugger to turn into a finding:
-
-    * ``op``     -- the op's name (``"log"``, ``"exp"``, ``"div"``, ...);
-    * ``module`` -- the module path that ran it (``"model.2 (Linear)"``) or None;
-    * ``phase``  -- ``"forward"`` or ``"backward"``;
-    * ``source`` -- a `SourceLine` (file, line, code) or None if unknown;
-    * ``stats``  -- a dict of numbers (counts, sizes, minima, thresholds);
-    * ``detail`` -- one sentence: what the op received;
-    * ``hint``   -- what usually fixes it;
-    * ``code``   -- the checklist code: ``grad.nonfinite`` (backward),
-      ``data.nonfinite`` (a data tensor was already non-finite) or
-      ``loss.nonfinite`` (an op made the forward pass non-finite).
+    ``op``, ``module`` (or None), ``phase`` ("forward"/"backward"), ``source`` (a
+    `SourceLine` or None), ``stats`` (numbers), ``detail`` (what the op received),
+    ``hint``, and ``code``: ``grad.nonfinite`` (backward), ``data.nonfinite`` (a
+    data tensor was already non-finite) or ``loss.nonfinite`` (an op made it so).
     """
 
     def __init__(self, message: str, *, op: str, module: Optional[str], phase: str,
@@ -404,19 +377,12 @@ def _explain_generic(out, inputs):
 
 
 def _node_being_differentiated() -> Optional[Tensor]:
-    """The graph node whose backward is running now, if any (error path only: it is slow).
+    """The graph node whose backward is running now, or None (the engine keeps it).
 
-    A custom ``autograd.Function.backward`` computes with ordinary ops, so a
-    NaN it makes is first seen by the forward observer; this finds the node
-    in the engine's ``_propagate`` frame so the error can say "backward".
+    A custom ``autograd.Function.backward`` computes with ordinary ops, so a NaN
+    it makes is first seen by the forward observer: this lets the error say "backward".
     """
-    frame = sys._getframe(1)
-    while frame is not None:
-        if frame.f_code is _propagate.__code__:
-            node = frame.f_locals.get("node")
-            return node if isinstance(node, Tensor) else None
-        frame = frame.f_back
-    return None
+    return _state.current_node
 
 
 def _forward_error(out: Tensor, inputs) -> AnomalyError:

@@ -1,13 +1,12 @@
 """``Module`` and ``Parameter``: the building blocks of every network.
 
-As in PyTorch, assigning a ``Parameter`` or a ``Module`` as an attribute
-registers it, so ``parameters()``, ``state_dict()``, ``train()``/``eval()``
-and ``zero_grad()`` find it without any bookkeeping by the user.
+As in PyTorch, a ``Parameter`` or ``Module`` assigned as an attribute is registered:
+``parameters()``, ``state_dict()``, ``train()`` and ``zero_grad()`` find it.
 
-Calling a module (``module(x)``) runs, in order: forward pre-hooks,
-``forward``, forward hooks. While ``forward`` runs, the module's path (e.g.
-``"model.2 (ReLU)"``) is on a stack that every op reads, so each graph node
-knows which layer created it. The debugger attaches only through these hooks.
+Calling a module (``module(x)``) runs forward pre-hooks, ``forward``, forward
+hooks. Meanwhile the module is on ``tensor._state.module_stack``, which every op
+reads: each graph node knows its layer (``"model.2 (ReLU)"``). The debugger
+attaches only through these hooks.
 """
 from __future__ import annotations
 
@@ -18,7 +17,7 @@ from typing import Callable, Iterator, Optional
 
 import numpy as np
 
-from ..tensor import RemovableHandle, Tensor, _state, queue_callback, wrap_array
+from ..tensor import ModuleCall, RemovableHandle, Tensor, _state, queue_callback, wrap_array
 
 ROOT_NAME = "model"  # how the outermost module is named in op records and messages
 
@@ -148,11 +147,11 @@ class Module:
         return path
 
     def __call__(self, *args, **kwargs):
-        parent, parent_path = _call_stack[-1] if _call_stack else (None, None)
+        stack = _state.module_stack  # the modules being called, innermost last
+        parent, parent_path = (stack[-1].module, stack[-1].path) if stack else (None, None)
         path = self._path_under(parent, parent_path)
         label = f"{path} ({type(self).__name__})"  # e.g. "model.2 (ReLU)"
-        _call_stack.append((self, path))
-        _state.module_stack.append(label)
+        stack.append(ModuleCall(label, self, path))
         try:
             for hook in list(self._forward_pre_hooks.values()):
                 replaced = hook(self, args)
@@ -172,8 +171,7 @@ class Module:
             if self._backward_hooks and isinstance(output, Tensor) and output.requires_grad:
                 output = self._attach_output_grad_probe(output, report_input_grads)
         finally:
-            _call_stack.pop()
-            _state.module_stack.pop()
+            stack.pop()
         return output
 
     # -- backward hooks ---------------------------------------------------------
@@ -466,7 +464,3 @@ def _note_where(error: Exception, where: str) -> None:
         error.add_note(note)
     elif error.args and isinstance(error.args[0], str):
         error.args = (f"{error.args[0]}\n{note}",) + error.args[1:]
-
-
-# (module, path) of the modules currently inside __call__, innermost last
-_call_stack: list = []

@@ -133,11 +133,6 @@ def normalize_dims(dim, ndim: int, fn_name: str) -> Optional[tuple]:
     return tuple(sorted(axes))
 
 
-def check_dim(dim, ndim: int, fn_name: str) -> None:
-    """Raise a clear IndexError when ``dim`` is out of range for a tensor of ``ndim`` dims."""
-    normalize_dims(dim, ndim, fn_name)
-
-
 def expand_reduced(grad: np.ndarray, input_shape: tuple, axes, keepdim: bool) -> np.ndarray:
     """Re-insert the reduced axes into ``grad`` so it broadcasts against the input.
 

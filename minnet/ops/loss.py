@@ -1,17 +1,11 @@
 """Loss functions as single graph nodes, with PyTorch's semantics.
 
-Each loss computes its per-element values with NumPy, reduces them
-('mean' | 'sum' | 'none') and has one ``backward`` closure. Fusing is not
-only about speed: ``cross_entropy`` as one node with backward
-``(softmax - onehot) / N`` stays finite for logits of +-1e4, where
-``log(softmax(x))`` built from separate ops would give ``log(0) = -inf``.
-
-Shapes (as in PyTorch):
-
-* ``cross_entropy`` / ``nll_loss``: input (N, C) or (N, C, d1, ...) or (C,);
-  target (N,) / (N, d1, ...) / () of integer class indices, or (for
-  cross_entropy) class probabilities shaped like the input.
-* regression and binary losses: input and target of the same shape.
+Each loss reduces its per-element values ('mean' | 'sum' | 'none') and has one
+``backward``. Why fused: ``cross_entropy``'s backward ``(softmax - onehot) / N``
+stays finite for logits of +-1e4, where ``log(softmax(x))`` gives ``log(0)``.
+Shapes: ``cross_entropy`` / ``nll_loss`` input (N, C), (N, C, d1, ...) or (C,),
+target (N,) / (N, d1, ...) / () class indices, or (cross_entropy) probabilities
+shaped like the input; regression and binary losses: input and target alike.
 """
 from __future__ import annotations
 
@@ -166,14 +160,10 @@ def _weighted_class_loss(input: Tensor, target: Tensor, log_probs_of, weight, ig
                          softmax_grad: bool) -> Tensor:
     """Shared body of cross_entropy (softmax_grad=True) and nll_loss (input = log-probs).
 
-    Per element i (a row of the (M, C) view) with target y_i:
-
-        coef_ic = (1 - eps) * w[y_i] * [c == y_i] + eps / C * w[c]   (0 if y_i is ignored)
-        loss_i  = -sum_c coef_ic * logp_ic
-
-    'mean' divides the sum by sum_i w[y_i] over non-ignored i (PyTorch's weighted mean,
-    also used for the label-smoothing term). Gradient w.r.t. logits:
-    coef_i.sum() * softmax_i - coef_i; w.r.t. log-probs: -coef_i.
+    Row i of the (M, C) view, target y_i (coef_i = 0 if y_i is ignored):
+    ``coef_ic = (1 - eps) w[y_i] [c == y_i] + eps / C w[c]``, ``loss_i = -sum_c coef_ic logp_ic``;
+    'mean' divides by sum_i w[y_i] over kept rows (PyTorch's weighted mean).
+    Gradient: ``coef_i.sum() * softmax_i - coef_i`` (logits), ``-coef_i`` (log-probs).
     """
     _require_tensor(input, fn_name)
     check_reduction(reduction, fn_name)

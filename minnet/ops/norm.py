@@ -1,13 +1,10 @@
 """Batch normalisation as one fused op (forward and backward side by side).
 
-Training mode normalises each channel by the statistics of the current batch
-and updates the running estimates *in place* (as PyTorch does); evaluation
-mode uses the running estimates, so the output of a sample no longer depends
-on the rest of its batch.
-
+Training normalises each channel by the current batch's statistics and updates
+the running estimates in place (as PyTorch); evaluation uses the running
+estimates, so a sample's output no longer depends on the rest of its batch.
 Shapes: input (N, C), (N, C, L) or (N, C, H, W); running_mean, running_var,
-weight, bias (C,). Statistics are taken over every axis except the channel
-axis 1.
+weight, bias (C,); statistics over every axis but the channel axis 1.
 """
 from __future__ import annotations
 

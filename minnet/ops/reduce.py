@@ -1,14 +1,10 @@
 """Reductions over dims: sum, mean, var, std, amax, amin, max, min, logsumexp.
 
-Every reduction takes PyTorch's parameter names (``input``, ``dim``,
-``keepdim``) and also NumPy's ``axis``/``keepdims``; ``dim`` may be None (all
-dims), an int or a tuple. Shapes: ``input`` (3, 4, 5) reduced over dim=1 gives
-(3, 5), or (3, 1, 5) with keepdim=True; dim=None gives a 0-d tensor.
-Backward re-inserts the reduced axes (``expand_reduced``) so the upstream
-gradient broadcasts back over the entries that were reduced.
-
-Note: this module defines ``sum``, ``max`` and ``min``, hiding Python's
-built-ins of the same names; ``builtins.max`` etc. are used where needed.
+PyTorch's names (``input``, ``dim``, ``keepdim``) and NumPy's (``axis``,
+``keepdims``); ``dim`` is None (all), an int or a tuple. Shapes: (3, 4, 5) over
+dim=1 gives (3, 5), or (3, 1, 5) with keepdim; dim=None gives 0-d. Backward
+re-inserts the reduced axes (``expand_reduced``) so the gradient broadcasts back.
+This module's ``sum``, ``max``, ``min`` hide the built-ins: use ``builtins.max``.
 """
 from __future__ import annotations
 
