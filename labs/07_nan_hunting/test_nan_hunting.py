@@ -233,6 +233,9 @@ def test_stable_log_softmax(credit):
         expect_close("stable_log_softmax(big logits)", got, truth, rtol=1e-5, atol=1e-3)
     with credit.part(1, "its gradient matches finite differences (gradcheck), dim=0 too"):
         x = minnet.tensor(rng.standard_normal((3, 5)), dtype=np.float64, requires_grad=True)
+        expect_close("stable_log_softmax(x, dim=0)",    # the function checked is log-softmax
+                     mine.stable_log_softmax(Tensor(x.numpy()), dim=0).numpy(),
+                     F.log_softmax(Tensor(x.numpy()), dim=0).numpy(), rtol=1e-6, atol=1e-9)
         expect_gradcheck(lambda t: mine.stable_log_softmax(t, dim=1), (x,),
                          name="stable_log_softmax(dim=1)")
         expect_gradcheck(lambda t: mine.stable_log_softmax(t, dim=0), (x,),

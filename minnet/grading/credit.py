@@ -11,9 +11,8 @@ A test marked ``@pytest.mark.points(4)`` may split its points into parts::
 A failing part scores 0 and keeps its message; the following parts still run;
 the test fails if any part failed. The parts must add up to the marker's
 points (checked when the test ends, so a miscounted test is caught the first
-time the reference solution is graded). A part whose code replaced something
-grading relies on fails (``minnet.grading.fair``), and the plugin then scores
-the whole test 0.
+time the reference solution is graded). The student's code never runs in this
+process (``sandbox.py``): nothing it does can change a part's verdict.
 """
 from __future__ import annotations
 
@@ -22,7 +21,6 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from .expect import LabFailure
-from .fair import GradingTampered, expect_unchanged
 
 
 class GradingSetupError(Exception):
@@ -75,14 +73,11 @@ class Credit:
         self.parts.append(record)
         try:
             yield record
-            # fair play: a part passes only if the code it ran left grading as it was
-            expect_unchanged("your code", f"while the part {label!r} ran")
         except (Exception, pytest.fail.Exception) as error:
             if isinstance(error, GradingSetupError):
                 raise
             record.passed = False
-            record.message = (str(error) if isinstance(error, GradingTampered)
-                              else self._describe_error(error))
+            record.message = self._describe_error(error)
         else:
             record.passed = True
 

@@ -28,8 +28,6 @@ import types
 
 from . import recorded as _recorded
 from .expect import LabFailure
-from .fair import expect_unchanged as _expect_unchanged
-from .fair import watch as _watch_loaded
 
 MODULE_PREFIX = "minnet_labs"
 SOURCE_FOLDER = "source"
@@ -118,7 +116,6 @@ def _load_replaying(lab: str, stem: str, released: dict) -> types.ModuleType:
         sys.modules.pop(name, None)
         raise
     _recorded.replay_module(module, released, lab, stem)
-    _watch_loaded()
     return module
 
 
@@ -145,8 +142,7 @@ def load_module(path, role: str = "student", private: bool = False,
     """Execute the Python file at ``path`` as a fresh module (cached per path and mtime).
 
     ``private``: executed anew under a name of its own (``..._private<n>``), never
-    served from the cache: kept in ``sys.modules``, so the fair-play check watches it.
-    ``prepare(module)`` runs after the file, before the fair-play check remembers it.
+    served from the cache. ``prepare(module)`` runs after the file.
     """
     path = os.path.abspath(os.fspath(path))
     if not os.path.isfile(path):
@@ -164,7 +160,6 @@ def load_module(path, role: str = "student", private: bool = False,
     # registered while it runs: dataclasses, pickling and typing look the module up by name
     previous = sys.modules.get(name)
     sys.modules[name] = module
-    _watch_loaded()  # fair play: what grading relies on, remembered before the file runs
     try:
         spec.loader.exec_module(module)
     except Exception as error:
@@ -175,10 +170,6 @@ def load_module(path, role: str = "student", private: bool = False,
         raise LabFailure(import_failure_message(path, error)) from None
     if prepare is not None:
         prepare(module)
-    if role == "student":  # its top-level code may not replace the grader, minnet, NumPy, ...
-        _expect_unchanged(os.path.basename(path), "at import")
-    else:                  # a reference solution is graded against: remember its functions
-        _watch_loaded()
     if private:
         return module
     _cache[path] = (stamp, module)
@@ -216,10 +207,3 @@ def import_failure_message(path: str, error: BaseException) -> str:
             "Code at the top level of the file runs on import: keep your work inside the "
             "functions.")
 
-
-def clear_cache() -> None:
-    """Forget every loaded lab module (the next student()/reference() call reloads)."""
-    for path, (_, module) in list(_cache.items()):
-        if sys.modules.get(module.__name__) is module:
-            del sys.modules[module.__name__]
-    _cache.clear()

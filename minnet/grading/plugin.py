@@ -27,7 +27,6 @@ from typing import Optional
 
 import pytest
 
-from . import fair
 from .credit import Credit, GradingSetupError, check_points, format_points
 from .expect import THRESHOLDS_SEEN, LabFailure
 from .isolation import (CAN_FORK, become_subreaper, hide_from_same_user, kill_orphans,
@@ -46,13 +45,6 @@ __all__ = [
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_MEMORY_MB = 2048.0
 GRADE_PROPERTY = "minnet_grade"
-
-# fair play (minnet.grading.fair): the checker's functions as they are when the plugin is
-# imported, before any student code runs; the hooks below use only these references
-_FAIR_WATCH, _FAIR_CHANGED, _FAIR_DESCRIBE, _FAIR_FROZEN = fair.guard()
-_FAIR_PRIVATE_COPY = fair.private_copy
-_FAIR_WATCH_NAMESPACE, _FAIR_TAMPERED = fair.watch_namespace, fair.GradingTampered
-_watched_test_modules: set = set()  # names of the test modules already remembered
 
 _book_key = pytest.StashKey["GradeBook"]()
 _credit_key = pytest.StashKey[Credit]()
@@ -346,11 +338,6 @@ def pytest_runtest_makereport(item, call):
             grade = _grade_of(item, 0.0, False, f"skipped: {_skip_reason(report)}")
         else:
             grade = _failed_grade(item, call.excinfo.value, tracker)
-        # fair play: in a forked child run_test checks after teardown (_zero_if_tampered);
-        # in this process (--lab-no-isolation) it is checked here
-        changes = _FAIR_CHANGED() if not _isolated(item) else []
-        if changes:
-            grade = _tampered_grade(item, changes, call.excinfo, tracker)
         grade.thresholds = thresholds
     if grade is not None:
         report.user_properties.append((GRADE_PROPERTY, asdict(grade)))
@@ -369,55 +356,6 @@ def pytest_runtest_teardown(item, nextitem):
 def _isolated(item) -> bool:
     """Lab tests run in forked children (the default)."""
     return CAN_FORK and not item.config.getoption("lab_no_isolation")
-
-
-def _tampered_grade(item, changes: list, excinfo, tracker: Optional[Credit]) -> Grade:
-    """0 points: the test ran with grading code changed, so none of its results count. The
-    feedback is the first fair-play message raised (it names the student file that did it),
-    else one naming the changes."""
-    messages = [part.message for part in (tracker.parts if tracker is not None else [])
-                if fair.MARK in part.message]
-    error = excinfo.value if excinfo is not None else None
-    if isinstance(error, _FAIR_TAMPERED):
-        messages.insert(0, str(error))
-    text = messages[0] if messages else _FAIR_DESCRIBE(changes, "your code", "during this test")
-    return _grade_of(item, 0.0, False, text)
-
-
-def _zero_if_tampered(item, reports: list, changed, describe) -> None:
-    """In the child, after the whole protocol (teardown included): if grading code is changed
-    now, every grade of the test becomes 0 (whatever the possibly patched hooks reported)."""
-    changes = changed()
-    if not changes:
-        return
-    text = describe(changes, "your code", "during this test")
-    for report in reports:
-        for index, (name, value) in enumerate(report.user_properties):
-            if name != GRADE_PROPERTY:
-                continue
-            output = value.get("output", "")
-            value = dict(value, score=0.0, passed=False,
-                         output=output if fair.MARK in output else text)
-            report.user_properties[index] = (name, value)
-            report.outcome = "failed"
-            report.longrepr = _feedback_text(Grade(**value))
-
-
-def _watch_for_fair_play(item) -> None:
-    """Remember what grading relies on before the test runs: the modules loaded so far (only
-    the new ones cost time) and, once per test file, the names in the test module."""
-    if not _watched_test_modules:
-        # every check module of the debugger (and its thresholds) loaded before the first
-        # snapshot: the repair labs' verdicts rely on them, and a module first loaded by a
-        # student file could be patched before it is ever seen
-        from ..debug.checks import load_all
-
-        load_all()
-    _FAIR_WATCH()
-    module = getattr(item, "module", None)
-    if module is not None and module.__name__ not in _watched_test_modules:
-        _watched_test_modules.add(module.__name__)
-        _FAIR_WATCH_NAMESPACE(f"{Path(str(item.path)).name}", vars(module))
 
 
 def _feedback_text(grade: Grade) -> str:
@@ -535,6 +473,9 @@ def _prepare_parent_once(config) -> None:
             if reporter is not None:
                 reporter.write_line(f"minnet grading: warm-up failed ({type(error).__name__}: "
                                     f"{error}); tests load what they need themselves")
+    from ..debug.checks import load_all
+
+    load_all()  # every debugger check loaded once here, not in each forked test
     import gc
 
     gc.collect()
@@ -561,18 +502,10 @@ def pytest_runtest_protocol(item, nextitem):
         return True  # not run, not graded: the folder already lost points
     THRESHOLDS_SEEN.clear()  # each test's thresholds are its own
     if not _isolated(item):
-        _watch_for_fair_play(item)
         return None  # pytest's own protocol, in this process
     from _pytest.runner import runtestprotocol
 
     _prepare_parent_once(item.config)
-    _watch_for_fair_play(item)  # in the parent: every child starts from what is seen here
-    # the child's final check, made here where no student code runs: a comparison over tuples
-    # of what is remembered now, and private copies of the functions it calls (a student who
-    # rewrites the remembered lists or swaps these functions' __code__ does not reach them)
-    changed = _FAIR_FROZEN()
-    describe, zero_if_tampered, serialize = (_FAIR_PRIVATE_COPY(function) for function in (
-        _FAIR_DESCRIBE, _zero_if_tampered, _serialize))
 
     journal_fd = item.config.getoption("grade_journal_fd", None)
 
@@ -583,8 +516,7 @@ def pytest_runtest_protocol(item, nextitem):
         faulthandler.disable()  # a crash is reported as "killed by signal 11", not a C stack dump
         reports = runtestprotocol(item, log=False, nextitem=nextitem)
         close_sandboxes()
-        zero_if_tampered(item, reports, changed, describe)
-        return serialize(item, reports)
+        return _serialize(item, reports)
 
     ihook = item.ihook
     _journal(item.config, {"event": "start", "nodeid": item.nodeid, "lab": lab_name(item),

@@ -583,8 +583,7 @@ def mark_student_module(module: types.ModuleType, source_text: str = "") -> None
 def _watch_sandbox() -> None:
     """While recording: what a sandboxed student function returns (sandbox.py: the student's
     file runs in a worker, results come back as data) is remembered like a student module's
-    results. Patched when this module is imported in a recording run, before the fair-play
-    check first remembers minnet's classes."""
+    results. Patched when this module is imported in a recording run."""
     from . import sandbox
 
     call = sandbox.RemoteFunction.__call__
