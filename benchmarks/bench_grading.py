@@ -13,6 +13,8 @@ machine; on a loaded one the figures say little.
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -27,12 +29,17 @@ from minnet.grading.mutants import solution_files  # noqa: E402
 from minnet.grading.release import all_labs  # noqa: E402
 
 
-def grade_seconds(tree: Path, folders: list) -> float:
+def grade_seconds(tree: Path, folders: list) -> tuple:
+    """(wall seconds, CPU seconds of pytest and every process it waited for: the forked
+    tests and their sandbox workers) of grading ``folders``."""
     command = pytest_command(tree, folders, Path(tempfile.mktemp(suffix=".json")),
                              extra=("-q", "--no-header"))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run(command, cwd=str(tree.parent), capture_output=True, text=True)
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def line_count(revision: str = "") -> int:
@@ -65,11 +72,14 @@ def main() -> None:
         tree = build_tree(labs_dir, root, copies)
         for lab in chosen:
             times = [grade_seconds(tree, [lab]) for _ in range(max(1, args.repeat))]
-            print(f"one lab warm   {lab:<24} {times[-1]:6.1f} s   (runs: "
-                  + ", ".join(f"{t:.1f}" for t in times) + ")")
+            print(f"one lab warm   {lab:<24} {times[-1][0]:6.1f} s  CPU {times[-1][1]:5.1f} s"
+                  "   (runs: " + ", ".join(f"{t:.1f}" for t, _ in times) + ")")
         if not args.skip_all:
-            print(f"all labs       {len(labs)} labs                  "
-                  f"{grade_seconds(tree, labs):6.1f} s")
+            wall, cpu = grade_seconds(tree, labs)
+            print(f"all labs       {len(labs)} labs                  {wall:6.1f} s  CPU "
+                  f"{cpu:5.1f} s")
+    print(f"load average while measuring: {os.getloadavg()[0]:.1f} (on "
+          f"{os.cpu_count()} CPUs): above the CPU count the wall times are mostly waiting")
     print(f"minnet/grading lines: {line_count(args.before)} at {args.before}, "
           f"{line_count()} now")
 

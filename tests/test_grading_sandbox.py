@@ -379,3 +379,151 @@ def test_a_crafted_message_cannot_plant_code_in_the_graders_objects():
     tensor = wire.decode(node, [np.zeros(2).tobytes()])
     assert isinstance(tensor, minnet.Tensor)
     assert tensor._backward is None and tensor._hooks in (None, {})
+
+
+# --------------------------------------------------------------------------
+# the mechanisms that moved labs 02, 03, 06, 07, 10 and 12 behind the boundary
+# --------------------------------------------------------------------------
+def test_a_path_crosses_only_to_what_is_defined_under_it():
+    with pytest.raises(wire.WireError, match="cannot cross"):
+        wire.decode({"$mf": "minnet.tensor:np.asarray"}, [])      # NumPy's, imported there
+    with pytest.raises(wire.WireError, match="cannot cross"):
+        wire.decode({"$mf": "minnet.tensor:np.ctypeslib.os.system"}, [])
+    with pytest.raises(wire.WireError, match="cannot cross"):
+        wire.decode({"$class": "minnet.nn:np.ndarray"}, [])
+    from minnet.grading import planted
+    node = wire.encode(planted.Root(), [])            # the tests' planted modules do cross
+    assert type(wire.decode(node, [])) is planted.Root
+
+
+def test_a_students_loss_of_a_non_leaf_trains_the_graders_model(tmp_path):
+    import minnet
+
+    test_file = lab_file(tmp_path, """
+        def squared(output, target):
+            return ((output - target) ** 2).mean()
+    """, "losses")
+    lab = sandboxed(test_file, "losses", allowed_imports=("numpy", "minnet"))
+    layer = minnet.nn.Linear(1, 1)
+    output = layer(minnet.tensor(np.ones((4, 1), np.float32)))     # has a graph here
+    lab.squared(output, minnet.tensor(np.zeros((4, 1), np.float32))).backward()
+    assert output._backward is not None           # the reply did not cut the grader's graph
+    assert layer.weight.grad is not None and float(abs(layer.weight.grad.numpy()).sum()) > 0
+
+
+FUNCTION_FILE = """
+    import numpy as np
+    from minnet.autograd import Function
+
+    class Cube(Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x.data)
+            return x.data ** 3
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            (x,) = ctx.saved_tensors
+            return 3 * x ** 2 * grad_output.data
+
+    def what_minnet_has():
+        import minnet
+        return sorted(name for name in dir(minnet) if not name.startswith("_"))
+
+    def engine():
+        import minnet.tensor
+        return True
+"""
+
+
+def test_a_students_function_class_runs_through_a_proxy_without_minnets_engine(tmp_path):
+    import minnet
+    from minnet.autograd import Function
+    from minnet.gradcheck import gradcheck
+
+    test_file = lab_file(tmp_path, FUNCTION_FILE, "ops")
+    with pytest.raises(LabFailure, match="import minnet"):   # the static check: minnet itself
+        sandboxed(test_file, "ops", allowed_imports=("numpy",), stand_ins=("minnet.autograd",))
+    lab = unchecked_ops = SandboxedModule(Sandbox(
+        os.path.join(os.path.dirname(test_file), "ops.py"), "ops", ("numpy",),
+        ("minnet.autograd",)))
+    cube = lab.Cube
+    assert issubclass(cube, Function) and cube is unchecked_ops.Cube   # the grader's class
+    x = minnet.tensor(np.array([0.5, -1.0, 2.0]), requires_grad=True)
+    cube.apply(x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 3 * np.array([0.5, -1.0, 2.0]) ** 2)
+    assert gradcheck(lambda t: cube.apply(t), (minnet.tensor(np.array([0.3, 1.1]),
+                                                             requires_grad=True),))
+    assert lab.what_minnet_has() == ["autograd"]           # the stand-in, nothing else
+    with pytest.raises(ImportError):                          # no engine to borrow there
+        lab.engine()
+
+
+def test_the_graders_functions_in_place_of_the_students_keep_their_objects(tmp_path):
+    import minnet
+    from minnet.grading.sandbox import replacing
+
+    test_file = lab_file(tmp_path, """
+        def build(width):
+            raise NotImplementedError
+        def train(model, steps):
+            raise NotImplementedError
+        def fit():
+            model = build(3)
+            losses = train(model, 2)
+            return model, losses
+        def peek(model):
+            return model.weight
+    """, "fits")
+    lab = sandboxed(test_file, "fits", allowed_imports=("numpy", "minnet"))
+    built, trained = [], []
+
+    def build(width):
+        built.append(minnet.nn.Linear(1, width))
+        return built[-1]
+
+    def train(model, steps):
+        trained.append(model)
+        return [1.0] * steps
+
+    with replacing(lab, build=build, train=train):
+        model, losses = lab.fit()
+    assert model is built[0] and trained == [built[0]] and losses == [1.0, 1.0]
+    with pytest.raises(NotImplementedError):                  # the student's own again
+        lab.fit()
+
+
+
+def test_records_and_the_ops_behind_a_result_cross_as_data(tmp_path):
+    import minnet
+    from minnet.grading.sandbox import ops_behind
+
+    test_file = lab_file(tmp_path, """
+        def names(report):
+            return [check.name for check in report.inputs], report.inputs[0].shape
+        def soft(x):
+            return x.exp() / x.exp().sum()
+    """, "reads")
+    lab = sandboxed(test_file, "reads", allowed_imports=("numpy", "minnet"))
+
+    class Check:
+        def __init__(self, name, shape):
+            self.name, self.shape, self._secret = name, shape, "kept here"
+
+    class Report:
+        def __init__(self):
+            self.inputs = [Check("x", (2, 3)), Check("w", (3,))]
+
+    assert lab.names(wire.Record.of(Report())) == (["x", "w"], (2, 3))
+    result = lab.soft(minnet.tensor(np.array([1.0, 2.0]), requires_grad=True))
+    assert {"exp", "sum", "div"} <= set(ops_behind(result))
+    assert ops_behind(minnet.tensor([1.0])) is None
+
+
+def test_static_check_allows_a_stand_in_alone_and_refuses_forbidden_imported_names():
+    text = "from minnet.autograd import Function\nimport minnet.nn\n"
+    problems = check_source(text, "ops.py", ("numpy", "minnet.autograd"))
+    assert len(problems) == 1 and "ops.py:2" in problems[0]
+    problems = check_source("from minnet.nn.init import xavier_normal_\n", "fit.py",
+                            ("numpy", "minnet"), forbidden=("xavier_normal_",))
+    assert problems and "xavier_normal_" in problems[0]

@@ -404,9 +404,12 @@ def _resolve(path: str, want_class: bool):
         raise WireError(f"{path!r} cannot cross (only minnet's own classes and functions)")
     import importlib
 
-    thing = importlib.import_module(module_name)
-    for part in qualname.split("."):
-        thing = getattr(thing, part)
+    try:
+        thing = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            thing = getattr(thing, part)
+    except (ImportError, AttributeError):
+        raise WireError(f"{path!r} cannot cross (there is no such thing)") from None
     if want_class != isinstance(thing, type):
         raise WireError(f"{path!r} is not a {'class' if want_class else 'function'}")
     if getattr(thing, "__module__", None) != module_name or \
