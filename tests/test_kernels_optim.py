@@ -1,164 +1,144 @@
-"""The compiled optimizer updates equal their NumPy references, number for number."""
+"""The optimizers' fast path (compiled loops) gives their NumPy rules' numbers, bit for bit.
+
+The NumPy rule is each optimizer's ``_update_one`` (``minnet/optim/sgd.py``,
+``adam.py``), what ``MINNET_NO_JIT=1`` runs; the fast path is
+``minnet/kernels/optim_update.py``, which ``Optimizer.step`` tries first.
+"""
 import itertools
 
 import numpy as np
 import pytest
 
 import minnet
-from minnet import kernels, optim
+from minnet import optim
 from minnet.kernels import optim_update
 
 DTYPES = [np.float32, np.float64]
 SHAPES = [(7, 13), (5,), (3, 1, 11), (1,)]  # odd, prime and one-entry sizes
 
 SGD_OPTIONS = [
-    dict(momentum=m, dampening=d, weight_decay=w, nesterov=n, maximize=x)
+    dict(lr=0.05, momentum=m, dampening=d, weight_decay=w, nesterov=n, maximize=x)
     for m, d, w, n, x in itertools.product([0.0, 0.9], [0.0, 0.3], [0.0, 0.01], [False, True],
                                            [False, True])
     if not (n and (m == 0 or d != 0))
 ]
 ADAM_OPTIONS = [
-    dict(beta1=b1, weight_decay=w, decoupled_weight_decay=dec, amsgrad=a, maximize=x)
+    dict(lr=0.01, betas=(b1, 0.99), weight_decay=w, amsgrad=a, maximize=x, decoupled=dec)
     for b1, w, dec, a, x in itertools.product([0.9, 0.3], [0.0, 0.1], [False, True],
                                               [False, True], [False, True])
 ]
 
 
-def run_sgd(update, dtype, options, steps=4, seed=0):
-    """Parameters and buffers after ``steps`` updates with random gradients."""
-    rng = np.random.default_rng(seed)
-    results = []
-    for shape in SHAPES:
-        param = rng.standard_normal(shape).astype(dtype)
-        buffer = np.empty_like(param)
+def make_optimizer(params, options):
+    options = dict(options)
+    if "betas" not in options:
+        return optim.SGD(params, **options)
+    if options.pop("decoupled"):
+        return optim.AdamW(params, **options)
+    return optim.Adam(params, **options)
+
+
+def train(monkeypatch, fast, options, dtype, steps=4, seed=0, shapes=SHAPES, grads=None):
+    """Parameters and every state array after ``steps`` steps with seeded random gradients.
+
+    ``fast``: the compiled loops must do every update (the NumPy rule fails the test if
+    called); otherwise ``MINNET_NO_JIT=1`` makes the optimizer run its NumPy rule.
+    """
+    with monkeypatch.context() as patch:
+        if fast:
+            patch.delenv("MINNET_NO_JIT", raising=False)
+            for cls in (optim.SGD, optim.Adam):
+                patch.setattr(cls, "_update_one", lambda *a: pytest.fail("NumPy rule ran"))
+        else:
+            patch.setenv("MINNET_NO_JIT", "1")
+        rng = np.random.default_rng(seed)
+        params = [minnet.nn.Parameter(rng.standard_normal(shape).astype(dtype))
+                  for shape in shapes]
+        arrays = [p.numpy() for p in params]
+        optimizer = make_optimizer(params, options)
         for step in range(steps):
-            grad = rng.standard_normal(shape).astype(dtype)
-            update(param, grad, buffer, 0.05, options["momentum"], options["dampening"],
-                   options["weight_decay"], options["nesterov"], options["maximize"], step == 0)
-        results += [param, buffer if options["momentum"] else None]
-    return results
+            for p in params:
+                g = rng.standard_normal(p.shape) if grads is None else grads[step]
+                p.grad = minnet.tensor(np.asarray(g, dtype=dtype))
+            optimizer.step()
+        for p, array in zip(params, arrays):
+            assert p.numpy() is array  # updated in place: views and references stay valid
+            assert p._version == steps
+        return [p.numpy() for p in params] + [
+            value.numpy() for p in params for value in optimizer.state[p].values()
+            if isinstance(value, minnet.Tensor)]
 
 
-def run_adam(update, dtype, options, steps=4, seed=0):
-    rng = np.random.default_rng(seed)
-    results = []
-    for shape in SHAPES:
-        param = rng.standard_normal(shape).astype(dtype)
-        state = [np.zeros_like(param) for _ in range(3)]
-        for step in range(1, steps + 1):
-            grad = rng.standard_normal(shape).astype(dtype)
-            update(param, grad, *state, 0.01, options["beta1"], 0.99, 1e-8,
-                   options["weight_decay"], options["decoupled_weight_decay"],
-                   options["amsgrad"], options["maximize"], step)
-        results += [param, *state]
-    return results
-
-
-def assert_identical(compiled, reference):
-    for got, expected in zip(compiled, reference, strict=True):
-        if expected is None:
-            continue
+def assert_identical(fast, numpy_rule):
+    assert len(fast) == len(numpy_rule)
+    for got, expected in zip(fast, numpy_rule):
         assert got.dtype == expected.dtype and got.shape == expected.shape
         np.testing.assert_array_equal(got, expected)  # bit for bit, not just close
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("options", SGD_OPTIONS, ids=lambda o: "-".join(
-    f"{k}={v}" for k, v in o.items()))
-def test_sgd_kernel_equals_reference(dtype, options):
-    assert_identical(run_sgd(optim_update.sgd_update_numba, dtype, options),
-                     run_sgd(optim_update.sgd_update_reference, dtype, options))
+def option_id(options):
+    return "-".join(f"{k}={v}" for k, v in options.items() if k != "lr")
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("options", ADAM_OPTIONS, ids=lambda o: "-".join(
-    f"{k}={v}" for k, v in o.items()))
-def test_adam_kernel_equals_reference(dtype, options):
-    assert_identical(run_adam(optim_update.adam_update_numba, dtype, options),
-                     run_adam(optim_update.adam_update_reference, dtype, options))
+@pytest.mark.parametrize("options", SGD_OPTIONS, ids=option_id)
+def test_sgd_fast_path_equals_the_numpy_rule(monkeypatch, dtype, options):
+    assert_identical(train(monkeypatch, True, options, dtype),
+                     train(monkeypatch, False, options, dtype))
 
 
-def test_updates_change_the_parameters_in_place():
-    """The kernels write through the caller's arrays (a Parameter keeps its array)."""
-    rng = np.random.default_rng(1)
-    param = rng.standard_normal((4, 6)).astype(np.float32)
-    before, same_array = param.copy(), param
-    optim_update.sgd_update_numba(param, np.ones_like(param), None, 0.1, 0.0, 0.0, 0.0,
-                                  False, False, False)
-    assert param is same_array
-    np.testing.assert_allclose(param, before - 0.1, rtol=1e-6)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("options", ADAM_OPTIONS, ids=option_id)
+def test_adam_fast_path_equals_the_numpy_rule(monkeypatch, dtype, options):
+    assert_identical(train(monkeypatch, True, options, dtype),
+                     train(monkeypatch, False, options, dtype))
 
 
-def test_non_contiguous_and_mixed_layouts_fall_back_and_agree():
-    """A transposed parameter, a strided gradient: the same numbers, written in place."""
+def test_non_finite_gradients_take_the_same_path(monkeypatch):
+    """nan and inf: the same numbers (amsgrad's max keeps a nan, as np.maximum does)."""
+    grad = np.array([np.nan, np.inf, -np.inf, 1.0, 0.0])
+    for options in (ADAM_OPTIONS[0], dict(ADAM_OPTIONS[0], amsgrad=True), SGD_OPTIONS[-1]):
+        with np.errstate(invalid="ignore", over="ignore"):
+            results = [train(monkeypatch, fast, options, np.float32, steps=2, shapes=[(5,)],
+                             grads=[grad, grad]) for fast in (True, False)]
+        assert_identical(*results)
+        assert np.isnan(results[0][0][0])
+
+
+def test_a_layout_the_loops_do_not_take_runs_the_numpy_rule(monkeypatch):
+    """A Fortran-ordered momentum buffer (loaded from a checkpoint): the kernel refuses it
+    untouched, the optimizer runs its NumPy rule, and the numbers are the same."""
     rng = np.random.default_rng(2)
-    base = rng.standard_normal((6, 9)).astype(np.float32)
-    grads = [rng.standard_normal((18, 6)).astype(np.float32)[::2] for _ in range(3)]
+    param = rng.standard_normal((6, 9)).astype(np.float32)
+    buffer = np.asfortranarray(rng.standard_normal((6, 9)).astype(np.float32))
+    grad = rng.standard_normal((6, 9)).astype(np.float32)
+    before = param.copy()
+    assert not optim_update.sgd_update_numba(param, grad, buffer, 0.1, 0.9, 0.0, 0.0, False,
+                                             False, False)
+    np.testing.assert_array_equal(param, before)
+
     results = []
-    for update in (optim_update.sgd_update_numba, optim_update.sgd_update_reference):
-        param = base.copy().T  # F-ordered view
-        buffer = np.empty((9, 6), np.float32)
-        for step, grad in enumerate(grads):
-            update(param, grad, buffer, 0.1, 0.9, 0.0, 0.01, True, False, step == 0)
-        results.append(param.copy())
-    np.testing.assert_array_equal(*results)
-
-
-def test_non_finite_gradients_propagate_identically():
-    """nan and inf take the same path through both (amsgrad's max keeps a nan, as np.maximum)."""
-    grad = np.array([np.nan, np.inf, -np.inf, 1.0, 0.0], np.float32)
-    for options in (ADAM_OPTIONS[0], dict(ADAM_OPTIONS[0], amsgrad=True)):
-        outs = []
-        for update in (optim_update.adam_update_numba, optim_update.adam_update_reference):
-            param = np.ones(5, np.float32)
-            state = [np.zeros(5, np.float32) for _ in range(3)]
-            with np.errstate(invalid="ignore"):
-                update(param, grad, *state, 0.01, options["beta1"], 0.99, 1e-8, 0.0, False,
-                       options["amsgrad"], False, 1)
-            outs.append([param, *state])
-        for got, expected in zip(*outs):
-            np.testing.assert_array_equal(got, expected)
-        assert np.isnan(outs[0][0][0])
-
-
-@pytest.mark.parametrize("make", [
-    lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9),
-    lambda ps: optim.AdamW(ps, lr=0.01, amsgrad=True),
-])
-def test_no_jit_runs_the_reference(monkeypatch, make):
-    """MINNET_NO_JIT=1: the optimizers call the NumPy reference, and get the same numbers."""
-    calls = []
-    for name in ("sgd_update_reference", "adam_update_reference"):
-        original = getattr(optim_update, name)
-
-        def counting(*args, _original=original):
-            calls.append(_original.__name__)
-            return _original(*args)
-
-        monkeypatch.setattr(optim_update, name, counting)
-    monkeypatch.setattr(kernels, "_resolved", {})  # forget the functions resolved so far
-
-    def train(no_jit):
-        if no_jit:
-            monkeypatch.setenv("MINNET_NO_JIT", "1")
-        else:
-            monkeypatch.delenv("MINNET_NO_JIT", raising=False)
-        rng = np.random.default_rng(3)
-        params = [minnet.nn.Parameter(rng.standard_normal(s).astype(np.float32))
-                  for s in ((5, 3), (3,))]
-        optimizer = make(params)
+    for no_jit in ("0", "1"):
+        monkeypatch.setenv("MINNET_NO_JIT", no_jit)
+        p = minnet.nn.Parameter(param.copy())
+        optimizer = optim.SGD([p], lr=0.1, momentum=0.9, nesterov=True)
+        optimizer.load_state_dict({"state": {0: {"momentum_buffer": buffer.copy(order="F")}},
+                                   "param_groups": optimizer.state_dict()["param_groups"]})
+        assert not optimizer.state[p]["momentum_buffer"].numpy().flags.c_contiguous
         for _ in range(3):
-            for p in params:
-                p.grad = minnet.tensor(rng.standard_normal(p.shape).astype(np.float32))
+            p.grad = minnet.tensor(grad)
             optimizer.step()
-        return [p.data.copy() for p in params]
+        results.append([p.numpy(), optimizer.state[p]["momentum_buffer"].numpy()])
+    assert_identical(*results)
 
-    compiled = train(no_jit=False)
-    assert calls == []
-    reference = train(no_jit=True)
-    assert len(calls) == 6  # two parameters, three steps
-    for got, expected in zip(compiled, reference):
-        np.testing.assert_array_equal(got, expected)
+
+def test_a_strided_gradient_is_read_by_the_loops(monkeypatch):
+    rng = np.random.default_rng(3)
+    grad = rng.standard_normal((12, 5))[::2]  # a view: not contiguous
+    fast = optim_update.sgd_update_numba
+    param = np.ones((6, 5))
+    assert fast(param, grad, None, 0.5, 0.0, 0.0, 0.0, False, False, False)
+    np.testing.assert_array_equal(param, 1 - 0.5 * grad)
 
 
 # --------------------------------------------------------------------------

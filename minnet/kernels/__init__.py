@@ -11,7 +11,9 @@ of minnet: kernels take and return NumPy arrays. Ops (``minnet/ops/conv.py``,
   in a debugger, and the definition the kernels are tested against.
 
 Importing this package imports neither Numba nor the kernel modules; that
-happens on the first call, which keeps ``import minnet`` fast.
+happens on the first call, which keeps ``import minnet`` fast. The optimizers'
+fast path (``optim_update``) is the exception: its NumPy reference is each
+optimizer's update rule in ``minnet/optim``, and ``Optimizer.step`` chooses.
 """
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ def jit_enabled() -> bool:
 
 def _load_kernels() -> dict:
     """Import the kernel modules (and Numba) and list every kernel with its reference."""
-    from . import conv_direct, conv_im2col, optim_update, pool, scatter, stats
+    from . import conv_direct, conv_im2col, pool, scatter, stats
     return {
         "im2col": (conv_im2col.im2col_numba, conv_im2col.im2col_reference),
         "col2im": (conv_im2col.col2im_numba, conv_im2col.col2im_reference),
@@ -48,8 +50,6 @@ def _load_kernels() -> dict:
         "avg_pool2d_backward": (pool.avg_pool2d_backward_numba,
                                 pool.avg_pool2d_backward_reference),
         "scatter_add": (scatter.scatter_add_numba, scatter.scatter_add_reference),
-        "sgd_update": (optim_update.sgd_update_numba, optim_update.sgd_update_reference),
-        "adam_update": (optim_update.adam_update_numba, optim_update.adam_update_reference),
         "activation_stats": (stats.activation_stats_numba, stats.activation_stats_reference),
         "update_squares": (stats.update_squares_numba, stats.update_squares_reference),
     }
@@ -89,8 +89,6 @@ avg_pool2d_backward = _dispatcher("avg_pool2d_backward")
 scatter_add = _dispatcher("scatter_add")  # np.add.at replacement for getitem's backward
 activation_stats = _dispatcher("activation_stats")  # a layer output's statistics, one pass
 update_squares = _dispatcher("update_squares")  # squared norms of a step's update and weights
-sgd_update = _dispatcher("sgd_update")  # one parameter's SGD step, in place
-adam_update = _dispatcher("adam_update")  # one parameter's Adam/AdamW step, in place
 
 
 _blas_controller = None  # threadpoolctl's handle on NumPy's BLAS; False when unavailable

@@ -1,11 +1,13 @@
 """Adadelta: a per-weight step size from running averages of squared gradients and steps.
 
-For each parameter ``p`` with gradient ``g`` (PyTorch's exact rule)::
+PyTorch's algorithm (``torch.optim.Adadelta``), for parameter p with gradient g;
+``_update_one`` below is these lines in NumPy::
 
-    g = g + weight_decay * p                          # if weight_decay != 0
-    v = rho * v + (1 - rho) * g * g                   # running mean of g^2
-    delta = sqrt(u + eps) / sqrt(v + eps) * g         # step in units of past steps
-    u = rho * u + (1 - rho) * delta * delta           # running mean of step^2
+    g = -g                                            if maximize
+    g = g + weight_decay * p                          if weight_decay != 0
+    v = rho * v + (1 - rho) * g * g                   running mean of g^2
+    delta = sqrt(u + eps) / sqrt(v + eps) * g         step in units of past steps
+    u = rho * u + (1 - rho) * delta * delta           running mean of step^2
     p = p - lr * delta
 
 The ratio of the two root-mean-squares gives each step the units of the
@@ -13,11 +15,9 @@ parameter, which is why the default ``lr`` is 1.0.
 """
 from __future__ import annotations
 
-
 import numpy as np
 
 from ..tensor import wrap_array
-from . import _arith
 from .optimizer import Optimizer, _check_number
 
 
@@ -42,19 +42,24 @@ class Adadelta(Optimizer):
                              f"<= 1)")
 
     def _update_one(self, param, group: dict) -> None:
+        """One step of one parameter, in place: the module docstring's lines."""
+        # Python floats (not NumPy scalars), so float32 arrays stay float32
+        lr, rho, eps = float(group["lr"]), float(group["rho"]), float(group["eps"])
+        weight_decay = float(group["weight_decay"])
         state = self.state[param]
-        if not state:
+        if not state:  # lazily created at the first step, like PyTorch
             state["step"] = 0
-            state["square_avg"] = wrap_array(np.zeros_like(param.data))
-            state["acc_delta"] = wrap_array(np.zeros_like(param.data))
+            state["square_avg"] = wrap_array(np.zeros_like(param._data))
+            state["acc_delta"] = wrap_array(np.zeros_like(param._data))
         state["step"] += 1
-        rho, eps, lr = group["rho"], group["eps"], group["lr"]
-        grad = self._grad_array(param, group["maximize"])
-        if group["weight_decay"] != 0:
-            grad = _arith.add(grad, param.data, group["weight_decay"])  # g + wd * p
-        dtype = param.data.dtype.type
-        square_avg, acc_delta = state["square_avg"].data, state["acc_delta"].data
-        square_avg[...] = _arith.addcmul(square_avg * dtype(rho), grad, grad, 1 - rho)
-        delta = np.sqrt(acc_delta + dtype(eps)) / np.sqrt(square_avg + dtype(eps)) * grad
-        acc_delta[...] = _arith.addcmul(acc_delta * dtype(rho), delta, delta, 1 - rho)
-        param.data[...] = _arith.add(param.data, delta, -lr)
+        p = param._data
+        g = self._grad_array(param, maximize=group["maximize"])
+        if weight_decay != 0:
+            g = g + weight_decay * p
+        v, u = state["square_avg"]._data, state["acc_delta"]._data
+        v *= rho
+        v += (1 - rho) * g * g
+        delta = np.sqrt(u + eps) / np.sqrt(v + eps) * g
+        u *= rho
+        u += (1 - rho) * delta * delta
+        p -= lr * delta

@@ -1,13 +1,14 @@
 """Adam and AdamW: per-parameter step sizes from running moments of the gradient.
 
-For each parameter ``p`` with gradient ``g``, at step ``t = 1, 2, ...``
-(PyTorch's exact rule and order of operations)::
+PyTorch's algorithm (``torch.optim.Adam``/``AdamW``), for parameter p with
+gradient g at step t = 1, 2, ...; ``Adam._update_one`` below is these lines in NumPy::
 
-    p = p * (1 - lr * weight_decay)       # AdamW only: decoupled weight decay
-    g = g + weight_decay * p              # Adam only: L2 penalty folded into g
-    m = m + (1 - beta1) * (g - m)         # first moment  (= beta1*m + (1-beta1)*g)
-    v = beta2 * v + (1 - beta2) * g * g   # second moment
-    v_max = max(v_max, v)                 # amsgrad only; then use v_max instead of v
+    g = -g                                    if maximize
+    p = p * (1 - lr * weight_decay)           AdamW: decoupled weight decay
+    g = g + weight_decay * p                  Adam: L2 penalty folded into g
+    m = m + (1 - beta1) * (g - m)             first moment (= beta1 m + (1 - beta1) g)
+    v = beta2 * v + (1 - beta2) * g * g       second moment
+    v = v_max = max(v_max, v)                 amsgrad only
     denom = sqrt(v) / sqrt(1 - beta2**t) + eps
     p = p - (lr / (1 - beta1**t)) * m / denom
 
@@ -17,10 +18,10 @@ removes that bias (at t=1 the step is about ``lr * sign(g)``).
 """
 from __future__ import annotations
 
+import math
 
 import numpy as np
 
-from .. import kernels
 from ..tensor import wrap_array
 from .optimizer import Optimizer, _check_number
 
@@ -56,26 +57,54 @@ class Adam(Optimizer):
         state = self.state[param]
         if not state:  # lazily created at the first step, like PyTorch
             state["step"] = 0
-            state["exp_avg"] = wrap_array(np.zeros_like(param.data))
-            state["exp_avg_sq"] = wrap_array(np.zeros_like(param.data))
+            state["exp_avg"] = wrap_array(np.zeros_like(param._data))
+            state["exp_avg_sq"] = wrap_array(np.zeros_like(param._data))
         if amsgrad and "max_exp_avg_sq" not in state:
-            state["max_exp_avg_sq"] = wrap_array(np.zeros_like(param.data))
+            state["max_exp_avg_sq"] = wrap_array(np.zeros_like(param._data))
         return state
 
     def _update_one(self, param, group: dict) -> None:
-        """The update rule itself (the formulas above, in NumPy) is
-        ``adam_update_reference`` in ``minnet/kernels/optim_update.py``; by
-        default a compiled loop that gives the same numbers runs it."""
+        """One step of one parameter, in place: the module docstring's lines."""
+        # Python floats (not NumPy scalars), so float32 arrays stay float32
+        lr, eps, weight_decay = float(group["lr"]), float(group["eps"]), \
+            float(group["weight_decay"])
+        beta1, beta2 = (float(beta) for beta in group["betas"])
+        state = self._state_for(param, group["amsgrad"])
+        state["step"] += 1
+        t = state["step"]
+        p = param._data
+        g = self._grad_array(param, maximize=group["maximize"])
+        if weight_decay != 0:
+            if group["decoupled_weight_decay"]:
+                p *= 1 - lr * weight_decay
+            else:
+                g = g + weight_decay * p
+        m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
+        m += (1 - beta1) * (g - m)  # = beta1 * m + (1 - beta1) * g, in PyTorch's form (lerp)
+        v *= beta2
+        v += (1 - beta2) * g * g
+        if group["amsgrad"]:
+            v_max = state["max_exp_avg_sq"]._data
+            np.maximum(v_max, v, out=v_max)
+            v = v_max
+        denom = np.sqrt(v) / math.sqrt(1 - beta2 ** t) + eps
+        p -= (lr / (1 - beta1 ** t)) * m / denom
+
+    def _fused_update_one(self, param, group: dict) -> bool:
+        """The fast path: ``_update_one`` as one compiled loop, the same numbers."""
+        from ..kernels.optim_update import adam_update_numba
         amsgrad = bool(group["amsgrad"])
         state = self._state_for(param, amsgrad)
-        state["step"] += 1
-        beta1, beta2 = (float(b) for b in group["betas"])
-        kernels.adam_update(
-            param.data, self._grad_array(param), state["exp_avg"].data,
-            state["exp_avg_sq"].data, state["max_exp_avg_sq"].data if amsgrad else None,
+        beta1, beta2 = (float(beta) for beta in group["betas"])
+        done = adam_update_numba(
+            param._data, self._grad_array(param), state["exp_avg"]._data,
+            state["exp_avg_sq"]._data, state["max_exp_avg_sq"]._data if amsgrad else None,
             float(group["lr"]), beta1, beta2, float(group["eps"]), float(group["weight_decay"]),
             bool(group["decoupled_weight_decay"]), amsgrad, bool(group["maximize"]),
-            state["step"])
+            state["step"] + 1)
+        if done:
+            state["step"] += 1
+        return done
 
 
 class AdamW(Adam):

@@ -13,7 +13,10 @@ An optimizer holds
   remembers between steps (momentum buffers, Adam's moment estimates, the step
   count). Buffers are Tensors, the step count a Python int.
 
-Subclasses write ``step(self, closure=None)``. Whatever a subclass writes, the
+Subclasses write their update rule for one parameter in NumPy,
+``_update_one(param, group)`` (``param._data`` is its array, updated in place),
+and the base ``step`` runs it for every parameter with a gradient; or they
+write ``step(self, closure=None)`` itself. Whatever a subclass writes, the
 base class wraps it so that (1) it runs with gradient recording off (the
 update itself must not become part of the next graph) and (2) the step hooks
 fire around it. The debugger measures update/parameter ratios through those
@@ -34,6 +37,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from .. import kernels
 from ..tensor import RemovableHandle, Tensor, enable_grad, no_grad, wrap_array
 
 
@@ -206,20 +210,34 @@ class Optimizer:
     def step(self, closure: Optional[Callable] = None):
         """One update of every parameter that has a gradient; returns ``closure()``'s loss.
 
-        A subclass writes its rule for one parameter in ``_update_one(param, group)`` (or
-        defines ``step`` itself)."""
+        A subclass writes its rule for one parameter, in NumPy, in
+        ``_update_one(param, group)`` (or defines ``step`` itself).
+        """
         if type(self)._update_one is Optimizer._update_one:
             raise NotImplementedError(f"{type(self).__name__} must define step() or "
                                       "_update_one(param, group)")
         loss = self._evaluate_closure(closure)
+        # The fast path is chosen here and nowhere else: a compiled loop that gives the
+        # NumPy rule's numbers (SGD, Adam); MINNET_NO_JIT=1 runs the NumPy rule only.
+        fast = kernels.jit_enabled()
         for group in self.param_groups:
             for param in self._params_with_grad(group):
+                if fast and self._fused_update_one(param, group):
+                    continue
                 self._update_one(param, group)
         return loss
 
     def _update_one(self, param, group: dict) -> None:
         """The update of one parameter (subclasses that keep the base ``step`` define it)."""
         raise NotImplementedError
+
+    def _fused_update_one(self, param, group: dict) -> bool:
+        """``_update_one`` as one compiled loop (``minnet/kernels/optim_update.py``).
+
+        Returns False when there is none, or when the arrays' layout does not
+        suit it: then ``_update_one`` runs.
+        """
+        return False
 
     @staticmethod
     def _evaluate_closure(closure: Optional[Callable]):
@@ -245,9 +263,9 @@ class Optimizer:
 
     def _grad_array(self, param: Tensor, maximize: bool = False) -> np.ndarray:
         """The gradient as an array of the parameter's dtype (negated when maximizing)."""
-        grad = param.grad.data
-        if grad.dtype != param.data.dtype:
-            grad = grad.astype(param.data.dtype)
+        grad = param.grad._data
+        if grad.dtype != param.dtype:
+            grad = grad.astype(param.dtype)
         return -grad if maximize else grad
 
     def zero_grad(self, set_to_none: bool = True) -> None:

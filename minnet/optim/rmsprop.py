@@ -1,27 +1,27 @@
 """RMSprop: divide the gradient by a running root-mean-square of recent gradients.
 
-For each parameter ``p`` with gradient ``g`` (PyTorch's exact rule)::
+PyTorch's algorithm (``torch.optim.RMSprop``), for parameter p with gradient g;
+``_update_one`` below is these lines in NumPy::
 
-    g = g + weight_decay * p                    # if weight_decay != 0
-    v = alpha * v + (1 - alpha) * g * g         # running mean of g^2
-    if centered:                                # use the variance instead of g^2
+    g = -g                                    if maximize
+    g = g + weight_decay * p                  if weight_decay != 0
+    v = alpha * v + (1 - alpha) * g * g       running mean of g^2
+    if centered:                              use the variance instead of g^2
         g_avg = g_avg + (1 - alpha) * (g - g_avg)
         avg = sqrt(v - g_avg * g_avg) + eps
     else:
         avg = sqrt(v) + eps
     if momentum > 0:
-        buf = momentum * buf + g / avg
-        p = p - lr * buf
+        b = momentum * b + g / avg
+        p = p - lr * b
     else:
         p = p - lr * g / avg
 """
 from __future__ import annotations
 
-
 import numpy as np
 
 from ..tensor import wrap_array
-from . import _arith
 from .optimizer import Optimizer, _check_number
 
 
@@ -51,41 +51,38 @@ class RMSprop(Optimizer):
         state = self.state[param]
         if not state:  # lazily created at the first step, like PyTorch
             state["step"] = 0
-            state["square_avg"] = wrap_array(np.zeros_like(param.data))
+            state["square_avg"] = wrap_array(np.zeros_like(param._data))
         # also created later if the group's options are changed during training
         if group["momentum"] > 0 and "momentum_buffer" not in state:
-            state["momentum_buffer"] = wrap_array(np.zeros_like(param.data))
+            state["momentum_buffer"] = wrap_array(np.zeros_like(param._data))
         if group["centered"] and "grad_avg" not in state:
-            state["grad_avg"] = wrap_array(np.zeros_like(param.data))
+            state["grad_avg"] = wrap_array(np.zeros_like(param._data))
         return state
 
     def _update_one(self, param, group: dict) -> None:
-        lr = float(group["lr"])
-        alpha = float(group["alpha"])
-        eps = float(group["eps"])
-        weight_decay = float(group["weight_decay"])
-        momentum = float(group["momentum"])
+        """One step of one parameter, in place: the module docstring's lines."""
+        # Python floats (not NumPy scalars), so float32 arrays stay float32
+        lr, alpha, eps = float(group["lr"]), float(group["alpha"]), float(group["eps"])
+        weight_decay, momentum = float(group["weight_decay"]), float(group["momentum"])
         state = self._state_for(param, group)
-        grad = self._grad_array(param, group["maximize"])
         state["step"] += 1
-
+        p = param._data
+        g = self._grad_array(param, maximize=group["maximize"])
         if weight_decay != 0:
-            grad = _arith.add(grad, param.data, weight_decay)  # grad + wd * p
-        square_avg = state["square_avg"].data
-        square_avg[...] = _arith.addcmul(square_avg * alpha, grad, grad, 1 - alpha)
-
+            g = g + weight_decay * p
+        v = state["square_avg"]._data
+        v *= alpha
+        v += (1 - alpha) * g * g
         if group["centered"]:
-            grad_avg = state["grad_avg"].data
-            grad_avg[...] = _arith.lerp(grad_avg, grad, 1 - alpha)
-            # sqrt(E[g^2] - E[g]^2): the standard deviation of recent gradients
-            avg = np.sqrt(_arith.addcmul(square_avg, grad_avg, grad_avg, -1))
+            g_avg = state["grad_avg"]._data
+            g_avg += (1 - alpha) * (g - g_avg)
+            avg = np.sqrt(v - g_avg * g_avg) + eps  # the spread of recent gradients
         else:
-            avg = np.sqrt(square_avg)
-        avg += eps
-
+            avg = np.sqrt(v) + eps
         if momentum > 0:
-            buffer = state["momentum_buffer"].data
-            buffer[...] = _arith.addcdiv(buffer * momentum, grad, avg, 1)
-            param.data[...] = _arith.add(param.data, buffer, -lr)
+            b = state["momentum_buffer"]._data
+            b *= momentum
+            b += g / avg
+            p -= lr * b
         else:
-            param.data[...] = _arith.addcdiv(param.data, grad, avg, -lr)
+            p -= lr * g / avg

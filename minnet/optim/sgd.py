@@ -1,21 +1,21 @@
 """Stochastic gradient descent, with optional momentum, Nesterov and weight decay.
 
-For each parameter ``p`` with gradient ``g`` (PyTorch's exact rule)::
+PyTorch's algorithm (``torch.optim.SGD``), for parameter p with gradient g,
+learning rate lr, momentum mu, dampening tau, weight decay lambda; ``_update_one``
+below is these lines in NumPy::
 
-    g = g + weight_decay * p                         # L2 penalty, if weight_decay != 0
-    if momentum != 0:
-        buf = g                       on the first step (no dampening there)
-        buf = momentum * buf + (1 - dampening) * g   afterwards
-        g = g + momentum * buf   if nesterov   else   buf
+    g = -g                          if maximize (climb instead of descend)
+    g = g + lambda * p              if lambda != 0 (the gradient of an L2 penalty)
+    if mu != 0:
+        b = g                       on the first step (no dampening there)
+        b = mu * b + (1 - tau) * g  afterwards
+        g = g + mu * b              if nesterov (look ahead), else g = b
     p = p - lr * g
 """
 from __future__ import annotations
 
-from typing import Callable, Optional
-
 import numpy as np
 
-from .. import kernels
 from ..tensor import wrap_array
 from .optimizer import Optimizer, _check_number
 
@@ -44,32 +44,43 @@ class SGD(Optimizer):
                 f"momentum={group['momentum']}, dampening={group['dampening']}). "
                 f"Hint: SGD(params, lr, momentum=0.9, nesterov=True).")
 
-    def step(self, closure: Optional[Callable] = None):
-        """One update of every parameter that has a gradient; returns ``closure()``'s loss.
+    def _update_one(self, param, group: dict) -> None:
+        """One step of one parameter, in place: the module docstring's lines."""
+        # Python floats (not NumPy scalars), so float32 arrays stay float32
+        lr, momentum = float(group["lr"]), float(group["momentum"])
+        dampening, weight_decay = float(group["dampening"]), float(group["weight_decay"])
+        p = param._data
+        g = self._grad_array(param, maximize=group["maximize"])
+        if weight_decay != 0:
+            g = g + weight_decay * p
+        if momentum != 0:
+            state = self.state[param]
+            if state.get("momentum_buffer") is None:
+                state["momentum_buffer"] = wrap_array(g.copy())  # first step: b = g
+            else:
+                b = state["momentum_buffer"]._data
+                b *= momentum
+                b += (1 - dampening) * g
+            b = state["momentum_buffer"]._data
+            g = g + momentum * b if group["nesterov"] else b
+        p -= lr * g
 
-        The update rule itself (the formulas of this module's docstring, in
-        NumPy) is ``sgd_update_reference`` in ``minnet/kernels/optim_update.py``;
-        by default a compiled loop that gives the same numbers runs it.
-        """
-        loss = self._evaluate_closure(closure)
-        update = kernels.kernel("sgd_update")  # compiled, or the reference if MINNET_NO_JIT=1
-        for group in self.param_groups:
-            momentum = float(group["momentum"])
-            for param in self._params_with_grad(group):
-                buffer, first_step = None, False
-                if momentum != 0:
-                    buffer, first_step = self._momentum_buffer(param)
-                update(param.data, self._grad_array(param), buffer, float(group["lr"]), momentum,
-                       float(group["dampening"]), float(group["weight_decay"]),
-                       bool(group["nesterov"]), bool(group["maximize"]), first_step)
-        return loss
-
-    def _momentum_buffer(self, param) -> tuple:
-        """(the velocity array, True if it was just created and the update must fill it)."""
-        state = self.state[param]
-        buffer = state.get("momentum_buffer")
-        if buffer is None:
-            buffer = wrap_array(np.empty_like(param.data, order="C"))
-            state["momentum_buffer"] = buffer
-            return buffer.data, True
-        return buffer.data, False
+    def _fused_update_one(self, param, group: dict) -> bool:
+        """The fast path: ``_update_one`` as one compiled loop, the same numbers."""
+        from ..kernels.optim_update import sgd_update_numba
+        momentum = float(group["momentum"])
+        buffer, first_step = None, False
+        if momentum != 0:
+            state = self.state[param]
+            first_step = state.get("momentum_buffer") is None
+            if first_step:
+                buffer = np.empty_like(param._data)  # the loop fills it with g
+            else:
+                buffer = state["momentum_buffer"]._data
+        done = sgd_update_numba(param._data, self._grad_array(param), buffer, float(group["lr"]),
+                                momentum, float(group["dampening"]),
+                                float(group["weight_decay"]), bool(group["nesterov"]),
+                                bool(group["maximize"]), first_step)
+        if done and first_step:
+            state["momentum_buffer"] = wrap_array(buffer)
+        return done
