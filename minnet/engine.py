@@ -57,7 +57,7 @@ def _propagate(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
     pending = _PendingGradients(root, seed)
     for node in reversed(topological_order(root)):
         _state.current_node = node  # observers ask which node is running
-        grad, private = pending.pop(node)
+        grad, private = pending.pop(node)  # private: no one else holds the array
         if grad is None:
             continue  # no gradient reached it (every consumer returned None)
         if node._hooks:
@@ -69,10 +69,9 @@ def _propagate(root: Tensor, seed: np.ndarray, retain_graph: bool) -> None:
             _accumulate_into_grad(node, grad)
         _check_saved_versions(node)
         input_grads = _local_backward(node, grad)
-        fresh = _returns_new_arrays(node)
         for parent, parent_grad in zip(node._parents, input_grads):
             if parent_grad is not None and parent.requires_grad:
-                pending.add(parent, _fit_to(node, parent, parent_grad), fresh)
+                pending.add(parent, _fit_to(node, parent, parent_grad), made_by=node)
         if not retain_graph:
             _free(node)
 
@@ -197,12 +196,13 @@ class _PendingGradients:
         self._sums = {id(root): seed}
         self._private: set = set()
 
-    def add(self, node: Tensor, grad: np.ndarray, fresh: bool) -> None:
+    def add(self, node: Tensor, grad: np.ndarray, made_by: Tensor) -> None:
+        """Add ``grad``, a gradient for ``node`` that ``made_by``'s backward returned."""
         key = id(node)
         previous = self._sums.get(key)
         if previous is None:
             self._sums[key] = grad
-            if fresh:
+            if _returns_new_arrays(made_by):
                 self._private.add(key)
         else:
             # out of place: ops may hand one array to several inputs (add does)
