@@ -10,6 +10,10 @@
     python benchmarks/bench_core.py --against DIR [--rounds 8]
         # MLP epoch of this tree vs the minnet package in DIR (e.g. an older commit:
         # git archive <commit> minnet | tar -x -C DIR), alternating fresh processes
+    python benchmarks/bench_core.py --cnn-only [--threads 1] [--load] [--cnn-against DIR]
+        [--torch-python PATH]
+        # the CNN section alone: on N threads for everything, with a busy-loop process
+        # on one core, with another minnet tree as a third contender
 
 Prints; asserts nothing. Sections:
 
@@ -20,17 +24,20 @@ Prints; asserts nothing. Sections:
    and minnet's per-step overhead = step time - time of the step's GEMMs;
 4. CNN 1x28x28 -> conv 8 3x3 pad 1 -> ReLU -> maxpool 2 -> conv 16 3x3 pad 1 -> ReLU
    -> maxpool 2 -> linear 10, 10,000 random samples, batch 64, SGD momentum 0.9:
-   minnet vs PyTorch.
+   minnet vs PyTorch, each in a process of its own, epochs alternated (PyTorch may
+   come from another Python: --torch-python).
 
-PyTorch (if importable) runs with ``torch.set_num_threads`` equal to NumPy's BLAS
-thread count. Every figure is the best of ``--repeats`` runs: the machine may be busy.
-Targets: MLP minnet/PyTorch <= 0.8, CNN <= 1.5.
+PyTorch runs with ``torch.set_num_threads`` equal to NumPy's BLAS thread count.
+Every figure is the best of ``--repeats`` runs (the machine may be busy), with the
+ratio within each round and CPU times beside it. Targets: MLP minnet/PyTorch <= 0.8,
+CNN <= 1.5 (at 2 threads and with --threads 1).
 """
 from __future__ import annotations
 
 import argparse
 import cProfile
 import io
+import json
 import os
 import platform
 import pstats
@@ -200,8 +207,11 @@ def minnet_mlp() -> nn.Module:
     return nn.Sequential(*layers[:-1])
 
 
-def minnet_epoch(model, X, y, batch: int) -> float:
-    """One shuffled SGD-momentum epoch through minnet's DataLoader; returns the last loss."""
+def minnet_epoch(model, X, y, batch: int, clock: list = None) -> float:
+    """One shuffled SGD-momentum epoch through minnet's DataLoader; returns the last loss.
+
+    ``clock``, if given, receives ``time.perf_counter()`` after every step.
+    """
     from minnet.data import DataLoader, TensorDataset
 
     optimizer = optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
@@ -213,6 +223,8 @@ def minnet_epoch(model, X, y, batch: int) -> float:
         loss = loss_fn(model(X_batch), y_batch)
         loss.backward()
         optimizer.step()
+        if clock is not None:
+            clock.append(time.perf_counter())
     return loss.item()
 
 
@@ -250,7 +262,7 @@ def numpy_mlp_epoch(params: list, X, y, batch: int) -> float:
     return float(loss)
 
 
-def torch_epoch(torch, model, X, y, batch: int) -> float:
+def torch_epoch(torch, model, X, y, batch: int, clock: list = None) -> float:
     optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
     X, y = torch.from_numpy(X), torch.from_numpy(y)
     order = torch.from_numpy(np.random.default_rng(0).permutation(len(X)))
@@ -261,6 +273,8 @@ def torch_epoch(torch, model, X, y, batch: int) -> float:
         loss = torch.nn.functional.cross_entropy(model(X[index]), y[index])
         loss.backward()
         optimizer.step()
+        if clock is not None:
+            clock.append(time.perf_counter())
     return loss.item()
 
 
@@ -369,26 +383,153 @@ def torch_cnn(torch):
                         t.Flatten(), t.Linear(16 * 7 * 7, 10))
 
 
-def bench_cnn(n_samples: int, repeats: int) -> None:
+def cnn_worker(kind: str, n_samples: int) -> None:
+    """``--cnn-worker``: build one contender's CNN, then time an epoch per line on stdin.
+
+    Each contender runs in a process of its own, so that one's thread pools
+    (PyTorch's OpenMP threads, minnet's kernel threads) never wait or spin in
+    another's epochs. Replies are one JSON line each.
+    """
+    X, y = random_data(n_samples, (1, 28, 28))
+    if kind == "torch":
+        torch = torch_or_none()
+        model = torch_cnn(torch)
+        run = lambda X, y, clock=None: torch_epoch(torch, model, X, y, CNN_BATCH,  # noqa
+                                                   clock)
+        about = f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads"
+    else:
+        try:
+            from minnet.kernels.threads import num_threads
+            kernel_threads = f"{num_threads()} kernel threads"
+        except ImportError:  # an older tree (--cnn-against): serial kernels
+            kernel_threads = "serial kernels"
+        model = minnet_cnn()
+        run = lambda X, y, clock=None: minnet_epoch(model, X, y, CNN_BATCH,  # noqa
+                                                    clock)
+        about = (f"minnet {minnet.__version__} ({os.path.dirname(minnet.__file__)}), "
+                 f"{kernel_threads}")
+    start = time.perf_counter()
+    run(X[:CNN_BATCH * 2], y[:CNN_BATCH * 2])  # compile or load the kernels; warm up
+    print(json.dumps({"about": about, "first_steps": time.perf_counter() - start}), flush=True)
+    for _ in sys.stdin:
+        cpu = time.process_time()
+        clock = [time.perf_counter()]
+        run(X, y, clock)
+        cpu = time.process_time() - cpu
+        steps = np.diff(clock)
+        print(json.dumps({"wall": clock[-1] - clock[0], "cpu": cpu,
+                          "best_block": best_block(steps)}), flush=True)
+
+
+def best_block(step_seconds, block: int = 16) -> float:
+    """Seconds per step of the fastest run of ``block`` consecutive steps.
+
+    On a shared machine a whole epoch rarely runs undisturbed; the fastest block
+    of steps estimates what the epoch costs on a quiet machine.
+    """
+    if len(step_seconds) <= block:
+        return float(np.mean(step_seconds))
+    sums = np.convolve(step_seconds, np.ones(block), mode="valid")
+    return float(sums.min() / block)
+
+
+def start_cnn_worker(kind: str, n_samples: int, python: str, tree: str = None):
+    env = dict(os.environ)
+    if tree:
+        env["MINNET_BENCH_TREE"] = os.path.abspath(tree)
+    worker = subprocess.Popen([python, os.path.abspath(__file__), "--cnn-worker", kind,
+                               "--samples", str(n_samples)], env=env, text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    hello = worker.stdout.readline()
+    if not hello:
+        raise RuntimeError(f"the {kind} CNN worker ({python}) exited before it was ready")
+    return worker, json.loads(hello)
+
+
+def torch_python(requested: str = None) -> str:
+    """The Python that runs PyTorch: --torch-python, MINNET_BENCH_TORCH_PYTHON, or this one."""
+    python = requested or os.environ.get("MINNET_BENCH_TORCH_PYTHON")
+    if python:
+        return python
+    return sys.executable if torch_or_none() is not None else None
+
+
+def busy_loop():
+    """Another process keeping one core busy (what a shared machine looks like)."""
+    return subprocess.Popen([sys.executable, "-c", "while True: pass"])
+
+
+def bench_cnn(n_samples: int, repeats: int, torch_python_path: str = None,
+              against: str = None, loaded: bool = False) -> None:
+    """minnet vs PyTorch (and optionally another minnet tree), alternated epoch by epoch."""
     steps = -(-n_samples // CNN_BATCH)
     print(f"\n4. CNN conv8-pool-conv16-pool-linear10 on 1x28x28: {n_samples} samples, batch "
-          f"{CNN_BATCH}, SGD momentum {MOMENTUM}, {steps} steps/epoch (best of {repeats})")
-    X, y = random_data(n_samples, (1, 28, 28))
+          f"{CNN_BATCH}, SGD momentum {MOMENTUM}, {steps} steps/epoch ({repeats} rounds, "
+          f"alternated, each contender in its own process)")
+    specs = [("minnet", "minnet", sys.executable, None)]
+    if against:
+        specs.append((f"minnet in {against}", "minnet", sys.executable, against))
+    python = torch_python(torch_python_path)
+    if python:
+        specs.append(("PyTorch", "torch", python, None))
+    workers = {}
+    try:
+        for name, kind, interpreter, tree in specs:
+            worker, hello = start_cnn_worker(kind, n_samples, interpreter, tree)
+            workers[name] = worker
+            print(f"   {name:<22s} {hello['about']}; first two steps {hello['first_steps']:.2f} s")
+        load = busy_loop() if loaded else None
+        if loaded:
+            print("   LOADED: a busy-loop process keeps one core busy during the epochs")
+        try:
+            times = {name: ([], [], []) for name in workers}
+            names = list(workers)
+            for round_number in range(repeats):
+                # rotate the order, so no contender always follows the same one
+                shift = round_number % len(names)
+                for name in names[shift:] + names[:shift]:
+                    workers[name].stdin.write("epoch\n")
+                    workers[name].stdin.flush()
+                    reply = json.loads(workers[name].stdout.readline())
+                    times[name][0].append(reply["wall"])
+                    times[name][1].append(reply["cpu"])
+                    times[name][2].append(reply["best_block"])
+        finally:
+            if load is not None:
+                load.kill()
+                load.wait()
+    finally:
+        for worker in workers.values():
+            worker.stdin.close()
+            worker.wait()
+    for name, (walls, cpus, blocks) in times.items():
+        print(f"   {name:<22s} best {min(walls):7.3f} s ({min(walls) / steps * 1e3:.2f} ms/step), "
+              f"median {float(np.median(walls)):7.3f} s; CPU best {min(cpus):.3f} s; "
+              f"fastest 16 steps {min(blocks) * 1e3:.2f} ms/step; "
+              f"all: {' '.join(f'{t:.2f}' for t in walls)}")
+    if "PyTorch" in times:
+        theirs = times["PyTorch"][0]
+        for name in names:
+            if name == "PyTorch":
+                continue
+            ours = times[name][0]
+            paired = [a / b for a, b in zip(ours, theirs)]
+            label = "CNN" if name == "minnet" else f"CNN ({name})"
+            print_ratio(label, min(ours), min(theirs), 1.5)
+            print(f"   {name} / PyTorch within each round: "
+                  f"{', '.join(f'{r:.2f}' for r in paired)} (median "
+                  f"{float(np.median(paired)):.2f}); CPU time best/best "
+                  f"{min(times[name][1]) / min(times['PyTorch'][1]):.2f}; fastest 16 steps "
+                  f"{min(times[name][2]) / min(times['PyTorch'][2]):.2f}")
+    else:
+        print("   PyTorch not found: pass --torch-python PATH (or set "
+              "MINNET_BENCH_TORCH_PYTHON) for the comparison")
+
+
+def print_cnn_phases(n_samples: int) -> None:
+    X, y = random_data(min(n_samples, CNN_BATCH * 60), (1, 28, 28))
     model = minnet_cnn()
-    start = time.perf_counter()
     minnet_epoch(model, X[:CNN_BATCH * 2], y[:CNN_BATCH * 2], CNN_BATCH)
-    print(f"   first two steps (compile or load the Numba kernels): "
-          f"{time.perf_counter() - start:.2f} s")
-    ours = best_of(lambda: minnet_epoch(model, X, y, CNN_BATCH), repeats)
-    print(f"   minnet                 {ours:7.3f} s  ({ours / steps * 1e3:.3f} ms/step)")
-    torch = torch_or_none()
-    if torch is not None:
-        torch_model = torch_cnn(torch)
-        torch_epoch(torch, torch_model, X[:CNN_BATCH * 2], y[:CNN_BATCH * 2], CNN_BATCH)
-        theirs = best_of(lambda: torch_epoch(torch, torch_model, X, y, CNN_BATCH), repeats)
-        print(f"   PyTorch {torch.__version__:<14s} {theirs:7.3f} s  "
-              f"({theirs / steps * 1e3:.3f} ms/step, {torch.get_num_threads()} threads)")
-        print_ratio("CNN", ours, theirs, 1.5)
     print_phases(model, X, y, CNN_BATCH)
 
 
@@ -509,7 +650,31 @@ def main(argv=None) -> None:
     parser.add_argument("--version-cost", action="store_true",
                         help="MLP steps with version counters on/off, alternated")
     parser.add_argument("--epoch-only", type=int, metavar="N", help=argparse.SUPPRESS)
+    parser.add_argument("--cnn-only", action="store_true", help="only the CNN section")
+    parser.add_argument("--threads", type=int, metavar="N",
+                        help="run everything on N threads: BLAS, minnet's kernels, PyTorch "
+                             "(sets OPENBLAS_NUM_THREADS, OMP_NUM_THREADS, MINNET_NUM_THREADS)")
+    parser.add_argument("--load", action="store_true",
+                        help="CNN epochs with a busy-loop process keeping one core busy")
+    parser.add_argument("--torch-python", metavar="PATH",
+                        help="a Python with PyTorch for the CNN comparison (default: "
+                             "MINNET_BENCH_TORCH_PYTHON, or this Python if it has torch)")
+    parser.add_argument("--cnn-against", metavar="DIR",
+                        help="add the minnet package in DIR to the CNN comparison")
+    parser.add_argument("--cnn-worker", choices=("minnet", "torch"), help=argparse.SUPPRESS)
+    parser.add_argument("--samples", type=int, default=CNN_SAMPLES, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.threads:
+        wanted = str(args.threads)
+        names = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MINNET_NUM_THREADS")
+        if any(os.environ.get(name) != wanted for name in names):
+            # BLAS reads these when it loads: start again with them set
+            os.environ.update(dict.fromkeys(names, wanted))
+            os.execv(sys.executable, [sys.executable, os.path.abspath(__file__)] +
+                     (sys.argv[1:] if argv is None else list(argv)))
+    if args.cnn_worker:
+        cnn_worker(args.cnn_worker, args.samples)
+        return
     if args.epoch_only:
         one_epoch_seconds(args.epoch_only)
         return
@@ -529,9 +694,12 @@ def main(argv=None) -> None:
     scale = 10 if args.quick else 1
     repeats = args.repeats or (1 if args.quick else 3)
     print_machine()
-    gemm_step = print_gemm()
-    bench_mlp(MLP_SAMPLES // scale, repeats, gemm_step)
-    bench_cnn(CNN_SAMPLES // scale, repeats)
+    if not args.cnn_only:
+        gemm_step = print_gemm()
+        bench_mlp(MLP_SAMPLES // scale, repeats, gemm_step)
+    bench_cnn(CNN_SAMPLES // scale, args.repeats or (2 if args.quick else 5),
+              args.torch_python, args.cnn_against, args.load)
+    print_cnn_phases(CNN_SAMPLES // scale)
     if args.profile:
         X, y = random_data(MLP_SAMPLES // 20, (MLP_SIZES[0],))
         profile_steps("MLP", minnet_mlp(), X, y, MLP_BATCH)

@@ -4,16 +4,16 @@
     python benchmarks/bench_kernels.py --quick    # fewer repeats, a shorter epoch
 
 Sections:
-1. each Numba kernel against its NumPy reference, at the course CNN's shapes;
-2. the two ways to compute a convolution layer (forward + backward):
-   im2col + one BLAS product each, versus direct loops;
+1. each Numba kernel against its NumPy reference, at the course CNN's shapes
+   (on one thread);
+2. the conv and pooling kernels on one thread and on ``threads.num_threads()``
+   threads (chunks of the batch, ``minnet/kernels/threads.py``): wall and CPU time;
 3. the CNN 1x28x28 -> conv 8 3x3 pad 1 -> ReLU -> maxpool 2 -> conv 16 3x3 pad 1
    -> ReLU -> maxpool 2 -> linear 10, batch 64, one SGD epoch on 10,000 random
    images: minnet with kernels, minnet with MINNET_NO_JIT=1, and PyTorch on the
-   same number of threads when it is installed;
-4. how long the cross-entropy loss takes inside that step (does fusing pay?);
-5. the direct loops compiled with ``parallel=True``, run last because Numba's
-   worker threads, once started, compete with the BLAS threads.
+   same number of threads when it is installed (benchmarks/bench_core.py runs
+   the comparison with PyTorch in a process of its own);
+4. how long the cross-entropy loss takes inside that step (does fusing pay?).
 
 Every figure is the best of several repeats: the machine may be busy.
 """
@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import minnet  # noqa: E402
 from minnet import kernels, nn, optim  # noqa: E402
-from minnet.kernels import conv_direct  # noqa: E402
+from minnet.kernels import threads  # noqa: E402
 
 BATCH = 64
 N_SAMPLES = 10_000
@@ -61,28 +61,56 @@ CONV_LAYERS = [  # (name, N, C, H, F): the two convolutions of the course CNN
 ]
 
 
-def bench_kernels(repeats):
-    print("1. Numba kernel vs NumPy reference (float32, course CNN shapes)")
+def conv_cases(rng, n, c, size, n_filters):
+    """The kernel calls of one conv layer of the course CNN (3x3, padding 1)."""
+    x = rng.standard_normal((n, c, size, size)).astype(np.float32)
+    weight_matrix = rng.standard_normal((n_filters, c * 9)).astype(np.float32)
+    bias = np.zeros(n_filters, dtype=np.float32)
+    geometry = (3, 3, 1, 1, 1, 1, size, size)
+    out, cols = kernels.kernel("conv2d_forward", jit=False)(x, weight_matrix, bias, *geometry)
+    grad_out = rng.standard_normal(out.shape).astype(np.float32)
+    return {
+        "im2col": (x, *geometry),
+        "col2im": (cols, n, c, size, size, *geometry),
+        "conv2d_forward": (x, weight_matrix, bias, *geometry),
+        "conv2d_backward": (grad_out, cols, weight_matrix, size, size, *geometry[:6],
+                            c > 1, True, True),  # the first layer needs no dL/dx
+    }
+
+
+def pool_cases(rng, n, c, size):
+    """The kernel calls of one 2x2 max pooling of the course CNN (and average pooling)."""
+    feature_map = rng.standard_normal((n, c, size, size)).astype(np.float32)
+    geometry = (2, 2, 2, 2, 0, 0, size // 2, size // 2)
+    pooled, argmax = kernels.kernel("max_pool2d_forward", jit=False)(feature_map, *geometry)
+    return {
+        "max_pool2d_forward": (feature_map, *geometry),
+        "max_pool2d_backward": (pooled, argmax, size, size),
+        "avg_pool2d_forward": (feature_map, *geometry, True, 0),
+        "avg_pool2d_backward": (pooled, size, size, *geometry[:6], True, 0),
+    }
+
+
+def layer_cases():
     rng = np.random.default_rng(0)
     for name, n, c, size, n_filters in CONV_LAYERS:
-        x = rng.standard_normal((n, c, size, size)).astype(np.float32)
-        geometry = (3, 3, 1, 1, 1, 1, size, size)
-        cols = kernels.kernel("im2col", jit=False)(x, *geometry)
-        feature_map = rng.standard_normal((n, n_filters, size, size)).astype(np.float32)
-        pool = (2, 2, 2, 2, 0, 0, size // 2, size // 2)
-        pooled, argmax = kernels.kernel("max_pool2d_forward", jit=False)(feature_map, *pool)
-        cases = {
-            "im2col": (x, *geometry),
-            "col2im": (cols, n, c, size, size, *geometry),
-            "max_pool2d_forward": (feature_map, *pool),
-            "max_pool2d_backward": (pooled, argmax, size, size),
-            "avg_pool2d_forward": (feature_map, *pool, True, 0),
-        }
-        for kernel_name, args in cases.items():
-            jit = best_time(lambda: kernels.kernel(kernel_name, jit=True)(*args), repeats)
-            ref = best_time(lambda: kernels.kernel(kernel_name, jit=False)(*args), repeats)
-            print(f"   {name:20s} {kernel_name:20s} numba {ms(jit)}  numpy {ms(ref)}  "
-                  f"x{ref / jit:5.1f}")
+        yield name, {**conv_cases(rng, n, c, size, n_filters),
+                     **pool_cases(rng, n, n_filters, size)}
+
+
+def bench_kernels(repeats):
+    print("1. Numba kernel vs NumPy reference (float32, course CNN shapes, one thread)")
+    saved = threads.num_threads()
+    threads.set_num_threads(1)
+    try:
+        for name, cases in layer_cases():
+            for kernel_name, args in cases.items():
+                jit = best_time(lambda: kernels.kernel(kernel_name, jit=True)(*args), repeats)
+                ref = best_time(lambda: kernels.kernel(kernel_name, jit=False)(*args), repeats)
+                print(f"   {name:20s} {kernel_name:20s} numba {ms(jit)}  numpy {ms(ref)}  "
+                      f"x{ref / jit:5.1f}")
+    finally:
+        threads.set_num_threads(saved)
     rows = np.random.default_rng(1).integers(0, 1000, 5000)
     values = np.ones((5000, 64), dtype=np.float32)
     jit = best_time(lambda: kernels.kernel("scatter_add", jit=True)((1000, 64), rows, values),
@@ -94,60 +122,37 @@ def bench_kernels(repeats):
 
 
 # --------------------------------------------------------------------------
-# 2. im2col + GEMM vs direct loops
+# 2. the kernels on one thread and on several
 # --------------------------------------------------------------------------
-def conv_step_im2col(x, weight, grad_out, size):
-    """Forward + both backward products of one conv layer, the way ops.conv2d does it."""
-    n, c = x.shape[:2]
-    n_filters = weight.shape[0]
-    geometry = (3, 3, 1, 1, 1, 1, size, size)
-    cols = kernels.im2col(x, *geometry)
-    weight_matrix = weight.reshape(n_filters, -1)
-    out = (weight_matrix @ cols).reshape(n_filters, n, size, size).transpose(1, 0, 2, 3).copy()
-    grad_fnl = grad_out.transpose(1, 0, 2, 3).reshape(n_filters, -1)
-    grad_weight = grad_fnl @ cols.T
-    grad_x = kernels.col2im(weight_matrix.T @ grad_fnl, n, c, size, size, *geometry)
-    return out, grad_weight, grad_x
+def best_wall_and_cpu(function, repeats=5, number=10) -> tuple:
+    function()
+    wall = cpu = float("inf")
+    for _ in range(repeats):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        for _ in range(number):
+            function()
+        wall = min(wall, (time.perf_counter() - start) / number)
+        cpu = min(cpu, (time.process_time() - start_cpu) / number)
+    return wall, cpu
 
 
-def make_conv_step_direct(parallel: bool):
-    import numba
-    compile_ = (lambda f: numba.njit(parallel=True)(f.py_func)) if parallel else (lambda f: f)
-    forward = compile_(conv_direct.conv2d_forward_numba)
-    grad_input = compile_(conv_direct.conv2d_grad_input_numba)
-    grad_weight = compile_(conv_direct.conv2d_grad_weight_numba)
-
-    def step(x, weight, grad_out, size):
-        out = forward(x, weight, 1, 1, 1, 1, size, size)
-        return out, grad_weight(x, grad_out, 3, 3, 1, 1, 1, 1), \
-            grad_input(grad_out, weight, size, size, 1, 1, 1, 1)
-
-    return step
-
-
-def time_conv_methods(methods, repeats):
-    rng = np.random.default_rng(0)
-    for name, n, c, size, n_filters in CONV_LAYERS:
-        x = rng.standard_normal((n, c, size, size)).astype(np.float32)
-        weight = rng.standard_normal((n_filters, c, 3, 3)).astype(np.float32)
-        grad_out = rng.standard_normal((n, n_filters, size, size)).astype(np.float32)
-        timings = {label: best_time(lambda: step(x, weight, grad_out, size), repeats)
-                   for label, step in methods.items()}
-        print(f"   {name:20s} " + "  ".join(f"{label} {ms(t)}" for label, t in timings.items()))
-
-
-def bench_conv_methods(repeats):
-    print("\n2. one conv layer, forward + backward (float32): im2col + GEMM vs direct loops")
-    time_conv_methods({"im2col + GEMM": conv_step_im2col,
-                       "direct loops": make_conv_step_direct(False)}, repeats)
-
-
-def bench_parallel(repeats):
-    """Last, because Numba's worker threads stay alive once started."""
-    print("\n5. direct loops compiled with parallel=True (prange over batch / filters), then\n"
-          "   im2col + GEMM again now that Numba's worker threads exist")
-    time_conv_methods({"direct, parallel": make_conv_step_direct(True)}, repeats)
-    time_conv_methods({"im2col + GEMM": conv_step_im2col}, repeats)
+def bench_threads(repeats):
+    many = threads.num_threads()
+    print(f"\n2. conv and pooling kernels on 1 thread vs {many} (chunks of the batch; "
+          f"wall time, CPU time of all threads in brackets)")
+    for name, cases in layer_cases():
+        for kernel_name, args in cases.items():
+            if kernel_name in ("im2col", "col2im"):
+                continue  # whole-batch helpers; the conv kernels run them per chunk
+            function = kernels.kernel(kernel_name, jit=True)
+            timings = []
+            for thread_count in (1, many):
+                threads.set_num_threads(thread_count)
+                timings.append(best_wall_and_cpu(lambda: function(*args), repeats))
+            threads.set_num_threads(many)
+            (one, one_cpu), (several, several_cpu) = timings
+            print(f"   {name:20s} {kernel_name:20s} 1 thread {ms(one)} ({ms(one_cpu)})  "
+                  f"{many} threads {ms(several)} ({ms(several_cpu)})  x{one / several:4.2f}")
 
 
 # --------------------------------------------------------------------------
@@ -203,17 +208,14 @@ def torch_epoch(images, labels):
     return time.perf_counter() - start, loss.item()
 
 
-def unlimited_blas_epoch(images, labels):
-    """A minnet epoch with MINNET_BLAS_THREADS=0: conv's products on all BLAS threads."""
-    saved = os.environ.get("MINNET_BLAS_THREADS")
-    os.environ["MINNET_BLAS_THREADS"] = "0"
+def one_thread_epoch(images, labels):
+    """A minnet epoch with the conv and pooling kernels on one thread."""
+    saved = threads.num_threads()
+    threads.set_num_threads(1)
     try:
         return minnet_epoch(images, labels)
     finally:
-        if saved is None:
-            del os.environ["MINNET_BLAS_THREADS"]
-        else:
-            os.environ["MINNET_BLAS_THREADS"] = saved
+        threads.set_num_threads(saved)
 
 
 def runs(times) -> str:
@@ -223,9 +225,9 @@ def runs(times) -> str:
 def bench_epoch(n_samples, repeats):
     """Alternate the contenders epoch by epoch, keep each one's best: fair on a busy machine.
 
-    Contenders: minnet as shipped (conv's BLAS products on one thread, see
-    kernels.blas_threads_limit), minnet with BLAS unlimited inside conv, and
-    PyTorch on all cores when it is installed.
+    Contenders: minnet as shipped (its conv and pooling kernels on
+    ``threads.num_threads()`` threads), minnet with those kernels on one thread,
+    and PyTorch on all cores when it is installed.
     """
     print(f"\n3. CNN epoch: {n_samples} samples, batch {BATCH}, SGD, {os.cpu_count()} cores")
     images, labels = make_data(n_samples)
@@ -236,15 +238,15 @@ def bench_epoch(n_samples, repeats):
     except ImportError:
         torch = None
     minnet_epoch(images[:BATCH * 2], labels[:BATCH * 2])  # compile / load the kernels
-    with_jit, unlimited, reference = [], [], []
+    with_jit, one_thread, reference = [], [], []
     for _ in range(repeats):
         with_jit.append(minnet_epoch(images, labels)[0])
-        unlimited.append(unlimited_blas_epoch(images, labels)[0])
+        one_thread.append(one_thread_epoch(images, labels)[0])
         if torch is not None:
             reference.append(torch_epoch(images, labels)[0])
     print(f"   BLAS inside conv: {kernels.info()['blas_threads']}")
-    print(f"   minnet, Numba kernels        {runs(with_jit)}")
-    print(f"   minnet, MINNET_BLAS_THREADS=0 {runs(unlimited)[1:]}")
+    print(f"   minnet, kernels on {threads.num_threads()} threads {runs(with_jit)}")
+    print(f"   minnet, kernels on 1 thread  {runs(one_thread)}")
     os.environ["MINNET_NO_JIT"] = "1"
     try:
         subset = max(BATCH, n_samples // 10)
@@ -290,10 +292,9 @@ def main():
     repeats = 2 if args.quick else 5
     print(f"minnet kernels: {kernels.info()}\n")
     bench_kernels(repeats)
-    bench_conv_methods(repeats)
+    bench_threads(repeats)
     bench_epoch(2_000 if args.quick else N_SAMPLES, 1 if args.quick else 3)
     bench_loss(repeats)
-    bench_parallel(repeats)
 
 
 if __name__ == "__main__":

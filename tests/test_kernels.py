@@ -70,7 +70,7 @@ def test_im2col_and_col2im_match_reference(geometry, dtype):
     x = random_array(rng, (n, c, h, w), dtype)
     jit, ref = both("im2col")
     cols = ref(x, *args)
-    assert cols.shape == (c * kh * kw, n * out_h * out_w)
+    assert cols.shape == (n, c * kh * kw, out_h * out_w)  # one matrix per image
     np.testing.assert_array_equal(jit(x, *args), cols)  # pure copies: exactly equal
     grad_cols = random_array(rng, cols.shape, dtype)
     jit, ref = both("col2im")
@@ -90,30 +90,56 @@ def test_col2im_is_the_adjoint_of_im2col(geometry):
     assert np.isclose(np.sum(cols * g), np.sum(x * back), rtol=1e-12)
 
 
+def conv_by_taps(x, weight, stride_h, stride_w, pad_h, pad_w, out_h, out_w):
+    """The definition, one kernel tap at a time: a statement independent of im2col."""
+    padded = np.pad(x, ((0, 0), (0, 0), (pad_h, pad_h), (pad_w, pad_w)))
+    out = np.zeros((x.shape[0], weight.shape[0], out_h, out_w))
+    for i in range(weight.shape[2]):
+        for j in range(weight.shape[3]):
+            window = padded[:, :, i:i + stride_h * out_h:stride_h, j:j + stride_w * out_w:stride_w]
+            out += np.einsum("nchw,fc->nfhw", window, weight[:, :, i, j])
+    return out
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("geometry", CONV_GEOMETRIES)
-def test_direct_conv_kernels_match_reference_and_im2col(geometry, dtype):
+def test_conv2d_kernels_match_reference_and_the_definition(geometry, dtype):
     rng = np.random.default_rng(3)
     n, c, h, w, kh, kw, sh, sw, ph, pw = geometry
     out_h, out_w = conv_sizes(geometry)
     n_filters = 4
     x = random_array(rng, (n, c, h, w), dtype)
     weight = random_array(rng, (n_filters, c, kh, kw), dtype)
+    bias = random_array(rng, (n_filters,), dtype)
+    weight_matrix = weight.reshape(n_filters, -1)
+    args = (kh, kw, sh, sw, ph, pw, out_h, out_w)
     jit, ref = both("conv2d_forward")
-    out = jit(x, weight, sh, sw, ph, pw, out_h, out_w)
-    assert_same(out, ref(x, weight, sh, sw, ph, pw, out_h, out_w), dtype)
-    # the same numbers as the im2col route
-    cols = kernels.kernel("im2col", jit=False)(x, kh, kw, sh, sw, ph, pw, out_h, out_w)
-    via_cols = (weight.reshape(n_filters, -1) @ cols).reshape(n_filters, n, out_h, out_w)
-    assert_same(out, via_cols.transpose(1, 0, 2, 3), dtype)
+    out, cols = jit(x, weight_matrix, bias, *args)
+    out_ref, cols_ref = ref(x, weight_matrix, bias, *args)
+    assert_same(out, out_ref, dtype)
+    np.testing.assert_array_equal(cols, cols_ref)
+    by_taps = conv_by_taps(x.astype(np.float64), weight.astype(np.float64), sh, sw, ph, pw,
+                           out_h, out_w) + bias[:, None, None]
+    assert_same(out, by_taps.astype(dtype), dtype)
+    assert jit(x, weight_matrix, None, *args)[0].shape == (n, n_filters, out_h, out_w)
 
     grad_out = random_array(rng, out.shape, dtype)
-    jit, ref = both("conv2d_grad_input")
-    assert_same(jit(grad_out, weight, h, w, sh, sw, ph, pw),
-                ref(grad_out, weight, h, w, sh, sw, ph, pw), dtype)
-    jit, ref = both("conv2d_grad_weight")
-    assert_same(jit(x, grad_out, kh, kw, sh, sw, ph, pw),
-                ref(x, grad_out, kh, kw, sh, sw, ph, pw), dtype)
+    jit, ref = both("conv2d_backward")
+    for wanted in [(True, True, True), (False, True, False), (True, False, False)]:
+        grads = jit(grad_out, cols, weight_matrix, h, w, *args[:6], *wanted)
+        grads_ref = ref(grad_out, cols_ref, weight_matrix, h, w, *args[:6], *wanted)
+        for grad, grad_ref, is_wanted in zip(grads, grads_ref, wanted):
+            assert (grad is None) == (grad_ref is None) == (not is_wanted)
+            if is_wanted:
+                assert_same(grad, grad_ref, dtype)
+    # the weight gradient is the adjoint of the forward: <dOut, W (x) x> = <dW, W>
+    _, grad_weight, grad_bias = jit(grad_out, cols, weight_matrix, h, w, *args[:6],
+                                    False, True, True)
+    forward_no_bias = out - bias[:, None, None]
+    tolerance = 1e-4 if dtype == np.float32 else 1e-10
+    assert np.isclose(np.sum(grad_out * forward_no_bias), np.sum(grad_weight * weight_matrix),
+                      rtol=tolerance)
+    assert_same(grad_bias, grad_out.sum(axis=(0, 2, 3)), dtype)
 
 
 # --------------------------------------------------------------------------
@@ -356,8 +382,8 @@ def test_conv2d_runs_every_matrix_product_under_the_limit(monkeypatch):
     x = minnet.tensor(np.ones((2, 2, 5, 5)), requires_grad=True)
     weight = minnet.tensor(np.ones((3, 2, 3, 3)), requires_grad=True)
     conv2d(x, weight, padding=1).sum().backward()
-    # forward product, dL/dx product, dL/dweight product
-    assert entries == [1, 1, 1] and depth == []
+    # the forward's products, then the backward's (dL/dx and dL/dweight), each under it
+    assert entries == [1, 1] and depth == []
 
 
 def test_blas_threads_setting_rejects_nonsense(monkeypatch):

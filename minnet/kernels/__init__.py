@@ -33,16 +33,14 @@ def jit_enabled() -> bool:
 
 def _load_kernels() -> dict:
     """Import the kernel modules (and Numba) and list every kernel with its reference."""
-    from . import conv_direct, conv_im2col, pool, scatter, stats
+    from . import conv_im2col, pool, scatter, stats
     return {
         "im2col": (conv_im2col.im2col_numba, conv_im2col.im2col_reference),
         "col2im": (conv_im2col.col2im_numba, conv_im2col.col2im_reference),
-        "conv2d_forward": (conv_direct.conv2d_forward_numba,
-                           conv_direct.conv2d_forward_reference),
-        "conv2d_grad_input": (conv_direct.conv2d_grad_input_numba,
-                              conv_direct.conv2d_grad_input_reference),
-        "conv2d_grad_weight": (conv_direct.conv2d_grad_weight_numba,
-                               conv_direct.conv2d_grad_weight_reference),
+        "conv2d_forward": (conv_im2col.conv2d_forward_numba,
+                           conv_im2col.conv2d_forward_reference),
+        "conv2d_backward": (conv_im2col.conv2d_backward_numba,
+                            conv_im2col.conv2d_backward_reference),
         "max_pool2d_forward": (pool.max_pool2d_forward_numba, pool.max_pool2d_forward_reference),
         "max_pool2d_backward": (pool.max_pool2d_backward_numba,
                                 pool.max_pool2d_backward_reference),
@@ -79,9 +77,8 @@ def _dispatcher(name: str):
 
 im2col = _dispatcher("im2col")
 col2im = _dispatcher("col2im")
-conv2d_forward = _dispatcher("conv2d_forward")
-conv2d_grad_input = _dispatcher("conv2d_grad_input")
-conv2d_grad_weight = _dispatcher("conv2d_grad_weight")
+conv2d_forward = _dispatcher("conv2d_forward")  # im2col + one product per image
+conv2d_backward = _dispatcher("conv2d_backward")
 max_pool2d_forward = _dispatcher("max_pool2d_forward")
 max_pool2d_backward = _dispatcher("max_pool2d_backward")
 avg_pool2d_forward = _dispatcher("avg_pool2d_forward")

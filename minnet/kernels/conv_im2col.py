@@ -1,28 +1,39 @@
-"""im2col / col2im: turn a convolution into one matrix product.
+"""conv2d as matrix products: im2col, col2im, and the forward and backward built on them.
 
-A 2-D convolution slides a (C, kh, kw) filter over the input. ``im2col``
-copies every patch the filter visits into one column of a matrix::
+A 2-D convolution slides a (C, kh, kw) filter over each image. ``im2col``
+copies every patch the filter visits into one column, one matrix per image::
 
-    cols[(c * kh + i) * kw + j, (n * out_h + oy) * out_w + ox]
+    cols[n, (c * kh + i) * kw + j, oy * out_w + ox]
         = x[n, c, oy * stride_h - pad_h + i, ox * stride_w - pad_w + j]   (0 outside)
 
-so ``cols`` has shape (C * kh * kw, N * out_h * out_w). Row order matches
-``weight.reshape(F, C * kh * kw)``, hence the whole forward pass is a single
-BLAS product ``weight_matrix @ cols`` of shape (F, N * out_h * out_w).
+so ``cols`` is (N, C * kh * kw, out_h * out_w): lab 11's (C * kh * kw, N * OH * OW)
+matrix cut into one block per image. Row order matches
+``weight.reshape(F, C * kh * kw)`` (the "weight matrix" W), hence::
 
-``col2im`` is the adjoint (the backward of im2col): it adds each column entry
-back onto the input pixel it was copied from. Pixels that several patches
-share (stride < kernel) receive several contributions, which is exactly the
-chain rule for a value that was used several times.
+    forward:   out[n]   = W @ cols[n]                    (F, out_h * out_w), already NCHW
+    backward:  dL/dW    = sum over n of dOut[n] @ cols[n]^T
+               dL/dx[n] = col2im(W^T @ dOut[n])
+               dL/dbias = dOut summed over n and positions
+
+``col2im`` is the adjoint of im2col: it adds each column entry back onto the
+input pixel it was copied from (pixels shared by overlapping patches receive
+several contributions: the chain rule for a value used several times).
 
 Each function comes twice: ``*_reference`` (plain NumPy, the readable
-definition, also used when ``MINNET_NO_JIT=1``) and ``*_numba`` (compiled
-loops; serial, see ``im2col_numba``).
+definition, also used when ``MINNET_NO_JIT=1``) and ``*_numba``. The Numba
+versions of the forward and backward split the batch into chunks of images run
+on several threads (``threads.py``); every step of a chunk -- im2col, the
+products, col2im -- releases the GIL. Per-image products are also faster than
+one product over the whole batch here (the blocks stay in cache) and need no
+transposes. The weight gradient is summed from one partial per image, in image
+order, so it does not depend on the number of threads.
 """
 from __future__ import annotations
 
 import numba
 import numpy as np
+
+from .threads import for_each_chunk
 
 
 # --------------------------------------------------------------------------
@@ -35,32 +46,64 @@ def _padded_window(padded: np.ndarray, i: int, j: int, stride_h: int, stride_w: 
 
 
 def im2col_reference(x, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, out_h, out_w):
-    """x (N, C, H, W) -> cols (C * kernel_h * kernel_w, N * out_h * out_w)."""
+    """x (N, C, H, W) -> cols (N, C * kernel_h * kernel_w, out_h * out_w)."""
     n, c = x.shape[0], x.shape[1]
     padded = np.pad(x, ((0, 0), (0, 0), (pad_h, pad_h), (pad_w, pad_w)))
-    # cols6[c, i, j, n, oy, ox]: one slab per kernel tap, filled with a strided view
-    cols6 = np.empty((c, kernel_h, kernel_w, n, out_h, out_w), dtype=x.dtype)
+    # cols6[n, c, i, j, oy, ox]: one slab per kernel tap, filled with a strided view
+    cols6 = np.empty((n, c, kernel_h, kernel_w, out_h, out_w), dtype=x.dtype)
     for i in range(kernel_h):
         for j in range(kernel_w):
-            window = _padded_window(padded, i, j, stride_h, stride_w, out_h, out_w)
-            cols6[:, i, j] = window.transpose(1, 0, 2, 3)
-    return cols6.reshape(c * kernel_h * kernel_w, n * out_h * out_w)
+            cols6[:, :, i, j] = _padded_window(padded, i, j, stride_h, stride_w, out_h, out_w)
+    return cols6.reshape(n, c * kernel_h * kernel_w, out_h * out_w)
 
 
 def col2im_reference(cols, n, c, h, w, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w,
                      out_h, out_w):
-    """cols (C * kernel_h * kernel_w, N * out_h * out_w) -> image gradient (N, C, H, W)."""
-    cols6 = cols.reshape(c, kernel_h, kernel_w, n, out_h, out_w)
+    """cols (N, C * kernel_h * kernel_w, out_h * out_w) -> image gradient (N, C, H, W)."""
+    cols6 = cols.reshape(n, c, kernel_h, kernel_w, out_h, out_w)
     padded = np.zeros((n, c, h + 2 * pad_h, w + 2 * pad_w), dtype=cols.dtype)
     for i in range(kernel_h):
         for j in range(kernel_w):
             window = _padded_window(padded, i, j, stride_h, stride_w, out_h, out_w)
-            window += cols6[:, i, j].transpose(1, 0, 2, 3)  # a view: adds into `padded`
+            window += cols6[:, :, i, j]  # a view: adds into `padded`
     return padded[:, :, pad_h:pad_h + h, pad_w:pad_w + w].copy()
 
 
+def conv2d_forward_reference(x, weight_matrix, bias, kernel_h, kernel_w, stride_h, stride_w,
+                             pad_h, pad_w, out_h, out_w):
+    """x (N, C, H, W), W (F, C*kh*kw), bias (F,) or None -> (out (N, F, out_h, out_w), cols)."""
+    cols = im2col_reference(x, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w,
+                            out_h, out_w)
+    out = np.matmul(weight_matrix, cols)  # (N, F, out_h * out_w): one product per image
+    if bias is not None:
+        out += bias[:, None]
+    return out.reshape(x.shape[0], weight_matrix.shape[0], out_h, out_w), cols
+
+
+def conv2d_backward_reference(grad_out, cols, weight_matrix, height, width, kernel_h, kernel_w,
+                              stride_h, stride_w, pad_h, pad_w, want_input, want_weight,
+                              want_bias):
+    """grad_out (N, F, out_h, out_w) -> (dL/dx (N, C, H, W), dL/dW (F, C*kh*kw), dL/dbias (F,)).
+
+    Each gradient is None unless wanted (``want_input``, ...).
+    """
+    n_images, n_filters, out_h, out_w = grad_out.shape
+    grad3 = grad_out.reshape(n_images, n_filters, out_h * out_w)
+    grad_x = grad_weight = grad_bias = None
+    if want_input:
+        grad_cols = np.matmul(weight_matrix.T, grad3)  # (N, C*kh*kw, out_h * out_w)
+        grad_x = col2im_reference(grad_cols, n_images, weight_matrix.shape[1] // (
+            kernel_h * kernel_w), height, width, kernel_h, kernel_w, stride_h, stride_w,
+            pad_h, pad_w, out_h, out_w)
+    if want_weight:
+        grad_weight = np.matmul(grad3, cols.transpose(0, 2, 1)).sum(axis=0)
+    if want_bias:
+        grad_bias = grad3.sum(axis=(0, 2))
+    return grad_x, grad_weight, grad_bias
+
+
 # --------------------------------------------------------------------------
-# Numba kernels
+# Numba kernels: loops over the images [first, last) of a batch
 # --------------------------------------------------------------------------
 @numba.njit(cache=True)
 def _valid_range(n_out, stride, offset, size):
@@ -74,58 +117,146 @@ def _valid_range(n_out, stride, offset, size):
     return lo, max(lo, hi)
 
 
-@numba.njit(cache=True)
-def im2col_numba(x, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, out_h, out_w):
-    """Same contract as ``im2col_reference``.
+@numba.njit(cache=True, nogil=True)
+def _im2col_into(x, cols, first, last, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w,
+                 out_h, out_w):
+    """Fill cols[n] with image n's patches, for n in [first, last).
 
-    Speed notes, measured on the course CNN (benchmarks/bench_kernels.py):
-    * Indices are made unsigned (``np.uint64``): Numba then drops its check
-      for negative (wrap-around) indices, which otherwise keeps the copy loop
-      from being vectorised -- about 3x faster here.
-    * Serial on purpose: Numba's parallel worker threads, once started, slow
-      down the multi-threaded BLAS product that follows on a 2-core machine.
+    Indices are unsigned (``np.uint64``): Numba then drops its check for
+    negative (wrap-around) indices, which otherwise keeps the copy loop from
+    being vectorised -- about 3x faster on the course CNN. Zeroing the whole
+    block first and then copying only the in-image part of each row is faster
+    than zeroing the border pieces one by one.
     """
-    n_images, channels, height, width = x.shape
+    _, channels, height, width = x.shape
+    patch = channels * kernel_h * kernel_w
     per_image = out_h * out_w
-    cols = np.zeros((channels * kernel_h * kernel_w, n_images * per_image), dtype=x.dtype)
-    x_flat = np.ascontiguousarray(x).reshape(-1)
-    for c in range(channels):
-        for i in range(kernel_h):
-            oy_lo, oy_hi = _valid_range(out_h, stride_h, i - pad_h, height)
-            for j in range(kernel_w):
-                # only the columns whose patch has this tap inside the image; the rest stay 0
-                ox_lo, ox_hi = _valid_range(out_w, stride_w, j - pad_w, width)
-                cols_row = cols[(c * kernel_h + i) * kernel_w + j]
-                for n in range(n_images):
+    x_flat = x.reshape(-1)
+    cols_flat = cols.reshape(-1)
+    for n in range(first, last):
+        for k in range(n * patch * per_image, (n + 1) * patch * per_image):
+            cols_flat[np.uint64(k)] = 0  # where the patch hangs over the border
+        for c in range(channels):
+            for i in range(kernel_h):
+                oy_lo, oy_hi = _valid_range(out_h, stride_h, i - pad_h, height)
+                for j in range(kernel_w):
+                    ox_lo, ox_hi = _valid_range(out_w, stride_w, j - pad_w, width)
+                    # this tap's row of image n's matrix
+                    row = (n * patch + (c * kernel_h + i) * kernel_w + j) * per_image
                     for oy in range(oy_lo, oy_hi):
-                        y = oy * stride_h - pad_h + i
-                        dst = n * per_image + oy * out_w
+                        dst = row + oy * out_w
                         # flat index of x[n, c, y, 0] shifted by the tap's column offset
+                        y = oy * stride_h - pad_h + i
                         src = ((n * channels + c) * height + y) * width + j - pad_w
                         for ox in range(ox_lo, ox_hi):
-                            cols_row[np.uint64(dst + ox)] = x_flat[np.uint64(src + ox * stride_w)]
+                            cols_flat[np.uint64(dst + ox)] = x_flat[np.uint64(src + ox * stride_w)]
+
+
+@numba.njit(cache=True, nogil=True)
+def _col2im_into(cols, grad_x, first, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w,
+                 out_h, out_w):
+    """grad_x[first + k] = col2im of cols[k] for every image k of ``cols``."""
+    _, channels, height, width = grad_x.shape
+    patch = channels * kernel_h * kernel_w
+    per_image = out_h * out_w
+    cols_flat = cols.reshape(-1)
+    grad_flat = grad_x.reshape(-1)
+    for k in range(cols.shape[0]):
+        n = first + k
+        image = n * channels * height * width
+        for p in range(channels * height * width):
+            grad_flat[np.uint64(image + p)] = 0
+        for c in range(channels):
+            for i in range(kernel_h):
+                oy_lo, oy_hi = _valid_range(out_h, stride_h, i - pad_h, height)
+                for j in range(kernel_w):
+                    ox_lo, ox_hi = _valid_range(out_w, stride_w, j - pad_w, width)
+                    row = (k * patch + (c * kernel_h + i) * kernel_w + j) * per_image
+                    for oy in range(oy_lo, oy_hi):
+                        y = oy * stride_h - pad_h + i
+                        src = row + oy * out_w
+                        dst = ((n * channels + c) * height + y) * width + j - pad_w
+                        for ox in range(ox_lo, ox_hi):
+                            grad_flat[np.uint64(dst + ox * stride_w)] += \
+                                cols_flat[np.uint64(src + ox)]
+
+
+@numba.njit(cache=True)
+def im2col_numba(x, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, out_h, out_w):
+    """Same contract as ``im2col_reference`` (the whole batch, on this thread)."""
+    patch = x.shape[1] * kernel_h * kernel_w
+    cols = np.empty((x.shape[0], patch, out_h * out_w), dtype=x.dtype)
+    _im2col_into(np.ascontiguousarray(x), cols, 0, x.shape[0], kernel_h, kernel_w, stride_h,
+                 stride_w, pad_h, pad_w, out_h, out_w)
     return cols
 
 
 @numba.njit(cache=True)
 def col2im_numba(cols, n_images, channels, height, width, kernel_h, kernel_w, stride_h,
                  stride_w, pad_h, pad_w, out_h, out_w):
-    """Same contract as ``col2im_reference`` (serial, unsigned indices: see ``im2col_numba``)."""
-    per_image = out_h * out_w
-    grad_x = np.zeros((n_images, channels, height, width), dtype=cols.dtype)
-    grad_flat = grad_x.reshape(-1)
-    for n in range(n_images):
-        for c in range(channels):
-            for i in range(kernel_h):
-                oy_lo, oy_hi = _valid_range(out_h, stride_h, i - pad_h, height)
-                for j in range(kernel_w):
-                    ox_lo, ox_hi = _valid_range(out_w, stride_w, j - pad_w, width)
-                    cols_row = cols[(c * kernel_h + i) * kernel_w + j]
-                    for oy in range(oy_lo, oy_hi):
-                        y = oy * stride_h - pad_h + i
-                        src = n * per_image + oy * out_w
-                        dst = ((n * channels + c) * height + y) * width + j - pad_w
-                        for ox in range(ox_lo, ox_hi):
-                            grad_flat[np.uint64(dst + ox * stride_w)] += \
-                                cols_row[np.uint64(src + ox)]
+    """Same contract as ``col2im_reference`` (the whole batch, on this thread)."""
+    grad_x = np.empty((n_images, channels, height, width), dtype=cols.dtype)
+    _col2im_into(np.ascontiguousarray(cols), grad_x, 0, kernel_h, kernel_w, stride_h,
+                 stride_w, pad_h, pad_w, out_h, out_w)
     return grad_x
+
+
+def _product_work(n_filters, patch, positions):
+    """Work per image for for_each_chunk: im2col's entries plus the product's (F*K*P / 8)."""
+    return patch * positions + n_filters * patch * positions // 8
+
+
+def conv2d_forward_numba(x, weight_matrix, bias, kernel_h, kernel_w, stride_h, stride_w,
+                         pad_h, pad_w, out_h, out_w):
+    """Same contract as ``conv2d_forward_reference``; chunks of images on several threads.
+
+    ``x`` must be C-contiguous.
+    """
+    n_images = x.shape[0]
+    n_filters, patch = weight_matrix.shape
+    positions = out_h * out_w
+    cols = np.empty((n_images, patch, positions), dtype=x.dtype)
+    out = np.empty((n_images, n_filters, positions), dtype=x.dtype)
+
+    def images(first, last):
+        _im2col_into(x, cols, first, last, kernel_h, kernel_w, stride_h, stride_w, pad_h,
+                     pad_w, out_h, out_w)
+        np.matmul(weight_matrix, cols[first:last], out=out[first:last])
+        if bias is not None:
+            out[first:last] += bias[:, None]
+
+    for_each_chunk(n_images, images, _product_work(n_filters, patch, positions))
+    return out.reshape(n_images, n_filters, out_h, out_w), cols
+
+
+def conv2d_backward_numba(grad_out, cols, weight_matrix, height, width, kernel_h, kernel_w,
+                          stride_h, stride_w, pad_h, pad_w, want_input, want_weight, want_bias):
+    """Same contract as ``conv2d_backward_reference``; chunks of images on several threads."""
+    n_images, n_filters, out_h, out_w = grad_out.shape
+    patch = weight_matrix.shape[1]
+    grad3 = np.ascontiguousarray(grad_out).reshape(n_images, n_filters, out_h * out_w)
+    channels = patch // (kernel_h * kernel_w)
+    grad_x = np.empty((n_images, channels, height, width), grad_out.dtype) if want_input \
+        else None
+    # one partial sum per image, added up below in image order: the same result
+    # whatever the chunks and threads
+    weight_parts = np.empty((n_images, n_filters, patch), grad_out.dtype) if want_weight \
+        else None
+    bias_parts = np.empty((n_images, n_filters), grad_out.dtype) if want_bias else None
+
+    def images(first, last):
+        grad_chunk = grad3[first:last]
+        if want_weight:
+            np.matmul(grad_chunk, cols[first:last].transpose(0, 2, 1),
+                      out=weight_parts[first:last])
+        if want_bias:
+            np.sum(grad_chunk, axis=2, out=bias_parts[first:last])
+        if want_input:
+            grad_cols = np.matmul(weight_matrix.T, grad_chunk)
+            _col2im_into(grad_cols, grad_x, first, kernel_h, kernel_w, stride_h, stride_w,
+                         pad_h, pad_w, out_h, out_w)
+
+    for_each_chunk(n_images, images, _product_work(n_filters, patch, out_h * out_w))
+    grad_weight = weight_parts.sum(axis=0) if want_weight else None
+    grad_bias = bias_parts.sum(axis=0) if want_bias else None
+    return grad_x, grad_weight, grad_bias

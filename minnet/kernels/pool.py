@@ -15,11 +15,16 @@ padding: -inf for max pooling (never chosen), 0 for average pooling.
   not 0. The backward spreads ``grad / divisor`` evenly over the window.
 
 ``out_h``/``out_w`` come from the caller, which decides floor or ceil mode.
+The Numba versions split the batch into chunks of images run on several
+threads (``threads.py``); each image's planes are computed the same way on any
+thread, so the result does not depend on the number of threads.
 """
 from __future__ import annotations
 
 import numba
 import numpy as np
+
+from .threads import for_each_chunk
 
 
 # --------------------------------------------------------------------------
@@ -112,8 +117,8 @@ def avg_pool2d_backward_reference(grad_out, height, width, kernel_h, kernel_w, s
 
 
 # --------------------------------------------------------------------------
-# Numba kernels (serial: on 2 cores a parallel version measured slower once the
-# BLAS threads of the neighbouring convolutions compete for the same cores)
+# Numba kernels: loops over the planes of the images [first, last), compiled
+# with nogil so that for_each_chunk can run chunks of the batch on several threads
 # --------------------------------------------------------------------------
 @numba.njit(cache=True)
 def _window(o, stride, pad, kernel, size):
@@ -122,8 +127,8 @@ def _window(o, stride, pad, kernel, size):
     return max(start, 0), min(start + kernel, size)
 
 
-@numba.njit(cache=True)
-def _max_pool2d_2x2_numba(x, out_h, out_w):
+@numba.njit(cache=True, nogil=True)
+def _max_pool2d_2x2_into(x, out, argmax, first, last):
     """max_pool2d_forward for the common 2x2 window, stride 2, no padding.
 
     The general kernel spends most of its time on window bookkeeping (clipping,
@@ -131,13 +136,13 @@ def _max_pool2d_2x2_numba(x, out_h, out_w):
     four compares are branch-free selects. About 3x faster on the course CNN.
     Same tie and NaN rules: ties keep the first maximum, the first NaN wins.
     """
-    n_images, channels, height, width = x.shape
-    n_planes = n_images * channels
-    x_flat = np.ascontiguousarray(x).reshape(-1)
-    out = np.empty(n_planes * out_h * out_w, dtype=x.dtype)
-    argmax = np.empty(n_planes * out_h * out_w, dtype=np.int64)
-    position = np.uint64(0)
-    for plane in range(n_planes):
+    _, channels, height, width = x.shape
+    out_h, out_w = out.shape[2], out.shape[3]
+    x_flat = x.reshape(-1)
+    out_flat = out.reshape(-1)
+    argmax_flat = argmax.reshape(-1)
+    position = np.uint64(first * channels * out_h * out_w)
+    for plane in range(first * channels, last * channels):
         base = np.uint64(plane * height * width)
         for oy in range(out_h):
             row = np.uint64(2 * oy * width)
@@ -169,17 +174,15 @@ def _max_pool2d_2x2_numba(x, out_h, out_w):
                         best, best_index = v2, i2
                     else:
                         best, best_index = v3, i3
-                out[position] = best
-                argmax[position] = best_index
+                out_flat[position] = best
+                argmax_flat[position] = best_index
                 position += np.uint64(1)
-    return (out.reshape(n_images, channels, out_h, out_w),
-            argmax.reshape(n_images, channels, out_h, out_w))
 
 
-@numba.njit(cache=True)
-def max_pool2d_forward_numba(x, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w,
-                             out_h, out_w):
-    """Same contract as ``max_pool2d_forward_reference``.
+@numba.njit(cache=True, nogil=True)
+def _max_pool2d_into(x, out, argmax, first, last, kernel_h, kernel_w, stride_h, stride_w,
+                     pad_h, pad_w):
+    """max_pool2d_forward for any window, for the images [first, last).
 
     Speed notes (measured, see benchmarks/bench_kernels.py):
     * flat views with unsigned (``np.uint64``) indices: Numba then skips its
@@ -191,15 +194,12 @@ def max_pool2d_forward_numba(x, kernel_h, kernel_w, stride_h, stride_w, pad_h, p
     * NaN needs the first NaN of the window to win; since NaN is rare, a flag
       records whether the window has one and only then a second pass finds it.
     """
-    n_images, channels, height, width = x.shape
-    if (kernel_h == 2 and kernel_w == 2 and stride_h == 2 and stride_w == 2 and pad_h == 0
-            and pad_w == 0 and 2 * out_h <= height and 2 * out_w <= width):
-        return _max_pool2d_2x2_numba(x, out_h, out_w)  # every window whole: the fast path
-    n_planes = n_images * channels
-    x_flat = np.ascontiguousarray(x).reshape(-1)
-    out = np.empty(n_planes * out_h * out_w, dtype=x.dtype)
-    argmax = np.empty(n_planes * out_h * out_w, dtype=np.int64)
-    for plane in range(n_planes):
+    _, channels, height, width = x.shape
+    out_h, out_w = out.shape[2], out.shape[3]
+    x_flat = x.reshape(-1)
+    out_flat = out.reshape(-1)
+    argmax_flat = argmax.reshape(-1)
+    for plane in range(first * channels, last * channels):
         base = plane * height * width
         for oy in range(out_h):
             y_lo, y_hi = _window(oy, stride_h, pad_h, kernel_h, height)
@@ -224,24 +224,55 @@ def max_pool2d_forward_numba(x, kernel_h, kernel_w, stride_h, stride_w, pad_h, p
                                 best = value
                                 best_index = y * width + xx
                 position = np.uint64((plane * out_h + oy) * out_w + ox)
-                out[position] = best
-                argmax[position] = best_index
-    return (out.reshape(n_images, channels, out_h, out_w),
-            argmax.reshape(n_images, channels, out_h, out_w))
+                out_flat[position] = best
+                argmax_flat[position] = best_index
 
 
-@numba.njit(cache=True)
-def max_pool2d_backward_numba(grad_out, argmax, height, width):
-    n_images, channels, out_h, out_w = grad_out.shape
+def max_pool2d_forward_numba(x, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w,
+                             out_h, out_w):
+    """Same contract as ``max_pool2d_forward_reference``; chunks of images on several threads."""
+    x = np.ascontiguousarray(x)
+    n_images, channels, height, width = x.shape
+    out = np.empty((n_images, channels, out_h, out_w), dtype=x.dtype)
+    argmax = np.empty((n_images, channels, out_h, out_w), dtype=np.int64)
+    whole_2x2 = (kernel_h == kernel_w == stride_h == stride_w == 2 and pad_h == pad_w == 0
+                 and 2 * out_h <= height and 2 * out_w <= width)
+
+    def images(first, last):
+        if whole_2x2:  # every window whole: the fast path
+            _max_pool2d_2x2_into(x, out, argmax, first, last)
+        else:
+            _max_pool2d_into(x, out, argmax, first, last, kernel_h, kernel_w, stride_h,
+                             stride_w, pad_h, pad_w)
+
+    for_each_chunk(n_images, images, channels * height * width)
+    return out, argmax
+
+
+@numba.njit(cache=True, nogil=True)
+def _max_pool2d_backward_into(grad_out, argmax, grad_x, first, last):
+    """grad_x[n] = each output's gradient sent to its maximum, for n in [first, last)."""
+    _, channels, out_h, out_w = grad_out.shape
+    height, width = grad_x.shape[2], grad_x.shape[3]
     per_plane = out_h * out_w
-    grad_x = np.zeros((n_images, channels, height, width), dtype=grad_out.dtype)
     grad_flat = grad_x.reshape(-1)
-    grad_out_flat = np.ascontiguousarray(grad_out).reshape(-1)
-    argmax_flat = np.ascontiguousarray(argmax).reshape(-1)
-    for plane in range(n_images * channels):
+    grad_out_flat = grad_out.reshape(-1)
+    argmax_flat = argmax.reshape(-1)
+    for plane in range(first * channels, last * channels):
         base = plane * height * width
+        for p in range(height * width):
+            grad_flat[np.uint64(base + p)] = 0
         for k in range(plane * per_plane, (plane + 1) * per_plane):
             grad_flat[np.uint64(base + argmax_flat[k])] += grad_out_flat[k]
+
+
+def max_pool2d_backward_numba(grad_out, argmax, height, width):
+    """Same contract as ``max_pool2d_backward_reference``; chunks of images on several threads."""
+    grad_out, argmax = np.ascontiguousarray(grad_out), np.ascontiguousarray(argmax)
+    n_images, channels = grad_out.shape[0], grad_out.shape[1]
+    grad_x = np.empty((n_images, channels, height, width), dtype=grad_out.dtype)
+    for_each_chunk(n_images, lambda first, last: _max_pool2d_backward_into(
+        grad_out, argmax, grad_x, first, last), channels * height * width)
     return grad_x
 
 
@@ -259,15 +290,15 @@ def _avg_divisor(oy, ox, height, width, kernel_h, kernel_w, stride_h, stride_w, 
     return (min(y1, height) - max(y0, 0)) * (min(x1, width) - max(x0, 0))
 
 
-@numba.njit(cache=True)
-def avg_pool2d_forward_numba(x, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w,
-                             out_h, out_w, count_include_pad, divisor_override):
-    """Same contract as ``avg_pool2d_forward_reference`` (flat views, unsigned indices)."""
-    n_images, channels, height, width = x.shape
-    n_planes = n_images * channels
-    x_flat = np.ascontiguousarray(x).reshape(-1)
-    out = np.empty(n_planes * out_h * out_w, dtype=x.dtype)
-    for plane in range(n_planes):
+@numba.njit(cache=True, nogil=True)
+def _avg_pool2d_into(x, out, first, last, kernel_h, kernel_w, stride_h, stride_w, pad_h,
+                     pad_w, count_include_pad, divisor_override):
+    """avg_pool2d_forward for the images [first, last) (flat views, unsigned indices)."""
+    _, channels, height, width = x.shape
+    out_h, out_w = out.shape[2], out.shape[3]
+    x_flat = x.reshape(-1)
+    out_flat = out.reshape(-1)
+    for plane in range(first * channels, last * channels):
         base = plane * height * width
         for oy in range(out_h):
             y_lo, y_hi = _window(oy, stride_h, pad_h, kernel_h, height)
@@ -281,20 +312,33 @@ def avg_pool2d_forward_numba(x, kernel_h, kernel_w, stride_h, stride_w, pad_h, p
                 divisor = _avg_divisor(oy, ox, height, width, kernel_h, kernel_w, stride_h,
                                        stride_w, pad_h, pad_w, count_include_pad,
                                        divisor_override)
-                out[np.uint64((plane * out_h + oy) * out_w + ox)] = total / divisor
-    return out.reshape(n_images, channels, out_h, out_w)
+                out_flat[np.uint64((plane * out_h + oy) * out_w + ox)] = total / divisor
 
 
-@numba.njit(cache=True)
-def avg_pool2d_backward_numba(grad_out, height, width, kernel_h, kernel_w, stride_h, stride_w,
-                              pad_h, pad_w, count_include_pad, divisor_override):
-    """Same contract as ``avg_pool2d_backward_reference`` (flat views, unsigned indices)."""
-    n_images, channels, out_h, out_w = grad_out.shape
-    grad_x = np.zeros((n_images, channels, height, width), dtype=grad_out.dtype)
+def avg_pool2d_forward_numba(x, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w,
+                             out_h, out_w, count_include_pad, divisor_override):
+    """Same contract as ``avg_pool2d_forward_reference``; chunks of images on several threads."""
+    x = np.ascontiguousarray(x)
+    n_images, channels, height, width = x.shape
+    out = np.empty((n_images, channels, out_h, out_w), dtype=x.dtype)
+    for_each_chunk(n_images, lambda first, last: _avg_pool2d_into(
+        x, out, first, last, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w,
+        count_include_pad, divisor_override), channels * height * width)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _avg_pool2d_backward_into(grad_out, grad_x, first, last, kernel_h, kernel_w, stride_h,
+                              stride_w, pad_h, pad_w, count_include_pad, divisor_override):
+    """avg_pool2d_backward for the images [first, last) (flat views, unsigned indices)."""
+    _, channels, out_h, out_w = grad_out.shape
+    height, width = grad_x.shape[2], grad_x.shape[3]
     grad_flat = grad_x.reshape(-1)
-    grad_out_flat = np.ascontiguousarray(grad_out).reshape(-1)
-    for plane in range(n_images * channels):
+    grad_out_flat = grad_out.reshape(-1)
+    for plane in range(first * channels, last * channels):
         base = plane * height * width
+        for p in range(height * width):
+            grad_flat[np.uint64(base + p)] = 0
         for oy in range(out_h):
             y_lo, y_hi = _window(oy, stride_h, pad_h, kernel_h, height)
             for ox in range(out_w):
@@ -307,4 +351,15 @@ def avg_pool2d_backward_numba(grad_out, height, width, kernel_h, kernel_w, strid
                     row = base + y * width
                     for xx in range(x_lo, x_hi):
                         grad_flat[np.uint64(row + xx)] += share
+
+
+def avg_pool2d_backward_numba(grad_out, height, width, kernel_h, kernel_w, stride_h, stride_w,
+                              pad_h, pad_w, count_include_pad, divisor_override):
+    """Same contract as ``avg_pool2d_backward_reference``; chunks of images on several threads."""
+    grad_out = np.ascontiguousarray(grad_out)
+    n_images, channels = grad_out.shape[0], grad_out.shape[1]
+    grad_x = np.empty((n_images, channels, height, width), dtype=grad_out.dtype)
+    for_each_chunk(n_images, lambda first, last: _avg_pool2d_backward_into(
+        grad_out, grad_x, first, last, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w,
+        count_include_pad, divisor_override), channels * height * width)
     return grad_x

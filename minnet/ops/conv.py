@@ -7,15 +7,17 @@ stride s and padding p along one axis, the output has
 pooling's ``ceil_mode``).
 
 How conv2d computes (see ``minnet/kernels/conv_im2col.py``): ``im2col``
-copies every patch into a column of ``cols`` (C*kh*kw, N*OH*OW); then
+copies every patch of image n into a column of ``cols[n]`` (C*kh*kw, OH*OW),
+and W is the weight as a (F, C*kh*kw) matrix; then, per image,
 
-    forward:      out        = W @ cols              (F, N*OH*OW)
-    backward:     dL/dW      = dOut @ cols^T          (F, C*kh*kw)
-                  dL/dcols   = W^T @ dOut             -> col2im -> dL/dx
+    forward:      out[n]     = W @ cols[n]            (F, OH*OW)
+    backward:     dL/dW      = sum over n of dOut[n] @ cols[n]^T    (F, C*kh*kw)
+                  dL/dcols   = W^T @ dOut[n]          -> col2im -> dL/dx[n]
                   dL/dbias   = dOut summed over N, OH, OW
 
-Each is one BLAS matrix product. dL/dx is skipped when x does not require a
-gradient (the first layer's input is data), which saves the col2im pass.
+Each is a BLAS matrix product; the kernels run chunks of the batch on several
+threads. dL/dx is skipped when x does not require a gradient (the first
+layer's input is data), which saves the col2im pass.
 """
 from __future__ import annotations
 
@@ -168,14 +170,12 @@ def conv2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride=
                        "conv2d")
 
     geometry = (kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, out_h, out_w)
-    cols = kernels.im2col(np.ascontiguousarray(data), *geometry)  # (C*kh*kw, N*OH*OW)
-    weight_matrix = weight.data.reshape(n_filters, -1)           # (F, C*kh*kw)
-    with kernels.blas_threads_limit():  # small products: see blas_threads_limit's doc
-        out_fnl = weight_matrix @ cols                           # (F, N*OH*OW)
-    if bias is not None:
-        out_fnl += bias.data[:, None]
-    out = np.ascontiguousarray(
-        out_fnl.reshape(n_filters, n_images, out_h, out_w).transpose(1, 0, 2, 3))
+    weight_matrix = weight._data.reshape(n_filters, -1)         # (F, C*kh*kw)
+    bias_data = None if bias is None else bias._data
+    # one BLAS thread per product: the kernels split the batch over threads instead
+    with kernels.blas_threads_limit():
+        out, cols = kernels.conv2d_forward(np.ascontiguousarray(data), weight_matrix,
+                                           bias_data, *geometry)  # cols (N, C*kh*kw, OH*OW)
     if unbatched:
         out = out[0]
     # cols is only needed for dL/dweight: let it go at once otherwise
@@ -184,23 +184,18 @@ def conv2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride=
 
     def backward(grad):
         grad4 = grad[None] if unbatched else grad
-        # (N, F, OH, OW) -> (F, N*OH*OW), the layout of out_fnl
-        grad_fnl = np.ascontiguousarray(grad4.transpose(1, 0, 2, 3)).reshape(n_filters, -1)
-        grad_x = grad_weight = grad_bias = None
-        if input.requires_grad:
-            with kernels.blas_threads_limit():
-                grad_cols = weight_matrix.T @ grad_fnl
-            grad_x = kernels.col2im(grad_cols, n_images, channels, padded_h, padded_w,
-                                    *geometry)
+        with kernels.blas_threads_limit():
+            grad_x, grad_weight, grad_bias = kernels.conv2d_backward(
+                grad4, saved_cols, weight_matrix, padded_h, padded_w, *geometry[:6],
+                input.requires_grad, weight.requires_grad,
+                bias is not None and bias.requires_grad)
+        if grad_x is not None:
             if extra_h or extra_w:  # the hand-added zeros are not part of the input
                 grad_x = np.ascontiguousarray(grad_x[:, :, :height, :width])
             if unbatched:
                 grad_x = grad_x[0]
-        if weight.requires_grad:
-            with kernels.blas_threads_limit():
-                grad_weight = (grad_fnl @ saved_cols.T).reshape(weight.shape)
-        if bias is not None and bias.requires_grad:
-            grad_bias = grad_fnl.sum(axis=1)
+        if grad_weight is not None:
+            grad_weight = grad_weight.reshape(weight.shape)
         if bias is None:
             return grad_x, grad_weight
         return grad_x, grad_weight, grad_bias
