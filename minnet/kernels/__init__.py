@@ -1,19 +1,12 @@
 """Hot loops: Numba kernels, each next to the plain NumPy code it must equal.
 
-Nothing here knows about Tensors or autograd, and nothing here imports the rest
-of minnet: kernels take and return NumPy arrays. Ops (``minnet/ops/conv.py``,
-...) call the functions below, which pick an implementation on every call:
-
-* the Numba kernel (``<module>.<name>_numba``), compiled on first use and
-  cached on disk, so later runs start at once;
-* the NumPy reference (``<module>.<name>_reference``) when the environment
-  variable ``MINNET_NO_JIT=1`` is set -- slower, but easy to step through
-  in a debugger, and the definition the kernels are tested against.
-
-Importing this package imports neither Numba nor the kernel modules; that
-happens on the first call, which keeps ``import minnet`` fast. The optimizers'
-fast path (``optim_update``) is the exception: its NumPy reference is each
-optimizer's update rule in ``minnet/optim``, and ``Optimizer.step`` chooses.
+Kernels take and return NumPy arrays; nothing here knows Tensors or imports the
+rest of minnet. The functions below pick, on every call, the Numba kernel
+(``<module>.<name>_numba``, compiled on first use and cached on disk) or, when
+``MINNET_NO_JIT=1``, the NumPy reference (``<name>_reference``): slower, easy to
+step through, and what the kernels are tested against. Numba and the kernel
+modules are imported on the first call, which keeps ``import minnet`` fast.
+``optim_update`` is the optimizers' fast path; ``Optimizer.step`` chooses it.
 """
 from __future__ import annotations
 

@@ -1,19 +1,14 @@
 """The optimizers' fast path: one parameter's SGD or Adam/AdamW step as one compiled loop.
 
-The update rules are written in NumPy in ``minnet/optim/sgd.py`` and
-``minnet/optim/adam.py`` (``_update_one``); that is the definition. Each of
-those lines makes a temporary array, so a step walks memory many times; the
-loops below read and write each entry once. They give the same numbers, bit for
-bit, because they do the same operations in the same order in the array's dtype:
-Numba, like NumPy, rounds after every multiply and every add (it fuses nothing),
-and every Python number is first converted to that dtype, as NumPy converts a
-Python scalar that meets an array. ``tests/test_kernels_optim.py`` holds the two
-equal for every option, in float32 and float64.
+The rules are the NumPy lines of ``SGD._update_one`` and ``Adam._update_one``
+(``minnet/optim``), which make a temporary array per operation; these loops read
+and write each entry once. Same operations, same order, same dtype (Numba, like
+NumPy, rounds after each multiply and add; each Python number is rounded to the
+dtype first), so the numbers are equal bit for bit: ``tests/test_kernels_optim.py``.
 
-Shapes: ``param``, ``grad`` and the state arrays all have the parameter's shape.
-An update writes ``param`` and the state in place and returns True; for a layout
-the loops do not take (not C-contiguous, read-only, another dtype) it touches
-nothing and returns False, and the optimizer runs its NumPy lines instead.
+Arrays: ``param``, ``grad`` and the state all have the parameter's shape. An update
+writes ``param`` and the state in place and returns True, or returns False untouched
+for a layout the loops do not take (then the optimizer runs its NumPy lines).
 """
 from __future__ import annotations
 

@@ -1,31 +1,14 @@
-"""The ``Optimizer`` base class: parameter groups, state, hooks, checkpoints.
+"""The ``Optimizer`` base class: parameter groups, state, the step loop, hooks, checkpoints.
 
-An optimizer holds
-
-* ``param_groups`` -- a list of dicts. Each has ``"params"`` (a list of
-  Parameters) and that group's options (``lr``, ``momentum``, ...). One model
-  can train its layers with different options by passing several groups::
-
-      SGD([{"params": model.body.parameters()},
-           {"params": model.head.parameters(), "lr": 1e-2}], lr=1e-3)
-
-* ``state`` -- a dict ``param -> dict`` with whatever the update rule
-  remembers between steps (momentum buffers, Adam's moment estimates, the step
-  count). Buffers are Tensors, the step count a Python int.
-
-Subclasses write their update rule for one parameter in NumPy,
-``_update_one(param, group)`` (``param._data`` is its array, updated in place),
-and the base ``step`` runs it for every parameter with a gradient; or they
-write ``step(self, closure=None)`` itself. Whatever a subclass writes, the
-base class wraps it so that (1) it runs with gradient recording off (the
-update itself must not become part of the next graph) and (2) the step hooks
-fire around it. The debugger measures update/parameter ratios through those
-hooks: a pre-hook copies the weights, a post-hook compares.
-
-Names, defaults, errors and the layout of ``state_dict()`` follow
-``torch.optim.Optimizer`` (PyTorch 2.x). One deliberate difference:
-``state_dict()`` returns *copies* of the state tensors, so a saved dict is a
-true snapshot even while training continues.
+``param_groups`` is a list of dicts, each with ``"params"`` and that group's options
+(``lr``, ``momentum``, ...), so layers can train with different options. ``state``
+maps each parameter to what its rule remembers (buffers as Tensors, ``step`` an int).
+A subclass writes its rule for one parameter in NumPy, ``_update_one(param, group)``
+(``param._data`` is the array, updated in place); ``step`` runs it for every
+parameter with a gradient, under ``no_grad`` (the update is not part of the next
+graph) and between the step hooks (the debugger compares weights through them).
+Names, defaults, errors and ``state_dict()``'s layout follow ``torch.optim``; unlike
+PyTorch, ``state_dict()`` copies the state tensors, so a saved dict is a snapshot.
 """
 from __future__ import annotations
 
