@@ -1,25 +1,14 @@
 """The learning-rate range test (Smith 2015, "Cyclical Learning Rates"; fastai's ``lr_find``).
 
-Train for a few dozen minibatches while the learning rate grows
-exponentially from tiny (``start_lr``) to huge (``end_lr``), and record the
-loss at each step. The curve is flat at first (the lr is too small to move
-anything), then falls (the lr is useful), then shoots up (the lr is too
-large: training diverges). A good learning rate sits on the falling part,
-where the loss decreases fastest -- well before the minimum, because at the
-minimum the lr is already on the edge of divergence.
-
-Raw minibatch losses are noisy, so the curve is smoothed with an
-exponential moving average (bias-corrected as in Adam, so the first points
-are not pulled towards 0)::
-
-    average = smooth * average + (1 - smooth) * loss
-    smoothed_loss = average / (1 - smooth ** (i + 1))
-
-The test stops early once ``smoothed_loss > diverge_threshold * best`` (not
-checked during the first 10% of the steps, where the average is still mostly
-noise) or the loss is NaN/inf. It trains a *throwaway* copy of the optimizer and restores
-the model's weights, gradients and train/eval mode afterwards, so the
-caller's model and optimizer are exactly as they were.
+Train a few dozen minibatches while the lr grows exponentially from ``start_lr`` to
+``end_lr`` and record the loss: flat (lr too small), falling (useful), then shooting
+up (diverging). A good lr is where the loss falls fastest, well before the minimum,
+which is already at the edge of divergence. Minibatch losses are noisy, so the curve
+is an exponential moving average, bias-corrected as in Adam:
+``average = smooth * average + (1 - smooth) * loss``, ``smoothed = average / (1 -
+smooth ** (i + 1))``. The test stops when ``smoothed > diverge_threshold * best``
+(after the first 10% of steps) or the loss is not finite. It steps a throwaway copy of
+the optimizer and restores the model's weights, gradients and modes afterwards.
 """
 from __future__ import annotations
 
@@ -92,19 +81,12 @@ class LRFindResult:
                    skip_end: int = 5, window: float = 0.5) -> float:
         """A learning rate to train with, read from the smoothed curve.
 
-        ``method="steepest"`` (default): the lr where the smoothed loss falls
-        fastest, i.e. the most negative slope d(loss)/d(log10 lr). Each slope
-        is measured across ``window`` decades of lr on either side (not
-        between neighbouring points), so that batch noise left in the
-        smoothed curve does not pass for a steep drop.
-        ``method="min/10"``: one tenth of the lr at the lowest smoothed loss
-        (a more conservative rule of thumb).
-        Both ignore the first ``skip_start`` points (default: 10% of
-        ``num_iter``) and the last ``skip_end``, as fastai does.
-
-        Always look at the curve (``plot()``) too: with very noisy minibatch
-        losses (tiny batches) the early part of the smoothed curve can still
-        drift down by chance, and "min/10" is then the safer reading.
+        ``"steepest"`` (default): the lr of the most negative slope d(loss)/d(log10 lr),
+        each slope taken across ``window`` decades either side so that leftover batch
+        noise does not pass for a steep drop. ``"min/10"``: a tenth of the lr at the
+        lowest smoothed loss, more conservative (safer with tiny, noisy batches). Both
+        skip the first ``skip_start`` points (default 10% of ``num_iter``) and the last
+        ``skip_end``, as fastai does. Look at ``plot()`` too.
         """
         if method in ("min/10", "min_div_10", "minimum"):
             return self.lr_at_min_loss(skip_start, skip_end) / 10
