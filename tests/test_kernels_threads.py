@@ -266,3 +266,16 @@ def test_kernels_never_start_numbas_threading_layer():
             print("not initialized")
     """)
     assert out == "not initialized"
+
+
+def test_a_refused_helper_thread_leaves_the_work_to_the_caller(split_everything, monkeypatch):
+    """Under a tight memory limit the OS may refuse a thread: the job still runs, here."""
+    def refuse(self):
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threads, "_helpers", [])
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    threads.set_num_threads(2)
+    ran_on = []
+    threads.for_each_chunk(6, lambda first, last: ran_on.append(threading.get_ident()), 1)
+    assert ran_on == [threading.get_ident()] * 6

@@ -118,12 +118,17 @@ def _helper_loop(jobs: queue.SimpleQueue) -> None:
         jobs.get().run()  # blocks (no spinning) until there is a job
 
 
-def _start_helpers(count: int) -> None:
+def _start_helpers(count: int) -> int:
+    """Have ``count`` helper threads; returns how many there are (fewer if the OS refuses)."""
     while len(_helpers) < count:
         jobs = queue.SimpleQueue()
-        threading.Thread(target=_helper_loop, args=(jobs,), daemon=True,
-                         name=f"minnet-kernels-{len(_helpers) + 1}").start()
+        try:
+            threading.Thread(target=_helper_loop, args=(jobs,), daemon=True,
+                             name=f"minnet-kernels-{len(_helpers) + 1}").start()
+        except RuntimeError:  # no room for another thread (e.g. a memory limit): do without
+            break
         _helpers.append(jobs)
+    return min(count, len(_helpers))
 
 
 def for_each_chunk(n_items: int, work, work_per_item: int) -> None:
@@ -141,9 +146,7 @@ def for_each_chunk(n_items: int, work, work_per_item: int) -> None:
         return
     try:
         job = _Job(work, bounds)
-        helpers = min(threads, len(bounds)) - 1
-        _start_helpers(helpers)
-        for jobs in _helpers[:helpers]:
+        for jobs in _helpers[:_start_helpers(min(threads, len(bounds)) - 1)]:
             jobs.put(job)
         job.run()
         job.finished.wait()  # only chunks a helper claimed and is still running
@@ -160,4 +163,5 @@ def _forget_helpers_after_fork() -> None:
     _one_job_at_a_time = threading.Lock()
 
 
-os.register_at_fork(after_in_child=_forget_helpers_after_fork)
+if hasattr(os, "register_at_fork"):  # POSIX; elsewhere there is no fork
+    os.register_at_fork(after_in_child=_forget_helpers_after_fork)
