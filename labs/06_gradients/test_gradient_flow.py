@@ -97,6 +97,11 @@ def test_layer_grad_norms(credit):
         monitor.step()
         monitor.detach()
         got = lab.layer_grad_norms(model)
+        recorded_layers = list(dict.fromkeys(name.rsplit(".", 1)[0]
+                                             for name in monitor.param_names))
+        expect(isinstance(got, dict) and list(got) == recorded_layers,
+               f"layer_grad_norms returned the layers {list(got) if isinstance(got, dict) else got!r}"
+               f"; the Monitor records {recorded_layers}")
         for layer in got:
             names = [name for name in monitor.param_names if name.rsplit(".", 1)[0] == layer]
             recorded = np.sqrt(sum(float(monitor.param(name, "grad_norm")[0]) ** 2

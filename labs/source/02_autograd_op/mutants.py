@@ -44,17 +44,16 @@ MUTANTS = [
     dict(name="kinks_found reads the mismatch mask instead of the kink mask", file="custom_ops.py",
          old="else check.kink", new="else check.mismatch",
          why="kink entries are exactly the ones *not* counted as mismatches by default"),
-    dict(name="softplus composed of built-in Tensor ops (no backward of its own)",
+    dict(name="softplus composed of minnet's built-in ops (no backward of its own)",
          file="custom_ops.py",
          old="return Softplus.apply(x)",
-         new="return x.relu() + ((-x.abs()).exp() + 1.0).log()",
-         why="minnet's built-in ops bring their own backwards: the gradient check passes "
-             "without the lab's Softplus.backward ever running"),
-    dict(name="layer norm composed of built-in Tensor ops (no backward of its own)",
-         file="custom_ops.py",
+         new="import minnet.nn.functional as F\n    return F.softplus(x)",
+         why="minnet's built-in ops bring their own backwards: the file may not import them "
+             "(in the sandbox minnet.autograd has Function and nothing else)"),
+    dict(name="layer norm backward from minnet's own layer_norm", file="custom_ops.py",
          old="return LayerNorm.apply(x, weight, bias, eps)",
-         new="return ((x - x.mean(axis=-1, keepdims=True)) "
-             "/ (x.var(axis=-1, keepdims=True, unbiased=False) + eps).sqrt() * weight + bias)",
+         new="from minnet.nn.functional import layer_norm as builtin\n"
+             "    return builtin(x, (x.shape[-1],), weight, bias, eps)",
          why="composing built-in ops reuses their backwards; the lab is writing LayerNorm's"),
     dict(name="softplus backward by a nested autograd pass", file="custom_ops.py",
          old="sigmoid = 0.5 * (1.0 + np.tanh(0.5 * x))    # = 1 / (1 + exp(-x)), without overflow",
