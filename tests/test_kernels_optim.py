@@ -42,15 +42,13 @@ def train(monkeypatch, fast, options, dtype, steps=4, seed=0, shapes=SHAPES, gra
     """Parameters and every state array after ``steps`` steps with seeded random gradients.
 
     ``fast``: the compiled loops must do every update (the NumPy rule fails the test if
-    called); otherwise ``MINNET_NO_JIT=1`` makes the optimizer run its NumPy rule.
+    called); otherwise ``MINNET_NO_JIT=1`` must make the optimizer run its NumPy rule only.
     """
     with monkeypatch.context() as patch:
-        if fast:
-            patch.delenv("MINNET_NO_JIT", raising=False)
-            for cls in (optim.SGD, optim.Adam):
-                patch.setattr(cls, "_update_one", lambda *a: pytest.fail("NumPy rule ran"))
-        else:
-            patch.setenv("MINNET_NO_JIT", "1")
+        patch.setenv("MINNET_NO_JIT", "0" if fast else "1")
+        unused = "_update_one" if fast else "_fused_update_one"
+        for cls in (optim.SGD, optim.Adam):
+            patch.setattr(cls, unused, lambda *a: pytest.fail(f"{unused} ran"))
         rng = np.random.default_rng(seed)
         params = [minnet.nn.Parameter(rng.standard_normal(shape).astype(dtype))
                   for shape in shapes]
