@@ -126,6 +126,13 @@ def test_bad_arguments_raise_clear_errors():
         stats.activation_stats_reference(np.ones(3), 1.0, 1.0, 4, 0.0, 1.0)
 
 
+def test_without_saturation_limits_the_saturated_fraction_is_nan():
+    x = sample((8, 4), np.float64, 9)
+    buffers = stats.ActivationBuffers(x, 4, -3.0, 3.0, -np.inf, np.inf)
+    results = stats.activation_stats_into(x, buffers, np.empty(4, np.int64))
+    assert math.isnan(results[6]) and buffers.tallies[2] == 0
+
+
 def test_registered_and_no_jit_runs_the_reference(monkeypatch):
     monkeypatch.setenv("MINNET_NO_JIT", "1")
     assert kernels.kernel("activation_stats") is stats.activation_stats_reference
@@ -142,16 +149,20 @@ def test_buffers_reused_across_calls_give_each_call_its_own_numbers():
         x = sample(shape, np.float32, seed, relu=variant == "relu", dead=variant == "dead",
                    nonfinite=variant == "nonfinite")
         assert buffers.fits(x)
-        results = stats.activation_stats_into(x, buffers, counts)
+        row = np.full(9, -1.0)  # a Monitor record row: the kernel writes the first 8
+        assert stats.activation_stats_into(x, buffers, counts, row[:8]).base is row
         expected = stats.activation_stats_reference(x, -2.0, 2.0, 6, -1.0, 1.0)
-        mean, std, low, high, zeros, dead, saturated, nonfinite = results
+        mean, std, low, high, zero_fraction, dead_fraction, saturated_fraction, nonfinite = row[:8]
         for got, want in ((mean, expected[0]), (std, expected[1]), (low, expected[2]),
                           (high, expected[3])):
             assert got == pytest.approx(want, rel=1e-12, abs=1e-12)
-        assert (zeros, saturated, nonfinite) == (expected[4], expected[6], expected[5])
+        zeros, dead, saturated, nonfinite_count = buffers.tallies
+        assert (zeros, saturated, nonfinite_count) == (expected[4], expected[6], expected[5])
+        assert nonfinite == nonfinite_count and row[8] == -1.0
+        assert zero_fraction == zeros / x.size and saturated_fraction == saturated / x.size
         np.testing.assert_array_equal(counts, expected[7])
         np.testing.assert_array_equal(buffers.unit_nonzero, expected[8])
-        assert dead == np.count_nonzero(~expected[8])
+        assert dead == np.count_nonzero(~expected[8]) and dead_fraction == dead / shape[1]
     assert not buffers.fits(np.zeros(shape, np.float64))
     assert not buffers.fits(np.zeros((16, 5), np.float32))
 

@@ -45,8 +45,7 @@ from typing import Optional
 
 import numpy as np
 
-from .. import kernels
-from ..kernels import stats
+from ..kernels import jit_enabled, stats
 from ..nn.module import ROOT_NAME, Module
 from ..tensor import Tensor, is_grad_enabled, queue_callback
 
@@ -151,13 +150,11 @@ def sampled_blocks(array: np.ndarray) -> np.ndarray:
     SAMPLE_BLOCK) of every ``block_stride``-th block of SAMPLE_BLOCK consecutive
     entries (whole blocks, not single spaced-out entries: those would still
     touch every cache line, so read as much memory as the whole array).
-    Why sample: the ratio compares the weights before and after ``step()``;
-    copying and re-reading all 200,000 weights of a 784x256 layer costs about
-    a third of the Monitor's step, while
-    ||update|| / ||weight|| over 16,384 entries spread through the matrix is
-    within about 1% of the full ratio (a number read on a log scale: the
-    healthy band is [1e-4, 1e-2]). The weight norm is estimated from the same
-    sample (its mean square times the number of entries; as close).
+    Why sample: the ratio compares the weights before and after ``step()``, and
+    copying and re-reading every weight of a large layer was a large share of the
+    Monitor's cost (docs/performance.md); over ~16,384 entries spread through the
+    matrix the ratio, read on a log scale, is within about 1% (the weight norm,
+    estimated from the sample's mean square, as close).
     """
     flat = array.reshape(-1)
     stride = block_stride(array.shape)
@@ -196,8 +193,8 @@ def layer_statistics(x: np.ndarray, kind: str, edges: Optional[np.ndarray]) -> t
     ``x``, mean/std/min/max describe its finite entries; NaN is in no bin,
     +-Inf and other values outside the edges are in the end bins.
 
-    One pass over ``x``: ``minnet.kernels.activation_stats`` (a Numba kernel,
-    or its NumPy reference under ``MINNET_NO_JIT=1``).
+    One pass over ``x``: ``minnet.kernels.stats``'s Numba kernel, or its NumPy
+    reference under ``MINNET_NO_JIT=1``.
     """
     n = x.size
     if edges is None:  # no bins yet: a throwaway single bin
@@ -205,9 +202,10 @@ def layer_statistics(x: np.ndarray, kind: str, edges: Optional[np.ndarray]) -> t
     else:
         low_edge, high_edge, bins = float(edges[0]), float(edges[-1]), len(edges) - 1
     below, above = SATURATION_LIMITS.get(kind, (-math.inf, math.inf))
+    activation_stats = (stats.activation_stats_numba if jit_enabled()
+                        else stats.activation_stats_reference)
     mean, std, low, high, zeros, nonfinite, saturated, counts, unit_nonzero = \
-        kernels.kernel("activation_stats")(x, low_edge, high_edge, bins, below, above,
-                                           HISTOGRAM_SAMPLES)
+        activation_stats(x, low_edge, high_edge, bins, below, above, HISTOGRAM_SAMPLES)
     dead_fraction = (unit_nonzero.size - np.count_nonzero(unit_nonzero)) / unit_nonzero.size
     saturated_fraction = saturated / n if kind in SATURATION_LIMITS else np.nan
     values = (mean, std, low, high, zeros / n, dead_fraction, saturated_fraction,
@@ -216,47 +214,47 @@ def layer_statistics(x: np.ndarray, kind: str, edges: Optional[np.ndarray]) -> t
 
 
 class _WeightSample:
-    """One parameter's sampled entries before ``step()``, kept from step to step.
+    """One parameter's sampled entries before ``step()``, in buffers kept from step to step.
 
-    ``view`` is ``sampled_blocks(data)``: it reads the parameter's current
-    values, so ``take_before`` copies them into ``before`` and, after the step,
-    ``squares_after_step`` compares (a parameter whose array was replaced by
-    one of the same shape and dtype is read through a new view).
+    ``view`` is ``sampled_blocks(data)``, a view of the parameter: ``take_before``
+    copies it into ``before``; after the step ``squares_after_step`` compares. A
+    sampled view is gathered into ``gathered`` first (the kernel wants 1-D contiguous).
     """
 
     def __init__(self, data: np.ndarray):
-        self.data = data
-        self.view = sampled_blocks(data)
+        self._read_from(data)
         self.before = np.empty(self.view.shape, data.dtype)
-        # the sampled blocks after the step, gathered: the kernel's loop wants 1-D contiguous
+        self.before_flat = self.before.reshape(-1)
         self.gathered = np.empty(self.view.shape, data.dtype) if self.view.ndim == 2 else None
+        # the sample's mean square times this is the whole parameter's sum of squares
+        self.scale = data.size / self.view.size
+
+    def _read_from(self, data: np.ndarray) -> None:
+        """Point the view at ``data`` (the parameter's array may be replaced by a like one)."""
+        self.array, self.view = data, sampled_blocks(data)
 
     def fits(self, data: np.ndarray) -> bool:
-        return data.shape == self.data.shape and data.dtype == self.data.dtype
-
-    def _view_of(self, data: np.ndarray) -> np.ndarray:
-        if data is not self.data:
-            self.data, self.view = data, sampled_blocks(data)
-        return self.view
+        return data.shape == self.array.shape and data.dtype == self.array.dtype
 
     def take_before(self, data: np.ndarray) -> None:
-        np.copyto(self.before, self._view_of(data))
+        if data is not self.array:
+            self._read_from(data)
+        np.copyto(self.before, self.view)
 
     def squares_after_step(self, data: np.ndarray, update_squares):
         """``(||update||**2, ||weight||**2, ||weight before||**2)``, or None if ``data``
         no longer fits. Sampled: the update's and the before-weights' squares of the
         sample (their ratio is the estimate), the weight's scaled to every entry."""
-        if not self.fits(data):
-            return None
-        after = self._view_of(data)
-        if self.gathered is not None:
-            np.copyto(self.gathered, after)
-            after = self.gathered
-        update_sq, weight_sq, weight_sq_before = update_squares(after.reshape(-1),
-                                                                self.before.reshape(-1))
-        if self.gathered is not None:  # the sample's mean square, times the number of entries
-            weight_sq *= data.size / after.size
-        return update_sq, weight_sq, weight_sq_before
+        if data is not self.array:
+            if not self.fits(data):
+                return None
+            self._read_from(data)
+        if self.gathered is None:
+            return update_squares(self.view, self.before_flat)
+        np.copyto(self.gathered, self.view)
+        update_sq, weight_sq, weight_sq_before = update_squares(self.gathered.reshape(-1),
+                                                                self.before_flat)
+        return update_sq, weight_sq * self.scale, weight_sq_before
 
 
 # --------------------------------------------------------------------------
@@ -417,12 +415,14 @@ class Monitor:
         self._callback_queued = False
         if step % self.every == 0:
             self._record = self._record_row(step)
-            self._jit = kernels.jit_enabled()  # read once a record: it looks at the environment
+            self._jit = jit_enabled()  # read once a record: it looks at the environment
             self._set_scalar("stale_grad_norm", step, self._global_grad_norm())
         else:
             self._record = -1
 
     # -- hooks ---------------------------------------------------------------------------
+    # They run on every training step, so they stay lean: an unrecorded step returns
+    # after a few comparisons, and a recorded one reads each array once.
     def _on_model_call(self, module, args) -> None:
         if self._is_training_pass():
             self._begin_step()
@@ -433,14 +433,15 @@ class Monitor:
         def on_output(module, args, output):
             if not isinstance(output, Tensor) or not self._is_training_pass():
                 return None
-            self._begin_step()
+            if self._forward_step != self.step_index:
+                self._begin_step()
             if name not in self.layer_types:
                 self._add_layer(name, kind)
             record = self._record
             if record < 0:  # an unrecorded step: nothing to read
                 return None
             call = self._latest_call[name] = object()  # so the last call's gradient wins
-            row = self._record_layer(name, kind, output.data, record)
+            row = self._record_layer(name, kind, output.numpy(), record)
             if output.requires_grad:
                 self._output_handles.append(
                     output.register_hook(self._make_grad_hook(name, record, call, row)))
@@ -455,7 +456,7 @@ class Monitor:
             if not self._attached:
                 return None
             if self._latest_call[name] is call:
-                flat = grad.data.reshape(-1)
+                flat = grad.numpy().reshape(-1)
                 rms = math.sqrt(_sum_of_squares(flat) / flat.size) if flat.size else np.nan
                 table = self._layer_stats[name]
                 if row is None or row.base is not table.array:  # grown since: look it up
@@ -472,10 +473,8 @@ class Monitor:
     def _on_backward_end(self) -> None:
         """Read every parameter's ``.grad`` once the backward pass has finished."""
         self._callback_queued = False
-        if not self._attached or self._forward_step is None:
-            return
         record = self._record
-        if record < 0:
+        if not self._attached or self._forward_step is None or record < 0:
             return
         rows = self._param_stats.at(record)[record]
         total = 0.0
@@ -487,18 +486,18 @@ class Monitor:
                 rows[j, _GRAD_MISSING] = float(param.requires_grad)
                 fingerprints.append(None)
                 continue
-            flat = grad.data.reshape(-1)
+            flat = grad.numpy().reshape(-1)
             squares = _sum_of_squares(flat)
             fingerprints.append(squares if flat.size <= FINGERPRINT
-                           else _sum_of_squares(flat[:FINGERPRINT]))
+                                else _sum_of_squares(flat[:FINGERPRINT]))
             total += squares
-            nonfinite = 0 if math.isfinite(squares) else flat.size - int(
-                np.count_nonzero(np.isfinite(flat)))
+            finite = math.isfinite(squares)
             rows[j, _GRAD_NORM] = math.sqrt(squares)
-            rows[j, _GRAD_NONFINITE] = nonfinite
+            rows[j, _GRAD_NONFINITE] = 0 if finite else flat.size - np.count_nonzero(
+                np.isfinite(flat))
             rows[j, _GRAD_MISSING] = float(param.requires_grad and squares == 0)
             if self.optimizer is None:
-                rows[j, _WEIGHT_NORM] = math.sqrt(_sum_of_squares(param.data.reshape(-1)))
+                rows[j, _WEIGHT_NORM] = math.sqrt(_sum_of_squares(param.numpy().reshape(-1)))
         self._set_scalar("grad_norm_total", self._forward_step, math.sqrt(total))
         self._grad_fingerprints = (self._forward_step, fingerprints)
 
@@ -518,9 +517,10 @@ class Monitor:
         if self._snapshot_step == step:
             record = self._record_row(step)
             rows = self._param_stats.at(record)[record]
-            update_squares = kernels.kernel("update_squares")
+            update_squares = (stats.update_squares_numba if self._jit
+                              else stats.update_squares_reference)
             for j, (param, sample) in enumerate(zip(self._params, self._samples)):
-                data = param.data
+                data = param.numpy()
                 measured = None if sample is None else sample.squares_after_step(data,
                                                                                  update_squares)
                 if measured is None:
@@ -544,19 +544,16 @@ class Monitor:
         for param in self._params:
             grad = param.grad
             if grad is not None:
-                total += _sum_of_squares(grad.data.reshape(-1))
+                total += _sum_of_squares(grad.numpy().reshape(-1))
         return math.sqrt(total)
 
     def _grad_norm_at_step(self, step: int) -> float:
         """The global gradient norm ``step()`` is about to use.
 
-        The end of backward measured ``grad_norm_total`` and, per parameter, the
-        sum of squares of the first ``FINGERPRINT`` entries of its gradient. If
-        none of those changed, nothing rescaled the gradients in between (norm
-        clipping and rescaling change every entry) and the norm is the same,
-        without a second pass over every gradient; otherwise it is measured again
-        in full. A change confined to later entries of a large gradient goes
-        unseen (``clip_grad_value_`` on a few outliers, say).
+        If the squares of every gradient's first ``FINGERPRINT`` entries are those the
+        end of backward saw, nothing rescaled them (clipping changes every entry) and
+        the norm is ``grad_norm_total``; otherwise it is measured again in full. A
+        change confined to later entries of a large gradient goes unseen.
         """
         recorded = self._grad_fingerprints
         if recorded is None or recorded[0] != step:
@@ -567,7 +564,7 @@ class Monitor:
                 if grad is None and squares is None:
                     continue
                 return self._global_grad_norm()
-            if _sum_of_squares(grad.data.reshape(-1)[:FINGERPRINT]) != squares:
+            if _sum_of_squares(grad.numpy().reshape(-1)[:FINGERPRINT]) != squares:
                 return self._global_grad_norm()
         return float(self._scalars["grad_norm_total"].array[step])
 
@@ -575,8 +572,11 @@ class Monitor:
         """Copy every parameter's sampled entries (``sampled_blocks``) into buffers kept
         from step to step (np.copyto: no new arrays)."""
         for j, param in enumerate(self._params):
-            data = param.data
+            data = param.numpy()
             sample = self._samples[j]
+            if sample is not None and data is sample.array:  # the usual case: same array
+                np.copyto(sample.before, sample.view)
+                continue
             if sample is None or not sample.fits(data):
                 sample = self._samples[j] = (_WeightSample(data) if data.dtype in _KERNEL_DTYPES
                                              else None)
@@ -593,7 +593,7 @@ class Monitor:
     def _record_layer(self, name: str, kind: str, x: np.ndarray, record: int):
         """Write the statistics of output ``x`` into record ``record``; returns that row
         of the layer's table (None for an empty output)."""
-        if x.dtype not in _KERNEL_DTYPES:  # integers, bools, float16
+        if x.dtype.char not in "fd":  # integers, bools, float16: the kernels take float32/64
             x = x.astype(np.float64)
         if x.size == 0:
             return None
@@ -604,34 +604,20 @@ class Monitor:
         counts = self._histograms[name].at(record)[record]
         row = self._layer_stats[name].at(record)[record]
         if self._jit:
-            self._layer_values_into(name, kind, x, edges, row, counts)
+            # the compiled kernel writes LAYER_STATS but grad_rms straight into the row,
+            # with settings and work arrays kept per layer: a record allocates nothing
+            buffers = self._buffers.get(name)
+            if buffers is None or not buffers.fits(x):
+                below, above = SATURATION_LIMITS.get(kind, (-math.inf, math.inf))
+                buffers = self._buffers[name] = stats.ActivationBuffers(
+                    x, self.bins, edges[0], edges[-1], below, above, HISTOGRAM_SAMPLES)
+            stats.activation_stats_into(x, buffers, counts, row[:_GRAD_RMS])
+            row[_GRAD_RMS] = np.nan  # until the backward pass
         else:
             values, counts[:] = layer_statistics(x, kind, edges)
             row[:] = values
         self._last_output[name] = x
         return row
-
-    def _layer_values_into(self, name: str, kind: str, x: np.ndarray, edges: np.ndarray,
-                           row: np.ndarray, counts: np.ndarray) -> None:
-        """``layer_statistics`` written straight into the record's rows (compiled kernel).
-
-        The kernel's settings and working arrays are kept per layer
-        (``stats.ActivationBuffers``), so a record allocates nothing.
-        """
-        kept = self._buffers.get(name)
-        if kept is None or not kept[0].fits(x):
-            below, above = SATURATION_LIMITS.get(kind, (-math.inf, math.inf))
-            buffers = stats.ActivationBuffers(x, self.bins, edges[0], edges[-1], below, above,
-                                              HISTOGRAM_SAMPLES)
-            # kernel results (mean, std, low, high, zeros, dead units, saturated, nonfinite)
-            # -> LAYER_STATS without grad_rms: counts become fractions
-            n = x.size
-            scale = np.array([1, 1, 1, 1, 1 / n, 1 / buffers.unit_nonzero.size,
-                              1 / n if kind in SATURATION_LIMITS else np.nan, 1])
-            kept = self._buffers[name] = (buffers, scale)
-        buffers, scale = kept
-        np.multiply(stats.activation_stats_into(x, buffers, counts), scale, out=row[:_GRAD_RMS])
-        row[_GRAD_RMS] = np.nan  # until the backward pass
 
     def log(self, **scalars) -> None:
         """Record scalars (floats or 0-d Tensors) for the step of the latest training forward.
@@ -648,8 +634,12 @@ class Monitor:
         if column is None:
             column = self._scalars[name] = _GrowableArray(())
             self.scalar_names.append(name)
-        column.at(step)[step] = value
-        self._see_step(step)
+        array = column.array
+        if step >= len(array):
+            array = column.at(step)
+        array[step] = value
+        if step >= self.n_steps:
+            self.n_steps = step + 1
 
     # -- reading ---------------------------------------------------------------------
     @property
@@ -806,7 +796,7 @@ def _check_stat(stat: str, known: tuple, method: str) -> int:
 
 def _as_float(name: str, value) -> float:
     if isinstance(value, Tensor):
-        value = value.data
+        value = value.numpy()
     array = np.asarray(value)
     if array.size != 1 or array.dtype.kind not in "biuf":
         raise TypeError(f"Monitor.log(): {name} must be a number or a one-element Tensor, got "

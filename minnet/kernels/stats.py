@@ -1,55 +1,21 @@
-"""Statistics the Monitor takes every step, each in a single pass (for ``minnet.debug.Monitor``).
-
-Activations
------------
+"""The statistics ``minnet.debug.Monitor`` takes at every record, each in one pass.
 
 ``activation_stats(x, hist_low, hist_high, bins, saturation_low, saturation_high,
-hist_samples=None)`` describes an output ``x`` of any float shape and returns
+hist_samples=None)`` describes a layer output ``x`` (float32/float64, any shape) as
+``(mean, std, low, high, zeros, nonfinite, saturated, counts, unit_nonzero)``:
+moments and extremes of the finite entries (NaN if none); counts of exact zeros,
+NaN/Inf entries and entries outside the saturation limits; ``counts`` (bins,) the
+histogram of the first ``hist_samples`` samples (out-of-range values and +-Inf in
+the end bins, NaN in none); ``unit_nonzero`` (units,) whether each unit (axis 1;
+a 0-d/1-D output is one unit) was ever != 0: a unit that never is, is dead.
 
-    (mean, std, low, high, zeros, nonfinite, saturated, counts, unit_nonzero)
+``update_squares(after, before)`` -> ``(||after - before||**2, ||after||**2,
+||before||**2)`` of a parameter around ``optimizer.step()``, summed in float64.
 
-* ``mean``, ``std`` (population std), ``low``, ``high``: of the finite
-  entries (NaN when there are none);
-* ``zeros``: entries exactly 0; ``nonfinite``: NaN or +-Inf entries;
-  ``saturated``: entries ``< saturation_low`` or ``> saturation_high``
-  (pass -inf/inf to count none);
-* ``counts`` (bins,) int64: entries in ``bins`` equal bins between
-  ``hist_low`` and ``hist_high``; values below/above land in the end bins
-  (+-Inf too), NaN in none. Only the entries of the first ``hist_samples``
-  samples (``x[:hist_samples]``; all when None) are counted: binning is the
-  dearest statistic (a scattered increment per entry), and the shape of a
-  distribution is drawn as well from 32 samples as from 128;
-* ``unit_nonzero`` (units,) bool: whether the unit was ever != 0 over the
-  batch. A unit is a feature of an (N, F) output, a channel of (N, C, H, W)
-  (axis 1 in general); a 0-d or 1-D output is one unit. A unit that is 0
-  for every sample (and position) is "dead".
-
-Two versions give the same numbers up to float rounding:
-
-* ``activation_stats_reference`` -- plain NumPy, one line per statistic:
-  about ten passes over the output;
-* ``activation_stats_numba`` -- one compiled loop that reads each entry once.
-  On a 128 x 256 float32 layer output the reference takes about 700 us,
-  the kernel about 30 (benchmarks/bench_monitor.py measures the Monitor).
-
-The Monitor calls the compiled loop through ``activation_stats_into(x,
-buffers, counts)``: the settings and output arrays live in an
-``ActivationBuffers`` made once per layer, the histogram goes straight into
-the Monitor's storage row, and nothing is returned but the buffers' results
-array -- on small layers the call's overhead, not the loop, was the cost.
-
-Updates
--------
-``update_squares(after, before)`` -> ``(||after - before||**2, ||after||**2, ||before||**2)``
-for a parameter after and before ``optimizer.step()`` (1-D arrays of one shape and
-dtype: the Monitor's snapshots are made from the parameters), summed in float64:
-the update ratio and the weight norm in one read of both arrays.
-
-Accuracy: the activation sums run in float64 on entries shifted by the first finite
-entry, ``sum(x - K)`` and ``sum((x - K)**2)``. Shifting keeps the variance
-``E[(x-K)^2] - E[x-K]^2`` from cancelling away when the mean is large
-against the spread (the textbook one-pass formula's weakness); float64
-keeps float32 outputs' sums exact enough without a second pass.
+Each comes as a plain NumPy ``*_reference`` and a Numba ``*_numba`` that agree up
+to rounding (tests/test_kernels_stats.py). Sums run in float64 on entries shifted by
+the first finite one, so the one-pass variance does not cancel when the mean is
+large against the spread. Timings: docs/performance.md.
 """
 from __future__ import annotations
 
@@ -103,7 +69,8 @@ def activation_stats_numba(x, hist_low, hist_high, bins, saturation_low, saturat
     buffers = ActivationBuffers(x, int(bins), hist_low, hist_high, saturation_low, saturation_high,
                                 hist_samples)
     counts = np.empty(int(bins), np.int64)
-    mean, std, low, high, zeros, _, saturated, nonfinite = activation_stats_into(x, buffers, counts)
+    mean, std, low, high = activation_stats_into(x, buffers, counts)[:4]
+    zeros, _, saturated, nonfinite = buffers.tallies
     return (float(mean), float(std), float(low), float(high), int(zeros), int(nonfinite),
             int(saturated), counts, buffers.unit_nonzero)
 
@@ -111,17 +78,12 @@ def activation_stats_numba(x, hist_low, hist_high, bins, saturation_low, saturat
 class ActivationBuffers:
     """The settings and output arrays of ``activation_stats_into`` for one output shape.
 
-    The Monitor keeps one per layer and reuses it every record, so a call
-    passes five arrays and gets nothing back (a Numba call that takes eight
-    arguments and returns two arrays costs several microseconds; the loop
-    itself, for a 128 x 10 output, about two).
-
-    * ``settings`` (6,) float64: hist_low, bins per unit of x, saturation
-      low/high (rounded to x's dtype, as NumPy compares them), entries per
-      sample, samples histogrammed;
-    * ``unit_nonzero`` (units,) bool: whether each unit was ever != 0;
-    * ``results`` (8,) float64: mean, std, low, high, zeros, dead units,
-      saturated, nonfinite (counts as floats).
+    Made once per layer and reused, so a record passes arrays and allocates nothing
+    (on small layers the call's overhead, not the loop, was the cost).
+    ``settings`` (6,): hist_low, bins per unit of x, saturation low/high (rounded to
+    x's dtype, as NumPy compares), entries per sample, samples histogrammed;
+    ``unit_nonzero`` (units,) bool; ``tallies`` (4,) int64: zeros, dead units,
+    saturated, nonfinite; ``results`` (8,): see ``activation_stats_into``.
     """
 
     def __init__(self, x: np.ndarray, bins: int, hist_low: float, hist_high: float,
@@ -135,6 +97,7 @@ class ActivationBuffers:
                                   real(saturation_low), real(saturation_high),
                                   units.shape[1] * units.shape[2], samples], dtype=np.float64)
         self.unit_nonzero = np.empty(units.shape[1], np.bool_)
+        self.tallies = np.empty(4, np.int64)
         self.results = np.empty(8)
 
     def fits(self, x: np.ndarray) -> bool:
@@ -142,31 +105,31 @@ class ActivationBuffers:
         return x.shape == self.shape and x.dtype == self.dtype
 
 
-def activation_stats_into(x, buffers, counts) -> np.ndarray:
+def activation_stats_into(x, buffers, counts, results=None) -> np.ndarray:
     """``activation_stats`` with the settings and outputs in ``buffers``; fills ``counts``.
 
     ``buffers``: an ``ActivationBuffers`` made for ``x``'s shape and dtype with
-    ``counts.size`` bins. Returns ``buffers.results`` (8,) float64: mean, std,
-    low, high, zeros, dead units, saturated, nonfinite; fills ``buffers.unit_nonzero``.
+    ``counts.size`` bins. Writes into ``results`` (8,) float64 (default
+    ``buffers.results``; the Monitor passes its record's row) and returns it: mean, std,
+    low, high, then the fractions of zero entries, dead units and saturated entries
+    (NaN when both saturation limits are infinite), then the count of NaN/Inf entries.
+    Also fills ``buffers.unit_nonzero`` and ``buffers.tallies``.
     """
-    _stats_into(x.ravel(), buffers.settings, counts, buffers.unit_nonzero,
-                buffers.results)  # ravel: a view of a C-contiguous x, else a copy
-    return buffers.results
+    if results is None:
+        results = buffers.results
+    _stats_into(x.ravel(), buffers.settings, counts, buffers.unit_nonzero, buffers.tallies,
+                results)  # ravel: a view of a C-contiguous x, else a copy
+    return results
 
 
 @numba.njit(cache=True)
-def _stats_into(flat, settings, counts, unit_nonzero, results):
-    """Every statistic in one pass over ``flat`` = the (samples, units, positions) array.
+def _stats_into(flat, settings, counts, unit_nonzero, tallies, results):
+    """Every statistic in one pass over ``flat``, the (samples, units, positions) array.
 
-    The pass walks the output sample by sample. Each column (unit, position)
-    of a sample's row has its own accumulators, so the row loop is an
-    element-by-element update of arrays, which the compiler turns into vector
-    instructions (it may not reorder a single running sum: that would change
-    its rounding). The columns are combined at the end. For the first
-    ``binned_samples`` samples the histogram is counted right after the row: a
-    vector loop computes the bins, a second loop adds them up.
-    The accumulators are allocated here: separate new arrays are what lets the
-    compiler vectorize (views of one preallocated block might overlap).
+    Each column (unit, position) has its own accumulators, so the loop over a row updates
+    arrays element by element and compiles to vector instructions (a single running sum
+    may not be reordered); rows are taken four at a time. Extremes and zero counts stay
+    in x's dtype and int32: narrower lanes, more entries per instruction.
     """
     n = flat.shape[0]
     n_units = unit_nonzero.shape[0]
@@ -186,27 +149,43 @@ def _stats_into(flat, settings, counts, unit_nonzero, results):
     top_bin = np.float64(bins - 1)
     total = np.zeros(row)
     total_sq = np.zeros(row)
-    low = np.full(row, np.inf)
-    high = np.full(row, -np.inf)
-    zeros = np.zeros(row, np.int64)   # per column: also tells the dead units
-    saturated = np.zeros(row, np.int64)
+    low = np.full(row, np.inf, flat.dtype)
+    high = np.full(row, -np.inf, flat.dtype)
+    zeros = np.zeros(row, np.int32)   # per column: also tells the dead units
+    saturated = np.zeros(row, np.int32)
     bin_of = np.empty(row, np.int64)
     histogram = np.zeros((_LANES, bins + 1), np.int64)  # column ``bins``: NaN, dropped
-    for sample in range(samples):
+    # four samples at a time: each accumulator is read and written once per four entries
+    whole = samples - samples % 4
+    for sample in range(0, whole, 4):
+        a = sample * row
+        b, c, e = a + row, a + 2 * row, a + 3 * row
+        for j in range(row):
+            v0, v1, v2, v3 = flat[a + j], flat[b + j], flat[c + j], flat[e + j]
+            d0, d1 = np.float64(v0) - shift, np.float64(v1) - shift
+            d2, d3 = np.float64(v2) - shift, np.float64(v3) - shift
+            total[j] += (d0 + d1) + (d2 + d3)
+            total_sq[j] += (d0 * d0 + d1 * d1) + (d2 * d2 + d3 * d3)
+            low[j] = min(low[j], min(min(v0, v1), min(v2, v3)))
+            high[j] = max(high[j], max(max(v0, v1), max(v2, v3)))
+            zeros[j] += (np.int32(v0 == 0) + np.int32(v1 == 0)) + (np.int32(v2 == 0)
+                                                                   + np.int32(v3 == 0))
+    for sample in range(whole, samples):
         start = sample * row
         for j in range(row):
             v = flat[start + j]
-            value = np.float64(v)
-            d = value - shift
+            d = np.float64(v) - shift
             total[j] += d
             total_sq[j] += d * d
-            low[j] = min(low[j], value)
-            high[j] = max(high[j], value)
+            low[j] = min(low[j], v)
+            high[j] = max(high[j], v)
             zeros[j] += v == 0
+    for sample in range(samples):
+        start = sample * row
         if count_saturation:
             for j in range(row):
-                value = np.float64(flat[start + j])
-                saturated[j] += (value < saturation_low) | (value > saturation_high)
+                v = flat[start + j]
+                saturated[j] += (v < saturation_low) | (v > saturation_high)
         if sample < binned_samples:
             for j in range(row):
                 value = np.float64(flat[start + j])
@@ -226,12 +205,15 @@ def _stats_into(flat, settings, counts, unit_nonzero, results):
             alive |= zeros[unit * positions + p] < samples
         unit_nonzero[unit] = alive
         dead += not alive
-    n_zeros = zeros.sum()
-    n_saturated = saturated.sum()
+    n_zeros = np.int64(0)
+    n_saturated = np.int64(0)
+    for j in range(row):
+        n_zeros += zeros[j]
+        n_saturated += saturated[j]
     sum_shifted = total.sum()
     sum_sq_shifted = total_sq.sum()
-    lowest = low.min() if row else np.inf
-    highest = high.max() if row else -np.inf
+    lowest = np.float64(low.min()) if row else np.inf
+    highest = np.float64(high.max()) if row else -np.inf
     nonfinite = 0
     if not math.isfinite(sum_sq_shifted):
         # NaN or +-Inf somewhere (or float64 overflow): redo the moments over the finite entries
@@ -248,7 +230,11 @@ def _stats_into(flat, settings, counts, unit_nonzero, results):
             else:
                 nonfinite += 1
     count = n - nonfinite
-    results[4], results[5], results[6], results[7] = n_zeros, dead, n_saturated, nonfinite
+    tallies[0], tallies[1], tallies[2], tallies[3] = n_zeros, dead, n_saturated, nonfinite
+    results[4] = n_zeros / n if n else np.nan
+    results[5] = dead / n_units if n_units else np.nan
+    results[6] = n_saturated / n if count_saturation and n else np.nan
+    results[7] = nonfinite
     if count == 0:
         results[0] = results[1] = results[2] = results[3] = np.nan
         return
@@ -279,7 +265,7 @@ def update_squares_numba(after, before):
     return _update_squares_loop(after, before)
 
 
-_COLUMNS = 64  # entries summed side by side (see _stats_loop's docstring)
+_COLUMNS = 64  # entries summed side by side, each in its own accumulator
 
 
 @numba.njit(cache=True)
