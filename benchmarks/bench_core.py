@@ -11,9 +11,10 @@
         # MLP epoch of this tree vs the minnet package in DIR (e.g. an older commit:
         # git archive <commit> minnet | tar -x -C DIR), alternating fresh processes
     python benchmarks/bench_core.py --cnn-only [--threads 1] [--load] [--cnn-against DIR]
-        [--torch-python PATH]
+        [--cnn-one-thread] [--torch-python PATH]
         # the CNN section alone: on N threads for everything, with a busy-loop process
-        # on one core, with another minnet tree as a third contender
+        # on one core, with another minnet tree or minnet's kernels on one thread as
+        # further contenders
 
 Prints; asserts nothing. Sections:
 
@@ -433,8 +434,9 @@ def best_block(step_seconds, block: int = 16) -> float:
     return float(sums.min() / block)
 
 
-def start_cnn_worker(kind: str, n_samples: int, python: str, tree: str = None):
-    env = dict(os.environ)
+def start_cnn_worker(kind: str, n_samples: int, python: str, tree: str = None,
+                     env_extra: dict = None):
+    env = dict(os.environ, **(env_extra or {}))
     if tree:
         env["MINNET_BENCH_TREE"] = os.path.abspath(tree)
     worker = subprocess.Popen([python, os.path.abspath(__file__), "--cnn-worker", kind,
@@ -460,22 +462,26 @@ def busy_loop():
 
 
 def bench_cnn(n_samples: int, repeats: int, torch_python_path: str = None,
-              against: str = None, loaded: bool = False) -> None:
-    """minnet vs PyTorch (and optionally another minnet tree), alternated epoch by epoch."""
+              against: str = None, loaded: bool = False, one_thread: bool = False) -> None:
+    """minnet vs PyTorch (and optionally another minnet tree, or minnet's kernels on one
+    thread), alternated epoch by epoch."""
     steps = -(-n_samples // CNN_BATCH)
     print(f"\n4. CNN conv8-pool-conv16-pool-linear10 on 1x28x28: {n_samples} samples, batch "
           f"{CNN_BATCH}, SGD momentum {MOMENTUM}, {steps} steps/epoch ({repeats} rounds, "
           f"alternated, each contender in its own process)")
-    specs = [("minnet", "minnet", sys.executable, None)]
+    specs = [("minnet", "minnet", sys.executable, None, None)]
+    if one_thread:
+        specs.append(("minnet, 1 kernel thread", "minnet", sys.executable, None,
+                      {"MINNET_NUM_THREADS": "1"}))
     if against:
-        specs.append((f"minnet in {against}", "minnet", sys.executable, against))
+        specs.append((f"minnet in {against}", "minnet", sys.executable, against, None))
     python = torch_python(torch_python_path)
     if python:
-        specs.append(("PyTorch", "torch", python, None))
+        specs.append(("PyTorch", "torch", python, None, None))
     workers = {}
     try:
-        for name, kind, interpreter, tree in specs:
-            worker, hello = start_cnn_worker(kind, n_samples, interpreter, tree)
+        for name, kind, interpreter, tree, env_extra in specs:
+            worker, hello = start_cnn_worker(kind, n_samples, interpreter, tree, env_extra)
             workers[name] = worker
             print(f"   {name:<22s} {hello['about']}; first two steps {hello['first_steps']:.2f} s")
         load = busy_loop() if loaded else None
@@ -661,6 +667,8 @@ def main(argv=None) -> None:
                              "MINNET_BENCH_TORCH_PYTHON, or this Python if it has torch)")
     parser.add_argument("--cnn-against", metavar="DIR",
                         help="add the minnet package in DIR to the CNN comparison")
+    parser.add_argument("--cnn-one-thread", action="store_true",
+                        help="add minnet with its conv/pool kernels on one thread")
     parser.add_argument("--cnn-worker", choices=("minnet", "torch"), help=argparse.SUPPRESS)
     parser.add_argument("--samples", type=int, default=CNN_SAMPLES, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -698,7 +706,7 @@ def main(argv=None) -> None:
         gemm_step = print_gemm()
         bench_mlp(MLP_SAMPLES // scale, repeats, gemm_step)
     bench_cnn(CNN_SAMPLES // scale, args.repeats or (2 if args.quick else 5),
-              args.torch_python, args.cnn_against, args.load)
+              args.torch_python, args.cnn_against, args.load, args.cnn_one_thread)
     print_cnn_phases(CNN_SAMPLES // scale)
     if args.profile:
         X, y = random_data(MLP_SAMPLES // 20, (MLP_SIZES[0],))

@@ -117,7 +117,8 @@ def test_conv2d_kernels_match_reference_and_the_definition(geometry, dtype):
     out, cols = jit(x, weight_matrix, bias, *args)
     out_ref, cols_ref = ref(x, weight_matrix, bias, *args)
     assert_same(out, out_ref, dtype)
-    np.testing.assert_array_equal(cols, cols_ref)
+    np.testing.assert_array_equal(cols[:, :c * kh * kw], cols_ref)
+    assert np.all(cols[:, c * kh * kw:] == 1)  # the bias's row of ones, if any
     by_taps = conv_by_taps(x.astype(np.float64), weight.astype(np.float64), sh, sw, ph, pw,
                            out_h, out_w) + bias[:, None, None]
     assert_same(out, by_taps.astype(dtype), dtype)
@@ -132,6 +133,11 @@ def test_conv2d_kernels_match_reference_and_the_definition(geometry, dtype):
             assert (grad is None) == (grad_ref is None) == (not is_wanted)
             if is_wanted:
                 assert_same(grad, grad_ref, dtype)
+    # cols without the row of ones (as the reference makes them): the bias gradient by sums
+    grads = jit(grad_out, cols_ref, weight_matrix, h, w, *args[:6], True, True, True)
+    for grad, grad_ref in zip(grads, ref(grad_out, cols_ref, weight_matrix, h, w, *args[:6],
+                                         True, True, True)):
+        assert_same(grad, grad_ref, dtype)
     # the weight gradient is the adjoint of the forward: <dOut, W (x) x> = <dW, W>
     _, grad_weight, grad_bias = jit(grad_out, cols, weight_matrix, h, w, *args[:6],
                                     False, True, True)

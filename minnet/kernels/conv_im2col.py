@@ -96,7 +96,8 @@ def conv2d_backward_reference(grad_out, cols, weight_matrix, height, width, kern
             kernel_h * kernel_w), height, width, kernel_h, kernel_w, stride_h, stride_w,
             pad_h, pad_w, out_h, out_w)
     if want_weight:
-        grad_weight = np.matmul(grad3, cols.transpose(0, 2, 1)).sum(axis=0)
+        patches = cols[:, :weight_matrix.shape[1]]  # (the Numba forward adds a row of ones)
+        grad_weight = np.matmul(grad3, patches.transpose(0, 2, 1)).sum(axis=0)
     if want_bias:
         grad_bias = grad3.sum(axis=(0, 2))
     return grad_x, grad_weight, grad_bias
@@ -120,7 +121,7 @@ def _valid_range(n_out, stride, offset, size):
 @numba.njit(cache=True, nogil=True)
 def _im2col_into(x, cols, first, last, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w,
                  out_h, out_w):
-    """Fill cols[n] with image n's patches, for n in [first, last).
+    """Fill cols[n, :C*kh*kw] with image n's patches, for n in [first, last).
 
     Indices are unsigned (``np.uint64``): Numba then drops its check for
     negative (wrap-around) indices, which otherwise keeps the copy loop from
@@ -130,11 +131,12 @@ def _im2col_into(x, cols, first, last, kernel_h, kernel_w, stride_h, stride_w, p
     """
     _, channels, height, width = x.shape
     patch = channels * kernel_h * kernel_w
+    rows = cols.shape[1]  # patch, or patch + 1 with conv2d's row of ones (not written here)
     per_image = out_h * out_w
     x_flat = x.reshape(-1)
     cols_flat = cols.reshape(-1)
     for n in range(first, last):
-        for k in range(n * patch * per_image, (n + 1) * patch * per_image):
+        for k in range(n * rows * per_image, (n * rows + patch) * per_image):
             cols_flat[np.uint64(k)] = 0  # where the patch hangs over the border
         for c in range(channels):
             for i in range(kernel_h):
@@ -142,7 +144,7 @@ def _im2col_into(x, cols, first, last, kernel_h, kernel_w, stride_h, stride_w, p
                 for j in range(kernel_w):
                     ox_lo, ox_hi = _valid_range(out_w, stride_w, j - pad_w, width)
                     # this tap's row of image n's matrix
-                    row = (n * patch + (c * kernel_h + i) * kernel_w + j) * per_image
+                    row = (n * rows + (c * kernel_h + i) * kernel_w + j) * per_image
                     for oy in range(oy_lo, oy_hi):
                         dst = row + oy * out_w
                         # flat index of x[n, c, y, 0] shifted by the tap's column offset
@@ -210,20 +212,28 @@ def conv2d_forward_numba(x, weight_matrix, bias, kernel_h, kernel_w, stride_h, s
                          pad_h, pad_w, out_h, out_w):
     """Same contract as ``conv2d_forward_reference``; chunks of images on several threads.
 
-    ``x`` must be C-contiguous.
+    The bias rides in the product: one more weight column, times a row of ones
+    under each image's patches (so ``cols`` has C*kh*kw + 1 rows then).
+    ``[W | bias] @ [cols; 1] = W @ cols + bias`` in one pass instead of two, and
+    the backward's ``dOut @ [cols; 1]^T`` ends with the bias gradient's column.
     """
+    x = np.ascontiguousarray(x)
     n_images = x.shape[0]
     n_filters, patch = weight_matrix.shape
     positions = out_h * out_w
-    cols = np.empty((n_images, patch, positions), dtype=x.dtype)
+    if bias is None:
+        weights, rows = weight_matrix, patch
+    else:
+        weights, rows = np.concatenate((weight_matrix, bias[:, None]), axis=1), patch + 1
+    cols = np.empty((n_images, rows, positions), dtype=x.dtype)
     out = np.empty((n_images, n_filters, positions), dtype=x.dtype)
 
     def images(first, last):
         _im2col_into(x, cols, first, last, kernel_h, kernel_w, stride_h, stride_w, pad_h,
                      pad_w, out_h, out_w)
-        np.matmul(weight_matrix, cols[first:last], out=out[first:last])
         if bias is not None:
-            out[first:last] += bias[:, None]
+            cols[first:last, patch] = 1
+        np.matmul(weights, cols[first:last], out=out[first:last])
 
     for_each_chunk(n_images, images, _product_work(n_filters, patch, positions))
     return out.reshape(n_images, n_filters, out_h, out_w), cols
@@ -231,25 +241,32 @@ def conv2d_forward_numba(x, weight_matrix, bias, kernel_h, kernel_w, stride_h, s
 
 def conv2d_backward_numba(grad_out, cols, weight_matrix, height, width, kernel_h, kernel_w,
                           stride_h, stride_w, pad_h, pad_w, want_input, want_weight, want_bias):
-    """Same contract as ``conv2d_backward_reference``; chunks of images on several threads."""
+    """Same contract as ``conv2d_backward_reference``; chunks of images on several threads.
+
+    ``cols`` may carry the forward's row of ones: then the bias gradient is the
+    last column of the weight gradient's product.
+    """
     n_images, n_filters, out_h, out_w = grad_out.shape
     patch = weight_matrix.shape[1]
     grad3 = np.ascontiguousarray(grad_out).reshape(n_images, n_filters, out_h * out_w)
     channels = patch // (kernel_h * kernel_w)
+    bias_in_product = want_bias and cols is not None and cols.shape[1] == patch + 1
     grad_x = np.empty((n_images, channels, height, width), grad_out.dtype) if want_input \
         else None
     # one partial sum per image, added up below in image order: the same result
     # whatever the chunks and threads
-    weight_parts = np.empty((n_images, n_filters, patch), grad_out.dtype) if want_weight \
-        else None
-    bias_parts = np.empty((n_images, n_filters), grad_out.dtype) if want_bias else None
+    products = want_weight or bias_in_product
+    weight_parts = np.empty((n_images, n_filters, cols.shape[1]), grad_out.dtype) \
+        if products else None
+    bias_parts = np.empty((n_images, n_filters), grad_out.dtype) \
+        if want_bias and not bias_in_product else None
 
     def images(first, last):
         grad_chunk = grad3[first:last]
-        if want_weight:
+        if products:
             np.matmul(grad_chunk, cols[first:last].transpose(0, 2, 1),
                       out=weight_parts[first:last])
-        if want_bias:
+        if bias_parts is not None:
             np.sum(grad_chunk, axis=2, out=bias_parts[first:last])
         if want_input:
             grad_cols = np.matmul(weight_matrix.T, grad_chunk)
@@ -257,6 +274,11 @@ def conv2d_backward_numba(grad_out, cols, weight_matrix, height, width, kernel_h
                          pad_h, pad_w, out_h, out_w)
 
     for_each_chunk(n_images, images, _product_work(n_filters, patch, out_h * out_w))
-    grad_weight = weight_parts.sum(axis=0) if want_weight else None
-    grad_bias = bias_parts.sum(axis=0) if want_bias else None
+    grad_weight = grad_bias = None
+    if products:
+        summed = weight_parts.sum(axis=0)
+        grad_weight = np.ascontiguousarray(summed[:, :patch]) if want_weight else None
+        grad_bias = np.ascontiguousarray(summed[:, patch]) if bias_in_product else None
+    if bias_parts is not None:
+        grad_bias = bias_parts.sum(axis=0)
     return grad_x, grad_weight, grad_bias
