@@ -14,14 +14,13 @@ from .anomaly import (AnomalyError, SourceLine, detect_anomaly, is_anomaly_check
 
 _LAZY = {
     "Monitor": ("monitor", "Monitor"),
-    "diagnose": ("diagnosis", "diagnose"),
+    "diagnose": ("setup", "diagnose"),
     "diagnose_setup": ("diagnosis", "diagnose_setup"),
     "Report": ("report", "Report"),
     "Finding": ("report", "Finding"),
     "Setup": ("setup", "Setup"),
     "CODES": ("codes", "CODES"),
     "Thresholds": ("thresholds", "Thresholds"),
-    "mechanical_fix": ("whatif", "mechanical_fix"),
 }
 
 __all__ = ["AnomalyError", "SourceLine", "detect_anomaly", "is_anomaly_check_nan_enabled",

@@ -13,9 +13,8 @@ import inspect
 import re
 
 from . import codes
-from .checks import load_all
+from .checks import CHECKS, FIXES
 from .thresholds import DEFINED, Threshold
-from .whatif import FIXES
 
 FAMILY_TITLES = {"data": "Data and preprocessing", "loss": "Loss",
                  "init": "Model, initialisation and activations", "activation": None,
@@ -49,24 +48,26 @@ def _source_with_helpers(function) -> str:
 
 
 def thresholds_read_by(function) -> list:
-    """Names of the thresholds a check reads: string literals naming one, or module
-    constants holding one, that appear in its source or its helpers' sources."""
+    """Names of the thresholds a check reads, in the order its source (and its helpers')
+    first mentions them: module constants holding one (``DEAD``) or string literals naming one."""
     source = _source_with_helpers(function)
     if not source:
         return []
-    names = [name for name in re.findall(r"[\"']([a-z0-9_]+)[\"']", source) if name in DEFINED]
     module_globals = getattr(function, "__globals__", {})
-    for identifier, value in module_globals.items():
-        if isinstance(value, Threshold) and re.search(rf"\b{re.escape(identifier)}\b", source):
-            names.append(value.name)
+    names = []
+    for quoted, identifier in re.findall(r"[\"']([a-z0-9_]+)[\"']|\b([A-Z][A-Z0-9_]*)\b", source):
+        if quoted in DEFINED:
+            names.append(quoted)
+        elif isinstance(module_globals.get(identifier), Threshold):
+            names.append(module_globals[identifier].name)
     return list(dict.fromkeys(names))
 
 
 def checklist_markdown() -> str:
-    checks = load_all()
+    checks = CHECKS
     lines = ["# The failure catalogue: how minnet detects each failure",
              "",
-             "Generated from minnet's registries by `python -m minnet.debug.catalogue_doc` "
+             "Generated from minnet's check and fix lists by `python -m minnet.debug.catalogue_doc` "
              "(do not edit by hand). The contract it implements is [checklist_contract.md](checklist_contract.md).",
              "Every threshold can be overridden per call: "
              "`diagnose(..., thresholds={\"name\": value})`.",

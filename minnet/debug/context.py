@@ -271,24 +271,23 @@ def run_training(model, loss_fn, optimizer, X, y, steps: int, batch_size: int, s
     return run
 
 
-def train_setup(setup, steps: Optional[int] = None, monitor: bool = False) -> TrainingRun:
-    """Train ``setup.model`` in place with its optimizer and settings (see ``Setup.train``)."""
+def train_setup(setup, steps: Optional[int] = None, monitor=None) -> TrainingRun:
+    """Train ``setup.model`` in place with its optimizer and settings (see ``Setup.train``).
+
+    ``monitor``: an attached ``Monitor`` to record the run (detached at the end), or None.
+    """
     X, y, options = data_arrays(setup.train_data, "Setup.train")
     X, y = match_model_dtype(setup.model, X, y)
-    attached = None
-    if monitor:
-        from .monitor import Monitor
-        attached = Monitor(setup.model, setup.optimizer)
     try:
         return run_training(setup.model, setup.loss_fn, setup.optimizer, X, y,
                             steps=steps or setup.steps,
                             batch_size=options.get("batch_size", setup.batch_size),
                             shuffle=options.get("shuffle", setup.shuffle), seed=setup.seed,
                             train_step=setup.train_step, clip_grad_norm=setup.clip_grad_norm,
-                            monitor=attached)
+                            monitor=monitor)
     finally:
-        if attached is not None:
-            attached.detach()
+        if monitor is not None:
+            monitor.detach()
 
 
 # -- the context handed to checks ----------------------------------------------------------------

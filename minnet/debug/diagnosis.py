@@ -1,4 +1,7 @@
-"""``diagnose``: a preflight and a short instrumented training run on a copy of the model.
+"""``diagnose_setup``: a preflight and a short instrumented training run on a copy of the model.
+
+``minnet.debug.diagnose(model, loss_fn, data, ...)`` (in setup.py) wraps its arguments
+in a ``Setup`` and calls it:
 
     report = minnet.debug.diagnose(model, loss_fn, (X_train, y_train), optimizer,
                                    val_data=(X_val, y_val), steps=150)
@@ -20,69 +23,26 @@ What happens, in order (the caller's model and optimizer are left untouched):
 """
 from __future__ import annotations
 
+import functools
 import warnings
-from typing import Callable, Mapping, Optional
+from typing import TYPE_CHECKING, Callable, Mapping, Optional
 
 import numpy as np
 
 from ..tensor import Tensor
+from . import whatif
 from .checks import run_checks
 from .context import (CLASSIFICATION, DiagnosisContext, copy_model, data_arrays, infer_task,
                       match_model_dtype, optimizer_factory, run_training)
+from .monitor import Monitor
 from .policy import enforce
 from .report import Report
-from .setup import Setup
 from .thresholds import Thresholds
 
+if TYPE_CHECKING:
+    from .setup import Setup
+
 PHASE_ORDER = ("data", "preflight", "run")
-
-
-def diagnose(model, loss_fn: Callable, train_data, optimizer=None, val_data=None,
-             steps: int = 100, batch_size: Optional[int] = None, shuffle: Optional[bool] = None,
-             thresholds: Optional[Mapping[str, float]] = None, seed: int = 0,
-             train_step: Optional[Callable] = None, evaluate: Optional[Callable] = None,
-             clip_grad_norm: Optional[float] = None, preprocessing: Optional[dict] = None,
-             task: Optional[str] = None, verify_fixes: bool = False,
-             phases=PHASE_ORDER, progress: Optional[Callable[[str], None]] = None,
-             record=None) -> Report:
-    """Diagnose a training setup; returns a ``Report`` of ``Finding``s, root causes first.
-
-    Args:
-        model: the ``nn.Module`` to diagnose (copied; never changed).
-        loss_fn: ``loss_fn(output, target)`` returning a scalar Tensor, or a dict of terms.
-        train_data: ``(X, y)`` arrays, a Dataset, or a DataLoader (its batch size and
-            shuffle flag are used).
-        optimizer: the optimizer you train with (copied with its settings and state);
-            default SGD(lr=0.01).
-        val_data: optional held-out data, for leakage and evaluation checks.
-        steps: optimizer steps of the short instrumented training run.
-        batch_size, shuffle: how batches are drawn when ``train_data`` is not a DataLoader
-            (defaults 32 and True).
-        thresholds: overrides by name, e.g. ``{"dead_relu_fraction": 0.7}``; see
-            ``minnet.debug.thresholds.DEFINED`` for every name, value and source.
-        seed: seeds batch order and every sampled experiment.
-        train_step: your own ``train_step(model, loss_fn, optimizer, X, y) -> loss`` if your
-            loop differs from zero_grad / forward / backward / step.
-        evaluate: your evaluation code ``evaluate(model, X, y)``, to check it runs in eval mode.
-        clip_grad_norm: max norm if you clip gradients every step.
-        preprocessing: e.g. ``{"standardizer": fitted_standardizer}`` for the leakage check.
-        task: "classification" or "regression" (inferred when None).
-        verify_fixes: also rerun training with each mechanical fix (see Report.verify_fixes).
-        phases: which check phases to run.
-        progress: called with a short text as each phase starts (the CLI prints it).
-        record: a folder (or True for "runs") to record this diagnosis in the run log
-            (config, seed, versions, the short run's losses, the findings); the run id is
-            in ``report.run["run_id"]``.
-    """
-    check_arguments(model, steps, batch_size)
-    setup = Setup(model=model, loss_fn=loss_fn, optimizer=optimizer, train_data=train_data,
-                  val_data=val_data, batch_size=32 if batch_size is None else batch_size,
-                  shuffle=True if shuffle is None else shuffle, steps=steps, seed=seed,
-                  train_step=train_step, evaluate=evaluate, clip_grad_norm=clip_grad_norm,
-                  preprocessing=preprocessing or {}, task=task)
-    return diagnose_setup(setup, steps=steps, thresholds=thresholds, verify_fixes=verify_fixes,
-                          phases=phases, progress=progress, record=record,
-                          _explicit_loader_options=(batch_size, shuffle))
 
 
 def check_arguments(model, steps, batch_size) -> None:
@@ -184,7 +144,6 @@ def diagnose_setup(setup: Setup, steps: Optional[int] = None,
 
 def _diagnose_setup(setup, steps, thresholds, verify_fixes, phases, progress, record,
                     _explicit_loader_options) -> Report:
-    from .monitor import Monitor
     say = progress or (lambda text: None)
     ctx = build_context(setup, steps, thresholds, _explicit_loader_options)
     findings = []
@@ -211,8 +170,9 @@ def _diagnose_setup(setup, steps, thresholds, verify_fixes, phases, progress, re
         findings += run_checks(ctx, "run", quiet=True)
     # the written severity policy (policy.py): already-trained models, runs that trained anyway
     findings = enforce(_deduplicate(findings), ctx)
-    report = Report(findings, predictions=ctx.predictions,
-                    run=_run_summary(ctx), thresholds=ctx.thresholds.table(), context=ctx)
+    report = Report(findings, predictions=ctx.predictions, run=_run_summary(ctx),
+                    thresholds=ctx.thresholds.table(), context=ctx,
+                    verifier=functools.partial(whatif.verify_fixes, diagnose_setup=diagnose_setup))
     if verify_fixes:
         say("verifying fixes")
         report.verify_fixes()

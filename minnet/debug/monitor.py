@@ -1,7 +1,6 @@
 """``Monitor``: listens to a training run and keeps its vital signs in NumPy arrays.
 
-The monitor only *listens*: it attaches through the public hooks and never
-changes what the model or the optimizer compute::
+It only *listens*, through the public hooks::
 
     monitor = Monitor(model, optimizer, every=1, bins=32)
     for X, y in loader:
@@ -10,32 +9,14 @@ changes what the model or the optimizer compute::
         loss.backward()
         optimizer.step()
         monitor.log(loss=loss)          # lands on the step that computed ``loss``
-    monitor.detach()                    # or use ``with Monitor(...) as monitor:``
+    monitor.detach()                    # or ``with Monitor(...) as monitor:``
 
-Where each number comes from:
-
-* a forward pre-hook on the model marks the start of a training step (and
-  measures the gradient left over from the previous step: ``stale_grad_norm``);
-* a forward hook on every leaf module reads the layer's output (mean, std,
-  zeros, dead units, saturation, NaN/Inf, a fixed-bin histogram of the first
-  32 samples);
-* a tensor hook on each layer output reads dL/d(output) (``grad_rms``) and
-  queues a callback for the end of the backward pass, which reads every
-  parameter's ``.grad`` (``grad_norm`` per parameter, ``grad_norm_total``);
-* the optimizer's step pre-hook copies the weights (a spread-out sample of a
-  parameter above 65,536 entries: ``sampled_blocks``) and takes the global
-  gradient norm ``step()`` is about to use (``grad_norm_at_step``: smaller than
-  ``grad_norm_total`` when the loop clipped the gradients after backward); its
-  post-hook compares (``update_ratio`` = ||update|| / ||weight before||) and
-  advances ``step_index``.
-
-Step ``s`` is *recorded* when ``s % every == 0``: layer and parameter
-statistics and the three global gradient norms (``stale_grad_norm``,
-``grad_norm_total``, ``grad_norm_at_step``: NaN on other steps) are taken
-then. ``log()``'s scalars and the learning rate are kept for every step. An
-unrecorded step costs a few Python calls and no pass over any array, so
-``every=10`` is nearly free. Storage is one growable array per table (capacity
-doubles when full), so a long run costs a few NumPy writes per step.
+A forward hook on every leaf module reads its output (``LAYER_STATS``, a histogram);
+a tensor hook on that output reads dL/d(output) (``grad_rms``) and, once backward has
+finished, every parameter's ``.grad``; the optimizer's step hooks measure the update
+(``PARAM_STATS``). Step ``s`` is recorded when ``s % every == 0``; ``log()``'s scalars
+and the learning rate are kept for every step. An unrecorded step reads no array, so
+``every=10`` is nearly free; its cost: docs/performance.md.
 """
 from __future__ import annotations
 
@@ -683,15 +664,10 @@ class Monitor:
         return self._scalars[name].first(self.n_steps)
 
     def findings(self, thresholds: Optional[dict] = None) -> list:
-        """Run-time checks on what was recorded (``minnet.debug.checks.run_checks``)."""
-        try:
-            from . import checks
-        except ModuleNotFoundError as error:
-            if error.name not in ("minnet.debug.checks", "minnet.debug"):
-                raise
-            return []
-        run_checks = getattr(checks, "run_checks", None)
-        return [] if run_checks is None else list(run_checks(self, thresholds))
+        """The run checks that need only a Monitor, on what was recorded (a list of
+        ``Finding``s; ``thresholds``: overrides by name, as for ``diagnose``)."""
+        from .checks import monitor_findings
+        return monitor_findings(self, thresholds)
 
     def _check_layer(self, layer: str) -> str:
         if layer not in self._layer_stats:

@@ -1,46 +1,12 @@
 """Predicted vs measured at initialisation: what the init *should* give, layer by layer.
 
-``trace_layers`` runs one forward and backward pass of a model on a batch and
-records, for every leaf module in the order it was called, its output and the
-RMS of dL/d(output). ``predict_layers`` derives the same two numbers from
-theory, from nothing but the weights' variances, the input's second moment,
-each activation's shape and the loss. Side by side they show whether the
-initialisation does what it is meant to do.
-
-The model (a "mean-field" variance propagation, as in Glorot & Bengio 2010 and
-He et al. 2015), stated so a student can redo it by hand:
-
-Forward, with ``m`` the second moment E[x^2] of a layer's input (over all entries):
-
-* Linear / Conv2d:  z = W x + b with zero-mean weights independent of x, so
-  E[z^2] = fan_in * E[W^2] * m + E[b^2] and the output mean is ~0:
-  predicted std = sqrt(fan_in * E[W^2] * m + E[b^2]).
-  (fan_in = in_features, or in_channels * kH * kW; zero padding at a conv's
-  border lowers the true value slightly.)
-* elementwise activation f (ReLU, LeakyReLU, ELU, Tanh, Sigmoid, ...): its input is
-  taken as Gaussian N(mu, s^2); E[f(z)] and E[f(z)^2] are Gauss-Hermite integrals
-  of the module's own forward, so e.g. ReLU gives E[f^2] = s^2 / 2 (the factor 2
-  He init compensates).
-* Dropout(p) in training mode: E[x^2] / (1 - p) (inverted dropout's rescaling).
-* BatchNorm in training mode: each channel standardised, then gamma, beta:
-  E[y^2] = E[gamma^2] + E[beta^2].
-* Flatten / Identity: unchanged. Anything else (pooling, softmax, custom layers):
-  no prediction; the measured output is carried forward.
-
-Backward, with ``G`` the mean square of dL/d(output) of a layer:
-
-* at the model's output, from the loss with reduction 'mean' over N samples and
-  C outputs: cross-entropy with near-zero logits (softmax ~ 1/C) gives
-  G = (1 - 1/C) / (C N^2); MSE gives G = 4 E[(z - y)^2] / (N C)^2 with
-  E[(z - y)^2] = E[z^2] + E[y^2] - 2 E[z] E[y]. Other losses: the measured value.
-* through f: G_in = G_out * E[f'(z)^2] (ReLU: 1/2), f' by central differences;
-* through Linear / Conv2d: G_in = G_out * fan_out * E[W^2] (fan_out = out_features,
-  or out_channels * kH * kW / (stride_h * stride_w));
-* through Dropout(p): G_out / (1 - p); through BatchNorm: G_out * E[gamma^2] / Var(input).
-
-The layers are assumed to form a chain (each one fed by the one called before
-it). Where a layer is fed by something else (a residual sum, a reshape in
-``forward``), the measured input is used at that point instead.
+``trace_layers`` runs one forward and backward pass on a batch and records, for every
+leaf module in call order, its output and the RMS of dL/d(output). ``predict_layers``
+derives the same two numbers from theory alone (the weights' variances, the input's
+second moment, each activation's shape, the loss: mean-field variance propagation, as
+in Glorot & Bengio 2010 and He et al. 2015). Side by side they show whether the
+initialisation does what it is meant to. The formulas, to redo by hand:
+docs/debugger.md, "How the initialisation prediction is made".
 """
 from __future__ import annotations
 

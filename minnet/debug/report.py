@@ -60,6 +60,20 @@ class Finding:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def evidence_text(self) -> str:
+        """``"dead_fraction = 0.91, step = 3"``: the evidence as a report shows it."""
+        return ", ".join(f"{key} = {format_value(value)}" for key, value in self.evidence.items())
+
+    def threshold_texts(self) -> list:
+        """One line per threshold compared with: name, value in force, source and reason."""
+        texts = []
+        for record in self.thresholds or []:
+            value, default = record.get("value"), record.get("default")
+            changed = "" if value == default else f" (default {format_value(default)})"
+            texts.append(f"{record.get('name')} = {format_value(value)}{changed} "
+                         f"[{record.get('source', '')}: {record.get('why', '')}]")
+        return texts
+
     def __str__(self) -> str:
         where = f" in {self.layer}" if self.layer else ""
         return f"[{self.severity}] {self.code}{where}: {self.message}"
@@ -173,13 +187,16 @@ class Report:
     """
 
     def __init__(self, findings, predictions: Optional[dict] = None, run: Optional[dict] = None,
-                 thresholds: Optional[list] = None, context=None):
+                 thresholds: Optional[list] = None, context=None, verifier=None):
         self.findings = _link_and_order(list(findings))
         self.predictions = predictions or {}   # predicted vs measured at initialisation
         self.run = run or {}                   # summary of the short training run
         self.thresholds = thresholds or []     # every threshold in force
         self.context = context                 # what verify_fixes() needs to rerun (not saved)
         self.monitor = getattr(context, "monitor", None)
+        # verifier(report, steps=, codes=): the what-if reruns, given by diagnose (None for a
+        # report loaded from JSON); the debugger's upper layers run them, not this module
+        self.verifier = verifier
 
     # -- queries ---------------------------------------------------------------------------
     @property
@@ -243,6 +260,28 @@ class Report:
     def __iter__(self):
         return iter(self.findings)
 
+    def source_legend(self) -> list:
+        """``["37R = ...", ...]``: the short source names the findings cite, explained."""
+        return _codes.source_legend([f.source for f in self.findings])
+
+    def prediction_table(self) -> tuple:
+        """``(loss_line or None, header, rows)``: predicted vs measured at initialisation,
+        as text cells (what ``minnet.viz.render_report`` draws)."""
+        predictions = self.predictions or {}
+        loss = predictions.get("loss") or {}
+        loss_line = None
+        if loss:
+            loss_line = (f"initial loss: expected {format_value(loss.get('expected'))}, "
+                         f"measured {format_value(loss.get('measured'))}"
+                         + (f" ({loss['why']})" if loss.get("why") else ""))
+        header = ("layer", "act std predicted", "measured", "grad rms predicted", "measured")
+        rows = [(str(row.get("layer", "?")), format_value(row.get("predicted_std")),
+                 format_value(row.get("measured_std")),
+                 format_value(row.get("predicted_grad_rms")),
+                 format_value(row.get("measured_grad_rms")))
+                for row in predictions.get("layers") or []]
+        return loss_line, header, rows
+
     # -- output -------------------------------------------------------------------------------
     def to_dict(self) -> dict:
         return {"findings": [f.to_dict() for f in self.findings], "chains": self.chains(),
@@ -273,8 +312,10 @@ class Report:
         Returns a list of verification records and stores each on its finding. The
         caller's model is never changed: fixes are applied to copies.
         """
-        from .whatif import verify_fixes
-        return verify_fixes(self, steps=steps, codes=codes)
+        if self.verifier is None:
+            raise ValueError("verify_fixes(): this report has no setup to rerun (it was loaded "
+                             "from JSON, or built by hand). Run diagnose(...) again.")
+        return self.verifier(self, steps=steps, codes=codes)
 
     def __str__(self) -> str:
         return format_report(self)

@@ -8,7 +8,7 @@ work happens in ``diagnose`` and ``train_setup``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Mapping, Optional
 
 
 @dataclass
@@ -65,6 +65,60 @@ class Setup:
         return diagnose_setup(self, **options)
 
     def train(self, steps: Optional[int] = None, monitor: bool = False):
-        """Train this setup's model in place; returns a ``TrainingRun`` (losses, monitor...)."""
+        """Train this setup's model in place; returns a ``TrainingRun`` (losses, and the
+        detached ``Monitor`` that recorded them when ``monitor=True``)."""
         from .context import train_setup
-        return train_setup(self, steps=steps, monitor=monitor)
+        from .monitor import Monitor
+        return train_setup(self, steps=steps,
+                           monitor=Monitor(self.model, self.optimizer) if monitor else None)
+
+
+def diagnose(model, loss_fn: Callable, train_data, optimizer=None, val_data=None,
+             steps: int = 100, batch_size: Optional[int] = None, shuffle: Optional[bool] = None,
+             thresholds: Optional[Mapping[str, float]] = None, seed: int = 0,
+             train_step: Optional[Callable] = None, evaluate: Optional[Callable] = None,
+             clip_grad_norm: Optional[float] = None, preprocessing: Optional[dict] = None,
+             task: Optional[str] = None, verify_fixes: bool = False,
+             phases=None, progress: Optional[Callable[[str], None]] = None,
+             record=None) -> Report:
+    """Diagnose a training setup; returns a ``Report`` of ``Finding``s, root causes first.
+
+    Args:
+        model: the ``nn.Module`` to diagnose (copied; never changed).
+        loss_fn: ``loss_fn(output, target)`` returning a scalar Tensor, or a dict of terms.
+        train_data: ``(X, y)`` arrays, a Dataset, or a DataLoader (its batch size and
+            shuffle flag are used).
+        optimizer: the optimizer you train with (copied with its settings and state);
+            default SGD(lr=0.01).
+        val_data: optional held-out data, for leakage and evaluation checks.
+        steps: optimizer steps of the short instrumented training run.
+        batch_size, shuffle: how batches are drawn when ``train_data`` is not a DataLoader
+            (defaults 32 and True).
+        thresholds: overrides by name, e.g. ``{"dead_relu_fraction": 0.7}``; see
+            ``minnet.debug.thresholds.DEFINED`` for every name, value and source.
+        seed: seeds batch order and every sampled experiment.
+        train_step: your own ``train_step(model, loss_fn, optimizer, X, y) -> loss`` if your
+            loop differs from zero_grad / forward / backward / step.
+        evaluate: your evaluation code ``evaluate(model, X, y)``, to check it runs in eval mode.
+        clip_grad_norm: max norm if you clip gradients every step.
+        preprocessing: e.g. ``{"standardizer": fitted_standardizer}`` for the leakage check.
+        task: "classification" or "regression" (inferred when None).
+        verify_fixes: also rerun training with each mechanical fix (see Report.verify_fixes).
+        phases: which check phases to run.
+        progress: called with a short text as each phase starts (the CLI prints it).
+        record: a folder (or True for "runs") to record this diagnosis in the run log
+            (config, seed, versions, the short run's losses, the findings); the run id is
+            in ``report.run["run_id"]``.
+    """
+    from .diagnosis import PHASE_ORDER, check_arguments, diagnose_setup
+    check_arguments(model, steps, batch_size)
+    setup = Setup(model=model, loss_fn=loss_fn, optimizer=optimizer, train_data=train_data,
+                  val_data=val_data, batch_size=32 if batch_size is None else batch_size,
+                  shuffle=True if shuffle is None else shuffle, steps=steps, seed=seed,
+                  train_step=train_step, evaluate=evaluate, clip_grad_norm=clip_grad_norm,
+                  preprocessing=preprocessing or {}, task=task)
+    return diagnose_setup(setup, steps=steps, thresholds=thresholds, verify_fixes=verify_fixes,
+                          phases=PHASE_ORDER if phases is None else phases, progress=progress,
+                          record=record,
+                          _explicit_loader_options=(batch_size, shuffle))
+

@@ -1,8 +1,9 @@
 """Named, documented thresholds for the debugger's checks.
 
-Every number a check compares against is declared once with ``define(...)``,
-next to the check that uses it, together with where it comes from and why.
-A user overrides any of them per call::
+Every number a check compares against is declared once with ``define(...)`` as a
+named constant next to the check that uses it (``DEAD = define("dead_relu_fraction",
+...)``), with where it comes from and why; the check reads ``ctx.thresholds[DEAD]``.
+A user overrides any of them per call, by name::
 
     diagnose(model, loss_fn, data, thresholds={"dead_relu_fraction": 0.7})
 
@@ -45,21 +46,23 @@ def define(name: str, value: float, source: str, why: str) -> Threshold:
 class Thresholds:
     """The thresholds in force for one diagnosis: defaults plus the caller's overrides.
 
-    ``thresholds["dead_relu_fraction"]`` gives the value; ``describe(name)`` the
-    record a finding carries. Unknown override names raise (a typo must not
-    silently leave the default in force).
+    Checks read a value by the constant ``define`` returned, ``thresholds[DEAD]``
+    (``describe(DEAD)``: the record a finding carries); a user overrides one by its name,
+    ``Thresholds({"dead_relu_fraction": 0.7})``. Unknown override names raise (a typo must
+    not silently leave the default in force). The names known are those defined so far:
+    importing ``minnet.debug.checks`` defines them all.
     """
 
     def __init__(self, overrides: Optional[Mapping[str, float]] = None):
-        from .checks import load_all
-        load_all()  # importing the check modules defines their thresholds
         self.overrides = dict(overrides or {})
         unknown = sorted(set(self.overrides) - set(DEFINED))
         if unknown:
             raise KeyError(f"diagnose(): unknown threshold name(s) {unknown}; known: "
                            f"{', '.join(sorted(DEFINED))}")
 
-    def __getitem__(self, name: str) -> float:
+    def __getitem__(self, threshold) -> float:
+        """The value in force of ``threshold`` (a ``Threshold``, or its name)."""
+        name = threshold.name if isinstance(threshold, Threshold) else threshold
         if name in self.overrides:
             return float(self.overrides[name])
         try:
@@ -67,7 +70,8 @@ class Thresholds:
         except KeyError:
             raise KeyError(f"no threshold named {name!r} is defined") from None
 
-    def describe(self, name: str) -> dict:
+    def describe(self, threshold) -> dict:
+        name = threshold.name if isinstance(threshold, Threshold) else threshold
         return DEFINED[name].describe(self[name])
 
     def table(self) -> list:

@@ -1,48 +1,21 @@
 """What-if: rerun a short training with a finding's mechanical fix applied, next to a control.
 
-A *mechanical fix* is a function ``fix(setup, finding) -> Setup`` that returns a
-repaired copy of the setup (re-initialise with He/Glorot, standardise inputs,
-lower the learning rate 10x, remove an extra softmax, shuffle, clip, drop weight
-decay, ...). Check modules register one next to the check that emits the code::
-
-    @mechanical_fix("data.not_normalized", "standardise the inputs with training statistics")
-    def standardise_inputs(setup, finding):
-        ...
-        return setup.replace(train_data=(X_standardised, y))
+A *mechanical fix* is a function ``fix(setup, finding) -> Setup`` returning a repaired
+copy of the setup (re-initialise with He/Glorot, standardise inputs, lower the learning
+rate 10x, ...); ``minnet.debug.checks.FIXES`` lists one per code, next to the checks.
 
 ``verify_fixes`` trains the untouched control and each repaired copy for the same
 number of steps from the same initial weights and batch order, then diagnoses the
-repaired copy again. It reports whether the finding went away and whether the
-loss improved. The repair is shown, never applied to the user's model.
+repaired copy again: did the finding go away, did the loss improve? The repair is
+shown, never applied to the user's model.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable, Optional
 
 import numpy as np
 
-
-@dataclass(frozen=True)
-class MechanicalFix:
-    code: str
-    description: str
-    apply: Callable   # apply(setup, finding) -> Setup (a repaired copy; never mutates setup)
-
-
-FIXES: dict = {}
-
-
-def mechanical_fix(code: str, description: str) -> Callable:
-    """Register ``apply(setup, finding) -> Setup`` as the mechanical fix for ``code``."""
-    from .codes import get
-    get(code)
-
-    def register(apply: Callable) -> Callable:
-        FIXES[code] = MechanicalFix(code, description, apply)
-        return apply
-
-    return register
+from .checks import FIXES, MechanicalFix  # noqa: F401  (FIXES: what verify_fixes tries)
 
 
 def _final_loss(losses: np.ndarray) -> float:
@@ -56,11 +29,13 @@ def _final_loss(losses: np.ndarray) -> float:
     return float(tail.mean())
 
 
-def verify_fixes(report, steps: Optional[int] = None, codes=None) -> list:
-    """For each finding with a mechanical fix: control vs repaired run; results on the findings."""
-    from .checks import load_all
-    from .diagnosis import diagnose_setup
-    load_all()  # check modules register their fixes at import
+def verify_fixes(report, diagnose_setup: Callable, steps: Optional[int] = None,
+                 codes=None) -> list:
+    """For each finding with a mechanical fix: control vs repaired run; results on the findings.
+
+    ``diagnose_setup(setup, steps=..., phases=...)`` diagnoses a setup (passed in by
+    ``minnet.debug.diagnosis``, which this module sits below).
+    """
     ctx = report.context
     if ctx is None or ctx.setup is None:
         raise ValueError("verify_fixes(): this report has no setup to rerun (it was loaded from "

@@ -16,9 +16,6 @@ import os
 import textwrap
 from typing import Optional
 
-
-from ..debug.codes import source_legend
-from ..debug.report import format_value
 from ..fileio import atomic_write
 from ._common import SEVERITY_COLORS, new_figure, save_figure
 from ._evidence import evidence_panels
@@ -67,20 +64,9 @@ def _choose_format(path, format, where) -> str:
 
 
 # -- text shared by both renderings ---------------------------------------------------------------
-def evidence_text(finding) -> str:
-    return ", ".join(f"{key} = {format_value(value)}" for key, value in finding.evidence.items())
-
-
-def threshold_texts(finding) -> list:
-    texts = []
-    for record in finding.thresholds or []:
-        value, default = record.get("value"), record.get("default")
-        changed = "" if value == default else f" (default {format_value(default)})"
-        texts.append(f"{record.get('name')} = {format_value(value)}{changed} "
-                     f"[{record.get('source', '')}: {record.get('why', '')}]")
-    return texts
-
-
+# The report hands over its text: ``finding.evidence_text()``, ``finding.threshold_texts()``,
+# ``report.prediction_table()``, ``report.source_legend()`` (this drawing layer knows no
+# debugger module; it reads the records it is given).
 def summary_line(report) -> str:
     findings = list(report.findings)
     if not findings:
@@ -95,22 +81,6 @@ def _chains(report) -> list:
     return chains() if callable(chains) else []
 
 
-def prediction_rows(predictions: dict) -> tuple:
-    """``(loss_line or None, header, rows)`` of the predicted-vs-measured table."""
-    loss = predictions.get("loss") or {}
-    loss_line = None
-    if loss:
-        loss_line = (f"initial loss: expected {format_value(loss.get('expected'))}, measured "
-                     f"{format_value(loss.get('measured'))}"
-                     + (f" ({loss['why']})" if loss.get("why") else ""))
-    header = ("layer", "act std predicted", "measured", "grad rms predicted", "measured")
-    rows = [(str(row.get("layer", "?")), format_value(row.get("predicted_std")),
-             format_value(row.get("measured_std")), format_value(row.get("predicted_grad_rms")),
-             format_value(row.get("measured_grad_rms")))
-            for row in predictions.get("layers") or []]
-    return loss_line, header, rows
-
-
 # -- PNG: one tall figure -------------------------------------------------------------------------
 def _finding_lines(number: int, finding) -> list:
     """The text column of one table row, wrapped."""
@@ -119,8 +89,8 @@ def _finding_lines(number: int, finding) -> list:
     caused = f" (caused by {', '.join(finding.caused_by)})" if finding.caused_by else ""
     paragraphs = [f"{number}. {finding.code}{where}{step}{caused}", finding.message]
     if finding.evidence:
-        paragraphs.append("evidence: " + evidence_text(finding))
-    paragraphs += ["threshold: " + text for text in threshold_texts(finding)]
+        paragraphs.append("evidence: " + finding.evidence_text())
+    paragraphs += ["threshold: " + text for text in finding.threshold_texts()]
     paragraphs.append("fix: " + str(finding.fix))
     verification = getattr(finding, "verification", None)
     if verification:
@@ -135,7 +105,7 @@ def report_figure(report, panels: list):
     """The whole report as one tall Figure (laid out in inches, top to bottom)."""
     chains = _chains(report)
     rows = [_finding_lines(i, f) for i, f in enumerate(report.findings, 1)]
-    loss_line, header, prediction_table = prediction_rows(report.predictions or {})
+    loss_line, header, prediction_table = report.prediction_table()
     has_predictions = bool(loss_line or prediction_table)
     panel_rows = -(-len(panels) // 2)
 
@@ -257,7 +227,7 @@ def findings_table_html(report, plot_of=None) -> str:
         caused = (f"<div class='small'>caused by {e(', '.join(finding.caused_by))}</div>"
                   if finding.caused_by else "")
         thresholds = "".join(f"<div class='small'>threshold: {e(t)}</div>"
-                             for t in threshold_texts(finding))
+                             for t in finding.threshold_texts())
         link = (f" <a href='#plot-{plot_of[id(finding)]}'>plot</a>"
                 if id(finding) in plot_of else "")
         verification = getattr(finding, "verification", None)
@@ -270,12 +240,12 @@ def findings_table_html(report, plot_of=None) -> str:
             f"font-weight:bold'>{e(finding.severity)}</td><td><code>{e(finding.code)}</code>{link}"
             f"<div>{e(finding.message)}</div>{caused}{step}</td>"
             f"<td>{e(finding.layer or '-')}</td>"
-            f"<td>{e(evidence_text(finding))}{thresholds}</td>"
+            f"<td>{e(finding.evidence_text())}{thresholds}</td>"
             f"<td>{e(str(finding.fix))}{verified}"
             f"<div class='small'>source: {e(finding.source)}</div></td></tr>")
     if not rows:
         return f"<p>{e(summary_line(report))}</p>"
-    legend = source_legend([f.source for f in report.findings])
+    legend = report.source_legend()
     legend_html = (f"<p class='small'>Sources: {e('; '.join(legend))}.</p>" if legend else "")
     return ("<table class='findings'><tr><th>#</th><th>severity</th><th>code and message</th>"
             "<th>layer</th><th>evidence and threshold</th><th>fix</th></tr>"
@@ -309,13 +279,13 @@ def report_html(report, panels: list, dpi: int = 100) -> str:
             f"<style>{_CSS}</style></head><body>"
             f"<h1>{title}</h1><p>{e(summary_line(report))}</p>{chains_html}"
             f"<div class='page'><div><h2>Findings (root causes first)</h2>{findings_html}"
-            f"{_predictions_html(report.predictions or {})}</div>"
+            f"{_predictions_html(report)}</div>"
             f"<div><h2>Evidence</h2>{figures}</div></div></body></html>\n")
 
 
-def _predictions_html(predictions: dict) -> str:
+def _predictions_html(report) -> str:
     e = html.escape
-    loss_line, header, rows = prediction_rows(predictions)
+    loss_line, header, rows = report.prediction_table()
     if not (loss_line or rows):
         return ""
     parts = ["<h2>At initialisation: predicted vs measured</h2>"]

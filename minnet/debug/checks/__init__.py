@@ -1,11 +1,10 @@
-"""The debugger's checks: small functions that read the evidence and return Findings.
+"""The debugger's checks, listed by hand in the order ``diagnose`` runs them.
 
-Each check lives in the module of its family (data.py, loss.py, model.py,
-activations.py, gradients.py, training.py, ...) and registers itself::
-
-    @check(phase="data", codes=("data.nonfinite",))
-    def nonfinite_data(ctx) -> list[Finding]:
-        ...
+A check is a function ``check(ctx) -> list[Finding]`` in the module of its family
+(data.py, loss.py, model.py, activations.py, gradients.py, dynamics.py, updates.py,
+run.py); ``CHECKS`` below says when it runs and which codes it may emit, ``FIXES`` which
+mechanical fix ``Report.verify_fixes()`` tries for a code. Adding a check means writing
+the function and adding its line here.
 
 Phases, in the order ``diagnose`` runs them:
 
@@ -14,11 +13,8 @@ Phases, in the order ``diagnose`` runs them:
                   overfit one batch, zero inputs, gradcheck, determinism ...);
 * ``"run"``       reads the short training run: ``ctx.monitor`` and ``ctx.run``.
 
-Checks of phase "run" that need only a Monitor (``needs=("monitor",)``) also
-serve ``Monitor.findings()`` for people who run their own training loop.
-
-Every module in this package is imported by ``load_all()``, so adding a file
-with checks is all it takes to add them.
+Run checks that need only a Monitor (``needs=("monitor",)``) also serve
+``Monitor.findings()`` (``monitor_findings``) in a user's own training loop.
 """
 from __future__ import annotations
 
@@ -27,82 +23,216 @@ import warnings
 from dataclasses import dataclass
 from typing import Callable
 
+from ..codes import get as catalogue_entry
+from . import activations, data, dynamics, gradients, loss, model, run, updates
+
 PHASES = ("data", "preflight", "run")
 
 
 @dataclass(frozen=True)
 class Check:
-    name: str
     phase: str
-    codes: tuple
+    codes: tuple     # the finding codes it may emit
     function: Callable
-    needs: tuple  # "monitor", "run", "data": what the check reads
+    needs: tuple = ()  # "monitor" and/or "run": what of the training run it reads
+
+    @property
+    def name(self) -> str:
+        """``"data.leakage"``: the check's module and function, for warnings."""
+        return f"{self.function.__module__.rsplit('.', 1)[-1]}.{self.function.__name__}"
 
 
-REGISTRY: list = []
+@dataclass(frozen=True)
+class MechanicalFix:
+    code: str
+    description: str
+    apply: Callable  # apply(setup, finding) -> a repaired copy of the setup (never mutates it)
 
 
-def check(phase: str, codes, needs=()) -> Callable:
-    """Register a check function for ``phase`` that may emit findings with ``codes``."""
-    if phase not in PHASES:
-        raise ValueError(f"check(): phase must be one of {PHASES}, got {phase!r}")
-    codes = (codes,) if isinstance(codes, str) else tuple(codes)
-    from ..codes import get
-    for code in codes:
-        get(code)  # unknown codes fail at import, not in a user's diagnosis
+CHECKS = (
+    Check("run", ("activation.dead_relu",), activations.dead_relu, needs=("monitor",)),
+    Check("run", ("activation.saturated",), activations.saturated, needs=("monitor",)),
+    Check("run", ("activation.scale",), activations.activation_scale, needs=("monitor",)),
+    Check("data", ("data.nonfinite",), data.nonfinite_data),
+    Check("data", ("data.not_normalized",), data.inputs_not_normalized),
+    Check("data", ("data.constant_feature",), data.constant_features),
+    Check("data", ("data.target_scale",), data.target_scale),
+    Check("data", ("data.not_shuffled",), data.not_shuffled),
+    Check("data", ("data.class_imbalance",), data.class_imbalance),
+    Check("data", ("data.labels_invalid",), data.labels_invalid),
+    Check("preflight", ("data.labels_invalid",), data.labels_beyond_output),
+    Check("preflight", ("data.labels_invalid",), data.class_indices_to_a_regression_loss),
+    Check("data", ("data.leakage",), data.leakage),
+    Check("data", ("data.too_few_samples",), data.too_few_samples),
+    Check("data", ("batch.too_large",), data.batch_too_large),
+    Check("preflight", ("data.input_independent",), data.input_independent),
+    Check("run", ("loss.nonfinite",), dynamics.nonfinite_loss, needs=("monitor",)),
+    Check("run", ("loss.diverging",), dynamics.diverging_loss, needs=("monitor",)),
+    Check("run", ("loss.plateau",), dynamics.plateau_loss, needs=("monitor",)),
+    Check("run", ("loss.oscillating",), dynamics.oscillating_loss, needs=("monitor",)),
+    Check("run", ("grad.nonfinite",), gradients.nonfinite_gradients, needs=("monitor",)),
+    Check("run", ("grad.exploding",), gradients.exploding_gradients, needs=("monitor",)),
+    Check("run", ("grad.vanishing",), gradients.vanishing_gradients, needs=("monitor",)),
+    Check("run", ("grad.missing",), gradients.missing_gradients, needs=("monitor",)),
+    Check("run", ("grad.accumulating",), gradients.accumulating_gradients, needs=("monitor",)),
+    Check("preflight", ("grad.incorrect",), gradients.incorrect_gradients),
+    Check("preflight", ("loss.initial_unexpected",), loss.initial_loss),
+    Check("preflight", ("loss.wrong_input",), loss.loss_input),
+    Check("preflight", ("loss.broadcast_shape",), loss.prediction_shape),
+    Check("preflight", ("loss.reduction_scale",), loss.reduction),
+    Check("preflight", ("loss.terms_unbalanced",), loss.term_balance),
+    Check("preflight", ("init.bad_scale",), model.predicted_vs_measured),
+    Check("preflight", ("init.symmetric",), model.symmetric_init),
+    Check("preflight", ("init.bad_scale",), model.bad_init_scale),
+    Check("preflight", ("init.output_bias",), model.output_bias),
+    Check("preflight", ("output.wrong_activation",), model.wrong_output_activation),
+    Check("preflight", ("output.wrong_activation",), model.softmax_output_mismatch),
+    Check("preflight", ("model.train_mode_at_eval",), model.random_in_eval_mode),
+    Check("preflight", ("model.cannot_overfit",), model.cannot_overfit),
+    Check("preflight", ("model.train_mode_at_eval",), model.train_mode_at_eval),
+    Check("run", ("run.crashed",), run.run_crashed, needs=("run",)),
+    Check("run", ("update.ratio",), updates.update_ratio, needs=("monitor",)),
+    Check("run", ("optim.clipping_always",), updates.clipping_always, needs=("monitor",)),
+    Check("run", ("reg.too_strong",), updates.regularisation_too_strong, needs=("run",)),
+)
 
-    def register(function: Callable) -> Callable:
-        name = f"{function.__module__.rsplit('.', 1)[-1]}.{function.__name__}"
-        REGISTRY[:] = [c for c in REGISTRY if c.name != name]  # re-import replaces
-        REGISTRY.append(Check(name, phase, codes, function, tuple(needs)))
-        return function
+FIXES = {fix.code: fix for fix in (
+    MechanicalFix("activation.dead_relu",
+        "replace every ReLU with LeakyReLU(0.01)",
+        activations.fix_dead_relu),
+    MechanicalFix("activation.scale",
+        "re-initialise weights with He (ReLU) / Glorot (tanh, sigmoid, linear output), biases "
+        "zero",
+        activations.fix_activation_scale),
+    MechanicalFix("activation.saturated",
+        "re-initialise weights with Glorot (tanh, sigmoid) / He (ReLU), biases zero",
+        activations.fix_saturated),
+    MechanicalFix("data.not_normalized",
+        "standardise the inputs with training-set statistics",
+        data.standardise_inputs),
+    MechanicalFix("data.constant_feature",
+        "drop the constant features (and their first-layer weights)",
+        data.drop_constant_features),
+    MechanicalFix("data.target_scale",
+        "standardise the targets with training-set statistics",
+        data.standardise_targets),
+    MechanicalFix("data.not_shuffled",
+        "shuffle the training data every epoch",
+        data.shuffle_every_epoch),
+    MechanicalFix("data.leakage",
+        "refit the standardisation on the training split only; drop validation samples that are "
+        "in the training set",
+        data.refit_on_train),
+    MechanicalFix("batch.too_large",
+        "use mini-batches (an eighth of the data, at most 32)",
+        data.smaller_batch),
+    MechanicalFix("loss.diverging",
+        "lower the learning rate 10x",
+        dynamics.lower_lr_for_divergence),
+    MechanicalFix("loss.oscillating",
+        "lower the learning rate 10x",
+        dynamics.lower_lr_for_oscillation),
+    MechanicalFix("loss.plateau",
+        "raise the learning rate 10x (lower it 10x when the updates are already too large)",
+        dynamics.raise_lr_for_plateau),
+    MechanicalFix("grad.exploding",
+        "clip gradients to norm 1.0 every step",
+        gradients.clip_gradients),
+    MechanicalFix("grad.accumulating",
+        "restore the standard step (zero_grad before backward)",
+        gradients.restore_zero_grad),
+    MechanicalFix("grad.missing",
+        "unfreeze: requires_grad_(True) on every parameter",
+        gradients.unfreeze),
+    MechanicalFix("loss.wrong_input",
+        "remove the final Softmax/LogSoftmax/Sigmoid layer (add a Sigmoid when the loss needs "
+        "probabilities)",
+        loss.repair_loss_input),
+    MechanicalFix("loss.broadcast_shape",
+        "reshape the targets to the prediction's shape",
+        loss.reshape_targets),
+    MechanicalFix("loss.reduction_scale",
+        "average the loss over the batch instead of summing",
+        loss.mean_reduction),
+    MechanicalFix("loss.terms_unbalanced",
+        "reweight the loss terms to a common scale at init",
+        loss.reweight_terms),
+    MechanicalFix("loss.initial_unexpected",
+        "scale the output layer's weights down 10x and set its bias to the prior",
+        loss.calm_output_layer),
+    MechanicalFix("init.bad_scale",
+        "re-initialise weights with He (ReLU) / Glorot (tanh, sigmoid, linear output), biases "
+        "zero",
+        model.fix_init_scale),
+    MechanicalFix("init.symmetric",
+        "re-initialise weights randomly with He (ReLU) / Glorot (tanh, sigmoid, linear output)",
+        model.fix_symmetric),
+    MechanicalFix("init.output_bias",
+        "set the last layer's bias to the target mean / log class frequencies",
+        model.fix_output_bias),
+    MechanicalFix("output.wrong_activation",
+        "remove the final activation (linear output)",
+        model.fix_output_activation),
+    MechanicalFix("model.train_mode_at_eval",
+        "call model.eval() inside evaluate()",
+        model.fix_eval_mode),
+    MechanicalFix("update.ratio",
+        "scale the learning rate by the factor the update ratio suggests (or, when a clip keeps "
+        "the updates small, raise clip_grad_norm to the median gradient norm)",
+        updates.scale_learning_rate),
+    MechanicalFix("optim.clipping_always",
+        "lower the learning rate 10x (keep the clip), or when the clip is too tight raise "
+        "clip_grad_norm to the median gradient norm",
+        updates.lower_lr_under_clipping),
+    MechanicalFix("reg.too_strong",
+        "drop weight decay (weight_decay=0) and dropout",
+        updates.drop_regularisation),
+)}
 
-    return register
+# an unknown phase or code fails at import, not in a user's diagnosis
+for _entry in CHECKS:
+    if _entry.phase not in PHASES:
+        raise ValueError(f"check {_entry.name}: phase must be one of {PHASES}")
+    for _code in _entry.codes:
+        catalogue_entry(_code)
+for _code in FIXES:
+    catalogue_entry(_code)
 
 
 def load_all() -> list:
-    """Import every check module in this package (once); returns the registry."""
-    from ..._submodules import import_all
-    import_all(__name__, __path__)
-    return REGISTRY
+    """Every check, in order (kept for callers of the former registry)."""
+    return list(CHECKS)
 
 
-def run_checks(ctx, phase="run", only=None, quiet: bool = False) -> list:
-    """Run every registered check of ``phase`` on ``ctx``; returns their findings.
+def run_checks(ctx, phase: str = "run", only=None, quiet: bool = False) -> list:
+    """Run the checks of ``phase`` on the DiagnosisContext ``ctx``; returns their findings.
 
-    ``run_checks(monitor, thresholds)`` (what ``Monitor.findings()`` calls) runs the
-    Monitor-only run checks on a Monitor instead: see ``monitor_findings``.
-
-    A check that crashes does not end the diagnosis. Its error is kept in
+    A check that crashes does not end the diagnosis: its error is kept in
     ``ctx.cache["check_failures"]`` and, unless ``quiet``, warned about naming the
-    check. ``diagnose`` passes ``quiet=True`` once the data are known to be broken
-    (e.g. labels out of range): later checks are then expected to trip over them.
-    ``only``: restrict to checks emitting these codes.
+    check (``diagnose`` passes ``quiet=True`` once the data are known to be broken, when
+    later checks are expected to trip over them). ``only``: restrict to checks emitting
+    these codes.
     """
-    if not hasattr(ctx, "thresholds"):  # a Monitor, from Monitor.findings()
-        return monitor_findings(ctx, None if isinstance(phase, str) else phase)
+    if phase not in PHASES:
+        raise ValueError(f"run_checks(): phase must be one of {PHASES}, got {phase!r}")
     findings = []
-    failures = ctx.cache.setdefault("check_failures", []) if hasattr(ctx, "cache") else []
-    for entry in load_all():
-        if entry.phase != phase:
-            continue
-        if only is not None and not set(entry.codes) & set(only):
+    failures = ctx.cache.setdefault("check_failures", [])
+    for entry in CHECKS:
+        if entry.phase != phase or (only is not None and not set(entry.codes) & set(only)):
             continue
         try:
-            result = entry.function(ctx) or []
+            findings.extend(entry.function(ctx) or [])
         except Exception as error:  # noqa: BLE001
             failures.append(f"{entry.name}: {type(error).__name__}: {error}")
             if not quiet:
                 warnings.warn(f"minnet.debug: check {entry.name} failed with "
                               f"{type(error).__name__}: {error}\n"
                               f"{traceback.format_exc(limit=3)}", RuntimeWarning, stacklevel=2)
-            continue
-        findings.extend(result)
     return findings
 
 
 def monitor_findings(monitor, thresholds=None) -> list:
-    """Findings from the run-phase checks that need only a Monitor (for ``Monitor.findings()``)."""
+    """The run checks that need only a Monitor, on ``monitor`` (``Monitor.findings()``)."""
     from ..context import DiagnosisContext
     from ..thresholds import Thresholds
     if not isinstance(thresholds, Thresholds):
@@ -113,15 +243,10 @@ def monitor_findings(monitor, thresholds=None) -> list:
                            steps=getattr(monitor, "n_steps", 0), seed=0, thresholds=thresholds,
                            monitor=monitor)
     findings = []
-    for entry in load_all():
+    for entry in CHECKS:
         if entry.phase == "run" and set(entry.needs) <= {"monitor"}:
             try:
                 findings.extend(entry.function(ctx) or [])
             except Exception as error:  # noqa: BLE001
                 warnings.warn(f"minnet.debug: check {entry.name} failed: {error}", RuntimeWarning)
     return findings
-
-
-# what Monitor.findings() calls (the name in the Monitor's agreed API)
-def run_monitor_checks(monitor, thresholds=None) -> list:
-    return monitor_findings(monitor, thresholds)

@@ -22,8 +22,6 @@ import numpy as np
 
 from ..report import Finding
 from ..thresholds import define
-from ..whatif import mechanical_fix
-from . import check
 
 DEAD = define(
     "dead_relu_fraction", 0.5, source="SHAO 3, HOLDEN 8",
@@ -129,14 +127,13 @@ def dead_at_init_cause(ctx, monitor, layer: str) -> dict:
             "cause": cause}
 
 
-@check(phase="run", codes=("activation.dead_relu",), needs=("monitor",))
 def dead_relu(ctx) -> list:
     """ReLU layers with more than half their units dead (at init or late in the run)."""
     monitor = _monitor(ctx)
     if monitor is None:
         return []
-    limit = ctx.thresholds["dead_relu_fraction"]
-    extreme = ctx.thresholds["dead_relu_fraction_extreme"]
+    limit = ctx.thresholds[DEAD]
+    extreme = ctx.thresholds[DEAD_EXTREME]
     findings = []
     for layer in monitor.layers:
         if monitor.layer_types.get(layer) not in RELU_TYPES:
@@ -189,20 +186,19 @@ def dead_relu(ctx) -> list:
             "activation.dead_relu", message,
             severity=_severity(worst, extreme), layer=layer, onset=onset,
             evidence=evidence,
-            thresholds=[ctx.thresholds.describe("dead_relu_fraction"),
-                        ctx.thresholds.describe("dead_relu_fraction_extreme")],
+            thresholds=[ctx.thresholds.describe(DEAD),
+                        ctx.thresholds.describe(DEAD_EXTREME)],
             fix=fix))
     return findings
 
 
-@check(phase="run", codes=("activation.saturated",), needs=("monitor",))
 def saturated(ctx) -> list:
     """Hidden tanh/sigmoid layers with most outputs in the flat tails."""
     monitor = _monitor(ctx)
     if monitor is None:
         return []
-    limit = ctx.thresholds["saturated_fraction"]
-    extreme = ctx.thresholds["saturated_fraction_extreme"]
+    limit = ctx.thresholds[SATURATED]
+    extreme = ctx.thresholds[SATURATED_EXTREME]
     findings = []
     # the output layer may saturate legitimately (a confident, correct classifier)
     for layer in monitor.layers[:-1]:
@@ -223,8 +219,8 @@ def saturated(ctx) -> list:
             onset="init" if at_init > limit else "training",
             evidence={"saturated_fraction": worst, "saturated_fraction_at_init": at_init,
                       "saturated_fraction_late": late},
-            thresholds=[ctx.thresholds.describe("saturated_fraction"),
-                        ctx.thresholds.describe("saturated_fraction_extreme")],
+            thresholds=[ctx.thresholds.describe(SATURATED),
+                        ctx.thresholds.describe(SATURATED_EXTREME)],
             fix="standardise the inputs and re-initialise the layer before it with Glorot "
                 "(nn.init.xavier_normal_) so pre-activations stay near unit scale; or use ReLU."))
     return findings
@@ -265,15 +261,14 @@ def longest_run(scales: list, low: float, high: float) -> tuple:
     return best
 
 
-@check(phase="run", codes=("activation.scale",), needs=("monitor",))
 def activation_scale(ctx) -> list:
     """Several hidden layers in a row with output std outside [0.5, 2], shrinking or growing."""
     monitor = _monitor(ctx)
     if monitor is None:
         return []
-    low, high = ctx.thresholds["activation_std_low"], ctx.thresholds["activation_std_high"]
-    needed = int(ctx.thresholds["activation_scale_layers"])
-    extreme = ctx.thresholds["activation_scale_extreme"]
+    low, high = ctx.thresholds[STD_LOW], ctx.thresholds[STD_HIGH]
+    needed = int(ctx.thresholds[STD_RUN])
+    extreme = ctx.thresholds[STD_EXTREME]
     for moment in ("init", "late"):
         scales = [(layer, std) for layer, std in block_scales(monitor, moment)
                   if math.isfinite(std)]
@@ -282,7 +277,7 @@ def activation_scale(ctx) -> list:
             continue
         run = scales[start:start + length]
         stds = [std for _, std in run]
-        factor = ctx.thresholds["activation_scale_trend"]
+        factor = ctx.thresholds[STD_TREND]
         trend = (stds[-1] * factor <= stds[0] if side == "low" else stds[-1] >= factor * stds[0])
         if not trend:
             continue
@@ -302,15 +297,14 @@ def activation_scale(ctx) -> list:
                       "run_layers": [layer for layer, _ in run], "run_length": length,
                       "first_std": stds[0], "last_std": end, "when": moment},
             thresholds=[ctx.thresholds.describe(name) for name in
-                        ("activation_std_low", "activation_std_high", "activation_scale_layers",
-                         "activation_scale_trend", "activation_scale_extreme")],
+                        (STD_LOW, STD_HIGH, STD_RUN,
+                         STD_TREND, STD_EXTREME)],
             fix="initialise each layer for the activation after it (He / kaiming_normal_ for "
                 "ReLU, Glorot / xavier_normal_ for tanh), or add BatchNorm between layers.")]
     return []
 
 
 # -- mechanical fixes ---------------------------------------------------------------------------
-@mechanical_fix("activation.dead_relu", "replace every ReLU with LeakyReLU(0.01)")
 def fix_dead_relu(setup, finding):
     from ...nn.activation import LeakyReLU
     from ..context import copy_model
@@ -328,15 +322,11 @@ def fix_dead_relu(setup, finding):
     return _with_model(setup, twin)
 
 
-@mechanical_fix("activation.scale", "re-initialise weights with He (ReLU) / Glorot (tanh, "
-                                    "sigmoid, linear output), biases zero")
 def fix_activation_scale(setup, finding):
     from .model import _with_model, reinitialised_copy
     return _with_model(setup, reinitialised_copy(setup.model, setup.seed))
 
 
-@mechanical_fix("activation.saturated", "re-initialise weights with Glorot (tanh, sigmoid) / He "
-                                        "(ReLU), biases zero")
 def fix_saturated(setup, finding):
     from .model import _with_model, reinitialised_copy
     return _with_model(setup, reinitialised_copy(setup.model, setup.seed))

@@ -25,8 +25,6 @@ import numpy as np
 from ..context import CLASSIFICATION, REGRESSION, copy_model, data_arrays, optimizer_factory
 from ..report import Finding
 from ..thresholds import define
-from ..whatif import mechanical_fix
-from . import check
 
 # -- thresholds ---------------------------------------------------------------------------------
 NONFINITE = define(
@@ -222,10 +220,9 @@ def _fresh_copy(setup, **changes):
 
 
 # -- data.nonfinite ---------------------------------------------------------------------------------
-@check(phase="data", codes=("data.nonfinite",))
 def nonfinite_data(ctx) -> list:
     """NaN or Inf anywhere in the inputs or targets (train and validation)."""
-    limit = ctx.thresholds["nonfinite_data_count"]
+    limit = ctx.thresholds[NONFINITE]
     findings = []
     for name, array in (("X_train", ctx.X_train), ("y_train", ctx.y_train),
                         ("X_val", ctx.X_val), ("y_val", ctx.y_val)):
@@ -255,7 +252,7 @@ def nonfinite_data(ctx) -> list:
             f"{name} holds {count} NaN/Inf value(s){where}, in {rows.size} of {len(array)} rows "
             f"(first rows {rows[:5].tolist()}). Any batch containing one gets a NaN loss and "
             f"NaN gradients, which then spread to every weight.{hint}",
-            evidence=evidence, thresholds=_threshold_records(ctx, "nonfinite_data_count"),
+            evidence=evidence, thresholds=_threshold_records(ctx, NONFINITE),
             fix=(f"Drop the {rows.size} affected rows or impute the missing values (e.g. the "
                  f"training column mean) before training; if they come from your "
                  f"preprocessing, find the division by zero or log of 0 there.")))
@@ -298,16 +295,15 @@ def mode_fractions(X: np.ndarray, columns) -> np.ndarray:
     return fractions
 
 
-@check(phase="data", codes=("data.not_normalized",))
 def inputs_not_normalized(ctx) -> list:
     """Per-feature mean and std of the training inputs, against 0 and 1."""
     X = np.asarray(ctx.X_train)
     if X.dtype.kind not in "iuf" or X.size == 0:
         return []
     mean, std = feature_stats(X)
-    constant = constant_mask(mean, std, ctx.thresholds["constant_feature_relative_std"])
-    mean_max, std_max, std_min = (ctx.thresholds["input_mean_abs_max"],
-                                  ctx.thresholds["input_std_max"], ctx.thresholds["input_std_min"])
+    constant = constant_mask(mean, std, ctx.thresholds[CONSTANT])
+    mean_max, std_max, std_min = (ctx.thresholds[INPUT_MEAN],
+                                  ctx.thresholds[INPUT_STD_MAX], ctx.thresholds[INPUT_STD_MIN])
     # 0/1 indicator columns (one-hot categories) are conventionally left as they are: a rare
     # category has a small std by nature, not by a scaling mistake
     indicator = _indicator_columns(X)
@@ -318,7 +314,7 @@ def inputs_not_normalized(ctx) -> list:
     # the same holds for near-constant columns (mostly one value: border pixels, rare counts)
     candidates = np.flatnonzero(too_narrow)
     modes = mode_fractions(X, candidates)
-    near_constant = candidates[modes >= ctx.thresholds["near_constant_mode_fraction"]]
+    near_constant = candidates[modes >= ctx.thresholds[NEAR_CONSTANT]]
     too_narrow[near_constant] = False
     bad = np.nonzero(off_mean | too_wide | too_narrow)[0]
     if bad.size == 0:
@@ -329,7 +325,7 @@ def inputs_not_normalized(ctx) -> list:
     pixels = _looks_like_pixels(X)
     finite = X[np.isfinite(X)] if X.dtype.kind == "f" else X
     largest = float(np.max(np.abs(finite))) if finite.size else float("nan")
-    unit_range = largest <= ctx.thresholds["input_unit_range"]
+    unit_range = largest <= ctx.thresholds[UNIT_RANGE]
     parts = []
     if off_mean.any():
         parts.append(f"{int(off_mean.sum())} with |mean| > {mean_max:g} (largest {abs(mean[worst_mean]):.3g}, "
@@ -359,7 +355,7 @@ def inputs_not_normalized(ctx) -> list:
     # how far beyond the thresholds: at 10x (|mean| > 30 or std > 100, raw 0..255 pixels) the
     # first-layer pre-activations are in the tens and every tanh saturates at step 0
     scale = max(np.nanmax(np.abs(mean)) / mean_max, np.nanmax(std) / std_max)
-    severity = "error" if scale >= ctx.thresholds["input_scale_extreme"] else None
+    severity = "error" if scale >= ctx.thresholds[INPUT_EXTREME] else None
     if unit_range and not (off_mean.any() or too_wide.any()):
         # only narrow features, in data already scaled into [-1, 1]: standard preprocessing
         severity = "info"
@@ -376,13 +372,12 @@ def inputs_not_normalized(ctx) -> list:
                   "near_constant_features": near_constant[:20].tolist(),
                   "offending_features": bad[:20].tolist(), "looks_like_pixels": bool(pixels),
                   "mean_per_feature": mean[:64].tolist(), "std_per_feature": std[:64].tolist()},
-        thresholds=_threshold_records(ctx, "input_mean_abs_max", "input_std_max", "input_std_min",
-                                      "near_constant_mode_fraction", "input_unit_range",
-                                      "input_scale_extreme"),
+        thresholds=_threshold_records(ctx, INPUT_MEAN, INPUT_STD_MAX, INPUT_STD_MIN,
+                                      NEAR_CONSTANT, UNIT_RANGE,
+                                      INPUT_EXTREME),
         fix=fix)]
 
 
-@mechanical_fix("data.not_normalized", "standardise the inputs with training-set statistics")
 def standardise_inputs(setup, finding):
     X, y, X_val, y_val, batch_size, shuffle = _setup_arrays(setup)
     changes = {"train_data": (_standardize(X, X), y), "batch_size": batch_size, "shuffle": shuffle}
@@ -392,10 +387,9 @@ def standardise_inputs(setup, finding):
 
 
 # -- data.constant_feature --------------------------------------------------------------------------
-@check(phase="data", codes=("data.constant_feature",))
 def constant_features(ctx) -> list:
     """Features with (near) zero variance in the training inputs (or the raw data, if given)."""
-    relative = ctx.thresholds["constant_feature_relative_std"]
+    relative = ctx.thresholds[CONSTANT]
     findings = []
     sources = [("X_train", ctx.X_train)]
     raw = ctx.preprocessing.get("raw_train") if ctx.preprocessing else None
@@ -422,7 +416,7 @@ def constant_features(ctx) -> list:
             message += " Being exactly 0, they do not hurt training as fed; dropping them saves weights."
         # in a handful of rows, a rarely-varying column is constant by chance: nothing to fix
         rows = feature_matrix(X).shape[0]
-        few_rows = rows < ctx.thresholds["constant_feature_min_rows"]
+        few_rows = rows < ctx.thresholds[CONSTANT_MIN_ROWS]
         if few_rows:
             severity = "info"
             message += (f" With only {rows} values per {word}, a {word} that varies in a few "
@@ -435,8 +429,8 @@ def constant_features(ctx) -> list:
                       "values": values[:50].tolist(), "stds": std[constant][:50].tolist(),
                       "max_relative_std": float(np.max(std[constant] / np.maximum(1.0, np.abs(values)))),
                       "rows": int(rows)},
-            thresholds=_threshold_records(ctx, "constant_feature_relative_std",
-                                          "constant_feature_min_rows"),
+            thresholds=_threshold_records(ctx, CONSTANT,
+                                          CONSTANT_MIN_ROWS),
             fix=(f"Drop {word}s {_columns_text(constant)} (X = np.delete(X, cols, axis=1) for "
                  f"train and validation alike) and shrink the first layer to match; or "
                  f"standardise with a guard against std 0 (minnet.data.Standardizer does this).")))
@@ -452,7 +446,6 @@ def _first_linear(model):
     return None, None
 
 
-@mechanical_fix("data.constant_feature", "drop the constant features (and their first-layer weights)")
 def drop_constant_features(setup, finding):
     X, y, X_val, y_val, batch_size, shuffle = _setup_arrays(setup)
     if X.ndim != 2:
@@ -477,7 +470,6 @@ def drop_constant_features(setup, finding):
 
 
 # -- data.target_scale ------------------------------------------------------------------------------
-@check(phase="data", codes=("data.target_scale",))
 def target_scale(ctx) -> list:
     """Regression targets: per-output std and mean against unit scale."""
     y = np.asarray(ctx.y_train)
@@ -486,8 +478,8 @@ def target_scale(ctx) -> list:
     if class_labels(y) is not None and (y.dtype.kind == "f" or _is_binary_loss(ctx.loss_fn)):
         return []  # 0/1 targets of a binary loss are labels, not a scale
     mean, std = feature_stats(y.reshape(len(y), -1))
-    std_max, std_min, ratio = (ctx.thresholds["target_std_max"], ctx.thresholds["target_std_min"],
-                               ctx.thresholds["target_mean_over_std"])
+    std_max, std_min, ratio = (ctx.thresholds[TARGET_STD_MAX], ctx.thresholds[TARGET_STD_MIN],
+                               ctx.thresholds[TARGET_MEAN])
     initial = _initial_output_mean(ctx, len(mean))
     with np.errstate(all="ignore"):
         too_wide, too_narrow = std > std_max, std < std_min
@@ -515,7 +507,7 @@ def target_scale(ctx) -> list:
                   "initial_output_mean": None if initial is None else initial.tolist(),
                   "mean_over_std": (np.abs(mean) / np.maximum(std, 1e-300)).tolist(),
                   "offending_outputs": bad.tolist()},
-        thresholds=_threshold_records(ctx, "target_std_max", "target_std_min", "target_mean_over_std"),
+        thresholds=_threshold_records(ctx, TARGET_STD_MAX, TARGET_STD_MIN, TARGET_MEAN),
         fix=(f"Standardise the targets with training statistics: y_mean, y_std = "
              f"{mean[j]:.4g}, {std[j]:.4g}; train on (y - y_mean) / y_std and predict with "
              f"output * y_std + y_mean."))]
@@ -536,7 +528,6 @@ def _initial_output_mean(ctx, outputs: int):
     return output.astype(np.float64).mean(axis=0)
 
 
-@mechanical_fix("data.target_scale", "standardise the targets with training-set statistics")
 def standardise_targets(setup, finding):
     X, y, X_val, y_val, batch_size, shuffle = _setup_arrays(setup)
     y2 = np.asarray(y).reshape(len(y), -1)
@@ -578,7 +569,6 @@ def batch_label_distance(labels: np.ndarray, batch_size: int, order=None) -> flo
     return float(np.mean(distances)) if distances else 0.0
 
 
-@check(phase="data", codes=("data.not_shuffled",))
 def not_shuffled(ctx) -> list:
     """Without shuffling, do the batches the optimizer sees hold one class (or a sorted slice)?"""
     if ctx.shuffle or ctx.y_train is None or len(ctx.y_train) < 2:
@@ -588,7 +578,7 @@ def not_shuffled(ctx) -> list:
         return []  # one full batch: the order cannot matter
     labels = class_labels(ctx.y_train) if ctx.task == CLASSIFICATION or _is_binary_loss(ctx.loss_fn) else None
     if labels is not None:
-        limit = ctx.thresholds["single_class_batch_fraction"]
+        limit = ctx.thresholds[SINGLE_CLASS_BATCHES]
         measured = single_class_fraction(labels, batch)
         expected = expected_single_class_fraction(labels, batch)
         distance = batch_label_distance(labels, batch)
@@ -596,7 +586,7 @@ def not_shuffled(ctx) -> list:
             labels, batch, np.random.default_rng(ctx.seed).permutation(n))
         # imbalanced data can make single-class batches common even when shuffled
         single = measured > limit and measured > 2 * expected
-        skewed = (distance > ctx.thresholds["batch_label_distance"]
+        skewed = (distance > ctx.thresholds[BATCH_DISTANCE]
                   and distance > 2 * shuffled_distance)
         if not (single or skewed):
             return []
@@ -613,8 +603,8 @@ def not_shuffled(ctx) -> list:
                       "expected_if_shuffled": expected, "batch_label_distance": distance,
                       "batch_label_distance_if_shuffled": shuffled_distance, "label_runs": runs,
                       "batch_size": batch, "n_samples": n},
-            thresholds=_threshold_records(ctx, "single_class_batch_fraction",
-                                          "batch_label_distance"),
+            thresholds=_threshold_records(ctx, SINGLE_CLASS_BATCHES,
+                                          BATCH_DISTANCE),
             fix="Shuffle every epoch: DataLoader(dataset, batch_size, shuffle=True, seed=0) (or "
                 "diagnose(..., shuffle=True)); a single permutation of X and y together also helps.")]
     y = np.asarray(ctx.y_train, dtype=np.float64).reshape(n, -1)
@@ -624,7 +614,7 @@ def not_shuffled(ctx) -> list:
     within = np.mean([y[b].var(axis=0).sum() for b in batches_in_order(n, batch)])
     # a shuffled batch of b samples keeps (b - 1) / b of the variance on average: compare with that
     ratio = float(within / (total * (batch - 1) / batch))
-    if ratio >= ctx.thresholds["batch_target_variance_ratio"]:
+    if ratio >= ctx.thresholds[BATCH_VARIANCE]:
         return []
     return [Finding(
         "data.not_shuffled",
@@ -632,18 +622,16 @@ def not_shuffled(ctx) -> list:
         f"{ratio:.1%} of the whole set's (a shuffled batch keeps ~100%). Every step sees a "
         f"narrow slice of the targets, so the model chases one slice after another.",
         evidence={"batch_target_variance_ratio": ratio, "batch_size": batch, "n_samples": n},
-        thresholds=_threshold_records(ctx, "batch_target_variance_ratio"),
+        thresholds=_threshold_records(ctx, BATCH_VARIANCE),
         fix="Shuffle every epoch: DataLoader(dataset, batch_size, shuffle=True, seed=0).")]
 
 
-@mechanical_fix("data.not_shuffled", "shuffle the training data every epoch")
 def shuffle_every_epoch(setup, finding):
     X, y, X_val, y_val, batch_size, _ = _setup_arrays(setup)
     return _fresh_copy(setup, train_data=(X, y), batch_size=batch_size, shuffle=True)
 
 
 # -- data.class_imbalance ---------------------------------------------------------------------------
-@check(phase="data", codes=("data.class_imbalance",))
 def class_imbalance(ctx) -> list:
     """Ratio of the largest to the smallest class among the training labels."""
     if not (ctx.task == CLASSIFICATION or _is_binary_loss(ctx.loss_fn)):
@@ -657,7 +645,7 @@ def class_imbalance(ctx) -> list:
         return []
     majority, minority = present[np.argmax(counts[present])], present[np.argmin(counts[present])]
     ratio = counts[majority] / counts[minority]
-    if ratio <= ctx.thresholds["class_imbalance_ratio"]:
+    if ratio <= ctx.thresholds[IMBALANCE]:
         return []
     share = counts[majority] / len(labels)
     return [Finding(
@@ -668,7 +656,7 @@ def class_imbalance(ctx) -> list:
         evidence={"class_counts": counts.tolist(), "majority_class": int(majority),
                   "minority_class": int(minority), "ratio": float(ratio),
                   "majority_share": float(share)},
-        thresholds=_threshold_records(ctx, "class_imbalance_ratio"),
+        thresholds=_threshold_records(ctx, IMBALANCE),
         fix=(f"Weight the loss by inverse class frequency (cross_entropy(weight=...), e.g. "
              f"weight = N / (C * counts)), or resample so each batch sees the rare classes; "
              f"report per-class recall, not accuracy."))]
@@ -720,7 +708,6 @@ def _label_problems(y: np.ndarray, loss_fn, name: str) -> list:
     return problems
 
 
-@check(phase="data", codes=("data.labels_invalid",))
 def labels_invalid(ctx) -> list:
     """Targets a class (or binary) loss cannot take: floats, one-hot, negative, outside [0, 1]."""
     findings = []
@@ -734,7 +721,6 @@ def labels_invalid(ctx) -> list:
     return findings
 
 
-@check(phase="preflight", codes=("data.labels_invalid",))
 def labels_beyond_output(ctx) -> list:
     """Class indices against the width of the model's output (one forward on a fresh copy)."""
     if not _is_class_loss(ctx.loss_fn):
@@ -772,7 +758,6 @@ def labels_beyond_output(ctx) -> list:
     return findings
 
 
-@check(phase="preflight", codes=("data.labels_invalid",))
 def class_indices_to_a_regression_loss(ctx) -> list:
     """Integer class indices (N,) given to a loss that compares values (MSE, L1) against an
     output with one score per class (N, C): the index-vs-one-hot mismatch."""
@@ -928,7 +913,7 @@ def leak_source(shifts: dict, limit: float):
 
 
 def _statistics_leak_finding(ctx, leak: dict):
-    limit = ctx.thresholds["leakage_statistics_shift"]
+    limit = ctx.thresholds[LEAK_SHIFT]
     shifts = leak["shifts"]
     if not shifts["train"] > limit:
         return None
@@ -947,7 +932,7 @@ def _statistics_leak_finding(ctx, leak: dict):
         f"{shifts['train']:.3g} training std from the training split's own"
         + (f" ({others})" if others else " (no validation data given to compare with)")
         + f". {consequence}",
-        evidence=evidence, thresholds=_threshold_records(ctx, "leakage_statistics_shift"),
+        evidence=evidence, thresholds=_threshold_records(ctx, LEAK_SHIFT),
         fix="Split first, then fit on the training split only: s = Standardizer().fit("
             "X_train_raw); X_train, X_val = s.transform(X_train_raw), s.transform(X_val_raw).")
 
@@ -968,7 +953,6 @@ def duplicate_fractions(X_train: np.ndarray, X_val: np.ndarray) -> tuple:
     return float(shared), float(within)
 
 
-@check(phase="data", codes=("data.leakage",))
 def leakage(ctx) -> list:
     """Preprocessing statistics fitted beyond the training split; samples shared with val."""
     findings = []
@@ -978,7 +962,7 @@ def leakage(ctx) -> list:
         findings.append(finding)
     if ctx.X_val is not None and len(ctx.X_val) and np.shape(ctx.X_train)[1:] == np.shape(ctx.X_val)[1:]:
         shared, within = duplicate_fractions(ctx.X_train, ctx.X_val)
-        if shared > ctx.thresholds["leakage_duplicate_fraction"] and shared > 2 * within:
+        if shared > ctx.thresholds[LEAK_DUPLICATES] and shared > 2 * within:
             count = int(round(shared * len(ctx.X_val)))
             findings.append(Finding(
                 "data.leakage",
@@ -987,14 +971,12 @@ def leakage(ctx) -> list:
                 f"rows repeat). The model is graded on samples it trained on.",
                 evidence={"val_in_train_fraction": shared, "shared_count": count,
                           "train_duplicate_fraction": within},
-                thresholds=_threshold_records(ctx, "leakage_duplicate_fraction"),
+                thresholds=_threshold_records(ctx, LEAK_DUPLICATES),
                 fix="Remove duplicates before splitting (np.unique(X, axis=0, return_index=True)), "
                     "then split; or drop the validation rows that occur in the training set."))
     return findings
 
 
-@mechanical_fix("data.leakage", "refit the standardisation on the training split only; "
-                                "drop validation samples that are in the training set")
 def refit_on_train(setup, finding):
     X, y, X_val, y_val, batch_size, shuffle = _setup_arrays(setup)
     if X_val is None:
@@ -1017,10 +999,9 @@ def parameter_count(model) -> int:
     return int(sum(p.data.size for p in model.parameters()))
 
 
-@check(phase="data", codes=("data.too_few_samples",))
 def too_few_samples(ctx) -> list:
     """Samples per class (classification) or per input feature (regression), against ~10."""
-    minimum = ctx.thresholds["min_samples_per_class"]
+    minimum = ctx.thresholds[MIN_PER_CLASS]
     n = len(ctx.X_train)
     params = parameter_count(ctx.fresh_model()) if ctx._initial_model is not None else None
     labels = class_labels(ctx.y_train) if ctx.task == CLASSIFICATION else None
@@ -1049,16 +1030,15 @@ def too_few_samples(ctx) -> list:
         "data.too_few_samples",
         f"Few samples: {what}. The model can memorise them; expect a large gap between "
         f"training and validation scores and noisy conclusions.",
-        evidence=evidence, thresholds=_threshold_records(ctx, "min_samples_per_class"))]
+        evidence=evidence, thresholds=_threshold_records(ctx, MIN_PER_CLASS))]
 
 
-@check(phase="data", codes=("batch.too_large",))
 def batch_too_large(ctx) -> list:
     """The batch size as a share of the training set."""
     n = len(ctx.X_train)
     batch = min(int(ctx.batch_size), n)
     share = batch / n
-    if share < ctx.thresholds["batch_fraction_max"]:
+    if share < ctx.thresholds[BATCH_FRACTION]:
         return []
     per_epoch = n // batch
     return [Finding(
@@ -1068,11 +1048,10 @@ def batch_too_large(ctx) -> list:
         f"needs more epochs for the same number of steps.",
         evidence={"batch_size": int(ctx.batch_size), "n_samples": n, "batch_fraction": share,
                   "updates_per_epoch": per_epoch},
-        thresholds=_threshold_records(ctx, "batch_fraction_max"),
+        thresholds=_threshold_records(ctx, BATCH_FRACTION),
         fix=f"Use mini-batches, e.g. batch_size={max(1, min(32, n // 8))}.")]
 
 
-@mechanical_fix("batch.too_large", "use mini-batches (an eighth of the data, at most 32)")
 def smaller_batch(setup, finding):
     X, y, X_val, y_val, _, shuffle = _setup_arrays(setup)
     return _fresh_copy(setup, train_data=(X, y), batch_size=max(1, min(32, len(X) // 8)),
@@ -1128,7 +1107,6 @@ def zero_input_baseline(ctx) -> dict:
     return result
 
 
-@check(phase="preflight", codes=("data.input_independent",))
 def input_independent(ctx) -> list:
     """Does the model do better on held-out data with its real inputs than with zeroed inputs?"""
     if ctx.X_train is None or len(ctx.X_train) < 8:
@@ -1140,7 +1118,7 @@ def input_independent(ctx) -> list:
         return []
     real, zero = baseline["real_held_out_loss"], baseline["zero_held_out_loss"]
     real_train, zero_train = baseline["real_train_loss"], baseline["zero_train_loss"]
-    min_gain = ctx.thresholds["input_dependence_min_gain"]
+    min_gain = ctx.thresholds[INPUT_GAIN]
     scale = max(abs(zero), 1e-12)
     held_gain = (zero - real) / scale
     train_gain = (zero_train - real_train) / max(abs(zero_train), 1e-12)
@@ -1170,4 +1148,4 @@ def input_independent(ctx) -> list:
         f"training data it gained {train_gain:+.1%}. What it learns from the inputs does not "
         f"carry over: the labels may not belong to the inputs (shuffled separately, misaligned "
         f"rows) or the inputs may not reach the model.",
-        evidence=evidence, thresholds=_threshold_records(ctx, "input_dependence_min_gain"))]
+        evidence=evidence, thresholds=_threshold_records(ctx, INPUT_GAIN))]

@@ -25,8 +25,6 @@ import numpy as np
 from ..context import batch_iterator, copy_model, optimizer_factory, standard_train_step
 from ..report import Finding
 from ..thresholds import define
-from ..whatif import mechanical_fix
-from . import check
 
 DIVERGE_FACTOR = define(
     "diverging_loss_factor", 1.5, source="37R 36, HOLDEN 6",
@@ -208,7 +206,6 @@ def replay_with_anomaly(ctx, step: int) -> Optional[dict]:
     return None
 
 
-@check(phase="run", codes=("loss.nonfinite",), needs=("monitor",))
 def nonfinite_loss(ctx) -> list:
     """The loss became NaN/Inf; with the data at hand, name the op and layer by replaying."""
     losses = loss_curve(ctx)
@@ -334,15 +331,14 @@ def _diverging(ctx, losses: np.ndarray) -> Optional[dict]:
     """diverging_verdict with the thresholds in force and the initial and chance losses of
     ``ctx``."""
     from .loss import chance_loss
-    return diverging_verdict(losses, ctx.thresholds["diverging_loss_factor"],
-                             ctx.thresholds["diverging_rebound_fraction"],
+    return diverging_verdict(losses, ctx.thresholds[DIVERGE_FACTOR],
+                             ctx.thresholds[DIVERGE_REBOUND],
                              initial=initial_loss_value(ctx),
-                             spike=ctx.thresholds["diverging_spike_factor"],
+                             spike=ctx.thresholds[DIVERGE_SPIKE],
                              chance=chance_loss(ctx),
-                             min_rise=ctx.thresholds["diverging_min_rise"])
+                             min_rise=ctx.thresholds[DIVERGE_MIN_RISE])
 
 
-@check(phase="run", codes=("loss.diverging",), needs=("monitor",))
 def diverging_loss(ctx) -> list:
     summary = _diverging(ctx, loss_curve(ctx))
     if summary is None:
@@ -374,10 +370,10 @@ def diverging_loss(ctx) -> list:
                     "learning rate on the high side, and they can leave damage the final loss "
                     "hides (dead ReLUs) or end in NaN on another seed.")
     return [Finding("loss.diverging", message, severity=severity, evidence=summary,
-                    thresholds=[ctx.thresholds.describe("diverging_loss_factor"),
-                                ctx.thresholds.describe("diverging_spike_factor"),
-                                ctx.thresholds.describe("diverging_rebound_fraction"),
-                                ctx.thresholds.describe("diverging_min_rise")],
+                    thresholds=[ctx.thresholds.describe(DIVERGE_FACTOR),
+                                ctx.thresholds.describe(DIVERGE_SPIKE),
+                                ctx.thresholds.describe(DIVERGE_REBOUND),
+                                ctx.thresholds.describe(DIVERGE_MIN_RISE)],
                     fix="Lower the learning rate 10x (or find one with an LR range test, "
                         "minnet.optim.lr_find); clip gradients if a few steps explode.")]
 
@@ -480,7 +476,6 @@ def frozen_loss(losses: np.ndarray) -> Optional[dict]:
     return {"steps": int(finite.size), "value": float(finite[0]), "spread": spread}
 
 
-@check(phase="run", codes=("loss.plateau",), needs=("monitor",))
 def plateau_loss(ctx) -> list:
     losses = loss_curve(ctx)
     frozen = frozen_loss(losses)
@@ -505,10 +500,10 @@ def plateau_loss(ctx) -> list:
         return []   # a growing loss is not a plateau
     if _oscillating(ctx, losses) is not None:
         return []   # a loss bouncing between two levels is stuck because it oscillates
-    summary = plateau_verdict(losses, ctx.thresholds["plateau_relative_change"],
-                              ctx.thresholds["plateau_progress_fraction"],
+    summary = plateau_verdict(losses, ctx.thresholds[PLATEAU_FLAT],
+                              ctx.thresholds[PLATEAU_PROGRESS],
                               achievable=lambda: achievable_loss(ctx),
-                              noise_margin=ctx.thresholds["plateau_noise_margin"])
+                              noise_margin=ctx.thresholds[PLATEAU_NOISE])
     if summary is None:
         return []
     reference = summary["achievable"]
@@ -531,7 +526,7 @@ def plateau_loss(ctx) -> list:
                f"(+- {100 * summary['last_third_change_se']:.1f}% from the batch noise), and "
                f"{moved}.")
     severity = None
-    dropped_limit = ctx.thresholds["plateau_dropped_fraction"]
+    dropped_limit = ctx.thresholds[PLATEAU_DROPPED]
     if summary["dropped_fraction"] >= dropped_limit:
         # a large fall first: the flat tail may be this data set's own floor, not a stuck run
         severity = "info"
@@ -551,10 +546,10 @@ def plateau_loss(ctx) -> list:
                "learning rate 10x; otherwise look at the findings it is linked to (dead or "
                "saturated units, vanishing gradients, the initialisation).")
     return [Finding("loss.plateau", message, severity=severity, evidence=summary,
-                    thresholds=[ctx.thresholds.describe("plateau_relative_change"),
-                                ctx.thresholds.describe("plateau_noise_margin"),
-                                ctx.thresholds.describe("plateau_progress_fraction"),
-                                ctx.thresholds.describe("plateau_dropped_fraction")],
+                    thresholds=[ctx.thresholds.describe(PLATEAU_FLAT),
+                                ctx.thresholds.describe(PLATEAU_NOISE),
+                                ctx.thresholds.describe(PLATEAU_PROGRESS),
+                                ctx.thresholds.describe(PLATEAU_DROPPED)],
                     fix=fix)]
 
 
@@ -607,12 +602,11 @@ def _oscillating(ctx, losses: np.ndarray) -> Optional[dict]:
     """oscillation_verdict with the thresholds in force and the chance-level floor."""
     from .loss import chance_loss
     chance = chance_loss(ctx)
-    floor = 0.0 if chance is None else ctx.thresholds["oscillation_level_floor"] * chance
-    return oscillation_verdict(losses, ctx.thresholds["oscillation_autocorrelation"],
-                               ctx.thresholds["oscillation_amplitude"], floor=floor)
+    floor = 0.0 if chance is None else ctx.thresholds[OSC_FLOOR] * chance
+    return oscillation_verdict(losses, ctx.thresholds[OSC_AUTOCORR],
+                               ctx.thresholds[OSC_AMPLITUDE], floor=floor)
 
 
-@check(phase="run", codes=("loss.oscillating",), needs=("monitor",))
 def oscillating_loss(ctx) -> list:
     evidence = _oscillating(ctx, loss_curve(ctx))
     if evidence is None:
@@ -624,8 +618,8 @@ def oscillating_loss(ctx) -> list:
                f"{100 * evidence['relative_amplitude']:.0f}% of its value. Each step overshoots "
                "the valley floor and lands on the other side.")
     return [Finding("loss.oscillating", message, evidence=evidence,
-                    thresholds=[ctx.thresholds.describe("oscillation_autocorrelation"),
-                                ctx.thresholds.describe("oscillation_amplitude")],
+                    thresholds=[ctx.thresholds.describe(OSC_AUTOCORR),
+                                ctx.thresholds.describe(OSC_AMPLITUDE)],
                     fix="Lower the learning rate (10x to start), or add momentum / a decaying "
                         "schedule so the steps shrink near the minimum.")]
 
@@ -642,18 +636,14 @@ def scaled_learning_rate(setup, factor: float):
     return setup.replace(model=model, optimizer=optimizer)
 
 
-@mechanical_fix("loss.diverging", "lower the learning rate 10x")
 def lower_lr_for_divergence(setup, finding):
     return scaled_learning_rate(setup, 0.1)
 
 
-@mechanical_fix("loss.oscillating", "lower the learning rate 10x")
 def lower_lr_for_oscillation(setup, finding):
     return scaled_learning_rate(setup, 0.1)
 
 
-@mechanical_fix("loss.plateau", "raise the learning rate 10x (lower it 10x when the updates "
-                                "are already too large)")
 def raise_lr_for_plateau(setup, finding):
     too_high = finding.evidence.get("update_ratio_direction") == "too_high"
     return scaled_learning_rate(setup, 0.1 if too_high else 10.0)

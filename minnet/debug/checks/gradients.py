@@ -26,7 +26,6 @@ import numpy as np
 
 from ..report import Finding
 from ..thresholds import define
-from . import check
 
 GRAD_NORM_LIMIT = define(
     "grad_norm_limit", 1e3, source="37R 35, SHAO 4",
@@ -149,7 +148,6 @@ def replay_under_anomaly(ctx, failing_step: int):
     return replay.error if isinstance(replay.error, AnomalyError) else None
 
 
-@check(phase="run", codes=("grad.nonfinite",), needs=("monitor",))
 def nonfinite_gradients(ctx) -> list:
     """NaN/Inf in a gradient; replay the step under anomaly mode to name the op that made it."""
     monitor = ctx.monitor
@@ -213,15 +211,14 @@ def weighted_layer_grad_rms(monitor) -> list:
     return rows
 
 
-@check(phase="run", codes=("grad.exploding",), needs=("monitor",))
 def exploding_gradients(ctx) -> list:
     """Global gradient norm above a limit, or dL/d(output) growing >10x from the last layer
     to the first."""
     monitor = ctx.monitor
     if monitor is None:
         return []
-    limit = ctx.thresholds["grad_norm_limit"]
-    growth_limit = ctx.thresholds["grad_growth_across_layers"]
+    limit = ctx.thresholds[GRAD_NORM_LIMIT]
+    growth_limit = ctx.thresholds[GRAD_GROWTH]
     totals = (monitor.scalar("grad_norm_total") if "grad_norm_total" in monitor.scalar_names
               else np.array([]))
     median_total = _finite_median(totals)
@@ -236,8 +233,8 @@ def exploding_gradients(ctx) -> list:
                 else float("nan"),
                 "first_to_last_output_grad_rms_ratio": growth,
                 "output_grad_rms_per_layer": {layer: rms for layer, rms in rows}}
-    thresholds = [ctx.thresholds.describe("grad_norm_limit"),
-                  ctx.thresholds.describe("grad_growth_across_layers")]
+    thresholds = [ctx.thresholds.describe(GRAD_NORM_LIMIT),
+                  ctx.thresholds.describe(GRAD_GROWTH)]
     parts = []
     if too_large:
         parts.append(f"the global gradient norm has median {median_total:.3g} over the run "
@@ -256,13 +253,12 @@ def exploding_gradients(ctx) -> list:
                     evidence=evidence, thresholds=thresholds, fix=fix)]
 
 
-@check(phase="run", codes=("grad.vanishing",), needs=("monitor",))
 def vanishing_gradients(ctx) -> list:
     """Gradient RMS of the first weight below 1e-4 of the last weight's (or ~0)."""
     monitor = ctx.monitor
     if monitor is None:
         return []
-    ratio_limit = ctx.thresholds["grad_vanishing_ratio"]
+    ratio_limit = ctx.thresholds[GRAD_VANISH]
     rows = weight_grad_rms(monitor)
     if len(rows) < 2 or not rows[-1][2] > 0:
         return []
@@ -299,7 +295,7 @@ def vanishing_gradients(ctx) -> list:
                     f"is effectively frozen.")
     return [Finding("grad.vanishing", message, layer=first_layer, evidence=evidence,
                     severity="error" if extreme else None,
-                    thresholds=[ctx.thresholds.describe("grad_vanishing_ratio")], fix=fix)]
+                    thresholds=[ctx.thresholds.describe(GRAD_VANISH)], fix=fix)]
 
 
 # -- grad.missing --------------------------------------------------------------------------------
@@ -309,7 +305,6 @@ def _optimizer_param_ids(optimizer) -> set:
     return {id(p) for group in optimizer.param_groups for p in group["params"]}
 
 
-@check(phase="run", codes=("grad.missing",), needs=("monitor",))
 def missing_gradients(ctx) -> list:
     """Parameters the optimizer holds that never get a gradient, and trainable ones it
     does not hold.
@@ -329,7 +324,7 @@ def missing_gradients(ctx) -> list:
     held = _optimizer_param_ids(optimizer)
     if not held or monitor.n_steps == 0:
         return []
-    limit = ctx.thresholds["grad_missing_fraction"]
+    limit = ctx.thresholds[GRAD_MISSING_FRACTION]
     findings = []
     outside = [(name, param) for name, param in model.named_parameters()
                if id(param) not in held and param.requires_grad]
@@ -349,7 +344,7 @@ def missing_gradients(ctx) -> list:
                 fix=f"If {name} should train: param.requires_grad_(True) (or "
                     f"model.requires_grad_(True)). If it is meant to be frozen, leave it out "
                     f"of the optimizer: SGD([p for p in model.parameters() if p.requires_grad]).",
-                thresholds=[ctx.thresholds.describe("grad_missing_fraction")]))
+                thresholds=[ctx.thresholds.describe(GRAD_MISSING_FRACTION)]))
             continue
         missing = monitor.param(name, "grad_missing") if name in monitor.param_names else None
         if missing is None or not np.isfinite(missing).any():
@@ -365,7 +360,7 @@ def missing_gradients(ctx) -> list:
                 f"(a detach()/.data/no_grad cut in forward, or a layer defined but never used).",
                 layer=layer, evidence={"parameter": name, "missing_fraction": fraction,
                                        "requires_grad": True, "in_optimizer": True},
-                thresholds=[ctx.thresholds.describe("grad_missing_fraction")],
+                thresholds=[ctx.thresholds.describe(GRAD_MISSING_FRACTION)],
                 fix=f"Make sure forward() uses the module owning {name} and that no detach(), "
                     f".data or no_grad() cuts the path from it to the loss; delete it if unused."))
     return findings
@@ -388,7 +383,7 @@ def _not_in_optimizer(ctx, monitor, model, outside) -> Finding:
         severity="warning", layer=layers[0] if layers else None,
         evidence={"parameters_not_in_optimizer": names, "numel": numel,
                   "requires_grad": True, "in_optimizer": False},
-        thresholds=[ctx.thresholds.describe("grad_missing_fraction")],
+        thresholds=[ctx.thresholds.describe(GRAD_MISSING_FRACTION)],
         fix="Build the optimizer from every trainable parameter: "
             "optim.SGD(model.parameters(), ...). If these layers are meant to stay fixed, "
             "freeze them explicitly: layer.requires_grad_(False) (no wasted gradients).")
@@ -434,7 +429,6 @@ def _holds_every_trainable(ctx, monitor) -> bool:
     return all(id(p) in held for p in model.parameters() if p.requires_grad)
 
 
-@check(phase="run", codes=("grad.accumulating",), needs=("monitor",))
 def accumulating_gradients(ctx) -> list:
     """Gradients left on the parameters from the previous step: zero_grad() is missing.
 
@@ -457,7 +451,7 @@ def accumulating_gradients(ctx) -> list:
     stale = stale[np.isfinite(stale)]
     if stale.size == 0:
         return []
-    limit = ctx.thresholds["stale_grad_fraction"]
+    limit = ctx.thresholds[STALE_FRACTION]
     fraction = float(np.mean(stale > 0))
     if fraction < limit:
         return []
@@ -473,7 +467,7 @@ def accumulating_gradients(ctx) -> list:
                f"{evidence['median_stale_grad_norm']:.3g}) when the next forward pass began, so "
                f"backward() adds to it and every update uses the sum of all past gradients.")
     return [Finding("grad.accumulating", message, evidence=evidence,
-                    thresholds=[ctx.thresholds.describe("stale_grad_fraction")],
+                    thresholds=[ctx.thresholds.describe(STALE_FRACTION)],
                     fix="Call optimizer.zero_grad() at the start of every step, before "
                         "loss.backward() (or after optimizer.step()).")]
 
@@ -541,7 +535,6 @@ def unit_scale(array):
     return (array / rms).astype(array.dtype)
 
 
-@check(phase="preflight", codes=("grad.incorrect",))
 def incorrect_gradients(ctx) -> list:
     """gradcheck every leaf module (eval mode, float64) on a few training samples."""
     if ctx.X_train is None or ctx._initial_model is None:
@@ -552,7 +545,7 @@ def incorrect_gradients(ctx) -> list:
         leaves = _leaf_inputs(model, X)
     except Exception:  # noqa: BLE001 - a forward that fails is other checks' business
         return []
-    atol, rtol = ctx.thresholds["gradcheck_atol"], ctx.thresholds["gradcheck_rtol"]
+    atol, rtol = ctx.thresholds[GRADCHECK_ATOL], ctx.thresholds[GRADCHECK_RTOL]
     findings = []
     for label, module, arrays in leaves:
         has_float_input = any(isinstance(a, np.ndarray) and a.dtype.kind == "f" for a in arrays)
@@ -587,8 +580,8 @@ def incorrect_gradients(ctx) -> list:
                + (f": {diagnosis.hint}" if diagnosis is not None else "")
                + f" Re-check with minnet.gradcheck(layer.double().eval(), x) until it passes.")
         findings.append(Finding("grad.incorrect", message, layer=label, evidence=evidence,
-                                thresholds=[ctx.thresholds.describe("gradcheck_rtol"),
-                                            ctx.thresholds.describe("gradcheck_atol")],
+                                thresholds=[ctx.thresholds.describe(GRADCHECK_RTOL),
+                                            ctx.thresholds.describe(GRADCHECK_ATOL)],
                                 fix=fix))
     return findings
 
@@ -604,10 +597,8 @@ def repaired_copy(setup, **optimizer_changes):
     return model, optimizer
 
 
-from ..whatif import mechanical_fix  # noqa: E402  (registration needs the checks above defined)
 
 
-@mechanical_fix("grad.exploding", "clip gradients to norm 1.0 every step")
 def clip_gradients(setup, finding):
     model, optimizer = repaired_copy(setup)
     return setup.replace(model=model, optimizer=optimizer, clip_grad_norm=1.0)
@@ -618,13 +609,11 @@ def clip_gradients(setup, finding):
 # (verify_fixes measured no change on the vanishing_gradients scenario).
 
 
-@mechanical_fix("grad.accumulating", "restore the standard step (zero_grad before backward)")
 def restore_zero_grad(setup, finding):
     model, optimizer = repaired_copy(setup)
     return setup.replace(model=model, optimizer=optimizer, train_step=None)
 
 
-@mechanical_fix("grad.missing", "unfreeze: requires_grad_(True) on every parameter")
 def unfreeze(setup, finding):
     model, optimizer = repaired_copy(setup)
     model.requires_grad_(True)

@@ -24,8 +24,6 @@ from ...tensor import Tensor
 from ..context import copy_model, optimizer_factory
 from ..report import Finding
 from ..thresholds import define
-from ..whatif import mechanical_fix
-from . import check
 
 INITIAL_FACTOR = define(
     "initial_loss_factor", 3.0, source="37R 17, SHAO 2, RECIPE 2",
@@ -181,7 +179,6 @@ def _float_target_formula(expected, output: np.ndarray, y: np.ndarray) -> str:
 # --------------------------------------------------------------------------
 # loss.initial_unexpected
 # --------------------------------------------------------------------------
-@check(phase="preflight", codes=("loss.initial_unexpected",))
 def initial_loss(ctx) -> list:
     """Compare a fresh model's loss with the loss of predicting the label prior."""
     X, y, output = initial_sample(ctx)
@@ -192,7 +189,7 @@ def initial_loss(ctx) -> list:
     zero_output = _loss_or_none(ctx, np.zeros_like(output), y)
     ctx.predictions["loss"] = {"expected": expected, "measured": measured,
                                "why": formula.split(",")[0]}
-    factor = ctx.thresholds["initial_loss_factor"]
+    factor = ctx.thresholds[INITIAL_FACTOR]
     floor = 1e-8  # a target with no spread makes the expected loss 0: nothing to compare
     if expected < floor:
         return []
@@ -227,7 +224,7 @@ def initial_loss(ctx) -> list:
                    f"beat the label prior: check the labels are not leaking into the inputs.")
         fix = "Check that the inputs do not contain the labels (leakage) and the loss is right."
     return [Finding("loss.initial_unexpected", message, layer=layer if ratio > factor else None,
-                    evidence=evidence, thresholds=[ctx.thresholds.describe("initial_loss_factor")],
+                    evidence=evidence, thresholds=[ctx.thresholds.describe(INITIAL_FACTOR)],
                     fix=fix)]
 
 
@@ -261,7 +258,6 @@ def loss_normalises_input(ctx, output: np.ndarray, y: np.ndarray):
     return abs(shifted - base) <= 1e-6 * max(1.0, abs(base)), base, shifted
 
 
-@check(phase="preflight", codes=("loss.wrong_input",))
 def loss_input(ctx) -> list:
     """Outputs of the wrong kind for the loss: probabilities (or log-probabilities) fed to a
     loss that applies (log-)softmax or sigmoid itself, or scores fed to one that needs
@@ -271,7 +267,7 @@ def loss_input(ctx) -> list:
         return binary_loss_input(ctx, X, y, output)
     if not _is_class_index_target(output, y) or output.shape[1] < 2 or len(output) < 2:
         return []
-    tolerance = ctx.thresholds["probability_row_sum_tolerance"]
+    tolerance = ctx.thresholds[PROBABILITY_TOLERANCE]
     kind, stats = output_kind(output, tolerance)
     if kind == "scores":
         return []
@@ -308,7 +304,7 @@ def loss_input(ctx) -> list:
     mistake = "softmax_twice" if normalises else "probabilities_as_log_probabilities"
     return [Finding("loss.wrong_input", message, layer=layer,
                     evidence=dict(stats, kind=kind, mistake=mistake),
-                    thresholds=[ctx.thresholds.describe("probability_row_sum_tolerance")],
+                    thresholds=[ctx.thresholds.describe(PROBABILITY_TOLERANCE)],
                     fix=fix)]
 
 
@@ -423,7 +419,7 @@ def binary_loss_input(ctx, X: np.ndarray, y: np.ndarray, output: np.ndarray) -> 
     if at_targets is None or at_logits is None or not (math.isfinite(at_targets)
                                                        and math.isfinite(at_logits)):
         return []
-    limit = ctx.thresholds["logits_loss_ratio"]
+    limit = ctx.thresholds[LOGITS_LOSS_RATIO]
     ratio = at_targets / at_logits if at_logits > 0 else math.inf
     if at_targets <= 0 or ratio < limit:
         return []   # the loss is lowest at the targets: it is meant for probabilities
@@ -443,7 +439,7 @@ def binary_loss_input(ctx, X: np.ndarray, y: np.ndarray, output: np.ndarray) -> 
            "the loss the raw scores (logits); apply a sigmoid only to report "
            "probabilities. Or keep the Sigmoid and use nn.BCELoss, which expects probabilities.")
     return [Finding("loss.wrong_input", message, layer=layer, evidence=stats,
-                    thresholds=[ctx.thresholds.describe("logits_loss_ratio")], fix=fix)]
+                    thresholds=[ctx.thresholds.describe(LOGITS_LOSS_RATIO)], fix=fix)]
 
 
 # --------------------------------------------------------------------------
@@ -462,7 +458,6 @@ def _loss_is_per_sample(ctx, output: np.ndarray, y: np.ndarray):
     return separable, whole, float(singles.mean())
 
 
-@check(phase="preflight", codes=("loss.broadcast_shape",))
 def prediction_shape(ctx) -> list:
     """Prediction and target shapes that differ but broadcast (e.g. (N, 1) vs (N,))."""
     X, y = ctx.sample(SHAPE_SAMPLE, seed=ctx.seed + 1)
@@ -522,13 +517,12 @@ def batch_scaling(ctx) -> tuple:
     return ctx.cache[key]
 
 
-@check(phase="preflight", codes=("loss.reduction_scale",))
 def reduction(ctx) -> list:
     """The loss grows with the batch size: summed over samples instead of averaged."""
     ratio, loss_b, loss_2b, b = batch_scaling(ctx)
     if ratio is None or not math.isfinite(ratio):
         return []
-    limit = ctx.thresholds["reduction_batch_ratio"]
+    limit = ctx.thresholds[REDUCTION_RATIO]
     if ratio <= limit and ratio >= 1 / limit:
         return []
     message = (f"The loss of a batch of {b} is {loss_b:.4g}; the same batch repeated twice "
@@ -542,7 +536,7 @@ def reduction(ctx) -> list:
     return [Finding("loss.reduction_scale", message,
                     evidence={"loss_batch": loss_b, "loss_batch_repeated": loss_2b,
                               "ratio": ratio, "batch": b, "implied_exponent": math.log2(ratio)},
-                    thresholds=[ctx.thresholds.describe("reduction_batch_ratio")],
+                    thresholds=[ctx.thresholds.describe(REDUCTION_RATIO)],
                     fix="Average over the batch: reduction='mean' (the default), or divide a "
                         "hand-written sum by the batch size.")]
 
@@ -642,7 +636,6 @@ def _spread(values: dict) -> tuple:
     return usable[largest] / usable[smallest], largest, smallest
 
 
-@check(phase="preflight", codes=("loss.terms_unbalanced",))
 def term_balance(ctx) -> list:
     """Terms of a composite loss (loss_fn returning a dict) that differ by orders of magnitude."""
     X, y = ctx.sample(max(2, min(int(ctx.batch_size or 32), len(ctx.X_train))), seed=ctx.seed + 2)
@@ -655,7 +648,7 @@ def term_balance(ctx) -> list:
              for k, s in scales.items()}
     value_ratio, big_v, small_v = _spread({k: s["value"] for k, s in scales.items()})
     grad_ratio, big_g, small_g = _spread(pulls)
-    limit = ctx.thresholds["loss_term_ratio"]
+    limit = ctx.thresholds[TERM_RATIO]
     over_value = value_ratio is not None and value_ratio > limit
     over_grad = grad_ratio is not None and grad_ratio > limit
     if not (over_value or over_grad or outside):
@@ -704,7 +697,7 @@ def term_balance(ctx) -> list:
                             "weight from there." if weight else
                          "Rescale the terms so each contributes comparably.")
     return [Finding("loss.terms_unbalanced", " ".join(parts), evidence=evidence,
-                    thresholds=[ctx.thresholds.describe("loss_term_ratio")],
+                    thresholds=[ctx.thresholds.describe(TERM_RATIO)],
                     fix=" ".join(fix_parts))]
 
 
@@ -739,15 +732,12 @@ def append_sigmoid(setup, finding):
     return setup.replace(model=model, optimizer=_model_and_optimizer(setup, model))
 
 
-@mechanical_fix("loss.wrong_input", "remove the final Softmax/LogSoftmax/Sigmoid layer (add a "
-                                    "Sigmoid when the loss needs probabilities)")
 def repair_loss_input(setup, finding):
     if finding is not None and finding.evidence.get("mistake") == "sigmoid_missing":
         return append_sigmoid(setup, finding)
     return remove_final_softmax(setup, finding)
 
 
-@mechanical_fix("loss.broadcast_shape", "reshape the targets to the prediction's shape")
 def reshape_targets(setup, finding):
     from ..context import data_arrays
     X, y, _ = data_arrays(setup.train_data, "reshape_targets")
@@ -762,7 +752,6 @@ def reshape_targets(setup, finding):
                          train_data=(X, fixed), val_data=val)
 
 
-@mechanical_fix("loss.reduction_scale", "average the loss over the batch instead of summing")
 def mean_reduction(setup, finding):
     exponent = finding.evidence.get("implied_exponent", 1.0)
     summed_loss = setup.loss_fn
@@ -780,7 +769,6 @@ def mean_reduction(setup, finding):
                          loss_fn=averaged_loss)
 
 
-@mechanical_fix("loss.terms_unbalanced", "reweight the loss terms to a common scale at init")
 def reweight_terms(setup, finding):
     values = {k: abs(v) for k, v in finding.evidence["terms"].items()
               if v is not None and math.isfinite(v) and v != 0}
@@ -799,8 +787,6 @@ def reweight_terms(setup, finding):
                          loss_fn=reweighted_loss)
 
 
-@mechanical_fix("loss.initial_unexpected",
-                "scale the output layer's weights down 10x and set its bias to the prior")
 def calm_output_layer(setup, finding):
     from ..context import data_arrays
     model = copy_model(setup.model)
@@ -868,6 +854,6 @@ def already_trained(ctx) -> bool:
         except Exception:  # noqa: BLE001
             measured = None
         if chance is not None and measured is not None and math.isfinite(measured) and chance > 0:
-            trained = measured < chance / ctx.thresholds["initial_loss_factor"]
+            trained = measured < chance / ctx.thresholds[INITIAL_FACTOR]
         ctx.cache[key] = trained
     return ctx.cache[key]

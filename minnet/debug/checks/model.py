@@ -26,8 +26,6 @@ from ..predict import (ELEMENTWISE_ACTIVATIONS, NORMALISATIONS, loss_kind, predi
                        trace_layers)
 from ..report import Finding
 from ..thresholds import define
-from ..whatif import mechanical_fix
-from . import check
 
 INIT_SCALE_RATIO = define(
     "init_scale_ratio", 3.0, source="37R 28, HOLDEN 9",
@@ -117,7 +115,6 @@ def init_trace(ctx):
     return ctx.cache["init_trace"]
 
 
-@check(phase="preflight", codes=("init.bad_scale",))
 def predicted_vs_measured(ctx) -> list:
     """Fill ``ctx.predictions["layers"]``: per layer, the activation std and gradient RMS the
     initialisation should give next to what a fresh copy measures (no findings)."""
@@ -141,10 +138,9 @@ def symmetric_layers(trace, tolerance: float) -> list:
     return found
 
 
-@check(phase="preflight", codes=("init.symmetric",))
 def symmetric_init(ctx) -> list:
     """Hidden layers whose weights are all equal: their units stay identical forever."""
-    tolerance = ctx.thresholds["symmetric_weight_spread"]
+    tolerance = ctx.thresholds[SYMMETRY_TOLERANCE]
     findings = []
     for layer, spread in symmetric_layers(init_trace(ctx), tolerance):
         weight = layer.weight
@@ -158,7 +154,7 @@ def symmetric_init(ctx) -> list:
             layer=layer.label,
             evidence={"weight_value": value, "weight_spread": spread, "units": int(units),
                       "weight_shape": list(weight.shape)},
-            thresholds=[ctx.thresholds.describe("symmetric_weight_spread")],
+            thresholds=[ctx.thresholds.describe(SYMMETRY_TOLERANCE)],
             fix=f"initialise {layer.label} randomly, e.g. nn.init.kaiming_uniform_(layer.weight, "
                 f"nonlinearity='relu') or xavier_uniform_ for tanh; biases may stay zero."))
     return findings
@@ -192,13 +188,12 @@ _INIT_CALL = {"he": "nn.init.kaiming_normal_(layer.weight, nonlinearity='relu')"
               "lecun": "nn.init.lecun_normal_(layer.weight)"}
 
 
-@check(phase="preflight", codes=("init.bad_scale",))
 def bad_init_scale(ctx) -> list:
     """Weight std more than ~3x away from the He/Glorot/LeCun value for the following activation."""
-    limit = ctx.thresholds["init_scale_ratio"]
-    extreme = ctx.thresholds["init_scale_ratio_extreme"]
+    limit = ctx.thresholds[INIT_SCALE_RATIO]
+    extreme = ctx.thresholds[INIT_SCALE_EXTREME]
     symmetric = {layer.label for layer, _ in symmetric_layers(
-        init_trace(ctx), ctx.thresholds["symmetric_weight_spread"])}
+        init_trace(ctx), ctx.thresholds[SYMMETRY_TOLERANCE])}
     findings = []
     for row in scale_verdicts(init_trace(ctx)):
         layer, ratio = row["layer"], row["ratio"]
@@ -224,8 +219,8 @@ def bad_init_scale(ctx) -> list:
                       "nearest_scheme": row["nearest"],
                       "reference_stds": dict(row["references"]), "fan_in": row["fan_in"],
                       "fan_out": row["fan_out"], "following_activation": activation},
-            thresholds=[ctx.thresholds.describe("init_scale_ratio"),
-                        ctx.thresholds.describe("init_scale_ratio_extreme")],
+            thresholds=[ctx.thresholds.describe(INIT_SCALE_RATIO),
+                        ctx.thresholds.describe(INIT_SCALE_EXTREME)],
             fix=f"re-initialise {layer.label}: {_INIT_CALL[scheme]} (std {reference:.3g})."))
     return findings
 
@@ -246,7 +241,6 @@ def _last_bias_text(trace) -> tuple:
     return layer.label, layer.bias
 
 
-@check(phase="preflight", codes=("init.output_bias",))
 def output_bias(ctx) -> list:
     """The initial predictions' mean against the targets' mean / class frequencies."""
     trace = init_trace(ctx)
@@ -303,10 +297,10 @@ def _classification_bias(ctx, counts, predicted, label, bias, kind) -> list:
     """``counts`` (C,): training samples per class (fractional for soft BCE targets)."""
     n = float(counts.sum())
     expected = n / len(counts)
-    if expected < ctx.thresholds["output_bias_min_expected_per_class"]:
+    if expected < ctx.thresholds[OUTPUT_BIAS_MIN_COUNT]:
         return []  # the frequencies are noise: no bias worth suggesting from them
     prior = counts / n
-    limit = ctx.thresholds["output_bias_kl_nats"]
+    limit = ctx.thresholds[OUTPUT_BIAS_KL]
     kl = _kl(prior, predicted)
     # only where the classes are imbalanced enough that an unbiased (uniform) start is itself
     # costly: on balanced data a non-uniform mean prediction comes from the weights' scale
@@ -339,8 +333,8 @@ def _classification_bias(ctx, counts, predicted, label, bias, kind) -> list:
                   "mean_initial_prediction": predicted.tolist(),
                   "last_bias": None if bias is None else bias.reshape(-1).tolist(),
                   "suggested_bias": suggestion.tolist()},
-        thresholds=[ctx.thresholds.describe("output_bias_kl_nats"),
-                    ctx.thresholds.describe("output_bias_min_expected_per_class")],
+        thresholds=[ctx.thresholds.describe(OUTPUT_BIAS_KL),
+                    ctx.thresholds.describe(OUTPUT_BIAS_MIN_COUNT)],
         fix=f"set {where} to {text} before training.")]
 
 
@@ -355,7 +349,7 @@ def _regression_bias(ctx, out, label, bias) -> list:
     target_mean, target_std = targets.mean(axis=0), targets.std(axis=0)
     offset = np.abs(out.mean(axis=0) - target_mean) / np.where(target_std > 0, target_std, np.inf)
     worst = int(np.argmax(offset))
-    limit = ctx.thresholds["output_bias_offset_std"]
+    limit = ctx.thresholds[OUTPUT_BIAS_OFFSET]
     if not offset[worst] > limit:
         return []
     share = offset[worst] ** 2 / (1 + offset[worst] ** 2)
@@ -369,7 +363,7 @@ def _regression_bias(ctx, out, label, bias) -> list:
                   "target_mean": target_mean.tolist(), "target_std": target_std.tolist(),
                   "mean_initial_prediction": out.mean(axis=0).tolist(),
                   "last_bias": None if bias is None else bias.reshape(-1).tolist()},
-        thresholds=[ctx.thresholds.describe("output_bias_offset_std")],
+        thresholds=[ctx.thresholds.describe(OUTPUT_BIAS_OFFSET)],
         fix=f"set {where} to the target mean {np.array2string(target_mean, precision=4)} "
             f"before training (or standardise the targets).")]
 
@@ -383,7 +377,6 @@ def final_activation(trace):
     return last if last.kind in RANGES else None
 
 
-@check(phase="preflight", codes=("output.wrong_activation",))
 def wrong_output_activation(ctx) -> list:
     """A final activation whose range cannot reach the targets."""
     trace = init_trace(ctx)
@@ -399,7 +392,7 @@ def wrong_output_activation(ctx) -> list:
         if not math.isfinite(high) or classes < 2:
             return []
         floor = -math.log(math.exp(high) / (math.exp(high) + (classes - 1) * math.exp(low)))
-        limit = ctx.thresholds["output_loss_floor_nats"]
+        limit = ctx.thresholds[OUTPUT_LOSS_FLOOR]
         if floor <= limit:
             return []
         return [Finding(
@@ -409,14 +402,14 @@ def wrong_output_activation(ctx) -> list:
             f"{math.exp(-floor):.0%} probability, and the loss can never go below {floor:.3f}.",
             layer=last.label,
             evidence={"output_range": [low, high], "classes": classes, "loss_floor": floor},
-            thresholds=[ctx.thresholds.describe("output_loss_floor_nats")], fix=fix)]
+            thresholds=[ctx.thresholds.describe(OUTPUT_LOSS_FLOOR)], fix=fix)]
     if kind not in ("mse", "l1", None) or ctx.task == CLASSIFICATION:
         return []
     targets = ctx.y_train.astype(np.float64).reshape(-1)
     if targets.size == 0:
         return []
     outside = float(np.mean((targets < low) | (targets > high)))
-    limit = ctx.thresholds["output_unreachable_fraction"]
+    limit = ctx.thresholds[UNREACHABLE_FRACTION]
     if outside <= limit:
         return []
     clipped = np.clip(targets, low, high)
@@ -432,7 +425,7 @@ def wrong_output_activation(ctx) -> list:
         evidence={"fraction_unreachable": outside, "output_range": [low, high],
                   "target_min": float(targets.min()), "target_max": float(targets.max()),
                   "mse_floor_over_variance": floor},
-        thresholds=[ctx.thresholds.describe("output_unreachable_fraction")], fix=fix)]
+        thresholds=[ctx.thresholds.describe(UNREACHABLE_FRACTION)], fix=fix)]
 
 
 # -- output.wrong_activation: a softmax whose rows cannot match the targets ----------------------
@@ -448,7 +441,6 @@ def _multi_label_rows(y: np.ndarray) -> float:
     return float(np.mean(y.sum(axis=1) > 1))
 
 
-@check(phase="preflight", codes=("output.wrong_activation",))
 def softmax_output_mismatch(ctx) -> list:
     """A softmax output measured against the targets it must match.
 
@@ -521,7 +513,6 @@ def softmax_output_mismatch(ctx) -> list:
 
 
 # -- model.train_mode_at_eval: randomness left in eval mode -------------------------------------
-@check(phase="preflight", codes=("model.train_mode_at_eval",))
 def random_in_eval_mode(ctx) -> list:
     """Two eval-mode forward passes of the same inputs must agree. A Dropout created inside
     forward() (never registered, so model.eval() does not reach it) or F.dropout(x) with its
@@ -548,7 +539,7 @@ def random_in_eval_mode(ctx) -> list:
         return []
     scale = max(float(np.abs(first).max()), 1e-12)
     difference = float(np.abs(first - second).max()) / scale
-    if difference <= ctx.thresholds["eval_output_tolerance"]:
+    if difference <= ctx.thresholds[EVAL_OUTPUT_TOLERANCE]:
         return []
     layer = _first_differing_layer(first_pass, outputs)
     where = (f" The outputs first differ at {layer}: the random step runs in forward() before "
@@ -565,7 +556,7 @@ def random_in_eval_mode(ctx) -> list:
                   "registered_dropout_or_batchnorm": [
                       path for path, m in model.named_modules()
                       if type(m).__name__ in STOCHASTIC_IN_TRAINING]},
-        thresholds=[ctx.thresholds.describe("eval_output_tolerance")],
+        thresholds=[ctx.thresholds.describe(EVAL_OUTPUT_TOLERANCE)],
         fix="create the Dropout once in __init__ (self.drop = nn.Dropout(p)) and call "
             "self.drop(x) in forward(), or pass training=self.training to F.dropout.")]
 
@@ -628,7 +619,7 @@ def memorised(ctx, model, X, y, baseline: float) -> tuple:
     if out.ndim == 2 and out.shape[1] > 1 and y.ndim == 1 and y.dtype.kind in "iu":
         accuracy = float(np.mean(out.argmax(axis=1) == y))
         return accuracy == 1.0, loss, accuracy
-    return loss <= ctx.thresholds["overfit_loss_fraction"] * baseline, loss, None
+    return loss <= ctx.thresholds[OVERFIT_LOSS_FRACTION] * baseline, loss, None
 
 
 def _baseline_loss(ctx, model, X, y) -> float:
@@ -662,7 +653,6 @@ def overfit_attempt(ctx, X, y, steps: int, optimizer_factory_fn=None, use_user_s
             "baseline_loss": baseline}
 
 
-@check(phase="preflight", codes=("model.cannot_overfit",))
 def cannot_overfit(ctx) -> list:
     """Train fresh copies on one tiny batch: a working model and loss memorise it.
 
@@ -674,8 +664,8 @@ def cannot_overfit(ctx) -> list:
     learning-rate checks say why (no finding here).
     """
     from ...optim import Adam
-    size = int(ctx.thresholds["overfit_batch_size"])
-    steps = int(ctx.thresholds["overfit_steps"])
+    size = int(ctx.thresholds[OVERFIT_BATCH])
+    steps = int(ctx.thresholds[OVERFIT_STEPS])
     X, y = tiny_batch(ctx, size)
     attempts = {"user": overfit_attempt(ctx, X, y, steps)}
     ctx.cache["overfit"] = attempts
@@ -693,7 +683,7 @@ def cannot_overfit(ctx) -> list:
     summary = {key: {"loss": a["loss"], "accuracy": a["accuracy"], "steps": a["steps"]}
                for key, a in attempts.items()}
     thresholds = [ctx.thresholds.describe(name) for name in
-                  ("overfit_batch_size", "overfit_steps", "overfit_loss_fraction")]
+                  (OVERFIT_BATCH, OVERFIT_STEPS, OVERFIT_LOSS_FRACTION)]
     if any(a["memorised"] for a in attempts.values()):
         if attempts.get("standard step", {}).get("memorised"):
             return [Finding(
@@ -716,7 +706,7 @@ def cannot_overfit(ctx) -> list:
                 if best is not None and best["baseline_loss"] > 0 else math.nan)
     severity = None
     slow_note = ""
-    if math.isfinite(progress) and progress <= ctx.thresholds["overfit_progress_fraction"]:
+    if math.isfinite(progress) and progress <= ctx.thresholds[OVERFIT_PROGRESS]:
         severity = "info"
         slow_note = (f" It is learning it, slowly: the best attempt brought the loss down to "
                      f"{100 * progress:.1f}% of the mean-target baseline {best['baseline_loss']:.4g}; "
@@ -738,7 +728,6 @@ def cannot_overfit(ctx) -> list:
 STOCHASTIC_IN_TRAINING = ("Dropout", "Dropout2d", "AlphaDropout", "BatchNorm1d", "BatchNorm2d")
 
 
-@check(phase="preflight", codes=("model.train_mode_at_eval",))
 def train_mode_at_eval(ctx) -> list:
     """Run the user's ``evaluate`` on a copy left in training mode (as it is after training)
     and watch ``module.training`` of Dropout/BatchNorm during its forward passes."""
@@ -785,7 +774,7 @@ def train_mode_at_eval(ctx) -> list:
         evidence={"layers_in_training_mode": in_training,
                   "relative_difference_between_calls": between_calls,
                   "relative_difference_from_eval_mode": versus_eval},
-        thresholds=[ctx.thresholds.describe("eval_output_tolerance")],
+        thresholds=[ctx.thresholds.describe(EVAL_OUTPUT_TOLERANCE)],
         fix="call model.eval() at the start of evaluate() (and model.train() before training "
             "resumes).")]
 
@@ -832,20 +821,14 @@ def _with_model(setup, model):
     return setup.replace(model=model, optimizer=optimizer)
 
 
-@mechanical_fix("init.bad_scale", "re-initialise weights with He (ReLU) / Glorot (tanh, sigmoid, "
-                                  "linear output), biases zero")
 def fix_init_scale(setup, finding):
     return _with_model(setup, reinitialised_copy(setup.model, setup.seed))
 
 
-@mechanical_fix("init.symmetric", "re-initialise weights randomly with He (ReLU) / Glorot "
-                                  "(tanh, sigmoid, linear output)")
 def fix_symmetric(setup, finding):
     return _with_model(setup, reinitialised_copy(setup.model, setup.seed))
 
 
-@mechanical_fix("init.output_bias", "set the last layer's bias to the target mean / log class "
-                                    "frequencies")
 def fix_output_bias(setup, finding):
     suggestion = finding.evidence.get("suggested_bias")
     if suggestion is None:
@@ -860,7 +843,6 @@ def fix_output_bias(setup, finding):
     return _with_model(setup, twin)
 
 
-@mechanical_fix("output.wrong_activation", "remove the final activation (linear output)")
 def fix_output_activation(setup, finding):
     from ...nn.flatten import Identity
     twin = copy_model(setup.model)
@@ -874,7 +856,6 @@ def fix_output_activation(setup, finding):
     return _with_model(setup, twin)
 
 
-@mechanical_fix("model.train_mode_at_eval", "call model.eval() inside evaluate()")
 def fix_eval_mode(setup, finding):
     user_evaluate = setup.evaluate
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import traceback
 
 from ..report import Finding
-from . import check
 
 
 def _where(error: BaseException) -> str:
@@ -20,7 +19,6 @@ def _where(error: BaseException) -> str:
     return f"{frame.filename}:{frame.lineno} in {frame.name}" if frame else "unknown"
 
 
-@check(phase="run", codes=("run.crashed",), needs=("run",))
 def run_crashed(ctx) -> list:
     """The model, the loss or the training step raised during the short run: quote the exception
     and the step, so the report never reads as clean while nothing could be measured."""

@@ -22,7 +22,6 @@ import numpy as np
 
 from ..report import Finding
 from ..thresholds import define
-from . import check
 
 UPDATE_LOW = define(
     "update_ratio_low", 1e-4, source="37R 33, SHAO 3, CS231N",
@@ -157,21 +156,20 @@ def _never_moved(ctx, monitor, rows) -> list:
                   "weights_never_moved": [n for n, _ in still],
                   "lr": _finite_median(monitor.scalar("lr")) if "lr" in monitor.scalar_names
                   else float("nan")},
-        thresholds=[ctx.thresholds.describe("update_ratio_low")],
+        thresholds=[ctx.thresholds.describe(UPDATE_LOW)],
         fix="Order the step as optimizer.zero_grad(); loss.backward(); optimizer.step() -- "
             "zero_grad() before backward(), never between backward() and step(); check that "
             "the learning rate is not 0.")]
 
 
-@check(phase="run", codes=("update.ratio",), needs=("monitor",))
 def update_ratio(ctx) -> list:
     """Median update/weight ratio outside [low, high]: one finding per direction, naming the
     layer furthest off and listing every weight's ratio; an error when no weight ever moved."""
     monitor = ctx.monitor
     if monitor is None or monitor.n_steps == 0:
         return []
-    low, high = ctx.thresholds["update_ratio_low"], ctx.thresholds["update_ratio_high"]
-    target = ctx.thresholds["update_ratio_target"]
+    low, high = ctx.thresholds[UPDATE_LOW], ctx.thresholds[UPDATE_HIGH]
+    target = ctx.thresholds[UPDATE_TARGET]
     rows = weight_update_ratios(monitor, ctx.optimizer)
     if not rows:
         return []
@@ -203,7 +201,7 @@ def update_ratio(ctx) -> list:
             basis = float(np.median(early)) if early else overall
             basis = basis if basis > high else max(overall, ratio)
             # aim at the top of what healthy runs show (update_ratio_high_warning)
-            aim = max(high, ctx.thresholds["update_ratio_high_warning"])
+            aim = max(high, ctx.thresholds[UPDATE_HIGH_WARNING])
             factor = min(lr_factor(basis, aim), 0.1)
         suggested = lr * factor if np.isfinite(lr) else float("nan")
         how_far = target / ratio if too_low else ratio / target
@@ -234,7 +232,7 @@ def update_ratio(ctx) -> list:
                      "clip_grad_norm": clip["max_norm"], "suggested_max_norm": clip["median"],
                      "suggested_lr_factor": 1.0, "suggested_lr": lr}  # keep the lr
         severity = None
-        if not too_low and ratio <= max(high, ctx.thresholds["update_ratio_high_warning"]):
+        if not too_low and ratio <= max(high, ctx.thresholds[UPDATE_HIGH_WARNING]):
             severity = "info"  # mildly high: common in small nets that train well
             message += (" Only mildly above the band: small nets that train well often sit "
                         "here; act on it if the loss is noisy or climbs.")
@@ -247,10 +245,10 @@ def update_ratio(ctx) -> list:
                       "direction": "too_low" if too_low else "too_high",
                       "weights_off": [n for n, _, _ in off],
                       "update_ratio_per_weight": all_ratios, **extra},
-            thresholds=[ctx.thresholds.describe("update_ratio_low"),
-                        ctx.thresholds.describe("update_ratio_high"),
-                        ctx.thresholds.describe("update_ratio_high_warning"),
-                        ctx.thresholds.describe("update_ratio_target")],
+            thresholds=[ctx.thresholds.describe(UPDATE_LOW),
+                        ctx.thresholds.describe(UPDATE_HIGH),
+                        ctx.thresholds.describe(UPDATE_HIGH_WARNING),
+                        ctx.thresholds.describe(UPDATE_TARGET)],
             fix=fix))
     return findings
 
@@ -297,7 +295,7 @@ def clipped_most_steps(ctx):
     if clipping is None:
         return None
     fraction = float(np.mean(clipping["clipped"]))
-    if fraction <= ctx.thresholds["clipping_active_fraction"]:
+    if fraction <= ctx.thresholds[CLIP_FRACTION]:
         return None
     median = float(np.median(clipping["norms"]))
     return {"fraction": fraction, "max_norm": clipping["max_norm"], "median": median,
@@ -368,8 +366,8 @@ def clip_verdict(ctx, clipping) -> tuple:
     ratios = [r for _, _, r in ratios if r > 0]
     ratio = float(np.median(ratios)) if ratios else float("nan")
     drop = _loss_drop(monitor)
-    low, high = ctx.thresholds["update_ratio_low"], ctx.thresholds["update_ratio_high"]
-    flat = ctx.thresholds["clip_flat_loss_drop"]
+    low, high = ctx.thresholds[UPDATE_LOW], ctx.thresholds[UPDATE_HIGH]
+    flat = ctx.thresholds[CLIP_FLAT_LOSS]
     if ratio < low or (abs(drop) < flat and not ratio > high):
         return "too_tight", ratio, drop
     if ratio > high or drop < -flat:
@@ -377,7 +375,6 @@ def clip_verdict(ctx, clipping) -> tuple:
     return "always_on", ratio, drop
 
 
-@check(phase="run", codes=("optim.clipping_always",), needs=("monitor",))
 def clipping_always(ctx) -> list:
     """Gradient clipping active on most steps (whoever clips: diagnose's step, a user's
     train_step or loop); the finding says whether the clip is too tight or hides a high lr."""
@@ -385,7 +382,7 @@ def clipping_always(ctx) -> list:
     if clipping is None:
         return []
     norms, clipped = clipping["norms"], clipping["clipped"]
-    limit = ctx.thresholds["clipping_active_fraction"]
+    limit = ctx.thresholds[CLIP_FRACTION]
     fraction = float(np.mean(clipped))
     if fraction <= limit:
         return []
@@ -427,10 +424,10 @@ def clipping_always(ctx) -> list:
                 "median_update_ratio": ratio, "loss_drop_fraction": drop,
                 "measured_by": clipping["source"], "suggested_max_norm": median}
     return [Finding("optim.clipping_always", message, evidence=evidence,
-                    thresholds=[ctx.thresholds.describe("clipping_active_fraction"),
-                                ctx.thresholds.describe("clip_flat_loss_drop"),
-                                ctx.thresholds.describe("update_ratio_low"),
-                                ctx.thresholds.describe("update_ratio_high")], fix=fix)]
+                    thresholds=[ctx.thresholds.describe(CLIP_FRACTION),
+                                ctx.thresholds.describe(CLIP_FLAT_LOSS),
+                                ctx.thresholds.describe(UPDATE_LOW),
+                                ctx.thresholds.describe(UPDATE_HIGH)], fix=fix)]
 
 
 # -- reg.too_strong -------------------------------------------------------------------------------------
@@ -474,7 +471,6 @@ def _without_regularisation(ctx) -> tuple:
     return model, run
 
 
-@check(phase="run", codes=("reg.too_strong",), needs=("run",))
 def regularisation_too_strong(ctx) -> list:
     """Weight decay dominating the data loss, or the loss far above the unregularised copy's."""
     if ctx.run is None or ctx.optimizer is None or ctx.model is None or ctx.loss_fn is None:
@@ -495,8 +491,8 @@ def regularisation_too_strong(ctx) -> list:
         return []
     free_loss = _train_loss(ctx, free_model)
     ratio = data_loss / free_loss if free_loss > 0 else float("inf")
-    dominance_limit = ctx.thresholds["weight_decay_dominance"]
-    ratio_limit = ctx.thresholds["regularised_loss_ratio"]
+    dominance_limit = ctx.thresholds[DECAY_DOMINANCE]
+    ratio_limit = ctx.thresholds[REG_LOSS_RATIO]
     dominates = decay > 0 and dominance > dominance_limit
     # ratio alone is noisy when both losses are tiny: require a gap of 10% of the start loss too
     finite = ctx.run.losses[np.isfinite(ctx.run.losses)]
@@ -526,18 +522,14 @@ def regularisation_too_strong(ctx) -> list:
                               "loss_without_regularisation": free_loss,
                               "loss_ratio": ratio,
                               "dropout_p": {n: float(p) for n, p in heavy_dropout}},
-                    thresholds=[ctx.thresholds.describe("weight_decay_dominance"),
-                                ctx.thresholds.describe("regularised_loss_ratio")], fix=fix)]
+                    thresholds=[ctx.thresholds.describe(DECAY_DOMINANCE),
+                                ctx.thresholds.describe(REG_LOSS_RATIO)], fix=fix)]
 
 
 # -- mechanical fixes -------------------------------------------------------------------------------------
-from ..whatif import mechanical_fix  # noqa: E402
 from .gradients import repaired_copy  # noqa: E402
 
 
-@mechanical_fix("update.ratio", "scale the learning rate by the factor the update ratio "
-                                "suggests (or, when a clip keeps the updates small, raise "
-                                "clip_grad_norm to the median gradient norm)")
 def scale_learning_rate(setup, finding):
     if finding.evidence.get("limited_by_clipping"):
         return loosen_clip(setup, finding)
@@ -558,9 +550,6 @@ def loosen_clip(setup, finding):
                          clip_grad_norm=float(finding.evidence["suggested_max_norm"]))
 
 
-@mechanical_fix("optim.clipping_always", "lower the learning rate 10x (keep the clip), or when "
-                                         "the clip is too tight raise clip_grad_norm to the "
-                                         "median gradient norm")
 def lower_lr_under_clipping(setup, finding):
     if finding.evidence.get("verdict") == "too_tight":
         return loosen_clip(setup, finding)
@@ -570,7 +559,6 @@ def lower_lr_under_clipping(setup, finding):
     return setup.replace(model=model, optimizer=optimizer)
 
 
-@mechanical_fix("reg.too_strong", "drop weight decay (weight_decay=0) and dropout")
 def drop_regularisation(setup, finding):
     model, optimizer = repaired_copy(setup, weight_decay=0.0)
     for _, module in _dropouts(model):
