@@ -643,6 +643,7 @@ def test_result_has_an_html_view_with_the_verdict_table_and_likely_bug():
     assert "&lt;b&gt;x&lt;/b&gt;" in odd._repr_html_()
 
 
+@pytest.mark.slow  # starts a Jupyter kernel
 def test_result_displays_as_html_in_an_executed_notebook(monkeypatch):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
