@@ -303,6 +303,7 @@ def test_regression_repaired(credit):
 
 
 @pytest.mark.points(2)
+@pytest.mark.timeout(30)      # the student's loss runs in the sandbox at every step: 2-10 s
 def test_sgd_regression_repaired(credit):
     lab = setups()
     with credit.part(1, "no loss.reduction_scale and no error"):
@@ -323,6 +324,7 @@ def test_sgd_regression_repaired(credit):
 
 
 @pytest.mark.points(2)
+@pytest.mark.timeout(30)      # the student's loss runs in the sandbox at every step: 2-10 s
 def test_two_task_repaired(credit):
     lab = setups()
     with credit.part(1, "no loss.terms_unbalanced and no error"):
