@@ -198,6 +198,7 @@ def test_report_and_monitor_display_in_jupyter():
     assert "Monitor(" in monitor_html and "0 (Linear)" in monitor_html
 
 
+@pytest.mark.slow  # starts a Jupyter kernel
 def test_a_notebook_displays_a_report_and_a_monitor(tmp_path):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
