@@ -192,6 +192,7 @@ def test_guide_has_examples_for_every_part():
         assert f"]({link}" in text, f"no link to {link}"
 
 
+@pytest.mark.slow  # the whole guide, run in a fresh interpreter
 def test_guide_examples_run_and_their_claims_hold(tmp_path):
     script = tmp_path / "guide.py"
     script.write_text(guide_script(), encoding="utf-8")
@@ -266,6 +267,7 @@ def test_doctor_accepts_a_tuple_from_setup(capsys, tmp_path):
     assert code in (0, 1)
 
 
+@pytest.mark.slow  # the example script, run in a fresh interpreter
 def test_example_script_trains_when_run_directly(tmp_path):
     result = subprocess.run([sys.executable, str(EXAMPLE)], cwd=tmp_path, capture_output=True,
                             text=True, env=subprocess_env(), timeout=120)
