@@ -139,6 +139,7 @@ def test_cli_doctor_errors_are_clear(tmp_path, capsys):
     assert "setup()" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # the tour end to end: two scenarios diagnosed, HTML and PNG reports
 def test_cli_tour_on_two_scenarios(tmp_path, capsys):
     assert main(["tour", "--out", str(tmp_path), "--scenarios", "sum_reduction",
                  "capacity_too_small"]) == 0
