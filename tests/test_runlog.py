@@ -271,6 +271,7 @@ def test_log_step_and_start_reject_what_they_cannot_record(tmp_path):
         RunLog.start("x", root=str(tmp_path / "afile"))
 
 
+@pytest.mark.slow  # minnet train in a subprocess, interrupted
 def test_ctrl_c_during_minnet_train_is_recorded_as_interrupted(tmp_path):
     import signal
     import subprocess
