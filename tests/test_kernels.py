@@ -302,12 +302,14 @@ def assert_second_run_loads_from_cache(env, pythonpath=REPO_ROOT):
     assert second == "1 0", f"second run should load from the cache (hits, misses): {second}"
 
 
+@pytest.mark.slow  # two fresh interpreters, the first compiling
 def test_compiled_kernels_are_reused_from_numba_cache_dir(tmp_path):
     """With NUMBA_CACHE_DIR set, a second process loads the kernel instead of compiling."""
     assert_second_run_loads_from_cache({"NUMBA_CACHE_DIR": str(tmp_path), "MINNET_NO_JIT": "0"})
     assert any(name.endswith(".nbc") for _, _, files in os.walk(tmp_path) for name in files)
 
 
+@pytest.mark.slow  # two fresh interpreters, the first compiling
 def test_compiled_kernels_are_cached_next_to_an_installed_copy(tmp_path):
     """A copy of the package elsewhere (as pip installs it) caches in its own __pycache__."""
     shutil.copytree(os.path.join(REPO_ROOT, "minnet"), tmp_path / "minnet",
