@@ -11,7 +11,8 @@ import pytest
 
 from minnet.grading.isolation import CAN_FORK
 
-pytestmark = pytest.mark.skipif(not CAN_FORK, reason="grading isolation needs os.fork")
+pytestmark = [pytest.mark.skipif(not CAN_FORK, reason="grading isolation needs os.fork"),
+              pytest.mark.slow]  # each test grades in a subprocess
 
 SOLUTION = '''import numpy as np
 
