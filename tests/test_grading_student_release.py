@@ -185,6 +185,7 @@ def student_repository(tmp_path_factory):
     return result
 
 
+@pytest.mark.slow  # grades every lab twice in subprocesses: ~2.5 min of CPU
 def test_student_repository_round_trip(student_repository, tmp_path):
     released = student_repository.destination
     assert (released / "README.md").is_file() and (released / "labs" / "conftest.py").is_file()
