@@ -127,6 +127,14 @@ def dead_at_init_cause(ctx, monitor, layer: str) -> dict:
             "cause": cause}
 
 
+def fraction_over_run(monitor, layer: str, stat: str) -> tuple:
+    """``(at_init, late, worst)`` of a layer's fraction statistic (``dead_fraction``,
+    ``saturated_fraction``): at the first record, late in the run, the larger (-1 if none)."""
+    at_init, late = init_and_late(monitor.activation(layer, stat))
+    worst = max(v for v in (at_init, late, -1.0) if math.isfinite(v))
+    return at_init, late, worst
+
+
 def dead_relu(ctx) -> list:
     """ReLU layers with more than half their units dead (at init or late in the run)."""
     monitor = _monitor(ctx)
@@ -138,8 +146,7 @@ def dead_relu(ctx) -> list:
     for layer in monitor.layers:
         if monitor.layer_types.get(layer) not in RELU_TYPES:
             continue
-        at_init, late = init_and_late(monitor.activation(layer, "dead_fraction"))
-        worst = max(v for v in (at_init, late, -1.0) if math.isfinite(v))
+        at_init, late, worst = fraction_over_run(monitor, layer, "dead_fraction")
         if not worst > limit:
             continue
         # present before the first update: the initialisation (or the inputs) did it, not the
@@ -204,8 +211,7 @@ def saturated(ctx) -> list:
     for layer in monitor.layers[:-1]:
         if monitor.layer_types.get(layer) not in SATURATING_TYPES:
             continue
-        at_init, late = init_and_late(monitor.activation(layer, "saturated_fraction"))
-        worst = max(v for v in (at_init, late, -1.0) if math.isfinite(v))
+        at_init, late, worst = fraction_over_run(monitor, layer, "saturated_fraction")
         if not worst > limit:
             continue
         kind = monitor.layer_types[layer]
