@@ -26,7 +26,8 @@ on several threads (``threads.py``); every step of a chunk -- im2col, the
 products, col2im -- releases the GIL. Per-image products are also faster than
 one product over the whole batch here (the blocks stay in cache) and need no
 transposes. The weight gradient is summed from one partial per image, in image
-order, so it does not depend on the number of threads.
+order, so it does not depend on the number of threads. They also carry the bias
+inside the products (a row of ones under the patches; see conv2d_forward_numba).
 """
 from __future__ import annotations
 
