@@ -153,6 +153,11 @@ def test_set_num_threads_and_environment_errors(monkeypatch):
     monkeypatch.delenv("MINNET_NUM_THREADS")
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     assert threads._threads_from_environment() == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "3,1")  # OpenMP's nested list: the first counts
+    assert threads._threads_from_environment() == 3
+    monkeypatch.setenv("OMP_NUM_THREADS", "lots")  # not ours to refuse: ignored
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    assert threads._threads_from_environment() == 2
 
 
 # --------------------------------------------------------------------------

@@ -159,8 +159,8 @@ def _max_pool2d_2x2_into(x, out, argmax, first, last):
 
     The general kernel spends most of its time on window bookkeeping (clipping,
     loop bounds); with exactly four taps per window those go away, and a row of
-    windows is one simple loop: 2.3-4x faster on the course CNN. Same tie and NaN
-    rules: ties keep the first maximum, the first NaN wins.
+    windows is one simple loop (docs/performance.md has the timings). Same tie and
+    NaN rules: ties keep the first maximum, the first NaN wins.
     """
     width = x.shape[3]
     for n in range(first, last):

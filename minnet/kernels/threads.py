@@ -9,11 +9,11 @@ Why Python threads and not Numba's ``parallel=True`` or BLAS's own threads:
 a convolution is mostly matrix products, which Numba cannot call without SciPy,
 so the split has to sit above them. And both other pools hand every thread its
 share up front and wait for all shares: when another process keeps a core busy,
-the share of a thread the OS has not scheduled holds everything up (conv2d was
-3-9x slower on the loaded course machine with two BLAS threads). Here chunks are
-claimed one at a time from a shared counter: a helper that is not running claims
-nothing and the calling thread does the rest, so a busy machine costs at most the
-one-thread time. Idle helpers block on a queue; they never spin.
+the share of a thread the OS has not scheduled holds everything up (measured in
+docs/performance.md). Here chunks are claimed one at a time from a shared
+counter: a helper that is not running claims nothing and the calling thread does
+the rest, so a busy machine costs at most the one-thread time. Idle helpers
+block on a queue; they never spin.
 
 Results never depend on the number of threads: each chunk writes its own
 images' outputs, and whatever is summed over the batch is written per image
@@ -42,17 +42,17 @@ _one_job_at_a_time = threading.Lock()  # a second caller thread runs its job alo
 
 
 def _threads_from_environment() -> int:
-    for name in ("MINNET_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        setting = os.environ.get(name, "").strip()
-        if setting:
-            try:
-                threads = int(setting)
-            except ValueError:
-                threads = 0
-            if threads < 1:
-                raise ValueError(f"{name} must be a whole number >= 1, got {setting!r}. "
-                                 f"Hint: unset it to use one thread per CPU.")
-            return threads
+    setting = os.environ.get("MINNET_NUM_THREADS", "").strip()
+    if setting:
+        if not setting.isdigit() or int(setting) < 1:
+            raise ValueError(f"MINNET_NUM_THREADS must be a whole number >= 1, got "
+                             f"{setting!r}. Hint: unset it to use one thread per CPU.")
+        return int(setting)
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        # OpenMP also allows lists ("4,2": 4 threads, then 2 when nested): the first counts
+        first = os.environ.get(name, "").split(",")[0].strip()
+        if first.isdigit() and int(first) >= 1:
+            return int(first)
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
