@@ -118,10 +118,11 @@ def print_machine() -> None:
     print(f"   Python {platform.python_version()}, NumPy {np.__version__} ({numpy_blas()}), "
           f"minnet {minnet.__version__}")
     print(f"   {os.cpu_count()} CPUs; NumPy BLAS threads assumed {blas_threads()}")
-    for name in BLAS_TUNING_VARIABLES + ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+    for name in BLAS_TUNING_VARIABLES + ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+                                         "MINNET_NUM_THREADS"):
         print(f"   {name} = {os.environ.get(name, '(not set)')}")
     torch = torch_or_none()
-    print(f"   PyTorch: {torch.__version__ + f', {torch.get_num_threads()} threads' if torch else 'not importable (no comparison)'}")
+    print(f"   PyTorch here: {torch.__version__ + f', {torch.get_num_threads()} threads' if torch else 'not importable (MLP: no comparison; CNN: see --torch-python)'}")
 
 
 # --------------------------------------------------------------------------
