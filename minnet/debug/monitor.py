@@ -41,8 +41,8 @@ HISTOGRAM_RANGES = {"Tanh": (-1.0, 1.0), "Sigmoid": (0.0, 1.0)}
 # The update ratio of a parameter with more entries than SAMPLED_ABOVE is measured
 # on a sample of about UPDATE_SAMPLE of them, in blocks of SAMPLE_BLOCK
 # consecutive entries (see ``sampled_blocks``).
-SAMPLED_ABOVE = 65536
-UPDATE_SAMPLE = 16384
+SAMPLED_ABOVE = 16384
+UPDATE_SAMPLE = 8192
 SAMPLE_BLOCK = 16  # 64 bytes of float32: one cache line
 # A layer's histogram counts the entries of the first HISTOGRAM_SAMPLES samples of
 # the batch (minnet.kernels.stats: binning is the dearest statistic of a layer; every
@@ -133,9 +133,9 @@ def sampled_blocks(array: np.ndarray) -> np.ndarray:
     touch every cache line, so read as much memory as the whole array).
     Why sample: the ratio compares the weights before and after ``step()``, and
     copying and re-reading every weight of a large layer was a large share of the
-    Monitor's cost (docs/performance.md); over ~16,384 entries spread through the
-    matrix the ratio, read on a log scale, is within about 1% (the weight norm,
-    estimated from the sample's mean square, as close).
+    Monitor's cost (docs/performance.md); over ~8,192 entries spread through the
+    matrix the ratio, read on a log scale, is within about 2% (the weight norm,
+    estimated from the sample's mean square, within 1%).
     """
     flat = array.reshape(-1)
     stride = block_stride(array.shape)
