@@ -8,7 +8,10 @@ work happens in ``diagnose`` and ``train_setup``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
+
+if TYPE_CHECKING:
+    from .report import Report
 
 
 @dataclass
