@@ -96,7 +96,9 @@ NOT_CROSSING = ("minnet.grading", "minnet.cli", "minnet.fileio", "minnet.runlog"
 PLANTED = "minnet.grading.planted"
 SKIPPED_STATE = ("_path_cache",)  # caches rebuilt on demand
 # what a Tensor's graph is made of: whatever a message says, it arrives without one
-GRAPH_STATE = {"_backward": None, "_parents": ()}
+# (and what its op saved for backward: the inputs it would check for in-place changes, which
+# would otherwise carry the whole forward graph's tensors along with every result)
+GRAPH_STATE = {"_backward": None, "_parents": (), "_saved_versions": ()}
 # functions of the grader's that a student's code may call back (run by the grader)
 CALLABLE_TYPES = ("function", "builtin_function_or_method", "method", "ufunc", "partial")
 
@@ -214,8 +216,8 @@ class Codec:
             if name in SKIPPED_STATE or not hasattr(value, name):
                 continue
             attribute = getattr(value, name)
-            if name == "_backward" or name == "_parents":
-                attribute = None if name == "_backward" else ()  # the graph stays behind
+            if name in GRAPH_STATE:
+                attribute = GRAPH_STATE[name]  # the graph stays behind
             if name.endswith("_hooks"):
                 # hooks are functions of the side that registered them (the debugger's
                 # Monitor, say): they stay there and are kept when the object comes back
