@@ -67,7 +67,7 @@ def __getattr__(name):
     if name in ("debug", "scenarios", "viz", "runlog"):
         import importlib
         return importlib.import_module(f"{__name__}.{name}")
-    # anomaly mode is the debugger's: loaded when first named (minnet.detect_anomaly)
+    # anomaly mode (minnet/anomaly.py) loads when first named (minnet.detect_anomaly)
     if name in ("AnomalyError", "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled"):
         return getattr(autograd, name)
     raise AttributeError(f"module 'minnet' has no attribute {name!r}")

@@ -203,7 +203,7 @@ def Variable(tensor, requires_grad: bool = False):  # noqa: N802  (PyTorch's old
 
 
 # --------------------------------------------------------------------------
-# Anomaly mode, as torch.autograd names it: the debugger is loaded on first use
+# Anomaly mode, as torch.autograd names it: minnet/anomaly.py, loaded on first use
 # --------------------------------------------------------------------------
 _ANOMALY_NAMES = ("AnomalyError", "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled",
                   "is_anomaly_check_nan_enabled")
@@ -211,6 +211,6 @@ _ANOMALY_NAMES = ("AnomalyError", "detect_anomaly", "set_detect_anomaly", "is_an
 
 def __getattr__(name):
     if name in _ANOMALY_NAMES:
-        from .debug import anomaly  # (imports minnet.debug, so only when asked for)
+        from . import anomaly  # only when asked for: `import minnet` stays lean
         return getattr(anomaly, name)
     raise AttributeError(f"module 'minnet.autograd' has no attribute {name!r}")

@@ -6,7 +6,7 @@ import pytest
 
 import minnet
 from minnet import nn
-from minnet.debug import anomaly
+from minnet import anomaly
 from minnet.tensor import _state
 
 THIS_FILE = __file__

@@ -15,14 +15,14 @@ def test_import_minnet_loads_no_debugger_and_anomaly_mode_loads_on_first_use():
     code = ("import sys, minnet\n"
             "print(sorted(m for m in sys.modules if m.startswith('minnet.debug')))\n"
             "mode = minnet.detect_anomaly\n"
-            "print('minnet.debug.anomaly' in sys.modules, mode.__module__)\n"
+            "print('minnet.anomaly' in sys.modules, mode.__module__)\n"
             "print(minnet.autograd.set_detect_anomaly is minnet.set_detect_anomaly)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split("\n")[:3] == ["[]", "True minnet.debug.anomaly", "True"]
+    assert out.stdout.split("\n")[:3] == ["[]", "True minnet.anomaly", "True"]
 
 
 def test_pytorch_names_of_anomaly_mode_are_the_debuggers_own():
-    from minnet.debug import anomaly
+    from minnet import anomaly
     assert minnet.detect_anomaly is anomaly.detect_anomaly
     assert minnet.autograd.detect_anomaly is anomaly.detect_anomaly
     assert minnet.AnomalyError is anomaly.AnomalyError
@@ -84,7 +84,7 @@ class NanBackward(Function):
 def test_anomaly_mode_names_the_node_of_a_custom_backward_without_reading_engine_frames():
     import inspect
 
-    from minnet.debug import anomaly
+    from minnet import anomaly
     assert "f_locals" not in inspect.getsource(anomaly)  # asks the engine, never inspects it
     x = minnet.tensor([1.0, 2.0], requires_grad=True)
     with pytest.raises(minnet.AnomalyError) as info:

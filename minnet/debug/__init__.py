@@ -6,11 +6,11 @@
 * ``detect_anomaly()``             the first NaN/Inf, its op, layer and source line;
 * ``Setup``                        one runnable training setup (what scenarios return).
 
-Anomaly mode is imported at once (``minnet.detect_anomaly`` needs it); the rest
-loads on first use, so ``import minnet`` stays fast.
+Anomaly mode lives in the core (``minnet/anomaly.py``, as PyTorch keeps it in
+``torch.autograd``) and is re-exported here; the rest loads on first use.
 """
-from .anomaly import (AnomalyError, SourceLine, detect_anomaly, is_anomaly_check_nan_enabled,
-                      is_anomaly_enabled, set_detect_anomaly)
+from ..anomaly import (AnomalyError, SourceLine, detect_anomaly, is_anomaly_check_nan_enabled,
+                       is_anomaly_enabled, set_detect_anomaly)
 
 _LAZY = {
     "Monitor": ("monitor", "Monitor"),

@@ -18,13 +18,13 @@ from typing import Callable, NamedTuple, Optional
 
 import numpy as np
 
-from ..tensor import Tensor, _state
+from .tensor import Tensor, _state
 
 __all__ = ["AnomalyError", "SourceLine", "detect_anomaly", "set_detect_anomaly",
            "is_anomaly_enabled", "is_anomaly_check_nan_enabled"]
 
 # frames in files under this folder are minnet's own, not the user's code
-_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
 # --------------------------------------------------------------------------
