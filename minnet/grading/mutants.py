@@ -32,7 +32,7 @@ from typing import Optional
 
 from .grade import LabCopy, build_tree, finish_pytest, start_pytest
 from .release import (DEF_LINE, MUTANTS_FILE, SOURCE_FOLDER, LabSourceError, display,
-                      planned_release, release, resolve_labs, solution_text, student_files)
+                      planned_release, release, resolve_labs, solution_files, student_files)
 
 MUTANT_KEYS = ("name", "file", "old", "new")
 MIN_MUTANTS = 5  # per lab (the labs' contract)
@@ -107,14 +107,6 @@ def load_mutants(labs_dir, lab: str) -> list:
         mutants.append(Mutant(lab, index, str(entry["name"]), entry["file"], str(entry["old"]),
                               str(entry["new"]), str(entry.get("why", ""))))
     return mutants
-
-
-def solution_files(labs_dir, lab: str) -> dict:
-    """{student file name: reference solution text without markers}."""
-    folder = Path(labs_dir) / SOURCE_FOLDER / lab
-    return {name: solution_text((folder / name).read_text(encoding="utf-8"),
-                                display(folder / name))
-            for name in student_files(labs_dir, lab)}
 
 
 def mutated_files(labs_dir, mutant: Mutant, solutions: Optional[dict] = None) -> dict:

@@ -87,7 +87,7 @@ class Unrecordable(Exception):
 def solution_kinds(source_text: str, filename: str = "<source>") -> dict:
     """{top-level def/class name: "solution" | "planted"} for the names holding a region:
     "planted" when every region in it has a ``### RELEASE AS`` part."""
-    from .release import find_regions
+    from .regions import find_regions
 
     lines = source_text.splitlines()
     kinds: dict = {}
@@ -580,13 +580,12 @@ def mark_student_module(module: types.ModuleType, source_text: str = "") -> None
             setattr(module, name, _marking(value, kinds.get(name) == "planted"))
 
 
-def _watch_sandbox() -> None:
+def watch_sandbox(remote_function) -> None:
     """While recording: what a sandboxed student function returns (sandbox.py: the student's
     file runs in a worker, results come back as data) is remembered like a student module's
-    results. Patched when this module is imported in a recording run."""
-    from . import sandbox
-
-    call = sandbox.RemoteFunction.__call__
+    results. ``remote_function``: sandbox.RemoteFunction, patched by sandbox.py when it is
+    imported in a recording run (recording does not import the sandbox itself)."""
+    call = remote_function.__call__
 
     @functools.wraps(call)
     def remembered(self, *args, **kwargs):
@@ -604,7 +603,7 @@ def _watch_sandbox() -> None:
                 _remember(_student_made, value)
         return result
 
-    sandbox.RemoteFunction.__call__ = remembered
+    remote_function.__call__ = remembered
 
 
 @functools.lru_cache(maxsize=None)
@@ -896,6 +895,3 @@ def _replaying(function, name: str, calls: dict, where: str):
 
     return replayed
 
-
-if os.environ.get(RECORD_ENV):
-    _watch_sandbox()

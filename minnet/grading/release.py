@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-BEGIN, RELEASE, END = "### BEGIN SOLUTION", "### RELEASE AS", "### END SOLUTION"
+from .regions import LabSourceError, find_regions
+
 SOURCE_FOLDER = "source"
 MUTANTS_FILE = "mutants.py"
 HIDDEN_PREFIX = "test_hidden_"
@@ -45,63 +46,6 @@ LAB_FOLDER = re.compile(r"^\d\d_\w+$")
 MANIFEST_SUFFIXES = {".py", ".md", ".txt", ".json", ".npz", ".npy", ".csv", ".toml", ".cfg",
                      ".ini"}
 DEF_LINE = re.compile(r"^(\s*)(?:async\s+)?def\s+(\w+)\s*\(")
-
-
-class LabSourceError(ValueError):
-    """A lab source that cannot be released (unbalanced markers, ...), naming file:line."""
-
-
-# --------------------------------------------------------------------------
-# solution regions
-# --------------------------------------------------------------------------
-@dataclass
-class Region:
-    begin: int                   # 0-based line numbers of the markers
-    end: int
-    release: Optional[int] = None
-    hint: str = ""
-    indent: str = ""
-
-
-def _marker(line: str) -> Optional[str]:
-    stripped = line.strip()
-    for marker in (BEGIN, RELEASE, END):
-        if stripped == marker or stripped.startswith(marker + " "):
-            return marker
-    return None
-
-
-def find_regions(text: str, filename: str = "<source>") -> list:
-    """The solution regions of a source file; LabSourceError (file:line) if unbalanced."""
-    regions, open_region = [], None
-    for number, line in enumerate(text.splitlines()):
-        marker = _marker(line)
-        where = f"{filename}:{number + 1}"
-        if marker == BEGIN:
-            if open_region is not None:
-                raise LabSourceError(f"{where}: '{BEGIN}' inside the region opened at line "
-                                     f"{open_region.begin + 1}; close it with '{END}' first")
-            indent = line[:len(line) - len(line.lstrip())]
-            open_region = Region(begin=number, end=-1, hint=line.strip()[len(BEGIN):].strip(),
-                                 indent=indent)
-        elif marker == RELEASE:
-            if open_region is None:
-                raise LabSourceError(f"{where}: '{RELEASE}' outside a solution region (no "
-                                     f"'{BEGIN}' before it)")
-            if open_region.release is not None:
-                raise LabSourceError(f"{where}: a second '{RELEASE}' in the region opened at "
-                                     f"line {open_region.begin + 1}")
-            open_region.release = number
-        elif marker == END:
-            if open_region is None:
-                raise LabSourceError(f"{where}: '{END}' without a matching '{BEGIN}'")
-            open_region.end = number
-            regions.append(open_region)
-            open_region = None
-    if open_region is not None:
-        raise LabSourceError(f"{filename}:{open_region.begin + 1}: '{BEGIN}' is never closed "
-                             f"(no '{END}' after it)")
-    return regions
 
 
 def _enclosing_function(lines: list, line_number: int, indent: str) -> Optional[str]:
@@ -166,6 +110,14 @@ def solution_text(text: str, filename: str = "<source>") -> str:
 # --------------------------------------------------------------------------
 # labs on disk
 # --------------------------------------------------------------------------
+def solution_files(labs_dir, lab: str) -> dict:
+    """{student file name: reference solution text without markers}."""
+    folder = Path(labs_dir) / SOURCE_FOLDER / lab
+    return {name: solution_text((folder / name).read_text(encoding="utf-8"),
+                                display(folder / name))
+            for name in student_files(labs_dir, lab)}
+
+
 def source_root(labs_dir) -> Path:
     return Path(labs_dir) / SOURCE_FOLDER
 
