@@ -259,7 +259,8 @@ def test_in_place_changes_to_models_generators_and_arrays_come_back(tmp_path):
     from minnet import nn, optim
 
     lab = sandboxed(lab_file(tmp_path, NET_FILE, "net"), "net", allowed_imports=("numpy",
-                                                                                  "minnet"))
+                                                                                  "minnet"),
+                    mutates=("init_", "step", "scale_in_place"))
     model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 2))
     twin = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 2))
     rng, twin_rng = np.random.default_rng(5), np.random.default_rng(5)
@@ -283,9 +284,36 @@ def test_in_place_changes_to_models_generators_and_arrays_come_back(tmp_path):
     assert activation is nn.Tanh and function is minnet.nn.functional.relu
 
 
+def test_a_function_that_does_not_mutate_by_contract_changes_only_copies(tmp_path):
+    """What a function does to its arguments comes back only for the functions the lab names
+    in ``mutates``: a test's reference, computed after the student's function, sees the
+    test's own inputs (not gradients set to None, a dict emptied, an array scaled)."""
+    from minnet import Tensor, nn
+
+    lab = sandboxed(lab_file(tmp_path, NET_FILE + '''
+def poison(model, norms, x):
+    for p in model.parameters():
+        p.grad = None
+    norms.clear()
+    x *= 0.0
+    return model
+''', "net"), "net", allowed_imports=("numpy", "minnet"))
+    model = nn.Sequential(nn.Linear(2, 3))
+    for p in model.parameters():
+        p.grad = Tensor(np.ones(p.shape, dtype=np.float32))
+    norms, x = {"0": 1.0}, np.ones(3)
+    returned = lab.poison(model, norms, x)
+    assert all(p.grad is not None for p in model.parameters())
+    assert norms == {"0": 1.0} and np.array_equal(x, np.ones(3))
+    assert returned is not model and returned[0].weight.grad is None  # a copy, changed
+    lab.scale_in_place(x)
+    np.testing.assert_array_equal(x, np.ones(3))
+
+
 def test_a_students_setup_trains_here_with_their_step_run_there(tmp_path):
     lab = sandboxed(lab_file(tmp_path, NET_FILE, "net"), "net", allowed_imports=("numpy",
-                                                                                  "minnet"))
+                                                                                  "minnet"),
+                    mutates=("step",))
     setup = lab.build()
     params = list(setup.model.parameters())
     assert setup.optimizer.param_groups[0]["params"][0] is params[0]
@@ -518,6 +546,39 @@ def test_records_and_the_ops_behind_a_result_cross_as_data(tmp_path):
     result = lab.soft(minnet.tensor(np.array([1.0, 2.0]), requires_grad=True))
     assert {"exp", "sum", "div"} <= set(ops_behind(result))
     assert ops_behind(minnet.tensor([1.0])) is None
+
+
+def test_the_ops_behind_a_result_are_the_engines_not_the_tensors_op_names(tmp_path):
+    """A result whose op the student's code renamed still shows the op that made it."""
+    import minnet
+    from minnet.grading.sandbox import ops_behind
+
+    test_file = lab_file(tmp_path, """
+        from minnet.nn import functional as F
+        def renamed(x):
+            out = (F.log_softmax)(x, dim=1)
+            out.op = "sub"
+            return out
+    """, "renames")
+    lab = sandboxed(test_file, "renames", allowed_imports=("numpy", "minnet"))
+    result = lab.renamed(minnet.tensor(np.ones((2, 3)), requires_grad=True))
+    assert "log_softmax" in ops_behind(result) and "sub" not in ops_behind(result)
+
+
+@pytest.mark.parametrize("line, rule", [
+    ("from minnet import __file__ as where", "machinery"),
+    ("from numpy._pytesttester import os", "operating system"),
+    ("from numpy._pytesttester import TestTester", "private module"),
+    ("import numpy._core", "private module"),
+    ("from minnet.grading.isolation import kill_orphans", "grader's own package"),
+    ("from minnet.grading import expect", "grader's own package"),
+    ("import minnet.grading.sandbox", "grader's own package"),
+    ("from numpy import _NoValue", "private module"),
+    ("def f(out):\n    out._parents = ()", "private parts"),
+])
+def test_static_check_applies_its_rules_to_imported_names_and_modules(line, rule):
+    problems = check_source(f"import numpy as np\n{line}\n", "lab.py", ("numpy", "minnet"))
+    assert problems and "lab.py:" in problems[0] and any(rule in p for p in problems), problems
 
 
 def test_static_check_allows_a_stand_in_alone_and_refuses_forbidden_imported_names():

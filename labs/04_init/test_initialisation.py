@@ -40,10 +40,14 @@ MARGIN_04_SPREAD = 0.05
 MARGIN_04_COLLAPSED = 0.02
 
 
+# the functions whose contract is to change their arguments (a model, an optimizer, a state):
+# only their changes reach the test's objects; every other function works on copies
+MUTATES = ("init_weights_", "set_output_bias_", "bad_init_", "train")
+
 def load():
     """(student's initialisation.py, reference initialisation.py), loaded by path."""
     ref = reference(__file__, MODULE)                    # before the student's file
-    return sandboxed(__file__, MODULE, allowed_imports=STUDENT_IMPORTS), ref
+    return sandboxed(__file__, MODULE, allowed_imports=STUDENT_IMPORTS, mutates=MUTATES), ref
 
 
 

@@ -11,9 +11,14 @@ from minnet.grading import expect, expect_close, reference
 from minnet.grading.sandbox import sandboxed
 
 
+# the functions whose contract is to change their arguments (a model, an optimizer, a state):
+# only their changes reach the test's objects; every other function works on copies
+MUTATES = ("sgd_step", "momentum_step", "adam_step", "train_step", "lr_range_test")
+
 def load():
     ref = reference(__file__, "lr_range")                # before the student's file
-    return sandboxed(__file__, "lr_range", allowed_imports=("numpy", "copy", "minnet")), ref
+    return sandboxed(__file__, "lr_range", allowed_imports=("numpy", "copy", "minnet"),
+                     mutates=MUTATES), ref
 
 
 

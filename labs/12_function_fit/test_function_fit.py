@@ -33,10 +33,14 @@ BY_HAND = ("xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_nor
            "_calculate_correct_fan")
 
 
+# the functions whose contract is to change their arguments (a model, an optimizer, a state):
+# only their changes reach the test's objects; every other function works on copies
+MUTATES = ("init_layer", "train")
+
 def load():
     """The student's function_fit.py in the sandbox (called with data), and the reference."""
     return (sandboxed(__file__, "function_fit", allowed_imports=("numpy", "minnet"),
-                      forbidden=BY_HAND),
+                      forbidden=BY_HAND, mutates=MUTATES),
             reference(__file__, "function_fit"))
 
 

@@ -18,20 +18,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
 from .release import HIDDEN_PREFIX, SOURCE_FOLDER
 
 BANK_FOLDER = "_attacks"
-FIELD = re.compile(r"^(lab|file|honest|needs):\s*(\S+)\s*$", re.MULTILINE)
+FIELD = re.compile(r"^(lab|file|honest|needs|leak_marker):\s*(\S+)\s*$", re.MULTILINE)
+# ``leak_marker: TEXT``: the attack raises TEXT with what it smuggled across (another test's
+# inputs): TEXT in the feedback means the channel is open
 # what an attack's defence may need of the machine (``needs: namespaces``): minnet grade
 # as root with Linux PID and mount namespaces (see grade.jail_prefix)
 SECONDS = 300.0
@@ -45,6 +46,7 @@ class Attack:
     honest: float
     text: str
     needs: str = ""
+    leak_marker: str = ""
 
 
 @dataclass
@@ -54,6 +56,7 @@ class Outcome:
     max_score: Optional[float]
     problems: list
     skipped: str = ""  # why it was not graded on this machine
+    lab_maxima: dict = field(default_factory=dict)  # the control run: lab -> its maximum
 
 
 def load_bank(labs_dir) -> list:
@@ -66,7 +69,8 @@ def load_bank(labs_dir) -> list:
         if not {"lab", "file", "honest"} <= set(fields):
             raise ValueError(f"{path}: its docstring must name lab:, file: and honest:")
         attacks.append(Attack(path.stem, fields["lab"], fields["file"],
-                              float(fields["honest"]), text, fields.get("needs", "")))
+                              float(fields["honest"]), text, fields.get("needs", ""),
+                              fields.get("leak_marker", "")))
     return attacks
 
 
@@ -98,8 +102,10 @@ def secret_lines(labs_dir, lab: str) -> list:
     return sorted(lines)
 
 
-def run_attack(labs_dir, attack: Attack) -> Outcome:
-    """Grade one attack with ``minnet grade`` in a fresh process; what went wrong, if any."""
+def run_attack(labs_dir, attack: Attack, full_marks: Optional[float] = None) -> Outcome:
+    """Grade one attack with ``minnet grade`` in a fresh process; what went wrong, if any.
+    ``full_marks``: the lab's maximum (from the control run); a submission that makes tests
+    vanish from the maximum instead of scoring 0 on them is caught by it."""
     from .grade import jail_prefix
 
     if attack.needs == "namespaces" and not jail_prefix():
@@ -126,6 +132,9 @@ def run_attack(labs_dir, attack: Attack) -> Outcome:
         except (OSError, ValueError, KeyError, TypeError):
             return Outcome(attack, None, None, ["no readable results.json:\n"
                                                 + output[-1500:]])
+        if full_marks is not None and abs(maximum - full_marks) > 1e-9:
+            problems.append(f"its maximum is {maximum:g}, the lab's is {full_marks:g}: tests "
+                            "left the maximum instead of scoring 0")
         if score > attack.honest + 1e-9:
             graded = [f"{test['name']}: {test['score']:g}/{test['max_score']:g}"
                       for test in results.get("tests", []) if test.get("score")]
@@ -134,6 +143,9 @@ def run_attack(labs_dir, attack: Attack) -> Outcome:
         feedback = json.dumps(results)
         leaked = [line for line in secret_lines(labs_dir, attack.lab)
                   if json.dumps(line)[1:-1] in feedback]
+        if attack.leak_marker and attack.leak_marker in feedback:
+            problems.append(f"its feedback shows what it carried across workers "
+                            f"({attack.leak_marker})")
         if leaked:
             problems.append(f"its feedback shows {len(leaked)} line(s) of the reference "
                             f"solution or hidden tests, e.g. {leaked[0]!r}")
@@ -143,19 +155,21 @@ def run_attack(labs_dir, attack: Attack) -> Outcome:
 
 
 def run_bank(labs_dir, labs: Optional[list] = None) -> list:
-    outcomes = [run_attack(labs_dir, attack) for attack in load_bank(labs_dir)
-                if labs is None or attack.lab in labs]
-    attacked = sorted({outcome.attack.lab for outcome in outcomes})
-    if attacked:
-        outcomes.append(run_control(labs_dir, attacked))
-    return outcomes
+    attacks = [attack for attack in load_bank(labs_dir) if labs is None or attack.lab in labs]
+    attacked = sorted({attack.lab for attack in attacks})
+    if not attacked:
+        return []
+    control = run_control(labs_dir, attacked)  # first: each lab's maximum, to compare with
+    outcomes = [run_attack(labs_dir, attack, control.lab_maxima.get(attack.lab))
+                for attack in attacks]
+    return outcomes + [control]
 
 
 def run_control(labs_dir, labs: list) -> Outcome:
     """The same protections must not cost an honest submission anything: the reference
     solutions of the attacked labs, graded by ``minnet grade`` as a submission, score full
     marks (a protection that hid something a test needs would show here)."""
-    from .mutants import solution_files
+    from .release import solution_files
 
     control = Attack("(control) the reference solutions", ",".join(labs), "*", float("inf"), "")
     with tempfile.TemporaryDirectory(prefix="minnet-control-") as root:
@@ -170,8 +184,7 @@ def run_control(labs_dir, labs: list) -> Outcome:
         for lab in labs:
             command += ["--lab", lab]
         try:
-            finished = subprocess.run(command, capture_output=True, text=True,
-                                      timeout=SECONDS * 2)
+            subprocess.run(command, capture_output=True, text=True, timeout=SECONDS * 2)
             results = json.loads(results_path.read_text(encoding="utf-8"))
             score, maximum = float(results["score"]), float(results["max_score"])
         except (subprocess.TimeoutExpired, OSError, ValueError, KeyError, TypeError) as error:
@@ -182,7 +195,11 @@ def run_control(labs_dir, labs: list) -> Outcome:
             f"{test['name']} {test['score']:g}/{test['max_score']:g}"
             for test in results.get("tests", []) if test["score"] < test["max_score"])]
     control.honest = maximum
-    return Outcome(control, score, maximum, problems)
+    maxima: dict = {}
+    for test in results.get("tests", []):
+        lab = str(test.get("name", "")).partition(": ")[0]
+        maxima[lab] = maxima.get(lab, 0.0) + float(test.get("max_score") or 0.0)
+    return Outcome(control, score, maximum, problems, lab_maxima=maxima)
 
 
 def bank_lines(outcomes: list) -> list:

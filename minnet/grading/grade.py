@@ -167,6 +167,7 @@ def grade_to_the_end(tree: Path, folders: list, timeout: Optional[float] = None,
     become_subreaper()
     hide_from_same_user()
     graded, lost, notes = {}, {}, []
+    collected: dict = {}  # nodeid -> entry: every lab test with points pytest collected
     collection_errors: list = []
     for attempt in range(restarts + 1):
         skip = tuple(f"--deselect={nodeid}" for nodeid in [*graded, *lost])
@@ -176,6 +177,9 @@ def grade_to_the_end(tree: Path, folders: list, timeout: Optional[float] = None,
         for entry in entries:
             if entry.get("event") == "end":
                 finished = entry
+            elif entry.get("event") == "collected":
+                for test in entry.get("tests", []):
+                    collected.setdefault(test["nodeid"], test)
             elif entry.get("event") == "start":
                 started[entry["nodeid"]] = entry
             elif entry.get("event") == "grade":
@@ -183,15 +187,19 @@ def grade_to_the_end(tree: Path, folders: list, timeout: Optional[float] = None,
                 graded.setdefault(grade["nodeid"], (grade, float(entry.get("seconds", 0.0))))
         if finished is not None:
             collection_errors = [str(error) for error in finished.get("collection_errors", [])]
+        ungraded = [nodeid for nodeid in collected if nodeid not in graded and nodeid not in lost]
+        if finished is not None and not ungraded:
             break
+        # ended early, "normally" or not (an interrupt, a kill): the test that started and
+        # has no grade scores 0, and the run resumes with the tests not yet graded
         victims = [entry for nodeid, entry in started.items() if nodeid not in graded]
         if not victims:
             notes.append(f"the grading process ended with status {run.returncode} outside any "
-                         "test: the tests it had not reached are missing")
+                         "test: the tests it had not reached score 0")
             break
         for entry in victims:
             lost[entry["nodeid"]] = entry
-        notes.append(f"the grading process was killed during {victims[-1]['nodeid']} "
+        notes.append(f"the grading process stopped during {victims[-1]['nodeid']} "
                      f"(status {run.returncode}): that test scores 0; the others were "
                      "graded in a new process")
     if not graded and not lost:
@@ -203,9 +211,16 @@ def grade_to_the_end(tree: Path, folders: list, timeout: Optional[float] = None,
     for nodeid, entry in lost.items():
         book.record(Grade(nodeid=nodeid, lab=entry["lab"], name=entry["name"],
                           max_score=float(entry.get("max_score") or 0.0), score=0.0,
-                          output="this test killed the grading process (os.kill of its parent, "
-                                 "or a crash that took the grader down) and scores 0",
+                          output="this test stopped the grading process (a signal to it, or a "
+                                 "crash that took the grader down) and scores 0",
                           hidden=bool(entry.get("hidden")), passed=False))
+    for nodeid, entry in collected.items():  # the maximum comes from what was collected
+        if nodeid not in graded and nodeid not in lost:
+            book.record(Grade(nodeid=nodeid, lab=entry["lab"], name=entry["name"],
+                              max_score=float(entry.get("max_score") or 0.0), score=0.0,
+                              output="this test was never graded (the grading process stopped "
+                                     "before it) and scores 0",
+                              hidden=bool(entry.get("hidden")), passed=False))
     return book.results_json(tuple(collection_errors)), notes
 
 

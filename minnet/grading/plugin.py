@@ -94,6 +94,12 @@ def pytest_configure(config):
     for line in MARKERS:
         config.addinivalue_line("markers", line)
     _book(config)
+    if config.getoption("grade_journal_fd", None) is not None:
+        # minnet grade's pytest (PID 1 of its namespace as root): a SIGINT sent by a student's
+        # process must not end the run "normally" with the remaining tests never graded
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 # --------------------------------------------------------------------------
@@ -175,6 +181,15 @@ def pytest_collection_modifyitems(session, config, items):
             items[:] = order_tests_first(items, json.load(file))
 
 
+def pytest_collection_finish(session):
+    """Journal every lab test collected, with its points: minnet grade counts a collected
+    test that never got a grade as 0 of its points, so no test can leave the maximum."""
+    _journal(session.config, {"event": "collected", "tests": [
+        {"nodeid": item.nodeid, "lab": lab_name(item), "name": item.name,
+         "max_score": points_of(item) or 0.0, "hidden": is_hidden(item)}
+        for item in session.items if is_lab_item(item) and points_of(item)]})
+
+
 def _mentions(item, words: list) -> bool:
     import inspect
 
@@ -223,6 +238,11 @@ def credit(request):
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
     """After the test body returns: a failed part fails the test; parts must add up."""
+    if is_lab_item(item):  # the test's own tmp_path stays writable for the student's code
+        from .sandbox import allow_writing
+
+        allow_writing(*(item.funcargs.get(name) for name in ("tmp_path", "tmpdir")
+                        if isinstance(getattr(item, "funcargs", None), dict)))
     result = yield
     tracker = item.stash.get(_credit_key, None)
     if tracker is not None and is_lab_item(item):

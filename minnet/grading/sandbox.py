@@ -127,12 +127,53 @@ def _mount_points() -> list:
     return sorted(points, key=len)
 
 
-def _lock_down(paths: list) -> None:
+def allow_writing(*paths) -> None:
+    """Folders of the current test the student's code may write to under the temporary
+    folder (a test's ``tmp_path`` where a figure is saved): kept in the worker's private
+    temporary folder (``_lock_down``). The plugin calls it in each test's own process."""
+    _writable[:] = [os.path.realpath(str(path)) for path in paths if path]
+
+
+_writable: list = []
+
+
+def _under(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _kept_in_tmp(workdir: str, hide: list) -> list:
+    """[(path, writable)]: what the worker still sees of the temporary folder once it has a
+    private one: its own folder and the test's (writable); the interpreter, its libraries
+    and minnet where they live there (read-only). Never a hidden path."""
+    scratch = os.path.realpath(tempfile.gettempdir())
+    readable = [sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(sys.executable),
+                os.path.dirname(os.path.realpath(sys.executable)),
+                os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                _matplotlib_cache(workdir), *sys.path]
+    kept: dict = {}
+    for path, writable in [(workdir, True), *[(path, True) for path in _writable],
+                           *[(path, False) for path in readable]]:
+        path = os.path.realpath(path) if path else ""
+        if not path or not os.path.isdir(path) or not _under(path, scratch) or path == scratch \
+                or any(_under(path, os.path.realpath(secret)) for secret in hide):
+            continue
+        kept[path] = kept.get(path, False) or writable
+    chosen: list = []
+    for path in sorted(kept, key=len):  # a read-only folder inside one kept already: done
+        if not kept[path] and any(_under(path, done) and not rw for done, rw in chosen):
+            continue
+        chosen.append((path, kept[path]))
+    return chosen
+
+
+def _lock_down(paths: list, kept: list) -> None:
     """As root, in the worker before exec: a mount namespace of its own where the whole
-    filesystem is read-only but the temporary folder (the worker's own folder and the
-    tests' files are there), each folder in ``paths`` is an empty read-only tmpfs and each
-    file there reads as empty; then the capabilities to undo that are dropped for good
-    (from the bounding set, so the worker's interpreter never has them)."""
+    filesystem is read-only, the temporary folder is a private empty tmpfs (nothing another
+    test's worker left there, nothing of the grader's) with only ``kept`` brought back in
+    (the worker's own folder writable; the interpreter and minnet read-only when they live
+    there), each folder in ``paths`` is an empty read-only tmpfs and each file there reads
+    as empty; then the capabilities to undo that are dropped for good (from the bounding
+    set, so the worker's interpreter never has them)."""
     import ctypes
 
     libc = ctypes.CDLL(None, use_errno=True)
@@ -143,24 +184,41 @@ def _lock_down(paths: list) -> None:
         if not point.startswith(SYSTEM_MOUNTS):
             libc.mount(None, os.fsencode(point), None, MS_REMOUNT | MS_BIND | MS_RDONLY, None)
     scratch = os.fsencode(tempfile.gettempdir())
-    if libc.mount(scratch, scratch, None, MS_BIND, None) == 0:
+    handles = []  # the kept folders, opened before the tmpfs hides them
+    for path, writable in kept:
+        try:
+            handles.append((os.open(path, os.O_PATH | os.O_DIRECTORY), path, writable))
+        except OSError:
+            continue
+    if libc.mount(b"tmpfs", scratch, b"tmpfs", MS_NOSUID | MS_NODEV,
+                  b"size=256m,mode=1777") == 0:
+        for handle, path, writable in handles:
+            os.makedirs(path, exist_ok=True)
+            target = os.fsencode(path)
+            if libc.mount(os.fsencode(f"/proc/self/fd/{handle}"), target, None, MS_BIND,
+                          None) == 0:
+                libc.mount(None, target, None, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV
+                           | (0 if writable else MS_RDONLY), None)
+    elif libc.mount(scratch, scratch, None, MS_BIND, None) == 0:  # no tmpfs: shared, writable
         libc.mount(None, scratch, None, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV, None)
+    for handle, _, _ in handles:
+        os.close(handle)
     for path in paths:
         target = os.fsencode(path)
         if os.path.isdir(path):
             libc.mount(b"tmpfs", target, b"tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
                        b"size=4k,mode=500")
-        else:
+        elif os.path.exists(path):
             libc.mount(b"/dev/null", target, None, MS_BIND, None)
     for capability in (CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_SYS_MODULE, CAP_SYS_RAWIO):
         libc.prctl(24, capability, 0, 0, 0)  # PR_CAPBSET_DROP
 
 
-def _prepare_worker(unprivileged: bool, hide: list) -> None:  # preexec: before exec
+def _prepare_worker(unprivileged: bool, hide: list, kept: list) -> None:  # preexec
     if sys.platform.startswith("linux"):
         _limit_memory()
         if hide and os.geteuid() == 0:
-            _lock_down(hide)
+            _lock_down(hide, kept)
     if unprivileged:
         _become_unprivileged()
 
@@ -172,23 +230,28 @@ def _start_worker(command: list, fd: int, workdir: str, environment: dict):
     options = dict(pass_fds=(fd,), cwd=workdir, env=environment, stdin=subprocess.DEVNULL,
                    start_new_session=True)
     hide = hidden_paths()  # minnet grade asks for protection by naming what to hide
+    kept = _kept_in_tmp(workdir, hide) if hide else []
     if dropping_privileges():
         try:
-            process = subprocess.Popen(command, preexec_fn=lambda: _prepare_worker(True, hide),
+            process = subprocess.Popen(command,
+                                       preexec_fn=lambda: _prepare_worker(True, hide, kept),
                                        **options)
             _can_drop = True
             return process
         except PermissionError:
             _can_drop = False
             os.chown(workdir, os.geteuid(), os.getegid())
-    return subprocess.Popen(command, preexec_fn=lambda: _prepare_worker(False, hide), **options)
+    return subprocess.Popen(command, preexec_fn=lambda: _prepare_worker(False, hide, kept),
+                            **options)
 
 
 class Sandbox:
     """One worker process running one student file."""
 
-    def __init__(self, path: str, module_name: str, allowed_imports=None, stand_ins=()):
+    def __init__(self, path: str, module_name: str, allowed_imports=None, stand_ins=(),
+                 mutates=()):
         self.path = os.path.abspath(path)
+        self.mutates = frozenset(mutates)  # the functions whose argument changes come back
         self.shown = os.path.basename(self.path)
         self.workdir = tempfile.mkdtemp(prefix="minnet-sandbox-")
         if dropping_privileges():
@@ -201,7 +264,9 @@ class Sandbox:
         # minnet without Numba over there: no compiling or cache loading per worker (the
         # kernels' NumPy twins give the same numbers), and never a cache file of compiled
         # code that the grader's own process would later load
-        environment.update(HOME=self.workdir, MPLCONFIGDIR=_matplotlib_cache(self.workdir),
+        # TMPDIR: the worker's temporary files go to its own folder (as root, the only
+        # writable place of its private temporary folder)
+        environment.update(HOME=self.workdir, TMPDIR=self.workdir, MPLCONFIGDIR=_matplotlib_cache(self.workdir),
                            MPLBACKEND="Agg", NUMBA_CACHE_DIR=self.workdir, MINNET_NO_JIT="1",
                            PYTHONDONTWRITEBYTECODE="1")
         self.process = _start_worker([sys.executable, "-I", WORKER, str(theirs.fileno()), WIRE],
@@ -241,14 +306,19 @@ class Sandbox:
         if reply.get("ok") is not True:
             raise StudentCodeError(str(reply.get("type", "Error")),
                                    str(reply.get("message", "")), str(reply.get("where", "")))
-        # objects the request carried come back under their numbers: decoding updates the
-        # grader's own model, optimizer, arrays... in place, as an in-process call would
-        known = codec.objects if codec is not None else None
-        answer = wire.Codec(handle=self._incoming, function=self._function_name, known=known,
-                            graph=lambda tensor, node: self._connect(tensor, node, known or {},
+        # objects the request carried come back under their numbers. For a function whose
+        # contract is to change its arguments (``mutates``: a training step, an in-place init)
+        # decoding updates the grader's own model, optimizer, arrays... in place, as an
+        # in-process call would; any other function gets copies, so what it does to its
+        # arguments never reaches the grader's objects (a test's reference computes after it)
+        inputs = codec.objects if codec is not None else {}
+        sync = bool(request.get("sync"))
+        answer = wire.Codec(handle=self._incoming, function=self._function_name,
+                            known=inputs if sync else None,
+                            graph=lambda tensor, node: self._connect(tensor, node, inputs,
                                                                      request.get("function")))
         value = answer.decode(reply.get("value"), reply_buffers)
-        if "args" in reply:
+        if sync and "args" in reply:
             answer.decode(reply["args"], reply_buffers)
         return value
 
@@ -417,7 +487,7 @@ class Sandbox:
     def call(self, function: str, args: tuple, kwargs: dict):
         buffers: list = []
         codec = self._codec()
-        request = {"op": "call", "function": function,
+        request = {"op": "call", "function": function, "sync": function in self.mutates,
                    "args": codec.encode(tuple(args), buffers),
                    "kwargs": codec.encode(dict(kwargs), buffers)}
         return self._ask(request, buffers, codec)
@@ -547,14 +617,17 @@ class SandboxedModule:
 
 
 def sandboxed(test_file, name: str, allowed_imports=("numpy", "math"), forbidden=(),
-              module_name: Optional[str] = None, stand_ins=()) -> SandboxedModule:
+              module_name: Optional[str] = None, stand_ins=(), mutates=()) -> SandboxedModule:
     """The student's module ``name`` of the lab of ``test_file``, running in a sandbox.
 
     ``allowed_imports``: the top-level packages the lab's file may import (checked
     statically, and minnet and other frameworks refused at run time unless listed);
     ``forbidden``: names and attributes the lab rules out (``static_check.check_source``);
     ``stand_ins``: modules the file imports that the worker replaces by a stand-in
-    (``("minnet.autograd",)``: ``Function`` without minnet's autograd engine, lab 02).
+    (``("minnet.autograd",)``: ``Function`` without minnet's autograd engine, lab 02);
+    ``mutates``: the functions whose contract is to change their arguments in place (a
+    training step, an optimizer's step): only their changes come back to the grader's
+    objects; every other function works on copies.
     """
     from .loading import student_path
 
@@ -574,7 +647,7 @@ def sandboxed(test_file, name: str, allowed_imports=("numpy", "math"), forbidden
         return student(test_file, name)
     module_name = module_name or os.path.splitext(os.path.basename(path))[0]
     try:
-        box = Sandbox(path, module_name, allowed_imports, stand_ins)
+        box = Sandbox(path, module_name, allowed_imports, stand_ins, mutates)
     except StudentCodeError as error:
         raise LabFailure(f"{os.path.basename(path)} could not be imported: {error}\nCode at "
                          "the top level of the file runs on import: keep your work inside the "
@@ -614,3 +687,14 @@ class replacing:
             else:
                 setattr(self.module, name, self.saved[name])
         return False
+
+
+def _watch_when_recording() -> None:
+    """``minnet labs release --to``: recording remembers what the student's functions return."""
+    from . import recorded
+
+    if os.environ.get(recorded.RECORD_ENV):
+        recorded.watch_sandbox(RemoteFunction)
+
+
+_watch_when_recording()

@@ -33,6 +33,23 @@ HARMLESS_DUNDERS = {"__init__", "__name__", "__doc__", "__len__", "__call__", "_
                     "__exit__", "__class__", "__main__"}
 
 
+# The grader's own package: a student file has no business there (its modules hold os, signal...)
+GRADER_PACKAGE = "minnet.grading"
+
+
+def _private_module(module: str) -> bool:
+    """``numpy._pytesttester``: a library's private module (its helpers import os, sys...)."""
+    return any(part.startswith("_") for part in module.split(".") if part != "__future__")
+
+
+def _grader_module(module: str) -> bool:
+    return module == GRADER_PACKAGE or module.startswith(GRADER_PACKAGE + ".")
+
+
+_MODULE_WHY = ("a private module or the grader's own package is not for lab files: use "
+               "the library's public API")
+
+
 def _root(module: str) -> str:
     return module.split(".", 1)[0]
 
@@ -84,16 +101,29 @@ def check_source(text: str, filename: str, allowed_imports, forbidden=()) -> lis
                 if not allowed_module(alias.name):
                     problem(node, f"`import {alias.name}`", f"this lab's files may import only "
                                                             f"{shown}")
+                elif _private_module(alias.name) or _grader_module(alias.name):
+                    problem(node, f"`import {alias.name}`", _MODULE_WHY)
         elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
             for alias in node.names:
+                imported = f"`from {module} import {alias.name}`"
                 if alias.name in forbidden:
-                    problem(node, f"`from {node.module} import {alias.name}`",
-                            "this lab rules it out (see its README)")
+                    problem(node, imported, "this lab rules it out (see its README)")
+                elif alias.name.startswith("__") and alias.name not in HARMLESS_DUNDERS:
+                    problem(node, imported, "reaching into Python's machinery is not allowed "
+                                            "in lab files")
+                elif alias.name in FORBIDDEN_ATTRIBUTES or alias.name in FORBIDDEN_CALLS:
+                    problem(node, imported, "reaching the operating system or the interpreter "
+                                            "through another module is not allowed in lab files")
+                elif alias.name.startswith("_") or _grader_module(f"{module}.{alias.name}"):
+                    problem(node, imported, _MODULE_WHY)
             if node.level:
                 problem(node, "a relative import", "lab files are single modules")
-            elif not allowed_module(node.module or ""):
-                problem(node, f"`from {node.module} import ...`",
+            elif not allowed_module(module):
+                problem(node, f"`from {module} import ...`",
                         f"this lab's files may import only {shown}")
+            elif _private_module(module) or _grader_module(module):
+                problem(node, f"`from {module} import ...`", _MODULE_WHY)
         elif isinstance(node, ast.Attribute):
             if node.attr.startswith("__") and node.attr not in HARMLESS_DUNDERS:
                 problem(node, f"`.{node.attr}`", "reaching into Python's machinery is not "
@@ -108,6 +138,11 @@ def check_source(text: str, filename: str, allowed_imports, forbidden=()) -> lis
             elif node.attr.startswith("_") and _root_name(node) in module_aliases:
                 problem(node, f"`.{node.attr}`", "a library's private parts are not for lab "
                                                  "files: use its public API")
+            elif node.attr.startswith("_") and isinstance(node.ctx, (ast.Store, ast.Del)) \
+                    and _root_name(node) not in ("self", "cls", "ctx"):
+                # out._parents = (): rewriting how a library's object was made
+                problem(node, f"`.{node.attr} = ...`", "changing another object's private "
+                                                       "parts is not allowed in lab files")
         elif isinstance(node, ast.Name):
             if node.id in FORBIDDEN_CALLS:
                 problem(node, f"`{node.id}`", "running code given as text or looking names up "

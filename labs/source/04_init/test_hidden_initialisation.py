@@ -11,9 +11,14 @@ from minnet.grading.sandbox import sandboxed
 STUDENT_IMPORTS = ("numpy", "math", "os", "warnings", "minnet")
 
 
+# the functions whose contract is to change their arguments (a model, an optimizer, a state):
+# only their changes reach the test's objects; every other function works on copies
+MUTATES = ("init_weights_", "set_output_bias_", "bad_init_", "train")
+
 def load():
     ref = reference(__file__, "initialisation")          # before the student's file
-    return sandboxed(__file__, "initialisation", allowed_imports=STUDENT_IMPORTS), ref
+    return sandboxed(__file__, "initialisation", allowed_imports=STUDENT_IMPORTS,
+                     mutates=MUTATES), ref
 
 
 @pytest.mark.points(3)

@@ -9,8 +9,13 @@ from minnet.grading import expect, expect_close, planted, reference
 from minnet.grading.sandbox import sandboxed
 
 
+# the functions whose contract is to change their arguments (a model, an optimizer, a state):
+# only their changes reach the test's objects; every other function works on copies
+MUTATES = ("clipped_train_step", "save_grad_norm_plot")
+
 def load():
-    return (sandboxed(__file__, "gradient_flow", allowed_imports=("numpy", "minnet")),
+    return (sandboxed(__file__, "gradient_flow", allowed_imports=("numpy", "minnet"),
+                      mutates=MUTATES),
             reference(__file__, "gradient_flow"))
 
 

@@ -7,10 +7,16 @@ from minnet.grading import expect, expect_close, reference
 from minnet.grading.sandbox import sandboxed
 
 
+# the functions whose contract is to change their arguments (a model, an optimizer, a state):
+# only their changes reach the test's objects; every other function works on copies
+MUTATES = ("sgd_step", "momentum_step", "adam_step", "train_step", "lr_range_test")
+
 def load():
     ref = reference(__file__, "optimizers")              # before the student's files
     ref_lr = reference(__file__, "lr_range")
-    return sandboxed(__file__, "optimizers", allowed_imports=("numpy", "math")), ref, sandboxed(__file__, "lr_range", allowed_imports=("numpy", "copy", "minnet")), ref_lr
+    return (sandboxed(__file__, "optimizers", allowed_imports=("numpy", "math"), mutates=MUTATES), ref,
+            sandboxed(__file__, "lr_range", allowed_imports=("numpy", "copy", "minnet"),
+                      mutates=MUTATES), ref_lr)
 
 
 def run(step, param, grads, **options):

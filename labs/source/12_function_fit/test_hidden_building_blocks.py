@@ -7,8 +7,12 @@ from minnet.grading import expect, expect_close, reference
 from minnet.grading.sandbox import sandboxed
 
 
+# the functions whose contract is to change their arguments (a model, an optimizer, a state):
+# only their changes reach the test's objects; every other function works on copies
+MUTATES = ("init_layer", "train")
+
 def load():
-    return (sandboxed(__file__, "function_fit", allowed_imports=("numpy", "minnet"),
+    return (sandboxed(__file__, "function_fit", allowed_imports=("numpy", "minnet"), mutates=MUTATES,
                       forbidden=("xavier_uniform_", "xavier_normal_", "kaiming_uniform_",
                                  "kaiming_normal_", "lecun_normal_", "lecun_uniform_",
                                  "_calculate_fan_in_and_fan_out", "_calculate_correct_fan")),

