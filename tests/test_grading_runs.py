@@ -240,3 +240,44 @@ def test_bad_markers_stop_the_run_before_any_test(tmp_path):
     assert result.returncode == 4, result.stdout + result.stderr  # pytest's usage error
     assert "test_bad.py::test_negative: @pytest.mark.points: points must be a positive number, " \
            "got -2" in result.stderr
+
+
+INTERRUPTING_TESTS = '''import numpy as np
+import pytest
+from minnet.grading import expect, student
+
+
+@pytest.mark.points(1)
+def test_a_interrupts():
+    student(__file__, "toy").double(np.ones(2))
+
+
+@pytest.mark.points(2)
+def test_b_fails():
+    expect(False, "wrong")
+
+
+@pytest.mark.points(3)
+def test_c_passes():
+    pass
+'''
+
+
+def test_an_interrupted_grader_loses_no_test_from_the_maximum(tmp_path):
+    """A student's code that sends SIGINT to the grading process (pytest would stop and end
+    "normally"): every collected test is still graded, or scores 0 of its points; the
+    maximum comes from the collected markers, not from what was graded."""
+    labs = make_lab(tmp_path)
+    (labs / "01_toy" / "test_toy.py").write_text(INTERRUPTING_TESTS)
+    run(tmp_path, "-m", "minnet", "labs", "release")
+    submission = tmp_path / "submission" / "01_toy"
+    submission.mkdir(parents=True)
+    (submission / "toy.py").write_text(
+        "import os, signal\n\ndef double(x):\n    os.kill(os.getppid(), signal.SIGINT)\n"
+        "    return 2 * x\n")
+    path = tmp_path / "graded.json"
+    result = run(tmp_path, "-m", "minnet", "grade", "submission", "--grade-json", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    results = json.loads(path.read_text())
+    assert results["max_score"] == 6.0, results
+    assert by_name(results)["01_toy: test_c_passes"]["score"] == 3.0
