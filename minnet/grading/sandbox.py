@@ -263,11 +263,11 @@ class Sandbox:
                                   "OPENBLAS_CORETYPE", "MINNET_NO_JIT")}
         # minnet without Numba over there: no compiling or cache loading per worker (the
         # kernels' NumPy twins give the same numbers), and never a cache file of compiled
-        # code that the grader's own process would later load
-        # TMPDIR: the worker's temporary files go to its own folder (as root, the only
-        # writable place of its private temporary folder)
-        environment.update(HOME=self.workdir, TMPDIR=self.workdir, MPLCONFIGDIR=_matplotlib_cache(self.workdir),
-                           MPLBACKEND="Agg", NUMBA_CACHE_DIR=self.workdir, MINNET_NO_JIT="1",
+        # code that the grader's own process would later load. TMPDIR: its temporary files
+        # go to its own folder (as root, the one writable place of its private /tmp)
+        environment.update(HOME=self.workdir, TMPDIR=self.workdir,
+                           MPLCONFIGDIR=_matplotlib_cache(self.workdir), MPLBACKEND="Agg",
+                           NUMBA_CACHE_DIR=self.workdir, MINNET_NO_JIT="1",
                            PYTHONDONTWRITEBYTECODE="1")
         self.process = _start_worker([sys.executable, "-I", WORKER, str(theirs.fileno()), WIRE],
                                      theirs.fileno(), self.workdir, environment)
