@@ -294,7 +294,12 @@ def _run_with_journal(tree: Path, folders: list, timeout: Optional[float], extra
                                    env=grading_environment(False, secrets_of(tree, labs_dir)))
     finally:
         os.close(write_fd)
-    process.wait()
+    try:
+        process.wait()
+    except KeyboardInterrupt:  # the grader's pytest ignores SIGINT: Ctrl-C here ends it
+        process.kill()
+        process.wait()
+        raise
     reader.join()
     run = PytestRun(process.returncode, None, "", time.monotonic() - started)
     return run, _journal_entries(b"".join(chunks))
