@@ -25,8 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from minnet.grading.grade import LabCopy, build_tree, pytest_command  # noqa: E402
-from minnet.grading.mutants import solution_files  # noqa: E402
-from minnet.grading.release import all_labs  # noqa: E402
+from minnet.grading.release import all_labs, solution_files  # noqa: E402
 
 
 def grade_seconds(tree: Path, folders: list) -> tuple:
