@@ -1,33 +1,18 @@
 """conv2d as matrix products: im2col, col2im, and the forward and backward built on them.
 
-A 2-D convolution slides a (C, kh, kw) filter over each image. ``im2col``
-copies every patch the filter visits into one column, one matrix per image::
-
-    cols[n, (c * kh + i) * kw + j, oy * out_w + ox]
-        = x[n, c, oy * stride_h - pad_h + i, ox * stride_w - pad_w + j]   (0 outside)
-
-so ``cols`` is (N, C * kh * kw, out_h * out_w): lab 11's (C * kh * kw, N * OH * OW)
-matrix cut into one block per image. Row order matches
-``weight.reshape(F, C * kh * kw)`` (the "weight matrix" W), hence::
+``im2col`` copies every patch a (C, kh, kw) filter visits into a column:
+``cols`` is (N, C*kh*kw, out_h*out_w), rows in the order of
+``weight.reshape(F, C*kh*kw)`` (W), so per image::
 
     forward:   out[n]   = W @ cols[n]                    (F, out_h * out_w), already NCHW
     backward:  dL/dW    = sum over n of dOut[n] @ cols[n]^T
                dL/dx[n] = col2im(W^T @ dOut[n])
-               dL/dbias = dOut summed over n and positions
 
-``col2im`` is the adjoint of im2col: it adds each column entry back onto the
-input pixel it was copied from (pixels shared by overlapping patches receive
-several contributions: the chain rule for a value used several times).
-
-Each function comes twice: ``*_reference`` (plain NumPy, the readable
-definition, also used when ``MINNET_NO_JIT=1``) and ``*_numba``. The Numba
-versions of the forward and backward split the batch into chunks of images run
-on several threads (``threads.py``); every step of a chunk -- im2col, the
-products, col2im -- releases the GIL. Per-image products are also faster than
-one product over the whole batch here (the blocks stay in cache) and need no
-transposes. The weight gradient is summed from one partial per image, in image
-order, so it does not depend on the number of threads. They also carry the bias
-inside the products (a row of ones under the patches; see conv2d_forward_numba).
+``col2im`` is im2col's adjoint: it adds each entry back onto the pixel it came
+from (a pixel in several patches gets several contributions). Each function
+comes as ``*_reference`` (plain NumPy, the definition; ``MINNET_NO_JIT=1``) and
+``*_numba`` (chunks of the batch on threads, ``threads.py``; the weight gradient
+summed per image in image order, so it does not depend on the thread count).
 """
 from __future__ import annotations
 
@@ -126,9 +111,9 @@ def _im2col_into(x, cols, first, last, kernel_h, kernel_w, stride_h, stride_w, p
 
     Indices are unsigned (``np.uint64``): Numba then drops its check for
     negative (wrap-around) indices, which otherwise keeps the copy loop from
-    being vectorised -- about 3x faster on the course CNN. Zeroing the whole
-    block first and then copying only the in-image part of each row is faster
-    than zeroing the border pieces one by one.
+    being vectorised (timings: docs/performance.md). Zeroing the whole block
+    first and then copying only the in-image part of each row is faster than
+    zeroing the border pieces one by one.
     """
     _, channels, height, width = x.shape
     patch = channels * kernel_h * kernel_w

@@ -1,23 +1,17 @@
-"""Max and average pooling, forward and backward.
+"""Max and average pooling, forward and backward, on (N, C, H, W) arrays.
 
-Window (oy, ox) of a (H, W) plane covers rows ``oy * stride_h - pad_h`` up to
-``+ kernel_h`` and the same for columns. Entries outside the input are
-padding: -inf for max pooling (never chosen), 0 for average pooling.
+Window (oy, ox) covers rows ``oy * stride_h - pad_h`` up to ``+ kernel_h`` (columns
+likewise); padding is -inf for max pooling, 0 for average pooling.
 
-* Max pooling remembers, per output, the flat index ``y * W + x`` of the
-  winning input entry in its (H, W) plane (PyTorch's ``return_indices``
-  convention). The backward sends each output gradient to that one entry.
-  Ties go to the first maximum in row-major window order; NaN wins (it
-  propagates, as in PyTorch).
-* Average pooling divides the window sum by a divisor: the window size clipped
-  to the padded input (``count_include_pad=True``), the number of real input
-  entries (``count_include_pad=False``), or ``divisor_override`` when that is
-  not 0. The backward spreads ``grad / divisor`` evenly over the window.
+* Max pooling stores, per output, the flat index ``y * W + x`` of the winner in
+  its plane (PyTorch's ``return_indices``); backward sends the gradient there.
+  Ties go to the first maximum; NaN wins (it propagates, as in PyTorch).
+* Average pooling divides the window sum by the padded window size, the count of
+  real entries (``count_include_pad=False``) or ``divisor_override``; backward
+  spreads ``grad / divisor`` over the window.
 
-``out_h``/``out_w`` come from the caller, which decides floor or ceil mode.
-The Numba versions split the batch into chunks of images run on several
-threads (``threads.py``); each image's planes are computed the same way on any
-thread, so the result does not depend on the number of threads.
+``out_h``/``out_w`` come from the caller (floor or ceil mode). The Numba versions
+split the batch over threads (``threads.py``); results do not depend on their number.
 """
 from __future__ import annotations
 
@@ -184,15 +178,10 @@ def _max_pool2d_into(x, out, argmax, first, last, kernel_h, kernel_w, stride_h, 
                      pad_h, pad_w):
     """max_pool2d_forward for any window, for the images [first, last).
 
-    Speed notes (measured, see benchmarks/bench_kernels.py):
-    * flat views with unsigned (``np.uint64``) indices: Numba then skips its
-      negative-index check;
-    * the running maximum is updated with conditional expressions rather than
-      an ``if`` block, which the compiler turns into branch-free selects: on
-      random data "is this larger?" is a coin flip the CPU cannot predict
-      (about 2x faster);
-    * NaN needs the first NaN of the window to win; since NaN is rare, a flag
-      records whether the window has one and only then a second pass finds it.
+    Unsigned (``np.uint64``) flat indices skip Numba's negative-index check; the
+    running maximum uses conditional expressions, which compile to branch-free
+    selects (timings: docs/performance.md). A flag records whether a window holds
+    a NaN, and only then a second pass finds the first one.
     """
     _, channels, height, width = x.shape
     out_h, out_w = out.shape[2], out.shape[3]

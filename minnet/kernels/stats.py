@@ -1,21 +1,15 @@
 """The statistics ``minnet.debug.Monitor`` takes at every record, each in one pass.
 
 ``activation_stats(x, hist_low, hist_high, bins, saturation_low, saturation_high,
-hist_samples=None)`` describes a layer output ``x`` (float32/float64, any shape) as
-``(mean, std, low, high, zeros, nonfinite, saturated, counts, unit_nonzero)``:
-moments and extremes of the finite entries (NaN if none); counts of exact zeros,
-NaN/Inf entries and entries outside the saturation limits; ``counts`` (bins,) the
-histogram of the first ``hist_samples`` samples (out-of-range values and +-Inf in
-the end bins, NaN in none); ``unit_nonzero`` (units,) whether each unit (axis 1;
-a 0-d/1-D output is one unit) was ever != 0: a unit that never is, is dead.
-
-``update_squares(after, before)`` -> ``(||after - before||**2, ||after||**2,
-||before||**2)`` of a parameter around ``optimizer.step()``, summed in float64.
-
-Each comes as a plain NumPy ``*_reference`` and a Numba ``*_numba`` that agree up
-to rounding (tests/test_kernels_stats.py). Sums run in float64 on entries shifted by
-the first finite one, so the one-pass variance does not cancel when the mean is
-large against the spread. Timings: docs/performance.md.
+hist_samples=None)`` -> ``(mean, std, low, high, zeros, nonfinite, saturated,
+counts, unit_nonzero)`` of a layer output ``x`` (any shape): moments and extremes
+of the finite entries; counts of zeros, NaN/Inf and saturated entries; ``counts``
+(bins,) a histogram of the first ``hist_samples`` samples; ``unit_nonzero``
+(units,) whether each unit (axis 1) was ever != 0 (a unit never so is dead).
+``update_squares(after, before)`` -> the float64 squared norms of ``after - before``,
+``after`` and ``before`` around ``optimizer.step()``. NumPy ``*_reference`` and
+Numba ``*_numba`` agree up to rounding; sums are shifted by the first finite entry
+so the one-pass variance does not cancel.
 """
 from __future__ import annotations
 

@@ -1,27 +1,13 @@
 """Split a batch over threads: how the conv and pooling kernels use several cores.
 
 ``for_each_chunk(n_items, work, work_per_item)`` calls ``work(first, last)`` on
-consecutive ranges of the batch, on this thread and on helper threads at the
-same time. ``work`` must release Python's GIL for that to pay: the Numba kernels
-here are compiled with ``nogil=True`` and NumPy's matrix products release it.
-
-Why Python threads and not Numba's ``parallel=True`` or BLAS's own threads:
-a convolution is mostly matrix products, which Numba cannot call without SciPy,
-so the split has to sit above them. And both other pools hand every thread its
-share up front and wait for all shares: when another process keeps a core busy,
-the share of a thread the OS has not scheduled holds everything up (measured in
-docs/performance.md). Here chunks are claimed one at a time from a shared
-counter: a helper that is not running claims nothing and the calling thread does
-the rest, so a busy machine costs at most the one-thread time. Idle helpers
-block on a queue; they never spin.
-
-Results never depend on the number of threads: each chunk writes its own
-images' outputs, and whatever is summed over the batch is written per image
-and added up afterwards, in image order.
-
-Threads: ``MINNET_NUM_THREADS`` if set; else ``OMP_NUM_THREADS`` or
-``OPENBLAS_NUM_THREADS`` (what NumPy's BLAS uses) if set; else the CPUs this
-process may run on. ``set_num_threads`` changes it at run time.
+consecutive ranges of the batch, here and on helper threads; ``work`` must release
+the GIL (Numba ``nogil=True`` kernels, NumPy's products). Chunks are claimed one at
+a time from a shared counter, so a helper the OS has not scheduled claims nothing
+and a busy machine costs at most the one-thread time (why not BLAS's or Numba's
+threads: docs/performance.md). Results do not depend on the number of threads.
+Threads: ``MINNET_NUM_THREADS``, else ``OMP_NUM_THREADS``/``OPENBLAS_NUM_THREADS``,
+else the CPUs available; ``set_num_threads`` changes it at run time.
 """
 from __future__ import annotations
 

@@ -1,23 +1,10 @@
 """Convolution and pooling ops: conv2d, max_pool2d, avg_pool2d (PyTorch semantics).
 
-Shapes use PyTorch's NCHW layout: x is (N, C, H, W) -- or (C, H, W) for a
-single image -- and a conv weight is (F, C, kh, kw). For a window of size k,
-stride s and padding p along one axis, the output has
-``floor((size + 2p - k) / s) + 1`` entries (``ceil`` instead of ``floor`` in
-pooling's ``ceil_mode``).
-
-How conv2d computes (see ``minnet/kernels/conv_im2col.py``): ``im2col``
-copies every patch of image n into a column of ``cols[n]`` (C*kh*kw, OH*OW),
-and W is the weight as a (F, C*kh*kw) matrix; then, per image,
-
-    forward:      out[n]     = W @ cols[n]            (F, OH*OW)
-    backward:     dL/dW      = sum over n of dOut[n] @ cols[n]^T    (F, C*kh*kw)
-                  dL/dcols   = W^T @ dOut[n]          -> col2im -> dL/dx[n]
-                  dL/dbias   = dOut summed over N, OH, OW
-
-Each is a BLAS matrix product; the kernels run chunks of the batch on several
-threads. dL/dx is skipped when x does not require a gradient (the first
-layer's input is data), which saves the col2im pass.
+x is (N, C, H, W) or (C, H, W); a conv weight is (F, C, kh, kw). Per axis, window
+k, stride s, padding p give ``floor((size + 2p - k) / s) + 1`` outputs (``ceil``
+in pooling's ``ceil_mode``). conv2d is matrix products over im2col columns
+(derivation: ``minnet/kernels/conv_im2col.py``); dL/dx is skipped when x needs no
+gradient (the first layer's input is data), which saves the col2im pass.
 """
 from __future__ import annotations
 
