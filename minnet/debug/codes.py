@@ -1,22 +1,11 @@
 """The failure catalogue as data: one ``Code`` per row of CHECKLIST.md.
 
-This is the single place where a finding's code, default severity, checklist
-source and scenario names are written down. Checks, scenarios, the docs page
-(docs/checklist.md) and the labs refer to these entries by code; a test keeps
-this table and docs/checklist_contract.md (the contract, a copy of the shared CHECKLIST.md)
-in step.
-
-Severity (the policy of docs/debugger.md, applied by every check and by policy.py):
-
-* ``error``   training will not succeed as set up, or its results will be wrong; a
-              measurement or a what-if shows it;
-* ``warning`` it likely hurts, but the run still trains;
-* ``info``    worth knowing.
-
-The severity below is a code's default. A check sets the one its evidence supports (e.g.
-95% dead ReLUs: error; a blow-up the run recovered from: warning), and policy.py lowers
-findings about the initialisation on an already-trained model to info and predicted
-failures to warnings when the short run trained anyway.
+The single place where a finding's code, default severity, checklist source and
+scenario names are written; checks, scenarios, docs/checklist.md and the labs refer
+to these entries by code, and a test keeps the table in step with
+docs/checklist_contract.md. Severity (error / warning / info) is a default: a check
+sets the one its evidence supports and policy.py may lower it (docs/debugger.md,
+"The severity policy").
 """
 from __future__ import annotations
 

@@ -1,25 +1,11 @@
 """``diagnose_setup``: a preflight and a short instrumented training run on a copy of the model.
 
-``minnet.debug.diagnose(model, loss_fn, data, ...)`` (in setup.py) wraps its arguments
-in a ``Setup`` and calls it:
-
-    report = minnet.debug.diagnose(model, loss_fn, (X_train, y_train), optimizer,
-                                   val_data=(X_val, y_val), steps=150)
-    print(report)
-
-What happens, in order (the caller's model and optimizer are left untouched):
-
-1. the data become arrays; the task (classification or regression) is inferred;
-2. the model and optimizer are deep-copied;
-3. ``data`` checks read the arrays;
-4. ``preflight`` checks experiment on fresh copies: the initial loss against its
-   expected value, the loss's input, prediction/target shapes, overfitting one
-   tiny batch, a zero-input baseline, gradcheck of the modules, train/eval
-   determinism;
-5. the copy trains for ``steps`` steps under a ``Monitor`` (every layer's
-   activations, gradients and updates recorded);
-6. ``run`` checks read what the Monitor recorded;
-7. findings are linked into cause -> effect chains and ordered root cause first.
+``minnet.debug.diagnose(model, loss_fn, data, ...)`` (setup.py) wraps its arguments
+in a ``Setup`` and calls this. In order, on deep copies (the caller's model and
+optimizer stay untouched): infer the task; ``data`` checks on the arrays;
+``preflight`` experiments at the initial weights; a ``steps``-step run under a
+``Monitor``; ``run`` checks on what it recorded; findings linked into cause ->
+effect chains, root cause first. The phases: docs/debugger.md.
 """
 from __future__ import annotations
 

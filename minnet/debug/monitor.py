@@ -1,22 +1,16 @@
 """``Monitor``: listens to a training run and keeps its vital signs in NumPy arrays.
 
-It only *listens*, through the public hooks::
+It only uses public hooks::
 
-    monitor = Monitor(model, optimizer, every=1, bins=32)
-    for X, y in loader:
-        optimizer.zero_grad()
-        loss = loss_fn(model(X), y)
-        loss.backward()
-        optimizer.step()
-        monitor.log(loss=loss)          # lands on the step that computed ``loss``
-    monitor.detach()                    # or ``with Monitor(...) as monitor:``
+    with Monitor(model, optimizer, every=1, bins=32) as monitor:
+        for X, y in loader:
+            ...                          # zero_grad, forward, backward, step
+            monitor.log(loss=loss)       # lands on the step that computed ``loss``
 
-A forward hook on every leaf module reads its output (``LAYER_STATS``, a histogram);
-a tensor hook on that output reads dL/d(output) (``grad_rms``) and, once backward has
-finished, every parameter's ``.grad``; the optimizer's step hooks measure the update
-(``PARAM_STATS``). Step ``s`` is recorded when ``s % every == 0``; ``log()``'s scalars
-and the learning rate are kept for every step. An unrecorded step reads no array, so
-``every=10`` is nearly free; its cost: docs/performance.md.
+Forward hooks read each leaf module's output (``LAYER_STATS``), tensor hooks its
+gradient and the parameters' ``.grad``, the optimizer's step hooks the update
+(``PARAM_STATS``). Step ``s`` is recorded when ``s % every == 0`` (cost:
+docs/performance.md).
 """
 from __future__ import annotations
 
@@ -127,15 +121,11 @@ def block_stride(shape: tuple) -> int:
 def sampled_blocks(array: np.ndarray) -> np.ndarray:
     """The entries of ``array`` the update ratio is measured on.
 
-    Small arrays: all of them, 1-D. Large ones: a strided view (blocks,
-    SAMPLE_BLOCK) of every ``block_stride``-th block of SAMPLE_BLOCK consecutive
-    entries (whole blocks, not single spaced-out entries: those would still
-    touch every cache line, so read as much memory as the whole array).
-    Why sample: the ratio compares the weights before and after ``step()``, and
-    copying and re-reading every weight of a large layer was a large share of the
-    Monitor's cost (docs/performance.md); over ~8,192 entries spread through the
-    matrix the ratio, read on a log scale, is within about 2% (the weight norm,
-    estimated from the sample's mean square, within 1%).
+    Small arrays: all of them, 1-D. Large ones: a strided view (blocks, SAMPLE_BLOCK)
+    of every ``block_stride``-th block (whole blocks: spaced-out entries would still
+    touch every cache line). Copying every weight of a large layer around ``step()``
+    was a large share of the Monitor's cost; ~8,192 sampled entries give the ratio
+    within about 2% on a log scale.
     """
     flat = array.reshape(-1)
     stride = block_stride(array.shape)
@@ -165,17 +155,12 @@ def _histogram_edges(kind: str, low: float, high: float, bins: int) -> np.ndarra
 
 
 def layer_statistics(x: np.ndarray, kind: str, edges: Optional[np.ndarray]) -> tuple:
-    """Statistics of one layer output ``x`` (float32/float64, any shape).
+    """Statistics of one layer output ``x`` (float32/float64, any shape), in one pass.
 
-    Returns ``(values, counts)``: ``values`` in the order of ``LAYER_STATS``
-    (``grad_rms`` left NaN: it comes from the backward pass), ``counts`` the
-    histogram over ``edges`` of the first ``HISTOGRAM_SAMPLES`` samples (None when
-    ``edges`` is None). With NaN/Inf in
-    ``x``, mean/std/min/max describe its finite entries; NaN is in no bin,
-    +-Inf and other values outside the edges are in the end bins.
-
-    One pass over ``x``: ``minnet.kernels.stats``'s Numba kernel, or its NumPy
-    reference under ``MINNET_NO_JIT=1``.
+    Returns ``(values, counts)``: ``values`` in ``LAYER_STATS`` order (``grad_rms`` NaN,
+    filled in backward), ``counts`` the histogram over ``edges`` of the first
+    ``HISTOGRAM_SAMPLES`` samples (None if ``edges`` is None). Moments describe the
+    finite entries; NaN is in no bin, out-of-range values and +-Inf in the end bins.
     """
     n = x.size
     if edges is None:  # no bins yet: a throwaway single bin

@@ -1,21 +1,11 @@
 """The severity policy, applied to every diagnosis after the checks have run.
 
-    error    training will not succeed as set up, or its results will be wrong; a
-             measurement or a what-if shows it (the loss does not fall, a rerun with the
-             fix trains and the control does not, the labels are out of range, ...);
-    warning  it likely hurts (slower, less accurate, fragile), but this run still trains;
-    info     worth knowing.
-
-Each check sets the severity its own evidence supports. Two facts are only known once
-every check has run, and this module applies them to all findings alike:
-
-1. **The model is already trained.** Diagnosing a trained model is a normal use: its
-   loss at the start beats guessing by far. Findings about the *initialisation* (weight
-   scales, the output bias, the initial loss) then describe trained weights: info.
-2. **The short run trained anyway.** A preflight prediction that training will fail
-   (a bad weight scale, dead or saturated units, a tiny-batch test, update sizes) is
-   refuted when the measured run's loss fell well below the loss of guessing: the
-   finding stays, as a warning, with the measurement that lowered it.
+error: training will not succeed as set up (a measurement or what-if shows it);
+warning: it likely hurts, but this run still trains; info: worth knowing. Checks set
+severities from their own evidence; this module applies the two facts known only
+after all checks: on an already-trained model, findings about the initialisation
+become info; when the short run trained anyway, predicted failures become warnings.
+Details: docs/debugger.md, "The severity policy".
 """
 from __future__ import annotations
 

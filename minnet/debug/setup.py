@@ -16,30 +16,23 @@ if TYPE_CHECKING:
 
 @dataclass
 class Setup:
-    """A runnable training setup.
+    """A runnable training setup (the arguments of ``diagnose``, kept together).
 
-    model          an ``nn.Module``
-    loss_fn        ``loss_fn(output, target) -> scalar Tensor``; it may instead return a dict
-                   of named scalar terms (e.g. ``{"data": mse, "penalty": reg}``) whose sum is
-                   the loss: the debugger then compares the terms
-    optimizer      an ``optim.Optimizer`` over ``model.parameters()``
-    train_data     ``(X, y)`` arrays, a Dataset or a DataLoader
-    val_data       optional held-out ``(X, y)``, Dataset or DataLoader
-    batch_size     mini-batch size when ``train_data`` is not already a DataLoader
-    shuffle        whether batches are shuffled every epoch (a DataLoader's own flag wins)
-    steps          optimizer steps for a training run (diagnose's short run uses this too)
-    seed           seeds batch order and anything random in training
-    train_step     optional ``train_step(model, loss_fn, optimizer, X, y) -> loss`` replacing
-                   the standard zero_grad / forward / backward / step (scenarios use it to
-                   reproduce mistakes in the loop itself, e.g. a forgotten zero_grad)
-    evaluate       optional ``evaluate(model, X, y) -> output array``: the user's evaluation
-                   code (the debugger checks it runs the model in eval mode)
-    clip_grad_norm optional max norm for ``nn.utils.clip_grad_norm_`` in every step
-    preprocessing  optional dict describing preprocessing, e.g. {"standardizer": fitted
-                   Standardizer, "raw_train": X_train_raw, "raw_val": X_val_raw}, so leakage
-                   of statistics from held-out data can be detected
-    task           "classification" or "regression"; None: inferred from the loss and targets
-    name, notes    for reports
+        model          an ``nn.Module``
+        loss_fn        ``loss_fn(output, target) -> scalar Tensor``, or a dict of named scalar
+                       terms whose sum is the loss (the debugger then compares the terms)
+        optimizer      an ``optim.Optimizer`` over ``model.parameters()``
+        train_data     ``(X, y)`` arrays, a Dataset or a DataLoader; ``val_data`` likewise, optional
+        batch_size     mini-batch size when ``train_data`` is not a DataLoader; ``shuffle`` likewise
+        steps          optimizer steps of a training run; ``seed`` seeds everything random
+        train_step     optional ``train_step(model, loss_fn, optimizer, X, y) -> loss`` replacing
+                       zero_grad / forward / backward / step (scenarios reproduce loop mistakes)
+        evaluate       optional ``evaluate(model, X, y) -> output array`` (checked for eval mode)
+        clip_grad_norm optional max norm for ``nn.utils.clip_grad_norm_`` in every step
+        preprocessing  optional dict, e.g. {"standardizer": fitted, "raw_train": X_train_raw,
+                       "raw_val": X_val_raw}, for the leakage checks
+        task           "classification" or "regression"; None: inferred
+        name, notes    for reports
     """
     model: Any
     loss_fn: Callable
@@ -87,31 +80,15 @@ def diagnose(model, loss_fn: Callable, train_data, optimizer=None, val_data=None
     """Diagnose a training setup; returns a ``Report`` of ``Finding``s, root causes first.
 
     Args:
-        model: the ``nn.Module`` to diagnose (copied; never changed).
-        loss_fn: ``loss_fn(output, target)`` returning a scalar Tensor, or a dict of terms.
-        train_data: ``(X, y)`` arrays, a Dataset, or a DataLoader (its batch size and
-            shuffle flag are used).
-        optimizer: the optimizer you train with (copied with its settings and state);
-            default SGD(lr=0.01).
-        val_data: optional held-out data, for leakage and evaluation checks.
-        steps: optimizer steps of the short instrumented training run.
-        batch_size, shuffle: how batches are drawn when ``train_data`` is not a DataLoader
-            (defaults 32 and True).
-        thresholds: overrides by name, e.g. ``{"dead_relu_fraction": 0.7}``; see
-            ``minnet.debug.thresholds.DEFINED`` for every name, value and source.
-        seed: seeds batch order and every sampled experiment.
-        train_step: your own ``train_step(model, loss_fn, optimizer, X, y) -> loss`` if your
-            loop differs from zero_grad / forward / backward / step.
-        evaluate: your evaluation code ``evaluate(model, X, y)``, to check it runs in eval mode.
-        clip_grad_norm: max norm if you clip gradients every step.
-        preprocessing: e.g. ``{"standardizer": fitted_standardizer}`` for the leakage check.
-        task: "classification" or "regression" (inferred when None).
+        model, loss_fn, train_data, val_data, optimizer (default SGD(lr=0.01)), steps,
+            batch_size (32), shuffle (True), seed, train_step, evaluate, clip_grad_norm,
+            preprocessing, task: as in ``Setup``; model and optimizer are copied, never changed.
+        thresholds: overrides by name, e.g. ``{"dead_relu_fraction": 0.7}``; every name,
+            value and source is in ``minnet.debug.thresholds.DEFINED``.
         verify_fixes: also rerun training with each mechanical fix (see Report.verify_fixes).
-        phases: which check phases to run.
-        progress: called with a short text as each phase starts (the CLI prints it).
-        record: a folder (or True for "runs") to record this diagnosis in the run log
-            (config, seed, versions, the short run's losses, the findings); the run id is
-            in ``report.run["run_id"]``.
+        phases: which check phases to run; progress: called with each phase's name.
+        record: a folder (or True for "runs") to record this diagnosis in the run log; the
+            run id is in ``report.run["run_id"]``.
     """
     from .diagnosis import PHASE_ORDER, check_arguments, diagnose_setup
     check_arguments(model, steps, batch_size)

@@ -1,20 +1,11 @@
 """The debugger's checks, listed by hand in the order ``diagnose`` runs them.
 
-A check is a function ``check(ctx) -> list[Finding]`` in the module of its family
-(data.py, loss.py, model.py, activations.py, gradients.py, dynamics.py, updates.py,
-run.py); ``CHECKS`` below says when it runs and which codes it may emit, ``FIXES`` which
-mechanical fix ``Report.verify_fixes()`` tries for a code. Adding a check means writing
-the function and adding its line here.
-
-Phases, in the order ``diagnose`` runs them:
-
-* ``"data"``      reads only the arrays (``ctx.X_train``, ``ctx.y_train``, ...);
-* ``"preflight"`` may run experiments on ``ctx.fresh_model()`` copies (initial loss,
-                  overfit one batch, zero inputs, gradcheck, determinism ...);
-* ``"run"``       reads the short training run: ``ctx.monitor`` and ``ctx.run``.
-
-Run checks that need only a Monitor (``needs=("monitor",)``) also serve
-``Monitor.findings()`` (``monitor_findings``) in a user's own training loop.
+A check is ``check(ctx) -> list[Finding]`` in its family's module (data.py, loss.py,
+model.py, ...); ``CHECKS`` says in which phase it runs and which codes it may emit,
+``FIXES`` which mechanical fix ``Report.verify_fixes()`` tries for a code. Phases:
+``"data"`` reads the arrays, ``"preflight"`` experiments on ``ctx.fresh_model()``
+copies, ``"run"`` reads the short run (``ctx.monitor``, ``ctx.run``); run checks with
+``needs=("monitor",)`` also serve ``Monitor.findings()`` in a user's own loop.
 """
 from __future__ import annotations
 

@@ -1,18 +1,11 @@
 """Checks of the activations during the short run: dead ReLUs, saturation, scale with depth.
 
-They read only the Monitor (``ctx.monitor``), so ``Monitor.findings()`` runs them on anyone's
-own training loop too. Each statistic is judged twice: at the first recorded step (the
-initialisation) and over the later part of the run (the median of the last quarter of the
-recorded steps, so one odd batch does not decide).
-
-* ``activation.dead_relu``  per ReLU layer, the fraction of units that are 0 for every
-                            sample of the batch (Monitor stat ``dead_fraction``);
-* ``activation.saturated``  per hidden tanh/sigmoid layer, the fraction of outputs in the flat
-                            tails (|out| > 0.99; sigmoid outside [0.01, 0.99]);
-* ``activation.scale``      the std of each hidden weight layer's output (the signal entering
-                            each nonlinearity, or a normalisation's output right after it),
-                            layer after layer: several layers in a row outside [0.5, 2],
-                            all on the same side, is a signal shrinking or growing with depth.
+They read only the Monitor, so ``Monitor.findings()`` runs them on any loop. Each
+statistic is judged at the first recorded step (the initialisation) and as the median
+of the last quarter of the run (one odd batch does not decide): the fraction of ReLU
+units 0 for every sample, of tanh/sigmoid outputs in the flat tails, and the std of
+each hidden weight layer's output across depth (several layers in a row outside
+[0.5, 2], on the same side, is a signal shrinking or growing with depth).
 """
 from __future__ import annotations
 

@@ -1,22 +1,10 @@
 """Data checks: what is wrong with the arrays before any model sees them.
 
-Codes: data.nonfinite, data.not_normalized, data.constant_feature,
-data.target_scale, data.not_shuffled, data.class_imbalance, data.labels_invalid,
-data.leakage, data.input_independent, data.too_few_samples, batch.too_large.
-
-Most checks read only the arrays (phase "data"). Two need the model and run
-in the preflight, on fresh copies: the label range against the output width,
-and the zero-input baseline (does the model do better on held-out data with
-its real inputs than with zeros?).
-
-"Features" are columns of (N, F) data, and channels of (N, C, H, W) images:
-a convolution shares its weights over positions, so the statistics that
-matter for it are per channel, and an image's always-black border pixels are
-not "constant features" of it.
-
-Each mechanical fix (standardise inputs or targets, drop constant features,
-shuffle, refit preprocessing on the training split, a smaller batch) is
-registered here with ``@mechanical_fix`` next to the check it answers.
+Most read only the arrays (phase "data"); the label range against the output width
+and the zero-input baseline need the model and run in the preflight, on fresh
+copies. "Features" are columns of (N, F) data and channels of (N, C, H, W) images:
+a convolution shares weights over positions, so its statistics are per channel.
+Each mechanical fix is registered with ``@mechanical_fix`` next to its check.
 """
 from __future__ import annotations
 

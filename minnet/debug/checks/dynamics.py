@@ -1,19 +1,11 @@
 """Run checks on the loss curve: non-finite, diverging, on a plateau, oscillating.
 
-They read the per-step training loss of the short run (``ctx.run.losses``) or, for
-people running their own loop, what ``monitor.log(loss=...)`` recorded
-(``monitor.scalar("loss")``), so ``Monitor.findings()`` reports them too.
-
-Vocabulary (T finite steps, w = max(5, T // 10) steps per window):
-
-* ``start``  mean loss of the first window, ``end`` mean of the last window;
-* ``low``/``peak`` the lowest/highest mean of any window of w consecutive steps;
-* ``initial`` the loss before any step: the preflight's loss of the fresh model on a
-  sample of the training data (diagnose), else the first logged loss (Monitor).
-
-Window means, not single steps, because a mini-batch loss is noisy: one unlucky
-batch is not a trend. But a run that blows up within its first window already has the
-blow-up in ``start``, so growth is measured from the smaller of ``start`` and ``initial``.
+They read ``ctx.run.losses`` (diagnose) or ``monitor.scalar("loss")`` (a user's loop).
+With T finite steps and windows of w = max(5, T // 10) steps: ``start``/``end`` are
+the first/last window means, ``low``/``peak`` the lowest/highest window mean,
+``initial`` the loss before any step. Window means, because one unlucky mini-batch is
+not a trend; growth is measured from the smaller of ``start`` and ``initial``, since a
+run that blows up at once already has the blow-up in ``start``.
 """
 from __future__ import annotations
 
@@ -267,20 +259,12 @@ def diverging_verdict(losses: np.ndarray, factor: float, rebound: float,
                       min_rise: float = 0.0) -> Optional[dict]:
     """Evidence that the loss grows, else None.
 
-    ``initial`` is the loss before training (None: the first loss). The reference
-    ``start`` is the smaller of the first window's mean and ``initial``: when the first
-    steps already blow up, the first window holds the blow-up. Three ways to grow:
-    a window mean above ``factor`` x start ("above_start"), one step above ``spike`` x
-    start ("spike"), or giving back more than ``rebound`` of the progress ("rebound").
-
-    A rise only counts when it is large on the loss's own scale: more than ``min_rise`` x
-    the larger of ``start`` and ``chance`` (the loss of an untrained, input-independent
-    prediction). An already-trained model whose loss is 0.007 wobbling to 0.03 has not
-    diverged: on a scale where guessing scores 0.69 that is batch noise.
-
-    ``summary["sustained"]`` says whether the run *ends* above its start by ``factor``:
-    then training will not succeed as set up (an error); a blow-up the run recovered from
-    is a warning.
+    Growth is measured from ``min(start, initial)``: a window mean above ``factor`` x
+    start ("above_start"), one step above ``spike`` x start ("spike"), or giving back more
+    than ``rebound`` of the progress ("rebound"). A rise counts only above ``min_rise`` x
+    max(start, chance), so a trained model's 0.007 -> 0.03 is noise where guessing scores
+    0.69. ``summary["sustained"]``: the run ends above ``factor`` x start (an error, not a
+    recovered blow-up's warning).
     """
     finite = finite_prefix(losses)
     if finite.size < MIN_STEPS:

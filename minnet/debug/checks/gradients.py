@@ -1,22 +1,11 @@
 """Checks of the gradients: non-finite, exploding, vanishing, missing, stale, incorrect.
 
-What each one reads:
-
-* ``grad.nonfinite``    the Monitor's per-parameter NaN/Inf counts; then the failing step is
-                        replayed on a fresh copy under ``minnet.detect_anomaly()`` to name the
-                        first op and layer that made a NaN/Inf;
-* ``grad.exploding``    the global gradient norm per step, and the gradient RMS of each weight
-                        (norm / sqrt(numel), so layers of different sizes compare) from the
-                        last layer towards the input;
-* ``grad.vanishing``    the same per-weight RMS: the first layers' against the last layer's;
-* ``grad.missing``      parameters the optimizer holds that never get a gradient (frozen by
-                        mistake, detached, unused);
-* ``grad.accumulating`` the Monitor's ``stale_grad_norm``: gradients found on the parameters
-                        at the start of a step (nobody zeroed them);
-* ``grad.incorrect``    a float64 gradcheck of each leaf module on a few real samples.
-
-Gradient magnitudes are read from the weights (ndim >= 2) only: biases start at 0 and
-their gradients say little about the flow through the layer.
+They read the Monitor's per-parameter NaN/Inf counts (the failing step is then
+replayed under ``minnet.detect_anomaly()`` to name the op), the global norm and each
+weight's gradient RMS (norm / sqrt(numel), so layers of different sizes compare),
+parameters that never get a gradient, gradients found at the start of a step (nobody
+zeroed them), and a float64 gradcheck of each leaf module. Magnitudes come from
+weights (ndim >= 2) only: biases start at 0 and say little about the flow.
 """
 from __future__ import annotations
 

@@ -1,17 +1,10 @@
 """Preflight checks of the loss, on a fresh copy of the model before any training.
 
-Each check asks one question a practitioner asks before training (37R 17-25,
-SHAO 2, RECIPE 2):
-
-* ``initial_loss``      is the loss at initialisation what an unsure model should get?
-* ``loss_input``        does the model hand probabilities to a loss that wants logits?
-* ``prediction_shape``  do prediction and target have the same shape, or do they broadcast?
-* ``reduction``         does the loss grow with the batch size (summed, not averaged)?
-* ``term_balance``      do the terms of a composite loss differ by orders of magnitude?
-
-Everything is measured on ``ctx.fresh_model()`` copies and the training data; the
-caller's model is never touched. Mechanical fixes for the what-if reruns are
-registered at the bottom of this file.
+Each asks one question a practitioner asks before training (37R 17-25, SHAO 2,
+RECIPE 2): is the initial loss what an unsure model gets, does the model hand
+probabilities to a loss that wants logits, do prediction and target shapes match,
+is the loss summed rather than averaged, are a composite loss's terms balanced?
+Mechanical fixes for the what-if reruns are at the bottom of this file.
 """
 from __future__ import annotations
 

@@ -1,19 +1,10 @@
 """Checks of the model before training: initialisation, output layer, capacity, eval mode.
 
-What each one reads (all on ``ctx.fresh_model()`` copies, never the user's model):
-
-* ``init.symmetric``          every weight of a hidden layer equal (zero/constant init);
-* ``init.bad_scale``          each weight layer's std against the He / Glorot / LeCun value for
-                              its fan-in/fan-out and the activation that follows it;
-* ``init.output_bias``        the initial mean output against the target mean (regression) or
-                              the mean predicted class distribution against the class
-                              frequencies (classification): KL(prior || mean prediction);
-* ``output.wrong_activation`` the final layer's range against the targets;
-* ``model.cannot_overfit``    a fresh copy trained on one tiny batch;
-* ``model.train_mode_at_eval`` the user's ``evaluate`` watched through forward hooks.
-
-It also fills ``ctx.predictions["layers"]`` (predicted vs measured at initialisation,
-see minnet/debug/predict.py).
+All on ``ctx.fresh_model()`` copies: equal hidden weights (symmetric init), each weight
+layer's std against He / Glorot / LeCun for its fans and activation, the initial output
+against the targets (KL(prior || mean prediction) for classes), the final layer's range,
+overfitting one tiny batch, and the user's ``evaluate`` watched for train mode. Also
+fills ``ctx.predictions["layers"]`` (see minnet/debug/predict.py).
 """
 from __future__ import annotations
 

@@ -1,18 +1,12 @@
 """Checks of the updates: update/parameter ratio, clipping always on, regularisation too strong.
 
-* ``update.ratio``          median over the run of ||p_after - p_before|| / ||p_before|| per
-                            weight the optimizer holds (the Monitor's ``update_ratio``);
-                            CS231n's rule of thumb is ~1e-3, and outside [1e-4, 3e-2] the
-                            learning rate is off; exactly 0 on every step for every weight
-                            means nothing ever moved (an error);
-* ``optim.clipping_always`` gradients clipped on most steps, whoever clips: diagnose's step
-                            (norms before clipping in ``ctx.run``) or any loop (the Monitor's
-                            norm at the end of backward vs at ``optimizer.step()``, capped at
-                            one max_norm). Too tight when the updates are small or the loss
-                            flat; otherwise it hides a learning rate that is too high;
-* ``reg.too_strong``        the weight-decay penalty wd/2 * ||w||^2 dominates the data loss, or
-                            a copy trained without weight decay / dropout reaches a far lower
-                            training loss.
+* ``update.ratio``: the run's median ||p_after - p_before|| / ||p_before|| per weight;
+  CS231n's rule of thumb is ~1e-3, outside [1e-4, 3e-2] the learning rate is off, and
+  exactly 0 everywhere means nothing moved (an error);
+* ``optim.clipping_always``: gradients clipped on most steps, by whoever clips; it hides
+  a learning rate that is too high, or is too tight if updates are small;
+* ``reg.too_strong``: wd/2 * ||w||^2 dominates the data loss, or a copy without weight
+  decay / dropout trains far lower.
 """
 from __future__ import annotations
 
@@ -267,17 +261,10 @@ CAP_SHARE = 0.9
 def clipping_evidence(ctx):
     """How often gradients were clipped in the run, and at what norm; None if unknown.
 
-    Two sources, whoever clipped:
-
-    * ``ctx.run.grad_norms_before_clip`` (diagnose's own step with ``clip_grad_norm=``):
-      clipped where the norm before clipping exceeds ``ctx.clip_grad_norm``;
-    * the Monitor (any loop: a user's ``train_step`` or own loop calling
-      ``nn.utils.clip_grad_norm_``): ``grad_norm_total`` (end of backward) against
-      ``grad_norm_at_step`` (what ``optimizer.step()`` saw). Clipped steps are those where
-      the second is smaller and capped at one constant, the estimated ``max_norm``.
-
-    Returns a dict: ``norms`` (per step, before clipping), ``clipped`` (bool per step),
-    ``max_norm``, ``source``. Cached in ``ctx.cache``.
+    From ``ctx.run.grad_norms_before_clip`` (diagnose's step with ``clip_grad_norm=``), else
+    from the Monitor: steps where ``grad_norm_at_step`` (seen by ``optimizer.step()``) is
+    below ``grad_norm_total`` (end of backward) and capped at one constant, the estimated
+    ``max_norm``. Returns ``{norms, clipped, max_norm, source}``, cached in ``ctx.cache``.
     """
     cache = getattr(ctx, "cache", None)
     if cache is not None and "clipping" in cache:
