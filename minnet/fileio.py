@@ -1,21 +1,12 @@
 """Atomic file writes: whatever a user asked minnet to write is either all there or untouched.
 
-Everything minnet writes for a user (saved state dicts, reports, run logs,
-figures, grades) goes through ``atomic_write``: the content is written to a
-temporary file in the same directory, flushed to disk, then moved over the
-target in one ``os.replace`` step. A crash or Ctrl-C mid-write leaves the old
-file (or none), never half of a new one.
-
-Permissions: a new file gets ``0o666 & ~umask`` (as ``open()`` would give it),
-so a course's shared folder with umask 002 or 022 can read reports, run logs
-and saved models; a file that already exists keeps its permission bits.
-
-Temporary files are named ``.tmp-minnet-<host>-<pid>-<random><suffix>``. An
-exception (including KeyboardInterrupt) removes the temporary file. A process
-killed outright (SIGKILL, power loss) cannot clean up, so every write also
-removes the temporary files in the same folder left by a process of this host
-that no longer exists (once untouched for a minute), and any older than
-`STALE_SECONDS`.
+Everything minnet writes for a user goes through ``atomic_write``: a temporary file in
+the same directory, flushed, then ``os.replace``d over the target, so a crash or Ctrl-C
+leaves the old file (or none), never half a new one. A new file gets
+``0o666 & ~umask`` (as ``open()`` would: shared course folders can read it); an existing
+one keeps its bits. Temporaries (``.tmp-minnet-<host>-<pid>-<random><suffix>``) are
+removed on any exception; those of killed processes are removed by later writes to the
+folder (docs/saving.md, "no leftovers").
 """
 from __future__ import annotations
 

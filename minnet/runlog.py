@@ -1,31 +1,15 @@
 """The run log: every training or diagnosis run, recorded on disk and comparable.
 
-    from minnet.runlog import RunLog
-    with RunLog.start("digits-mlp", config={"lr": 1e-3, "hidden": 128}, seed=0) as run:
-        for step in range(steps):
-            ...
-            run.log_step(step, loss=loss.item(), lr=lr)
+    with RunLog.start("digits-mlp", config={"lr": 1e-3}, seed=0) as run:
+        run.log_step(step, loss=loss.item(), lr=lr)        # per step
         run.finish(summary={"test_accuracy": 0.97})
 
-Each run is a folder ``runs/<id>/`` holding ``run.json`` (config, seed, package
-versions, status, summary, findings, and the process that ran it) and
-``metrics.json`` (per-step metrics). Both are written atomically (temporary
-file + rename), so a crash never leaves half a file, and ``run.json`` is
-written at the start (status "running"), so a run that died is still listed.
-``minnet runs`` lists, shows and compares them.
-
-Both files are strict JSON: a metric that was NaN or infinite is stored as
-``null`` and named in a ``"nonfinite"`` map (``{"3": "nan"}``: the value at
-position 3 was NaN); in run.json the map's keys are JSON pointers
-(``"/summary/first_loss"``). `load_run` gives the floats back; what minnet
-prints shows them as nan, inf and -inf.
-
-A run whose record still says "running" is checked: ``run.json`` names the
-process (pid, host, its start time) and, on the same host, a process that no
-longer exists means the run died (killed, power cut, full disk): it is listed
-as "died". A damaged folder (run.json unreadable or not a run, metrics.json
-cut short) is listed with what is wrong with it, and the other runs are
-listed as usual; `load_run` raises `DamagedRun` naming the file.
+A run is ``runs/<id>/run.json`` (config, seed, versions, status, summary, findings,
+the process) and ``metrics.json``, both written atomically; run.json is written at the
+start ("running"), and a "running" run whose process is gone on this host is listed
+as "died". Strict JSON: NaN/Inf are stored as ``null`` and named in a ``"nonfinite"``
+map (``load_run`` restores them). A damaged folder is listed with what is wrong;
+``load_run`` raises ``DamagedRun``. ``minnet runs`` lists, shows and compares runs.
 """
 from __future__ import annotations
 

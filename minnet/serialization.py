@@ -1,19 +1,10 @@
 """Save and load state dicts as ``.npz`` files (``minnet.save`` / ``minnet.load``).
 
-A state dict maps names to tensors: ``{"0.weight": Tensor, "0.bias": Tensor}``.
-It is stored as a NumPy ``.npz`` archive (a zip of ``.npy`` arrays) that any
-NumPy program can read, and loaded with ``allow_pickle=False``: loading a file
-never runs code from it, unlike pickle-based formats.
-
-Nested dicts, lists and tuples of arrays and numbers (e.g. an optimizer's
-state, whose keys are parameter indices) are supported too: their entries are
-stored under paths joined by ``/``, and a small JSON layout entry records what
-each path was (tensor, array, number, dict, list, tuple) and which dict keys
-were integers, so ``load`` rebuilds the same structure.
-
-Writes are atomic: the archive goes to a temporary file in the same directory,
-which then replaces ``path`` in one ``os.replace`` step. A crash mid-write
-leaves the old file (or no file), never a truncated one.
+A state dict (``{"0.weight": Tensor, ...}``) is stored as a NumPy ``.npz`` archive any
+NumPy program reads, and loaded with ``allow_pickle=False``: loading never runs code
+from the file. Nested dicts, lists and tuples (an optimizer's state) are stored under
+``/``-joined paths, with a JSON layout entry recording each path's kind and integer
+keys so ``load`` rebuilds the structure. Writes are atomic (``minnet.fileio``).
 """
 from __future__ import annotations
 

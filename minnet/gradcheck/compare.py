@@ -1,16 +1,10 @@
 """The engine shared by ``gradcheck`` (Tensors, Modules) and ``check_backward`` (NumPy layers).
 
-Both front ends reduce their problem to the same pieces:
-
-* a list of ``Target``s: a float64 working array that the function reads
-  (perturbing it in place changes the function's output) and the analytic
-  gradient computed for it;
-* ``evaluate()``: runs the function on the current working arrays and returns
-  the weighted output ``L = sum(w * out)`` split per output sample (one number
-  per entry along the output's first axis, whose sum is L). The split costs
-  nothing and lets the diagnosis spot "the gradient of one sample only".
-
-This module turns them into ``InputCheck``s.
+Both reduce to ``Target``s (a float64 working array the function reads, perturbed in
+place, and its analytic gradient) and ``evaluate()``, which returns ``L = sum(w * out)``
+split per output sample (one number per entry along axis 0): the split is free and
+lets the diagnosis spot "the gradient of one sample only". This module turns them
+into ``InputCheck``s.
 """
 from __future__ import annotations
 

@@ -1,30 +1,12 @@
-"""Name the likely bug from the pattern of analytic vs numeric gradients.
+"""Name the likely bug from the pattern of analytic (a) vs numeric (n) gradients.
 
-A failed gradient check says *that* a backward is wrong; the pattern of the
-two arrays usually says *how*. The tests below run in order, from the most
-specific pattern to the least, and the first that fits wins:
-
-=================  ==========================================================
-kind               pattern (a = analytic, n = numeric)
-=================  ==========================================================
-``spurious``       n is 0 everywhere but a is not
-``zero``           a is 0 everywhere but n is not (gradient never computed)
-``sign``           a = -n
-``factor``         a = c * n for a constant c (2, 1/2, any c)
-``batch_factor``   a = n / N or a = N * n, N a batch/axis size (averaging)
-``transposed``     a holds n's numbers in transposed (or reshaped) order
-``one_sample``     a = the contribution of a single output sample
-``missing_sum``    n = a summed along an axis and repeated
-``extra_sum``      a = n summed along an axis and repeated
-``partial_zero``   a is 0 exactly where it disagrees with n
-``some_entries``   only a minority of entries disagree
-``unknown``        none of the above
-``kink``           only entries at kinks disagree (with ``count_kinks=True``)
-=================  ==========================================================
-
-Each ``Diagnosis`` is a short sentence plus a hint; ``some_entries``,
-``partial_zero`` and ``unknown`` also show the first bad entry with a small
-window of analytic and numeric values around it.
+A failed check says *that* a backward is wrong; the pattern usually says *how*. The
+tests run from the most specific pattern to the least and the first that fits wins:
+``spurious``, ``zero``, ``sign``, ``factor``, ``batch_factor``, ``transposed``,
+``one_sample``, ``missing_sum``, ``extra_sum``, ``partial_zero``, ``some_entries``,
+``unknown`` (and ``kink`` with ``count_kinks=True``); each pattern is in
+docs/gradcheck.md's table. A ``Diagnosis`` is a sentence plus a hint, with a window
+of values around the first bad entry for the last three kinds.
 """
 from __future__ import annotations
 

@@ -1,15 +1,11 @@
-"""Finite differences for plain NumPy functions, and the relative error.
-
-These are the raw pieces used in labs (CS231n style)::
+"""Finite differences for plain NumPy functions, and the relative error (labs, CS231n style)::
 
     dW_num = numerical_gradient(lambda W: loss(W, X, y), W)
-    dx_num = numerical_gradient_array(lambda x: layer_forward(x, w)[0], x, dout)
     print(rel_error(dW, dW_num))   # ~1e-8 or smaller when the backward is right
 
-Both gradient functions perturb ``x`` *in place* (one entry at a time) and put
-each entry back exactly, so ``f`` may ignore its argument and read ``x``
-through a closure (``f = lambda _: net.loss(X, y)`` while ``x`` is a weight of
-``net``). After the call ``x`` holds exactly the values it held before.
+Both gradient functions perturb ``x`` *in place* and put each entry back exactly,
+so ``f`` may ignore its argument and read ``x`` through a closure
+(``f = lambda _: net.loss(X, y)`` while ``x`` is a weight of ``net``).
 """
 from __future__ import annotations
 

@@ -1,22 +1,10 @@
 """``check_backward``: gradient-check a hand-written NumPy layer (CS231n style).
 
-The layer is a pair of functions::
-
-    def affine_forward(x, w, b):       # -> (out, cache)
-        out = x @ w + b
-        return out, (x, w)
-
-    def affine_backward(dout, cache):  # -> (dx, dw, db), one per forward input
-        x, w = cache
-        return dout @ w.T, x.T @ dout, dout.sum(axis=0)
-
-    res = check_backward(affine_forward, affine_backward, x, w, b)
-    assert res, res
-
-With a random upstream gradient ``dout`` (fixed by ``seed``), the analytic
-gradients ``backward(dout, cache)`` are compared with central differences of
-``L = sum(forward(...)[0] * dout)``. Integer inputs (labels) are skipped; pick
-the checked inputs explicitly with ``wrt=(0, 1)``.
+``forward(*arrays) -> (out, cache)`` and ``backward(dout, cache) -> one gradient per
+input``, e.g. ``check_backward(affine_forward, affine_backward, x, w, b)``. With a
+random upstream ``dout`` (fixed by ``seed``), ``backward(dout, cache)`` is compared with
+central differences of ``L = sum(forward(...)[0] * dout)``. Integer inputs (labels)
+are skipped; ``wrt=(0, 1)`` picks the checked inputs.
 """
 from __future__ import annotations
 

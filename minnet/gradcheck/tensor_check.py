@@ -182,21 +182,17 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
               raise_exception: bool = False, count_kinks: bool = False) -> GradcheckResult:
     """Check ``fn``'s analytic gradients against central finite differences, in float64.
 
-    fn:        a function of Tensors returning a Tensor (or tuple of Tensors), or a
-               Module (then its parameters are checked too).
-    inputs:    a Tensor or a tuple of arguments; Tensors with ``requires_grad=True``
-               are checked, everything else is passed through unchanged.
-    eps:       the finite-difference step. atol, rtol: an entry fails when
+    fn:        a function of Tensors returning a Tensor (or tuple), or a Module (its
+               parameters are checked too).
+    inputs:    a Tensor or a tuple of arguments; Tensors with ``requires_grad=True`` are checked.
+    eps:       the finite-difference step; an entry fails when
                |analytic - numeric| > atol + rtol * |numeric|.
     n_samples: check only this many random entries per input (None: all).
-    fast_mode: check one random directional derivative per input instead of entries.
-    seed:      seeds the output weighting, the sampled entries and the directions.
-    raise_exception: raise GradcheckError (with the report) instead of returning a failure.
+    fast_mode: one random directional derivative per input instead of entries.
+    seed:      seeds the output weighting w (L = sum(w * out)), the entries and directions.
+    raise_exception: raise GradcheckError with the report instead of returning a failure.
     count_kinks: count mismatches at kinks (ReLU/abs/max at 0) as failures.
-
-    A non-scalar output is reduced to L = sum(w * out) with a fixed random w
-    (a vector-Jacobian product). Returns a ``GradcheckResult``: truthy iff passed,
-    ``repr`` is the report.
+    Returns a ``GradcheckResult``: truthy iff passed, ``repr`` is the report.
     """
     if not callable(fn):
         raise GradcheckError(f"gradcheck(): fn must be a function or a Module, got "

@@ -1,26 +1,11 @@
 """Pictures of training: what the Monitor recorded, models, LR tests, gradient checks.
 
-``import minnet.viz`` (never ``import minnet``) loads matplotlib. Unless you
-already chose a backend (``MPLBACKEND``, ``matplotlib.use(...)`` or a
-matplotlibrc), the non-interactive Agg backend is selected, so pictures work
-on servers and in tests without a display.
-
-Every function takes the data, an optional ``ax=`` to draw into (otherwise it
-makes its own Figure), an optional ``path=`` to save the picture (atomically;
-the format comes from the suffix) and returns the Figure.
-
-One file per picture family:
-
-* ``curves.py``      loss and metric curves (train/val, log scale, smoothing)
-* ``activations.py`` activation histograms over time, dead-unit fraction
-* ``gradients.py``   gradient norms per layer over time
-* ``updates.py``     update/parameter ratio per layer, with the 1e-3 target band
-* ``weights.py``     weight histograms of a model
-* ``lr_range.py``    the LR range test (``minnet.optim.lr_find``)
-* ``boundary.py``    decision regions of a 2-D classifier
-* ``function_fit.py`` a 1-D fit and each hidden unit's contribution
-* ``gradcheck_map.py`` relative error per entry of a gradient check
-* ``report.py``      the one-page diagnosis report (PNG or self-contained HTML)
+``import minnet.viz`` (never ``import minnet``) loads matplotlib, with the Agg backend
+unless one was already chosen, so pictures work without a display. Every function
+takes the data, an optional ``ax=`` to draw into, an optional ``path=`` to save to
+(atomically; format from the suffix), and returns the Figure. One file per picture
+family: curves, activations, gradients, updates, weights, lr_range, boundary,
+function_fit, gradcheck_map, report (the one-page diagnosis, PNG or HTML).
 """
 from ._backend import select_backend as _select_backend
 
