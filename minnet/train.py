@@ -1,19 +1,10 @@
 """A small, readable training loop: ``fit`` and ``evaluate``.
 
-This is the loop every course writes by hand, kept in one place so the
-command line (``minnet train``) and the tests share it::
-
-    for epoch in range(epochs):
-        model.train()                      # Dropout/BatchNorm in training mode
-        for X_batch, y_batch in loader:
-            optimizer.zero_grad()          # backward() ADDS to .grad: clear it first
-            loss = loss_fn(model(X_batch), y_batch)
-            loss.backward()
-            optimizer.step()
-        model.eval()                       # evaluation mode, no graph recorded
-        with minnet.no_grad(): ...
-
-Nothing here is magic: read it, then write your own loop.
+The loop every course writes by hand, in one place so ``minnet train`` and the tests
+share it: per epoch ``model.train()``, then per batch ``optimizer.zero_grad()``
+(backward() ADDS to .grad), forward, loss, ``loss.backward()``, ``optimizer.step()``;
+then ``model.eval()`` under ``minnet.no_grad()`` to evaluate. Nothing here is magic:
+read it, then write your own loop.
 """
 from __future__ import annotations
 
@@ -113,12 +104,8 @@ def evaluate(model, X, y, loss_fn: Optional[Callable] = None,
         X, y: arrays or Tensors with the same first dimension N.
         loss_fn: e.g. ``nn.CrossEntropyLoss()``; its mean over all N samples is returned.
         batch_size: evaluate in chunks (for memory); the result is the same.
-
-    Returns:
-        dict with ``outputs`` (N, ...) ndarray, ``loss`` (float or None),
-        ``accuracy`` (float, classification only, else None) and
-        ``predictions`` (N,) (classification only, else None).
-    The model's train/eval mode is restored afterwards.
+    Returns a dict: ``outputs`` (N, ...), ``loss``, and for classification ``accuracy``
+    and ``predictions`` (N,) (else None). The model's train/eval mode is restored.
     """
     X, y = as_tensor(X), as_tensor(y)
     if X.ndim == 0 or y.ndim == 0:
@@ -195,22 +182,17 @@ def fit(model, loader, loss_fn: Callable, optimizer, epochs: int,
         test_data: Optional[tuple] = None, scheduler=None,
         on_epoch: Optional[Callable[[EpochRecord], None]] = None, run_log=None,
         stop_on_nonfinite: bool = False) -> History:
-    """Train ``model`` for ``epochs`` passes over ``loader``.
+    """Train ``model`` for ``epochs`` passes over ``loader``; returns a `History`.
 
     Args:
         loader: yields ``(X_batch, y_batch)`` Tensors, e.g. a `DataLoader`.
         loss_fn: ``loss_fn(outputs, targets) -> scalar Tensor``.
-        test_data: optional ``(X_test, y_test)``, evaluated after every epoch
-            on the whole test set with `evaluate`.
+        test_data: optional ``(X_test, y_test)``, evaluated after every epoch.
         scheduler: optional LR scheduler, stepped once per epoch.
         on_epoch: called with each `EpochRecord` (e.g. to print progress).
-        run_log: optional ``minnet.runlog.RunLog``: every step's loss and every epoch's
-            metrics are recorded in it (experiment tracking; ``minnet runs`` compares runs).
-        stop_on_nonfinite: raise `TrainingDiverged` (step, epoch, history) at the first
-            NaN or infinite training loss instead of training on with NaN weights.
-
-    Returns:
-        A `History` of per-epoch records and per-step losses.
+        run_log: optional ``minnet.runlog.RunLog`` recording step losses and epoch metrics.
+        stop_on_nonfinite: raise `TrainingDiverged` at the first NaN/Inf training loss
+            instead of training on with NaN weights.
     """
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")

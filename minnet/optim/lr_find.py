@@ -1,14 +1,11 @@
 """The learning-rate range test (Smith 2015, "Cyclical Learning Rates"; fastai's ``lr_find``).
 
 Train a few dozen minibatches while the lr grows exponentially from ``start_lr`` to
-``end_lr`` and record the loss: flat (lr too small), falling (useful), then shooting
-up (diverging). A good lr is where the loss falls fastest, well before the minimum,
-which is already at the edge of divergence. Minibatch losses are noisy, so the curve
-is an exponential moving average, bias-corrected as in Adam:
-``average = smooth * average + (1 - smooth) * loss``, ``smoothed = average / (1 -
-smooth ** (i + 1))``. The test stops when ``smoothed > diverge_threshold * best``
-(after the first 10% of steps) or the loss is not finite. It steps a throwaway copy of
-the optimizer and restores the model's weights, gradients and modes afterwards.
+``end_lr``: the loss is flat (too small), falls (useful), then shoots up. A good lr is
+where it falls fastest, well before the minimum (already at the edge of divergence).
+The loss is an Adam-style bias-corrected moving average; the test stops when it
+exceeds ``diverge_threshold`` x its best (after 10% of the steps) or is not finite. A
+throwaway optimizer copy is stepped; the model's weights, grads and modes are restored.
 """
 from __future__ import annotations
 
@@ -26,16 +23,11 @@ from .sgd import SGD
 
 
 class LRFindResult:
-    """What ``lr_find`` measured.
+    """What ``lr_find`` measured: NumPy arrays with one entry per step run.
 
-    Attributes (NumPy arrays, one entry per training step that was run):
-        lrs: the learning rate used at each step (exponentially increasing).
-        losses: the smoothed loss (what to look at).
-        raw_losses: the minibatch loss as computed.
-        smoothed_losses: the same array as ``losses``.
-        diverged: True if the test stopped early because the loss blew up.
-        stop_reason: a sentence saying why the test ended.
-        num_iter: the number of steps planned.
+    ``lrs`` (exponentially increasing), ``losses`` (smoothed: what to look at; also
+    ``smoothed_losses``), ``raw_losses`` (as computed); ``diverged`` (stopped early because
+    the loss blew up), ``stop_reason`` (a sentence), ``num_iter`` (steps planned).
     """
 
     def __init__(self, lrs, raw_losses, smoothed_losses, diverged: bool, stop_reason: str,
@@ -144,21 +136,14 @@ def lr_find(model, loss_fn: Callable, data, optimizer=None, *, start_lr: float =
     Args:
         model: a Module; its weights, gradients and mode are restored afterwards.
         loss_fn: ``loss_fn(model(x), y) -> scalar Tensor``.
-        data: either ``(X, y)`` arrays/Tensors with the same first dimension
-            (minibatches of ``batch_size`` are drawn by a seeded shuffle), or
-            an iterable of ``(x, y)`` batches such as a DataLoader (cycled
-            when exhausted).
-        optimizer: an Optimizer (its class and per-group options are copied;
-            the object itself is never stepped), or a callable
-            ``params -> Optimizer`` such as
-            ``lambda p: minnet.optim.SGD(p, lr=1e-3, momentum=0.9)``.
-            Default: plain SGD. Its lr is overridden at every step.
-        start_lr, end_lr: the first and last learning rates.
-        num_iter: the number of steps (lr_i = start_lr * (end_lr/start_lr)**(i/(num_iter-1))).
-        smooth: the exponential smoothing factor of the loss, in [0, 1).
+        data: ``(X, y)`` arrays/Tensors (seeded shuffled minibatches of ``batch_size``), or
+            an iterable of ``(x, y)`` batches such as a DataLoader (cycled when exhausted).
+        optimizer: an Optimizer (class and group options copied, never stepped itself) or
+            ``params -> Optimizer``; default plain SGD. Its lr is overridden every step.
+        start_lr, end_lr, num_iter: lr_i = start_lr * (end_lr/start_lr)**(i/(num_iter-1)).
+        smooth: the loss's exponential smoothing factor, in [0, 1).
         diverge_threshold: stop once the smoothed loss exceeds this many times its best.
-        batch_size: minibatch size for array data.
-        seed, generator: the random source for array minibatches.
+        batch_size, seed, generator: minibatches of array data.
     """
     _check_arguments(start_lr, end_lr, num_iter, smooth, diverge_threshold, batch_size)
     trial_optimizer = _trial_optimizer(model, optimizer)

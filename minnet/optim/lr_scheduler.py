@@ -1,19 +1,11 @@
-"""Learning-rate schedulers: change ``group["lr"]`` as training goes on.
+"""Learning-rate schedulers: change ``group["lr"]`` as training goes on (PyTorch's API).
 
-Usage (as in PyTorch)::
-
-    scheduler = StepLR(optimizer, step_size=30, gamma=0.1)
-    for epoch in range(100):
-        train_one_epoch(...)          # calls optimizer.step() many times
-        scheduler.step()              # then move to the next epoch's lr
-
-Each scheduler counts epochs in ``last_epoch`` (``-1`` before the first, the
-constructor's own step makes it 0) and sets every group's ``lr``. As in
-PyTorch, most schedulers are *chainable*: ``get_lr()`` computes the next lr
-from the group's *current* lr (so two schedulers can act on one optimizer),
-while ``_get_closed_form_lr()`` computes it directly from ``base_lrs`` (used
-when ``step(epoch)`` jumps to a given epoch). ``ReduceLROnPlateau`` is
-different: it watches a metric, ``scheduler.step(val_loss)``.
+Call ``scheduler.step()`` once per epoch, after the epoch's ``optimizer.step()``s.
+``last_epoch`` counts epochs (the constructor's own step makes it 0). Most schedulers
+are *chainable*: ``get_lr()`` derives the next lr from the group's current one (so two
+schedulers can share an optimizer), while ``_get_closed_form_lr()`` computes it from
+``base_lrs`` for ``step(epoch)``. ``ReduceLROnPlateau`` watches a metric instead:
+``scheduler.step(val_loss)``.
 """
 from __future__ import annotations
 

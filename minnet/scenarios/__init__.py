@@ -1,19 +1,13 @@
 """Every classic training failure, on demand: broken and fixed.
 
-    from minnet import scenarios
-    scenarios.list()                       # names
-    s = scenarios.get("dying_relu")
-    print(s.describe())                    # what is wrong, checklist item, what the fix changes
-    setup = s.broken()                     # a Setup: model, loss, optimizer, data, settings
-    run = s.train("broken")                # train it (returns the TrainingRun)
+    s = scenarios.get("dying_relu")        # scenarios.list(): the names
+    print(s.describe())                    # what is wrong, checklist item, the fix
     report = minnet.debug.diagnose_setup(s.broken())
 
-A scenario is one function ``build(broken: bool) -> Setup``: the broken and
-the fixed setup differ only in the mistake, so the difference between their
-reports *is* the lesson. Each is seeded and trains in seconds.
-
-Scenario modules (one per family of failures) register themselves with
-``@scenario(...)``; every module in this package is imported on first use.
+A scenario is one seeded function ``build(broken: bool) -> Setup``: the broken and
+fixed setups differ only in the mistake, so the difference between their reports *is*
+the lesson. Modules register scenarios with ``@scenario(...)``; every module in this
+package is imported on first use.
 """
 from __future__ import annotations
 
