@@ -66,13 +66,10 @@ class TensorDataset(Dataset):
     """Samples made of rows of arrays: ``ds[i] == (a[i], b[i], ...)``.
 
     Args:
-        *tensors: NumPy arrays or Tensors (or nested lists), all with the same
-            first dimension ``N`` -- e.g. ``X`` of shape (N, D) and ``y`` of
-            shape (N,). Floating arrays keep float32/float64; integer arrays
-            become int64.
-
-    The arrays are stored, not copied, when they already have those dtypes;
-    Tensors contribute their underlying array.
+        *tensors: NumPy arrays or Tensors (or nested lists), all with the same first
+            dimension ``N``, e.g. ``X`` (N, D) and ``y`` (N,). Floating arrays keep
+            float32/float64, integer arrays become int64; arrays already of those
+            dtypes are stored, not copied.
     """
 
     def __init__(self, *tensors):

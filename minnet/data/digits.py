@@ -1,16 +1,10 @@
 """The 8x8 handwritten digits, shipped with minnet (no download).
 
-1,797 images of the digits 0-9, 8x8 pixels, each pixel an integer count in
-0..16 (the number of "on" pixels in a 4x4 block of the original 32x32
-bitmap). This is the test set of the UCI "Optical Recognition of Handwritten
-Digits" data (E. Alpaydin and C. Kaynak, 1998), as distributed with
-scikit-learn; licence CC BY 4.0. See ``datasets/README.md`` for the source and
-how the file was made.
-
-The pixels are returned as they are, in [0, 16], *not* scaled to [0, 1] or
-standardised: feeding such unnormalised inputs to a network is one of the
-failures this course studies. Use `Standardizer` (fit on the training split)
-or divide by 16.
+1,797 images of 0-9, each pixel a count in 0..16 (the "on" pixels of a 4x4 block of
+the 32x32 original): the test set of UCI's "Optical Recognition of Handwritten Digits"
+(Alpaydin and Kaynak, 1998) as distributed with scikit-learn, CC BY 4.0; source in
+``datasets/README.md``. Pixels are returned unscaled, in [0, 16]: unnormalised inputs
+are one of the failures this course studies (use `Standardizer` or divide by 16).
 """
 from __future__ import annotations
 
@@ -71,23 +65,13 @@ def load_digits(return_X_y: bool = False, as_float: bool = True):
     """Load the 8x8 digits.
 
     Args:
-        return_X_y: return ``(X, y)`` instead of a `Bunch`.
+        return_X_y: return ``(X, y)``: ``X`` (1797, 64) in [0, 16], ``y`` int64 (1797,) 0..9.
         as_float: pixels as float32 (default) or as the stored uint8.
 
-    Returns:
-        With ``return_X_y=True``: ``X`` (1797, 64) with values in [0, 16] and
-        ``y`` int64 (1797,) with values 0..9.
-        Otherwise a `Bunch` with
-
-        * ``data``      (1797, 64): the flattened images (the ``X`` above);
-        * ``target``    (1797,) int64: the digit shown;
-        * ``images``    (1797, 8, 8): the same pixels as images;
-        * ``images_2d`` (1797, 1, 8, 8): with a channel axis, for conv nets (N, C, H, W);
-        * ``target_names``: array 0..9; ``DESCR``: a description and citation.
-
-    ``data``, ``images`` and ``images_2d`` are views of one array (changing a
-    pixel in one changes it in all three); every call returns fresh arrays, so
-    changing them cannot affect later calls.
+    Otherwise returns a `Bunch`: ``data`` (1797, 64), ``target`` (1797,) int64,
+    ``images`` (1797, 8, 8), ``images_2d`` (1797, 1, 8, 8) for conv nets, ``target_names``
+    and ``DESCR``. ``data``, ``images`` and ``images_2d`` are views of one array; every
+    call returns fresh arrays.
     """
     images, labels = _read_raw()
     pixels = images.astype(np.float32) if as_float else images.copy()

@@ -1,14 +1,10 @@
 """DataLoader: turns a Dataset into (shuffled) mini-batches of Tensors.
 
-One pass over the loader is one *epoch*: every sample appears exactly once.
-With ``shuffle=True`` each epoch uses a fresh random order, drawn from the
-loader's generator, so
-
-* two epochs of the same loader visit the samples in different orders, and
-* two loaders built with the same ``seed`` produce the same sequence of orders.
-
-Without ``seed``/``generator`` the loader draws from minnet's default
-generator each epoch, so ``minnet.manual_seed(n)`` makes runs reproducible.
+One pass is one *epoch*: every sample appears exactly once. With ``shuffle=True``
+each epoch draws a fresh order from the loader's generator: epochs differ, and two
+loaders with the same ``seed`` give the same orders. Without ``seed``/``generator``
+it draws from minnet's default generator, so ``minnet.manual_seed(n)`` makes runs
+reproducible.
 """
 from __future__ import annotations
 
@@ -29,21 +25,13 @@ class DataLoader:
 
     Args:
         dataset: any object with ``__len__`` and ``__getitem__`` (a `Dataset`).
-        batch_size: samples per batch (the last batch may be smaller).
-        shuffle: visit the samples in a new random order every epoch.
-        drop_last: skip the last batch when it is smaller than ``batch_size``.
-        seed: seed for this loader's own generator (reproducible shuffling).
-        generator: a ``np.random.Generator`` to draw the orders from.
-        collate_fn: turns a list of samples into a batch; default `default_collate`.
+        batch_size: samples per batch (the last may be smaller); drop_last: skip it then.
+        shuffle: a new random order every epoch; seed / generator: where it comes from.
+        collate_fn: turns a list of samples into a batch; default `default_collate`
+            (for `TensorDataset(X, y)`: ``[X_batch, y_batch]``, float32/float64, int64).
         sampler: an iterable of sample indices giving the order (instead of ``shuffle``).
         num_workers, pin_memory, timeout, worker_init_fn, persistent_workers,
-            prefetch_factor: accepted for PyTorch code and ignored: minnet loads every
-            batch in the main process, on the CPU.
-
-    Each batch is what ``collate_fn`` makes of the samples; for a
-    `TensorDataset(X, y)` it is a list ``[X_batch, y_batch]`` of Tensors with
-    shapes (B, ...) -- floating features float32 (float64 stays float64),
-    integer labels int64.
+            prefetch_factor: accepted for PyTorch code and ignored (main process, CPU).
     """
 
     def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False,

@@ -174,17 +174,11 @@ def train_test_split(*arrays, test_size=0.25, seed: Optional[int] = 0,
     ``X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2)``
 
     Args:
-        *arrays: arrays (or Tensors) with the same first dimension N; each is
-            split with the same rows. Tensors come back as Tensors.
-        test_size: a fraction in (0, 1) (the test part gets ``ceil(test_size * N)``
-            rows, as in scikit-learn) or a number of rows in [1, N - 1].
-        seed: seed for the shuffle (default 0: the same split every run).
-        stratify: labels (N,); if given, every class gets the same share of
-            test rows as it has of all rows (up to rounding).
-        generator: a ``np.random.Generator`` to use instead of ``seed``.
-
-    Returns:
-        ``[a_train, a_test, b_train, b_test, ...]``
+        *arrays: arrays or Tensors with the same first dimension N, split by the same rows.
+        test_size: a fraction in (0, 1) (``ceil(test_size * N)`` test rows, as in
+            scikit-learn) or a number of rows in [1, N - 1].
+        seed: seed for the shuffle (default 0: the same split every run); or ``generator``.
+        stratify: labels (N,); each class then gets its share of the test rows.
     """
     if not arrays:
         raise ValueError("train_test_split: give at least one array, e.g. train_test_split(X, y)")

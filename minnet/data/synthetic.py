@@ -58,15 +58,10 @@ def make_spirals(n_samples: int = 300, n_classes: int = 3, noise: float = 0.2,
                  shuffle: bool = True):
     """Interleaved spiral arms, one per class (the CS231n toy problem).
 
-    Class k's points have radius r running evenly from 0 to 1 and angle
-    ``4 r + k * 2 pi / n_classes`` plus Gaussian jitter of std ``noise``
-    (radians); the point is ``(r sin(angle), r cos(angle))``. No straight
-    line separates the arms: with the defaults a linear classifier gets about
-    55% of the points right, a small MLP close to 100%.
-
-    Returns:
-        X: float32 (n_samples, 2), inside the unit disc.
-        y: int64 (n_samples,), values 0 .. n_classes - 1.
+    Class k's points have radius r evenly in [0, 1] and angle ``4 r + k * 2 pi / n_classes``
+    plus Gaussian jitter ``noise``; the point is ``(r sin(angle), r cos(angle))``. No line
+    separates the arms: a linear classifier gets about 55% right, a small MLP close to 100%.
+    Returns X float32 (n_samples, 2) and y int64 (n_samples,) in 0 .. n_classes - 1.
     """
     where = "make_spirals"
     n_samples = _check_count(n_samples, "n_samples", where)
@@ -115,14 +110,10 @@ def make_blobs(n_samples: int = 300, centers: Union[int, Sequence] = 3,
     """Gaussian clusters, one per class.
 
     Args:
-        centers: the number of clusters (their centres drawn uniformly from
-            ``center_box`` in every coordinate) or an array (n_centers, n_features)
-            of centres, which then fixes ``n_features``.
+        centers: the number of clusters (centres drawn uniformly from ``center_box``) or
+            an array (n_centers, n_features) of centres, which fixes ``n_features``.
         cluster_std: the std of every cluster, or one std per cluster.
-
-    Returns:
-        X: float32 (n_samples, n_features).
-        y: int64 (n_samples,), the index of the cluster each point came from.
+    Returns X float32 (n_samples, n_features) and y int64 (n_samples,), each point's cluster.
     """
     where = "make_blobs"
     n_samples = _check_count(n_samples, "n_samples", where)
@@ -155,14 +146,10 @@ def make_xor(n_samples: int = 200, noise: float = 0.1, seed: Optional[int] = 0,
              generator: Optional[np.random.Generator] = None, shuffle: bool = True):
     """Four Gaussian clusters at the corners (+-1, +-1); label 1 where the signs differ.
 
-    Class 0 sits at (1, 1) and (-1, -1), class 1 at (1, -1) and (-1, 1): the
-    XOR of "x > 0" and "y > 0". No single line separates the classes, which is
-    why a network without a hidden layer cannot learn it. Each point is its
-    corner plus Gaussian noise of std ``noise`` per coordinate.
-
-    Returns:
-        X: float32 (n_samples, 2).
-        y: int64 (n_samples,), values 0 and 1.
+    Class 0 at (1, 1) and (-1, -1), class 1 at (1, -1) and (-1, 1), each point its corner
+    plus noise of std ``noise``. No single line separates the classes, which is why a
+    network without a hidden layer cannot learn it. Returns X float32 (n_samples, 2) and
+    y int64 (n_samples,).
     """
     where = "make_xor"
     n_samples = _check_count(n_samples, "n_samples", where, minimum=2)
@@ -197,14 +184,10 @@ def make_xor_table():
 def hard_function(x: np.ndarray) -> np.ndarray:
     """The "hard" target of `make_regression_1d`, noise-free.
 
-    ``f(x) = tanh(10 (x - 1)) + 0.5 sin(3 x) exp(-x^2)``
-
-    Read it piece by piece on [-3, 3]: flat at about -1 for x < -2 (the
-    bump ``exp(-x^2)`` has died out; slope below 0.05), a smooth wiggle in the
-    middle, a steep step of height 2 at x = 1 (slope 10), and flat at about +1
-    again for x > 2.
-    A small network fits the wiggle quickly and the step slowly: it needs
-    units whose kink sits right at x = 1.
+    ``f(x) = tanh(10 (x - 1)) + 0.5 sin(3 x) exp(-x^2)``: on [-3, 3], flat near -1 for
+    x < -2, a smooth wiggle in the middle, a steep step of height 2 at x = 1 (slope 10),
+    flat near +1 for x > 2. A small network fits the wiggle quickly and the step slowly:
+    it needs units whose kink sits right at x = 1.
     """
     return np.tanh(10.0 * (x - 1.0)) + 0.5 * np.sin(3.0 * x) * np.exp(-x ** 2)
 

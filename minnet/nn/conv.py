@@ -17,21 +17,13 @@ from .module import Module, Parameter
 class Conv2d(Module):
     """Slides ``out_channels`` learned filters of shape (in_channels, kh, kw) over an image.
 
-    Shapes: input (N, in_channels, H, W) or (in_channels, H, W) ->
-    output (N, out_channels, OH, OW), OH = (H + 2*padding_h - kh) // stride_h + 1.
-    Parameters: ``weight`` (out_channels, in_channels, kh, kw) and ``bias``
-    (out_channels,) -- PyTorch's names and layout, so state dicts carry over.
-
-    Default initialisation is PyTorch's: ``kaiming_uniform_(weight, a=sqrt(5))``,
-    which works out to U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with
-    fan_in = in_channels * kh * kw, and the bias from the same range. Why: each
-    output sums fan_in products, so scaling the weights by 1/sqrt(fan_in) keeps
-    the output's variance near (1/3 of) the input's whatever the kernel size --
-    the signal neither explodes nor vanishes in the first steps. (For deep ReLU
-    stacks, ``init.kaiming_normal_(w, nonlinearity='relu')`` keeps it nearer 1.)
-
-    ``dilation``, ``groups`` and ``padding_mode`` exist for PyTorch's argument
-    order; only their defaults are implemented.
+    Shapes: input (N, in_channels, H, W) or (in_channels, H, W) -> output
+    (N, out_channels, OH, OW), OH = (H + 2*padding_h - kh) // stride_h + 1; ``weight``
+    (out_channels, in_channels, kh, kw), ``bias`` (out_channels,), PyTorch's layout.
+    Initialisation is PyTorch's, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in =
+    in_channels * kh * kw: the output's variance stays near 1/3 of the input's whatever
+    the kernel size (deep ReLU stacks: ``init.kaiming_normal_``). ``dilation``,
+    ``groups`` and ``padding_mode`` exist for PyTorch's argument order; only defaults work.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,

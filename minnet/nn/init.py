@@ -1,18 +1,11 @@
 """Weight initialisers (PyTorch's ``torch.nn.init``).
 
-Why initialisation matters: each layer multiplies its input by a weight
-matrix, so the spread of the weights sets whether activations (and
-gradients) grow, shrink or keep their scale from layer to layer. The
-"variance-preserving" schemes below pick the weight standard deviation from
-the number of inputs (``fan_in``) and/or outputs (``fan_out``) of a unit:
-
-* Xavier/Glorot (tanh, sigmoid, linear nets):  std = gain * sqrt(2 / (fan_in + fan_out))
-* Kaiming/He (ReLU nets):                      std = gain / sqrt(fan)
-* LeCun (SELU nets):                           std = 1 / sqrt(fan_in)
-
-A uniform distribution U(-b, b) has std b / sqrt(3), hence the sqrt(3) in the
-uniform variants. Every initialiser modifies the tensor in place (without
-recording a graph) and returns it; every random one takes ``generator=``.
+The spread of the weights sets whether activations and gradients grow, shrink or keep
+their scale from layer to layer; the variance-preserving schemes pick the std from
+a unit's ``fan_in``/``fan_out``: Xavier/Glorot (tanh, sigmoid) gain * sqrt(2 / (fan_in
++ fan_out)), Kaiming/He (ReLU) gain / sqrt(fan), LeCun (SELU) 1 / sqrt(fan_in). U(-b, b)
+has std b / sqrt(3), hence the sqrt(3) in the uniform variants. Each modifies the
+tensor in place (no graph) and returns it; random ones take ``generator=``.
 """
 from __future__ import annotations
 

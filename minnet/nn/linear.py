@@ -36,16 +36,12 @@ def where_called() -> str:
 class Linear(Module):
     """Applies ``y = x @ weight.T + bias``.
 
-    Shapes: input (..., in_features) -> output (..., out_features);
-    weight (out_features, in_features), bias (out_features,) -- PyTorch's layout,
-    so a PyTorch state dict loads unchanged.
-
-    Default initialisation (PyTorch's): weight ~ kaiming_uniform_(a=sqrt(5)), which
-    works out to U(-1/sqrt(in_features), 1/sqrt(in_features)), and bias from the
-    same range. Reason: with inputs of unit variance, each output then has
-    variance about 1/3 -- small enough that tanh/sigmoid do not saturate at the
-    start, not so small that the signal dies after a few layers. Deep ReLU nets
-    train better with ``init.kaiming_normal_(w, nonlinearity='relu')``.
+    Shapes: input (..., in_features) -> output (..., out_features); weight
+    (out_features, in_features), bias (out_features,): PyTorch's layout, so its state
+    dicts load unchanged. Initialisation is PyTorch's, U(-1/sqrt(in_features),
+    1/sqrt(in_features)) for both: unit-variance inputs give outputs of variance about
+    1/3, so tanh/sigmoid do not saturate at the start and the signal does not die after
+    a few layers (deep ReLU nets: ``init.kaiming_normal_(w, nonlinearity='relu')``).
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None,

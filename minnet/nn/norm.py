@@ -15,18 +15,12 @@ from .module import Module, Parameter
 class _BatchNorm(Module):
     """Normalise each channel to zero mean / unit variance, then scale and shift.
 
-    Parameters (if ``affine``): weight (C,) initialised to 1 and bias (C,) to 0,
-    so a fresh layer is a pure normaliser and training decides how much of the
-    original scale and offset to restore.
-    Buffers (if ``track_running_stats``): running_mean (C,) starting at 0,
-    running_var (C,) starting at 1 (the statistics of an already-normalised
-    signal, so evaluating an untrained layer is close to the identity), and
-    num_batches_tracked (int64 scalar), named as in PyTorch.
-
-    Training mode uses the batch's statistics and updates the running ones:
-    ``running = (1 - momentum) * running + momentum * batch_stat`` (the batch
-    variance unbiased, n / (n - 1)); ``momentum=None`` gives a cumulative average.
-    Evaluation mode (``model.eval()``) uses the running statistics.
+    Parameters (``affine``): weight (C,) = 1, bias (C,) = 0, so a fresh layer is a pure
+    normaliser. Buffers (``track_running_stats``, PyTorch's names): running_mean (C,) = 0,
+    running_var (C,) = 1 (an untrained layer evaluates close to the identity),
+    num_batches_tracked. Training mode uses the batch's statistics and updates
+    ``running = (1 - momentum) * running + momentum * batch_stat`` (variance unbiased;
+    ``momentum=None``: a cumulative average); eval mode uses the running ones.
     """
 
     _expected_dims: tuple = ()

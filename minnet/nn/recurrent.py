@@ -1,15 +1,10 @@
 """Recurrent layers, ``nn.RNN`` and ``nn.LSTM``, built from ops that already have a backward.
 
-A recurrent layer applies the same cell at every time step, feeding it the step's
-input and its own previous state. Each cell is a few ``linear`` calls and
-activations, so autograd differentiates the unrolled loop (backpropagation through
-time) with no backward of its own here. Parameter names, shapes, gate order and
-initialisation are PyTorch's, so state dicts carry over:
-
-    weight_ih_l{k} (G*H, I_k), weight_hh_l{k} (G*H, H), bias_ih_l{k}, bias_hh_l{k} (G*H,)
-
-with G = 1 (RNN) or 4 (LSTM, gates in the order input, forget, cell, output), H the
-hidden size and I_k the input size of layer k (``input_size``, then H).
+The same cell runs at every time step on the step's input and its previous state;
+a cell is a few ``linear`` calls and activations, so autograd differentiates the
+unrolled loop (backpropagation through time). Names, shapes, gate order and init are
+PyTorch's: weight_ih_l{k} (G*H, I_k), weight_hh_l{k} (G*H, H), bias_ih_l{k},
+bias_hh_l{k} (G*H,), G = 1 (RNN) or 4 (LSTM: input, forget, cell, output gates).
 """
 from __future__ import annotations
 

@@ -1,15 +1,9 @@
 """Gradient clipping: ``clip_grad_norm_`` and ``clip_grad_value_`` (PyTorch's ``torch.nn.utils``).
 
-Call them between ``loss.backward()`` and ``optimizer.step()``::
-
-    loss.backward()
-    total_norm = clip_grad_norm_(model.parameters(), max_norm=1.0)
-    optimizer.step()
-
-Clipping by norm rescales *all* gradients together, so the update keeps its
-direction and only its length is capped. If clipping is active on almost
-every step it is hiding a learning rate that is too high (the debugger
-reports this as ``optim.clipping_always``).
+Call them between ``loss.backward()`` and ``optimizer.step()``. Clipping by norm
+rescales *all* gradients together, so the update keeps its direction and only its
+length is capped. Clipping on almost every step hides a learning rate that is too
+high (the debugger's ``optim.clipping_always``).
 """
 from __future__ import annotations
 
@@ -57,20 +51,15 @@ def clip_grad_norm_(parameters: _Parameters, max_norm: float, norm_type: float =
                     error_if_nonfinite: bool = False) -> Tensor:
     """Scale all gradients in place so that their combined norm is at most ``max_norm``.
 
-    The total norm treats every gradient as one long vector:
-    ``total = || (||g_1||, ||g_2||, ...) ||_p``. Gradients are multiplied by
-    ``min(1, max_norm / (total + 1e-6))``. Parameters without ``.grad`` are
-    ignored.
+    ``total = || (||g_1||, ||g_2||, ...) ||_p``; gradients are multiplied by
+    ``min(1, max_norm / (total + 1e-6))``; parameters without ``.grad`` are ignored.
 
     Args:
         parameters: a Tensor or an iterable of Tensors (e.g. ``model.parameters()``).
         max_norm: the largest allowed total norm.
         norm_type: p of the p-norm; ``float('inf')`` (or ``'inf'``) uses the largest |g|.
         error_if_nonfinite: raise instead of clipping when the total norm is NaN/inf.
-
-    Returns:
-        the total norm *before* clipping, as a 0-d Tensor (compare it with
-        ``max_norm`` to see whether clipping happened).
+    Returns the total norm *before* clipping, a 0-d Tensor.
     """
     grads = _grads_of(parameters, "clip_grad_norm_")
     max_norm = float(max_norm)
