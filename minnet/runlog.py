@@ -1,15 +1,12 @@
 """The run log: every training or diagnosis run, recorded on disk and comparable.
 
-    with RunLog.start("digits-mlp", config={"lr": 1e-3}, seed=0) as run:
-        run.log_step(step, loss=loss.item(), lr=lr)        # per step
-        run.finish(summary={"test_accuracy": 0.97})
-
-A run is ``runs/<id>/run.json`` (config, seed, versions, status, summary, findings,
-the process) and ``metrics.json``, both written atomically; run.json is written at the
-start ("running"), and a "running" run whose process is gone on this host is listed
-as "died". Strict JSON: NaN/Inf are stored as ``null`` and named in a ``"nonfinite"``
-map (``load_run`` restores them). A damaged folder is listed with what is wrong;
-``load_run`` raises ``DamagedRun``. ``minnet runs`` lists, shows and compares runs.
+``with RunLog.start("digits-mlp", config={"lr": 1e-3}, seed=0) as run:`` then
+``run.log_step(step, loss=...)`` per step and ``run.finish(summary={...})``. A run is
+``runs/<id>/run.json`` (config, seed, versions, status, summary, findings, process)
+and ``metrics.json``, written atomically; run.json is written at the start, so a
+"running" run whose process is gone (same host) is listed as "died". NaN/Inf are
+stored as ``null`` and named in a ``"nonfinite"`` map (strict JSON); a damaged folder
+is listed with what is wrong (``load_run`` raises ``DamagedRun``). CLI: ``minnet runs``.
 """
 from __future__ import annotations
 
@@ -244,7 +241,7 @@ class RunLog:
         self._unflushed += 1
         self._logged += 1
         # metrics.json is rewritten whole: flushing every 100 calls made a long run
-        # quadratic (40,000 steps: 38 s). The interval grows with the run (a tenth of what
+        # quadratic (timing: docs/performance.md). The interval grows with the run (a tenth of what
         # is logged), so writing costs O(steps) overall; the time limit bounds what a
         # killed run loses.
         if self._unflushed >= max(FLUSH_EVERY_STEPS, self._logged // 10) or \

@@ -1,16 +1,10 @@
 """``Monitor``: listens to a training run and keeps its vital signs in NumPy arrays.
 
-It only uses public hooks::
-
-    with Monitor(model, optimizer, every=1, bins=32) as monitor:
-        for X, y in loader:
-            ...                          # zero_grad, forward, backward, step
-            monitor.log(loss=loss)       # lands on the step that computed ``loss``
-
-Forward hooks read each leaf module's output (``LAYER_STATS``), tensor hooks its
-gradient and the parameters' ``.grad``, the optimizer's step hooks the update
-(``PARAM_STATS``). Step ``s`` is recorded when ``s % every == 0`` (cost:
-docs/performance.md).
+Use ``with Monitor(model, optimizer, every=1, bins=32) as monitor:`` around your loop
+and call ``monitor.log(loss=loss)`` after each step. Only public hooks: forward hooks
+read each leaf module's output (``LAYER_STATS``), tensor hooks its gradient and the
+parameters' ``.grad``, the optimizer's step hooks the update (``PARAM_STATS``). Step
+``s`` is recorded when ``s % every == 0`` (cost: docs/performance.md).
 """
 from __future__ import annotations
 

@@ -1,18 +1,12 @@
 """conv2d as matrix products: im2col, col2im, and the forward and backward built on them.
 
-``im2col`` copies every patch a (C, kh, kw) filter visits into a column:
-``cols`` is (N, C*kh*kw, out_h*out_w), rows in the order of
-``weight.reshape(F, C*kh*kw)`` (W), so per image::
-
-    forward:   out[n]   = W @ cols[n]                    (F, out_h * out_w), already NCHW
-    backward:  dL/dW    = sum over n of dOut[n] @ cols[n]^T
-               dL/dx[n] = col2im(W^T @ dOut[n])
-
-``col2im`` is im2col's adjoint: it adds each entry back onto the pixel it came
-from (a pixel in several patches gets several contributions). Each function
-comes as ``*_reference`` (plain NumPy, the definition; ``MINNET_NO_JIT=1``) and
-``*_numba`` (chunks of the batch on threads, ``threads.py``; the weight gradient
-summed per image in image order, so it does not depend on the thread count).
+``im2col`` copies every patch a filter visits into a column: ``cols`` (N, C*kh*kw,
+out_h*out_w), rows ordered as ``weight.reshape(F, C*kh*kw)`` (W). Per image,
+``out[n] = W @ cols[n]`` (already NCHW), ``dL/dW = sum_n dOut[n] @ cols[n]^T`` and
+``dL/dx[n] = col2im(W^T @ dOut[n])``; col2im, im2col's adjoint, adds each entry back
+onto its pixel (a pixel in several patches gets several contributions). Each function
+is a NumPy ``*_reference`` (the definition) and a ``*_numba`` run on chunks of the
+batch (``threads.py``), summed per image in order: thread count never changes results.
 """
 from __future__ import annotations
 

@@ -1,17 +1,12 @@
 """Max and average pooling, forward and backward, on (N, C, H, W) arrays.
 
 Window (oy, ox) covers rows ``oy * stride_h - pad_h`` up to ``+ kernel_h`` (columns
-likewise); padding is -inf for max pooling, 0 for average pooling.
-
-* Max pooling stores, per output, the flat index ``y * W + x`` of the winner in
-  its plane (PyTorch's ``return_indices``); backward sends the gradient there.
-  Ties go to the first maximum; NaN wins (it propagates, as in PyTorch).
-* Average pooling divides the window sum by the padded window size, the count of
-  real entries (``count_include_pad=False``) or ``divisor_override``; backward
-  spreads ``grad / divisor`` over the window.
-
-``out_h``/``out_w`` come from the caller (floor or ceil mode). The Numba versions
-split the batch over threads (``threads.py``); results do not depend on their number.
+likewise), padded with -inf (max) or 0 (average). Max pooling stores each winner's flat
+index ``y * W + x`` in its plane (PyTorch's ``return_indices``; ties: first maximum; NaN
+wins); backward sends the gradient there. Average pooling divides by the padded window
+size, the real entries (``count_include_pad=False``) or ``divisor_override``; backward
+spreads ``grad / divisor``. ``out_h``/``out_w`` come from the caller (floor/ceil mode);
+the Numba versions split the batch over threads without changing results.
 """
 from __future__ import annotations
 

@@ -1,15 +1,12 @@
 """The statistics ``minnet.debug.Monitor`` takes at every record, each in one pass.
 
 ``activation_stats(x, hist_low, hist_high, bins, saturation_low, saturation_high,
-hist_samples=None)`` -> ``(mean, std, low, high, zeros, nonfinite, saturated,
-counts, unit_nonzero)`` of a layer output ``x`` (any shape): moments and extremes
-of the finite entries; counts of zeros, NaN/Inf and saturated entries; ``counts``
-(bins,) a histogram of the first ``hist_samples`` samples; ``unit_nonzero``
-(units,) whether each unit (axis 1) was ever != 0 (a unit never so is dead).
-``update_squares(after, before)`` -> the float64 squared norms of ``after - before``,
-``after`` and ``before`` around ``optimizer.step()``. NumPy ``*_reference`` and
-Numba ``*_numba`` agree up to rounding; sums are shifted by the first finite entry
-so the one-pass variance does not cancel.
+hist_samples=None)`` -> ``(mean, std, low, high, zeros, nonfinite, saturated, counts,
+unit_nonzero)`` of a layer output (finite entries' moments; ``counts`` (bins,) a histogram;
+``unit_nonzero`` (units,): was each unit (axis 1) ever != 0). ``update_squares(after,
+before)`` -> float64 squared norms of ``after - before``, ``after``, ``before``. NumPy
+``*_reference`` and Numba ``*_numba`` agree up to rounding; sums are shifted by the
+first finite entry so the one-pass variance does not cancel.
 """
 from __future__ import annotations
 
