@@ -171,7 +171,7 @@ def replay_with_anomaly(ctx, step: int) -> Optional[dict]:
     batch and the same weights. Returns the AnomalyError's fields, or None when the
     replay raised none (e.g. dropout noise made it differ).
     """
-    from ..anomaly import AnomalyError, detect_anomaly
+    from ...anomaly import AnomalyError, detect_anomaly
     model = ctx.fresh_model()
     optimizer = ctx.make_optimizer(model)
     if step > 0:

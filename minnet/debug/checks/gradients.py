@@ -114,7 +114,7 @@ def replay_under_anomaly(ctx, failing_step: int):
     Returns the ``AnomalyError`` raised (op, module, phase, source, stats) or None.
     """
     from ...autograd import Function  # noqa: F401  (make sure the engine is importable)
-    from ..anomaly import AnomalyError, detect_anomaly
+    from ...anomaly import AnomalyError, detect_anomaly
     from ..context import standard_train_step
     user_step = ctx.train_step
     calls = {"n": 0}
