@@ -33,10 +33,14 @@ STAND_INS = ("minnet.autograd",)
 HAND_WRITTEN = ("complex", "imag")
 
 
+# kink_free must NOT change the array it is given, and test_kinks checks that it does not: so
+# its changes come back to the test's array (the only function whose changes do here)
+MUTATES = ("kink_free",)
+
 def load():
     """(student's custom_ops.py in the sandbox, reference custom_ops.py)."""
     return (sandboxed(__file__, "custom_ops", allowed_imports=STUDENT_IMPORTS,
-                      forbidden=HAND_WRITTEN, stand_ins=STAND_INS),
+                      forbidden=HAND_WRITTEN, stand_ins=STAND_INS, mutates=MUTATES),
             reference(__file__, "custom_ops"))
 
 
@@ -248,8 +252,9 @@ def test_kinks(credit):
                                           "a copy (np.array(x) copies)")
         expect_close("kink_free(x, margin=1e-3)", moved, ref.kink_free(x, margin=margin))
         y = rng.standard_normal((3, 11))
+        want = ref.kink_free(y.copy(), margin=0.5)         # before: kink_free's changes to y
         expect_close("kink_free(y, margin=0.5)", np.asarray(ops.kink_free(y, margin=0.5)),
-                     ref.kink_free(y, margin=0.5))
+                     want)                                 # come back (MUTATES)
         slope = np.array([0.2])
         result = quiet_gradcheck(ref.prelu, (leaf(moved), leaf(slope)), count_kinks=True)
         expect(bool(result) and all(c.n_kinks == 0 for c in result.inputs),
