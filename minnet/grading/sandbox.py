@@ -89,7 +89,8 @@ def _limit_memory() -> None:
 
 
 HIDE_VARIABLE = "MINNET_GRADING_HIDE"  # paths the grader hides from the worker (os.pathsep)
-CLONE_NEWNS, MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x20000, 1, 2, 4, 8
+CLONE_NEWNS, CLONE_NEWPID = 0x20000, 0x20000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 # capabilities the worker must not keep as root: undoing the mounts, reading other processes
 CAP_SYS_MODULE, CAP_SYS_RAWIO, CAP_SYS_PTRACE, CAP_SYS_ADMIN = 16, 17, 19, 21
@@ -210,6 +211,9 @@ def _lock_down(paths: list, kept: list) -> None:
                        b"size=4k,mode=500")
         elif os.path.exists(path):
             libc.mount(b"/dev/null", target, None, MS_BIND, None)
+    # the worker's children (its working process, see sandbox_worker.main) start in a PID
+    # namespace of their own: no process of the grader's to signal
+    libc.unshare(CLONE_NEWPID)
     for capability in (CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_SYS_MODULE, CAP_SYS_RAWIO):
         libc.prctl(24, capability, 0, 0, 0)  # PR_CAPBSET_DROP
 
@@ -231,6 +235,8 @@ def _start_worker(command: list, fd: int, workdir: str, environment: dict):
                    start_new_session=True)
     hide = hidden_paths()  # minnet grade asks for protection by naming what to hide
     kept = _kept_in_tmp(workdir, hide) if hide else []
+    if hide and sys.platform.startswith("linux") and os.geteuid() == 0:
+        command = [*command, "--pid-namespace"]  # _lock_down makes one for its children
     if dropping_privileges():
         try:
             process = subprocess.Popen(command,

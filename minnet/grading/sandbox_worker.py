@@ -364,8 +364,24 @@ class Worker:
             return self.wire.Codec(handle=self.incoming).decode(message.get("value"), buffers)
 
 
+def _enter_pid_namespace() -> None:
+    """As root under minnet grade the grader made a PID namespace for this process's
+    children (``sandbox._lock_down``): fork, and let the child, PID 1 there, do the work.
+    It can then signal no process outside (``kill(1)`` is itself, the grader has no PID
+    there), and every process the student's code starts dies with it. This process only
+    waits and passes the child's exit on."""
+    child = os.fork()
+    if child == 0:
+        _die_with_parent()
+        return
+    _, status = os.waitpid(child, 0)
+    os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
+
+
 def main():
     _die_with_parent()
+    if len(sys.argv) > 3 and sys.argv[3] == "--pid-namespace":
+        _enter_pid_namespace()
     fd, wire_path = int(sys.argv[1]), sys.argv[2]
     wire = _load_wire(wire_path)
     sock = socket.socket(fileno=fd)
