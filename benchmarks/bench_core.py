@@ -337,7 +337,7 @@ def bench_mlp(n_samples: int, repeats: int, gemm_step_seconds: float) -> None:
     X, y = random_data(n_samples, (MLP_SIZES[0],))
     model = minnet_mlp()
     minnet_epoch(model, X[:MLP_BATCH * 2], y[:MLP_BATCH * 2], MLP_BATCH)  # warm up
-    params = [p.data.copy() for p in minnet_mlp().parameters()]
+    params = [p.numpy().copy() for p in minnet_mlp().parameters()]
     contenders = {"minnet": lambda: minnet_epoch(model, X, y, MLP_BATCH),
                   "hand-written NumPy": lambda: numpy_mlp_epoch(params, X, y, MLP_BATCH)}
     torch = torch_or_none()

@@ -270,7 +270,7 @@ def bench_loss(repeats):
     model = minnet_cnn()
     loss_fn = nn.CrossEntropyLoss()
     batch, target = minnet.tensor(images), minnet.tensor(labels)
-    logits_data = model(batch).data
+    logits_data = model(batch).numpy()
 
     def step():
         model.zero_grad()

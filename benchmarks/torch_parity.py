@@ -59,7 +59,7 @@ def to_np(value):
     if isinstance(value, torch.Tensor):
         return value.detach().numpy()
     if isinstance(value, minnet.Tensor):
-        return value.data
+        return value.numpy()
     return np.asarray(value)
 
 
@@ -856,7 +856,7 @@ def init_checks():
         """Compare the sample's bound/std with torch's formula (statistical tolerance)."""
         t = minnet.Tensor(np.empty(shape))
         fill(t)
-        v = t.data.ravel()
+        v = t.numpy().ravel()
         parts, ok = [], True
         n = v.size
         if expect_bound is not None:
@@ -902,19 +902,19 @@ def init_checks():
               expect_mean=0.5) if False else None
     t = minnet.Tensor(np.empty((200, 100)))
     I.uniform_(t, generator=g())
-    record_bool("uniform_ defaults in [0,1)", t.data.min() >= 0 and t.data.max() < 1 and
-                abs(t.data.mean() - 0.5) < 0.01, f"min={t.data.min():.3g} max={t.data.max():.3g}")
+    record_bool("uniform_ defaults in [0,1)", t.numpy().min() >= 0 and t.numpy().max() < 1 and
+                abs(t.numpy().mean() - 0.5) < 0.01, f"min={t.numpy().min():.3g} max={t.numpy().max():.3g}")
     t = minnet.Tensor(np.empty((200, 100)))
     I.normal_(t, generator=g())
-    record_bool("normal_ defaults N(0,1)", abs(t.data.std() - 1) < 0.02 and abs(t.data.mean()) < 0.02,
-                f"mean={t.data.mean():.3g} std={t.data.std():.4g}")
+    record_bool("normal_ defaults N(0,1)", abs(t.numpy().std() - 1) < 0.02 and abs(t.numpy().mean()) < 0.02,
+                f"mean={t.numpy().mean():.3g} std={t.numpy().std():.4g}")
     t = minnet.Tensor(np.empty((200, 100)))
     I.trunc_normal_(t, mean=0.5, std=2.0, a=-1.0, b=3.0, generator=g())
     tt = TI.trunc_normal_(torch.empty(2000, 1000), mean=0.5, std=2.0, a=-1.0, b=3.0).numpy()
-    record_bool("trunc_normal_(0.5, 2, -1, 3) vs torch sample", t.data.min() >= -1 and
-                t.data.max() <= 3 and abs(t.data.mean() - tt.mean()) < 0.03 and
-                abs(t.data.std() - tt.std()) < 0.03,
-                f"mean {t.data.mean():.4f}/{tt.mean():.4f} std {t.data.std():.4f}/{tt.std():.4f}")
+    record_bool("trunc_normal_(0.5, 2, -1, 3) vs torch sample", t.numpy().min() >= -1 and
+                t.numpy().max() <= 3 and abs(t.numpy().mean() - tt.mean()) < 0.03 and
+                abs(t.numpy().std() - tt.std()) < 0.03,
+                f"mean {t.numpy().mean():.4f}/{tt.mean():.4f} std {t.numpy().std():.4f}/{tt.std():.4f}")
     # default initialisation of the layers: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and bias
     layer_cases = [("Linear(131, 257)", lambda: mnn.Linear(131, 257, generator=g()), 131)]
     if hasattr(mnn, "Conv2d"):
@@ -923,16 +923,16 @@ def init_checks():
     for label, make, fan_in in layer_cases:
         layer = make()
         bound = 1 / math.sqrt(fan_in)
-        w = layer.weight.data.ravel()
-        b = layer.bias.data.ravel()
+        w = layer.weight.numpy().ravel()
+        b = layer.bias.numpy().ravel()
         ok = (np.abs(w).max() <= bound and np.abs(w).max() > bound * (1 - 20 / w.size)
               and abs(w.std() - bound / math.sqrt(3)) < 6 * bound / math.sqrt(3) / math.sqrt(2 * w.size)
               and np.abs(b).max() <= bound and np.abs(b).max() > bound * 0.8)
         record_bool(f"{label} default init bounds", bool(ok),
                     f"max|w|={np.abs(w).max():.5g} max|b|={np.abs(b).max():.5g} bound={bound:.5g} "
                     f"std(w)={w.std():.5g} expected={bound / math.sqrt(3):.5g}")
-        record_bool(f"{label} default dtype float32", layer.weight.data.dtype == np.float32,
-                    str(layer.weight.data.dtype))
+        record_bool(f"{label} default dtype float32", layer.weight.numpy().dtype == np.float32,
+                    str(layer.weight.numpy().dtype))
 
 
 # --------------------------------------------------------------------------

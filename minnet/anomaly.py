@@ -207,9 +207,9 @@ def _created_where(node: Tensor) -> Optional[tuple]:
 # The observers
 # --------------------------------------------------------------------------
 def _on_forward(out: Tensor, inputs) -> None:
-    if _mode.check_nan and out.data.dtype.kind in "fc" and not np.isfinite(out.data).all():
-        inputs_have_inf = any(_count(x.data)[1] for x in inputs)
-        if np.isnan(out.data).any() or not inputs_have_inf:
+    if _mode.check_nan and out._data.dtype.kind in "fc" and not np.isfinite(out._data).all():
+        inputs_have_inf = any(_count(x._data)[1] for x in inputs)
+        if np.isnan(out._data).any() or not inputs_have_inf:
             raise _forward_error(out, inputs)
     if out._backward is not None:
         _remember_creation(out)  # for a backward error later
@@ -237,7 +237,7 @@ def _count(array: np.ndarray) -> tuple:
 
 
 def _explain_log(out, inputs):
-    x = inputs[0].data
+    x = inputs[0]._data
     zeros, negatives = int((x == 0).sum()), int((x < 0).sum())
     parts = []
     if zeros:
@@ -254,12 +254,12 @@ def _explain_log(out, inputs):
 
 
 def _explain_exp(out, inputs):
-    x = inputs[0].data
-    limit = float(np.log(np.finfo(out.data.dtype).max))
+    x = inputs[0]._data
+    limit = float(np.log(np.finfo(out._data.dtype).max))
     overflowed = int((x > limit).sum())
     if not overflowed:
         return None
-    dtype = np.dtype(out.data.dtype).name
+    dtype = np.dtype(out._data.dtype).name
     detail = (f"exp overflowed: input max {_fmt(_finite_max(x))} > log({dtype} max) {limit:.1f} "
               f"at {overflowed} of {x.size} positions")
     stats = {"overflowed": overflowed, "max_input": _finite_max(x), "threshold": limit}
@@ -269,7 +269,7 @@ def _explain_exp(out, inputs):
 
 
 def _explain_div(out, inputs):
-    numerator, denominator = (np.broadcast_to(x.data, out.data.shape) for x in inputs)
+    numerator, denominator = (np.broadcast_to(x._data, out._data.shape) for x in inputs)
     zero_den = denominator == 0
     zeros = int(zero_den.sum())
     if not zeros and not (np.isfinite(numerator).all() and np.isfinite(denominator).all()):
@@ -282,7 +282,7 @@ def _explain_div(out, inputs):
         hint = "keep the denominator away from 0, e.g. x / (s + 1e-8)"
         return detail, stats, hint
     zero_over_zero = int((zero_den & (numerator == 0)).sum())
-    detail = f"div got a zero denominator at {zeros} of {out.data.size} positions"
+    detail = f"div got a zero denominator at {zeros} of {out._data.size} positions"
     if zero_over_zero:
         detail += f" (0/0 = NaN at {zero_over_zero} of them)"
     stats = {"zero_denominators": zeros, "zero_over_zero": zero_over_zero}
@@ -292,7 +292,7 @@ def _explain_div(out, inputs):
 
 
 def _explain_sqrt(out, inputs):
-    x = inputs[0].data
+    x = inputs[0]._data
     negatives = int((x < 0).sum())
     if not negatives:
         return None
@@ -305,18 +305,18 @@ def _explain_sqrt(out, inputs):
 
 
 def _explain_pow(out, inputs):
-    base = np.broadcast_to(inputs[0].data, out.data.shape)
-    bad_nan = np.isnan(out.data) & (base < 0)
-    bad_inf = np.isinf(out.data) & (base == 0)
+    base = np.broadcast_to(inputs[0]._data, out._data.shape)
+    bad_nan = np.isnan(out._data) & (base < 0)
+    bad_inf = np.isinf(out._data) & (base == 0)
     if bad_nan.any():
         count = int(bad_nan.sum())
-        detail = (f"pow got a negative base at {count} of {out.data.size} positions (a fractional "
+        detail = (f"pow got a negative base at {count} of {out._data.size} positions (a fractional "
                   f"power of a negative number is NaN), min base {_fmt(_finite_min(base))}")
         return detail, {"negative_bases": count, "min_input": _finite_min(base)}, \
             "clamp the base to >= 0 or use an integer exponent"
     if bad_inf.any():
         count = int(bad_inf.sum())
-        detail = f"pow got a zero base at {count} of {out.data.size} positions (0 to a negative power is Inf)"
+        detail = f"pow got a zero base at {count} of {out._data.size} positions (0 to a negative power is Inf)"
         return detail, {"zero_bases": count}, "add an epsilon to the base"
     return None
 
@@ -345,10 +345,10 @@ def _describe_inputs(inputs) -> tuple:
     """One clause per input: shape, finite range, and any NaN/Inf it already held."""
     clauses, already = [], []
     for k, x in enumerate(inputs):
-        nan, inf = _count(x.data)
+        nan, inf = _count(x._data)
         clause = (f"input {k} {tuple(x.shape)} with finite values in "
-                  f"[{_fmt(_finite_min(x.data))}, {_fmt(_finite_max(x.data))}]") \
-            if x.data.size and x.data.dtype.kind in "fciub" else f"input {k} {tuple(x.shape)}"
+                  f"[{_fmt(_finite_min(x._data))}, {_fmt(_finite_max(x._data))}]") \
+            if x._data.size and x._data.dtype.kind in "fciub" else f"input {k} {tuple(x.shape)}"
         if nan or inf:
             clause += f" already holding {nan} NaN and {inf} Inf"
             already.append(k)
@@ -364,9 +364,9 @@ def _explain_generic(out, inputs):
         hint = ("the NaN/Inf came from before this op: from the data, from a parameter "
                 "(a NaN gradient step?) or from an op run outside anomaly mode")
     else:
-        dtype = np.dtype(out.data.dtype)
-        biggest = max((float(np.abs(x.data).max()) for x in inputs
-                       if x.data.size and x.data.dtype.kind in "fciub"), default=0.0)
+        dtype = np.dtype(out._data.dtype)
+        biggest = max((float(np.abs(x._data).max()) for x in inputs
+                       if x._data.size and x._data.dtype.kind in "fciub"), default=0.0)
         stats["max_abs_input"] = biggest
         detail = (f"{out.op} got finite inputs ({described}) but its result left {dtype.name} "
                   f"range (max {np.finfo(dtype).max:.3g})" if dtype.kind == "f" else
@@ -386,25 +386,25 @@ def _node_being_differentiated() -> Optional[Tensor]:
 
 
 def _forward_error(out: Tensor, inputs) -> AnomalyError:
-    nan, inf = _count(out.data)
+    nan, inf = _count(out._data)
     explained = _EXPLAINERS.get(out.op, lambda *_: None)(out, inputs) \
         or _explain_generic(out, inputs)
     detail, op_stats, hint = explained
-    stats = {"size": int(out.data.size), "nan": nan, "inf": inf, **op_stats}
+    stats = {"size": int(out._data.size), "nan": nan, "inf": inf, **op_stats}
     source = _source_line(_user_frame())
     made = " and ".join(f"{n} {what}" for n, what in ((nan, "NaN"), (inf, "Inf")) if n)
     node = _node_being_differentiated()
     if node is not None:  # an op inside a custom backward: a gradient went non-finite
         headline = (f"backward: op '{out.op}' in the backward of op '{node.op}'"
-                    f"{_in_module(node)} made {made} of {out.data.size} values")
+                    f"{_in_module(node)} made {made} of {out._data.size} values")
         return AnomalyError(_message(headline, detail, hint, source, None),
                             op=node.op, module=node.module, phase="backward", source=source,
                             stats=stats, detail=detail, hint=hint,
                             code="grad.nonfinite")
     data_inputs_bad = [x for x in inputs
-                       if x.op is None and not x.requires_grad and sum(_count(x.data))]
+                       if x.op is None and not x.requires_grad and sum(_count(x._data))]
     code = "data.nonfinite" if data_inputs_bad else "loss.nonfinite"
-    headline = f"forward: op '{out.op}'{_in_module(out)} made {made} of {out.data.size} values"
+    headline = f"forward: op '{out.op}'{_in_module(out)} made {made} of {out._data.size} values"
     return AnomalyError(_message(headline, detail, hint, source, None),
                         op=out.op, module=out.module, phase="forward", source=source,
                         stats=stats, detail=detail, hint=hint, code=code)
@@ -439,7 +439,7 @@ def _backward_error(node: Tensor, grad_out: np.ndarray, index: int,
         hint = "keep the op's input away from the point where its derivative blows up"
         slope = _INFINITE_SLOPE_AT_ZERO.get(node.op)
         if slope is not None and slope[0] < len(node._parents):
-            x = node._parents[slope[0]].data
+            x = node._parents[slope[0]]._data
             zeros = int((x == 0).sum())
             stats["zero_inputs"] = zeros
             if zeros:

@@ -61,7 +61,7 @@ class Function:
                 if g is None:
                     arrays.append(None)
                     continue
-                g = np.asarray(g.data if isinstance(g, Tensor) else g)
+                g = np.asarray(g._data if isinstance(g, Tensor) else g)
                 expected = args[position].shape
                 if g.shape != expected:
                     raise RuntimeError(
@@ -74,7 +74,7 @@ class Function:
         # what backward reads is what forward saved: its versions are checked by backward()
         saved = [t for t in ctx.saved_tensors if isinstance(t, Tensor) and t is not output]
         saves_output = any(t is output for t in ctx.saved_tensors)
-        return Tensor._from_op(output.data, [args[i] for i in tensor_positions], backward, name,
+        return Tensor._from_op(output._data, [args[i] for i in tensor_positions], backward, name,
                                saved=saved, saves_output=saves_output)
 
 
@@ -107,7 +107,7 @@ class Node:
 
     def __call__(self, grad):
         """The local backward: dL/d(inputs) from dL/d(output), as Tensors (None: no gradient)."""
-        grad = grad.data if isinstance(grad, Tensor) else np.asarray(grad)
+        grad = grad._data if isinstance(grad, Tensor) else np.asarray(grad)
         return tuple(None if g is None else wrap_array(g) for g in self._tensor._backward(grad))
 
     def __eq__(self, other) -> bool:
@@ -169,7 +169,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
 
     def catcher(i):
         def hook(g):
-            caught[i] = g.data if caught[i] is None else caught[i] + g.data
+            caught[i] = g._data if caught[i] is None else caught[i] + g._data
         return hook
 
     handles = [t.register_hook(catcher(i)) for i, t in enumerate(inputs)]
@@ -178,8 +178,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
     try:
         for k, (out, seed) in enumerate(zip(outputs, seeds)):
             if seed is None:
-                seed = np.ones_like(out.data)  # (as backward(): only scalars in PyTorch)
-            seed = np.asarray(seed.data if isinstance(seed, Tensor) else seed, dtype=out.dtype)
+                seed = np.ones_like(out._data)  # (as backward(): only scalars in PyTorch)
+            seed = np.asarray(seed._data if isinstance(seed, Tensor) else seed, dtype=out.dtype)
             keep = bool(retain_graph) or k < len(outputs) - 1
             run_backward(out, seed, keep)
     finally:

@@ -578,7 +578,7 @@ def setup_config(name: str, setup, steps) -> dict:
               "shuffle": setup.shuffle,
               "model": " -> ".join(type(m).__name__ for _, m in setup.model.named_modules()
                                    if not m._modules) or type(setup.model).__name__,
-              "parameters": sum(p.data.size for p in setup.model.parameters())}
+              "parameters": sum(p._data.size for p in setup.model.parameters())}
     if setup.optimizer is not None:
         config["optimizer"] = type(setup.optimizer).__name__
         group = setup.optimizer.param_groups[0]

@@ -52,7 +52,7 @@ def _flatten(obj, path: str, arrays: dict, layout: dict, int_keys: list) -> None
                      int_keys)
     elif isinstance(obj, Tensor):
         layout[path] = "tensor"
-        arrays[path] = obj.data
+        arrays[path] = obj._data
     elif isinstance(obj, np.ndarray):
         if obj.dtype.kind == "O":
             raise TypeError(f"save(): '{path}' is an object array, which cannot be saved without "

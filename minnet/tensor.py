@@ -179,7 +179,7 @@ def _as_array(data, dtype=None) -> np.ndarray:
     ``torch.tensor(np_array)``); integers become int64; booleans stay bool.
     """
     if isinstance(data, Tensor):
-        data = data.data
+        data = data._data
     if dtype is not None:
         return np.array(data, dtype=np.dtype(dtype))
     if isinstance(data, np.ndarray):
@@ -276,19 +276,34 @@ class Tensor:
 
     # -- basic properties ------------------------------------------------------
     @property
-    def data(self) -> np.ndarray:
-        """The underlying NumPy array. Assigning to it bypasses autograd, as in PyTorch."""
-        return self._data
+    def data(self) -> "Tensor":
+        """This tensor's values as a new leaf sharing its memory: ``x.detach()``, as in PyTorch.
+
+        The result has ``requires_grad=False`` and no ``grad_fn``, so ``p.data.add_(...)``
+        is allowed even on a parameter while gradients are recorded. One difference from
+        PyTorch, on purpose: it counts versions with ``self`` (as ``detach()`` does), so
+        changing through it a tensor an op saved for backward raises instead of giving a
+        wrong gradient (docs/pytorch.md). For the NumPy array, use ``.numpy()``.
+        """
+        return self.detach()
 
     @data.setter
-    def data(self, value) -> None:
-        # ``p.data = p.data - lr * p.grad`` yields a Tensor (grad is one): unwrap it,
-        # so a parameter never ends up holding a Tensor inside a Tensor
-        if isinstance(value, Tensor):
-            value = value._data
-        elif not isinstance(value, np.ndarray):
-            value = np.asarray(value)
-        self._data = value
+    def data(self, value: "Tensor") -> None:
+        """``p.data = new``: ``p`` takes ``new``'s memory; its shape and dtype may change."""
+        if not isinstance(value, Tensor):
+            raise TypeError(f"Tensor.data = ...: expected a Tensor, got {type(value).__name__}. "
+                            "Hint: wrap an array with minnet.from_numpy(array), or write into "
+                            "the tensor's memory with t.data.copy_(values) or t.data[...] = values.")
+        if self.requires_grad and value._data.dtype.kind != "f":
+            raise RuntimeError(f"Tensor.data = ...: data set to a tensor that requires gradients "
+                               f"must be floating point, got dtype {value._data.dtype}. Hint: "
+                               f"convert with .float() first.")
+        if value._data is self._data:
+            return  # ``p.data += x`` changed p in place, then assigns the same memory back
+        self._data = value._data
+        # new memory: views of the old memory keep the old counter; this one moves on, so
+        # an op that saved this tensor before the assignment refuses to run its backward
+        self._version_box = [self._version + 1, "Tensor.data = ..."]
 
     @property
     def grad(self) -> Optional["Tensor"]:
@@ -326,19 +341,19 @@ class Tensor:
         return self._data.ndim
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     def size(self, dim: Optional[int] = None):
         """PyTorch's ``size()``: the shape, or one entry of it."""
         return self._data.shape if dim is None else self._data.shape[dim]
 
     def numel(self) -> int:
-        return self.data.size
+        return self._data.size
 
     nelement = numel
 
     def __len__(self) -> int:
-        return len(self.data)
+        return len(self._data)
 
     @property
     def is_leaf(self) -> bool:
@@ -352,9 +367,9 @@ class Tensor:
         return None if self._backward is None else Node(self)
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
-        if requires_grad and self.data.dtype.kind != "f":
+        if requires_grad and self._data.dtype.kind != "f":
             raise TypeError(
-                f"requires_grad=True needs a floating-point tensor, got dtype {self.data.dtype}. "
+                f"requires_grad=True needs a floating-point tensor, got dtype {self._data.dtype}. "
                 "Hint: only float tensors have gradients; convert with .float() or .double().")
         if not self.is_leaf and not requires_grad:
             raise RuntimeError("requires_grad_(False) only works on leaf tensors; use .detach().")
@@ -372,16 +387,16 @@ class Tensor:
     # -- conversion --------------------------------------------------------------
     def numpy(self) -> np.ndarray:
         """The underlying array (shared, not copied, as in PyTorch)."""
-        return self.data
+        return self._data
 
     def item(self):
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(f"item(): only one-element tensors can be converted to a Python "
                              f"scalar, this one has shape {self.shape}")
-        return self.data.item()
+        return self._data.item()
 
     def tolist(self):
-        return self.data.tolist()
+        return self._data.tolist()
 
     def detach(self) -> "Tensor":
         """A new leaf sharing the same data (and version counter), cut off from the graph."""
@@ -420,7 +435,7 @@ class Tensor:
         return self.astype(np.float32)
 
     def long(self) -> "Tensor":
-        return Tensor(self.data.astype(np.int64))
+        return Tensor(self._data.astype(np.int64))
 
     def int(self) -> "Tensor":
         return wrap_array(self._data.astype(np.int32))
@@ -438,7 +453,7 @@ class Tensor:
         return _ops().to_type(self, other.dtype)
 
     def __array__(self, dtype=None, copy=None):
-        return self.data if dtype is None else self.data.astype(dtype)
+        return self._data if dtype is None else self._data.astype(dtype)
 
     def __float__(self):
         return float(self.item())
@@ -464,16 +479,16 @@ class Tensor:
         return str(self)
 
     def __bool__(self):
-        if self.data.size != 1:
-            raise ValueError(f"The truth value of a tensor with {self.data.size} elements is "
+        if self._data.size != 1:
+            raise ValueError(f"The truth value of a tensor with {self._data.size} elements is "
                              "ambiguous. Hint: use .any() or .all().")
-        return bool(self.data.item())
+        return bool(self._data.item())
 
     def __repr__(self):
-        body = np.array2string(self.data, separator=", ", prefix="tensor(", precision=4)
+        body = np.array2string(self._data, separator=", ", prefix="tensor(", precision=4)
         extras = []
-        if self.data.dtype not in (np.float32, np.int64, np.bool_):
-            extras.append(f"dtype={self.data.dtype}")
+        if self._data.dtype not in (np.float32, np.int64, np.bool_):
+            extras.append(f"dtype={self._data.dtype}")
         if self._backward is not None:
             where = f" @ {self.module}" if self.module else ""
             extras.append(f"grad_fn=<{self.op}{where}>")
@@ -512,15 +527,15 @@ class Tensor:
                 "Hint: did you create the inputs with requires_grad=True, or run the "
                 "forward pass inside no_grad()?")
         if gradient is None:
-            if self.data.size != 1:
+            if self._data.size != 1:
                 raise RuntimeError(
                     f"backward(): grad can be implicitly created only for scalar outputs, "
                     f"but this tensor has shape {self.shape}. Hint: reduce it to a scalar "
                     f"(e.g. .sum() or .mean()) or pass backward(gradient=...) of shape {self.shape}.")
-            seed = np.ones_like(self.data)
+            seed = np.ones_like(self._data)
         else:
-            seed = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient,
-                              dtype=self.data.dtype)
+            seed = np.asarray(gradient._data if isinstance(gradient, Tensor) else gradient,
+                              dtype=self._data.dtype)
             if seed.shape != self.shape:
                 raise RuntimeError(f"backward(): gradient has shape {seed.shape} but the tensor "
                                    f"has shape {self.shape}; they must match.")
@@ -572,8 +587,8 @@ class Tensor:
 
     # comparisons give boolean tensors and are not differentiable
     def _compare(self, other, fn):
-        other = other.data if isinstance(other, Tensor) else other
-        return Tensor(fn(self.data, other))
+        other = other._data if isinstance(other, Tensor) else other
+        return Tensor(fn(self._data, other))
 
     def __lt__(self, other):
         return self._compare(other, np.less)
@@ -871,10 +886,10 @@ class Tensor:
         return _ops().permute(self, *reversed(range(self.ndim)))
 
     def any(self):
-        return Tensor(np.any(self.data))
+        return Tensor(np.any(self._data))
 
     def all(self):
-        return Tensor(np.all(self.data))
+        return Tensor(np.all(self._data))
 
     # -- logical operators (not differentiable) ----------------------------------------------
     def __and__(self, other):
@@ -1078,8 +1093,8 @@ def _note_versions(tensors, saves_output: bool) -> tuple:
 # Helpers (the factories, torch.zeros etc., are in minnet/ops/creation.py)
 # --------------------------------------------------------------------------
 def allclose(a, b, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
-    return bool(np.allclose(a.data if isinstance(a, Tensor) else a,
-                            b.data if isinstance(b, Tensor) else b, rtol=rtol, atol=atol))
+    return bool(np.allclose(a._data if isinstance(a, Tensor) else a,
+                            b._data if isinstance(b, Tensor) else b, rtol=rtol, atol=atol))
 
 
 def wrap_array(array: np.ndarray, requires_grad: bool = False) -> Tensor:
@@ -1108,7 +1123,7 @@ def as_tensor(value, like: Optional[Tensor] = None) -> Tensor:
     """
     if isinstance(value, Tensor):
         return value
-    if like is not None and np.isscalar(value) and like.data.dtype.kind == "f":
-        return Tensor(np.asarray(value, dtype=like.data.dtype))
+    if like is not None and np.isscalar(value) and like._data.dtype.kind == "f":
+        return Tensor(np.asarray(value, dtype=like._data.dtype))
     return Tensor(value)
 

@@ -61,8 +61,8 @@ def accuracy(logits, targets) -> float:
 
     Shapes: logits (N, C), targets (N,) integer class indices.
     """
-    logits = logits.data if isinstance(logits, Tensor) else np.asarray(logits)
-    targets = targets.data if isinstance(targets, Tensor) else np.asarray(targets)
+    logits = logits._data if isinstance(logits, Tensor) else np.asarray(logits)
+    targets = targets._data if isinstance(targets, Tensor) else np.asarray(targets)
     if logits.ndim != 2 or targets.shape != (logits.shape[0],):
         raise ValueError(f"accuracy: expected logits (N, C) and targets (N,), got "
                          f"{logits.shape} and {targets.shape}. Hint: accuracy is for "
@@ -131,7 +131,7 @@ def evaluate(model, X, y, loss_fn: Optional[Callable] = None,
             for start in range(0, n, chunk):
                 X_part, y_part = X[start:start + chunk], y[start:start + chunk]
                 out = model(X_part)
-                outputs.append(out.data)
+                outputs.append(out._data)
                 if loss_fn is not None:
                     weighted_loss += float(loss_fn(out, y_part).item()) * X_part.shape[0]
     finally:
@@ -139,9 +139,9 @@ def evaluate(model, X, y, loss_fn: Optional[Callable] = None,
     outputs = np.concatenate(outputs) if outputs else np.empty((0,))
     result = {"outputs": outputs, "loss": weighted_loss / n if loss_fn is not None else None,
               "accuracy": None, "predictions": None}
-    if is_classification(outputs, y.data):
+    if is_classification(outputs, y._data):
         result["predictions"] = outputs.argmax(axis=1)
-        result["accuracy"] = float(np.mean(result["predictions"] == y.data))
+        result["accuracy"] = float(np.mean(result["predictions"] == y._data))
     return result
 
 
@@ -172,9 +172,9 @@ def train_one_epoch(model, loader, loss_fn: Callable, optimizer, history: Histor
         batch_size = X_batch.shape[0]
         total_loss += batch_loss * batch_size
         seen += batch_size
-        classification = classification and is_classification(out.data, y_batch.data)
+        classification = classification and is_classification(out._data, y_batch._data)
         if classification:
-            correct += int(np.sum(out.data.argmax(axis=1) == y_batch.data))
+            correct += int(np.sum(out._data.argmax(axis=1) == y_batch._data))
     return total_loss / max(seen, 1), (correct / seen if classification and seen else None)
 
 

@@ -31,7 +31,7 @@ def test_diamond_graph():
     left, right = x * 2, x * 3
     z = (left * right).sum()  # sum 6 x^2 -> dz/dx = 12 x
     z.backward()
-    np.testing.assert_allclose(x.grad.data, [12.0, 24.0])
+    np.testing.assert_allclose(x.grad.numpy(), [12.0, 24.0])
 
 
 @pytest.mark.parametrize("order", ["short_path_first", "long_path_first"])
@@ -73,7 +73,7 @@ def test_backward_twice_accumulates_with_retain_graph():
     y = (x * x).sum()
     y.backward(retain_graph=True)
     y.backward()
-    np.testing.assert_allclose(x.grad.data, 2 * (2 * np.array([1.0, -2.0])))
+    np.testing.assert_allclose(x.grad.numpy(), 2 * (2 * np.array([1.0, -2.0])))
 
 
 def test_second_backward_without_retain_graph_fails_clearly():
@@ -184,10 +184,10 @@ def test_detach_shares_data_and_cuts_the_graph():
     y = x * 3
     d = y.detach()
     assert not d.requires_grad and d.is_leaf
-    assert np.shares_memory(d.data, y.data)
+    assert np.shares_memory(d.numpy(), y.numpy())
     z = (d * x).sum()  # only the direct path to x counts: dz/dx = d = 3x
     z.backward()
-    np.testing.assert_allclose(x.grad.data, [3.0, 6.0])
+    np.testing.assert_allclose(x.grad.numpy(), [3.0, 6.0])
 
 
 def test_integer_tensors_cannot_require_grad():
@@ -212,7 +212,7 @@ def test_constant_input_gets_no_grad():
     c = minnet.tensor([5.0, 6.0], dtype=np.float64)
     (x * c).sum().backward()
     assert c.grad is None
-    np.testing.assert_allclose(x.grad.data, [5.0, 6.0])
+    np.testing.assert_allclose(x.grad.numpy(), [5.0, 6.0])
 
 
 def test_backward_on_tensor_without_grad_fails_clearly():
@@ -228,7 +228,7 @@ def test_non_scalar_backward_needs_gradient():
     with pytest.raises(RuntimeError, match="shape"):
         y.backward(gradient=np.ones(2))
     y.backward(gradient=minnet.tensor(np.array([1.0, 0.0, 2.0])))
-    np.testing.assert_allclose(x.grad.data, [2.0, 0.0, 12.0])  # 2x * gradient
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 0.0, 12.0])  # 2x * gradient
 
 
 def test_grad_is_a_fresh_array_not_an_alias():
@@ -247,18 +247,18 @@ def test_hook_sees_and_replaces_gradient():
     seen = []
 
     def double(grad):
-        seen.append(grad.data.copy())
+        seen.append(grad.numpy().copy())
         return grad * 2
 
     handle = x.register_hook(double)
     (x * 3).sum().backward()
     np.testing.assert_allclose(seen[0], [3.0, 3.0])
-    np.testing.assert_allclose(x.grad.data, [6.0, 6.0])
+    np.testing.assert_allclose(x.grad.numpy(), [6.0, 6.0])
 
     handle.remove()
     x.grad = None
     (x * 3).sum().backward()
-    np.testing.assert_allclose(x.grad.data, [3.0, 3.0])
+    np.testing.assert_allclose(x.grad.numpy(), [3.0, 3.0])
     assert len(seen) == 1
 
 
@@ -267,14 +267,14 @@ def test_hook_on_intermediate_changes_what_reaches_the_leaf():
     h = x * 2
     h.register_hook(lambda g: g * 0)
     (h * h).sum().backward()
-    np.testing.assert_allclose(x.grad.data, [0.0, 0.0])
+    np.testing.assert_allclose(x.grad.numpy(), [0.0, 0.0])
 
 
 def test_hook_returning_none_keeps_gradient_and_bad_shape_fails():
     x = leaf([1.0, 2.0])
     x.register_hook(lambda g: None)
     (x * 5).sum().backward()
-    np.testing.assert_allclose(x.grad.data, [5.0, 5.0])
+    np.testing.assert_allclose(x.grad.numpy(), [5.0, 5.0])
     y = leaf([1.0, 2.0])
     y.register_hook(lambda g: minnet.tensor(np.ones(3)))
     with pytest.raises(RuntimeError, match="shape"):
@@ -297,7 +297,7 @@ def test_retain_grad_keeps_intermediate_gradient():
     kept = (x * 4).retain_grad()
     (h * kept).sum().backward()  # d/d kept = h = 3x
     assert h.grad is None
-    np.testing.assert_allclose(kept.grad.data, [3.0, 6.0])
+    np.testing.assert_allclose(kept.grad.numpy(), [3.0, 6.0])
 
 
 # --------------------------------------------------------------------------
@@ -325,7 +325,7 @@ def test_mixed_precision_gives_each_leaf_its_own_dtype_of_grad():
     assert out.dtype == np.float64  # NumPy/PyTorch promotion
     out.backward()
     assert a.grad.dtype == np.float32 and b.grad.dtype == np.float64
-    np.testing.assert_allclose(a.grad.data, [3.0, 4.0])
+    np.testing.assert_allclose(a.grad.numpy(), [3.0, 4.0])
 
 
 def test_python_floats_default_to_float32():
@@ -394,14 +394,14 @@ def test_no_op_mutates_its_inputs(name, fn, arrays):
     inputs = [minnet.tensor(a.copy(), requires_grad=True) for a in arrays]
     before = [a.copy() for a in arrays]
     out = fn(*inputs)
-    out_before = out.data.copy()
+    out_before = out.numpy().copy()
     upstream = np.ones(out.shape, dtype=out.dtype)
     upstream_before = upstream.copy()
     out.backward(gradient=upstream)
     for t, original in zip(inputs, before):
-        np.testing.assert_array_equal(t.data, original, err_msg=f"{name} changed an input")
+        np.testing.assert_array_equal(t.numpy(), original, err_msg=f"{name} changed an input")
         assert t.grad is not None, f"{name}: no gradient reached an input"
-    np.testing.assert_array_equal(out.data, out_before, err_msg=f"{name}: backward changed the output")
+    np.testing.assert_array_equal(out.numpy(), out_before, err_msg=f"{name}: backward changed the output")
     np.testing.assert_array_equal(upstream, upstream_before,
                                   err_msg=f"{name}: backward changed the incoming gradient")
 
@@ -505,7 +505,7 @@ def test_every_tensor_method_matches_numpy_and_is_differentiable():
     for i, (method, expected) in enumerate(cases):
         x = minnet.tensor(data.copy(), requires_grad=True)
         out = method(x)
-        np.testing.assert_allclose(out.data, expected, rtol=1e-12, err_msg=f"case {i}")
+        np.testing.assert_allclose(out.numpy(), expected, rtol=1e-12, err_msg=f"case {i}")
         out.sum().backward()
         assert x.grad is not None and x.grad.shape == x.shape, f"case {i}"
 

@@ -90,9 +90,9 @@ def test_parameters_without_grad_are_ignored_and_single_tensor_accepted():
 
 def test_grad_objects_are_scaled_in_place():
     (a,) = params_with_grads(np.array([30.0, 40.0]))
-    grad_tensor, grad_array = a.grad, a.grad.data
+    grad_tensor, grad_array = a.grad, a.grad.numpy()
     clip_grad_norm_([a], 1.0)
-    assert a.grad is grad_tensor and a.grad.data is grad_array
+    assert a.grad is grad_tensor and a.grad.numpy() is grad_array
 
 
 def test_nonfinite_norm():

@@ -55,7 +55,7 @@ def test_tensor_dataset_items_and_dtypes():
     assert TensorDataset([[0.5], [1.5]]).arrays[0].dtype == np.float32
     # Tensors are accepted and their data shared.
     tensor_x = minnet.Tensor(np.ones((6, 2), dtype=np.float32))
-    assert TensorDataset(tensor_x).arrays[0] is tensor_x.data
+    assert TensorDataset(tensor_x).arrays[0] is tensor_x.numpy()
 
 
 def test_tensor_dataset_errors():

@@ -56,7 +56,7 @@ def batch(rows=16, seed=0):
 # --------------------------------------------------------------------------
 def test_log_of_zero_names_op_module_count_and_the_users_line():
     net, x = relu_then_log_net(), batch()
-    hidden = net[1](net[0](x)).data
+    hidden = net[1](net[0](x)).numpy()
     expected_zeros = int((hidden == 0).sum())
     assert 0 < expected_zeros < hidden.size  # the setup really has some zeros
     with pytest.raises(minnet.AnomalyError) as info:
@@ -141,8 +141,8 @@ def test_intended_minus_inf_mask_is_not_an_anomaly():
         masked = logits.masked_fill(minnet.tensor(mask), float("-inf"))
         loss = nn.functional.cross_entropy(masked, minnet.tensor([0, 1, 2, 4]))
         loss.backward()
-    assert np.isfinite(logits.grad.data).all()
-    assert np.isneginf(masked.data[:, 3]).all()  # the -inf really went through
+    assert np.isfinite(logits.grad.numpy()).all()
+    assert np.isneginf(masked.numpy()[:, 3]).all()  # the -inf really went through
 
 
 # --------------------------------------------------------------------------
@@ -154,7 +154,7 @@ def test_sqrt_at_zero_gives_an_infinite_gradient_reported_in_backward():
     with pytest.raises(minnet.AnomalyError) as info:
         with minnet.detect_anomaly():
             out = layer(x)  # the forward is fine: sqrt(0) = 0
-            assert np.isfinite(out.data).all()
+            assert np.isfinite(out.numpy()).all()
             out.sum().backward()
     error = info.value
     assert error.phase == "backward" and error.code == "grad.nonfinite"
@@ -289,7 +289,7 @@ def test_decorator_with_and_without_parentheses():
         with pytest.raises(minnet.AnomalyError):
             func(minnet.tensor([0.0]))
         assert not anomaly.is_anomaly_enabled()
-        assert np.isfinite(func(minnet.tensor([2.0])).data).all()
+        assert np.isfinite(func(minnet.tensor([2.0])).numpy()).all()
 
 
 def test_set_detect_anomaly_switches_at_once_and_restores_as_context():
@@ -310,7 +310,7 @@ def test_off_costs_nothing_the_engine_has_no_observer_to_call():
     assert _state.forward_observers == []
     assert _state.backward_observers == []
     out = minnet.tensor([0.0]).log()  # and nothing is checked
-    assert np.isneginf(out.data).all()
+    assert np.isneginf(out.numpy()).all()
 
 
 def test_error_converts_to_plain_data():

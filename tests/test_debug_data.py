@@ -518,11 +518,11 @@ def test_healthy_baselines_get_no_data_error_or_warning(name):
 # -- mechanical fixes -------------------------------------------------------------------------------
 def test_drop_constant_features_repairs_a_copy_only():
     setup = scenarios.get("constant_feature").broken()
-    weight_before = setup.model[0].weight.data.copy()
+    weight_before = setup.model[0].weight.numpy().copy()
     finding = Finding("data.constant_feature", "test", evidence={})
     repaired = data_checks.drop_constant_features(setup, finding)
     assert repaired.model[0].weight.shape == (32, 4)
-    assert np.array_equal(repaired.model[0].weight.data, weight_before[:, :4])
+    assert np.array_equal(repaired.model[0].weight.numpy(), weight_before[:, :4])
     assert setup.model[0].weight.shape == (32, 5)  # the original is untouched
     assert _findings(repaired, "data.constant_feature") == []
 

@@ -118,14 +118,14 @@ def test_mechanical_fix_restores_zero_grad(reports):
 
 def test_mechanical_fixes_build_repaired_copies_without_touching_the_original():
     setup = scenarios.get("too_much_weight_decay").broken()
-    before = [p.data.copy() for p in setup.model.parameters()]
+    before = [p.numpy().copy() for p in setup.model.parameters()]
     (finding,) = _quiet_diagnose(setup).get("reg.too_strong")
     repaired = update_checks.drop_regularisation(setup, finding)
     assert all(g["weight_decay"] == 0.0 for g in repaired.optimizer.param_groups)
     assert all(g["weight_decay"] == 1.0 for g in setup.optimizer.param_groups)
     assert repaired.model is not setup.model
     for p, original in zip(setup.model.parameters(), before):
-        np.testing.assert_array_equal(p.data, original)
+        np.testing.assert_array_equal(p.numpy(), original)
 
 
 # -- hand-made evidence: a stand-in Monitor --------------------------------------------------
@@ -317,7 +317,7 @@ def test_clipping_always_reads_norms_before_clipping():
 def test_weight_decay_penalty_is_half_wd_times_squared_norm():
     model = _two_layer_model()
     opt = optim.AdamW(model.parameters(), weight_decay=0.5)
-    expected = 0.25 * sum(float(np.sum(p.data.astype(np.float64) ** 2))
+    expected = 0.25 * sum(float(np.sum(p.numpy().astype(np.float64) ** 2))
                           for p in model.parameters())
     penalty, decay = update_checks.weight_decay_penalty(opt)
     assert decay == 0.5 and penalty == pytest.approx(expected)

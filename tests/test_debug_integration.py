@@ -43,11 +43,11 @@ def test_unknown_scenario_suggests_a_name():
 
 def test_diagnose_leaves_the_callers_model_and_optimizer_untouched():
     setup = HEALTHY["moons_mlp"]()
-    before = {k: v.data.copy() for k, v in setup.model.state_dict().items()}
+    before = {k: v.numpy().copy() for k, v in setup.model.state_dict().items()}
     report = diagnose(setup.model, setup.loss_fn, setup.train_data, setup.optimizer, steps=50)
     assert report.run["steps"] == 50
     for key, value in setup.model.state_dict().items():
-        np.testing.assert_array_equal(value.data, before[key])
+        np.testing.assert_array_equal(value.numpy(), before[key])
     assert not setup.optimizer.state          # never stepped: no momentum buffers
     assert all(p.grad is None for p in setup.model.parameters())
     assert setup.model.training   # mode restored too
@@ -84,7 +84,7 @@ def test_monitor_findings_in_a_users_own_loop():
 def test_verify_fixes_shows_the_repair_without_applying_it():
     scenario = scenarios.get("lr_too_high")
     setup = scenario.broken()
-    before = {k: v.data.copy() for k, v in setup.model.state_dict().items()}
+    before = {k: v.numpy().copy() for k, v in setup.model.state_dict().items()}
     report = diagnose_setup(setup)
     results = report.verify_fixes(codes=["update.ratio"])
     assert results, "a mechanical fix for update.ratio exists"
@@ -92,7 +92,7 @@ def test_verify_fixes_shows_the_repair_without_applying_it():
     assert result["finding_gone"] and result["loss_improved"]
     assert "verified:" in str(report)
     for key, value in setup.model.state_dict().items():
-        np.testing.assert_array_equal(value.data, before[key])
+        np.testing.assert_array_equal(value.numpy(), before[key])
 
 
 def test_cli_scenarios_lists_every_scenario(capsys):

@@ -535,7 +535,7 @@ def test_review2_f09_term_on_parameters_outside_the_model():
     assert ev["terms_outside_model"] == ["l2"] and ev["outside_tensors"] == {"l2": 4}
     assert ev["term_grad_norms_on_model"]["l2"] == 0
     # its pull is measured on the parameters it does reach: 2000 * ||w|| over the model
-    norm = math.sqrt(sum(float((p.data.astype(np.float64) ** 2).sum()) for p in model.parameters()))
+    norm = math.sqrt(sum(float((p.numpy().astype(np.float64) ** 2).sum()) for p in model.parameters()))
     assert ev["term_grad_norms"]["l2"] == pytest.approx(2000 * norm, rel=1e-4)
     assert "outside the model" in finding.message and "closure" in finding.message
     assert all(p.grad is None for p in model.parameters())    # the caller's grads untouched

@@ -132,7 +132,7 @@ def test_bad_scale_ratio_and_threshold_override():
     findings = model_checks.bad_init_scale(_ctx(model, X, y))
     assert [f.layer for f in findings] == ["2 (Linear)"]
     evidence = findings[0].evidence
-    std = float(model[2].weight.data.std())
+    std = float(model[2].weight.numpy().std())
     assert evidence["weight_std"] == pytest.approx(std)
     assert evidence["ratio_to_nearest"] == pytest.approx(std / math.sqrt(2 / 64))
     assert evidence["following_activation"] == "ReLU"
@@ -232,7 +232,7 @@ def test_cannot_overfit_and_eval_mode_checks():
     def evaluate(model, X, y):
         from minnet.tensor import Tensor, no_grad
         with no_grad():
-            return model(Tensor(X)).data
+            return model(Tensor(X)).numpy()
 
     findings = model_checks.train_mode_at_eval(_ctx(model, X, y, evaluate=evaluate))
     assert findings[0].evidence["layers_in_training_mode"] == ["2 (Dropout)"]
@@ -397,7 +397,7 @@ def test_reinitialised_copy_uses_he_before_relu_and_leaves_original():
     for layer in (model[0], model[2], model[4]):
         nn.init.zeros_(layer.weight)
     twin = model_checks.reinitialised_copy(model, seed=0)
-    assert float(np.abs(model[0].weight.data).max()) == 0.0
-    assert float(twin[0].weight.data.std()) == pytest.approx(math.sqrt(2 / 64), rel=0.05)
-    assert float(twin[2].weight.data.std()) == pytest.approx(math.sqrt(2 / 512), rel=0.05)
-    assert float(twin[4].weight.data.std()) == pytest.approx(math.sqrt(2 / 266), rel=0.1)
+    assert float(np.abs(model[0].weight.numpy()).max()) == 0.0
+    assert float(twin[0].weight.numpy().std()) == pytest.approx(math.sqrt(2 / 64), rel=0.05)
+    assert float(twin[2].weight.numpy().std()) == pytest.approx(math.sqrt(2 / 512), rel=0.05)
+    assert float(twin[4].weight.numpy().std()) == pytest.approx(math.sqrt(2 / 266), rel=0.1)

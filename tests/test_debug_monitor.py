@@ -45,7 +45,7 @@ def forward_backward(model, X, y):
 
 def hidden_output(model, X):
     """The first Linear layer's output, rebuilt from its weights in NumPy."""
-    return X.data @ model[0].weight.data.T + model[0].bias.data
+    return X.numpy() @ model[0].weight.numpy().T + model[0].bias.numpy()
 
 
 # --------------------------------------------------------------------------
@@ -103,7 +103,7 @@ def test_grad_rms_is_the_rms_of_the_gradient_reaching_the_output():
     captured = {}
 
     def capture_grad(module, args, out):
-        out.register_hook(lambda g: captured.update(g=g.data.copy()))
+        out.register_hook(lambda g: captured.update(g=g.numpy().copy()))
 
     model[0].register_forward_hook(capture_grad)
     with Monitor(model) as monitor:
@@ -152,7 +152,7 @@ def test_dead_units_of_a_conv_layer_are_counted_per_channel():
 def test_saturated_fraction_of_tanh_and_sigmoid_fed_huge_inputs(activation, saturated):
     model = mlp(activation=activation)
     X, y = batch(scale=100.0)
-    expected = saturated(activation()(minnet.tensor(hidden_output(model, X))).data)
+    expected = saturated(activation()(minnet.tensor(hidden_output(model, X))).numpy())
     with Monitor(model) as monitor:
         forward_backward(model, X, y)
     got = monitor.activation(f"1 ({activation.__name__})", "saturated_fraction")[0]
@@ -183,7 +183,7 @@ def test_histograms_count_every_entry_with_fixed_edges():
     outputs = []
 
     def keep_output(module, args, out):
-        outputs.append(out.data.copy())
+        outputs.append(out.numpy().copy())
 
     model[1].register_forward_hook(keep_output)
     first_linear = hidden_output(model, X)
@@ -235,14 +235,14 @@ def test_a_layer_called_twice_in_a_step_keeps_its_last_call():
     captured = []
 
     def capture_grad(module, args, out):
-        out.register_hook(lambda g: captured.append(g.data.copy()))
+        out.register_hook(lambda g: captured.append(g.numpy().copy()))
 
     shared.register_forward_hook(capture_grad)
     with Monitor(model) as monitor:
         out = model(X)
         (out ** 2).sum().backward()
-    W, b = shared.weight.data, shared.bias.data
-    second = ((X.data @ W.T + b) * 10.0) @ W.T + b
+    W, b = shared.weight.numpy(), shared.bias.numpy()
+    second = ((X.numpy() @ W.T + b) * 10.0) @ W.T + b
     assert monitor.activation("layer (Linear)", "mean")[0] == pytest.approx(second.mean(), rel=1e-5)
     # backward reaches the second call's output first: captured[0] is its gradient
     expected = np.sqrt(np.mean(captured[0].astype(np.float64) ** 2))
@@ -259,19 +259,19 @@ def test_grad_norms_match_the_gradients_by_hand():
         forward_backward(model, X, y)
     squares = 0.0
     for name, param in model.named_parameters():
-        norm = np.linalg.norm(param.grad.data.astype(np.float64))
+        norm = np.linalg.norm(param.grad.numpy().astype(np.float64))
         squares += norm ** 2
         assert monitor.param(name, "grad_norm")[0] == pytest.approx(norm, rel=1e-5)
         assert monitor.param(name, "grad_nonfinite")[0] == 0
         assert monitor.param(name, "grad_missing")[0] == 0
         assert monitor.param(name, "weight_norm")[0] == pytest.approx(
-            np.linalg.norm(param.data.astype(np.float64)), rel=1e-5)
+            np.linalg.norm(param.numpy().astype(np.float64)), rel=1e-5)
         assert np.isnan(monitor.param(name, "update_ratio")[0])  # no optimizer
     assert monitor.scalar("grad_norm_total")[0] == pytest.approx(np.sqrt(squares), rel=1e-5)
 
 
 def _global_norm(model):
-    return float(np.sqrt(sum(np.sum(p.grad.data.astype(np.float64) ** 2)
+    return float(np.sqrt(sum(np.sum(p.grad.numpy().astype(np.float64) ** 2)
                              for p in model.parameters() if p.grad is not None)))
 
 
@@ -305,10 +305,10 @@ def test_update_ratio_is_the_update_norm_over_the_weight_norm_around_a_step():
         for step in range(3):
             optimizer.zero_grad()
             forward_backward(model, X, y)
-            before = {name: p.data.astype(np.float64) for name, p in model.named_parameters()}
+            before = {name: p.numpy().astype(np.float64) for name, p in model.named_parameters()}
             optimizer.step()
             for name, param in model.named_parameters():
-                after = param.data.astype(np.float64)
+                after = param.numpy().astype(np.float64)
                 ratio = np.linalg.norm(after - before[name]) / np.linalg.norm(before[name])
                 assert monitor.param(name, "update_ratio")[step] == pytest.approx(ratio, rel=1e-4)
                 assert monitor.param(name, "weight_norm")[step] == pytest.approx(
@@ -640,12 +640,12 @@ def test_recorded_steps_measure_clipping_unrecorded_steps_read_nothing():
         for step in range(6):
             optimizer.zero_grad()
             nn.CrossEntropyLoss()(model(X), y).backward()
-            grads = [p.grad.data for p in model.parameters()]
+            grads = [p.grad.numpy() for p in model.parameters()]
             after_backward.append(np.sqrt(sum(float((g.astype(np.float64) ** 2).sum())
                                               for g in grads)))
             if step in (2, 3):  # clip on recorded step 2 and unrecorded step 3
                 nn.utils.clip_grad_norm_(model.parameters(), 0.01)
-            at_step.append(np.sqrt(sum(float((p.grad.data.astype(np.float64) ** 2).sum())
+            at_step.append(np.sqrt(sum(float((p.grad.numpy().astype(np.float64) ** 2).sum())
                                        for p in model.parameters())))
             optimizer.step()
     np.testing.assert_array_equal(monitor.steps, [0, 2, 4])
@@ -698,9 +698,9 @@ def test_a_sampled_update_ratio_and_weight_norm_are_within_a_few_percent_of_the_
     X, y = batch(n=64, features=401)
     with Monitor(model, optimizer) as monitor:
         for _ in range(4):
-            before = model[0].weight.data.astype(np.float64)
+            before = model[0].weight.numpy().astype(np.float64)
             train_step(model, optimizer, X, y)
-            after = model[0].weight.data.astype(np.float64)
+            after = model[0].weight.numpy().astype(np.float64)
     assert block_stride(model[0].weight.shape) > 1
     exact = np.linalg.norm(after - before) / np.linalg.norm(before)
     measured = monitor.param("0.weight", "update_ratio")[-1]
@@ -708,7 +708,7 @@ def test_a_sampled_update_ratio_and_weight_norm_are_within_a_few_percent_of_the_
     np.testing.assert_allclose(monitor.param("0.weight", "weight_norm")[-1],
                                np.linalg.norm(after), rtol=0.03)
     # an unsampled parameter stays exact
-    bias = model[0].bias.data.astype(np.float64)
+    bias = model[0].bias.numpy().astype(np.float64)
     np.testing.assert_allclose(monitor.param("0.bias", "weight_norm")[-1],
                                np.linalg.norm(bias), rtol=1e-6)
 
@@ -717,7 +717,7 @@ def test_clipping_of_large_gradients_is_seen_and_an_untouched_step_reuses_the_no
     model = big_mlp()
     optimizer = optim.SGD(model.parameters(), lr=0.01)
     X, y = batch(n=64, features=401, scale=5.0)
-    assert model[0].weight.data.size > FINGERPRINT
+    assert model[0].weight.numpy().size > FINGERPRINT
     with Monitor(model, optimizer) as monitor:
         for step in range(4):
             optimizer.zero_grad()
@@ -736,7 +736,7 @@ def test_a_large_batch_histogram_counts_the_first_32_samples_other_statistics_al
     model = mlp(sizes=(6, 8, 3))
     X, y = batch(n=100)
     with Monitor(model) as monitor:
-        out = model[0](X).data  # the first layer's output, for the reference
+        out = model[0](X).numpy()  # the first layer's output, for the reference
         model(X)
     counts, edges = monitor.histogram("0 (Linear)")
     assert HISTOGRAM_SAMPLES == 32 and counts[0].sum() == 32 * 8

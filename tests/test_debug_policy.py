@@ -244,7 +244,7 @@ def test_softmax_then_hand_written_log_loss_is_not_a_wrong_input():
     model = nn.Sequential(nn.Linear(5, 16), nn.ReLU(), nn.Linear(16, 4), nn.Softmax(dim=1))
 
     def loss_fn(p, target):   # -log p[y], written by hand: correct for probabilities
-        picked = p[np.arange(len(target.data)), target.data.astype(np.int64)]
+        picked = p[np.arange(len(target.numpy())), target.numpy().astype(np.int64)]
         return -picked.clamp(min=1e-7).log().mean()
 
     report = diagnose(model, loss_fn, (X, y), steps=20)

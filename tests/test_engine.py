@@ -59,7 +59,7 @@ def test_a_hook_runs_with_its_node_current_and_a_nested_backward_restores_it():
     b.sum().backward()
     assert during == [True, True]
     assert _state.current_node is None
-    np.testing.assert_allclose(a.grad.data, [2.0, 2.0])
+    np.testing.assert_allclose(a.grad.numpy(), [2.0, 2.0])
 
 
 def test_an_error_in_backward_leaves_no_current_node():
@@ -138,19 +138,19 @@ def test_a_gradient_a_hook_kept_is_copied_for_the_leaf():
     kept = []
     layer.weight.register_hook(lambda grad: kept.append(grad) or grad)  # returns what it keeps
     layer(minnet.tensor(np.ones((4, 3), np.float32))).sum().backward()
-    assert not np.shares_memory(kept[0].data, layer.weight.grad.data)
+    assert not np.shares_memory(kept[0].numpy(), layer.weight.grad.numpy())
 
 
 def test_a_leaf_used_twice_gets_the_engines_sum_and_add_shares_no_array():
     w = minnet.tensor([1.0, 2.0], requires_grad=True)
     b = minnet.tensor([0.5, 0.5], requires_grad=True)
     (w + b).sum().backward()  # add's backward hands one array to both inputs
-    assert not np.shares_memory(w.grad.data, b.grad.data)
+    assert not np.shares_memory(w.grad.numpy(), b.grad.numpy())
     w.grad.zero_()
-    np.testing.assert_array_equal(b.grad.data, [1.0, 1.0])
+    np.testing.assert_array_equal(b.grad.numpy(), [1.0, 1.0])
     v = minnet.tensor([1.0, 2.0], requires_grad=True)
     (v * v + v).sum().backward()  # three contributions summed
-    np.testing.assert_allclose(v.grad.data, [3.0, 5.0])
+    np.testing.assert_allclose(v.grad.numpy(), [3.0, 5.0])
 
 
 def test_topological_order_puts_every_node_after_its_parents_and_visits_each_once():

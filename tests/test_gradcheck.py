@@ -51,7 +51,7 @@ def test_correct_ops_pass(fn, shapes):
 
 def test_relu_and_linear_pass_away_from_kinks():
     x = randn(5, 3)
-    x.data[np.abs(x.data) < 0.1] = 0.5  # keep every pre-activation away from the kink
+    x.data[np.abs(x.numpy()) < 0.1] = 0.5  # keep every pre-activation away from the kink
     res = gradcheck(lambda x: x.relu(), x)
     assert res, res
     w, b = randn(7, 3, seed=1), randn(7, seed=2)
@@ -77,7 +77,7 @@ def test_result_keeps_arrays_and_supports_lookup():
     assert res["x"] is check and res[1] is res["y"]
     assert check.analytic.shape == check.numeric.shape == check.rel_error.shape == (3, 5)
     # d/dx sum(w * x * y) = w * y: analytic and numeric both hold exactly that pattern
-    np.testing.assert_allclose(check.analytic / y.data, res.inputs[1].analytic / x.data)
+    np.testing.assert_allclose(check.analytic / y.numpy(), res.inputs[1].analytic / x.numpy())
     assert check.checked.all() and not check.mismatch.any()
     with pytest.raises(KeyError):
         res["z"]
@@ -395,10 +395,10 @@ def test_caller_arrays_untouched_even_if_forward_writes_inputs():
 # Custom Tensor ops with a deliberately wrong backward
 # --------------------------------------------------------------------------
 def square_missing_two(a):
-    out = a.data * a.data
+    out = a.numpy() * a.numpy()
 
     def backward(grad):
-        return (grad * a.data,)  # bug: should be 2 * a
+        return (grad * a.numpy(),)  # bug: should be 2 * a
 
     return Tensor._from_op(out, (a,), backward, "square")
 
@@ -407,21 +407,21 @@ def neg_flipped(a):
     def backward(grad):
         return (grad,)  # bug: d(-a)/da = -1
 
-    return Tensor._from_op(-a.data, (a,), backward, "neg")
+    return Tensor._from_op(-a.numpy(), (a,), backward, "neg")
 
 
 def matmul_transposed(a, b):
     def backward(grad):
-        return grad @ b.data.T, (a.data.T @ grad).T  # bug: dB transposed
+        return grad @ b.numpy().T, (a.numpy().T @ grad).T  # bug: dB transposed
 
-    return Tensor._from_op(a.data @ b.data, (a, b), backward, "matmul")
+    return Tensor._from_op(a.numpy() @ b.numpy(), (a, b), backward, "matmul")
 
 
 def add_bias_one_sample(x, bias):
     def backward(grad):
         return grad, grad[-1]  # bug: gradient of the last sample only
 
-    return Tensor._from_op(x.data + bias.data, (x, bias), backward, "add_bias")
+    return Tensor._from_op(x.numpy() + bias.numpy(), (x, bias), backward, "add_bias")
 
 
 def mean_rows_doubled(x):
@@ -430,7 +430,7 @@ def mean_rows_doubled(x):
     def backward(grad):
         return (np.broadcast_to(grad / n / n, x.shape),)  # bug: divides by N twice
 
-    return Tensor._from_op(x.data.mean(axis=0), (x,), backward, "mean_rows")
+    return Tensor._from_op(x.numpy().mean(axis=0), (x,), backward, "mean_rows")
 
 
 @pytest.mark.parametrize("fn, shapes, name, kind", [
@@ -448,10 +448,10 @@ def test_custom_op_bugs_are_diagnosed(fn, shapes, name, kind):
 
 def test_custom_op_returning_wrong_count_or_shape_raises_clearly():
     def forgets_b(a, b):
-        return Tensor._from_op(a.data * b.data, (a, b), lambda g: (g * b.data,), "mymul")
+        return Tensor._from_op(a.numpy() * b.numpy(), (a, b), lambda g: (g * b.numpy(),), "mymul")
 
     def wrong_shape(a, b):
-        return Tensor._from_op(a.data * b.data, (a, b), lambda g: (g * b.data, g * a.data),
+        return Tensor._from_op(a.numpy() * b.numpy(), (a, b), lambda g: (g * b.numpy(), g * a.numpy()),
                                "mymul")
 
     x = randn(3, 4)
@@ -464,7 +464,7 @@ def test_custom_op_returning_wrong_count_or_shape_raises_clearly():
 
 def test_cut_graph_is_reported_as_never_computed():
     x = randn(3, 4)
-    res = gradcheck(lambda x: Tensor(np.exp(x.data)), x)  # NumPy cuts the graph
+    res = gradcheck(lambda x: Tensor(np.exp(x.numpy())), x)  # NumPy cuts the graph
     assert diagnosis_kind(res, "x") == "zero"
     assert any("does not require grad" in w for w in res.warnings)
 
@@ -474,18 +474,18 @@ def test_cut_graph_is_reported_as_never_computed():
 # --------------------------------------------------------------------------
 def test_float32_inputs_warn_and_are_checked_in_float64():
     x = minnet.randn(3, 5, seed=0, requires_grad=True)  # float32 by default
-    before = x.data.copy()
+    before = x.numpy().copy()
     with pytest.warns(GradcheckWarning, match="x is float32"):
         res = gradcheck(lambda x: x.exp(), x)
     assert res, res
     assert res["x"].max_rel_error < 1e-6  # float64 precision, not float32's
     assert any("float32" in w for w in res.warnings)
-    assert x.dtype == np.float32 and np.array_equal(x.data, before) and x.grad is None
+    assert x.dtype == np.float32 and np.array_equal(x.numpy(), before) and x.grad is None
 
 
 def test_kink_is_detected_reported_and_not_counted_by_default():
     x = randn(3, 4)
-    x.data[np.abs(x.data) < 0.1] = 0.5
+    x.data[np.abs(x.numpy()) < 0.1] = 0.5
     x.data[1, 2] = 0.0  # exactly on ReLU's kink
     with pytest.warns(GradcheckWarning, match="kink"):
         res = gradcheck(lambda x: x.relu(), x)
@@ -539,7 +539,7 @@ def test_raise_exception_and_nothing_to_check():
     with pytest.raises(GradcheckError, match="nothing to check"):
         gradcheck(lambda x: x * 2.0, randn(3, requires_grad=False))
     with pytest.raises(GradcheckError, match="returned ndarray"):
-        gradcheck(lambda x: x.data * 2, x)
+        gradcheck(lambda x: x.numpy() * 2, x)
 
 
 def test_report_is_a_readable_table():
@@ -571,9 +571,9 @@ class WrongWeightGrad(TinyLinear):
         w, b = self.weight, self.bias
 
         def backward(grad):
-            return grad @ w.data, 2 * grad.T @ x.data, grad.sum(axis=0)  # bug: 2 x dW
+            return grad @ w.numpy(), 2 * grad.T @ x.numpy(), grad.sum(axis=0)  # bug: 2 x dW
 
-        return Tensor._from_op(x.data @ w.data.T + b.data, (x, w, b), backward, "linear")
+        return Tensor._from_op(x.numpy() @ w.numpy().T + b.numpy(), (x, w, b), backward, "linear")
 
 
 class TinyDropout(Module):
@@ -591,9 +591,9 @@ class TinyDropout(Module):
 def test_module_parameters_checked_and_restored():
     model = TinyLinear(3, 5)
     model.bias.grad = Tensor(np.full(5, 7.0, dtype=np.float32))  # a leftover gradient
-    weight_array, bias_grad = model.weight.data, model.bias.grad
+    weight_array, bias_grad = model.weight.numpy(), model.bias.grad
     before = weight_array.copy()
-    calls_before = model.calls.data.copy()
+    calls_before = model.calls.numpy().copy()
     x = randn(4, 3)
     with pytest.warns(GradcheckWarning, match="weight, bias are float32"):
         res = gradcheck(model, x)
@@ -601,10 +601,10 @@ def test_module_parameters_checked_and_restored():
     assert [c.name for c in res.inputs] == ["x", "weight", "bias"]
     assert res["weight"].original_dtype == np.float32
     # the caller's module is as it was: same arrays, dtype, values, grads, buffers
-    assert model.weight.data is weight_array and model.weight.dtype == np.float32
-    assert np.array_equal(model.weight.data, before)
+    assert model.weight.numpy() is weight_array and model.weight.dtype == np.float32
+    assert np.array_equal(model.weight.numpy(), before)
     assert model.weight.grad is None and model.bias.grad is bias_grad
-    assert np.array_equal(model.calls.data, calls_before)
+    assert np.array_equal(model.calls.numpy(), calls_before)
     assert x.grad is None
 
 

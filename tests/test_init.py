@@ -37,14 +37,14 @@ def test_fan_in_and_fan_out_for_linear_and_conv_weights():
 
 def test_initialisers_work_in_place_and_return_the_tensor():
     w = weight(3, 4)
-    original = w.data
+    original = w.numpy()
     for fn in (init.zeros_, init.ones_, lambda t: init.constant_(t, 0.25),
                init.xavier_uniform_, init.kaiming_normal_, init.lecun_normal_):
         assert fn(w) is w
-        assert w.data is original  # same array, modified in place
+        assert w.numpy() is original  # same array, modified in place
     assert w.grad_fn is None and w.requires_grad  # still a leaf parameter
     init.constant_(w, 0.25)
-    assert np.all(w.data == 0.25)
+    assert np.all(w.numpy() == 0.25)
 
 
 def test_dtype_is_kept():
@@ -56,11 +56,11 @@ def test_dtype_is_kept():
 def test_uniform_and_normal_statistics():
     w = weight(200, 300)
     init.uniform_(w, -2.0, 3.0, generator=np.random.default_rng(0))
-    assert w.data.min() >= -2 and w.data.max() < 3
-    assert w.data.mean() == pytest.approx(0.5, abs=0.02)
+    assert w.numpy().min() >= -2 and w.numpy().max() < 3
+    assert w.numpy().mean() == pytest.approx(0.5, abs=0.02)
     init.normal_(w, mean=1.0, std=0.5, generator=np.random.default_rng(0))
-    assert w.data.mean() == pytest.approx(1.0, abs=0.01)
-    assert w.data.std() == pytest.approx(0.5, rel=0.01)
+    assert w.numpy().mean() == pytest.approx(1.0, abs=0.01)
+    assert w.numpy().std() == pytest.approx(0.5, rel=0.01)
 
 
 def test_xavier_statistics():
@@ -68,11 +68,11 @@ def test_xavier_statistics():
     w = weight(fan_out, fan_in)
     std = math.sqrt(2 / (fan_in + fan_out))
     init.xavier_normal_(w, generator=np.random.default_rng(1))
-    assert w.data.std() == pytest.approx(std, rel=0.01)
+    assert w.numpy().std() == pytest.approx(std, rel=0.01)
     init.xavier_uniform_(w, gain=2.0, generator=np.random.default_rng(1))
     bound = 2.0 * math.sqrt(6 / (fan_in + fan_out))
-    assert np.abs(w.data).max() <= bound and np.abs(w.data).max() > 0.99 * bound
-    assert w.data.std() == pytest.approx(2 * std, rel=0.01)
+    assert np.abs(w.numpy()).max() <= bound and np.abs(w.numpy()).max() > 0.99 * bound
+    assert w.numpy().std() == pytest.approx(2 * std, rel=0.01)
 
 
 @pytest.mark.parametrize("mode", ["fan_in", "fan_out"])
@@ -80,10 +80,10 @@ def test_kaiming_statistics_use_the_chosen_fan(mode):
     w = weight(100, 50, 3, 3)  # fan_in = 450, fan_out = 900
     fan = 450 if mode == "fan_in" else 900
     init.kaiming_normal_(w, mode=mode, nonlinearity="relu", generator=np.random.default_rng(2))
-    assert w.data.std() == pytest.approx(math.sqrt(2 / fan), rel=0.01)
+    assert w.numpy().std() == pytest.approx(math.sqrt(2 / fan), rel=0.01)
     init.kaiming_uniform_(w, a=0.2, mode=mode, generator=np.random.default_rng(2))
     bound = math.sqrt(3) * math.sqrt(2 / (1 + 0.2 ** 2)) / math.sqrt(fan)
-    assert np.abs(w.data).max() <= bound and np.abs(w.data).max() > 0.99 * bound
+    assert np.abs(w.numpy()).max() <= bound and np.abs(w.numpy()).max() > 0.99 * bound
     with pytest.raises(ValueError, match="mode"):
         init.kaiming_normal_(w, mode="fan_avg")
 
@@ -91,35 +91,35 @@ def test_kaiming_statistics_use_the_chosen_fan(mode):
 def test_lecun_normal_statistics():
     w = weight(300, 400)
     init.lecun_normal_(w, generator=np.random.default_rng(3))
-    assert w.data.std() == pytest.approx(1 / math.sqrt(400), rel=0.01)
+    assert w.numpy().std() == pytest.approx(1 / math.sqrt(400), rel=0.01)
 
 
 def test_trunc_normal_stays_in_bounds():
     w = weight(50, 50)
     init.trunc_normal_(w, std=1.0, a=-0.5, b=0.5, generator=np.random.default_rng(4))
-    assert w.data.min() >= -0.5 and w.data.max() <= 0.5
+    assert w.numpy().min() >= -0.5 and w.numpy().max() <= 0.5
 
 
 def test_generator_makes_initialisation_reproducible():
     a, b = weight(4, 5), weight(4, 5)
     init.kaiming_uniform_(a, generator=np.random.default_rng(7))
     init.kaiming_uniform_(b, generator=np.random.default_rng(7))
-    np.testing.assert_array_equal(a.data, b.data)
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
     minnet.manual_seed(11)
     init.normal_(a)
     minnet.manual_seed(11)
     init.normal_(b)
-    np.testing.assert_array_equal(a.data, b.data)
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
 def test_linear_default_init_is_uniform_one_over_sqrt_fan_in():
     layer = nn.Linear(400, 300, generator=np.random.default_rng(5))
     bound = 1 / math.sqrt(400)  # kaiming_uniform_(a=sqrt(5)): sqrt(3) * sqrt(1/3) / sqrt(400)
     for param in (layer.weight, layer.bias):
-        assert np.abs(param.data).max() <= bound
-        assert np.abs(param.data).max() > 0.98 * bound
+        assert np.abs(param.numpy()).max() <= bound
+        assert np.abs(param.numpy()).max() > 0.98 * bound
     # U(-b, b) has std b / sqrt(3)
-    assert layer.weight.data.std() == pytest.approx(bound / math.sqrt(3), rel=0.01)
+    assert layer.weight.numpy().std() == pytest.approx(bound / math.sqrt(3), rel=0.01)
 
 
 def test_initialisers_record_no_graph():

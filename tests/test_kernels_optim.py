@@ -148,16 +148,16 @@ def test_uncopied_linear_gradients_are_private_to_each_parameter():
     layer = minnet.nn.Linear(5, 3, generator=rng)
     x = minnet.tensor(rng.standard_normal((4, 5)), dtype=np.float32, requires_grad=True)
     layer(x).sum().backward()
-    grads = [layer.weight.grad.data, layer.bias.grad.data, x.grad.data]
+    grads = [layer.weight.grad.numpy(), layer.bias.grad.numpy(), x.grad.numpy()]
     for i, a in enumerate(grads):
         for b in grads[i + 1:]:
             assert not np.shares_memory(a, b)
-    expected_bias = layer.bias.grad.data.copy()
+    expected_bias = layer.bias.grad.numpy().copy()
     layer.weight.grad.data[...] = 0  # as clip_grad_norm_ or zero_grad(set_to_none=False) may
-    np.testing.assert_array_equal(layer.bias.grad.data, expected_bias)
+    np.testing.assert_array_equal(layer.bias.grad.numpy(), expected_bias)
     layer(x).sum().backward()  # a second backward accumulates onto the zeroed weight grad
-    np.testing.assert_allclose(layer.weight.grad.data, np.tile(x.data.sum(0), (3, 1)), rtol=1e-6)
-    np.testing.assert_allclose(layer.bias.grad.data, 2 * expected_bias)
+    np.testing.assert_allclose(layer.weight.grad.numpy(), np.tile(x.numpy().sum(0), (3, 1)), rtol=1e-6)
+    np.testing.assert_allclose(layer.bias.grad.numpy(), 2 * expected_bias)
 
 
 def test_gradients_seen_by_a_backward_observer_are_copied_for_the_parameters():
@@ -174,5 +174,5 @@ def test_gradients_seen_by_a_backward_observer_are_copied_for_the_parameters():
         _state.backward_observers.pop()
     assert seen
     for kept in seen:
-        assert not np.shares_memory(kept, layer.weight.grad.data)
-        assert not np.shares_memory(kept, layer.bias.grad.data)
+        assert not np.shares_memory(kept, layer.weight.grad.numpy())
+        assert not np.shares_memory(kept, layer.bias.grad.numpy())

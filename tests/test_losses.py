@@ -39,7 +39,7 @@ def test_cross_entropy_matches_hand_computation_for_each_reduction():
     x = logits64()
     assert F.cross_entropy(x, labels()).item() == pytest.approx((ROW0 + ROW1) / 2)
     assert F.cross_entropy(x, labels(), reduction="sum").item() == pytest.approx(ROW0 + ROW1)
-    np.testing.assert_allclose(F.cross_entropy(x, labels(), reduction="none").data, [ROW0, ROW1])
+    np.testing.assert_allclose(F.cross_entropy(x, labels(), reduction="none").numpy(), [ROW0, ROW1])
     assert F.cross_entropy(x, labels()).item() == pytest.approx(0.7531091266, abs=1e-9)  # PyTorch
 
 
@@ -55,7 +55,7 @@ def test_cross_entropy_ignore_index_drops_the_row_from_sum_and_denominator():
     loss = F.cross_entropy(logits64(), labels([2, -100]))
     assert loss.item() == pytest.approx(ROW0)
     none = F.cross_entropy(logits64(), labels([2, 7]), ignore_index=7, reduction="none")
-    np.testing.assert_allclose(none.data, [ROW0, 0.0])
+    np.testing.assert_allclose(none.numpy(), [ROW0, 0.0])
 
 
 def test_cross_entropy_label_smoothing_with_weights():
@@ -78,7 +78,7 @@ def test_cross_entropy_gradient_is_softmax_minus_onehot_over_n():
     data = np.array(LOGITS)
     softmax = np.exp(data) / np.exp(data).sum(1, keepdims=True)
     onehot = np.array([[0, 0, 1], [1, 0, 0]])
-    np.testing.assert_allclose(x.grad.data, (softmax - onehot) / 2)
+    np.testing.assert_allclose(x.grad.numpy(), (softmax - onehot) / 2)
 
 
 def test_cross_entropy_is_one_graph_node():
@@ -96,7 +96,7 @@ def test_cross_entropy_spatial_input_equals_flattened_rows():
     assert spatial.shape == (2, 5, 7)
     rows = Tensor(np.moveaxis(x, 1, -1).reshape(-1, 3))
     flat = F.cross_entropy(rows, Tensor(y.reshape(-1)), reduction="none")
-    np.testing.assert_allclose(spatial.data.reshape(-1), flat.data)
+    np.testing.assert_allclose(spatial.numpy().reshape(-1), flat.numpy())
 
 
 def test_cross_entropy_unbatched_input():
@@ -122,7 +122,7 @@ def test_nll_loss_of_log_softmax_equals_cross_entropy():
     loss = F.nll_loss(log_probs, labels())
     assert loss.item() == pytest.approx((ROW0 + ROW1) / 2)
     loss.backward()
-    np.testing.assert_allclose(log_probs.grad.data, [[0, 0, -0.5], [-0.5, 0, 0]])
+    np.testing.assert_allclose(log_probs.grad.numpy(), [[0, 0, -0.5], [-0.5, 0, 0]])
     weighted = F.nll_loss(log_probs, labels(), weight=Tensor(np.array([1.0, 2.0, 3.0])))
     assert weighted.item() == pytest.approx((3 * ROW0 + ROW1) / 4)
 
@@ -135,22 +135,22 @@ def test_cross_entropy_is_finite_at_extreme_logits(dtype):
     loss.backward()
     # row 0 puts all mass on class 0: -log p_1 = 1e4 - (-1e4) = 2e4; row 1 is right: 0
     assert loss.item() == pytest.approx(1e4)
-    assert np.all(np.isfinite(x.grad.data))
-    np.testing.assert_allclose(x.grad.data, [[0.5, -0.5, 0.0], [0.0, 0.0, 0.0]], atol=1e-6)
+    assert np.all(np.isfinite(x.grad.numpy()))
+    np.testing.assert_allclose(x.grad.numpy(), [[0.5, -0.5, 0.0], [0.0, 0.0, 0.0]], atol=1e-6)
 
 
 def test_binary_losses_are_finite_at_extreme_inputs():
     x = Tensor(np.array([1e4, -1e4, 1e4, -1e4]), requires_grad=True)
     t = Tensor(np.array([1.0, 0.0, 0.0, 1.0]))
     loss = F.binary_cross_entropy_with_logits(x, t, reduction="none")
-    np.testing.assert_allclose(loss.data, [0.0, 0.0, 1e4, 1e4])
+    np.testing.assert_allclose(loss.numpy(), [0.0, 0.0, 1e4, 1e4])
     loss.sum().backward()
-    np.testing.assert_allclose(x.grad.data, [0.0, 0.0, 1.0, -1.0])  # sigmoid(x) - t
+    np.testing.assert_allclose(x.grad.numpy(), [0.0, 0.0, 1.0, -1.0])  # sigmoid(x) - t
     p = Tensor(np.array([0.0, 1.0, 0.0, 1.0]), requires_grad=True)
     bce = F.binary_cross_entropy(p, t, reduction="none")
-    np.testing.assert_allclose(bce.data, [100.0, 100.0, 0.0, 0.0])  # log clamped at -100
+    np.testing.assert_allclose(bce.numpy(), [100.0, 100.0, 0.0, 0.0])  # log clamped at -100
     bce.sum().backward()
-    assert np.all(np.isfinite(p.grad.data))
+    assert np.all(np.isfinite(p.grad.numpy()))
 
 
 # -- regression --------------------------------------------------------------------------------
@@ -160,16 +160,16 @@ def test_mse_l1_smooth_l1_values():
     # errors 0, 2, 3, 0.5
     assert F.mse_loss(pred, target).item() == pytest.approx((0 + 4 + 9 + 0.25) / 4)
     assert F.mse_loss(pred, target, reduction="sum").item() == pytest.approx(13.25)
-    np.testing.assert_allclose(F.mse_loss(pred, target, reduction="none").data, [0, 4, 9, 0.25])
+    np.testing.assert_allclose(F.mse_loss(pred, target, reduction="none").numpy(), [0, 4, 9, 0.25])
     assert F.l1_loss(pred, target).item() == pytest.approx((0 + 2 + 3 + 0.5) / 4)
     # beta=1: 0.5 d^2 inside |d| < 1, |d| - 0.5 outside
-    np.testing.assert_allclose(F.smooth_l1_loss(pred, target, reduction="none").data,
+    np.testing.assert_allclose(F.smooth_l1_loss(pred, target, reduction="none").numpy(),
                                [0.0, 1.5, 2.5, 0.125])
     # beta=2: 0.5 d^2 / 2 for |d| < 2, |d| - 1 else
-    np.testing.assert_allclose(F.smooth_l1_loss(pred, target, reduction="none", beta=2.0).data,
+    np.testing.assert_allclose(F.smooth_l1_loss(pred, target, reduction="none", beta=2.0).numpy(),
                                [0.0, 1.0, 2.0, 0.0625])
     # beta=0 is plain L1
-    np.testing.assert_allclose(F.smooth_l1_loss(pred, target, reduction="none", beta=0.0).data,
+    np.testing.assert_allclose(F.smooth_l1_loss(pred, target, reduction="none", beta=0.0).numpy(),
                                [0.0, 2.0, 3.0, 0.5])
 
 
@@ -177,8 +177,8 @@ def test_mse_gradient_reaches_both_arguments():
     pred = Tensor(np.array([1.0, 2.0]), requires_grad=True)
     target = Tensor(np.array([0.0, 0.0]), requires_grad=True)
     F.mse_loss(pred, target).backward()
-    np.testing.assert_allclose(pred.grad.data, [1.0, 2.0])  # 2 * d / N
-    np.testing.assert_allclose(target.grad.data, [-1.0, -2.0])
+    np.testing.assert_allclose(pred.grad.numpy(), [1.0, 2.0])  # 2 * d / N
+    np.testing.assert_allclose(target.grad.numpy(), [-1.0, -2.0])
 
 
 def test_mse_broadcast_warns_and_keeps_pytorch_semantics():
@@ -213,12 +213,12 @@ def test_binary_cross_entropy_values():
 def test_bce_with_logits_values_and_pos_weight():
     x = Tensor(np.array([0.0, 2.0]))
     t = Tensor(np.array([1.0, 0.0]))
-    np.testing.assert_allclose(F.binary_cross_entropy_with_logits(x, t, reduction="none").data,
+    np.testing.assert_allclose(F.binary_cross_entropy_with_logits(x, t, reduction="none").numpy(),
                                [math.log(2), math.log(1 + math.exp(2))])
     # pos_weight multiplies only the positive-target term
     np.testing.assert_allclose(
         F.binary_cross_entropy_with_logits(x, t, reduction="none",
-                                           pos_weight=Tensor(np.array(3.0))).data,
+                                           pos_weight=Tensor(np.array(3.0))).numpy(),
         [3 * math.log(2), math.log(1 + math.exp(2))])
 
 

@@ -73,7 +73,7 @@ def test_model_and_optimizer_are_restored():
     X, y = regression_problem()
     model = make_model()
     model.eval()
-    weight_array = model.weight.data
+    weight_array = model.weight.numpy()
     weights_before = {k: v.numpy().copy() for k, v in model.state_dict().items()}
     model.weight.grad = minnet.tensor(np.full((1, 5), 7.0, dtype=np.float32))
     caller_opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
@@ -85,7 +85,7 @@ def test_model_and_optimizer_are_restored():
     assert len(result.lrs) > 10
     for key, value in model.state_dict().items():
         np.testing.assert_array_equal(value.numpy(), weights_before[key])
-    assert model.weight.data is weight_array  # restored in place
+    assert model.weight.numpy() is weight_array  # restored in place
     np.testing.assert_array_equal(model.weight.grad.numpy(), np.full((1, 5), 7.0))
     assert model.bias.grad is None
     assert model.training is False

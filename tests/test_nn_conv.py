@@ -29,8 +29,8 @@ def test_conv2d_parameters_follow_pytorch():
 def test_conv2d_init_is_uniform_within_one_over_sqrt_fan_in():
     layer = Conv2d(4, 64, 3, generator=np.random.default_rng(1))
     bound = 1 / math.sqrt(4 * 3 * 3)
-    weights = layer.weight.data
-    assert np.abs(weights).max() <= bound and np.abs(layer.bias.data).max() <= bound
+    weights = layer.weight.numpy()
+    assert np.abs(weights).max() <= bound and np.abs(layer.bias.numpy()).max() <= bound
     # a uniform on [-b, b] fills the range and has variance b^2 / 3
     assert np.abs(weights).max() > 0.95 * bound
     assert abs(weights.var() - bound ** 2 / 3) < 0.1 * bound ** 2 / 3
@@ -45,16 +45,16 @@ def test_conv2d_init_is_nn_init_kaiming_uniform_and_bias_bound_as_in_pytorch():
     minnet.nn.init.kaiming_uniform_(weight, a=math.sqrt(5), generator=rng)
     bound = 1 / math.sqrt(3 * 2 * 4)
     minnet.nn.init.uniform_(bias, -bound, bound, generator=rng)
-    np.testing.assert_array_equal(layer.weight.data, weight.data)
-    np.testing.assert_array_equal(layer.bias.data, bias.data)
+    np.testing.assert_array_equal(layer.weight.numpy(), weight.numpy())
+    np.testing.assert_array_equal(layer.bias.numpy(), bias.numpy())
 
 
 def test_conv2d_init_is_reproducible_with_a_generator():
     a = Conv2d(2, 3, 3, generator=np.random.default_rng(7))
     b = Conv2d(2, 3, 3, generator=np.random.default_rng(7))
     c = Conv2d(2, 3, 3, generator=np.random.default_rng(8))
-    np.testing.assert_array_equal(a.weight.data, b.weight.data)
-    assert not np.array_equal(a.weight.data, c.weight.data)
+    np.testing.assert_array_equal(a.weight.numpy(), b.weight.numpy())
+    assert not np.array_equal(a.weight.numpy(), c.weight.numpy())
 
 
 @pytest.mark.parametrize("kwargs, expected", [
@@ -109,7 +109,7 @@ def test_small_cnn_trains_end_to_end():
     loss.backward()
     for param in (conv1.weight, conv1.bias, conv2.weight, conv2.bias, weight):
         assert param.grad is not None and param.grad.shape == param.shape
-        assert np.all(np.isfinite(param.grad.data)) and np.any(param.grad.data != 0)
+        assert np.all(np.isfinite(param.grad.numpy())) and np.any(param.grad.numpy() != 0)
 
 
 def test_conv2d_module_gradcheck_in_float64():

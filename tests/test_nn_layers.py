@@ -39,14 +39,14 @@ def test_linear_computes_x_wt_plus_b_on_batched_inputs():
                            "bias": np.array([0.5, -0.5])})
     out = layer(Tensor(np.array([[[1.0, 2.0, 3.0]], [[0.0, 1.0, 0.0]]])))  # (2, 1, 3)
     assert out.shape == (2, 1, 2)
-    np.testing.assert_allclose(out.data, [[[1 - 3 + 0.5, 2 + 2 - 0.5]], [[0.5, 0.5]]])
+    np.testing.assert_allclose(out.numpy(), [[[1 - 3 + 0.5, 2 + 2 - 0.5]], [[0.5, 0.5]]])
 
 
 def test_linear_generator_makes_init_reproducible():
     a = nn.Linear(4, 3, generator=np.random.default_rng(1))
     b = nn.Linear(4, 3, generator=np.random.default_rng(1))
-    np.testing.assert_array_equal(a.weight.data, b.weight.data)
-    np.testing.assert_array_equal(a.bias.data, b.bias.data)
+    np.testing.assert_array_equal(a.weight.numpy(), b.weight.numpy())
+    np.testing.assert_array_equal(a.bias.numpy(), b.bias.numpy())
 
 
 @pytest.mark.parametrize("bias", [True, False])
@@ -96,7 +96,7 @@ ACTIVATION_CASES = [
                          ids=[repr(c[0]) for c in ACTIVATION_CASES])
 def test_activation_values_and_gradcheck(layer, reference):
     x = x64(5, 7, seed=3)
-    np.testing.assert_allclose(layer(x).data, reference(x.data), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(layer(x).numpy(), reference(x.numpy()), rtol=1e-12, atol=1e-12)
     res = minnet.gradcheck(layer, (x,))
     assert res, res
     assert list(layer.state_dict()) == []
@@ -112,7 +112,7 @@ def test_softmax_without_dim_warns_and_uses_pytorch_legacy_choice():
     x = x64(3, 4)
     with pytest.warns(UserWarning, match="Implicit dimension"):
         out = nn.Softmax()(x)
-    np.testing.assert_allclose(out.data.sum(1), 1.0)  # 2-D input: dim 1
+    np.testing.assert_allclose(out.numpy().sum(1), 1.0)  # 2-D input: dim 1
 
 
 def test_activation_reprs():
@@ -138,10 +138,10 @@ def test_batchnorm_parameters_and_buffers_follow_pytorch():
     bn = nn.BatchNorm1d(3)
     assert list(bn.state_dict()) == ["weight", "bias", "running_mean", "running_var",
                                      "num_batches_tracked"]
-    np.testing.assert_array_equal(bn.weight.data, [1, 1, 1])
-    np.testing.assert_array_equal(bn.bias.data, [0, 0, 0])
-    np.testing.assert_array_equal(bn.running_mean.data, [0, 0, 0])
-    np.testing.assert_array_equal(bn.running_var.data, [1, 1, 1])
+    np.testing.assert_array_equal(bn.weight.numpy(), [1, 1, 1])
+    np.testing.assert_array_equal(bn.bias.numpy(), [0, 0, 0])
+    np.testing.assert_array_equal(bn.running_mean.numpy(), [0, 0, 0])
+    np.testing.assert_array_equal(bn.running_var.numpy(), [1, 1, 1])
     assert bn.num_batches_tracked.dtype == np.int64 and bn.num_batches_tracked.shape == ()
     assert [name for name, _ in bn.named_parameters()] == ["weight", "bias"]
     assert list(nn.BatchNorm2d(3, affine=False, track_running_stats=False).state_dict()) == []
@@ -149,9 +149,9 @@ def test_batchnorm_parameters_and_buffers_follow_pytorch():
 
 def test_batchnorm_training_normalises_each_channel():
     x = x64(8, 3, seed=4, scale=3.0, shift=5.0)
-    out = nn.BatchNorm1d(3).double()(x).data
+    out = nn.BatchNorm1d(3).double()(x).numpy()
     np.testing.assert_allclose(out.mean(0), 0, atol=1e-12)
-    np.testing.assert_allclose(out.var(0), 1 / (1 + 1e-5 / x.data.var(0)), rtol=1e-9)
+    np.testing.assert_allclose(out.var(0), 1 / (1 + 1e-5 / x.numpy().var(0)), rtol=1e-9)
 
 
 def test_batchnorm_running_stats_after_steps_match_hand_computation():
@@ -167,8 +167,8 @@ def test_batchnorm_running_stats_after_steps_match_hand_computation():
         running_var = 0.9 * running_var + 0.1 * batch.var(0) * n / (n - 1)
     # step 1: mean (2, 4), unbiased var (2, 8) -> running_mean (0.2, 0.4), running_var (1.1, 1.7)
     np.testing.assert_allclose(running_mean, [0.9 * 0.2 + 0.1 * 2.0, 0.9 * 0.4 + 0.1 * 2.0])
-    np.testing.assert_allclose(bn.running_mean.data, running_mean)
-    np.testing.assert_allclose(bn.running_var.data, running_var)
+    np.testing.assert_allclose(bn.running_mean.numpy(), running_mean)
+    np.testing.assert_allclose(bn.running_var.numpy(), running_var)
     assert int(bn.num_batches_tracked.item()) == 2
 
 
@@ -178,7 +178,7 @@ def test_batchnorm_momentum_none_is_a_cumulative_average():
     for batch in ([[1.0], [3.0]], [[5.0], [7.0]], [[0.0], [0.0]]):
         bn(Tensor(np.array(batch)))
         means.append(np.mean(batch))
-    np.testing.assert_allclose(bn.running_mean.data, [np.mean(means)])
+    np.testing.assert_allclose(bn.running_mean.numpy(), [np.mean(means)])
 
 
 def test_batchnorm_eval_uses_running_stats():
@@ -189,12 +189,12 @@ def test_batchnorm_eval_uses_running_stats():
                         "bias": np.array([0.0, 0.0, 1.0])}, strict=False)
     bn.eval()
     x = np.ones((2, 3, 2, 2))
-    out = bn(Tensor(x)).data
+    out = bn(Tensor(x)).numpy()
     expected = [2 * (1 - 1) / math.sqrt(4 + 1e-5), (1 - 2) / math.sqrt(1 + 1e-5),
                 (1 - 3) / math.sqrt(0.25 + 1e-5) + 1]
     np.testing.assert_allclose(out[0, :, 0, 0], expected)
     assert int(bn.num_batches_tracked.item()) == 0  # eval does not update anything
-    np.testing.assert_array_equal(bn.running_mean.data, [1, 2, 3])
+    np.testing.assert_array_equal(bn.running_mean.numpy(), [1, 2, 3])
     # one sample is fine in eval mode
     assert bn(Tensor(np.ones((1, 3, 1, 1)))).shape == (1, 3, 1, 1)
 
@@ -230,14 +230,14 @@ def test_batchnorm_errors_name_layer_and_shapes():
 def test_functional_batch_norm_without_running_stats():
     x = x64(6, 2, seed=11)
     out = F.batch_norm(x, None, None, training=True)
-    expected = (x.data - x.data.mean(0)) / np.sqrt(x.data.var(0) + 1e-5)
-    np.testing.assert_allclose(out.data, expected)
+    expected = (x.numpy() - x.numpy().mean(0)) / np.sqrt(x.numpy().var(0) + 1e-5)
+    np.testing.assert_allclose(out.numpy(), expected)
 
 
 # -- Dropout ---------------------------------------------------------------------------------------
 def test_dropout_scales_survivors_and_zeroes_about_p():
     x = Tensor(np.ones((200, 100), dtype=np.float32))
-    out = nn.Dropout(0.3, generator=np.random.default_rng(0))(x).data
+    out = nn.Dropout(0.3, generator=np.random.default_rng(0))(x).numpy()
     kept = out != 0
     np.testing.assert_allclose(out[kept], 1 / 0.7, rtol=1e-6)
     assert kept.mean() == pytest.approx(0.7, abs=0.01)
@@ -247,24 +247,24 @@ def test_dropout_scales_survivors_and_zeroes_about_p():
 
 def test_dropout_is_deterministic_with_a_seed_and_identity_in_eval():
     x = x64(10, 10)
-    a = nn.Dropout(0.5, generator=np.random.default_rng(3))(x).data
-    b = nn.Dropout(0.5, generator=np.random.default_rng(3))(x).data
+    a = nn.Dropout(0.5, generator=np.random.default_rng(3))(x).numpy()
+    b = nn.Dropout(0.5, generator=np.random.default_rng(3))(x).numpy()
     np.testing.assert_array_equal(a, b)
     minnet.manual_seed(5)
-    c = nn.Dropout()(x).data
+    c = nn.Dropout()(x).numpy()
     minnet.manual_seed(5)
-    np.testing.assert_array_equal(c, nn.Dropout()(x).data)
+    np.testing.assert_array_equal(c, nn.Dropout()(x).numpy())
     layer = nn.Dropout(0.9).eval()
     assert layer(x) is x
     assert F.dropout(x, 0.5, training=False) is x
-    np.testing.assert_array_equal(F.dropout(x, 1.0).data, 0)
+    np.testing.assert_array_equal(F.dropout(x, 1.0).numpy(), 0)
 
 
 def test_dropout_gradient_uses_the_same_mask():
     x = x64(5, 7)
     out = F.dropout(x, 0.4, True, generator=np.random.default_rng(1))
     out.sum().backward()
-    np.testing.assert_array_equal(x.grad.data, (out.data != 0) / 0.6)
+    np.testing.assert_array_equal(x.grad.numpy(), (out.numpy() != 0) / 0.6)
     res = minnet.gradcheck(
         lambda x: F.dropout(x, 0.4, True, generator=np.random.default_rng(1)), (x,))
     assert res, res
@@ -291,7 +291,7 @@ def test_load_state_dict_from_numpy_arrays():
              "2.running_mean": g.standard_normal(3), "2.running_var": g.random(3),
              "2.num_batches_tracked": np.array(7)}
     model.load_state_dict(state)
-    np.testing.assert_allclose(model[0].weight.data, state["0.weight"].astype(np.float32))
+    np.testing.assert_allclose(model[0].weight.numpy(), state["0.weight"].astype(np.float32))
     assert model[0].weight.dtype == np.float32
     assert int(model[2].num_batches_tracked.item()) == 7
 

@@ -51,7 +51,7 @@ def test_train_eval_propagates_to_every_submodule():
     model.eval()
     assert all(not m.training for m in model.modules())
     x = batch()
-    np.testing.assert_array_equal(model(x).data, model(x).data)  # deterministic in eval
+    np.testing.assert_array_equal(model(x).numpy(), model(x).numpy())  # deterministic in eval
     model.train()
     assert all(m.training for m in model.modules())
     model.encoder.eval()
@@ -80,7 +80,7 @@ def test_forward_pre_hook_and_forward_hook():
     h1 = layer.register_forward_pre_hook(pre)
     h2 = layer.register_forward_hook(post)
     out = layer(batch())
-    np.testing.assert_allclose(out.data, np.broadcast_to(layer.bias.data + 1, (6, 2)))
+    np.testing.assert_allclose(out.numpy(), np.broadcast_to(layer.bias.numpy() + 1, (6, 2)))
     assert calls == [("pre", layer, (6, 4)), ("post", (6, 2))]
     h1.remove(), h2.remove()
     layer(batch())
@@ -97,9 +97,9 @@ def test_full_backward_hook_reports_input_and_output_gradients():
     layer(x).backward(upstream)
     assert len(seen) == 1
     grad_input, grad_output = seen[0]
-    np.testing.assert_allclose(grad_output[0].data, upstream)
-    np.testing.assert_allclose(grad_input[0].data, upstream @ layer.weight.data)
-    np.testing.assert_allclose(x.grad.data, upstream @ layer.weight.data)
+    np.testing.assert_allclose(grad_output[0].numpy(), upstream)
+    np.testing.assert_allclose(grad_input[0].numpy(), upstream @ layer.weight.numpy())
+    np.testing.assert_allclose(x.grad.numpy(), upstream @ layer.weight.numpy())
 
 
 def test_full_backward_hook_on_data_input_gives_none():
@@ -116,7 +116,7 @@ def test_zero_grad():
     F.mse_loss(model(batch()), Tensor(np.zeros((6, 3), dtype=np.float32))).backward()
     assert model[0].weight.grad is not None
     model.zero_grad(set_to_none=False)
-    np.testing.assert_array_equal(model[0].weight.grad.data, 0)
+    np.testing.assert_array_equal(model[0].weight.grad.numpy(), 0)
     model.zero_grad()
     assert model[0].weight.grad is None
 
@@ -125,9 +125,9 @@ def test_gradients_accumulate_across_backward_calls():
     layer = nn.Linear(4, 3)
     x = batch()
     layer(x).sum().backward()
-    once = layer.weight.grad.data.copy()
+    once = layer.weight.grad.numpy().copy()
     layer(x).sum().backward()
-    np.testing.assert_allclose(layer.weight.grad.data, 2 * once, rtol=1e-6)
+    np.testing.assert_allclose(layer.weight.grad.numpy(), 2 * once, rtol=1e-6)
 
 
 def test_double_and_float_convert_parameters_and_buffers():

@@ -38,18 +38,18 @@ def np_softmax(x, axis):
 @pytest.mark.parametrize("shape", [(3, 5), (2, 7, 3)])
 def test_activation_forward_and_gradcheck(name, fn, reference, kinked, shape):
     x = make(shape, 1, scale=2.0, avoid_zero=kinked)
-    np.testing.assert_allclose(fn(x).data, reference(x.data), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(fn(x).numpy(), reference(x.numpy()), rtol=1e-12, atol=1e-12)
     res = minnet.gradcheck(fn, (x,))
     assert res, res
 
 
 def test_tensor_methods_match_ops():
     x = make((3, 5), 2)
-    np.testing.assert_array_equal(x.relu().data, ops.relu(x).data)
-    np.testing.assert_array_equal(x.sigmoid().data, ops.sigmoid(x).data)
-    np.testing.assert_array_equal(x.tanh().data, ops.tanh(x).data)
-    np.testing.assert_array_equal(x.softmax(0).data, ops.softmax(x, 0).data)
-    np.testing.assert_array_equal(x.log_softmax(-1).data, ops.log_softmax(x, -1).data)
+    np.testing.assert_array_equal(x.relu().numpy(), ops.relu(x).numpy())
+    np.testing.assert_array_equal(x.sigmoid().numpy(), ops.sigmoid(x).numpy())
+    np.testing.assert_array_equal(x.tanh().numpy(), ops.tanh(x).numpy())
+    np.testing.assert_array_equal(x.softmax(0).numpy(), ops.softmax(x, 0).numpy())
+    np.testing.assert_array_equal(x.log_softmax(-1).numpy(), ops.log_softmax(x, -1).numpy())
 
 
 def test_gradients_at_zero_follow_pytorch():
@@ -70,9 +70,9 @@ def test_sigmoid_is_stable_at_extremes(dtype):
         y = ops.sigmoid(x)
         y.sum().backward()
     assert y.dtype == dtype
-    assert np.all(np.isfinite(y.data)) and np.all(np.isfinite(x.grad.data))
-    assert y.data[0] == 0.0 and y.data[-1] == 1.0 and y.data[2] == 0.5
-    assert x.grad.data[2] == 0.25  # s(1 - s) at 0
+    assert np.all(np.isfinite(y.numpy())) and np.all(np.isfinite(x.grad.numpy()))
+    assert y.numpy()[0] == 0.0 and y.numpy()[-1] == 1.0 and y.numpy()[2] == 0.5
+    assert x.grad.numpy()[2] == 0.25  # s(1 - s) at 0
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -82,8 +82,8 @@ def test_elu_does_not_overflow_for_large_inputs(dtype):
         warnings.simplefilter("error")
         y = ops.elu(x)
         y.sum().backward()
-    np.testing.assert_allclose(y.data, [-1.0, 1000.0])
-    np.testing.assert_allclose(x.grad.data, [0.0, 1.0])
+    np.testing.assert_allclose(y.numpy(), [-1.0, 1000.0])
+    np.testing.assert_allclose(x.grad.numpy(), [0.0, 1.0])
 
 
 @pytest.mark.parametrize("fn,reference", [
@@ -93,14 +93,14 @@ def test_elu_does_not_overflow_for_large_inputs(dtype):
 @pytest.mark.parametrize("shape,dim", [((3, 5), -1), ((3, 5), 0), ((2, 7, 3), 1), ((7,), 0)])
 def test_softmax_family_forward_and_gradcheck(fn, reference, shape, dim):
     x = make(shape, 3, scale=2.0)
-    np.testing.assert_allclose(fn(x, dim).data, reference(x.data, dim), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(fn(x, dim).numpy(), reference(x.numpy(), dim), rtol=1e-12, atol=1e-12)
     res = minnet.gradcheck(lambda t: fn(t, dim), (x,))
     assert res, res
 
 
 def test_softmax_rows_sum_to_one():
     probs = ops.softmax(make((5, 7), 4, scale=10.0), dim=1)
-    np.testing.assert_allclose(probs.data.sum(axis=1), np.ones(5))
+    np.testing.assert_allclose(probs.numpy().sum(axis=1), np.ones(5))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -112,17 +112,17 @@ def test_softmax_and_log_softmax_finite_for_huge_logits(dtype):
         probs = ops.softmax(x, dim=1)
         log_probs = ops.log_softmax(x, dim=1)
         (probs * minnet.tensor(np.array([1.0, 2.0, 3.0], dtype=dtype))).sum().backward()
-        grad_softmax = x.grad.data.copy()
+        grad_softmax = x.grad.numpy().copy()
         x.grad = None
         log_probs[:, 0].sum().backward()
-    for array in (probs.data, log_probs.data, grad_softmax, x.grad.data):
+    for array in (probs.numpy(), log_probs.numpy(), grad_softmax, x.grad.numpy()):
         assert np.all(np.isfinite(array))
-    np.testing.assert_allclose(probs.data[0], [1.0, 0.0, 0.0])
-    np.testing.assert_allclose(probs.data[1], [1 / 3] * 3, rtol=1e-6)
-    np.testing.assert_allclose(log_probs.data[0], [0.0, -2e4, -1e4])
-    np.testing.assert_allclose(log_probs.data[2, :2], [-np.log(2.0)] * 2, rtol=1e-6)
+    np.testing.assert_allclose(probs.numpy()[0], [1.0, 0.0, 0.0])
+    np.testing.assert_allclose(probs.numpy()[1], [1 / 3] * 3, rtol=1e-6)
+    np.testing.assert_allclose(log_probs.numpy()[0], [0.0, -2e4, -1e4])
+    np.testing.assert_allclose(log_probs.numpy()[2, :2], [-np.log(2.0)] * 2, rtol=1e-6)
     # d log_softmax_0 / dx = onehot(0) - softmax
-    np.testing.assert_allclose(x.grad.data, [[0.0, 0.0, 0.0], [2 / 3, -1 / 3, -1 / 3],
+    np.testing.assert_allclose(x.grad.numpy(), [[0.0, 0.0, 0.0], [2 / 3, -1 / 3, -1 / 3],
                                              [0.5, -0.5, 0.0]], atol=1e-6)
     assert probs.dtype == dtype and log_probs.dtype == dtype
 
@@ -131,7 +131,7 @@ def test_softmax_without_dim_warns_and_uses_pytorch_legacy_rule():
     x = make((2, 3), 5)
     with pytest.warns(UserWarning, match="implicit"):
         y = ops.softmax(x)
-    np.testing.assert_allclose(y.data, np_softmax(x.data, 1))  # 2-D: dim 1
+    np.testing.assert_allclose(y.numpy(), np_softmax(x.numpy(), 1))  # 2-D: dim 1
 
 
 def test_softmax_bad_dim_is_clear():

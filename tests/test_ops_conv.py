@@ -64,7 +64,7 @@ def test_conv2d_hand_computed_example(kernel_path):
     assert out.tolist() == [[[[10.5, 14.5, 18.5], [26.5, 30.5, 34.5], [42.5, 46.5, 50.5]]]]
     out.sum().backward()
     # inner pixels are in 4 windows, edges in 2, corners in 1
-    assert x.grad.data[0, 0].tolist() == [[1, 2, 2, 1], [2, 4, 4, 2], [2, 4, 4, 2],
+    assert x.grad.numpy()[0, 0].tolist() == [[1, 2, 2, 1], [2, 4, 4, 2], [2, 4, 4, 2],
                                           [1, 2, 2, 1]]
 
 
@@ -76,7 +76,7 @@ def test_conv2d_forward_matches_naive_loops(kernel_path, stride, padding):
     bias = rng.standard_normal(5)
     pair = lambda v: v if isinstance(v, tuple) else (v, v)  # noqa: E731
     out = conv2d(leaf(x), leaf(weight), leaf(bias), stride, padding)
-    np.testing.assert_allclose(out.data, naive_conv2d(x, weight, bias, pair(stride),
+    np.testing.assert_allclose(out.numpy(), naive_conv2d(x, weight, bias, pair(stride),
                                                       pair(padding)), rtol=1e-12, atol=1e-12)
 
 
@@ -116,7 +116,7 @@ def test_conv2d_keeps_float32_and_skips_the_input_gradient_for_data(monkeypatch)
     out.sum().backward()
     assert x.grad is None
     assert weight.grad.dtype == np.float32 and bias.grad.dtype == np.float32
-    np.testing.assert_allclose(bias.grad.data, np.full(4, 72.0))  # 2 images * 36 positions
+    np.testing.assert_allclose(bias.grad.numpy(), np.full(4, 72.0))  # 2 images * 36 positions
 
 
 def test_conv2d_padding_same_and_valid():
@@ -144,7 +144,7 @@ def test_conv2d_same_matches_naive_loops_for_even_and_odd_kernels(kernel_path, k
     bias = rng.standard_normal(4)
     out = conv2d(leaf(x), leaf(weight), leaf(bias), padding="same")
     assert out.shape == (2, 4, 6, 7)
-    np.testing.assert_allclose(out.data, naive_conv2d_same(x, weight, bias), atol=1e-12)
+    np.testing.assert_allclose(out.numpy(), naive_conv2d_same(x, weight, bias), atol=1e-12)
 
 
 def test_conv2d_same_even_kernel_matches_pytorch_values_and_gradients(kernel_path):
@@ -229,7 +229,7 @@ def test_max_pool2d_hand_computed_example_with_indices(kernel_path):
     assert out.tolist() == [[[[4.0, 5.0], [9.0, 3.0]]]]
     assert indices.tolist() == [[[[4, 2], [12, 15]]]]  # flat positions y * 4 + x
     out.backward(np.array([[[[1.0, 2.0], [3.0, 4.0]]]]))
-    assert x.grad.data[0, 0].tolist() == [[0, 0, 2, 0], [1, 0, 0, 0], [0, 0, 0, 0],
+    assert x.grad.numpy()[0, 0].tolist() == [[0, 0, 2, 0], [1, 0, 0, 0], [0, 0, 0, 0],
                                           [3, 0, 0, 4]]
 
 
@@ -237,15 +237,15 @@ def test_max_pool2d_hand_computed_example_with_indices(kernel_path):
 def test_pooling_forward_matches_naive_loops(kernel_path, kernel, stride, padding):
     x = np.random.default_rng(4).standard_normal((2, 3, 7, 5))
     expected_max = naive_pool(x, kernel, stride, padding, lambda w: w.max(axis=(2, 3)))
-    np.testing.assert_array_equal(max_pool2d(leaf(x), kernel, stride, padding).data,
+    np.testing.assert_array_equal(max_pool2d(leaf(x), kernel, stride, padding).numpy(),
                                   expected_max)
     window_sums = naive_pool(x, kernel, stride, padding, lambda w: w.sum(axis=(2, 3)))
     window_counts = naive_pool(np.ones_like(x), kernel, stride, padding,
                                lambda w: w.sum(axis=(2, 3)))
-    np.testing.assert_allclose(avg_pool2d(leaf(x), kernel, stride, padding).data,
+    np.testing.assert_allclose(avg_pool2d(leaf(x), kernel, stride, padding).numpy(),
                                window_sums / kernel ** 2, rtol=1e-12)
     np.testing.assert_allclose(avg_pool2d(leaf(x), kernel, stride, padding,
-                                          count_include_pad=False).data,
+                                          count_include_pad=False).numpy(),
                                window_sums / window_counts, rtol=1e-12)
 
 

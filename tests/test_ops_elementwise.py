@@ -39,7 +39,7 @@ def test_binary_ops_forward_and_gradcheck(name, fn, np_fn, shape_a, shape_b):
         b = make(shape_b, 2, 0.5, 2.0)
     else:
         a, b = make(shape_a, 1), make(shape_b, 2)
-    np.testing.assert_allclose(fn(a, b).data, np_fn(a.data, b.data))
+    np.testing.assert_allclose(fn(a, b).numpy(), np_fn(a.numpy(), b.numpy()))
     res = minnet.gradcheck(fn, (a, b))
     assert res, res
 
@@ -61,7 +61,7 @@ def test_binary_ops_forward_and_gradcheck(name, fn, np_fn, shape_a, shape_b):
 @pytest.mark.parametrize("shape", [(3, 5), (7,), ()])
 def test_unary_ops_forward_and_gradcheck(name, fn, np_fn, low, high, shape):
     a = make(shape, 3, low, high)
-    np.testing.assert_allclose(fn(a).data, np_fn(a.data))
+    np.testing.assert_allclose(fn(a).numpy(), np_fn(a.numpy()))
     res = minnet.gradcheck(fn, (a,))
     assert res, res
 
@@ -71,55 +71,55 @@ def test_pow_gradients_by_hand():
     b = minnet.tensor(np.array([3.0, 0.5]), requires_grad=True)
     (a ** b).sum().backward()
     # d/da a^b = b a^(b-1);  d/db a^b = a^b ln a
-    np.testing.assert_allclose(a.grad.data, [3 * 4.0, 0.5 * 3.0 ** -0.5])
-    np.testing.assert_allclose(b.grad.data, [8 * np.log(2.0), np.sqrt(3.0) * np.log(3.0)])
+    np.testing.assert_allclose(a.grad.numpy(), [3 * 4.0, 0.5 * 3.0 ** -0.5])
+    np.testing.assert_allclose(b.grad.numpy(), [8 * np.log(2.0), np.sqrt(3.0) * np.log(3.0)])
 
 
 def test_pow_edge_cases_at_zero_follow_pytorch():
     # exponent 0: gradient 0 even at base 0 (not 0 * inf)
     a = minnet.tensor(np.array([0.0, 2.0]), requires_grad=True)
     (a ** 0).sum().backward()
-    np.testing.assert_array_equal(a.grad.data, [0.0, 0.0])
+    np.testing.assert_array_equal(a.grad.numpy(), [0.0, 0.0])
     # tensor exponent: base 0 with exponent >= 0 gives 0 exponent-gradient (not nan)
     base = minnet.tensor(np.array([0.0, 0.0, 2.0]), requires_grad=True)
     exponent = minnet.tensor(np.array([0.0, 2.0, 1.0]), requires_grad=True)
     (base ** exponent).sum().backward()
-    np.testing.assert_array_equal(exponent.grad.data, [0.0, 0.0, 2 * np.log(2.0)])
-    np.testing.assert_array_equal(base.grad.data, [0.0, 0.0, 1.0])  # 0*0^-1 -> 0; 2*0^1; 1
+    np.testing.assert_array_equal(exponent.grad.numpy(), [0.0, 0.0, 2 * np.log(2.0)])
+    np.testing.assert_array_equal(base.grad.numpy(), [0.0, 0.0, 1.0])  # 0*0^-1 -> 0; 2*0^1; 1
 
 
 def test_scalar_base_pow():
     x = minnet.tensor(np.array([0.0, 1.0, 2.0]), requires_grad=True)
     y = 2.0 ** x
-    np.testing.assert_allclose(y.data, [1.0, 2.0, 4.0])
+    np.testing.assert_allclose(y.numpy(), [1.0, 2.0, 4.0])
     y.sum().backward()
-    np.testing.assert_allclose(x.grad.data, np.log(2.0) * np.array([1.0, 2.0, 4.0]))
-    assert x.pow(2).data.tolist() == [0.0, 1.0, 4.0]
+    np.testing.assert_allclose(x.grad.numpy(), np.log(2.0) * np.array([1.0, 2.0, 4.0]))
+    assert x.pow(2).numpy().tolist() == [0.0, 1.0, 4.0]
 
 
 def test_maximum_minimum_split_ties_evenly():
     a = minnet.tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
     b = minnet.tensor(np.array([1.0, 5.0, 0.0]), requires_grad=True)
     ops.maximum(a, b).sum().backward()
-    np.testing.assert_array_equal(a.grad.data, [0.5, 0.0, 1.0])
-    np.testing.assert_array_equal(b.grad.data, [0.5, 1.0, 0.0])
+    np.testing.assert_array_equal(a.grad.numpy(), [0.5, 0.0, 1.0])
+    np.testing.assert_array_equal(b.grad.numpy(), [0.5, 1.0, 0.0])
     a.grad = b.grad = None
     a.minimum(b).sum().backward()
-    np.testing.assert_array_equal(a.grad.data, [0.5, 1.0, 0.0])
-    np.testing.assert_array_equal(b.grad.data, [0.5, 0.0, 1.0])
+    np.testing.assert_array_equal(a.grad.numpy(), [0.5, 1.0, 0.0])
+    np.testing.assert_array_equal(b.grad.numpy(), [0.5, 0.0, 1.0])
 
 
 def test_maximum_tie_with_broadcast_scalar():
     a = minnet.tensor(np.array([[0.0, 1.0], [-1.0, 0.0]]), requires_grad=True)
     ops.maximum(a, 0.0).sum().backward()  # like relu, but ties at 0 get half
-    np.testing.assert_array_equal(a.grad.data, [[0.5, 1.0], [0.0, 0.5]])
+    np.testing.assert_array_equal(a.grad.numpy(), [[0.5, 1.0], [0.0, 0.5]])
 
 
 def test_clip_gradient_includes_bounds():
     x = minnet.tensor(np.array([-2.0, -1.0, 0.0, 1.0, 2.0]), requires_grad=True)
     x.clip(-1.0, 1.0).sum().backward()
     # PyTorch: the gradient passes where min <= x <= max (bounds included)
-    np.testing.assert_array_equal(x.grad.data, [0.0, 1.0, 1.0, 1.0, 0.0])
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 1.0, 1.0, 1.0, 0.0])
 
 
 def test_clip_with_tensor_bounds_gradcheck():
@@ -127,8 +127,8 @@ def test_clip_with_tensor_bounds_gradcheck():
     low = make((5,), 5, -1.0, -0.2)
     high = make((3, 1), 6, 0.2, 1.0)
     fn = lambda x, low, high: ops.clip(x, low, high)  # noqa: E731
-    np.testing.assert_allclose(fn(x, low, high).data,
-                               np.minimum(np.maximum(x.data, low.data), high.data))
+    np.testing.assert_allclose(fn(x, low, high).numpy(),
+                               np.minimum(np.maximum(x.numpy(), low.numpy()), high.numpy()))
     res = minnet.gradcheck(fn, (x, low, high))
     assert res, res
 
@@ -141,7 +141,7 @@ def test_clip_needs_a_bound():
 def test_abs_subgradient_at_zero_is_zero():
     x = minnet.tensor(np.array([-2.0, 0.0, 3.0]), requires_grad=True)
     x.abs().sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [-1.0, 0.0, 1.0])
+    np.testing.assert_array_equal(x.grad.numpy(), [-1.0, 0.0, 1.0])
 
 
 @pytest.mark.parametrize("shape_a,shape_b", [((3, 5), (3, 5)), ((5,), (7, 1))])
@@ -149,7 +149,7 @@ def test_where_forward_and_gradcheck(shape_a, shape_b):
     a, b = make(shape_a, 7), make(shape_b, 8)
     cond = np.random.default_rng(9).random(np.broadcast_shapes(shape_a, shape_b)) > 0.5
     fn = lambda a, b: ops.where(minnet.tensor(cond), a, b)  # noqa: E731
-    np.testing.assert_array_equal(fn(a, b).data, np.where(cond, a.data, b.data))
+    np.testing.assert_array_equal(fn(a, b).numpy(), np.where(cond, a.numpy(), b.numpy()))
     res = minnet.gradcheck(fn, (a, b))
     assert res, res
 
@@ -157,9 +157,9 @@ def test_where_forward_and_gradcheck(shape_a, shape_b):
 def test_where_with_scalar_and_non_bool_condition():
     x = minnet.tensor(np.array([-1.0, 2.0]), requires_grad=True)
     y = ops.where(x > 0, x, 0.0)
-    assert y.dtype == np.float64 and y.data.tolist() == [0.0, 2.0]
+    assert y.dtype == np.float64 and y.numpy().tolist() == [0.0, 2.0]
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [0.0, 1.0])
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 1.0])
     with pytest.raises(TypeError, match="boolean"):
         ops.where(minnet.tensor([1, 0]), x, x)
 
@@ -184,7 +184,7 @@ def test_astype_roundtrip_gradient_dtype():
     assert y.dtype == np.float64 and x.float() is x
     (y * 3).sum().backward()
     assert x.grad.dtype == np.float32
-    np.testing.assert_array_equal(x.grad.data, [3.0, 3.0])
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0])
 
 
 def test_operators_with_numpy_on_the_left():
@@ -192,7 +192,7 @@ def test_operators_with_numpy_on_the_left():
     y = np.array([3.0, 4.0]) * x  # ndarray * Tensor -> Tensor.__rmul__
     assert isinstance(y, minnet.Tensor)
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [3.0, 4.0])
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 4.0])
 
 
 def test_integer_inputs_give_float32_like_pytorch():
@@ -200,5 +200,5 @@ def test_integer_inputs_give_float32_like_pytorch():
     for out in (ints / 2, ints / ints, ops.exp(ints), ops.log(ints), ops.sqrt(ints), ints ** 0.5,
                 ops.sigmoid(ints), ops.tanh(ints), ops.softmax(ints, 0), ops.elu(ints)):
         assert out.dtype == np.float32
-    np.testing.assert_allclose((ints / 2).data, [0.5, 1.0, 2.0])
+    np.testing.assert_allclose((ints / 2).numpy(), [0.5, 1.0, 2.0])
     assert (ints * 2).dtype == np.int64 and (ints + ints).dtype == np.int64

@@ -29,8 +29,8 @@ MATMUL_SHAPES = [
 def test_matmul_forward_and_gradcheck(shape_a, shape_b):
     a, b = make(shape_a, 1), make(shape_b, 2)
     out = a @ b
-    np.testing.assert_allclose(out.data, np.matmul(a.data, b.data))
-    assert isinstance(out.data, np.ndarray)  # even for the 0-d dot product
+    np.testing.assert_allclose(out.numpy(), np.matmul(a.numpy(), b.numpy()))
+    assert isinstance(out.numpy(), np.ndarray)  # even for the 0-d dot product
     res = minnet.gradcheck(lambda a, b: a @ b, (a, b))
     assert res, res
 
@@ -40,8 +40,8 @@ def test_matmul_gradient_by_hand():
     b = minnet.tensor(np.array([[5.0], [6.0]]), requires_grad=True)
     a.matmul(b).sum().backward()
     # dL/da = 1 @ b^T ; dL/db = a^T @ 1
-    np.testing.assert_array_equal(a.grad.data, [[5.0, 6.0], [5.0, 6.0]])
-    np.testing.assert_array_equal(b.grad.data, [[4.0], [6.0]])
+    np.testing.assert_array_equal(a.grad.numpy(), [[5.0, 6.0], [5.0, 6.0]])
+    np.testing.assert_array_equal(b.grad.numpy(), [[4.0], [6.0]])
 
 
 def test_matmul_with_constant_operand_skips_its_gradient():
@@ -49,7 +49,7 @@ def test_matmul_with_constant_operand_skips_its_gradient():
     x = make((4, 5), 4, requires_grad=False)
     (x @ w).sum().backward()
     assert x.grad is None
-    np.testing.assert_allclose(w.grad.data, x.data.T @ np.ones((4, 3)))
+    np.testing.assert_allclose(w.grad.numpy(), x.numpy().T @ np.ones((4, 3)))
 
 
 def test_matmul_errors_are_clear():
@@ -68,8 +68,8 @@ def test_linear_forward_and_gradcheck(x_shape, with_bias):
     x = make(x_shape, 5)
     weight = make((3, 5), 6)
     bias = make((3,), 7) if with_bias else None
-    expected = x.data @ weight.data.T + (bias.data if with_bias else 0.0)
-    np.testing.assert_allclose(ops.linear(x, weight, bias).data, expected)
+    expected = x.numpy() @ weight.numpy().T + (bias.numpy() if with_bias else 0.0)
+    np.testing.assert_allclose(ops.linear(x, weight, bias).numpy(), expected)
     inputs = (x, weight, bias) if with_bias else (x, weight)
     res = minnet.gradcheck(lambda *args: ops.linear(*args), inputs)
     assert res, res
@@ -80,8 +80,8 @@ def test_linear_gradient_by_hand():
     weight = minnet.tensor(np.array([[1.0, -1.0]]), requires_grad=True)
     bias = minnet.tensor(np.array([0.5]), requires_grad=True)
     ops.linear(x, weight, bias).sum().backward()
-    np.testing.assert_array_equal(weight.grad.data, [[9.0, 12.0]])  # column sums of x
-    np.testing.assert_array_equal(bias.grad.data, [3.0])             # one per row
+    np.testing.assert_array_equal(weight.grad.numpy(), [[9.0, 12.0]])  # column sums of x
+    np.testing.assert_array_equal(bias.grad.numpy(), [3.0])             # one per row
 
 
 def test_linear_errors_are_clear():

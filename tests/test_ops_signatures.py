@@ -73,70 +73,70 @@ def _x(*shape, seed=0):
 
 
 def _same(result, expected):
-    np.testing.assert_allclose(result.data, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(result.numpy(), expected, rtol=1e-12, atol=1e-12)
     assert result.shape == np.shape(expected)
 
 
 def test_binary_ops_by_keyword():
     x, y = _x(2, 3), _x(3, seed=1)
-    _same(minnet.add(input=x, other=y), x.data + y.data)
-    _same(minnet.add(input=x, other=y, alpha=2), x.data + 2 * y.data)
-    _same(minnet.sub(input=x, other=y), x.data - y.data)
-    _same(minnet.mul(input=x, other=2.0), x.data * 2)
-    _same(minnet.div(input=x, other=y), x.data / y.data)
-    _same(minnet.pow(input=x, exponent=2), x.data ** 2)
-    _same(minnet.maximum(input=x, other=y), np.maximum(x.data, y.data))
-    _same(minnet.minimum(input=x, other=y), np.minimum(x.data, y.data))
-    _same(minnet.matmul(input=x, other=_x(3, 4, seed=2)), x.data @ _x(3, 4, seed=2).data)
-    condition = minnet.tensor(x.data > 0)
-    _same(minnet.where(condition=condition, input=x, other=y), np.where(x.data > 0, x.data, y.data))
-    _same(minnet.where(condition, x, other=0.0), np.where(x.data > 0, x.data, 0.0))
-    _same(minnet.clamp(input=x, min=-0.5, max=0.5), np.clip(x.data, -0.5, 0.5))
-    _same(minnet.clip(input=x, max=0.0), np.minimum(x.data, 0.0))
+    _same(minnet.add(input=x, other=y), x.numpy() + y.numpy())
+    _same(minnet.add(input=x, other=y, alpha=2), x.numpy() + 2 * y.numpy())
+    _same(minnet.sub(input=x, other=y), x.numpy() - y.numpy())
+    _same(minnet.mul(input=x, other=2.0), x.numpy() * 2)
+    _same(minnet.div(input=x, other=y), x.numpy() / y.numpy())
+    _same(minnet.pow(input=x, exponent=2), x.numpy() ** 2)
+    _same(minnet.maximum(input=x, other=y), np.maximum(x.numpy(), y.numpy()))
+    _same(minnet.minimum(input=x, other=y), np.minimum(x.numpy(), y.numpy()))
+    _same(minnet.matmul(input=x, other=_x(3, 4, seed=2)), x.numpy() @ _x(3, 4, seed=2).numpy())
+    condition = minnet.tensor(x.numpy() > 0)
+    _same(minnet.where(condition=condition, input=x, other=y), np.where(x.numpy() > 0, x.numpy(), y.numpy()))
+    _same(minnet.where(condition, x, other=0.0), np.where(x.numpy() > 0, x.numpy(), 0.0))
+    _same(minnet.clamp(input=x, min=-0.5, max=0.5), np.clip(x.numpy(), -0.5, 0.5))
+    _same(minnet.clip(input=x, max=0.0), np.minimum(x.numpy(), 0.0))
 
 
 def test_unary_ops_by_keyword():
     x = _x(2, 3)
-    positive = minnet.tensor(np.abs(x.data) + 0.5)
-    _same(minnet.exp(input=x), np.exp(x.data))
-    _same(minnet.log(input=positive), np.log(positive.data))
-    _same(minnet.sqrt(input=positive), np.sqrt(positive.data))
-    _same(minnet.abs(input=x), np.abs(x.data))
-    _same(minnet.neg(input=x), -x.data)
-    _same(minnet.relu(input=x), np.maximum(x.data, 0))
-    _same(minnet.tanh(input=x), np.tanh(x.data))
-    _same(minnet.sigmoid(input=x), 1 / (1 + np.exp(-x.data)))
-    e = np.exp(x.data - x.data.max(axis=1, keepdims=True))
+    positive = minnet.tensor(np.abs(x.numpy()) + 0.5)
+    _same(minnet.exp(input=x), np.exp(x.numpy()))
+    _same(minnet.log(input=positive), np.log(positive.numpy()))
+    _same(minnet.sqrt(input=positive), np.sqrt(positive.numpy()))
+    _same(minnet.abs(input=x), np.abs(x.numpy()))
+    _same(minnet.neg(input=x), -x.numpy())
+    _same(minnet.relu(input=x), np.maximum(x.numpy(), 0))
+    _same(minnet.tanh(input=x), np.tanh(x.numpy()))
+    _same(minnet.sigmoid(input=x), 1 / (1 + np.exp(-x.numpy())))
+    e = np.exp(x.numpy() - x.numpy().max(axis=1, keepdims=True))
     _same(minnet.softmax(input=x, dim=1), e / e.sum(axis=1, keepdims=True))
     _same(minnet.log_softmax(input=x, dim=1), np.log(e / e.sum(axis=1, keepdims=True)))
 
 
 def test_reductions_by_keyword_and_numpy_aliases():
     x = _x(3, 4)
-    _same(minnet.sum(input=x, dim=1), x.data.sum(axis=1))
-    _same(minnet.sum(input=x, dim=1, keepdim=True), x.data.sum(axis=1, keepdims=True))
-    _same(minnet.sum(x, axis=1, keepdims=True), x.data.sum(axis=1, keepdims=True))
-    _same(minnet.mean(input=x, dim=0), x.data.mean(axis=0))
-    _same(minnet.var(input=x, dim=1, correction=0), x.data.var(axis=1))
-    _same(minnet.var(x, 1, False), x.data.var(axis=1))  # torch's var(input, dim, unbiased)
-    _same(minnet.std(input=x, dim=1, keepdim=True), x.data.std(axis=1, ddof=1, keepdims=True))
-    _same(minnet.amax(input=x, dim=1), x.data.max(axis=1))
-    _same(minnet.amin(input=x, dim=(0, 1)), x.data.min())
-    peak = x.data.max(axis=1)
+    _same(minnet.sum(input=x, dim=1), x.numpy().sum(axis=1))
+    _same(minnet.sum(input=x, dim=1, keepdim=True), x.numpy().sum(axis=1, keepdims=True))
+    _same(minnet.sum(x, axis=1, keepdims=True), x.numpy().sum(axis=1, keepdims=True))
+    _same(minnet.mean(input=x, dim=0), x.numpy().mean(axis=0))
+    _same(minnet.var(input=x, dim=1, correction=0), x.numpy().var(axis=1))
+    _same(minnet.var(x, 1, False), x.numpy().var(axis=1))  # torch's var(input, dim, unbiased)
+    _same(minnet.std(input=x, dim=1, keepdim=True), x.numpy().std(axis=1, ddof=1, keepdims=True))
+    _same(minnet.amax(input=x, dim=1), x.numpy().max(axis=1))
+    _same(minnet.amin(input=x, dim=(0, 1)), x.numpy().min())
+    peak = x.numpy().max(axis=1)
     _same(minnet.logsumexp(input=x, dim=1),
-          peak + np.log(np.exp(x.data - peak[:, None]).sum(axis=1)))
+          peak + np.log(np.exp(x.numpy() - peak[:, None]).sum(axis=1)))
 
 
 def test_reshape_accepts_torch_and_separate_int_forms():
     x = _x(6)
-    expected = x.data.reshape(2, 3)
+    expected = x.numpy().reshape(2, 3)
     for result in (minnet.reshape(x, (2, 3)), minnet.reshape(x, [2, 3]),
                    minnet.reshape(input=x, shape=(2, 3)), minnet.reshape(x, shape=(2, -1)),
                    minnet.reshape(x, 2, 3), x.reshape(2, 3), x.reshape((2, 3)), x.view(2, 3),
                    minnet.ops.view(input=x, shape=(2, 3))):
         _same(result, expected)
-    _same(minnet.reshape(x, 6), x.data)
-    _same(minnet.reshape(_x(1, 1), ()), _x(1, 1).data.reshape(()))
+    _same(minnet.reshape(x, 6), x.numpy())
+    _same(minnet.reshape(_x(1, 1), ()), _x(1, 1).numpy().reshape(()))
     with pytest.raises(TypeError, match=r"reshape\(\).*either as one tuple or as separate ints"):
         minnet.reshape(x, (2, 3), 1)
     with pytest.raises(ValueError, match=r"reshape\(\): cannot reshape .* \(6,\)"):
@@ -145,7 +145,7 @@ def test_reshape_accepts_torch_and_separate_int_forms():
 
 def test_permute_accepts_torch_and_separate_int_forms():
     x = _x(2, 3, 4)
-    expected = np.transpose(x.data, (2, 0, 1))
+    expected = np.transpose(x.numpy(), (2, 0, 1))
     for result in (minnet.permute(x, (2, 0, 1)), minnet.permute(input=x, dims=(2, 0, 1)),
                    minnet.permute(x, dims=[2, 0, 1]), minnet.permute(x, 2, 0, 1),
                    x.permute(2, 0, 1), x.permute((2, 0, 1))):
@@ -153,7 +153,7 @@ def test_permute_accepts_torch_and_separate_int_forms():
     scalar = minnet.tensor(3.0)
     _same(scalar.T, np.asarray(3.0))  # .T of a 0-d tensor permutes no dims
     _same(minnet.permute(scalar), np.asarray(3.0))
-    _same(_x(2, 3).T, _x(2, 3).data.T)
+    _same(_x(2, 3).T, _x(2, 3).numpy().T)
     with pytest.raises(ValueError, match=r"permute\(\): the tensor has 3 dims"):
         minnet.permute(x, dims=(1, 0))
     with pytest.raises(TypeError, match=r"permute\(\).*either as one tuple"):
@@ -162,11 +162,11 @@ def test_permute_accepts_torch_and_separate_int_forms():
 
 def test_other_shape_ops_by_keyword():
     x = _x(2, 1, 3)
-    _same(minnet.transpose(input=x, dim0=0, dim1=2), np.swapaxes(x.data, 0, 2))
-    _same(minnet.flatten(input=x, start_dim=1), x.data.reshape(2, 3))
-    _same(minnet.unsqueeze(input=x, dim=0), x.data[None])
-    _same(minnet.squeeze(input=x, dim=1), x.data[:, 0])
-    _same(minnet.squeeze(input=x), x.data[:, 0])
+    _same(minnet.transpose(input=x, dim0=0, dim1=2), np.swapaxes(x.numpy(), 0, 2))
+    _same(minnet.flatten(input=x, start_dim=1), x.numpy().reshape(2, 3))
+    _same(minnet.unsqueeze(input=x, dim=0), x.numpy()[None])
+    _same(minnet.squeeze(input=x, dim=1), x.numpy()[:, 0])
+    _same(minnet.squeeze(input=x), x.numpy()[:, 0])
 
 
 def test_keyword_calls_back_propagate():
@@ -175,5 +175,5 @@ def test_keyword_calls_back_propagate():
     out = minnet.reshape(input=x, shape=(2, 3))
     out = minnet.mul(input=minnet.permute(input=out, dims=(1, 0)), other=minnet.unsqueeze(y, 1))
     minnet.sum(input=out).backward()
-    np.testing.assert_allclose(x.grad.data, np.full(6, 2.0))
-    np.testing.assert_allclose(y.grad.data, x.data.reshape(2, 3).sum(axis=0))
+    np.testing.assert_allclose(x.grad.numpy(), np.full(6, 2.0))
+    np.testing.assert_allclose(y.grad.numpy(), x.numpy().reshape(2, 3).sum(axis=0))

@@ -111,7 +111,7 @@ def run_minnet(make_optimizer, grads, w0=W0, dtype=np.float64):
     for g in grads:
         param.grad = minnet.tensor(np.array(g, dtype=dtype))
         optimizer.step()
-        history.append(param.data.copy())
+        history.append(param.numpy().copy())
     return history, param, optimizer
 
 
@@ -299,7 +299,7 @@ def test_float32_stays_float32_and_close_to_float64(make):
     got32, param, opt = run_minnet(make, grads, w0, dtype=np.float32)
     got64, _, _ = run_minnet(make, grads, w0, dtype=np.float64)
     assert all(w.dtype == np.float32 for w in got32)
-    assert param.data.dtype == np.float32
+    assert param.numpy().dtype == np.float32
     for value in opt.state[param].values():
         if isinstance(value, Tensor):
             assert value.dtype == np.float32
@@ -330,23 +330,23 @@ def test_parameters_without_grad_are_skipped():
                  lambda: optim.RMSprop([a, b], centered=True)):
         opt = make()
         a.grad, b.grad = minnet.tensor(np.ones(2, dtype=np.float64)), None
-        before = a.data.copy()
+        before = a.numpy().copy()
         opt.step()
-        assert np.all(a.data != before)
-        np.testing.assert_array_equal(b.data, np.ones(2))
+        assert np.all(a.numpy() != before)
+        np.testing.assert_array_equal(b.numpy(), np.ones(2))
         assert b not in opt.state or not opt.state[b]
         a.data[...] = 1.0
 
 
 def test_updates_are_in_place_and_outside_the_graph():
     param = Parameter(np.array([1.0, 2.0]))
-    array_before = param.data
+    array_before = param.numpy()
     opt = optim.SGD([param], lr=0.5)
     loss = (param * param).sum()
     loss.backward()
     opt.step()
-    assert param.data is array_before  # same array: views and references stay valid
-    np.testing.assert_allclose(param.data, [0.0, 0.0])
+    assert param.numpy() is array_before  # same array: views and references stay valid
+    np.testing.assert_allclose(param.numpy(), [0.0, 0.0])
     assert param.is_leaf and param.grad_fn is None
 
 
@@ -362,7 +362,7 @@ def test_training_a_quadratic_with_backward():
             diff = param - target
             (diff * diff).sum().backward()
             opt.step()
-        np.testing.assert_allclose(param.data, target.data, atol=2e-2)
+        np.testing.assert_allclose(param.numpy(), target.numpy(), atol=2e-2)
 
 
 def test_step_closure_is_evaluated_with_grad_enabled():
@@ -380,7 +380,7 @@ def test_step_closure_is_evaluated_with_grad_enabled():
     loss = opt.step(closure)
     assert seen == [True]
     assert loss.item() == 4.0
-    np.testing.assert_allclose(param.data, [1.0])  # 2 - 0.25 * 4
+    np.testing.assert_allclose(param.numpy(), [1.0])  # 2 - 0.25 * 4
 
 
 def test_step_runs_without_grad_recording_even_in_a_user_subclass():
@@ -392,7 +392,7 @@ def test_step_runs_without_grad_recording_even_in_a_user_subclass():
             self.grad_mode_inside = minnet.is_grad_enabled()
             for group in self.param_groups:
                 for p in group["params"]:
-                    p.data[...] = p.data / 2
+                    p.data[...] = p.numpy() / 2
 
     param = Parameter(np.array([4.0]))
     opt = Halve([param])
@@ -400,7 +400,7 @@ def test_step_runs_without_grad_recording_even_in_a_user_subclass():
     opt.register_step_post_hook(lambda o, a, k: calls.append("post"))
     opt.step()
     assert opt.grad_mode_inside is False and minnet.is_grad_enabled()
-    assert calls == ["post"] and param.data[0] == 2.0
+    assert calls == ["post"] and param.numpy()[0] == 2.0
 
 
 def test_zero_grad():
@@ -427,7 +427,7 @@ def test_param_groups_have_their_own_options():
     a.grad = minnet.tensor(np.array([1.0]))
     b.grad = minnet.tensor(np.array([1.0]))
     opt.step()
-    assert a.data[0] == pytest.approx(0.9) and b.data[0] == pytest.approx(0.5)
+    assert a.numpy()[0] == pytest.approx(0.9) and b.numpy()[0] == pytest.approx(0.5)
 
 
 def test_add_param_group_and_named_parameters():
@@ -493,10 +493,10 @@ def test_step_hooks_fire_in_order_and_can_be_removed():
     events = []
 
     def pre(o, args, kwargs):
-        events.append(("pre", o is opt, param.data[0]))
+        events.append(("pre", o is opt, param.numpy()[0]))
 
     def post(o, args, kwargs):
-        events.append(("post", o is opt, param.data[0]))
+        events.append(("post", o is opt, param.numpy()[0]))
 
     pre_handle = opt.register_step_pre_hook(pre)
     post_handle = opt.register_step_post_hook(post)
@@ -514,9 +514,9 @@ def test_hooks_measure_update_ratio_like_the_debugger_will():
     param = Parameter(np.full(4, 2.0))
     opt = optim.SGD([param], lr=0.01)
     snapshot, ratios = {}, []
-    opt.register_step_pre_hook(lambda o, a, k: snapshot.update(w=param.data.copy()))
+    opt.register_step_pre_hook(lambda o, a, k: snapshot.update(w=param.numpy().copy()))
     opt.register_step_post_hook(lambda o, a, k: ratios.append(
-        np.linalg.norm(param.data - snapshot["w"]) / np.linalg.norm(snapshot["w"])))
+        np.linalg.norm(param.numpy() - snapshot["w"]) / np.linalg.norm(snapshot["w"])))
     param.grad = minnet.tensor(np.ones(4))
     opt.step()
     assert ratios == [pytest.approx(0.01 / 2.0)]
@@ -541,7 +541,7 @@ def test_pre_hook_can_replace_arguments_and_hooks_fire_once_for_super_step():
     opt.register_step_pre_hook(lambda o, args, kwargs: ((), {"closure": closure}))
     loss = opt.step()
     assert loss is not None and loss.item() == 1.0
-    assert param.data[0] == 0.0  # 1 - 0.5 * 2
+    assert param.numpy()[0] == 0.0  # 1 - 0.5 * 2
     assert calls == [{"closure": closure}]  # once, although two step() methods ran
 
 
@@ -585,7 +585,7 @@ def test_state_dict_round_trip_resumes_identically(make):
     for g in grads[3:]:
         resumed_param.grad = minnet.tensor(g.astype(np.float32))
         resumed.step()
-    np.testing.assert_array_equal(resumed_param.data, full[-1])
+    np.testing.assert_array_equal(resumed_param.numpy(), full[-1])
 
 
 def test_load_state_dict_casts_and_validates():

@@ -16,7 +16,7 @@ def _grad_of(fn, data, upstream=None):
     x = minnet.Tensor(np.array(data, dtype=np.float64), requires_grad=True)
     out = fn(x)
     out.backward(np.ones(out.shape) if upstream is None else upstream)
-    return out, x.grad.data
+    return out, x.grad.numpy()
 
 
 # -- std: the gradient at a zero standard deviation is 0, not nan ---------------------------
@@ -24,7 +24,7 @@ def test_std_gradient_of_a_constant_slice_is_zero():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no divide-by-zero warning either
         out, grad = _grad_of(lambda x: ops.std(x, 1), [[2.0, 2.0, 2.0], [1.0, 2.0, 3.0]])
-    np.testing.assert_allclose(out.data, [0.0, 1.0])
+    np.testing.assert_allclose(out.numpy(), [0.0, 1.0])
     # row 1: d std / dx_i = (x_i - mean) / ((N - 1) std) = (x_i - 2) / 2
     np.testing.assert_allclose(grad, [[0.0, 0.0, 0.0], [-0.5, 0.0, 0.5]])
 
@@ -45,7 +45,7 @@ def test_cross_entropy_all_ignored_mean_is_nan_with_zero_gradient():
         loss = L.cross_entropy(logits, np.full(4, -100))
         loss.backward()
     assert np.isnan(loss.item())
-    np.testing.assert_array_equal(logits.grad.data, np.zeros((4, 3)))
+    np.testing.assert_array_equal(logits.grad.numpy(), np.zeros((4, 3)))
 
 
 def test_nll_loss_zero_total_weight_nan_only_at_counted_targets():
@@ -56,7 +56,7 @@ def test_nll_loss_zero_total_weight_nan_only_at_counted_targets():
     with np.errstate(invalid="ignore"):
         loss.backward()
     assert np.isnan(loss.item())
-    grad = logp.grad.data
+    grad = logp.grad.numpy()
     assert np.isnan(grad[0, 0]) and np.isnan(grad[2, 1])
     grad = grad.copy()
     grad[0, 0] = grad[2, 1] = 0
@@ -66,7 +66,7 @@ def test_nll_loss_zero_total_weight_nan_only_at_counted_targets():
 def test_nll_loss_gradient_only_touches_targets():
     logp = minnet.Tensor(np.log(np.full((2, 3), 1 / 3)), requires_grad=True)
     L.nll_loss(logp, np.array([2, 0]), reduction="sum").backward()
-    np.testing.assert_array_equal(logp.grad.data, [[0, 0, -1.0], [-1.0, 0, 0]])
+    np.testing.assert_array_equal(logp.grad.numpy(), [[0, 0, -1.0], [-1.0, 0, 0]])
 
 
 # -- binary_cross_entropy: PyTorch's clamp constant is float32(1e-12) -------------------------
@@ -83,28 +83,28 @@ def test_add_and_sub_alpha():
     b = minnet.Tensor([10.0, 20.0], requires_grad=True)
     out = ops.add(a, b, alpha=0.5) + ops.sub(a, b, alpha=3) + a.add(b, alpha=2)
     # a + 0.5 b + a - 3 b + a + 2 b = 3a - 0.5b
-    np.testing.assert_allclose(out.data, [3 - 5.0, 6 - 10.0])
+    np.testing.assert_allclose(out.numpy(), [3 - 5.0, 6 - 10.0])
     out.sum().backward()
-    np.testing.assert_allclose(a.grad.data, [3.0, 3.0])
-    np.testing.assert_allclose(b.grad.data, [-0.5, -0.5])
+    np.testing.assert_allclose(a.grad.numpy(), [3.0, 3.0])
+    np.testing.assert_allclose(b.grad.numpy(), [-0.5, -0.5])
 
 
 def test_div_rounding_modes_and_zero_gradient():
     a = minnet.Tensor([7.0, -7.0, 7.5, -7.5], requires_grad=True)
     b = minnet.Tensor([2.0, 2.0, -2.0, -2.0], requires_grad=True)
-    np.testing.assert_array_equal(ops.div(a, b, rounding_mode="trunc").data, [3, -3, -3, 3])
+    np.testing.assert_array_equal(ops.div(a, b, rounding_mode="trunc").numpy(), [3, -3, -3, 3])
     floor = a.div(b, rounding_mode="floor")
-    np.testing.assert_array_equal(floor.data, [3, -4, -4, 3])
+    np.testing.assert_array_equal(floor.numpy(), [3, -4, -4, 3])
     floor.sum().backward()
-    np.testing.assert_array_equal(a.grad.data, np.zeros(4))
-    np.testing.assert_array_equal(b.grad.data, np.zeros(4))
+    np.testing.assert_array_equal(a.grad.numpy(), np.zeros(4))
+    np.testing.assert_array_equal(b.grad.numpy(), np.zeros(4))
 
 
 def test_integer_div_rounding_keeps_integers():
     a = minnet.Tensor(np.array([7, -7, -6]))
     b = minnet.Tensor(np.array([2, 2, 3]))
-    trunc = ops.div(a, b, rounding_mode="trunc").data
-    floor = ops.div(a, b, rounding_mode="floor").data
+    trunc = ops.div(a, b, rounding_mode="trunc").numpy()
+    floor = ops.div(a, b, rounding_mode="floor").numpy()
     assert trunc.dtype.kind == "i" and floor.dtype.kind == "i"
     np.testing.assert_array_equal(trunc, [3, -3, -2])
     np.testing.assert_array_equal(floor, [3, -4, -2])
@@ -120,11 +120,11 @@ def test_weighted_mse_and_l1():
     np.testing.assert_allclose(mse.item(), 6.0)
     mse.backward()
     # 2 * w * diff / sum(w) = [2, 8, 18] / 6
-    np.testing.assert_allclose(pred.grad.data, [2 / 6, 8 / 6, 3.0])
+    np.testing.assert_allclose(pred.grad.numpy(), [2 / 6, 8 / 6, 3.0])
     l1 = L.l1_loss(minnet.Tensor([1.0, -2.0, 4.0]), target, reduction="sum", weight=weight)
     np.testing.assert_allclose(l1.item(), 1 + 4 + 9.0)  # 1*1 + 2*2 + 3*3
     none = L.mse_loss(minnet.Tensor([1.0, 2.0, 4.0]), target, reduction="none", weight=weight)
-    np.testing.assert_allclose(none.data, [1.0, 8.0, 27.0])
+    np.testing.assert_allclose(none.numpy(), [1.0, 8.0, 27.0])
 
 
 def test_weighted_loss_rejects_mismatched_weight():
@@ -143,9 +143,9 @@ def test_batchnorm_without_bias():
     x = minnet.Tensor([[1.0, 0.0], [3.0, 4.0]], requires_grad=True)
     out = bn(x)
     # each column normalised to (-1, 1) (biased variance, eps tiny), then scaled
-    np.testing.assert_allclose(out.data, [[-2.0, -3.0], [2.0, 3.0]], rtol=1e-5)
+    np.testing.assert_allclose(out.numpy(), [[-2.0, -3.0], [2.0, 3.0]], rtol=1e-5)
     out.sum().backward()
-    np.testing.assert_allclose(bn.weight.grad.data, [0.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(bn.weight.grad.numpy(), [0.0, 0.0], atol=1e-12)
 
 
 # -- cross_entropy with masked (-inf) logits: unused entries do not turn the loss into nan ----
@@ -156,11 +156,11 @@ def test_cross_entropy_ignores_minus_inf_logits_of_other_classes():
     np.testing.assert_allclose(loss.item(), np.log(2.0))
     loss.backward()
     # softmax - onehot = [0, 1/2, -1/2]
-    np.testing.assert_allclose(logits.grad.data, [[0.0, 0.5, -0.5]])
+    np.testing.assert_allclose(logits.grad.numpy(), [[0.0, 0.5, -0.5]])
 
 
 # -- relu passes the gradient of a nan input through (PyTorch masks only where out <= 0) -------
 def test_relu_gradient_at_nan():
     x = minnet.Tensor([np.nan, -1.0, 0.0, 2.0], requires_grad=True)
     ops.relu(x).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [1.0, 0.0, 0.0, 1.0])
+    np.testing.assert_array_equal(x.grad.numpy(), [1.0, 0.0, 0.0, 1.0])

@@ -113,15 +113,15 @@ MATH = [
 def test_math_functions_forward_method_and_gradcheck(name, np_fn, low, high):
     x = make((3, 4), 1, low, high)
     out = getattr(torch, name)(x)
-    np.testing.assert_allclose(out.data, np_fn(x.data), rtol=1e-12)
-    np.testing.assert_allclose(getattr(x, name)().data, out.data)
+    np.testing.assert_allclose(out.numpy(), np_fn(x.numpy()), rtol=1e-12)
+    np.testing.assert_allclose(getattr(x, name)().numpy(), out.numpy())
     result = minnet.gradcheck(getattr(torch, name), (x,))
     assert result, result
 
 
 def test_math_on_integers_and_rounding_as_pytorch():
     # torch: [0.0, 1.0, 3.0]; NumPy's float32 log10 may be one unit in the last place off
-    np.testing.assert_allclose(torch.tensor([1.0, 10.0, 1000.0]).log10().data, [0, 1, 3],
+    np.testing.assert_allclose(torch.tensor([1.0, 10.0, 1000.0]).log10().numpy(), [0, 1, 3],
                                rtol=3e-7)
     assert torch.tensor([10, 100]).log10().dtype == torch.float32
     assert torch.tensor([1, 2]).sin().dtype == torch.float32
@@ -216,9 +216,9 @@ ADAPTIVE_GRAD = [0.16666666666666666, 0.16666666666666666, 0.4285714285714286,
 def test_adaptive_avg_pool2d_matches_torch_on_uneven_bins():
     x = minnet.tensor(np.arange(20, dtype=np.float64).reshape(1, 1, 4, 5) / 7, requires_grad=True)
     out = F.adaptive_avg_pool2d(x, (3, 2))
-    np.testing.assert_allclose(out.data.ravel(), ADAPTIVE_FORWARD, rtol=1e-12)
+    np.testing.assert_allclose(out.numpy().ravel(), ADAPTIVE_FORWARD, rtol=1e-12)
     out.pow(2).sum().backward()
-    np.testing.assert_allclose(x.grad.data.ravel(), ADAPTIVE_GRAD, rtol=1e-12)
+    np.testing.assert_allclose(x.grad.numpy().ravel(), ADAPTIVE_GRAD, rtol=1e-12)
 
 
 @pytest.mark.parametrize("shape,size", [((2, 3, 4, 5), (3, 2)), ((3, 7, 6), 1),
@@ -239,7 +239,7 @@ def test_adadelta_matches_torch():
         opt.zero_grad()
         (p ** 2).sum().backward()
         opt.step()
-    np.testing.assert_allclose(p.data, [0.9903090596199036, -1.9903007745742798,
+    np.testing.assert_allclose(p.numpy(), [0.9903090596199036, -1.9903007745742798,
                                         2.99029803276062], rtol=1e-6)
     p = minnet.tensor(np.array([1.0, -2.0, 3.0], dtype=np.float32), requires_grad=True)
     opt = optim.Adadelta([p])
@@ -247,7 +247,7 @@ def test_adadelta_matches_torch():
         opt.zero_grad()
         (p ** 3).sum().backward()
         opt.step()
-    np.testing.assert_allclose(p.data, [0.9836951494216919, -2.0164968967437744,
+    np.testing.assert_allclose(p.numpy(), [0.9836951494216919, -2.0164968967437744,
                                         2.983609437942505], rtol=1e-6)
     with pytest.raises(ValueError, match="rho"):
         optim.Adadelta([p], rho=1.5)
@@ -314,7 +314,7 @@ def test_sort_topk_cumsum_prod_norm_as_pytorch():
     assert torch.cumsum(torch.tensor([1, 2, 3]), 0).dtype == torch.int64
     assert torch.prod(x).item() == 0.0 and torch.prod(x, 1).tolist() == [6.0, 0.0]
     assert torch.norm(x).item() == pytest.approx(7.416198253631592)
-    np.testing.assert_allclose(x.norm(dim=1).data, [3.7416574954986572, 6.4031243324279785],
+    np.testing.assert_allclose(x.norm(dim=1).numpy(), [3.7416574954986572, 6.4031243324279785],
                                rtol=1e-6)
     assert x.norm(p=1).item() == 15.0
     w = torch.tensor([[3.0, 1.0, 2.0], [0.0, 5.0, 4.0]], requires_grad=True)
@@ -401,7 +401,7 @@ def test_autograd_grad_returns_gradients_and_leaves_dot_grad_alone():
     assert x.grad.tolist() == [8.0, 16.0, 24.0]
     z = x.sin().sum() + x.exp().sum()
     (g,) = torch.autograd.grad([z, (x * x).sum()], x)
-    np.testing.assert_allclose(g.data, [5.2586, 10.9729, 25.0955], atol=1e-4)
+    np.testing.assert_allclose(g.numpy(), [5.2586, 10.9729, 25.0955], atol=1e-4)
     with pytest.raises(RuntimeError, match="index 0 appears to not have been used"):
         torch.autograd.grad((x * 2).sum(), [torch.ones(1, requires_grad=True)])
 
@@ -425,8 +425,8 @@ def test_einsum_as_pytorch():
 ])
 def test_einsum_gradcheck(equation, shapes):
     operands = [make(shape, seed) for seed, shape in enumerate(shapes)]
-    np.testing.assert_allclose(torch.einsum(equation, *operands).data,
-                               np.einsum(equation, *[t.data for t in operands]))
+    np.testing.assert_allclose(torch.einsum(equation, *operands).numpy(),
+                               np.einsum(equation, *[t.numpy() for t in operands]))
     assert minnet.gradcheck(lambda *t: torch.einsum(equation, *t), operands)
 
 
@@ -443,11 +443,11 @@ def test_lstm_matches_torch():
     lstm = nn.LSTM(2, 3, num_layers=2, dtype=np.float64)
     _fill(lstm)
     out, (h, c) = lstm(minnet.tensor(RECURRENT_INPUT))
-    np.testing.assert_allclose(out.data[-1], [[-0.05700522431038198, 0.1886913787789149,
+    np.testing.assert_allclose(out.numpy()[-1], [[-0.05700522431038198, 0.1886913787789149,
                                                0.16714088671557684],
                                               [-0.020156222333200486, 0.18584489897820006,
                                                0.16848525048306143]], rtol=1e-12)
-    np.testing.assert_allclose(c.data, [[[0.6125403557360505, 0.27259434207312166,
+    np.testing.assert_allclose(c.numpy(), [[[0.6125403557360505, 0.27259434207312166,
                                           -0.25347034819601827],
                                          [0.45529439127641247, 0.16165001325406392,
                                           -0.4031047568749717]],
@@ -466,11 +466,11 @@ def test_rnn_matches_torch_and_layouts():
     out, h = rnn(minnet.tensor(RECURRENT_INPUT))
     expected = [[0.6504968130741235, 0.30616201252650727, -0.9525823787229768],
                 [0.5180150425995471, 0.14263998389708255, -0.884126228541411]]
-    np.testing.assert_allclose(out.data[-1], expected, rtol=1e-12)
-    np.testing.assert_allclose(h.data[0], expected, rtol=1e-12)
+    np.testing.assert_allclose(out.numpy()[-1], expected, rtol=1e-12)
+    np.testing.assert_allclose(h.numpy()[0], expected, rtol=1e-12)
     rnn.batch_first = True
     out_bf, _ = rnn(minnet.tensor(RECURRENT_INPUT.transpose(1, 0, 2)))
-    np.testing.assert_allclose(out_bf.data[:, -1], expected, rtol=1e-12)
+    np.testing.assert_allclose(out_bf.numpy()[:, -1], expected, rtol=1e-12)
     single, h1 = rnn(minnet.tensor(RECURRENT_INPUT[:, 0]))  # unbatched (L, I)
     assert single.shape == (3, 3) and h1.shape == (1, 3)
 
@@ -497,7 +497,7 @@ def test_tensor_class_and_variable_as_pytorch():
     assert torch.Tensor([0]).dtype == torch.float32 and torch.tensor([0]).dtype == torch.int64
     assert torch.Tensor([True]).dtype == torch.float32
     total = torch.Tensor([0])
-    total += torch.tensor(1.5).data  # the word-embeddings tutorial's running loss
+    total += torch.tensor(1.5).numpy()  # the word-embeddings tutorial's running loss
     assert total.tolist() == [1.5]
     x = torch.ones(2)
     assert torch.autograd.Variable(x) is x  # deprecated in PyTorch: the tensor itself

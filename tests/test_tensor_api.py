@@ -1,4 +1,5 @@
-"""The PyTorch-shaped conveniences around Tensor: .data assignment, in-place updates,
+"""The PyTorch-shaped conveniences around Tensor: .data assignment (more in
+test_tensor_data.py), in-place updates,
 devices, factories, logical ops, custom autograd Functions and save/load of nested state."""
 import numpy as np
 import pytest
@@ -12,11 +13,11 @@ from minnet.autograd import Function
 def test_data_assignment_from_a_tensor_keeps_an_array_inside():
     p = minnet.tensor([1.0, 2.0], requires_grad=True)
     p.grad = minnet.tensor([0.5, 0.5])
-    p.data = p.data - 0.1 * p.grad      # ndarray - Tensor gives a Tensor
-    assert isinstance(p.data, np.ndarray)
-    np.testing.assert_allclose(p.data, [0.95, 1.95], rtol=1e-6)
+    p.data = p.data - 0.1 * p.grad      # the tensor takes the result's memory, not the Tensor
+    assert isinstance(p.numpy(), np.ndarray)
+    np.testing.assert_allclose(p.numpy(), [0.95, 1.95], rtol=1e-6)
     p.data -= 0.1 * p.grad.data
-    np.testing.assert_allclose(p.data, [0.9, 1.9], rtol=1e-6)
+    np.testing.assert_allclose(p.numpy(), [0.9, 1.9], rtol=1e-6)
 
 
 # -- in-place ops -------------------------------------------------------------------------------
@@ -26,7 +27,7 @@ def test_inplace_update_of_a_parameter_under_no_grad():
         p -= 0.5
         p.mul_(2).add_(minnet.tensor([1.0, 1.0, 1.0]), alpha=-3)
         p.clamp_(min=-2.0)
-    np.testing.assert_allclose(p.data, [-2.0, 0.0, 2.0])
+    np.testing.assert_allclose(p.numpy(), [-2.0, 0.0, 2.0])
     assert p.requires_grad and p.is_leaf
 
 
@@ -50,13 +51,13 @@ def test_inplace_on_a_graph_node_raises():
 def test_inplace_on_plain_tensors_and_setitem():
     x = minnet.arange(6, dtype=np.float32).reshape(2, 3)
     x[x > 3] = 0.0
-    np.testing.assert_array_equal(x.data, [[0, 1, 2], [3, 0, 0]])
+    np.testing.assert_array_equal(x.numpy(), [[0, 1, 2], [3, 0, 0]])
     x.fill_(7)
-    assert np.all(x.data == 7)
+    assert np.all(x.numpy() == 7)
     x.copy_(np.ones((2, 3)))
-    assert np.all(x.data == 1)
+    assert np.all(x.numpy() == 1)
     x.div_(4)
-    np.testing.assert_allclose(x.data, 0.25)
+    np.testing.assert_allclose(x.numpy(), 0.25)
 
 
 def test_inplace_result_of_wrong_shape_or_kind_raises_clearly():
@@ -72,17 +73,17 @@ def test_grad_zero_inplace_is_allowed():
     p = minnet.tensor([1.0, 2.0], requires_grad=True)
     (p * p).sum().backward()
     p.grad.zero_()
-    np.testing.assert_array_equal(p.grad.data, [0.0, 0.0])
+    np.testing.assert_array_equal(p.grad.numpy(), [0.0, 0.0])
 
 
 # -- logical ops and masked_fill ----------------------------------------------------------------
 def test_logical_operators():
     x = minnet.tensor([-1.0, 0.5, 2.0, 3.0])
     mask = (x > 0) & (x < 2.5)
-    np.testing.assert_array_equal(mask.data, [False, True, True, False])
-    np.testing.assert_array_equal(((x < 0) | (x > 2.5)).data, [True, False, False, True])
-    np.testing.assert_array_equal((~mask).data, [True, False, False, True])
-    np.testing.assert_array_equal(((x > 0) ^ (x > 1)).data, [False, True, False, False])
+    np.testing.assert_array_equal(mask.numpy(), [False, True, True, False])
+    np.testing.assert_array_equal(((x < 0) | (x > 2.5)).numpy(), [True, False, False, True])
+    np.testing.assert_array_equal((~mask).numpy(), [True, False, False, True])
+    np.testing.assert_array_equal(((x > 0) ^ (x > 1)).numpy(), [False, True, False, False])
     with pytest.raises(TypeError, match="bool or integer"):
         ~x
 
@@ -90,9 +91,9 @@ def test_logical_operators():
 def test_masked_fill_value_and_gradient():
     x = minnet.tensor([1.0, 2.0, 3.0], requires_grad=True, dtype=np.float64)
     y = x.masked_fill(minnet.tensor([True, False, True]), -1.0)
-    np.testing.assert_array_equal(y.data, [-1.0, 2.0, -1.0])
+    np.testing.assert_array_equal(y.numpy(), [-1.0, 2.0, -1.0])
     (y * y).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [0.0, 4.0, 0.0])
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 4.0, 0.0])
 
 
 # -- devices and dtypes ---------------------------------------------------------------------------
@@ -127,16 +128,16 @@ def test_factories():
     array = np.arange(3.0)
     shared = minnet.from_numpy(array)
     array[0] = 10.0
-    assert shared.data[0] == 10.0      # shares memory, as torch.from_numpy does
+    assert shared.numpy()[0] == 10.0      # shares memory, as torch.from_numpy does
     with pytest.raises(TypeError, match="np.ndarray"):
         minnet.from_numpy([1, 2])
-    np.testing.assert_array_equal(minnet.eye(2, 3).data, np.eye(2, 3))
+    np.testing.assert_array_equal(minnet.eye(2, 3).numpy(), np.eye(2, 3))
     assert minnet.eye(3).dtype == np.float32
-    np.testing.assert_allclose(minnet.linspace(-3, 3, 7).data, [-3, -2, -1, 0, 1, 2, 3])
+    np.testing.assert_allclose(minnet.linspace(-3, 3, 7).numpy(), [-3, -2, -1, 0, 1, 2, 3])
     ints = minnet.randint(0, 5, (4, 3), seed=1)
     assert ints.shape == (4, 3) and ints.dtype == np.int64
-    assert ints.data.min() >= 0 and ints.data.max() < 5
-    np.testing.assert_array_equal(ints.data, minnet.randint(0, 5, (4, 3), seed=1).data)
+    assert ints.numpy().min() >= 0 and ints.numpy().max() < 5
+    np.testing.assert_array_equal(ints.numpy(), minnet.randint(0, 5, (4, 3), seed=1).numpy())
     like = minnet.randn_like(minnet.zeros(2, 5, dtype=np.float64), seed=3)
     assert like.shape == (2, 5) and like.dtype == np.float64
     assert minnet.allclose(minnet.ones(2), np.ones(2)) and not minnet.allclose(minnet.ones(2), 0)
@@ -144,12 +145,12 @@ def test_factories():
 
 def test_randn_draws_from_the_default_generator_reproducibly():
     minnet.manual_seed(5)
-    first = minnet.randn(3).data
-    second = minnet.randn(3).data
+    first = minnet.randn(3).numpy()
+    second = minnet.randn(3).numpy()
     assert not np.array_equal(first, second)       # a stream, not the same draw every call
     minnet.manual_seed(5)
-    np.testing.assert_array_equal(minnet.randn(3).data, first)
-    np.testing.assert_array_equal(minnet.randn(3, seed=9).data, minnet.randn(3, seed=9).data)
+    np.testing.assert_array_equal(minnet.randn(3).numpy(), first)
+    np.testing.assert_array_equal(minnet.randn(3, seed=9).numpy(), minnet.randn(3, seed=9).numpy())
 
 
 # -- errors name the module ---------------------------------------------------------------------
@@ -285,7 +286,7 @@ def test_optimizer_state_round_trip(tmp_path):
     optimizer.step()
     fresh.step()
     for a, b in zip(model.parameters(), twin.parameters()):
-        np.testing.assert_array_equal(a.data, b.data)
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
 def test_save_keeps_tuples_and_refuses_colliding_keys(tmp_path):

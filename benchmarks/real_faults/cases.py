@@ -221,7 +221,7 @@ def functional_dropout_always_on(broken):
     def evaluate(model, X, y):
         model.eval()
         with minnet.no_grad():
-            return model(minnet.Tensor(X)).data
+            return model(minnet.Tensor(X)).numpy()
 
     return dict(model=model, loss_fn=nn.CrossEntropyLoss(), train_data=(X, y),
                 optimizer=optim.Adam(model.parameters(), lr=1e-2), evaluate=evaluate)
@@ -574,7 +574,7 @@ def softmax_over_the_batch(broken):
     model = mlp([8, 32, 4], last=nn.Softmax(dim=0 if broken else 1))
 
     def loss_fn(p, target):   # -log p[y] on the softmax output, written by hand
-        picked = p[np.arange(len(target.data)), target.data.astype(np.int64)]
+        picked = p[np.arange(len(target.numpy())), target.numpy().astype(np.int64)]
         return -picked.clamp(min=1e-7).log().mean()
 
     return dict(model=model, loss_fn=loss_fn, train_data=(X, y),

@@ -50,14 +50,14 @@ def test_lr_schedule(credit):
 def test_lr_range_test(credit):
     mine, ref = load()
     model, X, y = small_problem(5)
-    before = [p.data.copy() for p in model.parameters()]
+    before = [p.detach().numpy().copy() for p in model.parameters()]
     lrs, losses = mine.lr_range_test(model, nn.CrossEntropyLoss(), X, y, start_lr=1e-3,
                                      end_lr=50.0, num_steps=41)
     want_lrs, want_losses = ref.lr_range_test(model, nn.CrossEntropyLoss(), X, y,
                                               start_lr=1e-3, end_lr=50.0, num_steps=41)
     with credit.part(1, "the model passed in is left unchanged (a copy is trained)"):
         changed = [i for i, (p, b) in enumerate(zip(model.parameters(), before))
-                   if not np.array_equal(p.data, b)]
+                   if not np.array_equal(p.detach().numpy(), b)]
         expect(not changed, f"lr_range_test changed the caller's model (parameters {changed}): "
                             "train copy.deepcopy(model) instead.")
         expect(len(lrs) > 1 and len(losses) == len(lrs),

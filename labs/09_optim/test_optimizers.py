@@ -43,7 +43,7 @@ def library_trajectory(make_optimizer, param, grads):
     for grad in grads:
         p.grad = Tensor(grad.copy())
         optimizer.step()
-        trajectory.append(p.data.copy())
+        trajectory.append(p.detach().numpy().copy())
     return trajectory
 
 

@@ -93,7 +93,7 @@ def test_train_step_starts_from_fresh_gradients(credit):
             training.MAX_GRAD_NORM = clip
         for (name, p), q in zip(model.named_parameters(), expected.parameters()):
             expect(p.grad is not None, f"{name} has no gradient after train_step")
-            expect_close(f"{name}.grad after the second train_step", p.grad.data, q.grad.data,
+            expect_close(f"{name}.grad after the second train_step", p.grad.numpy(), q.grad.numpy(),
                          rtol=1e-4, atol=1e-7)
 
 
@@ -107,7 +107,7 @@ def test_repaired_run_trains(credit):
         X_val, y_val = expect_lab_run(training, setup, ref)
         run = setup.train()
         with no_grad():
-            val_mse = float(np.mean((setup.model(Tensor(X_val)).data - y_val) ** 2))
+            val_mse = float(np.mean((setup.model(Tensor(X_val)).detach().numpy() - y_val) ** 2))
         expect_at_most("validation MSE after make_setup().train()", val_mse, VAL_MSE_BAR,
                        margin=MARGIN_09_MSE,
                        hint=f"Last training losses: {np.round(run.losses[-5:], 4)}.")

@@ -40,9 +40,9 @@ def minnet_conv(x, w, b, stride, pad, upstream=None):
     tx, tw, tb = (minnet.tensor(a, requires_grad=True) for a in (x, w, b))
     out = F.conv2d(tx, tw, tb, stride=stride, padding=pad)
     if upstream is None:
-        return out.data
+        return out.detach().numpy()
     (out * minnet.tensor(upstream)).sum().backward()
-    return out.data, (tx.grad.data, tw.grad.data, tb.grad.data)
+    return out.detach().numpy(), (tx.grad.numpy(), tw.grad.numpy(), tb.grad.numpy())
 
 
 def minnet_pool(x, pool_h, pool_w, stride, upstream):
@@ -50,7 +50,7 @@ def minnet_pool(x, pool_h, pool_w, stride, upstream):
     tx = minnet.tensor(x, requires_grad=True)
     out = F.max_pool2d(tx, (pool_h, pool_w), stride=stride)
     (out * minnet.tensor(upstream)).sum().backward()
-    return out.data, tx.grad.data
+    return out.detach().numpy(), tx.grad.numpy()
 
 
 def expect_gradients(what, got, expected):

@@ -46,7 +46,7 @@ def predict(model, x):
     """The model's outputs for the numbers ``x`` (any shape) as a float64 array of x's shape."""
     x = np.asarray(x, dtype=np.float64)
     with no_grad():
-        out = model(Tensor(x.reshape(-1, 1).astype(np.float32))).data
+        out = model(Tensor(x.reshape(-1, 1).astype(np.float32))).detach().numpy()
     return np.asarray(out, dtype=np.float64).reshape(x.shape)
 
 

@@ -28,7 +28,7 @@ def as_data_array(data, where: str) -> np.ndarray:
     booleans stay booleans. ``where`` names the caller for error messages.
     """
     came_from_python = not isinstance(data, (np.ndarray, Tensor))
-    array = data.data if isinstance(data, Tensor) else np.asarray(data)
+    array = data._data if isinstance(data, Tensor) else np.asarray(data)
     kind = array.dtype.kind
     if kind == "f":
         keep = array.dtype in (np.float32, np.float64) and not came_from_python
@@ -101,7 +101,7 @@ class TensorDataset(Dataset):
         """One sample ``(a[i], b[i], ...)``; a slice, list or Tensor of indices gives the
         rows as one Tensor per array, as PyTorch (``ds[:5]`` -> ``(X[:5], y[:5])``)."""
         if isinstance(index, (slice, list, np.ndarray, Tensor)):
-            rows = index.data if isinstance(index, Tensor) else index
+            rows = index._data if isinstance(index, Tensor) else index
             return tuple(Tensor(np.asarray(a[rows])) for a in self.arrays)
         index = check_index(index, len(self), "TensorDataset")
         # np.asarray keeps a float64 scalar row float64 (Tensor() would make it float32).

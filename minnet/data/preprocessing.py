@@ -22,7 +22,7 @@ from ..tensor import Tensor
 
 def _float_array(X, where: str) -> np.ndarray:
     """X as a float array: float64 stays float64, anything else becomes float32."""
-    X = X.data if isinstance(X, Tensor) else np.asarray(X)
+    X = X._data if isinstance(X, Tensor) else np.asarray(X)
     if X.dtype.kind not in "fiub":
         raise TypeError(f"{where}: expected numeric data, got dtype {X.dtype}")
     if X.ndim == 0 or len(X) == 0:
@@ -152,7 +152,7 @@ def one_hot(labels, num_classes: int = -1, dtype=np.float32) -> np.ndarray:
 
     ``num_classes=-1`` (PyTorch's default) uses ``labels.max() + 1``.
     """
-    labels = labels.data if isinstance(labels, Tensor) else np.asarray(labels)
+    labels = labels._data if isinstance(labels, Tensor) else np.asarray(labels)
     if labels.dtype.kind not in "iu":
         raise TypeError(f"one_hot: labels must be integers, got dtype {labels.dtype}. "
                         "Hint: class indices, e.g. y.astype(np.int64).")
@@ -199,7 +199,7 @@ def train_test_split(*arrays, test_size=0.25, seed: Optional[int] = 0,
 def _common_length(arrays) -> int:
     lengths = []
     for i, array in enumerate(arrays):
-        shape = np.shape(array.data if isinstance(array, Tensor) else array)
+        shape = np.shape(array._data if isinstance(array, Tensor) else array)
         if len(shape) == 0:
             raise ValueError(f"train_test_split: argument {i} is a scalar; every argument needs a "
                              "first dimension that indexes samples")
@@ -231,7 +231,7 @@ def _test_count(test_size, n: int) -> int:
 
 def _stratified_indices(stratify, n: int, n_test: int, rng: np.random.Generator):
     """Train and test row indices with each class split in the same proportion."""
-    labels = stratify.data if isinstance(stratify, Tensor) else np.asarray(stratify)
+    labels = stratify._data if isinstance(stratify, Tensor) else np.asarray(stratify)
     if labels.shape != (n,):
         raise ValueError(f"train_test_split: stratify must be labels of shape ({n},), got shape "
                          f"{labels.shape}")
@@ -271,5 +271,5 @@ def _apportion(counts: np.ndarray, total: int) -> np.ndarray:
 def _take(array, index: np.ndarray):
     """Rows ``index`` of an array, keeping Tensors as Tensors and lists as arrays."""
     if isinstance(array, Tensor):
-        return Tensor(array.data[index])
+        return Tensor(array._data[index])
     return np.asarray(array)[index]

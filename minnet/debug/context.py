@@ -53,7 +53,7 @@ def data_arrays(data, where: str = "diagnose") -> tuple:
 
 
 def _array(value) -> np.ndarray:
-    return value.data if isinstance(value, Tensor) else np.asarray(value)
+    return value._data if isinstance(value, Tensor) else np.asarray(value)
 
 
 def match_model_dtype(model, *arrays) -> tuple:
@@ -113,7 +113,7 @@ def _copy_sharing_uncopyable(model, first_error):
             if name in ("_parameters", "_buffers", "_modules"):
                 continue
             if isinstance(value, Tensor) and value._parents:
-                memo[id(value)] = Tensor(value.data.copy())     # the value, not its history
+                memo[id(value)] = Tensor(value._data.copy())     # the value, not its history
                 continue
             try:
                 copy.deepcopy(value)
@@ -343,7 +343,7 @@ class DiagnosisContext:
         model.train(train_mode)
         try:
             with no_grad(), np.errstate(all="ignore"):
-                return model(Tensor(X)).data
+                return model(Tensor(X))._data
         finally:
             model.train(was_training)
 

@@ -105,7 +105,7 @@ def diagnose_setup(setup: Setup, steps: Optional[int] = None,
     # model.parameters()) reaches the caller's parameters, not the copy's: put their
     # .grad back as it was, so the caller's objects are left untouched whatever the loss does.
     params = list(setup.model.parameters())
-    saved_grads = [None if p.grad is None else p.grad.data.copy() for p in params]
+    saved_grads = [None if p.grad is None else p.grad._data.copy() for p in params]
     # Dropout in the copies draws from minnet's global generator: put its stream back as it
     # was, so diagnosing does not change the user's next random numbers (and next loss)
     from .. import random as minnet_random
@@ -122,10 +122,10 @@ def diagnose_setup(setup: Setup, steps: Optional[int] = None,
         for param, grad in zip(params, saved_grads):
             if grad is None:
                 param.grad = None
-            elif param.grad is None or param.grad.data.shape != grad.shape:
+            elif param.grad is None or param.grad._data.shape != grad.shape:
                 param.grad = Tensor(grad)
             else:
-                param.grad.data[...] = grad
+                param.grad._data[...] = grad
 
 
 def _diagnose_setup(setup, steps, thresholds, verify_fixes, phases, progress, record,

@@ -44,14 +44,14 @@ class LayerTrace:
     def weight(self) -> Optional[np.ndarray]:
         """The layer's weight array when it is a weight layer (ndim >= 2), else None."""
         weight = getattr(self.module, "_parameters", {}).get("weight")
-        if weight is not None and weight.data.ndim >= 2:
-            return weight.data
+        if weight is not None and weight._data.ndim >= 2:
+            return weight._data
         return None
 
     @property
     def bias(self) -> Optional[np.ndarray]:
         bias = getattr(self.module, "_parameters", {}).get("bias")
-        return None if bias is None else bias.data
+        return None if bias is None else bias._data
 
 
 @dataclass
@@ -103,19 +103,19 @@ def trace_layers(model, X: np.ndarray, y: Optional[np.ndarray] = None, loss_fn=N
             if not isinstance(output, Tensor):
                 return None
             first = args[0] if args else None
-            if isinstance(first, Tensor) and first.data.dtype.kind == "f":
-                data = first.data.astype(np.float64)
+            if isinstance(first, Tensor) and first._data.dtype.kind == "f":
+                data = first._data.astype(np.float64)
                 in_mean, in_m2 = float(data.mean()), float(np.mean(data * data))
             else:
                 in_mean = in_m2 = float("nan")
             fed = last_output_id[0] is not None and first is last_output_id[0]
             entry = LayerTrace(layer_label(path, module), path, type(module).__name__, module,
-                               output.data.astype(np.float64), in_mean, in_m2, fed)
+                               output._data.astype(np.float64), in_mean, in_m2, fed)
             trace.layers.append(entry)
             last_output_id[0] = output
             if output.requires_grad:
                 def on_grad(grad, entry=entry):
-                    flat = np.asarray(grad.data, dtype=np.float64).reshape(-1)
+                    flat = np.asarray(grad._data, dtype=np.float64).reshape(-1)
                     entry.grad_rms = float(np.sqrt(np.mean(flat * flat))) if flat.size else \
                         float("nan")
                     return None
@@ -135,7 +135,7 @@ def trace_layers(model, X: np.ndarray, y: Optional[np.ndarray] = None, loss_fn=N
                     output = model(inputs)
             else:
                 output = model(inputs)
-            trace.output = np.asarray(output.data, dtype=np.float64)
+            trace.output = np.asarray(output._data, dtype=np.float64)
             trace.final_is_last_layer = bool(trace.layers) and output is last_output_id[0]
             if loss_fn is not None and y is not None:
                 loss, _ = total_loss(loss_fn(output, Tensor(y)))
@@ -182,7 +182,7 @@ def gaussian_moments(module, mean: float, std: float) -> tuple:
 
     def f(values):
         with no_grad(), np.errstate(all="ignore"):
-            return np.asarray(module.forward(Tensor(values.astype(np.float64))).data,
+            return np.asarray(module.forward(Tensor(values.astype(np.float64)))._data,
                               dtype=np.float64)
 
     out = f(z)
@@ -290,9 +290,9 @@ def _forward_rule(layer: LayerTrace, in_mean: float, in_m2: float, in_std: float
     if layer.kind in ("BatchNorm1d", "BatchNorm2d") and module.training:
         gamma = module._parameters.get("weight")
         beta = module._parameters.get("bias")
-        g2 = float(np.mean(gamma.data.astype(np.float64) ** 2)) if gamma is not None else 1.0
-        b_mean = float(beta.data.mean()) if beta is not None else 0.0
-        b2 = float(np.mean(beta.data.astype(np.float64) ** 2)) if beta is not None else 0.0
+        g2 = float(np.mean(gamma._data.astype(np.float64) ** 2)) if gamma is not None else 1.0
+        b_mean = float(beta._data.mean()) if beta is not None else 0.0
+        b2 = float(np.mean(beta._data.astype(np.float64) ** 2)) if beta is not None else 0.0
         return b_mean, g2 + b2
     if layer.kind in PASS_THROUGH:
         return in_mean, in_m2
@@ -312,7 +312,7 @@ def _backward_rule(layer: LayerTrace, g: float, in_mean: float, in_std: float):
         return g / (1 - p) if module.training and p < 1 else g
     if layer.kind in ("BatchNorm1d", "BatchNorm2d") and module.training and in_std > 0:
         gamma = module._parameters.get("weight")
-        g2 = float(np.mean(gamma.data.astype(np.float64) ** 2)) if gamma is not None else 1.0
+        g2 = float(np.mean(gamma._data.astype(np.float64) ** 2)) if gamma is not None else 1.0
         return g * g2 / in_std ** 2
     if layer.kind in PASS_THROUGH:
         return g

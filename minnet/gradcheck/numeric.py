@@ -33,8 +33,8 @@ def rel_error(a, b) -> float:
     ``max(|a|, |b|)`` instead; ours is smaller by at most a factor 2
     (``|a| + |b| <= 2 max(|a|, |b|)``). Shapes must match.
     """
-    a = np.asarray(a.data if hasattr(a, "data") and not isinstance(a, np.ndarray) else a)
-    b = np.asarray(b.data if hasattr(b, "data") and not isinstance(b, np.ndarray) else b)
+    a = np.asarray(a._data if hasattr(a, "_data") and not isinstance(a, np.ndarray) else a)
+    b = np.asarray(b._data if hasattr(b, "_data") and not isinstance(b, np.ndarray) else b)
     if a.shape != b.shape:
         raise ValueError(f"rel_error(): the arrays have different shapes {a.shape} and {b.shape}. "
                          "Hint: a gradient has the shape of its input; compare like with like.")

@@ -54,21 +54,21 @@ def _float64_module(module):
     The original arrays (and ``.grad``) are restored as the very same objects,
     so anything holding a reference to them (an optimizer) sees no change.
     """
-    saved_params = [(p, p.data, p.grad) for p in module.parameters()]
-    saved_buffers = [(b, b.data) for b in module.buffers()]
+    saved_params = [(p, p._data, p.grad) for p in module.parameters()]
+    saved_buffers = [(b, b._data) for b in module.buffers()]
     try:
         for param, data, _ in saved_params:
-            param.data = np.array(data, dtype=np.float64 if data.dtype.kind == "f" else data.dtype)
+            param._data = np.array(data, dtype=np.float64 if data.dtype.kind == "f" else data.dtype)
             param.grad = None
         for buffer, data in saved_buffers:
             # copies even for int buffers: train-mode forwards may update them in place
-            buffer.data = np.array(data, dtype=np.float64 if data.dtype.kind == "f" else data.dtype)
+            buffer._data = np.array(data, dtype=np.float64 if data.dtype.kind == "f" else data.dtype)
         yield
     finally:
         for param, data, grad in saved_params:
-            param.data, param.grad = data, grad
+            param._data, param.grad = data, grad
         for buffer, data in saved_buffers:
-            buffer.data = data
+            buffer._data = data
 
 
 def _working_inputs(inputs: tuple) -> list:
@@ -76,7 +76,7 @@ def _working_inputs(inputs: tuple) -> list:
     working = []
     for value in inputs:
         if isinstance(value, Tensor) and value.dtype.kind == "f":
-            working.append(Tensor(np.array(value.data, dtype=np.float64),
+            working.append(Tensor(np.array(value._data, dtype=np.float64),
                                   requires_grad=value.requires_grad))
         else:
             working.append(value)
@@ -102,7 +102,7 @@ def _outputs(out, where: str) -> list:
 
 def _output_weights(outputs: list, rng: np.random.Generator) -> list:
     """The fixed random w_k in L = sum_k sum(w_k * out_k); 1 for a single scalar output."""
-    if len(outputs) == 1 and outputs[0].data.size == 1:
+    if len(outputs) == 1 and outputs[0]._data.size == 1:
         return [np.ones(outputs[0].shape)]
     return [rng.standard_normal(o.shape) for o in outputs]
 
@@ -110,9 +110,9 @@ def _output_weights(outputs: list, rng: np.random.Generator) -> list:
 def _weighted_per_sample(outputs: list, weights: list) -> np.ndarray:
     """L split along the first output axis (see compare.py); one number if that is not possible."""
     if len(outputs) == 1 and outputs[0].ndim >= 1:
-        products = outputs[0].data.astype(np.float64) * weights[0]
+        products = outputs[0]._data.astype(np.float64) * weights[0]
         return products.reshape(products.shape[0], -1).sum(axis=1)
-    return np.array([sum(float(np.sum(o.data * w)) for o, w in zip(outputs, weights))])
+    return np.array([sum(float(np.sum(o._data * w)) for o, w in zip(outputs, weights))])
 
 
 def _backward_shape_guard(node, grad_out, parent_grads):
@@ -151,7 +151,7 @@ def _analytic_gradients(fn, working: list, targets: list, weights_rng) -> tuple:
             o.backward(gradient=w.astype(o.dtype), retain_graph=k < len(connected) - 1)
     finally:
         _state.backward_observers.remove(_backward_shape_guard)
-    analytic = [np.zeros(t.shape) if t.grad is None else np.array(t.grad.data, dtype=np.float64)
+    analytic = [np.zeros(t.shape) if t.grad is None else np.array(t.grad._data, dtype=np.float64)
                 for t in targets]
     return analytic, weights, outputs
 
@@ -246,7 +246,7 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
                        + [("the output", o.shape) for o in outputs])
         checks = []
         for (name, tensor), grad in zip(named, analytic):
-            target = Target(name, tensor.data, grad, original_dtypes[name])
+            target = Target(name, tensor._data, grad, original_dtypes[name])
             checks += check_targets([target], evaluate, base, settings, rng,
                                     {"name": name, "sizes": sizes})
     return finish(checks, messages, settings, raise_exception,

@@ -166,18 +166,18 @@ def _feed(put, value, depth: int, seen: set) -> None:
         raise Unrecordable("a value that contains itself")
     elif isinstance(value, Tensor):
         put(f"<{type(value).__name__}:{value.requires_grad}>".encode())
-        _feed(put, value.data, depth + 1, seen | {id(value)})
-        _feed(put, None if value.grad is None else value.grad.data, depth + 1, seen)
+        _feed(put, value._data, depth + 1, seen | {id(value)})
+        _feed(put, None if value.grad is None else value.grad._data, depth + 1, seen)
     elif isinstance(value, Module):
         put(b"<module>")
         for name, module in value.named_modules():
             put(f"{name}:{_callable_name(type(module))}:{module.training};".encode())
         for name, tensor in value.state_dict().items():
             put(f"{name}=".encode())
-            _feed(put, tensor.data, depth + 1, seen)
+            _feed(put, tensor._data, depth + 1, seen)
         for name, parameter in value.named_parameters():
             put(f"grad {name}=".encode())
-            _feed(put, None if parameter.grad is None else parameter.grad.data, depth + 1, seen)
+            _feed(put, None if parameter.grad is None else parameter.grad._data, depth + 1, seen)
     elif isinstance(value, (list, tuple)):
         put(f"<{type(value).__name__}:{len(value)}>".encode())
         for item in value:
@@ -275,7 +275,7 @@ class _Encoder:
         if isinstance(value, Tensor):
             if not _importable(type(value)):
                 return _unrecordable(value)
-            return {"id": number, "tensor": _encode_array(value.data),
+            return {"id": number, "tensor": _encode_array(value._data),
                     "class": [type(value).__module__, type(value).__qualname__],
                     "requires_grad": bool(value.requires_grad),
                     "grad": None if value.grad is None else self(value.grad, depth + 1)}
@@ -358,7 +358,7 @@ class _Decoder:
             cls = _resolve(*data["class"])
             if isinstance(target, Tensor) and type(target) is cls:
                 tensor = target
-                tensor.data = _decode_array(data["tensor"])
+                tensor._data = _decode_array(data["tensor"])
                 tensor.requires_grad = data["requires_grad"]
             else:
                 tensor = cls(_decode_array(data["tensor"]), requires_grad=data["requires_grad"])
@@ -677,7 +677,7 @@ def _objects(value, depth: int = 0, seen=None):
     seen.add(id(value))
     yield value
     if isinstance(value, Tensor):
-        yield value.data
+        yield value._data
     elif isinstance(value, Module):
         for parameter in value.parameters():
             yield from _objects(parameter, depth + 1, seen)

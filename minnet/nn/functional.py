@@ -110,7 +110,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """Integer labels (*) -> int64 one-hot (*, num_classes), as ``F.one_hot``
     (``num_classes=-1``: the largest label + 1)."""
-    labels = tensor.data if isinstance(tensor, Tensor) else np.asarray(tensor)
+    labels = tensor._data if isinstance(tensor, Tensor) else np.asarray(tensor)
     if labels.dtype.kind not in "iu":
         raise TypeError(f"one_hot(): labels must be an integer tensor, got dtype {labels.dtype}")
     if num_classes == -1:

@@ -74,7 +74,7 @@ def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
 def _fill(tensor: Tensor, values) -> Tensor:
     """Write ``values`` into ``tensor`` in place, keeping its dtype; no graph is recorded."""
     with no_grad():
-        tensor.data[...] = values
+        tensor._data[...] = values
     tensor._bump_version("nn.init")
     return tensor
 

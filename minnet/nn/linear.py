@@ -73,7 +73,7 @@ class Linear(Module):
         if not isinstance(input, Tensor):
             raise TypeError(f"{self._describe()}{where_called()} expected a Tensor input, got "
                             f"{type(input).__name__}. Hint: wrap data with minnet.tensor(...).")
-        if input.data.dtype.kind != "f":
+        if input._data.dtype.kind != "f":
             raise TypeError(f"{self._describe()}{where_called()} expected a floating-point input, "
                             f"got dtype {input.dtype}. Hint: convert with x.float() (features "
                             f"must be floats; integer labels belong in the loss, not the model).")

@@ -31,7 +31,7 @@ class Parameter(Tensor):
         if data is None:
             data = np.empty(0, dtype=np.float32)
         if isinstance(data, Tensor):
-            data = data.data
+            data = data._data
         array = np.asarray(data)
         if array.dtype.kind != "f":
             array = array.astype(np.float32)
@@ -48,7 +48,7 @@ def _identity_with_hook(tensor: Tensor, on_grad: Callable, op: str) -> Tensor:
         on_grad(grad)
         return (grad,)
 
-    return Tensor._from_op(tensor.data, (tensor,), backward, op)
+    return Tensor._from_op(tensor._data, (tensor,), backward, op)
 
 
 class Module:
@@ -320,16 +320,16 @@ class Module:
             if set_to_none:
                 param.grad = None
             else:
-                param.grad.data = np.zeros_like(param.data)
+                param.grad._data = np.zeros_like(param._data)
 
     def _cast(self, dtype) -> "Module":
         for param in self.parameters():
-            param.data = param.data.astype(dtype)
+            param._data = param._data.astype(dtype)
             if param.grad is not None:
-                param.grad.data = param.grad.data.astype(dtype)
+                param.grad._data = param.grad._data.astype(dtype)
         for buffer in self.buffers():
-            if buffer.data.dtype.kind == "f":
-                buffer.data = buffer.data.astype(dtype)
+            if buffer._data.dtype.kind == "f":
+                buffer._data = buffer._data.astype(dtype)
         return self
 
     def to(self, *args, dtype=None, device=None, **kwargs) -> "Module":
@@ -409,8 +409,8 @@ class Module:
         for key, value in state_dict.items():
             if key not in targets:
                 continue
-            array = np.asarray(value.data if isinstance(value, Tensor) else value)
-            expected = targets[key].data.shape
+            array = np.asarray(value._data if isinstance(value, Tensor) else value)
+            expected = targets[key]._data.shape
             if array.shape != expected:
                 problems.append(f"'{key}' has shape {array.shape} in the state dict but "
                                 f"{expected} in the model")
@@ -423,10 +423,10 @@ class Module:
         for key, array in arrays.items():
             target = targets[key]
             target._bump_version("load_state_dict")
-            if target.data.flags.writeable:
-                np.copyto(target.data, array, casting="unsafe")
+            if target._data.flags.writeable:
+                np.copyto(target._data, array, casting="unsafe")
             else:
-                target.data = array.astype(target.data.dtype, copy=True)
+                target._data = array.astype(target._data.dtype, copy=True)
         return missing, unexpected
 
     # -- printing --------------------------------------------------------------------

@@ -61,9 +61,9 @@ class _BatchNorm(Module):
 
     def reset_running_stats(self) -> None:
         if self.track_running_stats:
-            self.running_mean.data[...] = 0
-            self.running_var.data[...] = 1
-            self.num_batches_tracked.data[...] = 0
+            self.running_mean._data[...] = 0
+            self.running_var._data[...] = 1
+            self.num_batches_tracked._data[...] = 0
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
@@ -79,9 +79,9 @@ class _BatchNorm(Module):
         if input.ndim not in self._expected_dims:
             raise ValueError(f"{name} expected {self._layout} input, got shape {input.shape}. "
                              f"Hint: {self._dims_hint()}")
-        if input.data.dtype.kind != "f":
+        if input._data.dtype.kind != "f":
             raise TypeError(f"{name} expected a {self.weight_dtype()} input (the dtype of its "
-                            f"parameters and running statistics), got dtype {input.data.dtype}. "
+                            f"parameters and running statistics), got dtype {input._data.dtype}. "
                             f"Hint: convert the input with .float() (or the layer with "
                             f".double() for float64 data).")
         if input.shape[1] != self.num_features:
@@ -97,16 +97,16 @@ class _BatchNorm(Module):
         """The dtype inputs must have: that of the running statistics (or the weight)."""
         for tensor in (self.running_mean, self.weight):
             if tensor is not None:
-                return tensor.data.dtype
+                return tensor._data.dtype
         return np.dtype(np.float32)
 
     def forward(self, input: Tensor) -> Tensor:
         self._check_input(input)
         average_factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
-            self.num_batches_tracked.data[...] += 1  # in place, as PyTorch
+            self.num_batches_tracked._data[...] += 1  # in place, as PyTorch
             if self.momentum is None:  # cumulative moving average
-                average_factor = 1.0 / float(self.num_batches_tracked.data)
+                average_factor = 1.0 / float(self.num_batches_tracked._data)
         # batch statistics in training, and also in eval when there are no running ones
         use_batch_stats = self.training or self.running_mean is None
         track = not self.training or self.track_running_stats

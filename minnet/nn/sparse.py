@@ -16,7 +16,7 @@ def embedding(input: Tensor, weight: Tensor) -> Tensor:
     Shapes: ids (N, L) -> (N, L, dim). It is ``weight[input]``: indexing is
     differentiable, and an id used several times gets the sum of its gradients.
     """
-    ids = input.data if isinstance(input, Tensor) else np.asarray(input)
+    ids = input._data if isinstance(input, Tensor) else np.asarray(input)
     if ids.dtype.kind not in "iu":
         raise TypeError(f"embedding(): the input must hold integer ids, got dtype {ids.dtype}. "
                         f"Hint: token ids are int64, e.g. minnet.tensor([[1, 4, 2]]).")

@@ -72,8 +72,8 @@ def clip_grad_norm_(parameters: _Parameters, max_norm: float, norm_type: float =
     if not grads:
         return wrap_array(np.asarray(0.0, dtype=np.float32))
 
-    dtype = np.result_type(*[g.data.dtype for g in grads])
-    per_grad = np.stack([_vector_norm(g.data, norm_type).astype(dtype) for g in grads])
+    dtype = np.result_type(*[g._data.dtype for g in grads])
+    per_grad = np.stack([_vector_norm(g._data, norm_type).astype(dtype) for g in grads])
     total_norm = _vector_norm(per_grad, norm_type)
     if error_if_nonfinite and not np.isfinite(total_norm):
         raise RuntimeError(
@@ -85,7 +85,7 @@ def clip_grad_norm_(parameters: _Parameters, max_norm: float, norm_type: float =
     with np.errstate(invalid="ignore"):  # inf * 0 = nan is the documented outcome here
         for grad in grads:
             # in place, as PyTorch's mul_: the .grad objects the optimizer reads are the same
-            grad.data *= clip_coef.astype(grad.data.dtype)
+            grad._data *= clip_coef.astype(grad._data.dtype)
     return wrap_array(total_norm)
 
 
@@ -96,4 +96,4 @@ def clip_grad_value_(parameters: _Parameters, clip_value: float) -> None:
     if not clip_value >= 0:
         raise ValueError(f"clip_grad_value_(): clip_value must be >= 0, got {clip_value}")
     for grad in grads:
-        np.clip(grad.data, -clip_value, clip_value, out=grad.data)
+        np.clip(grad._data, -clip_value, clip_value, out=grad._data)

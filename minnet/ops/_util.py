@@ -50,7 +50,7 @@ def pair(a, b, promote: bool = True) -> tuple:
         a = as_tensor(python_scalar(a), like=b if isinstance(b, Tensor) else None)
     if not isinstance(b, Tensor):
         b = as_tensor(python_scalar(b), like=a)
-    if promote and a.data.dtype != b.data.dtype:
+    if promote and a._data.dtype != b._data.dtype:
         dtype = result_dtype(a, b)
         a, b = a.astype(dtype), b.astype(dtype)
     return a, b
@@ -84,8 +84,8 @@ def as_float(a: Tensor) -> Tensor:
     NumPy would give float64 for ``exp(int_array)`` or ``int_array / 2``;
     PyTorch gives its default float dtype, float32.
     """
-    if a.data.dtype.kind in "iub":
-        return Tensor(a.data.astype(np.float32))
+    if a._data.dtype.kind in "iub":
+        return Tensor(a._data.astype(np.float32))
     return a
 
 

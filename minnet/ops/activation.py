@@ -18,7 +18,7 @@ from ._util import as_float, require_tensor, single_dim
 
 def relu(input: Tensor) -> Tensor:
     """max(input, 0), element-wise (same shape)."""
-    out = np.maximum(input.data, 0)
+    out = np.maximum(input._data, 0)
     mask = ~(out <= 0)  # not "out > 0": a nan input passes its gradient through, as in PyTorch
 
     def backward(grad):
@@ -30,8 +30,8 @@ def relu(input: Tensor) -> Tensor:
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
     """``input`` where input > 0, else ``negative_slope * input`` (same shape)."""
-    positive = input.data > 0
-    out = np.where(positive, input.data, input.data * negative_slope)
+    positive = input._data > 0
+    out = np.where(positive, input._data, input._data * negative_slope)
 
     def backward(grad):
         # at exactly 0 the slope on the negative side is used, as in PyTorch
@@ -43,10 +43,10 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
 def elu(input: Tensor, alpha: float = 1.0) -> Tensor:
     """``input`` where input > 0, else ``alpha * (exp(input) - 1)`` (same shape)."""
     input = as_float(input)
-    positive = input.data > 0
+    positive = input._data > 0
     # exp only of the non-positive part: exp of a large positive entry would overflow
-    exp_negative = np.exp(np.minimum(input.data, 0))
-    out = np.where(positive, input.data, alpha * np.expm1(np.minimum(input.data, 0)))
+    exp_negative = np.exp(np.minimum(input._data, 0))
+    out = np.where(positive, input._data, alpha * np.expm1(np.minimum(input._data, 0)))
 
     def backward(grad):
         # d/dx alpha*(e^x - 1) = alpha*e^x (= alpha at x == 0, as PyTorch)
@@ -58,7 +58,7 @@ def elu(input: Tensor, alpha: float = 1.0) -> Tensor:
 def tanh(input: Tensor) -> Tensor:
     """Hyperbolic tangent, element-wise (same shape; integers give float32)."""
     input = as_float(input)
-    out = np.tanh(input.data)
+    out = np.tanh(input._data)
 
     def backward(grad):
         return (grad * (1 - out * out),)  # tanh' = 1 - tanh^2
@@ -70,8 +70,8 @@ def sigmoid(input: Tensor) -> Tensor:
     """1 / (1 + exp(-input)), element-wise (same shape), without overflow for any input."""
     input = as_float(input)
     # with e = exp(-|x|) in (0, 1]:  sigmoid(x) = 1/(1+e) for x >= 0, e/(1+e) for x < 0
-    e = np.exp(-np.abs(input.data))
-    out = np.where(input.data >= 0, 1 / (1 + e), e / (1 + e))
+    e = np.exp(-np.abs(input._data))
+    out = np.where(input._data >= 0, 1 / (1 + e), e / (1 + e))
 
     def backward(grad):
         return (grad * (out * (1 - out)),)
@@ -97,7 +97,7 @@ def softmax(input: Tensor, dim=None) -> Tensor:
     """
     input = as_float(require_tensor(input, "softmax"))
     axis = _softmax_dim(input, dim, "softmax")
-    shifted = input.data - np.max(input.data, axis=axis, keepdims=True)  # largest entry -> exp(0)
+    shifted = input._data - np.max(input._data, axis=axis, keepdims=True)  # largest entry -> exp(0)
     e = np.exp(shifted)
     out = e / np.sum(e, axis=axis, keepdims=True)
 
@@ -113,7 +113,7 @@ def log_softmax(input: Tensor, dim=None) -> Tensor:
     """input - logsumexp(input) along ``dim``, computed stably (same shape as ``input``)."""
     input = as_float(require_tensor(input, "log_softmax"))
     axis = _softmax_dim(input, dim, "log_softmax")
-    shifted = input.data - np.max(input.data, axis=axis, keepdims=True)
+    shifted = input._data - np.max(input._data, axis=axis, keepdims=True)
     out = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
     def backward(grad):

@@ -12,13 +12,13 @@ from ._util import require_tensor, single_dim
 
 
 def _array(value):
-    return value.data if isinstance(value, Tensor) else value
+    return value._data if isinstance(value, Tensor) else value
 
 
 def _compare(input, other, fn, name: str) -> Tensor:
     require_tensor(input, name)
     try:
-        return Tensor(fn(input.data, _array(other)))
+        return Tensor(fn(input._data, _array(other)))
     except ValueError:
         raise ValueError(f"{name}(): shapes {input.shape} and {np.shape(_array(other))} cannot "
                          "be broadcast together") from None
@@ -63,16 +63,16 @@ def isclose(input, other, rtol: float = 1e-05, atol: float = 1e-08,
 def _arg(fn, input, dim, keepdim: bool, name: str) -> Tensor:
     """Index of the extreme entry over all entries (dim=None, as PyTorch) or along ``dim``."""
     require_tensor(input, name)
-    if input.data.size == 0:
+    if input._data.size == 0:
         raise ValueError(f"{name}(): the input is empty (shape {input.shape}); there is no "
                          "entry to pick")
     if dim is None:
-        out = np.asarray(fn(input.data), dtype=np.int64)
+        out = np.asarray(fn(input._data), dtype=np.int64)
         return Tensor(out.reshape((1,) * input.ndim) if keepdim else out)
     axis = single_dim(dim, input.ndim, name)
     if input.ndim == 0:
         return Tensor(np.asarray(0, dtype=np.int64))
-    out = fn(input.data, axis=axis).astype(np.int64)
+    out = fn(input._data, axis=axis).astype(np.int64)
     return Tensor(np.expand_dims(out, axis) if keepdim else out)
 
 
@@ -93,7 +93,7 @@ def unique(input, sorted: bool = True, return_inverse: bool = False,
     require_tensor(input, "unique")
     if dim is not None:
         raise NotImplementedError("unique(): dim= is not implemented in minnet")
-    values, inverse, counts = np.unique(input.data, return_inverse=True, return_counts=True)
+    values, inverse, counts = np.unique(input._data, return_inverse=True, return_counts=True)
     result = (Tensor(values.astype(input.dtype)),)
     if return_inverse:
         result += (Tensor(inverse.reshape(input.shape).astype(np.int64)),)

@@ -47,9 +47,9 @@ def conv_output_size(size: int, kernel: int, stride: int, padding: int,
 def _batched(x: Tensor, fn_name: str, expected: str) -> tuple:
     """(N, C, H, W) data of x and whether x was a single (C, H, W) image."""
     if x.ndim == 4:
-        return x.data, False
+        return x._data, False
     if x.ndim == 3:
-        return x.data[None], True
+        return x._data[None], True
     raise ValueError(f"{fn_name}(): expected a 4-D input {expected} or a 3-D single image, "
                      f"got shape {x.shape}. Hint: images must be NCHW; add a batch axis "
                      f"with x.unsqueeze(0) or a channel axis with x.unsqueeze(1).")

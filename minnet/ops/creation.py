@@ -203,7 +203,7 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
     Shapes: (C,) -> (num_samples,) and (N, C) -> (N, num_samples), int64. Without
     ``replacement`` a category is drawn at most once per row, as in PyTorch.
     """
-    weights = np.asarray(input.data if isinstance(input, Tensor) else input, dtype=np.float64)
+    weights = np.asarray(input._data if isinstance(input, Tensor) else input, dtype=np.float64)
     if weights.ndim not in (1, 2):
         raise ValueError(f"multinomial(): input must be 1-D or 2-D (categories last), got shape "
                          f"{weights.shape}")

@@ -21,12 +21,12 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True,
     if not training or p == 0.0:
         return input
     if p == 1.0:
-        scaled_mask = np.zeros_like(input.data)  # everything dropped (PyTorch gives zeros too)
+        scaled_mask = np.zeros_like(input._data)  # everything dropped (PyTorch gives zeros too)
     else:
         rng = get_generator(generator)
         keep = rng.random(input.shape) >= p
-        scaled_mask = keep.astype(input.data.dtype) / input.data.dtype.type(1.0 - p)
-    out = input.data * scaled_mask
+        scaled_mask = keep.astype(input._data.dtype) / input._data.dtype.type(1.0 - p)
+    out = input._data * scaled_mask
 
     def backward(grad):
         return (grad * scaled_mask,)

@@ -40,7 +40,7 @@ def add(input, other, *, alpha=1, out=None) -> Tensor:
         return add(input, mul(other, alpha))
     input, other = pair(input, other)
     try:
-        out = input.data + other.data
+        out = input._data + other._data
     except ValueError:
         raise _broadcast_error(input, other, "add") from None
 
@@ -60,7 +60,7 @@ def sub(input, other, *, alpha=1, out=None) -> Tensor:
         return sub(input, mul(other, alpha))
     input, other = pair(input, other)
     try:
-        out = input.data - other.data
+        out = input._data - other._data
     except ValueError:
         raise _broadcast_error(input, other, "sub") from None
 
@@ -77,14 +77,14 @@ def mul(input, other, *, out=None) -> Tensor:
         return into(out, mul(input, other))
     input, other = pair(input, other)
     try:
-        out = input.data * other.data
+        out = input._data * other._data
     except ValueError:
         raise _broadcast_error(input, other, "mul") from None
 
     def backward(grad):
         # product rule: d(ab)/da = b, d(ab)/db = a
-        return (unbroadcast(grad * other.data, input.shape) if input.requires_grad else None,
-                unbroadcast(grad * input.data, other.shape) if other.requires_grad else None)
+        return (unbroadcast(grad * other._data, input.shape) if input.requires_grad else None,
+                unbroadcast(grad * input._data, other.shape) if other.requires_grad else None)
 
     return Tensor._from_op(out, (input, other), backward, "mul")
 
@@ -100,18 +100,18 @@ def div(input, other, *, rounding_mode=None, out=None) -> Tensor:
     if rounding_mode is not None:
         return _rounded_div(input, other, rounding_mode)
     input, other = pair(input, other)
-    if input.data.dtype.kind in "iub" and other.data.dtype.kind in "iub":
+    if input._data.dtype.kind in "iub" and other._data.dtype.kind in "iub":
         # true division of integers gives float32
         input, other = as_float(input), as_float(other)
     try:
-        out = input.data / other.data
+        out = input._data / other._data
     except ValueError:
         raise _broadcast_error(input, other, "div") from None
 
     def backward(grad):
         # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2 = -out/b
-        grad_a = unbroadcast(grad / other.data, input.shape) if input.requires_grad else None
-        grad_b = unbroadcast(-grad * out / other.data, other.shape) if other.requires_grad else None
+        grad_a = unbroadcast(grad / other._data, input.shape) if input.requires_grad else None
+        grad_b = unbroadcast(-grad * out / other._data, other.shape) if other.requires_grad else None
         return grad_a, grad_b
 
     return Tensor._from_op(out, (input, other), backward, "div")
@@ -123,16 +123,16 @@ def _rounded_div(input, other, rounding_mode: str) -> Tensor:
                          f"{rounding_mode!r}")
     input, other = pair(input, other)
     _broadcast_check(input, other, "div")
-    integers = input.data.dtype.kind in "iu" and other.data.dtype.kind in "iu"
+    integers = input._data.dtype.kind in "iu" and other._data.dtype.kind in "iu"
     if integers:  # integer division stays integer, truncating or flooring like PyTorch
-        quotient = np.floor_divide(input.data, other.data)
+        quotient = np.floor_divide(input._data, other._data)
         if rounding_mode == "trunc":
-            remainder = input.data - quotient * other.data
-            quotient = quotient + ((remainder != 0) & ((input.data < 0) != (other.data < 0)))
-        out = quotient.astype(np.result_type(input.data, other.data), copy=False)
+            remainder = input._data - quotient * other._data
+            quotient = quotient + ((remainder != 0) & ((input._data < 0) != (other._data < 0)))
+        out = quotient.astype(np.result_type(input._data, other._data), copy=False)
     else:
         with np.errstate(divide="ignore", invalid="ignore"):
-            exact = input.data / other.data
+            exact = input._data / other._data
         out = np.trunc(exact) if rounding_mode == "trunc" else np.floor(exact)
 
     def backward(grad):
@@ -147,7 +147,7 @@ def neg(input: Tensor) -> Tensor:
     def backward(grad):
         return (-grad,)
 
-    return Tensor._from_op(-input.data, (input,), backward, "neg", saved=())
+    return Tensor._from_op(-input._data, (input,), backward, "neg", saved=())
 
 
 def pow(input, exponent) -> Tensor:
@@ -162,21 +162,21 @@ def pow(input, exponent) -> Tensor:
         raise TypeError("pow(): at least one of base and exponent must be a Tensor")
     base, exponent = pair(input, exponent)
     _broadcast_check(base, exponent, "pow")
-    out = np.power(base.data, exponent.data)
+    out = np.power(base._data, exponent._data)
 
     def backward(grad):
         grad_base = grad_exponent = None
         if base.requires_grad:
             # as in PyTorch, an exponent of exactly 0 gives gradient 0 (not 0 * inf)
             with np.errstate(divide="ignore", invalid="ignore"):
-                local = exponent.data * np.power(base.data, exponent.data - 1)
-            grad_base = unbroadcast(np.where(exponent.data == 0, 0, grad * local)
+                local = exponent._data * np.power(base._data, exponent._data - 1)
+            grad_base = unbroadcast(np.where(exponent._data == 0, 0, grad * local)
                                     .astype(out.dtype, copy=False), base.shape)
         if exponent.requires_grad:
             # 0^p with p >= 0 is 0 or 1 and flat in p there: PyTorch defines the gradient as 0
-            flat_at_zero = (base.data == 0) & (exponent.data >= 0)
+            flat_at_zero = (base._data == 0) & (exponent._data >= 0)
             with np.errstate(divide="ignore", invalid="ignore"):
-                local = out * np.log(base.data)
+                local = out * np.log(base._data)
             grad_exponent = unbroadcast(np.where(flat_at_zero, 0, grad * local)
                                         .astype(out.dtype, copy=False), exponent.shape)
         return grad_base, grad_exponent
@@ -185,14 +185,14 @@ def pow(input, exponent) -> Tensor:
 
 
 def _pow_scalar_exponent(a: Tensor, p) -> Tensor:
-    if a.data.dtype.kind in "iub" and isinstance(p, float):
+    if a._data.dtype.kind in "iub" and isinstance(p, float):
         a = astype(a, np.float32)  # PyTorch: int tensor ** 2.5 is a float tensor
-    out = a.data ** p
+    out = a._data ** p
 
     def backward(grad):
         if p == 0:
-            return (np.zeros_like(a.data),)
-        return (grad * (p * a.data ** (p - 1)),)
+            return (np.zeros_like(a._data),)
+        return (grad * (p * a._data ** (p - 1)),)
 
     return Tensor._from_op(out, (a,), backward, "pow")
 
@@ -200,7 +200,7 @@ def _pow_scalar_exponent(a: Tensor, p) -> Tensor:
 def exp(input: Tensor) -> Tensor:
     """e ** input, element-wise (same shape; integers give float32)."""
     input = as_float(input)
-    out = np.exp(input.data)
+    out = np.exp(input._data)
 
     def backward(grad):
         return (grad * out,)  # d(e^a)/da = e^a: reuse the forward result
@@ -211,10 +211,10 @@ def exp(input: Tensor) -> Tensor:
 def log(input: Tensor) -> Tensor:
     """Natural logarithm, element-wise (same shape; integers give float32)."""
     input = as_float(input)
-    out = np.log(input.data)
+    out = np.log(input._data)
 
     def backward(grad):
-        return (grad / input.data,)
+        return (grad / input._data,)
 
     return Tensor._from_op(out, (input,), backward, "log")
 
@@ -222,7 +222,7 @@ def log(input: Tensor) -> Tensor:
 def sqrt(input: Tensor) -> Tensor:
     """Square root, element-wise (same shape; integers give float32)."""
     input = as_float(input)
-    out = np.sqrt(input.data)
+    out = np.sqrt(input._data)
 
     def backward(grad):
         # d(sqrt a)/da = 1 / (2 sqrt a): reuse the forward result
@@ -234,11 +234,11 @@ def sqrt(input: Tensor) -> Tensor:
 
 def abs(input: Tensor) -> Tensor:
     """|input|, element-wise (same shape)."""
-    out = np.abs(input.data)
+    out = np.abs(input._data)
 
     def backward(grad):
         # sign(0) = 0: the subgradient at 0 is taken as 0, as in PyTorch
-        return (grad * np.sign(input.data),)
+        return (grad * np.sign(input._data),)
 
     return Tensor._from_op(out, (input,), backward, "abs")
 
@@ -257,34 +257,34 @@ def clip(input: Tensor, min=None, max=None) -> Tensor:
                                     as_tensor(python_scalar(min), like=input))
     high = None if max is None else (max if isinstance(max, Tensor) else
                                      as_tensor(python_scalar(max), like=input))
-    out = input.data
+    out = input._data
     if low is not None:
-        out = np.maximum(out, low.data)
+        out = np.maximum(out, low._data)
     if high is not None:
-        out = np.minimum(out, high.data)  # applied last: when min > max, max wins (as PyTorch)
-    if out is input.data:
+        out = np.minimum(out, high._data)  # applied last: when min > max, max wins (as PyTorch)
+    if out is input._data:
         out = out.copy()
     parents = (input,) + tuple(t for t in (low, high) if t is not None)
 
     def backward(grad):
-        x = input.data
+        x = input._data
         inside = np.ones(x.shape, dtype=bool)
         if low is not None:
-            inside = inside & (x >= low.data)
+            inside = inside & (x >= low._data)
         if high is not None:
-            inside = inside & (x <= high.data)
+            inside = inside & (x <= high._data)
         grads = [unbroadcast(np.where(inside, grad, 0).astype(out.dtype, copy=False),
                              input.shape) if input.requires_grad else None]
         if low is not None:
-            used_low = x < low.data
+            used_low = x < low._data
             if high is not None:
-                used_low = used_low & (low.data < high.data)
+                used_low = used_low & (low._data < high._data)
             grads.append(unbroadcast(np.where(used_low, grad, 0).astype(out.dtype, copy=False),
                                      low.shape) if low.requires_grad else None)
         if high is not None:
-            used_high = x > high.data
+            used_high = x > high._data
             if low is not None:
-                used_high = used_high | (high.data < low.data)
+                used_high = used_high | (high._data < low._data)
             grads.append(unbroadcast(np.where(used_high, grad, 0).astype(out.dtype, copy=False),
                                      high.shape) if high.requires_grad else None)
         return tuple(grads)
@@ -298,12 +298,12 @@ clamp = clip
 def _max_or_min(a, b, pick, a_wins_where, fn_name: str) -> Tensor:
     a, b = pair(a, b)
     _broadcast_check(a, b, fn_name)
-    out = pick(a.data, b.data)
+    out = pick(a._data, b._data)
 
     def backward(grad):
         # the winner takes the gradient; a tie splits it 0.5 / 0.5 (as PyTorch)
-        a_wins = a_wins_where(a.data, b.data)
-        tie = a.data == b.data
+        a_wins = a_wins_where(a._data, b._data)
+        tie = a._data == b._data
         share_a = np.where(tie, 0.5, a_wins.astype(out.dtype)).astype(out.dtype, copy=False)
         grad_a = unbroadcast(grad * share_a, a.shape) if a.requires_grad else None
         grad_b = unbroadcast(grad * (1 - share_a), b.shape) if b.requires_grad else None
@@ -327,7 +327,7 @@ def where(condition, input, other) -> Tensor:
 
     As ``torch.where(condition, input, other)``; ``other`` (or ``input``) may be a number.
     """
-    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
     if cond.dtype != np.bool_:
         raise TypeError(f"where(): condition must be a boolean tensor, got dtype {cond.dtype}. "
                         "Hint: build it with a comparison such as x > 0.")
@@ -337,7 +337,7 @@ def where(condition, input, other) -> Tensor:
     except ValueError:
         raise ValueError(f"where(): condition {cond.shape}, input {input.shape} and other "
                          f"{other.shape} cannot be broadcast together") from None
-    out = np.where(cond, input.data, other.data)
+    out = np.where(cond, input._data, other._data)
 
     def backward(grad):
         grad_a = unbroadcast(np.where(cond, grad, 0).astype(grad.dtype, copy=False), input.shape) \
@@ -352,12 +352,12 @@ def where(condition, input, other) -> Tensor:
 def astype(input: Tensor, dtype) -> Tensor:
     """Convert dtype; the gradient is converted back to ``input``'s dtype."""
     dtype = np.dtype(dtype)
-    if input.data.dtype == dtype:
+    if input._data.dtype == dtype:
         return input
-    out = input.data.astype(dtype)
+    out = input._data.astype(dtype)
 
     def backward(grad):
-        return (grad.astype(input.data.dtype),)
+        return (grad.astype(input._data.dtype),)
 
     return Tensor._from_op(out, (input,), backward, "astype", saved=())
 
@@ -371,7 +371,7 @@ def to_type(input: Tensor, dtype=None, non_blocking: bool = False):
     """PyTorch's ``Tensor.type``: with no dtype, the type's name (``"torch.FloatTensor"``);
     with a dtype or such a name, the converted tensor (as ``astype``)."""
     if dtype is None:
-        return "torch." + _TYPE_NAMES.get(input.data.dtype.name, input.data.dtype.name)
+        return "torch." + _TYPE_NAMES.get(input._data.dtype.name, input._data.dtype.name)
     if isinstance(dtype, str) and dtype.startswith("torch."):
         names = {name: np.dtype(key) for key, name in _TYPE_NAMES.items()}
         if dtype[len("torch."):] not in names:
@@ -380,5 +380,5 @@ def to_type(input: Tensor, dtype=None, non_blocking: bool = False):
         dtype = names[dtype[len("torch."):]]
     if np.dtype(dtype).kind != "f":  # integer/bool copies are not differentiable (as PyTorch)
         # dtype= keeps e.g. int32 (Tensor() alone makes every integer array int64)
-        return Tensor(input.data.astype(dtype), dtype=dtype)
+        return Tensor(input._data.astype(dtype), dtype=dtype)
     return astype(input, dtype)

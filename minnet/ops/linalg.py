@@ -13,9 +13,9 @@ def _check_same_dtype(a: Tensor, b: Tensor, fn_name: str) -> None:
     Silently promoting would turn a whole float32 model into float64 because
     one batch came straight from NumPy, doubling memory and time.
     """
-    if a.data.dtype != b.data.dtype:
+    if a._data.dtype != b._data.dtype:
         raise TypeError(f"{fn_name}(): both operands must have the same dtype, got "
-                        f"{a.data.dtype} and {b.data.dtype}. Hint: convert the data with "
+                        f"{a._data.dtype} and {b._data.dtype}. Hint: convert the data with "
                         f".float() (float32, the default) or the model with .double().")
 
 
@@ -39,14 +39,14 @@ def matmul(input, other, *, out=None) -> Tensor:
                          f"multiplied: the last dim of the first ({k_a}) must equal the "
                          f"{'second-to-last' if other.ndim >= 2 else 'only'} dim of the "
                          f"second ({k_b}).")
-    out = np.asarray(np.matmul(input.data, other.data))  # 1-D @ 1-D gives a NumPy scalar
+    out = np.asarray(np.matmul(input._data, other._data))  # 1-D @ 1-D gives a NumPy scalar
 
     def backward(grad):
         # Work with at least 2-D views so one formula covers every case:
         # dA = dOut @ B^T, dB = A^T @ dOut, then undo the 1-D promotion and
         # sum over broadcast batch dims.
-        a2 = input.data[None, :] if input.ndim == 1 else input.data
-        b2 = other.data[:, None] if other.ndim == 1 else other.data
+        a2 = input._data[None, :] if input.ndim == 1 else input._data
+        b2 = other._data[:, None] if other.ndim == 1 else other._data
         g2 = grad
         if other.ndim == 1:  # (this order also works when both are 1-D and grad is 0-d)
             g2 = np.expand_dims(g2, -1)
@@ -91,19 +91,19 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
                          f"(shape {input.shape}) but the weight expects {weight.shape[1]} "
                          f"(weight shape {weight.shape})")
     # (an explicit row count: reshape(-1, 0) is ambiguous to NumPy when in_features is 0)
-    x2d = input.data.reshape(int(np.prod(input.shape[:-1])), input.shape[-1])
-    out2d = x2d @ weight.data.T
+    x2d = input._data.reshape(int(np.prod(input.shape[:-1])), input.shape[-1])
+    out2d = x2d @ weight._data.T
     if bias is not None:
-        if bias.data.dtype == out2d.dtype:
-            out2d += bias.data  # in place: out2d is a new array, no need for another
+        if bias._data.dtype == out2d.dtype:
+            out2d += bias._data  # in place: out2d is a new array, no need for another
         else:
-            out2d = out2d + bias.data  # (a bias of another dtype promotes, as before)
+            out2d = out2d + bias._data  # (a bias of another dtype promotes, as before)
     out = out2d.reshape(input.shape[:-1] + (weight.shape[0],))
     parents = (input, weight) if bias is None else (input, weight, bias)
 
     def backward(grad):
         g2d = grad.reshape(-1, weight.shape[0])
-        grad_x = (g2d @ weight.data).reshape(input.shape) if input.requires_grad else None
+        grad_x = (g2d @ weight._data).reshape(input.shape) if input.requires_grad else None
         grad_w = g2d.T @ x2d if weight.requires_grad else None
         if bias is None:
             return grad_x, grad_w
@@ -167,7 +167,7 @@ def einsum(equation: str, *operands) -> Tensor:
         if len(set(letters)) != len(letters) or len(letters) != t.ndim:
             raise ValueError(f"einsum(): subscripts {letters!r} do not fit an operand of shape "
                              f"{t.shape} (one distinct letter per dim)")
-    out = np.asarray(np.einsum(equation, *[t.data for t in tensors]))
+    out = np.asarray(np.einsum(equation, *[t._data for t in tensors]))
 
     def backward(grad):
         grads = []
@@ -175,7 +175,7 @@ def einsum(equation: str, *operands) -> Tensor:
             if not t.requires_grad:
                 grads.append(None)
                 continue
-            others = [(s, u.data) for j, (s, u) in enumerate(zip(subscripts, tensors)) if j != i]
+            others = [(s, u._data) for j, (s, u) in enumerate(zip(subscripts, tensors)) if j != i]
             known = set(output).union(*(set(s) for s, _ in others))
             reachable = "".join(c for c in letters if c in known)
             spec = ",".join([output] + [s for s, _ in others]) + "->" + reachable

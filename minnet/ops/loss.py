@@ -45,20 +45,20 @@ def _require_tensor(input, fn_name: str) -> None:
     if not isinstance(input, Tensor):
         raise TypeError(f"{fn_name}(): input must be a Tensor (the model's output), got "
                         f"{type(input).__name__}. Hint: wrap arrays with minnet.tensor(...).")
-    if input.data.dtype.kind != "f":
+    if input._data.dtype.kind != "f":
         # PyTorch refuses too; NumPy would compute in integers and truncate (mse 1.667 -> 1)
         raise TypeError(f"{fn_name}(): input (the model's output) must be a floating-point "
-                        f"tensor, got dtype {input.data.dtype}. Hint: a model outputs floats; "
+                        f"tensor, got dtype {input._data.dtype}. Hint: a model outputs floats; "
                         f"if these are numbers you made, convert them with .float().")
 
 
 def _as_float_tensor(value, like: Tensor, fn_name: str, what: str) -> Tensor:
     """Coerce an optional argument (weight, target, pos_weight) to a Tensor of like's dtype."""
     tensor = value if isinstance(value, Tensor) else Tensor(np.asarray(value))
-    if tensor.data.dtype.kind not in "fiub":
-        raise TypeError(f"{fn_name}(): {what} must be numeric, got dtype {tensor.data.dtype}")
-    if tensor.data.dtype != like.data.dtype and not tensor.requires_grad:
-        tensor = Tensor(tensor.data.astype(like.data.dtype))
+    if tensor._data.dtype.kind not in "fiub":
+        raise TypeError(f"{fn_name}(): {what} must be numeric, got dtype {tensor._data.dtype}")
+    if tensor._data.dtype != like._data.dtype and not tensor.requires_grad:
+        tensor = Tensor(tensor._data.astype(like._data.dtype))
     return tensor
 
 
@@ -91,7 +91,7 @@ def _classes_last(input: Tensor, fn_name: str) -> tuple:
     Returns ``(rows, to_input_layout)`` where ``to_input_layout`` maps an (M, C)
     array back to the input's shape.
     """
-    data = input.data
+    data = input._data
     if data.ndim == 0:
         raise ValueError(f"{fn_name}(): input must have a class dimension, got a scalar. "
                          "Hint: input holds one score per class: shape (N, C) or (C,).")
@@ -110,15 +110,15 @@ def _check_class_targets(input: Tensor, target: Tensor, ignore_index: int,
                          fn_name: str) -> np.ndarray:
     """Validate integer class targets; return them flattened to (M,)."""
     num_classes = input.shape[0] if input.ndim == 1 else input.shape[1]
-    if target.data.dtype.kind == "f":
+    if target._data.dtype.kind == "f":
         raise TypeError(
-            f"{fn_name}(): target has floating dtype {target.data.dtype} and shape {target.shape}, "
+            f"{fn_name}(): target has floating dtype {target._data.dtype} and shape {target.shape}, "
             f"but class-index targets must be integers. Hint: convert labels with .long() "
             f"(or np.int64); for soft labels pass probabilities shaped like the input "
             f"{input.shape}.")
-    if target.data.dtype.kind not in "iu":
+    if target._data.dtype.kind not in "iu":
         raise TypeError(f"{fn_name}(): target must hold integer class indices, got dtype "
-                        f"{target.data.dtype}")
+                        f"{target._data.dtype}")
     expected = () if input.ndim == 1 else (input.shape[0],) + input.shape[2:]
     if target.shape != expected:
         hint = ""
@@ -129,7 +129,7 @@ def _check_class_targets(input: Tensor, target: Tensor, ignore_index: int,
             hint = " Hint: squeeze the trailing dimension of size 1 from the target."
         raise ValueError(f"{fn_name}(): input of shape {input.shape} needs a target of shape "
                          f"{expected}, got {target.shape}.{hint}")
-    flat = target.data.reshape(-1).astype(np.int64)
+    flat = target._data.reshape(-1).astype(np.int64)
     valid = flat != ignore_index
     bad = flat[valid & ((flat < 0) | (flat >= num_classes))]
     if bad.size:
@@ -143,9 +143,9 @@ def _check_class_targets(input: Tensor, target: Tensor, ignore_index: int,
 
 def _class_weight(weight, input: Tensor, num_classes: int, fn_name: str) -> np.ndarray:
     if weight is None:
-        return np.ones(num_classes, dtype=input.data.dtype)
-    array = np.asarray(weight.data if isinstance(weight, Tensor) else weight,
-                       dtype=input.data.dtype)
+        return np.ones(num_classes, dtype=input._data.dtype)
+    array = np.asarray(weight._data if isinstance(weight, Tensor) else weight,
+                       dtype=input._data.dtype)
     if array.shape != (num_classes,):
         raise ValueError(f"{fn_name}(): weight must have one entry per class, shape "
                          f"({num_classes},), got {array.shape}")
@@ -173,7 +173,7 @@ def _weighted_class_loss(input: Tensor, target: Tensor, log_probs_of, weight, ig
     num_classes = rows.shape[1]
     labels = _check_class_targets(input, target, ignore_index, fn_name)
     class_weight = _class_weight(weight, input, num_classes, fn_name)
-    dtype = input.data.dtype
+    dtype = input._data.dtype
 
     kept = labels != ignore_index
     safe_labels = np.where(kept, labels, 0)  # ignored rows index class 0, then get coef 0
@@ -236,10 +236,10 @@ def cross_entropy(input: Tensor, target, weight=None, size_average=None, ignore_
     _require_tensor(input, "cross_entropy")
     reduction = legacy_reduction(size_average, reduce, reduction, "cross_entropy")
     target = target if isinstance(target, Tensor) else Tensor(np.asarray(target))
-    if target.data.dtype.kind == "f" and target.shape == input.shape and input.ndim >= 1:
+    if target._data.dtype.kind == "f" and target.shape == input.shape and input.ndim >= 1:
         return _soft_cross_entropy(input, target, weight, reduction, label_smoothing)
     if (weight is None and label_smoothing == 0.0 and reduction == "mean" and input.ndim == 2
-            and input.data.dtype.kind == "f"):
+            and input._data.dtype.kind == "f"):
         labels = _check_class_targets(input, target, ignore_index, "cross_entropy")
         if not (labels == ignore_index).any():
             return _mean_cross_entropy(input, target, labels)
@@ -254,7 +254,7 @@ def _mean_cross_entropy(input: Tensor, target: Tensor, labels: np.ndarray) -> Te
     The same numbers as ``_weighted_class_loss`` (whose coefficients are then
     one-hot): loss = -mean_i logp[i, y_i]; dL/dlogits = (softmax - onehot) / N.
     """
-    logits = input.data
+    logits = input._data
     log_probs = _log_softmax_rows(logits)
     rows = np.arange(len(labels))
     count = len(labels)
@@ -294,7 +294,7 @@ def _soft_cross_entropy(input: Tensor, target: Tensor, weight, reduction: str,
     target_rows, _ = _classes_last(target, fn_name)
     num_classes = rows.shape[1]
     class_weight = _class_weight(weight, input, num_classes, fn_name)
-    dtype = input.data.dtype
+    dtype = input._data.dtype
     smoothed = (1.0 - label_smoothing) * target_rows.astype(dtype) + label_smoothing / num_classes
     coef = smoothed * class_weight
     log_probs = _log_softmax_rows(rows)
@@ -310,7 +310,7 @@ def _soft_cross_entropy(input: Tensor, target: Tensor, weight, reduction: str,
             grad_input = to_input_layout(rows_grad.astype(dtype, copy=False))
         if target.requires_grad:
             rows_grad = -(1.0 - label_smoothing) * class_weight * log_probs * per_row_grad
-            grad_target = to_input_layout(rows_grad).astype(target.data.dtype, copy=False)
+            grad_target = to_input_layout(rows_grad).astype(target._data.dtype, copy=False)
         return grad_input, grad_target
 
     return Tensor._from_op(out, (input, target), backward, "cross_entropy")
@@ -352,12 +352,12 @@ def _elementwise_regression(input, target, reduction, fn_name, values_and_slope,
     """
     check_reduction(reduction, fn_name)
     target, out_shape = _regression_pair(input, target, fn_name)
-    diff = input.data - target.data
+    diff = input._data - target._data
     per_element, slope = values_and_slope(diff)
     weight_array = None
     if weight is not None:
-        weight_array = np.asarray(weight.data if isinstance(weight, Tensor) else weight,
-                                  dtype=input.data.dtype)
+        weight_array = np.asarray(weight._data if isinstance(weight, Tensor) else weight,
+                                  dtype=input._data.dtype)
         if weight_array.shape != input.shape:
             raise ValueError(f"{fn_name}(): weight must have the input's shape {input.shape}, "
                              f"got {weight_array.shape} (Weights and input must have the same "
@@ -367,9 +367,9 @@ def _elementwise_regression(input, target, reduction, fn_name, values_and_slope,
     if weight_array is not None and reduction == "mean":
         total_weight = weight_array.sum()
         with np.errstate(divide="ignore", invalid="ignore"):
-            out = np.asarray(per_element.sum() / total_weight, dtype=input.data.dtype)
+            out = np.asarray(per_element.sum() / total_weight, dtype=input._data.dtype)
     else:
-        out = _reduce(per_element, reduction, input.data.dtype)
+        out = _reduce(per_element, reduction, input._data.dtype)
 
     def backward(grad):
         if weight_array is not None and reduction == "mean":
@@ -377,9 +377,9 @@ def _elementwise_regression(input, target, reduction, fn_name, values_and_slope,
                 grad_diff = np.broadcast_to(grad / total_weight, out_shape) * slope
         else:
             grad_diff = _upstream(grad, out_shape, reduction) * slope
-        return (unbroadcast(grad_diff, input.shape).astype(input.data.dtype, copy=False)
+        return (unbroadcast(grad_diff, input.shape).astype(input._data.dtype, copy=False)
                 if input.requires_grad else None,
-                unbroadcast(-grad_diff, target.shape).astype(target.data.dtype, copy=False)
+                unbroadcast(-grad_diff, target.shape).astype(target._data.dtype, copy=False)
                 if target.requires_grad else None)
 
     return Tensor._from_op(out, (input, target), backward, fn_name)
@@ -433,8 +433,8 @@ def _binary_pair(input: Tensor, target, weight, fn_name: str) -> tuple:
                          f"both, or (N, 1) for both (squeeze/reshape one of them).")
     weight_array = None
     if weight is not None:
-        weight_array = np.asarray(weight.data if isinstance(weight, Tensor) else weight,
-                                  dtype=input.data.dtype)
+        weight_array = np.asarray(weight._data if isinstance(weight, Tensor) else weight,
+                                  dtype=input._data.dtype)
         try:
             np.broadcast_shapes(weight_array.shape, input.shape)
         except ValueError:
@@ -454,7 +454,7 @@ def binary_cross_entropy(input: Tensor, target, weight=None, size_average=None, 
     reduction = legacy_reduction(size_average, reduce, reduction, fn_name)
     check_reduction(reduction, fn_name)
     target, weight_array = _binary_pair(input, target, weight, fn_name)
-    p, t = input.data, target.data
+    p, t = input._data, target._data
     if p.size and (np.nanmin(p) < 0 or np.nanmax(p) > 1):
         raise ValueError(f"{fn_name}(): all input elements must be probabilities in [0, 1], got "
                          f"values in [{np.nanmin(p):.4g}, {np.nanmax(p):.4g}]. Hint: apply "
@@ -498,10 +498,10 @@ def binary_cross_entropy_with_logits(input: Tensor, target, weight=None, size_av
     reduction = legacy_reduction(size_average, reduce, reduction, fn_name)
     check_reduction(reduction, fn_name)
     target, weight_array = _binary_pair(input, target, weight, fn_name)
-    x, t = input.data, target.data
+    x, t = input._data, target._data
     pos_weight_array = None
     if pos_weight is not None:
-        pos_weight_array = np.asarray(pos_weight.data if isinstance(pos_weight, Tensor)
+        pos_weight_array = np.asarray(pos_weight._data if isinstance(pos_weight, Tensor)
                                       else pos_weight, dtype=x.dtype)
         try:
             np.broadcast_shapes(pos_weight_array.shape, x.shape)

@@ -25,7 +25,7 @@ def _unary(input, forward, derivative, name: str, keep_integers: bool = False,
     require_tensor(input, name)
     if not keep_integers:
         input = as_float(input)
-    x = input.data
+    x = input._data
     out = np.asarray(forward(x))
 
     def backward(grad):

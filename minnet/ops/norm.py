@@ -29,7 +29,7 @@ def batch_norm(input: Tensor, running_mean: Optional[Tensor], running_var: Optio
     the running estimates, if given, become ``(1 - momentum) * running + momentum * batch``
     with the *unbiased* batch variance, exactly as PyTorch.
     """
-    x = input.data
+    x = input._data
     if x.ndim < 2:
         raise ValueError(f"batch_norm(): input needs shape (N, C, ...), got {input.shape}")
     num_channels = x.shape[1]
@@ -50,28 +50,28 @@ def batch_norm(input: Tensor, running_mean: Optional[Tensor], running_var: Optio
         mean = x.mean(axis=axes)
         var = x.var(axis=axes)  # biased: what the batch is normalised with
         if running_mean is not None:
-            running_mean.data[...] = (1 - momentum) * running_mean.data + momentum * mean
+            running_mean._data[...] = (1 - momentum) * running_mean._data + momentum * mean
         if running_var is not None:
             unbiased_var = var * (count / (count - 1))
-            running_var.data[...] = (1 - momentum) * running_var.data + momentum * unbiased_var
+            running_var._data[...] = (1 - momentum) * running_var._data + momentum * unbiased_var
     else:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm(): running_mean and running_var are required when "
                              "training=False")
-        mean = running_mean.data.astype(dtype, copy=False)
-        var = running_var.data.astype(dtype, copy=False)
+        mean = running_mean._data.astype(dtype, copy=False)
+        var = running_var._data.astype(dtype, copy=False)
 
     inv_std = (1.0 / np.sqrt(var + eps)).astype(dtype, copy=False)
     x_hat = (x - _per_channel(mean, x.ndim)) * _per_channel(inv_std, x.ndim)
     out = x_hat
     if weight is not None:
-        out = out * _per_channel(weight.data, x.ndim)
+        out = out * _per_channel(weight._data, x.ndim)
     if bias is not None:
-        out = out + _per_channel(bias.data, x.ndim)
+        out = out + _per_channel(bias._data, x.ndim)
     parents = tuple(t for t in (input, weight, bias) if t is not None)
 
     def backward(grad):
-        grad_x_hat = grad if weight is None else grad * _per_channel(weight.data, x.ndim)
+        grad_x_hat = grad if weight is None else grad * _per_channel(weight._data, x.ndim)
         grad_input = None
         if input.requires_grad:
             if training:

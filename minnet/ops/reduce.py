@@ -40,8 +40,8 @@ def _reduced_count(shape: tuple, axes) -> int:
 
 
 def _require_float(a: Tensor, fn_name: str) -> None:
-    if a.data.dtype.kind != "f":
-        raise TypeError(f"{fn_name}(): needs a floating-point tensor, got dtype {a.data.dtype}. "
+    if a._data.dtype.kind != "f":
+        raise TypeError(f"{fn_name}(): needs a floating-point tensor, got dtype {a._data.dtype}. "
                         "Hint: convert first with .float() or .double().")
 
 
@@ -54,7 +54,7 @@ def _require_nonempty(a: Tensor, axes, fn_name: str) -> None:
 def sum(input: Tensor, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
     """Sum of ``input`` over ``dim`` (all dims when None): (3, 4) with dim=1 -> (3,)."""
     axes, keepdim = _axes(input, dim, keepdim, axis, keepdims, "sum")
-    out = input.data.sum(axis=axes, keepdims=keepdim)
+    out = input._data.sum(axis=axes, keepdims=keepdim)
 
     def backward(grad):
         # every summed entry contributed with weight 1: copy the gradient to each
@@ -68,14 +68,14 @@ def mean(input: Tensor, dim=None, keepdim=False, *, axis=None, keepdims=None) ->
     """Average of ``input`` over ``dim`` (all dims when None): (3, 4) with dim=1 -> (3,)."""
     axes, keepdim = _axes(input, dim, keepdim, axis, keepdims, "mean")
     _require_float(input, "mean")
-    out = input.data.mean(axis=axes, keepdims=keepdim)
+    out = input._data.mean(axis=axes, keepdims=keepdim)
     count = _reduced_count(input.shape, axes)
 
     def backward(grad):
         expanded = expand_reduced(grad, input.shape, axes, keepdim) / count
         return (np.broadcast_to(expanded, input.shape),)
 
-    return Tensor._from_op(np.asarray(out, dtype=input.data.dtype), (input,), backward, "mean",
+    return Tensor._from_op(np.asarray(out, dtype=input._data.dtype), (input,), backward, "mean",
                            saved=())
 
 
@@ -100,7 +100,7 @@ def var(input: Tensor, dim=None, unbiased=True, keepdim=False, *, correction=Non
         warnings.warn(f"var(): degrees of freedom <= 0 (reducing {count} entries with "
                       f"correction={correction}); the result is inf or nan", RuntimeWarning,
                       stacklevel=2)
-    centered = input.data - np.mean(input.data, axis=axes, keepdims=True)
+    centered = input._data - np.mean(input._data, axis=axes, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.sum(centered * centered, axis=axes, keepdims=keepdim) / dof
 
@@ -110,7 +110,7 @@ def var(input: Tensor, dim=None, unbiased=True, keepdim=False, *, correction=Non
         with np.errstate(divide="ignore", invalid="ignore"):
             return (expanded * (centered * (2 / dof if dof else np.inf)),)
 
-    return Tensor._from_op(np.asarray(out, dtype=input.data.dtype), (input,), backward, "var")
+    return Tensor._from_op(np.asarray(out, dtype=input._data.dtype), (input,), backward, "var")
 
 
 def std(input: Tensor, dim=None, unbiased=True, keepdim=False, *, correction=None, axis=None,
@@ -123,7 +123,7 @@ def std(input: Tensor, dim=None, unbiased=True, keepdim=False, *, correction=Non
     """
     variance = var(input, dim, unbiased, keepdim, correction=correction, axis=axis,
                    keepdims=keepdims)
-    out = np.sqrt(variance.data)
+    out = np.sqrt(variance._data)
 
     def backward(grad):
         # d sqrt(v)/dv = 1 / (2 sqrt(v)), masked to 0 where sqrt(v) == 0
@@ -137,14 +137,14 @@ def std(input: Tensor, dim=None, unbiased=True, keepdim=False, *, correction=Non
 def _extreme(a: Tensor, axes, keepdim: bool, np_pick, op_name: str) -> Tensor:
     """amax/amin: the gradient is shared evenly among entries tied for the extreme."""
     _require_nonempty(a, axes, op_name)
-    out = np_pick(a.data, axis=axes, keepdims=keepdim)
+    out = np_pick(a._data, axis=axes, keepdims=keepdim)
 
     def backward(grad):
         kept = out if keepdim else expand_reduced(out, a.shape, axes, False)
-        winners = a.data == kept
+        winners = a._data == kept
         ties = np.sum(winners, axis=axes, keepdims=True)
         share = expand_reduced(grad, a.shape, axes, keepdim) / ties
-        return (np.where(winners, share, 0).astype(a.data.dtype, copy=False),)
+        return (np.where(winners, share, 0).astype(a._data.dtype, copy=False),)
 
     return Tensor._from_op(np.asarray(out), (a,), backward, op_name)
 
@@ -169,14 +169,14 @@ def _extreme_with_index(a: Tensor, dim, keepdim: bool, np_arg, result_type, op_n
     if a.ndim == 0:
         return result_type(_extreme(a, (), keepdim, np.max, op_name), Tensor(np.asarray(0)))
     _require_nonempty(a, (axis,), op_name)
-    indices = np.expand_dims(np_arg(a.data, axis=axis), axis)  # first occurrence wins
-    values = np.take_along_axis(a.data, indices, axis=axis)
+    indices = np.expand_dims(np_arg(a._data, axis=axis), axis)  # first occurrence wins
+    values = np.take_along_axis(a._data, indices, axis=axis)
     if not keepdim:
         values = np.squeeze(values, axis)
 
     def backward(grad):
         kept_grad = grad if keepdim else np.expand_dims(grad, axis)
-        full = np.zeros_like(a.data)
+        full = np.zeros_like(a._data)
         np.put_along_axis(full, indices, kept_grad, axis=axis)
         return (full,)
 
@@ -221,9 +221,9 @@ def logsumexp(input: Tensor, dim, keepdim=False) -> Tensor:
     """
     axes, keepdim = _axes(input, dim, keepdim, None, None, "logsumexp")
     _require_float(input, "logsumexp")
-    peak = np.max(input.data, axis=axes, keepdims=True)
+    peak = np.max(input._data, axis=axes, keepdims=True)
     peak = np.where(np.isfinite(peak), peak, 0)  # all -inf (or inf) slices: do not shift
-    summed = np.sum(np.exp(input.data - peak), axis=axes, keepdims=True)
+    summed = np.sum(np.exp(input._data - peak), axis=axes, keepdims=True)
     with np.errstate(divide="ignore"):
         kept = np.log(summed) + peak
     out = kept if keepdim else np.squeeze(kept, axes if axes is not None else None)
@@ -232,7 +232,7 @@ def logsumexp(input: Tensor, dim, keepdim=False) -> Tensor:
         # d logsumexp(x) / dx_i = softmax(x)_i
         expanded = expand_reduced(grad, input.shape, axes, keepdim)
         with np.errstate(invalid="ignore"):  # an all -inf slice has no softmax: nan, as PyTorch
-            return (expanded * np.exp(input.data - kept),)
+            return (expanded * np.exp(input._data - kept),)
 
-    return Tensor._from_op(np.asarray(out, dtype=input.data.dtype), (input,), backward,
+    return Tensor._from_op(np.asarray(out, dtype=input._data.dtype), (input,), backward,
                            "logsumexp")

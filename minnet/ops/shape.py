@@ -17,7 +17,7 @@ from ._util import normalize_dims, python_scalar, require_tensor, single_dim
 def _view(out: Tensor, input: Tensor) -> Tensor:
     """When ``out`` shares ``input``'s memory, an in-place change of one changes the other:
     they share one version counter (as PyTorch's views do)."""
-    if np.may_share_memory(out.data, input.data):
+    if np.may_share_memory(out._data, input._data):
         out._share_version(input)
     return out
 
@@ -52,11 +52,11 @@ def reshape(input: Tensor, shape, *more_sizes) -> Tensor:
     require_tensor(input, "reshape")
     shape = _sizes(shape, more_sizes, "reshape", "shape")
     try:
-        out = input.data.reshape(shape)
+        out = input._data.reshape(shape)
     except (ValueError, TypeError):
         raise ValueError(f"reshape(): cannot reshape a tensor of shape {input.shape} "
-                         f"({input.data.size} elements) into shape {shape}. Hint: the product "
-                         f"of the new sizes must be {input.data.size} (at most one size may be "
+                         f"({input._data.size} elements) into shape {shape}. Hint: the product "
+                         f"of the new sizes must be {input._data.size} (at most one size may be "
                          "-1).") from None
 
     def backward(grad):
@@ -75,7 +75,7 @@ def clone(input: Tensor) -> Tensor:
     def backward(grad):
         return (grad,)
 
-    return Tensor._from_op(input.data.copy(), (input,), backward, "clone", saved=())
+    return Tensor._from_op(input._data.copy(), (input,), backward, "clone", saved=())
 
 
 def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
@@ -85,7 +85,7 @@ def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     axis1 = single_dim(dim1, input.ndim, "transpose")
     if input.ndim == 0:
         return input
-    out = np.swapaxes(input.data, axis0, axis1)
+    out = np.swapaxes(input._data, axis0, axis1)
 
     def backward(grad):
         return (np.swapaxes(grad, axis0, axis1),)
@@ -109,7 +109,7 @@ def permute(input: Tensor, dims=(), *more_dims) -> Tensor:
     if sorted(axes) != list(range(input.ndim)):
         raise ValueError(f"permute(): {dims} is not a permutation of the dims "
                          f"{tuple(range(input.ndim))}: every dim must appear exactly once")
-    out = np.transpose(input.data, axes)
+    out = np.transpose(input._data, axes)
     inverse = tuple(np.argsort(axes))
 
     def backward(grad):
@@ -166,7 +166,7 @@ def expand(input: Tensor, *sizes) -> Tensor:
     target = tuple(input.shape[i - lead] if size == -1 and i >= lead else size
                    for i, size in enumerate(sizes))
     try:
-        out = np.broadcast_to(input.data, target)
+        out = np.broadcast_to(input._data, target)
     except ValueError:
         raise ValueError(f"expand(): cannot expand shape {input.shape} to {sizes}: only size-1 "
                          "dims can grow") from None
@@ -185,7 +185,7 @@ def _plain_index(index) -> tuple:
     """Tensors inside an index -> their arrays; always a tuple."""
     if not isinstance(index, tuple):
         index = (index,)
-    return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    return tuple(i._data if isinstance(i, Tensor) else i for i in index)
 
 
 def _is_basic(index: tuple) -> bool:
@@ -205,7 +205,7 @@ def getitem(input: Tensor, index) -> Tensor:
     require_tensor(input, "getitem")
     index = _plain_index(index)
     try:
-        out = input.data[index]
+        out = input._data[index]
     except IndexError as error:
         raise IndexError(f"getitem(): index {index!r} does not fit a tensor of shape "
                          f"{input.shape}: {error}") from None
@@ -214,7 +214,7 @@ def getitem(input: Tensor, index) -> Tensor:
         out = np.asarray(out)
 
     def backward(grad):
-        full = np.zeros_like(input.data)
+        full = np.zeros_like(input._data)
         if basic:
             full[index] = grad
         else:
@@ -250,7 +250,7 @@ def cat(tensors, dim: int = 0) -> Tensor:
                                        for d in range(first.ndim) if d != axis):
             raise ValueError(f"cat(): sizes must match except in dim {dim}, but tensor 0 has "
                              f"shape {first.shape} and tensor {i} has shape {t.shape}")
-    out = np.concatenate([t.data for t in tensors], axis=axis)
+    out = np.concatenate([t._data for t in tensors], axis=axis)
     bounds = np.cumsum([t.shape[axis] for t in tensors])[:-1]
 
     def backward(grad):
@@ -269,7 +269,7 @@ def stack(tensors, dim: int = 0) -> Tensor:
         if t.shape != first.shape:
             raise ValueError(f"stack(): every tensor must have the same shape, but tensor 0 "
                              f"has shape {first.shape} and tensor {i} has shape {t.shape}")
-    out = np.stack([t.data for t in tensors], axis=axis)
+    out = np.stack([t._data for t in tensors], axis=axis)
 
     def backward(grad):
         return tuple(np.take(grad, i, axis=axis) if t.requires_grad else None
@@ -340,11 +340,11 @@ def _pad_constant(a: Tensor, pairs: list, value) -> Tensor:
                    for size, (before, after) in zip(a.shape, pairs))
     target = tuple(slice(max(before, 0), max(before, 0) + max(s.stop - s.start, 0))
                    for s, (before, _) in zip(source, pairs))
-    out = np.full(out_shape, value, dtype=a.data.dtype)
-    out[target] = a.data[source]
+    out = np.full(out_shape, value, dtype=a._data.dtype)
+    out[target] = a._data[source]
 
     def backward(grad):
-        full = np.zeros_like(a.data)
+        full = np.zeros_like(a._data)
         full[source] = grad[target]
         return (full,)
 
@@ -356,7 +356,7 @@ def _pad_by_index(a: Tensor, pairs: list, numpy_mode: str) -> Tensor:
     # for every padded dim, which input position each output position copies
     sources = {axis: np.pad(np.arange(a.shape[axis]), pair, mode=numpy_mode)
                for axis, pair in enumerate(pairs) if pair != (0, 0)}
-    out = a.data
+    out = a._data
     for axis, source in sources.items():
         out = np.take(out, source, axis=axis)
 
@@ -417,7 +417,7 @@ def repeat(input: Tensor, *sizes) -> Tensor:
         raise ValueError(f"repeat(): give at least one repeat count per dim: {len(reps)} for a "
                          f"tensor of shape {input.shape}")
     shape = (1,) * (len(reps) - input.ndim) + input.shape  # leading new dims, as PyTorch
-    out = np.tile(input.data.reshape(shape), reps)
+    out = np.tile(input._data.reshape(shape), reps)
 
     def backward(grad):
         # view the output as (r0, s0, r1, s1, ...) and sum over the repeat axes
@@ -434,7 +434,7 @@ def _triangle(input: Tensor, diagonal: int, lower: bool, name: str) -> Tensor:
     rows, cols = input.shape[-2:]
     keep = (np.tri(rows, cols, diagonal, dtype=bool) if lower
             else ~np.tri(rows, cols, diagonal - 1, dtype=bool))
-    out = np.where(keep, input.data, np.zeros((), dtype=input.dtype))
+    out = np.where(keep, input._data, np.zeros((), dtype=input.dtype))
 
     def backward(grad):
         return (np.where(keep, grad, np.zeros((), dtype=grad.dtype)),)

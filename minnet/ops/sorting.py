@@ -22,10 +22,10 @@ TopkResult = namedtuple("topk", ["values", "indices"])
 
 def _pick_along(input: Tensor, indices: np.ndarray, axis: int, name: str) -> Tensor:
     """``input``'s entries at ``indices`` along ``axis`` (take_along_axis), differentiable."""
-    values = np.take_along_axis(input.data, indices, axis=axis)
+    values = np.take_along_axis(input._data, indices, axis=axis)
 
     def backward(grad):
-        full = np.zeros_like(input.data)
+        full = np.zeros_like(input._data)
         np.put_along_axis(full, indices, grad, axis=axis)  # each index is picked once
         return (full,)
 
@@ -42,7 +42,7 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = 
     if input.ndim == 0:
         return SortResult(input, Tensor(np.asarray(0)))
     axis = single_dim(dim, input.ndim, "sort")
-    keys = input.data.astype(np.int64) if input.dtype.kind in "bu" else input.data
+    keys = input._data.astype(np.int64) if input.dtype.kind in "bu" else input._data
     indices = np.argsort(-keys if descending else keys, axis=axis, kind="stable")
     return SortResult(_pick_along(input, indices, axis, "sort"), Tensor(indices))
 
@@ -69,7 +69,7 @@ def cumsum(input: Tensor, dim: int) -> Tensor:
     """Running sums along ``dim`` (same shape): [1, 2, 3] -> [1, 3, 6]."""
     require_tensor(input, "cumsum")
     axis = single_dim(dim, input.ndim, "cumsum")
-    data = input.data.astype(np.int64) if input.dtype.kind in "bu" else input.data
+    data = input._data.astype(np.int64) if input.dtype.kind in "bu" else input._data
     out = np.cumsum(data, axis=axis) if input.ndim else data.copy()
 
     def backward(grad):
@@ -94,7 +94,7 @@ def prod(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
         result = prod(flat, 0)
         return result.reshape((1,) * input.ndim) if keepdim else result
     axis = single_dim(dim, input.ndim, "prod")
-    x = input.data.astype(np.int64) if input.dtype.kind in "bu" else input.data
+    x = input._data.astype(np.int64) if input.dtype.kind in "bu" else input._data
     if input.ndim == 0:
         return input
     out = np.prod(x, axis=axis, keepdims=keepdim)

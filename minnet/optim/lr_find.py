@@ -227,8 +227,8 @@ def _batch_stream(data, batch_size: int, rng: np.random.Generator):
 
 
 def _array_batches(inputs, targets, batch_size: int, rng: np.random.Generator):
-    inputs = inputs.data if isinstance(inputs, Tensor) else np.asarray(inputs)
-    targets = targets.data if isinstance(targets, Tensor) else np.asarray(targets)
+    inputs = inputs._data if isinstance(inputs, Tensor) else np.asarray(inputs)
+    targets = targets._data if isinstance(targets, Tensor) else np.asarray(targets)
     if len(inputs) != len(targets):
         raise ValueError(f"lr_find(): X and y have different numbers of samples "
                          f"({len(inputs)} vs {len(targets)})")
@@ -271,7 +271,7 @@ def _run_range_test(model, loss_fn, batches, optimizer, start_lr, end_lr, num_it
         x, y = next(batches)
         optimizer.zero_grad()
         loss = loss_fn(model(x), y)
-        if not isinstance(loss, Tensor) or loss.data.size != 1:
+        if not isinstance(loss, Tensor) or loss._data.size != 1:
             raise TypeError(f"lr_find(): loss_fn(model(x), y) must return a scalar Tensor, got "
                             f"{type(loss).__name__} {getattr(loss, 'shape', '')}")
         loss_value = float(loss.item())
@@ -303,8 +303,8 @@ def _save_model(model) -> dict:
     return {
         # (tensor, its array object, a copy of the values): restoring writes the values
         # back into the very same array, so references the caller holds stay valid
-        "values": [(t, t.data, t.data.copy()) for t in tensors],
-        "grads": [(param, None if param.grad is None else param.grad.data.copy())
+        "values": [(t, t._data, t._data.copy()) for t in tensors],
+        "grads": [(param, None if param.grad is None else param.grad._data.copy())
                   for param in model.parameters()],
         "training": [(module, module.training) for module in model.modules()],
     }
@@ -313,7 +313,7 @@ def _save_model(model) -> dict:
 def _restore_model(model, saved: dict) -> None:
     for tensor, array, values in saved["values"]:
         array[...] = values
-        tensor.data = array
+        tensor._data = array
     for param, grad in saved["grads"]:
         param.grad = None if grad is None else Tensor(grad)
     for module, training in saved["training"]:

@@ -159,9 +159,9 @@ class Optimizer:
                     f"{name}: can't optimize a non-leaf Tensor (it was computed by op "
                     f"'{param.op}'). Hint: optimize the Parameters the model was built from, "
                     f"not results computed from them.")
-            if param.data.dtype.kind != "f":
+            if param._data.dtype.kind != "f":
                 raise TypeError(f"{name}: can only optimize floating-point tensors, got dtype "
-                                f"{param.data.dtype}")
+                                f"{param._data.dtype}")
 
         for option, default in self.defaults.items():
             if default is required and option not in param_group:
@@ -367,7 +367,7 @@ class Optimizer:
 def _copy_value(value):
     """A snapshot of one state entry (Tensors and arrays copied, the rest deep-copied)."""
     if isinstance(value, Tensor):
-        return wrap_array(value.data.copy())
+        return wrap_array(value._data.copy())
     if isinstance(value, np.ndarray):
         return value.copy()
     return copy.deepcopy(value)
@@ -377,17 +377,17 @@ def _cast_state_value(param: Tensor, entry: str, value, optimizer_name: str):
     """Copy a loaded state entry, as a Tensor of the parameter's dtype and shape."""
     if entry == "step":
         if isinstance(value, (Tensor, np.ndarray)):
-            return int(np.asarray(value.data if isinstance(value, Tensor) else value).item())
+            return int(np.asarray(value._data if isinstance(value, Tensor) else value).item())
         return copy.deepcopy(value)
     if isinstance(value, (Tensor, np.ndarray)):
-        array = value.data if isinstance(value, Tensor) else value
+        array = value._data if isinstance(value, Tensor) else value
         if array.dtype.kind == "f":
-            array = array.astype(param.data.dtype)
+            array = array.astype(param._data.dtype)
         array = np.array(array, copy=True)
-        if array.shape != param.data.shape and array.size != 1:
+        if array.shape != param._data.shape and array.size != 1:
             raise ValueError(
                 f"{optimizer_name}.load_state_dict(): state '{entry}' has shape {array.shape} but "
-                f"its parameter has shape {param.data.shape}. Hint: the saved optimizer was "
+                f"its parameter has shape {param._data.shape}. Hint: the saved optimizer was "
                 f"built over a model of a different architecture or parameter order.")
         return wrap_array(array)
     return copy.deepcopy(value)

@@ -60,7 +60,7 @@ class NaiveSoftplus(nn.Module):
     def forward(self, z: Tensor) -> Tensor:
         from .. import minimum, where
         inner = minimum(z, 20.0) if self.stable else z
-        return where(z.data > 20, z, (inner.exp() + 1).log())
+        return where(z._data > 20, z, (inner.exp() + 1).log())
 
 
 @scenario("exp_overflow", codes=("grad.nonfinite",),
@@ -76,7 +76,7 @@ def exp_overflow(broken: bool) -> Setup:
     g = _rng()
     model = nn.Sequential(nn.Linear(1, 32, generator=g), nn.Tanh(),
                           nn.Linear(32, 1, generator=g), NaiveSoftplus(stable=not broken))
-    model[2].bias.data[...] = float(y.mean())  # output bias at the data's prior
+    model[2].bias._data[...] = float(y.mean())  # output bias at the data's prior
     return Setup(model, nn.MSELoss(), optim.Adam(model.parameters(), lr=1e-2), (X, y),
                  steps=150, seed=SEED)
 
@@ -96,8 +96,8 @@ def exploding_gradients(broken: bool) -> Setup:
     for layer in model:
         if isinstance(layer, nn.Linear):
             fan_in = layer.weight.shape[1]
-            layer.weight.data[...] = g.normal(0, gain * np.sqrt(2 / fan_in), layer.weight.shape)
-            layer.bias.data[...] = 0.0
+            layer.weight._data[...] = g.normal(0, gain * np.sqrt(2 / fan_in), layer.weight.shape)
+            layer.bias._data[...] = 0.0
     return Setup(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.01), (X, y),
                  steps=150, seed=SEED)
 
@@ -117,7 +117,7 @@ def vanishing_gradients(broken: bool) -> Setup:
         for layer in model:
             if isinstance(layer, nn.Linear):
                 nn.init.kaiming_normal_(layer.weight, nonlinearity="relu", generator=g)
-                layer.bias.data[...] = 0.0
+                layer.bias._data[...] = 0.0
     return Setup(model, nn.CrossEntropyLoss(), optim.Adam(model.parameters(), lr=1e-3), (X, y),
                  steps=150, seed=SEED)
 
@@ -174,9 +174,9 @@ class _SwishFunction(Function):
 
     @staticmethod
     def forward(ctx, x):
-        s = 1 / (1 + np.exp(-x.data))
+        s = 1 / (1 + np.exp(-x._data))
         ctx.save_for_backward(x)
-        return Tensor(x.data * s)
+        return Tensor(x._data * s)
 
     @classmethod
     def gradient(cls, x: np.ndarray) -> np.ndarray:
@@ -192,14 +192,14 @@ class _BuggySwish(_SwishFunction):
     @staticmethod
     def backward(ctx, grad_output):
         (x,) = ctx.saved_tensors
-        return grad_output * Tensor(_BuggySwish.gradient(x.data).astype(x.data.dtype))
+        return grad_output * Tensor(_BuggySwish.gradient(x._data).astype(x._data.dtype))
 
 
 class _CorrectSwish(_SwishFunction):
     @staticmethod
     def backward(ctx, grad_output):
         (x,) = ctx.saved_tensors
-        return grad_output * Tensor(_CorrectSwish.gradient(x.data).astype(x.data.dtype))
+        return grad_output * Tensor(_CorrectSwish.gradient(x._data).astype(x._data.dtype))
 
 
 class Swish(nn.Module):

@@ -49,7 +49,7 @@ def overconfident_init(broken: bool) -> Setup:
     X, y = _digits()
     model = _digits_mlp()
     if broken:
-        model[2].weight.data = model[2].weight.data * 50.0
+        model[2].weight._data = model[2].weight._data * 50.0
     return Setup(model, F.cross_entropy, optim.Adam(model.parameters(), lr=1e-3), (X, y),
                  batch_size=32, steps=120, seed=SEED)
 

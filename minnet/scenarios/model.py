@@ -55,7 +55,7 @@ def unset_output_bias(broken: bool) -> Setup:
                           nn.Linear(32, 1))
     if not broken:
         with no_grad():
-            model[4].bias.data[...] = float(y.mean())
+            model[4].bias._data[...] = float(y.mean())
     return Setup(model, nn.MSELoss(), optim.Adam(model.parameters(), lr=3e-3), (X, y),
                  batch_size=32, steps=200, seed=0)
 
@@ -190,14 +190,14 @@ def capacity_too_small(broken: bool) -> Setup:
 
 def _evaluate_without_eval(model, X, y):
     with no_grad():
-        return model(Tensor(X)).data
+        return model(Tensor(X))._data
 
 
 def _evaluate_with_eval(model, X, y):
     model.eval()
     try:
         with no_grad():
-            return model(Tensor(X)).data
+            return model(Tensor(X))._data
     finally:
         model.train()
 

@@ -183,8 +183,8 @@ def positive_or_nan(values) -> np.ndarray:
 
 
 def as_array(values, where: str, name: str) -> np.ndarray:
-    if hasattr(values, "data") and not isinstance(values, np.ndarray):  # a minnet Tensor
-        values = values.data
+    if hasattr(values, "_data") and not isinstance(values, np.ndarray):  # a minnet Tensor
+        values = values._data
     array = np.asarray(values, dtype=np.float64)
     if array.ndim != 1:
         raise ValueError(f"{where}: {name} must be 1-D (one value per step), got shape "

@@ -14,7 +14,7 @@ def predict(model, X: np.ndarray, batch_size: int = 4096) -> np.ndarray:
     modes = [(module, module.training) for module in model.modules()]
     # the grid is ours: give it the model's dtype (float32 by default) so linear() accepts it
     first = next(iter(model.parameters()), None)
-    X = np.asarray(X, dtype=first.data.dtype if first is not None else np.float32)
+    X = np.asarray(X, dtype=first._data.dtype if first is not None else np.float32)
     model.eval()
     try:
         with no_grad():
@@ -27,7 +27,7 @@ def predict(model, X: np.ndarray, batch_size: int = 4096) -> np.ndarray:
 
 
 def _numpy(value) -> np.ndarray:
-    return np.asarray(value.data if hasattr(value, "data") else value, dtype=np.float64)
+    return np.asarray(value._data if hasattr(value, "_data") else value, dtype=np.float64)
 
 
 def leaf_modules(model) -> list:

@@ -28,8 +28,8 @@ def plot_decision_boundary(model, X, y, resolution: int = 200, margin: float = 0
     the model runs in eval mode without a graph and its mode is restored.
     """
     where = "plot_decision_boundary()"
-    X = np.asarray(getattr(X, "data", X) if not isinstance(X, np.ndarray) else X, dtype=np.float64)
-    y = np.asarray(getattr(y, "data", y) if not isinstance(y, np.ndarray) else y)
+    X = np.asarray(getattr(X, "_data", X) if not isinstance(X, np.ndarray) else X, dtype=np.float64)
+    y = np.asarray(getattr(y, "_data", y) if not isinstance(y, np.ndarray) else y)
     if X.ndim != 2 or X.shape[1] != 2:
         raise ValueError(f"{where}: X must have shape (N, 2) (two input features), got "
                          f"{X.shape}. Hint: for more features, plot two of them or a 2-D "

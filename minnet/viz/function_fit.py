@@ -29,17 +29,17 @@ def plot_function_fit(model, X, y=None, target=None, resolution: int = 400,
     """
     where = "plot_function_fit()"
     first, activation, last = _unpack(model, where)
-    X = np.asarray(getattr(X, "data", X), dtype=np.float64).reshape(-1)
+    X = np.asarray(getattr(X, "_data", X), dtype=np.float64).reshape(-1)
     if X.size == 0:
         raise ValueError(f"{where}: X is empty")
     span = max(X.max() - X.min(), 1e-12)
     xs = np.linspace(X.min() - margin * span, X.max() + margin * span, resolution)
 
-    w1 = np.asarray(first.weight.data, float)[:, 0]           # (H,)
+    w1 = np.asarray(first.weight._data, float)[:, 0]           # (H,)
     b1 = _bias(first, len(w1))
-    w2 = np.asarray(last.weight.data, float)[0]               # (H,)
+    w2 = np.asarray(last.weight._data, float)[0]               # (H,)
     b2 = float(_bias(last, 1)[0])
-    hidden = _apply(activation, xs[:, None] * w1[None, :] + b1[None, :], first.weight.data.dtype)   # (R, H)
+    hidden = _apply(activation, xs[:, None] * w1[None, :] + b1[None, :], first.weight._data.dtype)   # (R, H)
     contributions = hidden * w2[None, :]                                   # (R, H)
     fit = contributions.sum(axis=1) + b2
     output = predict(model, xs[:, None]).reshape(-1)
@@ -54,7 +54,7 @@ def plot_function_fit(model, X, y=None, target=None, resolution: int = 400,
                              panel_height=3.2, max_columns=1)
     fit_axis, unit_axis = (axes[0], axes[0]) if together else axes
     if y is not None:
-        ys = np.asarray(getattr(y, "data", y), dtype=np.float64).reshape(-1)
+        ys = np.asarray(getattr(y, "_data", y), dtype=np.float64).reshape(-1)
         if ys.shape != X.shape:
             raise ValueError(f"{where}: y must have one value per x: X has {X.size}, y has "
                              f"{ys.size}")
@@ -98,7 +98,7 @@ def _unpack(model, where):
 
 def _bias(linear, size):
     bias = getattr(linear, "bias", None)
-    return np.zeros(size) if bias is None else np.asarray(bias.data, float).reshape(-1)
+    return np.zeros(size) if bias is None else np.asarray(bias._data, float).reshape(-1)
 
 
 def _apply(activation, values: np.ndarray, dtype) -> np.ndarray:
@@ -106,4 +106,4 @@ def _apply(activation, values: np.ndarray, dtype) -> np.ndarray:
     from ..tensor import Tensor, no_grad
     with no_grad():
         out = activation(Tensor(values.astype(dtype)))
-    return np.asarray(out.data, dtype=np.float64)
+    return np.asarray(out._data, dtype=np.float64)

@@ -26,7 +26,7 @@ def plot_weight_histograms(model, bins: int = 40, include_bias: bool = False, ax
                          f"Hint: include_bias=True to plot biases too.")
     figure, axes = grid_axes(ax, len(chosen), where, panel_width=3.6, panel_height=2.6)
     for axis, (name, param) in zip(axes, chosen):
-        values = np.asarray(param.data, dtype=np.float64)
+        values = np.asarray(param._data, dtype=np.float64)
         finite = values[np.isfinite(values)].ravel()
         axis.hist(finite, bins=bins, color=TRAIN_COLOR)
         if values.ndim >= 2:

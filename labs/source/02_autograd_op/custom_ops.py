@@ -36,7 +36,7 @@ class Softplus(Function):
     @staticmethod
     def forward(ctx, x):
         ### BEGIN SOLUTION Softplus.forward: your code here
-        x = x.data
+        x = x.detach().numpy()
         ctx.save_for_backward(x)
         return np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))
         ### END SOLUTION
@@ -46,7 +46,7 @@ class Softplus(Function):
         ### BEGIN SOLUTION Softplus.backward: your code here
         (x,) = ctx.saved_tensors
         sigmoid = 0.5 * (1.0 + np.tanh(0.5 * x))    # = 1 / (1 + exp(-x)), without overflow
-        return grad_output.data * sigmoid
+        return grad_output.numpy() * sigmoid
         ### END SOLUTION
 
 
@@ -64,7 +64,7 @@ class PReLU(Function):
     @staticmethod
     def forward(ctx, x, slope):
         ### BEGIN SOLUTION PReLU.forward: your code here
-        x, slope = x.data, slope.data
+        x, slope = x.detach().numpy(), slope.detach().numpy()
         positive = x > 0
         ctx.save_for_backward(x, slope, positive)
         return np.where(positive, x, slope * x)
@@ -74,7 +74,7 @@ class PReLU(Function):
     def backward(ctx, grad_output):
         ### BEGIN SOLUTION PReLU.backward: your code here
         x, slope, positive = ctx.saved_tensors
-        grad = grad_output.data
+        grad = grad_output.numpy()
         grad_x = np.where(positive, grad, slope * grad)
         # the slope multiplies every negative entry: its gradient sums over all of them
         grad_slope = np.where(positive, 0.0, grad * x).sum().reshape(slope.shape)
@@ -98,7 +98,7 @@ class LayerNorm(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, eps):
         ### BEGIN SOLUTION LayerNorm.forward: your code here
-        x, weight, bias = x.data, weight.data, bias.data
+        x, weight, bias = x.detach().numpy(), weight.detach().numpy(), bias.detach().numpy()
         mean = x.mean(axis=-1, keepdims=True)
         var = x.var(axis=-1, keepdims=True)           # biased, as PyTorch's layer_norm
         inv_std = 1.0 / np.sqrt(var + eps)
@@ -111,7 +111,7 @@ class LayerNorm(Function):
     def backward(ctx, grad_output):
         ### BEGIN SOLUTION LayerNorm.backward: your code here
         x_hat, inv_std, weight = ctx.saved_tensors
-        grad = grad_output.data
+        grad = grad_output.numpy()
         batch_axes = tuple(range(grad.ndim - 1))       # every axis but the last
         grad_weight = (grad * x_hat).sum(axis=batch_axes)
         grad_bias = grad.sum(axis=batch_axes)

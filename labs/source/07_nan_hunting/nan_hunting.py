@@ -75,7 +75,7 @@ def stable_log_softmax(logits, dim=1):
     Returns: Tensor (N, C).
     """
     ### BEGIN SOLUTION
-    peak = Tensor(logits.data.max(axis=dim, keepdims=True))    # a constant: no gradient
+    peak = Tensor(logits.detach().numpy().max(axis=dim, keepdims=True))    # a constant: no gradient
     shifted = logits - peak
     return shifted - shifted.exp().sum(dim=dim, keepdim=True).log()
     ### END SOLUTION

@@ -88,7 +88,7 @@ def evaluate(model, X, y):
     model.eval()
     try:
         with no_grad():
-            logits = model(Tensor(X)).data
+            logits = model(Tensor(X)).detach().numpy()
     finally:
         model.train(was_training)
     return float(np.mean(logits.argmax(axis=1) == y))

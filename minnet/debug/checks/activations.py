@@ -88,7 +88,7 @@ def initial_parameters(ctx) -> dict:
             model = getattr(ctx.monitor, "model", None)
         ctx.cache["initial_parameters"] = (
             {} if model is None else
-            {name: np.array(p.data, dtype=np.float64) for name, p in model.named_parameters()})
+            {name: np.array(p._data, dtype=np.float64) for name, p in model.named_parameters()})
     return ctx.cache["initial_parameters"]
 
 
@@ -232,7 +232,7 @@ def block_scales(monitor, record: str = "init") -> list:
     owners = set()
     model = getattr(monitor, "model", None)
     if model is not None:
-        dims = {name: p.data.ndim for name, p in model.named_parameters()}
+        dims = {name: p._data.ndim for name, p in model.named_parameters()}
         owners = {monitor.layer_of_param[name] for name in monitor.param_names
                   if dims.get(name, 0) >= 2 and name in monitor.layer_of_param}
     weight_layers = [i for i, layer in enumerate(layers)

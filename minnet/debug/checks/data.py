@@ -446,7 +446,7 @@ def drop_constant_features(setup, finding):
         raise ValueError("drop_constant_features: the model's first layer is not a Linear taking "
                          "the features, so dropping columns would break its input shape")
     from ...nn import Parameter
-    layer.weight = Parameter(np.ascontiguousarray(layer.weight.data[:, keep]))
+    layer.weight = Parameter(np.ascontiguousarray(layer.weight._data[:, keep]))
     layer.in_features = int(keep.sum())
     optimizer = (optimizer_factory(setup.optimizer, setup.model)(repaired.model)
                  if setup.optimizer is not None else None)
@@ -984,7 +984,7 @@ def refit_on_train(setup, finding):
 
 # -- data.too_few_samples and batch.too_large ----------------------------------------------------------
 def parameter_count(model) -> int:
-    return int(sum(p.data.size for p in model.parameters()))
+    return int(sum(p._data.size for p in model.parameters()))
 
 
 def too_few_samples(ctx) -> list:

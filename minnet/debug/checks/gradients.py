@@ -61,8 +61,8 @@ def weight_grad_rms(monitor) -> list:
     RMS = grad norm / sqrt(numel), so a 64x128 and a 128x10 weight compare fairly.
     """
     model = getattr(monitor, "model", None)
-    sizes = {name: p.data.size for name, p in model.named_parameters()} if model else {}
-    shapes = {name: p.data.ndim for name, p in model.named_parameters()} if model else {}
+    sizes = {name: p._data.size for name, p in model.named_parameters()} if model else {}
+    shapes = {name: p._data.ndim for name, p in model.named_parameters()} if model else {}
     order = {layer: i for i, layer in enumerate(monitor.layers)}
     rows = []
     for name in monitor.param_names:
@@ -329,7 +329,7 @@ def missing_gradients(ctx) -> list:
                 f"Parameter {name} has requires_grad=False but the optimizer holds it: it "
                 f"never gets a gradient, so it never trains. Frozen by mistake?",
                 layer=layer, evidence={"parameter": name, "requires_grad": False,
-                                       "in_optimizer": True, "numel": int(param.data.size)},
+                                       "in_optimizer": True, "numel": int(param._data.size)},
                 fix=f"If {name} should train: param.requires_grad_(True) (or "
                     f"model.requires_grad_(True)). If it is meant to be frozen, leave it out "
                     f"of the optimizer: SGD([p for p in model.parameters() if p.requires_grad]).",
@@ -340,7 +340,7 @@ def missing_gradients(ctx) -> list:
             continue
         fraction = float(np.nanmean(missing))
         # an all-zero gradient (dead units upstream) is a vanishing/dead-ReLU matter, not this
-        zero_array = param.grad is not None and not np.any(param.grad.data)
+        zero_array = param.grad is not None and not np.any(param.grad._data)
         if fraction >= limit and not zero_array:
             findings.append(Finding(
                 "grad.missing",
@@ -359,7 +359,7 @@ def _not_in_optimizer(ctx, monitor, model, outside) -> Finding:
     """One warning for the trainable parameters (requires_grad=True) the optimizer lacks."""
     names = [name for name, _ in outside]
     total = sum(1 for _ in model.parameters())
-    numel = int(sum(param.data.size for _, param in outside))
+    numel = int(sum(param._data.size for _, param in outside))
     layers = sorted({monitor.layer_of_param.get(name) for name in names} - {None},
                     key=lambda layer: list(monitor.layers).index(layer)
                     if layer in monitor.layers else 0)
@@ -392,7 +392,7 @@ def stale_norms_of_held(ctx, steps: int = STALE_PROBE_STEPS) -> np.ndarray:
     def at_forward(module, args):
         if step["index"] not in norms:  # the first forward of the step
             norms[step["index"]] = math.sqrt(sum(
-                float(np.sum(np.square(p.grad.data, dtype=np.float64)))
+                float(np.sum(np.square(p.grad._data, dtype=np.float64)))
                 for p in held if p.grad is not None))
         return None
 
@@ -473,7 +473,7 @@ def _leaf_inputs(model, X: np.ndarray) -> list:
         label = f"{path or 'model'} ({type(module).__name__})"
 
         def hook(module, args, output, label=label):
-            arrays = [a.data.copy() if isinstance(a, Tensor) else a for a in args]
+            arrays = [a._data.copy() if isinstance(a, Tensor) else a for a in args]
             captured.append((label, module, arrays))
         handles.append(module.register_forward_hook(hook))
     model.eval()

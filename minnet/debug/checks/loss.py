@@ -563,9 +563,9 @@ def _backward_term(term: Tensor, params: list) -> dict:
         leaf.grad = None
     try:
         term.backward()
-        squares = [float((p.grad.data.astype(np.float64) ** 2).sum())
+        squares = [float((p.grad._data.astype(np.float64) ** 2).sum())
                    for p in params if p.grad is not None]
-        outside_squares = [float((leaf.grad.data.astype(np.float64) ** 2).sum())
+        outside_squares = [float((leaf.grad._data.astype(np.float64) ** 2).sum())
                            for leaf in outside if leaf.grad is not None]
     finally:
         for leaf, grad in zip(outside, saved):   # never leave a trace on someone else's tensors
@@ -786,19 +786,19 @@ def calm_output_layer(setup, finding):
     path, layer = last_weighted_leaf(model)
     if layer is None:
         raise ValueError("calm_output_layer: the model has no layer with a weight")
-    layer.weight.data = layer.weight.data * 0.1
+    layer.weight._data = layer.weight._data * 0.1
     bias = getattr(layer, "bias", None)
     if bias is not None:
         _, y, _ = data_arrays(setup.train_data, "calm_output_layer")
-        width = bias.data.shape[0]
+        width = bias._data.shape[0]
         if y.dtype.kind in "iu" and y.ndim == 1 and width > 1:
             counts = np.bincount(y, minlength=width)[:width]
             prior = np.log(np.clip(counts / max(1, counts.sum()), 1e-6, 1.0))
-            bias.data = (prior - prior.mean()).astype(bias.data.dtype)
+            bias._data = (prior - prior.mean()).astype(bias._data.dtype)
         else:
             mean = y.reshape(len(y), -1).astype(np.float64).mean(axis=0)
-            bias.data = np.broadcast_to(mean if mean.size == width else mean.mean(),
-                                        bias.data.shape).astype(bias.data.dtype).copy()
+            bias._data = np.broadcast_to(mean if mean.size == width else mean.mean(),
+                                        bias._data.shape).astype(bias._data.dtype).copy()
     return setup.replace(model=model, optimizer=_model_and_optimizer(setup, model))
 
 

@@ -564,7 +564,7 @@ def _record_leaf_outputs(model) -> tuple:
         label = layer_label(path, module)
 
         def keep(module, args, output, label=label):
-            data = getattr(output, "data", None)
+            data = getattr(output, "_data", None)
             if isinstance(data, np.ndarray):
                 outputs.setdefault(label, []).append(data.astype(np.float64))
         handles.append(module.register_forward_hook(keep))
@@ -711,7 +711,7 @@ def cannot_overfit(ctx) -> list:
         f"working model and loss drive a tiny batch to ~zero loss.{slow_note}",
         severity=severity,
         evidence={"batch_size": len(X), "attempts": summary, "best_loss_over_baseline": progress,
-                  "parameters": int(sum(p.data.size for p in ctx.fresh_model().parameters()))},
+                  "parameters": int(sum(p._data.size for p in ctx.fresh_model().parameters()))},
         thresholds=thresholds)]
 
 
@@ -771,7 +771,7 @@ def train_mode_at_eval(ctx) -> list:
 
 
 def _as_array(value):
-    data = getattr(value, "data", value)
+    data = getattr(value, "_data", value)
     return data
 
 
@@ -786,12 +786,12 @@ def reinitialised_copy(model, seed: int = 0):
     order = [m for _, m in twin.named_modules() if not any(True for _ in m.children())]
     for i, module in enumerate(order):
         weight = module._parameters.get("weight")
-        if weight is None or weight.data.ndim < 2:
+        if weight is None or weight._data.ndim < 2:
             continue
         following = None
         for later in order[i + 1:]:
             later_weight = later._parameters.get("weight")
-            if later_weight is not None and later_weight.data.ndim >= 2:
+            if later_weight is not None and later_weight._data.ndim >= 2:
                 break
             if type(later).__name__ in ELEMENTWISE_ACTIVATIONS:
                 following = type(later).__name__
@@ -826,11 +826,11 @@ def fix_output_bias(setup, finding):
         suggestion = finding.evidence.get("target_mean")
     twin = copy_model(setup.model)
     last = [m for _, m in twin.named_modules()
-            if m._parameters.get("weight") is not None and m._parameters["weight"].data.ndim >= 2]
+            if m._parameters.get("weight") is not None and m._parameters["weight"]._data.ndim >= 2]
     if not last or last[-1]._parameters.get("bias") is None:
         raise ValueError("fix init.output_bias: the last weight layer has no bias to set")
     bias = last[-1]._parameters["bias"]
-    bias.data[...] = np.asarray(suggestion, dtype=bias.data.dtype).reshape(bias.data.shape)
+    bias._data[...] = np.asarray(suggestion, dtype=bias._data.dtype).reshape(bias._data.shape)
     return _with_model(setup, twin)
 
 

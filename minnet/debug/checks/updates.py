@@ -86,7 +86,7 @@ def weight_update_ratios(monitor, optimizer=None) -> list:
     rows = []
     for name in monitor.param_names:
         param = params.get(name)
-        if param is not None and (param.data.ndim < 2 or (held is not None and
+        if param is not None and (param._data.ndim < 2 or (held is not None and
                                                           id(param) not in held)):
             continue
         median = _finite_median(monitor.param(name, "update_ratio"))
@@ -429,7 +429,7 @@ def weight_decay_penalty(optimizer) -> tuple:
         decay = float(group.get("weight_decay", 0) or 0)
         largest = max(largest, decay)
         if decay:
-            penalty += decay / 2 * sum(float(np.sum(np.square(p.data, dtype=np.float64)))
+            penalty += decay / 2 * sum(float(np.sum(np.square(p._data, dtype=np.float64)))
                                        for p in group["params"])
     return penalty, largest
 
