@@ -6,6 +6,7 @@ from .activation import ELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .containers import ModuleList, Sequential
 from .dropout import Dropout
 from .flatten import Flatten, Identity
+from .gru import GRU
 from .linear import Linear
 from .loss import (
     BCELoss,
