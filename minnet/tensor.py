@@ -386,7 +386,11 @@ class Tensor:
 
     # -- conversion --------------------------------------------------------------
     def numpy(self) -> np.ndarray:
-        """The underlying array (shared, not copied, as in PyTorch)."""
+        """The underlying array (shared, not copied, as in PyTorch).
+
+        PyTorch refuses a tensor that requires grad here; minnet allows it. Code that must
+        run on both writes ``x.detach().numpy()``.
+        """
         return self._data
 
     def item(self):
