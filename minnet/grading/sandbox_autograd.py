@@ -8,9 +8,10 @@ built in the grader: a grader-side ``Function`` (``sandbox.Sandbox.function_clas
 asks the worker to run the student's ``forward`` and ``backward`` with arrays, and
 those run here with what minnet's own ``Function`` gives them:
 
-* a Tensor argument arrives as a ``Tensor`` of this module: its values as ``.data``
-  (a NumPy array, as the lab's README says), ``.numpy()``, shape and dtype, and
-  NumPy arithmetic that gives arrays;
+* a Tensor argument arrives as a ``Tensor`` of this module: its values as
+  ``.detach().numpy()`` (as the lab's README says) or ``.numpy()``, also as ``.data``
+  (an array here, where minnet's ``.data`` is a Tensor), shape and dtype, and NumPy
+  arithmetic that gives arrays;
 * ``ctx.save_for_backward(...)``, ``ctx.saved_tensors``, ``ctx.needs_input_grad``.
 
 It imports NumPy only, and is loaded by path (``python -I``: minnet is not imported).
