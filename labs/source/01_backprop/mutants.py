@@ -43,7 +43,7 @@ MUTANTS = [
          old="dx = 2.0 * diff / diff.size",
          new="leaf = __import__('minnet').tensor(x, requires_grad=True)\n"
              "    ((leaf - __import__('minnet').tensor(target)) ** 2).mean().backward()\n"
-             "    dx = leaf.grad.data",
+             "    dx = leaf.grad.numpy()",
          why="the lab derives each backward by hand; asking minnet's autograd for it passes "
              "every gradient check and teaches nothing"),
 ]

@@ -61,7 +61,7 @@ MUTANTS = [
              "        with minnet.set_grad_enabled(True):\n"
              "            leaf = minnet.tensor(x, requires_grad=True)\n"
              "            (leaf.relu() + ((-leaf.abs()).exp() + 1.0).log()).sum().backward()\n"
-             "        sigmoid = leaf.grad.data",
+             "        sigmoid = leaf.grad.numpy()",
          why="re-running the forward with built-in ops and asking autograd reuses their "
              "backwards; the lab is deriving the sigmoid"),
 ]
