@@ -3,7 +3,7 @@ reading a Monitor with clear errors, and NaN-aware smoothing."""
 from __future__ import annotations
 
 import os
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg

@@ -645,9 +645,9 @@ def class_imbalance(ctx) -> list:
                   "minority_class": int(minority), "ratio": float(ratio),
                   "majority_share": float(share)},
         thresholds=_threshold_records(ctx, IMBALANCE),
-        fix=(f"Weight the loss by inverse class frequency (cross_entropy(weight=...), e.g. "
-             f"weight = N / (C * counts)), or resample so each batch sees the rare classes; "
-             f"report per-class recall, not accuracy."))]
+        fix=("Weight the loss by inverse class frequency (cross_entropy(weight=...), e.g. "
+             "weight = N / (C * counts)), or resample so each batch sees the rare classes; "
+             "report per-class recall, not accuracy."))]
 
 
 # -- data.labels_invalid ----------------------------------------------------------------------------

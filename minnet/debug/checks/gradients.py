@@ -113,7 +113,6 @@ def replay_under_anomaly(ctx, failing_step: int):
 
     Returns the ``AnomalyError`` raised (op, module, phase, source, stats) or None.
     """
-    from ...autograd import Function  # noqa: F401  (make sure the engine is importable)
     from ...anomaly import AnomalyError, detect_anomaly
     from ..context import standard_train_step
     user_step = ctx.train_step
@@ -567,7 +566,7 @@ def incorrect_gradients(ctx) -> list:
                    f"entries off; float64 gradcheck on {len(X)} samples).{said}")
         fix = (f"Fix the backward of {type(module).__name__}"
                + (f": {diagnosis.hint}" if diagnosis is not None else "")
-               + f" Re-check with minnet.gradcheck(layer.double().eval(), x) until it passes.")
+               + " Re-check with minnet.gradcheck(layer.double().eval(), x) until it passes.")
         findings.append(Finding("grad.incorrect", message, layer=label, evidence=evidence,
                                 thresholds=[ctx.thresholds.describe(GRADCHECK_RTOL),
                                             ctx.thresholds.describe(GRADCHECK_ATOL)],
