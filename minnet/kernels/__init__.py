@@ -26,7 +26,8 @@ def jit_enabled() -> bool:
 
 def _load_kernels() -> dict:
     """Import the kernel modules (and Numba) and list every kernel with its reference."""
-    from . import conv_im2col, pool, scatter, stats
+    from . import conv_im2col, heap, pool, scatter, stats
+    heap.keep_freed_memory()  # conv and pooling free tens of MB a step: keep it (heap.py)
     return {
         "im2col": (conv_im2col.im2col_numba, conv_im2col.im2col_reference),
         "col2im": (conv_im2col.col2im_numba, conv_im2col.col2im_reference),
