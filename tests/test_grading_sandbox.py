@@ -575,10 +575,28 @@ def test_the_ops_behind_a_result_are_the_engines_not_the_tensors_op_names(tmp_pa
     ("import minnet.grading.sandbox", "grader's own package"),
     ("from numpy import _NoValue", "private module"),
     ("def f(out):\n    out._parents = ()", "private parts"),
+    # a private module reached through a plain variable, or a parameter called self
+    ("t = np.testing\nrun = t._private.utils.runstring", "private parts"),
+    ("def f(self=np.testing):\n    return self._private", "private parts"),
+    ("def f(self):\n    self = np.testing\n    return self._private", "private parts"),
+    ("def f(x):\n    return x._data", "private parts"),
+    ("x = np.genfromtxt('http://example.com/a.csv?leak')", "operating system"),
+    ("x = np.lib.format.pickle.loads(b'')", "operating system"),
+    ("np.save('/tmp/leak.npy', np.ones(2))", "operating system"),
 ])
 def test_static_check_applies_its_rules_to_imported_names_and_modules(line, rule):
     problems = check_source(f"import numpy as np\n{line}\n", "lab.py", ("numpy", "minnet"))
     assert problems and "lab.py:" in problems[0] and any(rule in p for p in problems), problems
+
+
+def test_static_check_lets_a_method_use_its_own_private_attributes():
+    text = ("import numpy as np\n\nclass Layer:\n    def __init__(self):\n"
+            "        self._cache = None\n\n    def forward(self, x):\n"
+            "        self._cache = x\n        inner = lambda: self._cache\n"
+            "        return inner(), type(self).__name__\n\n"
+            "class Op:\n    @staticmethod\n    def backward(ctx, grad):\n"
+            "        return grad * ctx._scale\n")
+    assert check_source(text, "lab.py", ("numpy",)) == []
 
 
 def test_static_check_allows_a_stand_in_alone_and_refuses_forbidden_imported_names():

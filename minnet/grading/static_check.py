@@ -27,11 +27,21 @@ FORBIDDEN_ATTRIBUTES = {
     "os", "sys", "subprocess", "ctypes", "builtins", "importlib", "shutil", "socket", "signal",
     "gc", "inspect", "threading", "multiprocessing", "exec",
     "import_module", "system", "popen", "fork", "kill", "getppid", "_exit",
+    # code smuggled in as data: unpickling and code objects run whatever they describe
+    "pickle", "marshal", "loads", "runstring", "types", "FunctionType", "CodeType",
+    "operator", "attrgetter", "methodcaller", "ctypeslib",
+    # files and URLs: nothing a lab computes is read from or written to disk
+    # (np.load unpickles; np.genfromtxt / loadtxt also fetch URLs: data out, answers in)
+    "load", "save", "savez", "fromfile", "tofile", "memmap", "DataSource", "genfromtxt",
+    "loadtxt", "fromregex", "urlopen", "request",
 }
 HARMLESS_DUNDERS = {"__init__", "__name__", "__doc__", "__len__", "__call__", "__repr__",
                     "__str__", "__eq__", "__hash__", "__iter__", "__next__", "__enter__",
                     "__exit__", "__class__", "__main__"}
 
+
+# Names of the student's own objects, whose private attributes are theirs to use
+OWN_OBJECTS = ("self", "cls", "ctx")
 
 # The grader's own package: a student file has no business there (its modules hold os, signal...)
 GRADER_PACKAGE = "minnet.grading"
@@ -54,11 +64,26 @@ def _root(module: str) -> str:
     return module.split(".", 1)[0]
 
 
-def _root_name(node) -> str:
-    """'np' for np.testing._private.utils (the name an attribute chain starts from)."""
-    while isinstance(node, ast.Attribute):
-        node = node.value
-    return node.id if isinstance(node, ast.Name) else ""
+def _own_object(attribute, parents) -> bool:
+    """``self._cache`` in a method whose first parameter is ``self`` (or ``cls``, ``ctx``),
+    without a default and never rebound: the student's own object. Anything else
+    (``t = np.testing; t._private``, ``def f(self=np.testing)``) is another library's."""
+    root = attribute
+    while isinstance(root, ast.Attribute):
+        root = root.value
+    if not isinstance(root, ast.Name) or root.id not in OWN_OBJECTS:
+        return False
+    node = attribute
+    while node in parents:
+        node = parents[node]
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            arguments = node.args
+            positional = [*arguments.posonlyargs, *arguments.args]
+            if positional and positional[0].arg == root.id:
+                return len(arguments.defaults) < len(positional) and not any(
+                    isinstance(inner, ast.Name) and inner.id == root.id
+                    and isinstance(inner.ctx, (ast.Store, ast.Del)) for inner in ast.walk(node))
+    return False
 
 
 def check_source(text: str, filename: str, allowed_imports, forbidden=()) -> list:
@@ -84,10 +109,8 @@ def check_source(text: str, filename: str, allowed_imports, forbidden=()) -> lis
     def problem(node, what: str, why: str) -> None:
         problems.append(f"{filename}:{node.lineno}: {what}: {why}")
 
-    module_aliases = {(alias.asname or alias.name).split(".", 1)[0]
-                      for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
-                      for alias in node.names}
     forbidden = set(forbidden)
+    parents = {child: parent for parent in ast.walk(tree) for child in ast.iter_child_nodes(parent)}
     for node in ast.walk(tree):
         if isinstance(node, ast.Constant) and isinstance(node.value, complex) \
                 and "complex" in forbidden:
@@ -135,14 +158,13 @@ def check_source(text: str, filename: str, allowed_imports, forbidden=()) -> lis
                 problem(node, f"`.{node.attr}`", "reaching the operating system or the "
                                                  "interpreter through another module is not "
                                                  "allowed in lab files")
-            elif node.attr.startswith("_") and _root_name(node) in module_aliases:
-                problem(node, f"`.{node.attr}`", "a library's private parts are not for lab "
-                                                 "files: use its public API")
-            elif node.attr.startswith("_") and isinstance(node.ctx, (ast.Store, ast.Del)) \
-                    and _root_name(node) not in ("self", "cls", "ctx"):
-                # out._parents = (): rewriting how a library's object was made
-                problem(node, f"`.{node.attr} = ...`", "changing another object's private "
-                                                       "parts is not allowed in lab files")
+            elif node.attr.startswith("_") and not node.attr.startswith("__") \
+                    and not _own_object(node, parents):
+                # any root, not only an import's name: `t = np.testing; t._private...` too;
+                # writing one (out._parents = ()) would rewrite how a library's object was made
+                problem(node, f"`.{node.attr}`", "a library's (or another object's) private "
+                                                 "parts are not for lab files: use its "
+                                                 "public API")
         elif isinstance(node, ast.Name):
             if node.id in FORBIDDEN_CALLS:
                 problem(node, f"`{node.id}`", "running code given as text or looking names up "
