@@ -160,7 +160,7 @@ def test_misbehaving_tests_end_at_zero_with_the_reason(tmp_path):
                             target="labs/01_toy/test_misbehaving.py")
     tests = by_name(results)
     reasons = {
-        "test_hang": "TIMEOUT after 1 s",
+        "test_hang": "TIMEOUT",  # after 1 s, or 2 s of wall time when 2 tests run at once
         "test_segfault": "crashed: killed by signal 11 (SIGSEGV)",
         "test_exit": "sys.exit(3) called",
         "test_os_exit": "crashed: the process ended early",
@@ -171,9 +171,74 @@ def test_misbehaving_tests_end_at_zero_with_the_reason(tmp_path):
         entry = tests[f"01_toy: {name}"]
         assert entry["score"] == 0, (name, entry)
         assert reason in entry["output"], (name, entry["output"])
+    hang = tests["01_toy: test_hang"]["output"]
+    assert "TIMEOUT after 1 s" in hang or "over its limit of 1 s" in hang, hang
     assert tests["01_toy: test_fine_after_all_that"]["score"] == 1.0
     assert results["max_score"] == 8.0 and results["score"] == 1.0
     assert "grades" in result.stdout
+
+
+AT_ONCE = '''import os
+import time
+import pytest
+from minnet.grading import expect
+
+
+def started(name):
+    with open(os.environ["STARTS_FILE"], "a") as starts:
+        starts.write(name + "\\n")
+
+
+@pytest.mark.points(1)
+def test_a_first_in_order():
+    started("a")
+    time.sleep(0.5)
+
+
+@pytest.mark.points(1)
+def test_b_short_limit():
+    started("b")
+    expect(False, "b fails")
+
+
+@pytest.mark.points(2)
+@pytest.mark.timeout(30)
+def test_c_long_limit():
+    started("c")
+    time.sleep(0.5)
+
+
+@pytest.mark.points(1)
+def test_d_last():
+    started("d")
+    os._exit(0)
+'''
+
+
+def test_two_tests_at_once_report_in_pytest_order(tmp_path):
+    # two children at once: the test with the longest limit starts before the tests ahead of
+    # it in the file (b waits for a free slot: a or c ended), yet the reports, the grades and
+    # results.json keep pytest's order, and a crash still costs its own test only
+    labs = make_lab(tmp_path)
+    (labs / "01_toy" / "test_at_once.py").write_text(AT_ONCE)
+    starts = tmp_path / "starts.txt"
+    os.environ["STARTS_FILE"] = str(starts)
+    try:
+        result, results = grade(tmp_path, "--lab-jobs", "2", "-v",
+                                target="labs/01_toy/test_at_once.py")
+    finally:
+        del os.environ["STARTS_FILE"]
+    order = starts.read_text().split()
+    assert sorted(order) == ["a", "b", "c", "d"] and set(order[:2]) == {"a", "c"}, order
+    names = [test["name"] for test in results["tests"]]
+    assert names == [f"01_toy: test_{name}" for name in
+                     ("a_first_in_order", "b_short_limit", "c_long_limit", "d_last")]
+    assert [test["score"] for test in results["tests"]] == [1.0, 0.0, 2.0, 0.0]
+    assert "crashed: the process ended early" in results["tests"][3]["output"]
+    lines = [line for line in result.stdout.splitlines()
+             if line.startswith("labs/01_toy/test_at_once.py::")]
+    assert [line.split("::")[1].split()[0] for line in lines] == [
+        "test_a_first_in_order", "test_b_short_limit", "test_c_long_limit", "test_d_last"]
 
 
 def test_tests_outside_labs_are_untouched(tmp_path):

@@ -127,8 +127,10 @@ def start_pytest(tree: Path, folders: Optional[list], timeout: Optional[float] =
                  extra: tuple = (), quiet: bool = True, single_thread: bool = False):
     """Start grading ``folders`` of ``tree`` in a new pytest process; returns (process, json path)."""
     grade_json = Path(tempfile.mkstemp(prefix="results-", suffix=".json", dir=tree.parent)[1])
+    # several gradings at once (single_thread): each grades its tests one at a time
     command = pytest_command(tree, folders, grade_json, timeout,
-                             (("-q", "--no-header", "-rN", "--tb=no") if quiet else ()) + extra)
+                             (("-q", "--no-header", "-rN", "--tb=no") if quiet else ())
+                             + (("--lab-jobs", "1") if single_thread else ()) + extra)
     process = subprocess.Popen(command, cwd=str(tree.parent),
                                env=grading_environment(single_thread),
                                stdout=subprocess.PIPE if quiet else None,

@@ -127,54 +127,109 @@ def _kill_group(pid: int) -> None:
             continue
 
 
-def run_in_child(work: Callable[[], bytes], timeout: float,
-                 memory_mb: Optional[float] = None) -> ChildOutcome:
-    """Fork, run ``work()`` (returning bytes) in the child, wait at most ``timeout`` seconds."""
+@dataclass
+class Child:
+    """A forked child running ``work()``: what its pipe has sent so far, and, once it has
+    ended (or was stopped at its time limit), its ``outcome``."""
+    pid: int
+    read_fd: int
+    started: float
+    timeout: float
+    chunks: list
+    outcome: Optional[ChildOutcome] = None
+
+    @property
+    def deadline(self) -> float:
+        return self.started + self.timeout
+
+
+def start_child(work: Callable[[], bytes], timeout: float, memory_mb: Optional[float] = None,
+                close_in_child: tuple = ()) -> Child:
+    """Fork and run ``work()`` (returning bytes) in the child; ``wait_any`` collects it.
+    ``close_in_child``: descriptors of the parent's the child must not keep (the pipes of
+    other children running at the same time)."""
     read_fd, write_fd = os.pipe()
     start = time.monotonic()
     pid = os.fork()
     if pid == 0:  # pragma: no cover -- the child never returns from here
         os.close(read_fd)
+        for fd in close_in_child:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
         _child_main(work, write_fd, memory_mb)
     os.close(write_fd)
-    chunks, timed_out = [], False
-    deadline = start + timeout
+    return Child(pid, read_fd, start, timeout, [])
+
+
+def wait_any(children: list) -> None:
+    """Wait until at least one of the running ``children`` has ended or passed its time
+    limit (then it is killed); sets their ``outcome``. Every running child's pipe is read
+    meanwhile, so none blocks on a full pipe while another is waited for."""
+    running = [child for child in children if child.outcome is None]
     try:
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                timed_out = True
+        while running and all(child.outcome is None for child in running):
+            now = time.monotonic()
+            for child in running:
+                if now >= child.deadline:
+                    _kill_group(child.pid)
+                    _end(child, timed_out=True)
+            waiting = [child for child in running if child.outcome is None]
+            if len(waiting) < len(running):
                 break
-            ready, _, _ = select.select([read_fd], [], [], remaining)
-            if not ready:
-                continue
-            chunk = os.read(read_fd, 1 << 16)
-            if not chunk:
-                break  # the child closed its end: it finished (or died)
-            chunks.append(chunk)
-    except BaseException:  # Ctrl-C in the parent: take the child down with us
-        _kill_group(pid)
-        os.waitpid(pid, 0)
-        os.close(read_fd)
+            ready, _, _ = select.select([child.read_fd for child in waiting], [], [],
+                                        max(0.0, min(child.deadline for child in waiting) - now))
+            for child in waiting:
+                if child.read_fd in ready:
+                    chunk = os.read(child.read_fd, 1 << 16)
+                    if chunk:
+                        child.chunks.append(chunk)
+                    else:  # the child closed its end: it finished (or died)
+                        _end(child, timed_out=False)
+    except BaseException:  # Ctrl-C in the parent: take the children down with us
+        stop_all(running)
         raise
+
+
+def stop_all(children: list) -> None:
+    """Kill and reap every child still running (the session ended before their turn)."""
+    for child in children:
+        if child.outcome is None:
+            _kill_group(child.pid)
+            _end(child, timed_out=True)
+
+
+def _end(child: Child, timed_out: bool) -> None:
+    """Reap ``child`` and set its outcome."""
+    _, status = os.waitpid(child.pid, 0)
+    os.close(child.read_fd)
+    seconds = time.monotonic() - child.started
+    payload = b"".join(child.chunks)
     if timed_out:
-        _kill_group(pid)
-    _, status = os.waitpid(pid, 0)
-    os.close(read_fd)
-    seconds = time.monotonic() - start
-    if timed_out:
-        return ChildOutcome(None, f"TIMEOUT after {timeout:g} s", seconds)
-    payload = b"".join(chunks)
-    if os.WIFSIGNALED(status):
-        return ChildOutcome(None, "crashed: " + describe_signal(os.WTERMSIG(status)), seconds)
-    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
-    if code == CHILD_FAILED:
-        return ChildOutcome(None, "crashed: the grading process failed (see its error output)",
-                            seconds)
-    if code != 0 or not payload:
-        return ChildOutcome(None, f"crashed: the process ended early with exit status {code} "
-                                  "(os._exit() called, or the interpreter was shut down)", seconds)
-    return ChildOutcome(payload, None, seconds)
+        outcome = ChildOutcome(None, f"TIMEOUT after {child.timeout:g} s", seconds)
+    elif os.WIFSIGNALED(status):
+        outcome = ChildOutcome(None, "crashed: " + describe_signal(os.WTERMSIG(status)), seconds)
+    else:
+        code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
+        if code == CHILD_FAILED:
+            outcome = ChildOutcome(None, "crashed: the grading process failed (see its error "
+                                         "output)", seconds)
+        elif code != 0 or not payload:
+            outcome = ChildOutcome(None, f"crashed: the process ended early with exit status "
+                                         f"{code} (os._exit() called, or the interpreter was "
+                                         f"shut down)", seconds)
+        else:
+            outcome = ChildOutcome(payload, None, seconds)
+    child.outcome = outcome
+
+
+def run_in_child(work: Callable[[], bytes], timeout: float,
+                 memory_mb: Optional[float] = None) -> ChildOutcome:
+    """Fork, run ``work()`` (returning bytes) in the child, wait at most ``timeout`` seconds."""
+    child = start_child(work, timeout, memory_mb)
+    wait_any([child])
+    return child.outcome
 
 
 # --------------------------------------------------------------------------

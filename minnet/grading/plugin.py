@@ -30,7 +30,8 @@ import pytest
 from .credit import Credit, GradingSetupError, check_points, format_points
 from .expect import THRESHOLDS_SEEN, LabFailure
 from .isolation import (CAN_FORK, become_subreaper, hide_from_same_user, kill_orphans,
-                        run_in_child)
+                        start_child, stop_all, wait_any)
+from .sandbox import SANDBOX_UID, use_sandbox_uid
 from .sandbox import close_all as close_sandboxes
 from .sandbox import sweep as sweep_sandboxes
 
@@ -78,6 +79,9 @@ def pytest_addoption(parser):
     group.addoption("--lab-first", metavar="PATH", default=None,
                     help="JSON {lab folder: [words]}: run that folder's tests whose source "
                          "names a word first (minnet labs check: the function a mutant changed)")
+    group.addoption("--lab-jobs", type=int, default=None, metavar="N",
+                    help="lab tests run at once, each in its child (default: the CPUs, at "
+                         "most 2; always 1 under minnet grade)")
     group.addoption("--lab-no-isolation", action="store_true", default=False,
                     help="run lab tests in the pytest process (for debugging with pdb): no "
                          "time limit, no memory cap, a crash ends the run")
@@ -514,42 +518,134 @@ def _already_lost(item) -> bool:
                for grade in _book(item.config).grades.values())
 
 
-def pytest_runtest_protocol(item, nextitem):
-    """Run a lab test in a forked child with its time limit; the parent logs the reports."""
-    if not is_lab_item(item):
-        return None
-    if _already_lost(item):
-        return True  # not run, not graded: the folder already lost points
-    THRESHOLDS_SEEN.clear()  # each test's thresholds are its own
-    if not _isolated(item):
-        return None  # pytest's own protocol, in this process
+def lab_jobs(config) -> int:
+    """How many lab tests run at once: ``--lab-jobs``, by default the CPUs this process may
+    use, at most 2. One at a time under ``minnet grade`` (its journal names the test the
+    grader died in), with ``--lab-stop-at-first-loss`` (a test's turn depends on the grades
+    before it) and without isolation."""
+    asked = config.getoption("lab_jobs", None)
+    if (config.getoption("grade_journal_fd", None) is not None or not CAN_FORK
+            or config.getoption("lab_stop_at_first_loss", None)
+            or config.getoption("lab_no_isolation", False)):
+        return 1
+    if asked:
+        return max(1, int(asked))
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(1, min(2, cpus))
+
+
+@dataclass
+class _Started:
+    """A lab test forked ahead of its turn: its child, its sandbox uid, whether its leftovers
+    were cleaned up."""
+    child: object
+    uid: int
+    cleaned: bool = False
+
+
+_started_key = pytest.StashKey[dict]()
+
+
+def _start(item, nextitem, slots: dict) -> None:
+    """Fork ``item``'s child, in the lowest free slot (its sandbox uid as root)."""
     from _pytest.runner import runtestprotocol
 
-    _prepare_parent_once(item.config)
-
-    journal_fd = item.config.getoption("grade_journal_fd", None)
+    config = item.config
+    journal_fd = config.getoption("grade_journal_fd", None)
+    busy = {started.uid for started in slots.values() if not started.cleaned}
+    uid = next(SANDBOX_UID + slot for slot in range(len(slots) + 1)
+               if SANDBOX_UID + slot not in busy)
+    others = tuple(started.child.read_fd for started in slots.values()
+                   if started.child.outcome is None)
 
     def run_test() -> bytes:  # in the child
         if journal_fd is not None:
             os.close(journal_fd)  # the grades journal is the parent's to write
         import faulthandler
         faulthandler.disable()  # a crash is reported as "killed by signal 11", not a C stack dump
+        use_sandbox_uid(uid)  # tests running at once never share a sandbox user
         reports = runtestprotocol(item, log=False, nextitem=nextitem)
         close_sandboxes()
         return _serialize(item, reports)
 
+    THRESHOLDS_SEEN.clear()  # each test's thresholds are its own
+    # tests running at once share the CPUs: each limit is stretched by the tests at once, so
+    # a limit never fires because a sibling took half of the machine
+    slots[item.nodeid] = _Started(start_child(run_test, timeout_of(item) * lab_jobs(config),
+                                              config.getoption("lab_memory"), others), uid)
+
+
+def _start_ahead(item, slots: dict) -> None:
+    """Fork lab tests after ``item`` while fewer than --lab-jobs run: the longest time limit
+    first (a long test started last would run alone at the end), then in pytest's order."""
+    jobs = lab_jobs(item.config)
+
+    def free() -> bool:
+        return sum(started.child.outcome is None for started in slots.values()) < jobs
+
+    if not free():
+        return
+    items = item.session.items
+    following = []
+    for index in range(items.index(item) + 1, len(items)):
+        later = items[index]
+        if not is_lab_item(later) or not _isolated(later):
+            break  # a test run in this process waits for its turn, and so do those after it
+        if later.nodeid not in slots:
+            following.append((-timeout_of(later), index, later))
+    for _, index, later in sorted(following, key=lambda entry: entry[:2]):
+        if not free():
+            return
+        _start(later, items[index + 1] if index + 1 < len(items) else None, slots)
+
+
+def _clean_up_ended(slots: dict) -> None:
+    """Whatever an ended test started and left running is gone: its daemons (re-parented
+    here, a subreaper) and, as root, its sandbox user's processes."""
+    running = tuple(started.child.pid for started in slots.values()
+                    if started.child.outcome is None)
+    for started in slots.values():
+        if started.child.outcome is not None and not started.cleaned:
+            kill_orphans(keep=running)
+            sweep_sandboxes(started.uid)
+            started.cleaned = True
+
+
+def pytest_runtest_protocol(item, nextitem):
+    """Run a lab test in a forked child with its time limit; the parent logs the reports in
+    pytest's order, while up to --lab-jobs tests run at once."""
+    if not is_lab_item(item):
+        return None
+    if _already_lost(item):
+        return True  # not run, not graded: the folder already lost points
+    if not _isolated(item):
+        THRESHOLDS_SEEN.clear()  # each test's thresholds are its own
+        return None  # pytest's own protocol, in this process
+    _prepare_parent_once(item.config)
+    slots = item.config.stash.setdefault(_started_key, {})
     ihook = item.ihook
     _journal(item.config, {"event": "start", "nodeid": item.nodeid, "lab": lab_name(item),
                            "name": item.name, "max_score": points_of(item),
                            "hidden": is_hidden(item)})
     ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
-    outcome = run_in_child(run_test, timeout=timeout_of(item),
-                           memory_mb=item.config.getoption("lab_memory"))
-    # whatever the test started and left running is gone before the next test starts: its
-    # daemons (re-parented here, a subreaper) and, as root, the sandbox user's processes
-    kill_orphans()
-    sweep_sandboxes()
-    if outcome.problem is None:
+    if item.nodeid not in slots:
+        _start(item, nextitem, slots)
+    _start_ahead(item, slots)
+    while slots[item.nodeid].child.outcome is None:
+        wait_any([started.child for started in slots.values()])
+        _clean_up_ended(slots)
+        if slots[item.nodeid].child.outcome is None:
+            _start_ahead(item, slots)
+    outcome = slots.pop(item.nodeid).child.outcome
+    problem = outcome.problem
+    jobs = lab_jobs(item.config)
+    if problem is not None and problem.startswith("TIMEOUT") and jobs > 1:
+        problem = (f"TIMEOUT: over its limit of {timeout_of(item):g} s (stopped after "
+                   f"{timeout_of(item) * jobs:g} s of wall time, as {jobs} tests ran at once)")
+    if problem is None:
         try:
             reports = [_within_bounds(item, report)
                        for report in _deserialize(item, outcome.payload)]
@@ -557,7 +653,7 @@ def pytest_runtest_protocol(item, nextitem):
             reports = [_problem_report(item, f"crashed: the test's report could not be read "
                                              f"({type(error).__name__})", outcome.seconds)]
     else:
-        reports = [_problem_report(item, outcome.problem, outcome.seconds)]
+        reports = [_problem_report(item, problem, outcome.seconds)]
     for report in reports:
         ihook.pytest_runtest_logreport(report=report)
         for name, value in report.user_properties:
@@ -566,6 +662,15 @@ def pytest_runtest_protocol(item, nextitem):
                                        "seconds": report.duration or 0.0})
     ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
     return True
+
+
+def _stop_started(config) -> None:
+    """At the end of the session (-x, Ctrl-C, an error): tests forked ahead and not logged
+    are stopped and cleaned up."""
+    slots = config.stash.get(_started_key, {})
+    stop_all([started.child for started in slots.values()])
+    _clean_up_ended(slots)
+    slots.clear()
 
 
 def _journal(config, entry: dict) -> None:
@@ -713,6 +818,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 
 
 def pytest_sessionfinish(session, exitstatus):
+    _stop_started(session.config)
     _journal(session.config, {"event": "end",
                               "collection_errors": _collection_errors(session.config)})
     path = session.config.getoption("grade_json", None)

@@ -44,6 +44,7 @@ from .expect import LabFailure
 from .static_check import check_source
 
 SANDBOX_UID = int(os.environ.get("MINNET_SANDBOX_UID", "65532"))
+_uid = SANDBOX_UID  # this test's sandbox user: tests running at once use SANDBOX_UID + 0, 1...
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sandbox_worker.py")
 WIRE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wire.py")
 # Frameworks that would do a hand-written lab's work: refused at run time unless allowed.
@@ -71,10 +72,17 @@ def dropping_privileges() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0 and _can_drop is not False
 
 
+def use_sandbox_uid(uid: int) -> None:
+    """The uid this process's sandboxes run as where privileges are dropped (the plugin
+    gives tests that run at once different ones, so one's ``sweep`` spares the other's)."""
+    global _uid
+    _uid = uid
+
+
 def _become_unprivileged() -> None:  # in the worker, between fork and exec
     os.setgroups([])
-    os.setgid(SANDBOX_UID)
-    os.setuid(SANDBOX_UID)
+    os.setgid(_uid)
+    os.setuid(_uid)
 
 
 def _limit_memory() -> None:
@@ -261,7 +269,7 @@ class Sandbox:
         self.shown = os.path.basename(self.path)
         self.workdir = tempfile.mkdtemp(prefix="minnet-sandbox-")
         if dropping_privileges():
-            os.chown(self.workdir, SANDBOX_UID, SANDBOX_UID)
+            os.chown(self.workdir, _uid, _uid)
         ours, theirs = socket.socketpair()
         environment = {key: value for key, value in os.environ.items()
                        if key in ("PATH", "LANG", "LC_ALL", "OMP_NUM_THREADS",
@@ -524,18 +532,20 @@ class Sandbox:
             _open.remove(self)
 
 
-def sweep() -> None:
-    """As root: kill every process of the sandbox's uid (those that left the worker's
-    session, e.g. a daemon it started). A child takes that uid and signals all (-1):
-    the kernel delivers to every process it may signal, i.e. exactly those, but itself."""
+def sweep(uid: Optional[int] = None) -> None:
+    """As root: kill every process of the sandbox's uid (``uid``, by default this process's)
+    (those that left the worker's session, e.g. a daemon it started). A child takes that uid
+    and signals all (-1): the kernel delivers to every process it may signal, i.e. exactly
+    those, but itself."""
     if not dropping_privileges():
         return
+    uid = _uid if uid is None else uid
     pid = os.fork()
     if pid == 0:  # pragma: no cover -- the child
         try:
             os.setgroups([])
-            os.setgid(SANDBOX_UID)
-            os.setuid(SANDBOX_UID)
+            os.setgid(uid)
+            os.setuid(uid)
             os.kill(-1, signal.SIGKILL)
         except BaseException:  # noqa: BLE001
             pass
