@@ -392,6 +392,117 @@ def test_caller_arrays_untouched_even_if_forward_writes_inputs():
 
 
 # --------------------------------------------------------------------------
+# check_backward with the signatures of real CS231n layers (measured on student
+# code, docs/gradcheck.md "Measured on real student code"); minimal re-creations
+# --------------------------------------------------------------------------
+def normalize_forward(x, gamma, layer_param):
+    """A batchnorm-like layer taking a settings dict that it also writes to (running mean)."""
+    eps = layer_param.get("eps", 1e-5)
+    mean = x.mean(axis=0)
+    layer_param["running_mean"] = 0.9 * layer_param.get("running_mean", 0.0) + 0.1 * mean
+    centred = x - mean
+    scale = 1.0 / np.sqrt((centred ** 2).mean(axis=0) + eps)
+    return gamma * centred * scale, (centred, scale, gamma)
+
+
+def normalize_backward(dout, cache):
+    centred, scale, gamma = cache
+    xhat = centred * scale
+    dxhat = dout * gamma
+    dx = scale * (dxhat - dxhat.mean(axis=0) - xhat * (dxhat * xhat).mean(axis=0))
+    return dx, (dout * xhat).sum(axis=0)
+
+
+def test_settings_dicts_are_passed_through_and_left_untouched():
+    x, gamma = arrays((6, 4), (4,))
+    layer_param = {"mode": "train", "eps": 1e-5}
+    res = check_backward(normalize_forward, normalize_backward, x, gamma, layer_param)
+    assert res, res
+    assert [c.name for c in res.inputs] == ["x", "gamma"]
+    assert layer_param == {"mode": "train", "eps": 1e-5}  # the forward wrote into a copy
+
+    def wrong_backward(dout, cache):  # forgets the mean terms of the normalization
+        centred, scale, gamma = cache
+        return dout * gamma * scale, (dout * centred * scale).sum(axis=0)
+
+    res = check_backward(normalize_forward, wrong_backward, x, gamma, layer_param)
+    assert not res and not res["x"].passed and res["gamma"].passed
+
+
+def linear_loss(W, X, y, reg):
+    """A loss-and-gradient function, CS231n's softmax_loss_naive signature: -> (loss, dW)."""
+    scores = X @ W
+    loss = 0.5 * (scores[np.arange(len(y)), y] ** 2).mean() + reg * (W * W).sum()
+    dscores = np.zeros_like(scores)
+    dscores[np.arange(len(y)), y] = scores[np.arange(len(y)), y] / len(y)
+    return loss, X.T @ dscores + 2 * reg * W
+
+
+def test_a_loss_returning_its_gradient_with_a_number_setting():
+    W, X = arrays((5, 3), (4, 5))
+    y = np.array([0, 2, 1, 1])
+    # reg=0.1 is a setting (passed through, not checked); X is a float array, so the
+    # backward returning dW only must say which input it belongs to, and the error says how
+    with pytest.raises(GradcheckError, match=r"wrt=\(0,\)"):
+        check_backward(linear_loss, lambda dout, dW: dW, W, X, y, 0.1)
+    res = check_backward(linear_loss, lambda dout, dW: dW, W, X, y, 0.1, wrt=0)
+    assert res, res
+    assert [c.name for c in res.inputs] == ["W"]
+    # a float number listed in wrt is checked (as a 0-d array): d loss / d reg is not 0
+    res = check_backward(linear_loss, lambda dout, dW: (dW, 0.0), W, X, y, 0.1, wrt=(0, 3))
+    assert not res.passed and res["W"].passed and res["reg"].diagnosis.kind == "zero"
+
+
+def gated_step_forward(x, h, c):
+    """Two outputs, CS231n's lstm_step_forward convention: -> (next_h, next_c, cache)."""
+    next_c = c * np.tanh(x) + h
+    return np.tanh(next_c), next_c, (x, h, c, next_c)
+
+
+def gated_step_backward(dnext_h, dnext_c, cache):
+    x, h, c, next_c = cache
+    dc_total = dnext_c + dnext_h * (1 - np.tanh(next_c) ** 2)
+    return dc_total * c * (1 - np.tanh(x) ** 2), dc_total, dc_total * np.tanh(x)
+
+
+def test_forward_with_two_outputs_and_cache():
+    x, h, c = arrays((3, 4), (3, 4), (3, 4))
+    res = check_backward(gated_step_forward, gated_step_backward, x, h, c)
+    assert res, res
+
+    def forgets_dnext_c(dnext_h, dnext_c, cache):  # only the path through next_h
+        return gated_step_backward(dnext_h, np.zeros_like(dnext_c), cache)
+
+    res = check_backward(gated_step_forward, forgets_dnext_c, x, h, c)
+    assert not res and {c.name for c in res.failed} == {"x", "h", "c"}
+
+
+def test_masked_array_output_is_read_with_its_mask():
+    """np.ma.masked_less(x, 0) as a ReLU: np.asarray would unmask it (an identity) and a
+    correct backward would fail; masked entries count as 0, as NumPy's masked sums do."""
+    (x,) = arrays((5, 4))
+    relu = lambda x: (np.ma.masked_less(x, 0), x)
+    res = check_backward(relu, lambda dout, x: dout * (x > 0), x)
+    assert res, res
+    assert any("masked array" in w for w in res.warnings)
+    dout = np.ones((5, 4))
+    with pytest.warns(GradcheckWarning, match="masked array"):
+        numeric = numerical_gradient_array(lambda v: relu(v)[0], x.copy(), dout)
+    assert rel_error(numeric, 1.0 * (x > 0)) < 1e-8
+
+
+def test_keepdims_gradient_shape_gets_a_keepdims_hint():
+    x, gamma = arrays((6, 4), (4,))
+
+    def keepdims_dgamma(dout, cache):
+        dx, dgamma = normalize_backward(dout, cache)
+        return dx, dgamma[None, :]  # what (dout * xhat).sum(axis=0, keepdims=True) gives
+
+    with pytest.raises(GradcheckError, match="keepdims=True"):
+        check_backward(normalize_forward, keepdims_dgamma, x, gamma, {"eps": 1e-5})
+
+
+# --------------------------------------------------------------------------
 # Custom Tensor ops with a deliberately wrong backward
 # --------------------------------------------------------------------------
 def square_missing_two(a):

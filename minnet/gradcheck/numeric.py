@@ -93,6 +93,17 @@ def numerical_gradient(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     return grad
 
 
+def _output_copy(value) -> np.ndarray:
+    """A float64 copy of f(x) (f may return the same buffer each call); a masked array's
+    masked entries count as 0, as in NumPy's masked sums (np.array would unmask them)."""
+    if isinstance(value, np.ma.MaskedArray):
+        warnings.warn("numerical_gradient_array(): f(x) is a NumPy masked array; its masked "
+                      "entries were counted as 0. Hint: return a plain array (np.maximum(x, 0), "
+                      "np.where(mask, x, 0)).", GradcheckWarning, stacklevel=3)
+        return value.astype(np.float64).filled(0.0)
+    return np.array(value, dtype=np.float64)
+
+
 def numerical_gradient_array(f, x: np.ndarray, dout, eps: float = 1e-6) -> np.ndarray:
     """dL/dx for ``L = sum(f(x) * dout)`` (an array-valued ``f``), by central differences.
 
@@ -107,9 +118,9 @@ def numerical_gradient_array(f, x: np.ndarray, dout, eps: float = 1e-6) -> np.nd
         original = x[index]
         try:
             x[index] = original + eps
-            plus = np.array(f(x), dtype=np.float64)  # copy: f may return the same buffer
+            plus = _output_copy(f(x))
             x[index] = original - eps
-            minus = np.array(f(x), dtype=np.float64)
+            minus = _output_copy(f(x))
         finally:
             x[index] = original
         if plus.shape != dout.shape:

@@ -4,10 +4,14 @@
 input``, e.g. ``check_backward(affine_forward, affine_backward, x, w, b)``. With a
 random upstream ``dout`` (fixed by ``seed``), ``backward(dout, cache)`` is compared with
 central differences of ``L = sum(forward(...)[0] * dout)``. Integer inputs (labels)
-are skipped; ``wrt=(0, 1)`` picks the checked inputs.
+are skipped; ``wrt=(0, 1)`` picks the checked inputs. Arguments that are not arrays
+(CS231n's ``bn_param``/``conv_param`` dicts, ``reg=0.1``) are passed through unchanged.
+A forward with several outputs returns ``(out_1, ..., out_k, cache)`` and its backward
+takes ``(dout_1, ..., dout_k, cache)`` (CS231n's ``lstm_step_forward``).
 """
 from __future__ import annotations
 
+import copy
 import warnings
 from typing import Optional, Sequence
 
@@ -22,26 +26,67 @@ DETERMINISM_HINT = ("if the layer is random (dropout), fix its seed for the chec
                     "forward keeps no state between calls.")
 
 
-def _call_forward(forward, arrays: list):
-    """forward(*arrays) -> (out as float64 array, cache), with clear errors for other shapes."""
-    result = forward(*arrays)
-    if not isinstance(result, (tuple, list)) or len(result) != 2:
+MASKED_NOTE = ("forward returned a NumPy masked array (np.ma): its masked entries were "
+               "counted as 0, as NumPy's masked sums and np.ma.dot do (np.asarray would silently "
+               "unmask them and check another function). Return a plain array instead, e.g. "
+               "np.maximum(x, 0) or np.where(mask, x, 0): NumPy functions that are not "
+               "mask-aware see the hidden values.")
+
+
+def _as_output(value, k: int, count: int, notes: set) -> np.ndarray:
+    """One forward output as a float64 array; a masked array's masked entries become 0."""
+    if isinstance(value, np.ma.MaskedArray):
+        notes.add(MASKED_NOTE)
+        value = value.astype(np.float64).filled(0.0)
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        which = "out" if count == 1 else f"output {k} (of {count})"
+        raise GradcheckError(f"check_backward(): forward's {which} must be a numeric array, got "
+                             f"{type(value).__name__} ({err}). Hint: forward returns (out, cache), "
+                             "or (out_1, ..., out_k, cache) for several outputs.") from err
+
+
+def _call_forward(forward, arguments: list, notes: set):
+    """forward(*arguments) -> ([outputs as float64 arrays], cache), with clear errors.
+
+    ``(out, cache)`` is one output; ``(out_1, ..., out_k, cache)`` with k >= 2 are k
+    outputs whose backward takes ``(dout_1, ..., dout_k, cache)``.
+    """
+    result = forward(*arguments)
+    if not isinstance(result, (tuple, list)) or len(result) < 2:
         got = (f"a {type(result).__name__} of length {len(result)}"
                if isinstance(result, (tuple, list)) else type(result).__name__)
         raise GradcheckError(f"check_backward(): forward must return a pair (out, cache), got "
                              f"{got}. Hint: end the forward with `return out, cache` (the cache "
                              "holds what backward needs).")
-    out, cache = result
+    *outputs, cache = result
+    return [_as_output(o, k, len(outputs), notes) for k, o in enumerate(outputs)], cache
+
+
+def _is_array_argument(value) -> bool:
+    return isinstance(value, np.ndarray)
+
+
+def _is_scalar_argument(value) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def _fresh(value):
+    """A private copy of a pass-through argument: a forward may update it (CS231n's
+    batchnorm writes running_mean into bn_param), and every evaluation must start from
+    the same state, with the caller's object untouched."""
     try:
-        out = np.asarray(out, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise GradcheckError(f"check_backward(): forward's out must be a numeric array, got "
-                             f"{type(out).__name__} ({err})") from err
-    return out, cache
+        return copy.deepcopy(value)
+    except Exception:  # an object that cannot be copied is passed as it is
+        return value
 
 
-def _resolve_wrt(wrt, arrays: list, names: list) -> list:
-    floating = [i for i, a in enumerate(arrays) if a.dtype.kind == "f"]
+def _resolve_wrt(wrt, arguments: list, names: list) -> list:
+    """The indices of the checked inputs: by default every floating-point *array*
+    (Python numbers like ``reg=0.1`` and dicts like ``bn_param`` are settings, not inputs)."""
+    floating = [i for i, a in enumerate(arguments)
+                if _is_array_argument(a) and a.dtype.kind == "f"]
     if wrt is None:
         if not floating:
             raise GradcheckError("check_backward(): none of the inputs is a floating-point array, "
@@ -49,20 +94,33 @@ def _resolve_wrt(wrt, arrays: list, names: list) -> list:
         return floating
     wrt = [wrt] if isinstance(wrt, (int, np.integer)) else list(wrt)
     for i in wrt:
-        if not isinstance(i, (int, np.integer)) or not -len(arrays) <= i < len(arrays):
+        if not isinstance(i, (int, np.integer)) or not -len(arguments) <= i < len(arguments):
             raise GradcheckError(f"check_backward(): wrt={tuple(wrt)} holds {i!r}, but forward "
-                                 f"takes {len(arrays)} input(s) (indices 0..{len(arrays) - 1}).")
-        if arrays[i].dtype.kind != "f":
+                                 f"takes {len(arguments)} input(s) (indices "
+                                 f"0..{len(arguments) - 1}).")
+        value = arguments[i]
+        if _is_scalar_argument(value) and isinstance(value, (float, np.floating)):
+            continue  # a float number can be checked: it becomes a 0-d array
+        if not _is_array_argument(value):
+            raise GradcheckError(f"check_backward(): wrt includes input {i} ({names[i]}), a "
+                                 f"{type(value).__name__}: only arrays (and float numbers) can be "
+                                 "differentiated. Hint: pass it as np.array(..., dtype=np.float64) "
+                                 "or leave it out of wrt.")
+        if value.dtype.kind != "f":
             raise GradcheckError(f"check_backward(): wrt includes input {i} ({names[i]}) of dtype "
-                                 f"{arrays[i].dtype}: integer inputs (labels, indices) have no "
+                                 f"{value.dtype}: integer inputs (labels, indices) have no "
                                  "gradient. Hint: leave it out of wrt.")
-    return [i % len(arrays) for i in wrt]
+    return [i % len(arguments) for i in wrt]
 
 
 def _shape_hint(grad_shape: tuple, shape: tuple) -> str:
     if len(shape) == 2 and grad_shape == shape[::-1]:
         return ("it is the transpose of the input's shape: did you swap the factors of a "
                 "matrix product (x.T @ dout vs dout.T @ x) or forget a .T?")
+    if len(grad_shape) == len(shape) + 1 and grad_shape[1:] == shape and grad_shape[0] == 1:
+        return ("it has an extra leading axis of size 1: a sum or mean with keepdims=True "
+                "keeps the summed axis; drop keepdims (dbeta = dout.sum(axis=0)) or "
+                "reshape it to the input's shape.")
     if len(grad_shape) == len(shape) + 1 and grad_shape[1:] == shape:
         return (f"it has an extra leading axis of size {grad_shape[0]}: did you forget to sum "
                 "over the batch axis (.sum(axis=0))?")
@@ -88,10 +146,15 @@ def _gradients_by_input(grads, wrt: list, arrays: list, names: list) -> dict:
             grads = (grads,)
         else:
             what = "None" if grads is None else f"a single {type(grads).__name__}"
+            checked = [names[i] for i in wrt]
+            subset = "" if grads is None else (
+                f" If it is the gradient of {names[wrt[0]]} only, say so: wrt=({wrt[0]},) (e.g. a "
+                "loss function returning (loss, dW) checks W only).")
             raise GradcheckError(
                 f"check_backward(): backward returned {what}, but forward takes {n_inputs} "
-                f"inputs ({listing}). Hint: return a tuple with one gradient per input, in the "
-                f"same order, e.g. `return {', '.join('d' + n for n in names)}`.")
+                f"inputs ({listing}), {len(wrt)} of them checked ({', '.join(checked)}). Hint: "
+                f"return a tuple with one gradient per checked input, in the forward's order, "
+                f"e.g. `return {', '.join('d' + n for n in checked)}`.{subset}")
     if not isinstance(grads, (tuple, list)):
         raise GradcheckError(f"check_backward(): backward returned {type(grads).__name__}; expected "
                              "a tuple of gradient arrays, one per input.")
@@ -102,11 +165,17 @@ def _gradients_by_input(grads, wrt: list, arrays: list, names: list) -> dict:
     else:
         allowed = f"{n_inputs}" if len(wrt) == n_inputs else f"{n_inputs} (one per input) or " \
                   f"{len(wrt)} (one per checked input {tuple(wrt)})"
+        subset = ""
+        if 1 <= len(grads) < len(wrt):
+            picked = tuple(wrt[:len(grads)])
+            subset = (f" If backward returns the gradients of only some inputs, say which: "
+                      f"wrt={picked} (e.g. a loss function returning (loss, dW) checks W "
+                      "only).")
         raise GradcheckError(
             f"check_backward(): backward returned {len(grads)} gradient(s) but forward takes "
             f"{n_inputs} input(s) ({listing}); expected {allowed}. Hint: return one gradient "
             "per input in the forward's argument order; use None for inputs without a gradient "
-            "(labels).")
+            f"(labels).{subset}")
     gradients = {}
     for i in wrt:
         grad = by_index.get(i)
@@ -135,11 +204,15 @@ def check_backward(forward, backward, *arrays, eps: float = 1e-6, atol: float = 
     """Check ``backward(dout, cache)`` against finite differences of ``forward(*arrays)``.
 
     forward:  ``forward(*arrays) -> (out, cache)``; out any shape (a scalar loss too).
-    backward: ``backward(dout, cache) -> grads``: a tuple/list with one gradient per
-              input (None allowed for unchecked ones) or one per ``wrt`` input; a
-              single array when there is one input.
-    wrt:      indices of the inputs to check (default: every floating-point input).
-    Other arguments as in ``gradcheck``. The caller's arrays are never modified:
+              Several outputs: ``(out_1, ..., out_k, cache)``.
+    backward: ``backward(dout, cache) -> grads`` (``backward(dout_1, ..., dout_k, cache)``
+              for several outputs): a tuple/list with one gradient per input (None
+              allowed for unchecked ones) or one per ``wrt`` input; a single array
+              when there is one input.
+    arrays:   the forward's arguments. Floating-point arrays are checked; anything else
+              (labels, dicts such as bn_param, numbers such as reg) is passed through.
+    wrt:      indices of the inputs to check (default: every floating-point array).
+    Other arguments as in ``gradcheck``. The caller's arguments are never modified:
     the check runs on float64 copies. Returns a ``GradcheckResult``.
     """
     for role, function in (("forward", forward), ("backward", backward)):
@@ -153,48 +226,69 @@ def check_backward(forward, backward, *arrays, eps: float = 1e-6, atol: float = 
     settings = Settings(eps, atol, rtol, n_samples, fast_mode, count_kinks)
     rng = checker_generator(seed)
     names = argument_names(forward, len(arrays))
-    originals = [np.asarray(a) for a in arrays]
+    originals = list(arrays)
     wrt = _resolve_wrt(wrt, originals, names)
-    # copies: the caller's arrays stay untouched even if forward writes into its inputs
-    working = [np.array(a, dtype=np.float64) if a.dtype.kind == "f" else np.array(a)
-               for a in originals]
+    # copies: the caller's arrays stay untouched even if forward writes into its inputs;
+    # checked inputs are float64 (a float number in wrt becomes a 0-d array)
+    working = []
+    for i, value in enumerate(originals):
+        if i in wrt or (_is_array_argument(value) and value.dtype.kind == "f"):
+            working.append(np.array(value, dtype=np.float64))
+        elif _is_array_argument(value):
+            working.append(np.array(value))
+        else:
+            working.append(value)
+    dtypes = {i: getattr(originals[i], "dtype", np.dtype(np.float64)) for i in wrt}
     messages = []
-    float32 = [names[i] for i in wrt if originals[i].dtype != np.float64]
+    float32 = [names[i] for i in wrt if dtypes[i] != np.float64]
     if float32:
         text = FLOAT32_WARNING.format(names=", ".join(float32),
                                       verb="is" if len(float32) == 1 else "are")
         warnings.warn(text, GradcheckWarning, stacklevel=2)
         messages.append(text)
 
-    given = [w.copy() for w in working]
-    out, cache = _call_forward(forward, given)
+    def arguments() -> list:
+        """Fresh copies for one call of forward (it may write into them)."""
+        return [w.copy() if isinstance(w, np.ndarray) else _fresh(w) for w in working]
+
+    notes = set()
+    given = arguments()
+    outs, cache = _call_forward(forward, given, notes)
     written = [names[i] for i, (g, w) in enumerate(zip(given, working))
-               if g.shape != w.shape or not np.array_equal(g, w)]
+               if isinstance(w, np.ndarray) and (g.shape != w.shape or not np.array_equal(g, w))]
     if written:
         messages.append(f"forward wrote into its input(s) {', '.join(written)} in place: a layer "
                         "should never modify its inputs (the caller still needs them); the check "
                         "gave forward a fresh copy at every call")
-    dout = np.ones(out.shape) if out.size == 1 else rng.standard_normal(out.shape)
-    grads = backward(dout.copy(), cache)
-    gradients = _gradients_by_input(grads, wrt, originals, names)
+    if len(outs) == 1 and outs[0].size == 1:
+        douts = [np.ones(outs[0].shape)]  # a loss: the analytic gradient is the loss's own
+    else:
+        douts = [rng.standard_normal(o.shape) for o in outs]
+    grads = backward(*[d.copy() for d in douts], cache)
+    gradients = _gradients_by_input(grads, wrt, working, names)
+    # split L per output sample (see compare.py) when all outputs share their first axis
+    leading = {o.shape[0] if o.ndim else None for o in outs}
+    per_sample = len(leading) == 1 and None not in leading
 
     def evaluate() -> np.ndarray:
         # fresh copies each call: perturbing happens in ``working``, and a forward that
         # writes into its inputs must not corrupt the next evaluation
-        value = _call_forward(forward, [w.copy() for w in working])[0]
-        if value.shape != dout.shape:
+        values = _call_forward(forward, arguments(), notes)[0]
+        if [v.shape for v in values] != [d.shape for d in douts]:
             raise GradcheckError(f"check_backward(): forward's output changed shape from "
-                                 f"{dout.shape} to {value.shape} between calls.")
-        products = value * dout
-        return products.reshape(products.shape[0], -1).sum(axis=1) if products.ndim \
-            else products.reshape(1)
+                                 f"{[d.shape for d in douts]} to {[v.shape for v in values]} "
+                                 "between calls.")
+        if per_sample:
+            return sum((v * d).reshape(v.shape[0], -1).sum(axis=1) for v, d in zip(values, douts))
+        return np.array([sum(float(np.sum(v * d)) for v, d in zip(values, douts))])
 
     base = check_deterministic(evaluate, DETERMINISM_HINT)
-    sizes = sizes_of([(names[i], a.shape) for i, a in enumerate(originals)]
-                     + [("the output", out.shape)])
+    sizes = sizes_of([(names[i], np.shape(a)) for i, a in enumerate(working)
+                      if isinstance(a, np.ndarray)]
+                     + [("the output", o.shape) for o in outs])
     checks = []
     for i in wrt:
-        target = Target(names[i], working[i], gradients[i], originals[i].dtype)
+        target = Target(names[i], working[i], gradients[i], dtypes[i])
         checks += check_targets([target], evaluate, base, settings, rng,
                                 {"name": names[i], "sizes": sizes})
-    return finish(checks, messages, settings, raise_exception)
+    return finish(checks, messages + sorted(notes), settings, raise_exception)
