@@ -502,6 +502,91 @@ def test_keepdims_gradient_shape_gets_a_keepdims_hint():
         check_backward(normalize_forward, keepdims_dgamma, x, gamma, {"eps": 1e-5})
 
 
+def test_regularization_in_the_gradient_only_is_named():
+    """loss without its reg term, dW with + 2 * reg * W: analytic - numeric = 2 reg W."""
+    W, X = arrays((5, 3), (4, 5))
+    y = np.array([0, 2, 1, 1])
+    reg = 0.25
+
+    def loss_forgetting_reg(W, X, y):
+        loss, dW = linear_loss(W, X, y, 0.0)
+        return loss, dW + 2 * reg * W
+
+    res = check_backward(loss_forgetting_reg, lambda dout, dW: dW, W, X, y, wrt=0)
+    d = res["W"].diagnosis
+    assert d.kind == "input_term" and "0.5 x W" in d.message and "regularization" in d.hint
+    res = check_backward(lambda W, X, y: (linear_loss(W, X, y, reg)[0], linear_loss(W, X, y, 0.0)[1]),
+                         lambda dout, dW: dW, W, X, y, wrt=0)  # the reg term not differentiated
+    d = res["W"].diagnosis
+    assert d.kind == "input_term" and "-0.5 x W" in d.message and "lacks" in d.message
+
+
+def test_a_small_missing_term_passes_with_a_note():
+    """A normalization backward that forgot the eps of sqrt(var + eps): within tolerance,
+    but far from the ~1e-9 agreement of a correct layer, so the report says so."""
+    x, gamma = arrays((6, 4), (4,))  # variances ~1: leaving out eps = 1e-5 changes dx by ~1e-5
+
+    def without_eps(dout, cache):
+        centred, scale, gamma = cache
+        exact = 1.0 / np.sqrt((centred ** 2).mean(axis=0))
+        return normalize_backward(dout, (centred, exact, gamma))
+
+    res = check_backward(normalize_forward, without_eps, x, gamma, {"eps": 1e-5})
+    assert res, res
+    assert any("x passed, but its gradients agree only to" in w for w in res.warnings)
+    correct = check_backward(normalize_forward, normalize_backward, x, gamma, {"eps": 1e-5})
+    assert correct and not any("agree only" in w for w in correct.warnings)
+
+
+def test_a_mean_over_several_axes_is_named_by_their_product():
+    """Spatial statistics over H x W: dividing by H * W = 6 in the backward only."""
+    (x,) = arrays((2, 3, 3, 2))
+    res = check_backward(lambda x: (x.sum(axis=(0, 2, 3)), x.shape),
+                         lambda dout, shape: np.broadcast_to(dout[None, :, None, None], shape) / 6,
+                         x)
+    d = res["x"].diagnosis
+    assert d.kind == "batch_factor" and "axes 2..3 of x (3 x 2)" in d.message
+
+
+def test_overwritten_overlapping_windows_hint_at_accumulating():
+    """Max over overlapping windows (stride 1) with dx[...] = instead of +=."""
+    (x,) = arrays((1, 6))
+
+    def window_max(x):
+        return np.array([[x[0, j:j + 3].max() for j in range(4)]]), x
+
+    def overwrite(dout, x):
+        dx = np.zeros_like(x)
+        for j in range(4):
+            dx[0, j + int(np.argmax(x[0, j:j + 3]))] = dout[0, j]  # should be +=
+        return dx
+
+    res = check_backward(window_max, overwrite, np.array([[0.1, 0.9, 0.2, 0.3, 1.5, 0.4]]))
+    assert not res and "dx[...] += ..." in res["x"].diagnosis.hint
+
+
+def test_non_contiguous_inputs_are_checked():
+    """x.T is Fortran-ordered: the working copy must still be perturbable entry by entry."""
+    x, w, b = arrays((3, 5), (7, 3), (7,))
+    res = check_backward(affine_forward, affine_backward, x.T, w.T, b)
+    assert res, res
+
+
+def test_gradients_returned_in_another_order():
+    def swapped(dout, cache):
+        dx, dw, db = affine_backward(dout, cache)
+        return dw, dx, db
+
+    x, w, b = arrays((4, 4), (4, 4), (4,))  # same shapes: a verdict, naming the swap
+    res = check_backward(affine_forward, swapped, x, w, b)
+    assert diagnosis_kind(res, "x") == "swapped" and diagnosis_kind(res, "w") == "swapped"
+    assert "numeric gradient of w" in res["x"].diagnosis.message
+    x, w, b = arrays((5, 3), (3, 4), (4,))  # different shapes: the error says whose shape it is
+    with pytest.raises(GradcheckError, match=r"\(3, 4\) is the shape of w: are the gradients "
+                                             "returned in another order"):
+        check_backward(affine_forward, swapped, x, w, b)
+
+
 # --------------------------------------------------------------------------
 # Custom Tensor ops with a deliberately wrong backward
 # --------------------------------------------------------------------------

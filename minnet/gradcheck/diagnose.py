@@ -2,7 +2,7 @@
 
 A failed check says *that* a backward is wrong; the pattern usually says *how*. The
 tests run from the most specific pattern to the least and the first that fits wins:
-``spurious``, ``zero``, ``sign``, ``factor``, ``batch_factor``, ``transposed``,
+``spurious``, ``zero``, ``sign``, ``factor``, ``batch_factor``, ``input_term``, ``transposed``,
 ``one_sample``, ``missing_sum``, ``extra_sum``, ``partial_zero``, ``some_entries``,
 ``unknown`` (and ``kink`` with ``count_kinks=True``); each pattern is in
 docs/gradcheck.md's table. A ``Diagnosis`` is a sentence plus a hint, with a window
@@ -79,6 +79,35 @@ def _factor_diagnosis(c: float, sizes: dict) -> Diagnosis:
         f"Off by a constant factor: analytic = {shown} x numeric at every entry{sign_note}.",
         "a constant (a scale, 1/temperature, a mean's 1/N, an exponent) is used differently in "
         "the forward and the backward; the shape of the gradient is right, only its size is off.")
+
+
+def _input_term_diagnosis(av, nv, xv, name: str, atol, rtol) -> Optional[Diagnosis]:
+    """Is analytic - numeric = c * x, a multiple of the input's own values?
+
+    The classic case is L2 regularization written differently in the loss and the
+    gradient: the loss has no reg term but dW has + 2 * reg * W, or the loss has
+    0.5 * reg * sum(W**2) and dW has 2 * reg * W (the difference is reg * W).
+    """
+    difference = av - nv
+    norm = float(xv @ xv)
+    if norm == 0 or _close(av, nv, atol, rtol):
+        return None
+    c = float(difference @ xv) / norm
+    if abs(c) <= ZERO or not _close(av, nv + c * xv, atol, rtol):
+        return None
+    if c > 0:
+        what = (f"the backward has a term + {c:.6g} * {name} that the forward's gradient does "
+                "not have (or the forward has it with a smaller factor)")
+    else:
+        what = (f"the forward's gradient has a term {-c:.6g} * {name} that the backward lacks "
+                "(a term of the forward not differentiated, or with a smaller factor)")
+    return Diagnosis(
+        "input_term",
+        f"analytic - numeric = {c:.6g} x {name} at every entry: {what}.",
+        "this is the signature of L2 regularization written differently in the loss and "
+        "in the gradient: loss reg * sum(W * W) has gradient 2 * reg * W, loss 0.5 * reg * "
+        "sum(W * W) has gradient reg * W; make both use the same convention, and both "
+        f"include it (compare {abs(c):.6g} with your reg).")
 
 
 def _transposed_diagnosis(a, n, atol, rtol) -> Optional[Diagnosis]:
@@ -224,7 +253,9 @@ def _entries_diagnosis(name, a, n, considered, mismatch) -> Diagnosis:
             f"{name}{format_index(first)}, analytic {a[first]:.6e} vs numeric {n[first]:.6e})."
             f"{note}",
             "look at what is special about the bad entries (a boundary, a border of a window, "
-            "one row/channel, an index computed off by one).", window)
+            "one row/channel, an index computed off by one). An entry that reaches the output "
+            "along several paths (overlapping pooling/conv windows, a repeated index) needs the "
+            "sum of their gradients: dx[...] += ..., not dx[...] = ...", window)
     return Diagnosis(
         "unknown",
         f"{n_bad} of {n_all} entries disagree and the difference follows no simple pattern "
@@ -270,6 +301,12 @@ def diagnose(a: np.ndarray, n: np.ndarray, considered: np.ndarray, mismatch: np.
         c = float(av @ nv) / denominator
         if abs(c - 1) > 1e-3 and abs(c) > ZERO and _close(av, c * nv, atol, rtol):
             return _factor_diagnosis(c, sizes)
+    values = context.get("values")
+    if values is not None:
+        found = _input_term_diagnosis(av, nv, np.asarray(values, dtype=np.float64)[considered],
+                                      name, atol, rtol)
+        if found is not None:
+            return found
     everything = bool(considered.all())
     if everything:
         found = _transposed_diagnosis(a, n, atol, rtol)

@@ -113,7 +113,15 @@ def _resolve_wrt(wrt, arguments: list, names: list) -> list:
     return [i % len(arguments) for i in wrt]
 
 
-def _shape_hint(grad_shape: tuple, shape: tuple) -> str:
+def _shape_hint(grad_shape: tuple, shape: tuple, others: dict = None) -> str:
+    """Why a gradient may have the wrong shape; ``others`` maps the other checked
+    inputs' names to their shapes (a gradient shaped like another input was
+    probably returned in the wrong position)."""
+    for name, other_shape in (others or {}).items():
+        if grad_shape == other_shape:
+            return (f"{grad_shape} is the shape of {name}: are the gradients returned in "
+                    "another order than the forward's arguments? Return them in the same "
+                    "order (affine_forward(x, w, b) -> return dx, dw, db).")
     if len(shape) == 2 and grad_shape == shape[::-1]:
         return ("it is the transpose of the input's shape: did you swap the factors of a "
                 "matrix product (x.T @ dout vs dout.T @ x) or forget a .T?")
@@ -176,8 +184,10 @@ def _gradients_by_input(grads, wrt: list, arrays: list, names: list) -> dict:
             f"{n_inputs} input(s) ({listing}); expected {allowed}. Hint: return one gradient "
             "per input in the forward's argument order; use None for inputs without a gradient "
             f"(labels).{subset}")
+    others_of = {i: {names[j]: np.shape(arrays[j]) for j in wrt if j != i} for i in wrt}
     gradients = {}
     for i in wrt:
+        others = others_of[i]
         grad = by_index.get(i)
         if grad is None:
             raise GradcheckError(f"check_backward(): backward returned None for the gradient of "
@@ -192,7 +202,7 @@ def _gradients_by_input(grads, wrt: list, arrays: list, names: list) -> dict:
             raise GradcheckError(
                 f"check_backward(): the gradient of {_describe(i, names)} has shape {grad.shape} "
                 f"but {names[i]} has shape {arrays[i].shape}. Hint: "
-                f"{_shape_hint(grad.shape, arrays[i].shape)}")
+                f"{_shape_hint(grad.shape, arrays[i].shape, others)}")
         gradients[i] = grad
     return gradients
 
@@ -233,7 +243,8 @@ def check_backward(forward, backward, *arrays, eps: float = 1e-6, atol: float = 
     working = []
     for i, value in enumerate(originals):
         if i in wrt or (_is_array_argument(value) and value.dtype.kind == "f"):
-            working.append(np.array(value, dtype=np.float64))
+            # C order: the checker perturbs entries through a flat view (x.T is Fortran-ordered)
+            working.append(np.array(value, dtype=np.float64, order="C"))
         elif _is_array_argument(value):
             working.append(np.array(value))
         else:

@@ -19,7 +19,8 @@ from typing import Optional
 import numpy as np
 
 from ..tensor import Tensor, _state, no_grad
-from .compare import Settings, checker_generator, Target, check_deterministic, check_targets, kink_warnings
+from .compare import (Settings, Target, check_deterministic, check_targets, checker_generator,
+                      kink_warnings, loose_agreement_warnings, swapped_gradients)
 from .result import GradcheckError, GradcheckResult, GradcheckWarning
 
 FLOAT32_WARNING = ("{names} {verb} float32: float32 keeps only ~7 significant digits, so "
@@ -163,6 +164,20 @@ def sizes_of(named_arrays: list) -> dict:
         for axis, size in enumerate(shape):
             if size >= 2:
                 sizes.setdefault(size, f"the size of axis {axis} of {name}")
+    # then products of neighbouring axes (a mean over H * W positions in spatial
+    # batchnorm); a product that several spans give is listed with each of them
+    products = {}
+    for name, shape in named_arrays:
+        for first in range(len(shape)):
+            for last in range(first + 1, len(shape)):
+                span = shape[first:last + 1]
+                where = f"axes {first}..{last} of {name} ({' x '.join(str(k) for k in span)})"
+                spans = products.setdefault(int(np.prod(span)), [])
+                if min(span) >= 2 and where not in spans and len(spans) < 3:
+                    spans.append(where)
+    for size, spans in products.items():
+        if spans:
+            sizes.setdefault(size, "the product of the sizes of " + " or of ".join(spans))
     return sizes
 
 
@@ -260,6 +275,8 @@ def finish(checks: list, messages: list, settings: Settings, raise_exception: bo
         messages.append("the output does not require grad: it is not connected to any checked "
                         "input through recorded ops (no_grad(), .data, NumPy or detach() cut "
                         "the graph)")
+    swapped_gradients(checks, settings.atol, settings.rtol)
+    messages = messages + loose_agreement_warnings(checks, settings.atol)
     kinks = kink_warnings(checks, settings.count_kinks)
     if kinks:
         warnings.warn("gradcheck: " + kinks[0] + " (see the report for all)", GradcheckWarning,
