@@ -349,8 +349,8 @@ def diverging_loss(ctx) -> list:
     else:
         severity = "warning"
         message += (" The run recovered (it ends below "
-                    f"{ctx.thresholds['diverging_loss_factor']:g}x its start), so this is a "
-                    "warning, not an error; but steps that throw the loss up like this mean a "
+                    f"{ctx.thresholds['diverging_loss_factor']:g}x its start): on its own not a "
+                    "failure; but steps that throw the loss up like this mean a "
                     "learning rate on the high side, and they can leave damage the final loss "
                     "hides (dead ReLUs) or end in NaN on another seed.")
     return [Finding("loss.diverging", message, severity=severity, evidence=summary,
