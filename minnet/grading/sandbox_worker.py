@@ -12,6 +12,7 @@ is the result as data, or the exception as text with the student's lines.
 """
 import importlib.abc
 import importlib.util
+import linecache
 import os
 import socket
 import sys
@@ -275,6 +276,9 @@ class Worker:
         module.__file__ = self.filename
         sys.modules[name] = module
         code = compile(request["source"], self.filename, "exec")
+        # the file itself may be out of reach here: feedback quotes its lines from the source
+        linecache.cache[self.filename] = (len(request["source"]), None,
+                                          request["source"].splitlines(True), self.filename)
         exec(code, module.__dict__)  # noqa: S102 -- this process exists to run it
         self.module = module
         functions = sorted(key for key, value in vars(module).items()
