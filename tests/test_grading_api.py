@@ -101,6 +101,7 @@ def test_expect_close_lists_the_worst_entries():
     ("abc", np.zeros(2), r"expected a NumPy array .* got a str"),
     (-np.arange(1.0, 4.0), np.arange(1.0, 4.0), r"opposite sign"),
     (np.arange(1.0, 4.0) / 8, np.arange(1.0, 4.0), r"0\.125 times the expected value"),
+    (np.zeros(3), np.arange(1.0, 4.0), r"every entry is 0 where .* nothing was computed"),
 ])
 def test_expect_close_explains_the_mismatch(actual, expected, pattern):
     with pytest.raises(LabFailure, match=pattern):

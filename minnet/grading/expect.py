@@ -215,6 +215,12 @@ def _pattern_hints(got: np.ndarray, want: np.ndarray, hint: str = None) -> list:
     nonzero = np.abs(want) > 1e-12
     if nonzero.sum() >= 2:
         ratio = got[nonzero] / want[nonzero]
+        if np.all(got == 0):   # a factor of 0 is no missing factor: nothing arrived there
+            pattern = "every entry is 0 where a nonzero value is expected"
+            return [f"  hint: {pattern}: {hint}" if hint else
+                    f"  hint: {pattern}: nothing was computed or accumulated into it (an "
+                    "array never filled, a sum overwritten with `=` instead of `+=`, a mask "
+                    "that is all False?)"]
         if np.allclose(ratio, ratio[0], rtol=1e-6) and not np.isclose(ratio[0], 1.0):
             pattern = f"every entry is {ratio[0]:.6g} times the expected value"
             return [f"  hint: {pattern}: {hint}" if hint else
