@@ -212,14 +212,16 @@ def line_rows(image, layers):
 
 @pytest.mark.points(3)
 @pytest.mark.timeout(20)
-def test_grad_norm_figure(credit, tmp_path):
+def test_grad_norm_figure(credit, tmp_path, tmp_path_factory):
     import matplotlib.image as mpimg
     lab, ref = load()
-    path, reference_path = str(tmp_path / "student.png"), str(tmp_path / "reference.png")
+    # the reference's picture in a folder of its own: the student's file may write to tmp_path
+    path = str(tmp_path / "student.png")
+    reference_path = str(tmp_path_factory.mktemp("reference") / "reference.png")
     with credit.part(2, "the picture: per-layer gradient norms of the run, as plot_grad_norms "
                         "draws them"):
-        lab.save_grad_norm_plot(sigmoid_setup(ref), path, steps=30)
         ref.save_grad_norm_plot(sigmoid_setup(ref), reference_path, steps=30)
+        lab.save_grad_norm_plot(sigmoid_setup(ref), path, steps=30)
         image = mpimg.imread(path)[..., :3]
         want = mpimg.imread(reference_path)[..., :3]
         expect(image.shape == want.shape,

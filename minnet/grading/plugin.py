@@ -475,17 +475,28 @@ def _problem_report(item, problem: str, seconds: float):
 
 
 _warmed_key = pytest.StashKey[bool]()
+_protected_key = pytest.StashKey[bool]()
 
 
-def _prepare_parent_once(config) -> None:
-    """Before the first fork: load the heavy libraries here once, so forked tests inherit
-    them, and freeze the garbage collector's view of what is loaded, so children do not
-    copy every page the parent's objects sit on when they collect (~7 ms per test)."""
+def _protect_parent_once(config) -> None:
+    """Before the first fork: this process adopts what tests leave running, and other
+    processes of its user cannot open its /proc entries (nor its children's)."""
+    if config.stash.get(_protected_key, False):
+        return
+    config.stash[_protected_key] = True
+    become_subreaper()
+    hide_from_same_user()
+
+
+def _prepare_parent_once(config, slots: dict) -> None:
+    """Load the heavy libraries here once, so tests forked later inherit them, and freeze
+    the garbage collector's view of what is loaded, so children do not copy every page the
+    parent's objects sit on when they collect (~7 ms per test). With two tests at once the
+    first one is already running meanwhile (on the other CPU, loading what it needs itself);
+    its time limit counts from the end of the warm-up, as its pipe was not read until then."""
     if config.stash.get(_warmed_key, False):
         return
     config.stash[_warmed_key] = True
-    become_subreaper()
-    hide_from_same_user()
     if not config.getoption("lab_no_warmup") and os.environ.get("MINNET_GRADING_WARMUP",
                                                                   "1") != "0":
         from .warmup import warm_up
@@ -504,6 +515,10 @@ def _prepare_parent_once(config) -> None:
 
     gc.collect()
     gc.freeze()
+    import time
+
+    for started in slots.values():
+        started.child.started = time.monotonic()
 
 
 def _already_lost(item) -> bool:
@@ -624,15 +639,18 @@ def pytest_runtest_protocol(item, nextitem):
     if not _isolated(item):
         THRESHOLDS_SEEN.clear()  # each test's thresholds are its own
         return None  # pytest's own protocol, in this process
-    _prepare_parent_once(item.config)
+    _protect_parent_once(item.config)
     slots = item.config.stash.setdefault(_started_key, {})
     ihook = item.ihook
     _journal(item.config, {"event": "start", "nodeid": item.nodeid, "lab": lab_name(item),
                            "name": item.name, "max_score": points_of(item),
                            "hidden": is_hidden(item)})
     ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+    if lab_jobs(item.config) == 1:
+        _prepare_parent_once(item.config, slots)
     if item.nodeid not in slots:
         _start(item, nextitem, slots)
+    _prepare_parent_once(item.config, slots)  # two at once: while the first test runs
     _start_ahead(item, slots)
     while slots[item.nodeid].child.outcome is None:
         wait_any([started.child for started in slots.values()])
