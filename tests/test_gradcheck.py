@@ -572,6 +572,21 @@ def test_non_contiguous_inputs_are_checked():
     assert res, res
 
 
+def test_backward_that_ignores_dout():
+    """db = np.ones(M) (a constant) and relu's dx = (x > 0) (right for dout = 1 only)."""
+    x, w, b = arrays((5, 3), (3, 4), (4,))
+
+    def ones_db(dout, cache):
+        dx, dw, _ = affine_backward(dout, cache)
+        return dx, dw, np.ones(4)
+
+    res = check_backward(affine_forward, ones_db, x, w, b)
+    assert diagnosis_kind(res, "b") == "constant" and res["x"].passed
+    assert "dout.sum(axis=0)" in res["b"].diagnosis.hint
+    res = check_backward(lambda x: (np.maximum(x, 0), x), lambda dout, x: 1.0 * (x > 0), x)
+    assert diagnosis_kind(res, "x") == "ignores_dout"
+
+
 def test_gradients_returned_in_another_order():
     def swapped(dout, cache):
         dx, dw, db = affine_backward(dout, cache)

@@ -217,7 +217,57 @@ def _check_entries(target: Target, evaluate, base, settings, rng, context) -> In
                                        mismatch=failing, per_sample=per_sample,
                                        atol=settings.atol, rtol=settings.rtol,
                                        context=dict(context, values=target.array))
+        unexplained = check.diagnosis is None or check.diagnosis.kind in UNEXPLAINED
+        if unexplained and context.get("evaluate_ones") is not None:
+            found = _ignores_dout_diagnosis(target, numeric, checked & ~kink, settings,
+                                            context["evaluate_ones"])
+            if found is not None:
+                check.diagnosis = found
     return check
+
+
+# Diagnoses that a more expensive test may replace: they say "something is off here".
+UNEXPLAINED = ("unknown", "some_entries", "partial_zero")
+MAX_ONES_ENTRIES = 20_000
+
+
+def _ignores_dout_diagnosis(target: Target, numeric, considered, settings: Settings,
+                            evaluate_ones: Callable) -> Optional[Diagnosis]:
+    """Does the analytic gradient equal the gradient of out.sum() (dout = all ones)?
+
+    check_backward hands the backward a random dout; a backward that never multiplies
+    by it (db = np.ones(M), relu's dx = (x > 0)) returns the gradient for dout = 1.
+    Measuring that costs two more evaluations per entry, so it runs only for an
+    input that failed without a clearer explanation.
+    """
+    flat = target.array.reshape(-1)
+    if flat.size > MAX_ONES_ENTRIES or not considered.any():
+        return None
+    eps = settings.eps
+    ones_numeric = np.full(flat.size, np.nan)
+    for j in np.flatnonzero(considered.reshape(-1)):
+        original = flat[j]
+        try:
+            flat[j] = original + eps
+            plus = float(evaluate_ones())
+            flat[j] = original - eps
+            minus = float(evaluate_ones())
+        finally:
+            flat[j] = original
+        ones_numeric[j] = (plus - minus) / (2 * eps)
+    ones_numeric = ones_numeric.reshape(target.array.shape)[considered]
+    analytic = target.analytic[considered]
+    close = np.abs(analytic - ones_numeric) <= settings.atol + settings.rtol * np.abs(ones_numeric)
+    if not close.all() or np.allclose(ones_numeric, numeric[considered], rtol=settings.rtol,
+                                      atol=settings.atol):
+        return None
+    return Diagnosis(
+        "ignores_dout",
+        f"The analytic gradient of {target.name} is the gradient of out.sum(): the backward "
+        "ignores the upstream gradient dout (it computes the gradient as if dout were all "
+        "ones).",
+        "multiply by dout (the chain rule): db = dout.sum(axis=0), not np.ones(M); "
+        "relu: dx = dout * (x > 0), not (x > 0).")
 
 
 def _check_direction(target: Target, evaluate, settings, rng) -> InputCheck:

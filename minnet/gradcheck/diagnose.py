@@ -2,11 +2,13 @@
 
 A failed check says *that* a backward is wrong; the pattern usually says *how*. The
 tests run from the most specific pattern to the least and the first that fits wins:
-``spurious``, ``zero``, ``sign``, ``factor``, ``batch_factor``, ``input_term``, ``transposed``,
-``one_sample``, ``missing_sum``, ``extra_sum``, ``partial_zero``, ``some_entries``,
-``unknown`` (and ``kink`` with ``count_kinks=True``); each pattern is in
+``spurious``, ``zero``, ``sign``, ``factor``, ``batch_factor``, ``constant``, ``input_term``,
+``transposed``, ``one_sample``, ``missing_sum``, ``extra_sum``, ``partial_zero``,
+``some_entries``, ``unknown`` (and ``kink`` with ``count_kinks=True``); each pattern is in
 docs/gradcheck.md's table. A ``Diagnosis`` is a sentence plus a hint, with a window
-of values around the first bad entry for the last three kinds.
+of values around the first bad entry for the last three kinds. Two patterns need more
+than one input's numbers and live in compare.py: ``swapped`` (gradients returned in
+another order) and ``ignores_dout`` (check_backward re-measures with dout = ones).
 """
 from __future__ import annotations
 
@@ -301,6 +303,15 @@ def diagnose(a: np.ndarray, n: np.ndarray, considered: np.ndarray, mismatch: np.
         c = float(av @ nv) / denominator
         if abs(c - 1) > 1e-3 and abs(c) > ZERO and _close(av, c * nv, atol, rtol):
             return _factor_diagnosis(c, sizes)
+    if av.size > 1 and float(np.ptp(av)) <= ZERO * max(1.0, float(np.abs(av).max())) \
+            and not _close(nv, np.full_like(nv, nv.mean()), atol, rtol):
+        return Diagnosis(
+            "constant",
+            f"The analytic gradient is {av[0]:.6g} at every entry, while the numeric one "
+            f"varies (from {nv.min():.6g} to {nv.max():.6g}): the backward returns a constant "
+            "that does not depend on dout.",
+            "a gradient carries the upstream gradient: db = dout.sum(axis=0), not np.ones(M); "
+            "dx = dout * local_gradient, not np.ones_like(x).")
     values = context.get("values")
     if values is not None:
         found = _input_term_diagnosis(av, nv, np.asarray(values, dtype=np.float64)[considered],

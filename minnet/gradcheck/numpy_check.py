@@ -293,7 +293,12 @@ def check_backward(forward, backward, *arrays, eps: float = 1e-6, atol: float = 
             return sum((v * d).reshape(v.shape[0], -1).sum(axis=1) for v, d in zip(values, douts))
         return np.array([sum(float(np.sum(v * d)) for v, d in zip(values, douts))])
 
+    def evaluate_ones() -> float:
+        """L with dout = all ones (out.sum()): tells a backward that ignores dout."""
+        return sum(float(v.sum()) for v in _call_forward(forward, arguments(), notes)[0])
+
     base = check_deterministic(evaluate, DETERMINISM_HINT)
+    scalar_loss = len(outs) == 1 and outs[0].size == 1  # dout = 1 already
     sizes = sizes_of([(names[i], np.shape(a)) for i, a in enumerate(working)
                       if isinstance(a, np.ndarray)]
                      + [("the output", o.shape) for o in outs])
@@ -301,5 +306,6 @@ def check_backward(forward, backward, *arrays, eps: float = 1e-6, atol: float = 
     for i in wrt:
         target = Target(names[i], working[i], gradients[i], dtypes[i])
         checks += check_targets([target], evaluate, base, settings, rng,
-                                {"name": names[i], "sizes": sizes})
+                                {"name": names[i], "sizes": sizes,
+                                 "evaluate_ones": None if scalar_loss else evaluate_ones})
     return finish(checks, messages + sorted(notes), settings, raise_exception)
