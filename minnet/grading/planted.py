@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import nn
-from ..tensor import Tensor
+from ..tensor import Tensor, is_grad_enabled
 
 
 class ExpOverSum(nn.Module):
@@ -44,14 +44,17 @@ class Nested(nn.Module):
 
 
 class CountingCalls(nn.Module):
-    """``body`` that counts its forward calls in ``calls`` (did a function run the model?)."""
+    """``body`` that counts its forward calls in ``calls`` (did a function run the model?)
+    and, in ``graph_calls``, those made with gradient recording on (did it build a graph
+    it did not need, outside ``no_grad()``?)."""
 
     def __init__(self, body):
         super().__init__()
-        self.body, self.calls = body, 0
+        self.body, self.calls, self.graph_calls = body, 0, 0
 
     def forward(self, x):
         self.calls += 1
+        self.graph_calls += int(is_grad_enabled())
         return self.body(x)
 
 
