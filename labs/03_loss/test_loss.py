@@ -36,7 +36,9 @@ MARGIN_03_TWO = 0.02
 
 
 
-STUDENT_IMPORTS = ("numpy", "minnet")   # what the released files import
+# what the student's files may import (the README says so): NumPy, minnet and harmless
+# standard modules; anything else is refused before the file runs
+STUDENT_IMPORTS = ("numpy", "minnet", "math", "warnings", "copy", "collections")
 
 
 def sanity():
@@ -207,12 +209,20 @@ def test_batch_repeat_ratio(credit):
     rng = np.random.default_rng(304)
     output = rng.standard_normal((11, 1)).astype(np.float32)
     target = rng.standard_normal((11, 1)).astype(np.float32)
-    with credit.part(1, "mean MSE gives 1.0, summed MSE gives 2.0"):
+    with credit.part(1, "mean MSE gives 1.0, summed MSE gives 2.0, a per-sample sum averaged "
+                        "over the samples 1.0"):
         expect_close("batch_repeat_ratio(F.mse_loss)",
                      mine.batch_repeat_ratio(F.mse_loss, output, target), 1.0, rtol=1e-5)
         summed = lambda o, t: F.mse_loss(o, t, reduction="sum")  # noqa: E731
         expect_close("batch_repeat_ratio(mse summed)",
                      mine.batch_repeat_ratio(summed, output, target), 2.0, rtol=1e-5)
+        # the batch is axis 0: repeating along another axis doubles this loss instead
+        per_sample = lambda o, t: F.mse_loss(o, t, reduction="sum") / o.shape[0]  # noqa: E731
+        expect_close("batch_repeat_ratio(squares summed per sample, averaged over the N "
+                     "samples)", mine.batch_repeat_ratio(per_sample, output, target), 1.0,
+                     rtol=1e-5, hint="repeat the batch along axis 0 (the samples): "
+                                     "np.concatenate([x, x]) or axis=0; another axis makes "
+                                     "each sample longer instead of the batch larger")
     with credit.part(1, "other losses: cross_entropy, and a sum divided by sqrt(N)"):
         logits = rng.standard_normal((13, 5)).astype(np.float32)
         labels = rng.integers(0, 5, 13)

@@ -29,6 +29,13 @@ MUTANTS = [
     dict(name="repeat ratio upside down", file="loss_sanity.py",
          old="return float(twice / once)", new="return float(once / twice)",
          why="the question is how much the loss grows when the batch doubles"),
+    dict(name="batch repeated along axis 1", file="loss_sanity.py",
+         old="Tensor(np.concatenate([output, output])),\n"
+             "                    Tensor(np.concatenate([target, target])))",
+         new="Tensor(np.concatenate([output, output], axis=1)),\n"
+             "                    Tensor(np.concatenate([target, target], axis=1)))",
+         why="the samples are axis 0: along axis 1 each sample gets longer, the batch does not "
+             "grow (a mean over every entry still gives 1.0, a sum 2.0)"),
     dict(name="weights proportional to the terms", file="loss_sanity.py",
          old="return {name: 1.0 / float(value) for name, value in initial_terms.items()}",
          new="return {name: float(value) for name, value in initial_terms.items()}",

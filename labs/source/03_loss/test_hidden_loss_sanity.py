@@ -10,7 +10,8 @@ from minnet.nn import functional as F
 
 
 def load():
-    return (sandboxed(__file__, "loss_sanity", allowed_imports=("numpy", "minnet")),
+    return (sandboxed(__file__, "loss_sanity", allowed_imports=("numpy", "minnet", "math", "warnings", "copy",
+                                                         "collections")),
             reference(__file__, "loss_sanity"))
 
 
