@@ -20,7 +20,7 @@ from minnet.grading import (expect, expect_at_least, expect_close, expect_no_err
 from minnet.grading.sandbox import sandboxed
 
 # the student's file runs in a sandbox process and may import only these
-STUDENT_IMPORTS = ("numpy", "minnet")
+STUDENT_IMPORTS = ("numpy", "minnet", "math", "warnings", "copy", "collections")
 
 DIAGNOSE_STEPS = 60
 # How far the reference solution must stay from each training-outcome threshold. Measured
@@ -168,8 +168,10 @@ def test_constant_columns(credit):
 @pytest.mark.points(2)
 def test_standardizer(credit):
     mine, ref = load()
-    rng = np.random.default_rng(802)
+    # each part has its own generator: a part that fails half-way cannot change the data of
+    # the next (whose reference result a student release replays)
     with credit.part(1, "fit_standardizer: population mean and std; std 0 becomes 1"):
+        rng = np.random.default_rng(802)
         mean, std = mine.fit_standardizer(np.array([[1.0, 10.0], [3.0, 10.0]]))
         expect_close("fit_standardizer mean", mean, [2.0, 10.0])
         expect_close("fit_standardizer std (the constant column guarded)", std, [1.0, 1.0])
@@ -179,6 +181,7 @@ def test_standardizer(credit):
                                    ref.fit_standardizer(X)):
             expect_close(f"fit_standardizer(37 x 5) {name}", got, want, rtol=1e-6)
     with credit.part(1, "standardize applies the given statistics, float32"):
+        rng = np.random.default_rng(8021)
         X_train = rng.normal(-4.0, 3.0, (23, 4))
         X_other = rng.normal(10.0, 0.5, (13, 4))        # another distribution: its own stats differ
         mean, std = ref.fit_standardizer(X_train)
@@ -309,6 +312,13 @@ def test_too_small(credit):
         expect(isinstance(got, (bool, np.bool_)) and bool(got),
                f"too_small(5 samples in each of 3 classes) returned {got!r}: 5 per class is "
                "below the minimum of 10, so True")
+        for counts in ((10, 12, 30), (7, 7, 9)):       # the boundary: exactly the minimum
+            y = np.repeat(np.arange(3), counts)
+            minimum = min(counts)
+            got = mine.too_small(y, minimum)
+            expect(not bool(got), f"too_small(class counts {list(counts)}, {minimum}) returned "
+                                  f"{got!r}: the smallest class has exactly {minimum} samples, "
+                                  "which is not fewer than the minimum, so False")
         rng = np.random.default_rng(807)
         for n, minimum in ((40, 10), (200, 10), (90, 25), (31, 3)):
             y = rng.choice(4, size=n, p=[0.55, 0.25, 0.15, 0.05])
@@ -327,6 +337,14 @@ def trained_val_output(setup):
     X_val, y_val, _ = data_arrays(setup.val_data, "setup.val_data")   # arrays, Dataset or loader
     setup.model.eval()
     return setup.model(tensor(np.asarray(X_val))).numpy(), np.asarray(y_val)
+
+
+def majority_accuracy(y_train, y_val):
+    """Accuracy on y_val of always predicting y_train's most frequent class: the test's own
+    measure (the student's split is not the reference's, so a student release cannot
+    replay the reference's majority_baseline for it)."""
+    classes, counts = np.unique(np.asarray(y_train), return_counts=True)
+    return float(np.mean(np.asarray(y_val) == classes[np.argmax(counts)]))
 
 
 def expect_clean(report, codes, what):
@@ -378,7 +396,7 @@ def test_digits_pipeline_repaired(credit):
         setup = lab_setup(mine.digits_pipeline(X, y), what)
         output, y_val = trained_val_output(setup)
         accuracy = float((output.argmax(axis=1) == y_val).mean())
-        baseline = data.majority_baseline(data_arrays(setup.train_data)[1], y_val)
+        baseline = majority_accuracy(data_arrays(setup.train_data)[1], y_val)
         expect(accuracy > baseline + 0.5,
                f"{what}: validation accuracy {accuracy:.1%} is not far above the majority "
                f"baseline {baseline:.1%}")

@@ -27,8 +27,10 @@ def lr_range_test(model, loss_fn, X, y, start_lr=1e-4, end_lr=10.0, num_steps=60
                   diverge_factor=4.0):
     """Train a COPY of ``model`` with plain full-batch SGD while the lr grows.
 
-    At step i: set the optimizer's lr to ``lr_schedule(...)[i]``, compute the loss on all
-    of (X, y), record it, and stop right there (after recording) if the loss is not
+    At step i: set the optimizer's lr to ``lr_schedule(...)[i]`` (``for group in
+    optimizer.param_groups: group["lr"] = lr``: ``step()`` reads the lr from its parameter
+    groups, as in PyTorch; an attribute ``optimizer.lr`` is not read), compute the loss on
+    all of (X, y), record it, and stop right there (after recording) if the loss is not
     finite or above ``diverge_factor`` times the lowest loss recorded so far; otherwise
     backward and step. ``model`` itself must not change (train ``copy.deepcopy(model)``).
 

@@ -3,10 +3,13 @@
 Literal examples come with twins on other, seeded inputs graded against the
 reference solution, so only a working function scores.
 """
+import copy
+
 import numpy as np
 import pytest
 
-from minnet import nn
+from minnet import nn, optim
+from minnet.tensor import Tensor
 from minnet.grading import expect, expect_close, reference
 from minnet.grading.sandbox import sandboxed
 
@@ -15,9 +18,13 @@ from minnet.grading.sandbox import sandboxed
 # only their changes reach the test's objects; every other function works on copies
 MUTATES = ("sgd_step", "momentum_step", "adam_step", "train_step", "lr_range_test")
 
+# what the student's file may import (the README says so)
+STUDENT_IMPORTS = ("numpy", "minnet", "math", "warnings", "copy", "collections")
+
+
 def load():
     ref = reference(__file__, "lr_range")                # before the student's file
-    return sandboxed(__file__, "lr_range", allowed_imports=("numpy", "copy", "minnet"),
+    return sandboxed(__file__, "lr_range", allowed_imports=STUDENT_IMPORTS,
                      mutates=MUTATES), ref
 
 
@@ -31,6 +38,21 @@ def small_problem(seed):
     model = nn.Sequential(nn.Linear(5, 13, generator=generator), nn.ReLU(),
                           nn.Linear(13, 3, generator=generator))
     return model, X, y
+
+
+def constant_lr_losses(model, X, y, lr, steps):
+    """The full-batch losses of ``steps`` plain SGD steps on a copy of ``model`` at a fixed
+    ``lr``: what a range test records when its lr changes never reach the optimizer."""
+    trial = copy.deepcopy(model)
+    optimizer = optim.SGD(trial.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        loss = nn.CrossEntropyLoss()(trial(Tensor(X)), Tensor(y))
+        losses.append(float(loss.item()))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return np.array(losses)
 
 
 @pytest.mark.points(2)
@@ -51,10 +73,21 @@ def test_lr_range_test(credit):
     mine, ref = load()
     model, X, y = small_problem(5)
     before = [p.detach().numpy().copy() for p in model.parameters()]
-    lrs, losses = mine.lr_range_test(model, nn.CrossEntropyLoss(), X, y, start_lr=1e-3,
-                                     end_lr=50.0, num_steps=41)
+    # the reference first, on the untouched model: a student's range test that trains the
+    # caller's model changes it (lr_range_test is in MUTATES, so the change comes back)
     want_lrs, want_losses = ref.lr_range_test(model, nn.CrossEntropyLoss(), X, y,
                                               start_lr=1e-3, end_lr=50.0, num_steps=41)
+    stuck = constant_lr_losses(model, X, y, lr=1e-3, steps=len(want_lrs))
+    lrs, losses = mine.lr_range_test(model, nn.CrossEntropyLoss(), X, y, start_lr=1e-3,
+                                     end_lr=50.0, num_steps=41)
+    lr_unchanged = ""
+    count = min(len(losses), len(stuck))
+    if count > 5 and np.allclose(np.asarray(losses[:count], np.float64), stuck[:count],
+                                 rtol=1e-4, atol=1e-6):
+        lr_unchanged = (" Your losses are those of a run whose lr stayed at start_lr: the "
+                        "optimizer never used the new lrs. Set them with `for group in "
+                        "optimizer.param_groups: group['lr'] = lr` (step() reads the groups; "
+                        "an attribute optimizer.lr is not read).")
     with credit.part(1, "the model passed in is left unchanged (a copy is trained)"):
         changed = [i for i, (p, b) in enumerate(zip(model.parameters(), before))
                    if not np.array_equal(p.detach().numpy(), b)]
@@ -67,10 +100,15 @@ def test_lr_range_test(credit):
         expect(len(lrs) == len(want_lrs),
                f"lr_range_test ran {len(lrs)} steps, the reference stops after {len(want_lrs)} "
                f"(the first loss above 4x the best so far, at lr {want_lrs[-1]:.3g}). Record "
-               "that loss, then stop.")
+               "that loss, then stop." + lr_unchanged)
         expect_close("lrs", lrs, want_lrs, rtol=1e-9)
-    with credit.part(1, "the recorded losses match the reference"):
-        expect_close("losses", losses, want_losses, rtol=1e-4, atol=1e-6)
+    with credit.part(1, "the recorded losses match the reference (over the steps both ran: "
+                        "where it stops is the part above)"):
+        count = min(len(losses), len(want_losses))
+        expect(count > 1, f"lr_range_test recorded {len(losses)} loss(es): nothing to compare")
+        expect_close(f"losses of the first {count} steps", np.asarray(losses[:count]),
+                     want_losses[:count], rtol=1e-4, atol=1e-6,
+                     hint=lr_unchanged.strip() or None)
 
 
 @pytest.mark.points(2)

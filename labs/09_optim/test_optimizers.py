@@ -27,12 +27,23 @@ def load():
     return sandboxed(__file__, "optimizers", allowed_imports=("numpy", "math"), mutates=MUTATES)
 
 
-def random_problem(seed, steps=STEPS, grad_scale=1.0):
-    """A seeded start parameter (7, 5) and ``steps`` gradients of that shape (float64)."""
+def random_problem(seed, steps=STEPS, grad_scale=1.0, away_from_zero=False):
+    """A seeded start parameter (7, 5) and ``steps`` gradients of that shape (float64).
+
+    ``away_from_zero``: every gradient entry at least 0.25 in size, so that where Adam adds
+    its eps (1e-8) changes the steps by less than the tolerance of ADAM_RULE: those checks
+    grade the update rule, and the tiny-gradient check alone grades the eps."""
     rng = np.random.default_rng(seed)
     param = rng.standard_normal(SHAPE)
     grads = [grad_scale * rng.standard_normal(SHAPE) for _ in range(steps)]
+    if away_from_zero:
+        grads = [np.copysign(0.25 + np.abs(grad), grad) for grad in grads]
     return param, grads
+
+
+# Adam's update rule with gradients >= 0.25: eps inside or outside the square root moves a
+# parameter by < 1e-8 over five steps, a wrong bias correction, beta or weight decay by > 1e-4
+ADAM_RULE = dict(rtol=1e-6, atol=1e-7)
 
 
 def library_trajectory(make_optimizer, param, grads):
@@ -117,23 +128,23 @@ def test_momentum_step(credit):
 def test_adam_step(credit):
     opt = load()
     with credit.part(1, "the first Adam step is about lr * sign(g) (bias correction at t=1)"):
-        param, grads = random_problem(31, steps=1)
+        param, grads = random_problem(31, steps=1, away_from_zero=True)
         got = opt.adam_step(param.copy(), grads[0].copy(), {}, lr=0.01)
         expect_close("adam_step at the first step", got, param - 0.01 * np.sign(grads[0]),
                      rtol=1e-5, atol=1e-7)
     with credit.part(1, "five steps match minnet.optim.Adam(lr=0.01)"):
-        param, grads = random_problem(32)
+        param, grads = random_problem(32, away_from_zero=True)
         want = library_trajectory(lambda p: optim.Adam(p, lr=0.01), param, grads)
         got = student_trajectory(opt.adam_step, param, grads, lr=0.01)
-        expect_same_trajectory("adam_step", got, want)
+        expect_same_trajectory("adam_step", got, want, **ADAM_RULE)
     with credit.part(1, "five steps with betas=(0.8, 0.95) and weight_decay=0.1 match "
                         "minnet.optim.Adam"):
-        param, grads = random_problem(33)
+        param, grads = random_problem(33, away_from_zero=True)
         want = library_trajectory(
             lambda p: optim.Adam(p, lr=0.02, betas=(0.8, 0.95), weight_decay=0.1), param, grads)
         got = student_trajectory(opt.adam_step, param, grads, lr=0.02, betas=(0.8, 0.95),
                                  weight_decay=0.1)
-        expect_same_trajectory("adam_step with weight decay", got, want)
+        expect_same_trajectory("adam_step with weight decay", got, want, **ADAM_RULE)
     with credit.part(1, "tiny gradients (~1e-6): eps=1e-8 outside the square root, as in "
                         "minnet.optim.Adam"):
         param, grads = random_problem(34, grad_scale=1e-6)

@@ -17,6 +17,7 @@ from minnet.grading.sandbox import sandboxed
 from minnet.tensor import Tensor, no_grad
 
 VAL_MSE_BAR = 0.05
+LR_FRESH = 0.05     # the plain-SGD lr of the fresh-gradient check
 # how far the reference solution must stay below the bar: measured 0.0294 (identical with
 # OpenBLAS's Haswell, SkylakeX and Sandybridge kernels, 1 thread and MINNET_NO_JIT), 0.020-0.032
 # over make_setup seeds 0-4; the released setup 69
@@ -29,8 +30,12 @@ LAB_CODES = ("grad.accumulating", "optim.clipping_always", "loss.diverging", "lo
 # only their changes reach the test's objects; every other function works on copies
 MUTATES = ("sgd_step", "momentum_step", "adam_step", "train_step", "lr_range_test")
 
+# what the student's file may import (the README says so)
+STUDENT_IMPORTS = ("numpy", "minnet", "math", "warnings", "copy", "collections")
+
+
 def load():
-    return sandboxed(__file__, "training", allowed_imports=("numpy", "minnet"), mutates=MUTATES)
+    return sandboxed(__file__, "training", allowed_imports=STUDENT_IMPORTS, mutates=MUTATES)
 
 
 
@@ -79,22 +84,35 @@ def test_train_step_starts_from_fresh_gradients(credit):
     X, y = Tensor(X[:32]), Tensor(y[:32])
     model = training.build_model(seed=3)
     expected = copy.deepcopy(model)
-    loss = nn.MSELoss()(expected(X), y)
-    loss.backward()
-    with credit.part(2, "two calls of train_step on the same batch (lr=0) leave one batch's "
-                        "gradient, not the sum of two"):
-        optimizer = optim.SGD(model.parameters(), lr=0.0)
+    # the same two steps here, each from zeroed gradients (where a loop zeroes them, before
+    # the backward or after the step, is its own choice: what the steps do is graded)
+    reference_optimizer = optim.SGD(expected.parameters(), lr=LR_FRESH)
+    for _ in range(2):
+        reference_optimizer.zero_grad()
+        nn.MSELoss()(expected(X), y).backward()
+        reference_optimizer.step()
+    with credit.part(2, "two train_steps (plain SGD) on a fresh model: each step moves the "
+                        "weights by its own batch's gradient, not by the sum of the batches "
+                        "so far"):
+        optimizer = optim.SGD(model.parameters(), lr=LR_FRESH)
         clip = training.MAX_GRAD_NORM
-        training.MAX_GRAD_NORM = 1e9  # a rescaled sum of two equal gradients looks like one
+        training.MAX_GRAD_NORM = 1e9  # the clipping would rescale an accumulated gradient
         try:
             for _ in range(2):
                 training.train_step(model, nn.MSELoss(), optimizer, X, y)
         finally:
             training.MAX_GRAD_NORM = clip
+        first = model[0].weight.detach().numpy()
+        expect(not np.array_equal(first, training.build_model(seed=3)[0].weight.detach()
+                                  .numpy()),
+               "the weights did not move in two train_steps: the step must use this batch's "
+               "gradient (zeroing it between backward() and step() throws it away)")
         for (name, p), q in zip(model.named_parameters(), expected.parameters()):
-            expect(p.grad is not None, f"{name} has no gradient after train_step")
-            expect_close(f"{name}.grad after the second train_step", p.grad.numpy(), q.grad.numpy(),
-                         rtol=1e-4, atol=1e-7)
+            expect_close(f"{name} after two train_steps", p.detach().numpy(),
+                         q.detach().numpy(), rtol=1e-4, atol=1e-6,
+                         hint="the second step moved the weights by more than its own "
+                              "gradient: gradients add up across steps unless they are zeroed "
+                              "once per step (optimizer.zero_grad())")
 
 
 @pytest.mark.points(3)

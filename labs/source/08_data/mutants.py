@@ -122,4 +122,8 @@ MUTANTS = [
          new="loader = DataLoader(TensorDataset(X_train[rows], y_train[rows]), batch_size=32, "
              "shuffle=False)",
          why="every epoch then repeats the same batches"),
+    dict(name="too_small off by one (<=)", file="data_pipeline.py",
+         old="return bool(counts.min() < minimum_per_class)",
+         new="return bool(counts.min() <= minimum_per_class)",
+         why="a class with exactly the minimum number of samples is not too small"),
 ]

@@ -11,12 +11,15 @@ from minnet.grading.sandbox import sandboxed
 # only their changes reach the test's objects; every other function works on copies
 MUTATES = ("sgd_step", "momentum_step", "adam_step", "train_step", "lr_range_test")
 
+LR_RANGE_IMPORTS = ("numpy", "minnet", "math", "warnings", "copy", "collections")
+
+
 def load():
     ref = reference(__file__, "optimizers")              # before the student's files
     ref_lr = reference(__file__, "lr_range")
     return (sandboxed(__file__, "optimizers", allowed_imports=("numpy", "math"), mutates=MUTATES), ref,
-            sandboxed(__file__, "lr_range", allowed_imports=("numpy", "copy", "minnet"),
-                      mutates=MUTATES), ref_lr)
+            sandboxed(__file__, "lr_range", allowed_imports=LR_RANGE_IMPORTS, mutates=MUTATES),
+            ref_lr)
 
 
 def run(step, param, grads, **options):
