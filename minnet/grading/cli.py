@@ -141,6 +141,12 @@ def student_release_command(labs_dir, args: argparse.Namespace) -> int:
               "(a model it trained, an array it changed): replayed only for the solution's "
               "answer, so a correct but different answer fails that check in the student "
               "repository; grade such checks with a helper of the test instead")
+    from .replay_lint import replay_gaps
+
+    for lab, test_file, test, generator, parts in replay_gaps(labs_dir, set(result.recorded)):
+        print(f"  note: {lab}/{test_file}::{test}: one generator ({generator}) feeds {parts} of "
+              "its parts: a part that fails half-way changes the next one's data, whose "
+              "reference call the student repository then lacks; give each part its own")
     print(f"wrote {len(result.files)} file(s) to {display(result.destination)} in "
           f"{result.seconds:.0f} s")
     leaks = student_release_leaks(labs_dir, result.destination)
