@@ -491,6 +491,27 @@ def test_masked_array_output_is_read_with_its_mask():
     assert rel_error(numeric, 1.0 * (x > 0)) < 1e-8
 
 
+def test_raw_numerical_gradient_refuses_a_forward_that_writes_into_x():
+    """An in-place ReLU (out = x; out[out < 0] = 0) zeroes x's negative entries during the
+    nudging: the numeric gradient used to come out wrong without a word."""
+    (x,) = arrays((4, 3))
+    before = x.copy()
+
+    def in_place_relu(x):
+        out = x
+        out[out < 0] = 0
+        return out
+
+    with pytest.raises(GradcheckError, match="changed x in place.*np.maximum"):
+        numerical_gradient_array(in_place_relu, x, np.ones((4, 3)))
+    assert np.array_equal(x, before)  # put back as it was
+    with pytest.raises(GradcheckError, match="changed x in place"):
+        numerical_gradient(lambda v: in_place_relu(v).sum(), x)
+    assert np.array_equal(x, before)
+    # reading x through a closure and leaving it alone is still fine
+    assert rel_error(numerical_gradient(lambda _: float((x ** 2).sum()), x), 2 * x) < 1e-8
+
+
 def test_keepdims_gradient_shape_gets_a_keepdims_hint():
     x, gamma = arrays((6, 4), (4,))
 

@@ -71,6 +71,22 @@ def _each_entry(x: np.ndarray):
     return np.ndindex(*x.shape)
 
 
+def _check_untouched(x: np.ndarray, snapshot: np.ndarray, index: tuple, fn_name: str) -> None:
+    """f must not write into x: the nudges would land on changed values (CS231n's in-place
+    ReLU, out = x; out[out < 0] = 0, silently gives a wrong numeric gradient)."""
+    x[index] = snapshot[index]
+    if not np.array_equal(x, snapshot, equal_nan=True):
+        changed = np.argwhere(x != snapshot)
+        first = tuple(int(i) for i in changed[0]) if len(changed) else index
+        x[...] = snapshot  # put x back as the caller gave it
+        raise GradcheckError(
+            f"{fn_name}(): f changed x in place ({len(changed)} entries, first at {list(first)}) "
+            "while its entries were being nudged, so the numeric gradient would be measured on "
+            "other values. The forward writes into its input (e.g. out = x; out[out < 0] = 0). "
+            "Hint: compute a new array (out = np.maximum(x, 0), or x.copy() first); a layer "
+            "must not modify its input.")
+
+
 def numerical_gradient(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     """dL/dx of a scalar function ``L = f(x)`` by central differences.
 
@@ -80,13 +96,16 @@ def numerical_gradient(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     x = _check_perturbable(x, "numerical_gradient")
     eps = _check_eps(eps, "numerical_gradient")
     grad = np.zeros(x.shape, dtype=np.float64)
+    snapshot = x.copy()
     for index in _each_entry(x):
         original = x[index]
         try:
             x[index] = original + eps
             plus = float(f(x))
+            _check_untouched(x, snapshot, index, "numerical_gradient")
             x[index] = original - eps
             minus = float(f(x))
+            _check_untouched(x, snapshot, index, "numerical_gradient")
         finally:
             x[index] = original
         grad[index] = (plus - minus) / (2 * eps)
@@ -114,13 +133,16 @@ def numerical_gradient_array(f, x: np.ndarray, dout, eps: float = 1e-6) -> np.nd
     eps = _check_eps(eps, "numerical_gradient_array")
     dout = np.asarray(dout, dtype=np.float64)
     grad = np.zeros(x.shape, dtype=np.float64)
+    snapshot = x.copy()
     for index in _each_entry(x):
         original = x[index]
         try:
             x[index] = original + eps
             plus = _output_copy(f(x))
+            _check_untouched(x, snapshot, index, "numerical_gradient_array")
             x[index] = original - eps
             minus = _output_copy(f(x))
+            _check_untouched(x, snapshot, index, "numerical_gradient_array")
         finally:
             x[index] = original
         if plus.shape != dout.shape:
