@@ -542,6 +542,29 @@ def test_regularization_in_the_gradient_only_is_named():
     assert d.kind == "input_term" and "-0.5 x W" in d.message and "lacks" in d.message
 
 
+def test_data_gradient_missing_and_log10_are_named():
+    W, X = arrays((5, 3), (4, 5))
+    y = np.array([0, 2, 1, 1])
+    reg = 0.25
+    # the loss has its data part and reg * sum(W^2); the gradient has only 2 * reg * W
+    res = check_backward(lambda W, X, y: (linear_loss(W, X, y, reg)[0], 2 * reg * W),
+                         lambda dout, dW: dW, W, X, y, wrt=0)
+    d = res["W"].diagnosis
+    assert d.kind == "input_term" and "only 0.5 x W" in d.message and "data" in d.message
+
+    def log10_loss(W, X, y):  # forward in log10, gradient of the natural log
+        scores = X @ W
+        p = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
+        rows = np.arange(len(y))
+        dscores = p.copy()
+        dscores[rows, y] -= 1
+        return -np.log10(p[rows, y]).mean(), X.T @ dscores / len(y)
+
+    res = check_backward(log10_loss, lambda dout, dW: dW, W, X, y, wrt=0)
+    d = res["W"].diagnosis
+    assert d.kind == "factor" and "ln(10)" in d.message and "np.log10" in d.hint
+
+
 def test_a_small_missing_term_passes_with_a_note():
     """A normalization backward that forgot the eps of sqrt(var + eps): within tolerance,
     but far from the ~1e-9 agreement of a correct layer, so the report says so."""

@@ -56,6 +56,18 @@ def _factor_diagnosis(c: float, sizes: dict) -> Diagnosis:
             "(analytic = 0.5 x numeric).",
             "the 2 from differentiating a square (d(x^2)/dx = 2x) is easy to drop; or the "
             "backward halves something the forward does not.")
+    for base, log_name in ((10.0, "log10"), (2.0, "log2")):
+        for value, direction in ((np.log(base), "the forward"), (1 / np.log(base), "the backward")):
+            if abs(c - value) <= 1e-3 * value:
+                return Diagnosis(
+                    "factor",
+                    f"Off by a factor of ln({base:g}) = {np.log(base):.6g}"
+                    + (" inverted" if value < 1 else "")
+                    + f": analytic = {c:.6g} x numeric at every entry.",
+                    f"np.{log_name} in {direction} but the natural log's derivative in the "
+                    f"{'backward' if direction == 'the forward' else 'forward'} (or the other "
+                    f"way round): d log10(p)/dp = 1 / (p ln 10), d ln(p)/dp = 1 / p; use "
+                    "np.log in both.")
     fraction = _as_simple_fraction(c)
     sign_note = " (and the sign is flipped)" if c < 0 else ""
     if fraction is not None and fraction[0] in sizes:
@@ -94,6 +106,15 @@ def _input_term_diagnosis(av, nv, xv, name: str, atol, rtol) -> Optional[Diagnos
     norm = float(xv @ xv)
     if norm == 0 or _close(av, nv, atol, rtol):
         return None
+    only = float(av @ xv) / norm
+    if abs(only) > ZERO and _close(av, only * xv, atol, rtol):
+        return Diagnosis(
+            "input_term",
+            f"The analytic gradient is only {only:.6g} x {name}: a term proportional to the "
+            f"input itself (like L2 regularization's 2 * reg * {name}); the rest of the "
+            "gradient (the data loss's) is missing.",
+            "the backward returns the regularization gradient alone: compute the data "
+            f"loss's gradient too, and add the two (d{name} = data part + reg part).")
     c = float(difference @ xv) / norm
     if abs(c) <= ZERO or not _close(av, nv + c * xv, atol, rtol):
         return None
