@@ -475,6 +475,9 @@ def test_forward_with_two_outputs_and_cache():
 
     res = check_backward(gated_step_forward, forgets_dnext_c, x, h, c)
     assert not res and {c.name for c in res.failed} == {"x", "h", "c"}
+    # a one-output layer that returns its cache in two pieces gets told so
+    with pytest.raises(GradcheckError, match="read as 2 outputs and a cache"):
+        check_backward(lambda x: (2 * x, x, None), lambda dout, cache: 2 * dout, x)
 
 
 def test_masked_array_output_is_read_with_its_mask():

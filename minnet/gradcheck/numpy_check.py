@@ -275,7 +275,16 @@ def check_backward(forward, backward, *arrays, eps: float = 1e-6, atol: float = 
         douts = [np.ones(outs[0].shape)]  # a loss: the analytic gradient is the loss's own
     else:
         douts = [rng.standard_normal(o.shape) for o in outs]
-    grads = backward(*[d.copy() for d in douts], cache)
+    try:
+        grads = backward(*[d.copy() for d in douts], cache)
+    except TypeError as err:
+        if len(outs) == 1 or "argument" not in str(err):
+            raise
+        raise GradcheckError(
+            f"check_backward(): forward returned {len(outs) + 1} values, read as {len(outs)} "
+            f"outputs and a cache, so backward was called with {len(outs)} upstream gradients "
+            f"and the cache, and raised: {err}. Hint: a forward with one output returns "
+            "exactly (out, cache); put everything backward needs into one cache tuple.") from err
     gradients = _gradients_by_input(grads, wrt, working, names)
     # split L per output sample (see compare.py) when all outputs share their first axis
     leading = {o.shape[0] if o.ndim else None for o in outs}
