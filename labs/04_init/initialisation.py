@@ -72,9 +72,12 @@ def init_weights_(model: nn.Sequential, generator: np.random.Generator) -> nn.Se
     """Re-initialise every nn.Linear of ``model`` in place for the activation that follows it.
 
     Weight (fan_out, fan_in): normal with mean 0 and std ``init_std(fan_in, fan_out, act)``
-    where ``act = following_activation(model, index)``, drawn from ``generator`` (use
-    ``nn.init.normal_(layer.weight, 0.0, std, generator=generator)``). Bias: zeros.
-    Layers are initialised in order, first to last. Returns ``model``.
+    where ``act = following_activation(model, index)``, drawn from ``generator`` with
+    ``nn.init.normal_(layer.weight, 0.0, std, generator=generator)``. Bias: zeros.
+    Layers are initialised in order, first to last. Returns ``model``. The grader compares
+    the numbers drawn with the reference's: ``nn.init.kaiming_normal_`` / ``xavier_normal_``
+    / ``lecun_normal_`` draw the same ones for the same std, a draw of your own (another
+    dtype, ``generator.normal`` per row) does not.
     """
     # YOUR CODE HERE
     raise NotImplementedError("init_weights_: your code here")
@@ -98,8 +101,9 @@ def activation_stds(model: nn.Sequential, X: np.ndarray) -> np.ndarray:
     """The std of every module's output of ``model`` (a Sequential) on the inputs ``X``.
 
     Feed X through the modules one by one; entry i is the std of ``model[i]``'s output over
-    all its entries (samples and units together). Returns float64 (len(model),). No graph is
-    needed: run it under ``minnet.no_grad()``.
+    all its entries (samples and units together): the population std, as ``np.std`` (ddof=0);
+    the unbiased one of ``Tensor.std()`` (ddof=1, PyTorch's default) is accepted too. Returns
+    float64 (len(model),). No graph is needed: run it under ``minnet.no_grad()``.
     """
     # YOUR CODE HERE
     raise NotImplementedError("activation_stds: your code here")

@@ -19,7 +19,7 @@ from minnet.grading import expect, expect_at_least, expect_at_most, expect_close
 from minnet.grading.sandbox import sandboxed
 
 # the student's file runs in a sandbox process and may import only these
-STUDENT_IMPORTS = ("numpy", "math", "os", "warnings", "minnet")
+STUDENT_IMPORTS = ("numpy", "minnet", "math", "os", "warnings", "copy", "collections")
 
 MODULE = "initialisation"
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "tanh", "sigmoid", "selu", "linear")
@@ -42,7 +42,8 @@ MARGIN_04_COLLAPSED = 0.02
 
 # the functions whose contract is to change their arguments (a model, an optimizer, a state):
 # only their changes reach the test's objects; every other function works on copies
-MUTATES = ("init_weights_", "set_output_bias_", "bad_init_", "train")
+MUTATES = ("init_weights_", "set_output_bias_", "bad_init_", "train",
+           "save_activation_histograms")      # it trains the model it is given
 
 def load():
     """(student's initialisation.py, reference initialisation.py), loaded by path."""
@@ -65,6 +66,18 @@ def standardised_digits(n=160):
     std = X.std(axis=0)
     X = (X - X.mean(axis=0)) / np.where(std > 0, std, 1.0)
     return X.astype(np.float32), y[:n].astype(np.int64)
+
+
+def output_stds(model, X):
+    """The std of every module's output of ``model`` on X: the test's own measure of a net the
+    student initialised (a student release replays the reference's activation_stds only for
+    the nets the reference itself was given)."""
+    stds, x = [], minnet.tensor(np.asarray(X, np.float32))
+    with minnet.no_grad():
+        for module in model:
+            x = module(x)
+            stds.append(float(x.numpy().astype(np.float64).std()))
+    return np.array(stds)
 
 
 def softmax(z):
@@ -167,7 +180,7 @@ def test_init_keeps_the_scale_with_depth(credit):
     layers.append(nn.Linear(61, 10))
     with credit.part(2, "the pre-activation std of all 8 layers stays in [0.5, 2]"):
         net = lab.init_weights_(nn.Sequential(*layers), np.random.default_rng(5))
-        stds = ref.activation_stds(net, X)[0::2]
+        stds = output_stds(net, X)[0::2]
         expect(np.all((stds > 0.5) & (stds < 2.0)),
                f"output std of the Linear layers of an 8-layer ReLU net initialised by "
                f"init_weights_: {np.array2string(stds, precision=3)}; each should stay in "
@@ -212,10 +225,17 @@ def test_activation_stds(credit):
         nn.init.normal_(net[index].weight, 0.0, 0.4, generator=rng)
         nn.init.normal_(net[index].bias, 0.5, 0.5, generator=rng)
     X = rng.normal(1.0, 2.0, size=(31, 13)).astype(np.float32)
-    with credit.part(2, "per-module output std, over all entries"):
-        got = lab.activation_stds(net, X)
-        expect_close("activation_stds(net, X)", np.asarray(got, dtype=np.float64),
-                     ref.activation_stds(net, X), rtol=1e-4, atol=1e-6)
+    with credit.part(2, "per-module output std, over all entries (np.std's, or the unbiased "
+                        "one of Tensor.std())"):
+        got = np.asarray(lab.activation_stds(net, X), dtype=np.float64)
+        want = np.asarray(ref.activation_stds(net, X), dtype=np.float64)
+        entries = np.array([len(X) * out for out in (29, 29, 17, 17, 5)])
+        unbiased = want * np.sqrt(entries / (entries - 1))     # the same std with ddof=1
+        close = dict(rtol=1e-4, atol=1e-6)
+        if got.shape == want.shape and np.allclose(got, unbiased, **close):
+            return                  # Tensor.std()'s default (ddof=1): as good a measure
+        expect_close("activation_stds(net, X) (the population std, ddof=0, as np.std)", got,
+                     want, **close)
 
 
 def expect_same_picture(path, reference_path, what):
@@ -259,10 +279,32 @@ def histogram_figures(lab, ref, folders, std):
                 nn.init.normal_(layer.weight, 0.0, std, generator=rng)
             nn.init.zeros_(layer.bias)
     path, reference_path = (str(folder / "histograms.png") for folder in folders)
-    ref.save_activation_histograms(copy.deepcopy(net), X, y, reference_path)
+    initial, reference_net = copy.deepcopy(net), copy.deepcopy(net)
+    ref.save_activation_histograms(reference_net, X, y, reference_path)
     lab.save_activation_histograms(net, X, y, path)
     expect(os.path.isfile(path), f"no figure was saved at {path}")
+    expect_trained_like(net, reference_net, initial)
     return path, reference_path
+
+
+def expect_trained_like(net, reference_net, initial):
+    """``net`` (trained by the student's save_activation_histograms; its weights come back
+    from the sandbox) ends where the reference's copy ends after its `steps` SGD steps: a
+    figure of an untrained net, or of one whose gradients piled up, looks almost the same
+    after 5 small steps, the weights do not. ``initial``: the net before training."""
+    for (name, got), want, start in zip(net.named_parameters(), reference_net.parameters(),
+                                        initial.parameters()):
+        got, want, start = (p.detach().numpy() for p in (got, want, start))
+        if np.allclose(got, want, rtol=1e-4, atol=1e-7):
+            continue
+        what = ("did not change: the model was not trained (every step ends with "
+                "optimizer.step())" if np.array_equal(got, start) else
+                f"is not where `steps` full-batch SGD steps take it (largest difference "
+                f"{np.abs(got - want).max():.3g}; gradients left from the step before add up "
+                "unless optimizer.zero_grad() starts each step)")
+        expect(False, f"after save_activation_histograms the model's {name} {what}. Train "
+                      "it as the docstring says (zero_grad, forward, cross-entropy loss, "
+                      "backward, step, `steps` times), then plot what the Monitor recorded.")
 
 
 # One figure per test: the two run at once (each draws two figures; matplotlib is slow).
@@ -302,20 +344,11 @@ def test_activation_histogram_figure_tiny_init(credit, tmp_path, tmp_path_factor
 
 
 def untrained_problem(model, ref, X, y):
-    """None when ``model`` looks freshly initialised: every Linear weight has the std of its
-    scheme (init_std for the activation after it, within 15%) and the training loss is near
-    where an initialised net starts (at least 0.6 x the entropy of the class frequencies; a
-    fresh He net with log-frequency biases starts at 1.2-1.7, one trained for 20 steps at
-    0.13). Otherwise what is wrong: the test trains the model itself."""
-    for index, layer in enumerate(model):
-        if isinstance(layer, nn.Linear):
-            weight = layer.weight.numpy().astype(np.float64)
-            fan_out, fan_in = weight.shape
-            want = ref.init_std(fan_in, fan_out, ref.following_activation(model, index))
-            if abs(weight.std() / want - 1) > 0.15:
-                return (f"layer {index}'s weights have std {weight.std():.4g}, not the "
-                        f"{want:.4g} of a fresh initialisation: return the model initialised, "
-                        "untrained (the test trains it)")
+    """None when ``model`` looks freshly initialised by the lab's rule: the training loss is
+    near where an initialised net starts (at least 0.6 x the entropy of the class
+    frequencies; a fresh He net with log-frequency biases starts at 1.2-1.7, one trained for
+    20 steps at 0.13) and every Linear weight has the std of its scheme (init_std for the
+    activation after it, within 15%). Otherwise what is wrong."""
     frequencies = np.bincount(y) / len(y)
     entropy = float(-(frequencies[frequencies > 0] * np.log(frequencies[frequencies > 0])).sum())
     with minnet.no_grad():
@@ -324,6 +357,17 @@ def untrained_problem(model, ref, X, y):
         return (f"the built model's training loss is already {loss:.3g} (a freshly initialised "
                 f"one starts near the class entropy {entropy:.3g}): return the model "
                 "initialised, untrained (the test trains it)")
+    for index, layer in enumerate(model):
+        if isinstance(layer, nn.Linear):
+            weight = layer.weight.numpy().astype(np.float64)
+            fan_out, fan_in = weight.shape
+            activation = ref.following_activation(model, index)
+            want = ref.init_std(fan_in, fan_out, activation)
+            if abs(weight.std() / want - 1) > 0.15:
+                return (f"layer {index}'s weights (followed by {activation}) have std "
+                        f"{weight.std():.4g}; init_std({fan_in}, {fan_out}, {activation!r}) is "
+                        f"{want:.4g}: initialise every Linear layer for the activation after "
+                        "it (init_weights_), the output layer included")
     return None
 
 

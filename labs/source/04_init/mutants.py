@@ -55,4 +55,17 @@ MUTANTS = [
              '    set_output_bias_(model[-1], y_train, "classification")\n',
          why="build_digits_model returns the model initialised, not trained: a pre-trained "
              "model makes the graded training run say nothing about the initialisation"),
+    dict(name="histograms of a model that is never stepped", file="initialisation.py",
+         old="            loss.backward()\n            optimizer.step()\n            monitor.log",
+         new="            loss.backward()\n            monitor.log",
+         why="the figure is of the training run: 5 small steps barely change the picture, so "
+             "the test checks the weights the run ends with"),
+    dict(name="histograms without zero_grad", file="initialisation.py",
+         old="        for _ in range(steps):\n            optimizer.zero_grad()\n",
+         new="        for _ in range(steps):\n",
+         why="gradients add up across the steps: the run is not `steps` SGD steps"),
+    dict(name="activation stds of the Linear layers' inputs", file="initialisation.py",
+         old="            x = module(x)\n            stds.append(float(x.numpy().std()))",
+         new="            stds.append(float(x.numpy().std()))\n            x = module(x)",
+         why="entry i is the std of model[i]'s output"),
 ]
