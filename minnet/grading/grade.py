@@ -124,15 +124,20 @@ def pytest_command(tree: Path, folders: Optional[list], grade_json: Optional[Pat
 
 
 def start_pytest(tree: Path, folders: Optional[list], timeout: Optional[float] = None,
-                 extra: tuple = (), quiet: bool = True, single_thread: bool = False):
-    """Start grading ``folders`` of ``tree`` in a new pytest process; returns (process, json path)."""
+                 extra: tuple = (), quiet: bool = True, single_thread: bool = False,
+                 sandbox_uid: Optional[int] = None):
+    """Start grading ``folders`` of ``tree`` in a new pytest process; returns (process, json path).
+    ``sandbox_uid``: its workers' uid as root (pytest processes at once need their own: each
+    kills every process of its uid after each test)."""
     grade_json = Path(tempfile.mkstemp(prefix="results-", suffix=".json", dir=tree.parent)[1])
     # several gradings at once (single_thread): each grades its tests one at a time
     command = pytest_command(tree, folders, grade_json, timeout,
                              (("-q", "--no-header", "-rN", "--tb=no") if quiet else ())
                              + (("--lab-jobs", "1") if single_thread else ()) + extra)
-    process = subprocess.Popen(command, cwd=str(tree.parent),
-                               env=grading_environment(single_thread),
+    environment = grading_environment(single_thread)
+    if sandbox_uid is not None:
+        environment["MINNET_SANDBOX_UID"] = str(sandbox_uid)
+    process = subprocess.Popen(command, cwd=str(tree.parent), env=environment,
                                stdout=subprocess.PIPE if quiet else None,
                                stderr=subprocess.STDOUT if quiet else None, text=True)
     return process, grade_json

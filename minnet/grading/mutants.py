@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Optional
 
 from .grade import LabCopy, build_tree, finish_pytest, start_pytest
+from .sandbox import SANDBOX_UID
 from .release import (DEF_LINE, MUTANTS_FILE, SOURCE_FOLDER, LabSourceError, display,
                       planned_release, release, resolve_labs, solution_files, student_files)
 
@@ -156,8 +157,11 @@ def grade_copies(labs_dir, copies: list, jobs: int, timeout: Optional[float],
             first_path.write_text(json.dumps(first), encoding="utf-8")
             extra += ("--lab-first", str(first_path))
         started = time.monotonic()
+        # each process its own sandbox uid (as root): one's sweep after a test spares the
+        # workers of the others (it killed one being started: 'Bad exception data from child')
         processes = [start_pytest(tree, chunk, timeout=timeout, extra=extra,
-                                  single_thread=jobs > 1) for chunk in chunks if chunk]
+                                  single_thread=jobs > 1, sandbox_uid=SANDBOX_UID + 2 * number)
+                     for number, chunk in enumerate(chunks) if chunk]
         runs = [finish_pytest(process, path, started) for process, path in processes]
     by_folder = {copy.folder: [] for copy in copies}
     for run in runs:
