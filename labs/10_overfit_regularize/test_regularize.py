@@ -36,10 +36,14 @@ MARGIN_10_VAL = 0.01
 # only their changes reach the test's objects; every other function works on copies
 MUTATES = ("overfit_one_batch", "evaluate")
 
+# what the student's file may import (the README says so)
+STUDENT_IMPORTS = ("numpy", "minnet", "math", "warnings", "copy", "collections")
+
+
 def load():
     """The student's regularize.py in the sandbox (models, Setups and data cross as data; the
     Setups train here), and the reference."""
-    return (sandboxed(__file__, "regularize", allowed_imports=("numpy", "warnings", "minnet"),
+    return (sandboxed(__file__, "regularize", allowed_imports=STUDENT_IMPORTS,
                       mutates=MUTATES),
             reference(__file__, "regularize"))
 
@@ -166,9 +170,15 @@ def test_evaluate(credit):
     with no_grad():
         expected = float(np.mean(probe(Tensor(X)).numpy().argmax(axis=1) == y))
     probe.train()
-    with credit.part(1, "returns the accuracy of the eval-mode predictions"):
+    with credit.part(1, "returns the accuracy of the eval-mode predictions, without building a "
+                        "graph (no_grad)"):
+        probe.calls = probe.graph_calls = 0
         got = mine.evaluate(probe, X, y)
         expect_close("evaluate(model, X, y)", got, expected, rtol=1e-9)
+        expect(probe.graph_calls == 0,
+               f"evaluate() ran the model {probe.graph_calls} time(s) with gradient recording "
+               "on: every forward pass built a graph nobody backpropagates through (memory "
+               "and time for nothing). Run the forward pass inside `with minnet.no_grad():`.")
     with credit.part(1, "dropout is off: two evaluations of a model in training mode agree"):
         probe.train()
         probe.calls = 0

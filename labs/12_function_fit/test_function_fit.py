@@ -37,9 +37,13 @@ BY_HAND = ("xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_nor
 # only their changes reach the test's objects; every other function works on copies
 MUTATES = ("init_layer", "train")
 
+# what the student's file may import (the README says so)
+STUDENT_IMPORTS = ("numpy", "minnet", "math", "warnings", "copy", "collections")
+
+
 def load():
     """The student's function_fit.py in the sandbox (called with data), and the reference."""
-    return (sandboxed(__file__, "function_fit", allowed_imports=("numpy", "minnet"),
+    return (sandboxed(__file__, "function_fit", allowed_imports=STUDENT_IMPORTS,
                       forbidden=BY_HAND, mutates=MUTATES),
             reference(__file__, "function_fit"))
 

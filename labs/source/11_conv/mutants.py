@@ -81,6 +81,17 @@ MUTANTS = [
          new="    out = conv_forward_fast(x, w, b, stride, pad)[0]\n",
          why="part 2 is the convolution written with loops, one window at a time: the values "
              "match, the lesson is skipped"),
+    dict(name="naive convolution that calls the fast one through a helper, its loops dead code",
+         file="conv_layers.py",
+         old='def conv_forward_naive(x, w, b, stride=1, pad=0):\n'
+             '    """x (N, C, H, W), w (F, C, kh, kw), b (F,) -> out (N, F, OH, OW), cache.\n',
+         new='def _via_matrix(x, w, b, stride, pad):\n'
+             '    return conv_forward_fast(x, w, b, stride, pad)[0]\n\n\n'
+             'def conv_forward_naive(x, w, b, stride=1, pad=0):\n'
+             '    return _via_matrix(x, w, b, stride, pad), (x, w, stride, pad)\n'
+             '    """x (N, C, H, W), w (F, C, kh, kw), b (F,) -> out (N, F, OH, OW), cache.\n',
+         why="the loops test follows the file's own helpers: a detour through one is still "
+             "the fast convolution"),
     dict(name="fast convolution that loops over the windows", file="conv_layers.py",
          old="""    out_rows = w.reshape(F, -1) @ cols + b[:, None]              # (F, N*OH*OW)
 """,
