@@ -31,7 +31,7 @@ from .credit import Credit, GradingSetupError, check_points, format_points
 from .expect import THRESHOLDS_SEEN, LabFailure
 from .isolation import (CAN_FORK, become_subreaper, hide_from_same_user, kill_orphans,
                         start_child, stop_all, wait_any)
-from .sandbox import SANDBOX_UID, use_sandbox_uid
+from .sandbox import SANDBOX_UID, probe_privilege_drop, use_sandbox_uid
 from .sandbox import close_all as close_sandboxes
 from .sandbox import sweep as sweep_sandboxes
 
@@ -486,6 +486,7 @@ def _protect_parent_once(config) -> None:
     config.stash[_protected_key] = True
     become_subreaper()
     hide_from_same_user()
+    probe_privilege_drop()
 
 
 def _prepare_parent_once(config, slots: dict) -> None:

@@ -72,6 +72,24 @@ def dropping_privileges() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0 and _can_drop is not False
 
 
+def probe_privilege_drop() -> None:
+    """As root, once in the grader before tests are forked: can the sandbox user run this
+    interpreter? (Not one under root's 0700 home.) Tests forked later know it, so none
+    pays for a failed start, nor the parent for a sweep of a uid nothing runs as."""
+    global _can_drop
+    if not dropping_privileges() or _can_drop is not None:
+        return
+    try:
+        subprocess.run([sys.executable, "-I", "-S", "-c", ""], preexec_fn=_become_unprivileged,
+                       cwd="/", stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=60)
+        _can_drop = True
+    except PermissionError:
+        _can_drop = False
+    except (OSError, subprocess.SubprocessError):
+        pass  # unknown: each worker start tries (and falls back) as before
+
+
 def use_sandbox_uid(uid: int) -> None:
     """The uid this process's sandboxes run as where privileges are dropped (the plugin
     gives tests that run at once different ones, so one's ``sweep`` spares the other's)."""
