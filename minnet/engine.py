@@ -47,8 +47,9 @@ def topological_order(root: Tensor) -> list:
         elif id(node) not in placed:
             placed.add(id(node))
             stack.append((node, True))
-            stack.extend((parent, False) for parent in node._parents
-                         if parent.requires_grad and id(parent) not in placed)
+            for parent in node._parents:
+                if parent.requires_grad and id(parent) not in placed:
+                    stack.append((parent, False))
     return order
 
 

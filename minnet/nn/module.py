@@ -128,46 +128,50 @@ class Module:
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
-    def _path_under(self, parent: Optional["Module"], parent_path: Optional[str]) -> str:
-        """This module's dotted path when called from ``parent`` (cached)."""
+    def _call_entry(self, parent: Optional["Module"], parent_path: Optional[str]) -> ModuleCall:
+        """The module-stack entry (label, module, dotted path) for a call from ``parent``.
+
+        Cached per caller: a training step calls every module with the same parent.
+        """
         key = (id(parent), parent_path)
         cached = self._path_cache.get(key)
         # compare the parent itself too: an id can be reused after a module is freed
-        path = cached[1] if cached is not None and cached[0] is parent else None
-        if path is None:
-            if parent is None:
-                path = ROOT_NAME
-            else:
-                child_name = next((name for name, m in parent._modules.items() if m is self),
-                                  None)
-                # a module called from inside another without being registered in it
-                # still gets a readable path
-                path = f"{parent_path}.{child_name or type(self).__name__}"
-            self._path_cache[key] = (parent, path)
-        return path
+        if cached is not None and cached[0] is parent:
+            return cached[1]
+        if parent is None:
+            path = ROOT_NAME
+        else:
+            child_name = next((name for name, m in parent._modules.items() if m is self), None)
+            # a module called from inside another without being registered in it
+            # still gets a readable path
+            path = f"{parent_path}.{child_name or type(self).__name__}"
+        entry = ModuleCall(f"{path} ({type(self).__name__})", self, path)  # "model.2 (ReLU)"
+        self._path_cache[key] = (parent, entry)
+        return entry
 
     def __call__(self, *args, **kwargs):
         stack = _state.module_stack  # the modules being called, innermost last
         parent, parent_path = (stack[-1].module, stack[-1].path) if stack else (None, None)
-        path = self._path_under(parent, parent_path)
-        label = f"{path} ({type(self).__name__})"  # e.g. "model.2 (ReLU)"
-        stack.append(ModuleCall(label, self, path))
+        entry = self._call_entry(parent, parent_path)
+        stack.append(entry)
         try:
-            for hook in list(self._forward_pre_hooks.values()):
-                replaced = hook(self, args)
-                if replaced is not None:
-                    args = replaced if isinstance(replaced, tuple) else (replaced,)
+            if self._forward_pre_hooks:
+                for hook in list(self._forward_pre_hooks.values()):
+                    replaced = hook(self, args)
+                    if replaced is not None:
+                        args = replaced if isinstance(replaced, tuple) else (replaced,)
             if self._backward_hooks:
                 args, report_input_grads = self._attach_input_grad_probes(args)
             try:
                 output = self.forward(*args, **kwargs)
             except Exception as error:
-                _note_where(error, label)
+                _note_where(error, entry.label)
                 raise
-            for hook in list(self._forward_hooks.values()):
-                replaced = hook(self, args, output)
-                if replaced is not None:
-                    output = replaced
+            if self._forward_hooks:
+                for hook in list(self._forward_hooks.values()):
+                    replaced = hook(self, args, output)
+                    if replaced is not None:
+                        output = replaced
             if self._backward_hooks and isinstance(output, Tensor) and output.requires_grad:
                 output = self._attach_output_grad_probe(output, report_input_grads)
         finally:

@@ -1,6 +1,8 @@
 """Matrix products: ``matmul`` (with batching) and the fused ``linear``."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..tensor import Tensor
@@ -91,7 +93,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
                          f"(shape {input.shape}) but the weight expects {weight.shape[1]} "
                          f"(weight shape {weight.shape})")
     # (an explicit row count: reshape(-1, 0) is ambiguous to NumPy when in_features is 0)
-    x2d = input._data.reshape(int(np.prod(input.shape[:-1])), input.shape[-1])
+    x2d = input._data.reshape(math.prod(input.shape[:-1]), input.shape[-1])
     out2d = x2d @ weight._data.T
     if bias is not None:
         if bias._data.dtype == out2d.dtype:

@@ -129,7 +129,7 @@ def _check_class_targets(input: Tensor, target: Tensor, ignore_index: int,
             hint = " Hint: squeeze the trailing dimension of size 1 from the target."
         raise ValueError(f"{fn_name}(): input of shape {input.shape} needs a target of shape "
                          f"{expected}, got {target.shape}.{hint}")
-    flat = target._data.reshape(-1).astype(np.int64)
+    flat = target._data.reshape(-1).astype(np.int64, copy=False)
     valid = flat != ignore_index
     bad = flat[valid & ((flat < 0) | (flat >= num_classes))]
     if bad.size:
