@@ -55,6 +55,13 @@ def test_affine(credit):
     layers, ref = load()
     rng = np.random.default_rng(101)
     x, w, b = rng.standard_normal((N, D)), rng.standard_normal((D, M)), rng.standard_normal(M)
+    # every part's data drawn here, before any part runs: a part that fails half-way must not
+    # change the next part's inputs (a student repository replays the reference's results
+    # recorded for exactly these)
+    dout = rng.standard_normal((N, M))
+    x2, w2 = rng.standard_normal((3, 2)), rng.standard_normal((2, 17))
+    b2 = rng.standard_normal(17)
+    dout2 = rng.standard_normal((3, 17))
     with credit.part(1, "affine_forward matches the reference"):
         out, _ = layers.affine_forward(x, w, b)
         expect_close("affine_forward(x, w, b) out", out, ref.affine_forward(x, w, b)[0])
@@ -62,17 +69,13 @@ def test_affine(credit):
                         "exact"):
         expect_backward(layers.affine_forward, layers.affine_backward, x, w, b,
                         name="affine_forward/affine_backward")
-        dout = rng.standard_normal((N, M))
         got = layers.affine_backward(dout, layers.affine_forward(x, w, b)[1])
         for name, g, e in zip(("dx", "dw", "db"), got,
                               ref.affine_backward(dout, ref.affine_forward(x, w, b)[1])):
             expect_exact(f"affine_backward {name}", g, e)
     with credit.part(1, "affine_backward matches the reference on other shapes (N=3, D=2, M=17)"):
-        x2, w2 = rng.standard_normal((3, 2)), rng.standard_normal((2, 17))
-        b2 = rng.standard_normal(17)
-        dout = rng.standard_normal((3, 17))
-        got = layers.affine_backward(dout, layers.affine_forward(x2, w2, b2)[1])
-        expected = ref.affine_backward(dout, ref.affine_forward(x2, w2, b2)[1])
+        got = layers.affine_backward(dout2, layers.affine_forward(x2, w2, b2)[1])
+        expected = ref.affine_backward(dout2, ref.affine_forward(x2, w2, b2)[1])
         expect(isinstance(got, tuple) and len(got) == 3,
                f"affine_backward must return a tuple (dx, dw, db), got {type(got).__name__}"
                + (f" of length {len(got)}" if isinstance(got, (tuple, list)) else ""))
@@ -88,21 +91,21 @@ def test_relu(credit):
     layers, ref = load()
     rng = np.random.default_rng(102)
     x = away_from_zero(rng, (N, D))
+    dout = rng.standard_normal(x.shape)                # every part's data before the parts
+    x0 = rng.standard_normal((M, C))
+    x0[rng.random((M, C)) < 0.3] = 0.0                 # exact zeros: the kink itself
+    dout0 = rng.standard_normal((M, C))                # signs unrelated to x0's
     with credit.part(1, "relu_forward matches the reference"):
         expect_close("relu_forward(x) out", layers.relu_forward(x)[0], ref.relu_forward(x)[0])
     with credit.part(1, "relu_backward matches finite differences (inputs away from the kink) "
                         "and is exact"):
         expect_backward(layers.relu_forward, layers.relu_backward, x, name="relu")
-        dout = rng.standard_normal(x.shape)
         expect_exact("relu_backward dx", layers.relu_backward(dout, layers.relu_forward(x)[1]),
                      ref.relu_backward(dout, ref.relu_forward(x)[1]))
     with credit.part(1, "relu_backward: the gradient at exactly x = 0 is 0 (PyTorch's choice), "
                         "and the mask comes from x"):
-        x0 = rng.standard_normal((M, C))
-        x0[rng.random((M, C)) < 0.3] = 0.0                 # exact zeros: the kink itself
-        dout = rng.standard_normal((M, C))                 # signs unrelated to x's
-        got = layers.relu_backward(dout, layers.relu_forward(x0)[1])
-        expected = ref.relu_backward(dout, ref.relu_forward(x0)[1])
+        got = layers.relu_backward(dout0, layers.relu_forward(x0)[1])
+        expected = ref.relu_backward(dout0, ref.relu_forward(x0)[1])
         expect_exact("relu_backward dx (x has exact zeros, dout has both signs)", got, expected)
 
 
@@ -114,21 +117,21 @@ def test_sigmoid(credit):
     layers, ref = load()
     rng = np.random.default_rng(103)
     x = 3 * rng.standard_normal((N, D))
+    dout = rng.standard_normal(x.shape)                # every part's data before the parts
+    x3 = 2 * rng.standard_normal((2, 3, 17))
+    dout3 = rng.standard_normal(x3.shape)
     with credit.part(1, "sigmoid_forward matches the reference"):
         expect_close("sigmoid_forward(x) out", layers.sigmoid_forward(x)[0],
                      ref.sigmoid_forward(x)[0])
     with credit.part(1, "sigmoid_backward matches finite differences (check_backward) and is "
                         "exact"):
         expect_backward(layers.sigmoid_forward, layers.sigmoid_backward, x, name="sigmoid")
-        dout = rng.standard_normal(x.shape)
         expect_exact("sigmoid_backward dx",
                      layers.sigmoid_backward(dout, layers.sigmoid_forward(x)[1]),
                      ref.sigmoid_backward(dout, ref.sigmoid_forward(x)[1]))
     with credit.part(1, "sigmoid_backward matches the reference on another shape (2, 3, 17)"):
-        x3 = 2 * rng.standard_normal((2, 3, 17))
-        dout = rng.standard_normal(x3.shape)
-        got = layers.sigmoid_backward(dout, layers.sigmoid_forward(x3)[1])
-        expected = ref.sigmoid_backward(dout, ref.sigmoid_forward(x3)[1])
+        got = layers.sigmoid_backward(dout3, layers.sigmoid_forward(x3)[1])
+        expected = ref.sigmoid_backward(dout3, ref.sigmoid_forward(x3)[1])
         expect_exact("sigmoid_backward dx", got, expected)
 
 
@@ -141,6 +144,8 @@ def test_softmax_loss(credit):
     rng = np.random.default_rng(104)
     x = 2 * rng.standard_normal((N, C))
     y = rng.integers(0, C, size=N)
+    x5, y5 = rng.standard_normal((5, 3)), rng.integers(0, 3, size=5)  # every part's data first
+    big = x + 1000.0 * rng.choice([-1.0, 1.0], size=(N, 1))   # each row shifted by +-1000
     with credit.part(1, "softmax_loss: the loss matches the reference"):
         loss, _ = layers.softmax_loss(x, y)
         expect_close("softmax_loss(x, y) loss", np.asarray(loss, dtype=float),
@@ -150,7 +155,6 @@ def test_softmax_loss(credit):
         expect_backward(forward, backward, x, name="softmax_loss")
     with credit.part(1, "softmax_loss is a mean over the batch: a batch repeated twice gives "
                         "the same loss and half the gradient per copy"):
-        x5, y5 = rng.standard_normal((5, 3)), rng.integers(0, 3, size=5)
         loss1, dx1 = layers.softmax_loss(x5, y5)
         loss2, dx2 = layers.softmax_loss(np.concatenate([x5, x5]), np.concatenate([y5, y5]))
         expect_close("loss of the batch repeated twice (vs the loss of the batch)",
@@ -160,7 +164,6 @@ def test_softmax_loss(credit):
         expect_exact("softmax_loss dx", dx1, ref.softmax_loss(x5, y5)[1])
     with credit.part(1, "softmax_loss is stable: scores around +-1000 give a finite loss and "
                         "gradient, the same as the scores shifted to 0"):
-        big = x + 1000.0 * rng.choice([-1.0, 1.0], size=(N, 1))   # each row shifted by +-1000
         expect_stable_softmax_loss(layers, x, y, big)
         loss_big, dx_big = layers.softmax_loss(big, y)
         loss_ref, dx_ref = ref.softmax_loss(x, y)      # softmax is shift-invariant per row

@@ -240,10 +240,17 @@ class LeakyWithWrongBackward(Function):
 def test_kinks(credit):
     ops, ref = load()
     rng = np.random.default_rng(204)
+    # every part's data drawn here, before any part runs: a part that fails half-way must not
+    # change the next part's inputs (a student repository replays the reference's results
+    # recorded for exactly these)
+    x = with_kinks(rng, (7, 5))
+    y = rng.standard_normal((3, 11))
+    x_checked = with_kinks(rng, (5, 7))
+    v = with_kinks(rng, (3, 7))
+    z, scale = with_kinks(rng, (3, 2, 5)), rng.standard_normal((3, 2, 5))
     with credit.part(2, "kink_free moves entries closer than margin to 0 out to +-margin, keeps "
                         "the others and the caller's array, and makes the check pass with "
                         "count_kinks=True"):
-        x = with_kinks(rng, (7, 5))
         x[0, :3] = [2e-4, -5e-4, 3e-3]                      # near, near, far enough
         before = x.copy()
         margin = 1e-3
@@ -251,7 +258,6 @@ def test_kinks(credit):
         expect(np.array_equal(x, before), "kink_free changed the array it was given: work on "
                                           "a copy (np.array(x) copies)")
         expect_close("kink_free(x, margin=1e-3)", moved, ref.kink_free(x, margin=margin))
-        y = rng.standard_normal((3, 11))
         want = ref.kink_free(y.copy(), margin=0.5)         # before: kink_free's changes to y
         expect_close("kink_free(y, margin=0.5)", np.asarray(ops.kink_free(y, margin=0.5)),
                      want)                                 # come back (MUTATES)
@@ -261,14 +267,12 @@ def test_kinks(credit):
                "gradcheck of PReLU at kink_free(x) should pass with no kinks:\n" + str(result))
     with credit.part(2, "kinks_found reads the entries the checker flagged as kinks from a "
                         "gradcheck result"):
-        x = with_kinks(rng, (5, 7))
-        result = quiet_gradcheck(ref.prelu, (leaf(x), leaf(np.array([0.3]))))
+        result = quiet_gradcheck(ref.prelu, (leaf(x_checked), leaf(np.array([0.3]))))
         expected = ref.kinks_found(result)
         expect(len(expected["x"]) > 0, "test setup: the check should find kinks")   # sanity
         got = ops.kinks_found(Record.of(result))
         expect(got == expected, f"kinks_found(result) returned {got!r}; expected {expected!r} "
                                 "(the entries whose .kink mask is True, per input name)")
-        v = with_kinks(rng, (3, 7))
         buggy = quiet_gradcheck(lambda v: LeakyWithWrongBackward.apply(v), (leaf(v),))
         expected = ref.kinks_found(buggy)
         expect(buggy["v"].mismatch.sum() > len(expected["v"]) > 0,
@@ -277,7 +281,6 @@ def test_kinks(credit):
         expect(got == expected, f"kinks_found on the check of an op with a wrong backward "
                                 f"returned {got!r}; expected {expected!r} (kinks only, not every "
                                 "mismatch)")
-        z, scale = with_kinks(rng, (3, 2, 5)), rng.standard_normal((3, 2, 5))
         other = quiet_gradcheck(lambda z, scale: z.relu() * scale, (leaf(z), leaf(scale)))
         got, expected = ops.kinks_found(Record.of(other)), ref.kinks_found(other)
         expect(got == expected, f"kinks_found on a check of relu(z) * scale returned {got!r}; "

@@ -277,13 +277,14 @@ def test_binary_cross_entropy(credit):
     mine, ref = load()
     rng = np.random.default_rng(703)
     targets = rng.integers(0, 2, (17, 1)).astype(np.float32)
+    p_ordinary = rng.uniform(0.05, 0.95, (17, 1)).astype(np.float32)  # every part's data first
+    p_values = rng.uniform(0.05, 0.95, (17, 1)).astype(np.float32)
     with credit.part(1, "ordinary probabilities: -mean(t log p + (1-t) log(1-p))"):
-        p = rng.uniform(0.05, 0.95, (17, 1)).astype(np.float32)
+        p = p_ordinary
         truth = float(-(targets * np.log(p) + (1 - targets) * np.log(1 - p)).mean())
         expect_close("binary_cross_entropy", mine.binary_cross_entropy(Tensor(p), targets).item(),
                      truth, rtol=1e-5)
     with credit.part(1, "probabilities exactly 0 and 1: finite loss and finite gradient"):
-        p_values = rng.uniform(0.05, 0.95, (17, 1)).astype(np.float32)
         p_values[:4] = 1.0 - targets[:4]     # confidently wrong: log(0) without a clamp
         p_values[4:8] = targets[4:8]         # confidently right
         p = Tensor(p_values, requires_grad=True)
