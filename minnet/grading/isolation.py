@@ -1,13 +1,14 @@
-"""Run one function in a forked child process with a time and memory limit.
+"""Run functions in forked child processes with a time and memory limit.
 
 A student's code may loop forever, segfault (a Numba kernel indexing out of
 bounds), call ``os._exit`` or allocate 80 GB. Run in the pytest process, any of
 these would end the whole grading run without a report. In a child process
-each ends only that child, and ``run_in_child`` says what happened:
+each ends only that child, and its outcome says what happened:
 
-    outcome = run_in_child(work, timeout=10, memory_mb=2048)
-    outcome.payload   # bytes the child's ``work()`` returned, or None
-    outcome.problem   # None, or "TIMEOUT after 10 s", "crashed: killed by signal 11 (SIGSEGV)", ...
+    child = start_child(work, timeout=10, memory_mb=2048)
+    wait_any([child, other])  # returns when one of them has ended
+    child.outcome.payload     # bytes the child's ``work()`` returned, or None
+    child.outcome.problem     # None, or "TIMEOUT after 10 s", "crashed: killed by signal 11 (SIGSEGV)", ...
 
 The child inherits everything already imported (NumPy, Numba, minnet), so
 forking costs milliseconds, not the seconds a fresh interpreter would.
@@ -222,14 +223,6 @@ def _end(child: Child, timed_out: bool) -> None:
         else:
             outcome = ChildOutcome(payload, None, seconds)
     child.outcome = outcome
-
-
-def run_in_child(work: Callable[[], bytes], timeout: float,
-                 memory_mb: Optional[float] = None) -> ChildOutcome:
-    """Fork, run ``work()`` (returning bytes) in the child, wait at most ``timeout`` seconds."""
-    child = start_child(work, timeout, memory_mb)
-    wait_any([child])
-    return child.outcome
 
 
 # --------------------------------------------------------------------------
