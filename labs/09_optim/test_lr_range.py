@@ -81,9 +81,13 @@ def test_lr_range_test(credit):
     lrs, losses = mine.lr_range_test(model, nn.CrossEntropyLoss(), X, y, start_lr=1e-3,
                                      end_lr=50.0, num_steps=41)
     lr_unchanged = ""
-    count = min(len(losses), len(stuck))
-    if count > 5 and np.allclose(np.asarray(losses[:count], np.float64), stuck[:count],
-                                 rtol=1e-4, atol=1e-6):
+    try:
+        count = min(len(losses), len(stuck))
+        stayed = count > 5 and np.allclose(np.asarray(losses[:count], np.float64),
+                                           stuck[:count], rtol=1e-4, atol=1e-6)
+    except (TypeError, ValueError):     # not a sequence of numbers: the parts below say so
+        stayed = False
+    if stayed:
         lr_unchanged = (" Your losses are those of a run whose lr stayed at start_lr: the "
                         "optimizer never used the new lrs. Set them with `for group in "
                         "optimizer.param_groups: group['lr'] = lr` (step() reads the groups; "
