@@ -5,6 +5,8 @@ batch of other sizes (11 samples, 13 features, 5 classes); baselines on other se
 data against the reference; the regularised run by its validation accuracy and by
 what minnet.debug finds in it.
 """
+import copy
+
 import numpy as np
 import pytest
 
@@ -30,6 +32,8 @@ MARGIN_10_OVERFIT = 0.005
 MARGIN_10_LATE = 0.05
 MARGIN_10_SPIRAL = 0.05
 MARGIN_10_VAL = 0.01
+# how far overfit_one_batch's curve may stray from the test's own Adam run, step by step
+CURVE_ATOL, CURVE_RTOL = 1e-3, 1e-2
 
 
 # the functions whose contract is to change their arguments (a model, an optimizer, a state):
@@ -69,6 +73,36 @@ def loss_of(model, X, y):
     return value
 
 
+def adam_losses(model, X, y, steps, lr):
+    """The per-step losses (before each update) of ``steps`` full-batch Adam(lr) steps on a
+    copy of ``model``: what overfit_one_batch's returned curve must be, computed here from
+    the model as it was, so a curve that was written down instead of measured does not pass."""
+    model = copy.deepcopy(model)
+    optimizer = optim.Adam(model.parameters(), lr=lr)
+    loss_fn, inputs, targets = nn.CrossEntropyLoss(), Tensor(X), Tensor(y)
+    model.train()
+    losses = []
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss = loss_fn(model(inputs), targets)
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.item()))
+    return np.asarray(losses)
+
+
+def expect_measured_curve(losses, honest):
+    """The student's curve agrees with the honest one at every step (float32 arithmetic in
+    another order drifts by ~1e-5; a made-up or mis-recorded curve by far more)."""
+    losses = np.asarray([float(value) for value in losses])
+    gap = np.abs(losses - honest)
+    worst = int(np.argmax(gap - (CURVE_ATOL + CURVE_RTOL * np.abs(honest))))
+    expect(bool(np.all(gap <= CURVE_ATOL + CURVE_RTOL * np.abs(honest))),
+           f"the recorded loss of step {worst} is {losses[worst]:.4g}, but Adam on this batch "
+           f"from this model has {honest[worst]:.4g} there: record loss.item() of every step, "
+           "measured before that step's update, with Adam(lr) on all of X")
+
+
 def random_batch(seed, n=11, features=13, classes=5):
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, features)).astype(np.float32)
@@ -100,8 +134,9 @@ def test_overfit_one_batch(credit):
     X_train, y_train, _, _ = ref.load_digits_split()
     X, y = X_train[:10], y_train[:10]
     model = ref.build_classifier(seed=1)
+    honest = adam_losses(model, X, y, steps=200, lr=1e-2)   # before the student's call
     losses = mine.overfit_one_batch(model, nn.CrossEntropyLoss(), X, y, steps=200, lr=1e-2)
-    with credit.part(1, "returns one loss per step (200 floats)"):
+    with credit.part(1, "returns one loss per step (200 floats), each the loss it measured"):
         expect(isinstance(losses, (list, tuple, np.ndarray)) and len(losses) == 200,
                f"overfit_one_batch(..., steps=200) returned {type(losses).__name__} of length "
                f"{len(losses) if hasattr(losses, '__len__') else '?'}: return the list of the "
@@ -110,6 +145,7 @@ def test_overfit_one_batch(credit):
                f"the first recorded loss is {float(losses[0]):.4g}; before any update a "
                f"10-class network should be near ln(10) = 2.30: record the loss of each step "
                "before its update.")
+        expect_measured_curve(losses[:1], honest[:1])
     with credit.part(1, f"10 digits: the trained model's loss is below {OVERFIT_LOSS}"):
         final = loss_of(model, X, y)
         expect_at_most("the model's loss on its 10 images after overfit_one_batch", final,
@@ -125,6 +161,7 @@ def test_overfit_one_batch(credit):
                             f"{100 + worst} after it had reached ~0. Spikes like this late in a "
                             "one-batch fit usually mean the gradients pile up across steps: "
                             "call optimizer.zero_grad() every step.")
+        expect_measured_curve(losses, honest)
     with credit.part(1, f"another batch (11 samples, 13 features, 5 classes) reaches < "
                         f"{OVERFIT_LOSS} too"):
         Xr, yr = random_batch(17)

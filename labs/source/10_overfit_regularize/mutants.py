@@ -12,6 +12,14 @@ MUTANTS = [
          file="regularize.py",
          old="    for _ in range(steps):\n", new="    for _ in range(steps // 2):\n",
          why="too few steps: the list is short and the loss is not yet ~0"),
+    dict(name="overfit loop records the loss after the update", file="regularize.py",
+         old="        optimizer.step()\n        losses.append(float(loss.item()))",
+         new="        optimizer.step()\n"
+             "        losses.append(float(loss_fn(model(inputs), targets).item()))",
+         why="the curve must show each step's loss before its update (the docstring says so)"),
+    dict(name="overfit loop returns a made-up curve", file="regularize.py",
+         old="    return losses\n", new="    return [2.3] + [0.0] * (steps - 1)\n",
+         why="the trained model is real but the curve was written down, not measured"),
     dict(name="spiral model still too small (4 hidden units)", file="regularize.py",
          old="nn.Linear(2, 64, generator=generator), nn.ReLU(),\n"
              "                         nn.Linear(64, 3, generator=generator)",
