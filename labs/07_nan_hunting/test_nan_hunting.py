@@ -45,10 +45,14 @@ MARGIN_07_OTHER = 0.1
 # only their changes reach the test's objects; every other function works on copies
 MUTATES = ("first_anomaly",)
 
+# what nan_hunting.py may import (the README says so)
+STUDENT_IMPORTS = ("numpy", "minnet", "math", "warnings", "copy", "collections")
+
+
 def load():
     """The student's nan_hunting.py in the sandbox (called with data: models, losses and
     Setups cross as minnet objects), and the reference."""
-    return (sandboxed(__file__, "nan_hunting", allowed_imports=("numpy", "minnet"),
+    return (sandboxed(__file__, "nan_hunting", allowed_imports=STUDENT_IMPORTS,
                       forbidden=BY_HAND_FORBIDDEN, mutates=MUTATES),
             reference(__file__, "nan_hunting"))
 
