@@ -33,9 +33,13 @@ BATCH_ORDER_SEEDS = (0, 1, 2, 3, 4)
 # only their changes reach the test's objects; every other function works on copies
 MUTATES = ("clipped_train_step", "save_grad_norm_plot")
 
+# what gradient_flow.py may import (the README says so)
+STUDENT_IMPORTS = ("numpy", "minnet", "math", "warnings", "copy", "collections")
+
+
 def load():
     """(student's gradient_flow.py in the sandbox, called with data; the reference)."""
-    return (sandboxed(__file__, MODULE, allowed_imports=("numpy", "minnet"), mutates=MUTATES),
+    return (sandboxed(__file__, MODULE, allowed_imports=STUDENT_IMPORTS, mutates=MUTATES),
             reference(__file__, MODULE))
 
 

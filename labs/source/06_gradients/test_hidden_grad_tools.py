@@ -13,8 +13,12 @@ from minnet.grading.sandbox import sandboxed
 # only their changes reach the test's objects; every other function works on copies
 MUTATES = ("clipped_train_step", "save_grad_norm_plot")
 
+# what gradient_flow.py may import (the README says so)
+STUDENT_IMPORTS = ("numpy", "minnet", "math", "warnings", "copy", "collections")
+
+
 def load():
-    return (sandboxed(__file__, "gradient_flow", allowed_imports=("numpy", "minnet"),
+    return (sandboxed(__file__, "gradient_flow", allowed_imports=STUDENT_IMPORTS,
                       mutates=MUTATES),
             reference(__file__, "gradient_flow"))
 
