@@ -346,3 +346,46 @@ def test_an_interrupted_grader_loses_no_test_from_the_maximum(tmp_path):
     results = json.loads(path.read_text())
     assert results["max_score"] == 6.0, results
     assert by_name(results)["01_toy: test_c_passes"]["score"] == 3.0
+
+
+@pytest.mark.parametrize("link", ["file", "folder", "relative"])
+def test_grade_refuses_a_linked_student_file(tmp_path, link):
+    # a link to the reference solution would be graded as the student's work: full marks for
+    # nothing. Refused, noted, and the released stub graded in its place (0 points)
+    labs = make_lab(tmp_path)
+    submission = tmp_path / "submission"
+    solution = labs / "source" / "01_toy"
+    if link == "folder":
+        submission.mkdir()
+        (submission / "01_toy").symlink_to(solution)
+    else:
+        (submission / "01_toy").mkdir(parents=True)
+        target = solution / "toy.py"
+        if link == "relative":
+            target = Path(os.path.relpath(target, submission / "01_toy"))
+        (submission / "01_toy" / "toy.py").symlink_to(target)
+    path = tmp_path / "graded.json"
+    result = run(tmp_path, "-m", "minnet", "grade", "submission", "--grade-json", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    results = json.loads(path.read_text())
+    assert results["score"] == 0 and results["max_score"] == 3.0
+    assert "REFUSED 01_toy" in results["output"] and "a symbolic link" in results["output"]
+    assert "MISSING 01_toy/toy.py" in results["output"]
+    assert "taken" not in results["output"]
+
+
+def test_take_submission_reads_only_regular_files_inside(tmp_path):
+    from minnet.grading.grade import take_submission
+
+    labs = make_lab(tmp_path)
+    submission = tmp_path / "submission"
+    (submission / "01_toy").mkdir(parents=True)
+    os.mkfifo(submission / "01_toy" / "toy.py")  # reading it would block the grader
+    files, intake = take_submission(labs, submission, ["01_toy"])
+    assert files == {"01_toy": {}} and intake.missing == [("01_toy", "toy.py")]
+    assert [(path.name, why) for path, why in intake.refused] == [("toy.py",
+                                                                   "not a regular file")]
+    (submission / "01_toy" / "toy.py").unlink()
+    (submission / "01_toy" / "toy.py").write_text("def double(x):\n    return x + x\n")
+    files, intake = take_submission(labs, submission, ["01_toy"])
+    assert files["01_toy"]["toy.py"].startswith("def double") and not intake.refused

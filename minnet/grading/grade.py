@@ -338,9 +338,13 @@ class Intake:
     taken: list = field(default_factory=list)      # (lab, name, path in submission)
     missing: list = field(default_factory=list)    # (lab, name)
     tampered: list = field(default_factory=list)   # (relative name, path in submission)
+    refused: list = field(default_factory=list)    # (path in submission, why): not read
 
     def lines(self, submission: Path) -> list:
         lines = []
+        for path, why in self.refused:
+            lines.append(f"  REFUSED {_relative(path, submission)}  ({why}: not read; a file "
+                         "the lab needs is graded as missing)")
         for lab, name, path in self.taken:
             lines.append(f"  taken   {lab}/{name}  <- {_relative(path, submission)}")
         for lab, name in self.missing:
@@ -360,18 +364,64 @@ def _relative(path: Path, base: Path) -> str:
         return str(path)
 
 
-def _candidate_files(submission: Path) -> list:
-    """Every .py file of the submission, except under source/ (never a student's own work)
-    and hidden or cache folders."""
-    files = []
-    for path in submission.rglob("*.py"):
-        parts = path.relative_to(submission).parts
+def _candidate_files(submission: Path) -> tuple:
+    """(files, refused): every .py file of the submission, except under source/ (never a
+    student's own work) and hidden or cache folders; and [(path, why)] of those that are not
+    a regular file inside the submission. A symbolic link (the file or a folder on its way)
+    is refused, never followed: a link to the reference solution would be graded as the
+    student's work (a git clone or an unzipped upload keeps links)."""
+    files, refused = [], []
+    for folder, folders, names in os.walk(submission):  # never enters a linked folder
+        parts = Path(folder).relative_to(submission).parts
         if any(part == SOURCE_FOLDER or part.startswith(".") or part == "__pycache__"
-               for part in parts[:-1]):
+               for part in parts):
+            folders[:] = []
             continue
-        if path.is_file():
-            files.append(path)
-    return sorted(files, key=lambda p: (len(p.parts), str(p)))
+        for name in sorted(names + [entry for entry in folders
+                                    if os.path.islink(os.path.join(folder, entry))]):
+            path = Path(folder) / name
+            if not (name.endswith(".py") or name in folders):
+                continue  # a .py file, or a linked folder (never entered)
+            why = _not_regular(path, submission)
+            if why:
+                refused.append((path, why))
+            else:
+                files.append(path)
+    return sorted(files, key=lambda p: (len(p.parts), str(p))), sorted(refused)
+
+
+def _not_regular(path: Path, submission: Path) -> str:
+    """Why ``path`` may not be read as a student's file ('' when it may): it must be a
+    regular file, reached without a symbolic link, that stays inside the submission."""
+    import stat
+
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError as error:
+        return f"cannot be read: {error.strerror}"
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if not stat.S_ISREG(mode):
+        return "not a regular file"
+    if not _inside(path.resolve(), submission.resolve()):
+        return "outside the submission"
+    return ""
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.relative_to(folder)
+        return True
+    except ValueError:
+        return False
+
+
+def _read_regular(path: Path) -> str:
+    """The text of a student's file, opened without following a link (O_NOFOLLOW): what
+    was checked is what is read."""
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(descriptor, encoding="utf-8", errors="replace") as file:
+        return file.read()
 
 
 def find_student_file(lab: str, name: str, candidates: list, unique_names: set) -> Optional[Path]:
@@ -389,10 +439,10 @@ def find_student_file(lab: str, name: str, candidates: list, unique_names: set) 
 
 def take_submission(labs_dir: Path, submission: Path, labs: list) -> tuple:
     """({lab: {name: text}}, Intake) for the student files of ``labs`` found in ``submission``."""
-    candidates = _candidate_files(submission)
+    candidates, refused = _candidate_files(submission)
     names = [name for lab in labs for name in student_files(labs_dir, lab)]
     unique = {name for name in names if names.count(name) == 1}
-    intake, files = Intake(), {}
+    intake, files = Intake(refused=refused), {}
     for lab in labs:
         files[lab] = {}
         for name in student_files(labs_dir, lab):
@@ -400,7 +450,7 @@ def take_submission(labs_dir: Path, submission: Path, labs: list) -> tuple:
             if path is None:
                 intake.missing.append((lab, name))
                 continue
-            files[lab][name] = path.read_text(encoding="utf-8", errors="replace")
+            files[lab][name] = _read_regular(path)
             intake.taken.append((lab, name, path))
     intake.tampered = find_tampered(labs_dir, submission, labs, candidates)
     return files, intake
