@@ -260,7 +260,7 @@ def test_in_place_changes_to_models_generators_and_arrays_come_back(tmp_path):
 
     lab = sandboxed(lab_file(tmp_path, NET_FILE, "net"), "net", allowed_imports=("numpy",
                                                                                   "minnet"),
-                    mutates=("init_", "step", "scale_in_place"))
+                    mutates={"init_": None, "step": None, "scale_in_place": (0,)})
     model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 2))
     twin = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 2))
     rng, twin_rng = np.random.default_rng(5), np.random.default_rng(5)
@@ -308,6 +308,37 @@ def poison(model, norms, x):
     assert returned is not model and returned[0].weight.grad is None  # a copy, changed
     lab.scale_in_place(x)
     np.testing.assert_array_equal(x, np.ones(3))
+
+
+RELABEL_FILE = NET_FILE + """
+def fit_(model, X, y, state):
+    y[...] = 0                      # the test's labels, made easy
+    X *= 0.0
+    state["steps"] = 3
+    for layer in model.modules():
+        if isinstance(layer, nn.Linear):
+            layer.bias.detach().numpy()[...] = 7.0
+    return model
+"""
+
+
+@pytest.mark.parametrize("contract, state_changes", [(("fit_",), False),
+                                                     ({"fit_": (0, "state")}, True)])
+def test_a_mutating_function_changes_the_model_never_the_tests_data(tmp_path, contract,
+                                                                     state_changes):
+    # a review's lab 10 overfit_one_batch relabelled the test's y with its untrained model's
+    # predictions, then the test measured loss_of(model, X, y) on them: 4/4 for no training
+    from minnet import nn
+
+    lab = sandboxed(lab_file(tmp_path, RELABEL_FILE, "net"), "net",
+                    allowed_imports=("numpy", "minnet"), mutates=contract)
+    model = nn.Sequential(nn.Linear(2, 2))
+    X, y, state = np.ones((4, 2)), np.array([1, 0, 1, 1]), {}
+    assert lab.fit_(model, X, y, state=state) is model
+    np.testing.assert_array_equal(model[0].bias.numpy(), [7.0, 7.0])   # the model changed
+    np.testing.assert_array_equal(y, [1, 0, 1, 1])                    # its data did not
+    np.testing.assert_array_equal(X, np.ones((4, 2)))
+    assert state == ({"steps": 3} if state_changes else {})           # named: it changes
 
 
 def test_a_students_setup_trains_here_with_their_step_run_there(tmp_path):
@@ -407,6 +438,66 @@ def test_a_crafted_message_cannot_plant_code_in_the_graders_objects():
     tensor = wire.decode(node, [np.zeros(2).tobytes()])
     assert isinstance(tensor, minnet.Tensor)
     assert tensor._backward is None and tensor._hooks in (None, {})
+
+
+HIJACK_FILE = NET_FILE + """
+def standardise(x):
+    return (x - x.mean()) / (x.std() + 1e-5)
+
+def model_with_my_forward():
+    model = nn.Sequential(nn.Linear(2, 2))
+    model[0].forward = standardise
+    return model
+
+def model_with_my_function_inside():
+    model = nn.Sequential(nn.Linear(2, 2))
+    model[0].extras = [1.0, {"f": standardise}]
+    return model
+
+def model_with_a_method_replaced_by_data():
+    model = nn.Sequential(nn.Linear(2, 2))
+    model.parameters = []
+    return model
+
+def init_and_hijack_(model, rng):
+    for layer in model.modules():
+        if isinstance(layer, nn.Linear):
+            layer.forward = standardise
+    return model
+
+def setup_with_my_loss():
+    setup = build()
+    setup.loss_fn = standardise
+    return setup
+"""
+
+
+@pytest.mark.parametrize("function, refused", [
+    ("model_with_my_forward", "'forward' is its own"),
+    ("model_with_my_function_inside", "'extras' holds a function"),
+    ("model_with_a_method_replaced_by_data", "'parameters' is its own"),
+])
+def test_an_object_crosses_without_the_students_code_in_it(tmp_path, function, refused):
+    # a layer whose forward is the student's function would run their code at each step of
+    # a training the grader runs itself (a review's lab 10 model: 1-NN features as a layer)
+    lab = sandboxed(lab_file(tmp_path, HIJACK_FILE, "net"), "net",
+                    allowed_imports=("numpy", "minnet"), mutates=("init_and_hijack_",))
+    with pytest.raises(LabFailure, match=refused):
+        getattr(lab, function)()
+
+
+def test_a_mutating_call_cannot_plant_the_students_code_in_the_graders_model(tmp_path):
+    from minnet import nn
+
+    lab = sandboxed(lab_file(tmp_path, HIJACK_FILE, "net"), "net",
+                    allowed_imports=("numpy", "minnet"), mutates=("init_and_hijack_",))
+    model = nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 2))
+    with pytest.raises(LabFailure, match="'forward' is its own"):
+        lab.init_and_hijack_(model, np.random.default_rng(0))
+    # the call fails (the test loses its points); whatever the model holds is data
+    assert all("forward" not in vars(layer) for layer in model.modules())
+    # a Setup's loss, training step and evaluation are the student's by design
+    assert lab.setup_with_my_loss().loss_fn.__name__ == "standardise"
 
 
 # --------------------------------------------------------------------------

@@ -28,7 +28,8 @@ LAB_CODES = ("grad.accumulating", "optim.clipping_always", "loss.diverging", "lo
 
 # the functions whose contract is to change their arguments (a model, an optimizer, a state):
 # only their changes reach the test's objects; every other function works on copies
-MUTATES = ("sgd_step", "momentum_step", "adam_step", "train_step", "lr_range_test")
+MUTATES = {"sgd_step": None, "momentum_step": (2, "state"), "adam_step": (2, "state"),
+           "train_step": None, "lr_range_test": None}  # None: the model-like arguments
 
 # what the student's file may import (the README says so)
 STUDENT_IMPORTS = ("numpy", "minnet", "math", "warnings", "copy", "collections")

@@ -283,7 +283,7 @@ class Sandbox:
     def __init__(self, path: str, module_name: str, allowed_imports=None, stand_ins=(),
                  mutates=()):
         self.path = os.path.abspath(path)
-        self.mutates = frozenset(mutates)  # the functions whose argument changes come back
+        self.mutates = _contract(mutates)  # the functions whose argument changes come back
         self.shown = os.path.basename(self.path)
         self.workdir = tempfile.mkdtemp(prefix="minnet-sandbox-")
         if dropping_privileges():
@@ -344,9 +344,11 @@ class Sandbox:
         # in-process call would; any other function gets copies, so what it does to its
         # arguments never reaches the grader's objects (a test's reference computes after it)
         inputs = codec.objects if codec is not None else {}
+        synced = getattr(codec, "synced", ())  # what the contract lets change: see call()
         sync = bool(request.get("sync"))
         answer = wire.Codec(handle=self._incoming, function=self._function_name,
-                            known=inputs if sync else None,
+                            known={number: inputs[number] for number in synced} if sync
+                            else None,
                             graph=lambda tensor, node: self._connect(tensor, node, inputs,
                                                                      request.get("function")))
         value = answer.decode(reply.get("value"), reply_buffers)
@@ -517,11 +519,27 @@ class Sandbox:
         self._ask({"op": "replace", "name": name, "callback": number}, buffers)
 
     def call(self, function: str, args: tuple, kwargs: dict):
+        """Call the student's ``function`` with data. For a function that mutates by contract,
+        ``codec.synced`` holds the numbers of what its changes may reach: the objects written
+        for the arguments the contract names, and nothing first written for another (the
+        test's X and y stay the test's, whatever the function does to its copies)."""
         buffers: list = []
         codec = self._codec()
-        request = {"op": "call", "function": function, "sync": function in self.mutates,
-                   "args": codec.encode(tuple(args), buffers),
-                   "kwargs": codec.encode(dict(kwargs), buffers)}
+        codec.synced = set()
+        changes = self.mutates.get(function, False)
+        nodes = []
+        for key, value in [*enumerate(args), *kwargs.items()]:
+            first = codec.counter
+            nodes.append(codec.encode(value, buffers, 1))
+            if changes is not False and (_model_like(value) if changes is None
+                                         else key in changes):
+                codec.synced.update(range(first + 1, codec.counter + 1))
+        keywords = dict(kwargs)
+        request = {"op": "call", "function": function, "sync": changes is not False,
+                   "args": {"$t": nodes[:len(args)]},
+                   "kwargs": {"$d": [[key, node] for key, node
+                                     in zip(keywords, nodes[len(args):])],
+                              "$id": codec._number(keywords)}}
         return self._ask(request, buffers, codec)
 
     def close(self) -> None:
@@ -548,6 +566,24 @@ class Sandbox:
         shutil.rmtree(self.workdir, ignore_errors=True)
         if self in _open:
             _open.remove(self)
+
+
+def _contract(mutates) -> dict:
+    """{function: None (its model-like arguments change) or the arguments that change}."""
+    if isinstance(mutates, dict):
+        return {name: None if changes is None else frozenset(changes)
+                for name, changes in mutates.items()}
+    return {name: None for name in mutates}
+
+
+def _model_like(value) -> bool:
+    """What a mutating function may change by default: minnet's objects that hold a
+    training's state (a model, an optimizer, a Setup) and NumPy Generators, never plain
+    data (arrays, Tensors, lists, dicts: a test's X and y)."""
+    from ..tensor import Tensor
+
+    return isinstance(value, np.random.Generator) or (
+        wire._crosses(type(value)) and not isinstance(value, Tensor))
 
 
 def sweep(uid: Optional[int] = None) -> None:
@@ -660,8 +696,12 @@ def sandboxed(test_file, name: str, allowed_imports=("numpy", "math"), forbidden
     ``stand_ins``: modules the file imports that the worker replaces by a stand-in
     (``("minnet.autograd",)``: ``Function`` without minnet's autograd engine, lab 02);
     ``mutates``: the functions whose contract is to change their arguments in place (a
-    training step, an optimizer's step): only their changes come back to the grader's
-    objects; every other function works on copies.
+    training step, an in-place init): only their changes come back to the grader's objects,
+    and only to their model-like arguments (models, optimizers, Setups, Generators; never
+    the test's arrays, Tensors, lists or dicts: a step that relabels the test's ``y`` changes
+    its own copy). A dict names the arguments that change instead, by position in the
+    test's call or by keyword (``{"momentum_step": (2, "state")}``: its state dict; None:
+    the model-like ones). Every other function works on copies.
     """
     from .loading import student_path
 

@@ -101,6 +101,11 @@ SKIPPED_STATE = ("_path_cache",)  # caches rebuilt on demand
 GRAPH_STATE = {"_backward": None, "_parents": (), "_saved_versions": ()}
 # functions of the grader's that a student's code may call back (run by the grader)
 CALLABLE_TYPES = ("function", "builtin_function_or_method", "method", "ufunc", "partial")
+# the attributes of crossing objects that hold a function by design (a Setup's loss and
+# training step may be the student's own). Anywhere else an object arrives without code of
+# the other side's: a model whose ``forward`` were the student's function would run their
+# code at every step of a training the grader believes it runs itself
+FUNCTION_SLOTS = {"minnet.debug.setup:Setup": ("loss_fn", "train_step", "evaluate")}
 
 
 class Codec:
@@ -337,7 +342,14 @@ class Codec:
             if not isinstance(name, str) or name.startswith("__") or (
                     name not in names and not hasattr(target, "__dict__")):
                 raise WireError(f"{cls.__name__} has no attribute {name!r} to set")
+            if _shadows_code(cls, name):
+                raise WireError(f"a {cls.__name__} whose {name!r} is its own, not the class's "
+                                f"{cls.__name__}.{name}: objects cross as their data only")
             decoded = self.decode(value, buffers, depth + 1)
+            if name not in FUNCTION_SLOTS.get(_path_of(cls), ()) and _holds_code(decoded):
+                raise WireError(f"a {cls.__name__} whose {name!r} holds a function: objects "
+                                "cross as their data only (keep your functions in your file "
+                                "and call them there)")
             if target is known and (name.endswith("_hooks") or name in GRAPH_STATE):
                 continue  # this side's own hooks and graph stay
             if name.endswith("_hooks"):
@@ -369,6 +381,34 @@ def _state_names(value) -> list:
         _SLOTS[cls] = slots
     state = getattr(value, "__dict__", None)
     return slots + list(state) if state is not None else slots
+
+
+def _shadows_code(cls, name: str) -> bool:
+    """True when an instance attribute ``name`` would hide code of ``cls``: a method, a
+    property, anything the class defines that runs when read (its slots excepted)."""
+    import inspect
+
+    if name in _SLOTS.get(cls, ()):
+        return False
+    defined = inspect.getattr_static(cls, name, None)
+    return defined is not None and (callable(defined) or hasattr(defined, "__get__"))
+
+
+def _holds_code(value, depth: int = 0) -> bool:
+    """True when ``value`` is, or a list/tuple/dict/set in it holds, something callable that
+    is not minnet's own (a function of the student's, a handle; minnet's objects and
+    functions are checked where they are decoded)."""
+    if depth > MAX_DEPTH:
+        return True
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return any(_holds_code(item, depth + 1) for item in value)
+    if isinstance(value, dict):
+        return any(_holds_code(item, depth + 1) for pair in value.items() for item in pair)
+    if isinstance(value, (Handle, Record)):
+        return False  # not callable; a handle is only ever given back
+    if isinstance(value, type) or not callable(value):
+        return False
+    return not (_crosses(type(value)) or _crosses_function(value))
 
 
 def _path_of(thing) -> str:
