@@ -189,30 +189,204 @@ def test_import_errors_and_syntax_errors_are_feedback(tmp_path):
         sandboxed(test_file, "layers")
 
 
+def _processes_with(marker: str) -> list:
+    """PIDs whose command line holds ``marker`` (from /proc, this PID namespace's view)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as file:
+                if marker.encode() in file.read():
+                    found.append(int(entry))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="finds processes through /proc")
 def test_the_worker_and_what_it_started_end_with_close(tmp_path):
-    test_file = lab_file(tmp_path, """
+    # a daemon that leaves the worker's session too: as root the worker's PID namespace
+    # takes it along (its pid there means nothing here, so it is found by its command line)
+    import time
+    import uuid
+
+    marker = f"minnet-test-{uuid.uuid4().hex}"
+    test_file = lab_file(tmp_path, f"""
         import subprocess, sys
         def spawn():
-            child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-            return child.pid
+            subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "{marker}"],
+                             start_new_session=True)
     """)
+    from minnet.grading import lockdown
+    from minnet.grading.isolation import become_subreaper, kill_orphans
+
+    if not lockdown.available():
+        become_subreaper()  # as the plugin's process does
     module = sandboxed(test_file, "layers", allowed_imports=("subprocess", "sys"))
-    pid = module.spawn()
-    os.kill(pid, 0)                       # alive while the test runs
-    close_all()
-    for _ in range(50):
-        try:
-            waited, _ = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            waited = pid                  # not our child: reaped by init
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+    module.spawn()
+    for _ in range(100):
+        if _processes_with(marker):
             break
-        import time
+        time.sleep(0.05)
+    assert _processes_with(marker), "alive while the test runs"
+    close_all()
+    if not lockdown.available():
+        kill_orphans()  # the plugin's part: the daemon was re-parented to its process
+    for _ in range(100):
+        if not _processes_with(marker):
+            break
         time.sleep(0.05)
     else:
         pytest.fail("a process started by the student's code outlived the test")
+
+
+PROBE_FILE = """
+import os, socket, sys
+
+def statuses():
+    with open("/proc/self/status") as file:
+        return dict(line.rstrip("\\n").split(":\\t", 1) for line in file if ":\\t" in line)
+
+def read_only(path):
+    return bool(os.statvfs(path).f_flag & 1)
+
+def can_open_for_writing(path):
+    try:
+        os.close(os.open(path, os.O_WRONLY))
+        return True
+    except OSError:
+        return False
+
+def leave(name, text):
+    with open(os.path.join("/dev/shm", name), "w") as file:
+        file.write(text)
+    return sorted(os.listdir("/dev/shm"))
+
+def listing(path):
+    return sorted(os.listdir(path))
+
+def reach(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        return "connected"
+    except OSError as error:
+        return type(error).__name__
+
+def minnet_autograd():
+    sys.meta_path[:] = [finder for finder in sys.meta_path
+                        if type(finder).__name__ != "ImportGuard"]  # what an escape would do
+    try:
+        import minnet.autograd
+        return hasattr(minnet.autograd, "Function")
+    except ImportError:
+        return False
+"""
+
+
+def probe(tmp_path, allowed=("os", "socket", "sys")):
+    """A worker running PROBE_FILE without the static check in front (what escaped code
+    could do)."""
+    test_file = lab_file(tmp_path, PROBE_FILE, "probe")
+    path = os.path.join(os.path.dirname(test_file), "probe.py")
+    return SandboxedModule(Sandbox(path, "probe", allowed))
+
+
+def test_a_root_worker_is_powerless(tmp_path):
+    # a review found a worker left root (the uid drop falls back where the interpreter lives
+    # under root's 0700 home) able to open /proc/sys/kernel/core_pattern for writing: a
+    # program run as the real root outside every namespace at its next crash
+    from minnet.grading import lockdown
+
+    worker = probe(tmp_path)
+    status = worker.statuses()
+    if not lockdown.available():  # not root: the worker is the grader's user, nothing more
+        assert int(status["Uid"].split()[0]) == os.getuid()
+        return
+    for kind in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+        assert int(status[kind], 16) == 0, (kind, status[kind])
+    assert status["NoNewPrivs"] == "1"
+    for path in ("/", "/proc/sys", "/sys", "/dev"):
+        assert worker.read_only(path), path
+    assert not worker.can_open_for_writing("/proc/sys/kernel/core_pattern")
+    assert not worker.can_open_for_writing("/proc/sysrq-trigger")
+    assert worker.reach(22) in ("OSError", "ConnectionRefusedError")  # "network unreachable"
+
+
+def test_a_workers_dev_holds_four_devices_and_its_own_shm(tmp_path):
+    # a review leaked a hidden test's inputs to a later worker through /dev/shm
+    import uuid
+
+    from minnet.grading import lockdown
+
+    name = f"minnet-leak-{uuid.uuid4().hex}"
+    first = probe(tmp_path)
+    assert name in first.leave(name, "hidden inputs")
+    second = probe(tmp_path)
+    try:
+        if lockdown.available():
+            assert name not in second.leave("other", "x")       # not another worker's
+            assert not os.path.exists(os.path.join("/dev/shm", name))  # nor the machine's
+            assert set(second.listing("/dev")) == {"null", "zero", "random", "urandom", "shm",
+                                                   "fd", "stdin", "stdout", "stderr"}
+        else:
+            assert name in second.leave("other", "x")           # shared: a documented limit
+    finally:
+        for leftover in (name, "other"):
+            try:
+                os.unlink(os.path.join("/dev/shm", leftover))
+            except OSError:
+                pass
+
+
+def test_a_worker_has_no_network(tmp_path):
+    # np.genfromtxt("http://...") sent a hidden test's inputs to a server of the student's
+    import threading
+
+    from minnet.grading import lockdown
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    threading.Thread(target=lambda: server.accept(), daemon=True).start()
+    result = probe(tmp_path).reach(server.getsockname()[1])
+    server.close()
+    assert result == ("connected" if not lockdown.available() else "OSError"), result
+
+
+@pytest.mark.parametrize("allowed, sees_minnet", [(("os", "socket", "sys"), False),
+                                                  (("os", "socket", "sys", "minnet"), True)])
+def test_a_lab_without_minnet_has_no_minnet_to_import(tmp_path, allowed, sees_minnet):
+    # code that escapes the static check (a review reached exec through numpy's private
+    # modules) and drops the import guard still finds no autograd where the lab rules it out
+    from minnet.grading import lockdown
+
+    found = probe(tmp_path, allowed).minnet_autograd()
+    assert found == (sees_minnet or not lockdown.available())
+
+
+def test_closing_a_sandbox_spares_other_processes_of_the_sandbox_user(tmp_path):
+    # a review saw honest workers "killed from outside" at random: each test's clean-up
+    # killed every process of uid 65532 on the machine, other gradings' workers included
+    import subprocess
+
+    from minnet.grading.sandbox import SANDBOX_UID
+
+    def become_sandbox_user():
+        if os.geteuid() == 0:
+            os.setgid(SANDBOX_UID)
+            os.setuid(SANDBOX_UID)
+
+    bystander = subprocess.Popen(["sleep", "60"], preexec_fn=become_sandbox_user, cwd="/")
+    try:
+        worker = probe(tmp_path)
+        worker.listing("/")
+        close_all()
+        from minnet.grading.isolation import kill_orphans
+
+        kill_orphans(keep=(bystander.pid,))  # the plugin's clean-up after a test
+        assert bystander.poll() is None, "another process of the sandbox's user was killed"
+    finally:
+        bystander.kill()
+        bystander.wait()
 
 
 # --------------------------------------------------------------------------

@@ -100,7 +100,7 @@ def grading_environment(single_thread: bool, hide: tuple = ()) -> dict:
     env = dict(os.environ)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     if hide and jail_prefix():  # sandboxed student processes see these empty (as root)
-        from .sandbox import HIDE_VARIABLE
+        from .lockdown import HIDE_VARIABLE
 
         env[HIDE_VARIABLE] = os.pathsep.join(str(path) for path in hide)
     if single_thread:  # several gradings at once on a small machine: no BLAS oversubscription

@@ -33,7 +33,6 @@ from .isolation import (CAN_FORK, become_subreaper, hide_from_same_user, kill_or
                         start_child, stop_all, wait_any)
 from .sandbox import SANDBOX_UID, probe_privilege_drop, use_sandbox_uid
 from .sandbox import close_all as close_sandboxes
-from .sandbox import sweep as sweep_sandboxes
 
 __all__ = [
     "pytest_addoption", "pytest_configure", "pytest_ignore_collect",
@@ -243,7 +242,7 @@ def credit(request):
 def pytest_runtest_call(item):
     """After the test body returns: a failed part fails the test; parts must add up."""
     if is_lab_item(item):  # the test's own tmp_path stays writable for the student's code
-        from .sandbox import allow_writing
+        from .lockdown import allow_writing
 
         allow_writing(*(item.funcargs.get(name) for name in ("tmp_path", "tmpdir")
                         if isinstance(getattr(item, "funcargs", None), dict)))
@@ -620,13 +619,12 @@ def _start_ahead(item, slots: dict) -> None:
 
 def _clean_up_ended(slots: dict) -> None:
     """Whatever an ended test started and left running is gone: its daemons (re-parented
-    here, a subreaper) and, as root, its sandbox user's processes."""
+    here, a subreaper; as root, what its workers started died with their PID namespaces)."""
     running = tuple(started.child.pid for started in slots.values()
                     if started.child.outcome is None)
     for started in slots.values():
         if started.child.outcome is not None and not started.cleaned:
             kill_orphans(keep=running)
-            sweep_sandboxes(started.uid)
             started.cleaned = True
 
 

@@ -12,9 +12,12 @@ The worker (``sandbox_worker.py``):
 * starts in a session of its own, from an empty working folder, with a capped
   address space, and dies with the process that started it;
 * runs as an unprivileged user (uid ``SANDBOX_UID``, 65532 unless set by
-  ``MINNET_SANDBOX_UID``) when the grader runs as root, as in a grading container:
-  it then cannot read the grading tree (a 0700 folder of root's), signal the
-  grader, or outlive the test (``sweep()`` kills every process of that uid);
+  ``MINNET_SANDBOX_UID``) when the grader runs as root, as in a grading container,
+  and, as root, locked down whether or not that user can run it (``lockdown.py``:
+  its own mount, network and PID namespaces, a read-only filesystem, a minimal
+  /dev, no capability): it cannot read the grading tree, signal the grader, reach
+  the network, or outlive the test (what it starts lives in its PID namespace,
+  which dies with it);
 * may import only what the lab allows (``allowed_imports``): a static check of
   the file (``static_check.py``) refuses other imports and Python's machinery
   (``__code__``, ``_getframe``, ``eval``...) before it runs, and an import guard
@@ -39,8 +42,9 @@ from typing import Optional
 
 import numpy as np
 
-from . import wire
+from . import lockdown, wire
 from .expect import LabFailure
+from .lockdown import hidden_paths
 from .static_check import check_source
 
 SANDBOX_UID = int(os.environ.get("MINNET_SANDBOX_UID", "65532"))
@@ -92,7 +96,7 @@ def probe_privilege_drop() -> None:
 
 def use_sandbox_uid(uid: int) -> None:
     """The uid this process's sandboxes run as where privileges are dropped (the plugin
-    gives tests that run at once different ones, so one's ``sweep`` spares the other's)."""
+    gives tests that run at once different ones, so one's worker cannot signal the other's)."""
     global _uid
     _uid = uid
 
@@ -114,15 +118,6 @@ def _limit_memory() -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-HIDE_VARIABLE = "MINNET_GRADING_HIDE"  # paths the grader hides from the worker (os.pathsep)
-CLONE_NEWNS, CLONE_NEWPID = 0x20000, 0x20000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
-MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
-# capabilities the worker must not keep as root: undoing the mounts, reading other processes
-CAP_SYS_MODULE, CAP_SYS_RAWIO, CAP_SYS_PTRACE, CAP_SYS_ADMIN = 16, 17, 19, 21
-SYSTEM_MOUNTS = ("/proc", "/sys", "/dev")
-
-
 def _matplotlib_cache(workdir: str) -> str:
     """The grader's matplotlib folder (its font list is built once, ~20 s) when matplotlib is
     loaded here and that folder can be read; a fresh one otherwise."""
@@ -137,144 +132,41 @@ def _matplotlib_cache(workdir: str) -> str:
     return workdir
 
 
-def hidden_paths() -> list:
-    """What ``minnet grade`` asked to hide: the grading tree, the instructor's labs."""
-    return [path for path in os.environ.get(HIDE_VARIABLE, "").split(os.pathsep)
-            if path and os.path.exists(path)]
-
-
-def _mount_points() -> list:
-    """Every mount point of this namespace, shortest first (/proc/self/mountinfo)."""
-    points = set()
-    with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as mountinfo:
-        for line in mountinfo:
-            fields = line.split()
-            if len(fields) > 4:  # field 5 is the mount point, with octal escapes
-                points.add(fields[4].encode().decode("unicode_escape"))
-    return sorted(points, key=len)
-
-
-def allow_writing(*paths) -> None:
-    """Folders of the current test the student's code may write to under the temporary
-    folder (a test's ``tmp_path`` where a figure is saved): kept in the worker's private
-    temporary folder (``_lock_down``). The plugin calls it in each test's own process."""
-    _writable[:] = [os.path.realpath(str(path)) for path in paths if path]
-
-
-_writable: list = []
-
-
-def _under(path: str, folder: str) -> bool:
-    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
-
-
-def _kept_in_tmp(workdir: str, hide: list) -> list:
-    """[(path, writable)]: what the worker still sees of the temporary folder once it has a
-    private one: its own folder and the test's (writable); the interpreter, its libraries
-    and minnet where they live there (read-only). Never a hidden path."""
-    scratch = os.path.realpath(tempfile.gettempdir())
-    readable = [sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(sys.executable),
-                os.path.dirname(os.path.realpath(sys.executable)),
-                os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                _matplotlib_cache(workdir), *sys.path]
-    kept: dict = {}
-    for path, writable in [(workdir, True), *[(path, True) for path in _writable],
-                           *[(path, False) for path in readable]]:
-        path = os.path.realpath(path) if path else ""
-        if not path or not os.path.isdir(path) or not _under(path, scratch) or path == scratch \
-                or any(_under(path, os.path.realpath(secret)) for secret in hide):
-            continue
-        kept[path] = kept.get(path, False) or writable
-    chosen: list = []
-    for path in sorted(kept, key=len):  # a read-only folder inside one kept already: done
-        if not kept[path] and any(_under(path, done) and not rw for done, rw in chosen):
-            continue
-        chosen.append((path, kept[path]))
-    return chosen
-
-
-def _lock_down(paths: list, kept: list) -> None:
-    """As root, in the worker before exec: a mount namespace of its own where the whole
-    filesystem is read-only, the temporary folder is a private empty tmpfs (nothing another
-    test's worker left there, nothing of the grader's) with only ``kept`` brought back in
-    (the worker's own folder writable; the interpreter and minnet read-only when they live
-    there), each folder in ``paths`` is an empty read-only tmpfs and each file there reads
-    as empty; then the capabilities to undo that are dropped for good (from the bounding
-    set, so the worker's interpreter never has them)."""
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.unshare(CLONE_NEWNS) != 0:
-        return
-    libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None)
-    for point in _mount_points():  # read-only here only: the mounts are this namespace's
-        if not point.startswith(SYSTEM_MOUNTS):
-            libc.mount(None, os.fsencode(point), None, MS_REMOUNT | MS_BIND | MS_RDONLY, None)
-    scratch = os.fsencode(tempfile.gettempdir())
-    handles = []  # the kept folders, opened before the tmpfs hides them
-    for path, writable in kept:
-        try:
-            handles.append((os.open(path, os.O_PATH | os.O_DIRECTORY), path, writable))
-        except OSError:
-            continue
-    if libc.mount(b"tmpfs", scratch, b"tmpfs", MS_NOSUID | MS_NODEV,
-                  b"size=256m,mode=1777") == 0:
-        for handle, path, writable in handles:
-            os.makedirs(path, exist_ok=True)
-            target = os.fsencode(path)
-            if libc.mount(os.fsencode(f"/proc/self/fd/{handle}"), target, None, MS_BIND,
-                          None) == 0:
-                libc.mount(None, target, None, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV
-                           | (0 if writable else MS_RDONLY), None)
-    elif libc.mount(scratch, scratch, None, MS_BIND, None) == 0:  # no tmpfs: shared, writable
-        libc.mount(None, scratch, None, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV, None)
-    for handle, _, _ in handles:
-        os.close(handle)
-    for path in paths:
-        target = os.fsencode(path)
-        if os.path.isdir(path):
-            libc.mount(b"tmpfs", target, b"tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                       b"size=4k,mode=500")
-        elif os.path.exists(path):
-            libc.mount(b"/dev/null", target, None, MS_BIND, None)
-    # the worker's children (its working process, see sandbox_worker.main) start in a PID
-    # namespace of their own: no process of the grader's to signal
-    libc.unshare(CLONE_NEWPID)
-    for capability in (CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_SYS_MODULE, CAP_SYS_RAWIO):
-        libc.prctl(24, capability, 0, 0, 0)  # PR_CAPBSET_DROP
-
-
-def _prepare_worker(unprivileged: bool, hide: list, kept: list) -> None:  # preexec
+def _prepare_worker(unprivileged: bool, hide: list, kept: list,
+                    hide_minnet: bool) -> None:  # preexec
     if sys.platform.startswith("linux"):
         _limit_memory()
-        if hide and os.geteuid() == 0:
-            _lock_down(hide, kept)
+        if lockdown.available():
+            lockdown.lock_down(hide, kept, hide_minnet)
     if unprivileged:
         _become_unprivileged()
 
 
-def _start_worker(command: list, fd: int, workdir: str, environment: dict):
-    """Start the worker, as the unprivileged user where possible. Where that user cannot run
-    this interpreter, it runs as the grader's user (remembered: tried once per process)."""
+def _start_worker(command: list, fd: int, workdir: str, environment: dict,
+                  hide_minnet: bool = False):
+    """Start the worker, as the unprivileged user where possible, and as root locked down
+    (``lockdown.py``). Where that user cannot run this interpreter, it runs as the grader's
+    user (remembered: tried once per process)."""
     global _can_drop
     options = dict(pass_fds=(fd,), cwd=workdir, env=environment, stdin=subprocess.DEVNULL,
                    start_new_session=True)
-    hide = hidden_paths()  # minnet grade asks for protection by naming what to hide
-    kept = _kept_in_tmp(workdir, hide) if hide else []
-    if hide and sys.platform.startswith("linux") and os.geteuid() == 0:
-        command = [*command, "--pid-namespace"]  # _lock_down makes one for its children
+    hide = hidden_paths()  # minnet grade asks for more: the grading tree hidden
+    kept = (lockdown.kept_in_tmp(workdir, hide, [_matplotlib_cache(workdir)])
+            if lockdown.available() else [])
+    if lockdown.available():
+        command = [*command, "--pid-namespace"]  # lock_down makes one for its children
     if dropping_privileges():
         try:
-            process = subprocess.Popen(command,
-                                       preexec_fn=lambda: _prepare_worker(True, hide, kept),
-                                       **options)
+            process = subprocess.Popen(
+                command, preexec_fn=lambda: _prepare_worker(True, hide, kept, hide_minnet),
+                **options)
             _can_drop = True
             return process
         except PermissionError:
             _can_drop = False
             os.chown(workdir, os.geteuid(), os.getegid())
-    return subprocess.Popen(command, preexec_fn=lambda: _prepare_worker(False, hide, kept),
-                            **options)
+    return subprocess.Popen(
+        command, preexec_fn=lambda: _prepare_worker(False, hide, kept, hide_minnet), **options)
 
 
 class Sandbox:
@@ -301,9 +193,10 @@ class Sandbox:
                            MPLCONFIGDIR=_matplotlib_cache(self.workdir), MPLBACKEND="Agg",
                            NUMBA_CACHE_DIR=self.workdir, MINNET_NO_JIT="1",
                            PYTHONDONTWRITEBYTECODE="1")
+        # a lab that does not allow minnet: its worker does not see minnet's core at all
+        hide_minnet = allowed_imports is not None and "minnet" not in allowed_imports
         self.process = _start_worker([sys.executable, "-I", WORKER, str(theirs.fileno()), WIRE],
-                                     theirs.fileno(), self.workdir, environment)
-        self.unprivileged = dropping_privileges()
+                                     theirs.fileno(), self.workdir, environment, hide_minnet)
         theirs.close()
         self.sock = ours
         self.callbacks: list = []  # (function, opaque): the grader's functions handed over
@@ -335,6 +228,8 @@ class Sandbox:
                 reply, reply_buffers = wire.recv(self.sock)
         except (EOFError, OSError) as error:
             raise LabFailure(self._death_message()) from error
+        finally:
+            lockdown.remove_links()  # before the test opens what the student's code wrote
         if reply.get("ok") is not True:
             raise StudentCodeError(str(reply.get("type", "Error")),
                                    str(reply.get("message", "")), str(reply.get("where", "")))
@@ -543,7 +438,11 @@ class Sandbox:
         return self._ask(request, buffers, codec)
 
     def close(self) -> None:
-        """End the worker and everything it started (its session; as root, its uid)."""
+        """End the worker and everything it started: its session, and as root its PID
+        namespace (gone with the worker's child that is its PID 1). Elsewhere a process that
+        left the session is re-parented to the plugin's process, which kills it
+        (``isolation.kill_orphans``): never a kill of every process of a uid, which would
+        reach other gradings' workers on the machine."""
         try:
             self.sock.close()
         except OSError:
@@ -559,8 +458,6 @@ class Sandbox:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
-        if self.unprivileged:
-            sweep()
         import shutil
 
         shutil.rmtree(self.workdir, ignore_errors=True)
@@ -584,27 +481,6 @@ def _model_like(value) -> bool:
 
     return isinstance(value, np.random.Generator) or (
         wire._crosses(type(value)) and not isinstance(value, Tensor))
-
-
-def sweep(uid: Optional[int] = None) -> None:
-    """As root: kill every process of the sandbox's uid (``uid``, by default this process's)
-    (those that left the worker's session, e.g. a daemon it started). A child takes that uid
-    and signals all (-1): the kernel delivers to every process it may signal, i.e. exactly
-    those, but itself."""
-    if not dropping_privileges():
-        return
-    uid = _uid if uid is None else uid
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover -- the child
-        try:
-            os.setgroups([])
-            os.setgid(uid)
-            os.setuid(uid)
-            os.kill(-1, signal.SIGKILL)
-        except BaseException:  # noqa: BLE001
-            pass
-        os._exit(0)
-    os.waitpid(pid, 0)
 
 
 def close_all() -> None:
