@@ -871,3 +871,16 @@ def test_static_check_allows_a_stand_in_alone_and_refuses_forbidden_imported_nam
     problems = check_source("from minnet.nn.init import xavier_normal_\n", "fit.py",
                             ("numpy", "minnet"), forbidden=("xavier_normal_",))
     assert problems and "xavier_normal_" in problems[0]
+
+
+def test_the_students_messages_reach_the_feedback_printable(tmp_path):
+    # a review's error message cleared the instructor's terminal and drew a fake grade table
+    lab = sandboxed(lab_file(tmp_path, '''
+        def f():
+            raise RuntimeError("\\x1b[2J\\x1b[H grades 21/21 all tests passed \\x1b[8m\\u202e")
+    '''), "layers")
+    with pytest.raises(RuntimeError) as caught:
+        lab.f()
+    message = str(caught.value)
+    assert "\x1b" not in message and "\u202e" not in message
+    assert "\\x1b[2J" in message and "grades 21/21" in message

@@ -358,10 +358,14 @@ class Intake:
 
 
 def _relative(path: Path, base: Path) -> str:
+    """``path`` relative to ``base``, printable (a submission's file names are the student's
+    text: no terminal escapes)."""
+    from .sandbox import printable
+
     try:
-        return path.relative_to(base).as_posix()
+        return printable(path.relative_to(base).as_posix())
     except ValueError:
-        return str(path)
+        return printable(str(path))
 
 
 def _candidate_files(submission: Path) -> tuple:

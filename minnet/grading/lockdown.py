@@ -71,6 +71,11 @@ def allow_writing(*paths) -> None:
 _writable: list = []
 
 
+def writable_folders() -> list:
+    """The folders ``allow_writing`` named that exist (the current test's tmp_path)."""
+    return [folder for folder in _writable if os.path.isdir(folder)]
+
+
 def remove_links() -> None:
     """Remove what is not a regular file or folder from the folders the student's code may
     write to (the grader calls it after each reply): a link there would make the test read

@@ -59,10 +59,22 @@ _open: list = []  # the sandboxes of this process, closed at the end of a test
 _made_of: dict = {}  # id(result Tensor) -> (weak reference, the ops that made it over there)
 
 
+def printable(text: str) -> str:
+    """``text`` with control and format characters (but newlines and tabs) shown as escapes:
+    a student's message printed raw could clear the instructor's terminal and draw a fake
+    grade table (ESC[2J ...), or reorder what it shows (bidirectional overrides)."""
+    import unicodedata
+
+    return "".join(char if char in "\n\t" or unicodedata.category(char)[0] != "C"
+                   else repr(char)[1:-1] for char in str(text))
+
+
 class StudentCodeError(Exception):
-    """An exception raised by the student's code in the worker, re-raised here as text."""
+    """An exception raised by the student's code in the worker, re-raised here as text
+    (printable only)."""
 
     def __init__(self, type_name: str, message: str, where: str):
+        type_name, message, where = printable(type_name), printable(message), printable(where)
         self.type_name, self.message, self.where = type_name, message, where
         super().__init__(f"{type_name}: {message}" + (f"\n{where}" if where else ""))
 
@@ -164,7 +176,8 @@ def _start_worker(command: list, fd: int, workdir: str, environment: dict,
             return process
         except PermissionError:
             _can_drop = False
-            os.chown(workdir, os.geteuid(), os.getegid())
+            for folder in (workdir, *lockdown.writable_folders()):  # the worker is root
+                os.chown(folder, os.geteuid(), os.getegid())
     return subprocess.Popen(
         command, preexec_fn=lambda: _prepare_worker(False, hide, kept, hide_minnet), **options)
 
@@ -179,7 +192,9 @@ class Sandbox:
         self.shown = os.path.basename(self.path)
         self.workdir = tempfile.mkdtemp(prefix="minnet-sandbox-")
         if dropping_privileges():
-            os.chown(self.workdir, _uid, _uid)
+            # its own folder and the test's tmp_path (root's, 0700) are the sandbox user's
+            for folder in (self.workdir, *lockdown.writable_folders()):
+                os.chown(folder, _uid, _uid)
         ours, theirs = socket.socketpair()
         environment = {key: value for key, value in os.environ.items()
                        if key in ("PATH", "LANG", "LC_ALL", "OMP_NUM_THREADS",
