@@ -157,8 +157,8 @@ def grade_copies(labs_dir, copies: list, jobs: int, timeout: Optional[float],
             first_path.write_text(json.dumps(first), encoding="utf-8")
             extra += ("--lab-first", str(first_path))
         started = time.monotonic()
-        # each process its own sandbox uid (as root): one's sweep after a test spares the
-        # workers of the others (it killed one being started: 'Bad exception data from child')
+        # each process its own sandbox uid (as root): no worker can signal another process's
+        # (a kill by uid once took one being started: 'Bad exception data from child')
         processes = [start_pytest(tree, chunk, timeout=timeout, extra=extra,
                                   single_thread=jobs > 1, sandbox_uid=SANDBOX_UID + 2 * number)
                      for number, chunk in enumerate(chunks) if chunk]
