@@ -884,3 +884,28 @@ def test_the_students_messages_reach_the_feedback_printable(tmp_path):
     message = str(caught.value)
     assert "\x1b" not in message and "\u202e" not in message
     assert "\\x1b[2J" in message and "grades 21/21" in message
+
+
+def test_the_student_may_write_its_figure_into_the_tests_tmp_path(tmp_path):
+    # with the uid drop working, the reference solutions lost their figure tests: the test's
+    # tmp_path is root's 0700 folder, and the sandbox user could not write there
+    from minnet.grading import lockdown
+
+    folder = tmp_path / "test_figure0"
+    folder.mkdir(mode=0o700)
+    lockdown.allow_writing(folder)
+    try:
+        test_file = lab_file(tmp_path, """
+            import numpy as np
+            def save(path):
+                np.arange(3.0).tofile(path)
+        """)
+        path = os.path.join(os.path.dirname(test_file), "layers.py")
+        module = SandboxedModule(Sandbox(path, "layers", ("numpy",)))  # tofile: unchecked
+        module.save(str(folder / "figure.bin"))
+        np.testing.assert_array_equal(np.fromfile(folder / "figure.bin"), np.arange(3.0))
+        os.symlink(folder / "figure.bin", folder / "link.bin")  # as a worker's code could
+        module.save(str(folder / "other.bin"))                  # any reply: links removed
+        assert not os.path.lexists(folder / "link.bin")
+    finally:
+        lockdown.allow_writing()
