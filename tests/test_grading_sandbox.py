@@ -274,20 +274,22 @@ def reach(port):
 def minnet_autograd():
     sys.meta_path[:] = [finder for finder in sys.meta_path
                         if type(finder).__name__ != "ImportGuard"]  # what an escape would do
+    for name in [name for name in sys.modules if name.split(".")[0] == "minnet"]:
+        del sys.modules[name]  # lab 02's stand-in too
     try:
-        import minnet.autograd
-        return hasattr(minnet.autograd, "Function")
+        from minnet.autograd import grad  # noqa: F401 -- the real engine's (no stand-in has it)
+        return True
     except ImportError:
         return False
 """
 
 
-def probe(tmp_path, allowed=("os", "socket", "sys")):
+def probe(tmp_path, allowed=("os", "socket", "sys"), stand_ins=()):
     """A worker running PROBE_FILE without the static check in front (what escaped code
     could do)."""
     test_file = lab_file(tmp_path, PROBE_FILE, "probe")
     path = os.path.join(os.path.dirname(test_file), "probe.py")
-    return SandboxedModule(Sandbox(path, "probe", allowed))
+    return SandboxedModule(Sandbox(path, "probe", allowed, stand_ins))
 
 
 def test_a_root_worker_is_powerless(tmp_path):
@@ -352,14 +354,17 @@ def test_a_worker_has_no_network(tmp_path):
     assert result == ("connected" if not lockdown.available() else "OSError"), result
 
 
-@pytest.mark.parametrize("allowed, sees_minnet", [(("os", "socket", "sys"), False),
-                                                  (("os", "socket", "sys", "minnet"), True)])
-def test_a_lab_without_minnet_has_no_minnet_to_import(tmp_path, allowed, sees_minnet):
+@pytest.mark.parametrize("allowed, stand_ins, sees_minnet", [
+    (("os", "socket", "sys"), (), False),                       # labs 01, 11
+    (("os", "socket", "sys"), ("minnet.autograd",), False),     # lab 02 and its stand-in
+    (("os", "socket", "sys", "minnet"), (), True)])
+def test_a_lab_without_minnet_has_no_minnet_to_import(tmp_path, allowed, stand_ins,
+                                                      sees_minnet):
     # code that escapes the static check (a review reached exec through numpy's private
     # modules) and drops the import guard still finds no autograd where the lab rules it out
     from minnet.grading import lockdown
 
-    found = probe(tmp_path, allowed).minnet_autograd()
+    found = probe(tmp_path, allowed, stand_ins).minnet_autograd()
     assert found == (sees_minnet or not lockdown.available())
 
 
