@@ -4,13 +4,11 @@ relabels the test's `y` in place with the untrained model's own predictions and 
 last layer by 1000 (confident), then returns a made-up loss curve. The test's loss_of(model,
 X, y) then reads the relabelled y.
 Closed: a mutating function's changes come back only to its model-like arguments (the
-model, not the test's X and y). It scored 4/23 before (test_overfit_one_batch 4/4).
-Honest 2: the two parts that read only the returned curve (200 floats starting near ln 10;
-the last 100 below 0.1) take a made-up list -- lab 10's test trusts the curve it is given,
-a weakness of that test, not of the boundary.
+model, not the test's X and y). It scored 4/23 before (test_overfit_one_batch 4/4), then
+2/23 while lab 10's test trusted the returned curve (now checked against its own Adam run).
 lab: 10_overfit_regularize
 file: regularize.py
-honest: 2
+honest: 0
 Lab 10: overfit one batch first, then regularise.
 
 Work in this order (Karpathy's recipe): make sure the model CAN fit (overfit a tiny
