@@ -120,12 +120,16 @@ def DropoutProbe(features, classes, seed):  # noqa: N802 -- reads as the model i
         nn.Linear(31, classes, generator=generator)))
 
 
-def expect_ran_the_model(probe, accuracy):
-    """evaluate() really ran the model (a constant return value does not pass the mode checks)."""
+def expect_ran_the_model(probe, accuracy, expected):
+    """evaluate() really ran the model: its call counter moved, and the value it returned is
+    the eval-mode accuracy the test measured itself (the counter alone is the student's to
+    write: ``model.calls = 1; return 0.5`` passed the mode checks)."""
     ran, probe.calls = getattr(probe, "calls", 0), 0
     expect(ran > 0, "evaluate() never ran the model: it must compute the predictions")
     expect(isinstance(accuracy, (float, np.floating)) and 0.0 <= accuracy <= 1.0,
            f"evaluate() returned {accuracy!r}; expected the accuracy, a float in [0, 1]")
+    expect_close("evaluate(model, X, y) (the model's eval-mode accuracy)", accuracy, expected,
+                 rtol=1e-9)
 
 
 @pytest.mark.points(4)
@@ -220,24 +224,26 @@ def test_evaluate(credit):
         probe.train()
         probe.calls = 0
         first, second = mine.evaluate(probe, X, y), mine.evaluate(probe, X, y)
-        expect_ran_the_model(probe, first)
         expect(first == second,
                f"two calls gave {first} and {second}: dropout is still on. Switch the model to "
                "evaluation mode (model.eval()) inside evaluate.")
+        expect_ran_the_model(probe, first, expected)
     with credit.part(1, "a model in training mode is back in training mode afterwards"):
         probe.train()
         probe.calls = 0
-        expect_ran_the_model(probe, mine.evaluate(probe, X, y))
+        accuracy = mine.evaluate(probe, X, y)
         expect(probe.training and probe.body[2].training,
                "evaluate() left the model in evaluation mode: training would go on without "
                "dropout. Restore the mode it had (model.train(was_training)).")
+        expect_ran_the_model(probe, accuracy, expected)
     with credit.part(1, "a model in evaluation mode stays in evaluation mode"):
         probe.eval()
         probe.calls = 0
-        expect_ran_the_model(probe, mine.evaluate(probe, X, y))
+        accuracy = mine.evaluate(probe, X, y)
         expect(not probe.training and not probe.body[2].training,
                "evaluate() switched a model that was in evaluation mode to training mode: "
                "restore the mode it had before, not always train().")
+        expect_ran_the_model(probe, accuracy, expected)
 
 
 @pytest.mark.points(3)
