@@ -231,8 +231,26 @@ def _hide(mounts: _Mounts, paths: list) -> None:
             mounts.mount("/dev/null", path, None, MS_BIND)
 
 
+def _other_minnet_copies() -> list:
+    """Every other folder this interpreter could import minnet from: a grader run from a
+    source tree (``python -m pytest`` in a clone) while ``pip install .`` put a copy in
+    site-packages, which the worker (``python -I``) imports instead."""
+    import site
+
+    roots = [*sys.path, *site.getsitepackages(), site.getusersitepackages()]
+    copies = []
+    for root in roots:
+        folder = os.path.realpath(os.path.join(root or os.curdir, "minnet"))
+        if folder != os.path.realpath(PACKAGE) and folder not in copies \
+                and os.path.isfile(os.path.join(folder, "__init__.py")):
+            copies.append(folder)
+    return copies
+
+
 def _hide_minnet_core(mounts: _Mounts) -> None:
-    """minnet's package an empty read-only folder but for the worker's own files."""
+    """minnet's package an empty read-only folder but for the worker's own files; every
+    other installed copy of minnet simply empty."""
+    _hide(mounts, _other_minnet_copies())
     keep = [os.path.join(PACKAGE, name) for name in WORKER_FILES]
     handles = _open_paths(keep)
     if mounts.tmpfs(PACKAGE, "size=64k,mode=755", MS_NOSUID | MS_NODEV):
