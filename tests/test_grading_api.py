@@ -298,3 +298,23 @@ def test_expect_exact_tells_finite_differences_from_a_derivation():
     with pytest.raises(LabFailure) as error:   # plainly wrong: no finite-difference hint
         expect_exact("dx", -exact, exact)
     assert "numerically" not in str(error.value)
+
+
+def test_student_picture_reads_a_file_of_the_students_own_never_a_link(tmp_path):
+    # a review kept a link to the reference's picture alive from a background process
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from minnet.grading import LabFailure, student_picture
+
+    figure = plt.figure(figsize=(2, 1), dpi=50)
+    figure.savefig(tmp_path / "mine.png")
+    plt.close(figure)
+    assert student_picture(tmp_path / "mine.png").shape[:2] == (50, 100)
+    (tmp_path / "linked.png").symlink_to(tmp_path / "mine.png")
+    with pytest.raises(LabFailure, match="file of your own"):
+        student_picture(tmp_path / "linked.png")
+    (tmp_path / "folder.png").mkdir()
+    with pytest.raises(LabFailure):
+        student_picture(tmp_path / "folder.png")

@@ -849,10 +849,12 @@ def test_the_ops_behind_a_result_are_the_engines_not_the_tensors_op_names(tmp_pa
     ("t = np.testing\nrun = t._private.utils.runstring", "private parts"),
     ("def f(self=np.testing):\n    return self._private", "private parts"),
     ("def f(self):\n    self = np.testing\n    return self._private", "private parts"),
-    ("def f(x):\n    return x._data", "private parts"),
+    ("def f(x):\n    return x._backward", "private parts"),
     ("x = np.genfromtxt('http://example.com/a.csv?leak')", "operating system"),
     ("x = np.lib.format.pickle.loads(b'')", "operating system"),
     ("np.save('/tmp/leak.npy', np.ones(2))", "operating system"),
+    ("from numpy.f2py import crackfortran", "operating system"),
+    ("run = np.f2py.crackfortran.myeval", "operating system"),
 ])
 def test_static_check_applies_its_rules_to_imported_names_and_modules(line, rule):
     problems = check_source(f"import numpy as np\n{line}\n", "lab.py", ("numpy", "minnet"))
@@ -867,6 +869,20 @@ def test_static_check_lets_a_method_use_its_own_private_attributes():
             "class Op:\n    @staticmethod\n    def backward(ctx, grad):\n"
             "        return grad * ctx._scale\n")
     assert check_source(text, "lab.py", ("numpy",)) == []
+
+
+def test_static_check_accepts_what_honest_lab_files_write():
+    # a review found correct files refused: a parameter named `input` (PyTorch's name), an op
+    # written as docs/autograd.md teaches, namedtuple's methods, a method called `load`
+    text = ("import numpy as np\nfrom collections import namedtuple\n"
+            "from minnet.tensor import Tensor\n\n"
+            "def double(input):\n    out = input._data * 2\n"
+            "    return Tensor._from_op(out, (input,), lambda g: (g * 2,), 'double')\n\n"
+            "Pair = namedtuple('Pair', 'a b')\n"
+            "def swap(p):\n    return p._replace(a=p.b, b=p.a)._asdict()\n\n"
+            "class Store:\n    def load(self):\n        return self.save\n\n"
+            "    def save(self):\n        return self.load\n")
+    assert check_source(text, "lab.py", ("numpy", "minnet", "collections")) == []
 
 
 def test_static_check_allows_a_stand_in_alone_and_refuses_forbidden_imported_names():

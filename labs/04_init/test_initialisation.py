@@ -15,7 +15,7 @@ import pytest
 import minnet
 from minnet import nn, optim
 from minnet.grading import expect, expect_at_least, expect_at_most, expect_close, \
-    expect_no_errors, expect_no_finding, reference
+    expect_no_errors, expect_no_finding, reference, student_picture
 from minnet.grading.sandbox import sandboxed
 
 # the student's file runs in a sandbox process and may import only these
@@ -242,7 +242,7 @@ def expect_same_picture(path, reference_path, what):
     """The student's PNG shows what the reference draws for the same net (mean pixel
     difference below 0.01): a picture painted to pass the colour test does not."""
     import matplotlib.image as mpimg
-    image, want = mpimg.imread(path)[..., :3], mpimg.imread(reference_path)[..., :3]
+    image, want = student_picture(path)[..., :3], mpimg.imread(reference_path)[..., :3]
     expect(image.shape == want.shape,
            f"the {what} figure is {image.shape[1]}x{image.shape[0]} pixels, the reference's "
            f"{want.shape[1]}x{want.shape[0]}: use minnet.viz.plot_activation_histograms("
@@ -257,8 +257,7 @@ def expect_same_picture(path, reference_path, what):
 def warm_fraction(path):
     """Share of the image's pixels in the bright (orange-yellow) end of the magma colormap:
     the histogram bins that hold the most samples."""
-    import matplotlib.image as mpimg
-    image = mpimg.imread(path)[..., :3]
+    image = student_picture(path)[..., :3]
     return float(((image[..., 0] > 0.85) & (image[..., 2] < 0.8)).mean())
 
 

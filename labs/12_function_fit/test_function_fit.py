@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from minnet import nn
-from minnet.grading import expect, expect_at_most, expect_close, reference
+from minnet.grading import expect, expect_at_most, expect_close, reference, student_picture
 from minnet.grading.sandbox import replacing, sandboxed
 
 SINE_MSE = 0.01
@@ -324,8 +324,6 @@ def color_pixels(image, hex_color, tolerance=0.08):
 
 @pytest.mark.points(1)
 def test_fit_figure(credit, tmp_path):
-    import matplotlib.image
-
     mine, ref = load()
     X, y = ref.load_data("sine", n_samples=60)
     knots = np.linspace(-3, 3, 6)
@@ -334,7 +332,7 @@ def test_fit_figure(credit, tmp_path):
     with credit.part(1, "the PNG shows the fit (blue), the target (dashed green) and the units"):
         mine.save_fit_figure(model, X, y, np.sin, path)
         expect(os.path.isfile(path), f"save_fit_figure wrote no file at {path}")
-        image = matplotlib.image.imread(path)
+        image = student_picture(path)
         fit, target = color_pixels(image, "#1f77b4"), color_pixels(image, "#2ca02c")
         expect(fit > 200 and target > 100,
                f"the figure has {fit} pixels of the fit's blue and {target} of the target's "

@@ -35,6 +35,7 @@ from .expect import (
     expect_gradcheck,
     expect_no_errors,
     expect_no_finding,
+    student_picture,
 )
 from .loading import reference, student
 
@@ -42,4 +43,5 @@ __all__ = [
     "student", "reference", "LabFailure", "expect", "expect_close", "expect_exact", "expect_at_least",
     "expect_at_most", "expect_backward",
     "expect_gradcheck", "expect_no_errors", "expect_finding", "expect_no_finding",
+    "student_picture",
 ]

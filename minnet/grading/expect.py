@@ -14,6 +14,8 @@ nothing else: no traceback through the checker's internals.
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 WORST_SHOWN = 5
@@ -330,3 +332,24 @@ def expect_no_finding(report, code: str, what: str = "the run") -> None:
     matching = [finding for finding in _findings(report) if finding.code == code]
     if matching:
         raise LabFailure(f"{what}: the debugger still reports {code}:\n" + _listing(matching))
+
+
+def student_picture(path) -> np.ndarray:
+    """The PNG the student's code wrote at ``path``, as matplotlib reads it (H, W, 3 or 4):
+    only a regular file, never followed through a link. A security review kept a link to the
+    reference's picture alive from a background process, past the sandbox's clean-up."""
+    import io
+    import stat
+
+    import matplotlib.image as mpimg
+
+    try:
+        descriptor = os.open(str(path), os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError as error:
+        raise LabFailure(f"the picture at {path} cannot be read as a file of your own "
+                         f"({error.strerror}): save the figure there with a plain write") from None
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise LabFailure(f"{path} is not a regular file: save the figure there")
+    with os.fdopen(descriptor, "rb") as file:
+        return mpimg.imread(io.BytesIO(file.read()), format="png")

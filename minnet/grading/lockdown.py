@@ -37,6 +37,7 @@ import tempfile
 
 HIDE_VARIABLE = "MINNET_GRADING_HIDE"  # paths the grader hides from the worker (os.pathsep)
 CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWPID = 0x20000, 0x40000000, 0x20000000
+CLONE_NEWIPC = 0x08000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT = 24, 38, 47
@@ -304,6 +305,9 @@ def lock_down(hide: list, kept: list, hide_minnet: bool) -> None:
         _quiet_proc(mounts)
         _minimal_dev(mounts)
     libc.unshare(CLONE_NEWNET)
+    # System V shared memory and message queues of its own: a segment carried a hidden
+    # test's inputs to a later worker and outlived the grading
+    libc.unshare(CLONE_NEWIPC)
     # the worker's children (its working process, see sandbox_worker.main) start in a PID
     # namespace of their own: no process of the grader's to signal
     libc.unshare(CLONE_NEWPID)

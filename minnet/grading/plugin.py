@@ -802,8 +802,15 @@ def _book(config) -> GradeBook:
     return book
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_runtest_logreport(report):
-    """Collect each lab test's grade and run time (in the parent, from the child's reports)."""
+    """Collect each lab test's grade and run time (in the parent, from the child's reports).
+    First of all: what the test printed (the student's code's prints too) is shown
+    printable, before the terminal reporter sees it (a print() cleared the instructor's
+    screen and drew a fake grade table above the real one)."""
+    from .sandbox import printable
+
+    report.sections = [(title, printable(text)) for title, text in report.sections]
     book = _running_book
     if book is None:
         return

@@ -119,6 +119,9 @@ def _become_unprivileged() -> None:  # in the worker, between fork and exec
     os.setuid(_uid)
 
 
+FILE_MB = 64  # the largest file the worker may write
+
+
 def _limit_memory() -> None:
     import resource
 
@@ -126,8 +129,11 @@ def _limit_memory() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    # hard limits too: a soft one alone, the student's code may raise again
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    # what it writes (its stdout is a file of the grader's): no test writes near this
+    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_MB * 1024 * 1024, FILE_MB * 1024 * 1024))
 
 
 def _matplotlib_cache(workdir: str) -> str:

@@ -17,7 +17,7 @@ import ast
 # Names that run or fetch code given as data, or reach other frames and modules.
 FORBIDDEN_CALLS = {
     "eval", "exec", "compile", "__import__", "globals", "locals", "vars", "getattr",
-    "setattr", "delattr", "open", "breakpoint", "input", "memoryview",
+    "setattr", "delattr", "open", "breakpoint", "memoryview",
 }
 # Dunder attributes a hand-written layer never needs; everything else that starts and ends
 # with two underscores is refused too (except these harmless ones).
@@ -30,6 +30,8 @@ FORBIDDEN_ATTRIBUTES = {
     # code smuggled in as data: unpickling and code objects run whatever they describe
     "pickle", "marshal", "loads", "runstring", "types", "FunctionType", "CodeType",
     "operator", "attrgetter", "methodcaller", "ctypeslib",
+    # eval under other names in public modules (numpy.f2py.crackfortran.myeval)
+    "f2py", "crackfortran", "myeval", "distutils",
     # files and URLs: nothing a lab computes is read from or written to disk
     # (np.load unpickles; np.genfromtxt / loadtxt also fetch URLs: data out, answers in)
     "load", "save", "savez", "fromfile", "tofile", "memmap", "DataSource", "genfromtxt",
@@ -42,6 +44,9 @@ HARMLESS_DUNDERS = {"__init__", "__name__", "__doc__", "__len__", "__call__", "_
 
 # Names of the student's own objects, whose private attributes are theirs to use
 OWN_OBJECTS = ("self", "cls", "ctx")
+# Private names a lab file may use on any object: minnet's documented way to write an op
+# (docs/autograd.md: ``a._data``, ``Tensor._from_op``) and namedtuple's public methods
+DOCUMENTED_PRIVATE = {"_data", "_from_op", "_replace", "_asdict", "_fields", "_make"}
 
 # The grader's own package: a student file has no business there (its modules hold os, signal...)
 GRADER_PACKAGE = "minnet.grading"
@@ -154,12 +159,12 @@ def check_source(text: str, filename: str, allowed_imports, forbidden=()) -> lis
             elif node.attr in ("_getframe", "f_back", "f_globals", "f_locals", "gi_frame",
                                "tb_frame", "cr_frame"):
                 problem(node, f"`.{node.attr}`", "inspecting frames is not allowed in lab files")
-            elif node.attr in FORBIDDEN_ATTRIBUTES:
+            elif node.attr in FORBIDDEN_ATTRIBUTES and not _own_object(node, parents):
                 problem(node, f"`.{node.attr}`", "reaching the operating system or the "
                                                  "interpreter through another module is not "
                                                  "allowed in lab files")
             elif node.attr.startswith("_") and not node.attr.startswith("__") \
-                    and not _own_object(node, parents):
+                    and node.attr not in DOCUMENTED_PRIVATE and not _own_object(node, parents):
                 # any root, not only an import's name: `t = np.testing; t._private...` too;
                 # writing one (out._parents = ()) would rewrite how a library's object was made
                 problem(node, f"`.{node.attr}`", "a library's (or another object's) private "
