@@ -30,8 +30,8 @@ Prints; asserts nothing. Sections:
 
 PyTorch runs with ``torch.set_num_threads`` equal to NumPy's BLAS thread count.
 Every figure is the best of ``--repeats`` runs (the machine may be busy), with the
-ratio within each round and CPU times beside it. Targets: MLP minnet/PyTorch <= 0.8,
-CNN <= 1.5 (at 2 threads and with --threads 1).
+ratio within each round and CPU times beside it. Targets: MLP minnet/PyTorch <= 0.8 at
+2 threads and <= 1.0 with --threads 1, CNN <= 1.5 at both.
 """
 from __future__ import annotations
 
@@ -355,7 +355,8 @@ def bench_mlp(n_samples: int, repeats: int, gemm_step_seconds: float) -> None:
     if torch is not None:
         theirs_walls = times[f"PyTorch {torch.__version__}"][0]
         print(f"   (PyTorch on {torch.get_num_threads()} threads)")
-        print_ratio("MLP", ours, min(theirs_walls), 0.8)
+        # issue 13's targets: MLP <= 0.8 with two threads, <= 1.0 with one thread each
+        print_ratio("MLP", ours, min(theirs_walls), 1.0 if torch.get_num_threads() == 1 else 0.8)
         paired = sorted(a / b for a, b in zip(times["minnet"][0], theirs_walls))
         print(f"   ratio within each round: {', '.join(f'{r:.2f}' for r in paired)}")
     step = ours / steps
