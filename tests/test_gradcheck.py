@@ -1,7 +1,5 @@
 """Tests for minnet.gradcheck: passing checks, every diagnosis, clear errors, kinks,
 sampling, fast mode, Module mode and leaving the caller's objects untouched."""
-import warnings
-
 import numpy as np
 import pytest
 
