@@ -930,3 +930,20 @@ def test_the_student_may_write_its_figure_into_the_tests_tmp_path(tmp_path):
         assert not os.path.lexists(folder / "link.bin")
     finally:
         lockdown.allow_writing()
+
+
+def test_a_mutating_function_leaves_a_parameterless_module_alone(tmp_path):
+    # a review's lab 06 clipped_train_step zeroed the shared loss's class weights: the
+    # reference's run with the same loss then stood still too (4/4 for no training)
+    from minnet import nn
+
+    lab = sandboxed(lab_file(tmp_path, NET_FILE + '''
+def step_(model, loss_fn):
+    loss_fn.weight = minnet.tensor(np.zeros(3, dtype=np.float32))
+    model[0].bias.detach().numpy()[:] = 5.0
+    return model
+''', "net"), "net", allowed_imports=("numpy", "minnet"), mutates=("step_",))
+    model, loss_fn = nn.Sequential(nn.Linear(2, 3)), nn.CrossEntropyLoss()
+    lab.step_(model, loss_fn)
+    np.testing.assert_array_equal(model[0].bias.numpy(), [5.0, 5.0, 5.0])  # the model changed
+    assert loss_fn.weight is None                                           # the loss did not

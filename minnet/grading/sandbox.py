@@ -497,9 +497,14 @@ def _contract(mutates) -> dict:
 def _model_like(value) -> bool:
     """What a mutating function may change by default: minnet's objects that hold a
     training's state (a model, an optimizer, a Setup) and NumPy Generators, never plain
-    data (arrays, Tensors, lists, dicts: a test's X and y)."""
+    data (arrays, Tensors, lists, dicts: a test's X and y) nor a module without parameters
+    (a loss: a step that zeroed a shared loss's class weights made every run, the
+    reference's too, stand still)."""
+    from ..nn import Module
     from ..tensor import Tensor
 
+    if isinstance(value, Module) and not any(True for _ in value.parameters()):
+        return False
     return isinstance(value, np.random.Generator) or (
         wire._crosses(type(value)) and not isinstance(value, Tensor))
 
