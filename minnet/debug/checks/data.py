@@ -1080,6 +1080,13 @@ def zero_input_baseline(ctx) -> dict:
               "n_held_out": int(len(X_held))}
     for name, X_in, X_eval in (("real", X_fit, X_held),
                                ("zero", np.zeros_like(X_fit), np.zeros_like(X_held))):
+        if name == "zero":
+            bound = _zero_input_loss_bound(ctx, output, X_held, y_held)
+            if bound is not None and _gain(bound, result["real_held_out_loss"]) > \
+                    ctx.thresholds[INPUT_GAIN]:
+                # no zero-input model can get closer: the inputs help, proven without it
+                result["zero_held_out_loss_at_least"] = bound
+                break
         model = ctx.fresh_model()
         run = ctx.train(model, steps, X=X_in, y=y_fit)
         if run.error is not None or run.stopped_at is not None:
@@ -1095,21 +1102,69 @@ def zero_input_baseline(ctx) -> dict:
     return result
 
 
+def _gain(zero_loss: float, real_loss: float) -> float:
+    """How much lower the real-input loss is, as a fraction of the zero-input one."""
+    return (zero_loss - real_loss) / max(abs(zero_loss), 1e-12)
+
+
+def _zero_input_loss_bound(ctx, real_output: np.ndarray, X_held: np.ndarray, y_held: np.ndarray):
+    """A floor under the held-out loss of ANY model fed zeros, or None where none is known.
+
+    A model given the same (zero) row for every sample answers with the same output row
+    for every sample, so its loss is at least that of the best constant output: for
+    ``nn.MSELoss()`` the targets' own mean (loss = their variance), for
+    ``nn.CrossEntropyLoss()`` the logits log(class frequency) (loss = the frequencies'
+    entropy). When the real-input model already beats that floor by the gain threshold,
+    training the zero-input model (BASELINE_STEPS more steps) cannot change the verdict.
+    Checked, not assumed: the fresh model's outputs for zero rows must be identical.
+    ``real_output``: (N_held, D) the real-input model's held-out output (its shape).
+    """
+    from ...nn.loss import CrossEntropyLoss, MSELoss
+
+    loss_fn, y_held = ctx.loss_fn, np.asarray(y_held)
+    if real_output.ndim != 2 or len(real_output) != len(y_held) or len(y_held) < 2:
+        return None
+    if type(loss_fn) is MSELoss and loss_fn.reduction == "mean":
+        if y_held.shape == real_output.shape:
+            constant = y_held.mean(axis=0)
+        elif y_held.ndim == 1 and real_output.shape[1] == 1:
+            constant = np.array([y_held.mean()])
+        else:
+            return None
+    elif (type(loss_fn) is CrossEntropyLoss and loss_fn.reduction == "mean"
+          and loss_fn.weight is None and not loss_fn.label_smoothing
+          and y_held.ndim == 1 and np.issubdtype(y_held.dtype, np.integer)
+          and y_held.min() >= 0 and y_held.max() < real_output.shape[1]):
+        frequencies = np.bincount(y_held, minlength=real_output.shape[1]) / len(y_held)
+        constant = np.log(np.maximum(frequencies, 1e-30))  # an absent class: a logit of -69
+    else:
+        return None
+    zero_rows = np.zeros((2, *X_held.shape[1:]), dtype=X_held.dtype)
+    zero_output = ctx.forward(ctx.fresh_model(), zero_rows)
+    if not np.array_equal(zero_output[0], zero_output[1]):
+        return None  # the model tells rows apart by something other than their values
+    constant_output = np.broadcast_to(constant, real_output.shape).astype(real_output.dtype)
+    floor = ctx.loss_value(constant_output, y_held)
+    # float32 rounding of the constant: the floor lowered by a safe relative margin
+    return float(floor) * (1 - 1e-4) if np.isfinite(floor) else None
+
+
 def input_independent(ctx) -> list:
     """Does the model do better on held-out data with its real inputs than with zeroed inputs?"""
     if ctx.X_train is None or len(ctx.X_train) < 8:
         return []  # too few samples to hold any out
     with np.errstate(all="ignore"):
         baseline = zero_input_baseline(ctx)
+    if "zero_held_out_loss_at_least" in baseline:
+        return []  # the real inputs beat every model of zeros (zero_input_baseline)
     if baseline["n_held_out"] < 4 or "failed" in baseline or not all(
             np.isfinite(baseline.get(k, np.nan)) for k in ("real_held_out_loss", "zero_held_out_loss")):
         return []
     real, zero = baseline["real_held_out_loss"], baseline["zero_held_out_loss"]
     real_train, zero_train = baseline["real_train_loss"], baseline["zero_train_loss"]
     min_gain = ctx.thresholds[INPUT_GAIN]
-    scale = max(abs(zero), 1e-12)
-    held_gain = (zero - real) / scale
-    train_gain = (zero_train - real_train) / max(abs(zero_train), 1e-12)
+    held_gain = _gain(zero, real)
+    train_gain = _gain(zero_train, real_train)
     accuracy_gain = None
     if "real_held_out_accuracy" in baseline and "zero_held_out_accuracy" in baseline:
         accuracy_gain = baseline["real_held_out_accuracy"] - baseline["zero_held_out_accuracy"]
