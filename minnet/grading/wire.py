@@ -144,6 +144,13 @@ class Codec:
     def encode(self, value, buffers: list, depth: int = 0):
         if depth > MAX_DEPTH:
             raise WireError(f"nested more than {MAX_DEPTH} levels deep")
+        kind = type(value)  # the common cases first, by exact type (a training step sends
+        if kind is str or kind is int or kind is bool or value is None:  # ~200 values)
+            return value
+        if kind is float:
+            return value if math.isfinite(value) else {"$f": repr(value)}
+        if kind is np.ndarray and id(value) not in self.numbers and _plain_numbers(value.dtype):
+            return self._encode_array(value, buffers)
         if isinstance(value, np.generic) and _plain_numbers(value.dtype):  # before float
             return {"$s": self.encode(np.asarray(value), buffers, depth + 1)}
         if value is None or isinstance(value, (bool, str, int)):
@@ -172,9 +179,7 @@ class Codec:
                 node["default"] = _path_of(value.default_factory)
             return node
         if isinstance(value, np.ndarray) and _plain_numbers(value.dtype):
-            buffers.append(np.ascontiguousarray(value).tobytes())
-            return {"$a": len(buffers) - 1, "dtype": value.dtype.str,
-                    "shape": list(value.shape), "$id": self._number(value)}
+            return self._encode_array(value, buffers)
         if isinstance(value, np.random.Generator):
             state = value.bit_generator.state
             return {"$G": state["bit_generator"], "state": self.encode(state, buffers, depth + 1),
@@ -199,6 +204,11 @@ class Codec:
         return {"$k" if kept.grader else "$h": kept.number, "type": kept.type_name,
                 "text": kept.text}
 
+    def _encode_array(self, value: np.ndarray, buffers: list) -> dict:
+        buffers.append(value.tobytes())  # C order, whatever the array's layout
+        return {"$a": len(buffers) - 1, "dtype": value.dtype.str,
+                "shape": list(value.shape), "$id": self._number(value)}
+
     def _number(self, value) -> int:
         number = self.preassigned.get(id(value))
         if number is None:
@@ -218,9 +228,9 @@ class Codec:
         node = {"$o": _path_of(type(value)), "$id": self._number(value)}
         state = {}
         for name in _state_names(value):
-            if name in SKIPPED_STATE or not hasattr(value, name):
+            attribute = getattr(value, name, _UNSET)
+            if attribute is _UNSET or name in SKIPPED_STATE:
                 continue
-            attribute = getattr(value, name)
             if name in GRAPH_STATE:
                 attribute = GRAPH_STATE[name]  # the graph stays behind
             if name.endswith("_hooks"):
@@ -237,21 +247,23 @@ class Codec:
     def decode(self, node, buffers: list, depth: int = 0):
         if depth > MAX_DEPTH:
             raise WireError(f"nested more than {MAX_DEPTH} levels deep")
-        if node is None or isinstance(node, (bool, int, float, str)):
+        kind = type(node)  # what JSON gives: exactly these types, nothing derived
+        if node is None or kind is str or kind is int or kind is float or kind is bool:
             return node
-        if not isinstance(node, dict) or not node:
+        if kind is not dict or not node:
             raise WireError(f"not a value: {str(node)[:80]}")
-        if "$f" in node:
-            if node["$f"] not in ("nan", "inf", "-inf"):
-                raise WireError(f"bad float {node['$f']!r}")
-            return float(node["$f"])
+        # the markers a training step's objects are made of first (a node carries one)
+        if "$o" in node:
+            return self._decode_object(node, buffers, depth)
+        if "$a" in node:
+            return self._decode_array(node, buffers)
+        if "$d" in node:
+            return self._decode_dict(node, buffers, depth)
         if "$r" in node:
             try:
                 return self.objects[int(node["$r"])]
             except (KeyError, ValueError, TypeError):
                 raise WireError("a reference to an object never sent") from None
-        if "$s" in node:
-            return self.decode(node["$s"], buffers, depth + 1)[()]
         if "$l" in node:
             items = [self.decode(item, buffers, depth + 1) for item in node["$l"]]
             known = self.objects.get(node.get("$id"))
@@ -263,18 +275,18 @@ class Codec:
         for key, kind in (("$t", tuple), ("$set", set)):
             if key in node:
                 return kind(self.decode(item, buffers, depth + 1) for item in node[key])
-        if "$d" in node:
-            return self._decode_dict(node, buffers, depth)
-        if "$a" in node:
-            return self._decode_array(node, buffers)
+        if "$f" in node:
+            if node["$f"] not in ("nan", "inf", "-inf"):
+                raise WireError(f"bad float {node['$f']!r}")
+            return float(node["$f"])
+        if "$s" in node:
+            return self.decode(node["$s"], buffers, depth + 1)[()]
         if "$G" in node:
             return self._decode_generator(node, buffers, depth)
         if "$class" in node:
             return _resolve(node["$class"], want_class=True)
         if "$mf" in node:
             return _resolve(node["$mf"], want_class=False)
-        if "$o" in node:
-            return self._decode_object(node, buffers, depth)
         if "$rec" in node:
             fields = self.decode(node["$rec"], buffers, depth + 1)
             if not isinstance(fields, dict) or not all(isinstance(k, str) for k in fields):
@@ -306,14 +318,15 @@ class Codec:
         return result
 
     def _decode_array(self, node, buffers: list):
-        array = _decode_array(node, buffers)
+        array = _decode_array(node, buffers)  # a view of the frame's bytes
         number = node.get("$id")
         known = self.objects.get(number) if number is not None else None
         if isinstance(known, np.ndarray):
             if known.shape == array.shape and known.flags.writeable and \
-                    not np.array_equal(known, array, equal_nan=True):
+                    not _same_values(known, array):
                 known[...] = array  # changed in place over there: the same here
             return known
+        array = array.copy()  # an array of its own, writable, not holding the frame
         if number is not None:
             self.objects[number] = array
         return array
@@ -337,16 +350,18 @@ class Codec:
         target = known if type(known) is cls else cls.__new__(cls)
         self.objects[number] = target
         state = node.get("state") or {}
-        names = set(_state_names(target))
+        if type(state) is not dict:
+            raise WireError(f"a {cls.__name__} whose state is not named")
+        any_name = hasattr(target, "__dict__")  # else only its slots
+        slots, function_slots = _slot_set(cls), FUNCTION_SLOTS.get(_path_of(cls), ())
         for name, value in state.items():
-            if not isinstance(name, str) or name.startswith("__") or (
-                    name not in names and not hasattr(target, "__dict__")):
+            if name.startswith("__") or (name not in slots and not any_name):
                 raise WireError(f"{cls.__name__} has no attribute {name!r} to set")
             if _shadows_code(cls, name):
                 raise WireError(f"a {cls.__name__} whose {name!r} is its own, not the class's "
                                 f"{cls.__name__}.{name}: objects cross as their data only")
             decoded = self.decode(value, buffers, depth + 1)
-            if name not in FUNCTION_SLOTS.get(_path_of(cls), ()) and _holds_code(decoded):
+            if name not in function_slots and _holds_code(decoded):
                 raise WireError(f"a {cls.__name__} whose {name!r} holds a function: objects "
                                 "cross as their data only (keep your functions in your file "
                                 "and call them there)")
@@ -366,11 +381,12 @@ class Codec:
 
 
 _SLOTS: dict = {}  # class -> the names of its slots (and its bases')
+_SLOT_SETS: dict = {}  # class -> the same as a set
+_SHADOWS: dict = {}  # (class, attribute name) -> _shadows_code's answer
+_UNSET = object()
 
 
-def _state_names(value) -> list:
-    """The attributes that make up an object's state: its slots and its __dict__."""
-    cls = type(value)
+def _slots_of(cls) -> list:
     slots = _SLOTS.get(cls)
     if slots is None:
         slots = []
@@ -378,20 +394,36 @@ def _state_names(value) -> list:
             names = klass.__dict__.get("__slots__", ())
             slots += [names] if isinstance(names, str) else [name for name in names
                                                               if name != "__weakref__"]
-        _SLOTS[cls] = slots
+        _SLOTS[cls], _SLOT_SETS[cls] = slots, frozenset(slots)
+    return slots
+
+
+def _slot_set(cls) -> frozenset:
+    if cls not in _SLOT_SETS:
+        _slots_of(cls)
+    return _SLOT_SETS[cls]
+
+
+def _state_names(value) -> list:
+    """The attributes that make up an object's state: its slots and its __dict__."""
+    slots = _slots_of(type(value))
     state = getattr(value, "__dict__", None)
     return slots + list(state) if state is not None else slots
 
 
 def _shadows_code(cls, name: str) -> bool:
     """True when an instance attribute ``name`` would hide code of ``cls``: a method, a
-    property, anything the class defines that runs when read (its slots excepted)."""
-    import inspect
+    property, anything the class defines that runs when read (its slots excepted). Asked
+    once per class and name: minnet's classes do not grow methods while grading."""
+    answer = _SHADOWS.get((cls, name))
+    if answer is None:
+        import inspect
 
-    if name in _SLOTS.get(cls, ()):
-        return False
-    defined = inspect.getattr_static(cls, name, None)
-    return defined is not None and (callable(defined) or hasattr(defined, "__get__"))
+        defined = None if name in _slot_set(cls) else inspect.getattr_static(cls, name, None)
+        answer = defined is not None and (callable(defined) or hasattr(defined, "__get__"))
+        if len(_SHADOWS) < 10000:  # names come from the other side: a bounded memory
+            _SHADOWS[(cls, name)] = answer
+    return answer
 
 
 def _holds_code(value, depth: int = 0) -> bool:
@@ -400,6 +432,8 @@ def _holds_code(value, depth: int = 0) -> bool:
     functions are checked where they are decoded)."""
     if depth > MAX_DEPTH:
         return True
+    if type(value) in _PLAIN_TYPES:
+        return False
     if isinstance(value, (list, tuple, set, frozenset)):
         return any(_holds_code(item, depth + 1) for item in value)
     if isinstance(value, dict):
@@ -409,6 +443,9 @@ def _holds_code(value, depth: int = 0) -> bool:
     if isinstance(value, type) or not callable(value):
         return False
     return not (_crosses(type(value)) or _crosses_function(value))
+
+
+_PLAIN_TYPES = frozenset((np.ndarray, int, float, bool, str, type(None)))
 
 
 def _path_of(thing) -> str:
@@ -436,9 +473,23 @@ def _crosses_function(function) -> bool:
             and (module == PLANTED or not module.startswith(NOT_CROSSING)) and "<" not in qualname)
 
 
+_RESOLVED: dict = {}  # (path, want_class) -> what _resolve found there
+
+
 def _resolve(path: str, want_class: bool):
-    """minnet's class or function at 'module:qualname' (nothing outside minnet)."""
-    module_name, _, qualname = str(path).partition(":")
+    """minnet's class or function at 'module:qualname' (nothing outside minnet); looked up
+    once per path (every Parameter of a model names the same class)."""
+    key = (path, want_class) if type(path) is str else None
+    thing = _RESOLVED.get(key)
+    if thing is None:
+        thing = _find(str(path), want_class)
+        if key is not None:
+            _RESOLVED[key] = thing
+    return thing
+
+
+def _find(path: str, want_class: bool):
+    module_name, _, qualname = path.partition(":")
     allowed = (module_name in ("minnet", "builtins", "collections")
                or module_name.startswith(OBJECT_PREFIX))
     if not allowed or not qualname or (module_name.startswith(NOT_CROSSING)
@@ -479,10 +530,18 @@ def _plain_numbers(dtype) -> bool:
     return dtype.kind in ARRAY_KINDS and not dtype.hasobject and dtype.fields is None
 
 
+_DTYPES: dict = {}  # "<f4" -> np.dtype('float32'), for the dtypes that may cross
+
+
 def _decode_array(node, buffers: list) -> np.ndarray:
-    dtype = np.dtype(str(node["dtype"]))
-    if not _plain_numbers(dtype):
-        raise WireError(f"arrays of {dtype} cannot cross")
+    """The array a node describes, as a view of the frame's bytes (copy it to keep it)."""
+    name = node["dtype"]
+    dtype = _DTYPES.get(name) if type(name) is str else None
+    if dtype is None:
+        dtype = np.dtype(str(name))
+        if not _plain_numbers(dtype):
+            raise WireError(f"arrays of {dtype} cannot cross")
+        _DTYPES[str(name)] = dtype
     shape = tuple(int(size) for size in node["shape"])
     if any(size < 0 for size in shape):
         raise WireError(f"bad shape {shape}")
@@ -490,11 +549,18 @@ def _decode_array(node, buffers: list) -> np.ndarray:
         data = buffers[int(node["$a"])]
     except (IndexError, ValueError, TypeError):
         raise WireError("an array without its bytes") from None
-    count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    count = math.prod(shape)
     if len(data) != count * dtype.itemsize:
         raise WireError(f"array of shape {shape} and dtype {dtype} needs "
                         f"{count * dtype.itemsize} bytes, got {len(data)}")
-    return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
+    return np.frombuffer(data, dtype=dtype).reshape(shape)
+
+
+def _same_values(known: np.ndarray, array: np.ndarray) -> bool:
+    """Equal contents (NaNs equal): bytes compared where the dtypes agree."""
+    if known.dtype == array.dtype and known.flags.c_contiguous:
+        return known.tobytes() == array.tobytes()
+    return np.array_equal(known, array, equal_nan=True)
 
 
 # --------------------------------------------------------------------------
