@@ -947,3 +947,53 @@ def step_(model, loss_fn):
     lab.step_(model, loss_fn)
     np.testing.assert_array_equal(model[0].bias.numpy(), [5.0, 5.0, 5.0])  # the model changed
     assert loss_fn.weight is None                                           # the loss did not
+
+
+def test_repeated_mutating_calls_see_what_the_grader_changed_in_between(tmp_path):
+    # a training loop sends the same model at every step; the debugger may change it between
+    # two steps (a parameter reset, a probe): the worker must work on the model as it is now,
+    # never on a copy it kept from the step before (a stale copy would be a wrong grade)
+    from minnet import nn
+
+    lab = sandboxed(lab_file(tmp_path, NET_FILE + '''
+def bump_(model):
+    for p in model.parameters():
+        p.detach().numpy()[...] += 1.0
+    return [p.detach().numpy().copy() for p in model.parameters()]
+''', "net"), "net", allowed_imports=("numpy", "minnet"), mutates=("bump_",))
+    model = nn.Sequential(nn.Linear(2, 3))
+    weight, bias = (p.numpy().copy() for p in model.parameters())
+    lab.bump_(model)
+    np.testing.assert_allclose(model[0].weight.numpy(), weight + 1.0)
+    model[0].weight.detach().numpy()[...] = 0.0       # the grader's own changes in between
+    model[0].bias = nn.Parameter(np.full(3, 10.0, dtype=np.float32))
+    seen = lab.bump_(model)
+    np.testing.assert_allclose(seen[0], np.ones((3, 2)))
+    np.testing.assert_allclose(seen[1], np.full(3, 11.0))
+    np.testing.assert_allclose(model[0].bias.numpy(), np.full(3, 11.0))
+
+
+def test_a_mutating_call_sends_back_only_the_arguments_its_contract_names(tmp_path,
+                                                                          monkeypatch):
+    # the others' changes would be dropped here anyway: the test's batch and its loss are not
+    # even decoded (a training step's reply is the model and the optimizer)
+    from minnet import Tensor, nn, optim
+    from minnet.grading import sandbox
+
+    lab = sandboxed(lab_file(tmp_path, NET_FILE, "net"), "net",
+                    allowed_imports=("numpy", "minnet"), mutates=("step",))
+    replies, receive = [], wire.recv
+
+    def recv(sock):
+        header, buffers = receive(sock)
+        replies.append(header)
+        return header, buffers
+
+    monkeypatch.setattr(sandbox.wire, "recv", recv)
+    model = nn.Sequential(nn.Linear(2, 2))
+    optimizer = optim.SGD(model.parameters(), lr=0.1)
+    X, y = Tensor(np.ones((4, 2), dtype=np.float32)), Tensor(np.array([0, 1, 0, 1]))
+    lab.step(model, nn.CrossEntropyLoss(), optimizer, X, y)
+    arguments = replies[-1]["args"]["$t"][0]["$t"]
+    assert [node is None for node in arguments] == [False, True, False, True, True]
+    assert model[0].weight.grad is not None

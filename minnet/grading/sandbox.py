@@ -443,15 +443,19 @@ class Sandbox:
         codec = self._codec()
         codec.synced = set()
         changes = self.mutates.get(function, False)
-        nodes = []
+        nodes, changing = [], []
         for key, value in [*enumerate(args), *kwargs.items()]:
             first = codec.counter
             nodes.append(codec.encode(value, buffers, 1))
             if changes is not False and (_model_like(value) if changes is None
                                          else key in changes):
                 codec.synced.update(range(first + 1, codec.counter + 1))
+                changing.append(key)
         keywords = dict(kwargs)
+        # "changing": the arguments whose changes the worker sends back (the others' would be
+        # decoded here only to be dropped: a training step's batch, its loss)
         request = {"op": "call", "function": function, "sync": changes is not False,
+                   "changing": changing,
                    "args": {"$t": nodes[:len(args)]},
                    "kwargs": {"$d": [[key, node] for key, node
                                      in zip(keywords, nodes[len(args):])],

@@ -308,8 +308,15 @@ class Worker:
         kwargs = codec.decode(request["kwargs"], buffers)
         self.call_inputs = [(number, value) for number, value in codec.objects.items()
                             if hasattr(value, "_backward") and hasattr(value, "requires_grad")]
-        # what the call did to its arguments goes back only where the grader keeps it
-        return function(*args, **kwargs), codec, (args, kwargs) if request.get("sync") else None
+        result = function(*args, **kwargs)
+        if not request.get("sync"):
+            return result, codec, None
+        # what the call did to its arguments goes back only where the grader keeps it: the
+        # arguments it names (positions and keywords), the others as None
+        changing = set(request.get("changing") or ())
+        return result, codec, (tuple(arg if position in changing else None
+                                     for position, arg in enumerate(args)),
+                               {key: arg for key, arg in kwargs.items() if key in changing})
 
     def serve(self):
         while True:
