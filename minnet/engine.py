@@ -114,7 +114,7 @@ def _accumulate_into_grad(tensor: Tensor, grad: np.ndarray, private: bool = Fals
     if grad.dtype != tensor._data.dtype:
         grad = grad.astype(tensor._data.dtype)
     if tensor._grad is None:
-        tensor.grad = wrap_array(grad if private else np.array(grad, copy=True))
+        tensor._grad = wrap_array(grad if private else np.array(grad, copy=True))
     else:
         tensor._grad._data = tensor._grad._data + grad
 
@@ -187,36 +187,31 @@ def _position(node: Tensor, saved: Tensor) -> int:
 # each into .grad cost 3-4% of the CPU time of a training step (784-256-128-10,
 # batch 128, one BLAS thread). A CNN's small kernels gain nothing measurable.
 class _PendingGradients:
-    """id(node) -> the sum of the gradients that reached it so far (not yet visited).
+    """id(node) -> (the sum of the gradients that reached it so far, private?).
 
-    ``_private`` holds the ids whose sum no one else refers to: a sum the engine
-    made, or an array from a backward marked ``returns_new_arrays``.
+    Private: no one else refers to the array -- a sum the engine made, or an
+    array from a backward marked ``returns_new_arrays``.
     """
 
     def __init__(self, root: Tensor, seed: np.ndarray):
-        self._sums = {id(root): seed}
-        self._private: set = set()
+        self._sums = {id(root): (seed, False)}
 
     def add(self, node: Tensor, grad: np.ndarray, made_by: Tensor) -> None:
         """Add ``grad``, a gradient for ``node`` that ``made_by``'s backward returned."""
         key = id(node)
         previous = self._sums.get(key)
         if previous is None:
-            self._sums[key] = grad
-            if _returns_new_arrays(made_by):
-                self._private.add(key)
+            self._sums[key] = (grad, _returns_new_arrays(made_by))
         else:
             # out of place: ops may hand one array to several inputs (add does)
-            self._sums[key] = previous + grad
-            self._private.add(key)
+            self._sums[key] = (previous[0] + grad, True)
 
     def pop(self, node: Tensor) -> tuple:
         """(the summed gradient or None, whether no one else holds it)."""
-        key = id(node)
-        if key in self._private:
-            self._private.discard(key)
-            return self._sums.pop(key), True
-        return self._sums.pop(key, None), False
+        return self._sums.pop(id(node), _NOTHING_PENDING)
+
+
+_NOTHING_PENDING = (None, False)
 
 
 def _returns_new_arrays(node: Tensor) -> bool:
