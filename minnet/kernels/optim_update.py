@@ -116,15 +116,15 @@ def _flat_views(param, grad, *state):
     if dtype.char not in "fd" or not param.flags.carray \
             or grad.dtype != dtype or grad.shape != shape:
         return None
-    flat_state = []
+    views = [param.ravel(), np.ascontiguousarray(grad).ravel()]
     for array in state:
         if array is None:
-            flat_state.append(_EMPTY[dtype.char])
+            views.append(_EMPTY[dtype.char])
         elif array.dtype != dtype or array.shape != shape or not array.flags.carray:
             return None
         else:
-            flat_state.append(array.ravel())
-    return (param.ravel(), np.ascontiguousarray(grad).ravel(), *flat_state)
+            views.append(array.ravel())
+    return views
 
 
 _EMPTY = {"f": np.empty(0, np.float32), "d": np.empty(0, np.float64)}  # stands for an unused state

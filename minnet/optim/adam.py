@@ -23,7 +23,7 @@ import math
 import numpy as np
 
 from ..tensor import wrap_array
-from .optimizer import Optimizer, _check_number
+from .optimizer import Optimizer, _check_number, compiled_updates
 
 
 class Adam(Optimizer):
@@ -92,12 +92,11 @@ class Adam(Optimizer):
 
     def _fused_update_one(self, param, group: dict) -> bool:
         """The fast path: ``_update_one`` as one compiled loop, the same numbers."""
-        from ..kernels.optim_update import adam_update_numba
         amsgrad = bool(group["amsgrad"])
         state = self._state_for(param, amsgrad)
         beta1, beta2 = (float(beta) for beta in group["betas"])
-        done = adam_update_numba(
-            param._data, self._grad_array(param), state["exp_avg"]._data,
+        done = compiled_updates().adam_update_numba(
+            param._data, param._grad._data, state["exp_avg"]._data,
             state["exp_avg_sq"]._data, state["max_exp_avg_sq"]._data if amsgrad else None,
             float(group["lr"]), beta1, beta2, float(group["eps"]), float(group["weight_decay"]),
             bool(group["decoupled_weight_decay"]), amsgrad, bool(group["maximize"]),

@@ -24,6 +24,19 @@ from .. import kernels
 from ..tensor import RemovableHandle, Tensor, enable_grad, no_grad, wrap_array
 
 
+_optim_update = None  # minnet.kernels.optim_update, once loaded
+
+
+def compiled_updates():
+    """The optimizers' compiled loops (``minnet.kernels.optim_update``), imported on
+    first use: they load Numba, which ``import minnet`` does not."""
+    global _optim_update
+    if _optim_update is None:
+        from ..kernels import optim_update
+        _optim_update = optim_update
+    return _optim_update
+
+
 class _RequiredParameter:
     """Marks an option that has no default and must be given (PyTorch's ``required``)."""
 
@@ -233,22 +246,24 @@ class Optimizer:
     def _params_with_grad(self, group: dict) -> list:
         """The group's parameters that received a gradient (others are skipped)."""
         found = []
+        changed_by = f"{type(self).__name__}.step()"
         for param in group["params"]:
-            if param.grad is None:
+            grad = param._grad
+            if grad is None:
                 continue
-            if param.grad.shape != param.shape:
+            if grad._data.shape != param._data.shape:
                 raise RuntimeError(
-                    f"{type(self).__name__}.step(): a parameter of shape {param.shape} has a "
-                    f"gradient of shape {param.grad.shape}. Hint: was .grad set by hand?")
+                    f"{changed_by}: a parameter of shape {param.shape} has a "
+                    f"gradient of shape {grad.shape}. Hint: was .grad set by hand?")
             found.append(param)
-            param._bump_version(f"{type(self).__name__}.step()")  # changed in place next
+            param._bump_version(changed_by)  # changed in place next
         return found
 
     def _grad_array(self, param: Tensor, maximize: bool = False) -> np.ndarray:
         """The gradient as an array of the parameter's dtype (negated when maximizing)."""
-        grad = param.grad._data
-        if grad.dtype != param.dtype:
-            grad = grad.astype(param.dtype)
+        grad = param._grad._data
+        if grad.dtype != param._data.dtype:
+            grad = grad.astype(param._data.dtype)
         return -grad if maximize else grad
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -258,13 +273,13 @@ class Optimizer:
         """
         for group in self.param_groups:
             for param in group["params"]:
-                if param.grad is None:
+                if param._grad is None:
                     continue
                 if set_to_none:
-                    param.grad = None
+                    param._grad = None
                 else:
-                    param.grad.requires_grad = False
-                    param.grad.zero_()
+                    param._grad.requires_grad = False
+                    param._grad.zero_()
 
     # -- hooks -------------------------------------------------------------------------
     def register_step_pre_hook(self, hook: Callable) -> RemovableHandle:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..tensor import wrap_array
-from .optimizer import Optimizer, _check_number
+from .optimizer import Optimizer, _check_number, compiled_updates
 
 
 class SGD(Optimizer):
@@ -67,7 +67,6 @@ class SGD(Optimizer):
 
     def _fused_update_one(self, param, group: dict) -> bool:
         """The fast path: ``_update_one`` as one compiled loop, the same numbers."""
-        from ..kernels.optim_update import sgd_update_numba
         momentum = float(group["momentum"])
         buffer, first_step = None, False
         if momentum != 0:
@@ -77,10 +76,11 @@ class SGD(Optimizer):
                 buffer = np.empty_like(param._data)  # the loop fills it with g
             else:
                 buffer = state["momentum_buffer"]._data
-        done = sgd_update_numba(param._data, self._grad_array(param), buffer, float(group["lr"]),
-                                momentum, float(group["dampening"]),
-                                float(group["weight_decay"]), bool(group["nesterov"]),
-                                bool(group["maximize"]), first_step)
+        # the gradient as it is: one of another dtype is declined (the NumPy lines cast it)
+        done = compiled_updates().sgd_update_numba(
+            param._data, param._grad._data, buffer, float(group["lr"]), momentum,
+            float(group["dampening"]), float(group["weight_decay"]), bool(group["nesterov"]),
+            bool(group["maximize"]), first_step)
         if done and first_step:
             state["momentum_buffer"] = wrap_array(buffer)
         return done
