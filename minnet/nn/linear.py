@@ -73,12 +73,13 @@ class Linear(Module):
         if not isinstance(input, Tensor):
             raise TypeError(f"{self._describe()}{where_called()} expected a Tensor input, got "
                             f"{type(input).__name__}. Hint: wrap data with minnet.tensor(...).")
-        if input._data.dtype.kind != "f":
+        x = input._data
+        if x.dtype.kind != "f":
             raise TypeError(f"{self._describe()}{where_called()} expected a floating-point input, "
-                            f"got dtype {input.dtype}. Hint: convert with x.float() (features "
+                            f"got dtype {x.dtype}. Hint: convert with x.float() (features "
                             f"must be floats; integer labels belong in the loss, not the model).")
-        if input.ndim == 0 or input.shape[-1] != self.in_features:
-            raise ValueError(self._shape_error(input.shape))
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            raise ValueError(self._shape_error(x.shape))
         return ops.linear(input, self.weight, self.bias)
 
     def _describe(self) -> str:

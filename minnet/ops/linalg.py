@@ -81,31 +81,32 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if not isinstance(input, Tensor):
         raise TypeError(f"linear(): input must be a Tensor, got {type(input).__name__}. "
                         "Hint: wrap arrays with minnet.tensor(...).")
-    if weight.ndim != 2:
+    x, w = input._data, weight._data
+    if w.ndim != 2:
         raise ValueError(f"linear(): weight must be 2-D (out_features, in_features), got shape "
-                         f"{weight.shape}")
-    if bias is not None and bias.shape != (weight.shape[0],):
-        raise ValueError(f"linear(): bias must have shape ({weight.shape[0]},) to match the "
-                         f"weight {weight.shape}, got {bias.shape}")
+                         f"{w.shape}")
+    if bias is not None and bias._data.shape != (w.shape[0],):
+        raise ValueError(f"linear(): bias must have shape ({w.shape[0]},) to match the "
+                         f"weight {w.shape}, got {bias.shape}")
     _check_same_dtype(input, weight, "linear")
-    if input.ndim == 0 or input.shape[-1:] != weight.shape[1:]:
-        raise ValueError(f"linear(): input has {input.shape[-1] if input.ndim else 'no'} features "
-                         f"(shape {input.shape}) but the weight expects {weight.shape[1]} "
-                         f"(weight shape {weight.shape})")
+    if x.ndim == 0 or x.shape[-1] != w.shape[1]:
+        raise ValueError(f"linear(): input has {x.shape[-1] if x.ndim else 'no'} features "
+                         f"(shape {x.shape}) but the weight expects {w.shape[1]} "
+                         f"(weight shape {w.shape})")
     # (an explicit row count: reshape(-1, 0) is ambiguous to NumPy when in_features is 0)
-    x2d = input._data.reshape(math.prod(input.shape[:-1]), input.shape[-1])
-    out2d = x2d @ weight._data.T
+    x2d = x if x.ndim == 2 else x.reshape(math.prod(x.shape[:-1]), x.shape[-1])
+    out2d = x2d @ w.T
     if bias is not None:
         if bias._data.dtype == out2d.dtype:
             out2d += bias._data  # in place: out2d is a new array, no need for another
         else:
             out2d = out2d + bias._data  # (a bias of another dtype promotes, as before)
-    out = out2d.reshape(input.shape[:-1] + (weight.shape[0],))
+    out = out2d if x.ndim == 2 else out2d.reshape(x.shape[:-1] + (w.shape[0],))
     parents = (input, weight) if bias is None else (input, weight, bias)
 
     def backward(grad):
-        g2d = grad.reshape(-1, weight.shape[0])
-        grad_x = (g2d @ weight._data).reshape(input.shape) if input.requires_grad else None
+        g2d = grad if grad.ndim == 2 else grad.reshape(-1, w.shape[0])
+        grad_x = (g2d @ w).reshape(x.shape) if input.requires_grad else None
         grad_w = g2d.T @ x2d if weight.requires_grad else None
         if bias is None:
             return grad_x, grad_w
