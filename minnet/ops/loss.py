@@ -130,6 +130,8 @@ def _check_class_targets(input: Tensor, target: Tensor, ignore_index: int,
         raise ValueError(f"{fn_name}(): input of shape {input.shape} needs a target of shape "
                          f"{expected}, got {target.shape}.{hint}")
     flat = target._data.reshape(-1).astype(np.int64, copy=False)
+    if flat.size == 0 or (flat.min() >= 0 and flat.max() < num_classes):
+        return flat  # all in range (the usual case: two passes instead of five)
     valid = flat != ignore_index
     bad = flat[valid & ((flat < 0) | (flat >= num_classes))]
     if bad.size:
@@ -241,7 +243,7 @@ def cross_entropy(input: Tensor, target, weight=None, size_average=None, ignore_
     if (weight is None and label_smoothing == 0.0 and reduction == "mean" and input.ndim == 2
             and input._data.dtype.kind == "f"):
         labels = _check_class_targets(input, target, ignore_index, "cross_entropy")
-        if not (labels == ignore_index).any():
+        if len(labels) and not (labels == ignore_index).any():
             return _mean_cross_entropy(input, target, labels)
     return _weighted_class_loss(input, target, _log_softmax_rows, weight, ignore_index, reduction,
                                 label_smoothing, "cross_entropy", "cross_entropy",
@@ -249,7 +251,7 @@ def cross_entropy(input: Tensor, target, weight=None, size_average=None, ignore_
 
 
 def _mean_cross_entropy(input: Tensor, target: Tensor, labels: np.ndarray) -> Tensor:
-    """The usual case, (N, C) logits, N class indices, 'mean', nothing else, in fewer passes.
+    """The usual case, (N, C) logits, N >= 1 class indices, 'mean', nothing else, in fewer passes.
 
     The same numbers as ``_weighted_class_loss`` (whose coefficients are then
     one-hot): loss = -mean_i logp[i, y_i]; dL/dlogits = (softmax - onehot) / N.
@@ -258,8 +260,7 @@ def _mean_cross_entropy(input: Tensor, target: Tensor, labels: np.ndarray) -> Te
     log_probs = _log_softmax_rows(logits)
     rows = np.arange(len(labels))
     count = len(labels)
-    with np.errstate(divide="ignore", invalid="ignore"):  # N = 0: 0/0 = nan, as in PyTorch
-        out = np.asarray((-log_probs[rows, labels]).sum() / count, dtype=logits.dtype)
+    out = np.asarray((-log_probs[rows, labels]).sum() / count, dtype=logits.dtype)
 
     def backward(grad):
         grad_input = np.exp(log_probs)
