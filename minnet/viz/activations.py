@@ -26,7 +26,8 @@ def plot_activation_histograms(monitor, layers=None, ax=None, path=None, log_cou
     chosen = resolve_layers(monitor, layers, where)
     steps = np.asarray(monitor.steps)
     require_recorded(steps, where)
-    figure, axes = grid_axes(ax, len(chosen), where, panel_width=4.2, panel_height=2.8)
+    figure, axes = grid_axes(ax, len(chosen), where, panel_width=4.2, panel_height=2.8,
+                                colorbars=True)
     for axis, layer in zip(axes, chosen):
         counts, edges = monitor.histogram(layer)
         counts = np.asarray(counts, dtype=np.float64)
