@@ -543,8 +543,7 @@ class Tensor:
             if seed.shape != self.shape:
                 raise RuntimeError(f"backward(): gradient has shape {seed.shape} but the tensor "
                                    f"has shape {self.shape}; they must match.")
-        from .engine import run_backward  # (engine.py imports this module)
-        run_backward(self, seed, retain_graph)
+        _engine().run_backward(self, seed, retain_graph)
 
     # -- operators (implemented in minnet/ops) ---------------------------------------------
     def __add__(self, other):
@@ -1085,6 +1084,18 @@ def _ops():
         from . import ops
         _ops_module = ops
     return _ops_module
+
+
+_engine_module = None
+
+
+def _engine():
+    """minnet/engine.py, imported on first use (it imports this module, so not at top level)."""
+    global _engine_module
+    if _engine_module is None:
+        from . import engine
+        _engine_module = engine
+    return _engine_module
 
 
 def _note_versions(tensors, saves_output: bool) -> tuple:

@@ -128,31 +128,31 @@ class Module:
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
-    def _call_entry(self, parent: Optional["Module"], parent_path: Optional[str]) -> ModuleCall:
-        """The module-stack entry (label, module, dotted path) for a call from ``parent``.
+    def _call_entry(self, caller: Optional[ModuleCall]) -> ModuleCall:
+        """The module-stack entry (label, module, dotted path) for a call from ``caller``,
+        the entry of the module whose ``forward`` calls this one (None: called from outside).
 
-        Cached per caller: a training step calls every module with the same parent.
+        Cached per caller: a training step calls every module from the same place.
         """
-        key = (id(parent), parent_path)
-        cached = self._path_cache.get(key)
-        # compare the parent itself too: an id can be reused after a module is freed
-        if cached is not None and cached[0] is parent:
+        cached = self._path_cache.get(id(caller))
+        # compare the caller itself too: an id can be reused after an entry is freed
+        if cached is not None and cached[0] is caller:
             return cached[1]
-        if parent is None:
+        if caller is None:
             path = ROOT_NAME
         else:
-            child_name = next((name for name, m in parent._modules.items() if m is self), None)
+            child_name = next((name for name, m in caller.module._modules.items() if m is self),
+                              None)
             # a module called from inside another without being registered in it
             # still gets a readable path
-            path = f"{parent_path}.{child_name or type(self).__name__}"
+            path = f"{caller.path}.{child_name or type(self).__name__}"
         entry = ModuleCall(f"{path} ({type(self).__name__})", self, path)  # "model.2 (ReLU)"
-        self._path_cache[key] = (parent, entry)
+        self._path_cache[id(caller)] = (caller, entry)
         return entry
 
     def __call__(self, *args, **kwargs):
         stack = _state.module_stack  # the modules being called, innermost last
-        parent, parent_path = (stack[-1].module, stack[-1].path) if stack else (None, None)
-        entry = self._call_entry(parent, parent_path)
+        entry = self._call_entry(stack[-1] if stack else None)
         stack.append(entry)
         try:
             if self._forward_pre_hooks:
