@@ -10,6 +10,7 @@
     python benchmarks/bench_core.py --against DIR [--rounds 8]
         # MLP epoch of this tree vs the minnet package in DIR (e.g. an older commit:
         # git archive <commit> minnet | tar -x -C DIR), alternating fresh processes
+    python benchmarks/bench_core.py --mlp-only [--threads 1]   # the MLP section alone
     python benchmarks/bench_core.py --cnn-only [--threads 1] [--load] [--cnn-against DIR]
         [--cnn-one-thread] [--torch-python PATH]
         # the CNN section alone: on N threads for everything, with a busy-loop process
@@ -659,6 +660,8 @@ def main(argv=None) -> None:
                         help="MLP steps with version counters on/off, alternated")
     parser.add_argument("--epoch-only", type=int, metavar="N", help=argparse.SUPPRESS)
     parser.add_argument("--cnn-only", action="store_true", help="only the CNN section")
+    parser.add_argument("--mlp-only", action="store_true",
+                        help="only the MLP section (with the GEMM figures it reports against)")
     parser.add_argument("--threads", type=int, metavar="N",
                         help="run everything on N threads: BLAS, minnet's kernels, PyTorch "
                              "(sets OPENBLAS_NUM_THREADS, OMP_NUM_THREADS, MINNET_NUM_THREADS)")
@@ -707,6 +710,8 @@ def main(argv=None) -> None:
     if not args.cnn_only:
         gemm_step = print_gemm()
         bench_mlp(MLP_SAMPLES // scale, repeats, gemm_step)
+    if args.mlp_only:
+        return
     bench_cnn(CNN_SAMPLES // scale, args.repeats or (2 if args.quick else 5),
               args.torch_python, args.cnn_against, args.load, args.cnn_one_thread)
     print_cnn_phases(CNN_SAMPLES // scale)
