@@ -1100,8 +1100,10 @@ def _engine():
 
 def _note_versions(tensors, saves_output: bool) -> tuple:
     """(tensor, its version now) for each tensor an op saved; (None, 0) stands for the output."""
-    noted = tuple((t, 0 if t._version_box is None else t._version_box[0]) for t in tensors)
-    return noted + ((None, 0),) if saves_output else noted
+    noted = [(t, 0 if t._version_box is None else t._version_box[0]) for t in tensors]
+    if saves_output:
+        noted.append((None, 0))
+    return tuple(noted)
 
 
 # --------------------------------------------------------------------------
