@@ -360,13 +360,13 @@ class Codec:
             if _shadows_code(cls, name):
                 raise WireError(f"a {cls.__name__} whose {name!r} is its own, not the class's "
                                 f"{cls.__name__}.{name}: objects cross as their data only")
+            if target is known and (name in GRAPH_STATE or name.endswith("_hooks")):
+                continue  # this side's own hooks and graph stay (what came is not even read)
             decoded = self.decode(value, buffers, depth + 1)
             if name not in function_slots and _holds_code(decoded):
                 raise WireError(f"a {cls.__name__} whose {name!r} holds a function: objects "
                                 "cross as their data only (keep your functions in your file "
                                 "and call them there)")
-            if target is known and (name.endswith("_hooks") or name in GRAPH_STATE):
-                continue  # this side's own hooks and graph stay
             if name.endswith("_hooks"):
                 decoded = type(decoded)() if isinstance(decoded, dict) else None
             elif name in GRAPH_STATE:
