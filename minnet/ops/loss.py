@@ -109,7 +109,8 @@ def _classes_last(input: Tensor, fn_name: str) -> tuple:
 def _check_class_targets(input: Tensor, target: Tensor, ignore_index: int,
                          fn_name: str) -> np.ndarray:
     """Validate integer class targets; return them flattened to (M,)."""
-    num_classes = input.shape[0] if input.ndim == 1 else input.shape[1]
+    shape, target_shape = input._data.shape, target._data.shape
+    num_classes = shape[0] if len(shape) == 1 else shape[1]
     if target._data.dtype.kind == "f":
         raise TypeError(
             f"{fn_name}(): target has floating dtype {target._data.dtype} and shape {target.shape}, "
@@ -119,8 +120,8 @@ def _check_class_targets(input: Tensor, target: Tensor, ignore_index: int,
     if target._data.dtype.kind not in "iu":
         raise TypeError(f"{fn_name}(): target must hold integer class indices, got dtype "
                         f"{target._data.dtype}")
-    expected = () if input.ndim == 1 else (input.shape[0],) + input.shape[2:]
-    if target.shape != expected:
+    expected = () if len(shape) == 1 else (shape[0],) + shape[2:]
+    if target_shape != expected:
         hint = ""
         if target.shape == input.shape:
             hint = (" Hint: the target looks one-hot encoded; pass class indices instead "
@@ -238,10 +239,10 @@ def cross_entropy(input: Tensor, target, weight=None, size_average=None, ignore_
     _require_tensor(input, "cross_entropy")
     reduction = legacy_reduction(size_average, reduce, reduction, "cross_entropy")
     target = target if isinstance(target, Tensor) else Tensor(np.asarray(target))
-    if target._data.dtype.kind == "f" and target.shape == input.shape and input.ndim >= 1:
+    logits, classes = input._data, target._data
+    if classes.dtype.kind == "f" and classes.shape == logits.shape and logits.ndim >= 1:
         return _soft_cross_entropy(input, target, weight, reduction, label_smoothing)
-    if (weight is None and label_smoothing == 0.0 and reduction == "mean" and input.ndim == 2
-            and input._data.dtype.kind == "f"):
+    if weight is None and label_smoothing == 0.0 and reduction == "mean" and logits.ndim == 2:
         labels = _check_class_targets(input, target, ignore_index, "cross_entropy")
         if len(labels) and not (labels == ignore_index).any():
             return _mean_cross_entropy(input, target, labels)
