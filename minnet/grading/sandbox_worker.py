@@ -84,6 +84,7 @@ class Worker:
         self.graphs = []       # handles of result graphs, oldest first
         self.handles = 0
         self.made_by_ops = {}  # id(Tensor) -> (weak reference, op, parents, graph recorded)
+        self.recorder = None  # (Tensor, its recording _from_op) once record_ops ran
 
     # -- handles --------------------------------------------------------------------------
     def next_handle(self) -> int:
@@ -227,6 +228,18 @@ class Worker:
             return out
 
         Tensor._from_op = classmethod(_from_op)
+        self.recorder = (Tensor, Tensor.__dict__["_from_op"])
+
+    def check_recorder(self) -> None:
+        """Refuse to answer when the student's code took ``Tensor._from_op`` out of the
+        recorder's hands (a wrapper that renames "softmax" to "div"): the ops behind the
+        answer would be the student's account, not the engine's."""
+        if self.recorder is not None:
+            tensor_class, recorder = self.recorder
+            if tensor_class.__dict__.get("_from_op") is not recorder:
+                raise RuntimeError("Tensor._from_op was replaced by the lab file: the grader "
+                                   "records through it which ops made a result, so this "
+                                   "answer is refused (leave minnet's own methods as they are)")
 
     def backward(self, request, buffers):
         try:
@@ -242,6 +255,7 @@ class Worker:
         return [None if tensor.grad is None else tensor.grad.numpy() for tensor in inputs]
 
     def reply_value(self, value, codec=None, args=None):
+        self.check_recorder()
         buffers = []
         hooks = dict(keep=self.keep, function=self.function_name, graph=self.graph_of)
         codec = codec.reply_codec(**hooks) if codec is not None else self.wire.Codec(**hooks)

@@ -47,6 +47,10 @@ OWN_OBJECTS = ("self", "cls", "ctx")
 # Private names a lab file may use on any object: minnet's documented way to write an op
 # (docs/autograd.md: ``a._data``, ``Tensor._from_op``) and namedtuple's public methods
 DOCUMENTED_PRIVATE = {"_data", "_from_op", "_replace", "_asdict", "_fields", "_make"}
+# Private names that are read and called, never written: minnet builds every graph node
+# through ``Tensor._from_op`` and the grader records the ops there (which op made a result),
+# so a lab file that rebinds it, even through a method's ``self``, rewrites that record.
+NEVER_WRITTEN = {"_from_op"}
 
 # The grader's own package: a student file has no business there (its modules hold os, signal...)
 GRADER_PACKAGE = "minnet.grading"
@@ -69,10 +73,12 @@ def _root(module: str) -> str:
     return module.split(".", 1)[0]
 
 
-def _own_object(attribute, parents) -> bool:
+def _own_object(attribute, parents, method_only: bool = False) -> bool:
     """``self._cache`` in a method whose first parameter is ``self`` (or ``cls``, ``ctx``),
     without a default and never rebound: the student's own object. Anything else
-    (``t = np.testing; t._private``, ``def f(self=np.testing)``) is another library's."""
+    (``t = np.testing; t._private``, ``def f(self=np.testing)``) is another library's.
+    ``method_only``: the function must be defined in a class body (a module-level
+    ``def patch(cls): cls._x = ...`` called as ``patch(Tensor)`` writes a library's class)."""
     root = attribute
     while isinstance(root, ast.Attribute):
         root = root.value
@@ -85,6 +91,8 @@ def _own_object(attribute, parents) -> bool:
             arguments = node.args
             positional = [*arguments.posonlyargs, *arguments.args]
             if positional and positional[0].arg == root.id:
+                if method_only and not isinstance(parents.get(node), ast.ClassDef):
+                    return False
                 return len(arguments.defaults) < len(positional) and not any(
                     isinstance(inner, ast.Name) and inner.id == root.id
                     and isinstance(inner.ctx, (ast.Store, ast.Del)) for inner in ast.walk(node))
@@ -153,7 +161,14 @@ def check_source(text: str, filename: str, allowed_imports, forbidden=()) -> lis
             elif _private_module(module) or _grader_module(module):
                 problem(node, f"`from {module} import ...`", _MODULE_WHY)
         elif isinstance(node, ast.Attribute):
-            if node.attr.startswith("__") and node.attr not in HARMLESS_DUNDERS:
+            if isinstance(node.ctx, (ast.Store, ast.Del)) and node.attr.startswith("_") and (
+                    node.attr in NEVER_WRITTEN or not _own_object(node, parents, True)):
+                # assigned, augmented, deleted, a for/with target: only a method's own
+                # self/cls; reading and calling the documented names stays allowed
+                problem(node, f"`.{node.attr}` written", "a library's (or another object's) "
+                                                         "private parts are not for lab files "
+                                                         "to change: only a method's own self")
+            elif node.attr.startswith("__") and node.attr not in HARMLESS_DUNDERS:
                 problem(node, f"`.{node.attr}`", "reaching into Python's machinery is not "
                                                  "allowed in lab files")
             elif node.attr in ("_getframe", "f_back", "f_globals", "f_locals", "gi_frame",
