@@ -101,3 +101,38 @@ def test_the_worker_refuses_to_answer_once_the_op_recorder_is_replaced(tmp_path)
     with pytest.raises(RuntimeError, match="_from_op was replaced"):
         lab.honest(x)  # and every answer after it
 
+
+
+# --------------------------------------------------------------------------
+# starting processes (a review held 7 GB through two os.posix_spawn children)
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("text", [
+    "import os\nos.posix_spawn('/proc/self/exe', ['python3'], {})",
+    "import os as _hidden\npid = _hidden.posix_spawnp('python3', ['python3'], {})",
+    "import os\no = os\no.execv('/proc/self/exe', [])",              # an alias of the module
+    "import os\npid = os.fork()",
+    "import os\nos.forkpty()",
+    "import os\nos.spawnv(os.P_NOWAIT, '/bin/sh', [])",
+    "import os\nos.system('sleep 100 &')",
+    "import os\nos.popen('ls').read()",
+    "import os\nos.kill(1, 9)",
+    "import os\nos.register_at_fork(after_in_child=print)",
+    "from os import posix_spawn as start",
+    "from os import *\nposix_spawn('/bin/sh', [], {})",               # names the check cannot see
+    "import os\ndef f(self):\n    return self.system\nf(os)('ls')",   # `self` that is the module
+    "import os\nmatch os:\n    case object(posix_spawn=start):\n        start('/bin/sh', [], {})",
+    "x = np.ctypeslib.ctypes",
+])
+def test_a_lab_file_may_not_start_processes_whatever_the_receiver(text):
+    problems = problems_of(text, allowed=("numpy", "minnet", "os"))
+    assert problems and any("process" in p or "star import" in p or "attribute rules" in p
+                            or "operating system" in p for p in problems), (text, problems)
+
+
+def test_the_os_functions_a_lab_uses_stay_allowed():
+    assert problems_of("""
+        import os
+        def save_figures(folder):
+            os.makedirs(folder, exist_ok=True)
+            return os.path.join(folder, "a.png"), os.path.exists(folder), os.path.basename(folder)
+    """, allowed=("numpy", "minnet", "os")) == []

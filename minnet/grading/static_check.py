@@ -26,7 +26,7 @@ FORBIDDEN_CALLS = {
 FORBIDDEN_ATTRIBUTES = {
     "os", "sys", "subprocess", "ctypes", "builtins", "importlib", "shutil", "socket", "signal",
     "gc", "inspect", "threading", "multiprocessing", "exec",
-    "import_module", "system", "popen", "fork", "kill", "getppid", "_exit",
+    "import_module", "getppid", "_exit",
     # code smuggled in as data: unpickling and code objects run whatever they describe
     "pickle", "marshal", "loads", "runstring", "types", "FunctionType", "CodeType",
     "operator", "attrgetter", "methodcaller", "ctypeslib",
@@ -36,6 +36,21 @@ FORBIDDEN_ATTRIBUTES = {
     # (np.load unpickles; np.genfromtxt / loadtxt also fetch URLs: data out, answers in)
     "load", "save", "savez", "fromfile", "tofile", "memmap", "DataSource", "genfromtxt",
     "loadtxt", "fromregex", "urlopen", "request",
+}
+# Starting, replacing or signalling processes, whatever the receiver (``os.posix_spawn``,
+# ``o = os; o.execv``, ``from os import forkpty``): a child is a process the worker's limits
+# do not add up over (each gets its own address space cap), and an exec leaves the sandbox's
+# code behind. No lab computes anything with one.
+PROCESS_ATTRIBUTES = {
+    "system", "popen", "startfile", "fork", "forkpty", "register_at_fork",
+    "posix_spawn", "posix_spawnp", "spawn", "spawnl", "spawnle", "spawnlp", "spawnlpe",
+    "spawnv", "spawnve", "spawnvp", "spawnvpe",
+    "execl", "execle", "execlp", "execlpe", "execv", "execve", "execvp", "execvpe",
+    "subprocess", "Popen", "check_output", "check_call", "getoutput", "getstatusoutput",
+    "fork_exec", "pty", "multiprocessing", "ProcessPoolExecutor", "concurrent", "asyncio",
+    "create_subprocess_exec", "create_subprocess_shell", "ctypes", "cffi",
+    "kill", "killpg", "pidfd_open", "pidfd_send_signal", "unshare", "setns",
+    "resource", "setrlimit", "prlimit",
 }
 HARMLESS_DUNDERS = {"__init__", "__name__", "__doc__", "__len__", "__call__", "__repr__",
                     "__str__", "__eq__", "__hash__", "__iter__", "__next__", "__enter__",
@@ -67,6 +82,10 @@ def _grader_module(module: str) -> bool:
 
 _MODULE_WHY = ("a private module or the grader's own package is not for lab files: use "
                "the library's public API")
+
+
+_PROCESS_WHY = ("starting, replacing or signalling processes is not allowed in lab files: "
+                "the work runs in this one")
 
 
 def _root(module: str) -> str:
@@ -148,6 +167,11 @@ def check_source(text: str, filename: str, allowed_imports, forbidden=()) -> lis
                 elif alias.name.startswith("__") and alias.name not in HARMLESS_DUNDERS:
                     problem(node, imported, "reaching into Python's machinery is not allowed "
                                             "in lab files")
+                elif alias.name in PROCESS_ATTRIBUTES:
+                    problem(node, imported, _PROCESS_WHY)
+                elif alias.name == "*":
+                    problem(node, imported, "a star import hides which names the file uses: "
+                                            "import the names you need")
                 elif alias.name in FORBIDDEN_ATTRIBUTES or alias.name in FORBIDDEN_CALLS:
                     problem(node, imported, "reaching the operating system or the interpreter "
                                             "through another module is not allowed in lab files")
@@ -174,7 +198,10 @@ def check_source(text: str, filename: str, allowed_imports, forbidden=()) -> lis
             elif node.attr in ("_getframe", "f_back", "f_globals", "f_locals", "gi_frame",
                                "tb_frame", "cr_frame"):
                 problem(node, f"`.{node.attr}`", "inspecting frames is not allowed in lab files")
-            elif node.attr in FORBIDDEN_ATTRIBUTES and not _own_object(node, parents):
+            elif node.attr in PROCESS_ATTRIBUTES:
+                # no exemption for self: `def f(self): return self.system` called as f(os)
+                problem(node, f"`.{node.attr}`", _PROCESS_WHY)
+            elif node.attr in FORBIDDEN_ATTRIBUTES and not _own_object(node, parents, True):
                 problem(node, f"`.{node.attr}`", "reaching the operating system or the "
                                                  "interpreter through another module is not "
                                                  "allowed in lab files")
@@ -185,6 +212,14 @@ def check_source(text: str, filename: str, allowed_imports, forbidden=()) -> lis
                 problem(node, f"`.{node.attr}`", "a library's (or another object's) private "
                                                  "parts are not for lab files: use its "
                                                  "public API")
+        elif isinstance(node, ast.MatchClass):
+            # `case object(posix_spawn=spawn):` looks an attribute up by the keyword's name
+            for name in node.kwd_attrs:
+                if name.startswith("_") or name in FORBIDDEN_ATTRIBUTES \
+                        or name in PROCESS_ATTRIBUTES:
+                    problem(node, f"`{name}=` in a class pattern", "a pattern that reads an "
+                                                                   "attribute follows the "
+                                                                   "attribute rules: refused")
         elif isinstance(node, ast.Name):
             if node.id in FORBIDDEN_CALLS:
                 problem(node, f"`{node.id}`", "running code given as text or looking names up "
