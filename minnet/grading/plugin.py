@@ -806,11 +806,12 @@ def _book(config) -> GradeBook:
 def pytest_runtest_logreport(report):
     """Collect each lab test's grade and run time (in the parent, from the child's reports).
     First of all: what the test printed (the student's code's prints too) is shown
-    printable, before the terminal reporter sees it (a print() cleared the instructor's
-    screen and drew a fake grade table above the real one)."""
-    from .sandbox import printable
+    printable and marked as the student's, before the terminal reporter sees it (a print()
+    cleared the instructor's screen and drew a fake grade table above the real one)."""
+    from .sandbox import student_text
 
-    report.sections = [(title, printable(text)) for title, text in report.sections]
+    report.sections = [(title, student_text(text, first_inline=False, limit=8000,
+                                            max_lines=100)) for title, text in report.sections]
     book = _running_book
     if book is None:
         return

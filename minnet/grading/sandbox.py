@@ -69,12 +69,49 @@ def printable(text: str) -> str:
                    else repr(char)[1:-1] for char in str(text))
 
 
+STUDENT_MARK = "    | "  # before each line of the student's text shown in feedback
+STUDENT_TEXT_CHARS = 2000
+STUDENT_TEXT_LINES = 25
+
+
+def student_text(text: str, first_inline: bool = True, limit: int = STUDENT_TEXT_CHARS,
+                 max_lines: int = STUDENT_TEXT_LINES) -> str:
+    """Text the student's code wrote (an exception's message, what it printed) made fit to
+    show among the grader's own lines: printable, cut to ``limit`` characters and
+    ``max_lines`` lines, and every line marked with ``STUDENT_MARK`` (the first one too
+    unless ``first_inline``: it follows the grader's 'ValueError: '). A message with its own
+    newlines drew 'ok 2/2' lines and a grade table under the real FAIL line."""
+    text = printable(text)
+    lines = text[:limit].split("\n")
+    cut = len(text) > limit or len(lines) > max_lines
+    lines = lines[:max_lines] + (["... (cut: the rest is too long to show)"] if cut else [])
+    return "\n".join(line if first_inline and number == 0 else STUDENT_MARK + line
+                     for number, line in enumerate(lines))
+
+
+def student_type_name(name: str) -> str:
+    """The class name of the student's exception, if it is one (an identifier): a type
+    named '3 of 3 points:\\n  ok  ' would open a forged report."""
+    name = str(name)
+    return name if name.isidentifier() and len(name) <= 100 else "<odd exception type>"
+
+
+def _student_where(where: str) -> str:
+    """The worker's '  at file:line in function: code' lines; anything else it sent is the
+    student's text (the worker runs the student's code, so its replies are not trusted)."""
+    lines = printable(where)[:1000].split("\n")[:4]
+    return "\n".join(line if line.startswith("  at ") else STUDENT_MARK + line
+                     for line in lines if line)
+
+
 class StudentCodeError(Exception):
-    """An exception raised by the student's code in the worker, re-raised here as text
-    (printable only)."""
+    """An exception raised by the student's code in the worker, re-raised here as text:
+    printable, length-capped, each line of the student's own past the first marked
+    (``student_text``), the type name only if it is one."""
 
     def __init__(self, type_name: str, message: str, where: str):
-        type_name, message, where = printable(type_name), printable(message), printable(where)
+        type_name, message = student_type_name(type_name), student_text(message)
+        where = _student_where(where)
         self.type_name, self.message, self.where = type_name, message, where
         super().__init__(f"{type_name}: {message}" + (f"\n{where}" if where else ""))
 
@@ -296,8 +333,9 @@ class Sandbox:
                 return self.kept_here[int(node["$k"])]
             except (KeyError, ValueError, TypeError):
                 raise wire.WireError("an unknown handle of the grader's") from None
-        return wire.Handle(int(node["$h"]), str(node.get("type", "object")),
-                           str(node.get("text", "")))
+        # its type name and short repr are the student's text: one printable line
+        return wire.Handle(int(node["$h"]), student_type_name(node.get("type", "object")),
+                           printable(str(node.get("text", ""))[:200]).replace("\n", "\\n"))
 
     def _connect(self, tensor, node: dict, known: dict, function):
         """A result Tensor whose graph stayed in the worker becomes a node of the grader's
