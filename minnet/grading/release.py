@@ -366,7 +366,9 @@ pytest labs/03_loss                # one lab
 ```
 
 You get the same points here as the instructor's grader gives for the public tests
-(it may add hidden tests). The tests compare your results with reference results
+when your code is correct: the grader runs the same tests on other random inputs (the
+same kind, other numbers) and may add hidden tests, so code that only fits these
+inputs loses points there. The tests compare your results with reference results
 recorded when this repository was made (`labs/NN_lab/{calls}`): edit only the files
 the READMEs name, not the tests or those files.
 """
