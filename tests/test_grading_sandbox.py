@@ -998,3 +998,24 @@ def test_a_mutating_call_sends_back_only_the_arguments_its_contract_names(tmp_pa
     arguments = replies[-1]["args"]["$t"][0]["$t"]
     assert [node is None for node in arguments] == [False, True, False, True, True]
     assert model[0].weight.grad is not None
+
+
+def test_what_the_codec_remembers_per_class_never_lets_a_crafted_object_through():
+    # the codec looks up once per class and attribute name whether the name hides a method,
+    # and resolves a class path once: an honest model decoded first must not open the way
+    # for a crafted one of the same classes afterwards
+    from minnet import nn
+
+    buffers: list = []
+    honest = wire.Codec().encode(nn.Sequential(nn.Linear(2, 2)), buffers)
+    for _ in range(2):
+        model = wire.Codec().decode(honest, buffers)
+        assert isinstance(model[0], nn.Linear) and model[0].weight.shape == (2, 2)
+    layer = honest["state"]["_modules"]["$d"][0][1]
+    planted = {"forward": {"$mf": "minnet.random:manual_seed"}}
+    crafted = {**layer, "state": {**layer["state"], **planted}}
+    with pytest.raises(wire.WireError, match="'forward' is its own"):
+        wire.Codec().decode(crafted, buffers)
+    bad_dtype = {"$a": 0, "dtype": "|O", "shape": [1]}
+    with pytest.raises(wire.WireError, match="cannot cross"):
+        wire.Codec().decode(bad_dtype, [b"\0" * 8])
