@@ -229,10 +229,8 @@ class Codec:
         state = {}
         for name in _state_names(value):
             attribute = getattr(value, name, _UNSET)
-            if attribute is _UNSET or name in SKIPPED_STATE:
-                continue
-            if name in GRAPH_STATE:
-                attribute = GRAPH_STATE[name]  # the graph stays behind
+            if attribute is _UNSET or name in SKIPPED_STATE or name in GRAPH_STATE:
+                continue  # the graph stays behind: a Tensor arrives without one (see decode)
             if name.endswith("_hooks"):
                 # hooks are functions of the side that registered them (the debugger's
                 # Monitor, say): they stay there and are kept when the object comes back
@@ -372,6 +370,10 @@ class Codec:
             elif name in GRAPH_STATE:
                 decoded = GRAPH_STATE[name]  # a graph never arrives (see $graph)
             object.__setattr__(target, name, decoded)
+        if target is not known:
+            for name, empty in GRAPH_STATE.items():
+                if name in slots:  # a Tensor's graph fields, never written: empty here
+                    object.__setattr__(target, name, empty)
         if hasattr(target, "__dict__") and "_parameters" in vars(target) and \
                 "_path_cache" not in vars(target):
             object.__setattr__(target, "_path_cache", {})
