@@ -136,3 +136,24 @@ def test_the_os_functions_a_lab_uses_stay_allowed():
             os.makedirs(folder, exist_ok=True)
             return os.path.join(folder, "a.png"), os.path.exists(folder), os.path.basename(folder)
     """, allowed=("numpy", "minnet", "os")) == []
+
+
+@pytest.mark.parametrize("text", [
+    # a method is a function too: Mine.run(np.testing._private.utils) makes `self` a module
+    "class Mine:\n    def run(self):\n        return self.runstring",
+    "class Mine:\n    def system(self):\n        return self.os.system",
+    "class Mine:\n    def modules(self):\n        return self.sys",
+])
+def test_a_methods_self_does_not_open_the_interpreter(text):
+    assert problems_of(text), text
+
+
+def test_a_class_may_still_have_load_and_save_methods():
+    assert problems_of("""
+        class Store:
+            def load(self):
+                return self.save
+
+            def save(self):
+                return self.load
+    """) == []

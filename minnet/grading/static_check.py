@@ -32,11 +32,17 @@ FORBIDDEN_ATTRIBUTES = {
     "operator", "attrgetter", "methodcaller", "ctypeslib",
     # eval under other names in public modules (numpy.f2py.crackfortran.myeval)
     "f2py", "crackfortran", "myeval", "distutils",
-    # files and URLs: nothing a lab computes is read from or written to disk
-    # (np.load unpickles; np.genfromtxt / loadtxt also fetch URLs: data out, answers in)
+}
+# Files and URLs: nothing a lab computes is read from or written to disk (np.load unpickles;
+# np.genfromtxt / loadtxt also fetch URLs: data out, answers in). Refused like the others,
+# except on a method's own self: a student's class may well have a `load` or `save` method.
+# (The others never are: a method is also callable as `Mine.run(np.testing._private.utils)`,
+# so `self.runstring` in one would reach exec.)
+FILE_ATTRIBUTES = {
     "load", "save", "savez", "fromfile", "tofile", "memmap", "DataSource", "genfromtxt",
     "loadtxt", "fromregex", "urlopen", "request",
 }
+FORBIDDEN_ATTRIBUTES |= FILE_ATTRIBUTES
 # Starting, replacing or signalling processes, whatever the receiver (``os.posix_spawn``,
 # ``o = os; o.execv``, ``from os import forkpty``): a child is a process the worker's limits
 # do not add up over (each gets its own address space cap), and an exec leaves the sandbox's
@@ -201,7 +207,8 @@ def check_source(text: str, filename: str, allowed_imports, forbidden=()) -> lis
             elif node.attr in PROCESS_ATTRIBUTES:
                 # no exemption for self: `def f(self): return self.system` called as f(os)
                 problem(node, f"`.{node.attr}`", _PROCESS_WHY)
-            elif node.attr in FORBIDDEN_ATTRIBUTES and not _own_object(node, parents, True):
+            elif node.attr in FORBIDDEN_ATTRIBUTES and not (
+                    node.attr in FILE_ATTRIBUTES and _own_object(node, parents, True)):
                 problem(node, f"`.{node.attr}`", "reaching the operating system or the "
                                                  "interpreter through another module is not "
                                                  "allowed in lab files")
