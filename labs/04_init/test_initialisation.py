@@ -31,8 +31,11 @@ LAB_CODES = ("init.symmetric", "init.bad_scale", "init.output_bias", "activation
 # the released init from a good one, the tail loss does, so its bar is a sanity check at
 # 0.85); bright pixels 0.195 in the Glorot figure, 0.024 in the tiny-init one -- 0.199 and
 # 0.034 since minnet.viz's activation histograms choose their colour scale by the counts'
-# spread (fcceb25): the bars sit between a spread and a collapsed picture, 0.12 and 0.06.
+# spread (fcceb25); 0.183 since the histograms have fixed margins and thinner colour bars,
+# 0.162-0.17 with the official salted seeds (salted.py): the bars sit between a spread and a
+# collapsed picture, 0.11 and 0.06.
 VAL_ACCURACY_BAR = 0.85
+SPREAD_BAR = 0.11
 COLLAPSED_BAR = 0.06
 MARGIN_04_TAIL = 0.04
 MARGIN_04_ACC = 0.05
@@ -174,16 +177,23 @@ def test_init_keeps_the_scale_with_depth(credit):
     """activation.scale: with your init, a deep ReLU net keeps its signal near unit std."""
     lab, ref = load()
     X, _ = standardised_digits()
-    layers = []
-    for fan_in in (64, 61, 61, 61, 61, 61, 61):
-        layers += [nn.Linear(fan_in, 61), nn.ReLU()]
-    layers.append(nn.Linear(61, 10))
+
+    def deep_relu_net():
+        layers = []
+        for fan_in in (64, 61, 61, 61, 61, 61, 61):
+            layers += [nn.Linear(fan_in, 61), nn.ReLU()]
+        return nn.Sequential(*layers, nn.Linear(61, 10))
+
     with credit.part(2, "the pre-activation std of all 8 layers stays in [0.5, 2]"):
-        net = lab.init_weights_(nn.Sequential(*layers), np.random.default_rng(5))
-        stds = output_stds(net, X)[0::2]
+        # pooled over 8 nets: one 61-wide net's std drifts with its draw (the reference's
+        # leaves [0.5, 2] for 7% of seeds; pooled over 8, 0.64-1.54 over 50 groups of seeds)
+        variances = [output_stds(lab.init_weights_(deep_relu_net(), np.random.default_rng(5 + k)),
+                                 X)[0::2] ** 2 for k in range(8)]
+        stds = np.sqrt(np.mean(variances, axis=0))
         expect(np.all((stds > 0.5) & (stds < 2.0)),
-               f"output std of the Linear layers of an 8-layer ReLU net initialised by "
-               f"init_weights_: {np.array2string(stds, precision=3)}; each should stay in "
+               f"output std of the Linear layers of 8-layer ReLU nets initialised by "
+               f"init_weights_ (8 nets pooled): {np.array2string(stds, precision=3)}; each "
+               f"should stay in "
                f"[0.5, 2] (the band activation.scale checks). He's variance 2 / fan_in "
                f"makes up for the ReLU halving the second moment: Var(z_next) = fan_in * "
                f"(2 / fan_in) * Var(z) / 2 = Var(z).")
@@ -316,7 +326,7 @@ def test_activation_histogram_figure(credit, tmp_path, tmp_path_factory):
             lab, ref, (tmp_path, tmp_path_factory.mktemp("reference")), std=None)
         expect_same_picture(path, reference_path, "Glorot")
         spread = warm_fraction(path)
-        expect_at_least("share of bright pixels in the Glorot figure", spread, 0.12,
+        expect_at_least("share of bright pixels in the Glorot figure", spread, SPREAD_BAR,
                         margin=MARGIN_04_SPREAD,
                         hint="The histogram figure of a well-initialised tanh net should be "
                              "mostly bright (many bins full, over the whole [-1, 1] range). "

@@ -89,6 +89,9 @@ def secret_lines(labs_dir, lab: str) -> list:
     """Distinctive lines of the lab's reference solutions and hidden tests: none of them may
     appear in the feedback a submission gets."""
     source = Path(labs_dir) / SOURCE_FOLDER / lab
+    released = set()  # what the student repository shows anyway (a planted failure's lines)
+    for path in sorted((Path(labs_dir) / lab).glob("*.py")):
+        released.update(line.strip() for line in path.read_text(encoding="utf-8").splitlines())
     lines = set()
     for path in sorted(source.glob("*.py")) if source.is_dir() else []:
         if path.name == "mutants.py":
@@ -99,7 +102,7 @@ def secret_lines(labs_dir, lab: str) -> list:
                 lines.add(line)
             if path.name.startswith(HIDDEN_PREFIX) and line.startswith("def test_"):
                 lines.add(line)
-    return sorted(lines)
+    return sorted(lines - released)
 
 
 def run_attack(labs_dir, attack: Attack, full_marks: Optional[float] = None) -> Outcome:

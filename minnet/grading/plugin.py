@@ -111,14 +111,12 @@ def _salt_public_inputs(config) -> None:
     the released ones (salted.py): a table of the released answers matches nothing. Not
     while the release records those answers."""
     from .recorded import RECORD_ENV
-    from .salted import course_salt, salt_public_seeds
+    from .salted import salt_public_seeds
 
     if os.environ.get(RECORD_ENV):
         return
     for root in _lab_roots(config):
-        salt = course_salt(root)
-        if salt is not None:
-            salt_public_seeds(root, salt)
+        salt_public_seeds(root)
 
 
 # --------------------------------------------------------------------------
