@@ -47,7 +47,7 @@ def axes_or_new(ax, width: float = 6.4, height: float = 4.0):
 # Fixed margins (inches) of a grid whose every panel has a title, axis labels and a colour
 # bar with a label: constrained layout measures every tick label of every Axes and bar each
 # time the figure is drawn, half the drawing time of such a grid; equal panels need no search.
-COLORBAR_GRID_MARGINS = dict(left=0.7, right=0.9, bottom=0.5, top=0.3, across=1.25, down=0.75)
+COLORBAR_GRID_MARGINS = dict(left=0.65, right=0.9, bottom=0.5, top=0.3, across=1.5, down=0.7)
 
 
 def _set_margins(figure: Figure, rows: int, columns: int, left: float, right: float,

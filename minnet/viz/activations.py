@@ -62,7 +62,8 @@ def plot_activation_histograms(monitor, layers=None, ax=None, path=None, log_cou
                 np.r_[top, bottom])) == 0 else "every output in\none bin, every step")
             axis.text(0.5, 0.75, said, transform=axis.transAxes, ha="center", color="white",
                       fontsize="small")
-        figure.colorbar(image, ax=axis, label="count" + (" (log)" if use_log else ""))
+        figure.colorbar(image, ax=axis, label="count" + (" (log)" if use_log else ""),
+                        fraction=0.08, pad=0.03)
     return finish(figure, path, where)
 
 
