@@ -318,3 +318,26 @@ def test_student_picture_reads_a_file_of_the_students_own_never_a_link(tmp_path)
     (tmp_path / "folder.png").mkdir()
     with pytest.raises(LabFailure):
         student_picture(tmp_path / "folder.png")
+
+
+
+def test_grading_removes_what_tests_wrote_to_tmp_path(tmp_path):
+    """What a student's code writes to tmp_path is removed when grading ends, not left in
+    the system's /tmp (a review filled it with 360 MB per grading)."""
+    import subprocess
+    import sys
+
+    from minnet.grading.grade import pytest_command
+
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "test_writes.py").write_text(
+        "def test_writes(tmp_path):\n"
+        "    (tmp_path / 'filler.txt').write_text('x' * 1000)\n"
+        "    print('WROTE', tmp_path)\n")
+    command = pytest_command(tree, None, None, extra=("-s",))
+    run = subprocess.run(command, cwd=str(tmp_path), capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    written = next(line.split("WROTE ", 1)[1].strip() for line in run.stdout.splitlines()
+                   if "WROTE " in line)
+    assert written.endswith("test_writes0") and not os.path.exists(written)

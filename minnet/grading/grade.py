@@ -112,10 +112,13 @@ def grading_environment(single_thread: bool, hide: tuple = ()) -> dict:
 def pytest_command(tree: Path, folders: Optional[list], grade_json: Optional[Path],
                    timeout: Optional[float] = None, extra: tuple = ()) -> list:
     targets = [str(tree / folder) for folder in folders] if folders else [str(tree)]
-    # --continue-on-collection-errors: one lab's broken test file must not cost every lab
+    # --continue-on-collection-errors: one lab's broken test file must not cost every lab;
+    # tmp_path_retention_policy=none: the tests' tmp_path folders (what a student's code
+    # wrote there) are removed when pytest ends, not kept in the system's /tmp (pytest keeps
+    # the last three runs' by default: a review left 360 MB per grading there)
     command = [sys.executable, "-m", "pytest", *targets, "--import-mode=importlib",
                "-p", "no:cacheprovider", "--continue-on-collection-errors",
-               "--rootdir", str(tree.parent)]
+               "--rootdir", str(tree.parent), "-o", "tmp_path_retention_policy=none"]
     if grade_json is not None:
         command += ["--grade-json", str(grade_json)]
     if timeout:
