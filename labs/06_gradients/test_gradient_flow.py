@@ -17,6 +17,7 @@ from minnet.debug import Setup
 from minnet.grading import expect, expect_at_least, expect_close, expect_no_errors, \
     expect_no_finding, reference, student_picture
 from minnet.grading.sandbox import sandboxed
+from minnet.grading.untrained import redraw_
 
 MODULE = "gradient_flow"
 MIN_LINEAR_LAYERS = 10
@@ -27,6 +28,9 @@ MIN_LINEAR_LAYERS = 10
 MIN_ACCURACY = 0.95
 ACCURACY_MARGIN = 0.04
 BATCH_ORDER_SEEDS = (0, 1, 2, 3, 4)
+# the grader draws each graded net's weights itself (at the scales the student's initialisation
+# chose): the seed of the diagnosed net's draw, and of each batch order's (+ its seed)
+REDRAW_SEED = 600
 
 
 # the functions whose contract is to change their arguments (a model, an optimizer, a state):
@@ -282,6 +286,19 @@ def run_here(setup, lab, ref):
         model, loss_fn, optimizer, X, y, ref.MAX_NORM))
 
 
+def drawn_here(setup, seed):
+    """The setup with its model's weights drawn afresh by the grader, each tensor at its own
+    scale (the scheme the student chose: He, Glorot with a gain...; zero biases and BatchNorm's
+    ones stay), its running statistics reset and its optimizer checked fresh. The graded run
+    starts untrained whatever the file returned: a net trained offline and embedded as data,
+    with an optimizer that cannot move it (lr 1e-12), would otherwise pass for a repair."""
+    expect(not any(len(state) for state in setup.optimizer.state.values()),
+           f"{setup.name or 'the setup'}: its optimizer has already stepped (its state holds "
+           "buffers); return it fresh, the test trains")
+    redraw_(setup.model, np.random.default_rng(REDRAW_SEED + seed))
+    return setup
+
+
 def grade_deep_repair(credit, lab, ref, build, name, codes):
     setup = build()
     X_train, y_train, X_val, y_val = ref.moons_data()
@@ -291,7 +308,7 @@ def grade_deep_repair(credit, lab, ref, build, name, codes):
         expect(layers >= MIN_LINEAR_LAYERS,
                f"the {name} has {layers} Linear layers; keep at least {MIN_LINEAR_LAYERS} (the "
                f"lesson is to make a deep net train, not to make it shallow)")
-        report = run_here(build(), lab, ref).diagnose(steps=100)
+        report = drawn_here(run_here(build(), lab, ref), seed=0).diagnose(steps=100)
         expect_no_errors(report, what=f"the repaired {name}")
         for code in codes:
             expect_no_finding(report, code, what=f"the repaired {name}")
@@ -315,7 +332,7 @@ def grade_deep_repair(credit, lab, ref, build, name, codes):
         # the repair, not the luck of one run.
         scores = []
         for seed in BATCH_ORDER_SEEDS:
-            run = run_here(build(), lab, ref).replace(seed=seed)
+            run = drawn_here(run_here(build(), lab, ref), seed).replace(seed=seed)
             run.train(steps=200)
             scores.append(ref.accuracy(run.model, X_val, y_val))
         expect_at_least(f"{name}: median validation accuracy after 200 steps (batch orders "
