@@ -16,6 +16,7 @@ from minnet.debug.setup import Setup
 from minnet.grading import (expect, expect_at_least, expect_at_most, expect_close,
                             expect_no_errors, expect_no_finding, planted, reference)
 from minnet.grading.sandbox import sandboxed
+from minnet.grading.untrained import optimizer_problem, parameters_problem
 from minnet.tensor import Tensor, no_grad
 from minnet.train import accuracy
 
@@ -275,6 +276,19 @@ def test_baselines(credit):
         expect_close("linear_baseline", got, want, atol=0.0126)
 
 
+def start_problem(setup, ref):
+    """None when the Setup starts where the lab's run starts: build_classifier()'s network as
+    built (untrained) and a fresh Adam with the lab's settings but weight_decay (the README's
+    knob: keep the optimizer type and the learning rate; the debugger says what else is wrong).
+    Checked before the test trains it: a network trained offline, embedded as data, with an
+    Adam that cannot move it (eps 1e12) would otherwise reach the bar untouched."""
+    if not isinstance(setup, Setup):
+        return None                    # expect_lab_run says so
+    return (parameters_problem(setup.model, ref.build_classifier(), "make_setup()'s model")
+            or optimizer_problem(setup.optimizer, ref.make_setup().optimizer, setup.model,
+                                 free=("weight_decay",), what="make_setup()'s optimizer"))
+
+
 def expect_lab_run(setup, ref):
     """The repaired Setup still trains build_classifier's network with Adam(lr=3e-3) on the
     lab's data, validates on the lab's held-out 400 images, and runs the stated 300 steps
@@ -315,12 +329,14 @@ def expect_lab_run(setup, ref):
 def test_regularised_run(credit):
     mine, ref = load()
     setup = mine.make_setup()
+    start = start_problem(setup, ref)
     setup.train()
     _, _, X_val, y_val = ref.load_digits_split()        # the lab's held-out images
     first = accuracy_of(setup.model, X_val, y_val)
     with credit.part(2, f"median validation accuracy after training >= {VAL_ACCURACY_BAR}, over "
                         f"{len(BATCH_ORDER_SEEDS)} batch orders"):
         expect_lab_run(setup, ref)
+        expect(start is None, start)
         # one 300-step run with dropout moves by an image or two (0.9625-0.9725 for the
         # reference over six batch orders): the median of three grades the regularisation,
         # not the luck of one run
@@ -328,6 +344,8 @@ def test_regularised_run(credit):
         for seed in BATCH_ORDER_SEEDS[1:]:
             run = mine.make_setup().replace(seed=seed)
             expect_lab_run(run, ref)
+            problem = start_problem(run, ref)
+            expect(problem is None, problem)
             run.train()
             scores.append(accuracy_of(run.model, X_val, y_val))
         expect_at_least("median validation accuracy after make_setup().train() (batch orders "
@@ -335,10 +353,14 @@ def test_regularised_run(credit):
                         float(np.median(scores)), VAL_ACCURACY_BAR, margin=MARGIN_10_VAL,
                         hint="The linear baseline reaches 0.94-0.95: the regularised network "
                              "must beat it.")
-    report = diagnose_setup(mine.make_setup())
+    diagnosed = mine.make_setup()
+    start = start_problem(diagnosed, ref)         # a diagnosis of the lab's run, untrained
+    report = diagnose_setup(diagnosed)
     with credit.part(1, "no reg.too_strong"):
+        expect(start is None, start)
         expect_no_finding(report, "reg.too_strong", what="make_setup()")
     with credit.part(1, "no grad.missing"):
+        expect(start is None, start)
         expect_no_finding(report, "grad.missing", what="make_setup()")
     with credit.part(1, "evaluate runs in eval mode: no model.train_mode_at_eval"):
         expect_close("evaluate(trained model, X_val, y_val)",
@@ -346,4 +368,5 @@ def test_regularised_run(credit):
         expect_no_finding(report, "model.train_mode_at_eval",
                           what="make_setup() with your evaluate")
     with credit.part(1, "no error at all"):
+        expect(start is None, start)
         expect_no_errors(report, what="make_setup()")
