@@ -6,6 +6,9 @@ the windows in nested Python loops, and the fast ones must compute the convoluti
 matrix product and no Python loop of their own (im2col and col2im may loop over the kh * kw
 kernel offsets, as the README says). A naive version that calls the fast one, or a fast one
 that calls the naive one or loops over windows, would pass the value tests without the lesson.
+Names prove nothing (a renamed copy of im2col is im2col): whatever the naive functions reach in
+the file must hold no matrix product or strided window view, and each must multiply a window
+inside two loops that walk the output.
 """
 import ast
 from pathlib import Path
@@ -19,6 +22,9 @@ NAIVE = ("conv_forward_naive", "conv_backward_naive")
 FAST = ("conv_forward_fast", "conv_backward_fast")
 VECTORISED_HELPERS = ("conv_forward_fast", "conv_backward_fast", "im2col", "col2im")
 MATRIX_PRODUCTS = ("dot", "matmul", "tensordot", "einsum", "inner")
+# what turns a convolution into one vectorised call: none of it in the naive versions' reach
+VECTORISED_CALLS = MATRIX_PRODUCTS + ("vdot", "as_strided", "sliding_window_view", "convolve",
+                                      "correlate")
 LOOPS = (ast.For, ast.While, ast.AsyncFor, ast.ListComp, ast.SetComp, ast.DictComp,
          ast.GeneratorExp)
 
@@ -86,6 +92,58 @@ def has_matrix_product(function):
                for node in own_nodes(function))
 
 
+def vectorised_calls(function):
+    """The lines of ``function`` with a matrix product (@, np.dot...) or a strided view of the
+    windows (as_strided, sliding_window_view), whatever the function is called."""
+    return sorted({node.lineno for node in own_nodes(function)
+                   if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult)
+                   or isinstance(node, ast.AugAssign) and isinstance(node.op, ast.MatMult)
+                   or isinstance(node, ast.Call) and (
+                       getattr(node.func, "attr", None) in VECTORISED_CALLS
+                       or getattr(node.func, "id", None) in VECTORISED_CALLS)})
+
+
+def walks_output(loop):
+    """A for-loop over something other than a literal range (range(1) walks nothing)."""
+    iterable = loop.iter
+    literal_range = (isinstance(iterable, ast.Call) and getattr(iterable.func, "id", None) == "range"
+                     and all(isinstance(arg, ast.Constant) for arg in iterable.args))
+    return isinstance(loop, (ast.For, ast.AsyncFor)) and not literal_range
+
+
+def products_in_loops(function):
+    """The window products of ``function``: each multiplication (``*``, ``*=``, np.multiply)
+    inside at least two nested for-loops that walk sizes, in a statement that uses those loops'
+    variables (the window and the output position it is computed for)."""
+    found = []
+
+    def visit(node, loops, statement):
+        if isinstance(node, ast.stmt):
+            statement = node
+        if isinstance(node, (ast.For, ast.AsyncFor, ast.While)):
+            for child in ast.iter_child_nodes(node):
+                inside = child in node.body or child in node.orelse
+                visit(child, loops + [node] if inside else loops, statement)
+            return
+        product = (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult)
+                   or isinstance(node, ast.AugAssign) and isinstance(node.op, ast.Mult)
+                   or isinstance(node, ast.Call) and "multiply" in (
+                       getattr(node.func, "attr", None), getattr(node.func, "id", None)))
+        walking = [loop for loop in loops if walks_output(loop)]
+        if product and len(walking) >= 2 and statement is not None:
+            variables = {name.id for loop in walking for name in ast.walk(loop.target)
+                         if isinstance(name, ast.Name)}
+            used = {name.id for name in ast.walk(statement) if isinstance(name, ast.Name)}
+            if variables & used:
+                found.append(node)
+        for child in ast.iter_child_nodes(node):
+            visit(child, loops, statement)
+
+    for statement in function.body:
+        visit(statement, [], None)
+    return found
+
+
 def expect_defined(found, name):
     expect(name in found, f"conv_layers.py has no top-level function {name}")
     stub = any(isinstance(node, ast.Raise) and "NotImplementedError" in ast.dump(node)
@@ -110,6 +168,17 @@ def test_naive_uses_loops(credit):
                    f"{name} uses {', '.join(borrowed)} (directly or through a helper of the "
                    "file): the naive version is written with its own loops, independently "
                    "of the vectorised one")
+            for helper in sorted(({name} | reachable(found, name)) & set(found)):
+                lines = vectorised_calls(found[helper])
+                expect(not lines,
+                       f"{name} reaches {helper}, which has a matrix product or a strided "
+                       f"window view (line {', '.join(map(str, lines))}): the naive version "
+                       "multiplies each window by the filter elementwise and sums, one window "
+                       "at a time, under whatever name")
+            expect(products_in_loops(found[name]),
+                   f"{name} multiplies no window inside its loops: the window times the filter "
+                   "(or dout times the window, in the backward) belongs inside the loops over "
+                   "the output positions (two nested loops at least, over the output's sizes)")
 
 
 @pytest.mark.points(1)
