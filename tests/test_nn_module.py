@@ -235,3 +235,20 @@ def test_training_step_reduces_loss():
             p.data -= 0.5 * p.grad.data
         losses.append(loss.item())
     assert losses[-1] < 0.9 * losses[0]
+
+
+def test_reassigned_parameter_keeps_its_place_as_in_pytorch():
+    import numpy as np
+
+    from minnet import nn
+
+    layer = nn.Linear(2, 3)
+    layer.weight = nn.Parameter(np.ones((3, 2), dtype=np.float32))
+    assert [name for name, _ in layer.named_parameters()] == ["weight", "bias"]
+    assert list(layer.state_dict()) == ["weight", "bias"]
+    model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+    model.add_module("0", nn.Linear(2, 3))
+    assert [name for name, _ in model.named_children()] == ["0", "1", "2"]
+    layer.scale = 2.0
+    layer.scale = nn.Parameter(np.ones(1, dtype=np.float32))  # a plain attribute no longer
+    assert "scale" not in vars(layer) and layer.scale is layer._parameters["scale"]

@@ -75,16 +75,24 @@ class Module:
         if value is None and name in self._parameters:
             self._parameters[name] = None  # keep the slot, as PyTorch does (e.g. bias=None)
             return
-        for registry in ("_parameters", "_modules", "_buffers"):
-            self.__dict__[registry].pop(name, None)
         if isinstance(value, Parameter):
-            self._parameters[name] = value
+            kept = "_parameters"
         elif isinstance(value, Module):
-            self._modules[name] = value
+            kept = "_modules"
         elif name in self.__dict__.get("_buffer_names", ()):
-            self._buffers[name] = value
+            kept = "_buffers"
         else:
+            kept = None
+        # out of the other registries; in its own it keeps its place, as in PyTorch (a
+        # re-assigned weight stays first in parameters(), state_dict() and an optimizer's list)
+        for registry in ("_parameters", "_modules", "_buffers"):
+            if registry != kept:
+                self.__dict__[registry].pop(name, None)
+        if kept is None:
             object.__setattr__(self, name, value)
+        else:
+            self.__dict__.pop(name, None)  # a plain attribute of that name would hide it
+            self.__dict__[kept][name] = value
 
     def __getattr__(self, name):
         # only called when normal lookup fails: look in the registries
