@@ -1019,3 +1019,41 @@ def test_what_the_codec_remembers_per_class_never_lets_a_crafted_object_through(
     bad_dtype = {"$a": 0, "dtype": "|O", "shape": [1]}
     with pytest.raises(wire.WireError, match="cannot cross"):
         wire.Codec().decode(bad_dtype, [b"\0" * 8])
+
+
+def test_a_mutating_function_may_change_a_models_values_not_its_layers(tmp_path):
+    # a review's lab 04 init_weights_ swapped every Linear for Linear + BatchNorm1d: the
+    # test then measured normalised outputs (2/2 for no initialisation at all)
+    from minnet import nn
+
+    lab = sandboxed(lab_file(tmp_path, NET_FILE + '''
+def swap_(model):
+    model.add_module("0", nn.Sequential(model[0], nn.BatchNorm1d(3)))
+    return model
+
+def grow_(model):
+    model.append(nn.ReLU())
+    return model
+
+def reshape_(model):
+    model[0].weight = nn.Parameter(np.zeros((5, 2), dtype=np.float32))
+    return model
+
+def retype_(model):
+    model.add_module("1", nn.Tanh())
+    return model
+
+def fresh_parameters_(model):
+    model[0].weight = nn.Parameter(np.ones((3, 2), dtype=np.float32))
+    return model
+''', "net"), "net", allowed_imports=("numpy", "minnet"),
+        mutates=("swap_", "grow_", "reshape_", "retype_", "fresh_parameters_"))
+    for name in ("swap_", "grow_", "reshape_", "retype_"):
+        model = nn.Sequential(nn.Linear(2, 3), nn.ReLU())
+        with pytest.raises(LabFailure, match="not its layers"):
+            getattr(lab, name)(model)
+        assert [type(layer) for layer in model] == [nn.Linear, nn.ReLU], name
+        assert model[0].weight.shape == (3, 2)
+    model = nn.Sequential(nn.Linear(2, 3), nn.ReLU())
+    lab.fresh_parameters_(model)  # a new Parameter of the same shape: values, allowed
+    np.testing.assert_array_equal(model[0].weight.numpy(), np.ones((3, 2)))

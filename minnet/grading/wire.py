@@ -345,11 +345,39 @@ class Codec:
         cls = _resolve(node["$o"], want_class=True)
         number = node.get("$id")
         known = self.objects.get(number)
+        if known is not None and type(known) is not cls and _is_module(known):
+            raise WireError(f"a {type(known).__name__} came back as a {cls.__name__}: a function "
+                            "may change a model's values, not its layers")
         target = known if type(known) is cls else cls.__new__(cls)
+        layers_before, saved = None, None
+        if target is known and _is_module(known):
+            # what to put back if its layers changed: its attributes and their dicts
+            layers_before = _layers(known)
+            saved = {name: (value, dict(value) if isinstance(value, dict) else None)
+                     for name, value in vars(known).items()}
         self.objects[number] = target
         state = node.get("state") or {}
         if type(state) is not dict:
             raise WireError(f"a {cls.__name__} whose state is not named")
+        if layers_before is None:
+            self._set_state(target, known, cls, state, buffers, depth)
+        else:
+            try:
+                self._set_state(target, known, cls, state, buffers, depth)
+                if _layers(target) != layers_before:
+                    raise WireError(f"the {cls.__name__}'s layers changed over there (a layer "
+                                    "replaced, added or removed, or a parameter's shape "
+                                    "changed): a function may change a model's values, not "
+                                    "its layers")
+            except Exception:
+                _put_back(target, saved)  # the grader's model as it was, not half changed
+                raise
+        if "$graph" in node and self.graph is not None:
+            return self.graph(target, node["$graph"])
+        return target
+
+    def _set_state(self, target, known, cls, state: dict, buffers: list, depth: int) -> None:
+        """Write the decoded ``state`` (name -> value) into ``target``."""
         any_name = hasattr(target, "__dict__")  # else only its slots
         slots, function_slots = _slot_set(cls), FUNCTION_SLOTS.get(_path_of(cls), ())
         for name, value in state.items():
@@ -377,9 +405,38 @@ class Codec:
         if hasattr(target, "__dict__") and "_parameters" in vars(target) and \
                 "_path_cache" not in vars(target):
             object.__setattr__(target, "_path_cache", {})
-        if "$graph" in node and self.graph is not None:
-            return self.graph(target, node["$graph"])
-        return target
+
+
+def _put_back(module, saved: dict) -> None:
+    """Restore a module's attributes (and the items of its dicts) saved before a decode."""
+    vars(module).clear()
+    for name, (value, items) in saved.items():
+        if items is not None:
+            value.clear()
+            value.update(items)
+        vars(module)[name] = value
+
+
+def _is_module(value) -> bool:
+    """An nn.Module, told by its state (the worker may run without minnet)."""
+    state = getattr(value, "__dict__", None)
+    return isinstance(state, dict) and "_modules" in state and "_parameters" in state
+
+
+def _layers(module, depth: int = 0) -> tuple:
+    """A Module's layer tree: every sub-layer's name and class, every parameter's name and
+    shape. A mutating call's changes come back to the grader's model only where this stays
+    the same (a layer swapped for another would make the grader's checks read numbers the
+    student's code chose)."""
+    if depth > MAX_DEPTH:
+        raise WireError(f"a model nested more than {MAX_DEPTH} levels deep")
+    state = vars(module)
+    parameters = tuple((name, None if value is None else tuple(getattr(value, "shape", ())))
+                       for name, value in dict(state.get("_parameters") or {}).items())
+    children = tuple((name, type(child).__qualname__,
+                      _layers(child, depth + 1) if _is_module(child) else None)
+                     for name, child in dict(state.get("_modules") or {}).items())
+    return type(module).__qualname__, parameters, children
 
 
 _SLOTS: dict = {}  # class -> the names of its slots (and its bases')
