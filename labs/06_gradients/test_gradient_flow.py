@@ -287,9 +287,9 @@ def run_here(setup, lab, ref):
 
 
 def drawn_here(setup, seed):
-    """The setup with its model's weights drawn afresh by the grader, each tensor at its own
-    scale (the scheme the student chose: He, Glorot with a gain...; zero biases and BatchNorm's
-    ones stay), its running statistics reset and its optimizer checked fresh. The graded run
+    """The setup with its model's weights drawn afresh by the grader, each weight matrix at its
+    own scale (the scheme the student chose: He, Glorot with a gain...; biases and BatchNorm's
+    scales stay), its running statistics reset and its optimizer checked fresh. The graded run
     starts untrained whatever the file returned: a net trained offline and embedded as data,
     with an optimizer that cannot move it (lr 1e-12), would otherwise pass for a repair."""
     expect(not any(len(state) for state in setup.optimizer.state.values()),

@@ -11,7 +11,8 @@ with eps 1e12) "reaches" any bar while the test's own training does nothing. Thr
   parameters, with every option of every group as the lab's but those the README lets the
   repair change;
 - ``redraw_``: where the student chooses the initialisation, the grader draws the weights
-  itself at each tensor's own scale: the run grades the scheme, and no trained value survives.
+  itself at each weight tensor's own scale: the run grades the scheme, and no trained weight
+  survives.
 
 Each ``*_problem`` returns None when all is well, else what is wrong, for the feedback.
 """
@@ -89,11 +90,12 @@ def redraw_(model, generator: np.random.Generator):
     """Draw ``model``'s parameters afresh, in place, each at its own scale; reset running
     statistics. Returns the model.
 
-    A weight matrix (2 or more dimensions) becomes N(0, rms^2) with its own root-mean-square:
+    A weight tensor (2 or more dimensions) becomes N(0, rms^2) with its own root-mean-square:
     the scale is what an initialisation scheme chooses (He, Glorot with a gain...), the values
-    are the draw's. A vector becomes N(mean, std^2) with its own mean and std; a constant
-    tensor (zero biases, BatchNorm's ones) stays. What training writes into the values -- and a
-    file embedding trained weights -- does not survive.
+    are the draw's; a constant one stays. Vectors (biases, BatchNorm's scales and shifts) stay
+    as they are: an initialisation may set them on purpose (an output bias at the log class
+    frequencies), and without their weights they hold no trained network. What training writes
+    into the weights -- and a file embedding trained weights -- does not survive.
     """
     with no_grad():
         for module in model.modules():
@@ -101,13 +103,23 @@ def redraw_(model, generator: np.random.Generator):
                 if param.numpy().size == 0:
                     continue
                 values = param.numpy().astype(np.float64)
-                if values.std() == 0.0:
+                if values.ndim < 2 or values.std() == 0.0:
                     continue
-                if values.ndim >= 2:
-                    drawn = generator.normal(0.0, np.sqrt(np.mean(values ** 2)), values.shape)
-                else:
-                    drawn = generator.normal(values.mean(), values.std(), values.shape)
+                drawn = generator.normal(0.0, np.sqrt(np.mean(values ** 2)), values.shape)
                 param.copy_(drawn.astype(param.numpy().dtype))
             if hasattr(module, "reset_running_stats"):
                 module.reset_running_stats()
     return model
+
+
+def drawn_afresh_problem(setup, generator: np.random.Generator,
+                         what: str = "the setup") -> Optional[str]:
+    """Make ``setup`` start untrained where the student chooses the model: None after its
+    model's weights are drawn afresh (``redraw_``), or what is wrong when its optimizer has
+    already stepped (its state would carry a trained run's momentum into the test's)."""
+    optimizer = setup.optimizer
+    if optimizer is not None and any(len(state) for state in optimizer.state.values()):
+        return (f"{what}: its optimizer has already stepped (its state holds buffers); return "
+                "it fresh, the test trains")
+    redraw_(setup.model, generator)
+    return None
