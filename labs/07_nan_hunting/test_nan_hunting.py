@@ -23,6 +23,7 @@ from minnet.grading import (expect, expect_at_least, expect_close, expect_gradch
                             expect_no_errors, expect_no_finding, reference)
 from minnet.grading import planted
 from minnet.grading.sandbox import ops_behind, sandboxed
+from minnet.grading.untrained import drawn_afresh_problem
 from minnet.nn import functional as F
 from minnet.random import manual_seed
 
@@ -31,6 +32,9 @@ from minnet.random import manual_seed
 BY_HAND_FORBIDDEN = ("log_softmax", "logsumexp", "cross_entropy", "nll_loss", "LogSoftmax",
                      "CrossEntropyLoss", "NLLLoss", "Softmax")
 
+# the seed of the weights the test draws for each trained run (at the scales of the
+# student's model: minnet.grading.untrained.redraw_)
+REDRAW_SEED = 700
 NAN_CODES = ("data.nonfinite", "loss.nonfinite", "grad.nonfinite")
 # How far the reference solution must stay from each training-outcome threshold. Measured
 # (identical with OpenBLAS's Haswell, SkylakeX and Sandybridge kernels, 1 thread and
@@ -390,8 +394,11 @@ def expect_stable_loss(loss_fn, what, seed=707):
 
 
 def held_out_accuracy(setup, ref, X_train, X_test, y_test):
-    """Train the (checked) setup with minnet's loop; accuracy on X_test filled with the
-    TRAINING means."""
+    """Train the (checked) setup with minnet's loop, from weights the test draws itself at the
+    scales the student's model has (a model handed over trained, with an optimizer that cannot
+    move it, would otherwise pass); accuracy on X_test filled with the TRAINING means."""
+    problem = drawn_afresh_problem(setup, np.random.default_rng(REDRAW_SEED), "training_setup")
+    expect(problem is None, problem)
     run = train_setup(setup)
     X = ref.fill_missing(X_test, ref.column_means(X_train))
     setup.model.eval()

@@ -18,10 +18,14 @@ from minnet.debug.diagnosis import diagnose_setup
 from minnet.grading import (expect, expect_at_least, expect_close, expect_no_errors,
                             expect_no_finding, reference)
 from minnet.grading.sandbox import sandboxed
+from minnet.grading.untrained import drawn_afresh_problem
 
 # the student's file runs in a sandbox process and may import only these
 STUDENT_IMPORTS = ("numpy", "minnet", "math", "warnings", "copy", "collections")
 
+# the seed of the weights the test draws for each trained run (at the scales of the
+# student's model: minnet.grading.untrained.redraw_)
+REDRAW_SEED = 800
 DIAGNOSE_STEPS = 60
 # How far the reference solution must stay from each training-outcome threshold. Measured
 # (identical with OpenBLAS's Haswell, SkylakeX and Sandybridge kernels, 1 thread and
@@ -331,8 +335,13 @@ def test_too_small(credit):
 # part 2: the repaired pipelines
 # ---------------------------------------------------------------------------
 def trained_val_output(setup):
-    """Train the (checked) setup with minnet's own loop; return (its output on the validation
-    inputs, the validation targets)."""
+    """Train the (checked) setup with minnet's own loop, from weights the test draws itself at
+    the scales the student's model has (a model handed over trained, with an optimizer that
+    cannot move it, would otherwise pass); return (its output on the validation inputs, the
+    validation targets)."""
+    problem = drawn_afresh_problem(setup, np.random.default_rng(REDRAW_SEED),
+                                   "the pipeline's setup")
+    expect(problem is None, problem)
     train_setup(setup)
     X_val, y_val, _ = data_arrays(setup.val_data, "setup.val_data")   # arrays, Dataset or loader
     setup.model.eval()
