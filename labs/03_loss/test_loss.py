@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 import pytest
 
-from minnet import Tensor, tensor
+from minnet import Tensor, optim, tensor
 from minnet.data import Standardizer, load_digits, make_blobs, make_regression_1d
 from minnet.debug import Setup
 from minnet.debug.context import train_setup
@@ -21,7 +21,9 @@ from minnet.debug.diagnosis import diagnose_setup
 from minnet.grading import (expect, expect_at_least, expect_at_most, expect_close,
                             expect_no_errors, expect_no_finding, reference)
 from minnet.grading.sandbox import sandboxed
+from minnet.grading.untrained import optimizer_problem, parameters_problem
 from minnet.nn import functional as F
+from minnet.random import manual_seed
 
 DIAGNOSE_STEPS = 60
 # How far the reference solution must stay from each training-outcome threshold. Measured
@@ -288,6 +290,29 @@ def test_classifier_repaired(credit):
         expect_no_errors(report2, what="classifier_setup on blobs")
 
 
+# what the released file trains each regression setup with: the repairs are in the loss and
+# the targets, never in the model or how it trains
+RELEASED_OPTIMIZERS = {
+    "regression_setup": lambda model: optim.Adam(model.parameters(), lr=1e-2),
+    "sgd_regression_setup": lambda model: optim.SGD(model.parameters(), lr=0.02, momentum=0.9),
+    "two_task_setup": lambda model: optim.Adam(model.parameters(), lr=1e-2),
+}
+
+
+def expect_released_start(setup, what, seed, outputs=1):
+    """``setup`` starts as the released file builds it: regression_mlp(outputs) at
+    manual_seed(seed), untrained, and a fresh optimizer of the released kind and settings (a
+    review's net trained at import time, given lr=1e-12, scored the trained parts for
+    nothing)."""
+    manual_seed(seed)
+    model = reference(__file__, "loss_setups").regression_mlp(outputs=outputs)
+    problem = (parameters_problem(setup.model, model, f"{what}()'s model")
+               or optimizer_problem(setup.optimizer, RELEASED_OPTIMIZERS[what](model),
+                                    setup.model, what=f"{what}()'s optimizer"))
+    expect(problem is None, f"{problem}. The lab repairs the loss and the targets; keep the "
+                            "model and its optimizer as released.")
+
+
 def fitted_error(setup, what, x, y, clean):
     """Train the (checked) setup; the MSE of its predictions against the clean curve(s)."""
     trained(setup, what, x, y)
@@ -306,8 +331,9 @@ def test_regression_repaired(credit):
     with credit.part(1, "trained: MSE against sin(x) below 0.03, on 200 and on 173 samples"):
         for n, seed in ((200, 0), (173, 5)):
             x, y, clean = sine(n, seed=seed)
-            error = fitted_error(lab.regression_setup(x, y, seed=seed), "regression_setup",
-                                 x, y, clean)
+            setup = lab.regression_setup(x, y, seed=seed)
+            expect_released_start(setup, "regression_setup", seed)
+            error = fitted_error(setup, "regression_setup", x, y, clean)
             expect_at_most(f"regression_setup on {n} samples: MSE against sin(x) after "
                            "training", error, 0.03, margin=MARGIN_03_REG,
                            hint="The model did not learn the curve.")
@@ -327,8 +353,9 @@ def test_sgd_regression_repaired(credit):
         for n, seed in ((256, 0), (331, 7)):
             x, y, clean = sine(n, seed=seed)
             y = y.reshape(-1, 1)
-            error = fitted_error(lab.sgd_regression_setup(x, y, seed=seed),
-                                 "sgd_regression_setup", x, y, clean)
+            setup = lab.sgd_regression_setup(x, y, seed=seed)
+            expect_released_start(setup, "sgd_regression_setup", seed)
+            error = fitted_error(setup, "sgd_regression_setup", x, y, clean)
             expect_at_most(f"sgd_regression_setup on {n} samples: MSE against sin(x) after "
                            "training", error, 0.05, margin=MARGIN_03_SGD,
                            hint="The model did not learn the curve.")
@@ -347,7 +374,9 @@ def test_two_task_repaired(credit):
                         "samples"):
         for n, seed in ((256, 0), (199, 4)):
             x, y, clean = two_curves(n, seed=seed)
-            setup = trained(lab.two_task_setup(x, y, seed=seed), "two_task_setup", x, y)
+            setup = lab.two_task_setup(x, y, seed=seed)
+            expect_released_start(setup, "two_task_setup", seed, outputs=2)
+            setup = trained(setup, "two_task_setup", x, y)
             errors = ((predict(setup.model, x) - clean) ** 2).mean(axis=0)
             for error, curve in zip(errors, ("sin(x)", "cos(x)")):
                 expect_at_most(f"two_task_setup on {n} samples: MSE against {curve} after "
