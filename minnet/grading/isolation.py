@@ -279,13 +279,20 @@ def _children_of(pid: int) -> list:
     return children
 
 
+# this process's own helpers that are no test's leftovers (the sandbox's fork server,
+# zygote.py): kill_orphans spares them
+SERVICES: set = set()
+
+
 def kill_orphans(keep: tuple = ()) -> int:
-    """Kill and reap every child of this process not in ``keep`` (after a test: whatever
-    the test's code started and left behind, re-parented here); returns how many.
+    """Kill and reap every child of this process not in ``keep`` nor ``SERVICES`` (after a
+    test: whatever the test's code started and left behind, re-parented here); returns how
+    many.
 
     As PID 1 of a PID namespace (``minnet grade`` runs the grader so, see grade.py) every
     other process in the namespace is the tests': all are killed at once."""
     killed = 0
+    keep = (*keep, *SERVICES)
     if os.getpid() == 1 and not keep:
         try:
             os.kill(-1, signal.SIGKILL)  # all but this process, inside the namespace only

@@ -285,6 +285,19 @@ def _drop_capabilities(libc) -> None:
     libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
 
 
+def give_up_capabilities() -> None:
+    """Empty this process's effective, permitted and inheritable sets: what an exec after
+    ``lock_down`` did (its bounding set is empty), for a worker forked without one. Called
+    after the uid drop (which needs them) or in its place."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+    data = (ctypes.c_uint32 * 6)()  # all zero
+    if libc.capset(header, data) != 0:
+        raise OSError(ctypes.get_errno(), "capset: could not give up the capabilities")
+
+
 def lock_down(hide: list, kept: list, hide_minnet: bool) -> None:
     """As root, in the worker before exec (see the module's docstring). ``hide``: paths
     shown empty; ``kept``: what of the temporary folder stays (``kept_in_tmp``);

@@ -97,6 +97,7 @@ def pytest_configure(config):
     for line in MARKERS:
         config.addinivalue_line("markers", line)
     _book(config)
+    _start_fork_server()  # first: its imports overlap what follows
     _salt_public_inputs(config)
     if config.getoption("grade_journal_fd", None) is not None:
         # minnet grade's pytest (PID 1 of its namespace as root): a SIGINT sent by a student's
@@ -117,6 +118,20 @@ def _salt_public_inputs(config) -> None:
         return
     for root in _lab_roots(config):
         salt_public_seeds(root)
+
+
+def _start_fork_server() -> None:
+    """Start the sandbox workers' fork server now (``zygote.py``): its imports (NumPy,
+    minnet, matplotlib) run while pytest collects, and the tests forked later inherit its
+    request sockets. Where it cannot start, the first sandbox says why."""
+    if os.name != "posix" or not CAN_FORK:
+        return
+    from . import zygote
+
+    try:
+        zygote.start()
+    except OSError:
+        pass
 
 
 # --------------------------------------------------------------------------

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import builtins
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -49,8 +48,6 @@ from .static_check import check_source
 
 SANDBOX_UID = int(os.environ.get("MINNET_SANDBOX_UID", "65532"))
 _uid = SANDBOX_UID  # this test's sandbox user: tests running at once use SANDBOX_UID + 0, 1...
-WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sandbox_worker.py")
-WIRE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wire.py")
 # Frameworks that would do a hand-written lab's work: refused at run time unless allowed.
 FRAMEWORKS = ("minnet", "torch", "tensorflow", "jax", "autograd", "scipy", "sympy", "numba",
               "theano", "keras", "sklearn")
@@ -137,10 +134,8 @@ def probe_privilege_drop() -> None:
                        cwd="/", stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, timeout=60)
         _can_drop = True
-    except PermissionError:
-        _can_drop = False
-    except (OSError, subprocess.SubprocessError):
-        pass  # unknown: each worker start tries (and falls back) as before
+    except (OSError, subprocess.SubprocessError):  # PermissionError: not this interpreter
+        _can_drop = False  # workers stay root, locked down all the same
 
 
 def use_sandbox_uid(uid: int) -> None:
@@ -150,27 +145,13 @@ def use_sandbox_uid(uid: int) -> None:
     _uid = uid
 
 
-def _become_unprivileged() -> None:  # in the worker, between fork and exec
+def _become_unprivileged() -> None:  # in the probe, between fork and exec
     os.setgroups([])
     os.setgid(_uid)
     os.setuid(_uid)
 
 
 FILE_MB = 64  # the largest file the worker may write
-
-
-def _limit_memory() -> None:
-    import resource
-
-    limit = MEMORY_MB * 1024 * 1024 * 4  # the fresh interpreter maps ~1 GB of address space
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    if hard != resource.RLIM_INFINITY:
-        limit = min(limit, hard)
-    # hard limits too: a soft one alone, the student's code may raise again
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    # what it writes (its stdout is a file of the grader's): no test writes near this
-    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_MB * 1024 * 1024, FILE_MB * 1024 * 1024))
 
 
 def _matplotlib_cache(workdir: str) -> str:
@@ -187,42 +168,21 @@ def _matplotlib_cache(workdir: str) -> str:
     return workdir
 
 
-def _prepare_worker(unprivileged: bool, hide: list, kept: list,
-                    hide_minnet: bool) -> None:  # preexec
-    if sys.platform.startswith("linux"):
-        _limit_memory()
-        if lockdown.available():
-            lockdown.lock_down(hide, kept, hide_minnet)
-    if unprivileged:
-        _become_unprivileged()
+def _start_worker(fd: int, workdir: str, environment: dict, hide_minnet: bool = False):
+    """Ask the fork server (``zygote.py``) for a worker serving ``fd``: as the unprivileged
+    user where the probe found it can run this interpreter, and as root locked down
+    (``lockdown.py``); its handle (pid, poll, wait, kill)."""
+    from . import zygote
 
-
-def _start_worker(command: list, fd: int, workdir: str, environment: dict,
-                  hide_minnet: bool = False):
-    """Start the worker, as the unprivileged user where possible, and as root locked down
-    (``lockdown.py``). Where that user cannot run this interpreter, it runs as the grader's
-    user (remembered: tried once per process)."""
-    global _can_drop
-    options = dict(pass_fds=(fd,), cwd=workdir, env=environment, stdin=subprocess.DEVNULL,
-                   start_new_session=True)
     hide = hidden_paths()  # minnet grade asks for more: the grading tree hidden
-    kept = (lockdown.kept_in_tmp(workdir, hide, [_matplotlib_cache(workdir)])
-            if lockdown.available() else [])
-    if lockdown.available():
-        command = [*command, "--pid-namespace"]  # lock_down makes one for its children
-    if dropping_privileges():
-        try:
-            process = subprocess.Popen(
-                command, preexec_fn=lambda: _prepare_worker(True, hide, kept, hide_minnet),
-                **options)
-            _can_drop = True
-            return process
-        except PermissionError:
-            _can_drop = False
-            for folder in (workdir, *lockdown.writable_folders()):  # the worker is root
-                os.chown(folder, os.geteuid(), os.getegid())
-    return subprocess.Popen(
-        command, preexec_fn=lambda: _prepare_worker(False, hide, kept, hide_minnet), **options)
+    locked = lockdown.available()
+    settings = dict(workdir=workdir, environment=environment, hide=hide,
+                    kept=(lockdown.kept_in_tmp(workdir, hide, [_matplotlib_cache(workdir)])
+                          if locked else []),
+                    hide_minnet=hide_minnet, lock_down=locked,
+                    uid=_uid if dropping_privileges() else None,
+                    scratch=tempfile.gettempdir(), memory_mb=MEMORY_MB, file_mb=FILE_MB)
+    return zygote.spawn(settings, fd, with_minnet=not hide_minnet)
 
 
 class Sandbox:
@@ -234,6 +194,7 @@ class Sandbox:
         self.mutates = _contract(mutates)  # the functions whose argument changes come back
         self.shown = os.path.basename(self.path)
         self.workdir = tempfile.mkdtemp(prefix="minnet-sandbox-")
+        probe_privilege_drop()  # done once per grading in the plugin; here where it was not
         if dropping_privileges():
             # its own folder and the test's tmp_path (root's, 0700) are the sandbox user's
             for folder in (self.workdir, *lockdown.writable_folders()):
@@ -253,9 +214,17 @@ class Sandbox:
                            PYTHONDONTWRITEBYTECODE="1")
         # a lab that does not allow minnet: its worker does not see minnet's core at all
         hide_minnet = allowed_imports is not None and "minnet" not in allowed_imports
-        self.process = _start_worker([sys.executable, "-I", WORKER, str(theirs.fileno()), WIRE],
-                                     theirs.fileno(), self.workdir, environment, hide_minnet)
-        theirs.close()
+        try:
+            self.process = _start_worker(theirs.fileno(), self.workdir, environment,
+                                         hide_minnet)
+        except BaseException:
+            ours.close()
+            import shutil
+
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            raise
+        finally:
+            theirs.close()
         self.sock = ours
         self.callbacks: list = []  # (function, opaque): the grader's functions handed over
         self.remote_functions: dict = {}
@@ -501,26 +470,21 @@ class Sandbox:
         return self._ask(request, buffers, codec)
 
     def close(self) -> None:
-        """End the worker and everything it started: its session, and as root its PID
-        namespace (gone with the worker's child that is its PID 1). Elsewhere a process that
-        left the session is re-parented to the plugin's process, which kills it
-        (``isolation.kill_orphans``): never a kill of every process of a uid, which would
+        """End the worker and everything it started: its keeper (``zygote_server.py``) kills
+        its session, and as root its PID namespace (gone with the worker's child that is its
+        PID 1); elsewhere a process that left the session was re-parented to the keeper, a
+        subreaper, which kills it too: never a kill of every process of a uid, which would
         reach other gradings' workers on the machine."""
         try:
             self.sock.close()
         except OSError:
             pass
-        for kill in (lambda: os.killpg(self.process.pid, signal.SIGKILL),
-                     lambda: self.process.kill()):
-            try:
-                kill()
-                break
-            except (ProcessLookupError, PermissionError, OSError):
-                continue
+        self.process.kill()  # its keeper kills its session and what left it, then answers
         try:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
+        self.process.close()
         import shutil
 
         shutil.rmtree(self.workdir, ignore_errors=True)

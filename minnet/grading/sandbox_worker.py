@@ -1,10 +1,10 @@
 """The untrusted side of the sandbox: runs one student file and answers calls.
 
-Started by ``sandbox.Sandbox`` as ``python -I sandbox_worker.py FD WIRE_PATH`` in
-a fresh interpreter (no memory shared with the grader: no tests, references or
-verdicts to find), in a session of its own, as an unprivileged user when the
-grader runs as root. It loads ``wire.py`` by path, so minnet itself is never
-imported here unless the lab allows it.
+Forked for each ``sandbox.Sandbox`` by the fork server (``zygote_server.py``), a clean
+interpreter started with ``python -I`` (no memory shared with the grader: no tests,
+references or verdicts to find), in a session of its own, as an unprivileged user when
+the grader runs as root. The server loads this file and ``wire.py`` by path, so minnet
+itself is never imported here unless the lab allows it.
 
 Requests (``wire`` frames): ``load`` (the file's text, its name, the imports the
 lab allows) and ``call`` (a function name and its arguments as data). Each reply
@@ -14,7 +14,6 @@ import importlib.abc
 import importlib.util
 import linecache
 import os
-import socket
 import sys
 import traceback
 import types
@@ -26,15 +25,20 @@ KEPT_GRAPHS = 256  # result graphs kept for a later backward()
 STAND_INS = {"minnet.autograd": "sandbox_autograd.py"}
 
 
-def _load_wire(path):
-    spec = importlib.util.spec_from_file_location("_minnet_sandbox_wire", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+def load_wire():
+    """``wire.py``, next to this file, loaded by path once (not as part of minnet)."""
+    module = sys.modules.get("_minnet_sandbox_wire")
+    if module is None:
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wire.py")
+        spec = importlib.util.spec_from_file_location("_minnet_sandbox_wire", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[spec.name] = module
     return module
 
 
 def _die_with_parent():
-    """Linux: this process gets SIGKILL when the grader's process that started it ends."""
+    """Linux: this process gets SIGKILL when the process that forked it ends."""
     try:
         import ctypes
         import signal
@@ -390,31 +394,14 @@ class Worker:
 
 
 def _enter_pid_namespace() -> None:
-    """As root under minnet grade the grader made a PID namespace for this process's
-    children (``sandbox._lock_down``): fork, and let the child, PID 1 there, do the work.
-    It can then signal no process outside (``kill(1)`` is itself, the grader has no PID
-    there), and every process the student's code starts dies with it. This process only
-    waits and passes the child's exit on."""
+    """As root the lockdown made a PID namespace for this process's children: fork, and let
+    the child, PID 1 there, do the work. It can then signal no process outside (``kill(1)``
+    is itself, the grader and the fork server have no PID there), and every process the
+    student's code starts dies with it. This process only waits and passes the child's exit
+    on."""
     child = os.fork()
     if child == 0:
         _die_with_parent()
         return
     _, status = os.waitpid(child, 0)
     os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
-
-
-def main():
-    _die_with_parent()
-    if len(sys.argv) > 3 and sys.argv[3] == "--pid-namespace":
-        _enter_pid_namespace()
-    fd, wire_path = int(sys.argv[1]), sys.argv[2]
-    wire = _load_wire(wire_path)
-    sock = socket.socket(fileno=fd)
-    del sys.argv[1:]
-    Worker(sock, wire).serve()
-    sys.stdout.flush()
-    os._exit(0)
-
-
-if __name__ == "__main__":
-    main()
