@@ -69,9 +69,16 @@ worker_code = _load("worker", "sandbox_worker.py")
 # what each server has imported
 # --------------------------------------------------------------------------
 def _import_minnet_core() -> None:
+    """What the labs' files and their tests' calls import of minnet (measured over every
+    lab): the debugger's Monitor loads Numba for its kernels even with MINNET_NO_JIT=1
+    (0.4 s per worker before), the datasets' npz files need zipfile."""
+    import zipfile  # noqa: F401
+
     import minnet  # noqa: F401
     import minnet.data.preprocessing  # noqa: F401
-    import minnet.debug  # noqa: F401
+    import minnet.debug.monitor  # noqa: F401
+    import minnet.debug.setup  # noqa: F401
+    import minnet.engine  # noqa: F401
     import minnet.nn  # noqa: F401
     import minnet.optim  # noqa: F401
 
