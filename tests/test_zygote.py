@@ -167,11 +167,17 @@ def test_each_worker_is_a_process_of_its_own_with_fresh_random_state(tmp_path):
 def test_the_worker_cannot_reach_the_server(tmp_path):
     # as root: its own PID namespace (no pid to signal); everywhere: the server is not
     # dumpable, so not even a worker of the same user opens its memory
+    module = worker(tmp_path)
     server = _servers()[0]
-    signalled, memory = worker(tmp_path).reach(server)
+    signalled, memory = module.reach(server)
     if lockdown.available():
         assert signalled == "ProcessLookupError"
     assert memory == "PermissionError", memory
+    if lockdown.available():
+        # nor its PID-namespace parent, a root process outside the namespace (a review
+        # wrote into it through /proc/<pid>/mem when it was a fresh, dumpable interpreter)
+        assert module.reach(module._box.process.pid) == ["ProcessLookupError",
+                                                          "PermissionError"]
 
 
 def test_exit_status_signal_and_memory_cap_are_reported_as_before(tmp_path):

@@ -1,7 +1,7 @@
 """The worker's view of the system when the grader runs as root (Linux).
 
-``lock_down`` runs in the sandbox worker between fork and exec, still as root, and
-leaves it with as little as possible, whether or not it can then drop to the
+``lock_down`` runs in the sandbox worker once the fork server (``zygote_server.py``)
+has forked it, still as root, and leaves it with as little as possible, whether or not it can then drop to the
 unprivileged sandbox user (it cannot where the interpreter lives under root's
 0700 home; then the worker stays uid 0, and only this keeps it powerless):
 
@@ -266,7 +266,8 @@ def _hide_minnet_core(mounts: _Mounts) -> None:
 def _drop_capabilities(libc) -> None:
     """Every capability out of the bounding set (an executed program never gets one back,
     root or not), the inheritable and ambient sets emptied, no_new_privs. The effective
-    set of this process stays until exec: setuid to the sandbox user still works."""
+    set of this process stays until ``give_up_capabilities``: setuid to the sandbox user
+    still works."""
     try:
         with open("/proc/sys/kernel/cap_last_cap", encoding="ascii") as file:
             last = int(file.read())
@@ -299,7 +300,8 @@ def give_up_capabilities() -> None:
 
 
 def lock_down(hide: list, kept: list, hide_minnet: bool) -> None:
-    """As root, in the worker before exec (see the module's docstring). ``hide``: paths
+    """As root, in the worker before it serves (see the module's docstring; then
+    ``give_up_capabilities``). ``hide``: paths
     shown empty; ``kept``: what of the temporary folder stays (``kept_in_tmp``);
     ``hide_minnet``: the lab does not allow minnet."""
     import ctypes

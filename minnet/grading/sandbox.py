@@ -6,11 +6,13 @@ w, b)`` sends the arrays over a socket to a worker process that ran the student'
 file, and brings the result back as data (``wire.py``). The tests, the reference
 solutions and every verdict stay in the grader's process; nothing the student's
 code does can write a grade, read a hidden test or a reference from memory (the
-worker is a fresh interpreter, not a fork of the grader), or patch the checks.
+worker is forked from a clean interpreter, ``zygote.py``, never from the grader), or
+patch the checks.
 
 The worker (``sandbox_worker.py``):
 * starts in a session of its own, from an empty working folder, with a capped
-  address space, and dies with the process that started it;
+  address space, and dies with the process that asked for it (its keeper, outside
+  the sandbox, kills it when this side's lifeline closes);
 * runs as an unprivileged user (uid ``SANDBOX_UID``, 65532 unless set by
   ``MINNET_SANDBOX_UID``) when the grader runs as root, as in a grading container,
   and, as root, locked down whether or not that user can run it (``lockdown.py``:
