@@ -3,7 +3,6 @@ each worker holds and sees, how it ends, and what happens when the server is gon
 import json
 import os
 import signal
-import textwrap
 import time
 
 import numpy as np

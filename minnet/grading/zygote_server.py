@@ -247,7 +247,6 @@ def _keeper(settings: dict, fds: list, servers: list) -> None:
     try:
         for server in servers:
             server.close()
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         wire_fd, lifeline_fd, out_fd, err_fd = fds
         lifeline = socket.socket(fileno=lifeline_fd)
         isolation.become_subreaper()  # what the worker leaves behind comes here
@@ -281,8 +280,6 @@ def _serve(requests: socket.socket, idle_work: list) -> None:
             continue
         try:
             message, fds, flags, _ = socket.recv_fds(requests, REQUEST_BYTES, 4)
-        except InterruptedError:
-            continue
         except OSError:
             break
         if not message and not fds:
