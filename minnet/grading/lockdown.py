@@ -1,9 +1,10 @@
 """The worker's view of the system when the grader runs as root (Linux).
 
 ``lock_down`` runs in the sandbox worker once the fork server (``zygote_server.py``)
-has forked it, still as root, and leaves it with as little as possible, whether or not it can then drop to the
-unprivileged sandbox user (it cannot where the interpreter lives under root's
-0700 home; then the worker stays uid 0, and only this keeps it powerless):
+has forked it, still as root, and leaves it with as little as possible, whether or
+not it can then drop to the unprivileged sandbox user (it cannot where the
+interpreter lives under root's 0700 home; then the worker stays uid 0, and only
+this keeps it powerless):
 
 * a mount namespace of its own where every filesystem is read-only; the temporary
   folder is a private empty tmpfs with only its own folder (writable) and the
