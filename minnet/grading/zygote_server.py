@@ -334,7 +334,10 @@ def main() -> None:
     if os.fork() == 0:  # the minnet server: its own imports, its own socket
         try:
             plain.close()
-            _import_minnet_core()
+            try:
+                _import_minnet_core()
+            except Exception:  # noqa: BLE001 -- each worker then imports (and reports) it
+                pass
             import gc
 
             gc.freeze()  # workers do not copy the pages of what is loaded when they collect
