@@ -378,7 +378,7 @@ def bench_mlp(n_samples: int, repeats: int, gemm_step_seconds: float) -> None:
         print(f"   ratio within each round: {', '.join(f'{r:.2f}' for r in paired)}")
         # a whole epoch rarely runs undisturbed on a shared machine; 16 steps often do
         fastest = {name: min(b) for name, b in blocks.items()}
-        print(f"   fastest 16 steps (ms/step): " + ", ".join(
+        print("   fastest 16 steps (ms/step): " + ", ".join(
             f"{name} {seconds * 1e3:.3f}" for name, seconds in fastest.items()) +
             f"; minnet / PyTorch {fastest['minnet'] / fastest[f'PyTorch {torch.__version__}']:.2f}")
     step = ours / steps

@@ -325,7 +325,6 @@ def test_grading_removes_what_tests_wrote_to_tmp_path(tmp_path):
     """What a student's code writes to tmp_path is removed when grading ends, not left in
     the system's /tmp (a review filled it with 360 MB per grading)."""
     import subprocess
-    import sys
 
     from minnet.grading.grade import pytest_command
 

@@ -1078,10 +1078,11 @@ def zero_input_baseline(ctx) -> dict:
     steps = int(min(ctx.steps, BASELINE_STEPS))
     result = {"steps": steps, "held_out": "validation set" if ctx.X_val is not None else "25% of train",
               "n_held_out": int(len(X_held))}
+    real_output = None  # (N_held, D): the real-input model's held-out output
     for name, X_in, X_eval in (("real", X_fit, X_held),
                                ("zero", np.zeros_like(X_fit), np.zeros_like(X_held))):
         if name == "zero":
-            bound = _zero_input_loss_bound(ctx, output, X_held, y_held)
+            bound = _zero_input_loss_bound(ctx, real_output, X_held, y_held)
             if bound is not None and _gain(bound, result["real_held_out_loss"]) > \
                     ctx.thresholds[INPUT_GAIN]:
                 # no zero-input model can get closer: the inputs help, proven without it
@@ -1093,6 +1094,8 @@ def zero_input_baseline(ctx) -> dict:
             result["failed"] = f"the {name}-input run stopped at step {run.stopped_at}"
             break
         output = ctx.forward(model, X_eval)
+        if name == "real":
+            real_output = output
         result[f"{name}_held_out_loss"] = ctx.loss_value(output, y_held)
         result[f"{name}_train_loss"] = ctx.loss_value(ctx.forward(model, X_in), y_fit)
         accuracy = _accuracy(output, y_held) if ctx.task == CLASSIFICATION else None
