@@ -9,7 +9,10 @@ The suite runs in two steps (README.md, .ci/run):
 subprocess, the docs' examples or a notebook executed, the CLI tour, a fresh interpreter
 compiling the kernels. Every test runs in CI; ``python -m pytest tests`` runs them all.
 """
+import os
+
 import numpy as np  # noqa: F401  (loaded first: threadpoolctl limits the BLAS it finds loaded)
+import pytest
 from threadpoolctl import threadpool_limits
 
 # The tests check results, not speed. OpenBLAS's threads spin while they wait for work, so
@@ -18,3 +21,23 @@ from threadpoolctl import threadpool_limits
 # on 1 (load ~8 on 2 cores). In this process only: subprocesses the tests start run as a
 # user's would, and the kernels' own threads (minnet.kernels.threads) are left alone.
 threadpool_limits(limits=1, user_api="blas")
+
+
+def _processes_with(marker: str) -> list:
+    """PIDs whose command line holds ``marker`` (from /proc, this PID namespace's view)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as file:
+                if marker.encode() in file.read():
+                    found.append(int(entry))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+@pytest.fixture
+def processes_with():
+    """``processes_with(marker)``: the PIDs whose command line holds ``marker`` (the tests
+    that check that a student's process does not outlive its test find it so)."""
+    return _processes_with

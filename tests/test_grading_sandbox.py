@@ -189,21 +189,8 @@ def test_import_errors_and_syntax_errors_are_feedback(tmp_path):
         sandboxed(test_file, "layers")
 
 
-def _processes_with(marker: str) -> list:
-    """PIDs whose command line holds ``marker`` (from /proc, this PID namespace's view)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as file:
-                if marker.encode() in file.read():
-                    found.append(int(entry))
-        except (OSError, ValueError):
-            continue
-    return found
-
-
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="finds processes through /proc")
-def test_the_worker_and_what_it_started_end_with_close(tmp_path):
+def test_the_worker_and_what_it_started_end_with_close(tmp_path, processes_with):
     # a daemon that leaves the worker's session too: as root the worker's PID namespace
     # takes it along (its pid there means nothing here, so it is found by its command line)
     import time
@@ -225,15 +212,15 @@ def test_the_worker_and_what_it_started_end_with_close(tmp_path):
     module = unchecked(test_file, ("subprocess", "sys"))
     module.spawn()
     for _ in range(100):
-        if _processes_with(marker):
+        if processes_with(marker):
             break
         time.sleep(0.05)
-    assert _processes_with(marker), "alive while the test runs"
+    assert processes_with(marker), "alive while the test runs"
     close_all()
     if not lockdown.available():
         kill_orphans()  # the plugin's part: the daemon was re-parented to its process
     for _ in range(100):
-        if not _processes_with(marker):
+        if not processes_with(marker):
             break
         time.sleep(0.05)
     else:

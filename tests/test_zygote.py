@@ -101,18 +101,6 @@ def _gone(pid: int) -> bool:
         return True
 
 
-def _processes_with(marker: str) -> list:
-    found = []
-    for entry in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as file:
-                if marker.encode() in file.read():
-                    found.append(int(entry))
-        except (OSError, ValueError):
-            continue
-    return found
-
-
 def _eventually(condition, seconds=10.0) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -218,7 +206,7 @@ def _read_line(fd: int) -> object:
     return json.loads(data)
 
 
-def test_a_worker_dies_with_the_test_that_asked_for_it(tmp_path):
+def test_a_worker_dies_with_the_test_that_asked_for_it(tmp_path, processes_with):
     # the plugin SIGKILLs a test at its time limit: nobody closes the Sandbox then
     import uuid
 
@@ -232,11 +220,11 @@ def test_a_worker_dies_with_the_test_that_asked_for_it(tmp_path):
 
     child, read_fd = _in_child(work)
     pid = _read_line(read_fd)
-    assert _eventually(lambda: bool(_processes_with(marker)))
+    assert _eventually(lambda: bool(processes_with(marker)))
     os.kill(child, signal.SIGKILL)
     os.waitpid(child, 0)
     assert _eventually(lambda: _gone(pid)), "the worker outlived its test"
-    assert _eventually(lambda: not _processes_with(marker)), "its daemon outlived the test"
+    assert _eventually(lambda: not processes_with(marker)), "its daemon outlived the test"
 
 
 def test_two_tests_asking_at_once_each_get_their_own_worker(tmp_path):
