@@ -1,27 +1,12 @@
 """Grading minnet's labs: what graded tests call, and the pytest plugin that scores them.
 
-In a graded test (``labs/NN_lab/test_*.py``)::
-
-    import pytest
-    from minnet.grading import student, reference, expect_close, expect_backward
-
-    @pytest.mark.points(4)
-    def test_affine(credit):
-        layers = student(__file__, "layers")      # labs/NN_lab/layers.py
-        ref = reference(__file__, "layers")       # labs/source/NN_lab/layers.py
-        with credit.part(2, "forward output"):
-            expect_close("affine_forward out", layers.affine_forward(x, w, b)[0],
-                         ref.affine_forward(x, w, b)[0])
-        with credit.part(2, "backward matches finite differences"):
-            expect_backward(layers.affine_forward, layers.affine_backward, x, w, b)
-
-The plugin (``minnet.grading.plugin``, loaded by ``labs/conftest.py``) adds the
-markers ``points(n)``, ``timeout(s)`` and ``hidden``, the ``credit`` fixture,
-runs every graded test in its own child process with a time and memory limit,
-and ends with a grade table (``--grade-json PATH`` for Gradescope).
-
-Instructor commands: ``minnet labs release|check|mutants`` and ``minnet grade``
-(see docs/instructors.md).
+A graded test (``labs/NN_lab/test_*.py``) is marked ``@pytest.mark.points(n)``, loads the
+student's file with ``sandboxed``/``student`` and the reference with ``reference``, splits
+its points with the ``credit`` fixture and checks with ``expect_*``, whose messages are the
+feedback. The plugin (``minnet.grading.plugin``, loaded by ``labs/conftest.py``) runs each
+test in a child process with limits and ends with a grade table. Instructor commands:
+``minnet labs release|check|mutants`` and ``minnet grade`` (docs/instructors.md; an
+example test and the design of each module: docs/grading_internals.md).
 """
 from .expect import (
     LabFailure,

@@ -1,18 +1,11 @@
 """The attack bank: student files that try to score what they did not earn.
 
-``labs/source/_attacks/*.py`` each start with a docstring naming the lab, the student
-file it replaces and the points it earns honestly::
-
-    \"\"\"Kills the grading process hoping every grade is lost.
-    lab: 03_loss
-    file: loss_sanity.py
-    honest: 0
-    \"\"\"
-
-``minnet labs check`` grades each one as a submission with ``minnet grade`` (its lab
-only, hidden tests included) in a process of its own, and fails when one scores more
-than ``honest``, leaks a hidden test or a reference solution into its feedback, changes
-the instructor's labs folder, or leaves a process running.
+Each ``labs/source/_attacks/*.py`` starts with a docstring naming its ``lab``, the student
+``file`` it replaces and the points it earns ``honest``-ly. ``minnet labs check`` grades
+each as a submission with ``minnet grade`` (its lab only, hidden tests included) in a
+process of its own, and fails when one scores more than ``honest``, leaks a hidden test or
+a reference into its feedback, changes the instructor's labs folder, or leaves a process
+running. Example: docs/grading_internals.md.
 """
 from __future__ import annotations
 

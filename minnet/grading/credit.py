@@ -1,18 +1,11 @@
 """Partial credit inside one graded test: ``with credit.part(2, "forward output"): ...``.
 
-A test marked ``@pytest.mark.points(4)`` may split its points into parts::
-
-    def test_affine(credit):
-        with credit.part(2, "forward output"):
-            expect_close(...)
-        with credit.part(2, "backward matches finite differences"):
-            expect_backward(...)
-
-A failing part scores 0 and keeps its message; the following parts still run;
-the test fails if any part failed. The parts must add up to the marker's
-points (checked when the test ends, so a miscounted test is caught the first
-time the reference solution is graded). The student's code never runs in this
-process (``sandbox.py``): nothing it does can change a part's verdict.
+A test marked ``@pytest.mark.points(4)`` may split its points into parts. A failing part
+scores 0 and keeps its message; the following parts still run; the test fails if any part
+failed. The parts must add up to the marker's points, checked when the test ends, so a
+miscounted test is caught the first time the reference is graded. The student's code never
+runs in this process (``sandbox.py``): it cannot change a part's verdict. Example:
+docs/grading_internals.md.
 """
 from __future__ import annotations
 

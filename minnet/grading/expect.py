@@ -1,14 +1,12 @@
 """Checks for graded tests whose failure message is the feedback a student reads.
 
-Every helper raises ``LabFailure`` (an ``AssertionError``) with a message that
-says what was checked, what came out, what was expected and, where a known
-mistake fits the evidence, a hint. The grading plugin shows that message and
-nothing else: no traceback through the checker's internals.
+Every helper raises ``LabFailure`` (an ``AssertionError``) saying what was checked, what
+came out, what was expected and, where a known mistake fits, a hint; the plugin shows that
+message and no traceback through the checker::
 
     expect_close("affine_forward out", out, expected)
     expect_backward(affine_forward, affine_backward, x, w, b, name="affine")
     expect_gradcheck(lambda x: my_op(x).sum(), (x,), name="my_op")
-    expect_no_errors(minnet.debug.diagnose(...), what="the repaired run")
     expect_finding(report, "activation.dead_relu")
     expect(loss < 0.1, f"the repaired run should reach loss < 0.1, got {loss:.3f}")
 """
@@ -120,15 +118,11 @@ def expect_close(name: str, actual, expected, rtol: float = 1e-6, atol: float = 
                  hint: str = None) -> None:
     """``actual`` matches ``expected`` entry by entry (|a - e| <= atol + rtol |e|).
 
-    Checks, in order: a value came back at all, its type, shape, dtype kind,
-    NaN/inf, then the values; on a mismatch the feedback counts the entries that
-    differ and lists the worst ones (index, got, expected, error).
-
-    ``hint``: what the test knows about this value (e.g. "column_means must skip the
-    NaNs"). It replaces the generic guesses (log(0)/exp/0/0 for a non-finite entry, "the
-    batch size in a mean? a 1/2?" for a constant factor), which can mislead where the
-    value is not a loss or a gradient.
-    """
+    Checks a value came back, its type, shape, dtype kind, NaN/inf, then the values; a
+    mismatch counts the differing entries and lists the worst (index, got, expected, error).
+    ``hint``: what the test knows about this value (e.g. "column_means must skip the NaNs");
+    it replaces the generic guesses (log(0) for a non-finite entry, "a 1/2?" for a constant
+    factor), which mislead where the value is not a loss or a gradient."""
     if actual is None:
         raise LabFailure(f"{name}: got None. Did the function end without a `return`?")
     want = _as_array(expected)

@@ -1,18 +1,12 @@
 """``minnet grade SUBMISSION_DIR``: grade a student's work in a clean copy of the labs.
 
-Only the files students are meant to edit are taken from the submission: the
-names of the ``.py`` files in ``labs/source/NN_lab/`` (the mutant bank and
-hidden tests excepted). Everything else (tests, conftest.py, READMEs, data) comes
-from the instructor's labs folder, so an edited test or conftest in a
-submission has no effect -- the report says when they differ from the released
-versions (by the hashes in labs/MANIFEST.json). Hidden tests
-(``labs/source/NN_lab/test_hidden_*.py``) are added to the copy.
-
-The same machinery grades the reference solutions, the released stubs and the
-mutants for ``minnet labs check`` (see mutants.py): ``build_tree`` lays out a
-temporary labs folder with the student files given as text, and
-``start_pytest``/``finish_pytest`` grade it in a separate pytest process and return the
-results.json the plugin wrote (``grade_to_the_end`` for a submission: grades on a pipe).
+Only the files students edit (the ``.py`` names in ``labs/source/NN_lab/`` but mutants and
+hidden tests) come from the submission; tests, conftest, READMEs and data come from the
+instructor's labs, so an edited test changes nothing (the report names it, by the hashes in
+``labs/MANIFEST.json``). Hidden tests are added. ``build_tree``, ``start_pytest`` and
+``finish_pytest`` also grade references, stubs and mutants for ``minnet labs check``;
+``grade_to_the_end`` grades a submission even if a test kills the grading process. More:
+docs/grading_internals.md; guarantees: docs/instructors.md section 5.
 """
 from __future__ import annotations
 

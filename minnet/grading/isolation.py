@@ -1,17 +1,15 @@
 """Run functions in forked child processes with a time and memory limit.
 
-A student's code may loop forever, segfault (a Numba kernel indexing out of
-bounds), call ``os._exit`` or allocate 80 GB. Run in the pytest process, any of
-these would end the whole grading run without a report. In a child process
-each ends only that child, and its outcome says what happened:
+A student's code may loop forever, segfault, call ``os._exit`` or allocate 80 GB; in the
+pytest process any of these would end the grading run without a report. In a child each
+ends only that child, and its outcome says what happened::
 
     child = start_child(work, timeout=10, memory_mb=2048)
     wait_any([child, other])  # returns when one of them has ended
-    child.outcome.payload     # bytes the child's ``work()`` returned, or None
-    child.outcome.problem     # None, or "TIMEOUT after 10 s", "crashed: killed by signal 11 (SIGSEGV)", ...
+    child.outcome.payload     # bytes work() returned, or None
+    child.outcome.problem     # None, "TIMEOUT after 10 s", "crashed: killed by signal 11 ..."
 
-The child inherits everything already imported (NumPy, Numba, minnet), so
-forking costs milliseconds, not the seconds a fresh interpreter would.
+Forked, the child inherits what is already imported (NumPy, Numba, minnet).
 """
 from __future__ import annotations
 

@@ -1,21 +1,12 @@
 """Load a lab's student file or reference solution by path: ``student(__file__, "layers")``.
 
-Graded tests never write ``import layers``: two labs' files, or a student file and
-its reference solution, would then share one ``sys.modules`` slot and one could
-silently stand in for the other. Instead each file is loaded from its path under
-its own unique module name, e.g. ``minnet_labs.student.01_backprop.layers``.
-
-Layout (see docs/instructors.md)::
-
-    labs/01_backprop/test_layers.py      the graded test (calls student/reference)
-    labs/01_backprop/layers.py           student(__file__, "layers")
-    labs/source/01_backprop/layers.py    reference(__file__, "layers")
-
-A module is cached per (path, modification time, size), so a test file that
-loads the same student module in several tests pays for it once, and an edited
-file is reloaded. A file that cannot be imported (a SyntaxError, a
-NotImplementedError at module level) raises ``LabFailure`` with the location in
-the student's file, so that only the tests using it lose points.
+Each file is loaded from its path under a unique module name
+(``minnet_labs.student.01_backprop.layers``), never by ``import layers``: two labs' files,
+or a student file and its reference, would share one ``sys.modules`` slot and one could
+silently stand in for the other. Modules are cached per path and (mtime, size), so an
+edited file is reloaded; a file that cannot be imported raises ``LabFailure`` with the
+location in the student's file, so only the tests using it lose points. Layout:
+docs/grading_internals.md.
 """
 from __future__ import annotations
 

@@ -1,34 +1,13 @@
-"""The worker's view of the system when the grader runs as root (Linux).
+"""The worker's view of the system when the grader runs as root (Linux): ``lock_down``.
 
-``lock_down`` runs in the sandbox worker once the fork server (``zygote_server.py``)
-has forked it, still as root, and leaves it with as little as possible, whether or
-not it can then drop to the unprivileged sandbox user (it cannot where the
-interpreter lives under root's 0700 home; then the worker stays uid 0, and only
-this keeps it powerless):
-
-* a mount namespace of its own where every filesystem is read-only; the temporary
-  folder is a private empty tmpfs with only its own folder (writable) and the
-  interpreter's folders (read-only) brought back; what ``minnet grade`` hides (the
-  grading tree, the instructor's labs) is an empty read-only folder;
-* a minimal ``/dev`` (null, zero, random, urandom and a private ``/dev/shm``):
-  nothing of the host's devices, no ``/dev/shm`` shared with other workers or
-  later gradings; ``/proc/sys``, ``/proc/bus``, ``/proc/fs``, ``/proc/irq`` and
-  ``/sys`` read-only, ``/proc/sysrq-trigger`` and the kernel's memory and keys
-  hidden (``/proc/sys/kernel/core_pattern`` would run a program as the real root);
-* for a lab that does not allow minnet, minnet's package is an empty folder but
-  for the three files the worker itself runs (``sandbox_worker.py``, ``wire.py``,
-  the stand-in ``sandbox_autograd.py``): code that escapes the static check finds
-  no autograd to import;
-* an empty network namespace (no interface up: nothing goes out, nothing comes in);
-* a PID namespace for its children (the worker's child serves as its PID 1: no
-  process of the grader's to signal, and whatever it starts dies with it);
-* no capability at all: the bounding, inheritable and ambient sets emptied and
-  ``no_new_privs`` set, so neither the worker nor anything it executes (a setuid
-  program included) can undo the mounts, change its user, trace or signal
-  another user's process, load a module or reach a raw device.
-
-Each step is best effort (a container may refuse namespaces): docs/instructors.md
-says what holds where.
+Runs in the sandbox worker after the fork server forked it, still as root, whether or not it
+can then drop to the sandbox user (it stays uid 0 where the interpreter lives under root's
+0700 home, and then only this keeps it powerless): its own mount namespace with every
+filesystem read-only and the hidden grading tree empty, a private tmpfs for the temporary
+folder, a minimal ``/dev``, ``/proc``'s dangerous parts read-only or hidden, minnet's package
+emptied for labs that do not allow it, empty network and IPC namespaces, a PID namespace
+for its children, and no capability (``no_new_privs``). Each step is best effort (a
+container may refuse namespaces). Each step and its reason: docs/grading_internals.md.
 """
 from __future__ import annotations
 

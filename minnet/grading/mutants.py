@@ -1,24 +1,12 @@
 """``minnet labs mutants`` and ``minnet labs check``: proof that the graded tests tell right from wrong.
 
-Each lab ships a bank of known-wrong implementations, ``labs/source/NN_lab/mutants.py``::
-
-    MUTANTS = [
-        dict(name="missing transpose", file="layers.py",
-             old="dx = dout @ w.T", new="dx = dout @ w",
-             why="the input gradient needs W transposed"),
-    ]
-
-A mutant is the reference solution (markers stripped) with ``old`` -- which must
-occur exactly once -- replaced by ``new``. It must lose at least one point.
-
-``minnet labs check`` is what CI runs: the released files are in sync with the
-sources; the reference solutions get full marks; every graded test fails on the
-released student files; every mutant loses points.
-
-Speed: all copies to grade (the solution of each lab, its released stubs, one
-folder per mutant) are laid out in one temporary labs tree and graded by a
-few pytest processes at once (``--jobs``), each forking one child per test; a
-mutant's folder stops at the first test that catches it.
+Each lab's ``labs/source/NN_lab/mutants.py`` lists known-wrong implementations
+(``MUTANTS``: dicts of ``name``, ``file``, ``old``, ``new``, ``why``): the reference with
+``old`` (exactly once) replaced by ``new``; each must lose at least one point. ``minnet labs
+check`` (CI) also checks that the released files match the sources, the references get full
+marks and every graded test fails on the released stubs. All copies are laid out in one
+temporary labs tree and graded by a few pytest processes at once (``--jobs``); a mutant
+stops at the first test that catches it. Example: docs/grading_internals.md.
 """
 from __future__ import annotations
 
@@ -172,8 +160,8 @@ def grade_copies(labs_dir, copies: list, jobs: int, timeout: Optional[float],
 
 def _fill_kernel_cache() -> None:
     """Compile the Numba kernels here first when their disk cache is empty (a fresh CI
-    checkout): otherwise every parallel pytest process compiles them all at once (~13 s each
-    on the 2-core machine, against ~2 s to load them from the cache)."""
+    checkout): otherwise every parallel pytest process compiles them all at once, several
+    times slower than loading them from the cache (docs/performance.md, "The grader")."""
     from .. import kernels
 
     try:

@@ -1,20 +1,12 @@
 """The pytest plugin that turns ``pytest labs/`` into a grading run.
 
 ``labs/conftest.py`` loads it with ``from minnet.grading.plugin import *`` (a
-``pytest_plugins`` line is not allowed in a non-root conftest). It adds:
-
-* markers ``@pytest.mark.points(n)`` (a graded test worth n points),
-  ``@pytest.mark.timeout(s)`` (its time limit; default ``--lab-timeout``, 10 s)
-  and ``@pytest.mark.hidden`` (a test students do not see before the deadline;
-  files named ``test_hidden_*.py`` are hidden too);
-* the ``credit`` fixture for partial credit (see ``minnet.grading.credit``);
-* isolation: every lab test runs in its own forked child process with a time
-  limit and a memory cap, so a hang, crash, huge allocation or ``sys.exit()``
-  costs that test only, scored 0 with the reason;
-* feedback instead of tracebacks: a failed test's report is the ``LabFailure``
-  message (or the exception and where in the student's file it happened);
-* a grade table at the end (lab, points, max, total) and ``--grade-json PATH``
-  for a Gradescope-compatible results.json.
+``pytest_plugins`` line is not allowed in a non-root conftest). It adds the markers
+``points(n)``, ``timeout(s)`` (default ``--lab-timeout``, 10 s) and ``hidden`` (also every
+``test_hidden_*.py``), the ``credit`` fixture, runs each lab test in its own forked child
+with a time limit and a memory cap (``isolation.py``: a hang or crash costs that test
+only), reports the ``LabFailure`` message instead of a traceback, and ends with a grade
+table and ``--grade-json PATH`` (Gradescope). More: docs/grading_internals.md.
 """
 from __future__ import annotations
 
@@ -520,9 +512,10 @@ def _protect_parent_once(config) -> None:
 def _prepare_parent_once(config, slots: dict) -> None:
     """Load the heavy libraries here once, so tests forked later inherit them, and freeze
     the garbage collector's view of what is loaded, so children do not copy every page the
-    parent's objects sit on when they collect (~7 ms per test). With two tests at once the
-    first one is already running meanwhile (on the other CPU, loading what it needs itself);
-    its time limit counts from the end of the warm-up, as its pipe was not read until then."""
+    parent's objects sit on when they collect (docs/performance.md, "The grader"). With
+    two tests at once the first one is already running meanwhile (on the other CPU, loading
+    what it needs itself); its time limit counts from the end of the warm-up, as its pipe
+    was not read until then."""
     if config.stash.get(_warmed_key, False):
         return
     config.stash[_warmed_key] = True

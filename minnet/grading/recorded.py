@@ -1,51 +1,13 @@
 """Reference results recorded at release time and replayed in a student repository.
 
-A student repository (``minnet labs release --to DIR``) has no ``labs/source/``:
-no reference solutions. Its public tests still call ``reference(__file__, "layers")``
-and compare with ``ref.affine_forward(x, w, b)``. This module makes that work.
-
-**Recording** (at release time, with ``MINNET_RECORD_REFERENCES=<folder>``): the
-public tests run once against the reference solutions, whose top-level functions
-(and the methods of classes holding a solution region) are wrapped. A call of a
-*solution function* (its definition holds a ``### BEGIN SOLUTION`` region) is
-stored as data: its key (the name and a digest of its arguments, see
-``digest``), its result, the arguments it
-changed in place, the files it wrote to a path argument and the global random
-state it advanced. Each call is one small JSON file in the folder (the tests run
-in forked children); ``collect`` merges them into ``labs/NN_lab/reference_calls.json``
-of the student repository.
-
-**Replaying** (no ``labs/source/``; ``reference_calls.json`` next to the test):
-``reference()`` returns a module executed from the *released* student file's text
-(kept in that JSON): helpers outside solution regions are the reference's own code
-and run as they are (a helper calling a solution function reaches its recorded
-results, with the same arguments as at release); solution functions return the
-recorded result of a recorded
-call (putting back what it changed and wrote) and raise ``LabFailure`` naming the
-function for any other call: that check needs the instructor's grader.
-
-*Planted failures* (functions whose regions all have a ``### RELEASE AS`` part: the
-student repairs them) are never recorded: a repaired Setup would give the repair
-away. In a student repository they run as released, so a test may use the
-reference's version only for what the repair keeps (the lab's data, optimiser type,
-number of steps); the round trip in CI shows when a test needs more.
-
-What is recorded is data, never code: arrays, numbers, strings, containers of
-them, minnet Tensors (data, grad, requires_grad), objects of minnet's own classes
-(a Module: its class name and attributes, parameters included), callables by
-their importable name (minnet, NumPy), "the argument it was given", and a figure
-as the PNG file it saved. Any other result makes the call *unrecordable*:
-``collect`` lists it and its checks fail in the student repository.
-
-Argument digests are exact (``digest``): NumPy arrays by dtype, shape and bytes;
-scalars by type and exact value; strings (an absolute path in the temporary folder
-by its file name only), bytes, None, dtypes; lists, tuples and dicts item by item;
-minnet Tensors by data, grad and requires_grad; nn.Modules by class tree,
-state_dict and grads; NumPy Generators by their state; functions and classes by
-module and qualified name (a lab module's without its private number); other
-objects by class and ``__dict__``. A call is replayed only for bit-identical
-arguments: seeded NumPy inputs are the same on every machine, a BLAS product's
-last bits may not be.
+A student repository has no ``labs/source/``, yet its public tests call
+``reference(__file__, "layers")``. At release (``MINNET_RECORD_REFERENCES=<folder>``) each
+call of a solution function is stored as data: a digest of its arguments (``digest``), its
+result, what it changed or wrote, the random state it advanced; ``collect`` merges the
+calls into ``labs/NN_lab/reference_calls.json``. Replaying, ``reference()`` runs the
+released file's text, answers a recorded call (bit-identical arguments only) with its
+result and raises ``LabFailure`` for any other. Planted failures are never recorded.
+What is recorded, how arguments are digested and why: docs/grading_internals.md.
 """
 from __future__ import annotations
 

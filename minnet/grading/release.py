@@ -1,29 +1,12 @@
 """``minnet labs release``: generate the student files from the instructor's sources.
 
-Each lab has one source of truth, ``labs/source/NN_lab/<file>.py``: the full
-reference solution, runnable as it is, with solution regions marked as nbgrader
-does::
-
-    def affine_forward(x, w, b):
-        ### BEGIN SOLUTION
-        out = x @ w + b
-        ### END SOLUTION
-        return out, (x, w, b)
-
-Release replaces each region (marker lines included), at the marker's
-indentation, by::
-
-        # YOUR CODE HERE
-        raise NotImplementedError("affine_forward: your code here")
-
-(``### BEGIN SOLUTION some hint`` raises ``NotImplementedError("some hint")``.)
-A region with a ``### RELEASE AS`` part releases that part instead, each line
-with its first ``# `` after the indentation removed: this is how a lab ships a
-planted failure for students to find.
-
-The release also writes ``labs/MANIFEST.json``: the SHA-256 of every released
-file (student files, tests, READMEs, conftest), so ``minnet grade`` can tell
-when a submission's test files differ from the released ones.
+Each ``labs/source/NN_lab/<file>.py`` is the runnable reference solution with regions
+between ``### BEGIN SOLUTION`` and ``### END SOLUTION``. Release replaces each region, at
+its indentation, by ``# YOUR CODE HERE`` and ``raise NotImplementedError(...)`` (the text
+after ``BEGIN SOLUTION`` is the message, if any); a region with a ``### RELEASE AS`` part
+releases that part uncommented instead (a planted failure for students to find). It also
+writes ``labs/MANIFEST.json``, the SHA-256 of every released file, so ``minnet grade`` sees
+edited test files. Examples: docs/grading_internals.md.
 """
 from __future__ import annotations
 

@@ -1,14 +1,11 @@
 """Public tests whose later parts a student release may not be able to replay.
 
-A student repository replays the reference's results recorded for the exact inputs the
-public tests gave it (``recorded.py``). When one seeded generator feeds several
-``credit.part`` blocks of a test, a part that fails half-way (the student's function raised
-before the part drew all its data) leaves the generator elsewhere, so the next part draws
-other inputs, and its reference call was never recorded: correct code loses that part in
-the student repository, though ``minnet grade`` gives it. ``shared_generators`` finds such
-tests by reading them (no run): a generator made outside the parts and drawn from in two or
-more of them. Give each part its own generator (``rng = np.random.default_rng(seed)`` as
-the part's first line) and the note goes away.
+A student repository replays reference results recorded for exact inputs (``recorded.py``).
+When one seeded generator feeds several ``credit.part`` blocks, a part that fails half-way
+leaves the generator elsewhere, the next part draws inputs never recorded, and correct code
+loses it there (not under ``minnet grade``). ``shared_generators`` finds such tests by reading
+them: a generator made outside the parts and drawn from in two or more. The fix: each part
+makes its own generator as its first line. More: docs/grading_internals.md.
 """
 from __future__ import annotations
 

@@ -1,23 +1,12 @@
 """The public tests' random inputs, salted wherever the reference solutions are at hand.
 
-A student repository carries the reference's answers to the public tests' calls
-(``reference_calls.json``, ``recorded.py``): the inputs come from fixed seeds such as
-``np.random.default_rng(101)``, so a file that looks its inputs up in a table of those
-answers would score the public comparisons without computing anything (measured: up to
-19 of a lab's 24 points). Where the reference solutions are present (``minnet grade``,
-``minnet labs check``, an instructor's ``pytest labs/``), every generator a lab test
-file seeds with an integer is seeded with (seed, salt) instead; the salt is a digest of
-the lab's ``labs/source/<lab>/`` (reference solutions and hidden tests: nothing a student
-has), so the same course grades the same file the same way every time, and a table built from the
-released answers matches nothing. Correct code is graded on other numbers, with the
-reference computing the expected values live; ``minnet labs check`` proves that the
-reference solutions keep full marks and every mutant is still caught.
-
-Only calls made from a lab test file (``test_*.py`` under the labs folder) are salted:
-a reference solution's own ``default_rng(seed)`` (``build_model(seed)``) must stay the
-same as the student's copy of it in the sandbox. Not salted: a student repository (no
-``labs/source/``) and the release's recording run (``MINNET_RECORD_REFERENCES``), whose
-inputs must be the released ones.
+Why: a student repository carries the reference's answers for the public tests' fixed
+seeds (``reference_calls.json``), so a lookup table could score without computing. Where
+``labs/source/`` is present (``minnet grade``, ``minnet labs check``, an instructor's
+``pytest labs/``), ``salt_public_seeds`` makes ``np.random.default_rng(seed)`` called from a
+lab test file draw from ``SeedSequence([seed, salt])``, the salt a digest of the lab's
+sources (or ``MINNET_PUBLIC_SEED_SALT``). Reference solutions' own seeds, student
+repositories and the release's recording run stay unsalted. More: docs/grading_internals.md.
 """
 from __future__ import annotations
 

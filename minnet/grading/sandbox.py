@@ -1,34 +1,14 @@
 """The trust boundary: a student's functions run in another process, called with data.
 
-``sandboxed(__file__, "layers")`` is ``student()`` across a process boundary. The
-returned module looks like the student's, but calling ``layers.affine_forward(x,
-w, b)`` sends the arrays over a socket to a worker process that ran the student's
-file, and brings the result back as data (``wire.py``). The tests, the reference
-solutions and every verdict stay in the grader's process; nothing the student's
-code does can write a grade, read a hidden test or a reference from memory (the
-worker is forked from a clean interpreter, ``zygote.py``, never from the grader), or
-patch the checks.
-
-The worker (``sandbox_worker.py``):
-* starts in a session of its own, from an empty working folder, with a capped
-  address space, and dies with the process that asked for it (its keeper, outside
-  the sandbox, kills it when this side's lifeline closes);
-* runs as an unprivileged user (uid ``SANDBOX_UID``, 65532 unless set by
-  ``MINNET_SANDBOX_UID``) when the grader runs as root, as in a grading container,
-  and, as root, locked down whether or not that user can run it (``lockdown.py``:
-  its own mount, network and PID namespaces, a read-only filesystem, a minimal
-  /dev, no capability): it cannot read the grading tree, signal the grader, reach
-  the network, or outlive the test (what it starts lives in its PID namespace,
-  which dies with it);
-* may import only what the lab allows (``allowed_imports``): a static check of
-  the file (``static_check.py``) refuses other imports and Python's machinery
-  (``__code__``, ``_getframe``, ``eval``...) before it runs, and an import guard
-  refuses minnet and other frameworks at run time.
-
-Without root (a student grading on their laptop) the worker runs as the same user:
-the process boundary still keeps verdicts out of its reach, but the operating
-system does not stop it reading files or signalling; docs/instructors.md says
-exactly what holds where.
+``sandboxed(__file__, "layers")`` is ``student()`` across a process boundary: calling
+``layers.affine_forward(x, w, b)`` sends the arrays over a socket (``wire.py``) to a worker
+(``sandbox_worker.py``, forked by ``zygote.py``'s server, never from the grader) that ran the
+student's file, and brings the result back as data. Tests, references and verdicts stay in
+this process, so the student's code cannot write a grade, read a hidden test or patch a
+check. The worker has its own session, a capped address space, the lab's imports only
+(``static_check.py`` and an import guard), and as root the lockdown (``lockdown.py``) and an
+unprivileged uid where it can. What holds with and without root: docs/instructors.md
+section 3; design: docs/grading_internals.md.
 """
 from __future__ import annotations
 
@@ -157,7 +137,7 @@ FILE_MB = 64  # the largest file the worker may write
 
 
 def _matplotlib_cache(workdir: str) -> str:
-    """The grader's matplotlib folder (its font list is built once, ~20 s) when matplotlib is
+    """The grader's matplotlib folder (its font list is slow to build, once) when matplotlib is
     loaded here and that folder can be read; a fresh one otherwise."""
     matplotlib = sys.modules.get("matplotlib")
     if matplotlib is not None:
@@ -600,19 +580,13 @@ def sandboxed(test_file, name: str, allowed_imports=("numpy", "math"), forbidden
               module_name: Optional[str] = None, stand_ins=(), mutates=()) -> SandboxedModule:
     """The student's module ``name`` of the lab of ``test_file``, running in a sandbox.
 
-    ``allowed_imports``: the top-level packages the lab's file may import (checked
-    statically, and minnet and other frameworks refused at run time unless listed);
-    ``forbidden``: names and attributes the lab rules out (``static_check.check_source``);
-    ``stand_ins``: modules the file imports that the worker replaces by a stand-in
-    (``("minnet.autograd",)``: ``Function`` without minnet's autograd engine, lab 02);
-    ``mutates``: the functions whose contract is to change their arguments in place (a
-    training step, an in-place init): only their changes come back to the grader's objects,
-    and only to their model-like arguments (models, optimizers, Setups, Generators; never
-    the test's arrays, Tensors, lists or dicts: a step that relabels the test's ``y`` changes
-    its own copy). A dict names the arguments that change instead, by position in the
-    test's call or by keyword (``{"momentum_step": (2, "state")}``: its state dict; None:
-    the model-like ones). Every other function works on copies.
-    """
+    ``allowed_imports``: top-level packages the file may import (checked statically; minnet and
+    other frameworks refused at run time unless listed). ``forbidden``: names and attributes
+    the lab rules out (``static_check.check_source``). ``stand_ins``: modules replaced in the
+    worker (``("minnet.autograd",)``, lab 02). ``mutates``: functions whose contract is to
+    change their arguments; only their changes come back, and only to model-like arguments
+    (models, optimizers, Setups, Generators), or, given a dict, to the arguments it names by
+    position or keyword (``{"momentum_step": (2, "state")}``). Other functions work on copies."""
     from .loading import student_path
 
     path = student_path(test_file, name)

@@ -1,20 +1,12 @@
 """A stand-in for ``minnet.autograd`` in the sandbox worker: ``Function`` on NumPy alone.
 
-Lab 02 asks for backward passes written by hand. Its student file subclasses
-``minnet.autograd.Function``; in the worker (``sandbox_worker.py``) that import finds
-this module instead of minnet, so nothing there can compute a gradient for the
-student: no autograd engine, no op closures, no numerical gradient. The graph is
-built in the grader: a grader-side ``Function`` (``sandbox.Sandbox.function_class``)
-asks the worker to run the student's ``forward`` and ``backward`` with arrays, and
-those run here with what minnet's own ``Function`` gives them:
-
-* a Tensor argument arrives as a ``Tensor`` of this module: its values as
-  ``.detach().numpy()`` (as the lab's README says) or ``.numpy()``, also as ``.data``
-  (an array here, where minnet's ``.data`` is a Tensor), shape and dtype, and NumPy
-  arithmetic that gives arrays;
-* ``ctx.save_for_backward(...)``, ``ctx.saved_tensors``, ``ctx.needs_input_grad``.
-
-It imports NumPy only, and is loaded by path (``python -I``: minnet is not imported).
+Lab 02 asks for backward passes written by hand, so its worker must hold nothing that
+computes a gradient (no engine, no op closures, no numerical gradient). The graph is built
+in the grader (``sandbox.Sandbox.function_class``); the student's ``forward`` and
+``backward`` run here with a ``Tensor`` of this module (``.numpy()``, ``.detach()``,
+``.data`` as an array, shape, dtype, NumPy arithmetic) and a ``ctx``
+(``save_for_backward``, ``saved_tensors``, ``needs_input_grad``). Imports NumPy only and is
+loaded by path. More: docs/grading_internals.md.
 """
 import numpy as np
 

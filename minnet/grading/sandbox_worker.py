@@ -1,14 +1,11 @@
 """The untrusted side of the sandbox: runs one student file and answers calls.
 
-Forked for each ``sandbox.Sandbox`` by the fork server (``zygote_server.py``), a clean
-interpreter started with ``python -I`` (no memory shared with the grader: no tests,
-references or verdicts to find), in a session of its own, as an unprivileged user when
-the grader runs as root. The server loads this file and ``wire.py`` by path, so minnet
-itself is never imported here unless the lab allows it.
-
-Requests (``wire`` frames): ``load`` (the file's text, its name, the imports the
-lab allows) and ``call`` (a function name and its arguments as data). Each reply
-is the result as data, or the exception as text with the student's lines.
+Forked per ``sandbox.Sandbox`` by the fork server (``zygote_server.py``, a ``python -I``
+interpreter holding no test, reference or verdict), which loads this file and ``wire.py``
+by path: minnet is not imported unless the lab allows it. Requests (``wire`` frames, by
+``op``): ``load``, ``call``, ``backward``, ``function_forward``, ``function_backward``,
+``replace``, ``set``; each reply is the result as data, or the exception as text with the
+student's lines. Each request: docs/grading_internals.md.
 """
 import importlib.abc
 import importlib.util

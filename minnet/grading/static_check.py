@@ -1,11 +1,9 @@
 """A static check of a student file against its lab's rules, before it runs.
 
-The sandbox (``sandbox.py``) is the wall: the student's code runs in another
-process and only data comes back. This is the second layer, for the labs whose
-point is to *write it by hand*: a file that imports a library the lab does not
-allow, or reaches into Python's machinery (``__code__``, ``__globals__``,
-``sys._getframe``, ``eval``) to borrow someone else's code, is refused with the
-line and the rule, instead of being graded.
+The sandbox is the wall; this is the second layer, for the labs whose point is to *write it
+by hand*: a file that imports what the lab does not allow, or reaches into Python's
+machinery (``__code__``, ``__globals__``, ``sys._getframe``, ``eval``) to borrow code, is
+refused with the line and the rule instead of being graded::
 
     problems = check_source(text, "layers.py", allowed_imports={"numpy", "math"})
     # ["layers.py:3: `import minnet`: lab files may import only math, numpy"]

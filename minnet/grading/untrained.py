@@ -1,20 +1,12 @@
 """A trained-outcome test grades a run the grader makes, from an untrained start.
 
-A lab that grades what a student's Setup reaches after training must know that the run
-starts where the lab says. A model handed over already trained (weights trained offline,
-embedded in the file as data) with an optimizer that cannot move it (SGD with lr 1e-12, Adam
-with eps 1e12) "reaches" any bar while the test's own training does nothing. Three checks:
-
-- ``parameters_problem``: the model's parameters and buffers are the lab builder's (labs whose
-  README says: keep the model);
-- ``optimizer_problem``: the optimizer is the lab's kind, fresh (no state), over the model's
-  parameters, with every option of every group as the lab's but those the README lets the
-  repair change;
-- ``redraw_``: where the student chooses the initialisation, the grader draws the weights
-  itself at each weight tensor's own scale: the run grades the scheme, and no trained weight
-  survives.
-
-Each ``*_problem`` returns None when all is well, else what is wrong, for the feedback.
+Why: a model trained offline and handed over with an optimizer that cannot move it (lr
+1e-12) would "reach" any bar. ``parameters_problem``: the parameters and buffers are the
+lab builder's; ``optimizer_problem``: a fresh optimizer of the lab's kind over the model's
+parameters, its options the lab's but those the README frees; ``redraw_`` and
+``drawn_afresh_problem``: where the student chooses the init, the grader draws the weights
+itself at each tensor's scale. Each ``*_problem`` returns None or what is wrong. More:
+docs/grading_internals.md.
 """
 from __future__ import annotations
 

@@ -1,19 +1,12 @@
 """Values that cross the sandbox boundary, as data only.
 
-The grader and a student's code run in different processes (``sandbox.py``) and
-talk over a socket. What crosses is data: numbers, strings, NumPy arrays of
-numbers, and lists/tuples/dicts of those. Nothing is unpickled, no code object
-or class travels, so a student's file cannot hand the grader anything that runs
-when it is read. An object that is not data (a student's cache holding a lambda,
-an instance of a class of their own) stays in the student's process and crosses
-as an opaque ``Handle``; passed back as an argument, the handle becomes the
-object again over there.
-
-Frame layout on the socket: u32 header length, the header as JSON, u32 number
-of buffers, then each buffer as u64 length + raw bytes (the arrays' contents).
-
-This module imports only the standard library and NumPy: the sandbox worker
-loads it by path, without importing minnet.
+The grader and the student's code (``sandbox.py``) talk over a socket. What crosses is
+data (numbers, strings, arrays of numbers, containers of them) and minnet's own objects as
+class name and state; nothing is unpickled and no code travels, so the student's side
+cannot hand the grader anything that runs when read. Anything else stays where it is and
+crosses as a ``Handle``. A frame: u32 header length, JSON header, u32 buffer count, then
+each buffer as u64 length + bytes. Imports only the standard library and NumPy: the worker
+loads it by path. More: docs/grading_internals.md.
 """
 from __future__ import annotations
 
@@ -111,21 +104,13 @@ FUNCTION_SLOTS = {"minnet.debug.setup:Setup": ("loss_fn", "train_step", "evaluat
 class Codec:
     """Turns values into data and back, keeping the identity of shared objects.
 
-    Plain data (numbers, strings, arrays of numbers, lists/tuples/dicts/sets) crosses as
-    itself. Objects of minnet's own classes (Tensors, Parameters, Modules, optimizers,
-    Setups, data loaders) cross as their class name and their state, rebuilt on the
-    other side without running any code of theirs (``cls.__new__`` and the state set
-    directly); functions of minnet and NumPy's random Generators too. Every object gets
-    a number the first time it is written (``$id``) and is referred to by it afterwards
-    (``$r``), so a model's parameters and the optimizer's are the same objects there.
-
-    ``known``: {number: object} already on this side. Decoding an object with a known
-    number updates that object in place instead of making a new one: that is how the
-    grader sees what a student's function did to the model it was given.
-    ``keep``: what to do with an object that is not data (the worker keeps it and sends a
-    Handle); ``handle``: how to turn a handle node back into something (the grader makes
-    a Handle, the worker looks its object up).
-    """
+    Minnet objects are rebuilt with ``cls.__new__`` and their state, running no code of
+    theirs. Each object is numbered when first written (``$id``) and referred to by number
+    after (``$r``), so a model's parameters and its optimizer's stay the same objects.
+    ``known``: {number: object} on this side; decoding a known number updates that object in
+    place (how the grader sees what a student's function did to its model). ``keep``: what to
+    do with non-data (the worker keeps it, sends a Handle); ``handle``: how to turn a handle
+    node back into something (a Handle in the grader, the object in the worker)."""
 
     def __init__(self, keep=None, handle=None, function=None, known=None, graph=None,
                  callback=None, opaque: bool = False):

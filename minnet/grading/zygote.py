@@ -1,23 +1,13 @@
 """Sandbox workers from a fork server: ``spawn(settings, wire_fd, with_minnet)``.
 
-A worker used to be a fresh interpreter per test (``python -I sandbox_worker.py``):
-~0.2 s of CPU to import NumPy and minnet, ~0.8 s more in a test that draws a figure. The
-fork server (``zygote_server.py``) is one clean interpreter that imports them once and
-forks a worker per request. It is never a fork of the grader: it holds no test, reference
-or verdict, and its plain half has never imported minnet (for the labs that do not allow
-it).
-
-One code path everywhere: the first ``spawn`` of a process starts the server (``start``),
-and processes forked later (the plugin's tests) inherit its request sockets and use the
-same server. The plugin starts it early, in the pytest process, so its imports overlap
-collection. A request is one message on a SOCK_SEQPACKET socket shared by all those
-processes (atomic, whoever sends at once), carrying the worker's wire, its stdout and
-stderr and a *lifeline*: a socket of this request alone, on which the worker's keeper
-answers (pid, then exit status) and whose closing (``Sandbox.close``, the test ending or
-killed at its time limit) ends the worker and whatever it left running.
-
-A server that died or does not take the request is replaced once; then the Sandbox fails
-with a message saying so. Nothing here waits longer than ``ANSWER_SECONDS``.
+The first ``spawn`` of a process starts the server (``start``, ``zygote_server.py``: one
+clean interpreter, never a fork of the grader, that imports NumPy, and in its minnet half
+minnet and matplotlib, once); processes forked later (the plugin's tests) inherit its
+request sockets and use the same server. A request carries the worker's wire, stdout,
+stderr and a *lifeline* on which the worker's keeper answers (pid, then exit status);
+closing it ends the worker and what it left running. A server that died or does not take
+the request is replaced once; nothing here waits longer than ``ANSWER_SECONDS``. Design:
+docs/grading_internals.md.
 """
 from __future__ import annotations
 

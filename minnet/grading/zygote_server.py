@@ -1,40 +1,14 @@
-"""The fork server of sandbox workers (the "zygote"): a clean interpreter that has
-imported what workers use and forks one worker per ``Sandbox``.
+"""The fork server of sandbox workers: a clean interpreter that forks one worker per Sandbox.
 
-Starting a fresh interpreter per test cost ~0.2 s of CPU (NumPy, minnet), ~0.8 s in a
-test that draws a figure (matplotlib). This process pays for those imports once. It is
-started by ``zygote.py`` as ``python -I zygote_server.py PLAIN_FD MINNET_FD``: a fresh
-interpreter, never a fork of the grader, so it holds no test, reference, hidden test or
-verdict, and it never imports ``minnet.grading``. It imports NumPy, then forks in two:
-
-* the *plain* server (this process) never imports minnet: it serves labs that do not
-  allow minnet (01, 02, 11), whose workers must not find minnet's core in memory;
-* the *minnet* server imports minnet's core, then, when no request is waiting,
-  matplotlib (Agg) and ``minnet.viz``.
-
-Each serves requests on its own SOCK_SEQPACKET socket, shared by every process of the
-grader (the pytest process and its forked tests): one message per request, atomic, with
-four descriptors (``socket.send_fds``): the worker's end of the wire, the *lifeline*
-(a socket private to this request), and the stdout and stderr the worker writes to. The
-settings (working folder, environment, what to hide, uid, memory limit) are JSON.
-
-Per request the server forks a **keeper**, which stays outside the sandbox with the
-server's privileges, and the keeper forks the **worker**:
-
-* the worker starts a session of its own, dies with its keeper, takes the test's
-  stdout/stderr, closes every other descriptor it inherited (the servers' sockets, the
-  lifeline) so only the wire is left, sets its environment, hard limits (address space,
-  core files, file size), and as root the lockdown (``lockdown.py``: mount, network, IPC
-  and PID namespaces, read-only filesystem, minimal /dev, no capability), then drops to
-  the sandbox uid where asked, and as root forks again to be PID 1 of its PID namespace;
-* the keeper answers the pid on the lifeline, later the exit status, and when the
-  lifeline says "kill" or closes (the test closed the Sandbox, ended, or was killed at its
-  time limit) it kills the worker's session (as root the PID namespace goes with its
-  PID 1) and, a subreaper, every process the worker left that escaped its session.
-
-The servers and keepers are not dumpable: a worker of the same user cannot trace them or
-read their memory or descriptors (``hide_from_same_user``). Both servers end when every
-process of the grader has closed its end of their socket.
+Started by ``zygote.py`` as ``python -I zygote_server.py PLAIN_FD MINNET_FD`` (never a fork
+of the grader: no test, reference or verdict in memory), it imports NumPy once and forks in
+two: the *plain* server (this process, never imports minnet, for labs 01, 02, 11) and the
+*minnet* server (minnet's core, later matplotlib and ``minnet.viz``). Each request on its
+SOCK_SEQPACKET socket carries four descriptors (wire, lifeline, stdout, stderr) and JSON
+settings. Per request a *keeper* (outside the sandbox) forks the *worker* (own session,
+limits, ``lockdown.py`` as root, sandbox uid, PID 1 of its namespace); the keeper reports
+pid and exit status on the lifeline and kills what the worker left when it closes.
+Servers and keepers are not dumpable. Design in full: docs/grading_internals.md.
 """
 import importlib.util
 import json
@@ -86,8 +60,8 @@ def _import_minnet_core() -> None:
 def _import_plotting() -> bool:
     """matplotlib with Agg, its fonts loaded and one figure drawn (what a figure test's
     worker does first). False, doing nothing more, while matplotlib's font list is not on
-    disk yet: building it takes ~20 s (a fresh machine; the grader's warm-up builds it),
-    and a request would wait for it here, against a test's time limit."""
+    disk yet: building it takes many seconds (a fresh machine; the grader's warm-up builds
+    it), and a request would wait for it here, against a test's time limit."""
     import glob
     import io
 
