@@ -189,10 +189,9 @@ def fit(model, loader, loss_fn: Callable, optimizer, epochs: int,
         loss_fn: ``loss_fn(outputs, targets) -> scalar Tensor``.
         test_data: optional ``(X_test, y_test)``, evaluated after every epoch.
         scheduler: optional LR scheduler, stepped once per epoch.
-        on_epoch: called with each `EpochRecord` (e.g. to print progress).
-        run_log: optional ``minnet.runlog.RunLog`` recording step losses and epoch metrics.
-        stop_on_nonfinite: raise `TrainingDiverged` at the first NaN/Inf training loss
-            instead of training on with NaN weights.
+        on_epoch: called with each `EpochRecord`; run_log: an optional ``RunLog``.
+        stop_on_nonfinite: raise `TrainingDiverged` at the first NaN/Inf loss instead of
+            training on with NaN weights.
     """
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")

@@ -1,13 +1,10 @@
 """Datasets: things you can index to get one sample, as in ``torch.utils.data``.
 
-A `Dataset` answers two questions: how many samples are there (``len(ds)``)
-and what is sample ``i`` (``ds[i]``). A `DataLoader` (see ``loader.py``) asks
-those questions to build shuffled mini-batches.
-
-Datasets whose samples all live in arrays (`TensorDataset`, and `Subset`s of
-it) also offer ``get_batch(indices)``, which gathers a whole batch with one
-fancy-indexing operation per array instead of one Python call per sample; the
-DataLoader uses it when it exists.
+A `Dataset` says how many samples there are (``len(ds)``) and what sample ``i`` is
+(``ds[i]``); a `DataLoader` (``loader.py``) uses that to build shuffled mini-batches.
+Array-backed datasets (`TensorDataset` and its `Subset`s) also offer ``get_batch(indices)``:
+one fancy-indexing operation per array instead of one Python call per sample, which the
+DataLoader uses when it exists.
 """
 from __future__ import annotations
 

@@ -62,16 +62,12 @@ def _read_raw() -> tuple:
 
 
 def load_digits(return_X_y: bool = False, as_float: bool = True):
-    """Load the 8x8 digits.
+    """Load the 8x8 digits: ``X`` (1797, 64) pixels in [0, 16], ``y`` (1797,) int64 labels 0..9.
 
-    Args:
-        return_X_y: return ``(X, y)``: ``X`` (1797, 64) in [0, 16], ``y`` int64 (1797,) 0..9.
-        as_float: pixels as float32 (default) or as the stored uint8.
-
-    Otherwise returns a `Bunch`: ``data`` (1797, 64), ``target`` (1797,) int64,
-    ``images`` (1797, 8, 8), ``images_2d`` (1797, 1, 8, 8) for conv nets, ``target_names``
-    and ``DESCR``. ``data``, ``images`` and ``images_2d`` are views of one array; every
-    call returns fresh arrays.
+    ``return_X_y``: return ``(X, y)``; ``as_float``: pixels as float32 (default) or the stored
+    uint8. Otherwise a `Bunch`: ``data`` (1797, 64), ``target`` (1797,), ``images`` (1797, 8,
+    8), ``images_2d`` (1797, 1, 8, 8) for conv nets, ``target_names``, ``DESCR``. ``data``,
+    ``images`` and ``images_2d`` are views of one array; every call returns fresh arrays.
     """
     images, labels = _read_raw()
     pixels = images.astype(np.float32) if as_float else images.copy()

@@ -1,13 +1,10 @@
 """Findings and the report that orders, links and prints them.
 
-A ``Finding`` is one diagnosed problem: its stable code (see codes.py), how
-bad it is, where (the layer), what was measured (evidence) against which
-threshold, where practitioners describe it (source) and how to fix it.
-
-A ``Report`` holds the findings of one diagnosis. It puts root causes first:
-findings are linked along known cause -> effect edges (``CAUSES``), e.g.
-unnormalised inputs -> saturated tanh -> vanishing gradients -> plateau, and
-the report leads with the earliest cause present, not the loudest symptom.
+A ``Finding`` is one diagnosed problem: its stable code (codes.py), severity, layer,
+evidence against a threshold, source and fix. A ``Report`` holds one diagnosis's findings,
+linked along known cause -> effect edges (``CAUSES``: unnormalised inputs -> saturated tanh
+-> vanishing gradients -> plateau), and leads with the earliest cause present, not the
+loudest symptom.
 """
 from __future__ import annotations
 

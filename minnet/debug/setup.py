@@ -18,21 +18,19 @@ if TYPE_CHECKING:
 class Setup:
     """A runnable training setup (the arguments of ``diagnose``, kept together).
 
-        model          an ``nn.Module``
+        model, optimizer  an ``nn.Module`` and an ``optim.Optimizer`` over its parameters
         loss_fn        ``loss_fn(output, target) -> scalar Tensor``, or a dict of named scalar
-                       terms whose sum is the loss (the debugger then compares the terms)
-        optimizer      an ``optim.Optimizer`` over ``model.parameters()``
+                       terms summed into the loss (the debugger then compares the terms)
         train_data     ``(X, y)`` arrays, a Dataset or a DataLoader; ``val_data`` likewise, optional
-        batch_size     mini-batch size when ``train_data`` is not a DataLoader; ``shuffle`` likewise
-        steps          optimizer steps of a training run; ``seed`` seeds everything random
-        train_step     optional ``train_step(model, loss_fn, optimizer, X, y) -> loss`` replacing
-                       zero_grad / forward / backward / step (scenarios reproduce loop mistakes)
+        batch_size, shuffle   used when ``train_data`` is not a DataLoader
+        steps, seed    optimizer steps of a training run; the seed of everything random
+        train_step     optional ``train_step(model, loss_fn, optimizer, X, y) -> loss`` in place
+                       of zero_grad / forward / backward / step (scenarios' loop mistakes)
         evaluate       optional ``evaluate(model, X, y) -> output array`` (checked for eval mode)
         clip_grad_norm optional max norm for ``nn.utils.clip_grad_norm_`` in every step
-        preprocessing  optional dict, e.g. {"standardizer": fitted, "raw_train": X_train_raw,
-                       "raw_val": X_val_raw}, for the leakage checks
-        task           "classification" or "regression"; None: inferred
-        name, notes    for reports
+        preprocessing  optional dict for the leakage checks: {"standardizer": fitted,
+                       "raw_train": X_train_raw, "raw_val": X_val_raw}
+        task           "classification" or "regression" (None: inferred); name, notes: for reports
     """
     model: Any
     loss_fn: Callable
@@ -83,12 +81,10 @@ def diagnose(model, loss_fn: Callable, train_data, optimizer=None, val_data=None
         model, loss_fn, train_data, val_data, optimizer (default SGD(lr=0.01)), steps,
             batch_size (32), shuffle (True), seed, train_step, evaluate, clip_grad_norm,
             preprocessing, task: as in ``Setup``; model and optimizer are copied, never changed.
-        thresholds: overrides by name, e.g. ``{"dead_relu_fraction": 0.7}``; every name,
-            value and source is in ``minnet.debug.thresholds.DEFINED``.
-        verify_fixes: also rerun training with each mechanical fix (see Report.verify_fixes).
-        phases: which check phases to run; progress: called with each phase's name.
-        record: a folder (or True for "runs") to record this diagnosis in the run log; the
-            run id is in ``report.run["run_id"]``.
+        thresholds: overrides by name, ``{"dead_relu_fraction": 0.7}`` (all: ``thresholds.DEFINED``).
+        verify_fixes: also rerun training with each mechanical fix (``Report.verify_fixes``).
+        phases: the check phases to run; progress: called with each phase's name.
+        record: a folder (True: "runs") for the run log; the id is ``report.run["run_id"]``.
     """
     from .diagnosis import PHASE_ORDER, check_arguments, diagnose_setup
     check_arguments(model, steps, batch_size)

@@ -1,14 +1,11 @@
 """Named, documented thresholds for the debugger's checks.
 
-Every number a check compares against is declared once with ``define(...)`` as a
-named constant next to the check that uses it (``DEAD = define("dead_relu_fraction",
-...)``), with where it comes from and why; the check reads ``ctx.thresholds[DEAD]``.
-A user overrides any of them per call, by name::
-
-    diagnose(model, loss_fn, data, thresholds={"dead_relu_fraction": 0.7})
-
-and every finding shows the statistic next to the threshold it was compared
-with and that threshold's source, so the verdict can be checked by hand.
+Every number a check compares against is declared once, next to the check, as a named
+constant with its source and reason (``DEAD = define("dead_relu_fraction", ...)``); the
+check reads ``ctx.thresholds[DEAD]``. A user overrides any of them per call by name,
+``diagnose(..., thresholds={"dead_relu_fraction": 0.7})``, and every finding shows its
+statistic next to the threshold and that threshold's source, so a verdict can be checked
+by hand.
 """
 from __future__ import annotations
 

@@ -1,13 +1,10 @@
 """What-if: rerun a short training with a finding's mechanical fix applied, next to a control.
 
-A *mechanical fix* is a function ``fix(setup, finding) -> Setup`` returning a repaired
-copy of the setup (re-initialise with He/Glorot, standardise inputs, lower the learning
-rate 10x, ...); ``minnet.debug.checks.FIXES`` lists one per code, next to the checks.
-
-``verify_fixes`` trains the untouched control and each repaired copy for the same
-number of steps from the same initial weights and batch order, then diagnoses the
-repaired copy again: did the finding go away, did the loss improve? The repair is
-shown, never applied to the user's model.
+A *mechanical fix* ``fix(setup, finding) -> Setup`` returns a repaired copy (He/Glorot
+init, standardised inputs, lr / 10, ...); ``minnet.debug.checks.FIXES`` lists one per code.
+``verify_fixes`` trains the untouched control and each repaired copy for the same steps from
+the same weights and batch order, then diagnoses the copy again: did the finding go away,
+did the loss improve? The repair is shown, never applied to the user's model.
 """
 from __future__ import annotations
 

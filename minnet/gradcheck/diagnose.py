@@ -1,14 +1,11 @@
 """Name the likely bug from the pattern of analytic (a) vs numeric (n) gradients.
 
-A failed check says *that* a backward is wrong; the pattern usually says *how*. The
-tests run from the most specific pattern to the least and the first that fits wins:
-``spurious``, ``zero``, ``sign``, ``factor``, ``batch_factor``, ``constant``, ``input_term``,
+A failed check says *that* a backward is wrong; the pattern usually says *how*. Patterns
+are tried from the most specific to the least, the first that fits wins: ``spurious``,
+``zero``, ``sign``, ``factor``, ``batch_factor``, ``constant``, ``input_term``,
 ``transposed``, ``one_sample``, ``missing_sum``, ``extra_sum``, ``partial_zero``,
-``some_entries``, ``unknown`` (and ``kink`` with ``count_kinks=True``); each pattern is in
-docs/gradcheck.md's table. A ``Diagnosis`` is a sentence plus a hint, with a window
-of values around the first bad entry for the last three kinds. Two patterns need more
-than one input's numbers and live in compare.py: ``swapped`` (gradients returned in
-another order) and ``ignores_dout`` (check_backward re-measures with dout = ones).
+``some_entries``, ``unknown`` (``kink`` with ``count_kinks=True``); docs/gradcheck.md has
+the table. ``swapped`` and ``ignores_dout`` need several inputs' numbers: compare.py.
 """
 from __future__ import annotations
 

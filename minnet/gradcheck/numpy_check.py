@@ -213,17 +213,14 @@ def check_backward(forward, backward, *arrays, eps: float = 1e-6, atol: float = 
                    raise_exception: bool = False):
     """Check ``backward(dout, cache)`` against finite differences of ``forward(*arrays)``.
 
-    forward:  ``forward(*arrays) -> (out, cache)``; out any shape (a scalar loss too).
-              Several outputs: ``(out_1, ..., out_k, cache)``.
-    backward: ``backward(dout, cache) -> grads`` (``backward(dout_1, ..., dout_k, cache)``
-              for several outputs): a tuple/list with one gradient per input (None
-              allowed for unchecked ones) or one per ``wrt`` input; a single array
-              when there is one input.
-    arrays:   the forward's arguments. Floating-point arrays are checked; anything else
-              (labels, dicts such as bn_param, numbers such as reg) is passed through.
-    wrt:      indices of the inputs to check (default: every floating-point array).
-    Other arguments as in ``gradcheck``. The caller's arguments are never modified:
-    the check runs on float64 copies. Returns a ``GradcheckResult``.
+    forward: ``forward(*arrays) -> (out, cache)``, out any shape; several outputs:
+        ``(out_1, ..., out_k, cache)``, then ``backward(dout_1, ..., dout_k, cache)``.
+    backward: one gradient per input (None for unchecked ones) or per ``wrt`` input, as a
+        tuple/list; a single array when there is one input.
+    arrays: floating-point arrays are checked; anything else (labels, bn_param, reg) is
+        passed through. wrt: indices of the checked inputs (default: every float array).
+    Other arguments as in ``gradcheck``. Runs on float64 copies (the caller's arguments are
+    never modified). Returns a ``GradcheckResult``.
     """
     for role, function in (("forward", forward), ("backward", backward)):
         if not callable(function):

@@ -1,18 +1,15 @@
 """``nn.GRU``: the gated recurrent unit, as PyTorch defines it, built from ops.
 
-Per step, from the input x_t and the previous state h (each gate one linear map of
-x_t plus one of h; weights stacked in the order r, z, n, PyTorch's layout):
+Per step, from input x_t and previous state h (weights stacked r, z, n, PyTorch's layout):
 
     r = sigmoid(W_ir x_t + b_ir + W_hr h + b_hr)        # reset: how much of h to read
     z = sigmoid(W_iz x_t + b_iz + W_hz h + b_hz)        # update: how much of h to keep
     n = tanh(W_in x_t + b_in + r * (W_hn h + b_hn))     # the candidate state
     h_t = (1 - z) * n + z * h
 
-r multiplies ``W_hn h + b_hn`` (bias included), not h itself: that is PyTorch's (and
-cuDNN's) variant, so ``b_hn`` cannot be folded into ``b_in``. Parameters
-``weight_ih_l{k}`` (3H, I_k), ``weight_hh_l{k}`` (3H, H), ``bias_ih_l{k}``,
-``bias_hh_l{k}`` (3H,); layers, batch_first, unbatched input and initialisation as in
-``nn.RNN`` (minnet/nn/recurrent.py). Autograd differentiates the unrolled loop.
+r multiplies ``W_hn h + b_hn`` (PyTorch's and cuDNN's variant: ``b_hn`` cannot fold into
+``b_in``). ``weight_ih_l{k}`` (3H, I_k), ``weight_hh_l{k}`` (3H, H), biases (3H,); the rest
+as ``nn.RNN`` (recurrent.py). Autograd differentiates the unrolled loop.
 """
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """Adadelta: a per-weight step size from running averages of squared gradients and steps.
 
-PyTorch's algorithm (``torch.optim.Adadelta``), for parameter p with gradient g;
-``_update_one`` below is these lines in NumPy::
+``torch.optim.Adadelta``'s algorithm for parameter p, gradient g; ``_update_one`` is it in NumPy::
 
     g = -g                                            if maximize
     g = g + weight_decay * p                          if weight_decay != 0
@@ -10,8 +9,8 @@ PyTorch's algorithm (``torch.optim.Adadelta``), for parameter p with gradient g;
     u = rho * u + (1 - rho) * delta * delta           running mean of step^2
     p = p - lr * delta
 
-The ratio of the two root-mean-squares gives each step the units of the
-parameter, which is why the default ``lr`` is 1.0.
+The ratio of the two root-mean-squares gives each step the parameter's units: hence the
+default ``lr`` of 1.0.
 """
 from __future__ import annotations
 

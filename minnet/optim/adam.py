@@ -1,7 +1,7 @@
 """Adam and AdamW: per-parameter step sizes from running moments of the gradient.
 
-PyTorch's algorithm (``torch.optim.Adam``/``AdamW``), for parameter p with
-gradient g at step t = 1, 2, ...; ``Adam._update_one`` below is these lines in NumPy::
+``torch.optim.Adam``/``AdamW``'s algorithm for parameter p, gradient g, step t = 1, 2, ...;
+``Adam._update_one`` is it in NumPy::
 
     g = -g                                    if maximize
     p = p * (1 - lr * weight_decay)           AdamW: decoupled weight decay
@@ -12,9 +12,8 @@ gradient g at step t = 1, 2, ...; ``Adam._update_one`` below is these lines in N
     denom = sqrt(v) / sqrt(1 - beta2**t) + eps
     p = p - (lr / (1 - beta1**t)) * m / denom
 
-The two ``1 - beta**t`` factors are the bias corrections: m and v start at 0,
-so early on they underestimate the moments; dividing by ``1 - beta**t``
-removes that bias (at t=1 the step is about ``lr * sign(g)``).
+``1 - beta**t`` corrects the bias of m and v, which start at 0 (at t=1 the step is
+about ``lr * sign(g)``).
 """
 from __future__ import annotations
 

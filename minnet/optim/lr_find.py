@@ -131,19 +131,17 @@ def lr_find(model, loss_fn: Callable, data, optimizer=None, *, start_lr: float =
             diverge_threshold: float = 4.0, batch_size: int = 32,
             seed: Optional[int] = None, generator: Optional[np.random.Generator] = None
             ) -> LRFindResult:
-    """Run the LR range test and return an ``LRFindResult`` (see the module docstring).
+    """Run the LR range test (see the module docstring); returns an ``LRFindResult``.
 
     Args:
         model: a Module; its weights, gradients and mode are restored afterwards.
         loss_fn: ``loss_fn(model(x), y) -> scalar Tensor``.
-        data: ``(X, y)`` arrays/Tensors (seeded shuffled minibatches of ``batch_size``), or
-            an iterable of ``(x, y)`` batches such as a DataLoader (cycled when exhausted).
-        optimizer: an Optimizer (class and group options copied, never stepped itself) or
+        data: ``(X, y)`` (seeded shuffled minibatches of ``batch_size``: ``seed``/``generator``)
+            or an iterable of ``(x, y)`` batches such as a DataLoader (cycled when exhausted).
+        optimizer: an Optimizer (class and options copied, itself never stepped) or
             ``params -> Optimizer``; default plain SGD. Its lr is overridden every step.
         start_lr, end_lr, num_iter: lr_i = start_lr * (end_lr/start_lr)**(i/(num_iter-1)).
-        smooth: the loss's exponential smoothing factor, in [0, 1).
-        diverge_threshold: stop once the smoothed loss exceeds this many times its best.
-        batch_size, seed, generator: minibatches of array data.
+        smooth: loss smoothing factor in [0, 1); diverge_threshold: stop above this x the best.
     """
     _check_arguments(start_lr, end_lr, num_iter, smooth, diverge_threshold, batch_size)
     trial_optimizer = _trial_optimizer(model, optimizer)

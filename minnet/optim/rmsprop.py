@@ -1,7 +1,6 @@
 """RMSprop: divide the gradient by a running root-mean-square of recent gradients.
 
-PyTorch's algorithm (``torch.optim.RMSprop``), for parameter p with gradient g;
-``_update_one`` below is these lines in NumPy::
+``torch.optim.RMSprop``'s algorithm for parameter p, gradient g; ``_update_one`` is it in NumPy::
 
     g = -g                                    if maximize
     g = g + weight_decay * p                  if weight_decay != 0

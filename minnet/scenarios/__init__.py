@@ -4,10 +4,9 @@
     print(s.describe())                    # what is wrong, checklist item, the fix
     report = minnet.debug.diagnose_setup(s.broken())
 
-A scenario is one seeded function ``build(broken: bool) -> Setup``: the broken and
-fixed setups differ only in the mistake, so the difference between their reports *is*
-the lesson. Modules register scenarios with ``@scenario(...)``; every module in this
-package is imported on first use.
+A scenario is one seeded ``build(broken: bool) -> Setup``; broken and fixed differ only in
+the mistake, so the difference between their reports *is* the lesson. Modules register
+scenarios with ``@scenario(...)`` and are imported on first use.
 """
 from __future__ import annotations
 

@@ -1,15 +1,10 @@
 """The device API of PyTorch, answered honestly: minnet runs on the CPU only.
 
-Tutorials start with a line such as ::
-
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    device = (torch.accelerator.current_accelerator().type
-              if torch.accelerator.is_available() else "cpu")
-
-Here every such question has PyTorch's answer on a machine without a GPU:
-``cuda.is_available()`` is False, there is no accelerator, and the default
-device is the CPU. Naming ``"cpu"`` anywhere a device is accepted works;
-naming another device raises (minnet's arrays are NumPy arrays, in main memory).
+So that a tutorial's first line (``device = "cuda" if torch.cuda.is_available() else
+"cpu"``, or the ``torch.accelerator`` form) runs, every device question gets PyTorch's
+answer on a machine without a GPU: ``cuda.is_available()`` is False, there is no
+accelerator, the default device is the CPU. ``"cpu"`` is accepted wherever a device is;
+another device raises (minnet's arrays are NumPy arrays, in main memory).
 """
 from __future__ import annotations
 

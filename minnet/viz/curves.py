@@ -16,19 +16,14 @@ _TRAIN_PREFIXES = ("train_", "train/")
 
 def plot_curves(source, names=None, log: bool = False, smooth: float = 0.0, ax=None,
                 path=None, title: Optional[str] = None):
-    """Curves of logged scalars against the step.
+    """Curves of logged scalars against the step, one panel per quantity; returns the Figure.
 
-    ``source``: a Monitor (its ``scalar_names``; by default every scalar you
-    logged, not ``lr`` and the monitor's own ones), a dict ``{name: 1-D array}``,
-    or one 1-D array of losses. Names ``val_x`` (or ``val/x``) are drawn dashed
-    in the panel of ``x`` (and ``train_x`` solid there), so each quantity gets
-    one panel with train and validation together. NaN entries (steps where
-    nothing was logged, e.g. validation every 10 steps) are skipped; the first
-    non-finite value of a curve that was finite before is marked with an x.
-
-    ``log``: log-scale y; ``smooth`` in [0, 1): exponential moving average
-    factor (the raw curve stays visible, faint). ``ax``: one Axes per panel.
-    Returns the Figure.
+    ``source``: a Monitor (by default every scalar you logged, not ``lr`` nor its own), a dict
+    ``{name: 1-D array}`` or one 1-D array of losses; ``names`` picks some. ``val_x`` (or
+    ``val/x``) is drawn dashed in ``x``'s panel, ``train_x`` solid there. NaN entries (steps
+    with nothing logged) are skipped; a curve's first non-finite value after finite ones is
+    marked with an x. ``log``: log-scale y; ``smooth`` in [0, 1): moving-average factor (the
+    raw curve stays, faint); ``ax``: one Axes per panel; ``path``: also save the figure there.
     """
     where = "plot_curves()"
     curves = _curves_from(source, names, where)

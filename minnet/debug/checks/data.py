@@ -1113,13 +1113,11 @@ def _gain(zero_loss: float, real_loss: float) -> float:
 def _zero_input_loss_bound(ctx, real_output: np.ndarray, X_held: np.ndarray, y_held: np.ndarray):
     """A floor under the held-out loss of ANY model fed zeros, or None where none is known.
 
-    A model given the same (zero) row for every sample answers with the same output row
-    for every sample, so its loss is at least that of the best constant output: for
-    ``nn.MSELoss()`` the targets' own mean (loss = their variance), for
-    ``nn.CrossEntropyLoss()`` the logits log(class frequency) (loss = the frequencies'
-    entropy). When the real-input model already beats that floor by the gain threshold,
-    training the zero-input model (BASELINE_STEPS more steps) cannot change the verdict.
-    Checked, not assumed: the fresh model's outputs for zero rows must be identical.
+    A model given the same zero row for every sample answers the same row for every sample, so
+    its loss is at least the best constant output's: the targets' variance for ``MSELoss``,
+    the class frequencies' entropy for ``CrossEntropyLoss``. When the real-input model already
+    beats that floor by the gain threshold, training the zero-input model cannot change the
+    verdict. Checked, not assumed: the fresh model's outputs for zero rows must be identical.
     ``real_output``: (N_held, D) the real-input model's held-out output (its shape).
     """
     from ...nn.loss import CrossEntropyLoss, MSELoss
