@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..tensor import DEFAULT_DTYPE, Tensor, as_tensor
+from ..tensor import Tensor, as_tensor
 from ._util import as_float, into, is_number, pair, python_scalar, require_tensor, unbroadcast
 
 
@@ -243,15 +243,6 @@ def abs(input: Tensor) -> Tensor:
     return Tensor._from_op(out, (input,), backward, "abs")
 
 
-def _bound(value, input: Tensor) -> Tensor:
-    """A number bound of ``clip`` as a tensor, with PyTorch's promotion: a float bound of
-    an integer tensor makes the result the default float dtype (float32), not float64."""
-    value = python_scalar(value)
-    if isinstance(value, float) and input._data.dtype.kind in "iub":
-        return Tensor(np.asarray(value, dtype=DEFAULT_DTYPE))
-    return as_tensor(value, like=input)
-
-
 def clip(input: Tensor, min=None, max=None) -> Tensor:
     """Limit the entries of ``input`` to ``[min, max]`` (either bound may be None, a number
     or a Tensor that broadcasts against ``input``; the output has ``input``'s shape).
@@ -262,8 +253,10 @@ def clip(input: Tensor, min=None, max=None) -> Tensor:
     require_tensor(input, "clip")
     if min is None and max is None:
         raise ValueError("clip(): at least one of min and max must not be None")
-    low = None if min is None else (min if isinstance(min, Tensor) else _bound(min, input))
-    high = None if max is None else (max if isinstance(max, Tensor) else _bound(max, input))
+    low = None if min is None else (min if isinstance(min, Tensor) else
+                                    as_tensor(python_scalar(min), like=input))
+    high = None if max is None else (max if isinstance(max, Tensor) else
+                                     as_tensor(python_scalar(max), like=input))
     out = input._data
     if low is not None:
         out = np.maximum(out, low._data)
