@@ -14,7 +14,8 @@ import warnings
 
 
 def warm_up() -> None:
-    """Load matplotlib (Agg) and run every kernel once per float dtype (about 1.5 s)."""
+    """Load matplotlib (Agg) and run every kernel once per float dtype (what it costs:
+    docs/performance.md, "The grader")."""
     warm_up_matplotlib()
     warm_up_kernels()
 
