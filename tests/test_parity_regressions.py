@@ -164,3 +164,62 @@ def test_relu_gradient_at_nan():
     x = minnet.Tensor([np.nan, -1.0, 0.0, 2.0], requires_grad=True)
     ops.relu(x).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [1.0, 0.0, 0.0, 1.0])
+
+
+# -- norm: PyTorch's vector norm at p = -inf and 0, and its subgradients at zero ------------
+def test_norm_minus_inf_and_zero_orders():
+    x = minnet.Tensor(np.array([[3.0, -0.5, 0.0], [-2.0, 4.0, 1.0]]))
+    # p=-inf is min |x| (it used to give 1: sum |x|^-inf ** (1/-inf) = 0 ** -0)
+    np.testing.assert_array_equal(minnet.norm(x, p=-np.inf, dim=1).numpy(), [0.0, 1.0])
+    np.testing.assert_array_equal(x.norm(p="-inf").numpy(), 0.0)
+    # p=0 counts the non-zero entries (it used to divide by zero in 1/p)
+    np.testing.assert_array_equal(x.norm(p=0, dim=1).numpy(), [2.0, 3.0])
+    out, grad = _grad_of(lambda t: t.norm(p=0), [[1.0, 0.0, 2.0]])
+    assert out.item() == 2.0
+    np.testing.assert_array_equal(grad, np.zeros((1, 3)))
+
+
+def test_norm_gradient_is_zero_where_the_norm_is_zero():
+    # 2-norm of a zero vector: x / ||x|| = 0/0; PyTorch defines it as 0 (so does sqrt's
+    # 0/0 nowhere else); the other row is x / ||x|| = [3, 4] / 5
+    out, grad = _grad_of(lambda t: t.norm(dim=1), [[0.0, 0.0], [3.0, 4.0]])
+    np.testing.assert_array_equal(out.numpy(), [0.0, 5.0])
+    np.testing.assert_allclose(grad, [[0.0, 0.0], [0.6, 0.8]], rtol=1e-15)
+    for p in (3, 1.5):
+        _, grad = _grad_of(lambda t: t.norm(p=p), [0.0, 0.0, 0.0])
+        np.testing.assert_array_equal(grad, np.zeros(3))
+
+
+def test_norm_below_one_gives_zero_gradient_at_a_zero_entry():
+    # p = 0.5: d/dx_i = sign(x_i) |x_i|^(p-1) * norm^(1-p); at x_i = 0 PyTorch masks to 0
+    _, grad = _grad_of(lambda t: t.norm(p=0.5), [0.0, 1.0, 4.0])
+    norm = (1.0 + 2.0) ** 2  # (sqrt 1 + sqrt 4)^2 = 9
+    np.testing.assert_allclose(grad, [0.0, 1.0 * norm ** 0.5, 4.0 ** -0.5 * norm ** 0.5])
+
+
+def test_norm_inf_shares_the_gradient_between_ties():
+    # as amax: max |x| is reached twice (|-3| and 3), each gets half, with x's sign
+    _, grad = _grad_of(lambda t: t.norm(p=np.inf), [-3.0, 1.0, 3.0])
+    np.testing.assert_array_equal(grad, [-0.5, 0.0, 0.5])
+    _, grad = _grad_of(lambda t: t.norm(p=-np.inf), [-1.0, 1.0, 3.0])
+    np.testing.assert_array_equal(grad, [-0.5, 0.5, 0.0])
+
+
+def test_norm_gradcheck_every_order():
+    x = minnet.Tensor(np.random.default_rng(3).uniform(0.5, 2.0, (3, 4))
+                      * np.array([1, -1, 1, -1]), requires_grad=True)
+    for p in (0.5, 1, 1.5, 2, 3, np.inf, -np.inf, -1):
+        for dim, keepdim in ((None, False), (1, False), ((0, 1), True), (-2, True)):
+            result = minnet.gradcheck(lambda t: t.norm(p=p, dim=dim, keepdim=keepdim), (x,))
+            assert result, (p, dim, result)
+
+
+def test_norm_dtype_empty_and_integer_input():
+    assert minnet.Tensor(np.ones(3, dtype=np.float32)).norm().dtype == np.float32
+    # an empty reduced dim: the sum is 0, so the norm is 0 (it used to raise ZeroDivisionError)
+    np.testing.assert_array_equal(minnet.Tensor(np.zeros((0, 4))).norm(dim=0).numpy(),
+                                  np.zeros(4))
+    import pytest
+    with pytest.raises(TypeError, match="floating-point"):  # as PyTorch's vector_norm
+        minnet.tensor([1, 2]).norm()
+

@@ -3,17 +3,18 @@
 ``sort`` and ``topk`` pick entries: their values are differentiable (the gradient
 goes back to the position each value came from, as ``max(dim)`` does), their
 indices are int64 and not. ``cumsum`` and ``prod`` are reductions along a dim
-whose backward is written out below; ``norm`` is built from other ops, so autograd
-differentiates it with no backward of its own.
+whose backward is written out below; so is ``norm``'s, which follows PyTorch at the
+points where |x|^p has no derivative (x = 0, ties at the max).
 """
 from __future__ import annotations
 
+import math
 from collections import namedtuple
 
 import numpy as np
 
 from ..tensor import Tensor
-from ._util import require_tensor, single_dim
+from ._util import expand_reduced, normalize_dims, require_tensor, single_dim
 
 # what sort/topk return, as torch.return_types.sort / .topk
 SortResult = namedtuple("sort", ["values", "indices"])
@@ -111,19 +112,81 @@ def prod(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     return Tensor._from_op(np.asarray(out), (input,), backward, "prod")
 
 
-def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False) -> Tensor:
-    """The p-norm (sum |x|^p)^(1/p) over all entries or ``dim``; p=2 ('fro') by default.
+def _norm_order(p) -> float:
+    """PyTorch's names for the order of a vector norm -> a float (inf for 'inf', 2 for 'fro')."""
+    if p in ("fro", None):
+        return 2.0
+    if isinstance(p, str):
+        if p in ("inf", "-inf"):
+            return float(p)
+        raise ValueError(f"norm(): p={p!r} is not a vector norm minnet knows (use a number, "
+                         f"'fro', 'inf' or '-inf'; 'nuc' is a matrix norm minnet does not have)")
+    return float(p)
 
-    Built from abs, pow, sum (and sqrt), so its gradient comes from theirs: at x = 0
-    the 2-norm's gradient is 0/0; PyTorch defines it as 0, and so does sqrt here when
-    every entry is 0 (see the test).
+
+def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False) -> Tensor:
+    """The vector p-norm (sum |x|^p)^(1/p) over all entries or over ``dim``; p=2 by default.
+
+    p=inf is max |x|, p=-inf min |x|, p=0 the number of non-zero entries. Shapes:
+    (N, C) with dim=1 -> (N,), or (N, 1) with keepdim=True.
+
+    The backward is PyTorch's (torch.linalg.vector_norm), written out because building
+    the norm from abs/pow/sqrt gives 0/0 = nan where it has a defined subgradient:
+    where the norm is 0 the gradient is 0; for p < 1 an entry equal to 0 gets 0 (|x|^(p-1)
+    is infinite there); for p = +-inf the gradient is shared equally between the entries
+    that reach the extreme |x| (as ``amax``).
     """
     require_tensor(input, "norm")
-    if p in ("fro", 2, 2.0):
-        squares = (input * input).sum(dim=dim, keepdim=keepdim)
-        return squares.sqrt()
-    if p in (float("inf"), "inf"):
-        return input.abs().amax(dim=dim, keepdim=keepdim)
-    if p == 1:
-        return input.abs().sum(dim=dim, keepdim=keepdim)
-    return (input.abs() ** p).sum(dim=dim, keepdim=keepdim) ** (1.0 / p)
+    if input.dtype.kind != "f":
+        raise TypeError(f"norm(): expected a floating-point tensor, got dtype {input.dtype}. "
+                        f"Hint: convert first with .float() or .double()")
+    order = _norm_order(p)
+    axes = normalize_dims(dim, input.ndim, "norm")
+    x = input._data
+    size = x.size if axes is None else int(np.prod([x.shape[a] for a in axes]))
+    if math.isinf(order) and size == 0:
+        raise ValueError(f"norm(): the {p} norm of an empty slice is undefined (the max/min of "
+                         f"nothing), got input shape {input.shape} and dim={dim!r}")
+    magnitude = np.abs(x)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        if order == math.inf:
+            kept = np.max(magnitude, axis=axes, keepdims=True)
+        elif order == -math.inf:
+            kept = np.min(magnitude, axis=axes, keepdims=True)
+        elif order == 0:
+            kept = np.sum(magnitude != 0, axis=axes, keepdims=True).astype(x.dtype)
+        elif order == 1:
+            kept = np.sum(magnitude, axis=axes, keepdims=True)
+        elif order == 2:
+            kept = np.sqrt(np.sum(x * x, axis=axes, keepdims=True))
+        else:
+            kept = np.sum(magnitude ** order, axis=axes, keepdims=True) ** (1.0 / order)
+    kept = kept.astype(x.dtype, copy=False)
+    out = kept if keepdim else (np.squeeze(kept, axis=axes) if axes is not None else kept.reshape(()))
+
+    def backward(grad):
+        g = expand_reduced(grad, input.shape, axes, keepdim)
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            if order == 0:
+                dx = np.zeros_like(x)
+            elif order == 1:
+                dx = np.sign(x) * g
+            elif math.isinf(order):
+                # shared between the entries at the extreme (and any nan), as amax shares
+                at_extreme = (magnitude == kept) | np.isnan(x)
+                count = np.sum(at_extreme, axis=axes, keepdims=True)
+                dx = np.sign(x) * at_extreme * (g / count)
+            elif order < 1:
+                scaled = np.where(x == 0, 0.0, np.sign(x) * magnitude ** (order - 1))
+                dx = scaled * g * kept ** (1 - order)
+            else:
+                scale = np.where(kept == 0, 0.0, g / kept ** (order - 1))
+                if order == 2:
+                    dx = x * scale
+                elif order < 2:
+                    dx = np.sign(x) * magnitude ** (order - 1) * scale
+                else:
+                    dx = x * magnitude ** (order - 2) * scale
+        return (np.asarray(dx, dtype=x.dtype),)
+
+    return Tensor._from_op(np.asarray(out), (input,), backward, "norm")
