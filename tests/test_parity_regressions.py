@@ -223,3 +223,10 @@ def test_norm_dtype_empty_and_integer_input():
     with pytest.raises(TypeError, match="floating-point"):  # as PyTorch's vector_norm
         minnet.tensor([1, 2]).norm()
 
+
+# -- prod / logsumexp over an empty dim ---------------------------------------------------------
+def test_prod_of_an_empty_dim_is_one_with_an_empty_gradient():
+    out, grad = _grad_of(lambda t: t.prod(0), np.zeros((0, 3)))
+    np.testing.assert_array_equal(out.numpy(), np.ones(3))  # used to fail in backward
+    assert grad.shape == (0, 3)
+

@@ -101,6 +101,8 @@ def prod(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     out = np.prod(x, axis=axis, keepdims=keepdim)
 
     def backward(grad):
+        if x.shape[axis] == 0:  # an empty product (1) depends on no entry
+            return (np.zeros_like(x),)
         ones = np.ones_like(np.take(x, [0], axis=axis))
         before = np.cumprod(np.concatenate([ones, np.delete(x, -1, axis=axis)], axis), axis)
         flipped = np.flip(x, axis)
