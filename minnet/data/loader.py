@@ -21,14 +21,17 @@ from .dataset import as_batch_tensor, as_data_array
 
 
 class DataLoader:
-    """Iterate over ``dataset`` in batches of ``batch_size`` samples (the last may be smaller).
+    """Iterate over ``dataset`` in batches of ``batch_size`` samples.
 
-    dataset: anything with ``__len__`` and ``__getitem__`` (a `Dataset`). drop_last: skip a
-    short last batch. shuffle: a new random order every epoch, from ``seed``/``generator``;
-    sampler: an iterable of indices giving the order instead. collate_fn: samples -> batch,
-    default `default_collate` (`TensorDataset(X, y)`: ``[X_batch, y_batch]``). num_workers,
-    pin_memory, timeout, worker_init_fn, persistent_workers, prefetch_factor: accepted for
-    PyTorch code and ignored (one process, CPU).
+    Args:
+        dataset: any object with ``__len__`` and ``__getitem__`` (a `Dataset`).
+        batch_size: samples per batch (the last may be smaller); drop_last: skip it then.
+        shuffle: a new random order every epoch (from seed / generator); sampler: an iterable
+            of sample indices giving the order instead.
+        collate_fn: samples -> batch; default `default_collate` (for `TensorDataset(X, y)`:
+            ``[X_batch, y_batch]``, float32/float64, int64).
+        num_workers, pin_memory, timeout, worker_init_fn, persistent_workers,
+            prefetch_factor: accepted for PyTorch code and ignored (main process, CPU).
     """
 
     def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False,

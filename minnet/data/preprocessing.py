@@ -171,11 +171,13 @@ def train_test_split(*arrays, test_size=0.25, seed: Optional[int] = 0,
                      stratify=None, generator: Optional[np.random.Generator] = None) -> list:
     """Randomly split arrays into train and test parts, in scikit-learn's order.
 
-    ``X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2)``.
-    Args: *arrays: arrays or Tensors with the same first dimension N, split by the same rows.
-    test_size: a fraction in (0, 1) (``ceil(test_size * N)`` test rows, as scikit-learn) or a
-    number of rows in [1, N - 1]. seed: the shuffle's seed (default 0: the same split every
-    run), or ``generator``. stratify: labels (N,); each class then gets its share of test rows.
+    ``X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2)``
+    Args:
+        *arrays: arrays or Tensors with the same first dimension N, split by the same rows.
+        test_size: a fraction in (0, 1) (``ceil(test_size * N)`` test rows, as in
+            scikit-learn) or a number of rows in [1, N - 1].
+        seed: seed for the shuffle (default 0: the same split every run); or ``generator``.
+        stratify: labels (N,); each class then gets its share of the test rows.
     """
     if not arrays:
         raise ValueError("train_test_split: give at least one array, e.g. train_test_split(X, y)")

@@ -197,14 +197,15 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
               raise_exception: bool = False, count_kinks: bool = False) -> GradcheckResult:
     """Check ``fn``'s analytic gradients against central finite differences, in float64.
 
-    fn: a function of Tensors returning a Tensor (or tuple), or a Module (parameters checked too).
-    inputs: a Tensor or a tuple of arguments; Tensors with ``requires_grad=True`` are checked.
-    eps: the step; an entry fails when |analytic - numeric| > atol + rtol * |numeric|.
-    n_samples: check this many random entries per input (None: all); fast_mode: one random
-        directional derivative per input instead. seed: the output weighting w (L = sum(w *
-        out)), the entries and directions. raise_exception: raise GradcheckError instead of
-        returning a failure. count_kinks: mismatches at kinks (ReLU/abs/max at 0) fail too.
-    Returns a ``GradcheckResult``: truthy iff passed, its ``repr`` is the report.
+    fn:        a function of Tensors returning a Tensor (or tuple), or a Module (parameters too).
+    inputs:    a Tensor or a tuple of arguments; Tensors with ``requires_grad=True`` are checked.
+    eps:       the step; an entry fails when |analytic - numeric| > atol + rtol * |numeric|.
+    n_samples: check only this many random entries per input (None: all).
+    fast_mode: one random directional derivative per input instead of entries.
+    seed:      seeds the output weighting w (L = sum(w * out)), the entries and directions.
+    raise_exception: raise GradcheckError with the report instead of returning a failure.
+    count_kinks: count mismatches at kinks (ReLU/abs/max at 0) as failures.
+    Returns a ``GradcheckResult``: truthy iff passed, ``repr`` is the report.
     """
     if not callable(fn):
         raise GradcheckError(f"gradcheck(): fn must be a function or a Module, got "

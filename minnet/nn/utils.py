@@ -53,9 +53,11 @@ def clip_grad_norm_(parameters: _Parameters, max_norm: float, norm_type: float =
 
     ``total = || (||g_1||_p, ||g_2||_p, ...) ||_p``; each gradient is multiplied by
     ``min(1, max_norm / (total + 1e-6))``; parameters without ``.grad`` are ignored.
-    ``parameters``: a Tensor or an iterable of them; ``norm_type``: p (``float('inf')`` or
-    ``'inf'``: the largest |g|); ``error_if_nonfinite``: raise instead of clipping when the
-    total is NaN/inf. Returns the total norm *before* clipping, a 0-d Tensor.
+    Args:
+        parameters: a Tensor or an iterable of Tensors (e.g. ``model.parameters()``).
+        norm_type: p; ``float('inf')`` (or ``'inf'``) uses the largest |g|.
+        error_if_nonfinite: raise instead of clipping when the total norm is NaN/inf.
+    Returns the total norm *before* clipping, a 0-d Tensor.
     """
     grads = _grads_of(parameters, "clip_grad_norm_")
     max_norm = float(max_norm)
