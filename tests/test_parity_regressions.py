@@ -224,9 +224,17 @@ def test_norm_dtype_empty_and_integer_input():
         minnet.tensor([1, 2]).norm()
 
 
-# -- prod / logsumexp over an empty dim ---------------------------------------------------------
+# -- prod / logsumexp over an empty dim -------------------------------------------------------
 def test_prod_of_an_empty_dim_is_one_with_an_empty_gradient():
     out, grad = _grad_of(lambda t: t.prod(0), np.zeros((0, 3)))
     np.testing.assert_array_equal(out.numpy(), np.ones(3))  # used to fail in backward
     assert grad.shape == (0, 3)
+
+
+def test_logsumexp_of_an_empty_dim_is_minus_inf_and_integers_give_float32():
+    out = ops.logsumexp(minnet.Tensor(np.zeros((0, 3))), 0)
+    np.testing.assert_array_equal(out.numpy(), np.full(3, -np.inf))  # used to raise
+    ints = ops.logsumexp(minnet.tensor([[0, 0], [1, 1]]), 1)  # used to raise a TypeError
+    assert ints.dtype == np.float32
+    np.testing.assert_allclose(ints.numpy(), [np.log(2), 1 + np.log(2)], rtol=1e-6)
 

@@ -14,7 +14,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..tensor import Tensor
+from ..tensor import DEFAULT_DTYPE, Tensor
 from ._util import expand_reduced, normalize_dims, require_tensor, resolve_dim, single_dim
 
 # what max(dim=...) / min(dim=...) return, as torch.return_types.max / .min
@@ -220,8 +220,11 @@ def logsumexp(input: Tensor, dim, keepdim=False) -> Tensor:
     (N, C) with dim=1 -> (N,), or (N, 1) with keepdim=True.
     """
     axes, keepdim = _axes(input, dim, keepdim, None, None, "logsumexp")
+    if input._data.dtype.kind in "iub":  # as PyTorch: integers give the default float dtype
+        input = Tensor(input._data.astype(DEFAULT_DTYPE))
     _require_float(input, "logsumexp")
-    peak = np.max(input._data, axis=axes, keepdims=True)
+    # initial=-inf: an empty slice has peak -inf (not a NumPy error) and sum 0, so log -> -inf
+    peak = np.max(input._data, axis=axes, keepdims=True, initial=-np.inf)
     peak = np.where(np.isfinite(peak), peak, 0)  # all -inf (or inf) slices: do not shift
     summed = np.sum(np.exp(input._data - peak), axis=axes, keepdims=True)
     with np.errstate(divide="ignore"):
