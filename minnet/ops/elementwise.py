@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..tensor import Tensor, as_tensor
+from ..tensor import DEFAULT_DTYPE, Tensor, as_tensor
 from ._util import as_float, into, is_number, pair, python_scalar, require_tensor, unbroadcast
 
 
@@ -264,6 +264,9 @@ def clip(input: Tensor, min=None, max=None) -> Tensor:
         out = np.minimum(out, high._data)  # applied last: when min > max, max wins (as PyTorch)
     if out is input._data:
         out = out.copy()
+    if input._data.dtype.kind in "iub" and any(
+            isinstance(python_scalar(b), float) for b in (min, max) if not isinstance(b, Tensor)):
+        out = out.astype(DEFAULT_DTYPE)  # PyTorch: int tensor and float number -> float32
     parents = (input,) + tuple(t for t in (low, high) if t is not None)
 
     def backward(grad):
