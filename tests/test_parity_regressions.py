@@ -239,10 +239,15 @@ def test_logsumexp_of_an_empty_dim_is_minus_inf_and_integers_give_float32():
     np.testing.assert_allclose(ints.numpy(), [np.log(2), 1 + np.log(2)], rtol=1e-6)
 
 
-# -- dtypes PyTorch infers: clamp of an int tensor by a float, as_tensor of a list -----------
+# -- dtypes PyTorch infers: clamp of an int tensor by a float, as_tensor of a list ------------
 def test_clamp_of_integers_by_a_float_bound_is_float32():
     x = minnet.tensor([3, -2, 5])
     assert x.clamp(0.5, 4).dtype == np.float32  # NumPy's int64 + float promotion gave float64
     np.testing.assert_array_equal(x.clamp(0.5, 4).numpy(), [3.0, 0.5, 4.0])
     assert x.clamp(0, 4).dtype == np.int64
 
+
+def test_as_tensor_infers_dtypes_as_tensor_does():
+    assert minnet.as_tensor([1, 2]).dtype == np.int64  # was float32 (the Tensor class's rule)
+    assert minnet.as_tensor([1.5]).dtype == np.float32
+    assert minnet.as_tensor([True]).dtype == np.bool_

@@ -51,7 +51,7 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
     if isinstance(data, np.ndarray) and (dtype is None or data.dtype == np.dtype(dtype)) \
             and data.dtype.kind in "fb" or isinstance(data, np.ndarray) and data.dtype == np.int64:
         return wrap_array(data)
-    return Tensor(data, dtype=dtype)
+    return tensor(data, dtype=dtype)  # infers as torch.tensor: [1, 2] is int64
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
