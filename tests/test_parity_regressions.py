@@ -251,3 +251,37 @@ def test_as_tensor_infers_dtypes_as_tensor_does():
     assert minnet.as_tensor([1, 2]).dtype == np.int64  # was float32 (the Tensor class's rule)
     assert minnet.as_tensor([1.5]).dtype == np.float32
     assert minnet.as_tensor([True]).dtype == np.bool_
+
+
+# -- Embedding / F.embedding padding_idx (PyTorch: the row is looked up, never updated) -------
+def test_embedding_padding_idx_row_starts_at_zero_and_gets_no_gradient():
+    layer = minnet.nn.Embedding(5, 3, padding_idx=-1)  # -1 means row 4, as in PyTorch
+    assert layer.padding_idx == 4 and repr(layer) == "Embedding(5, 3, padding_idx=4)"
+    np.testing.assert_array_equal(layer.weight.numpy()[4], np.zeros(3))
+    ids = minnet.tensor([[0, 4, 4], [1, 0, 3]])
+    layer(ids).sum().backward()
+    # d sum / d row = the number of times the row is used, except the padding row
+    np.testing.assert_array_equal(layer.weight.grad.numpy()[:, 0], [2.0, 1.0, 0.0, 1.0, 0.0])
+
+
+def test_functional_embedding_padding_idx_keeps_the_values():
+    weight = minnet.Tensor(np.arange(6.0).reshape(3, 2), requires_grad=True)
+    out = minnet.nn.functional.embedding(minnet.tensor([1, 2, 1]), weight, padding_idx=1)
+    np.testing.assert_array_equal(out.numpy(), [[2.0, 3.0], [4.0, 5.0], [2.0, 3.0]])
+    out.backward(np.ones((3, 2)))
+    np.testing.assert_array_equal(weight.grad.numpy(), [[0, 0], [0, 0], [1.0, 1.0]])
+    # the padding row's zero gradient is by definition not its derivative, so gradcheck the
+    # other rows: a fixed padding row appended to the checked ones
+    padding = minnet.Tensor(np.ones((1, 2)))
+    result = minnet.gradcheck(
+        lambda w: minnet.nn.functional.embedding(minnet.tensor([[0, 2], [1, 1]]),
+                                                 minnet.cat([w, padding]), padding_idx=2),
+        (minnet.Tensor(np.random.default_rng(0).standard_normal((2, 2)), requires_grad=True),))
+    assert result, result
+
+
+def test_embedding_padding_idx_out_of_range_is_refused():
+    import pytest
+    for bad in (5, -6):
+        with pytest.raises(ValueError, match="padding_idx must be an int in \\[-5, 5\\)"):
+            minnet.nn.Embedding(5, 3, padding_idx=bad)
