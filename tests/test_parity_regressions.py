@@ -285,3 +285,12 @@ def test_embedding_padding_idx_out_of_range_is_refused():
     for bad in (5, -6):
         with pytest.raises(ValueError, match="padding_idx must be an int in \\[-5, 5\\)"):
             minnet.nn.Embedding(5, 3, padding_idx=bad)
+
+
+# -- BatchNorm's repr names bias= (PyTorch 2.13) ----------------------------------------------
+def test_batchnorm_repr_as_pytorch():
+    nn = minnet.nn
+    assert repr(nn.BatchNorm1d(3)) == ("BatchNorm1d(3, eps=1e-05, momentum=0.1, affine=True, "
+                                       "bias=True, track_running_stats=True)")
+    assert "affine=False, bias=False," in repr(nn.BatchNorm2d(3, affine=False))
+    assert "affine=True, bias=False," in repr(nn.BatchNorm2d(3, bias=False))

@@ -116,8 +116,10 @@ class _BatchNorm(Module):
                           self.weight, self.bias, use_batch_stats, average_factor, self.eps)
 
     def extra_repr(self) -> str:
+        # bias= says whether there is a bias Parameter (False with affine=False), as PyTorch
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+                f"affine={self.affine}, bias={self.bias is not None}, "
+                f"track_running_stats={self.track_running_stats}")
 
 
 class BatchNorm1d(_BatchNorm):
