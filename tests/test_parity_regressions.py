@@ -294,3 +294,14 @@ def test_batchnorm_repr_as_pytorch():
                                        "bias=True, track_running_stats=True)")
     assert "affine=False, bias=False," in repr(nn.BatchNorm2d(3, affine=False))
     assert "affine=True, bias=False," in repr(nn.BatchNorm2d(3, bias=False))
+
+
+# -- max()/min()/amax of a slice holding nan: the gradient goes to the nan entries ------------
+def test_max_of_a_slice_with_nan_sends_the_gradient_to_the_nan():
+    # PyTorch's max(): the result is nan and the gradient is shared among the nan entries
+    # (minnet gave 0 everywhere, as if no entry had produced the result)
+    out, grad = _grad_of(lambda t: t.max(), [1.0, np.nan, 3.0, np.nan])
+    assert np.isnan(out.item())
+    np.testing.assert_array_equal(grad, [0.0, 0.5, 0.0, 0.5])
+    _, grad = _grad_of(lambda t: ops.amin(t, 1), [[1.0, np.nan], [2.0, 0.5]])
+    np.testing.assert_array_equal(grad, [[0.0, 1.0], [0.0, 1.0]])

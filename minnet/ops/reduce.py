@@ -135,13 +135,15 @@ def std(input: Tensor, dim=None, unbiased=True, keepdim=False, *, correction=Non
 
 
 def _extreme(a: Tensor, axes, keepdim: bool, np_pick, op_name: str) -> Tensor:
-    """amax/amin: the gradient is shared evenly among entries tied for the extreme."""
+    """amax/amin: the gradient is shared evenly among entries tied for the extreme
+    (among the nan entries, when a nan made the extreme nan)."""
     _require_nonempty(a, axes, op_name)
     out = np_pick(a._data, axis=axes, keepdims=keepdim)
 
     def backward(grad):
         kept = out if keepdim else expand_reduced(out, a.shape, axes, False)
-        winners = a._data == kept
+        # a nan input makes the extreme nan: the nan entries "won" (as PyTorch's max())
+        winners = (a._data == kept) | (np.isnan(a._data) & np.isnan(kept))
         ties = np.sum(winners, axis=axes, keepdims=True)
         share = expand_reduced(grad, a.shape, axes, keepdim) / ties
         return (np.where(winners, share, 0).astype(a._data.dtype, copy=False),)
