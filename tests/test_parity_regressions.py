@@ -305,3 +305,9 @@ def test_max_of_a_slice_with_nan_sends_the_gradient_to_the_nan():
     np.testing.assert_array_equal(grad, [0.0, 0.5, 0.0, 0.5])
     _, grad = _grad_of(lambda t: ops.amin(t, 1), [[1.0, np.nan], [2.0, 0.5]])
     np.testing.assert_array_equal(grad, [[0.0, 1.0], [0.0, 1.0]])
+
+
+def test_sign_of_a_bool_tensor_is_itself():
+    # torch.sign(torch.tensor([True, False])) -> tensor([True, False]); NumPy's sign raised
+    out = minnet.tensor([True, False]).sign()
+    assert out.dtype == np.bool_ and out.tolist() == [True, False]

@@ -123,5 +123,10 @@ def trunc(input):
     return _unary(input, np.trunc, _flat, "trunc", keep_integers=True)
 
 
+def _sign(x):
+    return x.copy() if x.dtype == np.bool_ else np.sign(x)  # NumPy has no sign for bools
+
+
 def sign(input):
-    return _unary(input, np.sign, _flat, "sign", keep_integers=True)
+    """-1, 0 or 1 by the sign of each entry; a bool tensor stays bool (as PyTorch)."""
+    return _unary(input, _sign, _flat, "sign", keep_integers=True)
