@@ -311,3 +311,29 @@ def test_sign_of_a_bool_tensor_is_itself():
     # torch.sign(torch.tensor([True, False])) -> tensor([True, False]); NumPy's sign raised
     out = minnet.tensor([True, False]).sign()
     assert out.dtype == np.bool_ and out.tolist() == [True, False]
+
+
+# -- LambdaLR state_dict keeps the state of callable-object schedules (as PyTorch) ------------
+def test_lambdalr_state_dict_saves_callable_objects():
+    class Warmup:  # a schedule object with state of its own
+        def __init__(self):
+            self.steps = 3
+
+        def __call__(self, epoch):
+            return min(1.0, (epoch + 1) / self.steps)
+
+    def make(first_group_fn):
+        w = minnet.nn.Parameter(minnet.zeros(1))
+        b = minnet.nn.Parameter(minnet.zeros(1))
+        opt = minnet.optim.SGD([{"params": [w]}, {"params": [b]}], lr=1.0)
+        return minnet.optim.lr_scheduler.LambdaLR(opt, [first_group_fn, lambda e: 0.5 ** e])
+
+    warmup = Warmup()
+    warmup.steps = 10
+    state = make(warmup).state_dict()
+    # PyTorch: None for a function (not saved), the attributes of a callable object
+    assert state["lr_lambdas"] == [{"steps": 10}, None]
+    fresh = Warmup()
+    restored = make(fresh)
+    restored.load_state_dict(state)
+    assert fresh.steps == 10 and "lr_lambdas" in state
