@@ -176,8 +176,8 @@ def test_constructor_argument_errors():
         Conv2d(0, 8, 3)
     with pytest.raises(TypeError, match="kernel_size must be an int or a pair"):
         Conv2d(1, 8, 2.5)
-    with pytest.raises(NotImplementedError, match="groups=1"):
-        Conv2d(4, 8, 3, groups=2)
+    with pytest.raises(ValueError, match="groups must be a positive int that divides"):
+        Conv2d(4, 8, 3, groups=3)  # groups=2 is supported since dilation/groups were added
     with pytest.raises(ValueError, match=r"padding='same' is not supported for strided"):
         Conv2d(1, 8, 2, stride=2, padding="same")
     with pytest.raises(ValueError, match=r"'same' or 'valid', got 'full'"):

@@ -337,3 +337,69 @@ def test_lambdalr_state_dict_saves_callable_objects():
     restored = make(fresh)
     restored.load_state_dict(state)
     assert fresh.steps == 10 and "lr_lambdas" in state
+
+
+# -- conv2d dilation= and groups=, Conv2d padding_mode= (were NotImplementedError) ------------
+def _conv_inputs(channels=4, filters=6, per_group=4, kernel=(3, 2), seed=0):
+    rng = np.random.default_rng(seed)
+    x = minnet.Tensor(rng.standard_normal((2, channels, 7, 6)), requires_grad=True)
+    w = minnet.Tensor(rng.standard_normal((filters, per_group) + kernel), requires_grad=True)
+    b = minnet.Tensor(rng.standard_normal(filters), requires_grad=True)
+    return x, w, b
+
+
+def test_conv2d_dilation_is_a_conv_with_a_spread_kernel():
+    F = minnet.nn.functional
+    x, w, b = _conv_inputs()
+    out = F.conv2d(x, w, b, padding=1, dilation=(2, 1))
+    # the dilated kernel written out by hand: taps 2 rows apart, a zero row between
+    spread = np.zeros((6, 4, 5, 2))
+    spread[:, :, ::2] = w.numpy()
+    expected = F.conv2d(x.detach(), minnet.Tensor(spread), b.detach(), padding=1)
+    np.testing.assert_allclose(out.numpy(), expected.numpy(), rtol=1e-12, atol=1e-12)
+    assert out.shape == (2, 6, 5, 7)  # H: 7 + 2 - 2*(3-1) - 1 + 1 = 5; W: 6 + 2 - 1 = 7
+    for kwargs in ({"dilation": 2, "padding": 2}, {"dilation": (2, 3), "padding": "same"},
+                   {"dilation": 2, "stride": 2}):
+        result = minnet.gradcheck(lambda x, w, b: F.conv2d(x, w, b, **kwargs), (x, w, b))
+        assert result, (kwargs, result)
+
+
+def test_conv2d_groups_are_independent_convolutions():
+    F = minnet.nn.functional
+    x, w, b = _conv_inputs(per_group=2)
+    out = F.conv2d(x, w, b, padding=1, groups=2)
+    # group g: input channels 2g, 2g+1 -> filters 3g .. 3g+2
+    for g in range(2):
+        part = F.conv2d(x.detach()[:, 2 * g:2 * g + 2], w.detach()[3 * g:3 * g + 3],
+                        b.detach()[3 * g:3 * g + 3], padding=1)
+        np.testing.assert_allclose(out.numpy()[:, 3 * g:3 * g + 3], part.numpy(), rtol=1e-12)
+    result = minnet.gradcheck(lambda x, w, b: F.conv2d(x, w, b, stride=2, groups=2,
+                                                       dilation=(1, 2)), (x, w, b))
+    assert result, result
+    x, w, b = _conv_inputs(filters=8, per_group=1)  # depthwise: groups = channels
+    result = minnet.gradcheck(lambda x, w: F.conv2d(x, w, groups=4, padding=1), (x, w))
+    assert result, result
+
+
+def test_conv2d_groups_must_divide_the_channels():
+    import pytest
+    x, w, _ = _conv_inputs(per_group=2)
+    with pytest.raises(ValueError, match="groups=3"):
+        minnet.nn.functional.conv2d(x, w, groups=3)
+    with pytest.raises(ValueError, match="divides both in_channels"):
+        minnet.nn.Conv2d(4, 6, 3, groups=4)
+
+
+def test_conv2d_layer_padding_modes_pad_first():
+    nn, F = minnet.nn, minnet.nn.functional
+    x, _, _ = _conv_inputs()
+    for mode in ("reflect", "replicate", "circular"):
+        layer = nn.Conv2d(4, 6, 3, padding=(1, 2), padding_mode=mode, dilation=(1, 2)).double()
+        expected = F.conv2d(F.pad(x, (2, 2, 1, 1), mode=mode), layer.weight, layer.bias,
+                            dilation=(1, 2))
+        np.testing.assert_allclose(layer(x).numpy(), expected.numpy(), rtol=1e-12)
+        assert f"padding_mode={mode}" in repr(layer)
+        result = minnet.gradcheck(lambda t: layer(t), (x,))
+        assert result, (mode, result)
+    same = nn.Conv2d(4, 6, (3, 2), padding="same", padding_mode="reflect", groups=2).double()
+    assert same.weight.shape == (6, 2, 3, 2) and same(x).shape == x.shape[:1] + (6, 7, 6)

@@ -7,11 +7,14 @@ from typing import Optional
 import numpy as np
 
 from ..ops.conv import _channels, as_pair, conv2d
+from ..ops.shape import pad
 from ..random import get_generator
 from ..tensor import DEFAULT_DTYPE, Tensor
 from . import init
 from .linear import where_called
 from .module import Module, Parameter
+
+_PADDING_MODES = {"zeros", "reflect", "replicate", "circular"}
 
 
 class Conv2d(Module):
@@ -22,8 +25,9 @@ class Conv2d(Module):
     (out_channels, in_channels, kh, kw), ``bias`` (out_channels,), PyTorch's layout.
     Initialisation is PyTorch's, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in =
     in_channels * kh * kw: the output's variance stays near 1/3 of the input's whatever
-    the kernel size (deep ReLU stacks: ``init.kaiming_normal_``). ``dilation``,
-    ``groups`` and ``padding_mode`` exist for PyTorch's argument order; only defaults work.
+    the kernel size (deep ReLU stacks: ``init.kaiming_normal_``). ``dilation`` and
+    ``groups`` are ``F.conv2d``'s (with groups the weight is (out, in / groups, kh, kw));
+    ``padding_mode`` 'reflect', 'replicate' or 'circular' pads with ``F.pad`` first.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
@@ -33,10 +37,14 @@ class Conv2d(Module):
         for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"Conv2d(): {name} must be a positive integer, got {value!r}")
-        if as_pair(dilation, "dilation", "Conv2d") != (1, 1) or groups != 1 \
-                or padding_mode != "zeros":
-            raise NotImplementedError("Conv2d(): only dilation=1, groups=1 and "
-                                      "padding_mode='zeros' are implemented")
+        if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1 \
+                or in_channels % groups or out_channels % groups:
+            raise ValueError(f"Conv2d(): groups must be a positive int that divides both "
+                             f"in_channels ({in_channels}) and out_channels ({out_channels}), "
+                             f"got groups={groups!r}")
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(f"Conv2d(): padding_mode must be one of {sorted(_PADDING_MODES)}, "
+                             f"got {padding_mode!r}")
         self.in_channels = int(in_channels)
         self.out_channels = int(out_channels)
         self.kernel_size = as_pair(kernel_size, "kernel_size", "Conv2d")
@@ -58,12 +66,15 @@ class Conv2d(Module):
             self.padding = padding
         else:
             self.padding = as_pair(padding, "padding", "Conv2d")
-        self.dilation = (1, 1)
-        self.groups = 1
+        self.dilation = as_pair(dilation, "dilation", "Conv2d")
+        if min(self.dilation) < 1:
+            raise ValueError(f"Conv2d(): dilation must be positive, got {self.dilation}")
+        self.groups = int(groups)
         self.padding_mode = padding_mode
         dtype = np.dtype(dtype or DEFAULT_DTYPE)
-        self.weight = Parameter(np.empty((self.out_channels, self.in_channels) + self.kernel_size,
-                                         dtype=dtype))
+        # each filter sees in_channels / groups channels (PyTorch's weight layout)
+        self.weight = Parameter(np.empty((self.out_channels, self.in_channels // self.groups)
+                                         + self.kernel_size, dtype=dtype))
         if bias:
             self.bias = Parameter(np.empty(self.out_channels, dtype=dtype))
         else:
@@ -76,13 +87,33 @@ class Conv2d(Module):
         # a=sqrt(5): gain sqrt(2 / (1 + 5)) = sqrt(1/3), bound sqrt(3) * gain / sqrt(fan_in)
         init.kaiming_uniform_(self.weight, a=math.sqrt(5), generator=rng)
         if self.bias is not None:
-            fan_in = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
+            fan_in = self.in_channels // self.groups * self.kernel_size[0] * self.kernel_size[1]
             bound = 1 / math.sqrt(fan_in)
             init.uniform_(self.bias, -bound, bound, generator=rng)
 
     def forward(self, input: Tensor) -> Tensor:
         self._check_input(input)
-        return conv2d(input, self.weight, self.bias, self.stride, self.padding)
+        if self.padding_mode == "zeros":
+            return conv2d(input, self.weight, self.bias, self.stride, self.padding,
+                          self.dilation, self.groups)
+        # other modes: pad the input by that rule first, then convolve without padding
+        return conv2d(pad(input, self._padding_per_side(), mode=self.padding_mode),
+                      self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+
+    def _padding_per_side(self) -> tuple:
+        """F.pad's (left, right, top, bottom) for this layer's padding (as PyTorch's
+        _reversed_padding_repeated_twice): 'same' splits dilation*(k - 1) per axis, the
+        odd one after."""
+        if self.padding == "valid":
+            return (0, 0, 0, 0)
+        if self.padding == "same":
+            sides = []
+            for kernel, dilation in zip(reversed(self.kernel_size), reversed(self.dilation)):
+                total = dilation * (kernel - 1)
+                sides += [total // 2, total - total // 2]
+            return tuple(sides)
+        pad_h, pad_w = self.padding
+        return (pad_w, pad_w, pad_h, pad_h)
 
     def _check_input(self, input) -> None:
         if isinstance(input, Tensor) and input.ndim in (3, 4) \
@@ -123,6 +154,12 @@ class Conv2d(Module):
                 f"stride={self.stride}")
         if self.padding != (0, 0):
             text += f", padding={self.padding}"
+        if self.dilation != (1, 1):
+            text += f", dilation={self.dilation}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
         if self.bias is None:
             text += ", bias=False"
+        if self.padding_mode != "zeros":
+            text += f", padding_mode={self.padding_mode}"
         return text

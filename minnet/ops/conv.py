@@ -114,15 +114,70 @@ def conv2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride=
            dilation=1, groups=1) -> Tensor:
     """2-D cross-correlation, as ``torch.nn.functional.conv2d``.
 
-    Shapes: input (N, C, H, W) or (C, H, W); weight (F, C, kh, kw); bias (F,) or
-    None -> (N, F, OH, OW) with OH = (H + 2*pad_h - kh) // stride_h + 1 (same for W).
-    ``stride`` and ``padding`` are ints or (h, w) pairs; padding may also be
-    'valid' (no padding) or 'same' (output as large as the input; stride 1 only;
-    an even kernel pads one more row/column after than before, as PyTorch does).
-    ``dilation`` and ``groups`` other than 1 are not implemented.
+    Shapes: input (N, C, H, W) or (C, H, W); weight (F, C // groups, kh, kw); bias (F,)
+    or None -> (N, F, OH, OW) with OH = (H + 2*pad_h - dilation_h*(kh - 1) - 1) //
+    stride_h + 1 (same for W). ``stride``, ``padding`` and ``dilation`` are ints or
+    (h, w) pairs; padding may also be 'valid' (no padding) or 'same' (output as large
+    as the input; stride 1 only; an uneven total pads one more row/column after than
+    before, as PyTorch does).
+
+    ``dilation`` d spreads the kernel's taps d apart: it is the plain convolution with a
+    kernel that has d - 1 zeros between its taps (``_dilate_kernel``). ``groups`` g splits
+    the channels into g independent convolutions, each from C/g input channels to F/g
+    output channels, whose outputs are concatenated (g = C is a depthwise convolution).
     """
-    if as_pair(dilation, "dilation", "conv2d") != (1, 1) or groups != 1:
-        raise NotImplementedError("conv2d(): only dilation=1 and groups=1 are implemented")
+    dilation = as_pair(dilation, "dilation", "conv2d")
+    if min(dilation) < 1:
+        raise ValueError(f"conv2d(): dilation must be positive, got {dilation}")
+    if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1:
+        raise ValueError(f"conv2d(): groups must be a positive int, got {groups!r}")
+    if dilation == (1, 1) and groups == 1:
+        return _conv2d_dense(input, weight, bias, stride, padding)
+    _check_float(input, "conv2d")
+    _batched(input, "conv2d", "(N, C, H, W)")  # the shape check and its message
+    if weight.ndim != 4:
+        raise ValueError(f"conv2d(): weight must be 4-D (out_channels, in_channels / groups, "
+                         f"kh, kw), got shape {weight.shape}")
+    channels, n_filters = input.shape[-3], weight.shape[0]
+    if channels % groups or n_filters % groups or weight.shape[1] * groups != channels:
+        raise ValueError(
+            f"conv2d(): with groups={groups} the input's {_channels(channels)} and the "
+            f"weight's {n_filters} filters must both divide into {groups} groups, and the "
+            f"weight must have shape ({n_filters}, {channels} // {groups}, kh, kw); got input "
+            f"shape {input.shape} and weight shape {weight.shape}")
+    if dilation != (1, 1):
+        weight = _dilate_kernel(weight, dilation)
+    if groups == 1:
+        return _conv2d_dense(input, weight, bias, stride, padding)
+    from .shape import cat
+    per_input, per_output = channels // groups, n_filters // groups
+    outputs = []
+    for group in range(groups):
+        inputs = slice(group * per_input, (group + 1) * per_input)
+        filters = slice(group * per_output, (group + 1) * per_output)
+        outputs.append(_conv2d_dense(input[..., inputs, :, :], weight[filters],
+                                     None if bias is None else bias[filters], stride, padding))
+    return cat(outputs, dim=-3)
+
+
+def _dilate_kernel(weight: Tensor, dilation: tuple) -> Tensor:
+    """(F, C, kh, kw) -> (F, C, dh*(kh - 1) + 1, dw*(kw - 1) + 1), the taps d apart and
+    zeros between them. Its backward picks the taps' gradients back out."""
+    dilation_h, dilation_w = dilation
+    n_filters, channels, kernel_h, kernel_w = weight.shape
+    spread = np.zeros((n_filters, channels, dilation_h * (kernel_h - 1) + 1,
+                       dilation_w * (kernel_w - 1) + 1), dtype=weight.dtype)
+    spread[:, :, ::dilation_h, ::dilation_w] = weight._data
+
+    def backward(grad):
+        return (np.ascontiguousarray(grad[:, :, ::dilation_h, ::dilation_w]),)
+
+    return Tensor._from_op(spread, (weight,), backward, "dilate_kernel")
+
+
+def _conv2d_dense(input: Tensor, weight: Tensor, bias: Optional[Tensor], stride,
+                  padding) -> Tensor:
+    """conv2d with dilation 1 and one group: matrix products over im2col columns."""
     _check_float(input, "conv2d")
     data, unbatched = _batched(input, "conv2d", "(N, C, H, W)")
     if weight.ndim != 4:
