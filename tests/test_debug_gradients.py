@@ -499,6 +499,30 @@ def test_vanishing_severity_scales_with_the_margin(first_rms, severity):
     assert finding.severity == severity
 
 
+def test_a_first_layer_with_exactly_zero_gradients_is_vanishing_not_skipped():
+    """A tanh stuck at +-1 in float32 passes exactly 0 back: the monitor counts those steps in
+    grad_missing too, and the check skipped the weight as grad.missing's business, while
+    grad.missing leaves all-zero gradients to this check; and a ratio of 0 divided by zero."""
+    model = _two_layer_model()
+    zero_on_most_steps = [0.0, 0.0, 0.0, 1e-3]
+    monitor = FakeMonitor(model=model, params={
+        "0.weight": {"grad_norm": zero_on_most_steps, "grad_missing": [1.0, 1.0, 1.0, 0.0]},
+        "2.weight": {"grad_norm": [1.0] * 4, "grad_missing": [0.0] * 4}},
+        layers={"0 (Linear)": {}, "2 (Linear)": {}},
+        layer_of_param={"0.weight": "0 (Linear)", "2.weight": "2 (Linear)"})
+    (finding,) = grad_checks.vanishing_gradients(_ctx(monitor))
+    assert finding.evidence["first_grad_rms"] == 0
+    assert finding.severity == "error" and "exactly zero" in finding.message
+    # a gradient that is None (no .grad) on most steps stays grad.missing's business
+    absent = FakeMonitor(model=model, params={
+        "0.weight": {"grad_norm": [np.nan, np.nan, np.nan, 1e-3],
+                     "grad_missing": [1.0, 1.0, 1.0, 0.0]},
+        "2.weight": {"grad_norm": [1.0] * 4, "grad_missing": [0.0] * 4}},
+        layers={"0 (Linear)": {}, "2 (Linear)": {}},
+        layer_of_param={"0.weight": "0 (Linear)", "2.weight": "2 (Linear)"})
+    assert not grad_checks.vanishing_gradients(_ctx(absent))
+
+
 def test_no_zero_grad_broken_ends_worse_than_fixed(reports):
     """Review item 10: the lesson reads right: the accumulating run ends far above the fixed one."""
     broken = reports[("no_zero_grad", "broken")].context.run.losses

@@ -70,8 +70,12 @@ def weight_grad_rms(monitor) -> list:
             continue
         norms = monitor.param(name, "grad_norm")
         missing = monitor.param(name, "grad_missing")
-        if np.nanmean(missing) >= 0.5 if np.isfinite(missing).any() else False:
-            continue  # a parameter without gradient is grad.missing's business
+        recorded = np.isfinite(missing)
+        # .grad None on most recorded steps: grad.missing's business. An all-zero gradient
+        # (norm 0, which grad_missing also counts) stays: it is vanishing at its extreme.
+        absent = recorded & (missing > 0) & np.isnan(norms)
+        if recorded.any() and absent.sum() >= 0.5 * recorded.sum():
+            continue
         numel = sizes.get(name) or 1
         rows.append((name, monitor.layer_of_param.get(name), _finite_median(norms) /
                      math.sqrt(numel), numel))
@@ -278,7 +282,9 @@ def vanishing_gradients(ctx) -> list:
     # for any practical number of steps, not merely slow
     extreme = ratio < ratio_limit / VANISH_ERROR_MARGIN
     evidence["error_below_ratio"] = ratio_limit / VANISH_ERROR_MARGIN
-    if extreme:
+    if extreme and ratio == 0:
+        message += (" Its gradient is exactly zero on most steps: the first layer is frozen.")
+    elif extreme:
         message += (f" That is {ratio_limit / ratio:.3g}x below the threshold: the first layer "
                     f"is effectively frozen.")
     return [Finding("grad.vanishing", message, layer=first_layer, evidence=evidence,
