@@ -244,6 +244,47 @@ def test_scatter_add_accumulates_duplicates():
 # --------------------------------------------------------------------------
 # dispatch, laziness, cache
 # --------------------------------------------------------------------------
+# --------------------------------------------------------------------------
+# cross-entropy of class indices (loss and gradient in one pass)
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_rows, n_classes", [(1, 1), (1, 4), (7, 3), (128, 10), (5, 300)])
+def test_cross_entropy_rows_matches_reference(n_rows, n_classes, dtype):
+    rng = np.random.default_rng(n_rows * 1000 + n_classes)
+    logits = random_array(rng, (n_rows, n_classes), dtype) * 5
+    labels = rng.integers(0, n_classes, n_rows)
+    jit, ref = both("cross_entropy_rows")
+    (jit_loss, jit_grad), (ref_loss, ref_grad) = jit(logits, labels), ref(logits, labels)
+    assert_same(jit_grad, ref_grad, dtype)
+    assert jit_loss == pytest.approx(ref_loss, rel=1e-5 if dtype == np.float32 else 1e-12)
+    # the definition: -sum_i log softmax(z_i)[y_i], each gradient row sums to 0
+    exact = logits.astype(np.float64)
+    log_softmax = exact - exact.max(1, keepdims=True)
+    log_softmax -= np.log(np.exp(log_softmax).sum(1, keepdims=True))
+    assert jit_loss == pytest.approx(-log_softmax[np.arange(n_rows), labels].sum(), rel=1e-5)
+    np.testing.assert_allclose(jit_grad.sum(1), 0, atol=1e-5)
+
+
+def test_cross_entropy_rows_extreme_and_nan_logits_and_views():
+    jit, ref = both("cross_entropy_rows")
+    labels = np.array([1, 2, 2])
+    logits = np.array([[1e4, -1e4, 0.0], [3.0, 1e4, -1e4], [np.nan, 0.0, 1.0]])
+    (jit_loss, jit_grad), (ref_loss, ref_grad) = jit(logits, labels), ref(logits, labels)
+    np.testing.assert_array_equal(np.isnan(jit_grad), np.isnan(ref_grad))
+    np.testing.assert_allclose(jit_grad[:2], ref_grad[:2], atol=1e-12)  # finite: no overflow
+    assert np.isnan(jit_grad[2]).all() and np.isnan(jit_loss) and np.isnan(ref_loss)
+    loss_without_nan_row = jit(logits[:2], labels[:2])[0]
+    # each row's label is 2e4 below its max: exp(-2e4) underflows, the log does not
+    assert loss_without_nan_row == pytest.approx(4e4) == ref(logits[:2], labels[:2])[0]
+    # a non-contiguous view (the transpose of a (C, N) array) gives the same numbers
+    columns = np.random.default_rng(0).standard_normal((4, 6))
+    targets = np.array([0, 3, 1, 2, 3, 0])
+    jit_loss, jit_grad = jit(columns.T, targets)
+    ref_loss, ref_grad = ref(np.ascontiguousarray(columns.T), targets)
+    assert jit_loss == pytest.approx(ref_loss, rel=1e-12)
+    np.testing.assert_allclose(jit_grad, ref_grad, rtol=1e-12, atol=1e-15)
+
+
 def test_no_jit_env_var_switches_to_the_references(monkeypatch):
     from minnet.kernels import conv_im2col
     monkeypatch.setenv("MINNET_NO_JIT", "1")

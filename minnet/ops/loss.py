@@ -12,6 +12,7 @@ from __future__ import annotations
 import warnings
 import numpy as np
 
+from .. import kernels
 from ..tensor import Tensor
 from ._util import unbroadcast
 
@@ -254,20 +255,18 @@ def cross_entropy(input: Tensor, target, weight=None, size_average=None, ignore_
 def _mean_cross_entropy(input: Tensor, target: Tensor, labels: np.ndarray) -> Tensor:
     """The usual case, (N, C) logits, N >= 1 class indices, 'mean', nothing else, in fewer passes.
 
-    The same numbers as ``_weighted_class_loss`` (whose coefficients are then
+    ``_weighted_class_loss``'s numbers to float rounding (its coefficients are then
     one-hot): loss = -mean_i logp[i, y_i]; dL/dlogits = (softmax - onehot) / N.
     """
     logits = input._data
-    log_probs = _log_softmax_rows(logits)
-    rows = np.arange(len(labels))
     count = len(labels)
-    out = np.asarray((-log_probs[rows, labels]).sum() / count, dtype=logits.dtype)
+    # one pass (minnet/kernels/cross_entropy.py): sum_i -logp[i, y_i] and softmax - onehot
+    loss_sum, softmax_minus_onehot = kernels.cross_entropy_rows(logits, labels)
+    out = np.asarray(loss_sum / count, dtype=logits.dtype)
 
     def backward(grad):
-        grad_input = np.exp(log_probs)
-        grad_input[rows, labels] -= 1
-        with np.errstate(invalid="ignore"):
-            grad_input *= grad / count
+        with np.errstate(invalid="ignore"):  # an inf upstream gradient times 0 gives nan quietly
+            grad_input = softmax_minus_onehot * (grad / count)
         return grad_input.astype(logits.dtype, copy=False), None
 
     return Tensor._from_op(out, (input, target), backward, "cross_entropy")
