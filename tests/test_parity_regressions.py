@@ -403,3 +403,14 @@ def test_conv2d_layer_padding_modes_pad_first():
         assert result, (mode, result)
     same = nn.Conv2d(4, 6, (3, 2), padding="same", padding_mode="reflect", groups=2).double()
     assert same.weight.shape == (6, 2, 3, 2) and same(x).shape == x.shape[:1] + (6, 7, 6)
+
+
+# -- where(condition) alone: the indices of the True entries, as torch.nonzero(as_tuple=True) -
+def test_where_with_only_a_condition_gives_indices():
+    rows, cols = minnet.where(minnet.tensor([[0.0, 2.0], [3.0, 0.0]]) > 0)
+    assert rows.dtype == np.int64 and rows.tolist() == [0, 1] and cols.tolist() == [1, 0]
+    (only,) = minnet.where(minnet.tensor([0, 5, 0, 7]))  # any dtype: non-zero entries
+    assert only.tolist() == [1, 3]
+    import pytest
+    with pytest.raises(TypeError, match="give both input and other"):
+        minnet.where(minnet.tensor([True]), 1.0)

@@ -325,11 +325,22 @@ def minimum(input, other) -> Tensor:
     return _max_or_min(input, other, np.minimum, np.less, "minimum")
 
 
-def where(condition, input, other) -> Tensor:
+_NOT_GIVEN = object()  # where(condition) alone is a different function: tell the cases apart
+
+
+def where(condition, input=_NOT_GIVEN, other=_NOT_GIVEN):
     """``input`` where ``condition`` is True, else ``other`` (all three broadcast together).
 
     As ``torch.where(condition, input, other)``; ``other`` (or ``input``) may be a number.
+    ``where(condition)`` alone is ``nonzero(condition, as_tuple=True)``: a tuple with, per
+    dim, the int64 indices of the non-zero (True) entries, as PyTorch.
     """
+    if input is _NOT_GIVEN and other is _NOT_GIVEN:
+        data = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
+        return tuple(Tensor(index.astype(np.int64)) for index in np.nonzero(np.atleast_1d(data)))
+    if input is _NOT_GIVEN or other is _NOT_GIVEN:
+        raise TypeError("where(): give both input and other (where(condition, input, other)), "
+                        "or neither (where(condition) lists the indices of the True entries)")
     cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
     if cond.dtype != np.bool_:
         raise TypeError(f"where(): condition must be a boolean tensor, got dtype {cond.dtype}. "
