@@ -414,3 +414,14 @@ def test_where_with_only_a_condition_gives_indices():
     import pytest
     with pytest.raises(TypeError, match="give both input and other"):
         minnet.where(minnet.tensor([True]), 1.0)
+
+
+# -- unique(dim=): the distinct slices along a dim (was NotImplementedError) ------------------
+def test_unique_along_a_dim():
+    x = minnet.tensor([[3, 1, 2], [2, 3, 1], [3, 1, 2], [0, 5, 5]])
+    rows, inverse, counts = minnet.unique(x, dim=0, return_inverse=True, return_counts=True)
+    # the distinct rows in lexicographic order; each input row's position among them
+    assert rows.tolist() == [[0, 5, 5], [2, 3, 1], [3, 1, 2]]
+    assert inverse.tolist() == [2, 1, 2, 0] and counts.tolist() == [1, 1, 2]
+    columns = minnet.unique(x, dim=-1)
+    assert columns.tolist() == [[1, 2, 3], [3, 1, 2], [1, 2, 3], [5, 5, 0]]

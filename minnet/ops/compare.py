@@ -89,14 +89,24 @@ def argmin(input, dim=None, keepdim: bool = False) -> Tensor:
 def unique(input, sorted: bool = True, return_inverse: bool = False,
            return_counts: bool = False, dim=None):
     """The distinct values (sorted), optionally with each entry's position among them
-    (``return_inverse``) and how often each occurs (``return_counts``)."""
+    (``return_inverse``) and how often each occurs (``return_counts``).
+
+    With ``dim``: the distinct slices along that dim (e.g. the distinct rows for dim=0),
+    in lexicographic order; ``inverse`` then gives each slice's position (one per slice).
+    """
     require_tensor(input, "unique")
-    if dim is not None:
-        raise NotImplementedError("unique(): dim= is not implemented in minnet")
-    values, inverse, counts = np.unique(input._data, return_inverse=True, return_counts=True)
+    if dim is None:
+        values, inverse, counts = np.unique(input._data, return_inverse=True,
+                                            return_counts=True)
+        inverse = inverse.reshape(input.shape)
+    else:
+        axis = single_dim(dim, input.ndim, "unique")
+        values, inverse, counts = np.unique(input._data, return_inverse=True,
+                                            return_counts=True, axis=axis)
+        inverse = inverse.reshape(-1)
     result = (Tensor(values.astype(input.dtype)),)
     if return_inverse:
-        result += (Tensor(inverse.reshape(input.shape).astype(np.int64)),)
+        result += (Tensor(inverse.astype(np.int64)),)
     if return_counts:
         result += (Tensor(counts.astype(np.int64)),)
     return result[0] if len(result) == 1 else result
