@@ -425,3 +425,22 @@ def test_unique_along_a_dim():
     assert inverse.tolist() == [2, 1, 2, 0] and counts.tolist() == [1, 1, 2]
     columns = minnet.unique(x, dim=-1)
     assert columns.tolist() == [[1, 2, 3], [3, 1, 2], [1, 2, 3], [5, 5, 0]]
+
+
+# -- BatchNorm on an empty batch in training (PyTorch allows it) -------------------------------
+def test_batchnorm_training_on_an_empty_batch():
+    layer = minnet.nn.BatchNorm2d(3)
+    x = minnet.Tensor(np.zeros((0, 3, 2, 2)), requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no 0/0 on the way
+        out = layer.double()(x)
+        out.sum().backward()
+    assert out.shape == (0, 3, 2, 2) and x.grad.shape == (0, 3, 2, 2)
+    # running statistics untouched, the batch still counted (as PyTorch)
+    np.testing.assert_array_equal(layer.running_mean.numpy(), np.zeros(3))
+    np.testing.assert_array_equal(layer.running_var.numpy(), np.ones(3))
+    assert layer.num_batches_tracked.item() == 1
+    np.testing.assert_array_equal(layer.weight.grad.numpy(), np.zeros(3))
+    import pytest
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        layer(minnet.Tensor(np.zeros((1, 3, 1, 1))))  # one value per channel: still refused

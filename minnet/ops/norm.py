@@ -42,8 +42,11 @@ def batch_norm(input: Tensor, running_mean: Optional[Tensor], running_var: Optio
     count = x.size // num_channels  # values per channel
     dtype = x.dtype
 
-    if training:
-        if count <= 1:
+    if training and count == 0:
+        # an empty batch (PyTorch allows it): an empty output, running statistics left alone
+        mean, var = np.zeros(num_channels, dtype), np.ones(num_channels, dtype)
+    elif training:
+        if count == 1:
             raise ValueError(f"batch_norm(): expected more than 1 value per channel when training, "
                              f"got input size {input.shape}. Hint: use a batch size > 1, or call "
                              f"model.eval() to use the running statistics.")
@@ -74,7 +77,7 @@ def batch_norm(input: Tensor, running_mean: Optional[Tensor], running_var: Optio
         grad_x_hat = grad if weight is None else grad * _per_channel(weight._data, x.ndim)
         grad_input = None
         if input.requires_grad:
-            if training:
+            if training and count:  # (an empty batch takes the other branch: no 0/0)
                 # mean and var depend on x too; the three terms are d/dx of x_hat's
                 # numerator, of the mean, and of the variance
                 sum_grad = grad_x_hat.sum(axis=axes, keepdims=True)
