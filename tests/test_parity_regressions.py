@@ -444,3 +444,19 @@ def test_batchnorm_training_on_an_empty_batch():
     import pytest
     with pytest.raises(ValueError, match="more than 1 value per channel"):
         layer(minnet.Tensor(np.zeros((1, 3, 1, 1))))  # one value per channel: still refused
+
+
+# -- ceil_mode pooling with a window longer than the (padded) input: one output, as PyTorch ---
+def test_ceil_mode_pooling_window_longer_than_the_input():
+    F = minnet.nn.functional
+    x = minnet.Tensor(np.arange(4.0).reshape(1, 1, 2, 2), requires_grad=True)
+    # torch: floor((2 - 3 + (2 - 1)) / 2) + 1 = 1 window, over the whole 2x2 input
+    out, indices = F.max_pool2d(x, 3, 2, ceil_mode=True, return_indices=True)
+    assert out.tolist() == [[[[3.0]]]] and indices.tolist() == [[[[3]]]]
+    mean = F.avg_pool2d(x, 3, 2, ceil_mode=True)  # divisor: the 2x2 entries inside
+    np.testing.assert_allclose(mean.numpy(), [[[[1.5]]]])
+    mean.backward(np.ones((1, 1, 1, 1)))
+    np.testing.assert_allclose(x.grad.numpy(), np.full((1, 1, 2, 2), 0.25))
+    import pytest
+    with pytest.raises(ValueError, match="output would be empty"):
+        F.max_pool2d(x, 3, 2)  # without ceil_mode there is no window (torch refuses too)

@@ -32,12 +32,16 @@ def as_pair(value, name: str, fn_name: str) -> tuple:
 
 def conv_output_size(size: int, kernel: int, stride: int, padding: int,
                      ceil_mode: bool = False) -> int:
-    """Number of window positions along one axis (PyTorch's formula)."""
+    """Number of window positions along one axis (PyTorch's formula).
+
+    Ceil mode rounds the number of strides up, so a window may run past the input's
+    end: even a kernel longer than input plus padding (span -1, stride 2) gives one.
+    """
     span = size + 2 * padding - kernel
-    if span < 0:
+    if span < 0 and not ceil_mode:
         return 0
     steps = -(-span // stride) if ceil_mode else span // stride
-    out = steps + 1
+    out = max(steps + 1, 0)
     # ceil mode: the last window must start inside the input or its left padding
     if ceil_mode and (out - 1) * stride >= size + padding:
         out -= 1
