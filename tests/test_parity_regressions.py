@@ -460,3 +460,23 @@ def test_ceil_mode_pooling_window_longer_than_the_input():
     import pytest
     with pytest.raises(ValueError, match="output would be empty"):
         F.max_pool2d(x, 3, 2)  # without ceil_mode there is no window (torch refuses too)
+
+
+# -- max_pool2d dilation= (was NotImplementedError) -------------------------------------------
+def test_max_pool2d_dilation():
+    F = minnet.nn.functional
+    x = minnet.Tensor(np.arange(25.0).reshape(1, 1, 5, 5), requires_grad=True)
+    out, indices = F.max_pool2d(x, 2, 1, dilation=2, return_indices=True)
+    # window at (i, j) holds x[i, j], x[i, j+2], x[i+2, j], x[i+2, j+2]: the max is the last
+    expected = np.arange(25.0).reshape(5, 5)[2:, 2:]
+    np.testing.assert_array_equal(out.numpy()[0, 0], expected)
+    np.testing.assert_array_equal(indices.numpy()[0, 0], expected.astype(np.int64))
+    rng = np.random.default_rng(0)
+    y = minnet.Tensor(rng.standard_normal((2, 3, 7, 8)), requires_grad=True)
+    for kwargs in ({"kernel_size": 3, "stride": 2, "padding": 1, "dilation": 2, "ceil_mode": True},
+                   {"kernel_size": (2, 3), "dilation": (3, 1)}):
+        result = minnet.gradcheck(lambda t: F.max_pool2d(t, **kwargs), (y,))
+        assert result, (kwargs, result)
+    layer = minnet.nn.MaxPool2d(3, 2, 1, dilation=2, ceil_mode=True)
+    np.testing.assert_array_equal(layer(y).numpy(),
+                                  F.max_pool2d(y, 3, 2, 1, dilation=2, ceil_mode=True).numpy())

@@ -282,14 +282,19 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, c
     Shapes: (N, C, H, W) or (C, H, W) -> (N, C, OH, OW). Padding counts as -inf.
     With ``return_indices=True`` also returns the int64 flat index ``y * W + x``
     of each maximum in its (H, W) plane. The gradient goes only to the maximum.
+    ``dilation`` d takes the window's entries d apart (a window spans d*(k - 1) + 1).
     """
-    if as_pair(dilation, "dilation", "max_pool2d") != (1, 1):
-        raise NotImplementedError("max_pool2d(): only dilation=1 is implemented")
+    dilation = as_pair(dilation, "dilation", "max_pool2d")
+    if min(dilation) < 1:
+        raise ValueError(f"max_pool2d(): dilation must be positive, got {dilation}")
     _check_float(input, "max_pool2d")
     data, unbatched = _batched(input, "max_pool2d", "(N, C, H, W)")
     geometry = _pool_geometry(data.shape, kernel_size, stride, padding, ceil_mode, "max_pool2d")
     height, width = data.shape[2], data.shape[3]
-    out, argmax = kernels.max_pool2d_forward(np.ascontiguousarray(data), *geometry)
+    if dilation == (1, 1):
+        out, argmax = kernels.max_pool2d_forward(np.ascontiguousarray(data), *geometry)
+    else:
+        out, argmax = _dilated_max_pool(data, geometry, dilation, ceil_mode)
 
     def backward(grad):
         grad4 = np.ascontiguousarray(grad[None] if unbatched else grad)
@@ -300,6 +305,42 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, c
     if return_indices:
         return result, Tensor(argmax[0] if unbatched else argmax)
     return result
+
+
+def _dilated_max_pool(data: np.ndarray, geometry: tuple, dilation: tuple, ceil_mode: bool):
+    """max_pool2d's forward with dilation, in NumPy: (values, flat argmax indices).
+
+    Each of the kh*kw taps is a strided view of the -inf-padded input; the maximum over
+    the taps (the first one on ties, as the compiled kernel) and its flat index y * W + x.
+    The backward is the compiled kernel's, which only needs those indices.
+    """
+    kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, _, _ = geometry
+    dilation_h, dilation_w = dilation
+    n_images, channels, height, width = data.shape
+    span_h, span_w = dilation_h * (kernel_h - 1) + 1, dilation_w * (kernel_w - 1) + 1
+    out_h = conv_output_size(height, span_h, stride_h, pad_h, ceil_mode)
+    out_w = conv_output_size(width, span_w, stride_w, pad_w, ceil_mode)
+    _check_output_size(out_h, out_w, height, width, (span_h, span_w), (pad_h, pad_w),
+                       "max_pool2d")
+    # pad after by enough for the last (ceil mode) window to fit as well
+    after_h = max(pad_h, (out_h - 1) * stride_h + span_h - height - pad_h)
+    after_w = max(pad_w, (out_w - 1) * stride_w + span_w - width - pad_w)
+    padded = np.pad(data, ((0, 0), (0, 0), (pad_h, after_h), (pad_w, after_w)),
+                    constant_values=-np.inf)
+    taps, tap_rows, tap_cols = [], [], []
+    for i in range(kernel_h):
+        for j in range(kernel_w):
+            top, left = i * dilation_h, j * dilation_w
+            taps.append(padded[:, :, top:top + stride_h * (out_h - 1) + 1:stride_h,
+                               left:left + stride_w * (out_w - 1) + 1:stride_w])
+            tap_rows.append(top - pad_h)
+            tap_cols.append(left - pad_w)
+    taps = np.stack(taps)                                   # (kh*kw, N, C, OH, OW)
+    best = np.argmax(taps, axis=0)
+    out = np.take_along_axis(taps, best[None], axis=0)[0]
+    rows = np.asarray(tap_rows)[best] + (np.arange(out_h) * stride_h)[:, None]
+    cols = np.asarray(tap_cols)[best] + (np.arange(out_w) * stride_w)[None, :]
+    return np.ascontiguousarray(out), (rows * width + cols).astype(np.int64)
 
 
 def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode=False,
