@@ -480,3 +480,15 @@ def test_max_pool2d_dilation():
     layer = minnet.nn.MaxPool2d(3, 2, 1, dilation=2, ceil_mode=True)
     np.testing.assert_array_equal(layer(y).numpy(),
                                   F.max_pool2d(y, 3, 2, 1, dilation=2, ceil_mode=True).numpy())
+
+
+# -- cat/stack of float32 with int64: float32, as PyTorch (NumPy gives float64) ---------------
+def test_cat_and_stack_promote_as_pytorch():
+    floats = minnet.Tensor(np.ones((1, 2), dtype=np.float32), requires_grad=True)
+    ints = minnet.tensor([[1, 2]])
+    joined = minnet.cat([floats, ints])
+    assert joined.dtype == np.float32 and minnet.stack([ints, floats]).dtype == np.float32
+    joined.sum().backward()
+    assert floats.grad.dtype == np.float32
+    assert minnet.cat([floats, minnet.Tensor(np.ones((1, 2)))]).dtype == np.float64
+    assert minnet.cat([ints, minnet.tensor([[True, False]])]).dtype == np.int64

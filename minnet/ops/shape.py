@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..tensor import Tensor
-from ._util import normalize_dims, python_scalar, require_tensor, single_dim
+from ._util import _CATEGORY, normalize_dims, python_scalar, require_tensor, single_dim
 
 
 def _view(out: Tensor, input: Tensor) -> Tensor:
@@ -240,6 +240,14 @@ def _check_tensor_list(tensors, fn_name: str) -> list:
     return tensors
 
 
+def _joined_dtype(tensors) -> np.dtype:
+    """The dtype of cat/stack by PyTorch's promotion: the highest category (bool < int <
+    float) wins, then the widest dtype within it; float32 with int64 is float32 (NumPy's
+    concatenate would give float64)."""
+    top = max(_CATEGORY.get(t.dtype.kind, 3) for t in tensors)
+    return np.result_type(*[t.dtype for t in tensors if _CATEGORY.get(t.dtype.kind, 3) == top])
+
+
 def cat(tensors, dim: int = 0) -> Tensor:
     """Join tensors along an existing dim; all other sizes must match."""
     tensors = _check_tensor_list(tensors, "cat")
@@ -250,7 +258,7 @@ def cat(tensors, dim: int = 0) -> Tensor:
                                        for d in range(first.ndim) if d != axis):
             raise ValueError(f"cat(): sizes must match except in dim {dim}, but tensor 0 has "
                              f"shape {first.shape} and tensor {i} has shape {t.shape}")
-    out = np.concatenate([t._data for t in tensors], axis=axis)
+    out = np.concatenate([t._data for t in tensors], axis=axis, dtype=_joined_dtype(tensors))
     bounds = np.cumsum([t.shape[axis] for t in tensors])[:-1]
 
     def backward(grad):
@@ -269,7 +277,7 @@ def stack(tensors, dim: int = 0) -> Tensor:
         if t.shape != first.shape:
             raise ValueError(f"stack(): every tensor must have the same shape, but tensor 0 "
                              f"has shape {first.shape} and tensor {i} has shape {t.shape}")
-    out = np.stack([t._data for t in tensors], axis=axis)
+    out = np.stack([t._data for t in tensors], axis=axis, dtype=_joined_dtype(tensors))
 
     def backward(grad):
         return tuple(np.take(grad, i, axis=axis) if t.requires_grad else None
