@@ -492,3 +492,23 @@ def test_cat_and_stack_promote_as_pytorch():
     assert floats.grad.dtype == np.float32
     assert minnet.cat([floats, minnet.Tensor(np.ones((1, 2)))]).dtype == np.float64
     assert minnet.cat([ints, minnet.tensor([[True, False]])]).dtype == np.int64
+
+
+# -- optim.Adagrad (torch.optim.Adagrad's rule) ------------------------------------------------
+def test_adagrad_steps_by_hand():
+    p = minnet.nn.Parameter(minnet.Tensor(np.array([1.0, -2.0])))
+    opt = minnet.optim.Adagrad([p], lr=0.5, lr_decay=0.5, initial_accumulator_value=1.0,
+                               weight_decay=0.1, eps=0.0)
+    expected, s = np.array([1.0, -2.0]), np.ones(2)
+    for step, grad in enumerate(([3.0, 0.0], [-1.0, 2.0]), start=1):
+        p.grad = minnet.Tensor(np.array(grad))
+        opt.step()
+        g = np.array(grad) + 0.1 * expected          # weight decay
+        s = s + g * g                                  # accumulated squares
+        expected = expected - 0.5 / (1 + (step - 1) * 0.5) * g / np.sqrt(s)
+        np.testing.assert_allclose(p.numpy(), expected, rtol=1e-14)
+    assert opt.state[p]["step"] == 2
+    np.testing.assert_allclose(opt.state[p]["sum"].numpy(), s, rtol=1e-14)
+    import pytest
+    with pytest.raises(ValueError, match="Invalid lr_decay"):
+        minnet.optim.Adagrad([p], lr_decay=-1)

@@ -5,11 +5,12 @@
 """
 from . import lr_scheduler
 from .adadelta import Adadelta
+from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .lr_find import LRFindResult, lr_find
 from .optimizer import Optimizer, required
 from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adadelta", "Adam", "AdamW", "RMSprop", "lr_scheduler", "lr_find",
+__all__ = ["Optimizer", "SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "RMSprop", "lr_scheduler", "lr_find",
            "LRFindResult", "required"]
