@@ -512,3 +512,48 @@ def test_adagrad_steps_by_hand():
     import pytest
     with pytest.raises(ValueError, match="Invalid lr_decay"):
         minnet.optim.Adagrad([p], lr_decay=-1)
+
+
+# -- lr_scheduler.LinearLR (warmup) and OneCycleLR, as PyTorch ---------------------------------
+def _sgd_with_two_groups(momentum=0.9):
+    w, b = minnet.nn.Parameter(minnet.zeros(1)), minnet.nn.Parameter(minnet.zeros(1))
+    return minnet.optim.SGD([{"params": [w]}, {"params": [b], "lr": 0.5}], lr=0.1,
+                            momentum=momentum)
+
+
+def test_linear_lr_warms_up_then_holds():
+    opt = _sgd_with_two_groups()
+    scheduler = minnet.optim.lr_scheduler.LinearLR(opt, start_factor=0.25, total_iters=3)
+    seen = [scheduler.get_last_lr()]
+    for _ in range(5):
+        opt.step()
+        scheduler.step()
+        seen.append(scheduler.get_last_lr())
+    # factor 0.25, 0.5, 0.75, 1, 1, 1 of each group's lr
+    np.testing.assert_allclose([s[0] for s in seen], [0.025, 0.05, 0.075, 0.1, 0.1, 0.1])
+    np.testing.assert_allclose([s[1] for s in seen], [0.125, 0.25, 0.375, 0.5, 0.5, 0.5])
+
+
+def test_one_cycle_lr_schedule_and_momentum():
+    import math
+    import pytest
+    opt = _sgd_with_two_groups()
+    scheduler = minnet.optim.lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=10)
+    lrs, momenta = [opt.param_groups[0]["lr"]], [opt.param_groups[0]["momentum"]]
+    for _ in range(9):
+        opt.step()
+        scheduler.step()
+        lrs.append(opt.param_groups[0]["lr"])
+        momenta.append(opt.param_groups[0]["momentum"])
+
+    def cos_anneal(start, end, fraction):
+        return end + (start - end) / 2 * (math.cos(math.pi * fraction) + 1)
+    # rise over steps 0..2 (pct_start 0.3 of 10, minus 1) from 1/25 to 1, fall to 1/25/1e4
+    expected = [cos_anneal(0.04, 1.0, s / 2) for s in range(3)] + \
+        [cos_anneal(1.0, 0.04 / 1e4, (s - 2) / 7) for s in range(3, 10)]
+    np.testing.assert_allclose(lrs, expected, rtol=1e-12)
+    assert momenta[0] == 0.95 and momenta[2] == pytest.approx(0.85) and momenta[-1] == 0.95
+    opt.step()
+    scheduler.step()  # step 10 is still allowed (as torch); the 11th raises
+    with pytest.raises(ValueError, match="total_steps is 10"):
+        scheduler.step()

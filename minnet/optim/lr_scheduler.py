@@ -14,7 +14,7 @@ import types
 import warnings
 from bisect import bisect_right
 from collections import Counter
-from typing import Sequence
+from typing import Optional, Sequence
 
 from .optimizer import Optimizer
 
@@ -233,6 +233,154 @@ class CosineAnnealingLR(LRScheduler):
         return [self.eta_min + (base_lr - self.eta_min)
                 * (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
                 for base_lr in self.base_lrs]
+
+
+class LinearLR(LRScheduler):
+    """Scale the lr by a factor going linearly from ``start_factor`` to ``end_factor`` over
+    ``total_iters`` epochs, then keep it: the usual warmup.
+
+    ``lr(epoch) = base_lr * (start + (end - start) * min(epoch, total_iters) / total_iters)``;
+    ``step()`` computes it recursively from the current lr, as PyTorch (so it chains with
+    other schedulers).
+    """
+
+    def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3,
+                 end_factor: float = 1.0, total_iters: int = 5, last_epoch: int = -1):
+        if not 0 < start_factor <= 1.0:
+            raise ValueError(f"LinearLR: start_factor must be in (0, 1], got {start_factor}")
+        if not 0 <= end_factor <= 1.0:
+            raise ValueError(f"LinearLR: end_factor must be in [0, 1], got {end_factor}")
+        self.start_factor, self.end_factor = start_factor, end_factor
+        self.total_iters = total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list:
+        if self.last_epoch == 0:
+            return [group["lr"] * self.start_factor for group in self.optimizer.param_groups]
+        if self._is_initial or self.last_epoch > self.total_iters:
+            return self._current_lrs()
+        # factor(epoch) / factor(epoch - 1), written as PyTorch writes it
+        change = self.end_factor - self.start_factor
+        ratio = 1.0 + change / (self.total_iters * self.start_factor
+                                + (self.last_epoch - 1) * change)
+        return [group["lr"] * ratio for group in self.optimizer.param_groups]
+
+    def _get_closed_form_lr(self) -> list:
+        done = min(self.total_iters, self.last_epoch) / self.total_iters
+        return [base_lr * (self.start_factor + (self.end_factor - self.start_factor) * done)
+                for base_lr in self.base_lrs]
+
+
+def _per_group(name: str, optimizer: Optimizer, value) -> list:
+    """One value per param group: a list as given (of the right length) or a number repeated."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != len(optimizer.param_groups):
+            raise ValueError(f"{name} must have one value per param group: got {len(value)} "
+                             f"values for {len(optimizer.param_groups)} groups")
+        return list(value)
+    return [value] * len(optimizer.param_groups)
+
+
+class OneCycleLR(LRScheduler):
+    """The 1cycle policy, stepped once per batch: the lr rises from ``max_lr / div_factor``
+    to ``max_lr`` over the first ``pct_start`` of ``total_steps``, then falls to
+    ``initial_lr / final_div_factor``; momentum (or Adam's beta1) moves the opposite way
+    between ``max_momentum`` and ``base_momentum``. ``three_phase=True``: rise, fall back to
+    the initial lr symmetrically, then anneal to the minimum. ``anneal_strategy`` 'cos' or
+    'linear' shapes each phase. PyTorch's schedule, step for step.
+    """
+
+    def __init__(self, optimizer: Optimizer, max_lr, total_steps: Optional[int] = None,
+                 epochs: Optional[int] = None, steps_per_epoch: Optional[int] = None,
+                 pct_start: float = 0.3, anneal_strategy: str = "cos",
+                 cycle_momentum: bool = True, base_momentum=0.85, max_momentum=0.95,
+                 div_factor: float = 25.0, final_div_factor: float = 1e4,
+                 three_phase: bool = False, last_epoch: int = -1):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"OneCycleLR: {type(optimizer).__name__} is not an Optimizer")
+        self.optimizer = optimizer
+        if total_steps is not None:
+            if not isinstance(total_steps, int) or total_steps <= 0:
+                raise ValueError(f"OneCycleLR: total_steps must be a positive int, got "
+                                 f"{total_steps!r}")
+            self.total_steps = total_steps
+        elif epochs is not None and steps_per_epoch is not None:
+            for name, value in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch)):
+                if not isinstance(value, int) or value <= 0:
+                    raise ValueError(f"OneCycleLR: {name} must be a positive int, got {value!r}")
+            self.total_steps = epochs * steps_per_epoch
+        else:
+            raise ValueError("OneCycleLR: give total_steps, or both epochs and steps_per_epoch")
+        if not isinstance(pct_start, float) or not 0 <= pct_start <= 1:
+            raise ValueError(f"OneCycleLR: pct_start must be a float in [0, 1], got {pct_start!r}")
+        if anneal_strategy not in ("cos", "linear"):
+            raise ValueError(f"OneCycleLR: anneal_strategy must be 'cos' or 'linear', got "
+                             f"{anneal_strategy!r}")
+        self._anneal_strategy = anneal_strategy
+        # each phase: the step it ends at, and the group keys it goes from and to
+        rise = (float(pct_start * self.total_steps) - 1, "initial_lr", "max_lr",
+                "max_momentum", "base_momentum")
+        if three_phase:
+            self._phases = [rise,
+                            (float(2 * pct_start * self.total_steps) - 2, "max_lr", "initial_lr",
+                             "base_momentum", "max_momentum"),
+                            (self.total_steps - 1, "initial_lr", "min_lr",
+                             "max_momentum", "max_momentum")]
+        else:
+            self._phases = [rise, (self.total_steps - 1, "max_lr", "min_lr",
+                                   "base_momentum", "max_momentum")]
+        max_lrs = _per_group("OneCycleLR: max_lr", optimizer, max_lr)
+        if last_epoch == -1:
+            for group, peak in zip(optimizer.param_groups, max_lrs):
+                group["initial_lr"] = peak / div_factor
+                group["max_lr"] = peak
+                group["min_lr"] = group["initial_lr"] / final_div_factor
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+                raise ValueError("OneCycleLR: cycle_momentum=True needs an optimizer with "
+                                 "momentum or betas (SGD, RMSprop, Adam, ...). Hint: pass "
+                                 "cycle_momentum=False")
+            self.use_beta1 = "betas" in optimizer.defaults
+            highs = _per_group("OneCycleLR: max_momentum", optimizer, max_momentum)
+            lows = _per_group("OneCycleLR: base_momentum", optimizer, base_momentum)
+            if last_epoch == -1:
+                for group, high, low in zip(optimizer.param_groups, highs, lows):
+                    self._set_momentum(group, high)
+                    group["max_momentum"], group["base_momentum"] = high, low
+        super().__init__(optimizer, last_epoch)
+
+    def _set_momentum(self, group: dict, value: float) -> None:
+        if self.use_beta1:
+            group["betas"] = (value, *group["betas"][1:])
+        else:
+            group["momentum"] = value
+
+    def _anneal(self, start: float, end: float, fraction: float) -> float:
+        if self._anneal_strategy == "cos":
+            return end + (start - end) / 2.0 * (math.cos(math.pi * fraction) + 1)
+        return (end - start) * fraction + start
+
+    def get_lr(self) -> list:
+        step = self.last_epoch
+        if step > self.total_steps:
+            raise ValueError(f"OneCycleLR: tried to step {step} times, but total_steps is "
+                             f"{self.total_steps}. Hint: total_steps = epochs * batches per "
+                             f"epoch, with one scheduler.step() per batch")
+        lrs = []
+        for group in self.optimizer.param_groups:
+            start_step = 0.0
+            for i, (end_step, lr_from, lr_to, momentum_from, momentum_to) in \
+                    enumerate(self._phases):
+                if step <= end_step or i == len(self._phases) - 1:
+                    fraction = (step - start_step) / (end_step - start_step)
+                    lrs.append(self._anneal(group[lr_from], group[lr_to], fraction))
+                    if self.cycle_momentum:
+                        self._set_momentum(group, self._anneal(
+                            group[momentum_from], group[momentum_to], fraction))
+                    break
+                start_step = end_step
+        return lrs
 
 
 class ReduceLROnPlateau(LRScheduler):
