@@ -557,3 +557,25 @@ def test_one_cycle_lr_schedule_and_momentum():
     scheduler.step()  # step 10 is still allowed (as torch); the 11th raises
     with pytest.raises(ValueError, match="total_steps is 10"):
         scheduler.step()
+
+
+# -- nn.LayerNorm / F.layer_norm (torch.nn.LayerNorm) ------------------------------------------
+def test_layer_norm_normalises_each_sample_over_its_last_dims():
+    nn, F = minnet.nn, minnet.nn.functional
+    layer = nn.LayerNorm(4)
+    assert repr(layer) == "LayerNorm((4,), eps=1e-05, elementwise_affine=True, bias=True)"
+    assert list(layer.state_dict()) == ["weight", "bias"] and layer.weight.dtype == np.float32
+    out = layer(minnet.tensor([[1.0, 2.0, 3.0, 4.0], [2.0, 2.0, 2.0, 2.0]]))
+    # row 0: mean 2.5, biased variance 1.25; row 1: constant, so 0 (not nan)
+    expected = (np.array([1.0, 2.0, 3.0, 4.0]) - 2.5) / np.sqrt(1.25 + 1e-5)
+    np.testing.assert_allclose(out.numpy(), [expected, np.zeros(4)], rtol=1e-6, atol=1e-7)
+    rng = np.random.default_rng(0)
+    x = minnet.Tensor(rng.standard_normal((2, 3, 4)), requires_grad=True)
+    w = minnet.Tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    b = minnet.Tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    result = minnet.gradcheck(lambda x, w, b: F.layer_norm(x, (3, 4), w, b, eps=1e-3), (x, w, b))
+    assert result, result
+    import pytest
+    with pytest.raises(ValueError, match="must be the input's last dims"):
+        F.layer_norm(x, (3,))
+    assert nn.LayerNorm(3, elementwise_affine=False).weight is None

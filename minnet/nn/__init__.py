@@ -18,7 +18,7 @@ from .loss import (
     SmoothL1Loss,
 )
 from .module import Module, Parameter
-from .norm import BatchNorm1d, BatchNorm2d
+from .norm import BatchNorm1d, BatchNorm2d, LayerNorm
 from .recurrent import LSTM, RNN
 from .sparse import Embedding
 

@@ -33,7 +33,7 @@ except ImportError:  # pragma: no cover - depends on the build state
 
 __all__ = [
     "linear", "relu", "leaky_relu", "elu", "tanh", "sigmoid", "softmax", "log_softmax",
-    "dropout", "batch_norm", "pad", "flatten",
+    "dropout", "batch_norm", "layer_norm", "pad", "flatten",
     "mse_loss", "l1_loss", "smooth_l1_loss", "cross_entropy", "nll_loss",
     "binary_cross_entropy", "binary_cross_entropy_with_logits",
 ]
@@ -47,6 +47,35 @@ def linear(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tens
 
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     return ops.flatten(input, start_dim, end_dim)
+
+
+def layer_norm(input: Tensor, normalized_shape, weight: Optional[Tensor] = None,
+               bias: Optional[Tensor] = None, eps: float = 1e-5) -> Tensor:
+    """Normalise each sample over its last dims (``normalized_shape``), then scale and shift.
+
+    Shapes: input (*, *normalized_shape); weight and bias ``normalized_shape`` (or None).
+    y = (x - mean) / sqrt(var + eps) * weight + bias, with the mean and the biased variance
+    taken per sample over the normalized dims, as ``torch.nn.functional.layer_norm``.
+    Unlike batch norm there are no running statistics: training and eval compute the same.
+    Built from ops, so autograd differentiates it.
+    """
+    shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) \
+        else tuple(normalized_shape)
+    if not shape or tuple(input.shape[input.ndim - len(shape):]) != shape \
+            or len(shape) > input.ndim:
+        raise ValueError(f"layer_norm(): normalized_shape {shape} must be the input's last "
+                         f"dims, got input shape {input.shape}. Hint: LayerNorm(d) normalises "
+                         f"the last axis, e.g. the d features of (N, L, d)")
+    dims = tuple(range(input.ndim - len(shape), input.ndim))
+    mean = input.mean(dim=dims, keepdim=True)
+    centered = input - mean
+    var = (centered * centered).mean(dim=dims, keepdim=True)
+    out = centered * (var + eps).rsqrt()
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
 
 
 # -- activations ----------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Batch normalisation layers: ``BatchNorm1d`` and ``BatchNorm2d``."""
+"""Normalisation layers: ``BatchNorm1d``, ``BatchNorm2d`` and ``LayerNorm``."""
 from __future__ import annotations
 
 from typing import Optional
@@ -146,3 +146,52 @@ class BatchNorm2d(_BatchNorm):
 
     def _dims_hint(self) -> str:
         return "use BatchNorm1d after Linear layers ((N, C) inputs)."
+
+
+class LayerNorm(Module):
+    """Normalise each sample over its last dims, then scale and shift (``torch.nn.LayerNorm``).
+
+    ``LayerNorm(normalized_shape, eps=1e-5, elementwise_affine=True, bias=True)``: input
+    (*, *normalized_shape), e.g. (N, L, d) with ``LayerNorm(d)``. Parameters
+    (``elementwise_affine``): weight = 1 and bias = 0, of shape ``normalized_shape``. The
+    statistics are the sample's own, so a sample's output does not depend on its batch and
+    train and eval behave the same (no running statistics, unlike BatchNorm).
+    """
+
+    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
+                 bias: bool = True, device=None, dtype=None):
+        super().__init__()
+        check_device(device, "LayerNorm")
+        shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) \
+            else tuple(normalized_shape)
+        if not all(isinstance(d, (int, np.integer)) and d > 0 for d in shape):
+            raise ValueError(f"LayerNorm(): normalized_shape must be a positive int or a tuple "
+                             f"of them, got {normalized_shape!r}")
+        self.normalized_shape = tuple(int(d) for d in shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        dtype = np.dtype(dtype or DEFAULT_DTYPE)
+        if elementwise_affine:
+            self.weight = Parameter(np.ones(self.normalized_shape, dtype=dtype))
+            if bias:
+                self.bias = Parameter(np.zeros(self.normalized_shape, dtype=dtype))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+    def forward(self, input: Tensor) -> Tensor:
+        from .functional import layer_norm
+        return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}, "
+                f"bias={self.bias is not None}")
