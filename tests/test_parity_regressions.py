@@ -579,3 +579,30 @@ def test_layer_norm_normalises_each_sample_over_its_last_dims():
     with pytest.raises(ValueError, match="must be the input's last dims"):
         F.layer_norm(x, (3,))
     assert nn.LayerNorm(3, elementwise_affine=False).weight is None
+
+
+# -- Conv1d, MaxPool1d, AvgPool1d and their F.* forms (a sequence is a one-row image) --------
+def test_conv1d_and_1d_pooling_are_their_2d_versions_on_one_row():
+    nn, F = minnet.nn, minnet.nn.functional
+    rng = np.random.default_rng(0)
+    x = minnet.Tensor(rng.standard_normal((2, 4, 9)), requires_grad=True)
+    w = minnet.Tensor(rng.standard_normal((6, 2, 3)), requires_grad=True)
+    b = minnet.Tensor(rng.standard_normal(6), requires_grad=True)
+    out = F.conv1d(x, w, b, stride=2, padding=1, dilation=2, groups=2)
+    as_2d = F.conv2d(x.detach()[:, :, None], w.detach()[:, :, None], b.detach(), stride=(1, 2),
+                     padding=(0, 1), dilation=(1, 2), groups=2)
+    np.testing.assert_allclose(out.numpy(), as_2d.numpy()[:, :, 0], rtol=1e-12)
+    assert out.shape == (2, 6, 4)  # (9 + 2 - 2*2 - 1) // 2 + 1
+    result = minnet.gradcheck(lambda x, w, b: F.conv1d(x, w, b, padding="same", dilation=2),
+                              (x, minnet.Tensor(rng.standard_normal((6, 4, 3)),
+                                                requires_grad=True), b))
+    assert result, result
+    values, indices = F.max_pool1d(x, 3, 2, 1, ceil_mode=True, return_indices=True)
+    assert values.shape == indices.shape == (2, 4, 5)
+    np.testing.assert_array_equal(np.take_along_axis(x.numpy(), indices.numpy(), -1),
+                                  values.numpy())  # indices are positions in L
+    assert minnet.gradcheck(lambda t: F.avg_pool1d(t, 3, 2, 1, count_include_pad=False), (x,))
+    layer = nn.Conv1d(4, 6, 3, padding=1, padding_mode="reflect")
+    assert repr(layer) == ("Conv1d(4, 6, kernel_size=(3,), stride=(1,), padding=(1,), "
+                           "padding_mode=reflect)")
+    assert layer(minnet.Tensor(np.ones((4, 5), dtype=np.float32))).shape == (6, 5)

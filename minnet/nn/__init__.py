@@ -29,8 +29,8 @@ def _exists(submodule: str) -> bool:
 
 
 if _exists("conv"):
-    from .conv import Conv2d
+    from .conv import Conv1d, Conv2d
 if _exists("pooling"):
-    from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+    from .pooling import AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
 if _exists("utils"):
     from . import utils

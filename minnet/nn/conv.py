@@ -1,4 +1,4 @@
-"""The 2-D convolution layer (``torch.nn.Conv2d``)."""
+"""The convolution layers (``torch.nn.Conv2d`` and ``Conv1d``)."""
 from __future__ import annotations
 
 import math
@@ -6,7 +6,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..ops.conv import _channels, as_pair, conv2d
+from ..ops.conv import _channels, _single, as_pair, conv1d, conv2d
 from ..ops.shape import pad
 from ..random import get_generator
 from ..tensor import DEFAULT_DTYPE, Tensor
@@ -155,6 +155,107 @@ class Conv2d(Module):
         if self.padding != (0, 0):
             text += f", padding={self.padding}"
         if self.dilation != (1, 1):
+            text += f", dilation={self.dilation}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        if self.bias is None:
+            text += ", bias=False"
+        if self.padding_mode != "zeros":
+            text += f", padding_mode={self.padding_mode}"
+        return text
+
+
+class Conv1d(Module):
+    """Slides ``out_channels`` learned filters of shape (in_channels / groups, k) along a
+    sequence: (N, in_channels, L) or (in_channels, L) -> (N, out_channels, OL).
+
+    ``torch.nn.Conv1d``'s arguments, layout and initialisation (U(-1/sqrt(fan_in),
+    1/sqrt(fan_in)), fan_in = in_channels / groups * k). It is ``Conv2d`` on a sequence
+    seen as an image one row high (``F.conv1d``).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
+                 device=None, dtype=None, generator: Optional[np.random.Generator] = None):
+        super().__init__()
+        from ..utils.device import check_device
+        check_device(device, "Conv1d")
+        for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"Conv1d(): {name} must be a positive integer, got {value!r}")
+        if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1 \
+                or in_channels % groups or out_channels % groups:
+            raise ValueError(f"Conv1d(): groups must be a positive int that divides both "
+                             f"in_channels ({in_channels}) and out_channels ({out_channels}), "
+                             f"got groups={groups!r}")
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(f"Conv1d(): padding_mode must be one of {sorted(_PADDING_MODES)}, "
+                             f"got {padding_mode!r}")
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.kernel_size = (_single(kernel_size, "kernel_size", "Conv1d"),)
+        self.stride = (_single(stride, "stride", "Conv1d"),)
+        self.dilation = (_single(dilation, "dilation", "Conv1d"),)
+        if min(self.kernel_size + self.stride + self.dilation) < 1:
+            raise ValueError(f"Conv1d(): kernel_size, stride and dilation must be positive, "
+                             f"got {self.kernel_size}, {self.stride}, {self.dilation}")
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(f"Conv1d(): padding must be an int, 'same' or 'valid', "
+                                 f"got {padding!r}")
+            if padding == "same" and self.stride != (1,):
+                raise ValueError(f"Conv1d(): padding='same' is not supported for strided "
+                                 f"convolutions (stride={self.stride}), as in PyTorch")
+            self.padding = padding
+        else:
+            self.padding = (_single(padding, "padding", "Conv1d"),)
+        self.groups = int(groups)
+        self.padding_mode = padding_mode
+        dtype = np.dtype(dtype or DEFAULT_DTYPE)
+        self.weight = Parameter(np.empty((self.out_channels, self.in_channels // self.groups)
+                                         + self.kernel_size, dtype=dtype))
+        if bias:
+            self.bias = Parameter(np.empty(self.out_channels, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters(generator)
+
+    def reset_parameters(self, generator: Optional[np.random.Generator] = None) -> None:
+        """Draw weight and bias from U(-1/sqrt(fan_in), 1/sqrt(fan_in)), as Conv2d."""
+        rng = get_generator(generator)
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5), generator=rng)
+        if self.bias is not None:
+            bound = 1 / math.sqrt(self.in_channels // self.groups * self.kernel_size[0])
+            init.uniform_(self.bias, -bound, bound, generator=rng)
+
+    def forward(self, input: Tensor) -> Tensor:
+        if not isinstance(input, Tensor) or input.ndim not in (2, 3) \
+                or input.shape[-2] != self.in_channels:
+            raise ValueError(f"{self._describe()}{where_called()} expected input of shape "
+                             f"(N, {self.in_channels}, L) or ({self.in_channels}, L), got "
+                             f"{getattr(input, 'shape', type(input).__name__)}. Hint: "
+                             f"sequences are channels-first; (N, L, C) data needs "
+                             f"x.transpose(1, 2).")
+        padding = self.padding if isinstance(self.padding, str) else self.padding[0]
+        if self.padding_mode != "zeros":
+            if self.padding == "same":
+                total = self.dilation[0] * (self.kernel_size[0] - 1)
+                sides = (total // 2, total - total // 2)
+            else:
+                sides = (0, 0) if self.padding == "valid" else (padding, padding)
+            input, padding = pad(input, sides, mode=self.padding_mode), 0
+        return conv1d(input, self.weight, self.bias, self.stride, padding, self.dilation,
+                      self.groups)
+
+    def _describe(self) -> str:
+        return (f"Conv1d({self.in_channels}, {self.out_channels}, "
+                f"kernel_size={self.kernel_size})")
+
+    def extra_repr(self) -> str:
+        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}")
+        if self.padding != (0,):
+            text += f", padding={self.padding}"
+        if self.dilation != (1,):
             text += f", dilation={self.dilation}"
         if self.groups != 1:
             text += f", groups={self.groups}"

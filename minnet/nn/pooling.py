@@ -1,4 +1,5 @@
-"""Pooling layers (``torch.nn.MaxPool2d``, ``AvgPool2d``, ``AdaptiveAvgPool2d``): no parameters.
+"""Pooling layers (``torch.nn.MaxPool2d``, ``AvgPool2d``, ``AdaptiveAvgPool2d``, ``MaxPool1d``,
+``AvgPool1d``): no parameters.
 
 Pooling shrinks the image by summarising each window -- its maximum or its
 mean -- so later layers see a wider area for the same cost. Arguments and
@@ -7,7 +8,7 @@ do not overlap).
 """
 from __future__ import annotations
 
-from ..ops.conv import adaptive_avg_pool2d, avg_pool2d, max_pool2d
+from ..ops.conv import adaptive_avg_pool2d, avg_pool1d, avg_pool2d, max_pool1d, max_pool2d
 from ..tensor import Tensor
 from .linear import where_called
 from .module import Module
@@ -96,3 +97,51 @@ class AdaptiveAvgPool2d(Module):
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
+
+
+class MaxPool1d(Module):
+    """Maximum over each kernel_size window of a sequence. (N, C, L) -> (N, C, OL)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1,
+                 return_indices: bool = False, ceil_mode: bool = False):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding = padding
+        self.dilation = dilation
+        self.return_indices = return_indices
+        self.ceil_mode = ceil_mode
+
+    def forward(self, input: Tensor):
+        return max_pool1d(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                          self.ceil_mode, self.return_indices)
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"padding={self.padding}, dilation={self.dilation}, "
+                f"ceil_mode={self.ceil_mode}")
+
+
+class AvgPool1d(Module):
+    """Mean over each kernel_size window of a sequence. (N, C, L) -> (N, C, OL)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+                 count_include_pad: bool = True):
+        super().__init__()
+        # PyTorch keeps the 1-D AvgPool's arguments as 1-tuples
+        self.kernel_size = _one_tuple(kernel_size)
+        self.stride = _one_tuple(stride if stride is not None else kernel_size)
+        self.padding = _one_tuple(padding)
+        self.ceil_mode = ceil_mode
+        self.count_include_pad = count_include_pad
+
+    def forward(self, input: Tensor) -> Tensor:
+        return avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                          self.count_include_pad)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+def _one_tuple(value) -> tuple:
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,)

@@ -413,3 +413,74 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
 
     return Tensor._from_op(out[0] if unbatched else out, (input,), backward,
                            "adaptive_avg_pool2d", saved=())
+
+
+# --------------------------------------------------------------------------
+# 1-D versions: a sequence (N, C, L) is an image one row high, (N, C, 1, L)
+# --------------------------------------------------------------------------
+def _as_row_image(input: Tensor, fn_name: str) -> Tensor:
+    """(N, C, L) -> (N, C, 1, L) and (C, L) -> (C, 1, L), with a clear error otherwise."""
+    if not isinstance(input, Tensor) or input.ndim not in (2, 3):
+        shape = getattr(input, "shape", type(input).__name__)
+        raise ValueError(f"{fn_name}(): expected a 3-D input (N, C, L) or a 2-D single "
+                         f"sequence (C, L), got {shape}. Hint: sequences are channels-first; "
+                         f"(N, L, C) data needs x.transpose(1, 2).")
+    return input.unsqueeze(-2)
+
+
+def _single(value, name: str, fn_name: str) -> int:
+    """``3`` or ``(3,)`` -> 3 (PyTorch's 1-D layers take both)."""
+    if isinstance(value, (tuple, list)) and len(value) == 1:
+        value = value[0]
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+        raise TypeError(f"{fn_name}(): {name} must be an int or a 1-tuple, got {value!r}")
+    return int(value)
+
+
+def conv1d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride=1, padding=0,
+           dilation=1, groups=1) -> Tensor:
+    """1-D cross-correlation, as ``torch.nn.functional.conv1d``: conv2d on a one-row image.
+
+    Shapes: input (N, C, L) or (C, L); weight (F, C // groups, k); bias (F,) or None ->
+    (N, F, OL) with OL = (L + 2*padding - dilation*(k - 1) - 1) // stride + 1.
+    """
+    row = _as_row_image(input, "conv1d")
+    if not isinstance(weight, Tensor) or weight.ndim != 3:
+        raise ValueError(f"conv1d(): weight must be 3-D (out_channels, in_channels / groups, "
+                         f"kernel_size), got shape {getattr(weight, 'shape', None)}")
+    padding = padding if isinstance(padding, str) else (0, _single(padding, "padding", "conv1d"))
+    out = conv2d(row, weight.unsqueeze(-2), bias, (1, _single(stride, "stride", "conv1d")),
+                 padding, (1, _single(dilation, "dilation", "conv1d")), groups)
+    return out.squeeze(-2)
+
+
+def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """Max over each window of a sequence, as ``torch.nn.functional.max_pool1d``.
+
+    (N, C, L) or (C, L) -> (N, C, OL); indices (``return_indices``) are positions in L.
+    """
+    row = _as_row_image(input, "max_pool1d")
+    kernel = _single(kernel_size, "kernel_size", "max_pool1d")
+    stride = kernel if stride is None or stride == () else _single(stride, "stride", "max_pool1d")
+    result = max_pool2d(row, (1, kernel), (1, stride), (0, _single(padding, "padding",
+                                                                   "max_pool1d")),
+                        (1, _single(dilation, "dilation", "max_pool1d")), ceil_mode,
+                        return_indices)
+    if return_indices:  # the flat index y * L + x with y = 0 is already the position in L
+        return result[0].squeeze(-2), result[1].squeeze(-2)
+    return result.squeeze(-2)
+
+
+def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True) -> Tensor:
+    """Mean over each window of a sequence, as ``torch.nn.functional.avg_pool1d``.
+
+    (N, C, L) or (C, L) -> (N, C, OL).
+    """
+    row = _as_row_image(input, "avg_pool1d")
+    kernel = _single(kernel_size, "kernel_size", "avg_pool1d")
+    stride = kernel if stride is None or stride == () else _single(stride, "stride", "avg_pool1d")
+    return avg_pool2d(row, (1, kernel), (1, stride),
+                      (0, _single(padding, "padding", "avg_pool1d")), ceil_mode,
+                      count_include_pad).squeeze(-2)
