@@ -606,3 +606,39 @@ def test_conv1d_and_1d_pooling_are_their_2d_versions_on_one_row():
     assert repr(layer) == ("Conv1d(4, 6, kernel_size=(3,), stride=(1,), padding=(1,), "
                            "padding_mode=reflect)")
     assert layer(minnet.Tensor(np.ones((4, 5), dtype=np.float32))).shape == (6, 5)
+
+
+# -- HuberLoss / F.huber_loss and KLDivLoss / F.kl_div ------------------------------------------
+def test_huber_loss_by_hand_and_gradcheck():
+    F = minnet.nn.functional
+    x = minnet.Tensor(np.array([0.25, -1.0, 3.0]), requires_grad=True)
+    target = np.zeros(3)
+    loss = F.huber_loss(x, target, reduction="none", delta=0.5)
+    # |d| < 0.5: 0.5 d^2; else 0.5 * (|d| - 0.25)
+    np.testing.assert_allclose(loss.numpy(), [0.03125, 0.375, 1.375])
+    weighted = F.huber_loss(x, target, delta=0.5, weight=minnet.Tensor([1.0, 2.0, 3.0]))
+    np.testing.assert_allclose(weighted.item(), (0.03125 + 0.75 + 4.125) / 3)  # mean of w*l
+    result = minnet.gradcheck(lambda t: F.huber_loss(t, minnet.Tensor([0.1, 0.2, 0.3]),
+                                                     delta=0.7), (x,))
+    assert result, result
+    assert repr(minnet.nn.HuberLoss(delta=2.0)) == "HuberLoss()"
+
+
+def test_kl_div_reductions_and_gradcheck():
+    F = minnet.nn.functional
+    p = np.array([[0.5, 0.5, 0.0], [0.2, 0.3, 0.5]])        # a zero entry: 0 log 0 = 0
+    q = np.array([[0.25, 0.5, 0.25], [0.3, 0.3, 0.4]])
+    log_q = minnet.Tensor(np.log(q), requires_grad=True)
+    per_sample = (np.where(p > 0, p * np.log(np.where(p > 0, p, 1) / q), 0)).sum(axis=1)
+    np.testing.assert_allclose(F.kl_div(log_q, p, reduction="batchmean").item(),
+                               per_sample.mean())
+    np.testing.assert_allclose(F.kl_div(log_q, minnet.Tensor(np.log(np.clip(p, 1e-300, 1))),
+                                        reduction="sum", log_target=True).item(),
+                               per_sample.sum(), rtol=1e-12)
+    import pytest
+    with pytest.warns(UserWarning, match="batchmean"):
+        F.kl_div(log_q, p)  # 'mean' divides by every entry: PyTorch warns
+    result = minnet.gradcheck(
+        lambda x, t: F.kl_div(x, t, reduction="batchmean"),
+        (log_q, minnet.Tensor(np.array([[0.1, 0.6, 0.3], [0.2, 0.3, 0.5]]), requires_grad=True)))
+    assert result, result

@@ -35,7 +35,7 @@ except ImportError:  # pragma: no cover - depends on the build state
 __all__ = [
     "linear", "relu", "leaky_relu", "elu", "tanh", "sigmoid", "softmax", "log_softmax",
     "dropout", "batch_norm", "layer_norm", "pad", "flatten",
-    "mse_loss", "l1_loss", "smooth_l1_loss", "cross_entropy", "nll_loss",
+    "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "kl_div", "cross_entropy", "nll_loss",
     "binary_cross_entropy", "binary_cross_entropy_with_logits",
 ]
 
@@ -77,6 +77,71 @@ def layer_norm(input: Tensor, normalized_shape, weight: Optional[Tensor] = None,
     if bias is not None:
         out = out + bias
     return out
+
+
+def huber_loss(input: Tensor, target, reduction: str = "mean", delta: float = 1.0,
+               weight: Optional[Tensor] = None) -> Tensor:
+    """Huber loss: 0.5 * d^2 where |d| < delta, delta * (|d| - 0.5 * delta) beyond, d = input -
+    target (``torch.nn.functional.huber_loss``). It is ``delta * smooth_l1_loss(beta=delta)``:
+    the gradient is d inside and +-delta outside, so outliers pull with a bounded force.
+
+    ``weight`` (the input's shape) multiplies each entry; 'mean' is then the mean of the
+    weighted entries, as PyTorch's huber_loss (not divided by the sum of the weights).
+    Built from ops, so autograd differentiates it.
+    """
+    from ..ops.loss import check_reduction
+    check_reduction(reduction, "huber_loss")
+    if not delta > 0:
+        raise ValueError(f"huber_loss(): delta must be positive, got {delta!r}")
+    target = target if isinstance(target, Tensor) else Tensor(np.asarray(target,
+                                                                        dtype=input.dtype))
+    diff = input - target
+    size = diff.abs()
+    per_entry = ops.where(size < delta, 0.5 * diff * diff, delta * (size - 0.5 * delta))
+    if weight is not None:
+        if tuple(weight.shape) != tuple(input.shape):
+            raise ValueError(f"huber_loss(): weight must have the input's shape {input.shape}, "
+                             f"got {weight.shape}")
+        per_entry = per_entry * weight
+    if reduction == "none":
+        return per_entry
+    return per_entry.sum() if reduction == "sum" else per_entry.mean()
+
+
+def kl_div(input: Tensor, target, size_average=None, reduce=None, reduction: str = "mean",
+           log_target: bool = False) -> Tensor:
+    """KL divergence of ``target`` from the distribution whose log-probabilities are ``input``
+    (``torch.nn.functional.kl_div``): per entry target * (log target - input), 0 where
+    target is 0 (``log_target=True``: target holds log-probabilities, exp(t) * (t - input)).
+
+    reduction 'batchmean' (sum / batch size) is the true KL divergence per sample; 'mean'
+    divides by every entry and warns, as PyTorch. Built from ops, so autograd
+    differentiates it (w.r.t. the target too; where the target is exactly 0 its gradient
+    is -input here, PyTorch's is nan).
+    """
+    from ..ops.loss import legacy_reduction
+    reduction = legacy_reduction(size_average, reduce, reduction, "kl_div")
+    if reduction not in ("none", "mean", "sum", "batchmean"):
+        raise ValueError(f"kl_div(): reduction must be 'none', 'mean', 'sum' or 'batchmean', "
+                         f"got {reduction!r}")
+    target = target if isinstance(target, Tensor) else Tensor(np.asarray(target,
+                                                                        dtype=input.dtype))
+    if log_target:
+        per_entry = target.exp() * (target - input)
+    else:
+        # x log x with 0 log 0 = 0: log of 1 where the target is 0 keeps nan out of backward
+        safe = ops.where(target > 0, target, 1.0)
+        per_entry = target * safe.log() - target * input
+    if reduction == "none":
+        return per_entry
+    if reduction == "mean":
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the "
+                      "support size.'batchmean' divides only by the batch size, and aligns with "
+                      "the KL div math definition.'mean' will be changed to behave the same as "
+                      "'batchmean' in the next major release.", UserWarning, stacklevel=2)
+        return per_entry.mean()
+    total = per_entry.sum()
+    return total / (input.shape[0] if input.ndim else 1) if reduction == "batchmean" else total
 
 
 # -- activations ----------------------------------------------------------------------
