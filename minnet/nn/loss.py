@@ -62,38 +62,6 @@ class SmoothL1Loss(_Loss):
         return F.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
 
 
-class HuberLoss(_Loss):
-    """Quadratic for |error| < delta, linear (slope delta) beyond; ``delta *`` SmoothL1Loss
-    with beta = delta."""
-
-    def __init__(self, reduction: str = "mean", delta: float = 1.0):
-        super().__init__(reduction=reduction)
-        self.delta = delta
-
-    def forward(self, input: Tensor, target) -> Tensor:
-        return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
-
-
-class KLDivLoss(Module):
-    """KL divergence; the input holds log-probabilities (e.g. ``log_softmax``'s output).
-    Use ``reduction='batchmean'`` for the KL divergence per sample."""
-
-    def __init__(self, size_average=None, reduce=None, reduction: str = "mean",
-                 log_target: bool = False):
-        super().__init__()
-        self.reduction = legacy_reduction(size_average, reduce, reduction, "KLDivLoss")
-        if self.reduction not in ("none", "mean", "sum", "batchmean"):
-            raise ValueError(f"KLDivLoss(): reduction must be 'none', 'mean', 'sum' or "
-                             f"'batchmean', got {reduction!r}")
-        self.log_target = log_target
-
-    def forward(self, input: Tensor, target) -> Tensor:
-        return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
-
-    def extra_repr(self) -> str:
-        return f"reduction={self.reduction!r}" if self.reduction != "mean" else ""
-
-
 class CrossEntropyLoss(_WeightedLoss):
     """Softmax + negative log-likelihood on raw logits (N, C) and class indices (N,).
 
@@ -147,3 +115,35 @@ class BCEWithLogitsLoss(_WeightedLoss):
         return F.binary_cross_entropy_with_logits(input, target, weight=self.weight,
                                                   reduction=self.reduction,
                                                   pos_weight=self.pos_weight)
+
+
+class HuberLoss(_Loss):
+    """Quadratic for |error| < delta, linear (slope delta) beyond; ``delta *`` SmoothL1Loss
+    with beta = delta."""
+
+    def __init__(self, reduction: str = "mean", delta: float = 1.0):
+        super().__init__(reduction=reduction)
+        self.delta = delta
+
+    def forward(self, input: Tensor, target) -> Tensor:
+        return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
+
+
+class KLDivLoss(Module):
+    """KL divergence; the input holds log-probabilities (e.g. ``log_softmax``'s output).
+    Use ``reduction='batchmean'`` for the KL divergence per sample."""
+
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean",
+                 log_target: bool = False):
+        super().__init__()
+        self.reduction = legacy_reduction(size_average, reduce, reduction, "KLDivLoss")
+        if self.reduction not in ("none", "mean", "sum", "batchmean"):
+            raise ValueError(f"KLDivLoss(): reduction must be 'none', 'mean', 'sum' or "
+                             f"'batchmean', got {reduction!r}")
+        self.log_target = log_target
+
+    def forward(self, input: Tensor, target) -> Tensor:
+        return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
+
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}" if self.reduction != "mean" else ""
