@@ -27,13 +27,14 @@ from .serialization import load, save
 from . import ops
 from .ops import (
     abs, add, amax, amin, cat, clamp, clip, div, exp, flatten, log, log_softmax, logsumexp,
-    matmul, max, maximum, mean, min, minimum, mul, neg, permute, pow, relu, reshape, sigmoid,
-    softmax, sqrt, squeeze, stack, std, sub, sum, tanh, transpose, unsqueeze, var, where,
+    matmul, max, maximum, mean, min, minimum, mul, neg, permute, pow, relu, remainder, reshape,
+    sigmoid, softmax, sqrt, squeeze, stack, std, sub, sum, tanh, transpose, unsqueeze, var, where,
 )
 from .ops import (  # math, comparisons, products (ops/math.py, compare.py, linalg.py)
     acos, argmax, argmin, asin, atan, bmm, ceil, chunk, cos, cosh, cumsum, dot, einsum, eq, equal,
     expm1,
-    floor, ge, gt, isclose, le, log1p, log2, log10, lt, mm, ne, norm, prod, reciprocal, repeat,
+    floor, floor_divide, fmod, ge, gt, isclose, le, log1p, log2, log10, lt, mm, ne, norm, prod,
+    reciprocal, repeat,
     round, rsqrt, sign, sin, sinh, sort, split, square, tan, topk, tril, triu, trunc, unique,
 )
 from .ops.creation import (  # making tensors (ops/creation.py)

@@ -570,6 +570,18 @@ class Tensor:
     def __rtruediv__(self, other):
         return _ops().div(other, self)
 
+    def __floordiv__(self, other):
+        return _ops().floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return _ops().floor_divide(other, self)
+
+    def __mod__(self, other):
+        return _ops().remainder(self, other)
+
+    def __rmod__(self, other):
+        return _ops().remainder(other, self)
+
     def __neg__(self):
         return _ops().neg(self)
 
@@ -630,6 +642,15 @@ class Tensor:
 
     def div(self, other, *, rounding_mode=None):
         return _ops().div(self, other, rounding_mode=rounding_mode)
+
+    def floor_divide(self, other):
+        return _ops().floor_divide(self, other)
+
+    def remainder(self, other):
+        return _ops().remainder(self, other)
+
+    def fmod(self, other):
+        return _ops().fmod(self, other)
 
     def neg(self):
         return _ops().neg(self)
@@ -782,15 +803,27 @@ class Tensor:
     def sigmoid(self):
         return _ops().sigmoid(self)
 
-    def softmax(self, dim):
-        return _ops().softmax(self, dim)
+    def softmax(self, dim, dtype=None):
+        return _ops().softmax(self._cast_before("softmax", dtype), dim)
 
-    def log_softmax(self, dim):
-        return _ops().log_softmax(self, dim)
+    def log_softmax(self, dim, dtype=None):
+        return _ops().log_softmax(self._cast_before("log_softmax", dtype), dim)
+
+    def _cast_before(self, fn_name: str, dtype) -> "Tensor":
+        """The input converted to ``dtype`` before ``fn_name`` runs (PyTorch's ``dtype=``
+        argument of sum/softmax: e.g. sum float32 values in float64, or ints as floats)."""
+        if dtype is None:
+            return self
+        if np.dtype(dtype).kind != "f" and self.requires_grad and _state.grad_enabled:
+            raise RuntimeError(f"{fn_name}(dtype={np.dtype(dtype)}): the result would be an "
+                               "integer tensor, and autograd works with floating-point dtypes "
+                               "only (as PyTorch). Hint: detach() first.")
+        return _ops().to_type(self, dtype)
 
     # reductions
-    def sum(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        return _ops().sum(self, dim, keepdim, axis=axis, keepdims=keepdims)
+    def sum(self, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
+        return _ops().sum(self._cast_before("sum", dtype), dim, keepdim, axis=axis,
+                          keepdims=keepdims)
 
     def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         return _ops().mean(self, dim, keepdim, axis=axis, keepdims=keepdims)
@@ -888,11 +921,20 @@ class Tensor:
     def T(self):
         return _ops().permute(self, *reversed(range(self.ndim)))
 
-    def any(self):
-        return Tensor(np.any(self._data))
+    def any(self, dim=None, keepdim=False):
+        """Whether any entry is non-zero, overall or along ``dim`` (an int or a tuple)."""
+        return self._logical_reduce(np.any, dim, keepdim)
 
-    def all(self):
-        return Tensor(np.all(self._data))
+    def all(self, dim=None, keepdim=False):
+        """Whether every entry is non-zero, overall or along ``dim`` (an int or a tuple)."""
+        return self._logical_reduce(np.all, dim, keepdim)
+
+    def _logical_reduce(self, reduce, dim, keepdim: bool) -> "Tensor":
+        from .ops._util import normalize_dims
+        axes = normalize_dims(dim, self.ndim, reduce.__name__)
+        out = np.asarray(reduce(self._data, axis=axes, keepdims=bool(keepdim)))
+        # as PyTorch: bool, except that a uint8 tensor gives uint8
+        return wrap_array(out.astype(np.uint8) if self._data.dtype == np.uint8 else out)
 
     # -- logical operators (not differentiable) ----------------------------------------------
     def __and__(self, other):
@@ -989,6 +1031,28 @@ class Tensor:
 
     def __itruediv__(self, other):
         return self._inplace("/=", np.true_divide, other)
+
+    def _inplace_op(self, name: str, op, other) -> "Tensor":
+        """In place via the op itself (for its checks, e.g. integer division by zero)."""
+        self._check_inplace(name)
+        with no_grad():
+            result = op(wrap_array(self._data), other)
+        return self._write(name, result._data)
+
+    def __ifloordiv__(self, other):
+        return self._inplace_op("//=", _ops().floor_divide, other)
+
+    def __imod__(self, other):
+        return self._inplace_op("%=", _ops().remainder, other)
+
+    def floor_divide_(self, other) -> "Tensor":
+        return self._inplace_op("floor_divide_", _ops().floor_divide, other)
+
+    def remainder_(self, other) -> "Tensor":
+        return self._inplace_op("remainder_", _ops().remainder, other)
+
+    def fmod_(self, other) -> "Tensor":
+        return self._inplace_op("fmod_", _ops().fmod, other)
 
     def add_(self, other, alpha=1) -> "Tensor":
         other = other._data if isinstance(other, Tensor) else other

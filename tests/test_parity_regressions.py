@@ -642,3 +642,152 @@ def test_kl_div_reductions_and_gradcheck():
         lambda x, t: F.kl_div(x, t, reduction="batchmean"),
         (log_q, minnet.Tensor(np.array([[0.1, 0.6, 0.3], [0.2, 0.3, 0.5]]), requires_grad=True)))
     assert result, result
+
+
+# -- Tensor.sum/softmax/log_softmax dtype=, all/any(dim, keepdim) ------------------------------
+def test_sum_and_softmax_dtype_cast_the_input_first():
+    ints = minnet.tensor(np.array([[3, -2, 5], [0, 7, -1]]))
+    total = ints.sum(dtype=np.float64)
+    assert total.dtype == np.float64 and total.item() == 12.0
+    rows = ints.sum(1, True, dtype=np.float32)
+    assert rows.dtype == np.float32 and rows.shape == (2, 1)
+    # cast before summing: 1.5 and 2.5 become 1 and 2
+    assert minnet.Tensor([1.5, 2.5]).sum(dtype=np.int64).item() == 3
+    x = minnet.Tensor(np.array([1.0, 2.0], np.float32), requires_grad=True)
+    y = x.sum(dtype=np.float64)
+    y.backward()
+    assert y.dtype == np.float64 and x.grad.dtype == np.float32  # the gradient casts back
+    import pytest
+    with pytest.raises(RuntimeError, match="floating-point"):
+        x.sum(dtype=np.int64)  # PyTorch: "Autograd not support dtype: Long"
+    logits = minnet.Tensor(np.array([[1.5, -2.0], [0.0, 3.0]], np.float32))
+    soft = logits.softmax(1, dtype=np.float64)
+    log_soft = logits.log_softmax(dim=1, dtype=np.float64)
+    assert soft.dtype == log_soft.dtype == np.float64
+    expected = np.exp([1.5, -2.0]) / np.exp([1.5, -2.0]).sum()
+    np.testing.assert_allclose(soft.numpy()[0], expected, rtol=1e-13)  # float64 math
+    np.testing.assert_allclose(log_soft.numpy()[0], np.log(expected), rtol=1e-13)
+    # an integer tensor can take a softmax once cast
+    np.testing.assert_allclose(minnet.tensor([1, 2]).softmax(0, dtype=np.float64).numpy(),
+                               [1 / (1 + np.e), np.e / (1 + np.e)])
+    result = minnet.gradcheck(lambda t: t.softmax(0, dtype=np.float64).sum(dtype=np.float64)
+                              * t.log_softmax(1, dtype=np.float64)[0, 1],
+                              (minnet.Tensor(np.random.default_rng(0).normal(size=(2, 3)),
+                                             requires_grad=True),))
+    assert result, result
+
+
+def test_all_and_any_along_a_dim():
+    a = minnet.Tensor(np.array([[1.5, -2.0], [0.0, 3.0]]))
+    np.testing.assert_array_equal(a.all(1).numpy(), [True, False])
+    np.testing.assert_array_equal(a.any(dim=0, keepdim=True).numpy(), [[True, True]])
+    np.testing.assert_array_equal(a.all(dim=0).numpy(), [False, True])
+    assert a.all().item() is False and a.any().item() is True
+    assert a.all(dim=(0, 1)).shape == () and a.all(dim=(0, 1), keepdim=True).shape == (1, 1)
+    assert a.all(-1).dtype == np.bool_
+    # as PyTorch, a uint8 tensor gives uint8
+    assert minnet.Tensor(np.array([1, 2], np.uint8), dtype=np.uint8).all(0).dtype == np.uint8
+    import pytest
+    with pytest.raises(IndexError, match="out of range"):
+        a.any(2)
+
+
+# -- // and % (floor_divide, remainder) and fmod ------------------------------------------------
+def test_floor_divide_and_remainder_follow_the_sign_of_the_divisor():
+    a = minnet.tensor([7, -7, 7, -7])
+    b = minnet.tensor([2, 2, -2, -2])
+    # floor(3.5) = 3, floor(-3.5) = -4; a % b = a - b * (a // b)
+    np.testing.assert_array_equal((a // b).numpy(), [3, -4, -4, 3])
+    np.testing.assert_array_equal((a % b).numpy(), [1, 1, -1, -1])
+    np.testing.assert_array_equal(minnet.fmod(a, b).numpy(), [1, -1, 1, -1])  # sign of a
+    assert (a // b).dtype == (a % b).dtype == np.int64
+    np.testing.assert_array_equal((7 // minnet.tensor([2, -2])).numpy(), [3, -4])
+    np.testing.assert_array_equal((7 % minnet.tensor([2, -2])).numpy(), [1, -1])
+    # an int tensor and a float number give float32, as PyTorch
+    halves = a % 2.5
+    assert halves.dtype == np.float32
+    np.testing.assert_array_equal(halves.numpy(), [2.0, 0.5, 2.0, 0.5])
+    np.testing.assert_array_equal((a // 2.5).numpy(), [2.0, -3.0, 2.0, -3.0])
+    # floats: dividing by zero gives inf / nan, as PyTorch
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal((minnet.Tensor([1.0, -1.0]) // 0).numpy(), [np.inf, -np.inf])
+        assert np.isnan((minnet.Tensor([1.0, -1.0]) % 0).numpy()).all()
+    np.testing.assert_array_equal(minnet.remainder(minnet.Tensor([5.0, -5.0]), np.inf).numpy(),
+                                  [5.0, np.inf])
+    # methods and the functions agree
+    np.testing.assert_array_equal(a.remainder(3).numpy(), minnet.remainder(a, 3).numpy())
+    np.testing.assert_array_equal(a.floor_divide(3).numpy(), minnet.floor_divide(a, 3).numpy())
+    np.testing.assert_array_equal(a.fmod(3).numpy(), [1, -1, 1, -1])
+
+
+def test_integer_division_by_zero_and_bool_raise():
+    import pytest
+    a = minnet.tensor([7, -7])
+    for fn in (lambda: a // 0, lambda: a % minnet.tensor([1, 0]), lambda: minnet.fmod(a, 0)):
+        with pytest.raises(RuntimeError, match="division by zero"):
+            fn()
+    with pytest.raises(TypeError, match="bool"):
+        minnet.tensor([True]) % minnet.tensor([True])
+    with pytest.raises(ValueError, match="broadcast"):
+        minnet.tensor([1, 2]) // minnet.tensor([1, 2, 3])
+
+
+def test_inplace_floor_divide_and_remainder():
+    import pytest
+    x = minnet.tensor([5, 6])
+    x //= 2
+    np.testing.assert_array_equal(x.numpy(), [2, 3])
+    x %= 2
+    np.testing.assert_array_equal(x.numpy(), [0, 1])
+    assert x.dtype == np.int64 and x._version == 2
+    np.testing.assert_array_equal(minnet.tensor([3, -4]).fmod_(3).numpy(), [0, -1])
+    np.testing.assert_array_equal(minnet.tensor([3, 4]).floor_divide_(2).numpy(), [1, 2])
+    np.testing.assert_array_equal(minnet.tensor([1, 2]).remainder_(2).numpy(), [1, 0])
+    with pytest.raises(RuntimeError, match="can't be cast"):
+        y = minnet.tensor([5, 6])
+        y //= 2.5  # float result into an int tensor, as PyTorch
+    with pytest.raises(RuntimeError, match="division by zero"):
+        y = minnet.tensor([5, 6])
+        y %= 0
+    p = minnet.Tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf"):
+        p %= 2
+
+
+def test_remainder_and_fmod_gradients():
+    rng = np.random.default_rng(1)
+    # keep a / b away from whole numbers, where remainder jumps
+    a = minnet.Tensor(rng.uniform(-5, 5, (3, 4)), requires_grad=True)
+    b = minnet.Tensor(rng.uniform(0.7, 1.9, (4,)) * np.array([1, -1, 1, -1]), requires_grad=True)
+    q = a.numpy() / b.numpy()
+    assert np.abs(q - np.round(q)).min() > 1e-3
+    for fn in (minnet.remainder, minnet.fmod, lambda x, y: x % y):
+        result = minnet.gradcheck(fn, (a, b))
+        assert result, result
+    # hand check: d(a % b)/da = 1, d(a % b)/db = -floor(a / b); fmod uses trunc
+    x = minnet.Tensor([5.5, -5.5, 3.0], requires_grad=True)
+    y = minnet.Tensor([2.0, 2.0, -2.0], requires_grad=True)
+    (x % y).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(y.grad.numpy(), [-2.0, 3.0, 2.0])
+    x.grad = y.grad = None
+    minnet.fmod(x, y).sum().backward()
+    np.testing.assert_array_equal(y.grad.numpy(), [-2.0, 2.0, 1.0])
+    # a number as the divisor: only the tensor gets a gradient
+    z = minnet.Tensor([1.0, 2.0], requires_grad=True)
+    (z % 0.7).sum().backward()
+    np.testing.assert_array_equal(z.grad.numpy(), [1.0, 1.0])
+
+
+def test_floor_divide_has_no_derivative_as_pytorch():
+    import pytest
+    x = minnet.Tensor([5.5, -5.5], requires_grad=True)
+    out = x // 2
+    # PyTorch: the result requires grad, but backward raises "derivative ... not implemented"
+    assert out.requires_grad
+    np.testing.assert_array_equal(out.numpy(), [2.0, -3.0])
+    with pytest.raises(RuntimeError, match="not implemented"):
+        out.sum().backward()
+    with minnet.no_grad():
+        assert not (x // 2).requires_grad

@@ -5,8 +5,8 @@ the pattern every op follows. (``conv.py`` and ``loss.py`` are imported from
 their own modules.)
 """
 from .activation import elu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
-from .elementwise import (abs, add, astype, clamp, clip, div, exp, log, maximum, minimum, mul,
-                          neg, pow, sqrt, sub, to_type, where)
+from .elementwise import (abs, add, astype, clamp, clip, div, exp, floor_divide, fmod, log,
+                          maximum, minimum, mul, neg, pow, remainder, sqrt, sub, to_type, where)
 from .compare import argmax, argmin, eq, equal, ge, gt, isclose, le, lt, ne, unique
 from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like,
                        linspace, multinomial, ones, ones_like, rand, rand_like, randint, randn,

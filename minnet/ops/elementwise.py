@@ -142,6 +142,93 @@ def _rounded_div(input, other, rounding_mode: str) -> Tensor:
     return Tensor._from_op(out, (input, other), backward, "div")
 
 
+def _division_operands(input, other, fn_name: str) -> tuple:
+    """The two operands of floor_divide/remainder/fmod as Tensors of one dtype, checked.
+
+    Integer division by zero raises (as PyTorch's ZeroDivisionError); NumPy would
+    quietly give 0. Float division by zero gives inf/nan, as in PyTorch.
+    """
+    input, other = pair(input, other)
+    _broadcast_check(input, other, fn_name)
+    if input._data.dtype.kind == "b":
+        raise TypeError(f"{fn_name}(): not defined for bool tensors (as PyTorch). "
+                        "Hint: convert first, e.g. x.long().")
+    if input._data.dtype.kind in "iu" and np.any(other._data == 0):
+        raise RuntimeError(f"{fn_name}(): integer division by zero (ZeroDivisionError). "
+                           "Hint: mask the zero divisors, or divide float tensors (x / 0 is inf).")
+    return input, other
+
+
+def floor_divide(input, other, *, out=None) -> Tensor:
+    """``input // other``: the quotient rounded toward -inf, as ``torch.floor_divide``
+    and Python's ``//`` (7 // -2 == -4; shapes broadcast; integers stay integers).
+
+    Not differentiable, as in PyTorch: the result still requires grad when an input
+    does, but backward() through it raises. ``div(a, b, rounding_mode='floor')`` gives
+    the same values with gradient 0.
+    """
+    if out is not None:
+        return into(out, floor_divide(input, other))
+    input, other = _division_operands(input, other, "floor_divide")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.floor_divide(input._data, other._data)
+
+    def backward(grad):
+        raise RuntimeError("floor_divide (//): the derivative is not implemented (as in "
+                           "PyTorch). Hint: div(a, b, rounding_mode='floor') gives the same "
+                           "values with gradient 0, or detach() the inputs.")
+
+    return Tensor._from_op(out, (input, other), backward, "floor_divide", saved=())
+
+
+def remainder(input, other, *, out=None) -> Tensor:
+    """``input % other`` with the sign of the divisor, as ``torch.remainder`` and Python's
+    ``%`` (-7 % 3 == 2, 7 % -3 == -2; shapes broadcast). See ``fmod`` for C's sign rule.
+
+    remainder(a, b) = a - b * floor(a / b), so d/da = 1 and d/db = -floor(a / b)
+    (away from the jumps where a / b is a whole number).
+    """
+    if out is not None:
+        return into(out, remainder(input, other))
+    input, other = _division_operands(input, other, "remainder")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.remainder(input._data, other._data)
+
+    def backward(grad):
+        grad_b = None
+        if other.requires_grad:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                quotient = np.floor_divide(input._data, other._data)
+            grad_b = unbroadcast(-grad * quotient, other.shape)
+        return (unbroadcast(grad, input.shape) if input.requires_grad else None, grad_b)
+
+    return Tensor._from_op(out, (input, other), backward, "remainder")
+
+
+def fmod(input: Tensor, other, *, out=None) -> Tensor:
+    """The remainder with the sign of the dividend, as ``torch.fmod`` and C's fmod
+    (fmod(-7, 3) == -1, where -7 % 3 == 2; ``other`` may be a number; shapes broadcast).
+
+    fmod(a, b) = a - b * trunc(a / b), so d/da = 1 and d/db = -trunc(a / b).
+    """
+    if out is not None:
+        return into(out, fmod(input, other))
+    require_tensor(input, "fmod")
+    input, other = _division_operands(input, other, "fmod")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.fmod(input._data, other._data)
+
+    def backward(grad):
+        grad_b = None
+        if other.requires_grad:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                quotient = np.trunc(input._data / other._data)
+            grad_b = unbroadcast(-grad * quotient, other.shape)
+        return (unbroadcast(grad, input.shape) if input.requires_grad else None, grad_b)
+
+    return Tensor._from_op(out, (input, other), backward, "fmod")
+
+
 def neg(input: Tensor) -> Tensor:
     """``-input`` (same shape)."""
     def backward(grad):
