@@ -72,12 +72,27 @@ def _check_float(x: Tensor, fn_name: str) -> None:
 
 
 def _check_output_size(out_h: int, out_w: int, height: int, width: int, kernel: tuple,
-                       padding: tuple, fn_name: str) -> None:
+                       padding: tuple, fn_name: str, dilation: tuple = (1, 1)) -> None:
     if out_h < 1 or out_w < 1:
+        if dilation == (1, 1):
+            window = f"the kernel {kernel}"
+        else:  # the user gave the taps, not the dilated extent: name both
+            window = (f"the kernel {kernel} spread by dilation {dilation} to "
+                      f"{tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))}")
         raise ValueError(f"{fn_name}(): the input's spatial size ({height}, {width}) plus "
-                         f"padding {padding} is smaller than the kernel {kernel}, so the "
+                         f"padding {padding} is smaller than {window}, so the "
                          f"output would be empty. Hint: use a smaller kernel, more padding, "
                          f"or a larger input.")
+
+
+def _check_dilation(dilation, fn_name: str) -> tuple:
+    """An int or (h, w) pair of positive ints -> (h, w)."""
+    pair = as_pair(dilation, "dilation", fn_name)
+    if min(pair) < 1:
+        raise ValueError(f"{fn_name}(): dilation must be positive, got {pair}. Hint: dilation "
+                         f"is the distance between the kernel's taps; 1 means adjacent taps "
+                         f"(no dilation).")
+    return pair
 
 
 # --------------------------------------------------------------------------
@@ -114,6 +129,43 @@ def _channels(count: int) -> str:
     return f"{count} channel" if count == 1 else f"{count} channels"
 
 
+def _check_conv_operands(fn_name: str, input: Tensor, weight: Tensor, bias: Optional[Tensor],
+                         groups: int, layout: str) -> None:
+    """The checks conv1d and conv2d share: a float input, a weight (F, C / groups, *kernel)
+    matching the input's C channels, a bias (F,), one dtype. ``layout`` is the input's,
+    e.g. '(N, C, H, W)'; the weight has one dim fewer than a batched input."""
+    _check_float(input, fn_name)
+    expected_ndim = layout.count(",") + 1  # (N, C, H, W) -> weight (F, C, kh, kw): 4 dims
+    kernel_text = "kh, kw" if expected_ndim == 4 else "kernel_size"
+    if weight.ndim != expected_ndim:
+        raise ValueError(f"{fn_name}(): weight must be {expected_ndim}-D (out_channels, "
+                         f"in_channels / groups, {kernel_text}), got shape {weight.shape}")
+    n_filters, channels = weight.shape[0], input.shape[-expected_ndim + 1]
+    if groups == 1 and weight.shape[1] != channels:
+        fix = ("channels-last (NHWC) images need x.permute(0, 3, 1, 2)" if expected_ndim == 4
+               else "channels-last (N, L, C) sequences need x.transpose(1, 2)")
+        raise ValueError(
+            f"{fn_name}(): weight of shape {weight.shape} expects {_channels(weight.shape[1])} "
+            f"in the input, but the input has {_channels(channels)} (input shape "
+            f"{input.shape}). Hint: the input must be {layout} with C = weight.shape[1]; "
+            f"{fix}.")
+    if channels % groups or n_filters % groups or weight.shape[1] * groups != channels:
+        raise ValueError(
+            f"{fn_name}(): groups={groups} needs the input's channels and the weight's filters "
+            f"to split into {groups} equal groups, and a weight of shape ({n_filters}, "
+            f"C / groups, {kernel_text}); got an input with {_channels(channels)} (shape "
+            f"{input.shape}) and a weight of shape {weight.shape}. Hint: groups must divide "
+            f"both C and out_channels, and weight.shape[1] must be C / groups.")
+    if bias is not None and bias.shape != (n_filters,):
+        raise ValueError(f"{fn_name}(): bias must have shape ({n_filters},), one value per "
+                         f"filter, got {bias.shape}")
+    for name, other in (("weight", weight), ("bias", bias)):
+        if other is not None and other.dtype != input.dtype:
+            raise TypeError(f"{fn_name}(): input dtype {input.dtype} and {name} dtype "
+                            f"{other.dtype} differ. Hint: convert one of them (.float() or "
+                            f".double()), e.g. model.double() for gradcheck.")
+
+
 def conv2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride=1, padding=0,
            dilation=1, groups=1) -> Tensor:
     """2-D cross-correlation, as ``torch.nn.functional.conv2d``.
@@ -125,48 +177,37 @@ def conv2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride=
     as the input; stride 1 only; an uneven total pads one more row/column after than
     before, as PyTorch does).
 
-    ``dilation`` d spreads the kernel's taps d apart: it is the plain convolution with a
-    kernel that has d - 1 zeros between its taps (``_dilate_kernel``). ``groups`` g splits
-    the channels into g independent convolutions, each from C/g input channels to F/g
-    output channels, whose outputs are concatenated (g = C is a depthwise convolution).
+    ``groups`` g splits the channels into g independent convolutions, each from C/g input
+    channels to F/g output channels, whose outputs are concatenated (g = C is a depthwise
+    convolution). It is done as g calls of the one-group convolution: simple, not fast.
     """
-    dilation = as_pair(dilation, "dilation", "conv2d")
-    if min(dilation) < 1:
-        raise ValueError(f"conv2d(): dilation must be positive, got {dilation}")
+    dilation = _check_dilation(dilation, "conv2d")
     if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1:
-        raise ValueError(f"conv2d(): groups must be a positive int, got {groups!r}")
-    if dilation == (1, 1) and groups == 1:
-        return _conv2d_dense(input, weight, bias, stride, padding)
-    _check_float(input, "conv2d")
-    _batched(input, "conv2d", "(N, C, H, W)")  # the shape check and its message
-    if weight.ndim != 4:
-        raise ValueError(f"conv2d(): weight must be 4-D (out_channels, in_channels / groups, "
-                         f"kh, kw), got shape {weight.shape}")
-    channels, n_filters = input.shape[-3], weight.shape[0]
-    if channels % groups or n_filters % groups or weight.shape[1] * groups != channels:
-        raise ValueError(
-            f"conv2d(): with groups={groups} the input's {_channels(channels)} and the "
-            f"weight's {n_filters} filters must both divide into {groups} groups, and the "
-            f"weight must have shape ({n_filters}, {channels} // {groups}, kh, kw); got input "
-            f"shape {input.shape} and weight shape {weight.shape}")
-    if dilation != (1, 1):
-        weight = _dilate_kernel(weight, dilation)
+        raise ValueError(f"conv2d(): groups must be a positive int, got {groups!r}. Hint: "
+                         f"groups=1 is the usual convolution, groups=C a depthwise one.")
     if groups == 1:
-        return _conv2d_dense(input, weight, bias, stride, padding)
+        return _conv2d_one_group(input, weight, bias, stride, padding, dilation)
+    _batched(input, "conv2d", "(N, C, H, W)")  # the shape check and its message
+    _check_conv_operands("conv2d", input, weight, bias, groups, "(N, C, H, W)")
     from .shape import cat
-    per_input, per_output = channels // groups, n_filters // groups
+    per_input, per_output = input.shape[-3] // groups, weight.shape[0] // groups
     outputs = []
     for group in range(groups):
         inputs = slice(group * per_input, (group + 1) * per_input)
         filters = slice(group * per_output, (group + 1) * per_output)
-        outputs.append(_conv2d_dense(input[..., inputs, :, :], weight[filters],
-                                     None if bias is None else bias[filters], stride, padding))
+        outputs.append(_conv2d_one_group(input[..., inputs, :, :], weight[filters],
+                                         None if bias is None else bias[filters], stride,
+                                         padding, dilation))
     return cat(outputs, dim=-3)
 
 
 def _dilate_kernel(weight: Tensor, dilation: tuple) -> Tensor:
     """(F, C, kh, kw) -> (F, C, dh*(kh - 1) + 1, dw*(kw - 1) + 1), the taps d apart and
-    zeros between them. Its backward picks the taps' gradients back out."""
+    zeros between them: a dilated convolution is the plain one with this kernel.
+
+    Forward writes the taps into a zero array; backward reads their gradients back out
+    (the zeros are constants, their gradients are dropped).
+    """
     dilation_h, dilation_w = dilation
     n_filters, channels, kernel_h, kernel_w = weight.shape
     spread = np.zeros((n_filters, channels, dilation_h * (kernel_h - 1) + 1,
@@ -179,28 +220,19 @@ def _dilate_kernel(weight: Tensor, dilation: tuple) -> Tensor:
     return Tensor._from_op(spread, (weight,), backward, "dilate_kernel")
 
 
-def _conv2d_dense(input: Tensor, weight: Tensor, bias: Optional[Tensor], stride,
-                  padding) -> Tensor:
-    """conv2d with dilation 1 and one group: matrix products over im2col columns."""
-    _check_float(input, "conv2d")
+def _conv2d_one_group(input: Tensor, weight: Tensor, bias: Optional[Tensor], stride,
+                      padding, dilation: tuple) -> Tensor:
+    """conv2d with one group: matrix products over im2col columns.
+
+    A dilation other than 1 convolves with the spread kernel of ``_dilate_kernel``, which
+    costs (dh*(kh-1)+1)*(dw*(kw-1)+1) / (kh*kw) times the taps' work: simple, not fast.
+    """
     data, unbatched = _batched(input, "conv2d", "(N, C, H, W)")
-    if weight.ndim != 4:
-        raise ValueError(f"conv2d(): weight must be 4-D (out_channels, in_channels, kh, kw), "
-                         f"got shape {weight.shape}")
+    _check_conv_operands("conv2d", input, weight, bias, 1, "(N, C, H, W)")
+    taps = weight.shape[2:]
+    if dilation != (1, 1):
+        weight = _dilate_kernel(weight, dilation)
     n_filters, channels, kernel_h, kernel_w = weight.shape
-    if data.shape[1] != channels:
-        raise ValueError(
-            f"conv2d(): weight of shape {weight.shape} expects {_channels(channels)} in the "
-            f"input, but the input has {_channels(data.shape[1])} (input shape "
-            f"{input.shape}). Hint: the input must be NCHW with C = weight.shape[1]; "
-            f"channels-last (NHWC) images need x.permute(0, 3, 1, 2).")
-    if bias is not None and bias.shape != (n_filters,):
-        raise ValueError(f"conv2d(): bias must have shape ({n_filters},), got {bias.shape}")
-    for name, other in (("weight", weight), ("bias", bias)):
-        if other is not None and other.dtype != input.dtype:
-            raise TypeError(f"conv2d(): input dtype {input.dtype} and {name} dtype "
-                            f"{other.dtype} differ. Hint: convert one of them (.float() or "
-                            f".double()), e.g. model.double() for gradcheck.")
     stride_h, stride_w = as_pair(stride, "stride", "conv2d")
     if stride_h < 1 or stride_w < 1:
         raise ValueError(f"conv2d(): stride must be positive, got {(stride_h, stride_w)}")
@@ -212,8 +244,7 @@ def _conv2d_dense(input: Tensor, weight: Tensor, bias: Optional[Tensor], stride,
     padded_h, padded_w = height + extra_h, width + extra_w
     out_h = conv_output_size(padded_h, kernel_h, stride_h, pad_h)
     out_w = conv_output_size(padded_w, kernel_w, stride_w, pad_w)
-    _check_output_size(out_h, out_w, height, width, (kernel_h, kernel_w), (pad_h, pad_w),
-                       "conv2d")
+    _check_output_size(out_h, out_w, height, width, taps, (pad_h, pad_w), "conv2d", dilation)
 
     geometry = (kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, out_h, out_w)
     weight_matrix = weight._data.reshape(n_filters, -1)         # (F, C*kh*kw)
@@ -253,8 +284,11 @@ def _conv2d_dense(input: Tensor, weight: Tensor, bias: Optional[Tensor], stride,
 # --------------------------------------------------------------------------
 # Pooling
 # --------------------------------------------------------------------------
-def _pool_geometry(data_shape, kernel_size, stride, padding, ceil_mode, fn_name):
-    """Validate pooling arguments; return (kh, kw, sh, sw, ph, pw, OH, OW)."""
+def _pool_geometry(data_shape, kernel_size, stride, padding, ceil_mode, fn_name,
+                   dilation=(1, 1)):
+    """Validate pooling arguments; return (kh, kw, sh, sw, ph, pw, OH, OW).
+
+    With ``dilation`` d a window spans d*(k - 1) + 1 entries, which sets OH and OW."""
     kernel_h, kernel_w = as_pair(kernel_size, "kernel_size", fn_name)
     if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0):
         stride = (kernel_h, kernel_w)  # PyTorch: stride defaults to kernel_size
@@ -268,10 +302,11 @@ def _pool_geometry(data_shape, kernel_size, stride, padding, ceil_mode, fn_name)
                          f"the kernel size {(kernel_h, kernel_w)} (as in PyTorch), so that "
                          f"every window overlaps the input")
     height, width = data_shape[2], data_shape[3]
-    out_h = conv_output_size(height, kernel_h, stride_h, pad_h, ceil_mode)
-    out_w = conv_output_size(width, kernel_w, stride_w, pad_w, ceil_mode)
+    dilation_h, dilation_w = dilation
+    out_h = conv_output_size(height, dilation_h * (kernel_h - 1) + 1, stride_h, pad_h, ceil_mode)
+    out_w = conv_output_size(width, dilation_w * (kernel_w - 1) + 1, stride_w, pad_w, ceil_mode)
     _check_output_size(out_h, out_w, height, width, (kernel_h, kernel_w), (pad_h, pad_w),
-                       fn_name)
+                       fn_name, dilation)
     return kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, out_h, out_w
 
 
@@ -284,17 +319,16 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, c
     of each maximum in its (H, W) plane. The gradient goes only to the maximum.
     ``dilation`` d takes the window's entries d apart (a window spans d*(k - 1) + 1).
     """
-    dilation = as_pair(dilation, "dilation", "max_pool2d")
-    if min(dilation) < 1:
-        raise ValueError(f"max_pool2d(): dilation must be positive, got {dilation}")
+    dilation = _check_dilation(dilation, "max_pool2d")
     _check_float(input, "max_pool2d")
     data, unbatched = _batched(input, "max_pool2d", "(N, C, H, W)")
-    geometry = _pool_geometry(data.shape, kernel_size, stride, padding, ceil_mode, "max_pool2d")
+    geometry = _pool_geometry(data.shape, kernel_size, stride, padding, ceil_mode, "max_pool2d",
+                              dilation)
     height, width = data.shape[2], data.shape[3]
     if dilation == (1, 1):
         out, argmax = kernels.max_pool2d_forward(np.ascontiguousarray(data), *geometry)
     else:
-        out, argmax = _dilated_max_pool(data, geometry, dilation, ceil_mode)
+        out, argmax = _dilated_max_pool(data, geometry, dilation)
 
     def backward(grad):
         grad4 = np.ascontiguousarray(grad[None] if unbatched else grad)
@@ -307,21 +341,17 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, c
     return result
 
 
-def _dilated_max_pool(data: np.ndarray, geometry: tuple, dilation: tuple, ceil_mode: bool):
+def _dilated_max_pool(data: np.ndarray, geometry: tuple, dilation: tuple):
     """max_pool2d's forward with dilation, in NumPy: (values, flat argmax indices).
 
     Each of the kh*kw taps is a strided view of the -inf-padded input; the maximum over
     the taps (the first one on ties, as the compiled kernel) and its flat index y * W + x.
     The backward is the compiled kernel's, which only needs those indices.
     """
-    kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, _, _ = geometry
+    kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, out_h, out_w = geometry
     dilation_h, dilation_w = dilation
-    n_images, channels, height, width = data.shape
+    height, width = data.shape[2], data.shape[3]
     span_h, span_w = dilation_h * (kernel_h - 1) + 1, dilation_w * (kernel_w - 1) + 1
-    out_h = conv_output_size(height, span_h, stride_h, pad_h, ceil_mode)
-    out_w = conv_output_size(width, span_w, stride_w, pad_w, ceil_mode)
-    _check_output_size(out_h, out_w, height, width, (span_h, span_w), (pad_h, pad_w),
-                       "max_pool2d")
     # pad after by enough for the last (ceil mode) window to fit as well
     after_h = max(pad_h, (out_h - 1) * stride_h + span_h - height - pad_h)
     after_w = max(pad_w, (out_w - 1) * stride_w + span_w - width - pad_w)
@@ -428,13 +458,27 @@ def _as_row_image(input: Tensor, fn_name: str) -> Tensor:
     return input.unsqueeze(-2)
 
 
-def _single(value, name: str, fn_name: str) -> int:
-    """``3`` or ``(3,)`` -> 3 (PyTorch's 1-D layers take both)."""
+def _single(value, name: str, fn_name: str, minimum: int = 0) -> int:
+    """``3`` or ``(3,)`` -> 3 (PyTorch's 1-D layers take both), at least ``minimum``."""
     if isinstance(value, (tuple, list)) and len(value) == 1:
         value = value[0]
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
         raise TypeError(f"{fn_name}(): {name} must be an int or a 1-tuple, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{fn_name}(): {name} must be at least {minimum}, got {value}")
     return int(value)
+
+
+def _check_length(length: int, kernel: int, dilation: int, padding: int, out_length: int,
+                  fn_name: str) -> None:
+    """The 1-D form of ``_check_output_size``: a window longer than the padded sequence."""
+    if out_length < 1:
+        spread = f" (kernel_size {kernel} at dilation {dilation})" if dilation != 1 else ""
+        raise ValueError(f"{fn_name}(): the sequence's length {length} plus padding {padding} "
+                         f"on each side is shorter than the window's span "
+                         f"{dilation * (kernel - 1) + 1}{spread}, so the output would be "
+                         f"empty. Hint: use a smaller kernel, more padding, or a longer "
+                         f"sequence.")
 
 
 def conv1d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride=1, padding=0,
@@ -443,15 +487,59 @@ def conv1d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride=
 
     Shapes: input (N, C, L) or (C, L); weight (F, C // groups, k); bias (F,) or None ->
     (N, F, OL) with OL = (L + 2*padding - dilation*(k - 1) - 1) // stride + 1.
+    The arguments are checked here, so that an error speaks of sequences, not of the
+    one-row images conv2d sees.
     """
     row = _as_row_image(input, "conv1d")
-    if not isinstance(weight, Tensor) or weight.ndim != 3:
-        raise ValueError(f"conv1d(): weight must be 3-D (out_channels, in_channels / groups, "
-                         f"kernel_size), got shape {getattr(weight, 'shape', None)}")
-    padding = padding if isinstance(padding, str) else (0, _single(padding, "padding", "conv1d"))
-    out = conv2d(row, weight.unsqueeze(-2), bias, (1, _single(stride, "stride", "conv1d")),
-                 padding, (1, _single(dilation, "dilation", "conv1d")), groups)
+    stride = _single(stride, "stride", "conv1d", minimum=1)
+    dilation = _single(dilation, "dilation", "conv1d", minimum=1)
+    if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1:
+        raise ValueError(f"conv1d(): groups must be a positive int, got {groups!r}")
+    _check_conv_operands("conv1d", input, weight, bias, groups, "(N, C, L)")
+    kernel, length = weight.shape[-1], input.shape[-1]
+    if isinstance(padding, str):
+        if padding not in ("same", "valid"):
+            raise ValueError(f"conv1d(): padding must be an int, 'same' or 'valid', got "
+                             f"{padding!r}")
+        if padding == "same" and stride != 1:
+            raise ValueError(f"conv1d(): padding='same' is not supported for strided "
+                             f"convolutions (stride={stride}), as in PyTorch. Hint: use "
+                             f"stride=1, or an integer padding with the stride.")
+        row_padding = padding
+        if padding == "valid":
+            _check_length(length, kernel, dilation, 0,
+                          conv_output_size(length, dilation * (kernel - 1) + 1, stride, 0),
+                          "conv1d")
+    else:
+        padding = _single(padding, "padding", "conv1d")
+        _check_length(length, kernel, dilation, padding,
+                      conv_output_size(length, dilation * (kernel - 1) + 1, stride, padding),
+                      "conv1d")
+        row_padding = (0, padding)
+    out = conv2d(row, weight.unsqueeze(-2), bias, (1, stride), row_padding, (1, dilation), groups)
     return out.squeeze(-2)
+
+
+def _pool1d_arguments(input: Tensor, kernel_size, stride, padding, dilation, ceil_mode,
+                      fn_name: str) -> tuple:
+    """Checks for max_pool1d/avg_pool1d in 1-D terms; returns the one-row image and the
+    (1, k)-style pairs that max_pool2d/avg_pool2d take."""
+    row = _as_row_image(input, fn_name)
+    _check_float(input, fn_name)
+    kernel = _single(kernel_size, "kernel_size", fn_name, minimum=1)
+    stride = kernel if stride is None or stride == () else _single(stride, "stride", fn_name,
+                                                                   minimum=1)
+    padding = _single(padding, "padding", fn_name)
+    dilation = _single(dilation, "dilation", fn_name, minimum=1)
+    if padding > kernel // 2:
+        raise ValueError(f"{fn_name}(): padding {padding} must be at most half the kernel "
+                         f"size {kernel} (as in PyTorch), so that every window overlaps the "
+                         f"sequence. Hint: use a larger kernel_size or less padding.")
+    length = input.shape[-1]
+    _check_length(length, kernel, dilation, padding,
+                  conv_output_size(length, dilation * (kernel - 1) + 1, stride, padding,
+                                   ceil_mode), fn_name)
+    return row, (1, kernel), (1, stride), (0, padding), (1, dilation)
 
 
 def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
@@ -460,13 +548,9 @@ def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, c
 
     (N, C, L) or (C, L) -> (N, C, OL); indices (``return_indices``) are positions in L.
     """
-    row = _as_row_image(input, "max_pool1d")
-    kernel = _single(kernel_size, "kernel_size", "max_pool1d")
-    stride = kernel if stride is None or stride == () else _single(stride, "stride", "max_pool1d")
-    result = max_pool2d(row, (1, kernel), (1, stride), (0, _single(padding, "padding",
-                                                                   "max_pool1d")),
-                        (1, _single(dilation, "dilation", "max_pool1d")), ceil_mode,
-                        return_indices)
+    row, kernel, stride, padding, dilation = _pool1d_arguments(
+        input, kernel_size, stride, padding, dilation, ceil_mode, "max_pool1d")
+    result = max_pool2d(row, kernel, stride, padding, dilation, ceil_mode, return_indices)
     if return_indices:  # the flat index y * L + x with y = 0 is already the position in L
         return result[0].squeeze(-2), result[1].squeeze(-2)
     return result.squeeze(-2)
@@ -478,9 +562,6 @@ def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode=Fal
 
     (N, C, L) or (C, L) -> (N, C, OL).
     """
-    row = _as_row_image(input, "avg_pool1d")
-    kernel = _single(kernel_size, "kernel_size", "avg_pool1d")
-    stride = kernel if stride is None or stride == () else _single(stride, "stride", "avg_pool1d")
-    return avg_pool2d(row, (1, kernel), (1, stride),
-                      (0, _single(padding, "padding", "avg_pool1d")), ceil_mode,
-                      count_include_pad).squeeze(-2)
+    row, kernel, stride, padding, _ = _pool1d_arguments(
+        input, kernel_size, stride, padding, 1, ceil_mode, "avg_pool1d")
+    return avg_pool2d(row, kernel, stride, padding, ceil_mode, count_include_pad).squeeze(-2)
