@@ -791,3 +791,18 @@ def test_floor_divide_has_no_derivative_as_pytorch():
         out.sum().backward()
     with minnet.no_grad():
         assert not (x // 2).requires_grad
+
+
+# -- load_state_dict returns PyTorch's named tuple -----------------------------------------------
+def test_load_state_dict_returns_named_incompatible_keys():
+    layer = minnet.nn.Linear(2, 3)
+    result = layer.load_state_dict({"weight": layer.weight.detach(), "extra": np.ones(1)},
+                                   strict=False)
+    missing, unexpected = result  # still unpacks as a tuple
+    assert missing == result.missing_keys == ["bias"]
+    assert unexpected == result.unexpected_keys == ["extra"]
+    assert isinstance(result, tuple) and result == (["bias"], ["extra"])
+    assert repr(result) == "_IncompatibleKeys(missing_keys=['bias'], unexpected_keys=['extra'])"
+    matched = layer.load_state_dict(layer.state_dict())  # strict, nothing amiss: empty
+    assert matched.missing_keys == [] and matched.unexpected_keys == [] and matched == ([], [])
+    assert repr(matched) == str(matched) == "<All keys matched successfully>"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 
 from collections import OrderedDict
-from typing import Callable, Iterator, Optional
+from typing import Callable, Iterator, NamedTuple, Optional
 
 import numpy as np
 
@@ -49,6 +49,19 @@ def _identity_with_hook(tensor: Tensor, on_grad: Callable, op: str) -> Tensor:
         return (grad,)
 
     return Tensor._from_op(tensor._data, (tensor,), backward, op)
+
+
+class _IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict`` returns, as PyTorch: a tuple, so ``missing, unexpected =
+    model.load_state_dict(...)`` unpacks it, whose fields also have names."""
+    missing_keys: list
+    unexpected_keys: list
+
+    def __repr__(self):
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"  # PyTorch prints this too
+        return (f"_IncompatibleKeys(missing_keys={self.missing_keys!r}, "
+                f"unexpected_keys={self.unexpected_keys!r})")
 
 
 class Module:
@@ -399,8 +412,8 @@ class Module:
         Values are cast to each parameter's dtype and copied in place. Every key
         is checked before anything is written, so a failed load leaves the model
         as it was. With ``strict=True`` missing or unexpected keys raise; a shape
-        mismatch always raises and names the key. Returns ``(missing_keys,
-        unexpected_keys)``.
+        mismatch always raises and names the key. Returns, as PyTorch, a named tuple
+        ``(missing_keys, unexpected_keys)`` (both empty when every key matched).
         """
         if not hasattr(state_dict, "items"):
             what = f"the path {str(state_dict)!r}" if isinstance(state_dict, (str, os.PathLike)) \
@@ -439,7 +452,7 @@ class Module:
                 np.copyto(target._data, array, casting="unsafe")
             else:
                 target._data = array.astype(target._data.dtype, copy=True)
-        return missing, unexpected
+        return _IncompatibleKeys(missing, unexpected)
 
     # -- printing --------------------------------------------------------------------
     def extra_repr(self) -> str:
