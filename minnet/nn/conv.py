@@ -6,7 +6,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..ops.conv import _channels, _single, as_pair, conv1d, conv2d
+from ..ops.conv import _channels, _check_dilation, _single, as_pair, conv1d, conv2d
 from ..ops.shape import pad
 from ..random import get_generator
 from ..tensor import DEFAULT_DTYPE, Tensor
@@ -17,16 +17,49 @@ from .module import Module, Parameter
 _PADDING_MODES = {"zeros", "reflect", "replicate", "circular"}
 
 
+def _check_channels(layer: str, in_channels, out_channels, groups, padding_mode) -> None:
+    """The constructor checks Conv1d and Conv2d share."""
+    for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{layer}(): {name} must be a positive integer, got {value!r}")
+    if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1 \
+            or in_channels % groups or out_channels % groups:
+        raise ValueError(f"{layer}(): groups must be a positive int that divides both "
+                         f"in_channels ({in_channels}) and out_channels ({out_channels}), "
+                         f"got groups={groups!r}. Hint: groups=1 is the usual convolution, "
+                         f"groups=in_channels a depthwise one.")
+    if padding_mode not in _PADDING_MODES:
+        raise ValueError(f"{layer}(): padding_mode must be one of {sorted(_PADDING_MODES)}, "
+                         f"got {padding_mode!r}")
+
+
+def _pad_sides(padding, kernel_size: tuple, dilation: tuple) -> tuple:
+    """F.pad's (before, after) pairs, last axis first, for a layer's padding (PyTorch's
+    _reversed_padding_repeated_twice). 'same' pads dilation*(k - 1) in all, the odd one
+    after; used by the padding modes other than 'zeros', which pad before convolving."""
+    sides = []
+    for axis in reversed(range(len(kernel_size))):
+        if padding == "valid":
+            before = after = 0
+        elif padding == "same":
+            total = dilation[axis] * (kernel_size[axis] - 1)
+            before, after = total // 2, total - total // 2
+        else:
+            before = after = padding[axis]
+        sides += [before, after]
+    return tuple(sides)
+
+
 class Conv2d(Module):
     """Slides ``out_channels`` learned filters of shape (in_channels, kh, kw) over an image.
 
     Shapes: input (N, in_channels, H, W) or (in_channels, H, W) -> output
-    (N, out_channels, OH, OW), OH = (H + 2*padding_h - kh) // stride_h + 1; ``weight``
-    (out_channels, in_channels, kh, kw), ``bias`` (out_channels,), PyTorch's layout.
-    Initialisation is PyTorch's, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in =
-    in_channels * kh * kw: the output's variance stays near 1/3 of the input's whatever
-    the kernel size (deep ReLU stacks: ``init.kaiming_normal_``). ``dilation`` and
-    ``groups`` are ``F.conv2d``'s (with groups the weight is (out, in / groups, kh, kw));
+    (N, out_channels, OH, OW), OH = (H + 2*padding_h - dilation_h*(kh - 1) - 1) //
+    stride_h + 1; ``weight`` (out_channels, in_channels / groups, kh, kw), ``bias``
+    (out_channels,), PyTorch's layout. Initialisation is PyTorch's, U(-1/sqrt(fan_in),
+    1/sqrt(fan_in)) with fan_in = in_channels / groups * kh * kw: the output's variance
+    stays near 1/3 of the input's whatever the kernel size (deep ReLU stacks:
+    ``init.kaiming_normal_``). ``dilation`` and ``groups`` are ``F.conv2d``'s;
     ``padding_mode`` 'reflect', 'replicate' or 'circular' pads with ``F.pad`` first.
     """
 
@@ -34,17 +67,7 @@ class Conv2d(Module):
                  dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
                  dtype=None, generator: Optional[np.random.Generator] = None):
         super().__init__()
-        for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"Conv2d(): {name} must be a positive integer, got {value!r}")
-        if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1 \
-                or in_channels % groups or out_channels % groups:
-            raise ValueError(f"Conv2d(): groups must be a positive int that divides both "
-                             f"in_channels ({in_channels}) and out_channels ({out_channels}), "
-                             f"got groups={groups!r}")
-        if padding_mode not in _PADDING_MODES:
-            raise ValueError(f"Conv2d(): padding_mode must be one of {sorted(_PADDING_MODES)}, "
-                             f"got {padding_mode!r}")
+        _check_channels("Conv2d", in_channels, out_channels, groups, padding_mode)
         self.in_channels = int(in_channels)
         self.out_channels = int(out_channels)
         self.kernel_size = as_pair(kernel_size, "kernel_size", "Conv2d")
@@ -66,9 +89,7 @@ class Conv2d(Module):
             self.padding = padding
         else:
             self.padding = as_pair(padding, "padding", "Conv2d")
-        self.dilation = as_pair(dilation, "dilation", "Conv2d")
-        if min(self.dilation) < 1:
-            raise ValueError(f"Conv2d(): dilation must be positive, got {self.dilation}")
+        self.dilation = _check_dilation(dilation, "Conv2d")
         self.groups = int(groups)
         self.padding_mode = padding_mode
         dtype = np.dtype(dtype or DEFAULT_DTYPE)
@@ -97,23 +118,9 @@ class Conv2d(Module):
             return conv2d(input, self.weight, self.bias, self.stride, self.padding,
                           self.dilation, self.groups)
         # other modes: pad the input by that rule first, then convolve without padding
-        return conv2d(pad(input, self._padding_per_side(), mode=self.padding_mode),
-                      self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
-
-    def _padding_per_side(self) -> tuple:
-        """F.pad's (left, right, top, bottom) for this layer's padding (as PyTorch's
-        _reversed_padding_repeated_twice): 'same' splits dilation*(k - 1) per axis, the
-        odd one after."""
-        if self.padding == "valid":
-            return (0, 0, 0, 0)
-        if self.padding == "same":
-            sides = []
-            for kernel, dilation in zip(reversed(self.kernel_size), reversed(self.dilation)):
-                total = dilation * (kernel - 1)
-                sides += [total // 2, total - total // 2]
-            return tuple(sides)
-        pad_h, pad_w = self.padding
-        return (pad_w, pad_w, pad_h, pad_h)
+        sides = _pad_sides(self.padding, self.kernel_size, self.dilation)
+        return conv2d(pad(input, sides, mode=self.padding_mode), self.weight, self.bias,
+                      self.stride, 0, self.dilation, self.groups)
 
     def _check_input(self, input) -> None:
         if isinstance(input, Tensor) and input.ndim in (3, 4) \
@@ -167,11 +174,12 @@ class Conv2d(Module):
 
 class Conv1d(Module):
     """Slides ``out_channels`` learned filters of shape (in_channels / groups, k) along a
-    sequence: (N, in_channels, L) or (in_channels, L) -> (N, out_channels, OL).
+    sequence: (N, in_channels, L) or (in_channels, L) -> (N, out_channels, OL), OL =
+    (L + 2*padding - dilation*(k - 1) - 1) // stride + 1.
 
-    ``torch.nn.Conv1d``'s arguments, layout and initialisation (U(-1/sqrt(fan_in),
-    1/sqrt(fan_in)), fan_in = in_channels / groups * k). It is ``Conv2d`` on a sequence
-    seen as an image one row high (``F.conv1d``).
+    ``torch.nn.Conv1d``'s arguments, layout (weight (out_channels, in_channels / groups, k))
+    and initialisation (as ``Conv2d``, fan_in = in_channels / groups * k). ``F.conv1d``
+    runs it as ``Conv2d``'s op on a sequence seen as an image one row high.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
@@ -180,31 +188,20 @@ class Conv1d(Module):
         super().__init__()
         from ..utils.device import check_device
         check_device(device, "Conv1d")
-        for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"Conv1d(): {name} must be a positive integer, got {value!r}")
-        if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1 \
-                or in_channels % groups or out_channels % groups:
-            raise ValueError(f"Conv1d(): groups must be a positive int that divides both "
-                             f"in_channels ({in_channels}) and out_channels ({out_channels}), "
-                             f"got groups={groups!r}")
-        if padding_mode not in _PADDING_MODES:
-            raise ValueError(f"Conv1d(): padding_mode must be one of {sorted(_PADDING_MODES)}, "
-                             f"got {padding_mode!r}")
+        _check_channels("Conv1d", in_channels, out_channels, groups, padding_mode)
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size = (_single(kernel_size, "kernel_size", "Conv1d"),)
-        self.stride = (_single(stride, "stride", "Conv1d"),)
-        self.dilation = (_single(dilation, "dilation", "Conv1d"),)
-        if min(self.kernel_size + self.stride + self.dilation) < 1:
-            raise ValueError(f"Conv1d(): kernel_size, stride and dilation must be positive, "
-                             f"got {self.kernel_size}, {self.stride}, {self.dilation}")
+        # PyTorch keeps the 1-D layer's sizes as 1-tuples
+        self.kernel_size = (_single(kernel_size, "kernel_size", "Conv1d", minimum=1),)
+        self.stride = (_single(stride, "stride", "Conv1d", minimum=1),)
+        self.dilation = (_single(dilation, "dilation", "Conv1d", minimum=1),)
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
                 raise ValueError(f"Conv1d(): padding must be an int, 'same' or 'valid', "
                                  f"got {padding!r}")
             if padding == "same" and self.stride != (1,):
                 raise ValueError(f"Conv1d(): padding='same' is not supported for strided "
-                                 f"convolutions (stride={self.stride}), as in PyTorch")
+                                 f"convolutions (stride={self.stride}), as in PyTorch. "
+                                 f"Hint: use stride=1, or an integer padding.")
             self.padding = padding
         else:
             self.padding = (_single(padding, "padding", "Conv1d"),)
@@ -228,23 +225,38 @@ class Conv1d(Module):
             init.uniform_(self.bias, -bound, bound, generator=rng)
 
     def forward(self, input: Tensor) -> Tensor:
-        if not isinstance(input, Tensor) or input.ndim not in (2, 3) \
-                or input.shape[-2] != self.in_channels:
-            raise ValueError(f"{self._describe()}{where_called()} expected input of shape "
-                             f"(N, {self.in_channels}, L) or ({self.in_channels}, L), got "
-                             f"{getattr(input, 'shape', type(input).__name__)}. Hint: "
-                             f"sequences are channels-first; (N, L, C) data needs "
-                             f"x.transpose(1, 2).")
+        self._check_input(input)
         padding = self.padding if isinstance(self.padding, str) else self.padding[0]
-        if self.padding_mode != "zeros":
-            if self.padding == "same":
-                total = self.dilation[0] * (self.kernel_size[0] - 1)
-                sides = (total // 2, total - total // 2)
-            else:
-                sides = (0, 0) if self.padding == "valid" else (padding, padding)
+        if self.padding_mode != "zeros":  # pad by that rule first, then convolve unpadded
+            sides = _pad_sides(self.padding, self.kernel_size, self.dilation)
             input, padding = pad(input, sides, mode=self.padding_mode), 0
         return conv1d(input, self.weight, self.bias, self.stride, padding, self.dilation,
                       self.groups)
+
+    def _check_input(self, input) -> None:
+        if isinstance(input, Tensor) and input.ndim in (2, 3) \
+                and input.shape[-2] == self.in_channels:
+            return  # the common case: no message to build
+        where = f"{self._describe()}{where_called()}"
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{where} expected a Tensor input, got {type(input).__name__}. "
+                            f"Hint: wrap data with minnet.tensor(...).")
+        expected = f"(N, {self.in_channels}, L) or ({self.in_channels}, L)"
+        if input.ndim not in (2, 3):
+            hint = ("images (N, C, H, W) need Conv2d" if input.ndim == 4
+                    else "sequences are (N, C, L), channels before length")
+            raise ValueError(f"{where} expected input of shape {expected}, got shape "
+                             f"{input.shape}. Hint: {hint}.")
+        channels = input.shape[-2]
+        if input.shape[-1] == self.in_channels:
+            hint = ("the last axis has the expected channel count: the sequences look "
+                    "channels-last (N, L, C); use x.transpose(-1, -2)")
+        else:
+            hint = (f"in_channels must equal the input's channel axis (dim -2); use "
+                    f"Conv1d({channels}, ...) or fix the layer before")
+        raise ValueError(f"{where} expected input of shape {expected} with "
+                         f"{_channels(self.in_channels)}, got {_channels(channels)} "
+                         f"(input shape {input.shape}). Hint: {hint}.")
 
     def _describe(self) -> str:
         return (f"Conv1d({self.in_channels}, {self.out_channels}, "
