@@ -182,3 +182,104 @@ def test_constructor_argument_errors():
         Conv2d(1, 8, 2, stride=2, padding="same")
     with pytest.raises(ValueError, match=r"'same' or 'valid', got 'full'"):
         Conv2d(1, 8, 3, padding="full")
+
+
+# --------------------------------------------------------------------------
+# Conv1d, MaxPool1d, AvgPool1d; dilation, groups and padding modes of the layers
+# --------------------------------------------------------------------------
+def sequences(*shape, dtype=np.float32, seed=0):
+    return images(*shape, dtype=dtype, seed=seed)
+
+
+def test_conv1d_input_errors_name_the_layer_and_give_a_hint():
+    from minnet.nn.conv import Conv1d
+    layer = Conv1d(3, 6, 3)
+    with pytest.raises(TypeError, match=r"Conv1d\(3, 6, kernel_size=\(3,\)\) expected a Tensor "
+                                        r"input, got ndarray"):
+        layer(np.ones((2, 3, 10), dtype=np.float32))
+    with pytest.raises(ValueError, match=r"got 4 channels .*Hint: in_channels must equal"):
+        layer(sequences(2, 4, 10))
+    with pytest.raises(ValueError, match=r"channels-last \(N, L, C\); use x.transpose"):
+        layer(sequences(2, 10, 3))
+    with pytest.raises(ValueError, match=r"got shape \(2, 3, 4, 10\). Hint: images .* Conv2d"):
+        layer(sequences(2, 3, 4, 10))
+    with pytest.raises(ValueError, match=r"conv1d\(\): the sequence's length 2"):
+        layer(sequences(2, 3, 2))
+
+
+def test_conv_constructor_errors_for_dilation_and_groups():
+    from minnet.nn.conv import Conv1d
+    for layer in (Conv1d, Conv2d):
+        name = layer.__name__
+        with pytest.raises(ValueError, match=rf"{name}\(\): groups must be .*divides both "
+                                             rf"in_channels \(4\).*Hint"):
+            layer(4, 6, 3, groups=4)
+        with pytest.raises(ValueError, match=rf"{name}\(\): padding_mode must be one of"):
+            layer(4, 6, 3, padding_mode="zero")
+        with pytest.raises(ValueError, match=rf"{name}\(\): dilation must be"):
+            layer(4, 6, 3, dilation=0)
+    with pytest.raises(ValueError, match=r"Conv1d\(\): kernel_size must be at least 1"):
+        Conv1d(4, 6, 0)
+    with pytest.raises(TypeError, match=r"Conv1d\(\): kernel_size must be an int or a 1-tuple"):
+        Conv1d(4, 6, (3, 3))
+
+
+def test_conv1d_padding_modes_pad_first_including_same_with_dilation():
+    from minnet.nn.conv import Conv1d
+    F = minnet.nn.functional
+    x = sequences(2, 4, 9, dtype=np.float64)
+    for mode in ("reflect", "replicate", "circular"):
+        for padding, sides in ((2, (2, 2)), ("same", (3, 3)), ("valid", (0, 0))):
+            layer = Conv1d(4, 6, 4, padding=padding, dilation=2, padding_mode=mode,
+                           dtype=np.float64)  # 'same': 2 * (4 - 1) = 6 split 3 + 3
+            expected = F.conv1d(F.pad(x, sides, mode=mode), layer.weight, layer.bias,
+                                dilation=2)
+            np.testing.assert_allclose(layer(x).numpy(), expected.numpy(), rtol=1e-12)
+    even = Conv1d(4, 6, 2, padding="same", padding_mode="circular", dtype=np.float64)
+    np.testing.assert_allclose(even(x).numpy(), F.conv1d(F.pad(x, (0, 1), mode="circular"),
+                                                         even.weight, even.bias).numpy())
+
+
+def test_grouped_and_dilated_layers_gradcheck_in_float64():
+    from minnet.nn.conv import Conv1d
+    conv1 = Conv1d(4, 6, 3, padding="same", dilation=2, groups=2, padding_mode="reflect",
+                   dtype=np.float64)
+    x = minnet.tensor(sequences(2, 4, 7, dtype=np.float64).numpy(), requires_grad=True)
+    result = minnet.gradcheck(lambda t: conv1(t), (x,))
+    assert result, result
+    conv2 = Conv2d(4, 4, 3, padding=2, dilation=2, groups=4, dtype=np.float64)
+    x = minnet.tensor(images(2, 4, 6, 5, dtype=np.float64).numpy(), requires_grad=True)
+    result = minnet.gradcheck(lambda t, w, b: minnet.nn.functional.conv2d(
+        t, w, b, padding=2, dilation=2, groups=4), (x, conv2.weight, conv2.bias))
+    assert result, result
+
+
+def test_new_conv_layers_state_dict_round_trip():
+    from minnet.nn.conv import Conv1d
+    for make in (lambda seed: Conv1d(4, 6, 3, dilation=2, groups=2,
+                                     generator=np.random.default_rng(seed)),
+                 lambda seed: Conv2d(4, 6, 3, groups=2, dilation=(1, 2), bias=False,
+                                     padding_mode="circular",
+                                     generator=np.random.default_rng(seed))):
+        source, target = make(0), make(1)
+        x = sequences(2, 4, 9) if isinstance(source, Conv1d) else images(2, 4, 7, 7)
+        assert not np.allclose(source(x).numpy(), target(x).numpy())
+        target.load_state_dict(source.state_dict())
+        assert list(target.state_dict()) == list(source.state_dict())
+        np.testing.assert_array_equal(source(x).numpy(), target(x).numpy())
+        with pytest.raises(Exception, match="weight"):  # a non-grouped weight does not fit
+            make(0).load_state_dict({**source.state_dict(), "weight": np.ones(
+                (6, 4) + source.kernel_size, dtype=np.float32)})
+
+
+def test_1d_pool_layers_name_themselves_in_shape_errors():
+    from minnet.nn.pooling import AvgPool1d, MaxPool1d
+    with pytest.raises(ValueError, match=r"MaxPool1d\(kernel_size=2.*got shape \(2, 3, 4, 4\)"
+                                         r".*need MaxPool2d"):
+        MaxPool1d(2)(images(2, 3, 4, 4))
+    with pytest.raises(ValueError, match=r"AvgPool1d\(kernel_size=\(2,\).*got shape \(3,\)"):
+        AvgPool1d(2)(images(3))
+    with pytest.raises(TypeError, match=r"MaxPool1d\(.*expected a Tensor input"):
+        MaxPool1d(2)([1.0, 2.0])
+    assert MaxPool1d(2)(sequences(3, 8)).shape == (3, 4)
+    assert AvgPool1d(3, 2, 1)(sequences(2, 3, 8)).shape == (2, 3, 4)

@@ -311,3 +311,175 @@ def test_pooling_errors_name_the_problem():
         max_pool2d(x, 2, dilation=0)  # dilation=2 is supported since 2026-12
     with pytest.raises(TypeError, match="floating-point"):
         max_pool2d(minnet.tensor(np.ones((1, 1, 4, 4), dtype=np.int64)), 2)
+
+
+# --------------------------------------------------------------------------
+# dilation, groups and the 1-D forms (conv1d, max_pool1d, avg_pool1d)
+# --------------------------------------------------------------------------
+def naive_conv2d_general(x, weight, bias, stride, padding, dilation, groups):
+    """The definition: output channel k of group g sums input channels of group g over taps
+    placed dilation apart."""
+    n, c, h, w = x.shape
+    f, c_per_group, kh, kw = weight.shape
+    padded = np.zeros((n, c, h + 2 * padding[0], w + 2 * padding[1]))
+    padded[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + w] = x
+    span_h, span_w = dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1
+    out_h = (h + 2 * padding[0] - span_h) // stride[0] + 1
+    out_w = (w + 2 * padding[1] - span_w) // stride[1] + 1
+    out = np.zeros((n, f, out_h, out_w))
+    for k in range(f):
+        group = k // (f // groups)
+        channels = slice(group * c_per_group, (group + 1) * c_per_group)
+        for i in range(out_h):
+            for j in range(out_w):
+                top, left = i * stride[0], j * stride[1]
+                patch = padded[:, channels, top:top + span_h:dilation[0],
+                               left:left + span_w:dilation[1]]
+                out[:, k, i, j] = np.sum(patch * weight[k], axis=(1, 2, 3))
+        out[:, k] += 0 if bias is None else bias[k]
+    return out
+
+
+@pytest.mark.parametrize("stride, padding, dilation, groups",
+                         [(1, (0, 0), (2, 2), 1), (2, (1, 2), (1, 3), 1), (1, (1, 1), (1, 1), 2),
+                          (1, (2, 0), (2, 1), 4), ((2, 1), (1, 1), (3, 2), 2)])
+def test_conv2d_dilation_and_groups_match_the_definition(kernel_path, stride, padding,
+                                                         dilation, groups):
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((2, 4, 9, 8))
+    weight = rng.standard_normal((8, 4 // groups, 3, 2))
+    bias = rng.standard_normal(8)
+    pair = stride if isinstance(stride, tuple) else (stride, stride)
+    out = conv2d(leaf(x), leaf(weight), leaf(bias), stride, padding, dilation, groups)
+    np.testing.assert_allclose(out.numpy(), naive_conv2d_general(
+        x, weight, bias, pair, padding, dilation, groups), rtol=1e-12, atol=1e-12)
+
+
+def test_conv2d_dilation_and_groups_gradcheck(kernel_path):
+    rng = np.random.default_rng(11)
+    x = leaf(rng.standard_normal((4, 6, 7)))  # a single (C, H, W) image
+    weight = leaf(rng.standard_normal((6, 2, 2, 3)))
+    bias = leaf(rng.standard_normal(6))
+    result = minnet.gradcheck(lambda a, w, b: conv2d(a, w, b, 1, "same", (2, 1), 2),
+                              (x, weight, bias))
+    assert result, result
+
+
+def test_dilate_kernel_gradcheck():
+    from minnet.ops.conv import _dilate_kernel
+    weight = leaf(np.random.default_rng(12).standard_normal((2, 3, 2, 3)))
+    spread = _dilate_kernel(weight, (3, 2))
+    assert spread.shape == (2, 3, 4, 5) and spread.numpy()[:, :, 1:3].sum() == 0
+    result = minnet.gradcheck(lambda w: _dilate_kernel(w, (3, 2)) * 1.5, (weight,))
+    assert result, result
+
+
+def naive_max_pool2d_dilated(x, kernel, stride, padding, dilation):
+    n, c, h, w = x.shape
+    padded = np.full((n, c, h + 2 * padding, w + 2 * padding), -np.inf)
+    padded[:, :, padding:padding + h, padding:padding + w] = x
+    span = dilation * (kernel - 1) + 1
+    out_h, out_w = (h + 2 * padding - span) // stride + 1, (w + 2 * padding - span) // stride + 1
+    out = np.zeros((n, c, out_h, out_w))
+    for i in range(out_h):
+        for j in range(out_w):
+            window = padded[:, :, i * stride:i * stride + span:dilation,
+                            j * stride:j * stride + span:dilation]
+            out[:, :, i, j] = window.max(axis=(2, 3))
+    return out
+
+
+def test_max_pool2d_dilation_matches_the_definition_and_gradcheck(kernel_path):
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((2, 3, 9, 8))
+    out = max_pool2d(leaf(x), 3, 2, 1, dilation=2)
+    np.testing.assert_array_equal(out.numpy(), naive_max_pool2d_dilated(x, 3, 2, 1, 2))
+    result = minnet.gradcheck(lambda t: max_pool2d(t, 2, 1, 1, dilation=(2, 3), ceil_mode=True),
+                              (leaf(x),))
+    assert result, result
+
+
+def test_1d_ops_are_the_2d_ops_on_one_row_and_gradcheck(kernel_path):
+    from minnet.ops.conv import avg_pool1d, conv1d, max_pool1d
+    rng = np.random.default_rng(14)
+    x = leaf(rng.standard_normal((2, 4, 11)))
+    weight, bias = leaf(rng.standard_normal((6, 2, 3))), leaf(rng.standard_normal(6))
+    out = conv1d(x, weight, bias, 2, 1, 2, 2)
+    np.testing.assert_allclose(out.numpy(), naive_conv2d_general(
+        x.numpy()[:, :, None], weight.numpy()[:, :, None], bias.numpy(), (1, 2), (0, 1),
+        (1, 2), 2)[:, :, 0], rtol=1e-12, atol=1e-12)
+    result = minnet.gradcheck(lambda a, w, b: conv1d(a, w, b, 2, 1, 2, 2), (x, weight, bias))
+    assert result, result
+    result = minnet.gradcheck(lambda a: max_pool1d(a, 3, 2, 1, dilation=2, ceil_mode=True), (x,))
+    assert result, result
+    result = minnet.gradcheck(lambda a: avg_pool1d(a, 4, 3, 2, ceil_mode=True), (x,))
+    assert result, result
+
+
+def test_conv1d_errors_speak_of_sequences_not_one_row_images():
+    from minnet.ops.conv import conv1d
+    x, weight = leaf(np.ones((2, 4, 10))), leaf(np.ones((6, 2, 3)))
+    cases = [
+        (lambda: conv1d(x, leaf(np.ones((6, 3, 3)))), ValueError,
+         r"conv1d\(\): weight of shape \(6, 3, 3\) expects 3 channels.*has 4 channels.*"
+         r"\(N, C, L\).*transpose"),
+        (lambda: conv1d(x, weight, groups=3), ValueError, r"conv1d\(\): groups=3 .*Hint"),
+        (lambda: conv1d(leaf(np.ones((2, 4, 4))), leaf(np.ones((6, 4, 3))), dilation=2),
+         ValueError, r"conv1d\(\): the sequence's length 4 .* span 5 \(kernel_size 3 at "
+                     r"dilation 2\).*Hint"),
+        (lambda: conv1d(leaf(np.ones((2, 4, 10), dtype=np.int64), False), weight, groups=2),
+         TypeError, r"conv1d\(\): expected a floating-point input"),
+        (lambda: conv1d(x, weight, stride=0, groups=2), ValueError,
+         r"conv1d\(\): stride must be at least 1, got 0"),
+        (lambda: conv1d(x, weight, dilation=-1, groups=2), ValueError,
+         r"conv1d\(\): dilation must be at least 1"),
+        (lambda: conv1d(x, weight, padding=-1, groups=2), ValueError,
+         r"conv1d\(\): padding must be at least 0"),
+        (lambda: conv1d(x, weight, leaf(np.ones(5)), groups=2), ValueError,
+         r"conv1d\(\): bias must have shape \(6,\)"),
+        (lambda: conv1d(x, weight, stride=2, padding="same", groups=2), ValueError,
+         r"conv1d\(\): padding='same' is not supported for strided"),
+    ]
+    for call, error, pattern in cases:
+        with pytest.raises(error, match=pattern) as info:
+            call()
+        assert "conv2d" not in str(info.value) and ", 1, " not in str(info.value), info.value
+
+
+def test_1d_pooling_errors_speak_of_sequences():
+    from minnet.ops.conv import avg_pool1d, max_pool1d
+    x = leaf(np.ones((2, 3, 4)))
+    cases = [
+        (lambda: max_pool1d(x, 6), ValueError, r"max_pool1d\(\): the sequence's length 4"),
+        (lambda: max_pool1d(x, 2, dilation=4), ValueError, r"max_pool1d\(\): .* span 5"),
+        (lambda: max_pool1d(x, 2, padding=2), ValueError,
+         r"max_pool1d\(\): padding 2 must be at most half the kernel size 2"),
+        (lambda: avg_pool1d(x, 0), ValueError, r"avg_pool1d\(\): kernel_size must be at least 1"),
+        (lambda: avg_pool1d(x, 2, stride=0), ValueError, r"avg_pool1d\(\): stride must be at "),
+        (lambda: avg_pool1d(leaf(np.ones((2, 3, 4), dtype=np.int64), False), 2), TypeError,
+         r"avg_pool1d\(\): expected a floating-point input"),
+        (lambda: max_pool1d(leaf(np.ones((2, 3, 4, 4))), 2), ValueError,
+         r"max_pool1d\(\): expected a 3-D input \(N, C, L\)"),
+    ]
+    for call, error, pattern in cases:
+        with pytest.raises(error, match=pattern) as info:
+            call()
+        assert "2d" not in str(info.value), info.value
+
+
+def test_dilation_errors_name_the_taps_and_the_dilation():
+    x = leaf(np.ones((1, 2, 5, 5)))
+    with pytest.raises(ValueError, match=r"conv2d\(\): .*kernel \(3, 3\) spread by dilation "
+                                         r"\(3, 3\) to \(7, 7\).*Hint"):
+        conv2d(x, leaf(np.ones((4, 2, 3, 3))), dilation=3)
+    with pytest.raises(ValueError, match=r"max_pool2d\(\): .*kernel \(2, 2\) spread by "
+                                         r"dilation \(5, 5\) to \(6, 6\)"):
+        max_pool2d(x, 2, dilation=5)
+    for bad in (0, -1, (1, 0)):
+        with pytest.raises(ValueError, match=r"dilation must be positive.*Hint"):
+            conv2d(x, leaf(np.ones((4, 2, 3, 3))), dilation=bad)
+    with pytest.raises(ValueError, match=r"groups=1 is the usual convolution"):
+        conv2d(x, leaf(np.ones((4, 2, 3, 3))), groups=0)
+    # with dilation, a channel mismatch is still the plain channel message
+    with pytest.raises(ValueError, match=r"expects 3 channels in the input, but the input has 2"):
+        conv2d(x, leaf(np.ones((4, 3, 2, 2))), dilation=2)

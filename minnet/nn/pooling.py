@@ -14,17 +14,23 @@ from .linear import where_called
 from .module import Module
 
 
-def _check_pool_input(layer: Module, input) -> None:
-    if isinstance(input, Tensor) and input.ndim in (3, 4):
+def _check_pool_input(layer: Module, input, sequence: bool = False) -> None:
+    """Shape errors that name the layer; ``sequence``: a 1-D layer's (N, C, L) input."""
+    ndims = (2, 3) if sequence else (3, 4)
+    if isinstance(input, Tensor) and input.ndim in ndims:
         return  # the common case: no message to build
     where = f"{type(layer).__name__}({layer.extra_repr()}){where_called()}"
     if not isinstance(input, Tensor):
         raise TypeError(f"{where} expected a Tensor input, got {type(input).__name__}. "
                         f"Hint: wrap data with minnet.tensor(...).")
-    if input.ndim not in (3, 4):
-        raise ValueError(f"{where} expected input of shape (N, C, H, W) or (C, H, W), got "
-                         f"shape {input.shape}. Hint: pooling works on images; a flattened "
-                         f"batch must be reshaped back to (N, C, H, W).")
+    if sequence:
+        twin = type(layer).__name__.replace("1d", "2d")
+        raise ValueError(f"{where} expected input of shape (N, C, L) or (C, L), got shape "
+                         f"{input.shape}. Hint: this layer pools along a sequence; images "
+                         f"(N, C, H, W) need {twin}.")
+    raise ValueError(f"{where} expected input of shape (N, C, H, W) or (C, H, W), got "
+                     f"shape {input.shape}. Hint: pooling works on images; a flattened "
+                     f"batch must be reshaped back to (N, C, H, W).")
 
 
 class MaxPool2d(Module):
@@ -113,6 +119,7 @@ class MaxPool1d(Module):
         self.ceil_mode = ceil_mode
 
     def forward(self, input: Tensor):
+        _check_pool_input(self, input, sequence=True)
         return max_pool1d(input, self.kernel_size, self.stride, self.padding, self.dilation,
                           self.ceil_mode, self.return_indices)
 
@@ -136,6 +143,7 @@ class AvgPool1d(Module):
         self.count_include_pad = count_include_pad
 
     def forward(self, input: Tensor) -> Tensor:
+        _check_pool_input(self, input, sequence=True)
         return avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                           self.count_include_pad)
 
