@@ -305,3 +305,58 @@ def test_gradcheck_small_model_end_to_end():
     assert res, res
     res = minnet.gradcheck(model, (x,))
     assert res, res
+
+
+# -- LayerNorm and Embedding(padding_idx): errors, gradchecks, state_dict ------------------------
+def test_layer_norm_module_errors_name_the_layer():
+    layer = nn.LayerNorm((3, 4))
+    with pytest.raises(ValueError, match=r"LayerNorm\(\(3, 4\)\) expected an input whose last 2 "
+                                         r"dim\(s\) are \(3, 4\).*got shape \(2, 4, 3\).*Hint"):
+        layer(Tensor(np.ones((2, 4, 3), dtype=np.float32)))
+    with pytest.raises(TypeError, match=r"LayerNorm\(\(3, 4\)\) expected a Tensor input, got "
+                                        r"ndarray"):
+        layer(np.ones((2, 3, 4), dtype=np.float32))
+    with pytest.raises(TypeError, match=r"LayerNorm\(\(3, 4\)\) expected a floating-point input"):
+        layer(Tensor(np.ones((2, 3, 4), dtype=np.int64)))
+    with pytest.raises(ValueError, match=r"LayerNorm\(\(3, 4\)\) expected .* got shape \(4,\)"):
+        layer(Tensor(np.ones(4, dtype=np.float32)))  # fewer dims than normalized_shape
+    for bad in (0, 5.0, (), (3, -1), True):
+        with pytest.raises(ValueError, match=r"LayerNorm\(\): normalized_shape must be .*Hint"):
+            nn.LayerNorm(bad)
+
+
+def test_layer_norm_module_gradcheck_with_parameters_and_state_dict():
+    layer = nn.LayerNorm(5, eps=1e-3, dtype=np.float64)
+    with minnet.no_grad():
+        layer.weight._data[...] = rng(1).standard_normal(5)
+        layer.bias._data[...] = rng(2).standard_normal(5)
+    x = x64(2, 3, 5)
+    result = minnet.gradcheck(lambda t, w, b: layer(t), (x, layer.weight, layer.bias))
+    assert result, result
+    out = layer(x).numpy()
+    normalised = (out - layer.bias.numpy()) / layer.weight.numpy()
+    np.testing.assert_allclose(normalised.mean(-1), 0, atol=1e-12)
+    copy = nn.LayerNorm(5, eps=1e-3, dtype=np.float64)
+    copy.load_state_dict(layer.state_dict())
+    assert list(copy.state_dict()) == ["weight", "bias"]
+    np.testing.assert_array_equal(copy(x).numpy(), out)
+    layer.eval()  # no running statistics: eval computes the same
+    np.testing.assert_array_equal(layer(x).numpy(), out)
+    assert list(nn.LayerNorm(5, elementwise_affine=False).state_dict()) == []
+    assert list(nn.LayerNorm(5, bias=False).state_dict()) == ["weight"]
+
+
+def test_embedding_padding_idx_state_dict_and_errors():
+    source = nn.Embedding(6, 3, padding_idx=-1, generator=rng(0))
+    assert source.padding_idx == 5 and not source.weight.numpy()[5].any()
+    target = nn.Embedding(6, 3, padding_idx=5, generator=rng(1))
+    target.load_state_dict(source.state_dict())
+    ids = Tensor(np.array([[0, 5, 2], [5, 5, 1]]))
+    np.testing.assert_array_equal(target(ids).numpy(), source(ids).numpy())
+    target(ids).sum().backward()
+    assert not target.weight.grad.numpy()[5].any() and target.weight.grad.numpy()[0].all()
+    with pytest.raises(ValueError, match=r"Embedding\(\): padding_idx must be an int in "
+                                         r"\[-6, 6\).*got 6.*Hint"):
+        nn.Embedding(6, 3, padding_idx=6)
+    with pytest.raises(ValueError, match=r"padding_idx must be an int"):
+        nn.Embedding(6, 3, padding_idx=1.0)

@@ -163,10 +163,14 @@ class LayerNorm(Module):
         super().__init__()
         check_device(device, "LayerNorm")
         shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) \
-            else tuple(normalized_shape)
-        if not all(isinstance(d, (int, np.integer)) and d > 0 for d in shape):
-            raise ValueError(f"LayerNorm(): normalized_shape must be a positive int or a tuple "
-                             f"of them, got {normalized_shape!r}")
+            else normalized_shape
+        if not isinstance(shape, (tuple, list)) or not shape or not all(
+                isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0
+                for d in shape):
+            raise ValueError(f"LayerNorm(): normalized_shape must be a positive int or a "
+                             f"non-empty tuple of them (the sizes of the input's last dims), "
+                             f"got {normalized_shape!r}. Hint: LayerNorm(d) for (N, L, d) "
+                             f"inputs.")
         self.normalized_shape = tuple(int(d) for d in shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
@@ -182,14 +186,36 @@ class LayerNorm(Module):
             self.register_parameter("bias", None)
 
     def reset_parameters(self) -> None:
+        """weight = 1 and bias = 0: a fresh layer only normalises."""
         if self.weight is not None:
             init.ones_(self.weight)
         if self.bias is not None:
             init.zeros_(self.bias)
 
     def forward(self, input: Tensor) -> Tensor:
+        self._check_input(input)
         from .functional import layer_norm
         return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def _check_input(self, input) -> None:
+        """Errors that name the layer (F.layer_norm's own would not say which layer)."""
+        dims = len(self.normalized_shape)
+        if isinstance(input, Tensor) and input._data.dtype.kind == "f" \
+                and input.shape[input.ndim - dims:] == self.normalized_shape:
+            return  # the common case: no message to build
+        name = f"LayerNorm({self.normalized_shape}){where_called()}"
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{name} expected a Tensor input, got {type(input).__name__}. "
+                            f"Hint: wrap data with minnet.tensor(...).")
+        if input._data.dtype.kind != "f":
+            raise TypeError(f"{name} expected a floating-point input, got dtype "
+                            f"{input._data.dtype}. Hint: convert with .float().")
+        shape = ", ".join(str(d) for d in self.normalized_shape)
+        raise ValueError(f"{name} expected an input whose last {dims} dim(s) are "
+                         f"{self.normalized_shape}, i.e. of shape (*, {shape}), got shape "
+                         f"{input.shape}. Hint: LayerNorm(d) normalises the last axis; "
+                         f"normalized_shape must equal the input's trailing sizes, e.g. the "
+                         f"d features of (N, L, d).")
 
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, "

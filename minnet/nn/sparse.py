@@ -19,7 +19,9 @@ def _padding_row(padding_idx: Optional[int], num_embeddings: int, where: str) ->
     if not isinstance(padding_idx, (int, np.integer)) or isinstance(padding_idx, bool) \
             or not -num_embeddings <= padding_idx < num_embeddings:
         raise ValueError(f"{where}: padding_idx must be an int in [{-num_embeddings}, "
-                         f"{num_embeddings}) (num_embeddings={num_embeddings}), got {padding_idx!r}")
+                         f"{num_embeddings}) (num_embeddings={num_embeddings}), got "
+                         f"{padding_idx!r}. Hint: padding_idx is the id of the padding token, "
+                         f"a row of the table (e.g. 0), or None for no padding token.")
     return int(padding_idx) % num_embeddings
 
 
