@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 import pytest
 
-from minnet import optim
+from minnet import Tensor, optim
 from minnet.nn import Parameter
 from minnet.optim import lr_scheduler as L
 
@@ -212,3 +212,97 @@ def test_scheduler_needs_an_optimizer():
         L.StepLR([Parameter(np.zeros(1))], step_size=2)
     with pytest.raises(ValueError, match="T_max"):
         L.CosineAnnealingLR(make_optimizer(), T_max=0)
+
+
+# -- LinearLR and OneCycleLR: resuming mid-schedule, argument errors ------------------------------
+def _two_group_run(make_scheduler, optimizer_kind):
+    """A model of two parameters in two groups (second lr 0.5), its optimizer and scheduler."""
+    first, second = Parameter(np.ones(3)), Parameter(np.ones(2))
+    groups = [{"params": [first]}, {"params": [second], "lr": 0.5}]
+    if optimizer_kind == "sgd":
+        opt = optim.SGD(groups, lr=0.1, momentum=0.9)
+    else:
+        opt = optim.Adam(groups, lr=0.1)
+    return (first, second), opt, make_scheduler(opt)
+
+
+def _step(params, opt, scheduler):
+    for index, param in enumerate(params):
+        param.grad = Tensor(np.full(param.shape, index + 1.0))
+    opt.step()
+    scheduler.step()
+    return [(group["lr"], group.get("momentum", group.get("betas"))) for group in
+            opt.param_groups] + [params[0].numpy().tolist()]
+
+
+@pytest.mark.parametrize("optimizer_kind", ["sgd", "adam"])
+@pytest.mark.parametrize("make_scheduler", [
+    lambda opt: L.LinearLR(opt, start_factor=0.25, end_factor=0.75, total_iters=6),
+    lambda opt: L.OneCycleLR(opt, max_lr=[1.0, 2.0], total_steps=12),
+    lambda opt: L.OneCycleLR(opt, max_lr=1.0, total_steps=12, three_phase=True,
+                             anneal_strategy="linear", pct_start=0.25),
+], ids=["LinearLR", "OneCycleLR", "OneCycleLR-three-phase"])
+def test_new_schedulers_resume_from_a_saved_file_as_if_never_stopped(tmp_path, make_scheduler,
+                                                                     optimizer_kind):
+    import minnet
+    params, opt, scheduler = _two_group_run(make_scheduler, optimizer_kind)
+    uninterrupted = [_step(params, opt, scheduler) for _ in range(11)]
+
+    params, opt, scheduler = _two_group_run(make_scheduler, optimizer_kind)
+    first_part = [_step(params, opt, scheduler) for _ in range(5)]
+    minnet.save({"model": [p.numpy() for p in params], "optimizer": opt.state_dict(),
+                 "scheduler": scheduler.state_dict()}, tmp_path / "checkpoint.mn")
+
+    params, opt, scheduler = _two_group_run(make_scheduler, optimizer_kind)  # a new process
+    checkpoint = minnet.load(tmp_path / "checkpoint.mn")
+    for param, saved in zip(params, checkpoint["model"]):
+        param._data[...] = saved
+    opt.load_state_dict(checkpoint["optimizer"])
+    scheduler.load_state_dict(checkpoint["scheduler"])
+    second_part = [_step(params, opt, scheduler) for _ in range(6)]
+    assert first_part + second_part == uninterrupted
+
+
+def test_linear_lr_argument_errors():
+    opt = make_optimizer()
+    for bad in (0, -2, 2.5, True):
+        with pytest.raises(ValueError, match=r"LinearLR: total_iters must be a positive int"):
+            L.LinearLR(opt, total_iters=bad)
+    with pytest.raises(ValueError, match=r"LinearLR: start_factor must be in \(0, 1\].*Hint"):
+        L.LinearLR(opt, start_factor=0)
+    with pytest.raises(ValueError, match=r"LinearLR: end_factor must be in \[0, 1\].*Hint"):
+        L.LinearLR(opt, end_factor=1.5)
+    with pytest.raises(TypeError, match=r"LinearLR: start_factor must be a number, got str"):
+        L.LinearLR(opt, start_factor="0.1")
+    assert L.LinearLR(make_optimizer(), total_iters=np.int64(4)).total_iters == 4
+
+
+def test_one_cycle_lr_argument_errors():
+    opt = optim.SGD([Parameter(np.ones(2))], lr=0.1, momentum=0.9)
+    cases = [
+        (dict(max_lr=1.0), ValueError, r"give total_steps, or both epochs.*Hint"),
+        (dict(max_lr=1.0, total_steps=True), ValueError, r"total_steps must be a positive int"),
+        (dict(max_lr=1.0, epochs=0, steps_per_epoch=5), ValueError,
+         r"epochs must be a positive int"),
+        (dict(max_lr=1.0, total_steps=10, pct_start=1), ValueError,
+         r"pct_start must be a float in \[0, 1\].*Hint"),
+        (dict(max_lr=1.0, total_steps=10, div_factor=0), ValueError,
+         r"div_factor must be positive"),
+        (dict(max_lr=1.0, total_steps=10, final_div_factor=-1.0), ValueError,
+         r"final_div_factor must be positive"),
+        (dict(max_lr=-1.0, total_steps=10), ValueError, r"max_lr must be >= 0"),
+        (dict(max_lr="1", total_steps=10), TypeError, r"max_lr must be a number, got str"),
+        (dict(max_lr=[1.0, 2.0], total_steps=10), ValueError, r"max_lr must have one value per param group"),
+        (dict(max_lr=1.0, total_steps=10, anneal_strategy="cosine"), ValueError,
+         r"anneal_strategy must be 'cos' or 'linear'"),
+    ]
+    for kwargs, error, pattern in cases:
+        with pytest.raises(error, match=rf"OneCycleLR: {pattern}"):
+            L.OneCycleLR(opt, **kwargs)
+    scheduler = L.OneCycleLR(opt, max_lr=1.0, total_steps=np.int64(2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scheduler.step()
+        scheduler.step()
+        with pytest.raises(ValueError, match=r"tried to step 3 times, but total_steps is 2.*Hint"):
+            scheduler.step()

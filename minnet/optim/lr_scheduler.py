@@ -16,6 +16,8 @@ from bisect import bisect_right
 from collections import Counter
 from typing import Optional, Sequence
 
+import numpy as np
+
 from .optimizer import Optimizer
 
 _EPOCH_DEPRECATION = (
@@ -246,10 +248,17 @@ class LinearLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3,
                  end_factor: float = 1.0, total_iters: int = 5, last_epoch: int = -1):
+        start_factor = _number("LinearLR", "start_factor", start_factor)
+        end_factor = _number("LinearLR", "end_factor", end_factor)
         if not 0 < start_factor <= 1.0:
-            raise ValueError(f"LinearLR: start_factor must be in (0, 1], got {start_factor}")
+            raise ValueError(f"LinearLR: start_factor must be in (0, 1], got {start_factor}. "
+                             f"Hint: the first lr is base_lr * start_factor, e.g. 0.1 for a "
+                             f"warmup from a tenth of the lr.")
         if not 0 <= end_factor <= 1.0:
-            raise ValueError(f"LinearLR: end_factor must be in [0, 1], got {end_factor}")
+            raise ValueError(f"LinearLR: end_factor must be in [0, 1], got {end_factor}. "
+                             f"Hint: 1.0 ends the warmup at the optimizer's lr.")
+        # the factor changes by (end - start) / total_iters per epoch: total_iters >= 1
+        total_iters = _positive_int("LinearLR", "total_iters", total_iters)
         self.start_factor, self.end_factor = start_factor, end_factor
         self.total_iters = total_iters
         super().__init__(optimizer, last_epoch)
@@ -269,6 +278,20 @@ class LinearLR(LRScheduler):
         done = min(self.total_iters, self.last_epoch) / self.total_iters
         return [base_lr * (self.start_factor + (self.end_factor - self.start_factor) * done)
                 for base_lr in self.base_lrs]
+
+
+def _number(owner: str, name: str, value) -> float:
+    """A real number (bools refused), or a TypeError that names the argument."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{owner}: {name} must be a number, got {type(value).__name__} "
+                        f"{value!r}")
+    return float(value)
+
+
+def _positive_int(owner: str, name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{owner}: {name} must be a positive int, got {value!r}")
+    return int(value)
 
 
 def _per_group(name: str, optimizer: Optimizer, value) -> list:
@@ -300,19 +323,22 @@ class OneCycleLR(LRScheduler):
             raise TypeError(f"OneCycleLR: {type(optimizer).__name__} is not an Optimizer")
         self.optimizer = optimizer
         if total_steps is not None:
-            if not isinstance(total_steps, int) or total_steps <= 0:
-                raise ValueError(f"OneCycleLR: total_steps must be a positive int, got "
-                                 f"{total_steps!r}")
-            self.total_steps = total_steps
+            self.total_steps = _positive_int("OneCycleLR", "total_steps", total_steps)
         elif epochs is not None and steps_per_epoch is not None:
-            for name, value in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch)):
-                if not isinstance(value, int) or value <= 0:
-                    raise ValueError(f"OneCycleLR: {name} must be a positive int, got {value!r}")
-            self.total_steps = epochs * steps_per_epoch
+            self.total_steps = (_positive_int("OneCycleLR", "epochs", epochs)
+                                * _positive_int("OneCycleLR", "steps_per_epoch", steps_per_epoch))
         else:
-            raise ValueError("OneCycleLR: give total_steps, or both epochs and steps_per_epoch")
+            raise ValueError("OneCycleLR: give total_steps, or both epochs and steps_per_epoch. "
+                             "Hint: OneCycleLR(opt, max_lr, epochs=E, steps_per_epoch="
+                             "len(loader)), stepped once per batch")
         if not isinstance(pct_start, float) or not 0 <= pct_start <= 1:
-            raise ValueError(f"OneCycleLR: pct_start must be a float in [0, 1], got {pct_start!r}")
+            raise ValueError(f"OneCycleLR: pct_start must be a float in [0, 1], got "
+                             f"{pct_start!r}. Hint: the fraction of the steps spent raising "
+                             f"the lr, e.g. 0.3")
+        for name, value in (("div_factor", div_factor), ("final_div_factor", final_div_factor)):
+            if _number("OneCycleLR", name, value) <= 0:
+                raise ValueError(f"OneCycleLR: {name} must be positive (the lr is divided by "
+                                 f"it), got {value!r}")
         if anneal_strategy not in ("cos", "linear"):
             raise ValueError(f"OneCycleLR: anneal_strategy must be 'cos' or 'linear', got "
                              f"{anneal_strategy!r}")
@@ -329,7 +355,10 @@ class OneCycleLR(LRScheduler):
         else:
             self._phases = [rise, (self.total_steps - 1, "max_lr", "min_lr",
                                    "base_momentum", "max_momentum")]
-        max_lrs = _per_group("OneCycleLR: max_lr", optimizer, max_lr)
+        max_lrs = [_number("OneCycleLR", "max_lr", value)
+                   for value in _per_group("OneCycleLR: max_lr", optimizer, max_lr)]
+        if min(max_lrs) < 0:
+            raise ValueError(f"OneCycleLR: max_lr must be >= 0, got {max_lr!r}")
         if last_epoch == -1:
             for group, peak in zip(optimizer.param_groups, max_lrs):
                 group["initial_lr"] = peak / div_factor
@@ -342,13 +371,23 @@ class OneCycleLR(LRScheduler):
                                  "momentum or betas (SGD, RMSprop, Adam, ...). Hint: pass "
                                  "cycle_momentum=False")
             self.use_beta1 = "betas" in optimizer.defaults
-            highs = _per_group("OneCycleLR: max_momentum", optimizer, max_momentum)
-            lows = _per_group("OneCycleLR: base_momentum", optimizer, base_momentum)
+            highs = [_number("OneCycleLR", "max_momentum", value)
+                     for value in _per_group("OneCycleLR: max_momentum", optimizer, max_momentum)]
+            lows = [_number("OneCycleLR", "base_momentum", value)
+                    for value in _per_group("OneCycleLR: base_momentum", optimizer,
+                                            base_momentum)]
             if last_epoch == -1:
                 for group, high, low in zip(optimizer.param_groups, highs, lows):
                     self._set_momentum(group, high)
                     group["max_momentum"], group["base_momentum"] = high, low
         super().__init__(optimizer, last_epoch)
+
+    def state_dict(self) -> dict:
+        """As the base class's, without the phases and the anneal strategy: the constructor
+        rebuilds them from its arguments (resume = same arguments, then load_state_dict),
+        and leaving the strings out lets ``minnet.save`` write the rest."""
+        return {key: value for key, value in super().state_dict().items()
+                if key not in ("_phases", "_anneal_strategy")}
 
     def _set_momentum(self, group: dict, value: float) -> None:
         if self.use_beta1:
