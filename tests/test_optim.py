@@ -608,3 +608,68 @@ def test_load_state_dict_casts_and_validates():
     wrong_shape = optim.Adam([Parameter(np.ones(4))])
     with pytest.raises(ValueError, match="shape"):
         wrong_shape.load_state_dict(opt64.state_dict())
+
+
+# ---------------------------------------------------------------------------
+# Adagrad: reference, float32, state_dict round trip (also through minnet.save), errors
+# ---------------------------------------------------------------------------
+def adagrad_reference(w0, grads, lr=0.01, lr_decay=0.0, weight_decay=0.0,
+                      initial_accumulator_value=0.0, eps=1e-10, maximize=False):
+    """Duchi et al.'s rule with PyTorch's options, float64, one step per gradient."""
+    w = np.array(w0, dtype=np.float64)
+    total = np.full_like(w, initial_accumulator_value)
+    history = []
+    for step, g in enumerate(grads, start=1):
+        g = -np.asarray(g) if maximize else np.asarray(g)
+        g = g + weight_decay * w
+        total = total + g ** 2
+        w = w - lr / (1 + (step - 1) * lr_decay) * g / (np.sqrt(total) + eps)
+        history.append(w.copy())
+    return history
+
+
+ADAGRAD_CASES = [dict(lr=0.1), dict(lr=0.1, lr_decay=0.5, initial_accumulator_value=0.2),
+                 dict(lr=0.05, weight_decay=0.1, eps=1e-3, maximize=True)]
+
+
+@pytest.mark.parametrize("options", ADAGRAD_CASES)
+def test_adagrad_matches_reference_in_float64_and_float32(options):
+    grads, w0 = many_grads(n=5)
+    expected = adagrad_reference(w0, grads, **options)
+    history, _, _ = run_minnet(lambda p: optim.Adagrad(p, **options), grads, w0)
+    np.testing.assert_allclose(history, expected, rtol=1e-13, atol=1e-15)
+    history32, param32, opt32 = run_minnet(lambda p: optim.Adagrad(p, **options), grads, w0,
+                                           dtype=np.float32)
+    assert param32.dtype == np.float32 and opt32.state[param32]["sum"].dtype == np.float32
+    np.testing.assert_allclose(history32, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_adagrad_state_dict_round_trip_resumes_identically(tmp_path):
+    make = lambda p: optim.Adagrad(p, lr=0.1, lr_decay=0.1,  # noqa: E731
+                                   initial_accumulator_value=0.5)
+    grads, w0 = many_grads(n=6)
+    full, _, _ = run_minnet(make, grads, w0, dtype=np.float32)
+    first, param, opt = run_minnet(make, grads[:3], w0, dtype=np.float32)
+    saved = opt.state_dict()
+    assert list(saved["state"][0]) == ["step", "sum"] and saved["state"][0]["step"] == 3
+    sum_at_save = saved["state"][0]["sum"].numpy().copy()
+    param.grad = minnet.tensor(grads[3].astype(np.float32))
+    opt.step()  # the original keeps going: must not change the saved dict
+    np.testing.assert_array_equal(saved["state"][0]["sum"].numpy(), sum_at_save)
+    minnet.save(saved, tmp_path / "adagrad.mn")
+    resumed_param = Parameter(first[-1].copy())
+    resumed = make([resumed_param])
+    resumed.load_state_dict(minnet.load(tmp_path / "adagrad.mn"))
+    for g in grads[3:]:
+        resumed_param.grad = minnet.tensor(g.astype(np.float32))
+        resumed.step()
+    np.testing.assert_array_equal(resumed_param.numpy(), full[-1])
+
+
+def test_adagrad_constructor_errors():
+    param = Parameter(np.ones(2))
+    for option in ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"):
+        with pytest.raises(ValueError, match=rf"Adagrad: Invalid .*: -1 \(must be >= 0.0\)"):
+            optim.Adagrad([param], **{option: -1})
+    with pytest.raises(TypeError, match=r"Adagrad: learning rate must be a number, got NoneType"):
+        optim.Adagrad([param], lr=None)
