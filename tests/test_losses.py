@@ -380,3 +380,26 @@ def test_legacy_size_average_and_reduce_map_to_reduction():
         assert nn.MSELoss(size_average=False).reduction == "sum"
     # keyword arguments land where PyTorch puts them
     assert nn.CrossEntropyLoss(None, None, 5).ignore_index == 5
+
+
+def test_huber_and_kl_div_modules_check_their_options_when_made():
+    import minnet.nn as nn
+    for bad in (0, -1.0, "1", True, float("nan")):
+        with pytest.raises(ValueError, match=r"HuberLoss\(\): delta must be a positive number.*"
+                                             r"Hint"):
+            nn.HuberLoss(delta=bad)
+    with pytest.raises(ValueError, match=r"HuberLoss\(\): reduction must be one of"):
+        nn.HuberLoss(reduction="avg")
+    with pytest.raises(ValueError, match=r"KLDivLoss\(\): reduction must be 'none', 'mean', "
+                                         r"'sum' or 'batchmean'"):
+        nn.KLDivLoss(reduction="avg")
+    # the module computes what its functional form computes, options passed through
+    rng = np.random.default_rng(0)
+    x = minnet.tensor(rng.standard_normal((4, 3)), requires_grad=True)
+    y = minnet.tensor(rng.standard_normal((4, 3)))
+    assert nn.HuberLoss("sum", delta=0.5)(x, y).item() == F.huber_loss(
+        x, y, reduction="sum", delta=0.5).item()
+    log_p = F.log_softmax(x, dim=1)
+    q = F.softmax(minnet.tensor(rng.standard_normal((4, 3))), dim=1)
+    assert nn.KLDivLoss(reduction="batchmean")(log_p, q).item() == pytest.approx(
+        float(np.sum(q.numpy() * (np.log(q.numpy()) - log_p.numpy())) / 4), rel=1e-12)

@@ -119,10 +119,15 @@ class BCEWithLogitsLoss(_WeightedLoss):
 
 class HuberLoss(_Loss):
     """Quadratic for |error| < delta, linear (slope delta) beyond; ``delta *`` SmoothL1Loss
-    with beta = delta."""
+    with beta = delta. input and target of the same shape -> a scalar ('none': that shape)."""
 
     def __init__(self, reduction: str = "mean", delta: float = 1.0):
         super().__init__(reduction=reduction)
+        # checked here too, so a bad delta fails where the loss is made, not at the first batch
+        if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not delta > 0:
+            raise ValueError(f"HuberLoss(): delta must be a positive number, got {delta!r}. "
+                             f"Hint: delta is the error size where the loss turns from "
+                             f"quadratic to linear, e.g. 1.0.")
         self.delta = delta
 
     def forward(self, input: Tensor, target) -> Tensor:
@@ -130,8 +135,10 @@ class HuberLoss(_Loss):
 
 
 class KLDivLoss(Module):
-    """KL divergence; the input holds log-probabilities (e.g. ``log_softmax``'s output).
-    Use ``reduction='batchmean'`` for the KL divergence per sample."""
+    """KL divergence; the input holds log-probabilities (e.g. ``log_softmax``'s output), the
+    target probabilities (log-probabilities with ``log_target=True``), both (N, *) of the
+    same shape -> a scalar ('none': (N, *)). Use ``reduction='batchmean'`` for the KL
+    divergence per sample."""
 
     def __init__(self, size_average=None, reduce=None, reduction: str = "mean",
                  log_target: bool = False):
