@@ -51,19 +51,6 @@ def _identity_with_hook(tensor: Tensor, on_grad: Callable, op: str) -> Tensor:
     return Tensor._from_op(tensor._data, (tensor,), backward, op)
 
 
-class _IncompatibleKeys(NamedTuple):
-    """What ``load_state_dict`` returns, as PyTorch: a tuple, so ``missing, unexpected =
-    model.load_state_dict(...)`` unpacks it, whose fields also have names."""
-    missing_keys: list
-    unexpected_keys: list
-
-    def __repr__(self):
-        if not self.missing_keys and not self.unexpected_keys:
-            return "<All keys matched successfully>"  # PyTorch prints this too
-        return (f"_IncompatibleKeys(missing_keys={self.missing_keys!r}, "
-                f"unexpected_keys={self.unexpected_keys!r})")
-
-
 class Module:
     """Base class for all layers and models. Subclasses define ``forward``."""
 
@@ -489,3 +476,16 @@ def _note_where(error: Exception, where: str) -> None:
         error.add_note(note)
     elif error.args and isinstance(error.args[0], str):
         error.args = (f"{error.args[0]}\n{note}",) + error.args[1:]
+
+
+class _IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict`` returns, as PyTorch: a tuple, so ``missing, unexpected =
+    model.load_state_dict(...)`` unpacks it, whose fields also have names."""
+    missing_keys: list
+    unexpected_keys: list
+
+    def __repr__(self):
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"  # PyTorch prints this too
+        return (f"_IncompatibleKeys(missing_keys={self.missing_keys!r}, "
+                f"unexpected_keys={self.unexpected_keys!r})")
