@@ -33,11 +33,8 @@ def _check_pool_input(layer: Module, input, sequence: bool = False) -> None:
                      f"batch must be reshaped back to (N, C, H, W).")
 
 
-class MaxPool2d(Module):
-    """Maximum over each kernel_size window. (N, C, H, W) -> (N, C, OH, OW).
-
-    The gradient flows only to the entry that was the maximum of its window.
-    """
+class _MaxPool(Module):
+    """MaxPool1d's and MaxPool2d's arguments (PyTorch's names and defaults) and repr."""
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1,
                  return_indices: bool = False, ceil_mode: bool = False):
@@ -49,15 +46,22 @@ class MaxPool2d(Module):
         self.return_indices = return_indices
         self.ceil_mode = ceil_mode
 
-    def forward(self, input: Tensor):
-        _check_pool_input(self, input)
-        return max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
-                          self.ceil_mode, self.return_indices)
-
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, "
                 f"padding={self.padding}, dilation={self.dilation}, "
                 f"ceil_mode={self.ceil_mode}")
+
+
+class MaxPool2d(_MaxPool):
+    """Maximum over each kernel_size window. (N, C, H, W) -> (N, C, OH, OW).
+
+    The gradient flows only to the entry that was the maximum of its window.
+    """
+
+    def forward(self, input: Tensor):
+        _check_pool_input(self, input)
+        return max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                          self.ceil_mode, self.return_indices)
 
 
 class AvgPool2d(Module):
@@ -105,28 +109,13 @@ class AdaptiveAvgPool2d(Module):
         return f"output_size={self.output_size}"
 
 
-class MaxPool1d(Module):
+class MaxPool1d(_MaxPool):
     """Maximum over each kernel_size window of a sequence. (N, C, L) -> (N, C, OL)."""
-
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1,
-                 return_indices: bool = False, ceil_mode: bool = False):
-        super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = stride if stride is not None else kernel_size
-        self.padding = padding
-        self.dilation = dilation
-        self.return_indices = return_indices
-        self.ceil_mode = ceil_mode
 
     def forward(self, input: Tensor):
         _check_pool_input(self, input, sequence=True)
         return max_pool1d(input, self.kernel_size, self.stride, self.padding, self.dilation,
                           self.ceil_mode, self.return_indices)
-
-    def extra_repr(self) -> str:
-        return (f"kernel_size={self.kernel_size}, stride={self.stride}, "
-                f"padding={self.padding}, dilation={self.dilation}, "
-                f"ceil_mode={self.ceil_mode}")
 
 
 class AvgPool1d(Module):
