@@ -6,6 +6,7 @@ behaviour was checked with the parity script, which torch is not needed for here
 import warnings
 
 import numpy as np
+import pytest
 
 import minnet
 from minnet import ops
@@ -806,3 +807,22 @@ def test_load_state_dict_returns_named_incompatible_keys():
     matched = layer.load_state_dict(layer.state_dict())  # strict, nothing amiss: empty
     assert matched.missing_keys == [] and matched.unexpected_keys == [] and matched == ([], [])
     assert repr(matched) == str(matched) == "<All keys matched successfully>"
+
+
+def test_huber_loss_keeps_the_input_dtype_and_warns_on_broadcasting_like_the_other_losses():
+    """A float64 target made huber_loss float64 (mse/l1/smooth_l1 cast it to the input's
+    dtype, as documented in docs/pytorch.md; PyTorch's huber_loss gives float32 here too)."""
+    F = minnet.nn.functional
+    prediction = minnet.tensor(np.ones(3, np.float32))
+    for target in (minnet.tensor(np.zeros(3)), [0.0, 0.0, 0.0]):
+        assert F.huber_loss(prediction, target).dtype == minnet.float32
+        assert F.huber_loss(prediction, target).dtype == F.mse_loss(prediction, target).dtype
+    with pytest.warns(UserWarning, match="huber_loss.*target size"):
+        F.huber_loss(prediction, minnet.tensor(np.zeros((3, 1), np.float32)))
+
+
+def test_leaky_relu_of_integers_is_float32_as_elu():
+    F = minnet.nn.functional
+    out = F.leaky_relu(minnet.tensor([1, -2]), negative_slope=0.5)
+    assert out.dtype == F.elu(minnet.tensor([1, -2])).dtype == minnet.float32
+    np.testing.assert_allclose(out.numpy(), [1.0, -1.0])

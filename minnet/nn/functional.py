@@ -89,12 +89,12 @@ def huber_loss(input: Tensor, target, reduction: str = "mean", delta: float = 1.
     weighted entries, as PyTorch's huber_loss (not divided by the sum of the weights).
     Built from ops, so autograd differentiates it.
     """
-    from ..ops.loss import check_reduction
+    from ..ops.loss import _regression_pair, check_reduction
     check_reduction(reduction, "huber_loss")
     if not delta > 0:
         raise ValueError(f"huber_loss(): delta must be positive, got {delta!r}")
-    target = target if isinstance(target, Tensor) else Tensor(np.asarray(target,
-                                                                        dtype=input.dtype))
+    # the target in the input's dtype (as every minnet loss), a shape mismatch warned about
+    target, _ = _regression_pair(input, target, "huber_loss")
     diff = input - target
     size = diff.abs()
     per_entry = ops.where(size < delta, 0.5 * diff * diff, delta * (size - 0.5 * delta))

@@ -29,7 +29,9 @@ def relu(input: Tensor) -> Tensor:
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
-    """``input`` where input > 0, else ``negative_slope * input`` (same shape)."""
+    """``input`` where input > 0, else ``negative_slope * input`` (same shape; integers give
+    float32, as elu)."""
+    input = as_float(input)
     positive = input._data > 0
     out = np.where(positive, input._data, input._data * negative_slope)
 
