@@ -26,7 +26,7 @@ from math import e, inf, nan, pi  # noqa: E402  (torch.pi, torch.inf, ...)
 from .serialization import load, save
 from . import ops
 from .ops import (
-    abs, add, amax, amin, cat, clamp, clip, div, exp, flatten, log, log_softmax, logsumexp,
+    abs, add, all, amax, amin, any, cat, clamp, clip, div, exp, flatten, log, log_softmax, logsumexp,
     matmul, max, maximum, mean, min, minimum, mul, neg, permute, pow, relu, remainder, reshape,
     sigmoid, softmax, sqrt, squeeze, stack, std, sub, sum, tanh, transpose, unsqueeze, var, where,
 )

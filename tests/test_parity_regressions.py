@@ -826,3 +826,15 @@ def test_leaky_relu_of_integers_is_float32_as_elu():
     out = F.leaky_relu(minnet.tensor([1, -2]), negative_slope=0.5)
     assert out.dtype == F.elu(minnet.tensor([1, -2])).dtype == minnet.float32
     np.testing.assert_allclose(out.numpy(), [1.0, -1.0])
+
+
+def test_top_level_all_any_and_sum_dtype_as_torch():
+    """torch.all/torch.any and torch.sum(x, dtype=) existed only as Tensor methods here."""
+    x = minnet.tensor([[1.0, 0.0], [3.0, 4.0]])
+    assert not minnet.all(x).item() and minnet.any(x).item()
+    np.testing.assert_array_equal(minnet.all(x, dim=1).numpy(), [False, True])
+    np.testing.assert_array_equal(minnet.any(x, 0, keepdim=True).numpy(), [[True, True]])
+    assert minnet.sum(x, dtype=minnet.float64).dtype == minnet.float64
+    assert minnet.sum(x, 1, dtype=minnet.float64).numpy().tolist() == [1.0, 7.0]
+    with pytest.raises(TypeError, match="all\\(\\): input must be a Tensor"):
+        minnet.all([True, False])

@@ -14,7 +14,7 @@ from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, fu
 from .linalg import bmm, dot, einsum, linear, matmul, mm
 from .math import (acos, asin, atan, ceil, cos, cosh, expm1, floor, log1p, log2, log10,
                    reciprocal, round, rsqrt, sign, sin, sinh, square, tan, trunc)
-from .reduce import amax, amin, logsumexp, max, mean, min, std, sum, var
+from .reduce import all, amax, amin, any, logsumexp, max, mean, min, std, sum, var
 from .shape import (cat, chunk, clone, expand, flatten, getitem, pad, permute, repeat, reshape,
                     split, squeeze, stack, transpose, tril, triu, unsqueeze, view)
 from .sorting import cumsum, norm, prod, sort, topk

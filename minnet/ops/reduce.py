@@ -1,10 +1,11 @@
-"""Reductions over dims: sum, mean, var, std, amax, amin, max, min, logsumexp.
+"""Reductions over dims: sum, mean, var, std, amax, amin, max, min, logsumexp, all, any.
 
 PyTorch's names (``input``, ``dim``, ``keepdim``) and NumPy's (``axis``,
 ``keepdims``); ``dim`` is None (all), an int or a tuple. Shapes: (3, 4, 5) over
 dim=1 gives (3, 5), or (3, 1, 5) with keepdim; dim=None gives 0-d. Backward
 re-inserts the reduced axes (``expand_reduced``) so the gradient broadcasts back.
-This module's ``sum``, ``max``, ``min`` hide the built-ins: use ``builtins.max``.
+This module's ``sum``, ``max``, ``min``, ``all``, ``any`` hide the built-ins: use
+``builtins.max``.
 """
 from __future__ import annotations
 
@@ -51,8 +52,14 @@ def _require_nonempty(a: Tensor, axes, fn_name: str) -> None:
                          f"{a.shape}): there is no largest/smallest entry")
 
 
-def sum(input: Tensor, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
-    """Sum of ``input`` over ``dim`` (all dims when None): (3, 4) with dim=1 -> (3,)."""
+def sum(input: Tensor, dim=None, keepdim=False, *, dtype=None, axis=None,
+        keepdims=None) -> Tensor:
+    """Sum of ``input`` over ``dim`` (all dims when None): (3, 4) with dim=1 -> (3,).
+
+    ``dtype``: the input is converted to it first (PyTorch's argument: e.g. float64 sums).
+    """
+    if dtype is not None:
+        input = require_tensor(input, "sum")._cast_before("sum", dtype)
     axes, keepdim = _axes(input, dim, keepdim, axis, keepdims, "sum")
     out = input._data.sum(axis=axes, keepdims=keepdim)
 
@@ -241,3 +248,13 @@ def logsumexp(input: Tensor, dim, keepdim=False) -> Tensor:
 
     return Tensor._from_op(np.asarray(out, dtype=input._data.dtype), (input,), backward,
                            "logsumexp")
+
+
+def all(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """Whether every entry is non-zero, overall or along ``dim`` (bool, not differentiable)."""
+    return require_tensor(input, "all").all(dim, keepdim)
+
+
+def any(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """Whether some entry is non-zero, overall or along ``dim`` (bool, not differentiable)."""
+    return require_tensor(input, "any").any(dim, keepdim)
