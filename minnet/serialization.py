@@ -62,11 +62,15 @@ def _flatten(obj, path: str, arrays: dict, layout: dict, int_keys: list) -> None
     elif isinstance(obj, (bool, int, float, np.number, np.bool_)):
         layout[path] = type(obj).__name__ if isinstance(obj, (bool, int, float)) else "array"
         arrays[path] = np.asarray(obj)
+    elif isinstance(obj, str):  # e.g. ReduceLROnPlateau's mode="min" in a scheduler's state
+        layout[path] = "str"
+        arrays[path] = np.array(obj)  # a unicode array: no pickle needed to load it
     elif obj is None:
         layout[path] = "none"
     else:
         raise TypeError(f"save(): cannot save '{path}' of type {type(obj).__name__}. Supported: "
-                        f"Tensors, NumPy arrays, numbers, None, and dicts/lists of these.")
+                        f"Tensors, NumPy arrays, numbers, strings, None, and dicts/lists of "
+                        f"these.")
 
 
 def save(obj, path) -> None:
@@ -100,7 +104,7 @@ def _damaged(path: str, detail: str) -> ValueError:
                       f"(full disk, interrupted download) must be saved again.")
 
 
-_KINDS = {"dict", "list", "tuple", "tensor", "array", "none", "bool", "int", "float"}
+_KINDS = {"dict", "list", "tuple", "tensor", "array", "none", "bool", "int", "float", "str"}
 
 
 def _rebuild(layout: dict, arrays: dict, int_keys: set, path: str):
@@ -127,6 +131,11 @@ def _rebuild(layout: dict, arrays: dict, int_keys: set, path: str):
             if array.size != 1:
                 raise _damaged(path, f"{name!r} should hold one number, holds {array.shape}")
             return {"bool": bool, "int": int, "float": float}[kind](array.item())
+        if kind == "str":
+            if array.dtype.kind != "U" or array.size != 1:
+                raise _damaged(path, f"{name!r} should hold one string, holds {array.dtype} "
+                                     f"{array.shape}")
+            return str(array.item())
         return array
 
     built: dict = {}

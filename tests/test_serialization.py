@@ -6,6 +6,7 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 
+import minnet
 import minnet.nn as nn
 from minnet import Tensor
 from minnet import serialization
@@ -277,3 +278,29 @@ def test_atomic_write_writes_through_a_device_instead_of_replacing_it(tmp_path):
         assert stat.S_ISFIFO(os.stat(fifo).st_mode)
     finally:
         os.close(reader)
+
+
+def test_strings_round_trip_so_a_plateau_scheduler_can_be_checkpointed(tmp_path):
+    """ReduceLROnPlateau's state holds mode='min' and threshold_mode='rel': save() refused it,
+    so a run using it could not be checkpointed. Strings load without pickle (unicode arrays)."""
+    model = minnet.nn.Linear(2, 1)
+    optimizer = minnet.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = minnet.optim.lr_scheduler.ReduceLROnPlateau(optimizer, patience=1)
+    for loss in (1.0, 0.9, 0.95, 0.97, 0.99):
+        scheduler.step(loss)
+    path = tmp_path / "checkpoint.npz"
+    minnet.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                 "empty": "", "text": "é∑ x/y"}, path)
+    back = minnet.load(path)
+    assert back["scheduler"] == scheduler.state_dict()
+    assert back["empty"] == "" and back["text"] == "é∑ x/y"
+    resumed_optimizer = minnet.optim.SGD(minnet.nn.Linear(2, 1).parameters(), lr=0.1)
+    resumed_optimizer.load_state_dict(back["optimizer"])
+    resumed = minnet.optim.lr_scheduler.ReduceLROnPlateau(resumed_optimizer, patience=1)
+    resumed.load_state_dict(back["scheduler"])
+    for loss in (0.99, 0.98):
+        scheduler.step(loss)
+        resumed.step(loss)
+    assert resumed.get_last_lr() == scheduler.get_last_lr()
+    with np.load(path, allow_pickle=False) as archive:  # still a plain .npz
+        assert str(archive["text"]) == "é∑ x/y"
