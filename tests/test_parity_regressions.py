@@ -838,3 +838,19 @@ def test_top_level_all_any_and_sum_dtype_as_torch():
     assert minnet.sum(x, 1, dtype=minnet.float64).numpy().tolist() == [1.0, 7.0]
     with pytest.raises(TypeError, match="all\\(\\): input must be a Tensor"):
         minnet.all([True, False])
+
+
+def test_kl_div_and_huber_loss_check_their_inputs_like_the_other_losses():
+    F = minnet.nn.functional
+    log_q = minnet.tensor(np.log(np.full((2, 3), 1 / 3, np.float32)))
+    p = minnet.tensor(np.full((2, 3), 1 / 3))  # float64: cast to the input's float32
+    assert F.kl_div(log_q, p, reduction="batchmean").dtype == minnet.float32
+    with pytest.raises(TypeError, match="kl_div\\(\\): input must be a Tensor"):
+        F.kl_div(np.zeros((2, 3)), p)
+    with pytest.raises(ValueError, match="kl_div\\(\\): input shape \\(2, 3\\) and target shape"):
+        F.kl_div(log_q, minnet.tensor(np.ones((3, 1), np.float32)))
+    with pytest.warns(UserWarning, match="kl_div\\(\\): reduction='mean'.*batchmean"):
+        F.kl_div(log_q, p)
+    for delta in ("a", True, 0, -1.0):
+        with pytest.raises(ValueError, match="huber_loss\\(\\): delta must be a positive number"):
+            F.huber_loss(log_q, p, delta=delta)

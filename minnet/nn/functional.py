@@ -6,6 +6,7 @@ in ``minnet.ops``, where forward and backward are written.
 """
 from __future__ import annotations
 
+import numbers
 import warnings
 from typing import Optional
 
@@ -91,8 +92,9 @@ def huber_loss(input: Tensor, target, reduction: str = "mean", delta: float = 1.
     """
     from ..ops.loss import _regression_pair, check_reduction
     check_reduction(reduction, "huber_loss")
-    if not delta > 0:
-        raise ValueError(f"huber_loss(): delta must be positive, got {delta!r}")
+    if isinstance(delta, bool) or not isinstance(delta, numbers.Real) or not delta > 0:
+        raise ValueError(f"huber_loss(): delta must be a positive number, got {delta!r}. "
+                         f"Hint: delta is where the loss turns from squared to linear, e.g. 1.0.")
     # the target in the input's dtype (as every minnet loss), a shape mismatch warned about
     target, _ = _regression_pair(input, target, "huber_loss")
     diff = input - target
@@ -119,13 +121,13 @@ def kl_div(input: Tensor, target, size_average=None, reduce=None, reduction: str
     differentiates it (w.r.t. the target too; where the target is exactly 0 its gradient
     is -input here, PyTorch's is nan).
     """
-    from ..ops.loss import legacy_reduction
+    from ..ops.loss import _regression_pair, legacy_reduction
     reduction = legacy_reduction(size_average, reduce, reduction, "kl_div")
     if reduction not in ("none", "mean", "sum", "batchmean"):
         raise ValueError(f"kl_div(): reduction must be 'none', 'mean', 'sum' or 'batchmean', "
                          f"got {reduction!r}")
-    target = target if isinstance(target, Tensor) else Tensor(np.asarray(target,
-                                                                        dtype=input.dtype))
+    # a Tensor input, the target in its dtype, a shape mismatch warned about (as every loss)
+    target, _ = _regression_pair(input, target, "kl_div")
     if log_target:
         per_entry = target.exp() * (target - input)
     else:
@@ -135,10 +137,11 @@ def kl_div(input: Tensor, target, size_average=None, reduce=None, reduction: str
     if reduction == "none":
         return per_entry
     if reduction == "mean":
-        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the "
-                      "support size.'batchmean' divides only by the batch size, and aligns with "
-                      "the KL div math definition.'mean' will be changed to behave the same as "
-                      "'batchmean' in the next major release.", UserWarning, stacklevel=2)
+        warnings.warn("kl_div(): reduction='mean' divides the summed divergence by the number "
+                      "of entries (batch size x classes), which is not the KL divergence. "
+                      "Hint: reduction='batchmean' divides by the batch size only, as the "
+                      "definition does (PyTorch gives the same warning).", UserWarning,
+                      stacklevel=2)
         return per_entry.mean()
     total = per_entry.sum()
     return total / (input.shape[0] if input.ndim else 1) if reduction == "batchmean" else total
