@@ -504,9 +504,9 @@ def test_a_first_layer_with_exactly_zero_gradients_is_vanishing_not_skipped():
     grad_missing too, and the check skipped the weight as grad.missing's business, while
     grad.missing leaves all-zero gradients to this check; and a ratio of 0 divided by zero."""
     model = _two_layer_model()
-    zero_on_most_steps = [0.0, 0.0, 0.0, 1e-3]
+    zero_on_every_step = [0.0, 0.0, 0.0, 0.0]
     monitor = FakeMonitor(model=model, params={
-        "0.weight": {"grad_norm": zero_on_most_steps, "grad_missing": [1.0, 1.0, 1.0, 0.0]},
+        "0.weight": {"grad_norm": zero_on_every_step, "grad_missing": [1.0, 1.0, 1.0, 1.0]},
         "2.weight": {"grad_norm": [1.0] * 4, "grad_missing": [0.0] * 4}},
         layers={"0 (Linear)": {}, "2 (Linear)": {}},
         layer_of_param={"0.weight": "0 (Linear)", "2.weight": "2 (Linear)"})
@@ -521,6 +521,35 @@ def test_a_first_layer_with_exactly_zero_gradients_is_vanishing_not_skipped():
         layers={"0 (Linear)": {}, "2 (Linear)": {}},
         layer_of_param={"0.weight": "0 (Linear)", "2.weight": "2 (Linear)"})
     assert not grad_checks.vanishing_gradients(_ctx(absent))
+
+
+@pytest.mark.parametrize("zero_steps", [48, 52])
+def test_vanishing_does_not_hinge_on_half_the_steps_having_zero_gradient(zero_steps):
+    """A saturated tanh layer on unscaled inputs: the first weight's gradient is exactly 0 on
+    about half the steps and of normal size (RMS 5% of the last weight's) on the others. The
+    median over the run was 0 (error, 'frozen') or normal (no finding) as 52% or 48% of the
+    steps were zero -- the docs' example flipped with the seed. The mean is what the weight
+    receives, and does not flip: not vanishing either way."""
+    model = _two_layer_model()  # 0.weight 16 entries, 2.weight 8
+    first = np.where(np.arange(100) < zero_steps, 0.0, 4 * 0.05)   # RMS 0.05 when non-zero
+    monitor = FakeMonitor(model=model, n_steps=100, params={
+        "0.weight": {"grad_norm": first, "grad_missing": (first == 0).astype(float)},
+        "2.weight": {"grad_norm": np.full(100, math.sqrt(8)), "grad_missing": np.zeros(100)}},
+        layers={"0 (Linear)": {}, "2 (Linear)": {}},
+        layer_of_param={"0.weight": "0 (Linear)", "2.weight": "2 (Linear)"})
+    assert grad_checks.vanishing_gradients(_ctx(monitor)) == []
+    (row, _) = grad_checks.weight_grad_rms(monitor)
+    assert row[2] == pytest.approx(0.05 * (100 - zero_steps) / 100)
+    # a gradient that is tiny on the non-zero steps still vanishes, and says how often it was 0
+    tiny = FakeMonitor(model=model, n_steps=100, params={
+        "0.weight": {"grad_norm": first * 1e-5, "grad_missing": (first == 0).astype(float)},
+        "2.weight": {"grad_norm": np.full(100, math.sqrt(8)), "grad_missing": np.zeros(100)}},
+        layers={"0 (Linear)": {}, "2 (Linear)": {}},
+        layer_of_param={"0.weight": "0 (Linear)", "2.weight": "2 (Linear)"})
+    (finding,) = grad_checks.vanishing_gradients(_ctx(tiny))
+    assert finding.severity == "error"
+    assert finding.evidence["first_zero_grad_step_fraction"] == zero_steps / 100
+    assert f"{zero_steps}% of the steps" in finding.message
 
 
 def test_no_zero_grad_broken_ends_worse_than_fixed(reports):

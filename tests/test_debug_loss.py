@@ -502,9 +502,30 @@ def test_plateau_is_noise_aware():
     assert ev["last_third_change_bound"] == pytest.approx(
         ev["last_third_change"] + ev["last_third_change_se"])
     assert finding.severity == "warning"
-    # a margin of many standard errors: the same curve can no longer be called flat
+    # a margin of many standard errors: the same tail can no longer be called flat, which
+    # clears a run that made progress (ends below its start) ...
     wide = ev["last_third_change_se"] and (0.03 - ev["last_third_change"]) / ev["last_third_change_se"]
-    assert dynamics.plateau_loss(_curve_ctx(flat_noisy, {"plateau_noise_margin": wide + 1})) == []
+    wide_margin = {"plateau_noise_margin": wide + 1}
+    falling_a_little = flat_noisy - 0.001 * np.arange(150) / 150
+    assert dynamics.plateau_loss(_curve_ctx(falling_a_little, wide_margin)) == []
+    # ... but not one that ends where it started (2.2965 -> 2.2974): it learnt nothing
+    [finding] = dynamics.plateau_loss(_curve_ctx(flat_noisy, wide_margin))
+    assert finding.evidence["tail_flat"] is False and "learnt nothing" in finding.message
+
+
+def test_plateau_does_not_follow_the_sign_of_the_tail_noise():
+    """A run that learns nothing and wanders (saturated tanh on unscaled digits: up 20%, back
+    down, ending above its start) was a plateau or not by its last third's noise: nothing when
+    the tail rose 3% (rising: not flat) or fell 12% (still falling), a warning when it fell 2.6%."""
+    rng = np.random.default_rng(5)
+    steps = np.arange(150)
+    noise = 0.1 * rng.standard_normal(150)
+    for tail in (-0.15, -0.05, 0.0, 0.05, 0.15):   # a last third falling 15% .. rising 15%
+        curve = 2.2 + 0.5 * np.minimum(steps, 100) / 100 + noise
+        curve[100:] -= tail * 2.7 * (steps[100:] - 100) / 50
+        assert curve[-15:].mean() >= curve[:15].mean()
+        [finding] = dynamics.plateau_loss(_curve_ctx(curve))
+        assert finding.evidence["progress_fraction"] <= 0
 
 
 def test_plateau_after_a_large_fall_is_info():

@@ -54,11 +54,22 @@ def _finite_median(values) -> float:
     return float(np.median(values)) if values.size else float("nan")
 
 
+def _finite_mean(values) -> float:
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    return float(np.mean(values)) if values.size else float("nan")
+
+
 def weight_grad_rms(monitor) -> list:
-    """``[(param name, layer, median grad RMS over the run, numel)]`` for every weight.
+    """``[(param name, layer, mean grad RMS over the run, numel)]`` for every weight.
 
     Ordered input -> output by the order of the layers in the first forward pass;
     RMS = grad norm / sqrt(numel), so a 64x128 and a 128x10 weight compare fairly.
+    The mean over the steps, not the median: a saturated layer's gradient is often exactly
+    0 on some steps and of normal size on the others, and the median of such a two-valued
+    series is whichever value holds just over half of the steps -- 0 on one seed, the
+    normal size on the next. The mean moves smoothly with that share (what the weight
+    receives over the run); a zero-gradient share above a half is noted in the finding.
     """
     model = getattr(monitor, "model", None)
     sizes = {name: p._data.size for name, p in model.named_parameters()} if model else {}
@@ -77,7 +88,7 @@ def weight_grad_rms(monitor) -> list:
         if recorded.any() and absent.sum() >= 0.5 * recorded.sum():
             continue
         numel = sizes.get(name) or 1
-        rows.append((name, monitor.layer_of_param.get(name), _finite_median(norms) /
+        rows.append((name, monitor.layer_of_param.get(name), _finite_mean(norms) /
                      math.sqrt(numel), numel))
     rows.sort(key=lambda row: order.get(row[1], len(order)))
     return [row for row in rows if np.isfinite(row[2])]
@@ -266,6 +277,10 @@ def vanishing_gradients(ctx) -> list:
                 "last_grad_rms": rows[-1][2],
                 "grad_rms_per_weight": {name: rms for name, _, rms, _ in rows},
                 "layer_output_grad_rms": layer_grad_rms}
+    first_norms = monitor.param(first_name, "grad_norm")
+    first_norms = first_norms[np.isfinite(first_norms)]
+    evidence["first_zero_grad_step_fraction"] = (float(np.mean(first_norms == 0))
+                                                 if first_norms.size else float("nan"))
     kinds = set(getattr(monitor, "layer_types", {}).values())
     squashing = sorted(kinds & {"Sigmoid", "Tanh"})
     why = (f" The net uses {', '.join(squashing)}: each such layer multiplies the gradient by "
@@ -282,11 +297,14 @@ def vanishing_gradients(ctx) -> list:
     # for any practical number of steps, not merely slow
     extreme = ratio < ratio_limit / VANISH_ERROR_MARGIN
     evidence["error_below_ratio"] = ratio_limit / VANISH_ERROR_MARGIN
-    if extreme and ratio == 0:
-        message += (" Its gradient is exactly zero on most steps: the first layer is frozen.")
+    if ratio == 0:
+        message += " Its gradient was exactly zero on every step: the first layer is frozen."
     elif extreme:
         message += (f" That is {ratio_limit / ratio:.3g}x below the threshold: the first layer "
                     f"is effectively frozen.")
+    if 0 < evidence["first_zero_grad_step_fraction"] < 1:
+        message += (f" On {evidence['first_zero_grad_step_fraction']:.0%} of the steps its "
+                    f"gradient was exactly zero (the RMS is the mean over all steps).")
     return [Finding("grad.vanishing", message, layer=first_layer, evidence=evidence,
                     severity="error" if extreme else None,
                     thresholds=[ctx.thresholds.describe(GRAD_VANISH)], fix=fix)]
