@@ -137,3 +137,9 @@ def test_softmax_without_dim_warns_and_uses_pytorch_legacy_rule():
 def test_softmax_bad_dim_is_clear():
     with pytest.raises(IndexError, match="out of range"):
         ops.softmax(make((2, 3)), dim=2)
+
+
+def test_relu_gradient_is_zero_at_and_below_zero_and_passes_through_nan_as_pytorch():
+    x = minnet.Tensor(np.array([-2.0, -0.0, 0.0, 3.0, np.nan]), requires_grad=True)
+    ops.relu(x).backward(minnet.Tensor(np.full(5, 7.0)))
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0, 0.0, 7.0, 7.0])

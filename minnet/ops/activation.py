@@ -19,7 +19,8 @@ from ._util import as_float, require_tensor, single_dim
 def relu(input: Tensor) -> Tensor:
     """max(input, 0), element-wise (same shape)."""
     out = np.maximum(input._data, 0)
-    mask = ~(out <= 0)  # not "out > 0": a nan input passes its gradient through, as in PyTorch
+    # out is positive, 0 or nan: not "out > 0", a nan input passes its gradient through (PyTorch)
+    mask = out != 0
 
     def backward(grad):
         # the subgradient at exactly 0 is taken as 0, as in PyTorch
