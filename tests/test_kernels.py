@@ -265,6 +265,16 @@ def test_cross_entropy_rows_matches_reference(n_rows, n_classes, dtype):
     np.testing.assert_allclose(jit_grad.sum(1), 0, atol=1e-5)
 
 
+def test_cross_entropy_rows_takes_float16_through_the_numpy_lines():
+    """Numba does not compute in float16: such logits are not a crash but the reference."""
+    logits = np.array([[0.5, -1.0, 2.0], [1.0, 1.0, 1.0]], dtype=np.float16)
+    labels = np.array([2, 0])
+    jit, ref = both("cross_entropy_rows")
+    (jit_loss, jit_grad), (ref_loss, ref_grad) = jit(logits, labels), ref(logits, labels)
+    assert jit_grad.dtype == np.float16 and jit_loss == ref_loss
+    np.testing.assert_array_equal(jit_grad, ref_grad)
+
+
 def test_cross_entropy_rows_extreme_and_nan_logits_and_views():
     jit, ref = both("cross_entropy_rows")
     labels = np.array([1, 2, 2])

@@ -32,7 +32,10 @@ def cross_entropy_rows_reference(logits: np.ndarray, labels: np.ndarray) -> tupl
 
 
 def cross_entropy_rows_numba(logits: np.ndarray, labels: np.ndarray) -> tuple:
-    """The same as ``cross_entropy_rows_reference``, compiled."""
+    """The same as ``cross_entropy_rows_reference``, compiled (float32/float64 logits; other
+    float dtypes, e.g. float16, which Numba does not compute in, run the NumPy lines)."""
+    if logits.dtype not in (np.float32, np.float64):
+        return cross_entropy_rows_reference(logits, labels)
     grad = np.empty(logits.shape, dtype=logits.dtype)
     return _cross_entropy_rows(logits, labels, grad), grad
 
