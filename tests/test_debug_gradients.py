@@ -303,6 +303,44 @@ def test_nonfinite_gradient_from_the_monitor_alone():
     assert finding.layer == "0 (Linear)"
 
 
+def _nonfinite_at_step_2():
+    return FakeMonitor(
+        model=_two_layer_model(),
+        params={"0.weight": {"grad_nonfinite": [0, 0, 3, 16]},
+                "2.weight": {"grad_nonfinite": [0, 0, 0, 8]}},
+        layer_of_param={"0.weight": "0 (Linear)"},
+        scalars={"grad_norm_total": [1, 1, np.nan, np.nan]})
+
+
+def test_nonfinite_gradient_of_a_nonfinite_loss_is_not_a_finding_of_its_own():
+    """lr_too_high blows up to ~1e38: with the Numba kernels the first overflow was in the
+    network (loss NaN, backward fills the gradients with NaN: grad.nonfinite), with the NumPy
+    reference in cross_entropy (loss inf, finite gradients: no grad.nonfinite). The step whose
+    loss was non-finite is loss.nonfinite's; only earlier steps count."""
+    losses = np.array([2.0, 3.0, np.nan, np.nan])
+    run = TrainingRun(losses=losses, stopped_at=2, steps=3)
+    assert grad_checks.nonfinite_gradients(_ctx(_nonfinite_at_step_2(), run=run)) == []
+    # a NaN gradient while the loss was still finite is reported (exp_overflow's case)
+    run = TrainingRun(losses=np.array([2.0, 3.0, 4.0, np.nan]), stopped_at=3, steps=4)
+    (finding,) = grad_checks.nonfinite_gradients(_ctx(_nonfinite_at_step_2(), run=run))
+    assert finding.evidence["first_step"] == 2
+    # a Monitor in the user's loop: the logged loss says the same
+    monitor = _nonfinite_at_step_2()
+    monitor._scalars["loss"] = losses
+    assert grad_checks.nonfinite_gradients(_ctx(monitor)) == []
+
+
+def test_a_step_that_raised_is_not_a_nonfinite_gradient():
+    """labels_out_of_range, seed 2: the first batch had no bad label, the second raised in the
+    loss; its global gradient norm, never measured, is NaN and was read as a NaN gradient."""
+    monitor = FakeMonitor(model=_two_layer_model(), n_steps=2,
+                          params={"0.weight": {"grad_nonfinite": [0, np.nan]}},
+                          scalars={"grad_norm_total": [1.5, np.nan]})
+    run = TrainingRun(losses=np.array([2.3, np.nan]), stopped_at=1, steps=1,
+                      error=IndexError("target value 10 is out of range"))
+    assert grad_checks.nonfinite_gradients(_ctx(monitor, run=run)) == []
+
+
 def test_clipping_always_reads_norms_before_clipping():
     run = TrainingRun(losses=np.ones(4), grad_norms_before_clip=np.array([3.0, 0.5, 4.0, 5.0]),
                       steps=4)

@@ -95,10 +95,33 @@ def weight_grad_rms(monitor) -> list:
 
 
 # -- grad.nonfinite ----------------------------------------------------------------------------
-def _first_nonfinite_step(monitor):
-    """(step, [param names]) of the first recorded step with a NaN/Inf gradient, else None."""
+def _loss_failed_at(ctx):
+    """The step where the loss became non-finite or the step raised, else None.
+
+    That step's gradients say nothing of their own: backward() of a NaN loss fills every
+    gradient with NaN, of an inf one it does not (cross-entropy's gradient stays finite),
+    and a step that raised has no gradient at all. Which of these a blow-up to ~1e38 ends
+    in depends on which op overflows first, i.e. on the last bits (the Numba kernels gave
+    grad.nonfinite on lr_too_high, the NumPy reference did not; a crash at step 1 read
+    as a NaN global norm gave it on one seed of labels_out_of_range). loss.nonfinite and
+    run.crashed report that step."""
+    run = getattr(ctx, "run", None)
+    if run is not None:
+        return run.stopped_at
+    monitor = ctx.monitor
+    if "loss" in getattr(monitor, "scalar_names", ()):
+        from .dynamics import logged_nonfinite
+        return logged_nonfinite(np.asarray(monitor.scalar("loss"), dtype=np.float64))
+    return None
+
+
+def _first_nonfinite_step(monitor, before=None):
+    """(step, [param names]) of the first recorded step (before step ``before``, if given)
+    with a NaN/Inf gradient, else None."""
     steps = monitor.steps
     for row, step in enumerate(steps):
+        if before is not None and step >= before:
+            break
         bad = [name for name in monitor.param_names
                if monitor.param(name, "grad_nonfinite")[row] > 0]
         if bad:
@@ -107,7 +130,8 @@ def _first_nonfinite_step(monitor):
         return None
     totals = monitor.scalar("grad_norm_total")
     # the global norm is taken on recorded steps only (NaN elsewhere: not measured)
-    measured = [(int(step), totals[step]) for step in steps if step < len(totals)]
+    measured = [(int(step), totals[step]) for step in steps if step < len(totals)
+                and (before is None or step < before)]
     for i, (step, value) in enumerate(measured):
         if np.isinf(value) or (np.isnan(value) and i > 0 and
                                all(np.isfinite(v) for _, v in measured[:i])):
@@ -156,7 +180,7 @@ def nonfinite_gradients(ctx) -> list:
     monitor = ctx.monitor
     if monitor is None:
         return []
-    first = _first_nonfinite_step(monitor)
+    first = _first_nonfinite_step(monitor, before=_loss_failed_at(ctx))
     if first is None:
         return []
     step, params = first
