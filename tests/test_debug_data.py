@@ -594,3 +594,23 @@ def test_mechanical_fixes_remove_the_finding(name, code, fix):
     repaired = fix(setup, finding)
     assert repaired.model is not setup.model
     assert _findings(repaired, code) == []
+
+
+def test_few_sample_experiments_do_not_draw_nan_rows():
+    """nan_inputs: whether the seeded one-batch overfit test drew a NaN row decided
+    model.cannot_overfit (an error on seeds 0, 1, 3, 4, nothing on seed 2). NaN rows are
+    data.nonfinite's finding; the experiments on a few samples use the finite ones."""
+    from minnet.debug.checks.model import tiny_batch
+    setup = scenarios.get("nan_inputs").broken()
+    for seed in range(5):
+        ctx = build_context(setup.replace(seed=seed))
+        bad = ~np.isfinite(ctx.X_train).all(axis=1)
+        assert bad.any() and len(ctx.finite_rows()) == int((~bad).sum())
+        for X, _ in (tiny_batch(ctx, 16), ctx.sample(64)):
+            assert np.isfinite(X).all(), seed
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            assert not run_checks(ctx, "preflight", only=("model.cannot_overfit",)), seed
+    # finite data: the same draws as before (the rows are every row, in order)
+    ctx = build_context(HEALTHY["moons_mlp"]())
+    assert np.array_equal(ctx.finite_rows(), np.arange(len(ctx.X_train)))

@@ -584,12 +584,14 @@ def _first_differing_layer(first: dict, second: dict):
 
 # -- model.cannot_overfit -----------------------------------------------------------------------
 def tiny_batch(ctx, size: int) -> tuple:
-    """``size`` training samples; for classification, as many classes as possible (seeded)."""
+    """``size`` training samples with finite values (``ctx.finite_rows``); for classification,
+    as many classes as possible (seeded)."""
     rng = np.random.default_rng(ctx.seed)
-    n = len(ctx.X_train)
+    rows = ctx.finite_rows()
+    n = len(rows)
     size = max(2, min(size, n))
     if ctx.task == CLASSIFICATION and ctx.y_train.ndim == 1:
-        order = rng.permutation(n)
+        order = rows[rng.permutation(n)]
         labels = ctx.y_train[order]
         _, first = np.unique(labels, return_index=True)   # one of each class first
         chosen = list(order[np.sort(first)][:size])
@@ -597,7 +599,7 @@ def tiny_batch(ctx, size: int) -> tuple:
         chosen += rest[:size - len(chosen)]
         index = np.array(chosen)
     else:
-        index = rng.choice(n, size=size, replace=False)
+        index = rows[rng.choice(n, size=size, replace=False)]
     return ctx.X_train[index], ctx.y_train[index]
 
 
