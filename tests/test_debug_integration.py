@@ -175,3 +175,23 @@ def test_a_crashing_run_is_an_error_not_a_clean_report():
     assert crash.severity == "error" and crash.evidence["exception"] == "ValueError"
     assert "in_features=63" in crash.message and crash.evidence["step"] == 0
     assert "No findings" not in str(report)
+
+
+@pytest.mark.parametrize("name", ["shape_mismatch", "float_labels", "labels_out_of_range"])
+def test_no_check_crashes_on_a_setup_whose_forward_or_loss_raises(name):
+    """12 preflight checks used to raise one after the other (the check runner kept each
+    exception in run['check_failures']) when the model or the loss raises on the data: now
+    one probe finds that, they are skipped, and the report says why."""
+    report = diagnose_setup(scenarios.get(name).broken())
+    assert report.run["check_failures"] == []
+    assert "model.cannot_overfit" in " ".join(report.run["checks_skipped"])
+    assert report.run["checks_skipped_because"].split(":")[0] in ("ValueError", "TypeError",
+                                                                 "IndexError")
+    assert "preflight check(s) skipped" in str(report)
+    assert report.has("run.crashed")
+
+
+def test_a_setup_that_runs_skips_no_check():
+    report = diagnose_setup(HEALTHY["moons_mlp"]())
+    assert report.run["checks_skipped"] == [] and report.run["checks_skipped_because"] is None
+    assert "skipped" not in str(report)

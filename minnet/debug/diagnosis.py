@@ -140,6 +140,7 @@ def _diagnose_setup(setup, steps, thresholds, verify_fixes, phases, progress, re
     # the report's run["check_failures"] and its text, rather than warned about.
     if "preflight" in phases:
         say("preflight: initial loss, shapes, one-batch overfit, baselines, gradcheck")
+        ctx.cache["forward_fails"], ctx.cache["loss_fails"] = forward_failure(ctx)
         findings += run_checks(ctx, "preflight", quiet=True)
     if "run" in phases:
         say(f"training a copy for {ctx.steps} steps under the monitor")
@@ -167,6 +168,25 @@ def _diagnose_setup(setup, steps, thresholds, verify_fixes, phases, progress, re
         root = DEFAULT_ROOT if record is True else str(record)
         report.run["run_id"] = record_diagnosis(report, setup, setup.name or "diagnosis", root)
     return report
+
+
+def forward_failure(ctx: DiagnosisContext) -> tuple:
+    """``(forward error, loss error)``: ``"TypeError: ..."`` when the model's forward pass, or
+    else the loss, raises on the one-batch overfit sample (one sample of each class first, so
+    a label the loss refuses is in it); None when it runs. The preflight checks that need
+    what raises are then skipped, not run to fail one by one (checks/__init__.py, ``needs``);
+    the short run shows the same exception as run.crashed."""
+    from .checks.model import OVERFIT_BATCH, tiny_batch
+    try:
+        X, y = tiny_batch(ctx, int(ctx.thresholds[OVERFIT_BATCH]))
+        output = ctx.forward(ctx.fresh_model(), X)
+    except Exception as error:  # noqa: BLE001 - what the user's setup raises is the finding
+        return f"{type(error).__name__}: {error}", None
+    try:
+        ctx.loss_value(output, y)
+    except Exception as error:  # noqa: BLE001
+        return None, f"{type(error).__name__}: {error}"
+    return None, None
 
 
 def _deduplicate(findings: list) -> list:
@@ -200,5 +220,8 @@ def _run_summary(ctx: DiagnosisContext) -> dict:
             "last_loss": float(finite[-1]) if finite.size else None,
             "stopped_at": run.stopped_at,
             "check_failures": ctx.cache.get("check_failures", []),
+            "checks_skipped": ctx.cache.get("checks_skipped", []),
+            "checks_skipped_because": (ctx.cache.get("forward_fails")
+                                       or ctx.cache.get("loss_fails")),
             "error": f"{type(run.error).__name__}: {run.error}" if run.error else None,
             "losses": run.losses}

@@ -490,6 +490,12 @@ def format_report(report: Report, width: int = 100) -> str:
     if report.predictions:
         lines.append("")
         lines.extend(format_predictions(report.predictions))
+    skipped = report.run.get("checks_skipped") or []
+    if skipped:
+        lines.append("")
+        lines.append(f"{len(skipped)} preflight check(s) skipped: the model or the loss raised "
+                     f"on a training batch ({str(report.run.get('checks_skipped_because'))[:120]})"
+                     f"; fix that first.")
     if failures:
         lines.append("")
         lines.append(f"{len(failures)} check(s) could not run (often because of a problem "

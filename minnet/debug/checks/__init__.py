@@ -25,7 +25,9 @@ class Check:
     phase: str
     codes: tuple     # the finding codes it may emit
     function: Callable
-    needs: tuple = ()  # "monitor" and/or "run": what of the training run it reads
+    needs: tuple = ()  # "monitor" and/or "run": what of the training run it reads;
+                       # "forward": runs the model on training samples; "loss": trains on
+                       # the loss (checks that explain a loss which raises do not need it)
 
     @property
     def name(self) -> str:
@@ -67,19 +69,20 @@ CHECKS = (
     Check("run", ("grad.missing",), gradients.missing_gradients, needs=("monitor",)),
     Check("run", ("grad.accumulating",), gradients.accumulating_gradients, needs=("monitor",)),
     Check("preflight", ("grad.incorrect",), gradients.incorrect_gradients),
-    Check("preflight", ("loss.initial_unexpected",), loss.initial_loss),
-    Check("preflight", ("loss.wrong_input",), loss.loss_input),
-    Check("preflight", ("loss.broadcast_shape",), loss.prediction_shape),
-    Check("preflight", ("loss.reduction_scale",), loss.reduction),
+    Check("preflight", ("loss.initial_unexpected",), loss.initial_loss, needs=("forward",)),
+    Check("preflight", ("loss.wrong_input",), loss.loss_input, needs=("forward",)),
+    Check("preflight", ("loss.broadcast_shape",), loss.prediction_shape, needs=("forward",)),
+    Check("preflight", ("loss.reduction_scale",), loss.reduction, needs=("forward",)),
     Check("preflight", ("loss.terms_unbalanced",), loss.term_balance),
-    Check("preflight", ("init.bad_scale",), model.predicted_vs_measured),
-    Check("preflight", ("init.symmetric",), model.symmetric_init),
-    Check("preflight", ("init.bad_scale",), model.bad_init_scale),
-    Check("preflight", ("init.output_bias",), model.output_bias),
-    Check("preflight", ("output.wrong_activation",), model.wrong_output_activation),
-    Check("preflight", ("output.wrong_activation",), model.softmax_output_mismatch),
-    Check("preflight", ("model.train_mode_at_eval",), model.random_in_eval_mode),
-    Check("preflight", ("model.cannot_overfit",), model.cannot_overfit),
+    Check("preflight", ("init.bad_scale",), model.predicted_vs_measured, needs=("forward",)),
+    Check("preflight", ("init.symmetric",), model.symmetric_init, needs=("forward",)),
+    Check("preflight", ("init.bad_scale",), model.bad_init_scale, needs=("forward",)),
+    Check("preflight", ("init.output_bias",), model.output_bias, needs=("forward",)),
+    Check("preflight", ("output.wrong_activation",), model.wrong_output_activation, needs=("forward",)),
+    Check("preflight", ("output.wrong_activation",), model.softmax_output_mismatch, needs=("forward",)),
+    Check("preflight", ("model.train_mode_at_eval",), model.random_in_eval_mode, needs=("forward",)),
+    Check("preflight", ("model.cannot_overfit",), model.cannot_overfit,
+          needs=("forward", "loss")),
     Check("preflight", ("model.train_mode_at_eval",), model.train_mode_at_eval),
     Check("run", ("run.crashed",), run.run_crashed, needs=("run",)),
     Check("run", ("update.ratio",), updates.update_ratio, needs=("monitor",)),
@@ -208,8 +211,14 @@ def run_checks(ctx, phase: str = "run", only=None, quiet: bool = False) -> list:
         raise ValueError(f"run_checks(): phase must be one of {PHASES}, got {phase!r}")
     findings = []
     failures = ctx.cache.setdefault("check_failures", [])
+    fails = {"forward": ctx.cache.get("forward_fails"), "loss": ctx.cache.get("loss_fails")}
     for entry in CHECKS:
         if entry.phase != phase or (only is not None and not set(entry.codes) & set(only)):
+            continue
+        if any(fails.get(need) for need in entry.needs):
+            # the model (a shape mismatch) or the loss (labels it refuses) raises on the
+            # training samples: this experiment cannot run, it would only fail the same way
+            ctx.cache.setdefault("checks_skipped", []).append(entry.name)
             continue
         try:
             findings.extend(entry.function(ctx) or [])
