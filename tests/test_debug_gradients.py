@@ -590,6 +590,23 @@ def test_vanishing_does_not_hinge_on_half_the_steps_having_zero_gradient(zero_st
     assert f"{zero_steps}% of the steps" in finding.message
 
 
+def test_vanishing_is_not_carried_by_a_few_blown_up_steps():
+    """sum_reduction, seed 1: a diverging run whose last weight's gradient reached 1e20 on a
+    few steps; a mean over the steps made the first weight 'vanishing' (ratio 2.5e-15, an
+    error) on that seed only. The typical size when the gradient flows is what counts."""
+    model = _two_layer_model()
+    last = np.full(100, math.sqrt(8) * 0.1)       # RMS 0.1
+    last[-3:] = 1e20                               # the blow-up at the end of the run
+    monitor = FakeMonitor(model=model, n_steps=100, params={
+        "0.weight": {"grad_norm": np.full(100, 4 * 0.05), "grad_missing": np.zeros(100)},
+        "2.weight": {"grad_norm": last, "grad_missing": np.zeros(100)}},
+        layers={"0 (Linear)": {}, "2 (Linear)": {}},
+        layer_of_param={"0.weight": "0 (Linear)", "2.weight": "2 (Linear)"})
+    assert grad_checks.vanishing_gradients(_ctx(monitor)) == []
+    assert grad_checks.flowing_median([0.0, 0.0, 2.0, 3.0, 4.0, np.nan]) == 3.0 * 3 / 5
+    assert grad_checks.flowing_median([0.0, 0.0]) == 0.0
+
+
 def test_no_zero_grad_broken_ends_worse_than_fixed(reports):
     """Review item 10: the lesson reads right: the accumulating run ends far above the fixed one."""
     broken = reports[("no_zero_grad", "broken")].context.run.losses

@@ -72,6 +72,16 @@ def test_nonfinite_names_the_op_by_replay(reports):
     assert finding.step == finding.evidence["step"] > 0
 
 
+def test_a_run_that_learnt_and_rebounds_is_not_a_plateau():
+    """saturated_tanh fixed, seed 3: 0.40 -> 0.22 -> 0.28, the last third rising 21% +- 16%.
+    Moving, not flat, and below its start: not stuck (a rebound is the diverging check's)."""
+    rng = np.random.default_rng(3)
+    steps = np.arange(150)
+    curve = np.where(steps < 95, 0.40 - 0.18 * steps / 95, 0.22 + 0.06 * (steps - 95) / 55)
+    curve = curve + 0.01 * rng.standard_normal(150)
+    assert dynamics.plateau_loss(_curve_ctx(curve)) == []
+
+
 def test_log_of_zero_fails_on_every_batch_order():
     """The scenario's NaN came from training dynamics: with seed 2's batch order the logits
     passed 17 only at step 253 of a 120-step run, so broken() showed no loss.nonfinite."""

@@ -415,10 +415,9 @@ def plateau_verdict(losses: np.ndarray, flat_limit: float, progress_limit: float
     giving it lazily; None: 0), else None.
 
     Flat: the last third's fitted descent stays below ``flat_limit`` even ``noise_margin``
-    standard errors above its estimate (a noisy curve is not called flat by chance); a tail
-    drifting up counts too (what grows enough to diverge is the diverging check's).
-    A run whose last window is not below its first made no progress at all: stuck, whatever
-    its last third did (``summary["tail_flat"]`` says which).
+    standard errors above its estimate (a noisy curve is not called flat by chance), nor
+    rising by more than ``flat_limit``. A run whose last window is not below its first made
+    no progress at all: stuck, whatever its last third did (``summary["tail_flat"]`` says).
     Far: the run covered less than ``progress_limit`` of the way from its start to
     ``achievable``, which is a lower bound (the tiny-batch value), so the fraction is too.
     """
@@ -433,11 +432,13 @@ def plateau_verdict(losses: np.ndarray, flat_limit: float, progress_limit: float
     # Judged on the tail alone, a run that wanders without learning (tanh saturated from
     # step 0: up 20%, down 12%, ending above its start) was stuck or not by the sign of its
     # last third's batch noise, i.e. by the seed. The tail's slope only matters for a run
-    # that made progress (still falling: not stuck). A rising tail is not excluded either:
-    # growth the diverging check reports never gets here (plateau_loss asks it first).
-    summary["tail_flat"] = bool(descent_bound < flat_limit)
+    # that made progress: still falling (possibly, within the noise), or rising again after
+    # a fall (the diverging check's rebound), it is not flat. A run that ends where it
+    # started is stuck whatever its tail does.
+    summary["tail_flat"] = bool(descent_bound < flat_limit
+                                and summary["last_third_change"] > -flat_limit)
     if not summary["tail_flat"] and end < start:
-        return None   # still falling (or possibly, within the noise): not flat
+        return None   # moving: not flat
     summary["dropped_fraction"] = (start - end) / start if start > 0 else 0.0
     if start <= 0 or summary["dropped_fraction"] >= progress_limit:
         return None   # already covered the way to zero loss (the lowest any reference can be)

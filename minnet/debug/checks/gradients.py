@@ -54,22 +54,32 @@ def _finite_median(values) -> float:
     return float(np.median(values)) if values.size else float("nan")
 
 
-def _finite_mean(values) -> float:
+def flowing_median(values) -> float:
+    """Median of the non-zero finite values times the share of finite values that are
+    non-zero: how large a gradient is when it flows, times how often it flows.
+
+    A saturated layer's gradient is exactly 0 on some steps and of normal size on the
+    others. The plain median of such a two-valued series is whichever value holds just over
+    half of the steps -- 0 on one seed, the normal size on the next; this moves smoothly
+    with that share, and a few blown-up steps do not carry it as they would a mean."""
     values = np.asarray(values, dtype=np.float64)
     values = values[np.isfinite(values)]
-    return float(np.mean(values)) if values.size else float("nan")
+    if not values.size:
+        return float("nan")
+    flowing = values[values != 0]
+    if not flowing.size:
+        return 0.0
+    return float(np.median(flowing)) * flowing.size / values.size
 
 
 def weight_grad_rms(monitor) -> list:
-    """``[(param name, layer, mean grad RMS over the run, numel)]`` for every weight.
+    """``[(param name, layer, grad RMS over the run, numel)]`` for every weight.
 
     Ordered input -> output by the order of the layers in the first forward pass;
-    RMS = grad norm / sqrt(numel), so a 64x128 and a 128x10 weight compare fairly.
-    The mean over the steps, not the median: a saturated layer's gradient is often exactly
-    0 on some steps and of normal size on the others, and the median of such a two-valued
-    series is whichever value holds just over half of the steps -- 0 on one seed, the
-    normal size on the next. The mean moves smoothly with that share (what the weight
-    receives over the run); a zero-gradient share above a half is noted in the finding.
+    RMS = grad norm / sqrt(numel), so a 64x128 and a 128x10 weight compare fairly. Over the
+    run: ``flowing_median`` of the steps (not the plain median, which flipped between 0 and
+    a normal size with the seed when half of the steps had no gradient; not the mean, which
+    one blown-up step of a diverging run carries).
     """
     model = getattr(monitor, "model", None)
     sizes = {name: p._data.size for name, p in model.named_parameters()} if model else {}
@@ -88,7 +98,7 @@ def weight_grad_rms(monitor) -> list:
         if recorded.any() and absent.sum() >= 0.5 * recorded.sum():
             continue
         numel = sizes.get(name) or 1
-        rows.append((name, monitor.layer_of_param.get(name), _finite_mean(norms) /
+        rows.append((name, monitor.layer_of_param.get(name), flowing_median(norms) /
                      math.sqrt(numel), numel))
     rows.sort(key=lambda row: order.get(row[1], len(order)))
     return [row for row in rows if np.isfinite(row[2])]
@@ -328,7 +338,8 @@ def vanishing_gradients(ctx) -> list:
                     f"is effectively frozen.")
     if 0 < evidence["first_zero_grad_step_fraction"] < 1:
         message += (f" On {evidence['first_zero_grad_step_fraction']:.0%} of the steps its "
-                    f"gradient was exactly zero (the RMS is the mean over all steps).")
+                    f"gradient was exactly zero (the RMS above counts them: the median "
+                    f"when it flows times the share of steps it flows).")
     return [Finding("grad.vanishing", message, layer=first_layer, evidence=evidence,
                     severity="error" if extreme else None,
                     thresholds=[ctx.thresholds.describe(GRAD_VANISH)], fix=fix)]
