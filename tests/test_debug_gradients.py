@@ -607,6 +607,25 @@ def test_vanishing_is_not_carried_by_a_few_blown_up_steps():
     assert grad_checks.flowing_median([0.0, 0.0]) == 0.0
 
 
+def test_vanishing_reads_only_the_steps_before_the_loss_blew_up():
+    """sum_reduction: the loss reaches 1e36 within a few steps; the gradients of the blown-up
+    net after that made grad.vanishing an error on three seeds and a warning on two. Only the
+    steps before the loss rose past 1.5x its start count, and a handful say nothing."""
+    model = _two_layer_model()
+    n = 40
+    loss = np.where(np.arange(n) < 4, 2.0, 1e30)
+    first = np.where(np.arange(n) < 4, 4 * 0.05, 1e-9)     # healthy, then 'vanishing'
+    monitor = FakeMonitor(model=model, n_steps=n, params={
+        "0.weight": {"grad_norm": first, "grad_missing": np.zeros(n)},
+        "2.weight": {"grad_norm": np.full(n, math.sqrt(8) * 0.1), "grad_missing": np.zeros(n)}},
+        layers={"0 (Linear)": {}, "2 (Linear)": {}}, scalars={"loss": loss},
+        layer_of_param={"0.weight": "0 (Linear)", "2.weight": "2 (Linear)"})
+    assert grad_checks.vanishing_gradients(_ctx(monitor)) == []
+    monitor._scalars["loss"] = np.full(n, 2.0)             # no blow-up: every step counts
+    (finding,) = grad_checks.vanishing_gradients(_ctx(monitor))
+    assert finding.severity == "error"
+
+
 def test_no_zero_grad_broken_ends_worse_than_fixed(reports):
     """Review item 10: the lesson reads right: the accumulating run ends far above the fixed one."""
     broken = reports[("no_zero_grad", "broken")].context.run.losses

@@ -29,6 +29,7 @@ GRAD_VANISH = define(
     why="gradient RMS of the first weight below this fraction of the last weight's: the "
         "first layers barely learn (vanishing)")
 VANISH_ERROR_MARGIN = 100.0  # ratio this many times below grad_vanishing_ratio: an error
+VANISH_MIN_STEPS = 10        # fewer steps before a blow-up say nothing about the flow
 GRAD_MISSING_FRACTION = define(
     "grad_missing_fraction", 0.9, source="37R 23",
     why="a parameter in the optimizer without a gradient on at least this share of the "
@@ -72,25 +73,28 @@ def flowing_median(values) -> float:
     return float(np.median(flowing)) * flowing.size / values.size
 
 
-def weight_grad_rms(monitor) -> list:
+def weight_grad_rms(monitor, rows=None) -> list:
     """``[(param name, layer, grad RMS over the run, numel)]`` for every weight.
 
     Ordered input -> output by the order of the layers in the first forward pass;
     RMS = grad norm / sqrt(numel), so a 64x128 and a 128x10 weight compare fairly. Over the
     run: ``flowing_median`` of the steps (not the plain median, which flipped between 0 and
     a normal size with the seed when half of the steps had no gradient; not the mean, which
-    one blown-up step of a diverging run carries).
+    one blown-up step of a diverging run carries). ``rows``: a boolean mask over the
+    recorded steps to read (all of them when None).
     """
     model = getattr(monitor, "model", None)
     sizes = {name: p._data.size for name, p in model.named_parameters()} if model else {}
     shapes = {name: p._data.ndim for name, p in model.named_parameters()} if model else {}
     order = {layer: i for i, layer in enumerate(monitor.layers)}
-    rows = []
+    table = []
     for name in monitor.param_names:
         if shapes.get(name, 2) < 2:
             continue
         norms = monitor.param(name, "grad_norm")
         missing = monitor.param(name, "grad_missing")
+        if rows is not None:
+            norms, missing = norms[rows], missing[rows]
         recorded = np.isfinite(missing)
         # .grad None on most recorded steps: grad.missing's business. An all-zero gradient
         # (norm 0, which grad_missing also counts) stays: it is vanishing at its extreme.
@@ -98,10 +102,10 @@ def weight_grad_rms(monitor) -> list:
         if recorded.any() and absent.sum() >= 0.5 * recorded.sum():
             continue
         numel = sizes.get(name) or 1
-        rows.append((name, monitor.layer_of_param.get(name), flowing_median(norms) /
+        table.append((name, monitor.layer_of_param.get(name), flowing_median(norms) /
                      math.sqrt(numel), numel))
-    rows.sort(key=lambda row: order.get(row[1], len(order)))
-    return [row for row in rows if np.isfinite(row[2])]
+    table.sort(key=lambda row: order.get(row[1], len(order)))
+    return [row for row in table if np.isfinite(row[2])]
 
 
 # -- grad.nonfinite ----------------------------------------------------------------------------
@@ -296,7 +300,14 @@ def vanishing_gradients(ctx) -> list:
     if monitor is None:
         return []
     ratio_limit = ctx.thresholds[GRAD_VANISH]
-    rows = weight_grad_rms(monitor)
+    # Gradients after the loss blew up describe a broken net, not the flow through a working
+    # one (sum_reduction, loss at 1e36: 'vanishing' 620x below the threshold on three seeds,
+    # 'mildly' on two); read the steps before it, as update.ratio does.
+    from .updates import steps_before_divergence
+    before = steps_before_divergence(monitor)
+    if not before.all() and before.sum() < VANISH_MIN_STEPS:
+        return []
+    rows = weight_grad_rms(monitor, before)
     if len(rows) < 2 or not rows[-1][2] > 0:
         return []
     first_name, first_layer, first_rms, _ = rows[0]
@@ -311,7 +322,7 @@ def vanishing_gradients(ctx) -> list:
                 "last_grad_rms": rows[-1][2],
                 "grad_rms_per_weight": {name: rms for name, _, rms, _ in rows},
                 "layer_output_grad_rms": layer_grad_rms}
-    first_norms = monitor.param(first_name, "grad_norm")
+    first_norms = monitor.param(first_name, "grad_norm")[before]
     first_norms = first_norms[np.isfinite(first_norms)]
     evidence["first_zero_grad_step_fraction"] = (float(np.mean(first_norms == 0))
                                                  if first_norms.size else float("nan"))
