@@ -17,6 +17,7 @@ import numpy as np
 from ..context import batch_iterator, copy_model, optimizer_factory, standard_train_step
 from ..report import Finding
 from ..thresholds import define
+from .loss_steps import logged_nonfinite
 
 DIVERGE_FACTOR = define(
     "diverging_loss_factor", 1.5, source="37R 36, HOLDEN 6",
@@ -103,22 +104,6 @@ def first_nonfinite(losses: np.ndarray) -> Optional[int]:
     steps followed by nothing — the run stopped there — or recorded as inf count.)"""
     bad = np.flatnonzero(~np.isfinite(losses))
     return int(bad[0]) if bad.size else None
-
-
-def logged_nonfinite(losses: np.ndarray) -> Optional[int]:
-    """First step whose *logged* loss is NaN/Inf, from a Monitor's ``loss`` scalar.
-
-    A Monitor stores NaN for steps where nothing was logged, so a NaN counts only when the
-    loss was logged densely before it (>= 90% of the earlier steps) and stays non-finite
-    from there on (a NaN loss never recovers); an Inf always counts.
-    """
-    finite = np.isfinite(losses)
-    for step in np.flatnonzero(~finite):
-        if np.isinf(losses[step]):
-            return int(step)
-        if step > 0 and finite[:step].mean() >= 0.9 and not finite[step:].any():
-            return int(step)
-    return None
 
 
 def finite_prefix(losses: np.ndarray) -> np.ndarray:

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..report import Finding
 from ..thresholds import define
+from .loss_steps import steps_before_divergence
 
 UPDATE_LOW = define(
     "update_ratio_low", 1e-4, source="37R 33, SHAO 3, CS231N",
@@ -99,26 +100,6 @@ def lr_factor(ratio: float, target: float) -> float:
     """The factor to multiply the learning rate by, rounded to a power of 10 (at least 10x)."""
     exponent = round(math.log10(target / ratio))
     return 10.0 ** exponent if exponent != 0 else (10.0 if ratio < target else 0.1)
-
-
-def steps_before_divergence(monitor) -> np.ndarray:
-    """Boolean mask over the recorded steps: those before the logged loss first rose above
-    1.5x its first value or turned non-finite (all True when no loss was logged or it never
-    did). Update ratios after a blow-up describe a broken net, not the learning rate."""
-    steps = np.asarray(monitor.steps, dtype=int)
-    keep = np.ones(len(steps), dtype=bool)
-    if "loss" not in getattr(monitor, "scalar_names", ()):
-        return keep
-    loss = np.asarray(monitor.scalar("loss"), dtype=np.float64)
-    logged = np.flatnonzero(np.isfinite(loss))
-    if logged.size == 0:
-        return keep
-    first = loss[logged[0]]
-    bad = np.flatnonzero(~np.isfinite(loss[logged[0]:]) |
-                         (loss[logged[0]:] > 1.5 * abs(first)))
-    if bad.size == 0:
-        return keep
-    return steps < logged[0] + bad[0]
 
 
 def _never_moved(ctx, monitor, rows) -> list:
