@@ -669,7 +669,7 @@ def test_adagrad_state_dict_round_trip_resumes_identically(tmp_path):
 def test_adagrad_constructor_errors():
     param = Parameter(np.ones(2))
     for option in ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"):
-        with pytest.raises(ValueError, match=rf"Adagrad: Invalid .*: -1 \(must be >= 0.0\)"):
+        with pytest.raises(ValueError, match=r"Adagrad: Invalid .*: -1 \(must be >= 0.0\)"):
             optim.Adagrad([param], **{option: -1})
     with pytest.raises(TypeError, match=r"Adagrad: learning rate must be a number, got NoneType"):
         optim.Adagrad([param], lr=None)
