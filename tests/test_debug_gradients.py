@@ -785,3 +785,33 @@ def test_clipping_from_hand_made_monitor_norms():
     assert finding.evidence["median_norm_before_clip"] == 2.5
     assert not update_checks.clipping_always(
         _ctx(monitor, thresholds={"clipping_active_fraction": 0.8}))
+
+
+@pytest.mark.parametrize("loss, kept", [
+    # a loss logged every 5th step: the NaN between are steps with nothing logged
+    ([2.0] + [np.nan] * 4 + [1.9] + [np.nan] * 4 + [1.8], [1] * 11),
+    ([2.0, 2.1, 3.5, 1.9, 1.8, 1.7], [1] * 6),            # one noisy batch above 1.5x: no blow-up
+    ([2.0, 1.9, 3.5, 8.0, 50.0, 1e30], [1, 1, 0, 0, 0, 0]),  # above 1.5x from step 2 to the end
+    ([2.0, 1.9, 1.8, np.inf, 1.7], [1, 1, 1, 0, 0]),       # an inf loss always counts
+    ([2.0, 1.9, 1.8, np.nan, np.nan, np.nan], [1, 1, 1, 0, 0, 0]),  # logged densely, then nan
+])
+def test_steps_before_divergence_reads_a_blow_up_not_gaps_or_one_noisy_batch(loss, kept):
+    """Review: unlogged steps (NaN in a Monitor) and one minibatch above 1.5x the first loss
+    were read as a blow-up, and grad.vanishing then saw too few steps and said nothing."""
+    from minnet.debug.checks.loss_steps import steps_before_divergence
+    monitor = FakeMonitor(n_steps=len(loss), scalars={"loss": loss})
+    np.testing.assert_array_equal(steps_before_divergence(monitor), np.array(kept, bool))
+
+
+def test_vanishing_is_found_when_the_loss_is_logged_every_fifth_step():
+    model = _two_layer_model()
+    steps = 60
+    loss = np.full(steps, np.nan)
+    loss[::5] = np.linspace(2.3, 2.2, len(loss[::5]))
+    monitor = FakeMonitor(model=model, n_steps=steps, scalars={"loss": loss}, params={
+        "0.weight": {"grad_norm": [4e-6] * steps, "grad_missing": [0.0] * steps},
+        "2.weight": {"grad_norm": [math.sqrt(8) * 0.1] * steps, "grad_missing": [0.0] * steps}},
+        layers={"0 (Linear)": {}, "2 (Linear)": {}},
+        layer_of_param={"0.weight": "0 (Linear)", "2.weight": "2 (Linear)"})
+    (finding,) = grad_checks.vanishing_gradients(_ctx(monitor))
+    assert finding.evidence["first_to_last_grad_rms_ratio"] == pytest.approx(1e-5)

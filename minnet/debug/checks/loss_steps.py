@@ -27,10 +27,14 @@ def logged_nonfinite(losses: np.ndarray) -> Optional[int]:
 
 
 def steps_before_divergence(monitor) -> np.ndarray:
-    """Boolean mask over the recorded steps: those before the logged loss first rose above
-    1.5x its first value or turned non-finite (all True when no loss was logged or it never
-    did). Update ratios and gradients after a blow-up describe a broken net, not the
-    learning rate or the flow through a working one."""
+    """Boolean mask over the recorded steps: those before the run blew up (all True when no
+    loss was logged or it never did). Update ratios and gradients after a blow-up describe a
+    broken net, not the learning rate or the flow through a working one.
+
+    The blow-up: the logged loss turned non-finite for good (``logged_nonfinite``), or rose
+    above 1.5x its first value and stayed there to the end. Steps with nothing logged (NaN
+    in a Monitor) are neither, and one noisy batch above the line that comes back is not one.
+    """
     steps = np.asarray(monitor.steps, dtype=int)
     keep = np.ones(len(steps), dtype=bool)
     if "loss" not in getattr(monitor, "scalar_names", ()):
@@ -39,9 +43,16 @@ def steps_before_divergence(monitor) -> np.ndarray:
     logged = np.flatnonzero(np.isfinite(loss))
     if logged.size == 0:
         return keep
-    first = loss[logged[0]]
-    bad = np.flatnonzero(~np.isfinite(loss[logged[0]:]) |
-                         (loss[logged[0]:] > 1.5 * abs(first)))
-    if bad.size == 0:
+    start = logged[0]
+    nonfinite = logged_nonfinite(loss)
+    end = len(loss) if nonfinite is None else nonfinite
+    values = loss[start:end]
+    observed = ~np.isnan(values)  # inf is observed (and above the line); NaN: nothing logged
+    above = np.where(observed, values > 1.5 * abs(loss[start]), True)
+    stays_above = np.logical_and.accumulate(above[::-1])[::-1]  # above from here to the end
+    rises = np.flatnonzero(stays_above & observed)
+    if rises.size:
+        end = start + rises[0]
+    elif nonfinite is None:
         return keep
-    return steps < logged[0] + bad[0]
+    return steps < end
