@@ -64,7 +64,9 @@ def _flatten(obj, path: str, arrays: dict, layout: dict, int_keys: list) -> None
         arrays[path] = np.asarray(obj)
     elif isinstance(obj, str):  # e.g. ReduceLROnPlateau's mode="min" in a scheduler's state
         layout[path] = "str"
-        arrays[path] = np.array(obj)  # a unicode array: no pickle needed to load it
+        # its code points (no pickle needed to load them); a NumPy string array would drop
+        # trailing "\0" characters
+        arrays[path] = np.frombuffer(obj.encode("utf-32-le"), dtype="<u4")
     elif obj is None:
         layout[path] = "none"
     else:
@@ -132,10 +134,13 @@ def _rebuild(layout: dict, arrays: dict, int_keys: set, path: str):
                 raise _damaged(path, f"{name!r} should hold one number, holds {array.shape}")
             return {"bool": bool, "int": int, "float": float}[kind](array.item())
         if kind == "str":
-            if array.dtype.kind != "U" or array.size != 1:
-                raise _damaged(path, f"{name!r} should hold one string, holds {array.dtype} "
-                                     f"{array.shape}")
-            return str(array.item())
+            if array.dtype != np.dtype("<u4") or array.ndim != 1:
+                raise _damaged(path, f"{name!r} should hold a string's code points, holds "
+                                     f"{array.dtype} {array.shape}")
+            try:
+                return array.tobytes().decode("utf-32-le")
+            except UnicodeDecodeError:
+                raise _damaged(path, f"{name!r} holds numbers that are not characters") from None
         return array
 
     built: dict = {}

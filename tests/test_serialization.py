@@ -290,10 +290,11 @@ def test_strings_round_trip_so_a_plateau_scheduler_can_be_checkpointed(tmp_path)
         scheduler.step(loss)
     path = tmp_path / "checkpoint.npz"
     minnet.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                 "empty": "", "text": "é∑ x/y"}, path)
+                 "empty": "", "text": "é∑ x/y", "nul": "abc\x00"}, path)
     back = minnet.load(path)
     assert back["scheduler"] == scheduler.state_dict()
     assert back["empty"] == "" and back["text"] == "é∑ x/y"
+    assert back["nul"] == "abc\x00"  # a NumPy string array would have dropped the "\0"
     resumed_optimizer = minnet.optim.SGD(minnet.nn.Linear(2, 1).parameters(), lr=0.1)
     resumed_optimizer.load_state_dict(back["optimizer"])
     resumed = minnet.optim.lr_scheduler.ReduceLROnPlateau(resumed_optimizer, patience=1)
@@ -302,5 +303,5 @@ def test_strings_round_trip_so_a_plateau_scheduler_can_be_checkpointed(tmp_path)
         scheduler.step(loss)
         resumed.step(loss)
     assert resumed.get_last_lr() == scheduler.get_last_lr()
-    with np.load(path, allow_pickle=False) as archive:  # still a plain .npz
-        assert str(archive["text"]) == "é∑ x/y"
+    with np.load(path, allow_pickle=False) as archive:  # still a plain .npz: code points
+        assert archive["text"].tobytes().decode("utf-32-le") == "é∑ x/y"
