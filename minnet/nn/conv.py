@@ -50,6 +50,41 @@ def _pad_sides(padding, kernel_size: tuple, dilation: tuple) -> tuple:
     return tuple(sides)
 
 
+def _padding_word(layer: str, padding: str, stride: tuple, numbers: str) -> str:
+    """A padding given as a word, checked: 'valid' (none) or 'same' (stride 1 only)."""
+    if padding not in ("same", "valid"):
+        raise ValueError(f"{layer}(): padding must be {numbers}, 'same' or 'valid', "
+                         f"got {padding!r}")
+    if padding == "same" and any(step != 1 for step in stride):
+        raise ValueError(f"{layer}(): padding='same' is not supported for strided "
+                         f"convolutions (stride={stride}), as in PyTorch. "
+                         f"Hint: use stride=1, or an integer padding.")
+    return padding
+
+
+def _add_parameters(layer, bias: bool, dtype) -> None:
+    """weight (out_channels, in_channels / groups, *kernel_size) and bias (out_channels,):
+    each filter sees in_channels / groups channels (PyTorch's layout)."""
+    dtype = np.dtype(dtype or DEFAULT_DTYPE)
+    layer.weight = Parameter(np.empty((layer.out_channels, layer.in_channels // layer.groups)
+                                      + layer.kernel_size, dtype=dtype))
+    if bias:
+        layer.bias = Parameter(np.empty(layer.out_channels, dtype=dtype))
+    else:
+        layer.register_parameter("bias", None)
+
+
+def _reset_parameters(layer, generator: Optional[np.random.Generator]) -> None:
+    """PyTorch's initialisation: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and bias."""
+    rng = get_generator(generator)
+    # a=sqrt(5): gain sqrt(2 / (1 + 5)) = sqrt(1/3), bound sqrt(3) * gain / sqrt(fan_in)
+    init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=rng)
+    if layer.bias is not None:
+        fan_in = layer.in_channels // layer.groups * math.prod(layer.kernel_size)
+        bound = 1 / math.sqrt(fan_in)
+        init.uniform_(layer.bias, -bound, bound, generator=rng)
+
+
 class Conv2d(Module):
     """Slides ``out_channels`` learned filters of shape (in_channels, kh, kw) over an image.
 
@@ -79,38 +114,19 @@ class Conv2d(Module):
         if min(self.stride) < 1:
             raise ValueError(f"Conv2d(): stride must be positive, got {self.stride}")
         if isinstance(padding, str):
-            if padding not in ("same", "valid"):
-                raise ValueError(f"Conv2d(): padding must be an int, a pair of ints, 'same' "
-                                 f"or 'valid', got {padding!r}")
-            if padding == "same" and self.stride != (1, 1):
-                raise ValueError(f"Conv2d(): padding='same' is not supported for strided "
-                                 f"convolutions (stride={self.stride}), as in PyTorch. "
-                                 f"Hint: use stride=1, or an integer padding.")
-            self.padding = padding
+            self.padding = _padding_word("Conv2d", padding, self.stride,
+                                         "an int, a pair of ints")
         else:
             self.padding = as_pair(padding, "padding", "Conv2d")
         self.dilation = _check_dilation(dilation, "Conv2d")
         self.groups = int(groups)
         self.padding_mode = padding_mode
-        dtype = np.dtype(dtype or DEFAULT_DTYPE)
-        # each filter sees in_channels / groups channels (PyTorch's weight layout)
-        self.weight = Parameter(np.empty((self.out_channels, self.in_channels // self.groups)
-                                         + self.kernel_size, dtype=dtype))
-        if bias:
-            self.bias = Parameter(np.empty(self.out_channels, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
+        _add_parameters(self, bias, dtype)
         self.reset_parameters(generator)
 
     def reset_parameters(self, generator: Optional[np.random.Generator] = None) -> None:
         """Draw weight and bias from U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (see class doc)."""
-        rng = get_generator(generator)
-        # a=sqrt(5): gain sqrt(2 / (1 + 5)) = sqrt(1/3), bound sqrt(3) * gain / sqrt(fan_in)
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5), generator=rng)
-        if self.bias is not None:
-            fan_in = self.in_channels // self.groups * self.kernel_size[0] * self.kernel_size[1]
-            bound = 1 / math.sqrt(fan_in)
-            init.uniform_(self.bias, -bound, bound, generator=rng)
+        _reset_parameters(self, generator)
 
     def forward(self, input: Tensor) -> Tensor:
         self._check_input(input)
@@ -183,34 +199,17 @@ class Conv1d(Module):
         self.stride = (_single(stride, "stride", "Conv1d", minimum=1),)
         self.dilation = (_single(dilation, "dilation", "Conv1d", minimum=1),)
         if isinstance(padding, str):
-            if padding not in ("same", "valid"):
-                raise ValueError(f"Conv1d(): padding must be an int, 'same' or 'valid', "
-                                 f"got {padding!r}")
-            if padding == "same" and self.stride != (1,):
-                raise ValueError(f"Conv1d(): padding='same' is not supported for strided "
-                                 f"convolutions (stride={self.stride}), as in PyTorch. "
-                                 f"Hint: use stride=1, or an integer padding.")
-            self.padding = padding
+            self.padding = _padding_word("Conv1d", padding, self.stride, "an int")
         else:
             self.padding = (_single(padding, "padding", "Conv1d"),)
         self.groups = int(groups)
         self.padding_mode = padding_mode
-        dtype = np.dtype(dtype or DEFAULT_DTYPE)
-        self.weight = Parameter(np.empty((self.out_channels, self.in_channels // self.groups)
-                                         + self.kernel_size, dtype=dtype))
-        if bias:
-            self.bias = Parameter(np.empty(self.out_channels, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
+        _add_parameters(self, bias, dtype)
         self.reset_parameters(generator)
 
     def reset_parameters(self, generator: Optional[np.random.Generator] = None) -> None:
         """Draw weight and bias from U(-1/sqrt(fan_in), 1/sqrt(fan_in)), as Conv2d."""
-        rng = get_generator(generator)
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5), generator=rng)
-        if self.bias is not None:
-            bound = 1 / math.sqrt(self.in_channels // self.groups * self.kernel_size[0])
-            init.uniform_(self.bias, -bound, bound, generator=rng)
+        _reset_parameters(self, generator)
 
     def forward(self, input: Tensor) -> Tensor:
         self._check_input(input)
