@@ -15,6 +15,7 @@ import numpy as np
 
 from ..report import Finding
 from ..thresholds import define
+from .loss_steps import logged_nonfinite, steps_before_divergence
 
 GRAD_NORM_LIMIT = define(
     "grad_norm_limit", 1e3, source="37R 35, SHAO 4",
@@ -124,7 +125,6 @@ def _loss_failed_at(ctx):
         return run.stopped_at
     monitor = ctx.monitor
     if "loss" in getattr(monitor, "scalar_names", ()):
-        from .loss_steps import logged_nonfinite
         return logged_nonfinite(np.asarray(monitor.scalar("loss"), dtype=np.float64))
     return None
 
@@ -303,7 +303,6 @@ def vanishing_gradients(ctx) -> list:
     # Gradients after the loss blew up describe a broken net, not the flow through a working
     # one (sum_reduction, loss at 1e36: 'vanishing' 620x below the threshold on three seeds,
     # 'mildly' on two); read the steps before it, as update.ratio does.
-    from .loss_steps import steps_before_divergence
     before = steps_before_divergence(monitor)
     if not before.all() and before.sum() < VANISH_MIN_STEPS:
         return []
