@@ -88,5 +88,80 @@ def test_gru_rejects_bad_input_with_a_clear_error():
     gru = nn.GRU(2, 3)
     with pytest.raises(ValueError, match="GRU: expected 2 input features"):
         gru(minnet.ones(3, 1, 5))
-    with pytest.raises(NotImplementedError, match="GRU\\(\\): dropout and bidirectional"):
-        nn.GRU(2, 3, bidirectional=True)
+    with pytest.raises(ValueError, match="proj_size argument is only supported for LSTM"):
+        nn.GRU(2, 3, proj_size=2)
+    with pytest.raises(RuntimeError, match=r"GRU: expected hidden size \(1, 1, 3\)"):
+        gru(minnet.ones(3, 1, 2), minnet.zeros(2, 1, 3))
+
+
+def test_bidirectional_lstm_matches_torch_two_layers():
+    """Reference numbers from torch 2.13's nn.LSTM(2, 3, num_layers=2, bidirectional=True)
+    with these weights (float64)."""
+    lstm = nn.LSTM(2, 3, num_layers=2, bidirectional=True, dtype=np.float64)
+    assert [n for n, _ in lstm.named_parameters()][4:9] == [
+        "weight_ih_l0_reverse", "weight_hh_l0_reverse", "bias_ih_l0_reverse",
+        "bias_hh_l0_reverse", "weight_ih_l1"]
+    assert lstm.weight_ih_l1.shape == (12, 6)  # layer 1 reads both directions: 2H features
+    _fill(lstm)
+    out, (h, c) = lstm(minnet.tensor(X))
+    assert out.shape == (3, 2, 6) and h.shape == c.shape == (4, 2, 3)
+    np.testing.assert_allclose(out.numpy()[-1], [
+        [-0.2929047826075242, -0.2898097236473816, -0.2748501541987723,
+         0.13384269540274904, 0.08280085076378613, -0.05836964888860029],
+        [-0.30410947326272075, -0.29550350591686414, -0.2876976575757255,
+         0.1425373065840152, 0.09358486195961291, -0.05051343475896668]], rtol=1e-12)
+    np.testing.assert_allclose(h.numpy()[:, 0], [
+        [0.15972033920865134, 0.1718475384242194, -0.14861521196976732],
+        [-0.06783804942188361, 0.10595375033228789, 0.3181443752069075],
+        [-0.2929047826075242, -0.2898097236473816, -0.2748501541987723],
+        [0.18799499719141843, 0.13710160267848562, -0.14831451555983644]], rtol=1e-12)
+    np.testing.assert_allclose(c.numpy()[:, 1, 0], [
+        0.45529439127641247, -0.01094082082681631, -0.5551679346801263, 0.6586145209224803],
+        rtol=1e-12)
+    # the reverse direction's final state is its state after reading step 0
+    np.testing.assert_allclose(h.numpy()[3], out.numpy()[0, :, 3:], rtol=0)
+
+
+def test_bidirectional_gru_gradcheck_with_initial_state():
+    gru = nn.GRU(2, 2, num_layers=2, bidirectional=True, batch_first=True, dtype=np.float64)
+    _fill(gru)
+    x = minnet.tensor(X.transpose(1, 0, 2).copy(), requires_grad=True)  # (N, L, I)
+    h0 = minnet.tensor(0.1 * np.arange(16.0).reshape(4, 2, 2), requires_grad=True)
+    names = [n for n, _ in gru.named_parameters()]
+
+    def run(inp, hx, *weights):
+        for name, w in zip(names, weights):
+            gru._parameters[name] = w
+        out, h = gru(inp, hx)
+        return out.sum() + (h * h).sum()
+
+    assert minnet.gradcheck(run, (x, h0, *(getattr(gru, n) for n in names)))
+
+
+def test_rnn_dropout_acts_between_layers_only_in_training():
+    rnn = nn.RNN(2, 3, num_layers=2, dropout=1.0, dtype=np.float64)
+    _fill(rnn)
+    x = minnet.tensor(X)
+    out_train, _ = rnn(x)
+    # p=1 zeroes layer 0's output, so layer 1 sees zeros: h_t = tanh(b + W_hh h_{t-1})
+    w_hh, b = rnn.weight_hh_l1.numpy(), rnn.bias_ih_l1.numpy() + rnn.bias_hh_l1.numpy()
+    h = np.zeros((2, 3))
+    for t in range(3):
+        h = np.tanh(b + h @ w_hh.T)
+        np.testing.assert_allclose(out_train.numpy()[t], h, rtol=1e-12)
+    rnn.eval()
+    no_dropout = nn.RNN(2, 3, num_layers=2, dtype=np.float64)
+    no_dropout.load_state_dict(rnn.state_dict())
+    np.testing.assert_array_equal(rnn(x)[0].numpy(), no_dropout(x)[0].numpy())
+    with pytest.warns(UserWarning, match="non-zero dropout expects num_layers greater than 1"):
+        nn.LSTM(2, 3, dropout=0.5)
+    with pytest.raises(ValueError, match="dropout should be a number in range"):
+        nn.LSTM(2, 3, num_layers=2, dropout=1.5)
+
+
+def test_lstm_proj_size_zero_is_accepted_and_other_sizes_refused():
+    assert nn.LSTM(2, 3, proj_size=0).proj_size == 0
+    with pytest.raises(NotImplementedError, match="LSTM\\(\\): proj_size=2"):
+        nn.LSTM(2, 3, proj_size=2)
+    with pytest.raises(TypeError, match="hx should be a tuple \\(h_0, c_0\\)"):
+        nn.LSTM(2, 3)(minnet.ones(4, 1, 2), minnet.zeros(1, 1, 3))
