@@ -13,9 +13,10 @@ for minnet, with the codes that name its root cause written down before any run)
 * **false alarms on trained models**: the fixed program, trained first for 600 steps as a
   user would, then diagnosed, gets an ``error`` finding;
 
-plus healthy models (the README's moons MLP and eight others: regression, XOR, dropout,
-logistic regression, a deep He-initialised ReLU net, imbalanced classes, a sine fit), fresh
-and already trained.
+plus healthy models (the README's moons MLP and thirteen others: regression, XOR, dropout,
+logistic regression, a deep He-initialised ReLU net, imbalanced classes, a sine fit, a small
+conv net, a GRU, standardised regression targets, AdamW, label smoothing), fresh and already
+trained.
 ``diagnose`` is called with its default arguments (100 steps) and what each program
 itself specifies (optimizer, batch size, train_step, evaluate, ...).
 """
@@ -48,7 +49,7 @@ def train_in_place(kwargs: dict, steps: int = TRAIN_STEPS) -> None:
     run_training(kwargs["model"], kwargs["loss_fn"], optimizer, X, y, steps=steps,
                  batch_size=kwargs.get("batch_size") or options.get("batch_size", 32),
                  shuffle=kwargs.get("shuffle", True), seed=1,
-                 train_step=kwargs.get("train_step"))
+                 train_step=kwargs.get("train_step"), clip_grad_norm=kwargs.get("clip_grad_norm"))
 
 
 def errors(report) -> list:
@@ -156,6 +157,72 @@ def healthy_programs() -> dict:
                     optimizer=optim.SGD(model.parameters(), lr=0.05, momentum=0.9,
                                         weight_decay=1e-4))
     programs["dropout_half_weight_decay"] = heavy_dropout_weight_decay
+
+    # -- kinds added with the third round of cases: a conv net, a GRU, standardised
+    # -- regression targets, AdamW's decoupled weight decay, label smoothing
+    def small_conv_net():
+        from minnet.data import load_digits
+        X, y = load_digits(return_X_y=True)
+        X = (X / 16.0 - 0.5).astype(np.float32).reshape(-1, 1, 8, 8)
+        minnet.manual_seed(9)
+        model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                              nn.Flatten(), nn.Linear(8 * 4 * 4, 10))
+        return dict(model=model, loss_fn=nn.CrossEntropyLoss(), train_data=(X, y.astype(np.int64)),
+                    optimizer=optim.Adam(model.parameters(), lr=1e-2))
+    programs["small_conv_net"] = small_conv_net
+
+    class LastStepGRU(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gru = nn.GRU(3, 16, batch_first=True)
+            self.head = nn.Linear(16, 2)
+
+        def forward(self, x):
+            out, _ = self.gru(x)
+            return self.head(out[:, -1])
+
+    def gru_classifier():
+        rng = np.random.default_rng(10)
+        X = rng.normal(size=(400, 12, 3)).astype(np.float32)
+        y = (X[:, :, 0].sum(axis=1) > 0).astype(np.int64)
+        minnet.manual_seed(10)
+        model = LastStepGRU()
+        return dict(model=model, loss_fn=nn.CrossEntropyLoss(), train_data=(X, y),
+                    optimizer=optim.Adam(model.parameters(), lr=1e-2))
+    programs["gru_classifier"] = gru_classifier
+
+    def standardised_regression():
+        rng = np.random.default_rng(11)
+        X = rng.normal(size=(500, 6)).astype(np.float32)
+        price = 250 + 40 * X[:, 0] - 25 * X[:, 1] * X[:, 2] + 5 * rng.normal(size=500)
+        y = ((price - price.mean()) / price.std()).astype(np.float32).reshape(-1, 1)
+        minnet.manual_seed(11)
+        model = nn.Sequential(nn.Linear(6, 32), nn.ReLU(), nn.Linear(32, 1))
+        return dict(model=model, loss_fn=nn.MSELoss(), train_data=(X, y),
+                    optimizer=optim.SGD(model.parameters(), lr=0.05, momentum=0.9))
+    programs["standardised_regression"] = standardised_regression
+
+    def adamw_weight_decay():
+        rng = np.random.default_rng(12)
+        X = rng.normal(size=(500, 10)).astype(np.float32)
+        y = (X[:, :3].sum(axis=1) > 0).astype(np.int64) + (X[:, 3] > 1).astype(np.int64)
+        minnet.manual_seed(12)
+        model = nn.Sequential(nn.Linear(10, 64), nn.ReLU(), nn.Linear(64, 3))
+        return dict(model=model, loss_fn=nn.CrossEntropyLoss(), train_data=(X, y),
+                    optimizer=optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.05))
+    programs["adamw_weight_decay"] = adamw_weight_decay
+
+    def label_smoothing():
+        rng = np.random.default_rng(13)
+        centres = rng.normal(0, 2.0, size=(5, 8))
+        y = rng.integers(0, 5, 500)
+        X = (centres[y] + rng.normal(size=(500, 8))).astype(np.float32)
+        minnet.manual_seed(13)
+        model = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 5))
+        return dict(model=model, loss_fn=nn.CrossEntropyLoss(label_smoothing=0.1),
+                    train_data=(X, y.astype(np.int64)),
+                    optimizer=optim.Adam(model.parameters(), lr=1e-2))
+    programs["label_smoothing"] = label_smoothing
     return programs
 
 

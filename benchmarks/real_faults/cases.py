@@ -579,3 +579,279 @@ def softmax_over_the_batch(broken):
 
     return dict(model=model, loss_fn=loss_fn, train_data=(X, y),
                 optimizer=optim.Adam(model.parameters(), lr=1e-2))
+
+
+# -- cases added in a third round (sources found by searching practitioner threads for the
+# -- symptoms; expected codes written and committed before the debugger was run on them) ------
+@case("classes_presented_in_order",
+      "https://stats.stackexchange.com/questions/325475/neural-network-gives-incorrect-outputs-although-its-backpropagates-correctly",
+      "the network was trained on all the '1' examples, then on all the '2' examples, and "
+      "forgot the first class; the answer: shuffle the training set randomly",
+      ["data.not_shuffled"])
+def classes_presented_in_order(broken):
+    seeded(27)
+    X, y = blobs(400, 2, 4, seed=27, spread=2.0)
+    order = np.argsort(y, kind="stable")
+    X, y = X[order], y[order]
+    model = mlp([4, 32, 2])
+    return dict(model=model, loss_fn=nn.CrossEntropyLoss(), train_data=(X, y),
+                shuffle=not broken, optimizer=optim.SGD(model.parameters(), lr=0.1))
+
+
+@case("validation_split_of_unshuffled_data",
+      "https://rocuku.github.io/keras-validation-split-shuffle/ (Keras validation_split takes "
+      "the last samples before shuffling)",
+      "the data was not shuffled before the split: the validation set, the last 10% of the "
+      "arrays, held only negative samples, so the validation score was meaningless; shuffle "
+      "before splitting",
+      ["data.not_shuffled"])
+def validation_split_of_unshuffled_data(broken):
+    seeded(28)
+    X, y = blobs(500, 2, 6, seed=28)
+    order = np.argsort(-y, kind="stable")          # positives first, negatives last
+    X, y = X[order], y[order]
+    if not broken:
+        perm = np.random.default_rng(28).permutation(len(y))
+        X, y = X[perm], y[perm]
+    cut = int(0.9 * len(y))
+    model = mlp([6, 32, 2])
+    return dict(model=model, loss_fn=nn.CrossEntropyLoss(), train_data=(X[:cut], y[:cut]),
+                val_data=(X[cut:], y[cut:]), optimizer=optim.Adam(model.parameters(), lr=1e-2))
+
+
+class _BatchNormNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(10, 32)
+        self.bn = nn.BatchNorm1d(32)
+        self.fc2 = nn.Linear(32, 3)
+
+    def forward(self, x):
+        return self.fc2(F.relu(self.bn(self.fc1(x))))
+
+
+@case("batchnorm_tested_in_train_mode",
+      "https://discuss.pytorch.org/t/what-does-model-eval-do-for-batchnorm-layer/7146 "
+      "('When evaluating you should use eval() mode and then batch size doesnt matter')",
+      "a model with batch normalisation was evaluated without model.eval(): the BN layer "
+      "normalised with the test batch's statistics instead of the running ones, so a test "
+      "sample's output depends on the batch it comes in",
+      ["model.train_mode_at_eval"])
+def batchnorm_tested_in_train_mode(broken):
+    seeded(29)
+    X, y = blobs(400, 3, 10, seed=29)
+    model = _BatchNormNet()
+
+    def evaluate(model, X, y):
+        if not broken:
+            model.eval()
+        with minnet.no_grad():
+            return model(minnet.Tensor(X)).numpy()
+
+    return dict(model=model, loss_fn=nn.CrossEntropyLoss(), train_data=(X, y),
+                optimizer=optim.Adam(model.parameters(), lr=1e-2), evaluate=evaluate)
+
+
+@case("one_sigmoid_unit_for_ten_digits",
+      "https://datascience.stackexchange.com/questions/38604/too-low-accuracy-on-mnist-dataset-using-a-neural-network",
+      "ten digit classes (labels 0..9) trained through one sigmoid output with binary "
+      "cross-entropy: the loss went negative and accuracy stayed at chance (~11%); use ten "
+      "outputs with a (sparse) categorical cross-entropy",
+      ["data.labels_invalid", "output.wrong_activation", "loss.wrong_input"])
+def one_sigmoid_unit_for_ten_digits(broken):
+    seeded(30)
+    from minnet.data import load_digits
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16.0).astype(np.float32)
+    if broken:
+        model = mlp([64, 64, 1], last=nn.Sigmoid())
+        return dict(model=model, loss_fn=nn.BCELoss(),
+                    train_data=(X, y.astype(np.float32).reshape(-1, 1)),
+                    optimizer=optim.Adam(model.parameters(), lr=1e-3))
+    model = mlp([64, 64, 10])
+    return dict(model=model, loss_fn=nn.CrossEntropyLoss(), train_data=(X, y.astype(np.int64)),
+                optimizer=optim.Adam(model.parameters(), lr=1e-3))
+
+
+@case("steplr_stepped_every_batch",
+      "https://runebook.dev/en/docs/pytorch/generated/torch.optim.lr_scheduler.lrscheduler/torch.optim.lr_scheduler.LRScheduler.step",
+      "StepLR (meant per epoch) was stepped inside the batch loop: the learning rate "
+      "plummets within the first epochs and the model stops learning; step it once per epoch",
+      ["loss.plateau", "update.ratio"])
+def steplr_stepped_every_batch(broken):
+    seeded(31)
+    X, y = blobs(640, 4, 12, seed=31, spread=3.0)
+    model = mlp([12, 64, 4])
+    schedulers = {}      # one scheduler per optimizer: diagnose trains copies of it
+    batches_per_epoch = 640 // 32
+
+    def step_with_scheduler(model, loss_fn, optimizer, Xb, yb):
+        state = schedulers.setdefault(id(optimizer), {
+            "scheduler": optim.lr_scheduler.StepLR(optimizer, step_size=10, gamma=0.5),
+            "batch": 0})
+        optimizer.zero_grad()
+        loss = loss_fn(model(Xb), yb)
+        loss.backward()
+        optimizer.step()
+        state["batch"] += 1
+        if broken or state["batch"] % batches_per_epoch == 0:
+            state["scheduler"].step()
+        return loss
+
+    return dict(model=model, loss_fn=nn.CrossEntropyLoss(), train_data=(X, y),
+                optimizer=optim.SGD(model.parameters(), lr=0.02, momentum=0.9),
+                train_step=step_with_scheduler)
+
+
+@case("majority_class_always_predicted",
+      "https://decodetrail.com/question/why-does-my-cnn-predict-only-one-class-no-matter-what-image-i-give-it/",
+      "one class dominates the data set, so the network minimises the loss by always "
+      "predicting it; use class weights or balanced sampling",
+      ["data.class_imbalance"])
+def majority_class_always_predicted(broken):
+    seeded(32)
+    rng = np.random.default_rng(32)
+    y = np.where(rng.random(800) < 0.03, 1, 0).astype(np.int64)
+    X = rng.normal(size=(800, 8)).astype(np.float32)
+    X[y == 1, :2] += 1.0
+    model = mlp([8, 16, 2])
+    if broken:
+        loss_fn = nn.CrossEntropyLoss()
+    else:
+        counts = np.bincount(y, minlength=2).astype(np.float32)
+        loss_fn = nn.CrossEntropyLoss(weight=minnet.Tensor(counts.sum() / (2 * counts)))
+    return dict(model=model, loss_fn=loss_fn, train_data=(X, y),
+                optimizer=optim.Adam(model.parameters(), lr=1e-2))
+
+
+@case("features_and_labels_shuffled_apart",
+      "https://www.onenoughtone.com/problems/synchronized-data-permutation ('If we shuffle X "
+      "and y independently, we would break the fundamental relationship between features "
+      "and labels, effectively corrupting our dataset')",
+      "X and y were shuffled with two independent permutations, so every label belongs to a "
+      "random sample; shuffle both with one permutation",
+      ["data.input_independent"])
+def features_and_labels_shuffled_apart(broken):
+    seeded(33)
+    X, y = blobs(500, 3, 8, seed=33)
+    rng = np.random.default_rng(33)
+    perm = rng.permutation(len(y))
+    X = X[perm]
+    y = y[rng.permutation(len(y))] if broken else y[perm]
+    model = mlp([8, 32, 3])
+    return dict(model=model, loss_fn=nn.CrossEntropyLoss(), train_data=(X, y),
+                optimizer=optim.Adam(model.parameters(), lr=1e-2))
+
+
+class _SequenceRegressor(nn.Module):
+    def __init__(self, recurrent_scale):
+        super().__init__()
+        self.rnn = nn.RNN(4, 32, batch_first=True)
+        self.head = nn.Linear(32, 1)
+        if recurrent_scale is not None:
+            nn.init.normal_(self.rnn.weight_hh_l0, 0.0, recurrent_scale)
+
+    def forward(self, x):
+        out, _ = self.rnn(x)
+        return self.head(out[:, -1])
+
+
+@case("rnn_without_gradient_clipping",
+      "https://mlkatas.com/kata/53 ('Train a deep RNN without gradient clipping on a long "
+      "sequence. You'll likely observe NaN values in the loss or very large, unstable losses')",
+      "exploding gradients in a recurrent network trained on long sequences; clip the "
+      "gradient norm (clip_grad_norm_) before optimizer.step()",
+      ["grad.exploding", "loss.nonfinite", "loss.diverging", "grad.nonfinite",
+       "optim.clipping_always"])
+def rnn_without_gradient_clipping(broken):
+    seeded(34)
+    rng = np.random.default_rng(34)
+    X = rng.normal(size=(256, 40, 4)).astype(np.float32)
+    y = X[:, :, 0].sum(axis=1, keepdims=True).astype(np.float32) / np.sqrt(40)
+    model = _SequenceRegressor(recurrent_scale=0.2)
+    return dict(model=model, loss_fn=nn.MSELoss(), train_data=(X, y),
+                optimizer=optim.SGD(model.parameters(), lr=0.2),
+                clip_grad_norm=None if broken else 1.0)
+
+
+class _ReplacedHeadNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Linear(10, 32)
+        self.head = nn.Linear(32, 4)
+
+    def forward(self, x):
+        return self.head(F.relu(self.body(x)))
+
+
+@case("optimizer_built_before_layer_replaced",
+      "https://github.com/microsoft/nni/issues/4521 ('the parameters registered in the "
+      "optimizer are outdated ... an easy way is reinitializing a new optimizer')",
+      "a layer of the model was replaced after the optimizer had been created: the optimizer "
+      "still updates the old layer's tensors and the new layer never trains; create the "
+      "optimizer after the model is final",
+      ["grad.missing", "update.ratio"])
+def optimizer_built_before_layer_replaced(broken):
+    seeded(35)
+    X, y = blobs(400, 4, 10, seed=35)
+    model = _ReplacedHeadNet()
+    if broken:
+        optimizer = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        model.head = nn.Linear(32, 4)            # replaced after the optimizer was built
+    else:
+        model.head = nn.Linear(32, 4)
+        optimizer = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    return dict(model=model, loss_fn=nn.CrossEntropyLoss(), train_data=(X, y),
+                optimizer=optimizer)
+
+
+@case("nan_values_in_training_data",
+      "https://theneuralbase.com/tensorflow/learn/beginner/nan-loss-learning-rate-or-data/ "
+      "('data contains inf, nan, or extreme outliers that propagate through the network')",
+      "missing values (NaN) in the training features make the loss NaN from the first batch "
+      "on; no learning rate fixes it, clean the data",
+      ["data.nonfinite"])
+def nan_values_in_training_data(broken):
+    seeded(36)
+    X, y = blobs(400, 2, 10, seed=36)
+    holes = np.random.default_rng(36).random(X.shape) < 0.01
+    X[holes] = np.nan
+    if not broken:
+        keep = ~np.isnan(X).any(axis=1)
+        X, y = X[keep], y[keep]
+    model = mlp([10, 16, 2])
+    return dict(model=model, loss_fn=nn.CrossEntropyLoss(), train_data=(X, y),
+                optimizer=optim.Adam(model.parameters(), lr=1e-2))
+
+
+@case("house_prices_targets_in_thousands",
+      "https://community.deeplearning.ai/t/multiple-linear-regression-housing-prices-problem-cost-too-high/211759",
+      "inputs were z-scored but the price targets were left in the thousands: the predictions "
+      "start near 0 and the cost is huge; z-scoring the targets too brought the cost down",
+      ["data.target_scale", "init.output_bias"])
+def house_prices_targets_in_thousands(broken):
+    seeded(37)
+    X, y = linear_regression_data(500, 8, seed=37, y_scale=60.0, y_shift=180.0)
+    if not broken:
+        y = ((y - y.mean()) / y.std()).astype(np.float32)
+    model = mlp([8, 32, 1])
+    return dict(model=model, loss_fn=nn.MSELoss(), train_data=(X, y),
+                optimizer=optim.SGD(model.parameters(), lr=0.01))
+
+
+@case("dropout_keeps_too_little",
+      "https://errorhandle.ai/keep-prob-value-in-dropout-and-getting-worst-resultypescript-with-dropout "
+      "('A very low keep_prob (like 0.2) can overly damage the network's learning capacity')",
+      "dropout that keeps only 20% of the units (rate 0.8) in a small network: it cannot "
+      "fit the training data; keep 0.5-0.9 of the units",
+      ["reg.too_strong", "model.cannot_overfit", "loss.plateau"])
+def dropout_keeps_too_little(broken):
+    seeded(38)
+    rng = np.random.default_rng(38)
+    X = rng.normal(size=(500, 6)).astype(np.float32)
+    y = ((X[:, 0] * X[:, 1] > 0) ^ (X[:, 2] > 0.5)).astype(np.int64)
+    model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Dropout(0.8 if broken else 0.1),
+                          nn.Linear(16, 16), nn.ReLU(), nn.Dropout(0.8 if broken else 0.1),
+                          nn.Linear(16, 2))
+    return dict(model=model, loss_fn=nn.CrossEntropyLoss(), train_data=(X, y),
+                optimizer=optim.Adam(model.parameters(), lr=1e-2))
