@@ -73,3 +73,35 @@ def test_redraw_keeps_each_weights_scale_and_the_vectors_and_resets_running_stat
     redraw_(again, np.random.default_rng(1))                 # the same draw for the same seed
     for p, q in zip(model.parameters(), again.parameters()):
         np.testing.assert_array_equal(p.numpy(), q.numpy())
+
+
+# Lab tests that train or diagnose what a student's file returned, and how each makes sure
+# the run starts untrained without minnet.grading.untrained
+OWN_START_CHECKS = {
+    "04_init/test_initialisation.py": "untrained_problem: the model's outputs as built",
+    "12_function_fit/test_function_fit.py": "RecordedFit: build_net and train are the grader's",
+    "10_overfit_regularize/test_hidden_overfit_tools.py": "model.train(mode) only, no run",
+}
+
+
+def test_every_lab_test_that_trains_a_students_run_checks_its_start():
+    """A graded training run must start untrained: lab 05 trained relu_setup()'s model as it
+    came, and a net trained inside the setup function with lr 1e-12 scored its three repairs
+    (11/20, honest 0; labs/source/_attacks/lab05_pretrained_setups.py)."""
+    import glob
+    import os
+    import re
+
+    labs = os.path.join(os.path.dirname(__file__), os.pardir, "labs")
+    files = (glob.glob(os.path.join(labs, "[0-9]*", "test_*.py"))
+             + glob.glob(os.path.join(labs, "source", "[0-9]*", "test_hidden_*.py")))
+    assert len(files) >= 12
+    unchecked = []
+    for path in files:
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
+        name = "/".join(path.replace(os.sep, "/").split("/")[-2:])
+        if (re.search(r"\.train\(|train_setup\(|diagnose\(", text)
+                and "minnet.grading.untrained" not in text and name not in OWN_START_CHECKS):
+            unchecked.append(name)
+    assert not unchecked, f"lab tests training a student's run from where it came: {unchecked}"
