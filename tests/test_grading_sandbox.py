@@ -125,6 +125,23 @@ def test_calls_cross_as_data_and_caches_stay_behind(tmp_path):
         module.missing
 
 
+def test_a_file_saved_with_a_bom_and_crlf_endings_runs_as_python_reads_it(tmp_path):
+    """Windows editors save UTF-8 with a byte-order mark and CRLF line endings: Python runs such
+    a file, so the grader must too (the BOM made every test of such a file score 0 with
+    "invalid non-printable character U+FEFF")."""
+    text = ('"""Unicode in the docstring: caf\u00e9, \u2713."""\nimport numpy as np\n\n'
+            'def double(x):\n    return 2 * np.asarray(x)\n')
+    folder = tmp_path / "01_lab"
+    folder.mkdir()
+    (folder / "layers.py").write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n")
+                                       .encode("utf-8"))
+    module = sandboxed(str(folder / "test_layers.py"), "layers", allowed_imports=("numpy",))
+    np.testing.assert_array_equal(module.double([1.0, 2.0]), [2.0, 4.0])
+    latin = folder / "latin.py"
+    latin.write_bytes(b"# -*- coding: latin-1 -*-\nNAME = '\xe9t\xe9'\n")
+    assert sandboxed(str(folder / "test_layers.py"), "latin").NAME == "\u00e9t\u00e9"
+
+
 def test_errors_come_back_as_feedback_with_the_students_line(tmp_path):
     test_file = lab_file(tmp_path, """
         def broken(x):

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from .loading import decode_source
 from .release import (HIDDEN_PREFIX, SOURCE_FOLDER, display, hidden_tests, planned_release,
                       read_manifest, resolve_labs, sha256_file, student_files)
 
@@ -421,8 +422,8 @@ def _read_regular(path: Path) -> str:
     """The text of a student's file, opened without following a link (O_NOFOLLOW): what
     was checked is what is read."""
     descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    with os.fdopen(descriptor, encoding="utf-8", errors="replace") as file:
-        return file.read()
+    with os.fdopen(descriptor, "rb") as file:
+        return decode_source(file.read())  # written to the copy as UTF-8, "\n" line endings
 
 
 def find_student_file(lab: str, name: str, candidates: list, unique_names: set) -> Optional[Path]:

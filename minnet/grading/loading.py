@@ -27,6 +27,24 @@ _cache: dict = {}  # absolute path -> (stamp, module)
 _private_names = itertools.count(1)  # numbers the private modules' names
 
 
+def decode_source(data: bytes) -> str:
+    """A Python file's bytes as the text Python itself would run: its encoding as Python reads
+    it (a UTF-8 byte-order mark, which Windows editors write, dropped; a ``coding:`` line
+    obeyed) and its line endings as ``\n``. Undecodable bytes become U+FFFD (the compiler then
+    names the line), never an exception here."""
+    try:
+        return importlib.util.decode_source(data)
+    except (SyntaxError, LookupError, UnicodeDecodeError):
+        text = data.decode("utf-8", errors="replace").removeprefix("\ufeff")
+        return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def read_source(path) -> str:
+    """``decode_source`` of the file at ``path``."""
+    with open(path, "rb") as file:
+        return decode_source(file.read())
+
+
 def lab_folder(test_file) -> str:
     """The folder of the lab a test file belongs to (its directory), absolute."""
     return os.path.dirname(os.path.abspath(os.fspath(test_file)))

@@ -25,6 +25,7 @@ import numpy as np
 
 from . import lockdown, wire
 from .expect import LabFailure
+from .loading import read_source
 from .lockdown import hidden_paths
 from .static_check import check_source
 
@@ -217,8 +218,7 @@ class Sandbox:
         _open.append(self)
         refused = [name for name in FRAMEWORKS
                    if allowed_imports is None or name not in allowed_imports]
-        with open(self.path, encoding="utf-8", errors="replace") as file:
-            source = file.read()
+        source = read_source(self.path)  # a BOM, CRLF endings, a coding line: as Python reads
         answer = self._ask({"op": "load", "source": source, "filename": self.shown,
                             "module_name": module_name, "refused_imports": refused,
                             "stand_ins": list(stand_ins),
@@ -593,9 +593,8 @@ def sandboxed(test_file, name: str, allowed_imports=("numpy", "math"), forbidden
     if not os.path.isfile(path):
         raise LabFailure(f"The file {os.path.basename(path)} is missing. It belongs to this "
                          "lab: restore it (e.g. from the released labs) and fill in the TODOs.")
-    with open(path, encoding="utf-8", errors="replace") as file:
-        problems = check_source(file.read(), os.path.basename(path),
-                                tuple(allowed_imports) + tuple(stand_ins), forbidden)
+    problems = check_source(read_source(path), os.path.basename(path),
+                            tuple(allowed_imports) + tuple(stand_ins), forbidden)
     if problems:
         raise LabFailure("your file breaks this lab's rules, so it was not run:\n  "
                          + "\n  ".join(problems))
