@@ -673,3 +673,46 @@ def test_adagrad_constructor_errors():
             optim.Adagrad([param], **{option: -1})
     with pytest.raises(TypeError, match=r"Adagrad: learning rate must be a number, got NoneType"):
         optim.Adagrad([param], lr=None)
+
+
+@pytest.mark.parametrize("name, flags", [
+    ("SGD", dict(foreach=True, fused=True, differentiable=False)),
+    ("Adam", dict(foreach=False, fused=True, capturable=False, differentiable=False)),
+    ("AdamW", dict(foreach=True, fused=None, capturable=False)),
+    ("RMSprop", dict(foreach=True, capturable=False, differentiable=False)),
+    ("Adagrad", dict(foreach=None, fused=True, differentiable=False)),
+    ("Adadelta", dict(foreach=True, capturable=False, differentiable=False)),
+])
+def test_pytorchs_implementation_flags_are_accepted_and_change_no_number(name, flags):
+    """foreach/fused pick how PyTorch runs the same rule; minnet has one implementation."""
+    runs = []
+    for extra in ({}, flags):
+        w = Parameter(W0.copy())
+        opt = getattr(optim, name)([w], lr=0.1, **extra)
+        for g in GRADS:
+            w.grad = minnet.tensor(g)
+            opt.step()
+        runs.append(w.numpy())
+        assert not set(flags) & set(opt.param_groups[0])  # nothing stored that does nothing
+    np.testing.assert_array_equal(runs[0], runs[1])
+
+
+@pytest.mark.parametrize("name, option", [("Adam", "capturable"), ("SGD", "differentiable"),
+                                          ("RMSprop", "differentiable"),
+                                          ("Adadelta", "capturable")])
+def test_capturable_and_differentiable_true_are_refused_by_name(name, option):
+    with pytest.raises(NotImplementedError, match=f"{name}: {option}=True .* not supported"):
+        getattr(optim, name)([Parameter(W0.copy())], **{option: True})
+    with pytest.raises(TypeError, match="foreach must be None, True or False"):
+        getattr(optim, name)([Parameter(W0.copy())], foreach="yes")
+
+
+def test_a_tensor_lr_must_have_one_element():
+    w = Parameter(W0.copy())
+    with pytest.raises(ValueError, match="SGD: Tensor learning rate must be 1-element, got "
+                                         "shape \\(2,\\)"):
+        optim.SGD([w], lr=minnet.tensor([0.1, 0.1]))
+    opt = optim.SGD([w], lr=minnet.tensor(0.5))  # one element: as PyTorch, a 0-d tensor works
+    w.grad = minnet.tensor(GRADS[0])
+    opt.step()
+    np.testing.assert_allclose(w.numpy(), W0 - 0.5 * GRADS[0], rtol=1e-15)

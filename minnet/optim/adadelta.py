@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..tensor import wrap_array
-from .optimizer import Optimizer, _check_number
+from .optimizer import Optimizer, _check_implementation_flags, _check_number
 
 
 class Adadelta(Optimizer):
@@ -27,7 +27,9 @@ class Adadelta(Optimizer):
     """
 
     def __init__(self, params, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
-                 weight_decay: float = 0, *, maximize: bool = False):
+                 weight_decay: float = 0, foreach=None, *, capturable: bool = False,
+                 maximize: bool = False, differentiable: bool = False):
+        _check_implementation_flags("Adadelta", foreach, None, capturable, differentiable)
         defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize)
         self._validate_group(defaults)
         super().__init__(params, defaults)

@@ -22,19 +22,23 @@ import math
 import numpy as np
 
 from ..tensor import wrap_array
-from .optimizer import Optimizer, _check_number, compiled_updates
+from .optimizer import Optimizer, _check_implementation_flags, _check_number, compiled_updates
 
 
 class Adam(Optimizer):
     """``Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *, maximize=False, decoupled_weight_decay=False)``.
 
     State per parameter: ``step`` (int), ``exp_avg`` (m), ``exp_avg_sq`` (v)
-    and, with ``amsgrad=True``, ``max_exp_avg_sq``.
+    and, with ``amsgrad=True``, ``max_exp_avg_sq``. PyTorch's ``foreach``/``fused``/
+    ``capturable``/``differentiable`` are accepted: see ``_check_implementation_flags``.
     """
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0, amsgrad: bool = False, *, maximize: bool = False,
-                 decoupled_weight_decay: bool = False):
+                 weight_decay: float = 0, amsgrad: bool = False, *, foreach=None,
+                 maximize: bool = False, capturable: bool = False, differentiable: bool = False,
+                 fused=None, decoupled_weight_decay: bool = False):
+        _check_implementation_flags(type(self).__name__, foreach, fused, capturable,
+                                    differentiable)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                         maximize=maximize, decoupled_weight_decay=decoupled_weight_decay)
         self._validate_group(defaults)
@@ -114,8 +118,12 @@ class AdamW(Adam):
     """
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 1e-2, amsgrad: bool = False, *, maximize: bool = False):
+                 weight_decay: float = 1e-2, amsgrad: bool = False, *, maximize: bool = False,
+                 foreach=None, capturable: bool = False, differentiable: bool = False,
+                 fused=None):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
+                         foreach=foreach, capturable=capturable,
+                         differentiable=differentiable, fused=fused,
                          decoupled_weight_decay=True)
 
     def load_state_dict(self, state_dict: dict) -> None:

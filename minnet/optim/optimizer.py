@@ -411,6 +411,9 @@ def _cast_state_value(param: Tensor, entry: str, value, optimizer_name: str):
 def _check_number(optimizer: str, option: str, value, minimum: float = 0.0,
                   below: Optional[float] = None) -> None:
     """Raise a clear ValueError unless ``minimum <= value (< below)``."""
+    if isinstance(value, Tensor) and value._data.size != 1:  # a 0-d or 1-element tensor lr is fine
+        raise ValueError(f"{optimizer}: Tensor {option.replace(' value', '')} must be 1-element, "
+                         f"got shape {tuple(value.shape)}")
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -419,3 +422,27 @@ def _check_number(optimizer: str, option: str, value, minimum: float = 0.0,
     if not number >= minimum or (below is not None and not number < below):
         allowed = f">= {minimum}" if below is None else f"in [{minimum}, {below})"
         raise ValueError(f"{optimizer}: Invalid {option}: {value} (must be {allowed})")
+
+
+def _check_implementation_flags(optimizer: str, foreach=None, fused=None, capturable=False,
+                                differentiable=False) -> None:
+    """Accept PyTorch's implementation switches where they cannot change the numbers.
+
+    ``foreach`` and ``fused`` choose how PyTorch runs the same rule (a loop per tensor,
+    one kernel over all of them, one fused kernel); minnet has one implementation
+    (NumPy lines, or the compiled loop proven equal to them), so any value is accepted
+    and the result is the same. ``capturable`` (CUDA graphs) and ``differentiable``
+    (a step that autograd records) have no counterpart: True is refused by name.
+    """
+    for option, value in (("foreach", foreach), ("fused", fused)):
+        if value not in (None, True, False):
+            raise TypeError(f"{optimizer}: {option} must be None, True or False, got {value!r}")
+    for option, value, meaning in (
+            ("capturable", capturable, "a step that CUDA graphs can capture"),
+            ("differentiable", differentiable,
+             "a step that autograd records, to differentiate through the update")):
+        if value:
+            raise NotImplementedError(
+                f"{optimizer}: {option}=True ({meaning}) is not supported in minnet; it has "
+                f"no GPU and does not record optimizer steps. Hint: leave {option} out.")
+

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..tensor import wrap_array
-from .optimizer import Optimizer, _check_number
+from .optimizer import Optimizer, _check_implementation_flags, _check_number
 
 
 class RMSprop(Optimizer):
@@ -33,7 +33,9 @@ class RMSprop(Optimizer):
 
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0, momentum: float = 0, centered: bool = False, *,
-                 maximize: bool = False):
+                 capturable: bool = False, foreach=None, maximize: bool = False,
+                 differentiable: bool = False):
+        _check_implementation_flags("RMSprop", foreach, None, capturable, differentiable)
         defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
                         momentum=momentum, centered=centered, maximize=maximize)
         self._validate_group(defaults)

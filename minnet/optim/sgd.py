@@ -17,17 +17,21 @@ from __future__ import annotations
 import numpy as np
 
 from ..tensor import wrap_array
-from .optimizer import Optimizer, _check_number, compiled_updates
+from .optimizer import Optimizer, _check_implementation_flags, _check_number, compiled_updates
 
 
 class SGD(Optimizer):
     """``SGD(params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *, maximize=False)``.
 
     State per parameter: ``momentum_buffer`` (only when ``momentum != 0``).
+    PyTorch's ``foreach``/``fused``/``differentiable`` are accepted: see
+    ``_check_implementation_flags``.
     """
 
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0, dampening: float = 0,
-                 weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False):
+                 weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False,
+                 foreach=None, differentiable: bool = False, fused=None):
+        _check_implementation_flags("SGD", foreach, fused, differentiable=differentiable)
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
                         weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
         self._validate_group(defaults)
