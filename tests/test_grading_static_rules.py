@@ -157,3 +157,25 @@ def test_a_class_may_still_have_load_and_save_methods():
             def save(self):
                 return self.load
     """) == []
+
+
+def test_a_tidy_module_and_numpys_stream_splitting_are_not_refused():
+    """Correct files once refused: ``__all__``/``__slots__``/``__version__`` (read as Python's
+    machinery) and ``rng.spawn(2)`` (read as starting a process: NumPy's Generator.spawn and
+    SeedSequence.spawn split a random stream)."""
+    assert problems_of("""
+        __all__ = ["Layer", "streams"]
+        __version__ = "1.0"
+
+        class Layer:
+            __slots__ = ("w",)
+
+        def streams(seed):
+            first, second = np.random.default_rng(seed).spawn(2)
+            children = np.random.SeedSequence(seed).spawn(3)
+            return first, second, children, __all__
+    """) == []
+    # the modules whose spawn starts a process stay refused by name
+    for text in ("import pty\npty.spawn(['/bin/sh'])", "x = np.distutils.spawn",
+                 "import multiprocessing\nmultiprocessing.spawn"):
+        assert problems_of(text), text

@@ -47,7 +47,7 @@ FORBIDDEN_ATTRIBUTES |= FILE_ATTRIBUTES
 # code behind. No lab computes anything with one.
 PROCESS_ATTRIBUTES = {
     "system", "popen", "startfile", "fork", "forkpty", "register_at_fork",
-    "posix_spawn", "posix_spawnp", "spawn", "spawnl", "spawnle", "spawnlp", "spawnlpe",
+    "posix_spawn", "posix_spawnp", "spawnl", "spawnle", "spawnlp", "spawnlpe",
     "spawnv", "spawnve", "spawnvp", "spawnvpe",
     "execl", "execle", "execlp", "execlpe", "execv", "execve", "execvp", "execvpe",
     "subprocess", "Popen", "check_output", "check_call", "getoutput", "getstatusoutput",
@@ -59,6 +59,12 @@ PROCESS_ATTRIBUTES = {
 HARMLESS_DUNDERS = {"__init__", "__name__", "__doc__", "__len__", "__call__", "__repr__",
                     "__str__", "__eq__", "__hash__", "__iter__", "__next__", "__enter__",
                     "__exit__", "__class__", "__main__"}
+# Dunder names a tidy module or class defines for itself (``__all__ = [...]``, a class's
+# ``__slots__``): plain data of the file's own, reaching nothing. (A bare ``spawn`` is not a
+# process attribute either: NumPy's ``Generator.spawn`` and ``SeedSequence.spawn`` split
+# random streams, and the modules whose ``spawn`` starts one, pty, multiprocessing and
+# distutils, are refused by name.)
+OWN_DUNDER_NAMES = {"__all__", "__slots__", "__version__", "__author__", "__license__"}
 
 
 # Names of the student's own objects, whose private attributes are theirs to use
@@ -230,7 +236,7 @@ def check_source(text: str, filename: str, allowed_imports, forbidden=()) -> lis
                 problem(node, f"`{node.id}`", "running code given as text or looking names up "
                                               "by string is not allowed in lab files")
             elif node.id.startswith("__") and node.id not in HARMLESS_DUNDERS \
-                    and node.id != "__file__":
+                    and node.id != "__file__" and node.id not in OWN_DUNDER_NAMES:
                 problem(node, f"`{node.id}`", "reaching into Python's machinery is not "
                                               "allowed in lab files")
     return problems
