@@ -134,19 +134,31 @@ def optimizer_factory(optimizer, model) -> Callable:
 
     Parameters are matched by their position in ``model.parameters()``; the
     optimizer's state (momentum buffers, Adam moments) is copied too.
+
+    Tensors the optimizer holds that are not the model's (a layer replaced after the
+    optimizer was built, or a loss with learnable weights) are left out of the copy:
+    updating them cannot change the copy's outputs, and the copy must not touch the
+    caller's tensors. ``make.foreign`` lists their shapes, for grad.missing to report.
     """
     if optimizer is None:
         from ..optim import SGD
         return lambda twin: SGD(twin.parameters(), lr=0.01)
     positions = {id(p): i for i, p in enumerate(model.parameters())}
-    groups = []
-    for group in optimizer.param_groups:
+    groups, foreign, kept_state = [], [], {}
+    for group_index, group in enumerate(optimizer.param_groups):
         indices = [positions.get(id(p)) for p in group["params"]]
-        if any(i is None for i in indices):
-            raise ValueError("diagnose(): the optimizer holds parameters that are not the model's. "
-                             "Hint: build it from model.parameters().")
-        groups.append(({k: copy.deepcopy(v) for k, v in group.items() if k != "params"}, indices))
+        foreign += [tuple(p.shape) for p, i in zip(group["params"], indices) if i is None]
+        settings = {k: copy.deepcopy(v) for k, v in group.items() if k != "params"}
+        groups.append((settings, [i for i in indices if i is not None]))
+    if not any(indices for _, indices in groups):
+        raise ValueError("diagnose(): the optimizer holds none of the model's parameters "
+                         f"({len(foreign)} other tensors). Hint: build it from "
+                         "model.parameters(), after the model is complete (a layer replaced "
+                         "afterwards is not in an optimizer built before).")
     state = copy.deepcopy(optimizer.state_dict())
+    if foreign:
+        state = _state_without_foreign(state, optimizer, positions)
+    groups = [(settings, indices) for settings, indices in groups if indices]
     cls = type(optimizer)
 
     def make(twin):
@@ -156,7 +168,29 @@ def optimizer_factory(optimizer, model) -> Callable:
         built.load_state_dict(copy.deepcopy(state))
         return built
 
+    make.foreign = foreign
     return make
+
+
+def _state_without_foreign(state: dict, optimizer, positions: dict) -> dict:
+    """The optimizer's state_dict with the tensors that are not the model's taken out.
+
+    state_dict numbers the parameters across groups in order; the kept ones are
+    renumbered the same way, and groups left empty are dropped (as ``make`` drops them).
+    """
+    renumbered, groups, new_index = {}, [], 0
+    for group, saved in zip(optimizer.param_groups, state["param_groups"]):
+        kept = []
+        for param, old_index in zip(group["params"], saved["params"]):
+            if id(param) not in positions:
+                continue
+            if old_index in state["state"]:
+                renumbered[new_index] = state["state"][old_index]
+            kept.append(new_index)
+            new_index += 1
+        if kept:
+            groups.append(dict(saved, params=kept))
+    return dict(state, state=renumbered, param_groups=groups)
 
 
 # -- the training loop ---------------------------------------------------------------------------

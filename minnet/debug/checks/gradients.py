@@ -431,19 +431,37 @@ def _not_in_optimizer(ctx, monitor, model, outside) -> Finding:
     layers = sorted({monitor.layer_of_param.get(name) for name in names} - {None},
                     key=lambda layer: list(monitor.layers).index(layer)
                     if layer in monitor.layers else 0)
+    # Tensors the user's optimizer holds that are not in the model (left out of the copy).
+    # Shapes that match the missing parameters one for one are the mark of a layer replaced
+    # after the optimizer was built: its updates go to the old, unused tensors.
+    foreign = list(getattr(ctx.make_optimizer, "foreign", None) or [])
+    replaced = bool(foreign) and sorted(foreign) == sorted(tuple(p.shape) for _, p in outside)
+    if replaced:
+        cause = (f"The optimizer holds {len(foreign)} other tensors of exactly these shapes "
+                 f"that are not in the model: the layer was replaced (or re-created) after "
+                 f"the optimizer was built, and the optimizer updates the old, unused copy.")
+        fix = ("Create the optimizer after the model is complete, or rebuild it after "
+               "replacing a layer: optimizer = optim.SGD(model.parameters(), ...).")
+    else:
+        cause = "The optimizer was built from part of the model."
+        if foreign:
+            cause += (f" It also holds {len(foreign)} tensors that are not in the model "
+                      f"(shapes {', '.join(str(shape) for shape in foreign[:4])}).")
+        fix = ("Build the optimizer from every trainable parameter: "
+               "optim.SGD(model.parameters(), ...). If these layers are meant to stay fixed, "
+               "freeze them explicitly: layer.requires_grad_(False) (no wasted gradients).")
+    evidence = {"parameters_not_in_optimizer": names, "numel": numel,
+                "requires_grad": True, "in_optimizer": False}
+    if foreign:
+        evidence["optimizer_tensors_not_in_model"] = len(foreign)
+        evidence["shapes_match_missing"] = replaced
     return Finding(
         "grad.missing",
         f"{len(names)} of {total} parameters ({', '.join(names)}; {numel} numbers) require "
         f"grad but the optimizer does not hold them: they receive gradients and never change, "
-        f"so {', '.join(layers) or 'those layers'} keep their initial random weights. The "
-        f"optimizer was built from part of the model.",
-        severity="warning", layer=layers[0] if layers else None,
-        evidence={"parameters_not_in_optimizer": names, "numel": numel,
-                  "requires_grad": True, "in_optimizer": False},
-        thresholds=[ctx.thresholds.describe(GRAD_MISSING_FRACTION)],
-        fix="Build the optimizer from every trainable parameter: "
-            "optim.SGD(model.parameters(), ...). If these layers are meant to stay fixed, "
-            "freeze them explicitly: layer.requires_grad_(False) (no wasted gradients).")
+        f"so {', '.join(layers) or 'those layers'} keep their initial random weights. {cause}",
+        severity="warning", layer=layers[0] if layers else None, evidence=evidence,
+        thresholds=[ctx.thresholds.describe(GRAD_MISSING_FRACTION)], fix=fix)
 
 
 # -- grad.accumulating ----------------------------------------------------------------------------
