@@ -306,3 +306,96 @@ def test_one_cycle_lr_argument_errors():
         scheduler.step()
         with pytest.raises(ValueError, match=r"tried to step 3 times, but total_steps is 2.*Hint"):
             scheduler.step()
+
+
+def _sequence(make, steps, optimizer=None):
+    """get_last_lr()[0] after construction, then after each optimizer.step(); scheduler.step()."""
+    optimizer = optimizer or optim.SGD([Parameter(np.zeros(1))], lr=0.1, momentum=0.9)
+    scheduler = make(optimizer)
+    lrs = [scheduler.get_last_lr()[0]]
+    for _ in range(steps):
+        optimizer.step()
+        scheduler.step()
+        lrs.append(scheduler.get_last_lr()[0])
+    return lrs, optimizer, scheduler
+
+
+# torch.optim.lr_scheduler 2.13, SGD(lr=0.1, momentum=0.9), same arguments
+TORCH_NEW = {
+    "warm_restarts": [0.1, 0.05500000000000001, 0.1, 0.08681980515339464, 0.05500000000000001,
+                      0.023180194846605363, 0.1, 0.0965745789630079, 0.08681980515339464],
+    "sequential": [0.010000000000000002, 0.04, 0.07, 0.1, 0.05, 0.025, 0.0125],
+    "cyclic": [0.01, 0.055, 0.09999999999999999, 0.06999999999999999, 0.039999999999999994,
+               0.01, 0.03250000000000002, 0.055, 0.039999999999999994, 0.025000000000000015,
+               0.01, 0.021250000000000012],
+    "polynomial": [0.1, 0.05625, 0.024999999999999998, 0.0062499999999999995, 0.0, 0.0, 0.0],
+    "constant": [0.05, 0.05, 0.1, 0.1, 0.1],
+    "multiplicative": [0.1, 0.05, 0.025, 0.0125],
+    "chained": [0.05, 0.045000000000000005, 0.08100000000000002, 0.07290000000000002,
+                0.06561000000000002],
+}
+
+
+@pytest.mark.parametrize("name, make", [
+    ("warm_restarts", lambda o: L.CosineAnnealingWarmRestarts(o, T_0=2, T_mult=2, eta_min=0.01)),
+    ("sequential", lambda o: L.SequentialLR(o, [L.LinearLR(o, 0.1, total_iters=3),
+                                                L.ExponentialLR(o, 0.5)], milestones=[3])),
+    ("cyclic", lambda o: L.CyclicLR(o, 0.01, 0.1, step_size_up=2, step_size_down=3,
+                                    mode="triangular2")),
+    ("polynomial", lambda o: L.PolynomialLR(o, total_iters=4, power=2.0)),
+    ("constant", lambda o: L.ConstantLR(o, 0.5, total_iters=2)),
+    ("multiplicative", lambda o: L.MultiplicativeLR(o, lambda epoch: 0.5)),
+    ("chained", lambda o: L.ChainedScheduler([L.ConstantLR(o, 0.5, total_iters=2),
+                                              L.ExponentialLR(o, 0.9)])),
+])
+def test_more_schedulers_match_torch(name, make):
+    expected = TORCH_NEW[name]
+    lrs, _, _ = _sequence(make, len(expected) - 1)
+    np.testing.assert_allclose(lrs, expected, rtol=1e-14, atol=1e-18)
+
+
+def test_warm_restarts_closed_form_and_fractional_epochs():
+    optimizer = make_optimizer()
+    scheduler = L.CosineAnnealingWarmRestarts(optimizer, T_0=2, T_mult=3, eta_min=0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # step(epoch) is deprecated, as in PyTorch
+        # runs of 2, 6, 18 epochs: epoch 9.5 is 1.5 epochs into the third run
+        scheduler.step(9.5)
+    assert scheduler.T_i == 18 and scheduler.T_cur == 1.5 and scheduler.last_epoch == 9
+    expected = 0.01 + (0.1 - 0.01) * (1 + math.cos(math.pi * 1.5 / 18)) / 2
+    assert scheduler.get_last_lr()[0] == pytest.approx(expected, rel=1e-14)
+
+
+def test_cyclic_lr_moves_momentum_the_other_way_and_resumes():
+    lrs, optimizer, scheduler = _sequence(
+        lambda o: L.CyclicLR(o, 0.01, 0.1, step_size_up=2, step_size_down=3,
+                             mode="triangular2"), 11)
+    # one step after the end of the second cycle: lr and momentum each 1/4 of the way
+    assert optimizer.param_groups[0]["momentum"] == pytest.approx(0.9 - 0.1 * 0.25 / 2)
+    saved = scheduler.state_dict()
+    again = L.CyclicLR(optimizer, 0.01, 0.1, step_size_up=2, step_size_down=3,
+                       mode="triangular2")
+    again.load_state_dict(saved)
+    optimizer.step(), scheduler.step(), again.step()
+    assert again.get_last_lr() == scheduler.get_last_lr()
+    with pytest.raises(ValueError, match="CyclicLR: cycle_momentum=True needs an optimizer"):
+        L.CyclicLR(optim.Adagrad([Parameter(np.zeros(1))]), 0.01, 0.1)
+
+
+def test_sequential_lr_resumes_from_its_state_dict_and_refuses_plateau():
+    make = lambda o: L.SequentialLR(o, [L.LinearLR(o, 0.1, total_iters=3),
+                                        L.ExponentialLR(o, 0.5)], milestones=[3])
+    _, optimizer, scheduler = _sequence(make, 4)
+    saved_optimizer, saved = optimizer.state_dict(), scheduler.state_dict()
+    resumed = optim.SGD([Parameter(np.zeros(1))], lr=0.1, momentum=0.9)
+    again = make(resumed)  # build both, then load both: the optimizer's lr comes from its dict
+    resumed.load_state_dict(saved_optimizer)
+    again.load_state_dict(saved)
+    for _ in range(2):
+        optimizer.step(), scheduler.step(), resumed.step(), again.step()
+    assert again.get_last_lr() == scheduler.get_last_lr() == [TORCH_NEW["sequential"][6]]
+    optimizer = make_optimizer()
+    with pytest.raises(ValueError, match="SequentialLR does not support `ReduceLROnPlateau`"):
+        L.SequentialLR(optimizer, [L.ConstantLR(optimizer), L.ReduceLROnPlateau(optimizer)], [2])
+    with pytest.raises(ValueError, match="one milestone fewer than schedulers"):
+        L.SequentialLR(optimizer, [L.ConstantLR(optimizer)], [2])
