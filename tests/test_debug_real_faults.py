@@ -77,3 +77,48 @@ def test_optimizer_holding_none_of_the_model_raises_a_clear_error():
     with pytest.raises(ValueError, match="holds none of the model's parameters"):
         diagnose(model, nn.CrossEntropyLoss(), (X, y), optim.SGD(other.parameters(), lr=0.1),
                  steps=2)
+
+
+# -- validation_split_of_unshuffled_data (Keras validation_split on sorted data) ---------------
+def _split_ctx(y_train, y_val):
+    from types import SimpleNamespace
+    from minnet.debug.context import CLASSIFICATION
+    from minnet.debug.thresholds import Thresholds
+    return SimpleNamespace(y_train=y_train, y_val=y_val, task=CLASSIFICATION,
+                           loss_fn=nn.CrossEntropyLoss(), thresholds=Thresholds())
+
+
+def test_validation_cut_from_sorted_data_is_an_error_even_when_training_works():
+    """The last 10% of class-sorted arrays hold one class: data.not_shuffled, an error that
+    the policy keeps although the training loss falls (the validation score is meaningless)."""
+    minnet.manual_seed(2)
+    X, y = _blobs(300, 2, 6, seed=2)
+    order = np.argsort(-y, kind="stable")
+    X, y = X[order], y[order]
+    model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 2))
+    report = _quiet(model=model, loss_fn=nn.CrossEntropyLoss(), train_data=(X[:270], y[:270]),
+                    val_data=(X[270:], y[270:]), optimizer=optim.Adam(model.parameters(), lr=1e-2),
+                    steps=30, phases=("data", "run"))
+    finding = report.get("data.not_shuffled")[0]
+    assert finding.severity == "error"
+    assert finding.evidence["classes_absent_from_val"] == [1]
+    assert finding.evidence["val_single_class"] is True
+    assert "train_test_split" in finding.fix
+
+
+def test_random_splits_are_not_called_unshuffled():
+    """Random splits of many class mixes (2-10 classes, imbalanced, 5-30% validation) never
+    trip the split check; splits of sorted labels mostly do."""
+    from minnet.debug.checks.data import split_not_shuffled
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        classes, n = rng.integers(2, 11), rng.integers(60, 1500)
+        y = rng.choice(classes, size=n, p=rng.dirichlet(np.ones(classes) * rng.uniform(0.3, 5)))
+        perm, cut = rng.permutation(n), int(n * (1 - rng.uniform(0.05, 0.3)))
+        assert split_not_shuffled(_split_ctx(y[perm[:cut]], y[perm[cut:]])) == []
+    sorted_hits = 0
+    for _ in range(50):
+        y = np.sort(rng.integers(0, rng.integers(2, 11), rng.integers(100, 1500)))
+        cut = int(len(y) * 0.8)
+        sorted_hits += bool(split_not_shuffled(_split_ctx(y[:cut], y[cut:])))
+    assert sorted_hits >= 45

@@ -41,12 +41,20 @@ def enforce(findings: list, ctx) -> list:
     if trained is not None:
         end, chance = trained
         for finding in findings:
-            if finding.code in PERFORMANCE_CODES and finding.severity == "error":
+            if (finding.code in PERFORMANCE_CODES and finding.severity == "error"
+                    and not _judges_results(finding)):
                 _lower(finding, "warning",
                        f"Measured: the short run still trained (its loss ended at {end:.4g}, "
                        f"below half the {chance:.4g} of guessing), so this likely hurts but "
                        "does not stop training: a warning, not an error.")
     return findings
+
+
+def _judges_results(finding) -> bool:
+    """A finding of a performance code that says the *results* are wrong, which a falling
+    training loss cannot refute: a validation split holding a single class (data.not_shuffled
+    on the split, not on the training order) measures nothing however well training goes."""
+    return bool(finding.evidence.get("val_single_class"))
 
 
 def _lower(finding, severity: str, why: str) -> None:

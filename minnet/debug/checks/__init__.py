@@ -51,6 +51,7 @@ CHECKS = (
     Check("data", ("data.constant_feature",), data.constant_features),
     Check("data", ("data.target_scale",), data.target_scale),
     Check("data", ("data.not_shuffled",), data.not_shuffled),
+    Check("data", ("data.not_shuffled",), data.split_not_shuffled),
     Check("data", ("data.class_imbalance",), data.class_imbalance),
     Check("data", ("data.labels_invalid",), data.labels_invalid),
     Check("preflight", ("data.labels_invalid",), data.labels_beyond_output),

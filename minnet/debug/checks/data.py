@@ -8,6 +8,8 @@ Each mechanical fix is registered with ``@mechanical_fix`` next to its check.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..context import CLASSIFICATION, REGRESSION, copy_model, data_arrays, optimizer_factory
@@ -77,6 +79,11 @@ BATCH_VARIANCE = define(
     "batch_target_variance_ratio", 0.1, source="37R 7, 10",
     why="regression batches whose target variance is under 10% of the whole set's are "
         "slices of a sorted set (a shuffled batch keeps ~100%)")
+SPLIT_CHANCE = define(
+    "split_class_absent_chance", 0.001, source="37R 7, 10",
+    why="the chance that a random split leaves every sample of a class on one side "
+        "(hypergeometric, times the number of classes); below 1 in 1000 the split was not "
+        "random but cut from data ordered by class")
 IMBALANCE = define(
     "class_imbalance_ratio", 10.0, source="37R 8",
     why="with the majority class 10x the minority, always predicting the majority is "
@@ -614,8 +621,93 @@ def not_shuffled(ctx) -> list:
         fix="Shuffle every epoch: DataLoader(dataset, batch_size, shuffle=True, seed=0).")]
 
 
+def _log_choose(n: int, k: int) -> float:
+    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+
+
+def chance_all_on_one_side(class_count: int, n: int, n_side: int) -> float:
+    """Chance that a random split of ``n`` samples, ``n_side`` of them drawn for one side,
+    draws none of a class's ``class_count`` samples (hypergeometric P(X = 0))."""
+    if class_count > n - n_side:
+        return 0.0
+    return math.exp(_log_choose(n - class_count, n_side) - _log_choose(n, n_side))
+
+
+def split_not_shuffled(ctx) -> list:
+    """Do the training and validation labels hold different classes, as a split cut from
+    data sorted by class does (Keras' validation_split takes the last samples, unshuffled)?
+
+    For each class absent from one side, the chance that a random split of the pooled
+    labels puts none of that class there (hypergeometric), times the number of classes
+    (so many classes do not make a chance miss likely); below SPLIT_CHANCE the split was
+    not random.
+    """
+    if ctx.y_val is None or not (ctx.task == CLASSIFICATION or _is_binary_loss(ctx.loss_fn)):
+        return []
+    train, val = class_labels(ctx.y_train), class_labels(ctx.y_val)
+    if train is None or val is None or not len(val) or not len(train) \
+            or train.min() < 0 or val.min() < 0:
+        return []
+    classes = int(max(train.max(), val.max())) + 1
+    train_counts = np.bincount(train, minlength=classes)
+    val_counts = np.bincount(val, minlength=classes)
+    total, n = train_counts + val_counts, len(train) + len(val)
+    present = int(np.count_nonzero(total))
+    limit = ctx.thresholds[SPLIT_CHANCE]
+    chances = {}
+    for c in np.flatnonzero(total):
+        side = len(val) if val_counts[c] == 0 else len(train) if train_counts[c] == 0 else None
+        if side is not None:
+            chances[int(c)] = present * chance_all_on_one_side(int(total[c]), n, side)
+    flagged = {c: p for c, p in chances.items() if p < limit}
+    if not flagged:
+        return []
+    absent_from_val = [c for c in flagged if val_counts[c] == 0]
+    absent_from_train = [c for c in flagged if train_counts[c] == 0]
+    val_present = np.flatnonzero(val_counts)
+    one_class = val_present.size == 1 and np.count_nonzero(train_counts) > 1
+    parts = []
+    if absent_from_val:
+        parts.append(f"class(es) {', '.join(map(str, absent_from_val))} never appear in the "
+                     f"{len(val)} validation samples although training holds "
+                     f"{', '.join(str(int(train_counts[c])) for c in absent_from_val)} of them")
+    if absent_from_train:
+        parts.append(f"class(es) {', '.join(map(str, absent_from_train))} appear in validation "
+                     f"({', '.join(str(int(val_counts[c])) for c in absent_from_train)} samples) "
+                     f"but never in training")
+    consequence = (f"The validation set holds only class {val_present[0]}: its accuracy "
+                   f"measures that one class and says nothing about the model."
+                   if one_class else
+                   "Validation scores measure a different class mix than the model trains on.")
+    worst = min(flagged.values())
+    return [Finding(
+        "data.not_shuffled",
+        f"The training / validation split was not random: {'; '.join(parts)}. A random split "
+        f"does that with a chance of {worst:.1e}; cutting a split from data sorted by class "
+        f"does it every time (e.g. the last 10% of unshuffled arrays). {consequence}",
+        severity="error" if one_class else "warning",
+        evidence={"train_class_counts": train_counts.tolist(),
+                  "val_class_counts": val_counts.tolist(),
+                  "classes_absent_from_val": absent_from_val,
+                  "classes_absent_from_train": absent_from_train,
+                  "chance_if_random_split": worst, "val_single_class": bool(one_class)},
+        thresholds=_threshold_records(ctx, SPLIT_CHANCE),
+        fix="Shuffle X and y together (one permutation) before splitting, e.g. "
+            "minnet.data.train_test_split(X, y, test_size=0.2, seed=0), instead of taking the "
+            "last rows of ordered arrays as validation.")]
+
+
 def shuffle_every_epoch(setup, finding):
     X, y, X_val, y_val, batch_size, _ = _setup_arrays(setup)
+    if "train_class_counts" in finding.evidence and X_val is not None:
+        # the split itself was cut from ordered data: pool, permute once, split at the same size
+        X_all, y_all = np.concatenate([X, X_val]), np.concatenate([y, y_val])
+        order = np.random.default_rng(setup.seed).permutation(len(y_all))
+        X_all, y_all = X_all[order], y_all[order]
+        cut = len(y)
+        return _fresh_copy(setup, train_data=(X_all[:cut], y_all[:cut]),
+                           val_data=(X_all[cut:], y_all[cut:]), batch_size=batch_size,
+                           shuffle=True)
     return _fresh_copy(setup, train_data=(X, y), batch_size=batch_size, shuffle=True)
 
 
