@@ -126,3 +126,50 @@ def test_initialisers_record_no_graph():
     w = weight(3, 3)
     init.xavier_normal_(w)
     assert w.is_leaf and w.grad is None
+
+
+def test_orthogonal_rows_or_columns_are_orthonormal_times_gain():
+    wide = nn.Parameter(np.zeros((5, 8)))
+    init.orthogonal_(wide, gain=2.0, generator=np.random.default_rng(0))
+    q = wide.numpy()
+    np.testing.assert_allclose(q @ q.T, 4 * np.eye(5), atol=1e-12)
+    tall = minnet.zeros(8, 2, 3, dtype=minnet.float64)  # dimensions after the first flattened
+    init.orthogonal_(tall, generator=np.random.default_rng(0))
+    q = tall.numpy().reshape(8, 6)
+    np.testing.assert_allclose(q.T @ q, np.eye(6), atol=1e-12)
+    assert not wide.grad_fn and wide.requires_grad
+    with pytest.raises(ValueError, match="orthogonal_\\(\\): only tensors with 2 or more"):
+        init.orthogonal_(minnet.zeros(3))
+
+
+def test_eye_and_dirac_make_identity_layers():
+    w = minnet.zeros(3, 5)
+    np.testing.assert_array_equal(init.eye_(w).numpy(), np.eye(3, 5))
+    # torch.nn.init.dirac_(torch.empty(4, 2, 3, 3), groups=2): one 1 per (group, channel)
+    k = init.dirac_(minnet.ones(4, 2, 3, 3), groups=2).numpy()
+    assert k.sum() == 4
+    assert k[0, 0, 1, 1] == k[1, 1, 1, 1] == k[2, 0, 1, 1] == k[3, 1, 1, 1] == 1
+    x = minnet.tensor(np.random.default_rng(0).standard_normal((1, 3, 6)))
+    conv = nn.Conv1d(3, 3, 3, padding=1, bias=False, dtype=minnet.float64)
+    init.dirac_(conv.weight)
+    np.testing.assert_allclose(conv(x).numpy(), x.numpy(), rtol=1e-15)  # the identity
+    with pytest.raises(ValueError, match="dirac_\\(\\): dim 0 \\(4\\) must be divisible"):
+        init.dirac_(minnet.zeros(4, 2, 3), groups=3)
+    with pytest.raises(ValueError, match="eye_\\(\\): only 2-D tensors"):
+        init.eye_(minnet.zeros(2, 2, 2))
+
+
+def test_sparse_zeroes_the_same_count_in_every_column():
+    w = init.sparse_(minnet.zeros(10, 6), sparsity=0.3, std=0.5,
+                     generator=np.random.default_rng(0)).numpy()
+    assert ((w == 0).sum(axis=0) == 3).all()  # ceil(0.3 * 10)
+
+
+def test_deprecated_names_without_underscore_still_work_and_warn():
+    w = minnet.zeros(3, 3)
+    with pytest.warns(FutureWarning, match="`nn.init.constant` is now deprecated in favor of "
+                                           "`nn.init.constant_`"):
+        init.constant(w, 0.5)
+    assert (w.numpy() == 0.5).all()
+    with pytest.warns(FutureWarning, match="xavier_uniform_"):
+        init.xavier_uniform(w, gain=1.0)

@@ -166,3 +166,95 @@ def lecun_normal_(tensor: Tensor, generator: Optional[np.random.Generator] = Non
     """
     fan_in, _ = _calculate_fan_in_and_fan_out(tensor)
     return normal_(tensor, 0.0, 1.0 / math.sqrt(fan_in), generator=generator)
+
+
+def eye_(tensor: Tensor) -> Tensor:
+    """The identity matrix (a 2-D tensor): a Linear layer that passes its input through,
+    where the shapes allow (extra rows or columns are 0)."""
+    if tensor.ndim != 2:
+        raise ValueError(f"eye_(): only 2-D tensors are supported, got shape {tensor.shape}")
+    return _fill(tensor, np.eye(*tensor.shape))
+
+
+def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
+    """The identity of a convolution (3-, 4- or 5-D weight): one 1 in the centre of the
+    kernel that links output channel i to input channel i (within each of ``groups``), so
+    the layer copies as many input channels as it can."""
+    if tensor.ndim not in (3, 4, 5):
+        raise ValueError(f"dirac_(): only 3, 4 or 5-D tensors (conv weights) are supported, "
+                         f"got shape {tensor.shape}")
+    if tensor.shape[0] % groups != 0:
+        raise ValueError(f"dirac_(): dim 0 ({tensor.shape[0]}) must be divisible by groups "
+                         f"({groups})")
+    per_group = tensor.shape[0] // groups
+    centre = tuple(k // 2 for k in tensor.shape[2:])
+    values = np.zeros(tensor.shape)
+    for g in range(groups):
+        for d in range(min(per_group, tensor.shape[1])):
+            values[(g * per_group + d, d) + centre] = 1
+    return _fill(tensor, values)
+
+
+def orthogonal_(tensor: Tensor, gain: float = 1.0,
+                generator: Optional[np.random.Generator] = None) -> Tensor:
+    """A (semi-)orthogonal matrix times ``gain`` (Saxe et al.): the rows (or columns,
+    whichever are fewer) are orthonormal, so the layer keeps the lengths of vectors in
+    that space. Dimensions after the first are flattened.
+
+    Drawn as the Q of the QR factorisation of a Gaussian matrix, with the signs of R's
+    diagonal folded in so that Q is uniformly distributed.
+    """
+    if tensor.ndim < 2:
+        raise ValueError(f"orthogonal_(): only tensors with 2 or more dimensions are "
+                         f"supported, got shape {tensor.shape}")
+    if 0 in tensor.shape:
+        return tensor  # nothing to fill
+    rows = tensor.shape[0]
+    columns = int(np.prod(tensor.shape[1:]))
+    gaussian = get_generator(generator).normal(0.0, 1.0, size=(rows, columns))
+    if rows < columns:
+        gaussian = gaussian.T  # QR of a tall matrix: orthonormal columns
+    q, r = np.linalg.qr(gaussian)
+    q *= np.sign(np.diag(r))
+    if rows < columns:
+        q = q.T
+    return _fill(tensor, gain * q.reshape(tensor.shape))
+
+
+def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01,
+            generator: Optional[np.random.Generator] = None) -> Tensor:
+    """N(0, std^2) with ``ceil(sparsity * rows)`` entries of every column set to 0
+    (Martens, 2010). 2-D tensors only."""
+    if tensor.ndim != 2:
+        raise ValueError(f"sparse_(): only 2-D tensors are supported, got shape "
+                         f"{tensor.shape}")
+    rows, columns = tensor.shape
+    rng = get_generator(generator)
+    values = rng.normal(0.0, std, size=(rows, columns))
+    zeros_per_column = int(math.ceil(sparsity * rows))
+    for column in range(columns):
+        values[rng.permutation(rows)[:zeros_per_column], column] = 0
+    return _fill(tensor, values)
+
+
+def _deprecated(new):
+    """PyTorch's old names without the trailing underscore (``nn.init.xavier_uniform``):
+    they still work, with PyTorch's deprecation warning."""
+    old_name = new.__name__[:-1]
+
+    def old(*args, **kwargs):
+        import warnings
+        warnings.warn(f"`nn.init.{old_name}` is now deprecated in favor of "
+                      f"`nn.init.{new.__name__}`.", FutureWarning, stacklevel=2)
+        return new(*args, **kwargs)
+
+    old.__name__ = old.__qualname__ = old_name
+    old.__doc__ = f"Deprecated: use ``{new.__name__}``."
+    return old
+
+
+uniform, normal, constant = _deprecated(uniform_), _deprecated(normal_), _deprecated(constant_)
+eye, dirac, orthogonal, sparse = _deprecated(eye_), _deprecated(dirac_), \
+    _deprecated(orthogonal_), _deprecated(sparse_)
+xavier_uniform, xavier_normal = _deprecated(xavier_uniform_), _deprecated(xavier_normal_)
+kaiming_uniform, kaiming_normal = _deprecated(kaiming_uniform_), _deprecated(kaiming_normal_)
