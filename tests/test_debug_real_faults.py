@@ -122,3 +122,52 @@ def test_random_splits_are_not_called_unshuffled():
         cut = int(len(y) * 0.8)
         sorted_hits += bool(split_not_shuffled(_split_ctx(y[:cut], y[cut:])))
     assert sorted_hits >= 45
+
+
+# -- steplr_stepped_every_batch (a per-epoch scheduler stepped per batch) ----------------------
+def _scheduled(kind, steps=100):
+    """A 4-class blob problem trained with SGD under a scheduler stepped as ``kind`` says."""
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 2, (4, 12))
+    y = rng.integers(0, 4, 640)
+    X = (centres[y] + 3 * rng.normal(size=(640, 12))).astype(np.float32)
+    minnet.manual_seed(0)
+    model = nn.Sequential(nn.Linear(12, 64), nn.ReLU(), nn.Linear(64, 4))
+    schedulers = {}
+
+    def step(model, loss_fn, optimizer, Xb, yb):
+        state = schedulers.setdefault(id(optimizer), {"batch": 0})
+        if "scheduler" not in state:
+            state["scheduler"] = (optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
+                                  if kind == "cosine_over_run"
+                                  else optim.lr_scheduler.StepLR(optimizer, 10, gamma=0.5))
+        optimizer.zero_grad()
+        loss = loss_fn(model(Xb), yb)
+        loss.backward()
+        optimizer.step()
+        state["batch"] += 1
+        if kind != "steplr_per_epoch" or state["batch"] % 20 == 0:
+            state["scheduler"].step()
+        return loss
+
+    return _quiet(model=model, loss_fn=nn.CrossEntropyLoss(), train_data=(X, y),
+                  optimizer=optim.SGD(model.parameters(), lr=0.02, momentum=0.9),
+                  train_step=step, steps=steps, phases=("run",))
+
+
+def _schedule_findings(report):
+    return [f for f in report.get("update.ratio") if f.evidence.get("cause") == "lr_schedule"]
+
+
+def test_per_epoch_scheduler_stepped_every_batch_is_named():
+    findings = _schedule_findings(_scheduled("steplr_per_batch"))
+    assert len(findings) == 1
+    evidence = findings[0].evidence
+    assert evidence["lr_decay"] >= 10 and evidence["median_update_ratio_last_third"] < 1e-4
+    assert evidence["median_update_ratio_first_third"] >= 1e-4
+    assert "once per epoch" in findings[0].fix
+
+
+@pytest.mark.parametrize("kind", ["steplr_per_epoch", "cosine_over_run"])
+def test_schedules_used_as_meant_are_not_called_decayed(kind):
+    assert _schedule_findings(_scheduled(kind)) == []

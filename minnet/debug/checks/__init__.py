@@ -87,6 +87,7 @@ CHECKS = (
     Check("preflight", ("model.train_mode_at_eval",), model.train_mode_at_eval),
     Check("run", ("run.crashed",), run.run_crashed, needs=("run",)),
     Check("run", ("update.ratio",), updates.update_ratio, needs=("monitor",)),
+    Check("run", ("update.ratio",), updates.lr_decayed_away, needs=("monitor",)),
     Check("run", ("optim.clipping_always",), updates.clipping_always, needs=("monitor",)),
     Check("run", ("reg.too_strong",), updates.regularisation_too_strong, needs=("run",)),
 )

@@ -39,6 +39,13 @@ UPDATE_TARGET = define(
     "update_ratio_target", 1e-3, source="CS231N",
     why="the update/weight ratio a well-tuned learning rate gives; for a learning rate too "
         "low the suggested factor is target / measured")
+LR_DECAYED = define(
+    "lr_decay_factor", 10.0, source="CS231N (update ratio ~1e-3), 37R 31",
+    why="the learning rate ended at least this many times below its start within the short "
+        "run: when the updates then fall below update_ratio_low in the run's last third, the "
+        "schedule, not the gradients, stopped training (a per-epoch scheduler stepped every "
+        "batch decays this fast; a schedule annealed over the run keeps the last third's "
+        "median learning rate within ~10x of its start)")
 CLIP_FRACTION = define(
     "clipping_active_fraction", 0.5, source="HOLDEN 6",
     why="clipping active on more than this share of the steps is no longer catching rare "
@@ -226,6 +233,57 @@ def update_ratio(ctx) -> list:
                         ctx.thresholds.describe(UPDATE_TARGET)],
             fix=fix))
     return findings
+
+
+# -- update.ratio, late in the run: a learning rate that decayed away -----------------------------
+def _median_ratio_over_weights(monitor, rows, window: slice) -> float:
+    medians = [_finite_median(monitor.param(name, "update_ratio")[window]) for name, _, _ in rows]
+    medians = [m for m in medians if np.isfinite(m)]
+    return float(np.median(medians)) if medians else float("nan")
+
+
+def lr_decayed_away(ctx) -> list:
+    """The learning rate schedule shrank the updates below the band during the run.
+
+    The run's median update ratio can sit inside the band while its last third is far
+    below it: a scheduler meant per epoch but stepped per batch (StepLR, ExponentialLR)
+    decays the learning rate 1000x in a hundred steps and training stops early, at a
+    loss that looks like a floor. Reported when the first third's median ratio (over the
+    weights) is within the band, the last third's is below it, and the recorded learning
+    rate ended at least ``lr_decay_factor`` times below its start.
+    """
+    monitor = ctx.monitor
+    if monitor is None or monitor.n_steps < 30 or "lr" not in monitor.scalar_names:
+        return []
+    rows = [row for row in weight_update_ratios(monitor, ctx.optimizer) if row[2] > 0]
+    lrs = np.asarray(monitor.scalar("lr"), dtype=np.float64)
+    lrs = lrs[np.isfinite(lrs)]
+    if not rows or lrs.size < 30 or lrs[0] <= 0:
+        return []
+    n, low = monitor.n_steps, ctx.thresholds[UPDATE_LOW]
+    early = _median_ratio_over_weights(monitor, rows, slice(0, n // 3))
+    late = _median_ratio_over_weights(monitor, rows, slice(2 * n // 3, n))
+    decay = float(lrs[0] / lrs[-1]) if lrs[-1] > 0 else math.inf
+    if not (early >= low and late < low and decay >= ctx.thresholds[LR_DECAYED]):
+        return []
+    third = lrs[min(2 * lrs.size // 3, lrs.size - 1)]
+    return [Finding(
+        "update.ratio",
+        f"The learning rate decayed away during the run: {lrs[0]:.3g} at the start, "
+        f"{third:.3g} two thirds in and {lrs[-1]:.3g} at the end ({decay:.3g}x lower), so the "
+        f"updates shrank from {early:.2g} of the weights (median over the weights, first third) "
+        f"to {late:.2g} (last third), below the band's {low:g}: training stopped early, at "
+        f"whatever loss it had reached. A scheduler meant to step once per epoch (StepLR, "
+        f"MultiStepLR, ExponentialLR) but stepped every batch decays this fast.",
+        evidence={"lr_start": float(lrs[0]), "lr_two_thirds": float(third),
+                  "lr_end": float(lrs[-1]), "lr_decay": decay,
+                  "median_update_ratio_first_third": early,
+                  "median_update_ratio_last_third": late, "direction": "too_low",
+                  "cause": "lr_schedule"},
+        thresholds=[ctx.thresholds.describe(UPDATE_LOW), ctx.thresholds.describe(LR_DECAYED)],
+        fix="Step an epoch-based scheduler once per epoch, after the batch loop "
+            "(for epoch ...: for batch ...: optimizer.step(); then scheduler.step()); to "
+            "schedule per batch, give step_size / milestones / gamma in batches.")]
 
 
 # -- optim.clipping_always ---------------------------------------------------------------------------
