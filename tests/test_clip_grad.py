@@ -132,3 +132,39 @@ def test_clipping_inside_a_training_step():
     after = math.sqrt(sum(float(np.sum(p.grad.numpy() ** 2)) for p in model.parameters()))
     assert after == pytest.approx(1.0, rel=1e-4)
     opt.step()
+
+
+def test_clip_grad_norm_reads_a_generator_once_and_takes_foreach():
+    a, b = Parameter(G1.astype(np.float64)), Parameter(G2.astype(np.float64))
+    a.grad, b.grad = minnet.tensor(G1.astype(np.float64)), minnet.tensor(G2.astype(np.float64))
+    total = clip_grad_norm_((p for p in (a, b)), 5.0, foreach=True)
+    expected = math.sqrt((G1.astype(np.float64) ** 2).sum() + (G2.astype(np.float64) ** 2).sum())
+    assert total.item() == pytest.approx(expected, rel=1e-15)
+    np.testing.assert_allclose(b.grad.numpy(), G2 * 5.0 / (expected + 1e-6), rtol=1e-7)
+    with pytest.raises(TypeError, match="clip_grad_value_\\(\\): foreach must be None"):
+        clip_grad_value_([a], 1.0, foreach="yes")
+
+
+def test_get_total_norm_and_clip_grads_with_norm_are_the_two_halves():
+    from minnet.nn.utils import clip_grads_with_norm_, get_total_norm
+    a, b = Parameter(np.zeros((2, 2))), Parameter(np.zeros(2))
+    a.grad, b.grad = minnet.tensor(G1.astype(np.float64)), minnet.tensor(G2.astype(np.float64))
+    total = get_total_norm([a.grad, b.grad], norm_type=1.0)
+    assert total.item() == 22.5
+    clip_grads_with_norm_([a, b], 4.5, total)
+    np.testing.assert_allclose(a.grad.numpy(), G1.astype(np.float64) * 4.5 / (22.5 + 1e-6),
+                               rtol=1e-15)
+
+
+def test_parameters_to_vector_and_back():
+    from minnet.nn.utils import parameters_to_vector, vector_to_parameters
+    a, b = Parameter(np.arange(4.0).reshape(2, 2)), Parameter(np.array([7.0]))
+    vec = parameters_to_vector([a, b])
+    np.testing.assert_array_equal(vec.numpy(), [0, 1, 2, 3, 7])
+    (vec * minnet.tensor(np.arange(5.0))).sum().backward()  # differentiable, as in PyTorch
+    np.testing.assert_array_equal(a.grad.numpy(), [[0, 1], [2, 3]])
+    vector_to_parameters(minnet.tensor([9.0, 8, 7, 6, 5]), [a, b])
+    np.testing.assert_array_equal(a.numpy(), [[9, 8], [7, 6]])
+    assert b.numpy().tolist() == [5.0]
+    with pytest.raises(ValueError, match="vec has 3 entries, fewer than the parameters need"):
+        vector_to_parameters(minnet.tensor([1.0, 2, 3]), [a, b])
