@@ -105,12 +105,24 @@ def test_conv_naive(credit):
         expect_backward(lambda x, w, b: layers.conv_forward_naive(x, w, b, 2, 1),
                         layers.conv_backward_naive, x, w, b, name="conv naive, stride 2, pad 1")
     with credit.part(1, "conv_backward_naive matches minnet's autograd (other shapes, stride 1, "
-                        "pad 2)"):
+                        "pad 2 and pad 0)"):
         x2, w2, b2 = conv_data(rng, n=3, c=2, h=5, w=6, f=3, kh=2, kw=3)
         upstream = rng.standard_normal(minnet_conv(x2, w2, b2, 1, 2).shape)
         _, expected = minnet_conv(x2, w2, b2, 1, 2, upstream)
         got = layers.conv_backward_naive(upstream, layers.conv_forward_naive(x2, w2, b2, 1, 2)[1])
-        expect_gradients("conv_backward_naive", got, expected)
+        expect_gradients("conv_backward_naive (stride 1, pad 2)", got, expected)
+        # pad 0: cutting the padding off with dxp[:, :, pad:-pad, pad:-pad] leaves nothing
+        # there (-0 is 0): the bug students' solutions made most often
+        upstream = rng.standard_normal(minnet_conv(x2, w2, b2, 1, 0).shape)
+        _, expected = minnet_conv(x2, w2, b2, 1, 0, upstream)
+        got = layers.conv_backward_naive(upstream, layers.conv_forward_naive(x2, w2, b2, 1, 0)[1])
+        empty = (isinstance(got, (tuple, list)) and len(got) == 3
+                 and 0 in np.shape(got[0]) and 0 not in x2.shape)
+        expect(not empty, f"conv_backward_naive with pad=0 returned dx of shape "
+                          f"{np.shape(got[0]) if empty else ''}, expected {x2.shape}: a slice "
+                          "like dxp[:, :, pad:-pad, pad:-pad] is empty when pad is 0 (-0 is 0). "
+                          "Hint: cut with dxp[:, :, pad:pad + H, pad:pad + W].")
+        expect_gradients("conv_backward_naive (stride 1, pad 0)", got, expected)
 
 
 # ---------------------------------------------------------------------------
@@ -194,11 +206,14 @@ def test_max_pool(credit):
         got = layers.max_pool_backward_naive(upstream, cache)
         expect_close("max_pool_backward_naive dx (input with ties, pool 2 x 2, stride 2)",
                      got, expected)
-    with credit.part(1, "max_pool_backward_naive with overlapping windows (pool 3 x 2, stride "
-                        "1): shared maxima add up"):
+    with credit.part(1, "max pooling with overlapping windows (pool 3 x 2, stride 1): the "
+                        "output, and shared maxima add up in the backward"):
         x5 = rng.standard_normal((2, 2, 5, 7))
         upstream = rng.standard_normal((2, 2, 3, 6))
-        _, expected = minnet_pool(x5, 3, 2, 1, upstream)
-        cache = layers.max_pool_forward_naive(x5, 3, 2, 1)[1]
+        expected_out, expected = minnet_pool(x5, 3, 2, 1, upstream)
+        out, cache = layers.max_pool_forward_naive(x5, 3, 2, 1)
+        # a pool 3 high and 2 wide: an output size computed from the pool height alone is one
+        # column short here
+        expect_close("max_pool_forward_naive(x, 3, 2, stride=1) out", out, expected_out)
         got = layers.max_pool_backward_naive(upstream, cache)
         expect_close("max_pool_backward_naive dx (pool 3 x 2, stride 1)", got, expected)

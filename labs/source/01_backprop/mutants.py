@@ -46,4 +46,15 @@ MUTANTS = [
              "    dx = leaf.grad.numpy()",
          why="the lab derives each backward by hand; asking minnet's autograd for it passes "
              "every gradient check and teaches nothing"),
+    dict(name="db keeps the batch axis (shape (1, M))", file="layers.py",
+         old="db = dout.sum(axis=0)", new="db = dout.sum(axis=0, keepdims=True)",
+         why="db must have b's shape (M,): `b -= lr * db` with a (1, M) db fails, and "
+             "`b = b - lr * db` silently turns b into a (1, M) array (a public CS231n solution, "
+             "github.com/Deeplayer/CS231n-winter-2016)"),
+    dict(name="softmax loss with log(p + 1e-5)", file="layers.py",
+         old="loss = -log_probs[rows, y].mean()",
+         new="loss = -np.log(np.exp(log_probs[rows, y]) + 1e-5).mean()",
+         why="a constant added 'against log(0)' biases the loss (and no longer matches dx); the "
+             "max shift already keeps it finite (a public CS231n solution, "
+             "github.com/xavi1989/cs231n)"),
 ]

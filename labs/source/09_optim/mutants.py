@@ -79,4 +79,20 @@ MUTANTS = [
          new="    return [], []\n    trial = copy.deepcopy(model)",
          why="an empty range test leaves the caller's model unchanged too; that part must "
              "also see the test run"),
+    dict(name="Nesterov momentum in place of heavy-ball momentum", file="optimizers.py",
+         old="return param - lr * buf",
+         new="return param - lr * (g + momentum * buf)",
+         why="the Nesterov step (PyTorch's nesterov=True) is another optimizer; two public "
+             "CS231n solutions wrote it as their sgd_momentum (github.com/Basasuya/cs231n, "
+             "github.com/iworldtong/cs231n-assignments)"),
+    dict(name="momentum argument ignored (0.9 always)", file="optimizers.py",
+         old='buf = momentum * state["momentum_buffer"] + (1 - dampening) * g',
+         new='buf = 0.9 * state["momentum_buffer"] + (1 - dampening) * g',
+         why="a public CS231n solution read the momentum from a config key that is never set "
+             "and always got its default 0.9 (github.com/FortiLeiZhang/cs231n)"),
+    dict(name="Adam eps argument ignored (1e-8 always)", file="optimizers.py",
+         old="return param - lr * m_hat / (np.sqrt(v_hat) + eps)",
+         new="return param - lr * m_hat / (np.sqrt(v_hat) + 1e-8)",
+         why="right with the default eps only; the same solution read eps from a key never set "
+             "(github.com/FortiLeiZhang/cs231n)"),
 ]

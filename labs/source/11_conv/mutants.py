@@ -100,4 +100,15 @@ MUTANTS = [
 """,
          why="the vectorised convolution is one matrix product, not a Python loop over the "
              "N * OH * OW windows"),
+    dict(name="padding cut off with pad:-pad (empty when pad = 0)", file="conv_layers.py",
+         old="dx = dxp[:, :, pad:pad + H, pad:pad + W]",
+         new="dx = dxp[:, :, pad:-pad, pad:-pad]",
+         why="right for pad >= 1, but -0 is 0: with pad = 0 the slice is empty. In 9 of the "
+             "20 public CS231n solutions whose naive convolution ran, measured on 6 Dec (e.g. github.com/7forz/"
+             "CS231n_assignments, github.com/kantarcise/cs231n)"),
+    dict(name="pool output width computed from the pool height", file="conv_layers.py",
+         old="conv_output_size(W, pool_w, stride, 0)",
+         new="conv_output_size(W, pool_h, stride, 0)",
+         why="unseen with square pools; a 3 x 2 pool then has the wrong number of columns "
+             "(a public CS231n solution, github.com/Aneureka/cs231n-assignments-2018)"),
 ]
