@@ -528,3 +528,44 @@ def test_generator_bad_inputs_name_function_and_value():
         make_blobs(centers=3, cluster_std=[1.0, 2.0])
     with pytest.raises(ValueError, match=r"make_xor.*n_samples=1"):
         make_xor(n_samples=1)
+
+
+def test_batch_sampler_gives_the_batches_and_excludes_the_batching_options():
+    from minnet.utils.data import BatchSampler, SequentialSampler
+    assert list(BatchSampler(SequentialSampler(range(10)), 3, False)) == \
+        [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]
+    assert len(BatchSampler(range(10), 3, True)) == 3
+    X, y = np.arange(20.0).reshape(10, 2), np.arange(10)
+    loader = DataLoader(TensorDataset(minnet.tensor(X), minnet.tensor(y)),
+                        batch_sampler=[[9, 0], [4, 5, 6]])
+    assert len(loader) == 2
+    assert [batch[1].tolist() for batch in loader] == [[9, 0], [4, 5, 6]]
+    with pytest.raises(ValueError, match="batch_sampler option is mutually exclusive"):
+        DataLoader(TensorDataset(minnet.tensor(X)), batch_size=4, batch_sampler=[[0]])
+    with pytest.raises(ValueError, match="BatchSampler: batch_size should be a positive"):
+        BatchSampler(range(3), 0, False)
+
+
+def test_weighted_and_subset_random_samplers():
+    from minnet.utils.data import SubsetRandomSampler, WeightedRandomSampler
+    drawn = list(WeightedRandomSampler([0.1, 0.0, 0.9], 2000,
+                                       generator=np.random.default_rng(0)))
+    counts = np.bincount(drawn, minlength=3)
+    assert counts[1] == 0 and 0.87 < counts[2] / 2000 < 0.93
+    once = list(WeightedRandomSampler([1.0, 2.0, 3.0], 3, replacement=False,
+                                      generator=np.random.default_rng(1)))
+    assert sorted(once) == [0, 1, 2]
+    with pytest.raises(ValueError, match="cannot draw 3 distinct indices"):
+        WeightedRandomSampler([1.0, 0.0, 1.0], 3, replacement=False)
+    order = list(SubsetRandomSampler([3, 5, 7, 9], generator=np.random.default_rng(0)))
+    assert sorted(order) == [3, 5, 7, 9] and len(SubsetRandomSampler([3, 5])) == 2
+
+
+def test_strings_are_batched_as_lists_as_in_pytorch():
+    from minnet.utils.data import default_collate
+    words, labels = default_collate([("cat", 1), ("dog", 0)])
+    assert words == ["cat", "dog"] and labels.tolist() == [1, 0]
+    assert default_collate(["a", "b"]) == ["a", "b"]
+    loader = DataLoader(TensorDataset(minnet.ones(3)), batch_size=2, multiprocessing_context=None,
+                        pin_memory_device="", in_order=True)  # worker options: ignored
+    assert len(loader) == 2

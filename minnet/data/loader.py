@@ -30,8 +30,11 @@ class DataLoader:
             of sample indices giving the order instead.
         collate_fn: samples -> batch; default `default_collate` (for `TensorDataset(X, y)`:
             ``[X_batch, y_batch]``, float32/float64, int64).
+        batch_sampler: an iterable of index lists, one per batch (e.g. a `BatchSampler`),
+            instead of batch_size/shuffle/sampler/drop_last.
         num_workers, pin_memory, timeout, worker_init_fn, persistent_workers,
-            prefetch_factor: accepted for PyTorch code and ignored (main process, CPU).
+            prefetch_factor, multiprocessing_context, pin_memory_device, in_order: accepted
+            for PyTorch code and ignored (main process, CPU).
     """
 
     def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False,
@@ -39,13 +42,22 @@ class DataLoader:
                  generator: Optional[np.random.Generator] = None,
                  collate_fn: Optional[Callable] = None, sampler=None, num_workers: int = 0,
                  pin_memory: bool = False, timeout: float = 0, worker_init_fn=None,
-                 persistent_workers: bool = False, prefetch_factor=None):
+                 persistent_workers: bool = False, prefetch_factor=None, batch_sampler=None,
+                 multiprocessing_context=None, pin_memory_device: str = "",
+                 in_order: bool = True):
+        if batch_sampler is not None:
+            # the batch sampler gives whole batches: the options that make batches are its
+            if batch_size != 1 or shuffle or sampler is not None or drop_last:
+                raise ValueError("DataLoader: batch_sampler option is mutually exclusive with "
+                                 "batch_size, shuffle, sampler, and drop_last")
+            batch_size = 1
         check_loader_arguments(dataset, batch_size, shuffle, seed, generator)
         if sampler is not None and shuffle:
             raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle "
                              "(the sampler decides the order)")
         self.dataset = dataset
         self.sampler = sampler
+        self.batch_sampler = batch_sampler
         self.num_workers = num_workers
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
@@ -68,10 +80,15 @@ class DataLoader:
 
     def __len__(self) -> int:
         """Number of batches per epoch."""
+        if self.batch_sampler is not None:
+            return len(self.batch_sampler)
         n = len(self.dataset) if self.sampler is None else len(self.sampler)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def __iter__(self) -> Iterator:
+        if self.batch_sampler is not None:
+            return (self._fetch(np.asarray(list(indices), dtype=np.int64))
+                    for indices in self.batch_sampler)
         # The order is drawn now, when the epoch starts, as in PyTorch.
         return self._batches(self._epoch_order())
 
@@ -134,6 +151,8 @@ def default_collate(samples: list):
             raise ValueError("DataLoader: samples in a batch have different numbers of fields "
                              f"(e.g. {len(first)} and {next(len(s) for s in samples if len(s) != len(first))})")
         return [default_collate(list(field)) for field in zip(*samples)]
+    if isinstance(first, (str, bytes)):
+        return list(samples)  # text stays text, as in PyTorch: a list of the batch's strings
     if isinstance(first, dict):
         return {key: default_collate([s[key] for s in samples]) for key in first}
     if isinstance(first, (Tensor, np.ndarray, np.generic)):
