@@ -171,3 +171,43 @@ def test_per_epoch_scheduler_stepped_every_batch_is_named():
 @pytest.mark.parametrize("kind", ["steplr_per_epoch", "cosine_over_run"])
 def test_schedules_used_as_meant_are_not_called_decayed(kind):
     assert _schedule_findings(_scheduled(kind)) == []
+
+
+# -- dropout_keeps_too_little, fixed and trained: the loss.diverging false alarm ----------------
+def _trained_dropout_mlp():
+    from minnet.debug.context import run_training
+    rng = np.random.default_rng(38)
+    X = rng.normal(size=(500, 6)).astype(np.float32)
+    y = ((X[:, 0] * X[:, 1] > 0) ^ (X[:, 2] > 0.5)).astype(np.int64)
+    minnet.manual_seed(38)
+    model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Dropout(0.1),
+                          nn.Linear(16, 16), nn.ReLU(), nn.Dropout(0.1), nn.Linear(16, 2))
+    optimizer = optim.Adam(model.parameters(), lr=1e-2)
+    run_training(model, nn.CrossEntropyLoss(), optimizer, X, y, steps=600, batch_size=32,
+                 shuffle=True, seed=1)
+    return model, optimizer, X, y
+
+
+def test_trained_dropout_model_is_not_called_diverging():
+    """A trained dropout MLP's batch losses (training mode, ~0.25) sit above its evaluation
+    loss (~0.14): measured against the evaluation value the run 'grew' 1.8x (a loss.diverging
+    error on a correctly set up program). The yardstick is now the training-mode loss."""
+    from minnet.debug.checks import dynamics
+    model, optimizer, X, y = _trained_dropout_mlp()
+    report = _quiet(model=model, loss_fn=nn.CrossEntropyLoss(), train_data=(X, y),
+                    optimizer=optimizer, steps=100, phases=("run",))
+    assert not report.has("loss.diverging"), report.codes
+    assert not report.errors
+
+
+def test_training_mode_initial_loss_is_above_the_evaluation_loss_with_dropout():
+    from minnet.debug.checks.dynamics import initial_loss_value, initial_training_loss
+    from minnet.debug.diagnosis import diagnose_setup  # noqa: F401 (builds contexts)
+    from minnet.debug.diagnosis import build_context
+    from minnet.debug.setup import Setup
+    model, optimizer, X, y = _trained_dropout_mlp()
+    ctx = build_context(Setup(model=model, loss_fn=nn.CrossEntropyLoss(), optimizer=optimizer,
+                              train_data=(X, y)), 10, None, (None, None))
+    state = minnet.random._default.bit_generator.state
+    assert initial_training_loss(ctx) > 1.3 * initial_loss_value(ctx)
+    assert minnet.random._default.bit_generator.state == state   # the stream is untouched
