@@ -854,3 +854,63 @@ def test_kl_div_and_huber_loss_check_their_inputs_like_the_other_losses():
     for delta in ("a", True, 0, -1.0):
         with pytest.raises(ValueError, match="huber_loss\\(\\): delta must be a positive number"):
             F.huber_loss(log_q, p, delta=delta)
+
+
+# == found by PyTorch's own OpInfo samples (benchmarks/opinfo_parity.py) =====================
+def _f64(data, requires_grad=False):
+    return minnet.tensor(np.array(data, dtype=np.float64), requires_grad=requires_grad)
+
+
+def test_div_floor_floors_the_exact_quotient_as_floor_divide():
+    # -0.001 is stored as slightly more than 1/1000 in magnitude, so the exact quotient
+    # -0.25 / -0.001 is 249.99..., and its floor 249 (Python: -0.25 // -0.001 == 249.0);
+    # floor of the rounded quotient (250.0) gave 250
+    a, b = _f64([-0.25, 0.25, 7.0, -7.0]), _f64([-0.001, 0.001, 2.0, 2.0])
+    expected = [-0.25 // -0.001, 0.25 // 0.001, 3.0, -4.0]
+    assert expected[:2] == [249.0, 249.0]
+    np.testing.assert_array_equal(ops.div(a, b, rounding_mode="floor").numpy(), expected)
+    np.testing.assert_array_equal((a // b).numpy(), expected)  # the same as //
+
+
+def test_clamp_promotes_with_a_tensor_bound_of_another_dtype():
+    x = minnet.tensor([1.5, -2.0, 3.0])                        # float32
+    low = minnet.tensor(np.zeros(3, np.int32), dtype=np.int32)
+    out = ops.clamp(x, low)
+    assert out.dtype == np.float32                              # NumPy would give float64
+    np.testing.assert_array_equal(out.numpy(), [1.5, 0.0, 3.0])
+
+
+def test_clamp_of_integers_by_a_float_number_keeps_the_fraction():
+    # PyTorch: clamp(tensor([1, 5, -3]), 0.5) == tensor([1.0, 5.0, 0.5]); the bound used to
+    # be cast to the integer dtype first (0.5 -> 0), giving 0.0
+    out = ops.clamp(minnet.tensor([1, 5, -3]), 0.5)
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out.numpy(), [1.0, 5.0, 0.5])
+    assert ops.clamp(minnet.tensor([1, 5, -3]), 0, 2).tolist() == [1, 2, 0]   # stays int64
+
+
+def test_clamp_gradcheck_with_tensor_bounds_of_another_dtype():
+    x = _f64([[0.3, -1.2, 2.5], [1.1, 0.2, -0.4]], requires_grad=True)
+    low = minnet.tensor(np.full(3, -1.0, np.float32), dtype=np.float32)
+    high = _f64([2.0, 2.0, 1.0], requires_grad=True)
+    assert minnet.gradcheck(lambda x, h: ops.clamp(x, low, h), (x, high))
+
+
+@pytest.mark.parametrize("op", [ops.maximum, ops.minimum])
+def test_maximum_minimum_gradient_goes_to_the_nan_input(op):
+    # the output is NaN where an input is; PyTorch gives the gradient to both sides
+    # there (neither lost); minnet used to give all of it to the other, non-NaN input
+    nan = float("nan")
+    a = _f64([nan, 1.0, nan, 2.0, 3.0], requires_grad=True)
+    b = _f64([1.0, nan, nan, 2.0, 0.0], requires_grad=True)
+    op(a, b).backward(np.ones(5))
+    win_a = 1.0 if op is ops.maximum else 0.0     # 3 vs 0: the larger or the smaller wins
+    np.testing.assert_array_equal(a.grad.numpy(), [1.0, 1.0, 1.0, 0.5, win_a])
+    np.testing.assert_array_equal(b.grad.numpy(), [1.0, 1.0, 1.0, 0.5, 1.0 - win_a])
+
+
+@pytest.mark.parametrize("op", [ops.maximum, ops.minimum])
+def test_maximum_minimum_gradcheck(op):
+    a = _f64([[0.3, -1.2, 2.5], [1.1, 0.2, -0.4]], requires_grad=True)
+    b = _f64([0.1, 0.5, -2.0], requires_grad=True)
+    assert minnet.gradcheck(op, (a, b))

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..tensor import DEFAULT_DTYPE, Tensor, as_tensor
-from ._util import as_float, into, is_number, pair, python_scalar, require_tensor, unbroadcast
+from ._util import (as_float, into, is_number, pair, python_scalar, require_tensor, result_dtype,
+                    unbroadcast)
 
 
 def _broadcast_error(a: Tensor, b: Tensor, fn_name: str) -> ValueError:
@@ -132,8 +133,13 @@ def _rounded_div(input, other, rounding_mode: str) -> Tensor:
         out = quotient.astype(np.result_type(input._data, other._data), copy=False)
     else:
         with np.errstate(divide="ignore", invalid="ignore"):
-            exact = input._data / other._data
-        out = np.trunc(exact) if rounding_mode == "trunc" else np.floor(exact)
+            if rounding_mode == "trunc":
+                out = np.trunc(input._data / other._data)
+            else:
+                # not floor(a / b): the rounded quotient of -0.25 / -0.001 is 250.0, but
+                # -0.001 is stored as slightly more than 1/1000, so the true quotient is
+                # 249.99...; floor_divide floors that exactly, as PyTorch and Python's //
+                out = np.floor_divide(input._data, other._data)
 
     def backward(grad):
         return (np.zeros(input.shape, dtype=grad.dtype) if input.requires_grad else None,
@@ -340,10 +346,18 @@ def clip(input: Tensor, min=None, max=None) -> Tensor:
     require_tensor(input, "clip")
     if min is None and max is None:
         raise ValueError("clip(): at least one of min and max must not be None")
-    low = None if min is None else (min if isinstance(min, Tensor) else
-                                    as_tensor(python_scalar(min), like=input))
-    high = None if max is None else (max if isinstance(max, Tensor) else
-                                     as_tensor(python_scalar(max), like=input))
+    # type promotion as PyTorch: an integer tensor with a float number bound is float32;
+    # a Tensor bound of another dtype promotes like any other operand
+    if input._data.dtype.kind in "iub" and any(
+            isinstance(python_scalar(b), float) for b in (min, max) if not isinstance(b, Tensor)):
+        input = astype(input, DEFAULT_DTYPE)
+    for bound in (min, max):
+        if isinstance(bound, Tensor) and bound.dtype != input.dtype:
+            input = astype(input, result_dtype(input, bound))
+    low = None if min is None else astype(min if isinstance(min, Tensor) else
+                                          as_tensor(python_scalar(min), like=input), input.dtype)
+    high = None if max is None else astype(max if isinstance(max, Tensor) else
+                                           as_tensor(python_scalar(max), like=input), input.dtype)
     out = input._data
     if low is not None:
         out = np.maximum(out, low._data)
@@ -351,9 +365,6 @@ def clip(input: Tensor, min=None, max=None) -> Tensor:
         out = np.minimum(out, high._data)  # applied last: when min > max, max wins (as PyTorch)
     if out is input._data:
         out = out.copy()
-    if input._data.dtype.kind in "iub" and any(
-            isinstance(python_scalar(b), float) for b in (min, max) if not isinstance(b, Tensor)):
-        out = out.astype(DEFAULT_DTYPE)  # PyTorch: int tensor and float number -> float32
     parents = (input,) + tuple(t for t in (low, high) if t is not None)
 
     def backward(grad):
@@ -391,12 +402,15 @@ def _max_or_min(a, b, pick, a_wins_where, fn_name: str) -> Tensor:
     out = pick(a._data, b._data)
 
     def backward(grad):
-        # the winner takes the gradient; a tie splits it 0.5 / 0.5 (as PyTorch)
-        a_wins = a_wins_where(a._data, b._data)
+        # the winner takes the gradient; a tie splits it 0.5 / 0.5 (as PyTorch). A loser
+        # gets nothing; where a NaN is involved neither side lost, so both get it (as
+        # PyTorch: the NaN output depends on the NaN input, never on the other alone)
         tie = a._data == b._data
-        share_a = np.where(tie, 0.5, a_wins.astype(out.dtype)).astype(out.dtype, copy=False)
+        a_lost, b_lost = a_wins_where(b._data, a._data), a_wins_where(a._data, b._data)
+        share_a = np.where(tie, 0.5, np.where(a_lost, 0.0, 1.0)).astype(out.dtype, copy=False)
+        share_b = np.where(tie, 0.5, np.where(b_lost, 0.0, 1.0)).astype(out.dtype, copy=False)
         grad_a = unbroadcast(grad * share_a, a.shape) if a.requires_grad else None
-        grad_b = unbroadcast(grad * (1 - share_a), b.shape) if b.requires_grad else None
+        grad_b = unbroadcast(grad * share_b, b.shape) if b.requires_grad else None
         return grad_a, grad_b
 
     return Tensor._from_op(out, (a, b), backward, fn_name)
