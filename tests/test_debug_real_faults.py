@@ -211,3 +211,31 @@ def test_training_mode_initial_loss_is_above_the_evaluation_loss_with_dropout():
     state = minnet.random._default.bit_generator.state
     assert initial_training_loss(ctx) > 1.3 * initial_loss_value(ctx)
     assert minnet.random._default.bit_generator.state == state   # the stream is untouched
+
+
+# -- dropout_keeps_too_little (keep_prob 0.2 in a small network) -------------------------------
+def _xorish_with_dropout(p):
+    rng = np.random.default_rng(38)
+    X = rng.normal(size=(500, 6)).astype(np.float32)
+    y = ((X[:, 0] * X[:, 1] > 0) ^ (X[:, 2] > 0.5)).astype(np.int64)
+    minnet.manual_seed(38)
+    model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Dropout(p),
+                          nn.Linear(16, 16), nn.ReLU(), nn.Dropout(p), nn.Linear(16, 2))
+    return _quiet(model=model, loss_fn=nn.CrossEntropyLoss(), train_data=(X, y),
+                  optimizer=optim.Adam(model.parameters(), lr=1e-2), steps=100, phases=("run",))
+
+
+def test_dropout_that_stops_learning_is_too_strong_regularisation():
+    """With dropout 0.8 the loss stays at chance (0.69) while the same net without dropout
+    reaches 0.44: a loss ratio of 1.6, under regularised_loss_ratio (2), so it was missed;
+    the progress from the loss of guessing (~0% of the unregularised net's) names it."""
+    finding = _xorish_with_dropout(0.8).get("reg.too_strong")[0]
+    assert finding.evidence["loss_ratio"] < 2
+    assert finding.evidence["progress_fraction"] < 0.05
+    assert finding.severity == "error"
+
+
+def test_dropout_that_slows_but_does_not_stop_learning_is_no_error():
+    """Dropout 0.3 in the same net covers 23-36% of the way (seeds 0-2): not an error."""
+    report = _xorish_with_dropout(0.3)
+    assert all(f.severity != "error" for f in report.get("reg.too_strong"))
