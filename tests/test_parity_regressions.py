@@ -914,3 +914,27 @@ def test_maximum_minimum_gradcheck(op):
     a = _f64([[0.3, -1.2, 2.5], [1.1, 0.2, -0.4]], requires_grad=True)
     b = _f64([0.1, 0.5, -2.0], requires_grad=True)
     assert minnet.gradcheck(op, (a, b))
+
+
+@pytest.mark.parametrize("fn", [ops.softmax, ops.log_softmax])
+def test_softmax_of_an_empty_input_is_empty(fn):
+    # PyTorch: softmax(zeros(5, 0, 0), -1) has shape (5, 0, 0); NumPy's max used to raise
+    # "zero-size array to reduction operation maximum which has no identity"
+    for shape, dim in [((5, 0, 0), -1), ((5, 0, 3), 1), ((0,), 0)]:
+        x = minnet.zeros(*shape, dtype=np.float64, requires_grad=True)
+        out = fn(x, dim)
+        assert out.shape == shape
+        out.sum().backward()
+        assert x.grad.shape == shape
+
+
+@pytest.mark.parametrize("fn", [ops.softmax, ops.log_softmax])
+def test_softmax_function_takes_dtype(fn):
+    # torch.softmax(input, dim, dtype=...) converts the input first, as the method does
+    out = fn(minnet.tensor([1, 2]), 0, dtype=minnet.float64)
+    assert out.dtype == np.float64
+    probabilities = np.exp([1.0, 2.0]) / np.exp([1.0, 2.0]).sum()
+    expected = probabilities if fn is ops.softmax else np.log(probabilities)
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-12)
+    x = _f64([[0.3, -1.2, 2.5], [1.1, 0.2, -0.4]], requires_grad=True)
+    assert minnet.gradcheck(lambda t: fn(t, 1, dtype=np.float64), (x,))

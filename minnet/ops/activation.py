@@ -93,14 +93,21 @@ def _softmax_dim(a: Tensor, dim, fn_name: str):
     return None if a.ndim == 0 else axis  # a 0-d tensor is its own (one-entry) slice
 
 
-def softmax(input: Tensor, dim=None) -> Tensor:
+def _slice_max(data: np.ndarray, axis) -> np.ndarray:
+    """The largest entry of each slice, kept as a size-1 dim; an empty input has no
+    entries to compare (``initial`` lets NumPy reduce it to an empty result)."""
+    return np.max(data, axis=axis, keepdims=True, initial=-np.inf)
+
+
+def softmax(input: Tensor, dim=None, dtype=None) -> Tensor:
     """exp(input) / sum(exp(input)) along ``dim``: each slice becomes a probability vector.
 
     Same shape as ``input``; e.g. logits (N, C) with dim=1 -> class probabilities (N, C).
+    ``dtype`` converts the input first (as PyTorch's).
     """
-    input = as_float(require_tensor(input, "softmax"))
+    input = as_float(require_tensor(input, "softmax")._cast_before("softmax", dtype))
     axis = _softmax_dim(input, dim, "softmax")
-    shifted = input._data - np.max(input._data, axis=axis, keepdims=True)  # largest entry -> exp(0)
+    shifted = input._data - _slice_max(input._data, axis)  # largest entry -> exp(0)
     e = np.exp(shifted)
     out = e / np.sum(e, axis=axis, keepdims=True)
 
@@ -112,12 +119,14 @@ def softmax(input: Tensor, dim=None) -> Tensor:
                            saves_output=True)
 
 
-def log_softmax(input: Tensor, dim=None) -> Tensor:
-    """input - logsumexp(input) along ``dim``, computed stably (same shape as ``input``)."""
-    input = as_float(require_tensor(input, "log_softmax"))
+def log_softmax(input: Tensor, dim=None, dtype=None) -> Tensor:
+    """input - logsumexp(input) along ``dim``, computed stably (same shape as ``input``;
+    ``dtype`` converts the input first)."""
+    input = as_float(require_tensor(input, "log_softmax")._cast_before("log_softmax", dtype))
     axis = _softmax_dim(input, dim, "log_softmax")
-    shifted = input._data - np.max(input._data, axis=axis, keepdims=True)
-    out = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    shifted = input._data - _slice_max(input._data, axis)
+    with np.errstate(divide="ignore"):  # only an empty slice sums to 0 (and has no output)
+        out = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
     def backward(grad):
         # d/dx_j (x_i - logsumexp x) = delta_ij - softmax_j
