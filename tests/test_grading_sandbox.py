@@ -468,6 +468,33 @@ def test_in_place_changes_to_models_generators_and_arrays_come_back(tmp_path):
     assert activation is nn.Tanh and function is minnet.nn.functional.relu
 
 
+def test_a_mutating_function_returns_the_model_it_was_given_never_another(tmp_path):
+    """A review's lab 04 init_weights_ drew no scheme and returned, for a deep net, a stack of
+    BatchNorm layers (std 1 at every output) that the depth test measured: 2 points for
+    nothing. A function that changes a model in place returns that model or a layer of it."""
+    from minnet import nn
+
+    lab = sandboxed(lab_file(tmp_path, NET_FILE + '''
+def swap_(model):
+    return nn.Sequential(nn.BatchNorm1d(2))
+
+def last_layer_(model):
+    return model[-1]
+
+def pair_(model):
+    return model, nn.Linear(2, 2)
+''', "net"), "net", allowed_imports=("numpy", "minnet"),
+                    mutates=("swap_", "last_layer_", "pair_", "init_"))
+    model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 2))
+    with pytest.raises(LabFailure, match="swap_ changes the model it is given in place; it "
+                                         "returned another Sequential"):
+        lab.swap_(model)
+    with pytest.raises(LabFailure, match="returned another Linear"):
+        lab.pair_(model)
+    assert lab.last_layer_(model) is model[2]
+    assert lab.init_(model, np.random.default_rng(0)) is model
+
+
 def test_a_function_that_does_not_mutate_by_contract_changes_only_copies(tmp_path):
     """What a function does to its arguments comes back only for the functions the lab names
     in ``mutates``: a test's reference, computed after the student's function, sees the

@@ -449,7 +449,10 @@ class Sandbox:
                    "kwargs": {"$d": [[key, node] for key, node
                                      in zip(keywords, nodes[len(args):])],
                               "$id": codec._number(keywords)}}
-        return self._ask(request, buffers, codec)
+        result = self._ask(request, buffers, codec)
+        if changes is not False:
+            _expect_given_back(function, result, [*args, *kwargs.values()])
+        return result
 
     def close(self) -> None:
         """End the worker and everything it started: its keeper (``zygote_server.py``) kills
@@ -472,6 +475,25 @@ class Sandbox:
         shutil.rmtree(self.workdir, ignore_errors=True)
         if self in _open:
             _open.remove(self)
+
+
+def _expect_given_back(function: str, result, arguments: list) -> None:
+    """A function that changes a model in place returns that model (or a layer of it), never
+    another one: a test that measured what ``init_weights_`` returned got a stack of
+    BatchNorm layers made to pass, while the net it had handed over kept a wrong init."""
+    from ..nn import Module
+
+    returned = [item for item in (result if type(result) in (tuple, list) else (result,))
+                if isinstance(item, Module)]
+    if not returned:
+        return
+    given = {id(layer) for argument in arguments if isinstance(argument, Module)
+             for layer in argument.modules()}
+    for module in returned:
+        if id(module) not in given:
+            raise LabFailure(f"{function} changes the model it is given in place; it returned "
+                             f"another {type(module).__name__}, not one it was given. Change "
+                             "the model you were given and return it.")
 
 
 def _contract(mutates) -> dict:
