@@ -775,11 +775,11 @@ class Tensor:
     def topk(self, k, dim=-1, largest=True, sorted=True):
         return _ops().topk(self, k, dim, largest, sorted)
 
-    def cumsum(self, dim):
-        return _ops().cumsum(self, dim)
+    def cumsum(self, dim, *, dtype=None):
+        return _ops().cumsum(self, dim, dtype=dtype)
 
-    def prod(self, dim=None, keepdim=False):
-        return _ops().prod(self, dim, keepdim)
+    def prod(self, dim=None, keepdim=False, *, dtype=None):
+        return _ops().prod(self, dim, keepdim, dtype=dtype)
 
     def norm(self, p="fro", dim=None, keepdim=False):
         return _ops().sorting.norm(self, p, dim, keepdim)  # (ops.norm is batch norm's module)
@@ -825,8 +825,8 @@ class Tensor:
         return _ops().sum(self._cast_before("sum", dtype), dim, keepdim, axis=axis,
                           keepdims=keepdims)
 
-    def mean(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
-        return _ops().mean(self, dim, keepdim, axis=axis, keepdims=keepdims)
+    def mean(self, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
+        return _ops().mean(self, dim, keepdim, dtype=dtype, axis=axis, keepdims=keepdims)
 
     def var(self, dim=None, unbiased=True, keepdim=False, *, correction=None, axis=None,
             keepdims=None):
@@ -953,9 +953,15 @@ class Tensor:
         return Tensor(np.invert(self._data))
 
     def masked_fill(self, mask, value) -> "Tensor":
-        """Entries where ``mask`` is True replaced by ``value`` (differentiable w.r.t. self)."""
+        """Entries where ``mask`` is True replaced by ``value`` (a number or a 0-d tensor,
+        converted to this tensor's dtype, as PyTorch); differentiable w.r.t. self and value."""
         mask = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
-        fill = as_tensor(value, like=self)
+        if isinstance(value, Tensor) and value.ndim != 0:
+            raise ValueError(f"masked_fill(): value must be a number or a 0-d tensor, got a "
+                             f"tensor of shape {value.shape}. Hint: for one value per entry "
+                             f"use minnet.where(mask, values, x).")
+        fill = _ops().astype(value, self.dtype) if isinstance(value, Tensor) \
+            else Tensor(np.asarray(value, dtype=self.dtype))
         return _ops().where(Tensor(mask.astype(bool)), fill, self)
 
     # -- in-place updates ------------------------------------------------------------------------

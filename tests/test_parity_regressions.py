@@ -938,3 +938,72 @@ def test_softmax_function_takes_dtype(fn):
     np.testing.assert_allclose(out.numpy(), expected, rtol=1e-12)
     x = _f64([[0.3, -1.2, 2.5], [1.1, 0.2, -0.4]], requires_grad=True)
     assert minnet.gradcheck(lambda t: fn(t, 1, dtype=np.float64), (x,))
+
+
+def test_masked_fill_keeps_the_tensors_dtype():
+    # PyTorch: the value is converted to self's dtype; a bool tensor filled with 10 stays
+    # bool (True), where minnet used to promote to int64
+    flags = minnet.tensor([True, False, False])
+    out = flags.masked_fill(minnet.tensor([False, True, False]), 10)
+    assert out.dtype == np.bool_ and out.tolist() == [True, True, False]
+    exact = _f64([1.0, 2.0]).masked_fill(minnet.tensor([False, True]), 0.1)
+    assert exact.tolist() == [1.0, 0.1]               # 0.1 in float64, not via float32
+    assert minnet.tensor([1, 2]).masked_fill(minnet.tensor([True, False]), 2.7).tolist() == [2, 2]
+
+
+def test_masked_fill_refuses_a_value_tensor_with_dims():
+    x = _f64([1.0, 2.0])
+    with pytest.raises(ValueError, match=r"masked_fill\(\).*0-d tensor.*shape \(2,\)"):
+        x.masked_fill(x > 1, _f64([5.0, 6.0]))
+
+
+def test_masked_fill_gradcheck_value_and_self():
+    x = _f64([[0.3, -1.2, 2.5], [1.1, 0.2, -0.4]], requires_grad=True)
+    value = _f64(0.7, requires_grad=True)
+    mask = minnet.tensor([[True, False, True], [False, False, True]])
+    assert minnet.gradcheck(lambda x, v: x.masked_fill(mask, v), (x, value))
+
+
+def test_square_of_bool_is_int64():
+    out = ops.square(minnet.tensor([True, False]))   # PyTorch: int64; NumPy: int8
+    assert out.dtype == np.int64 and out.tolist() == [1, 0]
+
+
+def test_prod_of_bool_and_small_integers_is_int64():
+    assert ops.prod(minnet.tensor(True)).dtype == np.int64          # used to stay bool
+    assert ops.prod(minnet.tensor([True, True]), 0).dtype == np.int64
+    small = minnet.tensor(np.array([3, 4], np.int32), dtype=np.int32)
+    assert ops.prod(small).dtype == np.int64 and ops.prod(small).item() == 12
+
+
+def test_prod_of_a_0d_tensor_is_a_new_tensor_with_a_gradient():
+    x = _f64(2.5, requires_grad=True)
+    out = x.prod(0, keepdim=True)
+    assert out is not x and out.shape == () and out.item() == 2.5
+    out.backward()
+    assert x.grad.item() == 1.0
+
+
+@pytest.mark.parametrize("call", [
+    lambda x: x.prod(1, dtype=np.float64),
+    lambda x: ops.prod(x, dtype=np.float64),
+    lambda x: x.cumsum(0, dtype=np.float64),
+    lambda x: ops.cumsum(x, 1, dtype=np.float64),
+    lambda x: x.mean(dtype=np.float64),
+    lambda x: ops.mean(x, 0, dtype=np.float64),
+])
+def test_prod_cumsum_mean_take_dtype(call):
+    # torch.prod/cumsum/mean(..., dtype=...) convert the input first; float32 in, float64 out
+    data = np.array([[0.5, -1.5, 2.0], [1.25, 3.0, -0.75]], np.float32)
+    x32 = minnet.tensor(data, requires_grad=True)
+    out = call(x32)
+    assert out.dtype == np.float64
+    np.testing.assert_allclose(out.numpy(), call(_f64(data)).numpy(), rtol=1e-15)
+    out.sum().backward()
+    assert x32.grad.dtype == np.float32               # the gradient comes back in float32
+    assert minnet.gradcheck(call, (_f64(data, requires_grad=True),))
+
+
+def test_cumsum_dtype_of_integers():
+    out = minnet.tensor([1, 2, 3]).cumsum(0, dtype=minnet.float32)
+    assert out.dtype == np.float32 and out.tolist() == [1.0, 3.0, 6.0]

@@ -102,6 +102,8 @@ def rsqrt(input):
 
 
 def square(input):
+    if require_tensor(input, "square").dtype == np.bool_:
+        input = Tensor(input._data.astype(np.int64))  # as PyTorch (NumPy: int8)
     return _unary(input, np.square, lambda x, out: 2 * x, "square", keep_integers=True)
 
 

@@ -71,8 +71,14 @@ def sum(input: Tensor, dim=None, keepdim=False, *, dtype=None, axis=None,
     return Tensor._from_op(np.asarray(out), (input,), backward, "sum", saved=())
 
 
-def mean(input: Tensor, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
-    """Average of ``input`` over ``dim`` (all dims when None): (3, 4) with dim=1 -> (3,)."""
+def mean(input: Tensor, dim=None, keepdim=False, *, dtype=None, axis=None,
+         keepdims=None) -> Tensor:
+    """Average of ``input`` over ``dim`` (all dims when None): (3, 4) with dim=1 -> (3,).
+
+    ``dtype``: the input is converted to it first (e.g. the mean of integers as float64).
+    """
+    if dtype is not None:
+        input = require_tensor(input, "mean")._cast_before("mean", dtype)
     axes, keepdim = _axes(input, dim, keepdim, axis, keepdims, "mean")
     _require_float(input, "mean")
     out = input._data.mean(axis=axes, keepdims=keepdim)

@@ -66,9 +66,13 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     return TopkResult(values[chosen], indices[chosen])
 
 
-def cumsum(input: Tensor, dim: int) -> Tensor:
-    """Running sums along ``dim`` (same shape): [1, 2, 3] -> [1, 3, 6]."""
+def cumsum(input: Tensor, dim: int, *, dtype=None) -> Tensor:
+    """Running sums along ``dim`` (same shape): [1, 2, 3] -> [1, 3, 6].
+
+    ``dtype``: the input is converted to it first (as PyTorch's argument).
+    """
     require_tensor(input, "cumsum")
+    input = input._cast_before("cumsum", dtype)
     axis = single_dim(dim, input.ndim, "cumsum")
     data = input._data.astype(np.int64) if input.dtype.kind in "bu" else input._data
     out = np.cumsum(data, axis=axis) if input.ndim else data.copy()
@@ -82,22 +86,24 @@ def cumsum(input: Tensor, dim: int) -> Tensor:
     return Tensor._from_op(out, (input,), backward, "cumsum", saved=())
 
 
-def prod(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
-    """Product of the entries (all of them, or along one ``dim``).
+def prod(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """Product of the entries (all of them, or along one ``dim``); ``dtype`` converts the
+    input first. Bool and integer inputs give int64, as in PyTorch.
 
     d(prod)/dx_i is the product of all the other entries. It is computed as
     (product of those before i) * (product of those after i), which stays right
     when some x are 0 (out / x_i would divide by zero).
     """
     require_tensor(input, "prod")
-    if dim is None:
+    input = input._cast_before("prod", dtype)
+    if dim is None or input.ndim == 0:
+        if dim is not None:
+            single_dim(dim, 0, "prod")  # a 0-d tensor accepts dim 0 or -1, as in PyTorch
         flat = input.reshape(-1) if input.ndim != 1 else input
         result = prod(flat, 0)
         return result.reshape((1,) * input.ndim) if keepdim else result
     axis = single_dim(dim, input.ndim, "prod")
-    x = input._data.astype(np.int64) if input.dtype.kind in "bu" else input._data
-    if input.ndim == 0:
-        return input
+    x = input._data.astype(np.int64) if input.dtype.kind in "biu" else input._data
     out = np.prod(x, axis=axis, keepdims=keepdim)
 
     def backward(grad):
