@@ -239,3 +239,32 @@ def test_dropout_that_slows_but_does_not_stop_learning_is_no_error():
     """Dropout 0.3 in the same net covers 23-36% of the way (seeds 0-2): not an error."""
     report = _xorish_with_dropout(0.3)
     assert all(f.severity != "error" for f in report.get("reg.too_strong"))
+
+
+# -- majority_class_always_predicted, fixed with class weights ---------------------------------
+def _imbalanced(weighted):
+    rng = np.random.default_rng(32)
+    y = np.where(rng.random(800) < 0.03, 1, 0).astype(np.int64)
+    X = rng.normal(size=(800, 8)).astype(np.float32)
+    X[y == 1, :2] += 1.0
+    minnet.manual_seed(32)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+    counts = np.bincount(y, minlength=2).astype(np.float32)
+    loss_fn = (nn.CrossEntropyLoss(weight=minnet.Tensor(counts.sum() / (2 * counts)))
+               if weighted else nn.CrossEntropyLoss())
+    return _quiet(model=model, loss_fn=loss_fn, train_data=(X, y),
+                  optimizer=optim.Adam(model.parameters(), lr=1e-2), steps=20,
+                  phases=("data", "preflight"))
+
+
+def test_class_weights_that_balance_the_loss_are_acknowledged():
+    """The source's fix (inverse-frequency class weights) used to get the same warning and the
+    advice to add the weights it has, plus init.output_bias asking for the raw log
+    frequencies, which a weighted loss does not want (its best constant guess is uniform)."""
+    plain, weighted = _imbalanced(False), _imbalanced(True)
+    assert plain.get("data.class_imbalance")[0].severity == "warning"
+    assert plain.has("init.output_bias")
+    finding = weighted.get("data.class_imbalance")[0]
+    assert finding.severity == "info" and finding.evidence["weighted_ratio"] < 1.01
+    assert "Keep the class weights" in finding.fix
+    assert not weighted.has("init.output_bias")

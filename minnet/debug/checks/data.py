@@ -712,8 +712,22 @@ def shuffle_every_epoch(setup, finding):
 
 
 # -- data.class_imbalance ---------------------------------------------------------------------------
+def class_weights(loss_fn, classes: int):
+    """The per-class weights of a weighted class loss (CrossEntropyLoss(weight=...)), as an
+    array of ``classes`` floats, or None when the loss has none (or of another length)."""
+    weight = getattr(loss_fn, "weight", None)
+    if weight is None or not _is_class_loss(loss_fn):
+        return None
+    values = np.asarray(getattr(weight, "_data", weight), dtype=np.float64).reshape(-1)
+    return values if values.size == classes and np.all(np.isfinite(values)) else None
+
+
 def class_imbalance(ctx) -> list:
-    """Ratio of the largest to the smallest class among the training labels."""
+    """Ratio of the largest to the smallest class among the training labels.
+
+    When the loss already weights the classes (CrossEntropyLoss(weight=...)) so that their
+    weighted shares are within the threshold, the imbalance is handled: info, not advice
+    to do what the program already does."""
     if not (ctx.task == CLASSIFICATION or _is_binary_loss(ctx.loss_fn)):
         return []
     labels = class_labels(ctx.y_train)
@@ -728,18 +742,30 @@ def class_imbalance(ctx) -> list:
     if ratio <= ctx.thresholds[IMBALANCE]:
         return []
     share = counts[majority] / len(labels)
-    return [Finding(
-        "data.class_imbalance",
-        f"Class {majority} has {counts[majority]} training samples and class {minority} only "
-        f"{counts[minority]}: a ratio of {ratio:.1f}. Always predicting class {majority} is "
-        f"already {share:.1%} accurate, so accuracy hides a model that ignores the rare class.",
-        evidence={"class_counts": counts.tolist(), "majority_class": int(majority),
-                  "minority_class": int(minority), "ratio": float(ratio),
-                  "majority_share": float(share)},
-        thresholds=_threshold_records(ctx, IMBALANCE),
-        fix=("Weight the loss by inverse class frequency (cross_entropy(weight=...), e.g. "
-             "weight = N / (C * counts)), or resample so each batch sees the rare classes; "
-             "report per-class recall, not accuracy."))]
+    evidence = {"class_counts": counts.tolist(), "majority_class": int(majority),
+                "minority_class": int(minority), "ratio": float(ratio),
+                "majority_share": float(share)}
+    message = (f"Class {majority} has {counts[majority]} training samples and class {minority} "
+               f"only {counts[minority]}: a ratio of {ratio:.1f}. Always predicting class "
+               f"{majority} is already {share:.1%} accurate, so accuracy hides a model that "
+               f"ignores the rare class.")
+    fix = ("Weight the loss by inverse class frequency (cross_entropy(weight=...), e.g. "
+           "weight = N / (C * counts)), or resample so each batch sees the rare classes; "
+           "report per-class recall, not accuracy.")
+    severity = None
+    weights = class_weights(ctx.loss_fn, len(counts))
+    if weights is not None:
+        weighted = counts[present] * weights[present]
+        weighted_ratio = float(weighted.max() / weighted.min()) if weighted.min() > 0 else np.inf
+        evidence["weighted_ratio"] = weighted_ratio
+        if weighted_ratio <= ctx.thresholds[IMBALANCE]:
+            severity = "info"
+            message += (f" The loss already weights the classes: weighted by it, the largest to "
+                        f"smallest class ratio is {weighted_ratio:.2g}, so each class pulls on "
+                        f"the gradient comparably.")
+            fix = "Keep the class weights; report per-class recall (or balanced accuracy), not accuracy."
+    return [Finding("data.class_imbalance", message, severity=severity, evidence=evidence,
+                    thresholds=_threshold_records(ctx, IMBALANCE), fix=fix)]
 
 
 # -- data.labels_invalid ----------------------------------------------------------------------------

@@ -252,6 +252,12 @@ def output_bias(ctx) -> list:
         if labels.min() < 0 or labels.max() >= classes:
             return []
         counts = np.bincount(labels, minlength=classes).astype(np.float64)
+        # a class-weighted loss is minimised by the weighted frequencies, not the raw ones
+        # (weights N / (C * counts) make the best constant prediction uniform)
+        from .data import class_weights
+        weights = class_weights(ctx.loss_fn, classes)
+        if weights is not None and np.all(weights >= 0) and np.any(weights * counts > 0):
+            counts = counts * weights * counts.sum() / np.sum(weights * counts)
         predicted = (np.exp(out) if kind == "nll" else _softmax(out)).mean(axis=0)
         return _classification_bias(ctx, counts, predicted, label, bias, kind)
     if kind in ("bce_logits", "bce"):
