@@ -268,3 +268,42 @@ def test_class_weights_that_balance_the_loss_are_acknowledged():
     assert finding.severity == "info" and finding.evidence["weighted_ratio"] < 1.01
     assert "Keep the class weights" in finding.fix
     assert not weighted.has("init.output_bias")
+
+
+# -- one_sigmoid_unit_for_ten_digits (DS.SE 38604) ---------------------------------------------
+def test_ten_class_labels_under_a_binary_loss_get_a_ten_output_fix_and_no_bias_advice():
+    """Labels 0..9 into BCELoss: the fix used to say 'map the labels to {0, 1}', and
+    init.output_bias computed 'class frequencies [-3.49, 4.49]' and a bias of nan."""
+    rng = np.random.default_rng(30)
+    X = rng.normal(size=(300, 8)).astype(np.float32)
+    y = rng.integers(0, 10, 300).astype(np.float32).reshape(-1, 1)
+    minnet.manual_seed(30)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 1), nn.Sigmoid())
+    report = _quiet(model=model, loss_fn=nn.BCELoss(), train_data=(X, y),
+                    optimizer=optim.Adam(model.parameters(), lr=1e-3), steps=10,
+                    phases=("data", "preflight"))
+    finding = report.get("data.labels_invalid")[0]
+    assert finding.evidence["distinct_values"] == 10
+    assert "10 outputs" in finding.fix and "CrossEntropyLoss" in finding.fix
+    assert not report.has("init.output_bias")
+
+
+def test_binary_labels_out_of_range_keep_the_binary_fix():
+    X = np.random.default_rng(1).normal(size=(100, 4)).astype(np.float32)
+    y = np.where(X[:, :1] > 0, 1.0, -1.0).astype(np.float32)      # -1/+1 coding
+    model = nn.Sequential(nn.Linear(4, 1), nn.Sigmoid())
+    report = _quiet(model=model, loss_fn=nn.BCELoss(), train_data=(X, y), steps=5,
+                    phases=("data",))
+    assert "map the labels to {0, 1}" in report.get("data.labels_invalid")[0].fix
+
+
+# -- house_prices_targets_in_thousands: the loss.nonfinite fix text ----------------------------
+def test_nonfinite_fix_gives_stable_forms_only_for_ops_that_need_them():
+    from minnet.debug.checks.dynamics import _nonfinite_fix
+    overflow = _nonfinite_fix({"op": "mse_loss", "hint": "values this large usually mean "
+                               "exploding activations or a too high learning rate"})
+    assert overflow.startswith("Values this large") and "logits" not in overflow
+    log_zero = _nonfinite_fix({"op": "log", "hint": "Keep the argument positive: clamp(p, "
+                               "min=1e-8); for probabilities, work with logits"})
+    assert log_zero.count("logits") == 1      # the hint's, not repeated
+    assert "stable forms" in _nonfinite_fix({"op": "div", "hint": ""})

@@ -782,10 +782,24 @@ def _label_problems(y: np.ndarray, loss_fn, name: str) -> list:
     if _is_binary_loss(loss_fn):
         if y.dtype.kind in "iuf" and y.size and np.all(np.isfinite(y)) and (y.min() < 0 or y.max() > 1):
             outside = int(np.count_nonzero((y < 0) | (y > 1)))
-            problems.append((f"{name} has {outside} value(s) outside [0, 1] (min {y.min():g}, max "
-                             f"{y.max():g}) for the binary loss {loss}",
-                             {"outside_count": outside, "min": float(y.min()), "max": float(y.max())},
-                             "Binary targets must be 0/1 (or probabilities); map the labels to {0, 1}."))
+            values = np.unique(y)
+            # whole numbers 0..K-1 with K > 2: class indices of a K-class problem fed to a
+            # binary loss (one sigmoid unit for ten digits), not binary labels mis-coded
+            classes = (values.size > 2 and values.size <= 1000 and y.min() >= 0
+                       and bool(np.all(values == np.round(values))))
+            what = (f"{name} has {outside} value(s) outside [0, 1] (min {y.min():g}, max "
+                    f"{y.max():g}) for the binary loss {loss}")
+            evidence = {"outside_count": outside, "min": float(y.min()), "max": float(y.max()),
+                        "distinct_values": int(values.size)}
+            if classes:
+                what += (f": {values.size} distinct whole numbers, the class indices of a "
+                         f"{values.size}-class problem")
+                fix = (f"A {values.size}-class problem needs {values.size} outputs: end the model "
+                       f"with nn.Linear(..., {values.size}) (logits, no sigmoid) and train with "
+                       f"nn.CrossEntropyLoss() on the integer labels.")
+            else:
+                fix = "Binary targets must be 0/1 (or probabilities); map the labels to {0, 1}."
+            problems.append((what, evidence, fix))
         return problems
     if not _is_class_loss(loss_fn):
         return problems

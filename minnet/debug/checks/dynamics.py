@@ -268,9 +268,7 @@ def nonfinite_loss(ctx) -> list:
         if replay["source"]:
             message += f", created at {replay['source']}"
         message += "."
-        fix = (f"{replay['hint'] + ' ' if replay['hint'] else ''}Use numerically stable forms: "
-               "cross_entropy / binary_cross_entropy_with_logits on logits instead of log of "
-               "probabilities, or clamp the argument (x.clamp(min=1e-7).log()).")
+        fix = _nonfinite_fix(replay)
     else:
         message += (". Run the failing step under `with minnet.detect_anomaly():` to find the op "
                     "that produced it.")
@@ -278,6 +276,32 @@ def nonfinite_loss(ctx) -> list:
         message += (f" The loss had grown from {before[0]:.4g} to {before[-1]:.4g} first: the "
                     "training blew up (see the learning rate and gradient findings).")
     return [Finding("loss.nonfinite", message, layer=layer, evidence=evidence, fix=fix, step=step)]
+
+
+# ops whose non-finite result usually comes from their own domain (log 0, x / 0, exp of a
+# large logit), where a numerically stable form is the fix; elsewhere (a matmul or an MSE
+# overflowing on huge values) the values were already exploding and the replay's hint says why
+_DOMAIN_OPS = ("log", "div", "sqrt", "pow", "reciprocal", "exp", "softmax", "entropy", "nll")
+
+
+def _nonfinite_fix(replay: dict) -> str:
+    """The fix for a non-finite loss from its anomaly replay: the op's hint, and the stable
+    forms only when the op is one whose domain produced the NaN/Inf."""
+    parts = []
+    if replay.get("hint"):
+        parts.append(replay["hint"][0].upper() + replay["hint"][1:].rstrip(".") + ".")
+    op = str(replay.get("op") or "").lower()
+    hint = str(replay.get("hint") or "")
+    if "clamp" in hint or "logits" in hint:
+        return " ".join(parts)   # the op's own hint already gives the stable form
+    if any(name in op for name in _DOMAIN_OPS) or not parts:
+        parts.append("Use numerically stable forms: cross_entropy / "
+                     "binary_cross_entropy_with_logits on logits instead of log of "
+                     "probabilities, or clamp the argument (x.clamp(min=1e-7).log()).")
+    else:
+        parts.append("See the learning rate, gradient and data-scale findings of this report "
+                     "for what made the values explode.")
+    return " ".join(parts)
 
 
 # --------------------------------------------------------------------------

@@ -262,6 +262,8 @@ def output_bias(ctx) -> list:
         return _classification_bias(ctx, counts, predicted, label, bias, kind)
     if kind in ("bce_logits", "bce"):
         targets = ctx.y_train.astype(np.float64).reshape(len(ctx.y_train), -1)
+        if not np.all((targets >= 0) & (targets <= 1)):
+            return []   # not probabilities: no prior to speak of (data.labels_invalid says so)
         prior_one = targets.mean(axis=0)
         probs = 1 / (1 + np.exp(-out)) if kind == "bce_logits" else out
         predicted_one = probs.reshape(len(probs), -1).mean(axis=0)
