@@ -855,3 +855,94 @@ def dropout_keeps_too_little(broken):
                           nn.Linear(16, 2))
     return dict(model=model, loss_fn=nn.CrossEntropyLoss(), train_data=(X, y),
                 optimizer=optim.Adam(model.parameters(), lr=1e-2))
+
+
+# -- cases added in a fourth round (written and committed before the debugger ran on them) ----
+@case("raw_inputs_to_a_model_trained_on_normalised_ones",
+      "http://stackoverflow.com/questions/20570029/neural-network-model-fails-to-predict-outer-world-data",
+      "the network was trained on normalised features but new instances were fed to it "
+      "without normalisation ('outer world data can not be normalised'), and it predicted "
+      "every sample as positive; apply the training normalisation to every input",
+      ["data.not_normalized", "data.leakage"])
+def raw_inputs_to_a_model_trained_on_normalised_ones(broken):
+    seeded(39)
+    rng = np.random.default_rng(39)
+    X = rng.normal(50, 5, size=(600, 12)).astype(np.float32)   # raw features around 50
+    y = (X[:, 0] + 0.5 * X[:, 1] - X[:, 2] > 25).astype(np.int64)
+    from minnet.data import Standardizer
+    scaler = Standardizer().fit(X[:500])
+    X_train, X_val = scaler.transform(X[:500]), X[500:]
+    if not broken:
+        X_val = scaler.transform(X_val)
+    model = mlp([12, 32, 2])
+    return dict(model=model, loss_fn=nn.CrossEntropyLoss(), train_data=(X_train, y[:500]),
+                val_data=(X_val.astype(np.float32), y[500:]),
+                optimizer=optim.Adam(model.parameters(), lr=1e-2),
+                preprocessing={"standardizer": scaler})
+
+
+@case("validation_standardised_with_its_own_statistics",
+      "https://community.deeplearning.ai/t/c1-w2-lab03-feature-scaling-and-learning-rate-soln-normalizing-the-testing-data/161389",
+      "the new data must be normalised with the mean and std of the training set, not with "
+      "statistics recomputed on the new data: the model was trained for the training "
+      "normalisation and 'if you apply a different normalization, your model won't work'",
+      ["data.leakage"])
+def validation_standardised_with_its_own_statistics(broken):
+    seeded(40)
+    rng = np.random.default_rng(40)
+    X = rng.normal(0, 1, size=(700, 6)) * [1, 3, 10, 1, 2, 5] + [0, 5, 50, 1, -3, 10]
+    y = ((X[:, 1] - 5) / 3 + (X[:, 2] - 50) / 10 > 0.5).astype(np.int64)
+    order = np.argsort(X[:, 1] + rng.normal(0, 2, size=700))   # later samples run higher
+    X, y = X[order].astype(np.float32), y[order]
+    from minnet.data import Standardizer
+    train_scaler = Standardizer().fit(X[:600])
+    val_scaler = Standardizer().fit(X[600:]) if broken else train_scaler
+    model = mlp([6, 32, 2])
+    return dict(model=model, loss_fn=nn.CrossEntropyLoss(),
+                train_data=(train_scaler.transform(X[:600]), y[:600]),
+                val_data=(val_scaler.transform(X[600:]), y[600:]),
+                optimizer=optim.Adam(model.parameters(), lr=1e-2),
+                preprocessing={"standardizer": val_scaler} if broken else
+                {"standardizer": train_scaler})
+
+
+@case("optimizer_step_before_backward",
+      "https://theneuralbase.com/pytorch/learn/beginner/forward-pass-loss-backward-step/ "
+      "('The article's sequential order (zero -> forward -> loss -> backward -> step) is "
+      "correct and will break if reordered, especially if step comes before backward')",
+      "optimizer.step() was called before loss.backward(): after zero_grad the step sees no "
+      "gradient, so the weights never change; call backward() first",
+      ["update.ratio", "loss.plateau", "grad.missing"])
+def optimizer_step_before_backward(broken):
+    seeded(41)
+    X, y = blobs(400, 3, 8, seed=41)
+    model = mlp([8, 32, 3])
+
+    def step_then_backward(model, loss_fn, optimizer, Xb, yb):
+        optimizer.zero_grad()
+        loss = loss_fn(model(Xb), yb)
+        optimizer.step()
+        loss.backward()
+        return loss
+
+    return dict(model=model, loss_fn=nn.CrossEntropyLoss(), train_data=(X, y),
+                optimizer=optim.SGD(model.parameters(), lr=0.05, momentum=0.9),
+                train_step=step_then_backward if broken else None)
+
+
+@case("binary_net_collapses_to_one_half",
+      "https://datascience.stackexchange.com/questions/28481/reason-for-having-both-low-loss-and-same-predicted-class",
+      "binary classifier (BCE, SGD lr 0.01) learnt, then converged to loss ~0.69 predicting 0.5 "
+      "for everything; the answer: the learning rate is too high, reduce it to 0.001 and use "
+      "Adam",
+      ["update.ratio", "loss.diverging", "activation.dead_relu", "loss.plateau"])
+def binary_net_collapses_to_one_half(broken):
+    seeded(42)
+    rng = np.random.default_rng(42)
+    X = rng.normal(size=(600, 20)).astype(np.float32)
+    y = (X[:, :5].sum(axis=1) > 0).astype(np.float32).reshape(-1, 1)
+    model = mlp([20, 64, 64, 1])
+    optimizer = (optim.SGD(model.parameters(), lr=1.0, momentum=0.9) if broken
+                 else optim.Adam(model.parameters(), lr=1e-3))
+    return dict(model=model, loss_fn=nn.BCEWithLogitsLoss(), train_data=(X, y),
+                optimizer=optimizer)
