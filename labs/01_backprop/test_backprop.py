@@ -34,6 +34,19 @@ def away_from_zero(rng, shape, margin=0.1):
     return np.where(np.abs(x) < margin, np.where(x < 0, -margin, margin), x)
 
 
+def expect_backward_float64(forward, backward, *arrays, name):
+    """``expect_backward``, once the forward is known to keep float64: finite differences of a
+    forward that returns float32 are rounding noise (float32 keeps about 7 digits, the check
+    needs about 10), and a right backward would then be reported as wrong."""
+    dtype = np.asarray(forward(*arrays)[0]).dtype
+    expect(dtype.kind != "f" or dtype.itemsize >= 8,
+           f"{name}: the forward returns {dtype} for float64 inputs, so its finite differences "
+           "are rounding noise (float32 keeps about 7 digits, the check needs about 10) and the "
+           "backward cannot be checked against them. Keep float64 in the forward: np.zeros(shape) "
+           "is float64 by default (or use dtype=x.dtype), and no .astype(np.float32).")
+    return expect_backward(forward, backward, *arrays, name=name)
+
+
 def loss_as_layer(loss_fn, *fixed):
     """Turn ``loss, dx = loss_fn(x, *fixed)`` into a forward/backward pair for check_backward."""
     def forward(x):
@@ -67,8 +80,8 @@ def test_affine(credit):
         expect_close("affine_forward(x, w, b) out", out, ref.affine_forward(x, w, b)[0])
     with credit.part(2, "affine_backward matches finite differences (check_backward) and is "
                         "exact"):
-        expect_backward(layers.affine_forward, layers.affine_backward, x, w, b,
-                        name="affine_forward/affine_backward")
+        expect_backward_float64(layers.affine_forward, layers.affine_backward, x, w, b,
+                                name="affine_forward/affine_backward")
         got = layers.affine_backward(dout, layers.affine_forward(x, w, b)[1])
         for name, g, e in zip(("dx", "dw", "db"), got,
                               ref.affine_backward(dout, ref.affine_forward(x, w, b)[1])):
@@ -99,7 +112,7 @@ def test_relu(credit):
         expect_close("relu_forward(x) out", layers.relu_forward(x)[0], ref.relu_forward(x)[0])
     with credit.part(1, "relu_backward matches finite differences (inputs away from the kink) "
                         "and is exact"):
-        expect_backward(layers.relu_forward, layers.relu_backward, x, name="relu")
+        expect_backward_float64(layers.relu_forward, layers.relu_backward, x, name="relu")
         expect_exact("relu_backward dx", layers.relu_backward(dout, layers.relu_forward(x)[1]),
                      ref.relu_backward(dout, ref.relu_forward(x)[1]))
     with credit.part(1, "relu_backward: the gradient at exactly x = 0 is 0 (PyTorch's choice), "
@@ -125,7 +138,7 @@ def test_sigmoid(credit):
                      ref.sigmoid_forward(x)[0])
     with credit.part(1, "sigmoid_backward matches finite differences (check_backward) and is "
                         "exact"):
-        expect_backward(layers.sigmoid_forward, layers.sigmoid_backward, x, name="sigmoid")
+        expect_backward_float64(layers.sigmoid_forward, layers.sigmoid_backward, x, name="sigmoid")
         expect_exact("sigmoid_backward dx",
                      layers.sigmoid_backward(dout, layers.sigmoid_forward(x)[1]),
                      ref.sigmoid_backward(dout, ref.sigmoid_forward(x)[1]))
@@ -152,7 +165,7 @@ def test_softmax_loss(credit):
                      np.asarray(ref.softmax_loss(x, y)[0]))
     with credit.part(2, "softmax_loss: dx matches finite differences of the loss"):
         forward, backward = loss_as_layer(layers.softmax_loss, y)
-        expect_backward(forward, backward, x, name="softmax_loss")
+        expect_backward_float64(forward, backward, x, name="softmax_loss")
     with credit.part(1, "softmax_loss is a mean over the batch: a batch repeated twice gives "
                         "the same loss and half the gradient per copy"):
         loss1, dx1 = layers.softmax_loss(x5, y5)
@@ -218,7 +231,7 @@ def test_mse_loss(credit):
                      np.asarray(ref.mse_loss(x, target)[0]))
     with credit.part(1, "mse_loss: dx matches finite differences of the loss"):
         forward, backward = loss_as_layer(layers.mse_loss, target)
-        expect_backward(forward, backward, x, name="mse_loss")
+        expect_backward_float64(forward, backward, x, name="mse_loss")
     with credit.part(1, "mse_loss: dx matches the reference on another shape (13, 2)"):
         x2, t2 = rng.standard_normal((13, 2)), rng.standard_normal((13, 2))
         expect_exact("mse_loss dx", layers.mse_loss(x2, t2)[1], ref.mse_loss(x2, t2)[1])

@@ -53,6 +53,19 @@ def minnet_pool(x, pool_h, pool_w, stride, upstream):
     return out.detach().numpy(), tx.grad.numpy()
 
 
+def expect_backward_float64(forward, backward, *arrays, name):
+    """``expect_backward``, once the forward is known to keep float64: finite differences of a
+    forward that returns float32 are rounding noise (float32 keeps about 7 digits, the check
+    needs about 10), and a right backward would then be reported as wrong."""
+    dtype = np.asarray(forward(*arrays)[0]).dtype
+    expect(dtype.kind != "f" or dtype.itemsize >= 8,
+           f"{name}: the forward returns {dtype} for float64 inputs, so its finite differences "
+           "are rounding noise (float32 keeps about 7 digits, the check needs about 10) and the "
+           "backward cannot be checked against them. Keep float64 in the forward: np.zeros(shape) "
+           "is float64 by default (or use dtype=x.dtype), and no .astype(np.float32).")
+    return expect_backward(forward, backward, *arrays, name=name)
+
+
 def expect_gradients(what, got, expected):
     """Compare a (dx, dw, db) tuple entry by entry, with a message for a wrong return value."""
     expect(isinstance(got, (tuple, list)) and len(got) == 3,
@@ -102,8 +115,9 @@ def test_conv_naive(credit):
         expect_close("conv_forward_naive(x, w, b, stride=2, pad=1) out",
                      layers.conv_forward_naive(x, w, b, 2, 1)[0], minnet_conv(x, w, b, 2, 1))
     with credit.part(2, "conv_backward_naive matches finite differences (stride 2, pad 1)"):
-        expect_backward(lambda x, w, b: layers.conv_forward_naive(x, w, b, 2, 1),
-                        layers.conv_backward_naive, x, w, b, name="conv naive, stride 2, pad 1")
+        expect_backward_float64(lambda x, w, b: layers.conv_forward_naive(x, w, b, 2, 1),
+                                layers.conv_backward_naive, x, w, b,
+                                name="conv naive, stride 2, pad 1")
     with credit.part(1, "conv_backward_naive matches minnet's autograd (other shapes, stride 1, "
                         "pad 2 and pad 0)"):
         x2, w2, b2 = conv_data(rng, n=3, c=2, h=5, w=6, f=3, kh=2, kw=3)
@@ -177,8 +191,9 @@ def test_conv_fast(credit):
         expect_gradients("conv_backward_fast", got, expected)
     with credit.part(1, "conv_backward_fast matches finite differences (stride 1, pad 1)"):
         x3, w3, b3 = conv_data(rng, n=2, c=2, h=5, w=7, f=3, kh=3, kw=2)
-        expect_backward(lambda x, w, b: layers.conv_forward_fast(x, w, b, 1, 1),
-                        layers.conv_backward_fast, x3, w3, b3, name="conv fast, stride 1, pad 1")
+        expect_backward_float64(lambda x, w, b: layers.conv_forward_fast(x, w, b, 1, 1),
+                                layers.conv_backward_fast, x3, w3, b3,
+                                name="conv fast, stride 1, pad 1")
 
 
 # ---------------------------------------------------------------------------
@@ -195,8 +210,8 @@ def test_max_pool(credit):
         expect_close("max_pool_forward_naive(x, 2, 3, stride=2) out",
                      layers.max_pool_forward_naive(x, 2, 3, 2)[0], expected_out)
     with credit.part(1, "max_pool_backward_naive matches finite differences (no ties)"):
-        expect_backward(lambda x: layers.max_pool_forward_naive(x, 2, 3, 2),
-                        layers.max_pool_backward_naive, x, name="max pool, 2 x 3, stride 2")
+        expect_backward_float64(lambda x: layers.max_pool_forward_naive(x, 2, 3, 2),
+                                layers.max_pool_backward_naive, x, name="max pool, 2 x 3, stride 2")
     with credit.part(1, "max_pool_backward_naive with ties: the gradient goes to the first "
                         "maximum only, as in minnet/PyTorch"):
         ties = rng.integers(0, 3, size=(2, 3, 6, 5)).astype(np.float64)   # many equal maxima

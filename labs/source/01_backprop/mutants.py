@@ -57,4 +57,8 @@ MUTANTS = [
          why="a constant added 'against log(0)' biases the loss (and no longer matches dx); the "
              "max shift already keeps it finite (a public CS231n solution, "
              "github.com/xavi1989/cs231n)"),
+    dict(name="affine forward cast to float32", file="layers.py",
+         old="    out = x @ w + b\n", new="    out = (x @ w + b).astype(np.float32)\n",
+         why="a layer keeps its input's dtype; float32 outputs make the float64 gradient check "
+             "rounding noise (the test says so instead of blaming the backward)"),
 ]
