@@ -3,9 +3,10 @@ import importlib.util as _importlib_util
 
 from . import functional, init
 from .activation import ELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
-from .containers import ModuleList, Sequential
+from .cells import GRUCell, LSTMCell, RNNCell
+from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .dropout import Dropout
-from .flatten import Flatten, Identity
+from .flatten import Flatten, Identity, Unflatten
 from .gru import GRU
 from .linear import Linear
 from .loss import (

@@ -100,8 +100,10 @@ class Conv2d(Module):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
                  dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
-                 dtype=None, generator: Optional[np.random.Generator] = None):
+                 device=None, dtype=None, generator: Optional[np.random.Generator] = None):
         super().__init__()
+        from ..utils.device import check_device
+        check_device(device, "Conv2d")
         _check_channels("Conv2d", in_channels, out_channels, groups, padding_mode)
         self.in_channels = int(in_channels)
         self.out_channels = int(out_channels)

@@ -1,4 +1,4 @@
-"""Shape helpers as layers: ``Flatten`` and ``Identity``."""
+"""Shape helpers as layers: ``Flatten``, ``Unflatten`` and ``Identity``."""
 from __future__ import annotations
 
 import numpy as np
@@ -39,6 +39,41 @@ class Flatten(Module):
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Split dim ``dim`` into ``unflattened_size``: ``Unflatten(1, (16, 7, 7))`` turns
+    (N, 784) into (N, 16, 7, 7), the inverse of ``Flatten`` (e.g. in a decoder)."""
+
+    def __init__(self, dim: int, unflattened_size):
+        super().__init__()
+        if not isinstance(unflattened_size, (tuple, list)) or not all(
+                isinstance(n, (int, np.integer)) and not isinstance(n, bool)
+                for n in unflattened_size):
+            raise TypeError(f"Unflatten(): unflattened_size must be a tuple of ints, got "
+                            f"{unflattened_size!r}")
+        self.dim, self.unflattened_size = dim, tuple(int(n) for n in unflattened_size)
+
+    def forward(self, input: Tensor) -> Tensor:
+        shape = input.shape
+        if not -len(shape) <= self.dim < len(shape):
+            raise IndexError(f"Unflatten(dim={self.dim}){where_called()}: dim out of range for "
+                             f"an input of shape {shape}")
+        dim = self.dim % len(shape)
+        sizes = list(self.unflattened_size)
+        if sizes.count(-1) == 1:  # one size may be inferred, as in reshape
+            known = int(np.prod([n for n in sizes if n != -1]))
+            if known and shape[dim] % known == 0:
+                sizes[sizes.index(-1)] = shape[dim] // known
+        if int(np.prod(sizes)) != shape[dim]:
+            raise ValueError(f"Unflatten(dim={self.dim}, unflattened_size="
+                             f"{self.unflattened_size}){where_called()}: the sizes multiply to "
+                             f"{int(np.prod(sizes))}, but dim {dim} of the input {shape} has "
+                             f"{shape[dim]} entries")
+        return ops.reshape(input, shape[:dim] + tuple(sizes) + shape[dim + 1:])
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
 
 
 class Identity(Module):
