@@ -4,6 +4,7 @@ Each test rebuilds, in a few lines, the fault of one case of
 benchmarks/real_faults/cases.py that the debugger got wrong, and checks the corrected
 verdict; each is small enough to run in well under a second.
 """
+import functools
 import warnings
 
 import numpy as np
@@ -174,7 +175,9 @@ def test_schedules_used_as_meant_are_not_called_decayed(kind):
 
 
 # -- dropout_keeps_too_little, fixed and trained: the loss.diverging false alarm ----------------
+@functools.lru_cache(maxsize=1)
 def _trained_dropout_mlp():
+    """Trained once for both tests (600 steps); diagnose works on copies, so sharing is safe."""
     from minnet.debug.context import run_training
     rng = np.random.default_rng(38)
     X = rng.normal(size=(500, 6)).astype(np.float32)
@@ -307,3 +310,61 @@ def test_nonfinite_fix_gives_stable_forms_only_for_ops_that_need_them():
                                "min=1e-8); for probabilities, work with logits"})
     assert log_zero.count("logits") == 1      # the hint's, not repeated
     assert "stable forms" in _nonfinite_fix({"op": "div", "hint": ""})
+
+
+# -- raw_inputs_to_a_model_trained_on_normalised_ones (SO 20570029) ----------------------------
+def _split_ctx_inputs(X_train, X_val):
+    from types import SimpleNamespace
+    from minnet.debug.thresholds import Thresholds
+    return SimpleNamespace(X_train=X_train, X_val=X_val, thresholds=Thresholds(), cache={})
+
+
+def test_raw_validation_inputs_after_standardised_training_are_named_not_input_independence():
+    """Training on standardised features and validating on raw ones (mean 50): reported as
+    data.input_independent (the zero-input baseline was scored on the mis-scaled validation
+    set); now data.not_normalized on the validation inputs, an error the policy keeps."""
+    from minnet.data import Standardizer
+    rng = np.random.default_rng(39)
+    X = rng.normal(50, 5, size=(400, 12)).astype(np.float32)
+    y = (X[:, 0] + 0.5 * X[:, 1] - X[:, 2] > 25).astype(np.int64)
+    scaler = Standardizer().fit(X[:300])
+    minnet.manual_seed(39)
+    model = nn.Sequential(nn.Linear(12, 32), nn.ReLU(), nn.Linear(32, 2))
+    report = _quiet(model=model, loss_fn=nn.CrossEntropyLoss(),
+                    train_data=(scaler.transform(X[:300]), y[:300]), val_data=(X[300:], y[300:]),
+                    optimizer=optim.Adam(model.parameters(), lr=1e-2), steps=40)
+    finding = report.get("data.not_normalized")[0]
+    assert finding.evidence["applies_to"] == "validation inputs"
+    assert finding.evidence["train_inputs_normalised"] is True
+    assert finding.severity == "error"
+    assert not report.has("data.input_independent")
+
+
+def test_correct_splits_and_a_few_shifted_features_are_not_called_mis_scaled():
+    from minnet.data import Standardizer
+    from minnet.debug.checks.data import val_inputs_unlike_train, val_standardised_on_its_own
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n, f = rng.integers(40, 800), rng.integers(1, 20)
+        X = rng.normal(rng.normal(0, 50, f), rng.uniform(0.01, 100, f), size=(n, f))
+        cut = int(n * 0.8)
+        scaler = Standardizer().fit(X[:cut])
+        ctx = _split_ctx_inputs(scaler.transform(X[:cut]), scaler.transform(X[cut:]))
+        assert val_inputs_unlike_train(ctx) == [] and val_standardised_on_its_own(ctx) == []
+    X = rng.normal(size=(500, 12))
+    X_val = X[400:].copy()
+    X_val[:, :2] += 5                      # a genuine shift in 2 of 12 features
+    assert val_inputs_unlike_train(_split_ctx_inputs(X[:400], X_val)) == []
+
+
+# -- validation_standardised_with_its_own_statistics (deeplearning.ai forum 161389) ------------
+def test_each_split_standardised_on_itself_is_leakage_of_the_wrong_statistics():
+    from minnet.data import Standardizer
+    from minnet.debug.checks.data import val_standardised_on_its_own
+    rng = np.random.default_rng(40)
+    X = rng.normal(5, 3, size=(300, 4))
+    X_train = Standardizer().fit(X[:250]).transform(X[:250])
+    own = Standardizer().fit(X[250:]).transform(X[250:])
+    finding = val_standardised_on_its_own(_split_ctx_inputs(X_train, own))[0]
+    assert finding.code == "data.leakage" and finding.evidence["fitted_on"] == "each split on itself"
+    assert val_standardised_on_its_own(_split_ctx_inputs(X_train, X_train)) == []

@@ -53,8 +53,11 @@ def enforce(findings: list, ctx) -> list:
 def _judges_results(finding) -> bool:
     """A finding of a performance code that says the *results* are wrong, which a falling
     training loss cannot refute: a validation split holding a single class (data.not_shuffled
-    on the split, not on the training order) measures nothing however well training goes."""
-    return bool(finding.evidence.get("val_single_class"))
+    on the split, not on the training order), or validation inputs on another scale than the
+    training inputs (data.not_normalized on the validation split), measure nothing however
+    well training goes."""
+    return bool(finding.evidence.get("val_single_class")
+                or finding.evidence.get("applies_to") == "validation inputs")
 
 
 def _lower(finding, severity: str, why: str) -> None:

@@ -57,6 +57,8 @@ CHECKS = (
     Check("preflight", ("data.labels_invalid",), data.labels_beyond_output),
     Check("preflight", ("data.labels_invalid",), data.class_indices_to_a_regression_loss),
     Check("data", ("data.leakage",), data.leakage),
+    Check("data", ("data.leakage",), data.val_standardised_on_its_own),
+    Check("data", ("data.not_normalized",), data.val_inputs_unlike_train),
     Check("data", ("data.too_few_samples",), data.too_few_samples),
     Check("data", ("batch.too_large",), data.batch_too_large),
     Check("preflight", ("data.input_independent",), data.input_independent),

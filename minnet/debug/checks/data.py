@@ -373,6 +373,98 @@ def inputs_not_normalized(ctx) -> list:
         fix=fix)]
 
 
+def val_inputs_unlike_train(ctx) -> list:
+    """Validation inputs on another scale than the training inputs: preprocessing applied to
+    one split and not the other (raw test instances fed to a model trained on standardised
+    ones), measured in training units with the data.not_normalized thresholds.
+
+    A feature is off when its validation mean is more than input_mean_abs_max training stds
+    from the training mean, or its validation std more than input_std_max times (or less
+    than input_std_min times) the training std. A preprocessing mismatch moves every feature;
+    a genuine shift between periods moves a few: reported when at least half the
+    (non-constant) features are off.
+    """
+    if ctx.X_val is None or np.ndim(ctx.X_train) < 2 or len(ctx.X_val) < 2 or \
+            np.shape(ctx.X_train)[1:] != np.shape(ctx.X_val)[1:]:
+        return []
+    X, X_val = np.asarray(ctx.X_train), np.asarray(ctx.X_val)
+    if X.dtype.kind not in "iuf" or X_val.dtype.kind not in "iuf":
+        return []
+    mean, std = feature_stats(X)
+    val_mean, val_std = feature_stats(X_val)
+    live = ~constant_mask(mean, std, ctx.thresholds[CONSTANT]) & np.isfinite(val_mean) \
+        & np.isfinite(val_std)
+    if live.sum() == 0:
+        return []
+    with np.errstate(all="ignore"):
+        shift = np.abs(val_mean - mean) / std
+        ratio = val_std / std
+    off = live & ((shift > ctx.thresholds[INPUT_MEAN]) | (ratio > ctx.thresholds[INPUT_STD_MAX])
+                  | (ratio < ctx.thresholds[INPUT_STD_MIN]))
+    if off.sum() < 0.5 * live.sum():
+        return []
+    word = _feature_word(X)
+    worst = int(np.nanargmax(np.where(live, shift, np.nan)))
+    train_normalised = not any(f.severity != "info" for f in inputs_not_normalized(ctx))
+    how = ("The training inputs are normalised and the validation inputs are not: the "
+           "preprocessing was applied to one split only." if train_normalised else
+           "The two splits were not preprocessed the same way.")
+    return [Finding(
+        "data.not_normalized",
+        f"The validation inputs are on another scale than the training inputs: {int(off.sum())} "
+        f"of {int(live.sum())} {word}s are off (validation mean up to {shift[worst]:.3g} training "
+        f"stds from the training mean, {word} {worst}: {val_mean[worst]:.4g} against "
+        f"{mean[worst]:.4g}). {how} The model is scored on inputs unlike any it trained on, so "
+        f"the validation results say nothing about it.",
+        severity="error",
+        evidence={"applies_to": "validation inputs", "features": int(live.sum()),
+                  "features_off": int(off.sum()),
+                  "max_val_mean_shift_in_train_std": float(np.nanmax(np.where(live, shift, np.nan))),
+                  "val_std_over_train_std_range": [float(np.nanmin(ratio[live])),
+                                                   float(np.nanmax(ratio[live]))],
+                  "train_inputs_normalised": bool(train_normalised),
+                  "offending_features": np.flatnonzero(off)[:20].tolist()},
+        thresholds=_threshold_records(ctx, INPUT_MEAN, INPUT_STD_MAX, INPUT_STD_MIN),
+        fix="Apply the same preprocessing, fitted on the training split, to every input the "
+            "model sees: s = Standardizer().fit(X_train_raw); X_val = s.transform(X_val_raw) "
+            "(and the same for test and new instances).")]
+
+
+def val_standardised_on_its_own(ctx) -> list:
+    """Each split standardised exactly with its own statistics: the validation (test) inputs
+    were scaled with their own mean and std instead of the training split's.
+
+    A split transformed with the training statistics is exactly mean 0 / std 1 only by
+    chance (to float32 rounding: never in practice); both splits exactly standardised means
+    each was fitted on itself.
+    """
+    if ctx.X_val is None or np.ndim(ctx.X_train) < 2 or len(ctx.X_val) < 3 or \
+            np.shape(ctx.X_train)[1:] != np.shape(ctx.X_val)[1:]:
+        return []
+    X = np.asarray(ctx.X_train, np.float64).reshape(len(ctx.X_train), -1)
+    X_val = np.asarray(ctx.X_val, np.float64).reshape(len(ctx.X_val), -1)
+    if X.shape == X_val.shape and np.array_equal(X, X_val):
+        return []   # validating on the training set itself: not this mistake
+    if not (np.all(np.isfinite(X)) and np.all(np.isfinite(X_val))) or \
+            not (_exactly_standardised(X) and _exactly_standardised(X_val)):
+        return []
+    return [Finding(
+        "data.leakage",
+        f"The training inputs and the {len(X_val)} validation inputs are each exactly mean 0 / "
+        f"std 1: each split was standardised with its own statistics. The model learnt on the "
+        f"training scale; the validation inputs are shifted and stretched by their own mean and "
+        f"std instead (a validation set from another period or source loses exactly the "
+        f"difference the model should see), and a single new instance cannot be standardised "
+        f"this way at all.",
+        severity="warning",
+        evidence={"applies_to": "validation inputs", "method": "both splits exactly standardised",
+                  "fitted_on": "each split on itself"},
+        thresholds=[],
+        fix="Fit the standardisation on the training split and apply that one to every split: "
+            "s = Standardizer().fit(X_train_raw); X_train, X_val = s.transform(X_train_raw), "
+            "s.transform(X_val_raw).")]
+
+
 def standardise_inputs(setup, finding):
     X, y, X_val, y_val, batch_size, shuffle = _setup_arrays(setup)
     changes = {"train_data": (_standardize(X, X), y), "batch_size": batch_size, "shuffle": shuffle}
@@ -1179,9 +1271,22 @@ def smaller_batch(setup, finding):
 
 
 # -- data.input_independent (zero-input baseline) ---------------------------------------------------------
+def _val_unlike_train(ctx) -> bool:
+    cache = getattr(ctx, "cache", None)
+    if cache is None:
+        return bool(val_inputs_unlike_train(ctx))
+    if "data.val_unlike_train" not in cache:
+        cache["data.val_unlike_train"] = bool(val_inputs_unlike_train(ctx))
+    return cache["data.val_unlike_train"]
+
+
 def _held_out(ctx):
-    """(X_fit, y_fit, X_held, y_held): the validation set if given, else a seeded 25% of train."""
-    if ctx.X_val is not None and len(ctx.X_val) >= 2:
+    """(X_fit, y_fit, X_held, y_held): the validation set if given, else a seeded 25% of train.
+
+    A validation set on another scale than the training inputs (val_inputs_unlike_train)
+    cannot tell whether the labels depend on the inputs: a seeded 25% of train is held out
+    instead."""
+    if ctx.X_val is not None and len(ctx.X_val) >= 2 and not _val_unlike_train(ctx):
         return ctx.X_train, ctx.y_train, ctx.X_val, ctx.y_val
     n = len(ctx.X_train)
     order = np.random.default_rng(ctx.seed + 1).permutation(n)
