@@ -1007,3 +1007,45 @@ def test_prod_cumsum_mean_take_dtype(call):
 def test_cumsum_dtype_of_integers():
     out = minnet.tensor([1, 2, 3]).cumsum(0, dtype=minnet.float32)
     assert out.dtype == np.float32 and out.tolist() == [1.0, 3.0, 6.0]
+
+
+def test_arange_with_an_integer_dtype_truncates_the_bounds_first():
+    # PyTorch casts start, end and step to the integer dtype before counting: arange(3.1)
+    # in int64 is 0, 1, 2 (minnet counted in floats: 0, 1, 2, 3)
+    assert minnet.arange(3.1, dtype=minnet.int64).tolist() == [0, 1, 2]
+    assert minnet.arange(0.0, -8.000001, -4.0, dtype=minnet.int64).tolist() == [0, -4]
+    assert minnet.arange(0, 1, 0.25).tolist() == [0.0, 0.25, 0.5, 0.75]   # floats unchanged
+
+
+@pytest.mark.parametrize("args, words", [
+    ((0, 3, 0), "step must be nonzero"),
+    ((0, float("inf")), "unsupported range"),
+    ((0, -3, 2), ".*inconsistent with step sign"),    # NumPy: an empty range, silently
+    ((0, 3, -1), ".*inconsistent with step sign"),
+])
+def test_arange_refuses_what_pytorch_refuses(args, words):
+    with pytest.raises(ValueError, match=r"arange\(\): " + words):
+        minnet.arange(*args)
+
+
+def test_arange_empty_and_decreasing_ranges_still_work():
+    assert minnet.arange(0).tolist() == [] and minnet.arange(2, 2).tolist() == []
+    assert minnet.arange(5, 0, -2).tolist() == [5, 3, 1]
+
+
+def test_linspace_checks_steps_and_bounds():
+    with pytest.raises(ValueError, match=r"linspace\(\): steps must be a non-negative int"):
+        minnet.linspace(0, 3, -1)                  # was NumPy's "Number of samples, -1, ..."
+    with pytest.raises(ValueError, match=r"linspace\(\): start must be a number or a 0-d"):
+        minnet.linspace(minnet.tensor([0, 1]), minnet.tensor([2, 3]), 1)   # was a (1, 2) result
+    # integer dtype: bounds truncated first (4.3 -> 4), values truncated, as PyTorch
+    assert minnet.linspace(4.3, -3, 5, dtype=minnet.int64).tolist() == [4, 2, 0, -1, -3]
+    assert minnet.linspace(minnet.tensor(0.0), 1, 3).tolist() == [0.0, 0.5, 1.0]
+
+
+def test_eye_and_multinomial_refuse_negative_sizes_clearly():
+    with pytest.raises(ValueError, match=r"eye\(\): sizes must be non-negative"):
+        minnet.eye(-1)
+    for count in (-1, 0):
+        with pytest.raises(ValueError, match=r"multinomial\(\): num_samples must be a positive"):
+            minnet.multinomial(minnet.tensor([1.0, 2.0]), count)

@@ -115,11 +115,28 @@ def full_like(input: Tensor, fill_value, dtype=None, device=None,
 
 def arange(start, end=None, step=1, dtype=None, device=None,
            requires_grad: bool = False) -> Tensor:
-    """``arange(5)`` -> 0..4 (int64); any float among the arguments gives float32."""
+    """``arange(5)`` -> 0..4 (int64); any float among the arguments gives float32.
+
+    As PyTorch: with an integer ``dtype`` the bounds and step are truncated to integers
+    first (``arange(3.1, dtype=int64)`` is 0, 1, 2), and a zero step, an infinite bound or
+    a step that points away from ``end`` raises (NumPy returns an empty range).
+    """
     if end is None:
         start, end = 0, start
     bounds = [b.item() if isinstance(b, Tensor) else b for b in (start, end, step)]
+    if dtype is not None and np.dtype(dtype).kind in "iu":
+        bounds = [int(b) if np.isfinite(b) else b for b in bounds]
     integral = all(isinstance(b, numbers.Integral) for b in bounds)
+    first, last, step = bounds
+    if step == 0:
+        raise ValueError(f"arange(): step must be nonzero, got {bounds[2]!r}")
+    if not (np.isfinite(first) and np.isfinite(last)):
+        raise ValueError(f"arange(): unsupported range {first} -> {last}: both bounds must be "
+                         "finite numbers")
+    if (last - first) * step < 0:
+        raise ValueError(f"arange(): upper bound and lower bound inconsistent with step sign: "
+                         f"start={first}, end={last}, step={step}. Hint: "
+                         "the step's sign must match end - start; arange(5, 0, -1) counts down.")
     values = np.arange(*bounds, dtype=np.int64 if integral else np.float64)
     return _leaf(values.astype(dtype or (np.int64 if integral else DEFAULT_DTYPE)), None,
                  device, requires_grad, "arange")
@@ -127,13 +144,28 @@ def arange(start, end=None, step=1, dtype=None, device=None,
 
 def linspace(start, end, steps: int, dtype=None, device=None,
              requires_grad: bool = False) -> Tensor:
-    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive (float32)."""
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive (float32).
+
+    ``start`` and ``end`` are numbers or 0-d tensors; with an integer ``dtype`` they are
+    truncated to integers first, as in PyTorch.
+    """
+    for name, bound in (("start", start), ("end", end)):
+        if isinstance(bound, Tensor) and bound.ndim != 0:
+            raise ValueError(f"linspace(): {name} must be a number or a 0-d tensor, got a "
+                             f"tensor of shape {bound.shape}")
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 0:
+        raise ValueError(f"linspace(): steps must be a non-negative int, got {steps!r}")
+    start, end = (b.item() if isinstance(b, Tensor) else b for b in (start, end))
+    if dtype is not None and np.dtype(dtype).kind in "iu":
+        start, end = int(start), int(end)
     return _leaf(np.linspace(start, end, int(steps)).astype(dtype or DEFAULT_DTYPE), None,
                  device, requires_grad, "linspace")
 
 
 def eye(n: int, m: Optional[int] = None, dtype=None, device=None,
         requires_grad: bool = False) -> Tensor:
+    """The (n, m) identity matrix (m defaults to n): ones on the diagonal, zeros elsewhere."""
+    _size((n,) if m is None else (n, m), "eye")
     return _leaf(np.eye(n, m, dtype=dtype or DEFAULT_DTYPE), None, device, requires_grad, "eye")
 
 
@@ -203,6 +235,10 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
     Shapes: (C,) -> (num_samples,) and (N, C) -> (N, num_samples), int64. Without
     ``replacement`` a category is drawn at most once per row, as in PyTorch.
     """
+    if isinstance(num_samples, bool) or not isinstance(num_samples, numbers.Integral) \
+            or num_samples <= 0:
+        raise ValueError(f"multinomial(): num_samples must be a positive int, got "
+                         f"{num_samples!r}")
     weights = np.asarray(input._data if isinstance(input, Tensor) else input, dtype=np.float64)
     if weights.ndim not in (1, 2):
         raise ValueError(f"multinomial(): input must be 1-D or 2-D (categories last), got shape "
