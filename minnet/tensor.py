@@ -946,11 +946,19 @@ class Tensor:
     def __xor__(self, other):
         return self._compare(other, np.bitwise_xor)
 
+    # True | mask, 1 & flags: the operations are symmetric, so the reflected forms are the same
+    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
+
     def __invert__(self):
         if self._data.dtype.kind not in "biu":
             raise TypeError(f"~ (logical not) needs a bool or integer tensor, got dtype "
                             f"{self._data.dtype}. Hint: compare first, e.g. ~(x > 0).")
         return Tensor(np.invert(self._data))
+
+    def where(self, condition, other) -> "Tensor":
+        """This tensor where ``condition`` is True, else ``other`` (``torch.where(condition,
+        self, other)``)."""
+        return _ops().where(condition, self, other)
 
     def masked_fill(self, mask, value) -> "Tensor":
         """Entries where ``mask`` is True replaced by ``value`` (a number or a 0-d tensor,

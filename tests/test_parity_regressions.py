@@ -1049,3 +1049,62 @@ def test_eye_and_multinomial_refuse_negative_sizes_clearly():
     for count in (-1, 0):
         with pytest.raises(ValueError, match=r"multinomial\(\): num_samples must be a positive"):
             minnet.multinomial(minnet.tensor([1.0, 2.0]), count)
+
+
+def test_cat_skips_1d_empty_tensors_as_pytorch():
+    # the accumulation loop acc = tensor([]); acc = cat([acc, row]) works in PyTorch
+    acc = minnet.tensor([])                                   # float32, shape (0,)
+    rows = minnet.tensor([[1, 2]])
+    out = ops.cat([acc, rows, rows])
+    assert out.shape == (2, 2) and out.dtype == np.float32    # the empty one counts in the dtype
+    empty = _f64(np.zeros(0), requires_grad=True)
+    b = _f64(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    joined = ops.cat([b, empty, b], dim=1)
+    assert joined.shape == (2, 6)
+    joined.backward(np.arange(12.0).reshape(2, 6))
+    # b is used twice: its gradient is the sum of the two 3-column pieces
+    np.testing.assert_array_equal(b.grad.numpy(), [[3.0, 5.0, 7.0], [15.0, 17.0, 19.0]])
+    assert empty.grad.shape == (0,)
+    assert minnet.gradcheck(lambda b: ops.cat([empty, b, empty, b], dim=0), (b,))
+
+
+def test_cat_of_0d_tensors_names_the_problem():
+    with pytest.raises(ValueError, match=r"cat\(\): zero-dimensional tensor \(at position 0\)"):
+        ops.cat([minnet.tensor(1.0), minnet.tensor(2.0)])   # was NumPy's message
+
+
+def test_cat_out():
+    out = minnet.zeros(4, 3)
+    result = ops.cat([minnet.ones(2, 3), minnet.full((2, 3), 2.0)], out=out)
+    assert result is out and out.sum().item() == 18.0
+
+
+def test_neg_of_bool_names_the_function():
+    with pytest.raises(TypeError, match=r"neg\(\): .*bool.*Hint: use ~x"):
+        -minnet.tensor([True, False])   # was NumPy's "The numpy boolean negative ..."
+
+
+def test_reflected_logical_operators():
+    # PyTorch: True | mask and 1 & flags work (minnet had no __ror__/__rand__/__rxor__)
+    mask = minnet.tensor([True, False])
+    assert (True | mask).tolist() == [True, True]
+    assert (True & mask).tolist() == [True, False]
+    assert (True ^ mask).tolist() == [False, True]
+    assert (1 & minnet.tensor([1, 2, 3])).tolist() == [1, 0, 1]
+
+
+def test_tensor_where_method():
+    x = _f64([1.0, -2.0, 3.0], requires_grad=True)
+    out = x.where(x > 0, 0.0)                                 # torch.where(x > 0, x, 0.0)
+    assert out.tolist() == [1.0, 0.0, 3.0]
+    out.sum().backward()
+    assert x.grad.tolist() == [1.0, 0.0, 1.0]
+
+
+def test_pooling_sizes_given_as_one_element_tuples():
+    # PyTorch expands kernel_size=(2,) and padding=(1,) to both dims, as an int
+    x = _f64(np.arange(16.0).reshape(1, 1, 4, 4), requires_grad=True)
+    from minnet.nn import functional as F
+    out = F.avg_pool2d(x, (2,), (2,), (1,))
+    np.testing.assert_array_equal(out.numpy(), F.avg_pool2d(x, 2, 2, 1).numpy())
+    assert minnet.gradcheck(lambda x: F.avg_pool2d(x, (2,), (2,), (1,)), (x,))

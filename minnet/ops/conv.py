@@ -20,7 +20,10 @@ from ..tensor import Tensor, is_grad_enabled
 # Argument helpers (shared with minnet/nn/conv.py and nn/pooling.py)
 # --------------------------------------------------------------------------
 def as_pair(value, name: str, fn_name: str) -> tuple:
-    """``3 -> (3, 3)``; ``(2, 3) -> (2, 3)``; anything else is a clear error."""
+    """``3 -> (3, 3)``; ``(2, 3) -> (2, 3)``; ``(3,) -> (3, 3)`` (as PyTorch); anything
+    else is a clear error."""
+    if isinstance(value, (tuple, list)) and len(value) == 1:
+        value = value[0]
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         return int(value), int(value)
     if isinstance(value, (tuple, list)) and len(value) == 2 and all(

@@ -237,6 +237,10 @@ def fmod(input: Tensor, other, *, out=None) -> Tensor:
 
 def neg(input: Tensor) -> Tensor:
     """``-input`` (same shape)."""
+    if require_tensor(input, "neg")._data.dtype == np.bool_:
+        raise TypeError("neg(): negation, the `-` operator, on a bool tensor is not supported "
+                        "(as PyTorch). Hint: use ~x or logical_not for a logical not.")
+
     def backward(grad):
         return (-grad,)
 

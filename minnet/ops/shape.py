@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..tensor import Tensor
-from ._util import _CATEGORY, normalize_dims, python_scalar, require_tensor, single_dim
+from ._util import _CATEGORY, into, normalize_dims, python_scalar, require_tensor, single_dim
 
 
 def _view(out: Tensor, input: Tensor) -> Tensor:
@@ -248,24 +248,40 @@ def _joined_dtype(tensors) -> np.dtype:
     return np.result_type(*[t.dtype for t in tensors if _CATEGORY.get(t.dtype.kind, 3) == top])
 
 
-def cat(tensors, dim: int = 0) -> Tensor:
-    """Join tensors along an existing dim; all other sizes must match."""
+def cat(tensors, dim: int = 0, *, out=None) -> Tensor:
+    """Join tensors along an existing dim; all other sizes must match.
+
+    As PyTorch, a 1-D empty tensor (shape (0,)) is skipped whatever the others' shapes, so
+    the loop ``acc = tensor([]); acc = cat([acc, row])`` works; it still takes part in
+    the dtype.
+    """
+    if out is not None:
+        return into(out, cat(tensors, dim))
     tensors = _check_tensor_list(tensors, "cat")
-    first = tensors[0]
-    axis = single_dim(dim, first.ndim, "cat")
     for i, t in enumerate(tensors):
+        if t.ndim == 0:
+            raise ValueError(f"cat(): zero-dimensional tensor (at position {i}) cannot be "
+                             "concatenated. Hint: stack() makes a new dim, or unsqueeze(0) first.")
+    kept = [i for i, t in enumerate(tensors) if t.shape != (0,)] or [0]  # positions joined
+    first = tensors[kept[0]]
+    axis = single_dim(dim, first.ndim, "cat")
+    for i in kept:
+        t = tensors[i]
         if t.ndim != first.ndim or any(t.shape[d] != first.shape[d]
                                        for d in range(first.ndim) if d != axis):
-            raise ValueError(f"cat(): sizes must match except in dim {dim}, but tensor 0 has "
-                             f"shape {first.shape} and tensor {i} has shape {t.shape}")
-    out = np.concatenate([t._data for t in tensors], axis=axis, dtype=_joined_dtype(tensors))
-    bounds = np.cumsum([t.shape[axis] for t in tensors])[:-1]
+            raise ValueError(f"cat(): sizes must match except in dim {dim}, but tensor "
+                             f"{kept[0]} has shape {first.shape} and tensor {i} has shape "
+                             f"{t.shape}")
+    result = np.concatenate([tensors[i]._data for i in kept], axis=axis,
+                            dtype=_joined_dtype(tensors))
+    bounds = np.cumsum([tensors[i].shape[axis] for i in kept])[:-1]
 
     def backward(grad):
-        pieces = np.split(grad, bounds, axis=axis)
-        return tuple(piece if t.requires_grad else None for piece, t in zip(pieces, tensors))
+        pieces = dict(zip(kept, np.split(grad, bounds, axis=axis)))
+        return tuple(pieces.get(i, np.zeros((0,), grad.dtype)) if t.requires_grad else None
+                     for i, t in enumerate(tensors))
 
-    return Tensor._from_op(out, tuple(tensors), backward, "cat", saved=())
+    return Tensor._from_op(result, tuple(tensors), backward, "cat", saved=())
 
 
 def stack(tensors, dim: int = 0) -> Tensor:
