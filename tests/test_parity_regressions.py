@@ -1108,3 +1108,26 @@ def test_pooling_sizes_given_as_one_element_tuples():
     out = F.avg_pool2d(x, (2,), (2,), (1,))
     np.testing.assert_array_equal(out.numpy(), F.avg_pool2d(x, 2, 2, 1).numpy())
     assert minnet.gradcheck(lambda x: F.avg_pool2d(x, (2,), (2,), (1,)), (x,))
+
+
+@pytest.mark.parametrize("mode, pad, expected", [
+    # reflect/replicate pad from the whole row, then crop (PyTorch's index rule)
+    ("reflect", (-1, 2), [1.0, 2.0, 3.0, 4.0, 3.0, 2.0]),
+    ("replicate", (2, -3), [0.0, 0.0, 0.0, 1.0]),
+    ("reflect", (-2, -1), [2.0, 3.0]),
+    # circular crops first, then wraps what is left
+    ("circular", (-1, 2), [1.0, 2.0, 3.0, 4.0, 1.0, 2.0]),
+    ("circular", (1, -2), [2.0, 0.0, 1.0, 2.0]),
+])
+def test_pad_negative_amounts_crop_in_every_mode(mode, pad, expected):
+    # PyTorch allows negative padding in all modes; minnet refused it outside 'constant'
+    row = _f64([[0.0, 1.0, 2.0, 3.0, 4.0]], requires_grad=True)
+    out = ops.pad(row, pad, mode=mode)
+    np.testing.assert_array_equal(out.numpy(), [expected])
+    assert minnet.gradcheck(lambda t: ops.pad(t, pad, mode=mode), (row,))
+
+
+def test_pad_circular_refuses_more_than_is_left_after_cropping():
+    with pytest.raises(ValueError, match=r"pad\(\): circular padding \(0, 4\) can be at most "
+                                         r"the size 2 of dim 1 after cropping"):
+        ops.pad(_f64([[0.0, 1.0, 2.0, 3.0, 4.0]]), (-3, 4), mode="circular")

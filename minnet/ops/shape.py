@@ -326,7 +326,7 @@ def _pad_pairs(a: Tensor, pad) -> list:
 
 
 def pad(input: Tensor, pad, mode: str = "constant", value=None) -> Tensor:
-    """Pad (or, with negative amounts in constant mode, crop) ``input`` like ``F.pad``.
+    """Pad (or, with negative amounts, crop) ``input`` like ``F.pad``.
 
     ``mode``: 'constant' (fill with ``value``, default 0), 'reflect' (mirror
     without repeating the edge), 'replicate' (repeat the edge), 'circular'
@@ -343,14 +343,19 @@ def pad(input: Tensor, pad, mode: str = "constant", value=None) -> Tensor:
         raise ValueError(f"pad(): value= is only used by mode='constant', not {mode!r}")
     for axis, (before, after) in enumerate(pairs):
         size = input.shape[axis]
-        if before < 0 or after < 0:
-            raise ValueError("pad(): negative padding is only allowed in constant mode")
+        if size + before + after < 0:
+            raise ValueError(f"pad(): padding ({before}, {after}) would give dim {axis} a "
+                             f"negative size (input shape {input.shape})")
+        if mode == "circular":  # wraps around what is left after cropping
+            size += min(before, 0) + min(after, 0)
+        before, after = max(before, 0), max(after, 0)  # a negative amount crops: no limit
         if mode == "reflect" and (before >= size or after >= size) and (before or after):
             raise ValueError(f"pad(): reflect padding ({before}, {after}) must be smaller than "
                              f"the size {size} of dim {axis} (input shape {input.shape})")
         if mode == "circular" and (before > size or after > size):
             raise ValueError(f"pad(): circular padding ({before}, {after}) can be at most the "
-                             f"size {size} of dim {axis} (input shape {input.shape})")
+                             f"size {size} of dim {axis} after cropping (input shape "
+                             f"{input.shape})")
     return _pad_by_index(input, pairs, _NUMPY_PAD_MODE[mode])
 
 
@@ -376,9 +381,20 @@ def _pad_constant(a: Tensor, pairs: list, value) -> Tensor:
 
 
 def _pad_by_index(a: Tensor, pairs: list, numpy_mode: str) -> Tensor:
-    """Non-constant modes: each output position copies some input position."""
-    # for every padded dim, which input position each output position copies
-    sources = {axis: np.pad(np.arange(a.shape[axis]), pair, mode=numpy_mode)
+    """Non-constant modes: each output position copies some input position.
+
+    A negative amount crops. As in PyTorch, 'reflect' and 'replicate' pad from the
+    uncropped input and crop after; 'circular' crops first and wraps what is left.
+    """
+    def source_positions(size, before, after):  # which input position each output copies
+        crop_before, crop_after = max(-before, 0), max(-after, 0)
+        grow = (max(before, 0), max(after, 0))
+        if numpy_mode == "wrap":
+            return np.pad(np.arange(crop_before, size - crop_after), grow, mode="wrap")
+        padded = np.pad(np.arange(size), grow, mode=numpy_mode)
+        return padded[crop_before:len(padded) - crop_after]
+
+    sources = {axis: source_positions(a.shape[axis], *pair)
                for axis, pair in enumerate(pairs) if pair != (0, 0)}
     out = a._data
     for axis, source in sources.items():
