@@ -69,6 +69,21 @@ def test_wire_refuses_objects_and_nan_is_kept():
         wire.decode({"$a": 0, "dtype": "|O", "shape": [1]}, [b"\0" * 8])
 
 
+def test_a_record_arrives_as_data_only():
+    """A Record (the read-only fields of a grader's object) never holds a function: one whose
+    field ``numpy`` were a minnet function would run in the grader when expect_close calls
+    ``value.numpy()``."""
+    buffers = []
+    node = wire.encode(wire.Record(kink=np.array([True, False]), inner=wire.Record(n=1)), buffers)
+    back = wire.decode(node, buffers)
+    assert back.inner.n == 1 and back.kink.tolist() == [True, False]
+    for field in ({"$mf": "minnet.random:default_generator"}, {"$class": "minnet.nn.linear:Linear"},
+                  {"$l": [{"$mf": "minnet.random:default_generator"}], "$id": 2}):
+        forged = {"$rec": {"$d": [["numpy", field]], "$id": 1}}
+        with pytest.raises(wire.WireError, match="hold a function or a class"):
+            wire.decode(forged, [])
+
+
 # --------------------------------------------------------------------------
 # static check
 # --------------------------------------------------------------------------

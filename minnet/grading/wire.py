@@ -274,6 +274,10 @@ class Codec:
             fields = self.decode(node["$rec"], buffers, depth + 1)
             if not isinstance(fields, dict) or not all(isinstance(k, str) for k in fields):
                 raise WireError("a record whose fields are not named")
+            if _callable_in(fields):
+                # a record is read-only data (Record.of keeps no callable): a field holding a
+                # minnet function would run when the other side calls record.numpy()
+                raise WireError("a record whose fields hold a function or a class")
             return Record(**{k: v for k, v in fields.items() if not k.startswith("_")})
         if "$h" in node or "$k" in node or "$fn" in node or "$cb" in node:
             if self.handle is None:
@@ -490,6 +494,22 @@ def _holds_code(value, depth: int = 0) -> bool:
 
 
 _PLAIN_TYPES = frozenset((np.ndarray, int, float, bool, str, type(None)))
+
+
+def _callable_in(value, depth: int = 0) -> bool:
+    """True when ``value``, or anything in its lists, tuples, sets, dicts and Records, is
+    callable (a function, a class, a handle's stand-in for one): what a Record never holds."""
+    if depth > MAX_DEPTH:
+        return True
+    if type(value) in _PLAIN_TYPES:
+        return False
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return any(_callable_in(item, depth + 1) for item in value)
+    if isinstance(value, dict):
+        return any(_callable_in(item, depth + 1) for pair in value.items() for item in pair)
+    if isinstance(value, Record):
+        return _callable_in(vars(value), depth + 1)
+    return callable(value) or isinstance(value, Handle)
 
 
 def _path_of(thing) -> str:
