@@ -1131,3 +1131,15 @@ def test_pad_circular_refuses_more_than_is_left_after_cropping():
     with pytest.raises(ValueError, match=r"pad\(\): circular padding \(0, 4\) can be at most "
                                          r"the size 2 of dim 1 after cropping"):
         ops.pad(_f64([[0.0, 1.0, 2.0, 3.0, 4.0]]), (-3, 4), mode="circular")
+
+
+@pytest.mark.parametrize("power", [
+    lambda: minnet.tensor([2, 3]) ** -1,
+    lambda: minnet.tensor([2, 3]) ** minnet.tensor([1, -1]),
+    lambda: 2 ** minnet.tensor([-1]),
+])
+def test_integer_to_a_negative_integer_power_names_pow(power):
+    # was NumPy's "Integers to negative integer powers are not allowed." from deep inside
+    with pytest.raises(ValueError, match=r"pow\(\): integers to negative integer powers.*Hint"):
+        power()
+    assert (minnet.tensor([2.0, 4.0]) ** -1).tolist() == [0.5, 0.25]   # float bases are fine

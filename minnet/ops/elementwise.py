@@ -259,6 +259,7 @@ def pow(input, exponent) -> Tensor:
         raise TypeError("pow(): at least one of base and exponent must be a Tensor")
     base, exponent = pair(input, exponent)
     _broadcast_check(base, exponent, "pow")
+    _check_integer_power(base._data, exponent._data)
     out = np.power(base._data, exponent._data)
 
     def backward(grad):
@@ -281,9 +282,17 @@ def pow(input, exponent) -> Tensor:
     return Tensor._from_op(out, (base, exponent), backward, "pow")
 
 
+def _check_integer_power(base: np.ndarray, exponent) -> None:
+    if base.dtype.kind in "iu" and np.asarray(exponent).dtype.kind in "iu" \
+            and np.any(np.asarray(exponent) < 0):
+        raise ValueError("pow(): integers to negative integer powers are not allowed (as "
+                         "PyTorch). Hint: make the base float, e.g. x.float() ** -1.")
+
+
 def _pow_scalar_exponent(a: Tensor, p) -> Tensor:
     if a._data.dtype.kind in "iub" and isinstance(p, float):
         a = astype(a, np.float32)  # PyTorch: int tensor ** 2.5 is a float tensor
+    _check_integer_power(a._data, p)
     out = a._data ** p
 
     def backward(grad):
