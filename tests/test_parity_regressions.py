@@ -1143,3 +1143,12 @@ def test_integer_to_a_negative_integer_power_names_pow(power):
     with pytest.raises(ValueError, match=r"pow\(\): integers to negative integer powers.*Hint"):
         power()
     assert (minnet.tensor([2.0, 4.0]) ** -1).tolist() == [0.5, 0.25]   # float bases are fine
+
+
+@pytest.mark.parametrize("tolerance", [{"rtol": -0.4}, {"atol": -0.4}])
+def test_isclose_refuses_a_negative_tolerance(tolerance):
+    name = next(iter(tolerance))
+    with pytest.raises(ValueError, match=rf"isclose\(\): {name} must be greater than or equal"):
+        ops.isclose(minnet.tensor(1.0), minnet.tensor(1.0), **tolerance)
+    assert ops.isclose(minnet.tensor([1.0, 2.0]), minnet.tensor([1.0, 2.1])).tolist() == \
+        [True, False]

@@ -56,6 +56,11 @@ def equal(input, other) -> bool:
 
 def isclose(input, other, rtol: float = 1e-05, atol: float = 1e-08,
             equal_nan: bool = False) -> Tensor:
+    """|input - other| <= atol + rtol * |other|, entry by entry (bool; shapes broadcast)."""
+    for name, tolerance in (("rtol", rtol), ("atol", atol)):
+        if tolerance < 0:  # a negative tolerance would quietly make everything "not close"
+            raise ValueError(f"isclose(): {name} must be greater than or equal to zero, "
+                             f"got {tolerance}")
     return Tensor(np.isclose(_array(input), _array(other), rtol=rtol, atol=atol,
                              equal_nan=equal_nan))
 
