@@ -1079,7 +1079,10 @@ class Tensor:
     def mul_(self, other) -> "Tensor":
         return self._inplace("mul_", np.multiply, other)
 
-    def div_(self, other) -> "Tensor":
+    def div_(self, other, *, rounding_mode=None) -> "Tensor":
+        if rounding_mode is not None:  # 'trunc' or 'floor', checked by div
+            return self._inplace_op(
+                "div_", lambda a, b: _ops().div(a, b, rounding_mode=rounding_mode), other)
         return self._inplace("div_", np.true_divide, other)
 
     def clamp_(self, min=None, max=None) -> "Tensor":

@@ -1152,3 +1152,13 @@ def test_isclose_refuses_a_negative_tolerance(tolerance):
         ops.isclose(minnet.tensor(1.0), minnet.tensor(1.0), **tolerance)
     assert ops.isclose(minnet.tensor([1.0, 2.0]), minnet.tensor([1.0, 2.1])).tolist() == \
         [True, False]
+
+
+def test_div_in_place_takes_rounding_mode():
+    x = _f64([7.0, -7.0, -0.25])
+    y = x.div_(_f64([2.0, 2.0, -0.001]), rounding_mode="floor")
+    assert y is x and x.tolist() == [3.0, -4.0, 249.0]
+    z = _f64([7.0, -7.0]).div_(2, rounding_mode="trunc")
+    assert z.tolist() == [3.0, -3.0]
+    with pytest.raises(ValueError, match="rounding_mode must be"):
+        _f64([1.0]).div_(2, rounding_mode="round")
