@@ -249,6 +249,9 @@ def compare_optimizer_run(info, kwargs, groups: bool, resume: bool, flags: dict)
 
 def optimizers_section(names) -> None:
     print("== optimizers: torch.testing._internal.common_optimizers.optim_db, float64, 10 steps")
+    # NAdam keeps mu_product as a 0-d tensor of torch's default dtype (minnet: a Python
+    # float); float32 would round it at every step
+    torch.set_default_dtype(torch.float64)
     for info in optim_db:
         name = info.optim_cls.__name__
         if names and name not in names:

@@ -716,3 +716,51 @@ def test_a_tensor_lr_must_have_one_element():
     w.grad = minnet.tensor(GRADS[0])
     opt.step()
     np.testing.assert_allclose(w.numpy(), W0 - 0.5 * GRADS[0], rtol=1e-15)
+
+
+# torch.optim 2.13, float64 (torch.set_default_dtype(torch.float64): NAdam's mu_product is
+# then a float64 as minnet's), from W0 with GRADS; steps 1, 2, 3
+TORCH_MORE = {
+    ("Adamax", (("lr", 0.1), ("weight_decay", 0.1))): [
+        [0.9000000049999998, -1.9000000025, 0.40000000285714277],
+        [0.8280343781318088, -1.8275591423635476, 0.4165903914901146],
+        [0.798951644521177, -1.7833974403798192, 0.4156943374727973]],
+    ("NAdam", (("lr", 0.1), ("weight_decay", 0.1), ("momentum_decay", 0.01))): [
+        [0.8943510105497504, -1.8943510079085257, 0.3943510082858435],
+        [0.7952375137433512, -1.8439076014712625, 0.473736205802108],
+        [0.8301172174896541, -1.838792622535892, 0.4476522551174195]],
+    ("NAdam", (("lr", 0.1), ("weight_decay", 0.1), ("decoupled_weight_decay", True))): [
+        [0.8843548327289779, -1.8743548274467197, 0.38935482568596697],
+        [0.7726013332865249, -1.8493041780257884, 0.47183568948151333],
+        [0.8242655847575349, -1.9059960956143116, 0.4508750672727611]],
+    ("RAdam", (("lr", 0.1), ("weight_decay", 0.1), ("decoupled_weight_decay", True))): [
+        [0.98, -1.96, 0.46499999999999997],
+        [0.9444105263157894, -1.9309263157894736, 0.4724552631578947],
+        [0.9297634690231112, -1.913019266653719, 0.4716790500097106]],
+}
+
+
+@pytest.mark.parametrize("name, options", list(TORCH_MORE))
+def test_adamax_nadam_radam_match_torch(name, options):
+    w = Parameter(W0.copy())
+    opt = getattr(optim, name)([w], **dict(options))
+    for g, expected in zip(GRADS, TORCH_MORE[(name, options)]):
+        w.grad = minnet.tensor(g)
+        opt.step()
+        np.testing.assert_allclose(w.numpy(), expected, rtol=1e-14)
+
+
+def test_radam_switches_from_momentum_steps_to_rectified_adam_steps():
+    """With beta2 = 0.8, rho_t first exceeds 5 at step 7: steps 1-6 are lr * m_hat only."""
+    w = Parameter(W0.copy())
+    opt = optim.RAdam([w], lr=0.1, betas=(0.9, 0.8))
+    for step in range(9):
+        w.grad = minnet.tensor(GRADS[step % 3])
+        opt.step()
+        if step == 4:  # torch 2.13, float64
+            np.testing.assert_allclose(
+                w.numpy(), [0.937655263424095, -1.9634634938065199, 0.4878632694386547],
+                rtol=1e-14)
+    np.testing.assert_allclose(
+        w.numpy(), [0.8897400924087024, -1.9551067508263495, 0.5053754483407342], rtol=1e-14)
+    assert sorted(opt.state[w]) == ["exp_avg", "exp_avg_sq", "step"] and opt.state[w]["step"] == 9

@@ -7,10 +7,14 @@ from . import lr_scheduler
 from .adadelta import Adadelta
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
+from .adamax import Adamax
 from .lr_find import LRFindResult, lr_find
+from .nadam import NAdam
 from .optimizer import Optimizer, required
+from .radam import RAdam
 from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "RMSprop", "lr_scheduler", "lr_find",
+__all__ = ["Optimizer", "SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "NAdam", "RAdam",
+           "RMSprop", "lr_scheduler", "lr_find",
            "LRFindResult", "required"]

@@ -25,6 +25,19 @@ from ..tensor import wrap_array
 from .optimizer import Optimizer, _check_implementation_flags, _check_number, compiled_updates
 
 
+def check_adam_options(name: str, group: dict) -> None:
+    """lr, eps, betas and weight_decay, as every Adam-like optimizer checks them."""
+    _check_number(name, "learning rate", group["lr"])
+    _check_number(name, "epsilon value", group["eps"])
+    betas = group["betas"]
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}. "
+                         f"Hint: betas=(0.9, 0.999)")
+    _check_number(name, "beta parameter at index 0", betas[0], 0.0, below=1.0)
+    _check_number(name, "beta parameter at index 1", betas[1], 0.0, below=1.0)
+    _check_number(name, "weight_decay value", group["weight_decay"])
+
+
 class Adam(Optimizer):
     """``Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *, maximize=False, decoupled_weight_decay=False)``.
 
@@ -45,16 +58,7 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
 
     def _validate_group(self, group: dict) -> None:
-        name = type(self).__name__
-        _check_number(name, "learning rate", group["lr"])
-        _check_number(name, "epsilon value", group["eps"])
-        betas = group["betas"]
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}. "
-                             f"Hint: betas=(0.9, 0.999)")
-        _check_number(name, "beta parameter at index 0", betas[0], 0.0, below=1.0)
-        _check_number(name, "beta parameter at index 1", betas[1], 0.0, below=1.0)
-        _check_number(name, "weight_decay value", group["weight_decay"])
+        check_adam_options(type(self).__name__, group)
 
     def _state_for(self, param, amsgrad: bool) -> dict:
         state = self.state[param]
