@@ -3,6 +3,8 @@ import ast
 import glob
 import os
 
+import pytest
+
 LABS = os.path.join(os.path.dirname(__file__), os.pardir, "labs")
 # the names the lab tests give the student's sandboxed module
 STUDENT_MODULES = {"lab", "mine", "ops", "layers", "module"}
@@ -37,3 +39,39 @@ def test_no_lab_test_zips_over_what_the_students_code_returned():
                                                       for arg in node.args)):
                 found.append(f"{os.path.relpath(path, LABS)}:{node.lineno}")
     assert not found, f"zip over a student's result (unpack it first): {found}"
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnknownMarkWarning")  # the lab's markers
+def test_lab10_overfit_one_batch_must_get_there_by_adam():
+    """A review's overfit_one_batch set the last layer by least squares (the batch memorised,
+    no training) and scored the two 'loss below 0.01' parts: they now check that the model
+    ended where Adam takes it (expect_trained_by_adam in lab 10's test)."""
+    import copy
+    import importlib.util
+
+    import numpy as np
+
+    from minnet import Tensor, nn, no_grad
+    from minnet.grading import LabFailure
+
+    spec = importlib.util.spec_from_file_location(
+        "lab10_test_for_lint", os.path.join(LABS, "10_overfit_regularize", "test_regularize.py"))
+    lab10 = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(lab10)
+    X, y = lab10.random_batch(3)
+    generator = np.random.default_rng(4)
+    model = nn.Sequential(nn.Linear(13, 37, generator=generator), nn.ReLU(),
+                          nn.Linear(37, 5, generator=generator))
+    start, trained = copy.deepcopy(model), []
+    lab10.adam_losses(model, X, y, steps=150, lr=2e-2, trained=trained)
+    lab10.expect_trained_by_adam(copy.deepcopy(trained[0]), trained[0], start, "honest")
+    memorised = copy.deepcopy(start)
+    with no_grad():
+        hidden = memorised[1](memorised[0](Tensor(X))).numpy().astype(np.float64)
+        design = np.concatenate([hidden, np.ones((len(y), 1))], axis=1)
+        solution, *_ = np.linalg.lstsq(design, 30.0 * np.eye(5)[y], rcond=None)
+        memorised[2].weight.copy_(solution[:-1].T.astype(np.float32))
+        memorised[2].bias.copy_(solution[-1].astype(np.float32))
+    assert lab10.loss_of(memorised, X, y) < lab10.OVERFIT_LOSS      # it does reach the bar
+    with pytest.raises(LabFailure, match="where full-batch Adam"):
+        lab10.expect_trained_by_adam(memorised, trained[0], start, "least squares")

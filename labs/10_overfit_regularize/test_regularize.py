@@ -74,11 +74,15 @@ def loss_of(model, X, y):
     return value
 
 
-def adam_losses(model, X, y, steps, lr):
+def adam_losses(model, X, y, steps, lr, trained=None):
     """The per-step losses (before each update) of ``steps`` full-batch Adam(lr) steps on a
     copy of ``model``: what overfit_one_batch's returned curve must be, computed here from
-    the model as it was, so a curve that was written down instead of measured does not pass."""
+    the model as it was, so a curve that was written down instead of measured does not pass.
+    ``trained``: a list that receives the trained copy (where overfit_one_batch must leave the
+    model)."""
     model = copy.deepcopy(model)
+    if trained is not None:
+        trained.append(model)
     optimizer = optim.Adam(model.parameters(), lr=lr)
     loss_fn, inputs, targets = nn.CrossEntropyLoss(), Tensor(X), Tensor(y)
     model.train()
@@ -90,6 +94,23 @@ def adam_losses(model, X, y, steps, lr):
         optimizer.step()
         losses.append(float(loss.item()))
     return np.asarray(losses)
+
+
+def expect_trained_by_adam(model, honest, start, what):
+    """``model`` ended where ``steps`` Adam steps take ``start`` (``honest``, trained here):
+    its distance to ``honest`` is a small part of how far Adam moved. Weights set by hand (a
+    least-squares last layer that memorises the batch, the other layers untouched) reach the
+    same low loss without training: a review's overfit_one_batch scored 2 points that way."""
+    def flat(net):
+        return np.concatenate([p.detach().numpy().astype(np.float64).ravel()
+                               for p in net.parameters()])
+    got, want, before = flat(model), flat(honest), flat(start)
+    moved = float(np.linalg.norm(want - before))
+    off = float(np.linalg.norm(got - want))
+    expect(off <= 0.05 * moved + 1e-6,
+           f"{what}: the model's parameters are {off:.3g} away from where full-batch Adam(lr) "
+           f"takes them ({moved:.3g} from the start): train the model you were given, in "
+           "place, with Adam on all of X every step")
 
 
 def expect_measured_curve(losses, honest):
@@ -139,7 +160,8 @@ def test_overfit_one_batch(credit):
     X_train, y_train, _, _ = ref.load_digits_split()
     X, y = X_train[:10], y_train[:10]
     model = ref.build_classifier(seed=1)
-    honest = adam_losses(model, X, y, steps=200, lr=1e-2)   # before the student's call
+    start, trained = copy.deepcopy(model), []
+    honest = adam_losses(model, X, y, steps=200, lr=1e-2, trained=trained)  # before the call
     losses = mine.overfit_one_batch(model, nn.CrossEntropyLoss(), X, y, steps=200, lr=1e-2)
     with credit.part(1, "returns one loss per step (200 floats), each the loss it measured"):
         expect(isinstance(losses, (list, tuple, np.ndarray)) and len(losses) == 200,
@@ -157,6 +179,7 @@ def test_overfit_one_batch(credit):
                        OVERFIT_LOSS, margin=MARGIN_10_OVERFIT,
                        hint=f"Last recorded: {float(losses[-1]):.4g}. Is the model trained in "
                             "place, with zero_grad every step?")
+        expect_trained_by_adam(model, trained[0], start, "overfit_one_batch on 10 digits")
     with credit.part(1, "the loss stays down: every loss of the last 100 steps below 0.1"):
         late = np.asarray([float(value) for value in losses[100:]])
         worst = int(np.argmax(late))
@@ -173,10 +196,14 @@ def test_overfit_one_batch(credit):
         generator = np.random.default_rng(4)
         other = nn.Sequential(nn.Linear(13, 37, generator=generator), nn.ReLU(),
                               nn.Linear(37, 5, generator=generator))
+        other_start, other_trained = copy.deepcopy(other), []
+        adam_losses(other, Xr, yr, steps=150, lr=2e-2, trained=other_trained)
         mine.overfit_one_batch(other, nn.CrossEntropyLoss(), Xr, yr, steps=150, lr=2e-2)
         final = loss_of(other, Xr, yr)
         expect_at_most("loss after 150 steps on the random batch", final, OVERFIT_LOSS,
                        margin=MARGIN_10_OVERFIT)
+        expect_trained_by_adam(other, other_trained[0], other_start,
+                               "overfit_one_batch on the random batch")
 
 
 @pytest.mark.points(3)
