@@ -659,7 +659,7 @@ class Tensor:
         return _ops().pow(self, exponent)
 
     def square(self):
-        return _ops().pow(self, 2)
+        return _ops().square(self)
 
     def matmul(self, other):
         return _ops().matmul(self, other)

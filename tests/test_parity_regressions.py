@@ -1162,3 +1162,18 @@ def test_div_in_place_takes_rounding_mode():
     assert z.tolist() == [3.0, -3.0]
     with pytest.raises(ValueError, match="rounding_mode must be"):
         _f64([1.0]).div_(2, rounding_mode="round")
+
+
+def test_prod_keeps_an_explicit_dtype():
+    # prod(..., dtype=torch.bool) is a logical "all" in PyTorch; NumPy's prod gives int64
+    flags = minnet.tensor([[True, False], [True, True]])
+    out = ops.prod(flags, 1, dtype=minnet.bool)
+    assert out.dtype == np.bool_ and out.tolist() == [False, True]
+    small = minnet.tensor(np.array([3, 4], np.int32), dtype=np.int32)
+    assert ops.prod(small, 0, dtype=np.int32).dtype == np.int32
+
+
+def test_square_method_matches_the_function():
+    assert minnet.tensor([True, False]).square().dtype == np.int64   # was int8 via pow
+    x = _f64([1.5, -2.0], requires_grad=True)
+    assert minnet.gradcheck(lambda t: t.square(), (x,))

@@ -103,8 +103,9 @@ def prod(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tenso
         result = prod(flat, 0)
         return result.reshape((1,) * input.ndim) if keepdim else result
     axis = single_dim(dim, input.ndim, "prod")
-    x = input._data.astype(np.int64) if input.dtype.kind in "biu" else input._data
-    out = np.prod(x, axis=axis, keepdims=keepdim)
+    promote = dtype is None and input.dtype.kind in "biu"  # an explicit dtype is kept
+    x = input._data.astype(np.int64) if promote else input._data
+    out = np.prod(x, axis=axis, keepdims=keepdim, dtype=x.dtype)  # bool stays bool (NumPy: int)
 
     def backward(grad):
         if x.shape[axis] == 0:  # an empty product (1) depends on no entry
