@@ -68,8 +68,9 @@ def relu_forward(x):
 def relu_backward(dout, cache):
     """dout (shape of x) -> dx (shape of x).
 
-    At exactly x = 0 ReLU has no derivative; use 0 there, as PyTorch does
-    (the gradient flows only where x > 0).
+    At exactly x = 0 ReLU has no derivative: any slope from 0 to 1 is a subgradient
+    there. Use 0, as PyTorch does (the gradient flows only where x > 0); 1 (a mask
+    x >= 0) is accepted too.
     """
     x = cache
     ### BEGIN SOLUTION

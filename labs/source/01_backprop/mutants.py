@@ -14,9 +14,10 @@ MUTANTS = [
     dict(name="ReLU mask taken from dout", file="layers.py",
          old="dx = dout * (x > 0)", new="dx = dout * (dout > 0)",
          why="the gradient flows where the input was positive, whatever the sign of dout"),
-    dict(name="ReLU gradient 1 at exactly x = 0", file="layers.py",
-         old="dx = dout * (x > 0)", new="dx = dout * (x >= 0)",
-         why="PyTorch (and the lab) use the subgradient 0 at the kink"),
+    dict(name="ReLU gradient 2 at exactly x = 0", file="layers.py",
+         old="dx = dout * (x > 0)", new="dx = dout * ((x > 0) + 2.0 * (x == 0))",
+         why="at the kink any slope from 0 to 1 is a subgradient (PyTorch takes 0, a mask "
+             "x >= 0 gives 1, both accepted); 2 is none"),
     dict(name="sigmoid backward from the input instead of the output", file="layers.py",
          old="return out, out", new="return out, x",
          why="sigma'(x) = sigma(x)(1 - sigma(x)) needs the output; x(1 - x) is something else"),

@@ -201,10 +201,12 @@ def max_pool_forward_naive(x, pool_h, pool_w, stride):
 def max_pool_backward_naive(dout, cache):
     """dout (N, C, OH, OW) -> dx (N, C, H, W).
 
-    Each window's gradient goes to the one entry that was its maximum; when several
-    entries tie, to the first of them in row-major order (what np.argmax returns,
-    and what PyTorch does). Overlapping windows (stride < pool size) can share a
-    maximum: their gradients add up.
+    Each window's gradient goes to the one entry that was its maximum. When several
+    entries tie, send it to the first of them in row-major order (what np.argmax
+    returns, and what PyTorch does); the last one, or equal shares of it, are
+    subgradients too and accepted, but not all of it to every tied entry.
+    Overlapping windows (stride < pool size) can share a maximum: their gradients
+    add up.
     """
     x, pool_h, pool_w, stride = cache
     ### BEGIN SOLUTION

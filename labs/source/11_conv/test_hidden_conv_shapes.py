@@ -3,7 +3,7 @@ other shapes, strides, paddings and seeds than the public tests, against the ref
 import numpy as np
 import pytest
 
-from minnet.grading import expect, expect_close, reference
+from minnet.grading import LabFailure, expect, expect_close, expect_exact, reference
 from minnet.grading.sandbox import sandboxed
 
 # derivatives by the complex step are not derivations
@@ -22,6 +22,54 @@ def expect_triple(what, got, want):
            f"{what} must return (dx, dw, db)")
     for name, g, e in zip(("dx", "dw", "db"), got, want):
         expect_close(f"{what} {name}", g, e, rtol=1e-6, atol=1e-9)
+
+
+def expect_max_pool_subgradient(what, layers, x, pool_h, pool_w, stride, upstream):
+    """max_pool_backward_naive on an input with ties: each window's gradient goes to its maximum
+    entries only, in shares >= 0 that add up to 1 -- all of it to the first maximum (np.argmax's
+    choice, and PyTorch's), to the last, or split among the tied entries: every such rule is a
+    subgradient of the maximum. Probed one output position at a time (dout 1 there, 0
+    elsewhere), which gives each window's shares; then dx for ``upstream`` must be those shares
+    times upstream, added up (overlapping windows add)."""
+    cache = layers.max_pool_forward_naive(x, pool_h, pool_w, stride)[1]
+    got = layers.max_pool_backward_naive(upstream, cache)
+    expect(np.shape(got) == x.shape, f"{what}: dx has shape {np.shape(got)}, expected the "
+                                     f"input's shape {x.shape}")
+    combined = np.zeros(x.shape)
+    for i in range(upstream.shape[2]):
+        for j in range(upstream.shape[3]):
+            rows = slice(i * stride, i * stride + pool_h)
+            columns = slice(j * stride, j * stride + pool_w)
+            probe = np.zeros(upstream.shape)
+            probe[:, :, i, j] = 1.0
+            share = np.asarray(layers.max_pool_backward_naive(probe, cache), dtype=np.float64)
+            expect(share.shape == x.shape, f"{what}: dx has shape {share.shape}, expected "
+                                           f"{x.shape}")
+            window = x[:, :, rows, columns]
+            maxima = np.zeros(x.shape, dtype=bool)
+            maxima[:, :, rows, columns] = window == window.max(axis=(2, 3), keepdims=True)
+            where = f"the window of output [n, c, {i}, {j}] (rows {rows.start}..{rows.stop - 1}, " \
+                    f"columns {columns.start}..{columns.stop - 1} of x)"
+            if np.any(share[~maxima]):
+                stray = list(map(int, np.argwhere((share != 0) & ~maxima)[0]))
+                raise LabFailure(f"{what}: {where} sends gradient to an entry that is not its "
+                                 f"maximum (first at x{stray}): only the maximum produced the "
+                                 "output")
+            expect(np.all(share >= 0), f"{what}: {where} sends a negative share of its gradient "
+                                       "to a maximum")
+            totals = share.sum(axis=(2, 3))
+            if not np.allclose(totals, 1.0, rtol=0, atol=1e-12):
+                n, c = map(int, np.argwhere(~np.isclose(totals, 1.0, rtol=0, atol=1e-12))[0])
+                tied = int(maxima[n, c].sum())
+                everyone = tied > 1 and np.isclose(totals[n, c], tied)
+                raise LabFailure(
+                    f"{what}: {where} passes on {totals[n, c]:.6g} times its gradient (n={n}, "
+                    f"c={c}), not exactly once"
+                    + (f": each of its {tied} tied maxima got all of it (a mask window == "
+                       "window.max()?). Send it to one of them (np.argmax's first, as PyTorch) "
+                       "or split it among them." if everyone else "."))
+            combined += upstream[:, :, i, j][:, :, None, None] * share
+    expect_exact(f"{what} dx (vs each window's shares times dout, added up)", got, combined)
 
 
 @pytest.mark.points(3)
@@ -55,6 +103,5 @@ def test_hidden_conv_other_shapes(credit):
             what = f"max_pool_forward_naive(x {shape}, {pool_h}, {pool_w}, stride={stride})"
             expect_close(f"{what} out", out, want)
             dout = rng.standard_normal(want.shape)
-            expect_close(f"max_pool_backward_naive dx after {what}",
-                         layers.max_pool_backward_naive(dout, cache),
-                         ref.max_pool_backward_naive(dout, want_cache))
+            expect_max_pool_subgradient(f"max_pool_backward_naive after {what}", layers, x,
+                                        pool_h, pool_w, stride, dout)
