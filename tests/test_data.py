@@ -569,3 +569,18 @@ def test_strings_are_batched_as_lists_as_in_pytorch():
     loader = DataLoader(TensorDataset(minnet.ones(3)), batch_size=2, multiprocessing_context=None,
                         pin_memory_device="", in_order=True)  # worker options: ignored
     assert len(loader) == 2
+
+
+def test_an_endless_sampler_is_read_batch_by_batch():
+    """makemore's InfiniteDataLoader: RandomSampler(ds, replacement=True, num_samples=1e10).
+    The indices used to be drawn all at once (74.5 GiB)."""
+    from minnet.utils.data import RandomSampler
+    ds = TensorDataset(minnet.arange(10))
+    sampler = RandomSampler(ds, replacement=True, num_samples=int(1e10),
+                            generator=np.random.default_rng(0))
+    batches = iter(DataLoader(ds, batch_size=4, sampler=sampler))
+    for _ in range(3):
+        (x,) = next(batches)
+        assert x.shape == (4,) and 0 <= x.numpy().min() and x.numpy().max() < 10
+    assert len(list(DataLoader(ds, batch_size=4, sampler=range(10), drop_last=True))) == 2
+    assert [b[0].tolist() for b in DataLoader(ds, batch_size=4, sampler=range(10))][-1] == [8, 9]

@@ -8,6 +8,7 @@ reproducible.
 """
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 import warnings
@@ -89,12 +90,22 @@ class DataLoader:
         if self.batch_sampler is not None:
             return (self._fetch(np.asarray(list(indices), dtype=np.int64))
                     for indices in self.batch_sampler)
+        if self.sampler is not None:
+            return self._sampler_batches()
         # The order is drawn now, when the epoch starts, as in PyTorch.
         return self._batches(self._epoch_order())
 
+    def _sampler_batches(self) -> Iterator:
+        """Batches of the sampler's indices, read as they come: a sampler may be very long
+        (``RandomSampler(ds, replacement=True, num_samples=10**10)``, an endless loader)."""
+        indices = iter(self.sampler)
+        while True:
+            batch = np.fromiter(itertools.islice(indices, self.batch_size), dtype=np.int64)
+            if len(batch) == 0 or (self.drop_last and len(batch) < self.batch_size):
+                return
+            yield self._fetch(batch)
+
     def _epoch_order(self) -> np.ndarray:
-        if self.sampler is not None:
-            return np.fromiter(iter(self.sampler), dtype=np.int64)
         n = len(self.dataset)
         if not self.shuffle:
             return np.arange(n)

@@ -52,8 +52,9 @@ class RandomSampler(Sampler):
     def __iter__(self) -> Iterator[int]:
         rng = get_generator(self.generator)
         n = len(self.data_source)
-        if self.replacement:
-            return iter(rng.integers(0, n, self.num_samples).tolist())
+        if self.replacement:  # drawn in chunks: num_samples may be huge (an endless loader)
+            return (int(i) for start in range(0, self.num_samples, 4096)
+                    for i in rng.integers(0, n, min(4096, self.num_samples - start)))
         return iter(rng.permutation(n)[:self.num_samples].tolist())
 
     def __len__(self) -> int:
