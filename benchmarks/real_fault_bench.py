@@ -3,6 +3,7 @@
     python benchmarks/real_fault_bench.py            # every case
     python benchmarks/real_fault_bench.py -v         # also each report's codes
     python benchmarks/real_fault_bench.py --only no_zero_grad
+    python benchmarks/real_fault_bench.py --seeds 0 1 2 3 4   # verdict stability over seeds
 
 For each case of benchmarks/real_faults/cases.py (a fault from a public source, rewritten
 for minnet, with the codes that name its root cause written down before any run):
@@ -246,13 +247,38 @@ def run_case(case, verbose: bool) -> dict:
     return row
 
 
+def seed_stability(cases, seeds) -> int:
+    """Broken and fixed program of each case diagnosed with each ``seed``: a hit (expected
+    code at warning or error) on the broken one, no error on the fixed one. Prints one row
+    per case (H hit, m miss, !codes an error on the fixed program); returns the problems."""
+    problems = 0
+    for case in cases:
+        marks = []
+        for seed in seeds:
+            broken = diagnose(**case.build(True), seed=seed)
+            fixed = diagnose(**case.build(False), seed=seed)
+            hit = any(f.code in case.expected and f.severity != "info" for f in broken.findings)
+            alarms = [f.code for f in fixed.errors]
+            marks.append(("H" if hit else "m") + ("!" + ",".join(alarms) if alarms else ""))
+            problems += (not hit) + bool(alarms)
+        print(f"{case.name:50s} {' '.join(marks)}", flush=True)
+    runs = len(cases) * len(seeds)
+    print(f"\nseeds {seeds}: {problems} problem(s) in {runs} broken + {runs} fixed diagnoses")
+    return problems
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("-v", "--verbose", action="store_true")
     parser.add_argument("--only", nargs="*", help="case names to run")
+    parser.add_argument("--seeds", nargs="*", type=int,
+                        help="instead: diagnose each case's broken and fixed program with each seed")
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")
     cases = [c for c in CASES if not args.only or c.name in args.only]
+    if args.seeds:
+        seed_stability(cases, args.seeds)
+        return 0
     rows = []
     start = time.time()
     for case in cases:
