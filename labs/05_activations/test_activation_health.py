@@ -14,6 +14,7 @@ import minnet
 from minnet import nn
 from minnet.grading import expect, expect_at_least, expect_at_most, expect_close, \
     expect_no_errors, expect_no_finding, reference
+from minnet.grading.networks import nested_layers_problem
 from minnet.grading.sandbox import sandboxed
 from minnet.grading.untrained import drawn_afresh_problem
 
@@ -201,6 +202,8 @@ def expect_lab_network(setup, name):
     shapes, allowed = LAB_NETWORKS[name]
     model = getattr(setup, "model", None)
     expect(isinstance(model, nn.Module), f"{name}: setup.model is not a minnet nn.Module")
+    problem = nested_layers_problem(model, name)   # then modules() lists the layers that run
+    expect(problem is None, problem)
     layers = [m for m in model.modules() if m is not model and not list(m.children())]
     got_shapes = [(m.in_features, m.out_features) for m in layers if isinstance(m, nn.Linear)]
     described = ", ".join(type(m).__name__ for m in layers)

@@ -17,6 +17,7 @@ from minnet.debug import Setup
 from minnet.grading import expect, expect_at_least, expect_close, expect_no_errors, \
     expect_no_finding, reference, student_picture
 from minnet.grading.sandbox import sandboxed
+from minnet.grading.networks import nested_layers_problem
 from minnet.grading.untrained import redraw_
 
 MODULE = "gradient_flow"
@@ -260,6 +261,10 @@ def test_grad_norm_figure(credit, tmp_path, tmp_path_factory):
 
 # ---------------------------------------------------------------------------------------------
 def count_linear(model):
+    """The Linear layers the model runs: a layer holding other layers (ten Linear layers hung
+    under the first one of a 2-32-2 net, never run) is refused first."""
+    problem = nested_layers_problem(model, "the model")
+    expect(problem is None, problem)
     return sum(isinstance(module, nn.Linear) for module in model.modules())
 
 
@@ -300,20 +305,16 @@ def drawn_here(setup, seed):
 
 
 def grade_deep_repair(credit, lab, ref, build, name, codes):
-    setup = build()
     X_train, y_train, X_val, y_val = ref.moons_data()
-    with credit.part(2, f"{name}: still deep; the debugger reports no error and none of "
-                        f"{', '.join(codes)}"):
+
+    def built():
+        """A setup from ``build()``, checked: every graded net is (the file's function runs
+        again for each, and may not give the checks one net and the runs another)."""
+        setup = build()
         layers = count_linear(setup.model)
         expect(layers >= MIN_LINEAR_LAYERS,
                f"the {name} has {layers} Linear layers; keep at least {MIN_LINEAR_LAYERS} (the "
                f"lesson is to make a deep net train, not to make it shallow)")
-        report = drawn_here(run_here(build(), lab, ref), seed=0).diagnose(steps=100)
-        expect_no_errors(report, what=f"the repaired {name}")
-        for code in codes:
-            expect_no_finding(report, code, what=f"the repaired {name}")
-    with credit.part(2, f"{name}: median validation accuracy >= {MIN_ACCURACY} after 200 "
-                        f"steps over {len(BATCH_ORDER_SEEDS)} batch orders"):
         same = all(isinstance(data, (tuple, list)) and len(data) == 2
                    and np.shape(data[0]) == X.shape
                    and np.allclose(np.asarray(data[0], dtype=np.float64), X, atol=1e-6)
@@ -327,12 +328,22 @@ def grade_deep_repair(credit, lab, ref, build, name, codes):
                f"{name}: keep batches of 32 and a standard step (None or your "
                f"clipped_train_step); got batch_size={setup.batch_size}, "
                f"train_step={setup.train_step!r}")
+        return setup
+
+    with credit.part(2, f"{name}: still deep; the debugger reports no error and none of "
+                        f"{', '.join(codes)}"):
+        report = drawn_here(run_here(built(), lab, ref), seed=0).diagnose(steps=100)
+        expect_no_errors(report, what=f"the repaired {name}")
+        for code in codes:
+            expect_no_finding(report, code, what=f"the repaired {name}")
+    with credit.part(2, f"{name}: median validation accuracy >= {MIN_ACCURACY} after 200 "
+                        f"steps over {len(BATCH_ORDER_SEEDS)} batch orders"):
         # A deep net's 200-step run is chaotic: the last bits of a BLAS kernel (they differ
         # between CPUs) can leave one run on a plateau. The median over batch orders grades
         # the repair, not the luck of one run.
         scores = []
         for seed in BATCH_ORDER_SEEDS:
-            run = drawn_here(run_here(build(), lab, ref), seed).replace(seed=seed)
+            run = drawn_here(run_here(built(), lab, ref), seed).replace(seed=seed)
             run.train(steps=200)
             scores.append(ref.accuracy(run.model, X_val, y_val))
         expect_at_least(f"{name}: median validation accuracy after 200 steps (batch orders "
