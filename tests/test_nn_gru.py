@@ -165,3 +165,18 @@ def test_lstm_proj_size_zero_is_accepted_and_other_sizes_refused():
         nn.LSTM(2, 3, proj_size=2)
     with pytest.raises(TypeError, match="hx should be a tuple \\(h_0, c_0\\)"):
         nn.LSTM(2, 3)(minnet.ones(4, 1, 2), minnet.zeros(1, 1, 3))
+
+
+def test_recurrent_switches_must_be_bools_and_sizes_ints():
+    """PyTorch's module error samples: bias='False' would otherwise switch the bias on."""
+    with pytest.raises(TypeError, match="LSTM\\(\\): bias should be of type bool, got: str"):
+        nn.LSTM(2, 3, bias="False")
+    with pytest.raises(TypeError, match="GRU\\(\\): batch_first should be of type bool"):
+        nn.GRU(2, 3, batch_first=1)
+    with pytest.raises(TypeError, match="RNN\\(\\): hidden_size should be of type int, got: "
+                                        "float 5.0"):
+        nn.RNN(2, 5.0)
+    with pytest.raises(ValueError, match="GRUCell\\(\\): input_size must be a positive"):
+        nn.GRUCell(0, 3)
+    with pytest.raises(ValueError, match="BatchNorm1d\\(\\): eps must be positive"):
+        nn.BatchNorm1d(3, eps=-1)

@@ -19,7 +19,7 @@ from ..tensor import DEFAULT_DTYPE, Tensor
 from . import init
 from .gru import GRU
 from .module import Module, Parameter
-from .recurrent import LSTM, RNN
+from .recurrent import LSTM, RNN, check_sizes_and_flags
 
 
 class _Cell(Module):
@@ -30,9 +30,7 @@ class _Cell(Module):
                  dtype=None, generator: Optional[np.random.Generator] = None):
         super().__init__()
         name = type(self).__name__
-        for option, value in (("input_size", input_size), ("hidden_size", hidden_size)):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name}(): {option} must be a positive integer, got {value!r}")
+        check_sizes_and_flags(name, input_size=input_size, hidden_size=hidden_size, bias=bias)
         from ..utils.device import check_device
         check_device(device, name)
         self.input_size, self.hidden_size, self.bias = int(input_size), int(hidden_size), bias

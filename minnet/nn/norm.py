@@ -35,6 +35,9 @@ class _BatchNorm(Module):
             raise ValueError(f"{type(self).__name__}(): num_features must be a positive integer "
                              f"(the number of channels), got {num_features!r}")
         self.num_features = int(num_features)
+        if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating)) or not eps > 0:
+            raise ValueError(f"{type(self).__name__}(): eps must be positive (it keeps the "
+                             f"division by the batch's std finite), got {eps!r}")
         self.eps = eps
         self.momentum = momentum
         self.affine = affine

@@ -27,6 +27,21 @@ from . import init
 from .module import Module, Parameter
 
 
+def check_sizes_and_flags(owner: str, **options) -> None:
+    """Sizes must be positive ints and switches bools, as PyTorch checks them: a string such
+    as bias='False' would otherwise count as True."""
+    for option, value in options.items():
+        if option in ("bias", "batch_first"):
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"{owner}(): {option} should be of type bool, got: "
+                                f"{type(value).__name__} {value!r}")
+        elif not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+            raise TypeError(f"{owner}(): {option} should be of type int, got: "
+                            f"{type(value).__name__} {value!r}")
+        elif value < 1:
+            raise ValueError(f"{owner}(): {option} must be a positive integer, got {value!r}")
+
+
 class _Recurrent(Module):
     _gates = 1
 
@@ -36,11 +51,8 @@ class _Recurrent(Module):
                  generator: Optional[np.random.Generator] = None):
         super().__init__()
         name = type(self).__name__
-        for option, value in (("input_size", input_size), ("hidden_size", hidden_size),
-                              ("num_layers", num_layers)):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name}(): {option} must be a positive integer, "
-                                 f"got {value!r}")
+        check_sizes_and_flags(name, input_size=input_size, hidden_size=hidden_size,
+                              num_layers=num_layers, bias=bias, batch_first=batch_first)
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) \
                 or not 0 <= dropout <= 1:
             raise ValueError(f"{name}(): dropout should be a number in range [0, 1] "
