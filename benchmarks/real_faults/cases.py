@@ -946,3 +946,52 @@ def binary_net_collapses_to_one_half(broken):
                  else optim.Adam(model.parameters(), lr=1e-3))
     return dict(model=model, loss_fn=nn.BCEWithLogitsLoss(), train_data=(X, y),
                 optimizer=optimizer)
+
+
+# -- cases added in a fifth round (written and committed before the debugger ran on them) -----
+@case("one_output_unit_with_cross_entropy",
+      "https://datascience.stackexchange.com/questions/37128/how-to-use-cross-entropy-loss-in-pytorch-for-binary-prediction "
+      "('Your network must have two final neural nodes, if your input can belong to one of "
+      "two different classes')",
+      "a binary classifier with a single output unit trained with CrossEntropyLoss, which "
+      "needs one output per class (N, C) and class indices in 0..C-1; use two outputs (or "
+      "one output with BCEWithLogitsLoss)",
+      ["data.labels_invalid", "output.wrong_activation", "loss.wrong_input"])
+def one_output_unit_with_cross_entropy(broken):
+    seeded(43)
+    X, y = blobs(400, 2, 6, seed=43)
+    model = mlp([6, 16, 1 if broken else 2])
+    return dict(model=model, loss_fn=nn.CrossEntropyLoss(), train_data=(X, y),
+                optimizer=optim.Adam(model.parameters(), lr=1e-2))
+
+
+@case("same_subjects_in_train_and_validation",
+      "https://datascience.stackexchange.com/questions/77981/is-using-samples-from-the-same-person-in-both-trainset-and-testset-considers-bei "
+      "('Yes, this is a form of data leakage ... If, for example, you flip images so that you "
+      "double the number of instances in your dataset, you must keep both flipped instances "
+      "together when splitting the data')",
+      "several slightly different samples of the same subject (augmented copies) were split "
+      "at random, so the validation set holds near-copies of training samples and its score "
+      "is inflated; split by subject",
+      ["data.leakage"])
+def same_subjects_in_train_and_validation(broken):
+    seeded(44)
+    rng = np.random.default_rng(44)
+    subjects = rng.normal(size=(120, 16))
+    labels = rng.integers(0, 2, 120)                     # a label per subject, weakly tied to X
+    subjects[:, 0] += 0.3 * (2 * labels - 1)
+    copies = 5
+    X = (np.repeat(subjects, copies, axis=0)
+         + 0.05 * rng.normal(size=(120 * copies, 16))).astype(np.float32)
+    y = np.repeat(labels, copies).astype(np.int64)
+    subject_of = np.repeat(np.arange(120), copies)
+    if broken:
+        order = rng.permutation(len(y))                  # copies scattered over both splits
+        train, val = order[:480], order[480:]
+    else:
+        held = rng.permutation(120)[:24]                 # whole subjects held out
+        val = np.flatnonzero(np.isin(subject_of, held))
+        train = np.flatnonzero(~np.isin(subject_of, held))
+    model = mlp([16, 64, 2])
+    return dict(model=model, loss_fn=nn.CrossEntropyLoss(), train_data=(X[train], y[train]),
+                val_data=(X[val], y[val]), optimizer=optim.Adam(model.parameters(), lr=1e-2))
