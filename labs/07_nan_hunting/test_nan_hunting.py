@@ -435,6 +435,8 @@ def test_repaired_training(credit):
         expect_lab_training(setup, ref, X_train, y_train, "training_setup")
         with np.errstate(all="ignore"):
             setup = lab_setup(mine.training_setup(X_train, y_train), "training_setup")
+            # the setup trained is checked too: the function runs again for a fresh model
+            expect_lab_training(setup, ref, X_train, y_train, "training_setup")
             run, accuracy = held_out_accuracy(setup, ref, X_train, X_test, y_test)
         expect(np.all(np.isfinite(run.losses)),
                f"training_setup: the loss became non-finite at step {run.stopped_at}")
@@ -453,6 +455,7 @@ def test_repaired_training(credit):
             for code in NAN_CODES:
                 expect_no_finding(report, code, what="training_setup on another data set")
             setup = lab_setup(mine.training_setup(X_train, y_train, seed=1), what, seed=1)
+            expect_lab_training(setup, ref, X_train, y_train, what)
             run, accuracy = held_out_accuracy(setup, ref, X_train, X_test, y_test)
         expect(np.all(np.isfinite(run.losses)),
                f"training_setup on another data set: the loss became non-finite at step "

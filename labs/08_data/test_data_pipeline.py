@@ -355,6 +355,18 @@ def trained_val_output(setup):
     return setup.model(tensor(np.asarray(X_val))).numpy(), np.asarray(y_val)
 
 
+def expect_same_data(setup, checked, what):
+    """The setup a test trains holds the data of the one it checked: the pipeline runs again
+    for a fresh model, and may not hand the checks one split and the training another."""
+    same = all(np.array_equal(np.asarray(a), np.asarray(b))
+               for part in ("train_data", "val_data")
+               for a, b in zip(data_arrays(getattr(setup, part))[:2],
+                               data_arrays(getattr(checked, part))[:2]))
+    expect(same, f"{what}: a second call gave other training or validation data than the "
+                 "first (the one checked): the pipeline must split and prepare the same way "
+                 "every time")
+
+
 def majority_accuracy(y_train, y_val):
     """Accuracy on y_val of always predicting y_train's most frequent class: the test's own
     measure (the student's split is not the reference's, so a student release cannot
@@ -409,7 +421,8 @@ def test_digits_pipeline_repaired(credit):
                  "the majority baseline"):
         honest_split()
         expect_no_errors(report, what=what)
-        setup = lab_setup(mine.digits_pipeline(X, y), what)
+        checked, setup = setup, lab_setup(mine.digits_pipeline(X, y), what)
+        expect_same_data(setup, checked, what)
         output, y_val = trained_val_output(setup)
         accuracy = float((output.argmax(axis=1) == y_val).mean())
         baseline = majority_accuracy(data_arrays(setup.train_data)[1], y_val)
@@ -428,7 +441,8 @@ def test_digits_pipeline_repaired(credit):
                f"{what}: the training inputs are not standardised with their own statistics.")
         expect_constant_pixels_dropped(setup, X, what)
         expect_clean(diagnose_setup(setup, steps=DIAGNOSE_STEPS), DIGITS_CODES, what)
-        setup = lab_setup(mine.digits_pipeline(X, y, seed=2), what, seed=2)
+        checked, setup = setup, lab_setup(mine.digits_pipeline(X, y, seed=2), what, seed=2)
+        expect_same_data(setup, checked, what)
         output, y_val = trained_val_output(setup)
         accuracy = float((output.argmax(axis=1) == y_val).mean())
         expect_at_least(f"{what}: validation accuracy", accuracy, 0.9,
