@@ -423,3 +423,20 @@ def test_paired_standard_errors_are_those_of_the_per_sample_differences():
     correct = np.array([0] + [1] * 7, dtype=float)   # real right 7/8; zero (argmax 0) on y
     zero_correct = (y == 0).astype(float)
     assert accuracy_se == pytest.approx((correct - zero_correct).std(ddof=1) / np.sqrt(8))
+
+
+def test_input_independence_with_a_nominal_accuracy_gain_is_a_warning(monkeypatch):
+    """same_subjects_in_train_and_validation, fixed (split by subject): a model memorising
+    96 subjects (train loss 0.03) scored 0.59 vs 0.50 held-out accuracy on 120 samples: a
+    data.input_independent error on a correct program. Above the zero-input model but
+    within the noise, the data cannot tell weak dependence from none: a warning."""
+    from minnet.debug.checks import data
+    memorised = {"steps": 100, "held_out": "validation set", "n_held_out": 120,
+                 "real_held_out_loss": 0.842, "zero_held_out_loss": 0.694,
+                 "real_train_loss": 0.034, "zero_train_loss": 0.692,
+                 "real_held_out_accuracy": 0.592, "zero_held_out_accuracy": 0.5}
+    monkeypatch.setattr(data, "_paired_standard_errors", lambda ctx, zero: (0.154, 0.061))
+    finding = data.input_independent(_baseline_ctx(memorised))[0]
+    assert finding.severity == "warning" and "overfits" in finding.message
+    at_chance = dict(memorised, real_held_out_accuracy=0.5)
+    assert data.input_independent(_baseline_ctx(at_chance))[0].severity == "error"

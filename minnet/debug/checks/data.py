@@ -1471,12 +1471,23 @@ def input_independent(ctx) -> list:
     if accuracy_gain is not None:
         accuracy_text = (f"; held-out accuracy {baseline['real_held_out_accuracy']:.1%} vs "
                          f"{baseline['zero_held_out_accuracy']:.1%}")
-    return [Finding(
-        "data.input_independent",
-        f"After {baseline['steps']} steps, the model trained on the real inputs does no better "
-        f"on held-out data ({baseline['held_out']}) than the same model trained on zeroed inputs: "
-        f"loss {real:.4g} vs {zero:.4g} (gain {held_gain:+.1%}){accuracy_text}, although on its "
-        f"training data it gained {train_gain:+.1%}. What it learns from the inputs does not "
-        f"carry over: the labels may not belong to the inputs (shuffled separately, misaligned "
-        f"rows) or the inputs may not reach the model.",
-        evidence=evidence, thresholds=_threshold_records(ctx, INPUT_GAIN))]
+    message = (f"After {baseline['steps']} steps, the model trained on the real inputs does no "
+               f"better on held-out data ({baseline['held_out']}) than the same model trained on "
+               f"zeroed inputs: loss {real:.4g} vs {zero:.4g} (gain {held_gain:+.1%})"
+               f"{accuracy_text}, although on its training data it gained {train_gain:+.1%}. "
+               f"What it learns from the inputs does not carry over: the labels may not belong "
+               f"to the inputs (shuffled separately, misaligned rows) or the inputs may not reach "
+               f"the model.")
+    severity = None
+    if accuracy_gain is not None and accuracy_gain > 0:
+        # held-out accuracy above the zero-input model's, only within the noise: the labels
+        # may depend on the inputs weakly and the model memorise its training set instead
+        # (real cases: near-copies of 96 subjects, train loss 0.03, held-out accuracy 0.59
+        # vs 0.50 on 120 samples) - the data cannot tell which, so not an error
+        severity = "warning"
+        message += (f" The held-out accuracy is {accuracy_gain:+.1%} above the zero-input "
+                    f"model's, within {accuracy_gain / accuracy_se if accuracy_se else 0:.1f} "
+                    f"standard errors: it may also be weak dependence that the model overfits "
+                    f"(training loss {real_train:.3g}); more held-out data would tell.")
+    return [Finding("data.input_independent", message, severity=severity,
+                    evidence=evidence, thresholds=_threshold_records(ctx, INPUT_GAIN))]
