@@ -13,7 +13,7 @@ import pytest
 from minnet import nn, optim
 from minnet.debug import diagnose_setup
 from minnet.debug.setup import Setup
-from minnet.grading import (expect, expect_at_least, expect_at_most, expect_close,
+from minnet.grading import (LabFailure, expect, expect_at_least, expect_at_most, expect_close,
                             expect_no_errors, expect_no_finding, planted, reference)
 from minnet.grading.sandbox import sandboxed
 from minnet.grading.untrained import optimizer_problem, parameters_problem
@@ -382,6 +382,10 @@ def test_regularised_run(credit):
                              "must beat it.")
     diagnosed = mine.make_setup()
     start = start_problem(diagnosed, ref)         # a diagnosis of the lab's run, untrained
+    try:                                          # and of the lab's data, steps and step
+        expect_lab_run(diagnosed, ref)
+    except LabFailure as failure:
+        start = start or str(failure)
     report = diagnose_setup(diagnosed)
     with credit.part(1, "no reg.too_strong"):
         expect(start is None, start)
