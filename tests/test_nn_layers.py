@@ -360,3 +360,22 @@ def test_embedding_padding_idx_state_dict_and_errors():
         nn.Embedding(6, 3, padding_idx=6)
     with pytest.raises(ValueError, match=r"padding_idx must be an int"):
         nn.Embedding(6, 3, padding_idx=1.0)
+
+
+@pytest.mark.parametrize("layer, shape, spatial", [(nn.Dropout2d, (8, 6, 3, 3), 2),
+                                                   (nn.Dropout1d, (8, 6, 5), 1),
+                                                   (nn.Dropout2d, (6, 3, 3), 2)])  # unbatched
+def test_channel_dropout_zeroes_whole_channels_and_scales_the_rest(layer, shape, spatial):
+    drop = layer(0.25, generator=np.random.default_rng(0))
+    x = minnet.tensor(np.ones(shape), requires_grad=True)
+    y = drop(x)
+    channels = y.numpy().reshape(-1, int(np.prod(shape[-spatial:])))  # one row per channel
+    for row in channels:  # each channel all 0 or all 1 / (1 - p)
+        assert set(row.tolist()) in ({0.0}, {1 / 0.75})
+    assert 0 < (channels[:, 0] == 0).sum() < len(channels)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), y.numpy())  # the gradient uses the same mask
+    drop.eval()
+    assert drop(x) is x
+    with pytest.raises(ValueError, match="Dropout2d: expected input of 3 or 4 dims"):
+        nn.Dropout2d()(minnet.ones(2, 3))
