@@ -252,3 +252,21 @@ def test_reassigned_parameter_keeps_its_place_as_in_pytorch():
     layer.scale = 2.0
     layer.scale = nn.Parameter(np.ones(1, dtype=np.float32))  # a plain attribute no longer
     assert "scale" not in vars(layer) and layer.scale is layer._parameters["scale"]
+
+
+def test_lookup_by_dotted_name_and_the_pytorch_casts():
+    model = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3))
+    assert model.get_submodule("1") is model[1] and model.get_submodule("") is model
+    assert model.get_parameter("0.weight") is model[0].weight
+    assert model.get_buffer("1.running_mean") is model[1].running_mean
+    with pytest.raises(AttributeError, match="Sequential has no attribute `5`"):
+        model.get_submodule("5")
+    with pytest.raises(AttributeError, match="Linear has no parameter `scale`"):
+        model.get_parameter("0.scale")
+    model.register_module("2", nn.ReLU())
+    assert len(model) == 3
+    assert model.type(np.float64)[0].weight.dtype == np.float64 and model.share_memory() is model
+    with pytest.raises(RuntimeError, match="Sequential.cuda\\(\\): minnet runs on the CPU only"):
+        model.cuda()
+    with pytest.raises(TypeError, match="no bfloat16 dtype"):
+        model.bfloat16()

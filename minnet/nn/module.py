@@ -364,6 +364,61 @@ class Module:
     def cpu(self) -> "Module":
         return self
 
+    def cuda(self, device=None) -> "Module":
+        """Raises: minnet has no GPU (as PyTorch on a machine without one)."""
+        from ..utils.device import check_device
+        check_device("cuda" if device is None else f"cuda:{device}"
+                     if isinstance(device, int) else device, f"{type(self).__name__}.cuda()")
+        return self
+
+    def share_memory(self) -> "Module":
+        """PyTorch moves the tensors to shared memory for worker processes; minnet has no
+        workers (data loads in the main process), so there is nothing to share."""
+        return self
+
+    def type(self, dst_type) -> "Module":
+        """Cast floating parameters and buffers to ``dst_type`` (a dtype)."""
+        return self._cast(np.dtype(dst_type))
+
+    def bfloat16(self) -> "Module":
+        raise TypeError(f"{type(self).__name__}.bfloat16(): NumPy, and so minnet, has no "
+                        f"bfloat16 dtype. Hint: .half() (float16) or .float() (float32).")
+
+    # -- looking things up by their dotted name --------------------------------------
+    def get_submodule(self, target: str) -> "Module":
+        """The module at dotted path ``target`` ("encoder.0"); "" is the module itself."""
+        module = self
+        for part in target.split(".") if target else []:
+            child = module._modules.get(part)
+            if child is None:
+                raise AttributeError(f"{type(module).__name__} has no attribute `{part}` "
+                                     f"(looking up '{target}'). Hint: named_modules() lists "
+                                     f"the valid paths.")
+            module = child
+        return module
+
+    def get_parameter(self, target: str) -> "Parameter":
+        """The parameter at dotted path ``target`` ("encoder.0.weight")."""
+        owner, _, name = target.rpartition(".")
+        module = self.get_submodule(owner)
+        if name not in module._parameters:
+            raise AttributeError(f"{type(module).__name__} has no parameter `{name}` "
+                                 f"(looking up '{target}')")
+        return module._parameters[name]
+
+    def get_buffer(self, target: str) -> Tensor:
+        """The buffer at dotted path ``target`` ("bn.running_mean")."""
+        owner, _, name = target.rpartition(".")
+        module = self.get_submodule(owner)
+        if name not in module._buffers:
+            raise AttributeError(f"{type(module).__name__} has no buffer `{name}` "
+                                 f"(looking up '{target}')")
+        return module._buffers[name]
+
+    def register_module(self, name: str, module: Optional["Module"]) -> None:
+        """The same as ``add_module``."""
+        self.add_module(name, module)
+
     def double(self) -> "Module":
         """Convert floating parameters and buffers to float64 (e.g. for gradcheck)."""
         return self._cast(np.float64)
