@@ -4,7 +4,10 @@ Each op's backward sits right below its forward; see ``elementwise.add`` for
 the pattern every op follows. (``conv.py`` and ``loss.py`` are imported from
 their own modules.)
 """
-from .activation import elu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
+from .activation import (celu, elu, gelu, glu, hardshrink, hardsigmoid, hardswish, hardtanh,
+                         leaky_relu, log_softmax, logsigmoid, mish, prelu, relu, relu6, selu,
+                         sigmoid, silu, softmax, softplus, softshrink, softsign, tanh, tanhshrink,
+                         threshold)
 from .elementwise import (abs, add, astype, clamp, clip, div, exp, floor_divide, fmod, log,
                           maximum, minimum, mul, neg, pow, remainder, sqrt, sub, to_type, where)
 from .compare import argmax, argmin, eq, equal, ge, gt, isclose, le, lt, ne, unique
