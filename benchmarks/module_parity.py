@@ -259,6 +259,9 @@ def optimizers_section(names) -> None:
         if not hasattr(moptim, name):
             print(f"  {name:12s} not in minnet")
             continue
+        if name == "LBFGS":
+            lbfgs_section(info)
+            continue
         runs, failures = 0, []
         for sample in info.optim_inputs_func(device="cpu"):
             variants = [(False, False, {}), (True, False, {}), (True, True, {}),
@@ -274,6 +277,40 @@ def optimizers_section(names) -> None:
         print(f"  {name:12s} {runs - len(failures)}/{runs} runs equal")
         for failure in failures[:3]:
             print(f"      {failure}")
+
+
+def lbfgs_section(info) -> None:
+    """LBFGS takes a closure and one group: 3 step() calls on a convex quadratic."""
+    rng = np.random.default_rng(0)
+    half = rng.standard_normal((6, 6))
+    matrix = half @ half.T + np.eye(6)
+    runs, failures, refused = 0, [], []
+    for sample in info.optim_inputs_func(device="cpu"):
+        start = rng.standard_normal(6)
+        torch_x = torch.tensor(start.copy(), requires_grad=True)
+        minnet_x = mnn.Parameter(minnet.tensor(start.copy()))
+        try:
+            minnet_opt = moptim.LBFGS([minnet_x], **Converter()(sample.kwargs))
+        except NotImplementedError as error:
+            refused.append(f"{sample.desc}: {error}")
+            continue
+        torch_opt = torch.optim.LBFGS([torch_x], **sample.kwargs)
+        runs += 1
+        for opt, x, a in ((torch_opt, torch_x, torch.tensor(matrix)),
+                          (minnet_opt, minnet_x, minnet.tensor(matrix))):
+            def closure(opt=opt, x=x, a=a):
+                opt.zero_grad()
+                loss = 0.5 * (x * (a @ x)).sum() - x.sum()
+                loss.backward()
+                return loss
+            for _ in range(3):
+                opt.step(closure)
+        if relative_error(minnet_x.numpy(), torch_x.detach().numpy()) > OPTIM_RTOL:
+            failures.append(sample.desc)
+    print(f"  {'LBFGS':12s} {runs - len(failures)}/{runs} runs equal (a quadratic, 3 steps), "
+          f"{len(refused)} refused")
+    for note in failures[:3] + refused[:1]:
+        print(f"      {note[:150]}")
 
 
 # -- schedulers -------------------------------------------------------------------------

@@ -764,3 +764,50 @@ def test_radam_switches_from_momentum_steps_to_rectified_adam_steps():
     np.testing.assert_allclose(
         w.numpy(), [0.8897400924087024, -1.9551067508263495, 0.5053754483407342], rtol=1e-14)
     assert sorted(opt.state[w]) == ["exp_avg", "exp_avg_sq", "step"] and opt.state[w]["step"] == 9
+
+
+A_SPD = np.array([[3.0, 0.5, 0.0], [0.5, 2.0, 0.3], [0.0, 0.3, 1.0]])
+
+
+def _quadratic_closure(opt, w):
+    """0.5 w.A w - sum(w): minimum at A^-1 1."""
+    def closure():
+        opt.zero_grad()
+        loss = 0.5 * (w * (minnet.tensor(A_SPD) @ w)).sum() - w.sum()
+        loss.backward()
+        return loss
+    return closure
+
+
+def test_lbfgs_matches_torch_and_resumes_from_its_state_dict():
+    w = Parameter(np.array([1.0, -2.0, 0.5]))
+    opt = optim.LBFGS([w], lr=0.5, max_iter=4, history_size=2)
+    loss = opt.step(_quadratic_closure(opt, w))
+    # torch.optim.LBFGS 2.13, float64, same arguments: the loss before the step, the point
+    # after 4 iterations, the evaluations counted
+    assert loss.item() == pytest.approx(4.824999999999999, rel=1e-15)
+    np.testing.assert_allclose(w.numpy(), [0.3479101821852315, 0.04202852392073503,
+                                           0.9075282961469264], rtol=1e-13)
+    assert opt.state[w]["func_evals"] == 4 and opt.state[w]["n_iter"] == 4
+    resumed = optim.LBFGS([w], lr=0.5, max_iter=4, history_size=2)
+    resumed.load_state_dict(opt.state_dict())
+    assert resumed.step(_quadratic_closure(resumed, w)).item() == \
+        pytest.approx(-0.6835808608558978, rel=1e-13)
+    np.testing.assert_allclose(w.numpy(), [0.28822424698515264, 0.2773482892746953,
+                                           0.9150243102498183], rtol=1e-12)
+    assert len(resumed.state[w]["old_dirs"]) == 2  # history_size pairs kept
+    for _ in range(5):
+        resumed.step(_quadratic_closure(resumed, w))
+    # near the minimum (it stops once the loss changes by less than tolerance_change)
+    np.testing.assert_allclose(w.numpy(), np.linalg.solve(A_SPD, np.ones(3)), atol=1e-4)
+
+
+def test_lbfgs_refuses_what_it_does_not_do():
+    w = Parameter(np.ones(2))
+    with pytest.raises(NotImplementedError, match="line_search_fn='strong_wolfe' is not "
+                                                  "implemented"):
+        optim.LBFGS([w], line_search_fn="strong_wolfe")
+    with pytest.raises(ValueError, match="LBFGS doesn't support per-parameter options"):
+        optim.LBFGS([{"params": [w]}, {"params": [Parameter(np.ones(1))], "lr": 0.1}])
+    with pytest.raises(RuntimeError, match="LBFGS.step\\(\\) needs a closure"):
+        optim.LBFGS([w]).step()

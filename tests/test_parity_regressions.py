@@ -1177,3 +1177,18 @@ def test_square_method_matches_the_function():
     assert minnet.tensor([True, False]).square().dtype == np.int64   # was int8 via pow
     x = _f64([1.5, -2.0], requires_grad=True)
     assert minnet.gradcheck(lambda t: t.square(), (x,))
+
+
+def test_einsum_repeated_letter_reads_the_diagonal():
+    # PyTorch: einsum("ii->", A) is the trace, "ii->i" the diagonal; minnet refused both
+    a = _f64(np.arange(9.0).reshape(3, 3), requires_grad=True)
+    assert ops.einsum("ii->", a).item() == 0.0 + 4.0 + 8.0
+    assert ops.einsum("ii->i", a).tolist() == [0.0, 4.0, 8.0]
+    ops.einsum("ii->i", a).backward(np.array([1.0, 2.0, 3.0]))
+    np.testing.assert_array_equal(a.grad.numpy(), np.diag([1.0, 2.0, 3.0]))  # 0 off the diagonal
+    rng = np.random.default_rng(0)
+    c = _f64(rng.standard_normal((2, 3, 2)), requires_grad=True)
+    d = _f64(rng.standard_normal((3, 4)), requires_grad=True)
+    assert minnet.gradcheck(lambda c, d: ops.einsum("iji,jk->ik", c, d), (c, d))
+    with pytest.raises(ValueError, match=r"einsum\(\): subscripts 'ii' do not fit .* equal sizes"):
+        ops.einsum("ii->i", minnet.ones(2, 3))

@@ -151,8 +151,9 @@ def einsum(equation: str, *operands) -> Tensor:
     The gradient of operand i is again an einsum: the upstream gradient (with the
     output's letters) contracted with every other operand, giving operand i's letters.
     Letters that only operand i has and that are summed away get the gradient
-    broadcast along them (each entry contributed once to the sum). Repeated letters
-    within one operand (a diagonal, "ii->i") and "..." are not supported.
+    broadcast along them (each entry contributed once to the sum). A letter repeated
+    within one operand reads its diagonal ("ii->i", the trace "ii->"), so the gradient
+    lands on that diagonal and is 0 elsewhere. "..." is not supported.
     """
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
@@ -167,9 +168,11 @@ def einsum(equation: str, *operands) -> Tensor:
                          f"{len(operands)} given")
     tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in operands]
     for letters, t in zip(subscripts, tensors):
-        if len(set(letters)) != len(letters) or len(letters) != t.ndim:
+        if len(letters) != t.ndim or any(t.shape[k] != t.shape[letters.index(c)]
+                                         for k, c in enumerate(letters)):
             raise ValueError(f"einsum(): subscripts {letters!r} do not fit an operand of shape "
-                             f"{t.shape} (one distinct letter per dim)")
+                             f"{t.shape} (one letter per dim; a repeated letter needs equal "
+                             f"sizes)")
     out = np.asarray(np.einsum(equation, *[t._data for t in tensors]))
 
     def backward(grad):
@@ -180,12 +183,19 @@ def einsum(equation: str, *operands) -> Tensor:
                 continue
             others = [(s, u._data) for j, (s, u) in enumerate(zip(subscripts, tensors)) if j != i]
             known = set(output).union(*(set(s) for s, _ in others))
-            reachable = "".join(c for c in letters if c in known)
+            distinct = "".join(dict.fromkeys(letters))  # each letter once, in order
+            reachable = "".join(c for c in distinct if c in known)
             spec = ",".join([output] + [s for s, _ in others]) + "->" + reachable
             g = np.einsum(spec, grad, *[a for _, a in others])
             # letters summed away by operand i alone: broadcast the gradient along them
-            g = np.expand_dims(g, [k for k, c in enumerate(letters) if c not in known])
-            grads.append(np.broadcast_to(g, t.shape).astype(t.dtype))
+            g = np.expand_dims(g, [k for k, c in enumerate(distinct) if c not in known])
+            g = np.broadcast_to(g, [t.shape[letters.index(c)] for c in distinct])
+            if distinct != letters:  # a repeated letter: only its diagonal was read
+                full = np.zeros(t.shape, dtype=t.dtype)
+                grid = np.indices(g.shape, sparse=True)
+                full[tuple(grid[distinct.index(c)] for c in letters)] = g
+                g = full
+            grads.append(g.astype(t.dtype))
         return tuple(grads)
 
     return Tensor._from_op(out, tuple(tensors), backward, "einsum")

@@ -8,6 +8,7 @@ from .adadelta import Adadelta
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .adamax import Adamax
+from .lbfgs import LBFGS
 from .lr_find import LRFindResult, lr_find
 from .nadam import NAdam
 from .optimizer import Optimizer, required
@@ -15,6 +16,6 @@ from .radam import RAdam
 from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "NAdam", "RAdam",
+__all__ = ["Optimizer", "SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "LBFGS",
            "RMSprop", "lr_scheduler", "lr_find",
            "LRFindResult", "required"]
