@@ -47,6 +47,7 @@ def _load_kernels() -> dict:
         "cross_entropy_rows": (cross_entropy.cross_entropy_rows_numba,
                                cross_entropy.cross_entropy_rows_reference),
         "erf": (special.erf_numba, special.erf_reference),
+        "erfc": (special.erfc_numba, special.erfc_reference),
     }
 
 
@@ -85,6 +86,7 @@ activation_stats = _dispatcher("activation_stats")  # a layer output's statistic
 update_squares = _dispatcher("update_squares")  # squared norms of a step's update and weights
 cross_entropy_rows = _dispatcher("cross_entropy_rows")  # a classifier's loss and gradient, one pass
 erf = _dispatcher("erf")  # the error function, element-wise (the exact GELU)
+erfc = _dispatcher("erfc")  # 1 - erf, without the cancellation
 
 
 _blas_controller = None  # threadpoolctl's handle on NumPy's BLAS; False when unavailable

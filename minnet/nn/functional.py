@@ -37,7 +37,7 @@ __all__ = [
     "linear", "relu", "leaky_relu", "elu", "tanh", "sigmoid", "softmax", "log_softmax",
     "gelu", "silu", "softplus", "mish", "logsigmoid", "softsign", "tanhshrink", "selu", "celu",
     "hardtanh", "relu6", "hardsigmoid", "hardswish", "threshold", "hardshrink", "softshrink",
-    "prelu", "glu",
+    "prelu", "glu", "normalize", "cosine_similarity", "pairwise_distance",
     "dropout", "batch_norm", "layer_norm", "pad", "flatten",
     "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "kl_div", "cross_entropy", "nll_loss",
     "binary_cross_entropy", "binary_cross_entropy_with_logits",
@@ -242,6 +242,27 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
 
 def glu(input: Tensor, dim: int = -1) -> Tensor:
     return ops.glu(input, dim)
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+    """input / max(||input||_p, eps) along ``dim``: unit-length rows (dim=1) of an (N, D)
+    input; ``eps`` keeps an all-zero row from dividing by 0."""
+    return input / ops.clamp_min(ops.sorting.norm(input, p, dim, keepdim=True), eps)
+
+
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """The cosine of the angle between x1 and x2 along ``dim`` (shapes broadcast; ``dim``
+    is removed): each is divided by max(its norm, eps) first, then the products summed."""
+    unit1 = x1 / ops.clamp_min(ops.sorting.norm(x1, 2, dim, keepdim=True), eps)
+    unit2 = x2 / ops.clamp_min(ops.sorting.norm(x2, 2, dim, keepdim=True), eps)
+    return ops.sum(unit1 * unit2, dim)
+
+
+def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
+                      keepdim: bool = False) -> Tensor:
+    """||x1 - x2 + eps||_p over the last dim: (N, D), (N, D) -> (N,). The eps keeps the
+    gradient of a zero distance finite (as PyTorch)."""
+    return ops.sorting.norm(x1 - x2 + eps, p, -1, keepdim=keepdim)
 
 
 def implicit_softmax_dim(ndim: int, fn_name: str, stacklevel: int) -> int:
