@@ -103,3 +103,46 @@ def test_embedding_max_norm_scale_grad_by_freq_and_from_pretrained():
     with pytest.raises(NotImplementedError, match="sparse=True \\(sparse gradients\\)"):
         nn.Embedding(3, 2, sparse=True)
     assert nn.Conv2d(1, 2, 3, device="cpu").weight.shape == (2, 1, 3, 3)
+
+
+def _by_hand(x: np.ndarray, axes: tuple, eps: float = 1e-5) -> np.ndarray:
+    return (x - x.mean(axis=axes, keepdims=True)) / np.sqrt(x.var(axis=axes, keepdims=True)
+                                                            + eps)
+
+
+def test_group_norm_normalises_each_group_and_gradchecks():
+    x = RNG.standard_normal((2, 6, 3, 2)) * 3 + 1
+    gn = nn.GroupNorm(3, 6, dtype=np.float64)
+    grouped = x.reshape(2, 3, -1)
+    np.testing.assert_allclose(gn(minnet.tensor(x)).numpy(),
+                               _by_hand(grouped, (2,)).reshape(x.shape), rtol=1e-12, atol=1e-12)
+    gn.weight.data[...] = np.arange(1.0, 7.0)
+    gn.bias.data[...] = 0.5
+    xt = minnet.tensor(x[:, :, :2, :1].copy(), requires_grad=True)
+    assert minnet.gradcheck(lambda v, w, b: gn(v), (xt, gn.weight, gn.bias))
+    assert nn.GroupNorm(2, 4, bias=False).bias is None
+    with pytest.raises(ValueError, match="num_channels \\(6\\) must be divisible by num_groups"):
+        nn.GroupNorm(4, 6)
+
+
+def test_instance_norm_per_sample_and_channel_with_running_stats():
+    x = RNG.standard_normal((3, 2, 5)) * 2 - 1
+    inorm = nn.InstanceNorm1d(2, dtype=np.float64)
+    np.testing.assert_allclose(inorm(minnet.tensor(x)).numpy(), _by_hand(x, (2,)), rtol=1e-12,
+                               atol=1e-12)
+    image = minnet.tensor(x[:2, :, :3].reshape(2, 2, 3))  # (C, H, W): no batch dim
+    np.testing.assert_allclose(nn.InstanceNorm2d(2, affine=True, dtype=np.float64)(image).numpy(),
+                               _by_hand(image.numpy(), (1, 2)), rtol=1e-12, atol=1e-12)
+    tracked = nn.InstanceNorm1d(2, track_running_stats=True, momentum=0.5, dtype=np.float64)
+    tracked(minnet.tensor(x))
+    # running = 0.5 * initial + 0.5 * (per-sample statistics averaged over the batch)
+    np.testing.assert_allclose(tracked.running_mean.numpy(), 0.5 * x.mean(axis=(0, 2)),
+                               rtol=1e-12)
+    np.testing.assert_allclose(tracked.running_var.numpy(),
+                               0.5 + 0.5 * x.var(axis=2, ddof=1).mean(axis=0), rtol=1e-12)
+    tracked.eval()
+    expected = (x - tracked.running_mean.numpy()[None, :, None]) / np.sqrt(
+        tracked.running_var.numpy()[None, :, None] + 1e-5)
+    np.testing.assert_allclose(tracked(minnet.tensor(x)).numpy(), expected, rtol=1e-12)
+    xt = minnet.tensor(x[:1, :, :3].copy(), requires_grad=True)
+    assert minnet.gradcheck(lambda v: nn.InstanceNorm1d(2)(v), (xt,))

@@ -1192,3 +1192,16 @@ def test_einsum_repeated_letter_reads_the_diagonal():
     assert minnet.gradcheck(lambda c, d: ops.einsum("iji,jk->ik", c, d), (c, d))
     with pytest.raises(ValueError, match=r"einsum\(\): subscripts 'ii' do not fit .* equal sizes"):
         ops.einsum("ii->i", minnet.ones(2, 3))
+
+
+def test_einsum_implicit_form():
+    # without '->' the output has the letters used once, sorted (PyTorch's and NumPy's rule)
+    rng = np.random.default_rng(0)
+    a = _f64(rng.standard_normal((2, 3)), requires_grad=True)
+    b = _f64(rng.standard_normal((3, 4)), requires_grad=True)
+    np.testing.assert_allclose(ops.einsum("ij,jk", a, b).numpy(), a.numpy() @ b.numpy())
+    np.testing.assert_array_equal(ops.einsum("ji", a).numpy(), a.numpy().T)   # 'ji->ij'
+    assert ops.einsum("ii", _f64(np.eye(3) * 2)).item() == 6.0                 # the trace
+    assert minnet.gradcheck(lambda a, b: ops.einsum("kj,ji", b.T, a.T), (a, b))
+    with pytest.raises(ValueError, match=r"einsum\(\): '\.\.\.' is not supported"):
+        ops.einsum("...ij->...ji", a)

@@ -24,7 +24,8 @@ from .loss import (
     SmoothL1Loss,
 )
 from .module import Module, Parameter
-from .norm import BatchNorm1d, BatchNorm2d, LayerNorm
+from .norm import (BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm1d, InstanceNorm2d,
+                   LayerNorm)
 from .recurrent import LSTM, RNN
 from .sparse import Embedding
 

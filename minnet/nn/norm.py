@@ -1,4 +1,5 @@
-"""Normalisation layers: ``BatchNorm1d``, ``BatchNorm2d`` and ``LayerNorm``."""
+"""Normalisation layers: ``BatchNorm1d``, ``BatchNorm2d``, ``LayerNorm``, ``GroupNorm``,
+``InstanceNorm1d`` and ``InstanceNorm2d``."""
 from __future__ import annotations
 
 from typing import Optional
@@ -224,3 +225,157 @@ class LayerNorm(Module):
         return (f"{self.normalized_shape}, eps={self.eps}, "
                 f"elementwise_affine={self.elementwise_affine}, "
                 f"bias={self.bias is not None}")
+
+
+def _normalise(x: Tensor, dims: tuple, eps: float) -> Tensor:
+    """(x - mean) / sqrt(var + eps) over ``dims`` (biased variance), built from ops, so
+    autograd differentiates it."""
+    mean = x.mean(dim=dims, keepdim=True)
+    var = x.var(dim=dims, keepdim=True, unbiased=False)
+    return (x - mean) * (var + eps).rsqrt()
+
+
+def _per_channel(param: Tensor, ndim: int) -> Tensor:
+    """A (C,) parameter or statistic shaped (1, C, 1, ...) to broadcast over (N, C, ...)."""
+    return param.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+def _add_affine(module: Module, affine: bool, bias: bool, channels: int, dtype) -> None:
+    """weight (C,) = 1 and bias (C,) = 0 when ``affine`` (no bias with ``bias=False``)."""
+    module.register_parameter("weight", Parameter(np.ones(channels, dtype=dtype))
+                              if affine else None)
+    module.register_parameter("bias", Parameter(np.zeros(channels, dtype=dtype))
+                              if affine and bias else None)
+
+
+def _scale_and_shift(out: Tensor, weight: Optional[Tensor], bias: Optional[Tensor]) -> Tensor:
+    if weight is not None:
+        out = out * _per_channel(weight, out.ndim)
+    if bias is not None:
+        out = out + _per_channel(bias, out.ndim)
+    return out
+
+
+class GroupNorm(Module):
+    """Split the C channels into ``num_groups`` groups and normalise each group of each
+    sample (over its channels and positions); then a per-channel scale and shift.
+
+    Unlike BatchNorm it does not depend on the batch (works with batch size 1, same in
+    train and eval); ``num_groups=1`` normalises each sample like LayerNorm over (C, ...),
+    ``num_groups=C`` each channel like InstanceNorm. Input (N, C, *).
+    """
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5,
+                 affine: bool = True, bias: bool = True, device=None, dtype=None):
+        super().__init__()
+        check_device(device, "GroupNorm")
+        for name, value in (("num_groups", num_groups), ("num_channels", num_channels)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"GroupNorm(): {name} must be a positive integer, got {value!r}")
+        if num_channels % num_groups != 0:
+            raise ValueError(f"GroupNorm(): num_channels ({num_channels}) must be divisible by "
+                             f"num_groups ({num_groups})")
+        self.num_groups, self.num_channels = int(num_groups), int(num_channels)
+        self.eps, self.affine = eps, affine
+        dtype = np.dtype(dtype or DEFAULT_DTYPE)
+        _add_affine(self, affine, bias, self.num_channels, dtype)
+
+    def forward(self, input: Tensor) -> Tensor:
+        if not isinstance(input, Tensor) or input.ndim < 2 \
+                or input.shape[1] != self.num_channels:
+            raise ValueError(f"GroupNorm({self.num_groups}, {self.num_channels})"
+                             f"{where_called()}: expected input of shape (N, "
+                             f"{self.num_channels}, *), got "
+                             f"{getattr(input, 'shape', type(input).__name__)}")
+        n = input.shape[0]
+        grouped = input.reshape(n, self.num_groups, -1)  # (N, G, C/G * positions)
+        out = _normalise(grouped, (2,), self.eps).reshape(input.shape)
+        return _scale_and_shift(out, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+
+
+class _InstanceNorm(Module):
+    """Normalise each channel of each sample over its positions (style transfer, GANs);
+    input (N, C, *spatial) or (C, *spatial). ``affine`` (default False, as PyTorch): a
+    per-channel scale and shift. ``track_running_stats=True``: training also averages the
+    samples' statistics into running_mean/running_var (variance unbiased, as BatchNorm),
+    which eval mode then uses instead of each sample's own."""
+
+    _spatial_dims = 1
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: Optional[float] = 0.1,
+                 affine: bool = False, track_running_stats: bool = False, device=None,
+                 dtype=None, *, bias: bool = True):
+        super().__init__()
+        name = type(self).__name__
+        check_device(device, name)
+        if isinstance(num_features, bool) or not isinstance(num_features, (int, np.integer)) \
+                or num_features < 1:
+            raise ValueError(f"{name}(): num_features must be a positive integer, got "
+                             f"{num_features!r}")
+        if track_running_stats and momentum is None:
+            raise NotImplementedError(f"{name}(): momentum=None (a cumulative average) with "
+                                      f"track_running_stats=True is not implemented in minnet. "
+                                      f"Hint: give momentum a number, e.g. 0.1.")
+        self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        dtype = np.dtype(dtype or DEFAULT_DTYPE)
+        _add_affine(self, affine, bias, self.num_features, dtype)
+        if track_running_stats:
+            self.register_buffer("running_mean", Tensor(np.zeros(self.num_features, dtype=dtype)))
+            self.register_buffer("running_var", Tensor(np.ones(self.num_features, dtype=dtype)))
+            self.register_buffer("num_batches_tracked", Tensor(np.array(0, dtype=np.int64)))
+        else:
+            for buffer in ("running_mean", "running_var", "num_batches_tracked"):
+                self.register_buffer(buffer, None)
+
+    def forward(self, input: Tensor) -> Tensor:
+        batched = 2 + self._spatial_dims
+        name = f"{type(self).__name__}({self.num_features}){where_called()}"
+        if not isinstance(input, Tensor) or input.ndim not in (batched - 1, batched):
+            raise ValueError(f"{name}: expected input of {batched - 1} or {batched} dims, got "
+                             f"{getattr(input, 'shape', type(input).__name__)}")
+        x = input.unsqueeze(0) if input.ndim == batched - 1 else input
+        if (self.affine or self.track_running_stats) and x.shape[1] != self.num_features:
+            raise ValueError(f"{name}: expected {self.num_features} channels in dim "
+                             f"{input.ndim - 1 - self._spatial_dims}, got shape {input.shape}")
+        positions = tuple(range(2, x.ndim))
+        if self.track_running_stats and not self.training:
+            mean = _per_channel(self.running_mean, x.ndim)
+            out = (x - mean) * (_per_channel(self.running_var, x.ndim) + self.eps).rsqrt()
+        else:
+            if self.track_running_stats:
+                self._update_running_stats(x, positions)
+            out = _normalise(x, positions, self.eps)
+        out = _scale_and_shift(out, self.weight, self.bias)
+        return out.squeeze(0) if input.ndim == batched - 1 else out
+
+    def _update_running_stats(self, x: Tensor, positions: tuple) -> None:
+        """running = (1 - momentum) * running + momentum * (the statistic averaged over N)."""
+        data = x._data
+        mean = data.mean(axis=positions).mean(axis=0)
+        var = data.var(axis=positions, ddof=1).mean(axis=0)  # unbiased, as BatchNorm's
+        m = self.momentum
+        self.running_mean._data[...] = (1 - m) * self.running_mean._data + m * mean
+        self.running_var._data[...] = (1 - m) * self.running_var._data + m * var
+        # num_batches_tracked stays 0: PyTorch keeps the buffer (state-dict layout) but its
+        # instance norm never counts
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Instance norm of (N, C, L) or (C, L) inputs."""
+
+    _spatial_dims = 1
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Instance norm of (N, C, H, W) or (C, H, W) inputs."""
+
+    _spatial_dims = 2
+

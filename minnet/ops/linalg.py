@@ -146,7 +146,8 @@ def dot(input: Tensor, other: Tensor) -> Tensor:
 
 
 def einsum(equation: str, *operands) -> Tensor:
-    """Einstein summation, as ``torch.einsum("ij,jk->ik", a, b)`` (explicit ``->`` form).
+    """Einstein summation, as ``torch.einsum("ij,jk->ik", a, b)``; without ``->`` the output
+    has the letters used once, in alphabetical order (``"ij,jk"`` is ``"ij,jk->ik"``).
 
     The gradient of operand i is again an einsum: the upstream gradient (with the
     output's letters) contracted with every other operand, giving operand i's letters.
@@ -158,9 +159,12 @@ def einsum(equation: str, *operands) -> Tensor:
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     equation = equation.replace(" ", "")
-    if "->" not in equation or "." in equation:
-        raise ValueError(f"einsum(): write the explicit form with '->' and no '...', e.g. "
-                         f"'ij,jk->ik'; got {equation!r}")
+    if "." in equation:
+        raise ValueError(f"einsum(): '...' is not supported; name every dim, e.g. "
+                         f"'bij,bjk->bik'; got {equation!r}")
+    if "->" not in equation:  # the implicit form: the letters used once, in alphabetical order
+        letters = equation.replace(",", "")
+        equation += "->" + "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
     inputs, output = equation.split("->")
     subscripts = inputs.split(",")
     if len(subscripts) != len(operands):
