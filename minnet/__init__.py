@@ -37,6 +37,14 @@ from .ops import (  # math, comparisons, products (ops/math.py, compare.py, lina
     reciprocal, repeat,
     round, rsqrt, sign, sin, sinh, sort, split, square, tan, topk, tril, triu, trunc, unique,
 )
+from .ops import (  # picking, rearranging, testing entries (ops/indexing.py, shape.py, compare.py)
+    addmm, argsort, atan2, broadcast_to, celu, clamp_max, clamp_min, count_nonzero, diag,
+    diagonal, erf, erfc, exp2, flip, fliplr, flipud, gather, ger, hstack, hypot, index_select,
+    isfinite, isinf, isnan, isneginf, isposinf, lerp, logaddexp, logical_and, logical_not,
+    logical_or, logical_xor, logit, masked_select, movedim, narrow, nonzero, outer, prelu, ravel,
+    relu6, roll, row_stack, scatter, scatter_add, selu, swapaxes, swapdims, t, take, tile, unbind,
+    vstack,
+)
 from .ops.creation import (  # making tensors (ops/creation.py)
     BoolTensor, DoubleTensor, FloatTensor, IntTensor, LongTensor, arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace,
     multinomial, ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm, tensor,

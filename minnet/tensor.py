@@ -917,6 +917,149 @@ class Tensor:
     def contiguous(self):
         return self  # NumPy handles memory layout for us
 
+    def flip(self, *dims):
+        return _ops().flip(self, dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list))
+                           else dims)
+
+    def fliplr(self):
+        return _ops().fliplr(self)
+
+    def flipud(self):
+        return _ops().flipud(self)
+
+    def roll(self, shifts, dims=None):
+        return _ops().roll(self, shifts, dims)
+
+    def narrow(self, dim, start, length):
+        return _ops().narrow(self, dim, start, length)
+
+    def movedim(self, source, destination):
+        return _ops().movedim(self, source, destination)
+
+    def swapaxes(self, axis0, axis1):
+        return _ops().transpose(self, axis0, axis1)
+
+    swapdims = swapaxes
+
+    def tile(self, *dims):
+        return _ops().tile(self, dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list))
+                           else dims)
+
+    def broadcast_to(self, size):
+        return _ops().broadcast_to(self, size)
+
+    def ravel(self):
+        return _ops().ravel(self)
+
+    def unbind(self, dim=0):
+        return _ops().unbind(self, dim)
+
+    def diag(self, diagonal=0):
+        return _ops().diag(self, diagonal)
+
+    def diagonal(self, offset=0, dim1=0, dim2=1):
+        return _ops().diagonal(self, offset, dim1, dim2)
+
+    @property
+    def mT(self):
+        """The last two dims swapped (a batch of matrices, each transposed)."""
+        return _ops().transpose(self, -2, -1)
+
+    # picking entries by index (ops/indexing.py)
+    def gather(self, dim, index):
+        return _ops().gather(self, dim, index)
+
+    def scatter(self, dim, index, src=None, *, value=None, reduce=None):
+        return _ops().scatter(self, dim, index, src, value=value, reduce=reduce)
+
+    def scatter_add(self, dim, index, src):
+        return _ops().scatter_add(self, dim, index, src)
+
+    def index_select(self, dim, index):
+        return _ops().index_select(self, dim, index)
+
+    def masked_select(self, mask):
+        return _ops().masked_select(self, mask)
+
+    def take(self, index):
+        return _ops().take(self, index)
+
+    def nonzero(self, *, as_tuple=False):
+        return _ops().nonzero(self, as_tuple=as_tuple)
+
+    def argsort(self, dim=-1, descending=False, stable=False):
+        return _ops().argsort(self, dim, descending, stable)
+
+    # testing entries (ops/compare.py)
+    def isnan(self):
+        return _ops().isnan(self)
+
+    def isinf(self):
+        return _ops().isinf(self)
+
+    def isfinite(self):
+        return _ops().isfinite(self)
+
+    def isposinf(self):
+        return _ops().isposinf(self)
+
+    def isneginf(self):
+        return _ops().isneginf(self)
+
+    def logical_not(self):
+        return _ops().logical_not(self)
+
+    def logical_and(self, other):
+        return _ops().logical_and(self, other)
+
+    def logical_or(self, other):
+        return _ops().logical_or(self, other)
+
+    def logical_xor(self, other):
+        return _ops().logical_xor(self, other)
+
+    def count_nonzero(self, dim=None):
+        return _ops().count_nonzero(self, dim)
+
+    # more math (ops/math.py, elementwise.py, linalg.py)
+    def erf(self):
+        return _ops().erf(self)
+
+    def erfc(self):
+        return _ops().erfc(self)
+
+    def exp2(self):
+        return _ops().exp2(self)
+
+    def logit(self, eps=None):
+        return _ops().logit(self, eps)
+
+    def atan2(self, other):
+        return _ops().atan2(self, other)
+
+    arctan2 = atan2
+
+    def hypot(self, other):
+        return _ops().hypot(self, other)
+
+    def logaddexp(self, other):
+        return _ops().logaddexp(self, other)
+
+    def lerp(self, end, weight):
+        return _ops().lerp(self, end, weight)
+
+    def clamp_min(self, min):
+        return _ops().clamp_min(self, min)
+
+    def clamp_max(self, max):
+        return _ops().clamp_max(self, max)
+
+    def outer(self, vec2):
+        return _ops().outer(self, vec2)
+
+    def addmm(self, mat1, mat2, *, beta=1, alpha=1):
+        return _ops().addmm(self, mat1, mat2, beta=beta, alpha=alpha)
+
     @property
     def T(self):
         return _ops().permute(self, *reversed(range(self.ndim)))

@@ -454,3 +454,20 @@ def test_blas_threads_setting_rejects_nonsense(monkeypatch):
         kernels.blas_threads_setting()
     monkeypatch.setenv("MINNET_BLAS_THREADS", "2")
     assert kernels.blas_threads_setting() == 2
+
+
+@pytest.mark.parametrize("name", ["erf", "erfc"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+def test_erf_and_erfc_match_reference(name, dtype):
+    jit, ref = both(name)
+    x = np.concatenate([np.random.default_rng(0).normal(0, 2, 300), [0.0, -0.0, 6.0, -30.0,
+                                                                     np.inf, -np.inf, np.nan]])
+    x = x.astype(dtype)
+    out_jit, out_ref = jit(x), ref(x)
+    assert out_jit.dtype == out_ref.dtype == dtype
+    np.testing.assert_array_equal(out_jit, out_ref)
+    assert out_ref[-3:-1].tolist() == ([1.0, -1.0] if name == "erf" else [0.0, 2.0])
+    # any shape, views, empty
+    grid = np.random.default_rng(1).normal(size=(4, 6)).astype(dtype)[:, ::2]
+    np.testing.assert_array_equal(jit(grid), ref(grid))
+    assert jit(np.empty((0, 3), dtype)).shape == (0, 3)

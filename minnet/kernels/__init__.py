@@ -26,7 +26,7 @@ def jit_enabled() -> bool:
 
 def _load_kernels() -> dict:
     """Import the kernel modules (and Numba) and list every kernel with its reference."""
-    from . import conv_im2col, cross_entropy, heap, pool, scatter, stats
+    from . import conv_im2col, cross_entropy, heap, pool, scatter, special, stats
     heap.keep_freed_memory()  # conv and pooling free tens of MB a step: keep it (heap.py)
     return {
         "im2col": (conv_im2col.im2col_numba, conv_im2col.im2col_reference),
@@ -46,6 +46,8 @@ def _load_kernels() -> dict:
         "update_squares": (stats.update_squares_numba, stats.update_squares_reference),
         "cross_entropy_rows": (cross_entropy.cross_entropy_rows_numba,
                                cross_entropy.cross_entropy_rows_reference),
+        "erf": (special.erf_numba, special.erf_reference),
+        "erfc": (special.erfc_numba, special.erfc_reference),
     }
 
 
@@ -83,6 +85,8 @@ scatter_add = _dispatcher("scatter_add")  # np.add.at replacement for getitem's 
 activation_stats = _dispatcher("activation_stats")  # a layer output's statistics, one pass
 update_squares = _dispatcher("update_squares")  # squared norms of a step's update and weights
 cross_entropy_rows = _dispatcher("cross_entropy_rows")  # a classifier's loss and gradient, one pass
+erf = _dispatcher("erf")  # the error function, element-wise (the exact GELU)
+erfc = _dispatcher("erfc")  # 1 - erf, without the cancellation
 
 
 _blas_controller = None  # threadpoolctl's handle on NumPy's BLAS; False when unavailable

@@ -35,6 +35,9 @@ except ImportError:  # pragma: no cover - depends on the build state
 
 __all__ = [
     "linear", "relu", "leaky_relu", "elu", "tanh", "sigmoid", "softmax", "log_softmax",
+    "gelu", "silu", "softplus", "mish", "logsigmoid", "softsign", "tanhshrink", "selu", "celu",
+    "hardtanh", "relu6", "hardsigmoid", "hardswish", "threshold", "hardshrink", "softshrink",
+    "prelu", "glu", "normalize", "cosine_similarity", "pairwise_distance",
     "dropout", "batch_norm", "layer_norm", "pad", "flatten",
     "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "kl_div", "cross_entropy", "nll_loss",
     "binary_cross_entropy", "binary_cross_entropy_with_logits",
@@ -166,6 +169,100 @@ def tanh(input: Tensor) -> Tensor:
 
 def sigmoid(input: Tensor) -> Tensor:
     return ops.sigmoid(input)
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    return ops.gelu(input, approximate)
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    return ops.silu(input)
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    return ops.softplus(input, beta, threshold)
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    return ops.mish(input)
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    return ops.logsigmoid(input)
+
+
+def softsign(input: Tensor) -> Tensor:
+    return ops.softsign(input)
+
+
+def tanhshrink(input: Tensor) -> Tensor:
+    return ops.tanhshrink(input)
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    return ops.selu(input)
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    return ops.celu(input, alpha)
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
+             inplace: bool = False) -> Tensor:
+    return ops.hardtanh(input, min_val, max_val)
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    return ops.relu6(input)
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    return ops.hardsigmoid(input)
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    return ops.hardswish(input)
+
+
+def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    return ops.threshold(input, threshold, value)
+
+
+def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    return ops.hardshrink(input, lambd)
+
+
+def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    return ops.softshrink(input, lambd)
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    return ops.prelu(input, weight)
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:
+    return ops.glu(input, dim)
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+    """input / max(||input||_p, eps) along ``dim``: unit-length rows (dim=1) of an (N, D)
+    input; ``eps`` keeps an all-zero row from dividing by 0."""
+    return input / ops.clamp_min(ops.sorting.norm(input, p, dim, keepdim=True), eps)
+
+
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """The cosine of the angle between x1 and x2 along ``dim`` (shapes broadcast; ``dim``
+    is removed): each is divided by max(its norm, eps) first, then the products summed."""
+    unit1 = x1 / ops.clamp_min(ops.sorting.norm(x1, 2, dim, keepdim=True), eps)
+    unit2 = x2 / ops.clamp_min(ops.sorting.norm(x2, 2, dim, keepdim=True), eps)
+    return ops.sum(unit1 * unit2, dim)
+
+
+def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
+                      keepdim: bool = False) -> Tensor:
+    """||x1 - x2 + eps||_p over the last dim: (N, D), (N, D) -> (N,). The eps keeps the
+    gradient of a zero distance finite (as PyTorch)."""
+    return ops.sorting.norm(x1 - x2 + eps, p, -1, keepdim=keepdim)
 
 
 def implicit_softmax_dim(ndim: int, fn_name: str, stacklevel: int) -> int:

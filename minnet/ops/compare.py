@@ -115,3 +115,58 @@ def unique(input, sorted: bool = True, return_inverse: bool = False,
     if return_counts:
         result += (Tensor(counts.astype(np.int64)),)
     return result[0] if len(result) == 1 else result
+
+
+# -- tests of each entry and logic on bools (bool results, no gradient) -------------------
+def _test(input, fn, name: str) -> Tensor:
+    require_tensor(input, name)
+    return Tensor(np.asarray(fn(input._data)))
+
+
+def isnan(input) -> Tensor:
+    """True where the entry is nan (e.g. ``loss.isnan()`` before ``backward``)."""
+    return _test(input, np.isnan, "isnan")
+
+
+def isinf(input) -> Tensor:
+    return _test(input, np.isinf, "isinf")
+
+
+def isposinf(input) -> Tensor:
+    return _test(input, np.isposinf, "isposinf")
+
+
+def isneginf(input) -> Tensor:
+    return _test(input, np.isneginf, "isneginf")
+
+
+def isfinite(input) -> Tensor:
+    """True where the entry is neither nan nor +-inf."""
+    return _test(input, np.isfinite, "isfinite")
+
+
+def logical_not(input) -> Tensor:
+    """True where the entry is 0 / False (any dtype; the result is bool)."""
+    return _test(input, np.logical_not, "logical_not")
+
+
+def logical_and(input, other) -> Tensor:
+    """Entry-wise AND of the truth values (non-zero is True; shapes broadcast)."""
+    return _compare(input, other, np.logical_and, "logical_and")
+
+
+def logical_or(input, other) -> Tensor:
+    return _compare(input, other, np.logical_or, "logical_or")
+
+
+def logical_xor(input, other) -> Tensor:
+    return _compare(input, other, np.logical_xor, "logical_xor")
+
+
+def count_nonzero(input, dim=None) -> Tensor:
+    """How many entries are non-zero, in all (dim=None) or along ``dim`` (int64)."""
+    require_tensor(input, "count_nonzero")
+    axis = None if dim is None else tuple(
+        single_dim(d, input.ndim, "count_nonzero") for d in
+        (dim if isinstance(dim, (tuple, list)) else (dim,)))
+    return Tensor(np.asarray(np.count_nonzero(input._data, axis=axis), dtype=np.int64))

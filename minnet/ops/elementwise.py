@@ -510,3 +510,20 @@ def to_type(input: Tensor, dtype=None, non_blocking: bool = False):
         # dtype= keeps e.g. int32 (Tensor() alone makes every integer array int64)
         return Tensor(input._data.astype(dtype), dtype=dtype)
     return astype(input, dtype)
+
+
+def clamp_min(input: Tensor, min) -> Tensor:
+    """clip(input, min=min)."""
+    return clip(input, min, None)
+
+
+def clamp_max(input: Tensor, max) -> Tensor:
+    """clip(input, max=max)."""
+    return clip(input, None, max)
+
+
+def lerp(input: Tensor, end, weight) -> Tensor:
+    """input + weight * (end - input): from input (weight 0) to end (weight 1); ``weight``
+    may be a number or a Tensor (all three broadcast)."""
+    require_tensor(input, "lerp")
+    return add(input, mul(weight, sub(end, input)))

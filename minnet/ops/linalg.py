@@ -203,3 +203,28 @@ def einsum(equation: str, *operands) -> Tensor:
         return tuple(grads)
 
     return Tensor._from_op(out, tuple(tensors), backward, "einsum")
+
+
+def outer(input: Tensor, vec2: Tensor) -> Tensor:
+    """Outer product of two vectors: (n,) and (m,) -> (n, m), entry [i, j] = a[i] * b[j].
+    A broadcast product of a column and a row, so mul's backward sums the copies."""
+    if getattr(input, "ndim", None) != 1 or getattr(vec2, "ndim", None) != 1:
+        raise ValueError(f"outer(): expected two 1-D tensors, got shapes "
+                         f"{getattr(input, 'shape', input)} and {getattr(vec2, 'shape', vec2)}")
+    return input.reshape(-1, 1) * vec2.reshape(1, -1)
+
+
+ger = outer  # (PyTorch's older name)
+
+
+def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tensor:
+    """beta * input + alpha * (mat1 @ mat2): (n, k) @ (k, m), input broadcast to (n, m)."""
+    if getattr(mat1, "ndim", None) != 2 or getattr(mat2, "ndim", None) != 2:
+        raise ValueError(f"addmm(): mat1 and mat2 must be 2-D matrices, got shapes "
+                         f"{getattr(mat1, 'shape', mat1)} and {getattr(mat2, 'shape', mat2)}")
+    product = matmul(mat1, mat2)
+    if alpha != 1:
+        product = product * alpha
+    if beta == 0:  # input is ignored then, nan and inf included (as PyTorch)
+        return product
+    return (input if beta == 1 else input * beta) + product

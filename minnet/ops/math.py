@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import kernels
 from ..tensor import Tensor
-from ._util import as_float, require_tensor
+from ._util import as_float, pair, require_tensor, unbroadcast
 
 
 def _unary(input, forward, derivative, name: str, keep_integers: bool = False,
@@ -132,3 +133,75 @@ def _sign(x):
 def sign(input):
     """-1, 0 or 1 by the sign of each entry; a bool tensor stays bool (as PyTorch)."""
     return _unary(input, _sign, _flat, "sign", keep_integers=True)
+
+
+def exp2(input) -> Tensor:
+    """2 ** x."""
+    return _unary(input, np.exp2, lambda x, out: out * np.log(2), "exp2", uses_output=True)
+
+
+def erf(input) -> Tensor:
+    """The error function, 2/sqrt(pi) * integral_0^x exp(-t^2) dt (kernels/special.py)."""
+    return _unary(input, kernels.erf,
+                  lambda x, out: 2 / np.sqrt(np.pi) * np.exp(-x * x), "erf")
+
+
+def erfc(input) -> Tensor:
+    """1 - erf(x), computed directly (1 - erf(x) would round to 0 for x above ~6)."""
+    return _unary(input, kernels.erfc,
+                  lambda x, out: -2 / np.sqrt(np.pi) * np.exp(-x * x), "erfc")
+
+
+def logit(input, eps=None) -> Tensor:
+    """log(p / (1 - p)), the inverse of sigmoid; with ``eps``, p is first clamped to
+    [eps, 1 - eps] (and the gradient is 0 where it was clamped, as PyTorch)."""
+    require_tensor(input, "logit")
+    input = as_float(input)
+    if eps is None:
+        return _unary(input, lambda p: np.log(p / (1 - p)),
+                      lambda p, out: 1 / (p * (1 - p)), "logit")
+    low, high = eps, 1 - eps
+    return _unary(input, lambda p: np.log(np.clip(p, low, high) / (1 - np.clip(p, low, high))),
+                  lambda p, out: np.where((p < low) | (p > high), 0.0, 1 / (p * (1 - p))),
+                  "logit")
+
+
+# -- two inputs (shapes broadcast) -------------------------------------------------------
+def _binary(input, other, forward, derivatives, name: str) -> Tensor:
+    """``forward(a, b)`` entry-wise; backward ``grad * d/da`` and ``grad * d/db``, each
+    summed back to its operand's shape (``derivatives(a, b, out)`` gives the pair)."""
+    input, other = pair(input, other)
+    input, other = as_float(input), as_float(other)
+    a, b = input._data, other._data
+    try:
+        out = np.asarray(forward(a, b))
+    except ValueError:
+        raise ValueError(f"{name}(): shapes {input.shape} and {other.shape} cannot be "
+                         f"broadcast together") from None
+
+    def backward(grad):
+        d_input, d_other = derivatives(a, b, out)
+        return (unbroadcast(grad * d_input, input.shape) if input.requires_grad else None,
+                unbroadcast(grad * d_other, other.shape) if other.requires_grad else None)
+
+    return Tensor._from_op(out, (input, other), backward, name)
+
+
+def atan2(input, other) -> Tensor:
+    """The angle of the point (x=other, y=input), in (-pi, pi]."""
+    def derivatives(y, x, out):
+        r2 = x * x + y * y
+        return x / r2, -y / r2
+
+    return _binary(input, other, np.arctan2, derivatives, "atan2")
+
+
+def hypot(input, other) -> Tensor:
+    """sqrt(input^2 + other^2), without overflow for large entries."""
+    return _binary(input, other, np.hypot, lambda a, b, out: (a / out, b / out), "hypot")
+
+
+def logaddexp(input, other) -> Tensor:
+    """log(exp(input) + exp(other)), without overflow."""
+    return _binary(input, other, np.logaddexp,
+                   lambda a, b, out: (np.exp(a - out), np.exp(b - out)), "logaddexp")

@@ -1,8 +1,10 @@
 """Ops that move entries around without changing them.
 
-reshape/view, transpose, permute, flatten, unsqueeze, squeeze, expand,
-getitem, cat, stack, split/chunk, repeat, tril/triu, pad, clone. Their backward routes each gradient entry
-back to where it came from (and sums entries that were used several times).
+reshape/view, transpose, permute, flatten, unsqueeze, squeeze, expand, getitem, cat,
+stack, split/chunk, repeat, tril/triu, pad, clone; then flip, roll, narrow, movedim,
+tile, unbind, hstack/vstack, diagonal and diag, most of them one of the first ops with
+other arguments. Their backward routes each gradient entry back to where it came from
+(and sums entries that were used several times).
 Like PyTorch's views, reshape/transpose/... results share memory with their
 input whenever NumPy can do it without a copy; no op ever writes into it.
 """
@@ -490,3 +492,193 @@ def tril(input: Tensor, diagonal: int = 0) -> Tensor:
 def triu(input: Tensor, diagonal: int = 0) -> Tensor:
     """Zero below the ``diagonal``-th diagonal of the last two dims (same shape)."""
     return _triangle(input, diagonal, False, "triu")
+
+
+# --------------------------------------------------------------------------
+# rearranging: each of these is one of the ops above with other arguments
+# --------------------------------------------------------------------------
+def flip(input: Tensor, dims) -> Tensor:
+    """Reverse the order of entries along each dim in ``dims``: input[..., ::-1, ...]
+    (a copy in PyTorch; the backward flips the gradient back, as getitem's does)."""
+    require_tensor(input, "flip")
+    axes = normalize_dims(dims, input.ndim, "flip") or ()
+    index = tuple(slice(None, None, -1) if axis in axes else slice(None)
+                  for axis in range(input.ndim))
+    return getitem(input, index).clone()
+
+
+def fliplr(input: Tensor) -> Tensor:
+    """flip(input, 1): left-right for a matrix (at least 2 dims)."""
+    if getattr(input, "ndim", 0) < 2:
+        raise ValueError(f"fliplr(): the input must have at least 2 dims, got shape "
+                         f"{getattr(input, 'shape', None)}")
+    return flip(input, (1,))
+
+
+def flipud(input: Tensor) -> Tensor:
+    """flip(input, 0): up-down (at least 1 dim)."""
+    if getattr(input, "ndim", 0) < 1:
+        raise ValueError("flipud(): the input must have at least 1 dim, got a 0-d tensor")
+    return flip(input, (0,))
+
+
+def roll(input: Tensor, shifts, dims=None) -> Tensor:
+    """Shift entries along ``dims`` by ``shifts``, wrapping around: roll([1, 2, 3], 1) ->
+    [3, 1, 2]. With ``dims=None`` the flattened tensor is rolled (shape kept)."""
+    require_tensor(input, "roll")
+    if dims is None:
+        if isinstance(shifts, (tuple, list)) and len(shifts) != 1:
+            raise ValueError(f"roll(): without dims, give one shift, got {shifts}")
+        shift = shifts[0] if isinstance(shifts, (tuple, list)) else shifts
+        out = np.roll(input._data, shift)
+
+        def backward(grad):
+            return (np.roll(grad, -shift),)  # roll back by the same amount
+    else:
+        shift_list = tuple(shifts) if isinstance(shifts, (tuple, list)) else (shifts,)
+        dim_list = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
+        if len(shift_list) != len(dim_list):
+            raise ValueError(f"roll(): shifts {shifts} and dims {dims} must have the same "
+                             f"length (one shift per dim)")
+        axes = tuple(single_dim(d, input.ndim, "roll") for d in dim_list)
+        out = np.roll(input._data, shift_list, axes)
+
+        def backward(grad):
+            return (np.roll(grad, tuple(-s for s in shift_list), axes),)
+
+    return Tensor._from_op(out, (input,), backward, "roll", saved=())
+
+
+def narrow(input: Tensor, dim: int, start: int, length: int) -> Tensor:
+    """``length`` entries along ``dim`` from ``start`` (a view, as input[:, start:start+length])."""
+    require_tensor(input, "narrow")
+    axis = single_dim(dim, input.ndim, "narrow")
+    size = input.shape[axis]
+    start = int(start) + (size if int(start) < 0 else 0)
+    if not 0 <= start <= size or length < 0 or start + length > size:
+        raise IndexError(f"narrow(): start {start} and length {length} do not fit dim {dim} "
+                         f"of size {size} (shape {input.shape})")
+    return getitem(input, (slice(None),) * axis + (slice(start, start + length),))
+
+
+def movedim(input: Tensor, source, destination) -> Tensor:
+    """Move dim(s) ``source`` to position(s) ``destination``, the others keeping their
+    order: (2, 3, 4) with movedim(0, -1) -> (3, 4, 2). A permute."""
+    require_tensor(input, "movedim")
+    sources = tuple(source) if isinstance(source, (tuple, list)) else (source,)
+    targets = tuple(destination) if isinstance(destination, (tuple, list)) else (destination,)
+    if len(sources) != len(targets):
+        raise ValueError(f"movedim(): source {source} and destination {destination} must "
+                         f"name as many dims")
+    sources = [single_dim(d, input.ndim, "movedim") for d in sources]
+    targets = [single_dim(d, input.ndim, "movedim") for d in targets]
+    if len(set(sources)) != len(sources) or len(set(targets)) != len(targets):
+        raise ValueError(f"movedim(): repeated dim in source {source} or destination "
+                         f"{destination}")
+    order = [d for d in range(input.ndim) if d not in sources]
+    for target, source_dim in sorted(zip(targets, sources)):
+        order.insert(target, source_dim)
+    return permute(input, tuple(order))
+
+
+def swapaxes(input: Tensor, axis0: int, axis1: int) -> Tensor:
+    """transpose(input, axis0, axis1) (NumPy's name; PyTorch has both)."""
+    return transpose(input, axis0, axis1)
+
+
+swapdims = swapaxes
+
+
+def t(input: Tensor) -> Tensor:
+    """Transpose a matrix (2 dims); 0-d and 1-d tensors come back as they are."""
+    require_tensor(input, "t")
+    if input.ndim > 2:
+        raise ValueError(f"t(): expects a tensor with at most 2 dims, got shape {input.shape}. "
+                         f"Hint: transpose(x, d0, d1) or x.mT for batches of matrices.")
+    return transpose(input, 0, 1) if input.ndim == 2 else input
+
+
+def tile(input: Tensor, dims) -> Tensor:
+    """repeat, where fewer counts than dims are padded with 1s in front (NumPy's tile)."""
+    require_tensor(input, "tile")
+    reps = _shape_from_args((dims,))
+    return repeat(input, (1,) * (input.ndim - len(reps)) + tuple(reps))
+
+
+def broadcast_to(input: Tensor, size) -> Tensor:
+    """expand(input, size): the gradient of the copies is summed back."""
+    return expand(require_tensor(input, "broadcast_to"), size)
+
+
+def ravel(input: Tensor) -> Tensor:
+    """The entries as one dim, in row-major order (reshape(-1))."""
+    return reshape(require_tensor(input, "ravel"), -1)
+
+
+def unbind(input: Tensor, dim: int = 0) -> tuple:
+    """The slices along ``dim``, that dim removed: (3, 4) with dim 0 -> three (4,) tensors."""
+    require_tensor(input, "unbind")
+    axis = single_dim(dim, input.ndim, "unbind")
+    if input.ndim == 0:
+        raise ValueError("unbind(): a 0-d tensor has no dim to unbind")
+    return tuple(getitem(input, (slice(None),) * axis + (i,)) for i in range(input.shape[axis]))
+
+
+def hstack(tensors) -> Tensor:
+    """Join side by side: along dim 1, or dim 0 for 1-D tensors (as NumPy's hstack)."""
+    tensors = _check_tensor_list(tensors, "hstack")
+    return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
+
+
+def vstack(tensors) -> Tensor:
+    """Join one above the other along dim 0, 1-D tensors becoming rows."""
+    tensors = _check_tensor_list(tensors, "vstack")
+    return cat([t.reshape(1, -1) if t.ndim == 1 else t for t in tensors], 0)
+
+
+row_stack = vstack
+
+
+def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+    """The entries input[i, i + offset] (over dims dim1, dim2), as a last dim.
+    Shapes: (n, m) -> (number of such i,); (b, n, n) with dim1=1, dim2=2 -> (b, n)."""
+    require_tensor(input, "diagonal")
+    if input.ndim < 2:
+        raise ValueError(f"diagonal(): needs at least 2 dims, got shape {input.shape}. "
+                         f"Hint: diag(v) builds a matrix from a vector.")
+    axis1 = single_dim(dim1, input.ndim, "diagonal")
+    axis2 = single_dim(dim2, input.ndim, "diagonal")
+    if axis1 == axis2:
+        raise ValueError(f"diagonal(): dim1 and dim2 must differ, both are {axis1}")
+    out = np.diagonal(input._data, offset, axis1, axis2).copy()
+    length = out.shape[-1]
+    # entry i of the diagonal sits at row i + max(-offset, 0), column i + max(offset, 0)
+    rows = np.arange(length) + max(-offset, 0)
+    cols = np.arange(length) + max(offset, 0)
+
+    def backward(grad):
+        full = np.zeros_like(input._data)
+        # a view with dim1, dim2 last (the other dims keep their order, as in np.diagonal)
+        np.moveaxis(full, (axis1, axis2), (-2, -1))[..., rows, cols] = grad
+        return (full,)
+
+    return Tensor._from_op(out, (input,), backward, "diagonal", saved=())
+
+
+_diagonal = diagonal  # (diag's argument is called diagonal, as PyTorch's)
+
+
+def diag(input: Tensor, diagonal: int = 0) -> Tensor:
+    """From a vector (n,): the matrix with it on diagonal ``diagonal``; from a matrix: its
+    diagonal ``diagonal`` as a vector (as NumPy's diag)."""
+    require_tensor(input, "diag")
+    if input.ndim == 2:
+        return _diagonal(input, diagonal)
+    if input.ndim != 1:
+        raise ValueError(f"diag(): expects a vector or a matrix, got shape {input.shape}")
+    out = np.diag(input._data, diagonal)
+
+    def backward(grad):
+        return (np.diag(grad, diagonal).copy(),)
+
+    return Tensor._from_op(out, (input,), backward, "diag", saved=())

@@ -199,3 +199,8 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False) -> Tensor:
         return (np.asarray(dx, dtype=x.dtype),)
 
     return Tensor._from_op(np.asarray(out), (input,), backward, "norm")
+
+
+def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False):
+    """The indices that sort ``input`` along ``dim`` (int64, same shape): sort's second half."""
+    return sort(input, dim, descending, stable).indices
