@@ -584,3 +584,22 @@ def test_an_endless_sampler_is_read_batch_by_batch():
         assert x.shape == (4,) and 0 <= x.numpy().min() and x.numpy().max() < 10
     assert len(list(DataLoader(ds, batch_size=4, sampler=range(10), drop_last=True))) == 2
     assert [b[0].tolist() for b in DataLoader(ds, batch_size=4, sampler=range(10))][-1] == [8, 9]
+
+
+def test_an_iterable_dataset_is_batched_in_stream_order():
+    from minnet.utils.data import IterableDataset
+
+    class Squares(IterableDataset):
+        def __iter__(self):
+            for i in range(7):
+                yield np.array([float(i)]), i * i
+
+    batches = list(DataLoader(Squares(), batch_size=3))
+    assert [b[1].tolist() for b in batches] == [[0, 1, 4], [9, 16, 25], [36]]
+    assert batches[0][0].shape == (3, 1)
+    assert len(list(DataLoader(Squares(), batch_size=3, drop_last=True))) == 2
+    with pytest.raises(TypeError):
+        len(DataLoader(Squares(), batch_size=3))  # the stream has no length
+    with pytest.raises(ValueError, match="IterableDataset: expected unspecified shuffle"):
+        DataLoader(Squares(), shuffle=True)
+    assert "a stream" in repr(DataLoader(Squares()))

@@ -4,7 +4,7 @@ Mirrors ``torch.utils.data`` (Dataset, TensorDataset, DataLoader) and the
 parts of scikit-learn a course needs (Standardizer, train_test_split,
 make_moons-style generators, load_digits), with no dependency beyond NumPy.
 """
-from .dataset import Dataset, Subset, TensorDataset, random_split
+from .dataset import Dataset, IterableDataset, Subset, TensorDataset, random_split
 from .digits import load_digits
 from .loader import DataLoader, default_collate
 from .preprocessing import MinMaxScaler, Standardizer, one_hot, train_test_split
@@ -19,7 +19,8 @@ from .synthetic import (
 )
 
 __all__ = [
-    "Dataset", "TensorDataset", "Subset", "random_split", "DataLoader", "default_collate",
+    "Dataset", "IterableDataset", "TensorDataset", "Subset", "random_split", "DataLoader",
+    "default_collate",
     "Standardizer", "MinMaxScaler", "one_hot", "train_test_split", "load_digits",
     "make_spirals", "make_moons", "make_blobs", "make_xor", "make_xor_table",
     "make_regression_1d", "hard_function",

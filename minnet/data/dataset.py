@@ -59,6 +59,19 @@ class Dataset:
             f"{type(self).__name__} must define __len__(self) returning the number of samples")
 
 
+
+class IterableDataset:
+    """Base class for a stream of samples: subclasses define ``__iter__`` (no indexing,
+    and ``__len__`` only if they know it), e.g. lines read from a file one at a time.
+
+    A DataLoader reads the stream in order and batches consecutive samples; it cannot
+    shuffle it or use a sampler (shuffle in ``__iter__`` instead).
+    """
+
+    def __iter__(self):
+        raise NotImplementedError(
+            f"{type(self).__name__} must define __iter__(self) yielding samples")
+
 class TensorDataset(Dataset):
     """Samples made of rows of arrays: ``ds[i] == (a[i], b[i], ...)``.
 

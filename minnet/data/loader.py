@@ -18,7 +18,7 @@ import numpy as np
 
 from ..random import Generator, default_generator, get_generator
 from ..tensor import Tensor
-from .dataset import as_batch_tensor, as_data_array
+from .dataset import IterableDataset, as_batch_tensor, as_data_array
 
 
 class DataLoader:
@@ -46,6 +46,13 @@ class DataLoader:
                  persistent_workers: bool = False, prefetch_factor=None, batch_sampler=None,
                  multiprocessing_context=None, pin_memory_device: str = "",
                  in_order: bool = True):
+        if isinstance(dataset, IterableDataset):
+            if shuffle or sampler is not None or batch_sampler is not None:
+                raise ValueError(f"DataLoader with IterableDataset: expected unspecified "
+                                 f"shuffle, sampler and batch_sampler options (the stream "
+                                 f"decides the order), got shuffle={shuffle}")
+            _init_stream(self, dataset, batch_size, drop_last, collate_fn, num_workers)
+            return
         if batch_sampler is not None:
             # the batch sampler gives whole batches: the options that make batches are its
             if batch_size != 1 or shuffle or sampler is not None or drop_last:
@@ -59,6 +66,7 @@ class DataLoader:
         self.dataset = dataset
         self.sampler = sampler
         self.batch_sampler = batch_sampler
+        self._stream = False  # True for an IterableDataset (see _init_stream)
         self.num_workers = num_workers
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
@@ -81,12 +89,18 @@ class DataLoader:
 
     def __len__(self) -> int:
         """Number of batches per epoch."""
+        if self._stream:
+            # a stream that knows its length: as PyTorch, the batches it would make
+            n = len(self.dataset)  # TypeError if the dataset does not define __len__
+            return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
         if self.batch_sampler is not None:
             return len(self.batch_sampler)
         n = len(self.dataset) if self.sampler is None else len(self.sampler)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def __iter__(self) -> Iterator:
+        if self._stream:
+            return self._stream_batches()
         if self.batch_sampler is not None:
             return (self._fetch(np.asarray(list(indices), dtype=np.int64))
                     for indices in self.batch_sampler)
@@ -94,6 +108,15 @@ class DataLoader:
             return self._sampler_batches()
         # The order is drawn now, when the epoch starts, as in PyTorch.
         return self._batches(self._epoch_order())
+
+    def _stream_batches(self) -> Iterator:
+        """Consecutive samples of an IterableDataset, batch_size at a time."""
+        samples = iter(self.dataset)
+        while True:
+            batch = list(itertools.islice(samples, self.batch_size))
+            if not batch or (self.drop_last and len(batch) < self.batch_size):
+                return
+            yield (self.collate_fn or default_collate)(batch)
 
     def _sampler_batches(self) -> Iterator:
         """Batches of the sampler's indices, read as they come: a sampler may be very long
@@ -126,9 +149,25 @@ class DataLoader:
         return (self.collate_fn or default_collate)(samples)
 
     def __repr__(self) -> str:
+        if self._stream:
+            return (f"DataLoader({type(self.dataset).__name__} (a stream), batch_size="
+                    f"{self.batch_size}, drop_last={self.drop_last})")
         return (f"DataLoader({type(self.dataset).__name__} of {len(self.dataset)} samples, "
                 f"batch_size={self.batch_size}, shuffle={self.shuffle}, drop_last={self.drop_last}, "
                 f"{len(self)} batches)")
+
+
+def _init_stream(loader: DataLoader, dataset, batch_size, drop_last, collate_fn,
+                 num_workers) -> None:
+    """The DataLoader of an IterableDataset: batches of consecutive samples."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) \
+            or batch_size < 1:
+        raise ValueError(f"DataLoader: batch_size must be a positive integer, got "
+                         f"batch_size={batch_size!r}")
+    loader.dataset, loader.batch_size, loader.drop_last = dataset, int(batch_size), bool(drop_last)
+    loader.collate_fn, loader.num_workers, loader._stream = collate_fn, num_workers, True
+    loader.sampler = loader.batch_sampler = loader.generator = None
+    loader.shuffle = False
 
 
 def check_loader_arguments(dataset, batch_size, shuffle, seed, generator) -> None:

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from typing import Iterator, Optional, Sized
 
-from ..data.dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
+from ..data.dataset import (ConcatDataset, Dataset, IterableDataset, Subset, TensorDataset,
+                            random_split)
 from ..data.loader import DataLoader, default_collate
 from ..data.sampler import BatchSampler, SubsetRandomSampler, WeightedRandomSampler
 from ..random import get_generator
 
 __all__ = ["DataLoader", "Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split",
            "default_collate", "Sampler", "SequentialSampler", "RandomSampler",
-           "get_worker_info", "BatchSampler", "SubsetRandomSampler", "WeightedRandomSampler"]
+           "get_worker_info", "IterableDataset", "BatchSampler", "SubsetRandomSampler",
+           "WeightedRandomSampler"]
 
 
 class Sampler:
