@@ -45,6 +45,10 @@ from .ops import (  # picking, rearranging, testing entries (ops/indexing.py, sh
     relu6, roll, row_stack, scatter, scatter_add, selu, swapaxes, swapdims, t, take, tile, unbind,
     vstack,
 )
+from .ops import (  # statistics, distances, grids (ops/reduce.py, linalg.py, creation.py)
+    bernoulli, cdist, diff, median, meshgrid, nan_to_num, normal, std_mean, tensordot, trace,
+    tril_indices, triu_indices, var_mean,
+)
 from .ops.creation import (  # making tensors (ops/creation.py)
     BoolTensor, DoubleTensor, FloatTensor, IntTensor, LongTensor, arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace,
     multinomial, ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm, tensor,

@@ -1060,6 +1060,21 @@ class Tensor:
     def addmm(self, mat1, mat2, *, beta=1, alpha=1):
         return _ops().addmm(self, mat1, mat2, beta=beta, alpha=alpha)
 
+    def median(self, dim=None, keepdim=False):
+        return _ops().median(self, dim, keepdim)
+
+    def trace(self):
+        return _ops().trace(self)
+
+    def nan_to_num(self, nan=0.0, posinf=None, neginf=None):
+        return _ops().nan_to_num(self, nan, posinf, neginf)
+
+    def diff(self, n=1, dim=-1, prepend=None, append=None):
+        return _ops().diff(self, n, dim, prepend, append)
+
+    def bernoulli(self, *, generator=None):
+        return _ops().bernoulli(self, generator=generator)
+
     @property
     def T(self):
         return _ops().permute(self, *reversed(range(self.ndim)))

@@ -14,17 +14,19 @@ from .elementwise import (abs, add, astype, clamp, clamp_max, clamp_min, clip, d
 from .compare import (argmax, argmin, count_nonzero, eq, equal, ge, gt, isclose, isfinite, isinf,
                       isnan, isneginf, isposinf, le, logical_and, logical_not, logical_or,
                       logical_xor, lt, ne, unique)
-from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like,
-                       linspace, multinomial, ones, ones_like, rand, rand_like, randint, randn,
-                       randn_like, randperm, tensor, zeros, zeros_like)
+from .creation import (arange, as_tensor, bernoulli, empty, empty_like, eye, from_numpy, full,
+                       full_like, linspace, meshgrid, multinomial, normal, ones, ones_like, rand,
+                       rand_like, randint, randn, randn_like, randperm, tensor, tril_indices,
+                       triu_indices, zeros, zeros_like)
 from .indexing import (gather, index_select, masked_select, nonzero, scatter, scatter_add,
                        take)
-from .linalg import addmm, bmm, dot, einsum, ger, linear, matmul, mm, outer
+from .linalg import addmm, bmm, cdist, dot, einsum, ger, linear, matmul, mm, outer, tensordot
 from .math import (acos, asin, atan, atan2, ceil, cos, cosh, erf, erfc, exp2, expm1, floor,
-                   hypot, log1p, log2, log10, logaddexp, logit, reciprocal, round, rsqrt, sign,
+                   hypot, log1p, log2, log10, logaddexp, logit, nan_to_num, reciprocal, round, rsqrt, sign,
                    sin, sinh, square, tan, trunc)
-from .reduce import all, amax, amin, any, logsumexp, max, mean, min, std, sum, var
-from .shape import (broadcast_to, cat, chunk, clone, diag, diagonal, expand, flatten, flip,
+from .reduce import (all, amax, amin, any, logsumexp, max, mean, median, min, std, std_mean, sum,
+                     trace, var, var_mean)
+from .shape import (broadcast_to, cat, chunk, clone, diag, diagonal, diff, expand, flatten, flip,
                     fliplr, flipud, getitem, hstack, movedim, narrow, pad, permute, ravel, repeat,
                     reshape, roll, row_stack, split, squeeze, stack, swapaxes, swapdims, t, tile,
                     transpose, tril, triu, unbind, unsqueeze, view, vstack)

@@ -271,3 +271,88 @@ def _typed(dtype):
 
 FloatTensor, DoubleTensor, LongTensor = _typed(np.float32), _typed(np.float64), _typed(np.int64)
 IntTensor, BoolTensor = _typed(np.int32), _typed(np.bool_)
+
+
+def normal(mean, std=1.0, size=None, *, generator=None, seed: Optional[int] = None,
+           dtype=None, requires_grad: bool = False) -> Tensor:
+    """Normal samples: ``normal(mean, std)`` with Tensors of means and/or stds (one draw per
+    entry; shapes broadcast), or ``normal(0.0, 1.0, size=(2, 3))`` with numbers. The
+    generator is chosen as in ``randn``. The result is a new leaf (no gradient flows to
+    ``mean`` or ``std``)."""
+    mean_data = mean._data if isinstance(mean, Tensor) else mean
+    std_data = std._data if isinstance(std, Tensor) else std
+    if np.any(np.asarray(std_data) < 0):
+        raise ValueError("normal(): std must be >= 0 everywhere. Hint: it is a standard "
+                         "deviation, not a variance's square root taken of a negative number.")
+    if size is None:
+        if not (isinstance(mean, Tensor) or isinstance(std, Tensor)):
+            raise TypeError("normal(): with two numbers give a size, e.g. normal(0.0, 1.0, "
+                            "size=(2, 3))")
+        shape = np.broadcast_shapes(np.shape(mean_data), np.shape(std_data))
+    else:
+        shape = _size((size,), "normal")
+    like = mean if isinstance(mean, Tensor) else std if isinstance(std, Tensor) else None
+    out_dtype = dtype or (like.dtype if like is not None and like.dtype.kind == "f"
+                          else DEFAULT_DTYPE)
+    rng = get_generator(generator, seed)
+    values = mean_data + std_data * rng.standard_normal(shape)
+    return _leaf(np.asarray(values).astype(out_dtype), None, None, requires_grad, "normal")
+
+
+def bernoulli(input, p=None, *, generator=None, seed: Optional[int] = None) -> Tensor:
+    """1 with probability ``input`` (or ``p``, the same for every entry), else 0; same
+    shape and dtype as ``input``. The generator is chosen as in ``randn``."""
+    data = input._data if isinstance(input, Tensor) else np.asarray(input)
+    probability = data if p is None else np.full(data.shape, p)
+    if np.any((probability < 0) | (probability > 1)) or np.any(np.isnan(probability)):
+        raise ValueError("bernoulli(): probabilities must lie in [0, 1]. Hint: pass "
+                         "probabilities (e.g. sigmoid(logits)), not logits.")
+    rng = get_generator(generator, seed)
+    return wrap_array((rng.random(data.shape) < probability).astype(data.dtype))
+
+
+def meshgrid(*tensors, indexing: Optional[str] = None) -> tuple:
+    """Coordinate grids from 1-D tensors: for a (n,) and b (m,), two (n, m) tensors with
+    ``indexing='ij'`` (the default, as PyTorch's) or (m, n) with ``'xy'`` (NumPy's and
+    matplotlib's, for plotting a decision boundary). Each grid is its vector broadcast, so
+    gradients sum over the copies."""
+    if len(tensors) == 1 and isinstance(tensors[0], (tuple, list)):
+        tensors = tuple(tensors[0])
+    indexing = "ij" if indexing is None else indexing
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid(): indexing must be 'ij' or 'xy', got {indexing!r}")
+    tensors = [t if isinstance(t, Tensor) else tensor(t) for t in tensors]
+    for t in tensors:
+        if t.ndim > 1:
+            raise ValueError(f"meshgrid(): expects 0-d or 1-D tensors, got shape {t.shape}")
+    vectors = [t.reshape(-1) for t in tensors]
+    sizes = [v.shape[0] for v in vectors]
+    if indexing == "xy" and len(vectors) >= 2:
+        sizes[0], sizes[1] = sizes[1], sizes[0]
+    grids = []
+    for position, vector in enumerate(vectors):
+        axis = position
+        if indexing == "xy" and position < 2:
+            axis = 1 - position  # x varies along columns, y along rows
+        shape = [1] * len(vectors)
+        shape[axis] = vector.shape[0]
+        grids.append(vector.reshape(*shape).expand(*sizes))
+    return tuple(grids)
+
+
+def _triangle_indices(row: int, col: int, offset: int, lower: bool, where: str) -> Tensor:
+    if row < 0 or col < 0:
+        raise ValueError(f"{where}(): row and col must be >= 0, got {row} and {col}")
+    rows, cols = (np.tril_indices if lower else np.triu_indices)(row, offset, col)
+    return wrap_array(np.stack([rows, cols]).astype(np.int64))
+
+
+def tril_indices(row: int, col: int, offset: int = 0) -> Tensor:
+    """The (2, n) int64 coordinates of a row x col matrix's lower triangle (diagonal
+    ``offset`` included), row by row."""
+    return _triangle_indices(row, col, offset, True, "tril_indices")
+
+
+def triu_indices(row: int, col: int, offset: int = 0) -> Tensor:
+    """The (2, n) int64 coordinates of the upper triangle (diagonal ``offset`` included)."""
+    return _triangle_indices(row, col, offset, False, "triu_indices")

@@ -228,3 +228,40 @@ def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tens
     if beta == 0:  # input is ignored then, nan and inf included (as PyTorch)
         return product
     return (input if beta == 1 else input * beta) + product
+
+
+def tensordot(a: Tensor, b: Tensor, dims=2) -> Tensor:
+    """Sum of products over dims of ``a`` and ``b``: ``dims=k`` pairs a's last k dims with
+    b's first k; ``dims=([1, 0], [0, 1])`` names the pairs. A permute, a reshape and one
+    matrix product (so the backward is theirs)."""
+    if isinstance(dims, int):
+        if dims < 0:
+            raise ValueError(f"tensordot(): dims must be >= 0, got {dims}")
+        dims_a, dims_b = list(range(a.ndim - dims, a.ndim)), list(range(dims))
+    else:
+        dims_a, dims_b = [list(d) if isinstance(d, (tuple, list)) else [d] for d in dims]
+    dims_a = [d % a.ndim for d in dims_a] if a.ndim else []
+    dims_b = [d % b.ndim for d in dims_b] if b.ndim else []
+    if len(dims_a) != len(dims_b) or any(a.shape[i] != b.shape[j]
+                                         for i, j in zip(dims_a, dims_b)):
+        raise ValueError(f"tensordot(): the contracted dims must pair up with equal sizes, got "
+                         f"{dims_a} of {a.shape} and {dims_b} of {b.shape}")
+    free_a = [d for d in range(a.ndim) if d not in dims_a]
+    free_b = [d for d in range(b.ndim) if d not in dims_b]
+    summed = math.prod(a.shape[d] for d in dims_a)
+    a_matrix = a.permute(*(free_a + dims_a)).reshape(-1, summed) if a.ndim else a.reshape(1, 1)
+    b_matrix = b.permute(*(dims_b + free_b)).reshape(summed, -1) if b.ndim else b.reshape(1, 1)
+    shape = tuple(a.shape[d] for d in free_a) + tuple(b.shape[d] for d in free_b)
+    return matmul(a_matrix, b_matrix).reshape(shape)
+
+
+def cdist(x1: Tensor, x2: Tensor, p: float = 2.0) -> Tensor:
+    """All pairwise p-norm distances between the rows of x1 (P, M) and x2 (R, M) -> (P, R)
+    (with a batch dim in front, (B, P, M) and (B, R, M) -> (B, P, R)). Builds the (P, R, M)
+    differences, so it is meant for the small sizes of a lab; the norm's backward gives a
+    zero distance a zero gradient."""
+    from .sorting import norm
+    if getattr(x1, "ndim", 0) < 2 or getattr(x2, "ndim", 0) < 2 or x1.shape[-1] != x2.shape[-1]:
+        raise ValueError(f"cdist(): expects (..., P, M) and (..., R, M) with the same M, got "
+                         f"{getattr(x1, 'shape', x1)} and {getattr(x2, 'shape', x2)}")
+    return norm(x1.unsqueeze(-2) - x2.unsqueeze(-3), p, -1)

@@ -205,3 +205,13 @@ def logaddexp(input, other) -> Tensor:
     """log(exp(input) + exp(other)), without overflow."""
     return _binary(input, other, np.logaddexp,
                    lambda a, b, out: (np.exp(a - out), np.exp(b - out)), "logaddexp")
+
+
+def nan_to_num(input, nan: float = 0.0, posinf=None, neginf=None) -> Tensor:
+    """nan -> ``nan``, +inf -> ``posinf``, -inf -> ``neginf`` (default: the dtype's largest
+    and smallest finite numbers). The gradient is 0 where an entry was replaced (PyTorch)."""
+    require_tensor(input, "nan_to_num")
+    if input._data.dtype.kind != "f":
+        return input.clone()
+    return _unary(input, lambda x: np.nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf),
+                  lambda x, out: np.isfinite(x).astype(out.dtype), "nan_to_num")

@@ -264,3 +264,49 @@ def all(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
 def any(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """Whether some entry is non-zero, overall or along ``dim`` (bool, not differentiable)."""
     return require_tensor(input, "any").any(dim, keepdim)
+
+
+MedianResult = namedtuple("median", ["values", "indices"])
+
+
+def _median_index(data: np.ndarray, axis: int) -> np.ndarray:
+    """Index of the lower median along ``axis`` (the ((n - 1) // 2)-th smallest); a slice
+    holding a nan gives its first nan (as PyTorch: the median of such a slice is nan)."""
+    order = np.argsort(data, axis=axis, kind="stable")
+    middle = np.take(order, (data.shape[axis] - 1) // 2, axis=axis)
+    if data.dtype.kind == "f":
+        has_nan = np.isnan(data)
+        middle = np.where(has_nan.any(axis=axis), np.argmax(has_nan, axis=axis), middle)
+    return middle
+
+
+def median(input: Tensor, dim=None, keepdim: bool = False):
+    """The lower median (of two middle values, the smaller), as PyTorch: over all entries
+    (a 0-d tensor) or along ``dim`` (values and indices, as ``max``). The gradient goes to
+    the entry picked."""
+    require_tensor(input, "median")
+    if dim is None:
+        _require_nonempty(input, None, "median")
+        return median(input.reshape(-1), 0).values
+    return _extreme_with_index(input, dim, keepdim, _median_index, MedianResult, "median")
+
+
+def var_mean(input: Tensor, dim=None, unbiased=True, keepdim=False, *, correction=None):
+    """(var, mean) in one call, as ``torch.var_mean``."""
+    return (var(input, dim, unbiased, keepdim, correction=correction),
+            mean(input, dim, keepdim))
+
+
+def std_mean(input: Tensor, dim=None, unbiased=True, keepdim=False, *, correction=None):
+    """(std, mean) in one call, as ``torch.std_mean``."""
+    return (std(input, dim, unbiased, keepdim, correction=correction),
+            mean(input, dim, keepdim))
+
+
+def trace(input: Tensor) -> Tensor:
+    """Sum of the main diagonal of a matrix (a 0-d tensor)."""
+    require_tensor(input, "trace")
+    if input.ndim != 2:
+        raise ValueError(f"trace(): expects a matrix (2 dims), got shape {input.shape}")
+    from .shape import diagonal
+    return sum(diagonal(input))

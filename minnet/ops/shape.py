@@ -682,3 +682,19 @@ def diag(input: Tensor, diagonal: int = 0) -> Tensor:
         return (np.diag(grad, diagonal).copy(),)
 
     return Tensor._from_op(out, (input,), backward, "diag", saved=())
+
+
+def diff(input: Tensor, n: int = 1, dim: int = -1, prepend=None, append=None) -> Tensor:
+    """Differences of neighbours along ``dim``, ``n`` times: x[1:] - x[:-1] (the dim
+    shrinks by n). ``prepend``/``append`` are joined to ``input`` first."""
+    require_tensor(input, "diff")
+    if input.ndim == 0:
+        raise ValueError("diff(): needs at least one dim, got a 0-d tensor")
+    axis = single_dim(dim, input.ndim, "diff")
+    parts = [p for p in (prepend, input, append) if p is not None]
+    out = cat(parts, axis) if len(parts) > 1 else input
+    for _ in range(n):
+        later = (slice(None),) * axis + (slice(1, None),)
+        earlier = (slice(None),) * axis + (slice(None, -1),)
+        out = getitem(out, later) - getitem(out, earlier)
+    return out
