@@ -75,3 +75,26 @@ def test_lab10_overfit_one_batch_must_get_there_by_adam():
     assert lab10.loss_of(memorised, X, y) < lab10.OVERFIT_LOSS      # it does reach the bar
     with pytest.raises(LabFailure, match="where full-batch Adam"):
         lab10.expect_trained_by_adam(memorised, trained[0], start, "least squares")
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnknownMarkWarning")  # the lab's markers
+def test_lab05_same_preprocessing_refuses_non_finite_inputs():
+    """A NaN made every comparison of lab 05's column check False, so a column holding one let
+    any validation values through (validation images replaced by class means passed)."""
+    import importlib.util
+
+    import numpy as np
+
+    spec = importlib.util.spec_from_file_location(
+        "lab05_test_for_lint",
+        os.path.join(LABS, "05_activations", "test_activation_health.py"))
+    lab05 = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(lab05)
+    rng = np.random.default_rng(0)
+    raw_train, raw_val = rng.normal(3.0, 2.0, (40, 3)), rng.normal(3.0, 2.0, (10, 3))
+    mean, std = raw_train.mean(axis=0), raw_train.std(axis=0)
+    train, val = (raw_train - mean) / std, (raw_val - mean) / std
+    assert lab05.same_preprocessing(raw_train, raw_val, train, val)
+    forged = np.full_like(val, 5.0)
+    forged[0] = np.nan
+    assert not lab05.same_preprocessing(raw_train, raw_val, train, forged)

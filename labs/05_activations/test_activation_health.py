@@ -163,9 +163,12 @@ def check_data(setup, reference_data, name):
 def same_preprocessing(raw_train, raw_val, train, val, tol=1e-4):
     """train = a * raw_train + b per feature (column), and val = a * raw_val + b with the
     same a, b. Features constant on the training data only need val constant where raw_val
-    takes that same training value."""
+    takes that same training value. Every entry must be finite: a NaN makes every comparison
+    below False, so one NaN in a column let any values through for that column."""
     raw_train, raw_val = raw_train.reshape(len(raw_train), -1), raw_val.reshape(len(raw_val), -1)
     train, val = train.reshape(len(train), -1), val.reshape(len(val), -1)
+    if not (np.all(np.isfinite(train)) and np.all(np.isfinite(val))):
+        return False
     for j in range(raw_train.shape[1]):
         r, t = raw_train[:, j], train[:, j]
         spread = r.std()
