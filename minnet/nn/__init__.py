@@ -12,6 +12,8 @@ from .dropout import Dropout, Dropout1d, Dropout2d
 from .flatten import Flatten, Identity, Unflatten
 from .gru import GRU
 from .attention import MultiheadAttention
+from .transformer import (TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
+                          TransformerEncoderLayer)
 from .linear import Linear
 from .loss import (
     BCELoss,
