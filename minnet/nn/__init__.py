@@ -11,6 +11,9 @@ from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Se
 from .dropout import Dropout, Dropout1d, Dropout2d
 from .flatten import Flatten, Identity, Unflatten
 from .gru import GRU
+from .attention import MultiheadAttention
+from .transformer import (TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
+                          TransformerEncoderLayer)
 from .linear import Linear
 from .loss import (
     BCELoss,

@@ -38,6 +38,7 @@ __all__ = [
     "gelu", "silu", "softplus", "mish", "logsigmoid", "softsign", "tanhshrink", "selu", "celu",
     "hardtanh", "relu6", "hardsigmoid", "hardswish", "threshold", "hardshrink", "softshrink",
     "prelu", "glu", "normalize", "cosine_similarity", "pairwise_distance",
+    "scaled_dot_product_attention",
     "dropout", "batch_norm", "layer_norm", "pad", "flatten",
     "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "kl_div", "cross_entropy", "nll_loss",
     "binary_cross_entropy", "binary_cross_entropy_with_logits",
@@ -300,6 +301,49 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     ``inplace`` is accepted for PyTorch compatibility; minnet never modifies its input.
     """
     return _dropout(input, p, training, generator)
+
+
+def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask=None,
+                                 dropout_p: float = 0.0, is_causal: bool = False, scale=None,
+                                 enable_gqa: bool = False,
+                                 generator: Optional[np.random.Generator] = None) -> Tensor:
+    """softmax(query @ key^T * scale + mask) @ value, the attention of transformers.
+
+    Shapes: query (..., L, E), key (..., S, E), value (..., S, Ev) -> (..., L, Ev); ``scale``
+    defaults to 1 / sqrt(E), so that the scores of unit-variance entries have variance ~1
+    and the softmax does not saturate. ``attn_mask`` (broadcast to (..., L, S)): bool, True
+    where a query *may* attend (PyTorch's convention here), or float, added to the scores.
+    ``is_causal``: query i sees keys 0..i only. ``dropout_p`` drops attention weights (pass
+    0 in evaluation, as PyTorch expects).
+    """
+    if enable_gqa:
+        raise ValueError("scaled_dot_product_attention(): enable_gqa=True (grouped-query "
+                         "attention) is not supported by minnet. Hint: repeat the key and "
+                         "value heads to the query's number of heads.")
+    if query.shape[-1] != key.shape[-1] or key.shape[-2] != value.shape[-2]:
+        raise ValueError(f"scaled_dot_product_attention(): expected query (..., L, E), key "
+                         f"(..., S, E), value (..., S, Ev), got {query.shape}, {key.shape}, "
+                         f"{value.shape}")
+    if is_causal and attn_mask is not None:
+        raise ValueError("scaled_dot_product_attention(): give attn_mask or is_causal=True, "
+                         "not both (PyTorch refuses the pair too)")
+    scale = 1 / np.sqrt(query.shape[-1]) if scale is None else scale
+    scores = ops.matmul(query, ops.transpose(key, -2, -1)) * scale   # (..., L, S)
+    if is_causal:
+        attn_mask = np.tril(np.ones((query.shape[-2], key.shape[-2]), dtype=bool))
+    if attn_mask is not None:
+        mask = attn_mask._data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
+        if mask.dtype == np.bool_:
+            # -inf before the softmax: exp(-inf) = 0, so masked keys get no weight
+            scores = ops.where(Tensor(mask), scores, float("-inf"))
+        elif isinstance(attn_mask, Tensor):
+            scores = scores + attn_mask   # a learned bias keeps its gradient
+        else:
+            scores = scores + Tensor(mask.astype(scores.dtype, copy=False))
+    weights = ops.softmax(scores, -1)
+    if dropout_p > 0:
+        weights = _dropout(weights, dropout_p, True, generator)
+    return ops.matmul(weights, value)
 
 
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
