@@ -421,6 +421,22 @@ def test_gradcheck_map_marks_exactly_the_failing_entry():
     assert "FAILED" in ax.get_title()
 
 
+def test_gradcheck_map_ticks_are_whole_indices_and_exact_zeros_are_explained():
+    # a (4, 3) input once got ticks at -0.5, 0.0, 0.5, ...: half an index means nothing
+    rel = np.full((4, 3), 1e-10)
+    rel[2, 1] = 0.0  # analytic == numeric exactly: shown at the floor of the log scale
+    shape = rel.shape
+    check = InputCheck("x", shape, True, 1e-10, np.zeros(shape), np.zeros(shape), rel,
+                       np.ones(shape, bool), np.zeros(shape, bool), np.zeros(shape, bool), 0, 12)
+    figure = plot_gradcheck(GradcheckResult(True, [check]))
+    render(figure)
+    ax = figure.axes[0]
+    for ticks in (ax.get_xticks(), ax.get_yticks()):
+        shown = [t for t in ticks if -0.5 <= t <= max(shape) - 0.5]
+        assert shown and all(float(t).is_integer() for t in shown), ticks
+    assert "exact 0 drawn at 1e-16" in figure.axes[1].get_ylabel()
+
+
 def test_gradcheck_map_of_a_4d_input_and_fast_mode():
     shape = (2, 3, 2, 2)
     rel = np.full(shape, 1e-10)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.colors import LogNorm
+from matplotlib.ticker import MaxNLocator
 
 from ._common import MARK_COLOR, finish, grid_axes
 
@@ -51,7 +52,11 @@ def plot_gradcheck(result, inputs=None, ax=None, path=None, floor: float = 1e-16
             if finite.size else None
         image = axis.imshow(shown, cmap=colormaps["viridis"].with_extremes(bad="0.6"), norm=norm, interpolation="nearest",
                             aspect="auto")
-        figure.colorbar(image, ax=axis, label="relative error (log)")
+        # an entry where analytic and numeric agree exactly has error 0, which a log scale
+        # cannot show: it is drawn at the floor, and the bar says so
+        exact = np.isfinite(errors) & (errors < floor)
+        label = "relative error (log)" + (f"; exact 0 drawn at {floor:.0e}" if exact.any() else "")
+        figure.colorbar(image, ax=axis, label=label)
         _mark(axis, check.mismatch, "x", MARK_COLOR, "outside tolerance")
         _mark(axis, check.kink, "o", "white", "on a kink", filled=False)
         axis.set_title(f"{check.name} {tuple(check.shape)}: {verdict}\nmax rel error "
@@ -59,6 +64,8 @@ def plot_gradcheck(result, inputs=None, ax=None, path=None, floor: float = 1e-16
                        fontsize="small", color=MARK_COLOR if not check.passed else "black")
         axis.set_xlabel("entry (flattened after the first index)")
         axis.set_ylabel("first index")
+        for index_axis in (axis.xaxis, axis.yaxis):  # entries are whole numbers, never 0.5
+            index_axis.set_major_locator(MaxNLocator(integer=True))
         if check.mismatch is not None and np.any(check.mismatch) or \
                 check.kink is not None and np.any(check.kink):
             axis.legend(fontsize="x-small", loc="upper right")
