@@ -1253,6 +1253,109 @@ class Tensor:
         self._check_inplace("copy_")
         return self._write("copy_", source._data if isinstance(source, Tensor) else source)
 
+    # element-wise math in place: the op run on this tensor's values (no graph), written back
+    def _inplace_unary(self, name: str, op, *args) -> "Tensor":
+        self._check_inplace(name)
+        return self._write(name, op(wrap_array(self._data), *args)._data)
+
+    def abs_(self):
+        return self._inplace_unary("abs_", _ops().abs)
+
+    def neg_(self):
+        return self._inplace_unary("neg_", _ops().neg)
+
+    negative_ = neg_
+
+    def exp_(self):
+        return self._inplace_unary("exp_", _ops().exp)
+
+    def log_(self):
+        return self._inplace_unary("log_", _ops().log)
+
+    def log1p_(self):
+        return self._inplace_unary("log1p_", _ops().log1p)
+
+    def sqrt_(self):
+        return self._inplace_unary("sqrt_", _ops().sqrt)
+
+    def rsqrt_(self):
+        return self._inplace_unary("rsqrt_", _ops().rsqrt)
+
+    def square_(self):
+        return self._inplace_unary("square_", _ops().square)
+
+    def reciprocal_(self):
+        return self._inplace_unary("reciprocal_", _ops().reciprocal)
+
+    def pow_(self, exponent):
+        return self._inplace_unary("pow_", _ops().pow, exponent)
+
+    def sign_(self):
+        return self._inplace_unary("sign_", _ops().sign)
+
+    def floor_(self):
+        return self._inplace_unary("floor_", _ops().floor)
+
+    def ceil_(self):
+        return self._inplace_unary("ceil_", _ops().ceil)
+
+    def round_(self):
+        return self._inplace_unary("round_", _ops().round)
+
+    def trunc_(self):
+        return self._inplace_unary("trunc_", _ops().trunc)
+
+    def sin_(self):
+        return self._inplace_unary("sin_", _ops().sin)
+
+    def cos_(self):
+        return self._inplace_unary("cos_", _ops().cos)
+
+    def sigmoid_(self):
+        return self._inplace_unary("sigmoid_", _ops().sigmoid)
+
+    def tanh_(self):
+        return self._inplace_unary("tanh_", _ops().tanh)
+
+    def relu_(self):
+        return self._inplace_unary("relu_", _ops().relu)
+
+    def erf_(self):
+        return self._inplace_unary("erf_", _ops().erf)
+
+    def nan_to_num_(self, nan=0.0, posinf=None, neginf=None):
+        return self._inplace_unary("nan_to_num_", _ops().nan_to_num, nan, posinf, neginf)
+
+    def lerp_(self, end, weight):
+        return self._inplace_unary("lerp_", _ops().lerp, end, weight)
+
+    def masked_fill_(self, mask, value):
+        return self._inplace_unary("masked_fill_", Tensor.masked_fill, mask, value)
+
+    def scatter_(self, dim, index, src=None, *, value=None, reduce=None):
+        return self._inplace_unary("scatter_", lambda t: _ops().scatter(
+            t, dim, index, src, value=value, reduce=reduce))
+
+    def scatter_add_(self, dim, index, src):
+        return self._inplace_unary("scatter_add_", _ops().scatter_add, dim, index, src)
+
+    def index_add_(self, dim, index, source, *, alpha=1):
+        """Add ``alpha * source``'s slices to this tensor's slices ``index`` along ``dim``
+        (an index named twice adds twice)."""
+        def add_slices(t):
+            moved = np.moveaxis(t._data.copy(), dim, 0)
+            values = np.moveaxis(np.asarray(getattr(source, "_data", source)), dim, 0) * alpha
+            rows = np.asarray(getattr(index, "_data", index)).reshape(-1)
+            if rows.size and (rows.min() < -len(moved) or rows.max() >= len(moved)) \
+                    or values.shape != (rows.size,) + moved.shape[1:]:
+                raise IndexError(f"index_add_(): index {rows.tolist()} and source "
+                                 f"{np.shape(getattr(source, '_data', source))} do not fit dim "
+                                 f"{dim} of shape {self.shape} (one source slice per index, "
+                                 f"each index in [0, {len(moved)}))")
+            np.add.at(moved, rows, values)
+            return wrap_array(np.moveaxis(moved, 0, dim))
+        return self._inplace_unary("index_add_", add_slices)
+
     def fill_(self, value) -> "Tensor":
         self._check_inplace("fill_")
         return self._write("fill_", np.full(self._data.shape, value, dtype=self._data.dtype))
