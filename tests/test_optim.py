@@ -811,3 +811,29 @@ def test_lbfgs_refuses_what_it_does_not_do():
         optim.LBFGS([{"params": [w]}, {"params": [Parameter(np.ones(1))], "lr": 0.1}])
     with pytest.raises(RuntimeError, match="LBFGS.step\\(\\) needs a closure"):
         optim.LBFGS([w]).step()
+
+
+def test_rprop_and_asgd_match_torch():
+    """torch.optim 2.13, float64, from W0 with GRADS (3 steps)."""
+    w = Parameter(W0.copy())
+    rprop = optim.Rprop([w], lr=0.1, etas=(0.4, 1.5), step_sizes=(0.01, 0.2))
+    for g, expected in zip(GRADS, [[0.9, -1.9, 0.4], [0.75, -1.9, 0.4], [0.75, -2.0, 0.36]]):
+        w.grad = minnet.tensor(g)
+        rprop.step()
+        np.testing.assert_allclose(w.numpy(), expected, rtol=1e-15)
+    # the step sizes grew (same sign), shrank (flip) or stayed, within [0.01, 0.2]
+    np.testing.assert_allclose(rprop.state[w]["step_size"].numpy(), [0.06, 0.1, 0.04], rtol=1e-14)
+    np.testing.assert_array_equal(rprop.state[w]["prev"].numpy(), [0.0, 0.2, 0.1])
+
+    w = Parameter(W0.copy())
+    asgd = optim.ASGD([w], lr=0.1, lambd=0.01, t0=0, weight_decay=0.1)
+    for g in GRADS:
+        w.grad = minnet.tensor(g)
+        asgd.step()
+    np.testing.assert_allclose(w.numpy(), [0.9480284522756508, -1.9351788283252112,
+                                           0.49377729958576494], rtol=1e-14)
+    np.testing.assert_allclose(asgd.state[w]["ax"].numpy(), [0.9381487478695033,
+                                                             -1.9358284838519215,
+                                                             0.5015670805715883], rtol=1e-14)
+    assert asgd.state[w]["mu"] == pytest.approx(1 / 3) and \
+        asgd.state[w]["eta"] == pytest.approx(0.0997755890053364, rel=1e-15)

@@ -8,14 +8,16 @@ from .adadelta import Adadelta
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .adamax import Adamax
+from .asgd import ASGD
 from .lbfgs import LBFGS
 from .lr_find import LRFindResult, lr_find
 from .nadam import NAdam
 from .optimizer import Optimizer, required
 from .radam import RAdam
 from .rmsprop import RMSprop
+from .rprop import Rprop
 from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "LBFGS",
+__all__ = ["Optimizer", "SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "NAdam", "RAdam", "LBFGS", "Rprop", "ASGD",
            "RMSprop", "lr_scheduler", "lr_find",
            "LRFindResult", "required"]
