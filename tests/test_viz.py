@@ -18,8 +18,9 @@ import pytest
 from matplotlib.colors import to_rgb
 
 import minnet
-from minnet import nn
+from minnet import nn, optim
 from minnet.autograd import Function
+from minnet.debug.monitor import Monitor
 from minnet.debug.report import Finding, Report
 from minnet.gradcheck.result import GradcheckResult, InputCheck
 from minnet.optim.lr_find import LRFindResult
@@ -645,3 +646,24 @@ def test_pictures_of_a_real_monitor(real_run):
                 Finding("activation.dead_relu", "dead units", layer="1 (ReLU)")]
     report = Report(findings, run={"losses": losses}, context=SimpleNamespace(monitor=monitor))
     assert len(_images_of(render_report(report, format="html"))) == 4  # loss, dead, update, hist
+
+
+def test_a_run_that_stopped_after_two_steps_has_whole_step_ticks():
+    # an exploding net turned NaN at step 2: its gradient-norm plot once had ticks 0.2, 0.4, ...
+    model = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 2))
+    optimizer = optim.SGD(model.parameters(), lr=0.1)
+    X = np.random.default_rng(0).normal(size=(8, 2)).astype(np.float32)
+    y = np.array([0, 1] * 4)
+    with Monitor(model, optimizer) as monitor:
+        for _ in range(2):
+            loss = nn.CrossEntropyLoss()(model(minnet.Tensor(X)), minnet.Tensor(y))
+            optimizer.zero_grad(); loss.backward(); optimizer.step()
+            monitor.log(loss=loss.item())
+    for figure in (plot_grad_norms(monitor), plot_update_ratio(monitor), plot_dead_fraction(monitor),
+                   plot_loss(monitor)):
+        render(figure)
+        axis = figure.axes[0]
+        low, high = axis.get_xlim()
+        shown = [t for t in axis.get_xticks() if low <= t <= high]
+        assert shown and all(float(t).is_integer() for t in shown), (axis.get_title(), shown)
+        assert axis.get_xlabel() == "step"

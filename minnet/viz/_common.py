@@ -8,6 +8,7 @@ from typing import Optional
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ..fileio import atomic_write
 
@@ -221,3 +222,12 @@ def layer_colors(n: int) -> list:
     if n <= 10:
         return [colormaps["tab10"](i) for i in range(n)]
     return [colormaps["viridis"](i / max(1, n - 1)) for i in range(n)]
+
+
+def label_step_axis(axis) -> None:
+    """x axis = training steps: labelled "step", ticks on whole steps only.
+
+    A run that stopped after two steps (a NaN) would otherwise get ticks at 0.2, 0.4, ...
+    """
+    axis.set_xlabel("step")
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))

@@ -6,7 +6,8 @@ from matplotlib import colormaps
 from matplotlib.colors import LogNorm
 
 from ._common import (BAND_COLOR, check_monitor, finish, grid_axes, layer_colors,
-                      require_recorded, resolve_layers, axes_or_new)
+                      require_recorded, resolve_layers, axes_or_new,
+                      label_step_axis)
 
 # Layer types whose outputs are >= 0 with exact zeros: where "dead" means something.
 _RELU_LIKE = ("ReLU", "ReLU6")
@@ -54,7 +55,7 @@ def plot_activation_histograms(monitor, layers=None, ax=None, path=None, log_cou
         low, high = value_range(monitor, layer, edges)
         axis.set_ylim(low, high)
         axis.set_title(layer, fontsize="medium")
-        axis.set_xlabel("step")
+        label_step_axis(axis)
         axis.set_ylabel("output value")
         if positive.size and np.count_nonzero(counts.sum(axis=0)) == 1:
             top, bottom = _recorded(monitor, layer, "max"), _recorded(monitor, layer, "min")
@@ -136,7 +137,7 @@ def plot_dead_fraction(monitor, layers=None, ax=None, path=None, threshold=None,
         axis.axhline(threshold, color=BAND_COLOR, linestyle="--", linewidth=1,
                      label=f"threshold {threshold:g}")
     axis.set_ylim(-0.03, 1.03)
-    axis.set_xlabel("step")
+    label_step_axis(axis)
     axis.set_ylabel("dead-unit fraction")
     axis.set_title("dead units (0 for every sample in the batch)")
     axis.grid(True, alpha=0.3)

@@ -6,7 +6,8 @@ from typing import Optional
 import numpy as np
 
 from ._common import (MARK_COLOR, TRAIN_COLOR, VAL_COLOR, as_array, finish, grid_axes,
-                      positive_or_nan, smooth_ema)
+                      positive_or_nan, smooth_ema,
+                      label_step_axis)
 
 # Scalars the Monitor records for its own checks: not curves a user logged.
 _MONITOR_INTERNAL = ("lr", "stale_grad_norm", "grad_norm_total")
@@ -35,7 +36,7 @@ def plot_curves(source, names=None, log: bool = False, smooth: float = 0.0, ax=N
     for axis, (quantity, members) in zip(axes, panels.items()):
         for name, values in members:
             _draw_curve(axis, name, values, log, smooth)
-        axis.set_xlabel("step")
+        label_step_axis(axis)
         axis.set_ylabel(quantity + (" (log)" if log else ""))
         if log:
             axis.set_yscale("log")

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from ._common import (axes_or_new, check_monitor, finish, layer_colors, param_label,
-                      positive_or_nan, require_recorded, resolve_layers, resolve_params)
+                      positive_or_nan, require_recorded, resolve_layers, resolve_params,
+                      label_step_axis)
 
 
 def plot_grad_norms(monitor, by: str = "layer", layers=None, params=None, ax=None, path=None,
@@ -33,7 +34,7 @@ def plot_grad_norms(monitor, by: str = "layer", layers=None, params=None, ax=Non
         axis.plot(steps, positive_or_nan(norms), color=color, linewidth=3 if bold else 1.5,
                   label=label)
     axis.set_yscale("log")
-    axis.set_xlabel("step")
+    label_step_axis(axis)
     axis.set_ylabel("gradient L2 norm (log)")
     axis.set_title("gradient norm per " + by)
     axis.grid(True, which="both", alpha=0.3)

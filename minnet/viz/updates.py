@@ -10,7 +10,8 @@ import numpy as np
 
 from ._common import (BAND_COLOR, axes_or_new, check_monitor, default_weight_params, finish,
                       layer_colors, param_label, positive_or_nan, require_recorded,
-                      resolve_layers, resolve_params)
+                      resolve_layers, resolve_params,
+                      label_step_axis)
 
 TARGET_RATIO = 1e-3
 HEALTHY_BAND = (1e-4, 1e-2)
@@ -49,7 +50,7 @@ def plot_update_ratio(monitor, params=None, ax=None, path=None, target: float = 
         axis.plot(steps, ratio, color=color, linewidth=3 if bold else 1.5, label=label)
     axis.set_yscale("log")
     axis.set_ylim(*_y_limits(all_ratios, low, high))
-    axis.set_xlabel("step")
+    label_step_axis(axis)
     axis.set_ylabel("||update|| / ||parameter|| (log)")
     axis.set_title("update / parameter ratio")
     axis.grid(True, which="both", alpha=0.3)
