@@ -667,3 +667,20 @@ def test_a_run_that_stopped_after_two_steps_has_whole_step_ticks():
         shown = [t for t in axis.get_xticks() if low <= t <= high]
         assert shown and all(float(t).is_integer() for t in shown), (axis.get_title(), shown)
         assert axis.get_xlabel() == "step"
+
+
+def test_a_long_title_is_wrapped_inside_the_figure():
+    # minnet train --plot: "digits MLP: loss per step (test: per epoch), test accuracy 0.978"
+    # ran off the right edge of the saved PNG
+    title = "digits MLP: loss per step (test: per epoch), test accuracy 0.978"
+    losses = np.linspace(2.0, 0.1, 50)
+    for figure in (plot_loss(losses, title=title),
+                   plot_curves({"loss": losses, "accuracy": losses[::-1] / 2}, title=title)):
+        render(figure)
+        shown = [text for ax_ in figure.axes for text in [ax_.title]] + \
+            ([figure._suptitle] if figure._suptitle is not None else [])
+        texts = [text for text in shown if text.get_text()]
+        assert texts and " ".join(texts[0].get_text().split()) == title
+        renderer = figure.canvas.get_renderer()
+        box = texts[0].get_window_extent(renderer)
+        assert box.x0 >= 0 and box.x1 <= figure.bbox.x1, (box, figure.bbox)

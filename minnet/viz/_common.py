@@ -231,3 +231,14 @@ def label_step_axis(axis) -> None:
     """
     axis.set_xlabel("step")
     axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def wrapped_title(text: str, width_inches: float, fontsize_points: float = 12.0) -> str:
+    """``text`` broken into lines that fit ``width_inches`` (a title is never cut off).
+
+    An average character of the default sans-serif font is about 0.6 of the font size wide;
+    matplotlib does not wrap titles itself, and a long one runs off the figure's edge.
+    """
+    import textwrap
+    characters = max(20, int(width_inches * 72 / (0.6 * fontsize_points)))
+    return textwrap.fill(text, characters)

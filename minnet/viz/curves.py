@@ -7,7 +7,7 @@ import numpy as np
 
 from ._common import (MARK_COLOR, TRAIN_COLOR, VAL_COLOR, as_array, finish, grid_axes,
                       positive_or_nan, smooth_ema,
-                      label_step_axis)
+                      label_step_axis, wrapped_title)
 
 # Scalars the Monitor records for its own checks: not curves a user logged.
 _MONITOR_INTERNAL = ("lr", "stale_grad_norm", "grad_norm_total")
@@ -43,9 +43,10 @@ def plot_curves(source, names=None, log: bool = False, smooth: float = 0.0, ax=N
         axis.grid(True, alpha=0.3)
         axis.legend(fontsize="small")
         if title and len(panels) == 1:
-            axis.set_title(title)
+            width = axis.get_position().width * figure.get_figwidth()
+            axis.set_title(wrapped_title(title, width))
     if title and len(panels) > 1:
-        figure.suptitle(title)
+        figure.suptitle(wrapped_title(title, figure.get_figwidth()))
     return finish(figure, path, where)
 
 
