@@ -684,3 +684,20 @@ def test_a_long_title_is_wrapped_inside_the_figure():
         renderer = figure.canvas.get_renderer()
         box = texts[0].get_window_extent(renderer)
         assert box.x0 >= 0 and box.x1 <= figure.bbox.x1, (box, figure.bbox)
+
+
+def test_plot_curves_of_a_real_monitor_draws_only_what_the_loop_logged():
+    # the Monitor records scalars of its own (lr, grad norms) for its checks; viz.md's
+    # plot_curves(monitor) once drew a "grad_norm_at_step" panel beside the user's loss
+    model = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 2))
+    optimizer = optim.SGD(model.parameters(), lr=0.1)
+    X = np.random.default_rng(0).normal(size=(8, 2)).astype(np.float32)
+    y = np.array([0, 1] * 4)
+    with Monitor(model, optimizer) as monitor:
+        for _ in range(3):
+            loss = nn.CrossEntropyLoss()(model(minnet.Tensor(X)), minnet.Tensor(y))
+            optimizer.zero_grad(); loss.backward(); optimizer.step()
+            monitor.log(loss=loss.item(), accuracy=0.5)
+    assert len(monitor.scalar_names) > 2  # the Monitor's own scalars are there to be left out
+    figure = plot_curves(monitor)
+    assert sorted(axis.get_ylabel() for axis in figure.axes) == ["accuracy", "loss"]

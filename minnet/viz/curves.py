@@ -10,7 +10,7 @@ from ._common import (MARK_COLOR, TRAIN_COLOR, VAL_COLOR, as_array, finish, grid
                       label_step_axis, wrapped_title)
 
 # Scalars the Monitor records for its own checks: not curves a user logged.
-_MONITOR_INTERNAL = ("lr", "stale_grad_norm", "grad_norm_total")
+_MONITOR_INTERNAL = ("lr", "stale_grad_norm", "grad_norm_total", "grad_norm_at_step")
 _VAL_PREFIXES = ("val_", "val/", "valid_", "validation_")
 _TRAIN_PREFIXES = ("train_", "train/")
 
