@@ -12,6 +12,7 @@ from .dropout import Dropout, Dropout1d, Dropout2d
 from .flatten import Flatten, Identity, Unflatten
 from .gru import GRU
 from .attention import MultiheadAttention
+from .conv_transpose import ConvTranspose2d
 from .transformer import (TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
                           TransformerEncoderLayer)
 from .linear import Linear

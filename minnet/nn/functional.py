@@ -27,6 +27,7 @@ from ..ops.norm import batch_norm
 from ..tensor import Tensor
 from .sparse import embedding  # noqa: F401
 
+from ..ops.conv_transpose import conv_transpose2d  # noqa: F401
 try:  # conv and pooling live in another file that may not exist yet
     from ..ops.conv import (adaptive_avg_pool2d, avg_pool1d, avg_pool2d, conv1d,  # noqa: F401
                             conv2d, max_pool1d, max_pool2d)
