@@ -438,6 +438,21 @@ def test_gradcheck_map_ticks_are_whole_indices_and_exact_zeros_are_explained():
     assert "exact 0 drawn at 1e-16" in figure.axes[1].get_ylabel()
 
 
+def test_gradcheck_map_of_a_vector_has_no_row_axis_and_an_honest_colour_bar():
+    # lab 01's db = dout[0]: b (5,) failed with errors 0.66..1.0; the panel was ticked
+    # -0.5, -0.4, ... on a "first index" axis and its colour bar ran up to 6.6
+    rel = np.array([0.7, 0.9, 1.0, 0.66, 0.8])
+    check = InputCheck("b", (5,), False, 1.0, np.zeros(5), np.zeros(5), rel,
+                       np.ones(5, bool), np.ones(5, bool), np.zeros(5, bool), 5, 5)
+    figure = plot_gradcheck(GradcheckResult(False, [check]))
+    render(figure)
+    ax, bar = figure.axes
+    assert ax.get_xlabel() == "entry" and list(ax.get_yticks()) == []
+    assert [t for t in ax.get_xticks() if -0.5 <= t <= 4.5] == [0, 1, 2, 3, 4]
+    assert np.isclose(ax.images[0].norm.vmax, 1.0)
+    assert ax.images[0].norm.vmin <= 0.1
+
+
 def test_gradcheck_map_of_a_4d_input_and_fast_mode():
     shape = (2, 3, 2, 2)
     rel = np.full(shape, 1e-10)

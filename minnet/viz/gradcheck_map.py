@@ -48,7 +48,9 @@ def plot_gradcheck(result, inputs=None, ax=None, path=None, floor: float = 1e-16
         # NaN: entries not checked, drawn grey
         shown = np.where(np.isfinite(errors), np.maximum(errors, floor), np.nan)
         finite = shown[np.isfinite(shown)]
-        norm = LogNorm(vmin=finite.min(), vmax=max(finite.max(), finite.min() * 10)) \
+        # at least a decade of colours, widened downwards: the top of the bar stays the
+        # largest error measured (a relative error is at most 1, the bar must not say 6)
+        norm = LogNorm(vmin=min(finite.min(), finite.max() / 10), vmax=finite.max()) \
             if finite.size else None
         image = axis.imshow(shown, cmap=colormaps["viridis"].with_extremes(bad="0.6"), norm=norm, interpolation="nearest",
                             aspect="auto")
@@ -62,10 +64,15 @@ def plot_gradcheck(result, inputs=None, ax=None, path=None, floor: float = 1e-16
         axis.set_title(f"{check.name} {tuple(check.shape)}: {verdict}\nmax rel error "
                        f"{check.max_rel_error:.2e}, {check.n_mismatch} mismatch(es)",
                        fontsize="small", color=MARK_COLOR if not check.passed else "black")
-        axis.set_xlabel("entry (flattened after the first index)")
-        axis.set_ylabel("first index")
-        for index_axis in (axis.xaxis, axis.yaxis):  # entries are whole numbers, never 0.5
-            index_axis.set_major_locator(MaxNLocator(integer=True))
+        # entries are whole numbers, never 0.5 (min_n_ticks=1: a single row gets tick 0)
+        for index_axis in (axis.xaxis, axis.yaxis):
+            index_axis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+        if len(check.shape) <= 1:  # a vector (or a number) is one row: no first index
+            axis.set_xlabel("entry")
+            axis.set_yticks([])
+        else:
+            axis.set_xlabel("entry (flattened after the first index)")
+            axis.set_ylabel("first index")
         if check.mismatch is not None and np.any(check.mismatch) or \
                 check.kink is not None and np.any(check.kink):
             axis.legend(fontsize="x-small", loc="upper right")
