@@ -130,12 +130,12 @@ def test_a_nan_passes_its_gradient_through_as_in_pytorch():
 
 
 @pytest.mark.parametrize("x_shape,w_shape", [((4, 3, 5), (3,)), ((4, 3), (1,)), ((6,), (1,)),
-                                             ((2, 3, 4, 4), (3,))])
+                                             ((2, 3, 4, 4), (3,)), ((), (1,))])
 def test_prelu_values_and_gradcheck_of_input_and_slopes(x_shape, w_shape):
     x = make(x_shape, seed=1, kinks=(0,))
     w = minnet.tensor(np.random.default_rng(2).uniform(0.1, 0.5, w_shape), requires_grad=True)
     w_view = w.numpy().reshape((-1,) + (1,) * (len(x_shape) - 2)) if len(x_shape) >= 2 \
-        else w.numpy()
+        else w.numpy().reshape(())
     expected = np.where(x.numpy() > 0, x.numpy(), w_view * x.numpy())
     np.testing.assert_allclose(ops.prelu(x, w).numpy(), expected, rtol=1e-15)
     result = minnet.gradcheck(ops.prelu, (x, w))

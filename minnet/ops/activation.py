@@ -399,8 +399,8 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
         raise ValueError(f"prelu(): weight must have shape (1,) or ({channels},) (one slope per "
                          f"channel, dim 1 of the input {x.shape}), got {w.shape}. Hint: "
                          f"nn.PReLU(num_parameters={channels}).")
-    # the weight lined up with dim 1: (C,) -> (C, 1, ..., 1)
-    w_view = w.reshape((-1,) + (1,) * (x.ndim - 2)) if x.ndim >= 2 else w
+    # the weight lined up with dim 1: (C,) -> (C, 1, ..., 1); one slope for inputs of < 2 dims
+    w_view = w.reshape((-1,) + (1,) * (x.ndim - 2)) if x.ndim >= 2 else w.reshape(())
     positive = x > 0
     out = np.where(positive, x, w_view * x)
 
