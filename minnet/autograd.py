@@ -196,9 +196,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
 
 
 def Variable(tensor, requires_grad: bool = False):  # noqa: N802  (PyTorch's old name)
-    """PyTorch's deprecated ``autograd.Variable(t)``: today just the tensor itself
-    (with ``requires_grad=True`` it starts recording, as there)."""
-    tensor = tensor if isinstance(tensor, Tensor) else Tensor(tensor)
+    """PyTorch's deprecated ``autograd.Variable(t)``: a new tensor on ``t``'s memory, outside
+    any graph, that records with ``requires_grad=True`` (``t`` itself is left as it was,
+    as in PyTorch)."""
+    tensor = tensor.detach() if isinstance(tensor, Tensor) else Tensor(tensor)
     return tensor.requires_grad_() if requires_grad else tensor
 
 

@@ -182,8 +182,8 @@ def _as_array(data, dtype=None) -> np.ndarray:
         data = data._data
     if dtype is not None:
         return np.array(data, dtype=np.dtype(dtype))
-    if isinstance(data, np.ndarray):
-        array = data.copy()
+    if isinstance(data, (np.ndarray, np.floating)):   # (a np.float64 scalar keeps float64)
+        array = np.array(data)
     else:
         array = np.array(data)
         if array.dtype.kind == "f":
@@ -327,6 +327,13 @@ class Tensor:
     @property
     def is_cuda(self) -> bool:
         return False
+
+    def cuda(self, device=None, non_blocking: bool = False) -> "Tensor":
+        """Raises: minnet has no GPU (as PyTorch on a machine without one)."""
+        from .utils.device import check_device
+        check_device("cuda" if device is None else f"cuda:{device}"
+                     if isinstance(device, int) else device, "Tensor.cuda()")
+        return self
 
     @property
     def shape(self) -> tuple:

@@ -1205,3 +1205,35 @@ def test_einsum_implicit_form():
     assert minnet.gradcheck(lambda a, b: ops.einsum("kj,ji", b.T, a.T), (a, b))
     with pytest.raises(ValueError, match=r"einsum\(\): '\.\.\.' is not supported"):
         ops.einsum("...ij->...ji", a)
+
+
+# -- found running public PyTorch scripts and torch's module tests (6 Dec) -----------------
+def test_numpy_float_scalars_keep_their_dtype():
+    assert minnet.tensor(np.float64(1.5)).dtype == np.float64      # torch: float64
+    assert minnet.tensor(np.float32(1.5)).dtype == np.float32
+    assert minnet.tensor(1.5).dtype == np.float32                  # a Python float: default
+
+
+def test_variable_returns_a_new_tensor_and_leaves_its_argument_alone():
+    t = minnet.tensor([1.0, 2.0])
+    v = minnet.autograd.Variable(t, requires_grad=True)
+    assert v is not t and v.requires_grad and not t.requires_grad
+    assert np.shares_memory(v.numpy(), t.numpy())
+
+
+def test_type_takes_the_legacy_tensor_types_and_cuda_says_there_is_no_gpu():
+    assert minnet.tensor([1.5, 2.5]).type(minnet.LongTensor).tolist() == [1, 2]
+    with pytest.raises(RuntimeError, match=r"Tensor.cuda\(\): minnet runs on the CPU only"):
+        minnet.tensor([1.0]).cuda()
+
+
+def test_kl_div_of_a_negative_target_is_nan_and_soft_targets_refuse_ignore_index():
+    import warnings
+    from minnet.nn import functional as F
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        value = F.kl_div(minnet.tensor([0.1, 0.2]).log(), minnet.tensor([-0.5, 0.5]),
+                         reduction="sum")
+    assert np.isnan(value.item())
+    with pytest.raises(ValueError, match="ignore_index is for class-index targets"):
+        F.cross_entropy(minnet.randn(2, 3), minnet.rand(2, 3), ignore_index=1)

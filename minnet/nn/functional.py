@@ -148,7 +148,8 @@ def kl_div(input: Tensor, target, size_average=None, reduce=None, reduction: str
         per_entry = target.exp() * (target - input)
     else:
         # x log x with 0 log 0 = 0: log of 1 where the target is 0 keeps nan out of backward
-        safe = ops.where(target > 0, target, 1.0)
+        # (a negative target is no probability: its log stays nan, as PyTorch's)
+        safe = ops.where(target != 0, target, 1.0)
         per_entry = target * safe.log() - target * input
     if reduction == "none":
         return per_entry

@@ -266,6 +266,7 @@ def _typed(dtype):
         if all(isinstance(d, numbers.Integral) and not isinstance(d, bool) for d in data):
             return zeros(*data, dtype=dtype)  # a size, e.g. FloatTensor(2, 3) (zeros here)
         return tensor(data[0], dtype=dtype)
+    make.dtype = np.dtype(dtype)  # so that x.type(minnet.LongTensor) converts, as PyTorch
     return make
 
 

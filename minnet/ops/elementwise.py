@@ -500,6 +500,8 @@ def to_type(input: Tensor, dtype=None, non_blocking: bool = False):
     with a dtype or such a name, the converted tensor (as ``astype``)."""
     if dtype is None:
         return "torch." + _TYPE_NAMES.get(input._data.dtype.name, input._data.dtype.name)
+    if isinstance(getattr(dtype, "dtype", None), np.dtype):  # minnet.LongTensor and the like
+        dtype = dtype.dtype
     if isinstance(dtype, str) and dtype.startswith("torch."):
         names = {name: np.dtype(key) for key, name in _TYPE_NAMES.items()}
         if dtype[len("torch."):] not in names:

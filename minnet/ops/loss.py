@@ -242,6 +242,10 @@ def cross_entropy(input: Tensor, target, weight=None, size_average=None, ignore_
     target = target if isinstance(target, Tensor) else Tensor(np.asarray(target))
     logits, classes = input._data, target._data
     if classes.dtype.kind == "f" and classes.shape == logits.shape and logits.ndim >= 1:
+        if ignore_index != -100:
+            raise ValueError("cross_entropy(): ignore_index is for class-index targets; these "
+                             "targets are class probabilities (floats, shaped like the input). "
+                             "Hint: give an ignored sample all-zero probabilities instead.")
         return _soft_cross_entropy(input, target, weight, reduction, label_smoothing)
     if weight is None and label_smoothing == 0.0 and reduction == "mean" and logits.ndim == 2:
         labels = _check_class_targets(input, target, ignore_index, "cross_entropy")
