@@ -12,6 +12,8 @@ from .dropout import Dropout, Dropout1d, Dropout2d
 from .flatten import Flatten, Identity, Unflatten
 from .gru import GRU
 from .attention import MultiheadAttention
+from .upsampling import (PixelShuffle, PixelUnshuffle, Upsample, UpsamplingBilinear2d,
+                         UpsamplingNearest2d)
 from .conv_transpose import ConvTranspose2d
 from .transformer import (TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
                           TransformerEncoderLayer)

@@ -39,6 +39,7 @@ from ..tensor import Tensor
 from .sparse import embedding  # noqa: F401
 
 from ..ops.conv_transpose import conv_transpose2d  # noqa: F401
+from ..ops.resample import interpolate, pixel_shuffle, pixel_unshuffle  # noqa: F401
 try:  # conv and pooling live in another file that may not exist yet
     from ..ops.conv import (adaptive_avg_pool2d, avg_pool1d, avg_pool2d, conv1d,  # noqa: F401
                             conv2d, max_pool1d, max_pool2d)
