@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 import pytest
 
+import minnet
 from minnet import nn, optim, scenarios
 from minnet.data import Standardizer, load_digits, make_moons, make_regression_1d
 from minnet.debug.checks import gradients as grad_checks
@@ -183,6 +184,35 @@ def test_accumulating_reads_the_stale_gradient_norm():
         _ctx(monitor, thresholds={"stale_grad_fraction": 1.01}))
     zeroed = FakeMonitor(scalars={"stale_grad_norm": [0.0, 0.0, 0.0, 0.0]})
     assert not grad_checks.accumulating_gradients(_ctx(zeroed))
+
+
+@pytest.mark.parametrize("zero_grad_at,expected", [
+    ("before forward", False), ("after forward, before backward", False),
+    ("after step", False), ("never", True)])
+def test_accumulating_judges_the_gradients_backward_adds_to(zero_grad_at, expected):
+    """A new user's report: PyTorch's own tutorials call zero_grad() after the forward pass;
+    the gradient left on the parameters matters only when backward() starts adding to it."""
+    from minnet.debug import Monitor
+    X = minnet.tensor(np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32))
+    y = minnet.tensor(np.random.default_rng(1).integers(0, 2, 64))
+    model = _two_layer_model()
+    sgd = minnet.optim.SGD(model.parameters(), lr=0.1)
+    loss_fn = nn.CrossEntropyLoss()
+    with Monitor(model, sgd) as monitor:
+        for _ in range(12):
+            if zero_grad_at == "before forward":
+                sgd.zero_grad()
+            loss = loss_fn(model(X), y)
+            if zero_grad_at == "after forward, before backward":
+                sgd.zero_grad()
+            loss.backward()
+            sgd.step()
+            if zero_grad_at == "after step":
+                sgd.zero_grad()
+            monitor.log(loss=loss)
+    stale = monitor.scalar("stale_grad_norm")[1:]
+    assert (stale > 0).all() if expected else (stale == 0).all()
+    assert bool(grad_checks.accumulating_gradients(_ctx(monitor))) == expected
 
 
 def _weight_monitor(first_norm, last_norm, model):

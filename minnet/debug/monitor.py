@@ -264,6 +264,12 @@ class Monitor:
             self.layer_of_param[name] = _layer_name(owner, modules[owner])
         self._param_stats = _GrowableArray((len(self._params), len(PARAM_STATS)))
         self._samples = [None] * len(self._params)
+        # gradients left from the previous step are read when this step's backward first
+        # reaches a parameter: zero_grad() may come before backward() or after step()
+        self._stale_step: Optional[int] = None
+        for param in self._params:
+            if param.requires_grad:
+                self._handles.append(param.register_hook(self._on_parameter_grad))
         if optimizer is not None:
             self._handles.append(optimizer.register_step_pre_hook(self._before_optimizer_step))
             self._handles.append(optimizer.register_step_post_hook(self._after_optimizer_step))
@@ -376,9 +382,19 @@ class Monitor:
         if step % self.every == 0:
             self._record = self._record_row(step)
             self._jit = jit_enabled()  # read once a record: it looks at the environment
-            self._set_scalar("stale_grad_norm", step, self._global_grad_norm())
+            self._stale_step = step    # stale_grad_norm: read by the first parameter gradient
         else:
             self._record = -1
+
+    def _on_parameter_grad(self, grad) -> None:
+        """The first parameter gradient of a recorded step's backward: every ``.grad`` still
+        holds what was there before this backward (leaves accumulate after their hooks), so
+        a non-zero norm is the previous step's gradient, about to be added to."""
+        step = self._stale_step
+        if step is not None and step == self.step_index and self._attached:
+            self._stale_step = None
+            self._set_scalar("stale_grad_norm", step, self._global_grad_norm())
+        return None
 
     # -- hooks ---------------------------------------------------------------------------
     # They run on every training step, so they stay lean: an unrecorded step returns

@@ -466,17 +466,18 @@ def _not_in_optimizer(ctx, monitor, model, outside) -> Finding:
 
 # -- grad.accumulating ----------------------------------------------------------------------------
 def stale_norms_of_held(ctx, steps: int = STALE_PROBE_STEPS) -> np.ndarray:
-    """Norm of the gradients found on the optimizer's parameters at the first forward pass of
-    each step of a short replay on a fresh copy (the user's loop), as the Monitor measures
-    it. ``optimizer.zero_grad()`` clears only those, so only those say whether it was called."""
+    """Norm of the gradients found on the optimizer's parameters when each step's backward
+    first reaches one of them, in a short replay on a fresh copy (the user's loop), as the
+    Monitor measures it. ``optimizer.zero_grad()`` clears only those, so only those say
+    whether it was called (before backward: after the forward pass is fine too)."""
     model = ctx.fresh_model()
     optimizer = ctx.make_optimizer(model)
     held = [p for group in optimizer.param_groups for p in group["params"]]
     norms = {}
     step = {"index": 0}
 
-    def at_forward(module, args):
-        if step["index"] not in norms:  # the first forward of the step
+    def at_first_gradient(grad):
+        if step["index"] not in norms:  # the first parameter gradient of the step
             norms[step["index"]] = math.sqrt(sum(
                 float(np.sum(np.square(p.grad._data, dtype=np.float64)))
                 for p in held if p.grad is not None))
@@ -485,8 +486,8 @@ def stale_norms_of_held(ctx, steps: int = STALE_PROBE_STEPS) -> np.ndarray:
     def count_steps(optimizer, args, kwargs):
         step["index"] += 1
 
-    handles = [model.register_forward_pre_hook(at_forward),
-               optimizer.register_step_post_hook(count_steps)]
+    handles = [p.register_hook(at_first_gradient) for p in held if p.requires_grad]
+    handles.append(optimizer.register_step_post_hook(count_steps))
     try:
         ctx.train(model, steps=steps, optimizer=optimizer)
     finally:
@@ -539,8 +540,8 @@ def accumulating_gradients(ctx) -> list:
                 "last_global_grad_norm": float(finite[-1]) if finite.size else float("nan")}
     message = (f"Gradients are not zeroed between steps: on {fraction:.0%} of the steps the "
                f"parameters still held the previous step's gradient (median norm "
-               f"{evidence['median_stale_grad_norm']:.3g}) when the next forward pass began, so "
-               f"backward() adds to it and every update uses the sum of all past gradients.")
+               f"{evidence['median_stale_grad_norm']:.3g}) when the next backward() began, so "
+               f"backward() added to it and every update used the sum of all past gradients.")
     return [Finding("grad.accumulating", message, evidence=evidence,
                     thresholds=[ctx.thresholds.describe(STALE_FRACTION)],
                     fix="Call optimizer.zero_grad() at the start of every step, before "
