@@ -240,3 +240,14 @@ def test_report_json_is_strict_with_nonfinite_evidence():
     evidence = data["findings"][0]["evidence"]
     assert evidence["loss"] is None and evidence["grad_norm"] is None
     assert sorted(data["nonfinite"].values()) == ["inf", "nan"]
+
+
+def test_a_missing_prediction_shows_as_a_dash_not_none():
+    from minnet.debug.report import Report
+    report = Report([], predictions={"layers": [{"layer": "0 (Linear)", "predicted_std": 0.5,
+                                                 "measured_std": 0.48,
+                                                 "predicted_grad_rms": None,
+                                                 "measured_grad_rms": 1e-3}]})
+    _, _, rows = report.prediction_table()
+    assert rows == [("0 (Linear)", "0.5", "0.48", "-", "0.001")]
+    assert "None" not in str(report)

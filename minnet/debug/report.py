@@ -272,10 +272,9 @@ class Report:
                          f"measured {format_value(loss.get('measured'))}"
                          + (f" ({loss['why']})" if loss.get("why") else ""))
         header = ("layer", "act std predicted", "measured", "grad rms predicted", "measured")
-        rows = [(str(row.get("layer", "?")), format_value(row.get("predicted_std")),
-                 format_value(row.get("measured_std")),
-                 format_value(row.get("predicted_grad_rms")),
-                 format_value(row.get("measured_grad_rms")))
+        rows = [(str(row.get("layer", "?")), _cell(row.get("predicted_std")),
+                 _cell(row.get("measured_std")), _cell(row.get("predicted_grad_rms")),
+                 _cell(row.get("measured_grad_rms")))
                 for row in predictions.get("layers") or []]
         return loss_line, header, rows
 
@@ -409,6 +408,11 @@ def _json_default(value):
     return str(value)
 
 
+def _cell(value) -> str:
+    """A predictions-table cell: '-' where there is no prediction (None), else the number."""
+    return "-" if value is None else format_value(value)
+
+
 def format_value(value) -> str:
     """A number (or list/dict of numbers) as a report shows it: 4 significant digits,
     scientific notation outside [1e-3, 1e4), lists cut after 6 items."""
@@ -526,8 +530,8 @@ def format_predictions(predictions: dict) -> list:
                      f"{'grad rms pred':>14} {'measured':>10}")
         for row in layers:
             lines.append(f"  {row.get('layer', '?')[:22]:<22} "
-                         f"{format_value(row.get('predicted_std')):>12} "
-                         f"{format_value(row.get('measured_std')):>10} "
-                         f"{format_value(row.get('predicted_grad_rms')):>14} "
-                         f"{format_value(row.get('measured_grad_rms')):>10}")
+                         f"{_cell(row.get('predicted_std')):>12} "
+                         f"{_cell(row.get('measured_std')):>10} "
+                         f"{_cell(row.get('predicted_grad_rms')):>14} "
+                         f"{_cell(row.get('measured_grad_rms')):>10}")
     return lines
