@@ -279,6 +279,24 @@ def test_update_ratio_direction_and_suggested_factor():
     assert finding.evidence["suggested_lr"] == pytest.approx(0.1)
 
 
+def test_update_ratio_does_not_call_a_converged_run_slow():
+    """A new user's report: PyTorch's two-layer tutorial (SGD 1e-4, summed MSE) drives the
+    loss from 648 to 2e-6; its median update ratio, taken mostly after convergence, sat
+    below the band and the Monitor said 'the learning rate looks too low'."""
+    model = _two_layer_model()
+    ratios = {"0.weight": {"update_ratio": [1e-5] * 20},
+              "2.weight": {"update_ratio": [1e-5] * 20}}
+    layers = {"0.weight": "0 (Linear)", "2.weight": "2 (Linear)"}
+    converged = FakeMonitor(model=model, params=ratios, layer_of_param=layers,
+                            scalars={"lr": [1e-4] * 20,
+                                     "loss": list(648.0 * 0.3 ** np.arange(20))})
+    assert not update_checks.update_ratio(_ctx(converged))
+    crawling = FakeMonitor(model=model, params=ratios, layer_of_param=layers,
+                           scalars={"lr": [1e-4] * 20, "loss": list(np.linspace(2.3, 2.1, 20))})
+    (finding,) = update_checks.update_ratio(_ctx(crawling))
+    assert finding.evidence["direction"] == "too_low"
+
+
 def test_update_ratio_factor_comes_from_the_steps_before_the_loss_blew_up():
     """Review item 8: after a blow-up the ratios describe a broken net, not the lr."""
     model = _two_layer_model()

@@ -56,3 +56,17 @@ def steps_before_divergence(monitor) -> np.ndarray:
     elif nonfinite is None:
         return keep
     return steps < end
+
+
+def loss_fall(losses: np.ndarray) -> float:
+    """How many times lower the loss ends than it starts: the median of the first tenth of
+    the finite logged losses over that of the last tenth (1.0 with too few to say; inf when
+    the end is exactly 0)."""
+    finite = losses[np.isfinite(losses)]
+    if finite.size < 10:
+        return 1.0
+    tenth = max(finite.size // 10, 1)
+    first, last = float(np.median(finite[:tenth])), float(np.median(finite[-tenth:]))
+    if first <= 0:
+        return 1.0
+    return first / last if last > 0 else float("inf")
