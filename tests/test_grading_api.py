@@ -283,9 +283,15 @@ def test_expect_close_hint_replaces_the_generic_guesses():
         expect_close("column means", np.array([np.nan, 1.0]), np.array([0.5, 1.0]),
                      hint="skip the missing entries (np.nanmean)")
     assert "np.nanmean" in str(error.value) and "log(0)" not in str(error.value)
-    with pytest.raises(LabFailure) as error:   # without a hint the generic guess stays
+    with pytest.raises(LabFailure) as error:   # without a hint the guess follows the factor
         expect_close("x", np.array([2.0, 4.0]), np.array([1.0, 2.0]))
-    assert "batch size" in str(error.value)
+    assert "a factor 2" in str(error.value) and "square" in str(error.value)
+    with pytest.raises(LabFailure) as error:   # 8x: a sum over 8 where a mean was meant
+        expect_close("loss", np.array([8.0, 16.0]), np.array([1.0, 2.0]))
+    assert "a missing division by 8" in str(error.value) and "batch size" in str(error.value)
+    with pytest.raises(LabFailure) as error:
+        expect_close("loss", np.array([0.25, 0.5]), np.array([1.0, 2.0]))
+    assert "an extra division by 4" in str(error.value)
 
 
 def test_expect_exact_tells_finite_differences_from_a_derivation():

@@ -189,19 +189,26 @@ def test_softmax_loss(credit):
                         "the same loss and half the gradient per copy"):
         loss1, dx1 = layers.softmax_loss(x5, y5)
         loss2, dx2 = layers.softmax_loss(np.concatenate([x5, x5]), np.concatenate([y5, y5]))
+        doubled = ("repeating the batch doubles a sum over its samples but leaves a mean "
+                   "alone: divide by the number of samples N (loss and dx)")
         expect_close("loss of the batch repeated twice (vs the loss of the batch)",
-                     np.asarray(loss2, dtype=float), np.asarray(loss1, dtype=float))
+                     np.asarray(loss2, dtype=float), np.asarray(loss1, dtype=float),
+                     hint=doubled)
         expect_close("dx of the first copy of the repeated batch (vs half the batch's dx)",
-                     dx2[:5], dx1 / 2)
+                     dx2[:5], dx1 / 2, hint=doubled)
         expect_exact("softmax_loss dx", dx1, ref.softmax_loss(x5, y5)[1])
     with credit.part(1, "softmax_loss is stable: scores around +-1000 give a finite loss and "
                         "gradient, the same as the scores shifted to 0"):
         expect_stable_softmax_loss(layers, x, y, big)
         loss_big, dx_big = layers.softmax_loss(big, y)
-        loss_ref, dx_ref = ref.softmax_loss(x, y)      # softmax is shift-invariant per row
-        expect_close("softmax_loss loss on scores +-1000", np.asarray(loss_big, dtype=float),
-                     np.asarray(loss_ref), rtol=1e-6, atol=1e-6)
-        expect_close("softmax_loss dx on scores +-1000", dx_big, dx_ref, rtol=1e-6, atol=1e-8)
+        # softmax is shift-invariant per row: compared with the same code on the unshifted
+        # scores, so a scale mistake elsewhere (a missing 1/N) does not lose this point too
+        loss_own, dx_own = layers.softmax_loss(x, y)
+        expect_close("softmax_loss loss on scores +-1000 (vs your loss on the same scores "
+                     "shifted to 0)", np.asarray(loss_big, dtype=float),
+                     np.asarray(loss_own, dtype=float), rtol=1e-6, atol=1e-6)
+        expect_close("softmax_loss dx on scores +-1000 (vs your dx on the same scores shifted "
+                     "to 0)", dx_big, dx_own, rtol=1e-6, atol=1e-8)
 
 
 def finite_result(layers, scores, y):

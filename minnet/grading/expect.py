@@ -220,9 +220,26 @@ def _pattern_hints(got: np.ndarray, want: np.ndarray, hint: str = None) -> list:
         if np.allclose(ratio, ratio[0], rtol=1e-6) and not np.isclose(ratio[0], 1.0):
             pattern = f"every entry is {ratio[0]:.6g} times the expected value"
             return [f"  hint: {pattern}: {hint}" if hint else
-                    f"  hint: {pattern}: a missing or extra factor (the batch size in a mean? "
-                    "a 1/2?)"]
+                    f"  hint: {pattern}: {_factor_guess(float(ratio[0]))}"]
     return [f"  hint: {hint}"] if hint else []
+
+
+def _factor_guess(ratio: float) -> str:
+    """What a constant factor between got and expected usually is, from its value: 2 or 1/2
+    a square's derivative, another whole number k a division by k (a mean's count)."""
+    magnitude = abs(ratio)
+    for k, inverted in ((round(magnitude), False), (round(1 / magnitude), True)):
+        if k >= 2 and np.isclose(1 / magnitude if inverted else magnitude, k, rtol=1e-6):
+            sign = "" if ratio > 0 else " (and the opposite sign)"
+            if k == 2:
+                return (f"a factor 2{sign}: the 2 of a square's derivative, or a 1/2, missing "
+                        f"or extra?")
+            if inverted:
+                return (f"an extra division by {k}{sign}: a mean where a sum was meant, or "
+                        f"the count divided twice?")
+            return (f"a missing division by {k}{sign}: a sum where a mean over {k} entries "
+                    f"was meant (the batch size?)")
+    return "a missing or extra constant factor (a count in a mean? a 1/2?)"
 
 
 def _short_repr(value, limit: int = 80) -> str:
