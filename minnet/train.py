@@ -400,7 +400,7 @@ def plot_digits_losses(result: DigitsResult, path) -> None:
         if record.test_loss is not None:
             test[min(record.epoch * steps_per_epoch, len(losses)) - 1] = record.test_loss
     import matplotlib.pyplot as plt
-    figure = plot_loss(losses, val=test, path=path,
+    figure = plot_loss(losses, val=test, path=path, val_label="test_loss",
                        title=f"digits MLP: loss per step (test: per epoch), "
                              f"test accuracy {result.test_accuracy:.3f}")
     plt.close(figure)

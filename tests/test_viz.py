@@ -716,3 +716,16 @@ def test_plot_curves_of_a_real_monitor_draws_only_what_the_loop_logged():
     assert len(monitor.scalar_names) > 2  # the Monitor's own scalars are there to be left out
     figure = plot_curves(monitor)
     assert sorted(axis.get_ylabel() for axis in figure.axes) == ["accuracy", "loss"]
+
+
+def test_plot_loss_names_a_held_out_curve_as_asked():
+    import matplotlib.pyplot as plt
+    from minnet.viz import plot_loss
+    losses = np.linspace(2.0, 0.5, 20)
+    test = np.full(20, np.nan)
+    test[9], test[19] = 1.5, 0.8
+    figure = plot_loss(losses, val=test, val_label="test_loss")
+    labels = [label for ax in figure.axes for label in ax.get_legend_handles_labels()[1]]
+    plt.close(figure)
+    assert any("test_loss" in label for label in labels) and len(figure.axes) == 1
+    assert not any("val_loss" in label for label in labels)

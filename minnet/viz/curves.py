@@ -11,7 +11,7 @@ from ._common import (MARK_COLOR, TRAIN_COLOR, VAL_COLOR, as_array, finish, grid
 
 # Scalars the Monitor records for its own checks: not curves a user logged.
 _MONITOR_INTERNAL = ("lr", "stale_grad_norm", "grad_norm_total", "grad_norm_at_step")
-_VAL_PREFIXES = ("val_", "val/", "valid_", "validation_")
+_VAL_PREFIXES = ("val_", "val/", "valid_", "validation_", "test_")  # held-out curves
 _TRAIN_PREFIXES = ("train_", "train/")
 
 
@@ -51,12 +51,13 @@ def plot_curves(source, names=None, log: bool = False, smooth: float = 0.0, ax=N
 
 
 def plot_loss(source, val=None, log: bool = False, smooth: float = 0.0, ax=None, path=None,
-              title: Optional[str] = None):
+              title: Optional[str] = None, val_label: str = "val_loss"):
     """The loss curve (and the validation loss, if given or logged as ``val_loss``).
 
     ``source``: a Monitor (scalars ``loss`` and ``val_loss``), a 1-D array of
     training losses, or a TrainingRun (``.losses``). ``val``: optional array of
-    validation losses, one per step (NaN where not measured).
+    validation losses, one per step (NaN where not measured), drawn as ``val_label``
+    (e.g. "test_loss" when it is measured on the test set).
     """
     where = "plot_loss()"
     if hasattr(source, "scalar_names"):
@@ -72,7 +73,7 @@ def plot_loss(source, val=None, log: bool = False, smooth: float = 0.0, ax=None,
         losses = getattr(source, "losses", source)
         curves = {"loss": as_array(losses, where, "the losses")}
     if val is not None:
-        curves["val_loss"] = as_array(val, where, "val")
+        curves[val_label] = as_array(val, where, "val")
     return plot_curves(curves, log=log, smooth=smooth, ax=ax, path=path,
                        title=title or "loss")
 
