@@ -500,5 +500,7 @@ def test_tensor_class_and_variable_as_pytorch():
     total += torch.tensor(1.5).numpy()  # the word-embeddings tutorial's running loss
     assert total.tolist() == [1.5]
     x = torch.ones(2)
-    assert torch.autograd.Variable(x) is x  # deprecated in PyTorch: the tensor itself
+    # deprecated in PyTorch: a new tensor on x's memory, outside the graph (torch 2.13)
+    v = torch.autograd.Variable(x)
+    assert v is not x and np.shares_memory(v.numpy(), x.numpy()) and v.grad_fn is None
     assert torch.autograd.Variable(torch.ones(2), requires_grad=True).requires_grad
