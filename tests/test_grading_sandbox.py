@@ -140,6 +140,28 @@ def test_calls_cross_as_data_and_caches_stay_behind(tmp_path):
         module.missing
 
 
+def test_a_sandboxed_function_keeps_the_students_parameter_names(tmp_path):
+    """The grader's gradient checks name inputs as the student's own check_backward does
+    (x, w, b), not 'input 0/1/2' (a new student's report on lab 01)."""
+    import inspect
+    from minnet.gradcheck import check_backward
+    test_file = lab_file(tmp_path, """
+        def affine_forward(x, w, b, *rest, scale=1.0):
+            return x @ w + b, (x, w)
+        def affine_backward(dout, cache):
+            x, w = cache
+            return dout @ w.T, x.T @ dout, dout.sum(axis=0) * 2   # db wrong on purpose
+    """)
+    module = sandboxed(test_file, "layers", allowed_imports=("numpy",))
+    assert list(inspect.signature(module.affine_forward).parameters) == ["x", "w", "b"]
+    rng = np.random.default_rng(0)
+    result = check_backward(module.affine_forward, module.affine_backward,
+                            rng.normal(size=(3, 4)), rng.normal(size=(4, 2)),
+                            rng.normal(size=2))
+    report = str(result)
+    assert not result and "\n  b  " in report and "input 2" not in report
+
+
 def test_a_file_saved_with_a_bom_and_crlf_endings_runs_as_python_reads_it(tmp_path):
     """Windows editors save UTF-8 with a byte-order mark and CRLF line endings: Python runs such
     a file, so the grader must too (the BOM made every test of such a file score 0 with

@@ -8,6 +8,7 @@ by path: minnet is not imported unless the lab allows it. Requests (``wire`` fra
 student's lines. Each request: docs/grading_internals.md.
 """
 import importlib.abc
+import inspect
 import importlib.util
 import linecache
 import os
@@ -20,6 +21,16 @@ import weakref
 KEPT_GRAPHS = 256  # result graphs kept for a later backward()
 # stand-ins a lab may ask for instead of the real module (see sandbox_autograd.py)
 STAND_INS = {"minnet.autograd": "sandbox_autograd.py"}
+
+
+def _positional_names(function) -> list:
+    """The names of a student function's positional parameters (for the grader's feedback,
+    which names inputs as the student's own gradient checks do); [] when unknown."""
+    try:
+        return [p.name for p in inspect.signature(function).parameters.values()
+                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except Exception:  # noqa: BLE001 -- builtins, odd callables: no names, no harm
+        return []
 
 
 def load_wire():
@@ -314,7 +325,9 @@ class Worker:
                    if isinstance(value, type) and self.autograd is not None
                    and issubclass(value, self.autograd.Function)
                    and value is not self.autograd.Function]
-        return {"functions": functions, "values": values, "function_classes": classes}
+        return {"functions": functions, "values": values, "function_classes": classes,
+                "parameters": {key: _positional_names(getattr(module, key))
+                               for key in functions}}
 
     def call(self, request, buffers):
         function = getattr(self.module, request["function"])
