@@ -35,7 +35,20 @@ def _activation(activation: Union[str, Callable], layer: str) -> Callable:
     return ACTIVATIONS[activation]
 
 
-class TransformerEncoderLayer(Module):
+class _ResidualBlocks(Module):
+    """What both layers share: self-attention and the position-wise feed-forward net, each
+    ending in its dropout (the residual sums and the norms are the layers' own)."""
+
+    def _self_attention(self, x, attn_mask, key_padding_mask, is_causal) -> Tensor:
+        out = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
+                             need_weights=False, is_causal=is_causal)[0]
+        return self.dropout1(out)
+
+    def _feed_forward(self, x, out_dropout: Module) -> Tensor:
+        return out_dropout(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+
+
+class TransformerEncoderLayer(_ResidualBlocks):
     """Self-attention and a position-wise feed-forward net, each in a residual block.
 
     Shapes: src (S, N, d_model), or (N, S, d_model) with ``batch_first=True`` -> the same.
@@ -68,20 +81,12 @@ class TransformerEncoderLayer(Module):
         if self.norm_first:
             x = x + self._self_attention(self.norm1(x), src_mask, src_key_padding_mask,
                                          is_causal)
-            return x + self._feed_forward(self.norm2(x))
+            return x + self._feed_forward(self.norm2(x), self.dropout2)
         x = self.norm1(x + self._self_attention(x, src_mask, src_key_padding_mask, is_causal))
-        return self.norm2(x + self._feed_forward(x))
-
-    def _self_attention(self, x, attn_mask, key_padding_mask, is_causal) -> Tensor:
-        out = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
-                             need_weights=False, is_causal=is_causal)[0]
-        return self.dropout1(out)
-
-    def _feed_forward(self, x) -> Tensor:
-        return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+        return self.norm2(x + self._feed_forward(x, self.dropout2))
 
 
-class TransformerDecoderLayer(Module):
+class TransformerDecoderLayer(_ResidualBlocks):
     """Self-attention on the target, attention to ``memory`` (the encoder's output), and a
     feed-forward net, each in a residual block. Shapes: tgt (T, N, d_model), memory
     (S, N, d_model) (N first with ``batch_first=True``) -> tgt's shape."""
@@ -117,26 +122,18 @@ class TransformerDecoderLayer(Module):
                                          tgt_is_causal)
             x = x + self._memory_attention(self.norm2(x), memory, memory_mask,
                                            memory_key_padding_mask, memory_is_causal)
-            return x + self._feed_forward(self.norm3(x))
+            return x + self._feed_forward(self.norm3(x), self.dropout3)
         x = self.norm1(x + self._self_attention(x, tgt_mask, tgt_key_padding_mask,
                                                 tgt_is_causal))
         x = self.norm2(x + self._memory_attention(x, memory, memory_mask,
                                                   memory_key_padding_mask, memory_is_causal))
-        return self.norm3(x + self._feed_forward(x))
-
-    def _self_attention(self, x, attn_mask, key_padding_mask, is_causal) -> Tensor:
-        out = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
-                             need_weights=False, is_causal=is_causal)[0]
-        return self.dropout1(out)
+        return self.norm3(x + self._feed_forward(x, self.dropout3))
 
     def _memory_attention(self, x, memory, attn_mask, key_padding_mask, is_causal) -> Tensor:
         out = self.multihead_attn(x, memory, memory, attn_mask=attn_mask,
                                   key_padding_mask=key_padding_mask, need_weights=False,
                                   is_causal=is_causal)[0]
         return self.dropout2(out)
-
-    def _feed_forward(self, x) -> Tensor:
-        return self.dropout3(self.linear2(self.dropout(self.activation(self.linear1(x)))))
 
 
 def _clones(layer: Module, num_layers: int) -> ModuleList:

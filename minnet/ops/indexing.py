@@ -90,21 +90,10 @@ def scatter(input: Tensor, dim: int, index, src=None, *, value=None, reduce=None
     if src is None:
         raise TypeError("scatter(): give the values to write, as src (a Tensor) or value "
                         "(a number).")
-    x = input._data
-    if x.ndim == 0:
-        raise ValueError("scatter(): the input is 0-d; there is no dim to scatter along. "
-                         "Hint: reshape it to (1,) first.")
-    dim = single_dim(dim, x.ndim, "scatter")
-    index = _index_array(index, "scatter")
-    _check_gather_shapes(x, index, dim, "scatter")
-    where = _along_dim(index, dim)
-    out = x.copy()
     src_is_tensor = isinstance(src, Tensor)
-    if src_is_tensor:
-        _check_src(src._data, index, "scatter")
-        out[where] = src._data[tuple(slice(0, n) for n in index.shape)]
-    else:
-        out[where] = src
+    where, used = _scatter_places(input, dim, index, src if src_is_tensor else None, "scatter")
+    out = input._data.copy()
+    out[where] = src._data[used] if src_is_tensor else src
 
     def backward(grad):
         grad_input = grad.copy()
@@ -112,17 +101,28 @@ def scatter(input: Tensor, dim: int, index, src=None, *, value=None, reduce=None
         if not src_is_tensor:
             return (grad_input,)
         grad_src = np.zeros_like(src._data)
-        grad_src[tuple(slice(0, n) for n in index.shape)] = grad[where]
+        grad_src[used] = grad[where]
         return grad_input, grad_src
 
     parents = (input, src) if src_is_tensor else (input,)
     return Tensor._from_op(out, parents, backward, "scatter", saved=())
 
 
-def _check_src(src: np.ndarray, index: np.ndarray, fn_name: str) -> None:
-    if src.ndim != index.ndim or any(s < i for s, i in zip(src.shape, index.shape)):
+def _scatter_places(input: Tensor, dim: int, index, src: Tensor, fn_name: str) -> tuple:
+    """scatter's and scatter_add's checks; (where: the places written, used: the part of
+    ``src`` that is written, index's shape from its corner)."""
+    x = input._data
+    if x.ndim == 0:
+        raise ValueError(f"{fn_name}(): the input is 0-d; there is no dim to write along. "
+                         f"Hint: reshape it to (1,) first.")
+    dim = single_dim(dim, x.ndim, fn_name)
+    index = _index_array(index, fn_name)
+    _check_gather_shapes(x, index, dim, fn_name)
+    if src is not None and (src.ndim != index.ndim or any(
+            s < i for s, i in zip(src.shape, index.shape))):
         raise ValueError(f"{fn_name}(): src must have index's number of dims and be at least "
                          f"as large in each, got src {src.shape} and index {index.shape}.")
+    return _along_dim(index, dim), tuple(slice(0, n) for n in index.shape)
 
 
 def scatter_add(input: Tensor, dim: int, index, src: Tensor) -> Tensor:
@@ -130,17 +130,8 @@ def scatter_add(input: Tensor, dim: int, index, src: Tensor) -> Tensor:
     named twice get both). Shapes as ``scatter``."""
     require_tensor(input, "scatter_add")
     require_tensor(src, "scatter_add", "src")
-    x = input._data
-    if x.ndim == 0:
-        raise ValueError("scatter_add(): the input is 0-d; there is no dim to scatter add along. "
-                         "Hint: reshape it to (1,) first.")
-    dim = single_dim(dim, x.ndim, "scatter_add")
-    index = _index_array(index, "scatter_add")
-    _check_gather_shapes(x, index, dim, "scatter_add")
-    _check_src(src._data, index, "scatter_add")
-    where = _along_dim(index, dim)
-    used = tuple(slice(0, n) for n in index.shape)
-    out = x.copy()
+    where, used = _scatter_places(input, dim, index, src, "scatter_add")
+    out = input._data.copy()
     np.add.at(out, where, src._data[used])
 
     def backward(grad):
