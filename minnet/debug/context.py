@@ -144,7 +144,7 @@ def optimizer_factory(optimizer, model) -> Callable:
         from ..optim import SGD
         return lambda twin: SGD(twin.parameters(), lr=0.01)
     positions = {id(p): i for i, p in enumerate(model.parameters())}
-    groups, foreign, kept_state = [], [], {}
+    groups, foreign = [], []
     for group_index, group in enumerate(optimizer.param_groups):
         indices = [positions.get(id(p)) for p in group["params"]]
         foreign += [tuple(p.shape) for p, i in zip(group["params"], indices) if i is None]
