@@ -17,7 +17,7 @@ import numpy as np
 from ..context import batch_iterator, copy_model, optimizer_factory, standard_train_step
 from ..report import Finding
 from ..thresholds import define
-from .loss_steps import logged_nonfinite
+from .loss_steps import logged_nonfinite, loss_curve
 
 DIVERGE_FACTOR = define(
     "diverging_loss_factor", 1.5, source="37R 36, HOLDEN 6",
@@ -84,21 +84,6 @@ TINY_BATCH_STEPS = 150   # Adam steps on it
 # --------------------------------------------------------------------------
 # the loss curve and its summary
 # --------------------------------------------------------------------------
-def loss_curve(ctx) -> np.ndarray:
-    """Per-step training losses: the short run's, else the Monitor's ``loss`` scalar."""
-    if getattr(ctx, "run", None) is not None:
-        return np.asarray(ctx.run.losses[:max(ctx.run.steps, _stop(ctx) + 1)], dtype=np.float64)
-    monitor = getattr(ctx, "monitor", None)
-    if monitor is not None and "loss" in getattr(monitor, "scalar_names", ()):
-        return np.asarray(monitor.scalar("loss"), dtype=np.float64)
-    return np.zeros(0)
-
-
-def _stop(ctx) -> int:
-    stopped = ctx.run.stopped_at
-    return -1 if stopped is None else stopped
-
-
 def first_nonfinite(losses: np.ndarray) -> Optional[int]:
     """Index of the first NaN/Inf loss, or None. (Unrecorded steps are NaN too, so only
     steps followed by nothing — the run stopped there — or recorded as inf count.)"""

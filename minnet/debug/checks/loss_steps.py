@@ -58,15 +58,35 @@ def steps_before_divergence(monitor) -> np.ndarray:
     return steps < end
 
 
-def loss_fall(losses: np.ndarray) -> float:
-    """How many times lower the loss ends than it starts: the median of the first tenth of
-    the finite logged losses over that of the last tenth (1.0 with too few to say; inf when
-    the end is exactly 0)."""
+def loss_curve(ctx) -> np.ndarray:
+    """Per-step training losses: the short run's, else the Monitor's ``loss`` scalar."""
+    if getattr(ctx, "run", None) is not None:
+        stopped = ctx.run.stopped_at
+        last = -1 if stopped is None else stopped
+        return np.asarray(ctx.run.losses[:max(ctx.run.steps, last + 1)], dtype=np.float64)
+    monitor = getattr(ctx, "monitor", None)
+    if monitor is not None and "loss" in getattr(monitor, "scalar_names", ()):
+        return np.asarray(monitor.scalar("loss"), dtype=np.float64)
+    return np.zeros(0)
+
+
+def first_and_last_tenth(losses: np.ndarray) -> Optional[tuple]:
+    """The first and the last tenth of the finite losses (None with fewer than 10)."""
     finite = losses[np.isfinite(losses)]
     if finite.size < 10:
-        return 1.0
+        return None
     tenth = max(finite.size // 10, 1)
-    first, last = float(np.median(finite[:tenth])), float(np.median(finite[-tenth:]))
+    return finite[:tenth], finite[-tenth:]
+
+
+def loss_fall(losses: np.ndarray) -> float:
+    """How many times lower the loss ends than it starts: the median of the first tenth of
+    the finite losses over that of the last tenth (1.0 with too few to say; inf when the
+    end is exactly 0)."""
+    tenths = first_and_last_tenth(losses)
+    if tenths is None:
+        return 1.0
+    first, last = (float(np.median(window)) for window in tenths)
     if first <= 0:
         return 1.0
     return first / last if last > 0 else float("inf")

@@ -16,7 +16,8 @@ import numpy as np
 
 from ..report import Finding
 from ..thresholds import define
-from .loss_steps import loss_fall, steps_before_divergence
+from .loss_steps import (first_and_last_tenth, loss_curve, loss_fall,
+                         steps_before_divergence)
 
 UPDATE_LOW = define(
     "update_ratio_low", 1e-4, source="37R 33, SHAO 3, CS231N",
@@ -164,16 +165,6 @@ def _never_moved(ctx, monitor, rows) -> list:
             "the learning rate is not 0.")]
 
 
-def _loss_curve(ctx) -> np.ndarray:
-    """The run's per-step losses: diagnose's short run, else the Monitor's logged ``loss``."""
-    if getattr(ctx, "run", None) is not None:
-        return np.asarray(ctx.run.losses, dtype=np.float64)
-    monitor = ctx.monitor
-    if monitor is not None and "loss" in monitor.scalar_names:
-        return np.asarray(monitor.scalar("loss"), dtype=np.float64)
-    return np.zeros(0)
-
-
 def update_ratio(ctx) -> list:
     """Median update/weight ratio outside [low, high]: one finding per direction, naming the
     layer furthest off and listing every weight's ratio; an error when no weight ever moved."""
@@ -195,7 +186,7 @@ def update_ratio(ctx) -> list:
     lr = _finite_median(monitor.scalar("lr")) if "lr" in monitor.scalar_names else float("nan")
     before = steps_before_divergence(monitor)
     # a loss that fell this far has converged: small late updates are not a slow lr
-    converged = loss_fall(_loss_curve(ctx)) >= ctx.thresholds[CONVERGED_FALL]
+    converged = loss_fall(loss_curve(ctx)) >= ctx.thresholds[CONVERGED_FALL]
     findings = []
     for too_low, off in ((True, [r for r in rows if r[2] < low and not converged]),
                          (False, [r for r in rows if r[2] > high])):
@@ -402,12 +393,10 @@ def _loss_drop(monitor) -> float:
     """(first tenth - last tenth) / first tenth of the logged loss; NaN if none was logged."""
     if monitor is None or "loss" not in getattr(monitor, "scalar_names", ()):
         return float("nan")
-    loss = np.asarray(monitor.scalar("loss"), dtype=np.float64)
-    loss = loss[np.isfinite(loss)]
-    if loss.size < 10:
+    tenths = first_and_last_tenth(np.asarray(monitor.scalar("loss"), dtype=np.float64))
+    if tenths is None:
         return float("nan")
-    k = max(1, loss.size // 10)
-    first, last = float(loss[:k].mean()), float(loss[-k:].mean())
+    first, last = (float(window.mean()) for window in tenths)
     return (first - last) / abs(first) if first != 0 else float("nan")
 
 
