@@ -70,12 +70,17 @@ def tanh(input: Tensor) -> Tensor:
     return Tensor._from_op(out, (input,), backward, "tanh", saved=(), saves_output=True)
 
 
+def _stable_sigmoid(x: np.ndarray) -> np.ndarray:
+    """sigmoid(x) without overflow, exp only ever of -|x|: with e = exp(-|x|) in (0, 1],
+    sigmoid(x) = 1/(1+e) for x >= 0 and e/(1+e) for x < 0."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
 def sigmoid(input: Tensor) -> Tensor:
     """1 / (1 + exp(-input)), element-wise (same shape), without overflow for any input."""
     input = as_float(input)
-    # with e = exp(-|x|) in (0, 1]:  sigmoid(x) = 1/(1+e) for x >= 0, e/(1+e) for x < 0
-    e = np.exp(-np.abs(input._data))
-    out = np.where(input._data >= 0, 1 / (1 + e), e / (1 + e))
+    out = _stable_sigmoid(input._data)
 
     def backward(grad):
         return (grad * (out * (1 - out)),)
@@ -138,12 +143,6 @@ def log_softmax(input: Tensor, dim=None, dtype=None) -> Tensor:
 
 
 # -- smooth relatives of ReLU ----------------------------------------------------------
-def _stable_sigmoid(x: np.ndarray) -> np.ndarray:
-    """sigmoid(x) without overflow: exp only ever of -|x| (as ``sigmoid`` above)."""
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
-
-
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """x * Phi(x), Phi the standard normal CDF (same shape): ReLU with a smooth knee, the
     activation of BERT and GPT.
