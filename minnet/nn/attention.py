@@ -102,7 +102,9 @@ class MultiheadAttention(Module):
 
         q, k, v = heads(query, w_q, b_q, L), heads(key, w_k, b_k, S), heads(value, w_v, b_v, S)
         scores = ops.matmul(q, ops.transpose(k, -2, -1)) / np.sqrt(D)   # (N, H, L, S)
-        scores = scores + self._mask_bias(attn_mask, key_padding_mask, N, L, S, scores.dtype)
+        bias = self._mask_bias(attn_mask, key_padding_mask, N, L, S, scores.dtype)
+        if bias is not None:
+            scores = scores + bias
         weights = ops.softmax(scores, -1)
         if self.training and self.dropout > 0:
             weights = F.dropout(weights, self.dropout, True)
@@ -118,29 +120,25 @@ class MultiheadAttention(Module):
         shown = weights.mean(1) if average_attn_weights else weights
         return output, (shown.squeeze(0) if unbatched else shown)
 
-    def _mask_bias(self, attn_mask, key_padding_mask, N: int, L: int, S: int, dtype) -> Tensor:
-        """The two masks as one additive (N, H, L, S) bias: -inf where attending is not
-        allowed (bool True), the values themselves for float masks."""
-        bias = np.zeros((N, self.num_heads, L, S), dtype=dtype)
-        for mask, shape_note in ((attn_mask, f"(L, S) = ({L}, {S}) or (N*H, L, S)"),
-                                 (key_padding_mask, f"(N, S) = ({N}, {S})")):
+    def _mask_bias(self, attn_mask, key_padding_mask, N: int, L: int, S: int, dtype):
+        """The masks as one additive bias broadcasting to (N, H, L, S): -inf where attending
+        is not allowed (bool True), the values themselves for float masks; None without any."""
+        H = self.num_heads
+        shapes = {"attn_mask": {(L, S): (1, 1, L, S), (N * H, L, S): (N, H, L, S)},
+                  "key_padding_mask": {(N, S): (N, 1, 1, S)}}
+        bias = None
+        for name, mask in (("attn_mask", attn_mask), ("key_padding_mask", key_padding_mask)):
             if mask is None:
                 continue
             data = np.asarray(getattr(mask, "_data", mask))
-            if mask is key_padding_mask:
-                data = data.reshape(N, 1, 1, S) if data.shape == (N, S) else None
-            elif data.shape == (L, S):
-                data = data.reshape(1, 1, L, S)
-            elif data.shape == (N * self.num_heads, L, S):
-                data = data.reshape(N, self.num_heads, L, S)
-            else:
-                data = None
-            if data is None:
-                raise ValueError(f"MultiheadAttention: a mask of shape "
-                                 f"{np.shape(getattr(mask, '_data', mask))} does not fit; "
-                                 f"expected {shape_note}")
-            bias = bias + (np.where(data, -np.inf, 0.0) if data.dtype == np.bool_ else data)
-        return Tensor(bias.astype(dtype, copy=False))
+            if data.shape not in shapes[name]:
+                raise ValueError(f"MultiheadAttention: {name} of shape {data.shape} does not "
+                                 f"fit; expected one of {sorted(shapes[name])} (L={L}, S={S}, "
+                                 f"N={N}, H={H})")
+            data = data.reshape(shapes[name][data.shape])
+            term = np.where(data, -np.inf, 0.0) if data.dtype == np.bool_ else data
+            bias = term if bias is None else bias + term
+        return None if bias is None else Tensor(np.asarray(bias, dtype=dtype))
 
     def extra_repr(self) -> str:
         return ""
